@@ -1,0 +1,1 @@
+"""Reusable Amaranth building blocks, the PE contract and Verilog generation."""

@@ -1,0 +1,99 @@
+"""The processing-element (PE) contract shared by every PE family.
+
+Every PE in :mod:`pe_designs` presents the same port shape, so the array generators (weight- and
+output-stationary) instantiate any family without special cases. Widths come from the PE's config;
+the *meaning* of each port is fixed here.
+
+Ports
+-----
+i_a: In(act_layout)
+    Activation operand(s) of one beat, ``lanes`` wide.
+i_w: In(weight_layout)
+    Weight operand(s) of one beat. For the baseline MACs this is ``lanes`` weight codes (plus the
+    group scale/zero point for the dequantize-then-MAC PE); multi-cycle PEs may define it as a weight
+    term or a bit-plane. The layout is a property of the config (``weight_port_bits``).
+i_psum: In(psum_shape)
+    Incoming partial sum. It is the starting value of an accumulation (``first``): a
+    weight-stationary column feeds the PE above's result here, an output-stationary PE gets zero
+    (or a bias).
+i_ctl: In(PEControl)
+    ``valid``: a beat is presented. ``load_w``: latch ``i_w`` into the weight register (with or
+    without ``valid``); a valid beat uses ``i_w`` directly when ``load_w`` is set and the weight
+    register otherwise, so weight-stationary arrays preload once and output-stationary arrays stream
+    with ``load_w`` high on every beat. ``first``: this beat starts a new accumulation from
+    ``i_psum`` instead of the PE's own accumulator. ``last``: this beat ends the accumulation; its
+    result appears on ``o_psum`` with ``o_valid`` high exactly ``config.latency`` cycles later.
+    ``group_end``: the beat closes a quantization group (PEs that dequantize per group use it,
+    others ignore it).
+o_a, o_w, o_ctl: Out
+    ``i_a``, ``i_w`` and ``i_ctl`` delayed by one register, for systolic forwarding to the
+    neighbour.
+o_psum: Out(psum_shape), o_valid: Out(1)
+    Result of the accumulation closed by a ``last`` beat, valid for one cycle; ``o_psum`` holds its
+    value until the next result.
+o_ready: Out(1)
+    High when the PE accepts a beat this cycle. Single-cycle PEs tie it high; multi-cycle
+    (bit-serial) PEs lower it while they work, and ``config.cycles_per_beat`` tells the array's
+    scheduler how long that is, so an array never has to watch it.
+
+The beat-level meaning of this contract is implemented once in pure numpy by
+:func:`sim.golden.pe.run_contract`, against which every PE is checked.
+"""
+
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["PEControl", "pe_signature", "contract_plumbing"]
+
+
+class PEControl(data.Struct):
+    """Per-beat control bits of the PE contract (see the module docstring)."""
+
+    valid: 1
+    load_w: 1
+    first: 1
+    last: 1
+    group_end: 1
+
+
+def pe_signature(*, act_layout, weight_layout, psum_shape) -> wiring.Signature:
+    """The signature every PE component declares.
+
+    Parameters
+    ----------
+    act_layout, weight_layout, psum_shape
+        Shape-castables of the activation beat, the weight beat and the partial sum.
+    """
+    return wiring.Signature({
+        "i_a": In(act_layout),
+        "i_w": In(weight_layout),
+        "i_psum": In(psum_shape),
+        "i_ctl": In(PEControl),
+        "o_a": Out(act_layout),
+        "o_w": Out(weight_layout),
+        "o_psum": Out(psum_shape),
+        "o_ctl": Out(PEControl),
+        "o_valid": Out(1),
+        "o_ready": Out(1),
+    })
+
+
+def contract_plumbing(m, pe):
+    """Add the contract's forwarding registers and weight register to ``m``.
+
+    Returns the weight value a valid beat uses: ``i_w`` when ``load_w`` is set, else the stored
+    weight register (reset value zero).
+    """
+    from amaranth import Mux, Signal
+
+    w_reg = Signal(pe.i_w.shape(), name="w_reg")
+    m.d.sync += [
+        pe.o_a.eq(pe.i_a),
+        pe.o_w.eq(pe.i_w),
+        pe.o_ctl.eq(pe.i_ctl),
+    ]
+    with m.If(pe.i_ctl.load_w):
+        m.d.sync += w_reg.eq(pe.i_w)
+    w_sel = Signal(pe.i_w.shape(), name="w_sel")
+    m.d.comb += w_sel.eq(Mux(pe.i_ctl.load_w, pe.i_w, w_reg))
+    return w_sel

@@ -1,0 +1,269 @@
+"""Combinational IEEE-754-style floating-point building blocks.
+
+All blocks implement round-to-nearest-even with gradual underflow (subnormal inputs and outputs),
+overflow to infinity, and a single canonical quiet NaN (sign 0, exponent all ones, top mantissa bit
+set: 0x7E00 for FP16, 0x7FC00000 for FP32) whenever the IEEE result is NaN. NaN payloads are not
+propagated: hardware that forwards payloads costs muxes for no numerical benefit, and the golden
+model (:mod:`sim.golden.fp`) canonicalises in the same way.
+
+The common step is :func:`round_pack`: any exact value ``(-1)^sign * sig * 2^exp`` (``sig`` an
+unsigned integer, ``exp`` a signed integer) is rounded once into a target format. Adders and
+multipliers produce such exact (or sticky-bit-exact) intermediates and share it.
+"""
+
+from dataclasses import dataclass
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["FPParams", "FP16", "FP32", "BF16", "round_pack", "FPAdd", "FPMul", "IntScaleFP"]
+
+
+@dataclass(frozen=True)
+class FPParams:
+    """Field widths of an IEEE-like binary format (with infinities, NaN and subnormals)."""
+
+    exp_bits: int
+    man_bits: int
+
+    @property
+    def bits(self) -> int:
+        return 1 + self.exp_bits + self.man_bits
+
+    @property
+    def bias(self) -> int:
+        return (1 << (self.exp_bits - 1)) - 1
+
+    @property
+    def exp_max(self) -> int:
+        return (1 << self.exp_bits) - 1
+
+    @property
+    def canonical_nan(self) -> int:
+        return (self.exp_max << self.man_bits) | (1 << (self.man_bits - 1))
+
+
+FP16 = FPParams(5, 10)
+BF16 = FPParams(8, 7)
+FP32 = FPParams(8, 23)
+
+
+def _bits_for(n: int) -> int:
+    return max(1, int(n).bit_length())
+
+
+def _unpack(m: Module, x, fmt: FPParams, name: str):
+    """Split ``x`` into sign, effective exponent field, significand with the hidden bit, and flags.
+
+    Subnormals get exponent field 1 and hidden bit 0, so ``value = sig * 2^(e - bias - man_bits)``
+    holds for every finite input.
+    """
+    sign = x[fmt.bits - 1]
+    efield = x[fmt.man_bits:fmt.man_bits + fmt.exp_bits]
+    frac = x[:fmt.man_bits]
+    is_sub = efield == 0
+    e = Signal(fmt.exp_bits, name=f"{name}_e")
+    sig = Signal(fmt.man_bits + 1, name=f"{name}_sig")
+    m.d.comb += [
+        e.eq(Mux(is_sub, 1, efield)),
+        sig.eq(Cat(frac, ~is_sub)),
+    ]
+    is_special = efield == fmt.exp_max
+    is_inf = is_special & (frac == 0)
+    is_nan = is_special & (frac != 0)
+    is_zero = is_sub & (frac == 0)
+    return sign, e, sig, is_inf, is_nan, is_zero
+
+
+def round_pack(m: Module, *, sign, sig, exp, fmt: FPParams, name: str = "rp"):
+    """Round ``(-1)^sign * sig * 2^exp`` to ``fmt`` (RNE, subnormals, overflow to infinity).
+
+    ``sig`` is an unsigned value, ``exp`` a signed value (the weight of ``sig``'s LSB). A zero
+    ``sig`` gives a zero with the given sign. Returns a ``fmt.bits`` wide Signal with the encoding.
+    """
+    w = len(sig)
+    keep = fmt.man_bits + 1
+    # Work on at least keep + 2 bits so that guard and sticky positions always exist.
+    wn = max(w, keep + 2)
+    pw = _bits_for(wn)
+    msb = Signal(range(wn), name=f"{name}_msb")
+    for i in range(w):
+        with m.If(sig[i]):
+            m.d.comb += msb.eq(i)
+    # Normalise so the leading one sits at bit wn - 1.
+    norm = Signal(wn, name=f"{name}_norm")
+    sig_wide = Cat(Const(0, wn - w), sig) if wn > w else sig
+    lshift = Signal(range(w), name=f"{name}_ls")
+    m.d.comb += [
+        lshift.eq(w - 1 - msb),
+        norm.eq((sig_wide << lshift)[:wn]),
+    ]
+    # Biased exponent of the leading one.
+    ew = max(len(exp), pw) + fmt.exp_bits + 3
+    ebiased = Signal(signed(ew), name=f"{name}_eb")
+    m.d.comb += ebiased.eq(exp + msb + fmt.bias)
+    # Below the normal range the significand is shifted right further (gradual underflow).
+    rshift = Signal(range(wn + 1), name=f"{name}_rs")
+    with m.If(ebiased < 1):
+        with m.If(ebiased < 1 - wn):
+            m.d.comb += rshift.eq(wn)
+        with m.Else():
+            m.d.comb += rshift.eq(1 - ebiased)
+    shifted = Signal(wn, name=f"{name}_sh")
+    m.d.comb += shifted.eq(norm >> rshift)
+    lost = Signal(name=f"{name}_lost")
+    m.d.comb += lost.eq((shifted << rshift)[:wn] != norm)
+    kept = shifted[wn - keep:]
+    guard = shifted[wn - keep - 1]
+    sticky = (shifted[:wn - keep - 1] != 0) | lost
+    round_up = guard & (sticky | kept[0])
+    # (E_eff - 1) * 2^man + kept: a carry out of the rounding increments the exponent, and a
+    # subnormal that rounds up to 2^man becomes the smallest normal, with no special case.
+    packed = Signal(unsigned(ew + fmt.man_bits + 1), name=f"{name}_packed")
+    m.d.comb += packed.eq(((ebiased + rshift - 1) << fmt.man_bits) + kept + round_up)
+    out = Signal(fmt.bits, name=f"{name}_out")
+    with m.If(sig == 0):
+        m.d.comb += out.eq(Cat(Const(0, fmt.bits - 1), sign))
+    with m.Elif(packed >= (fmt.exp_max << fmt.man_bits)):
+        m.d.comb += out.eq(Cat(Const(0, fmt.man_bits), Const(fmt.exp_max, fmt.exp_bits), sign))
+    with m.Else():
+        m.d.comb += out.eq(Cat(packed[:fmt.bits - 1], sign))
+    return out
+
+
+class FPAdd(wiring.Component):
+    """Combinational floating-point adder ``s = a + b`` with one RNE rounding.
+
+    Parameters
+    ----------
+    fmt : FPParams
+        Format of both operands and of the sum.
+
+    Ports
+    -----
+    a, b: In(fmt.bits)
+    s: Out(fmt.bits)
+        Correctly rounded sum; ``x + (-x) = +0``, ``-0 + -0 = -0``, ``inf - inf = NaN``.
+    """
+
+    def __init__(self, fmt: FPParams = FP32):
+        self.fmt = fmt
+        super().__init__({"a": In(fmt.bits), "b": In(fmt.bits), "s": Out(fmt.bits)})
+
+    def elaborate(self, platform):
+        m = Module()
+        f = self.fmt
+        mag = f.bits - 1
+        # Order the operands by magnitude so only the smaller one is ever shifted.
+        swap = self.b[:mag] > self.a[:mag]
+        x = Mux(swap, self.b, self.a)
+        y = Mux(swap, self.a, self.b)
+        xs, xe, xsig, x_inf, x_nan, _ = _unpack(m, x, f, "x")
+        ys, ye, ysig, y_inf, y_nan, _ = _unpack(m, y, f, "y")
+        # Three extra bits (guard, round, sticky) make the aligned sum round exactly as the
+        # infinitely precise one would.
+        ext = f.man_bits + 1 + 3
+        d = Signal(f.exp_bits, name="d")
+        m.d.comb += d.eq(xe - ye)
+        dcl = Signal(range(ext + 1), name="dcl")
+        m.d.comb += dcl.eq(Mux(d > ext, ext, d))
+        xa = Signal(ext, name="xa")
+        ya_full = Signal(ext, name="ya_full")
+        ya = Signal(ext, name="ya")
+        m.d.comb += [
+            xa.eq(xsig << 3),
+            ya_full.eq(ysig << 3),
+            ya.eq((ya_full >> dcl) | ((ya_full >> dcl << dcl)[:ext] != ya_full)),
+        ]
+        total = Signal(ext + 1, name="total")
+        sub = xs ^ ys
+        m.d.comb += total.eq(Mux(sub, xa - ya, xa + ya))
+        exp_lsb = Signal(signed(f.exp_bits + 3), name="exp_lsb")
+        m.d.comb += exp_lsb.eq(xe - f.bias - f.man_bits - 3)
+        # An exact zero sum is +0 under RNE unless both operands are -0.
+        zsign = Mux(total == 0, xs & ys, xs)
+        rounded = round_pack(m, sign=zsign, sig=total, exp=exp_lsb, fmt=f, name="rp")
+        with m.If(x_nan | y_nan | (x_inf & y_inf & sub)):
+            m.d.comb += self.s.eq(f.canonical_nan)
+        with m.Elif(x_inf):
+            m.d.comb += self.s.eq(x)
+        with m.Else():
+            m.d.comb += self.s.eq(rounded)
+        return m
+
+
+class FPMul(wiring.Component):
+    """Combinational floating-point multiplier ``p = a * b`` rounded once into ``out_fmt``.
+
+    With FP16 inputs and an FP32 output the product is always exact (22-bit significand product,
+    exponents from 2^-48 to 2^32), which is how tensor cores feed an FP32 accumulator.
+
+    Ports
+    -----
+    a, b: In(in_fmt.bits)
+    p: Out(out_fmt.bits)
+    """
+
+    def __init__(self, in_fmt: FPParams = FP16, out_fmt: FPParams = FP32):
+        self.in_fmt = in_fmt
+        self.out_fmt = out_fmt
+        super().__init__({"a": In(in_fmt.bits), "b": In(in_fmt.bits), "p": Out(out_fmt.bits)})
+
+    def elaborate(self, platform):
+        m = Module()
+        fi, fo = self.in_fmt, self.out_fmt
+        as_, ae, asig, a_inf, a_nan, a_zero = _unpack(m, self.a, fi, "a")
+        bs, be, bsig, b_inf, b_nan, b_zero = _unpack(m, self.b, fi, "b")
+        sign = as_ ^ bs
+        prod = Signal(2 * (fi.man_bits + 1), name="prod")
+        m.d.comb += prod.eq(asig * bsig)
+        exp = Signal(signed(fi.exp_bits + 4), name="exp")
+        m.d.comb += exp.eq(ae + be - 2 * (fi.bias + fi.man_bits))
+        rounded = round_pack(m, sign=sign, sig=prod, exp=exp, fmt=fo, name="rp")
+        with m.If(a_nan | b_nan | (a_inf & b_zero) | (b_inf & a_zero)):
+            m.d.comb += self.p.eq(fo.canonical_nan)
+        with m.Elif(a_inf | b_inf):
+            m.d.comb += self.p.eq(Cat(Const(0, fo.man_bits), Const(fo.exp_max, fo.exp_bits), sign))
+        with m.Else():
+            m.d.comb += self.p.eq(rounded)
+        return m
+
+
+class IntScaleFP(wiring.Component):
+    """``y = round(d * s)``: a signed integer times a floating-point scale, rounded once (RNE).
+
+    This is the dequantization step of GPU-style W4A16 kernels, ``(q - z) * scale`` in FP16.
+
+    Ports
+    -----
+    d: In(signed(int_bits))
+    s: In(fmt.bits)
+    y: Out(fmt.bits)
+    """
+
+    def __init__(self, int_bits: int, fmt: FPParams = FP16):
+        self.int_bits = int_bits
+        self.fmt = fmt
+        super().__init__({"d": In(signed(int_bits)), "s": In(fmt.bits), "y": Out(fmt.bits)})
+
+    def elaborate(self, platform):
+        m = Module()
+        f = self.fmt
+        ss, se, ssig, s_inf, s_nan, _ = _unpack(m, self.s, f, "s")
+        dneg = self.d < 0
+        dmag = Signal(self.int_bits, name="dmag")
+        m.d.comb += dmag.eq(Mux(dneg, -self.d, self.d))
+        sign = ss ^ dneg
+        prod = Signal(self.int_bits + f.man_bits + 1, name="prod")
+        m.d.comb += prod.eq(dmag * ssig)
+        exp = Signal(signed(f.exp_bits + 2), name="exp")
+        m.d.comb += exp.eq(se - f.bias - f.man_bits)
+        rounded = round_pack(m, sign=sign, sig=prod, exp=exp, fmt=f, name="rp")
+        with m.If(s_nan | (s_inf & (self.d == 0))):
+            m.d.comb += self.y.eq(f.canonical_nan)
+        with m.Elif(s_inf):
+            m.d.comb += self.y.eq(Cat(Const(0, f.man_bits), Const(f.exp_max, f.exp_bits), sign))
+        with m.Else():
+            m.d.comb += self.y.eq(rounded)
+        return m

@@ -1,0 +1,1 @@
+"""One module per PE family: its validated, frozen config and its Amaranth component."""
