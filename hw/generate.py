@@ -1,0 +1,199 @@
+"""Verilog generation of the preset designs into rtl_out/, with a parsed manifest.
+
+``make rtl`` calls :func:`write_rtl`. Output is deterministic (no source locations, stable names,
+sorted JSON) and atomic (each file is written beside its target and renamed into place, the
+manifest last). The manifest's ports and module hierarchy are read back from the generated text
+with pyverilog, so they describe what was generated rather than what we meant to generate.
+"""
+
+import hashlib
+import json
+import re
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from .fileio import atomic_write_text
+
+__all__ = [
+    "generate_verilog", "parse_verilog", "ParsedVerilog", "write_rtl", "load_manifest",
+    "hierarchy_graph", "RTL_DIR", "MANIFEST",
+]
+
+RTL_DIR = Path(__file__).resolve().parent.parent / "rtl_out"
+MANIFEST = "manifest.json"
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def generate_verilog(config: Any, name: str) -> str:
+    """Verilog text of ``config``'s component with top module ``name``."""
+    from amaranth.back import verilog
+
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ValueError(f"module name must match {_NAME_RE.pattern}, not {name!r}")
+    # emit_src=False: `(* src = "path:line" *)` attributes would make the bytes depend on where
+    # the package is installed, and pyverilog cannot parse them.
+    return verilog.convert(config.build(), name=name, emit_src=False, strip_internal_attrs=True)
+
+
+@dataclass
+class ParsedVerilog:
+    """What pyverilog finds in a Verilog file."""
+
+    modules: dict[str, list[dict]] = field(default_factory=dict)
+    """module name -> ports as ``{"name", "direction", "width"}`` in header order."""
+    hierarchy: nx.DiGraph = field(default_factory=nx.DiGraph)
+    """Edge parent -> child with attribute ``instances``: how many times parent instantiates it."""
+
+
+def _width(decl) -> int:
+    w = getattr(decl, "width", None)
+    if w is None:
+        return 1
+    return abs(int(w.msb.value) - int(w.lsb.value)) + 1
+
+
+def parse_verilog(text: str) -> ParsedVerilog:
+    """Parse generated Verilog with pyverilog: every module's ports and the instance hierarchy."""
+    from pyverilog.vparser import ast as vast
+    from pyverilog.vparser.parser import VerilogCodeParser
+
+    # pyverilog's grammar has no `(* ... *)` attributes; they only carry synthesis hints
+    # (full_case), so the parser reads the text without them.
+    stripped = re.sub(r"\(\*.*?\*\)", "", text)
+    result = ParsedVerilog()
+    with tempfile.TemporaryDirectory(prefix="mpgemm-pyverilog-") as tmp:
+        src = Path(tmp) / "design.v"
+        src.write_text(stripped)
+        # outputdir keeps PLY's parser tables out of the caller's working directory.
+        parser = VerilogCodeParser([str(src)], preprocess_include=[], outputdir=tmp, debug=False)
+        ast = parser.parse()
+    for mod in ast.description.definitions:
+        if not isinstance(mod, vast.ModuleDef):
+            continue
+        name = mod.name.lstrip("\\")
+        decls: dict[str, tuple[str, int]] = {}
+        instances: Counter[str] = Counter()
+
+        def walk(node, decls=decls, instances=instances):
+            if isinstance(node, (vast.Input, vast.Output, vast.Inout)):
+                decls[node.name] = (type(node).__name__.lower(), _width(node))
+            if isinstance(node, vast.InstanceList):
+                for _ in node.instances:
+                    instances[node.module.lstrip("\\")] += 1
+            for child in node.children():
+                walk(child)
+
+        walk(mod)
+        ports = []
+        for p in mod.portlist.ports:
+            pname = p.name if isinstance(p.name, str) else p.first.name
+            direction, width = decls.get(pname, ("unknown", 0))
+            ports.append({"name": pname, "direction": direction, "width": width})
+        result.modules[name] = ports
+        result.hierarchy.add_node(name)
+        for child, count in instances.items():
+            result.hierarchy.add_edge(name, child, instances=count)
+    return result
+
+
+def hierarchy_graph(entry: dict) -> nx.DiGraph:
+    """The module hierarchy of one manifest entry as a networkx DiGraph."""
+    g = nx.DiGraph()
+    g.add_nodes_from(entry["modules"])
+    for parent, child, count in entry["hierarchy"]:
+        g.add_edge(parent, child, instances=count)
+    return g
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _entry(name: str, config: Any, text: str) -> dict:
+    parsed = parse_verilog(text)
+    if name not in parsed.modules:
+        raise RuntimeError(f"generated Verilog for {name!r} has no top module {name!r}")
+    return {
+        "file": f"{name}.v",
+        "top": name,
+        "config": config.to_dict(),
+        "timing": {
+            "latency_cycles": config.latency,
+            "cycles_per_beat": config.cycles_per_beat,
+            "macs_per_beat": config.macs_per_beat,
+        },
+        "ports": parsed.modules[name],
+        "modules": sorted(parsed.modules),
+        "hierarchy": sorted(
+            [u, v, d["instances"]] for u, v, d in parsed.hierarchy.edges(data=True)
+        ),
+        "sha256": _sha256(text),
+    }
+
+
+def write_rtl(out_dir: str | Path = RTL_DIR, designs: dict[str, Any] | None = None) -> dict:
+    """Generate every design (default: all presets) into ``out_dir`` with ``manifest.json``.
+
+    Verilog files of designs no longer in the set are removed, so rtl_out/ always equals the
+    presets. Returns the manifest.
+    """
+    import amaranth
+
+    if designs is None:
+        from pe_designs.presets import PRESETS as designs
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = {}
+    for name, config in designs.items():
+        text = generate_verilog(config, name)
+        entries[name] = _entry(name, config, text)
+        target = out_dir / f"{name}.v"
+        if not target.exists() or target.read_text() != text:
+            atomic_write_text(target, text)
+    manifest = {
+        "generator": {"amaranth": amaranth.__version__},
+        "designs": entries,
+    }
+    atomic_write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    for stale in out_dir.glob("*.v"):
+        if stale.stem not in designs:
+            stale.unlink()
+    return manifest
+
+
+def load_manifest(rtl_dir: str | Path = RTL_DIR) -> dict:
+    """Read ``manifest.json``, failing with a message that says how to create it."""
+    path = Path(rtl_dir) / MANIFEST
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; run `make rtl` to generate it")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import time
+
+    ap = argparse.ArgumentParser(prog="python -m hw.generate",
+                                 description="Generate the preset designs' Verilog.")
+    ap.add_argument("--out", default=str(RTL_DIR), help="output folder (default: rtl_out/)")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    manifest = write_rtl(args.out)
+    for name, e in manifest["designs"].items():
+        print(f"{name:24s} {e['sha256'][:12]}  {len(e['modules'])} modules")
+    print(f"wrote {len(manifest['designs'])} designs to {args.out} "
+          f"in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

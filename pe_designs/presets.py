@@ -1,0 +1,57 @@
+"""Preset design points: the designs `make rtl` writes to rtl_out/ and `make sim` verifies.
+
+Each preset is a default config with a few fields changed (``dataclasses.replace``), as Gemmini
+builds its configs.
+"""
+
+from dataclasses import replace
+
+from .mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
+
+__all__ = ["PRESETS", "CONFIG_KINDS", "get_preset", "config_from_dict"]
+
+_INT_MAC = IntMacConfig()
+_FP16_MAC = Fp16MacConfig()
+_DEQUANT_MAC = DequantMacConfig()
+
+#: name -> config; names are the Verilog module names and file stems in rtl_out/.
+PRESETS = {
+    # W8A8 integer MAC, 4-lane dot product (the INT8 tensor-core class of PE).
+    "int_mac_w8a8": replace(_INT_MAC, lanes=4),
+    # W4A8 integer MAC: the integer baseline the low-bit PEs are compared with.
+    "int_mac_w4a8": replace(_INT_MAC, weight_bits=4, lanes=4),
+    # Single-lane W8A8 with a 24-bit accumulator (K <= 256), the smallest useful MAC.
+    "int_mac_w8a8_l1": replace(_INT_MAC, acc_bits=24, k_max=256),
+    # FP16 x FP16 -> FP32, one lane and a 4-lane dot product.
+    "fp16_mac": _FP16_MAC,
+    "fp16_mac_l4": replace(_FP16_MAC, lanes=4),
+    # GPU-style W4A16: uint4 weights, FP16 scale and uint4 zero point per group of 128.
+    "dequant_mac_w4a16": _DEQUANT_MAC,
+    "dequant_mac_w4a16_l4": replace(_DEQUANT_MAC, lanes=4),
+}
+
+#: config ``kind`` -> config class, for reading configs back from files and the manifest.
+CONFIG_KINDS = {cls.kind: cls for cls in (IntMacConfig, Fp16MacConfig, DequantMacConfig)}
+
+
+def get_preset(name: str):
+    """The preset config called ``name``; unknown names list the allowed ones."""
+    if not isinstance(name, str):
+        raise TypeError(f"preset name must be a string, not {name!r}")
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; allowed: {', '.join(sorted(PRESETS))}")
+    return PRESETS[name]
+
+
+def config_from_dict(data):
+    """Rebuild a config from ``to_dict()`` output (a mapping with ``kind`` and the fields)."""
+    from .common import config_from_dict as _build
+
+    if not isinstance(data, dict):
+        raise TypeError(f"config must be a mapping, not {type(data).__name__}")
+    kind = data.get("kind")
+    if kind not in CONFIG_KINDS:
+        raise ValueError(f"config kind must be one of {', '.join(sorted(CONFIG_KINDS))}, "
+                         f"not {kind!r}")
+    fields = {k: v for k, v in data.items() if k != "kind"}
+    return _build(CONFIG_KINDS[kind], fields)

