@@ -1,0 +1,80 @@
+# mpgemm: generate, verify, synthesize and cost mixed-precision GEMM hardware.
+# Every target bootstraps what it needs: a virtual environment with the pip dependencies, and the
+# Debian packages (iverilog; yosys and nextpnr for synth) via apt-get when run as root.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SIM    ?= icarus
+JOBS   ?= 2
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv sysdeps-sim sysdeps-synth rtl sim test lint synth bench clean distclean
+
+help: ## list the targets
+	@echo "mpgemm make targets (SIM=icarus|verilator selects the simulator, default icarus):"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
+
+# --- bootstrap -------------------------------------------------------------------------------
+
+# apt-get as root, otherwise say exactly what is missing and how to get it.
+define need_deb
+	@missing=""; for t in $(1); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "error: missing tools; install the Debian packages:$$missing (e.g. sudo apt-get install$$missing)" >&2; exit 1; \
+	  fi; \
+	fi
+endef
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python >= 3.11 is required, found " + sys.version.split()[0])'
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
+	  else echo "error: Python's venv module is missing; install python3-venv" >&2; exit 1; fi; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP) ## create .venv with every Python dependency
+
+sysdeps-sim:
+	$(call need_deb,iverilog:iverilog g++:g++ make:make perl:perl)
+
+sysdeps-synth:
+	$(call need_deb,yosys:yosys nextpnr-ice40:nextpnr-ice40 icepack:fpga-icestorm)
+
+# --- main targets ----------------------------------------------------------------------------
+
+rtl: $(STAMP) ## regenerate rtl_out/ (Verilog of every preset + manifest.json)
+	$(PY) -m hw.generate
+
+sim: $(STAMP) sysdeps-sim ## simulate every design in rtl_out/ with cocotb against the golden model
+	$(PY) -m sim.runner --sim $(SIM) -j $(JOBS)
+
+test: $(STAMP) sysdeps-sim ## run the test suite (both simulators)
+	$(PY) -m pytest -n $(JOBS) -q
+
+lint: $(STAMP) ## ruff on the Python, verilator --lint-only -Wall on rtl_out/
+	$(PY) -m ruff check hw pe_designs costmodel sim tests
+	$(PY) -m hw.lint
+
+synth: $(STAMP) sysdeps-synth ## Yosys (generic, iCE40, Xilinx) + nextpnr on rtl_out/, reports/synth/*.json
+	$(PY) -m hw.synth -j $(JOBS)
+
+bench: $(STAMP) sysdeps-sim ## benchmarks (sim and test wall time, cost-model speed) to reports/bench.json
+	$(PY) -m sim.bench --out reports/bench.json
+
+clean: ## remove simulator builds, reports and caches (keeps .venv)
+	rm -rf build reports .pytest_cache .hypothesis .ruff_cache
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean ## also remove the virtual environment
+	rm -rf $(VENV) *.egg-info

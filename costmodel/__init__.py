@@ -1,0 +1,28 @@
+"""Analytical area / energy / latency model of mixed-precision GEMM hardware.
+
+Every design point is a generator config (:mod:`pe_designs`); the cost model reads the same
+frozen config object duck-typed, through its ``kind`` and fields, and never imports Amaranth.
+
+Typical use::
+
+    from costmodel import GemmWorkload, evaluate, llm_linear_layers
+    from pe_designs.presets import PRESETS
+
+    layers = llm_linear_layers(4096, 11008, 32, tokens=1, phase="decode")
+    total = sum(evaluate(PRESETS["int_mac_w8a8"], w, n_pe=64) for w in layers)
+"""
+
+from .components import ComponentCost
+from .evaluate import CostReport, evaluate
+from .hierarchy import rollup, rollup_area
+from .pe import PECost, pe_cost, register_pe_model, registered_kinds
+from .tech import DEFAULT_TECH, TECH_28NM, TECH_45NM, Technology
+from .workload import GemmWorkload, format_info, llm_linear_layers
+
+__all__ = [
+    "Technology", "TECH_45NM", "TECH_28NM", "DEFAULT_TECH",
+    "ComponentCost", "PECost", "pe_cost", "register_pe_model", "registered_kinds",
+    "GemmWorkload", "llm_linear_layers", "format_info",
+    "CostReport", "evaluate",
+    "rollup", "rollup_area",
+]

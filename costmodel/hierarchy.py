@@ -1,0 +1,107 @@
+"""Bottom-up roll-up over a design's module hierarchy.
+
+The RTL generator records each design's hierarchy as a directed graph (a ``networkx.DiGraph``):
+nodes are Verilog module names and an edge ``(parent, child)`` carries ``instances``, how many
+times ``parent`` instantiates ``child``. The graph is read through its methods only
+(``successors``, ``get_edge_data``), so this module does not import networkx.
+"""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["rollup", "rollup_area"]
+
+
+def _instances(graph: Any, parent: str, child: str) -> int:
+    data = graph.get_edge_data(parent, child) or {}
+    n = data.get("instances")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(
+            f"edge ({parent!r}, {child!r}) must have a positive integer 'instances' attribute, "
+            f"not {n!r}"
+        )
+    return n
+
+
+def rollup(graph: Any, top: str, leaf_fn: Callable[[str], float]) -> float:
+    """``value(m) = leaf_fn(m) + sum over children c of instances(m, c) * value(c)``, at ``top``.
+
+    Each module reachable from ``top`` is evaluated once (shared submodules are memoised).
+
+    Parameters
+    ----------
+    graph : networkx.DiGraph
+        Module hierarchy; edges carry an ``instances`` count.
+    top : str
+        The module to evaluate.
+    leaf_fn : callable
+        A module's own contribution (excluding its children).
+
+    Raises
+    ------
+    ValueError
+        If ``top`` is not in the graph, the hierarchy below it has a cycle (named in the
+        message), or an edge lacks a positive integer ``instances``.
+    TypeError
+        If ``graph`` is not a directed simple graph.
+    """
+    if not (callable(getattr(graph, "successors", None)) and graph.is_directed()):
+        raise TypeError(f"graph must be a directed graph (networkx.DiGraph), not {graph!r}")
+    if graph.is_multigraph():
+        raise TypeError("graph must be a simple DiGraph: give repeated instances as one edge "
+                        "with an 'instances' count, not as parallel edges")
+    if top not in graph:
+        raise ValueError(f"top module {top!r} is not in the hierarchy graph")
+
+    values: dict[str, float] = {}
+    path: list[str] = []
+    on_path: set[str] = set()
+
+    def visit(module: str) -> float:
+        if module in values:
+            return values[module]
+        if module in on_path:
+            cycle = path[path.index(module):] + [module]
+            raise ValueError(f"module hierarchy has a cycle: {' -> '.join(cycle)}")
+        path.append(module)
+        on_path.add(module)
+        total = float(leaf_fn(module))
+        for child in graph.successors(module):
+            total += _instances(graph, module, child) * visit(child)
+        path.pop()
+        on_path.discard(module)
+        values[module] = total
+        return total
+
+    return visit(top)
+
+
+def rollup_area(graph: Any, own_area_um2: Mapping[str, float], top: str) -> float:
+    """Total area of ``top``: its own area plus ``instances`` x the area of every child.
+
+    Parameters
+    ----------
+    graph : networkx.DiGraph
+        Module hierarchy (see :func:`rollup`).
+    own_area_um2 : Mapping[str, float]
+        Each module's own area, excluding its submodules.
+    top : str
+        The module whose total is wanted.
+
+    Raises
+    ------
+    ValueError
+        As :func:`rollup`, and if a module below ``top`` has no own area (or a negative one).
+    """
+    def own(module: str) -> float:
+        try:
+            area = own_area_um2[module]
+        except KeyError:
+            raise ValueError(
+                f"module {module!r} (below {top!r}) has no entry in own_area_um2"
+            ) from None
+        if not area >= 0:
+            raise ValueError(f"own_area_um2[{module!r}] must be >= 0, not {area!r}")
+        return area
+
+    return rollup(graph, top, own)
