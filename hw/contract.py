@@ -9,9 +9,9 @@ Ports
 i_a: In(act_layout)
     Activation operand(s) of one beat, ``lanes`` wide.
 i_w: In(weight_layout)
-    Weight operand(s) of one beat. For the baseline MACs this is ``lanes`` weight codes (plus the
-    group scale/zero point for the dequantize-then-MAC PE); multi-cycle PEs may define it as a weight
-    term or a bit-plane. The layout is a property of the config (``weight_port_bits``).
+    Weight operand(s) of one beat. For the baseline MACs this is ``lanes`` weight codes (plus
+    the group scale/zero point for the dequantize-then-MAC PE); multi-cycle PEs may define it as
+    a weight term or a bit-plane. The layout is a property of the config (``weight_port_bits``).
 i_psum: In(psum_shape)
     Incoming partial sum. It is the starting value of an accumulation (``first``): a
     weight-stationary column feeds the PE above's result here, an output-stationary PE gets zero

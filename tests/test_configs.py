@@ -43,8 +43,10 @@ def test_int_mac_acc_bits_bound_is_tight():
 @pytest.mark.parametrize("cls, kwargs, exc, message", [
     (Fp16MacConfig, {"lanes": 3}, ValueError, "lanes must be a power of two in [1, 8], not 3"),
     (Fp16MacConfig, {"lanes": 16}, ValueError, "lanes must be in [1, 8], not 16"),
-    (Fp16MacConfig, {"act_format": "bf16"}, ValueError, "act_format must be one of 'fp16', not 'bf16'"),
-    (Fp16MacConfig, {"acc_format": "fp16"}, ValueError, "acc_format must be one of 'fp32', not 'fp16'"),
+    (Fp16MacConfig, {"act_format": "bf16"}, ValueError,
+     "act_format must be one of 'fp16', not 'bf16'"),
+    (Fp16MacConfig, {"acc_format": "fp16"}, ValueError,
+     "acc_format must be one of 'fp32', not 'fp16'"),
     (DequantMacConfig, {"weight_bits": 1}, ValueError, "weight_bits must be in [2, 8], not 1"),
     (DequantMacConfig, {"weight_bits": 9}, ValueError, "weight_bits must be in [2, 8], not 9"),
     (DequantMacConfig, {"group_size": 0}, ValueError, "group_size must be in [1, 4096], not 0"),

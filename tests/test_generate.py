@@ -6,7 +6,13 @@ import pytest
 
 from hw import fileio
 from hw.generate import (
-    MANIFEST, RTL_DIR, generate_verilog, hierarchy_graph, load_manifest, parse_verilog, write_rtl,
+    MANIFEST,
+    RTL_DIR,
+    generate_verilog,
+    hierarchy_graph,
+    load_manifest,
+    parse_verilog,
+    write_rtl,
 )
 from pe_designs.presets import PRESETS, config_from_dict
 
@@ -43,7 +49,7 @@ def test_generation_is_deterministic_and_path_free(tmp_path):
 
 def test_manifest_ports_match_config_widths(fresh):
     _, manifest = fresh
-    for name, entry in manifest["designs"].items():
+    for entry in manifest["designs"].values():
         config = config_from_dict(entry["config"])
         ports = {p["name"]: (p["direction"], p["width"]) for p in entry["ports"]}
         assert ports["i_a"] == ("input", config.act_port_bits)

@@ -58,7 +58,7 @@ class PEMonitor:
 
 def scoreboard(expected, got, log) -> list[str]:
     errors = []
-    for i, (e, g) in enumerate(zip(expected, got)):
+    for i, (e, g) in enumerate(zip(expected, got, strict=False)):
         if e != g:
             errors.append(f"result {i}: expected (cycle, value) {e}, got {g}")
     if len(expected) != len(got):

@@ -1,0 +1,187 @@
+"""The ``mpgemm`` command line: presets, Verilog, simulation, synthesis and cost queries.
+
+Examples
+--------
+::
+
+    mpgemm presets
+    mpgemm cost --preset int_mac_w8a8 --M 16 --N 4096 --K 4096
+    mpgemm cost --config my_pe.json --M 1 --N 11008 --K 4096 --act-format fp16 \\
+        --weight-format uint4 --group-size 128
+    mpgemm cost --preset dequant_mac_w4a16 --llm 4096,11008,32 --tokens 512 --phase prefill
+    mpgemm rtl | mpgemm sim --sim verilator | mpgemm synth | mpgemm lint
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+class CliError(Exception):
+    """A bad argument or input file; printed as ``error: ...`` with exit status 2."""
+
+
+def _load_config(args):
+    from pe_designs.presets import config_from_dict, get_preset
+
+    if (args.preset is None) == (args.config is None):
+        raise CliError("give exactly one of --preset NAME or --config FILE.json")
+    if args.preset is not None:
+        return get_preset(args.preset)
+    path = Path(args.config)
+    if not path.is_file():
+        raise CliError(f"--config {args.config!r}: no such file")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise CliError(f"--config {args.config!r} is not valid JSON: {e}") from None
+    return config_from_dict(data)
+
+
+def _positive(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, not {text!r}")
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, not {value}")
+        return value
+
+    return parse
+
+
+def _default_formats(config) -> tuple[str, str]:
+    """The operand formats a config natively computes, for workloads that do not say."""
+    if config.kind == "int_mac":
+        return config.act_name, config.weight_name
+    if config.kind == "fp16_mac":
+        return "fp16", "fp16"
+    if config.kind == "dequant_mac":
+        return "fp16", config.weight_name
+    raise CliError(f"no default operand formats for config kind {config.kind!r}")
+
+
+def _cmd_presets(args) -> int:
+    from costmodel import pe_cost
+    from pe_designs.presets import PRESETS
+
+    print(f"{'preset':24s} {'kind':12s} {'latency':>7s} {'cyc/MAC':>8s} {'area_um2':>10s} "
+          f"{'pJ/MAC':>7s}")
+    for name, c in PRESETS.items():
+        pc = pe_cost(c)
+        print(f"{name:24s} {c.kind:12s} {c.latency:7d} {c.cycles_per_mac:8.3f} "
+              f"{pc.area_um2:10.1f} {pc.energy_per_mac_pj:7.3f}")
+    return 0
+
+
+def _cmd_cost(args) -> int:
+    from costmodel import TECH_28NM, TECH_45NM, CostReport, GemmWorkload, evaluate
+    from costmodel import llm_linear_layers
+
+    config = _load_config(args)
+    act, wgt = _default_formats(config)
+    act = args.act_format or act
+    wgt = args.weight_format or wgt
+    group = args.group_size
+    if group is None and config.kind == "dequant_mac":
+        group = config.group_size
+    tech = {"28": TECH_28NM, "45": TECH_45NM}[args.tech]
+    if args.llm:
+        try:
+            hidden, inter, heads = (int(x) for x in args.llm.split(","))
+        except ValueError:
+            raise CliError(f"--llm must be HIDDEN,INTERMEDIATE,HEADS (e.g. 4096,11008,32), "
+                           f"not {args.llm!r}") from None
+        if args.tokens is None:
+            raise CliError("--llm needs --tokens")
+        layers = llm_linear_layers(hidden, inter, heads, tokens=args.tokens, phase=args.phase,
+                                   act_format=act, weight_format=wgt, group_size=group)
+    else:
+        missing = [d for d in ("M", "N", "K") if getattr(args, d) is None]
+        if missing:
+            raise CliError(f"give --M, --N and --K (missing: {', '.join(missing)}) or --llm")
+        layers = [GemmWorkload(args.M, args.N, args.K, act_format=act, weight_format=wgt,
+                               group_size=group)]
+    reports = [evaluate(config, w, tech=tech, n_pe=args.n_pe, freq_mhz=args.freq_mhz)
+               for w in layers]
+    total = sum(reports, CostReport.zero())
+    if args.json:
+        print(json.dumps({
+            "config": config.to_dict(),
+            "layers": [{"workload": w.name or f"{w.M}x{w.N}x{w.K}", **r.to_dict()}
+                       for w, r in zip(layers, reports, strict=True)],
+            "total": total.to_dict(),
+        }, indent=2))
+        return 0
+    for w, r in zip(layers, reports, strict=True):
+        label = w.name or f"M={w.M} N={w.N} K={w.K}"
+        print(f"{label:28s} cycles={r.latency_cycles:<12d} energy={r.energy_pj / 1e6:10.3f} uJ "
+              f"({r.energy_per_mac_pj:.3f} pJ/MAC)")
+    print(f"total: {total.macs} MACs, {total.latency_cycles} cycles ({total.latency_s * 1e3:.3f} "
+          f"ms at {args.freq_mhz:g} MHz on {args.n_pe} PE), energy {total.energy_pj / 1e6:.3f} uJ "
+          f"(compute {total.compute_energy_pj / 1e6:.3f}, SRAM {total.sram_energy_pj / 1e6:.3f}, "
+          f"DRAM {total.dram_energy_pj / 1e6:.3f}), PE area {total.area_um2:.1f} um2")
+    return 0
+
+
+def _passthrough(module: str):
+    def run(args) -> int:
+        import importlib
+
+        return importlib.import_module(module).main(args.rest)
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="mpgemm", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("presets", help="list the preset designs with their cost-model figures")
+    p.set_defaults(func=_cmd_presets)
+
+    p = sub.add_parser("cost", help="cost-model query: one GEMM or one LLM block on a PE")
+    p.add_argument("--preset", help="a preset design name (see `mpgemm presets`)")
+    p.add_argument("--config", help="a JSON config file ({\"kind\": ..., fields...})")
+    p.add_argument("--M", type=_positive("--M"))
+    p.add_argument("--N", type=_positive("--N"))
+    p.add_argument("--K", type=_positive("--K"))
+    p.add_argument("--llm", help="HIDDEN,INTERMEDIATE,HEADS: the linear layers of one block")
+    p.add_argument("--tokens", type=_positive("--tokens"))
+    p.add_argument("--phase", choices=("prefill", "decode"), default="prefill")
+    p.add_argument("--act-format", help="activation format (default: the PE's)")
+    p.add_argument("--weight-format", help="weight format (default: the PE's)")
+    p.add_argument("--group-size", type=_positive("--group-size"))
+    p.add_argument("--n-pe", type=_positive("--n-pe"), default=1)
+    p.add_argument("--freq-mhz", type=float, default=1000.0)
+    p.add_argument("--tech", choices=("28", "45"), default="28", help="technology node in nm")
+    p.add_argument("--json", action="store_true", help="print the reports as JSON")
+    p.set_defaults(func=_cmd_cost)
+
+    for name, module, text in [
+        ("rtl", "hw.generate", "generate rtl_out/ (same as make rtl)"),
+        ("sim", "sim.runner", "simulate rtl_out/ with cocotb (same as make sim)"),
+        ("synth", "hw.synth", "Yosys/nextpnr reports (same as make synth)"),
+        ("lint", "hw.lint", "verilator --lint-only on rtl_out/"),
+    ]:
+        p = sub.add_parser(name, help=text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=_passthrough(module))
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, ValueError, TypeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
