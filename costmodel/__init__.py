@@ -14,7 +14,7 @@ Typical use::
 
 from .components import ComponentCost
 from .evaluate import CostReport, evaluate
-from .hierarchy import rollup, rollup_area
+from .hierarchy import generated_units, rollup, rollup_area, rtl_area_um2
 from .pe import PECost, pe_cost, register_pe_model, registered_kinds
 from .tech import DEFAULT_TECH, TECH_28NM, TECH_45NM, Technology
 from .workload import GemmWorkload, format_info, llm_linear_layers
@@ -24,5 +24,5 @@ __all__ = [
     "ComponentCost", "PECost", "pe_cost", "register_pe_model", "registered_kinds",
     "GemmWorkload", "llm_linear_layers", "format_info",
     "CostReport", "evaluate",
-    "rollup", "rollup_area",
+    "rollup", "rollup_area", "rtl_area_um2", "generated_units",
 ]

@@ -9,7 +9,7 @@ times ``parent`` instantiates ``child``. The graph is read through its methods o
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["rollup", "rollup_area"]
+__all__ = ["rollup", "rollup_area", "unit_cost", "rtl_area_um2", "generated_units"]
 
 
 def _instances(graph: Any, parent: str, child: str) -> int:
@@ -105,3 +105,72 @@ def rollup_area(graph: Any, own_area_um2: Mapping[str, float], top: str) -> floa
         return area
 
     return rollup(graph, top, own)
+
+
+def unit_cost(desc: Mapping[str, Any], tech: Any) -> Any:
+    """Cost of one generated arithmetic unit from its manifest description, or None.
+
+    ``desc`` is a manifest ``units`` entry (``{"unit": "FPAdd", "exp_bits": 8, ...}``); PE
+    components (entries with a ``config``) return None: their glue logic is priced from the
+    config's breakdown instead.
+    """
+    from .components import fp16_exact_multiplier, fp_adder
+    from .pe import dequantizer
+
+    unit = desc.get("unit")
+    if "config" in desc:
+        return None
+    if unit == "FPAdd":
+        return fp_adder(desc["exp_bits"], desc["man_bits"], tech)
+    if unit == "FPMul":
+        if list(desc["in"]) != [5, 10] or list(desc["out"]) != [8, 23]:
+            raise ValueError(f"no cost model for an FPMul from {desc['in']} to {desc['out']}; "
+                             f"only FP16 x FP16 -> FP32 is modelled")
+        return fp16_exact_multiplier(tech)
+    if unit == "IntScaleFP":
+        if (desc["exp_bits"], desc["man_bits"]) != (5, 10):
+            raise ValueError("no cost model for an IntScaleFP to a format other than FP16")
+        return dequantizer(desc["int_bits"], tech)
+    raise ValueError(f"no cost model for generated unit {unit!r}")
+
+
+def generated_units(graph: Any, units: Mapping[str, Mapping[str, Any]], top: str
+                    ) -> dict[str, int]:
+    """How many of each arithmetic unit the design instantiates, counted through the hierarchy."""
+    counts: dict[str, int] = {}
+    for kind in sorted({d["unit"] for d in units.values() if "config" not in d}):
+        counts[kind] = int(rollup(
+            graph, top, lambda m, kind=kind: float(units.get(m, {}).get("unit") == kind
+                                                   and "config" not in units[m])))
+    return counts
+
+
+def rtl_area_um2(config: Any, graph: Any, units: Mapping[str, Mapping[str, Any]], top: str,
+                 tech: Any = None) -> float:
+    """PE area rolled up from the module hierarchy that was actually generated.
+
+    Every arithmetic-unit module found in the hierarchy is priced from its own description
+    (format widths as generated), once per instance; the PE's glue logic (registers, muxes,
+    integer datapath: the config breakdown's entries not listed in
+    :data:`costmodel.pe.UNIT_KEYS`) comes from the config. If the generator built a different set
+    of units than the cost model assumes, this differs from :func:`costmodel.pe_cost`.
+    """
+    from .pe import UNIT_KEYS, pe_cost
+    from .tech import DEFAULT_TECH
+
+    tech = DEFAULT_TECH if tech is None else tech
+    breakdown = pe_cost(config, tech).breakdown
+    unit_keys = UNIT_KEYS.get(config.kind)
+    if unit_keys is None:
+        raise ValueError(f"no unit attribution for config kind {config.kind!r}; known: "
+                         f"{', '.join(sorted(UNIT_KEYS))}")
+    glue = sum(c.area_um2 for k, c in breakdown.items() if k not in unit_keys)
+
+    def own(module: str) -> float:
+        desc = units.get(module)
+        if desc is None:
+            raise ValueError(f"module {module!r} has no entry in the manifest's units")
+        cost = unit_cost(desc, tech)
+        return 0.0 if cost is None else cost.area_um2
+
+    return glue + rollup(graph, top, own)

@@ -37,7 +37,7 @@ from .tech import DEFAULT_TECH, Technology
 
 __all__ = [
     "PECost", "pe_cost", "register_pe_model", "registered_kinds", "workload_check",
-    "PE_CONTROL_BITS",
+    "PE_CONTROL_BITS", "UNIT_KEYS", "dequantizer",
 ]
 
 #: Width of the contract's per-beat control struct (valid, load_w, first, last, group_end).
@@ -261,7 +261,7 @@ def _fp16_mac_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     return {**_fp16_mac_datapath(config.lanes, tech), **_contract_plumbing(config, tech)}
 
 
-def _dequantizer(diff_bits: int, tech: Technology) -> ComponentCost:
+def dequantizer(diff_bits: int, tech: Technology) -> ComponentCost:
     """``RNE_fp16(d * scale)`` for a signed ``diff_bits`` integer (``hw.fp.IntScaleFP``).
 
     Magnitude of ``d``, a (diff_bits x 11)-bit significand product, normalisation over the
@@ -281,11 +281,11 @@ def _dequantizer(diff_bits: int, tech: Technology) -> ComponentCost:
 
 def _dequant_mac_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     lanes = config.lanes
-    per_lane = int_adder(config.diff_bits, tech) + _dequantizer(config.diff_bits, tech)
     mac = _fp16_mac_datapath(lanes, tech)
     return {
         # q - z, then the FP16 scaling, per lane.
-        "dequantizers": per_lane * lanes,
+        "zero_point_subtract": int_adder(config.diff_bits, tech) * lanes,
+        "dequantizers": dequantizer(config.diff_bits, tech) * lanes,
         # Stage 0 registers the dequantized weights, the activations, psum and control for the
         # inner MAC. The inner MAC's own forwarding and weight registers are left unconnected
         # by DequantMacPE (load_w tied high), so synthesis removes them; they are not counted.
@@ -367,6 +367,18 @@ def _check_dequant_mac(config: Any, workload: Any) -> None:
             f"PE's (a larger group resends the same scale)"
         )
 
+
+#: Breakdown entries that the generator builds as separate arithmetic-unit submodules (the
+#: ``unit`` names of the manifest's ``units``), per config kind. Everything else in a breakdown is
+#: glue logic inside the PE's own modules. :func:`costmodel.hierarchy.rtl_area_um2` prices the
+#: generated units one by one from the manifest instead of trusting these entries.
+UNIT_KEYS: dict[str, dict[str, str]] = {
+    "int_mac": {},
+    "fp16_mac": {"fp16_multipliers": "FPMul", "fp32_tree_adders": "FPAdd",
+                 "fp32_accumulate_adder": "FPAdd"},
+    "dequant_mac": {"fp16_multipliers": "FPMul", "fp32_tree_adders": "FPAdd",
+                    "fp32_accumulate_adder": "FPAdd", "dequantizers": "IntScaleFP"},
+}
 
 register_pe_model("int_mac", _int_mac_model, check_workload=_check_int_mac)
 register_pe_model("fp16_mac", _fp16_mac_model, check_workload=_check_fp16_mac)

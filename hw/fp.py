@@ -151,6 +151,10 @@ class FPAdd(wiring.Component):
         self.fmt = fmt
         super().__init__({"a": In(fmt.bits), "b": In(fmt.bits), "s": Out(fmt.bits)})
 
+    def describe(self) -> dict:
+        """What this unit is, for the manifest (the cost model prices units by it)."""
+        return {"unit": "FPAdd", "exp_bits": self.fmt.exp_bits, "man_bits": self.fmt.man_bits}
+
     def elaborate(self, platform):
         m = Module()
         f = self.fmt
@@ -210,6 +214,10 @@ class FPMul(wiring.Component):
         self.out_fmt = out_fmt
         super().__init__({"a": In(in_fmt.bits), "b": In(in_fmt.bits), "p": Out(out_fmt.bits)})
 
+    def describe(self) -> dict:
+        return {"unit": "FPMul", "in": [self.in_fmt.exp_bits, self.in_fmt.man_bits],
+                "out": [self.out_fmt.exp_bits, self.out_fmt.man_bits]}
+
     def elaborate(self, platform):
         m = Module()
         fi, fo = self.in_fmt, self.out_fmt
@@ -246,6 +254,10 @@ class IntScaleFP(wiring.Component):
         self.int_bits = int_bits
         self.fmt = fmt
         super().__init__({"d": In(signed(int_bits)), "s": In(fmt.bits), "y": Out(fmt.bits)})
+
+    def describe(self) -> dict:
+        return {"unit": "IntScaleFP", "int_bits": self.int_bits,
+                "exp_bits": self.fmt.exp_bits, "man_bits": self.fmt.man_bits}
 
     def elaborate(self, platform):
         m = Module()

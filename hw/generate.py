@@ -21,6 +21,7 @@ from .fileio import atomic_write_text
 
 __all__ = [
     "generate_verilog", "parse_verilog", "ParsedVerilog", "write_rtl", "load_manifest",
+    "module_units",
     "hierarchy_graph", "RTL_DIR", "MANIFEST",
 ]
 
@@ -132,6 +133,32 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def module_units(config: Any, name: str) -> dict[str, dict]:
+    """Verilog module name -> what generated it, from the elaborated Amaranth hierarchy.
+
+    Arithmetic units describe themselves (``describe()``: class and widths); PE components give
+    their config. Amaranth names each submodule's Verilog module ``<top>.<path>``, so the keys
+    are the manifest's module names.
+    """
+    from amaranth.hdl import Fragment
+
+    units: dict[str, dict] = {}
+
+    def walk(fragment, path: str) -> None:
+        for origin in fragment.origins or ():
+            if hasattr(origin, "describe"):
+                units[path] = origin.describe()
+                break
+            if hasattr(origin, "config") and hasattr(origin.config, "to_dict"):
+                units[path] = {"unit": type(origin).__name__, "config": origin.config.to_dict()}
+                break
+        for sub, sub_name, _ in fragment.subfragments:
+            walk(sub, f"{path}.{sub_name}")
+
+    walk(Fragment.get(config.build(), None), name)
+    return units
+
+
 def _entry(name: str, config: Any, text: str) -> dict:
     parsed = parse_verilog(text)
     if name not in parsed.modules:
@@ -147,6 +174,7 @@ def _entry(name: str, config: Any, text: str) -> dict:
         },
         "ports": parsed.modules[name],
         "modules": sorted(parsed.modules),
+        "units": module_units(config, name),
         "hierarchy": sorted(
             [u, v, d["instances"]] for u, v, d in parsed.hierarchy.edges(data=True)
         ),

@@ -1,0 +1,82 @@
+"""The `mpgemm` command line: queries work, bad input gets a clear message and exit status 2."""
+
+import json
+
+import pytest
+
+from hw.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_presets_lists_every_preset(capsys):
+    from pe_designs.presets import PRESETS
+
+    code, out, _ = run(capsys, "presets")
+    assert code == 0
+    for name in PRESETS:
+        assert name in out
+
+
+def test_cost_gemm_json_matches_python_api(capsys):
+    from costmodel import GemmWorkload, evaluate
+    from pe_designs.presets import PRESETS
+
+    code, out, _ = run(capsys, "cost", "--preset", "int_mac_w8a8", "--M", "4", "--N", "8",
+                       "--K", "64", "--json")
+    assert code == 0
+    data = json.loads(out)
+    direct = evaluate(PRESETS["int_mac_w8a8"], GemmWorkload(4, 8, 64, "int8", "int8"))
+    assert data["total"]["latency_cycles"] == direct.latency_cycles
+    assert data["total"]["energy_pj"] == pytest.approx(direct.energy_pj)
+
+
+def test_cost_from_config_file_and_llm(capsys, tmp_path):
+    cfg = tmp_path / "pe.json"
+    cfg.write_text(json.dumps({"kind": "dequant_mac", "weight_bits": 4, "lanes": 2,
+                               "group_size": 64}))
+    code, out, _ = run(capsys, "cost", "--config", str(cfg), "--llm", "512,1024,8",
+                       "--tokens", "16", "--phase", "decode")
+    assert code == 0
+    assert "decode.qkv" in out and "total:" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["cost", "--preset", "nope", "--M", "1", "--N", "1", "--K", "1"],
+     "error: unknown preset 'nope'; allowed: "),
+    (["cost", "--M", "1", "--N", "1", "--K", "1"],
+     "error: give exactly one of --preset NAME or --config FILE.json"),
+    (["cost", "--preset", "int_mac_w8a8", "--M", "1"],
+     "error: give --M, --N and --K (missing: N, K) or --llm"),
+    (["cost", "--preset", "dequant_mac_w4a16", "--M", "1", "--N", "8", "--K", "100"],
+     "error: group_size=128 must divide K=100"),
+    (["cost", "--preset", "int_mac_w8a8", "--llm", "4096,11008", "--tokens", "4"],
+     "error: --llm must be HIDDEN,INTERMEDIATE,HEADS"),
+    (["cost", "--config", "/nonexistent.json", "--M", "1", "--N", "1", "--K", "1"],
+     "error: --config '/nonexistent.json': no such file"),
+])
+def test_cost_errors(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err
+
+
+def test_bad_config_file_contents(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    code, _, err = run(capsys, "cost", "--config", str(bad), "--M", "1", "--N", "1", "--K", "1")
+    assert code == 2 and "is not valid JSON" in err
+    bad.write_text(json.dumps({"kind": "int_mac", "lanes": 0}))
+    code, _, err = run(capsys, "cost", "--config", str(bad), "--M", "1", "--N", "1", "--K", "1")
+    assert code == 2 and "lanes must be in [1, 64], not 0" in err
+
+
+def test_argparse_rejects_non_positive_sizes(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["cost", "--preset", "int_mac_w8a8", "--M", "0", "--N", "1", "--K", "1"])
+    assert e.value.code == 2
+    assert "--M must be a positive integer, not 0" in capsys.readouterr().err

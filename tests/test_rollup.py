@@ -1,0 +1,58 @@
+"""The cost model walks the generated module hierarchy and agrees with its config-based area."""
+
+import pytest
+
+from costmodel import generated_units, pe_cost, rtl_area_um2
+from hw.generate import RTL_DIR, hierarchy_graph, load_manifest
+from pe_designs.presets import config_from_dict
+
+MANIFEST = load_manifest(RTL_DIR)
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST["designs"]))
+def test_rolled_up_area_equals_config_area(name):
+    entry = MANIFEST["designs"][name]
+    config = config_from_dict(entry["config"])
+    graph = hierarchy_graph(entry)
+    assert set(entry["units"]) == set(entry["modules"])
+    area = rtl_area_um2(config, graph, entry["units"], name)
+    assert area == pytest.approx(pe_cost(config).area_um2, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST["designs"]))
+def test_generated_unit_counts_follow_config(name):
+    entry = MANIFEST["designs"][name]
+    config = config_from_dict(entry["config"])
+    counts = generated_units(hierarchy_graph(entry), entry["units"], name)
+    if config.kind == "int_mac":
+        assert counts == {}
+    else:
+        assert counts["FPMul"] == config.lanes
+        assert counts["FPAdd"] == config.lanes  # lanes - 1 tree adders + the accumulator's
+        assert counts.get("IntScaleFP", 0) == (config.lanes if config.kind == "dequant_mac"
+                                               else 0)
+
+
+def test_rollup_sees_a_unit_the_config_does_not_assume():
+    """An extra FP32 adder in the generated hierarchy shows up as extra area."""
+    name = "fp16_mac"
+    entry = MANIFEST["designs"][name]
+    config = config_from_dict(entry["config"])
+    graph = hierarchy_graph(entry)
+    units = dict(entry["units"])
+    extra = f"{name}.extra_add"
+    graph.add_edge(name, extra, instances=2)
+    units[extra] = {"unit": "FPAdd", "exp_bits": 8, "man_bits": 23}
+    base = pe_cost(config).area_um2
+    assert rtl_area_um2(config, graph, units, name) > base
+    assert generated_units(graph, units, name)["FPAdd"] == 3
+
+
+def test_unknown_unit_is_rejected():
+    name = "int_mac_w8a8"
+    entry = MANIFEST["designs"][name]
+    graph = hierarchy_graph(entry)
+    graph.add_edge(name, "x", instances=1)
+    units = {**entry["units"], "x": {"unit": "Mystery"}}
+    with pytest.raises(ValueError, match="no cost model for generated unit 'Mystery'"):
+        rtl_area_um2(config_from_dict(entry["config"]), graph, units, name)
