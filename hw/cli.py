@@ -46,7 +46,8 @@ def _positive(name: str):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, not {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a positive integer, not {text!r}") from None
         if value < 1:
             raise argparse.ArgumentTypeError(f"{name} must be a positive integer, not {value}")
         return value
@@ -79,8 +80,14 @@ def _cmd_presets(args) -> int:
 
 
 def _cmd_cost(args) -> int:
-    from costmodel import TECH_28NM, TECH_45NM, CostReport, GemmWorkload, evaluate
-    from costmodel import llm_linear_layers
+    from costmodel import (
+        TECH_28NM,
+        TECH_45NM,
+        CostReport,
+        GemmWorkload,
+        evaluate,
+        llm_linear_layers,
+    )
 
     config = _load_config(args)
     act, wgt = _default_formats(config)
