@@ -59,7 +59,7 @@ rtl: $(STAMP) ## regenerate rtl_out/ (Verilog of every preset + manifest.json)
 sim: $(STAMP) sysdeps-sim ## simulate every design in rtl_out/ with cocotb against the golden model
 	$(PY) -m sim.runner --sim $(SIM) -j $(JOBS)
 
-test: $(STAMP) sysdeps-sim ## run the test suite (both simulators)
+test: $(STAMP) sysdeps-sim sysdeps-synth ## run the test suite (both simulators, synthesis)
 	$(PY) -m pytest -n $(JOBS) -q
 
 lint: $(STAMP) ## ruff on the Python, verilator --lint-only -Wall on rtl_out/

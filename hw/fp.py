@@ -17,6 +17,8 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from sim.golden.formats import get_format
+
 __all__ = ["FPParams", "FP16", "FP32", "BF16", "round_pack", "FPAdd", "FPMul", "IntScaleFP"]
 
 
@@ -44,9 +46,21 @@ class FPParams:
         return (self.exp_max << self.man_bits) | (1 << (self.man_bits - 1))
 
 
-FP16 = FPParams(5, 10)
-BF16 = FPParams(8, 7)
-FP32 = FPParams(8, 23)
+    @classmethod
+    def of(cls, name: str) -> "FPParams":
+        """Field widths of a format defined in :mod:`sim.golden.formats` (the single source)."""
+        fmt = get_format(name)
+        if not fmt.is_float or fmt.nan_style != "ieee":
+            raise ValueError(f"hw.fp implements IEEE-like formats with inf and NaN; {name!r} "
+                             f"is not one")
+        params = cls(fmt.exp_bits, fmt.man_bits)
+        assert params.bias == fmt.bias and params.canonical_nan == fmt.nan_code
+        return params
+
+
+FP16 = FPParams.of("fp16")
+BF16 = FPParams.of("bf16")
+FP32 = FPParams.of("fp32")
 
 
 def _bits_for(n: int) -> int:

@@ -8,14 +8,16 @@ hardware-specific rule is that every NaN result is the format's canonical quiet 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .formats import get_format
+
 __all__ = [
     "FP16_NAN", "FP32_NAN",
     "f16_bits", "f32_bits", "f16_value", "f32_value",
     "fp32_add", "fp16_mul_fp32", "int_scale_fp16",
 ]
 
-FP16_NAN = 0x7E00
-FP32_NAN = 0x7FC00000
+FP16_NAN = get_format("fp16").nan_code
+FP32_NAN = get_format("fp32").nan_code
 
 
 def f16_value(bits: ArrayLike) -> np.ndarray:
