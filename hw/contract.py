@@ -40,6 +40,7 @@ The beat-level meaning of this contract is implemented once in pure numpy by
 :func:`sim.golden.pe.run_contract`, against which every PE is checked.
 """
 
+from amaranth import Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -84,8 +85,6 @@ def contract_plumbing(m, pe):
     Returns the weight value a valid beat uses: ``i_w`` when ``load_w`` is set, else the stored
     weight register (reset value zero).
     """
-    from amaranth import Mux, Signal
-
     w_reg = Signal(pe.i_w.shape(), name="w_reg")
     m.d.sync += [
         pe.o_a.eq(pe.i_a),

@@ -14,13 +14,13 @@ from .golden.pe import Beat, DequantWeight
 
 __all__ = [
     "random_beats", "corner_beats", "w_reset", "encode_beat", "decode_psum", "count_valid",
-    "CTL_BITS",
+    "CTL_BITS", "FP16_SPECIALS", "FP32_SPECIALS",
 ]
 
 #: Bit positions of the PE contract's control struct (field order of hw.contract.PEControl).
 CTL_BITS = {"valid": 0, "load_w": 1, "first": 2, "last": 3, "group_end": 4}
 
-_FP16_SPECIALS = [
+FP16_SPECIALS = [
     0x0000, 0x8000,  # +-0
     0x0001, 0x8001, 0x03FF, 0x83FF,  # smallest and largest subnormals
     0x0400, 0x8400,  # smallest normals
@@ -29,7 +29,7 @@ _FP16_SPECIALS = [
     0x7C00, 0xFC00,  # +-inf
     0x7E00, 0x7C01, 0xFFFF,  # NaNs (quiet, signalling, negative)
 ]
-_FP32_SPECIALS = [
+FP32_SPECIALS = [
     0x00000000, 0x80000000, 0x00000001, 0x80000001, 0x007FFFFF, 0x00800000, 0x3F800000,
     0xBF800000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001,
     0x4F800000, 0xCF800000,  # +-2^32, the magnitude of the largest FP16 x FP16 product
@@ -54,7 +54,7 @@ def _fp16_random(rng: np.random.Generator, n: int) -> list[int]:
         elif r < 0.9:
             out.append(int(rng.integers(0, 0x400)) | (int(rng.integers(0, 2)) << 15))
         else:
-            out.append(int(rng.choice(_FP16_SPECIALS)))
+            out.append(int(rng.choice(FP16_SPECIALS)))
     return out
 
 
@@ -67,7 +67,7 @@ def _fp32_random(rng: np.random.Generator) -> int:
         return int(np.float32(v).view(np.uint32))
     if r < 0.9:
         return int(rng.integers(0, 1 << 32))
-    return int(rng.choice(_FP32_SPECIALS))
+    return int(rng.choice(FP32_SPECIALS))
 
 
 def _random_a(config: Any, rng: np.random.Generator) -> tuple[int, ...]:
@@ -98,7 +98,7 @@ def _random_w(config: Any, rng: np.random.Generator) -> Any:
         elif r < 0.9:
             scale = _fp16_random(rng, 1)[0]
         else:
-            scale = int(rng.choice(_FP16_SPECIALS))
+            scale = int(rng.choice(FP16_SPECIALS))
         return DequantWeight(q=q, scale=scale, zero=zero)
     raise ValueError(f"no stimulus for config kind {config.kind!r}")
 
@@ -189,10 +189,10 @@ def corner_beats(config: Any) -> list[Beat]:
                              for _ in range(config.cycles_per_beat - 1))
         return beats
     if config.kind == "fp16_mac":
-        for a in _FP16_SPECIALS:
-            for w in _FP16_SPECIALS:
+        for a in FP16_SPECIALS:
+            for w in FP16_SPECIALS:
                 beats.extend(_single(config, (a,) * lanes, (w,) * lanes, 0))
-        for p in _FP32_SPECIALS:
+        for p in FP32_SPECIALS:
             for a in (0x0000, 0x8000, 0x3C00, 0x7C00, 0x7E00, 0x0001):
                 beats.extend(_single(config, (a,) * lanes, (0x3C00,) * lanes, p))
         # Exact cancellation: x * 1 + (-x) = +0, and lanes that cancel within the tree.
@@ -206,7 +206,7 @@ def corner_beats(config: Any) -> list[Beat]:
     if config.kind == "dequant_mac":
         lo, hi = _int_range(config.weight_bits, config.weight_signed)
         zeros = (0,) if config.weight_signed else (lo, hi)
-        for scale in _FP16_SPECIALS:
+        for scale in FP16_SPECIALS:
             for q in (lo, hi, 0):
                 for z in zeros:
                     w = DequantWeight(q=(q,) * lanes, scale=scale, zero=z)

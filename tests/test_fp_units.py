@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 
 from hw.fp import BF16, FP16, FP32, FPAdd, FPMul, FPParams, IntScaleFP
 from sim.golden.fp import FP16_NAN, FP32_NAN, fp16_mul_fp32, fp32_add, int_scale_fp16
-from sim.stimulus import _FP16_SPECIALS, _FP32_SPECIALS
+from sim.stimulus import FP16_SPECIALS, FP32_SPECIALS
 
 
 def _run_comb(dut, inputs: dict[str, np.ndarray], output: str) -> np.ndarray:
@@ -38,7 +38,7 @@ def _fp32_operands(rng, n):
     a[2 * q:3 * q] = rng.integers(0, 1 << 24, q).astype(np.uint32)  # subnormals and tiny normals
     b[2 * q:3 * q] = rng.integers(0, 1 << 24, q).astype(np.uint32) | (
         rng.integers(0, 2, q).astype(np.uint32) << 31)
-    corners = np.array(list(itertools.product(_FP32_SPECIALS, repeat=2)), dtype=np.uint32)
+    corners = np.array(list(itertools.product(FP32_SPECIALS, repeat=2)), dtype=np.uint32)
     return np.concatenate([a, corners[:, 0]]), np.concatenate([b, corners[:, 1]])
 
 
@@ -89,7 +89,7 @@ def test_fp16_product_exact_in_fp32(rng):
     n = 3000
     a = rng.integers(0, 1 << 16, n).astype(np.uint16)
     b = rng.integers(0, 1 << 16, n).astype(np.uint16)
-    corners = np.array(list(itertools.product(_FP16_SPECIALS, repeat=2)), dtype=np.uint16)
+    corners = np.array(list(itertools.product(FP16_SPECIALS, repeat=2)), dtype=np.uint16)
     a = np.concatenate([a, corners[:, 0]])
     b = np.concatenate([b, corners[:, 1]])
     got = _run_comb(FPMul(FP16, FP32), {"a": a, "b": b}, "p")
@@ -108,7 +108,7 @@ def test_int_scale_rounds_once(rng):
     n = 3000
     d = rng.integers(-255, 256, n)
     s = rng.integers(0, 1 << 16, n).astype(np.uint16)
-    corners = np.array(list(itertools.product([-255, -1, 0, 1, 255], _FP16_SPECIALS)))
+    corners = np.array(list(itertools.product([-255, -1, 0, 1, 255], FP16_SPECIALS)))
     d = np.concatenate([d, corners[:, 0]])
     s = np.concatenate([s, corners[:, 1].astype(np.uint16)])
     got = _run_comb(IntScaleFP(9, FP16), {"d": d, "s": s}, "y")
