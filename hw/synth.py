@@ -47,6 +47,8 @@ __all__ = [
     "ICE40_TARGET_MHZ",
     "XILINX_FAMILY",
     "NEXTPNR_TIMEOUT_S",
+    "NEXTPNR_ATTEMPT_TIMEOUT_S",
+    "NEXTPNR_SEEDS",
 ]
 
 #: The largest iCE40 that nextpnr supports with an open bitstream flow, in its package with the
@@ -57,12 +59,20 @@ ICE40_PACKAGE = "ct256"
 #: whether or not it is met (``--timing-allow-fail``), so the value only steers the placer.
 ICE40_TARGET_MHZ = 12.0
 XILINX_FAMILY = "xc7"
+#: Place-and-route budget per design, split into attempts with successive seeds (see _nextpnr).
 NEXTPNR_TIMEOUT_S = 300.0
+#: Designs that fit route in under 15 s here; a run still going after a minute has stalled.
+NEXTPNR_ATTEMPT_TIMEOUT_S = 60.0
+NEXTPNR_SEEDS = (1, 2, 3, 4, 5)
 #: Generous: the largest preset takes about 30 s per Yosys flow on one core. This only stops a
 #: hung tool from blocking the whole run.
 YOSYS_TIMEOUT_S = 3600.0
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+#: Yosys >= 0.39 leaves `$scopeinfo` cells after flattening to record the hierarchy. They hold no
+#: logic, would inflate the cell counts, and nextpnr 0.4 cannot place them; Yosys 0.23 has none.
+_DROP_SCOPEINFO = "delete t:$scopeinfo"
 
 
 class SynthError(RuntimeError):
@@ -246,8 +256,10 @@ def _pnr_utilization_from_log(text: str) -> dict[str, dict[str, int]]:
     return {m[1]: {"used": int(m[2]), "available": int(m[3])} for m in _UTIL_RE.finditer(text)}
 
 
-def _nextpnr(nextpnr: str, work: Path, netlist: str, timeout_s: float) -> dict[str, Any]:
-    log = work / "nextpnr.log"
+def _nextpnr_once(nextpnr: str, work: Path, netlist: str, seed: int,
+                  timeout_s: float) -> dict[str, Any]:
+    """One nextpnr-ice40 run with ``seed``; ``status`` is ok, does_not_fit, timeout or error."""
+    log = work / f"nextpnr_seed{seed}.log"
     report = work / "nextpnr_report.json"
     report.unlink(missing_ok=True)
     result: dict[str, Any] = {
@@ -255,6 +267,7 @@ def _nextpnr(nextpnr: str, work: Path, netlist: str, timeout_s: float) -> dict[s
         "fits": None,
         "fmax_mhz": None,
         "target_mhz": ICE40_TARGET_MHZ,
+        "seed": seed,
         "utilization": {},
         "reason": None,
     }
@@ -265,8 +278,8 @@ def _nextpnr(nextpnr: str, work: Path, netlist: str, timeout_s: float) -> dict[s
         "--freq", f"{ICE40_TARGET_MHZ:g}",
         # Report the achieved fmax even when it is below the target instead of failing.
         "--timing-allow-fail",
-        # Fixed seed: placement is randomised and the reported fmax moves by a few MHz with it.
-        "--seed", "1",
+        # Placement is randomised and fmax moves by a few MHz with the seed: record which one.
+        "--seed", str(seed),
         "--report", report.name, "-l", log.name, "-q",
     ]
     start = time.monotonic()
@@ -274,8 +287,8 @@ def _nextpnr(nextpnr: str, work: Path, netlist: str, timeout_s: float) -> dict[s
         proc = subprocess.run(argv, cwd=work, env=_tool_env(work), capture_output=True,
                               text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        result.update(status="timeout", reason=f"nextpnr-ice40 did not finish in {timeout_s:g} s")
-        result["seconds"] = round(time.monotonic() - start, 2)
+        result.update(status="timeout", seconds=round(time.monotonic() - start, 2),
+                      reason=f"seed {seed} did not finish in {timeout_s:g} s")
         return result
     result["seconds"] = round(time.monotonic() - start, 2)
     text = log.read_text(errors="replace") if log.exists() else proc.stderr
@@ -312,9 +325,38 @@ def _nextpnr(nextpnr: str, work: Path, netlist: str, timeout_s: float) -> dict[s
     return result
 
 
-#: Yosys >= 0.39 leaves `$scopeinfo` cells after flattening to record the hierarchy. They hold no
-#: logic, would inflate the cell counts, and nextpnr 0.4 cannot place them; Yosys 0.23 has none.
-_DROP_SCOPEINFO = "delete t:$scopeinfo"
+def _nextpnr(nextpnr: str, work: Path, netlist: str, timeout_s: float) -> dict[str, Any]:
+    """Place and route, trying further seeds while a run times out, within ``timeout_s`` total.
+
+    nextpnr 0.4's routers can circle forever over a handful of congested arcs for some
+    placements (dequant_mac_w4a16 with seed 1, router1 and router2 alike) while another seed
+    routes the same netlist in seconds. Fit failures do not depend on the seed and end the
+    search at once.
+    """
+    # Logs of seeds a previous run tried but this one may not: they would describe another netlist.
+    for stale in work.glob("nextpnr_seed*.log"):
+        stale.unlink()
+    deadline = time.monotonic() + timeout_s
+    attempts: list[dict[str, Any]] = []
+    for seed in NEXTPNR_SEEDS:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        result = _nextpnr_once(nextpnr, work, netlist, seed,
+                               min(NEXTPNR_ATTEMPT_TIMEOUT_S, remaining))
+        attempts.append({k: result[k] for k in ("seed", "status", "seconds")})
+        if result["status"] != "timeout":
+            break
+    result["seconds"] = round(sum(a["seconds"] for a in attempts), 2)
+    result["attempts"] = attempts
+    if result["status"] == "timeout":
+        result["seed"] = None
+        result["reason"] = (
+            f"nextpnr-ice40 did not finish: seed(s) {', '.join(str(a['seed']) for a in attempts)} "
+            f"each stopped after at most {NEXTPNR_ATTEMPT_TIMEOUT_S:g} s "
+            f"(budget {timeout_s:g} s per design)"
+        )
+    return result
 
 
 def _fpga_frontend(src: str, top: str) -> list[str]:
@@ -355,12 +397,12 @@ def _ice40(yosys: YosysTool, work: Path, src: str, top: str, *, pnr: bool,
         "seconds": round(seconds, 2),
     }
     nextpnr = find_nextpnr_ice40()
+    skipped = {"status": "skipped", "fits": None, "fmax_mhz": None, "target_mhz": None,
+               "seed": None, "attempts": [], "utilization": {}}
     if not pnr:
-        out["pnr"] = {"status": "skipped", "fits": None, "fmax_mhz": None,
-                      "reason": "place and route disabled (--no-pnr)"}
+        out["pnr"] = {**skipped, "reason": "place and route not requested"}
     elif nextpnr is None:
-        out["pnr"] = {"status": "skipped", "fits": None, "fmax_mhz": None,
-                      "reason": "nextpnr-ice40 not installed"}
+        out["pnr"] = {**skipped, "reason": "nextpnr-ice40 not installed"}
     else:
         out["pnr"] = _nextpnr(nextpnr, work, netlist, nextpnr_timeout_s)
     # The mapped netlist is large (about 12 MB for the biggest preset) and rebuilt by ice40.ys.
@@ -440,7 +482,9 @@ def synth_design(
     yosys : YosysTool, optional
         Defaults to :func:`find_yosys`.
     nextpnr_timeout_s : float
-        nextpnr is stopped after this long and the report says ``status: "timeout"``.
+        Total place-and-route budget: attempts with seeds from ``NEXTPNR_SEEDS``, each stopped
+        after ``NEXTPNR_ATTEMPT_TIMEOUT_S``, until one finishes; if none does, the report says
+        ``status: "timeout"`` and lists the attempts.
 
     Returns
     -------
@@ -707,10 +751,15 @@ def _print_table(rows: Sequence[Mapping[str, Any]], reference: str) -> None:
         return
     table = Table(title=title)
     for k, (_, long) in enumerate(_COLUMNS):
-        table.add_column(long, justify="left" if k == 0 else "right")
+        # Headers may wrap; design names must stay whole, they are what the reader looks up.
+        table.add_column(long, justify="left" if k == 0 else "right", no_wrap=k == 0)
     for cells in body:
         table.add_row(*cells)
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped into a log: rich would assume 80 columns and wrap every cell of 14 columns.
+        console = Console(width=240)
+    console.print(table)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -94,6 +94,7 @@ def test_ice40_pnr(cli_run):
     # 94 I/O and a few hundred LUTs: the single-lane MAC must fit an HX8K.
     assert pnr["status"] == "ok" and pnr["fits"] is True
     assert pnr["fmax_mhz"] > 0
+    assert pnr["seed"] == pnr["attempts"][-1]["seed"]
     assert pnr["utilization"]["ICESTORM_LC"]["used"] > 0
 
 
@@ -199,6 +200,9 @@ def test_nextpnr_timeout_is_recorded(rtl_dir, tmp_path):
     rep = synth_design(rtl_dir / f"{SMALL}.v", SMALL, tmp_path / "out", nextpnr_timeout_s=0.01)
     pnr = rep["ice40"]["pnr"]
     assert pnr["status"] == "timeout" and pnr["fits"] is None and pnr["fmax_mhz"] is None
+    # The budget ran out during the first seed, so no further seed was tried.
+    assert [(a["seed"], a["status"]) for a in pnr["attempts"]] == [(1, "timeout")]
+    assert pnr["reason"].startswith("nextpnr-ice40 did not finish: seed(s) 1 ")
     # The other flows still report.
     assert rep["xilinx"]["lut"] > 0
 
