@@ -9,7 +9,10 @@ Examples
     mpgemm cost --config my_pe.json --M 1 --N 11008 --K 4096 --act-format fp16 \\
         --weight-format uint4 --group-size 128
     mpgemm cost --preset dequant_mac_w4a16 --llm 4096,11008,32 --tokens 512 --phase prefill
-    mpgemm rtl | mpgemm sim --sim verilator | mpgemm synth | mpgemm lint
+    mpgemm rtl
+    mpgemm sim --sim verilator --seed 1
+    mpgemm synth --designs int_mac_w8a8
+    mpgemm lint
 """
 
 import argparse
@@ -32,8 +35,10 @@ def _load_config(args):
     if args.preset is not None:
         return get_preset(args.preset)
     path = Path(args.config)
-    if not path.is_file():
+    if not path.exists():
         raise CliError(f"--config {args.config!r}: no such file")
+    if not path.is_file():
+        raise CliError(f"--config {args.config!r} is not a file")
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as e:
@@ -97,6 +102,12 @@ def _cmd_cost(args) -> int:
     if group is None and config.kind == "dequant_mac":
         group = config.group_size
     tech = {"28": TECH_28NM, "45": TECH_45NM}[args.tech]
+    dims = [d for d in ("M", "N", "K") if getattr(args, d) is not None]
+    if args.llm and dims:
+        raise CliError(f"give either --M/--N/--K or --llm, not both (got --llm and "
+                       f"{', '.join('--' + d for d in dims)})")
+    if not args.llm and (args.tokens is not None or args.phase is not None):
+        raise CliError("--tokens and --phase apply only to --llm queries")
     if args.llm:
         try:
             hidden, inter, heads = (int(x) for x in args.llm.split(","))
@@ -105,7 +116,8 @@ def _cmd_cost(args) -> int:
                            f"not {args.llm!r}") from None
         if args.tokens is None:
             raise CliError("--llm needs --tokens")
-        layers = llm_linear_layers(hidden, inter, heads, tokens=args.tokens, phase=args.phase,
+        layers = llm_linear_layers(hidden, inter, heads, tokens=args.tokens,
+                                   phase=args.phase or "prefill",
                                    act_format=act, weight_format=wgt, group_size=group)
     else:
         missing = [d for d in ("M", "N", "K") if getattr(args, d) is None]
@@ -135,13 +147,13 @@ def _cmd_cost(args) -> int:
     return 0
 
 
-def _passthrough(module: str):
-    def run(args) -> int:
-        import importlib
-
-        return importlib.import_module(module).main(args.rest)
-
-    return run
+#: Subcommands that hand the rest of the command line to a module's own ``main``.
+PASSTHROUGH = {
+    "rtl": ("hw.generate", "generate rtl_out/ (same as make rtl)"),
+    "sim": ("sim.runner", "simulate rtl_out/ with cocotb (same as make sim)"),
+    "synth": ("hw.synth", "Yosys/nextpnr reports (same as make synth)"),
+    "lint": ("hw.lint", "verilator --lint-only on rtl_out/"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--K", type=_positive("--K"))
     p.add_argument("--llm", help="HIDDEN,INTERMEDIATE,HEADS: the linear layers of one block")
     p.add_argument("--tokens", type=_positive("--tokens"))
-    p.add_argument("--phase", choices=("prefill", "decode"), default="prefill")
+    p.add_argument("--phase", choices=("prefill", "decode"), help="default: prefill")
     p.add_argument("--act-format", help="activation format (default: the PE's)")
     p.add_argument("--weight-format", help="weight format (default: the PE's)")
     p.add_argument("--group-size", type=_positive("--group-size"))
@@ -169,19 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the reports as JSON")
     p.set_defaults(func=_cmd_cost)
 
-    for name, module, text in [
-        ("rtl", "hw.generate", "generate rtl_out/ (same as make rtl)"),
-        ("sim", "sim.runner", "simulate rtl_out/ with cocotb (same as make sim)"),
-        ("synth", "hw.synth", "Yosys/nextpnr reports (same as make synth)"),
-        ("lint", "hw.lint", "verilator --lint-only on rtl_out/"),
-    ]:
-        p = sub.add_parser(name, help=text, add_help=False)
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=_passthrough(module))
+    for name, (_, text) in PASSTHROUGH.items():
+        # Listed for --help only: main() hands these their arguments untouched.
+        sub.add_parser(name, help=f"{text}; options: mpgemm {name} --help")
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
+    import importlib
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in PASSTHROUGH:
+        return importlib.import_module(PASSTHROUGH[argv[0]][0]).main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -218,9 +218,20 @@ def load_manifest(rtl_dir: str | Path = RTL_DIR) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; run `make rtl` to generate it")
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON: {e}") from None
+    designs = manifest.get("designs") if isinstance(manifest, dict) else None
+    if not isinstance(designs, dict):
+        raise ValueError(f"{path} must be an object with a 'designs' mapping; "
+                         f"regenerate it with `make rtl`")
+    for name, entry in designs.items():
+        missing = [k for k in ("file", "top", "config") if not isinstance(entry, dict)
+                   or k not in entry]
+        if missing:
+            raise ValueError(f"{path}: design {name!r} lacks {', '.join(missing)}; "
+                             f"regenerate it with `make rtl`")
+    return manifest
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,7 +61,7 @@ class _ConfigMixin:
         return self.cycles_per_beat / self.macs_per_beat
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IntMacConfig(_ConfigMixin):
     """Integer MAC PE.
 
@@ -196,7 +196,7 @@ class IntMacPE(wiring.Component):
 _FP_LANES = (1, 2, 4, 8)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Fp16MacConfig(_ConfigMixin):
     """FP16 x FP16 MAC with FP32 accumulation (the tensor-core baseline).
 
@@ -315,7 +315,7 @@ class Fp16MacPE(wiring.Component):
         return m
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DequantMacConfig(_ConfigMixin):
     """Dequantize-then-MAC PE: INT-b weights, FP16 group scale, zero point, FP16 x FP16 MAC.
 
@@ -331,7 +331,11 @@ class DequantMacConfig(_ConfigMixin):
         Weights per beat, a power of two in 1-8; all lanes of a beat share the group's scale and
         zero point, so ``lanes`` must divide ``group_size``.
     group_size : int
-        Quantization group size G along K (the weights sharing one scale), 1-4096.
+        Quantization group size G along K (the weights sharing one scale), 1-4096. The PE takes
+        the scale and zero point with every beat (as GPU kernels hand each thread its group's
+        scale), so G does not change the generated hardware; it is the design point's contract
+        with its workloads (the cost model rejects a workload whose groups are not a multiple of
+        G) and with the golden GEMM model, which expands per-group scales to every row.
     scale_format : str
         Only ``"fp16"``.
     """

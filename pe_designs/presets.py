@@ -49,7 +49,10 @@ def config_from_dict(data):
 
     if not isinstance(data, dict):
         raise TypeError(f"config must be a mapping, not {type(data).__name__}")
-    kind = data.get("kind")
+    if "kind" not in data:
+        raise ValueError(f"config needs a 'kind' key; allowed kinds: "
+                         f"{', '.join(sorted(CONFIG_KINDS))}")
+    kind = data["kind"]
     if kind not in CONFIG_KINDS:
         raise ValueError(f"config kind must be one of {', '.join(sorted(CONFIG_KINDS))}, "
                          f"not {kind!r}")

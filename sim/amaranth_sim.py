@@ -11,26 +11,35 @@ from amaranth.hdl import Value
 from amaranth.sim import Simulator
 
 from .golden.pe import Beat
-from .stimulus import decode_psum, encode_beat
+from .scoreboard import FORWARDED, driven_inputs
+from .stimulus import decode_psum
 
-__all__ = ["simulate_pe"]
+__all__ = ["simulate_trace", "simulate_pe"]
+
+_OUTPUTS = (*FORWARDED, "o_psum", "o_valid")
 
 
-def simulate_pe(config: Any, beats: list[Beat], *, drain: int = 8,
-                vcd: str | None = None) -> list[tuple[int, int]]:
-    """``(cycle, o_psum)`` for every cycle with ``o_valid`` high, as the component produces them."""
+def simulate_trace(config: Any, beats: list[Beat], *, drain: int = 8, vcd: str | None = None
+                   ) -> tuple[list[dict[str, int]], list[dict[str, int]]]:
+    """Simulate ``beats`` (then ``latency + drain`` idle cycles) from reset.
+
+    Returns ``(driven, observed)``: the input values of every cycle and the raw output values
+    read during it, as :func:`sim.scoreboard.check_cycles` takes them.
+    """
     dut = config.build()
-    results: list[tuple[int, int]] = []
+    cycles = len(beats) + config.latency + drain
+    driven = driven_inputs(config, beats, cycles)
+    observed: list[dict[str, int]] = []
 
     async def testbench(ctx):
-        idle = {"i_ctl": 0}
-        total = len(beats) + config.latency + drain
-        for t in range(total):
-            ports = encode_beat(config, beats[t]) if t < len(beats) else idle
-            for name, value in ports.items():
+        for t in range(cycles):
+            for name, value in driven[t].items():
                 ctx.set(Value.cast(getattr(dut, name)), value)
-            if ctx.get(dut.o_valid):
-                results.append((t, decode_psum(config, ctx.get(Value.cast(dut.o_psum)))))
+            observed.append({
+                name: ctx.get(Value.cast(getattr(dut, name))) & ((1 << len(Value.cast(
+                    getattr(dut, name)))) - 1)
+                for name in _OUTPUTS
+            })
             await ctx.tick()
 
     sim = Simulator(dut)
@@ -41,4 +50,12 @@ def simulate_pe(config: Any, beats: list[Beat], *, drain: int = 8,
             sim.run()
     else:
         sim.run()
-    return results
+    return driven, observed
+
+
+def simulate_pe(config: Any, beats: list[Beat], *, drain: int = 8,
+                vcd: str | None = None) -> list[tuple[int, int]]:
+    """``(cycle, o_psum)`` for every cycle with ``o_valid`` high, as the component produces them."""
+    _, observed = simulate_trace(config, beats, drain=drain, vcd=vcd)
+    return [(t, decode_psum(config, o["o_psum"])) for t, o in enumerate(observed)
+            if o["o_valid"]]

@@ -141,19 +141,25 @@ def _run_one(args) -> DesignResult:
         return DesignResult(name, simulator, False, 0, 0, seed, 0.0, 0.0, f"error: {e}")
 
 
-def run_all(rtl_dir: str | Path = RTL_DIR, *, simulator: str = "icarus", vectors: int = 1000,
-            seed: int = 1, designs: list[str] | None = None, jobs: int = 2,
-            build_root: str | Path = BUILD_DIR) -> list[DesignResult]:
-    """Simulate the manifest's designs (all, or ``designs``), ``jobs`` at a time."""
-    _check_simulator(simulator)
-    manifest = load_manifest(rtl_dir)
+def _select(manifest: dict, designs: list[str] | None) -> list[str]:
+    """The manifest's design names, or the requested subset after checking every name."""
     names = list(manifest["designs"])
     if designs:
         unknown = [d for d in designs if d not in manifest["designs"]]
         if unknown:
             raise ValueError(f"unknown design(s) {', '.join(map(repr, unknown))}; "
                              f"allowed: {', '.join(names)}")
-        names = designs
+        return designs
+    return names
+
+
+def run_all(rtl_dir: str | Path = RTL_DIR, *, simulator: str = "icarus", vectors: int = 1000,
+            seed: int = 1, designs: list[str] | None = None, jobs: int = 2,
+            build_root: str | Path = BUILD_DIR) -> list[DesignResult]:
+    """Simulate the manifest's designs (all, or ``designs``), ``jobs`` at a time."""
+    _check_simulator(simulator)
+    manifest = load_manifest(rtl_dir)
+    names = _select(manifest, designs)
     work = [(n, manifest["designs"][n], str(rtl_dir), simulator, vectors, seed, str(build_root))
             for n in names]
     if jobs <= 1:
@@ -178,17 +184,22 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.vectors < 1:
         ap.error(f"--vectors must be >= 1, not {args.vectors}")
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        ap.error(f"--seed must be in [0, 2**63), not {args.seed}")
+    if args.jobs < 1:
+        ap.error(f"-j/--jobs must be >= 1, not {args.jobs}")
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
-    print(f"simulating rtl_out designs with {args.sim}, seed={seed} "
-          f"(reproduce with --seed {seed}), {args.vectors} random beats each")
-    t0 = time.perf_counter()
+    designs = [d for d in args.designs.split(",") if d] or None
     try:
-        results = run_all(args.rtl_dir, simulator=args.sim, vectors=args.vectors, seed=seed,
-                          designs=[d for d in args.designs.split(",") if d] or None,
-                          jobs=args.jobs)
+        _select(load_manifest(args.rtl_dir), designs)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    print(f"simulating the designs of {args.rtl_dir} with {args.sim}, seed={seed} "
+          f"(reproduce with --seed {seed}), {args.vectors} random beats each")
+    t0 = time.perf_counter()
+    results = run_all(args.rtl_dir, simulator=args.sim, vectors=args.vectors, seed=seed,
+                      designs=designs, jobs=args.jobs)
     for r in results:
         print(r.line())
     wall = time.perf_counter() - t0

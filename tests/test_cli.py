@@ -75,6 +75,43 @@ def test_bad_config_file_contents(capsys, tmp_path):
     assert code == 2 and "lanes must be in [1, 64], not 0" in err
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["cost", "--preset", "int_mac_w8a8", "--M", "1", "--N", "1", "--K", "4", "--llm", "1,2,3"],
+     "error: give either --M/--N/--K or --llm, not both"),
+    (["cost", "--preset", "int_mac_w8a8", "--M", "1", "--N", "1", "--K", "4", "--tokens", "3"],
+     "error: --tokens and --phase apply only to --llm queries"),
+    (["cost", "--preset", "int_mac_w8a8", "--llm", "8,16,2"], "error: --llm needs --tokens"),
+    (["cost", "--config", "/", "--M", "1", "--N", "1", "--K", "1"],
+     "error: --config '/' is not a file"),
+    (["sim", "--designs", "nope"], "error: unknown design(s) 'nope'"),
+])
+def test_more_cost_and_passthrough_errors(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err
+
+
+def test_passthrough_subcommands_take_their_options(capsys):
+    from hw.generate import RTL_DIR
+
+    code, out, _ = run(capsys, "lint", "--rtl-dir", str(RTL_DIR))
+    assert code == 0 and " 0 failing" in out
+    with pytest.raises(SystemExit) as e:
+        main(["sim", "--help"])
+    assert e.value.code == 0
+    assert "--vectors" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["sim", "--seed", "-1"])
+    assert "--seed must be in [0, 2**63), not -1" in capsys.readouterr().err
+
+
+def test_config_file_without_kind(capsys, tmp_path):
+    cfg = tmp_path / "pe.json"
+    cfg.write_text(json.dumps({"lanes": 2}))
+    code, _, err = run(capsys, "cost", "--config", str(cfg), "--M", "1", "--N", "1", "--K", "1")
+    assert code == 2 and "config needs a 'kind' key; allowed kinds: " in err
+
+
 def test_argparse_rejects_non_positive_sizes(capsys):
     with pytest.raises(SystemExit) as e:
         main(["cost", "--preset", "int_mac_w8a8", "--M", "0", "--N", "1", "--K", "1"])

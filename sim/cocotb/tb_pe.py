@@ -1,12 +1,13 @@
 """cocotb testbench for any PE of the contract in :mod:`hw.contract`.
 
-Layered as driver -> monitor -> golden model -> scoreboard. The design under test, its config
-(the manifest's JSON), the number of random beats and the seed come from the environment that
-:mod:`sim.runner` sets: ``MPGEMM_CONFIG``, ``MPGEMM_VECTORS``, ``MPGEMM_SEED``, and
-``MPGEMM_STATS`` (where to write a JSON summary).
+Layered as driver -> monitor -> golden model -> scoreboard (:mod:`sim.scoreboard`, which also
+checks the forwarding outputs and that ``o_psum`` holds between results). The design under
+test's config (the manifest's JSON), the number of random beats and the seed come from the
+environment that :mod:`sim.runner` sets: ``MPGEMM_CONFIG``, ``MPGEMM_VECTORS``, ``MPGEMM_SEED``,
+and ``MPGEMM_STATS`` (where to write a JSON summary).
 
-Cycle convention (as in :mod:`sim.amaranth_sim`): inputs of beat ``t`` are driven at the falling
-edge that opens cycle ``t``; outputs sampled at that falling edge belong to cycle ``t``.
+Cycle convention (as in :mod:`sim.amaranth_sim`): inputs of cycle ``t`` are driven at the falling
+edge that opens it; outputs sampled at that falling edge belong to cycle ``t``.
 """
 
 import json
@@ -20,52 +21,38 @@ from cocotb.triggers import FallingEdge, RisingEdge
 
 from pe_designs.presets import config_from_dict
 from sim.golden.pe import run_contract
-from sim.stimulus import corner_beats, count_valid, decode_psum, encode_beat, random_beats, w_reset
+from sim.scoreboard import FORWARDED, check_cycles, driven_inputs
+from sim.stimulus import corner_beats, count_valid, random_beats, w_reset
 
 
 class PEDriver:
-    """Drives one beat per cycle on the contract inputs, then idles."""
+    """Applies each cycle's input values (``sim.scoreboard.driven_inputs``) at its falling edge."""
 
-    def __init__(self, dut, config, beats):
-        self.dut, self.config, self.beats = dut, config, beats
+    def __init__(self, dut, driven):
+        self.dut, self.driven = dut, driven
 
-    async def run(self, cycles: int):
-        for t in range(cycles):
+    async def run(self):
+        for values in self.driven:
             await FallingEdge(self.dut.clk)
-            if t < len(self.beats):
-                for port, value in encode_beat(self.config, self.beats[t]).items():
-                    getattr(self.dut, port).value = value
-            else:
-                self.dut.i_ctl.value = 0
+            for port, value in values.items():
+                getattr(self.dut, port).value = value
 
 
 class PEMonitor:
-    """Records ``(cycle, o_psum)`` on every cycle with ``o_valid`` high."""
+    """Records every cycle's raw contract outputs, sampled at the falling edge."""
 
-    def __init__(self, dut, config):
-        self.dut, self.config = dut, config
-        self.results: list[tuple[int, int]] = []
+    def __init__(self, dut):
+        self.dut = dut
+        self.observed: list[dict[str, int]] = []
         self.ready_low = 0
 
     async def run(self, cycles: int):
-        for t in range(cycles):
+        for _ in range(cycles):
             await FallingEdge(self.dut.clk)
             if not int(self.dut.o_ready.value):
                 self.ready_low += 1
-            if int(self.dut.o_valid.value):
-                self.results.append((t, decode_psum(self.config, int(self.dut.o_psum.value))))
-
-
-def scoreboard(expected, got, log) -> list[str]:
-    errors = []
-    for i, (e, g) in enumerate(zip(expected, got, strict=False)):
-        if e != g:
-            errors.append(f"result {i}: expected (cycle, value) {e}, got {g}")
-    if len(expected) != len(got):
-        errors.append(f"expected {len(expected)} results, got {len(got)}")
-    for line in errors[:10]:
-        log.error(line)
-    return errors
+            self.observed.append({port: int(getattr(self.dut, port).value)
+                                  for port in (*FORWARDED, "o_psum", "o_valid")})
 
 
 @cocotb.test()
@@ -90,18 +77,22 @@ async def test_pe_against_golden(dut):
     dut.rst.value = 0
 
     cycles = len(beats) + config.latency + 8
-    driver = PEDriver(dut, config, beats)
-    monitor = PEMonitor(dut, config)
+    driven = driven_inputs(config, beats, cycles)
+    driver = PEDriver(dut, driven)
+    monitor = PEMonitor(dut)
     t0 = time.perf_counter()
-    drive = cocotb.start_soon(driver.run(cycles))
+    drive = cocotb.start_soon(driver.run())
     await monitor.run(cycles)
     await drive
     sim_s = time.perf_counter() - t0
 
-    errors = scoreboard(expected, monitor.results, dut._log)
+    errors = check_cycles(config, driven, monitor.observed, expected)
+    for line in errors:
+        dut._log.error(line)
     stats = {
         "kind": config.kind, "seed": seed, "vectors": count_valid(beats),
         "results": len(expected), "cycles": cycles + 2, "errors": len(errors),
+        "valid_seen": sum(o["o_valid"] for o in monitor.observed),
         "sim_s": sim_s,
     }
     if os.environ.get("MPGEMM_STATS"):
