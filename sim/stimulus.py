@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .golden.pe import Beat, DequantWeight
+from .golden.pe import Beat, BitSerialWeight, DequantWeight
 
 __all__ = [
     "random_beats", "corner_beats", "w_reset", "encode_beat", "decode_psum", "count_valid",
@@ -71,6 +71,9 @@ def _fp32_random(rng: np.random.Generator) -> int:
 
 
 def _random_a(config: Any, rng: np.random.Generator) -> tuple[int, ...]:
+    if config.kind == "bitserial":
+        lo, hi = -(1 << (config.act_bits - 1)), (1 << (config.act_bits - 1)) - 1
+        return tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
     if config.kind == "int_mac":
         lo, hi = _int_range(config.act_bits, config.act_signed)
         if rng.random() < 0.2:
@@ -80,6 +83,11 @@ def _random_a(config: Any, rng: np.random.Generator) -> tuple[int, ...]:
 
 
 def _random_w(config: Any, rng: np.random.Generator) -> Any:
+    if config.kind == "bitserial":
+        dtype = int(rng.integers(len(config.weight_formats)))
+        fmt = config.weight_formats[dtype]
+        return BitSerialWeight(codes=tuple(_bitserial_codes(fmt, rng, config.lanes, False)),
+                               scale=int(rng.integers(0, 1 << config.scale_bits)), dtype=dtype)
     if config.kind == "int_mac":
         lo, hi = _int_range(config.weight_bits, config.weight_signed)
         if rng.random() < 0.2:
@@ -104,7 +112,7 @@ def _random_w(config: Any, rng: np.random.Generator) -> Any:
 
 
 def _random_psum(config: Any, rng: np.random.Generator) -> int:
-    if config.kind == "int_mac":
+    if config.kind in ("int_mac", "bitserial"):
         if rng.random() < 0.5:
             return 0
         lo, hi = _int_range(config.acc_bits, True)
@@ -114,6 +122,8 @@ def _random_psum(config: Any, rng: np.random.Generator) -> int:
 
 def w_reset(config: Any) -> Any:
     """The weight register's reset value in golden-model form."""
+    if config.kind == "bitserial":
+        return BitSerialWeight(codes=(0,) * config.lanes)
     if config.kind == "dequant_mac":
         return DequantWeight(q=(0,) * config.lanes, scale=0, zero=0)
     return (0,) * config.lanes
@@ -125,6 +135,64 @@ def _idle(config: Any, rng: np.random.Generator) -> Beat:
                 psum=_random_psum(config, rng))
 
 
+def _bitserial_codes(fmt: str, rng: np.random.Generator, n: int, extreme: bool) -> list[int]:
+    """Valid codes of a bit-serial weight format (ternary avoids its reserved code)."""
+    from .golden.formats import get_weight_format
+
+    if fmt == "ternary":
+        return [int(x) for x in rng.choice([0, 1, 3], n)]
+    bits = get_weight_format(fmt).bits
+    if extreme:
+        return [int(x) for x in rng.choice([0, (1 << bits) - 1, 1 << (bits - 1),
+                                            (1 << (bits - 1)) - 1], n)]
+    return [int(x) for x in rng.integers(0, 1 << bits, n)]
+
+
+def _bitserial_group(config: Any, rng: np.random.Generator, *, first: bool, last: bool,
+                     psum: int, dtype: int | None = None, extreme: bool = False,
+                     scale: int | None = None) -> list[Beat]:
+    """One quantization group: ``group_size / lanes`` beats, each followed by its term cycles."""
+    from .golden.formats import get_weight_format
+
+    dtype = int(rng.integers(len(config.weight_formats))) if dtype is None else dtype
+    fmt = config.weight_formats[dtype]
+    zero = 0
+    if fmt.startswith("uint"):
+        top = (1 << get_weight_format(fmt).bits) - 1
+        zero = int(rng.choice([0, top])) if extreme else int(rng.integers(0, top + 1))
+    special = int(rng.integers(4)) if fmt.startswith("bitmod") else 0
+    if scale is None:
+        scale = int(rng.integers(0, 1 << config.scale_bits))
+    lo, hi = -(1 << (config.act_bits - 1)), (1 << (config.act_bits - 1)) - 1
+    beats: list[Beat] = []
+    n = config.group_size // config.lanes
+    for j in range(n):
+        if extreme:
+            a = tuple(int(x) for x in rng.choice([lo, hi, 0, -1], config.lanes))
+        else:
+            a = tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
+        w = BitSerialWeight(codes=tuple(_bitserial_codes(fmt, rng, config.lanes, extreme)),
+                            scale=scale, dtype=dtype, zero=zero, special=special)
+        beats.append(Beat(a=a, w=w, psum=psum if j == 0 else _random_psum(config, rng),
+                          valid=True, load_w=True, first=first and j == 0,
+                          last=last and j == n - 1, group_end=j == n - 1))
+        gap = config.beat_cycles(dtype) - 1 + (int(rng.integers(0, 3)) if rng.random() < 0.1
+                                               else 0)
+        beats.extend(_idle(config, rng) for _ in range(gap))
+    return beats
+
+
+def _bitserial_random(config: Any, rng: np.random.Generator, n_valid: int) -> list[Beat]:
+    beats: list[Beat] = []
+    while count_valid(beats) < n_valid:
+        n_groups = int(rng.integers(1, 4))
+        psum = _random_psum(config, rng)
+        for g in range(n_groups):
+            beats += _bitserial_group(config, rng, first=g == 0, last=g == n_groups - 1,
+                                      psum=psum, extreme=rng.random() < 0.15)
+    return beats
+
+
 def random_beats(config: Any, rng: np.random.Generator, n_valid: int) -> list[Beat]:
     """At least ``n_valid`` valid beats in random accumulations, with idle cycles mixed in.
 
@@ -132,6 +200,8 @@ def random_beats(config: Any, rng: np.random.Generator, n_valid: int) -> list[Be
     (weight-stationary use); the rest stream weights with ``load_w`` on every beat
     (output-stationary use). Valid beats are spaced ``cycles_per_beat`` apart.
     """
+    if config.kind == "bitserial":
+        return _bitserial_random(config, rng, n_valid)
     beats: list[Beat] = []
     count = 0
     gap = config.cycles_per_beat - 1
@@ -213,6 +283,20 @@ def corner_beats(config: Any) -> list[Beat]:
                     for a in (0x3C00, 0x7BFF, 0x0001, 0x8000):
                         beats.extend(_single(config, (a,) * lanes, w, 0))
         return beats
+    if config.kind == "bitserial":
+        rng = np.random.default_rng(0)  # corner groups are fixed; their fillers need not vary
+        top = (1 << config.scale_bits) - 1
+        plo, phi = -(1 << (config.acc_bits - 1)), (1 << (config.acc_bits - 1)) - 1
+        for dtype in range(len(config.weight_formats)):
+            for scale in (0, 1, top):
+                for psum in (0, phi, plo):
+                    beats += _bitserial_group(config, rng, first=True, last=True, psum=psum,
+                                              dtype=dtype, extreme=True, scale=scale)
+            # Several groups into one output, every scale bit exercised.
+            for g in range(3):
+                beats += _bitserial_group(config, rng, first=g == 0, last=g == 2, psum=0,
+                                          dtype=dtype, extreme=True, scale=top - g)
+        return beats
     raise ValueError(f"no corner cases for config kind {config.kind!r}")
 
 
@@ -240,6 +324,22 @@ def encode_beat(config: Any, beat: Beat) -> dict[str, int]:
     if config.kind == "fp16_mac":
         return {"i_a": _pack(beat.a, 16), "i_w": _pack(beat.w, 16),
                 "i_psum": int(beat.psum), "i_ctl": ctl}
+    if config.kind == "bitserial":
+        w = beat.w
+        fields = [(_pack(w.codes, config.code_bits), config.lanes * config.code_bits),
+                  (w.scale, config.scale_bits)]
+        if config.has_zero:
+            fields.append((w.zero, config.code_bits))
+        if config.dtype_bits:
+            fields.append((w.dtype, config.dtype_bits))
+        if config.has_special:
+            fields.append((w.special, 2))
+        word, offset = 0, 0
+        for value, width in fields:
+            word |= (int(value) & ((1 << width) - 1)) << offset
+            offset += width
+        return {"i_a": _pack(beat.a, config.act_bits), "i_w": word,
+                "i_psum": int(beat.psum) & ((1 << config.acc_bits) - 1), "i_ctl": ctl}
     if config.kind == "dequant_mac":
         b = config.weight_bits
         w = beat.w
@@ -251,7 +351,7 @@ def encode_beat(config: Any, beat: Beat) -> dict[str, int]:
 
 def decode_psum(config: Any, raw: int) -> int:
     """``o_psum``'s raw unsigned value -> golden-model value (signed for integer PEs)."""
-    if config.kind == "int_mac":
+    if config.kind in ("int_mac", "bitserial"):
         bits = config.acc_bits
         raw &= (1 << bits) - 1
         return raw - (1 << bits) if raw >> (bits - 1) else raw

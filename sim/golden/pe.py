@@ -21,6 +21,7 @@ __all__ = [
     "Beat", "wrap_signed",
     "int_mac_step", "fp16_mac_step", "dequant_mac_step", "dequantize_fp16",
     "STEPS", "step_for", "run_contract", "pe_gemm", "DequantWeight",
+    "BitSerialWeight", "bitserial_beat_sum", "run_bitserial",
 ]
 
 
@@ -112,6 +113,8 @@ def run_contract(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[tu
     ``w_reset`` is the weight register's reset value (all-zero fields). Multi-cycle PEs
     (``cycles_per_beat > 1``) must be fed beats no faster than that; this is checked.
     """
+    if getattr(config, "kind", None) == "bitserial":
+        return run_bitserial(config, beats, w_reset=w_reset)
     step = step_for(config)
     w_reg, acc = w_reset, 0
     out: list[tuple[int, int]] = []
@@ -177,3 +180,76 @@ def pe_gemm(config: Any, a: np.ndarray, w: Any, psum0: np.ndarray | None = None)
             prods = [fp32_add(prods[i], prods[i + 1]) for i in range(0, len(prods), 2)]
         acc = fp32_add(acc, prods[0])
     return acc
+
+
+@dataclass(frozen=True)
+class BitSerialWeight:
+    """One beat's weight operand of the bit-serial PE (the ``i_w`` struct).
+
+    ``codes`` per lane; ``dtype`` indexes the config's ``weight_formats``; ``zero`` (unsigned
+    formats) and ``special`` (BitMoD FP4/FP3) belong to the group; ``scale`` is the group's
+    unsigned scale, used from the beat that closes the group.
+    """
+
+    codes: tuple[int, ...]
+    scale: int = 0
+    dtype: int = 0
+    zero: int = 0
+    special: int = 0
+
+
+def bitserial_beat_sum(config: Any, a: Sequence[int], w: BitSerialWeight) -> int:
+    """Exact ``sum_l a[l] * w_int[l] * 2^extra``: what the beat's terms add to the group sum."""
+    from .terms import weight_int
+
+    fmt = config.weight_formats[w.dtype]
+    zero = w.zero if fmt.startswith("uint") else 0
+    shift = config.extra_shift(fmt)
+    return sum(int(x) * (weight_int(fmt, int(c), zero=zero, special=w.special) << shift)
+               for x, c in zip(a, w.codes, strict=True))
+
+
+def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[tuple[int, int]]:
+    """The bit-serial PE's contract behaviour (see :mod:`pe_designs.bitserial`).
+
+    Group sums are exact (a register of ``config.group_acc_bits``); each closed group adds
+    ``scale * group_sum`` to the output accumulator (wrapping at ``acc_bits``), starting from
+    the ``i_psum`` of the group's ``first`` beat; an output closed by a ``last`` beat appears
+    ``config.latency_for(format)`` cycles after that beat. Beats and group closings that come
+    faster than the hardware can take them are rejected, not silently modelled.
+    """
+    w_reg = w_reset
+    group = 0
+    grp_first, grp_psum = False, 0
+    out = 0
+    results: list[tuple[int, int]] = []
+    busy_until = 0         # first cycle a new beat may be accepted
+    dq_free = 0            # first cycle a new group may be handed to the dequantizer
+    for t, b in enumerate(beats):
+        w = b.w if b.load_w else w_reg
+        if b.load_w:
+            w_reg = b.w
+        if not b.valid:
+            continue
+        if t < busy_until:
+            raise ValueError(f"beat at cycle {t} arrives while the PE is busy until {busy_until}")
+        cycles, latency = config.beat_timing(w)
+        busy_until = t + cycles
+        group = wrap_signed(group + bitserial_beat_sum(config, b.a, w), config.group_acc_bits)
+        if b.first:
+            grp_first, grp_psum = True, b.psum
+        if b.last and not b.group_end:
+            raise ValueError(f"beat at cycle {t}: `last` must come with `group_end` "
+                             f"(an output accumulates whole groups)")
+        if b.group_end:
+            handoff = t + cycles
+            if handoff < dq_free:
+                raise ValueError(f"group closed at cycle {handoff}, before the dequantizer is "
+                                 f"free at {dq_free}: groups are too short")
+            dq_free = handoff + config.scale_bits
+            base = grp_psum if grp_first else out
+            out = wrap_signed(base + int(w.scale) * group, config.acc_bits)
+            if b.last:
+                results.append((t + latency, out))
+            group, grp_first = 0, False
+    return results

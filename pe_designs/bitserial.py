@@ -1,0 +1,452 @@
+"""Bit-serial PE family (BitMoD, HPCA 2025; Stripes-style bit-plane mode for comparison).
+
+A beat brings ``lanes`` activations and ``lanes`` weight codes of one quantization group. The PE
+turns each weight into bit-serial terms (:mod:`sim.golden.terms`: radix-4 Booth digits for
+integers and ternary, non-zero bits for FP4/FP3) and spends one cycle per term: every lane shifts
+its activation by the term's ``exp + bsig``, negates it for a negative term, and an adder tree
+adds the lanes into the *group accumulator* (exact integer). When a beat closes a group
+(``group_end``), the group sum moves to the *bit-serial dequantization unit*, which multiplies it
+by the group's unsigned ``scale_bits``-bit scale one scale bit per cycle (shift-and-add into the
+output accumulator) while the datapath already works on the next group, so dequantization never
+stalls it as long as a group lasts at least ``scale_bits`` cycles (checked by the config).
+
+Each group picks its data type from ``weight_formats`` (BitMoD's per-group mixture of data
+types): the weight beat carries the format index, the zero point (unsigned formats) and the
+special-value selector (BitMoD FP4/FP3). Weights of every format are aligned to a common binary
+point (``frac_bits``), so groups of different types add up in one output.
+
+Fit with the PE contract (:mod:`hw.contract`): ``o_ready`` is low while a beat's terms are being
+processed except in the last term cycle, when the next beat can be accepted; a beat of format
+``f`` takes ``config.beat_cycles(f)`` cycles and an output appears ``config.latency_for(f)``
+cycles after its ``last`` beat (which must also be ``group_end``). ``i_psum`` is taken on the
+group's ``first`` beat.
+"""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+
+from hw.arith import adder_tree
+from hw.contract import contract_plumbing, pe_signature
+from sim.golden import terms as T
+
+from .common import check_choice, check_int
+from .mac import _ConfigMixin, _signed_bits_for_range
+
+__all__ = ["BitSerialConfig", "BitSerialPE", "ACT_FORMATS"]
+
+#: Activation formats of the integer datapath.
+ACT_FORMATS = {"int8": 8, "int16": 16}
+
+
+@dataclass(frozen=True, kw_only=True)
+class BitSerialConfig(_ConfigMixin):
+    """Bit-serial PE (BitMoD-style).
+
+    Parameters
+    ----------
+    weight_formats : tuple of str
+        Data types a group may use (one or more of ``sim.golden.terms.BITSERIAL_WEIGHT_FORMATS``:
+        int2-int8, uint2-uint8 with a zero point, ternary, fp4_e2m1, bitmod_fp4, bitmod_fp3).
+    act_format : str
+        ``"int8"`` or ``"int16"`` (two's complement).
+    lanes : int
+        Weights per beat (dot-product lanes), 1-16; BitMoD uses 4.
+    group_size : int
+        Weights per quantization group along K (one scale, zero point, data type), 1-4096; a
+        multiple of ``lanes``.
+    term_mode : str
+        ``"booth"``: BitMoD's unified terms; ``"bitplane"``: one two's complement bit per cycle.
+    scale_bits : int
+        Width of the unsigned group scale, 1-8 (BitMoD: INT8); also the dequantization cycles.
+    acc_bits : int
+        Output accumulator width, 2-64 (wraps modulo 2**acc_bits).
+    k_max : int
+        Largest K one output accumulates; ``acc_bits`` must hold it without wrapping.
+    """
+
+    kind: ClassVar[str] = "bitserial"
+
+    weight_formats: tuple[str, ...] = ("int4",)
+    act_format: str = "int8"
+    lanes: int = 4
+    group_size: int = 128
+    term_mode: str = "booth"
+    scale_bits: int = 8
+    acc_bits: int = 48
+    k_max: int = 4096
+
+    def __post_init__(self):
+        formats = self.weight_formats
+        if isinstance(formats, str) or not isinstance(formats, (tuple, list)) or not formats:
+            raise TypeError(f"weight_formats must be a non-empty tuple of format names, "
+                            f"not {formats!r}")
+        # Config files give lists; the frozen config keeps a (hashable) tuple.
+        object.__setattr__(self, "weight_formats", tuple(formats))
+        for f in self.weight_formats:
+            check_choice("weight_formats entry", f, T.BITSERIAL_WEIGHT_FORMATS)
+        if len(set(self.weight_formats)) != len(self.weight_formats):
+            raise ValueError(f"weight_formats has duplicates: {self.weight_formats!r}")
+        check_choice("act_format", self.act_format, tuple(ACT_FORMATS))
+        check_int("lanes", self.lanes, 1, 16)
+        check_int("group_size", self.group_size, 1, 4096)
+        check_choice("term_mode", self.term_mode, T.TERM_MODES)
+        check_int("scale_bits", self.scale_bits, 1, 8)
+        check_int("acc_bits", self.acc_bits, 2, 64)
+        check_int("k_max", self.k_max, 1, 1 << 24)
+        if self.group_size % self.lanes:
+            raise ValueError(f"group_size={self.group_size} must be a multiple of "
+                             f"lanes={self.lanes}: a beat never straddles two groups")
+        beats = self.group_size // self.lanes
+        fastest = min(self.beat_cycles(f) for f in self.weight_formats)
+        if beats * fastest < self.scale_bits:
+            raise ValueError(
+                f"group_size={self.group_size} is too small: {beats} beat(s) of "
+                f"{fastest} term cycle(s) last {beats * fastest} cycles, fewer than the "
+                f"scale_bits={self.scale_bits} cycles of bit-serial dequantization; use "
+                f"group_size >= {-(-self.scale_bits // fastest) * self.lanes}")
+        need = self.required_acc_bits
+        if self.acc_bits < need:
+            raise ValueError(f"acc_bits={self.acc_bits} is too narrow: k_max={self.k_max} "
+                             f"products of {self.act_format} x {'/'.join(self.weight_formats)} "
+                             f"with {self.scale_bits}-bit scales need acc_bits >= {need}")
+
+    # --- number representation -------------------------------------------------------------
+
+    @property
+    def act_bits(self) -> int:
+        return ACT_FORMATS[self.act_format]
+
+    @property
+    def frac_bits(self) -> int:
+        """Common binary point of all formats' integer weights (1 when FP4 is among them)."""
+        return max(T.frac_bits(f) for f in self.weight_formats)
+
+    def extra_shift(self, fmt: str) -> int:
+        """Left shift aligning ``fmt``'s integer weights to the common binary point."""
+        return self.frac_bits - T.frac_bits(fmt)
+
+    @property
+    def code_bits(self) -> int:
+        from sim.golden.formats import get_weight_format
+
+        return max(get_weight_format(f).bits for f in self.weight_formats)
+
+    @property
+    def w_int_bits(self) -> int:
+        """Width of the latched integer weight (before the alignment shift)."""
+        return max(T.w_int_width(f) for f in self.weight_formats)
+
+    @property
+    def has_zero(self) -> bool:
+        return any(f.startswith("uint") for f in self.weight_formats)
+
+    @property
+    def has_special(self) -> bool:
+        return any(f.startswith("bitmod") for f in self.weight_formats)
+
+    @property
+    def dtype_bits(self) -> int:
+        return (len(self.weight_formats) - 1).bit_length()
+
+    @property
+    def max_weight(self) -> int:
+        """Largest weight magnitude in units of 2^-frac_bits."""
+        return max(max(map(abs, T.w_int_range(f))) << self.extra_shift(f)
+                   for f in self.weight_formats)
+
+    @property
+    def max_shift(self) -> int:
+        """Largest term shift ``exp + bsig`` (plus alignment) of any format."""
+        return max(self.max_weight.bit_length(), 1)
+
+    @property
+    def group_acc_bits(self) -> int:
+        """Exact width of a group sum."""
+        amax = 1 << (self.act_bits - 1)
+        bound = self.group_size * amax * self.max_weight
+        return _signed_bits_for_range(-bound, bound)
+
+    @property
+    def required_acc_bits(self) -> int:
+        amax = 1 << (self.act_bits - 1)
+        bound = self.k_max * amax * self.max_weight * ((1 << self.scale_bits) - 1)
+        return _signed_bits_for_range(-bound, bound)
+
+    # --- timing (the RTL's measured cycles equal these) ---------------------------------------
+
+    def _fmt(self, fmt: str | int) -> str:
+        if isinstance(fmt, int):
+            return self.weight_formats[fmt]
+        if fmt not in self.weight_formats:
+            raise ValueError(f"format {fmt!r} is not one of this config's weight_formats "
+                             f"{self.weight_formats}")
+        return fmt
+
+    def beat_cycles(self, fmt: str | int) -> int:
+        """Cycles per beat (= terms per weight) for a format name or index."""
+        return T.n_terms(self._fmt(fmt), self.term_mode)
+
+    def latency_for(self, fmt: str | int) -> int:
+        """Cycles from accepting a ``last`` beat of this format to its result on ``o_psum``.
+
+        One cycle per term, ``scale_bits`` dequantization cycles, one output register.
+        """
+        return self.beat_cycles(fmt) + self.scale_bits + 1
+
+    @property
+    def cycles_per_weight(self) -> dict[str, int]:
+        return {f: self.beat_cycles(f) for f in self.weight_formats}
+
+    @property
+    def cycles_per_beat(self) -> int:
+        """Worst case over the formats (the contract's scheduling bound)."""
+        return max(self.cycles_per_weight.values())
+
+    @property
+    def latency(self) -> int:
+        return max(self.latency_for(f) for f in self.weight_formats)
+
+    def beat_timing(self, w) -> tuple[int, int]:
+        """``(cycles, latency)`` of a beat with golden weight operand ``w``."""
+        return self.beat_cycles(w.dtype), self.latency_for(w.dtype)
+
+    # --- ports -------------------------------------------------------------------------------
+
+    @property
+    def act_port_bits(self) -> int:
+        return self.lanes * self.act_bits
+
+    @property
+    def weight_port_bits(self) -> int:
+        return (self.lanes * self.code_bits + self.scale_bits
+                + (self.code_bits if self.has_zero else 0) + self.dtype_bits
+                + (2 if self.has_special else 0))
+
+    @property
+    def psum_bits(self) -> int:
+        return self.acc_bits
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["weight_formats"] = list(self.weight_formats)
+        return d
+
+    def build(self) -> "BitSerialPE":
+        return BitSerialPE(self)
+
+
+class BitSerialPE(wiring.Component):
+    """Bit-serial PE implementing the PE contract (see the module docstring)."""
+
+    def __init__(self, config: BitSerialConfig):
+        if not isinstance(config, BitSerialConfig):
+            raise TypeError(f"config must be a BitSerialConfig, not {config!r}")
+        self.config = config
+        c = config
+        fields = {"code": data.ArrayLayout(c.code_bits, c.lanes), "scale": c.scale_bits}
+        if c.has_zero:
+            fields["zero"] = c.code_bits
+        if c.dtype_bits:
+            fields["dtype"] = c.dtype_bits
+        if c.has_special:
+            fields["special"] = 2
+        self.weight_layout = data.StructLayout(fields)
+        super().__init__(pe_signature(
+            act_layout=data.ArrayLayout(signed(c.act_bits), c.lanes),
+            weight_layout=self.weight_layout,
+            psum_shape=signed(c.acc_bits),
+        ))
+
+    def _w_int(self, m, fmt: str, code, w):
+        """Integer weight of ``code`` read as ``fmt`` (combinational)."""
+        from sim.golden.formats import get_weight_format
+
+        c = self.config
+        out = Signal(signed(c.w_int_bits), name=f"wint_{fmt}")
+        fobj = get_weight_format(fmt)
+        if fmt.startswith("int") or fmt == "ternary":
+            m.d.comb += out.eq(code[:fobj.bits].as_signed())
+        elif fmt.startswith("uint"):
+            m.d.comb += out.eq(code[:fobj.bits] - w.zero[:fobj.bits])
+        else:
+            # FP codes: a small table from the single format definition in sim.golden.
+            specials = range(4) if fmt.startswith("bitmod") else range(1)
+            table = Array(
+                Const(T.weight_int(fmt, cd, special=sp), signed(c.w_int_bits))
+                for sp in specials for cd in range(1 << fobj.bits))
+            index = code[:fobj.bits]
+            if fmt.startswith("bitmod"):
+                index = Cat(code[:fobj.bits], w.special)
+            m.d.comb += out.eq(table[index])
+        return out
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config
+        lanes = c.lanes
+        nfmt = len(c.weight_formats)
+        w = contract_plumbing(m, self)
+
+        # --- beat acceptance ---------------------------------------------------------------
+        remaining = Signal(range(c.cycles_per_beat + 1))   # term cycles left of this beat
+        step = Signal(range(max(c.cycles_per_beat, 2)))     # index of the current term
+        ready = Signal()
+        m.d.comb += [ready.eq(remaining <= 1), self.o_ready.eq(ready)]
+        accept = Signal()
+        m.d.comb += accept.eq(self.i_ctl.valid & ready)
+
+        dtype = Signal(range(max(nfmt, 2)))
+        a_reg = Signal(data.ArrayLayout(signed(c.act_bits), lanes))
+        w_int = [Signal(signed(c.w_int_bits), name=f"w_int{l}") for l in range(lanes)]
+        rest = [Signal(c.w_int_bits, name=f"rest{l}") for l in range(lanes)]
+        beat_group_end = Signal()
+        beat_last = Signal()
+        beat_scale = Signal(c.scale_bits)
+
+        in_dtype = w.dtype if c.dtype_bits else Const(0, 1)
+        for l in range(lanes):
+            cands = [self._w_int(m, f, w.code[l], w) for f in c.weight_formats]
+            sel = Signal(signed(c.w_int_bits), name=f"w_in{l}")
+            m.d.comb += sel.eq(Array(cands)[in_dtype] if nfmt > 1 else cands[0])
+            with m.If(accept):
+                m.d.sync += [
+                    w_int[l].eq(sel),
+                    rest[l].eq(Mux(sel < 0, -sel, sel)),
+                ]
+        cycles_of = Array(Const(c.beat_cycles(f), remaining.shape()) for f in c.weight_formats)
+        with m.If(accept):
+            m.d.sync += [
+                a_reg.eq(self.i_a),
+                dtype.eq(in_dtype),
+                remaining.eq(cycles_of[in_dtype] if nfmt > 1 else cycles_of[0]),
+                step.eq(0),
+                beat_group_end.eq(self.i_ctl.group_end),
+                beat_last.eq(self.i_ctl.last),
+                beat_scale.eq(w.scale),
+            ]
+        with m.Elif(remaining != 0):
+            m.d.sync += [remaining.eq(remaining - 1), step.eq(step + 1)]
+
+        # --- one term per lane per cycle ---------------------------------------------------
+        active = remaining != 0
+        prod_w = c.act_bits + c.max_shift + 1
+        products = []
+        for l in range(lanes):
+            negs, mans, shifts = [], [], []
+            for fmt in c.weight_formats:
+                neg, man, shift = self._term(m, fmt, w_int[l], rest[l], step, l)
+                negs.append(neg)
+                mans.append(man)
+                shifts.append(shift)
+            neg = Signal(name=f"neg{l}")
+            man = Signal(name=f"man{l}")
+            shift = Signal(range(c.max_shift + 1), name=f"shift{l}")
+            pick = (lambda xs: Array(xs)[dtype]) if nfmt > 1 else (lambda xs: xs[0])
+            m.d.comb += [neg.eq(pick(negs)), man.eq(pick(mans)), shift.eq(pick(shifts))]
+            mag = Signal(signed(prod_w), name=f"mag{l}")
+            prod = Signal(signed(prod_w), name=f"prod{l}")
+            m.d.comb += [
+                mag.eq(Mux(man & active, a_reg[l] << shift, 0)),
+                prod.eq(Mux(neg, -mag, mag)),
+            ]
+            products.append(prod)
+            # Sparse terms consume the highest remaining bit of |w| each cycle.
+            if any(self._sparse(f) for f in c.weight_formats):
+                top = Signal(c.w_int_bits, name=f"top{l}")
+                for i in range(c.w_int_bits):
+                    with m.If(rest[l][i]):
+                        m.d.comb += top.eq(1 << i)
+                with m.If(active & ~accept):
+                    m.d.sync += rest[l].eq(rest[l] & ~top)
+        term_sum = Signal(signed(prod_w + lanes.bit_length()))
+        m.d.comb += term_sum.eq(adder_tree(products))
+
+        # --- group accumulator ---------------------------------------------------------------
+        group_acc = Signal(signed(c.group_acc_bits))
+        group_next = Signal(signed(c.group_acc_bits))
+        m.d.comb += group_next.eq(group_acc + term_sum)
+        handoff = Signal()
+        m.d.comb += handoff.eq((remaining == 1) & beat_group_end)
+        with m.If(handoff):
+            m.d.sync += group_acc.eq(0)
+        with m.Elif(active):
+            m.d.sync += group_acc.eq(group_next)
+
+        grp_first = Signal()
+        grp_psum = Signal(signed(c.acc_bits))
+        with m.If(handoff):
+            m.d.sync += grp_first.eq(0)
+        with m.If(accept & self.i_ctl.first):
+            m.d.sync += [grp_first.eq(1), grp_psum.eq(self.i_psum)]
+
+        # --- bit-serial dequantization: out += sum_j scale[j] * (group_sum << j) -------------
+        dq_sum = Signal(signed(c.group_acc_bits))
+        dq_scale = Signal(c.scale_bits)
+        dq_first = Signal()
+        dq_last = Signal()
+        dq_psum = Signal(signed(c.acc_bits))
+        dq_left = Signal(range(c.scale_bits + 1))
+        dq_bit = Signal(range(max(c.scale_bits, 2)))
+        out_acc = Signal(signed(c.acc_bits))
+        out_next = Signal(signed(c.acc_bits))
+        base = Mux((dq_bit == 0) & dq_first, dq_psum, out_acc)
+        addend = Mux(dq_scale.bit_select(dq_bit, 1), dq_sum << dq_bit, 0)
+        m.d.comb += out_next.eq(base + addend)
+        m.d.sync += self.o_valid.eq(0)
+        with m.If(dq_left != 0):
+            m.d.sync += [out_acc.eq(out_next), dq_left.eq(dq_left - 1), dq_bit.eq(dq_bit + 1)]
+            with m.If((dq_left == 1) & dq_last):
+                m.d.sync += [self.o_psum.eq(out_next), self.o_valid.eq(1)]
+        with m.If(handoff):
+            m.d.sync += [
+                dq_sum.eq(group_next),
+                dq_scale.eq(beat_scale),
+                dq_first.eq(grp_first),
+                dq_psum.eq(grp_psum),
+                dq_last.eq(beat_last),
+                dq_left.eq(c.scale_bits),
+                dq_bit.eq(0),
+            ]
+        return m
+
+    @staticmethod
+    def _sparse(fmt: str) -> bool:
+        return fmt in ("fp4_e2m1", "bitmod_fp4", "bitmod_fp3")
+
+    def _term(self, m, fmt: str, w_int, rest, step, lane: int):
+        """``(negative, mantissa bit, shift)`` of term ``step`` of ``w_int`` read as ``fmt``."""
+        c = self.config
+        extra = c.extra_shift(fmt)
+        width = T.w_int_width(fmt)
+        neg = Signal(name=f"neg_{fmt}_{lane}")
+        man = Signal(name=f"man_{fmt}_{lane}")
+        shift = Signal(range(c.max_shift + 1), name=f"shift_{fmt}_{lane}")
+        if c.term_mode == "bitplane":
+            bit = w_int.as_unsigned().bit_select(step, 1)
+            m.d.comb += [
+                man.eq(bit),
+                neg.eq(bit & (step == width - 1)),
+                shift.eq(step + extra),
+            ]
+        elif self._sparse(fmt):
+            pos = Signal(range(max(c.w_int_bits, 2)), name=f"pos_{fmt}_{lane}")
+            for i in range(c.w_int_bits):
+                with m.If(rest[i]):
+                    m.d.comb += pos.eq(i)
+            m.d.comb += [man.eq(rest != 0), neg.eq(w_int < 0), shift.eq(pos + extra)]
+        else:
+            # Radix-4 Booth digit `step`: bits (2s+1, 2s, 2s-1) of w_int, b[-1] = 0.
+            ext = Cat(Const(0, 1), w_int, w_int[-1].replicate(2))
+            lo = ext.bit_select(2 * step, 1)
+            mid = ext.bit_select(2 * step + 1, 1)
+            hi = ext.bit_select(2 * step + 2, 1)
+            m.d.comb += [
+                man.eq(~((hi == mid) & (mid == lo))),
+                neg.eq(hi & ~(mid & lo)),
+                shift.eq(2 * step + ((hi != mid) & (mid == lo)) + extra),
+            ]
+        return neg, man, shift
+
