@@ -12,6 +12,8 @@ Typical use::
     total = sum(evaluate(PRESETS["int_mac_w8a8"], w, n_pe=64) for w in layers)
 """
 
+# Importing a family's model module registers it with pe_cost (see register_pe_model).
+from . import bitserial
 from .components import ComponentCost
 from .evaluate import CostReport, evaluate
 from .hierarchy import generated_units, rollup, rollup_area, rtl_area_um2
@@ -20,6 +22,7 @@ from .tech import DEFAULT_TECH, TECH_28NM, TECH_45NM, Technology
 from .workload import GemmWorkload, format_info, llm_linear_layers
 
 __all__ = [
+    "bitserial",
     "Technology", "TECH_45NM", "TECH_28NM", "DEFAULT_TECH",
     "ComponentCost", "PECost", "pe_cost", "register_pe_model", "registered_kinds",
     "GemmWorkload", "llm_linear_layers", "format_info",

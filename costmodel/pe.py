@@ -374,6 +374,7 @@ def _check_dequant_mac(config: Any, workload: Any) -> None:
 #: generated units one by one from the manifest instead of trusting these entries.
 UNIT_KEYS: dict[str, dict[str, str]] = {
     "int_mac": {},
+    "bitserial": {},
     "fp16_mac": {"fp16_multipliers": "FPMul", "fp32_tree_adders": "FPAdd",
                  "fp32_accumulate_adder": "FPAdd"},
     "dequant_mac": {"fp16_multipliers": "FPMul", "fp32_tree_adders": "FPAdd",

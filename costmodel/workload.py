@@ -60,7 +60,7 @@ def _local_info(name: str) -> FormatInfo | None:
 
 def _known_names() -> list[str]:
     if _golden_formats is not None:
-        return list(_golden_formats.FORMATS)
+        return [*_golden_formats.FORMATS, *_golden_formats.SPECIAL_FORMATS]
     return ([f"int{b}" for b in range(2, 17)] + [f"uint{b}" for b in range(1, 17)]
             + ["ternary", *_LOCAL_FLOATS])
 
@@ -83,7 +83,7 @@ def format_info(name: str) -> FormatInfo:
 @functools.lru_cache(maxsize=256)
 def _format_info(name: str) -> FormatInfo:
     if _golden_formats is not None:
-        fmt = _golden_formats.FORMATS.get(name)
+        fmt = _golden_formats.FORMATS.get(name) or _golden_formats.SPECIAL_FORMATS.get(name)
         if fmt is not None:
             if fmt.is_float:
                 return FormatInfo(name, int(fmt.bits), True, None, None)

@@ -25,7 +25,7 @@ group's ``first`` beat.
 from dataclasses import dataclass
 from typing import ClassVar
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 
 from hw.arith import adder_tree

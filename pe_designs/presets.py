@@ -6,6 +6,7 @@ builds its configs.
 
 from dataclasses import replace
 
+from .bitserial import BitSerialConfig
 from .mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
 
 __all__ = ["PRESETS", "CONFIG_KINDS", "get_preset", "config_from_dict"]
@@ -13,6 +14,7 @@ __all__ = ["PRESETS", "CONFIG_KINDS", "get_preset", "config_from_dict"]
 _INT_MAC = IntMacConfig()
 _FP16_MAC = Fp16MacConfig()
 _DEQUANT_MAC = DequantMacConfig()
+_BITSERIAL = BitSerialConfig()
 
 #: name -> config; names are the Verilog module names and file stems in rtl_out/.
 PRESETS = {
@@ -28,10 +30,20 @@ PRESETS = {
     # GPU-style W4A16: uint4 weights, FP16 scale and uint4 zero point per group of 128.
     "dequant_mac_w4a16": _DEQUANT_MAC,
     "dequant_mac_w4a16_l4": replace(_DEQUANT_MAC, lanes=4),
+    # BitMoD-style bit-serial PEs: 4 lanes, groups of 128, INT8 group scale.
+    "bitserial_int4_a8": _BITSERIAL,
+    "bitserial_int6_a8": replace(_BITSERIAL, weight_formats=("int6",)),
+    "bitserial_bitmod_fp4_a8": replace(_BITSERIAL, weight_formats=("bitmod_fp4",)),
+    # BitMoD's per-group mixture of data types over INT16 activations.
+    "bitserial_mix_a16": replace(_BITSERIAL, act_format="int16",
+                                 weight_formats=("int8", "int6", "bitmod_fp4", "bitmod_fp3")),
+    # Stripes-style baseline: one weight bit per cycle.
+    "bitserial_int4_bitplane_a8": replace(_BITSERIAL, term_mode="bitplane"),
 }
 
 #: config ``kind`` -> config class, for reading configs back from files and the manifest.
-CONFIG_KINDS = {cls.kind: cls for cls in (IntMacConfig, Fp16MacConfig, DequantMacConfig)}
+CONFIG_KINDS = {cls.kind: cls for cls in (IntMacConfig, Fp16MacConfig, DequantMacConfig,
+                                           BitSerialConfig)}
 
 
 def get_preset(name: str):

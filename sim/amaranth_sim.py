@@ -11,12 +11,11 @@ from amaranth.hdl import Value
 from amaranth.sim import Simulator
 
 from .golden.pe import Beat
-from .scoreboard import FORWARDED, driven_inputs
+from .scoreboard import OUTPUTS, driven_inputs
 from .stimulus import decode_psum
 
 __all__ = ["simulate_trace", "simulate_pe"]
 
-_OUTPUTS = (*FORWARDED, "o_psum", "o_valid")
 
 
 def simulate_trace(config: Any, beats: list[Beat], *, drain: int = 8, vcd: str | None = None
@@ -38,7 +37,7 @@ def simulate_trace(config: Any, beats: list[Beat], *, drain: int = 8, vcd: str |
             observed.append({
                 name: ctx.get(Value.cast(getattr(dut, name))) & ((1 << len(Value.cast(
                     getattr(dut, name)))) - 1)
-                for name in _OUTPUTS
+                for name in OUTPUTS
             })
             await ctx.tick()
 

@@ -11,11 +11,36 @@ from typing import Any
 from .golden.pe import Beat
 from .stimulus import decode_psum, encode_beat
 
-__all__ = ["INPUTS", "FORWARDED", "driven_inputs", "check_cycles"]
+__all__ = ["INPUTS", "FORWARDED", "OUTPUTS", "driven_inputs", "expected_ready", "check_cycles"]
 
 INPUTS = ("i_a", "i_w", "i_psum", "i_ctl")
 #: output port -> the input port it forwards one cycle later.
 FORWARDED = {"o_a": "i_a", "o_w": "i_w", "o_ctl": "i_ctl"}
+#: Outputs a monitor records every cycle.
+OUTPUTS = (*FORWARDED, "o_psum", "o_valid", "o_ready")
+
+
+def expected_ready(config: Any, beats: list[Beat], cycles: int) -> list[int]:
+    """``o_ready`` of every cycle: low while a multi-cycle beat is still being processed.
+
+    A beat accepted at cycle ``t`` that takes ``n`` cycles is worked on in cycles
+    ``t + 1 .. t + n``; ``o_ready`` is low in ``t + 1 .. t + n - 1`` and high again in the last
+    of them, so back-to-back beats are accepted exactly ``n`` cycles apart: the measured cycles
+    per beat are the config's.
+    """
+    ready = [1] * cycles
+    timing = getattr(config, "beat_timing", None)
+    w_reg = None
+    for t, b in enumerate(beats):
+        w = b.w if b.load_w else w_reg
+        if b.load_w:
+            w_reg = b.w
+        if not b.valid:
+            continue
+        n = timing(w)[0] if timing else config.cycles_per_beat
+        for u in range(t + 1, min(t + n, cycles)):
+            ready[u] = 0
+    return ready
 
 
 def driven_inputs(config: Any, beats: list[Beat], cycles: int) -> list[dict[str, int]]:
@@ -35,12 +60,13 @@ def driven_inputs(config: Any, beats: list[Beat], cycles: int) -> list[dict[str,
 
 
 def check_cycles(config: Any, driven: list[dict[str, int]], observed: list[dict[str, int]],
-                 expected: list[tuple[int, int]], *, limit: int = 10) -> list[str]:
+                 expected: list[tuple[int, int]], *, beats: list[Beat] | None = None,
+                 limit: int = 10) -> list[str]:
     """Differences between ``observed`` outputs and the contract (at most ``limit`` listed).
 
-    ``observed[t]`` holds raw unsigned values of ``o_a``, ``o_w``, ``o_ctl``, ``o_psum`` and
-    ``o_valid`` read during cycle ``t``; ``expected`` is :func:`sim.golden.pe.run_contract`'s
-    ``(cycle, value)`` list.
+    ``observed[t]`` holds raw unsigned values of :data:`OUTPUTS` read during cycle ``t``;
+    ``expected`` is :func:`sim.golden.pe.run_contract`'s ``(cycle, value)`` list. With
+    ``beats`` given, ``o_ready`` is checked against :func:`expected_ready` too.
     """
     errors: list[str] = []
     want = dict(expected)
@@ -48,7 +74,10 @@ def check_cycles(config: Any, driven: list[dict[str, int]], observed: list[dict[
         errors.append("golden model produced two results in one cycle")
     hold = 0
     n_valid = 0
+    ready = expected_ready(config, beats, len(observed)) if beats is not None else None
     for t, obs in enumerate(observed):
+        if ready is not None and obs["o_ready"] != ready[t]:
+            errors.append(f"cycle {t}: o_ready={obs['o_ready']}, expected {ready[t]}")
         psum = decode_psum(config, obs["o_psum"])
         if t in want:
             hold = want[t]

@@ -326,7 +326,8 @@ def test_pe_cost_unknown_kind():
         kind = "mystery"
 
     with pytest.raises(ValueError, match=r"no PE cost model for config kind 'mystery'; "
-                                         r"registered kinds: dequant_mac, fp16_mac, int_mac"):
+                                         r"registered kinds: bitserial, dequant_mac, fp16_mac, "
+                                         r"int_mac"):
         pe_cost(Mystery())
     with pytest.raises(TypeError, match="config must have a string `kind` attribute"):
         pe_cost(object())

@@ -1,0 +1,82 @@
+"""Cost model of the bit-serial PE family (:mod:`pe_designs.bitserial`), from its config.
+
+Registered with :func:`costmodel.register_pe_model` under kind ``"bitserial"``. Area is the sum of
+the datapath the generator builds; energy per beat counts every term cycle of the slowest
+configured format (``config.cycles_per_beat``: the worst case, so a mixture of data types is
+not under-costed) plus the bit-serial dequantization of a group, ``scale_bits`` shift-and-add
+cycles, spread over the ``group_size / lanes`` beats of the group.
+"""
+
+from typing import Any
+
+from .components import ComponentCost, barrel_shifter, int_adder, mux2, register
+from .pe import PE_CONTROL_BITS, _adder_tree, register_pe_model
+from .tech import Technology
+
+__all__: list[str] = []
+
+_SPARSE = ("fp4_e2m1", "bitmod_fp4", "bitmod_fp3")
+
+
+def _bitserial_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
+    lanes = config.lanes
+    cycles = config.cycles_per_beat
+    prod_bits = config.act_bits + config.max_shift + 1
+    beats_per_group = config.group_size // lanes
+    sparse = any(f in _SPARSE for f in config.weight_formats)
+
+    # Per lane, per term cycle: term decode (a 3-bit Booth window, or a priority encoder over
+    # the remaining magnitude for FP formats), the activation shift and the conditional negate.
+    decode = mux2(config.w_int_bits, tech) * (2 if sparse else 1)
+    lane = (decode + barrel_shifter(prod_bits, config.max_shift + 1, tech)
+            + int_adder(prod_bits, tech))
+    # Area once, energy once per term cycle.
+    per_cycle = {
+        "term_datapath": lane * lanes,
+        "adder_tree": _adder_tree([prod_bits] * lanes, tech),
+        "group_accumulator": int_adder(config.group_acc_bits, tech)
+        + register(config.group_acc_bits, tech),
+        # Operands held for the beat's terms: activations, integer weights (and the remaining
+        # magnitudes of sparse formats), the term counter.
+        "operand_registers": register(
+            lanes * (config.act_bits + config.w_int_bits * (2 if sparse else 1)) + 8, tech),
+    }
+    dequant_unit = (int_adder(config.acc_bits, tech)
+                    + barrel_shifter(config.group_acc_bits + config.scale_bits,
+                                     config.scale_bits, tech)
+                    + mux2(config.acc_bits, tech)
+                    + register(config.group_acc_bits + config.scale_bits + 3 * config.acc_bits,
+                               tech))
+    act, wgt = config.act_port_bits, config.weight_port_bits
+    plumbing = {
+        "forwarding_registers": register(act + wgt + PE_CONTROL_BITS, tech),
+        "weight_register": register(wgt, tech) + mux2(wgt, tech),
+    }
+    out = {
+        name: ComponentCost(c.area_um2, c.energy_pj * cycles) for name, c in per_cycle.items()
+    }
+    out["dequantizer"] = ComponentCost(
+        dequant_unit.area_um2, dequant_unit.energy_pj * config.scale_bits / beats_per_group)
+    for name, c in plumbing.items():
+        out[name] = ComponentCost(c.area_um2, c.energy_pj * cycles)
+    return out
+
+
+def _check_bitserial(config: Any, workload: Any) -> None:
+    if workload.act_format != config.act_format:
+        raise ValueError(f"workload act_format={workload.act_format!r} does not fit the "
+                         f"bitserial config's act_format={config.act_format!r}")
+    if workload.weight_format not in config.weight_formats:
+        raise ValueError(f"workload weight_format={workload.weight_format!r} is not one of the "
+                         f"bitserial config's weight_formats {list(config.weight_formats)}")
+    g = workload.group_size
+    if g is None or g % config.group_size:
+        raise ValueError(f"workload group_size={g} does not fit the bitserial config's "
+                         f"group_size={config.group_size}: the workload's groups must be a "
+                         f"multiple of the PE's")
+    if workload.K > config.k_max:
+        raise ValueError(f"workload K={workload.K} exceeds the bitserial config's "
+                         f"k_max={config.k_max}")
+
+
+register_pe_model("bitserial", _bitserial_model, check_workload=_check_bitserial)
