@@ -1,0 +1,193 @@
+"""Bit-serial PE family: weight terms, config checks, golden model and RTL (amaranth.sim)."""
+
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from costmodel import GemmWorkload, evaluate, pe_cost
+from pe_designs.bitserial import BitSerialConfig
+from sim.amaranth_sim import simulate_trace
+from sim.golden.formats import SPECIAL_FORMATS, get_weight_format
+from sim.golden.pe import Beat, BitSerialWeight, run_contract
+from sim.golden.terms import (
+    BITSERIAL_WEIGHT_FORMATS, booth_digits, frac_bits, n_terms, w_int_range, weight_int,
+    weight_terms,
+)
+from sim.scoreboard import check_cycles
+from sim.stimulus import corner_beats, count_valid, random_beats, w_reset
+
+
+def _codes_and_groups(fmt: str):
+    """Every (code, zero, special) combination a group of this format can hold."""
+    bits = get_weight_format(fmt).bits
+    codes = [0, 1, 3] if fmt == "ternary" else range(1 << bits)
+    zeros = range(1 << bits) if fmt.startswith("uint") else [0]
+    specials = range(4) if fmt in SPECIAL_FORMATS else [0]
+    for code in codes:
+        for zero in zeros:
+            for special in specials:
+                yield code, zero, special
+
+
+@pytest.mark.parametrize("fmt", BITSERIAL_WEIGHT_FORMATS)
+@pytest.mark.parametrize("mode", ["booth", "bitplane"])
+def test_terms_sum_to_the_exact_weight(fmt, mode):
+    fobj = get_weight_format(fmt)
+    for code, zero, special in _codes_and_groups(fmt):
+        w = weight_int(fmt, code, zero=zero, special=special)
+        # The integer form is the exact decoded value (minus the zero point) at 2^frac_bits.
+        if fmt in SPECIAL_FORMATS:
+            exact = fobj.decode([code], special)[0]
+        else:
+            exact = fobj.decode([code])[0] - zero
+        assert w == exact * 2 ** frac_bits(fmt)
+        terms = weight_terms(fmt, w, mode)
+        assert len(terms) == n_terms(fmt, mode)
+        assert sum(t.value for t in terms) == w
+        assert all(t.man in (0, 1) and t.sign in (0, 1) for t in terms)
+
+
+def test_terms_per_weight_match_bitmod():
+    # BitMoD: radix-4 Booth gives INT8 4 terms and INT6 3; FP4/FP3 need 2.
+    assert {f: n_terms(f) for f in ("int8", "int6", "int4", "int2", "ternary", "fp4_e2m1",
+                                    "bitmod_fp4", "bitmod_fp3")} == {
+        "int8": 4, "int6": 3, "int4": 2, "int2": 1, "ternary": 1, "fp4_e2m1": 2,
+        "bitmod_fp4": 2, "bitmod_fp3": 2}
+    # Unsigned weights minus a zero point span one more bit: uint4 - z needs 3 Booth digits.
+    assert n_terms("uint4") == 3 and w_int_range("uint4") == (-15, 15)
+    # Bit-plane mode: one cycle per two's complement bit.
+    assert n_terms("int4", "bitplane") == 4 and n_terms("int8", "bitplane") == 8
+
+
+@given(st.integers(-(1 << 15), (1 << 15) - 1))
+def test_booth_digits_reconstruct(value):
+    digits = booth_digits(value, 16)
+    assert all(d in (-2, -1, 0, 1, 2) for d in digits)
+    assert sum(d * 4 ** j for j, d in enumerate(digits)) == value
+
+
+def test_special_value_formats():
+    fp4 = SPECIAL_FORMATS["bitmod_fp4"]
+    assert list(fp4.values(0)) == [-6, -4, -3, -2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2, 3, 4,
+                                   5, 6]
+    assert fp4.decode([0b1000], 3)[0] == -8.0
+    fp3 = SPECIAL_FORMATS["bitmod_fp3"]
+    assert list(fp3.values(1)) == [-4, -3, -2, -1, 0, 1, 2, 4]
+    with pytest.raises(ValueError, match=r"special must be an integer selector in \[0, 3\]"):
+        fp3.decode([4], 4)
+
+
+@pytest.mark.parametrize("kwargs, exc, message", [
+    ({"weight_formats": ()}, TypeError, "weight_formats must be a non-empty tuple"),
+    ({"weight_formats": "int4"}, TypeError, "weight_formats must be a non-empty tuple"),
+    ({"weight_formats": ("int9",)}, ValueError, "weight_formats entry must be one of "),
+    ({"weight_formats": ("int4", "int4")}, ValueError, "weight_formats has duplicates"),
+    ({"act_format": "fp8"}, ValueError, "act_format must be one of 'int8', 'int16', not 'fp8'"),
+    ({"lanes": 0}, ValueError, "lanes must be in [1, 16], not 0"),
+    ({"lanes": 3}, ValueError, "group_size=128 must be a multiple of lanes=3"),
+    ({"term_mode": "csd"}, ValueError, "term_mode must be one of 'booth', 'bitplane', not 'csd'"),
+    ({"scale_bits": 9}, ValueError, "scale_bits must be in [1, 8], not 9"),
+    ({"group_size": 8}, ValueError,
+     "group_size=8 is too small: 2 beat(s) of 2 term cycle(s) last 4 cycles, fewer than the "
+     "scale_bits=8 cycles of bit-serial dequantization; use group_size >= 16"),
+    ({"acc_bits": 24}, ValueError, "acc_bits=24 is too narrow: k_max=4096 products"),
+])
+def test_config_errors(kwargs, exc, message):
+    with pytest.raises(exc, match=re.escape(message)):
+        BitSerialConfig(**kwargs)
+
+
+def test_config_timing_facts():
+    c = BitSerialConfig(weight_formats=("int8", "int6", "bitmod_fp4", "ternary"),
+                        group_size=128)
+    assert c.cycles_per_weight == {"int8": 4, "int6": 3, "bitmod_fp4": 2, "ternary": 1}
+    assert c.latency_for("int6") == 3 + 8 + 1
+    assert c.cycles_per_beat == 4 and c.latency == 13
+    # FP4 among the formats puts every weight on a half-unit grid.
+    assert c.frac_bits == 1 and c.extra_shift("int8") == 1 and c.extra_shift("bitmod_fp4") == 0
+
+
+VARIANTS = {
+    "int2_l1_scale4": BitSerialConfig(weight_formats=("int2",), lanes=1, group_size=8,
+                                      scale_bits=4, acc_bits=32),
+    "uint8_zero_a16": BitSerialConfig(weight_formats=("uint8", "uint3"), act_format="int16",
+                                      lanes=2, group_size=16),
+    "ternary_fp4_l8": BitSerialConfig(weight_formats=("ternary", "fp4_e2m1"), lanes=8,
+                                      group_size=64),
+    "all_formats": BitSerialConfig(weight_formats=BITSERIAL_WEIGHT_FORMATS, lanes=4,
+                                   group_size=32, acc_bits=64),
+    "bitplane_mix": BitSerialConfig(weight_formats=("int8", "bitmod_fp4", "uint2"), lanes=2,
+                                    group_size=8, term_mode="bitplane"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_bitserial_rtl_matches_golden(name, rng, seed, n_vectors):
+    config = VARIANTS[name]
+    beats = corner_beats(config) + random_beats(config, rng, n_vectors // 2)
+    expected = run_contract(config, beats, w_reset=w_reset(config))
+    driven, observed = simulate_trace(config, beats, drain=config.latency + 4)
+    errors = check_cycles(config, driven, observed, expected, beats=beats)
+    assert not errors, f"{name} seed={seed}: " + "; ".join(errors)
+    assert count_valid(beats) >= n_vectors // 2 and len(expected) > 0
+
+
+def test_golden_is_exact_dot_product_times_scale(rng):
+    """One output of two groups equals sum_g scale_g * sum_k a_k w_k, computed independently."""
+    c = BitSerialConfig(weight_formats=("uint4", "bitmod_fp4"), lanes=4, group_size=16)
+    beats, exact = [], 0
+    for g, (dtype, zero, special, scale) in enumerate([(0, 7, 0, 200), (1, 0, 3, 3)]):
+        fmt = c.weight_formats[dtype]
+        fobj = get_weight_format(fmt)
+        acc = 0
+        for j in range(4):
+            a = [int(x) for x in rng.integers(-128, 128, 4)]
+            codes = [int(x) for x in rng.integers(0, 16, 4)]
+            vals = (fobj.decode(codes, special) if fmt in SPECIAL_FORMATS
+                    else fobj.decode(codes) - zero)
+            # Everything on the half-unit grid of FP4 (frac_bits = 1).
+            acc += sum(x * int(v * 2) for x, v in zip(a, vals, strict=True))
+            beats.append(Beat(a=tuple(a), w=BitSerialWeight(tuple(codes), scale, dtype, zero,
+                                                            special),
+                              valid=True, load_w=True, first=g == 0 and j == 0,
+                              last=g == 1 and j == 3, group_end=j == 3))
+            beats += [Beat(a=(0,) * 4, w=w_reset(c))] * (c.beat_cycles(dtype) - 1)
+        exact += scale * acc
+    got = run_contract(c, beats, w_reset=w_reset(c))
+    assert [v for _, v in got] == [exact]
+
+
+def test_golden_rejects_beats_faster_than_the_pe():
+    c = BitSerialConfig(weight_formats=("int8",), lanes=1, group_size=8)
+    w = BitSerialWeight((1,), 1)
+    beats = [Beat(a=(1,), w=w, valid=True, load_w=True, first=True),
+             Beat(a=(1,), w=w, valid=True, load_w=True)]
+    with pytest.raises(ValueError, match="arrives while the PE is busy"):
+        run_contract(c, beats, w_reset=w_reset(c))
+
+
+def test_cost_model_follows_terms_per_weight():
+    booth = BitSerialConfig()
+    bitplane = BitSerialConfig(term_mode="bitplane")
+    int8 = BitSerialConfig(weight_formats=("int8",))
+    assert pe_cost(bitplane).energy_per_mac_pj > pe_cost(booth).energy_per_mac_pj
+    assert pe_cost(int8).cycles_per_mac == 2 * pe_cost(booth).cycles_per_mac
+    assert pe_cost(BitSerialConfig(lanes=8)).area_um2 > pe_cost(booth).area_um2
+    report = evaluate(booth, GemmWorkload(4, 8, 256, act_format="int8", weight_format="int4",
+                                          group_size=128))
+    # 4 x 8 outputs, each 256 / 4 = 64 beats of 2 term cycles, plus the pipeline latency.
+    assert report.latency_cycles == 4 * 8 * 64 * 2 + booth.latency
+    with pytest.raises(ValueError, match="is not one of the bitserial config's weight_formats"):
+        evaluate(booth, GemmWorkload(1, 1, 128, act_format="int8", weight_format="int8",
+                                     group_size=128))
+
+
+def test_results_are_not_trivially_zero(rng):
+    c = BitSerialConfig(weight_formats=("int4",), lanes=4, group_size=32)
+    beats = random_beats(c, rng, 200)
+    values = [v for _, v in run_contract(c, beats, w_reset=w_reset(c))]
+    assert len(set(values)) > len(values) // 2
+    assert np.std(values) > 0
