@@ -13,7 +13,12 @@ from sim.amaranth_sim import simulate_trace
 from sim.golden.formats import SPECIAL_FORMATS, get_weight_format
 from sim.golden.pe import Beat, BitSerialWeight, run_contract
 from sim.golden.terms import (
-    BITSERIAL_WEIGHT_FORMATS, booth_digits, frac_bits, n_terms, w_int_range, weight_int,
+    BITSERIAL_WEIGHT_FORMATS,
+    booth_digits,
+    frac_bits,
+    n_terms,
+    w_int_range,
+    weight_int,
     weight_terms,
 )
 from sim.scoreboard import check_cycles
