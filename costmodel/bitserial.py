@@ -9,7 +9,15 @@ cycles, spread over the ``group_size / lanes`` beats of the group.
 
 from typing import Any
 
-from .components import ComponentCost, barrel_shifter, int_adder, mux2, register
+from .components import (
+    FP32_FIELDS,
+    ComponentCost,
+    barrel_shifter,
+    fp_adder,
+    int_adder,
+    mux2,
+    register,
+)
 from .pe import PE_CONTROL_BITS, _adder_tree, register_pe_model
 from .tech import Technology
 
@@ -28,25 +36,46 @@ def _bitserial_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     # Per lane, per term cycle: term decode (a 3-bit Booth window, or a priority encoder over
     # the remaining magnitude for FP formats), the activation shift and the conditional negate.
     decode = mux2(config.w_int_bits, tech) * (2 if sparse else 1)
-    lane = (decode + barrel_shifter(prod_bits, config.max_shift + 1, tech)
-            + int_adder(prod_bits, tech))
+    if config.is_fp:
+        # Exponent match and alignment (BitMoD's "exponent match" and "alignment shift"
+        # blocks): exponent + term shift, a max tree, a truncating right shift, a negate; the
+        # lane sum is normalised to FP32 and added into an FP32 group accumulator.
+        exp_bits, man_bits = config.act_fields
+        sig = man_bits + 1 + config.align_guard_bits
+        e_bits = exp_bits + config.max_shift.bit_length() + 1
+        lane = (decode + int_adder(e_bits, tech) * 2 + barrel_shifter(sig, sig, tech)
+                + int_adder(sig + 1, tech))
+        tree = _adder_tree([sig + 1] * lanes, tech)
+        sum_bits = sig + 1 + lanes.bit_length()
+        group = (barrel_shifter(sum_bits, sum_bits, tech) + int_adder(sum_bits, tech)
+                 + fp_adder(*FP32_FIELDS, tech) + register(32, tech))
+    else:
+        lane = (decode + barrel_shifter(prod_bits, config.max_shift + 1, tech)
+                + int_adder(prod_bits, tech))
+        tree = _adder_tree([prod_bits] * lanes, tech)
+        group = int_adder(config.group_acc_bits, tech) + register(config.group_acc_bits, tech)
     # Area once, energy once per term cycle.
     per_cycle = {
         "term_datapath": lane * lanes,
-        "adder_tree": _adder_tree([prod_bits] * lanes, tech),
-        "group_accumulator": int_adder(config.group_acc_bits, tech)
-        + register(config.group_acc_bits, tech),
+        "adder_tree": tree,
+        "group_accumulator": group,
         # Operands held for the beat's terms: activations, integer weights (and the remaining
         # magnitudes of sparse formats), the term counter.
         "operand_registers": register(
             lanes * (config.act_bits + config.w_int_bits * (2 if sparse else 1)) + 8, tech),
     }
-    dequant_unit = (int_adder(config.acc_bits, tech)
-                    + barrel_shifter(config.group_acc_bits + config.scale_bits,
-                                     config.scale_bits, tech)
-                    + mux2(config.acc_bits, tech)
-                    + register(config.group_acc_bits + config.scale_bits + 3 * config.acc_bits,
-                               tech))
+    if config.is_fp:
+        # FP32 shift-and-add: an exponent increment (renormalising shifter) and an FP32 adder.
+        dequant_unit = (barrel_shifter(24, 24, tech) + int_adder(10, tech)
+                        + fp_adder(*FP32_FIELDS, tech) + mux2(32, tech)
+                        + register(32 + config.scale_bits + 3 * 32, tech))
+    else:
+        dequant_unit = (int_adder(config.acc_bits, tech)
+                        + barrel_shifter(config.group_acc_bits + config.scale_bits,
+                                         config.scale_bits, tech)
+                        + mux2(config.acc_bits, tech)
+                        + register(config.group_acc_bits + config.scale_bits
+                                   + 3 * config.acc_bits, tech))
     act, wgt = config.act_port_bits, config.weight_port_bits
     plumbing = {
         "forwarding_registers": register(act + wgt + PE_CONTROL_BITS, tech),

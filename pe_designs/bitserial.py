@@ -25,11 +25,12 @@ group's ``first`` beat.
 from dataclasses import dataclass
 from typing import ClassVar
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 
 from hw.arith import adder_tree
 from hw.contract import contract_plumbing, pe_signature
+from hw.fp import FP32, FPAdd, _unpack, round_pack
 from sim.golden import terms as T
 
 from .common import check_choice, check_int
@@ -37,8 +38,10 @@ from .mac import _ConfigMixin, _signed_bits_for_range
 
 __all__ = ["BitSerialConfig", "BitSerialPE", "ACT_FORMATS"]
 
-#: Activation formats of the integer datapath.
-ACT_FORMATS = {"int8": 8, "int16": 16}
+#: Activation formats and their widths: integers (exact datapath) and FP16/BF16 (exponent
+#: alignment datapath with an FP32 group accumulator).
+ACT_FORMATS = {"int8": 8, "int16": 16, "fp16": 16, "bf16": 16}
+_FP_FIELDS = {"fp16": (5, 10), "bf16": (8, 7)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +54,11 @@ class BitSerialConfig(_ConfigMixin):
         Data types a group may use (one or more of ``sim.golden.terms.BITSERIAL_WEIGHT_FORMATS``:
         int2-int8, uint2-uint8 with a zero point, ternary, fp4_e2m1, bitmod_fp4, bitmod_fp3).
     act_format : str
-        ``"int8"`` or ``"int16"`` (two's complement).
+        ``"int8"`` or ``"int16"`` (two's complement, exact integer datapath), or ``"fp16"`` /
+        ``"bf16"`` (finite values; exponent-alignment datapath, see
+        :func:`sim.golden.pe.bitserial_fp_term_sum`: each term cycle aligns the lanes to their
+        largest product exponent, truncating, and accumulates in FP32 with RNE; dequantization
+        and the output accumulator are FP32 too).
     lanes : int
         Weights per beat (dot-product lanes), 1-16; BitMoD uses 4.
     group_size : int
@@ -62,9 +69,13 @@ class BitSerialConfig(_ConfigMixin):
     scale_bits : int
         Width of the unsigned group scale, 1-8 (BitMoD: INT8); also the dequantization cycles.
     acc_bits : int
-        Output accumulator width, 2-64 (wraps modulo 2**acc_bits).
+        Output accumulator width, 2-64 (wraps modulo 2**acc_bits); integer activations only
+        (FP activations accumulate in FP32).
     k_max : int
         Largest K one output accumulates; ``acc_bits`` must hold it without wrapping.
+    align_guard_bits : int
+        FP activations: bits kept below an aligned significand's LSB, 0-12; more bits, less
+        truncation error, wider adder tree.
     """
 
     kind: ClassVar[str] = "bitserial"
@@ -77,6 +88,7 @@ class BitSerialConfig(_ConfigMixin):
     scale_bits: int = 8
     acc_bits: int = 48
     k_max: int = 4096
+    align_guard_bits: int = 4
 
     def __post_init__(self):
         formats = self.weight_formats
@@ -96,6 +108,7 @@ class BitSerialConfig(_ConfigMixin):
         check_int("scale_bits", self.scale_bits, 1, 8)
         check_int("acc_bits", self.acc_bits, 2, 64)
         check_int("k_max", self.k_max, 1, 1 << 24)
+        check_int("align_guard_bits", self.align_guard_bits, 0, 12)
         if self.group_size % self.lanes:
             raise ValueError(f"group_size={self.group_size} must be a multiple of "
                              f"lanes={self.lanes}: a beat never straddles two groups")
@@ -108,7 +121,7 @@ class BitSerialConfig(_ConfigMixin):
                 f"scale_bits={self.scale_bits} cycles of bit-serial dequantization; use "
                 f"group_size >= {-(-self.scale_bits // fastest) * self.lanes}")
         need = self.required_acc_bits
-        if self.acc_bits < need:
+        if not self.is_fp and self.acc_bits < need:
             raise ValueError(f"acc_bits={self.acc_bits} is too narrow: k_max={self.k_max} "
                              f"products of {self.act_format} x {'/'.join(self.weight_formats)} "
                              f"with {self.scale_bits}-bit scales need acc_bits >= {need}")
@@ -118,6 +131,15 @@ class BitSerialConfig(_ConfigMixin):
     @property
     def act_bits(self) -> int:
         return ACT_FORMATS[self.act_format]
+
+    @property
+    def is_fp(self) -> bool:
+        return self.act_format in _FP_FIELDS
+
+    @property
+    def act_fields(self) -> tuple[int, int]:
+        """(exponent bits, mantissa bits) of FP activations."""
+        return _FP_FIELDS[self.act_format]
 
     @property
     def frac_bits(self) -> int:
@@ -227,7 +249,7 @@ class BitSerialConfig(_ConfigMixin):
 
     @property
     def psum_bits(self) -> int:
-        return self.acc_bits
+        return 32 if self.is_fp else self.acc_bits
 
     def to_dict(self) -> dict:
         d = super().to_dict()
@@ -254,10 +276,11 @@ class BitSerialPE(wiring.Component):
         if c.has_special:
             fields["special"] = 2
         self.weight_layout = data.StructLayout(fields)
+        act = unsigned(16) if c.is_fp else signed(c.act_bits)
         super().__init__(pe_signature(
-            act_layout=data.ArrayLayout(signed(c.act_bits), c.lanes),
+            act_layout=data.ArrayLayout(act, c.lanes),
             weight_layout=self.weight_layout,
-            psum_shape=signed(c.acc_bits),
+            psum_shape=unsigned(32) if c.is_fp else signed(c.acc_bits),
         ))
 
     def _w_int(self, m, fmt: str, code, w):
@@ -299,7 +322,7 @@ class BitSerialPE(wiring.Component):
         m.d.comb += accept.eq(self.i_ctl.valid & ready)
 
         dtype = Signal(range(max(nfmt, 2)))
-        a_reg = Signal(data.ArrayLayout(signed(c.act_bits), lanes))
+        a_reg = Signal(self.i_a.shape())
         w_int = [Signal(signed(c.w_int_bits), name=f"w_int{l}") for l in range(lanes)]
         rest = [Signal(c.w_int_bits, name=f"rest{l}") for l in range(lanes)]
         beat_group_end = Signal()
@@ -333,7 +356,7 @@ class BitSerialPE(wiring.Component):
         # --- one term per lane per cycle ---------------------------------------------------
         active = remaining != 0
         prod_w = c.act_bits + c.max_shift + 1
-        products = []
+        lane_terms = []
         for l in range(lanes):
             negs, mans, shifts = [], [], []
             for fmt in c.weight_formats:
@@ -346,13 +369,7 @@ class BitSerialPE(wiring.Component):
             shift = Signal(range(c.max_shift + 1), name=f"shift{l}")
             pick = (lambda xs: Array(xs)[dtype]) if nfmt > 1 else (lambda xs: xs[0])
             m.d.comb += [neg.eq(pick(negs)), man.eq(pick(mans)), shift.eq(pick(shifts))]
-            mag = Signal(signed(prod_w), name=f"mag{l}")
-            prod = Signal(signed(prod_w), name=f"prod{l}")
-            m.d.comb += [
-                mag.eq(Mux(man & active, a_reg[l] << shift, 0)),
-                prod.eq(Mux(neg, -mag, mag)),
-            ]
-            products.append(prod)
+            lane_terms.append((neg, man & active, shift))
             # Sparse terms consume the highest remaining bit of |w| each cycle.
             if any(self._sparse(f) for f in c.weight_formats):
                 top = Signal(c.w_int_bits, name=f"top{l}")
@@ -361,13 +378,25 @@ class BitSerialPE(wiring.Component):
                         m.d.comb += top.eq(1 << i)
                 with m.If(active & ~accept):
                     m.d.sync += rest[l].eq(rest[l] & ~top)
-        term_sum = Signal(signed(prod_w + lanes.bit_length()))
-        m.d.comb += term_sum.eq(adder_tree(products))
-
         # --- group accumulator ---------------------------------------------------------------
-        group_acc = Signal(signed(c.group_acc_bits))
-        group_next = Signal(signed(c.group_acc_bits))
-        m.d.comb += group_next.eq(group_acc + term_sum)
+        if c.is_fp:
+            group_acc = Signal(32)
+            group_next = self._fp_group_sum(m, a_reg, lane_terms, group_acc)
+        else:
+            products = []
+            for l, (neg, man, shift) in enumerate(lane_terms):
+                mag = Signal(signed(prod_w), name=f"mag{l}")
+                prod = Signal(signed(prod_w), name=f"prod{l}")
+                m.d.comb += [
+                    mag.eq(Mux(man, a_reg[l] << shift, 0)),
+                    prod.eq(Mux(neg, -mag, mag)),
+                ]
+                products.append(prod)
+            term_sum = Signal(signed(prod_w + lanes.bit_length()))
+            m.d.comb += term_sum.eq(adder_tree(products))
+            group_acc = Signal(signed(c.group_acc_bits))
+            group_next = Signal(signed(c.group_acc_bits))
+            m.d.comb += group_next.eq(group_acc + term_sum)
         handoff = Signal()
         m.d.comb += handoff.eq((remaining == 1) & beat_group_end)
         with m.If(handoff):
@@ -375,26 +404,40 @@ class BitSerialPE(wiring.Component):
         with m.Elif(active):
             m.d.sync += group_acc.eq(group_next)
 
+        psum_shape = unsigned(32) if c.is_fp else signed(c.acc_bits)
         grp_first = Signal()
-        grp_psum = Signal(signed(c.acc_bits))
+        grp_psum = Signal(psum_shape)
         with m.If(handoff):
             m.d.sync += grp_first.eq(0)
         with m.If(accept & self.i_ctl.first):
             m.d.sync += [grp_first.eq(1), grp_psum.eq(self.i_psum)]
 
         # --- bit-serial dequantization: out += sum_j scale[j] * (group_sum << j) -------------
-        dq_sum = Signal(signed(c.group_acc_bits))
+        dq_sum = Signal.like(group_acc, name="dq_sum")
         dq_scale = Signal(c.scale_bits)
         dq_first = Signal()
         dq_last = Signal()
-        dq_psum = Signal(signed(c.acc_bits))
+        dq_psum = Signal(psum_shape)
         dq_left = Signal(range(c.scale_bits + 1))
         dq_bit = Signal(range(max(c.scale_bits, 2)))
-        out_acc = Signal(signed(c.acc_bits))
-        out_next = Signal(signed(c.acc_bits))
+        out_acc = Signal(psum_shape)
+        out_next = Signal(psum_shape)
         base = Mux((dq_bit == 0) & dq_first, dq_psum, out_acc)
-        addend = Mux(dq_scale.bit_select(dq_bit, 1), dq_sum << dq_bit, 0)
-        m.d.comb += out_next.eq(base + addend)
+        take = dq_scale.bit_select(dq_bit, 1)
+        if c.is_fp:
+            # out += bit_j ? group_sum * 2^j : +0, in FP32: the product is an exact exponent
+            # increment (round_pack renormalises and overflows to infinity), then one RNE add.
+            gs, ge, gsig, g_inf, g_nan, _ = _unpack(m, dq_sum, FP32, "gs")
+            gexp = Signal(signed(12), name="gs_exp")
+            m.d.comb += gexp.eq(ge - FP32.bias - FP32.man_bits + dq_bit)
+            times = round_pack(m, sign=gs, sig=gsig, exp=gexp, fmt=FP32, name="gs_rp")
+            addend = Signal(32, name="dq_addend")
+            m.d.comb += addend.eq(Mux(take, Mux(g_inf | g_nan, dq_sum, times), 0))
+            out_add = m.submodules.out_add = FPAdd(FP32)
+            m.d.comb += [out_add.a.eq(base), out_add.b.eq(addend), out_next.eq(out_add.s)]
+        else:
+            addend = Mux(take, dq_sum << dq_bit, 0)
+            m.d.comb += out_next.eq(base + addend)
         m.d.sync += self.o_valid.eq(0)
         with m.If(dq_left != 0):
             m.d.sync += [out_acc.eq(out_next), dq_left.eq(dq_left - 1), dq_bit.eq(dq_bit + 1)]
@@ -411,6 +454,65 @@ class BitSerialPE(wiring.Component):
                 dq_bit.eq(0),
             ]
         return m
+
+    def _fp_group_sum(self, m, a_reg, lane_terms, group_acc):
+        """One term cycle of FP16/BF16 activations: exponent match, truncating alignment,
+        exact lane sum, one rounding to FP32, FP32 accumulate (see
+        :func:`sim.golden.pe.bitserial_fp_term_sum` for the exact definition)."""
+        c = self.config
+        exp_bits, man_bits = c.act_fields
+        guard = c.align_guard_bits
+        sig_bits = man_bits + 1 + guard
+        e_bits = exp_bits + c.max_shift.bit_length() + 1
+        exps, sigs, signs, lives = [], [], [], []
+        for l, (neg, man, shift) in enumerate(lane_terms):
+            a = a_reg[l]
+            efield = a[man_bits:man_bits + exp_bits]
+            ma = Signal(man_bits + 1, name=f"ma{l}")
+            e = Signal(e_bits, name=f"e{l}")
+            live = Signal(name=f"live{l}")
+            m.d.comb += [
+                ma.eq(Cat(a[:man_bits], efield != 0)),
+                live.eq(man & (ma != 0)),
+                e.eq(Mux(live, Mux(efield == 0, 1, efield) + shift, 0)),
+            ]
+            exps.append(e)
+            sigs.append(ma)
+            signs.append(a[exp_bits + man_bits] ^ neg)
+            lives.append(live)
+        # Exponent match: the largest product exponent among live lanes.
+        top = exps[0]
+        for i, e in enumerate(exps[1:]):
+            nxt = Signal(e_bits, name=f"emax{i}")
+            m.d.comb += nxt.eq(Mux(e > top, e, top))
+            top = nxt
+        aligned = []
+        for l in range(len(lane_terms)):
+            dist = Signal(e_bits, name=f"dist{l}")
+            mag = Signal(sig_bits, name=f"aligned{l}")
+            val = Signal(signed(sig_bits + 1), name=f"lane{l}")
+            m.d.comb += [
+                # Beyond the significand's width every bit is dropped: clamp the shifter.
+                dist.eq(Mux(top - exps[l] > sig_bits, sig_bits, top - exps[l])),
+                # Bits shifted out are dropped: truncation of the magnitude toward zero.
+                mag.eq(Mux(lives[l], (sigs[l] << guard) >> dist, 0)),
+                val.eq(Mux(signs[l], -mag, mag)),
+            ]
+            aligned.append(val)
+        total = Signal(signed(sig_bits + 1 + len(lane_terms).bit_length()), name="lane_sum")
+        m.d.comb += total.eq(adder_tree(aligned))
+        mag = Signal(len(total), name="lane_sum_mag")
+        exp = Signal(signed(e_bits + 2), name="lane_sum_exp")
+        bias = (1 << (exp_bits - 1)) - 1
+        m.d.comb += [
+            mag.eq(Mux(total < 0, -total, total)),
+            exp.eq(top - (bias + man_bits + guard)),
+        ]
+        conv = round_pack(m, sign=total < 0, sig=mag, exp=exp, fmt=FP32, name="lane_rp")
+        add = m.submodules.group_add = FPAdd(FP32)
+        group_next = Signal(32, name="group_next")
+        m.d.comb += [add.a.eq(group_acc), add.b.eq(conv), group_next.eq(add.s)]
+        return group_next
 
     @staticmethod
     def _sparse(fmt: str) -> bool:

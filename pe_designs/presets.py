@@ -34,7 +34,13 @@ PRESETS = {
     "bitserial_int4_a8": _BITSERIAL,
     "bitserial_int6_a8": replace(_BITSERIAL, weight_formats=("int6",)),
     "bitserial_bitmod_fp4_a8": replace(_BITSERIAL, weight_formats=("bitmod_fp4",)),
-    # BitMoD's per-group mixture of data types over INT16 activations.
+    "bitserial_int4_fp16": replace(_BITSERIAL, act_format="fp16"),
+    "bitserial_bitmod_fp4_fp16": replace(_BITSERIAL, act_format="fp16",
+                                         weight_formats=("bitmod_fp4",)),
+    # BitMoD's own design point: a per-group mixture of data types over FP16 activations.
+    "bitserial_mix_fp16": replace(_BITSERIAL, act_format="fp16",
+                                  weight_formats=("int8", "int6", "bitmod_fp4", "bitmod_fp3")),
+    # The same mixture over INT16 activations (exact datapath).
     "bitserial_mix_a16": replace(_BITSERIAL, act_format="int16",
                                  weight_formats=("int8", "int6", "bitmod_fp4", "bitmod_fp3")),
     # Stripes-style baseline: one weight bit per cycle.

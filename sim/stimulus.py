@@ -72,6 +72,8 @@ def _fp32_random(rng: np.random.Generator) -> int:
 
 def _random_a(config: Any, rng: np.random.Generator) -> tuple[int, ...]:
     if config.kind == "bitserial":
+        if config.is_fp:
+            return _fp_act_random(config, rng, config.lanes, False)
         lo, hi = -(1 << (config.act_bits - 1)), (1 << (config.act_bits - 1)) - 1
         return tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
     if config.kind == "int_mac":
@@ -112,7 +114,7 @@ def _random_w(config: Any, rng: np.random.Generator) -> Any:
 
 
 def _random_psum(config: Any, rng: np.random.Generator) -> int:
-    if config.kind in ("int_mac", "bitserial"):
+    if config.kind == "int_mac" or (config.kind == "bitserial" and not config.is_fp):
         if rng.random() < 0.5:
             return 0
         lo, hi = _int_range(config.acc_bits, True)
@@ -133,6 +135,28 @@ def _idle(config: Any, rng: np.random.Generator) -> Beat:
     # Idle cycles carry junk operands: the PE must ignore everything without `valid`/`load_w`.
     return Beat(a=_random_a(config, rng), w=_random_w(config, rng),
                 psum=_random_psum(config, rng))
+
+
+def _fp_act_random(config: Any, rng: np.random.Generator, n: int, extreme: bool) -> tuple:
+    """Finite FP16/BF16 activations (the bit-serial FP datapath aligns finite values only)."""
+    exp_bits, man_bits = config.act_fields
+    top_exp = (1 << exp_bits) - 1
+    out = []
+    for _ in range(n):
+        sign = int(rng.integers(0, 2)) << (exp_bits + man_bits)
+        if extreme:
+            # Largest finite, smallest subnormal, smallest normal, zero.
+            mag = int(rng.choice([((top_exp - 1) << man_bits) | ((1 << man_bits) - 1), 1,
+                                  1 << man_bits, 0]))
+        elif rng.random() < 0.6:
+            # Exponents near one another: alignment keeps most bits, truncation matters.
+            mid = (1 << (exp_bits - 1)) - 1
+            mag = (int(rng.integers(mid - 6, mid + 7)) << man_bits) | int(
+                rng.integers(0, 1 << man_bits))
+        else:
+            mag = int(rng.integers(0, top_exp << man_bits))
+        out.append(sign | mag)
+    return tuple(out)
 
 
 def _bitserial_codes(fmt: str, rng: np.random.Generator, n: int, extreme: bool) -> list[int]:
@@ -167,7 +191,9 @@ def _bitserial_group(config: Any, rng: np.random.Generator, *, first: bool, last
     beats: list[Beat] = []
     n = config.group_size // config.lanes
     for j in range(n):
-        if extreme:
+        if config.is_fp:
+            a = _fp_act_random(config, rng, config.lanes, extreme)
+        elif extreme:
             a = tuple(int(x) for x in rng.choice([lo, hi, 0, -1], config.lanes))
         else:
             a = tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
@@ -286,10 +312,13 @@ def corner_beats(config: Any) -> list[Beat]:
     if config.kind == "bitserial":
         rng = np.random.default_rng(0)  # corner groups are fixed; their fillers need not vary
         top = (1 << config.scale_bits) - 1
-        plo, phi = -(1 << (config.acc_bits - 1)), (1 << (config.acc_bits - 1)) - 1
+        if config.is_fp:
+            psums = (0, 0x80000000, 0x7F7FFFFF, 0x7F800000, 0x7FC00000, 0x00000001)
+        else:
+            psums = (0, (1 << (config.acc_bits - 1)) - 1, -(1 << (config.acc_bits - 1)))
         for dtype in range(len(config.weight_formats)):
             for scale in (0, 1, top):
-                for psum in (0, phi, plo):
+                for psum in psums:
                     beats += _bitserial_group(config, rng, first=True, last=True, psum=psum,
                                               dtype=dtype, extreme=True, scale=scale)
             # Several groups into one output, every scale bit exercised.
@@ -339,7 +368,7 @@ def encode_beat(config: Any, beat: Beat) -> dict[str, int]:
             word |= (int(value) & ((1 << width) - 1)) << offset
             offset += width
         return {"i_a": _pack(beat.a, config.act_bits), "i_w": word,
-                "i_psum": int(beat.psum) & ((1 << config.acc_bits) - 1), "i_ctl": ctl}
+                "i_psum": int(beat.psum) & ((1 << config.psum_bits) - 1), "i_ctl": ctl}
     if config.kind == "dequant_mac":
         b = config.weight_bits
         w = beat.w
@@ -351,7 +380,7 @@ def encode_beat(config: Any, beat: Beat) -> dict[str, int]:
 
 def decode_psum(config: Any, raw: int) -> int:
     """``o_psum``'s raw unsigned value -> golden-model value (signed for integer PEs)."""
-    if config.kind in ("int_mac", "bitserial"):
+    if config.kind == "int_mac" or (config.kind == "bitserial" and not config.is_fp):
         bits = config.acc_bits
         raw &= (1 << bits) - 1
         return raw - (1 << bits) if raw >> (bits - 1) else raw

@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from .fp import fp16_mul_fp32, fp32_add, int_scale_fp16
+from .fp import f32_bits, f32_value, fp16_mul_fp32, fp32_add, int_scale_fp16
 
 __all__ = [
     "Beat", "wrap_signed",
     "int_mac_step", "fp16_mac_step", "dequant_mac_step", "dequantize_fp16",
     "STEPS", "step_for", "run_contract", "pe_gemm", "DequantWeight",
-    "BitSerialWeight", "bitserial_beat_sum", "run_bitserial",
+    "BitSerialWeight", "bitserial_beat_sum", "bitserial_fp_term_sum", "bitserial_fp_dequant",
+    "run_bitserial",
 ]
 
 
@@ -209,12 +210,76 @@ def bitserial_beat_sum(config: Any, a: Sequence[int], w: BitSerialWeight) -> int
                for x, c in zip(a, w.codes, strict=True))
 
 
+def _fp_fields(bits: int, exp_bits: int, man_bits: int) -> tuple[int, int, int]:
+    """(sign, effective exponent field, significand with hidden bit) of a finite float."""
+    sign = (bits >> (exp_bits + man_bits)) & 1
+    efield = (bits >> man_bits) & ((1 << exp_bits) - 1)
+    frac = bits & ((1 << man_bits) - 1)
+    if efield == (1 << exp_bits) - 1:
+        raise ValueError(f"activation {bits:#x} is inf or NaN: the bit-serial FP datapath "
+                         f"aligns finite values only")
+    if efield == 0:
+        return sign, 1, frac
+    return sign, efield, frac | (1 << man_bits)
+
+
+def bitserial_fp_term_sum(config: Any, a: Sequence[int], w: Any, step: int) -> int:
+    """FP32 bits of one term cycle's lane sum for FP16/BF16 activations.
+
+    Exponent match: each active lane's product exponent is ``e_a + shift`` (activation exponent
+    field plus the term's shift); ``E`` is their maximum. Alignment: every lane's significand,
+    extended by ``config.align_guard_bits`` zero bits, is shifted right by ``E - e`` and the
+    bits shifted out are dropped (truncation of the magnitude, toward zero). The signed aligned
+    values are added exactly, and the sum ``S * 2^(E - bias - man_bits - guard)`` is rounded
+    once to FP32 (RNE; exact for FP16 activations, whose sums have at most 24 bits).
+    """
+    from .terms import weight_int, weight_terms
+
+    exp_bits, man_bits = config.act_fields
+    bias = (1 << (exp_bits - 1)) - 1
+    guard = config.align_guard_bits
+    fmt = config.weight_formats[w.dtype]
+    zero = w.zero if fmt.startswith("uint") else 0
+    lanes = []
+    for x, code in zip(a, w.codes, strict=True):
+        sa, ea, ma = _fp_fields(int(x), exp_bits, man_bits)
+        term = weight_terms(fmt, weight_int(fmt, int(code), zero=zero, special=w.special),
+                            config.term_mode)[step]
+        if term.man and ma:
+            lanes.append((sa ^ term.sign, ea + term.shift + config.extra_shift(fmt), ma))
+    if not lanes:
+        return 0
+    top = max(e for _, e, _ in lanes)
+    total = sum((-1) ** s * ((m << guard) >> (top - e)) for s, e, m in lanes)
+    value = float(total) * 2.0 ** (top - bias - man_bits - guard)  # exact in float64
+    with np.errstate(over="ignore"):  # BF16 sums can exceed FP32's range: infinity, as IEEE
+        return int(f32_bits(np.float32(value)))
+
+
+def bitserial_fp_dequant(config: Any, base: int, group: int, scale: int) -> int:
+    """Bit-serial dequantization in FP32: ``out += bit_j ? group * 2^j : +0`` for each scale bit.
+
+    ``group * 2^j`` is exact (an exponent increment; it overflows to infinity like IEEE), and
+    each addition rounds to nearest even.
+    """
+    out = np.uint32(base)
+    g = float(f32_value(np.uint32(group)))
+    for j in range(config.scale_bits):
+        with np.errstate(all="ignore"):
+            term = np.float32(g * 2.0 ** j) if (scale >> j) & 1 else np.float32(0.0)
+        out = fp32_add(out, f32_bits(term))
+    return int(out)
+
+
 def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[tuple[int, int]]:
     """The bit-serial PE's contract behaviour (see :mod:`pe_designs.bitserial`).
 
-    Group sums are exact (a register of ``config.group_acc_bits``); each closed group adds
-    ``scale * group_sum`` to the output accumulator (wrapping at ``acc_bits``), starting from
-    the ``i_psum`` of the group's ``first`` beat; an output closed by a ``last`` beat appears
+    Integer activations: group sums are exact (a register of ``config.group_acc_bits``); each
+    closed group adds ``scale * group_sum`` to the output accumulator (wrapping at
+    ``acc_bits``). FP16/BF16 activations: every term cycle adds its aligned lane sum
+    (:func:`bitserial_fp_term_sum`) to an FP32 group accumulator, and dequantization runs in
+    FP32 (:func:`bitserial_fp_dequant`). The output starts from the ``i_psum`` of the group's
+    ``first`` beat; an output closed by a ``last`` beat appears
     ``config.latency_for(format)`` cycles after that beat. Beats and group closings that come
     faster than the hardware can take them are rejected, not silently modelled.
     """
@@ -235,7 +300,13 @@ def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[t
             raise ValueError(f"beat at cycle {t} arrives while the PE is busy until {busy_until}")
         cycles, latency = config.beat_timing(w)
         busy_until = t + cycles
-        group = wrap_signed(group + bitserial_beat_sum(config, b.a, w), config.group_acc_bits)
+        if config.is_fp:
+            for step in range(cycles):
+                group = int(fp32_add(np.uint32(group), np.uint32(
+                    bitserial_fp_term_sum(config, b.a, w, step))))
+        else:
+            group = wrap_signed(group + bitserial_beat_sum(config, b.a, w),
+                                config.group_acc_bits)
         if b.first:
             grp_first, grp_psum = True, b.psum
         if b.last and not b.group_end:
@@ -248,7 +319,10 @@ def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[t
                                  f"free at {dq_free}: groups are too short")
             dq_free = handoff + config.scale_bits
             base = grp_psum if grp_first else out
-            out = wrap_signed(base + int(w.scale) * group, config.acc_bits)
+            if config.is_fp:
+                out = bitserial_fp_dequant(config, base, group, int(w.scale))
+            else:
+                out = wrap_signed(base + int(w.scale) * group, config.acc_bits)
             if b.last:
                 results.append((t + latency, out))
             group, grp_first = 0, False
