@@ -90,7 +90,8 @@ def test_special_value_formats():
     ({"weight_formats": "int4"}, TypeError, "weight_formats must be a non-empty tuple"),
     ({"weight_formats": ("int9",)}, ValueError, "weight_formats entry must be one of "),
     ({"weight_formats": ("int4", "int4")}, ValueError, "weight_formats has duplicates"),
-    ({"act_format": "fp8"}, ValueError, "act_format must be one of 'int8', 'int16', not 'fp8'"),
+    ({"act_format": "fp8"}, ValueError,
+     "act_format must be one of 'int8', 'int16', 'fp16', 'bf16', not 'fp8'"),
     ({"lanes": 0}, ValueError, "lanes must be in [1, 16], not 0"),
     ({"lanes": 3}, ValueError, "group_size=128 must be a multiple of lanes=3"),
     ({"term_mode": "csd"}, ValueError, "term_mode must be one of 'booth', 'bitplane', not 'csd'"),
@@ -196,3 +197,95 @@ def test_results_are_not_trivially_zero(rng):
     values = [v for _, v in run_contract(c, beats, w_reset=w_reset(c))]
     assert len(set(values)) > len(values) // 2
     assert np.std(values) > 0
+
+
+FP_VARIANTS = {
+    "fp16_mix": BitSerialConfig(weight_formats=("int8", "uint3", "bitmod_fp4", "ternary"),
+                                act_format="fp16", lanes=4, group_size=32),
+    "bf16_guard0": BitSerialConfig(weight_formats=("int6", "fp4_e2m1"), act_format="bf16",
+                                   lanes=2, group_size=16, align_guard_bits=0),
+    "fp16_bitplane_l1": BitSerialConfig(weight_formats=("int4",), act_format="fp16", lanes=1,
+                                        group_size=8, term_mode="bitplane", scale_bits=6),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FP_VARIANTS))
+def test_bitserial_fp_rtl_matches_golden(name, rng, seed, n_vectors):
+    config = FP_VARIANTS[name]
+    beats = corner_beats(config) + random_beats(config, rng, n_vectors // 2)
+    expected = run_contract(config, beats, w_reset=w_reset(config))
+    driven, observed = simulate_trace(config, beats, drain=config.latency + 4)
+    errors = check_cycles(config, driven, observed, expected, beats=beats)
+    assert not errors, f"{name} seed={seed}: " + "; ".join(errors)
+
+
+def _fp16_gemv(config, rng, n_outputs: int):
+    """Outputs of K = 2 groups each, with their exact values (math.fsum of exact products)."""
+    import math
+
+    from sim.golden.fp import f32_value
+
+    beats, exact = [], []
+    per_group = config.group_size // config.lanes
+    for _ in range(n_outputs):
+        products = []
+        for g in range(2):
+            scale = int(rng.integers(1, 1 << config.scale_bits))
+            for j in range(per_group):
+                a = np.float16(rng.standard_normal(config.lanes) * 2.0 ** int(rng.integers(-4, 5)))
+                codes = [int(x) for x in rng.integers(0, 16, config.lanes)]
+                w = [weight_int("int4", c_) for c_ in codes]
+                products += [float(x) * wv * scale for x, wv in zip(a, w, strict=True)]
+                beats.append(Beat(a=tuple(int(b) for b in a.view(np.uint16)),
+                                  w=BitSerialWeight(tuple(codes), scale), valid=True,
+                                  load_w=True, first=g == 0 and j == 0,
+                                  last=g == 1 and j == per_group - 1,
+                                  group_end=j == per_group - 1))
+                beats += [Beat(a=(0,) * config.lanes, w=w_reset(config))] * (
+                    config.beat_cycles(0) - 1)
+        exact.append((math.fsum(products), math.fsum(abs(p) for p in products)))
+    got = [float(f32_value(np.uint32(v))) for _, v in
+           run_contract(config, beats, w_reset=w_reset(config))]
+    return got, exact
+
+
+def test_fp16_alignment_error_against_exact(rng):
+    """Measured error of the truncating alignment, and that guard bits reduce it."""
+    errors = {}
+    for guard in (0, 4, 10):
+        c = BitSerialConfig(weight_formats=("int4",), act_format="fp16", lanes=4, group_size=64,
+                            align_guard_bits=guard)
+        got, exact = _fp16_gemv(c, np.random.default_rng(1234), 16)
+        # Norm-wise relative error: |y - y_exact| / sum |a w s|.
+        errors[guard] = max(abs(g - e) / m for g, (e, m) in zip(got, exact, strict=True))
+        print(f"FP16 x int4, guard bits {guard}: max norm-wise relative error {errors[guard]:.3g}")
+    # Truncation drops at most one aligned LSB per lane and term: relative 2^-(10 + guard)
+    # of the largest product, times lanes; FP32 accumulation adds ~2^-24 per step.
+    for guard, err in errors.items():
+        assert err <= 4 * 2.0 ** -(10 + guard) + 2.0 ** -18
+    assert errors[0] > errors[4] > errors[10] > 0
+
+
+def test_fp_golden_rejects_non_finite_activations():
+    c = BitSerialConfig(weight_formats=("int4",), act_format="fp16", lanes=1, group_size=8)
+    beats = [Beat(a=(0x7C00,), w=BitSerialWeight((1,), 1), valid=True, load_w=True,
+                  first=True)]
+    with pytest.raises(ValueError, match="is inf or NaN"):
+        run_contract(c, beats, w_reset=w_reset(c))
+
+
+def test_area_trend_across_precisions_matches_yosys(tmp_path):
+    """Cost-model area and Yosys cells grow together from INT2 to INT4 to INT8 weights."""
+    from hw.generate import write_rtl
+    from hw.synth import synth_design
+
+    designs = {f"bs_{f}": BitSerialConfig(weight_formats=(f,)) for f in ("int2", "int4", "int8")}
+    write_rtl(tmp_path / "rtl", designs)
+    cells, areas = [], []
+    for name, config in designs.items():
+        report = synth_design(tmp_path / "rtl" / f"{name}.v", name, tmp_path / "synth",
+                              ice40_pnr=False)
+        cells.append(report["generic"]["cells"])
+        areas.append(pe_cost(config).area_um2)
+    print("Yosys generic cells", cells, "cost-model area um2", [round(a) for a in areas])
+    assert cells == sorted(cells) and areas == sorted(areas)
