@@ -47,8 +47,9 @@ def _bitserial_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
                 + int_adder(sig + 1, tech))
         tree = _adder_tree([sig + 1] * lanes, tech)
         sum_bits = sig + 1 + lanes.bit_length()
+        # Normalising the lane sum to FP32; the FP32 adder itself is its own entry below.
         group = (barrel_shifter(sum_bits, sum_bits, tech) + int_adder(sum_bits, tech)
-                 + fp_adder(*FP32_FIELDS, tech) + register(32, tech))
+                 + register(32, tech))
     else:
         lane = (decode + barrel_shifter(prod_bits, config.max_shift + 1, tech)
                 + int_adder(prod_bits, tech))
@@ -59,6 +60,7 @@ def _bitserial_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
         "term_datapath": lane * lanes,
         "adder_tree": tree,
         "group_accumulator": group,
+        **({"group_fp32_adder": fp_adder(*FP32_FIELDS, tech)} if config.is_fp else {}),
         # Operands held for the beat's terms: activations, integer weights (and the remaining
         # magnitudes of sparse formats), the term counter.
         "operand_registers": register(
@@ -67,8 +69,7 @@ def _bitserial_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     if config.is_fp:
         # FP32 shift-and-add: an exponent increment (renormalising shifter) and an FP32 adder.
         dequant_unit = (barrel_shifter(24, 24, tech) + int_adder(10, tech)
-                        + fp_adder(*FP32_FIELDS, tech) + mux2(32, tech)
-                        + register(32 + config.scale_bits + 3 * 32, tech))
+                        + mux2(32, tech) + register(32 + config.scale_bits + 3 * 32, tech))
     else:
         dequant_unit = (int_adder(config.acc_bits, tech)
                         + barrel_shifter(config.group_acc_bits + config.scale_bits,
@@ -84,8 +85,12 @@ def _bitserial_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     out = {
         name: ComponentCost(c.area_um2, c.energy_pj * cycles) for name, c in per_cycle.items()
     }
-    out["dequantizer"] = ComponentCost(
-        dequant_unit.area_um2, dequant_unit.energy_pj * config.scale_bits / beats_per_group)
+    dequant_share = config.scale_bits / beats_per_group
+    out["dequantizer"] = ComponentCost(dequant_unit.area_um2,
+                                       dequant_unit.energy_pj * dequant_share)
+    if config.is_fp:
+        adder = fp_adder(*FP32_FIELDS, tech)
+        out["dequant_fp32_adder"] = ComponentCost(adder.area_um2, adder.energy_pj * dequant_share)
     for name, c in plumbing.items():
         out[name] = ComponentCost(c.area_um2, c.energy_pj * cycles)
     return out

@@ -374,7 +374,8 @@ def _check_dequant_mac(config: Any, workload: Any) -> None:
 #: generated units one by one from the manifest instead of trusting these entries.
 UNIT_KEYS: dict[str, dict[str, str]] = {
     "int_mac": {},
-    "bitserial": {},
+    # FP-activation bit-serial PEs build their two FP32 adders as submodules (integer ones none).
+    "bitserial": {"group_fp32_adder": "FPAdd", "dequant_fp32_adder": "FPAdd"},
     "fp16_mac": {"fp16_multipliers": "FPMul", "fp32_tree_adders": "FPAdd",
                  "fp32_accumulate_adder": "FPAdd"},
     "dequant_mac": {"fp16_multipliers": "FPMul", "fp32_tree_adders": "FPAdd",

@@ -33,7 +33,7 @@ from hw.contract import contract_plumbing, pe_signature
 from hw.fp import FP32, FPAdd, _unpack, round_pack
 from sim.golden import terms as T
 
-from .common import check_choice, check_int
+from .common import check_bool, check_choice, check_int
 from .mac import _ConfigMixin, _signed_bits_for_range
 
 __all__ = ["BitSerialConfig", "BitSerialPE", "ACT_FORMATS"]
@@ -67,7 +67,7 @@ class BitSerialConfig(_ConfigMixin):
     term_mode : str
         ``"booth"``: BitMoD's unified terms; ``"bitplane"``: one two's complement bit per cycle.
     scale_bits : int
-        Width of the unsigned group scale, 1-8 (BitMoD: INT8); also the dequantization cycles.
+        Width of the group scale, 1-8 (BitMoD: INT8); also the dequantization cycles.
     acc_bits : int
         Output accumulator width, 2-64 (wraps modulo 2**acc_bits); integer activations only
         (FP activations accumulate in FP32).
@@ -76,6 +76,9 @@ class BitSerialConfig(_ConfigMixin):
     align_guard_bits : int
         FP activations: bits kept below an aligned significand's LSB, 0-12; more bits, less
         truncation error, wider adder tree.
+    scale_signed : bool
+        False: unsigned scale codes (0 .. 2^scale_bits - 1). True: two's complement (BitMoD's
+        INT8 scale); the dequantizer's last step, the scale's sign bit, subtracts.
     """
 
     kind: ClassVar[str] = "bitserial"
@@ -89,6 +92,7 @@ class BitSerialConfig(_ConfigMixin):
     acc_bits: int = 48
     k_max: int = 4096
     align_guard_bits: int = 4
+    scale_signed: bool = False
 
     def __post_init__(self):
         formats = self.weight_formats
@@ -109,6 +113,9 @@ class BitSerialConfig(_ConfigMixin):
         check_int("acc_bits", self.acc_bits, 2, 64)
         check_int("k_max", self.k_max, 1, 1 << 24)
         check_int("align_guard_bits", self.align_guard_bits, 0, 12)
+        check_bool("scale_signed", self.scale_signed)
+        if self.scale_signed and self.scale_bits < 2:
+            raise ValueError(f"scale_bits must be >= 2 for a signed scale, not {self.scale_bits}")
         if self.group_size % self.lanes:
             raise ValueError(f"group_size={self.group_size} must be a multiple of "
                              f"lanes={self.lanes}: a beat never straddles two groups")
@@ -194,7 +201,8 @@ class BitSerialConfig(_ConfigMixin):
     @property
     def required_acc_bits(self) -> int:
         amax = 1 << (self.act_bits - 1)
-        bound = self.k_max * amax * self.max_weight * ((1 << self.scale_bits) - 1)
+        smax = 1 << (self.scale_bits - 1) if self.scale_signed else (1 << self.scale_bits) - 1
+        bound = self.k_max * amax * self.max_weight * smax
         return _signed_bits_for_range(-bound, bound)
 
     # --- timing (the RTL's measured cycles equal these) ---------------------------------------
@@ -258,6 +266,18 @@ class BitSerialConfig(_ConfigMixin):
 
     def build(self) -> "BitSerialPE":
         return BitSerialPE(self)
+
+
+def _by_dtype(values: list, index):
+    """``values[index]`` as a complete case: codes past the last format select the first one.
+
+    A ``dtype`` code with no format behind it is a caller error; giving it a defined meaning
+    keeps the generated case statements full (no latches, no X in simulation).
+    """
+    if len(values) == 1:
+        return values[0]
+    padded = list(values) + [values[0]] * ((1 << len(index)) - len(values))
+    return Array(padded)[index]
 
 
 class BitSerialPE(wiring.Component):
@@ -333,18 +353,18 @@ class BitSerialPE(wiring.Component):
         for l in range(lanes):
             cands = [self._w_int(m, f, w.code[l], w) for f in c.weight_formats]
             sel = Signal(signed(c.w_int_bits), name=f"w_in{l}")
-            m.d.comb += sel.eq(Array(cands)[in_dtype] if nfmt > 1 else cands[0])
+            m.d.comb += sel.eq(_by_dtype(cands, in_dtype))
             with m.If(accept):
                 m.d.sync += [
                     w_int[l].eq(sel),
                     rest[l].eq(Mux(sel < 0, -sel, sel)),
                 ]
-        cycles_of = Array(Const(c.beat_cycles(f), remaining.shape()) for f in c.weight_formats)
+        cycles_of = [Const(c.beat_cycles(f), remaining.shape()) for f in c.weight_formats]
         with m.If(accept):
             m.d.sync += [
                 a_reg.eq(self.i_a),
                 dtype.eq(in_dtype),
-                remaining.eq(cycles_of[in_dtype] if nfmt > 1 else cycles_of[0]),
+                remaining.eq(_by_dtype(cycles_of, in_dtype)),
                 step.eq(0),
                 beat_group_end.eq(self.i_ctl.group_end),
                 beat_last.eq(self.i_ctl.last),
@@ -367,8 +387,11 @@ class BitSerialPE(wiring.Component):
             neg = Signal(name=f"neg{l}")
             man = Signal(name=f"man{l}")
             shift = Signal(range(c.max_shift + 1), name=f"shift{l}")
-            pick = (lambda xs: Array(xs)[dtype]) if nfmt > 1 else (lambda xs: xs[0])
-            m.d.comb += [neg.eq(pick(negs)), man.eq(pick(mans)), shift.eq(pick(shifts))]
+            m.d.comb += [
+                neg.eq(_by_dtype(negs, dtype)),
+                man.eq(_by_dtype(mans, dtype)),
+                shift.eq(_by_dtype(shifts, dtype)),
+            ]
             lane_terms.append((neg, man & active, shift))
             # Sparse terms consume the highest remaining bit of |w| each cycle.
             if any(self._sparse(f) for f in c.weight_formats):
@@ -424,6 +447,8 @@ class BitSerialPE(wiring.Component):
         out_next = Signal(psum_shape)
         base = Mux((dq_bit == 0) & dq_first, dq_psum, out_acc)
         take = dq_scale.bit_select(dq_bit, 1)
+        # A signed scale's top bit weighs -2^(scale_bits - 1).
+        minus = (dq_bit == c.scale_bits - 1) if c.scale_signed else Const(0, 1)
         if c.is_fp:
             # out += bit_j ? group_sum * 2^j : +0, in FP32: the product is an exact exponent
             # increment (round_pack renormalises and overflows to infinity), then one RNE add.
@@ -432,11 +457,12 @@ class BitSerialPE(wiring.Component):
             m.d.comb += gexp.eq(ge - FP32.bias - FP32.man_bits + dq_bit)
             times = round_pack(m, sign=gs, sig=gsig, exp=gexp, fmt=FP32, name="gs_rp")
             addend = Signal(32, name="dq_addend")
-            m.d.comb += addend.eq(Mux(take, Mux(g_inf | g_nan, dq_sum, times), 0))
+            m.d.comb += addend.eq(Mux(take, Mux(g_inf | g_nan, dq_sum, times) ^ (minus << 31), 0))
             out_add = m.submodules.out_add = FPAdd(FP32)
             m.d.comb += [out_add.a.eq(base), out_add.b.eq(addend), out_next.eq(out_add.s)]
         else:
-            addend = Mux(take, dq_sum << dq_bit, 0)
+            shifted = dq_sum << dq_bit
+            addend = Mux(take, Mux(minus, -shifted, shifted), 0)
             m.d.comb += out_next.eq(base + addend)
         m.d.sync += self.o_valid.eq(0)
         with m.If(dq_left != 0):

@@ -6,6 +6,8 @@ builds its configs.
 
 from dataclasses import replace
 
+from sim.golden.terms import BITSERIAL_WEIGHT_FORMATS
+
 from .bitserial import BitSerialConfig
 from .mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
 
@@ -37,14 +39,21 @@ PRESETS = {
     "bitserial_int4_fp16": replace(_BITSERIAL, act_format="fp16"),
     "bitserial_bitmod_fp4_fp16": replace(_BITSERIAL, act_format="fp16",
                                          weight_formats=("bitmod_fp4",)),
-    # BitMoD's own design point: a per-group mixture of data types over FP16 activations.
-    "bitserial_mix_fp16": replace(_BITSERIAL, act_format="fp16",
+    # BitMoD's own design point: a per-group mixture of data types over FP16 activations,
+    # with a signed INT8 group scale.
+    "bitserial_mix_fp16": replace(_BITSERIAL, act_format="fp16", scale_signed=True,
                                   weight_formats=("int8", "int6", "bitmod_fp4", "bitmod_fp3")),
     # The same mixture over INT16 activations (exact datapath).
     "bitserial_mix_a16": replace(_BITSERIAL, act_format="int16",
                                  weight_formats=("int8", "int6", "bitmod_fp4", "bitmod_fp3")),
     # Stripes-style baseline: one weight bit per cycle.
     "bitserial_int4_bitplane_a8": replace(_BITSERIAL, term_mode="bitplane"),
+    # Every supported weight data type behind one PE, per activation format: what `make sim`
+    # uses to verify each data type x activation format in the generated Verilog. Groups of 32
+    # keep the per-group data type changing often within a simulation.
+    **{f"bitserial_all_{name}": replace(_BITSERIAL, act_format=act, group_size=32,
+                                        weight_formats=BITSERIAL_WEIGHT_FORMATS)
+       for name, act in (("a8", "int8"), ("a16", "int16"), ("fp16", "fp16"), ("bf16", "bf16"))},
 }
 
 #: config ``kind`` -> config class, for reading configs back from files and the manifest.

@@ -4,22 +4,25 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg \$100 ;
-  reg [7:0] \$101 ;
-  reg [19:0] \$102 ;
+  reg [1:0] \$100 ;
+  reg \$101 ;
+  reg \$102 ;
   reg \$103 ;
-  reg [47:0] \$104 ;
-  reg \$105 ;
-  reg [47:0] \$106 ;
-  reg [3:0] \$107 ;
-  reg [2:0] \$108 ;
+  reg [7:0] \$104 ;
+  reg [19:0] \$105 ;
+  reg \$106 ;
+  reg [47:0] \$107 ;
+  reg \$108 ;
   reg [47:0] \$109 ;
   wire [6:0] \$11 ;
-  reg [19:0] \$110 ;
-  reg [7:0] \$111 ;
-  reg \$112 ;
-  reg [47:0] \$113 ;
-  reg \$114 ;
+  reg [3:0] \$110 ;
+  reg [2:0] \$111 ;
+  reg [47:0] \$112 ;
+  reg [19:0] \$113 ;
+  reg [7:0] \$114 ;
+  reg \$115 ;
+  reg [47:0] \$116 ;
+  reg \$117 ;
   wire [6:0] \$12 ;
   wire \$13 ;
   wire [2:0] \$14 ;
@@ -96,25 +99,25 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   wire \$79 ;
   wire [6:0] \$8 ;
   wire [26:0] \$80 ;
-  wire [26:0] \$81 ;
-  wire [48:0] \$82 ;
-  reg [31:0] \$83 ;
-  reg [25:0] \$84 ;
-  reg [4:0] \$85 ;
-  reg [25:0] \$86 ;
-  reg [5:0] \$87 ;
-  reg [5:0] \$88 ;
-  reg [5:0] \$89 ;
+  wire [27:0] \$81 ;
+  wire [26:0] \$82 ;
+  wire [27:0] \$83 ;
+  wire [27:0] \$84 ;
+  wire [48:0] \$85 ;
+  reg [31:0] \$86 ;
+  reg [25:0] \$87 ;
+  reg [4:0] \$88 ;
+  reg [25:0] \$89 ;
   wire [6:0] \$9 ;
   reg [5:0] \$90 ;
   reg [5:0] \$91 ;
   reg [5:0] \$92 ;
   reg [5:0] \$93 ;
   reg [5:0] \$94 ;
-  reg [31:0] \$95 ;
-  reg \$96 ;
-  reg [1:0] \$97 ;
-  reg \$98 ;
+  reg [5:0] \$95 ;
+  reg [5:0] \$96 ;
+  reg [5:0] \$97 ;
+  reg [31:0] \$98 ;
   reg \$99 ;
   reg [31:0] a_reg = 32'd0;
   wire [7:0] \a_reg[0] ;
@@ -364,72 +367,74 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   assign \$78  = \$77  ? dq_psum : out_acc;
   assign \$79  = dq_scale >> dq_bit;
   assign \$80  = $signed(dq_sum) << dq_bit;
-  assign \$81  = \$79  ? \$80  : 27'h0000000;
-  assign \$82  = $signed(\$78 ) + $signed(\$81 );
+  assign \$81  = - $signed(\$80 );
+  assign \$82  = $signed(dq_sum) << dq_bit;
+  assign \$84  = \$79  ? \$83  : 28'h0000000;
+  assign \$85  = $signed(\$78 ) + $signed(\$84 );
   always @(posedge clk)
-    o_a <= \$83 ;
+    o_a <= \$86 ;
   always @(posedge clk)
-    o_w <= \$84 ;
+    o_w <= \$87 ;
   always @(posedge clk)
-    o_ctl <= \$85 ;
+    o_ctl <= \$88 ;
   always @(posedge clk)
-    w_reg <= \$86 ;
+    w_reg <= \$89 ;
   always @(posedge clk)
-    w_int0 <= \$87 ;
+    w_int0 <= \$90 ;
   always @(posedge clk)
-    rest0 <= \$88 ;
+    rest0 <= \$91 ;
   always @(posedge clk)
-    w_int1 <= \$89 ;
+    w_int1 <= \$92 ;
   always @(posedge clk)
-    rest1 <= \$90 ;
+    rest1 <= \$93 ;
   always @(posedge clk)
-    w_int2 <= \$91 ;
+    w_int2 <= \$94 ;
   always @(posedge clk)
-    rest2 <= \$92 ;
+    rest2 <= \$95 ;
   always @(posedge clk)
-    w_int3 <= \$93 ;
+    w_int3 <= \$96 ;
   always @(posedge clk)
-    rest3 <= \$94 ;
+    rest3 <= \$97 ;
   always @(posedge clk)
-    a_reg <= \$95 ;
+    a_reg <= \$98 ;
   always @(posedge clk)
-    dtype <= \$96 ;
+    dtype <= \$99 ;
   always @(posedge clk)
-    remaining <= \$97 ;
+    remaining <= \$100 ;
   always @(posedge clk)
-    step <= \$98 ;
+    step <= \$101 ;
   always @(posedge clk)
-    beat_group_end <= \$99 ;
+    beat_group_end <= \$102 ;
   always @(posedge clk)
-    beat_last <= \$100 ;
+    beat_last <= \$103 ;
   always @(posedge clk)
-    beat_scale <= \$101 ;
+    beat_scale <= \$104 ;
   always @(posedge clk)
-    group_acc <= \$102 ;
+    group_acc <= \$105 ;
   always @(posedge clk)
-    grp_first <= \$103 ;
+    grp_first <= \$106 ;
   always @(posedge clk)
-    grp_psum <= \$104 ;
+    grp_psum <= \$107 ;
   always @(posedge clk)
-    o_valid <= \$105 ;
+    o_valid <= \$108 ;
   always @(posedge clk)
-    out_acc <= \$106 ;
+    out_acc <= \$109 ;
   always @(posedge clk)
-    dq_left <= \$107 ;
+    dq_left <= \$110 ;
   always @(posedge clk)
-    dq_bit <= \$108 ;
+    dq_bit <= \$111 ;
   always @(posedge clk)
-    o_psum <= \$109 ;
+    o_psum <= \$112 ;
   always @(posedge clk)
-    dq_sum <= \$110 ;
+    dq_sum <= \$113 ;
   always @(posedge clk)
-    dq_scale <= \$111 ;
+    dq_scale <= \$114 ;
   always @(posedge clk)
-    dq_first <= \$112 ;
+    dq_first <= \$115 ;
   always @(posedge clk)
-    dq_psum <= \$113 ;
+    dq_psum <= \$116 ;
   always @(posedge clk)
-    dq_last <= \$114 ;
+    dq_last <= \$117 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
@@ -968,76 +973,40 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = i_a;
+    \$86  = i_a;
     if (rst) begin
-      \$83  = 32'd0;
+      \$86  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = i_w;
+    \$87  = i_w;
     if (rst) begin
-      \$84  = 26'h0000000;
+      \$87  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = i_ctl;
+    \$88  = i_ctl;
     if (rst) begin
-      \$85  = 5'h00;
+      \$88  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = w_reg;
+    \$89  = w_reg;
     if (i_ctl[1]) begin
-      \$86  = i_w;
+      \$89  = i_w;
     end
     if (rst) begin
-      \$86  = 26'h0000000;
+      \$89  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = w_int0;
+    \$90  = w_int0;
     if (accept) begin
-      \$87  = w_in0;
-    end
-    if (rst) begin
-      \$87  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = rest0;
-    if (accept) begin
-      \$88  = \$3 [5:0];
-    end
-    if (\$18 ) begin
-      \$88  = \$20 ;
-    end
-    if (rst) begin
-      \$88  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_int1;
-    if (accept) begin
-      \$89  = w_in1;
-    end
-    if (rst) begin
-      \$89  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = rest1;
-    if (accept) begin
-      \$90  = \$6 [5:0];
-    end
-    if (\$23 ) begin
-      \$90  = \$25 ;
+      \$90  = w_in0;
     end
     if (rst) begin
       \$90  = 6'h00;
@@ -1045,9 +1014,12 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = w_int2;
+    \$91  = rest0;
     if (accept) begin
-      \$91  = w_in2;
+      \$91  = \$3 [5:0];
+    end
+    if (\$18 ) begin
+      \$91  = \$20 ;
     end
     if (rst) begin
       \$91  = 6'h00;
@@ -1055,12 +1027,9 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = rest2;
+    \$92  = w_int1;
     if (accept) begin
-      \$92  = \$9 [5:0];
-    end
-    if (\$28 ) begin
-      \$92  = \$30 ;
+      \$92  = w_in1;
     end
     if (rst) begin
       \$92  = 6'h00;
@@ -1068,9 +1037,12 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = w_int3;
+    \$93  = rest1;
     if (accept) begin
-      \$93  = w_in3;
+      \$93  = \$6 [5:0];
+    end
+    if (\$23 ) begin
+      \$93  = \$25 ;
     end
     if (rst) begin
       \$93  = 6'h00;
@@ -1078,12 +1050,9 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = rest3;
+    \$94  = w_int2;
     if (accept) begin
-      \$94  = \$12 [5:0];
-    end
-    if (\$33 ) begin
-      \$94  = \$35 ;
+      \$94  = w_in2;
     end
     if (rst) begin
       \$94  = 6'h00;
@@ -1091,53 +1060,55 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = a_reg;
+    \$95  = rest2;
     if (accept) begin
-      \$95  = i_a;
+      \$95  = \$9 [5:0];
+    end
+    if (\$28 ) begin
+      \$95  = \$30 ;
     end
     if (rst) begin
-      \$95  = 32'd0;
+      \$95  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = dtype;
+    \$96  = w_int3;
     if (accept) begin
-      \$96  = 1'h0;
+      \$96  = w_in3;
     end
     if (rst) begin
-      \$96  = 1'h0;
+      \$96  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = remaining;
+    \$97  = rest3;
     if (accept) begin
-      \$97  = 2'h2;
-    end else if (\$13 ) begin
-      \$97  = \$14 [1:0];
+      \$97  = \$12 [5:0];
+    end
+    if (\$33 ) begin
+      \$97  = \$35 ;
     end
     if (rst) begin
-      \$97  = 2'h0;
+      \$97  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = step;
+    \$98  = a_reg;
     if (accept) begin
-      \$98  = 1'h0;
-    end else if (\$13 ) begin
-      \$98  = \$15 [0];
+      \$98  = i_a;
     end
     if (rst) begin
-      \$98  = 1'h0;
+      \$98  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = beat_group_end;
+    \$99  = dtype;
     if (accept) begin
-      \$99  = i_ctl[4];
+      \$99  = 1'h0;
     end
     if (rst) begin
       \$99  = 1'h0;
@@ -1145,114 +1116,110 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = beat_last;
+    \$100  = remaining;
     if (accept) begin
-      \$100  = i_ctl[3];
+      \$100  = 2'h2;
+    end else if (\$13 ) begin
+      \$100  = \$14 [1:0];
     end
     if (rst) begin
-      \$100  = 1'h0;
+      \$100  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = beat_scale;
+    \$101  = step;
     if (accept) begin
-      \$101  = w_sel[23:16];
+      \$101  = 1'h0;
+    end else if (\$13 ) begin
+      \$101  = \$15 [0];
     end
     if (rst) begin
-      \$101  = 8'h00;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = group_acc;
+    \$102  = beat_group_end;
+    if (accept) begin
+      \$102  = i_ctl[4];
+    end
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = beat_last;
+    if (accept) begin
+      \$103  = i_ctl[3];
+    end
+    if (rst) begin
+      \$103  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$104  = beat_scale;
+    if (accept) begin
+      \$104  = w_sel[23:16];
+    end
+    if (rst) begin
+      \$104  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = group_acc;
     if (handoff) begin
-      \$102  = 20'h00000;
+      \$105  = 20'h00000;
     end else if (\$36 ) begin
-      \$102  = \$74 [19:0];
+      \$105  = \$74 [19:0];
     end
     if (rst) begin
-      \$102  = 20'h00000;
+      \$105  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = grp_first;
+    \$106  = grp_first;
     if (handoff) begin
-      \$103  = 1'h0;
+      \$106  = 1'h0;
     end
     if (\$37 ) begin
-      \$103  = 1'h1;
+      \$106  = 1'h1;
     end
     if (rst) begin
-      \$103  = 1'h0;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = grp_psum;
+    \$107  = grp_psum;
     if (\$37 ) begin
-      \$104  = i_psum;
+      \$107  = i_psum;
     end
     if (rst) begin
-      \$104  = 48'h000000000000;
+      \$107  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = 1'h0;
+    \$108  = 1'h0;
     if (\$38 ) begin
       if (\$42 ) begin
-        \$105  = 1'h1;
+        \$108  = 1'h1;
       end
     end
     if (rst) begin
-      \$105  = 1'h0;
+      \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = out_acc;
+    \$109  = out_acc;
     if (\$38 ) begin
-      \$106  = \$82 [47:0];
-    end
-    if (rst) begin
-      \$106  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = dq_left;
-    if (\$38 ) begin
-      \$107  = \$39 [3:0];
-    end
-    if (handoff) begin
-      \$107  = 4'h8;
-    end
-    if (rst) begin
-      \$107  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = dq_bit;
-    if (\$38 ) begin
-      \$108  = \$40 [2:0];
-    end
-    if (handoff) begin
-      \$108  = 3'h0;
-    end
-    if (rst) begin
-      \$108  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = o_psum;
-    if (\$38 ) begin
-      if (\$42 ) begin
-        \$109  = \$82 [47:0];
-      end
+      \$109  = \$85 [47:0];
     end
     if (rst) begin
       \$109  = 48'h000000000000;
@@ -1260,52 +1227,90 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = dq_sum;
+    \$110  = dq_left;
+    if (\$38 ) begin
+      \$110  = \$39 [3:0];
+    end
     if (handoff) begin
-      \$110  = \$74 [19:0];
+      \$110  = 4'h8;
     end
     if (rst) begin
-      \$110  = 20'h00000;
+      \$110  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = dq_scale;
+    \$111  = dq_bit;
+    if (\$38 ) begin
+      \$111  = \$40 [2:0];
+    end
     if (handoff) begin
-      \$111  = beat_scale;
+      \$111  = 3'h0;
     end
     if (rst) begin
-      \$111  = 8'h00;
+      \$111  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = dq_first;
-    if (handoff) begin
-      \$112  = grp_first;
+    \$112  = o_psum;
+    if (\$38 ) begin
+      if (\$42 ) begin
+        \$112  = \$85 [47:0];
+      end
     end
     if (rst) begin
-      \$112  = 1'h0;
+      \$112  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = dq_psum;
+    \$113  = dq_sum;
     if (handoff) begin
-      \$113  = grp_psum;
+      \$113  = \$74 [19:0];
     end
     if (rst) begin
-      \$113  = 48'h000000000000;
+      \$113  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = dq_last;
+    \$114  = dq_scale;
     if (handoff) begin
-      \$114  = beat_last;
+      \$114  = beat_scale;
     end
     if (rst) begin
-      \$114  = 1'h0;
+      \$114  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$115  = dq_first;
+    if (handoff) begin
+      \$115  = grp_first;
+    end
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$116  = dq_psum;
+    if (handoff) begin
+      \$116  = grp_psum;
+    end
+    if (rst) begin
+      \$116  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$117  = dq_last;
+    if (handoff) begin
+      \$117  = beat_last;
+    end
+    if (rst) begin
+      \$117  = 1'h0;
     end
   end
   always @* begin
@@ -1485,7 +1490,7 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
     end
   end
   assign group_next = \$74 [19:0];
-  assign out_next = \$82 [47:0];
+  assign out_next = \$85 [47:0];
   assign ready = o_ready;
   assign wint_bitmod_fp4 = w_in0;
   assign \wint_bitmod_fp4$54  = w_in1;
@@ -1566,4 +1571,5 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
   assign \w_sel.special  = w_sel[25:24];
+  assign \$83  = { \$82 [26], \$82  };
 endmodule

@@ -94,14 +94,14 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire \$18 ;
   wire \$180 ;
   wire [31:0] \$181 ;
-  wire \$182 ;
-  wire \$183 ;
-  reg [63:0] \$184 ;
-  reg [25:0] \$185 ;
-  reg [4:0] \$186 ;
+  wire [31:0] \$182 ;
+  wire [31:0] \$183 ;
+  wire \$184 ;
+  wire \$185 ;
+  reg [63:0] \$186 ;
   reg [25:0] \$187 ;
-  reg [5:0] \$188 ;
-  reg [5:0] \$189 ;
+  reg [4:0] \$188 ;
+  reg [25:0] \$189 ;
   wire [5:0] \$19 ;
   reg [5:0] \$190 ;
   reg [5:0] \$191 ;
@@ -109,29 +109,31 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   reg [5:0] \$193 ;
   reg [5:0] \$194 ;
   reg [5:0] \$195 ;
-  reg [63:0] \$196 ;
-  reg \$197 ;
-  reg [1:0] \$198 ;
+  reg [5:0] \$196 ;
+  reg [5:0] \$197 ;
+  reg [63:0] \$198 ;
   reg \$199 ;
   wire [6:0] \$2 ;
   wire [5:0] \$20 ;
-  reg \$200 ;
+  reg [1:0] \$200 ;
   reg \$201 ;
-  reg [7:0] \$202 ;
-  reg [31:0] \$203 ;
-  reg \$204 ;
+  reg \$202 ;
+  reg \$203 ;
+  reg [7:0] \$204 ;
   reg [31:0] \$205 ;
   reg \$206 ;
   reg [31:0] \$207 ;
-  reg [3:0] \$208 ;
-  reg [2:0] \$209 ;
+  reg \$208 ;
+  reg [31:0] \$209 ;
   wire \$21 ;
-  reg [31:0] \$210 ;
-  reg [31:0] \$211 ;
-  reg [7:0] \$212 ;
-  reg \$213 ;
-  reg [31:0] \$214 ;
+  reg [3:0] \$210 ;
+  reg [2:0] \$211 ;
+  reg [31:0] \$212 ;
+  reg [31:0] \$213 ;
+  reg [7:0] \$214 ;
   reg \$215 ;
+  reg [31:0] \$216 ;
+  reg \$217 ;
   wire \$22 ;
   wire \$23 ;
   wire [5:0] \$24 ;
@@ -624,74 +626,74 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign \$179  = \$177  & \$178 ;
   assign \$180  = \$176  | \$179 ;
   assign \$181  = \$180  ? dq_sum : gs_rp_out;
-  assign dq_addend = \$173  ? \$181  : 32'd0;
-  assign \$182  = ! dq_bit;
-  assign \$183  = \$182  & dq_first;
-  assign \a$140  = \$183  ? dq_psum : out_acc;
+  assign dq_addend = \$173  ? \$183  : 32'd0;
+  assign \$184  = ! dq_bit;
+  assign \$185  = \$184  & dq_first;
+  assign \a$140  = \$185  ? dq_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$184 ;
+    o_a <= \$186 ;
   always @(posedge clk)
-    o_w <= \$185 ;
+    o_w <= \$187 ;
   always @(posedge clk)
-    o_ctl <= \$186 ;
+    o_ctl <= \$188 ;
   always @(posedge clk)
-    w_reg <= \$187 ;
+    w_reg <= \$189 ;
   always @(posedge clk)
-    w_int0 <= \$188 ;
+    w_int0 <= \$190 ;
   always @(posedge clk)
-    rest0 <= \$189 ;
+    rest0 <= \$191 ;
   always @(posedge clk)
-    w_int1 <= \$190 ;
+    w_int1 <= \$192 ;
   always @(posedge clk)
-    rest1 <= \$191 ;
+    rest1 <= \$193 ;
   always @(posedge clk)
-    w_int2 <= \$192 ;
+    w_int2 <= \$194 ;
   always @(posedge clk)
-    rest2 <= \$193 ;
+    rest2 <= \$195 ;
   always @(posedge clk)
-    w_int3 <= \$194 ;
+    w_int3 <= \$196 ;
   always @(posedge clk)
-    rest3 <= \$195 ;
+    rest3 <= \$197 ;
   always @(posedge clk)
-    a_reg <= \$196 ;
+    a_reg <= \$198 ;
   always @(posedge clk)
-    dtype <= \$197 ;
+    dtype <= \$199 ;
   always @(posedge clk)
-    remaining <= \$198 ;
+    remaining <= \$200 ;
   always @(posedge clk)
-    step <= \$199 ;
+    step <= \$201 ;
   always @(posedge clk)
-    beat_group_end <= \$200 ;
+    beat_group_end <= \$202 ;
   always @(posedge clk)
-    beat_last <= \$201 ;
+    beat_last <= \$203 ;
   always @(posedge clk)
-    beat_scale <= \$202 ;
+    beat_scale <= \$204 ;
   always @(posedge clk)
-    group_acc <= \$203 ;
+    group_acc <= \$205 ;
   always @(posedge clk)
-    grp_first <= \$204 ;
+    grp_first <= \$206 ;
   always @(posedge clk)
-    grp_psum <= \$205 ;
+    grp_psum <= \$207 ;
   always @(posedge clk)
-    o_valid <= \$206 ;
+    o_valid <= \$208 ;
   always @(posedge clk)
-    out_acc <= \$207 ;
+    out_acc <= \$209 ;
   always @(posedge clk)
-    dq_left <= \$208 ;
+    dq_left <= \$210 ;
   always @(posedge clk)
-    dq_bit <= \$209 ;
+    dq_bit <= \$211 ;
   always @(posedge clk)
-    o_psum <= \$210 ;
+    o_psum <= \$212 ;
   always @(posedge clk)
-    dq_sum <= \$211 ;
+    dq_sum <= \$213 ;
   always @(posedge clk)
-    dq_scale <= \$212 ;
+    dq_scale <= \$214 ;
   always @(posedge clk)
-    dq_first <= \$213 ;
+    dq_first <= \$215 ;
   always @(posedge clk)
-    dq_psum <= \$214 ;
+    dq_psum <= \$216 ;
   always @(posedge clk)
-    dq_last <= \$215 ;
+    dq_last <= \$217 ;
   \bitserial_bitmod_fp4_fp16.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
@@ -1240,63 +1242,40 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = i_a;
+    \$186  = i_a;
     if (rst) begin
-      \$184  = 64'h0000000000000000;
+      \$186  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = i_w;
-    if (rst) begin
-      \$185  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = i_ctl;
-    if (rst) begin
-      \$186  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = w_reg;
-    if (i_ctl[1]) begin
-      \$187  = i_w;
-    end
+    \$187  = i_w;
     if (rst) begin
       \$187  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = w_int0;
-    if (accept) begin
-      \$188  = w_in0;
-    end
+    \$188  = i_ctl;
     if (rst) begin
-      \$188  = 6'h00;
+      \$188  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = rest0;
-    if (accept) begin
-      \$189  = \$3 [5:0];
-    end
-    if (\$18 ) begin
-      \$189  = \$20 ;
+    \$189  = w_reg;
+    if (i_ctl[1]) begin
+      \$189  = i_w;
     end
     if (rst) begin
-      \$189  = 6'h00;
+      \$189  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = w_int1;
+    \$190  = w_int0;
     if (accept) begin
-      \$190  = w_in1;
+      \$190  = w_in0;
     end
     if (rst) begin
       \$190  = 6'h00;
@@ -1304,12 +1283,12 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = rest1;
+    \$191  = rest0;
     if (accept) begin
-      \$191  = \$6 [5:0];
+      \$191  = \$3 [5:0];
     end
-    if (\$23 ) begin
-      \$191  = \$25 ;
+    if (\$18 ) begin
+      \$191  = \$20 ;
     end
     if (rst) begin
       \$191  = 6'h00;
@@ -1317,9 +1296,9 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = w_int2;
+    \$192  = w_int1;
     if (accept) begin
-      \$192  = w_in2;
+      \$192  = w_in1;
     end
     if (rst) begin
       \$192  = 6'h00;
@@ -1327,12 +1306,12 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = rest2;
+    \$193  = rest1;
     if (accept) begin
-      \$193  = \$9 [5:0];
+      \$193  = \$6 [5:0];
     end
-    if (\$28 ) begin
-      \$193  = \$30 ;
+    if (\$23 ) begin
+      \$193  = \$25 ;
     end
     if (rst) begin
       \$193  = 6'h00;
@@ -1340,9 +1319,9 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = w_int3;
+    \$194  = w_int2;
     if (accept) begin
-      \$194  = w_in3;
+      \$194  = w_in2;
     end
     if (rst) begin
       \$194  = 6'h00;
@@ -1350,12 +1329,12 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = rest3;
+    \$195  = rest2;
     if (accept) begin
-      \$195  = \$12 [5:0];
+      \$195  = \$9 [5:0];
     end
-    if (\$33 ) begin
-      \$195  = \$35 ;
+    if (\$28 ) begin
+      \$195  = \$30 ;
     end
     if (rst) begin
       \$195  = 6'h00;
@@ -1363,43 +1342,42 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = a_reg;
+    \$196  = w_int3;
     if (accept) begin
-      \$196  = i_a;
+      \$196  = w_in3;
     end
     if (rst) begin
-      \$196  = 64'h0000000000000000;
+      \$196  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = dtype;
+    \$197  = rest3;
     if (accept) begin
-      \$197  = 1'h0;
+      \$197  = \$12 [5:0];
+    end
+    if (\$33 ) begin
+      \$197  = \$35 ;
     end
     if (rst) begin
-      \$197  = 1'h0;
+      \$197  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = remaining;
+    \$198  = a_reg;
     if (accept) begin
-      \$198  = 2'h2;
-    end else if (\$13 ) begin
-      \$198  = \$14 [1:0];
+      \$198  = i_a;
     end
     if (rst) begin
-      \$198  = 2'h0;
+      \$198  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = step;
+    \$199  = dtype;
     if (accept) begin
       \$199  = 1'h0;
-    end else if (\$13 ) begin
-      \$199  = \$15 [0];
     end
     if (rst) begin
       \$199  = 1'h0;
@@ -1407,19 +1385,23 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = beat_group_end;
+    \$200  = remaining;
     if (accept) begin
-      \$200  = i_ctl[4];
+      \$200  = 2'h2;
+    end else if (\$13 ) begin
+      \$200  = \$14 [1:0];
     end
     if (rst) begin
-      \$200  = 1'h0;
+      \$200  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = beat_last;
+    \$201  = step;
     if (accept) begin
-      \$201  = i_ctl[3];
+      \$201  = 1'h0;
+    end else if (\$13 ) begin
+      \$201  = \$15 [0];
     end
     if (rst) begin
       \$201  = 1'h0;
@@ -1427,44 +1409,41 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = beat_scale;
+    \$202  = beat_group_end;
     if (accept) begin
-      \$202  = w_sel[23:16];
+      \$202  = i_ctl[4];
     end
     if (rst) begin
-      \$202  = 8'h00;
+      \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = group_acc;
+    \$203  = beat_last;
+    if (accept) begin
+      \$203  = i_ctl[3];
+    end
+    if (rst) begin
+      \$203  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$204  = beat_scale;
+    if (accept) begin
+      \$204  = w_sel[23:16];
+    end
+    if (rst) begin
+      \$204  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$205  = group_acc;
     if (handoff) begin
-      \$203  = 32'd0;
+      \$205  = 32'd0;
     end else if (\$36 ) begin
-      \$203  = group_next;
-    end
-    if (rst) begin
-      \$203  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = grp_first;
-    if (handoff) begin
-      \$204  = 1'h0;
-    end
-    if (\$37 ) begin
-      \$204  = 1'h1;
-    end
-    if (rst) begin
-      \$204  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = grp_psum;
-    if (\$37 ) begin
-      \$205  = i_psum;
+      \$205  = group_next;
     end
     if (rst) begin
       \$205  = 32'd0;
@@ -1472,11 +1451,12 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = 1'h0;
-    if (\$38 ) begin
-      if (\$42 ) begin
-        \$206  = 1'h1;
-      end
+    \$206  = grp_first;
+    if (handoff) begin
+      \$206  = 1'h0;
+    end
+    if (\$37 ) begin
+      \$206  = 1'h1;
     end
     if (rst) begin
       \$206  = 1'h0;
@@ -1484,9 +1464,9 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = out_acc;
-    if (\$38 ) begin
-      \$207  = out_next;
+    \$207  = grp_psum;
+    if (\$37 ) begin
+      \$207  = i_psum;
     end
     if (rst) begin
       \$207  = 32'd0;
@@ -1494,90 +1474,112 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = dq_left;
-    if (\$38 ) begin
-      \$208  = \$39 [3:0];
-    end
-    if (handoff) begin
-      \$208  = 4'h8;
-    end
-    if (rst) begin
-      \$208  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = dq_bit;
-    if (\$38 ) begin
-      \$209  = \$40 [2:0];
-    end
-    if (handoff) begin
-      \$209  = 3'h0;
-    end
-    if (rst) begin
-      \$209  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = o_psum;
+    \$208  = 1'h0;
     if (\$38 ) begin
       if (\$42 ) begin
-        \$210  = out_next;
+        \$208  = 1'h1;
       end
     end
     if (rst) begin
-      \$210  = 32'd0;
+      \$208  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = dq_sum;
-    if (handoff) begin
-      \$211  = group_next;
+    \$209  = out_acc;
+    if (\$38 ) begin
+      \$209  = out_next;
     end
     if (rst) begin
-      \$211  = 32'd0;
+      \$209  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = dq_scale;
+    \$210  = dq_left;
+    if (\$38 ) begin
+      \$210  = \$39 [3:0];
+    end
     if (handoff) begin
-      \$212  = beat_scale;
+      \$210  = 4'h8;
     end
     if (rst) begin
-      \$212  = 8'h00;
+      \$210  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = dq_first;
+    \$211  = dq_bit;
+    if (\$38 ) begin
+      \$211  = \$40 [2:0];
+    end
     if (handoff) begin
-      \$213  = grp_first;
+      \$211  = 3'h0;
     end
     if (rst) begin
-      \$213  = 1'h0;
+      \$211  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = dq_psum;
-    if (handoff) begin
-      \$214  = grp_psum;
+    \$212  = o_psum;
+    if (\$38 ) begin
+      if (\$42 ) begin
+        \$212  = out_next;
+      end
     end
     if (rst) begin
-      \$214  = 32'd0;
+      \$212  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = dq_last;
+    \$213  = dq_sum;
     if (handoff) begin
-      \$215  = beat_last;
+      \$213  = group_next;
+    end
+    if (rst) begin
+      \$213  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$214  = dq_scale;
+    if (handoff) begin
+      \$214  = beat_scale;
+    end
+    if (rst) begin
+      \$214  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$215  = dq_first;
+    if (handoff) begin
+      \$215  = grp_first;
     end
     if (rst) begin
       \$215  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$216  = dq_psum;
+    if (handoff) begin
+      \$216  = grp_psum;
+    end
+    if (rst) begin
+      \$216  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$217  = dq_last;
+    if (handoff) begin
+      \$217  = beat_last;
+    end
+    if (rst) begin
+      \$217  = 1'h0;
     end
   end
   always @* begin
@@ -2050,8 +2052,10 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign \$113  = { 3'h0, \$71 , a_reg[57:48], 4'h0 };
   assign \$135  = { \$134 [23], \$134 [23], \$134 [23], \$134 [23], \$134 [23], \$134 [23], \$134 [23], \$134 [23], \$134 , 23'h000000 };
   assign \$164  = { \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 , 23'h000000 };
+  assign \$182  = 32'd0;
   assign \$137  = lane_rp_sh[0];
   assign \$166  = gs_rp_sh[0];
+  assign \$183  = \$181 ;
 endmodule
 
 module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);

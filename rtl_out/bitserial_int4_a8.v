@@ -138,43 +138,46 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire \$219 ;
   wire \$22 ;
   wire [25:0] \$220 ;
-  wire [25:0] \$221 ;
-  wire [48:0] \$222 ;
-  reg [31:0] \$223 ;
-  reg [23:0] \$224 ;
-  reg [4:0] \$225 ;
-  reg [23:0] \$226 ;
-  reg [3:0] \$227 ;
-  reg [3:0] \$228 ;
-  reg [3:0] \$229 ;
+  wire [26:0] \$221 ;
+  wire [25:0] \$222 ;
+  wire [26:0] \$223 ;
+  wire [26:0] \$224 ;
+  wire [48:0] \$225 ;
+  reg [31:0] \$226 ;
+  reg [23:0] \$227 ;
+  reg [4:0] \$228 ;
+  reg [23:0] \$229 ;
   wire [2:0] \$23 ;
   reg [3:0] \$230 ;
   reg [3:0] \$231 ;
   reg [3:0] \$232 ;
   reg [3:0] \$233 ;
   reg [3:0] \$234 ;
-  reg [31:0] \$235 ;
-  reg \$236 ;
-  reg [1:0] \$237 ;
-  reg \$238 ;
+  reg [3:0] \$235 ;
+  reg [3:0] \$236 ;
+  reg [3:0] \$237 ;
+  reg [31:0] \$238 ;
   reg \$239 ;
   wire [3:0] \$24 ;
-  reg \$240 ;
-  reg [7:0] \$241 ;
-  reg [18:0] \$242 ;
+  reg [1:0] \$240 ;
+  reg \$241 ;
+  reg \$242 ;
   reg \$243 ;
-  reg [47:0] \$244 ;
-  reg \$245 ;
-  reg [47:0] \$246 ;
-  reg [3:0] \$247 ;
-  reg [2:0] \$248 ;
+  reg [7:0] \$244 ;
+  reg [18:0] \$245 ;
+  reg \$246 ;
+  reg [47:0] \$247 ;
+  reg \$248 ;
   reg [47:0] \$249 ;
   wire \$25 ;
-  reg [18:0] \$250 ;
-  reg [7:0] \$251 ;
-  reg \$252 ;
-  reg [47:0] \$253 ;
-  reg \$254 ;
+  reg [3:0] \$250 ;
+  reg [2:0] \$251 ;
+  reg [47:0] \$252 ;
+  reg [18:0] \$253 ;
+  reg [7:0] \$254 ;
+  reg \$255 ;
+  reg [47:0] \$256 ;
+  reg \$257 ;
   wire [2:0] \$26 ;
   wire [3:0] \$27 ;
   wire \$28 ;
@@ -632,138 +635,110 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \$218  = \$217  ? dq_psum : out_acc;
   assign \$219  = dq_scale >> dq_bit;
   assign \$220  = $signed(dq_sum) << dq_bit;
-  assign \$221  = \$219  ? \$220  : 26'h0000000;
-  assign \$222  = $signed(\$218 ) + $signed(\$221 );
+  assign \$221  = - $signed(\$220 );
+  assign \$222  = $signed(dq_sum) << dq_bit;
+  assign \$224  = \$219  ? \$223  : 27'h0000000;
+  assign \$225  = $signed(\$218 ) + $signed(\$224 );
   always @(posedge clk)
-    o_a <= \$223 ;
+    o_a <= \$226 ;
   always @(posedge clk)
-    o_w <= \$224 ;
+    o_w <= \$227 ;
   always @(posedge clk)
-    o_ctl <= \$225 ;
+    o_ctl <= \$228 ;
   always @(posedge clk)
-    w_reg <= \$226 ;
+    w_reg <= \$229 ;
   always @(posedge clk)
-    w_int0 <= \$227 ;
+    w_int0 <= \$230 ;
   always @(posedge clk)
-    rest0 <= \$228 ;
+    rest0 <= \$231 ;
   always @(posedge clk)
-    w_int1 <= \$229 ;
+    w_int1 <= \$232 ;
   always @(posedge clk)
-    rest1 <= \$230 ;
+    rest1 <= \$233 ;
   always @(posedge clk)
-    w_int2 <= \$231 ;
+    w_int2 <= \$234 ;
   always @(posedge clk)
-    rest2 <= \$232 ;
+    rest2 <= \$235 ;
   always @(posedge clk)
-    w_int3 <= \$233 ;
+    w_int3 <= \$236 ;
   always @(posedge clk)
-    rest3 <= \$234 ;
+    rest3 <= \$237 ;
   always @(posedge clk)
-    a_reg <= \$235 ;
+    a_reg <= \$238 ;
   always @(posedge clk)
-    dtype <= \$236 ;
+    dtype <= \$239 ;
   always @(posedge clk)
-    remaining <= \$237 ;
+    remaining <= \$240 ;
   always @(posedge clk)
-    step <= \$238 ;
+    step <= \$241 ;
   always @(posedge clk)
-    beat_group_end <= \$239 ;
+    beat_group_end <= \$242 ;
   always @(posedge clk)
-    beat_last <= \$240 ;
+    beat_last <= \$243 ;
   always @(posedge clk)
-    beat_scale <= \$241 ;
+    beat_scale <= \$244 ;
   always @(posedge clk)
-    group_acc <= \$242 ;
+    group_acc <= \$245 ;
   always @(posedge clk)
-    grp_first <= \$243 ;
+    grp_first <= \$246 ;
   always @(posedge clk)
-    grp_psum <= \$244 ;
+    grp_psum <= \$247 ;
   always @(posedge clk)
-    o_valid <= \$245 ;
+    o_valid <= \$248 ;
   always @(posedge clk)
-    out_acc <= \$246 ;
+    out_acc <= \$249 ;
   always @(posedge clk)
-    dq_left <= \$247 ;
+    dq_left <= \$250 ;
   always @(posedge clk)
-    dq_bit <= \$248 ;
+    dq_bit <= \$251 ;
   always @(posedge clk)
-    o_psum <= \$249 ;
+    o_psum <= \$252 ;
   always @(posedge clk)
-    dq_sum <= \$250 ;
+    dq_sum <= \$253 ;
   always @(posedge clk)
-    dq_scale <= \$251 ;
+    dq_scale <= \$254 ;
   always @(posedge clk)
-    dq_first <= \$252 ;
+    dq_first <= \$255 ;
   always @(posedge clk)
-    dq_psum <= \$253 ;
+    dq_psum <= \$256 ;
   always @(posedge clk)
-    dq_last <= \$254 ;
+    dq_last <= \$257 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = i_a;
+    \$226  = i_a;
     if (rst) begin
-      \$223  = 32'd0;
+      \$226  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = i_w;
+    \$227  = i_w;
     if (rst) begin
-      \$224  = 24'h000000;
+      \$227  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = i_ctl;
+    \$228  = i_ctl;
     if (rst) begin
-      \$225  = 5'h00;
+      \$228  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = w_reg;
+    \$229  = w_reg;
     if (i_ctl[1]) begin
-      \$226  = i_w;
+      \$229  = i_w;
     end
     if (rst) begin
-      \$226  = 24'h000000;
+      \$229  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = w_int0;
+    \$230  = w_int0;
     if (accept) begin
-      \$227  = w_sel[3:0];
-    end
-    if (rst) begin
-      \$227  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = rest0;
-    if (accept) begin
-      \$228  = \$3 [3:0];
-    end
-    if (rst) begin
-      \$228  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = w_int1;
-    if (accept) begin
-      \$229  = w_sel[7:4];
-    end
-    if (rst) begin
-      \$229  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = rest1;
-    if (accept) begin
-      \$230  = \$6 [3:0];
+      \$230  = w_sel[3:0];
     end
     if (rst) begin
       \$230  = 4'h0;
@@ -771,9 +746,9 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = w_int2;
+    \$231  = rest0;
     if (accept) begin
-      \$231  = w_sel[11:8];
+      \$231  = \$3 [3:0];
     end
     if (rst) begin
       \$231  = 4'h0;
@@ -781,9 +756,9 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = rest2;
+    \$232  = w_int1;
     if (accept) begin
-      \$232  = \$9 [3:0];
+      \$232  = w_sel[7:4];
     end
     if (rst) begin
       \$232  = 4'h0;
@@ -791,9 +766,9 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = w_int3;
+    \$233  = rest1;
     if (accept) begin
-      \$233  = w_sel[15:12];
+      \$233  = \$6 [3:0];
     end
     if (rst) begin
       \$233  = 4'h0;
@@ -801,9 +776,9 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = rest3;
+    \$234  = w_int2;
     if (accept) begin
-      \$234  = \$12 [3:0];
+      \$234  = w_sel[11:8];
     end
     if (rst) begin
       \$234  = 4'h0;
@@ -811,53 +786,49 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = a_reg;
+    \$235  = rest2;
     if (accept) begin
-      \$235  = i_a;
+      \$235  = \$9 [3:0];
     end
     if (rst) begin
-      \$235  = 32'd0;
+      \$235  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = dtype;
+    \$236  = w_int3;
     if (accept) begin
-      \$236  = 1'h0;
+      \$236  = w_sel[15:12];
     end
     if (rst) begin
-      \$236  = 1'h0;
+      \$236  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = remaining;
+    \$237  = rest3;
     if (accept) begin
-      \$237  = 2'h2;
-    end else if (\$13 ) begin
-      \$237  = \$14 [1:0];
+      \$237  = \$12 [3:0];
     end
     if (rst) begin
-      \$237  = 2'h0;
+      \$237  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = step;
+    \$238  = a_reg;
     if (accept) begin
-      \$238  = 1'h0;
-    end else if (\$13 ) begin
-      \$238  = \$15 [0];
+      \$238  = i_a;
     end
     if (rst) begin
-      \$238  = 1'h0;
+      \$238  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = beat_group_end;
+    \$239  = dtype;
     if (accept) begin
-      \$239  = i_ctl[4];
+      \$239  = 1'h0;
     end
     if (rst) begin
       \$239  = 1'h0;
@@ -865,114 +836,110 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = beat_last;
+    \$240  = remaining;
     if (accept) begin
-      \$240  = i_ctl[3];
+      \$240  = 2'h2;
+    end else if (\$13 ) begin
+      \$240  = \$14 [1:0];
     end
     if (rst) begin
-      \$240  = 1'h0;
+      \$240  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = beat_scale;
+    \$241  = step;
     if (accept) begin
-      \$241  = w_sel[23:16];
+      \$241  = 1'h0;
+    end else if (\$13 ) begin
+      \$241  = \$15 [0];
     end
     if (rst) begin
-      \$241  = 8'h00;
+      \$241  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = group_acc;
+    \$242  = beat_group_end;
+    if (accept) begin
+      \$242  = i_ctl[4];
+    end
+    if (rst) begin
+      \$242  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$243  = beat_last;
+    if (accept) begin
+      \$243  = i_ctl[3];
+    end
+    if (rst) begin
+      \$243  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$244  = beat_scale;
+    if (accept) begin
+      \$244  = w_sel[23:16];
+    end
+    if (rst) begin
+      \$244  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$245  = group_acc;
     if (handoff) begin
-      \$242  = 19'h00000;
+      \$245  = 19'h00000;
     end else if (\$16 ) begin
-      \$242  = \$214 [18:0];
+      \$245  = \$214 [18:0];
     end
     if (rst) begin
-      \$242  = 19'h00000;
+      \$245  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = grp_first;
+    \$246  = grp_first;
     if (handoff) begin
-      \$243  = 1'h0;
+      \$246  = 1'h0;
     end
     if (\$17 ) begin
-      \$243  = 1'h1;
+      \$246  = 1'h1;
     end
     if (rst) begin
-      \$243  = 1'h0;
+      \$246  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = grp_psum;
+    \$247  = grp_psum;
     if (\$17 ) begin
-      \$244  = i_psum;
+      \$247  = i_psum;
     end
     if (rst) begin
-      \$244  = 48'h000000000000;
+      \$247  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = 1'h0;
+    \$248  = 1'h0;
     if (\$18 ) begin
       if (\$22 ) begin
-        \$245  = 1'h1;
+        \$248  = 1'h1;
       end
     end
     if (rst) begin
-      \$245  = 1'h0;
+      \$248  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = out_acc;
+    \$249  = out_acc;
     if (\$18 ) begin
-      \$246  = \$222 [47:0];
-    end
-    if (rst) begin
-      \$246  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = dq_left;
-    if (\$18 ) begin
-      \$247  = \$19 [3:0];
-    end
-    if (handoff) begin
-      \$247  = 4'h8;
-    end
-    if (rst) begin
-      \$247  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = dq_bit;
-    if (\$18 ) begin
-      \$248  = \$20 [2:0];
-    end
-    if (handoff) begin
-      \$248  = 3'h0;
-    end
-    if (rst) begin
-      \$248  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = o_psum;
-    if (\$18 ) begin
-      if (\$22 ) begin
-        \$249  = \$222 [47:0];
-      end
+      \$249  = \$225 [47:0];
     end
     if (rst) begin
       \$249  = 48'h000000000000;
@@ -980,52 +947,90 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = dq_sum;
+    \$250  = dq_left;
+    if (\$18 ) begin
+      \$250  = \$19 [3:0];
+    end
     if (handoff) begin
-      \$250  = \$214 [18:0];
+      \$250  = 4'h8;
     end
     if (rst) begin
-      \$250  = 19'h00000;
+      \$250  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = dq_scale;
+    \$251  = dq_bit;
+    if (\$18 ) begin
+      \$251  = \$20 [2:0];
+    end
     if (handoff) begin
-      \$251  = beat_scale;
+      \$251  = 3'h0;
     end
     if (rst) begin
-      \$251  = 8'h00;
+      \$251  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = dq_first;
-    if (handoff) begin
-      \$252  = grp_first;
+    \$252  = o_psum;
+    if (\$18 ) begin
+      if (\$22 ) begin
+        \$252  = \$225 [47:0];
+      end
     end
     if (rst) begin
-      \$252  = 1'h0;
+      \$252  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = dq_psum;
+    \$253  = dq_sum;
     if (handoff) begin
-      \$253  = grp_psum;
+      \$253  = \$214 [18:0];
     end
     if (rst) begin
-      \$253  = 48'h000000000000;
+      \$253  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = dq_last;
+    \$254  = dq_scale;
     if (handoff) begin
-      \$254  = beat_last;
+      \$254  = beat_scale;
     end
     if (rst) begin
-      \$254  = 1'h0;
+      \$254  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$255  = dq_first;
+    if (handoff) begin
+      \$255  = grp_first;
+    end
+    if (rst) begin
+      \$255  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$256  = dq_psum;
+    if (handoff) begin
+      \$256  = grp_psum;
+    end
+    if (rst) begin
+      \$256  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$257  = dq_last;
+    if (handoff) begin
+      \$257  = beat_last;
+    end
+    if (rst) begin
+      \$257  = 1'h0;
     end
   end
   assign w_in0 = w_sel[3:0];
@@ -1033,7 +1038,7 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign w_in2 = w_sel[11:8];
   assign w_in3 = w_sel[15:12];
   assign group_next = \$214 [18:0];
-  assign out_next = \$222 [47:0];
+  assign out_next = \$225 [47:0];
   assign ready = o_ready;
   assign wint_int4 = w_sel[3:0];
   assign \wint_int4$50  = w_sel[7:4];
@@ -1110,4 +1115,5 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \w_sel.code[2]  = w_sel[11:8];
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
+  assign \$223  = { \$222 [25], \$222  };
 endmodule

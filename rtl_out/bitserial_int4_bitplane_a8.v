@@ -4,6 +4,8 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
+  reg [47:0] \$100 ;
+  reg \$101 ;
   wire [4:0] \$11 ;
   wire [4:0] \$12 ;
   wire \$13 ;
@@ -63,43 +65,44 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [47:0] \$62 ;
   wire \$63 ;
   wire [25:0] \$64 ;
-  wire [25:0] \$65 ;
-  wire [48:0] \$66 ;
-  reg [31:0] \$67 ;
-  reg [23:0] \$68 ;
-  reg [4:0] \$69 ;
+  wire [26:0] \$65 ;
+  wire [25:0] \$66 ;
+  wire [26:0] \$67 ;
+  wire [26:0] \$68 ;
+  wire [48:0] \$69 ;
   wire \$7 ;
-  reg [23:0] \$70 ;
-  reg [3:0] \$71 ;
-  reg [3:0] \$72 ;
-  reg [3:0] \$73 ;
+  reg [31:0] \$70 ;
+  reg [23:0] \$71 ;
+  reg [4:0] \$72 ;
+  reg [23:0] \$73 ;
   reg [3:0] \$74 ;
   reg [3:0] \$75 ;
   reg [3:0] \$76 ;
   reg [3:0] \$77 ;
   reg [3:0] \$78 ;
-  reg [31:0] \$79 ;
+  reg [3:0] \$79 ;
   wire [4:0] \$8 ;
-  reg \$80 ;
-  reg [2:0] \$81 ;
-  reg [1:0] \$82 ;
+  reg [3:0] \$80 ;
+  reg [3:0] \$81 ;
+  reg [31:0] \$82 ;
   reg \$83 ;
-  reg \$84 ;
-  reg [7:0] \$85 ;
-  reg [18:0] \$86 ;
+  reg [2:0] \$84 ;
+  reg [1:0] \$85 ;
+  reg \$86 ;
   reg \$87 ;
-  reg [47:0] \$88 ;
-  reg \$89 ;
+  reg [7:0] \$88 ;
+  reg [18:0] \$89 ;
   wire [4:0] \$9 ;
-  reg [47:0] \$90 ;
-  reg [3:0] \$91 ;
-  reg [2:0] \$92 ;
+  reg \$90 ;
+  reg [47:0] \$91 ;
+  reg \$92 ;
   reg [47:0] \$93 ;
-  reg [18:0] \$94 ;
-  reg [7:0] \$95 ;
-  reg \$96 ;
-  reg [47:0] \$97 ;
-  reg \$98 ;
+  reg [3:0] \$94 ;
+  reg [2:0] \$95 ;
+  reg [47:0] \$96 ;
+  reg [18:0] \$97 ;
+  reg [7:0] \$98 ;
+  reg \$99 ;
   reg [31:0] a_reg = 32'd0;
   wire [7:0] \a_reg[0] ;
   wire [7:0] \a_reg[1] ;
@@ -244,6 +247,7 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [3:0] \wint_int4$50 ;
   wire [3:0] \wint_int4$51 ;
   wire [3:0] \wint_int4$52 ;
+  assign \$1  = $signed(w_sel[3:0]) < $signed(1'h0);
   assign \$2  = - $signed(w_sel[3:0]);
   assign \$3  = \$1  ? \$2  : { w_sel[3], w_sel[3:0] };
   assign \$4  = $signed(w_sel[7:4]) < $signed(1'h0);
@@ -323,139 +327,110 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \$62  = \$61  ? dq_psum : out_acc;
   assign \$63  = dq_scale >> dq_bit;
   assign \$64  = $signed(dq_sum) << dq_bit;
-  assign \$65  = \$63  ? \$64  : 26'h0000000;
-  assign \$66  = $signed(\$62 ) + $signed(\$65 );
+  assign \$65  = - $signed(\$64 );
+  assign \$66  = $signed(dq_sum) << dq_bit;
+  assign \$68  = \$63  ? \$67  : 27'h0000000;
+  assign \$69  = $signed(\$62 ) + $signed(\$68 );
   always @(posedge clk)
-    o_a <= \$67 ;
+    o_a <= \$70 ;
   always @(posedge clk)
-    o_w <= \$68 ;
+    o_w <= \$71 ;
   always @(posedge clk)
-    o_ctl <= \$69 ;
+    o_ctl <= \$72 ;
   always @(posedge clk)
-    w_reg <= \$70 ;
+    w_reg <= \$73 ;
   always @(posedge clk)
-    w_int0 <= \$71 ;
+    w_int0 <= \$74 ;
   always @(posedge clk)
-    rest0 <= \$72 ;
+    rest0 <= \$75 ;
   always @(posedge clk)
-    w_int1 <= \$73 ;
+    w_int1 <= \$76 ;
   always @(posedge clk)
-    rest1 <= \$74 ;
+    rest1 <= \$77 ;
   always @(posedge clk)
-    w_int2 <= \$75 ;
+    w_int2 <= \$78 ;
   always @(posedge clk)
-    rest2 <= \$76 ;
+    rest2 <= \$79 ;
   always @(posedge clk)
-    w_int3 <= \$77 ;
+    w_int3 <= \$80 ;
   always @(posedge clk)
-    rest3 <= \$78 ;
+    rest3 <= \$81 ;
   always @(posedge clk)
-    a_reg <= \$79 ;
+    a_reg <= \$82 ;
   always @(posedge clk)
-    dtype <= \$80 ;
+    dtype <= \$83 ;
   always @(posedge clk)
-    remaining <= \$81 ;
+    remaining <= \$84 ;
   always @(posedge clk)
-    step <= \$82 ;
+    step <= \$85 ;
   always @(posedge clk)
-    beat_group_end <= \$83 ;
+    beat_group_end <= \$86 ;
   always @(posedge clk)
-    beat_last <= \$84 ;
+    beat_last <= \$87 ;
   always @(posedge clk)
-    beat_scale <= \$85 ;
+    beat_scale <= \$88 ;
   always @(posedge clk)
-    group_acc <= \$86 ;
+    group_acc <= \$89 ;
   always @(posedge clk)
-    grp_first <= \$87 ;
+    grp_first <= \$90 ;
   always @(posedge clk)
-    grp_psum <= \$88 ;
+    grp_psum <= \$91 ;
   always @(posedge clk)
-    o_valid <= \$89 ;
+    o_valid <= \$92 ;
   always @(posedge clk)
-    out_acc <= \$90 ;
+    out_acc <= \$93 ;
   always @(posedge clk)
-    dq_left <= \$91 ;
+    dq_left <= \$94 ;
   always @(posedge clk)
-    dq_bit <= \$92 ;
+    dq_bit <= \$95 ;
   always @(posedge clk)
-    o_psum <= \$93 ;
+    o_psum <= \$96 ;
   always @(posedge clk)
-    dq_sum <= \$94 ;
+    dq_sum <= \$97 ;
   always @(posedge clk)
-    dq_scale <= \$95 ;
+    dq_scale <= \$98 ;
   always @(posedge clk)
-    dq_first <= \$96 ;
+    dq_first <= \$99 ;
   always @(posedge clk)
-    dq_psum <= \$97 ;
+    dq_psum <= \$100 ;
   always @(posedge clk)
-    dq_last <= \$98 ;
-  assign \$1  = $signed(w_sel[3:0]) < $signed(1'h0);
+    dq_last <= \$101 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = i_a;
+    \$70  = i_a;
     if (rst) begin
-      \$67  = 32'd0;
+      \$70  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = i_w;
+    \$71  = i_w;
     if (rst) begin
-      \$68  = 24'h000000;
+      \$71  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = i_ctl;
+    \$72  = i_ctl;
     if (rst) begin
-      \$69  = 5'h00;
+      \$72  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = w_reg;
+    \$73  = w_reg;
     if (i_ctl[1]) begin
-      \$70  = i_w;
+      \$73  = i_w;
     end
     if (rst) begin
-      \$70  = 24'h000000;
+      \$73  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = w_int0;
+    \$74  = w_int0;
     if (accept) begin
-      \$71  = w_sel[3:0];
-    end
-    if (rst) begin
-      \$71  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = rest0;
-    if (accept) begin
-      \$72  = \$3 [3:0];
-    end
-    if (rst) begin
-      \$72  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = w_int1;
-    if (accept) begin
-      \$73  = w_sel[7:4];
-    end
-    if (rst) begin
-      \$73  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = rest1;
-    if (accept) begin
-      \$74  = \$6 [3:0];
+      \$74  = w_sel[3:0];
     end
     if (rst) begin
       \$74  = 4'h0;
@@ -463,9 +438,9 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = w_int2;
+    \$75  = rest0;
     if (accept) begin
-      \$75  = w_sel[11:8];
+      \$75  = \$3 [3:0];
     end
     if (rst) begin
       \$75  = 4'h0;
@@ -473,9 +448,9 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = rest2;
+    \$76  = w_int1;
     if (accept) begin
-      \$76  = \$9 [3:0];
+      \$76  = w_sel[7:4];
     end
     if (rst) begin
       \$76  = 4'h0;
@@ -483,9 +458,9 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = w_int3;
+    \$77  = rest1;
     if (accept) begin
-      \$77  = w_sel[15:12];
+      \$77  = \$6 [3:0];
     end
     if (rst) begin
       \$77  = 4'h0;
@@ -493,9 +468,9 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = rest3;
+    \$78  = w_int2;
     if (accept) begin
-      \$78  = \$12 [3:0];
+      \$78  = w_sel[11:8];
     end
     if (rst) begin
       \$78  = 4'h0;
@@ -503,53 +478,49 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = a_reg;
+    \$79  = rest2;
     if (accept) begin
-      \$79  = i_a;
+      \$79  = \$9 [3:0];
     end
     if (rst) begin
-      \$79  = 32'd0;
+      \$79  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = dtype;
+    \$80  = w_int3;
     if (accept) begin
-      \$80  = 1'h0;
+      \$80  = w_sel[15:12];
     end
     if (rst) begin
-      \$80  = 1'h0;
+      \$80  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = remaining;
+    \$81  = rest3;
     if (accept) begin
-      \$81  = 3'h4;
-    end else if (\$13 ) begin
-      \$81  = \$14 [2:0];
+      \$81  = \$12 [3:0];
     end
     if (rst) begin
-      \$81  = 3'h0;
+      \$81  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = step;
+    \$82  = a_reg;
     if (accept) begin
-      \$82  = 2'h0;
-    end else if (\$13 ) begin
-      \$82  = \$15 [1:0];
+      \$82  = i_a;
     end
     if (rst) begin
-      \$82  = 2'h0;
+      \$82  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = beat_group_end;
+    \$83  = dtype;
     if (accept) begin
-      \$83  = i_ctl[4];
+      \$83  = 1'h0;
     end
     if (rst) begin
       \$83  = 1'h0;
@@ -557,114 +528,110 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = beat_last;
+    \$84  = remaining;
     if (accept) begin
-      \$84  = i_ctl[3];
+      \$84  = 3'h4;
+    end else if (\$13 ) begin
+      \$84  = \$14 [2:0];
     end
     if (rst) begin
-      \$84  = 1'h0;
+      \$84  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = beat_scale;
+    \$85  = step;
     if (accept) begin
-      \$85  = w_sel[23:16];
+      \$85  = 2'h0;
+    end else if (\$13 ) begin
+      \$85  = \$15 [1:0];
     end
     if (rst) begin
-      \$85  = 8'h00;
+      \$85  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = group_acc;
+    \$86  = beat_group_end;
+    if (accept) begin
+      \$86  = i_ctl[4];
+    end
+    if (rst) begin
+      \$86  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$87  = beat_last;
+    if (accept) begin
+      \$87  = i_ctl[3];
+    end
+    if (rst) begin
+      \$87  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = beat_scale;
+    if (accept) begin
+      \$88  = w_sel[23:16];
+    end
+    if (rst) begin
+      \$88  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = group_acc;
     if (handoff) begin
-      \$86  = 19'h00000;
+      \$89  = 19'h00000;
     end else if (\$16 ) begin
-      \$86  = \$58 [18:0];
+      \$89  = \$58 [18:0];
     end
     if (rst) begin
-      \$86  = 19'h00000;
+      \$89  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = grp_first;
+    \$90  = grp_first;
     if (handoff) begin
-      \$87  = 1'h0;
+      \$90  = 1'h0;
     end
     if (\$17 ) begin
-      \$87  = 1'h1;
+      \$90  = 1'h1;
     end
     if (rst) begin
-      \$87  = 1'h0;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = grp_psum;
+    \$91  = grp_psum;
     if (\$17 ) begin
-      \$88  = i_psum;
+      \$91  = i_psum;
     end
     if (rst) begin
-      \$88  = 48'h000000000000;
+      \$91  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = 1'h0;
+    \$92  = 1'h0;
     if (\$18 ) begin
       if (\$22 ) begin
-        \$89  = 1'h1;
+        \$92  = 1'h1;
       end
     end
     if (rst) begin
-      \$89  = 1'h0;
+      \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = out_acc;
+    \$93  = out_acc;
     if (\$18 ) begin
-      \$90  = \$66 [47:0];
-    end
-    if (rst) begin
-      \$90  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = dq_left;
-    if (\$18 ) begin
-      \$91  = \$19 [3:0];
-    end
-    if (handoff) begin
-      \$91  = 4'h8;
-    end
-    if (rst) begin
-      \$91  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = dq_bit;
-    if (\$18 ) begin
-      \$92  = \$20 [2:0];
-    end
-    if (handoff) begin
-      \$92  = 3'h0;
-    end
-    if (rst) begin
-      \$92  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = o_psum;
-    if (\$18 ) begin
-      if (\$22 ) begin
-        \$93  = \$66 [47:0];
-      end
+      \$93  = \$69 [47:0];
     end
     if (rst) begin
       \$93  = 48'h000000000000;
@@ -672,52 +639,90 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = dq_sum;
+    \$94  = dq_left;
+    if (\$18 ) begin
+      \$94  = \$19 [3:0];
+    end
     if (handoff) begin
-      \$94  = \$58 [18:0];
+      \$94  = 4'h8;
     end
     if (rst) begin
-      \$94  = 19'h00000;
+      \$94  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = dq_scale;
+    \$95  = dq_bit;
+    if (\$18 ) begin
+      \$95  = \$20 [2:0];
+    end
     if (handoff) begin
-      \$95  = beat_scale;
+      \$95  = 3'h0;
     end
     if (rst) begin
-      \$95  = 8'h00;
+      \$95  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = dq_first;
-    if (handoff) begin
-      \$96  = grp_first;
+    \$96  = o_psum;
+    if (\$18 ) begin
+      if (\$22 ) begin
+        \$96  = \$69 [47:0];
+      end
     end
     if (rst) begin
-      \$96  = 1'h0;
+      \$96  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = dq_psum;
+    \$97  = dq_sum;
     if (handoff) begin
-      \$97  = grp_psum;
+      \$97  = \$58 [18:0];
     end
     if (rst) begin
-      \$97  = 48'h000000000000;
+      \$97  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = dq_last;
+    \$98  = dq_scale;
     if (handoff) begin
-      \$98  = beat_last;
+      \$98  = beat_scale;
     end
     if (rst) begin
-      \$98  = 1'h0;
+      \$98  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99  = dq_first;
+    if (handoff) begin
+      \$99  = grp_first;
+    end
+    if (rst) begin
+      \$99  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = dq_psum;
+    if (handoff) begin
+      \$100  = grp_psum;
+    end
+    if (rst) begin
+      \$100  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$101  = dq_last;
+    if (handoff) begin
+      \$101  = beat_last;
+    end
+    if (rst) begin
+      \$101  = 1'h0;
     end
   end
   assign w_in0 = w_sel[3:0];
@@ -725,7 +730,7 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign w_in2 = w_sel[11:8];
   assign w_in3 = w_sel[15:12];
   assign group_next = \$58 [18:0];
-  assign out_next = \$66 [47:0];
+  assign out_next = \$69 [47:0];
   assign ready = o_ready;
   assign wint_int4 = w_sel[3:0];
   assign \wint_int4$50  = w_sel[7:4];
@@ -798,4 +803,5 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \w_sel.code[2]  = w_sel[11:8];
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
+  assign \$67  = { \$66 [25], \$66  };
 endmodule

@@ -250,14 +250,14 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$32 ;
   wire \$320 ;
   wire [31:0] \$321 ;
-  wire \$322 ;
-  wire \$323 ;
-  reg [63:0] \$324 ;
-  reg [23:0] \$325 ;
-  reg [4:0] \$326 ;
+  wire [31:0] \$322 ;
+  wire [31:0] \$323 ;
+  wire \$324 ;
+  wire \$325 ;
+  reg [63:0] \$326 ;
   reg [23:0] \$327 ;
-  reg [3:0] \$328 ;
-  reg [3:0] \$329 ;
+  reg [4:0] \$328 ;
+  reg [23:0] \$329 ;
   wire [2:0] \$33 ;
   reg [3:0] \$330 ;
   reg [3:0] \$331 ;
@@ -265,28 +265,30 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg [3:0] \$333 ;
   reg [3:0] \$334 ;
   reg [3:0] \$335 ;
-  reg [63:0] \$336 ;
-  reg \$337 ;
-  reg [1:0] \$338 ;
+  reg [3:0] \$336 ;
+  reg [3:0] \$337 ;
+  reg [63:0] \$338 ;
   reg \$339 ;
   wire \$34 ;
-  reg \$340 ;
+  reg [1:0] \$340 ;
   reg \$341 ;
-  reg [7:0] \$342 ;
-  reg [31:0] \$343 ;
-  reg \$344 ;
+  reg \$342 ;
+  reg \$343 ;
+  reg [7:0] \$344 ;
   reg [31:0] \$345 ;
   reg \$346 ;
   reg [31:0] \$347 ;
-  reg [3:0] \$348 ;
-  reg [2:0] \$349 ;
+  reg \$348 ;
+  reg [31:0] \$349 ;
   wire \$35 ;
-  reg [31:0] \$350 ;
-  reg [31:0] \$351 ;
-  reg [7:0] \$352 ;
-  reg \$353 ;
-  reg [31:0] \$354 ;
+  reg [3:0] \$350 ;
+  reg [2:0] \$351 ;
+  reg [31:0] \$352 ;
+  reg [31:0] \$353 ;
+  reg [7:0] \$354 ;
   reg \$355 ;
+  reg [31:0] \$356 ;
+  reg \$357 ;
   wire \$36 ;
   wire [2:0] \$37 ;
   wire [3:0] \$38 ;
@@ -892,74 +894,74 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$319  = \$317  & \$318 ;
   assign \$320  = \$316  | \$319 ;
   assign \$321  = \$320  ? dq_sum : gs_rp_out;
-  assign dq_addend = \$313  ? \$321  : 32'd0;
-  assign \$322  = ! dq_bit;
-  assign \$323  = \$322  & dq_first;
-  assign \a$132  = \$323  ? dq_psum : out_acc;
+  assign dq_addend = \$313  ? \$323  : 32'd0;
+  assign \$324  = ! dq_bit;
+  assign \$325  = \$324  & dq_first;
+  assign \a$132  = \$325  ? dq_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$324 ;
+    o_a <= \$326 ;
   always @(posedge clk)
-    o_w <= \$325 ;
+    o_w <= \$327 ;
   always @(posedge clk)
-    o_ctl <= \$326 ;
+    o_ctl <= \$328 ;
   always @(posedge clk)
-    w_reg <= \$327 ;
+    w_reg <= \$329 ;
   always @(posedge clk)
-    w_int0 <= \$328 ;
+    w_int0 <= \$330 ;
   always @(posedge clk)
-    rest0 <= \$329 ;
+    rest0 <= \$331 ;
   always @(posedge clk)
-    w_int1 <= \$330 ;
+    w_int1 <= \$332 ;
   always @(posedge clk)
-    rest1 <= \$331 ;
+    rest1 <= \$333 ;
   always @(posedge clk)
-    w_int2 <= \$332 ;
+    w_int2 <= \$334 ;
   always @(posedge clk)
-    rest2 <= \$333 ;
+    rest2 <= \$335 ;
   always @(posedge clk)
-    w_int3 <= \$334 ;
+    w_int3 <= \$336 ;
   always @(posedge clk)
-    rest3 <= \$335 ;
+    rest3 <= \$337 ;
   always @(posedge clk)
-    a_reg <= \$336 ;
+    a_reg <= \$338 ;
   always @(posedge clk)
-    dtype <= \$337 ;
+    dtype <= \$339 ;
   always @(posedge clk)
-    remaining <= \$338 ;
+    remaining <= \$340 ;
   always @(posedge clk)
-    step <= \$339 ;
+    step <= \$341 ;
   always @(posedge clk)
-    beat_group_end <= \$340 ;
+    beat_group_end <= \$342 ;
   always @(posedge clk)
-    beat_last <= \$341 ;
+    beat_last <= \$343 ;
   always @(posedge clk)
-    beat_scale <= \$342 ;
+    beat_scale <= \$344 ;
   always @(posedge clk)
-    group_acc <= \$343 ;
+    group_acc <= \$345 ;
   always @(posedge clk)
-    grp_first <= \$344 ;
+    grp_first <= \$346 ;
   always @(posedge clk)
-    grp_psum <= \$345 ;
+    grp_psum <= \$347 ;
   always @(posedge clk)
-    o_valid <= \$346 ;
+    o_valid <= \$348 ;
   always @(posedge clk)
-    out_acc <= \$347 ;
+    out_acc <= \$349 ;
   always @(posedge clk)
-    dq_left <= \$348 ;
+    dq_left <= \$350 ;
   always @(posedge clk)
-    dq_bit <= \$349 ;
+    dq_bit <= \$351 ;
   always @(posedge clk)
-    o_psum <= \$350 ;
+    o_psum <= \$352 ;
   always @(posedge clk)
-    dq_sum <= \$351 ;
+    dq_sum <= \$353 ;
   always @(posedge clk)
-    dq_scale <= \$352 ;
+    dq_scale <= \$354 ;
   always @(posedge clk)
-    dq_first <= \$353 ;
+    dq_first <= \$355 ;
   always @(posedge clk)
-    dq_psum <= \$354 ;
+    dq_psum <= \$356 ;
   always @(posedge clk)
-    dq_last <= \$355 ;
+    dq_last <= \$357 ;
   \bitserial_int4_fp16.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
@@ -972,60 +974,40 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = i_a;
+    \$326  = i_a;
     if (rst) begin
-      \$324  = 64'h0000000000000000;
+      \$326  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = i_w;
-    if (rst) begin
-      \$325  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = i_ctl;
-    if (rst) begin
-      \$326  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = w_reg;
-    if (i_ctl[1]) begin
-      \$327  = i_w;
-    end
+    \$327  = i_w;
     if (rst) begin
       \$327  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = w_int0;
-    if (accept) begin
-      \$328  = w_sel[3:0];
-    end
+    \$328  = i_ctl;
     if (rst) begin
-      \$328  = 4'h0;
+      \$328  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = rest0;
-    if (accept) begin
-      \$329  = \$3 [3:0];
+    \$329  = w_reg;
+    if (i_ctl[1]) begin
+      \$329  = i_w;
     end
     if (rst) begin
-      \$329  = 4'h0;
+      \$329  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = w_int1;
+    \$330  = w_int0;
     if (accept) begin
-      \$330  = w_sel[7:4];
+      \$330  = w_sel[3:0];
     end
     if (rst) begin
       \$330  = 4'h0;
@@ -1033,9 +1015,9 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = rest1;
+    \$331  = rest0;
     if (accept) begin
-      \$331  = \$6 [3:0];
+      \$331  = \$3 [3:0];
     end
     if (rst) begin
       \$331  = 4'h0;
@@ -1043,9 +1025,9 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = w_int2;
+    \$332  = w_int1;
     if (accept) begin
-      \$332  = w_sel[11:8];
+      \$332  = w_sel[7:4];
     end
     if (rst) begin
       \$332  = 4'h0;
@@ -1053,9 +1035,9 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = rest2;
+    \$333  = rest1;
     if (accept) begin
-      \$333  = \$9 [3:0];
+      \$333  = \$6 [3:0];
     end
     if (rst) begin
       \$333  = 4'h0;
@@ -1063,9 +1045,9 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = w_int3;
+    \$334  = w_int2;
     if (accept) begin
-      \$334  = w_sel[15:12];
+      \$334  = w_sel[11:8];
     end
     if (rst) begin
       \$334  = 4'h0;
@@ -1073,9 +1055,9 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = rest3;
+    \$335  = rest2;
     if (accept) begin
-      \$335  = \$12 [3:0];
+      \$335  = \$9 [3:0];
     end
     if (rst) begin
       \$335  = 4'h0;
@@ -1083,43 +1065,39 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = a_reg;
+    \$336  = w_int3;
     if (accept) begin
-      \$336  = i_a;
+      \$336  = w_sel[15:12];
     end
     if (rst) begin
-      \$336  = 64'h0000000000000000;
+      \$336  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = dtype;
+    \$337  = rest3;
     if (accept) begin
-      \$337  = 1'h0;
+      \$337  = \$12 [3:0];
     end
     if (rst) begin
-      \$337  = 1'h0;
+      \$337  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = remaining;
+    \$338  = a_reg;
     if (accept) begin
-      \$338  = 2'h2;
-    end else if (\$13 ) begin
-      \$338  = \$14 [1:0];
+      \$338  = i_a;
     end
     if (rst) begin
-      \$338  = 2'h0;
+      \$338  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = step;
+    \$339  = dtype;
     if (accept) begin
       \$339  = 1'h0;
-    end else if (\$13 ) begin
-      \$339  = \$15 [0];
     end
     if (rst) begin
       \$339  = 1'h0;
@@ -1127,19 +1105,23 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = beat_group_end;
+    \$340  = remaining;
     if (accept) begin
-      \$340  = i_ctl[4];
+      \$340  = 2'h2;
+    end else if (\$13 ) begin
+      \$340  = \$14 [1:0];
     end
     if (rst) begin
-      \$340  = 1'h0;
+      \$340  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = beat_last;
+    \$341  = step;
     if (accept) begin
-      \$341  = i_ctl[3];
+      \$341  = 1'h0;
+    end else if (\$13 ) begin
+      \$341  = \$15 [0];
     end
     if (rst) begin
       \$341  = 1'h0;
@@ -1147,44 +1129,41 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = beat_scale;
+    \$342  = beat_group_end;
     if (accept) begin
-      \$342  = w_sel[23:16];
+      \$342  = i_ctl[4];
     end
     if (rst) begin
-      \$342  = 8'h00;
+      \$342  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = group_acc;
+    \$343  = beat_last;
+    if (accept) begin
+      \$343  = i_ctl[3];
+    end
+    if (rst) begin
+      \$343  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$344  = beat_scale;
+    if (accept) begin
+      \$344  = w_sel[23:16];
+    end
+    if (rst) begin
+      \$344  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$345  = group_acc;
     if (handoff) begin
-      \$343  = 32'd0;
+      \$345  = 32'd0;
     end else if (\$16 ) begin
-      \$343  = group_next;
-    end
-    if (rst) begin
-      \$343  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = grp_first;
-    if (handoff) begin
-      \$344  = 1'h0;
-    end
-    if (\$17 ) begin
-      \$344  = 1'h1;
-    end
-    if (rst) begin
-      \$344  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = grp_psum;
-    if (\$17 ) begin
-      \$345  = i_psum;
+      \$345  = group_next;
     end
     if (rst) begin
       \$345  = 32'd0;
@@ -1192,11 +1171,12 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = 1'h0;
-    if (\$18 ) begin
-      if (\$22 ) begin
-        \$346  = 1'h1;
-      end
+    \$346  = grp_first;
+    if (handoff) begin
+      \$346  = 1'h0;
+    end
+    if (\$17 ) begin
+      \$346  = 1'h1;
     end
     if (rst) begin
       \$346  = 1'h0;
@@ -1204,9 +1184,9 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = out_acc;
-    if (\$18 ) begin
-      \$347  = out_next;
+    \$347  = grp_psum;
+    if (\$17 ) begin
+      \$347  = i_psum;
     end
     if (rst) begin
       \$347  = 32'd0;
@@ -1214,90 +1194,112 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = dq_left;
-    if (\$18 ) begin
-      \$348  = \$19 [3:0];
-    end
-    if (handoff) begin
-      \$348  = 4'h8;
-    end
-    if (rst) begin
-      \$348  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = dq_bit;
-    if (\$18 ) begin
-      \$349  = \$20 [2:0];
-    end
-    if (handoff) begin
-      \$349  = 3'h0;
-    end
-    if (rst) begin
-      \$349  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = o_psum;
+    \$348  = 1'h0;
     if (\$18 ) begin
       if (\$22 ) begin
-        \$350  = out_next;
+        \$348  = 1'h1;
       end
     end
     if (rst) begin
-      \$350  = 32'd0;
+      \$348  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = dq_sum;
-    if (handoff) begin
-      \$351  = group_next;
+    \$349  = out_acc;
+    if (\$18 ) begin
+      \$349  = out_next;
     end
     if (rst) begin
-      \$351  = 32'd0;
+      \$349  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = dq_scale;
+    \$350  = dq_left;
+    if (\$18 ) begin
+      \$350  = \$19 [3:0];
+    end
     if (handoff) begin
-      \$352  = beat_scale;
+      \$350  = 4'h8;
     end
     if (rst) begin
-      \$352  = 8'h00;
+      \$350  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = dq_first;
+    \$351  = dq_bit;
+    if (\$18 ) begin
+      \$351  = \$20 [2:0];
+    end
     if (handoff) begin
-      \$353  = grp_first;
+      \$351  = 3'h0;
     end
     if (rst) begin
-      \$353  = 1'h0;
+      \$351  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = dq_psum;
-    if (handoff) begin
-      \$354  = grp_psum;
+    \$352  = o_psum;
+    if (\$18 ) begin
+      if (\$22 ) begin
+        \$352  = out_next;
+      end
     end
     if (rst) begin
-      \$354  = 32'd0;
+      \$352  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = dq_last;
+    \$353  = dq_sum;
     if (handoff) begin
-      \$355  = beat_last;
+      \$353  = group_next;
+    end
+    if (rst) begin
+      \$353  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$354  = dq_scale;
+    if (handoff) begin
+      \$354  = beat_scale;
+    end
+    if (rst) begin
+      \$354  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$355  = dq_first;
+    if (handoff) begin
+      \$355  = grp_first;
     end
     if (rst) begin
       \$355  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$356  = dq_psum;
+    if (handoff) begin
+      \$356  = grp_psum;
+    end
+    if (rst) begin
+      \$356  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$357  = dq_last;
+    if (handoff) begin
+      \$357  = beat_last;
+    end
+    if (rst) begin
+      \$357  = 1'h0;
     end
   end
   always @* begin
@@ -1594,8 +1596,10 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$253  = { 3'h0, \$211 , a_reg[57:48], 4'h0 };
   assign \$275  = { \$274 [23], \$274 [23], \$274 [23], \$274 [23], \$274 [23], \$274 [23], \$274 [23], \$274 [23], \$274 , 23'h000000 };
   assign \$304  = { \$303 [24], \$303 [24], \$303 [24], \$303 [24], \$303 [24], \$303 [24], \$303 [24], \$303 [24], \$303 , 23'h000000 };
+  assign \$322  = 32'd0;
   assign \$277  = lane_rp_sh[0];
   assign \$306  = gs_rp_sh[0];
+  assign \$323  = \$321 ;
 endmodule
 
 module \bitserial_int4_fp16.group_add (b, s, a);

@@ -133,44 +133,47 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [47:0] \$214 ;
   wire \$215 ;
   wire [27:0] \$216 ;
-  wire [27:0] \$217 ;
-  wire [48:0] \$218 ;
-  reg [31:0] \$219 ;
+  wire [28:0] \$217 ;
+  wire [27:0] \$218 ;
+  wire [28:0] \$219 ;
   wire \$22 ;
-  reg [31:0] \$220 ;
-  reg [4:0] \$221 ;
+  wire [28:0] \$220 ;
+  wire [48:0] \$221 ;
   reg [31:0] \$222 ;
-  reg [5:0] \$223 ;
-  reg [5:0] \$224 ;
-  reg [5:0] \$225 ;
+  reg [31:0] \$223 ;
+  reg [4:0] \$224 ;
+  reg [31:0] \$225 ;
   reg [5:0] \$226 ;
   reg [5:0] \$227 ;
   reg [5:0] \$228 ;
   reg [5:0] \$229 ;
   wire [3:0] \$23 ;
   reg [5:0] \$230 ;
-  reg [31:0] \$231 ;
-  reg \$232 ;
-  reg [1:0] \$233 ;
-  reg [1:0] \$234 ;
+  reg [5:0] \$231 ;
+  reg [5:0] \$232 ;
+  reg [5:0] \$233 ;
+  reg [31:0] \$234 ;
   reg \$235 ;
-  reg \$236 ;
-  reg [7:0] \$237 ;
-  reg [20:0] \$238 ;
+  reg [1:0] \$236 ;
+  reg [1:0] \$237 ;
+  reg \$238 ;
   reg \$239 ;
   wire [4:0] \$24 ;
-  reg [47:0] \$240 ;
-  reg \$241 ;
-  reg [47:0] \$242 ;
-  reg [3:0] \$243 ;
-  reg [2:0] \$244 ;
+  reg [7:0] \$240 ;
+  reg [20:0] \$241 ;
+  reg \$242 ;
+  reg [47:0] \$243 ;
+  reg \$244 ;
   reg [47:0] \$245 ;
-  reg [20:0] \$246 ;
-  reg [7:0] \$247 ;
-  reg \$248 ;
-  reg [47:0] \$249 ;
+  reg [3:0] \$246 ;
+  reg [2:0] \$247 ;
+  reg [47:0] \$248 ;
+  reg [20:0] \$249 ;
   wire \$25 ;
-  reg \$250 ;
+  reg [7:0] \$250 ;
+  reg \$251 ;
+  reg [47:0] \$252 ;
+  reg \$253 ;
   wire [3:0] \$26 ;
   wire [4:0] \$27 ;
   wire \$28 ;
@@ -628,138 +631,110 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \$214  = \$213  ? dq_psum : out_acc;
   assign \$215  = dq_scale >> dq_bit;
   assign \$216  = $signed(dq_sum) << dq_bit;
-  assign \$217  = \$215  ? \$216  : 28'h0000000;
-  assign \$218  = $signed(\$214 ) + $signed(\$217 );
+  assign \$217  = - $signed(\$216 );
+  assign \$218  = $signed(dq_sum) << dq_bit;
+  assign \$220  = \$215  ? \$219  : 29'h00000000;
+  assign \$221  = $signed(\$214 ) + $signed(\$220 );
   always @(posedge clk)
-    o_a <= \$219 ;
+    o_a <= \$222 ;
   always @(posedge clk)
-    o_w <= \$220 ;
+    o_w <= \$223 ;
   always @(posedge clk)
-    o_ctl <= \$221 ;
+    o_ctl <= \$224 ;
   always @(posedge clk)
-    w_reg <= \$222 ;
+    w_reg <= \$225 ;
   always @(posedge clk)
-    w_int0 <= \$223 ;
+    w_int0 <= \$226 ;
   always @(posedge clk)
-    rest0 <= \$224 ;
+    rest0 <= \$227 ;
   always @(posedge clk)
-    w_int1 <= \$225 ;
+    w_int1 <= \$228 ;
   always @(posedge clk)
-    rest1 <= \$226 ;
+    rest1 <= \$229 ;
   always @(posedge clk)
-    w_int2 <= \$227 ;
+    w_int2 <= \$230 ;
   always @(posedge clk)
-    rest2 <= \$228 ;
+    rest2 <= \$231 ;
   always @(posedge clk)
-    w_int3 <= \$229 ;
+    w_int3 <= \$232 ;
   always @(posedge clk)
-    rest3 <= \$230 ;
+    rest3 <= \$233 ;
   always @(posedge clk)
-    a_reg <= \$231 ;
+    a_reg <= \$234 ;
   always @(posedge clk)
-    dtype <= \$232 ;
+    dtype <= \$235 ;
   always @(posedge clk)
-    remaining <= \$233 ;
+    remaining <= \$236 ;
   always @(posedge clk)
-    step <= \$234 ;
+    step <= \$237 ;
   always @(posedge clk)
-    beat_group_end <= \$235 ;
+    beat_group_end <= \$238 ;
   always @(posedge clk)
-    beat_last <= \$236 ;
+    beat_last <= \$239 ;
   always @(posedge clk)
-    beat_scale <= \$237 ;
+    beat_scale <= \$240 ;
   always @(posedge clk)
-    group_acc <= \$238 ;
+    group_acc <= \$241 ;
   always @(posedge clk)
-    grp_first <= \$239 ;
+    grp_first <= \$242 ;
   always @(posedge clk)
-    grp_psum <= \$240 ;
+    grp_psum <= \$243 ;
   always @(posedge clk)
-    o_valid <= \$241 ;
+    o_valid <= \$244 ;
   always @(posedge clk)
-    out_acc <= \$242 ;
+    out_acc <= \$245 ;
   always @(posedge clk)
-    dq_left <= \$243 ;
+    dq_left <= \$246 ;
   always @(posedge clk)
-    dq_bit <= \$244 ;
+    dq_bit <= \$247 ;
   always @(posedge clk)
-    o_psum <= \$245 ;
+    o_psum <= \$248 ;
   always @(posedge clk)
-    dq_sum <= \$246 ;
+    dq_sum <= \$249 ;
   always @(posedge clk)
-    dq_scale <= \$247 ;
+    dq_scale <= \$250 ;
   always @(posedge clk)
-    dq_first <= \$248 ;
+    dq_first <= \$251 ;
   always @(posedge clk)
-    dq_psum <= \$249 ;
+    dq_psum <= \$252 ;
   always @(posedge clk)
-    dq_last <= \$250 ;
+    dq_last <= \$253 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = i_a;
-    if (rst) begin
-      \$219  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = i_w;
-    if (rst) begin
-      \$220  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = i_ctl;
-    if (rst) begin
-      \$221  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = w_reg;
-    if (i_ctl[1]) begin
-      \$222  = i_w;
-    end
+    \$222  = i_a;
     if (rst) begin
       \$222  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = w_int0;
-    if (accept) begin
-      \$223  = w_sel[5:0];
-    end
+    \$223  = i_w;
     if (rst) begin
-      \$223  = 6'h00;
+      \$223  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = rest0;
-    if (accept) begin
-      \$224  = \$3 [5:0];
-    end
+    \$224  = i_ctl;
     if (rst) begin
-      \$224  = 6'h00;
+      \$224  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = w_int1;
-    if (accept) begin
-      \$225  = w_sel[11:6];
+    \$225  = w_reg;
+    if (i_ctl[1]) begin
+      \$225  = i_w;
     end
     if (rst) begin
-      \$225  = 6'h00;
+      \$225  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = rest1;
+    \$226  = w_int0;
     if (accept) begin
-      \$226  = \$6 [5:0];
+      \$226  = w_sel[5:0];
     end
     if (rst) begin
       \$226  = 6'h00;
@@ -767,9 +742,9 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = w_int2;
+    \$227  = rest0;
     if (accept) begin
-      \$227  = w_sel[17:12];
+      \$227  = \$3 [5:0];
     end
     if (rst) begin
       \$227  = 6'h00;
@@ -777,9 +752,9 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = rest2;
+    \$228  = w_int1;
     if (accept) begin
-      \$228  = \$9 [5:0];
+      \$228  = w_sel[11:6];
     end
     if (rst) begin
       \$228  = 6'h00;
@@ -787,9 +762,9 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = w_int3;
+    \$229  = rest1;
     if (accept) begin
-      \$229  = w_sel[23:18];
+      \$229  = \$6 [5:0];
     end
     if (rst) begin
       \$229  = 6'h00;
@@ -797,9 +772,9 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = rest3;
+    \$230  = w_int2;
     if (accept) begin
-      \$230  = \$12 [5:0];
+      \$230  = w_sel[17:12];
     end
     if (rst) begin
       \$230  = 6'h00;
@@ -807,53 +782,49 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = a_reg;
+    \$231  = rest2;
     if (accept) begin
-      \$231  = i_a;
+      \$231  = \$9 [5:0];
     end
     if (rst) begin
-      \$231  = 32'd0;
+      \$231  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = dtype;
+    \$232  = w_int3;
     if (accept) begin
-      \$232  = 1'h0;
+      \$232  = w_sel[23:18];
     end
     if (rst) begin
-      \$232  = 1'h0;
+      \$232  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = remaining;
+    \$233  = rest3;
     if (accept) begin
-      \$233  = 2'h3;
-    end else if (\$13 ) begin
-      \$233  = \$14 [1:0];
+      \$233  = \$12 [5:0];
     end
     if (rst) begin
-      \$233  = 2'h0;
+      \$233  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = step;
+    \$234  = a_reg;
     if (accept) begin
-      \$234  = 2'h0;
-    end else if (\$13 ) begin
-      \$234  = \$15 [1:0];
+      \$234  = i_a;
     end
     if (rst) begin
-      \$234  = 2'h0;
+      \$234  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = beat_group_end;
+    \$235  = dtype;
     if (accept) begin
-      \$235  = i_ctl[4];
+      \$235  = 1'h0;
     end
     if (rst) begin
       \$235  = 1'h0;
@@ -861,114 +832,110 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = beat_last;
+    \$236  = remaining;
     if (accept) begin
-      \$236  = i_ctl[3];
+      \$236  = 2'h3;
+    end else if (\$13 ) begin
+      \$236  = \$14 [1:0];
     end
     if (rst) begin
-      \$236  = 1'h0;
+      \$236  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = beat_scale;
+    \$237  = step;
     if (accept) begin
-      \$237  = w_sel[31:24];
+      \$237  = 2'h0;
+    end else if (\$13 ) begin
+      \$237  = \$15 [1:0];
     end
     if (rst) begin
-      \$237  = 8'h00;
+      \$237  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = group_acc;
+    \$238  = beat_group_end;
+    if (accept) begin
+      \$238  = i_ctl[4];
+    end
+    if (rst) begin
+      \$238  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$239  = beat_last;
+    if (accept) begin
+      \$239  = i_ctl[3];
+    end
+    if (rst) begin
+      \$239  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$240  = beat_scale;
+    if (accept) begin
+      \$240  = w_sel[31:24];
+    end
+    if (rst) begin
+      \$240  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$241  = group_acc;
     if (handoff) begin
-      \$238  = 21'h000000;
+      \$241  = 21'h000000;
     end else if (\$16 ) begin
-      \$238  = \$210 [20:0];
+      \$241  = \$210 [20:0];
     end
     if (rst) begin
-      \$238  = 21'h000000;
+      \$241  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = grp_first;
+    \$242  = grp_first;
     if (handoff) begin
-      \$239  = 1'h0;
+      \$242  = 1'h0;
     end
     if (\$17 ) begin
-      \$239  = 1'h1;
+      \$242  = 1'h1;
     end
     if (rst) begin
-      \$239  = 1'h0;
+      \$242  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = grp_psum;
+    \$243  = grp_psum;
     if (\$17 ) begin
-      \$240  = i_psum;
+      \$243  = i_psum;
     end
     if (rst) begin
-      \$240  = 48'h000000000000;
+      \$243  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = 1'h0;
+    \$244  = 1'h0;
     if (\$18 ) begin
       if (\$22 ) begin
-        \$241  = 1'h1;
+        \$244  = 1'h1;
       end
     end
     if (rst) begin
-      \$241  = 1'h0;
+      \$244  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = out_acc;
+    \$245  = out_acc;
     if (\$18 ) begin
-      \$242  = \$218 [47:0];
-    end
-    if (rst) begin
-      \$242  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = dq_left;
-    if (\$18 ) begin
-      \$243  = \$19 [3:0];
-    end
-    if (handoff) begin
-      \$243  = 4'h8;
-    end
-    if (rst) begin
-      \$243  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = dq_bit;
-    if (\$18 ) begin
-      \$244  = \$20 [2:0];
-    end
-    if (handoff) begin
-      \$244  = 3'h0;
-    end
-    if (rst) begin
-      \$244  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = o_psum;
-    if (\$18 ) begin
-      if (\$22 ) begin
-        \$245  = \$218 [47:0];
-      end
+      \$245  = \$221 [47:0];
     end
     if (rst) begin
       \$245  = 48'h000000000000;
@@ -976,52 +943,90 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = dq_sum;
+    \$246  = dq_left;
+    if (\$18 ) begin
+      \$246  = \$19 [3:0];
+    end
     if (handoff) begin
-      \$246  = \$210 [20:0];
+      \$246  = 4'h8;
     end
     if (rst) begin
-      \$246  = 21'h000000;
+      \$246  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = dq_scale;
+    \$247  = dq_bit;
+    if (\$18 ) begin
+      \$247  = \$20 [2:0];
+    end
     if (handoff) begin
-      \$247  = beat_scale;
+      \$247  = 3'h0;
     end
     if (rst) begin
-      \$247  = 8'h00;
+      \$247  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = dq_first;
-    if (handoff) begin
-      \$248  = grp_first;
+    \$248  = o_psum;
+    if (\$18 ) begin
+      if (\$22 ) begin
+        \$248  = \$221 [47:0];
+      end
     end
     if (rst) begin
-      \$248  = 1'h0;
+      \$248  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = dq_psum;
+    \$249  = dq_sum;
     if (handoff) begin
-      \$249  = grp_psum;
+      \$249  = \$210 [20:0];
     end
     if (rst) begin
-      \$249  = 48'h000000000000;
+      \$249  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = dq_last;
+    \$250  = dq_scale;
     if (handoff) begin
-      \$250  = beat_last;
+      \$250  = beat_scale;
     end
     if (rst) begin
-      \$250  = 1'h0;
+      \$250  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$251  = dq_first;
+    if (handoff) begin
+      \$251  = grp_first;
+    end
+    if (rst) begin
+      \$251  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$252  = dq_psum;
+    if (handoff) begin
+      \$252  = grp_psum;
+    end
+    if (rst) begin
+      \$252  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$253  = dq_last;
+    if (handoff) begin
+      \$253  = beat_last;
+    end
+    if (rst) begin
+      \$253  = 1'h0;
     end
   end
   assign w_in0 = w_sel[5:0];
@@ -1029,7 +1034,7 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign w_in2 = w_sel[17:12];
   assign w_in3 = w_sel[23:18];
   assign group_next = \$210 [20:0];
-  assign out_next = \$218 [47:0];
+  assign out_next = \$221 [47:0];
   assign ready = o_ready;
   assign wint_int6 = w_sel[5:0];
   assign \wint_int6$50  = w_sel[11:6];
@@ -1102,4 +1107,5 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \w_sel.code[2]  = w_sel[17:12];
   assign \w_sel.code[3]  = w_sel[23:18];
   assign \w_sel.scale  = w_sel[31:24];
+  assign \$219  = { \$218 [27], \$218  };
 endmodule

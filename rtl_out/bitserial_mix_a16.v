@@ -343,44 +343,47 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [47:0] \$403 ;
   wire \$404 ;
   wire [38:0] \$405 ;
-  wire [38:0] \$406 ;
-  wire [48:0] \$407 ;
-  reg [63:0] \$408 ;
-  reg [43:0] \$409 ;
+  wire [39:0] \$406 ;
+  wire [38:0] \$407 ;
+  wire [39:0] \$408 ;
+  wire [39:0] \$409 ;
   wire [3:0] \$41 ;
-  reg [4:0] \$410 ;
-  reg [43:0] \$411 ;
-  reg [7:0] \$412 ;
-  reg [7:0] \$413 ;
-  reg [7:0] \$414 ;
+  wire [48:0] \$410 ;
+  reg [63:0] \$411 ;
+  reg [43:0] \$412 ;
+  reg [4:0] \$413 ;
+  reg [43:0] \$414 ;
   reg [7:0] \$415 ;
   reg [7:0] \$416 ;
   reg [7:0] \$417 ;
   reg [7:0] \$418 ;
   reg [7:0] \$419 ;
   wire \$42 ;
-  reg [63:0] \$420 ;
-  reg [1:0] \$421 ;
-  reg [2:0] \$422 ;
-  reg [1:0] \$423 ;
-  reg \$424 ;
-  reg \$425 ;
-  reg [7:0] \$426 ;
-  reg [31:0] \$427 ;
+  reg [7:0] \$420 ;
+  reg [7:0] \$421 ;
+  reg [7:0] \$422 ;
+  reg [63:0] \$423 ;
+  reg [1:0] \$424 ;
+  reg [2:0] \$425 ;
+  reg [1:0] \$426 ;
+  reg \$427 ;
   reg \$428 ;
-  reg [47:0] \$429 ;
+  reg [7:0] \$429 ;
   wire \$43 ;
-  reg \$430 ;
-  reg [47:0] \$431 ;
-  reg [3:0] \$432 ;
-  reg [2:0] \$433 ;
+  reg [31:0] \$430 ;
+  reg \$431 ;
+  reg [47:0] \$432 ;
+  reg \$433 ;
   reg [47:0] \$434 ;
-  reg [31:0] \$435 ;
-  reg [7:0] \$436 ;
-  reg \$437 ;
-  reg [47:0] \$438 ;
-  reg \$439 ;
+  reg [3:0] \$435 ;
+  reg [2:0] \$436 ;
+  reg [47:0] \$437 ;
+  reg [31:0] \$438 ;
+  reg [7:0] \$439 ;
   wire [3:0] \$44 ;
+  reg \$440 ;
+  reg [47:0] \$441 ;
+  reg \$442 ;
   wire [4:0] \$45 ;
   wire \$46 ;
   wire [3:0] \$47 ;
@@ -1101,72 +1104,74 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \$403  = \$402  ? dq_psum : out_acc;
   assign \$404  = dq_scale >> dq_bit;
   assign \$405  = $signed(dq_sum) << dq_bit;
-  assign \$406  = \$404  ? \$405  : 39'h0000000000;
-  assign \$407  = $signed(\$403 ) + $signed(\$406 );
+  assign \$406  = - $signed(\$405 );
+  assign \$407  = $signed(dq_sum) << dq_bit;
+  assign \$409  = \$404  ? \$408  : 40'h0000000000;
+  assign \$410  = $signed(\$403 ) + $signed(\$409 );
   always @(posedge clk)
-    o_a <= \$408 ;
+    o_a <= \$411 ;
   always @(posedge clk)
-    o_w <= \$409 ;
+    o_w <= \$412 ;
   always @(posedge clk)
-    o_ctl <= \$410 ;
+    o_ctl <= \$413 ;
   always @(posedge clk)
-    w_reg <= \$411 ;
+    w_reg <= \$414 ;
   always @(posedge clk)
-    w_int0 <= \$412 ;
+    w_int0 <= \$415 ;
   always @(posedge clk)
-    rest0 <= \$413 ;
+    rest0 <= \$416 ;
   always @(posedge clk)
-    w_int1 <= \$414 ;
+    w_int1 <= \$417 ;
   always @(posedge clk)
-    rest1 <= \$415 ;
+    rest1 <= \$418 ;
   always @(posedge clk)
-    w_int2 <= \$416 ;
+    w_int2 <= \$419 ;
   always @(posedge clk)
-    rest2 <= \$417 ;
+    rest2 <= \$420 ;
   always @(posedge clk)
-    w_int3 <= \$418 ;
+    w_int3 <= \$421 ;
   always @(posedge clk)
-    rest3 <= \$419 ;
+    rest3 <= \$422 ;
   always @(posedge clk)
-    a_reg <= \$420 ;
+    a_reg <= \$423 ;
   always @(posedge clk)
-    dtype <= \$421 ;
+    dtype <= \$424 ;
   always @(posedge clk)
-    remaining <= \$422 ;
+    remaining <= \$425 ;
   always @(posedge clk)
-    step <= \$423 ;
+    step <= \$426 ;
   always @(posedge clk)
-    beat_group_end <= \$424 ;
+    beat_group_end <= \$427 ;
   always @(posedge clk)
-    beat_last <= \$425 ;
+    beat_last <= \$428 ;
   always @(posedge clk)
-    beat_scale <= \$426 ;
+    beat_scale <= \$429 ;
   always @(posedge clk)
-    group_acc <= \$427 ;
+    group_acc <= \$430 ;
   always @(posedge clk)
-    grp_first <= \$428 ;
+    grp_first <= \$431 ;
   always @(posedge clk)
-    grp_psum <= \$429 ;
+    grp_psum <= \$432 ;
   always @(posedge clk)
-    o_valid <= \$430 ;
+    o_valid <= \$433 ;
   always @(posedge clk)
-    out_acc <= \$431 ;
+    out_acc <= \$434 ;
   always @(posedge clk)
-    dq_left <= \$432 ;
+    dq_left <= \$435 ;
   always @(posedge clk)
-    dq_bit <= \$433 ;
+    dq_bit <= \$436 ;
   always @(posedge clk)
-    o_psum <= \$434 ;
+    o_psum <= \$437 ;
   always @(posedge clk)
-    dq_sum <= \$435 ;
+    dq_sum <= \$438 ;
   always @(posedge clk)
-    dq_scale <= \$436 ;
+    dq_scale <= \$439 ;
   always @(posedge clk)
-    dq_first <= \$437 ;
+    dq_first <= \$440 ;
   always @(posedge clk)
-    dq_psum <= \$438 ;
+    dq_psum <= \$441 ;
   always @(posedge clk)
-    dq_last <= \$439 ;
+    dq_last <= \$442 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
@@ -2223,76 +2228,40 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$408  = i_a;
+    \$411  = i_a;
     if (rst) begin
-      \$408  = 64'h0000000000000000;
+      \$411  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$409  = i_w;
+    \$412  = i_w;
     if (rst) begin
-      \$409  = 44'h00000000000;
+      \$412  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$410  = i_ctl;
+    \$413  = i_ctl;
     if (rst) begin
-      \$410  = 5'h00;
+      \$413  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$411  = w_reg;
+    \$414  = w_reg;
     if (i_ctl[1]) begin
-      \$411  = i_w;
+      \$414  = i_w;
     end
     if (rst) begin
-      \$411  = 44'h00000000000;
+      \$414  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$412  = w_int0;
+    \$415  = w_int0;
     if (accept) begin
-      \$412  = w_in0;
-    end
-    if (rst) begin
-      \$412  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$413  = rest0;
-    if (accept) begin
-      \$413  = \$3 [7:0];
-    end
-    if (\$19 ) begin
-      \$413  = \$21 ;
-    end
-    if (rst) begin
-      \$413  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$414  = w_int1;
-    if (accept) begin
-      \$414  = w_in1;
-    end
-    if (rst) begin
-      \$414  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$415  = rest1;
-    if (accept) begin
-      \$415  = \$6 [7:0];
-    end
-    if (\$24 ) begin
-      \$415  = \$26 ;
+      \$415  = w_in0;
     end
     if (rst) begin
       \$415  = 8'h00;
@@ -2300,9 +2269,12 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$416  = w_int2;
+    \$416  = rest0;
     if (accept) begin
-      \$416  = w_in2;
+      \$416  = \$3 [7:0];
+    end
+    if (\$19 ) begin
+      \$416  = \$21 ;
     end
     if (rst) begin
       \$416  = 8'h00;
@@ -2310,12 +2282,9 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$417  = rest2;
+    \$417  = w_int1;
     if (accept) begin
-      \$417  = \$9 [7:0];
-    end
-    if (\$29 ) begin
-      \$417  = \$31 ;
+      \$417  = w_in1;
     end
     if (rst) begin
       \$417  = 8'h00;
@@ -2323,9 +2292,12 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$418  = w_int3;
+    \$418  = rest1;
     if (accept) begin
-      \$418  = w_in3;
+      \$418  = \$6 [7:0];
+    end
+    if (\$24 ) begin
+      \$418  = \$26 ;
     end
     if (rst) begin
       \$418  = 8'h00;
@@ -2333,12 +2305,9 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$419  = rest3;
+    \$419  = w_int2;
     if (accept) begin
-      \$419  = \$12 [7:0];
-    end
-    if (\$34 ) begin
-      \$419  = \$36 ;
+      \$419  = w_in2;
     end
     if (rst) begin
       \$419  = 8'h00;
@@ -2346,168 +2315,166 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$420  = a_reg;
+    \$420  = rest2;
     if (accept) begin
-      \$420  = i_a;
+      \$420  = \$9 [7:0];
+    end
+    if (\$29 ) begin
+      \$420  = \$31 ;
     end
     if (rst) begin
-      \$420  = 64'h0000000000000000;
+      \$420  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$421  = dtype;
+    \$421  = w_int3;
     if (accept) begin
-      \$421  = w_sel[41:40];
+      \$421  = w_in3;
     end
     if (rst) begin
-      \$421  = 2'h0;
+      \$421  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$422  = remaining;
+    \$422  = rest3;
     if (accept) begin
-      \$422  = \$14 ;
+      \$422  = \$12 [7:0];
+    end
+    if (\$34 ) begin
+      \$422  = \$36 ;
+    end
+    if (rst) begin
+      \$422  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$423  = a_reg;
+    if (accept) begin
+      \$423  = i_a;
+    end
+    if (rst) begin
+      \$423  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$424  = dtype;
+    if (accept) begin
+      \$424  = w_sel[41:40];
+    end
+    if (rst) begin
+      \$424  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$425  = remaining;
+    if (accept) begin
+      \$425  = \$14 ;
     end else if (\$13 ) begin
-      \$422  = \$15 [2:0];
+      \$425  = \$15 [2:0];
     end
     if (rst) begin
-      \$422  = 3'h0;
+      \$425  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$423  = step;
+    \$426  = step;
     if (accept) begin
-      \$423  = 2'h0;
+      \$426  = 2'h0;
     end else if (\$13 ) begin
-      \$423  = \$16 [1:0];
+      \$426  = \$16 [1:0];
     end
     if (rst) begin
-      \$423  = 2'h0;
+      \$426  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$424  = beat_group_end;
+    \$427  = beat_group_end;
     if (accept) begin
-      \$424  = i_ctl[4];
+      \$427  = i_ctl[4];
     end
     if (rst) begin
-      \$424  = 1'h0;
+      \$427  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$425  = beat_last;
+    \$428  = beat_last;
     if (accept) begin
-      \$425  = i_ctl[3];
+      \$428  = i_ctl[3];
     end
     if (rst) begin
-      \$425  = 1'h0;
+      \$428  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$426  = beat_scale;
+    \$429  = beat_scale;
     if (accept) begin
-      \$426  = w_sel[39:32];
+      \$429  = w_sel[39:32];
     end
     if (rst) begin
-      \$426  = 8'h00;
+      \$429  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$427  = group_acc;
+    \$430  = group_acc;
     if (handoff) begin
-      \$427  = 32'd0;
+      \$430  = 32'd0;
     end else if (\$37 ) begin
-      \$427  = \$399 [31:0];
+      \$430  = \$399 [31:0];
     end
     if (rst) begin
-      \$427  = 32'd0;
+      \$430  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$428  = grp_first;
+    \$431  = grp_first;
     if (handoff) begin
-      \$428  = 1'h0;
+      \$431  = 1'h0;
     end
     if (\$38 ) begin
-      \$428  = 1'h1;
+      \$431  = 1'h1;
     end
     if (rst) begin
-      \$428  = 1'h0;
+      \$431  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$429  = grp_psum;
+    \$432  = grp_psum;
     if (\$38 ) begin
-      \$429  = i_psum;
+      \$432  = i_psum;
     end
     if (rst) begin
-      \$429  = 48'h000000000000;
+      \$432  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$430  = 1'h0;
+    \$433  = 1'h0;
     if (\$39 ) begin
       if (\$43 ) begin
-        \$430  = 1'h1;
+        \$433  = 1'h1;
       end
     end
     if (rst) begin
-      \$430  = 1'h0;
+      \$433  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$431  = out_acc;
+    \$434  = out_acc;
     if (\$39 ) begin
-      \$431  = \$407 [47:0];
-    end
-    if (rst) begin
-      \$431  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$432  = dq_left;
-    if (\$39 ) begin
-      \$432  = \$40 [3:0];
-    end
-    if (handoff) begin
-      \$432  = 4'h8;
-    end
-    if (rst) begin
-      \$432  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$433  = dq_bit;
-    if (\$39 ) begin
-      \$433  = \$41 [2:0];
-    end
-    if (handoff) begin
-      \$433  = 3'h0;
-    end
-    if (rst) begin
-      \$433  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$434  = o_psum;
-    if (\$39 ) begin
-      if (\$43 ) begin
-        \$434  = \$407 [47:0];
-      end
+      \$434  = \$410 [47:0];
     end
     if (rst) begin
       \$434  = 48'h000000000000;
@@ -2515,52 +2482,90 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$435  = dq_sum;
+    \$435  = dq_left;
+    if (\$39 ) begin
+      \$435  = \$40 [3:0];
+    end
     if (handoff) begin
-      \$435  = \$399 [31:0];
+      \$435  = 4'h8;
     end
     if (rst) begin
-      \$435  = 32'd0;
+      \$435  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$436  = dq_scale;
+    \$436  = dq_bit;
+    if (\$39 ) begin
+      \$436  = \$41 [2:0];
+    end
     if (handoff) begin
-      \$436  = beat_scale;
+      \$436  = 3'h0;
     end
     if (rst) begin
-      \$436  = 8'h00;
+      \$436  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$437  = dq_first;
-    if (handoff) begin
-      \$437  = grp_first;
+    \$437  = o_psum;
+    if (\$39 ) begin
+      if (\$43 ) begin
+        \$437  = \$410 [47:0];
+      end
     end
     if (rst) begin
-      \$437  = 1'h0;
+      \$437  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$438  = dq_psum;
+    \$438  = dq_sum;
     if (handoff) begin
-      \$438  = grp_psum;
+      \$438  = \$399 [31:0];
     end
     if (rst) begin
-      \$438  = 48'h000000000000;
+      \$438  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = dq_last;
+    \$439  = dq_scale;
     if (handoff) begin
-      \$439  = beat_last;
+      \$439  = beat_scale;
     end
     if (rst) begin
-      \$439  = 1'h0;
+      \$439  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$440  = dq_first;
+    if (handoff) begin
+      \$440  = grp_first;
+    end
+    if (rst) begin
+      \$440  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$441  = dq_psum;
+    if (handoff) begin
+      \$441  = grp_psum;
+    end
+    if (rst) begin
+      \$441  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$442  = dq_last;
+    if (handoff) begin
+      \$442  = beat_last;
+    end
+    if (rst) begin
+      \$442  = 1'h0;
     end
   end
   always @* begin
@@ -2900,7 +2905,7 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
     end
   end
   assign group_next = \$399 [31:0];
-  assign out_next = \$407 [47:0];
+  assign out_next = \$410 [47:0];
   assign ready = o_ready;
   assign wint_int8 = w_sel[7:0];
   assign wint_int6 = { w_sel[5], w_sel[5], w_sel[5:0] };
@@ -2981,4 +2986,5 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \w_sel.scale  = w_sel[39:32];
   assign \w_sel.dtype  = w_sel[41:40];
   assign \w_sel.special  = w_sel[43:42];
+  assign \$408  = { \$407 [38], \$407  };
 endmodule

@@ -456,43 +456,46 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire \$505 ;
   wire [31:0] \$506 ;
   wire \$507 ;
-  wire \$508 ;
-  reg [63:0] \$509 ;
+  wire [31:0] \$508 ;
+  wire [31:0] \$509 ;
   wire [3:0] \$51 ;
-  reg [43:0] \$510 ;
-  reg [4:0] \$511 ;
-  reg [43:0] \$512 ;
-  reg [7:0] \$513 ;
-  reg [7:0] \$514 ;
-  reg [7:0] \$515 ;
+  wire \$510 ;
+  wire \$511 ;
+  reg [63:0] \$512 ;
+  reg [43:0] \$513 ;
+  reg [4:0] \$514 ;
+  reg [43:0] \$515 ;
   reg [7:0] \$516 ;
   reg [7:0] \$517 ;
   reg [7:0] \$518 ;
   reg [7:0] \$519 ;
   wire [4:0] \$52 ;
   reg [7:0] \$520 ;
-  reg [63:0] \$521 ;
-  reg [1:0] \$522 ;
-  reg [2:0] \$523 ;
-  reg [1:0] \$524 ;
-  reg \$525 ;
-  reg \$526 ;
-  reg [7:0] \$527 ;
-  reg [31:0] \$528 ;
+  reg [7:0] \$521 ;
+  reg [7:0] \$522 ;
+  reg [7:0] \$523 ;
+  reg [63:0] \$524 ;
+  reg [1:0] \$525 ;
+  reg [2:0] \$526 ;
+  reg [1:0] \$527 ;
+  reg \$528 ;
   reg \$529 ;
   wire \$53 ;
-  reg [31:0] \$530 ;
-  reg \$531 ;
-  reg [31:0] \$532 ;
-  reg [3:0] \$533 ;
-  reg [2:0] \$534 ;
+  reg [7:0] \$530 ;
+  reg [31:0] \$531 ;
+  reg \$532 ;
+  reg [31:0] \$533 ;
+  reg \$534 ;
   reg [31:0] \$535 ;
-  reg [31:0] \$536 ;
-  reg [7:0] \$537 ;
-  reg \$538 ;
+  reg [3:0] \$536 ;
+  reg [2:0] \$537 ;
+  reg [31:0] \$538 ;
   reg [31:0] \$539 ;
   wire [3:0] \$54 ;
-  reg \$540 ;
+  reg [7:0] \$540 ;
+  reg \$541 ;
+  reg [31:0] \$542 ;
+  reg \$543 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
@@ -804,6 +807,9 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [7:0] \wint_int8$57 ;
   wire [7:0] \wint_int8$61 ;
   wire [7:0] \wint_int8$65 ;
+  assign \$388  = | a_reg[46:42];
+  assign \$389  = | remaining;
+  assign \$390  = man2 & \$389 ;
   assign \$391  = | { \$388 , a_reg[41:32] };
   assign live2 = \$390  & \$391 ;
   assign \$392  = ! a_reg[46:42];
@@ -927,74 +933,76 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \$504  = \$502  & \$503 ;
   assign \$505  = \$501  | \$504 ;
   assign \$506  = \$505  ? dq_sum : gs_rp_out;
-  assign dq_addend = \$498  ? \$506  : 32'd0;
-  assign \$507  = ! dq_bit;
-  assign \$508  = \$507  & dq_first;
-  assign \a$192  = \$508  ? dq_psum : out_acc;
+  assign \$507  = dq_bit == 3'h7;
+  assign \$509  = \$506  ^ \$508 ;
+  assign dq_addend = \$498  ? \$509  : 32'd0;
+  assign \$510  = ! dq_bit;
+  assign \$511  = \$510  & dq_first;
+  assign \a$192  = \$511  ? dq_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$509 ;
+    o_a <= \$512 ;
   always @(posedge clk)
-    o_w <= \$510 ;
+    o_w <= \$513 ;
   always @(posedge clk)
-    o_ctl <= \$511 ;
+    o_ctl <= \$514 ;
   always @(posedge clk)
-    w_reg <= \$512 ;
+    w_reg <= \$515 ;
   always @(posedge clk)
-    w_int0 <= \$513 ;
+    w_int0 <= \$516 ;
   always @(posedge clk)
-    rest0 <= \$514 ;
+    rest0 <= \$517 ;
   always @(posedge clk)
-    w_int1 <= \$515 ;
+    w_int1 <= \$518 ;
   always @(posedge clk)
-    rest1 <= \$516 ;
+    rest1 <= \$519 ;
   always @(posedge clk)
-    w_int2 <= \$517 ;
+    w_int2 <= \$520 ;
   always @(posedge clk)
-    rest2 <= \$518 ;
+    rest2 <= \$521 ;
   always @(posedge clk)
-    w_int3 <= \$519 ;
+    w_int3 <= \$522 ;
   always @(posedge clk)
-    rest3 <= \$520 ;
+    rest3 <= \$523 ;
   always @(posedge clk)
-    a_reg <= \$521 ;
+    a_reg <= \$524 ;
   always @(posedge clk)
-    dtype <= \$522 ;
+    dtype <= \$525 ;
   always @(posedge clk)
-    remaining <= \$523 ;
+    remaining <= \$526 ;
   always @(posedge clk)
-    step <= \$524 ;
+    step <= \$527 ;
   always @(posedge clk)
-    beat_group_end <= \$525 ;
+    beat_group_end <= \$528 ;
   always @(posedge clk)
-    beat_last <= \$526 ;
+    beat_last <= \$529 ;
   always @(posedge clk)
-    beat_scale <= \$527 ;
+    beat_scale <= \$530 ;
   always @(posedge clk)
-    group_acc <= \$528 ;
+    group_acc <= \$531 ;
   always @(posedge clk)
-    grp_first <= \$529 ;
+    grp_first <= \$532 ;
   always @(posedge clk)
-    grp_psum <= \$530 ;
+    grp_psum <= \$533 ;
   always @(posedge clk)
-    o_valid <= \$531 ;
+    o_valid <= \$534 ;
   always @(posedge clk)
-    out_acc <= \$532 ;
+    out_acc <= \$535 ;
   always @(posedge clk)
-    dq_left <= \$533 ;
+    dq_left <= \$536 ;
   always @(posedge clk)
-    dq_bit <= \$534 ;
+    dq_bit <= \$537 ;
   always @(posedge clk)
-    o_psum <= \$535 ;
+    o_psum <= \$538 ;
   always @(posedge clk)
-    dq_sum <= \$536 ;
+    dq_sum <= \$539 ;
   always @(posedge clk)
-    dq_scale <= \$537 ;
+    dq_scale <= \$540 ;
   always @(posedge clk)
-    dq_first <= \$538 ;
+    dq_first <= \$541 ;
   always @(posedge clk)
-    dq_psum <= \$539 ;
+    dq_psum <= \$542 ;
   always @(posedge clk)
-    dq_last <= \$540 ;
+    dq_last <= \$543 ;
   assign \$1  = $signed(w_in0) < $signed(1'h0);
   assign \$2  = - $signed(w_in0);
   assign \$3  = \$1  ? \$2  : { w_in0[7], w_in0 };
@@ -1426,9 +1434,6 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \$385  = \$384  ? 5'h01 : a_reg[30:26];
   assign \$386  = \$385  + shift1;
   assign \$387  = live1 ? \$386  : 6'h00;
-  assign \$388  = | a_reg[46:42];
-  assign \$389  = | remaining;
-  assign \$390  = man2 & \$389 ;
   \bitserial_mix_fp16.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
@@ -1441,76 +1446,40 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = i_a;
+    \$512  = i_a;
     if (rst) begin
-      \$509  = 64'h0000000000000000;
+      \$512  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = i_w;
+    \$513  = i_w;
     if (rst) begin
-      \$510  = 44'h00000000000;
+      \$513  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = i_ctl;
+    \$514  = i_ctl;
     if (rst) begin
-      \$511  = 5'h00;
+      \$514  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = w_reg;
+    \$515  = w_reg;
     if (i_ctl[1]) begin
-      \$512  = i_w;
+      \$515  = i_w;
     end
     if (rst) begin
-      \$512  = 44'h00000000000;
+      \$515  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = w_int0;
+    \$516  = w_int0;
     if (accept) begin
-      \$513  = w_in0;
-    end
-    if (rst) begin
-      \$513  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = rest0;
-    if (accept) begin
-      \$514  = \$3 [7:0];
-    end
-    if (\$19 ) begin
-      \$514  = \$21 ;
-    end
-    if (rst) begin
-      \$514  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = w_int1;
-    if (accept) begin
-      \$515  = w_in1;
-    end
-    if (rst) begin
-      \$515  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = rest1;
-    if (accept) begin
-      \$516  = \$6 [7:0];
-    end
-    if (\$24 ) begin
-      \$516  = \$26 ;
+      \$516  = w_in0;
     end
     if (rst) begin
       \$516  = 8'h00;
@@ -1518,9 +1487,12 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = w_int2;
+    \$517  = rest0;
     if (accept) begin
-      \$517  = w_in2;
+      \$517  = \$3 [7:0];
+    end
+    if (\$19 ) begin
+      \$517  = \$21 ;
     end
     if (rst) begin
       \$517  = 8'h00;
@@ -1528,12 +1500,9 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = rest2;
+    \$518  = w_int1;
     if (accept) begin
-      \$518  = \$9 [7:0];
-    end
-    if (\$29 ) begin
-      \$518  = \$31 ;
+      \$518  = w_in1;
     end
     if (rst) begin
       \$518  = 8'h00;
@@ -1541,9 +1510,12 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = w_int3;
+    \$519  = rest1;
     if (accept) begin
-      \$519  = w_in3;
+      \$519  = \$6 [7:0];
+    end
+    if (\$24 ) begin
+      \$519  = \$26 ;
     end
     if (rst) begin
       \$519  = 8'h00;
@@ -1551,12 +1523,9 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = rest3;
+    \$520  = w_int2;
     if (accept) begin
-      \$520  = \$12 [7:0];
-    end
-    if (\$34 ) begin
-      \$520  = \$36 ;
+      \$520  = w_in2;
     end
     if (rst) begin
       \$520  = 8'h00;
@@ -1564,168 +1533,166 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = a_reg;
+    \$521  = rest2;
     if (accept) begin
-      \$521  = i_a;
+      \$521  = \$9 [7:0];
+    end
+    if (\$29 ) begin
+      \$521  = \$31 ;
     end
     if (rst) begin
-      \$521  = 64'h0000000000000000;
+      \$521  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = dtype;
+    \$522  = w_int3;
     if (accept) begin
-      \$522  = w_sel[41:40];
+      \$522  = w_in3;
     end
     if (rst) begin
-      \$522  = 2'h0;
+      \$522  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = remaining;
+    \$523  = rest3;
     if (accept) begin
-      \$523  = \$14 ;
+      \$523  = \$12 [7:0];
+    end
+    if (\$34 ) begin
+      \$523  = \$36 ;
+    end
+    if (rst) begin
+      \$523  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$524  = a_reg;
+    if (accept) begin
+      \$524  = i_a;
+    end
+    if (rst) begin
+      \$524  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$525  = dtype;
+    if (accept) begin
+      \$525  = w_sel[41:40];
+    end
+    if (rst) begin
+      \$525  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$526  = remaining;
+    if (accept) begin
+      \$526  = \$14 ;
     end else if (\$13 ) begin
-      \$523  = \$15 [2:0];
+      \$526  = \$15 [2:0];
     end
     if (rst) begin
-      \$523  = 3'h0;
+      \$526  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = step;
+    \$527  = step;
     if (accept) begin
-      \$524  = 2'h0;
+      \$527  = 2'h0;
     end else if (\$13 ) begin
-      \$524  = \$16 [1:0];
+      \$527  = \$16 [1:0];
     end
     if (rst) begin
-      \$524  = 2'h0;
+      \$527  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = beat_group_end;
+    \$528  = beat_group_end;
     if (accept) begin
-      \$525  = i_ctl[4];
+      \$528  = i_ctl[4];
     end
     if (rst) begin
-      \$525  = 1'h0;
+      \$528  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = beat_last;
+    \$529  = beat_last;
     if (accept) begin
-      \$526  = i_ctl[3];
+      \$529  = i_ctl[3];
     end
     if (rst) begin
-      \$526  = 1'h0;
+      \$529  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = beat_scale;
+    \$530  = beat_scale;
     if (accept) begin
-      \$527  = w_sel[39:32];
+      \$530  = w_sel[39:32];
     end
     if (rst) begin
-      \$527  = 8'h00;
+      \$530  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = group_acc;
+    \$531  = group_acc;
     if (handoff) begin
-      \$528  = 32'd0;
+      \$531  = 32'd0;
     end else if (\$37 ) begin
-      \$528  = group_next;
+      \$531  = group_next;
     end
     if (rst) begin
-      \$528  = 32'd0;
+      \$531  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = grp_first;
+    \$532  = grp_first;
     if (handoff) begin
-      \$529  = 1'h0;
+      \$532  = 1'h0;
     end
     if (\$38 ) begin
-      \$529  = 1'h1;
+      \$532  = 1'h1;
     end
     if (rst) begin
-      \$529  = 1'h0;
+      \$532  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = grp_psum;
+    \$533  = grp_psum;
     if (\$38 ) begin
-      \$530  = i_psum;
+      \$533  = i_psum;
     end
     if (rst) begin
-      \$530  = 32'd0;
+      \$533  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = 1'h0;
+    \$534  = 1'h0;
     if (\$39 ) begin
       if (\$43 ) begin
-        \$531  = 1'h1;
+        \$534  = 1'h1;
       end
     end
     if (rst) begin
-      \$531  = 1'h0;
+      \$534  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = out_acc;
+    \$535  = out_acc;
     if (\$39 ) begin
-      \$532  = out_next;
-    end
-    if (rst) begin
-      \$532  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = dq_left;
-    if (\$39 ) begin
-      \$533  = \$40 [3:0];
-    end
-    if (handoff) begin
-      \$533  = 4'h8;
-    end
-    if (rst) begin
-      \$533  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = dq_bit;
-    if (\$39 ) begin
-      \$534  = \$41 [2:0];
-    end
-    if (handoff) begin
-      \$534  = 3'h0;
-    end
-    if (rst) begin
-      \$534  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = o_psum;
-    if (\$39 ) begin
-      if (\$43 ) begin
-        \$535  = out_next;
-      end
+      \$535  = out_next;
     end
     if (rst) begin
       \$535  = 32'd0;
@@ -1733,39 +1700,47 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = dq_sum;
+    \$536  = dq_left;
+    if (\$39 ) begin
+      \$536  = \$40 [3:0];
+    end
     if (handoff) begin
-      \$536  = group_next;
+      \$536  = 4'h8;
     end
     if (rst) begin
-      \$536  = 32'd0;
+      \$536  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = dq_scale;
+    \$537  = dq_bit;
+    if (\$39 ) begin
+      \$537  = \$41 [2:0];
+    end
     if (handoff) begin
-      \$537  = beat_scale;
+      \$537  = 3'h0;
     end
     if (rst) begin
-      \$537  = 8'h00;
+      \$537  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = dq_first;
-    if (handoff) begin
-      \$538  = grp_first;
+    \$538  = o_psum;
+    if (\$39 ) begin
+      if (\$43 ) begin
+        \$538  = out_next;
+      end
     end
     if (rst) begin
-      \$538  = 1'h0;
+      \$538  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = dq_psum;
+    \$539  = dq_sum;
     if (handoff) begin
-      \$539  = grp_psum;
+      \$539  = group_next;
     end
     if (rst) begin
       \$539  = 32'd0;
@@ -1773,12 +1748,42 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = dq_last;
+    \$540  = dq_scale;
     if (handoff) begin
-      \$540  = beat_last;
+      \$540  = beat_scale;
     end
     if (rst) begin
-      \$540  = 1'h0;
+      \$540  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$541  = dq_first;
+    if (handoff) begin
+      \$541  = grp_first;
+    end
+    if (rst) begin
+      \$541  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$542  = dq_psum;
+    if (handoff) begin
+      \$542  = grp_psum;
+    end
+    if (rst) begin
+      \$542  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$543  = dq_last;
+    if (handoff) begin
+      \$543  = beat_last;
+    end
+    if (rst) begin
+      \$543  = 1'h0;
     end
   end
   always @* begin
@@ -3465,6 +3470,7 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \$438  = { 3'h0, \$396 , a_reg[57:48], 4'h0 };
   assign \$460  = { \$459 [24], \$459 [24], \$459 [24], \$459 [24], \$459 [24], \$459 [24], \$459 [24], \$459 [24], \$459 , 23'h000000 };
   assign \$489  = { \$488 [24], \$488 [24], \$488 [24], \$488 [24], \$488 [24], \$488 [24], \$488 [24], \$488 [24], \$488 , 23'h000000 };
+  assign \$508  = { \$507 , 31'h00000000 };
   assign \$462  = lane_rp_sh[0];
   assign \$491  = gs_rp_sh[0];
 endmodule

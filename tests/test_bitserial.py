@@ -74,6 +74,16 @@ def test_booth_digits_reconstruct(value):
     assert sum(d * 4 ** j for j, d in enumerate(digits)) == value
 
 
+def test_group_parameters_that_do_not_apply_are_rejected():
+    with pytest.raises(ValueError, match="special=2 given for int4 weights; only bitmod_fp4 "
+                                         "and bitmod_fp3 have a special value"):
+        weight_int("int4", 3, special=2)
+    with pytest.raises(ValueError, match="zero=1 given for int4 weights; only unsigned"):
+        weight_int("int4", 3, zero=1)
+    with pytest.raises(ValueError, match=r"zero point must be in \[0, 15\] for uint4, not 16"):
+        weight_int("uint4", 3, zero=16)
+
+
 def test_special_value_formats():
     fp4 = SPECIAL_FORMATS["bitmod_fp4"]
     assert list(fp4.values(0)) == [-6, -4, -3, -2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2, 3, 4,
@@ -100,6 +110,10 @@ def test_special_value_formats():
      "group_size=8 is too small: 2 beat(s) of 2 term cycle(s) last 4 cycles, fewer than the "
      "scale_bits=8 cycles of bit-serial dequantization; use group_size >= 16"),
     ({"acc_bits": 24}, ValueError, "acc_bits=24 is too narrow: k_max=4096 products"),
+    ({"scale_signed": 1}, TypeError, "scale_signed must be a bool, not 1"),
+    ({"scale_signed": True, "scale_bits": 1, "group_size": 128}, ValueError,
+     "scale_bits must be >= 2 for a signed scale, not 1"),
+    ({"align_guard_bits": 13}, ValueError, "align_guard_bits must be in [0, 12], not 13"),
 ])
 def test_config_errors(kwargs, exc, message):
     with pytest.raises(exc, match=re.escape(message)):
@@ -127,6 +141,8 @@ VARIANTS = {
                                    group_size=32, acc_bits=64),
     "bitplane_mix": BitSerialConfig(weight_formats=("int8", "bitmod_fp4", "uint2"), lanes=2,
                                     group_size=8, term_mode="bitplane"),
+    "signed_scale": BitSerialConfig(weight_formats=("int4", "uint2"), lanes=4, group_size=16,
+                                    scale_signed=True),
 }
 
 
@@ -206,6 +222,8 @@ FP_VARIANTS = {
                                    lanes=2, group_size=16, align_guard_bits=0),
     "fp16_bitplane_l1": BitSerialConfig(weight_formats=("int4",), act_format="fp16", lanes=1,
                                         group_size=8, term_mode="bitplane", scale_bits=6),
+    "fp16_signed_scale": BitSerialConfig(weight_formats=("bitmod_fp3",), act_format="fp16",
+                                         lanes=4, group_size=16, scale_signed=True),
 }
 
 

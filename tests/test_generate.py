@@ -70,8 +70,10 @@ def test_hierarchy_counts_follow_config(fresh):
         mods = list(g.nodes)
         muls = [m for m in mods if m.rsplit(".", 1)[-1].startswith("mul")]
         adders = [m for m in mods if m.endswith("acc_add") or ".tree" in m]
-        if config.kind in ("int_mac", "bitserial"):
+        if config.kind == "int_mac" or (config.kind == "bitserial" and not config.is_fp):
             assert mods == [name]
+        elif config.kind == "bitserial":
+            assert mods == [name, f"{name}.group_add", f"{name}.out_add"]
         elif config.kind == "fp16_mac":
             assert len(muls) == config.lanes and len(adders) == config.fp32_adders
         else:

@@ -205,8 +205,9 @@ def bitserial_beat_sum(config: Any, a: Sequence[int], w: BitSerialWeight) -> int
 
     fmt = config.weight_formats[w.dtype]
     zero = w.zero if fmt.startswith("uint") else 0
+    special = w.special if fmt.startswith("bitmod") else 0
     shift = config.extra_shift(fmt)
-    return sum(int(x) * (weight_int(fmt, int(c), zero=zero, special=w.special) << shift)
+    return sum(int(x) * (weight_int(fmt, int(c), zero=zero, special=special) << shift)
                for x, c in zip(a, w.codes, strict=True))
 
 
@@ -240,10 +241,11 @@ def bitserial_fp_term_sum(config: Any, a: Sequence[int], w: Any, step: int) -> i
     guard = config.align_guard_bits
     fmt = config.weight_formats[w.dtype]
     zero = w.zero if fmt.startswith("uint") else 0
+    special = w.special if fmt.startswith("bitmod") else 0
     lanes = []
     for x, code in zip(a, w.codes, strict=True):
         sa, ea, ma = _fp_fields(int(x), exp_bits, man_bits)
-        term = weight_terms(fmt, weight_int(fmt, int(code), zero=zero, special=w.special),
+        term = weight_terms(fmt, weight_int(fmt, int(code), zero=zero, special=special),
                             config.term_mode)[step]
         if term.man and ma:
             lanes.append((sa ^ term.sign, ea + term.shift + config.extra_shift(fmt), ma))
@@ -265,8 +267,10 @@ def bitserial_fp_dequant(config: Any, base: int, group: int, scale: int) -> int:
     out = np.uint32(base)
     g = float(f32_value(np.uint32(group)))
     for j in range(config.scale_bits):
+        # A signed scale's top bit weighs -2^j: the same magnitude with the sign flipped.
+        sign = -1.0 if config.scale_signed and j == config.scale_bits - 1 else 1.0
         with np.errstate(all="ignore"):
-            term = np.float32(g * 2.0 ** j) if (scale >> j) & 1 else np.float32(0.0)
+            term = np.float32(sign * g * 2.0 ** j) if (scale >> j) & 1 else np.float32(0.0)
         out = fp32_add(out, f32_bits(term))
     return int(out)
 
@@ -322,7 +326,9 @@ def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[t
             if config.is_fp:
                 out = bitserial_fp_dequant(config, base, group, int(w.scale))
             else:
-                out = wrap_signed(base + int(w.scale) * group, config.acc_bits)
+                scale = (wrap_signed(int(w.scale), config.scale_bits) if config.scale_signed
+                         else int(w.scale))
+                out = wrap_signed(base + scale * group, config.acc_bits)
             if b.last:
                 results.append((t + latency, out))
             group, grp_first = 0, False

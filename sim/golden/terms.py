@@ -99,6 +99,12 @@ def weight_int(fmt_name: str, code: int, *, zero: int = 0, special: int = 0) -> 
     """
     _check(fmt_name)
     fmt = get_weight_format(fmt_name)
+    if special and not isinstance(fmt, SpecialValueFormat):
+        raise ValueError(f"special={special} given for {fmt_name} weights; only "
+                         f"bitmod_fp4 and bitmod_fp3 have a special value")
+    if zero and not (isinstance(fmt, IntFormat) and not fmt.signed):
+        raise ValueError(f"zero={zero} given for {fmt_name} weights; only unsigned integer "
+                         f"formats have a zero point")
     if isinstance(fmt, IntFormat) and not fmt.signed:
         if not 0 <= zero <= fmt.max_int:
             raise ValueError(f"zero point must be in [0, {fmt.max_int}] for {fmt_name}, "
