@@ -364,3 +364,23 @@ def test_mixed_type_quantization_beats_every_single_type(rng):
         quantize_mixed_groups(w, 128, formats=("uint4",))
     with pytest.raises(ValueError, match="group_size must divide K: got group_size=100"):
         quantize_mixed_groups(w, 100)
+
+
+@pytest.mark.parametrize("act_format", ["int8", "fp16"])
+def test_maximum_group_size_extremes_and_zeros(act_format):
+    """A 4096-weight group of the largest products, then an all-zero group, in RTL."""
+    c = BitSerialConfig(weight_formats=("int8",), act_format=act_format, lanes=4,
+                        group_size=4096)
+    amin = 0xFBFF if act_format == "fp16" else -128       # -65504 in FP16
+    beats = []
+    for group, (a, code, scale) in enumerate([(amin, 0x80, 255), (0, 0, 0)]):
+        for j in range(c.group_size // c.lanes):
+            last = j == c.group_size // c.lanes - 1
+            beats.append(Beat(a=(a,) * 4, w=BitSerialWeight((code,) * 4, scale), valid=True,
+                              load_w=True, first=j == 0, last=last, group_end=last))
+            beats += [Beat(a=(0,) * 4, w=w_reset(c))] * (c.beat_cycles(0) - 1)
+    expected = run_contract(c, beats, w_reset=w_reset(c))
+    if act_format == "int8":
+        assert [v for _, v in expected] == [4096 * 128 * 128 * 255, 0]
+    driven, observed = simulate_trace(c, beats, drain=c.latency + 2)
+    assert not check_cycles(c, driven, observed, expected, beats=beats)
