@@ -373,7 +373,7 @@ def test_maximum_group_size_extremes_and_zeros(act_format):
                         group_size=4096)
     amin = 0xFBFF if act_format == "fp16" else -128       # -65504 in FP16
     beats = []
-    for group, (a, code, scale) in enumerate([(amin, 0x80, 255), (0, 0, 0)]):
+    for a, code, scale in [(amin, 0x80, 255), (0, 0, 0)]:
         for j in range(c.group_size // c.lanes):
             last = j == c.group_size // c.lanes - 1
             beats.append(Beat(a=(a,) * 4, w=BitSerialWeight((code,) * 4, scale), valid=True,
