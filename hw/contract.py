@@ -22,7 +22,9 @@ i_ctl: In(PEControl)
     register otherwise, so weight-stationary arrays preload once and output-stationary arrays stream
     with ``load_w`` high on every beat. ``first``: this beat starts a new accumulation from
     ``i_psum`` instead of the PE's own accumulator. ``last``: this beat ends the accumulation; its
-    result appears on ``o_psum`` with ``o_valid`` high exactly ``config.latency`` cycles later.
+    result appears on ``o_psum`` with ``o_valid`` high exactly ``config.beat_timing(w)[1]``
+    cycles later (``config.latency`` for every PE whose timing does not depend on the weight
+    operand ``w``).
     ``group_end``: the beat closes a quantization group (PEs that dequantize per group use it,
     others ignore it).
 o_a, o_w, o_ctl: Out
@@ -33,8 +35,11 @@ o_psum: Out(psum_shape), o_valid: Out(1)
     value until the next result.
 o_ready: Out(1)
     High when the PE accepts a beat this cycle. Single-cycle PEs tie it high; multi-cycle
-    (bit-serial) PEs lower it while they work, and ``config.cycles_per_beat`` tells the array's
-    scheduler how long that is, so an array never has to watch it.
+    (bit-serial) PEs lower it while they work. ``config.beat_timing(w)[0]`` tells the array's
+    scheduler how long a beat with weight operand ``w`` takes (``config.cycles_per_beat`` is the
+    worst case), so an array fed as its family documents never has to watch ``o_ready``; a
+    family may add stall cycles only where it documents them (the bit-serial PE waits when a
+    group closes before the previous group's dequantization has finished).
 
 The beat-level meaning of this contract is implemented once in pure numpy by
 :func:`sim.golden.pe.run_contract`, against which every PE is checked.

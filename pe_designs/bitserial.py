@@ -4,22 +4,29 @@ A beat brings ``lanes`` activations and ``lanes`` weight codes of one quantizati
 turns each weight into bit-serial terms (:mod:`sim.golden.terms`: radix-4 Booth digits for
 integers and ternary, non-zero bits for FP4/FP3) and spends one cycle per term: every lane shifts
 its activation by the term's ``exp + bsig``, negates it for a negative term, and an adder tree
-adds the lanes into the *group accumulator* (exact integer). When a beat closes a group
-(``group_end``), the group sum moves to the *bit-serial dequantization unit*, which multiplies it
-by the group's unsigned ``scale_bits``-bit scale one scale bit per cycle (shift-and-add into the
-output accumulator) while the datapath already works on the next group, so dequantization never
-stalls it as long as a group lasts at least ``scale_bits`` cycles (checked by the config).
+adds the lanes into the *group accumulator* (exact integer; FP32 for FP16/BF16 activations). When
+a beat closes a group (``group_end``), the group sum moves to the *bit-serial dequantization
+unit*, which multiplies it by the group's ``scale_bits``-bit scale (unsigned, or two's
+complement with ``scale_signed``) one scale bit per cycle (shift-and-add into the output
+accumulator) while the datapath already works on the next group. Full groups last at least
+``scale_bits`` cycles (checked by the config), so dequantization never stalls the datapath; a
+shorter (partial) group that closes while the dequantizer is busy waits in its last term cycle
+with ``o_ready`` low until it is free.
 
 Each group picks its data type from ``weight_formats`` (BitMoD's per-group mixture of data
 types): the weight beat carries the format index, the zero point (unsigned formats) and the
 special-value selector (BitMoD FP4/FP3). Weights of every format are aligned to a common binary
 point (``frac_bits``), so groups of different types add up in one output.
 
-Fit with the PE contract (:mod:`hw.contract`): ``o_ready`` is low while a beat's terms are being
-processed except in the last term cycle, when the next beat can be accepted; a beat of format
-``f`` takes ``config.beat_cycles(f)`` cycles and an output appears ``config.latency_for(f)``
-cycles after its ``last`` beat (which must also be ``group_end``). ``i_psum`` is taken on the
-group's ``first`` beat.
+Fit with the PE contract (:mod:`hw.contract`): timing depends on the group's data type, so the
+config's ``beat_timing(w)`` gives each beat's cycles (``beat_cycles(f)``, one per term) and
+result latency (``latency_for(f)``); ``cycles_per_beat`` and ``latency`` are the worst cases over
+the formats, which a scheduler that does not track data types can use. ``o_ready`` is low while a
+beat's terms are being processed except in the last term cycle, when the next beat can be
+accepted. An output closes on a ``last`` beat that is also ``group_end``; ``i_psum`` is taken
+on the group's ``first`` beat, which must be the group's first; a group keeps one data type,
+zero point and special value, and its scale is read from its ``group_end`` beat. Data-type codes
+past the last format behave as the first format.
 """
 
 from dataclasses import dataclass
@@ -237,10 +244,11 @@ class BitSerialConfig(_ConfigMixin):
 
     @property
     def latency(self) -> int:
+        """Worst-case result latency over the formats (``latency_for`` gives each one's)."""
         return max(self.latency_for(f) for f in self.weight_formats)
 
     def beat_timing(self, w) -> tuple[int, int]:
-        """``(cycles, latency)`` of a beat with golden weight operand ``w``."""
+        """``(cycles, latency)`` of a beat with weight operand ``w`` (its ``dtype`` decides)."""
         return self.beat_cycles(w.dtype), self.latency_for(w.dtype)
 
     # --- ports -------------------------------------------------------------------------------
@@ -337,7 +345,11 @@ class BitSerialPE(wiring.Component):
         remaining = Signal(range(c.cycles_per_beat + 1))   # term cycles left of this beat
         step = Signal(range(max(c.cycles_per_beat, 2)))     # index of the current term
         ready = Signal()
-        m.d.comb += [ready.eq(remaining <= 1), self.o_ready.eq(ready)]
+        # The last term cycle of a group waits while the dequantizer still works on the
+        # previous group (only groups shorter than scale_bits cycles ever see this).
+        stall = Signal()
+        dq_left = Signal(range(c.scale_bits + 1))
+        m.d.comb += [ready.eq((remaining <= 1) & ~stall), self.o_ready.eq(ready)]
         accept = Signal()
         m.d.comb += accept.eq(self.i_ctl.valid & ready)
 
@@ -370,7 +382,7 @@ class BitSerialPE(wiring.Component):
                 beat_last.eq(self.i_ctl.last),
                 beat_scale.eq(w.scale),
             ]
-        with m.Elif(remaining != 0):
+        with m.Elif((remaining != 0) & ~stall):
             m.d.sync += [remaining.eq(remaining - 1), step.eq(step + 1)]
 
         # --- one term per lane per cycle ---------------------------------------------------
@@ -399,7 +411,7 @@ class BitSerialPE(wiring.Component):
                 for i in range(c.w_int_bits):
                     with m.If(rest[l][i]):
                         m.d.comb += top.eq(1 << i)
-                with m.If(active & ~accept):
+                with m.If(active & ~accept & ~stall):
                     m.d.sync += rest[l].eq(rest[l] & ~top)
         # --- group accumulator ---------------------------------------------------------------
         if c.is_fp:
@@ -421,10 +433,13 @@ class BitSerialPE(wiring.Component):
             group_next = Signal(signed(c.group_acc_bits))
             m.d.comb += group_next.eq(group_acc + term_sum)
         handoff = Signal()
-        m.d.comb += handoff.eq((remaining == 1) & beat_group_end)
+        m.d.comb += [
+            stall.eq((remaining == 1) & beat_group_end & (dq_left > 1)),
+            handoff.eq((remaining == 1) & beat_group_end & ~stall),
+        ]
         with m.If(handoff):
             m.d.sync += group_acc.eq(0)
-        with m.Elif(active):
+        with m.Elif(active & ~stall):
             m.d.sync += group_acc.eq(group_next)
 
         psum_shape = unsigned(32) if c.is_fp else signed(c.acc_bits)
@@ -441,7 +456,6 @@ class BitSerialPE(wiring.Component):
         dq_first = Signal()
         dq_last = Signal()
         dq_psum = Signal(psum_shape)
-        dq_left = Signal(range(c.scale_bits + 1))
         dq_bit = Signal(range(max(c.scale_bits, 2)))
         out_acc = Signal(psum_shape)
         out_next = Signal(psum_shape)

@@ -60,6 +60,14 @@ class _ConfigMixin:
         """Cycles one PE spends per multiply-accumulate in steady state."""
         return self.cycles_per_beat / self.macs_per_beat
 
+    def beat_timing(self, w) -> tuple[int, int]:
+        """``(cycles, latency)`` of a beat with weight operand ``w`` (the PE contract's timing).
+
+        Families whose timing depends on the weight (a bit-serial PE with several data types)
+        override this; for the others it is ``(cycles_per_beat, latency)`` for every beat.
+        """
+        return self.cycles_per_beat, self.latency
+
 
 @dataclass(frozen=True, kw_only=True)
 class IntMacConfig(_ConfigMixin):

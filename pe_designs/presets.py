@@ -43,8 +43,8 @@ PRESETS = {
     # with a signed INT8 group scale.
     "bitserial_mix_fp16": replace(_BITSERIAL, act_format="fp16", scale_signed=True,
                                   weight_formats=("int8", "int6", "bitmod_fp4", "bitmod_fp3")),
-    # The same mixture over INT16 activations (exact datapath).
-    "bitserial_mix_a16": replace(_BITSERIAL, act_format="int16",
+    # The same mixture over INT16 activations (exact datapath), also with a signed INT8 scale.
+    "bitserial_mix_a16": replace(_BITSERIAL, act_format="int16", scale_signed=True,
                                  weight_formats=("int8", "int6", "bitmod_fp4", "bitmod_fp3")),
     # Stripes-style baseline: one weight bit per cycle.
     "bitserial_int4_bitplane_a8": replace(_BITSERIAL, term_mode="bitplane"),

@@ -4,121 +4,140 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [1:0] \$100 ;
-  reg \$101 ;
-  reg \$102 ;
-  reg \$103 ;
-  reg [7:0] \$104 ;
-  reg [19:0] \$105 ;
-  reg \$106 ;
-  reg [47:0] \$107 ;
-  reg \$108 ;
-  reg [47:0] \$109 ;
+  wire [27:0] \$100 ;
+  wire [26:0] \$101 ;
+  wire [27:0] \$102 ;
+  wire [27:0] \$103 ;
+  wire [48:0] \$104 ;
+  reg [31:0] \$105 ;
+  reg [25:0] \$106 ;
+  reg [4:0] \$107 ;
+  reg [25:0] \$108 ;
+  reg [5:0] \$109 ;
   wire [6:0] \$11 ;
-  reg [3:0] \$110 ;
-  reg [2:0] \$111 ;
-  reg [47:0] \$112 ;
-  reg [19:0] \$113 ;
-  reg [7:0] \$114 ;
-  reg \$115 ;
-  reg [47:0] \$116 ;
-  reg \$117 ;
+  reg [5:0] \$110 ;
+  reg [5:0] \$111 ;
+  reg [5:0] \$112 ;
+  reg [5:0] \$113 ;
+  reg [5:0] \$114 ;
+  reg [5:0] \$115 ;
+  reg [5:0] \$116 ;
+  reg [31:0] \$117 ;
+  reg \$118 ;
+  reg [1:0] \$119 ;
   wire [6:0] \$12 ;
+  reg \$120 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg [7:0] \$123 ;
+  reg [19:0] \$124 ;
+  reg \$125 ;
+  reg [47:0] \$126 ;
+  reg \$127 ;
+  reg [47:0] \$128 ;
+  reg [3:0] \$129 ;
   wire \$13 ;
-  wire [2:0] \$14 ;
-  wire [1:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
+  reg [2:0] \$130 ;
+  reg [47:0] \$131 ;
+  reg [19:0] \$132 ;
+  reg [7:0] \$133 ;
+  reg \$134 ;
+  reg [47:0] \$135 ;
+  reg \$136 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire [2:0] \$16 ;
+  wire [1:0] \$17 ;
   wire \$18 ;
-  wire [5:0] \$19 ;
+  wire \$19 ;
   wire [6:0] \$2 ;
-  wire [5:0] \$20 ;
+  wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
+  wire [5:0] \$23 ;
   wire [5:0] \$24 ;
-  wire [5:0] \$25 ;
+  wire \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire [5:0] \$29 ;
+  wire \$29 ;
   wire [6:0] \$3 ;
   wire [5:0] \$30 ;
-  wire \$31 ;
+  wire [5:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
-  wire [5:0] \$34 ;
-  wire [5:0] \$35 ;
+  wire \$34 ;
+  wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [4:0] \$39 ;
+  wire [5:0] \$37 ;
+  wire [5:0] \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [3:0] \$40 ;
+  wire \$40 ;
   wire \$41 ;
   wire \$42 ;
-  wire [3:0] \$43 ;
-  wire [3:0] \$44 ;
-  wire [3:0] \$45 ;
-  wire [3:0] \$46 ;
+  wire \$43 ;
+  wire [5:0] \$44 ;
+  wire [5:0] \$45 ;
+  wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [14:0] \$49 ;
+  wire \$49 ;
   wire [6:0] \$5 ;
-  wire [14:0] \$50 ;
-  wire [14:0] \$51 ;
-  wire [14:0] \$52 ;
+  wire \$50 ;
+  wire [4:0] \$51 ;
+  wire [3:0] \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire [14:0] \$55 ;
-  wire [14:0] \$56 ;
-  wire [14:0] \$57 ;
-  wire [14:0] \$58 ;
-  wire \$59 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire [3:0] \$57 ;
+  wire [3:0] \$58 ;
+  wire [3:0] \$59 ;
   wire [6:0] \$6 ;
-  wire \$60 ;
-  wire [14:0] \$61 ;
-  wire [14:0] \$62 ;
+  wire [3:0] \$60 ;
+  wire \$61 ;
+  wire \$62 ;
   wire [14:0] \$63 ;
   wire [14:0] \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire [14:0] \$67 ;
-  wire [14:0] \$68 ;
+  wire [14:0] \$65 ;
+  wire [14:0] \$66 ;
+  wire \$67 ;
+  wire \$68 ;
   wire [14:0] \$69 ;
   wire \$7 ;
   wire [14:0] \$70 ;
   wire [14:0] \$71 ;
   wire [14:0] \$72 ;
-  wire [15:0] \$73 ;
-  wire [20:0] \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire [47:0] \$78 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire [14:0] \$75 ;
+  wire [14:0] \$76 ;
+  wire [14:0] \$77 ;
+  wire [14:0] \$78 ;
   wire \$79 ;
   wire [6:0] \$8 ;
-  wire [26:0] \$80 ;
-  wire [27:0] \$81 ;
-  wire [26:0] \$82 ;
-  wire [27:0] \$83 ;
-  wire [27:0] \$84 ;
-  wire [48:0] \$85 ;
-  reg [31:0] \$86 ;
-  reg [25:0] \$87 ;
-  reg [4:0] \$88 ;
-  reg [25:0] \$89 ;
+  wire \$80 ;
+  wire [14:0] \$81 ;
+  wire [14:0] \$82 ;
+  wire [14:0] \$83 ;
+  wire [14:0] \$84 ;
+  wire [14:0] \$85 ;
+  wire [14:0] \$86 ;
+  wire [15:0] \$87 ;
+  wire [20:0] \$88 ;
+  wire \$89 ;
   wire [6:0] \$9 ;
-  reg [5:0] \$90 ;
-  reg [5:0] \$91 ;
-  reg [5:0] \$92 ;
-  reg [5:0] \$93 ;
-  reg [5:0] \$94 ;
-  reg [5:0] \$95 ;
-  reg [5:0] \$96 ;
-  reg [5:0] \$97 ;
-  reg [31:0] \$98 ;
-  reg \$99 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire [47:0] \$97 ;
+  wire \$98 ;
+  wire [26:0] \$99 ;
   reg [31:0] a_reg = 32'd0;
   wire [7:0] \a_reg[0] ;
   wire [7:0] \a_reg[1] ;
@@ -241,6 +260,7 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   wire [2:0] shift_bitmod_fp4_1;
   wire [2:0] shift_bitmod_fp4_2;
   wire [2:0] shift_bitmod_fp4_3;
+  wire stall;
   reg step = 1'h0;
   wire [16:0] term_sum;
   reg [5:0] top0;
@@ -272,9 +292,9 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   wire [7:0] \w_sel.scale ;
   wire [1:0] \w_sel.special ;
   wire [5:0] wint_bitmod_fp4;
-  wire [5:0] \wint_bitmod_fp4$54 ;
   wire [5:0] \wint_bitmod_fp4$55 ;
   wire [5:0] \wint_bitmod_fp4$56 ;
+  wire [5:0] \wint_bitmod_fp4$57 ;
   assign \$1  = $signed(w_in0) < $signed(1'h0);
   assign \$2  = - $signed(w_in0);
   assign \$3  = \$1  ? \$2  : { w_in0[5], w_in0 };
@@ -288,153 +308,173 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   assign \$11  = - $signed(w_in3);
   assign \$12  = \$10  ? \$11  : { w_in3[5], w_in3 };
   assign \$13  = | remaining;
-  assign \$14  = remaining - 1'h1;
-  assign \$15  = step + 1'h1;
-  assign \$16  = | remaining;
-  assign \$17  = ~ accept;
-  assign \$18  = \$16  & \$17 ;
-  assign \$19  = ~ top0;
-  assign \$20  = rest0 & \$19 ;
-  assign \$21  = | remaining;
-  assign \$22  = ~ accept;
-  assign \$23  = \$21  & \$22 ;
-  assign \$24  = ~ top1;
-  assign \$25  = rest1 & \$24 ;
-  assign \$26  = | remaining;
-  assign \$27  = ~ accept;
-  assign \$28  = \$26  & \$27 ;
-  assign \$29  = ~ top2;
-  assign \$30  = rest2 & \$29 ;
-  assign \$31  = | remaining;
-  assign \$32  = ~ accept;
-  assign \$33  = \$31  & \$32 ;
-  assign \$34  = ~ top3;
-  assign \$35  = rest3 & \$34 ;
-  assign \$36  = | remaining;
-  assign \$37  = accept & i_ctl[2];
-  assign \$38  = | dq_left;
-  assign \$39  = dq_left - 1'h1;
-  assign \$40  = dq_bit + 1'h1;
-  assign \$41  = dq_left == 1'h1;
-  assign \$42  = \$41  & dq_last;
+  assign \$14  = ~ stall;
+  assign \$15  = \$13  & \$14 ;
+  assign \$16  = remaining - 1'h1;
+  assign \$17  = step + 1'h1;
+  assign \$18  = | remaining;
+  assign \$19  = ~ accept;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = ~ stall;
+  assign \$22  = \$20  & \$21 ;
+  assign \$23  = ~ top0;
+  assign \$24  = rest0 & \$23 ;
+  assign \$25  = | remaining;
+  assign \$26  = ~ accept;
+  assign \$27  = \$25  & \$26 ;
+  assign \$28  = ~ stall;
+  assign \$29  = \$27  & \$28 ;
+  assign \$30  = ~ top1;
+  assign \$31  = rest1 & \$30 ;
+  assign \$32  = | remaining;
+  assign \$33  = ~ accept;
+  assign \$34  = \$32  & \$33 ;
+  assign \$35  = ~ stall;
+  assign \$36  = \$34  & \$35 ;
+  assign \$37  = ~ top2;
+  assign \$38  = rest2 & \$37 ;
+  assign \$39  = | remaining;
+  assign \$40  = ~ accept;
+  assign \$41  = \$39  & \$40 ;
+  assign \$42  = ~ stall;
+  assign \$43  = \$41  & \$42 ;
+  assign \$44  = ~ top3;
+  assign \$45  = rest3 & \$44 ;
+  assign \$46  = | remaining;
+  assign \$47  = ~ stall;
+  assign \$48  = \$46  & \$47 ;
+  assign \$49  = accept & i_ctl[2];
+  assign \$50  = | dq_left;
+  assign \$51  = dq_left - 1'h1;
+  assign \$52  = dq_bit + 1'h1;
+  assign \$53  = dq_left == 1'h1;
+  assign \$54  = \$53  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign o_ready = remaining <= 1'h1;
+  assign \$55  = remaining <= 1'h1;
+  assign \$56  = ~ stall;
+  assign o_ready = \$55  & \$56 ;
   assign accept = i_ctl[0] & o_ready;
   assign man_bitmod_fp4_0 = | rest0;
   assign neg_bitmod_fp4_0 = $signed(w_int0) < $signed(1'h0);
-  assign \$43  = pos_bitmod_fp4_0 + 1'h0;
+  assign \$57  = pos_bitmod_fp4_0 + 1'h0;
   assign man_bitmod_fp4_1 = | rest1;
   assign neg_bitmod_fp4_1 = $signed(w_int1) < $signed(1'h0);
-  assign \$44  = pos_bitmod_fp4_1 + 1'h0;
+  assign \$58  = pos_bitmod_fp4_1 + 1'h0;
   assign man_bitmod_fp4_2 = | rest2;
   assign neg_bitmod_fp4_2 = $signed(w_int2) < $signed(1'h0);
-  assign \$45  = pos_bitmod_fp4_2 + 1'h0;
+  assign \$59  = pos_bitmod_fp4_2 + 1'h0;
   assign man_bitmod_fp4_3 = | rest3;
   assign neg_bitmod_fp4_3 = $signed(w_int3) < $signed(1'h0);
-  assign \$46  = pos_bitmod_fp4_3 + 1'h0;
-  assign \$47  = | remaining;
-  assign \$48  = man_bitmod_fp4_0 & \$47 ;
-  assign \$49  = $signed(a_reg[7:0]) << \$43 [2:0];
-  assign \$50  = \$48  ? \$49  : 15'h0000;
-  assign \$51  = - $signed(\$50 [13:0]);
-  assign \$52  = neg_bitmod_fp4_0 ? \$51  : { \$50 [13], \$50 [13:0] };
-  assign \$53  = | remaining;
-  assign \$54  = man_bitmod_fp4_1 & \$53 ;
-  assign \$55  = $signed(a_reg[15:8]) << \$44 [2:0];
-  assign \$56  = \$54  ? \$55  : 15'h0000;
-  assign \$57  = - $signed(\$56 [13:0]);
-  assign \$58  = neg_bitmod_fp4_1 ? \$57  : { \$56 [13], \$56 [13:0] };
-  assign \$59  = | remaining;
-  assign \$60  = man_bitmod_fp4_2 & \$59 ;
-  assign \$61  = $signed(a_reg[23:16]) << \$45 [2:0];
-  assign \$62  = \$60  ? \$61  : 15'h0000;
-  assign \$63  = - $signed(\$62 [13:0]);
-  assign \$64  = neg_bitmod_fp4_2 ? \$63  : { \$62 [13], \$62 [13:0] };
-  assign \$65  = | remaining;
-  assign \$66  = man_bitmod_fp4_3 & \$65 ;
-  assign \$67  = $signed(a_reg[31:24]) << \$46 [2:0];
-  assign \$68  = \$66  ? \$67  : 15'h0000;
-  assign \$69  = - $signed(\$68 [13:0]);
-  assign \$70  = neg_bitmod_fp4_3 ? \$69  : { \$68 [13], \$68 [13:0] };
-  assign \$71  = $signed(\$52 [13:0]) + $signed(\$58 [13:0]);
-  assign \$72  = $signed(\$64 [13:0]) + $signed(\$70 [13:0]);
-  assign \$73  = $signed(\$71 ) + $signed(\$72 );
-  assign \$74  = $signed(group_acc) + $signed(\$73 );
-  assign \$75  = remaining == 1'h1;
-  assign handoff = \$75  & beat_group_end;
-  assign \$76  = ! dq_bit;
-  assign \$77  = \$76  & dq_first;
-  assign \$78  = \$77  ? dq_psum : out_acc;
-  assign \$79  = dq_scale >> dq_bit;
-  assign \$80  = $signed(dq_sum) << dq_bit;
-  assign \$81  = - $signed(\$80 );
-  assign \$82  = $signed(dq_sum) << dq_bit;
-  assign \$84  = \$79  ? \$83  : 28'h0000000;
-  assign \$85  = $signed(\$78 ) + $signed(\$84 );
+  assign \$60  = pos_bitmod_fp4_3 + 1'h0;
+  assign \$61  = | remaining;
+  assign \$62  = man_bitmod_fp4_0 & \$61 ;
+  assign \$63  = $signed(a_reg[7:0]) << \$57 [2:0];
+  assign \$64  = \$62  ? \$63  : 15'h0000;
+  assign \$65  = - $signed(\$64 [13:0]);
+  assign \$66  = neg_bitmod_fp4_0 ? \$65  : { \$64 [13], \$64 [13:0] };
+  assign \$67  = | remaining;
+  assign \$68  = man_bitmod_fp4_1 & \$67 ;
+  assign \$69  = $signed(a_reg[15:8]) << \$58 [2:0];
+  assign \$70  = \$68  ? \$69  : 15'h0000;
+  assign \$71  = - $signed(\$70 [13:0]);
+  assign \$72  = neg_bitmod_fp4_1 ? \$71  : { \$70 [13], \$70 [13:0] };
+  assign \$73  = | remaining;
+  assign \$74  = man_bitmod_fp4_2 & \$73 ;
+  assign \$75  = $signed(a_reg[23:16]) << \$59 [2:0];
+  assign \$76  = \$74  ? \$75  : 15'h0000;
+  assign \$77  = - $signed(\$76 [13:0]);
+  assign \$78  = neg_bitmod_fp4_2 ? \$77  : { \$76 [13], \$76 [13:0] };
+  assign \$79  = | remaining;
+  assign \$80  = man_bitmod_fp4_3 & \$79 ;
+  assign \$81  = $signed(a_reg[31:24]) << \$60 [2:0];
+  assign \$82  = \$80  ? \$81  : 15'h0000;
+  assign \$83  = - $signed(\$82 [13:0]);
+  assign \$84  = neg_bitmod_fp4_3 ? \$83  : { \$82 [13], \$82 [13:0] };
+  assign \$85  = $signed(\$66 [13:0]) + $signed(\$72 [13:0]);
+  assign \$86  = $signed(\$78 [13:0]) + $signed(\$84 [13:0]);
+  assign \$87  = $signed(\$85 ) + $signed(\$86 );
+  assign \$88  = $signed(group_acc) + $signed(\$87 );
+  assign \$89  = remaining == 1'h1;
+  assign \$90  = \$89  & beat_group_end;
+  assign \$91  = dq_left > 1'h1;
+  assign stall = \$90  & \$91 ;
+  assign \$92  = remaining == 1'h1;
+  assign \$93  = \$92  & beat_group_end;
+  assign \$94  = ~ stall;
+  assign handoff = \$93  & \$94 ;
+  assign \$95  = ! dq_bit;
+  assign \$96  = \$95  & dq_first;
+  assign \$97  = \$96  ? dq_psum : out_acc;
+  assign \$98  = dq_scale >> dq_bit;
+  assign \$99  = $signed(dq_sum) << dq_bit;
+  assign \$100  = - $signed(\$99 );
+  assign \$101  = $signed(dq_sum) << dq_bit;
+  assign \$103  = \$98  ? \$102  : 28'h0000000;
+  assign \$104  = $signed(\$97 ) + $signed(\$103 );
   always @(posedge clk)
-    o_a <= \$86 ;
+    o_a <= \$105 ;
   always @(posedge clk)
-    o_w <= \$87 ;
+    o_w <= \$106 ;
   always @(posedge clk)
-    o_ctl <= \$88 ;
+    o_ctl <= \$107 ;
   always @(posedge clk)
-    w_reg <= \$89 ;
+    w_reg <= \$108 ;
   always @(posedge clk)
-    w_int0 <= \$90 ;
+    w_int0 <= \$109 ;
   always @(posedge clk)
-    rest0 <= \$91 ;
+    rest0 <= \$110 ;
   always @(posedge clk)
-    w_int1 <= \$92 ;
+    w_int1 <= \$111 ;
   always @(posedge clk)
-    rest1 <= \$93 ;
+    rest1 <= \$112 ;
   always @(posedge clk)
-    w_int2 <= \$94 ;
+    w_int2 <= \$113 ;
   always @(posedge clk)
-    rest2 <= \$95 ;
+    rest2 <= \$114 ;
   always @(posedge clk)
-    w_int3 <= \$96 ;
+    w_int3 <= \$115 ;
   always @(posedge clk)
-    rest3 <= \$97 ;
+    rest3 <= \$116 ;
   always @(posedge clk)
-    a_reg <= \$98 ;
+    a_reg <= \$117 ;
   always @(posedge clk)
-    dtype <= \$99 ;
+    dtype <= \$118 ;
   always @(posedge clk)
-    remaining <= \$100 ;
+    remaining <= \$119 ;
   always @(posedge clk)
-    step <= \$101 ;
+    step <= \$120 ;
   always @(posedge clk)
-    beat_group_end <= \$102 ;
+    beat_group_end <= \$121 ;
   always @(posedge clk)
-    beat_last <= \$103 ;
+    beat_last <= \$122 ;
   always @(posedge clk)
-    beat_scale <= \$104 ;
+    beat_scale <= \$123 ;
   always @(posedge clk)
-    group_acc <= \$105 ;
+    group_acc <= \$124 ;
   always @(posedge clk)
-    grp_first <= \$106 ;
+    grp_first <= \$125 ;
   always @(posedge clk)
-    grp_psum <= \$107 ;
+    grp_psum <= \$126 ;
   always @(posedge clk)
-    o_valid <= \$108 ;
+    o_valid <= \$127 ;
   always @(posedge clk)
-    out_acc <= \$109 ;
+    out_acc <= \$128 ;
   always @(posedge clk)
-    dq_left <= \$110 ;
+    dq_left <= \$129 ;
   always @(posedge clk)
-    dq_bit <= \$111 ;
+    dq_bit <= \$130 ;
   always @(posedge clk)
-    o_psum <= \$112 ;
+    o_psum <= \$131 ;
   always @(posedge clk)
-    dq_sum <= \$113 ;
+    dq_sum <= \$132 ;
   always @(posedge clk)
-    dq_scale <= \$114 ;
+    dq_scale <= \$133 ;
   always @(posedge clk)
-    dq_first <= \$115 ;
+    dq_first <= \$134 ;
   always @(posedge clk)
-    dq_psum <= \$116 ;
+    dq_psum <= \$135 ;
   always @(posedge clk)
-    dq_last <= \$117 ;
+    dq_last <= \$136 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
@@ -973,344 +1013,344 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = i_a;
+    \$105  = i_a;
     if (rst) begin
-      \$86  = 32'd0;
+      \$105  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = i_w;
+    \$106  = i_w;
     if (rst) begin
-      \$87  = 26'h0000000;
+      \$106  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = i_ctl;
+    \$107  = i_ctl;
     if (rst) begin
-      \$88  = 5'h00;
+      \$107  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_reg;
+    \$108  = w_reg;
     if (i_ctl[1]) begin
-      \$89  = i_w;
+      \$108  = i_w;
     end
     if (rst) begin
-      \$89  = 26'h0000000;
+      \$108  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = w_int0;
+    \$109  = w_int0;
     if (accept) begin
-      \$90  = w_in0;
+      \$109  = w_in0;
     end
     if (rst) begin
-      \$90  = 6'h00;
+      \$109  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = rest0;
+    \$110  = rest0;
     if (accept) begin
-      \$91  = \$3 [5:0];
+      \$110  = \$3 [5:0];
     end
-    if (\$18 ) begin
-      \$91  = \$20 ;
+    if (\$22 ) begin
+      \$110  = \$24 ;
     end
     if (rst) begin
-      \$91  = 6'h00;
+      \$110  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_int1;
+    \$111  = w_int1;
     if (accept) begin
-      \$92  = w_in1;
+      \$111  = w_in1;
     end
     if (rst) begin
-      \$92  = 6'h00;
+      \$111  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = rest1;
+    \$112  = rest1;
     if (accept) begin
-      \$93  = \$6 [5:0];
+      \$112  = \$6 [5:0];
     end
-    if (\$23 ) begin
-      \$93  = \$25 ;
+    if (\$29 ) begin
+      \$112  = \$31 ;
     end
     if (rst) begin
-      \$93  = 6'h00;
+      \$112  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = w_int2;
+    \$113  = w_int2;
     if (accept) begin
-      \$94  = w_in2;
+      \$113  = w_in2;
     end
     if (rst) begin
-      \$94  = 6'h00;
+      \$113  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = rest2;
+    \$114  = rest2;
     if (accept) begin
-      \$95  = \$9 [5:0];
+      \$114  = \$9 [5:0];
     end
-    if (\$28 ) begin
-      \$95  = \$30 ;
+    if (\$36 ) begin
+      \$114  = \$38 ;
     end
     if (rst) begin
-      \$95  = 6'h00;
+      \$114  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = w_int3;
+    \$115  = w_int3;
     if (accept) begin
-      \$96  = w_in3;
+      \$115  = w_in3;
     end
     if (rst) begin
-      \$96  = 6'h00;
+      \$115  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = rest3;
+    \$116  = rest3;
     if (accept) begin
-      \$97  = \$12 [5:0];
+      \$116  = \$12 [5:0];
     end
-    if (\$33 ) begin
-      \$97  = \$35 ;
+    if (\$43 ) begin
+      \$116  = \$45 ;
     end
     if (rst) begin
-      \$97  = 6'h00;
+      \$116  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = a_reg;
+    \$117  = a_reg;
     if (accept) begin
-      \$98  = i_a;
+      \$117  = i_a;
     end
     if (rst) begin
-      \$98  = 32'd0;
+      \$117  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = dtype;
+    \$118  = dtype;
     if (accept) begin
-      \$99  = 1'h0;
+      \$118  = 1'h0;
     end
     if (rst) begin
-      \$99  = 1'h0;
+      \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = remaining;
+    \$119  = remaining;
     if (accept) begin
-      \$100  = 2'h2;
-    end else if (\$13 ) begin
-      \$100  = \$14 [1:0];
+      \$119  = 2'h2;
+    end else if (\$15 ) begin
+      \$119  = \$16 [1:0];
     end
     if (rst) begin
-      \$100  = 2'h0;
+      \$119  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = step;
+    \$120  = step;
     if (accept) begin
-      \$101  = 1'h0;
-    end else if (\$13 ) begin
-      \$101  = \$15 [0];
+      \$120  = 1'h0;
+    end else if (\$15 ) begin
+      \$120  = \$17 [0];
     end
     if (rst) begin
-      \$101  = 1'h0;
+      \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = beat_group_end;
+    \$121  = beat_group_end;
     if (accept) begin
-      \$102  = i_ctl[4];
+      \$121  = i_ctl[4];
     end
     if (rst) begin
-      \$102  = 1'h0;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = beat_last;
+    \$122  = beat_last;
     if (accept) begin
-      \$103  = i_ctl[3];
+      \$122  = i_ctl[3];
     end
     if (rst) begin
-      \$103  = 1'h0;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = beat_scale;
+    \$123  = beat_scale;
     if (accept) begin
-      \$104  = w_sel[23:16];
+      \$123  = w_sel[23:16];
     end
     if (rst) begin
-      \$104  = 8'h00;
+      \$123  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = group_acc;
+    \$124  = group_acc;
     if (handoff) begin
-      \$105  = 20'h00000;
-    end else if (\$36 ) begin
-      \$105  = \$74 [19:0];
+      \$124  = 20'h00000;
+    end else if (\$48 ) begin
+      \$124  = \$88 [19:0];
     end
     if (rst) begin
-      \$105  = 20'h00000;
+      \$124  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = grp_first;
+    \$125  = grp_first;
     if (handoff) begin
-      \$106  = 1'h0;
+      \$125  = 1'h0;
     end
-    if (\$37 ) begin
-      \$106  = 1'h1;
+    if (\$49 ) begin
+      \$125  = 1'h1;
     end
     if (rst) begin
-      \$106  = 1'h0;
+      \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = grp_psum;
-    if (\$37 ) begin
-      \$107  = i_psum;
+    \$126  = grp_psum;
+    if (\$49 ) begin
+      \$126  = i_psum;
     end
     if (rst) begin
-      \$107  = 48'h000000000000;
+      \$126  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = 1'h0;
-    if (\$38 ) begin
-      if (\$42 ) begin
-        \$108  = 1'h1;
+    \$127  = 1'h0;
+    if (\$50 ) begin
+      if (\$54 ) begin
+        \$127  = 1'h1;
       end
     end
     if (rst) begin
-      \$108  = 1'h0;
+      \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = out_acc;
-    if (\$38 ) begin
-      \$109  = \$85 [47:0];
+    \$128  = out_acc;
+    if (\$50 ) begin
+      \$128  = \$104 [47:0];
     end
     if (rst) begin
-      \$109  = 48'h000000000000;
+      \$128  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = dq_left;
-    if (\$38 ) begin
-      \$110  = \$39 [3:0];
+    \$129  = dq_left;
+    if (\$50 ) begin
+      \$129  = \$51 [3:0];
     end
     if (handoff) begin
-      \$110  = 4'h8;
+      \$129  = 4'h8;
     end
     if (rst) begin
-      \$110  = 4'h0;
+      \$129  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = dq_bit;
-    if (\$38 ) begin
-      \$111  = \$40 [2:0];
+    \$130  = dq_bit;
+    if (\$50 ) begin
+      \$130  = \$52 [2:0];
     end
     if (handoff) begin
-      \$111  = 3'h0;
+      \$130  = 3'h0;
     end
     if (rst) begin
-      \$111  = 3'h0;
+      \$130  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = o_psum;
-    if (\$38 ) begin
-      if (\$42 ) begin
-        \$112  = \$85 [47:0];
+    \$131  = o_psum;
+    if (\$50 ) begin
+      if (\$54 ) begin
+        \$131  = \$104 [47:0];
       end
     end
     if (rst) begin
-      \$112  = 48'h000000000000;
+      \$131  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = dq_sum;
+    \$132  = dq_sum;
     if (handoff) begin
-      \$113  = \$74 [19:0];
+      \$132  = \$88 [19:0];
     end
     if (rst) begin
-      \$113  = 20'h00000;
+      \$132  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = dq_scale;
+    \$133  = dq_scale;
     if (handoff) begin
-      \$114  = beat_scale;
+      \$133  = beat_scale;
     end
     if (rst) begin
-      \$114  = 8'h00;
+      \$133  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = dq_first;
+    \$134  = dq_first;
     if (handoff) begin
-      \$115  = grp_first;
+      \$134  = grp_first;
     end
     if (rst) begin
-      \$115  = 1'h0;
+      \$134  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = dq_psum;
+    \$135  = dq_psum;
     if (handoff) begin
-      \$116  = grp_psum;
+      \$135  = grp_psum;
     end
     if (rst) begin
-      \$116  = 48'h000000000000;
+      \$135  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = dq_last;
+    \$136  = dq_last;
     if (handoff) begin
-      \$117  = beat_last;
+      \$136  = beat_last;
     end
     if (rst) begin
-      \$117  = 1'h0;
+      \$136  = 1'h0;
     end
   end
   always @* begin
@@ -1489,38 +1529,38 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
       top3 = 6'h20;
     end
   end
-  assign group_next = \$74 [19:0];
-  assign out_next = \$85 [47:0];
+  assign group_next = \$88 [19:0];
+  assign out_next = \$104 [47:0];
   assign ready = o_ready;
   assign wint_bitmod_fp4 = w_in0;
-  assign \wint_bitmod_fp4$54  = w_in1;
-  assign \wint_bitmod_fp4$55  = w_in2;
-  assign \wint_bitmod_fp4$56  = w_in3;
-  assign shift_bitmod_fp4_0 = \$43 [2:0];
+  assign \wint_bitmod_fp4$55  = w_in1;
+  assign \wint_bitmod_fp4$56  = w_in2;
+  assign \wint_bitmod_fp4$57  = w_in3;
+  assign shift_bitmod_fp4_0 = \$57 [2:0];
   assign neg0 = neg_bitmod_fp4_0;
   assign man0 = man_bitmod_fp4_0;
-  assign shift0 = \$43 [2:0];
-  assign shift_bitmod_fp4_1 = \$44 [2:0];
+  assign shift0 = \$57 [2:0];
+  assign shift_bitmod_fp4_1 = \$58 [2:0];
   assign neg1 = neg_bitmod_fp4_1;
   assign man1 = man_bitmod_fp4_1;
-  assign shift1 = \$44 [2:0];
-  assign shift_bitmod_fp4_2 = \$45 [2:0];
+  assign shift1 = \$58 [2:0];
+  assign shift_bitmod_fp4_2 = \$59 [2:0];
   assign neg2 = neg_bitmod_fp4_2;
   assign man2 = man_bitmod_fp4_2;
-  assign shift2 = \$45 [2:0];
-  assign shift_bitmod_fp4_3 = \$46 [2:0];
+  assign shift2 = \$59 [2:0];
+  assign shift_bitmod_fp4_3 = \$60 [2:0];
   assign neg3 = neg_bitmod_fp4_3;
   assign man3 = man_bitmod_fp4_3;
-  assign shift3 = \$46 [2:0];
-  assign mag0 = \$50 [13:0];
-  assign prod0 = \$52 [13:0];
-  assign mag1 = \$56 [13:0];
-  assign prod1 = \$58 [13:0];
-  assign mag2 = \$62 [13:0];
-  assign prod2 = \$64 [13:0];
-  assign mag3 = \$68 [13:0];
-  assign prod3 = \$70 [13:0];
-  assign term_sum = { \$73 [15], \$73  };
+  assign shift3 = \$60 [2:0];
+  assign mag0 = \$64 [13:0];
+  assign prod0 = \$66 [13:0];
+  assign mag1 = \$70 [13:0];
+  assign prod1 = \$72 [13:0];
+  assign mag2 = \$76 [13:0];
+  assign prod2 = \$78 [13:0];
+  assign mag3 = \$82 [13:0];
+  assign prod3 = \$84 [13:0];
+  assign term_sum = { \$87 [15], \$87  };
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
   assign \i_a[2]  = i_a[23:16];
@@ -1571,5 +1611,5 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
   assign \w_sel.special  = w_sel[25:24];
-  assign \$83  = { \$82 [26], \$82  };
+  assign \$102  = { \$101 [26], \$101  };
 endmodule

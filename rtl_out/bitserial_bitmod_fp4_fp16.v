@@ -4,224 +4,243 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [9:0] \$100 ;
-  wire \$101 ;
-  wire [9:0] \$102 ;
-  wire [9:0] \$103 ;
-  wire [17:0] \$104 ;
-  wire [17:0] \$105 ;
-  wire [17:0] \$106 ;
-  wire \$107 ;
-  wire [15:0] \$108 ;
-  wire [9:0] \$109 ;
+  wire [17:0] \$100 ;
+  wire [17:0] \$101 ;
+  wire [17:0] \$102 ;
+  wire \$103 ;
+  wire [15:0] \$104 ;
+  wire [9:0] \$105 ;
+  wire \$106 ;
+  wire [9:0] \$107 ;
+  wire [9:0] \$108 ;
+  wire [17:0] \$109 ;
   wire [6:0] \$11 ;
-  wire \$110 ;
-  wire [9:0] \$111 ;
-  wire [9:0] \$112 ;
-  wire [17:0] \$113 ;
-  wire [17:0] \$114 ;
-  wire [17:0] \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire [16:0] \$118 ;
-  wire [16:0] \$119 ;
+  wire [17:0] \$110 ;
+  wire [17:0] \$111 ;
+  wire \$112 ;
+  wire [15:0] \$113 ;
+  wire [9:0] \$114 ;
+  wire \$115 ;
+  wire [9:0] \$116 ;
+  wire [9:0] \$117 ;
+  wire [17:0] \$118 ;
+  wire [17:0] \$119 ;
   wire [6:0] \$12 ;
   wire [17:0] \$120 ;
   wire \$121 ;
-  wire [19:0] \$122 ;
-  wire [19:0] \$123 ;
-  wire [9:0] \$124 ;
-  wire [5:0] \$125 ;
-  wire [56:0] \$126 ;
-  wire [11:0] \$127 ;
-  wire [12:0] \$128 ;
-  wire \$129 ;
+  wire [15:0] \$122 ;
+  wire [9:0] \$123 ;
+  wire \$124 ;
+  wire [9:0] \$125 ;
+  wire [9:0] \$126 ;
+  wire [17:0] \$127 ;
+  wire [17:0] \$128 ;
+  wire [17:0] \$129 ;
   wire \$13 ;
   wire \$130 ;
-  wire [22:0] \$131 ;
-  wire [56:0] \$132 ;
-  wire [22:0] \$133 ;
-  wire [23:0] \$134 ;
-  wire [54:0] \$135 ;
-  wire [55:0] \$136 ;
-  wire \$137 ;
-  wire \$138 ;
-  wire \$139 ;
-  wire [2:0] \$14 ;
-  wire \$140 ;
-  wire [56:0] \$141 ;
-  wire \$142 ;
+  wire [15:0] \$131 ;
+  wire [16:0] \$132 ;
+  wire [16:0] \$133 ;
+  wire [17:0] \$134 ;
+  wire \$135 ;
+  wire [19:0] \$136 ;
+  wire [19:0] \$137 ;
+  wire [9:0] \$138 ;
+  wire [5:0] \$139 ;
+  wire \$14 ;
+  wire [56:0] \$140 ;
+  wire [11:0] \$141 ;
+  wire [12:0] \$142 ;
   wire \$143 ;
   wire \$144 ;
-  wire \$145 ;
-  wire \$146 ;
-  wire \$147 ;
-  wire \$148 ;
-  wire \$149 ;
-  wire [1:0] \$15 ;
-  wire \$150 ;
-  wire [8:0] \$151 ;
-  wire [9:0] \$152 ;
-  wire [10:0] \$153 ;
-  wire [5:0] \$154 ;
+  wire [22:0] \$145 ;
+  wire [56:0] \$146 ;
+  wire [22:0] \$147 ;
+  wire [23:0] \$148 ;
+  wire [54:0] \$149 ;
+  wire \$15 ;
+  wire [55:0] \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
   wire [56:0] \$155 ;
-  wire [12:0] \$156 ;
-  wire [13:0] \$157 ;
+  wire \$156 ;
+  wire \$157 ;
   wire \$158 ;
   wire \$159 ;
-  wire \$16 ;
-  wire [23:0] \$160 ;
-  wire [56:0] \$161 ;
-  wire [23:0] \$162 ;
-  wire [24:0] \$163 ;
-  wire [55:0] \$164 ;
-  wire [56:0] \$165 ;
+  wire [2:0] \$16 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire \$164 ;
+  wire \$165 ;
   wire \$166 ;
   wire \$167 ;
   wire \$168 ;
   wire \$169 ;
-  wire \$17 ;
-  wire [57:0] \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire \$173 ;
-  wire \$174 ;
-  wire \$175 ;
-  wire \$176 ;
+  wire [1:0] \$17 ;
+  wire [8:0] \$170 ;
+  wire [9:0] \$171 ;
+  wire [10:0] \$172 ;
+  wire [5:0] \$173 ;
+  wire [56:0] \$174 ;
+  wire [12:0] \$175 ;
+  wire [13:0] \$176 ;
   wire \$177 ;
   wire \$178 ;
-  wire \$179 ;
+  wire [23:0] \$179 ;
   wire \$18 ;
-  wire \$180 ;
-  wire [31:0] \$181 ;
-  wire [31:0] \$182 ;
-  wire [31:0] \$183 ;
-  wire \$184 ;
+  wire [56:0] \$180 ;
+  wire [23:0] \$181 ;
+  wire [24:0] \$182 ;
+  wire [55:0] \$183 ;
+  wire [56:0] \$184 ;
   wire \$185 ;
-  reg [63:0] \$186 ;
-  reg [25:0] \$187 ;
-  reg [4:0] \$188 ;
-  reg [25:0] \$189 ;
-  wire [5:0] \$19 ;
-  reg [5:0] \$190 ;
-  reg [5:0] \$191 ;
-  reg [5:0] \$192 ;
-  reg [5:0] \$193 ;
-  reg [5:0] \$194 ;
-  reg [5:0] \$195 ;
-  reg [5:0] \$196 ;
-  reg [5:0] \$197 ;
-  reg [63:0] \$198 ;
-  reg \$199 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire [57:0] \$189 ;
+  wire \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire \$196 ;
+  wire \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire [6:0] \$2 ;
-  wire [5:0] \$20 ;
-  reg [1:0] \$200 ;
-  reg \$201 ;
-  reg \$202 ;
-  reg \$203 ;
-  reg [7:0] \$204 ;
-  reg [31:0] \$205 ;
-  reg \$206 ;
-  reg [31:0] \$207 ;
-  reg \$208 ;
-  reg [31:0] \$209 ;
+  wire \$20 ;
+  wire [31:0] \$200 ;
+  wire [31:0] \$201 ;
+  wire [31:0] \$202 ;
+  wire \$203 ;
+  wire \$204 ;
+  reg [63:0] \$205 ;
+  reg [25:0] \$206 ;
+  reg [4:0] \$207 ;
+  reg [25:0] \$208 ;
+  reg [5:0] \$209 ;
   wire \$21 ;
-  reg [3:0] \$210 ;
-  reg [2:0] \$211 ;
-  reg [31:0] \$212 ;
-  reg [31:0] \$213 ;
-  reg [7:0] \$214 ;
-  reg \$215 ;
-  reg [31:0] \$216 ;
-  reg \$217 ;
+  reg [5:0] \$210 ;
+  reg [5:0] \$211 ;
+  reg [5:0] \$212 ;
+  reg [5:0] \$213 ;
+  reg [5:0] \$214 ;
+  reg [5:0] \$215 ;
+  reg [5:0] \$216 ;
+  reg [63:0] \$217 ;
+  reg \$218 ;
+  reg [1:0] \$219 ;
   wire \$22 ;
-  wire \$23 ;
+  reg \$220 ;
+  reg \$221 ;
+  reg \$222 ;
+  reg [7:0] \$223 ;
+  reg [31:0] \$224 ;
+  reg \$225 ;
+  reg [31:0] \$226 ;
+  reg \$227 ;
+  reg [31:0] \$228 ;
+  reg [3:0] \$229 ;
+  wire [5:0] \$23 ;
+  reg [2:0] \$230 ;
+  reg [31:0] \$231 ;
+  reg [31:0] \$232 ;
+  reg [7:0] \$233 ;
+  reg \$234 ;
+  reg [31:0] \$235 ;
+  reg \$236 ;
   wire [5:0] \$24 ;
-  wire [5:0] \$25 ;
+  wire \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire [5:0] \$29 ;
+  wire \$29 ;
   wire [6:0] \$3 ;
   wire [5:0] \$30 ;
-  wire \$31 ;
+  wire [5:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
-  wire [5:0] \$34 ;
-  wire [5:0] \$35 ;
+  wire \$34 ;
+  wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [4:0] \$39 ;
+  wire [5:0] \$37 ;
+  wire [5:0] \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [3:0] \$40 ;
+  wire \$40 ;
   wire \$41 ;
   wire \$42 ;
-  wire [3:0] \$43 ;
-  wire [3:0] \$44 ;
-  wire [3:0] \$45 ;
-  wire [3:0] \$46 ;
+  wire \$43 ;
+  wire [5:0] \$44 ;
+  wire [5:0] \$45 ;
+  wire \$46 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [6:0] \$5 ;
   wire \$50 ;
-  wire \$51 ;
-  wire [4:0] \$52 ;
-  wire [5:0] \$53 ;
-  wire [5:0] \$54 ;
+  wire [4:0] \$51 ;
+  wire [3:0] \$52 ;
+  wire \$53 ;
+  wire \$54 ;
   wire \$55 ;
   wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [3:0] \$57 ;
+  wire [3:0] \$58 ;
+  wire [3:0] \$59 ;
   wire [6:0] \$6 ;
-  wire [4:0] \$60 ;
-  wire [5:0] \$61 ;
-  wire [5:0] \$62 ;
+  wire [3:0] \$60 ;
+  wire \$61 ;
+  wire \$62 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire [4:0] \$68 ;
-  wire [5:0] \$69 ;
+  wire [4:0] \$66 ;
+  wire [5:0] \$67 ;
+  wire [5:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [5:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire [4:0] \$76 ;
-  wire [5:0] \$77 ;
-  wire [5:0] \$78 ;
+  wire [4:0] \$74 ;
+  wire [5:0] \$75 ;
+  wire [5:0] \$76 ;
+  wire \$77 ;
+  wire \$78 ;
   wire \$79 ;
   wire [6:0] \$8 ;
   wire \$80 ;
   wire \$81 ;
-  wire [9:0] \$82 ;
-  wire \$83 ;
-  wire [9:0] \$84 ;
-  wire [9:0] \$85 ;
-  wire [17:0] \$86 ;
-  wire [17:0] \$87 ;
-  wire [17:0] \$88 ;
+  wire [4:0] \$82 ;
+  wire [5:0] \$83 ;
+  wire [5:0] \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
   wire \$89 ;
   wire [6:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire [9:0] \$91 ;
-  wire \$92 ;
-  wire [9:0] \$93 ;
-  wire [9:0] \$94 ;
-  wire [17:0] \$95 ;
-  wire [17:0] \$96 ;
-  wire [17:0] \$97 ;
-  wire \$98 ;
-  wire [15:0] \$99 ;
+  wire [4:0] \$90 ;
+  wire [5:0] \$91 ;
+  wire [5:0] \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire [9:0] \$96 ;
+  wire \$97 ;
+  wire [9:0] \$98 ;
+  wire [9:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
-  wire [31:0] \a$140 ;
+  wire [31:0] \a$141 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
   wire [15:0] \a_reg[1] ;
@@ -233,7 +252,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire [14:0] aligned2;
   wire [14:0] aligned3;
   wire [31:0] b;
-  wire [31:0] \b$141 ;
+  wire [31:0] \b$142 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
@@ -383,7 +402,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$142 ;
+  wire [31:0] \s$143 ;
   wire [2:0] shift0;
   wire [2:0] shift1;
   wire [2:0] shift2;
@@ -392,6 +411,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire [2:0] shift_bitmod_fp4_1;
   wire [2:0] shift_bitmod_fp4_2;
   wire [2:0] shift_bitmod_fp4_3;
+  wire stall;
   reg step = 1'h0;
   reg [5:0] top0;
   reg [5:0] top1;
@@ -422,9 +442,9 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire [7:0] \w_sel.scale ;
   wire [1:0] \w_sel.special ;
   wire [5:0] wint_bitmod_fp4;
-  wire [5:0] \wint_bitmod_fp4$54 ;
   wire [5:0] \wint_bitmod_fp4$55 ;
   wire [5:0] \wint_bitmod_fp4$56 ;
+  wire [5:0] \wint_bitmod_fp4$57 ;
   assign \$1  = $signed(w_in0) < $signed(1'h0);
   assign \$2  = - $signed(w_in0);
   assign \$3  = \$1  ? \$2  : { w_in0[5], w_in0 };
@@ -438,269 +458,289 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign \$11  = - $signed(w_in3);
   assign \$12  = \$10  ? \$11  : { w_in3[5], w_in3 };
   assign \$13  = | remaining;
-  assign \$14  = remaining - 1'h1;
-  assign \$15  = step + 1'h1;
-  assign \$16  = | remaining;
-  assign \$17  = ~ accept;
-  assign \$18  = \$16  & \$17 ;
-  assign \$19  = ~ top0;
-  assign \$20  = rest0 & \$19 ;
-  assign \$21  = | remaining;
-  assign \$22  = ~ accept;
-  assign \$23  = \$21  & \$22 ;
-  assign \$24  = ~ top1;
-  assign \$25  = rest1 & \$24 ;
-  assign \$26  = | remaining;
-  assign \$27  = ~ accept;
-  assign \$28  = \$26  & \$27 ;
-  assign \$29  = ~ top2;
-  assign \$30  = rest2 & \$29 ;
-  assign \$31  = | remaining;
-  assign \$32  = ~ accept;
-  assign \$33  = \$31  & \$32 ;
-  assign \$34  = ~ top3;
-  assign \$35  = rest3 & \$34 ;
-  assign \$36  = | remaining;
-  assign \$37  = accept & i_ctl[2];
-  assign \$38  = | dq_left;
-  assign \$39  = dq_left - 1'h1;
-  assign \$40  = dq_bit + 1'h1;
-  assign \$41  = dq_left == 1'h1;
-  assign \$42  = \$41  & dq_last;
+  assign \$14  = ~ stall;
+  assign \$15  = \$13  & \$14 ;
+  assign \$16  = remaining - 1'h1;
+  assign \$17  = step + 1'h1;
+  assign \$18  = | remaining;
+  assign \$19  = ~ accept;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = ~ stall;
+  assign \$22  = \$20  & \$21 ;
+  assign \$23  = ~ top0;
+  assign \$24  = rest0 & \$23 ;
+  assign \$25  = | remaining;
+  assign \$26  = ~ accept;
+  assign \$27  = \$25  & \$26 ;
+  assign \$28  = ~ stall;
+  assign \$29  = \$27  & \$28 ;
+  assign \$30  = ~ top1;
+  assign \$31  = rest1 & \$30 ;
+  assign \$32  = | remaining;
+  assign \$33  = ~ accept;
+  assign \$34  = \$32  & \$33 ;
+  assign \$35  = ~ stall;
+  assign \$36  = \$34  & \$35 ;
+  assign \$37  = ~ top2;
+  assign \$38  = rest2 & \$37 ;
+  assign \$39  = | remaining;
+  assign \$40  = ~ accept;
+  assign \$41  = \$39  & \$40 ;
+  assign \$42  = ~ stall;
+  assign \$43  = \$41  & \$42 ;
+  assign \$44  = ~ top3;
+  assign \$45  = rest3 & \$44 ;
+  assign \$46  = | remaining;
+  assign \$47  = ~ stall;
+  assign \$48  = \$46  & \$47 ;
+  assign \$49  = accept & i_ctl[2];
+  assign \$50  = | dq_left;
+  assign \$51  = dq_left - 1'h1;
+  assign \$52  = dq_bit + 1'h1;
+  assign \$53  = dq_left == 1'h1;
+  assign \$54  = \$53  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign o_ready = remaining <= 1'h1;
+  assign \$55  = remaining <= 1'h1;
+  assign \$56  = ~ stall;
+  assign o_ready = \$55  & \$56 ;
   assign accept = i_ctl[0] & o_ready;
   assign man_bitmod_fp4_0 = | rest0;
   assign neg_bitmod_fp4_0 = $signed(w_int0) < $signed(1'h0);
-  assign \$43  = pos_bitmod_fp4_0 + 1'h0;
+  assign \$57  = pos_bitmod_fp4_0 + 1'h0;
   assign man_bitmod_fp4_1 = | rest1;
   assign neg_bitmod_fp4_1 = $signed(w_int1) < $signed(1'h0);
-  assign \$44  = pos_bitmod_fp4_1 + 1'h0;
+  assign \$58  = pos_bitmod_fp4_1 + 1'h0;
   assign man_bitmod_fp4_2 = | rest2;
   assign neg_bitmod_fp4_2 = $signed(w_int2) < $signed(1'h0);
-  assign \$45  = pos_bitmod_fp4_2 + 1'h0;
+  assign \$59  = pos_bitmod_fp4_2 + 1'h0;
   assign man_bitmod_fp4_3 = | rest3;
   assign neg_bitmod_fp4_3 = $signed(w_int3) < $signed(1'h0);
-  assign \$46  = pos_bitmod_fp4_3 + 1'h0;
-  assign \$47  = | a_reg[14:10];
-  assign \$48  = | remaining;
-  assign \$49  = man_bitmod_fp4_0 & \$48 ;
-  assign \$50  = | { \$47 , a_reg[9:0] };
-  assign live0 = \$49  & \$50 ;
-  assign \$51  = ! a_reg[14:10];
-  assign \$52  = \$51  ? 5'h01 : a_reg[14:10];
-  assign \$53  = \$52  + \$43 [2:0];
-  assign \$54  = live0 ? \$53  : 6'h00;
-  assign \$55  = | a_reg[30:26];
-  assign \$56  = | remaining;
-  assign \$57  = man_bitmod_fp4_1 & \$56 ;
-  assign \$58  = | { \$55 , a_reg[25:16] };
-  assign live1 = \$57  & \$58 ;
-  assign \$59  = ! a_reg[30:26];
-  assign \$60  = \$59  ? 5'h01 : a_reg[30:26];
-  assign \$61  = \$60  + \$44 [2:0];
-  assign \$62  = live1 ? \$61  : 6'h00;
-  assign \$63  = | a_reg[46:42];
-  assign \$64  = | remaining;
-  assign \$65  = man_bitmod_fp4_2 & \$64 ;
-  assign \$66  = | { \$63 , a_reg[41:32] };
-  assign live2 = \$65  & \$66 ;
-  assign \$67  = ! a_reg[46:42];
-  assign \$68  = \$67  ? 5'h01 : a_reg[46:42];
-  assign \$69  = \$68  + \$45 [2:0];
-  assign \$70  = live2 ? \$69  : 6'h00;
-  assign \$71  = | a_reg[62:58];
-  assign \$72  = | remaining;
-  assign \$73  = man_bitmod_fp4_3 & \$72 ;
-  assign \$74  = | { \$71 , a_reg[57:48] };
-  assign live3 = \$73  & \$74 ;
-  assign \$75  = ! a_reg[62:58];
-  assign \$76  = \$75  ? 5'h01 : a_reg[62:58];
-  assign \$77  = \$76  + \$46 [2:0];
-  assign \$78  = live3 ? \$77  : 6'h00;
-  assign \$79  = \$62  > \$54 ;
-  assign emax0 = \$79  ? { 3'h0, \$62  } : { 3'h0, \$54  };
-  assign \$80  = \$70  > emax0;
-  assign emax1 = \$80  ? { 3'h0, \$70  } : emax0;
-  assign \$81  = \$78  > emax1;
-  assign emax2 = \$81  ? { 3'h0, \$78  } : emax1;
-  assign \$82  = emax2 - \$54 ;
-  assign \$83  = $signed(\$82 ) > $signed(5'h0f);
-  assign \$84  = emax2 - \$54 ;
-  assign \$85  = \$83  ? 10'h00f : \$84 ;
-  assign \$87  = \$86  >> \$85 [8:0];
-  assign \$88  = live0 ? \$87  : 18'h00000;
-  assign \$89  = a_reg[15] ^ neg_bitmod_fp4_0;
-  assign \$90  = - \$88 [14:0];
-  assign lane0 = \$89  ? \$90  : { 1'h0, \$88 [14:0] };
-  assign \$91  = emax2 - \$62 ;
-  assign \$92  = $signed(\$91 ) > $signed(5'h0f);
-  assign \$93  = emax2 - \$62 ;
-  assign \$94  = \$92  ? 10'h00f : \$93 ;
-  assign \$96  = \$95  >> \$94 [8:0];
-  assign \$97  = live1 ? \$96  : 18'h00000;
-  assign \$98  = a_reg[31] ^ neg_bitmod_fp4_1;
-  assign \$99  = - \$97 [14:0];
-  assign lane1 = \$98  ? \$99  : { 1'h0, \$97 [14:0] };
-  assign \$100  = emax2 - \$70 ;
-  assign \$101  = $signed(\$100 ) > $signed(5'h0f);
-  assign \$102  = emax2 - \$70 ;
-  assign \$103  = \$101  ? 10'h00f : \$102 ;
-  assign \$105  = \$104  >> \$103 [8:0];
-  assign \$106  = live2 ? \$105  : 18'h00000;
-  assign \$107  = a_reg[47] ^ neg_bitmod_fp4_2;
-  assign \$108  = - \$106 [14:0];
-  assign lane2 = \$107  ? \$108  : { 1'h0, \$106 [14:0] };
-  assign \$109  = emax2 - \$78 ;
-  assign \$110  = $signed(\$109 ) > $signed(5'h0f);
-  assign \$111  = emax2 - \$78 ;
-  assign \$112  = \$110  ? 10'h00f : \$111 ;
-  assign \$114  = \$113  >> \$112 [8:0];
-  assign \$115  = live3 ? \$114  : 18'h00000;
-  assign \$116  = a_reg[63] ^ neg_bitmod_fp4_3;
-  assign \$117  = - \$115 [14:0];
-  assign lane3 = \$116  ? \$117  : { 1'h0, \$115 [14:0] };
-  assign \$118  = $signed(lane0) + $signed(lane1);
-  assign \$119  = $signed(lane2) + $signed(lane3);
-  assign \$120  = $signed(\$118 ) + $signed(\$119 );
-  assign \$121  = $signed(\$120 ) < $signed(1'h0);
-  assign \$122  = - $signed(\$120 );
-  assign \$123  = \$121  ? \$122  : { \$120 [17], \$120 [17], \$120  };
-  assign \$124  = emax2 - 5'h1d;
-  assign \$125  = 5'h12 - lane_rp_msb;
-  assign \$126  = { \$123 [18:0], 7'h00 } << \$125 [4:0];
-  assign \$127  = $signed(\$124 ) + $signed({ 1'h0, lane_rp_msb });
-  assign \$128  = $signed(\$127 ) + $signed(8'h7f);
-  assign \$129  = $signed(\$128 ) < $signed(2'h1);
-  assign \$130  = $signed(\$128 ) < $signed(6'h27);
-  assign \$131  = $signed(2'h1) - $signed(\$128 );
-  assign lane_rp_sh = \$126 [25:0] >> lane_rp_rs;
-  assign \$132  = lane_rp_sh << lane_rp_rs;
-  assign lane_rp_lost = \$132 [25:0] != \$126 [25:0];
-  assign \$133  = $signed(\$128 ) + $signed({ 1'h0, lane_rp_rs });
-  assign \$134  = $signed(\$133 ) - $signed(2'h1);
-  assign \$136  = $signed(\$135 ) + $signed({ 1'h0, lane_rp_sh[25:2] });
-  assign \$138  = \$137  | lane_rp_lost;
-  assign \$139  = \$138  | lane_rp_sh[2];
-  assign \$140  = lane_rp_sh[1] & \$139 ;
-  assign \$141  = $signed(\$136 ) + $signed({ 1'h0, \$140  });
-  assign \$142  = ! \$123 [18:0];
-  assign \$143  = \$141 [45:0] >= 31'h7f800000;
-  assign \$144  = $signed(\$120 ) < $signed(1'h0);
-  assign \$145  = $signed(\$120 ) < $signed(1'h0);
-  assign \$146  = $signed(\$120 ) < $signed(1'h0);
-  assign \$147  = remaining == 1'h1;
-  assign handoff = \$147  & beat_group_end;
-  assign \$148  = ! dq_sum[30:23];
-  assign gs_e = \$148  ? 8'h01 : dq_sum[30:23];
-  assign \$149  = ! dq_sum[30:23];
-  assign \$150  = ~ \$149 ;
-  assign \$151  = gs_e - 7'h7f;
-  assign \$152  = $signed(\$151 ) - $signed(6'h17);
-  assign \$153  = $signed(\$152 ) + $signed({ 1'h0, dq_bit });
-  assign \$154  = 5'h17 - gs_rp_msb;
-  assign \$155  = { \$150 , dq_sum[22:0], 2'h0 } << \$154 [4:0];
-  assign \$156  = $signed(\$153 ) + $signed({ 1'h0, gs_rp_msb });
-  assign \$157  = $signed(\$156 ) + $signed(8'h7f);
-  assign \$158  = $signed(\$157 ) < $signed(2'h1);
-  assign \$159  = $signed(\$157 ) < $signed(6'h27);
-  assign \$160  = $signed(2'h1) - $signed(\$157 );
-  assign gs_rp_sh = \$155 [25:0] >> gs_rp_rs;
-  assign \$161  = gs_rp_sh << gs_rp_rs;
-  assign gs_rp_lost = \$161 [25:0] != \$155 [25:0];
-  assign \$162  = $signed(\$157 ) + $signed({ 1'h0, gs_rp_rs });
-  assign \$163  = $signed(\$162 ) - $signed(2'h1);
-  assign \$165  = $signed(\$164 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
-  assign \$167  = \$166  | gs_rp_lost;
-  assign \$168  = \$167  | gs_rp_sh[2];
-  assign \$169  = gs_rp_sh[1] & \$168 ;
-  assign \$170  = $signed(\$165 ) + $signed({ 1'h0, \$169  });
-  assign \$171  = ! { \$150 , dq_sum[22:0] };
-  assign \$172  = \$170 [46:0] >= 31'h7f800000;
-  assign \$173  = dq_scale >> dq_bit;
-  assign \$174  = dq_sum[30:23] == 8'hff;
-  assign \$175  = ! dq_sum[22:0];
-  assign \$176  = \$174  & \$175 ;
-  assign \$177  = dq_sum[30:23] == 8'hff;
-  assign \$178  = | dq_sum[22:0];
-  assign \$179  = \$177  & \$178 ;
-  assign \$180  = \$176  | \$179 ;
-  assign \$181  = \$180  ? dq_sum : gs_rp_out;
-  assign dq_addend = \$173  ? \$183  : 32'd0;
-  assign \$184  = ! dq_bit;
-  assign \$185  = \$184  & dq_first;
-  assign \a$140  = \$185  ? dq_psum : out_acc;
+  assign \$60  = pos_bitmod_fp4_3 + 1'h0;
+  assign \$61  = | a_reg[14:10];
+  assign \$62  = | remaining;
+  assign \$63  = man_bitmod_fp4_0 & \$62 ;
+  assign \$64  = | { \$61 , a_reg[9:0] };
+  assign live0 = \$63  & \$64 ;
+  assign \$65  = ! a_reg[14:10];
+  assign \$66  = \$65  ? 5'h01 : a_reg[14:10];
+  assign \$67  = \$66  + \$57 [2:0];
+  assign \$68  = live0 ? \$67  : 6'h00;
+  assign \$69  = | a_reg[30:26];
+  assign \$70  = | remaining;
+  assign \$71  = man_bitmod_fp4_1 & \$70 ;
+  assign \$72  = | { \$69 , a_reg[25:16] };
+  assign live1 = \$71  & \$72 ;
+  assign \$73  = ! a_reg[30:26];
+  assign \$74  = \$73  ? 5'h01 : a_reg[30:26];
+  assign \$75  = \$74  + \$58 [2:0];
+  assign \$76  = live1 ? \$75  : 6'h00;
+  assign \$77  = | a_reg[46:42];
+  assign \$78  = | remaining;
+  assign \$79  = man_bitmod_fp4_2 & \$78 ;
+  assign \$80  = | { \$77 , a_reg[41:32] };
+  assign live2 = \$79  & \$80 ;
+  assign \$81  = ! a_reg[46:42];
+  assign \$82  = \$81  ? 5'h01 : a_reg[46:42];
+  assign \$83  = \$82  + \$59 [2:0];
+  assign \$84  = live2 ? \$83  : 6'h00;
+  assign \$85  = | a_reg[62:58];
+  assign \$86  = | remaining;
+  assign \$87  = man_bitmod_fp4_3 & \$86 ;
+  assign \$88  = | { \$85 , a_reg[57:48] };
+  assign live3 = \$87  & \$88 ;
+  assign \$89  = ! a_reg[62:58];
+  assign \$90  = \$89  ? 5'h01 : a_reg[62:58];
+  assign \$91  = \$90  + \$60 [2:0];
+  assign \$92  = live3 ? \$91  : 6'h00;
+  assign \$93  = \$76  > \$68 ;
+  assign emax0 = \$93  ? { 3'h0, \$76  } : { 3'h0, \$68  };
+  assign \$94  = \$84  > emax0;
+  assign emax1 = \$94  ? { 3'h0, \$84  } : emax0;
+  assign \$95  = \$92  > emax1;
+  assign emax2 = \$95  ? { 3'h0, \$92  } : emax1;
+  assign \$96  = emax2 - \$68 ;
+  assign \$97  = $signed(\$96 ) > $signed(5'h0f);
+  assign \$98  = emax2 - \$68 ;
+  assign \$99  = \$97  ? 10'h00f : \$98 ;
+  assign \$101  = \$100  >> \$99 [8:0];
+  assign \$102  = live0 ? \$101  : 18'h00000;
+  assign \$103  = a_reg[15] ^ neg_bitmod_fp4_0;
+  assign \$104  = - \$102 [14:0];
+  assign lane0 = \$103  ? \$104  : { 1'h0, \$102 [14:0] };
+  assign \$105  = emax2 - \$76 ;
+  assign \$106  = $signed(\$105 ) > $signed(5'h0f);
+  assign \$107  = emax2 - \$76 ;
+  assign \$108  = \$106  ? 10'h00f : \$107 ;
+  assign \$110  = \$109  >> \$108 [8:0];
+  assign \$111  = live1 ? \$110  : 18'h00000;
+  assign \$112  = a_reg[31] ^ neg_bitmod_fp4_1;
+  assign \$113  = - \$111 [14:0];
+  assign lane1 = \$112  ? \$113  : { 1'h0, \$111 [14:0] };
+  assign \$114  = emax2 - \$84 ;
+  assign \$115  = $signed(\$114 ) > $signed(5'h0f);
+  assign \$116  = emax2 - \$84 ;
+  assign \$117  = \$115  ? 10'h00f : \$116 ;
+  assign \$119  = \$118  >> \$117 [8:0];
+  assign \$120  = live2 ? \$119  : 18'h00000;
+  assign \$121  = a_reg[47] ^ neg_bitmod_fp4_2;
+  assign \$122  = - \$120 [14:0];
+  assign lane2 = \$121  ? \$122  : { 1'h0, \$120 [14:0] };
+  assign \$123  = emax2 - \$92 ;
+  assign \$124  = $signed(\$123 ) > $signed(5'h0f);
+  assign \$125  = emax2 - \$92 ;
+  assign \$126  = \$124  ? 10'h00f : \$125 ;
+  assign \$128  = \$127  >> \$126 [8:0];
+  assign \$129  = live3 ? \$128  : 18'h00000;
+  assign \$130  = a_reg[63] ^ neg_bitmod_fp4_3;
+  assign \$131  = - \$129 [14:0];
+  assign lane3 = \$130  ? \$131  : { 1'h0, \$129 [14:0] };
+  assign \$132  = $signed(lane0) + $signed(lane1);
+  assign \$133  = $signed(lane2) + $signed(lane3);
+  assign \$134  = $signed(\$132 ) + $signed(\$133 );
+  assign \$135  = $signed(\$134 ) < $signed(1'h0);
+  assign \$136  = - $signed(\$134 );
+  assign \$137  = \$135  ? \$136  : { \$134 [17], \$134 [17], \$134  };
+  assign \$138  = emax2 - 5'h1d;
+  assign \$139  = 5'h12 - lane_rp_msb;
+  assign \$140  = { \$137 [18:0], 7'h00 } << \$139 [4:0];
+  assign \$141  = $signed(\$138 ) + $signed({ 1'h0, lane_rp_msb });
+  assign \$142  = $signed(\$141 ) + $signed(8'h7f);
+  assign \$143  = $signed(\$142 ) < $signed(2'h1);
+  assign \$144  = $signed(\$142 ) < $signed(6'h27);
+  assign \$145  = $signed(2'h1) - $signed(\$142 );
+  assign lane_rp_sh = \$140 [25:0] >> lane_rp_rs;
+  assign \$146  = lane_rp_sh << lane_rp_rs;
+  assign lane_rp_lost = \$146 [25:0] != \$140 [25:0];
+  assign \$147  = $signed(\$142 ) + $signed({ 1'h0, lane_rp_rs });
+  assign \$148  = $signed(\$147 ) - $signed(2'h1);
+  assign \$150  = $signed(\$149 ) + $signed({ 1'h0, lane_rp_sh[25:2] });
+  assign \$152  = \$151  | lane_rp_lost;
+  assign \$153  = \$152  | lane_rp_sh[2];
+  assign \$154  = lane_rp_sh[1] & \$153 ;
+  assign \$155  = $signed(\$150 ) + $signed({ 1'h0, \$154  });
+  assign \$156  = ! \$137 [18:0];
+  assign \$157  = \$155 [45:0] >= 31'h7f800000;
+  assign \$158  = $signed(\$134 ) < $signed(1'h0);
+  assign \$159  = $signed(\$134 ) < $signed(1'h0);
+  assign \$160  = $signed(\$134 ) < $signed(1'h0);
+  assign \$161  = remaining == 1'h1;
+  assign \$162  = \$161  & beat_group_end;
+  assign \$163  = dq_left > 1'h1;
+  assign stall = \$162  & \$163 ;
+  assign \$164  = remaining == 1'h1;
+  assign \$165  = \$164  & beat_group_end;
+  assign \$166  = ~ stall;
+  assign handoff = \$165  & \$166 ;
+  assign \$167  = ! dq_sum[30:23];
+  assign gs_e = \$167  ? 8'h01 : dq_sum[30:23];
+  assign \$168  = ! dq_sum[30:23];
+  assign \$169  = ~ \$168 ;
+  assign \$170  = gs_e - 7'h7f;
+  assign \$171  = $signed(\$170 ) - $signed(6'h17);
+  assign \$172  = $signed(\$171 ) + $signed({ 1'h0, dq_bit });
+  assign \$173  = 5'h17 - gs_rp_msb;
+  assign \$174  = { \$169 , dq_sum[22:0], 2'h0 } << \$173 [4:0];
+  assign \$175  = $signed(\$172 ) + $signed({ 1'h0, gs_rp_msb });
+  assign \$176  = $signed(\$175 ) + $signed(8'h7f);
+  assign \$177  = $signed(\$176 ) < $signed(2'h1);
+  assign \$178  = $signed(\$176 ) < $signed(6'h27);
+  assign \$179  = $signed(2'h1) - $signed(\$176 );
+  assign gs_rp_sh = \$174 [25:0] >> gs_rp_rs;
+  assign \$180  = gs_rp_sh << gs_rp_rs;
+  assign gs_rp_lost = \$180 [25:0] != \$174 [25:0];
+  assign \$181  = $signed(\$176 ) + $signed({ 1'h0, gs_rp_rs });
+  assign \$182  = $signed(\$181 ) - $signed(2'h1);
+  assign \$184  = $signed(\$183 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
+  assign \$186  = \$185  | gs_rp_lost;
+  assign \$187  = \$186  | gs_rp_sh[2];
+  assign \$188  = gs_rp_sh[1] & \$187 ;
+  assign \$189  = $signed(\$184 ) + $signed({ 1'h0, \$188  });
+  assign \$190  = ! { \$169 , dq_sum[22:0] };
+  assign \$191  = \$189 [46:0] >= 31'h7f800000;
+  assign \$192  = dq_scale >> dq_bit;
+  assign \$193  = dq_sum[30:23] == 8'hff;
+  assign \$194  = ! dq_sum[22:0];
+  assign \$195  = \$193  & \$194 ;
+  assign \$196  = dq_sum[30:23] == 8'hff;
+  assign \$197  = | dq_sum[22:0];
+  assign \$198  = \$196  & \$197 ;
+  assign \$199  = \$195  | \$198 ;
+  assign \$200  = \$199  ? dq_sum : gs_rp_out;
+  assign dq_addend = \$192  ? \$202  : 32'd0;
+  assign \$203  = ! dq_bit;
+  assign \$204  = \$203  & dq_first;
+  assign \a$141  = \$204  ? dq_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$186 ;
+    o_a <= \$205 ;
   always @(posedge clk)
-    o_w <= \$187 ;
+    o_w <= \$206 ;
   always @(posedge clk)
-    o_ctl <= \$188 ;
+    o_ctl <= \$207 ;
   always @(posedge clk)
-    w_reg <= \$189 ;
+    w_reg <= \$208 ;
   always @(posedge clk)
-    w_int0 <= \$190 ;
+    w_int0 <= \$209 ;
   always @(posedge clk)
-    rest0 <= \$191 ;
+    rest0 <= \$210 ;
   always @(posedge clk)
-    w_int1 <= \$192 ;
+    w_int1 <= \$211 ;
   always @(posedge clk)
-    rest1 <= \$193 ;
+    rest1 <= \$212 ;
   always @(posedge clk)
-    w_int2 <= \$194 ;
+    w_int2 <= \$213 ;
   always @(posedge clk)
-    rest2 <= \$195 ;
+    rest2 <= \$214 ;
   always @(posedge clk)
-    w_int3 <= \$196 ;
+    w_int3 <= \$215 ;
   always @(posedge clk)
-    rest3 <= \$197 ;
+    rest3 <= \$216 ;
   always @(posedge clk)
-    a_reg <= \$198 ;
+    a_reg <= \$217 ;
   always @(posedge clk)
-    dtype <= \$199 ;
+    dtype <= \$218 ;
   always @(posedge clk)
-    remaining <= \$200 ;
+    remaining <= \$219 ;
   always @(posedge clk)
-    step <= \$201 ;
+    step <= \$220 ;
   always @(posedge clk)
-    beat_group_end <= \$202 ;
+    beat_group_end <= \$221 ;
   always @(posedge clk)
-    beat_last <= \$203 ;
+    beat_last <= \$222 ;
   always @(posedge clk)
-    beat_scale <= \$204 ;
+    beat_scale <= \$223 ;
   always @(posedge clk)
-    group_acc <= \$205 ;
+    group_acc <= \$224 ;
   always @(posedge clk)
-    grp_first <= \$206 ;
+    grp_first <= \$225 ;
   always @(posedge clk)
-    grp_psum <= \$207 ;
+    grp_psum <= \$226 ;
   always @(posedge clk)
-    o_valid <= \$208 ;
+    o_valid <= \$227 ;
   always @(posedge clk)
-    out_acc <= \$209 ;
+    out_acc <= \$228 ;
   always @(posedge clk)
-    dq_left <= \$210 ;
+    dq_left <= \$229 ;
   always @(posedge clk)
-    dq_bit <= \$211 ;
+    dq_bit <= \$230 ;
   always @(posedge clk)
-    o_psum <= \$212 ;
+    o_psum <= \$231 ;
   always @(posedge clk)
-    dq_sum <= \$213 ;
+    dq_sum <= \$232 ;
   always @(posedge clk)
-    dq_scale <= \$214 ;
+    dq_scale <= \$233 ;
   always @(posedge clk)
-    dq_first <= \$215 ;
+    dq_first <= \$234 ;
   always @(posedge clk)
-    dq_psum <= \$216 ;
+    dq_psum <= \$235 ;
   always @(posedge clk)
-    dq_last <= \$217 ;
+    dq_last <= \$236 ;
   \bitserial_bitmod_fp4_fp16.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
     .s(group_next)
   );
   \bitserial_bitmod_fp4_fp16.out_add  out_add (
-    .a(\a$140 ),
+    .a(\a$141 ),
     .b(dq_addend),
     .s(out_next)
   );
@@ -1242,344 +1282,344 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = i_a;
+    \$205  = i_a;
     if (rst) begin
-      \$186  = 64'h0000000000000000;
+      \$205  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = i_w;
+    \$206  = i_w;
     if (rst) begin
-      \$187  = 26'h0000000;
+      \$206  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = i_ctl;
+    \$207  = i_ctl;
     if (rst) begin
-      \$188  = 5'h00;
+      \$207  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = w_reg;
+    \$208  = w_reg;
     if (i_ctl[1]) begin
-      \$189  = i_w;
+      \$208  = i_w;
     end
     if (rst) begin
-      \$189  = 26'h0000000;
+      \$208  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = w_int0;
+    \$209  = w_int0;
     if (accept) begin
-      \$190  = w_in0;
+      \$209  = w_in0;
     end
     if (rst) begin
-      \$190  = 6'h00;
+      \$209  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = rest0;
+    \$210  = rest0;
     if (accept) begin
-      \$191  = \$3 [5:0];
+      \$210  = \$3 [5:0];
     end
-    if (\$18 ) begin
-      \$191  = \$20 ;
+    if (\$22 ) begin
+      \$210  = \$24 ;
     end
     if (rst) begin
-      \$191  = 6'h00;
+      \$210  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = w_int1;
+    \$211  = w_int1;
     if (accept) begin
-      \$192  = w_in1;
+      \$211  = w_in1;
     end
     if (rst) begin
-      \$192  = 6'h00;
+      \$211  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = rest1;
+    \$212  = rest1;
     if (accept) begin
-      \$193  = \$6 [5:0];
+      \$212  = \$6 [5:0];
     end
-    if (\$23 ) begin
-      \$193  = \$25 ;
+    if (\$29 ) begin
+      \$212  = \$31 ;
     end
     if (rst) begin
-      \$193  = 6'h00;
+      \$212  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = w_int2;
+    \$213  = w_int2;
     if (accept) begin
-      \$194  = w_in2;
+      \$213  = w_in2;
     end
     if (rst) begin
-      \$194  = 6'h00;
+      \$213  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = rest2;
+    \$214  = rest2;
     if (accept) begin
-      \$195  = \$9 [5:0];
+      \$214  = \$9 [5:0];
     end
-    if (\$28 ) begin
-      \$195  = \$30 ;
+    if (\$36 ) begin
+      \$214  = \$38 ;
     end
     if (rst) begin
-      \$195  = 6'h00;
+      \$214  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = w_int3;
+    \$215  = w_int3;
     if (accept) begin
-      \$196  = w_in3;
+      \$215  = w_in3;
     end
     if (rst) begin
-      \$196  = 6'h00;
+      \$215  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = rest3;
+    \$216  = rest3;
     if (accept) begin
-      \$197  = \$12 [5:0];
+      \$216  = \$12 [5:0];
     end
-    if (\$33 ) begin
-      \$197  = \$35 ;
+    if (\$43 ) begin
+      \$216  = \$45 ;
     end
     if (rst) begin
-      \$197  = 6'h00;
+      \$216  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = a_reg;
+    \$217  = a_reg;
     if (accept) begin
-      \$198  = i_a;
+      \$217  = i_a;
     end
     if (rst) begin
-      \$198  = 64'h0000000000000000;
+      \$217  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = dtype;
+    \$218  = dtype;
     if (accept) begin
-      \$199  = 1'h0;
+      \$218  = 1'h0;
     end
     if (rst) begin
-      \$199  = 1'h0;
+      \$218  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = remaining;
+    \$219  = remaining;
     if (accept) begin
-      \$200  = 2'h2;
-    end else if (\$13 ) begin
-      \$200  = \$14 [1:0];
+      \$219  = 2'h2;
+    end else if (\$15 ) begin
+      \$219  = \$16 [1:0];
     end
     if (rst) begin
-      \$200  = 2'h0;
+      \$219  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = step;
+    \$220  = step;
     if (accept) begin
-      \$201  = 1'h0;
-    end else if (\$13 ) begin
-      \$201  = \$15 [0];
+      \$220  = 1'h0;
+    end else if (\$15 ) begin
+      \$220  = \$17 [0];
     end
     if (rst) begin
-      \$201  = 1'h0;
+      \$220  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = beat_group_end;
+    \$221  = beat_group_end;
     if (accept) begin
-      \$202  = i_ctl[4];
+      \$221  = i_ctl[4];
     end
     if (rst) begin
-      \$202  = 1'h0;
+      \$221  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = beat_last;
+    \$222  = beat_last;
     if (accept) begin
-      \$203  = i_ctl[3];
+      \$222  = i_ctl[3];
     end
     if (rst) begin
-      \$203  = 1'h0;
+      \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = beat_scale;
+    \$223  = beat_scale;
     if (accept) begin
-      \$204  = w_sel[23:16];
+      \$223  = w_sel[23:16];
     end
     if (rst) begin
-      \$204  = 8'h00;
+      \$223  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = group_acc;
+    \$224  = group_acc;
     if (handoff) begin
-      \$205  = 32'd0;
-    end else if (\$36 ) begin
-      \$205  = group_next;
+      \$224  = 32'd0;
+    end else if (\$48 ) begin
+      \$224  = group_next;
     end
     if (rst) begin
-      \$205  = 32'd0;
+      \$224  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = grp_first;
+    \$225  = grp_first;
     if (handoff) begin
-      \$206  = 1'h0;
+      \$225  = 1'h0;
     end
-    if (\$37 ) begin
-      \$206  = 1'h1;
+    if (\$49 ) begin
+      \$225  = 1'h1;
     end
     if (rst) begin
-      \$206  = 1'h0;
+      \$225  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = grp_psum;
-    if (\$37 ) begin
-      \$207  = i_psum;
+    \$226  = grp_psum;
+    if (\$49 ) begin
+      \$226  = i_psum;
     end
     if (rst) begin
-      \$207  = 32'd0;
+      \$226  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = 1'h0;
-    if (\$38 ) begin
-      if (\$42 ) begin
-        \$208  = 1'h1;
+    \$227  = 1'h0;
+    if (\$50 ) begin
+      if (\$54 ) begin
+        \$227  = 1'h1;
       end
     end
     if (rst) begin
-      \$208  = 1'h0;
+      \$227  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = out_acc;
-    if (\$38 ) begin
-      \$209  = out_next;
+    \$228  = out_acc;
+    if (\$50 ) begin
+      \$228  = out_next;
     end
     if (rst) begin
-      \$209  = 32'd0;
+      \$228  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = dq_left;
-    if (\$38 ) begin
-      \$210  = \$39 [3:0];
+    \$229  = dq_left;
+    if (\$50 ) begin
+      \$229  = \$51 [3:0];
     end
     if (handoff) begin
-      \$210  = 4'h8;
+      \$229  = 4'h8;
     end
     if (rst) begin
-      \$210  = 4'h0;
+      \$229  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = dq_bit;
-    if (\$38 ) begin
-      \$211  = \$40 [2:0];
+    \$230  = dq_bit;
+    if (\$50 ) begin
+      \$230  = \$52 [2:0];
     end
     if (handoff) begin
-      \$211  = 3'h0;
+      \$230  = 3'h0;
     end
     if (rst) begin
-      \$211  = 3'h0;
+      \$230  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = o_psum;
-    if (\$38 ) begin
-      if (\$42 ) begin
-        \$212  = out_next;
+    \$231  = o_psum;
+    if (\$50 ) begin
+      if (\$54 ) begin
+        \$231  = out_next;
       end
     end
     if (rst) begin
-      \$212  = 32'd0;
+      \$231  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = dq_sum;
+    \$232  = dq_sum;
     if (handoff) begin
-      \$213  = group_next;
+      \$232  = group_next;
     end
     if (rst) begin
-      \$213  = 32'd0;
+      \$232  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = dq_scale;
+    \$233  = dq_scale;
     if (handoff) begin
-      \$214  = beat_scale;
+      \$233  = beat_scale;
     end
     if (rst) begin
-      \$214  = 8'h00;
+      \$233  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = dq_first;
+    \$234  = dq_first;
     if (handoff) begin
-      \$215  = grp_first;
+      \$234  = grp_first;
     end
     if (rst) begin
-      \$215  = 1'h0;
+      \$234  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = dq_psum;
+    \$235  = dq_psum;
     if (handoff) begin
-      \$216  = grp_psum;
+      \$235  = grp_psum;
     end
     if (rst) begin
-      \$216  = 32'd0;
+      \$235  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = dq_last;
+    \$236  = dq_last;
     if (handoff) begin
-      \$217  = beat_last;
+      \$236  = beat_last;
     end
     if (rst) begin
-      \$217  = 1'h0;
+      \$236  = 1'h0;
     end
   end
   always @* begin
@@ -1761,85 +1801,85 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_msb = 5'h00;
-    if (\$123 [0]) begin
+    if (\$137 [0]) begin
       lane_rp_msb = 5'h00;
     end
-    if (\$123 [1]) begin
+    if (\$137 [1]) begin
       lane_rp_msb = 5'h01;
     end
-    if (\$123 [2]) begin
+    if (\$137 [2]) begin
       lane_rp_msb = 5'h02;
     end
-    if (\$123 [3]) begin
+    if (\$137 [3]) begin
       lane_rp_msb = 5'h03;
     end
-    if (\$123 [4]) begin
+    if (\$137 [4]) begin
       lane_rp_msb = 5'h04;
     end
-    if (\$123 [5]) begin
+    if (\$137 [5]) begin
       lane_rp_msb = 5'h05;
     end
-    if (\$123 [6]) begin
+    if (\$137 [6]) begin
       lane_rp_msb = 5'h06;
     end
-    if (\$123 [7]) begin
+    if (\$137 [7]) begin
       lane_rp_msb = 5'h07;
     end
-    if (\$123 [8]) begin
+    if (\$137 [8]) begin
       lane_rp_msb = 5'h08;
     end
-    if (\$123 [9]) begin
+    if (\$137 [9]) begin
       lane_rp_msb = 5'h09;
     end
-    if (\$123 [10]) begin
+    if (\$137 [10]) begin
       lane_rp_msb = 5'h0a;
     end
-    if (\$123 [11]) begin
+    if (\$137 [11]) begin
       lane_rp_msb = 5'h0b;
     end
-    if (\$123 [12]) begin
+    if (\$137 [12]) begin
       lane_rp_msb = 5'h0c;
     end
-    if (\$123 [13]) begin
+    if (\$137 [13]) begin
       lane_rp_msb = 5'h0d;
     end
-    if (\$123 [14]) begin
+    if (\$137 [14]) begin
       lane_rp_msb = 5'h0e;
     end
-    if (\$123 [15]) begin
+    if (\$137 [15]) begin
       lane_rp_msb = 5'h0f;
     end
-    if (\$123 [16]) begin
+    if (\$137 [16]) begin
       lane_rp_msb = 5'h10;
     end
-    if (\$123 [17]) begin
+    if (\$137 [17]) begin
       lane_rp_msb = 5'h11;
     end
-    if (\$123 [18]) begin
+    if (\$137 [18]) begin
       lane_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_rs = 5'h00;
-    if (\$129 ) begin
+    if (\$143 ) begin
       (* full_case = 32'd1 *)
-      if (\$130 ) begin
+      if (\$144 ) begin
         lane_rp_rs = 5'h1a;
       end else begin
-        lane_rp_rs = \$131 [4:0];
+        lane_rp_rs = \$145 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$142 ) begin
-      lane_rp_out = { \$144 , 31'h00000000 };
-    end else if (\$143 ) begin
-      lane_rp_out = { \$145 , 31'h7f800000 };
+    if (\$156 ) begin
+      lane_rp_out = { \$158 , 31'h00000000 };
+    end else if (\$157 ) begin
+      lane_rp_out = { \$159 , 31'h7f800000 };
     end else begin
-      lane_rp_out = { \$146 , \$141 [30:0] };
+      lane_rp_out = { \$160 , \$155 [30:0] };
     end
   end
   always @* begin
@@ -1914,88 +1954,88 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
     if (dq_sum[22]) begin
       gs_rp_msb = 5'h16;
     end
-    if (\$150 ) begin
+    if (\$169 ) begin
       gs_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_rs = 5'h00;
-    if (\$158 ) begin
+    if (\$177 ) begin
       (* full_case = 32'd1 *)
-      if (\$159 ) begin
+      if (\$178 ) begin
         gs_rp_rs = 5'h1a;
       end else begin
-        gs_rp_rs = \$160 [4:0];
+        gs_rp_rs = \$179 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$171 ) begin
+    if (\$190 ) begin
       gs_rp_out = { dq_sum[31], 31'h00000000 };
-    end else if (\$172 ) begin
+    end else if (\$191 ) begin
       gs_rp_out = { dq_sum[31], 31'h7f800000 };
     end else begin
-      gs_rp_out = { dq_sum[31], \$170 [30:0] };
+      gs_rp_out = { dq_sum[31], \$189 [30:0] };
     end
   end
   assign ready = o_ready;
   assign wint_bitmod_fp4 = w_in0;
-  assign \wint_bitmod_fp4$54  = w_in1;
-  assign \wint_bitmod_fp4$55  = w_in2;
-  assign \wint_bitmod_fp4$56  = w_in3;
-  assign shift_bitmod_fp4_0 = \$43 [2:0];
+  assign \wint_bitmod_fp4$55  = w_in1;
+  assign \wint_bitmod_fp4$56  = w_in2;
+  assign \wint_bitmod_fp4$57  = w_in3;
+  assign shift_bitmod_fp4_0 = \$57 [2:0];
   assign neg0 = neg_bitmod_fp4_0;
   assign man0 = man_bitmod_fp4_0;
-  assign shift0 = \$43 [2:0];
-  assign shift_bitmod_fp4_1 = \$44 [2:0];
+  assign shift0 = \$57 [2:0];
+  assign shift_bitmod_fp4_1 = \$58 [2:0];
   assign neg1 = neg_bitmod_fp4_1;
   assign man1 = man_bitmod_fp4_1;
-  assign shift1 = \$44 [2:0];
-  assign shift_bitmod_fp4_2 = \$45 [2:0];
+  assign shift1 = \$58 [2:0];
+  assign shift_bitmod_fp4_2 = \$59 [2:0];
   assign neg2 = neg_bitmod_fp4_2;
   assign man2 = man_bitmod_fp4_2;
-  assign shift2 = \$45 [2:0];
-  assign shift_bitmod_fp4_3 = \$46 [2:0];
+  assign shift2 = \$59 [2:0];
+  assign shift_bitmod_fp4_3 = \$60 [2:0];
   assign neg3 = neg_bitmod_fp4_3;
   assign man3 = man_bitmod_fp4_3;
-  assign shift3 = \$46 [2:0];
-  assign ma0 = { \$47 , a_reg[9:0] };
-  assign e0 = { 3'h0, \$54  };
-  assign ma1 = { \$55 , a_reg[25:16] };
-  assign e1 = { 3'h0, \$62  };
-  assign ma2 = { \$63 , a_reg[41:32] };
-  assign e2 = { 3'h0, \$70  };
-  assign ma3 = { \$71 , a_reg[57:48] };
-  assign e3 = { 3'h0, \$78  };
-  assign dist0 = \$85 [8:0];
-  assign aligned0 = \$88 [14:0];
-  assign dist1 = \$94 [8:0];
-  assign aligned1 = \$97 [14:0];
-  assign dist2 = \$103 [8:0];
-  assign aligned2 = \$106 [14:0];
-  assign dist3 = \$112 [8:0];
-  assign aligned3 = \$115 [14:0];
-  assign lane_sum = { \$120 [17], \$120  };
-  assign lane_sum_mag = \$123 [18:0];
-  assign lane_sum_exp = { \$124 [9], \$124  };
-  assign lane_rp_ls = \$125 [4:0];
-  assign lane_rp_norm = \$126 [25:0];
-  assign lane_rp_eb = { \$128 [12], \$128 [12], \$128 [12], \$128 [12], \$128 [12], \$128 [12], \$128 [12], \$128 [12], \$128 [12], \$128  };
-  assign lane_rp_packed = \$141 [45:0];
+  assign shift3 = \$60 [2:0];
+  assign ma0 = { \$61 , a_reg[9:0] };
+  assign e0 = { 3'h0, \$68  };
+  assign ma1 = { \$69 , a_reg[25:16] };
+  assign e1 = { 3'h0, \$76  };
+  assign ma2 = { \$77 , a_reg[41:32] };
+  assign e2 = { 3'h0, \$84  };
+  assign ma3 = { \$85 , a_reg[57:48] };
+  assign e3 = { 3'h0, \$92  };
+  assign dist0 = \$99 [8:0];
+  assign aligned0 = \$102 [14:0];
+  assign dist1 = \$108 [8:0];
+  assign aligned1 = \$111 [14:0];
+  assign dist2 = \$117 [8:0];
+  assign aligned2 = \$120 [14:0];
+  assign dist3 = \$126 [8:0];
+  assign aligned3 = \$129 [14:0];
+  assign lane_sum = { \$134 [17], \$134  };
+  assign lane_sum_mag = \$137 [18:0];
+  assign lane_sum_exp = { \$138 [9], \$138  };
+  assign lane_rp_ls = \$139 [4:0];
+  assign lane_rp_norm = \$140 [25:0];
+  assign lane_rp_eb = { \$142 [12], \$142 [12], \$142 [12], \$142 [12], \$142 [12], \$142 [12], \$142 [12], \$142 [12], \$142 [12], \$142  };
+  assign lane_rp_packed = \$155 [45:0];
   assign a = group_acc;
   assign b = lane_rp_out;
   assign s = group_next;
-  assign gs_sig = { \$150 , dq_sum[22:0] };
-  assign gs_exp = { \$153 [10], \$153  };
-  assign gs_rp_ls = \$154 [4:0];
-  assign gs_rp_norm = \$155 [25:0];
-  assign gs_rp_eb = { \$157 [13], \$157 [13], \$157 [13], \$157 [13], \$157 [13], \$157 [13], \$157 [13], \$157 [13], \$157 [13], \$157  };
-  assign gs_rp_packed = \$170 [46:0];
-  assign \b$141  = dq_addend;
-  assign \s$142  = out_next;
+  assign gs_sig = { \$169 , dq_sum[22:0] };
+  assign gs_exp = { \$172 [10], \$172  };
+  assign gs_rp_ls = \$173 [4:0];
+  assign gs_rp_norm = \$174 [25:0];
+  assign gs_rp_eb = { \$176 [13], \$176 [13], \$176 [13], \$176 [13], \$176 [13], \$176 [13], \$176 [13], \$176 [13], \$176 [13], \$176  };
+  assign gs_rp_packed = \$189 [46:0];
+  assign \b$142  = dq_addend;
+  assign \s$143  = out_next;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];
@@ -2046,16 +2086,16 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
   assign \w_sel.special  = w_sel[25:24];
-  assign \$86  = { 3'h0, \$47 , a_reg[9:0], 4'h0 };
-  assign \$95  = { 3'h0, \$55 , a_reg[25:16], 4'h0 };
-  assign \$104  = { 3'h0, \$63 , a_reg[41:32], 4'h0 };
-  assign \$113  = { 3'h0, \$71 , a_reg[57:48], 4'h0 };
-  assign \$135  = { \$134 [23], \$134 [23], \$134 [23], \$134 [23], \$134 [23], \$134 [23], \$134 [23], \$134 [23], \$134 , 23'h000000 };
-  assign \$164  = { \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 , 23'h000000 };
-  assign \$182  = 32'd0;
-  assign \$137  = lane_rp_sh[0];
-  assign \$166  = gs_rp_sh[0];
-  assign \$183  = \$181 ;
+  assign \$100  = { 3'h0, \$61 , a_reg[9:0], 4'h0 };
+  assign \$109  = { 3'h0, \$69 , a_reg[25:16], 4'h0 };
+  assign \$118  = { 3'h0, \$77 , a_reg[41:32], 4'h0 };
+  assign \$127  = { 3'h0, \$85 , a_reg[57:48], 4'h0 };
+  assign \$149  = { \$148 [23], \$148 [23], \$148 [23], \$148 [23], \$148 [23], \$148 [23], \$148 [23], \$148 [23], \$148 , 23'h000000 };
+  assign \$183  = { \$182 [24], \$182 [24], \$182 [24], \$182 [24], \$182 [24], \$182 [24], \$182 [24], \$182 [24], \$182 , 23'h000000 };
+  assign \$201  = 32'd0;
+  assign \$151  = lane_rp_sh[0];
+  assign \$185  = gs_rp_sh[0];
+  assign \$202  = \$200 ;
 endmodule
 
 module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);

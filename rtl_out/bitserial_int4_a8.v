@@ -6,106 +6,106 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire \$10 ;
   wire \$100 ;
   wire \$101 ;
-  wire \$102 ;
+  wire [2:0] \$102 ;
   wire [3:0] \$103 ;
-  wire [4:0] \$104 ;
+  wire \$104 ;
   wire [2:0] \$105 ;
-  wire [3:0] \$106 ;
+  wire \$106 ;
   wire \$107 ;
-  wire [2:0] \$108 ;
+  wire \$108 ;
   wire [3:0] \$109 ;
   wire [4:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [2:0] \$112 ;
-  wire [3:0] \$113 ;
-  wire \$114 ;
-  wire [2:0] \$115 ;
+  wire [4:0] \$110 ;
+  wire [2:0] \$111 ;
+  wire [3:0] \$112 ;
+  wire \$113 ;
+  wire [2:0] \$114 ;
+  wire [3:0] \$115 ;
   wire \$116 ;
   wire \$117 ;
-  wire \$118 ;
-  wire [2:0] \$119 ;
+  wire [2:0] \$118 ;
+  wire [3:0] \$119 ;
   wire [4:0] \$12 ;
-  wire [3:0] \$120 ;
-  wire \$121 ;
-  wire [2:0] \$122 ;
-  wire [3:0] \$123 ;
+  wire \$120 ;
+  wire [2:0] \$121 ;
+  wire \$122 ;
+  wire \$123 ;
   wire \$124 ;
   wire [2:0] \$125 ;
-  wire \$126 ;
+  wire [3:0] \$126 ;
   wire \$127 ;
-  wire \$128 ;
-  wire [2:0] \$129 ;
+  wire [2:0] \$128 ;
+  wire [3:0] \$129 ;
   wire \$13 ;
-  wire [2:0] \$130 ;
-  wire [3:0] \$131 ;
+  wire \$130 ;
+  wire [2:0] \$131 ;
   wire \$132 ;
-  wire [2:0] \$133 ;
-  wire [3:0] \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  wire [2:0] \$137 ;
-  wire [3:0] \$138 ;
-  wire \$139 ;
-  wire [2:0] \$14 ;
-  wire [2:0] \$140 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire [2:0] \$135 ;
+  wire [2:0] \$136 ;
+  wire [3:0] \$137 ;
+  wire \$138 ;
+  wire [2:0] \$139 ;
+  wire \$14 ;
+  wire [3:0] \$140 ;
   wire \$141 ;
   wire \$142 ;
-  wire \$143 ;
+  wire [2:0] \$143 ;
   wire [3:0] \$144 ;
-  wire [4:0] \$145 ;
+  wire \$145 ;
   wire [2:0] \$146 ;
-  wire [3:0] \$147 ;
+  wire \$147 ;
   wire \$148 ;
-  wire [2:0] \$149 ;
-  wire [1:0] \$15 ;
+  wire \$149 ;
+  wire \$15 ;
   wire [3:0] \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire [2:0] \$153 ;
-  wire [3:0] \$154 ;
-  wire \$155 ;
-  wire [2:0] \$156 ;
+  wire [4:0] \$151 ;
+  wire [2:0] \$152 ;
+  wire [3:0] \$153 ;
+  wire \$154 ;
+  wire [2:0] \$155 ;
+  wire [3:0] \$156 ;
   wire \$157 ;
   wire \$158 ;
-  wire \$159 ;
-  wire \$16 ;
-  wire [2:0] \$160 ;
-  wire [3:0] \$161 ;
-  wire \$162 ;
-  wire [2:0] \$163 ;
-  wire [3:0] \$164 ;
+  wire [2:0] \$159 ;
+  wire [2:0] \$16 ;
+  wire [3:0] \$160 ;
+  wire \$161 ;
+  wire [2:0] \$162 ;
+  wire \$163 ;
+  wire \$164 ;
   wire \$165 ;
   wire [2:0] \$166 ;
-  wire \$167 ;
+  wire [3:0] \$167 ;
   wire \$168 ;
-  wire \$169 ;
-  wire \$17 ;
-  wire [2:0] \$170 ;
-  wire [2:0] \$171 ;
-  wire [3:0] \$172 ;
+  wire [2:0] \$169 ;
+  wire [1:0] \$17 ;
+  wire [3:0] \$170 ;
+  wire \$171 ;
+  wire [2:0] \$172 ;
   wire \$173 ;
-  wire [2:0] \$174 ;
-  wire [3:0] \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire [2:0] \$178 ;
-  wire [3:0] \$179 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire [2:0] \$176 ;
+  wire [2:0] \$177 ;
+  wire [3:0] \$178 ;
+  wire \$179 ;
   wire \$18 ;
-  wire \$180 ;
-  wire [2:0] \$181 ;
+  wire [2:0] \$180 ;
+  wire [3:0] \$181 ;
   wire \$182 ;
   wire \$183 ;
-  wire \$184 ;
+  wire [2:0] \$184 ;
   wire [3:0] \$185 ;
-  wire [4:0] \$186 ;
-  wire \$187 ;
+  wire \$186 ;
+  wire [2:0] \$187 ;
   wire \$188 ;
-  wire [14:0] \$189 ;
-  wire [4:0] \$19 ;
-  wire [14:0] \$190 ;
-  wire [13:0] \$191 ;
-  wire [13:0] \$192 ;
+  wire \$189 ;
+  wire \$19 ;
+  wire \$190 ;
+  wire [3:0] \$191 ;
+  wire [4:0] \$192 ;
   wire \$193 ;
   wire \$194 ;
   wire [14:0] \$195 ;
@@ -114,7 +114,7 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [13:0] \$198 ;
   wire \$199 ;
   wire [4:0] \$2 ;
-  wire [3:0] \$20 ;
+  wire \$20 ;
   wire \$200 ;
   wire [14:0] \$201 ;
   wire [14:0] \$202 ;
@@ -127,138 +127,149 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [13:0] \$209 ;
   wire \$21 ;
   wire [13:0] \$210 ;
-  wire [13:0] \$211 ;
-  wire [13:0] \$212 ;
+  wire \$211 ;
+  wire \$212 ;
   wire [14:0] \$213 ;
-  wire [19:0] \$214 ;
-  wire \$215 ;
-  wire \$216 ;
-  wire \$217 ;
-  wire [47:0] \$218 ;
-  wire \$219 ;
+  wire [14:0] \$214 ;
+  wire [13:0] \$215 ;
+  wire [13:0] \$216 ;
+  wire [13:0] \$217 ;
+  wire [13:0] \$218 ;
+  wire [14:0] \$219 ;
   wire \$22 ;
-  wire [25:0] \$220 ;
-  wire [26:0] \$221 ;
-  wire [25:0] \$222 ;
-  wire [26:0] \$223 ;
-  wire [26:0] \$224 ;
-  wire [48:0] \$225 ;
-  reg [31:0] \$226 ;
-  reg [23:0] \$227 ;
-  reg [4:0] \$228 ;
-  reg [23:0] \$229 ;
-  wire [2:0] \$23 ;
-  reg [3:0] \$230 ;
-  reg [3:0] \$231 ;
-  reg [3:0] \$232 ;
-  reg [3:0] \$233 ;
-  reg [3:0] \$234 ;
-  reg [3:0] \$235 ;
-  reg [3:0] \$236 ;
-  reg [3:0] \$237 ;
-  reg [31:0] \$238 ;
-  reg \$239 ;
+  wire [19:0] \$220 ;
+  wire \$221 ;
+  wire \$222 ;
+  wire \$223 ;
+  wire \$224 ;
+  wire \$225 ;
+  wire \$226 ;
+  wire \$227 ;
+  wire \$228 ;
+  wire [47:0] \$229 ;
+  wire [4:0] \$23 ;
+  wire \$230 ;
+  wire [25:0] \$231 ;
+  wire [26:0] \$232 ;
+  wire [25:0] \$233 ;
+  wire [26:0] \$234 ;
+  wire [26:0] \$235 ;
+  wire [48:0] \$236 ;
+  reg [31:0] \$237 ;
+  reg [23:0] \$238 ;
+  reg [4:0] \$239 ;
   wire [3:0] \$24 ;
-  reg [1:0] \$240 ;
-  reg \$241 ;
-  reg \$242 ;
-  reg \$243 ;
-  reg [7:0] \$244 ;
-  reg [18:0] \$245 ;
-  reg \$246 ;
-  reg [47:0] \$247 ;
-  reg \$248 ;
-  reg [47:0] \$249 ;
+  reg [23:0] \$240 ;
+  reg [3:0] \$241 ;
+  reg [3:0] \$242 ;
+  reg [3:0] \$243 ;
+  reg [3:0] \$244 ;
+  reg [3:0] \$245 ;
+  reg [3:0] \$246 ;
+  reg [3:0] \$247 ;
+  reg [3:0] \$248 ;
+  reg [31:0] \$249 ;
   wire \$25 ;
-  reg [3:0] \$250 ;
-  reg [2:0] \$251 ;
-  reg [47:0] \$252 ;
-  reg [18:0] \$253 ;
-  reg [7:0] \$254 ;
-  reg \$255 ;
-  reg [47:0] \$256 ;
+  reg \$250 ;
+  reg [1:0] \$251 ;
+  reg \$252 ;
+  reg \$253 ;
+  reg \$254 ;
+  reg [7:0] \$255 ;
+  reg [18:0] \$256 ;
   reg \$257 ;
-  wire [2:0] \$26 ;
-  wire [3:0] \$27 ;
+  reg [47:0] \$258 ;
+  reg \$259 ;
+  wire \$26 ;
+  reg [47:0] \$260 ;
+  reg [3:0] \$261 ;
+  reg [2:0] \$262 ;
+  reg [47:0] \$263 ;
+  reg [18:0] \$264 ;
+  reg [7:0] \$265 ;
+  reg \$266 ;
+  reg [47:0] \$267 ;
+  reg \$268 ;
+  wire \$27 ;
   wire \$28 ;
-  wire \$29 ;
+  wire [2:0] \$29 ;
   wire [4:0] \$3 ;
-  wire [2:0] \$30 ;
-  wire [3:0] \$31 ;
-  wire \$32 ;
-  wire [2:0] \$33 ;
+  wire [3:0] \$30 ;
+  wire \$31 ;
+  wire [2:0] \$32 ;
+  wire [3:0] \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire \$36 ;
-  wire [2:0] \$37 ;
-  wire [3:0] \$38 ;
-  wire \$39 ;
+  wire [2:0] \$36 ;
+  wire [3:0] \$37 ;
+  wire \$38 ;
+  wire [2:0] \$39 ;
   wire \$4 ;
-  wire [2:0] \$40 ;
-  wire [3:0] \$41 ;
+  wire \$40 ;
+  wire \$41 ;
   wire \$42 ;
   wire [2:0] \$43 ;
-  wire \$44 ;
+  wire [3:0] \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [2:0] \$47 ;
-  wire [2:0] \$48 ;
-  wire [3:0] \$49 ;
+  wire [2:0] \$46 ;
+  wire [3:0] \$47 ;
+  wire \$48 ;
+  wire [2:0] \$49 ;
   wire [4:0] \$5 ;
   wire \$50 ;
-  wire [2:0] \$51 ;
-  wire [3:0] \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire [2:0] \$55 ;
-  wire [3:0] \$56 ;
-  wire \$57 ;
-  wire [2:0] \$58 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire [2:0] \$53 ;
+  wire [2:0] \$54 ;
+  wire [3:0] \$55 ;
+  wire \$56 ;
+  wire [2:0] \$57 ;
+  wire [3:0] \$58 ;
   wire \$59 ;
   wire [4:0] \$6 ;
   wire \$60 ;
-  wire \$61 ;
+  wire [2:0] \$61 ;
   wire [3:0] \$62 ;
-  wire [4:0] \$63 ;
+  wire \$63 ;
   wire [2:0] \$64 ;
-  wire [3:0] \$65 ;
+  wire \$65 ;
   wire \$66 ;
-  wire [2:0] \$67 ;
+  wire \$67 ;
   wire [3:0] \$68 ;
-  wire \$69 ;
+  wire [4:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
-  wire [2:0] \$71 ;
-  wire [3:0] \$72 ;
-  wire \$73 ;
-  wire [2:0] \$74 ;
+  wire [2:0] \$70 ;
+  wire [3:0] \$71 ;
+  wire \$72 ;
+  wire [2:0] \$73 ;
+  wire [3:0] \$74 ;
   wire \$75 ;
   wire \$76 ;
-  wire \$77 ;
-  wire [2:0] \$78 ;
-  wire [3:0] \$79 ;
+  wire [2:0] \$77 ;
+  wire [3:0] \$78 ;
+  wire \$79 ;
   wire [4:0] \$8 ;
-  wire \$80 ;
-  wire [2:0] \$81 ;
-  wire [3:0] \$82 ;
+  wire [2:0] \$80 ;
+  wire \$81 ;
+  wire \$82 ;
   wire \$83 ;
   wire [2:0] \$84 ;
-  wire \$85 ;
+  wire [3:0] \$85 ;
   wire \$86 ;
-  wire \$87 ;
-  wire [2:0] \$88 ;
-  wire [2:0] \$89 ;
+  wire [2:0] \$87 ;
+  wire [3:0] \$88 ;
+  wire \$89 ;
   wire [4:0] \$9 ;
-  wire [3:0] \$90 ;
+  wire [2:0] \$90 ;
   wire \$91 ;
-  wire [2:0] \$92 ;
-  wire [3:0] \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire [2:0] \$96 ;
-  wire [3:0] \$97 ;
-  wire \$98 ;
-  wire [2:0] \$99 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire [2:0] \$94 ;
+  wire [2:0] \$95 ;
+  wire [3:0] \$96 ;
+  wire \$97 ;
+  wire [2:0] \$98 ;
+  wire [3:0] \$99 ;
   reg [31:0] a_reg = 32'd0;
   wire [7:0] \a_reg[0] ;
   wire [7:0] \a_reg[1] ;
@@ -375,6 +386,7 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [2:0] shift_int4_1;
   wire [2:0] shift_int4_2;
   wire [2:0] shift_int4_3;
+  wire stall;
   reg step = 1'h0;
   wire [15:0] term_sum;
   wire [3:0] w_in0;
@@ -400,9 +412,9 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [3:0] \w_sel.code[3] ;
   wire [7:0] \w_sel.scale ;
   wire [3:0] wint_int4;
-  wire [3:0] \wint_int4$50 ;
   wire [3:0] \wint_int4$51 ;
   wire [3:0] \wint_int4$52 ;
+  wire [3:0] \wint_int4$53 ;
   assign \$1  = $signed(w_sel[3:0]) < $signed(1'h0);
   assign \$2  = - $signed(w_sel[3:0]);
   assign \$3  = \$1  ? \$2  : { w_sel[3], w_sel[3:0] };
@@ -416,659 +428,671 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \$11  = - $signed(w_sel[15:12]);
   assign \$12  = \$10  ? \$11  : { w_sel[15], w_sel[15:12] };
   assign \$13  = | remaining;
-  assign \$14  = remaining - 1'h1;
-  assign \$15  = step + 1'h1;
-  assign \$16  = | remaining;
-  assign \$17  = accept & i_ctl[2];
-  assign \$18  = | dq_left;
-  assign \$19  = dq_left - 1'h1;
-  assign \$20  = dq_bit + 1'h1;
-  assign \$21  = dq_left == 1'h1;
-  assign \$22  = \$21  & dq_last;
+  assign \$14  = ~ stall;
+  assign \$15  = \$13  & \$14 ;
+  assign \$16  = remaining - 1'h1;
+  assign \$17  = step + 1'h1;
+  assign \$18  = | remaining;
+  assign \$19  = ~ stall;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = accept & i_ctl[2];
+  assign \$22  = | dq_left;
+  assign \$23  = dq_left - 1'h1;
+  assign \$24  = dq_bit + 1'h1;
+  assign \$25  = dq_left == 1'h1;
+  assign \$26  = \$25  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign o_ready = remaining <= 1'h1;
+  assign \$27  = remaining <= 1'h1;
+  assign \$28  = ~ stall;
+  assign o_ready = \$27  & \$28 ;
   assign accept = i_ctl[0] & o_ready;
-  assign \$23  = 2'h2 * step;
-  assign \$24  = \$23  + 2'h2;
-  assign \$25  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$24 ;
-  assign \$26  = 2'h2 * step;
-  assign \$27  = \$26  + 1'h1;
-  assign \$28  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$27 ;
-  assign \$29  = \$25  == \$28 ;
-  assign \$30  = 2'h2 * step;
-  assign \$31  = \$30  + 1'h1;
-  assign \$32  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$31 ;
-  assign \$33  = 2'h2 * step;
+  assign \$29  = 2'h2 * step;
+  assign \$30  = \$29  + 2'h2;
+  assign \$31  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$30 ;
+  assign \$32  = 2'h2 * step;
+  assign \$33  = \$32  + 1'h1;
   assign \$34  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$33 ;
-  assign \$35  = \$32  == \$34 ;
-  assign \$36  = \$29  & \$35 ;
-  assign man_int4_0 = ~ \$36 ;
-  assign \$37  = 2'h2 * step;
-  assign \$38  = \$37  + 2'h2;
-  assign \$39  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$38 ;
-  assign \$40  = 2'h2 * step;
-  assign \$41  = \$40  + 1'h1;
-  assign \$42  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$41 ;
+  assign \$35  = \$31  == \$34 ;
+  assign \$36  = 2'h2 * step;
+  assign \$37  = \$36  + 1'h1;
+  assign \$38  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$37 ;
+  assign \$39  = 2'h2 * step;
+  assign \$40  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$39 ;
+  assign \$41  = \$38  == \$40 ;
+  assign \$42  = \$35  & \$41 ;
+  assign man_int4_0 = ~ \$42 ;
   assign \$43  = 2'h2 * step;
-  assign \$44  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$43 ;
-  assign \$45  = \$42  & \$44 ;
-  assign \$46  = ~ \$45 ;
-  assign neg_int4_0 = \$39  & \$46 ;
-  assign \$47  = 2'h2 * step;
-  assign \$48  = 2'h2 * step;
-  assign \$49  = \$48  + 2'h2;
+  assign \$44  = \$43  + 2'h2;
+  assign \$45  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$44 ;
+  assign \$46  = 2'h2 * step;
+  assign \$47  = \$46  + 1'h1;
+  assign \$48  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$47 ;
+  assign \$49  = 2'h2 * step;
   assign \$50  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$49 ;
-  assign \$51  = 2'h2 * step;
-  assign \$52  = \$51  + 1'h1;
-  assign \$53  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$52 ;
-  assign \$54  = \$50  != \$53 ;
-  assign \$55  = 2'h2 * step;
-  assign \$56  = \$55  + 1'h1;
-  assign \$57  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$56 ;
-  assign \$58  = 2'h2 * step;
+  assign \$51  = \$48  & \$50 ;
+  assign \$52  = ~ \$51 ;
+  assign neg_int4_0 = \$45  & \$52 ;
+  assign \$53  = 2'h2 * step;
+  assign \$54  = 2'h2 * step;
+  assign \$55  = \$54  + 2'h2;
+  assign \$56  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$55 ;
+  assign \$57  = 2'h2 * step;
+  assign \$58  = \$57  + 1'h1;
   assign \$59  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$58 ;
-  assign \$60  = \$57  == \$59 ;
-  assign \$61  = \$54  & \$60 ;
-  assign \$62  = \$47  + \$61 ;
-  assign \$63  = \$62  + 1'h0;
+  assign \$60  = \$56  != \$59 ;
+  assign \$61  = 2'h2 * step;
+  assign \$62  = \$61  + 1'h1;
+  assign \$63  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$62 ;
   assign \$64  = 2'h2 * step;
-  assign \$65  = \$64  + 2'h2;
-  assign \$66  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$65 ;
-  assign \$67  = 2'h2 * step;
-  assign \$68  = \$67  + 1'h1;
-  assign \$69  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$68 ;
-  assign \$70  = \$66  == \$69 ;
-  assign \$71  = 2'h2 * step;
-  assign \$72  = \$71  + 1'h1;
-  assign \$73  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$72 ;
-  assign \$74  = 2'h2 * step;
+  assign \$65  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$64 ;
+  assign \$66  = \$63  == \$65 ;
+  assign \$67  = \$60  & \$66 ;
+  assign \$68  = \$53  + \$67 ;
+  assign \$69  = \$68  + 1'h0;
+  assign \$70  = 2'h2 * step;
+  assign \$71  = \$70  + 2'h2;
+  assign \$72  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$71 ;
+  assign \$73  = 2'h2 * step;
+  assign \$74  = \$73  + 1'h1;
   assign \$75  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$74 ;
-  assign \$76  = \$73  == \$75 ;
-  assign \$77  = \$70  & \$76 ;
-  assign man_int4_1 = ~ \$77 ;
-  assign \$78  = 2'h2 * step;
-  assign \$79  = \$78  + 2'h2;
-  assign \$80  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$79 ;
-  assign \$81  = 2'h2 * step;
-  assign \$82  = \$81  + 1'h1;
-  assign \$83  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$82 ;
+  assign \$76  = \$72  == \$75 ;
+  assign \$77  = 2'h2 * step;
+  assign \$78  = \$77  + 1'h1;
+  assign \$79  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$78 ;
+  assign \$80  = 2'h2 * step;
+  assign \$81  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$80 ;
+  assign \$82  = \$79  == \$81 ;
+  assign \$83  = \$76  & \$82 ;
+  assign man_int4_1 = ~ \$83 ;
   assign \$84  = 2'h2 * step;
-  assign \$85  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$84 ;
-  assign \$86  = \$83  & \$85 ;
-  assign \$87  = ~ \$86 ;
-  assign neg_int4_1 = \$80  & \$87 ;
-  assign \$88  = 2'h2 * step;
-  assign \$89  = 2'h2 * step;
-  assign \$90  = \$89  + 2'h2;
+  assign \$85  = \$84  + 2'h2;
+  assign \$86  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$85 ;
+  assign \$87  = 2'h2 * step;
+  assign \$88  = \$87  + 1'h1;
+  assign \$89  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$88 ;
+  assign \$90  = 2'h2 * step;
   assign \$91  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$90 ;
-  assign \$92  = 2'h2 * step;
-  assign \$93  = \$92  + 1'h1;
-  assign \$94  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$93 ;
-  assign \$95  = \$91  != \$94 ;
-  assign \$96  = 2'h2 * step;
-  assign \$97  = \$96  + 1'h1;
-  assign \$98  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$97 ;
-  assign \$99  = 2'h2 * step;
+  assign \$92  = \$89  & \$91 ;
+  assign \$93  = ~ \$92 ;
+  assign neg_int4_1 = \$86  & \$93 ;
+  assign \$94  = 2'h2 * step;
+  assign \$95  = 2'h2 * step;
+  assign \$96  = \$95  + 2'h2;
+  assign \$97  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$96 ;
+  assign \$98  = 2'h2 * step;
+  assign \$99  = \$98  + 1'h1;
   assign \$100  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$99 ;
-  assign \$101  = \$98  == \$100 ;
-  assign \$102  = \$95  & \$101 ;
-  assign \$103  = \$88  + \$102 ;
-  assign \$104  = \$103  + 1'h0;
+  assign \$101  = \$97  != \$100 ;
+  assign \$102  = 2'h2 * step;
+  assign \$103  = \$102  + 1'h1;
+  assign \$104  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$103 ;
   assign \$105  = 2'h2 * step;
-  assign \$106  = \$105  + 2'h2;
-  assign \$107  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$106 ;
-  assign \$108  = 2'h2 * step;
-  assign \$109  = \$108  + 1'h1;
-  assign \$110  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$109 ;
-  assign \$111  = \$107  == \$110 ;
-  assign \$112  = 2'h2 * step;
-  assign \$113  = \$112  + 1'h1;
-  assign \$114  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$113 ;
-  assign \$115  = 2'h2 * step;
+  assign \$106  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$105 ;
+  assign \$107  = \$104  == \$106 ;
+  assign \$108  = \$101  & \$107 ;
+  assign \$109  = \$94  + \$108 ;
+  assign \$110  = \$109  + 1'h0;
+  assign \$111  = 2'h2 * step;
+  assign \$112  = \$111  + 2'h2;
+  assign \$113  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$112 ;
+  assign \$114  = 2'h2 * step;
+  assign \$115  = \$114  + 1'h1;
   assign \$116  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$115 ;
-  assign \$117  = \$114  == \$116 ;
-  assign \$118  = \$111  & \$117 ;
-  assign man_int4_2 = ~ \$118 ;
-  assign \$119  = 2'h2 * step;
-  assign \$120  = \$119  + 2'h2;
-  assign \$121  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$120 ;
-  assign \$122  = 2'h2 * step;
-  assign \$123  = \$122  + 1'h1;
-  assign \$124  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$123 ;
+  assign \$117  = \$113  == \$116 ;
+  assign \$118  = 2'h2 * step;
+  assign \$119  = \$118  + 1'h1;
+  assign \$120  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$119 ;
+  assign \$121  = 2'h2 * step;
+  assign \$122  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$121 ;
+  assign \$123  = \$120  == \$122 ;
+  assign \$124  = \$117  & \$123 ;
+  assign man_int4_2 = ~ \$124 ;
   assign \$125  = 2'h2 * step;
-  assign \$126  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$125 ;
-  assign \$127  = \$124  & \$126 ;
-  assign \$128  = ~ \$127 ;
-  assign neg_int4_2 = \$121  & \$128 ;
-  assign \$129  = 2'h2 * step;
-  assign \$130  = 2'h2 * step;
-  assign \$131  = \$130  + 2'h2;
+  assign \$126  = \$125  + 2'h2;
+  assign \$127  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$126 ;
+  assign \$128  = 2'h2 * step;
+  assign \$129  = \$128  + 1'h1;
+  assign \$130  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$129 ;
+  assign \$131  = 2'h2 * step;
   assign \$132  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$131 ;
-  assign \$133  = 2'h2 * step;
-  assign \$134  = \$133  + 1'h1;
-  assign \$135  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$134 ;
-  assign \$136  = \$132  != \$135 ;
-  assign \$137  = 2'h2 * step;
-  assign \$138  = \$137  + 1'h1;
-  assign \$139  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$138 ;
-  assign \$140  = 2'h2 * step;
+  assign \$133  = \$130  & \$132 ;
+  assign \$134  = ~ \$133 ;
+  assign neg_int4_2 = \$127  & \$134 ;
+  assign \$135  = 2'h2 * step;
+  assign \$136  = 2'h2 * step;
+  assign \$137  = \$136  + 2'h2;
+  assign \$138  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$137 ;
+  assign \$139  = 2'h2 * step;
+  assign \$140  = \$139  + 1'h1;
   assign \$141  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$140 ;
-  assign \$142  = \$139  == \$141 ;
-  assign \$143  = \$136  & \$142 ;
-  assign \$144  = \$129  + \$143 ;
-  assign \$145  = \$144  + 1'h0;
+  assign \$142  = \$138  != \$141 ;
+  assign \$143  = 2'h2 * step;
+  assign \$144  = \$143  + 1'h1;
+  assign \$145  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$144 ;
   assign \$146  = 2'h2 * step;
-  assign \$147  = \$146  + 2'h2;
-  assign \$148  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$147 ;
-  assign \$149  = 2'h2 * step;
-  assign \$150  = \$149  + 1'h1;
-  assign \$151  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$150 ;
-  assign \$152  = \$148  == \$151 ;
-  assign \$153  = 2'h2 * step;
-  assign \$154  = \$153  + 1'h1;
-  assign \$155  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$154 ;
-  assign \$156  = 2'h2 * step;
+  assign \$147  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$146 ;
+  assign \$148  = \$145  == \$147 ;
+  assign \$149  = \$142  & \$148 ;
+  assign \$150  = \$135  + \$149 ;
+  assign \$151  = \$150  + 1'h0;
+  assign \$152  = 2'h2 * step;
+  assign \$153  = \$152  + 2'h2;
+  assign \$154  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$153 ;
+  assign \$155  = 2'h2 * step;
+  assign \$156  = \$155  + 1'h1;
   assign \$157  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$156 ;
-  assign \$158  = \$155  == \$157 ;
-  assign \$159  = \$152  & \$158 ;
-  assign man_int4_3 = ~ \$159 ;
-  assign \$160  = 2'h2 * step;
-  assign \$161  = \$160  + 2'h2;
-  assign \$162  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$161 ;
-  assign \$163  = 2'h2 * step;
-  assign \$164  = \$163  + 1'h1;
-  assign \$165  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$164 ;
+  assign \$158  = \$154  == \$157 ;
+  assign \$159  = 2'h2 * step;
+  assign \$160  = \$159  + 1'h1;
+  assign \$161  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$160 ;
+  assign \$162  = 2'h2 * step;
+  assign \$163  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$162 ;
+  assign \$164  = \$161  == \$163 ;
+  assign \$165  = \$158  & \$164 ;
+  assign man_int4_3 = ~ \$165 ;
   assign \$166  = 2'h2 * step;
-  assign \$167  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$166 ;
-  assign \$168  = \$165  & \$167 ;
-  assign \$169  = ~ \$168 ;
-  assign neg_int4_3 = \$162  & \$169 ;
-  assign \$170  = 2'h2 * step;
-  assign \$171  = 2'h2 * step;
-  assign \$172  = \$171  + 2'h2;
+  assign \$167  = \$166  + 2'h2;
+  assign \$168  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$167 ;
+  assign \$169  = 2'h2 * step;
+  assign \$170  = \$169  + 1'h1;
+  assign \$171  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$170 ;
+  assign \$172  = 2'h2 * step;
   assign \$173  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$172 ;
-  assign \$174  = 2'h2 * step;
-  assign \$175  = \$174  + 1'h1;
-  assign \$176  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$175 ;
-  assign \$177  = \$173  != \$176 ;
-  assign \$178  = 2'h2 * step;
-  assign \$179  = \$178  + 1'h1;
-  assign \$180  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$179 ;
-  assign \$181  = 2'h2 * step;
+  assign \$174  = \$171  & \$173 ;
+  assign \$175  = ~ \$174 ;
+  assign neg_int4_3 = \$168  & \$175 ;
+  assign \$176  = 2'h2 * step;
+  assign \$177  = 2'h2 * step;
+  assign \$178  = \$177  + 2'h2;
+  assign \$179  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$178 ;
+  assign \$180  = 2'h2 * step;
+  assign \$181  = \$180  + 1'h1;
   assign \$182  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$181 ;
-  assign \$183  = \$180  == \$182 ;
-  assign \$184  = \$177  & \$183 ;
-  assign \$185  = \$170  + \$184 ;
-  assign \$186  = \$185  + 1'h0;
-  assign \$187  = | remaining;
-  assign \$188  = man_int4_0 & \$187 ;
-  assign \$189  = $signed(a_reg[7:0]) << \$63 [2:0];
-  assign \$190  = \$188  ? \$189  : 15'h0000;
-  assign \$191  = - $signed(\$190 [12:0]);
-  assign \$192  = neg_int4_0 ? \$191  : { \$190 [12], \$190 [12:0] };
+  assign \$183  = \$179  != \$182 ;
+  assign \$184  = 2'h2 * step;
+  assign \$185  = \$184  + 1'h1;
+  assign \$186  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$185 ;
+  assign \$187  = 2'h2 * step;
+  assign \$188  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$187 ;
+  assign \$189  = \$186  == \$188 ;
+  assign \$190  = \$183  & \$189 ;
+  assign \$191  = \$176  + \$190 ;
+  assign \$192  = \$191  + 1'h0;
   assign \$193  = | remaining;
-  assign \$194  = man_int4_1 & \$193 ;
-  assign \$195  = $signed(a_reg[15:8]) << \$104 [2:0];
+  assign \$194  = man_int4_0 & \$193 ;
+  assign \$195  = $signed(a_reg[7:0]) << \$69 [2:0];
   assign \$196  = \$194  ? \$195  : 15'h0000;
   assign \$197  = - $signed(\$196 [12:0]);
-  assign \$198  = neg_int4_1 ? \$197  : { \$196 [12], \$196 [12:0] };
+  assign \$198  = neg_int4_0 ? \$197  : { \$196 [12], \$196 [12:0] };
   assign \$199  = | remaining;
-  assign \$200  = man_int4_2 & \$199 ;
-  assign \$201  = $signed(a_reg[23:16]) << \$145 [2:0];
+  assign \$200  = man_int4_1 & \$199 ;
+  assign \$201  = $signed(a_reg[15:8]) << \$110 [2:0];
   assign \$202  = \$200  ? \$201  : 15'h0000;
   assign \$203  = - $signed(\$202 [12:0]);
-  assign \$204  = neg_int4_2 ? \$203  : { \$202 [12], \$202 [12:0] };
+  assign \$204  = neg_int4_1 ? \$203  : { \$202 [12], \$202 [12:0] };
   assign \$205  = | remaining;
-  assign \$206  = man_int4_3 & \$205 ;
-  assign \$207  = $signed(a_reg[31:24]) << \$186 [2:0];
+  assign \$206  = man_int4_2 & \$205 ;
+  assign \$207  = $signed(a_reg[23:16]) << \$151 [2:0];
   assign \$208  = \$206  ? \$207  : 15'h0000;
   assign \$209  = - $signed(\$208 [12:0]);
-  assign \$210  = neg_int4_3 ? \$209  : { \$208 [12], \$208 [12:0] };
-  assign \$211  = $signed(\$192 [12:0]) + $signed(\$198 [12:0]);
-  assign \$212  = $signed(\$204 [12:0]) + $signed(\$210 [12:0]);
-  assign \$213  = $signed(\$211 ) + $signed(\$212 );
-  assign \$214  = $signed(group_acc) + $signed(\$213 );
-  assign \$215  = remaining == 1'h1;
-  assign handoff = \$215  & beat_group_end;
-  assign \$216  = ! dq_bit;
-  assign \$217  = \$216  & dq_first;
-  assign \$218  = \$217  ? dq_psum : out_acc;
-  assign \$219  = dq_scale >> dq_bit;
-  assign \$220  = $signed(dq_sum) << dq_bit;
-  assign \$221  = - $signed(\$220 );
-  assign \$222  = $signed(dq_sum) << dq_bit;
-  assign \$224  = \$219  ? \$223  : 27'h0000000;
-  assign \$225  = $signed(\$218 ) + $signed(\$224 );
+  assign \$210  = neg_int4_2 ? \$209  : { \$208 [12], \$208 [12:0] };
+  assign \$211  = | remaining;
+  assign \$212  = man_int4_3 & \$211 ;
+  assign \$213  = $signed(a_reg[31:24]) << \$192 [2:0];
+  assign \$214  = \$212  ? \$213  : 15'h0000;
+  assign \$215  = - $signed(\$214 [12:0]);
+  assign \$216  = neg_int4_3 ? \$215  : { \$214 [12], \$214 [12:0] };
+  assign \$217  = $signed(\$198 [12:0]) + $signed(\$204 [12:0]);
+  assign \$218  = $signed(\$210 [12:0]) + $signed(\$216 [12:0]);
+  assign \$219  = $signed(\$217 ) + $signed(\$218 );
+  assign \$220  = $signed(group_acc) + $signed(\$219 );
+  assign \$221  = remaining == 1'h1;
+  assign \$222  = \$221  & beat_group_end;
+  assign \$223  = dq_left > 1'h1;
+  assign stall = \$222  & \$223 ;
+  assign \$224  = remaining == 1'h1;
+  assign \$225  = \$224  & beat_group_end;
+  assign \$226  = ~ stall;
+  assign handoff = \$225  & \$226 ;
+  assign \$227  = ! dq_bit;
+  assign \$228  = \$227  & dq_first;
+  assign \$229  = \$228  ? dq_psum : out_acc;
+  assign \$230  = dq_scale >> dq_bit;
+  assign \$231  = $signed(dq_sum) << dq_bit;
+  assign \$232  = - $signed(\$231 );
+  assign \$233  = $signed(dq_sum) << dq_bit;
+  assign \$235  = \$230  ? \$234  : 27'h0000000;
+  assign \$236  = $signed(\$229 ) + $signed(\$235 );
   always @(posedge clk)
-    o_a <= \$226 ;
+    o_a <= \$237 ;
   always @(posedge clk)
-    o_w <= \$227 ;
+    o_w <= \$238 ;
   always @(posedge clk)
-    o_ctl <= \$228 ;
+    o_ctl <= \$239 ;
   always @(posedge clk)
-    w_reg <= \$229 ;
+    w_reg <= \$240 ;
   always @(posedge clk)
-    w_int0 <= \$230 ;
+    w_int0 <= \$241 ;
   always @(posedge clk)
-    rest0 <= \$231 ;
+    rest0 <= \$242 ;
   always @(posedge clk)
-    w_int1 <= \$232 ;
+    w_int1 <= \$243 ;
   always @(posedge clk)
-    rest1 <= \$233 ;
+    rest1 <= \$244 ;
   always @(posedge clk)
-    w_int2 <= \$234 ;
+    w_int2 <= \$245 ;
   always @(posedge clk)
-    rest2 <= \$235 ;
+    rest2 <= \$246 ;
   always @(posedge clk)
-    w_int3 <= \$236 ;
+    w_int3 <= \$247 ;
   always @(posedge clk)
-    rest3 <= \$237 ;
+    rest3 <= \$248 ;
   always @(posedge clk)
-    a_reg <= \$238 ;
+    a_reg <= \$249 ;
   always @(posedge clk)
-    dtype <= \$239 ;
+    dtype <= \$250 ;
   always @(posedge clk)
-    remaining <= \$240 ;
+    remaining <= \$251 ;
   always @(posedge clk)
-    step <= \$241 ;
+    step <= \$252 ;
   always @(posedge clk)
-    beat_group_end <= \$242 ;
+    beat_group_end <= \$253 ;
   always @(posedge clk)
-    beat_last <= \$243 ;
+    beat_last <= \$254 ;
   always @(posedge clk)
-    beat_scale <= \$244 ;
+    beat_scale <= \$255 ;
   always @(posedge clk)
-    group_acc <= \$245 ;
+    group_acc <= \$256 ;
   always @(posedge clk)
-    grp_first <= \$246 ;
+    grp_first <= \$257 ;
   always @(posedge clk)
-    grp_psum <= \$247 ;
+    grp_psum <= \$258 ;
   always @(posedge clk)
-    o_valid <= \$248 ;
+    o_valid <= \$259 ;
   always @(posedge clk)
-    out_acc <= \$249 ;
+    out_acc <= \$260 ;
   always @(posedge clk)
-    dq_left <= \$250 ;
+    dq_left <= \$261 ;
   always @(posedge clk)
-    dq_bit <= \$251 ;
+    dq_bit <= \$262 ;
   always @(posedge clk)
-    o_psum <= \$252 ;
+    o_psum <= \$263 ;
   always @(posedge clk)
-    dq_sum <= \$253 ;
+    dq_sum <= \$264 ;
   always @(posedge clk)
-    dq_scale <= \$254 ;
+    dq_scale <= \$265 ;
   always @(posedge clk)
-    dq_first <= \$255 ;
+    dq_first <= \$266 ;
   always @(posedge clk)
-    dq_psum <= \$256 ;
+    dq_psum <= \$267 ;
   always @(posedge clk)
-    dq_last <= \$257 ;
+    dq_last <= \$268 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = i_a;
+    \$237  = i_a;
     if (rst) begin
-      \$226  = 32'd0;
+      \$237  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = i_w;
+    \$238  = i_w;
     if (rst) begin
-      \$227  = 24'h000000;
+      \$238  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = i_ctl;
+    \$239  = i_ctl;
     if (rst) begin
-      \$228  = 5'h00;
+      \$239  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = w_reg;
+    \$240  = w_reg;
     if (i_ctl[1]) begin
-      \$229  = i_w;
+      \$240  = i_w;
     end
     if (rst) begin
-      \$229  = 24'h000000;
+      \$240  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = w_int0;
+    \$241  = w_int0;
     if (accept) begin
-      \$230  = w_sel[3:0];
+      \$241  = w_sel[3:0];
     end
     if (rst) begin
-      \$230  = 4'h0;
+      \$241  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = rest0;
+    \$242  = rest0;
     if (accept) begin
-      \$231  = \$3 [3:0];
+      \$242  = \$3 [3:0];
     end
     if (rst) begin
-      \$231  = 4'h0;
+      \$242  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = w_int1;
+    \$243  = w_int1;
     if (accept) begin
-      \$232  = w_sel[7:4];
+      \$243  = w_sel[7:4];
     end
     if (rst) begin
-      \$232  = 4'h0;
+      \$243  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = rest1;
+    \$244  = rest1;
     if (accept) begin
-      \$233  = \$6 [3:0];
+      \$244  = \$6 [3:0];
     end
     if (rst) begin
-      \$233  = 4'h0;
+      \$244  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = w_int2;
+    \$245  = w_int2;
     if (accept) begin
-      \$234  = w_sel[11:8];
+      \$245  = w_sel[11:8];
     end
     if (rst) begin
-      \$234  = 4'h0;
+      \$245  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = rest2;
+    \$246  = rest2;
     if (accept) begin
-      \$235  = \$9 [3:0];
+      \$246  = \$9 [3:0];
     end
     if (rst) begin
-      \$235  = 4'h0;
+      \$246  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = w_int3;
+    \$247  = w_int3;
     if (accept) begin
-      \$236  = w_sel[15:12];
+      \$247  = w_sel[15:12];
     end
     if (rst) begin
-      \$236  = 4'h0;
+      \$247  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = rest3;
+    \$248  = rest3;
     if (accept) begin
-      \$237  = \$12 [3:0];
+      \$248  = \$12 [3:0];
     end
     if (rst) begin
-      \$237  = 4'h0;
+      \$248  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = a_reg;
+    \$249  = a_reg;
     if (accept) begin
-      \$238  = i_a;
+      \$249  = i_a;
     end
     if (rst) begin
-      \$238  = 32'd0;
+      \$249  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = dtype;
+    \$250  = dtype;
     if (accept) begin
-      \$239  = 1'h0;
+      \$250  = 1'h0;
     end
     if (rst) begin
-      \$239  = 1'h0;
+      \$250  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = remaining;
+    \$251  = remaining;
     if (accept) begin
-      \$240  = 2'h2;
-    end else if (\$13 ) begin
-      \$240  = \$14 [1:0];
+      \$251  = 2'h2;
+    end else if (\$15 ) begin
+      \$251  = \$16 [1:0];
     end
     if (rst) begin
-      \$240  = 2'h0;
+      \$251  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = step;
+    \$252  = step;
     if (accept) begin
-      \$241  = 1'h0;
-    end else if (\$13 ) begin
-      \$241  = \$15 [0];
+      \$252  = 1'h0;
+    end else if (\$15 ) begin
+      \$252  = \$17 [0];
     end
     if (rst) begin
-      \$241  = 1'h0;
+      \$252  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = beat_group_end;
+    \$253  = beat_group_end;
     if (accept) begin
-      \$242  = i_ctl[4];
+      \$253  = i_ctl[4];
     end
     if (rst) begin
-      \$242  = 1'h0;
+      \$253  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = beat_last;
+    \$254  = beat_last;
     if (accept) begin
-      \$243  = i_ctl[3];
+      \$254  = i_ctl[3];
     end
     if (rst) begin
-      \$243  = 1'h0;
+      \$254  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = beat_scale;
+    \$255  = beat_scale;
     if (accept) begin
-      \$244  = w_sel[23:16];
+      \$255  = w_sel[23:16];
     end
     if (rst) begin
-      \$244  = 8'h00;
+      \$255  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = group_acc;
+    \$256  = group_acc;
     if (handoff) begin
-      \$245  = 19'h00000;
-    end else if (\$16 ) begin
-      \$245  = \$214 [18:0];
+      \$256  = 19'h00000;
+    end else if (\$20 ) begin
+      \$256  = \$220 [18:0];
     end
     if (rst) begin
-      \$245  = 19'h00000;
+      \$256  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = grp_first;
+    \$257  = grp_first;
     if (handoff) begin
-      \$246  = 1'h0;
+      \$257  = 1'h0;
     end
-    if (\$17 ) begin
-      \$246  = 1'h1;
-    end
-    if (rst) begin
-      \$246  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = grp_psum;
-    if (\$17 ) begin
-      \$247  = i_psum;
-    end
-    if (rst) begin
-      \$247  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = 1'h0;
-    if (\$18 ) begin
-      if (\$22 ) begin
-        \$248  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$248  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = out_acc;
-    if (\$18 ) begin
-      \$249  = \$225 [47:0];
-    end
-    if (rst) begin
-      \$249  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = dq_left;
-    if (\$18 ) begin
-      \$250  = \$19 [3:0];
-    end
-    if (handoff) begin
-      \$250  = 4'h8;
-    end
-    if (rst) begin
-      \$250  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = dq_bit;
-    if (\$18 ) begin
-      \$251  = \$20 [2:0];
-    end
-    if (handoff) begin
-      \$251  = 3'h0;
-    end
-    if (rst) begin
-      \$251  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = o_psum;
-    if (\$18 ) begin
-      if (\$22 ) begin
-        \$252  = \$225 [47:0];
-      end
-    end
-    if (rst) begin
-      \$252  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = dq_sum;
-    if (handoff) begin
-      \$253  = \$214 [18:0];
-    end
-    if (rst) begin
-      \$253  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = dq_scale;
-    if (handoff) begin
-      \$254  = beat_scale;
-    end
-    if (rst) begin
-      \$254  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = dq_first;
-    if (handoff) begin
-      \$255  = grp_first;
-    end
-    if (rst) begin
-      \$255  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = dq_psum;
-    if (handoff) begin
-      \$256  = grp_psum;
-    end
-    if (rst) begin
-      \$256  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = dq_last;
-    if (handoff) begin
-      \$257  = beat_last;
+    if (\$21 ) begin
+      \$257  = 1'h1;
     end
     if (rst) begin
       \$257  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$258  = grp_psum;
+    if (\$21 ) begin
+      \$258  = i_psum;
+    end
+    if (rst) begin
+      \$258  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$259  = 1'h0;
+    if (\$22 ) begin
+      if (\$26 ) begin
+        \$259  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$259  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$260  = out_acc;
+    if (\$22 ) begin
+      \$260  = \$236 [47:0];
+    end
+    if (rst) begin
+      \$260  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$261  = dq_left;
+    if (\$22 ) begin
+      \$261  = \$23 [3:0];
+    end
+    if (handoff) begin
+      \$261  = 4'h8;
+    end
+    if (rst) begin
+      \$261  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$262  = dq_bit;
+    if (\$22 ) begin
+      \$262  = \$24 [2:0];
+    end
+    if (handoff) begin
+      \$262  = 3'h0;
+    end
+    if (rst) begin
+      \$262  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$263  = o_psum;
+    if (\$22 ) begin
+      if (\$26 ) begin
+        \$263  = \$236 [47:0];
+      end
+    end
+    if (rst) begin
+      \$263  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$264  = dq_sum;
+    if (handoff) begin
+      \$264  = \$220 [18:0];
+    end
+    if (rst) begin
+      \$264  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$265  = dq_scale;
+    if (handoff) begin
+      \$265  = beat_scale;
+    end
+    if (rst) begin
+      \$265  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$266  = dq_first;
+    if (handoff) begin
+      \$266  = grp_first;
+    end
+    if (rst) begin
+      \$266  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$267  = dq_psum;
+    if (handoff) begin
+      \$267  = grp_psum;
+    end
+    if (rst) begin
+      \$267  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$268  = dq_last;
+    if (handoff) begin
+      \$268  = beat_last;
+    end
+    if (rst) begin
+      \$268  = 1'h0;
     end
   end
   assign w_in0 = w_sel[3:0];
   assign w_in1 = w_sel[7:4];
   assign w_in2 = w_sel[11:8];
   assign w_in3 = w_sel[15:12];
-  assign group_next = \$214 [18:0];
-  assign out_next = \$225 [47:0];
+  assign group_next = \$220 [18:0];
+  assign out_next = \$236 [47:0];
   assign ready = o_ready;
   assign wint_int4 = w_sel[3:0];
-  assign \wint_int4$50  = w_sel[7:4];
-  assign \wint_int4$51  = w_sel[11:8];
-  assign \wint_int4$52  = w_sel[15:12];
-  assign shift_int4_0 = \$63 [2:0];
+  assign \wint_int4$51  = w_sel[7:4];
+  assign \wint_int4$52  = w_sel[11:8];
+  assign \wint_int4$53  = w_sel[15:12];
+  assign shift_int4_0 = \$69 [2:0];
   assign neg0 = neg_int4_0;
   assign man0 = man_int4_0;
-  assign shift0 = \$63 [2:0];
-  assign shift_int4_1 = \$104 [2:0];
+  assign shift0 = \$69 [2:0];
+  assign shift_int4_1 = \$110 [2:0];
   assign neg1 = neg_int4_1;
   assign man1 = man_int4_1;
-  assign shift1 = \$104 [2:0];
-  assign shift_int4_2 = \$145 [2:0];
+  assign shift1 = \$110 [2:0];
+  assign shift_int4_2 = \$151 [2:0];
   assign neg2 = neg_int4_2;
   assign man2 = man_int4_2;
-  assign shift2 = \$145 [2:0];
-  assign shift_int4_3 = \$186 [2:0];
+  assign shift2 = \$151 [2:0];
+  assign shift_int4_3 = \$192 [2:0];
   assign neg3 = neg_int4_3;
   assign man3 = man_int4_3;
-  assign shift3 = \$186 [2:0];
-  assign mag0 = \$190 [12:0];
-  assign prod0 = \$192 [12:0];
-  assign mag1 = \$196 [12:0];
-  assign prod1 = \$198 [12:0];
-  assign mag2 = \$202 [12:0];
-  assign prod2 = \$204 [12:0];
-  assign mag3 = \$208 [12:0];
-  assign prod3 = \$210 [12:0];
-  assign term_sum = { \$213 [14], \$213  };
+  assign shift3 = \$192 [2:0];
+  assign mag0 = \$196 [12:0];
+  assign prod0 = \$198 [12:0];
+  assign mag1 = \$202 [12:0];
+  assign prod1 = \$204 [12:0];
+  assign mag2 = \$208 [12:0];
+  assign prod2 = \$210 [12:0];
+  assign mag3 = \$214 [12:0];
+  assign prod3 = \$216 [12:0];
+  assign term_sum = { \$219 [14], \$219  };
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
   assign \i_a[2]  = i_a[23:16];
@@ -1115,5 +1139,5 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \w_sel.code[2]  = w_sel[11:8];
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
-  assign \$223  = { \$222 [25], \$222  };
+  assign \$234  = { \$233 [25], \$233  };
 endmodule

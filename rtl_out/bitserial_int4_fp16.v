@@ -6,362 +6,373 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$10 ;
   wire \$100 ;
   wire \$101 ;
-  wire \$102 ;
+  wire [2:0] \$102 ;
   wire [3:0] \$103 ;
-  wire [4:0] \$104 ;
+  wire \$104 ;
   wire [2:0] \$105 ;
-  wire [3:0] \$106 ;
+  wire \$106 ;
   wire \$107 ;
-  wire [2:0] \$108 ;
+  wire \$108 ;
   wire [3:0] \$109 ;
   wire [4:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [2:0] \$112 ;
-  wire [3:0] \$113 ;
-  wire \$114 ;
-  wire [2:0] \$115 ;
+  wire [4:0] \$110 ;
+  wire [2:0] \$111 ;
+  wire [3:0] \$112 ;
+  wire \$113 ;
+  wire [2:0] \$114 ;
+  wire [3:0] \$115 ;
   wire \$116 ;
   wire \$117 ;
-  wire \$118 ;
-  wire [2:0] \$119 ;
+  wire [2:0] \$118 ;
+  wire [3:0] \$119 ;
   wire [4:0] \$12 ;
-  wire [3:0] \$120 ;
-  wire \$121 ;
-  wire [2:0] \$122 ;
-  wire [3:0] \$123 ;
+  wire \$120 ;
+  wire [2:0] \$121 ;
+  wire \$122 ;
+  wire \$123 ;
   wire \$124 ;
   wire [2:0] \$125 ;
-  wire \$126 ;
+  wire [3:0] \$126 ;
   wire \$127 ;
-  wire \$128 ;
-  wire [2:0] \$129 ;
+  wire [2:0] \$128 ;
+  wire [3:0] \$129 ;
   wire \$13 ;
-  wire [2:0] \$130 ;
-  wire [3:0] \$131 ;
+  wire \$130 ;
+  wire [2:0] \$131 ;
   wire \$132 ;
-  wire [2:0] \$133 ;
-  wire [3:0] \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  wire [2:0] \$137 ;
-  wire [3:0] \$138 ;
-  wire \$139 ;
-  wire [2:0] \$14 ;
-  wire [2:0] \$140 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire [2:0] \$135 ;
+  wire [2:0] \$136 ;
+  wire [3:0] \$137 ;
+  wire \$138 ;
+  wire [2:0] \$139 ;
+  wire \$14 ;
+  wire [3:0] \$140 ;
   wire \$141 ;
   wire \$142 ;
-  wire \$143 ;
+  wire [2:0] \$143 ;
   wire [3:0] \$144 ;
-  wire [4:0] \$145 ;
+  wire \$145 ;
   wire [2:0] \$146 ;
-  wire [3:0] \$147 ;
+  wire \$147 ;
   wire \$148 ;
-  wire [2:0] \$149 ;
-  wire [1:0] \$15 ;
+  wire \$149 ;
+  wire \$15 ;
   wire [3:0] \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire [2:0] \$153 ;
-  wire [3:0] \$154 ;
-  wire \$155 ;
-  wire [2:0] \$156 ;
+  wire [4:0] \$151 ;
+  wire [2:0] \$152 ;
+  wire [3:0] \$153 ;
+  wire \$154 ;
+  wire [2:0] \$155 ;
+  wire [3:0] \$156 ;
   wire \$157 ;
   wire \$158 ;
-  wire \$159 ;
-  wire \$16 ;
-  wire [2:0] \$160 ;
-  wire [3:0] \$161 ;
-  wire \$162 ;
-  wire [2:0] \$163 ;
-  wire [3:0] \$164 ;
+  wire [2:0] \$159 ;
+  wire [2:0] \$16 ;
+  wire [3:0] \$160 ;
+  wire \$161 ;
+  wire [2:0] \$162 ;
+  wire \$163 ;
+  wire \$164 ;
   wire \$165 ;
   wire [2:0] \$166 ;
-  wire \$167 ;
+  wire [3:0] \$167 ;
   wire \$168 ;
-  wire \$169 ;
-  wire \$17 ;
-  wire [2:0] \$170 ;
-  wire [2:0] \$171 ;
-  wire [3:0] \$172 ;
+  wire [2:0] \$169 ;
+  wire [1:0] \$17 ;
+  wire [3:0] \$170 ;
+  wire \$171 ;
+  wire [2:0] \$172 ;
   wire \$173 ;
-  wire [2:0] \$174 ;
-  wire [3:0] \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire [2:0] \$178 ;
-  wire [3:0] \$179 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire [2:0] \$176 ;
+  wire [2:0] \$177 ;
+  wire [3:0] \$178 ;
+  wire \$179 ;
   wire \$18 ;
-  wire \$180 ;
-  wire [2:0] \$181 ;
+  wire [2:0] \$180 ;
+  wire [3:0] \$181 ;
   wire \$182 ;
   wire \$183 ;
-  wire \$184 ;
+  wire [2:0] \$184 ;
   wire [3:0] \$185 ;
-  wire [4:0] \$186 ;
-  wire \$187 ;
+  wire \$186 ;
+  wire [2:0] \$187 ;
   wire \$188 ;
   wire \$189 ;
-  wire [4:0] \$19 ;
+  wire \$19 ;
   wire \$190 ;
-  wire \$191 ;
+  wire [3:0] \$191 ;
   wire [4:0] \$192 ;
-  wire [5:0] \$193 ;
-  wire [5:0] \$194 ;
+  wire \$193 ;
+  wire \$194 ;
   wire \$195 ;
   wire \$196 ;
   wire \$197 ;
-  wire \$198 ;
-  wire \$199 ;
+  wire [4:0] \$198 ;
+  wire [5:0] \$199 ;
   wire [4:0] \$2 ;
-  wire [3:0] \$20 ;
-  wire [4:0] \$200 ;
-  wire [5:0] \$201 ;
-  wire [5:0] \$202 ;
+  wire \$20 ;
+  wire [5:0] \$200 ;
+  wire \$201 ;
+  wire \$202 ;
   wire \$203 ;
   wire \$204 ;
   wire \$205 ;
-  wire \$206 ;
-  wire \$207 ;
-  wire [4:0] \$208 ;
-  wire [5:0] \$209 ;
+  wire [4:0] \$206 ;
+  wire [5:0] \$207 ;
+  wire [5:0] \$208 ;
+  wire \$209 ;
   wire \$21 ;
-  wire [5:0] \$210 ;
+  wire \$210 ;
   wire \$211 ;
   wire \$212 ;
   wire \$213 ;
-  wire \$214 ;
-  wire \$215 ;
-  wire [4:0] \$216 ;
-  wire [5:0] \$217 ;
-  wire [5:0] \$218 ;
+  wire [4:0] \$214 ;
+  wire [5:0] \$215 ;
+  wire [5:0] \$216 ;
+  wire \$217 ;
+  wire \$218 ;
   wire \$219 ;
   wire \$22 ;
   wire \$220 ;
   wire \$221 ;
-  wire [9:0] \$222 ;
-  wire \$223 ;
-  wire [9:0] \$224 ;
-  wire [9:0] \$225 ;
-  wire [17:0] \$226 ;
-  wire [17:0] \$227 ;
-  wire [17:0] \$228 ;
+  wire [4:0] \$222 ;
+  wire [5:0] \$223 ;
+  wire [5:0] \$224 ;
+  wire \$225 ;
+  wire \$226 ;
+  wire \$227 ;
+  wire [9:0] \$228 ;
   wire \$229 ;
-  wire [2:0] \$23 ;
-  wire [15:0] \$230 ;
+  wire [4:0] \$23 ;
+  wire [9:0] \$230 ;
   wire [9:0] \$231 ;
-  wire \$232 ;
-  wire [9:0] \$233 ;
-  wire [9:0] \$234 ;
-  wire [17:0] \$235 ;
-  wire [17:0] \$236 ;
-  wire [17:0] \$237 ;
+  wire [17:0] \$232 ;
+  wire [17:0] \$233 ;
+  wire [17:0] \$234 ;
+  wire \$235 ;
+  wire [15:0] \$236 ;
+  wire [9:0] \$237 ;
   wire \$238 ;
-  wire [15:0] \$239 ;
+  wire [9:0] \$239 ;
   wire [3:0] \$24 ;
   wire [9:0] \$240 ;
-  wire \$241 ;
-  wire [9:0] \$242 ;
-  wire [9:0] \$243 ;
-  wire [17:0] \$244 ;
-  wire [17:0] \$245 ;
-  wire [17:0] \$246 ;
+  wire [17:0] \$241 ;
+  wire [17:0] \$242 ;
+  wire [17:0] \$243 ;
+  wire \$244 ;
+  wire [15:0] \$245 ;
+  wire [9:0] \$246 ;
   wire \$247 ;
-  wire [15:0] \$248 ;
+  wire [9:0] \$248 ;
   wire [9:0] \$249 ;
   wire \$25 ;
-  wire \$250 ;
-  wire [9:0] \$251 ;
-  wire [9:0] \$252 ;
-  wire [17:0] \$253 ;
-  wire [17:0] \$254 ;
-  wire [17:0] \$255 ;
+  wire [17:0] \$250 ;
+  wire [17:0] \$251 ;
+  wire [17:0] \$252 ;
+  wire \$253 ;
+  wire [15:0] \$254 ;
+  wire [9:0] \$255 ;
   wire \$256 ;
-  wire [15:0] \$257 ;
-  wire [16:0] \$258 ;
-  wire [16:0] \$259 ;
-  wire [2:0] \$26 ;
+  wire [9:0] \$257 ;
+  wire [9:0] \$258 ;
+  wire [17:0] \$259 ;
+  wire \$26 ;
   wire [17:0] \$260 ;
-  wire \$261 ;
-  wire [19:0] \$262 ;
-  wire [19:0] \$263 ;
-  wire [9:0] \$264 ;
-  wire [5:0] \$265 ;
-  wire [56:0] \$266 ;
-  wire [11:0] \$267 ;
-  wire [12:0] \$268 ;
-  wire \$269 ;
-  wire [3:0] \$27 ;
-  wire \$270 ;
-  wire [22:0] \$271 ;
+  wire [17:0] \$261 ;
+  wire \$262 ;
+  wire [15:0] \$263 ;
+  wire [16:0] \$264 ;
+  wire [16:0] \$265 ;
+  wire [17:0] \$266 ;
+  wire \$267 ;
+  wire [19:0] \$268 ;
+  wire [19:0] \$269 ;
+  wire \$27 ;
+  wire [9:0] \$270 ;
+  wire [5:0] \$271 ;
   wire [56:0] \$272 ;
-  wire [22:0] \$273 ;
-  wire [23:0] \$274 ;
-  wire [54:0] \$275 ;
-  wire [55:0] \$276 ;
-  wire \$277 ;
-  wire \$278 ;
-  wire \$279 ;
+  wire [11:0] \$273 ;
+  wire [12:0] \$274 ;
+  wire \$275 ;
+  wire \$276 ;
+  wire [22:0] \$277 ;
+  wire [56:0] \$278 ;
+  wire [22:0] \$279 ;
   wire \$28 ;
-  wire \$280 ;
-  wire [56:0] \$281 ;
-  wire \$282 ;
+  wire [23:0] \$280 ;
+  wire [54:0] \$281 ;
+  wire [55:0] \$282 ;
   wire \$283 ;
   wire \$284 ;
   wire \$285 ;
   wire \$286 ;
-  wire \$287 ;
+  wire [56:0] \$287 ;
   wire \$288 ;
   wire \$289 ;
-  wire \$29 ;
+  wire [2:0] \$29 ;
   wire \$290 ;
-  wire [8:0] \$291 ;
-  wire [9:0] \$292 ;
-  wire [10:0] \$293 ;
-  wire [5:0] \$294 ;
-  wire [56:0] \$295 ;
-  wire [12:0] \$296 ;
-  wire [13:0] \$297 ;
+  wire \$291 ;
+  wire \$292 ;
+  wire \$293 ;
+  wire \$294 ;
+  wire \$295 ;
+  wire \$296 ;
+  wire \$297 ;
   wire \$298 ;
   wire \$299 ;
   wire [4:0] \$3 ;
-  wire [2:0] \$30 ;
-  wire [23:0] \$300 ;
-  wire [56:0] \$301 ;
-  wire [23:0] \$302 ;
-  wire [24:0] \$303 ;
-  wire [55:0] \$304 ;
-  wire [56:0] \$305 ;
-  wire \$306 ;
-  wire \$307 ;
-  wire \$308 ;
+  wire [3:0] \$30 ;
+  wire \$300 ;
+  wire \$301 ;
+  wire [8:0] \$302 ;
+  wire [9:0] \$303 ;
+  wire [10:0] \$304 ;
+  wire [5:0] \$305 ;
+  wire [56:0] \$306 ;
+  wire [12:0] \$307 ;
+  wire [13:0] \$308 ;
   wire \$309 ;
-  wire [3:0] \$31 ;
-  wire [57:0] \$310 ;
-  wire \$311 ;
-  wire \$312 ;
-  wire \$313 ;
-  wire \$314 ;
-  wire \$315 ;
-  wire \$316 ;
+  wire \$31 ;
+  wire \$310 ;
+  wire [23:0] \$311 ;
+  wire [56:0] \$312 ;
+  wire [23:0] \$313 ;
+  wire [24:0] \$314 ;
+  wire [55:0] \$315 ;
+  wire [56:0] \$316 ;
   wire \$317 ;
   wire \$318 ;
   wire \$319 ;
-  wire \$32 ;
+  wire [2:0] \$32 ;
   wire \$320 ;
-  wire [31:0] \$321 ;
-  wire [31:0] \$322 ;
-  wire [31:0] \$323 ;
+  wire [57:0] \$321 ;
+  wire \$322 ;
+  wire \$323 ;
   wire \$324 ;
   wire \$325 ;
-  reg [63:0] \$326 ;
-  reg [23:0] \$327 ;
-  reg [4:0] \$328 ;
-  reg [23:0] \$329 ;
-  wire [2:0] \$33 ;
-  reg [3:0] \$330 ;
-  reg [3:0] \$331 ;
-  reg [3:0] \$332 ;
-  reg [3:0] \$333 ;
-  reg [3:0] \$334 ;
-  reg [3:0] \$335 ;
-  reg [3:0] \$336 ;
-  reg [3:0] \$337 ;
-  reg [63:0] \$338 ;
-  reg \$339 ;
+  wire \$326 ;
+  wire \$327 ;
+  wire \$328 ;
+  wire \$329 ;
+  wire [3:0] \$33 ;
+  wire \$330 ;
+  wire \$331 ;
+  wire [31:0] \$332 ;
+  wire [31:0] \$333 ;
+  wire [31:0] \$334 ;
+  wire \$335 ;
+  wire \$336 ;
+  reg [63:0] \$337 ;
+  reg [23:0] \$338 ;
+  reg [4:0] \$339 ;
   wire \$34 ;
-  reg [1:0] \$340 ;
-  reg \$341 ;
-  reg \$342 ;
-  reg \$343 ;
-  reg [7:0] \$344 ;
-  reg [31:0] \$345 ;
-  reg \$346 ;
-  reg [31:0] \$347 ;
-  reg \$348 ;
-  reg [31:0] \$349 ;
+  reg [23:0] \$340 ;
+  reg [3:0] \$341 ;
+  reg [3:0] \$342 ;
+  reg [3:0] \$343 ;
+  reg [3:0] \$344 ;
+  reg [3:0] \$345 ;
+  reg [3:0] \$346 ;
+  reg [3:0] \$347 ;
+  reg [3:0] \$348 ;
+  reg [63:0] \$349 ;
   wire \$35 ;
-  reg [3:0] \$350 ;
-  reg [2:0] \$351 ;
-  reg [31:0] \$352 ;
-  reg [31:0] \$353 ;
-  reg [7:0] \$354 ;
-  reg \$355 ;
+  reg \$350 ;
+  reg [1:0] \$351 ;
+  reg \$352 ;
+  reg \$353 ;
+  reg \$354 ;
+  reg [7:0] \$355 ;
   reg [31:0] \$356 ;
   reg \$357 ;
-  wire \$36 ;
-  wire [2:0] \$37 ;
-  wire [3:0] \$38 ;
-  wire \$39 ;
+  reg [31:0] \$358 ;
+  reg \$359 ;
+  wire [2:0] \$36 ;
+  reg [31:0] \$360 ;
+  reg [3:0] \$361 ;
+  reg [2:0] \$362 ;
+  reg [31:0] \$363 ;
+  reg [31:0] \$364 ;
+  reg [7:0] \$365 ;
+  reg \$366 ;
+  reg [31:0] \$367 ;
+  reg \$368 ;
+  wire [3:0] \$37 ;
+  wire \$38 ;
+  wire [2:0] \$39 ;
   wire \$4 ;
-  wire [2:0] \$40 ;
-  wire [3:0] \$41 ;
+  wire \$40 ;
+  wire \$41 ;
   wire \$42 ;
   wire [2:0] \$43 ;
-  wire \$44 ;
+  wire [3:0] \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [2:0] \$47 ;
-  wire [2:0] \$48 ;
-  wire [3:0] \$49 ;
+  wire [2:0] \$46 ;
+  wire [3:0] \$47 ;
+  wire \$48 ;
+  wire [2:0] \$49 ;
   wire [4:0] \$5 ;
   wire \$50 ;
-  wire [2:0] \$51 ;
-  wire [3:0] \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire [2:0] \$55 ;
-  wire [3:0] \$56 ;
-  wire \$57 ;
-  wire [2:0] \$58 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire [2:0] \$53 ;
+  wire [2:0] \$54 ;
+  wire [3:0] \$55 ;
+  wire \$56 ;
+  wire [2:0] \$57 ;
+  wire [3:0] \$58 ;
   wire \$59 ;
   wire [4:0] \$6 ;
   wire \$60 ;
-  wire \$61 ;
+  wire [2:0] \$61 ;
   wire [3:0] \$62 ;
-  wire [4:0] \$63 ;
+  wire \$63 ;
   wire [2:0] \$64 ;
-  wire [3:0] \$65 ;
+  wire \$65 ;
   wire \$66 ;
-  wire [2:0] \$67 ;
+  wire \$67 ;
   wire [3:0] \$68 ;
-  wire \$69 ;
+  wire [4:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
-  wire [2:0] \$71 ;
-  wire [3:0] \$72 ;
-  wire \$73 ;
-  wire [2:0] \$74 ;
+  wire [2:0] \$70 ;
+  wire [3:0] \$71 ;
+  wire \$72 ;
+  wire [2:0] \$73 ;
+  wire [3:0] \$74 ;
   wire \$75 ;
   wire \$76 ;
-  wire \$77 ;
-  wire [2:0] \$78 ;
-  wire [3:0] \$79 ;
+  wire [2:0] \$77 ;
+  wire [3:0] \$78 ;
+  wire \$79 ;
   wire [4:0] \$8 ;
-  wire \$80 ;
-  wire [2:0] \$81 ;
-  wire [3:0] \$82 ;
+  wire [2:0] \$80 ;
+  wire \$81 ;
+  wire \$82 ;
   wire \$83 ;
   wire [2:0] \$84 ;
-  wire \$85 ;
+  wire [3:0] \$85 ;
   wire \$86 ;
-  wire \$87 ;
-  wire [2:0] \$88 ;
-  wire [2:0] \$89 ;
+  wire [2:0] \$87 ;
+  wire [3:0] \$88 ;
+  wire \$89 ;
   wire [4:0] \$9 ;
-  wire [3:0] \$90 ;
+  wire [2:0] \$90 ;
   wire \$91 ;
-  wire [2:0] \$92 ;
-  wire [3:0] \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire [2:0] \$96 ;
-  wire [3:0] \$97 ;
-  wire \$98 ;
-  wire [2:0] \$99 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire [2:0] \$94 ;
+  wire [2:0] \$95 ;
+  wire [3:0] \$96 ;
+  wire \$97 ;
+  wire [2:0] \$98 ;
+  wire [3:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
-  wire [31:0] \a$132 ;
+  wire [31:0] \a$133 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
   wire [15:0] \a_reg[1] ;
@@ -373,7 +384,7 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [14:0] aligned2;
   wire [14:0] aligned3;
   wire [31:0] b;
-  wire [31:0] \b$133 ;
+  wire [31:0] \b$134 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
@@ -517,7 +528,7 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$134 ;
+  wire [31:0] \s$135 ;
   wire [2:0] shift0;
   wire [2:0] shift1;
   wire [2:0] shift2;
@@ -526,6 +537,7 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [2:0] shift_int4_1;
   wire [2:0] shift_int4_2;
   wire [2:0] shift_int4_3;
+  wire stall;
   reg step = 1'h0;
   wire [3:0] w_in0;
   wire [3:0] w_in1;
@@ -550,9 +562,9 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [3:0] \w_sel.code[3] ;
   wire [7:0] \w_sel.scale ;
   wire [3:0] wint_int4;
-  wire [3:0] \wint_int4$50 ;
   wire [3:0] \wint_int4$51 ;
   wire [3:0] \wint_int4$52 ;
+  wire [3:0] \wint_int4$53 ;
   assign \$1  = $signed(w_sel[3:0]) < $signed(1'h0);
   assign \$2  = - $signed(w_sel[3:0]);
   assign \$3  = \$1  ? \$2  : { w_sel[3], w_sel[3:0] };
@@ -566,727 +578,616 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$11  = - $signed(w_sel[15:12]);
   assign \$12  = \$10  ? \$11  : { w_sel[15], w_sel[15:12] };
   assign \$13  = | remaining;
-  assign \$14  = remaining - 1'h1;
-  assign \$15  = step + 1'h1;
-  assign \$16  = | remaining;
-  assign \$17  = accept & i_ctl[2];
-  assign \$18  = | dq_left;
-  assign \$19  = dq_left - 1'h1;
-  assign \$20  = dq_bit + 1'h1;
-  assign \$21  = dq_left == 1'h1;
-  assign \$22  = \$21  & dq_last;
+  assign \$14  = ~ stall;
+  assign \$15  = \$13  & \$14 ;
+  assign \$16  = remaining - 1'h1;
+  assign \$17  = step + 1'h1;
+  assign \$18  = | remaining;
+  assign \$19  = ~ stall;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = accept & i_ctl[2];
+  assign \$22  = | dq_left;
+  assign \$23  = dq_left - 1'h1;
+  assign \$24  = dq_bit + 1'h1;
+  assign \$25  = dq_left == 1'h1;
+  assign \$26  = \$25  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign o_ready = remaining <= 1'h1;
+  assign \$27  = remaining <= 1'h1;
+  assign \$28  = ~ stall;
+  assign o_ready = \$27  & \$28 ;
   assign accept = i_ctl[0] & o_ready;
-  assign \$23  = 2'h2 * step;
-  assign \$24  = \$23  + 2'h2;
-  assign \$25  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$24 ;
-  assign \$26  = 2'h2 * step;
-  assign \$27  = \$26  + 1'h1;
-  assign \$28  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$27 ;
-  assign \$29  = \$25  == \$28 ;
-  assign \$30  = 2'h2 * step;
-  assign \$31  = \$30  + 1'h1;
-  assign \$32  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$31 ;
-  assign \$33  = 2'h2 * step;
+  assign \$29  = 2'h2 * step;
+  assign \$30  = \$29  + 2'h2;
+  assign \$31  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$30 ;
+  assign \$32  = 2'h2 * step;
+  assign \$33  = \$32  + 1'h1;
   assign \$34  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$33 ;
-  assign \$35  = \$32  == \$34 ;
-  assign \$36  = \$29  & \$35 ;
-  assign man_int4_0 = ~ \$36 ;
-  assign \$37  = 2'h2 * step;
-  assign \$38  = \$37  + 2'h2;
-  assign \$39  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$38 ;
-  assign \$40  = 2'h2 * step;
-  assign \$41  = \$40  + 1'h1;
-  assign \$42  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$41 ;
+  assign \$35  = \$31  == \$34 ;
+  assign \$36  = 2'h2 * step;
+  assign \$37  = \$36  + 1'h1;
+  assign \$38  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$37 ;
+  assign \$39  = 2'h2 * step;
+  assign \$40  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$39 ;
+  assign \$41  = \$38  == \$40 ;
+  assign \$42  = \$35  & \$41 ;
+  assign man_int4_0 = ~ \$42 ;
   assign \$43  = 2'h2 * step;
-  assign \$44  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$43 ;
-  assign \$45  = \$42  & \$44 ;
-  assign \$46  = ~ \$45 ;
-  assign neg_int4_0 = \$39  & \$46 ;
-  assign \$47  = 2'h2 * step;
-  assign \$48  = 2'h2 * step;
-  assign \$49  = \$48  + 2'h2;
+  assign \$44  = \$43  + 2'h2;
+  assign \$45  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$44 ;
+  assign \$46  = 2'h2 * step;
+  assign \$47  = \$46  + 1'h1;
+  assign \$48  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$47 ;
+  assign \$49  = 2'h2 * step;
   assign \$50  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$49 ;
-  assign \$51  = 2'h2 * step;
-  assign \$52  = \$51  + 1'h1;
-  assign \$53  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$52 ;
-  assign \$54  = \$50  != \$53 ;
-  assign \$55  = 2'h2 * step;
-  assign \$56  = \$55  + 1'h1;
-  assign \$57  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$56 ;
-  assign \$58  = 2'h2 * step;
+  assign \$51  = \$48  & \$50 ;
+  assign \$52  = ~ \$51 ;
+  assign neg_int4_0 = \$45  & \$52 ;
+  assign \$53  = 2'h2 * step;
+  assign \$54  = 2'h2 * step;
+  assign \$55  = \$54  + 2'h2;
+  assign \$56  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$55 ;
+  assign \$57  = 2'h2 * step;
+  assign \$58  = \$57  + 1'h1;
   assign \$59  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$58 ;
-  assign \$60  = \$57  == \$59 ;
-  assign \$61  = \$54  & \$60 ;
-  assign \$62  = \$47  + \$61 ;
-  assign \$63  = \$62  + 1'h0;
+  assign \$60  = \$56  != \$59 ;
+  assign \$61  = 2'h2 * step;
+  assign \$62  = \$61  + 1'h1;
+  assign \$63  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$62 ;
   assign \$64  = 2'h2 * step;
-  assign \$65  = \$64  + 2'h2;
-  assign \$66  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$65 ;
-  assign \$67  = 2'h2 * step;
-  assign \$68  = \$67  + 1'h1;
-  assign \$69  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$68 ;
-  assign \$70  = \$66  == \$69 ;
-  assign \$71  = 2'h2 * step;
-  assign \$72  = \$71  + 1'h1;
-  assign \$73  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$72 ;
-  assign \$74  = 2'h2 * step;
+  assign \$65  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$64 ;
+  assign \$66  = \$63  == \$65 ;
+  assign \$67  = \$60  & \$66 ;
+  assign \$68  = \$53  + \$67 ;
+  assign \$69  = \$68  + 1'h0;
+  assign \$70  = 2'h2 * step;
+  assign \$71  = \$70  + 2'h2;
+  assign \$72  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$71 ;
+  assign \$73  = 2'h2 * step;
+  assign \$74  = \$73  + 1'h1;
   assign \$75  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$74 ;
-  assign \$76  = \$73  == \$75 ;
-  assign \$77  = \$70  & \$76 ;
-  assign man_int4_1 = ~ \$77 ;
-  assign \$78  = 2'h2 * step;
-  assign \$79  = \$78  + 2'h2;
-  assign \$80  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$79 ;
-  assign \$81  = 2'h2 * step;
-  assign \$82  = \$81  + 1'h1;
-  assign \$83  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$82 ;
+  assign \$76  = \$72  == \$75 ;
+  assign \$77  = 2'h2 * step;
+  assign \$78  = \$77  + 1'h1;
+  assign \$79  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$78 ;
+  assign \$80  = 2'h2 * step;
+  assign \$81  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$80 ;
+  assign \$82  = \$79  == \$81 ;
+  assign \$83  = \$76  & \$82 ;
+  assign man_int4_1 = ~ \$83 ;
   assign \$84  = 2'h2 * step;
-  assign \$85  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$84 ;
-  assign \$86  = \$83  & \$85 ;
-  assign \$87  = ~ \$86 ;
-  assign neg_int4_1 = \$80  & \$87 ;
-  assign \$88  = 2'h2 * step;
-  assign \$89  = 2'h2 * step;
-  assign \$90  = \$89  + 2'h2;
+  assign \$85  = \$84  + 2'h2;
+  assign \$86  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$85 ;
+  assign \$87  = 2'h2 * step;
+  assign \$88  = \$87  + 1'h1;
+  assign \$89  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$88 ;
+  assign \$90  = 2'h2 * step;
   assign \$91  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$90 ;
-  assign \$92  = 2'h2 * step;
-  assign \$93  = \$92  + 1'h1;
-  assign \$94  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$93 ;
-  assign \$95  = \$91  != \$94 ;
-  assign \$96  = 2'h2 * step;
-  assign \$97  = \$96  + 1'h1;
-  assign \$98  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$97 ;
-  assign \$99  = 2'h2 * step;
+  assign \$92  = \$89  & \$91 ;
+  assign \$93  = ~ \$92 ;
+  assign neg_int4_1 = \$86  & \$93 ;
+  assign \$94  = 2'h2 * step;
+  assign \$95  = 2'h2 * step;
+  assign \$96  = \$95  + 2'h2;
+  assign \$97  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$96 ;
+  assign \$98  = 2'h2 * step;
+  assign \$99  = \$98  + 1'h1;
   assign \$100  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$99 ;
-  assign \$101  = \$98  == \$100 ;
-  assign \$102  = \$95  & \$101 ;
-  assign \$103  = \$88  + \$102 ;
-  assign \$104  = \$103  + 1'h0;
+  assign \$101  = \$97  != \$100 ;
+  assign \$102  = 2'h2 * step;
+  assign \$103  = \$102  + 1'h1;
+  assign \$104  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$103 ;
   assign \$105  = 2'h2 * step;
-  assign \$106  = \$105  + 2'h2;
-  assign \$107  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$106 ;
-  assign \$108  = 2'h2 * step;
-  assign \$109  = \$108  + 1'h1;
-  assign \$110  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$109 ;
-  assign \$111  = \$107  == \$110 ;
-  assign \$112  = 2'h2 * step;
-  assign \$113  = \$112  + 1'h1;
-  assign \$114  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$113 ;
-  assign \$115  = 2'h2 * step;
+  assign \$106  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$105 ;
+  assign \$107  = \$104  == \$106 ;
+  assign \$108  = \$101  & \$107 ;
+  assign \$109  = \$94  + \$108 ;
+  assign \$110  = \$109  + 1'h0;
+  assign \$111  = 2'h2 * step;
+  assign \$112  = \$111  + 2'h2;
+  assign \$113  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$112 ;
+  assign \$114  = 2'h2 * step;
+  assign \$115  = \$114  + 1'h1;
   assign \$116  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$115 ;
-  assign \$117  = \$114  == \$116 ;
-  assign \$118  = \$111  & \$117 ;
-  assign man_int4_2 = ~ \$118 ;
-  assign \$119  = 2'h2 * step;
-  assign \$120  = \$119  + 2'h2;
-  assign \$121  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$120 ;
-  assign \$122  = 2'h2 * step;
-  assign \$123  = \$122  + 1'h1;
-  assign \$124  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$123 ;
+  assign \$117  = \$113  == \$116 ;
+  assign \$118  = 2'h2 * step;
+  assign \$119  = \$118  + 1'h1;
+  assign \$120  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$119 ;
+  assign \$121  = 2'h2 * step;
+  assign \$122  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$121 ;
+  assign \$123  = \$120  == \$122 ;
+  assign \$124  = \$117  & \$123 ;
+  assign man_int4_2 = ~ \$124 ;
   assign \$125  = 2'h2 * step;
-  assign \$126  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$125 ;
-  assign \$127  = \$124  & \$126 ;
-  assign \$128  = ~ \$127 ;
-  assign neg_int4_2 = \$121  & \$128 ;
-  assign \$129  = 2'h2 * step;
-  assign \$130  = 2'h2 * step;
-  assign \$131  = \$130  + 2'h2;
+  assign \$126  = \$125  + 2'h2;
+  assign \$127  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$126 ;
+  assign \$128  = 2'h2 * step;
+  assign \$129  = \$128  + 1'h1;
+  assign \$130  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$129 ;
+  assign \$131  = 2'h2 * step;
   assign \$132  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$131 ;
-  assign \$133  = 2'h2 * step;
-  assign \$134  = \$133  + 1'h1;
-  assign \$135  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$134 ;
-  assign \$136  = \$132  != \$135 ;
-  assign \$137  = 2'h2 * step;
-  assign \$138  = \$137  + 1'h1;
-  assign \$139  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$138 ;
-  assign \$140  = 2'h2 * step;
+  assign \$133  = \$130  & \$132 ;
+  assign \$134  = ~ \$133 ;
+  assign neg_int4_2 = \$127  & \$134 ;
+  assign \$135  = 2'h2 * step;
+  assign \$136  = 2'h2 * step;
+  assign \$137  = \$136  + 2'h2;
+  assign \$138  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$137 ;
+  assign \$139  = 2'h2 * step;
+  assign \$140  = \$139  + 1'h1;
   assign \$141  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$140 ;
-  assign \$142  = \$139  == \$141 ;
-  assign \$143  = \$136  & \$142 ;
-  assign \$144  = \$129  + \$143 ;
-  assign \$145  = \$144  + 1'h0;
+  assign \$142  = \$138  != \$141 ;
+  assign \$143  = 2'h2 * step;
+  assign \$144  = \$143  + 1'h1;
+  assign \$145  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$144 ;
   assign \$146  = 2'h2 * step;
-  assign \$147  = \$146  + 2'h2;
-  assign \$148  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$147 ;
-  assign \$149  = 2'h2 * step;
-  assign \$150  = \$149  + 1'h1;
-  assign \$151  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$150 ;
-  assign \$152  = \$148  == \$151 ;
-  assign \$153  = 2'h2 * step;
-  assign \$154  = \$153  + 1'h1;
-  assign \$155  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$154 ;
-  assign \$156  = 2'h2 * step;
+  assign \$147  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$146 ;
+  assign \$148  = \$145  == \$147 ;
+  assign \$149  = \$142  & \$148 ;
+  assign \$150  = \$135  + \$149 ;
+  assign \$151  = \$150  + 1'h0;
+  assign \$152  = 2'h2 * step;
+  assign \$153  = \$152  + 2'h2;
+  assign \$154  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$153 ;
+  assign \$155  = 2'h2 * step;
+  assign \$156  = \$155  + 1'h1;
   assign \$157  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$156 ;
-  assign \$158  = \$155  == \$157 ;
-  assign \$159  = \$152  & \$158 ;
-  assign man_int4_3 = ~ \$159 ;
-  assign \$160  = 2'h2 * step;
-  assign \$161  = \$160  + 2'h2;
-  assign \$162  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$161 ;
-  assign \$163  = 2'h2 * step;
-  assign \$164  = \$163  + 1'h1;
-  assign \$165  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$164 ;
+  assign \$158  = \$154  == \$157 ;
+  assign \$159  = 2'h2 * step;
+  assign \$160  = \$159  + 1'h1;
+  assign \$161  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$160 ;
+  assign \$162  = 2'h2 * step;
+  assign \$163  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$162 ;
+  assign \$164  = \$161  == \$163 ;
+  assign \$165  = \$158  & \$164 ;
+  assign man_int4_3 = ~ \$165 ;
   assign \$166  = 2'h2 * step;
-  assign \$167  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$166 ;
-  assign \$168  = \$165  & \$167 ;
-  assign \$169  = ~ \$168 ;
-  assign neg_int4_3 = \$162  & \$169 ;
-  assign \$170  = 2'h2 * step;
-  assign \$171  = 2'h2 * step;
-  assign \$172  = \$171  + 2'h2;
+  assign \$167  = \$166  + 2'h2;
+  assign \$168  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$167 ;
+  assign \$169  = 2'h2 * step;
+  assign \$170  = \$169  + 1'h1;
+  assign \$171  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$170 ;
+  assign \$172  = 2'h2 * step;
   assign \$173  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$172 ;
-  assign \$174  = 2'h2 * step;
-  assign \$175  = \$174  + 1'h1;
-  assign \$176  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$175 ;
-  assign \$177  = \$173  != \$176 ;
-  assign \$178  = 2'h2 * step;
-  assign \$179  = \$178  + 1'h1;
-  assign \$180  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$179 ;
-  assign \$181  = 2'h2 * step;
+  assign \$174  = \$171  & \$173 ;
+  assign \$175  = ~ \$174 ;
+  assign neg_int4_3 = \$168  & \$175 ;
+  assign \$176  = 2'h2 * step;
+  assign \$177  = 2'h2 * step;
+  assign \$178  = \$177  + 2'h2;
+  assign \$179  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$178 ;
+  assign \$180  = 2'h2 * step;
+  assign \$181  = \$180  + 1'h1;
   assign \$182  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$181 ;
-  assign \$183  = \$180  == \$182 ;
-  assign \$184  = \$177  & \$183 ;
-  assign \$185  = \$170  + \$184 ;
-  assign \$186  = \$185  + 1'h0;
-  assign \$187  = | a_reg[14:10];
-  assign \$188  = | remaining;
-  assign \$189  = man_int4_0 & \$188 ;
-  assign \$190  = | { \$187 , a_reg[9:0] };
-  assign live0 = \$189  & \$190 ;
-  assign \$191  = ! a_reg[14:10];
-  assign \$192  = \$191  ? 5'h01 : a_reg[14:10];
-  assign \$193  = \$192  + \$63 [2:0];
-  assign \$194  = live0 ? \$193  : 6'h00;
-  assign \$195  = | a_reg[30:26];
-  assign \$196  = | remaining;
-  assign \$197  = man_int4_1 & \$196 ;
-  assign \$198  = | { \$195 , a_reg[25:16] };
-  assign live1 = \$197  & \$198 ;
-  assign \$199  = ! a_reg[30:26];
-  assign \$200  = \$199  ? 5'h01 : a_reg[30:26];
-  assign \$201  = \$200  + \$104 [2:0];
-  assign \$202  = live1 ? \$201  : 6'h00;
-  assign \$203  = | a_reg[46:42];
-  assign \$204  = | remaining;
-  assign \$205  = man_int4_2 & \$204 ;
-  assign \$206  = | { \$203 , a_reg[41:32] };
-  assign live2 = \$205  & \$206 ;
-  assign \$207  = ! a_reg[46:42];
-  assign \$208  = \$207  ? 5'h01 : a_reg[46:42];
-  assign \$209  = \$208  + \$145 [2:0];
-  assign \$210  = live2 ? \$209  : 6'h00;
-  assign \$211  = | a_reg[62:58];
-  assign \$212  = | remaining;
-  assign \$213  = man_int4_3 & \$212 ;
-  assign \$214  = | { \$211 , a_reg[57:48] };
-  assign live3 = \$213  & \$214 ;
-  assign \$215  = ! a_reg[62:58];
-  assign \$216  = \$215  ? 5'h01 : a_reg[62:58];
-  assign \$217  = \$216  + \$186 [2:0];
-  assign \$218  = live3 ? \$217  : 6'h00;
-  assign \$219  = \$202  > \$194 ;
-  assign emax0 = \$219  ? { 3'h0, \$202  } : { 3'h0, \$194  };
-  assign \$220  = \$210  > emax0;
-  assign emax1 = \$220  ? { 3'h0, \$210  } : emax0;
-  assign \$221  = \$218  > emax1;
-  assign emax2 = \$221  ? { 3'h0, \$218  } : emax1;
-  assign \$222  = emax2 - \$194 ;
-  assign \$223  = $signed(\$222 ) > $signed(5'h0f);
-  assign \$224  = emax2 - \$194 ;
-  assign \$225  = \$223  ? 10'h00f : \$224 ;
-  assign \$227  = \$226  >> \$225 [8:0];
-  assign \$228  = live0 ? \$227  : 18'h00000;
-  assign \$229  = a_reg[15] ^ neg_int4_0;
-  assign \$230  = - \$228 [14:0];
-  assign lane0 = \$229  ? \$230  : { 1'h0, \$228 [14:0] };
-  assign \$231  = emax2 - \$202 ;
-  assign \$232  = $signed(\$231 ) > $signed(5'h0f);
-  assign \$233  = emax2 - \$202 ;
-  assign \$234  = \$232  ? 10'h00f : \$233 ;
-  assign \$236  = \$235  >> \$234 [8:0];
-  assign \$237  = live1 ? \$236  : 18'h00000;
-  assign \$238  = a_reg[31] ^ neg_int4_1;
-  assign \$239  = - \$237 [14:0];
-  assign lane1 = \$238  ? \$239  : { 1'h0, \$237 [14:0] };
-  assign \$240  = emax2 - \$210 ;
-  assign \$241  = $signed(\$240 ) > $signed(5'h0f);
-  assign \$242  = emax2 - \$210 ;
-  assign \$243  = \$241  ? 10'h00f : \$242 ;
-  assign \$245  = \$244  >> \$243 [8:0];
-  assign \$246  = live2 ? \$245  : 18'h00000;
-  assign \$247  = a_reg[47] ^ neg_int4_2;
-  assign \$248  = - \$246 [14:0];
-  assign lane2 = \$247  ? \$248  : { 1'h0, \$246 [14:0] };
-  assign \$249  = emax2 - \$218 ;
-  assign \$250  = $signed(\$249 ) > $signed(5'h0f);
-  assign \$251  = emax2 - \$218 ;
-  assign \$252  = \$250  ? 10'h00f : \$251 ;
-  assign \$254  = \$253  >> \$252 [8:0];
-  assign \$255  = live3 ? \$254  : 18'h00000;
-  assign \$256  = a_reg[63] ^ neg_int4_3;
-  assign \$257  = - \$255 [14:0];
-  assign lane3 = \$256  ? \$257  : { 1'h0, \$255 [14:0] };
-  assign \$258  = $signed(lane0) + $signed(lane1);
-  assign \$259  = $signed(lane2) + $signed(lane3);
-  assign \$260  = $signed(\$258 ) + $signed(\$259 );
-  assign \$261  = $signed(\$260 ) < $signed(1'h0);
-  assign \$262  = - $signed(\$260 );
-  assign \$263  = \$261  ? \$262  : { \$260 [17], \$260 [17], \$260  };
-  assign \$264  = emax2 - 5'h1d;
-  assign \$265  = 5'h12 - lane_rp_msb;
-  assign \$266  = { \$263 [18:0], 7'h00 } << \$265 [4:0];
-  assign \$267  = $signed(\$264 ) + $signed({ 1'h0, lane_rp_msb });
-  assign \$268  = $signed(\$267 ) + $signed(8'h7f);
-  assign \$269  = $signed(\$268 ) < $signed(2'h1);
-  assign \$270  = $signed(\$268 ) < $signed(6'h27);
-  assign \$271  = $signed(2'h1) - $signed(\$268 );
-  assign lane_rp_sh = \$266 [25:0] >> lane_rp_rs;
-  assign \$272  = lane_rp_sh << lane_rp_rs;
-  assign lane_rp_lost = \$272 [25:0] != \$266 [25:0];
-  assign \$273  = $signed(\$268 ) + $signed({ 1'h0, lane_rp_rs });
-  assign \$274  = $signed(\$273 ) - $signed(2'h1);
-  assign \$276  = $signed(\$275 ) + $signed({ 1'h0, lane_rp_sh[25:2] });
-  assign \$278  = \$277  | lane_rp_lost;
-  assign \$279  = \$278  | lane_rp_sh[2];
-  assign \$280  = lane_rp_sh[1] & \$279 ;
-  assign \$281  = $signed(\$276 ) + $signed({ 1'h0, \$280  });
-  assign \$282  = ! \$263 [18:0];
-  assign \$283  = \$281 [45:0] >= 31'h7f800000;
-  assign \$284  = $signed(\$260 ) < $signed(1'h0);
-  assign \$285  = $signed(\$260 ) < $signed(1'h0);
-  assign \$286  = $signed(\$260 ) < $signed(1'h0);
-  assign \$287  = remaining == 1'h1;
-  assign handoff = \$287  & beat_group_end;
-  assign \$288  = ! dq_sum[30:23];
-  assign gs_e = \$288  ? 8'h01 : dq_sum[30:23];
-  assign \$289  = ! dq_sum[30:23];
-  assign \$290  = ~ \$289 ;
-  assign \$291  = gs_e - 7'h7f;
-  assign \$292  = $signed(\$291 ) - $signed(6'h17);
-  assign \$293  = $signed(\$292 ) + $signed({ 1'h0, dq_bit });
-  assign \$294  = 5'h17 - gs_rp_msb;
-  assign \$295  = { \$290 , dq_sum[22:0], 2'h0 } << \$294 [4:0];
-  assign \$296  = $signed(\$293 ) + $signed({ 1'h0, gs_rp_msb });
-  assign \$297  = $signed(\$296 ) + $signed(8'h7f);
-  assign \$298  = $signed(\$297 ) < $signed(2'h1);
-  assign \$299  = $signed(\$297 ) < $signed(6'h27);
-  assign \$300  = $signed(2'h1) - $signed(\$297 );
-  assign gs_rp_sh = \$295 [25:0] >> gs_rp_rs;
-  assign \$301  = gs_rp_sh << gs_rp_rs;
-  assign gs_rp_lost = \$301 [25:0] != \$295 [25:0];
-  assign \$302  = $signed(\$297 ) + $signed({ 1'h0, gs_rp_rs });
-  assign \$303  = $signed(\$302 ) - $signed(2'h1);
-  assign \$305  = $signed(\$304 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
-  assign \$307  = \$306  | gs_rp_lost;
-  assign \$308  = \$307  | gs_rp_sh[2];
-  assign \$309  = gs_rp_sh[1] & \$308 ;
-  assign \$310  = $signed(\$305 ) + $signed({ 1'h0, \$309  });
-  assign \$311  = ! { \$290 , dq_sum[22:0] };
-  assign \$312  = \$310 [46:0] >= 31'h7f800000;
-  assign \$313  = dq_scale >> dq_bit;
-  assign \$314  = dq_sum[30:23] == 8'hff;
-  assign \$315  = ! dq_sum[22:0];
-  assign \$316  = \$314  & \$315 ;
-  assign \$317  = dq_sum[30:23] == 8'hff;
-  assign \$318  = | dq_sum[22:0];
-  assign \$319  = \$317  & \$318 ;
-  assign \$320  = \$316  | \$319 ;
-  assign \$321  = \$320  ? dq_sum : gs_rp_out;
-  assign dq_addend = \$313  ? \$323  : 32'd0;
-  assign \$324  = ! dq_bit;
-  assign \$325  = \$324  & dq_first;
-  assign \a$132  = \$325  ? dq_psum : out_acc;
+  assign \$183  = \$179  != \$182 ;
+  assign \$184  = 2'h2 * step;
+  assign \$185  = \$184  + 1'h1;
+  assign \$186  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$185 ;
+  assign \$187  = 2'h2 * step;
+  assign \$188  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$187 ;
+  assign \$189  = \$186  == \$188 ;
+  assign \$190  = \$183  & \$189 ;
+  assign \$191  = \$176  + \$190 ;
+  assign \$192  = \$191  + 1'h0;
+  assign \$193  = | a_reg[14:10];
+  assign \$194  = | remaining;
+  assign \$195  = man_int4_0 & \$194 ;
+  assign \$196  = | { \$193 , a_reg[9:0] };
+  assign live0 = \$195  & \$196 ;
+  assign \$197  = ! a_reg[14:10];
+  assign \$198  = \$197  ? 5'h01 : a_reg[14:10];
+  assign \$199  = \$198  + \$69 [2:0];
+  assign \$200  = live0 ? \$199  : 6'h00;
+  assign \$201  = | a_reg[30:26];
+  assign \$202  = | remaining;
+  assign \$203  = man_int4_1 & \$202 ;
+  assign \$204  = | { \$201 , a_reg[25:16] };
+  assign live1 = \$203  & \$204 ;
+  assign \$205  = ! a_reg[30:26];
+  assign \$206  = \$205  ? 5'h01 : a_reg[30:26];
+  assign \$207  = \$206  + \$110 [2:0];
+  assign \$208  = live1 ? \$207  : 6'h00;
+  assign \$209  = | a_reg[46:42];
+  assign \$210  = | remaining;
+  assign \$211  = man_int4_2 & \$210 ;
+  assign \$212  = | { \$209 , a_reg[41:32] };
+  assign live2 = \$211  & \$212 ;
+  assign \$213  = ! a_reg[46:42];
+  assign \$214  = \$213  ? 5'h01 : a_reg[46:42];
+  assign \$215  = \$214  + \$151 [2:0];
+  assign \$216  = live2 ? \$215  : 6'h00;
+  assign \$217  = | a_reg[62:58];
+  assign \$218  = | remaining;
+  assign \$219  = man_int4_3 & \$218 ;
+  assign \$220  = | { \$217 , a_reg[57:48] };
+  assign live3 = \$219  & \$220 ;
+  assign \$221  = ! a_reg[62:58];
+  assign \$222  = \$221  ? 5'h01 : a_reg[62:58];
+  assign \$223  = \$222  + \$192 [2:0];
+  assign \$224  = live3 ? \$223  : 6'h00;
+  assign \$225  = \$208  > \$200 ;
+  assign emax0 = \$225  ? { 3'h0, \$208  } : { 3'h0, \$200  };
+  assign \$226  = \$216  > emax0;
+  assign emax1 = \$226  ? { 3'h0, \$216  } : emax0;
+  assign \$227  = \$224  > emax1;
+  assign emax2 = \$227  ? { 3'h0, \$224  } : emax1;
+  assign \$228  = emax2 - \$200 ;
+  assign \$229  = $signed(\$228 ) > $signed(5'h0f);
+  assign \$230  = emax2 - \$200 ;
+  assign \$231  = \$229  ? 10'h00f : \$230 ;
+  assign \$233  = \$232  >> \$231 [8:0];
+  assign \$234  = live0 ? \$233  : 18'h00000;
+  assign \$235  = a_reg[15] ^ neg_int4_0;
+  assign \$236  = - \$234 [14:0];
+  assign lane0 = \$235  ? \$236  : { 1'h0, \$234 [14:0] };
+  assign \$237  = emax2 - \$208 ;
+  assign \$238  = $signed(\$237 ) > $signed(5'h0f);
+  assign \$239  = emax2 - \$208 ;
+  assign \$240  = \$238  ? 10'h00f : \$239 ;
+  assign \$242  = \$241  >> \$240 [8:0];
+  assign \$243  = live1 ? \$242  : 18'h00000;
+  assign \$244  = a_reg[31] ^ neg_int4_1;
+  assign \$245  = - \$243 [14:0];
+  assign lane1 = \$244  ? \$245  : { 1'h0, \$243 [14:0] };
+  assign \$246  = emax2 - \$216 ;
+  assign \$247  = $signed(\$246 ) > $signed(5'h0f);
+  assign \$248  = emax2 - \$216 ;
+  assign \$249  = \$247  ? 10'h00f : \$248 ;
+  assign \$251  = \$250  >> \$249 [8:0];
+  assign \$252  = live2 ? \$251  : 18'h00000;
+  assign \$253  = a_reg[47] ^ neg_int4_2;
+  assign \$254  = - \$252 [14:0];
+  assign lane2 = \$253  ? \$254  : { 1'h0, \$252 [14:0] };
+  assign \$255  = emax2 - \$224 ;
+  assign \$256  = $signed(\$255 ) > $signed(5'h0f);
+  assign \$257  = emax2 - \$224 ;
+  assign \$258  = \$256  ? 10'h00f : \$257 ;
+  assign \$260  = \$259  >> \$258 [8:0];
+  assign \$261  = live3 ? \$260  : 18'h00000;
+  assign \$262  = a_reg[63] ^ neg_int4_3;
+  assign \$263  = - \$261 [14:0];
+  assign lane3 = \$262  ? \$263  : { 1'h0, \$261 [14:0] };
+  assign \$264  = $signed(lane0) + $signed(lane1);
+  assign \$265  = $signed(lane2) + $signed(lane3);
+  assign \$266  = $signed(\$264 ) + $signed(\$265 );
+  assign \$267  = $signed(\$266 ) < $signed(1'h0);
+  assign \$268  = - $signed(\$266 );
+  assign \$269  = \$267  ? \$268  : { \$266 [17], \$266 [17], \$266  };
+  assign \$270  = emax2 - 5'h1d;
+  assign \$271  = 5'h12 - lane_rp_msb;
+  assign \$272  = { \$269 [18:0], 7'h00 } << \$271 [4:0];
+  assign \$273  = $signed(\$270 ) + $signed({ 1'h0, lane_rp_msb });
+  assign \$274  = $signed(\$273 ) + $signed(8'h7f);
+  assign \$275  = $signed(\$274 ) < $signed(2'h1);
+  assign \$276  = $signed(\$274 ) < $signed(6'h27);
+  assign \$277  = $signed(2'h1) - $signed(\$274 );
+  assign lane_rp_sh = \$272 [25:0] >> lane_rp_rs;
+  assign \$278  = lane_rp_sh << lane_rp_rs;
+  assign lane_rp_lost = \$278 [25:0] != \$272 [25:0];
+  assign \$279  = $signed(\$274 ) + $signed({ 1'h0, lane_rp_rs });
+  assign \$280  = $signed(\$279 ) - $signed(2'h1);
+  assign \$282  = $signed(\$281 ) + $signed({ 1'h0, lane_rp_sh[25:2] });
+  assign \$284  = \$283  | lane_rp_lost;
+  assign \$285  = \$284  | lane_rp_sh[2];
+  assign \$286  = lane_rp_sh[1] & \$285 ;
+  assign \$287  = $signed(\$282 ) + $signed({ 1'h0, \$286  });
+  assign \$288  = ! \$269 [18:0];
+  assign \$289  = \$287 [45:0] >= 31'h7f800000;
+  assign \$290  = $signed(\$266 ) < $signed(1'h0);
+  assign \$291  = $signed(\$266 ) < $signed(1'h0);
+  assign \$292  = $signed(\$266 ) < $signed(1'h0);
+  assign \$293  = remaining == 1'h1;
+  assign \$294  = \$293  & beat_group_end;
+  assign \$295  = dq_left > 1'h1;
+  assign stall = \$294  & \$295 ;
+  assign \$296  = remaining == 1'h1;
+  assign \$297  = \$296  & beat_group_end;
+  assign \$298  = ~ stall;
+  assign handoff = \$297  & \$298 ;
+  assign \$299  = ! dq_sum[30:23];
+  assign gs_e = \$299  ? 8'h01 : dq_sum[30:23];
+  assign \$300  = ! dq_sum[30:23];
+  assign \$301  = ~ \$300 ;
+  assign \$302  = gs_e - 7'h7f;
+  assign \$303  = $signed(\$302 ) - $signed(6'h17);
+  assign \$304  = $signed(\$303 ) + $signed({ 1'h0, dq_bit });
+  assign \$305  = 5'h17 - gs_rp_msb;
+  assign \$306  = { \$301 , dq_sum[22:0], 2'h0 } << \$305 [4:0];
+  assign \$307  = $signed(\$304 ) + $signed({ 1'h0, gs_rp_msb });
+  assign \$308  = $signed(\$307 ) + $signed(8'h7f);
+  assign \$309  = $signed(\$308 ) < $signed(2'h1);
+  assign \$310  = $signed(\$308 ) < $signed(6'h27);
+  assign \$311  = $signed(2'h1) - $signed(\$308 );
+  assign gs_rp_sh = \$306 [25:0] >> gs_rp_rs;
+  assign \$312  = gs_rp_sh << gs_rp_rs;
+  assign gs_rp_lost = \$312 [25:0] != \$306 [25:0];
+  assign \$313  = $signed(\$308 ) + $signed({ 1'h0, gs_rp_rs });
+  assign \$314  = $signed(\$313 ) - $signed(2'h1);
+  assign \$316  = $signed(\$315 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
+  assign \$318  = \$317  | gs_rp_lost;
+  assign \$319  = \$318  | gs_rp_sh[2];
+  assign \$320  = gs_rp_sh[1] & \$319 ;
+  assign \$321  = $signed(\$316 ) + $signed({ 1'h0, \$320  });
+  assign \$322  = ! { \$301 , dq_sum[22:0] };
+  assign \$323  = \$321 [46:0] >= 31'h7f800000;
+  assign \$324  = dq_scale >> dq_bit;
+  assign \$325  = dq_sum[30:23] == 8'hff;
+  assign \$326  = ! dq_sum[22:0];
+  assign \$327  = \$325  & \$326 ;
+  assign \$328  = dq_sum[30:23] == 8'hff;
+  assign \$329  = | dq_sum[22:0];
+  assign \$330  = \$328  & \$329 ;
+  assign \$331  = \$327  | \$330 ;
+  assign \$332  = \$331  ? dq_sum : gs_rp_out;
+  assign dq_addend = \$324  ? \$334  : 32'd0;
+  assign \$335  = ! dq_bit;
+  assign \$336  = \$335  & dq_first;
+  assign \a$133  = \$336  ? dq_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$326 ;
+    o_a <= \$337 ;
   always @(posedge clk)
-    o_w <= \$327 ;
+    o_w <= \$338 ;
   always @(posedge clk)
-    o_ctl <= \$328 ;
+    o_ctl <= \$339 ;
   always @(posedge clk)
-    w_reg <= \$329 ;
+    w_reg <= \$340 ;
   always @(posedge clk)
-    w_int0 <= \$330 ;
+    w_int0 <= \$341 ;
   always @(posedge clk)
-    rest0 <= \$331 ;
+    rest0 <= \$342 ;
   always @(posedge clk)
-    w_int1 <= \$332 ;
+    w_int1 <= \$343 ;
   always @(posedge clk)
-    rest1 <= \$333 ;
+    rest1 <= \$344 ;
   always @(posedge clk)
-    w_int2 <= \$334 ;
+    w_int2 <= \$345 ;
   always @(posedge clk)
-    rest2 <= \$335 ;
+    rest2 <= \$346 ;
   always @(posedge clk)
-    w_int3 <= \$336 ;
+    w_int3 <= \$347 ;
   always @(posedge clk)
-    rest3 <= \$337 ;
+    rest3 <= \$348 ;
   always @(posedge clk)
-    a_reg <= \$338 ;
+    a_reg <= \$349 ;
   always @(posedge clk)
-    dtype <= \$339 ;
+    dtype <= \$350 ;
   always @(posedge clk)
-    remaining <= \$340 ;
+    remaining <= \$351 ;
   always @(posedge clk)
-    step <= \$341 ;
+    step <= \$352 ;
   always @(posedge clk)
-    beat_group_end <= \$342 ;
+    beat_group_end <= \$353 ;
   always @(posedge clk)
-    beat_last <= \$343 ;
+    beat_last <= \$354 ;
   always @(posedge clk)
-    beat_scale <= \$344 ;
+    beat_scale <= \$355 ;
   always @(posedge clk)
-    group_acc <= \$345 ;
+    group_acc <= \$356 ;
   always @(posedge clk)
-    grp_first <= \$346 ;
+    grp_first <= \$357 ;
   always @(posedge clk)
-    grp_psum <= \$347 ;
+    grp_psum <= \$358 ;
   always @(posedge clk)
-    o_valid <= \$348 ;
+    o_valid <= \$359 ;
   always @(posedge clk)
-    out_acc <= \$349 ;
+    out_acc <= \$360 ;
   always @(posedge clk)
-    dq_left <= \$350 ;
+    dq_left <= \$361 ;
   always @(posedge clk)
-    dq_bit <= \$351 ;
+    dq_bit <= \$362 ;
   always @(posedge clk)
-    o_psum <= \$352 ;
+    o_psum <= \$363 ;
   always @(posedge clk)
-    dq_sum <= \$353 ;
+    dq_sum <= \$364 ;
   always @(posedge clk)
-    dq_scale <= \$354 ;
+    dq_scale <= \$365 ;
   always @(posedge clk)
-    dq_first <= \$355 ;
+    dq_first <= \$366 ;
   always @(posedge clk)
-    dq_psum <= \$356 ;
+    dq_psum <= \$367 ;
   always @(posedge clk)
-    dq_last <= \$357 ;
+    dq_last <= \$368 ;
   \bitserial_int4_fp16.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
     .s(group_next)
   );
   \bitserial_int4_fp16.out_add  out_add (
-    .a(\a$132 ),
+    .a(\a$133 ),
     .b(dq_addend),
     .s(out_next)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = i_a;
+    \$337  = i_a;
     if (rst) begin
-      \$326  = 64'h0000000000000000;
+      \$337  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = i_w;
+    \$338  = i_w;
     if (rst) begin
-      \$327  = 24'h000000;
+      \$338  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = i_ctl;
+    \$339  = i_ctl;
     if (rst) begin
-      \$328  = 5'h00;
+      \$339  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = w_reg;
+    \$340  = w_reg;
     if (i_ctl[1]) begin
-      \$329  = i_w;
+      \$340  = i_w;
     end
     if (rst) begin
-      \$329  = 24'h000000;
+      \$340  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = w_int0;
+    \$341  = w_int0;
     if (accept) begin
-      \$330  = w_sel[3:0];
+      \$341  = w_sel[3:0];
     end
     if (rst) begin
-      \$330  = 4'h0;
+      \$341  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = rest0;
+    \$342  = rest0;
     if (accept) begin
-      \$331  = \$3 [3:0];
+      \$342  = \$3 [3:0];
     end
     if (rst) begin
-      \$331  = 4'h0;
+      \$342  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = w_int1;
+    \$343  = w_int1;
     if (accept) begin
-      \$332  = w_sel[7:4];
+      \$343  = w_sel[7:4];
     end
     if (rst) begin
-      \$332  = 4'h0;
+      \$343  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = rest1;
+    \$344  = rest1;
     if (accept) begin
-      \$333  = \$6 [3:0];
+      \$344  = \$6 [3:0];
     end
     if (rst) begin
-      \$333  = 4'h0;
+      \$344  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = w_int2;
+    \$345  = w_int2;
     if (accept) begin
-      \$334  = w_sel[11:8];
+      \$345  = w_sel[11:8];
     end
     if (rst) begin
-      \$334  = 4'h0;
+      \$345  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = rest2;
+    \$346  = rest2;
     if (accept) begin
-      \$335  = \$9 [3:0];
+      \$346  = \$9 [3:0];
     end
     if (rst) begin
-      \$335  = 4'h0;
+      \$346  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = w_int3;
+    \$347  = w_int3;
     if (accept) begin
-      \$336  = w_sel[15:12];
+      \$347  = w_sel[15:12];
     end
     if (rst) begin
-      \$336  = 4'h0;
+      \$347  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = rest3;
+    \$348  = rest3;
     if (accept) begin
-      \$337  = \$12 [3:0];
+      \$348  = \$12 [3:0];
     end
     if (rst) begin
-      \$337  = 4'h0;
+      \$348  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = a_reg;
+    \$349  = a_reg;
     if (accept) begin
-      \$338  = i_a;
+      \$349  = i_a;
     end
     if (rst) begin
-      \$338  = 64'h0000000000000000;
+      \$349  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = dtype;
+    \$350  = dtype;
     if (accept) begin
-      \$339  = 1'h0;
+      \$350  = 1'h0;
     end
     if (rst) begin
-      \$339  = 1'h0;
+      \$350  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = remaining;
+    \$351  = remaining;
     if (accept) begin
-      \$340  = 2'h2;
-    end else if (\$13 ) begin
-      \$340  = \$14 [1:0];
+      \$351  = 2'h2;
+    end else if (\$15 ) begin
+      \$351  = \$16 [1:0];
     end
     if (rst) begin
-      \$340  = 2'h0;
+      \$351  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = step;
+    \$352  = step;
     if (accept) begin
-      \$341  = 1'h0;
-    end else if (\$13 ) begin
-      \$341  = \$15 [0];
+      \$352  = 1'h0;
+    end else if (\$15 ) begin
+      \$352  = \$17 [0];
     end
     if (rst) begin
-      \$341  = 1'h0;
+      \$352  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = beat_group_end;
+    \$353  = beat_group_end;
     if (accept) begin
-      \$342  = i_ctl[4];
+      \$353  = i_ctl[4];
     end
     if (rst) begin
-      \$342  = 1'h0;
+      \$353  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = beat_last;
+    \$354  = beat_last;
     if (accept) begin
-      \$343  = i_ctl[3];
+      \$354  = i_ctl[3];
     end
     if (rst) begin
-      \$343  = 1'h0;
+      \$354  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = beat_scale;
+    \$355  = beat_scale;
     if (accept) begin
-      \$344  = w_sel[23:16];
+      \$355  = w_sel[23:16];
     end
     if (rst) begin
-      \$344  = 8'h00;
+      \$355  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = group_acc;
+    \$356  = group_acc;
     if (handoff) begin
-      \$345  = 32'd0;
-    end else if (\$16 ) begin
-      \$345  = group_next;
-    end
-    if (rst) begin
-      \$345  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = grp_first;
-    if (handoff) begin
-      \$346  = 1'h0;
-    end
-    if (\$17 ) begin
-      \$346  = 1'h1;
-    end
-    if (rst) begin
-      \$346  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = grp_psum;
-    if (\$17 ) begin
-      \$347  = i_psum;
-    end
-    if (rst) begin
-      \$347  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = 1'h0;
-    if (\$18 ) begin
-      if (\$22 ) begin
-        \$348  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$348  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = out_acc;
-    if (\$18 ) begin
-      \$349  = out_next;
-    end
-    if (rst) begin
-      \$349  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = dq_left;
-    if (\$18 ) begin
-      \$350  = \$19 [3:0];
-    end
-    if (handoff) begin
-      \$350  = 4'h8;
-    end
-    if (rst) begin
-      \$350  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = dq_bit;
-    if (\$18 ) begin
-      \$351  = \$20 [2:0];
-    end
-    if (handoff) begin
-      \$351  = 3'h0;
-    end
-    if (rst) begin
-      \$351  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = o_psum;
-    if (\$18 ) begin
-      if (\$22 ) begin
-        \$352  = out_next;
-      end
-    end
-    if (rst) begin
-      \$352  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = dq_sum;
-    if (handoff) begin
-      \$353  = group_next;
-    end
-    if (rst) begin
-      \$353  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = dq_scale;
-    if (handoff) begin
-      \$354  = beat_scale;
-    end
-    if (rst) begin
-      \$354  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = dq_first;
-    if (handoff) begin
-      \$355  = grp_first;
-    end
-    if (rst) begin
-      \$355  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = dq_psum;
-    if (handoff) begin
-      \$356  = grp_psum;
+      \$356  = 32'd0;
+    end else if (\$20 ) begin
+      \$356  = group_next;
     end
     if (rst) begin
       \$356  = 32'd0;
@@ -1294,9 +1195,12 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = dq_last;
+    \$357  = grp_first;
     if (handoff) begin
-      \$357  = beat_last;
+      \$357  = 1'h0;
+    end
+    if (\$21 ) begin
+      \$357  = 1'h1;
     end
     if (rst) begin
       \$357  = 1'h0;
@@ -1304,86 +1208,206 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$358  = grp_psum;
+    if (\$21 ) begin
+      \$358  = i_psum;
+    end
+    if (rst) begin
+      \$358  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$359  = 1'h0;
+    if (\$22 ) begin
+      if (\$26 ) begin
+        \$359  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$359  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$360  = out_acc;
+    if (\$22 ) begin
+      \$360  = out_next;
+    end
+    if (rst) begin
+      \$360  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$361  = dq_left;
+    if (\$22 ) begin
+      \$361  = \$23 [3:0];
+    end
+    if (handoff) begin
+      \$361  = 4'h8;
+    end
+    if (rst) begin
+      \$361  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$362  = dq_bit;
+    if (\$22 ) begin
+      \$362  = \$24 [2:0];
+    end
+    if (handoff) begin
+      \$362  = 3'h0;
+    end
+    if (rst) begin
+      \$362  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$363  = o_psum;
+    if (\$22 ) begin
+      if (\$26 ) begin
+        \$363  = out_next;
+      end
+    end
+    if (rst) begin
+      \$363  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$364  = dq_sum;
+    if (handoff) begin
+      \$364  = group_next;
+    end
+    if (rst) begin
+      \$364  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$365  = dq_scale;
+    if (handoff) begin
+      \$365  = beat_scale;
+    end
+    if (rst) begin
+      \$365  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$366  = dq_first;
+    if (handoff) begin
+      \$366  = grp_first;
+    end
+    if (rst) begin
+      \$366  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$367  = dq_psum;
+    if (handoff) begin
+      \$367  = grp_psum;
+    end
+    if (rst) begin
+      \$367  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$368  = dq_last;
+    if (handoff) begin
+      \$368  = beat_last;
+    end
+    if (rst) begin
+      \$368  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_msb = 5'h00;
-    if (\$263 [0]) begin
+    if (\$269 [0]) begin
       lane_rp_msb = 5'h00;
     end
-    if (\$263 [1]) begin
+    if (\$269 [1]) begin
       lane_rp_msb = 5'h01;
     end
-    if (\$263 [2]) begin
+    if (\$269 [2]) begin
       lane_rp_msb = 5'h02;
     end
-    if (\$263 [3]) begin
+    if (\$269 [3]) begin
       lane_rp_msb = 5'h03;
     end
-    if (\$263 [4]) begin
+    if (\$269 [4]) begin
       lane_rp_msb = 5'h04;
     end
-    if (\$263 [5]) begin
+    if (\$269 [5]) begin
       lane_rp_msb = 5'h05;
     end
-    if (\$263 [6]) begin
+    if (\$269 [6]) begin
       lane_rp_msb = 5'h06;
     end
-    if (\$263 [7]) begin
+    if (\$269 [7]) begin
       lane_rp_msb = 5'h07;
     end
-    if (\$263 [8]) begin
+    if (\$269 [8]) begin
       lane_rp_msb = 5'h08;
     end
-    if (\$263 [9]) begin
+    if (\$269 [9]) begin
       lane_rp_msb = 5'h09;
     end
-    if (\$263 [10]) begin
+    if (\$269 [10]) begin
       lane_rp_msb = 5'h0a;
     end
-    if (\$263 [11]) begin
+    if (\$269 [11]) begin
       lane_rp_msb = 5'h0b;
     end
-    if (\$263 [12]) begin
+    if (\$269 [12]) begin
       lane_rp_msb = 5'h0c;
     end
-    if (\$263 [13]) begin
+    if (\$269 [13]) begin
       lane_rp_msb = 5'h0d;
     end
-    if (\$263 [14]) begin
+    if (\$269 [14]) begin
       lane_rp_msb = 5'h0e;
     end
-    if (\$263 [15]) begin
+    if (\$269 [15]) begin
       lane_rp_msb = 5'h0f;
     end
-    if (\$263 [16]) begin
+    if (\$269 [16]) begin
       lane_rp_msb = 5'h10;
     end
-    if (\$263 [17]) begin
+    if (\$269 [17]) begin
       lane_rp_msb = 5'h11;
     end
-    if (\$263 [18]) begin
+    if (\$269 [18]) begin
       lane_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_rs = 5'h00;
-    if (\$269 ) begin
+    if (\$275 ) begin
       (* full_case = 32'd1 *)
-      if (\$270 ) begin
+      if (\$276 ) begin
         lane_rp_rs = 5'h1a;
       end else begin
-        lane_rp_rs = \$271 [4:0];
+        lane_rp_rs = \$277 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$282 ) begin
-      lane_rp_out = { \$284 , 31'h00000000 };
-    end else if (\$283 ) begin
-      lane_rp_out = { \$285 , 31'h7f800000 };
+    if (\$288 ) begin
+      lane_rp_out = { \$290 , 31'h00000000 };
+    end else if (\$289 ) begin
+      lane_rp_out = { \$291 , 31'h7f800000 };
     end else begin
-      lane_rp_out = { \$286 , \$281 [30:0] };
+      lane_rp_out = { \$292 , \$287 [30:0] };
     end
   end
   always @* begin
@@ -1458,31 +1482,31 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_sum[22]) begin
       gs_rp_msb = 5'h16;
     end
-    if (\$290 ) begin
+    if (\$301 ) begin
       gs_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_rs = 5'h00;
-    if (\$298 ) begin
+    if (\$309 ) begin
       (* full_case = 32'd1 *)
-      if (\$299 ) begin
+      if (\$310 ) begin
         gs_rp_rs = 5'h1a;
       end else begin
-        gs_rp_rs = \$300 [4:0];
+        gs_rp_rs = \$311 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$311 ) begin
+    if (\$322 ) begin
       gs_rp_out = { dq_sum[31], 31'h00000000 };
-    end else if (\$312 ) begin
+    end else if (\$323 ) begin
       gs_rp_out = { dq_sum[31], 31'h7f800000 };
     end else begin
-      gs_rp_out = { dq_sum[31], \$310 [30:0] };
+      gs_rp_out = { dq_sum[31], \$321 [30:0] };
     end
   end
   assign w_in0 = w_sel[3:0];
@@ -1491,59 +1515,59 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign w_in3 = w_sel[15:12];
   assign ready = o_ready;
   assign wint_int4 = w_sel[3:0];
-  assign \wint_int4$50  = w_sel[7:4];
-  assign \wint_int4$51  = w_sel[11:8];
-  assign \wint_int4$52  = w_sel[15:12];
-  assign shift_int4_0 = \$63 [2:0];
+  assign \wint_int4$51  = w_sel[7:4];
+  assign \wint_int4$52  = w_sel[11:8];
+  assign \wint_int4$53  = w_sel[15:12];
+  assign shift_int4_0 = \$69 [2:0];
   assign neg0 = neg_int4_0;
   assign man0 = man_int4_0;
-  assign shift0 = \$63 [2:0];
-  assign shift_int4_1 = \$104 [2:0];
+  assign shift0 = \$69 [2:0];
+  assign shift_int4_1 = \$110 [2:0];
   assign neg1 = neg_int4_1;
   assign man1 = man_int4_1;
-  assign shift1 = \$104 [2:0];
-  assign shift_int4_2 = \$145 [2:0];
+  assign shift1 = \$110 [2:0];
+  assign shift_int4_2 = \$151 [2:0];
   assign neg2 = neg_int4_2;
   assign man2 = man_int4_2;
-  assign shift2 = \$145 [2:0];
-  assign shift_int4_3 = \$186 [2:0];
+  assign shift2 = \$151 [2:0];
+  assign shift_int4_3 = \$192 [2:0];
   assign neg3 = neg_int4_3;
   assign man3 = man_int4_3;
-  assign shift3 = \$186 [2:0];
-  assign ma0 = { \$187 , a_reg[9:0] };
-  assign e0 = { 3'h0, \$194  };
-  assign ma1 = { \$195 , a_reg[25:16] };
-  assign e1 = { 3'h0, \$202  };
-  assign ma2 = { \$203 , a_reg[41:32] };
-  assign e2 = { 3'h0, \$210  };
-  assign ma3 = { \$211 , a_reg[57:48] };
-  assign e3 = { 3'h0, \$218  };
-  assign dist0 = \$225 [8:0];
-  assign aligned0 = \$228 [14:0];
-  assign dist1 = \$234 [8:0];
-  assign aligned1 = \$237 [14:0];
-  assign dist2 = \$243 [8:0];
-  assign aligned2 = \$246 [14:0];
-  assign dist3 = \$252 [8:0];
-  assign aligned3 = \$255 [14:0];
-  assign lane_sum = { \$260 [17], \$260  };
-  assign lane_sum_mag = \$263 [18:0];
-  assign lane_sum_exp = { \$264 [9], \$264  };
-  assign lane_rp_ls = \$265 [4:0];
-  assign lane_rp_norm = \$266 [25:0];
-  assign lane_rp_eb = { \$268 [12], \$268 [12], \$268 [12], \$268 [12], \$268 [12], \$268 [12], \$268 [12], \$268 [12], \$268 [12], \$268  };
-  assign lane_rp_packed = \$281 [45:0];
+  assign shift3 = \$192 [2:0];
+  assign ma0 = { \$193 , a_reg[9:0] };
+  assign e0 = { 3'h0, \$200  };
+  assign ma1 = { \$201 , a_reg[25:16] };
+  assign e1 = { 3'h0, \$208  };
+  assign ma2 = { \$209 , a_reg[41:32] };
+  assign e2 = { 3'h0, \$216  };
+  assign ma3 = { \$217 , a_reg[57:48] };
+  assign e3 = { 3'h0, \$224  };
+  assign dist0 = \$231 [8:0];
+  assign aligned0 = \$234 [14:0];
+  assign dist1 = \$240 [8:0];
+  assign aligned1 = \$243 [14:0];
+  assign dist2 = \$249 [8:0];
+  assign aligned2 = \$252 [14:0];
+  assign dist3 = \$258 [8:0];
+  assign aligned3 = \$261 [14:0];
+  assign lane_sum = { \$266 [17], \$266  };
+  assign lane_sum_mag = \$269 [18:0];
+  assign lane_sum_exp = { \$270 [9], \$270  };
+  assign lane_rp_ls = \$271 [4:0];
+  assign lane_rp_norm = \$272 [25:0];
+  assign lane_rp_eb = { \$274 [12], \$274 [12], \$274 [12], \$274 [12], \$274 [12], \$274 [12], \$274 [12], \$274 [12], \$274 [12], \$274  };
+  assign lane_rp_packed = \$287 [45:0];
   assign a = group_acc;
   assign b = lane_rp_out;
   assign s = group_next;
-  assign gs_sig = { \$290 , dq_sum[22:0] };
-  assign gs_exp = { \$293 [10], \$293  };
-  assign gs_rp_ls = \$294 [4:0];
-  assign gs_rp_norm = \$295 [25:0];
-  assign gs_rp_eb = { \$297 [13], \$297 [13], \$297 [13], \$297 [13], \$297 [13], \$297 [13], \$297 [13], \$297 [13], \$297 [13], \$297  };
-  assign gs_rp_packed = \$310 [46:0];
-  assign \b$133  = dq_addend;
-  assign \s$134  = out_next;
+  assign gs_sig = { \$301 , dq_sum[22:0] };
+  assign gs_exp = { \$304 [10], \$304  };
+  assign gs_rp_ls = \$305 [4:0];
+  assign gs_rp_norm = \$306 [25:0];
+  assign gs_rp_eb = { \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308  };
+  assign gs_rp_packed = \$321 [46:0];
+  assign \b$134  = dq_addend;
+  assign \s$135  = out_next;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];
@@ -1590,16 +1614,16 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \w_sel.code[2]  = w_sel[11:8];
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
-  assign \$226  = { 3'h0, \$187 , a_reg[9:0], 4'h0 };
-  assign \$235  = { 3'h0, \$195 , a_reg[25:16], 4'h0 };
-  assign \$244  = { 3'h0, \$203 , a_reg[41:32], 4'h0 };
-  assign \$253  = { 3'h0, \$211 , a_reg[57:48], 4'h0 };
-  assign \$275  = { \$274 [23], \$274 [23], \$274 [23], \$274 [23], \$274 [23], \$274 [23], \$274 [23], \$274 [23], \$274 , 23'h000000 };
-  assign \$304  = { \$303 [24], \$303 [24], \$303 [24], \$303 [24], \$303 [24], \$303 [24], \$303 [24], \$303 [24], \$303 , 23'h000000 };
-  assign \$322  = 32'd0;
-  assign \$277  = lane_rp_sh[0];
-  assign \$306  = gs_rp_sh[0];
-  assign \$323  = \$321 ;
+  assign \$232  = { 3'h0, \$193 , a_reg[9:0], 4'h0 };
+  assign \$241  = { 3'h0, \$201 , a_reg[25:16], 4'h0 };
+  assign \$250  = { 3'h0, \$209 , a_reg[41:32], 4'h0 };
+  assign \$259  = { 3'h0, \$217 , a_reg[57:48], 4'h0 };
+  assign \$281  = { \$280 [23], \$280 [23], \$280 [23], \$280 [23], \$280 [23], \$280 [23], \$280 [23], \$280 [23], \$280 , 23'h000000 };
+  assign \$315  = { \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 , 23'h000000 };
+  assign \$333  = 32'd0;
+  assign \$283  = lane_rp_sh[0];
+  assign \$317  = gs_rp_sh[0];
+  assign \$334  = \$332 ;
 endmodule
 
 module \bitserial_int4_fp16.group_add (b, s, a);

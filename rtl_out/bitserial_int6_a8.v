@@ -6,255 +6,266 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire \$10 ;
   wire \$100 ;
   wire \$101 ;
-  wire \$102 ;
+  wire [3:0] \$102 ;
   wire [4:0] \$103 ;
-  wire [5:0] \$104 ;
+  wire \$104 ;
   wire [3:0] \$105 ;
-  wire [4:0] \$106 ;
+  wire \$106 ;
   wire \$107 ;
-  wire [3:0] \$108 ;
+  wire \$108 ;
   wire [4:0] \$109 ;
   wire [6:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [3:0] \$112 ;
-  wire [4:0] \$113 ;
-  wire \$114 ;
-  wire [3:0] \$115 ;
+  wire [5:0] \$110 ;
+  wire [3:0] \$111 ;
+  wire [4:0] \$112 ;
+  wire \$113 ;
+  wire [3:0] \$114 ;
+  wire [4:0] \$115 ;
   wire \$116 ;
   wire \$117 ;
-  wire \$118 ;
-  wire [3:0] \$119 ;
+  wire [3:0] \$118 ;
+  wire [4:0] \$119 ;
   wire [6:0] \$12 ;
-  wire [4:0] \$120 ;
-  wire \$121 ;
-  wire [3:0] \$122 ;
-  wire [4:0] \$123 ;
+  wire \$120 ;
+  wire [3:0] \$121 ;
+  wire \$122 ;
+  wire \$123 ;
   wire \$124 ;
   wire [3:0] \$125 ;
-  wire \$126 ;
+  wire [4:0] \$126 ;
   wire \$127 ;
-  wire \$128 ;
-  wire [3:0] \$129 ;
+  wire [3:0] \$128 ;
+  wire [4:0] \$129 ;
   wire \$13 ;
-  wire [3:0] \$130 ;
-  wire [4:0] \$131 ;
+  wire \$130 ;
+  wire [3:0] \$131 ;
   wire \$132 ;
-  wire [3:0] \$133 ;
-  wire [4:0] \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  wire [3:0] \$137 ;
-  wire [4:0] \$138 ;
-  wire \$139 ;
-  wire [2:0] \$14 ;
-  wire [3:0] \$140 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire [3:0] \$135 ;
+  wire [3:0] \$136 ;
+  wire [4:0] \$137 ;
+  wire \$138 ;
+  wire [3:0] \$139 ;
+  wire \$14 ;
+  wire [4:0] \$140 ;
   wire \$141 ;
   wire \$142 ;
-  wire \$143 ;
+  wire [3:0] \$143 ;
   wire [4:0] \$144 ;
-  wire [5:0] \$145 ;
+  wire \$145 ;
   wire [3:0] \$146 ;
-  wire [4:0] \$147 ;
+  wire \$147 ;
   wire \$148 ;
-  wire [3:0] \$149 ;
-  wire [2:0] \$15 ;
+  wire \$149 ;
+  wire \$15 ;
   wire [4:0] \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire [3:0] \$153 ;
-  wire [4:0] \$154 ;
-  wire \$155 ;
-  wire [3:0] \$156 ;
+  wire [5:0] \$151 ;
+  wire [3:0] \$152 ;
+  wire [4:0] \$153 ;
+  wire \$154 ;
+  wire [3:0] \$155 ;
+  wire [4:0] \$156 ;
   wire \$157 ;
   wire \$158 ;
-  wire \$159 ;
-  wire \$16 ;
-  wire [3:0] \$160 ;
-  wire [4:0] \$161 ;
-  wire \$162 ;
-  wire [3:0] \$163 ;
-  wire [4:0] \$164 ;
+  wire [3:0] \$159 ;
+  wire [2:0] \$16 ;
+  wire [4:0] \$160 ;
+  wire \$161 ;
+  wire [3:0] \$162 ;
+  wire \$163 ;
+  wire \$164 ;
   wire \$165 ;
   wire [3:0] \$166 ;
-  wire \$167 ;
+  wire [4:0] \$167 ;
   wire \$168 ;
-  wire \$169 ;
-  wire \$17 ;
-  wire [3:0] \$170 ;
-  wire [3:0] \$171 ;
-  wire [4:0] \$172 ;
+  wire [3:0] \$169 ;
+  wire [2:0] \$17 ;
+  wire [4:0] \$170 ;
+  wire \$171 ;
+  wire [3:0] \$172 ;
   wire \$173 ;
-  wire [3:0] \$174 ;
-  wire [4:0] \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire [3:0] \$178 ;
-  wire [4:0] \$179 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire [3:0] \$176 ;
+  wire [3:0] \$177 ;
+  wire [4:0] \$178 ;
+  wire \$179 ;
   wire \$18 ;
-  wire \$180 ;
-  wire [3:0] \$181 ;
+  wire [3:0] \$180 ;
+  wire [4:0] \$181 ;
   wire \$182 ;
   wire \$183 ;
-  wire \$184 ;
+  wire [3:0] \$184 ;
   wire [4:0] \$185 ;
-  wire [5:0] \$186 ;
-  wire \$187 ;
+  wire \$186 ;
+  wire [3:0] \$187 ;
   wire \$188 ;
-  wire [14:0] \$189 ;
-  wire [4:0] \$19 ;
-  wire [15:0] \$190 ;
-  wire [15:0] \$191 ;
-  wire \$192 ;
+  wire \$189 ;
+  wire \$19 ;
+  wire \$190 ;
+  wire [4:0] \$191 ;
+  wire [5:0] \$192 ;
   wire \$193 ;
-  wire [14:0] \$194 ;
-  wire [15:0] \$195 ;
+  wire \$194 ;
+  wire [14:0] \$195 ;
   wire [15:0] \$196 ;
-  wire \$197 ;
+  wire [15:0] \$197 ;
   wire \$198 ;
-  wire [14:0] \$199 ;
+  wire \$199 ;
   wire [6:0] \$2 ;
-  wire [3:0] \$20 ;
-  wire [15:0] \$200 ;
+  wire \$20 ;
+  wire [14:0] \$200 ;
   wire [15:0] \$201 ;
-  wire \$202 ;
+  wire [15:0] \$202 ;
   wire \$203 ;
-  wire [14:0] \$204 ;
-  wire [15:0] \$205 ;
+  wire \$204 ;
+  wire [14:0] \$205 ;
   wire [15:0] \$206 ;
   wire [15:0] \$207 ;
-  wire [15:0] \$208 ;
-  wire [16:0] \$209 ;
+  wire \$208 ;
+  wire \$209 ;
   wire \$21 ;
-  wire [21:0] \$210 ;
-  wire \$211 ;
-  wire \$212 ;
-  wire \$213 ;
-  wire [47:0] \$214 ;
-  wire \$215 ;
-  wire [27:0] \$216 ;
-  wire [28:0] \$217 ;
-  wire [27:0] \$218 ;
-  wire [28:0] \$219 ;
+  wire [14:0] \$210 ;
+  wire [15:0] \$211 ;
+  wire [15:0] \$212 ;
+  wire [15:0] \$213 ;
+  wire [15:0] \$214 ;
+  wire [16:0] \$215 ;
+  wire [21:0] \$216 ;
+  wire \$217 ;
+  wire \$218 ;
+  wire \$219 ;
   wire \$22 ;
-  wire [28:0] \$220 ;
-  wire [48:0] \$221 ;
-  reg [31:0] \$222 ;
-  reg [31:0] \$223 ;
-  reg [4:0] \$224 ;
-  reg [31:0] \$225 ;
-  reg [5:0] \$226 ;
-  reg [5:0] \$227 ;
-  reg [5:0] \$228 ;
-  reg [5:0] \$229 ;
-  wire [3:0] \$23 ;
-  reg [5:0] \$230 ;
-  reg [5:0] \$231 ;
-  reg [5:0] \$232 ;
-  reg [5:0] \$233 ;
+  wire \$220 ;
+  wire \$221 ;
+  wire \$222 ;
+  wire \$223 ;
+  wire \$224 ;
+  wire [47:0] \$225 ;
+  wire \$226 ;
+  wire [27:0] \$227 ;
+  wire [28:0] \$228 ;
+  wire [27:0] \$229 ;
+  wire [4:0] \$23 ;
+  wire [28:0] \$230 ;
+  wire [28:0] \$231 ;
+  wire [48:0] \$232 ;
+  reg [31:0] \$233 ;
   reg [31:0] \$234 ;
-  reg \$235 ;
-  reg [1:0] \$236 ;
-  reg [1:0] \$237 ;
-  reg \$238 ;
-  reg \$239 ;
-  wire [4:0] \$24 ;
-  reg [7:0] \$240 ;
-  reg [20:0] \$241 ;
-  reg \$242 ;
-  reg [47:0] \$243 ;
-  reg \$244 ;
-  reg [47:0] \$245 ;
-  reg [3:0] \$246 ;
-  reg [2:0] \$247 ;
-  reg [47:0] \$248 ;
-  reg [20:0] \$249 ;
+  reg [4:0] \$235 ;
+  reg [31:0] \$236 ;
+  reg [5:0] \$237 ;
+  reg [5:0] \$238 ;
+  reg [5:0] \$239 ;
+  wire [3:0] \$24 ;
+  reg [5:0] \$240 ;
+  reg [5:0] \$241 ;
+  reg [5:0] \$242 ;
+  reg [5:0] \$243 ;
+  reg [5:0] \$244 ;
+  reg [31:0] \$245 ;
+  reg \$246 ;
+  reg [1:0] \$247 ;
+  reg [1:0] \$248 ;
+  reg \$249 ;
   wire \$25 ;
-  reg [7:0] \$250 ;
-  reg \$251 ;
-  reg [47:0] \$252 ;
+  reg \$250 ;
+  reg [7:0] \$251 ;
+  reg [20:0] \$252 ;
   reg \$253 ;
-  wire [3:0] \$26 ;
-  wire [4:0] \$27 ;
+  reg [47:0] \$254 ;
+  reg \$255 ;
+  reg [47:0] \$256 ;
+  reg [3:0] \$257 ;
+  reg [2:0] \$258 ;
+  reg [47:0] \$259 ;
+  wire \$26 ;
+  reg [20:0] \$260 ;
+  reg [7:0] \$261 ;
+  reg \$262 ;
+  reg [47:0] \$263 ;
+  reg \$264 ;
+  wire \$27 ;
   wire \$28 ;
-  wire \$29 ;
+  wire [3:0] \$29 ;
   wire [6:0] \$3 ;
-  wire [3:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire \$32 ;
-  wire [3:0] \$33 ;
+  wire [4:0] \$30 ;
+  wire \$31 ;
+  wire [3:0] \$32 ;
+  wire [4:0] \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire \$36 ;
-  wire [3:0] \$37 ;
-  wire [4:0] \$38 ;
-  wire \$39 ;
+  wire [3:0] \$36 ;
+  wire [4:0] \$37 ;
+  wire \$38 ;
+  wire [3:0] \$39 ;
   wire \$4 ;
-  wire [3:0] \$40 ;
-  wire [4:0] \$41 ;
+  wire \$40 ;
+  wire \$41 ;
   wire \$42 ;
   wire [3:0] \$43 ;
-  wire \$44 ;
+  wire [4:0] \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [3:0] \$47 ;
-  wire [3:0] \$48 ;
-  wire [4:0] \$49 ;
+  wire [3:0] \$46 ;
+  wire [4:0] \$47 ;
+  wire \$48 ;
+  wire [3:0] \$49 ;
   wire [6:0] \$5 ;
   wire \$50 ;
-  wire [3:0] \$51 ;
-  wire [4:0] \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire [3:0] \$55 ;
-  wire [4:0] \$56 ;
-  wire \$57 ;
-  wire [3:0] \$58 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire [3:0] \$53 ;
+  wire [3:0] \$54 ;
+  wire [4:0] \$55 ;
+  wire \$56 ;
+  wire [3:0] \$57 ;
+  wire [4:0] \$58 ;
   wire \$59 ;
   wire [6:0] \$6 ;
   wire \$60 ;
-  wire \$61 ;
+  wire [3:0] \$61 ;
   wire [4:0] \$62 ;
-  wire [5:0] \$63 ;
+  wire \$63 ;
   wire [3:0] \$64 ;
-  wire [4:0] \$65 ;
+  wire \$65 ;
   wire \$66 ;
-  wire [3:0] \$67 ;
+  wire \$67 ;
   wire [4:0] \$68 ;
-  wire \$69 ;
+  wire [5:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
-  wire [3:0] \$71 ;
-  wire [4:0] \$72 ;
-  wire \$73 ;
-  wire [3:0] \$74 ;
+  wire [3:0] \$70 ;
+  wire [4:0] \$71 ;
+  wire \$72 ;
+  wire [3:0] \$73 ;
+  wire [4:0] \$74 ;
   wire \$75 ;
   wire \$76 ;
-  wire \$77 ;
-  wire [3:0] \$78 ;
-  wire [4:0] \$79 ;
+  wire [3:0] \$77 ;
+  wire [4:0] \$78 ;
+  wire \$79 ;
   wire [6:0] \$8 ;
-  wire \$80 ;
-  wire [3:0] \$81 ;
-  wire [4:0] \$82 ;
+  wire [3:0] \$80 ;
+  wire \$81 ;
+  wire \$82 ;
   wire \$83 ;
   wire [3:0] \$84 ;
-  wire \$85 ;
+  wire [4:0] \$85 ;
   wire \$86 ;
-  wire \$87 ;
-  wire [3:0] \$88 ;
-  wire [3:0] \$89 ;
+  wire [3:0] \$87 ;
+  wire [4:0] \$88 ;
+  wire \$89 ;
   wire [6:0] \$9 ;
-  wire [4:0] \$90 ;
+  wire [3:0] \$90 ;
   wire \$91 ;
-  wire [3:0] \$92 ;
-  wire [4:0] \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire [3:0] \$96 ;
-  wire [4:0] \$97 ;
-  wire \$98 ;
-  wire [3:0] \$99 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire [3:0] \$94 ;
+  wire [3:0] \$95 ;
+  wire [4:0] \$96 ;
+  wire \$97 ;
+  wire [3:0] \$98 ;
+  wire [4:0] \$99 ;
   reg [31:0] a_reg = 32'd0;
   wire [7:0] \a_reg[0] ;
   wire [7:0] \a_reg[1] ;
@@ -371,6 +382,7 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [2:0] shift_int6_1;
   wire [2:0] shift_int6_2;
   wire [2:0] shift_int6_3;
+  wire stall;
   reg [1:0] step = 2'h0;
   wire [17:0] term_sum;
   wire [5:0] w_in0;
@@ -396,9 +408,9 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [5:0] \w_sel.code[3] ;
   wire [7:0] \w_sel.scale ;
   wire [5:0] wint_int6;
-  wire [5:0] \wint_int6$50 ;
   wire [5:0] \wint_int6$51 ;
   wire [5:0] \wint_int6$52 ;
+  wire [5:0] \wint_int6$53 ;
   assign \$1  = $signed(w_sel[5:0]) < $signed(1'h0);
   assign \$2  = - $signed(w_sel[5:0]);
   assign \$3  = \$1  ? \$2  : { w_sel[5], w_sel[5:0] };
@@ -412,655 +424,667 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \$11  = - $signed(w_sel[23:18]);
   assign \$12  = \$10  ? \$11  : { w_sel[23], w_sel[23:18] };
   assign \$13  = | remaining;
-  assign \$14  = remaining - 1'h1;
-  assign \$15  = step + 1'h1;
-  assign \$16  = | remaining;
-  assign \$17  = accept & i_ctl[2];
-  assign \$18  = | dq_left;
-  assign \$19  = dq_left - 1'h1;
-  assign \$20  = dq_bit + 1'h1;
-  assign \$21  = dq_left == 1'h1;
-  assign \$22  = \$21  & dq_last;
+  assign \$14  = ~ stall;
+  assign \$15  = \$13  & \$14 ;
+  assign \$16  = remaining - 1'h1;
+  assign \$17  = step + 1'h1;
+  assign \$18  = | remaining;
+  assign \$19  = ~ stall;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = accept & i_ctl[2];
+  assign \$22  = | dq_left;
+  assign \$23  = dq_left - 1'h1;
+  assign \$24  = dq_bit + 1'h1;
+  assign \$25  = dq_left == 1'h1;
+  assign \$26  = \$25  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign o_ready = remaining <= 1'h1;
+  assign \$27  = remaining <= 1'h1;
+  assign \$28  = ~ stall;
+  assign o_ready = \$27  & \$28 ;
   assign accept = i_ctl[0] & o_ready;
-  assign \$23  = 2'h2 * step;
-  assign \$24  = \$23  + 2'h2;
-  assign \$25  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$24 ;
-  assign \$26  = 2'h2 * step;
-  assign \$27  = \$26  + 1'h1;
-  assign \$28  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$27 ;
-  assign \$29  = \$25  == \$28 ;
-  assign \$30  = 2'h2 * step;
-  assign \$31  = \$30  + 1'h1;
-  assign \$32  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$31 ;
-  assign \$33  = 2'h2 * step;
+  assign \$29  = 2'h2 * step;
+  assign \$30  = \$29  + 2'h2;
+  assign \$31  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$30 ;
+  assign \$32  = 2'h2 * step;
+  assign \$33  = \$32  + 1'h1;
   assign \$34  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$33 ;
-  assign \$35  = \$32  == \$34 ;
-  assign \$36  = \$29  & \$35 ;
-  assign man_int6_0 = ~ \$36 ;
-  assign \$37  = 2'h2 * step;
-  assign \$38  = \$37  + 2'h2;
-  assign \$39  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$38 ;
-  assign \$40  = 2'h2 * step;
-  assign \$41  = \$40  + 1'h1;
-  assign \$42  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$41 ;
+  assign \$35  = \$31  == \$34 ;
+  assign \$36  = 2'h2 * step;
+  assign \$37  = \$36  + 1'h1;
+  assign \$38  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$37 ;
+  assign \$39  = 2'h2 * step;
+  assign \$40  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$39 ;
+  assign \$41  = \$38  == \$40 ;
+  assign \$42  = \$35  & \$41 ;
+  assign man_int6_0 = ~ \$42 ;
   assign \$43  = 2'h2 * step;
-  assign \$44  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$43 ;
-  assign \$45  = \$42  & \$44 ;
-  assign \$46  = ~ \$45 ;
-  assign neg_int6_0 = \$39  & \$46 ;
-  assign \$47  = 2'h2 * step;
-  assign \$48  = 2'h2 * step;
-  assign \$49  = \$48  + 2'h2;
+  assign \$44  = \$43  + 2'h2;
+  assign \$45  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$44 ;
+  assign \$46  = 2'h2 * step;
+  assign \$47  = \$46  + 1'h1;
+  assign \$48  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$47 ;
+  assign \$49  = 2'h2 * step;
   assign \$50  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$49 ;
-  assign \$51  = 2'h2 * step;
-  assign \$52  = \$51  + 1'h1;
-  assign \$53  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$52 ;
-  assign \$54  = \$50  != \$53 ;
-  assign \$55  = 2'h2 * step;
-  assign \$56  = \$55  + 1'h1;
-  assign \$57  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$56 ;
-  assign \$58  = 2'h2 * step;
+  assign \$51  = \$48  & \$50 ;
+  assign \$52  = ~ \$51 ;
+  assign neg_int6_0 = \$45  & \$52 ;
+  assign \$53  = 2'h2 * step;
+  assign \$54  = 2'h2 * step;
+  assign \$55  = \$54  + 2'h2;
+  assign \$56  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$55 ;
+  assign \$57  = 2'h2 * step;
+  assign \$58  = \$57  + 1'h1;
   assign \$59  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$58 ;
-  assign \$60  = \$57  == \$59 ;
-  assign \$61  = \$54  & \$60 ;
-  assign \$62  = \$47  + \$61 ;
-  assign \$63  = \$62  + 1'h0;
+  assign \$60  = \$56  != \$59 ;
+  assign \$61  = 2'h2 * step;
+  assign \$62  = \$61  + 1'h1;
+  assign \$63  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$62 ;
   assign \$64  = 2'h2 * step;
-  assign \$65  = \$64  + 2'h2;
-  assign \$66  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$65 ;
-  assign \$67  = 2'h2 * step;
-  assign \$68  = \$67  + 1'h1;
-  assign \$69  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$68 ;
-  assign \$70  = \$66  == \$69 ;
-  assign \$71  = 2'h2 * step;
-  assign \$72  = \$71  + 1'h1;
-  assign \$73  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$72 ;
-  assign \$74  = 2'h2 * step;
+  assign \$65  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$64 ;
+  assign \$66  = \$63  == \$65 ;
+  assign \$67  = \$60  & \$66 ;
+  assign \$68  = \$53  + \$67 ;
+  assign \$69  = \$68  + 1'h0;
+  assign \$70  = 2'h2 * step;
+  assign \$71  = \$70  + 2'h2;
+  assign \$72  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$71 ;
+  assign \$73  = 2'h2 * step;
+  assign \$74  = \$73  + 1'h1;
   assign \$75  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$74 ;
-  assign \$76  = \$73  == \$75 ;
-  assign \$77  = \$70  & \$76 ;
-  assign man_int6_1 = ~ \$77 ;
-  assign \$78  = 2'h2 * step;
-  assign \$79  = \$78  + 2'h2;
-  assign \$80  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$79 ;
-  assign \$81  = 2'h2 * step;
-  assign \$82  = \$81  + 1'h1;
-  assign \$83  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$82 ;
+  assign \$76  = \$72  == \$75 ;
+  assign \$77  = 2'h2 * step;
+  assign \$78  = \$77  + 1'h1;
+  assign \$79  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$78 ;
+  assign \$80  = 2'h2 * step;
+  assign \$81  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$80 ;
+  assign \$82  = \$79  == \$81 ;
+  assign \$83  = \$76  & \$82 ;
+  assign man_int6_1 = ~ \$83 ;
   assign \$84  = 2'h2 * step;
-  assign \$85  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$84 ;
-  assign \$86  = \$83  & \$85 ;
-  assign \$87  = ~ \$86 ;
-  assign neg_int6_1 = \$80  & \$87 ;
-  assign \$88  = 2'h2 * step;
-  assign \$89  = 2'h2 * step;
-  assign \$90  = \$89  + 2'h2;
+  assign \$85  = \$84  + 2'h2;
+  assign \$86  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$85 ;
+  assign \$87  = 2'h2 * step;
+  assign \$88  = \$87  + 1'h1;
+  assign \$89  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$88 ;
+  assign \$90  = 2'h2 * step;
   assign \$91  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$90 ;
-  assign \$92  = 2'h2 * step;
-  assign \$93  = \$92  + 1'h1;
-  assign \$94  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$93 ;
-  assign \$95  = \$91  != \$94 ;
-  assign \$96  = 2'h2 * step;
-  assign \$97  = \$96  + 1'h1;
-  assign \$98  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$97 ;
-  assign \$99  = 2'h2 * step;
+  assign \$92  = \$89  & \$91 ;
+  assign \$93  = ~ \$92 ;
+  assign neg_int6_1 = \$86  & \$93 ;
+  assign \$94  = 2'h2 * step;
+  assign \$95  = 2'h2 * step;
+  assign \$96  = \$95  + 2'h2;
+  assign \$97  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$96 ;
+  assign \$98  = 2'h2 * step;
+  assign \$99  = \$98  + 1'h1;
   assign \$100  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$99 ;
-  assign \$101  = \$98  == \$100 ;
-  assign \$102  = \$95  & \$101 ;
-  assign \$103  = \$88  + \$102 ;
-  assign \$104  = \$103  + 1'h0;
+  assign \$101  = \$97  != \$100 ;
+  assign \$102  = 2'h2 * step;
+  assign \$103  = \$102  + 1'h1;
+  assign \$104  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$103 ;
   assign \$105  = 2'h2 * step;
-  assign \$106  = \$105  + 2'h2;
-  assign \$107  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$106 ;
-  assign \$108  = 2'h2 * step;
-  assign \$109  = \$108  + 1'h1;
-  assign \$110  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$109 ;
-  assign \$111  = \$107  == \$110 ;
-  assign \$112  = 2'h2 * step;
-  assign \$113  = \$112  + 1'h1;
-  assign \$114  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$113 ;
-  assign \$115  = 2'h2 * step;
+  assign \$106  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$105 ;
+  assign \$107  = \$104  == \$106 ;
+  assign \$108  = \$101  & \$107 ;
+  assign \$109  = \$94  + \$108 ;
+  assign \$110  = \$109  + 1'h0;
+  assign \$111  = 2'h2 * step;
+  assign \$112  = \$111  + 2'h2;
+  assign \$113  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$112 ;
+  assign \$114  = 2'h2 * step;
+  assign \$115  = \$114  + 1'h1;
   assign \$116  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$115 ;
-  assign \$117  = \$114  == \$116 ;
-  assign \$118  = \$111  & \$117 ;
-  assign man_int6_2 = ~ \$118 ;
-  assign \$119  = 2'h2 * step;
-  assign \$120  = \$119  + 2'h2;
-  assign \$121  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$120 ;
-  assign \$122  = 2'h2 * step;
-  assign \$123  = \$122  + 1'h1;
-  assign \$124  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$123 ;
+  assign \$117  = \$113  == \$116 ;
+  assign \$118  = 2'h2 * step;
+  assign \$119  = \$118  + 1'h1;
+  assign \$120  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$119 ;
+  assign \$121  = 2'h2 * step;
+  assign \$122  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$121 ;
+  assign \$123  = \$120  == \$122 ;
+  assign \$124  = \$117  & \$123 ;
+  assign man_int6_2 = ~ \$124 ;
   assign \$125  = 2'h2 * step;
-  assign \$126  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$125 ;
-  assign \$127  = \$124  & \$126 ;
-  assign \$128  = ~ \$127 ;
-  assign neg_int6_2 = \$121  & \$128 ;
-  assign \$129  = 2'h2 * step;
-  assign \$130  = 2'h2 * step;
-  assign \$131  = \$130  + 2'h2;
+  assign \$126  = \$125  + 2'h2;
+  assign \$127  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$126 ;
+  assign \$128  = 2'h2 * step;
+  assign \$129  = \$128  + 1'h1;
+  assign \$130  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$129 ;
+  assign \$131  = 2'h2 * step;
   assign \$132  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$131 ;
-  assign \$133  = 2'h2 * step;
-  assign \$134  = \$133  + 1'h1;
-  assign \$135  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$134 ;
-  assign \$136  = \$132  != \$135 ;
-  assign \$137  = 2'h2 * step;
-  assign \$138  = \$137  + 1'h1;
-  assign \$139  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$138 ;
-  assign \$140  = 2'h2 * step;
+  assign \$133  = \$130  & \$132 ;
+  assign \$134  = ~ \$133 ;
+  assign neg_int6_2 = \$127  & \$134 ;
+  assign \$135  = 2'h2 * step;
+  assign \$136  = 2'h2 * step;
+  assign \$137  = \$136  + 2'h2;
+  assign \$138  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$137 ;
+  assign \$139  = 2'h2 * step;
+  assign \$140  = \$139  + 1'h1;
   assign \$141  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$140 ;
-  assign \$142  = \$139  == \$141 ;
-  assign \$143  = \$136  & \$142 ;
-  assign \$144  = \$129  + \$143 ;
-  assign \$145  = \$144  + 1'h0;
+  assign \$142  = \$138  != \$141 ;
+  assign \$143  = 2'h2 * step;
+  assign \$144  = \$143  + 1'h1;
+  assign \$145  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$144 ;
   assign \$146  = 2'h2 * step;
-  assign \$147  = \$146  + 2'h2;
-  assign \$148  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$147 ;
-  assign \$149  = 2'h2 * step;
-  assign \$150  = \$149  + 1'h1;
-  assign \$151  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$150 ;
-  assign \$152  = \$148  == \$151 ;
-  assign \$153  = 2'h2 * step;
-  assign \$154  = \$153  + 1'h1;
-  assign \$155  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$154 ;
-  assign \$156  = 2'h2 * step;
+  assign \$147  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$146 ;
+  assign \$148  = \$145  == \$147 ;
+  assign \$149  = \$142  & \$148 ;
+  assign \$150  = \$135  + \$149 ;
+  assign \$151  = \$150  + 1'h0;
+  assign \$152  = 2'h2 * step;
+  assign \$153  = \$152  + 2'h2;
+  assign \$154  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$153 ;
+  assign \$155  = 2'h2 * step;
+  assign \$156  = \$155  + 1'h1;
   assign \$157  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$156 ;
-  assign \$158  = \$155  == \$157 ;
-  assign \$159  = \$152  & \$158 ;
-  assign man_int6_3 = ~ \$159 ;
-  assign \$160  = 2'h2 * step;
-  assign \$161  = \$160  + 2'h2;
-  assign \$162  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$161 ;
-  assign \$163  = 2'h2 * step;
-  assign \$164  = \$163  + 1'h1;
-  assign \$165  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$164 ;
+  assign \$158  = \$154  == \$157 ;
+  assign \$159  = 2'h2 * step;
+  assign \$160  = \$159  + 1'h1;
+  assign \$161  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$160 ;
+  assign \$162  = 2'h2 * step;
+  assign \$163  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$162 ;
+  assign \$164  = \$161  == \$163 ;
+  assign \$165  = \$158  & \$164 ;
+  assign man_int6_3 = ~ \$165 ;
   assign \$166  = 2'h2 * step;
-  assign \$167  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$166 ;
-  assign \$168  = \$165  & \$167 ;
-  assign \$169  = ~ \$168 ;
-  assign neg_int6_3 = \$162  & \$169 ;
-  assign \$170  = 2'h2 * step;
-  assign \$171  = 2'h2 * step;
-  assign \$172  = \$171  + 2'h2;
+  assign \$167  = \$166  + 2'h2;
+  assign \$168  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$167 ;
+  assign \$169  = 2'h2 * step;
+  assign \$170  = \$169  + 1'h1;
+  assign \$171  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$170 ;
+  assign \$172  = 2'h2 * step;
   assign \$173  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$172 ;
-  assign \$174  = 2'h2 * step;
-  assign \$175  = \$174  + 1'h1;
-  assign \$176  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$175 ;
-  assign \$177  = \$173  != \$176 ;
-  assign \$178  = 2'h2 * step;
-  assign \$179  = \$178  + 1'h1;
-  assign \$180  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$179 ;
-  assign \$181  = 2'h2 * step;
+  assign \$174  = \$171  & \$173 ;
+  assign \$175  = ~ \$174 ;
+  assign neg_int6_3 = \$168  & \$175 ;
+  assign \$176  = 2'h2 * step;
+  assign \$177  = 2'h2 * step;
+  assign \$178  = \$177  + 2'h2;
+  assign \$179  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$178 ;
+  assign \$180  = 2'h2 * step;
+  assign \$181  = \$180  + 1'h1;
   assign \$182  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$181 ;
-  assign \$183  = \$180  == \$182 ;
-  assign \$184  = \$177  & \$183 ;
-  assign \$185  = \$170  + \$184 ;
-  assign \$186  = \$185  + 1'h0;
-  assign \$187  = | remaining;
-  assign \$188  = man_int6_0 & \$187 ;
-  assign \$189  = $signed(a_reg[7:0]) << \$63 [2:0];
-  assign mag0 = \$188  ? \$189  : 15'h0000;
-  assign \$190  = - $signed(mag0);
-  assign \$191  = neg_int6_0 ? \$190  : { mag0[14], mag0 };
-  assign \$192  = | remaining;
-  assign \$193  = man_int6_1 & \$192 ;
-  assign \$194  = $signed(a_reg[15:8]) << \$104 [2:0];
-  assign mag1 = \$193  ? \$194  : 15'h0000;
-  assign \$195  = - $signed(mag1);
-  assign \$196  = neg_int6_1 ? \$195  : { mag1[14], mag1 };
-  assign \$197  = | remaining;
-  assign \$198  = man_int6_2 & \$197 ;
-  assign \$199  = $signed(a_reg[23:16]) << \$145 [2:0];
-  assign mag2 = \$198  ? \$199  : 15'h0000;
-  assign \$200  = - $signed(mag2);
-  assign \$201  = neg_int6_2 ? \$200  : { mag2[14], mag2 };
-  assign \$202  = | remaining;
-  assign \$203  = man_int6_3 & \$202 ;
-  assign \$204  = $signed(a_reg[31:24]) << \$186 [2:0];
-  assign mag3 = \$203  ? \$204  : 15'h0000;
-  assign \$205  = - $signed(mag3);
-  assign \$206  = neg_int6_3 ? \$205  : { mag3[14], mag3 };
-  assign \$207  = $signed(\$191 [14:0]) + $signed(\$196 [14:0]);
-  assign \$208  = $signed(\$201 [14:0]) + $signed(\$206 [14:0]);
-  assign \$209  = $signed(\$207 ) + $signed(\$208 );
-  assign \$210  = $signed(group_acc) + $signed(\$209 );
-  assign \$211  = remaining == 1'h1;
-  assign handoff = \$211  & beat_group_end;
-  assign \$212  = ! dq_bit;
-  assign \$213  = \$212  & dq_first;
-  assign \$214  = \$213  ? dq_psum : out_acc;
-  assign \$215  = dq_scale >> dq_bit;
-  assign \$216  = $signed(dq_sum) << dq_bit;
-  assign \$217  = - $signed(\$216 );
-  assign \$218  = $signed(dq_sum) << dq_bit;
-  assign \$220  = \$215  ? \$219  : 29'h00000000;
-  assign \$221  = $signed(\$214 ) + $signed(\$220 );
+  assign \$183  = \$179  != \$182 ;
+  assign \$184  = 2'h2 * step;
+  assign \$185  = \$184  + 1'h1;
+  assign \$186  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$185 ;
+  assign \$187  = 2'h2 * step;
+  assign \$188  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$187 ;
+  assign \$189  = \$186  == \$188 ;
+  assign \$190  = \$183  & \$189 ;
+  assign \$191  = \$176  + \$190 ;
+  assign \$192  = \$191  + 1'h0;
+  assign \$193  = | remaining;
+  assign \$194  = man_int6_0 & \$193 ;
+  assign \$195  = $signed(a_reg[7:0]) << \$69 [2:0];
+  assign mag0 = \$194  ? \$195  : 15'h0000;
+  assign \$196  = - $signed(mag0);
+  assign \$197  = neg_int6_0 ? \$196  : { mag0[14], mag0 };
+  assign \$198  = | remaining;
+  assign \$199  = man_int6_1 & \$198 ;
+  assign \$200  = $signed(a_reg[15:8]) << \$110 [2:0];
+  assign mag1 = \$199  ? \$200  : 15'h0000;
+  assign \$201  = - $signed(mag1);
+  assign \$202  = neg_int6_1 ? \$201  : { mag1[14], mag1 };
+  assign \$203  = | remaining;
+  assign \$204  = man_int6_2 & \$203 ;
+  assign \$205  = $signed(a_reg[23:16]) << \$151 [2:0];
+  assign mag2 = \$204  ? \$205  : 15'h0000;
+  assign \$206  = - $signed(mag2);
+  assign \$207  = neg_int6_2 ? \$206  : { mag2[14], mag2 };
+  assign \$208  = | remaining;
+  assign \$209  = man_int6_3 & \$208 ;
+  assign \$210  = $signed(a_reg[31:24]) << \$192 [2:0];
+  assign mag3 = \$209  ? \$210  : 15'h0000;
+  assign \$211  = - $signed(mag3);
+  assign \$212  = neg_int6_3 ? \$211  : { mag3[14], mag3 };
+  assign \$213  = $signed(\$197 [14:0]) + $signed(\$202 [14:0]);
+  assign \$214  = $signed(\$207 [14:0]) + $signed(\$212 [14:0]);
+  assign \$215  = $signed(\$213 ) + $signed(\$214 );
+  assign \$216  = $signed(group_acc) + $signed(\$215 );
+  assign \$217  = remaining == 1'h1;
+  assign \$218  = \$217  & beat_group_end;
+  assign \$219  = dq_left > 1'h1;
+  assign stall = \$218  & \$219 ;
+  assign \$220  = remaining == 1'h1;
+  assign \$221  = \$220  & beat_group_end;
+  assign \$222  = ~ stall;
+  assign handoff = \$221  & \$222 ;
+  assign \$223  = ! dq_bit;
+  assign \$224  = \$223  & dq_first;
+  assign \$225  = \$224  ? dq_psum : out_acc;
+  assign \$226  = dq_scale >> dq_bit;
+  assign \$227  = $signed(dq_sum) << dq_bit;
+  assign \$228  = - $signed(\$227 );
+  assign \$229  = $signed(dq_sum) << dq_bit;
+  assign \$231  = \$226  ? \$230  : 29'h00000000;
+  assign \$232  = $signed(\$225 ) + $signed(\$231 );
   always @(posedge clk)
-    o_a <= \$222 ;
+    o_a <= \$233 ;
   always @(posedge clk)
-    o_w <= \$223 ;
+    o_w <= \$234 ;
   always @(posedge clk)
-    o_ctl <= \$224 ;
+    o_ctl <= \$235 ;
   always @(posedge clk)
-    w_reg <= \$225 ;
+    w_reg <= \$236 ;
   always @(posedge clk)
-    w_int0 <= \$226 ;
+    w_int0 <= \$237 ;
   always @(posedge clk)
-    rest0 <= \$227 ;
+    rest0 <= \$238 ;
   always @(posedge clk)
-    w_int1 <= \$228 ;
+    w_int1 <= \$239 ;
   always @(posedge clk)
-    rest1 <= \$229 ;
+    rest1 <= \$240 ;
   always @(posedge clk)
-    w_int2 <= \$230 ;
+    w_int2 <= \$241 ;
   always @(posedge clk)
-    rest2 <= \$231 ;
+    rest2 <= \$242 ;
   always @(posedge clk)
-    w_int3 <= \$232 ;
+    w_int3 <= \$243 ;
   always @(posedge clk)
-    rest3 <= \$233 ;
+    rest3 <= \$244 ;
   always @(posedge clk)
-    a_reg <= \$234 ;
+    a_reg <= \$245 ;
   always @(posedge clk)
-    dtype <= \$235 ;
+    dtype <= \$246 ;
   always @(posedge clk)
-    remaining <= \$236 ;
+    remaining <= \$247 ;
   always @(posedge clk)
-    step <= \$237 ;
+    step <= \$248 ;
   always @(posedge clk)
-    beat_group_end <= \$238 ;
+    beat_group_end <= \$249 ;
   always @(posedge clk)
-    beat_last <= \$239 ;
+    beat_last <= \$250 ;
   always @(posedge clk)
-    beat_scale <= \$240 ;
+    beat_scale <= \$251 ;
   always @(posedge clk)
-    group_acc <= \$241 ;
+    group_acc <= \$252 ;
   always @(posedge clk)
-    grp_first <= \$242 ;
+    grp_first <= \$253 ;
   always @(posedge clk)
-    grp_psum <= \$243 ;
+    grp_psum <= \$254 ;
   always @(posedge clk)
-    o_valid <= \$244 ;
+    o_valid <= \$255 ;
   always @(posedge clk)
-    out_acc <= \$245 ;
+    out_acc <= \$256 ;
   always @(posedge clk)
-    dq_left <= \$246 ;
+    dq_left <= \$257 ;
   always @(posedge clk)
-    dq_bit <= \$247 ;
+    dq_bit <= \$258 ;
   always @(posedge clk)
-    o_psum <= \$248 ;
+    o_psum <= \$259 ;
   always @(posedge clk)
-    dq_sum <= \$249 ;
+    dq_sum <= \$260 ;
   always @(posedge clk)
-    dq_scale <= \$250 ;
+    dq_scale <= \$261 ;
   always @(posedge clk)
-    dq_first <= \$251 ;
+    dq_first <= \$262 ;
   always @(posedge clk)
-    dq_psum <= \$252 ;
+    dq_psum <= \$263 ;
   always @(posedge clk)
-    dq_last <= \$253 ;
+    dq_last <= \$264 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = i_a;
+    \$233  = i_a;
     if (rst) begin
-      \$222  = 32'd0;
+      \$233  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = i_w;
-    if (rst) begin
-      \$223  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = i_ctl;
-    if (rst) begin
-      \$224  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = w_reg;
-    if (i_ctl[1]) begin
-      \$225  = i_w;
-    end
-    if (rst) begin
-      \$225  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = w_int0;
-    if (accept) begin
-      \$226  = w_sel[5:0];
-    end
-    if (rst) begin
-      \$226  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = rest0;
-    if (accept) begin
-      \$227  = \$3 [5:0];
-    end
-    if (rst) begin
-      \$227  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = w_int1;
-    if (accept) begin
-      \$228  = w_sel[11:6];
-    end
-    if (rst) begin
-      \$228  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = rest1;
-    if (accept) begin
-      \$229  = \$6 [5:0];
-    end
-    if (rst) begin
-      \$229  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = w_int2;
-    if (accept) begin
-      \$230  = w_sel[17:12];
-    end
-    if (rst) begin
-      \$230  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = rest2;
-    if (accept) begin
-      \$231  = \$9 [5:0];
-    end
-    if (rst) begin
-      \$231  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = w_int3;
-    if (accept) begin
-      \$232  = w_sel[23:18];
-    end
-    if (rst) begin
-      \$232  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = rest3;
-    if (accept) begin
-      \$233  = \$12 [5:0];
-    end
-    if (rst) begin
-      \$233  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = a_reg;
-    if (accept) begin
-      \$234  = i_a;
-    end
+    \$234  = i_w;
     if (rst) begin
       \$234  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = dtype;
+    \$235  = i_ctl;
+    if (rst) begin
+      \$235  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$236  = w_reg;
+    if (i_ctl[1]) begin
+      \$236  = i_w;
+    end
+    if (rst) begin
+      \$236  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$237  = w_int0;
     if (accept) begin
-      \$235  = 1'h0;
+      \$237  = w_sel[5:0];
     end
     if (rst) begin
-      \$235  = 1'h0;
+      \$237  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = remaining;
+    \$238  = rest0;
     if (accept) begin
-      \$236  = 2'h3;
-    end else if (\$13 ) begin
-      \$236  = \$14 [1:0];
+      \$238  = \$3 [5:0];
     end
     if (rst) begin
-      \$236  = 2'h0;
+      \$238  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = step;
+    \$239  = w_int1;
     if (accept) begin
-      \$237  = 2'h0;
-    end else if (\$13 ) begin
-      \$237  = \$15 [1:0];
+      \$239  = w_sel[11:6];
     end
     if (rst) begin
-      \$237  = 2'h0;
+      \$239  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = beat_group_end;
+    \$240  = rest1;
     if (accept) begin
-      \$238  = i_ctl[4];
+      \$240  = \$6 [5:0];
     end
     if (rst) begin
-      \$238  = 1'h0;
+      \$240  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = beat_last;
+    \$241  = w_int2;
     if (accept) begin
-      \$239  = i_ctl[3];
+      \$241  = w_sel[17:12];
     end
     if (rst) begin
-      \$239  = 1'h0;
+      \$241  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = beat_scale;
+    \$242  = rest2;
     if (accept) begin
-      \$240  = w_sel[31:24];
+      \$242  = \$9 [5:0];
     end
     if (rst) begin
-      \$240  = 8'h00;
+      \$242  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = group_acc;
+    \$243  = w_int3;
+    if (accept) begin
+      \$243  = w_sel[23:18];
+    end
+    if (rst) begin
+      \$243  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$244  = rest3;
+    if (accept) begin
+      \$244  = \$12 [5:0];
+    end
+    if (rst) begin
+      \$244  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$245  = a_reg;
+    if (accept) begin
+      \$245  = i_a;
+    end
+    if (rst) begin
+      \$245  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$246  = dtype;
+    if (accept) begin
+      \$246  = 1'h0;
+    end
+    if (rst) begin
+      \$246  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$247  = remaining;
+    if (accept) begin
+      \$247  = 2'h3;
+    end else if (\$15 ) begin
+      \$247  = \$16 [1:0];
+    end
+    if (rst) begin
+      \$247  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$248  = step;
+    if (accept) begin
+      \$248  = 2'h0;
+    end else if (\$15 ) begin
+      \$248  = \$17 [1:0];
+    end
+    if (rst) begin
+      \$248  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$249  = beat_group_end;
+    if (accept) begin
+      \$249  = i_ctl[4];
+    end
+    if (rst) begin
+      \$249  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$250  = beat_last;
+    if (accept) begin
+      \$250  = i_ctl[3];
+    end
+    if (rst) begin
+      \$250  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$251  = beat_scale;
+    if (accept) begin
+      \$251  = w_sel[31:24];
+    end
+    if (rst) begin
+      \$251  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$252  = group_acc;
     if (handoff) begin
-      \$241  = 21'h000000;
-    end else if (\$16 ) begin
-      \$241  = \$210 [20:0];
+      \$252  = 21'h000000;
+    end else if (\$20 ) begin
+      \$252  = \$216 [20:0];
     end
     if (rst) begin
-      \$241  = 21'h000000;
+      \$252  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = grp_first;
+    \$253  = grp_first;
     if (handoff) begin
-      \$242  = 1'h0;
+      \$253  = 1'h0;
     end
-    if (\$17 ) begin
-      \$242  = 1'h1;
-    end
-    if (rst) begin
-      \$242  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = grp_psum;
-    if (\$17 ) begin
-      \$243  = i_psum;
-    end
-    if (rst) begin
-      \$243  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = 1'h0;
-    if (\$18 ) begin
-      if (\$22 ) begin
-        \$244  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$244  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = out_acc;
-    if (\$18 ) begin
-      \$245  = \$221 [47:0];
-    end
-    if (rst) begin
-      \$245  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = dq_left;
-    if (\$18 ) begin
-      \$246  = \$19 [3:0];
-    end
-    if (handoff) begin
-      \$246  = 4'h8;
-    end
-    if (rst) begin
-      \$246  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = dq_bit;
-    if (\$18 ) begin
-      \$247  = \$20 [2:0];
-    end
-    if (handoff) begin
-      \$247  = 3'h0;
-    end
-    if (rst) begin
-      \$247  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = o_psum;
-    if (\$18 ) begin
-      if (\$22 ) begin
-        \$248  = \$221 [47:0];
-      end
-    end
-    if (rst) begin
-      \$248  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = dq_sum;
-    if (handoff) begin
-      \$249  = \$210 [20:0];
-    end
-    if (rst) begin
-      \$249  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = dq_scale;
-    if (handoff) begin
-      \$250  = beat_scale;
-    end
-    if (rst) begin
-      \$250  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = dq_first;
-    if (handoff) begin
-      \$251  = grp_first;
-    end
-    if (rst) begin
-      \$251  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = dq_psum;
-    if (handoff) begin
-      \$252  = grp_psum;
-    end
-    if (rst) begin
-      \$252  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = dq_last;
-    if (handoff) begin
-      \$253  = beat_last;
+    if (\$21 ) begin
+      \$253  = 1'h1;
     end
     if (rst) begin
       \$253  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$254  = grp_psum;
+    if (\$21 ) begin
+      \$254  = i_psum;
+    end
+    if (rst) begin
+      \$254  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$255  = 1'h0;
+    if (\$22 ) begin
+      if (\$26 ) begin
+        \$255  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$255  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$256  = out_acc;
+    if (\$22 ) begin
+      \$256  = \$232 [47:0];
+    end
+    if (rst) begin
+      \$256  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$257  = dq_left;
+    if (\$22 ) begin
+      \$257  = \$23 [3:0];
+    end
+    if (handoff) begin
+      \$257  = 4'h8;
+    end
+    if (rst) begin
+      \$257  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$258  = dq_bit;
+    if (\$22 ) begin
+      \$258  = \$24 [2:0];
+    end
+    if (handoff) begin
+      \$258  = 3'h0;
+    end
+    if (rst) begin
+      \$258  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$259  = o_psum;
+    if (\$22 ) begin
+      if (\$26 ) begin
+        \$259  = \$232 [47:0];
+      end
+    end
+    if (rst) begin
+      \$259  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$260  = dq_sum;
+    if (handoff) begin
+      \$260  = \$216 [20:0];
+    end
+    if (rst) begin
+      \$260  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$261  = dq_scale;
+    if (handoff) begin
+      \$261  = beat_scale;
+    end
+    if (rst) begin
+      \$261  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$262  = dq_first;
+    if (handoff) begin
+      \$262  = grp_first;
+    end
+    if (rst) begin
+      \$262  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$263  = dq_psum;
+    if (handoff) begin
+      \$263  = grp_psum;
+    end
+    if (rst) begin
+      \$263  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$264  = dq_last;
+    if (handoff) begin
+      \$264  = beat_last;
+    end
+    if (rst) begin
+      \$264  = 1'h0;
     end
   end
   assign w_in0 = w_sel[5:0];
   assign w_in1 = w_sel[11:6];
   assign w_in2 = w_sel[17:12];
   assign w_in3 = w_sel[23:18];
-  assign group_next = \$210 [20:0];
-  assign out_next = \$221 [47:0];
+  assign group_next = \$216 [20:0];
+  assign out_next = \$232 [47:0];
   assign ready = o_ready;
   assign wint_int6 = w_sel[5:0];
-  assign \wint_int6$50  = w_sel[11:6];
-  assign \wint_int6$51  = w_sel[17:12];
-  assign \wint_int6$52  = w_sel[23:18];
-  assign shift_int6_0 = \$63 [2:0];
+  assign \wint_int6$51  = w_sel[11:6];
+  assign \wint_int6$52  = w_sel[17:12];
+  assign \wint_int6$53  = w_sel[23:18];
+  assign shift_int6_0 = \$69 [2:0];
   assign neg0 = neg_int6_0;
   assign man0 = man_int6_0;
-  assign shift0 = \$63 [2:0];
-  assign shift_int6_1 = \$104 [2:0];
+  assign shift0 = \$69 [2:0];
+  assign shift_int6_1 = \$110 [2:0];
   assign neg1 = neg_int6_1;
   assign man1 = man_int6_1;
-  assign shift1 = \$104 [2:0];
-  assign shift_int6_2 = \$145 [2:0];
+  assign shift1 = \$110 [2:0];
+  assign shift_int6_2 = \$151 [2:0];
   assign neg2 = neg_int6_2;
   assign man2 = man_int6_2;
-  assign shift2 = \$145 [2:0];
-  assign shift_int6_3 = \$186 [2:0];
+  assign shift2 = \$151 [2:0];
+  assign shift_int6_3 = \$192 [2:0];
   assign neg3 = neg_int6_3;
   assign man3 = man_int6_3;
-  assign shift3 = \$186 [2:0];
-  assign prod0 = \$191 [14:0];
-  assign prod1 = \$196 [14:0];
-  assign prod2 = \$201 [14:0];
-  assign prod3 = \$206 [14:0];
-  assign term_sum = { \$209 [16], \$209  };
+  assign shift3 = \$192 [2:0];
+  assign prod0 = \$197 [14:0];
+  assign prod1 = \$202 [14:0];
+  assign prod2 = \$207 [14:0];
+  assign prod3 = \$212 [14:0];
+  assign term_sum = { \$215 [16], \$215  };
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
   assign \i_a[2]  = i_a[23:16];
@@ -1107,5 +1131,5 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \w_sel.code[2]  = w_sel[17:12];
   assign \w_sel.code[3]  = w_sel[23:18];
   assign \w_sel.scale  = w_sel[31:24];
-  assign \$219  = { \$218 [27], \$218  };
+  assign \$230  = { \$229 [27], \$229  };
 endmodule

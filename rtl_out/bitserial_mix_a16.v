@@ -9,227 +9,227 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [3:0] \$102 ;
   wire [4:0] \$103 ;
   wire \$104 ;
-  wire [3:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
+  wire \$105 ;
+  wire [3:0] \$106 ;
+  wire [4:0] \$107 ;
   wire \$108 ;
   wire [3:0] \$109 ;
   wire [8:0] \$11 ;
-  wire [3:0] \$110 ;
-  wire [4:0] \$111 ;
+  wire \$110 ;
+  wire \$111 ;
   wire \$112 ;
   wire [3:0] \$113 ;
   wire [4:0] \$114 ;
   wire \$115 ;
-  wire \$116 ;
-  wire [3:0] \$117 ;
-  wire [4:0] \$118 ;
-  wire \$119 ;
+  wire [3:0] \$116 ;
+  wire [4:0] \$117 ;
+  wire \$118 ;
+  wire [3:0] \$119 ;
   wire [8:0] \$12 ;
-  wire [3:0] \$120 ;
+  wire \$120 ;
   wire \$121 ;
   wire \$122 ;
-  wire \$123 ;
-  wire [4:0] \$124 ;
-  wire [5:0] \$125 ;
-  wire [3:0] \$126 ;
-  wire [4:0] \$127 ;
-  wire \$128 ;
-  wire [3:0] \$129 ;
+  wire [3:0] \$123 ;
+  wire [3:0] \$124 ;
+  wire [4:0] \$125 ;
+  wire \$126 ;
+  wire [3:0] \$127 ;
+  wire [4:0] \$128 ;
+  wire \$129 ;
   wire \$13 ;
-  wire [4:0] \$130 ;
-  wire \$131 ;
-  wire \$132 ;
-  wire [3:0] \$133 ;
-  wire [4:0] \$134 ;
+  wire \$130 ;
+  wire [3:0] \$131 ;
+  wire [4:0] \$132 ;
+  wire \$133 ;
+  wire [3:0] \$134 ;
   wire \$135 ;
-  wire [3:0] \$136 ;
+  wire \$136 ;
   wire \$137 ;
-  wire \$138 ;
-  wire \$139 ;
-  reg [2:0] \$14 ;
+  wire [4:0] \$138 ;
+  wire [5:0] \$139 ;
+  wire \$14 ;
   wire [3:0] \$140 ;
   wire [4:0] \$141 ;
   wire \$142 ;
   wire [3:0] \$143 ;
   wire [4:0] \$144 ;
   wire \$145 ;
-  wire [3:0] \$146 ;
-  wire \$147 ;
-  wire \$148 ;
+  wire \$146 ;
+  wire [3:0] \$147 ;
+  wire [4:0] \$148 ;
   wire \$149 ;
-  wire [3:0] \$15 ;
+  wire \$15 ;
   wire [3:0] \$150 ;
-  wire [3:0] \$151 ;
-  wire [4:0] \$152 ;
+  wire \$151 ;
+  wire \$152 ;
   wire \$153 ;
   wire [3:0] \$154 ;
   wire [4:0] \$155 ;
   wire \$156 ;
-  wire \$157 ;
-  wire [3:0] \$158 ;
-  wire [4:0] \$159 ;
-  wire [2:0] \$16 ;
-  wire \$160 ;
-  wire [3:0] \$161 ;
+  wire [3:0] \$157 ;
+  wire [4:0] \$158 ;
+  wire \$159 ;
+  reg [2:0] \$16 ;
+  wire [3:0] \$160 ;
+  wire \$161 ;
   wire \$162 ;
   wire \$163 ;
-  wire \$164 ;
-  wire [4:0] \$165 ;
-  wire [5:0] \$166 ;
-  wire [3:0] \$167 ;
-  wire [4:0] \$168 ;
-  wire \$169 ;
-  wire \$17 ;
-  wire [3:0] \$170 ;
-  wire [4:0] \$171 ;
-  wire \$172 ;
-  wire \$173 ;
-  wire [3:0] \$174 ;
-  wire [4:0] \$175 ;
+  wire [3:0] \$164 ;
+  wire [3:0] \$165 ;
+  wire [4:0] \$166 ;
+  wire \$167 ;
+  wire [3:0] \$168 ;
+  wire [4:0] \$169 ;
+  wire [3:0] \$17 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire [3:0] \$172 ;
+  wire [4:0] \$173 ;
+  wire \$174 ;
+  wire [3:0] \$175 ;
   wire \$176 ;
-  wire [3:0] \$177 ;
+  wire \$177 ;
   wire \$178 ;
-  wire \$179 ;
-  wire \$18 ;
-  wire \$180 ;
+  wire [4:0] \$179 ;
+  wire [2:0] \$18 ;
+  wire [5:0] \$180 ;
   wire [3:0] \$181 ;
   wire [4:0] \$182 ;
   wire \$183 ;
   wire [3:0] \$184 ;
   wire [4:0] \$185 ;
   wire \$186 ;
-  wire [3:0] \$187 ;
-  wire \$188 ;
-  wire \$189 ;
+  wire \$187 ;
+  wire [3:0] \$188 ;
+  wire [4:0] \$189 ;
   wire \$19 ;
   wire \$190 ;
   wire [3:0] \$191 ;
-  wire [3:0] \$192 ;
-  wire [4:0] \$193 ;
+  wire \$192 ;
+  wire \$193 ;
   wire \$194 ;
   wire [3:0] \$195 ;
   wire [4:0] \$196 ;
   wire \$197 ;
-  wire \$198 ;
-  wire [3:0] \$199 ;
+  wire [3:0] \$198 ;
+  wire [4:0] \$199 ;
   wire [8:0] \$2 ;
-  wire [7:0] \$20 ;
-  wire [4:0] \$200 ;
-  wire \$201 ;
-  wire [3:0] \$202 ;
+  wire \$20 ;
+  wire \$200 ;
+  wire [3:0] \$201 ;
+  wire \$202 ;
   wire \$203 ;
   wire \$204 ;
-  wire \$205 ;
-  wire [4:0] \$206 ;
-  wire [5:0] \$207 ;
-  wire [3:0] \$208 ;
-  wire [4:0] \$209 ;
-  wire [7:0] \$21 ;
-  wire \$210 ;
-  wire [3:0] \$211 ;
-  wire [4:0] \$212 ;
-  wire \$213 ;
-  wire \$214 ;
-  wire [3:0] \$215 ;
-  wire [4:0] \$216 ;
+  wire [3:0] \$205 ;
+  wire [3:0] \$206 ;
+  wire [4:0] \$207 ;
+  wire \$208 ;
+  wire [3:0] \$209 ;
+  wire \$21 ;
+  wire [4:0] \$210 ;
+  wire \$211 ;
+  wire \$212 ;
+  wire [3:0] \$213 ;
+  wire [4:0] \$214 ;
+  wire \$215 ;
+  wire [3:0] \$216 ;
   wire \$217 ;
-  wire [3:0] \$218 ;
+  wire \$218 ;
   wire \$219 ;
   wire \$22 ;
-  wire \$220 ;
-  wire \$221 ;
+  wire [4:0] \$220 ;
+  wire [5:0] \$221 ;
   wire [3:0] \$222 ;
   wire [4:0] \$223 ;
   wire \$224 ;
   wire [3:0] \$225 ;
   wire [4:0] \$226 ;
   wire \$227 ;
-  wire [3:0] \$228 ;
-  wire \$229 ;
+  wire \$228 ;
+  wire [3:0] \$229 ;
   wire \$23 ;
-  wire \$230 ;
+  wire [4:0] \$230 ;
   wire \$231 ;
   wire [3:0] \$232 ;
-  wire [3:0] \$233 ;
-  wire [4:0] \$234 ;
+  wire \$233 ;
+  wire \$234 ;
   wire \$235 ;
   wire [3:0] \$236 ;
   wire [4:0] \$237 ;
   wire \$238 ;
-  wire \$239 ;
-  wire \$24 ;
-  wire [3:0] \$240 ;
-  wire [4:0] \$241 ;
-  wire \$242 ;
-  wire [3:0] \$243 ;
+  wire [3:0] \$239 ;
+  wire [7:0] \$24 ;
+  wire [4:0] \$240 ;
+  wire \$241 ;
+  wire [3:0] \$242 ;
+  wire \$243 ;
   wire \$244 ;
   wire \$245 ;
-  wire \$246 ;
-  wire [4:0] \$247 ;
-  wire [5:0] \$248 ;
-  wire [3:0] \$249 ;
+  wire [3:0] \$246 ;
+  wire [3:0] \$247 ;
+  wire [4:0] \$248 ;
+  wire \$249 ;
   wire [7:0] \$25 ;
-  wire [4:0] \$250 ;
-  wire \$251 ;
-  wire [3:0] \$252 ;
-  wire [4:0] \$253 ;
-  wire \$254 ;
-  wire \$255 ;
-  wire [3:0] \$256 ;
-  wire [4:0] \$257 ;
+  wire [3:0] \$250 ;
+  wire [4:0] \$251 ;
+  wire \$252 ;
+  wire \$253 ;
+  wire [3:0] \$254 ;
+  wire [4:0] \$255 ;
+  wire \$256 ;
+  wire [3:0] \$257 ;
   wire \$258 ;
-  wire [3:0] \$259 ;
-  wire [7:0] \$26 ;
+  wire \$259 ;
+  wire \$26 ;
   wire \$260 ;
-  wire \$261 ;
-  wire \$262 ;
+  wire [4:0] \$261 ;
+  wire [5:0] \$262 ;
   wire [3:0] \$263 ;
   wire [4:0] \$264 ;
   wire \$265 ;
   wire [3:0] \$266 ;
   wire [4:0] \$267 ;
   wire \$268 ;
-  wire [3:0] \$269 ;
+  wire \$269 ;
   wire \$27 ;
-  wire \$270 ;
-  wire \$271 ;
+  wire [3:0] \$270 ;
+  wire [4:0] \$271 ;
   wire \$272 ;
   wire [3:0] \$273 ;
-  wire [3:0] \$274 ;
-  wire [4:0] \$275 ;
+  wire \$274 ;
+  wire \$275 ;
   wire \$276 ;
   wire [3:0] \$277 ;
   wire [4:0] \$278 ;
   wire \$279 ;
   wire \$28 ;
-  wire \$280 ;
-  wire [3:0] \$281 ;
-  wire [4:0] \$282 ;
-  wire \$283 ;
-  wire [3:0] \$284 ;
+  wire [3:0] \$280 ;
+  wire [4:0] \$281 ;
+  wire \$282 ;
+  wire [3:0] \$283 ;
+  wire \$284 ;
   wire \$285 ;
   wire \$286 ;
-  wire \$287 ;
-  wire [4:0] \$288 ;
-  wire [5:0] \$289 ;
+  wire [3:0] \$287 ;
+  wire [3:0] \$288 ;
+  wire [4:0] \$289 ;
   wire \$29 ;
-  wire [3:0] \$290 ;
-  wire [4:0] \$291 ;
-  wire \$292 ;
-  wire [3:0] \$293 ;
-  wire [4:0] \$294 ;
-  wire \$295 ;
-  wire \$296 ;
-  wire [3:0] \$297 ;
-  wire [4:0] \$298 ;
+  wire \$290 ;
+  wire [3:0] \$291 ;
+  wire [4:0] \$292 ;
+  wire \$293 ;
+  wire \$294 ;
+  wire [3:0] \$295 ;
+  wire [4:0] \$296 ;
+  wire \$297 ;
+  wire [3:0] \$298 ;
   wire \$299 ;
   wire [8:0] \$3 ;
-  wire [7:0] \$30 ;
-  wire [3:0] \$300 ;
+  wire \$30 ;
+  wire \$300 ;
   wire \$301 ;
-  wire \$302 ;
-  wire \$303 ;
+  wire [4:0] \$302 ;
+  wire [5:0] \$303 ;
   wire [3:0] \$304 ;
   wire [4:0] \$305 ;
   wire \$306 ;
@@ -237,164 +237,184 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [4:0] \$308 ;
   wire \$309 ;
   wire [7:0] \$31 ;
-  wire [3:0] \$310 ;
-  wire \$311 ;
-  wire \$312 ;
+  wire \$310 ;
+  wire [3:0] \$311 ;
+  wire [4:0] \$312 ;
   wire \$313 ;
   wire [3:0] \$314 ;
-  wire [3:0] \$315 ;
-  wire [4:0] \$316 ;
+  wire \$315 ;
+  wire \$316 ;
   wire \$317 ;
   wire [3:0] \$318 ;
   wire [4:0] \$319 ;
-  wire \$32 ;
+  wire [7:0] \$32 ;
   wire \$320 ;
-  wire \$321 ;
-  wire [3:0] \$322 ;
-  wire [4:0] \$323 ;
-  wire \$324 ;
-  wire [3:0] \$325 ;
+  wire [3:0] \$321 ;
+  wire [4:0] \$322 ;
+  wire \$323 ;
+  wire [3:0] \$324 ;
+  wire \$325 ;
   wire \$326 ;
   wire \$327 ;
-  wire \$328 ;
-  wire [4:0] \$329 ;
+  wire [3:0] \$328 ;
+  wire [3:0] \$329 ;
   wire \$33 ;
-  wire [5:0] \$330 ;
-  wire [3:0] \$331 ;
-  wire [4:0] \$332 ;
-  wire \$333 ;
-  wire [3:0] \$334 ;
-  wire [4:0] \$335 ;
-  wire \$336 ;
-  wire \$337 ;
-  wire [3:0] \$338 ;
-  wire [4:0] \$339 ;
+  wire [4:0] \$330 ;
+  wire \$331 ;
+  wire [3:0] \$332 ;
+  wire [4:0] \$333 ;
+  wire \$334 ;
+  wire \$335 ;
+  wire [3:0] \$336 ;
+  wire [4:0] \$337 ;
+  wire \$338 ;
+  wire [3:0] \$339 ;
   wire \$34 ;
   wire \$340 ;
-  wire [3:0] \$341 ;
+  wire \$341 ;
   wire \$342 ;
-  wire \$343 ;
-  wire \$344 ;
+  wire [4:0] \$343 ;
+  wire [5:0] \$344 ;
   wire [3:0] \$345 ;
   wire [4:0] \$346 ;
   wire \$347 ;
   wire [3:0] \$348 ;
   wire [4:0] \$349 ;
-  wire [7:0] \$35 ;
+  wire \$35 ;
   wire \$350 ;
-  wire [3:0] \$351 ;
-  wire \$352 ;
-  wire \$353 ;
+  wire \$351 ;
+  wire [3:0] \$352 ;
+  wire [4:0] \$353 ;
   wire \$354 ;
   wire [3:0] \$355 ;
-  wire [3:0] \$356 ;
-  wire [4:0] \$357 ;
+  wire \$356 ;
+  wire \$357 ;
   wire \$358 ;
   wire [3:0] \$359 ;
-  wire [7:0] \$36 ;
+  wire \$36 ;
   wire [4:0] \$360 ;
   wire \$361 ;
-  wire \$362 ;
-  wire [3:0] \$363 ;
-  wire [4:0] \$364 ;
-  wire \$365 ;
-  wire [3:0] \$366 ;
+  wire [3:0] \$362 ;
+  wire [4:0] \$363 ;
+  wire \$364 ;
+  wire [3:0] \$365 ;
+  wire \$366 ;
   wire \$367 ;
   wire \$368 ;
-  wire \$369 ;
+  wire [3:0] \$369 ;
   wire \$37 ;
-  wire [4:0] \$370 ;
-  wire [5:0] \$371 ;
+  wire [3:0] \$370 ;
+  wire [4:0] \$371 ;
   wire \$372 ;
-  wire \$373 ;
-  wire [30:0] \$374 ;
-  wire [30:0] \$375 ;
-  wire [26:0] \$376 ;
-  wire [26:0] \$377 ;
-  wire \$378 ;
+  wire [3:0] \$373 ;
+  wire [4:0] \$374 ;
+  wire \$375 ;
+  wire \$376 ;
+  wire [3:0] \$377 ;
+  wire [4:0] \$378 ;
   wire \$379 ;
-  wire \$38 ;
-  wire [30:0] \$380 ;
-  wire [30:0] \$381 ;
-  wire [26:0] \$382 ;
-  wire [26:0] \$383 ;
-  wire \$384 ;
-  wire \$385 ;
-  wire [30:0] \$386 ;
-  wire [30:0] \$387 ;
-  wire [26:0] \$388 ;
-  wire [26:0] \$389 ;
-  wire \$39 ;
-  wire \$390 ;
-  wire \$391 ;
-  wire [30:0] \$392 ;
-  wire [30:0] \$393 ;
-  wire [26:0] \$394 ;
-  wire [26:0] \$395 ;
+  wire [7:0] \$38 ;
+  wire [3:0] \$380 ;
+  wire \$381 ;
+  wire \$382 ;
+  wire \$383 ;
+  wire [4:0] \$384 ;
+  wire [5:0] \$385 ;
+  wire \$386 ;
+  wire \$387 ;
+  wire [30:0] \$388 ;
+  wire [30:0] \$389 ;
+  wire [7:0] \$39 ;
+  wire [26:0] \$390 ;
+  wire [26:0] \$391 ;
+  wire \$392 ;
+  wire \$393 ;
+  wire [30:0] \$394 ;
+  wire [30:0] \$395 ;
   wire [26:0] \$396 ;
   wire [26:0] \$397 ;
-  wire [27:0] \$398 ;
-  wire [32:0] \$399 ;
+  wire \$398 ;
+  wire \$399 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire \$400 ;
-  wire \$401 ;
-  wire \$402 ;
-  wire [47:0] \$403 ;
+  wire \$40 ;
+  wire [30:0] \$400 ;
+  wire [30:0] \$401 ;
+  wire [26:0] \$402 ;
+  wire [26:0] \$403 ;
   wire \$404 ;
-  wire [38:0] \$405 ;
-  wire [39:0] \$406 ;
-  wire [38:0] \$407 ;
-  wire [39:0] \$408 ;
-  wire [39:0] \$409 ;
-  wire [3:0] \$41 ;
-  wire [48:0] \$410 ;
-  reg [63:0] \$411 ;
-  reg [43:0] \$412 ;
-  reg [4:0] \$413 ;
-  reg [43:0] \$414 ;
-  reg [7:0] \$415 ;
-  reg [7:0] \$416 ;
-  reg [7:0] \$417 ;
-  reg [7:0] \$418 ;
-  reg [7:0] \$419 ;
+  wire \$405 ;
+  wire [30:0] \$406 ;
+  wire [30:0] \$407 ;
+  wire [26:0] \$408 ;
+  wire [26:0] \$409 ;
+  wire \$41 ;
+  wire [26:0] \$410 ;
+  wire [26:0] \$411 ;
+  wire [27:0] \$412 ;
+  wire [32:0] \$413 ;
+  wire \$414 ;
+  wire \$415 ;
+  wire \$416 ;
+  wire \$417 ;
+  wire \$418 ;
+  wire \$419 ;
   wire \$42 ;
-  reg [7:0] \$420 ;
-  reg [7:0] \$421 ;
-  reg [7:0] \$422 ;
-  reg [63:0] \$423 ;
-  reg [1:0] \$424 ;
-  reg [2:0] \$425 ;
-  reg [1:0] \$426 ;
-  reg \$427 ;
-  reg \$428 ;
-  reg [7:0] \$429 ;
+  wire \$420 ;
+  wire \$421 ;
+  wire [47:0] \$422 ;
+  wire \$423 ;
+  wire \$424 ;
+  wire [38:0] \$425 ;
+  wire [39:0] \$426 ;
+  wire [38:0] \$427 ;
+  wire [39:0] \$428 ;
+  wire [39:0] \$429 ;
   wire \$43 ;
-  reg [31:0] \$430 ;
-  reg \$431 ;
-  reg [47:0] \$432 ;
-  reg \$433 ;
-  reg [47:0] \$434 ;
-  reg [3:0] \$435 ;
-  reg [2:0] \$436 ;
-  reg [47:0] \$437 ;
-  reg [31:0] \$438 ;
+  wire [48:0] \$430 ;
+  reg [63:0] \$431 ;
+  reg [43:0] \$432 ;
+  reg [4:0] \$433 ;
+  reg [43:0] \$434 ;
+  reg [7:0] \$435 ;
+  reg [7:0] \$436 ;
+  reg [7:0] \$437 ;
+  reg [7:0] \$438 ;
   reg [7:0] \$439 ;
-  wire [3:0] \$44 ;
-  reg \$440 ;
-  reg [47:0] \$441 ;
-  reg \$442 ;
-  wire [4:0] \$45 ;
-  wire \$46 ;
-  wire [3:0] \$47 ;
-  wire [4:0] \$48 ;
+  wire \$44 ;
+  reg [7:0] \$440 ;
+  reg [7:0] \$441 ;
+  reg [7:0] \$442 ;
+  reg [63:0] \$443 ;
+  reg [1:0] \$444 ;
+  reg [2:0] \$445 ;
+  reg [1:0] \$446 ;
+  reg \$447 ;
+  reg \$448 ;
+  reg [7:0] \$449 ;
+  wire [7:0] \$45 ;
+  reg [31:0] \$450 ;
+  reg \$451 ;
+  reg [47:0] \$452 ;
+  reg \$453 ;
+  reg [47:0] \$454 ;
+  reg [3:0] \$455 ;
+  reg [2:0] \$456 ;
+  reg [47:0] \$457 ;
+  reg [31:0] \$458 ;
+  reg [7:0] \$459 ;
+  wire [7:0] \$46 ;
+  reg \$460 ;
+  reg [47:0] \$461 ;
+  reg \$462 ;
+  wire \$47 ;
+  wire \$48 ;
   wire \$49 ;
   wire [8:0] \$5 ;
   wire \$50 ;
-  wire [3:0] \$51 ;
+  wire \$51 ;
   wire [4:0] \$52 ;
-  wire \$53 ;
-  wire [3:0] \$54 ;
+  wire [3:0] \$53 ;
+  wire \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
@@ -405,44 +425,44 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [3:0] \$61 ;
   wire [4:0] \$62 ;
   wire \$63 ;
-  wire [3:0] \$64 ;
-  wire \$65 ;
-  wire \$66 ;
+  wire \$64 ;
+  wire [3:0] \$65 ;
+  wire [4:0] \$66 ;
   wire \$67 ;
   wire [3:0] \$68 ;
-  wire [3:0] \$69 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [4:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
   wire [3:0] \$72 ;
   wire [4:0] \$73 ;
   wire \$74 ;
-  wire \$75 ;
-  wire [3:0] \$76 ;
-  wire [4:0] \$77 ;
-  wire \$78 ;
-  wire [3:0] \$79 ;
+  wire [3:0] \$75 ;
+  wire [4:0] \$76 ;
+  wire \$77 ;
+  wire [3:0] \$78 ;
+  wire \$79 ;
   wire [8:0] \$8 ;
   wire \$80 ;
   wire \$81 ;
-  wire \$82 ;
-  wire [4:0] \$83 ;
-  wire [5:0] \$84 ;
-  wire [3:0] \$85 ;
-  wire [4:0] \$86 ;
-  wire \$87 ;
-  wire [3:0] \$88 ;
-  wire [4:0] \$89 ;
+  wire [3:0] \$82 ;
+  wire [3:0] \$83 ;
+  wire [4:0] \$84 ;
+  wire \$85 ;
+  wire [3:0] \$86 ;
+  wire [4:0] \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire [8:0] \$9 ;
-  wire \$90 ;
-  wire \$91 ;
-  wire [3:0] \$92 ;
-  wire [4:0] \$93 ;
+  wire [3:0] \$90 ;
+  wire [4:0] \$91 ;
+  wire \$92 ;
+  wire [3:0] \$93 ;
   wire \$94 ;
-  wire [3:0] \$95 ;
+  wire \$95 ;
   wire \$96 ;
-  wire \$97 ;
-  wire \$98 ;
+  wire [4:0] \$97 ;
+  wire [5:0] \$98 ;
   wire [3:0] \$99 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
@@ -608,6 +628,7 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [3:0] shift_int8_1;
   wire [3:0] shift_int8_2;
   wire [3:0] shift_int8_3;
+  wire stall;
   reg [1:0] step = 2'h0;
   wire [28:0] term_sum;
   reg [7:0] top0;
@@ -641,21 +662,47 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [7:0] \w_sel.scale ;
   wire [1:0] \w_sel.special ;
   reg [7:0] wint_bitmod_fp3;
-  reg [7:0] \wint_bitmod_fp3$60 ;
-  reg [7:0] \wint_bitmod_fp3$64 ;
-  reg [7:0] \wint_bitmod_fp3$68 ;
+  reg [7:0] \wint_bitmod_fp3$61 ;
+  reg [7:0] \wint_bitmod_fp3$65 ;
+  reg [7:0] \wint_bitmod_fp3$69 ;
   reg [7:0] wint_bitmod_fp4;
-  reg [7:0] \wint_bitmod_fp4$59 ;
-  reg [7:0] \wint_bitmod_fp4$63 ;
-  reg [7:0] \wint_bitmod_fp4$67 ;
+  reg [7:0] \wint_bitmod_fp4$60 ;
+  reg [7:0] \wint_bitmod_fp4$64 ;
+  reg [7:0] \wint_bitmod_fp4$68 ;
   wire [7:0] wint_int6;
-  wire [7:0] \wint_int6$58 ;
-  wire [7:0] \wint_int6$62 ;
-  wire [7:0] \wint_int6$66 ;
+  wire [7:0] \wint_int6$59 ;
+  wire [7:0] \wint_int6$63 ;
+  wire [7:0] \wint_int6$67 ;
   wire [7:0] wint_int8;
-  wire [7:0] \wint_int8$57 ;
-  wire [7:0] \wint_int8$61 ;
-  wire [7:0] \wint_int8$65 ;
+  wire [7:0] \wint_int8$58 ;
+  wire [7:0] \wint_int8$62 ;
+  wire [7:0] \wint_int8$66 ;
+  always @(posedge clk)
+    group_acc <= \$450 ;
+  always @(posedge clk)
+    grp_first <= \$451 ;
+  always @(posedge clk)
+    grp_psum <= \$452 ;
+  always @(posedge clk)
+    o_valid <= \$453 ;
+  always @(posedge clk)
+    out_acc <= \$454 ;
+  always @(posedge clk)
+    dq_left <= \$455 ;
+  always @(posedge clk)
+    dq_bit <= \$456 ;
+  always @(posedge clk)
+    o_psum <= \$457 ;
+  always @(posedge clk)
+    dq_sum <= \$458 ;
+  always @(posedge clk)
+    dq_scale <= \$459 ;
+  always @(posedge clk)
+    dq_first <= \$460 ;
+  always @(posedge clk)
+    dq_psum <= \$461 ;
+  always @(posedge clk)
+    dq_last <= \$462 ;
   assign \$1  = $signed(w_in0) < $signed(1'h0);
   assign \$2  = - $signed(w_in0);
   assign \$3  = \$1  ? \$2  : { w_in0[7], w_in0 };
@@ -669,1903 +716,648 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \$11  = - $signed(w_in3);
   assign \$12  = \$10  ? \$11  : { w_in3[7], w_in3 };
   assign \$13  = | remaining;
-  assign \$15  = remaining - 1'h1;
-  assign \$16  = step + 1'h1;
-  assign \$17  = | remaining;
-  assign \$18  = ~ accept;
-  assign \$19  = \$17  & \$18 ;
-  assign \$20  = ~ top0;
-  assign \$21  = rest0 & \$20 ;
-  assign \$22  = | remaining;
-  assign \$23  = ~ accept;
-  assign \$24  = \$22  & \$23 ;
-  assign \$25  = ~ top1;
-  assign \$26  = rest1 & \$25 ;
-  assign \$27  = | remaining;
-  assign \$28  = ~ accept;
-  assign \$29  = \$27  & \$28 ;
-  assign \$30  = ~ top2;
-  assign \$31  = rest2 & \$30 ;
-  assign \$32  = | remaining;
-  assign \$33  = ~ accept;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = ~ top3;
-  assign \$36  = rest3 & \$35 ;
-  assign \$37  = | remaining;
-  assign \$38  = accept & i_ctl[2];
-  assign \$39  = | dq_left;
-  assign \$40  = dq_left - 1'h1;
-  assign \$41  = dq_bit + 1'h1;
-  assign \$42  = dq_left == 1'h1;
-  assign \$43  = \$42  & dq_last;
+  assign \$14  = ~ stall;
+  assign \$15  = \$13  & \$14 ;
+  assign \$17  = remaining - 1'h1;
+  assign \$18  = step + 1'h1;
+  assign \$19  = | remaining;
+  assign \$20  = ~ accept;
+  assign \$21  = \$19  & \$20 ;
+  assign \$22  = ~ stall;
+  assign \$23  = \$21  & \$22 ;
+  assign \$24  = ~ top0;
+  assign \$25  = rest0 & \$24 ;
+  assign \$26  = | remaining;
+  assign \$27  = ~ accept;
+  assign \$28  = \$26  & \$27 ;
+  assign \$29  = ~ stall;
+  assign \$30  = \$28  & \$29 ;
+  assign \$31  = ~ top1;
+  assign \$32  = rest1 & \$31 ;
+  assign \$33  = | remaining;
+  assign \$34  = ~ accept;
+  assign \$35  = \$33  & \$34 ;
+  assign \$36  = ~ stall;
+  assign \$37  = \$35  & \$36 ;
+  assign \$38  = ~ top2;
+  assign \$39  = rest2 & \$38 ;
+  assign \$40  = | remaining;
+  assign \$41  = ~ accept;
+  assign \$42  = \$40  & \$41 ;
+  assign \$43  = ~ stall;
+  assign \$44  = \$42  & \$43 ;
+  assign \$45  = ~ top3;
+  assign \$46  = rest3 & \$45 ;
+  assign \$47  = | remaining;
+  assign \$48  = ~ stall;
+  assign \$49  = \$47  & \$48 ;
+  assign \$50  = accept & i_ctl[2];
+  assign \$51  = | dq_left;
+  assign \$52  = dq_left - 1'h1;
+  assign \$53  = dq_bit + 1'h1;
+  assign \$54  = dq_left == 1'h1;
+  assign \$55  = \$54  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign o_ready = remaining <= 1'h1;
+  assign \$56  = remaining <= 1'h1;
+  assign \$57  = ~ stall;
+  assign o_ready = \$56  & \$57 ;
   assign accept = i_ctl[0] & o_ready;
-  assign \$44  = 2'h2 * step;
-  assign \$45  = \$44  + 2'h2;
-  assign \$46  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$45 ;
-  assign \$47  = 2'h2 * step;
-  assign \$48  = \$47  + 1'h1;
-  assign \$49  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$48 ;
-  assign \$50  = \$46  == \$49 ;
-  assign \$51  = 2'h2 * step;
-  assign \$52  = \$51  + 1'h1;
-  assign \$53  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$52 ;
-  assign \$54  = 2'h2 * step;
-  assign \$55  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$54 ;
-  assign \$56  = \$53  == \$55 ;
-  assign \$57  = \$50  & \$56 ;
-  assign man_int8_0 = ~ \$57 ;
   assign \$58  = 2'h2 * step;
   assign \$59  = \$58  + 2'h2;
   assign \$60  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$59 ;
   assign \$61  = 2'h2 * step;
   assign \$62  = \$61  + 1'h1;
   assign \$63  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$62 ;
-  assign \$64  = 2'h2 * step;
-  assign \$65  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$64 ;
-  assign \$66  = \$63  & \$65 ;
-  assign \$67  = ~ \$66 ;
-  assign neg_int8_0 = \$60  & \$67 ;
+  assign \$64  = \$60  == \$63 ;
+  assign \$65  = 2'h2 * step;
+  assign \$66  = \$65  + 1'h1;
+  assign \$67  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$66 ;
   assign \$68  = 2'h2 * step;
-  assign \$69  = 2'h2 * step;
-  assign \$70  = \$69  + 2'h2;
-  assign \$71  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$70 ;
+  assign \$69  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$68 ;
+  assign \$70  = \$67  == \$69 ;
+  assign \$71  = \$64  & \$70 ;
+  assign man_int8_0 = ~ \$71 ;
   assign \$72  = 2'h2 * step;
-  assign \$73  = \$72  + 1'h1;
+  assign \$73  = \$72  + 2'h2;
   assign \$74  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$73 ;
-  assign \$75  = \$71  != \$74 ;
-  assign \$76  = 2'h2 * step;
-  assign \$77  = \$76  + 1'h1;
-  assign \$78  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$77 ;
-  assign \$79  = 2'h2 * step;
-  assign \$80  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$79 ;
-  assign \$81  = \$78  == \$80 ;
-  assign \$82  = \$75  & \$81 ;
-  assign \$83  = \$68  + \$82 ;
-  assign \$84  = \$83  + 1'h1;
-  assign \$85  = 2'h2 * step;
-  assign \$86  = \$85  + 2'h2;
-  assign \$87  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$86 ;
-  assign \$88  = 2'h2 * step;
-  assign \$89  = \$88  + 1'h1;
-  assign \$90  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$89 ;
-  assign \$91  = \$87  == \$90 ;
-  assign \$92  = 2'h2 * step;
-  assign \$93  = \$92  + 1'h1;
+  assign \$75  = 2'h2 * step;
+  assign \$76  = \$75  + 1'h1;
+  assign \$77  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$76 ;
+  assign \$78  = 2'h2 * step;
+  assign \$79  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$78 ;
+  assign \$80  = \$77  & \$79 ;
+  assign \$81  = ~ \$80 ;
+  assign neg_int8_0 = \$74  & \$81 ;
+  assign \$82  = 2'h2 * step;
+  assign \$83  = 2'h2 * step;
+  assign \$84  = \$83  + 2'h2;
+  assign \$85  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$84 ;
+  assign \$86  = 2'h2 * step;
+  assign \$87  = \$86  + 1'h1;
+  assign \$88  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$87 ;
+  assign \$89  = \$85  != \$88 ;
+  assign \$90  = 2'h2 * step;
+  assign \$91  = \$90  + 1'h1;
+  assign \$92  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$91 ;
+  assign \$93  = 2'h2 * step;
   assign \$94  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$93 ;
-  assign \$95  = 2'h2 * step;
-  assign \$96  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$95 ;
-  assign \$97  = \$94  == \$96 ;
-  assign \$98  = \$91  & \$97 ;
-  assign man_int6_0 = ~ \$98 ;
+  assign \$95  = \$92  == \$94 ;
+  assign \$96  = \$89  & \$95 ;
+  assign \$97  = \$82  + \$96 ;
+  assign \$98  = \$97  + 1'h1;
   assign \$99  = 2'h2 * step;
   assign \$100  = \$99  + 2'h2;
   assign \$101  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$100 ;
   assign \$102  = 2'h2 * step;
   assign \$103  = \$102  + 1'h1;
   assign \$104  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$103 ;
-  assign \$105  = 2'h2 * step;
-  assign \$106  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$105 ;
-  assign \$107  = \$104  & \$106 ;
-  assign \$108  = ~ \$107 ;
-  assign neg_int6_0 = \$101  & \$108 ;
+  assign \$105  = \$101  == \$104 ;
+  assign \$106  = 2'h2 * step;
+  assign \$107  = \$106  + 1'h1;
+  assign \$108  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$107 ;
   assign \$109  = 2'h2 * step;
-  assign \$110  = 2'h2 * step;
-  assign \$111  = \$110  + 2'h2;
-  assign \$112  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$111 ;
+  assign \$110  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$109 ;
+  assign \$111  = \$108  == \$110 ;
+  assign \$112  = \$105  & \$111 ;
+  assign man_int6_0 = ~ \$112 ;
   assign \$113  = 2'h2 * step;
-  assign \$114  = \$113  + 1'h1;
+  assign \$114  = \$113  + 2'h2;
   assign \$115  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$114 ;
-  assign \$116  = \$112  != \$115 ;
-  assign \$117  = 2'h2 * step;
-  assign \$118  = \$117  + 1'h1;
-  assign \$119  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$118 ;
-  assign \$120  = 2'h2 * step;
-  assign \$121  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$120 ;
-  assign \$122  = \$119  == \$121 ;
-  assign \$123  = \$116  & \$122 ;
-  assign \$124  = \$109  + \$123 ;
-  assign \$125  = \$124  + 1'h1;
+  assign \$116  = 2'h2 * step;
+  assign \$117  = \$116  + 1'h1;
+  assign \$118  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$117 ;
+  assign \$119  = 2'h2 * step;
+  assign \$120  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$119 ;
+  assign \$121  = \$118  & \$120 ;
+  assign \$122  = ~ \$121 ;
+  assign neg_int6_0 = \$115  & \$122 ;
+  assign \$123  = 2'h2 * step;
+  assign \$124  = 2'h2 * step;
+  assign \$125  = \$124  + 2'h2;
+  assign \$126  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$125 ;
+  assign \$127  = 2'h2 * step;
+  assign \$128  = \$127  + 1'h1;
+  assign \$129  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$128 ;
+  assign \$130  = \$126  != \$129 ;
+  assign \$131  = 2'h2 * step;
+  assign \$132  = \$131  + 1'h1;
+  assign \$133  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$132 ;
+  assign \$134  = 2'h2 * step;
+  assign \$135  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$134 ;
+  assign \$136  = \$133  == \$135 ;
+  assign \$137  = \$130  & \$136 ;
+  assign \$138  = \$123  + \$137 ;
+  assign \$139  = \$138  + 1'h1;
   assign man_bitmod_fp4_0 = | rest0;
   assign neg_bitmod_fp4_0 = $signed(w_int0) < $signed(1'h0);
   assign shift_bitmod_fp4_0 = pos_bitmod_fp4_0 + 1'h0;
   assign man_bitmod_fp3_0 = | rest0;
   assign neg_bitmod_fp3_0 = $signed(w_int0) < $signed(1'h0);
   assign shift_bitmod_fp3_0 = pos_bitmod_fp3_0 + 1'h1;
-  assign \$126  = 2'h2 * step;
-  assign \$127  = \$126  + 2'h2;
-  assign \$128  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$127 ;
-  assign \$129  = 2'h2 * step;
-  assign \$130  = \$129  + 1'h1;
-  assign \$131  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$130 ;
-  assign \$132  = \$128  == \$131 ;
-  assign \$133  = 2'h2 * step;
-  assign \$134  = \$133  + 1'h1;
-  assign \$135  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$134 ;
-  assign \$136  = 2'h2 * step;
-  assign \$137  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$136 ;
-  assign \$138  = \$135  == \$137 ;
-  assign \$139  = \$132  & \$138 ;
-  assign man_int8_1 = ~ \$139 ;
   assign \$140  = 2'h2 * step;
   assign \$141  = \$140  + 2'h2;
   assign \$142  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$141 ;
   assign \$143  = 2'h2 * step;
   assign \$144  = \$143  + 1'h1;
   assign \$145  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$144 ;
-  assign \$146  = 2'h2 * step;
-  assign \$147  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$146 ;
-  assign \$148  = \$145  & \$147 ;
-  assign \$149  = ~ \$148 ;
-  assign neg_int8_1 = \$142  & \$149 ;
+  assign \$146  = \$142  == \$145 ;
+  assign \$147  = 2'h2 * step;
+  assign \$148  = \$147  + 1'h1;
+  assign \$149  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$148 ;
   assign \$150  = 2'h2 * step;
-  assign \$151  = 2'h2 * step;
-  assign \$152  = \$151  + 2'h2;
-  assign \$153  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$152 ;
+  assign \$151  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$150 ;
+  assign \$152  = \$149  == \$151 ;
+  assign \$153  = \$146  & \$152 ;
+  assign man_int8_1 = ~ \$153 ;
   assign \$154  = 2'h2 * step;
-  assign \$155  = \$154  + 1'h1;
+  assign \$155  = \$154  + 2'h2;
   assign \$156  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$155 ;
-  assign \$157  = \$153  != \$156 ;
-  assign \$158  = 2'h2 * step;
-  assign \$159  = \$158  + 1'h1;
-  assign \$160  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$159 ;
-  assign \$161  = 2'h2 * step;
-  assign \$162  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$161 ;
-  assign \$163  = \$160  == \$162 ;
-  assign \$164  = \$157  & \$163 ;
-  assign \$165  = \$150  + \$164 ;
-  assign \$166  = \$165  + 1'h1;
-  assign \$167  = 2'h2 * step;
-  assign \$168  = \$167  + 2'h2;
-  assign \$169  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$168 ;
-  assign \$170  = 2'h2 * step;
-  assign \$171  = \$170  + 1'h1;
-  assign \$172  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$171 ;
-  assign \$173  = \$169  == \$172 ;
-  assign \$174  = 2'h2 * step;
-  assign \$175  = \$174  + 1'h1;
+  assign \$157  = 2'h2 * step;
+  assign \$158  = \$157  + 1'h1;
+  assign \$159  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$158 ;
+  assign \$160  = 2'h2 * step;
+  assign \$161  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$160 ;
+  assign \$162  = \$159  & \$161 ;
+  assign \$163  = ~ \$162 ;
+  assign neg_int8_1 = \$156  & \$163 ;
+  assign \$164  = 2'h2 * step;
+  assign \$165  = 2'h2 * step;
+  assign \$166  = \$165  + 2'h2;
+  assign \$167  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$166 ;
+  assign \$168  = 2'h2 * step;
+  assign \$169  = \$168  + 1'h1;
+  assign \$170  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$169 ;
+  assign \$171  = \$167  != \$170 ;
+  assign \$172  = 2'h2 * step;
+  assign \$173  = \$172  + 1'h1;
+  assign \$174  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$173 ;
+  assign \$175  = 2'h2 * step;
   assign \$176  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$175 ;
-  assign \$177  = 2'h2 * step;
-  assign \$178  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$177 ;
-  assign \$179  = \$176  == \$178 ;
-  assign \$180  = \$173  & \$179 ;
-  assign man_int6_1 = ~ \$180 ;
+  assign \$177  = \$174  == \$176 ;
+  assign \$178  = \$171  & \$177 ;
+  assign \$179  = \$164  + \$178 ;
+  assign \$180  = \$179  + 1'h1;
   assign \$181  = 2'h2 * step;
   assign \$182  = \$181  + 2'h2;
   assign \$183  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$182 ;
   assign \$184  = 2'h2 * step;
   assign \$185  = \$184  + 1'h1;
   assign \$186  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$185 ;
-  assign \$187  = 2'h2 * step;
-  assign \$188  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$187 ;
-  assign \$189  = \$186  & \$188 ;
-  assign \$190  = ~ \$189 ;
-  assign neg_int6_1 = \$183  & \$190 ;
+  assign \$187  = \$183  == \$186 ;
+  assign \$188  = 2'h2 * step;
+  assign \$189  = \$188  + 1'h1;
+  assign \$190  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$189 ;
   assign \$191  = 2'h2 * step;
-  assign \$192  = 2'h2 * step;
-  assign \$193  = \$192  + 2'h2;
-  assign \$194  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$193 ;
+  assign \$192  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$191 ;
+  assign \$193  = \$190  == \$192 ;
+  assign \$194  = \$187  & \$193 ;
+  assign man_int6_1 = ~ \$194 ;
   assign \$195  = 2'h2 * step;
-  assign \$196  = \$195  + 1'h1;
+  assign \$196  = \$195  + 2'h2;
   assign \$197  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$196 ;
-  assign \$198  = \$194  != \$197 ;
-  assign \$199  = 2'h2 * step;
-  assign \$200  = \$199  + 1'h1;
-  assign \$201  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$200 ;
-  assign \$202  = 2'h2 * step;
-  assign \$203  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$202 ;
-  assign \$204  = \$201  == \$203 ;
-  assign \$205  = \$198  & \$204 ;
-  assign \$206  = \$191  + \$205 ;
-  assign \$207  = \$206  + 1'h1;
+  assign \$198  = 2'h2 * step;
+  assign \$199  = \$198  + 1'h1;
+  assign \$200  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$199 ;
+  assign \$201  = 2'h2 * step;
+  assign \$202  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$201 ;
+  assign \$203  = \$200  & \$202 ;
+  assign \$204  = ~ \$203 ;
+  assign neg_int6_1 = \$197  & \$204 ;
+  assign \$205  = 2'h2 * step;
+  assign \$206  = 2'h2 * step;
+  assign \$207  = \$206  + 2'h2;
+  assign \$208  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$207 ;
+  assign \$209  = 2'h2 * step;
+  assign \$210  = \$209  + 1'h1;
+  assign \$211  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$210 ;
+  assign \$212  = \$208  != \$211 ;
+  assign \$213  = 2'h2 * step;
+  assign \$214  = \$213  + 1'h1;
+  assign \$215  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$214 ;
+  assign \$216  = 2'h2 * step;
+  assign \$217  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$216 ;
+  assign \$218  = \$215  == \$217 ;
+  assign \$219  = \$212  & \$218 ;
+  assign \$220  = \$205  + \$219 ;
+  assign \$221  = \$220  + 1'h1;
   assign man_bitmod_fp4_1 = | rest1;
   assign neg_bitmod_fp4_1 = $signed(w_int1) < $signed(1'h0);
   assign shift_bitmod_fp4_1 = pos_bitmod_fp4_1 + 1'h0;
   assign man_bitmod_fp3_1 = | rest1;
   assign neg_bitmod_fp3_1 = $signed(w_int1) < $signed(1'h0);
   assign shift_bitmod_fp3_1 = pos_bitmod_fp3_1 + 1'h1;
-  assign \$208  = 2'h2 * step;
-  assign \$209  = \$208  + 2'h2;
-  assign \$210  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$209 ;
-  assign \$211  = 2'h2 * step;
-  assign \$212  = \$211  + 1'h1;
-  assign \$213  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$212 ;
-  assign \$214  = \$210  == \$213 ;
-  assign \$215  = 2'h2 * step;
-  assign \$216  = \$215  + 1'h1;
-  assign \$217  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$216 ;
-  assign \$218  = 2'h2 * step;
-  assign \$219  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$218 ;
-  assign \$220  = \$217  == \$219 ;
-  assign \$221  = \$214  & \$220 ;
-  assign man_int8_2 = ~ \$221 ;
   assign \$222  = 2'h2 * step;
   assign \$223  = \$222  + 2'h2;
   assign \$224  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$223 ;
   assign \$225  = 2'h2 * step;
   assign \$226  = \$225  + 1'h1;
   assign \$227  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$226 ;
-  assign \$228  = 2'h2 * step;
-  assign \$229  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$228 ;
-  assign \$230  = \$227  & \$229 ;
-  assign \$231  = ~ \$230 ;
-  assign neg_int8_2 = \$224  & \$231 ;
+  assign \$228  = \$224  == \$227 ;
+  assign \$229  = 2'h2 * step;
+  assign \$230  = \$229  + 1'h1;
+  assign \$231  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$230 ;
   assign \$232  = 2'h2 * step;
-  assign \$233  = 2'h2 * step;
-  assign \$234  = \$233  + 2'h2;
-  assign \$235  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$234 ;
+  assign \$233  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$232 ;
+  assign \$234  = \$231  == \$233 ;
+  assign \$235  = \$228  & \$234 ;
+  assign man_int8_2 = ~ \$235 ;
   assign \$236  = 2'h2 * step;
-  assign \$237  = \$236  + 1'h1;
+  assign \$237  = \$236  + 2'h2;
   assign \$238  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$237 ;
-  assign \$239  = \$235  != \$238 ;
-  assign \$240  = 2'h2 * step;
-  assign \$241  = \$240  + 1'h1;
-  assign \$242  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$241 ;
-  assign \$243  = 2'h2 * step;
-  assign \$244  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$243 ;
-  assign \$245  = \$242  == \$244 ;
-  assign \$246  = \$239  & \$245 ;
-  assign \$247  = \$232  + \$246 ;
-  assign \$248  = \$247  + 1'h1;
-  assign \$249  = 2'h2 * step;
-  assign \$250  = \$249  + 2'h2;
-  assign \$251  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$250 ;
-  assign \$252  = 2'h2 * step;
-  assign \$253  = \$252  + 1'h1;
-  assign \$254  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$253 ;
-  assign \$255  = \$251  == \$254 ;
-  assign \$256  = 2'h2 * step;
-  assign \$257  = \$256  + 1'h1;
+  assign \$239  = 2'h2 * step;
+  assign \$240  = \$239  + 1'h1;
+  assign \$241  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$240 ;
+  assign \$242  = 2'h2 * step;
+  assign \$243  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$242 ;
+  assign \$244  = \$241  & \$243 ;
+  assign \$245  = ~ \$244 ;
+  assign neg_int8_2 = \$238  & \$245 ;
+  assign \$246  = 2'h2 * step;
+  assign \$247  = 2'h2 * step;
+  assign \$248  = \$247  + 2'h2;
+  assign \$249  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$248 ;
+  assign \$250  = 2'h2 * step;
+  assign \$251  = \$250  + 1'h1;
+  assign \$252  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$251 ;
+  assign \$253  = \$249  != \$252 ;
+  assign \$254  = 2'h2 * step;
+  assign \$255  = \$254  + 1'h1;
+  assign \$256  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$255 ;
+  assign \$257  = 2'h2 * step;
   assign \$258  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$257 ;
-  assign \$259  = 2'h2 * step;
-  assign \$260  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$259 ;
-  assign \$261  = \$258  == \$260 ;
-  assign \$262  = \$255  & \$261 ;
-  assign man_int6_2 = ~ \$262 ;
+  assign \$259  = \$256  == \$258 ;
+  assign \$260  = \$253  & \$259 ;
+  assign \$261  = \$246  + \$260 ;
+  assign \$262  = \$261  + 1'h1;
   assign \$263  = 2'h2 * step;
   assign \$264  = \$263  + 2'h2;
   assign \$265  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$264 ;
   assign \$266  = 2'h2 * step;
   assign \$267  = \$266  + 1'h1;
   assign \$268  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$267 ;
-  assign \$269  = 2'h2 * step;
-  assign \$270  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$269 ;
-  assign \$271  = \$268  & \$270 ;
-  assign \$272  = ~ \$271 ;
-  assign neg_int6_2 = \$265  & \$272 ;
+  assign \$269  = \$265  == \$268 ;
+  assign \$270  = 2'h2 * step;
+  assign \$271  = \$270  + 1'h1;
+  assign \$272  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$271 ;
   assign \$273  = 2'h2 * step;
-  assign \$274  = 2'h2 * step;
-  assign \$275  = \$274  + 2'h2;
-  assign \$276  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$275 ;
+  assign \$274  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$273 ;
+  assign \$275  = \$272  == \$274 ;
+  assign \$276  = \$269  & \$275 ;
+  assign man_int6_2 = ~ \$276 ;
   assign \$277  = 2'h2 * step;
-  assign \$278  = \$277  + 1'h1;
+  assign \$278  = \$277  + 2'h2;
   assign \$279  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$278 ;
-  assign \$280  = \$276  != \$279 ;
-  assign \$281  = 2'h2 * step;
-  assign \$282  = \$281  + 1'h1;
-  assign \$283  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$282 ;
-  assign \$284  = 2'h2 * step;
-  assign \$285  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$284 ;
-  assign \$286  = \$283  == \$285 ;
-  assign \$287  = \$280  & \$286 ;
-  assign \$288  = \$273  + \$287 ;
-  assign \$289  = \$288  + 1'h1;
+  assign \$280  = 2'h2 * step;
+  assign \$281  = \$280  + 1'h1;
+  assign \$282  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$281 ;
+  assign \$283  = 2'h2 * step;
+  assign \$284  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$283 ;
+  assign \$285  = \$282  & \$284 ;
+  assign \$286  = ~ \$285 ;
+  assign neg_int6_2 = \$279  & \$286 ;
+  assign \$287  = 2'h2 * step;
+  assign \$288  = 2'h2 * step;
+  assign \$289  = \$288  + 2'h2;
+  assign \$290  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$289 ;
+  assign \$291  = 2'h2 * step;
+  assign \$292  = \$291  + 1'h1;
+  assign \$293  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$292 ;
+  assign \$294  = \$290  != \$293 ;
+  assign \$295  = 2'h2 * step;
+  assign \$296  = \$295  + 1'h1;
+  assign \$297  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$296 ;
+  assign \$298  = 2'h2 * step;
+  assign \$299  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$298 ;
+  assign \$300  = \$297  == \$299 ;
+  assign \$301  = \$294  & \$300 ;
+  assign \$302  = \$287  + \$301 ;
+  assign \$303  = \$302  + 1'h1;
   assign man_bitmod_fp4_2 = | rest2;
   assign neg_bitmod_fp4_2 = $signed(w_int2) < $signed(1'h0);
   assign shift_bitmod_fp4_2 = pos_bitmod_fp4_2 + 1'h0;
   assign man_bitmod_fp3_2 = | rest2;
   assign neg_bitmod_fp3_2 = $signed(w_int2) < $signed(1'h0);
   assign shift_bitmod_fp3_2 = pos_bitmod_fp3_2 + 1'h1;
-  assign \$290  = 2'h2 * step;
-  assign \$291  = \$290  + 2'h2;
-  assign \$292  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$291 ;
-  assign \$293  = 2'h2 * step;
-  assign \$294  = \$293  + 1'h1;
-  assign \$295  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$294 ;
-  assign \$296  = \$292  == \$295 ;
-  assign \$297  = 2'h2 * step;
-  assign \$298  = \$297  + 1'h1;
-  assign \$299  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$298 ;
-  assign \$300  = 2'h2 * step;
-  assign \$301  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$300 ;
-  assign \$302  = \$299  == \$301 ;
-  assign \$303  = \$296  & \$302 ;
-  assign man_int8_3 = ~ \$303 ;
   assign \$304  = 2'h2 * step;
   assign \$305  = \$304  + 2'h2;
   assign \$306  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$305 ;
   assign \$307  = 2'h2 * step;
   assign \$308  = \$307  + 1'h1;
   assign \$309  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$308 ;
-  assign \$310  = 2'h2 * step;
-  assign \$311  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$310 ;
-  assign \$312  = \$309  & \$311 ;
-  assign \$313  = ~ \$312 ;
-  assign neg_int8_3 = \$306  & \$313 ;
+  assign \$310  = \$306  == \$309 ;
+  assign \$311  = 2'h2 * step;
+  assign \$312  = \$311  + 1'h1;
+  assign \$313  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$312 ;
   assign \$314  = 2'h2 * step;
-  assign \$315  = 2'h2 * step;
-  assign \$316  = \$315  + 2'h2;
-  assign \$317  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$316 ;
+  assign \$315  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$314 ;
+  assign \$316  = \$313  == \$315 ;
+  assign \$317  = \$310  & \$316 ;
+  assign man_int8_3 = ~ \$317 ;
   assign \$318  = 2'h2 * step;
-  assign \$319  = \$318  + 1'h1;
+  assign \$319  = \$318  + 2'h2;
   assign \$320  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$319 ;
-  assign \$321  = \$317  != \$320 ;
-  assign \$322  = 2'h2 * step;
-  assign \$323  = \$322  + 1'h1;
-  assign \$324  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$323 ;
-  assign \$325  = 2'h2 * step;
-  assign \$326  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$325 ;
-  assign \$327  = \$324  == \$326 ;
-  assign \$328  = \$321  & \$327 ;
-  assign \$329  = \$314  + \$328 ;
-  assign \$330  = \$329  + 1'h1;
-  assign \$331  = 2'h2 * step;
-  assign \$332  = \$331  + 2'h2;
-  assign \$333  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$332 ;
-  assign \$334  = 2'h2 * step;
-  assign \$335  = \$334  + 1'h1;
-  assign \$336  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$335 ;
-  assign \$337  = \$333  == \$336 ;
-  assign \$338  = 2'h2 * step;
-  assign \$339  = \$338  + 1'h1;
+  assign \$321  = 2'h2 * step;
+  assign \$322  = \$321  + 1'h1;
+  assign \$323  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$322 ;
+  assign \$324  = 2'h2 * step;
+  assign \$325  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$324 ;
+  assign \$326  = \$323  & \$325 ;
+  assign \$327  = ~ \$326 ;
+  assign neg_int8_3 = \$320  & \$327 ;
+  assign \$328  = 2'h2 * step;
+  assign \$329  = 2'h2 * step;
+  assign \$330  = \$329  + 2'h2;
+  assign \$331  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$330 ;
+  assign \$332  = 2'h2 * step;
+  assign \$333  = \$332  + 1'h1;
+  assign \$334  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$333 ;
+  assign \$335  = \$331  != \$334 ;
+  assign \$336  = 2'h2 * step;
+  assign \$337  = \$336  + 1'h1;
+  assign \$338  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$337 ;
+  assign \$339  = 2'h2 * step;
   assign \$340  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$339 ;
-  assign \$341  = 2'h2 * step;
-  assign \$342  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$341 ;
-  assign \$343  = \$340  == \$342 ;
-  assign \$344  = \$337  & \$343 ;
-  assign man_int6_3 = ~ \$344 ;
+  assign \$341  = \$338  == \$340 ;
+  assign \$342  = \$335  & \$341 ;
+  assign \$343  = \$328  + \$342 ;
+  assign \$344  = \$343  + 1'h1;
   assign \$345  = 2'h2 * step;
   assign \$346  = \$345  + 2'h2;
   assign \$347  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$346 ;
   assign \$348  = 2'h2 * step;
   assign \$349  = \$348  + 1'h1;
   assign \$350  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$349 ;
-  assign \$351  = 2'h2 * step;
-  assign \$352  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$351 ;
-  assign \$353  = \$350  & \$352 ;
-  assign \$354  = ~ \$353 ;
-  assign neg_int6_3 = \$347  & \$354 ;
+  assign \$351  = \$347  == \$350 ;
+  assign \$352  = 2'h2 * step;
+  assign \$353  = \$352  + 1'h1;
+  assign \$354  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$353 ;
   assign \$355  = 2'h2 * step;
-  assign \$356  = 2'h2 * step;
-  assign \$357  = \$356  + 2'h2;
-  assign \$358  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$357 ;
+  assign \$356  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$355 ;
+  assign \$357  = \$354  == \$356 ;
+  assign \$358  = \$351  & \$357 ;
+  assign man_int6_3 = ~ \$358 ;
   assign \$359  = 2'h2 * step;
-  assign \$360  = \$359  + 1'h1;
+  assign \$360  = \$359  + 2'h2;
   assign \$361  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$360 ;
-  assign \$362  = \$358  != \$361 ;
-  assign \$363  = 2'h2 * step;
-  assign \$364  = \$363  + 1'h1;
-  assign \$365  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$364 ;
-  assign \$366  = 2'h2 * step;
-  assign \$367  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$366 ;
-  assign \$368  = \$365  == \$367 ;
-  assign \$369  = \$362  & \$368 ;
-  assign \$370  = \$355  + \$369 ;
-  assign \$371  = \$370  + 1'h1;
+  assign \$362  = 2'h2 * step;
+  assign \$363  = \$362  + 1'h1;
+  assign \$364  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$363 ;
+  assign \$365  = 2'h2 * step;
+  assign \$366  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$365 ;
+  assign \$367  = \$364  & \$366 ;
+  assign \$368  = ~ \$367 ;
+  assign neg_int6_3 = \$361  & \$368 ;
+  assign \$369  = 2'h2 * step;
+  assign \$370  = 2'h2 * step;
+  assign \$371  = \$370  + 2'h2;
+  assign \$372  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$371 ;
+  assign \$373  = 2'h2 * step;
+  assign \$374  = \$373  + 1'h1;
+  assign \$375  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$374 ;
+  assign \$376  = \$372  != \$375 ;
+  assign \$377  = 2'h2 * step;
+  assign \$378  = \$377  + 1'h1;
+  assign \$379  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$378 ;
+  assign \$380  = 2'h2 * step;
+  assign \$381  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$380 ;
+  assign \$382  = \$379  == \$381 ;
+  assign \$383  = \$376  & \$382 ;
+  assign \$384  = \$369  + \$383 ;
+  assign \$385  = \$384  + 1'h1;
   assign man_bitmod_fp4_3 = | rest3;
   assign neg_bitmod_fp4_3 = $signed(w_int3) < $signed(1'h0);
   assign shift_bitmod_fp4_3 = pos_bitmod_fp4_3 + 1'h0;
   assign man_bitmod_fp3_3 = | rest3;
   assign neg_bitmod_fp3_3 = $signed(w_int3) < $signed(1'h0);
   assign shift_bitmod_fp3_3 = pos_bitmod_fp3_3 + 1'h1;
-  assign \$372  = | remaining;
-  assign \$373  = man0 & \$372 ;
-  assign \$374  = $signed(a_reg[15:0]) << shift0;
-  assign \$375  = \$373  ? \$374  : 31'h00000000;
-  assign \$376  = - $signed(\$375 [25:0]);
-  assign \$377  = neg0 ? \$376  : { \$375 [25], \$375 [25:0] };
-  assign \$378  = | remaining;
-  assign \$379  = man1 & \$378 ;
-  assign \$380  = $signed(a_reg[31:16]) << shift1;
-  assign \$381  = \$379  ? \$380  : 31'h00000000;
-  assign \$382  = - $signed(\$381 [25:0]);
-  assign \$383  = neg1 ? \$382  : { \$381 [25], \$381 [25:0] };
-  assign \$384  = | remaining;
-  assign \$385  = man2 & \$384 ;
-  assign \$386  = $signed(a_reg[47:32]) << shift2;
-  assign \$387  = \$385  ? \$386  : 31'h00000000;
-  assign \$388  = - $signed(\$387 [25:0]);
-  assign \$389  = neg2 ? \$388  : { \$387 [25], \$387 [25:0] };
-  assign \$390  = | remaining;
-  assign \$391  = man3 & \$390 ;
-  assign \$392  = $signed(a_reg[63:48]) << shift3;
-  assign \$393  = \$391  ? \$392  : 31'h00000000;
-  assign \$394  = - $signed(\$393 [25:0]);
-  assign \$395  = neg3 ? \$394  : { \$393 [25], \$393 [25:0] };
-  assign \$396  = $signed(\$377 [25:0]) + $signed(\$383 [25:0]);
-  assign \$397  = $signed(\$389 [25:0]) + $signed(\$395 [25:0]);
-  assign \$398  = $signed(\$396 ) + $signed(\$397 );
-  assign \$399  = $signed(group_acc) + $signed(\$398 );
-  assign \$400  = remaining == 1'h1;
-  assign handoff = \$400  & beat_group_end;
-  assign \$401  = ! dq_bit;
-  assign \$402  = \$401  & dq_first;
-  assign \$403  = \$402  ? dq_psum : out_acc;
-  assign \$404  = dq_scale >> dq_bit;
-  assign \$405  = $signed(dq_sum) << dq_bit;
-  assign \$406  = - $signed(\$405 );
-  assign \$407  = $signed(dq_sum) << dq_bit;
-  assign \$409  = \$404  ? \$408  : 40'h0000000000;
-  assign \$410  = $signed(\$403 ) + $signed(\$409 );
+  assign \$386  = | remaining;
+  assign \$387  = man0 & \$386 ;
+  assign \$388  = $signed(a_reg[15:0]) << shift0;
+  assign \$389  = \$387  ? \$388  : 31'h00000000;
+  assign \$390  = - $signed(\$389 [25:0]);
+  assign \$391  = neg0 ? \$390  : { \$389 [25], \$389 [25:0] };
+  assign \$392  = | remaining;
+  assign \$393  = man1 & \$392 ;
+  assign \$394  = $signed(a_reg[31:16]) << shift1;
+  assign \$395  = \$393  ? \$394  : 31'h00000000;
+  assign \$396  = - $signed(\$395 [25:0]);
+  assign \$397  = neg1 ? \$396  : { \$395 [25], \$395 [25:0] };
+  assign \$398  = | remaining;
+  assign \$399  = man2 & \$398 ;
+  assign \$400  = $signed(a_reg[47:32]) << shift2;
+  assign \$401  = \$399  ? \$400  : 31'h00000000;
+  assign \$402  = - $signed(\$401 [25:0]);
+  assign \$403  = neg2 ? \$402  : { \$401 [25], \$401 [25:0] };
+  assign \$404  = | remaining;
+  assign \$405  = man3 & \$404 ;
+  assign \$406  = $signed(a_reg[63:48]) << shift3;
+  assign \$407  = \$405  ? \$406  : 31'h00000000;
+  assign \$408  = - $signed(\$407 [25:0]);
+  assign \$409  = neg3 ? \$408  : { \$407 [25], \$407 [25:0] };
+  assign \$410  = $signed(\$391 [25:0]) + $signed(\$397 [25:0]);
+  assign \$411  = $signed(\$403 [25:0]) + $signed(\$409 [25:0]);
+  assign \$412  = $signed(\$410 ) + $signed(\$411 );
+  assign \$413  = $signed(group_acc) + $signed(\$412 );
+  assign \$414  = remaining == 1'h1;
+  assign \$415  = \$414  & beat_group_end;
+  assign \$416  = dq_left > 1'h1;
+  assign stall = \$415  & \$416 ;
+  assign \$417  = remaining == 1'h1;
+  assign \$418  = \$417  & beat_group_end;
+  assign \$419  = ~ stall;
+  assign handoff = \$418  & \$419 ;
+  assign \$420  = ! dq_bit;
+  assign \$421  = \$420  & dq_first;
+  assign \$422  = \$421  ? dq_psum : out_acc;
+  assign \$423  = dq_scale >> dq_bit;
+  assign \$424  = dq_bit == 3'h7;
+  assign \$425  = $signed(dq_sum) << dq_bit;
+  assign \$426  = - $signed(\$425 );
+  assign \$427  = $signed(dq_sum) << dq_bit;
+  assign \$428  = \$424  ? \$426  : { \$427 [38], \$427  };
+  assign \$429  = \$423  ? \$428  : 40'h0000000000;
+  assign \$430  = $signed(\$422 ) + $signed(\$429 );
   always @(posedge clk)
-    o_a <= \$411 ;
+    o_a <= \$431 ;
   always @(posedge clk)
-    o_w <= \$412 ;
+    o_w <= \$432 ;
   always @(posedge clk)
-    o_ctl <= \$413 ;
+    o_ctl <= \$433 ;
   always @(posedge clk)
-    w_reg <= \$414 ;
+    w_reg <= \$434 ;
   always @(posedge clk)
-    w_int0 <= \$415 ;
+    w_int0 <= \$435 ;
   always @(posedge clk)
-    rest0 <= \$416 ;
+    rest0 <= \$436 ;
   always @(posedge clk)
-    w_int1 <= \$417 ;
+    w_int1 <= \$437 ;
   always @(posedge clk)
-    rest1 <= \$418 ;
+    rest1 <= \$438 ;
   always @(posedge clk)
-    w_int2 <= \$419 ;
+    w_int2 <= \$439 ;
   always @(posedge clk)
-    rest2 <= \$420 ;
+    rest2 <= \$440 ;
   always @(posedge clk)
-    w_int3 <= \$421 ;
+    w_int3 <= \$441 ;
   always @(posedge clk)
-    rest3 <= \$422 ;
+    rest3 <= \$442 ;
   always @(posedge clk)
-    a_reg <= \$423 ;
+    a_reg <= \$443 ;
   always @(posedge clk)
-    dtype <= \$424 ;
+    dtype <= \$444 ;
   always @(posedge clk)
-    remaining <= \$425 ;
+    remaining <= \$445 ;
   always @(posedge clk)
-    step <= \$426 ;
+    step <= \$446 ;
   always @(posedge clk)
-    beat_group_end <= \$427 ;
+    beat_group_end <= \$447 ;
   always @(posedge clk)
-    beat_last <= \$428 ;
+    beat_last <= \$448 ;
   always @(posedge clk)
-    beat_scale <= \$429 ;
-  always @(posedge clk)
-    group_acc <= \$430 ;
-  always @(posedge clk)
-    grp_first <= \$431 ;
-  always @(posedge clk)
-    grp_psum <= \$432 ;
-  always @(posedge clk)
-    o_valid <= \$433 ;
-  always @(posedge clk)
-    out_acc <= \$434 ;
-  always @(posedge clk)
-    dq_left <= \$435 ;
-  always @(posedge clk)
-    dq_bit <= \$436 ;
-  always @(posedge clk)
-    o_psum <= \$437 ;
-  always @(posedge clk)
-    dq_sum <= \$438 ;
-  always @(posedge clk)
-    dq_scale <= \$439 ;
-  always @(posedge clk)
-    dq_first <= \$440 ;
-  always @(posedge clk)
-    dq_psum <= \$441 ;
-  always @(posedge clk)
-    dq_last <= \$442 ;
+    beat_scale <= \$449 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_sel[41:40])
-      2'h0:
-          \$14  = 3'h4;
-      2'h1:
-          \$14  = 3'h3;
-      2'h2:
-          \$14  = 3'h2;
-      2'h3:
-          \$14  = 3'h2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[3:0] })
-      6'h00:
-          wint_bitmod_fp4 = 8'h00;
-      6'h01:
-          wint_bitmod_fp4 = 8'h01;
-      6'h02:
-          wint_bitmod_fp4 = 8'h02;
-      6'h03:
-          wint_bitmod_fp4 = 8'h03;
-      6'h04:
-          wint_bitmod_fp4 = 8'h04;
-      6'h05:
-          wint_bitmod_fp4 = 8'h06;
-      6'h06:
-          wint_bitmod_fp4 = 8'h08;
-      6'h07:
-          wint_bitmod_fp4 = 8'h0c;
-      6'h08:
-          wint_bitmod_fp4 = 8'h0a;
-      6'h09:
-          wint_bitmod_fp4 = 8'hff;
-      6'h0a:
-          wint_bitmod_fp4 = 8'hfe;
-      6'h0b:
-          wint_bitmod_fp4 = 8'hfd;
-      6'h0c:
-          wint_bitmod_fp4 = 8'hfc;
-      6'h0d:
-          wint_bitmod_fp4 = 8'hfa;
-      6'h0e:
-          wint_bitmod_fp4 = 8'hf8;
-      6'h0f:
-          wint_bitmod_fp4 = 8'hf4;
-      6'h10:
-          wint_bitmod_fp4 = 8'h00;
-      6'h11:
-          wint_bitmod_fp4 = 8'h01;
-      6'h12:
-          wint_bitmod_fp4 = 8'h02;
-      6'h13:
-          wint_bitmod_fp4 = 8'h03;
-      6'h14:
-          wint_bitmod_fp4 = 8'h04;
-      6'h15:
-          wint_bitmod_fp4 = 8'h06;
-      6'h16:
-          wint_bitmod_fp4 = 8'h08;
-      6'h17:
-          wint_bitmod_fp4 = 8'h0c;
-      6'h18:
-          wint_bitmod_fp4 = 8'hf6;
-      6'h19:
-          wint_bitmod_fp4 = 8'hff;
-      6'h1a:
-          wint_bitmod_fp4 = 8'hfe;
-      6'h1b:
-          wint_bitmod_fp4 = 8'hfd;
-      6'h1c:
-          wint_bitmod_fp4 = 8'hfc;
-      6'h1d:
-          wint_bitmod_fp4 = 8'hfa;
-      6'h1e:
-          wint_bitmod_fp4 = 8'hf8;
-      6'h1f:
-          wint_bitmod_fp4 = 8'hf4;
-      6'h20:
-          wint_bitmod_fp4 = 8'h00;
-      6'h21:
-          wint_bitmod_fp4 = 8'h01;
-      6'h22:
-          wint_bitmod_fp4 = 8'h02;
-      6'h23:
-          wint_bitmod_fp4 = 8'h03;
-      6'h24:
-          wint_bitmod_fp4 = 8'h04;
-      6'h25:
-          wint_bitmod_fp4 = 8'h06;
-      6'h26:
-          wint_bitmod_fp4 = 8'h08;
-      6'h27:
-          wint_bitmod_fp4 = 8'h0c;
-      6'h28:
-          wint_bitmod_fp4 = 8'h10;
-      6'h29:
-          wint_bitmod_fp4 = 8'hff;
-      6'h2a:
-          wint_bitmod_fp4 = 8'hfe;
-      6'h2b:
-          wint_bitmod_fp4 = 8'hfd;
-      6'h2c:
-          wint_bitmod_fp4 = 8'hfc;
-      6'h2d:
-          wint_bitmod_fp4 = 8'hfa;
-      6'h2e:
-          wint_bitmod_fp4 = 8'hf8;
-      6'h2f:
-          wint_bitmod_fp4 = 8'hf4;
-      6'h30:
-          wint_bitmod_fp4 = 8'h00;
-      6'h31:
-          wint_bitmod_fp4 = 8'h01;
-      6'h32:
-          wint_bitmod_fp4 = 8'h02;
-      6'h33:
-          wint_bitmod_fp4 = 8'h03;
-      6'h34:
-          wint_bitmod_fp4 = 8'h04;
-      6'h35:
-          wint_bitmod_fp4 = 8'h06;
-      6'h36:
-          wint_bitmod_fp4 = 8'h08;
-      6'h37:
-          wint_bitmod_fp4 = 8'h0c;
-      6'h38:
-          wint_bitmod_fp4 = 8'hf0;
-      6'h39:
-          wint_bitmod_fp4 = 8'hff;
-      6'h3a:
-          wint_bitmod_fp4 = 8'hfe;
-      6'h3b:
-          wint_bitmod_fp4 = 8'hfd;
-      6'h3c:
-          wint_bitmod_fp4 = 8'hfc;
-      6'h3d:
-          wint_bitmod_fp4 = 8'hfa;
-      6'h3e:
-          wint_bitmod_fp4 = 8'hf8;
-      6'h3f:
-          wint_bitmod_fp4 = 8'hf4;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[2:0] })
-      5'h00:
-          wint_bitmod_fp3 = 8'h00;
-      5'h01:
-          wint_bitmod_fp3 = 8'h01;
-      5'h02:
-          wint_bitmod_fp3 = 8'h02;
-      5'h03:
-          wint_bitmod_fp3 = 8'h04;
-      5'h04:
-          wint_bitmod_fp3 = 8'h03;
-      5'h05:
-          wint_bitmod_fp3 = 8'hff;
-      5'h06:
-          wint_bitmod_fp3 = 8'hfe;
-      5'h07:
-          wint_bitmod_fp3 = 8'hfc;
-      5'h08:
-          wint_bitmod_fp3 = 8'h00;
-      5'h09:
-          wint_bitmod_fp3 = 8'h01;
-      5'h0a:
-          wint_bitmod_fp3 = 8'h02;
-      5'h0b:
-          wint_bitmod_fp3 = 8'h04;
-      5'h0c:
-          wint_bitmod_fp3 = 8'hfd;
-      5'h0d:
-          wint_bitmod_fp3 = 8'hff;
-      5'h0e:
-          wint_bitmod_fp3 = 8'hfe;
-      5'h0f:
-          wint_bitmod_fp3 = 8'hfc;
-      5'h10:
-          wint_bitmod_fp3 = 8'h00;
-      5'h11:
-          wint_bitmod_fp3 = 8'h01;
-      5'h12:
-          wint_bitmod_fp3 = 8'h02;
-      5'h13:
-          wint_bitmod_fp3 = 8'h04;
-      5'h14:
-          wint_bitmod_fp3 = 8'h06;
-      5'h15:
-          wint_bitmod_fp3 = 8'hff;
-      5'h16:
-          wint_bitmod_fp3 = 8'hfe;
-      5'h17:
-          wint_bitmod_fp3 = 8'hfc;
-      5'h18:
-          wint_bitmod_fp3 = 8'h00;
-      5'h19:
-          wint_bitmod_fp3 = 8'h01;
-      5'h1a:
-          wint_bitmod_fp3 = 8'h02;
-      5'h1b:
-          wint_bitmod_fp3 = 8'h04;
-      5'h1c:
-          wint_bitmod_fp3 = 8'hfa;
-      5'h1d:
-          wint_bitmod_fp3 = 8'hff;
-      5'h1e:
-          wint_bitmod_fp3 = 8'hfe;
-      5'h1f:
-          wint_bitmod_fp3 = 8'hfc;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_sel[41:40])
-      2'h0:
-          w_in0 = w_sel[7:0];
-      2'h1:
-          w_in0 = { w_sel[5], w_sel[5], w_sel[5:0] };
-      2'h2:
-          w_in0 = wint_bitmod_fp4;
-      2'h3:
-          w_in0 = wint_bitmod_fp3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[11:8] })
-      6'h00:
-          \wint_bitmod_fp4$59  = 8'h00;
-      6'h01:
-          \wint_bitmod_fp4$59  = 8'h01;
-      6'h02:
-          \wint_bitmod_fp4$59  = 8'h02;
-      6'h03:
-          \wint_bitmod_fp4$59  = 8'h03;
-      6'h04:
-          \wint_bitmod_fp4$59  = 8'h04;
-      6'h05:
-          \wint_bitmod_fp4$59  = 8'h06;
-      6'h06:
-          \wint_bitmod_fp4$59  = 8'h08;
-      6'h07:
-          \wint_bitmod_fp4$59  = 8'h0c;
-      6'h08:
-          \wint_bitmod_fp4$59  = 8'h0a;
-      6'h09:
-          \wint_bitmod_fp4$59  = 8'hff;
-      6'h0a:
-          \wint_bitmod_fp4$59  = 8'hfe;
-      6'h0b:
-          \wint_bitmod_fp4$59  = 8'hfd;
-      6'h0c:
-          \wint_bitmod_fp4$59  = 8'hfc;
-      6'h0d:
-          \wint_bitmod_fp4$59  = 8'hfa;
-      6'h0e:
-          \wint_bitmod_fp4$59  = 8'hf8;
-      6'h0f:
-          \wint_bitmod_fp4$59  = 8'hf4;
-      6'h10:
-          \wint_bitmod_fp4$59  = 8'h00;
-      6'h11:
-          \wint_bitmod_fp4$59  = 8'h01;
-      6'h12:
-          \wint_bitmod_fp4$59  = 8'h02;
-      6'h13:
-          \wint_bitmod_fp4$59  = 8'h03;
-      6'h14:
-          \wint_bitmod_fp4$59  = 8'h04;
-      6'h15:
-          \wint_bitmod_fp4$59  = 8'h06;
-      6'h16:
-          \wint_bitmod_fp4$59  = 8'h08;
-      6'h17:
-          \wint_bitmod_fp4$59  = 8'h0c;
-      6'h18:
-          \wint_bitmod_fp4$59  = 8'hf6;
-      6'h19:
-          \wint_bitmod_fp4$59  = 8'hff;
-      6'h1a:
-          \wint_bitmod_fp4$59  = 8'hfe;
-      6'h1b:
-          \wint_bitmod_fp4$59  = 8'hfd;
-      6'h1c:
-          \wint_bitmod_fp4$59  = 8'hfc;
-      6'h1d:
-          \wint_bitmod_fp4$59  = 8'hfa;
-      6'h1e:
-          \wint_bitmod_fp4$59  = 8'hf8;
-      6'h1f:
-          \wint_bitmod_fp4$59  = 8'hf4;
-      6'h20:
-          \wint_bitmod_fp4$59  = 8'h00;
-      6'h21:
-          \wint_bitmod_fp4$59  = 8'h01;
-      6'h22:
-          \wint_bitmod_fp4$59  = 8'h02;
-      6'h23:
-          \wint_bitmod_fp4$59  = 8'h03;
-      6'h24:
-          \wint_bitmod_fp4$59  = 8'h04;
-      6'h25:
-          \wint_bitmod_fp4$59  = 8'h06;
-      6'h26:
-          \wint_bitmod_fp4$59  = 8'h08;
-      6'h27:
-          \wint_bitmod_fp4$59  = 8'h0c;
-      6'h28:
-          \wint_bitmod_fp4$59  = 8'h10;
-      6'h29:
-          \wint_bitmod_fp4$59  = 8'hff;
-      6'h2a:
-          \wint_bitmod_fp4$59  = 8'hfe;
-      6'h2b:
-          \wint_bitmod_fp4$59  = 8'hfd;
-      6'h2c:
-          \wint_bitmod_fp4$59  = 8'hfc;
-      6'h2d:
-          \wint_bitmod_fp4$59  = 8'hfa;
-      6'h2e:
-          \wint_bitmod_fp4$59  = 8'hf8;
-      6'h2f:
-          \wint_bitmod_fp4$59  = 8'hf4;
-      6'h30:
-          \wint_bitmod_fp4$59  = 8'h00;
-      6'h31:
-          \wint_bitmod_fp4$59  = 8'h01;
-      6'h32:
-          \wint_bitmod_fp4$59  = 8'h02;
-      6'h33:
-          \wint_bitmod_fp4$59  = 8'h03;
-      6'h34:
-          \wint_bitmod_fp4$59  = 8'h04;
-      6'h35:
-          \wint_bitmod_fp4$59  = 8'h06;
-      6'h36:
-          \wint_bitmod_fp4$59  = 8'h08;
-      6'h37:
-          \wint_bitmod_fp4$59  = 8'h0c;
-      6'h38:
-          \wint_bitmod_fp4$59  = 8'hf0;
-      6'h39:
-          \wint_bitmod_fp4$59  = 8'hff;
-      6'h3a:
-          \wint_bitmod_fp4$59  = 8'hfe;
-      6'h3b:
-          \wint_bitmod_fp4$59  = 8'hfd;
-      6'h3c:
-          \wint_bitmod_fp4$59  = 8'hfc;
-      6'h3d:
-          \wint_bitmod_fp4$59  = 8'hfa;
-      6'h3e:
-          \wint_bitmod_fp4$59  = 8'hf8;
-      6'h3f:
-          \wint_bitmod_fp4$59  = 8'hf4;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[10:8] })
-      5'h00:
-          \wint_bitmod_fp3$60  = 8'h00;
-      5'h01:
-          \wint_bitmod_fp3$60  = 8'h01;
-      5'h02:
-          \wint_bitmod_fp3$60  = 8'h02;
-      5'h03:
-          \wint_bitmod_fp3$60  = 8'h04;
-      5'h04:
-          \wint_bitmod_fp3$60  = 8'h03;
-      5'h05:
-          \wint_bitmod_fp3$60  = 8'hff;
-      5'h06:
-          \wint_bitmod_fp3$60  = 8'hfe;
-      5'h07:
-          \wint_bitmod_fp3$60  = 8'hfc;
-      5'h08:
-          \wint_bitmod_fp3$60  = 8'h00;
-      5'h09:
-          \wint_bitmod_fp3$60  = 8'h01;
-      5'h0a:
-          \wint_bitmod_fp3$60  = 8'h02;
-      5'h0b:
-          \wint_bitmod_fp3$60  = 8'h04;
-      5'h0c:
-          \wint_bitmod_fp3$60  = 8'hfd;
-      5'h0d:
-          \wint_bitmod_fp3$60  = 8'hff;
-      5'h0e:
-          \wint_bitmod_fp3$60  = 8'hfe;
-      5'h0f:
-          \wint_bitmod_fp3$60  = 8'hfc;
-      5'h10:
-          \wint_bitmod_fp3$60  = 8'h00;
-      5'h11:
-          \wint_bitmod_fp3$60  = 8'h01;
-      5'h12:
-          \wint_bitmod_fp3$60  = 8'h02;
-      5'h13:
-          \wint_bitmod_fp3$60  = 8'h04;
-      5'h14:
-          \wint_bitmod_fp3$60  = 8'h06;
-      5'h15:
-          \wint_bitmod_fp3$60  = 8'hff;
-      5'h16:
-          \wint_bitmod_fp3$60  = 8'hfe;
-      5'h17:
-          \wint_bitmod_fp3$60  = 8'hfc;
-      5'h18:
-          \wint_bitmod_fp3$60  = 8'h00;
-      5'h19:
-          \wint_bitmod_fp3$60  = 8'h01;
-      5'h1a:
-          \wint_bitmod_fp3$60  = 8'h02;
-      5'h1b:
-          \wint_bitmod_fp3$60  = 8'h04;
-      5'h1c:
-          \wint_bitmod_fp3$60  = 8'hfa;
-      5'h1d:
-          \wint_bitmod_fp3$60  = 8'hff;
-      5'h1e:
-          \wint_bitmod_fp3$60  = 8'hfe;
-      5'h1f:
-          \wint_bitmod_fp3$60  = 8'hfc;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_sel[41:40])
-      2'h0:
-          w_in1 = w_sel[15:8];
-      2'h1:
-          w_in1 = { w_sel[13], w_sel[13], w_sel[13:8] };
-      2'h2:
-          w_in1 = \wint_bitmod_fp4$59 ;
-      2'h3:
-          w_in1 = \wint_bitmod_fp3$60 ;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[19:16] })
-      6'h00:
-          \wint_bitmod_fp4$63  = 8'h00;
-      6'h01:
-          \wint_bitmod_fp4$63  = 8'h01;
-      6'h02:
-          \wint_bitmod_fp4$63  = 8'h02;
-      6'h03:
-          \wint_bitmod_fp4$63  = 8'h03;
-      6'h04:
-          \wint_bitmod_fp4$63  = 8'h04;
-      6'h05:
-          \wint_bitmod_fp4$63  = 8'h06;
-      6'h06:
-          \wint_bitmod_fp4$63  = 8'h08;
-      6'h07:
-          \wint_bitmod_fp4$63  = 8'h0c;
-      6'h08:
-          \wint_bitmod_fp4$63  = 8'h0a;
-      6'h09:
-          \wint_bitmod_fp4$63  = 8'hff;
-      6'h0a:
-          \wint_bitmod_fp4$63  = 8'hfe;
-      6'h0b:
-          \wint_bitmod_fp4$63  = 8'hfd;
-      6'h0c:
-          \wint_bitmod_fp4$63  = 8'hfc;
-      6'h0d:
-          \wint_bitmod_fp4$63  = 8'hfa;
-      6'h0e:
-          \wint_bitmod_fp4$63  = 8'hf8;
-      6'h0f:
-          \wint_bitmod_fp4$63  = 8'hf4;
-      6'h10:
-          \wint_bitmod_fp4$63  = 8'h00;
-      6'h11:
-          \wint_bitmod_fp4$63  = 8'h01;
-      6'h12:
-          \wint_bitmod_fp4$63  = 8'h02;
-      6'h13:
-          \wint_bitmod_fp4$63  = 8'h03;
-      6'h14:
-          \wint_bitmod_fp4$63  = 8'h04;
-      6'h15:
-          \wint_bitmod_fp4$63  = 8'h06;
-      6'h16:
-          \wint_bitmod_fp4$63  = 8'h08;
-      6'h17:
-          \wint_bitmod_fp4$63  = 8'h0c;
-      6'h18:
-          \wint_bitmod_fp4$63  = 8'hf6;
-      6'h19:
-          \wint_bitmod_fp4$63  = 8'hff;
-      6'h1a:
-          \wint_bitmod_fp4$63  = 8'hfe;
-      6'h1b:
-          \wint_bitmod_fp4$63  = 8'hfd;
-      6'h1c:
-          \wint_bitmod_fp4$63  = 8'hfc;
-      6'h1d:
-          \wint_bitmod_fp4$63  = 8'hfa;
-      6'h1e:
-          \wint_bitmod_fp4$63  = 8'hf8;
-      6'h1f:
-          \wint_bitmod_fp4$63  = 8'hf4;
-      6'h20:
-          \wint_bitmod_fp4$63  = 8'h00;
-      6'h21:
-          \wint_bitmod_fp4$63  = 8'h01;
-      6'h22:
-          \wint_bitmod_fp4$63  = 8'h02;
-      6'h23:
-          \wint_bitmod_fp4$63  = 8'h03;
-      6'h24:
-          \wint_bitmod_fp4$63  = 8'h04;
-      6'h25:
-          \wint_bitmod_fp4$63  = 8'h06;
-      6'h26:
-          \wint_bitmod_fp4$63  = 8'h08;
-      6'h27:
-          \wint_bitmod_fp4$63  = 8'h0c;
-      6'h28:
-          \wint_bitmod_fp4$63  = 8'h10;
-      6'h29:
-          \wint_bitmod_fp4$63  = 8'hff;
-      6'h2a:
-          \wint_bitmod_fp4$63  = 8'hfe;
-      6'h2b:
-          \wint_bitmod_fp4$63  = 8'hfd;
-      6'h2c:
-          \wint_bitmod_fp4$63  = 8'hfc;
-      6'h2d:
-          \wint_bitmod_fp4$63  = 8'hfa;
-      6'h2e:
-          \wint_bitmod_fp4$63  = 8'hf8;
-      6'h2f:
-          \wint_bitmod_fp4$63  = 8'hf4;
-      6'h30:
-          \wint_bitmod_fp4$63  = 8'h00;
-      6'h31:
-          \wint_bitmod_fp4$63  = 8'h01;
-      6'h32:
-          \wint_bitmod_fp4$63  = 8'h02;
-      6'h33:
-          \wint_bitmod_fp4$63  = 8'h03;
-      6'h34:
-          \wint_bitmod_fp4$63  = 8'h04;
-      6'h35:
-          \wint_bitmod_fp4$63  = 8'h06;
-      6'h36:
-          \wint_bitmod_fp4$63  = 8'h08;
-      6'h37:
-          \wint_bitmod_fp4$63  = 8'h0c;
-      6'h38:
-          \wint_bitmod_fp4$63  = 8'hf0;
-      6'h39:
-          \wint_bitmod_fp4$63  = 8'hff;
-      6'h3a:
-          \wint_bitmod_fp4$63  = 8'hfe;
-      6'h3b:
-          \wint_bitmod_fp4$63  = 8'hfd;
-      6'h3c:
-          \wint_bitmod_fp4$63  = 8'hfc;
-      6'h3d:
-          \wint_bitmod_fp4$63  = 8'hfa;
-      6'h3e:
-          \wint_bitmod_fp4$63  = 8'hf8;
-      6'h3f:
-          \wint_bitmod_fp4$63  = 8'hf4;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[18:16] })
-      5'h00:
-          \wint_bitmod_fp3$64  = 8'h00;
-      5'h01:
-          \wint_bitmod_fp3$64  = 8'h01;
-      5'h02:
-          \wint_bitmod_fp3$64  = 8'h02;
-      5'h03:
-          \wint_bitmod_fp3$64  = 8'h04;
-      5'h04:
-          \wint_bitmod_fp3$64  = 8'h03;
-      5'h05:
-          \wint_bitmod_fp3$64  = 8'hff;
-      5'h06:
-          \wint_bitmod_fp3$64  = 8'hfe;
-      5'h07:
-          \wint_bitmod_fp3$64  = 8'hfc;
-      5'h08:
-          \wint_bitmod_fp3$64  = 8'h00;
-      5'h09:
-          \wint_bitmod_fp3$64  = 8'h01;
-      5'h0a:
-          \wint_bitmod_fp3$64  = 8'h02;
-      5'h0b:
-          \wint_bitmod_fp3$64  = 8'h04;
-      5'h0c:
-          \wint_bitmod_fp3$64  = 8'hfd;
-      5'h0d:
-          \wint_bitmod_fp3$64  = 8'hff;
-      5'h0e:
-          \wint_bitmod_fp3$64  = 8'hfe;
-      5'h0f:
-          \wint_bitmod_fp3$64  = 8'hfc;
-      5'h10:
-          \wint_bitmod_fp3$64  = 8'h00;
-      5'h11:
-          \wint_bitmod_fp3$64  = 8'h01;
-      5'h12:
-          \wint_bitmod_fp3$64  = 8'h02;
-      5'h13:
-          \wint_bitmod_fp3$64  = 8'h04;
-      5'h14:
-          \wint_bitmod_fp3$64  = 8'h06;
-      5'h15:
-          \wint_bitmod_fp3$64  = 8'hff;
-      5'h16:
-          \wint_bitmod_fp3$64  = 8'hfe;
-      5'h17:
-          \wint_bitmod_fp3$64  = 8'hfc;
-      5'h18:
-          \wint_bitmod_fp3$64  = 8'h00;
-      5'h19:
-          \wint_bitmod_fp3$64  = 8'h01;
-      5'h1a:
-          \wint_bitmod_fp3$64  = 8'h02;
-      5'h1b:
-          \wint_bitmod_fp3$64  = 8'h04;
-      5'h1c:
-          \wint_bitmod_fp3$64  = 8'hfa;
-      5'h1d:
-          \wint_bitmod_fp3$64  = 8'hff;
-      5'h1e:
-          \wint_bitmod_fp3$64  = 8'hfe;
-      5'h1f:
-          \wint_bitmod_fp3$64  = 8'hfc;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_sel[41:40])
-      2'h0:
-          w_in2 = w_sel[23:16];
-      2'h1:
-          w_in2 = { w_sel[21], w_sel[21], w_sel[21:16] };
-      2'h2:
-          w_in2 = \wint_bitmod_fp4$63 ;
-      2'h3:
-          w_in2 = \wint_bitmod_fp3$64 ;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[27:24] })
-      6'h00:
-          \wint_bitmod_fp4$67  = 8'h00;
-      6'h01:
-          \wint_bitmod_fp4$67  = 8'h01;
-      6'h02:
-          \wint_bitmod_fp4$67  = 8'h02;
-      6'h03:
-          \wint_bitmod_fp4$67  = 8'h03;
-      6'h04:
-          \wint_bitmod_fp4$67  = 8'h04;
-      6'h05:
-          \wint_bitmod_fp4$67  = 8'h06;
-      6'h06:
-          \wint_bitmod_fp4$67  = 8'h08;
-      6'h07:
-          \wint_bitmod_fp4$67  = 8'h0c;
-      6'h08:
-          \wint_bitmod_fp4$67  = 8'h0a;
-      6'h09:
-          \wint_bitmod_fp4$67  = 8'hff;
-      6'h0a:
-          \wint_bitmod_fp4$67  = 8'hfe;
-      6'h0b:
-          \wint_bitmod_fp4$67  = 8'hfd;
-      6'h0c:
-          \wint_bitmod_fp4$67  = 8'hfc;
-      6'h0d:
-          \wint_bitmod_fp4$67  = 8'hfa;
-      6'h0e:
-          \wint_bitmod_fp4$67  = 8'hf8;
-      6'h0f:
-          \wint_bitmod_fp4$67  = 8'hf4;
-      6'h10:
-          \wint_bitmod_fp4$67  = 8'h00;
-      6'h11:
-          \wint_bitmod_fp4$67  = 8'h01;
-      6'h12:
-          \wint_bitmod_fp4$67  = 8'h02;
-      6'h13:
-          \wint_bitmod_fp4$67  = 8'h03;
-      6'h14:
-          \wint_bitmod_fp4$67  = 8'h04;
-      6'h15:
-          \wint_bitmod_fp4$67  = 8'h06;
-      6'h16:
-          \wint_bitmod_fp4$67  = 8'h08;
-      6'h17:
-          \wint_bitmod_fp4$67  = 8'h0c;
-      6'h18:
-          \wint_bitmod_fp4$67  = 8'hf6;
-      6'h19:
-          \wint_bitmod_fp4$67  = 8'hff;
-      6'h1a:
-          \wint_bitmod_fp4$67  = 8'hfe;
-      6'h1b:
-          \wint_bitmod_fp4$67  = 8'hfd;
-      6'h1c:
-          \wint_bitmod_fp4$67  = 8'hfc;
-      6'h1d:
-          \wint_bitmod_fp4$67  = 8'hfa;
-      6'h1e:
-          \wint_bitmod_fp4$67  = 8'hf8;
-      6'h1f:
-          \wint_bitmod_fp4$67  = 8'hf4;
-      6'h20:
-          \wint_bitmod_fp4$67  = 8'h00;
-      6'h21:
-          \wint_bitmod_fp4$67  = 8'h01;
-      6'h22:
-          \wint_bitmod_fp4$67  = 8'h02;
-      6'h23:
-          \wint_bitmod_fp4$67  = 8'h03;
-      6'h24:
-          \wint_bitmod_fp4$67  = 8'h04;
-      6'h25:
-          \wint_bitmod_fp4$67  = 8'h06;
-      6'h26:
-          \wint_bitmod_fp4$67  = 8'h08;
-      6'h27:
-          \wint_bitmod_fp4$67  = 8'h0c;
-      6'h28:
-          \wint_bitmod_fp4$67  = 8'h10;
-      6'h29:
-          \wint_bitmod_fp4$67  = 8'hff;
-      6'h2a:
-          \wint_bitmod_fp4$67  = 8'hfe;
-      6'h2b:
-          \wint_bitmod_fp4$67  = 8'hfd;
-      6'h2c:
-          \wint_bitmod_fp4$67  = 8'hfc;
-      6'h2d:
-          \wint_bitmod_fp4$67  = 8'hfa;
-      6'h2e:
-          \wint_bitmod_fp4$67  = 8'hf8;
-      6'h2f:
-          \wint_bitmod_fp4$67  = 8'hf4;
-      6'h30:
-          \wint_bitmod_fp4$67  = 8'h00;
-      6'h31:
-          \wint_bitmod_fp4$67  = 8'h01;
-      6'h32:
-          \wint_bitmod_fp4$67  = 8'h02;
-      6'h33:
-          \wint_bitmod_fp4$67  = 8'h03;
-      6'h34:
-          \wint_bitmod_fp4$67  = 8'h04;
-      6'h35:
-          \wint_bitmod_fp4$67  = 8'h06;
-      6'h36:
-          \wint_bitmod_fp4$67  = 8'h08;
-      6'h37:
-          \wint_bitmod_fp4$67  = 8'h0c;
-      6'h38:
-          \wint_bitmod_fp4$67  = 8'hf0;
-      6'h39:
-          \wint_bitmod_fp4$67  = 8'hff;
-      6'h3a:
-          \wint_bitmod_fp4$67  = 8'hfe;
-      6'h3b:
-          \wint_bitmod_fp4$67  = 8'hfd;
-      6'h3c:
-          \wint_bitmod_fp4$67  = 8'hfc;
-      6'h3d:
-          \wint_bitmod_fp4$67  = 8'hfa;
-      6'h3e:
-          \wint_bitmod_fp4$67  = 8'hf8;
-      6'h3f:
-          \wint_bitmod_fp4$67  = 8'hf4;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[26:24] })
-      5'h00:
-          \wint_bitmod_fp3$68  = 8'h00;
-      5'h01:
-          \wint_bitmod_fp3$68  = 8'h01;
-      5'h02:
-          \wint_bitmod_fp3$68  = 8'h02;
-      5'h03:
-          \wint_bitmod_fp3$68  = 8'h04;
-      5'h04:
-          \wint_bitmod_fp3$68  = 8'h03;
-      5'h05:
-          \wint_bitmod_fp3$68  = 8'hff;
-      5'h06:
-          \wint_bitmod_fp3$68  = 8'hfe;
-      5'h07:
-          \wint_bitmod_fp3$68  = 8'hfc;
-      5'h08:
-          \wint_bitmod_fp3$68  = 8'h00;
-      5'h09:
-          \wint_bitmod_fp3$68  = 8'h01;
-      5'h0a:
-          \wint_bitmod_fp3$68  = 8'h02;
-      5'h0b:
-          \wint_bitmod_fp3$68  = 8'h04;
-      5'h0c:
-          \wint_bitmod_fp3$68  = 8'hfd;
-      5'h0d:
-          \wint_bitmod_fp3$68  = 8'hff;
-      5'h0e:
-          \wint_bitmod_fp3$68  = 8'hfe;
-      5'h0f:
-          \wint_bitmod_fp3$68  = 8'hfc;
-      5'h10:
-          \wint_bitmod_fp3$68  = 8'h00;
-      5'h11:
-          \wint_bitmod_fp3$68  = 8'h01;
-      5'h12:
-          \wint_bitmod_fp3$68  = 8'h02;
-      5'h13:
-          \wint_bitmod_fp3$68  = 8'h04;
-      5'h14:
-          \wint_bitmod_fp3$68  = 8'h06;
-      5'h15:
-          \wint_bitmod_fp3$68  = 8'hff;
-      5'h16:
-          \wint_bitmod_fp3$68  = 8'hfe;
-      5'h17:
-          \wint_bitmod_fp3$68  = 8'hfc;
-      5'h18:
-          \wint_bitmod_fp3$68  = 8'h00;
-      5'h19:
-          \wint_bitmod_fp3$68  = 8'h01;
-      5'h1a:
-          \wint_bitmod_fp3$68  = 8'h02;
-      5'h1b:
-          \wint_bitmod_fp3$68  = 8'h04;
-      5'h1c:
-          \wint_bitmod_fp3$68  = 8'hfa;
-      5'h1d:
-          \wint_bitmod_fp3$68  = 8'hff;
-      5'h1e:
-          \wint_bitmod_fp3$68  = 8'hfe;
-      5'h1f:
-          \wint_bitmod_fp3$68  = 8'hfc;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_sel[41:40])
-      2'h0:
-          w_in3 = w_sel[31:24];
-      2'h1:
-          w_in3 = { w_sel[29], w_sel[29], w_sel[29:24] };
-      2'h2:
-          w_in3 = \wint_bitmod_fp4$67 ;
-      2'h3:
-          w_in3 = \wint_bitmod_fp3$68 ;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          neg0 = neg_int8_0;
-      2'h1:
-          neg0 = neg_int6_0;
-      2'h2:
-          neg0 = neg_bitmod_fp4_0;
-      2'h3:
-          neg0 = neg_bitmod_fp3_0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          man0 = man_int8_0;
-      2'h1:
-          man0 = man_int6_0;
-      2'h2:
-          man0 = man_bitmod_fp4_0;
-      2'h3:
-          man0 = man_bitmod_fp3_0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          shift0 = \$84 [3:0];
-      2'h1:
-          shift0 = \$125 [3:0];
-      2'h2:
-          shift0 = shift_bitmod_fp4_0;
-      2'h3:
-          shift0 = shift_bitmod_fp3_0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          neg1 = neg_int8_1;
-      2'h1:
-          neg1 = neg_int6_1;
-      2'h2:
-          neg1 = neg_bitmod_fp4_1;
-      2'h3:
-          neg1 = neg_bitmod_fp3_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          man1 = man_int8_1;
-      2'h1:
-          man1 = man_int6_1;
-      2'h2:
-          man1 = man_bitmod_fp4_1;
-      2'h3:
-          man1 = man_bitmod_fp3_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          shift1 = \$166 [3:0];
-      2'h1:
-          shift1 = \$207 [3:0];
-      2'h2:
-          shift1 = shift_bitmod_fp4_1;
-      2'h3:
-          shift1 = shift_bitmod_fp3_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          neg2 = neg_int8_2;
-      2'h1:
-          neg2 = neg_int6_2;
-      2'h2:
-          neg2 = neg_bitmod_fp4_2;
-      2'h3:
-          neg2 = neg_bitmod_fp3_2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          man2 = man_int8_2;
-      2'h1:
-          man2 = man_int6_2;
-      2'h2:
-          man2 = man_bitmod_fp4_2;
-      2'h3:
-          man2 = man_bitmod_fp3_2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          shift2 = \$248 [3:0];
-      2'h1:
-          shift2 = \$289 [3:0];
-      2'h2:
-          shift2 = shift_bitmod_fp4_2;
-      2'h3:
-          shift2 = shift_bitmod_fp3_2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          neg3 = neg_int8_3;
-      2'h1:
-          neg3 = neg_int6_3;
-      2'h2:
-          neg3 = neg_bitmod_fp4_3;
-      2'h3:
-          neg3 = neg_bitmod_fp3_3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          man3 = man_int8_3;
-      2'h1:
-          man3 = man_int6_3;
-      2'h2:
-          man3 = man_bitmod_fp4_3;
-      2'h3:
-          man3 = man_bitmod_fp3_3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          shift3 = \$330 [3:0];
-      2'h1:
-          shift3 = \$371 [3:0];
-      2'h2:
-          shift3 = shift_bitmod_fp4_3;
-      2'h3:
-          shift3 = shift_bitmod_fp3_3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$411  = i_a;
-    if (rst) begin
-      \$411  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$412  = i_w;
-    if (rst) begin
-      \$412  = 44'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$413  = i_ctl;
-    if (rst) begin
-      \$413  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$414  = w_reg;
-    if (i_ctl[1]) begin
-      \$414  = i_w;
-    end
-    if (rst) begin
-      \$414  = 44'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$415  = w_int0;
-    if (accept) begin
-      \$415  = w_in0;
-    end
-    if (rst) begin
-      \$415  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$416  = rest0;
-    if (accept) begin
-      \$416  = \$3 [7:0];
-    end
-    if (\$19 ) begin
-      \$416  = \$21 ;
-    end
-    if (rst) begin
-      \$416  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$417  = w_int1;
-    if (accept) begin
-      \$417  = w_in1;
-    end
-    if (rst) begin
-      \$417  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$418  = rest1;
-    if (accept) begin
-      \$418  = \$6 [7:0];
-    end
-    if (\$24 ) begin
-      \$418  = \$26 ;
-    end
-    if (rst) begin
-      \$418  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$419  = w_int2;
-    if (accept) begin
-      \$419  = w_in2;
-    end
-    if (rst) begin
-      \$419  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$420  = rest2;
-    if (accept) begin
-      \$420  = \$9 [7:0];
-    end
-    if (\$29 ) begin
-      \$420  = \$31 ;
-    end
-    if (rst) begin
-      \$420  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$421  = w_int3;
-    if (accept) begin
-      \$421  = w_in3;
-    end
-    if (rst) begin
-      \$421  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$422  = rest3;
-    if (accept) begin
-      \$422  = \$12 [7:0];
-    end
-    if (\$34 ) begin
-      \$422  = \$36 ;
-    end
-    if (rst) begin
-      \$422  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$423  = a_reg;
-    if (accept) begin
-      \$423  = i_a;
-    end
-    if (rst) begin
-      \$423  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$424  = dtype;
-    if (accept) begin
-      \$424  = w_sel[41:40];
-    end
-    if (rst) begin
-      \$424  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$425  = remaining;
-    if (accept) begin
-      \$425  = \$14 ;
-    end else if (\$13 ) begin
-      \$425  = \$15 [2:0];
-    end
-    if (rst) begin
-      \$425  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$426  = step;
-    if (accept) begin
-      \$426  = 2'h0;
-    end else if (\$13 ) begin
-      \$426  = \$16 [1:0];
-    end
-    if (rst) begin
-      \$426  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$427  = beat_group_end;
-    if (accept) begin
-      \$427  = i_ctl[4];
-    end
-    if (rst) begin
-      \$427  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$428  = beat_last;
-    if (accept) begin
-      \$428  = i_ctl[3];
-    end
-    if (rst) begin
-      \$428  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$429  = beat_scale;
-    if (accept) begin
-      \$429  = w_sel[39:32];
-    end
-    if (rst) begin
-      \$429  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$430  = group_acc;
+    \$450  = group_acc;
     if (handoff) begin
-      \$430  = 32'd0;
-    end else if (\$37 ) begin
-      \$430  = \$399 [31:0];
+      \$450  = 32'd0;
+    end else if (\$49 ) begin
+      \$450  = \$413 [31:0];
     end
     if (rst) begin
-      \$430  = 32'd0;
+      \$450  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$431  = grp_first;
+    \$451  = grp_first;
     if (handoff) begin
-      \$431  = 1'h0;
+      \$451  = 1'h0;
     end
-    if (\$38 ) begin
-      \$431  = 1'h1;
+    if (\$50 ) begin
+      \$451  = 1'h1;
     end
     if (rst) begin
-      \$431  = 1'h0;
+      \$451  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$432  = grp_psum;
-    if (\$38 ) begin
-      \$432  = i_psum;
+    \$452  = grp_psum;
+    if (\$50 ) begin
+      \$452  = i_psum;
     end
     if (rst) begin
-      \$432  = 48'h000000000000;
+      \$452  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$433  = 1'h0;
-    if (\$39 ) begin
-      if (\$43 ) begin
-        \$433  = 1'h1;
+    \$453  = 1'h0;
+    if (\$51 ) begin
+      if (\$55 ) begin
+        \$453  = 1'h1;
       end
     end
     if (rst) begin
-      \$433  = 1'h0;
+      \$453  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$434  = out_acc;
-    if (\$39 ) begin
-      \$434  = \$410 [47:0];
+    \$454  = out_acc;
+    if (\$51 ) begin
+      \$454  = \$430 [47:0];
     end
     if (rst) begin
-      \$434  = 48'h000000000000;
+      \$454  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$435  = dq_left;
-    if (\$39 ) begin
-      \$435  = \$40 [3:0];
+    \$455  = dq_left;
+    if (\$51 ) begin
+      \$455  = \$52 [3:0];
     end
     if (handoff) begin
-      \$435  = 4'h8;
+      \$455  = 4'h8;
     end
     if (rst) begin
-      \$435  = 4'h0;
+      \$455  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$436  = dq_bit;
-    if (\$39 ) begin
-      \$436  = \$41 [2:0];
+    \$456  = dq_bit;
+    if (\$51 ) begin
+      \$456  = \$53 [2:0];
     end
     if (handoff) begin
-      \$436  = 3'h0;
+      \$456  = 3'h0;
     end
     if (rst) begin
-      \$436  = 3'h0;
+      \$456  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$437  = o_psum;
-    if (\$39 ) begin
-      if (\$43 ) begin
-        \$437  = \$410 [47:0];
+    \$457  = o_psum;
+    if (\$51 ) begin
+      if (\$55 ) begin
+        \$457  = \$430 [47:0];
       end
     end
     if (rst) begin
-      \$437  = 48'h000000000000;
+      \$457  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$438  = dq_sum;
+    \$458  = dq_sum;
     if (handoff) begin
-      \$438  = \$399 [31:0];
+      \$458  = \$413 [31:0];
     end
     if (rst) begin
-      \$438  = 32'd0;
+      \$458  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = dq_scale;
+    \$459  = dq_scale;
     if (handoff) begin
-      \$439  = beat_scale;
+      \$459  = beat_scale;
     end
     if (rst) begin
-      \$439  = 8'h00;
+      \$459  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$440  = dq_first;
+    \$460  = dq_first;
     if (handoff) begin
-      \$440  = grp_first;
+      \$460  = grp_first;
     end
     if (rst) begin
-      \$440  = 1'h0;
+      \$460  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$441  = dq_psum;
+    \$461  = dq_psum;
     if (handoff) begin
-      \$441  = grp_psum;
+      \$461  = grp_psum;
     end
     if (rst) begin
-      \$441  = 48'h000000000000;
+      \$461  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$442  = dq_last;
+    \$462  = dq_last;
     if (handoff) begin
-      \$442  = beat_last;
+      \$462  = beat_last;
     end
     if (rst) begin
-      \$442  = 1'h0;
+      \$462  = 1'h0;
     end
   end
   always @* begin
@@ -2904,34 +1696,1285 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
       top3 = 8'h80;
     end
   end
-  assign group_next = \$399 [31:0];
-  assign out_next = \$410 [47:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_sel[41:40])
+      2'h0:
+          \$16  = 3'h4;
+      2'h1:
+          \$16  = 3'h3;
+      2'h2:
+          \$16  = 3'h2;
+      2'h3:
+          \$16  = 3'h2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez ({ w_sel[43:42], w_sel[3:0] })
+      6'h00:
+          wint_bitmod_fp4 = 8'h00;
+      6'h01:
+          wint_bitmod_fp4 = 8'h01;
+      6'h02:
+          wint_bitmod_fp4 = 8'h02;
+      6'h03:
+          wint_bitmod_fp4 = 8'h03;
+      6'h04:
+          wint_bitmod_fp4 = 8'h04;
+      6'h05:
+          wint_bitmod_fp4 = 8'h06;
+      6'h06:
+          wint_bitmod_fp4 = 8'h08;
+      6'h07:
+          wint_bitmod_fp4 = 8'h0c;
+      6'h08:
+          wint_bitmod_fp4 = 8'h0a;
+      6'h09:
+          wint_bitmod_fp4 = 8'hff;
+      6'h0a:
+          wint_bitmod_fp4 = 8'hfe;
+      6'h0b:
+          wint_bitmod_fp4 = 8'hfd;
+      6'h0c:
+          wint_bitmod_fp4 = 8'hfc;
+      6'h0d:
+          wint_bitmod_fp4 = 8'hfa;
+      6'h0e:
+          wint_bitmod_fp4 = 8'hf8;
+      6'h0f:
+          wint_bitmod_fp4 = 8'hf4;
+      6'h10:
+          wint_bitmod_fp4 = 8'h00;
+      6'h11:
+          wint_bitmod_fp4 = 8'h01;
+      6'h12:
+          wint_bitmod_fp4 = 8'h02;
+      6'h13:
+          wint_bitmod_fp4 = 8'h03;
+      6'h14:
+          wint_bitmod_fp4 = 8'h04;
+      6'h15:
+          wint_bitmod_fp4 = 8'h06;
+      6'h16:
+          wint_bitmod_fp4 = 8'h08;
+      6'h17:
+          wint_bitmod_fp4 = 8'h0c;
+      6'h18:
+          wint_bitmod_fp4 = 8'hf6;
+      6'h19:
+          wint_bitmod_fp4 = 8'hff;
+      6'h1a:
+          wint_bitmod_fp4 = 8'hfe;
+      6'h1b:
+          wint_bitmod_fp4 = 8'hfd;
+      6'h1c:
+          wint_bitmod_fp4 = 8'hfc;
+      6'h1d:
+          wint_bitmod_fp4 = 8'hfa;
+      6'h1e:
+          wint_bitmod_fp4 = 8'hf8;
+      6'h1f:
+          wint_bitmod_fp4 = 8'hf4;
+      6'h20:
+          wint_bitmod_fp4 = 8'h00;
+      6'h21:
+          wint_bitmod_fp4 = 8'h01;
+      6'h22:
+          wint_bitmod_fp4 = 8'h02;
+      6'h23:
+          wint_bitmod_fp4 = 8'h03;
+      6'h24:
+          wint_bitmod_fp4 = 8'h04;
+      6'h25:
+          wint_bitmod_fp4 = 8'h06;
+      6'h26:
+          wint_bitmod_fp4 = 8'h08;
+      6'h27:
+          wint_bitmod_fp4 = 8'h0c;
+      6'h28:
+          wint_bitmod_fp4 = 8'h10;
+      6'h29:
+          wint_bitmod_fp4 = 8'hff;
+      6'h2a:
+          wint_bitmod_fp4 = 8'hfe;
+      6'h2b:
+          wint_bitmod_fp4 = 8'hfd;
+      6'h2c:
+          wint_bitmod_fp4 = 8'hfc;
+      6'h2d:
+          wint_bitmod_fp4 = 8'hfa;
+      6'h2e:
+          wint_bitmod_fp4 = 8'hf8;
+      6'h2f:
+          wint_bitmod_fp4 = 8'hf4;
+      6'h30:
+          wint_bitmod_fp4 = 8'h00;
+      6'h31:
+          wint_bitmod_fp4 = 8'h01;
+      6'h32:
+          wint_bitmod_fp4 = 8'h02;
+      6'h33:
+          wint_bitmod_fp4 = 8'h03;
+      6'h34:
+          wint_bitmod_fp4 = 8'h04;
+      6'h35:
+          wint_bitmod_fp4 = 8'h06;
+      6'h36:
+          wint_bitmod_fp4 = 8'h08;
+      6'h37:
+          wint_bitmod_fp4 = 8'h0c;
+      6'h38:
+          wint_bitmod_fp4 = 8'hf0;
+      6'h39:
+          wint_bitmod_fp4 = 8'hff;
+      6'h3a:
+          wint_bitmod_fp4 = 8'hfe;
+      6'h3b:
+          wint_bitmod_fp4 = 8'hfd;
+      6'h3c:
+          wint_bitmod_fp4 = 8'hfc;
+      6'h3d:
+          wint_bitmod_fp4 = 8'hfa;
+      6'h3e:
+          wint_bitmod_fp4 = 8'hf8;
+      6'h3f:
+          wint_bitmod_fp4 = 8'hf4;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez ({ w_sel[43:42], w_sel[2:0] })
+      5'h00:
+          wint_bitmod_fp3 = 8'h00;
+      5'h01:
+          wint_bitmod_fp3 = 8'h01;
+      5'h02:
+          wint_bitmod_fp3 = 8'h02;
+      5'h03:
+          wint_bitmod_fp3 = 8'h04;
+      5'h04:
+          wint_bitmod_fp3 = 8'h03;
+      5'h05:
+          wint_bitmod_fp3 = 8'hff;
+      5'h06:
+          wint_bitmod_fp3 = 8'hfe;
+      5'h07:
+          wint_bitmod_fp3 = 8'hfc;
+      5'h08:
+          wint_bitmod_fp3 = 8'h00;
+      5'h09:
+          wint_bitmod_fp3 = 8'h01;
+      5'h0a:
+          wint_bitmod_fp3 = 8'h02;
+      5'h0b:
+          wint_bitmod_fp3 = 8'h04;
+      5'h0c:
+          wint_bitmod_fp3 = 8'hfd;
+      5'h0d:
+          wint_bitmod_fp3 = 8'hff;
+      5'h0e:
+          wint_bitmod_fp3 = 8'hfe;
+      5'h0f:
+          wint_bitmod_fp3 = 8'hfc;
+      5'h10:
+          wint_bitmod_fp3 = 8'h00;
+      5'h11:
+          wint_bitmod_fp3 = 8'h01;
+      5'h12:
+          wint_bitmod_fp3 = 8'h02;
+      5'h13:
+          wint_bitmod_fp3 = 8'h04;
+      5'h14:
+          wint_bitmod_fp3 = 8'h06;
+      5'h15:
+          wint_bitmod_fp3 = 8'hff;
+      5'h16:
+          wint_bitmod_fp3 = 8'hfe;
+      5'h17:
+          wint_bitmod_fp3 = 8'hfc;
+      5'h18:
+          wint_bitmod_fp3 = 8'h00;
+      5'h19:
+          wint_bitmod_fp3 = 8'h01;
+      5'h1a:
+          wint_bitmod_fp3 = 8'h02;
+      5'h1b:
+          wint_bitmod_fp3 = 8'h04;
+      5'h1c:
+          wint_bitmod_fp3 = 8'hfa;
+      5'h1d:
+          wint_bitmod_fp3 = 8'hff;
+      5'h1e:
+          wint_bitmod_fp3 = 8'hfe;
+      5'h1f:
+          wint_bitmod_fp3 = 8'hfc;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_sel[41:40])
+      2'h0:
+          w_in0 = w_sel[7:0];
+      2'h1:
+          w_in0 = { w_sel[5], w_sel[5], w_sel[5:0] };
+      2'h2:
+          w_in0 = wint_bitmod_fp4;
+      2'h3:
+          w_in0 = wint_bitmod_fp3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez ({ w_sel[43:42], w_sel[11:8] })
+      6'h00:
+          \wint_bitmod_fp4$60  = 8'h00;
+      6'h01:
+          \wint_bitmod_fp4$60  = 8'h01;
+      6'h02:
+          \wint_bitmod_fp4$60  = 8'h02;
+      6'h03:
+          \wint_bitmod_fp4$60  = 8'h03;
+      6'h04:
+          \wint_bitmod_fp4$60  = 8'h04;
+      6'h05:
+          \wint_bitmod_fp4$60  = 8'h06;
+      6'h06:
+          \wint_bitmod_fp4$60  = 8'h08;
+      6'h07:
+          \wint_bitmod_fp4$60  = 8'h0c;
+      6'h08:
+          \wint_bitmod_fp4$60  = 8'h0a;
+      6'h09:
+          \wint_bitmod_fp4$60  = 8'hff;
+      6'h0a:
+          \wint_bitmod_fp4$60  = 8'hfe;
+      6'h0b:
+          \wint_bitmod_fp4$60  = 8'hfd;
+      6'h0c:
+          \wint_bitmod_fp4$60  = 8'hfc;
+      6'h0d:
+          \wint_bitmod_fp4$60  = 8'hfa;
+      6'h0e:
+          \wint_bitmod_fp4$60  = 8'hf8;
+      6'h0f:
+          \wint_bitmod_fp4$60  = 8'hf4;
+      6'h10:
+          \wint_bitmod_fp4$60  = 8'h00;
+      6'h11:
+          \wint_bitmod_fp4$60  = 8'h01;
+      6'h12:
+          \wint_bitmod_fp4$60  = 8'h02;
+      6'h13:
+          \wint_bitmod_fp4$60  = 8'h03;
+      6'h14:
+          \wint_bitmod_fp4$60  = 8'h04;
+      6'h15:
+          \wint_bitmod_fp4$60  = 8'h06;
+      6'h16:
+          \wint_bitmod_fp4$60  = 8'h08;
+      6'h17:
+          \wint_bitmod_fp4$60  = 8'h0c;
+      6'h18:
+          \wint_bitmod_fp4$60  = 8'hf6;
+      6'h19:
+          \wint_bitmod_fp4$60  = 8'hff;
+      6'h1a:
+          \wint_bitmod_fp4$60  = 8'hfe;
+      6'h1b:
+          \wint_bitmod_fp4$60  = 8'hfd;
+      6'h1c:
+          \wint_bitmod_fp4$60  = 8'hfc;
+      6'h1d:
+          \wint_bitmod_fp4$60  = 8'hfa;
+      6'h1e:
+          \wint_bitmod_fp4$60  = 8'hf8;
+      6'h1f:
+          \wint_bitmod_fp4$60  = 8'hf4;
+      6'h20:
+          \wint_bitmod_fp4$60  = 8'h00;
+      6'h21:
+          \wint_bitmod_fp4$60  = 8'h01;
+      6'h22:
+          \wint_bitmod_fp4$60  = 8'h02;
+      6'h23:
+          \wint_bitmod_fp4$60  = 8'h03;
+      6'h24:
+          \wint_bitmod_fp4$60  = 8'h04;
+      6'h25:
+          \wint_bitmod_fp4$60  = 8'h06;
+      6'h26:
+          \wint_bitmod_fp4$60  = 8'h08;
+      6'h27:
+          \wint_bitmod_fp4$60  = 8'h0c;
+      6'h28:
+          \wint_bitmod_fp4$60  = 8'h10;
+      6'h29:
+          \wint_bitmod_fp4$60  = 8'hff;
+      6'h2a:
+          \wint_bitmod_fp4$60  = 8'hfe;
+      6'h2b:
+          \wint_bitmod_fp4$60  = 8'hfd;
+      6'h2c:
+          \wint_bitmod_fp4$60  = 8'hfc;
+      6'h2d:
+          \wint_bitmod_fp4$60  = 8'hfa;
+      6'h2e:
+          \wint_bitmod_fp4$60  = 8'hf8;
+      6'h2f:
+          \wint_bitmod_fp4$60  = 8'hf4;
+      6'h30:
+          \wint_bitmod_fp4$60  = 8'h00;
+      6'h31:
+          \wint_bitmod_fp4$60  = 8'h01;
+      6'h32:
+          \wint_bitmod_fp4$60  = 8'h02;
+      6'h33:
+          \wint_bitmod_fp4$60  = 8'h03;
+      6'h34:
+          \wint_bitmod_fp4$60  = 8'h04;
+      6'h35:
+          \wint_bitmod_fp4$60  = 8'h06;
+      6'h36:
+          \wint_bitmod_fp4$60  = 8'h08;
+      6'h37:
+          \wint_bitmod_fp4$60  = 8'h0c;
+      6'h38:
+          \wint_bitmod_fp4$60  = 8'hf0;
+      6'h39:
+          \wint_bitmod_fp4$60  = 8'hff;
+      6'h3a:
+          \wint_bitmod_fp4$60  = 8'hfe;
+      6'h3b:
+          \wint_bitmod_fp4$60  = 8'hfd;
+      6'h3c:
+          \wint_bitmod_fp4$60  = 8'hfc;
+      6'h3d:
+          \wint_bitmod_fp4$60  = 8'hfa;
+      6'h3e:
+          \wint_bitmod_fp4$60  = 8'hf8;
+      6'h3f:
+          \wint_bitmod_fp4$60  = 8'hf4;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez ({ w_sel[43:42], w_sel[10:8] })
+      5'h00:
+          \wint_bitmod_fp3$61  = 8'h00;
+      5'h01:
+          \wint_bitmod_fp3$61  = 8'h01;
+      5'h02:
+          \wint_bitmod_fp3$61  = 8'h02;
+      5'h03:
+          \wint_bitmod_fp3$61  = 8'h04;
+      5'h04:
+          \wint_bitmod_fp3$61  = 8'h03;
+      5'h05:
+          \wint_bitmod_fp3$61  = 8'hff;
+      5'h06:
+          \wint_bitmod_fp3$61  = 8'hfe;
+      5'h07:
+          \wint_bitmod_fp3$61  = 8'hfc;
+      5'h08:
+          \wint_bitmod_fp3$61  = 8'h00;
+      5'h09:
+          \wint_bitmod_fp3$61  = 8'h01;
+      5'h0a:
+          \wint_bitmod_fp3$61  = 8'h02;
+      5'h0b:
+          \wint_bitmod_fp3$61  = 8'h04;
+      5'h0c:
+          \wint_bitmod_fp3$61  = 8'hfd;
+      5'h0d:
+          \wint_bitmod_fp3$61  = 8'hff;
+      5'h0e:
+          \wint_bitmod_fp3$61  = 8'hfe;
+      5'h0f:
+          \wint_bitmod_fp3$61  = 8'hfc;
+      5'h10:
+          \wint_bitmod_fp3$61  = 8'h00;
+      5'h11:
+          \wint_bitmod_fp3$61  = 8'h01;
+      5'h12:
+          \wint_bitmod_fp3$61  = 8'h02;
+      5'h13:
+          \wint_bitmod_fp3$61  = 8'h04;
+      5'h14:
+          \wint_bitmod_fp3$61  = 8'h06;
+      5'h15:
+          \wint_bitmod_fp3$61  = 8'hff;
+      5'h16:
+          \wint_bitmod_fp3$61  = 8'hfe;
+      5'h17:
+          \wint_bitmod_fp3$61  = 8'hfc;
+      5'h18:
+          \wint_bitmod_fp3$61  = 8'h00;
+      5'h19:
+          \wint_bitmod_fp3$61  = 8'h01;
+      5'h1a:
+          \wint_bitmod_fp3$61  = 8'h02;
+      5'h1b:
+          \wint_bitmod_fp3$61  = 8'h04;
+      5'h1c:
+          \wint_bitmod_fp3$61  = 8'hfa;
+      5'h1d:
+          \wint_bitmod_fp3$61  = 8'hff;
+      5'h1e:
+          \wint_bitmod_fp3$61  = 8'hfe;
+      5'h1f:
+          \wint_bitmod_fp3$61  = 8'hfc;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_sel[41:40])
+      2'h0:
+          w_in1 = w_sel[15:8];
+      2'h1:
+          w_in1 = { w_sel[13], w_sel[13], w_sel[13:8] };
+      2'h2:
+          w_in1 = \wint_bitmod_fp4$60 ;
+      2'h3:
+          w_in1 = \wint_bitmod_fp3$61 ;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez ({ w_sel[43:42], w_sel[19:16] })
+      6'h00:
+          \wint_bitmod_fp4$64  = 8'h00;
+      6'h01:
+          \wint_bitmod_fp4$64  = 8'h01;
+      6'h02:
+          \wint_bitmod_fp4$64  = 8'h02;
+      6'h03:
+          \wint_bitmod_fp4$64  = 8'h03;
+      6'h04:
+          \wint_bitmod_fp4$64  = 8'h04;
+      6'h05:
+          \wint_bitmod_fp4$64  = 8'h06;
+      6'h06:
+          \wint_bitmod_fp4$64  = 8'h08;
+      6'h07:
+          \wint_bitmod_fp4$64  = 8'h0c;
+      6'h08:
+          \wint_bitmod_fp4$64  = 8'h0a;
+      6'h09:
+          \wint_bitmod_fp4$64  = 8'hff;
+      6'h0a:
+          \wint_bitmod_fp4$64  = 8'hfe;
+      6'h0b:
+          \wint_bitmod_fp4$64  = 8'hfd;
+      6'h0c:
+          \wint_bitmod_fp4$64  = 8'hfc;
+      6'h0d:
+          \wint_bitmod_fp4$64  = 8'hfa;
+      6'h0e:
+          \wint_bitmod_fp4$64  = 8'hf8;
+      6'h0f:
+          \wint_bitmod_fp4$64  = 8'hf4;
+      6'h10:
+          \wint_bitmod_fp4$64  = 8'h00;
+      6'h11:
+          \wint_bitmod_fp4$64  = 8'h01;
+      6'h12:
+          \wint_bitmod_fp4$64  = 8'h02;
+      6'h13:
+          \wint_bitmod_fp4$64  = 8'h03;
+      6'h14:
+          \wint_bitmod_fp4$64  = 8'h04;
+      6'h15:
+          \wint_bitmod_fp4$64  = 8'h06;
+      6'h16:
+          \wint_bitmod_fp4$64  = 8'h08;
+      6'h17:
+          \wint_bitmod_fp4$64  = 8'h0c;
+      6'h18:
+          \wint_bitmod_fp4$64  = 8'hf6;
+      6'h19:
+          \wint_bitmod_fp4$64  = 8'hff;
+      6'h1a:
+          \wint_bitmod_fp4$64  = 8'hfe;
+      6'h1b:
+          \wint_bitmod_fp4$64  = 8'hfd;
+      6'h1c:
+          \wint_bitmod_fp4$64  = 8'hfc;
+      6'h1d:
+          \wint_bitmod_fp4$64  = 8'hfa;
+      6'h1e:
+          \wint_bitmod_fp4$64  = 8'hf8;
+      6'h1f:
+          \wint_bitmod_fp4$64  = 8'hf4;
+      6'h20:
+          \wint_bitmod_fp4$64  = 8'h00;
+      6'h21:
+          \wint_bitmod_fp4$64  = 8'h01;
+      6'h22:
+          \wint_bitmod_fp4$64  = 8'h02;
+      6'h23:
+          \wint_bitmod_fp4$64  = 8'h03;
+      6'h24:
+          \wint_bitmod_fp4$64  = 8'h04;
+      6'h25:
+          \wint_bitmod_fp4$64  = 8'h06;
+      6'h26:
+          \wint_bitmod_fp4$64  = 8'h08;
+      6'h27:
+          \wint_bitmod_fp4$64  = 8'h0c;
+      6'h28:
+          \wint_bitmod_fp4$64  = 8'h10;
+      6'h29:
+          \wint_bitmod_fp4$64  = 8'hff;
+      6'h2a:
+          \wint_bitmod_fp4$64  = 8'hfe;
+      6'h2b:
+          \wint_bitmod_fp4$64  = 8'hfd;
+      6'h2c:
+          \wint_bitmod_fp4$64  = 8'hfc;
+      6'h2d:
+          \wint_bitmod_fp4$64  = 8'hfa;
+      6'h2e:
+          \wint_bitmod_fp4$64  = 8'hf8;
+      6'h2f:
+          \wint_bitmod_fp4$64  = 8'hf4;
+      6'h30:
+          \wint_bitmod_fp4$64  = 8'h00;
+      6'h31:
+          \wint_bitmod_fp4$64  = 8'h01;
+      6'h32:
+          \wint_bitmod_fp4$64  = 8'h02;
+      6'h33:
+          \wint_bitmod_fp4$64  = 8'h03;
+      6'h34:
+          \wint_bitmod_fp4$64  = 8'h04;
+      6'h35:
+          \wint_bitmod_fp4$64  = 8'h06;
+      6'h36:
+          \wint_bitmod_fp4$64  = 8'h08;
+      6'h37:
+          \wint_bitmod_fp4$64  = 8'h0c;
+      6'h38:
+          \wint_bitmod_fp4$64  = 8'hf0;
+      6'h39:
+          \wint_bitmod_fp4$64  = 8'hff;
+      6'h3a:
+          \wint_bitmod_fp4$64  = 8'hfe;
+      6'h3b:
+          \wint_bitmod_fp4$64  = 8'hfd;
+      6'h3c:
+          \wint_bitmod_fp4$64  = 8'hfc;
+      6'h3d:
+          \wint_bitmod_fp4$64  = 8'hfa;
+      6'h3e:
+          \wint_bitmod_fp4$64  = 8'hf8;
+      6'h3f:
+          \wint_bitmod_fp4$64  = 8'hf4;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez ({ w_sel[43:42], w_sel[18:16] })
+      5'h00:
+          \wint_bitmod_fp3$65  = 8'h00;
+      5'h01:
+          \wint_bitmod_fp3$65  = 8'h01;
+      5'h02:
+          \wint_bitmod_fp3$65  = 8'h02;
+      5'h03:
+          \wint_bitmod_fp3$65  = 8'h04;
+      5'h04:
+          \wint_bitmod_fp3$65  = 8'h03;
+      5'h05:
+          \wint_bitmod_fp3$65  = 8'hff;
+      5'h06:
+          \wint_bitmod_fp3$65  = 8'hfe;
+      5'h07:
+          \wint_bitmod_fp3$65  = 8'hfc;
+      5'h08:
+          \wint_bitmod_fp3$65  = 8'h00;
+      5'h09:
+          \wint_bitmod_fp3$65  = 8'h01;
+      5'h0a:
+          \wint_bitmod_fp3$65  = 8'h02;
+      5'h0b:
+          \wint_bitmod_fp3$65  = 8'h04;
+      5'h0c:
+          \wint_bitmod_fp3$65  = 8'hfd;
+      5'h0d:
+          \wint_bitmod_fp3$65  = 8'hff;
+      5'h0e:
+          \wint_bitmod_fp3$65  = 8'hfe;
+      5'h0f:
+          \wint_bitmod_fp3$65  = 8'hfc;
+      5'h10:
+          \wint_bitmod_fp3$65  = 8'h00;
+      5'h11:
+          \wint_bitmod_fp3$65  = 8'h01;
+      5'h12:
+          \wint_bitmod_fp3$65  = 8'h02;
+      5'h13:
+          \wint_bitmod_fp3$65  = 8'h04;
+      5'h14:
+          \wint_bitmod_fp3$65  = 8'h06;
+      5'h15:
+          \wint_bitmod_fp3$65  = 8'hff;
+      5'h16:
+          \wint_bitmod_fp3$65  = 8'hfe;
+      5'h17:
+          \wint_bitmod_fp3$65  = 8'hfc;
+      5'h18:
+          \wint_bitmod_fp3$65  = 8'h00;
+      5'h19:
+          \wint_bitmod_fp3$65  = 8'h01;
+      5'h1a:
+          \wint_bitmod_fp3$65  = 8'h02;
+      5'h1b:
+          \wint_bitmod_fp3$65  = 8'h04;
+      5'h1c:
+          \wint_bitmod_fp3$65  = 8'hfa;
+      5'h1d:
+          \wint_bitmod_fp3$65  = 8'hff;
+      5'h1e:
+          \wint_bitmod_fp3$65  = 8'hfe;
+      5'h1f:
+          \wint_bitmod_fp3$65  = 8'hfc;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_sel[41:40])
+      2'h0:
+          w_in2 = w_sel[23:16];
+      2'h1:
+          w_in2 = { w_sel[21], w_sel[21], w_sel[21:16] };
+      2'h2:
+          w_in2 = \wint_bitmod_fp4$64 ;
+      2'h3:
+          w_in2 = \wint_bitmod_fp3$65 ;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez ({ w_sel[43:42], w_sel[27:24] })
+      6'h00:
+          \wint_bitmod_fp4$68  = 8'h00;
+      6'h01:
+          \wint_bitmod_fp4$68  = 8'h01;
+      6'h02:
+          \wint_bitmod_fp4$68  = 8'h02;
+      6'h03:
+          \wint_bitmod_fp4$68  = 8'h03;
+      6'h04:
+          \wint_bitmod_fp4$68  = 8'h04;
+      6'h05:
+          \wint_bitmod_fp4$68  = 8'h06;
+      6'h06:
+          \wint_bitmod_fp4$68  = 8'h08;
+      6'h07:
+          \wint_bitmod_fp4$68  = 8'h0c;
+      6'h08:
+          \wint_bitmod_fp4$68  = 8'h0a;
+      6'h09:
+          \wint_bitmod_fp4$68  = 8'hff;
+      6'h0a:
+          \wint_bitmod_fp4$68  = 8'hfe;
+      6'h0b:
+          \wint_bitmod_fp4$68  = 8'hfd;
+      6'h0c:
+          \wint_bitmod_fp4$68  = 8'hfc;
+      6'h0d:
+          \wint_bitmod_fp4$68  = 8'hfa;
+      6'h0e:
+          \wint_bitmod_fp4$68  = 8'hf8;
+      6'h0f:
+          \wint_bitmod_fp4$68  = 8'hf4;
+      6'h10:
+          \wint_bitmod_fp4$68  = 8'h00;
+      6'h11:
+          \wint_bitmod_fp4$68  = 8'h01;
+      6'h12:
+          \wint_bitmod_fp4$68  = 8'h02;
+      6'h13:
+          \wint_bitmod_fp4$68  = 8'h03;
+      6'h14:
+          \wint_bitmod_fp4$68  = 8'h04;
+      6'h15:
+          \wint_bitmod_fp4$68  = 8'h06;
+      6'h16:
+          \wint_bitmod_fp4$68  = 8'h08;
+      6'h17:
+          \wint_bitmod_fp4$68  = 8'h0c;
+      6'h18:
+          \wint_bitmod_fp4$68  = 8'hf6;
+      6'h19:
+          \wint_bitmod_fp4$68  = 8'hff;
+      6'h1a:
+          \wint_bitmod_fp4$68  = 8'hfe;
+      6'h1b:
+          \wint_bitmod_fp4$68  = 8'hfd;
+      6'h1c:
+          \wint_bitmod_fp4$68  = 8'hfc;
+      6'h1d:
+          \wint_bitmod_fp4$68  = 8'hfa;
+      6'h1e:
+          \wint_bitmod_fp4$68  = 8'hf8;
+      6'h1f:
+          \wint_bitmod_fp4$68  = 8'hf4;
+      6'h20:
+          \wint_bitmod_fp4$68  = 8'h00;
+      6'h21:
+          \wint_bitmod_fp4$68  = 8'h01;
+      6'h22:
+          \wint_bitmod_fp4$68  = 8'h02;
+      6'h23:
+          \wint_bitmod_fp4$68  = 8'h03;
+      6'h24:
+          \wint_bitmod_fp4$68  = 8'h04;
+      6'h25:
+          \wint_bitmod_fp4$68  = 8'h06;
+      6'h26:
+          \wint_bitmod_fp4$68  = 8'h08;
+      6'h27:
+          \wint_bitmod_fp4$68  = 8'h0c;
+      6'h28:
+          \wint_bitmod_fp4$68  = 8'h10;
+      6'h29:
+          \wint_bitmod_fp4$68  = 8'hff;
+      6'h2a:
+          \wint_bitmod_fp4$68  = 8'hfe;
+      6'h2b:
+          \wint_bitmod_fp4$68  = 8'hfd;
+      6'h2c:
+          \wint_bitmod_fp4$68  = 8'hfc;
+      6'h2d:
+          \wint_bitmod_fp4$68  = 8'hfa;
+      6'h2e:
+          \wint_bitmod_fp4$68  = 8'hf8;
+      6'h2f:
+          \wint_bitmod_fp4$68  = 8'hf4;
+      6'h30:
+          \wint_bitmod_fp4$68  = 8'h00;
+      6'h31:
+          \wint_bitmod_fp4$68  = 8'h01;
+      6'h32:
+          \wint_bitmod_fp4$68  = 8'h02;
+      6'h33:
+          \wint_bitmod_fp4$68  = 8'h03;
+      6'h34:
+          \wint_bitmod_fp4$68  = 8'h04;
+      6'h35:
+          \wint_bitmod_fp4$68  = 8'h06;
+      6'h36:
+          \wint_bitmod_fp4$68  = 8'h08;
+      6'h37:
+          \wint_bitmod_fp4$68  = 8'h0c;
+      6'h38:
+          \wint_bitmod_fp4$68  = 8'hf0;
+      6'h39:
+          \wint_bitmod_fp4$68  = 8'hff;
+      6'h3a:
+          \wint_bitmod_fp4$68  = 8'hfe;
+      6'h3b:
+          \wint_bitmod_fp4$68  = 8'hfd;
+      6'h3c:
+          \wint_bitmod_fp4$68  = 8'hfc;
+      6'h3d:
+          \wint_bitmod_fp4$68  = 8'hfa;
+      6'h3e:
+          \wint_bitmod_fp4$68  = 8'hf8;
+      6'h3f:
+          \wint_bitmod_fp4$68  = 8'hf4;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez ({ w_sel[43:42], w_sel[26:24] })
+      5'h00:
+          \wint_bitmod_fp3$69  = 8'h00;
+      5'h01:
+          \wint_bitmod_fp3$69  = 8'h01;
+      5'h02:
+          \wint_bitmod_fp3$69  = 8'h02;
+      5'h03:
+          \wint_bitmod_fp3$69  = 8'h04;
+      5'h04:
+          \wint_bitmod_fp3$69  = 8'h03;
+      5'h05:
+          \wint_bitmod_fp3$69  = 8'hff;
+      5'h06:
+          \wint_bitmod_fp3$69  = 8'hfe;
+      5'h07:
+          \wint_bitmod_fp3$69  = 8'hfc;
+      5'h08:
+          \wint_bitmod_fp3$69  = 8'h00;
+      5'h09:
+          \wint_bitmod_fp3$69  = 8'h01;
+      5'h0a:
+          \wint_bitmod_fp3$69  = 8'h02;
+      5'h0b:
+          \wint_bitmod_fp3$69  = 8'h04;
+      5'h0c:
+          \wint_bitmod_fp3$69  = 8'hfd;
+      5'h0d:
+          \wint_bitmod_fp3$69  = 8'hff;
+      5'h0e:
+          \wint_bitmod_fp3$69  = 8'hfe;
+      5'h0f:
+          \wint_bitmod_fp3$69  = 8'hfc;
+      5'h10:
+          \wint_bitmod_fp3$69  = 8'h00;
+      5'h11:
+          \wint_bitmod_fp3$69  = 8'h01;
+      5'h12:
+          \wint_bitmod_fp3$69  = 8'h02;
+      5'h13:
+          \wint_bitmod_fp3$69  = 8'h04;
+      5'h14:
+          \wint_bitmod_fp3$69  = 8'h06;
+      5'h15:
+          \wint_bitmod_fp3$69  = 8'hff;
+      5'h16:
+          \wint_bitmod_fp3$69  = 8'hfe;
+      5'h17:
+          \wint_bitmod_fp3$69  = 8'hfc;
+      5'h18:
+          \wint_bitmod_fp3$69  = 8'h00;
+      5'h19:
+          \wint_bitmod_fp3$69  = 8'h01;
+      5'h1a:
+          \wint_bitmod_fp3$69  = 8'h02;
+      5'h1b:
+          \wint_bitmod_fp3$69  = 8'h04;
+      5'h1c:
+          \wint_bitmod_fp3$69  = 8'hfa;
+      5'h1d:
+          \wint_bitmod_fp3$69  = 8'hff;
+      5'h1e:
+          \wint_bitmod_fp3$69  = 8'hfe;
+      5'h1f:
+          \wint_bitmod_fp3$69  = 8'hfc;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_sel[41:40])
+      2'h0:
+          w_in3 = w_sel[31:24];
+      2'h1:
+          w_in3 = { w_sel[29], w_sel[29], w_sel[29:24] };
+      2'h2:
+          w_in3 = \wint_bitmod_fp4$68 ;
+      2'h3:
+          w_in3 = \wint_bitmod_fp3$69 ;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          neg0 = neg_int8_0;
+      2'h1:
+          neg0 = neg_int6_0;
+      2'h2:
+          neg0 = neg_bitmod_fp4_0;
+      2'h3:
+          neg0 = neg_bitmod_fp3_0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          man0 = man_int8_0;
+      2'h1:
+          man0 = man_int6_0;
+      2'h2:
+          man0 = man_bitmod_fp4_0;
+      2'h3:
+          man0 = man_bitmod_fp3_0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          shift0 = \$98 [3:0];
+      2'h1:
+          shift0 = \$139 [3:0];
+      2'h2:
+          shift0 = shift_bitmod_fp4_0;
+      2'h3:
+          shift0 = shift_bitmod_fp3_0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          neg1 = neg_int8_1;
+      2'h1:
+          neg1 = neg_int6_1;
+      2'h2:
+          neg1 = neg_bitmod_fp4_1;
+      2'h3:
+          neg1 = neg_bitmod_fp3_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          man1 = man_int8_1;
+      2'h1:
+          man1 = man_int6_1;
+      2'h2:
+          man1 = man_bitmod_fp4_1;
+      2'h3:
+          man1 = man_bitmod_fp3_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          shift1 = \$180 [3:0];
+      2'h1:
+          shift1 = \$221 [3:0];
+      2'h2:
+          shift1 = shift_bitmod_fp4_1;
+      2'h3:
+          shift1 = shift_bitmod_fp3_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          neg2 = neg_int8_2;
+      2'h1:
+          neg2 = neg_int6_2;
+      2'h2:
+          neg2 = neg_bitmod_fp4_2;
+      2'h3:
+          neg2 = neg_bitmod_fp3_2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          man2 = man_int8_2;
+      2'h1:
+          man2 = man_int6_2;
+      2'h2:
+          man2 = man_bitmod_fp4_2;
+      2'h3:
+          man2 = man_bitmod_fp3_2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          shift2 = \$262 [3:0];
+      2'h1:
+          shift2 = \$303 [3:0];
+      2'h2:
+          shift2 = shift_bitmod_fp4_2;
+      2'h3:
+          shift2 = shift_bitmod_fp3_2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          neg3 = neg_int8_3;
+      2'h1:
+          neg3 = neg_int6_3;
+      2'h2:
+          neg3 = neg_bitmod_fp4_3;
+      2'h3:
+          neg3 = neg_bitmod_fp3_3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          man3 = man_int8_3;
+      2'h1:
+          man3 = man_int6_3;
+      2'h2:
+          man3 = man_bitmod_fp4_3;
+      2'h3:
+          man3 = man_bitmod_fp3_3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          shift3 = \$344 [3:0];
+      2'h1:
+          shift3 = \$385 [3:0];
+      2'h2:
+          shift3 = shift_bitmod_fp4_3;
+      2'h3:
+          shift3 = shift_bitmod_fp3_3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$431  = i_a;
+    if (rst) begin
+      \$431  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$432  = i_w;
+    if (rst) begin
+      \$432  = 44'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$433  = i_ctl;
+    if (rst) begin
+      \$433  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$434  = w_reg;
+    if (i_ctl[1]) begin
+      \$434  = i_w;
+    end
+    if (rst) begin
+      \$434  = 44'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$435  = w_int0;
+    if (accept) begin
+      \$435  = w_in0;
+    end
+    if (rst) begin
+      \$435  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$436  = rest0;
+    if (accept) begin
+      \$436  = \$3 [7:0];
+    end
+    if (\$23 ) begin
+      \$436  = \$25 ;
+    end
+    if (rst) begin
+      \$436  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$437  = w_int1;
+    if (accept) begin
+      \$437  = w_in1;
+    end
+    if (rst) begin
+      \$437  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$438  = rest1;
+    if (accept) begin
+      \$438  = \$6 [7:0];
+    end
+    if (\$30 ) begin
+      \$438  = \$32 ;
+    end
+    if (rst) begin
+      \$438  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$439  = w_int2;
+    if (accept) begin
+      \$439  = w_in2;
+    end
+    if (rst) begin
+      \$439  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$440  = rest2;
+    if (accept) begin
+      \$440  = \$9 [7:0];
+    end
+    if (\$37 ) begin
+      \$440  = \$39 ;
+    end
+    if (rst) begin
+      \$440  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$441  = w_int3;
+    if (accept) begin
+      \$441  = w_in3;
+    end
+    if (rst) begin
+      \$441  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$442  = rest3;
+    if (accept) begin
+      \$442  = \$12 [7:0];
+    end
+    if (\$44 ) begin
+      \$442  = \$46 ;
+    end
+    if (rst) begin
+      \$442  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$443  = a_reg;
+    if (accept) begin
+      \$443  = i_a;
+    end
+    if (rst) begin
+      \$443  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$444  = dtype;
+    if (accept) begin
+      \$444  = w_sel[41:40];
+    end
+    if (rst) begin
+      \$444  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$445  = remaining;
+    if (accept) begin
+      \$445  = \$16 ;
+    end else if (\$15 ) begin
+      \$445  = \$17 [2:0];
+    end
+    if (rst) begin
+      \$445  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$446  = step;
+    if (accept) begin
+      \$446  = 2'h0;
+    end else if (\$15 ) begin
+      \$446  = \$18 [1:0];
+    end
+    if (rst) begin
+      \$446  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$447  = beat_group_end;
+    if (accept) begin
+      \$447  = i_ctl[4];
+    end
+    if (rst) begin
+      \$447  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$448  = beat_last;
+    if (accept) begin
+      \$448  = i_ctl[3];
+    end
+    if (rst) begin
+      \$448  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$449  = beat_scale;
+    if (accept) begin
+      \$449  = w_sel[39:32];
+    end
+    if (rst) begin
+      \$449  = 8'h00;
+    end
+  end
+  assign group_next = \$413 [31:0];
+  assign out_next = \$430 [47:0];
   assign ready = o_ready;
   assign wint_int8 = w_sel[7:0];
   assign wint_int6 = { w_sel[5], w_sel[5], w_sel[5:0] };
-  assign \wint_int8$57  = w_sel[15:8];
-  assign \wint_int6$58  = { w_sel[13], w_sel[13], w_sel[13:8] };
-  assign \wint_int8$61  = w_sel[23:16];
-  assign \wint_int6$62  = { w_sel[21], w_sel[21], w_sel[21:16] };
-  assign \wint_int8$65  = w_sel[31:24];
-  assign \wint_int6$66  = { w_sel[29], w_sel[29], w_sel[29:24] };
-  assign shift_int8_0 = \$84 [3:0];
-  assign shift_int6_0 = \$125 [3:0];
-  assign shift_int8_1 = \$166 [3:0];
-  assign shift_int6_1 = \$207 [3:0];
-  assign shift_int8_2 = \$248 [3:0];
-  assign shift_int6_2 = \$289 [3:0];
-  assign shift_int8_3 = \$330 [3:0];
-  assign shift_int6_3 = \$371 [3:0];
-  assign mag0 = \$375 [25:0];
-  assign prod0 = \$377 [25:0];
-  assign mag1 = \$381 [25:0];
-  assign prod1 = \$383 [25:0];
-  assign mag2 = \$387 [25:0];
-  assign prod2 = \$389 [25:0];
-  assign mag3 = \$393 [25:0];
-  assign prod3 = \$395 [25:0];
-  assign term_sum = { \$398 [27], \$398  };
+  assign \wint_int8$58  = w_sel[15:8];
+  assign \wint_int6$59  = { w_sel[13], w_sel[13], w_sel[13:8] };
+  assign \wint_int8$62  = w_sel[23:16];
+  assign \wint_int6$63  = { w_sel[21], w_sel[21], w_sel[21:16] };
+  assign \wint_int8$66  = w_sel[31:24];
+  assign \wint_int6$67  = { w_sel[29], w_sel[29], w_sel[29:24] };
+  assign shift_int8_0 = \$98 [3:0];
+  assign shift_int6_0 = \$139 [3:0];
+  assign shift_int8_1 = \$180 [3:0];
+  assign shift_int6_1 = \$221 [3:0];
+  assign shift_int8_2 = \$262 [3:0];
+  assign shift_int6_2 = \$303 [3:0];
+  assign shift_int8_3 = \$344 [3:0];
+  assign shift_int6_3 = \$385 [3:0];
+  assign mag0 = \$389 [25:0];
+  assign prod0 = \$391 [25:0];
+  assign mag1 = \$395 [25:0];
+  assign prod1 = \$397 [25:0];
+  assign mag2 = \$401 [25:0];
+  assign prod2 = \$403 [25:0];
+  assign mag3 = \$407 [25:0];
+  assign prod3 = \$409 [25:0];
+  assign term_sum = { \$412 [27], \$412  };
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];
@@ -2986,5 +3029,4 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \w_sel.scale  = w_sel[39:32];
   assign \w_sel.dtype  = w_sel[41:40];
   assign \w_sel.special  = w_sel[43:42];
-  assign \$408  = { \$407 [38], \$407  };
 endmodule

@@ -9,227 +9,227 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [3:0] \$102 ;
   wire [4:0] \$103 ;
   wire \$104 ;
-  wire [3:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
+  wire \$105 ;
+  wire [3:0] \$106 ;
+  wire [4:0] \$107 ;
   wire \$108 ;
   wire [3:0] \$109 ;
   wire [8:0] \$11 ;
-  wire [3:0] \$110 ;
-  wire [4:0] \$111 ;
+  wire \$110 ;
+  wire \$111 ;
   wire \$112 ;
   wire [3:0] \$113 ;
   wire [4:0] \$114 ;
   wire \$115 ;
-  wire \$116 ;
-  wire [3:0] \$117 ;
-  wire [4:0] \$118 ;
-  wire \$119 ;
+  wire [3:0] \$116 ;
+  wire [4:0] \$117 ;
+  wire \$118 ;
+  wire [3:0] \$119 ;
   wire [8:0] \$12 ;
-  wire [3:0] \$120 ;
+  wire \$120 ;
   wire \$121 ;
   wire \$122 ;
-  wire \$123 ;
-  wire [4:0] \$124 ;
-  wire [5:0] \$125 ;
-  wire [3:0] \$126 ;
-  wire [4:0] \$127 ;
-  wire \$128 ;
-  wire [3:0] \$129 ;
+  wire [3:0] \$123 ;
+  wire [3:0] \$124 ;
+  wire [4:0] \$125 ;
+  wire \$126 ;
+  wire [3:0] \$127 ;
+  wire [4:0] \$128 ;
+  wire \$129 ;
   wire \$13 ;
-  wire [4:0] \$130 ;
-  wire \$131 ;
-  wire \$132 ;
-  wire [3:0] \$133 ;
-  wire [4:0] \$134 ;
+  wire \$130 ;
+  wire [3:0] \$131 ;
+  wire [4:0] \$132 ;
+  wire \$133 ;
+  wire [3:0] \$134 ;
   wire \$135 ;
-  wire [3:0] \$136 ;
+  wire \$136 ;
   wire \$137 ;
-  wire \$138 ;
-  wire \$139 ;
-  reg [2:0] \$14 ;
+  wire [4:0] \$138 ;
+  wire [5:0] \$139 ;
+  wire \$14 ;
   wire [3:0] \$140 ;
   wire [4:0] \$141 ;
   wire \$142 ;
   wire [3:0] \$143 ;
   wire [4:0] \$144 ;
   wire \$145 ;
-  wire [3:0] \$146 ;
-  wire \$147 ;
-  wire \$148 ;
+  wire \$146 ;
+  wire [3:0] \$147 ;
+  wire [4:0] \$148 ;
   wire \$149 ;
-  wire [3:0] \$15 ;
+  wire \$15 ;
   wire [3:0] \$150 ;
-  wire [3:0] \$151 ;
-  wire [4:0] \$152 ;
+  wire \$151 ;
+  wire \$152 ;
   wire \$153 ;
   wire [3:0] \$154 ;
   wire [4:0] \$155 ;
   wire \$156 ;
-  wire \$157 ;
-  wire [3:0] \$158 ;
-  wire [4:0] \$159 ;
-  wire [2:0] \$16 ;
-  wire \$160 ;
-  wire [3:0] \$161 ;
+  wire [3:0] \$157 ;
+  wire [4:0] \$158 ;
+  wire \$159 ;
+  reg [2:0] \$16 ;
+  wire [3:0] \$160 ;
+  wire \$161 ;
   wire \$162 ;
   wire \$163 ;
-  wire \$164 ;
-  wire [4:0] \$165 ;
-  wire [5:0] \$166 ;
-  wire [3:0] \$167 ;
-  wire [4:0] \$168 ;
-  wire \$169 ;
-  wire \$17 ;
-  wire [3:0] \$170 ;
-  wire [4:0] \$171 ;
-  wire \$172 ;
-  wire \$173 ;
-  wire [3:0] \$174 ;
-  wire [4:0] \$175 ;
+  wire [3:0] \$164 ;
+  wire [3:0] \$165 ;
+  wire [4:0] \$166 ;
+  wire \$167 ;
+  wire [3:0] \$168 ;
+  wire [4:0] \$169 ;
+  wire [3:0] \$17 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire [3:0] \$172 ;
+  wire [4:0] \$173 ;
+  wire \$174 ;
+  wire [3:0] \$175 ;
   wire \$176 ;
-  wire [3:0] \$177 ;
+  wire \$177 ;
   wire \$178 ;
-  wire \$179 ;
-  wire \$18 ;
-  wire \$180 ;
+  wire [4:0] \$179 ;
+  wire [2:0] \$18 ;
+  wire [5:0] \$180 ;
   wire [3:0] \$181 ;
   wire [4:0] \$182 ;
   wire \$183 ;
   wire [3:0] \$184 ;
   wire [4:0] \$185 ;
   wire \$186 ;
-  wire [3:0] \$187 ;
-  wire \$188 ;
-  wire \$189 ;
+  wire \$187 ;
+  wire [3:0] \$188 ;
+  wire [4:0] \$189 ;
   wire \$19 ;
   wire \$190 ;
   wire [3:0] \$191 ;
-  wire [3:0] \$192 ;
-  wire [4:0] \$193 ;
+  wire \$192 ;
+  wire \$193 ;
   wire \$194 ;
   wire [3:0] \$195 ;
   wire [4:0] \$196 ;
   wire \$197 ;
-  wire \$198 ;
-  wire [3:0] \$199 ;
+  wire [3:0] \$198 ;
+  wire [4:0] \$199 ;
   wire [8:0] \$2 ;
-  wire [7:0] \$20 ;
-  wire [4:0] \$200 ;
-  wire \$201 ;
-  wire [3:0] \$202 ;
+  wire \$20 ;
+  wire \$200 ;
+  wire [3:0] \$201 ;
+  wire \$202 ;
   wire \$203 ;
   wire \$204 ;
-  wire \$205 ;
-  wire [4:0] \$206 ;
-  wire [5:0] \$207 ;
-  wire [3:0] \$208 ;
-  wire [4:0] \$209 ;
-  wire [7:0] \$21 ;
-  wire \$210 ;
-  wire [3:0] \$211 ;
-  wire [4:0] \$212 ;
-  wire \$213 ;
-  wire \$214 ;
-  wire [3:0] \$215 ;
-  wire [4:0] \$216 ;
+  wire [3:0] \$205 ;
+  wire [3:0] \$206 ;
+  wire [4:0] \$207 ;
+  wire \$208 ;
+  wire [3:0] \$209 ;
+  wire \$21 ;
+  wire [4:0] \$210 ;
+  wire \$211 ;
+  wire \$212 ;
+  wire [3:0] \$213 ;
+  wire [4:0] \$214 ;
+  wire \$215 ;
+  wire [3:0] \$216 ;
   wire \$217 ;
-  wire [3:0] \$218 ;
+  wire \$218 ;
   wire \$219 ;
   wire \$22 ;
-  wire \$220 ;
-  wire \$221 ;
+  wire [4:0] \$220 ;
+  wire [5:0] \$221 ;
   wire [3:0] \$222 ;
   wire [4:0] \$223 ;
   wire \$224 ;
   wire [3:0] \$225 ;
   wire [4:0] \$226 ;
   wire \$227 ;
-  wire [3:0] \$228 ;
-  wire \$229 ;
+  wire \$228 ;
+  wire [3:0] \$229 ;
   wire \$23 ;
-  wire \$230 ;
+  wire [4:0] \$230 ;
   wire \$231 ;
   wire [3:0] \$232 ;
-  wire [3:0] \$233 ;
-  wire [4:0] \$234 ;
+  wire \$233 ;
+  wire \$234 ;
   wire \$235 ;
   wire [3:0] \$236 ;
   wire [4:0] \$237 ;
   wire \$238 ;
-  wire \$239 ;
-  wire \$24 ;
-  wire [3:0] \$240 ;
-  wire [4:0] \$241 ;
-  wire \$242 ;
-  wire [3:0] \$243 ;
+  wire [3:0] \$239 ;
+  wire [7:0] \$24 ;
+  wire [4:0] \$240 ;
+  wire \$241 ;
+  wire [3:0] \$242 ;
+  wire \$243 ;
   wire \$244 ;
   wire \$245 ;
-  wire \$246 ;
-  wire [4:0] \$247 ;
-  wire [5:0] \$248 ;
-  wire [3:0] \$249 ;
+  wire [3:0] \$246 ;
+  wire [3:0] \$247 ;
+  wire [4:0] \$248 ;
+  wire \$249 ;
   wire [7:0] \$25 ;
-  wire [4:0] \$250 ;
-  wire \$251 ;
-  wire [3:0] \$252 ;
-  wire [4:0] \$253 ;
-  wire \$254 ;
-  wire \$255 ;
-  wire [3:0] \$256 ;
-  wire [4:0] \$257 ;
+  wire [3:0] \$250 ;
+  wire [4:0] \$251 ;
+  wire \$252 ;
+  wire \$253 ;
+  wire [3:0] \$254 ;
+  wire [4:0] \$255 ;
+  wire \$256 ;
+  wire [3:0] \$257 ;
   wire \$258 ;
-  wire [3:0] \$259 ;
-  wire [7:0] \$26 ;
+  wire \$259 ;
+  wire \$26 ;
   wire \$260 ;
-  wire \$261 ;
-  wire \$262 ;
+  wire [4:0] \$261 ;
+  wire [5:0] \$262 ;
   wire [3:0] \$263 ;
   wire [4:0] \$264 ;
   wire \$265 ;
   wire [3:0] \$266 ;
   wire [4:0] \$267 ;
   wire \$268 ;
-  wire [3:0] \$269 ;
+  wire \$269 ;
   wire \$27 ;
-  wire \$270 ;
-  wire \$271 ;
+  wire [3:0] \$270 ;
+  wire [4:0] \$271 ;
   wire \$272 ;
   wire [3:0] \$273 ;
-  wire [3:0] \$274 ;
-  wire [4:0] \$275 ;
+  wire \$274 ;
+  wire \$275 ;
   wire \$276 ;
   wire [3:0] \$277 ;
   wire [4:0] \$278 ;
   wire \$279 ;
   wire \$28 ;
-  wire \$280 ;
-  wire [3:0] \$281 ;
-  wire [4:0] \$282 ;
-  wire \$283 ;
-  wire [3:0] \$284 ;
+  wire [3:0] \$280 ;
+  wire [4:0] \$281 ;
+  wire \$282 ;
+  wire [3:0] \$283 ;
+  wire \$284 ;
   wire \$285 ;
   wire \$286 ;
-  wire \$287 ;
-  wire [4:0] \$288 ;
-  wire [5:0] \$289 ;
+  wire [3:0] \$287 ;
+  wire [3:0] \$288 ;
+  wire [4:0] \$289 ;
   wire \$29 ;
-  wire [3:0] \$290 ;
-  wire [4:0] \$291 ;
-  wire \$292 ;
-  wire [3:0] \$293 ;
-  wire [4:0] \$294 ;
-  wire \$295 ;
-  wire \$296 ;
-  wire [3:0] \$297 ;
-  wire [4:0] \$298 ;
+  wire \$290 ;
+  wire [3:0] \$291 ;
+  wire [4:0] \$292 ;
+  wire \$293 ;
+  wire \$294 ;
+  wire [3:0] \$295 ;
+  wire [4:0] \$296 ;
+  wire \$297 ;
+  wire [3:0] \$298 ;
   wire \$299 ;
   wire [8:0] \$3 ;
-  wire [7:0] \$30 ;
-  wire [3:0] \$300 ;
+  wire \$30 ;
+  wire \$300 ;
   wire \$301 ;
-  wire \$302 ;
-  wire \$303 ;
+  wire [4:0] \$302 ;
+  wire [5:0] \$303 ;
   wire [3:0] \$304 ;
   wire [4:0] \$305 ;
   wire \$306 ;
@@ -237,267 +237,286 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [4:0] \$308 ;
   wire \$309 ;
   wire [7:0] \$31 ;
-  wire [3:0] \$310 ;
-  wire \$311 ;
-  wire \$312 ;
+  wire \$310 ;
+  wire [3:0] \$311 ;
+  wire [4:0] \$312 ;
   wire \$313 ;
   wire [3:0] \$314 ;
-  wire [3:0] \$315 ;
-  wire [4:0] \$316 ;
+  wire \$315 ;
+  wire \$316 ;
   wire \$317 ;
   wire [3:0] \$318 ;
   wire [4:0] \$319 ;
-  wire \$32 ;
+  wire [7:0] \$32 ;
   wire \$320 ;
-  wire \$321 ;
-  wire [3:0] \$322 ;
-  wire [4:0] \$323 ;
-  wire \$324 ;
-  wire [3:0] \$325 ;
+  wire [3:0] \$321 ;
+  wire [4:0] \$322 ;
+  wire \$323 ;
+  wire [3:0] \$324 ;
+  wire \$325 ;
   wire \$326 ;
   wire \$327 ;
-  wire \$328 ;
-  wire [4:0] \$329 ;
+  wire [3:0] \$328 ;
+  wire [3:0] \$329 ;
   wire \$33 ;
-  wire [5:0] \$330 ;
-  wire [3:0] \$331 ;
-  wire [4:0] \$332 ;
-  wire \$333 ;
-  wire [3:0] \$334 ;
-  wire [4:0] \$335 ;
-  wire \$336 ;
-  wire \$337 ;
-  wire [3:0] \$338 ;
-  wire [4:0] \$339 ;
+  wire [4:0] \$330 ;
+  wire \$331 ;
+  wire [3:0] \$332 ;
+  wire [4:0] \$333 ;
+  wire \$334 ;
+  wire \$335 ;
+  wire [3:0] \$336 ;
+  wire [4:0] \$337 ;
+  wire \$338 ;
+  wire [3:0] \$339 ;
   wire \$34 ;
   wire \$340 ;
-  wire [3:0] \$341 ;
+  wire \$341 ;
   wire \$342 ;
-  wire \$343 ;
-  wire \$344 ;
+  wire [4:0] \$343 ;
+  wire [5:0] \$344 ;
   wire [3:0] \$345 ;
   wire [4:0] \$346 ;
   wire \$347 ;
   wire [3:0] \$348 ;
   wire [4:0] \$349 ;
-  wire [7:0] \$35 ;
+  wire \$35 ;
   wire \$350 ;
-  wire [3:0] \$351 ;
-  wire \$352 ;
-  wire \$353 ;
+  wire \$351 ;
+  wire [3:0] \$352 ;
+  wire [4:0] \$353 ;
   wire \$354 ;
   wire [3:0] \$355 ;
-  wire [3:0] \$356 ;
-  wire [4:0] \$357 ;
+  wire \$356 ;
+  wire \$357 ;
   wire \$358 ;
   wire [3:0] \$359 ;
-  wire [7:0] \$36 ;
+  wire \$36 ;
   wire [4:0] \$360 ;
   wire \$361 ;
-  wire \$362 ;
-  wire [3:0] \$363 ;
-  wire [4:0] \$364 ;
-  wire \$365 ;
-  wire [3:0] \$366 ;
+  wire [3:0] \$362 ;
+  wire [4:0] \$363 ;
+  wire \$364 ;
+  wire [3:0] \$365 ;
+  wire \$366 ;
   wire \$367 ;
   wire \$368 ;
-  wire \$369 ;
+  wire [3:0] \$369 ;
   wire \$37 ;
-  wire [4:0] \$370 ;
-  wire [5:0] \$371 ;
+  wire [3:0] \$370 ;
+  wire [4:0] \$371 ;
   wire \$372 ;
-  wire \$373 ;
-  wire \$374 ;
+  wire [3:0] \$373 ;
+  wire [4:0] \$374 ;
   wire \$375 ;
   wire \$376 ;
-  wire [4:0] \$377 ;
-  wire [5:0] \$378 ;
-  wire [5:0] \$379 ;
-  wire \$38 ;
-  wire \$380 ;
+  wire [3:0] \$377 ;
+  wire [4:0] \$378 ;
+  wire \$379 ;
+  wire [7:0] \$38 ;
+  wire [3:0] \$380 ;
   wire \$381 ;
   wire \$382 ;
   wire \$383 ;
-  wire \$384 ;
-  wire [4:0] \$385 ;
-  wire [5:0] \$386 ;
-  wire [5:0] \$387 ;
+  wire [4:0] \$384 ;
+  wire [5:0] \$385 ;
+  wire \$386 ;
+  wire \$387 ;
   wire \$388 ;
   wire \$389 ;
-  wire \$39 ;
+  wire [7:0] \$39 ;
   wire \$390 ;
-  wire \$391 ;
-  wire \$392 ;
-  wire [4:0] \$393 ;
-  wire [5:0] \$394 ;
-  wire [5:0] \$395 ;
+  wire [4:0] \$391 ;
+  wire [5:0] \$392 ;
+  wire [5:0] \$393 ;
+  wire \$394 ;
+  wire \$395 ;
   wire \$396 ;
   wire \$397 ;
   wire \$398 ;
-  wire \$399 ;
+  wire [4:0] \$399 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire \$400 ;
-  wire [4:0] \$401 ;
-  wire [5:0] \$402 ;
-  wire [5:0] \$403 ;
+  wire \$40 ;
+  wire [5:0] \$400 ;
+  wire [5:0] \$401 ;
+  wire \$402 ;
+  wire \$403 ;
   wire \$404 ;
   wire \$405 ;
   wire \$406 ;
-  wire [10:0] \$407 ;
-  wire \$408 ;
-  wire [10:0] \$409 ;
-  wire [3:0] \$41 ;
-  wire [10:0] \$410 ;
-  wire [17:0] \$411 ;
-  wire [17:0] \$412 ;
-  wire [17:0] \$413 ;
+  wire [4:0] \$407 ;
+  wire [5:0] \$408 ;
+  wire [5:0] \$409 ;
+  wire \$41 ;
+  wire \$410 ;
+  wire \$411 ;
+  wire \$412 ;
+  wire \$413 ;
   wire \$414 ;
-  wire [15:0] \$415 ;
-  wire [10:0] \$416 ;
-  wire \$417 ;
-  wire [10:0] \$418 ;
-  wire [10:0] \$419 ;
+  wire [4:0] \$415 ;
+  wire [5:0] \$416 ;
+  wire [5:0] \$417 ;
+  wire \$418 ;
+  wire \$419 ;
   wire \$42 ;
-  wire [17:0] \$420 ;
-  wire [17:0] \$421 ;
-  wire [17:0] \$422 ;
-  wire \$423 ;
-  wire [15:0] \$424 ;
-  wire [10:0] \$425 ;
-  wire \$426 ;
-  wire [10:0] \$427 ;
-  wire [10:0] \$428 ;
-  wire [17:0] \$429 ;
+  wire \$420 ;
+  wire [10:0] \$421 ;
+  wire \$422 ;
+  wire [10:0] \$423 ;
+  wire [10:0] \$424 ;
+  wire [17:0] \$425 ;
+  wire [17:0] \$426 ;
+  wire [17:0] \$427 ;
+  wire \$428 ;
+  wire [15:0] \$429 ;
   wire \$43 ;
-  wire [17:0] \$430 ;
-  wire [17:0] \$431 ;
-  wire \$432 ;
-  wire [15:0] \$433 ;
-  wire [10:0] \$434 ;
-  wire \$435 ;
-  wire [10:0] \$436 ;
-  wire [10:0] \$437 ;
-  wire [17:0] \$438 ;
-  wire [17:0] \$439 ;
-  wire [3:0] \$44 ;
-  wire [17:0] \$440 ;
-  wire \$441 ;
-  wire [15:0] \$442 ;
-  wire [16:0] \$443 ;
-  wire [16:0] \$444 ;
+  wire [10:0] \$430 ;
+  wire \$431 ;
+  wire [10:0] \$432 ;
+  wire [10:0] \$433 ;
+  wire [17:0] \$434 ;
+  wire [17:0] \$435 ;
+  wire [17:0] \$436 ;
+  wire \$437 ;
+  wire [15:0] \$438 ;
+  wire [10:0] \$439 ;
+  wire \$44 ;
+  wire \$440 ;
+  wire [10:0] \$441 ;
+  wire [10:0] \$442 ;
+  wire [17:0] \$443 ;
+  wire [17:0] \$444 ;
   wire [17:0] \$445 ;
   wire \$446 ;
-  wire [19:0] \$447 ;
-  wire [19:0] \$448 ;
-  wire [10:0] \$449 ;
-  wire [4:0] \$45 ;
-  wire [5:0] \$450 ;
-  wire [56:0] \$451 ;
-  wire [12:0] \$452 ;
-  wire [13:0] \$453 ;
-  wire \$454 ;
+  wire [15:0] \$447 ;
+  wire [10:0] \$448 ;
+  wire \$449 ;
+  wire [7:0] \$45 ;
+  wire [10:0] \$450 ;
+  wire [10:0] \$451 ;
+  wire [17:0] \$452 ;
+  wire [17:0] \$453 ;
+  wire [17:0] \$454 ;
   wire \$455 ;
-  wire [23:0] \$456 ;
-  wire [56:0] \$457 ;
-  wire [23:0] \$458 ;
-  wire [24:0] \$459 ;
-  wire \$46 ;
-  wire [55:0] \$460 ;
-  wire [56:0] \$461 ;
-  wire \$462 ;
-  wire \$463 ;
-  wire \$464 ;
-  wire \$465 ;
-  wire [57:0] \$466 ;
-  wire \$467 ;
+  wire [15:0] \$456 ;
+  wire [16:0] \$457 ;
+  wire [16:0] \$458 ;
+  wire [17:0] \$459 ;
+  wire [7:0] \$46 ;
+  wire \$460 ;
+  wire [19:0] \$461 ;
+  wire [19:0] \$462 ;
+  wire [10:0] \$463 ;
+  wire [5:0] \$464 ;
+  wire [56:0] \$465 ;
+  wire [12:0] \$466 ;
+  wire [13:0] \$467 ;
   wire \$468 ;
   wire \$469 ;
-  wire [3:0] \$47 ;
-  wire \$470 ;
-  wire \$471 ;
-  wire \$472 ;
-  wire \$473 ;
-  wire \$474 ;
-  wire \$475 ;
-  wire [8:0] \$476 ;
-  wire [9:0] \$477 ;
-  wire [10:0] \$478 ;
-  wire [5:0] \$479 ;
-  wire [4:0] \$48 ;
-  wire [56:0] \$480 ;
-  wire [12:0] \$481 ;
-  wire [13:0] \$482 ;
+  wire \$47 ;
+  wire [23:0] \$470 ;
+  wire [56:0] \$471 ;
+  wire [23:0] \$472 ;
+  wire [24:0] \$473 ;
+  wire [55:0] \$474 ;
+  wire [56:0] \$475 ;
+  wire \$476 ;
+  wire \$477 ;
+  wire \$478 ;
+  wire \$479 ;
+  wire \$48 ;
+  wire [57:0] \$480 ;
+  wire \$481 ;
+  wire \$482 ;
   wire \$483 ;
   wire \$484 ;
-  wire [23:0] \$485 ;
-  wire [56:0] \$486 ;
-  wire [23:0] \$487 ;
-  wire [24:0] \$488 ;
-  wire [55:0] \$489 ;
+  wire \$485 ;
+  wire \$486 ;
+  wire \$487 ;
+  wire \$488 ;
+  wire \$489 ;
   wire \$49 ;
-  wire [56:0] \$490 ;
+  wire \$490 ;
   wire \$491 ;
   wire \$492 ;
   wire \$493 ;
   wire \$494 ;
-  wire [57:0] \$495 ;
-  wire \$496 ;
-  wire \$497 ;
-  wire \$498 ;
-  wire \$499 ;
+  wire [8:0] \$495 ;
+  wire [9:0] \$496 ;
+  wire [10:0] \$497 ;
+  wire [5:0] \$498 ;
+  wire [56:0] \$499 ;
   wire [8:0] \$5 ;
   wire \$50 ;
-  wire \$500 ;
-  wire \$501 ;
+  wire [12:0] \$500 ;
+  wire [13:0] \$501 ;
   wire \$502 ;
   wire \$503 ;
-  wire \$504 ;
-  wire \$505 ;
-  wire [31:0] \$506 ;
-  wire \$507 ;
-  wire [31:0] \$508 ;
-  wire [31:0] \$509 ;
-  wire [3:0] \$51 ;
+  wire [23:0] \$504 ;
+  wire [56:0] \$505 ;
+  wire [23:0] \$506 ;
+  wire [24:0] \$507 ;
+  wire [55:0] \$508 ;
+  wire [56:0] \$509 ;
+  wire \$51 ;
   wire \$510 ;
   wire \$511 ;
-  reg [63:0] \$512 ;
-  reg [43:0] \$513 ;
-  reg [4:0] \$514 ;
-  reg [43:0] \$515 ;
-  reg [7:0] \$516 ;
-  reg [7:0] \$517 ;
-  reg [7:0] \$518 ;
-  reg [7:0] \$519 ;
+  wire \$512 ;
+  wire \$513 ;
+  wire [57:0] \$514 ;
+  wire \$515 ;
+  wire \$516 ;
+  wire \$517 ;
+  wire \$518 ;
+  wire \$519 ;
   wire [4:0] \$52 ;
-  reg [7:0] \$520 ;
-  reg [7:0] \$521 ;
-  reg [7:0] \$522 ;
-  reg [7:0] \$523 ;
-  reg [63:0] \$524 ;
-  reg [1:0] \$525 ;
-  reg [2:0] \$526 ;
-  reg [1:0] \$527 ;
-  reg \$528 ;
-  reg \$529 ;
-  wire \$53 ;
-  reg [7:0] \$530 ;
-  reg [31:0] \$531 ;
-  reg \$532 ;
-  reg [31:0] \$533 ;
-  reg \$534 ;
-  reg [31:0] \$535 ;
-  reg [3:0] \$536 ;
-  reg [2:0] \$537 ;
-  reg [31:0] \$538 ;
-  reg [31:0] \$539 ;
-  wire [3:0] \$54 ;
+  wire \$520 ;
+  wire \$521 ;
+  wire \$522 ;
+  wire \$523 ;
+  wire \$524 ;
+  wire [31:0] \$525 ;
+  wire \$526 ;
+  wire [31:0] \$527 ;
+  wire [31:0] \$528 ;
+  wire \$529 ;
+  wire [3:0] \$53 ;
+  wire \$530 ;
+  reg [63:0] \$531 ;
+  reg [43:0] \$532 ;
+  reg [4:0] \$533 ;
+  reg [43:0] \$534 ;
+  reg [7:0] \$535 ;
+  reg [7:0] \$536 ;
+  reg [7:0] \$537 ;
+  reg [7:0] \$538 ;
+  reg [7:0] \$539 ;
+  wire \$54 ;
   reg [7:0] \$540 ;
-  reg \$541 ;
-  reg [31:0] \$542 ;
-  reg \$543 ;
+  reg [7:0] \$541 ;
+  reg [7:0] \$542 ;
+  reg [63:0] \$543 ;
+  reg [1:0] \$544 ;
+  reg [2:0] \$545 ;
+  reg [1:0] \$546 ;
+  reg \$547 ;
+  reg \$548 ;
+  reg [7:0] \$549 ;
   wire \$55 ;
+  reg [31:0] \$550 ;
+  reg \$551 ;
+  reg [31:0] \$552 ;
+  reg \$553 ;
+  reg [31:0] \$554 ;
+  reg [3:0] \$555 ;
+  reg [2:0] \$556 ;
+  reg [31:0] \$557 ;
+  reg [31:0] \$558 ;
+  reg [7:0] \$559 ;
   wire \$56 ;
+  reg \$560 ;
+  reg [31:0] \$561 ;
+  reg \$562 ;
   wire \$57 ;
   wire [3:0] \$58 ;
   wire [4:0] \$59 ;
@@ -506,48 +525,48 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [3:0] \$61 ;
   wire [4:0] \$62 ;
   wire \$63 ;
-  wire [3:0] \$64 ;
-  wire \$65 ;
-  wire \$66 ;
+  wire \$64 ;
+  wire [3:0] \$65 ;
+  wire [4:0] \$66 ;
   wire \$67 ;
   wire [3:0] \$68 ;
-  wire [3:0] \$69 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [4:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
   wire [3:0] \$72 ;
   wire [4:0] \$73 ;
   wire \$74 ;
-  wire \$75 ;
-  wire [3:0] \$76 ;
-  wire [4:0] \$77 ;
-  wire \$78 ;
-  wire [3:0] \$79 ;
+  wire [3:0] \$75 ;
+  wire [4:0] \$76 ;
+  wire \$77 ;
+  wire [3:0] \$78 ;
+  wire \$79 ;
   wire [8:0] \$8 ;
   wire \$80 ;
   wire \$81 ;
-  wire \$82 ;
-  wire [4:0] \$83 ;
-  wire [5:0] \$84 ;
-  wire [3:0] \$85 ;
-  wire [4:0] \$86 ;
-  wire \$87 ;
-  wire [3:0] \$88 ;
-  wire [4:0] \$89 ;
+  wire [3:0] \$82 ;
+  wire [3:0] \$83 ;
+  wire [4:0] \$84 ;
+  wire \$85 ;
+  wire [3:0] \$86 ;
+  wire [4:0] \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire [8:0] \$9 ;
-  wire \$90 ;
-  wire \$91 ;
-  wire [3:0] \$92 ;
-  wire [4:0] \$93 ;
+  wire [3:0] \$90 ;
+  wire [4:0] \$91 ;
+  wire \$92 ;
+  wire [3:0] \$93 ;
   wire \$94 ;
-  wire [3:0] \$95 ;
+  wire \$95 ;
   wire \$96 ;
-  wire \$97 ;
-  wire \$98 ;
+  wire [4:0] \$97 ;
+  wire [5:0] \$98 ;
   wire [3:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
-  wire [31:0] \a$192 ;
+  wire [31:0] \a$193 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
   wire [15:0] \a_reg[1] ;
@@ -559,7 +578,7 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [14:0] aligned2;
   wire [14:0] aligned3;
   wire [31:0] b;
-  wire [31:0] \b$193 ;
+  wire [31:0] \b$194 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
@@ -739,7 +758,7 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$194 ;
+  wire [31:0] \s$195 ;
   reg [3:0] shift0;
   reg [3:0] shift1;
   reg [3:0] shift2;
@@ -760,6 +779,7 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [3:0] shift_int8_1;
   wire [3:0] shift_int8_2;
   wire [3:0] shift_int8_3;
+  wire stall;
   reg [1:0] step = 2'h0;
   reg [7:0] top0;
   reg [7:0] top1;
@@ -792,217 +812,253 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [7:0] \w_sel.scale ;
   wire [1:0] \w_sel.special ;
   reg [7:0] wint_bitmod_fp3;
-  reg [7:0] \wint_bitmod_fp3$60 ;
-  reg [7:0] \wint_bitmod_fp3$64 ;
-  reg [7:0] \wint_bitmod_fp3$68 ;
+  reg [7:0] \wint_bitmod_fp3$61 ;
+  reg [7:0] \wint_bitmod_fp3$65 ;
+  reg [7:0] \wint_bitmod_fp3$69 ;
   reg [7:0] wint_bitmod_fp4;
-  reg [7:0] \wint_bitmod_fp4$59 ;
-  reg [7:0] \wint_bitmod_fp4$63 ;
-  reg [7:0] \wint_bitmod_fp4$67 ;
+  reg [7:0] \wint_bitmod_fp4$60 ;
+  reg [7:0] \wint_bitmod_fp4$64 ;
+  reg [7:0] \wint_bitmod_fp4$68 ;
   wire [7:0] wint_int6;
-  wire [7:0] \wint_int6$58 ;
-  wire [7:0] \wint_int6$62 ;
-  wire [7:0] \wint_int6$66 ;
+  wire [7:0] \wint_int6$59 ;
+  wire [7:0] \wint_int6$63 ;
+  wire [7:0] \wint_int6$67 ;
   wire [7:0] wint_int8;
-  wire [7:0] \wint_int8$57 ;
-  wire [7:0] \wint_int8$61 ;
-  wire [7:0] \wint_int8$65 ;
-  assign \$388  = | a_reg[46:42];
-  assign \$389  = | remaining;
-  assign \$390  = man2 & \$389 ;
-  assign \$391  = | { \$388 , a_reg[41:32] };
-  assign live2 = \$390  & \$391 ;
-  assign \$392  = ! a_reg[46:42];
-  assign \$393  = \$392  ? 5'h01 : a_reg[46:42];
-  assign \$394  = \$393  + shift2;
-  assign \$395  = live2 ? \$394  : 6'h00;
-  assign \$396  = | a_reg[62:58];
-  assign \$397  = | remaining;
-  assign \$398  = man3 & \$397 ;
-  assign \$399  = | { \$396 , a_reg[57:48] };
-  assign live3 = \$398  & \$399 ;
-  assign \$400  = ! a_reg[62:58];
-  assign \$401  = \$400  ? 5'h01 : a_reg[62:58];
-  assign \$402  = \$401  + shift3;
-  assign \$403  = live3 ? \$402  : 6'h00;
-  assign \$404  = \$387  > \$379 ;
-  assign emax0 = \$404  ? { 4'h0, \$387  } : { 4'h0, \$379  };
-  assign \$405  = \$395  > emax0;
-  assign emax1 = \$405  ? { 4'h0, \$395  } : emax0;
-  assign \$406  = \$403  > emax1;
-  assign emax2 = \$406  ? { 4'h0, \$403  } : emax1;
-  assign \$407  = emax2 - \$379 ;
-  assign \$408  = $signed(\$407 ) > $signed(5'h0f);
-  assign \$409  = emax2 - \$379 ;
-  assign \$410  = \$408  ? 11'h00f : \$409 ;
-  assign \$412  = \$411  >> \$410 [9:0];
-  assign \$413  = live0 ? \$412  : 18'h00000;
-  assign \$414  = a_reg[15] ^ neg0;
-  assign \$415  = - \$413 [14:0];
-  assign lane0 = \$414  ? \$415  : { 1'h0, \$413 [14:0] };
-  assign \$416  = emax2 - \$387 ;
-  assign \$417  = $signed(\$416 ) > $signed(5'h0f);
-  assign \$418  = emax2 - \$387 ;
-  assign \$419  = \$417  ? 11'h00f : \$418 ;
-  assign \$421  = \$420  >> \$419 [9:0];
-  assign \$422  = live1 ? \$421  : 18'h00000;
-  assign \$423  = a_reg[31] ^ neg1;
-  assign \$424  = - \$422 [14:0];
-  assign lane1 = \$423  ? \$424  : { 1'h0, \$422 [14:0] };
-  assign \$425  = emax2 - \$395 ;
-  assign \$426  = $signed(\$425 ) > $signed(5'h0f);
-  assign \$427  = emax2 - \$395 ;
-  assign \$428  = \$426  ? 11'h00f : \$427 ;
-  assign \$430  = \$429  >> \$428 [9:0];
-  assign \$431  = live2 ? \$430  : 18'h00000;
-  assign \$432  = a_reg[47] ^ neg2;
-  assign \$433  = - \$431 [14:0];
-  assign lane2 = \$432  ? \$433  : { 1'h0, \$431 [14:0] };
-  assign \$434  = emax2 - \$403 ;
-  assign \$435  = $signed(\$434 ) > $signed(5'h0f);
-  assign \$436  = emax2 - \$403 ;
-  assign \$437  = \$435  ? 11'h00f : \$436 ;
-  assign \$439  = \$438  >> \$437 [9:0];
-  assign \$440  = live3 ? \$439  : 18'h00000;
-  assign \$441  = a_reg[63] ^ neg3;
-  assign \$442  = - \$440 [14:0];
-  assign lane3 = \$441  ? \$442  : { 1'h0, \$440 [14:0] };
-  assign \$443  = $signed(lane0) + $signed(lane1);
-  assign \$444  = $signed(lane2) + $signed(lane3);
-  assign \$445  = $signed(\$443 ) + $signed(\$444 );
-  assign \$446  = $signed(\$445 ) < $signed(1'h0);
-  assign \$447  = - $signed(\$445 );
-  assign \$448  = \$446  ? \$447  : { \$445 [17], \$445 [17], \$445  };
-  assign \$449  = emax2 - 5'h1d;
-  assign \$450  = 5'h12 - lane_rp_msb;
-  assign \$451  = { \$448 [18:0], 7'h00 } << \$450 [4:0];
-  assign \$452  = $signed(\$449 ) + $signed({ 1'h0, lane_rp_msb });
-  assign \$453  = $signed(\$452 ) + $signed(8'h7f);
-  assign \$454  = $signed(\$453 ) < $signed(2'h1);
-  assign \$455  = $signed(\$453 ) < $signed(6'h27);
-  assign \$456  = $signed(2'h1) - $signed(\$453 );
-  assign lane_rp_sh = \$451 [25:0] >> lane_rp_rs;
-  assign \$457  = lane_rp_sh << lane_rp_rs;
-  assign lane_rp_lost = \$457 [25:0] != \$451 [25:0];
-  assign \$458  = $signed(\$453 ) + $signed({ 1'h0, lane_rp_rs });
-  assign \$459  = $signed(\$458 ) - $signed(2'h1);
-  assign \$461  = $signed(\$460 ) + $signed({ 1'h0, lane_rp_sh[25:2] });
-  assign \$463  = \$462  | lane_rp_lost;
-  assign \$464  = \$463  | lane_rp_sh[2];
-  assign \$465  = lane_rp_sh[1] & \$464 ;
-  assign \$466  = $signed(\$461 ) + $signed({ 1'h0, \$465  });
-  assign \$467  = ! \$448 [18:0];
-  assign \$468  = \$466 [46:0] >= 31'h7f800000;
-  assign \$469  = $signed(\$445 ) < $signed(1'h0);
-  assign \$470  = $signed(\$445 ) < $signed(1'h0);
-  assign \$471  = $signed(\$445 ) < $signed(1'h0);
-  assign \$472  = remaining == 1'h1;
-  assign handoff = \$472  & beat_group_end;
-  assign \$473  = ! dq_sum[30:23];
-  assign gs_e = \$473  ? 8'h01 : dq_sum[30:23];
-  assign \$474  = ! dq_sum[30:23];
-  assign \$475  = ~ \$474 ;
-  assign \$476  = gs_e - 7'h7f;
-  assign \$477  = $signed(\$476 ) - $signed(6'h17);
-  assign \$478  = $signed(\$477 ) + $signed({ 1'h0, dq_bit });
-  assign \$479  = 5'h17 - gs_rp_msb;
-  assign \$480  = { \$475 , dq_sum[22:0], 2'h0 } << \$479 [4:0];
-  assign \$481  = $signed(\$478 ) + $signed({ 1'h0, gs_rp_msb });
-  assign \$482  = $signed(\$481 ) + $signed(8'h7f);
-  assign \$483  = $signed(\$482 ) < $signed(2'h1);
-  assign \$484  = $signed(\$482 ) < $signed(6'h27);
-  assign \$485  = $signed(2'h1) - $signed(\$482 );
-  assign gs_rp_sh = \$480 [25:0] >> gs_rp_rs;
-  assign \$486  = gs_rp_sh << gs_rp_rs;
-  assign gs_rp_lost = \$486 [25:0] != \$480 [25:0];
-  assign \$487  = $signed(\$482 ) + $signed({ 1'h0, gs_rp_rs });
-  assign \$488  = $signed(\$487 ) - $signed(2'h1);
-  assign \$490  = $signed(\$489 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
-  assign \$492  = \$491  | gs_rp_lost;
-  assign \$493  = \$492  | gs_rp_sh[2];
-  assign \$494  = gs_rp_sh[1] & \$493 ;
-  assign \$495  = $signed(\$490 ) + $signed({ 1'h0, \$494  });
-  assign \$496  = ! { \$475 , dq_sum[22:0] };
-  assign \$497  = \$495 [46:0] >= 31'h7f800000;
-  assign \$498  = dq_scale >> dq_bit;
-  assign \$499  = dq_sum[30:23] == 8'hff;
-  assign \$500  = ! dq_sum[22:0];
-  assign \$501  = \$499  & \$500 ;
-  assign \$502  = dq_sum[30:23] == 8'hff;
-  assign \$503  = | dq_sum[22:0];
-  assign \$504  = \$502  & \$503 ;
-  assign \$505  = \$501  | \$504 ;
-  assign \$506  = \$505  ? dq_sum : gs_rp_out;
-  assign \$507  = dq_bit == 3'h7;
-  assign \$509  = \$506  ^ \$508 ;
-  assign dq_addend = \$498  ? \$509  : 32'd0;
-  assign \$510  = ! dq_bit;
-  assign \$511  = \$510  & dq_first;
-  assign \a$192  = \$511  ? dq_psum : out_acc;
+  wire [7:0] \wint_int8$58 ;
+  wire [7:0] \wint_int8$62 ;
+  wire [7:0] \wint_int8$66 ;
+  assign \$380  = 2'h2 * step;
+  assign \$381  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$380 ;
+  assign \$382  = \$379  == \$381 ;
+  assign \$383  = \$376  & \$382 ;
+  assign \$384  = \$369  + \$383 ;
+  assign \$385  = \$384  + 1'h1;
+  assign man_bitmod_fp4_3 = | rest3;
+  assign neg_bitmod_fp4_3 = $signed(w_int3) < $signed(1'h0);
+  assign shift_bitmod_fp4_3 = pos_bitmod_fp4_3 + 1'h0;
+  assign man_bitmod_fp3_3 = | rest3;
+  assign neg_bitmod_fp3_3 = $signed(w_int3) < $signed(1'h0);
+  assign shift_bitmod_fp3_3 = pos_bitmod_fp3_3 + 1'h1;
+  assign \$386  = | a_reg[14:10];
+  assign \$387  = | remaining;
+  assign \$388  = man0 & \$387 ;
+  assign \$389  = | { \$386 , a_reg[9:0] };
+  assign live0 = \$388  & \$389 ;
+  assign \$390  = ! a_reg[14:10];
+  assign \$391  = \$390  ? 5'h01 : a_reg[14:10];
+  assign \$392  = \$391  + shift0;
+  assign \$393  = live0 ? \$392  : 6'h00;
+  assign \$394  = | a_reg[30:26];
+  assign \$395  = | remaining;
+  assign \$396  = man1 & \$395 ;
+  assign \$397  = | { \$394 , a_reg[25:16] };
+  assign live1 = \$396  & \$397 ;
+  assign \$398  = ! a_reg[30:26];
+  assign \$399  = \$398  ? 5'h01 : a_reg[30:26];
+  assign \$400  = \$399  + shift1;
+  assign \$401  = live1 ? \$400  : 6'h00;
+  assign \$402  = | a_reg[46:42];
+  assign \$403  = | remaining;
+  assign \$404  = man2 & \$403 ;
+  assign \$405  = | { \$402 , a_reg[41:32] };
+  assign live2 = \$404  & \$405 ;
+  assign \$406  = ! a_reg[46:42];
+  assign \$407  = \$406  ? 5'h01 : a_reg[46:42];
+  assign \$408  = \$407  + shift2;
+  assign \$409  = live2 ? \$408  : 6'h00;
+  assign \$410  = | a_reg[62:58];
+  assign \$411  = | remaining;
+  assign \$412  = man3 & \$411 ;
+  assign \$413  = | { \$410 , a_reg[57:48] };
+  assign live3 = \$412  & \$413 ;
+  assign \$414  = ! a_reg[62:58];
+  assign \$415  = \$414  ? 5'h01 : a_reg[62:58];
+  assign \$416  = \$415  + shift3;
+  assign \$417  = live3 ? \$416  : 6'h00;
+  assign \$418  = \$401  > \$393 ;
+  assign emax0 = \$418  ? { 4'h0, \$401  } : { 4'h0, \$393  };
+  assign \$419  = \$409  > emax0;
+  assign emax1 = \$419  ? { 4'h0, \$409  } : emax0;
+  assign \$420  = \$417  > emax1;
+  assign emax2 = \$420  ? { 4'h0, \$417  } : emax1;
+  assign \$421  = emax2 - \$393 ;
+  assign \$422  = $signed(\$421 ) > $signed(5'h0f);
+  assign \$423  = emax2 - \$393 ;
+  assign \$424  = \$422  ? 11'h00f : \$423 ;
+  assign \$426  = \$425  >> \$424 [9:0];
+  assign \$427  = live0 ? \$426  : 18'h00000;
+  assign \$428  = a_reg[15] ^ neg0;
+  assign \$429  = - \$427 [14:0];
+  assign lane0 = \$428  ? \$429  : { 1'h0, \$427 [14:0] };
+  assign \$430  = emax2 - \$401 ;
+  assign \$431  = $signed(\$430 ) > $signed(5'h0f);
+  assign \$432  = emax2 - \$401 ;
+  assign \$433  = \$431  ? 11'h00f : \$432 ;
+  assign \$435  = \$434  >> \$433 [9:0];
+  assign \$436  = live1 ? \$435  : 18'h00000;
+  assign \$437  = a_reg[31] ^ neg1;
+  assign \$438  = - \$436 [14:0];
+  assign lane1 = \$437  ? \$438  : { 1'h0, \$436 [14:0] };
+  assign \$439  = emax2 - \$409 ;
+  assign \$440  = $signed(\$439 ) > $signed(5'h0f);
+  assign \$441  = emax2 - \$409 ;
+  assign \$442  = \$440  ? 11'h00f : \$441 ;
+  assign \$444  = \$443  >> \$442 [9:0];
+  assign \$445  = live2 ? \$444  : 18'h00000;
+  assign \$446  = a_reg[47] ^ neg2;
+  assign \$447  = - \$445 [14:0];
+  assign lane2 = \$446  ? \$447  : { 1'h0, \$445 [14:0] };
+  assign \$448  = emax2 - \$417 ;
+  assign \$449  = $signed(\$448 ) > $signed(5'h0f);
+  assign \$450  = emax2 - \$417 ;
+  assign \$451  = \$449  ? 11'h00f : \$450 ;
+  assign \$453  = \$452  >> \$451 [9:0];
+  assign \$454  = live3 ? \$453  : 18'h00000;
+  assign \$455  = a_reg[63] ^ neg3;
+  assign \$456  = - \$454 [14:0];
+  assign lane3 = \$455  ? \$456  : { 1'h0, \$454 [14:0] };
+  assign \$457  = $signed(lane0) + $signed(lane1);
+  assign \$458  = $signed(lane2) + $signed(lane3);
+  assign \$459  = $signed(\$457 ) + $signed(\$458 );
+  assign \$460  = $signed(\$459 ) < $signed(1'h0);
+  assign \$461  = - $signed(\$459 );
+  assign \$462  = \$460  ? \$461  : { \$459 [17], \$459 [17], \$459  };
+  assign \$463  = emax2 - 5'h1d;
+  assign \$464  = 5'h12 - lane_rp_msb;
+  assign \$465  = { \$462 [18:0], 7'h00 } << \$464 [4:0];
+  assign \$466  = $signed(\$463 ) + $signed({ 1'h0, lane_rp_msb });
+  assign \$467  = $signed(\$466 ) + $signed(8'h7f);
+  assign \$468  = $signed(\$467 ) < $signed(2'h1);
+  assign \$469  = $signed(\$467 ) < $signed(6'h27);
+  assign \$470  = $signed(2'h1) - $signed(\$467 );
+  assign lane_rp_sh = \$465 [25:0] >> lane_rp_rs;
+  assign \$471  = lane_rp_sh << lane_rp_rs;
+  assign lane_rp_lost = \$471 [25:0] != \$465 [25:0];
+  assign \$472  = $signed(\$467 ) + $signed({ 1'h0, lane_rp_rs });
+  assign \$473  = $signed(\$472 ) - $signed(2'h1);
+  assign \$475  = $signed(\$474 ) + $signed({ 1'h0, lane_rp_sh[25:2] });
+  assign \$477  = \$476  | lane_rp_lost;
+  assign \$478  = \$477  | lane_rp_sh[2];
+  assign \$479  = lane_rp_sh[1] & \$478 ;
+  assign \$480  = $signed(\$475 ) + $signed({ 1'h0, \$479  });
+  assign \$481  = ! \$462 [18:0];
+  assign \$482  = \$480 [46:0] >= 31'h7f800000;
+  assign \$483  = $signed(\$459 ) < $signed(1'h0);
+  assign \$484  = $signed(\$459 ) < $signed(1'h0);
+  assign \$485  = $signed(\$459 ) < $signed(1'h0);
+  assign \$486  = remaining == 1'h1;
+  assign \$487  = \$486  & beat_group_end;
+  assign \$488  = dq_left > 1'h1;
+  assign stall = \$487  & \$488 ;
+  assign \$489  = remaining == 1'h1;
+  assign \$490  = \$489  & beat_group_end;
+  assign \$491  = ~ stall;
+  assign handoff = \$490  & \$491 ;
+  assign \$492  = ! dq_sum[30:23];
+  assign gs_e = \$492  ? 8'h01 : dq_sum[30:23];
+  assign \$493  = ! dq_sum[30:23];
+  assign \$494  = ~ \$493 ;
+  assign \$495  = gs_e - 7'h7f;
+  assign \$496  = $signed(\$495 ) - $signed(6'h17);
+  assign \$497  = $signed(\$496 ) + $signed({ 1'h0, dq_bit });
+  assign \$498  = 5'h17 - gs_rp_msb;
+  assign \$499  = { \$494 , dq_sum[22:0], 2'h0 } << \$498 [4:0];
+  assign \$500  = $signed(\$497 ) + $signed({ 1'h0, gs_rp_msb });
+  assign \$501  = $signed(\$500 ) + $signed(8'h7f);
+  assign \$502  = $signed(\$501 ) < $signed(2'h1);
+  assign \$503  = $signed(\$501 ) < $signed(6'h27);
+  assign \$504  = $signed(2'h1) - $signed(\$501 );
+  assign gs_rp_sh = \$499 [25:0] >> gs_rp_rs;
+  assign \$505  = gs_rp_sh << gs_rp_rs;
+  assign gs_rp_lost = \$505 [25:0] != \$499 [25:0];
+  assign \$506  = $signed(\$501 ) + $signed({ 1'h0, gs_rp_rs });
+  assign \$507  = $signed(\$506 ) - $signed(2'h1);
+  assign \$509  = $signed(\$508 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
+  assign \$511  = \$510  | gs_rp_lost;
+  assign \$512  = \$511  | gs_rp_sh[2];
+  assign \$513  = gs_rp_sh[1] & \$512 ;
+  assign \$514  = $signed(\$509 ) + $signed({ 1'h0, \$513  });
+  assign \$515  = ! { \$494 , dq_sum[22:0] };
+  assign \$516  = \$514 [46:0] >= 31'h7f800000;
+  assign \$517  = dq_scale >> dq_bit;
+  assign \$518  = dq_sum[30:23] == 8'hff;
+  assign \$519  = ! dq_sum[22:0];
+  assign \$520  = \$518  & \$519 ;
+  assign \$521  = dq_sum[30:23] == 8'hff;
+  assign \$522  = | dq_sum[22:0];
+  assign \$523  = \$521  & \$522 ;
+  assign \$524  = \$520  | \$523 ;
+  assign \$525  = \$524  ? dq_sum : gs_rp_out;
+  assign \$526  = dq_bit == 3'h7;
+  assign \$528  = \$525  ^ \$527 ;
+  assign dq_addend = \$517  ? \$528  : 32'd0;
+  assign \$529  = ! dq_bit;
+  assign \$530  = \$529  & dq_first;
+  assign \a$193  = \$530  ? dq_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$512 ;
+    o_a <= \$531 ;
   always @(posedge clk)
-    o_w <= \$513 ;
+    o_w <= \$532 ;
   always @(posedge clk)
-    o_ctl <= \$514 ;
+    o_ctl <= \$533 ;
   always @(posedge clk)
-    w_reg <= \$515 ;
+    w_reg <= \$534 ;
   always @(posedge clk)
-    w_int0 <= \$516 ;
+    w_int0 <= \$535 ;
   always @(posedge clk)
-    rest0 <= \$517 ;
+    rest0 <= \$536 ;
   always @(posedge clk)
-    w_int1 <= \$518 ;
+    w_int1 <= \$537 ;
   always @(posedge clk)
-    rest1 <= \$519 ;
+    rest1 <= \$538 ;
   always @(posedge clk)
-    w_int2 <= \$520 ;
+    w_int2 <= \$539 ;
   always @(posedge clk)
-    rest2 <= \$521 ;
+    rest2 <= \$540 ;
   always @(posedge clk)
-    w_int3 <= \$522 ;
+    w_int3 <= \$541 ;
   always @(posedge clk)
-    rest3 <= \$523 ;
+    rest3 <= \$542 ;
   always @(posedge clk)
-    a_reg <= \$524 ;
+    a_reg <= \$543 ;
   always @(posedge clk)
-    dtype <= \$525 ;
+    dtype <= \$544 ;
   always @(posedge clk)
-    remaining <= \$526 ;
+    remaining <= \$545 ;
   always @(posedge clk)
-    step <= \$527 ;
+    step <= \$546 ;
   always @(posedge clk)
-    beat_group_end <= \$528 ;
+    beat_group_end <= \$547 ;
   always @(posedge clk)
-    beat_last <= \$529 ;
+    beat_last <= \$548 ;
   always @(posedge clk)
-    beat_scale <= \$530 ;
+    beat_scale <= \$549 ;
   always @(posedge clk)
-    group_acc <= \$531 ;
+    group_acc <= \$550 ;
   always @(posedge clk)
-    grp_first <= \$532 ;
+    grp_first <= \$551 ;
   always @(posedge clk)
-    grp_psum <= \$533 ;
+    grp_psum <= \$552 ;
   always @(posedge clk)
-    o_valid <= \$534 ;
+    o_valid <= \$553 ;
   always @(posedge clk)
-    out_acc <= \$535 ;
+    out_acc <= \$554 ;
   always @(posedge clk)
-    dq_left <= \$536 ;
+    dq_left <= \$555 ;
   always @(posedge clk)
-    dq_bit <= \$537 ;
+    dq_bit <= \$556 ;
   always @(posedge clk)
-    o_psum <= \$538 ;
+    o_psum <= \$557 ;
   always @(posedge clk)
-    dq_sum <= \$539 ;
+    dq_sum <= \$558 ;
   always @(posedge clk)
-    dq_scale <= \$540 ;
+    dq_scale <= \$559 ;
   always @(posedge clk)
-    dq_first <= \$541 ;
+    dq_first <= \$560 ;
   always @(posedge clk)
-    dq_psum <= \$542 ;
+    dq_psum <= \$561 ;
   always @(posedge clk)
-    dq_last <= \$543 ;
+    dq_last <= \$562 ;
   assign \$1  = $signed(w_in0) < $signed(1'h0);
   assign \$2  = - $signed(w_in0);
   assign \$3  = \$1  ? \$2  : { w_in0[7], w_in0 };
@@ -1016,741 +1072,555 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \$11  = - $signed(w_in3);
   assign \$12  = \$10  ? \$11  : { w_in3[7], w_in3 };
   assign \$13  = | remaining;
-  assign \$15  = remaining - 1'h1;
-  assign \$16  = step + 1'h1;
-  assign \$17  = | remaining;
-  assign \$18  = ~ accept;
-  assign \$19  = \$17  & \$18 ;
-  assign \$20  = ~ top0;
-  assign \$21  = rest0 & \$20 ;
-  assign \$22  = | remaining;
-  assign \$23  = ~ accept;
-  assign \$24  = \$22  & \$23 ;
-  assign \$25  = ~ top1;
-  assign \$26  = rest1 & \$25 ;
-  assign \$27  = | remaining;
-  assign \$28  = ~ accept;
-  assign \$29  = \$27  & \$28 ;
-  assign \$30  = ~ top2;
-  assign \$31  = rest2 & \$30 ;
-  assign \$32  = | remaining;
-  assign \$33  = ~ accept;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = ~ top3;
-  assign \$36  = rest3 & \$35 ;
-  assign \$37  = | remaining;
-  assign \$38  = accept & i_ctl[2];
-  assign \$39  = | dq_left;
-  assign \$40  = dq_left - 1'h1;
-  assign \$41  = dq_bit + 1'h1;
-  assign \$42  = dq_left == 1'h1;
-  assign \$43  = \$42  & dq_last;
+  assign \$14  = ~ stall;
+  assign \$15  = \$13  & \$14 ;
+  assign \$17  = remaining - 1'h1;
+  assign \$18  = step + 1'h1;
+  assign \$19  = | remaining;
+  assign \$20  = ~ accept;
+  assign \$21  = \$19  & \$20 ;
+  assign \$22  = ~ stall;
+  assign \$23  = \$21  & \$22 ;
+  assign \$24  = ~ top0;
+  assign \$25  = rest0 & \$24 ;
+  assign \$26  = | remaining;
+  assign \$27  = ~ accept;
+  assign \$28  = \$26  & \$27 ;
+  assign \$29  = ~ stall;
+  assign \$30  = \$28  & \$29 ;
+  assign \$31  = ~ top1;
+  assign \$32  = rest1 & \$31 ;
+  assign \$33  = | remaining;
+  assign \$34  = ~ accept;
+  assign \$35  = \$33  & \$34 ;
+  assign \$36  = ~ stall;
+  assign \$37  = \$35  & \$36 ;
+  assign \$38  = ~ top2;
+  assign \$39  = rest2 & \$38 ;
+  assign \$40  = | remaining;
+  assign \$41  = ~ accept;
+  assign \$42  = \$40  & \$41 ;
+  assign \$43  = ~ stall;
+  assign \$44  = \$42  & \$43 ;
+  assign \$45  = ~ top3;
+  assign \$46  = rest3 & \$45 ;
+  assign \$47  = | remaining;
+  assign \$48  = ~ stall;
+  assign \$49  = \$47  & \$48 ;
+  assign \$50  = accept & i_ctl[2];
+  assign \$51  = | dq_left;
+  assign \$52  = dq_left - 1'h1;
+  assign \$53  = dq_bit + 1'h1;
+  assign \$54  = dq_left == 1'h1;
+  assign \$55  = \$54  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign o_ready = remaining <= 1'h1;
+  assign \$56  = remaining <= 1'h1;
+  assign \$57  = ~ stall;
+  assign o_ready = \$56  & \$57 ;
   assign accept = i_ctl[0] & o_ready;
-  assign \$44  = 2'h2 * step;
-  assign \$45  = \$44  + 2'h2;
-  assign \$46  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$45 ;
-  assign \$47  = 2'h2 * step;
-  assign \$48  = \$47  + 1'h1;
-  assign \$49  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$48 ;
-  assign \$50  = \$46  == \$49 ;
-  assign \$51  = 2'h2 * step;
-  assign \$52  = \$51  + 1'h1;
-  assign \$53  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$52 ;
-  assign \$54  = 2'h2 * step;
-  assign \$55  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$54 ;
-  assign \$56  = \$53  == \$55 ;
-  assign \$57  = \$50  & \$56 ;
-  assign man_int8_0 = ~ \$57 ;
   assign \$58  = 2'h2 * step;
   assign \$59  = \$58  + 2'h2;
   assign \$60  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$59 ;
   assign \$61  = 2'h2 * step;
   assign \$62  = \$61  + 1'h1;
   assign \$63  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$62 ;
-  assign \$64  = 2'h2 * step;
-  assign \$65  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$64 ;
-  assign \$66  = \$63  & \$65 ;
-  assign \$67  = ~ \$66 ;
-  assign neg_int8_0 = \$60  & \$67 ;
+  assign \$64  = \$60  == \$63 ;
+  assign \$65  = 2'h2 * step;
+  assign \$66  = \$65  + 1'h1;
+  assign \$67  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$66 ;
   assign \$68  = 2'h2 * step;
-  assign \$69  = 2'h2 * step;
-  assign \$70  = \$69  + 2'h2;
-  assign \$71  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$70 ;
+  assign \$69  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$68 ;
+  assign \$70  = \$67  == \$69 ;
+  assign \$71  = \$64  & \$70 ;
+  assign man_int8_0 = ~ \$71 ;
   assign \$72  = 2'h2 * step;
-  assign \$73  = \$72  + 1'h1;
+  assign \$73  = \$72  + 2'h2;
   assign \$74  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$73 ;
-  assign \$75  = \$71  != \$74 ;
-  assign \$76  = 2'h2 * step;
-  assign \$77  = \$76  + 1'h1;
-  assign \$78  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$77 ;
-  assign \$79  = 2'h2 * step;
-  assign \$80  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$79 ;
-  assign \$81  = \$78  == \$80 ;
-  assign \$82  = \$75  & \$81 ;
-  assign \$83  = \$68  + \$82 ;
-  assign \$84  = \$83  + 1'h1;
-  assign \$85  = 2'h2 * step;
-  assign \$86  = \$85  + 2'h2;
-  assign \$87  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$86 ;
-  assign \$88  = 2'h2 * step;
-  assign \$89  = \$88  + 1'h1;
-  assign \$90  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$89 ;
-  assign \$91  = \$87  == \$90 ;
-  assign \$92  = 2'h2 * step;
-  assign \$93  = \$92  + 1'h1;
+  assign \$75  = 2'h2 * step;
+  assign \$76  = \$75  + 1'h1;
+  assign \$77  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$76 ;
+  assign \$78  = 2'h2 * step;
+  assign \$79  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$78 ;
+  assign \$80  = \$77  & \$79 ;
+  assign \$81  = ~ \$80 ;
+  assign neg_int8_0 = \$74  & \$81 ;
+  assign \$82  = 2'h2 * step;
+  assign \$83  = 2'h2 * step;
+  assign \$84  = \$83  + 2'h2;
+  assign \$85  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$84 ;
+  assign \$86  = 2'h2 * step;
+  assign \$87  = \$86  + 1'h1;
+  assign \$88  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$87 ;
+  assign \$89  = \$85  != \$88 ;
+  assign \$90  = 2'h2 * step;
+  assign \$91  = \$90  + 1'h1;
+  assign \$92  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$91 ;
+  assign \$93  = 2'h2 * step;
   assign \$94  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$93 ;
-  assign \$95  = 2'h2 * step;
-  assign \$96  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$95 ;
-  assign \$97  = \$94  == \$96 ;
-  assign \$98  = \$91  & \$97 ;
-  assign man_int6_0 = ~ \$98 ;
+  assign \$95  = \$92  == \$94 ;
+  assign \$96  = \$89  & \$95 ;
+  assign \$97  = \$82  + \$96 ;
+  assign \$98  = \$97  + 1'h1;
   assign \$99  = 2'h2 * step;
   assign \$100  = \$99  + 2'h2;
   assign \$101  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$100 ;
   assign \$102  = 2'h2 * step;
   assign \$103  = \$102  + 1'h1;
   assign \$104  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$103 ;
-  assign \$105  = 2'h2 * step;
-  assign \$106  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$105 ;
-  assign \$107  = \$104  & \$106 ;
-  assign \$108  = ~ \$107 ;
-  assign neg_int6_0 = \$101  & \$108 ;
+  assign \$105  = \$101  == \$104 ;
+  assign \$106  = 2'h2 * step;
+  assign \$107  = \$106  + 1'h1;
+  assign \$108  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$107 ;
   assign \$109  = 2'h2 * step;
-  assign \$110  = 2'h2 * step;
-  assign \$111  = \$110  + 2'h2;
-  assign \$112  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$111 ;
+  assign \$110  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$109 ;
+  assign \$111  = \$108  == \$110 ;
+  assign \$112  = \$105  & \$111 ;
+  assign man_int6_0 = ~ \$112 ;
   assign \$113  = 2'h2 * step;
-  assign \$114  = \$113  + 1'h1;
+  assign \$114  = \$113  + 2'h2;
   assign \$115  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$114 ;
-  assign \$116  = \$112  != \$115 ;
-  assign \$117  = 2'h2 * step;
-  assign \$118  = \$117  + 1'h1;
-  assign \$119  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$118 ;
-  assign \$120  = 2'h2 * step;
-  assign \$121  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$120 ;
-  assign \$122  = \$119  == \$121 ;
-  assign \$123  = \$116  & \$122 ;
-  assign \$124  = \$109  + \$123 ;
-  assign \$125  = \$124  + 1'h1;
+  assign \$116  = 2'h2 * step;
+  assign \$117  = \$116  + 1'h1;
+  assign \$118  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$117 ;
+  assign \$119  = 2'h2 * step;
+  assign \$120  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$119 ;
+  assign \$121  = \$118  & \$120 ;
+  assign \$122  = ~ \$121 ;
+  assign neg_int6_0 = \$115  & \$122 ;
+  assign \$123  = 2'h2 * step;
+  assign \$124  = 2'h2 * step;
+  assign \$125  = \$124  + 2'h2;
+  assign \$126  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$125 ;
+  assign \$127  = 2'h2 * step;
+  assign \$128  = \$127  + 1'h1;
+  assign \$129  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$128 ;
+  assign \$130  = \$126  != \$129 ;
+  assign \$131  = 2'h2 * step;
+  assign \$132  = \$131  + 1'h1;
+  assign \$133  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$132 ;
+  assign \$134  = 2'h2 * step;
+  assign \$135  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$134 ;
+  assign \$136  = \$133  == \$135 ;
+  assign \$137  = \$130  & \$136 ;
+  assign \$138  = \$123  + \$137 ;
+  assign \$139  = \$138  + 1'h1;
   assign man_bitmod_fp4_0 = | rest0;
   assign neg_bitmod_fp4_0 = $signed(w_int0) < $signed(1'h0);
   assign shift_bitmod_fp4_0 = pos_bitmod_fp4_0 + 1'h0;
   assign man_bitmod_fp3_0 = | rest0;
   assign neg_bitmod_fp3_0 = $signed(w_int0) < $signed(1'h0);
   assign shift_bitmod_fp3_0 = pos_bitmod_fp3_0 + 1'h1;
-  assign \$126  = 2'h2 * step;
-  assign \$127  = \$126  + 2'h2;
-  assign \$128  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$127 ;
-  assign \$129  = 2'h2 * step;
-  assign \$130  = \$129  + 1'h1;
-  assign \$131  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$130 ;
-  assign \$132  = \$128  == \$131 ;
-  assign \$133  = 2'h2 * step;
-  assign \$134  = \$133  + 1'h1;
-  assign \$135  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$134 ;
-  assign \$136  = 2'h2 * step;
-  assign \$137  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$136 ;
-  assign \$138  = \$135  == \$137 ;
-  assign \$139  = \$132  & \$138 ;
-  assign man_int8_1 = ~ \$139 ;
   assign \$140  = 2'h2 * step;
   assign \$141  = \$140  + 2'h2;
   assign \$142  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$141 ;
   assign \$143  = 2'h2 * step;
   assign \$144  = \$143  + 1'h1;
   assign \$145  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$144 ;
-  assign \$146  = 2'h2 * step;
-  assign \$147  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$146 ;
-  assign \$148  = \$145  & \$147 ;
-  assign \$149  = ~ \$148 ;
-  assign neg_int8_1 = \$142  & \$149 ;
+  assign \$146  = \$142  == \$145 ;
+  assign \$147  = 2'h2 * step;
+  assign \$148  = \$147  + 1'h1;
+  assign \$149  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$148 ;
   assign \$150  = 2'h2 * step;
-  assign \$151  = 2'h2 * step;
-  assign \$152  = \$151  + 2'h2;
-  assign \$153  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$152 ;
+  assign \$151  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$150 ;
+  assign \$152  = \$149  == \$151 ;
+  assign \$153  = \$146  & \$152 ;
+  assign man_int8_1 = ~ \$153 ;
   assign \$154  = 2'h2 * step;
-  assign \$155  = \$154  + 1'h1;
+  assign \$155  = \$154  + 2'h2;
   assign \$156  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$155 ;
-  assign \$157  = \$153  != \$156 ;
-  assign \$158  = 2'h2 * step;
-  assign \$159  = \$158  + 1'h1;
-  assign \$160  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$159 ;
-  assign \$161  = 2'h2 * step;
-  assign \$162  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$161 ;
-  assign \$163  = \$160  == \$162 ;
-  assign \$164  = \$157  & \$163 ;
-  assign \$165  = \$150  + \$164 ;
-  assign \$166  = \$165  + 1'h1;
-  assign \$167  = 2'h2 * step;
-  assign \$168  = \$167  + 2'h2;
-  assign \$169  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$168 ;
-  assign \$170  = 2'h2 * step;
-  assign \$171  = \$170  + 1'h1;
-  assign \$172  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$171 ;
-  assign \$173  = \$169  == \$172 ;
-  assign \$174  = 2'h2 * step;
-  assign \$175  = \$174  + 1'h1;
+  assign \$157  = 2'h2 * step;
+  assign \$158  = \$157  + 1'h1;
+  assign \$159  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$158 ;
+  assign \$160  = 2'h2 * step;
+  assign \$161  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$160 ;
+  assign \$162  = \$159  & \$161 ;
+  assign \$163  = ~ \$162 ;
+  assign neg_int8_1 = \$156  & \$163 ;
+  assign \$164  = 2'h2 * step;
+  assign \$165  = 2'h2 * step;
+  assign \$166  = \$165  + 2'h2;
+  assign \$167  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$166 ;
+  assign \$168  = 2'h2 * step;
+  assign \$169  = \$168  + 1'h1;
+  assign \$170  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$169 ;
+  assign \$171  = \$167  != \$170 ;
+  assign \$172  = 2'h2 * step;
+  assign \$173  = \$172  + 1'h1;
+  assign \$174  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$173 ;
+  assign \$175  = 2'h2 * step;
   assign \$176  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$175 ;
-  assign \$177  = 2'h2 * step;
-  assign \$178  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$177 ;
-  assign \$179  = \$176  == \$178 ;
-  assign \$180  = \$173  & \$179 ;
-  assign man_int6_1 = ~ \$180 ;
+  assign \$177  = \$174  == \$176 ;
+  assign \$178  = \$171  & \$177 ;
+  assign \$179  = \$164  + \$178 ;
+  assign \$180  = \$179  + 1'h1;
   assign \$181  = 2'h2 * step;
   assign \$182  = \$181  + 2'h2;
   assign \$183  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$182 ;
   assign \$184  = 2'h2 * step;
   assign \$185  = \$184  + 1'h1;
   assign \$186  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$185 ;
-  assign \$187  = 2'h2 * step;
-  assign \$188  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$187 ;
-  assign \$189  = \$186  & \$188 ;
-  assign \$190  = ~ \$189 ;
-  assign neg_int6_1 = \$183  & \$190 ;
+  assign \$187  = \$183  == \$186 ;
+  assign \$188  = 2'h2 * step;
+  assign \$189  = \$188  + 1'h1;
+  assign \$190  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$189 ;
   assign \$191  = 2'h2 * step;
-  assign \$192  = 2'h2 * step;
-  assign \$193  = \$192  + 2'h2;
-  assign \$194  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$193 ;
+  assign \$192  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$191 ;
+  assign \$193  = \$190  == \$192 ;
+  assign \$194  = \$187  & \$193 ;
+  assign man_int6_1 = ~ \$194 ;
   assign \$195  = 2'h2 * step;
-  assign \$196  = \$195  + 1'h1;
+  assign \$196  = \$195  + 2'h2;
   assign \$197  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$196 ;
-  assign \$198  = \$194  != \$197 ;
-  assign \$199  = 2'h2 * step;
-  assign \$200  = \$199  + 1'h1;
-  assign \$201  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$200 ;
-  assign \$202  = 2'h2 * step;
-  assign \$203  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$202 ;
-  assign \$204  = \$201  == \$203 ;
-  assign \$205  = \$198  & \$204 ;
-  assign \$206  = \$191  + \$205 ;
-  assign \$207  = \$206  + 1'h1;
+  assign \$198  = 2'h2 * step;
+  assign \$199  = \$198  + 1'h1;
+  assign \$200  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$199 ;
+  assign \$201  = 2'h2 * step;
+  assign \$202  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$201 ;
+  assign \$203  = \$200  & \$202 ;
+  assign \$204  = ~ \$203 ;
+  assign neg_int6_1 = \$197  & \$204 ;
+  assign \$205  = 2'h2 * step;
+  assign \$206  = 2'h2 * step;
+  assign \$207  = \$206  + 2'h2;
+  assign \$208  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$207 ;
+  assign \$209  = 2'h2 * step;
+  assign \$210  = \$209  + 1'h1;
+  assign \$211  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$210 ;
+  assign \$212  = \$208  != \$211 ;
+  assign \$213  = 2'h2 * step;
+  assign \$214  = \$213  + 1'h1;
+  assign \$215  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$214 ;
+  assign \$216  = 2'h2 * step;
+  assign \$217  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$216 ;
+  assign \$218  = \$215  == \$217 ;
+  assign \$219  = \$212  & \$218 ;
+  assign \$220  = \$205  + \$219 ;
+  assign \$221  = \$220  + 1'h1;
   assign man_bitmod_fp4_1 = | rest1;
   assign neg_bitmod_fp4_1 = $signed(w_int1) < $signed(1'h0);
   assign shift_bitmod_fp4_1 = pos_bitmod_fp4_1 + 1'h0;
   assign man_bitmod_fp3_1 = | rest1;
   assign neg_bitmod_fp3_1 = $signed(w_int1) < $signed(1'h0);
   assign shift_bitmod_fp3_1 = pos_bitmod_fp3_1 + 1'h1;
-  assign \$208  = 2'h2 * step;
-  assign \$209  = \$208  + 2'h2;
-  assign \$210  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$209 ;
-  assign \$211  = 2'h2 * step;
-  assign \$212  = \$211  + 1'h1;
-  assign \$213  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$212 ;
-  assign \$214  = \$210  == \$213 ;
-  assign \$215  = 2'h2 * step;
-  assign \$216  = \$215  + 1'h1;
-  assign \$217  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$216 ;
-  assign \$218  = 2'h2 * step;
-  assign \$219  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$218 ;
-  assign \$220  = \$217  == \$219 ;
-  assign \$221  = \$214  & \$220 ;
-  assign man_int8_2 = ~ \$221 ;
   assign \$222  = 2'h2 * step;
   assign \$223  = \$222  + 2'h2;
   assign \$224  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$223 ;
   assign \$225  = 2'h2 * step;
   assign \$226  = \$225  + 1'h1;
   assign \$227  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$226 ;
-  assign \$228  = 2'h2 * step;
-  assign \$229  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$228 ;
-  assign \$230  = \$227  & \$229 ;
-  assign \$231  = ~ \$230 ;
-  assign neg_int8_2 = \$224  & \$231 ;
+  assign \$228  = \$224  == \$227 ;
+  assign \$229  = 2'h2 * step;
+  assign \$230  = \$229  + 1'h1;
+  assign \$231  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$230 ;
   assign \$232  = 2'h2 * step;
-  assign \$233  = 2'h2 * step;
-  assign \$234  = \$233  + 2'h2;
-  assign \$235  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$234 ;
+  assign \$233  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$232 ;
+  assign \$234  = \$231  == \$233 ;
+  assign \$235  = \$228  & \$234 ;
+  assign man_int8_2 = ~ \$235 ;
   assign \$236  = 2'h2 * step;
-  assign \$237  = \$236  + 1'h1;
+  assign \$237  = \$236  + 2'h2;
   assign \$238  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$237 ;
-  assign \$239  = \$235  != \$238 ;
-  assign \$240  = 2'h2 * step;
-  assign \$241  = \$240  + 1'h1;
-  assign \$242  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$241 ;
-  assign \$243  = 2'h2 * step;
-  assign \$244  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$243 ;
-  assign \$245  = \$242  == \$244 ;
-  assign \$246  = \$239  & \$245 ;
-  assign \$247  = \$232  + \$246 ;
-  assign \$248  = \$247  + 1'h1;
-  assign \$249  = 2'h2 * step;
-  assign \$250  = \$249  + 2'h2;
-  assign \$251  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$250 ;
-  assign \$252  = 2'h2 * step;
-  assign \$253  = \$252  + 1'h1;
-  assign \$254  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$253 ;
-  assign \$255  = \$251  == \$254 ;
-  assign \$256  = 2'h2 * step;
-  assign \$257  = \$256  + 1'h1;
+  assign \$239  = 2'h2 * step;
+  assign \$240  = \$239  + 1'h1;
+  assign \$241  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$240 ;
+  assign \$242  = 2'h2 * step;
+  assign \$243  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$242 ;
+  assign \$244  = \$241  & \$243 ;
+  assign \$245  = ~ \$244 ;
+  assign neg_int8_2 = \$238  & \$245 ;
+  assign \$246  = 2'h2 * step;
+  assign \$247  = 2'h2 * step;
+  assign \$248  = \$247  + 2'h2;
+  assign \$249  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$248 ;
+  assign \$250  = 2'h2 * step;
+  assign \$251  = \$250  + 1'h1;
+  assign \$252  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$251 ;
+  assign \$253  = \$249  != \$252 ;
+  assign \$254  = 2'h2 * step;
+  assign \$255  = \$254  + 1'h1;
+  assign \$256  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$255 ;
+  assign \$257  = 2'h2 * step;
   assign \$258  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$257 ;
-  assign \$259  = 2'h2 * step;
-  assign \$260  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$259 ;
-  assign \$261  = \$258  == \$260 ;
-  assign \$262  = \$255  & \$261 ;
-  assign man_int6_2 = ~ \$262 ;
+  assign \$259  = \$256  == \$258 ;
+  assign \$260  = \$253  & \$259 ;
+  assign \$261  = \$246  + \$260 ;
+  assign \$262  = \$261  + 1'h1;
   assign \$263  = 2'h2 * step;
   assign \$264  = \$263  + 2'h2;
   assign \$265  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$264 ;
   assign \$266  = 2'h2 * step;
   assign \$267  = \$266  + 1'h1;
   assign \$268  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$267 ;
-  assign \$269  = 2'h2 * step;
-  assign \$270  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$269 ;
-  assign \$271  = \$268  & \$270 ;
-  assign \$272  = ~ \$271 ;
-  assign neg_int6_2 = \$265  & \$272 ;
+  assign \$269  = \$265  == \$268 ;
+  assign \$270  = 2'h2 * step;
+  assign \$271  = \$270  + 1'h1;
+  assign \$272  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$271 ;
   assign \$273  = 2'h2 * step;
-  assign \$274  = 2'h2 * step;
-  assign \$275  = \$274  + 2'h2;
-  assign \$276  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$275 ;
+  assign \$274  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$273 ;
+  assign \$275  = \$272  == \$274 ;
+  assign \$276  = \$269  & \$275 ;
+  assign man_int6_2 = ~ \$276 ;
   assign \$277  = 2'h2 * step;
-  assign \$278  = \$277  + 1'h1;
+  assign \$278  = \$277  + 2'h2;
   assign \$279  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$278 ;
-  assign \$280  = \$276  != \$279 ;
-  assign \$281  = 2'h2 * step;
-  assign \$282  = \$281  + 1'h1;
-  assign \$283  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$282 ;
-  assign \$284  = 2'h2 * step;
-  assign \$285  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$284 ;
-  assign \$286  = \$283  == \$285 ;
-  assign \$287  = \$280  & \$286 ;
-  assign \$288  = \$273  + \$287 ;
-  assign \$289  = \$288  + 1'h1;
+  assign \$280  = 2'h2 * step;
+  assign \$281  = \$280  + 1'h1;
+  assign \$282  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$281 ;
+  assign \$283  = 2'h2 * step;
+  assign \$284  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$283 ;
+  assign \$285  = \$282  & \$284 ;
+  assign \$286  = ~ \$285 ;
+  assign neg_int6_2 = \$279  & \$286 ;
+  assign \$287  = 2'h2 * step;
+  assign \$288  = 2'h2 * step;
+  assign \$289  = \$288  + 2'h2;
+  assign \$290  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$289 ;
+  assign \$291  = 2'h2 * step;
+  assign \$292  = \$291  + 1'h1;
+  assign \$293  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$292 ;
+  assign \$294  = \$290  != \$293 ;
+  assign \$295  = 2'h2 * step;
+  assign \$296  = \$295  + 1'h1;
+  assign \$297  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$296 ;
+  assign \$298  = 2'h2 * step;
+  assign \$299  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$298 ;
+  assign \$300  = \$297  == \$299 ;
+  assign \$301  = \$294  & \$300 ;
+  assign \$302  = \$287  + \$301 ;
+  assign \$303  = \$302  + 1'h1;
   assign man_bitmod_fp4_2 = | rest2;
   assign neg_bitmod_fp4_2 = $signed(w_int2) < $signed(1'h0);
   assign shift_bitmod_fp4_2 = pos_bitmod_fp4_2 + 1'h0;
   assign man_bitmod_fp3_2 = | rest2;
   assign neg_bitmod_fp3_2 = $signed(w_int2) < $signed(1'h0);
   assign shift_bitmod_fp3_2 = pos_bitmod_fp3_2 + 1'h1;
-  assign \$290  = 2'h2 * step;
-  assign \$291  = \$290  + 2'h2;
-  assign \$292  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$291 ;
-  assign \$293  = 2'h2 * step;
-  assign \$294  = \$293  + 1'h1;
-  assign \$295  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$294 ;
-  assign \$296  = \$292  == \$295 ;
-  assign \$297  = 2'h2 * step;
-  assign \$298  = \$297  + 1'h1;
-  assign \$299  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$298 ;
-  assign \$300  = 2'h2 * step;
-  assign \$301  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$300 ;
-  assign \$302  = \$299  == \$301 ;
-  assign \$303  = \$296  & \$302 ;
-  assign man_int8_3 = ~ \$303 ;
   assign \$304  = 2'h2 * step;
   assign \$305  = \$304  + 2'h2;
   assign \$306  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$305 ;
   assign \$307  = 2'h2 * step;
   assign \$308  = \$307  + 1'h1;
   assign \$309  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$308 ;
-  assign \$310  = 2'h2 * step;
-  assign \$311  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$310 ;
-  assign \$312  = \$309  & \$311 ;
-  assign \$313  = ~ \$312 ;
-  assign neg_int8_3 = \$306  & \$313 ;
+  assign \$310  = \$306  == \$309 ;
+  assign \$311  = 2'h2 * step;
+  assign \$312  = \$311  + 1'h1;
+  assign \$313  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$312 ;
   assign \$314  = 2'h2 * step;
-  assign \$315  = 2'h2 * step;
-  assign \$316  = \$315  + 2'h2;
-  assign \$317  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$316 ;
+  assign \$315  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$314 ;
+  assign \$316  = \$313  == \$315 ;
+  assign \$317  = \$310  & \$316 ;
+  assign man_int8_3 = ~ \$317 ;
   assign \$318  = 2'h2 * step;
-  assign \$319  = \$318  + 1'h1;
+  assign \$319  = \$318  + 2'h2;
   assign \$320  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$319 ;
-  assign \$321  = \$317  != \$320 ;
-  assign \$322  = 2'h2 * step;
-  assign \$323  = \$322  + 1'h1;
-  assign \$324  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$323 ;
-  assign \$325  = 2'h2 * step;
-  assign \$326  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$325 ;
-  assign \$327  = \$324  == \$326 ;
-  assign \$328  = \$321  & \$327 ;
-  assign \$329  = \$314  + \$328 ;
-  assign \$330  = \$329  + 1'h1;
-  assign \$331  = 2'h2 * step;
-  assign \$332  = \$331  + 2'h2;
-  assign \$333  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$332 ;
-  assign \$334  = 2'h2 * step;
-  assign \$335  = \$334  + 1'h1;
-  assign \$336  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$335 ;
-  assign \$337  = \$333  == \$336 ;
-  assign \$338  = 2'h2 * step;
-  assign \$339  = \$338  + 1'h1;
+  assign \$321  = 2'h2 * step;
+  assign \$322  = \$321  + 1'h1;
+  assign \$323  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$322 ;
+  assign \$324  = 2'h2 * step;
+  assign \$325  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$324 ;
+  assign \$326  = \$323  & \$325 ;
+  assign \$327  = ~ \$326 ;
+  assign neg_int8_3 = \$320  & \$327 ;
+  assign \$328  = 2'h2 * step;
+  assign \$329  = 2'h2 * step;
+  assign \$330  = \$329  + 2'h2;
+  assign \$331  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$330 ;
+  assign \$332  = 2'h2 * step;
+  assign \$333  = \$332  + 1'h1;
+  assign \$334  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$333 ;
+  assign \$335  = \$331  != \$334 ;
+  assign \$336  = 2'h2 * step;
+  assign \$337  = \$336  + 1'h1;
+  assign \$338  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$337 ;
+  assign \$339  = 2'h2 * step;
   assign \$340  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$339 ;
-  assign \$341  = 2'h2 * step;
-  assign \$342  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$341 ;
-  assign \$343  = \$340  == \$342 ;
-  assign \$344  = \$337  & \$343 ;
-  assign man_int6_3 = ~ \$344 ;
+  assign \$341  = \$338  == \$340 ;
+  assign \$342  = \$335  & \$341 ;
+  assign \$343  = \$328  + \$342 ;
+  assign \$344  = \$343  + 1'h1;
   assign \$345  = 2'h2 * step;
   assign \$346  = \$345  + 2'h2;
   assign \$347  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$346 ;
   assign \$348  = 2'h2 * step;
   assign \$349  = \$348  + 1'h1;
   assign \$350  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$349 ;
-  assign \$351  = 2'h2 * step;
-  assign \$352  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$351 ;
-  assign \$353  = \$350  & \$352 ;
-  assign \$354  = ~ \$353 ;
-  assign neg_int6_3 = \$347  & \$354 ;
+  assign \$351  = \$347  == \$350 ;
+  assign \$352  = 2'h2 * step;
+  assign \$353  = \$352  + 1'h1;
+  assign \$354  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$353 ;
   assign \$355  = 2'h2 * step;
-  assign \$356  = 2'h2 * step;
-  assign \$357  = \$356  + 2'h2;
-  assign \$358  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$357 ;
+  assign \$356  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$355 ;
+  assign \$357  = \$354  == \$356 ;
+  assign \$358  = \$351  & \$357 ;
+  assign man_int6_3 = ~ \$358 ;
   assign \$359  = 2'h2 * step;
-  assign \$360  = \$359  + 1'h1;
+  assign \$360  = \$359  + 2'h2;
   assign \$361  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$360 ;
-  assign \$362  = \$358  != \$361 ;
-  assign \$363  = 2'h2 * step;
-  assign \$364  = \$363  + 1'h1;
-  assign \$365  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$364 ;
-  assign \$366  = 2'h2 * step;
-  assign \$367  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$366 ;
-  assign \$368  = \$365  == \$367 ;
-  assign \$369  = \$362  & \$368 ;
-  assign \$370  = \$355  + \$369 ;
-  assign \$371  = \$370  + 1'h1;
-  assign man_bitmod_fp4_3 = | rest3;
-  assign neg_bitmod_fp4_3 = $signed(w_int3) < $signed(1'h0);
-  assign shift_bitmod_fp4_3 = pos_bitmod_fp4_3 + 1'h0;
-  assign man_bitmod_fp3_3 = | rest3;
-  assign neg_bitmod_fp3_3 = $signed(w_int3) < $signed(1'h0);
-  assign shift_bitmod_fp3_3 = pos_bitmod_fp3_3 + 1'h1;
-  assign \$372  = | a_reg[14:10];
-  assign \$373  = | remaining;
-  assign \$374  = man0 & \$373 ;
-  assign \$375  = | { \$372 , a_reg[9:0] };
-  assign live0 = \$374  & \$375 ;
-  assign \$376  = ! a_reg[14:10];
-  assign \$377  = \$376  ? 5'h01 : a_reg[14:10];
-  assign \$378  = \$377  + shift0;
-  assign \$379  = live0 ? \$378  : 6'h00;
-  assign \$380  = | a_reg[30:26];
-  assign \$381  = | remaining;
-  assign \$382  = man1 & \$381 ;
-  assign \$383  = | { \$380 , a_reg[25:16] };
-  assign live1 = \$382  & \$383 ;
-  assign \$384  = ! a_reg[30:26];
-  assign \$385  = \$384  ? 5'h01 : a_reg[30:26];
-  assign \$386  = \$385  + shift1;
-  assign \$387  = live1 ? \$386  : 6'h00;
+  assign \$362  = 2'h2 * step;
+  assign \$363  = \$362  + 1'h1;
+  assign \$364  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$363 ;
+  assign \$365  = 2'h2 * step;
+  assign \$366  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$365 ;
+  assign \$367  = \$364  & \$366 ;
+  assign \$368  = ~ \$367 ;
+  assign neg_int6_3 = \$361  & \$368 ;
+  assign \$369  = 2'h2 * step;
+  assign \$370  = 2'h2 * step;
+  assign \$371  = \$370  + 2'h2;
+  assign \$372  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$371 ;
+  assign \$373  = 2'h2 * step;
+  assign \$374  = \$373  + 1'h1;
+  assign \$375  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$374 ;
+  assign \$376  = \$372  != \$375 ;
+  assign \$377  = 2'h2 * step;
+  assign \$378  = \$377  + 1'h1;
+  assign \$379  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$378 ;
   \bitserial_mix_fp16.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
     .s(group_next)
   );
   \bitserial_mix_fp16.out_add  out_add (
-    .a(\a$192 ),
+    .a(\a$193 ),
     .b(dq_addend),
     .s(out_next)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = i_a;
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          neg3 = neg_int8_3;
+      2'h1:
+          neg3 = neg_int6_3;
+      2'h2:
+          neg3 = neg_bitmod_fp4_3;
+      2'h3:
+          neg3 = neg_bitmod_fp3_3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          man3 = man_int8_3;
+      2'h1:
+          man3 = man_int6_3;
+      2'h2:
+          man3 = man_bitmod_fp4_3;
+      2'h3:
+          man3 = man_bitmod_fp3_3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          shift3 = \$344 [3:0];
+      2'h1:
+          shift3 = \$385 [3:0];
+      2'h2:
+          shift3 = shift_bitmod_fp4_3;
+      2'h3:
+          shift3 = shift_bitmod_fp3_3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$531  = i_a;
     if (rst) begin
-      \$512  = 64'h0000000000000000;
+      \$531  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = i_w;
+    \$532  = i_w;
     if (rst) begin
-      \$513  = 44'h00000000000;
+      \$532  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = i_ctl;
+    \$533  = i_ctl;
     if (rst) begin
-      \$514  = 5'h00;
+      \$533  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = w_reg;
+    \$534  = w_reg;
     if (i_ctl[1]) begin
-      \$515  = i_w;
+      \$534  = i_w;
     end
     if (rst) begin
-      \$515  = 44'h00000000000;
+      \$534  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = w_int0;
+    \$535  = w_int0;
     if (accept) begin
-      \$516  = w_in0;
+      \$535  = w_in0;
     end
     if (rst) begin
-      \$516  = 8'h00;
+      \$535  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = rest0;
+    \$536  = rest0;
     if (accept) begin
-      \$517  = \$3 [7:0];
+      \$536  = \$3 [7:0];
     end
-    if (\$19 ) begin
-      \$517  = \$21 ;
+    if (\$23 ) begin
+      \$536  = \$25 ;
     end
     if (rst) begin
-      \$517  = 8'h00;
+      \$536  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = w_int1;
+    \$537  = w_int1;
     if (accept) begin
-      \$518  = w_in1;
+      \$537  = w_in1;
     end
     if (rst) begin
-      \$518  = 8'h00;
+      \$537  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = rest1;
+    \$538  = rest1;
     if (accept) begin
-      \$519  = \$6 [7:0];
+      \$538  = \$6 [7:0];
     end
-    if (\$24 ) begin
-      \$519  = \$26 ;
+    if (\$30 ) begin
+      \$538  = \$32 ;
     end
     if (rst) begin
-      \$519  = 8'h00;
+      \$538  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = w_int2;
+    \$539  = w_int2;
     if (accept) begin
-      \$520  = w_in2;
+      \$539  = w_in2;
     end
     if (rst) begin
-      \$520  = 8'h00;
+      \$539  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = rest2;
+    \$540  = rest2;
     if (accept) begin
-      \$521  = \$9 [7:0];
+      \$540  = \$9 [7:0];
     end
-    if (\$29 ) begin
-      \$521  = \$31 ;
-    end
-    if (rst) begin
-      \$521  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = w_int3;
-    if (accept) begin
-      \$522  = w_in3;
-    end
-    if (rst) begin
-      \$522  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = rest3;
-    if (accept) begin
-      \$523  = \$12 [7:0];
-    end
-    if (\$34 ) begin
-      \$523  = \$36 ;
-    end
-    if (rst) begin
-      \$523  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = a_reg;
-    if (accept) begin
-      \$524  = i_a;
-    end
-    if (rst) begin
-      \$524  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = dtype;
-    if (accept) begin
-      \$525  = w_sel[41:40];
-    end
-    if (rst) begin
-      \$525  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = remaining;
-    if (accept) begin
-      \$526  = \$14 ;
-    end else if (\$13 ) begin
-      \$526  = \$15 [2:0];
-    end
-    if (rst) begin
-      \$526  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = step;
-    if (accept) begin
-      \$527  = 2'h0;
-    end else if (\$13 ) begin
-      \$527  = \$16 [1:0];
-    end
-    if (rst) begin
-      \$527  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = beat_group_end;
-    if (accept) begin
-      \$528  = i_ctl[4];
-    end
-    if (rst) begin
-      \$528  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = beat_last;
-    if (accept) begin
-      \$529  = i_ctl[3];
-    end
-    if (rst) begin
-      \$529  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = beat_scale;
-    if (accept) begin
-      \$530  = w_sel[39:32];
-    end
-    if (rst) begin
-      \$530  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = group_acc;
-    if (handoff) begin
-      \$531  = 32'd0;
-    end else if (\$37 ) begin
-      \$531  = group_next;
-    end
-    if (rst) begin
-      \$531  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = grp_first;
-    if (handoff) begin
-      \$532  = 1'h0;
-    end
-    if (\$38 ) begin
-      \$532  = 1'h1;
-    end
-    if (rst) begin
-      \$532  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = grp_psum;
-    if (\$38 ) begin
-      \$533  = i_psum;
-    end
-    if (rst) begin
-      \$533  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = 1'h0;
-    if (\$39 ) begin
-      if (\$43 ) begin
-        \$534  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$534  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = out_acc;
-    if (\$39 ) begin
-      \$535  = out_next;
-    end
-    if (rst) begin
-      \$535  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = dq_left;
-    if (\$39 ) begin
-      \$536  = \$40 [3:0];
-    end
-    if (handoff) begin
-      \$536  = 4'h8;
-    end
-    if (rst) begin
-      \$536  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = dq_bit;
-    if (\$39 ) begin
-      \$537  = \$41 [2:0];
-    end
-    if (handoff) begin
-      \$537  = 3'h0;
-    end
-    if (rst) begin
-      \$537  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = o_psum;
-    if (\$39 ) begin
-      if (\$43 ) begin
-        \$538  = out_next;
-      end
-    end
-    if (rst) begin
-      \$538  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = dq_sum;
-    if (handoff) begin
-      \$539  = group_next;
-    end
-    if (rst) begin
-      \$539  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = dq_scale;
-    if (handoff) begin
-      \$540  = beat_scale;
+    if (\$37 ) begin
+      \$540  = \$39 ;
     end
     if (rst) begin
       \$540  = 8'h00;
@@ -1758,32 +1628,244 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = dq_first;
-    if (handoff) begin
-      \$541  = grp_first;
+    \$541  = w_int3;
+    if (accept) begin
+      \$541  = w_in3;
     end
     if (rst) begin
-      \$541  = 1'h0;
+      \$541  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = dq_psum;
-    if (handoff) begin
-      \$542  = grp_psum;
+    \$542  = rest3;
+    if (accept) begin
+      \$542  = \$12 [7:0];
+    end
+    if (\$44 ) begin
+      \$542  = \$46 ;
     end
     if (rst) begin
-      \$542  = 32'd0;
+      \$542  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = dq_last;
-    if (handoff) begin
-      \$543  = beat_last;
+    \$543  = a_reg;
+    if (accept) begin
+      \$543  = i_a;
     end
     if (rst) begin
-      \$543  = 1'h0;
+      \$543  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$544  = dtype;
+    if (accept) begin
+      \$544  = w_sel[41:40];
+    end
+    if (rst) begin
+      \$544  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$545  = remaining;
+    if (accept) begin
+      \$545  = \$16 ;
+    end else if (\$15 ) begin
+      \$545  = \$17 [2:0];
+    end
+    if (rst) begin
+      \$545  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$546  = step;
+    if (accept) begin
+      \$546  = 2'h0;
+    end else if (\$15 ) begin
+      \$546  = \$18 [1:0];
+    end
+    if (rst) begin
+      \$546  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$547  = beat_group_end;
+    if (accept) begin
+      \$547  = i_ctl[4];
+    end
+    if (rst) begin
+      \$547  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$548  = beat_last;
+    if (accept) begin
+      \$548  = i_ctl[3];
+    end
+    if (rst) begin
+      \$548  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$549  = beat_scale;
+    if (accept) begin
+      \$549  = w_sel[39:32];
+    end
+    if (rst) begin
+      \$549  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$550  = group_acc;
+    if (handoff) begin
+      \$550  = 32'd0;
+    end else if (\$49 ) begin
+      \$550  = group_next;
+    end
+    if (rst) begin
+      \$550  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$551  = grp_first;
+    if (handoff) begin
+      \$551  = 1'h0;
+    end
+    if (\$50 ) begin
+      \$551  = 1'h1;
+    end
+    if (rst) begin
+      \$551  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$552  = grp_psum;
+    if (\$50 ) begin
+      \$552  = i_psum;
+    end
+    if (rst) begin
+      \$552  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$553  = 1'h0;
+    if (\$51 ) begin
+      if (\$55 ) begin
+        \$553  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$553  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$554  = out_acc;
+    if (\$51 ) begin
+      \$554  = out_next;
+    end
+    if (rst) begin
+      \$554  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$555  = dq_left;
+    if (\$51 ) begin
+      \$555  = \$52 [3:0];
+    end
+    if (handoff) begin
+      \$555  = 4'h8;
+    end
+    if (rst) begin
+      \$555  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$556  = dq_bit;
+    if (\$51 ) begin
+      \$556  = \$53 [2:0];
+    end
+    if (handoff) begin
+      \$556  = 3'h0;
+    end
+    if (rst) begin
+      \$556  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$557  = o_psum;
+    if (\$51 ) begin
+      if (\$55 ) begin
+        \$557  = out_next;
+      end
+    end
+    if (rst) begin
+      \$557  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$558  = dq_sum;
+    if (handoff) begin
+      \$558  = group_next;
+    end
+    if (rst) begin
+      \$558  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$559  = dq_scale;
+    if (handoff) begin
+      \$559  = beat_scale;
+    end
+    if (rst) begin
+      \$559  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$560  = dq_first;
+    if (handoff) begin
+      \$560  = grp_first;
+    end
+    if (rst) begin
+      \$560  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$561  = dq_psum;
+    if (handoff) begin
+      \$561  = grp_psum;
+    end
+    if (rst) begin
+      \$561  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$562  = dq_last;
+    if (handoff) begin
+      \$562  = beat_last;
+    end
+    if (rst) begin
+      \$562  = 1'h0;
     end
   end
   always @* begin
@@ -2125,85 +2207,85 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_msb = 5'h00;
-    if (\$448 [0]) begin
+    if (\$462 [0]) begin
       lane_rp_msb = 5'h00;
     end
-    if (\$448 [1]) begin
+    if (\$462 [1]) begin
       lane_rp_msb = 5'h01;
     end
-    if (\$448 [2]) begin
+    if (\$462 [2]) begin
       lane_rp_msb = 5'h02;
     end
-    if (\$448 [3]) begin
+    if (\$462 [3]) begin
       lane_rp_msb = 5'h03;
     end
-    if (\$448 [4]) begin
+    if (\$462 [4]) begin
       lane_rp_msb = 5'h04;
     end
-    if (\$448 [5]) begin
+    if (\$462 [5]) begin
       lane_rp_msb = 5'h05;
     end
-    if (\$448 [6]) begin
+    if (\$462 [6]) begin
       lane_rp_msb = 5'h06;
     end
-    if (\$448 [7]) begin
+    if (\$462 [7]) begin
       lane_rp_msb = 5'h07;
     end
-    if (\$448 [8]) begin
+    if (\$462 [8]) begin
       lane_rp_msb = 5'h08;
     end
-    if (\$448 [9]) begin
+    if (\$462 [9]) begin
       lane_rp_msb = 5'h09;
     end
-    if (\$448 [10]) begin
+    if (\$462 [10]) begin
       lane_rp_msb = 5'h0a;
     end
-    if (\$448 [11]) begin
+    if (\$462 [11]) begin
       lane_rp_msb = 5'h0b;
     end
-    if (\$448 [12]) begin
+    if (\$462 [12]) begin
       lane_rp_msb = 5'h0c;
     end
-    if (\$448 [13]) begin
+    if (\$462 [13]) begin
       lane_rp_msb = 5'h0d;
     end
-    if (\$448 [14]) begin
+    if (\$462 [14]) begin
       lane_rp_msb = 5'h0e;
     end
-    if (\$448 [15]) begin
+    if (\$462 [15]) begin
       lane_rp_msb = 5'h0f;
     end
-    if (\$448 [16]) begin
+    if (\$462 [16]) begin
       lane_rp_msb = 5'h10;
     end
-    if (\$448 [17]) begin
+    if (\$462 [17]) begin
       lane_rp_msb = 5'h11;
     end
-    if (\$448 [18]) begin
+    if (\$462 [18]) begin
       lane_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_rs = 5'h00;
-    if (\$454 ) begin
+    if (\$468 ) begin
       (* full_case = 32'd1 *)
-      if (\$455 ) begin
+      if (\$469 ) begin
         lane_rp_rs = 5'h1a;
       end else begin
-        lane_rp_rs = \$456 [4:0];
+        lane_rp_rs = \$470 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$467 ) begin
-      lane_rp_out = { \$469 , 31'h00000000 };
-    end else if (\$468 ) begin
-      lane_rp_out = { \$470 , 31'h7f800000 };
+    if (\$481 ) begin
+      lane_rp_out = { \$483 , 31'h00000000 };
+    end else if (\$482 ) begin
+      lane_rp_out = { \$484 , 31'h7f800000 };
     end else begin
-      lane_rp_out = { \$471 , \$466 [30:0] };
+      lane_rp_out = { \$485 , \$480 [30:0] };
     end
   end
   always @* begin
@@ -2278,31 +2360,31 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
     if (dq_sum[22]) begin
       gs_rp_msb = 5'h16;
     end
-    if (\$475 ) begin
+    if (\$494 ) begin
       gs_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_rs = 5'h00;
-    if (\$483 ) begin
+    if (\$502 ) begin
       (* full_case = 32'd1 *)
-      if (\$484 ) begin
+      if (\$503 ) begin
         gs_rp_rs = 5'h1a;
       end else begin
-        gs_rp_rs = \$485 [4:0];
+        gs_rp_rs = \$504 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$496 ) begin
+    if (\$515 ) begin
       gs_rp_out = { dq_sum[31], 31'h00000000 };
-    end else if (\$497 ) begin
+    end else if (\$516 ) begin
       gs_rp_out = { dq_sum[31], 31'h7f800000 };
     end else begin
-      gs_rp_out = { dq_sum[31], \$495 [30:0] };
+      gs_rp_out = { dq_sum[31], \$514 [30:0] };
     end
   end
   always @* begin
@@ -2310,13 +2392,13 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
     (* full_case = 32'd1 *)
     casez (w_sel[41:40])
       2'h0:
-          \$14  = 3'h4;
+          \$16  = 3'h4;
       2'h1:
-          \$14  = 3'h3;
+          \$16  = 3'h3;
       2'h2:
-          \$14  = 3'h2;
+          \$16  = 3'h2;
       2'h3:
-          \$14  = 3'h2;
+          \$16  = 3'h2;
     endcase
   end
   always @* begin
@@ -2542,133 +2624,133 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
     (* full_case = 32'd1 *)
     casez ({ w_sel[43:42], w_sel[11:8] })
       6'h00:
-          \wint_bitmod_fp4$59  = 8'h00;
+          \wint_bitmod_fp4$60  = 8'h00;
       6'h01:
-          \wint_bitmod_fp4$59  = 8'h01;
+          \wint_bitmod_fp4$60  = 8'h01;
       6'h02:
-          \wint_bitmod_fp4$59  = 8'h02;
+          \wint_bitmod_fp4$60  = 8'h02;
       6'h03:
-          \wint_bitmod_fp4$59  = 8'h03;
+          \wint_bitmod_fp4$60  = 8'h03;
       6'h04:
-          \wint_bitmod_fp4$59  = 8'h04;
+          \wint_bitmod_fp4$60  = 8'h04;
       6'h05:
-          \wint_bitmod_fp4$59  = 8'h06;
+          \wint_bitmod_fp4$60  = 8'h06;
       6'h06:
-          \wint_bitmod_fp4$59  = 8'h08;
+          \wint_bitmod_fp4$60  = 8'h08;
       6'h07:
-          \wint_bitmod_fp4$59  = 8'h0c;
+          \wint_bitmod_fp4$60  = 8'h0c;
       6'h08:
-          \wint_bitmod_fp4$59  = 8'h0a;
+          \wint_bitmod_fp4$60  = 8'h0a;
       6'h09:
-          \wint_bitmod_fp4$59  = 8'hff;
+          \wint_bitmod_fp4$60  = 8'hff;
       6'h0a:
-          \wint_bitmod_fp4$59  = 8'hfe;
+          \wint_bitmod_fp4$60  = 8'hfe;
       6'h0b:
-          \wint_bitmod_fp4$59  = 8'hfd;
+          \wint_bitmod_fp4$60  = 8'hfd;
       6'h0c:
-          \wint_bitmod_fp4$59  = 8'hfc;
+          \wint_bitmod_fp4$60  = 8'hfc;
       6'h0d:
-          \wint_bitmod_fp4$59  = 8'hfa;
+          \wint_bitmod_fp4$60  = 8'hfa;
       6'h0e:
-          \wint_bitmod_fp4$59  = 8'hf8;
+          \wint_bitmod_fp4$60  = 8'hf8;
       6'h0f:
-          \wint_bitmod_fp4$59  = 8'hf4;
+          \wint_bitmod_fp4$60  = 8'hf4;
       6'h10:
-          \wint_bitmod_fp4$59  = 8'h00;
+          \wint_bitmod_fp4$60  = 8'h00;
       6'h11:
-          \wint_bitmod_fp4$59  = 8'h01;
+          \wint_bitmod_fp4$60  = 8'h01;
       6'h12:
-          \wint_bitmod_fp4$59  = 8'h02;
+          \wint_bitmod_fp4$60  = 8'h02;
       6'h13:
-          \wint_bitmod_fp4$59  = 8'h03;
+          \wint_bitmod_fp4$60  = 8'h03;
       6'h14:
-          \wint_bitmod_fp4$59  = 8'h04;
+          \wint_bitmod_fp4$60  = 8'h04;
       6'h15:
-          \wint_bitmod_fp4$59  = 8'h06;
+          \wint_bitmod_fp4$60  = 8'h06;
       6'h16:
-          \wint_bitmod_fp4$59  = 8'h08;
+          \wint_bitmod_fp4$60  = 8'h08;
       6'h17:
-          \wint_bitmod_fp4$59  = 8'h0c;
+          \wint_bitmod_fp4$60  = 8'h0c;
       6'h18:
-          \wint_bitmod_fp4$59  = 8'hf6;
+          \wint_bitmod_fp4$60  = 8'hf6;
       6'h19:
-          \wint_bitmod_fp4$59  = 8'hff;
+          \wint_bitmod_fp4$60  = 8'hff;
       6'h1a:
-          \wint_bitmod_fp4$59  = 8'hfe;
+          \wint_bitmod_fp4$60  = 8'hfe;
       6'h1b:
-          \wint_bitmod_fp4$59  = 8'hfd;
+          \wint_bitmod_fp4$60  = 8'hfd;
       6'h1c:
-          \wint_bitmod_fp4$59  = 8'hfc;
+          \wint_bitmod_fp4$60  = 8'hfc;
       6'h1d:
-          \wint_bitmod_fp4$59  = 8'hfa;
+          \wint_bitmod_fp4$60  = 8'hfa;
       6'h1e:
-          \wint_bitmod_fp4$59  = 8'hf8;
+          \wint_bitmod_fp4$60  = 8'hf8;
       6'h1f:
-          \wint_bitmod_fp4$59  = 8'hf4;
+          \wint_bitmod_fp4$60  = 8'hf4;
       6'h20:
-          \wint_bitmod_fp4$59  = 8'h00;
+          \wint_bitmod_fp4$60  = 8'h00;
       6'h21:
-          \wint_bitmod_fp4$59  = 8'h01;
+          \wint_bitmod_fp4$60  = 8'h01;
       6'h22:
-          \wint_bitmod_fp4$59  = 8'h02;
+          \wint_bitmod_fp4$60  = 8'h02;
       6'h23:
-          \wint_bitmod_fp4$59  = 8'h03;
+          \wint_bitmod_fp4$60  = 8'h03;
       6'h24:
-          \wint_bitmod_fp4$59  = 8'h04;
+          \wint_bitmod_fp4$60  = 8'h04;
       6'h25:
-          \wint_bitmod_fp4$59  = 8'h06;
+          \wint_bitmod_fp4$60  = 8'h06;
       6'h26:
-          \wint_bitmod_fp4$59  = 8'h08;
+          \wint_bitmod_fp4$60  = 8'h08;
       6'h27:
-          \wint_bitmod_fp4$59  = 8'h0c;
+          \wint_bitmod_fp4$60  = 8'h0c;
       6'h28:
-          \wint_bitmod_fp4$59  = 8'h10;
+          \wint_bitmod_fp4$60  = 8'h10;
       6'h29:
-          \wint_bitmod_fp4$59  = 8'hff;
+          \wint_bitmod_fp4$60  = 8'hff;
       6'h2a:
-          \wint_bitmod_fp4$59  = 8'hfe;
+          \wint_bitmod_fp4$60  = 8'hfe;
       6'h2b:
-          \wint_bitmod_fp4$59  = 8'hfd;
+          \wint_bitmod_fp4$60  = 8'hfd;
       6'h2c:
-          \wint_bitmod_fp4$59  = 8'hfc;
+          \wint_bitmod_fp4$60  = 8'hfc;
       6'h2d:
-          \wint_bitmod_fp4$59  = 8'hfa;
+          \wint_bitmod_fp4$60  = 8'hfa;
       6'h2e:
-          \wint_bitmod_fp4$59  = 8'hf8;
+          \wint_bitmod_fp4$60  = 8'hf8;
       6'h2f:
-          \wint_bitmod_fp4$59  = 8'hf4;
+          \wint_bitmod_fp4$60  = 8'hf4;
       6'h30:
-          \wint_bitmod_fp4$59  = 8'h00;
+          \wint_bitmod_fp4$60  = 8'h00;
       6'h31:
-          \wint_bitmod_fp4$59  = 8'h01;
+          \wint_bitmod_fp4$60  = 8'h01;
       6'h32:
-          \wint_bitmod_fp4$59  = 8'h02;
+          \wint_bitmod_fp4$60  = 8'h02;
       6'h33:
-          \wint_bitmod_fp4$59  = 8'h03;
+          \wint_bitmod_fp4$60  = 8'h03;
       6'h34:
-          \wint_bitmod_fp4$59  = 8'h04;
+          \wint_bitmod_fp4$60  = 8'h04;
       6'h35:
-          \wint_bitmod_fp4$59  = 8'h06;
+          \wint_bitmod_fp4$60  = 8'h06;
       6'h36:
-          \wint_bitmod_fp4$59  = 8'h08;
+          \wint_bitmod_fp4$60  = 8'h08;
       6'h37:
-          \wint_bitmod_fp4$59  = 8'h0c;
+          \wint_bitmod_fp4$60  = 8'h0c;
       6'h38:
-          \wint_bitmod_fp4$59  = 8'hf0;
+          \wint_bitmod_fp4$60  = 8'hf0;
       6'h39:
-          \wint_bitmod_fp4$59  = 8'hff;
+          \wint_bitmod_fp4$60  = 8'hff;
       6'h3a:
-          \wint_bitmod_fp4$59  = 8'hfe;
+          \wint_bitmod_fp4$60  = 8'hfe;
       6'h3b:
-          \wint_bitmod_fp4$59  = 8'hfd;
+          \wint_bitmod_fp4$60  = 8'hfd;
       6'h3c:
-          \wint_bitmod_fp4$59  = 8'hfc;
+          \wint_bitmod_fp4$60  = 8'hfc;
       6'h3d:
-          \wint_bitmod_fp4$59  = 8'hfa;
+          \wint_bitmod_fp4$60  = 8'hfa;
       6'h3e:
-          \wint_bitmod_fp4$59  = 8'hf8;
+          \wint_bitmod_fp4$60  = 8'hf8;
       6'h3f:
-          \wint_bitmod_fp4$59  = 8'hf4;
+          \wint_bitmod_fp4$60  = 8'hf4;
     endcase
   end
   always @* begin
@@ -2676,69 +2758,69 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
     (* full_case = 32'd1 *)
     casez ({ w_sel[43:42], w_sel[10:8] })
       5'h00:
-          \wint_bitmod_fp3$60  = 8'h00;
+          \wint_bitmod_fp3$61  = 8'h00;
       5'h01:
-          \wint_bitmod_fp3$60  = 8'h01;
+          \wint_bitmod_fp3$61  = 8'h01;
       5'h02:
-          \wint_bitmod_fp3$60  = 8'h02;
+          \wint_bitmod_fp3$61  = 8'h02;
       5'h03:
-          \wint_bitmod_fp3$60  = 8'h04;
+          \wint_bitmod_fp3$61  = 8'h04;
       5'h04:
-          \wint_bitmod_fp3$60  = 8'h03;
+          \wint_bitmod_fp3$61  = 8'h03;
       5'h05:
-          \wint_bitmod_fp3$60  = 8'hff;
+          \wint_bitmod_fp3$61  = 8'hff;
       5'h06:
-          \wint_bitmod_fp3$60  = 8'hfe;
+          \wint_bitmod_fp3$61  = 8'hfe;
       5'h07:
-          \wint_bitmod_fp3$60  = 8'hfc;
+          \wint_bitmod_fp3$61  = 8'hfc;
       5'h08:
-          \wint_bitmod_fp3$60  = 8'h00;
+          \wint_bitmod_fp3$61  = 8'h00;
       5'h09:
-          \wint_bitmod_fp3$60  = 8'h01;
+          \wint_bitmod_fp3$61  = 8'h01;
       5'h0a:
-          \wint_bitmod_fp3$60  = 8'h02;
+          \wint_bitmod_fp3$61  = 8'h02;
       5'h0b:
-          \wint_bitmod_fp3$60  = 8'h04;
+          \wint_bitmod_fp3$61  = 8'h04;
       5'h0c:
-          \wint_bitmod_fp3$60  = 8'hfd;
+          \wint_bitmod_fp3$61  = 8'hfd;
       5'h0d:
-          \wint_bitmod_fp3$60  = 8'hff;
+          \wint_bitmod_fp3$61  = 8'hff;
       5'h0e:
-          \wint_bitmod_fp3$60  = 8'hfe;
+          \wint_bitmod_fp3$61  = 8'hfe;
       5'h0f:
-          \wint_bitmod_fp3$60  = 8'hfc;
+          \wint_bitmod_fp3$61  = 8'hfc;
       5'h10:
-          \wint_bitmod_fp3$60  = 8'h00;
+          \wint_bitmod_fp3$61  = 8'h00;
       5'h11:
-          \wint_bitmod_fp3$60  = 8'h01;
+          \wint_bitmod_fp3$61  = 8'h01;
       5'h12:
-          \wint_bitmod_fp3$60  = 8'h02;
+          \wint_bitmod_fp3$61  = 8'h02;
       5'h13:
-          \wint_bitmod_fp3$60  = 8'h04;
+          \wint_bitmod_fp3$61  = 8'h04;
       5'h14:
-          \wint_bitmod_fp3$60  = 8'h06;
+          \wint_bitmod_fp3$61  = 8'h06;
       5'h15:
-          \wint_bitmod_fp3$60  = 8'hff;
+          \wint_bitmod_fp3$61  = 8'hff;
       5'h16:
-          \wint_bitmod_fp3$60  = 8'hfe;
+          \wint_bitmod_fp3$61  = 8'hfe;
       5'h17:
-          \wint_bitmod_fp3$60  = 8'hfc;
+          \wint_bitmod_fp3$61  = 8'hfc;
       5'h18:
-          \wint_bitmod_fp3$60  = 8'h00;
+          \wint_bitmod_fp3$61  = 8'h00;
       5'h19:
-          \wint_bitmod_fp3$60  = 8'h01;
+          \wint_bitmod_fp3$61  = 8'h01;
       5'h1a:
-          \wint_bitmod_fp3$60  = 8'h02;
+          \wint_bitmod_fp3$61  = 8'h02;
       5'h1b:
-          \wint_bitmod_fp3$60  = 8'h04;
+          \wint_bitmod_fp3$61  = 8'h04;
       5'h1c:
-          \wint_bitmod_fp3$60  = 8'hfa;
+          \wint_bitmod_fp3$61  = 8'hfa;
       5'h1d:
-          \wint_bitmod_fp3$60  = 8'hff;
+          \wint_bitmod_fp3$61  = 8'hff;
       5'h1e:
-          \wint_bitmod_fp3$60  = 8'hfe;
+          \wint_bitmod_fp3$61  = 8'hfe;
       5'h1f:
-          \wint_bitmod_fp3$60  = 8'hfc;
+          \wint_bitmod_fp3$61  = 8'hfc;
     endcase
   end
   always @* begin
@@ -2750,9 +2832,9 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
       2'h1:
           w_in1 = { w_sel[13], w_sel[13], w_sel[13:8] };
       2'h2:
-          w_in1 = \wint_bitmod_fp4$59 ;
+          w_in1 = \wint_bitmod_fp4$60 ;
       2'h3:
-          w_in1 = \wint_bitmod_fp3$60 ;
+          w_in1 = \wint_bitmod_fp3$61 ;
     endcase
   end
   always @* begin
@@ -2760,133 +2842,133 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
     (* full_case = 32'd1 *)
     casez ({ w_sel[43:42], w_sel[19:16] })
       6'h00:
-          \wint_bitmod_fp4$63  = 8'h00;
+          \wint_bitmod_fp4$64  = 8'h00;
       6'h01:
-          \wint_bitmod_fp4$63  = 8'h01;
+          \wint_bitmod_fp4$64  = 8'h01;
       6'h02:
-          \wint_bitmod_fp4$63  = 8'h02;
+          \wint_bitmod_fp4$64  = 8'h02;
       6'h03:
-          \wint_bitmod_fp4$63  = 8'h03;
+          \wint_bitmod_fp4$64  = 8'h03;
       6'h04:
-          \wint_bitmod_fp4$63  = 8'h04;
+          \wint_bitmod_fp4$64  = 8'h04;
       6'h05:
-          \wint_bitmod_fp4$63  = 8'h06;
+          \wint_bitmod_fp4$64  = 8'h06;
       6'h06:
-          \wint_bitmod_fp4$63  = 8'h08;
+          \wint_bitmod_fp4$64  = 8'h08;
       6'h07:
-          \wint_bitmod_fp4$63  = 8'h0c;
+          \wint_bitmod_fp4$64  = 8'h0c;
       6'h08:
-          \wint_bitmod_fp4$63  = 8'h0a;
+          \wint_bitmod_fp4$64  = 8'h0a;
       6'h09:
-          \wint_bitmod_fp4$63  = 8'hff;
+          \wint_bitmod_fp4$64  = 8'hff;
       6'h0a:
-          \wint_bitmod_fp4$63  = 8'hfe;
+          \wint_bitmod_fp4$64  = 8'hfe;
       6'h0b:
-          \wint_bitmod_fp4$63  = 8'hfd;
+          \wint_bitmod_fp4$64  = 8'hfd;
       6'h0c:
-          \wint_bitmod_fp4$63  = 8'hfc;
+          \wint_bitmod_fp4$64  = 8'hfc;
       6'h0d:
-          \wint_bitmod_fp4$63  = 8'hfa;
+          \wint_bitmod_fp4$64  = 8'hfa;
       6'h0e:
-          \wint_bitmod_fp4$63  = 8'hf8;
+          \wint_bitmod_fp4$64  = 8'hf8;
       6'h0f:
-          \wint_bitmod_fp4$63  = 8'hf4;
+          \wint_bitmod_fp4$64  = 8'hf4;
       6'h10:
-          \wint_bitmod_fp4$63  = 8'h00;
+          \wint_bitmod_fp4$64  = 8'h00;
       6'h11:
-          \wint_bitmod_fp4$63  = 8'h01;
+          \wint_bitmod_fp4$64  = 8'h01;
       6'h12:
-          \wint_bitmod_fp4$63  = 8'h02;
+          \wint_bitmod_fp4$64  = 8'h02;
       6'h13:
-          \wint_bitmod_fp4$63  = 8'h03;
+          \wint_bitmod_fp4$64  = 8'h03;
       6'h14:
-          \wint_bitmod_fp4$63  = 8'h04;
+          \wint_bitmod_fp4$64  = 8'h04;
       6'h15:
-          \wint_bitmod_fp4$63  = 8'h06;
+          \wint_bitmod_fp4$64  = 8'h06;
       6'h16:
-          \wint_bitmod_fp4$63  = 8'h08;
+          \wint_bitmod_fp4$64  = 8'h08;
       6'h17:
-          \wint_bitmod_fp4$63  = 8'h0c;
+          \wint_bitmod_fp4$64  = 8'h0c;
       6'h18:
-          \wint_bitmod_fp4$63  = 8'hf6;
+          \wint_bitmod_fp4$64  = 8'hf6;
       6'h19:
-          \wint_bitmod_fp4$63  = 8'hff;
+          \wint_bitmod_fp4$64  = 8'hff;
       6'h1a:
-          \wint_bitmod_fp4$63  = 8'hfe;
+          \wint_bitmod_fp4$64  = 8'hfe;
       6'h1b:
-          \wint_bitmod_fp4$63  = 8'hfd;
+          \wint_bitmod_fp4$64  = 8'hfd;
       6'h1c:
-          \wint_bitmod_fp4$63  = 8'hfc;
+          \wint_bitmod_fp4$64  = 8'hfc;
       6'h1d:
-          \wint_bitmod_fp4$63  = 8'hfa;
+          \wint_bitmod_fp4$64  = 8'hfa;
       6'h1e:
-          \wint_bitmod_fp4$63  = 8'hf8;
+          \wint_bitmod_fp4$64  = 8'hf8;
       6'h1f:
-          \wint_bitmod_fp4$63  = 8'hf4;
+          \wint_bitmod_fp4$64  = 8'hf4;
       6'h20:
-          \wint_bitmod_fp4$63  = 8'h00;
+          \wint_bitmod_fp4$64  = 8'h00;
       6'h21:
-          \wint_bitmod_fp4$63  = 8'h01;
+          \wint_bitmod_fp4$64  = 8'h01;
       6'h22:
-          \wint_bitmod_fp4$63  = 8'h02;
+          \wint_bitmod_fp4$64  = 8'h02;
       6'h23:
-          \wint_bitmod_fp4$63  = 8'h03;
+          \wint_bitmod_fp4$64  = 8'h03;
       6'h24:
-          \wint_bitmod_fp4$63  = 8'h04;
+          \wint_bitmod_fp4$64  = 8'h04;
       6'h25:
-          \wint_bitmod_fp4$63  = 8'h06;
+          \wint_bitmod_fp4$64  = 8'h06;
       6'h26:
-          \wint_bitmod_fp4$63  = 8'h08;
+          \wint_bitmod_fp4$64  = 8'h08;
       6'h27:
-          \wint_bitmod_fp4$63  = 8'h0c;
+          \wint_bitmod_fp4$64  = 8'h0c;
       6'h28:
-          \wint_bitmod_fp4$63  = 8'h10;
+          \wint_bitmod_fp4$64  = 8'h10;
       6'h29:
-          \wint_bitmod_fp4$63  = 8'hff;
+          \wint_bitmod_fp4$64  = 8'hff;
       6'h2a:
-          \wint_bitmod_fp4$63  = 8'hfe;
+          \wint_bitmod_fp4$64  = 8'hfe;
       6'h2b:
-          \wint_bitmod_fp4$63  = 8'hfd;
+          \wint_bitmod_fp4$64  = 8'hfd;
       6'h2c:
-          \wint_bitmod_fp4$63  = 8'hfc;
+          \wint_bitmod_fp4$64  = 8'hfc;
       6'h2d:
-          \wint_bitmod_fp4$63  = 8'hfa;
+          \wint_bitmod_fp4$64  = 8'hfa;
       6'h2e:
-          \wint_bitmod_fp4$63  = 8'hf8;
+          \wint_bitmod_fp4$64  = 8'hf8;
       6'h2f:
-          \wint_bitmod_fp4$63  = 8'hf4;
+          \wint_bitmod_fp4$64  = 8'hf4;
       6'h30:
-          \wint_bitmod_fp4$63  = 8'h00;
+          \wint_bitmod_fp4$64  = 8'h00;
       6'h31:
-          \wint_bitmod_fp4$63  = 8'h01;
+          \wint_bitmod_fp4$64  = 8'h01;
       6'h32:
-          \wint_bitmod_fp4$63  = 8'h02;
+          \wint_bitmod_fp4$64  = 8'h02;
       6'h33:
-          \wint_bitmod_fp4$63  = 8'h03;
+          \wint_bitmod_fp4$64  = 8'h03;
       6'h34:
-          \wint_bitmod_fp4$63  = 8'h04;
+          \wint_bitmod_fp4$64  = 8'h04;
       6'h35:
-          \wint_bitmod_fp4$63  = 8'h06;
+          \wint_bitmod_fp4$64  = 8'h06;
       6'h36:
-          \wint_bitmod_fp4$63  = 8'h08;
+          \wint_bitmod_fp4$64  = 8'h08;
       6'h37:
-          \wint_bitmod_fp4$63  = 8'h0c;
+          \wint_bitmod_fp4$64  = 8'h0c;
       6'h38:
-          \wint_bitmod_fp4$63  = 8'hf0;
+          \wint_bitmod_fp4$64  = 8'hf0;
       6'h39:
-          \wint_bitmod_fp4$63  = 8'hff;
+          \wint_bitmod_fp4$64  = 8'hff;
       6'h3a:
-          \wint_bitmod_fp4$63  = 8'hfe;
+          \wint_bitmod_fp4$64  = 8'hfe;
       6'h3b:
-          \wint_bitmod_fp4$63  = 8'hfd;
+          \wint_bitmod_fp4$64  = 8'hfd;
       6'h3c:
-          \wint_bitmod_fp4$63  = 8'hfc;
+          \wint_bitmod_fp4$64  = 8'hfc;
       6'h3d:
-          \wint_bitmod_fp4$63  = 8'hfa;
+          \wint_bitmod_fp4$64  = 8'hfa;
       6'h3e:
-          \wint_bitmod_fp4$63  = 8'hf8;
+          \wint_bitmod_fp4$64  = 8'hf8;
       6'h3f:
-          \wint_bitmod_fp4$63  = 8'hf4;
+          \wint_bitmod_fp4$64  = 8'hf4;
     endcase
   end
   always @* begin
@@ -2894,69 +2976,69 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
     (* full_case = 32'd1 *)
     casez ({ w_sel[43:42], w_sel[18:16] })
       5'h00:
-          \wint_bitmod_fp3$64  = 8'h00;
+          \wint_bitmod_fp3$65  = 8'h00;
       5'h01:
-          \wint_bitmod_fp3$64  = 8'h01;
+          \wint_bitmod_fp3$65  = 8'h01;
       5'h02:
-          \wint_bitmod_fp3$64  = 8'h02;
+          \wint_bitmod_fp3$65  = 8'h02;
       5'h03:
-          \wint_bitmod_fp3$64  = 8'h04;
+          \wint_bitmod_fp3$65  = 8'h04;
       5'h04:
-          \wint_bitmod_fp3$64  = 8'h03;
+          \wint_bitmod_fp3$65  = 8'h03;
       5'h05:
-          \wint_bitmod_fp3$64  = 8'hff;
+          \wint_bitmod_fp3$65  = 8'hff;
       5'h06:
-          \wint_bitmod_fp3$64  = 8'hfe;
+          \wint_bitmod_fp3$65  = 8'hfe;
       5'h07:
-          \wint_bitmod_fp3$64  = 8'hfc;
+          \wint_bitmod_fp3$65  = 8'hfc;
       5'h08:
-          \wint_bitmod_fp3$64  = 8'h00;
+          \wint_bitmod_fp3$65  = 8'h00;
       5'h09:
-          \wint_bitmod_fp3$64  = 8'h01;
+          \wint_bitmod_fp3$65  = 8'h01;
       5'h0a:
-          \wint_bitmod_fp3$64  = 8'h02;
+          \wint_bitmod_fp3$65  = 8'h02;
       5'h0b:
-          \wint_bitmod_fp3$64  = 8'h04;
+          \wint_bitmod_fp3$65  = 8'h04;
       5'h0c:
-          \wint_bitmod_fp3$64  = 8'hfd;
+          \wint_bitmod_fp3$65  = 8'hfd;
       5'h0d:
-          \wint_bitmod_fp3$64  = 8'hff;
+          \wint_bitmod_fp3$65  = 8'hff;
       5'h0e:
-          \wint_bitmod_fp3$64  = 8'hfe;
+          \wint_bitmod_fp3$65  = 8'hfe;
       5'h0f:
-          \wint_bitmod_fp3$64  = 8'hfc;
+          \wint_bitmod_fp3$65  = 8'hfc;
       5'h10:
-          \wint_bitmod_fp3$64  = 8'h00;
+          \wint_bitmod_fp3$65  = 8'h00;
       5'h11:
-          \wint_bitmod_fp3$64  = 8'h01;
+          \wint_bitmod_fp3$65  = 8'h01;
       5'h12:
-          \wint_bitmod_fp3$64  = 8'h02;
+          \wint_bitmod_fp3$65  = 8'h02;
       5'h13:
-          \wint_bitmod_fp3$64  = 8'h04;
+          \wint_bitmod_fp3$65  = 8'h04;
       5'h14:
-          \wint_bitmod_fp3$64  = 8'h06;
+          \wint_bitmod_fp3$65  = 8'h06;
       5'h15:
-          \wint_bitmod_fp3$64  = 8'hff;
+          \wint_bitmod_fp3$65  = 8'hff;
       5'h16:
-          \wint_bitmod_fp3$64  = 8'hfe;
+          \wint_bitmod_fp3$65  = 8'hfe;
       5'h17:
-          \wint_bitmod_fp3$64  = 8'hfc;
+          \wint_bitmod_fp3$65  = 8'hfc;
       5'h18:
-          \wint_bitmod_fp3$64  = 8'h00;
+          \wint_bitmod_fp3$65  = 8'h00;
       5'h19:
-          \wint_bitmod_fp3$64  = 8'h01;
+          \wint_bitmod_fp3$65  = 8'h01;
       5'h1a:
-          \wint_bitmod_fp3$64  = 8'h02;
+          \wint_bitmod_fp3$65  = 8'h02;
       5'h1b:
-          \wint_bitmod_fp3$64  = 8'h04;
+          \wint_bitmod_fp3$65  = 8'h04;
       5'h1c:
-          \wint_bitmod_fp3$64  = 8'hfa;
+          \wint_bitmod_fp3$65  = 8'hfa;
       5'h1d:
-          \wint_bitmod_fp3$64  = 8'hff;
+          \wint_bitmod_fp3$65  = 8'hff;
       5'h1e:
-          \wint_bitmod_fp3$64  = 8'hfe;
+          \wint_bitmod_fp3$65  = 8'hfe;
       5'h1f:
-          \wint_bitmod_fp3$64  = 8'hfc;
+          \wint_bitmod_fp3$65  = 8'hfc;
     endcase
   end
   always @* begin
@@ -2968,9 +3050,9 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
       2'h1:
           w_in2 = { w_sel[21], w_sel[21], w_sel[21:16] };
       2'h2:
-          w_in2 = \wint_bitmod_fp4$63 ;
+          w_in2 = \wint_bitmod_fp4$64 ;
       2'h3:
-          w_in2 = \wint_bitmod_fp3$64 ;
+          w_in2 = \wint_bitmod_fp3$65 ;
     endcase
   end
   always @* begin
@@ -2978,133 +3060,133 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
     (* full_case = 32'd1 *)
     casez ({ w_sel[43:42], w_sel[27:24] })
       6'h00:
-          \wint_bitmod_fp4$67  = 8'h00;
+          \wint_bitmod_fp4$68  = 8'h00;
       6'h01:
-          \wint_bitmod_fp4$67  = 8'h01;
+          \wint_bitmod_fp4$68  = 8'h01;
       6'h02:
-          \wint_bitmod_fp4$67  = 8'h02;
+          \wint_bitmod_fp4$68  = 8'h02;
       6'h03:
-          \wint_bitmod_fp4$67  = 8'h03;
+          \wint_bitmod_fp4$68  = 8'h03;
       6'h04:
-          \wint_bitmod_fp4$67  = 8'h04;
+          \wint_bitmod_fp4$68  = 8'h04;
       6'h05:
-          \wint_bitmod_fp4$67  = 8'h06;
+          \wint_bitmod_fp4$68  = 8'h06;
       6'h06:
-          \wint_bitmod_fp4$67  = 8'h08;
+          \wint_bitmod_fp4$68  = 8'h08;
       6'h07:
-          \wint_bitmod_fp4$67  = 8'h0c;
+          \wint_bitmod_fp4$68  = 8'h0c;
       6'h08:
-          \wint_bitmod_fp4$67  = 8'h0a;
+          \wint_bitmod_fp4$68  = 8'h0a;
       6'h09:
-          \wint_bitmod_fp4$67  = 8'hff;
+          \wint_bitmod_fp4$68  = 8'hff;
       6'h0a:
-          \wint_bitmod_fp4$67  = 8'hfe;
+          \wint_bitmod_fp4$68  = 8'hfe;
       6'h0b:
-          \wint_bitmod_fp4$67  = 8'hfd;
+          \wint_bitmod_fp4$68  = 8'hfd;
       6'h0c:
-          \wint_bitmod_fp4$67  = 8'hfc;
+          \wint_bitmod_fp4$68  = 8'hfc;
       6'h0d:
-          \wint_bitmod_fp4$67  = 8'hfa;
+          \wint_bitmod_fp4$68  = 8'hfa;
       6'h0e:
-          \wint_bitmod_fp4$67  = 8'hf8;
+          \wint_bitmod_fp4$68  = 8'hf8;
       6'h0f:
-          \wint_bitmod_fp4$67  = 8'hf4;
+          \wint_bitmod_fp4$68  = 8'hf4;
       6'h10:
-          \wint_bitmod_fp4$67  = 8'h00;
+          \wint_bitmod_fp4$68  = 8'h00;
       6'h11:
-          \wint_bitmod_fp4$67  = 8'h01;
+          \wint_bitmod_fp4$68  = 8'h01;
       6'h12:
-          \wint_bitmod_fp4$67  = 8'h02;
+          \wint_bitmod_fp4$68  = 8'h02;
       6'h13:
-          \wint_bitmod_fp4$67  = 8'h03;
+          \wint_bitmod_fp4$68  = 8'h03;
       6'h14:
-          \wint_bitmod_fp4$67  = 8'h04;
+          \wint_bitmod_fp4$68  = 8'h04;
       6'h15:
-          \wint_bitmod_fp4$67  = 8'h06;
+          \wint_bitmod_fp4$68  = 8'h06;
       6'h16:
-          \wint_bitmod_fp4$67  = 8'h08;
+          \wint_bitmod_fp4$68  = 8'h08;
       6'h17:
-          \wint_bitmod_fp4$67  = 8'h0c;
+          \wint_bitmod_fp4$68  = 8'h0c;
       6'h18:
-          \wint_bitmod_fp4$67  = 8'hf6;
+          \wint_bitmod_fp4$68  = 8'hf6;
       6'h19:
-          \wint_bitmod_fp4$67  = 8'hff;
+          \wint_bitmod_fp4$68  = 8'hff;
       6'h1a:
-          \wint_bitmod_fp4$67  = 8'hfe;
+          \wint_bitmod_fp4$68  = 8'hfe;
       6'h1b:
-          \wint_bitmod_fp4$67  = 8'hfd;
+          \wint_bitmod_fp4$68  = 8'hfd;
       6'h1c:
-          \wint_bitmod_fp4$67  = 8'hfc;
+          \wint_bitmod_fp4$68  = 8'hfc;
       6'h1d:
-          \wint_bitmod_fp4$67  = 8'hfa;
+          \wint_bitmod_fp4$68  = 8'hfa;
       6'h1e:
-          \wint_bitmod_fp4$67  = 8'hf8;
+          \wint_bitmod_fp4$68  = 8'hf8;
       6'h1f:
-          \wint_bitmod_fp4$67  = 8'hf4;
+          \wint_bitmod_fp4$68  = 8'hf4;
       6'h20:
-          \wint_bitmod_fp4$67  = 8'h00;
+          \wint_bitmod_fp4$68  = 8'h00;
       6'h21:
-          \wint_bitmod_fp4$67  = 8'h01;
+          \wint_bitmod_fp4$68  = 8'h01;
       6'h22:
-          \wint_bitmod_fp4$67  = 8'h02;
+          \wint_bitmod_fp4$68  = 8'h02;
       6'h23:
-          \wint_bitmod_fp4$67  = 8'h03;
+          \wint_bitmod_fp4$68  = 8'h03;
       6'h24:
-          \wint_bitmod_fp4$67  = 8'h04;
+          \wint_bitmod_fp4$68  = 8'h04;
       6'h25:
-          \wint_bitmod_fp4$67  = 8'h06;
+          \wint_bitmod_fp4$68  = 8'h06;
       6'h26:
-          \wint_bitmod_fp4$67  = 8'h08;
+          \wint_bitmod_fp4$68  = 8'h08;
       6'h27:
-          \wint_bitmod_fp4$67  = 8'h0c;
+          \wint_bitmod_fp4$68  = 8'h0c;
       6'h28:
-          \wint_bitmod_fp4$67  = 8'h10;
+          \wint_bitmod_fp4$68  = 8'h10;
       6'h29:
-          \wint_bitmod_fp4$67  = 8'hff;
+          \wint_bitmod_fp4$68  = 8'hff;
       6'h2a:
-          \wint_bitmod_fp4$67  = 8'hfe;
+          \wint_bitmod_fp4$68  = 8'hfe;
       6'h2b:
-          \wint_bitmod_fp4$67  = 8'hfd;
+          \wint_bitmod_fp4$68  = 8'hfd;
       6'h2c:
-          \wint_bitmod_fp4$67  = 8'hfc;
+          \wint_bitmod_fp4$68  = 8'hfc;
       6'h2d:
-          \wint_bitmod_fp4$67  = 8'hfa;
+          \wint_bitmod_fp4$68  = 8'hfa;
       6'h2e:
-          \wint_bitmod_fp4$67  = 8'hf8;
+          \wint_bitmod_fp4$68  = 8'hf8;
       6'h2f:
-          \wint_bitmod_fp4$67  = 8'hf4;
+          \wint_bitmod_fp4$68  = 8'hf4;
       6'h30:
-          \wint_bitmod_fp4$67  = 8'h00;
+          \wint_bitmod_fp4$68  = 8'h00;
       6'h31:
-          \wint_bitmod_fp4$67  = 8'h01;
+          \wint_bitmod_fp4$68  = 8'h01;
       6'h32:
-          \wint_bitmod_fp4$67  = 8'h02;
+          \wint_bitmod_fp4$68  = 8'h02;
       6'h33:
-          \wint_bitmod_fp4$67  = 8'h03;
+          \wint_bitmod_fp4$68  = 8'h03;
       6'h34:
-          \wint_bitmod_fp4$67  = 8'h04;
+          \wint_bitmod_fp4$68  = 8'h04;
       6'h35:
-          \wint_bitmod_fp4$67  = 8'h06;
+          \wint_bitmod_fp4$68  = 8'h06;
       6'h36:
-          \wint_bitmod_fp4$67  = 8'h08;
+          \wint_bitmod_fp4$68  = 8'h08;
       6'h37:
-          \wint_bitmod_fp4$67  = 8'h0c;
+          \wint_bitmod_fp4$68  = 8'h0c;
       6'h38:
-          \wint_bitmod_fp4$67  = 8'hf0;
+          \wint_bitmod_fp4$68  = 8'hf0;
       6'h39:
-          \wint_bitmod_fp4$67  = 8'hff;
+          \wint_bitmod_fp4$68  = 8'hff;
       6'h3a:
-          \wint_bitmod_fp4$67  = 8'hfe;
+          \wint_bitmod_fp4$68  = 8'hfe;
       6'h3b:
-          \wint_bitmod_fp4$67  = 8'hfd;
+          \wint_bitmod_fp4$68  = 8'hfd;
       6'h3c:
-          \wint_bitmod_fp4$67  = 8'hfc;
+          \wint_bitmod_fp4$68  = 8'hfc;
       6'h3d:
-          \wint_bitmod_fp4$67  = 8'hfa;
+          \wint_bitmod_fp4$68  = 8'hfa;
       6'h3e:
-          \wint_bitmod_fp4$67  = 8'hf8;
+          \wint_bitmod_fp4$68  = 8'hf8;
       6'h3f:
-          \wint_bitmod_fp4$67  = 8'hf4;
+          \wint_bitmod_fp4$68  = 8'hf4;
     endcase
   end
   always @* begin
@@ -3112,69 +3194,69 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
     (* full_case = 32'd1 *)
     casez ({ w_sel[43:42], w_sel[26:24] })
       5'h00:
-          \wint_bitmod_fp3$68  = 8'h00;
+          \wint_bitmod_fp3$69  = 8'h00;
       5'h01:
-          \wint_bitmod_fp3$68  = 8'h01;
+          \wint_bitmod_fp3$69  = 8'h01;
       5'h02:
-          \wint_bitmod_fp3$68  = 8'h02;
+          \wint_bitmod_fp3$69  = 8'h02;
       5'h03:
-          \wint_bitmod_fp3$68  = 8'h04;
+          \wint_bitmod_fp3$69  = 8'h04;
       5'h04:
-          \wint_bitmod_fp3$68  = 8'h03;
+          \wint_bitmod_fp3$69  = 8'h03;
       5'h05:
-          \wint_bitmod_fp3$68  = 8'hff;
+          \wint_bitmod_fp3$69  = 8'hff;
       5'h06:
-          \wint_bitmod_fp3$68  = 8'hfe;
+          \wint_bitmod_fp3$69  = 8'hfe;
       5'h07:
-          \wint_bitmod_fp3$68  = 8'hfc;
+          \wint_bitmod_fp3$69  = 8'hfc;
       5'h08:
-          \wint_bitmod_fp3$68  = 8'h00;
+          \wint_bitmod_fp3$69  = 8'h00;
       5'h09:
-          \wint_bitmod_fp3$68  = 8'h01;
+          \wint_bitmod_fp3$69  = 8'h01;
       5'h0a:
-          \wint_bitmod_fp3$68  = 8'h02;
+          \wint_bitmod_fp3$69  = 8'h02;
       5'h0b:
-          \wint_bitmod_fp3$68  = 8'h04;
+          \wint_bitmod_fp3$69  = 8'h04;
       5'h0c:
-          \wint_bitmod_fp3$68  = 8'hfd;
+          \wint_bitmod_fp3$69  = 8'hfd;
       5'h0d:
-          \wint_bitmod_fp3$68  = 8'hff;
+          \wint_bitmod_fp3$69  = 8'hff;
       5'h0e:
-          \wint_bitmod_fp3$68  = 8'hfe;
+          \wint_bitmod_fp3$69  = 8'hfe;
       5'h0f:
-          \wint_bitmod_fp3$68  = 8'hfc;
+          \wint_bitmod_fp3$69  = 8'hfc;
       5'h10:
-          \wint_bitmod_fp3$68  = 8'h00;
+          \wint_bitmod_fp3$69  = 8'h00;
       5'h11:
-          \wint_bitmod_fp3$68  = 8'h01;
+          \wint_bitmod_fp3$69  = 8'h01;
       5'h12:
-          \wint_bitmod_fp3$68  = 8'h02;
+          \wint_bitmod_fp3$69  = 8'h02;
       5'h13:
-          \wint_bitmod_fp3$68  = 8'h04;
+          \wint_bitmod_fp3$69  = 8'h04;
       5'h14:
-          \wint_bitmod_fp3$68  = 8'h06;
+          \wint_bitmod_fp3$69  = 8'h06;
       5'h15:
-          \wint_bitmod_fp3$68  = 8'hff;
+          \wint_bitmod_fp3$69  = 8'hff;
       5'h16:
-          \wint_bitmod_fp3$68  = 8'hfe;
+          \wint_bitmod_fp3$69  = 8'hfe;
       5'h17:
-          \wint_bitmod_fp3$68  = 8'hfc;
+          \wint_bitmod_fp3$69  = 8'hfc;
       5'h18:
-          \wint_bitmod_fp3$68  = 8'h00;
+          \wint_bitmod_fp3$69  = 8'h00;
       5'h19:
-          \wint_bitmod_fp3$68  = 8'h01;
+          \wint_bitmod_fp3$69  = 8'h01;
       5'h1a:
-          \wint_bitmod_fp3$68  = 8'h02;
+          \wint_bitmod_fp3$69  = 8'h02;
       5'h1b:
-          \wint_bitmod_fp3$68  = 8'h04;
+          \wint_bitmod_fp3$69  = 8'h04;
       5'h1c:
-          \wint_bitmod_fp3$68  = 8'hfa;
+          \wint_bitmod_fp3$69  = 8'hfa;
       5'h1d:
-          \wint_bitmod_fp3$68  = 8'hff;
+          \wint_bitmod_fp3$69  = 8'hff;
       5'h1e:
-          \wint_bitmod_fp3$68  = 8'hfe;
+          \wint_bitmod_fp3$69  = 8'hfe;
       5'h1f:
-          \wint_bitmod_fp3$68  = 8'hfc;
+          \wint_bitmod_fp3$69  = 8'hfc;
     endcase
   end
   always @* begin
@@ -3186,9 +3268,9 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
       2'h1:
           w_in3 = { w_sel[29], w_sel[29], w_sel[29:24] };
       2'h2:
-          w_in3 = \wint_bitmod_fp4$67 ;
+          w_in3 = \wint_bitmod_fp4$68 ;
       2'h3:
-          w_in3 = \wint_bitmod_fp3$68 ;
+          w_in3 = \wint_bitmod_fp3$69 ;
     endcase
   end
   always @* begin
@@ -3224,9 +3306,9 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
     (* full_case = 32'd1 *)
     casez (dtype)
       2'h0:
-          shift0 = \$84 [3:0];
+          shift0 = \$98 [3:0];
       2'h1:
-          shift0 = \$125 [3:0];
+          shift0 = \$139 [3:0];
       2'h2:
           shift0 = shift_bitmod_fp4_0;
       2'h3:
@@ -3266,9 +3348,9 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
     (* full_case = 32'd1 *)
     casez (dtype)
       2'h0:
-          shift1 = \$166 [3:0];
+          shift1 = \$180 [3:0];
       2'h1:
-          shift1 = \$207 [3:0];
+          shift1 = \$221 [3:0];
       2'h2:
           shift1 = shift_bitmod_fp4_1;
       2'h3:
@@ -3308,108 +3390,66 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
     (* full_case = 32'd1 *)
     casez (dtype)
       2'h0:
-          shift2 = \$248 [3:0];
+          shift2 = \$262 [3:0];
       2'h1:
-          shift2 = \$289 [3:0];
+          shift2 = \$303 [3:0];
       2'h2:
           shift2 = shift_bitmod_fp4_2;
       2'h3:
           shift2 = shift_bitmod_fp3_2;
     endcase
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          neg3 = neg_int8_3;
-      2'h1:
-          neg3 = neg_int6_3;
-      2'h2:
-          neg3 = neg_bitmod_fp4_3;
-      2'h3:
-          neg3 = neg_bitmod_fp3_3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          man3 = man_int8_3;
-      2'h1:
-          man3 = man_int6_3;
-      2'h2:
-          man3 = man_bitmod_fp4_3;
-      2'h3:
-          man3 = man_bitmod_fp3_3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          shift3 = \$330 [3:0];
-      2'h1:
-          shift3 = \$371 [3:0];
-      2'h2:
-          shift3 = shift_bitmod_fp4_3;
-      2'h3:
-          shift3 = shift_bitmod_fp3_3;
-    endcase
-  end
   assign ready = o_ready;
   assign wint_int8 = w_sel[7:0];
   assign wint_int6 = { w_sel[5], w_sel[5], w_sel[5:0] };
-  assign \wint_int8$57  = w_sel[15:8];
-  assign \wint_int6$58  = { w_sel[13], w_sel[13], w_sel[13:8] };
-  assign \wint_int8$61  = w_sel[23:16];
-  assign \wint_int6$62  = { w_sel[21], w_sel[21], w_sel[21:16] };
-  assign \wint_int8$65  = w_sel[31:24];
-  assign \wint_int6$66  = { w_sel[29], w_sel[29], w_sel[29:24] };
-  assign shift_int8_0 = \$84 [3:0];
-  assign shift_int6_0 = \$125 [3:0];
-  assign shift_int8_1 = \$166 [3:0];
-  assign shift_int6_1 = \$207 [3:0];
-  assign shift_int8_2 = \$248 [3:0];
-  assign shift_int6_2 = \$289 [3:0];
-  assign shift_int8_3 = \$330 [3:0];
-  assign shift_int6_3 = \$371 [3:0];
-  assign ma0 = { \$372 , a_reg[9:0] };
-  assign e0 = { 4'h0, \$379  };
-  assign ma1 = { \$380 , a_reg[25:16] };
-  assign e1 = { 4'h0, \$387  };
-  assign ma2 = { \$388 , a_reg[41:32] };
-  assign e2 = { 4'h0, \$395  };
-  assign ma3 = { \$396 , a_reg[57:48] };
-  assign e3 = { 4'h0, \$403  };
-  assign dist0 = \$410 [9:0];
-  assign aligned0 = \$413 [14:0];
-  assign dist1 = \$419 [9:0];
-  assign aligned1 = \$422 [14:0];
-  assign dist2 = \$428 [9:0];
-  assign aligned2 = \$431 [14:0];
-  assign dist3 = \$437 [9:0];
-  assign aligned3 = \$440 [14:0];
-  assign lane_sum = { \$445 [17], \$445  };
-  assign lane_sum_mag = \$448 [18:0];
-  assign lane_sum_exp = { \$449 [10], \$449  };
-  assign lane_rp_ls = \$450 [4:0];
-  assign lane_rp_norm = \$451 [25:0];
-  assign lane_rp_eb = { \$453 [13], \$453 [13], \$453 [13], \$453 [13], \$453 [13], \$453 [13], \$453 [13], \$453 [13], \$453 [13], \$453  };
-  assign lane_rp_packed = \$466 [46:0];
+  assign \wint_int8$58  = w_sel[15:8];
+  assign \wint_int6$59  = { w_sel[13], w_sel[13], w_sel[13:8] };
+  assign \wint_int8$62  = w_sel[23:16];
+  assign \wint_int6$63  = { w_sel[21], w_sel[21], w_sel[21:16] };
+  assign \wint_int8$66  = w_sel[31:24];
+  assign \wint_int6$67  = { w_sel[29], w_sel[29], w_sel[29:24] };
+  assign shift_int8_0 = \$98 [3:0];
+  assign shift_int6_0 = \$139 [3:0];
+  assign shift_int8_1 = \$180 [3:0];
+  assign shift_int6_1 = \$221 [3:0];
+  assign shift_int8_2 = \$262 [3:0];
+  assign shift_int6_2 = \$303 [3:0];
+  assign shift_int8_3 = \$344 [3:0];
+  assign shift_int6_3 = \$385 [3:0];
+  assign ma0 = { \$386 , a_reg[9:0] };
+  assign e0 = { 4'h0, \$393  };
+  assign ma1 = { \$394 , a_reg[25:16] };
+  assign e1 = { 4'h0, \$401  };
+  assign ma2 = { \$402 , a_reg[41:32] };
+  assign e2 = { 4'h0, \$409  };
+  assign ma3 = { \$410 , a_reg[57:48] };
+  assign e3 = { 4'h0, \$417  };
+  assign dist0 = \$424 [9:0];
+  assign aligned0 = \$427 [14:0];
+  assign dist1 = \$433 [9:0];
+  assign aligned1 = \$436 [14:0];
+  assign dist2 = \$442 [9:0];
+  assign aligned2 = \$445 [14:0];
+  assign dist3 = \$451 [9:0];
+  assign aligned3 = \$454 [14:0];
+  assign lane_sum = { \$459 [17], \$459  };
+  assign lane_sum_mag = \$462 [18:0];
+  assign lane_sum_exp = { \$463 [10], \$463  };
+  assign lane_rp_ls = \$464 [4:0];
+  assign lane_rp_norm = \$465 [25:0];
+  assign lane_rp_eb = { \$467 [13], \$467 [13], \$467 [13], \$467 [13], \$467 [13], \$467 [13], \$467 [13], \$467 [13], \$467 [13], \$467  };
+  assign lane_rp_packed = \$480 [46:0];
   assign a = group_acc;
   assign b = lane_rp_out;
   assign s = group_next;
-  assign gs_sig = { \$475 , dq_sum[22:0] };
-  assign gs_exp = { \$478 [10], \$478  };
-  assign gs_rp_ls = \$479 [4:0];
-  assign gs_rp_norm = \$480 [25:0];
-  assign gs_rp_eb = { \$482 [13], \$482 [13], \$482 [13], \$482 [13], \$482 [13], \$482 [13], \$482 [13], \$482 [13], \$482 [13], \$482  };
-  assign gs_rp_packed = \$495 [46:0];
-  assign \b$193  = dq_addend;
-  assign \s$194  = out_next;
+  assign gs_sig = { \$494 , dq_sum[22:0] };
+  assign gs_exp = { \$497 [10], \$497  };
+  assign gs_rp_ls = \$498 [4:0];
+  assign gs_rp_norm = \$499 [25:0];
+  assign gs_rp_eb = { \$501 [13], \$501 [13], \$501 [13], \$501 [13], \$501 [13], \$501 [13], \$501 [13], \$501 [13], \$501 [13], \$501  };
+  assign gs_rp_packed = \$514 [46:0];
+  assign \b$194  = dq_addend;
+  assign \s$195  = out_next;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];
@@ -3464,15 +3504,15 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \w_sel.scale  = w_sel[39:32];
   assign \w_sel.dtype  = w_sel[41:40];
   assign \w_sel.special  = w_sel[43:42];
-  assign \$411  = { 3'h0, \$372 , a_reg[9:0], 4'h0 };
-  assign \$420  = { 3'h0, \$380 , a_reg[25:16], 4'h0 };
-  assign \$429  = { 3'h0, \$388 , a_reg[41:32], 4'h0 };
-  assign \$438  = { 3'h0, \$396 , a_reg[57:48], 4'h0 };
-  assign \$460  = { \$459 [24], \$459 [24], \$459 [24], \$459 [24], \$459 [24], \$459 [24], \$459 [24], \$459 [24], \$459 , 23'h000000 };
-  assign \$489  = { \$488 [24], \$488 [24], \$488 [24], \$488 [24], \$488 [24], \$488 [24], \$488 [24], \$488 [24], \$488 , 23'h000000 };
-  assign \$508  = { \$507 , 31'h00000000 };
-  assign \$462  = lane_rp_sh[0];
-  assign \$491  = gs_rp_sh[0];
+  assign \$425  = { 3'h0, \$386 , a_reg[9:0], 4'h0 };
+  assign \$434  = { 3'h0, \$394 , a_reg[25:16], 4'h0 };
+  assign \$443  = { 3'h0, \$402 , a_reg[41:32], 4'h0 };
+  assign \$452  = { 3'h0, \$410 , a_reg[57:48], 4'h0 };
+  assign \$474  = { \$473 [24], \$473 [24], \$473 [24], \$473 [24], \$473 [24], \$473 [24], \$473 [24], \$473 [24], \$473 , 23'h000000 };
+  assign \$508  = { \$507 [24], \$507 [24], \$507 [24], \$507 [24], \$507 [24], \$507 [24], \$507 [24], \$507 [24], \$507 , 23'h000000 };
+  assign \$527  = { \$526 , 31'h00000000 };
+  assign \$476  = lane_rp_sh[0];
+  assign \$510  = gs_rp_sh[0];
 endmodule
 
 module \bitserial_mix_fp16.group_add (b, s, a);

@@ -20,7 +20,8 @@ FORWARDED = {"o_a": "i_a", "o_w": "i_w", "o_ctl": "i_ctl"}
 OUTPUTS = (*FORWARDED, "o_psum", "o_valid", "o_ready")
 
 
-def expected_ready(config: Any, beats: list[Beat], cycles: int) -> list[int]:
+def expected_ready(config: Any, beats: list[Beat], cycles: int, *, w_reset: Any = None
+                   ) -> list[int]:
     """``o_ready`` of every cycle: low while a multi-cycle beat is still being processed.
 
     A beat accepted at cycle ``t`` that takes ``n`` cycles is worked on in cycles
@@ -28,17 +29,26 @@ def expected_ready(config: Any, beats: list[Beat], cycles: int) -> list[int]:
     of them, so back-to-back beats are accepted exactly ``n`` cycles apart: the measured cycles
     per beat are the config's.
     """
+    from .golden.pe import run_bitserial
+    from .stimulus import w_reset as reset_of
+
     ready = [1] * cycles
-    timing = getattr(config, "beat_timing", None)
-    w_reg = None
+    w_reg = reset_of(config) if w_reset is None else w_reset
+    if config.kind == "bitserial":
+        # The bit-serial PE also stalls when a group closes on a busy dequantizer.
+        low: list[int] = []
+        run_bitserial(config, beats, w_reset=w_reg, not_ready=low)
+        for u in low:
+            if u < cycles:
+                ready[u] = 0
+        return ready
     for t, b in enumerate(beats):
         w = b.w if b.load_w else w_reg
         if b.load_w:
             w_reg = b.w
         if not b.valid:
             continue
-        n = timing(w)[0] if timing else config.cycles_per_beat
-        for u in range(t + 1, min(t + n, cycles)):
+        for u in range(t + 1, min(t + config.beat_timing(w)[0], cycles)):
             ready[u] = 0
     return ready
 

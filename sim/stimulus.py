@@ -190,6 +190,7 @@ def _bitserial_group(config: Any, rng: np.random.Generator, *, first: bool, last
     lo, hi = -(1 << (config.act_bits - 1)), (1 << (config.act_bits - 1)) - 1
     beats: list[Beat] = []
     n = config.group_size // config.lanes
+    w_prev = None
     for j in range(n):
         if config.is_fp:
             a = _fp_act_random(config, rng, config.lanes, extreme)
@@ -199,8 +200,15 @@ def _bitserial_group(config: Any, rng: np.random.Generator, *, first: bool, last
             a = tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
         w = BitSerialWeight(codes=tuple(_bitserial_codes(fmt, rng, config.lanes, extreme)),
                             scale=scale, dtype=dtype, zero=zero, special=special)
+        # Now and then reuse the weight register (weight-stationary use): i_w then carries
+        # junk that the PE must ignore.
+        reuse = w_prev is not None and rng.random() < 0.2
+        if reuse:
+            w = _random_w(config, rng)
+        else:
+            w_prev = w
         beats.append(Beat(a=a, w=w, psum=psum if j == 0 else _random_psum(config, rng),
-                          valid=True, load_w=True, first=first and j == 0,
+                          valid=True, load_w=not reuse, first=first and j == 0,
                           last=last and j == n - 1, group_end=j == n - 1))
         gap = config.beat_cycles(dtype) - 1 + (int(rng.integers(0, 3)) if rng.random() < 0.1
                                                else 0)

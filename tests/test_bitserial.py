@@ -384,3 +384,56 @@ def test_maximum_group_size_extremes_and_zeros(act_format):
         assert [v for _, v in expected] == [4096 * 128 * 128 * 255, 0]
     driven, observed = simulate_trace(c, beats, drain=c.latency + 2)
     assert not check_cycles(c, driven, observed, expected, beats=beats)
+
+
+def test_short_group_stalls_until_the_dequantizer_is_free():
+    """A group that closes while the previous one is still being dequantized waits; no result
+    is lost, and o_ready and the result cycles follow the golden schedule."""
+    c = BitSerialConfig(weight_formats=("ternary",), lanes=4, group_size=32)
+    w = BitSerialWeight((1, 3, 1, 0), scale=5)
+    beats = []
+    for j in range(8):                              # a full group: 8 one-cycle beats
+        beats.append(Beat(a=(1, 2, 3, 4), w=w, valid=True, load_w=True, first=j == 0,
+                          last=j == 7, group_end=j == 7))
+    beats.append(Beat(a=(9, 9, 9, 9), w=w, valid=True, load_w=True, first=True, last=True,
+                      group_end=True))              # a 1-beat group right behind it
+    beats += [Beat(a=(0,) * 4, w=w_reset(c))] * 12
+    low: list[int] = []
+    from sim.golden.pe import run_bitserial
+
+    expected = run_bitserial(c, beats, w_reset=w_reset(c), not_ready=low)
+    assert len(expected) == 2 and low, "the second group must stall"
+    assert expected[1][0] - expected[0][0] == c.scale_bits
+    driven, observed = simulate_trace(c, beats, drain=c.latency + 4)
+    assert not check_cycles(c, driven, observed, expected, beats=beats)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"scale": 300}, "scale code 300 does not fit scale_bits=8"),
+    ({"dtype": 2}, "dtype=2 must index weight_formats (0..1)"),
+    ({"special": 1}, "special=1 given for int4 weights"),
+    ({"zero": 3}, "zero=3 given for int4 weights"),
+    ({"codes": (1, 2)}, "2 weight codes for lanes=4"),
+])
+def test_golden_rejects_bad_weight_operands(change, message):
+    from dataclasses import replace
+
+    c = BitSerialConfig(weight_formats=("int4", "uint4"), lanes=4, group_size=16)
+    w = replace(BitSerialWeight((1, 2, 3, 4), scale=1), **change)
+    beats = [Beat(a=(1,) * 4, w=w, valid=True, load_w=True, first=True)]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run_contract(c, beats, w_reset=w_reset(c))
+
+
+def test_golden_rejects_group_rule_violations():
+    c = BitSerialConfig(weight_formats=("int4", "uint4"), lanes=4, group_size=16)
+    w0 = BitSerialWeight((1, 2, 3, 4), scale=1)
+    w1 = BitSerialWeight((1, 2, 3, 4), scale=1, dtype=1, zero=2)
+    gap = [Beat(a=(0,) * 4, w=w0)] * 4
+    with pytest.raises(ValueError, match="changes the data type, zero point or special value"):
+        run_contract(c, [Beat(a=(1,) * 4, w=w0, valid=True, load_w=True), *gap,
+                         Beat(a=(1,) * 4, w=w1, valid=True, load_w=True)], w_reset=w_reset(c))
+    with pytest.raises(ValueError, match="`first` must be on a group's first beat"):
+        run_contract(c, [Beat(a=(1,) * 4, w=w0, valid=True, load_w=True), *gap,
+                         Beat(a=(1,) * 4, w=w0, valid=True, load_w=True, first=True)],
+                     w_reset=w_reset(c))

@@ -90,11 +90,13 @@ def _decode(fmt, codes: np.ndarray, special: int) -> np.ndarray:
 
 def quantize_mixed_groups(w: npt.ArrayLike, group_size: int, *,
                           formats: tuple[str, ...] = ("int4", "bitmod_fp4"),
-                          scale_bits: int = 8,
+                          scale_bits: int = 8, scale_signed: bool = False,
                           column_scale: npt.ArrayLike | None = None) -> MixedQuantizedWeights:
     """Quantize ``w`` [K, N] with the best data type of ``formats`` for every group.
 
-    ``column_scale`` (N positive reals) fixes the second-level scales; by default each column's
+    ``scale_signed`` matches a PE with a two's complement scale (positive codes up to
+    ``2^(scale_bits - 1) - 1``). ``column_scale`` (N positive reals) fixes the second-level
+    scales; by default each column's
     is chosen so that the narrowest-ranged candidate's ideal group scale still fits
     ``scale_bits``. With the column scales fixed, each group's choice minimises its squared
     error, so a mixture is never worse than any single one of its formats.
@@ -126,10 +128,15 @@ def quantize_mixed_groups(w: npt.ArrayLike, group_size: int, *,
                              f"symmetric (use quantize_groups for asymmetric weights)")
     cands = list(_candidates(formats))
     groups = k // group_size
-    top = (1 << scale_bits) - 1
+    if not isinstance(scale_signed, bool):
+        raise TypeError(f"scale_signed must be a bool, not {scale_signed!r}")
+    if scale_signed and scale_bits < 2:
+        raise ValueError(f"scale_bits must be >= 2 for a signed scale, not {scale_bits}")
+    top = (1 << (scale_bits - 1)) - 1 if scale_signed else (1 << scale_bits) - 1
     wg = w.reshape(groups, group_size, n)
     absmax = np.abs(wg).max(axis=1)                      # [groups, N]
-    # The column scale leaves room for the widest-ranged candidate's ideal group scale.
+    # The column scale leaves room for the narrowest-ranged candidate's ideal group scale (the
+    # largest one).
     smallest_max = min(_max_abs(fmt, sp) for _, _, fmt, sp in cands)
     if column_scale is None:
         column = absmax.max(axis=0) / smallest_max / top

@@ -110,7 +110,8 @@ def run_contract(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[tu
     """Replay ``beats`` (one per cycle, from reset) through the PE contract.
 
     Returns ``(cycle, value)`` for every result: the accumulation closed by a valid ``last`` beat
-    at cycle ``t`` appears on ``o_psum`` with ``o_valid`` at cycle ``t + config.latency``.
+    at cycle ``t`` with weight ``w`` appears on ``o_psum`` with ``o_valid`` at cycle
+    ``t + config.beat_timing(w)[1]``.
     ``w_reset`` is the weight register's reset value (all-zero fields). Multi-cycle PEs
     (``cycles_per_beat > 1``) must be fed beats no faster than that; this is checked.
     """
@@ -128,10 +129,11 @@ def run_contract(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[tu
             if last_beat is not None and t - last_beat < config.cycles_per_beat:
                 raise ValueError(f"beat at cycle {t} comes {t - last_beat} cycles after the "
                                  f"previous one; the PE needs {config.cycles_per_beat}")
+            latency = config.beat_timing(w)[1]
             last_beat = t
             acc = step(b.psum if b.first else acc, b.a, w)
             if b.last:
-                out.append((t + config.latency, acc))
+                out.append((t + latency, acc))
     return out
 
 
@@ -232,7 +234,9 @@ def bitserial_fp_term_sum(config: Any, a: Sequence[int], w: Any, step: int) -> i
     extended by ``config.align_guard_bits`` zero bits, is shifted right by ``E - e`` and the
     bits shifted out are dropped (truncation of the magnitude, toward zero). The signed aligned
     values are added exactly, and the sum ``S * 2^(E - bias - man_bits - guard)`` is rounded
-    once to FP32 (RNE; exact for FP16 activations, whose sums have at most 24 bits).
+    once to FP32 (RNE). The sum has at most ``man_bits + 1 + guard + ceil(log2(lanes)) + 1``
+    bits, so for FP16 activations with ``guard + ceil(log2(lanes)) <= 12`` the conversion is
+    exact and the FP32 accumulate is the only rounding.
     """
     from .terms import weight_int, weight_terms
 
@@ -275,7 +279,30 @@ def bitserial_fp_dequant(config: Any, base: int, group: int, scale: int) -> int:
     return int(out)
 
 
-def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[tuple[int, int]]:
+def _check_bitserial_weight(config: Any, w: Any, t: int) -> None:
+    """Reject weight operands the bit-serial PE cannot mean (a clear error at the boundary)."""
+    n = len(config.weight_formats)
+    if not isinstance(w.dtype, int) or not 0 <= w.dtype < n:
+        raise ValueError(f"beat at cycle {t}: dtype={w.dtype!r} must index weight_formats "
+                         f"(0..{n - 1})")
+    fmt = config.weight_formats[w.dtype]
+    if len(w.codes) != config.lanes:
+        raise ValueError(f"beat at cycle {t}: {len(w.codes)} weight codes for "
+                         f"lanes={config.lanes}")
+    if not (isinstance(w.scale, int) and 0 <= w.scale < (1 << config.scale_bits)):
+        raise ValueError(f"beat at cycle {t}: scale code {w.scale!r} does not fit "
+                         f"scale_bits={config.scale_bits} (codes 0..{(1 << config.scale_bits) - 1}"
+                         f"{', two' + chr(39) + 's complement' if config.scale_signed else ''})")
+    if w.special and not fmt.startswith("bitmod"):
+        raise ValueError(f"beat at cycle {t}: special={w.special} given for {fmt} weights; "
+                         f"only bitmod_fp4 and bitmod_fp3 have a special value")
+    if w.zero and not fmt.startswith("uint"):
+        raise ValueError(f"beat at cycle {t}: zero={w.zero} given for {fmt} weights; only "
+                         f"unsigned formats have a zero point")
+
+
+def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any,
+                  not_ready: list[int] | None = None) -> list[tuple[int, int]]:
     """The bit-serial PE's contract behaviour (see :mod:`pe_designs.bitserial`).
 
     Integer activations: group sums are exact (a register of ``config.group_acc_bits``); each
@@ -283,16 +310,24 @@ def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[t
     ``acc_bits``). FP16/BF16 activations: every term cycle adds its aligned lane sum
     (:func:`bitserial_fp_term_sum`) to an FP32 group accumulator, and dequantization runs in
     FP32 (:func:`bitserial_fp_dequant`). The output starts from the ``i_psum`` of the group's
-    ``first`` beat; an output closed by a ``last`` beat appears
-    ``config.latency_for(format)`` cycles after that beat. Beats and group closings that come
-    faster than the hardware can take them are rejected, not silently modelled.
+    ``first`` beat, which must be the group's first beat; a group keeps one data type, zero
+    point and special value, and its scale is the one of its ``group_end`` beat.
+
+    Timing: a beat accepted at cycle ``t`` works on its terms in cycles ``t+1 .. t+n``
+    (``n = config.beat_cycles(dtype)``). A group closes in its last term cycle ``h``; if the
+    dequantizer is still busy with the previous group (it finishes in cycle ``h_prev +
+    scale_bits``), the PE stalls in that last term cycle until it is free, so ``h =
+    max(t + n, h_prev + scale_bits)``. The output closed by a ``last`` beat appears at
+    ``h + scale_bits + 1`` (``t + config.latency_for(dtype)`` without a stall). The cycles in
+    which ``o_ready`` is low are appended to ``not_ready`` when it is given. Beats offered
+    while the PE is not ready are rejected, not silently modelled.
     """
     w_reg = w_reset
     group = 0
-    grp_first, grp_psum = False, 0
+    grp_first, grp_psum, grp_key, grp_beats = False, 0, None, 0
     out = 0
     results: list[tuple[int, int]] = []
-    busy_until = 0         # first cycle a new beat may be accepted
+    ready_at = 0           # first cycle a new beat may be accepted
     dq_free = 0            # first cycle a new group may be handed to the dequantizer
     for t, b in enumerate(beats):
         w = b.w if b.load_w else w_reg
@@ -300,10 +335,17 @@ def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[t
             w_reg = b.w
         if not b.valid:
             continue
-        if t < busy_until:
-            raise ValueError(f"beat at cycle {t} arrives while the PE is busy until {busy_until}")
-        cycles, latency = config.beat_timing(w)
-        busy_until = t + cycles
+        if t < ready_at:
+            raise ValueError(f"beat at cycle {t} arrives while the PE is busy until {ready_at}")
+        _check_bitserial_weight(config, w, t)
+        key = (w.dtype, w.zero, w.special)
+        if grp_beats and key != grp_key:
+            raise ValueError(f"beat at cycle {t} changes the data type, zero point or special "
+                             f"value inside a group: {grp_key} -> {key}")
+        if b.first and grp_beats:
+            raise ValueError(f"beat at cycle {t}: `first` must be on a group's first beat")
+        grp_key, grp_beats = key, grp_beats + 1
+        cycles = config.beat_cycles(w.dtype)
         if config.is_fp:
             for step in range(cycles):
                 group = int(fp32_add(np.uint32(group), np.uint32(
@@ -316,12 +358,10 @@ def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[t
         if b.last and not b.group_end:
             raise ValueError(f"beat at cycle {t}: `last` must come with `group_end` "
                              f"(an output accumulates whole groups)")
+        ready_at = t + cycles
         if b.group_end:
-            handoff = t + cycles
-            if handoff < dq_free:
-                raise ValueError(f"group closed at cycle {handoff}, before the dequantizer is "
-                                 f"free at {dq_free}: groups are too short")
-            dq_free = handoff + config.scale_bits
+            ready_at = max(t + cycles, dq_free)   # stall in the last term cycle if busy
+            dq_free = ready_at + config.scale_bits
             base = grp_psum if grp_first else out
             if config.is_fp:
                 out = bitserial_fp_dequant(config, base, group, int(w.scale))
@@ -330,6 +370,8 @@ def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[t
                          else int(w.scale))
                 out = wrap_signed(base + scale * group, config.acc_bits)
             if b.last:
-                results.append((t + latency, out))
-            group, grp_first = 0, False
+                results.append((ready_at + config.scale_bits + 1, out))
+            group, grp_first, grp_beats = 0, False, 0
+        if not_ready is not None:
+            not_ready.extend(range(t + 1, ready_at))
     return results
