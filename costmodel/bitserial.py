@@ -113,4 +113,24 @@ def _check_bitserial(config: Any, workload: Any) -> None:
                          f"k_max={config.k_max}")
 
 
-register_pe_model("bitserial", _bitserial_model, check_workload=_check_bitserial)
+#: Breakdown entries spent once per group rather than once per term cycle.
+_PER_GROUP = ("dequantizer", "dequant_fp32_adder")
+
+
+def _bitserial_beat_cost(config: Any, workload: Any, pe: Any) -> tuple[int, int, float]:
+    """Timing and energy of the workload's own data type: its term cycles, not the worst case.
+
+    The breakdown's per-cycle entries were costed at ``config.cycles_per_beat`` cycles; they
+    scale to the format's cycles, the per-group dequantization does not.
+    """
+    fmt = workload.weight_format
+    cycles = config.beat_cycles(fmt)
+    per_cycle = sum(c.energy_pj for k, c in pe.breakdown.items() if k not in _PER_GROUP)
+    per_group = sum(c.energy_pj for k, c in pe.breakdown.items() if k in _PER_GROUP)
+    factor = pe.energy_per_beat_pj / (per_cycle + per_group) if per_cycle + per_group else 1.0
+    energy = (per_cycle * cycles / config.cycles_per_beat + per_group) * factor
+    return cycles, config.latency_for(fmt), energy
+
+
+register_pe_model("bitserial", _bitserial_model, check_workload=_check_bitserial,
+                  beat_cost=_bitserial_beat_cost)

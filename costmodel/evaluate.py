@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .components import sram_access
-from .pe import pe_cost, workload_check
+from .pe import pe_cost, workload_beat_cost, workload_check
 from .tech import DEFAULT_TECH, AccessEnergy, Technology
 from .workload import GemmWorkload
 
@@ -179,7 +179,8 @@ def evaluate(
     outputs_per_pe = -(-outputs // n_pe)
     # The busiest PE sets the latency; accumulations run back to back (a `first` beat may
     # follow a `last` beat directly), and the final result drains through the pipeline once.
-    latency_cycles = outputs_per_pe * beats_per_output * config.cycles_per_beat + pe.latency_cycles
+    cycles_per_beat, pe_latency, energy_per_beat = workload_beat_cost(config, workload, pe)
+    latency_cycles = outputs_per_pe * beats_per_output * cycles_per_beat + pe_latency
     beats = outputs * beats_per_output
 
     buf = _buffer_access(buffer_bytes, tech)
@@ -189,7 +190,7 @@ def evaluate(
     dram = tech.dram
     dram_pj = (8 * (workload.a_bytes + workload.w_bytes) * dram.read_pj_per_bit
                + 8 * workload.y_bytes * dram.write_pj_per_bit)
-    compute_pj = beats * pe.energy_per_beat_pj
+    compute_pj = beats * energy_per_beat
     return CostReport(
         area_um2=n_pe * pe.area_um2,
         latency_cycles=latency_cycles,

@@ -37,6 +37,7 @@ from .tech import DEFAULT_TECH, Technology
 
 __all__ = [
     "PECost", "pe_cost", "register_pe_model", "registered_kinds", "workload_check",
+    "workload_beat_cost",
     "PE_CONTROL_BITS", "UNIT_KEYS", "dequantizer",
 ]
 
@@ -45,12 +46,16 @@ PE_CONTROL_BITS = 5
 
 PEModel = Callable[[Any, Technology], Mapping[str, ComponentCost]]
 WorkloadCheck = Callable[[Any, Any], None]
+#: ``beat_cost(config, workload, pe) -> (cycles_per_beat, latency_cycles, energy_per_beat_pj)``
+#: for families whose timing depends on the workload's data types.
+BeatCost = Callable[[Any, Any, "PECost"], tuple[int, int, float]]
 
 
 @dataclass(frozen=True)
 class _Entry:
     model: PEModel
     check: WorkloadCheck | None
+    beat_cost: "BeatCost | None" = None
 
 
 _REGISTRY: dict[str, _Entry] = {}
@@ -101,7 +106,7 @@ class PECost:
 
 def register_pe_model(
     kind: str, model: PEModel, *, check_workload: WorkloadCheck | None = None,
-    replace: bool = False,
+    beat_cost: BeatCost | None = None, replace: bool = False,
 ) -> None:
     """Make :func:`pe_cost` (and :func:`costmodel.evaluate`) handle configs of ``kind``.
 
@@ -127,7 +132,9 @@ def register_pe_model(
     if kind in _REGISTRY and not replace:
         raise ValueError(f"a PE model for kind {kind!r} is already registered; "
                          f"pass replace=True to replace it")
-    _REGISTRY[kind] = _Entry(model, check_workload)
+    if beat_cost is not None and not callable(beat_cost):
+        raise TypeError(f"beat_cost must be callable or None, not {beat_cost!r}")
+    _REGISTRY[kind] = _Entry(model, check_workload, beat_cost)
     _pe_cost_cached.cache_clear()
 
 
@@ -152,6 +159,18 @@ def _entry_for(config: Any) -> _Entry:
 def workload_check(config: Any) -> WorkloadCheck | None:
     """The registered workload check of ``config``'s kind (None if it has none)."""
     return _entry_for(config).check
+
+
+def workload_beat_cost(config: Any, workload: Any, pe: "PECost") -> tuple[int, int, float]:
+    """``(cycles_per_beat, latency_cycles, energy_per_beat_pj)`` of ``config`` on ``workload``.
+
+    The config's own (worst-case) figures unless its family registered a ``beat_cost`` that
+    depends on the workload (a bit-serial PE spends fewer cycles on FP4 groups than on INT8).
+    """
+    hook = _entry_for(config).beat_cost
+    if hook is None:
+        return config.cycles_per_beat, pe.latency_cycles, pe.energy_per_beat_pj
+    return hook(config, workload, pe)
 
 
 def pe_cost(config: Any, tech: Technology = DEFAULT_TECH) -> PECost:

@@ -437,3 +437,15 @@ def test_golden_rejects_group_rule_violations():
         run_contract(c, [Beat(a=(1,) * 4, w=w0, valid=True, load_w=True), *gap,
                          Beat(a=(1,) * 4, w=w0, valid=True, load_w=True, first=True)],
                      w_reset=w_reset(c))
+
+
+def test_cost_model_uses_the_workloads_data_type():
+    """On a mixed-type PE, FP4 groups cost their 2 term cycles, INT8 groups their 4."""
+    c = BitSerialConfig(weight_formats=("int8", "bitmod_fp4"))
+    fp4 = evaluate(c, GemmWorkload(4, 4, 256, act_format="int8", weight_format="bitmod_fp4",
+                                   group_size=128))
+    int8 = evaluate(c, GemmWorkload(4, 4, 256, act_format="int8", weight_format="int8",
+                                    group_size=128))
+    assert fp4.latency_cycles == 16 * 64 * 2 + c.latency_for("bitmod_fp4")
+    assert int8.latency_cycles == 16 * 64 * 4 + c.latency_for("int8")
+    assert fp4.compute_energy_pj < int8.compute_energy_pj
