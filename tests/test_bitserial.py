@@ -148,7 +148,11 @@ VARIANTS = {
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_bitserial_rtl_matches_golden(name, rng, seed, n_vectors):
-    config = VARIANTS[name]
+    _rtl_matches_golden(VARIANTS[name], name, rng, seed, n_vectors)
+
+
+def _rtl_matches_golden(config, name, rng, seed, n_vectors):
+    """Corner cases and random beats through amaranth.sim, checked every cycle."""
     beats = corner_beats(config) + random_beats(config, rng, n_vectors // 2)
     expected = run_contract(config, beats, w_reset=w_reset(config))
     driven, observed = simulate_trace(config, beats, drain=config.latency + 4)
@@ -229,12 +233,7 @@ FP_VARIANTS = {
 
 @pytest.mark.parametrize("name", sorted(FP_VARIANTS))
 def test_bitserial_fp_rtl_matches_golden(name, rng, seed, n_vectors):
-    config = FP_VARIANTS[name]
-    beats = corner_beats(config) + random_beats(config, rng, n_vectors // 2)
-    expected = run_contract(config, beats, w_reset=w_reset(config))
-    driven, observed = simulate_trace(config, beats, drain=config.latency + 4)
-    errors = check_cycles(config, driven, observed, expected, beats=beats)
-    assert not errors, f"{name} seed={seed}: " + "; ".join(errors)
+    _rtl_matches_golden(FP_VARIANTS[name], name, rng, seed, n_vectors)
 
 
 def _fp16_gemv(config, rng, n_outputs: int):
