@@ -9,6 +9,8 @@ cycles, spread over the ``group_size / lanes`` beats of the group.
 
 from typing import Any
 
+from sim.golden.terms import is_sparse
+
 from .components import (
     FP32_FIELDS,
     ComponentCost,
@@ -23,15 +25,13 @@ from .tech import Technology
 
 __all__: list[str] = []
 
-_SPARSE = ("fp4_e2m1", "bitmod_fp4", "bitmod_fp3")
-
 
 def _bitserial_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     lanes = config.lanes
     cycles = config.cycles_per_beat
     prod_bits = config.act_bits + config.max_shift + 1
     beats_per_group = config.group_size // lanes
-    sparse = any(f in _SPARSE for f in config.weight_formats)
+    sparse = any(is_sparse(f) for f in config.weight_formats)
 
     # Per lane, per term cycle: term decode (a 3-bit Booth window, or a priority encoder over
     # the remaining magnitude for FP formats), the activation shift and the conditional negate.

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from sim.golden.formats import int_range
+
 from .components import (
     FP16_FIELDS,
     FP32_FIELDS,
@@ -318,16 +320,12 @@ def _dequant_mac_model(config: Any, tech: Technology) -> dict[str, ComponentCost
 # Workload checks for the baseline MACs
 # --------------------------------------------------------------------------------------------
 
-def _int_range(bits: int, is_signed: bool) -> tuple[int, int]:
-    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if is_signed else (0, (1 << bits) - 1)
-
-
 def _check_int_operand(role: str, fmt_name: str, bits: int, is_signed: bool,
                        kind: str) -> None:
     from .workload import format_info
 
     info = format_info(fmt_name)
-    lo, hi = _int_range(bits, is_signed)
+    lo, hi = int_range(bits, is_signed)
     port = f"{'int' if is_signed else 'uint'}{bits}"
     if info.is_float or not (lo <= info.min_int and info.max_int <= hi):
         raise ValueError(

@@ -19,7 +19,9 @@ from amaranth.lib.wiring import In, Out
 
 from sim.golden.formats import get_format
 
-__all__ = ["FPParams", "FP16", "FP32", "BF16", "round_pack", "FPAdd", "FPMul", "IntScaleFP"]
+__all__ = [
+    "FPParams", "FP16", "FP32", "BF16", "unpack", "round_pack", "FPAdd", "FPMul", "IntScaleFP",
+]
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def _bits_for(n: int) -> int:
     return max(1, int(n).bit_length())
 
 
-def _unpack(m: Module, x, fmt: FPParams, name: str):
+def unpack(m: Module, x, fmt: FPParams, name: str):
     """Split ``x`` into sign, effective exponent field, significand with the hidden bit, and flags.
 
     Subnormals get exponent field 1 and hidden bit 0, so ``value = sig * 2^(e - bias - man_bits)``
@@ -177,8 +179,8 @@ class FPAdd(wiring.Component):
         swap = self.b[:mag] > self.a[:mag]
         x = Mux(swap, self.b, self.a)
         y = Mux(swap, self.a, self.b)
-        xs, xe, xsig, x_inf, x_nan, _ = _unpack(m, x, f, "x")
-        ys, ye, ysig, y_inf, y_nan, _ = _unpack(m, y, f, "y")
+        xs, xe, xsig, x_inf, x_nan, _ = unpack(m, x, f, "x")
+        ys, ye, ysig, y_inf, y_nan, _ = unpack(m, y, f, "y")
         # Three extra bits (guard, round, sticky) make the aligned sum round exactly as the
         # infinitely precise one would.
         ext = f.man_bits + 1 + 3
@@ -235,8 +237,8 @@ class FPMul(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         fi, fo = self.in_fmt, self.out_fmt
-        as_, ae, asig, a_inf, a_nan, a_zero = _unpack(m, self.a, fi, "a")
-        bs, be, bsig, b_inf, b_nan, b_zero = _unpack(m, self.b, fi, "b")
+        as_, ae, asig, a_inf, a_nan, a_zero = unpack(m, self.a, fi, "a")
+        bs, be, bsig, b_inf, b_nan, b_zero = unpack(m, self.b, fi, "b")
         sign = as_ ^ bs
         prod = Signal(2 * (fi.man_bits + 1), name="prod")
         m.d.comb += prod.eq(asig * bsig)
@@ -276,7 +278,7 @@ class IntScaleFP(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         f = self.fmt
-        ss, se, ssig, s_inf, s_nan, _ = _unpack(m, self.s, f, "s")
+        ss, se, ssig, s_inf, s_nan, _ = unpack(m, self.s, f, "s")
         dneg = self.d < 0
         dmag = Signal(self.int_bits, name="dmag")
         m.d.comb += dmag.eq(Mux(dneg, -self.d, self.d))

@@ -37,11 +37,12 @@ from amaranth.lib import data, wiring
 
 from hw.arith import adder_tree
 from hw.contract import contract_plumbing, pe_signature
-from hw.fp import FP32, FPAdd, _unpack, round_pack
+from hw.fp import FP32, FPAdd, round_pack, unpack
 from sim.golden import terms as T
+from sim.golden.formats import signed_bits_for_range
 
 from .common import check_bool, check_choice, check_int
-from .mac import _ConfigMixin, _signed_bits_for_range
+from .mac import _ConfigMixin
 
 __all__ = ["BitSerialConfig", "BitSerialPE", "ACT_FORMATS"]
 
@@ -203,14 +204,14 @@ class BitSerialConfig(_ConfigMixin):
         """Exact width of a group sum."""
         amax = 1 << (self.act_bits - 1)
         bound = self.group_size * amax * self.max_weight
-        return _signed_bits_for_range(-bound, bound)
+        return signed_bits_for_range(-bound, bound)
 
     @property
     def required_acc_bits(self) -> int:
         amax = 1 << (self.act_bits - 1)
         smax = 1 << (self.scale_bits - 1) if self.scale_signed else (1 << self.scale_bits) - 1
         bound = self.k_max * amax * self.max_weight * smax
-        return _signed_bits_for_range(-bound, bound)
+        return signed_bits_for_range(-bound, bound)
 
     # --- timing (the RTL's measured cycles equal these) ---------------------------------------
 
@@ -356,7 +357,10 @@ class BitSerialPE(wiring.Component):
         dtype = Signal(range(max(nfmt, 2)))
         a_reg = Signal(self.i_a.shape())
         w_int = [Signal(signed(c.w_int_bits), name=f"w_int{l}") for l in range(lanes)]
-        rest = [Signal(c.w_int_bits, name=f"rest{l}") for l in range(lanes)]
+        # Sparse (FP4/FP3) terms walk the remaining magnitude |w| bit by bit (not in bit-plane
+        # mode, which reads every format's two's complement bits).
+        sparse = c.term_mode == "booth" and any(T.is_sparse(f) for f in c.weight_formats)
+        rest = [Signal(c.w_int_bits, name=f"rest{l}") for l in range(lanes)] if sparse else None
         beat_group_end = Signal()
         beat_last = Signal()
         beat_scale = Signal(c.scale_bits)
@@ -367,10 +371,9 @@ class BitSerialPE(wiring.Component):
             sel = Signal(signed(c.w_int_bits), name=f"w_in{l}")
             m.d.comb += sel.eq(_by_dtype(cands, in_dtype))
             with m.If(accept):
-                m.d.sync += [
-                    w_int[l].eq(sel),
-                    rest[l].eq(Mux(sel < 0, -sel, sel)),
-                ]
+                m.d.sync += w_int[l].eq(sel)
+                if sparse:
+                    m.d.sync += rest[l].eq(Mux(sel < 0, -sel, sel))
         cycles_of = [Const(c.beat_cycles(f), remaining.shape()) for f in c.weight_formats]
         with m.If(accept):
             m.d.sync += [
@@ -387,12 +390,11 @@ class BitSerialPE(wiring.Component):
 
         # --- one term per lane per cycle ---------------------------------------------------
         active = remaining != 0
-        prod_w = c.act_bits + c.max_shift + 1
         lane_terms = []
         for l in range(lanes):
             negs, mans, shifts = [], [], []
             for fmt in c.weight_formats:
-                neg, man, shift = self._term(m, fmt, w_int[l], rest[l], step, l)
+                neg, man, shift = self._term(m, fmt, w_int[l], rest[l] if sparse else None, step, l)
                 negs.append(neg)
                 mans.append(man)
                 shifts.append(shift)
@@ -406,7 +408,7 @@ class BitSerialPE(wiring.Component):
             ]
             lane_terms.append((neg, man & active, shift))
             # Sparse terms consume the highest remaining bit of |w| each cycle.
-            if any(self._sparse(f) for f in c.weight_formats):
+            if sparse:
                 top = Signal(c.w_int_bits, name=f"top{l}")
                 for i in range(c.w_int_bits):
                     with m.If(rest[l][i]):
@@ -418,6 +420,7 @@ class BitSerialPE(wiring.Component):
             group_acc = Signal(32)
             group_next = self._fp_group_sum(m, a_reg, lane_terms, group_acc)
         else:
+            prod_w = c.act_bits + c.max_shift + 1
             products = []
             for l, (neg, man, shift) in enumerate(lane_terms):
                 mag = Signal(signed(prod_w), name=f"mag{l}")
@@ -466,7 +469,7 @@ class BitSerialPE(wiring.Component):
         if c.is_fp:
             # out += bit_j ? group_sum * 2^j : +0, in FP32: the product is an exact exponent
             # increment (round_pack renormalises and overflows to infinity), then one RNE add.
-            gs, ge, gsig, g_inf, g_nan, _ = _unpack(m, dq_sum, FP32, "gs")
+            gs, ge, gsig, g_inf, g_nan, _ = unpack(m, dq_sum, FP32, "gs")
             gexp = Signal(signed(12), name="gs_exp")
             m.d.comb += gexp.eq(ge - FP32.bias - FP32.man_bits + dq_bit)
             times = round_pack(m, sign=gs, sig=gsig, exp=gexp, fmt=FP32, name="gs_rp")
@@ -554,10 +557,6 @@ class BitSerialPE(wiring.Component):
         m.d.comb += [add.a.eq(group_acc), add.b.eq(conv), group_next.eq(add.s)]
         return group_next
 
-    @staticmethod
-    def _sparse(fmt: str) -> bool:
-        return fmt in ("fp4_e2m1", "bitmod_fp4", "bitmod_fp3")
-
     def _term(self, m, fmt: str, w_int, rest, step, lane: int):
         """``(negative, mantissa bit, shift)`` of term ``step`` of ``w_int`` read as ``fmt``."""
         c = self.config
@@ -573,7 +572,7 @@ class BitSerialPE(wiring.Component):
                 neg.eq(bit & (step == width - 1)),
                 shift.eq(step + extra),
             ]
-        elif self._sparse(fmt):
+        elif T.is_sparse(fmt):
             pos = Signal(range(max(c.w_int_bits, 2)), name=f"pos_{fmt}_{lane}")
             for i in range(c.w_int_bits):
                 with m.If(rest[i]):

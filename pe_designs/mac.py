@@ -21,6 +21,7 @@ from amaranth.lib import data, wiring
 from hw.arith import adder_tree
 from hw.contract import contract_plumbing, pe_signature
 from hw.fp import FP16, FP32, FPAdd, FPMul, IntScaleFP
+from sim.golden.formats import int_range, signed_bits_for_range
 
 from .common import check_bool, check_choice, check_int, check_pow2
 
@@ -29,14 +30,6 @@ __all__ = [
     "Fp16MacConfig", "Fp16MacPE",
     "DequantMacConfig", "DequantMacPE",
 ]
-
-
-def _signed_bits_for_range(lo: int, hi: int) -> int:
-    """Smallest two's complement width holding every integer in ``[lo, hi]``."""
-    bits = 1
-    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
-        bits += 1
-    return bits
 
 
 class _ConfigMixin:
@@ -121,25 +114,21 @@ class IntMacConfig(_ConfigMixin):
     def weight_name(self) -> str:
         return f"{'int' if self.weight_signed else 'uint'}{self.weight_bits}"
 
-    @staticmethod
-    def _range(bits: int, is_signed: bool) -> tuple[int, int]:
-        return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if is_signed else (0, (1 << bits) - 1)
-
     @property
     def product_range(self) -> tuple[int, int]:
-        alo, ahi = self._range(self.act_bits, self.act_signed)
-        wlo, whi = self._range(self.weight_bits, self.weight_signed)
+        alo, ahi = int_range(self.act_bits, self.act_signed)
+        wlo, whi = int_range(self.weight_bits, self.weight_signed)
         corners = [alo * wlo, alo * whi, ahi * wlo, ahi * whi]
         return min(corners), max(corners)
 
     @property
     def product_bits(self) -> int:
-        return _signed_bits_for_range(*self.product_range)
+        return signed_bits_for_range(*self.product_range)
 
     @property
     def required_acc_bits(self) -> int:
         lo, hi = self.product_range
-        return _signed_bits_for_range(lo * self.k_max, hi * self.k_max)
+        return signed_bits_for_range(lo * self.k_max, hi * self.k_max)
 
     @property
     def latency(self) -> int:

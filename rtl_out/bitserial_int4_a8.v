@@ -4,108 +4,108 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
+  wire [3:0] \$100 ;
   wire \$101 ;
   wire [2:0] \$102 ;
   wire [3:0] \$103 ;
   wire \$104 ;
-  wire [2:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
+  wire \$105 ;
+  wire [2:0] \$106 ;
+  wire [3:0] \$107 ;
   wire \$108 ;
-  wire [3:0] \$109 ;
+  wire [2:0] \$109 ;
   wire [4:0] \$11 ;
-  wire [4:0] \$110 ;
-  wire [2:0] \$111 ;
-  wire [3:0] \$112 ;
-  wire \$113 ;
-  wire [2:0] \$114 ;
-  wire [3:0] \$115 ;
-  wire \$116 ;
-  wire \$117 ;
-  wire [2:0] \$118 ;
-  wire [3:0] \$119 ;
-  wire [4:0] \$12 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire [2:0] \$113 ;
+  wire [3:0] \$114 ;
+  wire \$115 ;
+  wire [2:0] \$116 ;
+  wire [3:0] \$117 ;
+  wire \$118 ;
+  wire [2:0] \$119 ;
+  wire [3:0] \$12 ;
   wire \$120 ;
-  wire [2:0] \$121 ;
+  wire \$121 ;
   wire \$122 ;
-  wire \$123 ;
-  wire \$124 ;
-  wire [2:0] \$125 ;
-  wire [3:0] \$126 ;
-  wire \$127 ;
-  wire [2:0] \$128 ;
-  wire [3:0] \$129 ;
+  wire [2:0] \$123 ;
+  wire [2:0] \$124 ;
+  wire [3:0] \$125 ;
+  wire \$126 ;
+  wire [2:0] \$127 ;
+  wire [3:0] \$128 ;
+  wire \$129 ;
   wire \$13 ;
   wire \$130 ;
   wire [2:0] \$131 ;
-  wire \$132 ;
+  wire [3:0] \$132 ;
   wire \$133 ;
-  wire \$134 ;
-  wire [2:0] \$135 ;
-  wire [2:0] \$136 ;
-  wire [3:0] \$137 ;
-  wire \$138 ;
-  wire [2:0] \$139 ;
+  wire [2:0] \$134 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire [3:0] \$138 ;
+  wire [4:0] \$139 ;
   wire \$14 ;
-  wire [3:0] \$140 ;
-  wire \$141 ;
+  wire [2:0] \$140 ;
+  wire [3:0] \$141 ;
   wire \$142 ;
   wire [2:0] \$143 ;
   wire [3:0] \$144 ;
   wire \$145 ;
-  wire [2:0] \$146 ;
-  wire \$147 ;
-  wire \$148 ;
+  wire \$146 ;
+  wire [2:0] \$147 ;
+  wire [3:0] \$148 ;
   wire \$149 ;
   wire \$15 ;
-  wire [3:0] \$150 ;
-  wire [4:0] \$151 ;
-  wire [2:0] \$152 ;
-  wire [3:0] \$153 ;
-  wire \$154 ;
-  wire [2:0] \$155 ;
-  wire [3:0] \$156 ;
-  wire \$157 ;
-  wire \$158 ;
-  wire [2:0] \$159 ;
-  wire [2:0] \$16 ;
-  wire [3:0] \$160 ;
+  wire [2:0] \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire [2:0] \$154 ;
+  wire [3:0] \$155 ;
+  wire \$156 ;
+  wire [2:0] \$157 ;
+  wire [3:0] \$158 ;
+  wire \$159 ;
+  wire \$16 ;
+  wire [2:0] \$160 ;
   wire \$161 ;
-  wire [2:0] \$162 ;
+  wire \$162 ;
   wire \$163 ;
-  wire \$164 ;
-  wire \$165 ;
-  wire [2:0] \$166 ;
-  wire [3:0] \$167 ;
-  wire \$168 ;
-  wire [2:0] \$169 ;
-  wire [1:0] \$17 ;
-  wire [3:0] \$170 ;
+  wire [2:0] \$164 ;
+  wire [2:0] \$165 ;
+  wire [3:0] \$166 ;
+  wire \$167 ;
+  wire [2:0] \$168 ;
+  wire [3:0] \$169 ;
+  wire [2:0] \$17 ;
+  wire \$170 ;
   wire \$171 ;
   wire [2:0] \$172 ;
-  wire \$173 ;
+  wire [3:0] \$173 ;
   wire \$174 ;
-  wire \$175 ;
-  wire [2:0] \$176 ;
-  wire [2:0] \$177 ;
-  wire [3:0] \$178 ;
-  wire \$179 ;
-  wire \$18 ;
-  wire [2:0] \$180 ;
-  wire [3:0] \$181 ;
+  wire [2:0] \$175 ;
+  wire \$176 ;
+  wire \$177 ;
+  wire \$178 ;
+  wire [3:0] \$179 ;
+  wire [3:0] \$18 ;
+  wire [4:0] \$180 ;
+  wire \$181 ;
   wire \$182 ;
-  wire \$183 ;
-  wire [2:0] \$184 ;
-  wire [3:0] \$185 ;
-  wire \$186 ;
-  wire [2:0] \$187 ;
+  wire [14:0] \$183 ;
+  wire [14:0] \$184 ;
+  wire [13:0] \$185 ;
+  wire [13:0] \$186 ;
+  wire \$187 ;
   wire \$188 ;
-  wire \$189 ;
+  wire [14:0] \$189 ;
   wire \$19 ;
-  wire \$190 ;
-  wire [3:0] \$191 ;
-  wire [4:0] \$192 ;
+  wire [14:0] \$190 ;
+  wire [13:0] \$191 ;
+  wire [13:0] \$192 ;
   wire \$193 ;
   wire \$194 ;
   wire [14:0] \$195 ;
@@ -113,163 +113,147 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [13:0] \$197 ;
   wire [13:0] \$198 ;
   wire \$199 ;
-  wire [4:0] \$2 ;
-  wire \$20 ;
+  wire \$2 ;
+  wire [2:0] \$20 ;
   wire \$200 ;
   wire [14:0] \$201 ;
   wire [14:0] \$202 ;
   wire [13:0] \$203 ;
   wire [13:0] \$204 ;
-  wire \$205 ;
-  wire \$206 ;
+  wire [13:0] \$205 ;
+  wire [13:0] \$206 ;
   wire [14:0] \$207 ;
-  wire [14:0] \$208 ;
-  wire [13:0] \$209 ;
-  wire \$21 ;
-  wire [13:0] \$210 ;
+  wire [19:0] \$208 ;
+  wire \$209 ;
+  wire [3:0] \$21 ;
+  wire \$210 ;
   wire \$211 ;
   wire \$212 ;
-  wire [14:0] \$213 ;
-  wire [14:0] \$214 ;
-  wire [13:0] \$215 ;
-  wire [13:0] \$216 ;
-  wire [13:0] \$217 ;
-  wire [13:0] \$218 ;
-  wire [14:0] \$219 ;
+  wire \$213 ;
+  wire \$214 ;
+  wire \$215 ;
+  wire \$216 ;
+  wire [47:0] \$217 ;
+  wire \$218 ;
+  wire [25:0] \$219 ;
   wire \$22 ;
-  wire [19:0] \$220 ;
-  wire \$221 ;
-  wire \$222 ;
-  wire \$223 ;
-  wire \$224 ;
-  wire \$225 ;
-  wire \$226 ;
-  wire \$227 ;
-  wire \$228 ;
-  wire [47:0] \$229 ;
-  wire [4:0] \$23 ;
-  wire \$230 ;
-  wire [25:0] \$231 ;
-  wire [26:0] \$232 ;
-  wire [25:0] \$233 ;
-  wire [26:0] \$234 ;
-  wire [26:0] \$235 ;
-  wire [48:0] \$236 ;
-  reg [31:0] \$237 ;
-  reg [23:0] \$238 ;
-  reg [4:0] \$239 ;
-  wire [3:0] \$24 ;
-  reg [23:0] \$240 ;
-  reg [3:0] \$241 ;
-  reg [3:0] \$242 ;
-  reg [3:0] \$243 ;
-  reg [3:0] \$244 ;
+  wire [26:0] \$220 ;
+  wire [25:0] \$221 ;
+  wire [26:0] \$222 ;
+  wire [26:0] \$223 ;
+  wire [48:0] \$224 ;
+  reg [31:0] \$225 ;
+  reg [23:0] \$226 ;
+  reg [4:0] \$227 ;
+  reg [23:0] \$228 ;
+  reg [3:0] \$229 ;
+  wire \$23 ;
+  reg [3:0] \$230 ;
+  reg [3:0] \$231 ;
+  reg [3:0] \$232 ;
+  reg [31:0] \$233 ;
+  reg \$234 ;
+  reg [1:0] \$235 ;
+  reg \$236 ;
+  reg \$237 ;
+  reg \$238 ;
+  reg [7:0] \$239 ;
+  wire [2:0] \$24 ;
+  reg [18:0] \$240 ;
+  reg \$241 ;
+  reg [47:0] \$242 ;
+  reg \$243 ;
+  reg [47:0] \$244 ;
   reg [3:0] \$245 ;
-  reg [3:0] \$246 ;
-  reg [3:0] \$247 ;
-  reg [3:0] \$248 ;
-  reg [31:0] \$249 ;
-  wire \$25 ;
+  reg [2:0] \$246 ;
+  reg [47:0] \$247 ;
+  reg [18:0] \$248 ;
+  reg [7:0] \$249 ;
+  wire [3:0] \$25 ;
   reg \$250 ;
-  reg [1:0] \$251 ;
+  reg [47:0] \$251 ;
   reg \$252 ;
-  reg \$253 ;
-  reg \$254 ;
-  reg [7:0] \$255 ;
-  reg [18:0] \$256 ;
-  reg \$257 ;
-  reg [47:0] \$258 ;
-  reg \$259 ;
   wire \$26 ;
-  reg [47:0] \$260 ;
-  reg [3:0] \$261 ;
-  reg [2:0] \$262 ;
-  reg [47:0] \$263 ;
-  reg [18:0] \$264 ;
-  reg [7:0] \$265 ;
-  reg \$266 ;
-  reg [47:0] \$267 ;
-  reg \$268 ;
-  wire \$27 ;
+  wire [2:0] \$27 ;
   wire \$28 ;
-  wire [2:0] \$29 ;
-  wire [4:0] \$3 ;
-  wire [3:0] \$30 ;
-  wire \$31 ;
-  wire [2:0] \$32 ;
-  wire [3:0] \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire [2:0] \$36 ;
-  wire [3:0] \$37 ;
+  wire \$29 ;
+  wire \$3 ;
+  wire \$30 ;
+  wire [2:0] \$31 ;
+  wire [3:0] \$32 ;
+  wire \$33 ;
+  wire [2:0] \$34 ;
+  wire [3:0] \$35 ;
+  wire \$36 ;
+  wire [2:0] \$37 ;
   wire \$38 ;
-  wire [2:0] \$39 ;
-  wire \$4 ;
+  wire \$39 ;
+  wire [2:0] \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire [2:0] \$43 ;
-  wire [3:0] \$44 ;
-  wire \$45 ;
-  wire [2:0] \$46 ;
-  wire [3:0] \$47 ;
+  wire [2:0] \$41 ;
+  wire [2:0] \$42 ;
+  wire [3:0] \$43 ;
+  wire \$44 ;
+  wire [2:0] \$45 ;
+  wire [3:0] \$46 ;
+  wire \$47 ;
   wire \$48 ;
   wire [2:0] \$49 ;
-  wire [4:0] \$5 ;
-  wire \$50 ;
+  wire [1:0] \$5 ;
+  wire [3:0] \$50 ;
   wire \$51 ;
-  wire \$52 ;
-  wire [2:0] \$53 ;
-  wire [2:0] \$54 ;
-  wire [3:0] \$55 ;
-  wire \$56 ;
-  wire [2:0] \$57 ;
-  wire [3:0] \$58 ;
-  wire \$59 ;
-  wire [4:0] \$6 ;
+  wire [2:0] \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire [3:0] \$56 ;
+  wire [4:0] \$57 ;
+  wire [2:0] \$58 ;
+  wire [3:0] \$59 ;
+  wire \$6 ;
   wire \$60 ;
   wire [2:0] \$61 ;
   wire [3:0] \$62 ;
   wire \$63 ;
-  wire [2:0] \$64 ;
-  wire \$65 ;
-  wire \$66 ;
+  wire \$64 ;
+  wire [2:0] \$65 ;
+  wire [3:0] \$66 ;
   wire \$67 ;
-  wire [3:0] \$68 ;
-  wire [4:0] \$69 ;
+  wire [2:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [2:0] \$70 ;
-  wire [3:0] \$71 ;
-  wire \$72 ;
-  wire [2:0] \$73 ;
-  wire [3:0] \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire [2:0] \$77 ;
-  wire [3:0] \$78 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire [2:0] \$72 ;
+  wire [3:0] \$73 ;
+  wire \$74 ;
+  wire [2:0] \$75 ;
+  wire [3:0] \$76 ;
+  wire \$77 ;
+  wire [2:0] \$78 ;
   wire \$79 ;
-  wire [4:0] \$8 ;
-  wire [2:0] \$80 ;
+  wire \$8 ;
+  wire \$80 ;
   wire \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [2:0] \$84 ;
-  wire [3:0] \$85 ;
-  wire \$86 ;
-  wire [2:0] \$87 ;
-  wire [3:0] \$88 ;
+  wire [2:0] \$82 ;
+  wire [2:0] \$83 ;
+  wire [3:0] \$84 ;
+  wire \$85 ;
+  wire [2:0] \$86 ;
+  wire [3:0] \$87 ;
+  wire \$88 ;
   wire \$89 ;
-  wire [4:0] \$9 ;
+  wire \$9 ;
   wire [2:0] \$90 ;
-  wire \$91 ;
+  wire [3:0] \$91 ;
   wire \$92 ;
-  wire \$93 ;
-  wire [2:0] \$94 ;
-  wire [2:0] \$95 ;
-  wire [3:0] \$96 ;
-  wire \$97 ;
-  wire [2:0] \$98 ;
-  wire [3:0] \$99 ;
+  wire [2:0] \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire [3:0] \$97 ;
+  wire [4:0] \$98 ;
+  wire [2:0] \$99 ;
   reg [31:0] a_reg = 32'd0;
   wire [7:0] \a_reg[0] ;
   wire [7:0] \a_reg[1] ;
@@ -372,10 +356,6 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [12:0] prod3;
   wire ready;
   reg [1:0] remaining = 2'h0;
-  reg [3:0] rest0 = 4'h0;
-  reg [3:0] rest1 = 4'h0;
-  reg [3:0] rest2 = 4'h0;
-  reg [3:0] rest3 = 4'h0;
   input rst;
   wire rst;
   wire [2:0] shift0;
@@ -412,397 +392,511 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [3:0] \w_sel.code[3] ;
   wire [7:0] \w_sel.scale ;
   wire [3:0] wint_int4;
-  wire [3:0] \wint_int4$51 ;
-  wire [3:0] \wint_int4$52 ;
-  wire [3:0] \wint_int4$53 ;
-  assign \$1  = $signed(w_sel[3:0]) < $signed(1'h0);
-  assign \$2  = - $signed(w_sel[3:0]);
-  assign \$3  = \$1  ? \$2  : { w_sel[3], w_sel[3:0] };
-  assign \$4  = $signed(w_sel[7:4]) < $signed(1'h0);
-  assign \$5  = - $signed(w_sel[7:4]);
-  assign \$6  = \$4  ? \$5  : { w_sel[7], w_sel[7:4] };
-  assign \$7  = $signed(w_sel[11:8]) < $signed(1'h0);
-  assign \$8  = - $signed(w_sel[11:8]);
-  assign \$9  = \$7  ? \$8  : { w_sel[11], w_sel[11:8] };
-  assign \$10  = $signed(w_sel[15:12]) < $signed(1'h0);
-  assign \$11  = - $signed(w_sel[15:12]);
-  assign \$12  = \$10  ? \$11  : { w_sel[15], w_sel[15:12] };
-  assign \$13  = | remaining;
-  assign \$14  = ~ stall;
-  assign \$15  = \$13  & \$14 ;
-  assign \$16  = remaining - 1'h1;
-  assign \$17  = step + 1'h1;
-  assign \$18  = | remaining;
-  assign \$19  = ~ stall;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = accept & i_ctl[2];
-  assign \$22  = | dq_left;
-  assign \$23  = dq_left - 1'h1;
-  assign \$24  = dq_bit + 1'h1;
-  assign \$25  = dq_left == 1'h1;
-  assign \$26  = \$25  & dq_last;
+  wire [3:0] \wint_int4$47 ;
+  wire [3:0] \wint_int4$48 ;
+  wire [3:0] \wint_int4$49 ;
+  assign \$1  = | remaining;
+  assign \$2  = ~ stall;
+  assign \$3  = \$1  & \$2 ;
+  assign \$4  = remaining - 1'h1;
+  assign \$5  = step + 1'h1;
+  assign \$6  = | remaining;
+  assign \$7  = ~ stall;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = accept & i_ctl[2];
+  assign \$10  = | dq_left;
+  assign \$11  = dq_left - 1'h1;
+  assign \$12  = dq_bit + 1'h1;
+  assign \$13  = dq_left == 1'h1;
+  assign \$14  = \$13  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$27  = remaining <= 1'h1;
-  assign \$28  = ~ stall;
-  assign o_ready = \$27  & \$28 ;
+  assign \$15  = remaining <= 1'h1;
+  assign \$16  = ~ stall;
+  assign o_ready = \$15  & \$16 ;
   assign accept = i_ctl[0] & o_ready;
-  assign \$29  = 2'h2 * step;
-  assign \$30  = \$29  + 2'h2;
-  assign \$31  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$30 ;
-  assign \$32  = 2'h2 * step;
-  assign \$33  = \$32  + 1'h1;
-  assign \$34  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$33 ;
-  assign \$35  = \$31  == \$34 ;
-  assign \$36  = 2'h2 * step;
-  assign \$37  = \$36  + 1'h1;
+  assign \$17  = 2'h2 * step;
+  assign \$18  = \$17  + 2'h2;
+  assign \$19  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$18 ;
+  assign \$20  = 2'h2 * step;
+  assign \$21  = \$20  + 1'h1;
+  assign \$22  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$21 ;
+  assign \$23  = \$19  == \$22 ;
+  assign \$24  = 2'h2 * step;
+  assign \$25  = \$24  + 1'h1;
+  assign \$26  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$25 ;
+  assign \$27  = 2'h2 * step;
+  assign \$28  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$27 ;
+  assign \$29  = \$26  == \$28 ;
+  assign \$30  = \$23  & \$29 ;
+  assign man_int4_0 = ~ \$30 ;
+  assign \$31  = 2'h2 * step;
+  assign \$32  = \$31  + 2'h2;
+  assign \$33  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$32 ;
+  assign \$34  = 2'h2 * step;
+  assign \$35  = \$34  + 1'h1;
+  assign \$36  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$35 ;
+  assign \$37  = 2'h2 * step;
   assign \$38  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$37 ;
-  assign \$39  = 2'h2 * step;
-  assign \$40  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$39 ;
-  assign \$41  = \$38  == \$40 ;
-  assign \$42  = \$35  & \$41 ;
-  assign man_int4_0 = ~ \$42 ;
-  assign \$43  = 2'h2 * step;
-  assign \$44  = \$43  + 2'h2;
-  assign \$45  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$44 ;
-  assign \$46  = 2'h2 * step;
-  assign \$47  = \$46  + 1'h1;
-  assign \$48  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$47 ;
+  assign \$39  = \$36  & \$38 ;
+  assign \$40  = ~ \$39 ;
+  assign neg_int4_0 = \$33  & \$40 ;
+  assign \$41  = 2'h2 * step;
+  assign \$42  = 2'h2 * step;
+  assign \$43  = \$42  + 2'h2;
+  assign \$44  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$43 ;
+  assign \$45  = 2'h2 * step;
+  assign \$46  = \$45  + 1'h1;
+  assign \$47  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$46 ;
+  assign \$48  = \$44  != \$47 ;
   assign \$49  = 2'h2 * step;
-  assign \$50  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$49 ;
-  assign \$51  = \$48  & \$50 ;
-  assign \$52  = ~ \$51 ;
-  assign neg_int4_0 = \$45  & \$52 ;
-  assign \$53  = 2'h2 * step;
-  assign \$54  = 2'h2 * step;
-  assign \$55  = \$54  + 2'h2;
-  assign \$56  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$55 ;
-  assign \$57  = 2'h2 * step;
-  assign \$58  = \$57  + 1'h1;
-  assign \$59  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$58 ;
-  assign \$60  = \$56  != \$59 ;
+  assign \$50  = \$49  + 1'h1;
+  assign \$51  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$50 ;
+  assign \$52  = 2'h2 * step;
+  assign \$53  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$52 ;
+  assign \$54  = \$51  == \$53 ;
+  assign \$55  = \$48  & \$54 ;
+  assign \$56  = \$41  + \$55 ;
+  assign \$57  = \$56  + 1'h0;
+  assign \$58  = 2'h2 * step;
+  assign \$59  = \$58  + 2'h2;
+  assign \$60  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$59 ;
   assign \$61  = 2'h2 * step;
   assign \$62  = \$61  + 1'h1;
-  assign \$63  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$62 ;
-  assign \$64  = 2'h2 * step;
-  assign \$65  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$64 ;
-  assign \$66  = \$63  == \$65 ;
-  assign \$67  = \$60  & \$66 ;
-  assign \$68  = \$53  + \$67 ;
-  assign \$69  = \$68  + 1'h0;
-  assign \$70  = 2'h2 * step;
-  assign \$71  = \$70  + 2'h2;
-  assign \$72  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$71 ;
-  assign \$73  = 2'h2 * step;
-  assign \$74  = \$73  + 1'h1;
-  assign \$75  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$74 ;
-  assign \$76  = \$72  == \$75 ;
-  assign \$77  = 2'h2 * step;
-  assign \$78  = \$77  + 1'h1;
+  assign \$63  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$62 ;
+  assign \$64  = \$60  == \$63 ;
+  assign \$65  = 2'h2 * step;
+  assign \$66  = \$65  + 1'h1;
+  assign \$67  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$66 ;
+  assign \$68  = 2'h2 * step;
+  assign \$69  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$68 ;
+  assign \$70  = \$67  == \$69 ;
+  assign \$71  = \$64  & \$70 ;
+  assign man_int4_1 = ~ \$71 ;
+  assign \$72  = 2'h2 * step;
+  assign \$73  = \$72  + 2'h2;
+  assign \$74  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$73 ;
+  assign \$75  = 2'h2 * step;
+  assign \$76  = \$75  + 1'h1;
+  assign \$77  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$76 ;
+  assign \$78  = 2'h2 * step;
   assign \$79  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$78 ;
-  assign \$80  = 2'h2 * step;
-  assign \$81  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$80 ;
-  assign \$82  = \$79  == \$81 ;
-  assign \$83  = \$76  & \$82 ;
-  assign man_int4_1 = ~ \$83 ;
-  assign \$84  = 2'h2 * step;
-  assign \$85  = \$84  + 2'h2;
-  assign \$86  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$85 ;
-  assign \$87  = 2'h2 * step;
-  assign \$88  = \$87  + 1'h1;
-  assign \$89  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$88 ;
+  assign \$80  = \$77  & \$79 ;
+  assign \$81  = ~ \$80 ;
+  assign neg_int4_1 = \$74  & \$81 ;
+  assign \$82  = 2'h2 * step;
+  assign \$83  = 2'h2 * step;
+  assign \$84  = \$83  + 2'h2;
+  assign \$85  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$84 ;
+  assign \$86  = 2'h2 * step;
+  assign \$87  = \$86  + 1'h1;
+  assign \$88  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$87 ;
+  assign \$89  = \$85  != \$88 ;
   assign \$90  = 2'h2 * step;
-  assign \$91  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$90 ;
-  assign \$92  = \$89  & \$91 ;
-  assign \$93  = ~ \$92 ;
-  assign neg_int4_1 = \$86  & \$93 ;
-  assign \$94  = 2'h2 * step;
-  assign \$95  = 2'h2 * step;
-  assign \$96  = \$95  + 2'h2;
-  assign \$97  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$96 ;
-  assign \$98  = 2'h2 * step;
-  assign \$99  = \$98  + 1'h1;
-  assign \$100  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$99 ;
-  assign \$101  = \$97  != \$100 ;
+  assign \$91  = \$90  + 1'h1;
+  assign \$92  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$91 ;
+  assign \$93  = 2'h2 * step;
+  assign \$94  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$93 ;
+  assign \$95  = \$92  == \$94 ;
+  assign \$96  = \$89  & \$95 ;
+  assign \$97  = \$82  + \$96 ;
+  assign \$98  = \$97  + 1'h0;
+  assign \$99  = 2'h2 * step;
+  assign \$100  = \$99  + 2'h2;
+  assign \$101  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$100 ;
   assign \$102  = 2'h2 * step;
   assign \$103  = \$102  + 1'h1;
-  assign \$104  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$103 ;
-  assign \$105  = 2'h2 * step;
-  assign \$106  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$105 ;
-  assign \$107  = \$104  == \$106 ;
-  assign \$108  = \$101  & \$107 ;
-  assign \$109  = \$94  + \$108 ;
-  assign \$110  = \$109  + 1'h0;
-  assign \$111  = 2'h2 * step;
-  assign \$112  = \$111  + 2'h2;
-  assign \$113  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$112 ;
-  assign \$114  = 2'h2 * step;
-  assign \$115  = \$114  + 1'h1;
-  assign \$116  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$115 ;
-  assign \$117  = \$113  == \$116 ;
-  assign \$118  = 2'h2 * step;
-  assign \$119  = \$118  + 1'h1;
+  assign \$104  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$103 ;
+  assign \$105  = \$101  == \$104 ;
+  assign \$106  = 2'h2 * step;
+  assign \$107  = \$106  + 1'h1;
+  assign \$108  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$107 ;
+  assign \$109  = 2'h2 * step;
+  assign \$110  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$109 ;
+  assign \$111  = \$108  == \$110 ;
+  assign \$112  = \$105  & \$111 ;
+  assign man_int4_2 = ~ \$112 ;
+  assign \$113  = 2'h2 * step;
+  assign \$114  = \$113  + 2'h2;
+  assign \$115  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$114 ;
+  assign \$116  = 2'h2 * step;
+  assign \$117  = \$116  + 1'h1;
+  assign \$118  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$117 ;
+  assign \$119  = 2'h2 * step;
   assign \$120  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$119 ;
-  assign \$121  = 2'h2 * step;
-  assign \$122  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$121 ;
-  assign \$123  = \$120  == \$122 ;
-  assign \$124  = \$117  & \$123 ;
-  assign man_int4_2 = ~ \$124 ;
-  assign \$125  = 2'h2 * step;
-  assign \$126  = \$125  + 2'h2;
-  assign \$127  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$126 ;
-  assign \$128  = 2'h2 * step;
-  assign \$129  = \$128  + 1'h1;
-  assign \$130  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$129 ;
+  assign \$121  = \$118  & \$120 ;
+  assign \$122  = ~ \$121 ;
+  assign neg_int4_2 = \$115  & \$122 ;
+  assign \$123  = 2'h2 * step;
+  assign \$124  = 2'h2 * step;
+  assign \$125  = \$124  + 2'h2;
+  assign \$126  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$125 ;
+  assign \$127  = 2'h2 * step;
+  assign \$128  = \$127  + 1'h1;
+  assign \$129  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$128 ;
+  assign \$130  = \$126  != \$129 ;
   assign \$131  = 2'h2 * step;
-  assign \$132  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$131 ;
-  assign \$133  = \$130  & \$132 ;
-  assign \$134  = ~ \$133 ;
-  assign neg_int4_2 = \$127  & \$134 ;
-  assign \$135  = 2'h2 * step;
-  assign \$136  = 2'h2 * step;
-  assign \$137  = \$136  + 2'h2;
-  assign \$138  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$137 ;
-  assign \$139  = 2'h2 * step;
-  assign \$140  = \$139  + 1'h1;
-  assign \$141  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$140 ;
-  assign \$142  = \$138  != \$141 ;
+  assign \$132  = \$131  + 1'h1;
+  assign \$133  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$132 ;
+  assign \$134  = 2'h2 * step;
+  assign \$135  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$134 ;
+  assign \$136  = \$133  == \$135 ;
+  assign \$137  = \$130  & \$136 ;
+  assign \$138  = \$123  + \$137 ;
+  assign \$139  = \$138  + 1'h0;
+  assign \$140  = 2'h2 * step;
+  assign \$141  = \$140  + 2'h2;
+  assign \$142  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$141 ;
   assign \$143  = 2'h2 * step;
   assign \$144  = \$143  + 1'h1;
-  assign \$145  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$144 ;
-  assign \$146  = 2'h2 * step;
-  assign \$147  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$146 ;
-  assign \$148  = \$145  == \$147 ;
-  assign \$149  = \$142  & \$148 ;
-  assign \$150  = \$135  + \$149 ;
-  assign \$151  = \$150  + 1'h0;
-  assign \$152  = 2'h2 * step;
-  assign \$153  = \$152  + 2'h2;
-  assign \$154  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$153 ;
-  assign \$155  = 2'h2 * step;
-  assign \$156  = \$155  + 1'h1;
-  assign \$157  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$156 ;
-  assign \$158  = \$154  == \$157 ;
-  assign \$159  = 2'h2 * step;
-  assign \$160  = \$159  + 1'h1;
+  assign \$145  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$144 ;
+  assign \$146  = \$142  == \$145 ;
+  assign \$147  = 2'h2 * step;
+  assign \$148  = \$147  + 1'h1;
+  assign \$149  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$148 ;
+  assign \$150  = 2'h2 * step;
+  assign \$151  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$150 ;
+  assign \$152  = \$149  == \$151 ;
+  assign \$153  = \$146  & \$152 ;
+  assign man_int4_3 = ~ \$153 ;
+  assign \$154  = 2'h2 * step;
+  assign \$155  = \$154  + 2'h2;
+  assign \$156  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$155 ;
+  assign \$157  = 2'h2 * step;
+  assign \$158  = \$157  + 1'h1;
+  assign \$159  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$158 ;
+  assign \$160  = 2'h2 * step;
   assign \$161  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$160 ;
-  assign \$162  = 2'h2 * step;
-  assign \$163  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$162 ;
-  assign \$164  = \$161  == \$163 ;
-  assign \$165  = \$158  & \$164 ;
-  assign man_int4_3 = ~ \$165 ;
-  assign \$166  = 2'h2 * step;
-  assign \$167  = \$166  + 2'h2;
-  assign \$168  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$167 ;
-  assign \$169  = 2'h2 * step;
-  assign \$170  = \$169  + 1'h1;
-  assign \$171  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$170 ;
+  assign \$162  = \$159  & \$161 ;
+  assign \$163  = ~ \$162 ;
+  assign neg_int4_3 = \$156  & \$163 ;
+  assign \$164  = 2'h2 * step;
+  assign \$165  = 2'h2 * step;
+  assign \$166  = \$165  + 2'h2;
+  assign \$167  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$166 ;
+  assign \$168  = 2'h2 * step;
+  assign \$169  = \$168  + 1'h1;
+  assign \$170  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$169 ;
+  assign \$171  = \$167  != \$170 ;
   assign \$172  = 2'h2 * step;
-  assign \$173  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$172 ;
-  assign \$174  = \$171  & \$173 ;
-  assign \$175  = ~ \$174 ;
-  assign neg_int4_3 = \$168  & \$175 ;
-  assign \$176  = 2'h2 * step;
-  assign \$177  = 2'h2 * step;
-  assign \$178  = \$177  + 2'h2;
-  assign \$179  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$178 ;
-  assign \$180  = 2'h2 * step;
-  assign \$181  = \$180  + 1'h1;
-  assign \$182  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$181 ;
-  assign \$183  = \$179  != \$182 ;
-  assign \$184  = 2'h2 * step;
-  assign \$185  = \$184  + 1'h1;
-  assign \$186  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$185 ;
-  assign \$187  = 2'h2 * step;
-  assign \$188  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$187 ;
-  assign \$189  = \$186  == \$188 ;
-  assign \$190  = \$183  & \$189 ;
-  assign \$191  = \$176  + \$190 ;
-  assign \$192  = \$191  + 1'h0;
+  assign \$173  = \$172  + 1'h1;
+  assign \$174  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$173 ;
+  assign \$175  = 2'h2 * step;
+  assign \$176  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$175 ;
+  assign \$177  = \$174  == \$176 ;
+  assign \$178  = \$171  & \$177 ;
+  assign \$179  = \$164  + \$178 ;
+  assign \$180  = \$179  + 1'h0;
+  assign \$181  = | remaining;
+  assign \$182  = man_int4_0 & \$181 ;
+  assign \$183  = $signed(a_reg[7:0]) << \$57 [2:0];
+  assign \$184  = \$182  ? \$183  : 15'h0000;
+  assign \$185  = - $signed(\$184 [12:0]);
+  assign \$186  = neg_int4_0 ? \$185  : { \$184 [12], \$184 [12:0] };
+  assign \$187  = | remaining;
+  assign \$188  = man_int4_1 & \$187 ;
+  assign \$189  = $signed(a_reg[15:8]) << \$98 [2:0];
+  assign \$190  = \$188  ? \$189  : 15'h0000;
+  assign \$191  = - $signed(\$190 [12:0]);
+  assign \$192  = neg_int4_1 ? \$191  : { \$190 [12], \$190 [12:0] };
   assign \$193  = | remaining;
-  assign \$194  = man_int4_0 & \$193 ;
-  assign \$195  = $signed(a_reg[7:0]) << \$69 [2:0];
+  assign \$194  = man_int4_2 & \$193 ;
+  assign \$195  = $signed(a_reg[23:16]) << \$139 [2:0];
   assign \$196  = \$194  ? \$195  : 15'h0000;
   assign \$197  = - $signed(\$196 [12:0]);
-  assign \$198  = neg_int4_0 ? \$197  : { \$196 [12], \$196 [12:0] };
+  assign \$198  = neg_int4_2 ? \$197  : { \$196 [12], \$196 [12:0] };
   assign \$199  = | remaining;
-  assign \$200  = man_int4_1 & \$199 ;
-  assign \$201  = $signed(a_reg[15:8]) << \$110 [2:0];
+  assign \$200  = man_int4_3 & \$199 ;
+  assign \$201  = $signed(a_reg[31:24]) << \$180 [2:0];
   assign \$202  = \$200  ? \$201  : 15'h0000;
   assign \$203  = - $signed(\$202 [12:0]);
-  assign \$204  = neg_int4_1 ? \$203  : { \$202 [12], \$202 [12:0] };
-  assign \$205  = | remaining;
-  assign \$206  = man_int4_2 & \$205 ;
-  assign \$207  = $signed(a_reg[23:16]) << \$151 [2:0];
-  assign \$208  = \$206  ? \$207  : 15'h0000;
-  assign \$209  = - $signed(\$208 [12:0]);
-  assign \$210  = neg_int4_2 ? \$209  : { \$208 [12], \$208 [12:0] };
-  assign \$211  = | remaining;
-  assign \$212  = man_int4_3 & \$211 ;
-  assign \$213  = $signed(a_reg[31:24]) << \$192 [2:0];
-  assign \$214  = \$212  ? \$213  : 15'h0000;
-  assign \$215  = - $signed(\$214 [12:0]);
-  assign \$216  = neg_int4_3 ? \$215  : { \$214 [12], \$214 [12:0] };
-  assign \$217  = $signed(\$198 [12:0]) + $signed(\$204 [12:0]);
-  assign \$218  = $signed(\$210 [12:0]) + $signed(\$216 [12:0]);
-  assign \$219  = $signed(\$217 ) + $signed(\$218 );
-  assign \$220  = $signed(group_acc) + $signed(\$219 );
-  assign \$221  = remaining == 1'h1;
-  assign \$222  = \$221  & beat_group_end;
-  assign \$223  = dq_left > 1'h1;
-  assign stall = \$222  & \$223 ;
-  assign \$224  = remaining == 1'h1;
-  assign \$225  = \$224  & beat_group_end;
-  assign \$226  = ~ stall;
-  assign handoff = \$225  & \$226 ;
-  assign \$227  = ! dq_bit;
-  assign \$228  = \$227  & dq_first;
-  assign \$229  = \$228  ? dq_psum : out_acc;
-  assign \$230  = dq_scale >> dq_bit;
-  assign \$231  = $signed(dq_sum) << dq_bit;
-  assign \$232  = - $signed(\$231 );
-  assign \$233  = $signed(dq_sum) << dq_bit;
-  assign \$235  = \$230  ? \$234  : 27'h0000000;
-  assign \$236  = $signed(\$229 ) + $signed(\$235 );
+  assign \$204  = neg_int4_3 ? \$203  : { \$202 [12], \$202 [12:0] };
+  assign \$205  = $signed(\$186 [12:0]) + $signed(\$192 [12:0]);
+  assign \$206  = $signed(\$198 [12:0]) + $signed(\$204 [12:0]);
+  assign \$207  = $signed(\$205 ) + $signed(\$206 );
+  assign \$208  = $signed(group_acc) + $signed(\$207 );
+  assign \$209  = remaining == 1'h1;
+  assign \$210  = \$209  & beat_group_end;
+  assign \$211  = dq_left > 1'h1;
+  assign stall = \$210  & \$211 ;
+  assign \$212  = remaining == 1'h1;
+  assign \$213  = \$212  & beat_group_end;
+  assign \$214  = ~ stall;
+  assign handoff = \$213  & \$214 ;
+  assign \$215  = ! dq_bit;
+  assign \$216  = \$215  & dq_first;
+  assign \$217  = \$216  ? dq_psum : out_acc;
+  assign \$218  = dq_scale >> dq_bit;
+  assign \$219  = $signed(dq_sum) << dq_bit;
+  assign \$220  = - $signed(\$219 );
+  assign \$221  = $signed(dq_sum) << dq_bit;
+  assign \$223  = \$218  ? \$222  : 27'h0000000;
+  assign \$224  = $signed(\$217 ) + $signed(\$223 );
   always @(posedge clk)
-    o_a <= \$237 ;
+    o_a <= \$225 ;
   always @(posedge clk)
-    o_w <= \$238 ;
+    o_w <= \$226 ;
   always @(posedge clk)
-    o_ctl <= \$239 ;
+    o_ctl <= \$227 ;
   always @(posedge clk)
-    w_reg <= \$240 ;
+    w_reg <= \$228 ;
   always @(posedge clk)
-    w_int0 <= \$241 ;
+    w_int0 <= \$229 ;
   always @(posedge clk)
-    rest0 <= \$242 ;
+    w_int1 <= \$230 ;
   always @(posedge clk)
-    w_int1 <= \$243 ;
+    w_int2 <= \$231 ;
   always @(posedge clk)
-    rest1 <= \$244 ;
+    w_int3 <= \$232 ;
   always @(posedge clk)
-    w_int2 <= \$245 ;
+    a_reg <= \$233 ;
   always @(posedge clk)
-    rest2 <= \$246 ;
+    dtype <= \$234 ;
   always @(posedge clk)
-    w_int3 <= \$247 ;
+    remaining <= \$235 ;
   always @(posedge clk)
-    rest3 <= \$248 ;
+    step <= \$236 ;
   always @(posedge clk)
-    a_reg <= \$249 ;
+    beat_group_end <= \$237 ;
   always @(posedge clk)
-    dtype <= \$250 ;
+    beat_last <= \$238 ;
   always @(posedge clk)
-    remaining <= \$251 ;
+    beat_scale <= \$239 ;
   always @(posedge clk)
-    step <= \$252 ;
+    group_acc <= \$240 ;
   always @(posedge clk)
-    beat_group_end <= \$253 ;
+    grp_first <= \$241 ;
   always @(posedge clk)
-    beat_last <= \$254 ;
+    grp_psum <= \$242 ;
   always @(posedge clk)
-    beat_scale <= \$255 ;
+    o_valid <= \$243 ;
   always @(posedge clk)
-    group_acc <= \$256 ;
+    out_acc <= \$244 ;
   always @(posedge clk)
-    grp_first <= \$257 ;
+    dq_left <= \$245 ;
   always @(posedge clk)
-    grp_psum <= \$258 ;
+    dq_bit <= \$246 ;
   always @(posedge clk)
-    o_valid <= \$259 ;
+    o_psum <= \$247 ;
   always @(posedge clk)
-    out_acc <= \$260 ;
+    dq_sum <= \$248 ;
   always @(posedge clk)
-    dq_left <= \$261 ;
+    dq_scale <= \$249 ;
   always @(posedge clk)
-    dq_bit <= \$262 ;
+    dq_first <= \$250 ;
   always @(posedge clk)
-    o_psum <= \$263 ;
+    dq_psum <= \$251 ;
   always @(posedge clk)
-    dq_sum <= \$264 ;
-  always @(posedge clk)
-    dq_scale <= \$265 ;
-  always @(posedge clk)
-    dq_first <= \$266 ;
-  always @(posedge clk)
-    dq_psum <= \$267 ;
-  always @(posedge clk)
-    dq_last <= \$268 ;
+    dq_last <= \$252 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = i_a;
+    \$225  = i_a;
     if (rst) begin
-      \$237  = 32'd0;
+      \$225  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = i_w;
+    \$226  = i_w;
     if (rst) begin
-      \$238  = 24'h000000;
+      \$226  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = i_ctl;
+    \$227  = i_ctl;
     if (rst) begin
-      \$239  = 5'h00;
+      \$227  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = w_reg;
+    \$228  = w_reg;
     if (i_ctl[1]) begin
-      \$240  = i_w;
+      \$228  = i_w;
     end
     if (rst) begin
-      \$240  = 24'h000000;
+      \$228  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = w_int0;
+    \$229  = w_int0;
     if (accept) begin
-      \$241  = w_sel[3:0];
+      \$229  = w_sel[3:0];
     end
     if (rst) begin
-      \$241  = 4'h0;
+      \$229  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = rest0;
+    \$230  = w_int1;
     if (accept) begin
-      \$242  = \$3 [3:0];
+      \$230  = w_sel[7:4];
     end
     if (rst) begin
-      \$242  = 4'h0;
+      \$230  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = w_int1;
+    \$231  = w_int2;
     if (accept) begin
-      \$243  = w_sel[7:4];
+      \$231  = w_sel[11:8];
     end
     if (rst) begin
-      \$243  = 4'h0;
+      \$231  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = rest1;
+    \$232  = w_int3;
     if (accept) begin
-      \$244  = \$6 [3:0];
+      \$232  = w_sel[15:12];
     end
     if (rst) begin
-      \$244  = 4'h0;
+      \$232  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = w_int2;
+    \$233  = a_reg;
     if (accept) begin
-      \$245  = w_sel[11:8];
+      \$233  = i_a;
+    end
+    if (rst) begin
+      \$233  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$234  = dtype;
+    if (accept) begin
+      \$234  = 1'h0;
+    end
+    if (rst) begin
+      \$234  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$235  = remaining;
+    if (accept) begin
+      \$235  = 2'h2;
+    end else if (\$3 ) begin
+      \$235  = \$4 [1:0];
+    end
+    if (rst) begin
+      \$235  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$236  = step;
+    if (accept) begin
+      \$236  = 1'h0;
+    end else if (\$3 ) begin
+      \$236  = \$5 [0];
+    end
+    if (rst) begin
+      \$236  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$237  = beat_group_end;
+    if (accept) begin
+      \$237  = i_ctl[4];
+    end
+    if (rst) begin
+      \$237  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$238  = beat_last;
+    if (accept) begin
+      \$238  = i_ctl[3];
+    end
+    if (rst) begin
+      \$238  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$239  = beat_scale;
+    if (accept) begin
+      \$239  = w_sel[23:16];
+    end
+    if (rst) begin
+      \$239  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$240  = group_acc;
+    if (handoff) begin
+      \$240  = 19'h00000;
+    end else if (\$8 ) begin
+      \$240  = \$208 [18:0];
+    end
+    if (rst) begin
+      \$240  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$241  = grp_first;
+    if (handoff) begin
+      \$241  = 1'h0;
+    end
+    if (\$9 ) begin
+      \$241  = 1'h1;
+    end
+    if (rst) begin
+      \$241  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$242  = grp_psum;
+    if (\$9 ) begin
+      \$242  = i_psum;
+    end
+    if (rst) begin
+      \$242  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$243  = 1'h0;
+    if (\$10 ) begin
+      if (\$14 ) begin
+        \$243  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$243  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$244  = out_acc;
+    if (\$10 ) begin
+      \$244  = \$224 [47:0];
+    end
+    if (rst) begin
+      \$244  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$245  = dq_left;
+    if (\$10 ) begin
+      \$245  = \$11 [3:0];
+    end
+    if (handoff) begin
+      \$245  = 4'h8;
     end
     if (rst) begin
       \$245  = 4'h0;
@@ -810,289 +904,115 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = rest2;
-    if (accept) begin
-      \$246  = \$9 [3:0];
+    \$246  = dq_bit;
+    if (\$10 ) begin
+      \$246  = \$12 [2:0];
     end
-    if (rst) begin
-      \$246  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = w_int3;
-    if (accept) begin
-      \$247  = w_sel[15:12];
-    end
-    if (rst) begin
-      \$247  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = rest3;
-    if (accept) begin
-      \$248  = \$12 [3:0];
-    end
-    if (rst) begin
-      \$248  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = a_reg;
-    if (accept) begin
-      \$249  = i_a;
-    end
-    if (rst) begin
-      \$249  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = dtype;
-    if (accept) begin
-      \$250  = 1'h0;
-    end
-    if (rst) begin
-      \$250  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = remaining;
-    if (accept) begin
-      \$251  = 2'h2;
-    end else if (\$15 ) begin
-      \$251  = \$16 [1:0];
-    end
-    if (rst) begin
-      \$251  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = step;
-    if (accept) begin
-      \$252  = 1'h0;
-    end else if (\$15 ) begin
-      \$252  = \$17 [0];
-    end
-    if (rst) begin
-      \$252  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = beat_group_end;
-    if (accept) begin
-      \$253  = i_ctl[4];
-    end
-    if (rst) begin
-      \$253  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = beat_last;
-    if (accept) begin
-      \$254  = i_ctl[3];
-    end
-    if (rst) begin
-      \$254  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = beat_scale;
-    if (accept) begin
-      \$255  = w_sel[23:16];
-    end
-    if (rst) begin
-      \$255  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = group_acc;
     if (handoff) begin
-      \$256  = 19'h00000;
-    end else if (\$20 ) begin
-      \$256  = \$220 [18:0];
+      \$246  = 3'h0;
     end
     if (rst) begin
-      \$256  = 19'h00000;
+      \$246  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = grp_first;
-    if (handoff) begin
-      \$257  = 1'h0;
-    end
-    if (\$21 ) begin
-      \$257  = 1'h1;
-    end
-    if (rst) begin
-      \$257  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = grp_psum;
-    if (\$21 ) begin
-      \$258  = i_psum;
-    end
-    if (rst) begin
-      \$258  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = 1'h0;
-    if (\$22 ) begin
-      if (\$26 ) begin
-        \$259  = 1'h1;
+    \$247  = o_psum;
+    if (\$10 ) begin
+      if (\$14 ) begin
+        \$247  = \$224 [47:0];
       end
     end
     if (rst) begin
-      \$259  = 1'h0;
+      \$247  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = out_acc;
-    if (\$22 ) begin
-      \$260  = \$236 [47:0];
-    end
-    if (rst) begin
-      \$260  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = dq_left;
-    if (\$22 ) begin
-      \$261  = \$23 [3:0];
-    end
+    \$248  = dq_sum;
     if (handoff) begin
-      \$261  = 4'h8;
+      \$248  = \$208 [18:0];
     end
     if (rst) begin
-      \$261  = 4'h0;
+      \$248  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = dq_bit;
-    if (\$22 ) begin
-      \$262  = \$24 [2:0];
-    end
+    \$249  = dq_scale;
     if (handoff) begin
-      \$262  = 3'h0;
+      \$249  = beat_scale;
     end
     if (rst) begin
-      \$262  = 3'h0;
+      \$249  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = o_psum;
-    if (\$22 ) begin
-      if (\$26 ) begin
-        \$263  = \$236 [47:0];
-      end
-    end
-    if (rst) begin
-      \$263  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = dq_sum;
+    \$250  = dq_first;
     if (handoff) begin
-      \$264  = \$220 [18:0];
+      \$250  = grp_first;
     end
     if (rst) begin
-      \$264  = 19'h00000;
+      \$250  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = dq_scale;
+    \$251  = dq_psum;
     if (handoff) begin
-      \$265  = beat_scale;
+      \$251  = grp_psum;
     end
     if (rst) begin
-      \$265  = 8'h00;
+      \$251  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = dq_first;
+    \$252  = dq_last;
     if (handoff) begin
-      \$266  = grp_first;
+      \$252  = beat_last;
     end
     if (rst) begin
-      \$266  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = dq_psum;
-    if (handoff) begin
-      \$267  = grp_psum;
-    end
-    if (rst) begin
-      \$267  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = dq_last;
-    if (handoff) begin
-      \$268  = beat_last;
-    end
-    if (rst) begin
-      \$268  = 1'h0;
+      \$252  = 1'h0;
     end
   end
   assign w_in0 = w_sel[3:0];
   assign w_in1 = w_sel[7:4];
   assign w_in2 = w_sel[11:8];
   assign w_in3 = w_sel[15:12];
-  assign group_next = \$220 [18:0];
-  assign out_next = \$236 [47:0];
+  assign group_next = \$208 [18:0];
+  assign out_next = \$224 [47:0];
   assign ready = o_ready;
   assign wint_int4 = w_sel[3:0];
-  assign \wint_int4$51  = w_sel[7:4];
-  assign \wint_int4$52  = w_sel[11:8];
-  assign \wint_int4$53  = w_sel[15:12];
-  assign shift_int4_0 = \$69 [2:0];
+  assign \wint_int4$47  = w_sel[7:4];
+  assign \wint_int4$48  = w_sel[11:8];
+  assign \wint_int4$49  = w_sel[15:12];
+  assign shift_int4_0 = \$57 [2:0];
   assign neg0 = neg_int4_0;
   assign man0 = man_int4_0;
-  assign shift0 = \$69 [2:0];
-  assign shift_int4_1 = \$110 [2:0];
+  assign shift0 = \$57 [2:0];
+  assign shift_int4_1 = \$98 [2:0];
   assign neg1 = neg_int4_1;
   assign man1 = man_int4_1;
-  assign shift1 = \$110 [2:0];
-  assign shift_int4_2 = \$151 [2:0];
+  assign shift1 = \$98 [2:0];
+  assign shift_int4_2 = \$139 [2:0];
   assign neg2 = neg_int4_2;
   assign man2 = man_int4_2;
-  assign shift2 = \$151 [2:0];
-  assign shift_int4_3 = \$192 [2:0];
+  assign shift2 = \$139 [2:0];
+  assign shift_int4_3 = \$180 [2:0];
   assign neg3 = neg_int4_3;
   assign man3 = man_int4_3;
-  assign shift3 = \$192 [2:0];
-  assign mag0 = \$196 [12:0];
-  assign prod0 = \$198 [12:0];
-  assign mag1 = \$202 [12:0];
-  assign prod1 = \$204 [12:0];
-  assign mag2 = \$208 [12:0];
-  assign prod2 = \$210 [12:0];
-  assign mag3 = \$214 [12:0];
-  assign prod3 = \$216 [12:0];
-  assign term_sum = { \$219 [14], \$219  };
+  assign shift3 = \$180 [2:0];
+  assign mag0 = \$184 [12:0];
+  assign prod0 = \$186 [12:0];
+  assign mag1 = \$190 [12:0];
+  assign prod1 = \$192 [12:0];
+  assign mag2 = \$196 [12:0];
+  assign prod2 = \$198 [12:0];
+  assign mag3 = \$202 [12:0];
+  assign prod3 = \$204 [12:0];
+  assign term_sum = { \$207 [14], \$207  };
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
   assign \i_a[2]  = i_a[23:16];
@@ -1139,5 +1059,5 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \w_sel.code[2]  = w_sel[11:8];
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
-  assign \$234  = { \$233 [25], \$233  };
+  assign \$222  = { \$221 [25], \$221  };
 endmodule

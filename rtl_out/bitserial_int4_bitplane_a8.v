@@ -4,51 +4,38 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [18:0] \$100 ;
-  reg \$101 ;
-  reg [47:0] \$102 ;
-  reg \$103 ;
-  reg [47:0] \$104 ;
-  reg [3:0] \$105 ;
-  reg [2:0] \$106 ;
-  reg [47:0] \$107 ;
-  reg [18:0] \$108 ;
-  reg [7:0] \$109 ;
   wire [4:0] \$11 ;
-  reg \$110 ;
-  reg [47:0] \$111 ;
-  reg \$112 ;
-  wire [4:0] \$12 ;
+  wire [3:0] \$12 ;
   wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [3:0] \$16 ;
-  wire [2:0] \$17 ;
+  wire \$16 ;
+  wire \$17 ;
   wire \$18 ;
   wire \$19 ;
-  wire [4:0] \$2 ;
+  wire \$2 ;
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire [4:0] \$23 ;
-  wire [3:0] \$24 ;
+  wire \$23 ;
+  wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire [4:0] \$3 ;
-  wire \$30 ;
+  wire [14:0] \$27 ;
+  wire [14:0] \$28 ;
+  wire [13:0] \$29 ;
+  wire \$3 ;
+  wire [13:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
+  wire [14:0] \$33 ;
+  wire [14:0] \$34 ;
+  wire [13:0] \$35 ;
+  wire [13:0] \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire [14:0] \$39 ;
-  wire \$4 ;
+  wire [3:0] \$4 ;
   wire [14:0] \$40 ;
   wire [13:0] \$41 ;
   wire [13:0] \$42 ;
@@ -58,62 +45,59 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [14:0] \$46 ;
   wire [13:0] \$47 ;
   wire [13:0] \$48 ;
-  wire \$49 ;
-  wire [4:0] \$5 ;
-  wire \$50 ;
+  wire [13:0] \$49 ;
+  wire [2:0] \$5 ;
+  wire [13:0] \$50 ;
   wire [14:0] \$51 ;
-  wire [14:0] \$52 ;
-  wire [13:0] \$53 ;
-  wire [13:0] \$54 ;
+  wire [19:0] \$52 ;
+  wire \$53 ;
+  wire \$54 ;
   wire \$55 ;
   wire \$56 ;
-  wire [14:0] \$57 ;
-  wire [14:0] \$58 ;
-  wire [13:0] \$59 ;
-  wire [4:0] \$6 ;
-  wire [13:0] \$60 ;
-  wire [13:0] \$61 ;
-  wire [13:0] \$62 ;
-  wire [14:0] \$63 ;
-  wire [19:0] \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire \$60 ;
+  wire [47:0] \$61 ;
+  wire \$62 ;
+  wire [25:0] \$63 ;
+  wire [26:0] \$64 ;
+  wire [25:0] \$65 ;
+  wire [26:0] \$66 ;
+  wire [26:0] \$67 ;
+  wire [48:0] \$68 ;
+  reg [31:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire [47:0] \$73 ;
-  wire \$74 ;
-  wire [25:0] \$75 ;
-  wire [26:0] \$76 ;
-  wire [25:0] \$77 ;
-  wire [26:0] \$78 ;
-  wire [26:0] \$79 ;
-  wire [4:0] \$8 ;
-  wire [48:0] \$80 ;
-  reg [31:0] \$81 ;
-  reg [23:0] \$82 ;
-  reg [4:0] \$83 ;
-  reg [23:0] \$84 ;
-  reg [3:0] \$85 ;
-  reg [3:0] \$86 ;
-  reg [3:0] \$87 ;
-  reg [3:0] \$88 ;
+  reg [23:0] \$70 ;
+  reg [4:0] \$71 ;
+  reg [23:0] \$72 ;
+  reg [3:0] \$73 ;
+  reg [3:0] \$74 ;
+  reg [3:0] \$75 ;
+  reg [3:0] \$76 ;
+  reg [31:0] \$77 ;
+  reg \$78 ;
+  reg [2:0] \$79 ;
+  wire \$8 ;
+  reg [1:0] \$80 ;
+  reg \$81 ;
+  reg \$82 ;
+  reg [7:0] \$83 ;
+  reg [18:0] \$84 ;
+  reg \$85 ;
+  reg [47:0] \$86 ;
+  reg \$87 ;
+  reg [47:0] \$88 ;
   reg [3:0] \$89 ;
-  wire [4:0] \$9 ;
-  reg [3:0] \$90 ;
-  reg [3:0] \$91 ;
-  reg [3:0] \$92 ;
-  reg [31:0] \$93 ;
+  wire \$9 ;
+  reg [2:0] \$90 ;
+  reg [47:0] \$91 ;
+  reg [18:0] \$92 ;
+  reg [7:0] \$93 ;
   reg \$94 ;
-  reg [2:0] \$95 ;
-  reg [1:0] \$96 ;
-  reg \$97 ;
-  reg \$98 ;
-  reg [7:0] \$99 ;
+  reg [47:0] \$95 ;
+  reg \$96 ;
   reg [31:0] a_reg = 32'd0;
   wire [7:0] \a_reg[0] ;
   wire [7:0] \a_reg[1] ;
@@ -216,10 +200,6 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [12:0] prod3;
   wire ready;
   reg [2:0] remaining = 3'h0;
-  reg [3:0] rest0 = 4'h0;
-  reg [3:0] rest1 = 4'h0;
-  reg [3:0] rest2 = 4'h0;
-  reg [3:0] rest3 = 4'h0;
   input rst;
   wire rst;
   wire [2:0] shift0;
@@ -256,245 +236,359 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [3:0] \w_sel.code[3] ;
   wire [7:0] \w_sel.scale ;
   wire [3:0] wint_int4;
-  wire [3:0] \wint_int4$51 ;
-  wire [3:0] \wint_int4$52 ;
-  wire [3:0] \wint_int4$53 ;
-  assign \$1  = $signed(w_sel[3:0]) < $signed(1'h0);
-  assign \$2  = - $signed(w_sel[3:0]);
-  assign \$3  = \$1  ? \$2  : { w_sel[3], w_sel[3:0] };
-  assign \$4  = $signed(w_sel[7:4]) < $signed(1'h0);
-  assign \$5  = - $signed(w_sel[7:4]);
-  assign \$6  = \$4  ? \$5  : { w_sel[7], w_sel[7:4] };
-  assign \$7  = $signed(w_sel[11:8]) < $signed(1'h0);
-  assign \$8  = - $signed(w_sel[11:8]);
-  assign \$9  = \$7  ? \$8  : { w_sel[11], w_sel[11:8] };
-  assign \$10  = $signed(w_sel[15:12]) < $signed(1'h0);
-  assign \$11  = - $signed(w_sel[15:12]);
-  assign \$12  = \$10  ? \$11  : { w_sel[15], w_sel[15:12] };
-  assign \$13  = | remaining;
-  assign \$14  = ~ stall;
-  assign \$15  = \$13  & \$14 ;
-  assign \$16  = remaining - 1'h1;
-  assign \$17  = step + 1'h1;
-  assign \$18  = | remaining;
-  assign \$19  = ~ stall;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = accept & i_ctl[2];
-  assign \$22  = | dq_left;
-  assign \$23  = dq_left - 1'h1;
-  assign \$24  = dq_bit + 1'h1;
-  assign \$25  = dq_left == 1'h1;
-  assign \$26  = \$25  & dq_last;
+  wire [3:0] \wint_int4$47 ;
+  wire [3:0] \wint_int4$48 ;
+  wire [3:0] \wint_int4$49 ;
+  assign \$4  = remaining - 1'h1;
+  assign \$5  = step + 1'h1;
+  assign \$6  = | remaining;
+  assign \$7  = ~ stall;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = accept & i_ctl[2];
+  assign \$10  = | dq_left;
+  assign \$11  = dq_left - 1'h1;
+  assign \$12  = dq_bit + 1'h1;
+  assign \$13  = dq_left == 1'h1;
+  assign \$14  = \$13  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$27  = remaining <= 1'h1;
-  assign \$28  = ~ stall;
-  assign o_ready = \$27  & \$28 ;
+  assign \$15  = remaining <= 1'h1;
+  assign \$16  = ~ stall;
+  assign o_ready = \$15  & \$16 ;
   assign accept = i_ctl[0] & o_ready;
   assign man_int4_0 = w_int0 >> step;
-  assign \$29  = w_int0 >> step;
-  assign \$30  = step == 2'h3;
-  assign neg_int4_0 = \$29  & \$30 ;
+  assign \$17  = w_int0 >> step;
+  assign \$18  = step == 2'h3;
+  assign neg_int4_0 = \$17  & \$18 ;
   assign shift_int4_0 = step + 1'h0;
   assign man_int4_1 = w_int1 >> step;
-  assign \$31  = w_int1 >> step;
-  assign \$32  = step == 2'h3;
-  assign neg_int4_1 = \$31  & \$32 ;
+  assign \$19  = w_int1 >> step;
+  assign \$20  = step == 2'h3;
+  assign neg_int4_1 = \$19  & \$20 ;
   assign shift_int4_1 = step + 1'h0;
   assign man_int4_2 = w_int2 >> step;
-  assign \$33  = w_int2 >> step;
-  assign \$34  = step == 2'h3;
-  assign neg_int4_2 = \$33  & \$34 ;
+  assign \$21  = w_int2 >> step;
+  assign \$22  = step == 2'h3;
+  assign neg_int4_2 = \$21  & \$22 ;
   assign shift_int4_2 = step + 1'h0;
   assign man_int4_3 = w_int3 >> step;
-  assign \$35  = w_int3 >> step;
-  assign \$36  = step == 2'h3;
-  assign neg_int4_3 = \$35  & \$36 ;
+  assign \$23  = w_int3 >> step;
+  assign \$24  = step == 2'h3;
+  assign neg_int4_3 = \$23  & \$24 ;
   assign shift_int4_3 = step + 1'h0;
+  assign \$25  = | remaining;
+  assign \$26  = man_int4_0 & \$25 ;
+  assign \$27  = $signed(a_reg[7:0]) << shift_int4_0;
+  assign \$28  = \$26  ? \$27  : 15'h0000;
+  assign \$29  = - $signed(\$28 [12:0]);
+  assign \$30  = neg_int4_0 ? \$29  : { \$28 [12], \$28 [12:0] };
+  assign \$31  = | remaining;
+  assign \$32  = man_int4_1 & \$31 ;
+  assign \$33  = $signed(a_reg[15:8]) << shift_int4_1;
+  assign \$34  = \$32  ? \$33  : 15'h0000;
+  assign \$35  = - $signed(\$34 [12:0]);
+  assign \$36  = neg_int4_1 ? \$35  : { \$34 [12], \$34 [12:0] };
   assign \$37  = | remaining;
-  assign \$38  = man_int4_0 & \$37 ;
-  assign \$39  = $signed(a_reg[7:0]) << shift_int4_0;
+  assign \$38  = man_int4_2 & \$37 ;
+  assign \$39  = $signed(a_reg[23:16]) << shift_int4_2;
   assign \$40  = \$38  ? \$39  : 15'h0000;
   assign \$41  = - $signed(\$40 [12:0]);
-  assign \$42  = neg_int4_0 ? \$41  : { \$40 [12], \$40 [12:0] };
+  assign \$42  = neg_int4_2 ? \$41  : { \$40 [12], \$40 [12:0] };
   assign \$43  = | remaining;
-  assign \$44  = man_int4_1 & \$43 ;
-  assign \$45  = $signed(a_reg[15:8]) << shift_int4_1;
+  assign \$44  = man_int4_3 & \$43 ;
+  assign \$45  = $signed(a_reg[31:24]) << shift_int4_3;
   assign \$46  = \$44  ? \$45  : 15'h0000;
   assign \$47  = - $signed(\$46 [12:0]);
-  assign \$48  = neg_int4_1 ? \$47  : { \$46 [12], \$46 [12:0] };
-  assign \$49  = | remaining;
-  assign \$50  = man_int4_2 & \$49 ;
-  assign \$51  = $signed(a_reg[23:16]) << shift_int4_2;
-  assign \$52  = \$50  ? \$51  : 15'h0000;
-  assign \$53  = - $signed(\$52 [12:0]);
-  assign \$54  = neg_int4_2 ? \$53  : { \$52 [12], \$52 [12:0] };
-  assign \$55  = | remaining;
-  assign \$56  = man_int4_3 & \$55 ;
-  assign \$57  = $signed(a_reg[31:24]) << shift_int4_3;
-  assign \$58  = \$56  ? \$57  : 15'h0000;
-  assign \$59  = - $signed(\$58 [12:0]);
-  assign \$60  = neg_int4_3 ? \$59  : { \$58 [12], \$58 [12:0] };
-  assign \$61  = $signed(\$42 [12:0]) + $signed(\$48 [12:0]);
-  assign \$62  = $signed(\$54 [12:0]) + $signed(\$60 [12:0]);
-  assign \$63  = $signed(\$61 ) + $signed(\$62 );
-  assign \$64  = $signed(group_acc) + $signed(\$63 );
-  assign \$65  = remaining == 1'h1;
-  assign \$66  = \$65  & beat_group_end;
-  assign \$67  = dq_left > 1'h1;
-  assign stall = \$66  & \$67 ;
-  assign \$68  = remaining == 1'h1;
-  assign \$69  = \$68  & beat_group_end;
-  assign \$70  = ~ stall;
-  assign handoff = \$69  & \$70 ;
-  assign \$71  = ! dq_bit;
-  assign \$72  = \$71  & dq_first;
-  assign \$73  = \$72  ? dq_psum : out_acc;
-  assign \$74  = dq_scale >> dq_bit;
-  assign \$75  = $signed(dq_sum) << dq_bit;
-  assign \$76  = - $signed(\$75 );
-  assign \$77  = $signed(dq_sum) << dq_bit;
-  assign \$79  = \$74  ? \$78  : 27'h0000000;
-  assign \$80  = $signed(\$73 ) + $signed(\$79 );
+  assign \$48  = neg_int4_3 ? \$47  : { \$46 [12], \$46 [12:0] };
+  assign \$49  = $signed(\$30 [12:0]) + $signed(\$36 [12:0]);
+  assign \$50  = $signed(\$42 [12:0]) + $signed(\$48 [12:0]);
+  assign \$51  = $signed(\$49 ) + $signed(\$50 );
+  assign \$52  = $signed(group_acc) + $signed(\$51 );
+  assign \$53  = remaining == 1'h1;
+  assign \$54  = \$53  & beat_group_end;
+  assign \$55  = dq_left > 1'h1;
+  assign stall = \$54  & \$55 ;
+  assign \$56  = remaining == 1'h1;
+  assign \$57  = \$56  & beat_group_end;
+  assign \$58  = ~ stall;
+  assign handoff = \$57  & \$58 ;
+  assign \$59  = ! dq_bit;
+  assign \$60  = \$59  & dq_first;
+  assign \$61  = \$60  ? dq_psum : out_acc;
+  assign \$62  = dq_scale >> dq_bit;
+  assign \$63  = $signed(dq_sum) << dq_bit;
+  assign \$64  = - $signed(\$63 );
+  assign \$65  = $signed(dq_sum) << dq_bit;
+  assign \$67  = \$62  ? \$66  : 27'h0000000;
+  assign \$68  = $signed(\$61 ) + $signed(\$67 );
   always @(posedge clk)
-    o_a <= \$81 ;
+    o_a <= \$69 ;
   always @(posedge clk)
-    o_w <= \$82 ;
+    o_w <= \$70 ;
   always @(posedge clk)
-    o_ctl <= \$83 ;
+    o_ctl <= \$71 ;
   always @(posedge clk)
-    w_reg <= \$84 ;
+    w_reg <= \$72 ;
   always @(posedge clk)
-    w_int0 <= \$85 ;
+    w_int0 <= \$73 ;
   always @(posedge clk)
-    rest0 <= \$86 ;
+    w_int1 <= \$74 ;
   always @(posedge clk)
-    w_int1 <= \$87 ;
+    w_int2 <= \$75 ;
   always @(posedge clk)
-    rest1 <= \$88 ;
+    w_int3 <= \$76 ;
   always @(posedge clk)
-    w_int2 <= \$89 ;
+    a_reg <= \$77 ;
   always @(posedge clk)
-    rest2 <= \$90 ;
+    dtype <= \$78 ;
   always @(posedge clk)
-    w_int3 <= \$91 ;
+    remaining <= \$79 ;
   always @(posedge clk)
-    rest3 <= \$92 ;
+    step <= \$80 ;
   always @(posedge clk)
-    a_reg <= \$93 ;
+    beat_group_end <= \$81 ;
   always @(posedge clk)
-    dtype <= \$94 ;
+    beat_last <= \$82 ;
   always @(posedge clk)
-    remaining <= \$95 ;
+    beat_scale <= \$83 ;
   always @(posedge clk)
-    step <= \$96 ;
+    group_acc <= \$84 ;
   always @(posedge clk)
-    beat_group_end <= \$97 ;
+    grp_first <= \$85 ;
   always @(posedge clk)
-    beat_last <= \$98 ;
+    grp_psum <= \$86 ;
   always @(posedge clk)
-    beat_scale <= \$99 ;
+    o_valid <= \$87 ;
   always @(posedge clk)
-    group_acc <= \$100 ;
+    out_acc <= \$88 ;
   always @(posedge clk)
-    grp_first <= \$101 ;
+    dq_left <= \$89 ;
   always @(posedge clk)
-    grp_psum <= \$102 ;
+    dq_bit <= \$90 ;
   always @(posedge clk)
-    o_valid <= \$103 ;
+    o_psum <= \$91 ;
   always @(posedge clk)
-    out_acc <= \$104 ;
+    dq_sum <= \$92 ;
   always @(posedge clk)
-    dq_left <= \$105 ;
+    dq_scale <= \$93 ;
   always @(posedge clk)
-    dq_bit <= \$106 ;
+    dq_first <= \$94 ;
   always @(posedge clk)
-    o_psum <= \$107 ;
+    dq_psum <= \$95 ;
   always @(posedge clk)
-    dq_sum <= \$108 ;
-  always @(posedge clk)
-    dq_scale <= \$109 ;
-  always @(posedge clk)
-    dq_first <= \$110 ;
-  always @(posedge clk)
-    dq_psum <= \$111 ;
-  always @(posedge clk)
-    dq_last <= \$112 ;
+    dq_last <= \$96 ;
+  assign \$1  = | remaining;
+  assign \$2  = ~ stall;
+  assign \$3  = \$1  & \$2 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = i_a;
+    \$69  = i_a;
     if (rst) begin
-      \$81  = 32'd0;
+      \$69  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = i_w;
+    \$70  = i_w;
     if (rst) begin
-      \$82  = 24'h000000;
+      \$70  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = i_ctl;
+    \$71  = i_ctl;
     if (rst) begin
-      \$83  = 5'h00;
+      \$71  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = w_reg;
+    \$72  = w_reg;
     if (i_ctl[1]) begin
-      \$84  = i_w;
+      \$72  = i_w;
     end
     if (rst) begin
-      \$84  = 24'h000000;
+      \$72  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = w_int0;
+    \$73  = w_int0;
     if (accept) begin
-      \$85  = w_sel[3:0];
+      \$73  = w_sel[3:0];
     end
     if (rst) begin
-      \$85  = 4'h0;
+      \$73  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = rest0;
+    \$74  = w_int1;
     if (accept) begin
-      \$86  = \$3 [3:0];
+      \$74  = w_sel[7:4];
     end
     if (rst) begin
-      \$86  = 4'h0;
+      \$74  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = w_int1;
+    \$75  = w_int2;
     if (accept) begin
-      \$87  = w_sel[7:4];
+      \$75  = w_sel[11:8];
     end
     if (rst) begin
-      \$87  = 4'h0;
+      \$75  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = rest1;
+    \$76  = w_int3;
     if (accept) begin
-      \$88  = \$6 [3:0];
+      \$76  = w_sel[15:12];
     end
     if (rst) begin
-      \$88  = 4'h0;
+      \$76  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_int2;
+    \$77  = a_reg;
     if (accept) begin
-      \$89  = w_sel[11:8];
+      \$77  = i_a;
+    end
+    if (rst) begin
+      \$77  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$78  = dtype;
+    if (accept) begin
+      \$78  = 1'h0;
+    end
+    if (rst) begin
+      \$78  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$79  = remaining;
+    if (accept) begin
+      \$79  = 3'h4;
+    end else if (\$3 ) begin
+      \$79  = \$4 [2:0];
+    end
+    if (rst) begin
+      \$79  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$80  = step;
+    if (accept) begin
+      \$80  = 2'h0;
+    end else if (\$3 ) begin
+      \$80  = \$5 [1:0];
+    end
+    if (rst) begin
+      \$80  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$81  = beat_group_end;
+    if (accept) begin
+      \$81  = i_ctl[4];
+    end
+    if (rst) begin
+      \$81  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$82  = beat_last;
+    if (accept) begin
+      \$82  = i_ctl[3];
+    end
+    if (rst) begin
+      \$82  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$83  = beat_scale;
+    if (accept) begin
+      \$83  = w_sel[23:16];
+    end
+    if (rst) begin
+      \$83  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$84  = group_acc;
+    if (handoff) begin
+      \$84  = 19'h00000;
+    end else if (\$8 ) begin
+      \$84  = \$52 [18:0];
+    end
+    if (rst) begin
+      \$84  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = grp_first;
+    if (handoff) begin
+      \$85  = 1'h0;
+    end
+    if (\$9 ) begin
+      \$85  = 1'h1;
+    end
+    if (rst) begin
+      \$85  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = grp_psum;
+    if (\$9 ) begin
+      \$86  = i_psum;
+    end
+    if (rst) begin
+      \$86  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$87  = 1'h0;
+    if (\$10 ) begin
+      if (\$14 ) begin
+        \$87  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$87  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = out_acc;
+    if (\$10 ) begin
+      \$88  = \$68 [47:0];
+    end
+    if (rst) begin
+      \$88  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = dq_left;
+    if (\$10 ) begin
+      \$89  = \$11 [3:0];
+    end
+    if (handoff) begin
+      \$89  = 4'h8;
     end
     if (rst) begin
       \$89  = 4'h0;
@@ -502,264 +596,90 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = rest2;
-    if (accept) begin
-      \$90  = \$9 [3:0];
+    \$90  = dq_bit;
+    if (\$10 ) begin
+      \$90  = \$12 [2:0];
     end
-    if (rst) begin
-      \$90  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = w_int3;
-    if (accept) begin
-      \$91  = w_sel[15:12];
-    end
-    if (rst) begin
-      \$91  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = rest3;
-    if (accept) begin
-      \$92  = \$12 [3:0];
-    end
-    if (rst) begin
-      \$92  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = a_reg;
-    if (accept) begin
-      \$93  = i_a;
-    end
-    if (rst) begin
-      \$93  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = dtype;
-    if (accept) begin
-      \$94  = 1'h0;
-    end
-    if (rst) begin
-      \$94  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = remaining;
-    if (accept) begin
-      \$95  = 3'h4;
-    end else if (\$15 ) begin
-      \$95  = \$16 [2:0];
-    end
-    if (rst) begin
-      \$95  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = step;
-    if (accept) begin
-      \$96  = 2'h0;
-    end else if (\$15 ) begin
-      \$96  = \$17 [1:0];
-    end
-    if (rst) begin
-      \$96  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = beat_group_end;
-    if (accept) begin
-      \$97  = i_ctl[4];
-    end
-    if (rst) begin
-      \$97  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = beat_last;
-    if (accept) begin
-      \$98  = i_ctl[3];
-    end
-    if (rst) begin
-      \$98  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = beat_scale;
-    if (accept) begin
-      \$99  = w_sel[23:16];
-    end
-    if (rst) begin
-      \$99  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = group_acc;
     if (handoff) begin
-      \$100  = 19'h00000;
-    end else if (\$20 ) begin
-      \$100  = \$64 [18:0];
+      \$90  = 3'h0;
     end
     if (rst) begin
-      \$100  = 19'h00000;
+      \$90  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = grp_first;
-    if (handoff) begin
-      \$101  = 1'h0;
-    end
-    if (\$21 ) begin
-      \$101  = 1'h1;
-    end
-    if (rst) begin
-      \$101  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = grp_psum;
-    if (\$21 ) begin
-      \$102  = i_psum;
-    end
-    if (rst) begin
-      \$102  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = 1'h0;
-    if (\$22 ) begin
-      if (\$26 ) begin
-        \$103  = 1'h1;
+    \$91  = o_psum;
+    if (\$10 ) begin
+      if (\$14 ) begin
+        \$91  = \$68 [47:0];
       end
     end
     if (rst) begin
-      \$103  = 1'h0;
+      \$91  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = out_acc;
-    if (\$22 ) begin
-      \$104  = \$80 [47:0];
-    end
-    if (rst) begin
-      \$104  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = dq_left;
-    if (\$22 ) begin
-      \$105  = \$23 [3:0];
-    end
+    \$92  = dq_sum;
     if (handoff) begin
-      \$105  = 4'h8;
+      \$92  = \$52 [18:0];
     end
     if (rst) begin
-      \$105  = 4'h0;
+      \$92  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = dq_bit;
-    if (\$22 ) begin
-      \$106  = \$24 [2:0];
-    end
+    \$93  = dq_scale;
     if (handoff) begin
-      \$106  = 3'h0;
+      \$93  = beat_scale;
     end
     if (rst) begin
-      \$106  = 3'h0;
+      \$93  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = o_psum;
-    if (\$22 ) begin
-      if (\$26 ) begin
-        \$107  = \$80 [47:0];
-      end
-    end
-    if (rst) begin
-      \$107  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = dq_sum;
+    \$94  = dq_first;
     if (handoff) begin
-      \$108  = \$64 [18:0];
+      \$94  = grp_first;
     end
     if (rst) begin
-      \$108  = 19'h00000;
+      \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = dq_scale;
+    \$95  = dq_psum;
     if (handoff) begin
-      \$109  = beat_scale;
+      \$95  = grp_psum;
     end
     if (rst) begin
-      \$109  = 8'h00;
+      \$95  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = dq_first;
+    \$96  = dq_last;
     if (handoff) begin
-      \$110  = grp_first;
+      \$96  = beat_last;
     end
     if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = dq_psum;
-    if (handoff) begin
-      \$111  = grp_psum;
-    end
-    if (rst) begin
-      \$111  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = dq_last;
-    if (handoff) begin
-      \$112  = beat_last;
-    end
-    if (rst) begin
-      \$112  = 1'h0;
+      \$96  = 1'h0;
     end
   end
   assign w_in0 = w_sel[3:0];
   assign w_in1 = w_sel[7:4];
   assign w_in2 = w_sel[11:8];
   assign w_in3 = w_sel[15:12];
-  assign group_next = \$64 [18:0];
-  assign out_next = \$80 [47:0];
+  assign group_next = \$52 [18:0];
+  assign out_next = \$68 [47:0];
   assign ready = o_ready;
   assign wint_int4 = w_sel[3:0];
-  assign \wint_int4$51  = w_sel[7:4];
-  assign \wint_int4$52  = w_sel[11:8];
-  assign \wint_int4$53  = w_sel[15:12];
+  assign \wint_int4$47  = w_sel[7:4];
+  assign \wint_int4$48  = w_sel[11:8];
+  assign \wint_int4$49  = w_sel[15:12];
   assign neg0 = neg_int4_0;
   assign man0 = man_int4_0;
   assign shift0 = shift_int4_0;
@@ -772,15 +692,15 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign neg3 = neg_int4_3;
   assign man3 = man_int4_3;
   assign shift3 = shift_int4_3;
-  assign mag0 = \$40 [12:0];
-  assign prod0 = \$42 [12:0];
-  assign mag1 = \$46 [12:0];
-  assign prod1 = \$48 [12:0];
-  assign mag2 = \$52 [12:0];
-  assign prod2 = \$54 [12:0];
-  assign mag3 = \$58 [12:0];
-  assign prod3 = \$60 [12:0];
-  assign term_sum = { \$63 [14], \$63  };
+  assign mag0 = \$28 [12:0];
+  assign prod0 = \$30 [12:0];
+  assign mag1 = \$34 [12:0];
+  assign prod1 = \$36 [12:0];
+  assign mag2 = \$40 [12:0];
+  assign prod2 = \$42 [12:0];
+  assign mag3 = \$46 [12:0];
+  assign prod3 = \$48 [12:0];
+  assign term_sum = { \$51 [14], \$51  };
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
   assign \i_a[2]  = i_a[23:16];
@@ -827,5 +747,5 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \w_sel.code[2]  = w_sel[11:8];
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
-  assign \$78  = { \$77 [25], \$77  };
+  assign \$66  = { \$65 [25], \$65  };
 endmodule

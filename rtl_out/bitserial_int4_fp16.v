@@ -4,375 +4,359 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
+  wire [3:0] \$100 ;
   wire \$101 ;
   wire [2:0] \$102 ;
   wire [3:0] \$103 ;
   wire \$104 ;
-  wire [2:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
+  wire \$105 ;
+  wire [2:0] \$106 ;
+  wire [3:0] \$107 ;
   wire \$108 ;
-  wire [3:0] \$109 ;
+  wire [2:0] \$109 ;
   wire [4:0] \$11 ;
-  wire [4:0] \$110 ;
-  wire [2:0] \$111 ;
-  wire [3:0] \$112 ;
-  wire \$113 ;
-  wire [2:0] \$114 ;
-  wire [3:0] \$115 ;
-  wire \$116 ;
-  wire \$117 ;
-  wire [2:0] \$118 ;
-  wire [3:0] \$119 ;
-  wire [4:0] \$12 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire [2:0] \$113 ;
+  wire [3:0] \$114 ;
+  wire \$115 ;
+  wire [2:0] \$116 ;
+  wire [3:0] \$117 ;
+  wire \$118 ;
+  wire [2:0] \$119 ;
+  wire [3:0] \$12 ;
   wire \$120 ;
-  wire [2:0] \$121 ;
+  wire \$121 ;
   wire \$122 ;
-  wire \$123 ;
-  wire \$124 ;
-  wire [2:0] \$125 ;
-  wire [3:0] \$126 ;
-  wire \$127 ;
-  wire [2:0] \$128 ;
-  wire [3:0] \$129 ;
+  wire [2:0] \$123 ;
+  wire [2:0] \$124 ;
+  wire [3:0] \$125 ;
+  wire \$126 ;
+  wire [2:0] \$127 ;
+  wire [3:0] \$128 ;
+  wire \$129 ;
   wire \$13 ;
   wire \$130 ;
   wire [2:0] \$131 ;
-  wire \$132 ;
+  wire [3:0] \$132 ;
   wire \$133 ;
-  wire \$134 ;
-  wire [2:0] \$135 ;
-  wire [2:0] \$136 ;
-  wire [3:0] \$137 ;
-  wire \$138 ;
-  wire [2:0] \$139 ;
+  wire [2:0] \$134 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire [3:0] \$138 ;
+  wire [4:0] \$139 ;
   wire \$14 ;
-  wire [3:0] \$140 ;
-  wire \$141 ;
+  wire [2:0] \$140 ;
+  wire [3:0] \$141 ;
   wire \$142 ;
   wire [2:0] \$143 ;
   wire [3:0] \$144 ;
   wire \$145 ;
-  wire [2:0] \$146 ;
-  wire \$147 ;
-  wire \$148 ;
+  wire \$146 ;
+  wire [2:0] \$147 ;
+  wire [3:0] \$148 ;
   wire \$149 ;
   wire \$15 ;
-  wire [3:0] \$150 ;
-  wire [4:0] \$151 ;
-  wire [2:0] \$152 ;
-  wire [3:0] \$153 ;
-  wire \$154 ;
-  wire [2:0] \$155 ;
-  wire [3:0] \$156 ;
-  wire \$157 ;
-  wire \$158 ;
-  wire [2:0] \$159 ;
-  wire [2:0] \$16 ;
-  wire [3:0] \$160 ;
+  wire [2:0] \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire [2:0] \$154 ;
+  wire [3:0] \$155 ;
+  wire \$156 ;
+  wire [2:0] \$157 ;
+  wire [3:0] \$158 ;
+  wire \$159 ;
+  wire \$16 ;
+  wire [2:0] \$160 ;
   wire \$161 ;
-  wire [2:0] \$162 ;
+  wire \$162 ;
   wire \$163 ;
-  wire \$164 ;
-  wire \$165 ;
-  wire [2:0] \$166 ;
-  wire [3:0] \$167 ;
-  wire \$168 ;
-  wire [2:0] \$169 ;
-  wire [1:0] \$17 ;
-  wire [3:0] \$170 ;
+  wire [2:0] \$164 ;
+  wire [2:0] \$165 ;
+  wire [3:0] \$166 ;
+  wire \$167 ;
+  wire [2:0] \$168 ;
+  wire [3:0] \$169 ;
+  wire [2:0] \$17 ;
+  wire \$170 ;
   wire \$171 ;
   wire [2:0] \$172 ;
-  wire \$173 ;
+  wire [3:0] \$173 ;
   wire \$174 ;
-  wire \$175 ;
-  wire [2:0] \$176 ;
-  wire [2:0] \$177 ;
-  wire [3:0] \$178 ;
-  wire \$179 ;
-  wire \$18 ;
-  wire [2:0] \$180 ;
-  wire [3:0] \$181 ;
+  wire [2:0] \$175 ;
+  wire \$176 ;
+  wire \$177 ;
+  wire \$178 ;
+  wire [3:0] \$179 ;
+  wire [3:0] \$18 ;
+  wire [4:0] \$180 ;
+  wire \$181 ;
   wire \$182 ;
   wire \$183 ;
-  wire [2:0] \$184 ;
-  wire [3:0] \$185 ;
-  wire \$186 ;
-  wire [2:0] \$187 ;
-  wire \$188 ;
+  wire \$184 ;
+  wire \$185 ;
+  wire [4:0] \$186 ;
+  wire [5:0] \$187 ;
+  wire [5:0] \$188 ;
   wire \$189 ;
   wire \$19 ;
   wire \$190 ;
-  wire [3:0] \$191 ;
-  wire [4:0] \$192 ;
+  wire \$191 ;
+  wire \$192 ;
   wire \$193 ;
-  wire \$194 ;
-  wire \$195 ;
-  wire \$196 ;
+  wire [4:0] \$194 ;
+  wire [5:0] \$195 ;
+  wire [5:0] \$196 ;
   wire \$197 ;
-  wire [4:0] \$198 ;
-  wire [5:0] \$199 ;
-  wire [4:0] \$2 ;
-  wire \$20 ;
-  wire [5:0] \$200 ;
+  wire \$198 ;
+  wire \$199 ;
+  wire \$2 ;
+  wire [2:0] \$20 ;
+  wire \$200 ;
   wire \$201 ;
-  wire \$202 ;
-  wire \$203 ;
-  wire \$204 ;
+  wire [4:0] \$202 ;
+  wire [5:0] \$203 ;
+  wire [5:0] \$204 ;
   wire \$205 ;
-  wire [4:0] \$206 ;
-  wire [5:0] \$207 ;
-  wire [5:0] \$208 ;
+  wire \$206 ;
+  wire \$207 ;
+  wire \$208 ;
   wire \$209 ;
-  wire \$21 ;
-  wire \$210 ;
-  wire \$211 ;
-  wire \$212 ;
+  wire [3:0] \$21 ;
+  wire [4:0] \$210 ;
+  wire [5:0] \$211 ;
+  wire [5:0] \$212 ;
   wire \$213 ;
-  wire [4:0] \$214 ;
-  wire [5:0] \$215 ;
-  wire [5:0] \$216 ;
+  wire \$214 ;
+  wire \$215 ;
+  wire [9:0] \$216 ;
   wire \$217 ;
-  wire \$218 ;
-  wire \$219 ;
+  wire [9:0] \$218 ;
+  wire [9:0] \$219 ;
   wire \$22 ;
-  wire \$220 ;
-  wire \$221 ;
-  wire [4:0] \$222 ;
-  wire [5:0] \$223 ;
-  wire [5:0] \$224 ;
-  wire \$225 ;
+  wire [17:0] \$220 ;
+  wire [17:0] \$221 ;
+  wire [17:0] \$222 ;
+  wire \$223 ;
+  wire [15:0] \$224 ;
+  wire [9:0] \$225 ;
   wire \$226 ;
-  wire \$227 ;
+  wire [9:0] \$227 ;
   wire [9:0] \$228 ;
-  wire \$229 ;
-  wire [4:0] \$23 ;
-  wire [9:0] \$230 ;
-  wire [9:0] \$231 ;
-  wire [17:0] \$232 ;
-  wire [17:0] \$233 ;
-  wire [17:0] \$234 ;
+  wire [17:0] \$229 ;
+  wire \$23 ;
+  wire [17:0] \$230 ;
+  wire [17:0] \$231 ;
+  wire \$232 ;
+  wire [15:0] \$233 ;
+  wire [9:0] \$234 ;
   wire \$235 ;
-  wire [15:0] \$236 ;
+  wire [9:0] \$236 ;
   wire [9:0] \$237 ;
-  wire \$238 ;
-  wire [9:0] \$239 ;
-  wire [3:0] \$24 ;
-  wire [9:0] \$240 ;
-  wire [17:0] \$241 ;
-  wire [17:0] \$242 ;
-  wire [17:0] \$243 ;
+  wire [17:0] \$238 ;
+  wire [17:0] \$239 ;
+  wire [2:0] \$24 ;
+  wire [17:0] \$240 ;
+  wire \$241 ;
+  wire [15:0] \$242 ;
+  wire [9:0] \$243 ;
   wire \$244 ;
-  wire [15:0] \$245 ;
+  wire [9:0] \$245 ;
   wire [9:0] \$246 ;
-  wire \$247 ;
-  wire [9:0] \$248 ;
-  wire [9:0] \$249 ;
-  wire \$25 ;
-  wire [17:0] \$250 ;
-  wire [17:0] \$251 ;
-  wire [17:0] \$252 ;
-  wire \$253 ;
-  wire [15:0] \$254 ;
-  wire [9:0] \$255 ;
-  wire \$256 ;
-  wire [9:0] \$257 ;
+  wire [17:0] \$247 ;
+  wire [17:0] \$248 ;
+  wire [17:0] \$249 ;
+  wire [3:0] \$25 ;
+  wire \$250 ;
+  wire [15:0] \$251 ;
+  wire [16:0] \$252 ;
+  wire [16:0] \$253 ;
+  wire [17:0] \$254 ;
+  wire \$255 ;
+  wire [19:0] \$256 ;
+  wire [19:0] \$257 ;
   wire [9:0] \$258 ;
-  wire [17:0] \$259 ;
+  wire [5:0] \$259 ;
   wire \$26 ;
-  wire [17:0] \$260 ;
-  wire [17:0] \$261 ;
-  wire \$262 ;
-  wire [15:0] \$263 ;
-  wire [16:0] \$264 ;
-  wire [16:0] \$265 ;
-  wire [17:0] \$266 ;
-  wire \$267 ;
-  wire [19:0] \$268 ;
-  wire [19:0] \$269 ;
-  wire \$27 ;
-  wire [9:0] \$270 ;
-  wire [5:0] \$271 ;
-  wire [56:0] \$272 ;
-  wire [11:0] \$273 ;
-  wire [12:0] \$274 ;
-  wire \$275 ;
+  wire [56:0] \$260 ;
+  wire [11:0] \$261 ;
+  wire [12:0] \$262 ;
+  wire \$263 ;
+  wire \$264 ;
+  wire [22:0] \$265 ;
+  wire [56:0] \$266 ;
+  wire [22:0] \$267 ;
+  wire [23:0] \$268 ;
+  wire [54:0] \$269 ;
+  wire [2:0] \$27 ;
+  wire [55:0] \$270 ;
+  wire \$271 ;
+  wire \$272 ;
+  wire \$273 ;
+  wire \$274 ;
+  wire [56:0] \$275 ;
   wire \$276 ;
-  wire [22:0] \$277 ;
-  wire [56:0] \$278 ;
-  wire [22:0] \$279 ;
+  wire \$277 ;
+  wire \$278 ;
+  wire \$279 ;
   wire \$28 ;
-  wire [23:0] \$280 ;
-  wire [54:0] \$281 ;
-  wire [55:0] \$282 ;
+  wire \$280 ;
+  wire \$281 ;
+  wire \$282 ;
   wire \$283 ;
   wire \$284 ;
   wire \$285 ;
   wire \$286 ;
-  wire [56:0] \$287 ;
+  wire \$287 ;
   wire \$288 ;
   wire \$289 ;
-  wire [2:0] \$29 ;
-  wire \$290 ;
-  wire \$291 ;
-  wire \$292 ;
-  wire \$293 ;
-  wire \$294 ;
-  wire \$295 ;
-  wire \$296 ;
+  wire \$29 ;
+  wire [8:0] \$290 ;
+  wire [9:0] \$291 ;
+  wire [10:0] \$292 ;
+  wire [5:0] \$293 ;
+  wire [56:0] \$294 ;
+  wire [12:0] \$295 ;
+  wire [13:0] \$296 ;
   wire \$297 ;
   wire \$298 ;
-  wire \$299 ;
-  wire [4:0] \$3 ;
-  wire [3:0] \$30 ;
-  wire \$300 ;
-  wire \$301 ;
-  wire [8:0] \$302 ;
-  wire [9:0] \$303 ;
-  wire [10:0] \$304 ;
-  wire [5:0] \$305 ;
-  wire [56:0] \$306 ;
-  wire [12:0] \$307 ;
-  wire [13:0] \$308 ;
-  wire \$309 ;
-  wire \$31 ;
+  wire [23:0] \$299 ;
+  wire \$3 ;
+  wire \$30 ;
+  wire [56:0] \$300 ;
+  wire [23:0] \$301 ;
+  wire [24:0] \$302 ;
+  wire [55:0] \$303 ;
+  wire [56:0] \$304 ;
+  wire \$305 ;
+  wire \$306 ;
+  wire \$307 ;
+  wire \$308 ;
+  wire [57:0] \$309 ;
+  wire [2:0] \$31 ;
   wire \$310 ;
-  wire [23:0] \$311 ;
-  wire [56:0] \$312 ;
-  wire [23:0] \$313 ;
-  wire [24:0] \$314 ;
-  wire [55:0] \$315 ;
-  wire [56:0] \$316 ;
+  wire \$311 ;
+  wire \$312 ;
+  wire \$313 ;
+  wire \$314 ;
+  wire \$315 ;
+  wire \$316 ;
   wire \$317 ;
   wire \$318 ;
   wire \$319 ;
-  wire [2:0] \$32 ;
-  wire \$320 ;
-  wire [57:0] \$321 ;
-  wire \$322 ;
+  wire [3:0] \$32 ;
+  wire [31:0] \$320 ;
+  wire [31:0] \$321 ;
+  wire [31:0] \$322 ;
   wire \$323 ;
   wire \$324 ;
-  wire \$325 ;
-  wire \$326 ;
-  wire \$327 ;
-  wire \$328 ;
-  wire \$329 ;
-  wire [3:0] \$33 ;
-  wire \$330 ;
-  wire \$331 ;
-  wire [31:0] \$332 ;
-  wire [31:0] \$333 ;
-  wire [31:0] \$334 ;
-  wire \$335 ;
-  wire \$336 ;
-  reg [63:0] \$337 ;
-  reg [23:0] \$338 ;
-  reg [4:0] \$339 ;
-  wire \$34 ;
-  reg [23:0] \$340 ;
-  reg [3:0] \$341 ;
-  reg [3:0] \$342 ;
-  reg [3:0] \$343 ;
-  reg [3:0] \$344 ;
+  reg [63:0] \$325 ;
+  reg [23:0] \$326 ;
+  reg [4:0] \$327 ;
+  reg [23:0] \$328 ;
+  reg [3:0] \$329 ;
+  wire \$33 ;
+  reg [3:0] \$330 ;
+  reg [3:0] \$331 ;
+  reg [3:0] \$332 ;
+  reg [63:0] \$333 ;
+  reg \$334 ;
+  reg [1:0] \$335 ;
+  reg \$336 ;
+  reg \$337 ;
+  reg \$338 ;
+  reg [7:0] \$339 ;
+  wire [2:0] \$34 ;
+  reg [31:0] \$340 ;
+  reg \$341 ;
+  reg [31:0] \$342 ;
+  reg \$343 ;
+  reg [31:0] \$344 ;
   reg [3:0] \$345 ;
-  reg [3:0] \$346 ;
-  reg [3:0] \$347 ;
-  reg [3:0] \$348 ;
-  reg [63:0] \$349 ;
-  wire \$35 ;
+  reg [2:0] \$346 ;
+  reg [31:0] \$347 ;
+  reg [31:0] \$348 ;
+  reg [7:0] \$349 ;
+  wire [3:0] \$35 ;
   reg \$350 ;
-  reg [1:0] \$351 ;
+  reg [31:0] \$351 ;
   reg \$352 ;
-  reg \$353 ;
-  reg \$354 ;
-  reg [7:0] \$355 ;
-  reg [31:0] \$356 ;
-  reg \$357 ;
-  reg [31:0] \$358 ;
-  reg \$359 ;
-  wire [2:0] \$36 ;
-  reg [31:0] \$360 ;
-  reg [3:0] \$361 ;
-  reg [2:0] \$362 ;
-  reg [31:0] \$363 ;
-  reg [31:0] \$364 ;
-  reg [7:0] \$365 ;
-  reg \$366 ;
-  reg [31:0] \$367 ;
-  reg \$368 ;
-  wire [3:0] \$37 ;
+  wire \$36 ;
+  wire [2:0] \$37 ;
   wire \$38 ;
-  wire [2:0] \$39 ;
-  wire \$4 ;
+  wire \$39 ;
+  wire [2:0] \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire [2:0] \$43 ;
-  wire [3:0] \$44 ;
-  wire \$45 ;
-  wire [2:0] \$46 ;
-  wire [3:0] \$47 ;
+  wire [2:0] \$41 ;
+  wire [2:0] \$42 ;
+  wire [3:0] \$43 ;
+  wire \$44 ;
+  wire [2:0] \$45 ;
+  wire [3:0] \$46 ;
+  wire \$47 ;
   wire \$48 ;
   wire [2:0] \$49 ;
-  wire [4:0] \$5 ;
-  wire \$50 ;
+  wire [1:0] \$5 ;
+  wire [3:0] \$50 ;
   wire \$51 ;
-  wire \$52 ;
-  wire [2:0] \$53 ;
-  wire [2:0] \$54 ;
-  wire [3:0] \$55 ;
-  wire \$56 ;
-  wire [2:0] \$57 ;
-  wire [3:0] \$58 ;
-  wire \$59 ;
-  wire [4:0] \$6 ;
+  wire [2:0] \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire [3:0] \$56 ;
+  wire [4:0] \$57 ;
+  wire [2:0] \$58 ;
+  wire [3:0] \$59 ;
+  wire \$6 ;
   wire \$60 ;
   wire [2:0] \$61 ;
   wire [3:0] \$62 ;
   wire \$63 ;
-  wire [2:0] \$64 ;
-  wire \$65 ;
-  wire \$66 ;
+  wire \$64 ;
+  wire [2:0] \$65 ;
+  wire [3:0] \$66 ;
   wire \$67 ;
-  wire [3:0] \$68 ;
-  wire [4:0] \$69 ;
+  wire [2:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [2:0] \$70 ;
-  wire [3:0] \$71 ;
-  wire \$72 ;
-  wire [2:0] \$73 ;
-  wire [3:0] \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire [2:0] \$77 ;
-  wire [3:0] \$78 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire [2:0] \$72 ;
+  wire [3:0] \$73 ;
+  wire \$74 ;
+  wire [2:0] \$75 ;
+  wire [3:0] \$76 ;
+  wire \$77 ;
+  wire [2:0] \$78 ;
   wire \$79 ;
-  wire [4:0] \$8 ;
-  wire [2:0] \$80 ;
+  wire \$8 ;
+  wire \$80 ;
   wire \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [2:0] \$84 ;
-  wire [3:0] \$85 ;
-  wire \$86 ;
-  wire [2:0] \$87 ;
-  wire [3:0] \$88 ;
+  wire [2:0] \$82 ;
+  wire [2:0] \$83 ;
+  wire [3:0] \$84 ;
+  wire \$85 ;
+  wire [2:0] \$86 ;
+  wire [3:0] \$87 ;
+  wire \$88 ;
   wire \$89 ;
-  wire [4:0] \$9 ;
+  wire \$9 ;
   wire [2:0] \$90 ;
-  wire \$91 ;
+  wire [3:0] \$91 ;
   wire \$92 ;
-  wire \$93 ;
-  wire [2:0] \$94 ;
-  wire [2:0] \$95 ;
-  wire [3:0] \$96 ;
-  wire \$97 ;
-  wire [2:0] \$98 ;
-  wire [3:0] \$99 ;
+  wire [2:0] \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire [3:0] \$97 ;
+  wire [4:0] \$98 ;
+  wire [2:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
-  wire [31:0] \a$133 ;
+  wire [31:0] \a$129 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
   wire [15:0] \a_reg[1] ;
@@ -384,7 +368,7 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [14:0] aligned2;
   wire [14:0] aligned3;
   wire [31:0] b;
-  wire [31:0] \b$134 ;
+  wire [31:0] \b$130 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
@@ -521,14 +505,10 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [31:0] out_next;
   wire ready;
   reg [1:0] remaining = 2'h0;
-  reg [3:0] rest0 = 4'h0;
-  reg [3:0] rest1 = 4'h0;
-  reg [3:0] rest2 = 4'h0;
-  reg [3:0] rest3 = 4'h0;
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$135 ;
+  wire [31:0] \s$131 ;
   wire [2:0] shift0;
   wire [2:0] shift1;
   wire [2:0] shift2;
@@ -562,516 +542,630 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [3:0] \w_sel.code[3] ;
   wire [7:0] \w_sel.scale ;
   wire [3:0] wint_int4;
-  wire [3:0] \wint_int4$51 ;
-  wire [3:0] \wint_int4$52 ;
-  wire [3:0] \wint_int4$53 ;
-  assign \$1  = $signed(w_sel[3:0]) < $signed(1'h0);
-  assign \$2  = - $signed(w_sel[3:0]);
-  assign \$3  = \$1  ? \$2  : { w_sel[3], w_sel[3:0] };
-  assign \$4  = $signed(w_sel[7:4]) < $signed(1'h0);
-  assign \$5  = - $signed(w_sel[7:4]);
-  assign \$6  = \$4  ? \$5  : { w_sel[7], w_sel[7:4] };
-  assign \$7  = $signed(w_sel[11:8]) < $signed(1'h0);
-  assign \$8  = - $signed(w_sel[11:8]);
-  assign \$9  = \$7  ? \$8  : { w_sel[11], w_sel[11:8] };
-  assign \$10  = $signed(w_sel[15:12]) < $signed(1'h0);
-  assign \$11  = - $signed(w_sel[15:12]);
-  assign \$12  = \$10  ? \$11  : { w_sel[15], w_sel[15:12] };
-  assign \$13  = | remaining;
-  assign \$14  = ~ stall;
-  assign \$15  = \$13  & \$14 ;
-  assign \$16  = remaining - 1'h1;
-  assign \$17  = step + 1'h1;
-  assign \$18  = | remaining;
-  assign \$19  = ~ stall;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = accept & i_ctl[2];
-  assign \$22  = | dq_left;
-  assign \$23  = dq_left - 1'h1;
-  assign \$24  = dq_bit + 1'h1;
-  assign \$25  = dq_left == 1'h1;
-  assign \$26  = \$25  & dq_last;
+  wire [3:0] \wint_int4$47 ;
+  wire [3:0] \wint_int4$48 ;
+  wire [3:0] \wint_int4$49 ;
+  assign \$1  = | remaining;
+  assign \$2  = ~ stall;
+  assign \$3  = \$1  & \$2 ;
+  assign \$4  = remaining - 1'h1;
+  assign \$5  = step + 1'h1;
+  assign \$6  = | remaining;
+  assign \$7  = ~ stall;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = accept & i_ctl[2];
+  assign \$10  = | dq_left;
+  assign \$11  = dq_left - 1'h1;
+  assign \$12  = dq_bit + 1'h1;
+  assign \$13  = dq_left == 1'h1;
+  assign \$14  = \$13  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$27  = remaining <= 1'h1;
-  assign \$28  = ~ stall;
-  assign o_ready = \$27  & \$28 ;
+  assign \$15  = remaining <= 1'h1;
+  assign \$16  = ~ stall;
+  assign o_ready = \$15  & \$16 ;
   assign accept = i_ctl[0] & o_ready;
-  assign \$29  = 2'h2 * step;
-  assign \$30  = \$29  + 2'h2;
-  assign \$31  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$30 ;
-  assign \$32  = 2'h2 * step;
-  assign \$33  = \$32  + 1'h1;
-  assign \$34  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$33 ;
-  assign \$35  = \$31  == \$34 ;
-  assign \$36  = 2'h2 * step;
-  assign \$37  = \$36  + 1'h1;
+  assign \$17  = 2'h2 * step;
+  assign \$18  = \$17  + 2'h2;
+  assign \$19  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$18 ;
+  assign \$20  = 2'h2 * step;
+  assign \$21  = \$20  + 1'h1;
+  assign \$22  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$21 ;
+  assign \$23  = \$19  == \$22 ;
+  assign \$24  = 2'h2 * step;
+  assign \$25  = \$24  + 1'h1;
+  assign \$26  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$25 ;
+  assign \$27  = 2'h2 * step;
+  assign \$28  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$27 ;
+  assign \$29  = \$26  == \$28 ;
+  assign \$30  = \$23  & \$29 ;
+  assign man_int4_0 = ~ \$30 ;
+  assign \$31  = 2'h2 * step;
+  assign \$32  = \$31  + 2'h2;
+  assign \$33  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$32 ;
+  assign \$34  = 2'h2 * step;
+  assign \$35  = \$34  + 1'h1;
+  assign \$36  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$35 ;
+  assign \$37  = 2'h2 * step;
   assign \$38  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$37 ;
-  assign \$39  = 2'h2 * step;
-  assign \$40  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$39 ;
-  assign \$41  = \$38  == \$40 ;
-  assign \$42  = \$35  & \$41 ;
-  assign man_int4_0 = ~ \$42 ;
-  assign \$43  = 2'h2 * step;
-  assign \$44  = \$43  + 2'h2;
-  assign \$45  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$44 ;
-  assign \$46  = 2'h2 * step;
-  assign \$47  = \$46  + 1'h1;
-  assign \$48  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$47 ;
+  assign \$39  = \$36  & \$38 ;
+  assign \$40  = ~ \$39 ;
+  assign neg_int4_0 = \$33  & \$40 ;
+  assign \$41  = 2'h2 * step;
+  assign \$42  = 2'h2 * step;
+  assign \$43  = \$42  + 2'h2;
+  assign \$44  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$43 ;
+  assign \$45  = 2'h2 * step;
+  assign \$46  = \$45  + 1'h1;
+  assign \$47  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$46 ;
+  assign \$48  = \$44  != \$47 ;
   assign \$49  = 2'h2 * step;
-  assign \$50  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$49 ;
-  assign \$51  = \$48  & \$50 ;
-  assign \$52  = ~ \$51 ;
-  assign neg_int4_0 = \$45  & \$52 ;
-  assign \$53  = 2'h2 * step;
-  assign \$54  = 2'h2 * step;
-  assign \$55  = \$54  + 2'h2;
-  assign \$56  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$55 ;
-  assign \$57  = 2'h2 * step;
-  assign \$58  = \$57  + 1'h1;
-  assign \$59  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$58 ;
-  assign \$60  = \$56  != \$59 ;
+  assign \$50  = \$49  + 1'h1;
+  assign \$51  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$50 ;
+  assign \$52  = 2'h2 * step;
+  assign \$53  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$52 ;
+  assign \$54  = \$51  == \$53 ;
+  assign \$55  = \$48  & \$54 ;
+  assign \$56  = \$41  + \$55 ;
+  assign \$57  = \$56  + 1'h0;
+  assign \$58  = 2'h2 * step;
+  assign \$59  = \$58  + 2'h2;
+  assign \$60  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$59 ;
   assign \$61  = 2'h2 * step;
   assign \$62  = \$61  + 1'h1;
-  assign \$63  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$62 ;
-  assign \$64  = 2'h2 * step;
-  assign \$65  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$64 ;
-  assign \$66  = \$63  == \$65 ;
-  assign \$67  = \$60  & \$66 ;
-  assign \$68  = \$53  + \$67 ;
-  assign \$69  = \$68  + 1'h0;
-  assign \$70  = 2'h2 * step;
-  assign \$71  = \$70  + 2'h2;
-  assign \$72  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$71 ;
-  assign \$73  = 2'h2 * step;
-  assign \$74  = \$73  + 1'h1;
-  assign \$75  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$74 ;
-  assign \$76  = \$72  == \$75 ;
-  assign \$77  = 2'h2 * step;
-  assign \$78  = \$77  + 1'h1;
+  assign \$63  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$62 ;
+  assign \$64  = \$60  == \$63 ;
+  assign \$65  = 2'h2 * step;
+  assign \$66  = \$65  + 1'h1;
+  assign \$67  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$66 ;
+  assign \$68  = 2'h2 * step;
+  assign \$69  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$68 ;
+  assign \$70  = \$67  == \$69 ;
+  assign \$71  = \$64  & \$70 ;
+  assign man_int4_1 = ~ \$71 ;
+  assign \$72  = 2'h2 * step;
+  assign \$73  = \$72  + 2'h2;
+  assign \$74  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$73 ;
+  assign \$75  = 2'h2 * step;
+  assign \$76  = \$75  + 1'h1;
+  assign \$77  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$76 ;
+  assign \$78  = 2'h2 * step;
   assign \$79  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$78 ;
-  assign \$80  = 2'h2 * step;
-  assign \$81  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$80 ;
-  assign \$82  = \$79  == \$81 ;
-  assign \$83  = \$76  & \$82 ;
-  assign man_int4_1 = ~ \$83 ;
-  assign \$84  = 2'h2 * step;
-  assign \$85  = \$84  + 2'h2;
-  assign \$86  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$85 ;
-  assign \$87  = 2'h2 * step;
-  assign \$88  = \$87  + 1'h1;
-  assign \$89  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$88 ;
+  assign \$80  = \$77  & \$79 ;
+  assign \$81  = ~ \$80 ;
+  assign neg_int4_1 = \$74  & \$81 ;
+  assign \$82  = 2'h2 * step;
+  assign \$83  = 2'h2 * step;
+  assign \$84  = \$83  + 2'h2;
+  assign \$85  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$84 ;
+  assign \$86  = 2'h2 * step;
+  assign \$87  = \$86  + 1'h1;
+  assign \$88  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$87 ;
+  assign \$89  = \$85  != \$88 ;
   assign \$90  = 2'h2 * step;
-  assign \$91  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$90 ;
-  assign \$92  = \$89  & \$91 ;
-  assign \$93  = ~ \$92 ;
-  assign neg_int4_1 = \$86  & \$93 ;
-  assign \$94  = 2'h2 * step;
-  assign \$95  = 2'h2 * step;
-  assign \$96  = \$95  + 2'h2;
-  assign \$97  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$96 ;
-  assign \$98  = 2'h2 * step;
-  assign \$99  = \$98  + 1'h1;
-  assign \$100  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$99 ;
-  assign \$101  = \$97  != \$100 ;
+  assign \$91  = \$90  + 1'h1;
+  assign \$92  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$91 ;
+  assign \$93  = 2'h2 * step;
+  assign \$94  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$93 ;
+  assign \$95  = \$92  == \$94 ;
+  assign \$96  = \$89  & \$95 ;
+  assign \$97  = \$82  + \$96 ;
+  assign \$98  = \$97  + 1'h0;
+  assign \$99  = 2'h2 * step;
+  assign \$100  = \$99  + 2'h2;
+  assign \$101  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$100 ;
   assign \$102  = 2'h2 * step;
   assign \$103  = \$102  + 1'h1;
-  assign \$104  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$103 ;
-  assign \$105  = 2'h2 * step;
-  assign \$106  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$105 ;
-  assign \$107  = \$104  == \$106 ;
-  assign \$108  = \$101  & \$107 ;
-  assign \$109  = \$94  + \$108 ;
-  assign \$110  = \$109  + 1'h0;
-  assign \$111  = 2'h2 * step;
-  assign \$112  = \$111  + 2'h2;
-  assign \$113  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$112 ;
-  assign \$114  = 2'h2 * step;
-  assign \$115  = \$114  + 1'h1;
-  assign \$116  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$115 ;
-  assign \$117  = \$113  == \$116 ;
-  assign \$118  = 2'h2 * step;
-  assign \$119  = \$118  + 1'h1;
+  assign \$104  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$103 ;
+  assign \$105  = \$101  == \$104 ;
+  assign \$106  = 2'h2 * step;
+  assign \$107  = \$106  + 1'h1;
+  assign \$108  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$107 ;
+  assign \$109  = 2'h2 * step;
+  assign \$110  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$109 ;
+  assign \$111  = \$108  == \$110 ;
+  assign \$112  = \$105  & \$111 ;
+  assign man_int4_2 = ~ \$112 ;
+  assign \$113  = 2'h2 * step;
+  assign \$114  = \$113  + 2'h2;
+  assign \$115  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$114 ;
+  assign \$116  = 2'h2 * step;
+  assign \$117  = \$116  + 1'h1;
+  assign \$118  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$117 ;
+  assign \$119  = 2'h2 * step;
   assign \$120  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$119 ;
-  assign \$121  = 2'h2 * step;
-  assign \$122  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$121 ;
-  assign \$123  = \$120  == \$122 ;
-  assign \$124  = \$117  & \$123 ;
-  assign man_int4_2 = ~ \$124 ;
-  assign \$125  = 2'h2 * step;
-  assign \$126  = \$125  + 2'h2;
-  assign \$127  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$126 ;
-  assign \$128  = 2'h2 * step;
-  assign \$129  = \$128  + 1'h1;
-  assign \$130  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$129 ;
+  assign \$121  = \$118  & \$120 ;
+  assign \$122  = ~ \$121 ;
+  assign neg_int4_2 = \$115  & \$122 ;
+  assign \$123  = 2'h2 * step;
+  assign \$124  = 2'h2 * step;
+  assign \$125  = \$124  + 2'h2;
+  assign \$126  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$125 ;
+  assign \$127  = 2'h2 * step;
+  assign \$128  = \$127  + 1'h1;
+  assign \$129  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$128 ;
+  assign \$130  = \$126  != \$129 ;
   assign \$131  = 2'h2 * step;
-  assign \$132  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$131 ;
-  assign \$133  = \$130  & \$132 ;
-  assign \$134  = ~ \$133 ;
-  assign neg_int4_2 = \$127  & \$134 ;
-  assign \$135  = 2'h2 * step;
-  assign \$136  = 2'h2 * step;
-  assign \$137  = \$136  + 2'h2;
-  assign \$138  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$137 ;
-  assign \$139  = 2'h2 * step;
-  assign \$140  = \$139  + 1'h1;
-  assign \$141  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$140 ;
-  assign \$142  = \$138  != \$141 ;
+  assign \$132  = \$131  + 1'h1;
+  assign \$133  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$132 ;
+  assign \$134  = 2'h2 * step;
+  assign \$135  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$134 ;
+  assign \$136  = \$133  == \$135 ;
+  assign \$137  = \$130  & \$136 ;
+  assign \$138  = \$123  + \$137 ;
+  assign \$139  = \$138  + 1'h0;
+  assign \$140  = 2'h2 * step;
+  assign \$141  = \$140  + 2'h2;
+  assign \$142  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$141 ;
   assign \$143  = 2'h2 * step;
   assign \$144  = \$143  + 1'h1;
-  assign \$145  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$144 ;
-  assign \$146  = 2'h2 * step;
-  assign \$147  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$146 ;
-  assign \$148  = \$145  == \$147 ;
-  assign \$149  = \$142  & \$148 ;
-  assign \$150  = \$135  + \$149 ;
-  assign \$151  = \$150  + 1'h0;
-  assign \$152  = 2'h2 * step;
-  assign \$153  = \$152  + 2'h2;
-  assign \$154  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$153 ;
-  assign \$155  = 2'h2 * step;
-  assign \$156  = \$155  + 1'h1;
-  assign \$157  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$156 ;
-  assign \$158  = \$154  == \$157 ;
-  assign \$159  = 2'h2 * step;
-  assign \$160  = \$159  + 1'h1;
+  assign \$145  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$144 ;
+  assign \$146  = \$142  == \$145 ;
+  assign \$147  = 2'h2 * step;
+  assign \$148  = \$147  + 1'h1;
+  assign \$149  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$148 ;
+  assign \$150  = 2'h2 * step;
+  assign \$151  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$150 ;
+  assign \$152  = \$149  == \$151 ;
+  assign \$153  = \$146  & \$152 ;
+  assign man_int4_3 = ~ \$153 ;
+  assign \$154  = 2'h2 * step;
+  assign \$155  = \$154  + 2'h2;
+  assign \$156  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$155 ;
+  assign \$157  = 2'h2 * step;
+  assign \$158  = \$157  + 1'h1;
+  assign \$159  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$158 ;
+  assign \$160  = 2'h2 * step;
   assign \$161  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$160 ;
-  assign \$162  = 2'h2 * step;
-  assign \$163  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$162 ;
-  assign \$164  = \$161  == \$163 ;
-  assign \$165  = \$158  & \$164 ;
-  assign man_int4_3 = ~ \$165 ;
-  assign \$166  = 2'h2 * step;
-  assign \$167  = \$166  + 2'h2;
-  assign \$168  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$167 ;
-  assign \$169  = 2'h2 * step;
-  assign \$170  = \$169  + 1'h1;
-  assign \$171  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$170 ;
+  assign \$162  = \$159  & \$161 ;
+  assign \$163  = ~ \$162 ;
+  assign neg_int4_3 = \$156  & \$163 ;
+  assign \$164  = 2'h2 * step;
+  assign \$165  = 2'h2 * step;
+  assign \$166  = \$165  + 2'h2;
+  assign \$167  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$166 ;
+  assign \$168  = 2'h2 * step;
+  assign \$169  = \$168  + 1'h1;
+  assign \$170  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$169 ;
+  assign \$171  = \$167  != \$170 ;
   assign \$172  = 2'h2 * step;
-  assign \$173  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$172 ;
-  assign \$174  = \$171  & \$173 ;
-  assign \$175  = ~ \$174 ;
-  assign neg_int4_3 = \$168  & \$175 ;
-  assign \$176  = 2'h2 * step;
-  assign \$177  = 2'h2 * step;
-  assign \$178  = \$177  + 2'h2;
-  assign \$179  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$178 ;
-  assign \$180  = 2'h2 * step;
-  assign \$181  = \$180  + 1'h1;
-  assign \$182  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$181 ;
-  assign \$183  = \$179  != \$182 ;
-  assign \$184  = 2'h2 * step;
-  assign \$185  = \$184  + 1'h1;
-  assign \$186  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$185 ;
-  assign \$187  = 2'h2 * step;
-  assign \$188  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$187 ;
-  assign \$189  = \$186  == \$188 ;
-  assign \$190  = \$183  & \$189 ;
-  assign \$191  = \$176  + \$190 ;
-  assign \$192  = \$191  + 1'h0;
-  assign \$193  = | a_reg[14:10];
-  assign \$194  = | remaining;
-  assign \$195  = man_int4_0 & \$194 ;
-  assign \$196  = | { \$193 , a_reg[9:0] };
-  assign live0 = \$195  & \$196 ;
-  assign \$197  = ! a_reg[14:10];
-  assign \$198  = \$197  ? 5'h01 : a_reg[14:10];
-  assign \$199  = \$198  + \$69 [2:0];
-  assign \$200  = live0 ? \$199  : 6'h00;
-  assign \$201  = | a_reg[30:26];
-  assign \$202  = | remaining;
-  assign \$203  = man_int4_1 & \$202 ;
-  assign \$204  = | { \$201 , a_reg[25:16] };
-  assign live1 = \$203  & \$204 ;
-  assign \$205  = ! a_reg[30:26];
-  assign \$206  = \$205  ? 5'h01 : a_reg[30:26];
-  assign \$207  = \$206  + \$110 [2:0];
-  assign \$208  = live1 ? \$207  : 6'h00;
-  assign \$209  = | a_reg[46:42];
-  assign \$210  = | remaining;
-  assign \$211  = man_int4_2 & \$210 ;
-  assign \$212  = | { \$209 , a_reg[41:32] };
-  assign live2 = \$211  & \$212 ;
-  assign \$213  = ! a_reg[46:42];
-  assign \$214  = \$213  ? 5'h01 : a_reg[46:42];
-  assign \$215  = \$214  + \$151 [2:0];
-  assign \$216  = live2 ? \$215  : 6'h00;
-  assign \$217  = | a_reg[62:58];
-  assign \$218  = | remaining;
-  assign \$219  = man_int4_3 & \$218 ;
-  assign \$220  = | { \$217 , a_reg[57:48] };
-  assign live3 = \$219  & \$220 ;
-  assign \$221  = ! a_reg[62:58];
-  assign \$222  = \$221  ? 5'h01 : a_reg[62:58];
-  assign \$223  = \$222  + \$192 [2:0];
-  assign \$224  = live3 ? \$223  : 6'h00;
-  assign \$225  = \$208  > \$200 ;
-  assign emax0 = \$225  ? { 3'h0, \$208  } : { 3'h0, \$200  };
-  assign \$226  = \$216  > emax0;
-  assign emax1 = \$226  ? { 3'h0, \$216  } : emax0;
-  assign \$227  = \$224  > emax1;
-  assign emax2 = \$227  ? { 3'h0, \$224  } : emax1;
-  assign \$228  = emax2 - \$200 ;
-  assign \$229  = $signed(\$228 ) > $signed(5'h0f);
-  assign \$230  = emax2 - \$200 ;
-  assign \$231  = \$229  ? 10'h00f : \$230 ;
-  assign \$233  = \$232  >> \$231 [8:0];
-  assign \$234  = live0 ? \$233  : 18'h00000;
-  assign \$235  = a_reg[15] ^ neg_int4_0;
-  assign \$236  = - \$234 [14:0];
-  assign lane0 = \$235  ? \$236  : { 1'h0, \$234 [14:0] };
-  assign \$237  = emax2 - \$208 ;
-  assign \$238  = $signed(\$237 ) > $signed(5'h0f);
-  assign \$239  = emax2 - \$208 ;
-  assign \$240  = \$238  ? 10'h00f : \$239 ;
-  assign \$242  = \$241  >> \$240 [8:0];
-  assign \$243  = live1 ? \$242  : 18'h00000;
-  assign \$244  = a_reg[31] ^ neg_int4_1;
-  assign \$245  = - \$243 [14:0];
-  assign lane1 = \$244  ? \$245  : { 1'h0, \$243 [14:0] };
-  assign \$246  = emax2 - \$216 ;
-  assign \$247  = $signed(\$246 ) > $signed(5'h0f);
-  assign \$248  = emax2 - \$216 ;
-  assign \$249  = \$247  ? 10'h00f : \$248 ;
-  assign \$251  = \$250  >> \$249 [8:0];
-  assign \$252  = live2 ? \$251  : 18'h00000;
-  assign \$253  = a_reg[47] ^ neg_int4_2;
-  assign \$254  = - \$252 [14:0];
-  assign lane2 = \$253  ? \$254  : { 1'h0, \$252 [14:0] };
-  assign \$255  = emax2 - \$224 ;
-  assign \$256  = $signed(\$255 ) > $signed(5'h0f);
-  assign \$257  = emax2 - \$224 ;
-  assign \$258  = \$256  ? 10'h00f : \$257 ;
-  assign \$260  = \$259  >> \$258 [8:0];
-  assign \$261  = live3 ? \$260  : 18'h00000;
-  assign \$262  = a_reg[63] ^ neg_int4_3;
-  assign \$263  = - \$261 [14:0];
-  assign lane3 = \$262  ? \$263  : { 1'h0, \$261 [14:0] };
-  assign \$264  = $signed(lane0) + $signed(lane1);
-  assign \$265  = $signed(lane2) + $signed(lane3);
-  assign \$266  = $signed(\$264 ) + $signed(\$265 );
-  assign \$267  = $signed(\$266 ) < $signed(1'h0);
-  assign \$268  = - $signed(\$266 );
-  assign \$269  = \$267  ? \$268  : { \$266 [17], \$266 [17], \$266  };
-  assign \$270  = emax2 - 5'h1d;
-  assign \$271  = 5'h12 - lane_rp_msb;
-  assign \$272  = { \$269 [18:0], 7'h00 } << \$271 [4:0];
-  assign \$273  = $signed(\$270 ) + $signed({ 1'h0, lane_rp_msb });
-  assign \$274  = $signed(\$273 ) + $signed(8'h7f);
-  assign \$275  = $signed(\$274 ) < $signed(2'h1);
-  assign \$276  = $signed(\$274 ) < $signed(6'h27);
-  assign \$277  = $signed(2'h1) - $signed(\$274 );
-  assign lane_rp_sh = \$272 [25:0] >> lane_rp_rs;
-  assign \$278  = lane_rp_sh << lane_rp_rs;
-  assign lane_rp_lost = \$278 [25:0] != \$272 [25:0];
-  assign \$279  = $signed(\$274 ) + $signed({ 1'h0, lane_rp_rs });
-  assign \$280  = $signed(\$279 ) - $signed(2'h1);
-  assign \$282  = $signed(\$281 ) + $signed({ 1'h0, lane_rp_sh[25:2] });
-  assign \$284  = \$283  | lane_rp_lost;
-  assign \$285  = \$284  | lane_rp_sh[2];
-  assign \$286  = lane_rp_sh[1] & \$285 ;
-  assign \$287  = $signed(\$282 ) + $signed({ 1'h0, \$286  });
-  assign \$288  = ! \$269 [18:0];
-  assign \$289  = \$287 [45:0] >= 31'h7f800000;
-  assign \$290  = $signed(\$266 ) < $signed(1'h0);
-  assign \$291  = $signed(\$266 ) < $signed(1'h0);
-  assign \$292  = $signed(\$266 ) < $signed(1'h0);
-  assign \$293  = remaining == 1'h1;
-  assign \$294  = \$293  & beat_group_end;
-  assign \$295  = dq_left > 1'h1;
-  assign stall = \$294  & \$295 ;
-  assign \$296  = remaining == 1'h1;
-  assign \$297  = \$296  & beat_group_end;
-  assign \$298  = ~ stall;
-  assign handoff = \$297  & \$298 ;
-  assign \$299  = ! dq_sum[30:23];
-  assign gs_e = \$299  ? 8'h01 : dq_sum[30:23];
-  assign \$300  = ! dq_sum[30:23];
-  assign \$301  = ~ \$300 ;
-  assign \$302  = gs_e - 7'h7f;
-  assign \$303  = $signed(\$302 ) - $signed(6'h17);
-  assign \$304  = $signed(\$303 ) + $signed({ 1'h0, dq_bit });
-  assign \$305  = 5'h17 - gs_rp_msb;
-  assign \$306  = { \$301 , dq_sum[22:0], 2'h0 } << \$305 [4:0];
-  assign \$307  = $signed(\$304 ) + $signed({ 1'h0, gs_rp_msb });
-  assign \$308  = $signed(\$307 ) + $signed(8'h7f);
-  assign \$309  = $signed(\$308 ) < $signed(2'h1);
-  assign \$310  = $signed(\$308 ) < $signed(6'h27);
-  assign \$311  = $signed(2'h1) - $signed(\$308 );
-  assign gs_rp_sh = \$306 [25:0] >> gs_rp_rs;
-  assign \$312  = gs_rp_sh << gs_rp_rs;
-  assign gs_rp_lost = \$312 [25:0] != \$306 [25:0];
-  assign \$313  = $signed(\$308 ) + $signed({ 1'h0, gs_rp_rs });
-  assign \$314  = $signed(\$313 ) - $signed(2'h1);
-  assign \$316  = $signed(\$315 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
-  assign \$318  = \$317  | gs_rp_lost;
-  assign \$319  = \$318  | gs_rp_sh[2];
-  assign \$320  = gs_rp_sh[1] & \$319 ;
-  assign \$321  = $signed(\$316 ) + $signed({ 1'h0, \$320  });
-  assign \$322  = ! { \$301 , dq_sum[22:0] };
-  assign \$323  = \$321 [46:0] >= 31'h7f800000;
-  assign \$324  = dq_scale >> dq_bit;
-  assign \$325  = dq_sum[30:23] == 8'hff;
-  assign \$326  = ! dq_sum[22:0];
-  assign \$327  = \$325  & \$326 ;
-  assign \$328  = dq_sum[30:23] == 8'hff;
-  assign \$329  = | dq_sum[22:0];
-  assign \$330  = \$328  & \$329 ;
-  assign \$331  = \$327  | \$330 ;
-  assign \$332  = \$331  ? dq_sum : gs_rp_out;
-  assign dq_addend = \$324  ? \$334  : 32'd0;
-  assign \$335  = ! dq_bit;
-  assign \$336  = \$335  & dq_first;
-  assign \a$133  = \$336  ? dq_psum : out_acc;
+  assign \$173  = \$172  + 1'h1;
+  assign \$174  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$173 ;
+  assign \$175  = 2'h2 * step;
+  assign \$176  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$175 ;
+  assign \$177  = \$174  == \$176 ;
+  assign \$178  = \$171  & \$177 ;
+  assign \$179  = \$164  + \$178 ;
+  assign \$180  = \$179  + 1'h0;
+  assign \$181  = | a_reg[14:10];
+  assign \$182  = | remaining;
+  assign \$183  = man_int4_0 & \$182 ;
+  assign \$184  = | { \$181 , a_reg[9:0] };
+  assign live0 = \$183  & \$184 ;
+  assign \$185  = ! a_reg[14:10];
+  assign \$186  = \$185  ? 5'h01 : a_reg[14:10];
+  assign \$187  = \$186  + \$57 [2:0];
+  assign \$188  = live0 ? \$187  : 6'h00;
+  assign \$189  = | a_reg[30:26];
+  assign \$190  = | remaining;
+  assign \$191  = man_int4_1 & \$190 ;
+  assign \$192  = | { \$189 , a_reg[25:16] };
+  assign live1 = \$191  & \$192 ;
+  assign \$193  = ! a_reg[30:26];
+  assign \$194  = \$193  ? 5'h01 : a_reg[30:26];
+  assign \$195  = \$194  + \$98 [2:0];
+  assign \$196  = live1 ? \$195  : 6'h00;
+  assign \$197  = | a_reg[46:42];
+  assign \$198  = | remaining;
+  assign \$199  = man_int4_2 & \$198 ;
+  assign \$200  = | { \$197 , a_reg[41:32] };
+  assign live2 = \$199  & \$200 ;
+  assign \$201  = ! a_reg[46:42];
+  assign \$202  = \$201  ? 5'h01 : a_reg[46:42];
+  assign \$203  = \$202  + \$139 [2:0];
+  assign \$204  = live2 ? \$203  : 6'h00;
+  assign \$205  = | a_reg[62:58];
+  assign \$206  = | remaining;
+  assign \$207  = man_int4_3 & \$206 ;
+  assign \$208  = | { \$205 , a_reg[57:48] };
+  assign live3 = \$207  & \$208 ;
+  assign \$209  = ! a_reg[62:58];
+  assign \$210  = \$209  ? 5'h01 : a_reg[62:58];
+  assign \$211  = \$210  + \$180 [2:0];
+  assign \$212  = live3 ? \$211  : 6'h00;
+  assign \$213  = \$196  > \$188 ;
+  assign emax0 = \$213  ? { 3'h0, \$196  } : { 3'h0, \$188  };
+  assign \$214  = \$204  > emax0;
+  assign emax1 = \$214  ? { 3'h0, \$204  } : emax0;
+  assign \$215  = \$212  > emax1;
+  assign emax2 = \$215  ? { 3'h0, \$212  } : emax1;
+  assign \$216  = emax2 - \$188 ;
+  assign \$217  = $signed(\$216 ) > $signed(5'h0f);
+  assign \$218  = emax2 - \$188 ;
+  assign \$219  = \$217  ? 10'h00f : \$218 ;
+  assign \$221  = \$220  >> \$219 [8:0];
+  assign \$222  = live0 ? \$221  : 18'h00000;
+  assign \$223  = a_reg[15] ^ neg_int4_0;
+  assign \$224  = - \$222 [14:0];
+  assign lane0 = \$223  ? \$224  : { 1'h0, \$222 [14:0] };
+  assign \$225  = emax2 - \$196 ;
+  assign \$226  = $signed(\$225 ) > $signed(5'h0f);
+  assign \$227  = emax2 - \$196 ;
+  assign \$228  = \$226  ? 10'h00f : \$227 ;
+  assign \$230  = \$229  >> \$228 [8:0];
+  assign \$231  = live1 ? \$230  : 18'h00000;
+  assign \$232  = a_reg[31] ^ neg_int4_1;
+  assign \$233  = - \$231 [14:0];
+  assign lane1 = \$232  ? \$233  : { 1'h0, \$231 [14:0] };
+  assign \$234  = emax2 - \$204 ;
+  assign \$235  = $signed(\$234 ) > $signed(5'h0f);
+  assign \$236  = emax2 - \$204 ;
+  assign \$237  = \$235  ? 10'h00f : \$236 ;
+  assign \$239  = \$238  >> \$237 [8:0];
+  assign \$240  = live2 ? \$239  : 18'h00000;
+  assign \$241  = a_reg[47] ^ neg_int4_2;
+  assign \$242  = - \$240 [14:0];
+  assign lane2 = \$241  ? \$242  : { 1'h0, \$240 [14:0] };
+  assign \$243  = emax2 - \$212 ;
+  assign \$244  = $signed(\$243 ) > $signed(5'h0f);
+  assign \$245  = emax2 - \$212 ;
+  assign \$246  = \$244  ? 10'h00f : \$245 ;
+  assign \$248  = \$247  >> \$246 [8:0];
+  assign \$249  = live3 ? \$248  : 18'h00000;
+  assign \$250  = a_reg[63] ^ neg_int4_3;
+  assign \$251  = - \$249 [14:0];
+  assign lane3 = \$250  ? \$251  : { 1'h0, \$249 [14:0] };
+  assign \$252  = $signed(lane0) + $signed(lane1);
+  assign \$253  = $signed(lane2) + $signed(lane3);
+  assign \$254  = $signed(\$252 ) + $signed(\$253 );
+  assign \$255  = $signed(\$254 ) < $signed(1'h0);
+  assign \$256  = - $signed(\$254 );
+  assign \$257  = \$255  ? \$256  : { \$254 [17], \$254 [17], \$254  };
+  assign \$258  = emax2 - 5'h1d;
+  assign \$259  = 5'h12 - lane_rp_msb;
+  assign \$260  = { \$257 [18:0], 7'h00 } << \$259 [4:0];
+  assign \$261  = $signed(\$258 ) + $signed({ 1'h0, lane_rp_msb });
+  assign \$262  = $signed(\$261 ) + $signed(8'h7f);
+  assign \$263  = $signed(\$262 ) < $signed(2'h1);
+  assign \$264  = $signed(\$262 ) < $signed(6'h27);
+  assign \$265  = $signed(2'h1) - $signed(\$262 );
+  assign lane_rp_sh = \$260 [25:0] >> lane_rp_rs;
+  assign \$266  = lane_rp_sh << lane_rp_rs;
+  assign lane_rp_lost = \$266 [25:0] != \$260 [25:0];
+  assign \$267  = $signed(\$262 ) + $signed({ 1'h0, lane_rp_rs });
+  assign \$268  = $signed(\$267 ) - $signed(2'h1);
+  assign \$270  = $signed(\$269 ) + $signed({ 1'h0, lane_rp_sh[25:2] });
+  assign \$272  = \$271  | lane_rp_lost;
+  assign \$273  = \$272  | lane_rp_sh[2];
+  assign \$274  = lane_rp_sh[1] & \$273 ;
+  assign \$275  = $signed(\$270 ) + $signed({ 1'h0, \$274  });
+  assign \$276  = ! \$257 [18:0];
+  assign \$277  = \$275 [45:0] >= 31'h7f800000;
+  assign \$278  = $signed(\$254 ) < $signed(1'h0);
+  assign \$279  = $signed(\$254 ) < $signed(1'h0);
+  assign \$280  = $signed(\$254 ) < $signed(1'h0);
+  assign \$281  = remaining == 1'h1;
+  assign \$282  = \$281  & beat_group_end;
+  assign \$283  = dq_left > 1'h1;
+  assign stall = \$282  & \$283 ;
+  assign \$284  = remaining == 1'h1;
+  assign \$285  = \$284  & beat_group_end;
+  assign \$286  = ~ stall;
+  assign handoff = \$285  & \$286 ;
+  assign \$287  = ! dq_sum[30:23];
+  assign gs_e = \$287  ? 8'h01 : dq_sum[30:23];
+  assign \$288  = ! dq_sum[30:23];
+  assign \$289  = ~ \$288 ;
+  assign \$290  = gs_e - 7'h7f;
+  assign \$291  = $signed(\$290 ) - $signed(6'h17);
+  assign \$292  = $signed(\$291 ) + $signed({ 1'h0, dq_bit });
+  assign \$293  = 5'h17 - gs_rp_msb;
+  assign \$294  = { \$289 , dq_sum[22:0], 2'h0 } << \$293 [4:0];
+  assign \$295  = $signed(\$292 ) + $signed({ 1'h0, gs_rp_msb });
+  assign \$296  = $signed(\$295 ) + $signed(8'h7f);
+  assign \$297  = $signed(\$296 ) < $signed(2'h1);
+  assign \$298  = $signed(\$296 ) < $signed(6'h27);
+  assign \$299  = $signed(2'h1) - $signed(\$296 );
+  assign gs_rp_sh = \$294 [25:0] >> gs_rp_rs;
+  assign \$300  = gs_rp_sh << gs_rp_rs;
+  assign gs_rp_lost = \$300 [25:0] != \$294 [25:0];
+  assign \$301  = $signed(\$296 ) + $signed({ 1'h0, gs_rp_rs });
+  assign \$302  = $signed(\$301 ) - $signed(2'h1);
+  assign \$304  = $signed(\$303 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
+  assign \$306  = \$305  | gs_rp_lost;
+  assign \$307  = \$306  | gs_rp_sh[2];
+  assign \$308  = gs_rp_sh[1] & \$307 ;
+  assign \$309  = $signed(\$304 ) + $signed({ 1'h0, \$308  });
+  assign \$310  = ! { \$289 , dq_sum[22:0] };
+  assign \$311  = \$309 [46:0] >= 31'h7f800000;
+  assign \$312  = dq_scale >> dq_bit;
+  assign \$313  = dq_sum[30:23] == 8'hff;
+  assign \$314  = ! dq_sum[22:0];
+  assign \$315  = \$313  & \$314 ;
+  assign \$316  = dq_sum[30:23] == 8'hff;
+  assign \$317  = | dq_sum[22:0];
+  assign \$318  = \$316  & \$317 ;
+  assign \$319  = \$315  | \$318 ;
+  assign \$320  = \$319  ? dq_sum : gs_rp_out;
+  assign dq_addend = \$312  ? \$322  : 32'd0;
+  assign \$323  = ! dq_bit;
+  assign \$324  = \$323  & dq_first;
+  assign \a$129  = \$324  ? dq_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$337 ;
+    o_a <= \$325 ;
   always @(posedge clk)
-    o_w <= \$338 ;
+    o_w <= \$326 ;
   always @(posedge clk)
-    o_ctl <= \$339 ;
+    o_ctl <= \$327 ;
   always @(posedge clk)
-    w_reg <= \$340 ;
+    w_reg <= \$328 ;
   always @(posedge clk)
-    w_int0 <= \$341 ;
+    w_int0 <= \$329 ;
   always @(posedge clk)
-    rest0 <= \$342 ;
+    w_int1 <= \$330 ;
   always @(posedge clk)
-    w_int1 <= \$343 ;
+    w_int2 <= \$331 ;
   always @(posedge clk)
-    rest1 <= \$344 ;
+    w_int3 <= \$332 ;
   always @(posedge clk)
-    w_int2 <= \$345 ;
+    a_reg <= \$333 ;
   always @(posedge clk)
-    rest2 <= \$346 ;
+    dtype <= \$334 ;
   always @(posedge clk)
-    w_int3 <= \$347 ;
+    remaining <= \$335 ;
   always @(posedge clk)
-    rest3 <= \$348 ;
+    step <= \$336 ;
   always @(posedge clk)
-    a_reg <= \$349 ;
+    beat_group_end <= \$337 ;
   always @(posedge clk)
-    dtype <= \$350 ;
+    beat_last <= \$338 ;
   always @(posedge clk)
-    remaining <= \$351 ;
+    beat_scale <= \$339 ;
   always @(posedge clk)
-    step <= \$352 ;
+    group_acc <= \$340 ;
   always @(posedge clk)
-    beat_group_end <= \$353 ;
+    grp_first <= \$341 ;
   always @(posedge clk)
-    beat_last <= \$354 ;
+    grp_psum <= \$342 ;
   always @(posedge clk)
-    beat_scale <= \$355 ;
+    o_valid <= \$343 ;
   always @(posedge clk)
-    group_acc <= \$356 ;
+    out_acc <= \$344 ;
   always @(posedge clk)
-    grp_first <= \$357 ;
+    dq_left <= \$345 ;
   always @(posedge clk)
-    grp_psum <= \$358 ;
+    dq_bit <= \$346 ;
   always @(posedge clk)
-    o_valid <= \$359 ;
+    o_psum <= \$347 ;
   always @(posedge clk)
-    out_acc <= \$360 ;
+    dq_sum <= \$348 ;
   always @(posedge clk)
-    dq_left <= \$361 ;
+    dq_scale <= \$349 ;
   always @(posedge clk)
-    dq_bit <= \$362 ;
+    dq_first <= \$350 ;
   always @(posedge clk)
-    o_psum <= \$363 ;
+    dq_psum <= \$351 ;
   always @(posedge clk)
-    dq_sum <= \$364 ;
-  always @(posedge clk)
-    dq_scale <= \$365 ;
-  always @(posedge clk)
-    dq_first <= \$366 ;
-  always @(posedge clk)
-    dq_psum <= \$367 ;
-  always @(posedge clk)
-    dq_last <= \$368 ;
+    dq_last <= \$352 ;
   \bitserial_int4_fp16.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
     .s(group_next)
   );
   \bitserial_int4_fp16.out_add  out_add (
-    .a(\a$133 ),
+    .a(\a$129 ),
     .b(dq_addend),
     .s(out_next)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = i_a;
+    \$325  = i_a;
     if (rst) begin
-      \$337  = 64'h0000000000000000;
+      \$325  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = i_w;
+    \$326  = i_w;
     if (rst) begin
-      \$338  = 24'h000000;
+      \$326  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = i_ctl;
+    \$327  = i_ctl;
     if (rst) begin
-      \$339  = 5'h00;
+      \$327  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = w_reg;
+    \$328  = w_reg;
     if (i_ctl[1]) begin
-      \$340  = i_w;
+      \$328  = i_w;
     end
     if (rst) begin
-      \$340  = 24'h000000;
+      \$328  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = w_int0;
+    \$329  = w_int0;
     if (accept) begin
-      \$341  = w_sel[3:0];
+      \$329  = w_sel[3:0];
     end
     if (rst) begin
-      \$341  = 4'h0;
+      \$329  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = rest0;
+    \$330  = w_int1;
     if (accept) begin
-      \$342  = \$3 [3:0];
+      \$330  = w_sel[7:4];
     end
     if (rst) begin
-      \$342  = 4'h0;
+      \$330  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = w_int1;
+    \$331  = w_int2;
     if (accept) begin
-      \$343  = w_sel[7:4];
+      \$331  = w_sel[11:8];
     end
     if (rst) begin
-      \$343  = 4'h0;
+      \$331  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = rest1;
+    \$332  = w_int3;
     if (accept) begin
-      \$344  = \$6 [3:0];
+      \$332  = w_sel[15:12];
     end
     if (rst) begin
-      \$344  = 4'h0;
+      \$332  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = w_int2;
+    \$333  = a_reg;
     if (accept) begin
-      \$345  = w_sel[11:8];
+      \$333  = i_a;
+    end
+    if (rst) begin
+      \$333  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$334  = dtype;
+    if (accept) begin
+      \$334  = 1'h0;
+    end
+    if (rst) begin
+      \$334  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$335  = remaining;
+    if (accept) begin
+      \$335  = 2'h2;
+    end else if (\$3 ) begin
+      \$335  = \$4 [1:0];
+    end
+    if (rst) begin
+      \$335  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$336  = step;
+    if (accept) begin
+      \$336  = 1'h0;
+    end else if (\$3 ) begin
+      \$336  = \$5 [0];
+    end
+    if (rst) begin
+      \$336  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$337  = beat_group_end;
+    if (accept) begin
+      \$337  = i_ctl[4];
+    end
+    if (rst) begin
+      \$337  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$338  = beat_last;
+    if (accept) begin
+      \$338  = i_ctl[3];
+    end
+    if (rst) begin
+      \$338  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$339  = beat_scale;
+    if (accept) begin
+      \$339  = w_sel[23:16];
+    end
+    if (rst) begin
+      \$339  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$340  = group_acc;
+    if (handoff) begin
+      \$340  = 32'd0;
+    end else if (\$8 ) begin
+      \$340  = group_next;
+    end
+    if (rst) begin
+      \$340  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$341  = grp_first;
+    if (handoff) begin
+      \$341  = 1'h0;
+    end
+    if (\$9 ) begin
+      \$341  = 1'h1;
+    end
+    if (rst) begin
+      \$341  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$342  = grp_psum;
+    if (\$9 ) begin
+      \$342  = i_psum;
+    end
+    if (rst) begin
+      \$342  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$343  = 1'h0;
+    if (\$10 ) begin
+      if (\$14 ) begin
+        \$343  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$343  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$344  = out_acc;
+    if (\$10 ) begin
+      \$344  = out_next;
+    end
+    if (rst) begin
+      \$344  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$345  = dq_left;
+    if (\$10 ) begin
+      \$345  = \$11 [3:0];
+    end
+    if (handoff) begin
+      \$345  = 4'h8;
     end
     if (rst) begin
       \$345  = 4'h0;
@@ -1079,335 +1173,161 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = rest2;
-    if (accept) begin
-      \$346  = \$9 [3:0];
+    \$346  = dq_bit;
+    if (\$10 ) begin
+      \$346  = \$12 [2:0];
     end
-    if (rst) begin
-      \$346  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = w_int3;
-    if (accept) begin
-      \$347  = w_sel[15:12];
-    end
-    if (rst) begin
-      \$347  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = rest3;
-    if (accept) begin
-      \$348  = \$12 [3:0];
-    end
-    if (rst) begin
-      \$348  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = a_reg;
-    if (accept) begin
-      \$349  = i_a;
-    end
-    if (rst) begin
-      \$349  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = dtype;
-    if (accept) begin
-      \$350  = 1'h0;
-    end
-    if (rst) begin
-      \$350  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = remaining;
-    if (accept) begin
-      \$351  = 2'h2;
-    end else if (\$15 ) begin
-      \$351  = \$16 [1:0];
-    end
-    if (rst) begin
-      \$351  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = step;
-    if (accept) begin
-      \$352  = 1'h0;
-    end else if (\$15 ) begin
-      \$352  = \$17 [0];
-    end
-    if (rst) begin
-      \$352  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = beat_group_end;
-    if (accept) begin
-      \$353  = i_ctl[4];
-    end
-    if (rst) begin
-      \$353  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = beat_last;
-    if (accept) begin
-      \$354  = i_ctl[3];
-    end
-    if (rst) begin
-      \$354  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = beat_scale;
-    if (accept) begin
-      \$355  = w_sel[23:16];
-    end
-    if (rst) begin
-      \$355  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = group_acc;
     if (handoff) begin
-      \$356  = 32'd0;
-    end else if (\$20 ) begin
-      \$356  = group_next;
+      \$346  = 3'h0;
     end
     if (rst) begin
-      \$356  = 32'd0;
+      \$346  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = grp_first;
-    if (handoff) begin
-      \$357  = 1'h0;
-    end
-    if (\$21 ) begin
-      \$357  = 1'h1;
-    end
-    if (rst) begin
-      \$357  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$358  = grp_psum;
-    if (\$21 ) begin
-      \$358  = i_psum;
-    end
-    if (rst) begin
-      \$358  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$359  = 1'h0;
-    if (\$22 ) begin
-      if (\$26 ) begin
-        \$359  = 1'h1;
+    \$347  = o_psum;
+    if (\$10 ) begin
+      if (\$14 ) begin
+        \$347  = out_next;
       end
     end
     if (rst) begin
-      \$359  = 1'h0;
+      \$347  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$360  = out_acc;
-    if (\$22 ) begin
-      \$360  = out_next;
-    end
-    if (rst) begin
-      \$360  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$361  = dq_left;
-    if (\$22 ) begin
-      \$361  = \$23 [3:0];
-    end
+    \$348  = dq_sum;
     if (handoff) begin
-      \$361  = 4'h8;
+      \$348  = group_next;
     end
     if (rst) begin
-      \$361  = 4'h0;
+      \$348  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$362  = dq_bit;
-    if (\$22 ) begin
-      \$362  = \$24 [2:0];
-    end
+    \$349  = dq_scale;
     if (handoff) begin
-      \$362  = 3'h0;
+      \$349  = beat_scale;
     end
     if (rst) begin
-      \$362  = 3'h0;
+      \$349  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = o_psum;
-    if (\$22 ) begin
-      if (\$26 ) begin
-        \$363  = out_next;
-      end
-    end
-    if (rst) begin
-      \$363  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = dq_sum;
+    \$350  = dq_first;
     if (handoff) begin
-      \$364  = group_next;
+      \$350  = grp_first;
     end
     if (rst) begin
-      \$364  = 32'd0;
+      \$350  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = dq_scale;
+    \$351  = dq_psum;
     if (handoff) begin
-      \$365  = beat_scale;
+      \$351  = grp_psum;
     end
     if (rst) begin
-      \$365  = 8'h00;
+      \$351  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = dq_first;
+    \$352  = dq_last;
     if (handoff) begin
-      \$366  = grp_first;
+      \$352  = beat_last;
     end
     if (rst) begin
-      \$366  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = dq_psum;
-    if (handoff) begin
-      \$367  = grp_psum;
-    end
-    if (rst) begin
-      \$367  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = dq_last;
-    if (handoff) begin
-      \$368  = beat_last;
-    end
-    if (rst) begin
-      \$368  = 1'h0;
+      \$352  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_msb = 5'h00;
-    if (\$269 [0]) begin
+    if (\$257 [0]) begin
       lane_rp_msb = 5'h00;
     end
-    if (\$269 [1]) begin
+    if (\$257 [1]) begin
       lane_rp_msb = 5'h01;
     end
-    if (\$269 [2]) begin
+    if (\$257 [2]) begin
       lane_rp_msb = 5'h02;
     end
-    if (\$269 [3]) begin
+    if (\$257 [3]) begin
       lane_rp_msb = 5'h03;
     end
-    if (\$269 [4]) begin
+    if (\$257 [4]) begin
       lane_rp_msb = 5'h04;
     end
-    if (\$269 [5]) begin
+    if (\$257 [5]) begin
       lane_rp_msb = 5'h05;
     end
-    if (\$269 [6]) begin
+    if (\$257 [6]) begin
       lane_rp_msb = 5'h06;
     end
-    if (\$269 [7]) begin
+    if (\$257 [7]) begin
       lane_rp_msb = 5'h07;
     end
-    if (\$269 [8]) begin
+    if (\$257 [8]) begin
       lane_rp_msb = 5'h08;
     end
-    if (\$269 [9]) begin
+    if (\$257 [9]) begin
       lane_rp_msb = 5'h09;
     end
-    if (\$269 [10]) begin
+    if (\$257 [10]) begin
       lane_rp_msb = 5'h0a;
     end
-    if (\$269 [11]) begin
+    if (\$257 [11]) begin
       lane_rp_msb = 5'h0b;
     end
-    if (\$269 [12]) begin
+    if (\$257 [12]) begin
       lane_rp_msb = 5'h0c;
     end
-    if (\$269 [13]) begin
+    if (\$257 [13]) begin
       lane_rp_msb = 5'h0d;
     end
-    if (\$269 [14]) begin
+    if (\$257 [14]) begin
       lane_rp_msb = 5'h0e;
     end
-    if (\$269 [15]) begin
+    if (\$257 [15]) begin
       lane_rp_msb = 5'h0f;
     end
-    if (\$269 [16]) begin
+    if (\$257 [16]) begin
       lane_rp_msb = 5'h10;
     end
-    if (\$269 [17]) begin
+    if (\$257 [17]) begin
       lane_rp_msb = 5'h11;
     end
-    if (\$269 [18]) begin
+    if (\$257 [18]) begin
       lane_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_rs = 5'h00;
-    if (\$275 ) begin
+    if (\$263 ) begin
       (* full_case = 32'd1 *)
-      if (\$276 ) begin
+      if (\$264 ) begin
         lane_rp_rs = 5'h1a;
       end else begin
-        lane_rp_rs = \$277 [4:0];
+        lane_rp_rs = \$265 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$288 ) begin
-      lane_rp_out = { \$290 , 31'h00000000 };
-    end else if (\$289 ) begin
-      lane_rp_out = { \$291 , 31'h7f800000 };
+    if (\$276 ) begin
+      lane_rp_out = { \$278 , 31'h00000000 };
+    end else if (\$277 ) begin
+      lane_rp_out = { \$279 , 31'h7f800000 };
     end else begin
-      lane_rp_out = { \$292 , \$287 [30:0] };
+      lane_rp_out = { \$280 , \$275 [30:0] };
     end
   end
   always @* begin
@@ -1482,31 +1402,31 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_sum[22]) begin
       gs_rp_msb = 5'h16;
     end
-    if (\$301 ) begin
+    if (\$289 ) begin
       gs_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_rs = 5'h00;
-    if (\$309 ) begin
+    if (\$297 ) begin
       (* full_case = 32'd1 *)
-      if (\$310 ) begin
+      if (\$298 ) begin
         gs_rp_rs = 5'h1a;
       end else begin
-        gs_rp_rs = \$311 [4:0];
+        gs_rp_rs = \$299 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$322 ) begin
+    if (\$310 ) begin
       gs_rp_out = { dq_sum[31], 31'h00000000 };
-    end else if (\$323 ) begin
+    end else if (\$311 ) begin
       gs_rp_out = { dq_sum[31], 31'h7f800000 };
     end else begin
-      gs_rp_out = { dq_sum[31], \$321 [30:0] };
+      gs_rp_out = { dq_sum[31], \$309 [30:0] };
     end
   end
   assign w_in0 = w_sel[3:0];
@@ -1515,59 +1435,59 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign w_in3 = w_sel[15:12];
   assign ready = o_ready;
   assign wint_int4 = w_sel[3:0];
-  assign \wint_int4$51  = w_sel[7:4];
-  assign \wint_int4$52  = w_sel[11:8];
-  assign \wint_int4$53  = w_sel[15:12];
-  assign shift_int4_0 = \$69 [2:0];
+  assign \wint_int4$47  = w_sel[7:4];
+  assign \wint_int4$48  = w_sel[11:8];
+  assign \wint_int4$49  = w_sel[15:12];
+  assign shift_int4_0 = \$57 [2:0];
   assign neg0 = neg_int4_0;
   assign man0 = man_int4_0;
-  assign shift0 = \$69 [2:0];
-  assign shift_int4_1 = \$110 [2:0];
+  assign shift0 = \$57 [2:0];
+  assign shift_int4_1 = \$98 [2:0];
   assign neg1 = neg_int4_1;
   assign man1 = man_int4_1;
-  assign shift1 = \$110 [2:0];
-  assign shift_int4_2 = \$151 [2:0];
+  assign shift1 = \$98 [2:0];
+  assign shift_int4_2 = \$139 [2:0];
   assign neg2 = neg_int4_2;
   assign man2 = man_int4_2;
-  assign shift2 = \$151 [2:0];
-  assign shift_int4_3 = \$192 [2:0];
+  assign shift2 = \$139 [2:0];
+  assign shift_int4_3 = \$180 [2:0];
   assign neg3 = neg_int4_3;
   assign man3 = man_int4_3;
-  assign shift3 = \$192 [2:0];
-  assign ma0 = { \$193 , a_reg[9:0] };
-  assign e0 = { 3'h0, \$200  };
-  assign ma1 = { \$201 , a_reg[25:16] };
-  assign e1 = { 3'h0, \$208  };
-  assign ma2 = { \$209 , a_reg[41:32] };
-  assign e2 = { 3'h0, \$216  };
-  assign ma3 = { \$217 , a_reg[57:48] };
-  assign e3 = { 3'h0, \$224  };
-  assign dist0 = \$231 [8:0];
-  assign aligned0 = \$234 [14:0];
-  assign dist1 = \$240 [8:0];
-  assign aligned1 = \$243 [14:0];
-  assign dist2 = \$249 [8:0];
-  assign aligned2 = \$252 [14:0];
-  assign dist3 = \$258 [8:0];
-  assign aligned3 = \$261 [14:0];
-  assign lane_sum = { \$266 [17], \$266  };
-  assign lane_sum_mag = \$269 [18:0];
-  assign lane_sum_exp = { \$270 [9], \$270  };
-  assign lane_rp_ls = \$271 [4:0];
-  assign lane_rp_norm = \$272 [25:0];
-  assign lane_rp_eb = { \$274 [12], \$274 [12], \$274 [12], \$274 [12], \$274 [12], \$274 [12], \$274 [12], \$274 [12], \$274 [12], \$274  };
-  assign lane_rp_packed = \$287 [45:0];
+  assign shift3 = \$180 [2:0];
+  assign ma0 = { \$181 , a_reg[9:0] };
+  assign e0 = { 3'h0, \$188  };
+  assign ma1 = { \$189 , a_reg[25:16] };
+  assign e1 = { 3'h0, \$196  };
+  assign ma2 = { \$197 , a_reg[41:32] };
+  assign e2 = { 3'h0, \$204  };
+  assign ma3 = { \$205 , a_reg[57:48] };
+  assign e3 = { 3'h0, \$212  };
+  assign dist0 = \$219 [8:0];
+  assign aligned0 = \$222 [14:0];
+  assign dist1 = \$228 [8:0];
+  assign aligned1 = \$231 [14:0];
+  assign dist2 = \$237 [8:0];
+  assign aligned2 = \$240 [14:0];
+  assign dist3 = \$246 [8:0];
+  assign aligned3 = \$249 [14:0];
+  assign lane_sum = { \$254 [17], \$254  };
+  assign lane_sum_mag = \$257 [18:0];
+  assign lane_sum_exp = { \$258 [9], \$258  };
+  assign lane_rp_ls = \$259 [4:0];
+  assign lane_rp_norm = \$260 [25:0];
+  assign lane_rp_eb = { \$262 [12], \$262 [12], \$262 [12], \$262 [12], \$262 [12], \$262 [12], \$262 [12], \$262 [12], \$262 [12], \$262  };
+  assign lane_rp_packed = \$275 [45:0];
   assign a = group_acc;
   assign b = lane_rp_out;
   assign s = group_next;
-  assign gs_sig = { \$301 , dq_sum[22:0] };
-  assign gs_exp = { \$304 [10], \$304  };
-  assign gs_rp_ls = \$305 [4:0];
-  assign gs_rp_norm = \$306 [25:0];
-  assign gs_rp_eb = { \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308  };
-  assign gs_rp_packed = \$321 [46:0];
-  assign \b$134  = dq_addend;
-  assign \s$135  = out_next;
+  assign gs_sig = { \$289 , dq_sum[22:0] };
+  assign gs_exp = { \$292 [10], \$292  };
+  assign gs_rp_ls = \$293 [4:0];
+  assign gs_rp_norm = \$294 [25:0];
+  assign gs_rp_eb = { \$296 [13], \$296 [13], \$296 [13], \$296 [13], \$296 [13], \$296 [13], \$296 [13], \$296 [13], \$296 [13], \$296  };
+  assign gs_rp_packed = \$309 [46:0];
+  assign \b$130  = dq_addend;
+  assign \s$131  = out_next;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];
@@ -1614,16 +1534,16 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \w_sel.code[2]  = w_sel[11:8];
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
-  assign \$232  = { 3'h0, \$193 , a_reg[9:0], 4'h0 };
-  assign \$241  = { 3'h0, \$201 , a_reg[25:16], 4'h0 };
-  assign \$250  = { 3'h0, \$209 , a_reg[41:32], 4'h0 };
-  assign \$259  = { 3'h0, \$217 , a_reg[57:48], 4'h0 };
-  assign \$281  = { \$280 [23], \$280 [23], \$280 [23], \$280 [23], \$280 [23], \$280 [23], \$280 [23], \$280 [23], \$280 , 23'h000000 };
-  assign \$315  = { \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 , 23'h000000 };
-  assign \$333  = 32'd0;
-  assign \$283  = lane_rp_sh[0];
-  assign \$317  = gs_rp_sh[0];
-  assign \$334  = \$332 ;
+  assign \$220  = { 3'h0, \$181 , a_reg[9:0], 4'h0 };
+  assign \$229  = { 3'h0, \$189 , a_reg[25:16], 4'h0 };
+  assign \$238  = { 3'h0, \$197 , a_reg[41:32], 4'h0 };
+  assign \$247  = { 3'h0, \$205 , a_reg[57:48], 4'h0 };
+  assign \$269  = { \$268 [23], \$268 [23], \$268 [23], \$268 [23], \$268 [23], \$268 [23], \$268 [23], \$268 [23], \$268 , 23'h000000 };
+  assign \$303  = { \$302 [24], \$302 [24], \$302 [24], \$302 [24], \$302 [24], \$302 [24], \$302 [24], \$302 [24], \$302 , 23'h000000 };
+  assign \$321  = 32'd0;
+  assign \$271  = lane_rp_sh[0];
+  assign \$305  = gs_rp_sh[0];
+  assign \$322  = \$320 ;
 endmodule
 
 module \bitserial_int4_fp16.group_add (b, s, a);

@@ -4,268 +4,252 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
+  wire [4:0] \$100 ;
   wire \$101 ;
   wire [3:0] \$102 ;
   wire [4:0] \$103 ;
   wire \$104 ;
-  wire [3:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
+  wire \$105 ;
+  wire [3:0] \$106 ;
+  wire [4:0] \$107 ;
   wire \$108 ;
-  wire [4:0] \$109 ;
-  wire [6:0] \$11 ;
-  wire [5:0] \$110 ;
-  wire [3:0] \$111 ;
-  wire [4:0] \$112 ;
-  wire \$113 ;
-  wire [3:0] \$114 ;
-  wire [4:0] \$115 ;
-  wire \$116 ;
-  wire \$117 ;
-  wire [3:0] \$118 ;
-  wire [4:0] \$119 ;
-  wire [6:0] \$12 ;
+  wire [3:0] \$109 ;
+  wire [4:0] \$11 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire [3:0] \$113 ;
+  wire [4:0] \$114 ;
+  wire \$115 ;
+  wire [3:0] \$116 ;
+  wire [4:0] \$117 ;
+  wire \$118 ;
+  wire [3:0] \$119 ;
+  wire [3:0] \$12 ;
   wire \$120 ;
-  wire [3:0] \$121 ;
+  wire \$121 ;
   wire \$122 ;
-  wire \$123 ;
-  wire \$124 ;
-  wire [3:0] \$125 ;
-  wire [4:0] \$126 ;
-  wire \$127 ;
-  wire [3:0] \$128 ;
-  wire [4:0] \$129 ;
+  wire [3:0] \$123 ;
+  wire [3:0] \$124 ;
+  wire [4:0] \$125 ;
+  wire \$126 ;
+  wire [3:0] \$127 ;
+  wire [4:0] \$128 ;
+  wire \$129 ;
   wire \$13 ;
   wire \$130 ;
   wire [3:0] \$131 ;
-  wire \$132 ;
+  wire [4:0] \$132 ;
   wire \$133 ;
-  wire \$134 ;
-  wire [3:0] \$135 ;
-  wire [3:0] \$136 ;
-  wire [4:0] \$137 ;
-  wire \$138 ;
-  wire [3:0] \$139 ;
+  wire [3:0] \$134 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire [4:0] \$138 ;
+  wire [5:0] \$139 ;
   wire \$14 ;
-  wire [4:0] \$140 ;
-  wire \$141 ;
+  wire [3:0] \$140 ;
+  wire [4:0] \$141 ;
   wire \$142 ;
   wire [3:0] \$143 ;
   wire [4:0] \$144 ;
   wire \$145 ;
-  wire [3:0] \$146 ;
-  wire \$147 ;
-  wire \$148 ;
+  wire \$146 ;
+  wire [3:0] \$147 ;
+  wire [4:0] \$148 ;
   wire \$149 ;
   wire \$15 ;
-  wire [4:0] \$150 ;
-  wire [5:0] \$151 ;
-  wire [3:0] \$152 ;
-  wire [4:0] \$153 ;
-  wire \$154 ;
-  wire [3:0] \$155 ;
-  wire [4:0] \$156 ;
-  wire \$157 ;
-  wire \$158 ;
-  wire [3:0] \$159 ;
-  wire [2:0] \$16 ;
-  wire [4:0] \$160 ;
+  wire [3:0] \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire [3:0] \$154 ;
+  wire [4:0] \$155 ;
+  wire \$156 ;
+  wire [3:0] \$157 ;
+  wire [4:0] \$158 ;
+  wire \$159 ;
+  wire \$16 ;
+  wire [3:0] \$160 ;
   wire \$161 ;
-  wire [3:0] \$162 ;
+  wire \$162 ;
   wire \$163 ;
-  wire \$164 ;
-  wire \$165 ;
-  wire [3:0] \$166 ;
-  wire [4:0] \$167 ;
-  wire \$168 ;
-  wire [3:0] \$169 ;
-  wire [2:0] \$17 ;
-  wire [4:0] \$170 ;
+  wire [3:0] \$164 ;
+  wire [3:0] \$165 ;
+  wire [4:0] \$166 ;
+  wire \$167 ;
+  wire [3:0] \$168 ;
+  wire [4:0] \$169 ;
+  wire [3:0] \$17 ;
+  wire \$170 ;
   wire \$171 ;
   wire [3:0] \$172 ;
-  wire \$173 ;
+  wire [4:0] \$173 ;
   wire \$174 ;
-  wire \$175 ;
-  wire [3:0] \$176 ;
-  wire [3:0] \$177 ;
-  wire [4:0] \$178 ;
-  wire \$179 ;
-  wire \$18 ;
-  wire [3:0] \$180 ;
-  wire [4:0] \$181 ;
+  wire [3:0] \$175 ;
+  wire \$176 ;
+  wire \$177 ;
+  wire \$178 ;
+  wire [4:0] \$179 ;
+  wire [4:0] \$18 ;
+  wire [5:0] \$180 ;
+  wire \$181 ;
   wire \$182 ;
-  wire \$183 ;
-  wire [3:0] \$184 ;
-  wire [4:0] \$185 ;
+  wire [14:0] \$183 ;
+  wire [15:0] \$184 ;
+  wire [15:0] \$185 ;
   wire \$186 ;
-  wire [3:0] \$187 ;
-  wire \$188 ;
-  wire \$189 ;
+  wire \$187 ;
+  wire [14:0] \$188 ;
+  wire [15:0] \$189 ;
   wire \$19 ;
-  wire \$190 ;
-  wire [4:0] \$191 ;
-  wire [5:0] \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire [14:0] \$195 ;
-  wire [15:0] \$196 ;
-  wire [15:0] \$197 ;
-  wire \$198 ;
-  wire \$199 ;
-  wire [6:0] \$2 ;
-  wire \$20 ;
-  wire [14:0] \$200 ;
+  wire [15:0] \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire [14:0] \$193 ;
+  wire [15:0] \$194 ;
+  wire [15:0] \$195 ;
+  wire \$196 ;
+  wire \$197 ;
+  wire [14:0] \$198 ;
+  wire [15:0] \$199 ;
+  wire \$2 ;
+  wire [3:0] \$20 ;
+  wire [15:0] \$200 ;
   wire [15:0] \$201 ;
   wire [15:0] \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  wire [14:0] \$205 ;
-  wire [15:0] \$206 ;
-  wire [15:0] \$207 ;
+  wire [16:0] \$203 ;
+  wire [21:0] \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire \$207 ;
   wire \$208 ;
   wire \$209 ;
-  wire \$21 ;
-  wire [14:0] \$210 ;
-  wire [15:0] \$211 ;
-  wire [15:0] \$212 ;
-  wire [15:0] \$213 ;
-  wire [15:0] \$214 ;
-  wire [16:0] \$215 ;
-  wire [21:0] \$216 ;
-  wire \$217 ;
-  wire \$218 ;
-  wire \$219 ;
+  wire [4:0] \$21 ;
+  wire \$210 ;
+  wire \$211 ;
+  wire \$212 ;
+  wire [47:0] \$213 ;
+  wire \$214 ;
+  wire [27:0] \$215 ;
+  wire [28:0] \$216 ;
+  wire [27:0] \$217 ;
+  wire [28:0] \$218 ;
+  wire [28:0] \$219 ;
   wire \$22 ;
-  wire \$220 ;
-  wire \$221 ;
-  wire \$222 ;
-  wire \$223 ;
-  wire \$224 ;
-  wire [47:0] \$225 ;
-  wire \$226 ;
-  wire [27:0] \$227 ;
-  wire [28:0] \$228 ;
-  wire [27:0] \$229 ;
-  wire [4:0] \$23 ;
-  wire [28:0] \$230 ;
-  wire [28:0] \$231 ;
-  wire [48:0] \$232 ;
-  reg [31:0] \$233 ;
-  reg [31:0] \$234 ;
-  reg [4:0] \$235 ;
-  reg [31:0] \$236 ;
-  reg [5:0] \$237 ;
-  reg [5:0] \$238 ;
-  reg [5:0] \$239 ;
+  wire [48:0] \$220 ;
+  reg [31:0] \$221 ;
+  reg [31:0] \$222 ;
+  reg [4:0] \$223 ;
+  reg [31:0] \$224 ;
+  reg [5:0] \$225 ;
+  reg [5:0] \$226 ;
+  reg [5:0] \$227 ;
+  reg [5:0] \$228 ;
+  reg [31:0] \$229 ;
+  wire \$23 ;
+  reg \$230 ;
+  reg [1:0] \$231 ;
+  reg [1:0] \$232 ;
+  reg \$233 ;
+  reg \$234 ;
+  reg [7:0] \$235 ;
+  reg [20:0] \$236 ;
+  reg \$237 ;
+  reg [47:0] \$238 ;
+  reg \$239 ;
   wire [3:0] \$24 ;
-  reg [5:0] \$240 ;
-  reg [5:0] \$241 ;
-  reg [5:0] \$242 ;
-  reg [5:0] \$243 ;
-  reg [5:0] \$244 ;
-  reg [31:0] \$245 ;
+  reg [47:0] \$240 ;
+  reg [3:0] \$241 ;
+  reg [2:0] \$242 ;
+  reg [47:0] \$243 ;
+  reg [20:0] \$244 ;
+  reg [7:0] \$245 ;
   reg \$246 ;
-  reg [1:0] \$247 ;
-  reg [1:0] \$248 ;
-  reg \$249 ;
-  wire \$25 ;
-  reg \$250 ;
-  reg [7:0] \$251 ;
-  reg [20:0] \$252 ;
-  reg \$253 ;
-  reg [47:0] \$254 ;
-  reg \$255 ;
-  reg [47:0] \$256 ;
-  reg [3:0] \$257 ;
-  reg [2:0] \$258 ;
-  reg [47:0] \$259 ;
+  reg [47:0] \$247 ;
+  reg \$248 ;
+  wire [4:0] \$25 ;
   wire \$26 ;
-  reg [20:0] \$260 ;
-  reg [7:0] \$261 ;
-  reg \$262 ;
-  reg [47:0] \$263 ;
-  reg \$264 ;
-  wire \$27 ;
+  wire [3:0] \$27 ;
   wire \$28 ;
-  wire [3:0] \$29 ;
-  wire [6:0] \$3 ;
-  wire [4:0] \$30 ;
-  wire \$31 ;
-  wire [3:0] \$32 ;
-  wire [4:0] \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire [3:0] \$36 ;
-  wire [4:0] \$37 ;
+  wire \$29 ;
+  wire \$3 ;
+  wire \$30 ;
+  wire [3:0] \$31 ;
+  wire [4:0] \$32 ;
+  wire \$33 ;
+  wire [3:0] \$34 ;
+  wire [4:0] \$35 ;
+  wire \$36 ;
+  wire [3:0] \$37 ;
   wire \$38 ;
-  wire [3:0] \$39 ;
-  wire \$4 ;
+  wire \$39 ;
+  wire [2:0] \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire [3:0] \$43 ;
-  wire [4:0] \$44 ;
-  wire \$45 ;
-  wire [3:0] \$46 ;
-  wire [4:0] \$47 ;
+  wire [3:0] \$41 ;
+  wire [3:0] \$42 ;
+  wire [4:0] \$43 ;
+  wire \$44 ;
+  wire [3:0] \$45 ;
+  wire [4:0] \$46 ;
+  wire \$47 ;
   wire \$48 ;
   wire [3:0] \$49 ;
-  wire [6:0] \$5 ;
-  wire \$50 ;
+  wire [2:0] \$5 ;
+  wire [4:0] \$50 ;
   wire \$51 ;
-  wire \$52 ;
-  wire [3:0] \$53 ;
-  wire [3:0] \$54 ;
-  wire [4:0] \$55 ;
-  wire \$56 ;
-  wire [3:0] \$57 ;
-  wire [4:0] \$58 ;
-  wire \$59 ;
-  wire [6:0] \$6 ;
+  wire [3:0] \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire [4:0] \$56 ;
+  wire [5:0] \$57 ;
+  wire [3:0] \$58 ;
+  wire [4:0] \$59 ;
+  wire \$6 ;
   wire \$60 ;
   wire [3:0] \$61 ;
   wire [4:0] \$62 ;
   wire \$63 ;
-  wire [3:0] \$64 ;
-  wire \$65 ;
-  wire \$66 ;
+  wire \$64 ;
+  wire [3:0] \$65 ;
+  wire [4:0] \$66 ;
   wire \$67 ;
-  wire [4:0] \$68 ;
-  wire [5:0] \$69 ;
+  wire [3:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [3:0] \$70 ;
-  wire [4:0] \$71 ;
-  wire \$72 ;
-  wire [3:0] \$73 ;
-  wire [4:0] \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire [3:0] \$77 ;
-  wire [4:0] \$78 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire [3:0] \$72 ;
+  wire [4:0] \$73 ;
+  wire \$74 ;
+  wire [3:0] \$75 ;
+  wire [4:0] \$76 ;
+  wire \$77 ;
+  wire [3:0] \$78 ;
   wire \$79 ;
-  wire [6:0] \$8 ;
-  wire [3:0] \$80 ;
+  wire \$8 ;
+  wire \$80 ;
   wire \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [3:0] \$84 ;
-  wire [4:0] \$85 ;
-  wire \$86 ;
-  wire [3:0] \$87 ;
-  wire [4:0] \$88 ;
+  wire [3:0] \$82 ;
+  wire [3:0] \$83 ;
+  wire [4:0] \$84 ;
+  wire \$85 ;
+  wire [3:0] \$86 ;
+  wire [4:0] \$87 ;
+  wire \$88 ;
   wire \$89 ;
-  wire [6:0] \$9 ;
+  wire \$9 ;
   wire [3:0] \$90 ;
-  wire \$91 ;
+  wire [4:0] \$91 ;
   wire \$92 ;
-  wire \$93 ;
-  wire [3:0] \$94 ;
-  wire [3:0] \$95 ;
-  wire [4:0] \$96 ;
-  wire \$97 ;
-  wire [3:0] \$98 ;
-  wire [4:0] \$99 ;
+  wire [3:0] \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire [4:0] \$97 ;
+  wire [5:0] \$98 ;
+  wire [3:0] \$99 ;
   reg [31:0] a_reg = 32'd0;
   wire [7:0] \a_reg[0] ;
   wire [7:0] \a_reg[1] ;
@@ -368,10 +352,6 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [14:0] prod3;
   wire ready;
   reg [1:0] remaining = 2'h0;
-  reg [5:0] rest0 = 6'h00;
-  reg [5:0] rest1 = 6'h00;
-  reg [5:0] rest2 = 6'h00;
-  reg [5:0] rest3 = 6'h00;
   input rst;
   wire rst;
   wire [2:0] shift0;
@@ -408,683 +388,623 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [5:0] \w_sel.code[3] ;
   wire [7:0] \w_sel.scale ;
   wire [5:0] wint_int6;
-  wire [5:0] \wint_int6$51 ;
-  wire [5:0] \wint_int6$52 ;
-  wire [5:0] \wint_int6$53 ;
-  assign \$1  = $signed(w_sel[5:0]) < $signed(1'h0);
-  assign \$2  = - $signed(w_sel[5:0]);
-  assign \$3  = \$1  ? \$2  : { w_sel[5], w_sel[5:0] };
-  assign \$4  = $signed(w_sel[11:6]) < $signed(1'h0);
-  assign \$5  = - $signed(w_sel[11:6]);
-  assign \$6  = \$4  ? \$5  : { w_sel[11], w_sel[11:6] };
-  assign \$7  = $signed(w_sel[17:12]) < $signed(1'h0);
-  assign \$8  = - $signed(w_sel[17:12]);
-  assign \$9  = \$7  ? \$8  : { w_sel[17], w_sel[17:12] };
-  assign \$10  = $signed(w_sel[23:18]) < $signed(1'h0);
-  assign \$11  = - $signed(w_sel[23:18]);
-  assign \$12  = \$10  ? \$11  : { w_sel[23], w_sel[23:18] };
-  assign \$13  = | remaining;
-  assign \$14  = ~ stall;
-  assign \$15  = \$13  & \$14 ;
-  assign \$16  = remaining - 1'h1;
-  assign \$17  = step + 1'h1;
-  assign \$18  = | remaining;
-  assign \$19  = ~ stall;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = accept & i_ctl[2];
-  assign \$22  = | dq_left;
-  assign \$23  = dq_left - 1'h1;
-  assign \$24  = dq_bit + 1'h1;
-  assign \$25  = dq_left == 1'h1;
-  assign \$26  = \$25  & dq_last;
+  wire [5:0] \wint_int6$47 ;
+  wire [5:0] \wint_int6$48 ;
+  wire [5:0] \wint_int6$49 ;
+  assign \$1  = | remaining;
+  assign \$2  = ~ stall;
+  assign \$3  = \$1  & \$2 ;
+  assign \$4  = remaining - 1'h1;
+  assign \$5  = step + 1'h1;
+  assign \$6  = | remaining;
+  assign \$7  = ~ stall;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = accept & i_ctl[2];
+  assign \$10  = | dq_left;
+  assign \$11  = dq_left - 1'h1;
+  assign \$12  = dq_bit + 1'h1;
+  assign \$13  = dq_left == 1'h1;
+  assign \$14  = \$13  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$27  = remaining <= 1'h1;
-  assign \$28  = ~ stall;
-  assign o_ready = \$27  & \$28 ;
+  assign \$15  = remaining <= 1'h1;
+  assign \$16  = ~ stall;
+  assign o_ready = \$15  & \$16 ;
   assign accept = i_ctl[0] & o_ready;
-  assign \$29  = 2'h2 * step;
-  assign \$30  = \$29  + 2'h2;
-  assign \$31  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$30 ;
-  assign \$32  = 2'h2 * step;
-  assign \$33  = \$32  + 1'h1;
-  assign \$34  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$33 ;
-  assign \$35  = \$31  == \$34 ;
-  assign \$36  = 2'h2 * step;
-  assign \$37  = \$36  + 1'h1;
+  assign \$17  = 2'h2 * step;
+  assign \$18  = \$17  + 2'h2;
+  assign \$19  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$18 ;
+  assign \$20  = 2'h2 * step;
+  assign \$21  = \$20  + 1'h1;
+  assign \$22  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$21 ;
+  assign \$23  = \$19  == \$22 ;
+  assign \$24  = 2'h2 * step;
+  assign \$25  = \$24  + 1'h1;
+  assign \$26  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$25 ;
+  assign \$27  = 2'h2 * step;
+  assign \$28  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$27 ;
+  assign \$29  = \$26  == \$28 ;
+  assign \$30  = \$23  & \$29 ;
+  assign man_int6_0 = ~ \$30 ;
+  assign \$31  = 2'h2 * step;
+  assign \$32  = \$31  + 2'h2;
+  assign \$33  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$32 ;
+  assign \$34  = 2'h2 * step;
+  assign \$35  = \$34  + 1'h1;
+  assign \$36  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$35 ;
+  assign \$37  = 2'h2 * step;
   assign \$38  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$37 ;
-  assign \$39  = 2'h2 * step;
-  assign \$40  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$39 ;
-  assign \$41  = \$38  == \$40 ;
-  assign \$42  = \$35  & \$41 ;
-  assign man_int6_0 = ~ \$42 ;
-  assign \$43  = 2'h2 * step;
-  assign \$44  = \$43  + 2'h2;
-  assign \$45  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$44 ;
-  assign \$46  = 2'h2 * step;
-  assign \$47  = \$46  + 1'h1;
-  assign \$48  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$47 ;
+  assign \$39  = \$36  & \$38 ;
+  assign \$40  = ~ \$39 ;
+  assign neg_int6_0 = \$33  & \$40 ;
+  assign \$41  = 2'h2 * step;
+  assign \$42  = 2'h2 * step;
+  assign \$43  = \$42  + 2'h2;
+  assign \$44  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$43 ;
+  assign \$45  = 2'h2 * step;
+  assign \$46  = \$45  + 1'h1;
+  assign \$47  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$46 ;
+  assign \$48  = \$44  != \$47 ;
   assign \$49  = 2'h2 * step;
-  assign \$50  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$49 ;
-  assign \$51  = \$48  & \$50 ;
-  assign \$52  = ~ \$51 ;
-  assign neg_int6_0 = \$45  & \$52 ;
-  assign \$53  = 2'h2 * step;
-  assign \$54  = 2'h2 * step;
-  assign \$55  = \$54  + 2'h2;
-  assign \$56  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$55 ;
-  assign \$57  = 2'h2 * step;
-  assign \$58  = \$57  + 1'h1;
-  assign \$59  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$58 ;
-  assign \$60  = \$56  != \$59 ;
+  assign \$50  = \$49  + 1'h1;
+  assign \$51  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$50 ;
+  assign \$52  = 2'h2 * step;
+  assign \$53  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$52 ;
+  assign \$54  = \$51  == \$53 ;
+  assign \$55  = \$48  & \$54 ;
+  assign \$56  = \$41  + \$55 ;
+  assign \$57  = \$56  + 1'h0;
+  assign \$58  = 2'h2 * step;
+  assign \$59  = \$58  + 2'h2;
+  assign \$60  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$59 ;
   assign \$61  = 2'h2 * step;
   assign \$62  = \$61  + 1'h1;
-  assign \$63  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$62 ;
-  assign \$64  = 2'h2 * step;
-  assign \$65  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$64 ;
-  assign \$66  = \$63  == \$65 ;
-  assign \$67  = \$60  & \$66 ;
-  assign \$68  = \$53  + \$67 ;
-  assign \$69  = \$68  + 1'h0;
-  assign \$70  = 2'h2 * step;
-  assign \$71  = \$70  + 2'h2;
-  assign \$72  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$71 ;
-  assign \$73  = 2'h2 * step;
-  assign \$74  = \$73  + 1'h1;
-  assign \$75  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$74 ;
-  assign \$76  = \$72  == \$75 ;
-  assign \$77  = 2'h2 * step;
-  assign \$78  = \$77  + 1'h1;
+  assign \$63  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$62 ;
+  assign \$64  = \$60  == \$63 ;
+  assign \$65  = 2'h2 * step;
+  assign \$66  = \$65  + 1'h1;
+  assign \$67  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$66 ;
+  assign \$68  = 2'h2 * step;
+  assign \$69  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$68 ;
+  assign \$70  = \$67  == \$69 ;
+  assign \$71  = \$64  & \$70 ;
+  assign man_int6_1 = ~ \$71 ;
+  assign \$72  = 2'h2 * step;
+  assign \$73  = \$72  + 2'h2;
+  assign \$74  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$73 ;
+  assign \$75  = 2'h2 * step;
+  assign \$76  = \$75  + 1'h1;
+  assign \$77  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$76 ;
+  assign \$78  = 2'h2 * step;
   assign \$79  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$78 ;
-  assign \$80  = 2'h2 * step;
-  assign \$81  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$80 ;
-  assign \$82  = \$79  == \$81 ;
-  assign \$83  = \$76  & \$82 ;
-  assign man_int6_1 = ~ \$83 ;
-  assign \$84  = 2'h2 * step;
-  assign \$85  = \$84  + 2'h2;
-  assign \$86  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$85 ;
-  assign \$87  = 2'h2 * step;
-  assign \$88  = \$87  + 1'h1;
-  assign \$89  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$88 ;
+  assign \$80  = \$77  & \$79 ;
+  assign \$81  = ~ \$80 ;
+  assign neg_int6_1 = \$74  & \$81 ;
+  assign \$82  = 2'h2 * step;
+  assign \$83  = 2'h2 * step;
+  assign \$84  = \$83  + 2'h2;
+  assign \$85  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$84 ;
+  assign \$86  = 2'h2 * step;
+  assign \$87  = \$86  + 1'h1;
+  assign \$88  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$87 ;
+  assign \$89  = \$85  != \$88 ;
   assign \$90  = 2'h2 * step;
-  assign \$91  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$90 ;
-  assign \$92  = \$89  & \$91 ;
-  assign \$93  = ~ \$92 ;
-  assign neg_int6_1 = \$86  & \$93 ;
-  assign \$94  = 2'h2 * step;
-  assign \$95  = 2'h2 * step;
-  assign \$96  = \$95  + 2'h2;
-  assign \$97  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$96 ;
-  assign \$98  = 2'h2 * step;
-  assign \$99  = \$98  + 1'h1;
-  assign \$100  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$99 ;
-  assign \$101  = \$97  != \$100 ;
+  assign \$91  = \$90  + 1'h1;
+  assign \$92  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$91 ;
+  assign \$93  = 2'h2 * step;
+  assign \$94  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$93 ;
+  assign \$95  = \$92  == \$94 ;
+  assign \$96  = \$89  & \$95 ;
+  assign \$97  = \$82  + \$96 ;
+  assign \$98  = \$97  + 1'h0;
+  assign \$99  = 2'h2 * step;
+  assign \$100  = \$99  + 2'h2;
+  assign \$101  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$100 ;
   assign \$102  = 2'h2 * step;
   assign \$103  = \$102  + 1'h1;
-  assign \$104  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$103 ;
-  assign \$105  = 2'h2 * step;
-  assign \$106  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$105 ;
-  assign \$107  = \$104  == \$106 ;
-  assign \$108  = \$101  & \$107 ;
-  assign \$109  = \$94  + \$108 ;
-  assign \$110  = \$109  + 1'h0;
-  assign \$111  = 2'h2 * step;
-  assign \$112  = \$111  + 2'h2;
-  assign \$113  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$112 ;
-  assign \$114  = 2'h2 * step;
-  assign \$115  = \$114  + 1'h1;
-  assign \$116  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$115 ;
-  assign \$117  = \$113  == \$116 ;
-  assign \$118  = 2'h2 * step;
-  assign \$119  = \$118  + 1'h1;
+  assign \$104  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$103 ;
+  assign \$105  = \$101  == \$104 ;
+  assign \$106  = 2'h2 * step;
+  assign \$107  = \$106  + 1'h1;
+  assign \$108  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$107 ;
+  assign \$109  = 2'h2 * step;
+  assign \$110  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$109 ;
+  assign \$111  = \$108  == \$110 ;
+  assign \$112  = \$105  & \$111 ;
+  assign man_int6_2 = ~ \$112 ;
+  assign \$113  = 2'h2 * step;
+  assign \$114  = \$113  + 2'h2;
+  assign \$115  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$114 ;
+  assign \$116  = 2'h2 * step;
+  assign \$117  = \$116  + 1'h1;
+  assign \$118  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$117 ;
+  assign \$119  = 2'h2 * step;
   assign \$120  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$119 ;
-  assign \$121  = 2'h2 * step;
-  assign \$122  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$121 ;
-  assign \$123  = \$120  == \$122 ;
-  assign \$124  = \$117  & \$123 ;
-  assign man_int6_2 = ~ \$124 ;
-  assign \$125  = 2'h2 * step;
-  assign \$126  = \$125  + 2'h2;
-  assign \$127  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$126 ;
-  assign \$128  = 2'h2 * step;
-  assign \$129  = \$128  + 1'h1;
-  assign \$130  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$129 ;
+  assign \$121  = \$118  & \$120 ;
+  assign \$122  = ~ \$121 ;
+  assign neg_int6_2 = \$115  & \$122 ;
+  assign \$123  = 2'h2 * step;
+  assign \$124  = 2'h2 * step;
+  assign \$125  = \$124  + 2'h2;
+  assign \$126  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$125 ;
+  assign \$127  = 2'h2 * step;
+  assign \$128  = \$127  + 1'h1;
+  assign \$129  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$128 ;
+  assign \$130  = \$126  != \$129 ;
   assign \$131  = 2'h2 * step;
-  assign \$132  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$131 ;
-  assign \$133  = \$130  & \$132 ;
-  assign \$134  = ~ \$133 ;
-  assign neg_int6_2 = \$127  & \$134 ;
-  assign \$135  = 2'h2 * step;
-  assign \$136  = 2'h2 * step;
-  assign \$137  = \$136  + 2'h2;
-  assign \$138  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$137 ;
-  assign \$139  = 2'h2 * step;
-  assign \$140  = \$139  + 1'h1;
-  assign \$141  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$140 ;
-  assign \$142  = \$138  != \$141 ;
+  assign \$132  = \$131  + 1'h1;
+  assign \$133  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$132 ;
+  assign \$134  = 2'h2 * step;
+  assign \$135  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$134 ;
+  assign \$136  = \$133  == \$135 ;
+  assign \$137  = \$130  & \$136 ;
+  assign \$138  = \$123  + \$137 ;
+  assign \$139  = \$138  + 1'h0;
+  assign \$140  = 2'h2 * step;
+  assign \$141  = \$140  + 2'h2;
+  assign \$142  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$141 ;
   assign \$143  = 2'h2 * step;
   assign \$144  = \$143  + 1'h1;
-  assign \$145  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$144 ;
-  assign \$146  = 2'h2 * step;
-  assign \$147  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$146 ;
-  assign \$148  = \$145  == \$147 ;
-  assign \$149  = \$142  & \$148 ;
-  assign \$150  = \$135  + \$149 ;
-  assign \$151  = \$150  + 1'h0;
-  assign \$152  = 2'h2 * step;
-  assign \$153  = \$152  + 2'h2;
-  assign \$154  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$153 ;
-  assign \$155  = 2'h2 * step;
-  assign \$156  = \$155  + 1'h1;
-  assign \$157  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$156 ;
-  assign \$158  = \$154  == \$157 ;
-  assign \$159  = 2'h2 * step;
-  assign \$160  = \$159  + 1'h1;
+  assign \$145  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$144 ;
+  assign \$146  = \$142  == \$145 ;
+  assign \$147  = 2'h2 * step;
+  assign \$148  = \$147  + 1'h1;
+  assign \$149  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$148 ;
+  assign \$150  = 2'h2 * step;
+  assign \$151  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$150 ;
+  assign \$152  = \$149  == \$151 ;
+  assign \$153  = \$146  & \$152 ;
+  assign man_int6_3 = ~ \$153 ;
+  assign \$154  = 2'h2 * step;
+  assign \$155  = \$154  + 2'h2;
+  assign \$156  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$155 ;
+  assign \$157  = 2'h2 * step;
+  assign \$158  = \$157  + 1'h1;
+  assign \$159  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$158 ;
+  assign \$160  = 2'h2 * step;
   assign \$161  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$160 ;
-  assign \$162  = 2'h2 * step;
-  assign \$163  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$162 ;
-  assign \$164  = \$161  == \$163 ;
-  assign \$165  = \$158  & \$164 ;
-  assign man_int6_3 = ~ \$165 ;
-  assign \$166  = 2'h2 * step;
-  assign \$167  = \$166  + 2'h2;
-  assign \$168  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$167 ;
-  assign \$169  = 2'h2 * step;
-  assign \$170  = \$169  + 1'h1;
-  assign \$171  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$170 ;
+  assign \$162  = \$159  & \$161 ;
+  assign \$163  = ~ \$162 ;
+  assign neg_int6_3 = \$156  & \$163 ;
+  assign \$164  = 2'h2 * step;
+  assign \$165  = 2'h2 * step;
+  assign \$166  = \$165  + 2'h2;
+  assign \$167  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$166 ;
+  assign \$168  = 2'h2 * step;
+  assign \$169  = \$168  + 1'h1;
+  assign \$170  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$169 ;
+  assign \$171  = \$167  != \$170 ;
   assign \$172  = 2'h2 * step;
-  assign \$173  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$172 ;
-  assign \$174  = \$171  & \$173 ;
-  assign \$175  = ~ \$174 ;
-  assign neg_int6_3 = \$168  & \$175 ;
-  assign \$176  = 2'h2 * step;
-  assign \$177  = 2'h2 * step;
-  assign \$178  = \$177  + 2'h2;
-  assign \$179  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$178 ;
-  assign \$180  = 2'h2 * step;
-  assign \$181  = \$180  + 1'h1;
-  assign \$182  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$181 ;
-  assign \$183  = \$179  != \$182 ;
-  assign \$184  = 2'h2 * step;
-  assign \$185  = \$184  + 1'h1;
-  assign \$186  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$185 ;
-  assign \$187  = 2'h2 * step;
-  assign \$188  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$187 ;
-  assign \$189  = \$186  == \$188 ;
-  assign \$190  = \$183  & \$189 ;
-  assign \$191  = \$176  + \$190 ;
-  assign \$192  = \$191  + 1'h0;
-  assign \$193  = | remaining;
-  assign \$194  = man_int6_0 & \$193 ;
-  assign \$195  = $signed(a_reg[7:0]) << \$69 [2:0];
-  assign mag0 = \$194  ? \$195  : 15'h0000;
-  assign \$196  = - $signed(mag0);
-  assign \$197  = neg_int6_0 ? \$196  : { mag0[14], mag0 };
-  assign \$198  = | remaining;
-  assign \$199  = man_int6_1 & \$198 ;
-  assign \$200  = $signed(a_reg[15:8]) << \$110 [2:0];
-  assign mag1 = \$199  ? \$200  : 15'h0000;
-  assign \$201  = - $signed(mag1);
-  assign \$202  = neg_int6_1 ? \$201  : { mag1[14], mag1 };
-  assign \$203  = | remaining;
-  assign \$204  = man_int6_2 & \$203 ;
-  assign \$205  = $signed(a_reg[23:16]) << \$151 [2:0];
-  assign mag2 = \$204  ? \$205  : 15'h0000;
-  assign \$206  = - $signed(mag2);
-  assign \$207  = neg_int6_2 ? \$206  : { mag2[14], mag2 };
-  assign \$208  = | remaining;
-  assign \$209  = man_int6_3 & \$208 ;
-  assign \$210  = $signed(a_reg[31:24]) << \$192 [2:0];
-  assign mag3 = \$209  ? \$210  : 15'h0000;
-  assign \$211  = - $signed(mag3);
-  assign \$212  = neg_int6_3 ? \$211  : { mag3[14], mag3 };
-  assign \$213  = $signed(\$197 [14:0]) + $signed(\$202 [14:0]);
-  assign \$214  = $signed(\$207 [14:0]) + $signed(\$212 [14:0]);
-  assign \$215  = $signed(\$213 ) + $signed(\$214 );
-  assign \$216  = $signed(group_acc) + $signed(\$215 );
-  assign \$217  = remaining == 1'h1;
-  assign \$218  = \$217  & beat_group_end;
-  assign \$219  = dq_left > 1'h1;
-  assign stall = \$218  & \$219 ;
-  assign \$220  = remaining == 1'h1;
-  assign \$221  = \$220  & beat_group_end;
-  assign \$222  = ~ stall;
-  assign handoff = \$221  & \$222 ;
-  assign \$223  = ! dq_bit;
-  assign \$224  = \$223  & dq_first;
-  assign \$225  = \$224  ? dq_psum : out_acc;
-  assign \$226  = dq_scale >> dq_bit;
-  assign \$227  = $signed(dq_sum) << dq_bit;
-  assign \$228  = - $signed(\$227 );
-  assign \$229  = $signed(dq_sum) << dq_bit;
-  assign \$231  = \$226  ? \$230  : 29'h00000000;
-  assign \$232  = $signed(\$225 ) + $signed(\$231 );
+  assign \$173  = \$172  + 1'h1;
+  assign \$174  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$173 ;
+  assign \$175  = 2'h2 * step;
+  assign \$176  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$175 ;
+  assign \$177  = \$174  == \$176 ;
+  assign \$178  = \$171  & \$177 ;
+  assign \$179  = \$164  + \$178 ;
+  assign \$180  = \$179  + 1'h0;
+  assign \$181  = | remaining;
+  assign \$182  = man_int6_0 & \$181 ;
+  assign \$183  = $signed(a_reg[7:0]) << \$57 [2:0];
+  assign mag0 = \$182  ? \$183  : 15'h0000;
+  assign \$184  = - $signed(mag0);
+  assign \$185  = neg_int6_0 ? \$184  : { mag0[14], mag0 };
+  assign \$186  = | remaining;
+  assign \$187  = man_int6_1 & \$186 ;
+  assign \$188  = $signed(a_reg[15:8]) << \$98 [2:0];
+  assign mag1 = \$187  ? \$188  : 15'h0000;
+  assign \$189  = - $signed(mag1);
+  assign \$190  = neg_int6_1 ? \$189  : { mag1[14], mag1 };
+  assign \$191  = | remaining;
+  assign \$192  = man_int6_2 & \$191 ;
+  assign \$193  = $signed(a_reg[23:16]) << \$139 [2:0];
+  assign mag2 = \$192  ? \$193  : 15'h0000;
+  assign \$194  = - $signed(mag2);
+  assign \$195  = neg_int6_2 ? \$194  : { mag2[14], mag2 };
+  assign \$196  = | remaining;
+  assign \$197  = man_int6_3 & \$196 ;
+  assign \$198  = $signed(a_reg[31:24]) << \$180 [2:0];
+  assign mag3 = \$197  ? \$198  : 15'h0000;
+  assign \$199  = - $signed(mag3);
+  assign \$200  = neg_int6_3 ? \$199  : { mag3[14], mag3 };
+  assign \$201  = $signed(\$185 [14:0]) + $signed(\$190 [14:0]);
+  assign \$202  = $signed(\$195 [14:0]) + $signed(\$200 [14:0]);
+  assign \$203  = $signed(\$201 ) + $signed(\$202 );
+  assign \$204  = $signed(group_acc) + $signed(\$203 );
+  assign \$205  = remaining == 1'h1;
+  assign \$206  = \$205  & beat_group_end;
+  assign \$207  = dq_left > 1'h1;
+  assign stall = \$206  & \$207 ;
+  assign \$208  = remaining == 1'h1;
+  assign \$209  = \$208  & beat_group_end;
+  assign \$210  = ~ stall;
+  assign handoff = \$209  & \$210 ;
+  assign \$211  = ! dq_bit;
+  assign \$212  = \$211  & dq_first;
+  assign \$213  = \$212  ? dq_psum : out_acc;
+  assign \$214  = dq_scale >> dq_bit;
+  assign \$215  = $signed(dq_sum) << dq_bit;
+  assign \$216  = - $signed(\$215 );
+  assign \$217  = $signed(dq_sum) << dq_bit;
+  assign \$219  = \$214  ? \$218  : 29'h00000000;
+  assign \$220  = $signed(\$213 ) + $signed(\$219 );
   always @(posedge clk)
-    o_a <= \$233 ;
+    o_a <= \$221 ;
   always @(posedge clk)
-    o_w <= \$234 ;
+    o_w <= \$222 ;
   always @(posedge clk)
-    o_ctl <= \$235 ;
+    o_ctl <= \$223 ;
   always @(posedge clk)
-    w_reg <= \$236 ;
+    w_reg <= \$224 ;
   always @(posedge clk)
-    w_int0 <= \$237 ;
+    w_int0 <= \$225 ;
   always @(posedge clk)
-    rest0 <= \$238 ;
+    w_int1 <= \$226 ;
   always @(posedge clk)
-    w_int1 <= \$239 ;
+    w_int2 <= \$227 ;
   always @(posedge clk)
-    rest1 <= \$240 ;
+    w_int3 <= \$228 ;
   always @(posedge clk)
-    w_int2 <= \$241 ;
+    a_reg <= \$229 ;
   always @(posedge clk)
-    rest2 <= \$242 ;
+    dtype <= \$230 ;
   always @(posedge clk)
-    w_int3 <= \$243 ;
+    remaining <= \$231 ;
   always @(posedge clk)
-    rest3 <= \$244 ;
+    step <= \$232 ;
   always @(posedge clk)
-    a_reg <= \$245 ;
+    beat_group_end <= \$233 ;
   always @(posedge clk)
-    dtype <= \$246 ;
+    beat_last <= \$234 ;
   always @(posedge clk)
-    remaining <= \$247 ;
+    beat_scale <= \$235 ;
   always @(posedge clk)
-    step <= \$248 ;
+    group_acc <= \$236 ;
   always @(posedge clk)
-    beat_group_end <= \$249 ;
+    grp_first <= \$237 ;
   always @(posedge clk)
-    beat_last <= \$250 ;
+    grp_psum <= \$238 ;
   always @(posedge clk)
-    beat_scale <= \$251 ;
+    o_valid <= \$239 ;
   always @(posedge clk)
-    group_acc <= \$252 ;
+    out_acc <= \$240 ;
   always @(posedge clk)
-    grp_first <= \$253 ;
+    dq_left <= \$241 ;
   always @(posedge clk)
-    grp_psum <= \$254 ;
+    dq_bit <= \$242 ;
   always @(posedge clk)
-    o_valid <= \$255 ;
+    o_psum <= \$243 ;
   always @(posedge clk)
-    out_acc <= \$256 ;
+    dq_sum <= \$244 ;
   always @(posedge clk)
-    dq_left <= \$257 ;
+    dq_scale <= \$245 ;
   always @(posedge clk)
-    dq_bit <= \$258 ;
+    dq_first <= \$246 ;
   always @(posedge clk)
-    o_psum <= \$259 ;
+    dq_psum <= \$247 ;
   always @(posedge clk)
-    dq_sum <= \$260 ;
-  always @(posedge clk)
-    dq_scale <= \$261 ;
-  always @(posedge clk)
-    dq_first <= \$262 ;
-  always @(posedge clk)
-    dq_psum <= \$263 ;
-  always @(posedge clk)
-    dq_last <= \$264 ;
+    dq_last <= \$248 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = i_a;
+    \$221  = i_a;
     if (rst) begin
-      \$233  = 32'd0;
+      \$221  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = i_w;
+    \$222  = i_w;
     if (rst) begin
-      \$234  = 32'd0;
+      \$222  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = i_ctl;
+    \$223  = i_ctl;
     if (rst) begin
-      \$235  = 5'h00;
+      \$223  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = w_reg;
+    \$224  = w_reg;
     if (i_ctl[1]) begin
-      \$236  = i_w;
+      \$224  = i_w;
     end
     if (rst) begin
-      \$236  = 32'd0;
+      \$224  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = w_int0;
+    \$225  = w_int0;
     if (accept) begin
-      \$237  = w_sel[5:0];
+      \$225  = w_sel[5:0];
     end
     if (rst) begin
-      \$237  = 6'h00;
+      \$225  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = rest0;
+    \$226  = w_int1;
     if (accept) begin
-      \$238  = \$3 [5:0];
+      \$226  = w_sel[11:6];
     end
     if (rst) begin
-      \$238  = 6'h00;
+      \$226  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = w_int1;
+    \$227  = w_int2;
     if (accept) begin
-      \$239  = w_sel[11:6];
+      \$227  = w_sel[17:12];
     end
     if (rst) begin
-      \$239  = 6'h00;
+      \$227  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = rest1;
+    \$228  = w_int3;
     if (accept) begin
-      \$240  = \$6 [5:0];
+      \$228  = w_sel[23:18];
     end
     if (rst) begin
-      \$240  = 6'h00;
+      \$228  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = w_int2;
+    \$229  = a_reg;
     if (accept) begin
-      \$241  = w_sel[17:12];
+      \$229  = i_a;
     end
     if (rst) begin
-      \$241  = 6'h00;
+      \$229  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = rest2;
+    \$230  = dtype;
     if (accept) begin
-      \$242  = \$9 [5:0];
+      \$230  = 1'h0;
     end
     if (rst) begin
-      \$242  = 6'h00;
+      \$230  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = w_int3;
+    \$231  = remaining;
     if (accept) begin
-      \$243  = w_sel[23:18];
+      \$231  = 2'h3;
+    end else if (\$3 ) begin
+      \$231  = \$4 [1:0];
     end
     if (rst) begin
-      \$243  = 6'h00;
+      \$231  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = rest3;
+    \$232  = step;
     if (accept) begin
-      \$244  = \$12 [5:0];
+      \$232  = 2'h0;
+    end else if (\$3 ) begin
+      \$232  = \$5 [1:0];
     end
     if (rst) begin
-      \$244  = 6'h00;
+      \$232  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = a_reg;
+    \$233  = beat_group_end;
     if (accept) begin
-      \$245  = i_a;
+      \$233  = i_ctl[4];
     end
     if (rst) begin
-      \$245  = 32'd0;
+      \$233  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = dtype;
+    \$234  = beat_last;
     if (accept) begin
-      \$246  = 1'h0;
+      \$234  = i_ctl[3];
     end
     if (rst) begin
-      \$246  = 1'h0;
+      \$234  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = remaining;
+    \$235  = beat_scale;
     if (accept) begin
-      \$247  = 2'h3;
-    end else if (\$15 ) begin
-      \$247  = \$16 [1:0];
+      \$235  = w_sel[31:24];
     end
     if (rst) begin
-      \$247  = 2'h0;
+      \$235  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = step;
-    if (accept) begin
-      \$248  = 2'h0;
-    end else if (\$15 ) begin
-      \$248  = \$17 [1:0];
-    end
-    if (rst) begin
-      \$248  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = beat_group_end;
-    if (accept) begin
-      \$249  = i_ctl[4];
-    end
-    if (rst) begin
-      \$249  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = beat_last;
-    if (accept) begin
-      \$250  = i_ctl[3];
-    end
-    if (rst) begin
-      \$250  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = beat_scale;
-    if (accept) begin
-      \$251  = w_sel[31:24];
-    end
-    if (rst) begin
-      \$251  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = group_acc;
+    \$236  = group_acc;
     if (handoff) begin
-      \$252  = 21'h000000;
-    end else if (\$20 ) begin
-      \$252  = \$216 [20:0];
+      \$236  = 21'h000000;
+    end else if (\$8 ) begin
+      \$236  = \$204 [20:0];
     end
     if (rst) begin
-      \$252  = 21'h000000;
+      \$236  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = grp_first;
+    \$237  = grp_first;
     if (handoff) begin
-      \$253  = 1'h0;
+      \$237  = 1'h0;
     end
-    if (\$21 ) begin
-      \$253  = 1'h1;
+    if (\$9 ) begin
+      \$237  = 1'h1;
     end
     if (rst) begin
-      \$253  = 1'h0;
+      \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = grp_psum;
-    if (\$21 ) begin
-      \$254  = i_psum;
+    \$238  = grp_psum;
+    if (\$9 ) begin
+      \$238  = i_psum;
     end
     if (rst) begin
-      \$254  = 48'h000000000000;
+      \$238  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = 1'h0;
-    if (\$22 ) begin
-      if (\$26 ) begin
-        \$255  = 1'h1;
+    \$239  = 1'h0;
+    if (\$10 ) begin
+      if (\$14 ) begin
+        \$239  = 1'h1;
       end
     end
     if (rst) begin
-      \$255  = 1'h0;
+      \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = out_acc;
-    if (\$22 ) begin
-      \$256  = \$232 [47:0];
+    \$240  = out_acc;
+    if (\$10 ) begin
+      \$240  = \$220 [47:0];
     end
     if (rst) begin
-      \$256  = 48'h000000000000;
+      \$240  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = dq_left;
-    if (\$22 ) begin
-      \$257  = \$23 [3:0];
+    \$241  = dq_left;
+    if (\$10 ) begin
+      \$241  = \$11 [3:0];
     end
     if (handoff) begin
-      \$257  = 4'h8;
+      \$241  = 4'h8;
     end
     if (rst) begin
-      \$257  = 4'h0;
+      \$241  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = dq_bit;
-    if (\$22 ) begin
-      \$258  = \$24 [2:0];
+    \$242  = dq_bit;
+    if (\$10 ) begin
+      \$242  = \$12 [2:0];
     end
     if (handoff) begin
-      \$258  = 3'h0;
+      \$242  = 3'h0;
     end
     if (rst) begin
-      \$258  = 3'h0;
+      \$242  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = o_psum;
-    if (\$22 ) begin
-      if (\$26 ) begin
-        \$259  = \$232 [47:0];
+    \$243  = o_psum;
+    if (\$10 ) begin
+      if (\$14 ) begin
+        \$243  = \$220 [47:0];
       end
     end
     if (rst) begin
-      \$259  = 48'h000000000000;
+      \$243  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = dq_sum;
+    \$244  = dq_sum;
     if (handoff) begin
-      \$260  = \$216 [20:0];
+      \$244  = \$204 [20:0];
     end
     if (rst) begin
-      \$260  = 21'h000000;
+      \$244  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = dq_scale;
+    \$245  = dq_scale;
     if (handoff) begin
-      \$261  = beat_scale;
+      \$245  = beat_scale;
     end
     if (rst) begin
-      \$261  = 8'h00;
+      \$245  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = dq_first;
+    \$246  = dq_first;
     if (handoff) begin
-      \$262  = grp_first;
+      \$246  = grp_first;
     end
     if (rst) begin
-      \$262  = 1'h0;
+      \$246  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = dq_psum;
+    \$247  = dq_psum;
     if (handoff) begin
-      \$263  = grp_psum;
+      \$247  = grp_psum;
     end
     if (rst) begin
-      \$263  = 48'h000000000000;
+      \$247  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = dq_last;
+    \$248  = dq_last;
     if (handoff) begin
-      \$264  = beat_last;
+      \$248  = beat_last;
     end
     if (rst) begin
-      \$264  = 1'h0;
+      \$248  = 1'h0;
     end
   end
   assign w_in0 = w_sel[5:0];
   assign w_in1 = w_sel[11:6];
   assign w_in2 = w_sel[17:12];
   assign w_in3 = w_sel[23:18];
-  assign group_next = \$216 [20:0];
-  assign out_next = \$232 [47:0];
+  assign group_next = \$204 [20:0];
+  assign out_next = \$220 [47:0];
   assign ready = o_ready;
   assign wint_int6 = w_sel[5:0];
-  assign \wint_int6$51  = w_sel[11:6];
-  assign \wint_int6$52  = w_sel[17:12];
-  assign \wint_int6$53  = w_sel[23:18];
-  assign shift_int6_0 = \$69 [2:0];
+  assign \wint_int6$47  = w_sel[11:6];
+  assign \wint_int6$48  = w_sel[17:12];
+  assign \wint_int6$49  = w_sel[23:18];
+  assign shift_int6_0 = \$57 [2:0];
   assign neg0 = neg_int6_0;
   assign man0 = man_int6_0;
-  assign shift0 = \$69 [2:0];
-  assign shift_int6_1 = \$110 [2:0];
+  assign shift0 = \$57 [2:0];
+  assign shift_int6_1 = \$98 [2:0];
   assign neg1 = neg_int6_1;
   assign man1 = man_int6_1;
-  assign shift1 = \$110 [2:0];
-  assign shift_int6_2 = \$151 [2:0];
+  assign shift1 = \$98 [2:0];
+  assign shift_int6_2 = \$139 [2:0];
   assign neg2 = neg_int6_2;
   assign man2 = man_int6_2;
-  assign shift2 = \$151 [2:0];
-  assign shift_int6_3 = \$192 [2:0];
+  assign shift2 = \$139 [2:0];
+  assign shift_int6_3 = \$180 [2:0];
   assign neg3 = neg_int6_3;
   assign man3 = man_int6_3;
-  assign shift3 = \$192 [2:0];
-  assign prod0 = \$197 [14:0];
-  assign prod1 = \$202 [14:0];
-  assign prod2 = \$207 [14:0];
-  assign prod3 = \$212 [14:0];
-  assign term_sum = { \$215 [16], \$215  };
+  assign shift3 = \$180 [2:0];
+  assign prod0 = \$185 [14:0];
+  assign prod1 = \$190 [14:0];
+  assign prod2 = \$195 [14:0];
+  assign prod3 = \$200 [14:0];
+  assign term_sum = { \$203 [16], \$203  };
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
   assign \i_a[2]  = i_a[23:16];
@@ -1131,5 +1051,5 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \w_sel.code[2]  = w_sel[17:12];
   assign \w_sel.code[3]  = w_sel[23:18];
   assign \w_sel.scale  = w_sel[31:24];
-  assign \$230  = { \$229 [27], \$229  };
+  assign \$218  = { \$217 [27], \$217  };
 endmodule

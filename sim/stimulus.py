@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .golden.formats import int_range
 from .golden.pe import Beat, BitSerialWeight, DequantWeight
 
 __all__ = [
@@ -34,10 +35,6 @@ FP32_SPECIALS = [
     0xBF800000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001,
     0x4F800000, 0xCF800000,  # +-2^32, the magnitude of the largest FP16 x FP16 product
 ]
-
-
-def _int_range(bits: int, signed: bool) -> tuple[int, int]:
-    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
 
 
 def _fp16_random(rng: np.random.Generator, n: int) -> list[int]:
@@ -77,7 +74,7 @@ def _random_a(config: Any, rng: np.random.Generator) -> tuple[int, ...]:
         lo, hi = -(1 << (config.act_bits - 1)), (1 << (config.act_bits - 1)) - 1
         return tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
     if config.kind == "int_mac":
-        lo, hi = _int_range(config.act_bits, config.act_signed)
+        lo, hi = int_range(config.act_bits, config.act_signed)
         if rng.random() < 0.2:
             return tuple(int(rng.choice([lo, hi, 0])) for _ in range(config.lanes))
         return tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
@@ -91,14 +88,14 @@ def _random_w(config: Any, rng: np.random.Generator) -> Any:
         return BitSerialWeight(codes=tuple(_bitserial_codes(fmt, rng, config.lanes, False)),
                                scale=int(rng.integers(0, 1 << config.scale_bits)), dtype=dtype)
     if config.kind == "int_mac":
-        lo, hi = _int_range(config.weight_bits, config.weight_signed)
+        lo, hi = int_range(config.weight_bits, config.weight_signed)
         if rng.random() < 0.2:
             return tuple(int(rng.choice([lo, hi, 0])) for _ in range(config.lanes))
         return tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
     if config.kind == "fp16_mac":
         return tuple(_fp16_random(rng, config.lanes))
     if config.kind == "dequant_mac":
-        lo, hi = _int_range(config.weight_bits, config.weight_signed)
+        lo, hi = int_range(config.weight_bits, config.weight_signed)
         q = tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
         zero = int(rng.integers(lo, hi + 1)) if not config.weight_signed else 0
         r = rng.random()
@@ -117,7 +114,7 @@ def _random_psum(config: Any, rng: np.random.Generator) -> int:
     if config.kind == "int_mac" or (config.kind == "bitserial" and not config.is_fp):
         if rng.random() < 0.5:
             return 0
-        lo, hi = _int_range(config.acc_bits, True)
+        lo, hi = int_range(config.acc_bits, True)
         return int(rng.integers(lo, hi + 1))
     return _fp32_random(rng)
 
@@ -273,9 +270,9 @@ def corner_beats(config: Any) -> list[Beat]:
     lanes = config.lanes
     beats: list[Beat] = []
     if config.kind == "int_mac":
-        alo, ahi = _int_range(config.act_bits, config.act_signed)
-        wlo, whi = _int_range(config.weight_bits, config.weight_signed)
-        plo, phi = _int_range(config.acc_bits, True)
+        alo, ahi = int_range(config.act_bits, config.act_signed)
+        wlo, whi = int_range(config.weight_bits, config.weight_signed)
+        plo, phi = int_range(config.acc_bits, True)
         avals = sorted({alo, ahi, 0, min(1, ahi), max(-1, alo)})
         wvals = sorted({wlo, whi, 0, min(1, whi), max(-1, wlo)})
         for a in avals:
@@ -308,7 +305,7 @@ def corner_beats(config: Any) -> list[Beat]:
             beats.extend(_single(config, a, (0x4000,) * lanes, 0))
         return beats
     if config.kind == "dequant_mac":
-        lo, hi = _int_range(config.weight_bits, config.weight_signed)
+        lo, hi = int_range(config.weight_bits, config.weight_signed)
         zeros = (0,) if config.weight_signed else (lo, hi)
         for scale in FP16_SPECIALS:
             for q in (lo, hi, 0):

@@ -204,8 +204,8 @@ def test_cost_model_follows_terms_per_weight():
     assert pe_cost(BitSerialConfig(lanes=8)).area_um2 > pe_cost(booth).area_um2
     report = evaluate(booth, GemmWorkload(4, 8, 256, act_format="int8", weight_format="int4",
                                           group_size=128))
-    # 4 x 8 outputs, each 256 / 4 = 64 beats of 2 term cycles, plus the pipeline latency.
-    assert report.latency_cycles == 4 * 8 * 64 * 2 + booth.latency
+    # 4 x 8 outputs, each 256 / 4 = 64 beats of the format's term cycles, plus the latency.
+    assert report.latency_cycles == 4 * 8 * 64 * booth.beat_cycles("int4") + booth.latency
     with pytest.raises(ValueError, match="is not one of the bitserial config's weight_formats"):
         evaluate(booth, GemmWorkload(1, 1, 128, act_format="int8", weight_format="int8",
                                      group_size=128))
@@ -445,6 +445,7 @@ def test_cost_model_uses_the_workloads_data_type():
                                    group_size=128))
     int8 = evaluate(c, GemmWorkload(4, 4, 256, act_format="int8", weight_format="int8",
                                     group_size=128))
-    assert fp4.latency_cycles == 16 * 64 * 2 + c.latency_for("bitmod_fp4")
-    assert int8.latency_cycles == 16 * 64 * 4 + c.latency_for("int8")
+    for report, fmt in ((fp4, "bitmod_fp4"), (int8, "int8")):
+        assert report.latency_cycles == 16 * 64 * c.beat_cycles(fmt) + c.latency_for(fmt)
+    assert c.beat_cycles("bitmod_fp4") < c.beat_cycles("int8")
     assert fp4.compute_energy_pj < int8.compute_energy_pj

@@ -905,3 +905,16 @@ def test_quantized_weights_validation() -> None:
         QuantizedWeights(**{**base, "group_size": 3})
     with pytest.raises(ValueError):
         q.codes[0, 0] = 1  # arrays are read-only
+
+
+@given(st.integers(-(1 << 70), 0), st.integers(0, 1 << 70))
+def test_signed_bits_for_range_is_the_smallest_width(lo: int, hi: int) -> None:
+    from sim.golden.formats import int_range, signed_bits_for_range
+
+    bits = signed_bits_for_range(lo, hi)
+    rlo, rhi = int_range(bits, True)
+    assert rlo <= lo and hi <= rhi
+    if bits > 1:
+        plo, phi = int_range(bits - 1, True)
+        assert lo < plo or hi > phi
+    assert int_range(8, False) == (0, 255) and int_range(48, True) == (-(1 << 47), (1 << 47) - 1)

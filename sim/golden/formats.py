@@ -61,6 +61,8 @@ __all__ = [
     "TernaryFormat",
     "get_format",
     "get_weight_format",
+    "int_range",
+    "signed_bits_for_range",
     "pack_fields",
     "quantize_groups",
     "to_signed",
@@ -258,6 +260,18 @@ def _reject_non_saturating(fmt_name: str, saturate: object) -> None:
 # --------------------------------------------------------------------------------------
 # Two's complement helpers
 # --------------------------------------------------------------------------------------
+
+
+def int_range(bits: int, signed: bool) -> tuple[int, int]:
+    """Smallest and largest value of a ``bits``-bit integer (any width, e.g. accumulators)."""
+    if signed:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def signed_bits_for_range(lo: int, hi: int) -> int:
+    """Smallest two's complement width holding every integer in ``[lo, hi]``."""
+    return max(1, (max(hi, -lo - 1)).bit_length() + 1)
 
 
 def to_signed(codes: npt.ArrayLike, bits: int) -> np.ndarray:

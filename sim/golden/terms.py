@@ -21,10 +21,17 @@ Weights are handled as integers ``w_int``: the exact weight value is ``w_int * 2
 
 from dataclasses import dataclass
 
-from .formats import IntFormat, SpecialValueFormat, TernaryFormat, get_weight_format
+from .formats import (
+    IntFormat,
+    SpecialValueFormat,
+    TernaryFormat,
+    get_weight_format,
+    signed_bits_for_range,
+)
 
 __all__ = [
-    "TERM_MODES", "BITSERIAL_WEIGHT_FORMATS", "Term", "frac_bits", "w_int_range", "w_int_width",
+    "TERM_MODES", "BITSERIAL_WEIGHT_FORMATS", "SPARSE_FORMATS", "is_sparse", "Term",
+    "frac_bits", "w_int_range", "w_int_width",
     "weight_int", "booth_digits", "n_terms", "weight_terms",
 ]
 
@@ -84,11 +91,7 @@ def w_int_range(fmt_name: str) -> tuple[int, int]:
 
 def w_int_width(fmt_name: str) -> int:
     """Two's complement width holding every ``w_int`` of the format."""
-    lo, hi = w_int_range(fmt_name)
-    bits = 1
-    while not (-(1 << (bits - 1)) <= lo and hi < (1 << (bits - 1))):
-        bits += 1
-    return bits
+    return signed_bits_for_range(*w_int_range(fmt_name))
 
 
 def weight_int(fmt_name: str, code: int, *, zero: int = 0, special: int = 0) -> int:
@@ -133,8 +136,12 @@ def booth_digits(value: int, width: int) -> list[int]:
     return digits
 
 
-def _sparse(fmt_name: str) -> bool:
-    return fmt_name in ("fp4_e2m1", "bitmod_fp4", "bitmod_fp3")
+#: Formats decomposed into their non-zero bits (at most two) rather than Booth digits.
+SPARSE_FORMATS = ("fp4_e2m1", "bitmod_fp4", "bitmod_fp3")
+
+
+def is_sparse(fmt_name: str) -> bool:
+    return fmt_name in SPARSE_FORMATS
 
 
 def n_terms(fmt_name: str, mode: str = "booth") -> int:
@@ -145,7 +152,7 @@ def n_terms(fmt_name: str, mode: str = "booth") -> int:
     width = w_int_width(fmt_name)
     if mode == "bitplane":
         return width
-    if _sparse(fmt_name):
+    if is_sparse(fmt_name):
         return 2
     return (width + 1) // 2
 
@@ -161,7 +168,7 @@ def weight_terms(fmt_name: str, w_int: int, mode: str = "booth") -> list[Term]:
         bits = [(w_int >> j) & 1 for j in range(width)]
         return [Term(sign=int(j == width - 1 and b), exp=0, man=b, bsig=j)
                 for j, b in enumerate(bits)]
-    if _sparse(fmt_name):
+    if is_sparse(fmt_name):
         terms = []
         rest = abs(w_int)
         for _ in range(count):
