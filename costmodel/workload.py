@@ -53,6 +53,8 @@ def _local_info(name: str) -> FormatInfo | None:
         return FormatInfo(name, bits, False, lo, hi)
     if name == "ternary":
         return FormatInfo(name, 2, False, -1, 1)
+    if name == "binary":
+        return FormatInfo(name, 1, False, -1, 1)
     if name in _LOCAL_FLOATS:
         return FormatInfo(name, _LOCAL_FLOATS[name], True, None, None)
     return None
@@ -62,7 +64,7 @@ def _known_names() -> list[str]:
     if _golden_formats is not None:
         return [*_golden_formats.FORMATS, *_golden_formats.SPECIAL_FORMATS]
     return ([f"int{b}" for b in range(2, 17)] + [f"uint{b}" for b in range(1, 17)]
-            + ["ternary", *_LOCAL_FLOATS])
+            + ["ternary", "binary", *_LOCAL_FLOATS])
 
 
 def format_info(name: str) -> FormatInfo:

@@ -124,12 +124,24 @@ def random_magnitudes(fmt: FloatFormat, n: int, rng: np.random.Generator) -> np.
 
 
 def test_registry_has_exactly_the_canonical_names() -> None:
-    expected = set(INT_NAMES) | {"ternary"} | set(FLOAT_NAMES)
+    expected = set(INT_NAMES) | {"ternary", "binary"} | set(FLOAT_NAMES)
     assert set(FORMATS) == expected
     for name, fmt in FORMATS.items():
         assert fmt.name == name
         assert get_format(name) is fmt
         assert get_format(fmt) is fmt
+
+
+def test_binary_format_is_the_sign_of_a_bit() -> None:
+    fmt = FORMATS["binary"]
+    assert fmt.bits == 1
+    np.testing.assert_array_equal(fmt.decode([0, 1]), [-1.0, 1.0])
+    np.testing.assert_array_equal(fmt.encode([-3.0, -0.0, 0.0, 0.2, 7.0]), [0, 1, 1, 1, 1])
+    np.testing.assert_array_equal(fmt.quantize([-0.1, 0.1]), [-1.0, 1.0])
+    with pytest.raises(ValueError, match="NaN"):
+        fmt.encode([np.nan])
+    with pytest.raises(ValueError):
+        fmt.decode([2])
 
 
 def test_get_format_errors() -> None:

@@ -49,6 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "BinaryFormat",
     "FORMATS",
     "FloatFormat",
     "Format",
@@ -628,6 +629,72 @@ class TernaryFormat(_FormatBase):
 
 
 @dataclass(frozen=True)
+class BinaryFormat(_FormatBase):
+    """Binary (sign) weights {-1, +1} in 1 bit, as in BitNet's 1-bit weights.
+
+    Code ``1`` is +1 and code ``0`` is -1: the weight is ``2 * code - 1``, the same +-1 reading
+    of a bit that LUT Tensor Core's table symmetrization uses for every weight bit-plane.
+
+    Notes
+    -----
+    ``encode`` maps ``x >= 0`` to +1 and ``x < 0`` to -1 (the sign, with zero going to +1,
+    as there is no zero to round to).  NaN cannot be encoded.
+    """
+
+    @property
+    def name(self) -> str:
+        """Always ``"binary"``."""
+        return "binary"
+
+    @property
+    def bits(self) -> int:  # type: ignore[override]
+        """Always 1."""
+        return 1
+
+    @property
+    def signed(self) -> bool:
+        """Always True."""
+        return True
+
+    @property
+    def is_float(self) -> bool:
+        """Always False."""
+        return False
+
+    @property
+    def min_value(self) -> float:
+        """-1.0."""
+        return -1.0
+
+    @property
+    def max_value(self) -> float:
+        """+1.0."""
+        return 1.0
+
+    def decode(self, codes: npt.ArrayLike) -> np.ndarray:
+        """Decode 1-bit codes: 0 -> -1.0, 1 -> +1.0."""
+        return (2 * self._codes(codes) - 1).astype(np.float64)
+
+    def encode(self, x: npt.ArrayLike, *, saturate: bool | None = None) -> np.ndarray:
+        """The sign of each value as a code: 1 for ``x >= 0``, 0 for ``x < 0``.
+
+        Raises
+        ------
+        ValueError
+            For NaN inputs or ``saturate=False``.
+        """
+        _reject_non_saturating(self.name, saturate)
+        arr = _as_real(x, "x")
+        if np.isnan(arr).any():
+            raise ValueError("cannot encode NaN in binary: the format has no NaN")
+        return (arr >= 0).astype(np.uint8)
+
+    def values(self) -> np.ndarray:
+        """Return ``[-1.0, 1.0]``."""
+        return np.array([-1.0, 1.0])
+
+
+@dataclass(frozen=True)
 class FloatFormat(_FormatBase):
     """Binary floating point format with sign, biased exponent and mantissa fields.
 
@@ -918,7 +985,7 @@ class FloatFormat(_FormatBase):
         return np.unique(vals[np.isfinite(vals)]) + 0.0
 
 
-Format: TypeAlias = IntFormat | TernaryFormat | FloatFormat
+Format: TypeAlias = IntFormat | TernaryFormat | BinaryFormat | FloatFormat
 """Any number format defined in this module."""
 
 
@@ -932,6 +999,7 @@ def _build_formats() -> dict[str, Format]:
         fmt = IntFormat(bits, False)
         formats[fmt.name] = fmt
     formats["ternary"] = TernaryFormat()
+    formats["binary"] = BinaryFormat()
     for ffmt in (
         FloatFormat("fp4_e2m1", 2, 1, 1, False, "none"),
         FloatFormat("fp8_e4m3", 4, 3, 7, False, "all_ones"),
@@ -968,7 +1036,7 @@ def get_format(name: str | Format) -> Format:
     TypeError
         If ``name`` is neither a str nor a format object.
     """
-    if isinstance(name, (IntFormat, TernaryFormat, FloatFormat)):
+    if isinstance(name, (IntFormat, TernaryFormat, BinaryFormat, FloatFormat)):
         return name
     if not isinstance(name, str):
         raise TypeError(
