@@ -34,10 +34,13 @@ def expected_ready(config: Any, beats: list[Beat], cycles: int, *, w_reset: Any 
 
     ready = [1] * cycles
     w_reg = reset_of(config) if w_reset is None else w_reset
-    if config.kind == "bitserial":
-        # The bit-serial PE also stalls when a group closes on a busy dequantizer.
+    if config.kind in ("bitserial", "lut"):
+        # These PEs also stall when a group closes on a busy dequantizer.
+        from .golden.lut import run_lut
+
         low: list[int] = []
-        run_bitserial(config, beats, w_reset=w_reg, not_ready=low)
+        run = run_bitserial if config.kind == "bitserial" else run_lut
+        run(config, beats, w_reset=w_reg, not_ready=low)
         for u in low:
             if u < cycles:
                 ready[u] = 0
@@ -82,7 +85,7 @@ def check_cycles(config: Any, driven: list[dict[str, int]], observed: list[dict[
     want = dict(expected)
     if len(want) != len(expected):
         errors.append("golden model produced two results in one cycle")
-    hold = 0
+    hold = decode_psum(config, 0)
     n_valid = 0
     ready = expected_ready(config, beats, len(observed)) if beats is not None else None
     for t, obs in enumerate(observed):

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .golden.formats import int_range
+from . import lut_stimulus as _lut
 from .golden.pe import Beat, BitSerialWeight, DequantWeight
 
 __all__ = [
@@ -121,6 +122,8 @@ def _random_psum(config: Any, rng: np.random.Generator) -> int:
 
 def w_reset(config: Any) -> Any:
     """The weight register's reset value in golden-model form."""
+    if config.kind == "lut":
+        return _lut.w_reset(config)
     if config.kind == "bitserial":
         return BitSerialWeight(codes=(0,) * config.lanes)
     if config.kind == "dequant_mac":
@@ -233,6 +236,8 @@ def random_beats(config: Any, rng: np.random.Generator, n_valid: int) -> list[Be
     """
     if config.kind == "bitserial":
         return _bitserial_random(config, rng, n_valid)
+    if config.kind == "lut":
+        return _lut.random_beats(config, rng, n_valid)
     beats: list[Beat] = []
     count = 0
     gap = config.cycles_per_beat - 1
@@ -267,6 +272,8 @@ def _single(config: Any, a: Any, w: Any, psum: int) -> Iterator[Beat]:
 
 def corner_beats(config: Any) -> list[Beat]:
     """Deterministic corner cases: extremes, zeros, specials, wrap-around, long accumulations."""
+    if config.kind == "lut":
+        return _lut.corner_beats(config)
     lanes = config.lanes
     beats: list[Beat] = []
     if config.kind == "int_mac":
@@ -348,6 +355,8 @@ def _pack(values: Any, bits: int) -> int:
 def encode_beat(config: Any, beat: Beat) -> dict[str, int]:
     """The integer value of each contract input port for ``beat`` (lane 0 in the LSBs)."""
     ctl = sum(int(bool(getattr(beat, f))) << bit for f, bit in CTL_BITS.items())
+    if config.kind == "lut":
+        return _lut.encode_beat(config, beat, ctl)
     if config.kind == "int_mac":
         return {
             "i_a": _pack(beat.a, config.act_bits),
@@ -385,6 +394,8 @@ def encode_beat(config: Any, beat: Beat) -> dict[str, int]:
 
 def decode_psum(config: Any, raw: int) -> int:
     """``o_psum``'s raw unsigned value -> golden-model value (signed for integer PEs)."""
+    if config.kind == "lut":
+        return _lut.decode_psum(config, raw)
     if config.kind == "int_mac" or (config.kind == "bitserial" and not config.is_fp):
         bits = config.acc_bits
         raw &= (1 << bits) - 1

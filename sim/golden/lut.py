@@ -1,0 +1,359 @@
+"""Bit-exact golden model of the LUT tensor core (LUT Tensor Core, ISCA 2025; T-MAC).
+
+The unit multiplies activations by low-bit weights without multipliers. For each group of
+``table_k`` activations ``a_0 .. a_{K-1}`` (one *chunk*) a table holds the partial sums a
+``K``-bit weight pattern selects; a weight of ``B`` bits is processed as ``B`` bit-planes, one per
+cycle: plane ``b`` of ``K`` weights is a ``K``-bit index into the table, and the looked-up value,
+shifted by ``2^b``, is accumulated.
+
+* **Symmetrized tables** read every weight bit as -1/+1: entry ``j`` is
+  ``T[j] = sum_i (2 j_i - 1) a_i``. As ``T[~j] = -T[j]``, only the ``2^(K-1)`` entries with the
+  top index bit set are stored; a pattern with that bit clear looks up its complement and negates.
+  Summing planes gives ``sum_i a_i q'_i`` with ``q' = 2q - (2^B - 1)``, so
+  ``a.q = (acc + (2^B - 1) sum a) / 2``.
+* **Plain tables** (symmetrization off) store all ``2^K`` entries ``T[j] = sum_i j_i a_i``.
+
+Weights: ``uint1``-``uint8`` with a zero point, ``int2``-``int8`` (two's complement: the top
+plane weighs ``-2^(B-1)``), ``ternary`` (read as int2) and ``binary`` (+-1, code ``2w - 1``).
+Per quantization group (``group_size`` weights along K, one scale and zero point per output
+column) the unit turns the plane sums into ``D = sum_k a_k w_k`` (``w = q - z`` for unsigned
+formats) with one correction ``D = ((acc << p) + c * sum_k a_k) >> h`` (:func:`correction`), and
+dequantizes ``out += s * D``.
+
+The table is built by a fixed *plan* of additions (:func:`table_plan`): the golden model, the
+RTL generator (:mod:`pe_designs.lut`) and the cost model all read the same plan, so the adders
+the cost model counts are the ones the hardware has.
+
+Plain Python integers (exact at any width); configs are read duck-typed.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from .formats import BinaryFormat, IntFormat, get_format, signed_bits_for_range
+
+__all__ = [
+    "LUT_WEIGHT_FORMATS", "n_planes", "plane_negative", "weight_value", "correction",
+    "correction_bits", "TableNode", "table_plan", "table_adders", "build_table", "lookup",
+    "plane_index", "chunk_sum", "LutWeight", "lut_group_value", "run_lut", "lut_gemm",
+]
+
+#: Weight formats the LUT tensor core supports: any precision 1-8 bits.
+LUT_WEIGHT_FORMATS = (
+    *(f"uint{b}" for b in range(1, 9)),
+    *(f"int{b}" for b in range(2, 9)),
+    "ternary", "binary",
+)
+
+
+def _check(fmt: str) -> None:
+    if fmt not in LUT_WEIGHT_FORMATS:
+        raise ValueError(f"weight format must be one of {', '.join(LUT_WEIGHT_FORMATS)}, "
+                         f"not {fmt!r}")
+
+
+def n_planes(fmt: str) -> int:
+    """Bit-planes (= cycles per chunk) of a weight format: its bit width."""
+    _check(fmt)
+    return get_format(fmt).bits
+
+
+def is_unsigned(fmt: str) -> bool:
+    """Unsigned integer formats carry a zero point."""
+    _check(fmt)
+    f = get_format(fmt)
+    return isinstance(f, IntFormat) and not f.signed
+
+
+def plane_negative(fmt: str, b: int) -> bool:
+    """Whether plane ``b`` weighs ``-2^b``: the top plane of two's complement formats."""
+    _check(fmt)
+    f = get_format(fmt)
+    signed = not isinstance(f, BinaryFormat) and f.signed
+    return signed and b == f.bits - 1
+
+
+def weight_value(fmt: str, code: int, zero: int = 0) -> int:
+    """The integer weight ``w`` a code stands for (``q - zero`` for unsigned formats)."""
+    _check(fmt)
+    f = get_format(fmt)
+    code = int(code)
+    if isinstance(f, BinaryFormat):
+        return 2 * code - 1
+    if is_unsigned(fmt):
+        return code - int(zero)
+    return int(f.decode([code])[0])
+
+
+def correction(fmt: str, zero: int, symmetric: bool) -> tuple[int, int, int]:
+    """``(p, c, h)`` with ``sum_k a_k w_k = ((acc << p) + c * sum_k a_k) >> h`` for a group.
+
+    ``acc`` is the group's sum of shifted table values. Symmetrized tables give
+    ``acc = 2 a.q - (sum_b +-2^b) sum a``; plain tables give ``acc = a.q``, except binary
+    weights, whose bits mean -1/+1, so ``a.w = 2 acc - sum a``.
+    """
+    _check(fmt)
+    bits = n_planes(fmt)
+    if fmt == "binary":
+        return (0, 0, 0) if symmetric else (1, -1, 0)
+    if is_unsigned(fmt):
+        return (0, (1 << bits) - 1 - 2 * zero, 1) if symmetric else (0, -zero, 0)
+    return (0, -1, 1) if symmetric else (0, 0, 0)
+
+
+def correction_bits(fmt: str, symmetric: bool) -> int:
+    """Two's complement width of the correction constant ``c`` (0 when it is always 0)."""
+    top = (1 << n_planes(fmt)) - 1 if is_unsigned(fmt) else 0
+    cs = [correction(fmt, z, symmetric)[1] for z in (0, top)]
+    if not any(cs):
+        return 0
+    return signed_bits_for_range(min(cs), max(cs))
+
+
+# --- table construction -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TableNode:
+    """One value of the table's construction: ``act`` (activation ``x``), ``zero``, or
+    ``add`` / ``sub`` of two earlier nodes ``x`` and ``y``."""
+
+    op: str
+    x: int = 0
+    y: int = 0
+
+
+@cache
+def table_plan(k: int, symmetric: bool) -> tuple[tuple[TableNode, ...], tuple[int, ...]]:
+    """``(nodes, entries)``: how the precompute unit builds a table from ``k`` activations.
+
+    ``entries[j]`` is the node holding stored entry ``j``. Symmetrized (``2^(k-1)`` entries,
+    stored entry ``j`` is ``T[j | 2^(k-1)]``): with ``H_n`` the entries over the first ``n``
+    activations whose top bit is set, ``H_1 = {a_0}`` and ``H_{n+1} = {a_n + h, a_n - h}`` over
+    ``h`` in ``H_n``, so the table costs ``2^k - 2`` adders/subtractors. Plain (``2^k``
+    entries): ``T[j + 2^n] = T[j] + a_n``, ``2^k - k - 1`` adders.
+    """
+    nodes: list[TableNode] = [TableNode("act", i) for i in range(k)]
+    if symmetric:
+        # half[j] over activations 0..n-1 = a_{n-1} + sum_{i<n-1} (2 j_i - 1) a_i.
+        half = [0]
+        for n in range(1, k):
+            new = [0] * (1 << n)
+            for j, h in enumerate(half):
+                lo = len(nodes)
+                nodes.append(TableNode("sub", n, h))
+                nodes.append(TableNode("add", n, h))
+                # Bit n-1 clear: the complement pattern's value is -h, so a_n - h sits at
+                # the index whose low bits are j's complement.
+                new[j ^ ((1 << (n - 1)) - 1)] = lo
+                new[j | (1 << (n - 1))] = lo + 1  # bit n-1 set: a_n + h
+            half = new
+        return tuple(nodes), tuple(half)
+    nodes.append(TableNode("zero"))
+    full = [len(nodes) - 1]
+    for n in range(k):
+        upper = []
+        for j, t in enumerate(full):
+            if j == 0:
+                upper.append(n)                   # 0 + a_n needs no adder
+            else:
+                nodes.append(TableNode("add", t, n))
+                upper.append(len(nodes) - 1)
+        full = full + upper
+    return tuple(nodes), tuple(full)
+
+
+def table_adders(k: int, symmetric: bool) -> int:
+    """Adders/subtractors of the precompute unit's table (per activation row)."""
+    nodes, _ = table_plan(k, symmetric)
+    return sum(1 for n in nodes if n.op in ("add", "sub"))
+
+
+def _eval_plan(k: int, symmetric: bool, acts: Sequence[int]) -> list[int]:
+    nodes, entries = table_plan(k, symmetric)
+    vals: list[int] = []
+    for n in nodes:
+        if n.op == "act":
+            vals.append(int(acts[n.x]))
+        elif n.op == "zero":
+            vals.append(0)
+        elif n.op == "add":
+            vals.append(vals[n.x] + vals[n.y])
+        else:
+            vals.append(vals[n.x] - vals[n.y])
+    return [vals[e] for e in entries]
+
+
+def build_table(config: Any, acts: Sequence[int]) -> list[int]:
+    """The stored table entries for one chunk of ``table_k`` integer activations."""
+    if len(acts) != config.table_k:
+        raise ValueError(f"a table is built from table_k={config.table_k} activations, "
+                         f"not {len(acts)}")
+    return _eval_plan(config.table_k, config.symmetric, acts)
+
+
+def lookup(config: Any, table: Sequence[int], index: int) -> int:
+    """``T[index]`` for a ``table_k``-bit weight pattern (negating the complement when
+    symmetrized)."""
+    k = config.table_k
+    if not config.symmetric:
+        return table[index]
+    top = index >> (k - 1) & 1
+    low = index & ((1 << (k - 1)) - 1)
+    return table[low] if top else -table[low ^ ((1 << (k - 1)) - 1)]
+
+
+def plane_index(codes: Sequence[int], b: int) -> int:
+    """Bit-plane ``b`` of a chunk's weight codes as a table index (weight ``i`` is bit ``i``)."""
+    return sum(((int(c) >> b) & 1) << i for i, c in enumerate(codes))
+
+
+def chunk_sum(config: Any, table: Sequence[int], codes: Sequence[int], fmt: str) -> int:
+    """``sum_b +-2^b T[plane_b]`` of one column's chunk: what its planes add to the group."""
+    return sum((-1 if plane_negative(fmt, b) else 1) * (lookup(config, table, plane_index(codes, b))
+                                                        << b)
+               for b in range(n_planes(fmt)))
+
+
+def lut_group_value(config: Any, fmt: str, acc: int, act_sum: int, zero: int) -> int:
+    """``D = sum_k a_k w_k`` of a group from its plane sum ``acc`` and activation sum."""
+    p, c, h = correction(fmt, zero, config.symmetric)
+    num = (acc << p) + c * act_sum
+    if num % (1 << h):
+        raise AssertionError(f"correction of acc={acc}, sum a={act_sum} is not exact")
+    return num >> h
+
+
+@dataclass(frozen=True)
+class LutWeight:
+    """One beat's weight operand of the LUT tile (the ``i_w`` struct).
+
+    ``codes[n][i]``: column ``n``'s code for activation ``i`` of the chunk; ``scale[n]`` and
+    ``zero[n]`` (unsigned formats) belong to column ``n``'s group, the scale being read from the
+    beat that closes the group; ``dtype`` indexes the config's ``weight_formats``.
+    """
+
+    codes: tuple[tuple[int, ...], ...]
+    scale: tuple[int, ...]
+    zero: tuple[int, ...]
+    dtype: int = 0
+
+
+def _wrap(x: int, bits: int) -> int:
+    x &= (1 << bits) - 1
+    return x - (1 << bits) if x >> (bits - 1) else x
+
+
+def _check_weight(config: Any, w: LutWeight, t: int) -> str:
+    n = len(config.weight_formats)
+    if not isinstance(w.dtype, int) or not 0 <= w.dtype < n:
+        raise ValueError(f"beat at cycle {t}: dtype={w.dtype!r} must index weight_formats "
+                         f"(0..{n - 1})")
+    fmt = config.weight_formats[w.dtype]
+    if len(w.codes) != config.cols or any(len(c) != config.table_k for c in w.codes):
+        raise ValueError(f"beat at cycle {t}: weight codes must be cols={config.cols} x "
+                         f"table_k={config.table_k}")
+    bits = n_planes(fmt)
+    for col in w.codes:
+        for code in col:
+            if not 0 <= code < (1 << bits) or (fmt == "ternary" and code == 2):
+                raise ValueError(f"beat at cycle {t}: code {code} is not a {fmt} code")
+    if len(w.scale) != config.cols or any(not 0 <= s < (1 << config.scale_bits)
+                                          for s in w.scale):
+        raise ValueError(f"beat at cycle {t}: scales {w.scale} must be cols={config.cols} "
+                         f"codes of scale_bits={config.scale_bits}")
+    top = (1 << bits) - 1 if is_unsigned(fmt) else 0
+    if len(w.zero) != config.cols or any(not 0 <= z <= top for z in w.zero):
+        raise ValueError(f"beat at cycle {t}: zero points {w.zero} must be cols={config.cols} "
+                         f"values in [0, {top}] for {fmt}")
+    return fmt
+
+
+def run_lut(config: Any, beats: Sequence[Any], *, w_reset: Any,
+            not_ready: list[int] | None = None, tables: list | None = None
+            ) -> list[tuple[int, tuple[int, ...]]]:
+    """The LUT tile's contract behaviour (see :mod:`pe_designs.lut`).
+
+    Each valid beat brings ``rows`` chunks of activations (``beat.a[m]``) and ``cols`` chunks
+    of weight codes. Its tables are built when it is accepted (cycle ``t``) and its ``B``
+    planes take cycles ``t+1 .. t+B``; every output ``(m, n)`` adds ``chunk_sum`` to its group
+    accumulator and row ``m``'s activation sum grows by ``sum a``. A ``group_end`` beat hands the
+    group to the dequantizer in its last plane cycle ``h`` (stalling there while the previous
+    group's dequantization runs: ``h = max(t + B, h_prev + dq_cycles)``), which computes ``D``
+    (:func:`lut_group_value`) and ``out = base + s * D`` (wrapping at ``acc_bits``); the
+    output closed by a ``last`` beat appears at ``h + dq_cycles + 1``. ``beat.psum`` of a
+    group's ``first`` beat (``rows * cols`` values, row-major) is the base of its first group.
+    Tables built are appended to ``tables`` when it is given (a list per beat, per row).
+    """
+    rows, cols = config.rows, config.cols
+    w_reg = w_reset
+    grp = [[0] * cols for _ in range(rows)]
+    act_sum = [0] * rows
+    grp_first, grp_psum, grp_key, grp_beats = False, None, None, 0
+    out = [0] * (rows * cols)
+    results: list[tuple[int, tuple[int, ...]]] = []
+    ready_at = 0
+    dq_free = 0
+    for t, b in enumerate(beats):
+        w = b.w if b.load_w else w_reg
+        if b.load_w:
+            w_reg = b.w
+        if not b.valid:
+            continue
+        if t < ready_at:
+            raise ValueError(f"beat at cycle {t} arrives while the tile is busy until {ready_at}")
+        fmt = _check_weight(config, w, t)
+        key = (w.dtype, tuple(w.zero))
+        if grp_beats and key != grp_key:
+            raise ValueError(f"beat at cycle {t} changes the data type or zero points inside a "
+                             f"group: {grp_key} -> {key}")
+        if b.first and grp_beats:
+            raise ValueError(f"beat at cycle {t}: `first` must be on a group's first beat")
+        if b.last and not b.group_end:
+            raise ValueError(f"beat at cycle {t}: `last` must come with `group_end` "
+                             f"(an output accumulates whole groups)")
+        grp_key, grp_beats = key, grp_beats + 1
+        beat_tables = [build_table(config, b.a[m]) for m in range(rows)]
+        if tables is not None:
+            tables.append(beat_tables)
+        for m in range(rows):
+            act_sum[m] += sum(int(x) for x in b.a[m])
+            for n in range(cols):
+                grp[m][n] += chunk_sum(config, beat_tables[m], w.codes[n], fmt)
+        if b.first:
+            grp_first, grp_psum = True, tuple(int(x) for x in b.psum)
+        cycles = n_planes(fmt)
+        ready_at = t + cycles
+        if b.group_end:
+            ready_at = max(t + cycles, dq_free)
+            dq_free = ready_at + config.dq_cycles
+            base = list(grp_psum) if grp_first else out
+            scales = [_wrap(s, config.scale_bits) if config.scale_signed else s for s in w.scale]
+            out = [_wrap(base[m * cols + n] + scales[n] * lut_group_value(
+                       config, fmt, grp[m][n], act_sum[m], w.zero[n]), config.acc_bits)
+                   for m in range(rows) for n in range(cols)]
+            if b.last:
+                results.append((ready_at + config.dq_cycles + 1, tuple(out)))
+            grp = [[0] * cols for _ in range(rows)]
+            act_sum = [0] * rows
+            grp_first, grp_beats = False, 0
+        if not_ready is not None:
+            not_ready.extend(range(t + 1, ready_at))
+    return results
+
+
+def lut_gemm(a: Sequence[Sequence[int]], codes: Sequence[Sequence[int]], fmt: str,
+             scales: Sequence[Sequence[int]], zeros: Sequence[Sequence[int]],
+             group_size: int) -> list[list[int]]:
+    """Exact reference ``Y[m][n] = sum_g s[g][n] * sum_{k in g} a[m][k] * w(codes[k][n])``.
+
+    Straight from the weights' meaning (no tables, no planes): what the tile must compute.
+    """
+    k_ = len(codes)
+    out = []
+    for row in a:
+        out.append([sum(int(scales[k // group_size][n]) * int(row[k])
+                        * weight_value(fmt, codes[k][n], zeros[k // group_size][n])
+                        for k in range(k_)) for n in range(len(codes[0]))])
+    return out

@@ -1,0 +1,197 @@
+"""Stimulus and port encodings of the LUT tensor core tile (:mod:`pe_designs.lut`).
+
+:mod:`sim.stimulus` dispatches here for configs of kind ``"lut"``; the amaranth.sim tests and
+the cocotb testbench therefore drive the same transactions. Pure numpy; configs duck-typed.
+"""
+
+from typing import Any
+
+import numpy as np
+
+from .golden.formats import int_range
+from .golden.lut import LutWeight, is_unsigned, n_planes
+from .golden.pe import Beat
+
+__all__ = ["random_beats", "corner_beats", "w_reset", "encode_beat", "decode_psum", "idle_beat"]
+
+
+def _acts(config: Any, rng: np.random.Generator, extreme: bool) -> tuple:
+    lo, hi = int_range(config.act_bits, True)
+    shape = (config.rows, config.table_k)
+    if extreme:
+        vals = rng.choice([lo, hi, 0, -1], shape)
+    else:
+        vals = rng.integers(lo, hi + 1, shape)
+    return tuple(tuple(int(x) for x in row) for row in vals)
+
+
+def _codes(fmt: str, rng: np.random.Generator, shape: tuple[int, int], extreme: bool) -> tuple:
+    bits = n_planes(fmt)
+    if fmt == "ternary":
+        vals = rng.choice([0, 1, 3], shape)       # 0b10 is reserved
+    elif extreme:
+        vals = rng.choice(sorted({0, (1 << bits) - 1, 1 << (bits - 1), (1 << (bits - 1)) - 1}),
+                          shape)
+    else:
+        vals = rng.integers(0, 1 << bits, shape)
+    return tuple(tuple(int(x) for x in col) for col in vals)
+
+
+def _random_w(config: Any, rng: np.random.Generator) -> LutWeight:
+    dtype = int(rng.integers(len(config.weight_formats)))
+    fmt = config.weight_formats[dtype]
+    top = (1 << n_planes(fmt)) - 1 if is_unsigned(fmt) else 0
+    return LutWeight(codes=_codes(fmt, rng, (config.cols, config.table_k), False),
+                     scale=tuple(int(s) for s in rng.integers(0, 1 << config.scale_bits,
+                                                              config.cols)),
+                     zero=tuple(int(z) for z in rng.integers(0, top + 1, config.cols)),
+                     dtype=dtype)
+
+
+def _random_psum(config: Any, rng: np.random.Generator) -> tuple:
+    n = config.rows * config.cols
+    if rng.random() < 0.5:
+        return (0,) * n
+    lo, hi = int_range(config.acc_bits, True)
+    return tuple(int(x) for x in rng.integers(lo, hi + 1, n, dtype=np.int64))
+
+
+def w_reset(config: Any) -> LutWeight:
+    """The weight register's reset value in golden-model form."""
+    return LutWeight(codes=((0,) * config.table_k,) * config.cols, scale=(0,) * config.cols,
+                     zero=(0,) * config.cols)
+
+
+def idle_beat(config: Any, rng: np.random.Generator) -> Beat:
+    """An idle cycle with junk operands, which the tile must ignore."""
+    return Beat(a=_acts(config, rng, False), w=_random_w(config, rng),
+                psum=_random_psum(config, rng))
+
+
+def _group(config: Any, rng: np.random.Generator, out: list[Beat], *, first: bool, last: bool,
+           psum: tuple, dtype: int | None = None, extreme: bool = False,
+           scale: tuple | None = None, beats: int | None = None) -> None:
+    """Append one quantization group to ``out``: ``beats`` chunks (default a full group), each
+    followed by its plane cycles, and after the group's last chunk any cycles it stalls for
+    the dequantizer (:func:`_dq_free` tracks when the previous group's dequantization ends)."""
+    dtype = int(rng.integers(len(config.weight_formats))) if dtype is None else dtype
+    fmt = config.weight_formats[dtype]
+    top = (1 << n_planes(fmt)) - 1 if is_unsigned(fmt) else 0
+    if extreme:
+        zero = tuple(int(z) for z in rng.choice([0, top], config.cols))
+    else:
+        zero = tuple(int(z) for z in rng.integers(0, top + 1, config.cols))
+    if scale is None:
+        scale = tuple(int(s) for s in rng.integers(0, 1 << config.scale_bits, config.cols))
+    n = config.beats_per_group if beats is None else beats
+    w_prev = None
+    for j in range(n):
+        w = LutWeight(codes=_codes(fmt, rng, (config.cols, config.table_k), extreme),
+                      scale=scale, zero=zero, dtype=dtype)
+        # Now and then keep the weight register (weight-stationary reuse): i_w carries junk.
+        reuse = w_prev is not None and rng.random() < 0.2
+        if reuse:
+            w = _random_w(config, rng)
+        else:
+            w_prev = w
+        out.append(Beat(a=_acts(config, rng, extreme), w=w,
+                        psum=psum if j == 0 else _random_psum(config, rng), valid=True,
+                        load_w=not reuse, first=first and j == 0, last=last and j == n - 1,
+                        group_end=j == n - 1))
+        t = len(out) - 1
+        ready = t + config.beat_cycles(dtype)
+        if j == n - 1:
+            ready = max(ready, _dq_free(config, out))
+        gap = ready - t - 1 + (int(rng.integers(0, 3)) if rng.random() < 0.1 else 0)
+        out.extend(idle_beat(config, rng) for _ in range(gap))
+
+
+def _dq_free(config: Any, beats: list[Beat]) -> int:
+    """First cycle at which the dequantizer can take a group closing in ``beats``' last beat.
+
+    Replays the tile's timing (only the group-closing cycles matter): a group closing in its
+    last plane cycle ``h`` keeps the dequantizer busy until ``h + dq_cycles``.
+    """
+    free = 0
+    w_reg = w_reset(config)
+    for t, b in enumerate(beats[:-1]):
+        if b.load_w:
+            w_reg = b.w
+        if b.valid and b.group_end:
+            free = max(t + config.beat_cycles(w_reg.dtype), free) + config.dq_cycles
+    return free
+
+
+def random_beats(config: Any, rng: np.random.Generator, n_valid: int) -> list[Beat]:
+    """Outputs of 1-3 groups with random data types, zero points and scales, until at least
+    ``n_valid`` valid beats; one group in ten is partial (the tail of a K that is not a
+    multiple of the group size), which may stall on the dequantizer."""
+    out: list[Beat] = []
+    while sum(b.valid for b in out) < n_valid:
+        n_groups = int(rng.integers(1, 4))
+        psum = _random_psum(config, rng)
+        for g in range(n_groups):
+            partial = rng.random() < 0.1 and config.beats_per_group > 1
+            _group(config, rng, out, first=g == 0, last=g == n_groups - 1, psum=psum,
+                   extreme=rng.random() < 0.15,
+                   beats=int(rng.integers(1, config.beats_per_group)) if partial else None)
+    return out
+
+
+def corner_beats(config: Any) -> list[Beat]:
+    """Every data type with extreme activations, codes and zero points, scales 0, 1 and the
+    largest, at the accumulator's extremes (wrap-around), and a three-group output."""
+    rng = np.random.default_rng(0)
+    top = (1 << config.scale_bits) - 1
+    cells = config.rows * config.cols
+    lo, hi = int_range(config.acc_bits, True)
+    out: list[Beat] = []
+    for dtype in range(len(config.weight_formats)):
+        for s in (0, 1, top):
+            for p in (0, hi, lo):
+                _group(config, rng, out, first=True, last=True, psum=(p,) * cells,
+                       dtype=dtype, extreme=True, scale=(s,) * config.cols)
+        for g in range(3):
+            _group(config, rng, out, first=g == 0, last=g == 2, psum=(0,) * cells,
+                   dtype=dtype, extreme=True, scale=(top - g,) * config.cols)
+    return out
+
+
+def _pack(values, bits: int, offset: int = 0) -> int:
+    word = 0
+    for i, v in enumerate(values):
+        word |= (int(v) & ((1 << bits) - 1)) << (offset + i * bits)
+    return word
+
+
+def encode_beat(config: Any, beat: Beat, ctl: int) -> dict[str, int]:
+    """Port values of ``beat``: activations row-major, weight codes as bit-planes
+    (``planes[b][n]`` holds bit ``b`` of column ``n``'s ``table_k`` codes), then the scales,
+    zero points and data type; partial sums row-major."""
+    w = beat.w
+    k, cols = config.table_k, config.cols
+    word = 0
+    for b in range(config.planes_max):
+        for n in range(cols):
+            for i in range(k):
+                word |= ((int(w.codes[n][i]) >> b) & 1) << ((b * cols + n) * k + i)
+    offset = config.planes_max * cols * k
+    word |= _pack(w.scale, config.scale_bits, offset)
+    offset += cols * config.scale_bits
+    if config.has_zero:
+        word |= _pack(w.zero, config.code_bits, offset)
+        offset += cols * config.code_bits
+    if config.dtype_bits:
+        word |= int(w.dtype) << offset
+    return {"i_a": _pack([x for row in beat.a for x in row], config.act_bits), "i_w": word,
+            "i_psum": _pack(beat.psum, config.acc_bits), "i_ctl": ctl}
+
+
+def decode_psum(config: Any, raw: int) -> tuple[int, ...]:
+    """``o_psum``'s raw value -> the ``rows * cols`` signed outputs, row-major."""
+    bits = config.acc_bits
+    out = []
+    for i in range(config.rows * config.cols):
+        v = (raw >> (i * bits)) & ((1 << bits) - 1)
+        out.append(v - (1 << bits) if v >> (bits - 1) else v)
+    return tuple(out)
