@@ -38,7 +38,7 @@ array replicates this tile along K (chaining ``o_psum`` into the next tile's ``i
 from dataclasses import dataclass
 from typing import ClassVar
 
-from amaranth import Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 

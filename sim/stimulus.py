@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .golden.formats import int_range
 from . import lut_stimulus as _lut
+from .golden.formats import int_range
 from .golden.pe import Beat, BitSerialWeight, DequantWeight
 
 __all__ = [
