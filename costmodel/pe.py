@@ -393,6 +393,8 @@ UNIT_KEYS: dict[str, dict[str, str]] = {
     "int_mac": {},
     # FP-activation bit-serial PEs build their two FP32 adders as submodules (integer ones none).
     "bitserial": {"group_fp32_adder": "FPAdd", "dequant_fp32_adder": "FPAdd"},
+    # The LUT tile's precompute units are plain adders inside the tile's hierarchy.
+    "lut": {},
     "fp16_mac": {"fp16_multipliers": "FPMul", "fp32_tree_adders": "FPAdd",
                  "fp32_accumulate_adder": "FPAdd"},
     "dequant_mac": {"fp16_multipliers": "FPMul", "fp32_tree_adders": "FPAdd",

@@ -99,7 +99,7 @@ class LutConfig(_ConfigMixin):
     group_size: int = 128
     scale_bits: int = 8
     scale_signed: bool = False
-    acc_bits: int = 40
+    acc_bits: int = 32
     k_max: int = 4096
 
     def __post_init__(self):
@@ -377,11 +377,11 @@ class LutTilePE(wiring.Component):
         ))
 
     def _correction(self, m, fmt: str, zero):
-        """``(c, h, p)`` of ``fmt`` for one column, as signals (see ``sim.golden.lut``)."""
+        """The correction constant ``c`` of ``fmt`` for one column (``sim.golden.lut``)."""
         cfg = self.config
         cw = max(cfg.corr_bits, 1)
         cval = Signal(signed(cw + 1), name=f"corr_{fmt}")
-        p, c0, h = L.correction(fmt, 0, cfg.symmetric)
+        _, c0, _ = L.correction(fmt, 0, cfg.symmetric)
         if L.is_unsigned(fmt):
             bits = L.n_planes(fmt)
             z = zero[:bits]
@@ -389,7 +389,7 @@ class LutTilePE(wiring.Component):
             m.d.comb += cval.eq(c0 - (z << 1) if cfg.symmetric else -z)
         else:
             m.d.comb += cval.eq(c0)
-        return cval[:cw], Const(h, 1), Const(p, 1)
+        return cval[:cw]
 
     def elaborate(self, platform):
         m = Module()
@@ -527,14 +527,20 @@ class LutTilePE(wiring.Component):
             cands = [self._correction(m, f, beat_zero[n] if c.has_zero else None)
                      for f in c.weight_formats]
             cn = Signal(corr, name=f"c{n}")
-            m.d.comb += cn.eq(_by_dtype([x[0] for x in cands], dtype))
+            m.d.comb += cn.eq(_by_dtype(cands, dtype))
             with m.If(handoff):
                 m.d.sync += dq_c[n].eq(cn)
-            if n == 0:
-                h_sel = _by_dtype([x[1] for x in cands], dtype)
-                p_sel = _by_dtype([x[2] for x in cands], dtype)
+        # The format's halving (h) and doubling (p) flags, latched with the beat: selected from
+        # the incoming dtype rather than the dtype register, so that no combinational block
+        # depends on registers alone (Icarus does not evaluate such a block at time 0, and its
+        # output would stay X until the register first changes).
+        flags = [L.correction(f, 0, c.symmetric) for f in c.weight_formats]
+        beat_h, beat_p = Signal(), Signal()
+        with m.If(accept):
+            m.d.sync += [beat_h.eq(_by_dtype([Const(h, 1) for _, _, h in flags], in_dtype)),
+                         beat_p.eq(_by_dtype([Const(p, 1) for p, _, _ in flags], in_dtype))]
         with m.If(handoff):
-            m.d.sync += dq_h.eq(h_sel)
+            m.d.sync += dq_h.eq(beat_h)
         for r in range(rows):
             with m.If(handoff):
                 m.d.sync += dq_a[r].eq(act_next[r])
@@ -560,7 +566,7 @@ class LutTilePE(wiring.Component):
                 m.d.comb += out_next[i].eq(
                     base + Mux(take, Mux(sminus, -shifted, shifted), 0))
                 with m.If(handoff):
-                    m.d.sync += d.eq(grp_next[r][n] << p_sel)
+                    m.d.sync += d.eq(grp_next[r][n] << beat_p)
         m.d.sync += self.o_valid.eq(0)
         with m.If(dq_left != 0):
             m.d.sync += [dq_left.eq(dq_left - 1), dq_bit.eq(dq_bit + 1)]

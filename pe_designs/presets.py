@@ -8,7 +8,10 @@ from dataclasses import replace
 
 from sim.golden.terms import BITSERIAL_WEIGHT_FORMATS
 
+from sim.golden.lut import LUT_WEIGHT_FORMATS
+
 from .bitserial import BitSerialConfig
+from .lut import LutConfig
 from .mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
 
 __all__ = ["PRESETS", "CONFIG_KINDS", "get_preset", "config_from_dict"]
@@ -17,6 +20,8 @@ _INT_MAC = IntMacConfig()
 _FP16_MAC = Fp16MacConfig()
 _DEQUANT_MAC = DequantMacConfig()
 _BITSERIAL = BitSerialConfig()
+#: LUT tensor core tile for simulation: M2 x N4 x K4 (the paper's tile is M2 x N64 x K4).
+_LUT = LutConfig()
 
 #: name -> config; names are the Verilog module names and file stems in rtl_out/.
 PRESETS = {
@@ -54,11 +59,29 @@ PRESETS = {
     **{f"bitserial_all_{name}": replace(_BITSERIAL, act_format=act, group_size=32,
                                         weight_formats=BITSERIAL_WEIGHT_FORMATS)
        for name, act in (("a8", "int8"), ("a16", "int16"), ("fp16", "fp16"), ("bf16", "bf16"))},
+    # LUT Tensor Core tiles (M2 x N4 x K4, groups of 128, 8-bit scale per column and group):
+    # BitNet-style binary weights, 2- and 4-bit weights with zero points over INT8 activations.
+    "lut_w1_a8": replace(_LUT, weight_formats=("binary",)),
+    "lut_w2_a8": replace(_LUT, weight_formats=("uint2",)),
+    "lut_w4_a8": _LUT,
+    # The same without table symmetrization (2^K entries per table), to measure its saving.
+    "lut_w2_a8_nosym": replace(_LUT, weight_formats=("uint2",), symmetric=False),
+    "lut_w4_a8_nosym": replace(_LUT, symmetric=False),
+    # Every weight precision 1-8 (unsigned with zero point, signed), ternary and binary behind one
+    # tile, per activation format, with and without symmetrization: what `make sim` uses to
+    # verify each one in the generated Verilog.
+    "lut_all_a8": replace(_LUT, cols=2, acc_bits=40, weight_formats=LUT_WEIGHT_FORMATS),
+    "lut_all_a16": replace(_LUT, cols=2, act_format="int16", scale_signed=True, acc_bits=48,
+                           weight_formats=LUT_WEIGHT_FORMATS),
+    "lut_all_a8_nosym": replace(_LUT, cols=2, acc_bits=40, symmetric=False,
+                                weight_formats=LUT_WEIGHT_FORMATS),
+    "lut_all_a16_nosym": replace(_LUT, cols=2, act_format="int16", scale_signed=True,
+                                 acc_bits=48, symmetric=False, weight_formats=LUT_WEIGHT_FORMATS),
 }
 
 #: config ``kind`` -> config class, for reading configs back from files and the manifest.
 CONFIG_KINDS = {cls.kind: cls for cls in (IntMacConfig, Fp16MacConfig, DequantMacConfig,
-                                           BitSerialConfig)}
+                                           BitSerialConfig, LutConfig)}
 
 
 def get_preset(name: str):
