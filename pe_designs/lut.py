@@ -38,11 +38,12 @@ array replicates this tile along K (chaining ``o_psum`` into the next tile's ``i
 from dataclasses import dataclass
 from typing import ClassVar
 
-from amaranth import Const, Module, Mux, Signal, signed
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.contract import contract_plumbing, pe_signature
+from hw.fp import FP16, FP32, FPAdd, round_pack, unpack
 from sim.golden import lut as L
 from sim.golden.formats import signed_bits_for_range
 
@@ -52,8 +53,11 @@ from .mac import _ConfigMixin
 
 __all__ = ["LutConfig", "LutPrecompute", "LutTilePE", "LUT_ACT_FORMATS"]
 
-#: Activation formats of the LUT tile and their widths (exact integer datapath).
-LUT_ACT_FORMATS = {"int8": 8, "int16": 16}
+#: Activation formats of the LUT tile and their widths.
+LUT_ACT_FORMATS = {"int8": 8, "int16": 16, "fp16": 16}
+#: Table entry formats each activation format allows: exact integers for integer activations;
+#: INT8-quantized (the paper's table quantization) or FP16 entries for FP16 activations.
+TABLE_FORMATS = {"int8": ("exact",), "int16": ("exact",), "fp16": ("int8", "fp16")}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +71,14 @@ class LutConfig(_ConfigMixin):
         zero point, int2-int8, ternary, binary); one per group, chosen by the beat's ``dtype``.
     act_format : str
         ``"int8"`` or ``"int16"``: tables, accumulators and outputs are exact integers.
+        ``"fp16"``: outputs are FP32, with tables as ``table_format`` says.
+    table_format : str
+        ``"exact"`` (integer activations: exact integer entries). For FP16 activations
+        ``"int8"``: per chunk, activations aligned to their largest exponent (truncating),
+        exact sums rounded to INT8 entries (RNE, clamped to +-127) sharing that exponent,
+        exact wide-integer accumulation, one FP32 rounding per group; or ``"fp16"``: FP16
+        entries (FP16 additions), FP32 accumulation with RNE per plane (see
+        :mod:`sim.golden.lut` for both definitions).
     rows, cols : int
         Tile size M (activation rows, one table each; 1-8) and N (multiplexer-PEs per row, each
         one output column; 1-64). The paper's tile is M2 N64.
@@ -92,6 +104,7 @@ class LutConfig(_ConfigMixin):
 
     weight_formats: tuple[str, ...] = ("uint4",)
     act_format: str = "int8"
+    table_format: str = "exact"
     rows: int = 2
     cols: int = 4
     table_k: int = 4
@@ -113,6 +126,10 @@ class LutConfig(_ConfigMixin):
         if len(set(self.weight_formats)) != len(self.weight_formats):
             raise ValueError(f"weight_formats has duplicates: {self.weight_formats!r}")
         check_choice("act_format", self.act_format, tuple(LUT_ACT_FORMATS))
+        allowed = TABLE_FORMATS[self.act_format]
+        if self.table_format not in allowed:
+            raise ValueError(f"table_format must be one of {', '.join(map(repr, allowed))} for "
+                             f"act_format={self.act_format!r}, not {self.table_format!r}")
         check_int("rows", self.rows, 1, 8)
         check_int("cols", self.cols, 1, 64)
         check_int("table_k", self.table_k, 2, 6)
@@ -135,7 +152,7 @@ class LutConfig(_ConfigMixin):
                 f"{fastest} plane cycle(s) last {self.beats_per_group * fastest} cycles, fewer "
                 f"than the {self.dq_cycles} cycles of group dequantization; use "
                 f"group_size >= {need}")
-        if self.acc_bits < self.required_acc_bits:
+        if not self.is_fp and self.acc_bits < self.required_acc_bits:
             raise ValueError(f"acc_bits={self.acc_bits} is too narrow: k_max={self.k_max} "
                              f"products of {self.act_format} x {'/'.join(self.weight_formats)} "
                              f"with {self.scale_bits}-bit scales need acc_bits >= "
@@ -149,8 +166,31 @@ class LutConfig(_ConfigMixin):
 
     @property
     def act_max(self) -> int:
-        """Largest activation magnitude (of the most negative value)."""
+        """Largest activation magnitude (of the most negative value); integer activations."""
         return 1 << (self.act_bits - 1)
+
+    @property
+    def is_fp(self) -> bool:
+        """FP16 activations: FP32 outputs and dequantization."""
+        return self.act_format == "fp16"
+
+    @property
+    def table_shift(self) -> int:
+        """INT8 tables: bits an exact entry on its chunk's grid drops (0 otherwise)."""
+        return L.fp16_table_shift(self.table_k) if self.table_format == "int8" else 0
+
+    @property
+    def align_bits(self) -> int:
+        """INT8 tables: width of an exact entry on the chunk's grid (signed)."""
+        bound = self.table_k * ((1 << 11) - 1)
+        return signed_bits_for_range(-bound, bound)
+
+    @property
+    def entry_max(self) -> int:
+        """Largest ``|entry|`` in accumulator units (INT8 entries shifted by up to 29)."""
+        if self.table_format == "int8":
+            return 127 << 29
+        return self.table_k * self.act_max
 
     @property
     def planes_max(self) -> int:
@@ -176,7 +216,11 @@ class LutConfig(_ConfigMixin):
 
     @property
     def table_bits(self) -> int:
-        """Width of a table entry: any sum of ``table_k`` +-activations."""
+        """Width of a stored entry: any sum of ``table_k`` +-activations; INT8; or FP16."""
+        if self.table_format == "int8":
+            return 8
+        if self.table_format == "fp16":
+            return 16
         bound = self.table_k * self.act_max
         return signed_bits_for_range(-bound, bound)
 
@@ -200,14 +244,18 @@ class LutConfig(_ConfigMixin):
 
     @property
     def group_acc_bits(self) -> int:
-        """Exact width of a PE's group accumulator (sum of shifted table values)."""
-        bound = self.group_size * ((1 << self.planes_max) - 1) * self.act_max
+        """Exact width of a PE's group accumulator (sum of shifted table values); FP32."""
+        if self.table_format == "fp16":
+            return 32
+        bound = self.beats_per_group * ((1 << self.planes_max) - 1) * self.entry_max
         return signed_bits_for_range(-bound, bound)
 
     @property
     def act_sum_bits(self) -> int:
-        """Width of a row's activation sum over a group."""
-        bound = self.group_size * self.act_max
+        """Width of a row's activation sum over a group (its all-ones entries); FP32."""
+        if self.table_format == "fp16":
+            return 32
+        bound = self.beats_per_group * self.entry_max
         return signed_bits_for_range(-bound, bound)
 
     @property
@@ -217,10 +265,17 @@ class LutConfig(_ConfigMixin):
 
     @property
     def dq_bits(self) -> int:
-        """Width of the dequantizer's ``D`` register, including partial corrections."""
-        bound = (2 * self.group_size * ((1 << self.planes_max) - 1) * self.act_max
-                 + (1 << self.corr_bits) * self.group_size * self.act_max)
+        """Width of the dequantizer's ``D`` register, including partial corrections; FP32."""
+        if self.table_format == "fp16":
+            return 32
+        bound = self.beats_per_group * self.entry_max * (2 * ((1 << self.planes_max) - 1)
+                                                         + (1 << self.corr_bits))
         return signed_bits_for_range(-bound, bound)
+
+    @property
+    def cell_bits(self) -> int:
+        """Width of one output (partial sum): ``acc_bits``, or FP32."""
+        return 32 if self.is_fp else self.acc_bits
 
     @property
     def required_acc_bits(self) -> int:
@@ -299,7 +354,7 @@ class LutConfig(_ConfigMixin):
 
     @property
     def psum_bits(self) -> int:
-        return self.rows * self.cols * self.acc_bits
+        return self.rows * self.cols * self.cell_bits
 
     def to_dict(self) -> dict:
         d = super().to_dict()
@@ -310,49 +365,131 @@ class LutConfig(_ConfigMixin):
         return LutTilePE(self)
 
 
+def _fp_scaled(m, x, fmt, shift, negate, name: str):
+    """FP32 bits of ``(-1)^negate * x * 2^shift`` for an FP16 or FP32 pattern ``x``.
+
+    Exact for the finite values the tile produces (an exponent change; ``round_pack`` would
+    round a result below FP32's normal range and overflows to infinity); infinities keep their
+    sign change and NaN becomes FP32's canonical NaN.
+    """
+    sign, e, sig, inf, nan, _ = unpack(m, x, fmt, name)
+    exp = Signal(signed(12), name=f"{name}_exp")
+    m.d.comb += exp.eq(e - (fmt.bias + fmt.man_bits) + shift)
+    rp = round_pack(m, sign=sign ^ negate, sig=sig, exp=exp, fmt=FP32, name=f"{name}_rp")
+    out = Signal(32, name=f"{name}_f32")
+    m.d.comb += out.eq(Mux(nan, FP32.canonical_nan,
+                           Mux(inf, Cat(Const(0, 23), Const(0xFF, 8), sign ^ negate), rp)))
+    return out
+
+
 class LutPrecompute(wiring.Component):
     """Table precompute unit of one activation row.
 
     Ports
     -----
-    a: In(ArrayLayout(signed(act_bits), table_k))
-        The row's chunk of activations.
+    a: In(ArrayLayout(act, table_k))
+        The row's chunk of activations (integers, or FP16 bit patterns).
     load: In(1)
         Latch the table built from ``a`` (the tile raises it when it accepts a beat).
-    table: Out(ArrayLayout(signed(table_bits), table_entries))
-        The stored entries, as :func:`sim.golden.lut.build_table` defines them.
+    table: Out(ArrayLayout(entry, table_entries))
+        The stored entries, as :func:`sim.golden.lut.build_table` defines them: exact integers,
+        INT8 codes, or FP16 bit patterns.
+    exp: Out(5)
+        INT8 tables only: the chunk's exponent field shared by the entries.
     """
 
     def __init__(self, config: LutConfig):
         if not isinstance(config, LutConfig):
             raise TypeError(f"config must be a LutConfig, not {config!r}")
         self.config = config
-        super().__init__({
-            "a": In(data.ArrayLayout(signed(config.act_bits), config.table_k)),
+        c = config
+        act = unsigned(16) if c.is_fp else signed(c.act_bits)
+        entry = unsigned(16) if c.table_format == "fp16" else signed(c.table_bits)
+        ports = {
+            "a": In(data.ArrayLayout(act, c.table_k)),
             "load": In(1),
-            "table": Out(data.ArrayLayout(signed(config.table_bits), config.table_entries)),
-        })
+            "table": Out(data.ArrayLayout(entry, c.table_entries)),
+        }
+        if c.table_format == "int8":
+            ports["exp"] = Out(5)
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
         c = self.config
         nodes, entries = L.table_plan(c.table_k, c.symmetric)
+        if c.table_format == "fp16":
+            leaves = [self.a[i] for i in range(c.table_k)]
+        elif c.table_format == "int8":
+            leaves, top = self._align(m)
+        else:
+            leaves = [self.a[i] for i in range(c.table_k)]
+        width = c.align_bits if c.table_format == "int8" else c.table_bits
         vals = []
         for i, node in enumerate(nodes):
             if node.op == "act":
-                vals.append(self.a[node.x])
-                continue
-            v = Signal(signed(c.table_bits), name=f"node{i}")
-            if node.op == "zero":
-                m.d.comb += v.eq(0)
-            elif node.op == "add":
-                m.d.comb += v.eq(vals[node.x] + vals[node.y])
+                vals.append(leaves[node.x])
+            elif node.op == "zero":
+                vals.append(Const(0, 16) if c.table_format == "fp16" else Const(0, signed(2)))
+            elif c.table_format == "fp16":
+                # One FP16 adder per node; a subtraction adds the negated operand.
+                add = FPAdd(FP16)
+                m.submodules[f"node{i}"] = add
+                y = vals[node.y] ^ (0x8000 if node.op == "sub" else 0)
+                m.d.comb += [add.a.eq(vals[node.x]), add.b.eq(y)]
+                vals.append(add.s)
             else:
-                m.d.comb += v.eq(vals[node.x] - vals[node.y])
-            vals.append(v)
+                v = Signal(signed(width), name=f"node{i}")
+                x, y = vals[node.x], vals[node.y]
+                m.d.comb += v.eq(x + y if node.op == "add" else x - y)
+                vals.append(v)
+        stored = [vals[e] for e in entries]
+        if c.table_format == "int8":
+            stored = [self._quantize(m, v, j) for j, v in enumerate(stored)]
         with m.If(self.load):
-            m.d.sync += [self.table[j].eq(vals[e]) for j, e in enumerate(entries)]
+            m.d.sync += [self.table[j].eq(v) for j, v in enumerate(stored)]
+            if c.table_format == "int8":
+                m.d.sync += self.exp.eq(top)
         return m
+
+    def _align(self, m):
+        """FP16 activations onto their chunk's grid: ``+-(sig >> (E - e))`` (truncating)."""
+        c = self.config
+        fields = [unpack(m, self.a[i], FP16, f"a{i}") for i in range(c.table_k)]
+        top = fields[0][1]
+        for i, f in enumerate(fields[1:]):
+            nxt = Signal(5, name=f"emax{i}")
+            m.d.comb += nxt.eq(Mux(f[1] > top, f[1], top))
+            top = nxt
+        leaves = []
+        for i, (sign, e, sig, *_rest) in enumerate(fields):
+            dist = Signal(5, name=f"dist{i}")
+            mag = Signal(11, name=f"aligned{i}")
+            v = Signal(signed(12), name=f"v{i}")
+            m.d.comb += [dist.eq(top - e), mag.eq(sig >> dist), v.eq(Mux(sign, -mag, mag))]
+            leaves.append(v)
+        return leaves, top
+
+    def _quantize(self, m, t, j: int):
+        """An exact entry to INT8: ``t / 2^table_shift`` rounded to nearest even, clamped."""
+        s = self.config.table_shift
+        width = self.config.align_bits
+        exact = Signal(signed(width), name=f"exact{j}")
+        m.d.comb += exact.eq(t)
+        t = exact
+        floor = Signal(signed(width - s), name=f"q_floor{j}")
+        up = Signal(name=f"q_up{j}")
+        r = Signal(signed(width - s + 1), name=f"q_round{j}")
+        q = Signal(signed(8), name=f"q{j}")
+        rem = t.as_unsigned()[:s]
+        half = 1 << (s - 1)
+        m.d.comb += [
+            floor.eq(t >> s),
+            up.eq((rem > half) | ((rem == half) & floor[0])),
+            r.eq(floor + up),
+            q.eq(Mux(r > 127, 127, Mux(r < -127, -127, r))),
+        ]
+        return q
 
 
 class LutTilePE(wiring.Component):
@@ -370,10 +507,12 @@ class LutTilePE(wiring.Component):
         if c.dtype_bits:
             fields["dtype"] = c.dtype_bits
         self.weight_layout = data.StructLayout(fields)
+        act = unsigned(16) if c.is_fp else signed(c.act_bits)
+        cell = unsigned(32) if c.is_fp else signed(c.acc_bits)
         super().__init__(pe_signature(
-            act_layout=data.ArrayLayout(data.ArrayLayout(signed(c.act_bits), c.table_k), c.rows),
+            act_layout=data.ArrayLayout(data.ArrayLayout(act, c.table_k), c.rows),
             weight_layout=self.weight_layout,
-            psum_shape=data.ArrayLayout(signed(c.acc_bits), c.rows * c.cols),
+            psum_shape=data.ArrayLayout(cell, c.rows * c.cols),
         ))
 
     def _correction(self, m, fmt: str, zero):
@@ -383,8 +522,7 @@ class LutTilePE(wiring.Component):
         cval = Signal(signed(cw + 1), name=f"corr_{fmt}")
         _, c0, _ = L.correction(fmt, 0, cfg.symmetric)
         if L.is_unsigned(fmt):
-            bits = L.n_planes(fmt)
-            z = zero[:bits]
+            z = zero[:L.n_planes(fmt)]
             # c = (2^B - 1) - 2z symmetrized, -z plain: one subtractor per column.
             m.d.comb += cval.eq(c0 - (z << 1) if cfg.symmetric else -z)
         else:
@@ -396,6 +534,8 @@ class LutTilePE(wiring.Component):
         c = self.config
         rows, cols, k = c.rows, c.cols, c.table_k
         nfmt = len(c.weight_formats)
+        fp_tables = c.table_format == "fp16"
+        int8_tables = c.table_format == "int8"
         w = contract_plumbing(m, self)
 
         # --- beat acceptance (as the bit-serial PE: accept in the last plane cycle) ---------
@@ -404,7 +544,8 @@ class LutTilePE(wiring.Component):
         ready = Signal()
         stall = Signal()
         dq_left = Signal(range(c.dq_cycles + 1))
-        m.d.comb += [ready.eq((remaining <= 1) & ~stall), self.o_ready.eq(ready)]
+        idle_or_last = (remaining <= 1) if c.cycles_per_beat > 1 else Const(1, 1)
+        m.d.comb += [ready.eq(idle_or_last & ~stall), self.o_ready.eq(ready)]
         accept = Signal()
         m.d.comb += accept.eq(self.i_ctl.valid & ready)
 
@@ -416,6 +557,11 @@ class LutTilePE(wiring.Component):
         beat_scale = Signal(w.scale.shape())
         beat_zero = Signal(w.zero.shape()) if c.has_zero else None
         cycles_of = [Const(c.beat_cycles(f), remaining.shape()) for f in c.weight_formats]
+        # The format's doubling (p) and halving (h) flags, latched with the beat: selected from
+        # the incoming dtype, so that no combinational block depends on registers alone
+        # (Icarus does not evaluate such a block at time 0: its output would stay X).
+        flags = [L.correction(f, 0, c.symmetric) for f in c.weight_formats]
+        beat_p, beat_h = Signal(), Signal()
         with m.If(accept):
             m.d.sync += [
                 planes.eq(w.planes),
@@ -425,6 +571,8 @@ class LutTilePE(wiring.Component):
                 beat_group_end.eq(self.i_ctl.group_end),
                 beat_last.eq(self.i_ctl.last),
                 beat_scale.eq(w.scale),
+                beat_p.eq(_by_dtype([Const(p, 1) for p, _, _ in flags], in_dtype)),
+                beat_h.eq(_by_dtype([Const(h, 1) for _, _, h in flags], in_dtype)),
             ]
             if c.has_zero:
                 m.d.sync += beat_zero.eq(w.zero)
@@ -441,12 +589,18 @@ class LutTilePE(wiring.Component):
         ]
 
         # --- precompute: one table per row, filled when a beat is accepted --------------------
-        tables = []
+        tables, eshift = [], []
         for r in range(rows):
             pre = LutPrecompute(c)
             m.submodules[f"precompute{r}"] = pre
             m.d.comb += [pre.a.eq(self.i_a[r]), pre.load.eq(accept)]
             tables.append(pre.table)
+            if int8_tables:
+                # INT8 entries of a chunk with exponent field E sit 2^(E - 1) above the grid of
+                # the smallest exponent, where the wide accumulators add them exactly.
+                es = Signal(5, name=f"eshift{r}")
+                m.d.comb += es.eq(pre.exp - 1)
+                eshift.append(es)
 
         # The top plane of a two's complement format weighs -2^(B-1).
         plane_neg = Signal()
@@ -454,13 +608,23 @@ class LutTilePE(wiring.Component):
             [(step == L.n_planes(f) - 1) if L.plane_negative(f, L.n_planes(f) - 1)
              else Const(0, 1) for f in c.weight_formats], dtype))
 
-        # Row activation sums: the all-ones pattern's entry is sum a.
+        # --- row activation sums: the all-ones pattern's entry is sum a -----------------------
         ones = c.table_entries - 1
-        act_acc = [Signal(signed(c.act_sum_bits), name=f"act_sum{r}") for r in range(rows)]
+        act_shape = unsigned(32) if fp_tables else signed(c.act_sum_bits)
+        act_acc = [Signal(act_shape, name=f"act_sum{r}") for r in range(rows)]
         act_next = []
         for r in range(rows):
-            nxt = Signal(signed(c.act_sum_bits), name=f"act_next{r}")
-            m.d.comb += nxt.eq(act_acc[r] + tables[r][ones])
+            nxt = Signal(act_shape, name=f"act_next{r}")
+            if fp_tables:
+                add = FPAdd(FP32)
+                m.submodules[f"act_add{r}"] = add
+                m.d.comb += [add.a.eq(act_acc[r]),
+                             add.b.eq(_fp_scaled(m, tables[r][ones], FP16, 0, 0, f"ones{r}")),
+                             nxt.eq(add.s)]
+            elif int8_tables:
+                m.d.comb += nxt.eq(act_acc[r] + (tables[r][ones] << eshift[r]))
+            else:
+                m.d.comb += nxt.eq(act_acc[r] + tables[r][ones])
             act_next.append(nxt)
             with m.If(handoff):
                 m.d.sync += act_acc[r].eq(0)
@@ -468,10 +632,9 @@ class LutTilePE(wiring.Component):
                 m.d.sync += act_acc[r].eq(nxt)
 
         # --- multiplexer-PEs: look up, negate, shift by the plane, accumulate -----------------
-        grp = [[Signal(signed(c.group_acc_bits), name=f"grp{r}_{n}") for n in range(cols)]
-               for r in range(rows)]
+        grp_shape = unsigned(32) if fp_tables else signed(c.group_acc_bits)
+        grp = [[Signal(grp_shape, name=f"grp{r}_{n}") for n in range(cols)] for r in range(rows)]
         grp_next = [[None] * cols for _ in range(rows)]
-        val_w = c.table_bits + c.planes_max
         for n in range(cols):
             index = planes[step][n]
             if c.symmetric:
@@ -483,16 +646,26 @@ class LutTilePE(wiring.Component):
             else:
                 low, neg = index, plane_neg
             for r in range(rows):
-                entry = Signal(signed(c.table_bits), name=f"entry{r}_{n}")
-                shifted = Signal(signed(val_w), name=f"shifted{r}_{n}")
-                addend = Signal(signed(val_w + 1), name=f"addend{r}_{n}")
-                nxt = Signal(signed(c.group_acc_bits), name=f"grp_next{r}_{n}")
-                m.d.comb += [
-                    entry.eq(tables[r][low]),
-                    shifted.eq(entry << step),
-                    addend.eq(Mux(active, Mux(neg, -shifted, shifted), 0)),
-                    nxt.eq(grp[r][n] + addend),
-                ]
+                entry = Signal.like(tables[r][0], name=f"entry{r}_{n}")
+                nxt = Signal(grp_shape, name=f"grp_next{r}_{n}")
+                m.d.comb += entry.eq(tables[r][low])
+                if fp_tables:
+                    add = FPAdd(FP32)
+                    m.submodules[f"plane_add{r}_{n}"] = add
+                    value = _fp_scaled(m, entry, FP16, step, neg, f"plane{r}_{n}")
+                    m.d.comb += [add.a.eq(grp[r][n]), add.b.eq(value), nxt.eq(add.s)]
+                else:
+                    extra = 29 if int8_tables else 0
+                    val_w = c.table_bits + c.planes_max + extra
+                    shift = Signal(range(c.planes_max + extra), name=f"shift{r}_{n}")
+                    shifted = Signal(signed(val_w), name=f"shifted{r}_{n}")
+                    addend = Signal(signed(val_w + 1), name=f"addend{r}_{n}")
+                    m.d.comb += [
+                        shift.eq(step + eshift[r] if int8_tables else step),
+                        shifted.eq(entry << shift),
+                        addend.eq(Mux(active, Mux(neg, -shifted, shifted), 0)),
+                        nxt.eq(grp[r][n] + addend),
+                    ]
                 grp_next[r][n] = nxt
                 with m.If(handoff):
                     m.d.sync += grp[r][n].eq(0)
@@ -508,19 +681,31 @@ class LutTilePE(wiring.Component):
         with m.If(accept & self.i_ctl.first):
             m.d.sync += [grp_first.eq(1), grp_psum.eq(self.i_psum)]
 
-        # --- per-group dequantization: D = ((acc << p) + c * sum a) >> h; out += s * D --------
+        self._dequantizer(m, handoff=handoff, dq_left=dq_left, grp_next=grp_next,
+                          act_next=act_next, dtype=dtype, beat_zero=beat_zero,
+                          beat_scale=beat_scale, beat_p=beat_p, beat_h=beat_h,
+                          beat_last=beat_last, grp_first=grp_first, grp_psum=grp_psum)
+        return m
+
+    def _dequantizer(self, m, *, handoff, dq_left, grp_next, act_next, dtype, beat_zero,
+                     beat_scale, beat_p, beat_h, beat_last, grp_first, grp_psum):
+        """Per PE: ``D = ((acc << p) + c * sum a) >> h`` one bit of ``c`` per cycle, then
+        ``out += s * D`` one scale bit per cycle (integers, or FP32 for FP16 activations)."""
+        c = self.config
+        rows, cols = c.rows, c.cols
+        fp_tables = c.table_format == "fp16"
+        psum_shape = self.i_psum.shape()
         corr = max(c.corr_bits, 1)
         dq_bit = Signal(range(max(c.dq_cycles, 2)))
-        dq_first = Signal()
-        dq_last = Signal()
-        dq_h = Signal()
+        dq_first, dq_last, dq_h = Signal(), Signal(), Signal()
         dq_psum = Signal(psum_shape)
         dq_scale = Signal(beat_scale.shape())
         dq_c = [Signal(corr, name=f"dq_c{n}") for n in range(cols)]
-        dq_a = [Signal(signed(c.act_sum_bits), name=f"dq_sum_a{r}") for r in range(rows)]
+        dq_a = [Signal.like(act_next[r], name=f"dq_sum_a{r}") for r in range(rows)]
         in_corr = Signal()
         sbit = Signal(range(max(c.scale_bits, 2)))
-        m.d.comb += [in_corr.eq(dq_bit < c.corr_bits), sbit.eq(dq_bit - c.corr_bits)]
+        m.d.comb += [in_corr.eq(dq_bit < c.corr_bits) if c.corr_bits else in_corr.eq(0),
+                     sbit.eq(dq_bit - c.corr_bits)]
         out_next = Signal(psum_shape)
         out_acc = Signal(psum_shape)
         for n in range(cols):
@@ -530,43 +715,66 @@ class LutTilePE(wiring.Component):
             m.d.comb += cn.eq(_by_dtype(cands, dtype))
             with m.If(handoff):
                 m.d.sync += dq_c[n].eq(cn)
-        # The format's halving (h) and doubling (p) flags, latched with the beat: selected from
-        # the incoming dtype rather than the dtype register, so that no combinational block
-        # depends on registers alone (Icarus does not evaluate such a block at time 0, and its
-        # output would stay X until the register first changes).
-        flags = [L.correction(f, 0, c.symmetric) for f in c.weight_formats]
-        beat_h, beat_p = Signal(), Signal()
-        with m.If(accept):
-            m.d.sync += [beat_h.eq(_by_dtype([Const(h, 1) for _, _, h in flags], in_dtype)),
-                         beat_p.eq(_by_dtype([Const(p, 1) for p, _, _ in flags], in_dtype))]
         with m.If(handoff):
-            m.d.sync += dq_h.eq(beat_h)
-        for r in range(rows):
-            with m.If(handoff):
-                m.d.sync += dq_a[r].eq(act_next[r])
+            m.d.sync += [dq_h.eq(beat_h)] + [dq_a[r].eq(act_next[r]) for r in range(rows)]
+        cminus = dq_bit == c.corr_bits - 1
+        sminus = (sbit == c.scale_bits - 1) if c.scale_signed else Const(0, 1)
         for r in range(rows):
             for n in range(cols):
                 i = r * cols + n
-                d = Signal(signed(c.dq_bits), name=f"dq_d{r}_{n}")
-                # Correction phase: bit j of c adds (sum a) << j; c's top bit subtracts.
+                name = f"{r}_{n}"
                 cbit = dq_c[n].bit_select(dq_bit, 1) if c.corr_bits else Const(0, 1)
-                cminus = dq_bit == c.corr_bits - 1
-                a_sh = Signal(signed(c.dq_bits), name=f"dq_ash{r}_{n}")
+                take = ~in_corr & dq_scale[n].bit_select(sbit, 1)
+                base = Mux((dq_bit == c.corr_bits) & dq_first, dq_psum[i], out_acc[i])
+                if fp_tables:
+                    # One FP32 adder per PE: D += +-(sum a) * 2^j while correcting, then
+                    # out += +-D * 2^(j - h) while scaling (+0 for a zero bit).
+                    d = Signal(32, name=f"dq_d{name}")
+                    corr_term = _fp_scaled(m, dq_a[r], FP32, dq_bit, cminus, f"ct{name}")
+                    shift = Signal(signed(6), name=f"dq_shift{name}")
+                    m.d.comb += shift.eq(sbit - dq_h)
+                    scale_term = _fp_scaled(m, d, FP32, shift, sminus, f"st{name}")
+                    add = FPAdd(FP32)
+                    m.submodules[f"dq_add{name}"] = add
+                    m.d.comb += [
+                        add.a.eq(Mux(in_corr, d, base)),
+                        add.b.eq(Mux(in_corr, Mux(cbit, corr_term, 0), Mux(take, scale_term, 0))),
+                        out_next[i].eq(add.s),
+                    ]
+                    with m.If((dq_left != 0) & in_corr):
+                        m.d.sync += d.eq(add.s)
+                    with m.If(handoff):
+                        m.d.sync += d.eq(_fp_scaled(m, grp_next[r][n], FP32, beat_p, 0,
+                                                    f"dp{name}"))
+                    continue
+                d = Signal(signed(c.dq_bits), name=f"dq_d{name}")
+                # Correction: bit j of c adds (sum a) << j; c's top bit subtracts.
+                a_sh = Signal(signed(c.dq_bits), name=f"dq_ash{name}")
                 m.d.comb += a_sh.eq(dq_a[r] << dq_bit)
                 with m.If((dq_left != 0) & in_corr & cbit):
                     m.d.sync += d.eq(Mux(cminus, d - a_sh, d + a_sh))
-                # Scale phase: bit j of s adds (D >> h) << j; a signed scale's top bit subtracts.
-                dh = Signal(signed(c.dq_bits), name=f"dq_dh{r}_{n}")
-                m.d.comb += dh.eq(Mux(dq_h, d >> 1, d))
-                shifted = Signal(signed(c.dq_bits + c.scale_bits), name=f"dq_sh{r}_{n}")
-                m.d.comb += shifted.eq(dh << sbit)
-                sminus = (sbit == c.scale_bits - 1) if c.scale_signed else Const(0, 1)
-                take = ~in_corr & dq_scale[n].bit_select(sbit, 1)
-                base = Mux((dq_bit == c.corr_bits) & dq_first, dq_psum[i], out_acc[i])
-                m.d.comb += out_next[i].eq(
-                    base + Mux(take, Mux(sminus, -shifted, shifted), 0))
                 with m.If(handoff):
                     m.d.sync += d.eq(grp_next[r][n] << beat_p)
+                if c.is_fp:
+                    # INT8 tables: the exact D, rounded once to FP32 with its grid's exponent
+                    # and the scale bit's 2^j folded in, then one FP32 addition.
+                    mag = Signal(c.dq_bits, name=f"dq_mag{name}")
+                    exp = Signal(signed(8), name=f"dq_exp{name}")
+                    m.d.comb += [mag.eq(Mux(d < 0, -d, d)),
+                                 exp.eq(c.table_shift - 24 - dq_h + sbit)]
+                    term = round_pack(m, sign=(d < 0) ^ sminus, sig=mag, exp=exp, fmt=FP32,
+                                      name=f"dq_rp{name}")
+                    add = FPAdd(FP32)
+                    m.submodules[f"dq_add{name}"] = add
+                    m.d.comb += [add.a.eq(base), add.b.eq(Mux(take, term, 0)),
+                                 out_next[i].eq(add.s)]
+                else:
+                    # Scale: bit j of s adds (D >> h) << j; a signed scale's top bit subtracts.
+                    dh = Signal(signed(c.dq_bits), name=f"dq_dh{name}")
+                    shifted = Signal(signed(c.dq_bits + c.scale_bits), name=f"dq_sh{name}")
+                    m.d.comb += [dh.eq(Mux(dq_h, d >> 1, d)), shifted.eq(dh << sbit)]
+                    m.d.comb += out_next[i].eq(
+                        base + Mux(take, Mux(sminus, -shifted, shifted), 0))
         m.d.sync += self.o_valid.eq(0)
         with m.If(dq_left != 0):
             m.d.sync += [dq_left.eq(dq_left - 1), dq_bit.eq(dq_bit + 1)]
@@ -583,4 +791,3 @@ class LutTilePE(wiring.Component):
                 dq_left.eq(c.dq_cycles),
                 dq_bit.eq(0),
             ]
-        return m

@@ -15,9 +15,41 @@ from .golden.pe import Beat
 __all__ = ["random_beats", "corner_beats", "w_reset", "encode_beat", "decode_psum", "idle_beat"]
 
 
+#: FP16 activation corner values: +-0, subnormals, smallest normal, 1, largest finite.
+FP16_EXTREMES = (0x0000, 0x8000, 0x0001, 0x83FF, 0x0400, 0x3C00, 0xBC00, 0x7BFF, 0xFBFF)
+#: Non-finite FP16 values, which only FP16 tables accept (IEEE propagation).
+FP16_NONFINITE = (0x7C00, 0xFC00, 0x7E00)
+#: FP32 partial sums at the corners: +-0, largest finite, infinity, NaN, smallest subnormal.
+FP32_PSUMS = (0x00000000, 0x80000000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F800000, 0x7FC00000, 0x00000001)
+
+
+def _fp16_act(config: Any, rng: np.random.Generator, extreme: bool) -> int:
+    if extreme:
+        # One non-finite value poisons a whole group's outputs, so FP16 tables see them rarely.
+        if config.table_format == "fp16" and rng.random() < 0.002:
+            return int(rng.choice(FP16_NONFINITE))
+        # FP16 tables overflow to infinity on a chunk of large values (and inf - inf is NaN),
+        # which poisons the group's outputs: for them the largest values are rare and half the
+        # values moderate, so most corner outputs stay finite and still check every bit.
+        if config.table_format != "fp16":
+            return int(rng.choice(FP16_EXTREMES))
+        if rng.random() < 0.5:
+            small = [x for x in FP16_EXTREMES if x & 0x7FFF != 0x7BFF]
+            return int(rng.choice(FP16_EXTREMES if rng.random() < 0.02 else small))
+    if rng.random() < 0.997:
+        # Exponents near one another, as in an activation vector: alignment keeps most bits.
+        return int(np.float16(rng.uniform(-2.0, 2.0) * 2.0 ** int(rng.integers(-4, 5)))
+                   .view(np.uint16))
+    # Any finite code, large ones included (FP16 tables of several of them overflow).
+    return int(rng.integers(0, 0x7C00)) | int(rng.integers(0, 2)) << 15
+
+
 def _acts(config: Any, rng: np.random.Generator, extreme: bool) -> tuple:
-    lo, hi = int_range(config.act_bits, True)
     shape = (config.rows, config.table_k)
+    if config.is_fp:
+        return tuple(tuple(_fp16_act(config, rng, extreme) for _ in range(shape[1]))
+                     for _ in range(shape[0]))
+    lo, hi = int_range(config.act_bits, True)
     if extreme:
         vals = rng.choice([lo, hi, 0, -1], shape)
     else:
@@ -52,6 +84,16 @@ def _random_psum(config: Any, rng: np.random.Generator) -> tuple:
     n = config.rows * config.cols
     if rng.random() < 0.5:
         return (0,) * n
+    if config.is_fp:
+        vals = []
+        for _ in range(n):
+            r = rng.random()
+            if r < 0.95:
+                vals.append(int(np.float32(rng.uniform(-2.0, 2.0) * 2.0 ** int(
+                    rng.integers(-8, 9))).view(np.uint32)))
+            else:
+                vals.append(int(rng.choice(FP32_PSUMS)))
+        return tuple(vals)
     lo, hi = int_range(config.acc_bits, True)
     return tuple(int(x) for x in rng.integers(lo, hi + 1, n, dtype=np.int64))
 
@@ -145,10 +187,11 @@ def corner_beats(config: Any) -> list[Beat]:
     top = (1 << config.scale_bits) - 1
     cells = config.rows * config.cols
     lo, hi = int_range(config.acc_bits, True)
+    psums = FP32_PSUMS if config.is_fp else (0, hi, lo)
     out: list[Beat] = []
     for dtype in range(len(config.weight_formats)):
         for s in (0, 1, top):
-            for p in (0, hi, lo):
+            for p in psums:
                 _group(config, rng, out, first=True, last=True, psum=(p,) * cells,
                        dtype=dtype, extreme=True, scale=(s,) * config.cols)
         for g in range(3):
@@ -184,14 +227,15 @@ def encode_beat(config: Any, beat: Beat, ctl: int) -> dict[str, int]:
     if config.dtype_bits:
         word |= int(w.dtype) << offset
     return {"i_a": _pack([x for row in beat.a for x in row], config.act_bits), "i_w": word,
-            "i_psum": _pack(beat.psum, config.acc_bits), "i_ctl": ctl}
+            "i_psum": _pack(beat.psum, config.cell_bits), "i_ctl": ctl}
 
 
 def decode_psum(config: Any, raw: int) -> tuple[int, ...]:
-    """``o_psum``'s raw value -> the ``rows * cols`` signed outputs, row-major."""
-    bits = config.acc_bits
+    """``o_psum``'s raw value -> the ``rows * cols`` outputs, row-major (signed integers, or
+    FP32 bit patterns)."""
+    bits = config.cell_bits
     out = []
     for i in range(config.rows * config.cols):
         v = (raw >> (i * bits)) & ((1 << bits) - 1)
-        out.append(v - (1 << bits) if v >> (bits - 1) else v)
+        out.append(v - (1 << bits) if v >> (bits - 1) and not config.is_fp else v)
     return tuple(out)

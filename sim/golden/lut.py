@@ -20,11 +20,29 @@ column) the unit turns the plane sums into ``D = sum_k a_k w_k`` (``w = q - z`` 
 formats) with one correction ``D = ((acc << p) + c * sum_k a_k) >> h`` (:func:`correction`), and
 dequantizes ``out += s * D``.
 
+FP16 activations (``config.table_format``):
+
+* ``"int8"`` (the paper's table quantization): a chunk's activations are aligned to their
+  largest exponent field ``E`` (significands shifted right, the bits shifted out dropped: the
+  magnitude is truncated toward zero onto the grid ``2^(E - 25)``), the table is built exactly
+  on that grid, and each entry is rounded to ``s = config.table_shift`` fewer bits (round to
+  nearest, ties to even) and clamped to [-127, 127]: INT8 entries with the chunk's exponent.
+  The tile adds ``entry << (b + E - 1)`` exactly into wide integer accumulators, so the group
+  sum and the correction are exact; the corrected group value is rounded once to FP32 (RNE)
+  and dequantized in FP32 (:func:`sim.golden.pe.bitserial_fp_dequant`: one RNE addition per
+  scale bit).
+* ``"fp16"``: entries kept in FP16, each node of the plan an FP16 addition (RNE, overflow to
+  infinity); every plane adds ``+-entry * 2^b`` (exact in FP32) to an FP32 accumulator (RNE),
+  the row's activation sum accumulates the all-ones entries in FP32, the correction adds
+  ``+-(sum a) * 2^j`` per bit of ``c`` in FP32 (RNE) and halves exactly, then the same FP32
+  dequantization.
+
 The table is built by a fixed *plan* of additions (:func:`table_plan`): the golden model, the
 RTL generator (:mod:`pe_designs.lut`) and the cost model all read the same plan, so the adders
 the cost model counts are the ones the hardware has.
 
-Plain Python integers (exact at any width); configs are read duck-typed.
+Plain Python integers (exact at any width) and numpy's IEEE float16/float32 (as
+:mod:`sim.golden.fp`); configs are read duck-typed.
 """
 
 from collections.abc import Sequence
@@ -32,12 +50,17 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import numpy as np
+
 from .formats import BinaryFormat, IntFormat, get_format, signed_bits_for_range
+from .fp import f16_bits, f16_value, f32_bits, f32_value, fp32_add
 
 __all__ = [
     "LUT_WEIGHT_FORMATS", "n_planes", "plane_negative", "weight_value", "correction",
     "correction_bits", "TableNode", "table_plan", "table_adders", "build_table", "lookup",
     "plane_index", "chunk_sum", "LutWeight", "lut_group_value", "run_lut", "lut_gemm",
+    "Table", "rne_shift", "fp16_align", "fp16_table_shift", "plane_value_fp32",
+    "lut_fp_group_value", "int_to_fp32",
 ]
 
 #: Weight formats the LUT tensor core supports: any precision 1-8 bits.
@@ -185,23 +208,97 @@ def _eval_plan(k: int, symmetric: bool, acts: Sequence[int]) -> list[int]:
     return [vals[e] for e in entries]
 
 
-def build_table(config: Any, acts: Sequence[int]) -> list[int]:
-    """The stored table entries for one chunk of ``table_k`` integer activations."""
-    if len(acts) != config.table_k:
-        raise ValueError(f"a table is built from table_k={config.table_k} activations, "
-                         f"not {len(acts)}")
-    return _eval_plan(config.table_k, config.symmetric, acts)
+@dataclass(frozen=True)
+class Table:
+    """A row's stored table: ``entries`` (integers, INT8 codes, or FP16 bit patterns) and, for
+    INT8 tables of FP16 activations, the chunk's exponent field ``exp`` (entry ``q`` stands for
+    ``q * 2^(exp + table_shift - 25)``; 0 otherwise)."""
+
+    entries: tuple[int, ...]
+    exp: int = 0
 
 
-def lookup(config: Any, table: Sequence[int], index: int) -> int:
-    """``T[index]`` for a ``table_k``-bit weight pattern (negating the complement when
-    symmetrized)."""
+def rne_shift(x: int, s: int) -> int:
+    """``x / 2^s`` rounded to the nearest integer, ties to even (exact for any integer)."""
+    if s <= 0:
+        return x << -s
+    q = x >> s
+    rem = x - (q << s)
+    half = 1 << (s - 1)
+    if rem > half or (rem == half and q & 1):
+        q += 1
+    return q
+
+
+def fp16_table_shift(k: int) -> int:
+    """Bits an INT8 table entry drops: an exact entry is below ``k * 2^11`` on the chunk's grid."""
+    return max(0, (k * ((1 << 11) - 1)).bit_length() - 7)
+
+
+def fp16_align(acts: Sequence[int]) -> tuple[int, list[int]]:
+    """``(E, v)``: the chunk's largest exponent field and every activation on its grid.
+
+    ``v_i = (-1)^sign * (sig_i >> (E - e_i))`` with ``e_i`` the exponent field (1 for
+    subnormals) and ``sig_i`` the significand with its hidden bit, so ``a_i ~ v_i * 2^(E - 25)``,
+    truncated toward zero. Non-finite activations are rejected.
+    """
+    fields = []
+    for x in acts:
+        x = int(x)
+        sign, ef, frac = x >> 15 & 1, x >> 10 & 0x1F, x & 0x3FF
+        if ef == 0x1F:
+            raise ValueError(f"activation {x:#06x} is inf or NaN: INT8 tables hold finite "
+                             f"values only")
+        fields.append((sign, max(ef, 1), frac | (0x400 if ef else 0)))
+    top = max(e for _, e, _ in fields)
+    return top, [(-1) ** sg * (sig >> (top - e)) for sg, e, sig in fields]
+
+
+def _fp16_add(x: int, y: int) -> int:
+    with np.errstate(all="ignore"):
+        return int(f16_bits(f16_value(x) + f16_value(y)))
+
+
+def build_table(config: Any, acts: Sequence[int]) -> Table:
+    """The stored table of one row's chunk of ``table_k`` activations."""
+    k = config.table_k
+    if len(acts) != k:
+        raise ValueError(f"a table is built from table_k={k} activations, not {len(acts)}")
+    fmt = getattr(config, "table_format", "exact")
+    if fmt == "exact":
+        return Table(tuple(_eval_plan(k, config.symmetric, acts)))
+    if fmt == "int8":
+        top, v = fp16_align(acts)
+        s = fp16_table_shift(k)
+        return Table(tuple(max(-127, min(127, rne_shift(t, s)))
+                           for t in _eval_plan(k, config.symmetric, v)), top)
+    # FP16 entries: every add/sub node of the plan is one FP16 addition.
+    nodes, entries = table_plan(k, config.symmetric)
+    vals: list[int] = []
+    for n in nodes:
+        if n.op == "act":
+            vals.append(int(acts[n.x]))
+        elif n.op == "zero":
+            vals.append(0)
+        else:
+            vals.append(_fp16_add(vals[n.x], vals[n.y] ^ (0x8000 if n.op == "sub" else 0)))
+    return Table(tuple(vals[e] for e in entries))
+
+
+def lookup(config: Any, table: Sequence[int], index: int) -> tuple[int, bool]:
+    """``(entry, negate)``: the stored entry a ``table_k``-bit weight pattern reads, and whether
+    the look-up negates it (the complement's entry, when symmetrized)."""
     k = config.table_k
     if not config.symmetric:
-        return table[index]
+        return table[index], False
     top = index >> (k - 1) & 1
     low = index & ((1 << (k - 1)) - 1)
-    return table[low] if top else -table[low ^ ((1 << (k - 1)) - 1)]
+    return (table[low], False) if top else (table[low ^ ((1 << (k - 1)) - 1)], True)
+
+
+def _signed_lookup(config: Any, table: Sequence[int], index: int) -> int:
+    entry, neg = lookup(config, table, index)
+    return -entry if neg else entry
 
 
 def plane_index(codes: Sequence[int], b: int) -> int:
@@ -209,11 +306,23 @@ def plane_index(codes: Sequence[int], b: int) -> int:
     return sum(((int(c) >> b) & 1) << i for i, c in enumerate(codes))
 
 
-def chunk_sum(config: Any, table: Sequence[int], codes: Sequence[int], fmt: str) -> int:
-    """``sum_b +-2^b T[plane_b]`` of one column's chunk: what its planes add to the group."""
-    return sum((-1 if plane_negative(fmt, b) else 1) * (lookup(config, table, plane_index(codes, b))
-                                                        << b)
-               for b in range(n_planes(fmt)))
+def chunk_sum(config: Any, table: Table, codes: Sequence[int], fmt: str) -> int:
+    """``sum_b +-2^b T[plane_b]`` of one column's chunk (integer tables): what its planes add to
+    the group accumulator; INT8 tables of FP16 activations add it shifted by ``E - 1``."""
+    total = sum((-1 if plane_negative(fmt, b) else 1)
+                * (_signed_lookup(config, table.entries, plane_index(codes, b)) << b)
+                for b in range(n_planes(fmt)))
+    return total << max(table.exp - 1, 0)
+
+
+def plane_value_fp32(config: Any, table: Table, codes: Sequence[int], fmt: str, b: int) -> int:
+    """FP32 bits of plane ``b``'s ``+-entry * 2^b`` for FP16 tables (exact: an FP16 value with
+    its exponent raised by ``b``; infinities and NaN pass through)."""
+    entry, neg = lookup(config, table.entries, plane_index(codes, b))
+    neg ^= plane_negative(fmt, b)
+    with np.errstate(all="ignore"):
+        v = f16_value(entry).astype(np.float32) * np.float32(1 << b)
+    return int(f32_bits(-v if neg else v))
 
 
 def lut_group_value(config: Any, fmt: str, acc: int, act_sum: int, zero: int) -> int:
@@ -223,6 +332,48 @@ def lut_group_value(config: Any, fmt: str, acc: int, act_sum: int, zero: int) ->
     if num % (1 << h):
         raise AssertionError(f"correction of acc={acc}, sum a={act_sum} is not exact")
     return num >> h
+
+
+def int_to_fp32(num: int, exp: int) -> int:
+    """FP32 bits of ``num * 2^exp`` rounded once (RNE) for any integer ``num``."""
+    sign, mag = num < 0, abs(num)
+    extra = max(mag.bit_length() - 24, 0)
+    sig = rne_shift(mag, extra)           # at most 2^24: exact in float64, as is the power
+    value = float(sig) * 2.0 ** (exp + extra)
+    return _f32(-value if sign else value)
+
+
+def _f32(x: float) -> int:
+    with np.errstate(all="ignore"):
+        return int(f32_bits(np.float32(x)))
+
+
+def lut_fp_group_value(config: Any, fmt: str, acc: int, act_sum: int, zero: int) -> int:
+    """FP32 bits of a group's corrected value ``D`` for FP16 activations.
+
+    INT8 tables: ``acc`` and ``act_sum`` are exact integers on the grid ``2^lsb``
+    (``lsb = table_shift - 24``); ``D = RNE_fp32(((acc << p) + c * act_sum) * 2^(lsb - h))``.
+    FP16 tables: ``acc`` and ``act_sum`` are FP32 bits; ``D = acc * 2^p``, then for each bit
+    ``j`` of ``c`` (two's complement, ``corr_bits`` wide) ``D += bit ? +-act_sum * 2^j : +0``
+    with one RNE rounding each, then ``D * 2^-h`` (exact, see ``pe_designs.lut``).
+    """
+    p, c, h = correction(fmt, zero, config.symmetric)
+    if config.table_format == "int8":
+        num = (acc << p) + c * act_sum
+        return int_to_fp32(num, fp16_table_shift(config.table_k) - 24 - h)
+    d = f32_value(np.uint32(acc)) * np.float32(1 << p)
+    d_bits = int(f32_bits(d))
+    a = float(f32_value(np.uint32(act_sum)))
+    bits = config.corr_bits
+    for j in range(bits):
+        take = (c >> j) & 1
+        sign = -1.0 if j == bits - 1 else 1.0
+        term = _f32(sign * a * 2.0 ** j) if take else 0
+        d_bits = int(fp32_add(np.uint32(d_bits), np.uint32(term)))
+    if h:
+        with np.errstate(all="ignore"):
+            d_bits = int(f32_bits(f32_value(np.uint32(d_bits)) * np.float32(0.5)))
+    return d_bits
 
 
 @dataclass(frozen=True)
@@ -287,6 +438,7 @@ def run_lut(config: Any, beats: Sequence[Any], *, w_reset: Any,
     Tables built are appended to ``tables`` when it is given (a list per beat, per row).
     """
     rows, cols = config.rows, config.cols
+    fp16_tables = getattr(config, "table_format", "exact") == "fp16"
     w_reg = w_reset
     grp = [[0] * cols for _ in range(rows)]
     act_sum = [0] * rows
@@ -318,9 +470,20 @@ def run_lut(config: Any, beats: Sequence[Any], *, w_reset: Any,
         if tables is not None:
             tables.append(beat_tables)
         for m in range(rows):
-            act_sum[m] += sum(int(x) for x in b.a[m])
+            tab = beat_tables[m]
+            ones = tab.entries[config.table_entries - 1]     # the all-ones pattern: sum a
+            if fp16_tables:
+                act_sum[m] = int(fp32_add(np.uint32(act_sum[m]), np.uint32(int(f32_bits(
+                    f16_value(ones).astype(np.float32))))))
+            else:
+                act_sum[m] += ones << max(tab.exp - 1, 0)
             for n in range(cols):
-                grp[m][n] += chunk_sum(config, beat_tables[m], w.codes[n], fmt)
+                if fp16_tables:
+                    for pb in range(n_planes(fmt)):
+                        grp[m][n] = int(fp32_add(np.uint32(grp[m][n]), np.uint32(
+                            plane_value_fp32(config, tab, w.codes[n], fmt, pb))))
+                else:
+                    grp[m][n] += chunk_sum(config, tab, w.codes[n], fmt)
         if b.first:
             grp_first, grp_psum = True, tuple(int(x) for x in b.psum)
         cycles = n_planes(fmt)
@@ -329,10 +492,18 @@ def run_lut(config: Any, beats: Sequence[Any], *, w_reset: Any,
             ready_at = max(t + cycles, dq_free)
             dq_free = ready_at + config.dq_cycles
             base = list(grp_psum) if grp_first else out
-            scales = [_wrap(s, config.scale_bits) if config.scale_signed else s for s in w.scale]
-            out = [_wrap(base[m * cols + n] + scales[n] * lut_group_value(
-                       config, fmt, grp[m][n], act_sum[m], w.zero[n]), config.acc_bits)
-                   for m in range(rows) for n in range(cols)]
+            if config.is_fp:
+                from .pe import bitserial_fp_dequant
+
+                out = [bitserial_fp_dequant(config, base[m * cols + n], lut_fp_group_value(
+                           config, fmt, grp[m][n], act_sum[m], w.zero[n]), w.scale[n])
+                       for m in range(rows) for n in range(cols)]
+            else:
+                scales = [_wrap(s, config.scale_bits) if config.scale_signed else s
+                          for s in w.scale]
+                out = [_wrap(base[m * cols + n] + scales[n] * lut_group_value(
+                           config, fmt, grp[m][n], act_sum[m], w.zero[n]), config.acc_bits)
+                       for m in range(rows) for n in range(cols)]
             if b.last:
                 results.append((ready_at + config.dq_cycles + 1, tuple(out)))
             grp = [[0] * cols for _ in range(rows)]
