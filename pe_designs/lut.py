@@ -365,6 +365,33 @@ class LutConfig(_ConfigMixin):
         return LutTilePE(self)
 
 
+def _fp16_to_fp32(m, x, shift, negate, name: str):
+    """FP32 bits of ``(-1)^negate * x * 2^shift`` for an FP16 pattern ``x`` and ``shift`` in
+    0..15: always exact (FP16 subnormals are FP32 normals and no shift leaves FP32's range), so
+    a leading-zero count and an exponent add replace rounding. Infinities keep their (changed)
+    sign and NaN becomes FP32's canonical NaN."""
+    sign, e, sig, inf, nan, zero = unpack(m, x, FP16, name)
+    lz = Signal(range(11), name=f"{name}_lz")
+    for i in range(11):                 # the highest set bit wins: the last assignment
+        with m.If(sig[i]):
+            m.d.comb += lz.eq(10 - i)
+    norm = Signal(11, name=f"{name}_norm")
+    exp = Signal(8, name=f"{name}_exp")
+    m.d.comb += [norm.eq(sig << lz),
+                 exp.eq(e - FP16.bias + FP32.bias + shift - lz)]
+    out = Signal(32, name=f"{name}_f32")
+    s = sign ^ negate
+    with m.If(nan):
+        m.d.comb += out.eq(FP32.canonical_nan)
+    with m.Elif(inf):
+        m.d.comb += out.eq(Cat(Const(0, 23), Const(0xFF, 8), s))
+    with m.Elif(zero):
+        m.d.comb += out.eq(Cat(Const(0, 31), s))
+    with m.Else():
+        m.d.comb += out.eq(Cat(Const(0, 13), norm[:10], exp, s))
+    return out
+
+
 def _fp_scaled(m, x, fmt, shift, negate, name: str):
     """FP32 bits of ``(-1)^negate * x * 2^shift`` for an FP16 or FP32 pattern ``x``.
 
@@ -418,12 +445,14 @@ class LutPrecompute(wiring.Component):
         m = Module()
         c = self.config
         nodes, entries = L.table_plan(c.table_k, c.symmetric)
-        if c.table_format == "fp16":
-            leaves = [self.a[i] for i in range(c.table_k)]
-        elif c.table_format == "int8":
-            leaves, top = self._align(m)
+        # Operand isolation: the adders see zeros except in the cycle that loads a table, so
+        # they do not toggle on the bus's idle or plane-cycle traffic.
+        a = Signal.like(self.a, name="a_isolated")
+        m.d.comb += a.eq(Mux(self.load, self.a, 0))
+        if c.table_format == "int8":
+            leaves, top = self._align(m, a)
         else:
-            leaves = [self.a[i] for i in range(c.table_k)]
+            leaves = [a[i] for i in range(c.table_k)]
         width = c.align_bits if c.table_format == "int8" else c.table_bits
         vals = []
         for i, node in enumerate(nodes):
@@ -452,10 +481,10 @@ class LutPrecompute(wiring.Component):
                 m.d.sync += self.exp.eq(top)
         return m
 
-    def _align(self, m):
+    def _align(self, m, a):
         """FP16 activations onto their chunk's grid: ``+-(sig >> (E - e))`` (truncating)."""
         c = self.config
-        fields = [unpack(m, self.a[i], FP16, f"a{i}") for i in range(c.table_k)]
+        fields = [unpack(m, a[i], FP16, f"a{i}") for i in range(c.table_k)]
         top = fields[0][1]
         for i, f in enumerate(fields[1:]):
             nxt = Signal(5, name=f"emax{i}")
@@ -619,7 +648,7 @@ class LutTilePE(wiring.Component):
                 add = FPAdd(FP32)
                 m.submodules[f"act_add{r}"] = add
                 m.d.comb += [add.a.eq(act_acc[r]),
-                             add.b.eq(_fp_scaled(m, tables[r][ones], FP16, 0, 0, f"ones{r}")),
+                             add.b.eq(_fp16_to_fp32(m, tables[r][ones], 0, 0, f"ones{r}")),
                              nxt.eq(add.s)]
             elif int8_tables:
                 m.d.comb += nxt.eq(act_acc[r] + (tables[r][ones] << eshift[r]))
@@ -652,12 +681,12 @@ class LutTilePE(wiring.Component):
                 if fp_tables:
                     add = FPAdd(FP32)
                     m.submodules[f"plane_add{r}_{n}"] = add
-                    value = _fp_scaled(m, entry, FP16, step, neg, f"plane{r}_{n}")
+                    value = _fp16_to_fp32(m, entry, step, neg, f"plane{r}_{n}")
                     m.d.comb += [add.a.eq(grp[r][n]), add.b.eq(value), nxt.eq(add.s)]
                 else:
                     extra = 29 if int8_tables else 0
                     val_w = c.table_bits + c.planes_max + extra
-                    shift = Signal(range(c.planes_max + extra), name=f"shift{r}_{n}")
+                    shift = Signal(range(max(c.planes_max + extra, 2)), name=f"shift{r}_{n}")
                     shifted = Signal(signed(val_w), name=f"shifted{r}_{n}")
                     addend = Signal(signed(val_w + 1), name=f"addend{r}_{n}")
                     m.d.comb += [
@@ -717,9 +746,13 @@ class LutTilePE(wiring.Component):
                 m.d.sync += dq_c[n].eq(cn)
         with m.If(handoff):
             m.d.sync += [dq_h.eq(beat_h)] + [dq_a[r].eq(act_next[r]) for r in range(rows)]
+        has_p = any(L.correction(f, 0, c.symmetric)[0] for f in c.weight_formats)
         cminus = dq_bit == c.corr_bits - 1
         sminus = (sbit == c.scale_bits - 1) if c.scale_signed else Const(0, 1)
         for r in range(rows):
+            if fp_tables:
+                # +-(sum a) * 2^j is the same for the whole row: one scaler per row.
+                corr_term = _fp_scaled(m, dq_a[r], FP32, dq_bit, cminus, f"ct{r}")
             for n in range(cols):
                 i = r * cols + n
                 name = f"{r}_{n}"
@@ -730,7 +763,6 @@ class LutTilePE(wiring.Component):
                     # One FP32 adder per PE: D += +-(sum a) * 2^j while correcting, then
                     # out += +-D * 2^(j - h) while scaling (+0 for a zero bit).
                     d = Signal(32, name=f"dq_d{name}")
-                    corr_term = _fp_scaled(m, dq_a[r], FP32, dq_bit, cminus, f"ct{name}")
                     shift = Signal(signed(6), name=f"dq_shift{name}")
                     m.d.comb += shift.eq(sbit - dq_h)
                     scale_term = _fp_scaled(m, d, FP32, shift, sminus, f"st{name}")
@@ -744,8 +776,9 @@ class LutTilePE(wiring.Component):
                     with m.If((dq_left != 0) & in_corr):
                         m.d.sync += d.eq(add.s)
                     with m.If(handoff):
+                        # Only plain-table binary weights double the group sum (p = 1).
                         m.d.sync += d.eq(_fp_scaled(m, grp_next[r][n], FP32, beat_p, 0,
-                                                    f"dp{name}"))
+                                                    f"dp{name}") if has_p else grp_next[r][n])
                     continue
                 d = Signal(signed(c.dq_bits), name=f"dq_d{name}")
                 # Correction: bit j of c adds (sum a) << j; c's top bit subtracts.

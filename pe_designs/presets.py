@@ -77,11 +77,12 @@ PRESETS = {
                                 weight_formats=LUT_WEIGHT_FORMATS),
     "lut_all_a16_nosym": replace(_LUT, cols=2, act_format="int16", scale_signed=True,
                                  acc_bits=48, symmetric=False, weight_formats=LUT_WEIGHT_FORMATS),
-    # W2 x FP16 with the paper's INT8-quantized tables, and with FP16 tables for comparison.
+    # W2 x FP16 with the paper's INT8-quantized tables, and with FP16 tables for comparison
+    # (two columns: FP32 adders in every PE make it the slowest design to simulate).
     "lut_w2_fp16": replace(_LUT, weight_formats=("uint2",), act_format="fp16",
                            table_format="int8"),
     "lut_w2_fp16_fp16tab": replace(_LUT, weight_formats=("uint2",), act_format="fp16",
-                                   table_format="fp16"),
+                                   table_format="fp16", cols=2),
     # Every weight format over FP16 activations: INT8 tables symmetrized, FP16 tables plain.
     "lut_all_fp16": replace(_LUT, cols=2, act_format="fp16", table_format="int8",
                             scale_signed=True, weight_formats=LUT_WEIGHT_FORMATS),

@@ -69,7 +69,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire \$157 ;
   wire \$158 ;
   wire \$159 ;
-  reg \$16 ;
+  wire \$16 ;
   wire [41:0] \$160 ;
   wire [41:0] \$161 ;
   wire [41:0] \$162 ;
@@ -80,7 +80,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire \$167 ;
   wire \$168 ;
   wire [47:0] \$169 ;
-  reg \$17 ;
+  wire \$17 ;
   wire \$170 ;
   wire \$171 ;
   wire \$172 ;
@@ -118,20 +118,20 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   reg \$200 ;
   reg \$201 ;
   reg [15:0] \$202 ;
-  reg [15:0] \$203 ;
-  reg [23:0] \$204 ;
-  reg [23:0] \$205 ;
-  reg [30:0] \$206 ;
-  reg [30:0] \$207 ;
+  reg \$203 ;
+  reg \$204 ;
+  reg [15:0] \$205 ;
+  reg [23:0] \$206 ;
+  reg [23:0] \$207 ;
   reg [30:0] \$208 ;
   reg [30:0] \$209 ;
   wire \$21 ;
-  reg \$210 ;
-  reg [191:0] \$211 ;
-  reg [8:0] \$212 ;
-  reg [8:0] \$213 ;
-  reg \$214 ;
-  reg \$215 ;
+  reg [30:0] \$210 ;
+  reg [30:0] \$211 ;
+  reg \$212 ;
+  reg [191:0] \$213 ;
+  reg [8:0] \$214 ;
+  reg [8:0] \$215 ;
   reg \$216 ;
   reg [23:0] \$217 ;
   reg [23:0] \$218 ;
@@ -190,7 +190,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
-  wire [4:0] \$5 ;
+  reg \$5 ;
   wire [33:0] \$50 ;
   wire [33:0] \$51 ;
   wire [33:0] \$52 ;
@@ -201,7 +201,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
-  wire [3:0] \$6 ;
+  reg \$6 ;
   wire \$60 ;
   wire \$61 ;
   wire \$62 ;
@@ -212,7 +212,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
-  wire \$7 ;
+  wire [4:0] \$7 ;
   wire \$70 ;
   wire \$71 ;
   wire \$72 ;
@@ -223,7 +223,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [7:0] \$77 ;
   wire [7:0] \$78 ;
   wire [7:0] \$79 ;
-  wire \$8 ;
+  wire [3:0] \$8 ;
   wire [2:0] \$80 ;
   wire [7:0] \$81 ;
   wire \$82 ;
@@ -245,10 +245,12 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [25:0] \$97 ;
   wire [27:0] \$98 ;
   wire [27:0] \$99 ;
-  reg [15:0] \$signal  = 16'h0000;
-  reg \$signal$45  = 1'h0;
-  wire [7:0] \$signal[0] ;
-  wire [7:0] \$signal[1] ;
+  reg \$signal  = 1'h0;
+  reg [15:0] \$signal$25  = 16'h0000;
+  wire [7:0] \$signal$25[0] ;
+  wire [7:0] \$signal$25[1] ;
+  reg \$signal$63  = 1'h0;
+  reg \$signal$65  = 1'h0;
   wire [63:0] a;
   wire [63:0] \a$70 ;
   wire [15:0] \a$70[0] ;
@@ -270,8 +272,8 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [27:0] addend1_0;
   wire [27:0] addend1_1;
   reg beat_group_end = 1'h0;
+  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
-  reg beat_p = 1'h0;
   reg [15:0] beat_scale = 16'h0000;
   wire [7:0] \beat_scale[0] ;
   wire [7:0] \beat_scale[1] ;
@@ -280,39 +282,39 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   input clk;
   wire clk;
   wire [9:0] corr_binary;
-  wire [9:0] \corr_binary$125 ;
+  wire [9:0] \corr_binary$129 ;
   wire [9:0] corr_int2;
-  wire [9:0] \corr_int2$117 ;
+  wire [9:0] \corr_int2$121 ;
   wire [9:0] corr_int3;
-  wire [9:0] \corr_int3$118 ;
+  wire [9:0] \corr_int3$122 ;
   wire [9:0] corr_int4;
-  wire [9:0] \corr_int4$119 ;
+  wire [9:0] \corr_int4$123 ;
   wire [9:0] corr_int5;
-  wire [9:0] \corr_int5$120 ;
+  wire [9:0] \corr_int5$124 ;
   wire [9:0] corr_int6;
-  wire [9:0] \corr_int6$121 ;
+  wire [9:0] \corr_int6$125 ;
   wire [9:0] corr_int7;
-  wire [9:0] \corr_int7$122 ;
+  wire [9:0] \corr_int7$126 ;
   wire [9:0] corr_int8;
-  wire [9:0] \corr_int8$123 ;
+  wire [9:0] \corr_int8$127 ;
   wire [9:0] corr_ternary;
-  wire [9:0] \corr_ternary$124 ;
+  wire [9:0] \corr_ternary$128 ;
   wire [9:0] corr_uint1;
-  wire [9:0] \corr_uint1$109 ;
+  wire [9:0] \corr_uint1$113 ;
   wire [9:0] corr_uint2;
-  wire [9:0] \corr_uint2$110 ;
+  wire [9:0] \corr_uint2$114 ;
   wire [9:0] corr_uint3;
-  wire [9:0] \corr_uint3$111 ;
+  wire [9:0] \corr_uint3$115 ;
   wire [9:0] corr_uint4;
-  wire [9:0] \corr_uint4$112 ;
+  wire [9:0] \corr_uint4$116 ;
   wire [9:0] corr_uint5;
-  wire [9:0] \corr_uint5$113 ;
+  wire [9:0] \corr_uint5$117 ;
   wire [9:0] corr_uint6;
-  wire [9:0] \corr_uint6$114 ;
+  wire [9:0] \corr_uint6$118 ;
   wire [9:0] corr_uint7;
-  wire [9:0] \corr_uint7$115 ;
+  wire [9:0] \corr_uint7$119 ;
   wire [9:0] corr_uint8;
-  wire [9:0] \corr_uint8$116 ;
+  wire [9:0] \corr_uint8$120 ;
   wire [32:0] dq_ash0_0;
   wire [32:0] dq_ash0_1;
   wire [32:0] dq_ash1_0;
@@ -328,9 +330,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [32:0] dq_dh0_1;
   wire [32:0] dq_dh1_0;
   wire [32:0] dq_dh1_1;
-  reg dq_first = 1'h0;
   reg dq_h = 1'h0;
-  reg dq_last = 1'h0;
   reg [4:0] dq_left = 5'h00;
   reg [191:0] dq_psum = 192'h000000000000000000000000000000000000000000000000;
   wire [47:0] \dq_psum[0] ;
@@ -537,6 +537,14 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   input rst;
   wire rst;
   wire [2:0] sbit;
+  (* init = 3'h0 *)
+  wire [2:0] shift0_0;
+  (* init = 3'h0 *)
+  wire [2:0] shift0_1;
+  (* init = 3'h0 *)
+  wire [2:0] shift1_0;
+  (* init = 3'h0 *)
+  wire [2:0] shift1_1;
   wire [26:0] shifted0_0;
   wire [26:0] shifted0_1;
   wire [26:0] shifted1_0;
@@ -630,17 +638,17 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
-  assign \$5  = remaining - 1'h1;
-  assign \$6  = step + 1'h1;
-  assign \$7  = ~ stall;
-  assign \$8  = active & \$7 ;
+  assign \$7  = remaining - 1'h1;
+  assign \$8  = step + 1'h1;
   assign \$9  = ~ stall;
   assign \$10  = active & \$9 ;
   assign \$11  = ~ stall;
   assign \$12  = active & \$11 ;
   assign \$13  = ~ stall;
   assign \$14  = active & \$13 ;
-  assign \$15  = accept & i_ctl[2];
+  assign \$15  = ~ stall;
+  assign \$16  = active & \$15 ;
+  assign \$17  = accept & i_ctl[2];
   assign \$18  = | dq_left;
   assign \$19  = \$18  & in_corr;
   assign \$20  = dq_c0 >> dq_bit;
@@ -649,7 +657,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$23  = $signed(dq_d0_0) - $signed(\$136 [32:0]);
   assign \$24  = $signed(dq_d0_0) + $signed(\$136 [32:0]);
   assign \$25  = \$22  ? \$23  : \$24 ;
-  assign \$26  = $signed(\$86 [30:0]) << beat_p;
+  assign \$26  = $signed(\$86 [30:0]) << \$signal ;
   assign \$27  = | dq_left;
   assign \$28  = \$27  & in_corr;
   assign \$29  = dq_c1 >> dq_bit;
@@ -658,7 +666,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$32  = $signed(dq_d0_1) - $signed(\$150 [32:0]);
   assign \$33  = $signed(dq_d0_1) + $signed(\$150 [32:0]);
   assign \$34  = \$31  ? \$32  : \$33 ;
-  assign \$35  = $signed(\$100 [30:0]) << beat_p;
+  assign \$35  = $signed(\$100 [30:0]) << \$signal ;
   assign \$36  = | dq_left;
   assign \$37  = \$36  & in_corr;
   assign \$38  = dq_c0 >> dq_bit;
@@ -667,7 +675,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$41  = $signed(dq_d1_0) - $signed(\$164 [32:0]);
   assign \$42  = $signed(dq_d1_0) + $signed(\$164 [32:0]);
   assign \$43  = \$40  ? \$41  : \$42 ;
-  assign \$44  = $signed(\$90 [30:0]) << beat_p;
+  assign \$44  = $signed(\$90 [30:0]) << \$signal ;
   assign \$45  = | dq_left;
   assign \$46  = \$45  & in_corr;
   assign \$47  = dq_c1 >> dq_bit;
@@ -676,13 +684,13 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$50  = $signed(dq_d1_1) - $signed(\$178 [32:0]);
   assign \$51  = $signed(dq_d1_1) + $signed(\$178 [32:0]);
   assign \$52  = \$49  ? \$50  : \$51 ;
-  assign \$53  = $signed(\$104 [30:0]) << beat_p;
+  assign \$53  = $signed(\$104 [30:0]) << \$signal ;
   assign \$54  = | dq_left;
   assign \$55  = dq_left - 1'h1;
   assign \$56  = dq_bit + 1'h1;
   assign \$57  = ~ in_corr;
   assign \$58  = dq_left == 1'h1;
-  assign \$59  = \$58  & dq_last;
+  assign \$59  = \$58  & \$signal$63 ;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$60  = remaining <= 1'h1;
   assign \$61  = ~ stall;
@@ -776,12 +784,12 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$130  = 5'h1f - \$129 ;
   assign \$132  = 6'h3f - \$131 ;
   assign \$134  = 7'h7f - \$133 ;
-  assign \corr_uint8$116  = 8'hff - \$135 ;
+  assign \corr_uint8$120  = 8'hff - \$135 ;
   assign \$136  = $signed(dq_sum_a0) << dq_bit;
   assign dq_dh0_0 = dq_h ? \$137  : dq_d0_0;
   assign \$138  = $signed(dq_dh0_0) << \$105 [2:0];
   assign \$139  = dq_bit == 4'h9;
-  assign \$140  = \$139  & dq_first;
+  assign \$140  = \$139  & \$signal$65 ;
   assign \$141  = \$140  ? dq_psum[47:0] : out_acc[47:0];
   assign \$142  = ~ in_corr;
   assign \$143  = dq_scale[7:0] >> \$105 [2:0];
@@ -795,7 +803,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign dq_dh0_1 = dq_h ? \$151  : dq_d0_1;
   assign \$152  = $signed(dq_dh0_1) << \$105 [2:0];
   assign \$153  = dq_bit == 4'h9;
-  assign \$154  = \$153  & dq_first;
+  assign \$154  = \$153  & \$signal$65 ;
   assign \$155  = \$154  ? dq_psum[95:48] : out_acc[95:48];
   assign \$156  = ~ in_corr;
   assign \$157  = dq_scale[15:8] >> \$105 [2:0];
@@ -809,7 +817,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign dq_dh1_0 = dq_h ? \$165  : dq_d1_0;
   assign \$166  = $signed(dq_dh1_0) << \$105 [2:0];
   assign \$167  = dq_bit == 4'h9;
-  assign \$168  = \$167  & dq_first;
+  assign \$168  = \$167  & \$signal$65 ;
   assign \$169  = \$168  ? dq_psum[143:96] : out_acc[143:96];
   assign \$170  = ~ in_corr;
   assign \$171  = dq_scale[7:0] >> \$105 [2:0];
@@ -823,7 +831,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign dq_dh1_1 = dq_h ? \$179  : dq_d1_1;
   assign \$180  = $signed(dq_dh1_1) << \$105 [2:0];
   assign \$181  = dq_bit == 4'h9;
-  assign \$182  = \$181  & dq_first;
+  assign \$182  = \$181  & \$signal$65 ;
   assign \$183  = \$182  ? dq_psum[191:144] : out_acc[191:144];
   assign \$184  = ~ in_corr;
   assign \$185  = dq_scale[15:8] >> \$105 [2:0];
@@ -858,29 +866,29 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   always @(posedge clk)
     \$signal  <= \$203 ;
   always @(posedge clk)
-    act_sum0 <= \$204 ;
+    beat_h <= \$204 ;
   always @(posedge clk)
-    act_sum1 <= \$205 ;
+    \$signal$25  <= \$205 ;
   always @(posedge clk)
-    grp0_0 <= \$206 ;
+    act_sum0 <= \$206 ;
   always @(posedge clk)
-    grp1_0 <= \$207 ;
+    act_sum1 <= \$207 ;
   always @(posedge clk)
-    grp0_1 <= \$208 ;
+    grp0_0 <= \$208 ;
   always @(posedge clk)
-    grp1_1 <= \$209 ;
+    grp1_0 <= \$209 ;
   always @(posedge clk)
-    grp_first <= \$210 ;
+    grp0_1 <= \$210 ;
   always @(posedge clk)
-    grp_psum <= \$211 ;
+    grp1_1 <= \$211 ;
   always @(posedge clk)
-    dq_c0 <= \$212 ;
+    grp_first <= \$212 ;
   always @(posedge clk)
-    dq_c1 <= \$213 ;
+    grp_psum <= \$213 ;
   always @(posedge clk)
-    \$signal$45  <= \$214 ;
+    dq_c0 <= \$214 ;
   always @(posedge clk)
-    beat_p <= \$215 ;
+    dq_c1 <= \$215 ;
   always @(posedge clk)
     dq_h <= \$216 ;
   always @(posedge clk)
@@ -908,11 +916,11 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   always @(posedge clk)
     dq_scale <= \$228 ;
   always @(posedge clk)
-    dq_first <= \$229 ;
+    \$signal$65  <= \$229 ;
   always @(posedge clk)
     dq_psum <= \$230 ;
   always @(posedge clk)
-    dq_last <= \$231 ;
+    \$signal$63  <= \$231 ;
   \lut_all_a16.precompute0  precompute0 (
     .a(i_a[63:0]),
     .clk(clk),
@@ -1002,69 +1010,69 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
     (* full_case = 32'd1 *)
     casez (w_sel[100:96])
       5'h00:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h01:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h02:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h03:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h04:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h05:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h06:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h07:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h08:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h09:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h0a:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h0b:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h0c:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h0d:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h0e:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h0f:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h10:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h11:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h12:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h13:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h14:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h15:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h16:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h17:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h18:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h19:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h1a:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h1b:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h1c:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h1d:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h1e:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h1f:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
     endcase
   end
   always @* begin
@@ -1072,69 +1080,69 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
     (* full_case = 32'd1 *)
     casez (w_sel[100:96])
       5'h00:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h01:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h02:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h03:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h04:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h05:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h06:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h07:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h08:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h09:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h0a:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h0b:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h0c:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h0d:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h0e:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h0f:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h10:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h11:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h12:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h13:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h14:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h15:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h16:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h17:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h18:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h19:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h1a:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h1b:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h1c:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h1d:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h1e:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h1f:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
     endcase
   end
   always @* begin
@@ -1296,7 +1304,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
       5'h06:
           c1 = \$134 ;
       5'h07:
-          c1 = \corr_uint8$116 [8:0];
+          c1 = \corr_uint8$120 [8:0];
       5'h08:
           c1 = 9'h1ff;
       5'h09:
@@ -1404,7 +1412,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
     if (accept) begin
       \$198  = \$4 ;
     end else if (\$3 ) begin
-      \$198  = \$5 [3:0];
+      \$198  = \$7 [3:0];
     end
     if (rst) begin
       \$198  = 4'h0;
@@ -1416,7 +1424,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
     if (accept) begin
       \$199  = 3'h0;
     end else if (\$3 ) begin
-      \$199  = \$6 [2:0];
+      \$199  = \$8 [2:0];
     end
     if (rst) begin
       \$199  = 3'h0;
@@ -1456,152 +1464,152 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$203  = \$signal ;
     if (accept) begin
-      \$203  = w_sel[95:80];
+      \$203  = \$5 ;
     end
     if (rst) begin
-      \$203  = 16'h0000;
+      \$203  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = act_sum0;
+    \$204  = beat_h;
+    if (accept) begin
+      \$204  = \$6 ;
+    end
+    if (rst) begin
+      \$204  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$205  = \$signal$25 ;
+    if (accept) begin
+      \$205  = w_sel[95:80];
+    end
+    if (rst) begin
+      \$205  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$206  = act_sum0;
     if (handoff) begin
-      \$204  = 24'h000000;
+      \$206  = 24'h000000;
     end else if (last_plane) begin
-      \$204  = \$75 [23:0];
+      \$206  = \$75 [23:0];
     end
     if (rst) begin
-      \$204  = 24'h000000;
+      \$206  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = act_sum1;
+    \$207  = act_sum1;
     if (handoff) begin
-      \$205  = 24'h000000;
+      \$207  = 24'h000000;
     end else if (last_plane) begin
-      \$205  = \$76 [23:0];
+      \$207  = \$76 [23:0];
     end
     if (rst) begin
-      \$205  = 24'h000000;
+      \$207  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = grp0_0;
+    \$208  = grp0_0;
     if (handoff) begin
-      \$206  = 31'h00000000;
-    end else if (\$8 ) begin
-      \$206  = \$86 [30:0];
-    end
-    if (rst) begin
-      \$206  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = grp1_0;
-    if (handoff) begin
-      \$207  = 31'h00000000;
+      \$208  = 31'h00000000;
     end else if (\$10 ) begin
-      \$207  = \$90 [30:0];
+      \$208  = \$86 [30:0];
     end
     if (rst) begin
-      \$207  = 31'h00000000;
+      \$208  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = grp0_1;
+    \$209  = grp1_0;
     if (handoff) begin
-      \$208  = 31'h00000000;
+      \$209  = 31'h00000000;
     end else if (\$12 ) begin
-      \$208  = \$100 [30:0];
+      \$209  = \$90 [30:0];
     end
     if (rst) begin
-      \$208  = 31'h00000000;
+      \$209  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = grp1_1;
+    \$210  = grp0_1;
     if (handoff) begin
-      \$209  = 31'h00000000;
+      \$210  = 31'h00000000;
     end else if (\$14 ) begin
-      \$209  = \$104 [30:0];
+      \$210  = \$100 [30:0];
     end
     if (rst) begin
-      \$209  = 31'h00000000;
+      \$210  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = grp_first;
+    \$211  = grp1_1;
     if (handoff) begin
-      \$210  = 1'h0;
-    end
-    if (\$15 ) begin
-      \$210  = 1'h1;
+      \$211  = 31'h00000000;
+    end else if (\$16 ) begin
+      \$211  = \$104 [30:0];
     end
     if (rst) begin
-      \$210  = 1'h0;
+      \$211  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = grp_psum;
-    if (\$15 ) begin
-      \$211  = i_psum;
-    end
-    if (rst) begin
-      \$211  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = dq_c0;
+    \$212  = grp_first;
     if (handoff) begin
-      \$212  = c0;
+      \$212  = 1'h0;
+    end
+    if (\$17 ) begin
+      \$212  = 1'h1;
     end
     if (rst) begin
-      \$212  = 9'h000;
+      \$212  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = dq_c1;
+    \$213  = grp_psum;
+    if (\$17 ) begin
+      \$213  = i_psum;
+    end
+    if (rst) begin
+      \$213  = 192'h000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$214  = dq_c0;
     if (handoff) begin
-      \$213  = c1;
+      \$214  = c0;
     end
     if (rst) begin
-      \$213  = 9'h000;
+      \$214  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = \$signal$45 ;
-    if (accept) begin
-      \$214  = \$16 ;
+    \$215  = dq_c1;
+    if (handoff) begin
+      \$215  = c1;
     end
     if (rst) begin
-      \$214  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = beat_p;
-    if (accept) begin
-      \$215  = \$17 ;
-    end
-    if (rst) begin
-      \$215  = 1'h0;
+      \$215  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$216  = dq_h;
     if (handoff) begin
-      \$216  = \$signal$45 ;
+      \$216  = beat_h;
     end
     if (rst) begin
       \$216  = 1'h0;
@@ -1753,7 +1761,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = dq_first;
+    \$229  = \$signal$65 ;
     if (handoff) begin
       \$229  = grp_first;
     end
@@ -1773,7 +1781,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = dq_last;
+    \$231  = \$signal$63 ;
     if (handoff) begin
       \$231  = beat_last;
     end
@@ -1796,9 +1804,13 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign load = accept;
   assign \a$70  = i_a[127:64];
   assign \load$71  = accept;
+  assign shift0_0 = step;
   assign shifted0_0 = { \$83 [25], \$83  };
+  assign shift1_0 = step;
   assign shifted1_0 = { \$87 [25], \$87  };
+  assign shift0_1 = step;
   assign shifted0_1 = { \$97 [25], \$97  };
+  assign shift1_1 = step;
   assign shifted1_1 = { \$101 [25], \$101  };
   assign sbit = \$105 [2:0];
   assign corr_uint1 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
@@ -1817,22 +1829,22 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign corr_int8 = 10'h3ff;
   assign corr_ternary = 10'h3ff;
   assign corr_binary = 10'h000;
-  assign \corr_uint1$109  = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
-  assign \corr_uint2$110  = { \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124  };
-  assign \corr_uint3$111  = { \$126 [4], \$126 [4], \$126 [4], \$126 [4], \$126 [4], \$126  };
-  assign \corr_uint4$112  = { \$128 [5], \$128 [5], \$128 [5], \$128 [5], \$128  };
-  assign \corr_uint5$113  = { \$130 [6], \$130 [6], \$130 [6], \$130  };
-  assign \corr_uint6$114  = { \$132 [7], \$132 [7], \$132  };
-  assign \corr_uint7$115  = { \$134 [8], \$134  };
-  assign \corr_int2$117  = 10'h3ff;
-  assign \corr_int3$118  = 10'h3ff;
-  assign \corr_int4$119  = 10'h3ff;
-  assign \corr_int5$120  = 10'h3ff;
-  assign \corr_int6$121  = 10'h3ff;
-  assign \corr_int7$122  = 10'h3ff;
-  assign \corr_int8$123  = 10'h3ff;
-  assign \corr_ternary$124  = 10'h3ff;
-  assign \corr_binary$125  = 10'h000;
+  assign \corr_uint1$113  = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+  assign \corr_uint2$114  = { \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124  };
+  assign \corr_uint3$115  = { \$126 [4], \$126 [4], \$126 [4], \$126 [4], \$126 [4], \$126  };
+  assign \corr_uint4$116  = { \$128 [5], \$128 [5], \$128 [5], \$128 [5], \$128  };
+  assign \corr_uint5$117  = { \$130 [6], \$130 [6], \$130 [6], \$130  };
+  assign \corr_uint6$118  = { \$132 [7], \$132 [7], \$132  };
+  assign \corr_uint7$119  = { \$134 [8], \$134  };
+  assign \corr_int2$121  = 10'h3ff;
+  assign \corr_int3$122  = 10'h3ff;
+  assign \corr_int4$123  = 10'h3ff;
+  assign \corr_int5$124  = 10'h3ff;
+  assign \corr_int6$125  = 10'h3ff;
+  assign \corr_int7$126  = 10'h3ff;
+  assign \corr_int8$127  = 10'h3ff;
+  assign \corr_ternary$128  = 10'h3ff;
+  assign \corr_binary$129  = 10'h000;
   assign dq_sh0_0 = { \$138 [39], \$138  };
   assign dq_sh0_1 = { \$152 [39], \$152  };
   assign dq_sh1_0 = { \$166 [39], \$166  };
@@ -2029,8 +2041,8 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \w_sel.dtype  = w_sel[100:96];
   assign \beat_scale[0]  = beat_scale[7:0];
   assign \beat_scale[1]  = beat_scale[15:8];
-  assign \$signal[0]  = \$signal [7:0];
-  assign \$signal[1]  = \$signal [15:8];
+  assign \$signal$25[0]  = \$signal$25 [7:0];
+  assign \$signal$25[1]  = \$signal$25 [15:8];
   assign \grp_psum[0]  = grp_psum[47:0];
   assign \grp_psum[1]  = grp_psum[95:48];
   assign \grp_psum[2]  = grp_psum[143:96];
@@ -2077,22 +2089,22 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign out_next[143:96] = \$177 [47:0];
   assign out_next[95:48] = \$163 [47:0];
   assign out_next[47:0] = \$149 [47:0];
-  assign \$106  = { \$signal [0], 1'h0 };
-  assign \$108  = { \$signal [1:0], 1'h0 };
-  assign \$110  = { \$signal [2:0], 1'h0 };
-  assign \$112  = { \$signal [3:0], 1'h0 };
-  assign \$114  = { \$signal [4:0], 1'h0 };
-  assign \$116  = { \$signal [5:0], 1'h0 };
-  assign \$118  = { \$signal [6:0], 1'h0 };
-  assign \$120  = { \$signal [7:0], 1'h0 };
-  assign \$121  = { \$signal [8], 1'h0 };
-  assign \$123  = { \$signal [9:8], 1'h0 };
-  assign \$125  = { \$signal [10:8], 1'h0 };
-  assign \$127  = { \$signal [11:8], 1'h0 };
-  assign \$129  = { \$signal [12:8], 1'h0 };
-  assign \$131  = { \$signal [13:8], 1'h0 };
-  assign \$133  = { \$signal [14:8], 1'h0 };
-  assign \$135  = { \$signal [15:8], 1'h0 };
+  assign \$106  = { \$signal$25 [0], 1'h0 };
+  assign \$108  = { \$signal$25 [1:0], 1'h0 };
+  assign \$110  = { \$signal$25 [2:0], 1'h0 };
+  assign \$112  = { \$signal$25 [3:0], 1'h0 };
+  assign \$114  = { \$signal$25 [4:0], 1'h0 };
+  assign \$116  = { \$signal$25 [5:0], 1'h0 };
+  assign \$118  = { \$signal$25 [6:0], 1'h0 };
+  assign \$120  = { \$signal$25 [7:0], 1'h0 };
+  assign \$121  = { \$signal$25 [8], 1'h0 };
+  assign \$123  = { \$signal$25 [9:8], 1'h0 };
+  assign \$125  = { \$signal$25 [10:8], 1'h0 };
+  assign \$127  = { \$signal$25 [11:8], 1'h0 };
+  assign \$129  = { \$signal$25 [12:8], 1'h0 };
+  assign \$131  = { \$signal$25 [13:8], 1'h0 };
+  assign \$133  = { \$signal$25 [14:8], 1'h0 };
+  assign \$135  = { \$signal$25 [15:8], 1'h0 };
   assign \$137  = { dq_d0_0[32], dq_d0_0[32:1] };
   assign \$151  = { dq_d0_1[32], dq_d0_1[32:1] };
   assign \$165  = { dq_d1_0[32], dq_d1_0[32:1] };
@@ -2122,6 +2134,11 @@ module \lut_all_a16.precompute0 (clk, rst, load, \table , a);
   wire [15:0] \a[1] ;
   wire [15:0] \a[2] ;
   wire [15:0] \a[3] ;
+  wire [63:0] a_isolated;
+  wire [15:0] \a_isolated[0] ;
+  wire [15:0] \a_isolated[1] ;
+  wire [15:0] \a_isolated[2] ;
+  wire [15:0] \a_isolated[3] ;
   input clk;
   wire clk;
   input load;
@@ -2152,20 +2169,21 @@ module \lut_all_a16.precompute0 (clk, rst, load, \table , a);
   wire [18:0] \table[5] ;
   wire [18:0] \table[6] ;
   wire [18:0] \table[7] ;
-  assign \$1  = $signed(a[31:16]) - $signed(a[15:0]);
-  assign \$2  = $signed(a[31:16]) + $signed(a[15:0]);
-  assign \$3  = $signed(a[47:32]) - $signed(\$1 );
-  assign \$4  = $signed(a[47:32]) + $signed(\$1 );
-  assign \$5  = $signed(a[47:32]) - $signed(\$2 );
-  assign \$6  = $signed(a[47:32]) + $signed(\$2 );
-  assign \$7  = $signed(a[63:48]) - $signed(\$5 [18:0]);
-  assign \$8  = $signed(a[63:48]) + $signed(\$5 [18:0]);
-  assign \$9  = $signed(a[63:48]) - $signed(\$3 [18:0]);
-  assign \$10  = $signed(a[63:48]) + $signed(\$3 [18:0]);
-  assign \$11  = $signed(a[63:48]) - $signed(\$4 [18:0]);
-  assign \$12  = $signed(a[63:48]) + $signed(\$4 [18:0]);
-  assign \$13  = $signed(a[63:48]) - $signed(\$6 [18:0]);
-  assign \$14  = $signed(a[63:48]) + $signed(\$6 [18:0]);
+  assign a_isolated = load ? a : 64'h0000000000000000;
+  assign \$1  = $signed(a_isolated[31:16]) - $signed(a_isolated[15:0]);
+  assign \$2  = $signed(a_isolated[31:16]) + $signed(a_isolated[15:0]);
+  assign \$3  = $signed(a_isolated[47:32]) - $signed(\$1 );
+  assign \$4  = $signed(a_isolated[47:32]) + $signed(\$1 );
+  assign \$5  = $signed(a_isolated[47:32]) - $signed(\$2 );
+  assign \$6  = $signed(a_isolated[47:32]) + $signed(\$2 );
+  assign \$7  = $signed(a_isolated[63:48]) - $signed(\$5 [18:0]);
+  assign \$8  = $signed(a_isolated[63:48]) + $signed(\$5 [18:0]);
+  assign \$9  = $signed(a_isolated[63:48]) - $signed(\$3 [18:0]);
+  assign \$10  = $signed(a_isolated[63:48]) + $signed(\$3 [18:0]);
+  assign \$11  = $signed(a_isolated[63:48]) - $signed(\$4 [18:0]);
+  assign \$12  = $signed(a_isolated[63:48]) + $signed(\$4 [18:0]);
+  assign \$13  = $signed(a_isolated[63:48]) - $signed(\$6 [18:0]);
+  assign \$14  = $signed(a_isolated[63:48]) + $signed(\$6 [18:0]);
   always @(posedge clk)
     \table  <= \$15 ;
   always @* begin
@@ -2199,6 +2217,10 @@ module \lut_all_a16.precompute0 (clk, rst, load, \table , a);
   assign node15 = \$12 [18:0];
   assign node16 = \$13 [18:0];
   assign node17 = \$14 [18:0];
+  assign \a_isolated[0]  = a_isolated[15:0];
+  assign \a_isolated[1]  = a_isolated[31:16];
+  assign \a_isolated[2]  = a_isolated[47:32];
+  assign \a_isolated[3]  = a_isolated[63:48];
   assign \a[0]  = a[15:0];
   assign \a[1]  = a[31:16];
   assign \a[2]  = a[47:32];
@@ -2236,6 +2258,11 @@ module \lut_all_a16.precompute1 (clk, rst, load, \table , a);
   wire [15:0] \a[1] ;
   wire [15:0] \a[2] ;
   wire [15:0] \a[3] ;
+  wire [63:0] a_isolated;
+  wire [15:0] \a_isolated[0] ;
+  wire [15:0] \a_isolated[1] ;
+  wire [15:0] \a_isolated[2] ;
+  wire [15:0] \a_isolated[3] ;
   input clk;
   wire clk;
   input load;
@@ -2266,20 +2293,21 @@ module \lut_all_a16.precompute1 (clk, rst, load, \table , a);
   wire [18:0] \table[5] ;
   wire [18:0] \table[6] ;
   wire [18:0] \table[7] ;
-  assign \$1  = $signed(a[31:16]) - $signed(a[15:0]);
-  assign \$2  = $signed(a[31:16]) + $signed(a[15:0]);
-  assign \$3  = $signed(a[47:32]) - $signed(\$1 );
-  assign \$4  = $signed(a[47:32]) + $signed(\$1 );
-  assign \$5  = $signed(a[47:32]) - $signed(\$2 );
-  assign \$6  = $signed(a[47:32]) + $signed(\$2 );
-  assign \$7  = $signed(a[63:48]) - $signed(\$5 [18:0]);
-  assign \$8  = $signed(a[63:48]) + $signed(\$5 [18:0]);
-  assign \$9  = $signed(a[63:48]) - $signed(\$3 [18:0]);
-  assign \$10  = $signed(a[63:48]) + $signed(\$3 [18:0]);
-  assign \$11  = $signed(a[63:48]) - $signed(\$4 [18:0]);
-  assign \$12  = $signed(a[63:48]) + $signed(\$4 [18:0]);
-  assign \$13  = $signed(a[63:48]) - $signed(\$6 [18:0]);
-  assign \$14  = $signed(a[63:48]) + $signed(\$6 [18:0]);
+  assign a_isolated = load ? a : 64'h0000000000000000;
+  assign \$1  = $signed(a_isolated[31:16]) - $signed(a_isolated[15:0]);
+  assign \$2  = $signed(a_isolated[31:16]) + $signed(a_isolated[15:0]);
+  assign \$3  = $signed(a_isolated[47:32]) - $signed(\$1 );
+  assign \$4  = $signed(a_isolated[47:32]) + $signed(\$1 );
+  assign \$5  = $signed(a_isolated[47:32]) - $signed(\$2 );
+  assign \$6  = $signed(a_isolated[47:32]) + $signed(\$2 );
+  assign \$7  = $signed(a_isolated[63:48]) - $signed(\$5 [18:0]);
+  assign \$8  = $signed(a_isolated[63:48]) + $signed(\$5 [18:0]);
+  assign \$9  = $signed(a_isolated[63:48]) - $signed(\$3 [18:0]);
+  assign \$10  = $signed(a_isolated[63:48]) + $signed(\$3 [18:0]);
+  assign \$11  = $signed(a_isolated[63:48]) - $signed(\$4 [18:0]);
+  assign \$12  = $signed(a_isolated[63:48]) + $signed(\$4 [18:0]);
+  assign \$13  = $signed(a_isolated[63:48]) - $signed(\$6 [18:0]);
+  assign \$14  = $signed(a_isolated[63:48]) + $signed(\$6 [18:0]);
   always @(posedge clk)
     \table  <= \$15 ;
   always @* begin
@@ -2313,6 +2341,10 @@ module \lut_all_a16.precompute1 (clk, rst, load, \table , a);
   assign node15 = \$12 [18:0];
   assign node16 = \$13 [18:0];
   assign node17 = \$14 [18:0];
+  assign \a_isolated[0]  = a_isolated[15:0];
+  assign \a_isolated[1]  = a_isolated[31:16];
+  assign \a_isolated[2]  = a_isolated[47:32];
+  assign \a_isolated[3]  = a_isolated[63:48];
   assign \a[0]  = a[15:0];
   assign \a[1]  = a[31:16];
   assign \a[2]  = a[47:32];

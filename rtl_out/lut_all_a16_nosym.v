@@ -69,7 +69,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [32:0] \$157 ;
   wire [39:0] \$158 ;
   wire \$159 ;
-  reg \$16 ;
+  wire \$16 ;
   wire \$160 ;
   wire [47:0] \$161 ;
   wire \$162 ;
@@ -80,7 +80,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [41:0] \$167 ;
   wire [41:0] \$168 ;
   wire [48:0] \$169 ;
-  reg \$17 ;
+  wire \$17 ;
   reg [127:0] \$170 ;
   reg [100:0] \$171 ;
   reg [4:0] \$172 ;
@@ -93,20 +93,20 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg \$179 ;
   wire \$18 ;
   reg [15:0] \$180 ;
-  reg [15:0] \$181 ;
-  reg [23:0] \$182 ;
-  reg [23:0] \$183 ;
-  reg [30:0] \$184 ;
-  reg [30:0] \$185 ;
+  reg \$181 ;
+  reg \$182 ;
+  reg [15:0] \$183 ;
+  reg [23:0] \$184 ;
+  reg [23:0] \$185 ;
   reg [30:0] \$186 ;
   reg [30:0] \$187 ;
-  reg \$188 ;
-  reg [191:0] \$189 ;
+  reg [30:0] \$188 ;
+  reg [30:0] \$189 ;
   wire \$19 ;
-  reg [8:0] \$190 ;
-  reg [8:0] \$191 ;
-  reg \$192 ;
-  reg \$193 ;
+  reg \$190 ;
+  reg [191:0] \$191 ;
+  reg [8:0] \$192 ;
+  reg [8:0] \$193 ;
   reg \$194 ;
   reg [23:0] \$195 ;
   reg [23:0] \$196 ;
@@ -164,7 +164,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
-  wire [4:0] \$5 ;
+  reg \$5 ;
   wire [33:0] \$50 ;
   wire [33:0] \$51 ;
   wire [33:0] \$52 ;
@@ -175,7 +175,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
-  wire [3:0] \$6 ;
+  reg \$6 ;
   wire \$60 ;
   wire \$61 ;
   wire \$62 ;
@@ -186,7 +186,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
-  wire \$7 ;
+  wire [4:0] \$7 ;
   wire \$70 ;
   wire \$71 ;
   wire \$72 ;
@@ -197,7 +197,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [7:0] \$77 ;
   wire [25:0] \$78 ;
   wire [27:0] \$79 ;
-  wire \$8 ;
+  wire [3:0] \$8 ;
   wire [27:0] \$80 ;
   wire [31:0] \$81 ;
   wire [7:0] \$82 ;
@@ -219,10 +219,12 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [5:0] \$97 ;
   wire [1:0] \$98 ;
   wire [2:0] \$99 ;
-  reg [15:0] \$signal  = 16'h0000;
-  reg \$signal$45  = 1'h0;
-  wire [7:0] \$signal[0] ;
-  wire [7:0] \$signal[1] ;
+  reg \$signal  = 1'h0;
+  reg [15:0] \$signal$25  = 16'h0000;
+  wire [7:0] \$signal$25[0] ;
+  wire [7:0] \$signal$25[1] ;
+  reg \$signal$63  = 1'h0;
+  reg \$signal$65  = 1'h0;
   wire [63:0] a;
   wire [63:0] \a$70 ;
   wire [15:0] \a$70[0] ;
@@ -244,8 +246,8 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [27:0] addend1_0;
   wire [27:0] addend1_1;
   reg beat_group_end = 1'h0;
+  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
-  reg beat_p = 1'h0;
   reg [15:0] beat_scale = 16'h0000;
   wire [7:0] \beat_scale[0] ;
   wire [7:0] \beat_scale[1] ;
@@ -254,39 +256,39 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   input clk;
   wire clk;
   wire [9:0] corr_binary;
-  wire [9:0] \corr_binary$121 ;
+  wire [9:0] \corr_binary$125 ;
   wire [9:0] corr_int2;
-  wire [9:0] \corr_int2$113 ;
+  wire [9:0] \corr_int2$117 ;
   wire [9:0] corr_int3;
-  wire [9:0] \corr_int3$114 ;
+  wire [9:0] \corr_int3$118 ;
   wire [9:0] corr_int4;
-  wire [9:0] \corr_int4$115 ;
+  wire [9:0] \corr_int4$119 ;
   wire [9:0] corr_int5;
-  wire [9:0] \corr_int5$116 ;
+  wire [9:0] \corr_int5$120 ;
   wire [9:0] corr_int6;
-  wire [9:0] \corr_int6$117 ;
+  wire [9:0] \corr_int6$121 ;
   wire [9:0] corr_int7;
-  wire [9:0] \corr_int7$118 ;
+  wire [9:0] \corr_int7$122 ;
   wire [9:0] corr_int8;
-  wire [9:0] \corr_int8$119 ;
+  wire [9:0] \corr_int8$123 ;
   wire [9:0] corr_ternary;
-  wire [9:0] \corr_ternary$120 ;
+  wire [9:0] \corr_ternary$124 ;
   wire [9:0] corr_uint1;
-  wire [9:0] \corr_uint1$105 ;
+  wire [9:0] \corr_uint1$109 ;
   wire [9:0] corr_uint2;
-  wire [9:0] \corr_uint2$106 ;
+  wire [9:0] \corr_uint2$110 ;
   wire [9:0] corr_uint3;
-  wire [9:0] \corr_uint3$107 ;
+  wire [9:0] \corr_uint3$111 ;
   wire [9:0] corr_uint4;
-  wire [9:0] \corr_uint4$108 ;
+  wire [9:0] \corr_uint4$112 ;
   wire [9:0] corr_uint5;
-  wire [9:0] \corr_uint5$109 ;
+  wire [9:0] \corr_uint5$113 ;
   wire [9:0] corr_uint6;
-  wire [9:0] \corr_uint6$110 ;
+  wire [9:0] \corr_uint6$114 ;
   wire [9:0] corr_uint7;
-  wire [9:0] \corr_uint7$111 ;
+  wire [9:0] \corr_uint7$115 ;
   wire [9:0] corr_uint8;
-  wire [9:0] \corr_uint8$112 ;
+  wire [9:0] \corr_uint8$116 ;
   wire [32:0] dq_ash0_0;
   wire [32:0] dq_ash0_1;
   wire [32:0] dq_ash1_0;
@@ -302,9 +304,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [32:0] dq_dh0_1;
   wire [32:0] dq_dh1_0;
   wire [32:0] dq_dh1_1;
-  reg dq_first = 1'h0;
   reg dq_h = 1'h0;
-  reg dq_last = 1'h0;
   reg [4:0] dq_left = 5'h00;
   reg [191:0] dq_psum = 192'h000000000000000000000000000000000000000000000000;
   wire [47:0] \dq_psum[0] ;
@@ -507,6 +507,14 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   input rst;
   wire rst;
   wire [2:0] sbit;
+  (* init = 3'h0 *)
+  wire [2:0] shift0_0;
+  (* init = 3'h0 *)
+  wire [2:0] shift0_1;
+  (* init = 3'h0 *)
+  wire [2:0] shift1_0;
+  (* init = 3'h0 *)
+  wire [2:0] shift1_1;
   wire [26:0] shifted0_0;
   wire [26:0] shifted0_1;
   wire [26:0] shifted1_0;
@@ -616,17 +624,17 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
-  assign \$5  = remaining - 1'h1;
-  assign \$6  = step + 1'h1;
-  assign \$7  = ~ stall;
-  assign \$8  = active & \$7 ;
+  assign \$7  = remaining - 1'h1;
+  assign \$8  = step + 1'h1;
   assign \$9  = ~ stall;
   assign \$10  = active & \$9 ;
   assign \$11  = ~ stall;
   assign \$12  = active & \$11 ;
   assign \$13  = ~ stall;
   assign \$14  = active & \$13 ;
-  assign \$15  = accept & i_ctl[2];
+  assign \$15  = ~ stall;
+  assign \$16  = active & \$15 ;
+  assign \$17  = accept & i_ctl[2];
   assign \$18  = | dq_left;
   assign \$19  = \$18  & in_corr;
   assign \$20  = dq_c0 >> dq_bit;
@@ -635,7 +643,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \$23  = $signed(dq_d0_0) - $signed(\$114 [32:0]);
   assign \$24  = $signed(dq_d0_0) + $signed(\$114 [32:0]);
   assign \$25  = \$22  ? \$23  : \$24 ;
-  assign \$26  = $signed(\$81 [30:0]) << beat_p;
+  assign \$26  = $signed(\$81 [30:0]) << \$signal ;
   assign \$27  = | dq_left;
   assign \$28  = \$27  & in_corr;
   assign \$29  = dq_c1 >> dq_bit;
@@ -644,7 +652,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \$32  = $signed(dq_d0_1) - $signed(\$128 [32:0]);
   assign \$33  = $signed(dq_d0_1) + $signed(\$128 [32:0]);
   assign \$34  = \$31  ? \$32  : \$33 ;
-  assign \$35  = $signed(\$91 [30:0]) << beat_p;
+  assign \$35  = $signed(\$91 [30:0]) << \$signal ;
   assign \$36  = | dq_left;
   assign \$37  = \$36  & in_corr;
   assign \$38  = dq_c0 >> dq_bit;
@@ -653,7 +661,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \$41  = $signed(dq_d1_0) - $signed(\$142 [32:0]);
   assign \$42  = $signed(dq_d1_0) + $signed(\$142 [32:0]);
   assign \$43  = \$40  ? \$41  : \$42 ;
-  assign \$44  = $signed(\$86 [30:0]) << beat_p;
+  assign \$44  = $signed(\$86 [30:0]) << \$signal ;
   assign \$45  = | dq_left;
   assign \$46  = \$45  & in_corr;
   assign \$47  = dq_c1 >> dq_bit;
@@ -662,13 +670,13 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \$50  = $signed(dq_d1_1) - $signed(\$156 [32:0]);
   assign \$51  = $signed(dq_d1_1) + $signed(\$156 [32:0]);
   assign \$52  = \$49  ? \$50  : \$51 ;
-  assign \$53  = $signed(\$96 [30:0]) << beat_p;
+  assign \$53  = $signed(\$96 [30:0]) << \$signal ;
   assign \$54  = | dq_left;
   assign \$55  = dq_left - 1'h1;
   assign \$56  = dq_bit + 1'h1;
   assign \$57  = ~ in_corr;
   assign \$58  = dq_left == 1'h1;
-  assign \$59  = \$58  & dq_last;
+  assign \$59  = \$58  & \$signal$63 ;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$60  = remaining <= 1'h1;
   assign \$61  = ~ stall;
@@ -731,27 +739,27 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \$96  = $signed(grp1_1) + $signed(addend1_1);
   assign in_corr = dq_bit < 4'h9;
   assign \$97  = dq_bit - 4'h9;
-  assign \$98  = - \$signal [0];
-  assign \$99  = - \$signal [1:0];
-  assign \$100  = - \$signal [2:0];
-  assign \$101  = - \$signal [3:0];
-  assign \$102  = - \$signal [4:0];
-  assign \$103  = - \$signal [5:0];
-  assign \$104  = - \$signal [6:0];
-  assign \$105  = - \$signal [7:0];
-  assign \$106  = - \$signal [8];
-  assign \$107  = - \$signal [9:8];
-  assign \$108  = - \$signal [10:8];
-  assign \$109  = - \$signal [11:8];
-  assign \$110  = - \$signal [12:8];
-  assign \$111  = - \$signal [13:8];
-  assign \$112  = - \$signal [14:8];
-  assign \$113  = - \$signal [15:8];
+  assign \$98  = - \$signal$25 [0];
+  assign \$99  = - \$signal$25 [1:0];
+  assign \$100  = - \$signal$25 [2:0];
+  assign \$101  = - \$signal$25 [3:0];
+  assign \$102  = - \$signal$25 [4:0];
+  assign \$103  = - \$signal$25 [5:0];
+  assign \$104  = - \$signal$25 [6:0];
+  assign \$105  = - \$signal$25 [7:0];
+  assign \$106  = - \$signal$25 [8];
+  assign \$107  = - \$signal$25 [9:8];
+  assign \$108  = - \$signal$25 [10:8];
+  assign \$109  = - \$signal$25 [11:8];
+  assign \$110  = - \$signal$25 [12:8];
+  assign \$111  = - \$signal$25 [13:8];
+  assign \$112  = - \$signal$25 [14:8];
+  assign \$113  = - \$signal$25 [15:8];
   assign \$114  = $signed(dq_sum_a0) << dq_bit;
   assign dq_dh0_0 = dq_h ? \$115  : dq_d0_0;
   assign \$116  = $signed(dq_dh0_0) << \$97 [2:0];
   assign \$117  = dq_bit == 4'h9;
-  assign \$118  = \$117  & dq_first;
+  assign \$118  = \$117  & \$signal$65 ;
   assign \$119  = \$118  ? dq_psum[47:0] : out_acc[47:0];
   assign \$120  = ~ in_corr;
   assign \$121  = dq_scale[7:0] >> \$97 [2:0];
@@ -765,7 +773,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign dq_dh0_1 = dq_h ? \$129  : dq_d0_1;
   assign \$130  = $signed(dq_dh0_1) << \$97 [2:0];
   assign \$131  = dq_bit == 4'h9;
-  assign \$132  = \$131  & dq_first;
+  assign \$132  = \$131  & \$signal$65 ;
   assign \$133  = \$132  ? dq_psum[95:48] : out_acc[95:48];
   assign \$134  = ~ in_corr;
   assign \$135  = dq_scale[15:8] >> \$97 [2:0];
@@ -779,7 +787,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign dq_dh1_0 = dq_h ? \$143  : dq_d1_0;
   assign \$144  = $signed(dq_dh1_0) << \$97 [2:0];
   assign \$145  = dq_bit == 4'h9;
-  assign \$146  = \$145  & dq_first;
+  assign \$146  = \$145  & \$signal$65 ;
   assign \$147  = \$146  ? dq_psum[143:96] : out_acc[143:96];
   assign \$148  = ~ in_corr;
   assign \$149  = dq_scale[7:0] >> \$97 [2:0];
@@ -793,7 +801,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign dq_dh1_1 = dq_h ? \$157  : dq_d1_1;
   assign \$158  = $signed(dq_dh1_1) << \$97 [2:0];
   assign \$159  = dq_bit == 4'h9;
-  assign \$160  = \$159  & dq_first;
+  assign \$160  = \$159  & \$signal$65 ;
   assign \$161  = \$160  ? dq_psum[191:144] : out_acc[191:144];
   assign \$162  = ~ in_corr;
   assign \$163  = dq_scale[15:8] >> \$97 [2:0];
@@ -828,29 +836,29 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   always @(posedge clk)
     \$signal  <= \$181 ;
   always @(posedge clk)
-    act_sum0 <= \$182 ;
+    beat_h <= \$182 ;
   always @(posedge clk)
-    act_sum1 <= \$183 ;
+    \$signal$25  <= \$183 ;
   always @(posedge clk)
-    grp0_0 <= \$184 ;
+    act_sum0 <= \$184 ;
   always @(posedge clk)
-    grp1_0 <= \$185 ;
+    act_sum1 <= \$185 ;
   always @(posedge clk)
-    grp0_1 <= \$186 ;
+    grp0_0 <= \$186 ;
   always @(posedge clk)
-    grp1_1 <= \$187 ;
+    grp1_0 <= \$187 ;
   always @(posedge clk)
-    grp_first <= \$188 ;
+    grp0_1 <= \$188 ;
   always @(posedge clk)
-    grp_psum <= \$189 ;
+    grp1_1 <= \$189 ;
   always @(posedge clk)
-    dq_c0 <= \$190 ;
+    grp_first <= \$190 ;
   always @(posedge clk)
-    dq_c1 <= \$191 ;
+    grp_psum <= \$191 ;
   always @(posedge clk)
-    \$signal$45  <= \$192 ;
+    dq_c0 <= \$192 ;
   always @(posedge clk)
-    beat_p <= \$193 ;
+    dq_c1 <= \$193 ;
   always @(posedge clk)
     dq_h <= \$194 ;
   always @(posedge clk)
@@ -878,11 +886,11 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   always @(posedge clk)
     dq_scale <= \$206 ;
   always @(posedge clk)
-    dq_first <= \$207 ;
+    \$signal$65  <= \$207 ;
   always @(posedge clk)
     dq_psum <= \$208 ;
   always @(posedge clk)
-    dq_last <= \$209 ;
+    \$signal$63  <= \$209 ;
   \lut_all_a16_nosym.precompute0  precompute0 (
     .a(i_a[63:0]),
     .clk(clk),
@@ -972,69 +980,69 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
     (* full_case = 32'd1 *)
     casez (w_sel[100:96])
       5'h00:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h01:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h02:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h03:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h04:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h05:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h06:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h07:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h08:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h09:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h0a:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h0b:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h0c:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h0d:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h0e:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h0f:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h10:
-          \$16  = 1'h0;
+          \$5  = 1'h1;
       5'h11:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h12:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h13:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h14:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h15:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h16:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h17:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h18:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h19:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h1a:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h1b:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h1c:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h1d:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h1e:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h1f:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
     endcase
   end
   always @* begin
@@ -1042,69 +1050,69 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
     (* full_case = 32'd1 *)
     casez (w_sel[100:96])
       5'h00:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h01:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h02:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h03:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h04:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h05:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h06:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h07:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h08:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h09:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h0a:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h0b:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h0c:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h0d:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h0e:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h0f:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h10:
-          \$17  = 1'h1;
+          \$6  = 1'h0;
       5'h11:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h12:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h13:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h14:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h15:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h16:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h17:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h18:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h19:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h1a:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h1b:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h1c:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h1d:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h1e:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h1f:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
     endcase
   end
   always @* begin
@@ -1374,7 +1382,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
     if (accept) begin
       \$176  = \$4 ;
     end else if (\$3 ) begin
-      \$176  = \$5 [3:0];
+      \$176  = \$7 [3:0];
     end
     if (rst) begin
       \$176  = 4'h0;
@@ -1386,7 +1394,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
     if (accept) begin
       \$177  = 3'h0;
     end else if (\$3 ) begin
-      \$177  = \$6 [2:0];
+      \$177  = \$8 [2:0];
     end
     if (rst) begin
       \$177  = 3'h0;
@@ -1426,152 +1434,152 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$181  = \$signal ;
     if (accept) begin
-      \$181  = w_sel[95:80];
+      \$181  = \$5 ;
     end
     if (rst) begin
-      \$181  = 16'h0000;
+      \$181  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = act_sum0;
+    \$182  = beat_h;
+    if (accept) begin
+      \$182  = \$6 ;
+    end
+    if (rst) begin
+      \$182  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$183  = \$signal$25 ;
+    if (accept) begin
+      \$183  = w_sel[95:80];
+    end
+    if (rst) begin
+      \$183  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$184  = act_sum0;
     if (handoff) begin
-      \$182  = 24'h000000;
+      \$184  = 24'h000000;
     end else if (last_plane) begin
-      \$182  = \$75 [23:0];
+      \$184  = \$75 [23:0];
     end
     if (rst) begin
-      \$182  = 24'h000000;
+      \$184  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = act_sum1;
+    \$185  = act_sum1;
     if (handoff) begin
-      \$183  = 24'h000000;
+      \$185  = 24'h000000;
     end else if (last_plane) begin
-      \$183  = \$76 [23:0];
+      \$185  = \$76 [23:0];
     end
     if (rst) begin
-      \$183  = 24'h000000;
+      \$185  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = grp0_0;
+    \$186  = grp0_0;
     if (handoff) begin
-      \$184  = 31'h00000000;
-    end else if (\$8 ) begin
-      \$184  = \$81 [30:0];
-    end
-    if (rst) begin
-      \$184  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = grp1_0;
-    if (handoff) begin
-      \$185  = 31'h00000000;
+      \$186  = 31'h00000000;
     end else if (\$10 ) begin
-      \$185  = \$86 [30:0];
+      \$186  = \$81 [30:0];
     end
     if (rst) begin
-      \$185  = 31'h00000000;
+      \$186  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = grp0_1;
+    \$187  = grp1_0;
     if (handoff) begin
-      \$186  = 31'h00000000;
+      \$187  = 31'h00000000;
     end else if (\$12 ) begin
-      \$186  = \$91 [30:0];
+      \$187  = \$86 [30:0];
     end
     if (rst) begin
-      \$186  = 31'h00000000;
+      \$187  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = grp1_1;
+    \$188  = grp0_1;
     if (handoff) begin
-      \$187  = 31'h00000000;
+      \$188  = 31'h00000000;
     end else if (\$14 ) begin
-      \$187  = \$96 [30:0];
+      \$188  = \$91 [30:0];
     end
     if (rst) begin
-      \$187  = 31'h00000000;
+      \$188  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = grp_first;
+    \$189  = grp1_1;
     if (handoff) begin
-      \$188  = 1'h0;
-    end
-    if (\$15 ) begin
-      \$188  = 1'h1;
+      \$189  = 31'h00000000;
+    end else if (\$16 ) begin
+      \$189  = \$96 [30:0];
     end
     if (rst) begin
-      \$188  = 1'h0;
+      \$189  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = grp_psum;
-    if (\$15 ) begin
-      \$189  = i_psum;
-    end
-    if (rst) begin
-      \$189  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = dq_c0;
+    \$190  = grp_first;
     if (handoff) begin
-      \$190  = c0;
+      \$190  = 1'h0;
+    end
+    if (\$17 ) begin
+      \$190  = 1'h1;
     end
     if (rst) begin
-      \$190  = 9'h000;
+      \$190  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = dq_c1;
+    \$191  = grp_psum;
+    if (\$17 ) begin
+      \$191  = i_psum;
+    end
+    if (rst) begin
+      \$191  = 192'h000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$192  = dq_c0;
     if (handoff) begin
-      \$191  = c1;
+      \$192  = c0;
     end
     if (rst) begin
-      \$191  = 9'h000;
+      \$192  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = \$signal$45 ;
-    if (accept) begin
-      \$192  = \$16 ;
+    \$193  = dq_c1;
+    if (handoff) begin
+      \$193  = c1;
     end
     if (rst) begin
-      \$192  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = beat_p;
-    if (accept) begin
-      \$193  = \$17 ;
-    end
-    if (rst) begin
-      \$193  = 1'h0;
+      \$193  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$194  = dq_h;
     if (handoff) begin
-      \$194  = \$signal$45 ;
+      \$194  = beat_h;
     end
     if (rst) begin
       \$194  = 1'h0;
@@ -1723,7 +1731,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = dq_first;
+    \$207  = \$signal$65 ;
     if (handoff) begin
       \$207  = grp_first;
     end
@@ -1743,7 +1751,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = dq_last;
+    \$209  = \$signal$63 ;
     if (handoff) begin
       \$209  = beat_last;
     end
@@ -1766,9 +1774,13 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign load = accept;
   assign \a$70  = i_a[127:64];
   assign \load$71  = accept;
+  assign shift0_0 = step;
   assign shifted0_0 = { \$78 [25], \$78  };
+  assign shift1_0 = step;
   assign shifted1_0 = { \$83 [25], \$83  };
+  assign shift0_1 = step;
   assign shifted0_1 = { \$88 [25], \$88  };
+  assign shift1_1 = step;
   assign shifted1_1 = { \$93 [25], \$93  };
   assign sbit = \$97 [2:0];
   assign corr_uint1 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
@@ -1788,23 +1800,23 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign corr_int8 = 10'h000;
   assign corr_ternary = 10'h000;
   assign corr_binary = 10'h3ff;
-  assign \corr_uint1$105  = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
-  assign \corr_uint2$106  = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
-  assign \corr_uint3$107  = { \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108  };
-  assign \corr_uint4$108  = { \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109  };
-  assign \corr_uint5$109  = { \$110 [5], \$110 [5], \$110 [5], \$110 [5], \$110  };
-  assign \corr_uint6$110  = { \$111 [6], \$111 [6], \$111 [6], \$111  };
-  assign \corr_uint7$111  = { \$112 [7], \$112 [7], \$112  };
-  assign \corr_uint8$112  = { \$113 [8], \$113  };
-  assign \corr_int2$113  = 10'h000;
-  assign \corr_int3$114  = 10'h000;
-  assign \corr_int4$115  = 10'h000;
-  assign \corr_int5$116  = 10'h000;
-  assign \corr_int6$117  = 10'h000;
-  assign \corr_int7$118  = 10'h000;
-  assign \corr_int8$119  = 10'h000;
-  assign \corr_ternary$120  = 10'h000;
-  assign \corr_binary$121  = 10'h3ff;
+  assign \corr_uint1$109  = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+  assign \corr_uint2$110  = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+  assign \corr_uint3$111  = { \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108  };
+  assign \corr_uint4$112  = { \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109  };
+  assign \corr_uint5$113  = { \$110 [5], \$110 [5], \$110 [5], \$110 [5], \$110  };
+  assign \corr_uint6$114  = { \$111 [6], \$111 [6], \$111 [6], \$111  };
+  assign \corr_uint7$115  = { \$112 [7], \$112 [7], \$112  };
+  assign \corr_uint8$116  = { \$113 [8], \$113  };
+  assign \corr_int2$117  = 10'h000;
+  assign \corr_int3$118  = 10'h000;
+  assign \corr_int4$119  = 10'h000;
+  assign \corr_int5$120  = 10'h000;
+  assign \corr_int6$121  = 10'h000;
+  assign \corr_int7$122  = 10'h000;
+  assign \corr_int8$123  = 10'h000;
+  assign \corr_ternary$124  = 10'h000;
+  assign \corr_binary$125  = 10'h3ff;
   assign dq_sh0_0 = { \$116 [39], \$116  };
   assign dq_sh0_1 = { \$130 [39], \$130  };
   assign dq_sh1_0 = { \$144 [39], \$144  };
@@ -2001,8 +2013,8 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \w_sel.dtype  = w_sel[100:96];
   assign \beat_scale[0]  = beat_scale[7:0];
   assign \beat_scale[1]  = beat_scale[15:8];
-  assign \$signal[0]  = \$signal [7:0];
-  assign \$signal[1]  = \$signal [15:8];
+  assign \$signal$25[0]  = \$signal$25 [7:0];
+  assign \$signal$25[1]  = \$signal$25 [15:8];
   assign \grp_psum[0]  = grp_psum[47:0];
   assign \grp_psum[1]  = grp_psum[95:48];
   assign \grp_psum[2]  = grp_psum[143:96];
@@ -2091,6 +2103,11 @@ module \lut_all_a16_nosym.precompute0 (clk, rst, load, \table , a);
   wire [15:0] \a[1] ;
   wire [15:0] \a[2] ;
   wire [15:0] \a[3] ;
+  wire [63:0] a_isolated;
+  wire [15:0] \a_isolated[0] ;
+  wire [15:0] \a_isolated[1] ;
+  wire [15:0] \a_isolated[2] ;
+  wire [15:0] \a_isolated[3] ;
   input clk;
   wire clk;
   input load;
@@ -2101,7 +2118,6 @@ module \lut_all_a16_nosym.precompute0 (clk, rst, load, \table , a);
   wire [18:0] node13;
   wire [18:0] node14;
   wire [18:0] node15;
-  wire [18:0] node4;
   wire [18:0] node5;
   wire [18:0] node6;
   wire [18:0] node7;
@@ -2127,17 +2143,18 @@ module \lut_all_a16_nosym.precompute0 (clk, rst, load, \table , a);
   wire [18:0] \table[7] ;
   wire [18:0] \table[8] ;
   wire [18:0] \table[9] ;
-  assign \$1  = $signed(a[15:0]) + $signed(a[31:16]);
-  assign \$2  = $signed(a[15:0]) + $signed(a[47:32]);
-  assign \$3  = $signed(a[31:16]) + $signed(a[47:32]);
-  assign \$4  = $signed(\$1 ) + $signed(a[47:32]);
-  assign \$5  = $signed(a[15:0]) + $signed(a[63:48]);
-  assign \$6  = $signed(a[31:16]) + $signed(a[63:48]);
-  assign \$7  = $signed(\$1 ) + $signed(a[63:48]);
-  assign \$8  = $signed(a[47:32]) + $signed(a[63:48]);
-  assign \$9  = $signed(\$2 ) + $signed(a[63:48]);
-  assign \$10  = $signed(\$3 ) + $signed(a[63:48]);
-  assign \$11  = $signed(\$4 [18:0]) + $signed(a[63:48]);
+  assign a_isolated = load ? a : 64'h0000000000000000;
+  assign \$1  = $signed(a_isolated[15:0]) + $signed(a_isolated[31:16]);
+  assign \$2  = $signed(a_isolated[15:0]) + $signed(a_isolated[47:32]);
+  assign \$3  = $signed(a_isolated[31:16]) + $signed(a_isolated[47:32]);
+  assign \$4  = $signed(\$1 ) + $signed(a_isolated[47:32]);
+  assign \$5  = $signed(a_isolated[15:0]) + $signed(a_isolated[63:48]);
+  assign \$6  = $signed(a_isolated[31:16]) + $signed(a_isolated[63:48]);
+  assign \$7  = $signed(\$1 ) + $signed(a_isolated[63:48]);
+  assign \$8  = $signed(a_isolated[47:32]) + $signed(a_isolated[63:48]);
+  assign \$9  = $signed(\$2 ) + $signed(a_isolated[63:48]);
+  assign \$10  = $signed(\$3 ) + $signed(a_isolated[63:48]);
+  assign \$11  = $signed(\$4 [18:0]) + $signed(a_isolated[63:48]);
   always @(posedge clk)
     \table  <= \$12 ;
   always @* begin
@@ -2145,14 +2162,14 @@ module \lut_all_a16_nosym.precompute0 (clk, rst, load, \table , a);
     \$12  = \table ;
     if (load) begin
       \$12 [18:0] = 19'h00000;
-      \$12 [37:19] = { a[15], a[15], a[15], a[15:0] };
-      \$12 [56:38] = { a[31], a[31], a[31], a[31:16] };
+      \$12 [37:19] = { a_isolated[15], a_isolated[15], a_isolated[15], a_isolated[15:0] };
+      \$12 [56:38] = { a_isolated[31], a_isolated[31], a_isolated[31], a_isolated[31:16] };
       \$12 [75:57] = { \$1 [16], \$1 [16], \$1  };
-      \$12 [94:76] = { a[47], a[47], a[47], a[47:32] };
+      \$12 [94:76] = { a_isolated[47], a_isolated[47], a_isolated[47], a_isolated[47:32] };
       \$12 [113:95] = { \$2 [16], \$2 [16], \$2  };
       \$12 [132:114] = { \$3 [16], \$3 [16], \$3  };
       \$12 [151:133] = \$4 [18:0];
-      \$12 [170:152] = { a[63], a[63], a[63], a[63:48] };
+      \$12 [170:152] = { a_isolated[63], a_isolated[63], a_isolated[63], a_isolated[63:48] };
       \$12 [189:171] = { \$5 [16], \$5 [16], \$5  };
       \$12 [208:190] = { \$6 [16], \$6 [16], \$6  };
       \$12 [227:209] = \$7 [18:0];
@@ -2165,7 +2182,6 @@ module \lut_all_a16_nosym.precompute0 (clk, rst, load, \table , a);
       \$12  = 304'h0000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
-  assign node4 = 19'h00000;
   assign node5 = { \$1 [16], \$1 [16], \$1  };
   assign node6 = { \$2 [16], \$2 [16], \$2  };
   assign node7 = { \$3 [16], \$3 [16], \$3  };
@@ -2177,6 +2193,10 @@ module \lut_all_a16_nosym.precompute0 (clk, rst, load, \table , a);
   assign node13 = \$9 [18:0];
   assign node14 = \$10 [18:0];
   assign node15 = \$11 [18:0];
+  assign \a_isolated[0]  = a_isolated[15:0];
+  assign \a_isolated[1]  = a_isolated[31:16];
+  assign \a_isolated[2]  = a_isolated[47:32];
+  assign \a_isolated[3]  = a_isolated[63:48];
   assign \a[0]  = a[15:0];
   assign \a[1]  = a[31:16];
   assign \a[2]  = a[47:32];
@@ -2219,6 +2239,11 @@ module \lut_all_a16_nosym.precompute1 (clk, rst, load, \table , a);
   wire [15:0] \a[1] ;
   wire [15:0] \a[2] ;
   wire [15:0] \a[3] ;
+  wire [63:0] a_isolated;
+  wire [15:0] \a_isolated[0] ;
+  wire [15:0] \a_isolated[1] ;
+  wire [15:0] \a_isolated[2] ;
+  wire [15:0] \a_isolated[3] ;
   input clk;
   wire clk;
   input load;
@@ -2229,7 +2254,6 @@ module \lut_all_a16_nosym.precompute1 (clk, rst, load, \table , a);
   wire [18:0] node13;
   wire [18:0] node14;
   wire [18:0] node15;
-  wire [18:0] node4;
   wire [18:0] node5;
   wire [18:0] node6;
   wire [18:0] node7;
@@ -2255,17 +2279,18 @@ module \lut_all_a16_nosym.precompute1 (clk, rst, load, \table , a);
   wire [18:0] \table[7] ;
   wire [18:0] \table[8] ;
   wire [18:0] \table[9] ;
-  assign \$1  = $signed(a[15:0]) + $signed(a[31:16]);
-  assign \$2  = $signed(a[15:0]) + $signed(a[47:32]);
-  assign \$3  = $signed(a[31:16]) + $signed(a[47:32]);
-  assign \$4  = $signed(\$1 ) + $signed(a[47:32]);
-  assign \$5  = $signed(a[15:0]) + $signed(a[63:48]);
-  assign \$6  = $signed(a[31:16]) + $signed(a[63:48]);
-  assign \$7  = $signed(\$1 ) + $signed(a[63:48]);
-  assign \$8  = $signed(a[47:32]) + $signed(a[63:48]);
-  assign \$9  = $signed(\$2 ) + $signed(a[63:48]);
-  assign \$10  = $signed(\$3 ) + $signed(a[63:48]);
-  assign \$11  = $signed(\$4 [18:0]) + $signed(a[63:48]);
+  assign a_isolated = load ? a : 64'h0000000000000000;
+  assign \$1  = $signed(a_isolated[15:0]) + $signed(a_isolated[31:16]);
+  assign \$2  = $signed(a_isolated[15:0]) + $signed(a_isolated[47:32]);
+  assign \$3  = $signed(a_isolated[31:16]) + $signed(a_isolated[47:32]);
+  assign \$4  = $signed(\$1 ) + $signed(a_isolated[47:32]);
+  assign \$5  = $signed(a_isolated[15:0]) + $signed(a_isolated[63:48]);
+  assign \$6  = $signed(a_isolated[31:16]) + $signed(a_isolated[63:48]);
+  assign \$7  = $signed(\$1 ) + $signed(a_isolated[63:48]);
+  assign \$8  = $signed(a_isolated[47:32]) + $signed(a_isolated[63:48]);
+  assign \$9  = $signed(\$2 ) + $signed(a_isolated[63:48]);
+  assign \$10  = $signed(\$3 ) + $signed(a_isolated[63:48]);
+  assign \$11  = $signed(\$4 [18:0]) + $signed(a_isolated[63:48]);
   always @(posedge clk)
     \table  <= \$12 ;
   always @* begin
@@ -2273,14 +2298,14 @@ module \lut_all_a16_nosym.precompute1 (clk, rst, load, \table , a);
     \$12  = \table ;
     if (load) begin
       \$12 [18:0] = 19'h00000;
-      \$12 [37:19] = { a[15], a[15], a[15], a[15:0] };
-      \$12 [56:38] = { a[31], a[31], a[31], a[31:16] };
+      \$12 [37:19] = { a_isolated[15], a_isolated[15], a_isolated[15], a_isolated[15:0] };
+      \$12 [56:38] = { a_isolated[31], a_isolated[31], a_isolated[31], a_isolated[31:16] };
       \$12 [75:57] = { \$1 [16], \$1 [16], \$1  };
-      \$12 [94:76] = { a[47], a[47], a[47], a[47:32] };
+      \$12 [94:76] = { a_isolated[47], a_isolated[47], a_isolated[47], a_isolated[47:32] };
       \$12 [113:95] = { \$2 [16], \$2 [16], \$2  };
       \$12 [132:114] = { \$3 [16], \$3 [16], \$3  };
       \$12 [151:133] = \$4 [18:0];
-      \$12 [170:152] = { a[63], a[63], a[63], a[63:48] };
+      \$12 [170:152] = { a_isolated[63], a_isolated[63], a_isolated[63], a_isolated[63:48] };
       \$12 [189:171] = { \$5 [16], \$5 [16], \$5  };
       \$12 [208:190] = { \$6 [16], \$6 [16], \$6  };
       \$12 [227:209] = \$7 [18:0];
@@ -2293,7 +2318,6 @@ module \lut_all_a16_nosym.precompute1 (clk, rst, load, \table , a);
       \$12  = 304'h0000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
-  assign node4 = 19'h00000;
   assign node5 = { \$1 [16], \$1 [16], \$1  };
   assign node6 = { \$2 [16], \$2 [16], \$2  };
   assign node7 = { \$3 [16], \$3 [16], \$3  };
@@ -2305,6 +2329,10 @@ module \lut_all_a16_nosym.precompute1 (clk, rst, load, \table , a);
   assign node13 = \$9 [18:0];
   assign node14 = \$10 [18:0];
   assign node15 = \$11 [18:0];
+  assign \a_isolated[0]  = a_isolated[15:0];
+  assign \a_isolated[1]  = a_isolated[31:16];
+  assign \a_isolated[2]  = a_isolated[47:32];
+  assign \a_isolated[3]  = a_isolated[63:48];
   assign \a[0]  = a[15:0];
   assign \a[1]  = a[31:16];
   assign \a[2]  = a[47:32];

@@ -69,7 +69,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire \$157 ;
   wire [33:0] \$158 ;
   wire [33:0] \$159 ;
-  reg \$16 ;
+  wire \$16 ;
   wire [33:0] \$160 ;
   wire [40:0] \$161 ;
   wire [46:0] \$162 ;
@@ -80,7 +80,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [39:0] \$167 ;
   wire \$168 ;
   wire \$169 ;
-  reg \$17 ;
+  wire \$17 ;
   wire \$170 ;
   wire [33:0] \$171 ;
   wire [33:0] \$172 ;
@@ -112,22 +112,22 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   reg \$196 ;
   reg \$197 ;
   reg [15:0] \$198 ;
-  reg [15:0] \$199 ;
+  reg \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg [15:0] \$200 ;
+  reg \$200 ;
   reg [15:0] \$201 ;
-  reg [22:0] \$202 ;
-  reg [22:0] \$203 ;
+  reg [15:0] \$202 ;
+  reg [15:0] \$203 ;
   reg [22:0] \$204 ;
   reg [22:0] \$205 ;
-  reg \$206 ;
-  reg [159:0] \$207 ;
-  reg [8:0] \$208 ;
-  reg [8:0] \$209 ;
+  reg [22:0] \$206 ;
+  reg [22:0] \$207 ;
+  reg \$208 ;
+  reg [159:0] \$209 ;
   wire \$21 ;
-  reg \$210 ;
-  reg \$211 ;
+  reg [8:0] \$210 ;
+  reg [8:0] \$211 ;
   reg \$212 ;
   reg [15:0] \$213 ;
   reg [15:0] \$214 ;
@@ -186,7 +186,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
-  wire [4:0] \$5 ;
+  reg \$5 ;
   wire [25:0] \$50 ;
   wire [25:0] \$51 ;
   wire [25:0] \$52 ;
@@ -197,7 +197,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
-  wire [3:0] \$6 ;
+  reg \$6 ;
   wire \$60 ;
   wire \$61 ;
   wire \$62 ;
@@ -208,7 +208,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
-  wire \$7 ;
+  wire [4:0] \$7 ;
   wire \$70 ;
   wire \$71 ;
   wire \$72 ;
@@ -219,7 +219,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [7:0] \$77 ;
   wire [7:0] \$78 ;
   wire [7:0] \$79 ;
-  wire \$8 ;
+  wire [3:0] \$8 ;
   wire [2:0] \$80 ;
   wire [7:0] \$81 ;
   wire \$82 ;
@@ -241,10 +241,12 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [17:0] \$97 ;
   wire [19:0] \$98 ;
   wire [19:0] \$99 ;
-  reg [15:0] \$signal  = 16'h0000;
-  reg \$signal$45  = 1'h0;
-  wire [7:0] \$signal[0] ;
-  wire [7:0] \$signal[1] ;
+  reg \$signal  = 1'h0;
+  reg [15:0] \$signal$25  = 16'h0000;
+  wire [7:0] \$signal$25[0] ;
+  wire [7:0] \$signal$25[1] ;
+  reg \$signal$63  = 1'h0;
+  reg \$signal$65  = 1'h0;
   wire [31:0] a;
   wire [31:0] \a$70 ;
   wire [7:0] \a$70[0] ;
@@ -266,8 +268,8 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [19:0] addend1_0;
   wire [19:0] addend1_1;
   reg beat_group_end = 1'h0;
+  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
-  reg beat_p = 1'h0;
   reg [15:0] beat_scale = 16'h0000;
   wire [7:0] \beat_scale[0] ;
   wire [7:0] \beat_scale[1] ;
@@ -276,39 +278,39 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   input clk;
   wire clk;
   wire [9:0] corr_binary;
-  wire [9:0] \corr_binary$125 ;
+  wire [9:0] \corr_binary$129 ;
   wire [9:0] corr_int2;
-  wire [9:0] \corr_int2$117 ;
+  wire [9:0] \corr_int2$121 ;
   wire [9:0] corr_int3;
-  wire [9:0] \corr_int3$118 ;
+  wire [9:0] \corr_int3$122 ;
   wire [9:0] corr_int4;
-  wire [9:0] \corr_int4$119 ;
+  wire [9:0] \corr_int4$123 ;
   wire [9:0] corr_int5;
-  wire [9:0] \corr_int5$120 ;
+  wire [9:0] \corr_int5$124 ;
   wire [9:0] corr_int6;
-  wire [9:0] \corr_int6$121 ;
+  wire [9:0] \corr_int6$125 ;
   wire [9:0] corr_int7;
-  wire [9:0] \corr_int7$122 ;
+  wire [9:0] \corr_int7$126 ;
   wire [9:0] corr_int8;
-  wire [9:0] \corr_int8$123 ;
+  wire [9:0] \corr_int8$127 ;
   wire [9:0] corr_ternary;
-  wire [9:0] \corr_ternary$124 ;
+  wire [9:0] \corr_ternary$128 ;
   wire [9:0] corr_uint1;
-  wire [9:0] \corr_uint1$109 ;
+  wire [9:0] \corr_uint1$113 ;
   wire [9:0] corr_uint2;
-  wire [9:0] \corr_uint2$110 ;
+  wire [9:0] \corr_uint2$114 ;
   wire [9:0] corr_uint3;
-  wire [9:0] \corr_uint3$111 ;
+  wire [9:0] \corr_uint3$115 ;
   wire [9:0] corr_uint4;
-  wire [9:0] \corr_uint4$112 ;
+  wire [9:0] \corr_uint4$116 ;
   wire [9:0] corr_uint5;
-  wire [9:0] \corr_uint5$113 ;
+  wire [9:0] \corr_uint5$117 ;
   wire [9:0] corr_uint6;
-  wire [9:0] \corr_uint6$114 ;
+  wire [9:0] \corr_uint6$118 ;
   wire [9:0] corr_uint7;
-  wire [9:0] \corr_uint7$115 ;
+  wire [9:0] \corr_uint7$119 ;
   wire [9:0] corr_uint8;
-  wire [9:0] \corr_uint8$116 ;
+  wire [9:0] \corr_uint8$120 ;
   wire [24:0] dq_ash0_0;
   wire [24:0] dq_ash0_1;
   wire [24:0] dq_ash1_0;
@@ -324,9 +326,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [24:0] dq_dh0_1;
   wire [24:0] dq_dh1_0;
   wire [24:0] dq_dh1_1;
-  reg dq_first = 1'h0;
   reg dq_h = 1'h0;
-  reg dq_last = 1'h0;
   reg [4:0] dq_left = 5'h00;
   reg [159:0] dq_psum = 160'h0000000000000000000000000000000000000000;
   wire [39:0] \dq_psum[0] ;
@@ -533,6 +533,14 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   input rst;
   wire rst;
   wire [2:0] sbit;
+  (* init = 3'h0 *)
+  wire [2:0] shift0_0;
+  (* init = 3'h0 *)
+  wire [2:0] shift0_1;
+  (* init = 3'h0 *)
+  wire [2:0] shift1_0;
+  (* init = 3'h0 *)
+  wire [2:0] shift1_1;
   wire [18:0] shifted0_0;
   wire [18:0] shifted0_1;
   wire [18:0] shifted1_0;
@@ -626,17 +634,17 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
-  assign \$5  = remaining - 1'h1;
-  assign \$6  = step + 1'h1;
-  assign \$7  = ~ stall;
-  assign \$8  = active & \$7 ;
+  assign \$7  = remaining - 1'h1;
+  assign \$8  = step + 1'h1;
   assign \$9  = ~ stall;
   assign \$10  = active & \$9 ;
   assign \$11  = ~ stall;
   assign \$12  = active & \$11 ;
   assign \$13  = ~ stall;
   assign \$14  = active & \$13 ;
-  assign \$15  = accept & i_ctl[2];
+  assign \$15  = ~ stall;
+  assign \$16  = active & \$15 ;
+  assign \$17  = accept & i_ctl[2];
   assign \$18  = | dq_left;
   assign \$19  = \$18  & in_corr;
   assign \$20  = dq_c0 >> dq_bit;
@@ -645,7 +653,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \$23  = $signed(dq_d0_0) - $signed(\$136 [24:0]);
   assign \$24  = $signed(dq_d0_0) + $signed(\$136 [24:0]);
   assign \$25  = \$22  ? \$23  : \$24 ;
-  assign \$26  = $signed(\$86 [22:0]) << beat_p;
+  assign \$26  = $signed(\$86 [22:0]) << \$signal ;
   assign \$27  = | dq_left;
   assign \$28  = \$27  & in_corr;
   assign \$29  = dq_c1 >> dq_bit;
@@ -654,7 +662,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \$32  = $signed(dq_d0_1) - $signed(\$149 [24:0]);
   assign \$33  = $signed(dq_d0_1) + $signed(\$149 [24:0]);
   assign \$34  = \$31  ? \$32  : \$33 ;
-  assign \$35  = $signed(\$100 [22:0]) << beat_p;
+  assign \$35  = $signed(\$100 [22:0]) << \$signal ;
   assign \$36  = | dq_left;
   assign \$37  = \$36  & in_corr;
   assign \$38  = dq_c0 >> dq_bit;
@@ -663,7 +671,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \$41  = $signed(dq_d1_0) - $signed(\$162 [24:0]);
   assign \$42  = $signed(dq_d1_0) + $signed(\$162 [24:0]);
   assign \$43  = \$40  ? \$41  : \$42 ;
-  assign \$44  = $signed(\$90 [22:0]) << beat_p;
+  assign \$44  = $signed(\$90 [22:0]) << \$signal ;
   assign \$45  = | dq_left;
   assign \$46  = \$45  & in_corr;
   assign \$47  = dq_c1 >> dq_bit;
@@ -672,13 +680,13 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \$50  = $signed(dq_d1_1) - $signed(\$175 [24:0]);
   assign \$51  = $signed(dq_d1_1) + $signed(\$175 [24:0]);
   assign \$52  = \$49  ? \$50  : \$51 ;
-  assign \$53  = $signed(\$104 [22:0]) << beat_p;
+  assign \$53  = $signed(\$104 [22:0]) << \$signal ;
   assign \$54  = | dq_left;
   assign \$55  = dq_left - 1'h1;
   assign \$56  = dq_bit + 1'h1;
   assign \$57  = ~ in_corr;
   assign \$58  = dq_left == 1'h1;
-  assign \$59  = \$58  & dq_last;
+  assign \$59  = \$58  & \$signal$63 ;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$60  = remaining <= 1'h1;
   assign \$61  = ~ stall;
@@ -772,12 +780,12 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \$130  = 5'h1f - \$129 ;
   assign \$132  = 6'h3f - \$131 ;
   assign \$134  = 7'h7f - \$133 ;
-  assign \corr_uint8$116  = 8'hff - \$135 ;
+  assign \corr_uint8$120  = 8'hff - \$135 ;
   assign \$136  = $signed(dq_sum_a0) << dq_bit;
   assign dq_dh0_0 = dq_h ? \$137  : dq_d0_0;
   assign \$138  = $signed(dq_dh0_0) << \$105 [2:0];
   assign \$139  = dq_bit == 4'h9;
-  assign \$140  = \$139  & dq_first;
+  assign \$140  = \$139  & \$signal$65 ;
   assign \$141  = \$140  ? dq_psum[39:0] : out_acc[39:0];
   assign \$142  = ~ in_corr;
   assign \$143  = dq_scale[7:0] >> \$105 [2:0];
@@ -789,7 +797,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign dq_dh0_1 = dq_h ? \$150  : dq_d0_1;
   assign \$151  = $signed(dq_dh0_1) << \$105 [2:0];
   assign \$152  = dq_bit == 4'h9;
-  assign \$153  = \$152  & dq_first;
+  assign \$153  = \$152  & \$signal$65 ;
   assign \$154  = \$153  ? dq_psum[79:40] : out_acc[79:40];
   assign \$155  = ~ in_corr;
   assign \$156  = dq_scale[15:8] >> \$105 [2:0];
@@ -801,7 +809,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign dq_dh1_0 = dq_h ? \$163  : dq_d1_0;
   assign \$164  = $signed(dq_dh1_0) << \$105 [2:0];
   assign \$165  = dq_bit == 4'h9;
-  assign \$166  = \$165  & dq_first;
+  assign \$166  = \$165  & \$signal$65 ;
   assign \$167  = \$166  ? dq_psum[119:80] : out_acc[119:80];
   assign \$168  = ~ in_corr;
   assign \$169  = dq_scale[7:0] >> \$105 [2:0];
@@ -813,7 +821,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign dq_dh1_1 = dq_h ? \$176  : dq_d1_1;
   assign \$177  = $signed(dq_dh1_1) << \$105 [2:0];
   assign \$178  = dq_bit == 4'h9;
-  assign \$179  = \$178  & dq_first;
+  assign \$179  = \$178  & \$signal$65 ;
   assign \$180  = \$179  ? dq_psum[159:120] : out_acc[159:120];
   assign \$181  = ~ in_corr;
   assign \$182  = dq_scale[15:8] >> \$105 [2:0];
@@ -846,29 +854,29 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   always @(posedge clk)
     \$signal  <= \$199 ;
   always @(posedge clk)
-    act_sum0 <= \$200 ;
+    beat_h <= \$200 ;
   always @(posedge clk)
-    act_sum1 <= \$201 ;
+    \$signal$25  <= \$201 ;
   always @(posedge clk)
-    grp0_0 <= \$202 ;
+    act_sum0 <= \$202 ;
   always @(posedge clk)
-    grp1_0 <= \$203 ;
+    act_sum1 <= \$203 ;
   always @(posedge clk)
-    grp0_1 <= \$204 ;
+    grp0_0 <= \$204 ;
   always @(posedge clk)
-    grp1_1 <= \$205 ;
+    grp1_0 <= \$205 ;
   always @(posedge clk)
-    grp_first <= \$206 ;
+    grp0_1 <= \$206 ;
   always @(posedge clk)
-    grp_psum <= \$207 ;
+    grp1_1 <= \$207 ;
   always @(posedge clk)
-    dq_c0 <= \$208 ;
+    grp_first <= \$208 ;
   always @(posedge clk)
-    dq_c1 <= \$209 ;
+    grp_psum <= \$209 ;
   always @(posedge clk)
-    \$signal$45  <= \$210 ;
+    dq_c0 <= \$210 ;
   always @(posedge clk)
-    beat_p <= \$211 ;
+    dq_c1 <= \$211 ;
   always @(posedge clk)
     dq_h <= \$212 ;
   always @(posedge clk)
@@ -896,11 +904,11 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   always @(posedge clk)
     dq_scale <= \$224 ;
   always @(posedge clk)
-    dq_first <= \$225 ;
+    \$signal$65  <= \$225 ;
   always @(posedge clk)
     dq_psum <= \$226 ;
   always @(posedge clk)
-    dq_last <= \$227 ;
+    \$signal$63  <= \$227 ;
   \lut_all_a8.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -990,69 +998,69 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
     (* full_case = 32'd1 *)
     casez (w_sel[100:96])
       5'h00:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h01:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h02:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h03:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h04:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h05:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h06:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h07:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h08:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h09:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h0a:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h0b:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h0c:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h0d:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h0e:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h0f:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h10:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h11:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h12:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h13:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h14:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h15:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h16:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h17:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h18:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h19:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h1a:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h1b:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h1c:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h1d:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h1e:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
       5'h1f:
-          \$16  = 1'h1;
+          \$5  = 1'h0;
     endcase
   end
   always @* begin
@@ -1060,69 +1068,69 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
     (* full_case = 32'd1 *)
     casez (w_sel[100:96])
       5'h00:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h01:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h02:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h03:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h04:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h05:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h06:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h07:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h08:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h09:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h0a:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h0b:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h0c:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h0d:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h0e:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h0f:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h10:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h11:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h12:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h13:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h14:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h15:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h16:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h17:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h18:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h19:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h1a:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h1b:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h1c:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h1d:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h1e:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
       5'h1f:
-          \$17  = 1'h0;
+          \$6  = 1'h1;
     endcase
   end
   always @* begin
@@ -1284,7 +1292,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
       5'h06:
           c1 = \$134 ;
       5'h07:
-          c1 = \corr_uint8$116 [8:0];
+          c1 = \corr_uint8$120 [8:0];
       5'h08:
           c1 = 9'h1ff;
       5'h09:
@@ -1392,7 +1400,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
     if (accept) begin
       \$194  = \$4 ;
     end else if (\$3 ) begin
-      \$194  = \$5 [3:0];
+      \$194  = \$7 [3:0];
     end
     if (rst) begin
       \$194  = 4'h0;
@@ -1404,7 +1412,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
     if (accept) begin
       \$195  = 3'h0;
     end else if (\$3 ) begin
-      \$195  = \$6 [2:0];
+      \$195  = \$8 [2:0];
     end
     if (rst) begin
       \$195  = 3'h0;
@@ -1444,31 +1452,27 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$199  = \$signal ;
     if (accept) begin
-      \$199  = w_sel[95:80];
+      \$199  = \$5 ;
     end
     if (rst) begin
-      \$199  = 16'h0000;
+      \$199  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = act_sum0;
-    if (handoff) begin
-      \$200  = 16'h0000;
-    end else if (last_plane) begin
-      \$200  = \$75 [15:0];
+    \$200  = beat_h;
+    if (accept) begin
+      \$200  = \$6 ;
     end
     if (rst) begin
-      \$200  = 16'h0000;
+      \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = act_sum1;
-    if (handoff) begin
-      \$201  = 16'h0000;
-    end else if (last_plane) begin
-      \$201  = \$76 [15:0];
+    \$201  = \$signal$25 ;
+    if (accept) begin
+      \$201  = w_sel[95:80];
     end
     if (rst) begin
       \$201  = 16'h0000;
@@ -1476,120 +1480,124 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = grp0_0;
+    \$202  = act_sum0;
     if (handoff) begin
-      \$202  = 23'h000000;
-    end else if (\$8 ) begin
-      \$202  = \$86 [22:0];
+      \$202  = 16'h0000;
+    end else if (last_plane) begin
+      \$202  = \$75 [15:0];
     end
     if (rst) begin
-      \$202  = 23'h000000;
+      \$202  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = grp1_0;
+    \$203  = act_sum1;
     if (handoff) begin
-      \$203  = 23'h000000;
+      \$203  = 16'h0000;
+    end else if (last_plane) begin
+      \$203  = \$76 [15:0];
+    end
+    if (rst) begin
+      \$203  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$204  = grp0_0;
+    if (handoff) begin
+      \$204  = 23'h000000;
     end else if (\$10 ) begin
-      \$203  = \$90 [22:0];
+      \$204  = \$86 [22:0];
     end
     if (rst) begin
-      \$203  = 23'h000000;
+      \$204  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = grp0_1;
+    \$205  = grp1_0;
     if (handoff) begin
-      \$204  = 23'h000000;
+      \$205  = 23'h000000;
     end else if (\$12 ) begin
-      \$204  = \$100 [22:0];
+      \$205  = \$90 [22:0];
     end
     if (rst) begin
-      \$204  = 23'h000000;
+      \$205  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = grp1_1;
+    \$206  = grp0_1;
     if (handoff) begin
-      \$205  = 23'h000000;
+      \$206  = 23'h000000;
     end else if (\$14 ) begin
-      \$205  = \$104 [22:0];
+      \$206  = \$100 [22:0];
     end
     if (rst) begin
-      \$205  = 23'h000000;
+      \$206  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = grp_first;
+    \$207  = grp1_1;
     if (handoff) begin
-      \$206  = 1'h0;
-    end
-    if (\$15 ) begin
-      \$206  = 1'h1;
+      \$207  = 23'h000000;
+    end else if (\$16 ) begin
+      \$207  = \$104 [22:0];
     end
     if (rst) begin
-      \$206  = 1'h0;
+      \$207  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = grp_psum;
-    if (\$15 ) begin
-      \$207  = i_psum;
-    end
-    if (rst) begin
-      \$207  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = dq_c0;
+    \$208  = grp_first;
     if (handoff) begin
-      \$208  = c0;
+      \$208  = 1'h0;
+    end
+    if (\$17 ) begin
+      \$208  = 1'h1;
     end
     if (rst) begin
-      \$208  = 9'h000;
+      \$208  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = dq_c1;
+    \$209  = grp_psum;
+    if (\$17 ) begin
+      \$209  = i_psum;
+    end
+    if (rst) begin
+      \$209  = 160'h0000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$210  = dq_c0;
     if (handoff) begin
-      \$209  = c1;
+      \$210  = c0;
     end
     if (rst) begin
-      \$209  = 9'h000;
+      \$210  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = \$signal$45 ;
-    if (accept) begin
-      \$210  = \$16 ;
+    \$211  = dq_c1;
+    if (handoff) begin
+      \$211  = c1;
     end
     if (rst) begin
-      \$210  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = beat_p;
-    if (accept) begin
-      \$211  = \$17 ;
-    end
-    if (rst) begin
-      \$211  = 1'h0;
+      \$211  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$212  = dq_h;
     if (handoff) begin
-      \$212  = \$signal$45 ;
+      \$212  = beat_h;
     end
     if (rst) begin
       \$212  = 1'h0;
@@ -1741,7 +1749,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = dq_first;
+    \$225  = \$signal$65 ;
     if (handoff) begin
       \$225  = grp_first;
     end
@@ -1761,7 +1769,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = dq_last;
+    \$227  = \$signal$63 ;
     if (handoff) begin
       \$227  = beat_last;
     end
@@ -1784,9 +1792,13 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign load = accept;
   assign \a$70  = i_a[63:32];
   assign \load$71  = accept;
+  assign shift0_0 = step;
   assign shifted0_0 = { \$83 [17], \$83  };
+  assign shift1_0 = step;
   assign shifted1_0 = { \$87 [17], \$87  };
+  assign shift0_1 = step;
   assign shifted0_1 = { \$97 [17], \$97  };
+  assign shift1_1 = step;
   assign shifted1_1 = { \$101 [17], \$101  };
   assign sbit = \$105 [2:0];
   assign corr_uint1 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
@@ -1805,22 +1817,22 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign corr_int8 = 10'h3ff;
   assign corr_ternary = 10'h3ff;
   assign corr_binary = 10'h000;
-  assign \corr_uint1$109  = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
-  assign \corr_uint2$110  = { \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124  };
-  assign \corr_uint3$111  = { \$126 [4], \$126 [4], \$126 [4], \$126 [4], \$126 [4], \$126  };
-  assign \corr_uint4$112  = { \$128 [5], \$128 [5], \$128 [5], \$128 [5], \$128  };
-  assign \corr_uint5$113  = { \$130 [6], \$130 [6], \$130 [6], \$130  };
-  assign \corr_uint6$114  = { \$132 [7], \$132 [7], \$132  };
-  assign \corr_uint7$115  = { \$134 [8], \$134  };
-  assign \corr_int2$117  = 10'h3ff;
-  assign \corr_int3$118  = 10'h3ff;
-  assign \corr_int4$119  = 10'h3ff;
-  assign \corr_int5$120  = 10'h3ff;
-  assign \corr_int6$121  = 10'h3ff;
-  assign \corr_int7$122  = 10'h3ff;
-  assign \corr_int8$123  = 10'h3ff;
-  assign \corr_ternary$124  = 10'h3ff;
-  assign \corr_binary$125  = 10'h000;
+  assign \corr_uint1$113  = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+  assign \corr_uint2$114  = { \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124  };
+  assign \corr_uint3$115  = { \$126 [4], \$126 [4], \$126 [4], \$126 [4], \$126 [4], \$126  };
+  assign \corr_uint4$116  = { \$128 [5], \$128 [5], \$128 [5], \$128 [5], \$128  };
+  assign \corr_uint5$117  = { \$130 [6], \$130 [6], \$130 [6], \$130  };
+  assign \corr_uint6$118  = { \$132 [7], \$132 [7], \$132  };
+  assign \corr_uint7$119  = { \$134 [8], \$134  };
+  assign \corr_int2$121  = 10'h3ff;
+  assign \corr_int3$122  = 10'h3ff;
+  assign \corr_int4$123  = 10'h3ff;
+  assign \corr_int5$124  = 10'h3ff;
+  assign \corr_int6$125  = 10'h3ff;
+  assign \corr_int7$126  = 10'h3ff;
+  assign \corr_int8$127  = 10'h3ff;
+  assign \corr_ternary$128  = 10'h3ff;
+  assign \corr_binary$129  = 10'h000;
   assign dq_sh0_0 = { \$138 [31], \$138  };
   assign dq_sh0_1 = { \$151 [31], \$151  };
   assign dq_sh1_0 = { \$164 [31], \$164  };
@@ -2017,8 +2029,8 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \w_sel.dtype  = w_sel[100:96];
   assign \beat_scale[0]  = beat_scale[7:0];
   assign \beat_scale[1]  = beat_scale[15:8];
-  assign \$signal[0]  = \$signal [7:0];
-  assign \$signal[1]  = \$signal [15:8];
+  assign \$signal$25[0]  = \$signal$25 [7:0];
+  assign \$signal$25[1]  = \$signal$25 [15:8];
   assign \grp_psum[0]  = grp_psum[39:0];
   assign \grp_psum[1]  = grp_psum[79:40];
   assign \grp_psum[2]  = grp_psum[119:80];
@@ -2065,22 +2077,22 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign out_next[119:80] = \$174 [39:0];
   assign out_next[79:40] = \$161 [39:0];
   assign out_next[39:0] = \$148 [39:0];
-  assign \$106  = { \$signal [0], 1'h0 };
-  assign \$108  = { \$signal [1:0], 1'h0 };
-  assign \$110  = { \$signal [2:0], 1'h0 };
-  assign \$112  = { \$signal [3:0], 1'h0 };
-  assign \$114  = { \$signal [4:0], 1'h0 };
-  assign \$116  = { \$signal [5:0], 1'h0 };
-  assign \$118  = { \$signal [6:0], 1'h0 };
-  assign \$120  = { \$signal [7:0], 1'h0 };
-  assign \$121  = { \$signal [8], 1'h0 };
-  assign \$123  = { \$signal [9:8], 1'h0 };
-  assign \$125  = { \$signal [10:8], 1'h0 };
-  assign \$127  = { \$signal [11:8], 1'h0 };
-  assign \$129  = { \$signal [12:8], 1'h0 };
-  assign \$131  = { \$signal [13:8], 1'h0 };
-  assign \$133  = { \$signal [14:8], 1'h0 };
-  assign \$135  = { \$signal [15:8], 1'h0 };
+  assign \$106  = { \$signal$25 [0], 1'h0 };
+  assign \$108  = { \$signal$25 [1:0], 1'h0 };
+  assign \$110  = { \$signal$25 [2:0], 1'h0 };
+  assign \$112  = { \$signal$25 [3:0], 1'h0 };
+  assign \$114  = { \$signal$25 [4:0], 1'h0 };
+  assign \$116  = { \$signal$25 [5:0], 1'h0 };
+  assign \$118  = { \$signal$25 [6:0], 1'h0 };
+  assign \$120  = { \$signal$25 [7:0], 1'h0 };
+  assign \$121  = { \$signal$25 [8], 1'h0 };
+  assign \$123  = { \$signal$25 [9:8], 1'h0 };
+  assign \$125  = { \$signal$25 [10:8], 1'h0 };
+  assign \$127  = { \$signal$25 [11:8], 1'h0 };
+  assign \$129  = { \$signal$25 [12:8], 1'h0 };
+  assign \$131  = { \$signal$25 [13:8], 1'h0 };
+  assign \$133  = { \$signal$25 [14:8], 1'h0 };
+  assign \$135  = { \$signal$25 [15:8], 1'h0 };
   assign \$137  = { dq_d0_0[24], dq_d0_0[24:1] };
   assign \$146  = { \$138 [31], \$138 [31], \$138  };
   assign \$150  = { dq_d0_1[24], dq_d0_1[24:1] };
@@ -2114,6 +2126,11 @@ module \lut_all_a8.precompute0 (clk, rst, load, \table , a);
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
   wire [7:0] \a[3] ;
+  wire [31:0] a_isolated;
+  wire [7:0] \a_isolated[0] ;
+  wire [7:0] \a_isolated[1] ;
+  wire [7:0] \a_isolated[2] ;
+  wire [7:0] \a_isolated[3] ;
   input clk;
   wire clk;
   input load;
@@ -2144,20 +2161,21 @@ module \lut_all_a8.precompute0 (clk, rst, load, \table , a);
   wire [10:0] \table[5] ;
   wire [10:0] \table[6] ;
   wire [10:0] \table[7] ;
-  assign \$1  = $signed(a[15:8]) - $signed(a[7:0]);
-  assign \$2  = $signed(a[15:8]) + $signed(a[7:0]);
-  assign \$3  = $signed(a[23:16]) - $signed(\$1 );
-  assign \$4  = $signed(a[23:16]) + $signed(\$1 );
-  assign \$5  = $signed(a[23:16]) - $signed(\$2 );
-  assign \$6  = $signed(a[23:16]) + $signed(\$2 );
-  assign \$7  = $signed(a[31:24]) - $signed(\$5 [10:0]);
-  assign \$8  = $signed(a[31:24]) + $signed(\$5 [10:0]);
-  assign \$9  = $signed(a[31:24]) - $signed(\$3 [10:0]);
-  assign \$10  = $signed(a[31:24]) + $signed(\$3 [10:0]);
-  assign \$11  = $signed(a[31:24]) - $signed(\$4 [10:0]);
-  assign \$12  = $signed(a[31:24]) + $signed(\$4 [10:0]);
-  assign \$13  = $signed(a[31:24]) - $signed(\$6 [10:0]);
-  assign \$14  = $signed(a[31:24]) + $signed(\$6 [10:0]);
+  assign a_isolated = load ? a : 32'd0;
+  assign \$1  = $signed(a_isolated[15:8]) - $signed(a_isolated[7:0]);
+  assign \$2  = $signed(a_isolated[15:8]) + $signed(a_isolated[7:0]);
+  assign \$3  = $signed(a_isolated[23:16]) - $signed(\$1 );
+  assign \$4  = $signed(a_isolated[23:16]) + $signed(\$1 );
+  assign \$5  = $signed(a_isolated[23:16]) - $signed(\$2 );
+  assign \$6  = $signed(a_isolated[23:16]) + $signed(\$2 );
+  assign \$7  = $signed(a_isolated[31:24]) - $signed(\$5 [10:0]);
+  assign \$8  = $signed(a_isolated[31:24]) + $signed(\$5 [10:0]);
+  assign \$9  = $signed(a_isolated[31:24]) - $signed(\$3 [10:0]);
+  assign \$10  = $signed(a_isolated[31:24]) + $signed(\$3 [10:0]);
+  assign \$11  = $signed(a_isolated[31:24]) - $signed(\$4 [10:0]);
+  assign \$12  = $signed(a_isolated[31:24]) + $signed(\$4 [10:0]);
+  assign \$13  = $signed(a_isolated[31:24]) - $signed(\$6 [10:0]);
+  assign \$14  = $signed(a_isolated[31:24]) + $signed(\$6 [10:0]);
   always @(posedge clk)
     \table  <= \$15 ;
   always @* begin
@@ -2191,6 +2209,10 @@ module \lut_all_a8.precompute0 (clk, rst, load, \table , a);
   assign node15 = \$12 [10:0];
   assign node16 = \$13 [10:0];
   assign node17 = \$14 [10:0];
+  assign \a_isolated[0]  = a_isolated[7:0];
+  assign \a_isolated[1]  = a_isolated[15:8];
+  assign \a_isolated[2]  = a_isolated[23:16];
+  assign \a_isolated[3]  = a_isolated[31:24];
   assign \a[0]  = a[7:0];
   assign \a[1]  = a[15:8];
   assign \a[2]  = a[23:16];
@@ -2228,6 +2250,11 @@ module \lut_all_a8.precompute1 (clk, rst, load, \table , a);
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
   wire [7:0] \a[3] ;
+  wire [31:0] a_isolated;
+  wire [7:0] \a_isolated[0] ;
+  wire [7:0] \a_isolated[1] ;
+  wire [7:0] \a_isolated[2] ;
+  wire [7:0] \a_isolated[3] ;
   input clk;
   wire clk;
   input load;
@@ -2258,20 +2285,21 @@ module \lut_all_a8.precompute1 (clk, rst, load, \table , a);
   wire [10:0] \table[5] ;
   wire [10:0] \table[6] ;
   wire [10:0] \table[7] ;
-  assign \$1  = $signed(a[15:8]) - $signed(a[7:0]);
-  assign \$2  = $signed(a[15:8]) + $signed(a[7:0]);
-  assign \$3  = $signed(a[23:16]) - $signed(\$1 );
-  assign \$4  = $signed(a[23:16]) + $signed(\$1 );
-  assign \$5  = $signed(a[23:16]) - $signed(\$2 );
-  assign \$6  = $signed(a[23:16]) + $signed(\$2 );
-  assign \$7  = $signed(a[31:24]) - $signed(\$5 [10:0]);
-  assign \$8  = $signed(a[31:24]) + $signed(\$5 [10:0]);
-  assign \$9  = $signed(a[31:24]) - $signed(\$3 [10:0]);
-  assign \$10  = $signed(a[31:24]) + $signed(\$3 [10:0]);
-  assign \$11  = $signed(a[31:24]) - $signed(\$4 [10:0]);
-  assign \$12  = $signed(a[31:24]) + $signed(\$4 [10:0]);
-  assign \$13  = $signed(a[31:24]) - $signed(\$6 [10:0]);
-  assign \$14  = $signed(a[31:24]) + $signed(\$6 [10:0]);
+  assign a_isolated = load ? a : 32'd0;
+  assign \$1  = $signed(a_isolated[15:8]) - $signed(a_isolated[7:0]);
+  assign \$2  = $signed(a_isolated[15:8]) + $signed(a_isolated[7:0]);
+  assign \$3  = $signed(a_isolated[23:16]) - $signed(\$1 );
+  assign \$4  = $signed(a_isolated[23:16]) + $signed(\$1 );
+  assign \$5  = $signed(a_isolated[23:16]) - $signed(\$2 );
+  assign \$6  = $signed(a_isolated[23:16]) + $signed(\$2 );
+  assign \$7  = $signed(a_isolated[31:24]) - $signed(\$5 [10:0]);
+  assign \$8  = $signed(a_isolated[31:24]) + $signed(\$5 [10:0]);
+  assign \$9  = $signed(a_isolated[31:24]) - $signed(\$3 [10:0]);
+  assign \$10  = $signed(a_isolated[31:24]) + $signed(\$3 [10:0]);
+  assign \$11  = $signed(a_isolated[31:24]) - $signed(\$4 [10:0]);
+  assign \$12  = $signed(a_isolated[31:24]) + $signed(\$4 [10:0]);
+  assign \$13  = $signed(a_isolated[31:24]) - $signed(\$6 [10:0]);
+  assign \$14  = $signed(a_isolated[31:24]) + $signed(\$6 [10:0]);
   always @(posedge clk)
     \table  <= \$15 ;
   always @* begin
@@ -2305,6 +2333,10 @@ module \lut_all_a8.precompute1 (clk, rst, load, \table , a);
   assign node15 = \$12 [10:0];
   assign node16 = \$13 [10:0];
   assign node17 = \$14 [10:0];
+  assign \a_isolated[0]  = a_isolated[7:0];
+  assign \a_isolated[1]  = a_isolated[15:8];
+  assign \a_isolated[2]  = a_isolated[23:16];
+  assign \a_isolated[3]  = a_isolated[31:24];
   assign \a[0]  = a[7:0];
   assign \a[1]  = a[15:8];
   assign \a[2]  = a[23:16];

@@ -69,7 +69,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire \$157 ;
   wire [39:0] \$158 ;
   wire \$159 ;
-  reg \$16 ;
+  wire \$16 ;
   wire \$160 ;
   wire \$161 ;
   wire [33:0] \$162 ;
@@ -80,7 +80,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   reg [100:0] \$167 ;
   reg [4:0] \$168 ;
   reg [100:0] \$169 ;
-  reg \$17 ;
+  wire \$17 ;
   reg [63:0] \$170 ;
   reg [4:0] \$171 ;
   reg [3:0] \$172 ;
@@ -88,20 +88,20 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   reg \$174 ;
   reg \$175 ;
   reg [15:0] \$176 ;
-  reg [15:0] \$177 ;
-  reg [15:0] \$178 ;
+  reg \$177 ;
+  reg \$178 ;
   reg [15:0] \$179 ;
   wire \$18 ;
-  reg [22:0] \$180 ;
-  reg [22:0] \$181 ;
+  reg [15:0] \$180 ;
+  reg [15:0] \$181 ;
   reg [22:0] \$182 ;
   reg [22:0] \$183 ;
-  reg \$184 ;
-  reg [159:0] \$185 ;
-  reg [8:0] \$186 ;
-  reg [8:0] \$187 ;
-  reg \$188 ;
-  reg \$189 ;
+  reg [22:0] \$184 ;
+  reg [22:0] \$185 ;
+  reg \$186 ;
+  reg [159:0] \$187 ;
+  reg [8:0] \$188 ;
+  reg [8:0] \$189 ;
   wire \$19 ;
   reg \$190 ;
   reg [15:0] \$191 ;
@@ -160,7 +160,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
-  wire [4:0] \$5 ;
+  reg \$5 ;
   wire [25:0] \$50 ;
   wire [25:0] \$51 ;
   wire [25:0] \$52 ;
@@ -171,7 +171,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
-  wire [3:0] \$6 ;
+  reg \$6 ;
   wire \$60 ;
   wire \$61 ;
   wire \$62 ;
@@ -182,7 +182,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
-  wire \$7 ;
+  wire [4:0] \$7 ;
   wire \$70 ;
   wire \$71 ;
   wire \$72 ;
@@ -193,7 +193,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire [7:0] \$77 ;
   wire [17:0] \$78 ;
   wire [19:0] \$79 ;
-  wire \$8 ;
+  wire [3:0] \$8 ;
   wire [19:0] \$80 ;
   wire [23:0] \$81 ;
   wire [7:0] \$82 ;
@@ -215,10 +215,12 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire [5:0] \$97 ;
   wire [1:0] \$98 ;
   wire [2:0] \$99 ;
-  reg [15:0] \$signal  = 16'h0000;
-  reg \$signal$45  = 1'h0;
-  wire [7:0] \$signal[0] ;
-  wire [7:0] \$signal[1] ;
+  reg \$signal  = 1'h0;
+  reg [15:0] \$signal$25  = 16'h0000;
+  wire [7:0] \$signal$25[0] ;
+  wire [7:0] \$signal$25[1] ;
+  reg \$signal$63  = 1'h0;
+  reg \$signal$65  = 1'h0;
   wire [31:0] a;
   wire [31:0] \a$70 ;
   wire [7:0] \a$70[0] ;
@@ -240,8 +242,8 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire [19:0] addend1_0;
   wire [19:0] addend1_1;
   reg beat_group_end = 1'h0;
+  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
-  reg beat_p = 1'h0;
   reg [15:0] beat_scale = 16'h0000;
   wire [7:0] \beat_scale[0] ;
   wire [7:0] \beat_scale[1] ;
@@ -250,39 +252,39 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   input clk;
   wire clk;
   wire [9:0] corr_binary;
-  wire [9:0] \corr_binary$121 ;
+  wire [9:0] \corr_binary$125 ;
   wire [9:0] corr_int2;
-  wire [9:0] \corr_int2$113 ;
+  wire [9:0] \corr_int2$117 ;
   wire [9:0] corr_int3;
-  wire [9:0] \corr_int3$114 ;
+  wire [9:0] \corr_int3$118 ;
   wire [9:0] corr_int4;
-  wire [9:0] \corr_int4$115 ;
+  wire [9:0] \corr_int4$119 ;
   wire [9:0] corr_int5;
-  wire [9:0] \corr_int5$116 ;
+  wire [9:0] \corr_int5$120 ;
   wire [9:0] corr_int6;
-  wire [9:0] \corr_int6$117 ;
+  wire [9:0] \corr_int6$121 ;
   wire [9:0] corr_int7;
-  wire [9:0] \corr_int7$118 ;
+  wire [9:0] \corr_int7$122 ;
   wire [9:0] corr_int8;
-  wire [9:0] \corr_int8$119 ;
+  wire [9:0] \corr_int8$123 ;
   wire [9:0] corr_ternary;
-  wire [9:0] \corr_ternary$120 ;
+  wire [9:0] \corr_ternary$124 ;
   wire [9:0] corr_uint1;
-  wire [9:0] \corr_uint1$105 ;
+  wire [9:0] \corr_uint1$109 ;
   wire [9:0] corr_uint2;
-  wire [9:0] \corr_uint2$106 ;
+  wire [9:0] \corr_uint2$110 ;
   wire [9:0] corr_uint3;
-  wire [9:0] \corr_uint3$107 ;
+  wire [9:0] \corr_uint3$111 ;
   wire [9:0] corr_uint4;
-  wire [9:0] \corr_uint4$108 ;
+  wire [9:0] \corr_uint4$112 ;
   wire [9:0] corr_uint5;
-  wire [9:0] \corr_uint5$109 ;
+  wire [9:0] \corr_uint5$113 ;
   wire [9:0] corr_uint6;
-  wire [9:0] \corr_uint6$110 ;
+  wire [9:0] \corr_uint6$114 ;
   wire [9:0] corr_uint7;
-  wire [9:0] \corr_uint7$111 ;
+  wire [9:0] \corr_uint7$115 ;
   wire [9:0] corr_uint8;
-  wire [9:0] \corr_uint8$112 ;
+  wire [9:0] \corr_uint8$116 ;
   wire [24:0] dq_ash0_0;
   wire [24:0] dq_ash0_1;
   wire [24:0] dq_ash1_0;
@@ -298,9 +300,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire [24:0] dq_dh0_1;
   wire [24:0] dq_dh1_0;
   wire [24:0] dq_dh1_1;
-  reg dq_first = 1'h0;
   reg dq_h = 1'h0;
-  reg dq_last = 1'h0;
   reg [4:0] dq_left = 5'h00;
   reg [159:0] dq_psum = 160'h0000000000000000000000000000000000000000;
   wire [39:0] \dq_psum[0] ;
@@ -503,6 +503,14 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   input rst;
   wire rst;
   wire [2:0] sbit;
+  (* init = 3'h0 *)
+  wire [2:0] shift0_0;
+  (* init = 3'h0 *)
+  wire [2:0] shift0_1;
+  (* init = 3'h0 *)
+  wire [2:0] shift1_0;
+  (* init = 3'h0 *)
+  wire [2:0] shift1_1;
   wire [18:0] shifted0_0;
   wire [18:0] shifted0_1;
   wire [18:0] shifted1_0;
@@ -612,17 +620,17 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
-  assign \$5  = remaining - 1'h1;
-  assign \$6  = step + 1'h1;
-  assign \$7  = ~ stall;
-  assign \$8  = active & \$7 ;
+  assign \$7  = remaining - 1'h1;
+  assign \$8  = step + 1'h1;
   assign \$9  = ~ stall;
   assign \$10  = active & \$9 ;
   assign \$11  = ~ stall;
   assign \$12  = active & \$11 ;
   assign \$13  = ~ stall;
   assign \$14  = active & \$13 ;
-  assign \$15  = accept & i_ctl[2];
+  assign \$15  = ~ stall;
+  assign \$16  = active & \$15 ;
+  assign \$17  = accept & i_ctl[2];
   assign \$18  = | dq_left;
   assign \$19  = \$18  & in_corr;
   assign \$20  = dq_c0 >> dq_bit;
@@ -631,7 +639,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \$23  = $signed(dq_d0_0) - $signed(\$114 [24:0]);
   assign \$24  = $signed(dq_d0_0) + $signed(\$114 [24:0]);
   assign \$25  = \$22  ? \$23  : \$24 ;
-  assign \$26  = $signed(\$81 [22:0]) << beat_p;
+  assign \$26  = $signed(\$81 [22:0]) << \$signal ;
   assign \$27  = | dq_left;
   assign \$28  = \$27  & in_corr;
   assign \$29  = dq_c1 >> dq_bit;
@@ -640,7 +648,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \$32  = $signed(dq_d0_1) - $signed(\$127 [24:0]);
   assign \$33  = $signed(dq_d0_1) + $signed(\$127 [24:0]);
   assign \$34  = \$31  ? \$32  : \$33 ;
-  assign \$35  = $signed(\$91 [22:0]) << beat_p;
+  assign \$35  = $signed(\$91 [22:0]) << \$signal ;
   assign \$36  = | dq_left;
   assign \$37  = \$36  & in_corr;
   assign \$38  = dq_c0 >> dq_bit;
@@ -649,7 +657,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \$41  = $signed(dq_d1_0) - $signed(\$140 [24:0]);
   assign \$42  = $signed(dq_d1_0) + $signed(\$140 [24:0]);
   assign \$43  = \$40  ? \$41  : \$42 ;
-  assign \$44  = $signed(\$86 [22:0]) << beat_p;
+  assign \$44  = $signed(\$86 [22:0]) << \$signal ;
   assign \$45  = | dq_left;
   assign \$46  = \$45  & in_corr;
   assign \$47  = dq_c1 >> dq_bit;
@@ -658,13 +666,13 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \$50  = $signed(dq_d1_1) - $signed(\$153 [24:0]);
   assign \$51  = $signed(dq_d1_1) + $signed(\$153 [24:0]);
   assign \$52  = \$49  ? \$50  : \$51 ;
-  assign \$53  = $signed(\$96 [22:0]) << beat_p;
+  assign \$53  = $signed(\$96 [22:0]) << \$signal ;
   assign \$54  = | dq_left;
   assign \$55  = dq_left - 1'h1;
   assign \$56  = dq_bit + 1'h1;
   assign \$57  = ~ in_corr;
   assign \$58  = dq_left == 1'h1;
-  assign \$59  = \$58  & dq_last;
+  assign \$59  = \$58  & \$signal$63 ;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$60  = remaining <= 1'h1;
   assign \$61  = ~ stall;
@@ -727,27 +735,27 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \$96  = $signed(grp1_1) + $signed(addend1_1);
   assign in_corr = dq_bit < 4'h9;
   assign \$97  = dq_bit - 4'h9;
-  assign \$98  = - \$signal [0];
-  assign \$99  = - \$signal [1:0];
-  assign \$100  = - \$signal [2:0];
-  assign \$101  = - \$signal [3:0];
-  assign \$102  = - \$signal [4:0];
-  assign \$103  = - \$signal [5:0];
-  assign \$104  = - \$signal [6:0];
-  assign \$105  = - \$signal [7:0];
-  assign \$106  = - \$signal [8];
-  assign \$107  = - \$signal [9:8];
-  assign \$108  = - \$signal [10:8];
-  assign \$109  = - \$signal [11:8];
-  assign \$110  = - \$signal [12:8];
-  assign \$111  = - \$signal [13:8];
-  assign \$112  = - \$signal [14:8];
-  assign \$113  = - \$signal [15:8];
+  assign \$98  = - \$signal$25 [0];
+  assign \$99  = - \$signal$25 [1:0];
+  assign \$100  = - \$signal$25 [2:0];
+  assign \$101  = - \$signal$25 [3:0];
+  assign \$102  = - \$signal$25 [4:0];
+  assign \$103  = - \$signal$25 [5:0];
+  assign \$104  = - \$signal$25 [6:0];
+  assign \$105  = - \$signal$25 [7:0];
+  assign \$106  = - \$signal$25 [8];
+  assign \$107  = - \$signal$25 [9:8];
+  assign \$108  = - \$signal$25 [10:8];
+  assign \$109  = - \$signal$25 [11:8];
+  assign \$110  = - \$signal$25 [12:8];
+  assign \$111  = - \$signal$25 [13:8];
+  assign \$112  = - \$signal$25 [14:8];
+  assign \$113  = - \$signal$25 [15:8];
   assign \$114  = $signed(dq_sum_a0) << dq_bit;
   assign dq_dh0_0 = dq_h ? \$115  : dq_d0_0;
   assign \$116  = $signed(dq_dh0_0) << \$97 [2:0];
   assign \$117  = dq_bit == 4'h9;
-  assign \$118  = \$117  & dq_first;
+  assign \$118  = \$117  & \$signal$65 ;
   assign \$119  = \$118  ? dq_psum[39:0] : out_acc[39:0];
   assign \$120  = ~ in_corr;
   assign \$121  = dq_scale[7:0] >> \$97 [2:0];
@@ -759,7 +767,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign dq_dh0_1 = dq_h ? \$128  : dq_d0_1;
   assign \$129  = $signed(dq_dh0_1) << \$97 [2:0];
   assign \$130  = dq_bit == 4'h9;
-  assign \$131  = \$130  & dq_first;
+  assign \$131  = \$130  & \$signal$65 ;
   assign \$132  = \$131  ? dq_psum[79:40] : out_acc[79:40];
   assign \$133  = ~ in_corr;
   assign \$134  = dq_scale[15:8] >> \$97 [2:0];
@@ -771,7 +779,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign dq_dh1_0 = dq_h ? \$141  : dq_d1_0;
   assign \$142  = $signed(dq_dh1_0) << \$97 [2:0];
   assign \$143  = dq_bit == 4'h9;
-  assign \$144  = \$143  & dq_first;
+  assign \$144  = \$143  & \$signal$65 ;
   assign \$145  = \$144  ? dq_psum[119:80] : out_acc[119:80];
   assign \$146  = ~ in_corr;
   assign \$147  = dq_scale[7:0] >> \$97 [2:0];
@@ -783,7 +791,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign dq_dh1_1 = dq_h ? \$154  : dq_d1_1;
   assign \$155  = $signed(dq_dh1_1) << \$97 [2:0];
   assign \$156  = dq_bit == 4'h9;
-  assign \$157  = \$156  & dq_first;
+  assign \$157  = \$156  & \$signal$65 ;
   assign \$158  = \$157  ? dq_psum[159:120] : out_acc[159:120];
   assign \$159  = ~ in_corr;
   assign \$160  = dq_scale[15:8] >> \$97 [2:0];
@@ -816,29 +824,29 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @(posedge clk)
     \$signal  <= \$177 ;
   always @(posedge clk)
-    act_sum0 <= \$178 ;
+    beat_h <= \$178 ;
   always @(posedge clk)
-    act_sum1 <= \$179 ;
+    \$signal$25  <= \$179 ;
   always @(posedge clk)
-    grp0_0 <= \$180 ;
+    act_sum0 <= \$180 ;
   always @(posedge clk)
-    grp1_0 <= \$181 ;
+    act_sum1 <= \$181 ;
   always @(posedge clk)
-    grp0_1 <= \$182 ;
+    grp0_0 <= \$182 ;
   always @(posedge clk)
-    grp1_1 <= \$183 ;
+    grp1_0 <= \$183 ;
   always @(posedge clk)
-    grp_first <= \$184 ;
+    grp0_1 <= \$184 ;
   always @(posedge clk)
-    grp_psum <= \$185 ;
+    grp1_1 <= \$185 ;
   always @(posedge clk)
-    dq_c0 <= \$186 ;
+    grp_first <= \$186 ;
   always @(posedge clk)
-    dq_c1 <= \$187 ;
+    grp_psum <= \$187 ;
   always @(posedge clk)
-    \$signal$45  <= \$188 ;
+    dq_c0 <= \$188 ;
   always @(posedge clk)
-    beat_p <= \$189 ;
+    dq_c1 <= \$189 ;
   always @(posedge clk)
     dq_h <= \$190 ;
   always @(posedge clk)
@@ -866,11 +874,11 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @(posedge clk)
     dq_scale <= \$202 ;
   always @(posedge clk)
-    dq_first <= \$203 ;
+    \$signal$65  <= \$203 ;
   always @(posedge clk)
     dq_psum <= \$204 ;
   always @(posedge clk)
-    dq_last <= \$205 ;
+    \$signal$63  <= \$205 ;
   \lut_all_a8_nosym.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -960,69 +968,69 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
     (* full_case = 32'd1 *)
     casez (w_sel[100:96])
       5'h00:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h01:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h02:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h03:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h04:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h05:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h06:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h07:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h08:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h09:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h0a:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h0b:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h0c:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h0d:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h0e:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h0f:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h10:
-          \$16  = 1'h0;
+          \$5  = 1'h1;
       5'h11:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h12:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h13:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h14:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h15:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h16:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h17:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h18:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h19:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h1a:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h1b:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h1c:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h1d:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h1e:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
       5'h1f:
-          \$16  = 1'h0;
+          \$5  = 1'h0;
     endcase
   end
   always @* begin
@@ -1030,69 +1038,69 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
     (* full_case = 32'd1 *)
     casez (w_sel[100:96])
       5'h00:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h01:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h02:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h03:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h04:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h05:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h06:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h07:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h08:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h09:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h0a:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h0b:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h0c:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h0d:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h0e:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h0f:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h10:
-          \$17  = 1'h1;
+          \$6  = 1'h0;
       5'h11:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h12:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h13:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h14:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h15:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h16:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h17:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h18:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h19:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h1a:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h1b:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h1c:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h1d:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h1e:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
       5'h1f:
-          \$17  = 1'h0;
+          \$6  = 1'h0;
     endcase
   end
   always @* begin
@@ -1362,7 +1370,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
     if (accept) begin
       \$172  = \$4 ;
     end else if (\$3 ) begin
-      \$172  = \$5 [3:0];
+      \$172  = \$7 [3:0];
     end
     if (rst) begin
       \$172  = 4'h0;
@@ -1374,7 +1382,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
     if (accept) begin
       \$173  = 3'h0;
     end else if (\$3 ) begin
-      \$173  = \$6 [2:0];
+      \$173  = \$8 [2:0];
     end
     if (rst) begin
       \$173  = 3'h0;
@@ -1414,31 +1422,27 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$177  = \$signal ;
     if (accept) begin
-      \$177  = w_sel[95:80];
+      \$177  = \$5 ;
     end
     if (rst) begin
-      \$177  = 16'h0000;
+      \$177  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = act_sum0;
-    if (handoff) begin
-      \$178  = 16'h0000;
-    end else if (last_plane) begin
-      \$178  = \$75 [15:0];
+    \$178  = beat_h;
+    if (accept) begin
+      \$178  = \$6 ;
     end
     if (rst) begin
-      \$178  = 16'h0000;
+      \$178  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = act_sum1;
-    if (handoff) begin
-      \$179  = 16'h0000;
-    end else if (last_plane) begin
-      \$179  = \$76 [15:0];
+    \$179  = \$signal$25 ;
+    if (accept) begin
+      \$179  = w_sel[95:80];
     end
     if (rst) begin
       \$179  = 16'h0000;
@@ -1446,120 +1450,124 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = grp0_0;
+    \$180  = act_sum0;
     if (handoff) begin
-      \$180  = 23'h000000;
-    end else if (\$8 ) begin
-      \$180  = \$81 [22:0];
+      \$180  = 16'h0000;
+    end else if (last_plane) begin
+      \$180  = \$75 [15:0];
     end
     if (rst) begin
-      \$180  = 23'h000000;
+      \$180  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = grp1_0;
+    \$181  = act_sum1;
     if (handoff) begin
-      \$181  = 23'h000000;
+      \$181  = 16'h0000;
+    end else if (last_plane) begin
+      \$181  = \$76 [15:0];
+    end
+    if (rst) begin
+      \$181  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$182  = grp0_0;
+    if (handoff) begin
+      \$182  = 23'h000000;
     end else if (\$10 ) begin
-      \$181  = \$86 [22:0];
+      \$182  = \$81 [22:0];
     end
     if (rst) begin
-      \$181  = 23'h000000;
+      \$182  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = grp0_1;
+    \$183  = grp1_0;
     if (handoff) begin
-      \$182  = 23'h000000;
+      \$183  = 23'h000000;
     end else if (\$12 ) begin
-      \$182  = \$91 [22:0];
+      \$183  = \$86 [22:0];
     end
     if (rst) begin
-      \$182  = 23'h000000;
+      \$183  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = grp1_1;
+    \$184  = grp0_1;
     if (handoff) begin
-      \$183  = 23'h000000;
+      \$184  = 23'h000000;
     end else if (\$14 ) begin
-      \$183  = \$96 [22:0];
+      \$184  = \$91 [22:0];
     end
     if (rst) begin
-      \$183  = 23'h000000;
+      \$184  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = grp_first;
+    \$185  = grp1_1;
     if (handoff) begin
-      \$184  = 1'h0;
-    end
-    if (\$15 ) begin
-      \$184  = 1'h1;
+      \$185  = 23'h000000;
+    end else if (\$16 ) begin
+      \$185  = \$96 [22:0];
     end
     if (rst) begin
-      \$184  = 1'h0;
+      \$185  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = grp_psum;
-    if (\$15 ) begin
-      \$185  = i_psum;
-    end
-    if (rst) begin
-      \$185  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = dq_c0;
+    \$186  = grp_first;
     if (handoff) begin
-      \$186  = c0;
+      \$186  = 1'h0;
+    end
+    if (\$17 ) begin
+      \$186  = 1'h1;
     end
     if (rst) begin
-      \$186  = 9'h000;
+      \$186  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = dq_c1;
+    \$187  = grp_psum;
+    if (\$17 ) begin
+      \$187  = i_psum;
+    end
+    if (rst) begin
+      \$187  = 160'h0000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$188  = dq_c0;
     if (handoff) begin
-      \$187  = c1;
+      \$188  = c0;
     end
     if (rst) begin
-      \$187  = 9'h000;
+      \$188  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = \$signal$45 ;
-    if (accept) begin
-      \$188  = \$16 ;
+    \$189  = dq_c1;
+    if (handoff) begin
+      \$189  = c1;
     end
     if (rst) begin
-      \$188  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = beat_p;
-    if (accept) begin
-      \$189  = \$17 ;
-    end
-    if (rst) begin
-      \$189  = 1'h0;
+      \$189  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$190  = dq_h;
     if (handoff) begin
-      \$190  = \$signal$45 ;
+      \$190  = beat_h;
     end
     if (rst) begin
       \$190  = 1'h0;
@@ -1711,7 +1719,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = dq_first;
+    \$203  = \$signal$65 ;
     if (handoff) begin
       \$203  = grp_first;
     end
@@ -1731,7 +1739,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = dq_last;
+    \$205  = \$signal$63 ;
     if (handoff) begin
       \$205  = beat_last;
     end
@@ -1754,9 +1762,13 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign load = accept;
   assign \a$70  = i_a[63:32];
   assign \load$71  = accept;
+  assign shift0_0 = step;
   assign shifted0_0 = { \$78 [17], \$78  };
+  assign shift1_0 = step;
   assign shifted1_0 = { \$83 [17], \$83  };
+  assign shift0_1 = step;
   assign shifted0_1 = { \$88 [17], \$88  };
+  assign shift1_1 = step;
   assign shifted1_1 = { \$93 [17], \$93  };
   assign sbit = \$97 [2:0];
   assign corr_uint1 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
@@ -1776,23 +1788,23 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign corr_int8 = 10'h000;
   assign corr_ternary = 10'h000;
   assign corr_binary = 10'h3ff;
-  assign \corr_uint1$105  = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
-  assign \corr_uint2$106  = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
-  assign \corr_uint3$107  = { \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108  };
-  assign \corr_uint4$108  = { \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109  };
-  assign \corr_uint5$109  = { \$110 [5], \$110 [5], \$110 [5], \$110 [5], \$110  };
-  assign \corr_uint6$110  = { \$111 [6], \$111 [6], \$111 [6], \$111  };
-  assign \corr_uint7$111  = { \$112 [7], \$112 [7], \$112  };
-  assign \corr_uint8$112  = { \$113 [8], \$113  };
-  assign \corr_int2$113  = 10'h000;
-  assign \corr_int3$114  = 10'h000;
-  assign \corr_int4$115  = 10'h000;
-  assign \corr_int5$116  = 10'h000;
-  assign \corr_int6$117  = 10'h000;
-  assign \corr_int7$118  = 10'h000;
-  assign \corr_int8$119  = 10'h000;
-  assign \corr_ternary$120  = 10'h000;
-  assign \corr_binary$121  = 10'h3ff;
+  assign \corr_uint1$109  = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+  assign \corr_uint2$110  = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+  assign \corr_uint3$111  = { \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108  };
+  assign \corr_uint4$112  = { \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109  };
+  assign \corr_uint5$113  = { \$110 [5], \$110 [5], \$110 [5], \$110 [5], \$110  };
+  assign \corr_uint6$114  = { \$111 [6], \$111 [6], \$111 [6], \$111  };
+  assign \corr_uint7$115  = { \$112 [7], \$112 [7], \$112  };
+  assign \corr_uint8$116  = { \$113 [8], \$113  };
+  assign \corr_int2$117  = 10'h000;
+  assign \corr_int3$118  = 10'h000;
+  assign \corr_int4$119  = 10'h000;
+  assign \corr_int5$120  = 10'h000;
+  assign \corr_int6$121  = 10'h000;
+  assign \corr_int7$122  = 10'h000;
+  assign \corr_int8$123  = 10'h000;
+  assign \corr_ternary$124  = 10'h000;
+  assign \corr_binary$125  = 10'h3ff;
   assign dq_sh0_0 = { \$116 [31], \$116  };
   assign dq_sh0_1 = { \$129 [31], \$129  };
   assign dq_sh1_0 = { \$142 [31], \$142  };
@@ -1989,8 +2001,8 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \w_sel.dtype  = w_sel[100:96];
   assign \beat_scale[0]  = beat_scale[7:0];
   assign \beat_scale[1]  = beat_scale[15:8];
-  assign \$signal[0]  = \$signal [7:0];
-  assign \$signal[1]  = \$signal [15:8];
+  assign \$signal$25[0]  = \$signal$25 [7:0];
+  assign \$signal$25[1]  = \$signal$25 [15:8];
   assign \grp_psum[0]  = grp_psum[39:0];
   assign \grp_psum[1]  = grp_psum[79:40];
   assign \grp_psum[2]  = grp_psum[119:80];
@@ -2083,6 +2095,11 @@ module \lut_all_a8_nosym.precompute0 (clk, rst, load, \table , a);
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
   wire [7:0] \a[3] ;
+  wire [31:0] a_isolated;
+  wire [7:0] \a_isolated[0] ;
+  wire [7:0] \a_isolated[1] ;
+  wire [7:0] \a_isolated[2] ;
+  wire [7:0] \a_isolated[3] ;
   input clk;
   wire clk;
   input load;
@@ -2093,7 +2110,6 @@ module \lut_all_a8_nosym.precompute0 (clk, rst, load, \table , a);
   wire [10:0] node13;
   wire [10:0] node14;
   wire [10:0] node15;
-  wire [10:0] node4;
   wire [10:0] node5;
   wire [10:0] node6;
   wire [10:0] node7;
@@ -2119,17 +2135,18 @@ module \lut_all_a8_nosym.precompute0 (clk, rst, load, \table , a);
   wire [10:0] \table[7] ;
   wire [10:0] \table[8] ;
   wire [10:0] \table[9] ;
-  assign \$1  = $signed(a[7:0]) + $signed(a[15:8]);
-  assign \$2  = $signed(a[7:0]) + $signed(a[23:16]);
-  assign \$3  = $signed(a[15:8]) + $signed(a[23:16]);
-  assign \$4  = $signed(\$1 ) + $signed(a[23:16]);
-  assign \$5  = $signed(a[7:0]) + $signed(a[31:24]);
-  assign \$6  = $signed(a[15:8]) + $signed(a[31:24]);
-  assign \$7  = $signed(\$1 ) + $signed(a[31:24]);
-  assign \$8  = $signed(a[23:16]) + $signed(a[31:24]);
-  assign \$9  = $signed(\$2 ) + $signed(a[31:24]);
-  assign \$10  = $signed(\$3 ) + $signed(a[31:24]);
-  assign \$11  = $signed(\$4 [10:0]) + $signed(a[31:24]);
+  assign a_isolated = load ? a : 32'd0;
+  assign \$1  = $signed(a_isolated[7:0]) + $signed(a_isolated[15:8]);
+  assign \$2  = $signed(a_isolated[7:0]) + $signed(a_isolated[23:16]);
+  assign \$3  = $signed(a_isolated[15:8]) + $signed(a_isolated[23:16]);
+  assign \$4  = $signed(\$1 ) + $signed(a_isolated[23:16]);
+  assign \$5  = $signed(a_isolated[7:0]) + $signed(a_isolated[31:24]);
+  assign \$6  = $signed(a_isolated[15:8]) + $signed(a_isolated[31:24]);
+  assign \$7  = $signed(\$1 ) + $signed(a_isolated[31:24]);
+  assign \$8  = $signed(a_isolated[23:16]) + $signed(a_isolated[31:24]);
+  assign \$9  = $signed(\$2 ) + $signed(a_isolated[31:24]);
+  assign \$10  = $signed(\$3 ) + $signed(a_isolated[31:24]);
+  assign \$11  = $signed(\$4 [10:0]) + $signed(a_isolated[31:24]);
   always @(posedge clk)
     \table  <= \$12 ;
   always @* begin
@@ -2137,14 +2154,14 @@ module \lut_all_a8_nosym.precompute0 (clk, rst, load, \table , a);
     \$12  = \table ;
     if (load) begin
       \$12 [10:0] = 11'h000;
-      \$12 [21:11] = { a[7], a[7], a[7], a[7:0] };
-      \$12 [32:22] = { a[15], a[15], a[15], a[15:8] };
+      \$12 [21:11] = { a_isolated[7], a_isolated[7], a_isolated[7], a_isolated[7:0] };
+      \$12 [32:22] = { a_isolated[15], a_isolated[15], a_isolated[15], a_isolated[15:8] };
       \$12 [43:33] = { \$1 [8], \$1 [8], \$1  };
-      \$12 [54:44] = { a[23], a[23], a[23], a[23:16] };
+      \$12 [54:44] = { a_isolated[23], a_isolated[23], a_isolated[23], a_isolated[23:16] };
       \$12 [65:55] = { \$2 [8], \$2 [8], \$2  };
       \$12 [76:66] = { \$3 [8], \$3 [8], \$3  };
       \$12 [87:77] = \$4 [10:0];
-      \$12 [98:88] = { a[31], a[31], a[31], a[31:24] };
+      \$12 [98:88] = { a_isolated[31], a_isolated[31], a_isolated[31], a_isolated[31:24] };
       \$12 [109:99] = { \$5 [8], \$5 [8], \$5  };
       \$12 [120:110] = { \$6 [8], \$6 [8], \$6  };
       \$12 [131:121] = \$7 [10:0];
@@ -2157,7 +2174,6 @@ module \lut_all_a8_nosym.precompute0 (clk, rst, load, \table , a);
       \$12  = 176'h00000000000000000000000000000000000000000000;
     end
   end
-  assign node4 = 11'h000;
   assign node5 = { \$1 [8], \$1 [8], \$1  };
   assign node6 = { \$2 [8], \$2 [8], \$2  };
   assign node7 = { \$3 [8], \$3 [8], \$3  };
@@ -2169,6 +2185,10 @@ module \lut_all_a8_nosym.precompute0 (clk, rst, load, \table , a);
   assign node13 = \$9 [10:0];
   assign node14 = \$10 [10:0];
   assign node15 = \$11 [10:0];
+  assign \a_isolated[0]  = a_isolated[7:0];
+  assign \a_isolated[1]  = a_isolated[15:8];
+  assign \a_isolated[2]  = a_isolated[23:16];
+  assign \a_isolated[3]  = a_isolated[31:24];
   assign \a[0]  = a[7:0];
   assign \a[1]  = a[15:8];
   assign \a[2]  = a[23:16];
@@ -2211,6 +2231,11 @@ module \lut_all_a8_nosym.precompute1 (clk, rst, load, \table , a);
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
   wire [7:0] \a[3] ;
+  wire [31:0] a_isolated;
+  wire [7:0] \a_isolated[0] ;
+  wire [7:0] \a_isolated[1] ;
+  wire [7:0] \a_isolated[2] ;
+  wire [7:0] \a_isolated[3] ;
   input clk;
   wire clk;
   input load;
@@ -2221,7 +2246,6 @@ module \lut_all_a8_nosym.precompute1 (clk, rst, load, \table , a);
   wire [10:0] node13;
   wire [10:0] node14;
   wire [10:0] node15;
-  wire [10:0] node4;
   wire [10:0] node5;
   wire [10:0] node6;
   wire [10:0] node7;
@@ -2247,17 +2271,18 @@ module \lut_all_a8_nosym.precompute1 (clk, rst, load, \table , a);
   wire [10:0] \table[7] ;
   wire [10:0] \table[8] ;
   wire [10:0] \table[9] ;
-  assign \$1  = $signed(a[7:0]) + $signed(a[15:8]);
-  assign \$2  = $signed(a[7:0]) + $signed(a[23:16]);
-  assign \$3  = $signed(a[15:8]) + $signed(a[23:16]);
-  assign \$4  = $signed(\$1 ) + $signed(a[23:16]);
-  assign \$5  = $signed(a[7:0]) + $signed(a[31:24]);
-  assign \$6  = $signed(a[15:8]) + $signed(a[31:24]);
-  assign \$7  = $signed(\$1 ) + $signed(a[31:24]);
-  assign \$8  = $signed(a[23:16]) + $signed(a[31:24]);
-  assign \$9  = $signed(\$2 ) + $signed(a[31:24]);
-  assign \$10  = $signed(\$3 ) + $signed(a[31:24]);
-  assign \$11  = $signed(\$4 [10:0]) + $signed(a[31:24]);
+  assign a_isolated = load ? a : 32'd0;
+  assign \$1  = $signed(a_isolated[7:0]) + $signed(a_isolated[15:8]);
+  assign \$2  = $signed(a_isolated[7:0]) + $signed(a_isolated[23:16]);
+  assign \$3  = $signed(a_isolated[15:8]) + $signed(a_isolated[23:16]);
+  assign \$4  = $signed(\$1 ) + $signed(a_isolated[23:16]);
+  assign \$5  = $signed(a_isolated[7:0]) + $signed(a_isolated[31:24]);
+  assign \$6  = $signed(a_isolated[15:8]) + $signed(a_isolated[31:24]);
+  assign \$7  = $signed(\$1 ) + $signed(a_isolated[31:24]);
+  assign \$8  = $signed(a_isolated[23:16]) + $signed(a_isolated[31:24]);
+  assign \$9  = $signed(\$2 ) + $signed(a_isolated[31:24]);
+  assign \$10  = $signed(\$3 ) + $signed(a_isolated[31:24]);
+  assign \$11  = $signed(\$4 [10:0]) + $signed(a_isolated[31:24]);
   always @(posedge clk)
     \table  <= \$12 ;
   always @* begin
@@ -2265,14 +2290,14 @@ module \lut_all_a8_nosym.precompute1 (clk, rst, load, \table , a);
     \$12  = \table ;
     if (load) begin
       \$12 [10:0] = 11'h000;
-      \$12 [21:11] = { a[7], a[7], a[7], a[7:0] };
-      \$12 [32:22] = { a[15], a[15], a[15], a[15:8] };
+      \$12 [21:11] = { a_isolated[7], a_isolated[7], a_isolated[7], a_isolated[7:0] };
+      \$12 [32:22] = { a_isolated[15], a_isolated[15], a_isolated[15], a_isolated[15:8] };
       \$12 [43:33] = { \$1 [8], \$1 [8], \$1  };
-      \$12 [54:44] = { a[23], a[23], a[23], a[23:16] };
+      \$12 [54:44] = { a_isolated[23], a_isolated[23], a_isolated[23], a_isolated[23:16] };
       \$12 [65:55] = { \$2 [8], \$2 [8], \$2  };
       \$12 [76:66] = { \$3 [8], \$3 [8], \$3  };
       \$12 [87:77] = \$4 [10:0];
-      \$12 [98:88] = { a[31], a[31], a[31], a[31:24] };
+      \$12 [98:88] = { a_isolated[31], a_isolated[31], a_isolated[31], a_isolated[31:24] };
       \$12 [109:99] = { \$5 [8], \$5 [8], \$5  };
       \$12 [120:110] = { \$6 [8], \$6 [8], \$6  };
       \$12 [131:121] = \$7 [10:0];
@@ -2285,7 +2310,6 @@ module \lut_all_a8_nosym.precompute1 (clk, rst, load, \table , a);
       \$12  = 176'h00000000000000000000000000000000000000000000;
     end
   end
-  assign node4 = 11'h000;
   assign node5 = { \$1 [8], \$1 [8], \$1  };
   assign node6 = { \$2 [8], \$2 [8], \$2  };
   assign node7 = { \$3 [8], \$3 [8], \$3  };
@@ -2297,6 +2321,10 @@ module \lut_all_a8_nosym.precompute1 (clk, rst, load, \table , a);
   assign node13 = \$9 [10:0];
   assign node14 = \$10 [10:0];
   assign node15 = \$11 [10:0];
+  assign \a_isolated[0]  = a_isolated[7:0];
+  assign \a_isolated[1]  = a_isolated[15:8];
+  assign \a_isolated[2]  = a_isolated[23:16];
+  assign \a_isolated[3]  = a_isolated[31:24];
   assign \a[0]  = a[7:0];
   assign \a[1]  = a[15:8];
   assign \a[2]  = a[23:16];

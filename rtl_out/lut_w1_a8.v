@@ -5,189 +5,189 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire \$1 ;
   wire \$10 ;
   wire [16:0] \$100 ;
-  wire [16:0] \$101 ;
+  wire [15:0] \$101 ;
   wire [15:0] \$102 ;
   wire [15:0] \$103 ;
-  wire [15:0] \$104 ;
-  wire [2:0] \$105 ;
-  wire [15:0] \$106 ;
-  wire \$107 ;
+  wire [2:0] \$104 ;
+  wire [15:0] \$105 ;
+  wire \$106 ;
+  wire [12:0] \$107 ;
   wire [12:0] \$108 ;
-  wire [12:0] \$109 ;
+  wire [16:0] \$109 ;
   wire \$11 ;
-  wire [16:0] \$110 ;
+  wire [12:0] \$110 ;
   wire [12:0] \$111 ;
-  wire [12:0] \$112 ;
-  wire [16:0] \$113 ;
+  wire [16:0] \$112 ;
+  wire [15:0] \$113 ;
   wire [15:0] \$114 ;
   wire [15:0] \$115 ;
-  wire [15:0] \$116 ;
-  wire [2:0] \$117 ;
-  wire [15:0] \$118 ;
-  wire \$119 ;
+  wire [2:0] \$116 ;
+  wire [15:0] \$117 ;
+  wire \$118 ;
+  wire [12:0] \$119 ;
   wire \$12 ;
   wire [12:0] \$120 ;
-  wire [12:0] \$121 ;
-  wire [16:0] \$122 ;
+  wire [16:0] \$121 ;
+  wire [12:0] \$122 ;
   wire [12:0] \$123 ;
-  wire [12:0] \$124 ;
-  wire [16:0] \$125 ;
+  wire [16:0] \$124 ;
+  wire [15:0] \$125 ;
   wire [15:0] \$126 ;
   wire [15:0] \$127 ;
-  wire [15:0] \$128 ;
-  wire [2:0] \$129 ;
+  wire [2:0] \$128 ;
+  wire [15:0] \$129 ;
   wire \$13 ;
-  wire [15:0] \$130 ;
-  wire \$131 ;
+  wire \$130 ;
+  wire [12:0] \$131 ;
   wire [12:0] \$132 ;
-  wire [12:0] \$133 ;
-  wire [16:0] \$134 ;
+  wire [16:0] \$133 ;
+  wire [12:0] \$134 ;
   wire [12:0] \$135 ;
-  wire [12:0] \$136 ;
-  wire [16:0] \$137 ;
+  wire [16:0] \$136 ;
+  wire [15:0] \$137 ;
   wire [15:0] \$138 ;
   wire [15:0] \$139 ;
   wire \$14 ;
-  wire [15:0] \$140 ;
-  wire [2:0] \$141 ;
-  wire [15:0] \$142 ;
-  wire \$143 ;
+  wire [2:0] \$140 ;
+  wire [15:0] \$141 ;
+  wire \$142 ;
+  wire [12:0] \$143 ;
   wire [12:0] \$144 ;
-  wire [12:0] \$145 ;
-  wire [16:0] \$146 ;
+  wire [16:0] \$145 ;
+  wire [12:0] \$146 ;
   wire [12:0] \$147 ;
-  wire [12:0] \$148 ;
-  wire [16:0] \$149 ;
+  wire [16:0] \$148 ;
+  wire [3:0] \$149 ;
   wire \$15 ;
-  wire [3:0] \$150 ;
-  wire [22:0] \$151 ;
-  wire [16:0] \$152 ;
-  wire [23:0] \$153 ;
+  wire [22:0] \$150 ;
+  wire [16:0] \$151 ;
+  wire [23:0] \$152 ;
+  wire \$153 ;
   wire \$154 ;
-  wire \$155 ;
-  wire [31:0] \$156 ;
+  wire [31:0] \$155 ;
+  wire \$156 ;
   wire \$157 ;
   wire \$158 ;
-  wire \$159 ;
+  wire [25:0] \$159 ;
   wire \$16 ;
   wire [25:0] \$160 ;
   wire [25:0] \$161 ;
-  wire [25:0] \$162 ;
-  wire [32:0] \$163 ;
-  wire [22:0] \$164 ;
-  wire [16:0] \$165 ;
-  wire [23:0] \$166 ;
+  wire [32:0] \$162 ;
+  wire [22:0] \$163 ;
+  wire [16:0] \$164 ;
+  wire [23:0] \$165 ;
+  wire \$166 ;
   wire \$167 ;
-  wire \$168 ;
-  wire [31:0] \$169 ;
+  wire [31:0] \$168 ;
+  wire \$169 ;
   wire \$17 ;
   wire \$170 ;
   wire \$171 ;
-  wire \$172 ;
+  wire [25:0] \$172 ;
   wire [25:0] \$173 ;
   wire [25:0] \$174 ;
-  wire [25:0] \$175 ;
-  wire [32:0] \$176 ;
-  wire [22:0] \$177 ;
-  wire [16:0] \$178 ;
-  wire [23:0] \$179 ;
+  wire [32:0] \$175 ;
+  wire [22:0] \$176 ;
+  wire [16:0] \$177 ;
+  wire [23:0] \$178 ;
+  wire \$179 ;
   wire \$18 ;
   wire \$180 ;
-  wire \$181 ;
-  wire [31:0] \$182 ;
+  wire [31:0] \$181 ;
+  wire \$182 ;
   wire \$183 ;
   wire \$184 ;
-  wire \$185 ;
+  wire [25:0] \$185 ;
   wire [25:0] \$186 ;
   wire [25:0] \$187 ;
-  wire [25:0] \$188 ;
-  wire [32:0] \$189 ;
+  wire [32:0] \$188 ;
+  wire [22:0] \$189 ;
   wire \$19 ;
-  wire [22:0] \$190 ;
-  wire [16:0] \$191 ;
-  wire [23:0] \$192 ;
+  wire [16:0] \$190 ;
+  wire [23:0] \$191 ;
+  wire \$192 ;
   wire \$193 ;
-  wire \$194 ;
-  wire [31:0] \$195 ;
+  wire [31:0] \$194 ;
+  wire \$195 ;
   wire \$196 ;
   wire \$197 ;
-  wire \$198 ;
+  wire [25:0] \$198 ;
   wire [25:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
   wire [25:0] \$200 ;
-  wire [25:0] \$201 ;
-  wire [32:0] \$202 ;
-  wire [22:0] \$203 ;
-  wire [16:0] \$204 ;
-  wire [23:0] \$205 ;
+  wire [32:0] \$201 ;
+  wire [22:0] \$202 ;
+  wire [16:0] \$203 ;
+  wire [23:0] \$204 ;
+  wire \$205 ;
   wire \$206 ;
-  wire \$207 ;
-  wire [31:0] \$208 ;
+  wire [31:0] \$207 ;
+  wire \$208 ;
   wire \$209 ;
   wire \$21 ;
   wire \$210 ;
-  wire \$211 ;
+  wire [25:0] \$211 ;
   wire [25:0] \$212 ;
   wire [25:0] \$213 ;
-  wire [25:0] \$214 ;
-  wire [32:0] \$215 ;
-  wire [22:0] \$216 ;
-  wire [16:0] \$217 ;
-  wire [23:0] \$218 ;
+  wire [32:0] \$214 ;
+  wire [22:0] \$215 ;
+  wire [16:0] \$216 ;
+  wire [23:0] \$217 ;
+  wire \$218 ;
   wire \$219 ;
   wire \$22 ;
-  wire \$220 ;
-  wire [31:0] \$221 ;
+  wire [31:0] \$220 ;
+  wire \$221 ;
   wire \$222 ;
   wire \$223 ;
-  wire \$224 ;
+  wire [25:0] \$224 ;
   wire [25:0] \$225 ;
   wire [25:0] \$226 ;
-  wire [25:0] \$227 ;
-  wire [32:0] \$228 ;
-  wire [22:0] \$229 ;
+  wire [32:0] \$227 ;
+  wire [22:0] \$228 ;
+  wire [16:0] \$229 ;
   wire \$23 ;
-  wire [16:0] \$230 ;
-  wire [23:0] \$231 ;
+  wire [23:0] \$230 ;
+  wire \$231 ;
   wire \$232 ;
-  wire \$233 ;
-  wire [31:0] \$234 ;
+  wire [31:0] \$233 ;
+  wire \$234 ;
   wire \$235 ;
   wire \$236 ;
-  wire \$237 ;
+  wire [25:0] \$237 ;
   wire [25:0] \$238 ;
   wire [25:0] \$239 ;
   wire \$24 ;
-  wire [25:0] \$240 ;
-  wire [32:0] \$241 ;
-  wire [22:0] \$242 ;
-  wire [16:0] \$243 ;
-  wire [23:0] \$244 ;
+  wire [32:0] \$240 ;
+  wire [22:0] \$241 ;
+  wire [16:0] \$242 ;
+  wire [23:0] \$243 ;
+  wire \$244 ;
   wire \$245 ;
-  wire \$246 ;
-  wire [31:0] \$247 ;
+  wire [31:0] \$246 ;
+  wire \$247 ;
   wire \$248 ;
   wire \$249 ;
   wire \$25 ;
-  wire \$250 ;
+  wire [25:0] \$250 ;
   wire [25:0] \$251 ;
   wire [25:0] \$252 ;
-  wire [25:0] \$253 ;
-  wire [32:0] \$254 ;
-  reg [63:0] \$255 ;
-  reg [47:0] \$256 ;
-  reg [4:0] \$257 ;
-  reg [47:0] \$258 ;
-  reg [15:0] \$259 ;
+  wire [32:0] \$253 ;
+  reg [63:0] \$254 ;
+  reg [47:0] \$255 ;
+  reg [4:0] \$256 ;
+  reg [47:0] \$257 ;
+  reg [15:0] \$258 ;
+  reg \$259 ;
   wire \$26 ;
   reg \$260 ;
   reg \$261 ;
   reg \$262 ;
   reg \$263 ;
-  reg \$264 ;
-  reg [31:0] \$265 ;
-  reg [15:0] \$266 ;
+  reg [31:0] \$264 ;
+  reg \$265 ;
+  reg \$266 ;
   reg [15:0] \$267 ;
   reg [15:0] \$268 ;
   reg [15:0] \$269 ;
@@ -198,18 +198,18 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   reg [15:0] \$273 ;
   reg [15:0] \$274 ;
   reg [15:0] \$275 ;
-  reg \$276 ;
-  reg [255:0] \$277 ;
-  reg \$278 ;
+  reg [15:0] \$276 ;
+  reg \$277 ;
+  reg [255:0] \$278 ;
   reg \$279 ;
   wire [17:0] \$28 ;
   reg \$280 ;
   reg \$281 ;
   reg \$282 ;
   reg \$283 ;
-  reg \$284 ;
+  reg [15:0] \$284 ;
   reg [15:0] \$285 ;
-  reg [15:0] \$286 ;
+  reg [16:0] \$286 ;
   reg [16:0] \$287 ;
   reg [16:0] \$288 ;
   reg [16:0] \$289 ;
@@ -218,18 +218,17 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   reg [16:0] \$291 ;
   reg [16:0] \$292 ;
   reg [16:0] \$293 ;
-  reg [16:0] \$294 ;
-  reg \$295 ;
-  reg [3:0] \$296 ;
-  reg [2:0] \$297 ;
+  reg \$294 ;
+  reg [3:0] \$295 ;
+  reg [2:0] \$296 ;
+  reg [255:0] \$297 ;
   reg [255:0] \$298 ;
-  reg [255:0] \$299 ;
+  reg [31:0] \$299 ;
   wire \$3 ;
   wire [16:0] \$30 ;
-  reg [31:0] \$300 ;
-  reg \$301 ;
-  reg [255:0] \$302 ;
-  reg \$303 ;
+  reg \$300 ;
+  reg [255:0] \$301 ;
+  reg \$302 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
@@ -242,43 +241,43 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [1:0] \$4 ;
   wire \$40 ;
   wire \$41 ;
-  wire [5:0] \$412 ;
-  wire [5:0] \$415 ;
-  wire [5:0] \$418 ;
+  wire [5:0] \$410 ;
+  wire [5:0] \$413 ;
+  wire [5:0] \$416 ;
   wire \$42 ;
-  wire [5:0] \$423 ;
-  wire [6:0] \$428 ;
+  wire [5:0] \$421 ;
+  wire [6:0] \$426 ;
   wire [17:0] \$43 ;
-  wire [6:0] \$436 ;
+  wire [6:0] \$434 ;
   wire [17:0] \$44 ;
-  wire [5:0] \$444 ;
-  wire [5:0] \$447 ;
+  wire [5:0] \$442 ;
+  wire [5:0] \$445 ;
+  wire [5:0] \$448 ;
   wire [17:0] \$45 ;
-  wire [5:0] \$450 ;
-  wire [5:0] \$455 ;
+  wire [5:0] \$453 ;
+  wire [6:0] \$458 ;
   wire [16:0] \$46 ;
-  wire [6:0] \$460 ;
-  wire [6:0] \$468 ;
+  wire [6:0] \$466 ;
   wire \$47 ;
-  wire [5:0] \$476 ;
-  wire [5:0] \$479 ;
+  wire [5:0] \$474 ;
+  wire [5:0] \$477 ;
   wire \$48 ;
-  wire [5:0] \$482 ;
-  wire [5:0] \$487 ;
+  wire [5:0] \$480 ;
+  wire [5:0] \$485 ;
   wire \$49 ;
-  wire [6:0] \$492 ;
+  wire [6:0] \$490 ;
+  wire [6:0] \$498 ;
   wire [1:0] \$5 ;
   wire \$50 ;
-  wire [6:0] \$500 ;
-  wire [5:0] \$508 ;
+  wire [5:0] \$506 ;
+  wire [5:0] \$509 ;
   wire [17:0] \$51 ;
-  wire [5:0] \$511 ;
-  wire [5:0] \$514 ;
-  wire [5:0] \$519 ;
+  wire [5:0] \$512 ;
+  wire [5:0] \$517 ;
   wire [17:0] \$52 ;
-  wire [6:0] \$524 ;
+  wire [6:0] \$522 ;
   wire [17:0] \$53 ;
-  wire [6:0] \$532 ;
+  wire [6:0] \$530 ;
   wire [16:0] \$54 ;
   wire \$55 ;
   wire \$56 ;
@@ -328,8 +327,10 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire \$96 ;
   wire \$97 ;
   wire \$98 ;
-  wire \$99 ;
+  wire [16:0] \$99 ;
   reg \$signal  = 1'h0;
+  reg \$signal$82  = 1'h0;
+  reg \$signal$84  = 1'h0;
   wire [31:0] a;
   wire [31:0] \a$89 ;
   wire [7:0] \a$89[0] ;
@@ -355,8 +356,8 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [12:0] addend1_2;
   wire [12:0] addend1_3;
   reg beat_group_end = 1'h0;
+  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
-  reg beat_p = 1'h0;
   reg [31:0] beat_scale = 32'd0;
   wire [7:0] \beat_scale[0] ;
   wire [7:0] \beat_scale[1] ;
@@ -369,9 +370,9 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   input clk;
   wire clk;
   wire [1:0] corr_binary;
-  wire [1:0] \corr_binary$128 ;
-  wire [1:0] \corr_binary$129 ;
-  wire [1:0] \corr_binary$130 ;
+  wire [1:0] \corr_binary$136 ;
+  wire [1:0] \corr_binary$137 ;
+  wire [1:0] \corr_binary$138 ;
   wire [16:0] dq_ash0_0;
   wire [16:0] dq_ash0_1;
   wire [16:0] dq_ash0_2;
@@ -401,9 +402,7 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [16:0] dq_dh1_1;
   wire [16:0] dq_dh1_2;
   wire [16:0] dq_dh1_3;
-  reg dq_first = 1'h0;
   reg dq_h = 1'h0;
-  reg dq_last = 1'h0;
   reg [3:0] dq_left = 4'h0;
   reg [255:0] dq_psum = 256'h0000000000000000000000000000000000000000000000000000000000000000;
   wire [31:0] \dq_psum[0] ;
@@ -595,6 +594,22 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   input rst;
   wire rst;
   wire [2:0] sbit;
+  (* init = 1'h0 *)
+  wire shift0_0;
+  (* init = 1'h0 *)
+  wire shift0_1;
+  (* init = 1'h0 *)
+  wire shift0_2;
+  (* init = 1'h0 *)
+  wire shift0_3;
+  (* init = 1'h0 *)
+  wire shift1_0;
+  (* init = 1'h0 *)
+  wire shift1_1;
+  (* init = 1'h0 *)
+  wire shift1_2;
+  (* init = 1'h0 *)
+  wire shift1_3;
   wire [11:0] shifted0_0;
   wire [11:0] shifted0_1;
   wire [11:0] shifted0_2;
@@ -669,360 +684,332 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \$21  = active & \$20 ;
   assign \$22  = accept & i_ctl[2];
   assign \$23  = | dq_left;
-  assign \$24  = \$23  & in_corr;
-  assign \$27  = $signed(dq_d0_0) - $signed(\$151 [16:0]);
-  assign \$28  = $signed(dq_d0_0) + $signed(\$151 [16:0]);
-  assign \$30  = $signed(\$110 [15:0]) << beat_p;
+  assign \$27  = $signed(dq_d0_0) - $signed(\$150 [16:0]);
+  assign \$28  = $signed(dq_d0_0) + $signed(\$150 [16:0]);
+  assign \$30  = $signed(\$109 [15:0]) << \$signal ;
   assign \$31  = | dq_left;
-  assign \$32  = \$31  & in_corr;
-  assign \$35  = $signed(dq_d0_1) - $signed(\$164 [16:0]);
-  assign \$36  = $signed(dq_d0_1) + $signed(\$164 [16:0]);
-  assign \$38  = $signed(\$122 [15:0]) << beat_p;
+  assign \$35  = $signed(dq_d0_1) - $signed(\$163 [16:0]);
+  assign \$36  = $signed(dq_d0_1) + $signed(\$163 [16:0]);
+  assign \$38  = $signed(\$121 [15:0]) << \$signal ;
   assign \$39  = | dq_left;
-  assign \$40  = \$39  & in_corr;
-  assign \$43  = $signed(dq_d0_2) - $signed(\$177 [16:0]);
-  assign \$44  = $signed(dq_d0_2) + $signed(\$177 [16:0]);
-  assign \$46  = $signed(\$134 [15:0]) << beat_p;
+  assign \$43  = $signed(dq_d0_2) - $signed(\$176 [16:0]);
+  assign \$44  = $signed(dq_d0_2) + $signed(\$176 [16:0]);
+  assign \$46  = $signed(\$133 [15:0]) << \$signal ;
   assign \$47  = | dq_left;
-  assign \$48  = \$47  & in_corr;
-  assign \$51  = $signed(dq_d0_3) - $signed(\$190 [16:0]);
-  assign \$52  = $signed(dq_d0_3) + $signed(\$190 [16:0]);
-  assign \$54  = $signed(\$146 [15:0]) << beat_p;
+  assign \$51  = $signed(dq_d0_3) - $signed(\$189 [16:0]);
+  assign \$52  = $signed(dq_d0_3) + $signed(\$189 [16:0]);
+  assign \$54  = $signed(\$145 [15:0]) << \$signal ;
   assign \$55  = | dq_left;
-  assign \$56  = \$55  & in_corr;
-  assign \$59  = $signed(dq_d1_0) - $signed(\$203 [16:0]);
-  assign \$60  = $signed(dq_d1_0) + $signed(\$203 [16:0]);
-  assign \$62  = $signed(\$113 [15:0]) << beat_p;
+  assign \$59  = $signed(dq_d1_0) - $signed(\$202 [16:0]);
+  assign \$60  = $signed(dq_d1_0) + $signed(\$202 [16:0]);
+  assign \$62  = $signed(\$112 [15:0]) << \$signal ;
   assign \$63  = | dq_left;
-  assign \$64  = \$63  & in_corr;
-  assign \$67  = $signed(dq_d1_1) - $signed(\$216 [16:0]);
-  assign \$68  = $signed(dq_d1_1) + $signed(\$216 [16:0]);
-  assign \$70  = $signed(\$125 [15:0]) << beat_p;
+  assign \$67  = $signed(dq_d1_1) - $signed(\$215 [16:0]);
+  assign \$68  = $signed(dq_d1_1) + $signed(\$215 [16:0]);
+  assign \$70  = $signed(\$124 [15:0]) << \$signal ;
   assign \$71  = | dq_left;
-  assign \$72  = \$71  & in_corr;
-  assign \$75  = $signed(dq_d1_2) - $signed(\$229 [16:0]);
-  assign \$76  = $signed(dq_d1_2) + $signed(\$229 [16:0]);
-  assign \$78  = $signed(\$137 [15:0]) << beat_p;
+  assign \$75  = $signed(dq_d1_2) - $signed(\$228 [16:0]);
+  assign \$76  = $signed(dq_d1_2) + $signed(\$228 [16:0]);
+  assign \$78  = $signed(\$136 [15:0]) << \$signal ;
   assign \$79  = | dq_left;
-  assign \$80  = \$79  & in_corr;
-  assign \$83  = $signed(dq_d1_3) - $signed(\$242 [16:0]);
-  assign \$84  = $signed(dq_d1_3) + $signed(\$242 [16:0]);
-  assign \$86  = $signed(\$149 [15:0]) << beat_p;
+  assign \$83  = $signed(dq_d1_3) - $signed(\$241 [16:0]);
+  assign \$84  = $signed(dq_d1_3) + $signed(\$241 [16:0]);
+  assign \$86  = $signed(\$148 [15:0]) << \$signal ;
   assign \$87  = | dq_left;
   assign \$88  = dq_left - 1'h1;
   assign \$89  = dq_bit + 1'h1;
-  assign \$90  = ~ in_corr;
   assign \$91  = dq_left == 1'h1;
-  assign \$92  = \$91  & dq_last;
+  assign \$92  = \$91  & \$signal$82 ;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$93  = remaining <= 1'h1;
-  assign \$94  = ~ stall;
-  assign o_ready = \$93  & \$94 ;
+  assign \$93  = ~ stall;
   assign accept = i_ctl[0] & o_ready;
-  assign \$96  = ~ stall;
-  assign last_plane = \$95  & \$96 ;
-  assign \$98  = \$97  & beat_group_end;
-  assign \$99  = dq_left > 1'h1;
-  assign stall = \$98  & \$99 ;
+  assign \$95  = ~ stall;
+  assign last_plane = \$94  & \$95 ;
+  assign \$97  = \$96  & beat_group_end;
+  assign \$98  = dq_left > 1'h1;
+  assign stall = \$97  & \$98 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$100  = $signed(act_sum0) + $signed(\table [87:77]);
-  assign \$101  = $signed(act_sum1) + $signed(\table$93 [87:77]);
-  assign \$412  = step * 5'h10;
-  assign \$102  = planes >> \$412 ;
-  assign \$415  = step * 5'h10;
-  assign \$103  = planes >> \$415 ;
-  assign \$418  = step * 5'h10;
-  assign \$104  = planes >> \$418 ;
-  assign \$105  = ~ \$104 [2:0];
-  assign low0 = \$102 [3] ? \$103 [2:0] : \$105 ;
-  assign \$423  = step * 5'h10;
-  assign \$106  = planes >> \$423 ;
-  assign \$107  = ~ \$106 [3];
-  assign \$428  = low0 * 4'hb;
-  assign entry0_0 = \table  >> \$428 ;
+  assign \$99  = $signed(act_sum0) + $signed(\table [87:77]);
+  assign \$100  = $signed(act_sum1) + $signed(\table$93 [87:77]);
+  assign \$410  = step * 5'h10;
+  assign \$101  = planes >> \$410 ;
+  assign \$413  = step * 5'h10;
+  assign \$102  = planes >> \$413 ;
+  assign \$416  = step * 5'h10;
+  assign \$103  = planes >> \$416 ;
+  assign \$104  = ~ \$103 [2:0];
+  assign low0 = \$101 [3] ? \$102 [2:0] : \$104 ;
+  assign \$421  = step * 5'h10;
+  assign \$105  = planes >> \$421 ;
+  assign \$106  = ~ \$105 [3];
+  assign \$426  = low0 * 4'hb;
+  assign entry0_0 = \table  >> \$426 ;
   assign shifted0_0 = $signed(entry0_0) << step;
-  assign \$108  = - $signed(shifted0_0);
-  assign \$109  = \$106 [3] ? { shifted0_0[11], shifted0_0 } : \$108 ;
-  assign addend0_0 = active ? \$109  : 13'h0000;
-  assign \$110  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$436  = low0 * 4'hb;
-  assign entry1_0 = \table$93  >> \$436 ;
+  assign \$107  = - $signed(shifted0_0);
+  assign \$108  = \$105 [3] ? { shifted0_0[11], shifted0_0 } : \$107 ;
+  assign addend0_0 = active ? \$108  : 13'h0000;
+  assign \$109  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$434  = low0 * 4'hb;
+  assign entry1_0 = \table$93  >> \$434 ;
   assign shifted1_0 = $signed(entry1_0) << step;
-  assign \$111  = - $signed(shifted1_0);
-  assign \$112  = \$106 [3] ? { shifted1_0[11], shifted1_0 } : \$111 ;
-  assign addend1_0 = active ? \$112  : 13'h0000;
-  assign \$113  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$444  = step * 5'h10;
-  assign \$114  = planes >> \$444 ;
-  assign \$447  = step * 5'h10;
-  assign \$115  = planes >> \$447 ;
-  assign \$450  = step * 5'h10;
-  assign \$116  = planes >> \$450 ;
-  assign \$117  = ~ \$116 [6:4];
-  assign low1 = \$114 [7] ? \$115 [6:4] : \$117 ;
-  assign \$455  = step * 5'h10;
-  assign \$118  = planes >> \$455 ;
-  assign \$119  = ~ \$118 [7];
-  assign \$460  = low1 * 4'hb;
-  assign entry0_1 = \table  >> \$460 ;
+  assign \$110  = - $signed(shifted1_0);
+  assign \$111  = \$105 [3] ? { shifted1_0[11], shifted1_0 } : \$110 ;
+  assign addend1_0 = active ? \$111  : 13'h0000;
+  assign \$112  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$442  = step * 5'h10;
+  assign \$113  = planes >> \$442 ;
+  assign \$445  = step * 5'h10;
+  assign \$114  = planes >> \$445 ;
+  assign \$448  = step * 5'h10;
+  assign \$115  = planes >> \$448 ;
+  assign \$116  = ~ \$115 [6:4];
+  assign low1 = \$113 [7] ? \$114 [6:4] : \$116 ;
+  assign \$453  = step * 5'h10;
+  assign \$117  = planes >> \$453 ;
+  assign \$118  = ~ \$117 [7];
+  assign \$458  = low1 * 4'hb;
+  assign entry0_1 = \table  >> \$458 ;
   assign shifted0_1 = $signed(entry0_1) << step;
-  assign \$120  = - $signed(shifted0_1);
-  assign \$121  = \$118 [7] ? { shifted0_1[11], shifted0_1 } : \$120 ;
-  assign addend0_1 = active ? \$121  : 13'h0000;
-  assign \$122  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$468  = low1 * 4'hb;
-  assign entry1_1 = \table$93  >> \$468 ;
+  assign \$119  = - $signed(shifted0_1);
+  assign \$120  = \$117 [7] ? { shifted0_1[11], shifted0_1 } : \$119 ;
+  assign addend0_1 = active ? \$120  : 13'h0000;
+  assign \$121  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$466  = low1 * 4'hb;
+  assign entry1_1 = \table$93  >> \$466 ;
   assign shifted1_1 = $signed(entry1_1) << step;
-  assign \$123  = - $signed(shifted1_1);
-  assign \$124  = \$118 [7] ? { shifted1_1[11], shifted1_1 } : \$123 ;
-  assign addend1_1 = active ? \$124  : 13'h0000;
-  assign \$125  = $signed(grp1_1) + $signed(addend1_1);
-  assign \$476  = step * 5'h10;
-  assign \$126  = planes >> \$476 ;
-  assign \$479  = step * 5'h10;
-  assign \$127  = planes >> \$479 ;
-  assign \$482  = step * 5'h10;
-  assign \$128  = planes >> \$482 ;
-  assign \$129  = ~ \$128 [10:8];
-  assign low2 = \$126 [11] ? \$127 [10:8] : \$129 ;
-  assign \$487  = step * 5'h10;
-  assign \$130  = planes >> \$487 ;
-  assign \$131  = ~ \$130 [11];
-  assign \$492  = low2 * 4'hb;
-  assign entry0_2 = \table  >> \$492 ;
+  assign \$122  = - $signed(shifted1_1);
+  assign \$123  = \$117 [7] ? { shifted1_1[11], shifted1_1 } : \$122 ;
+  assign addend1_1 = active ? \$123  : 13'h0000;
+  assign \$124  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$474  = step * 5'h10;
+  assign \$125  = planes >> \$474 ;
+  assign \$477  = step * 5'h10;
+  assign \$126  = planes >> \$477 ;
+  assign \$480  = step * 5'h10;
+  assign \$127  = planes >> \$480 ;
+  assign \$128  = ~ \$127 [10:8];
+  assign low2 = \$125 [11] ? \$126 [10:8] : \$128 ;
+  assign \$485  = step * 5'h10;
+  assign \$129  = planes >> \$485 ;
+  assign \$130  = ~ \$129 [11];
+  assign \$490  = low2 * 4'hb;
+  assign entry0_2 = \table  >> \$490 ;
   assign shifted0_2 = $signed(entry0_2) << step;
-  assign \$132  = - $signed(shifted0_2);
-  assign \$133  = \$130 [11] ? { shifted0_2[11], shifted0_2 } : \$132 ;
-  assign addend0_2 = active ? \$133  : 13'h0000;
-  assign \$134  = $signed(grp0_2) + $signed(addend0_2);
-  assign \$500  = low2 * 4'hb;
-  assign entry1_2 = \table$93  >> \$500 ;
+  assign \$131  = - $signed(shifted0_2);
+  assign \$132  = \$129 [11] ? { shifted0_2[11], shifted0_2 } : \$131 ;
+  assign addend0_2 = active ? \$132  : 13'h0000;
+  assign \$133  = $signed(grp0_2) + $signed(addend0_2);
+  assign \$498  = low2 * 4'hb;
+  assign entry1_2 = \table$93  >> \$498 ;
   assign shifted1_2 = $signed(entry1_2) << step;
-  assign \$135  = - $signed(shifted1_2);
-  assign \$136  = \$130 [11] ? { shifted1_2[11], shifted1_2 } : \$135 ;
-  assign addend1_2 = active ? \$136  : 13'h0000;
-  assign \$137  = $signed(grp1_2) + $signed(addend1_2);
-  assign \$508  = step * 5'h10;
-  assign \$138  = planes >> \$508 ;
-  assign \$511  = step * 5'h10;
-  assign \$139  = planes >> \$511 ;
-  assign \$514  = step * 5'h10;
-  assign \$140  = planes >> \$514 ;
-  assign \$141  = ~ \$140 [14:12];
-  assign low3 = \$138 [15] ? \$139 [14:12] : \$141 ;
-  assign \$519  = step * 5'h10;
-  assign \$142  = planes >> \$519 ;
-  assign \$143  = ~ \$142 [15];
-  assign \$524  = low3 * 4'hb;
-  assign entry0_3 = \table  >> \$524 ;
+  assign \$134  = - $signed(shifted1_2);
+  assign \$135  = \$129 [11] ? { shifted1_2[11], shifted1_2 } : \$134 ;
+  assign addend1_2 = active ? \$135  : 13'h0000;
+  assign \$136  = $signed(grp1_2) + $signed(addend1_2);
+  assign \$506  = step * 5'h10;
+  assign \$137  = planes >> \$506 ;
+  assign \$509  = step * 5'h10;
+  assign \$138  = planes >> \$509 ;
+  assign \$512  = step * 5'h10;
+  assign \$139  = planes >> \$512 ;
+  assign \$140  = ~ \$139 [14:12];
+  assign low3 = \$137 [15] ? \$138 [14:12] : \$140 ;
+  assign \$517  = step * 5'h10;
+  assign \$141  = planes >> \$517 ;
+  assign \$142  = ~ \$141 [15];
+  assign \$522  = low3 * 4'hb;
+  assign entry0_3 = \table  >> \$522 ;
   assign shifted0_3 = $signed(entry0_3) << step;
-  assign \$144  = - $signed(shifted0_3);
-  assign \$145  = \$142 [15] ? { shifted0_3[11], shifted0_3 } : \$144 ;
-  assign addend0_3 = active ? \$145  : 13'h0000;
-  assign \$146  = $signed(grp0_3) + $signed(addend0_3);
-  assign \$532  = low3 * 4'hb;
-  assign entry1_3 = \table$93  >> \$532 ;
+  assign \$143  = - $signed(shifted0_3);
+  assign \$144  = \$141 [15] ? { shifted0_3[11], shifted0_3 } : \$143 ;
+  assign addend0_3 = active ? \$144  : 13'h0000;
+  assign \$145  = $signed(grp0_3) + $signed(addend0_3);
+  assign \$530  = low3 * 4'hb;
+  assign entry1_3 = \table$93  >> \$530 ;
   assign shifted1_3 = $signed(entry1_3) << step;
-  assign \$147  = - $signed(shifted1_3);
-  assign \$148  = \$142 [15] ? { shifted1_3[11], shifted1_3 } : \$147 ;
-  assign addend1_3 = active ? \$148  : 13'h0000;
-  assign \$149  = $signed(grp1_3) + $signed(addend1_3);
-  assign in_corr = dq_bit < 1'h0;
-  assign \$150  = dq_bit - 1'h0;
-  assign \$151  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = dq_h ? \$152  : dq_d0_0;
-  assign \$153  = $signed(dq_dh0_0) << \$150 [2:0];
-  assign \$154  = ! dq_bit;
-  assign \$155  = \$154  & dq_first;
-  assign \$156  = \$155  ? dq_psum[31:0] : out_acc[31:0];
-  assign \$157  = ~ in_corr;
-  assign \$158  = dq_scale[7:0] >> \$150 [2:0];
-  assign \$159  = \$157  & \$158 ;
-  assign \$160  = - $signed(\$153 );
-  assign \$162  = \$159  ? \$161  : 26'h0000000;
-  assign \$163  = $signed(\$156 ) + $signed(\$162 );
-  assign \$164  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_1 = dq_h ? \$165  : dq_d0_1;
-  assign \$166  = $signed(dq_dh0_1) << \$150 [2:0];
-  assign \$167  = ! dq_bit;
-  assign \$168  = \$167  & dq_first;
-  assign \$169  = \$168  ? dq_psum[63:32] : out_acc[63:32];
-  assign \$170  = ~ in_corr;
-  assign \$171  = dq_scale[15:8] >> \$150 [2:0];
-  assign \$172  = \$170  & \$171 ;
-  assign \$173  = - $signed(\$166 );
-  assign \$175  = \$172  ? \$174  : 26'h0000000;
-  assign \$176  = $signed(\$169 ) + $signed(\$175 );
-  assign \$177  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_2 = dq_h ? \$178  : dq_d0_2;
-  assign \$179  = $signed(dq_dh0_2) << \$150 [2:0];
-  assign \$180  = ! dq_bit;
-  assign \$181  = \$180  & dq_first;
-  assign \$182  = \$181  ? dq_psum[95:64] : out_acc[95:64];
-  assign \$183  = ~ in_corr;
-  assign \$184  = dq_scale[23:16] >> \$150 [2:0];
-  assign \$185  = \$183  & \$184 ;
-  assign \$186  = - $signed(\$179 );
-  assign \$188  = \$185  ? \$187  : 26'h0000000;
-  assign \$189  = $signed(\$182 ) + $signed(\$188 );
-  assign \$190  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_3 = dq_h ? \$191  : dq_d0_3;
-  assign \$192  = $signed(dq_dh0_3) << \$150 [2:0];
-  assign \$193  = ! dq_bit;
-  assign \$194  = \$193  & dq_first;
-  assign \$195  = \$194  ? dq_psum[127:96] : out_acc[127:96];
-  assign \$196  = ~ in_corr;
-  assign \$197  = dq_scale[31:24] >> \$150 [2:0];
-  assign \$198  = \$196  & \$197 ;
-  assign \$199  = - $signed(\$192 );
-  assign \$201  = \$198  ? \$200  : 26'h0000000;
-  assign \$202  = $signed(\$195 ) + $signed(\$201 );
-  assign \$203  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_0 = dq_h ? \$204  : dq_d1_0;
-  assign \$205  = $signed(dq_dh1_0) << \$150 [2:0];
-  assign \$206  = ! dq_bit;
-  assign \$207  = \$206  & dq_first;
-  assign \$208  = \$207  ? dq_psum[159:128] : out_acc[159:128];
-  assign \$209  = ~ in_corr;
-  assign \$210  = dq_scale[7:0] >> \$150 [2:0];
-  assign \$211  = \$209  & \$210 ;
-  assign \$212  = - $signed(\$205 );
-  assign \$214  = \$211  ? \$213  : 26'h0000000;
-  assign \$215  = $signed(\$208 ) + $signed(\$214 );
-  assign \$216  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_1 = dq_h ? \$217  : dq_d1_1;
-  assign \$218  = $signed(dq_dh1_1) << \$150 [2:0];
-  assign \$219  = ! dq_bit;
-  assign \$220  = \$219  & dq_first;
-  assign \$221  = \$220  ? dq_psum[191:160] : out_acc[191:160];
-  assign \$222  = ~ in_corr;
-  assign \$223  = dq_scale[15:8] >> \$150 [2:0];
-  assign \$224  = \$222  & \$223 ;
-  assign \$225  = - $signed(\$218 );
-  assign \$227  = \$224  ? \$226  : 26'h0000000;
-  assign \$228  = $signed(\$221 ) + $signed(\$227 );
-  assign \$229  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_2 = dq_h ? \$230  : dq_d1_2;
-  assign \$231  = $signed(dq_dh1_2) << \$150 [2:0];
-  assign \$232  = ! dq_bit;
-  assign \$233  = \$232  & dq_first;
-  assign \$234  = \$233  ? dq_psum[223:192] : out_acc[223:192];
-  assign \$235  = ~ in_corr;
-  assign \$236  = dq_scale[23:16] >> \$150 [2:0];
-  assign \$237  = \$235  & \$236 ;
-  assign \$238  = - $signed(\$231 );
-  assign \$240  = \$237  ? \$239  : 26'h0000000;
-  assign \$241  = $signed(\$234 ) + $signed(\$240 );
-  assign \$242  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_3 = dq_h ? \$243  : dq_d1_3;
-  assign \$244  = $signed(dq_dh1_3) << \$150 [2:0];
-  assign \$245  = ! dq_bit;
-  assign \$246  = \$245  & dq_first;
-  assign \$247  = \$246  ? dq_psum[255:224] : out_acc[255:224];
-  assign \$248  = ~ in_corr;
-  assign \$249  = dq_scale[31:24] >> \$150 [2:0];
-  assign \$250  = \$248  & \$249 ;
-  assign \$251  = - $signed(\$244 );
-  assign \$253  = \$250  ? \$252  : 26'h0000000;
-  assign \$254  = $signed(\$247 ) + $signed(\$253 );
+  assign \$146  = - $signed(shifted1_3);
+  assign \$147  = \$141 [15] ? { shifted1_3[11], shifted1_3 } : \$146 ;
+  assign addend1_3 = active ? \$147  : 13'h0000;
+  assign \$148  = $signed(grp1_3) + $signed(addend1_3);
+  assign \$149  = dq_bit - 1'h0;
+  assign \$150  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_0 = dq_h ? \$151  : dq_d0_0;
+  assign \$152  = $signed(dq_dh0_0) << \$149 [2:0];
+  assign \$153  = ! dq_bit;
+  assign \$154  = \$153  & \$signal$84 ;
+  assign \$155  = \$154  ? dq_psum[31:0] : out_acc[31:0];
+  assign \$157  = dq_scale[7:0] >> \$149 [2:0];
+  assign \$159  = - $signed(\$152 );
+  assign \$161  = \$158  ? \$160  : 26'h0000000;
+  assign \$162  = $signed(\$155 ) + $signed(\$161 );
+  assign \$163  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_1 = dq_h ? \$164  : dq_d0_1;
+  assign \$165  = $signed(dq_dh0_1) << \$149 [2:0];
+  assign \$166  = ! dq_bit;
+  assign \$167  = \$166  & \$signal$84 ;
+  assign \$168  = \$167  ? dq_psum[63:32] : out_acc[63:32];
+  assign \$170  = dq_scale[15:8] >> \$149 [2:0];
+  assign \$172  = - $signed(\$165 );
+  assign \$174  = \$171  ? \$173  : 26'h0000000;
+  assign \$175  = $signed(\$168 ) + $signed(\$174 );
+  assign \$176  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_2 = dq_h ? \$177  : dq_d0_2;
+  assign \$178  = $signed(dq_dh0_2) << \$149 [2:0];
+  assign \$179  = ! dq_bit;
+  assign \$180  = \$179  & \$signal$84 ;
+  assign \$181  = \$180  ? dq_psum[95:64] : out_acc[95:64];
+  assign \$183  = dq_scale[23:16] >> \$149 [2:0];
+  assign \$185  = - $signed(\$178 );
+  assign \$187  = \$184  ? \$186  : 26'h0000000;
+  assign \$188  = $signed(\$181 ) + $signed(\$187 );
+  assign \$189  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_3 = dq_h ? \$190  : dq_d0_3;
+  assign \$191  = $signed(dq_dh0_3) << \$149 [2:0];
+  assign \$192  = ! dq_bit;
+  assign \$193  = \$192  & \$signal$84 ;
+  assign \$194  = \$193  ? dq_psum[127:96] : out_acc[127:96];
+  assign \$196  = dq_scale[31:24] >> \$149 [2:0];
+  assign \$198  = - $signed(\$191 );
+  assign \$200  = \$197  ? \$199  : 26'h0000000;
+  assign \$201  = $signed(\$194 ) + $signed(\$200 );
+  assign \$202  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_0 = dq_h ? \$203  : dq_d1_0;
+  assign \$204  = $signed(dq_dh1_0) << \$149 [2:0];
+  assign \$205  = ! dq_bit;
+  assign \$206  = \$205  & \$signal$84 ;
+  assign \$207  = \$206  ? dq_psum[159:128] : out_acc[159:128];
+  assign \$209  = dq_scale[7:0] >> \$149 [2:0];
+  assign \$211  = - $signed(\$204 );
+  assign \$213  = \$210  ? \$212  : 26'h0000000;
+  assign \$214  = $signed(\$207 ) + $signed(\$213 );
+  assign \$215  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_1 = dq_h ? \$216  : dq_d1_1;
+  assign \$217  = $signed(dq_dh1_1) << \$149 [2:0];
+  assign \$218  = ! dq_bit;
+  assign \$219  = \$218  & \$signal$84 ;
+  assign \$220  = \$219  ? dq_psum[191:160] : out_acc[191:160];
+  assign \$222  = dq_scale[15:8] >> \$149 [2:0];
+  assign \$224  = - $signed(\$217 );
+  assign \$226  = \$223  ? \$225  : 26'h0000000;
+  assign \$227  = $signed(\$220 ) + $signed(\$226 );
+  assign \$228  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_2 = dq_h ? \$229  : dq_d1_2;
+  assign \$230  = $signed(dq_dh1_2) << \$149 [2:0];
+  assign \$231  = ! dq_bit;
+  assign \$232  = \$231  & \$signal$84 ;
+  assign \$233  = \$232  ? dq_psum[223:192] : out_acc[223:192];
+  assign \$235  = dq_scale[23:16] >> \$149 [2:0];
+  assign \$237  = - $signed(\$230 );
+  assign \$239  = \$236  ? \$238  : 26'h0000000;
+  assign \$240  = $signed(\$233 ) + $signed(\$239 );
+  assign \$241  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_3 = dq_h ? \$242  : dq_d1_3;
+  assign \$243  = $signed(dq_dh1_3) << \$149 [2:0];
+  assign \$244  = ! dq_bit;
+  assign \$245  = \$244  & \$signal$84 ;
+  assign \$246  = \$245  ? dq_psum[255:224] : out_acc[255:224];
+  assign \$248  = dq_scale[31:24] >> \$149 [2:0];
+  assign \$250  = - $signed(\$243 );
+  assign \$252  = \$249  ? \$251  : 26'h0000000;
+  assign \$253  = $signed(\$246 ) + $signed(\$252 );
   always @(posedge clk)
-    o_a <= \$255 ;
+    o_a <= \$254 ;
   always @(posedge clk)
-    o_w <= \$256 ;
+    o_w <= \$255 ;
   always @(posedge clk)
-    o_ctl <= \$257 ;
+    o_ctl <= \$256 ;
   always @(posedge clk)
-    w_reg <= \$258 ;
+    w_reg <= \$257 ;
   always @(posedge clk)
-    planes <= \$259 ;
+    planes <= \$258 ;
   always @(posedge clk)
-    dtype <= \$260 ;
+    dtype <= \$259 ;
   always @(posedge clk)
-    remaining <= \$261 ;
+    remaining <= \$260 ;
   always @(posedge clk)
-    step <= \$262 ;
+    step <= \$261 ;
   always @(posedge clk)
-    beat_group_end <= \$263 ;
+    beat_group_end <= \$262 ;
   always @(posedge clk)
-    beat_last <= \$264 ;
+    beat_last <= \$263 ;
   always @(posedge clk)
-    beat_scale <= \$265 ;
+    beat_scale <= \$264 ;
   always @(posedge clk)
-    act_sum0 <= \$266 ;
+    \$signal  <= \$265 ;
   always @(posedge clk)
-    act_sum1 <= \$267 ;
+    beat_h <= \$266 ;
   always @(posedge clk)
-    grp0_0 <= \$268 ;
+    act_sum0 <= \$267 ;
   always @(posedge clk)
-    grp1_0 <= \$269 ;
+    act_sum1 <= \$268 ;
   always @(posedge clk)
-    grp0_1 <= \$270 ;
+    grp0_0 <= \$269 ;
   always @(posedge clk)
-    grp1_1 <= \$271 ;
+    grp1_0 <= \$270 ;
   always @(posedge clk)
-    grp0_2 <= \$272 ;
+    grp0_1 <= \$271 ;
   always @(posedge clk)
-    grp1_2 <= \$273 ;
+    grp1_1 <= \$272 ;
   always @(posedge clk)
-    grp0_3 <= \$274 ;
+    grp0_2 <= \$273 ;
   always @(posedge clk)
-    grp1_3 <= \$275 ;
+    grp1_2 <= \$274 ;
   always @(posedge clk)
-    grp_first <= \$276 ;
+    grp0_3 <= \$275 ;
   always @(posedge clk)
-    grp_psum <= \$277 ;
+    grp1_3 <= \$276 ;
   always @(posedge clk)
-    dq_c0 <= \$278 ;
+    grp_first <= \$277 ;
   always @(posedge clk)
-    dq_c1 <= \$279 ;
+    grp_psum <= \$278 ;
   always @(posedge clk)
-    dq_c2 <= \$280 ;
+    dq_c0 <= \$279 ;
   always @(posedge clk)
-    dq_c3 <= \$281 ;
+    dq_c1 <= \$280 ;
   always @(posedge clk)
-    \$signal  <= \$282 ;
+    dq_c2 <= \$281 ;
   always @(posedge clk)
-    beat_p <= \$283 ;
+    dq_c3 <= \$282 ;
   always @(posedge clk)
-    dq_h <= \$284 ;
+    dq_h <= \$283 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$285 ;
+    dq_sum_a0 <= \$284 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$286 ;
+    dq_sum_a1 <= \$285 ;
   always @(posedge clk)
-    dq_d0_0 <= \$287 ;
+    dq_d0_0 <= \$286 ;
   always @(posedge clk)
-    dq_d0_1 <= \$288 ;
+    dq_d0_1 <= \$287 ;
   always @(posedge clk)
-    dq_d0_2 <= \$289 ;
+    dq_d0_2 <= \$288 ;
   always @(posedge clk)
-    dq_d0_3 <= \$290 ;
+    dq_d0_3 <= \$289 ;
   always @(posedge clk)
-    dq_d1_0 <= \$291 ;
+    dq_d1_0 <= \$290 ;
   always @(posedge clk)
-    dq_d1_1 <= \$292 ;
+    dq_d1_1 <= \$291 ;
   always @(posedge clk)
-    dq_d1_2 <= \$293 ;
+    dq_d1_2 <= \$292 ;
   always @(posedge clk)
-    dq_d1_3 <= \$294 ;
+    dq_d1_3 <= \$293 ;
   always @(posedge clk)
-    o_valid <= \$295 ;
+    o_valid <= \$294 ;
   always @(posedge clk)
-    dq_left <= \$296 ;
+    dq_left <= \$295 ;
   always @(posedge clk)
-    dq_bit <= \$297 ;
+    dq_bit <= \$296 ;
   always @(posedge clk)
-    out_acc <= \$298 ;
+    out_acc <= \$297 ;
   always @(posedge clk)
-    o_psum <= \$299 ;
+    o_psum <= \$298 ;
   always @(posedge clk)
-    dq_scale <= \$300 ;
+    dq_scale <= \$299 ;
   always @(posedge clk)
-    dq_first <= \$301 ;
+    \$signal$84  <= \$300 ;
   always @(posedge clk)
-    dq_psum <= \$302 ;
+    dq_psum <= \$301 ;
   always @(posedge clk)
-    dq_last <= \$303 ;
+    \$signal$82  <= \$302 ;
   \lut_w1_a8.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -1039,62 +1026,74 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = i_a;
+    \$254  = i_a;
     if (rst) begin
-      \$255  = 64'h0000000000000000;
+      \$254  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = i_w;
+    \$255  = i_w;
     if (rst) begin
-      \$256  = 48'h000000000000;
+      \$255  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = i_ctl;
+    \$256  = i_ctl;
     if (rst) begin
-      \$257  = 5'h00;
+      \$256  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = w_reg;
+    \$257  = w_reg;
     if (i_ctl[1]) begin
-      \$258  = i_w;
+      \$257  = i_w;
     end
     if (rst) begin
-      \$258  = 48'h000000000000;
+      \$257  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = planes;
+    \$258  = planes;
     if (accept) begin
-      \$259  = w_sel[15:0];
+      \$258  = w_sel[15:0];
     end
     if (rst) begin
-      \$259  = 16'h0000;
+      \$258  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = dtype;
+    \$259  = dtype;
     if (accept) begin
-      \$260  = 1'h0;
+      \$259  = 1'h0;
     end
     if (rst) begin
-      \$260  = 1'h0;
+      \$259  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = remaining;
+    \$260  = remaining;
     if (accept) begin
-      \$261  = 1'h1;
+      \$260  = 1'h1;
     end else if (\$3 ) begin
-      \$261  = \$4 [0];
+      \$260  = \$4 [0];
+    end
+    if (rst) begin
+      \$260  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$261  = step;
+    if (accept) begin
+      \$261  = 1'h0;
+    end else if (\$3 ) begin
+      \$261  = \$5 [0];
     end
     if (rst) begin
       \$261  = 1'h0;
@@ -1102,11 +1101,9 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = step;
+    \$262  = beat_group_end;
     if (accept) begin
-      \$262  = 1'h0;
-    end else if (\$3 ) begin
-      \$262  = \$5 [0];
+      \$262  = i_ctl[4];
     end
     if (rst) begin
       \$262  = 1'h0;
@@ -1114,9 +1111,9 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = beat_group_end;
+    \$263  = beat_last;
     if (accept) begin
-      \$263  = i_ctl[4];
+      \$263  = i_ctl[3];
     end
     if (rst) begin
       \$263  = 1'h0;
@@ -1124,43 +1121,41 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = beat_last;
+    \$264  = beat_scale;
     if (accept) begin
-      \$264  = i_ctl[3];
+      \$264  = w_sel[47:16];
     end
     if (rst) begin
-      \$264  = 1'h0;
+      \$264  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = beat_scale;
+    \$265  = \$signal ;
     if (accept) begin
-      \$265  = w_sel[47:16];
+      \$265  = 1'h0;
     end
     if (rst) begin
-      \$265  = 32'd0;
+      \$265  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = act_sum0;
-    if (handoff) begin
-      \$266  = 16'h0000;
-    end else if (last_plane) begin
-      \$266  = \$100 [15:0];
+    \$266  = beat_h;
+    if (accept) begin
+      \$266  = 1'h0;
     end
     if (rst) begin
-      \$266  = 16'h0000;
+      \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = act_sum1;
+    \$267  = act_sum0;
     if (handoff) begin
       \$267  = 16'h0000;
     end else if (last_plane) begin
-      \$267  = \$101 [15:0];
+      \$267  = \$99 [15:0];
     end
     if (rst) begin
       \$267  = 16'h0000;
@@ -1168,136 +1163,138 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = grp0_0;
+    \$268  = act_sum1;
     if (handoff) begin
       \$268  = 16'h0000;
+    end else if (last_plane) begin
+      \$268  = \$100 [15:0];
+    end
+    if (rst) begin
+      \$268  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$269  = grp0_0;
+    if (handoff) begin
+      \$269  = 16'h0000;
     end else if (\$7 ) begin
-      \$268  = \$110 [15:0];
+      \$269  = \$109 [15:0];
     end
     if (rst) begin
-      \$268  = 16'h0000;
+      \$269  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = grp1_0;
+    \$270  = grp1_0;
     if (handoff) begin
-      \$269  = 16'h0000;
+      \$270  = 16'h0000;
     end else if (\$9 ) begin
-      \$269  = \$113 [15:0];
+      \$270  = \$112 [15:0];
     end
     if (rst) begin
-      \$269  = 16'h0000;
+      \$270  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = grp0_1;
+    \$271  = grp0_1;
     if (handoff) begin
-      \$270  = 16'h0000;
+      \$271  = 16'h0000;
     end else if (\$11 ) begin
-      \$270  = \$122 [15:0];
+      \$271  = \$121 [15:0];
     end
     if (rst) begin
-      \$270  = 16'h0000;
+      \$271  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = grp1_1;
+    \$272  = grp1_1;
     if (handoff) begin
-      \$271  = 16'h0000;
+      \$272  = 16'h0000;
     end else if (\$13 ) begin
-      \$271  = \$125 [15:0];
+      \$272  = \$124 [15:0];
     end
     if (rst) begin
-      \$271  = 16'h0000;
+      \$272  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = grp0_2;
+    \$273  = grp0_2;
     if (handoff) begin
-      \$272  = 16'h0000;
+      \$273  = 16'h0000;
     end else if (\$15 ) begin
-      \$272  = \$134 [15:0];
+      \$273  = \$133 [15:0];
     end
     if (rst) begin
-      \$272  = 16'h0000;
+      \$273  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = grp1_2;
+    \$274  = grp1_2;
     if (handoff) begin
-      \$273  = 16'h0000;
+      \$274  = 16'h0000;
     end else if (\$17 ) begin
-      \$273  = \$137 [15:0];
+      \$274  = \$136 [15:0];
     end
     if (rst) begin
-      \$273  = 16'h0000;
+      \$274  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = grp0_3;
+    \$275  = grp0_3;
     if (handoff) begin
-      \$274  = 16'h0000;
+      \$275  = 16'h0000;
     end else if (\$19 ) begin
-      \$274  = \$146 [15:0];
+      \$275  = \$145 [15:0];
     end
     if (rst) begin
-      \$274  = 16'h0000;
+      \$275  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = grp1_3;
+    \$276  = grp1_3;
     if (handoff) begin
-      \$275  = 16'h0000;
+      \$276  = 16'h0000;
     end else if (\$21 ) begin
-      \$275  = \$149 [15:0];
+      \$276  = \$148 [15:0];
     end
     if (rst) begin
-      \$275  = 16'h0000;
+      \$276  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = grp_first;
+    \$277  = grp_first;
     if (handoff) begin
-      \$276  = 1'h0;
+      \$277  = 1'h0;
     end
     if (\$22 ) begin
-      \$276  = 1'h1;
+      \$277  = 1'h1;
     end
     if (rst) begin
-      \$276  = 1'h0;
+      \$277  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = grp_psum;
+    \$278  = grp_psum;
     if (\$22 ) begin
-      \$277  = i_psum;
+      \$278  = i_psum;
     end
     if (rst) begin
-      \$277  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$278  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = dq_c0;
-    if (handoff) begin
-      \$278  = 1'h0;
-    end
-    if (rst) begin
-      \$278  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = dq_c1;
+    \$279  = dq_c0;
     if (handoff) begin
       \$279  = 1'h0;
     end
@@ -1307,7 +1304,7 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = dq_c2;
+    \$280  = dq_c1;
     if (handoff) begin
       \$280  = 1'h0;
     end
@@ -1317,7 +1314,7 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = dq_c3;
+    \$281  = dq_c2;
     if (handoff) begin
       \$281  = 1'h0;
     end
@@ -1327,37 +1324,37 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = \$signal ;
-    if (accept) begin
-      \$282  = 1'h0;
-    end
-    if (rst) begin
-      \$282  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = beat_p;
-    if (accept) begin
-      \$283  = 1'h0;
-    end
-    if (rst) begin
-      \$283  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = dq_h;
+    \$282  = dq_c3;
     if (handoff) begin
-      \$284  = \$signal ;
+      \$282  = 1'h0;
     end
     if (rst) begin
-      \$284  = 1'h0;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = dq_sum_a0;
+    \$283  = dq_h;
+    if (handoff) begin
+      \$283  = beat_h;
+    end
+    if (rst) begin
+      \$283  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$284  = dq_sum_a0;
+    if (handoff) begin
+      \$284  = \$99 [15:0];
+    end
+    if (rst) begin
+      \$284  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$285  = dq_sum_a1;
     if (handoff) begin
       \$285  = \$100 [15:0];
     end
@@ -1367,22 +1364,25 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = dq_sum_a1;
+    \$286  = dq_d0_0;
+    if (\$25 ) begin
+      \$286  = \$29 [16:0];
+    end
     if (handoff) begin
-      \$286  = \$101 [15:0];
+      \$286  = \$30 ;
     end
     if (rst) begin
-      \$286  = 16'h0000;
+      \$286  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = dq_d0_0;
-    if (\$25 ) begin
-      \$287  = \$29 [16:0];
+    \$287  = dq_d0_1;
+    if (\$33 ) begin
+      \$287  = \$37 [16:0];
     end
     if (handoff) begin
-      \$287  = \$30 ;
+      \$287  = \$38 ;
     end
     if (rst) begin
       \$287  = 17'h00000;
@@ -1390,12 +1390,12 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = dq_d0_1;
-    if (\$33 ) begin
-      \$288  = \$37 [16:0];
+    \$288  = dq_d0_2;
+    if (\$41 ) begin
+      \$288  = \$45 [16:0];
     end
     if (handoff) begin
-      \$288  = \$38 ;
+      \$288  = \$46 ;
     end
     if (rst) begin
       \$288  = 17'h00000;
@@ -1403,12 +1403,12 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = dq_d0_2;
-    if (\$41 ) begin
-      \$289  = \$45 [16:0];
+    \$289  = dq_d0_3;
+    if (\$49 ) begin
+      \$289  = \$53 [16:0];
     end
     if (handoff) begin
-      \$289  = \$46 ;
+      \$289  = \$54 ;
     end
     if (rst) begin
       \$289  = 17'h00000;
@@ -1416,12 +1416,12 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = dq_d0_3;
-    if (\$49 ) begin
-      \$290  = \$53 [16:0];
+    \$290  = dq_d1_0;
+    if (\$57 ) begin
+      \$290  = \$61 [16:0];
     end
     if (handoff) begin
-      \$290  = \$54 ;
+      \$290  = \$62 ;
     end
     if (rst) begin
       \$290  = 17'h00000;
@@ -1429,12 +1429,12 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = dq_d1_0;
-    if (\$57 ) begin
-      \$291  = \$61 [16:0];
+    \$291  = dq_d1_1;
+    if (\$65 ) begin
+      \$291  = \$69 [16:0];
     end
     if (handoff) begin
-      \$291  = \$62 ;
+      \$291  = \$70 ;
     end
     if (rst) begin
       \$291  = 17'h00000;
@@ -1442,12 +1442,12 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = dq_d1_1;
-    if (\$65 ) begin
-      \$292  = \$69 [16:0];
+    \$292  = dq_d1_2;
+    if (\$73 ) begin
+      \$292  = \$77 [16:0];
     end
     if (handoff) begin
-      \$292  = \$70 ;
+      \$292  = \$78 ;
     end
     if (rst) begin
       \$292  = 17'h00000;
@@ -1455,12 +1455,12 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = dq_d1_2;
-    if (\$73 ) begin
-      \$293  = \$77 [16:0];
+    \$293  = dq_d1_3;
+    if (\$81 ) begin
+      \$293  = \$85 [16:0];
     end
     if (handoff) begin
-      \$293  = \$78 ;
+      \$293  = \$86 ;
     end
     if (rst) begin
       \$293  = 17'h00000;
@@ -1468,60 +1468,59 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = dq_d1_3;
-    if (\$81 ) begin
-      \$294  = \$85 [16:0];
-    end
-    if (handoff) begin
-      \$294  = \$86 ;
-    end
-    if (rst) begin
-      \$294  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = 1'h0;
+    \$294  = 1'h0;
     if (\$87 ) begin
       if (\$92 ) begin
-        \$295  = 1'h1;
+        \$294  = 1'h1;
       end
     end
     if (rst) begin
-      \$295  = 1'h0;
+      \$294  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = dq_left;
+    \$295  = dq_left;
     if (\$87 ) begin
-      \$296  = \$88 [3:0];
+      \$295  = \$88 [3:0];
     end
     if (handoff) begin
-      \$296  = 4'h8;
+      \$295  = 4'h8;
     end
     if (rst) begin
-      \$296  = 4'h0;
+      \$295  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = dq_bit;
+    \$296  = dq_bit;
     if (\$87 ) begin
-      \$297  = \$89 [2:0];
+      \$296  = \$89 [2:0];
     end
     if (handoff) begin
-      \$297  = 3'h0;
+      \$296  = 3'h0;
     end
     if (rst) begin
-      \$297  = 3'h0;
+      \$296  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = out_acc;
+    \$297  = out_acc;
     if (\$87 ) begin
       if (\$90 ) begin
+        \$297  = out_next;
+      end
+    end
+    if (rst) begin
+      \$297  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$298  = o_psum;
+    if (\$87 ) begin
+      if (\$92 ) begin
         \$298  = out_next;
       end
     end
@@ -1531,97 +1530,94 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = o_psum;
-    if (\$87 ) begin
-      if (\$92 ) begin
-        \$299  = out_next;
-      end
+    \$299  = dq_scale;
+    if (handoff) begin
+      \$299  = beat_scale;
     end
     if (rst) begin
-      \$299  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$299  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = dq_scale;
+    \$300  = \$signal$84 ;
     if (handoff) begin
-      \$300  = beat_scale;
+      \$300  = grp_first;
     end
     if (rst) begin
-      \$300  = 32'd0;
+      \$300  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = dq_first;
+    \$301  = dq_psum;
     if (handoff) begin
-      \$301  = grp_first;
+      \$301  = grp_psum;
     end
     if (rst) begin
-      \$301  = 1'h0;
+      \$301  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = dq_psum;
+    \$302  = \$signal$82 ;
     if (handoff) begin
-      \$302  = grp_psum;
+      \$302  = beat_last;
     end
     if (rst) begin
-      \$302  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$302  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = dq_last;
-    if (handoff) begin
-      \$303  = beat_last;
-    end
-    if (rst) begin
-      \$303  = 1'h0;
-    end
-  end
-  assign act_next0 = \$100 [15:0];
-  assign act_next1 = \$101 [15:0];
-  assign grp_next0_0 = \$110 [15:0];
-  assign grp_next1_0 = \$113 [15:0];
-  assign grp_next0_1 = \$122 [15:0];
-  assign grp_next1_1 = \$125 [15:0];
-  assign grp_next0_2 = \$134 [15:0];
-  assign grp_next1_2 = \$137 [15:0];
-  assign grp_next0_3 = \$146 [15:0];
-  assign grp_next1_3 = \$149 [15:0];
+  assign act_next0 = \$99 [15:0];
+  assign act_next1 = \$100 [15:0];
+  assign grp_next0_0 = \$109 [15:0];
+  assign grp_next1_0 = \$112 [15:0];
+  assign grp_next0_1 = \$121 [15:0];
+  assign grp_next1_1 = \$124 [15:0];
+  assign grp_next0_2 = \$133 [15:0];
+  assign grp_next1_2 = \$136 [15:0];
+  assign grp_next0_3 = \$145 [15:0];
+  assign grp_next1_3 = \$148 [15:0];
   assign c0 = 1'h0;
   assign c1 = 1'h0;
   assign c2 = 1'h0;
   assign c3 = 1'h0;
-  assign dq_ash0_0 = \$151 [16:0];
-  assign dq_ash0_1 = \$164 [16:0];
-  assign dq_ash0_2 = \$177 [16:0];
-  assign dq_ash0_3 = \$190 [16:0];
-  assign dq_ash1_0 = \$203 [16:0];
-  assign dq_ash1_1 = \$216 [16:0];
-  assign dq_ash1_2 = \$229 [16:0];
-  assign dq_ash1_3 = \$242 [16:0];
+  assign in_corr = 1'h0;
+  assign dq_ash0_0 = \$150 [16:0];
+  assign dq_ash0_1 = \$163 [16:0];
+  assign dq_ash0_2 = \$176 [16:0];
+  assign dq_ash0_3 = \$189 [16:0];
+  assign dq_ash1_0 = \$202 [16:0];
+  assign dq_ash1_1 = \$215 [16:0];
+  assign dq_ash1_2 = \$228 [16:0];
+  assign dq_ash1_3 = \$241 [16:0];
   assign ready = o_ready;
   assign a = i_a[31:0];
   assign load = accept;
   assign \a$89  = i_a[63:32];
   assign \load$90  = accept;
   assign plane_neg = 1'h0;
-  assign sbit = \$150 [2:0];
+  assign shift0_0 = step;
+  assign shift1_0 = step;
+  assign shift0_1 = step;
+  assign shift1_1 = step;
+  assign shift0_2 = step;
+  assign shift1_2 = step;
+  assign shift0_3 = step;
+  assign shift1_3 = step;
+  assign sbit = \$149 [2:0];
   assign corr_binary = 2'h0;
-  assign \corr_binary$128  = 2'h0;
-  assign \corr_binary$129  = 2'h0;
-  assign \corr_binary$130  = 2'h0;
-  assign dq_sh0_0 = { \$153 [23], \$153  };
-  assign dq_sh0_1 = { \$166 [23], \$166  };
-  assign dq_sh0_2 = { \$179 [23], \$179  };
-  assign dq_sh0_3 = { \$192 [23], \$192  };
-  assign dq_sh1_0 = { \$205 [23], \$205  };
-  assign dq_sh1_1 = { \$218 [23], \$218  };
-  assign dq_sh1_2 = { \$231 [23], \$231  };
-  assign dq_sh1_3 = { \$244 [23], \$244  };
+  assign \corr_binary$136  = 2'h0;
+  assign \corr_binary$137  = 2'h0;
+  assign \corr_binary$138  = 2'h0;
+  assign dq_sh0_0 = { \$152 [23], \$152  };
+  assign dq_sh0_1 = { \$165 [23], \$165  };
+  assign dq_sh0_2 = { \$178 [23], \$178  };
+  assign dq_sh0_3 = { \$191 [23], \$191  };
+  assign dq_sh1_0 = { \$204 [23], \$204  };
+  assign dq_sh1_1 = { \$217 [23], \$217  };
+  assign dq_sh1_2 = { \$230 [23], \$230  };
+  assign dq_sh1_3 = { \$243 [23], \$243  };
   assign \i_a[0]  = i_a[31:0];
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[0][1]  = i_a[15:8];
@@ -1781,60 +1777,86 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \table$93[5]  = \table$93 [65:55];
   assign \table$93[6]  = \table$93 [76:66];
   assign \table$93[7]  = \table$93 [87:77];
-  assign out_next[255:224] = \$254 [31:0];
-  assign out_next[223:192] = \$241 [31:0];
-  assign out_next[191:160] = \$228 [31:0];
-  assign out_next[159:128] = \$215 [31:0];
-  assign out_next[127:96] = \$202 [31:0];
-  assign out_next[95:64] = \$189 [31:0];
-  assign out_next[63:32] = \$176 [31:0];
-  assign out_next[31:0] = \$163 [31:0];
-  assign \$97  = remaining;
+  assign out_next[255:224] = \$253 [31:0];
+  assign out_next[223:192] = \$240 [31:0];
+  assign out_next[191:160] = \$227 [31:0];
+  assign out_next[159:128] = \$214 [31:0];
+  assign out_next[127:96] = \$201 [31:0];
+  assign out_next[95:64] = \$188 [31:0];
+  assign out_next[63:32] = \$175 [31:0];
+  assign out_next[31:0] = \$162 [31:0];
+  assign \$96  = remaining;
+  assign o_ready = \$93 ;
+  assign \$24  = 1'h0;
   assign \$25  = 1'h0;
   assign \$26  = 1'h0;
   assign \$29  = \$28 ;
-  assign neg0 = \$107 ;
+  assign neg0 = \$106 ;
+  assign \$32  = 1'h0;
   assign \$33  = 1'h0;
   assign \$34  = 1'h0;
   assign \$37  = \$36 ;
-  assign neg1 = \$119 ;
+  assign neg1 = \$118 ;
+  assign \$40  = 1'h0;
   assign \$41  = 1'h0;
   assign \$42  = 1'h0;
   assign \$45  = \$44 ;
-  assign neg2 = \$131 ;
+  assign neg2 = \$130 ;
+  assign \$48  = 1'h0;
   assign \$49  = 1'h0;
   assign \$50  = 1'h0;
   assign \$53  = \$52 ;
-  assign neg3 = \$143 ;
+  assign neg3 = \$142 ;
+  assign \$56  = 1'h0;
   assign \$57  = 1'h0;
   assign \$58  = 1'h0;
   assign \$61  = \$60 ;
+  assign \$64  = 1'h0;
   assign \$65  = 1'h0;
   assign \$66  = 1'h0;
   assign \$69  = \$68 ;
+  assign \$72  = 1'h0;
   assign \$73  = 1'h0;
   assign \$74  = 1'h0;
   assign \$77  = \$76 ;
+  assign \$80  = 1'h0;
   assign \$81  = 1'h0;
   assign \$82  = 1'h0;
   assign \$85  = \$84 ;
-  assign \$95  = remaining;
-  assign \$152  = { dq_d0_0[16], dq_d0_0[16:1] };
-  assign \$161  = { \$153 [23], \$153 [23], \$153  };
-  assign \$165  = { dq_d0_1[16], dq_d0_1[16:1] };
-  assign \$174  = { \$166 [23], \$166 [23], \$166  };
-  assign \$178  = { dq_d0_2[16], dq_d0_2[16:1] };
-  assign \$187  = { \$179 [23], \$179 [23], \$179  };
-  assign \$191  = { dq_d0_3[16], dq_d0_3[16:1] };
-  assign \$200  = { \$192 [23], \$192 [23], \$192  };
-  assign \$204  = { dq_d1_0[16], dq_d1_0[16:1] };
-  assign \$213  = { \$205 [23], \$205 [23], \$205  };
-  assign \$217  = { dq_d1_1[16], dq_d1_1[16:1] };
-  assign \$226  = { \$218 [23], \$218 [23], \$218  };
-  assign \$230  = { dq_d1_2[16], dq_d1_2[16:1] };
-  assign \$239  = { \$231 [23], \$231 [23], \$231  };
-  assign \$243  = { dq_d1_3[16], dq_d1_3[16:1] };
-  assign \$252  = { \$244 [23], \$244 [23], \$244  };
+  assign \$90  = 1'h1;
+  assign \$94  = remaining;
+  assign \$151  = { dq_d0_0[16], dq_d0_0[16:1] };
+  assign \$156  = 1'h1;
+  assign \$158  = \$157 ;
+  assign \$160  = { \$152 [23], \$152 [23], \$152  };
+  assign \$164  = { dq_d0_1[16], dq_d0_1[16:1] };
+  assign \$169  = 1'h1;
+  assign \$171  = \$170 ;
+  assign \$173  = { \$165 [23], \$165 [23], \$165  };
+  assign \$177  = { dq_d0_2[16], dq_d0_2[16:1] };
+  assign \$182  = 1'h1;
+  assign \$184  = \$183 ;
+  assign \$186  = { \$178 [23], \$178 [23], \$178  };
+  assign \$190  = { dq_d0_3[16], dq_d0_3[16:1] };
+  assign \$195  = 1'h1;
+  assign \$197  = \$196 ;
+  assign \$199  = { \$191 [23], \$191 [23], \$191  };
+  assign \$203  = { dq_d1_0[16], dq_d1_0[16:1] };
+  assign \$208  = 1'h1;
+  assign \$210  = \$209 ;
+  assign \$212  = { \$204 [23], \$204 [23], \$204  };
+  assign \$216  = { dq_d1_1[16], dq_d1_1[16:1] };
+  assign \$221  = 1'h1;
+  assign \$223  = \$222 ;
+  assign \$225  = { \$217 [23], \$217 [23], \$217  };
+  assign \$229  = { dq_d1_2[16], dq_d1_2[16:1] };
+  assign \$234  = 1'h1;
+  assign \$236  = \$235 ;
+  assign \$238  = { \$230 [23], \$230 [23], \$230  };
+  assign \$242  = { dq_d1_3[16], dq_d1_3[16:1] };
+  assign \$247  = 1'h1;
+  assign \$249  = \$248 ;
+  assign \$251  = { \$243 [23], \$243 [23], \$243  };
   assign \$1  = remaining;
   assign active = remaining;
 endmodule
@@ -1862,6 +1884,11 @@ module \lut_w1_a8.precompute0 (clk, rst, load, \table , a);
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
   wire [7:0] \a[3] ;
+  wire [31:0] a_isolated;
+  wire [7:0] \a_isolated[0] ;
+  wire [7:0] \a_isolated[1] ;
+  wire [7:0] \a_isolated[2] ;
+  wire [7:0] \a_isolated[3] ;
   input clk;
   wire clk;
   input load;
@@ -1892,20 +1919,21 @@ module \lut_w1_a8.precompute0 (clk, rst, load, \table , a);
   wire [10:0] \table[5] ;
   wire [10:0] \table[6] ;
   wire [10:0] \table[7] ;
-  assign \$1  = $signed(a[15:8]) - $signed(a[7:0]);
-  assign \$2  = $signed(a[15:8]) + $signed(a[7:0]);
-  assign \$3  = $signed(a[23:16]) - $signed(\$1 );
-  assign \$4  = $signed(a[23:16]) + $signed(\$1 );
-  assign \$5  = $signed(a[23:16]) - $signed(\$2 );
-  assign \$6  = $signed(a[23:16]) + $signed(\$2 );
-  assign \$7  = $signed(a[31:24]) - $signed(\$5 [10:0]);
-  assign \$8  = $signed(a[31:24]) + $signed(\$5 [10:0]);
-  assign \$9  = $signed(a[31:24]) - $signed(\$3 [10:0]);
-  assign \$10  = $signed(a[31:24]) + $signed(\$3 [10:0]);
-  assign \$11  = $signed(a[31:24]) - $signed(\$4 [10:0]);
-  assign \$12  = $signed(a[31:24]) + $signed(\$4 [10:0]);
-  assign \$13  = $signed(a[31:24]) - $signed(\$6 [10:0]);
-  assign \$14  = $signed(a[31:24]) + $signed(\$6 [10:0]);
+  assign a_isolated = load ? a : 32'd0;
+  assign \$1  = $signed(a_isolated[15:8]) - $signed(a_isolated[7:0]);
+  assign \$2  = $signed(a_isolated[15:8]) + $signed(a_isolated[7:0]);
+  assign \$3  = $signed(a_isolated[23:16]) - $signed(\$1 );
+  assign \$4  = $signed(a_isolated[23:16]) + $signed(\$1 );
+  assign \$5  = $signed(a_isolated[23:16]) - $signed(\$2 );
+  assign \$6  = $signed(a_isolated[23:16]) + $signed(\$2 );
+  assign \$7  = $signed(a_isolated[31:24]) - $signed(\$5 [10:0]);
+  assign \$8  = $signed(a_isolated[31:24]) + $signed(\$5 [10:0]);
+  assign \$9  = $signed(a_isolated[31:24]) - $signed(\$3 [10:0]);
+  assign \$10  = $signed(a_isolated[31:24]) + $signed(\$3 [10:0]);
+  assign \$11  = $signed(a_isolated[31:24]) - $signed(\$4 [10:0]);
+  assign \$12  = $signed(a_isolated[31:24]) + $signed(\$4 [10:0]);
+  assign \$13  = $signed(a_isolated[31:24]) - $signed(\$6 [10:0]);
+  assign \$14  = $signed(a_isolated[31:24]) + $signed(\$6 [10:0]);
   always @(posedge clk)
     \table  <= \$15 ;
   always @* begin
@@ -1939,6 +1967,10 @@ module \lut_w1_a8.precompute0 (clk, rst, load, \table , a);
   assign node15 = \$12 [10:0];
   assign node16 = \$13 [10:0];
   assign node17 = \$14 [10:0];
+  assign \a_isolated[0]  = a_isolated[7:0];
+  assign \a_isolated[1]  = a_isolated[15:8];
+  assign \a_isolated[2]  = a_isolated[23:16];
+  assign \a_isolated[3]  = a_isolated[31:24];
   assign \a[0]  = a[7:0];
   assign \a[1]  = a[15:8];
   assign \a[2]  = a[23:16];
@@ -1976,6 +2008,11 @@ module \lut_w1_a8.precompute1 (clk, rst, load, \table , a);
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
   wire [7:0] \a[3] ;
+  wire [31:0] a_isolated;
+  wire [7:0] \a_isolated[0] ;
+  wire [7:0] \a_isolated[1] ;
+  wire [7:0] \a_isolated[2] ;
+  wire [7:0] \a_isolated[3] ;
   input clk;
   wire clk;
   input load;
@@ -2006,20 +2043,21 @@ module \lut_w1_a8.precompute1 (clk, rst, load, \table , a);
   wire [10:0] \table[5] ;
   wire [10:0] \table[6] ;
   wire [10:0] \table[7] ;
-  assign \$1  = $signed(a[15:8]) - $signed(a[7:0]);
-  assign \$2  = $signed(a[15:8]) + $signed(a[7:0]);
-  assign \$3  = $signed(a[23:16]) - $signed(\$1 );
-  assign \$4  = $signed(a[23:16]) + $signed(\$1 );
-  assign \$5  = $signed(a[23:16]) - $signed(\$2 );
-  assign \$6  = $signed(a[23:16]) + $signed(\$2 );
-  assign \$7  = $signed(a[31:24]) - $signed(\$5 [10:0]);
-  assign \$8  = $signed(a[31:24]) + $signed(\$5 [10:0]);
-  assign \$9  = $signed(a[31:24]) - $signed(\$3 [10:0]);
-  assign \$10  = $signed(a[31:24]) + $signed(\$3 [10:0]);
-  assign \$11  = $signed(a[31:24]) - $signed(\$4 [10:0]);
-  assign \$12  = $signed(a[31:24]) + $signed(\$4 [10:0]);
-  assign \$13  = $signed(a[31:24]) - $signed(\$6 [10:0]);
-  assign \$14  = $signed(a[31:24]) + $signed(\$6 [10:0]);
+  assign a_isolated = load ? a : 32'd0;
+  assign \$1  = $signed(a_isolated[15:8]) - $signed(a_isolated[7:0]);
+  assign \$2  = $signed(a_isolated[15:8]) + $signed(a_isolated[7:0]);
+  assign \$3  = $signed(a_isolated[23:16]) - $signed(\$1 );
+  assign \$4  = $signed(a_isolated[23:16]) + $signed(\$1 );
+  assign \$5  = $signed(a_isolated[23:16]) - $signed(\$2 );
+  assign \$6  = $signed(a_isolated[23:16]) + $signed(\$2 );
+  assign \$7  = $signed(a_isolated[31:24]) - $signed(\$5 [10:0]);
+  assign \$8  = $signed(a_isolated[31:24]) + $signed(\$5 [10:0]);
+  assign \$9  = $signed(a_isolated[31:24]) - $signed(\$3 [10:0]);
+  assign \$10  = $signed(a_isolated[31:24]) + $signed(\$3 [10:0]);
+  assign \$11  = $signed(a_isolated[31:24]) - $signed(\$4 [10:0]);
+  assign \$12  = $signed(a_isolated[31:24]) + $signed(\$4 [10:0]);
+  assign \$13  = $signed(a_isolated[31:24]) - $signed(\$6 [10:0]);
+  assign \$14  = $signed(a_isolated[31:24]) + $signed(\$6 [10:0]);
   always @(posedge clk)
     \table  <= \$15 ;
   always @* begin
@@ -2053,6 +2091,10 @@ module \lut_w1_a8.precompute1 (clk, rst, load, \table , a);
   assign node15 = \$12 [10:0];
   assign node16 = \$13 [10:0];
   assign node17 = \$14 [10:0];
+  assign \a_isolated[0]  = a_isolated[7:0];
+  assign \a_isolated[1]  = a_isolated[15:8];
+  assign \a_isolated[2]  = a_isolated[23:16];
+  assign \a_isolated[3]  = a_isolated[31:24];
   assign \a[0]  = a[7:0];
   assign \a[1]  = a[15:8];
   assign \a[2]  = a[23:16];

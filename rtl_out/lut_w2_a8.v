@@ -209,28 +209,28 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   reg \$283 ;
   reg \$284 ;
   reg [31:0] \$285 ;
-  reg [7:0] \$286 ;
-  reg [15:0] \$287 ;
-  reg [15:0] \$288 ;
-  reg [16:0] \$289 ;
+  reg \$286 ;
+  reg \$287 ;
+  reg [7:0] \$288 ;
+  reg [15:0] \$289 ;
   wire [19:0] \$29 ;
-  reg [16:0] \$290 ;
+  reg [15:0] \$290 ;
   reg [16:0] \$291 ;
   reg [16:0] \$292 ;
   reg [16:0] \$293 ;
   reg [16:0] \$294 ;
   reg [16:0] \$295 ;
   reg [16:0] \$296 ;
-  reg \$297 ;
-  reg [255:0] \$298 ;
-  reg [2:0] \$299 ;
+  reg [16:0] \$297 ;
+  reg [16:0] \$298 ;
+  reg \$299 ;
   wire \$3 ;
   wire [19:0] \$30 ;
-  reg [2:0] \$300 ;
+  reg [255:0] \$300 ;
   reg [2:0] \$301 ;
   reg [2:0] \$302 ;
-  reg \$303 ;
-  reg \$304 ;
+  reg [2:0] \$303 ;
+  reg [2:0] \$304 ;
   reg \$305 ;
   reg [15:0] \$306 ;
   reg [15:0] \$307 ;
@@ -350,12 +350,14 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [4:0] \$97 ;
   wire \$98 ;
   wire \$99 ;
-  reg [7:0] \$signal  = 8'h00;
-  reg \$signal$57  = 1'h0;
-  wire [1:0] \$signal[0] ;
-  wire [1:0] \$signal[1] ;
-  wire [1:0] \$signal[2] ;
-  wire [1:0] \$signal[3] ;
+  reg \$signal  = 1'h0;
+  reg [7:0] \$signal$25  = 8'h00;
+  wire [1:0] \$signal$25[0] ;
+  wire [1:0] \$signal$25[1] ;
+  wire [1:0] \$signal$25[2] ;
+  wire [1:0] \$signal$25[3] ;
+  reg \$signal$83  = 1'h0;
+  reg \$signal$85  = 1'h0;
   wire [31:0] a;
   wire [31:0] \a$90 ;
   wire [7:0] \a$90[0] ;
@@ -381,8 +383,8 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [13:0] addend1_2;
   wire [13:0] addend1_3;
   reg beat_group_end = 1'h0;
+  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
-  reg beat_p = 1'h0;
   reg [31:0] beat_scale = 32'd0;
   wire [7:0] \beat_scale[0] ;
   wire [7:0] \beat_scale[1] ;
@@ -395,9 +397,9 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   input clk;
   wire clk;
   wire [3:0] corr_uint2;
-  wire [3:0] \corr_uint2$129 ;
-  wire [3:0] \corr_uint2$130 ;
-  wire [3:0] \corr_uint2$131 ;
+  wire [3:0] \corr_uint2$137 ;
+  wire [3:0] \corr_uint2$138 ;
+  wire [3:0] \corr_uint2$139 ;
   wire [18:0] dq_ash0_0;
   wire [18:0] dq_ash0_1;
   wire [18:0] dq_ash0_2;
@@ -427,9 +429,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [18:0] dq_dh1_1;
   wire [18:0] dq_dh1_2;
   wire [18:0] dq_dh1_3;
-  reg dq_first = 1'h0;
   reg dq_h = 1'h0;
-  reg dq_last = 1'h0;
   reg [3:0] dq_left = 4'h0;
   reg [255:0] dq_psum = 256'h0000000000000000000000000000000000000000000000000000000000000000;
   wire [31:0] \dq_psum[0] ;
@@ -646,6 +646,22 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   input rst;
   wire rst;
   wire [2:0] sbit;
+  (* init = 1'h0 *)
+  wire shift0_0;
+  (* init = 1'h0 *)
+  wire shift0_1;
+  (* init = 1'h0 *)
+  wire shift0_2;
+  (* init = 1'h0 *)
+  wire shift0_3;
+  (* init = 1'h0 *)
+  wire shift1_0;
+  (* init = 1'h0 *)
+  wire shift1_1;
+  (* init = 1'h0 *)
+  wire shift1_2;
+  (* init = 1'h0 *)
+  wire shift1_3;
   wire [12:0] shifted0_0;
   wire [12:0] shifted0_1;
   wire [12:0] shifted0_2;
@@ -748,7 +764,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \$28  = $signed(dq_d0_0) - $signed(\$171 [18:0]);
   assign \$29  = $signed(dq_d0_0) + $signed(\$171 [18:0]);
   assign \$30  = \$27  ? \$28  : \$29 ;
-  assign \$31  = $signed(\$119 [16:0]) << beat_p;
+  assign \$31  = $signed(\$119 [16:0]) << \$signal ;
   assign \$32  = | dq_left;
   assign \$33  = \$32  & in_corr;
   assign \$34  = dq_c1 >> dq_bit;
@@ -757,7 +773,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \$37  = $signed(dq_d0_1) - $signed(\$184 [18:0]);
   assign \$38  = $signed(dq_d0_1) + $signed(\$184 [18:0]);
   assign \$39  = \$36  ? \$37  : \$38 ;
-  assign \$40  = $signed(\$133 [16:0]) << beat_p;
+  assign \$40  = $signed(\$133 [16:0]) << \$signal ;
   assign \$41  = | dq_left;
   assign \$42  = \$41  & in_corr;
   assign \$43  = dq_c2 >> dq_bit;
@@ -766,7 +782,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \$46  = $signed(dq_d0_2) - $signed(\$197 [18:0]);
   assign \$47  = $signed(dq_d0_2) + $signed(\$197 [18:0]);
   assign \$48  = \$45  ? \$46  : \$47 ;
-  assign \$49  = $signed(\$147 [16:0]) << beat_p;
+  assign \$49  = $signed(\$147 [16:0]) << \$signal ;
   assign \$50  = | dq_left;
   assign \$51  = \$50  & in_corr;
   assign \$52  = dq_c3 >> dq_bit;
@@ -775,7 +791,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \$55  = $signed(dq_d0_3) - $signed(\$210 [18:0]);
   assign \$56  = $signed(dq_d0_3) + $signed(\$210 [18:0]);
   assign \$57  = \$54  ? \$55  : \$56 ;
-  assign \$58  = $signed(\$161 [16:0]) << beat_p;
+  assign \$58  = $signed(\$161 [16:0]) << \$signal ;
   assign \$59  = | dq_left;
   assign \$60  = \$59  & in_corr;
   assign \$61  = dq_c0 >> dq_bit;
@@ -784,7 +800,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \$64  = $signed(dq_d1_0) - $signed(\$223 [18:0]);
   assign \$65  = $signed(dq_d1_0) + $signed(\$223 [18:0]);
   assign \$66  = \$63  ? \$64  : \$65 ;
-  assign \$67  = $signed(\$123 [16:0]) << beat_p;
+  assign \$67  = $signed(\$123 [16:0]) << \$signal ;
   assign \$68  = | dq_left;
   assign \$69  = \$68  & in_corr;
   assign \$70  = dq_c1 >> dq_bit;
@@ -793,7 +809,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \$73  = $signed(dq_d1_1) - $signed(\$236 [18:0]);
   assign \$74  = $signed(dq_d1_1) + $signed(\$236 [18:0]);
   assign \$75  = \$72  ? \$73  : \$74 ;
-  assign \$76  = $signed(\$137 [16:0]) << beat_p;
+  assign \$76  = $signed(\$137 [16:0]) << \$signal ;
   assign \$77  = | dq_left;
   assign \$78  = \$77  & in_corr;
   assign \$79  = dq_c2 >> dq_bit;
@@ -802,7 +818,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \$82  = $signed(dq_d1_2) - $signed(\$249 [18:0]);
   assign \$83  = $signed(dq_d1_2) + $signed(\$249 [18:0]);
   assign \$84  = \$81  ? \$82  : \$83 ;
-  assign \$85  = $signed(\$151 [16:0]) << beat_p;
+  assign \$85  = $signed(\$151 [16:0]) << \$signal ;
   assign \$86  = | dq_left;
   assign \$87  = \$86  & in_corr;
   assign \$88  = dq_c3 >> dq_bit;
@@ -811,13 +827,13 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \$91  = $signed(dq_d1_3) - $signed(\$262 [18:0]);
   assign \$92  = $signed(dq_d1_3) + $signed(\$262 [18:0]);
   assign \$93  = \$90  ? \$91  : \$92 ;
-  assign \$94  = $signed(\$165 [16:0]) << beat_p;
+  assign \$94  = $signed(\$165 [16:0]) << \$signal ;
   assign \$95  = | dq_left;
   assign \$96  = dq_left - 1'h1;
   assign \$97  = dq_bit + 1'h1;
   assign \$98  = ~ in_corr;
   assign \$99  = dq_left == 1'h1;
-  assign \$100  = \$99  & dq_last;
+  assign \$100  = \$99  & \$signal$83 ;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$101  = remaining <= 1'h1;
   assign \$102  = ~ stall;
@@ -937,14 +953,14 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign in_corr = dq_bit < 2'h3;
   assign \$166  = dq_bit - 2'h3;
   assign corr_uint2 = 2'h3 - \$167 ;
-  assign \corr_uint2$129  = 2'h3 - \$168 ;
-  assign \corr_uint2$130  = 2'h3 - \$169 ;
-  assign \corr_uint2$131  = 2'h3 - \$170 ;
+  assign \corr_uint2$137  = 2'h3 - \$168 ;
+  assign \corr_uint2$138  = 2'h3 - \$169 ;
+  assign \corr_uint2$139  = 2'h3 - \$170 ;
   assign \$171  = $signed(dq_sum_a0) << dq_bit;
   assign dq_dh0_0 = dq_h ? \$172  : dq_d0_0;
   assign \$173  = $signed(dq_dh0_0) << \$166 [2:0];
   assign \$174  = dq_bit == 2'h3;
-  assign \$175  = \$174  & dq_first;
+  assign \$175  = \$174  & \$signal$85 ;
   assign \$176  = \$175  ? dq_psum[31:0] : out_acc[31:0];
   assign \$177  = ~ in_corr;
   assign \$178  = dq_scale[7:0] >> \$166 [2:0];
@@ -956,7 +972,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign dq_dh0_1 = dq_h ? \$185  : dq_d0_1;
   assign \$186  = $signed(dq_dh0_1) << \$166 [2:0];
   assign \$187  = dq_bit == 2'h3;
-  assign \$188  = \$187  & dq_first;
+  assign \$188  = \$187  & \$signal$85 ;
   assign \$189  = \$188  ? dq_psum[63:32] : out_acc[63:32];
   assign \$190  = ~ in_corr;
   assign \$191  = dq_scale[15:8] >> \$166 [2:0];
@@ -968,7 +984,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign dq_dh0_2 = dq_h ? \$198  : dq_d0_2;
   assign \$199  = $signed(dq_dh0_2) << \$166 [2:0];
   assign \$200  = dq_bit == 2'h3;
-  assign \$201  = \$200  & dq_first;
+  assign \$201  = \$200  & \$signal$85 ;
   assign \$202  = \$201  ? dq_psum[95:64] : out_acc[95:64];
   assign \$203  = ~ in_corr;
   assign \$204  = dq_scale[23:16] >> \$166 [2:0];
@@ -980,7 +996,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign dq_dh0_3 = dq_h ? \$211  : dq_d0_3;
   assign \$212  = $signed(dq_dh0_3) << \$166 [2:0];
   assign \$213  = dq_bit == 2'h3;
-  assign \$214  = \$213  & dq_first;
+  assign \$214  = \$213  & \$signal$85 ;
   assign \$215  = \$214  ? dq_psum[127:96] : out_acc[127:96];
   assign \$216  = ~ in_corr;
   assign \$217  = dq_scale[31:24] >> \$166 [2:0];
@@ -992,7 +1008,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign dq_dh1_0 = dq_h ? \$224  : dq_d1_0;
   assign \$225  = $signed(dq_dh1_0) << \$166 [2:0];
   assign \$226  = dq_bit == 2'h3;
-  assign \$227  = \$226  & dq_first;
+  assign \$227  = \$226  & \$signal$85 ;
   assign \$228  = \$227  ? dq_psum[159:128] : out_acc[159:128];
   assign \$229  = ~ in_corr;
   assign \$230  = dq_scale[7:0] >> \$166 [2:0];
@@ -1004,7 +1020,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign dq_dh1_1 = dq_h ? \$237  : dq_d1_1;
   assign \$238  = $signed(dq_dh1_1) << \$166 [2:0];
   assign \$239  = dq_bit == 2'h3;
-  assign \$240  = \$239  & dq_first;
+  assign \$240  = \$239  & \$signal$85 ;
   assign \$241  = \$240  ? dq_psum[191:160] : out_acc[191:160];
   assign \$242  = ~ in_corr;
   assign \$243  = dq_scale[15:8] >> \$166 [2:0];
@@ -1016,7 +1032,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign dq_dh1_2 = dq_h ? \$250  : dq_d1_2;
   assign \$251  = $signed(dq_dh1_2) << \$166 [2:0];
   assign \$252  = dq_bit == 2'h3;
-  assign \$253  = \$252  & dq_first;
+  assign \$253  = \$252  & \$signal$85 ;
   assign \$254  = \$253  ? dq_psum[223:192] : out_acc[223:192];
   assign \$255  = ~ in_corr;
   assign \$256  = dq_scale[23:16] >> \$166 [2:0];
@@ -1028,7 +1044,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign dq_dh1_3 = dq_h ? \$263  : dq_d1_3;
   assign \$264  = $signed(dq_dh1_3) << \$166 [2:0];
   assign \$265  = dq_bit == 2'h3;
-  assign \$266  = \$265  & dq_first;
+  assign \$266  = \$265  & \$signal$85 ;
   assign \$267  = \$266  ? dq_psum[255:224] : out_acc[255:224];
   assign \$268  = ~ in_corr;
   assign \$269  = dq_scale[31:24] >> \$166 [2:0];
@@ -1061,41 +1077,41 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   always @(posedge clk)
     \$signal  <= \$286 ;
   always @(posedge clk)
-    act_sum0 <= \$287 ;
+    beat_h <= \$287 ;
   always @(posedge clk)
-    act_sum1 <= \$288 ;
+    \$signal$25  <= \$288 ;
   always @(posedge clk)
-    grp0_0 <= \$289 ;
+    act_sum0 <= \$289 ;
   always @(posedge clk)
-    grp1_0 <= \$290 ;
+    act_sum1 <= \$290 ;
   always @(posedge clk)
-    grp0_1 <= \$291 ;
+    grp0_0 <= \$291 ;
   always @(posedge clk)
-    grp1_1 <= \$292 ;
+    grp1_0 <= \$292 ;
   always @(posedge clk)
-    grp0_2 <= \$293 ;
+    grp0_1 <= \$293 ;
   always @(posedge clk)
-    grp1_2 <= \$294 ;
+    grp1_1 <= \$294 ;
   always @(posedge clk)
-    grp0_3 <= \$295 ;
+    grp0_2 <= \$295 ;
   always @(posedge clk)
-    grp1_3 <= \$296 ;
+    grp1_2 <= \$296 ;
   always @(posedge clk)
-    grp_first <= \$297 ;
+    grp0_3 <= \$297 ;
   always @(posedge clk)
-    grp_psum <= \$298 ;
+    grp1_3 <= \$298 ;
   always @(posedge clk)
-    dq_c0 <= \$299 ;
+    grp_first <= \$299 ;
   always @(posedge clk)
-    dq_c1 <= \$300 ;
+    grp_psum <= \$300 ;
   always @(posedge clk)
-    dq_c2 <= \$301 ;
+    dq_c0 <= \$301 ;
   always @(posedge clk)
-    dq_c3 <= \$302 ;
+    dq_c1 <= \$302 ;
   always @(posedge clk)
-    \$signal$57  <= \$303 ;
+    dq_c2 <= \$303 ;
   always @(posedge clk)
-    beat_p <= \$304 ;
+    dq_c3 <= \$304 ;
   always @(posedge clk)
     dq_h <= \$305 ;
   always @(posedge clk)
@@ -1131,11 +1147,11 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   always @(posedge clk)
     dq_scale <= \$321 ;
   always @(posedge clk)
-    dq_first <= \$322 ;
+    \$signal$85  <= \$322 ;
   always @(posedge clk)
     dq_psum <= \$323 ;
   always @(posedge clk)
-    dq_last <= \$324 ;
+    \$signal$83  <= \$324 ;
   \lut_w2_a8.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -1259,180 +1275,180 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$286  = \$signal ;
     if (accept) begin
-      \$286  = w_sel[71:64];
+      \$286  = 1'h0;
     end
     if (rst) begin
-      \$286  = 8'h00;
+      \$286  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = act_sum0;
+    \$287  = beat_h;
+    if (accept) begin
+      \$287  = 1'h1;
+    end
+    if (rst) begin
+      \$287  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$288  = \$signal$25 ;
+    if (accept) begin
+      \$288  = w_sel[71:64];
+    end
+    if (rst) begin
+      \$288  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$289  = act_sum0;
     if (handoff) begin
-      \$287  = 16'h0000;
+      \$289  = 16'h0000;
     end else if (last_plane) begin
-      \$287  = \$108 [15:0];
+      \$289  = \$108 [15:0];
     end
     if (rst) begin
-      \$287  = 16'h0000;
+      \$289  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = act_sum1;
+    \$290  = act_sum1;
     if (handoff) begin
-      \$288  = 16'h0000;
+      \$290  = 16'h0000;
     end else if (last_plane) begin
-      \$288  = \$109 [15:0];
+      \$290  = \$109 [15:0];
     end
     if (rst) begin
-      \$288  = 16'h0000;
+      \$290  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = grp0_0;
+    \$291  = grp0_0;
     if (handoff) begin
-      \$289  = 17'h00000;
+      \$291  = 17'h00000;
     end else if (\$7 ) begin
-      \$289  = \$119 [16:0];
+      \$291  = \$119 [16:0];
     end
     if (rst) begin
-      \$289  = 17'h00000;
+      \$291  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = grp1_0;
+    \$292  = grp1_0;
     if (handoff) begin
-      \$290  = 17'h00000;
+      \$292  = 17'h00000;
     end else if (\$9 ) begin
-      \$290  = \$123 [16:0];
+      \$292  = \$123 [16:0];
     end
     if (rst) begin
-      \$290  = 17'h00000;
+      \$292  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = grp0_1;
+    \$293  = grp0_1;
     if (handoff) begin
-      \$291  = 17'h00000;
+      \$293  = 17'h00000;
     end else if (\$11 ) begin
-      \$291  = \$133 [16:0];
+      \$293  = \$133 [16:0];
     end
     if (rst) begin
-      \$291  = 17'h00000;
+      \$293  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = grp1_1;
+    \$294  = grp1_1;
     if (handoff) begin
-      \$292  = 17'h00000;
+      \$294  = 17'h00000;
     end else if (\$13 ) begin
-      \$292  = \$137 [16:0];
+      \$294  = \$137 [16:0];
     end
     if (rst) begin
-      \$292  = 17'h00000;
+      \$294  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = grp0_2;
+    \$295  = grp0_2;
     if (handoff) begin
-      \$293  = 17'h00000;
+      \$295  = 17'h00000;
     end else if (\$15 ) begin
-      \$293  = \$147 [16:0];
+      \$295  = \$147 [16:0];
     end
     if (rst) begin
-      \$293  = 17'h00000;
+      \$295  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = grp1_2;
+    \$296  = grp1_2;
     if (handoff) begin
-      \$294  = 17'h00000;
+      \$296  = 17'h00000;
     end else if (\$17 ) begin
-      \$294  = \$151 [16:0];
+      \$296  = \$151 [16:0];
     end
     if (rst) begin
-      \$294  = 17'h00000;
+      \$296  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = grp0_3;
+    \$297  = grp0_3;
     if (handoff) begin
-      \$295  = 17'h00000;
+      \$297  = 17'h00000;
     end else if (\$19 ) begin
-      \$295  = \$161 [16:0];
+      \$297  = \$161 [16:0];
     end
     if (rst) begin
-      \$295  = 17'h00000;
+      \$297  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = grp1_3;
+    \$298  = grp1_3;
     if (handoff) begin
-      \$296  = 17'h00000;
+      \$298  = 17'h00000;
     end else if (\$21 ) begin
-      \$296  = \$165 [16:0];
+      \$298  = \$165 [16:0];
     end
     if (rst) begin
-      \$296  = 17'h00000;
+      \$298  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = grp_first;
+    \$299  = grp_first;
     if (handoff) begin
-      \$297  = 1'h0;
+      \$299  = 1'h0;
     end
     if (\$22 ) begin
-      \$297  = 1'h1;
+      \$299  = 1'h1;
     end
     if (rst) begin
-      \$297  = 1'h0;
+      \$299  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = grp_psum;
+    \$300  = grp_psum;
     if (\$22 ) begin
-      \$298  = i_psum;
+      \$300  = i_psum;
     end
     if (rst) begin
-      \$298  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$300  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = dq_c0;
+    \$301  = dq_c0;
     if (handoff) begin
-      \$299  = corr_uint2[2:0];
-    end
-    if (rst) begin
-      \$299  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = dq_c1;
-    if (handoff) begin
-      \$300  = \corr_uint2$129 [2:0];
-    end
-    if (rst) begin
-      \$300  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = dq_c2;
-    if (handoff) begin
-      \$301  = \corr_uint2$130 [2:0];
+      \$301  = corr_uint2[2:0];
     end
     if (rst) begin
       \$301  = 3'h0;
@@ -1440,9 +1456,9 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = dq_c3;
+    \$302  = dq_c1;
     if (handoff) begin
-      \$302  = \corr_uint2$131 [2:0];
+      \$302  = \corr_uint2$137 [2:0];
     end
     if (rst) begin
       \$302  = 3'h0;
@@ -1450,29 +1466,29 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = \$signal$57 ;
-    if (accept) begin
-      \$303  = 1'h1;
+    \$303  = dq_c2;
+    if (handoff) begin
+      \$303  = \corr_uint2$138 [2:0];
     end
     if (rst) begin
-      \$303  = 1'h0;
+      \$303  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = beat_p;
-    if (accept) begin
-      \$304  = 1'h0;
+    \$304  = dq_c3;
+    if (handoff) begin
+      \$304  = \corr_uint2$139 [2:0];
     end
     if (rst) begin
-      \$304  = 1'h0;
+      \$304  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$305  = dq_h;
     if (handoff) begin
-      \$305  = \$signal$57 ;
+      \$305  = beat_h;
     end
     if (rst) begin
       \$305  = 1'h0;
@@ -1676,7 +1692,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = dq_first;
+    \$322  = \$signal$85 ;
     if (handoff) begin
       \$322  = grp_first;
     end
@@ -1696,7 +1712,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = dq_last;
+    \$324  = \$signal$83 ;
     if (handoff) begin
       \$324  = beat_last;
     end
@@ -1715,9 +1731,9 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign grp_next0_3 = \$161 [16:0];
   assign grp_next1_3 = \$165 [16:0];
   assign c0 = corr_uint2[2:0];
-  assign c1 = \corr_uint2$129 [2:0];
-  assign c2 = \corr_uint2$130 [2:0];
-  assign c3 = \corr_uint2$131 [2:0];
+  assign c1 = \corr_uint2$137 [2:0];
+  assign c2 = \corr_uint2$138 [2:0];
+  assign c3 = \corr_uint2$139 [2:0];
   assign dq_ash0_0 = \$171 [18:0];
   assign dq_ash0_1 = \$184 [18:0];
   assign dq_ash0_2 = \$197 [18:0];
@@ -1732,13 +1748,21 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \a$90  = i_a[63:32];
   assign \load$91  = accept;
   assign plane_neg = 1'h0;
+  assign shift0_0 = step;
   assign shifted0_0 = { \$116 [11], \$116  };
+  assign shift1_0 = step;
   assign shifted1_0 = { \$120 [11], \$120  };
+  assign shift0_1 = step;
   assign shifted0_1 = { \$130 [11], \$130  };
+  assign shift1_1 = step;
   assign shifted1_1 = { \$134 [11], \$134  };
+  assign shift0_2 = step;
   assign shifted0_2 = { \$144 [11], \$144  };
+  assign shift1_2 = step;
   assign shifted1_2 = { \$148 [11], \$148  };
+  assign shift0_3 = step;
   assign shifted0_3 = { \$158 [11], \$158  };
+  assign shift1_3 = step;
   assign shifted1_3 = { \$162 [11], \$162  };
   assign sbit = \$166 [2:0];
   assign dq_sh0_0 = { \$173 [25], \$173  };
@@ -1893,10 +1917,10 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \beat_scale[1]  = beat_scale[15:8];
   assign \beat_scale[2]  = beat_scale[23:16];
   assign \beat_scale[3]  = beat_scale[31:24];
-  assign \$signal[0]  = \$signal [1:0];
-  assign \$signal[1]  = \$signal [3:2];
-  assign \$signal[2]  = \$signal [5:4];
-  assign \$signal[3]  = \$signal [7:6];
+  assign \$signal$25[0]  = \$signal$25 [1:0];
+  assign \$signal$25[1]  = \$signal$25 [3:2];
+  assign \$signal$25[2]  = \$signal$25 [5:4];
+  assign \$signal$25[3]  = \$signal$25 [7:6];
   assign \grp_psum[0]  = grp_psum[31:0];
   assign \grp_psum[1]  = grp_psum[63:32];
   assign \grp_psum[2]  = grp_psum[95:64];
@@ -1969,10 +1993,10 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign neg1 = \$129 ;
   assign neg2 = \$143 ;
   assign neg3 = \$157 ;
-  assign \$167  = { \$signal [1:0], 1'h0 };
-  assign \$168  = { \$signal [3:2], 1'h0 };
-  assign \$169  = { \$signal [5:4], 1'h0 };
-  assign \$170  = { \$signal [7:6], 1'h0 };
+  assign \$167  = { \$signal$25 [1:0], 1'h0 };
+  assign \$168  = { \$signal$25 [3:2], 1'h0 };
+  assign \$169  = { \$signal$25 [5:4], 1'h0 };
+  assign \$170  = { \$signal$25 [7:6], 1'h0 };
   assign \$172  = { dq_d0_0[18], dq_d0_0[18:1] };
   assign \$181  = { \$173 [25], \$173 [25], \$173  };
   assign \$185  = { dq_d0_1[18], dq_d0_1[18:1] };
@@ -2014,6 +2038,11 @@ module \lut_w2_a8.precompute0 (clk, rst, load, \table , a);
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
   wire [7:0] \a[3] ;
+  wire [31:0] a_isolated;
+  wire [7:0] \a_isolated[0] ;
+  wire [7:0] \a_isolated[1] ;
+  wire [7:0] \a_isolated[2] ;
+  wire [7:0] \a_isolated[3] ;
   input clk;
   wire clk;
   input load;
@@ -2044,20 +2073,21 @@ module \lut_w2_a8.precompute0 (clk, rst, load, \table , a);
   wire [10:0] \table[5] ;
   wire [10:0] \table[6] ;
   wire [10:0] \table[7] ;
-  assign \$1  = $signed(a[15:8]) - $signed(a[7:0]);
-  assign \$2  = $signed(a[15:8]) + $signed(a[7:0]);
-  assign \$3  = $signed(a[23:16]) - $signed(\$1 );
-  assign \$4  = $signed(a[23:16]) + $signed(\$1 );
-  assign \$5  = $signed(a[23:16]) - $signed(\$2 );
-  assign \$6  = $signed(a[23:16]) + $signed(\$2 );
-  assign \$7  = $signed(a[31:24]) - $signed(\$5 [10:0]);
-  assign \$8  = $signed(a[31:24]) + $signed(\$5 [10:0]);
-  assign \$9  = $signed(a[31:24]) - $signed(\$3 [10:0]);
-  assign \$10  = $signed(a[31:24]) + $signed(\$3 [10:0]);
-  assign \$11  = $signed(a[31:24]) - $signed(\$4 [10:0]);
-  assign \$12  = $signed(a[31:24]) + $signed(\$4 [10:0]);
-  assign \$13  = $signed(a[31:24]) - $signed(\$6 [10:0]);
-  assign \$14  = $signed(a[31:24]) + $signed(\$6 [10:0]);
+  assign a_isolated = load ? a : 32'd0;
+  assign \$1  = $signed(a_isolated[15:8]) - $signed(a_isolated[7:0]);
+  assign \$2  = $signed(a_isolated[15:8]) + $signed(a_isolated[7:0]);
+  assign \$3  = $signed(a_isolated[23:16]) - $signed(\$1 );
+  assign \$4  = $signed(a_isolated[23:16]) + $signed(\$1 );
+  assign \$5  = $signed(a_isolated[23:16]) - $signed(\$2 );
+  assign \$6  = $signed(a_isolated[23:16]) + $signed(\$2 );
+  assign \$7  = $signed(a_isolated[31:24]) - $signed(\$5 [10:0]);
+  assign \$8  = $signed(a_isolated[31:24]) + $signed(\$5 [10:0]);
+  assign \$9  = $signed(a_isolated[31:24]) - $signed(\$3 [10:0]);
+  assign \$10  = $signed(a_isolated[31:24]) + $signed(\$3 [10:0]);
+  assign \$11  = $signed(a_isolated[31:24]) - $signed(\$4 [10:0]);
+  assign \$12  = $signed(a_isolated[31:24]) + $signed(\$4 [10:0]);
+  assign \$13  = $signed(a_isolated[31:24]) - $signed(\$6 [10:0]);
+  assign \$14  = $signed(a_isolated[31:24]) + $signed(\$6 [10:0]);
   always @(posedge clk)
     \table  <= \$15 ;
   always @* begin
@@ -2091,6 +2121,10 @@ module \lut_w2_a8.precompute0 (clk, rst, load, \table , a);
   assign node15 = \$12 [10:0];
   assign node16 = \$13 [10:0];
   assign node17 = \$14 [10:0];
+  assign \a_isolated[0]  = a_isolated[7:0];
+  assign \a_isolated[1]  = a_isolated[15:8];
+  assign \a_isolated[2]  = a_isolated[23:16];
+  assign \a_isolated[3]  = a_isolated[31:24];
   assign \a[0]  = a[7:0];
   assign \a[1]  = a[15:8];
   assign \a[2]  = a[23:16];
@@ -2128,6 +2162,11 @@ module \lut_w2_a8.precompute1 (clk, rst, load, \table , a);
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
   wire [7:0] \a[3] ;
+  wire [31:0] a_isolated;
+  wire [7:0] \a_isolated[0] ;
+  wire [7:0] \a_isolated[1] ;
+  wire [7:0] \a_isolated[2] ;
+  wire [7:0] \a_isolated[3] ;
   input clk;
   wire clk;
   input load;
@@ -2158,20 +2197,21 @@ module \lut_w2_a8.precompute1 (clk, rst, load, \table , a);
   wire [10:0] \table[5] ;
   wire [10:0] \table[6] ;
   wire [10:0] \table[7] ;
-  assign \$1  = $signed(a[15:8]) - $signed(a[7:0]);
-  assign \$2  = $signed(a[15:8]) + $signed(a[7:0]);
-  assign \$3  = $signed(a[23:16]) - $signed(\$1 );
-  assign \$4  = $signed(a[23:16]) + $signed(\$1 );
-  assign \$5  = $signed(a[23:16]) - $signed(\$2 );
-  assign \$6  = $signed(a[23:16]) + $signed(\$2 );
-  assign \$7  = $signed(a[31:24]) - $signed(\$5 [10:0]);
-  assign \$8  = $signed(a[31:24]) + $signed(\$5 [10:0]);
-  assign \$9  = $signed(a[31:24]) - $signed(\$3 [10:0]);
-  assign \$10  = $signed(a[31:24]) + $signed(\$3 [10:0]);
-  assign \$11  = $signed(a[31:24]) - $signed(\$4 [10:0]);
-  assign \$12  = $signed(a[31:24]) + $signed(\$4 [10:0]);
-  assign \$13  = $signed(a[31:24]) - $signed(\$6 [10:0]);
-  assign \$14  = $signed(a[31:24]) + $signed(\$6 [10:0]);
+  assign a_isolated = load ? a : 32'd0;
+  assign \$1  = $signed(a_isolated[15:8]) - $signed(a_isolated[7:0]);
+  assign \$2  = $signed(a_isolated[15:8]) + $signed(a_isolated[7:0]);
+  assign \$3  = $signed(a_isolated[23:16]) - $signed(\$1 );
+  assign \$4  = $signed(a_isolated[23:16]) + $signed(\$1 );
+  assign \$5  = $signed(a_isolated[23:16]) - $signed(\$2 );
+  assign \$6  = $signed(a_isolated[23:16]) + $signed(\$2 );
+  assign \$7  = $signed(a_isolated[31:24]) - $signed(\$5 [10:0]);
+  assign \$8  = $signed(a_isolated[31:24]) + $signed(\$5 [10:0]);
+  assign \$9  = $signed(a_isolated[31:24]) - $signed(\$3 [10:0]);
+  assign \$10  = $signed(a_isolated[31:24]) + $signed(\$3 [10:0]);
+  assign \$11  = $signed(a_isolated[31:24]) - $signed(\$4 [10:0]);
+  assign \$12  = $signed(a_isolated[31:24]) + $signed(\$4 [10:0]);
+  assign \$13  = $signed(a_isolated[31:24]) - $signed(\$6 [10:0]);
+  assign \$14  = $signed(a_isolated[31:24]) + $signed(\$6 [10:0]);
   always @(posedge clk)
     \table  <= \$15 ;
   always @* begin
@@ -2205,6 +2245,10 @@ module \lut_w2_a8.precompute1 (clk, rst, load, \table , a);
   assign node15 = \$12 [10:0];
   assign node16 = \$13 [10:0];
   assign node17 = \$14 [10:0];
+  assign \a_isolated[0]  = a_isolated[7:0];
+  assign \a_isolated[1]  = a_isolated[15:8];
+  assign \a_isolated[2]  = a_isolated[23:16];
+  assign \a_isolated[3]  = a_isolated[31:24];
   assign \a[0]  = a[7:0];
   assign \a[1]  = a[15:8];
   assign \a[2]  = a[23:16];

@@ -187,27 +187,27 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   reg \$263 ;
   reg \$264 ;
   reg [31:0] \$265 ;
-  reg [15:0] \$266 ;
-  reg [15:0] \$267 ;
+  reg \$266 ;
+  reg \$267 ;
   reg [15:0] \$268 ;
-  reg [18:0] \$269 ;
+  reg [15:0] \$269 ;
   wire \$27 ;
-  reg [18:0] \$270 ;
+  reg [15:0] \$270 ;
   reg [18:0] \$271 ;
   reg [18:0] \$272 ;
   reg [18:0] \$273 ;
   reg [18:0] \$274 ;
   reg [18:0] \$275 ;
   reg [18:0] \$276 ;
-  reg \$277 ;
-  reg [255:0] \$278 ;
-  reg [4:0] \$279 ;
+  reg [18:0] \$277 ;
+  reg [18:0] \$278 ;
+  reg \$279 ;
   wire [21:0] \$28 ;
-  reg [4:0] \$280 ;
+  reg [255:0] \$280 ;
   reg [4:0] \$281 ;
   reg [4:0] \$282 ;
-  reg \$283 ;
-  reg \$284 ;
+  reg [4:0] \$283 ;
+  reg [4:0] \$284 ;
   reg \$285 ;
   reg [15:0] \$286 ;
   reg [15:0] \$287 ;
@@ -322,12 +322,14 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [4:0] \$97 ;
   wire \$98 ;
   wire \$99 ;
-  reg [15:0] \$signal  = 16'h0000;
-  reg \$signal$57  = 1'h0;
-  wire [3:0] \$signal[0] ;
-  wire [3:0] \$signal[1] ;
-  wire [3:0] \$signal[2] ;
-  wire [3:0] \$signal[3] ;
+  reg \$signal  = 1'h0;
+  reg [15:0] \$signal$25  = 16'h0000;
+  wire [3:0] \$signal$25[0] ;
+  wire [3:0] \$signal$25[1] ;
+  wire [3:0] \$signal$25[2] ;
+  wire [3:0] \$signal$25[3] ;
+  reg \$signal$83  = 1'h0;
+  reg \$signal$85  = 1'h0;
   wire [31:0] a;
   wire [31:0] \a$90 ;
   wire [7:0] \a$90[0] ;
@@ -353,8 +355,8 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [15:0] addend1_2;
   wire [15:0] addend1_3;
   reg beat_group_end = 1'h0;
+  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
-  reg beat_p = 1'h0;
   reg [31:0] beat_scale = 32'd0;
   wire [7:0] \beat_scale[0] ;
   wire [7:0] \beat_scale[1] ;
@@ -367,9 +369,9 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   input clk;
   wire clk;
   wire [5:0] corr_uint4;
-  wire [5:0] \corr_uint4$121 ;
-  wire [5:0] \corr_uint4$122 ;
-  wire [5:0] \corr_uint4$123 ;
+  wire [5:0] \corr_uint4$129 ;
+  wire [5:0] \corr_uint4$130 ;
+  wire [5:0] \corr_uint4$131 ;
   wire [20:0] dq_ash0_0;
   wire [20:0] dq_ash0_1;
   wire [20:0] dq_ash0_2;
@@ -399,9 +401,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [20:0] dq_dh1_1;
   wire [20:0] dq_dh1_2;
   wire [20:0] dq_dh1_3;
-  reg dq_first = 1'h0;
   reg dq_h = 1'h0;
-  reg dq_last = 1'h0;
   reg [3:0] dq_left = 4'h0;
   reg [255:0] dq_psum = 256'h0000000000000000000000000000000000000000000000000000000000000000;
   wire [31:0] \dq_psum[0] ;
@@ -640,6 +640,22 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   input rst;
   wire rst;
   wire [2:0] sbit;
+  (* init = 2'h0 *)
+  wire [1:0] shift0_0;
+  (* init = 2'h0 *)
+  wire [1:0] shift0_1;
+  (* init = 2'h0 *)
+  wire [1:0] shift0_2;
+  (* init = 2'h0 *)
+  wire [1:0] shift0_3;
+  (* init = 2'h0 *)
+  wire [1:0] shift1_0;
+  (* init = 2'h0 *)
+  wire [1:0] shift1_1;
+  (* init = 2'h0 *)
+  wire [1:0] shift1_2;
+  (* init = 2'h0 *)
+  wire [1:0] shift1_3;
   wire [14:0] shifted0_0;
   wire [14:0] shifted0_1;
   wire [14:0] shifted0_2;
@@ -778,7 +794,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$28  = $signed(dq_d0_0) - $signed(\$151 [20:0]);
   assign \$29  = $signed(dq_d0_0) + $signed(\$151 [20:0]);
   assign \$30  = \$27  ? \$28  : \$29 ;
-  assign \$31  = $signed(\$114 [18:0]) << beat_p;
+  assign \$31  = $signed(\$114 [18:0]) << \$signal ;
   assign \$32  = | dq_left;
   assign \$33  = \$32  & in_corr;
   assign \$34  = dq_c1 >> dq_bit;
@@ -787,7 +803,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$37  = $signed(dq_d0_1) - $signed(\$164 [20:0]);
   assign \$38  = $signed(dq_d0_1) + $signed(\$164 [20:0]);
   assign \$39  = \$36  ? \$37  : \$38 ;
-  assign \$40  = $signed(\$124 [18:0]) << beat_p;
+  assign \$40  = $signed(\$124 [18:0]) << \$signal ;
   assign \$41  = | dq_left;
   assign \$42  = \$41  & in_corr;
   assign \$43  = dq_c2 >> dq_bit;
@@ -796,7 +812,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$46  = $signed(dq_d0_2) - $signed(\$177 [20:0]);
   assign \$47  = $signed(dq_d0_2) + $signed(\$177 [20:0]);
   assign \$48  = \$45  ? \$46  : \$47 ;
-  assign \$49  = $signed(\$134 [18:0]) << beat_p;
+  assign \$49  = $signed(\$134 [18:0]) << \$signal ;
   assign \$50  = | dq_left;
   assign \$51  = \$50  & in_corr;
   assign \$52  = dq_c3 >> dq_bit;
@@ -805,7 +821,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$55  = $signed(dq_d0_3) - $signed(\$190 [20:0]);
   assign \$56  = $signed(dq_d0_3) + $signed(\$190 [20:0]);
   assign \$57  = \$54  ? \$55  : \$56 ;
-  assign \$58  = $signed(\$144 [18:0]) << beat_p;
+  assign \$58  = $signed(\$144 [18:0]) << \$signal ;
   assign \$59  = | dq_left;
   assign \$60  = \$59  & in_corr;
   assign \$61  = dq_c0 >> dq_bit;
@@ -814,7 +830,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$64  = $signed(dq_d1_0) - $signed(\$203 [20:0]);
   assign \$65  = $signed(dq_d1_0) + $signed(\$203 [20:0]);
   assign \$66  = \$63  ? \$64  : \$65 ;
-  assign \$67  = $signed(\$119 [18:0]) << beat_p;
+  assign \$67  = $signed(\$119 [18:0]) << \$signal ;
   assign \$68  = | dq_left;
   assign \$69  = \$68  & in_corr;
   assign \$70  = dq_c1 >> dq_bit;
@@ -823,7 +839,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$73  = $signed(dq_d1_1) - $signed(\$216 [20:0]);
   assign \$74  = $signed(dq_d1_1) + $signed(\$216 [20:0]);
   assign \$75  = \$72  ? \$73  : \$74 ;
-  assign \$76  = $signed(\$129 [18:0]) << beat_p;
+  assign \$76  = $signed(\$129 [18:0]) << \$signal ;
   assign \$77  = | dq_left;
   assign \$78  = \$77  & in_corr;
   assign \$79  = dq_c2 >> dq_bit;
@@ -832,7 +848,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$82  = $signed(dq_d1_2) - $signed(\$229 [20:0]);
   assign \$83  = $signed(dq_d1_2) + $signed(\$229 [20:0]);
   assign \$84  = \$81  ? \$82  : \$83 ;
-  assign \$85  = $signed(\$139 [18:0]) << beat_p;
+  assign \$85  = $signed(\$139 [18:0]) << \$signal ;
   assign \$86  = | dq_left;
   assign \$87  = \$86  & in_corr;
   assign \$88  = dq_c3 >> dq_bit;
@@ -841,13 +857,13 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$91  = $signed(dq_d1_3) - $signed(\$242 [20:0]);
   assign \$92  = $signed(dq_d1_3) + $signed(\$242 [20:0]);
   assign \$93  = \$90  ? \$91  : \$92 ;
-  assign \$94  = $signed(\$149 [18:0]) << beat_p;
+  assign \$94  = $signed(\$149 [18:0]) << \$signal ;
   assign \$95  = | dq_left;
   assign \$96  = dq_left - 1'h1;
   assign \$97  = dq_bit + 1'h1;
   assign \$98  = ~ in_corr;
   assign \$99  = dq_left == 1'h1;
-  assign \$100  = \$99  & dq_last;
+  assign \$100  = \$99  & \$signal$83 ;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$101  = remaining <= 1'h1;
   assign \$102  = ~ stall;
@@ -930,15 +946,15 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$149  = $signed(grp1_3) + $signed(addend1_3);
   assign in_corr = dq_bit < 3'h5;
   assign \$150  = dq_bit - 3'h5;
-  assign c0 = - \$signal [3:0];
-  assign c1 = - \$signal [7:4];
-  assign c2 = - \$signal [11:8];
-  assign c3 = - \$signal [15:12];
+  assign c0 = - \$signal$25 [3:0];
+  assign c1 = - \$signal$25 [7:4];
+  assign c2 = - \$signal$25 [11:8];
+  assign c3 = - \$signal$25 [15:12];
   assign \$151  = $signed(dq_sum_a0) << dq_bit;
   assign dq_dh0_0 = dq_h ? \$152  : dq_d0_0;
   assign \$153  = $signed(dq_dh0_0) << \$150 [2:0];
   assign \$154  = dq_bit == 3'h5;
-  assign \$155  = \$154  & dq_first;
+  assign \$155  = \$154  & \$signal$85 ;
   assign \$156  = \$155  ? dq_psum[31:0] : out_acc[31:0];
   assign \$157  = ~ in_corr;
   assign \$158  = dq_scale[7:0] >> \$150 [2:0];
@@ -950,7 +966,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign dq_dh0_1 = dq_h ? \$165  : dq_d0_1;
   assign \$166  = $signed(dq_dh0_1) << \$150 [2:0];
   assign \$167  = dq_bit == 3'h5;
-  assign \$168  = \$167  & dq_first;
+  assign \$168  = \$167  & \$signal$85 ;
   assign \$169  = \$168  ? dq_psum[63:32] : out_acc[63:32];
   assign \$170  = ~ in_corr;
   assign \$171  = dq_scale[15:8] >> \$150 [2:0];
@@ -962,7 +978,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign dq_dh0_2 = dq_h ? \$178  : dq_d0_2;
   assign \$179  = $signed(dq_dh0_2) << \$150 [2:0];
   assign \$180  = dq_bit == 3'h5;
-  assign \$181  = \$180  & dq_first;
+  assign \$181  = \$180  & \$signal$85 ;
   assign \$182  = \$181  ? dq_psum[95:64] : out_acc[95:64];
   assign \$183  = ~ in_corr;
   assign \$184  = dq_scale[23:16] >> \$150 [2:0];
@@ -974,7 +990,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign dq_dh0_3 = dq_h ? \$191  : dq_d0_3;
   assign \$192  = $signed(dq_dh0_3) << \$150 [2:0];
   assign \$193  = dq_bit == 3'h5;
-  assign \$194  = \$193  & dq_first;
+  assign \$194  = \$193  & \$signal$85 ;
   assign \$195  = \$194  ? dq_psum[127:96] : out_acc[127:96];
   assign \$196  = ~ in_corr;
   assign \$197  = dq_scale[31:24] >> \$150 [2:0];
@@ -986,7 +1002,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign dq_dh1_0 = dq_h ? \$204  : dq_d1_0;
   assign \$205  = $signed(dq_dh1_0) << \$150 [2:0];
   assign \$206  = dq_bit == 3'h5;
-  assign \$207  = \$206  & dq_first;
+  assign \$207  = \$206  & \$signal$85 ;
   assign \$208  = \$207  ? dq_psum[159:128] : out_acc[159:128];
   assign \$209  = ~ in_corr;
   assign \$210  = dq_scale[7:0] >> \$150 [2:0];
@@ -998,7 +1014,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign dq_dh1_1 = dq_h ? \$217  : dq_d1_1;
   assign \$218  = $signed(dq_dh1_1) << \$150 [2:0];
   assign \$219  = dq_bit == 3'h5;
-  assign \$220  = \$219  & dq_first;
+  assign \$220  = \$219  & \$signal$85 ;
   assign \$221  = \$220  ? dq_psum[191:160] : out_acc[191:160];
   assign \$222  = ~ in_corr;
   assign \$223  = dq_scale[15:8] >> \$150 [2:0];
@@ -1010,7 +1026,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign dq_dh1_2 = dq_h ? \$230  : dq_d1_2;
   assign \$231  = $signed(dq_dh1_2) << \$150 [2:0];
   assign \$232  = dq_bit == 3'h5;
-  assign \$233  = \$232  & dq_first;
+  assign \$233  = \$232  & \$signal$85 ;
   assign \$234  = \$233  ? dq_psum[223:192] : out_acc[223:192];
   assign \$235  = ~ in_corr;
   assign \$236  = dq_scale[23:16] >> \$150 [2:0];
@@ -1022,7 +1038,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign dq_dh1_3 = dq_h ? \$243  : dq_d1_3;
   assign \$244  = $signed(dq_dh1_3) << \$150 [2:0];
   assign \$245  = dq_bit == 3'h5;
-  assign \$246  = \$245  & dq_first;
+  assign \$246  = \$245  & \$signal$85 ;
   assign \$247  = \$246  ? dq_psum[255:224] : out_acc[255:224];
   assign \$248  = ~ in_corr;
   assign \$249  = dq_scale[31:24] >> \$150 [2:0];
@@ -1055,41 +1071,41 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   always @(posedge clk)
     \$signal  <= \$266 ;
   always @(posedge clk)
-    act_sum0 <= \$267 ;
+    beat_h <= \$267 ;
   always @(posedge clk)
-    act_sum1 <= \$268 ;
+    \$signal$25  <= \$268 ;
   always @(posedge clk)
-    grp0_0 <= \$269 ;
+    act_sum0 <= \$269 ;
   always @(posedge clk)
-    grp1_0 <= \$270 ;
+    act_sum1 <= \$270 ;
   always @(posedge clk)
-    grp0_1 <= \$271 ;
+    grp0_0 <= \$271 ;
   always @(posedge clk)
-    grp1_1 <= \$272 ;
+    grp1_0 <= \$272 ;
   always @(posedge clk)
-    grp0_2 <= \$273 ;
+    grp0_1 <= \$273 ;
   always @(posedge clk)
-    grp1_2 <= \$274 ;
+    grp1_1 <= \$274 ;
   always @(posedge clk)
-    grp0_3 <= \$275 ;
+    grp0_2 <= \$275 ;
   always @(posedge clk)
-    grp1_3 <= \$276 ;
+    grp1_2 <= \$276 ;
   always @(posedge clk)
-    grp_first <= \$277 ;
+    grp0_3 <= \$277 ;
   always @(posedge clk)
-    grp_psum <= \$278 ;
+    grp1_3 <= \$278 ;
   always @(posedge clk)
-    dq_c0 <= \$279 ;
+    grp_first <= \$279 ;
   always @(posedge clk)
-    dq_c1 <= \$280 ;
+    grp_psum <= \$280 ;
   always @(posedge clk)
-    dq_c2 <= \$281 ;
+    dq_c0 <= \$281 ;
   always @(posedge clk)
-    dq_c3 <= \$282 ;
+    dq_c1 <= \$282 ;
   always @(posedge clk)
-    \$signal$57  <= \$283 ;
+    dq_c2 <= \$283 ;
   always @(posedge clk)
-    beat_p <= \$284 ;
+    dq_c3 <= \$284 ;
   always @(posedge clk)
     dq_h <= \$285 ;
   always @(posedge clk)
@@ -1125,11 +1141,11 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   always @(posedge clk)
     dq_scale <= \$301 ;
   always @(posedge clk)
-    dq_first <= \$302 ;
+    \$signal$85  <= \$302 ;
   always @(posedge clk)
     dq_psum <= \$303 ;
   always @(posedge clk)
-    dq_last <= \$304 ;
+    \$signal$83  <= \$304 ;
   \lut_w4_a8_nosym.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -1253,31 +1269,27 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$266  = \$signal ;
     if (accept) begin
-      \$266  = w_sel[111:96];
+      \$266  = 1'h0;
     end
     if (rst) begin
-      \$266  = 16'h0000;
+      \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = act_sum0;
-    if (handoff) begin
-      \$267  = 16'h0000;
-    end else if (last_plane) begin
-      \$267  = \$108 [15:0];
+    \$267  = beat_h;
+    if (accept) begin
+      \$267  = 1'h0;
     end
     if (rst) begin
-      \$267  = 16'h0000;
+      \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = act_sum1;
-    if (handoff) begin
-      \$268  = 16'h0000;
-    end else if (last_plane) begin
-      \$268  = \$109 [15:0];
+    \$268  = \$signal$25 ;
+    if (accept) begin
+      \$268  = w_sel[111:96];
     end
     if (rst) begin
       \$268  = 16'h0000;
@@ -1285,148 +1297,152 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = grp0_0;
+    \$269  = act_sum0;
     if (handoff) begin
-      \$269  = 19'h00000;
+      \$269  = 16'h0000;
+    end else if (last_plane) begin
+      \$269  = \$108 [15:0];
+    end
+    if (rst) begin
+      \$269  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$270  = act_sum1;
+    if (handoff) begin
+      \$270  = 16'h0000;
+    end else if (last_plane) begin
+      \$270  = \$109 [15:0];
+    end
+    if (rst) begin
+      \$270  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$271  = grp0_0;
+    if (handoff) begin
+      \$271  = 19'h00000;
     end else if (\$7 ) begin
-      \$269  = \$114 [18:0];
+      \$271  = \$114 [18:0];
     end
     if (rst) begin
-      \$269  = 19'h00000;
+      \$271  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = grp1_0;
+    \$272  = grp1_0;
     if (handoff) begin
-      \$270  = 19'h00000;
+      \$272  = 19'h00000;
     end else if (\$9 ) begin
-      \$270  = \$119 [18:0];
+      \$272  = \$119 [18:0];
     end
     if (rst) begin
-      \$270  = 19'h00000;
+      \$272  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = grp0_1;
+    \$273  = grp0_1;
     if (handoff) begin
-      \$271  = 19'h00000;
+      \$273  = 19'h00000;
     end else if (\$11 ) begin
-      \$271  = \$124 [18:0];
+      \$273  = \$124 [18:0];
     end
     if (rst) begin
-      \$271  = 19'h00000;
+      \$273  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = grp1_1;
+    \$274  = grp1_1;
     if (handoff) begin
-      \$272  = 19'h00000;
+      \$274  = 19'h00000;
     end else if (\$13 ) begin
-      \$272  = \$129 [18:0];
+      \$274  = \$129 [18:0];
     end
     if (rst) begin
-      \$272  = 19'h00000;
+      \$274  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = grp0_2;
+    \$275  = grp0_2;
     if (handoff) begin
-      \$273  = 19'h00000;
+      \$275  = 19'h00000;
     end else if (\$15 ) begin
-      \$273  = \$134 [18:0];
+      \$275  = \$134 [18:0];
     end
     if (rst) begin
-      \$273  = 19'h00000;
+      \$275  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = grp1_2;
+    \$276  = grp1_2;
     if (handoff) begin
-      \$274  = 19'h00000;
+      \$276  = 19'h00000;
     end else if (\$17 ) begin
-      \$274  = \$139 [18:0];
+      \$276  = \$139 [18:0];
     end
     if (rst) begin
-      \$274  = 19'h00000;
+      \$276  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = grp0_3;
+    \$277  = grp0_3;
     if (handoff) begin
-      \$275  = 19'h00000;
+      \$277  = 19'h00000;
     end else if (\$19 ) begin
-      \$275  = \$144 [18:0];
+      \$277  = \$144 [18:0];
     end
     if (rst) begin
-      \$275  = 19'h00000;
+      \$277  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = grp1_3;
+    \$278  = grp1_3;
     if (handoff) begin
-      \$276  = 19'h00000;
+      \$278  = 19'h00000;
     end else if (\$21 ) begin
-      \$276  = \$149 [18:0];
+      \$278  = \$149 [18:0];
     end
     if (rst) begin
-      \$276  = 19'h00000;
+      \$278  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = grp_first;
+    \$279  = grp_first;
     if (handoff) begin
-      \$277  = 1'h0;
+      \$279  = 1'h0;
     end
     if (\$22 ) begin
-      \$277  = 1'h1;
+      \$279  = 1'h1;
     end
     if (rst) begin
-      \$277  = 1'h0;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = grp_psum;
+    \$280  = grp_psum;
     if (\$22 ) begin
-      \$278  = i_psum;
+      \$280  = i_psum;
     end
     if (rst) begin
-      \$278  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$280  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = dq_c0;
+    \$281  = dq_c0;
     if (handoff) begin
-      \$279  = c0;
-    end
-    if (rst) begin
-      \$279  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = dq_c1;
-    if (handoff) begin
-      \$280  = c1;
-    end
-    if (rst) begin
-      \$280  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = dq_c2;
-    if (handoff) begin
-      \$281  = c2;
+      \$281  = c0;
     end
     if (rst) begin
       \$281  = 5'h00;
@@ -1434,9 +1450,9 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = dq_c3;
+    \$282  = dq_c1;
     if (handoff) begin
-      \$282  = c3;
+      \$282  = c1;
     end
     if (rst) begin
       \$282  = 5'h00;
@@ -1444,29 +1460,29 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = \$signal$57 ;
-    if (accept) begin
-      \$283  = 1'h0;
+    \$283  = dq_c2;
+    if (handoff) begin
+      \$283  = c2;
     end
     if (rst) begin
-      \$283  = 1'h0;
+      \$283  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = beat_p;
-    if (accept) begin
-      \$284  = 1'h0;
+    \$284  = dq_c3;
+    if (handoff) begin
+      \$284  = c3;
     end
     if (rst) begin
-      \$284  = 1'h0;
+      \$284  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$285  = dq_h;
     if (handoff) begin
-      \$285  = \$signal$57 ;
+      \$285  = beat_h;
     end
     if (rst) begin
       \$285  = 1'h0;
@@ -1670,7 +1686,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = dq_first;
+    \$302  = \$signal$85 ;
     if (handoff) begin
       \$302  = grp_first;
     end
@@ -1690,7 +1706,7 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = dq_last;
+    \$304  = \$signal$83 ;
     if (handoff) begin
       \$304  = beat_last;
     end
@@ -1722,19 +1738,27 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \a$90  = i_a[63:32];
   assign \load$91  = accept;
   assign plane_neg = 1'h0;
+  assign shift0_0 = step;
   assign shifted0_0 = { \$111 [13], \$111  };
+  assign shift1_0 = step;
   assign shifted1_0 = { \$116 [13], \$116  };
+  assign shift0_1 = step;
   assign shifted0_1 = { \$121 [13], \$121  };
+  assign shift1_1 = step;
   assign shifted1_1 = { \$126 [13], \$126  };
+  assign shift0_2 = step;
   assign shifted0_2 = { \$131 [13], \$131  };
+  assign shift1_2 = step;
   assign shifted1_2 = { \$136 [13], \$136  };
+  assign shift0_3 = step;
   assign shifted0_3 = { \$141 [13], \$141  };
+  assign shift1_3 = step;
   assign shifted1_3 = { \$146 [13], \$146  };
   assign sbit = \$150 [2:0];
   assign corr_uint4 = { c0[4], c0 };
-  assign \corr_uint4$121  = { c1[4], c1 };
-  assign \corr_uint4$122  = { c2[4], c2 };
-  assign \corr_uint4$123  = { c3[4], c3 };
+  assign \corr_uint4$129  = { c1[4], c1 };
+  assign \corr_uint4$130  = { c2[4], c2 };
+  assign \corr_uint4$131  = { c3[4], c3 };
   assign dq_sh0_0 = { \$153 [27], \$153  };
   assign dq_sh0_1 = { \$166 [27], \$166  };
   assign dq_sh0_2 = { \$179 [27], \$179  };
@@ -1937,10 +1961,10 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \beat_scale[1]  = beat_scale[15:8];
   assign \beat_scale[2]  = beat_scale[23:16];
   assign \beat_scale[3]  = beat_scale[31:24];
-  assign \$signal[0]  = \$signal [3:0];
-  assign \$signal[1]  = \$signal [7:4];
-  assign \$signal[2]  = \$signal [11:8];
-  assign \$signal[3]  = \$signal [15:12];
+  assign \$signal$25[0]  = \$signal$25 [3:0];
+  assign \$signal$25[1]  = \$signal$25 [7:4];
+  assign \$signal$25[2]  = \$signal$25 [11:8];
+  assign \$signal$25[3]  = \$signal$25 [15:12];
   assign \grp_psum[0]  = grp_psum[31:0];
   assign \grp_psum[1]  = grp_psum[63:32];
   assign \grp_psum[2]  = grp_psum[95:64];
@@ -2071,6 +2095,11 @@ module \lut_w4_a8_nosym.precompute0 (clk, rst, load, \table , a);
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
   wire [7:0] \a[3] ;
+  wire [31:0] a_isolated;
+  wire [7:0] \a_isolated[0] ;
+  wire [7:0] \a_isolated[1] ;
+  wire [7:0] \a_isolated[2] ;
+  wire [7:0] \a_isolated[3] ;
   input clk;
   wire clk;
   input load;
@@ -2081,7 +2110,6 @@ module \lut_w4_a8_nosym.precompute0 (clk, rst, load, \table , a);
   wire [10:0] node13;
   wire [10:0] node14;
   wire [10:0] node15;
-  wire [10:0] node4;
   wire [10:0] node5;
   wire [10:0] node6;
   wire [10:0] node7;
@@ -2107,17 +2135,18 @@ module \lut_w4_a8_nosym.precompute0 (clk, rst, load, \table , a);
   wire [10:0] \table[7] ;
   wire [10:0] \table[8] ;
   wire [10:0] \table[9] ;
-  assign \$1  = $signed(a[7:0]) + $signed(a[15:8]);
-  assign \$2  = $signed(a[7:0]) + $signed(a[23:16]);
-  assign \$3  = $signed(a[15:8]) + $signed(a[23:16]);
-  assign \$4  = $signed(\$1 ) + $signed(a[23:16]);
-  assign \$5  = $signed(a[7:0]) + $signed(a[31:24]);
-  assign \$6  = $signed(a[15:8]) + $signed(a[31:24]);
-  assign \$7  = $signed(\$1 ) + $signed(a[31:24]);
-  assign \$8  = $signed(a[23:16]) + $signed(a[31:24]);
-  assign \$9  = $signed(\$2 ) + $signed(a[31:24]);
-  assign \$10  = $signed(\$3 ) + $signed(a[31:24]);
-  assign \$11  = $signed(\$4 [10:0]) + $signed(a[31:24]);
+  assign a_isolated = load ? a : 32'd0;
+  assign \$1  = $signed(a_isolated[7:0]) + $signed(a_isolated[15:8]);
+  assign \$2  = $signed(a_isolated[7:0]) + $signed(a_isolated[23:16]);
+  assign \$3  = $signed(a_isolated[15:8]) + $signed(a_isolated[23:16]);
+  assign \$4  = $signed(\$1 ) + $signed(a_isolated[23:16]);
+  assign \$5  = $signed(a_isolated[7:0]) + $signed(a_isolated[31:24]);
+  assign \$6  = $signed(a_isolated[15:8]) + $signed(a_isolated[31:24]);
+  assign \$7  = $signed(\$1 ) + $signed(a_isolated[31:24]);
+  assign \$8  = $signed(a_isolated[23:16]) + $signed(a_isolated[31:24]);
+  assign \$9  = $signed(\$2 ) + $signed(a_isolated[31:24]);
+  assign \$10  = $signed(\$3 ) + $signed(a_isolated[31:24]);
+  assign \$11  = $signed(\$4 [10:0]) + $signed(a_isolated[31:24]);
   always @(posedge clk)
     \table  <= \$12 ;
   always @* begin
@@ -2125,14 +2154,14 @@ module \lut_w4_a8_nosym.precompute0 (clk, rst, load, \table , a);
     \$12  = \table ;
     if (load) begin
       \$12 [10:0] = 11'h000;
-      \$12 [21:11] = { a[7], a[7], a[7], a[7:0] };
-      \$12 [32:22] = { a[15], a[15], a[15], a[15:8] };
+      \$12 [21:11] = { a_isolated[7], a_isolated[7], a_isolated[7], a_isolated[7:0] };
+      \$12 [32:22] = { a_isolated[15], a_isolated[15], a_isolated[15], a_isolated[15:8] };
       \$12 [43:33] = { \$1 [8], \$1 [8], \$1  };
-      \$12 [54:44] = { a[23], a[23], a[23], a[23:16] };
+      \$12 [54:44] = { a_isolated[23], a_isolated[23], a_isolated[23], a_isolated[23:16] };
       \$12 [65:55] = { \$2 [8], \$2 [8], \$2  };
       \$12 [76:66] = { \$3 [8], \$3 [8], \$3  };
       \$12 [87:77] = \$4 [10:0];
-      \$12 [98:88] = { a[31], a[31], a[31], a[31:24] };
+      \$12 [98:88] = { a_isolated[31], a_isolated[31], a_isolated[31], a_isolated[31:24] };
       \$12 [109:99] = { \$5 [8], \$5 [8], \$5  };
       \$12 [120:110] = { \$6 [8], \$6 [8], \$6  };
       \$12 [131:121] = \$7 [10:0];
@@ -2145,7 +2174,6 @@ module \lut_w4_a8_nosym.precompute0 (clk, rst, load, \table , a);
       \$12  = 176'h00000000000000000000000000000000000000000000;
     end
   end
-  assign node4 = 11'h000;
   assign node5 = { \$1 [8], \$1 [8], \$1  };
   assign node6 = { \$2 [8], \$2 [8], \$2  };
   assign node7 = { \$3 [8], \$3 [8], \$3  };
@@ -2157,6 +2185,10 @@ module \lut_w4_a8_nosym.precompute0 (clk, rst, load, \table , a);
   assign node13 = \$9 [10:0];
   assign node14 = \$10 [10:0];
   assign node15 = \$11 [10:0];
+  assign \a_isolated[0]  = a_isolated[7:0];
+  assign \a_isolated[1]  = a_isolated[15:8];
+  assign \a_isolated[2]  = a_isolated[23:16];
+  assign \a_isolated[3]  = a_isolated[31:24];
   assign \a[0]  = a[7:0];
   assign \a[1]  = a[15:8];
   assign \a[2]  = a[23:16];
@@ -2199,6 +2231,11 @@ module \lut_w4_a8_nosym.precompute1 (clk, rst, load, \table , a);
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
   wire [7:0] \a[3] ;
+  wire [31:0] a_isolated;
+  wire [7:0] \a_isolated[0] ;
+  wire [7:0] \a_isolated[1] ;
+  wire [7:0] \a_isolated[2] ;
+  wire [7:0] \a_isolated[3] ;
   input clk;
   wire clk;
   input load;
@@ -2209,7 +2246,6 @@ module \lut_w4_a8_nosym.precompute1 (clk, rst, load, \table , a);
   wire [10:0] node13;
   wire [10:0] node14;
   wire [10:0] node15;
-  wire [10:0] node4;
   wire [10:0] node5;
   wire [10:0] node6;
   wire [10:0] node7;
@@ -2235,17 +2271,18 @@ module \lut_w4_a8_nosym.precompute1 (clk, rst, load, \table , a);
   wire [10:0] \table[7] ;
   wire [10:0] \table[8] ;
   wire [10:0] \table[9] ;
-  assign \$1  = $signed(a[7:0]) + $signed(a[15:8]);
-  assign \$2  = $signed(a[7:0]) + $signed(a[23:16]);
-  assign \$3  = $signed(a[15:8]) + $signed(a[23:16]);
-  assign \$4  = $signed(\$1 ) + $signed(a[23:16]);
-  assign \$5  = $signed(a[7:0]) + $signed(a[31:24]);
-  assign \$6  = $signed(a[15:8]) + $signed(a[31:24]);
-  assign \$7  = $signed(\$1 ) + $signed(a[31:24]);
-  assign \$8  = $signed(a[23:16]) + $signed(a[31:24]);
-  assign \$9  = $signed(\$2 ) + $signed(a[31:24]);
-  assign \$10  = $signed(\$3 ) + $signed(a[31:24]);
-  assign \$11  = $signed(\$4 [10:0]) + $signed(a[31:24]);
+  assign a_isolated = load ? a : 32'd0;
+  assign \$1  = $signed(a_isolated[7:0]) + $signed(a_isolated[15:8]);
+  assign \$2  = $signed(a_isolated[7:0]) + $signed(a_isolated[23:16]);
+  assign \$3  = $signed(a_isolated[15:8]) + $signed(a_isolated[23:16]);
+  assign \$4  = $signed(\$1 ) + $signed(a_isolated[23:16]);
+  assign \$5  = $signed(a_isolated[7:0]) + $signed(a_isolated[31:24]);
+  assign \$6  = $signed(a_isolated[15:8]) + $signed(a_isolated[31:24]);
+  assign \$7  = $signed(\$1 ) + $signed(a_isolated[31:24]);
+  assign \$8  = $signed(a_isolated[23:16]) + $signed(a_isolated[31:24]);
+  assign \$9  = $signed(\$2 ) + $signed(a_isolated[31:24]);
+  assign \$10  = $signed(\$3 ) + $signed(a_isolated[31:24]);
+  assign \$11  = $signed(\$4 [10:0]) + $signed(a_isolated[31:24]);
   always @(posedge clk)
     \table  <= \$12 ;
   always @* begin
@@ -2253,14 +2290,14 @@ module \lut_w4_a8_nosym.precompute1 (clk, rst, load, \table , a);
     \$12  = \table ;
     if (load) begin
       \$12 [10:0] = 11'h000;
-      \$12 [21:11] = { a[7], a[7], a[7], a[7:0] };
-      \$12 [32:22] = { a[15], a[15], a[15], a[15:8] };
+      \$12 [21:11] = { a_isolated[7], a_isolated[7], a_isolated[7], a_isolated[7:0] };
+      \$12 [32:22] = { a_isolated[15], a_isolated[15], a_isolated[15], a_isolated[15:8] };
       \$12 [43:33] = { \$1 [8], \$1 [8], \$1  };
-      \$12 [54:44] = { a[23], a[23], a[23], a[23:16] };
+      \$12 [54:44] = { a_isolated[23], a_isolated[23], a_isolated[23], a_isolated[23:16] };
       \$12 [65:55] = { \$2 [8], \$2 [8], \$2  };
       \$12 [76:66] = { \$3 [8], \$3 [8], \$3  };
       \$12 [87:77] = \$4 [10:0];
-      \$12 [98:88] = { a[31], a[31], a[31], a[31:24] };
+      \$12 [98:88] = { a_isolated[31], a_isolated[31], a_isolated[31], a_isolated[31:24] };
       \$12 [109:99] = { \$5 [8], \$5 [8], \$5  };
       \$12 [120:110] = { \$6 [8], \$6 [8], \$6  };
       \$12 [131:121] = \$7 [10:0];
@@ -2273,7 +2310,6 @@ module \lut_w4_a8_nosym.precompute1 (clk, rst, load, \table , a);
       \$12  = 176'h00000000000000000000000000000000000000000000;
     end
   end
-  assign node4 = 11'h000;
   assign node5 = { \$1 [8], \$1 [8], \$1  };
   assign node6 = { \$2 [8], \$2 [8], \$2  };
   assign node7 = { \$3 [8], \$3 [8], \$3  };
@@ -2285,6 +2321,10 @@ module \lut_w4_a8_nosym.precompute1 (clk, rst, load, \table , a);
   assign node13 = \$9 [10:0];
   assign node14 = \$10 [10:0];
   assign node15 = \$11 [10:0];
+  assign \a_isolated[0]  = a_isolated[7:0];
+  assign \a_isolated[1]  = a_isolated[15:8];
+  assign \a_isolated[2]  = a_isolated[23:16];
+  assign \a_isolated[3]  = a_isolated[31:24];
   assign \a[0]  = a[7:0];
   assign \a[1]  = a[15:8];
   assign \a[2]  = a[23:16];
