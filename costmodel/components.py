@@ -128,13 +128,13 @@ def int_multiplier(a_bits: int, b_bits: int, tech: "Technology") -> ComponentCos
 
 def register(bits: int, tech: "Technology") -> ComponentCost:
     """``bits`` flip-flops; energy per clocked cycle (clock and data activity together)."""
-    _check_bits("bits", bits, 0)
+    _check_bits("bits", bits, 0, 1 << 20)
     return tech.logic.register_bit * bits
 
 
 def mux2(bits: int, tech: "Technology") -> ComponentCost:
     """A ``bits``-wide 2:1 multiplexer."""
-    _check_bits("bits", bits, 0)
+    _check_bits("bits", bits, 0, 1 << 20)
     return tech.logic.mux2_bit * bits
 
 

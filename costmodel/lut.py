@@ -17,14 +17,38 @@ counts
 
 from typing import Any
 
-from .components import ComponentCost, barrel_shifter, int_adder, mux2, register
+from sim.golden.lut import n_planes, plane_negative
+
+from .components import (
+    FP16_FIELDS,
+    FP32_FIELDS,
+    ComponentCost,
+    barrel_shifter,
+    fp_adder,
+    int_adder,
+    mux2,
+    register,
+)
 from .pe import _contract_plumbing, register_pe_model
 from .tech import Technology
 
 __all__: list[str] = []
 
-_PER_BEAT = ("table_precompute", "table_registers", "act_sum", "weight_planes")
-_PER_GROUP = ("correction_constants", "dequantizer")
+_PER_BEAT = ("table_precompute", "precompute_fp16_adders", "operand_isolation",
+             "table_registers", "act_sum",
+             "act_sum_fp32_adders", "weight_planes")
+_PER_GROUP = ("correction_constants", "dequantizer", "dequant_fp32_adders")
+
+
+def _fp32_scaler(tech: Technology) -> ComponentCost:
+    """An exact FP32 power-of-two scaling (``hw.fp.round_pack`` on a 24-bit significand): a
+    leading-one detector and normalising shifter, the exponent adder, the rounding incrementer."""
+    return barrel_shifter(26, 26, tech) + int_adder(12, tech) + int_adder(24, tech)
+
+
+def _fp16_to_fp32(tech: Technology) -> ComponentCost:
+    """FP16 -> FP32 with an exponent offset: normalise a subnormal (11-bit shifter), add."""
+    return barrel_shifter(11, 11, tech) + int_adder(8, tech)
 
 
 def _lut_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
@@ -33,42 +57,96 @@ def _lut_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     cycles = config.cycles_per_beat
     tb = config.table_bits
     entries = config.table_entries
-    # Per multiplexer-PE and plane cycle: an entries:1 read mux of table_bits, the plane shift,
-    # the conditional negate folded into an add/subtract, and the group accumulator. The
-    # symmetrized index needs k-1 inverters (a 2:1 mux each) and the sign logic.
-    index_logic = mux2(k - 1, tech) if config.symmetric else ComponentCost.zero()
-    pe_cycle = (mux2(tb, tech) * (entries - 1) + index_logic
-                + barrel_shifter(tb + config.planes_max, config.planes_max, tech)
-                + int_adder(tb + config.planes_max + 1, tech)
-                + int_adder(config.group_acc_bits, tech) + register(config.group_acc_bits, tech))
+    tf = config.table_format
+    fp32_add = fp_adder(*FP32_FIELDS, tech)
+
+    # --- precompute (per row, once per beat) -------------------------------------------------
+    if tf == "fp16":
+        plan = fp_adder(*FP16_FIELDS, tech) * config.table_adders
+    elif tf == "int8":
+        # Exponent match (a max tree), per activation an alignment shifter and a negate, the
+        # plan's adders on the grid, and per stored entry a rounding incrementer and clamp.
+        align = (int_adder(5, tech) * (k - 1) + mux2(5, tech) * (k - 1)
+                 + (barrel_shifter(11, 11, tech) + int_adder(12, tech)) * k)
+        rounding = (int_adder(config.align_bits - config.table_shift + 1, tech)
+                    + mux2(8, tech) * 2) * entries
+        plan = align + int_adder(config.align_bits, tech) * config.table_adders + rounding
+    else:
+        plan = int_adder(tb, tech) * config.table_adders
     per_beat = {
-        "table_precompute": int_adder(tb, tech) * (config.table_adders * rows),
-        "table_registers": register(entries * tb, tech) * rows,
-        "act_sum": (int_adder(config.act_sum_bits, tech)
-                    + register(2 * config.act_sum_bits, tech)) * rows,
+        # Operand isolation keeps the adders quiet outside the loading cycle.
+        ("precompute_fp16_adders" if tf == "fp16" else "table_precompute"): plan * rows,
+        "operand_isolation": mux2(k * config.act_bits, tech) * rows,
+        "table_registers": register(entries * tb + (5 if tf == "int8" else 0), tech) * rows,
         # The beat's weights held for its planes, read one plane per cycle.
-        "weight_planes": (register(config.planes_max * cols * k, tech)
+        "weight_planes": (register(k, tech) * (config.planes_max * cols)
                           + mux2(cols * k, tech) * (config.planes_max - 1)),
     }
-    per_cycle = {"mux_pes": pe_cycle * pes}
-    # Dequantizer per PE: D register and its correction adder with the (sum a << j) shifter,
-    # the (D >> h) << j shifter, the output adder with its base select, out_acc and o_psum.
-    acc = config.acc_bits
-    dq_pe = (register(config.dq_bits, tech) + int_adder(config.dq_bits, tech)
-             + barrel_shifter(config.dq_bits, max(config.corr_bits, 1), tech)
-             + barrel_shifter(config.dq_bits + config.scale_bits, config.scale_bits, tech)
-             + int_adder(acc, tech) + mux2(acc, tech) + register(2 * acc, tech))
+    if tf == "fp16":
+        per_beat["act_sum_fp32_adders"] = fp32_add * rows
+        per_beat["act_sum"] = (_fp16_to_fp32(tech) + register(64, tech)) * rows
+    else:
+        per_beat["act_sum"] = (int_adder(config.act_sum_bits, tech)
+                               + barrel_shifter(config.act_sum_bits, 30, tech) * int(tf == "int8")
+                               + register(2 * config.act_sum_bits, tech)) * rows
+
+    # --- multiplexer-PEs (every plane cycle) -------------------------------------------------
+    # An entries:1 read mux, then: integer tables shift by the plane (and INT8 tables by their
+    # chunk's exponent), negate where a look-up can be negative and accumulate exactly; FP16
+    # tables convert the entry to FP32 with the plane in its exponent and add in FP32.
+    read = mux2(tb, tech) * (entries - 1)
+    negates = config.symmetric or any(plane_negative(f, n_planes(f) - 1)
+                                      for f in config.weight_formats)
+    if tf == "fp16":
+        pe_cycle = read + _fp16_to_fp32(tech) + register(32, tech)
+    else:
+        extra = 29 if tf == "int8" else 0
+        val_bits = tb + config.planes_max + extra
+        negate = (int_adder(val_bits, tech) + mux2(val_bits, tech) if negates
+                  else ComponentCost.zero())
+        pe_cycle = (read + barrel_shifter(val_bits, config.planes_max + extra, tech) + negate
+                    + int_adder(config.group_acc_bits, tech)
+                    + register(config.group_acc_bits, tech))
+    # The symmetrized index (k-1 inverters and a select) is per column, shared by its rows.
+    index_logic = mux2(k - 1, tech) * cols if config.symmetric else ComponentCost.zero()
+    per_cycle = {"mux_pes": pe_cycle * pes + index_logic}
+    if tf == "fp16":
+        per_cycle["plane_fp32_adders"] = fp32_add * pes
+
+    # --- dequantizer (per PE, dq_cycles per group) -------------------------------------------
+    acc = config.cell_bits
+    out_regs = mux2(acc, tech) + register(2 * acc, tech)
+    if tf == "fp16":
+        # D register, its p-doubling, the scale term's scaler, the operand selects of the
+        # shared FP32 adder; one correction scaler per row.
+        dq_pe = register(32, tech) + _fp32_scaler(tech) + mux2(64, tech) + out_regs
+        dq_row = _fp32_scaler(tech) * rows
+    else:
+        correction = (register(config.dq_bits, tech) + int_adder(config.dq_bits, tech)
+                      + barrel_shifter(config.dq_bits, max(config.corr_bits, 1), tech))
+        if tf == "int8":
+            # The exact D rounded to FP32 (normalising shifter over D, rounding, exponent).
+            scale = (barrel_shifter(config.dq_bits, config.dq_bits, tech)
+                     + int_adder(config.dq_bits, tech) + int_adder(24, tech)
+                     + int_adder(8, tech))
+        else:
+            scale = (barrel_shifter(config.dq_bits + config.scale_bits, config.scale_bits, tech)
+                     + int_adder(acc, tech))
+        dq_pe = correction + scale + out_regs
+        dq_row = ComponentCost.zero()
     per_group = {
         "correction_constants": (int_adder(config.corr_bits + 1, tech)
                                  + register(config.corr_bits + 2 * config.scale_bits, tech))
         * cols,
-        "dequantizer": dq_pe * pes,
+        "dequantizer": dq_pe * pes + dq_row,
     }
+    if config.is_fp:
+        per_group["dequant_fp32_adders"] = fp32_add * pes
     # Group bookkeeping: the first beat's i_psum and the dequantizer's copy of it.
-    holding = {"psum_registers": register(2 * config.psum_bits, tech)}
+    holding = {"psum_registers": register(config.cell_bits, tech) * (2 * pes)}
     plumbing = _contract_plumbing(config, tech)
 
-    out = {name: c for name, c in per_beat.items()}
+    out = dict(per_beat)
     out.update({name: ComponentCost(c.area_um2, c.energy_pj * cycles)
                 for name, c in per_cycle.items()})
     share = config.dq_cycles / config.beats_per_group

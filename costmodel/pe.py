@@ -393,8 +393,11 @@ UNIT_KEYS: dict[str, dict[str, str]] = {
     "int_mac": {},
     # FP-activation bit-serial PEs build their two FP32 adders as submodules (integer ones none).
     "bitserial": {"group_fp32_adder": "FPAdd", "dequant_fp32_adder": "FPAdd"},
-    # The LUT tile's precompute units are plain adders inside the tile's hierarchy.
-    "lut": {},
+    # LUT tiles: FP16 tables build FP16 adders in the precompute units and FP32 adders in every
+    # PE (planes, dequantization) and row (activation sums); INT8 tables of FP16 activations an
+    # FP32 dequantization adder per PE; integer tiles none.
+    "lut": {"precompute_fp16_adders": "FPAdd", "plane_fp32_adders": "FPAdd",
+            "act_sum_fp32_adders": "FPAdd", "dequant_fp32_adders": "FPAdd"},
     "fp16_mac": {"fp16_multipliers": "FPMul", "fp32_tree_adders": "FPAdd",
                  "fp32_accumulate_adder": "FPAdd"},
     "dequant_mac": {"fp16_multipliers": "FPMul", "fp32_tree_adders": "FPAdd",

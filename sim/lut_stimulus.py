@@ -177,6 +177,13 @@ def random_beats(config: Any, rng: np.random.Generator, n_valid: int) -> list[Be
             _group(config, rng, out, first=g == 0, last=g == n_groups - 1, psum=psum,
                    extreme=rng.random() < 0.15,
                    beats=int(rng.integers(1, config.beats_per_group)) if partial else None)
+    return _drained(config, rng, out)
+
+
+def _drained(config: Any, rng: np.random.Generator, out: list[Beat]) -> list[Beat]:
+    """``out`` plus idle cycles until its last dequantization is over, so that any stimulus can
+    follow it (each generator schedules as if the tile were idle at its start)."""
+    out.extend(idle_beat(config, rng) for _ in range(config.dq_cycles))
     return out
 
 
@@ -197,7 +204,7 @@ def corner_beats(config: Any) -> list[Beat]:
         for g in range(3):
             _group(config, rng, out, first=g == 0, last=g == 2, psum=(0,) * cells,
                    dtype=dtype, extreme=True, scale=(top - g,) * config.cols)
-    return out
+    return _drained(config, rng, out)
 
 
 def _pack(values, bits: int, offset: int = 0) -> int:
@@ -226,8 +233,10 @@ def encode_beat(config: Any, beat: Beat, ctl: int) -> dict[str, int]:
         offset += cols * config.code_bits
     if config.dtype_bits:
         word |= int(w.dtype) << offset
+    # An idle beat may leave psum at Beat's default 0 (an all-zero bus).
+    psum = beat.psum if isinstance(beat.psum, int) else _pack(beat.psum, config.cell_bits)
     return {"i_a": _pack([x for row in beat.a for x in row], config.act_bits), "i_w": word,
-            "i_psum": _pack(beat.psum, config.cell_bits), "i_ctl": ctl}
+            "i_psum": psum, "i_ctl": ctl}
 
 
 def decode_psum(config: Any, raw: int) -> tuple[int, ...]:

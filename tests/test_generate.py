@@ -74,6 +74,16 @@ def test_hierarchy_counts_follow_config(fresh):
             assert mods == [name]
         elif config.kind == "bitserial":
             assert mods == [name, f"{name}.group_add", f"{name}.out_add"]
+        elif config.kind == "lut":
+            # A precompute unit per row; FP adders where the table format needs them.
+            pre = [m for m in mods if m.rsplit(".", 1)[-1].startswith("precompute")]
+            assert len(pre) == config.rows
+            fp_adds = [m for m in mods if m.rsplit(".", 1)[-1].startswith(
+                ("node", "plane_add", "dq_add", "act_add"))]
+            pes = config.rows * config.cols
+            want = {"exact": 0, "int8": pes,
+                    "fp16": config.rows * (config.table_adders + 1) + 2 * pes}
+            assert len(fp_adds) == want[config.table_format]
         elif config.kind == "fp16_mac":
             assert len(muls) == config.lanes and len(adders) == config.fp32_adders
         else:

@@ -32,6 +32,9 @@ DESIGNS = {**PRESETS, **VARIANTS}
 def test_pe_matches_golden(name, rng, seed, n_vectors):
     config = DESIGNS[name]
     n = n_vectors if name in PRESETS else n_vectors // 4
+    if getattr(config, "table_format", None) == "fp16":
+        # FP32 adders in every PE make amaranth.sim slow here; cocotb runs the full count.
+        n = max(n // 10, 50)
     beats = corner_beats(config) + random_beats(config, rng, n)
     expected = run_contract(config, beats, w_reset=w_reset(config))
     driven, observed = simulate_trace(config, beats)
@@ -53,7 +56,7 @@ def test_result_latency_equals_config(name):
     for b in beats:   # the weight the closing beat uses (it may reuse the weight register)
         w = b.w if b.load_w else w
     latency = config.beat_timing(w)[1]
-    if config.kind != "bitserial":
+    if config.kind not in ("bitserial", "lut"):    # their latency depends on the data type
         assert latency == config.latency
     got = simulate_pe(config, beats, drain=4)
     assert [cycle for cycle, _ in got] == [end + latency]

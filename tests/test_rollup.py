@@ -29,6 +29,13 @@ def test_generated_unit_counts_follow_config(name):
     elif config.kind == "bitserial":
         # The FP32 group accumulator's and the dequantizer's adders.
         assert counts == ({"FPAdd": 2} if config.is_fp else {})
+    elif config.kind == "lut":
+        # FP16 tables: the plan's FP16 adders and an FP32 activation-sum adder per row, FP32
+        # plane and dequantization adders per PE; INT8 tables: the dequantization adder per PE.
+        pes = config.rows * config.cols
+        want = {"exact": {}, "int8": {"FPAdd": pes},
+                "fp16": {"FPAdd": config.rows * (config.table_adders + 1) + 2 * pes}}
+        assert counts == want[config.table_format]
     else:
         assert counts["FPMul"] == config.lanes
         assert counts["FPAdd"] == config.lanes  # lanes - 1 tree adders + the accumulator's

@@ -485,6 +485,9 @@ def run_lut(config: Any, beats: Sequence[Any], *, w_reset: Any,
                 else:
                     grp[m][n] += chunk_sum(config, tab, w.codes[n], fmt)
         if b.first:
+            if not isinstance(b.psum, (tuple, list)) or len(b.psum) != rows * cols:
+                raise ValueError(f"beat at cycle {t}: psum must be rows*cols={rows * cols} "
+                                 f"values (row-major), not {b.psum!r}")
             grp_first, grp_psum = True, tuple(int(x) for x in b.psum)
         cycles = n_planes(fmt)
         ready_at = t + cycles
