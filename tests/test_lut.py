@@ -25,7 +25,6 @@ from sim.golden.lut import (
     n_planes,
     run_lut,
     table_adders,
-    table_plan,
     weight_value,
 )
 from sim.golden.pe import Beat, run_contract
