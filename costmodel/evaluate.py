@@ -2,8 +2,13 @@
 
 There is no array dataflow yet (that is the array model's job): the PEs split the ``M * N``
 outputs evenly, each output takes ``ceil(K / macs_per_beat)`` beats on one PE, and operands
-stream from a local SRAM buffer every beat. Energy follows Accelergy's accounting, the sum over
-actions of (count x energy per action):
+stream from a local SRAM buffer every beat. A PE whose beat is a 2-D tile (``config.tile_shape``
+``= (m, n, k)``, the LUT tensor core's rows x cols x table_k) computes ``m x n`` outputs
+together: the PEs split the ``ceil(M/m) * ceil(N/n)`` tiles, each taking ``ceil(K/k)`` beats,
+and rows or columns of a tile beyond M or N are padding that still costs its beat (a decode GEMV
+with ``M = 1`` on a two-row tile uses half of it).
+
+Energy follows Accelergy's accounting, the sum over actions of (count x energy per action):
 
 * compute: beats x the PE's energy per beat (a beat whose lanes are partly padding, when the
   PE's ``macs_per_beat`` does not divide K, still costs a full beat);
@@ -174,19 +179,20 @@ def evaluate(
     if check is not None:
         check(config, workload)
 
-    outputs = workload.M * workload.N
-    beats_per_output = -(-workload.K // config.macs_per_beat)
-    outputs_per_pe = -(-outputs // n_pe)
+    tile_m, tile_n, tile_k = getattr(config, "tile_shape", (1, 1, config.macs_per_beat))
+    tiles = -(-workload.M // tile_m) * -(-workload.N // tile_n)
+    beats_per_tile = -(-workload.K // tile_k)
+    tiles_per_pe = -(-tiles // n_pe)
     # The busiest PE sets the latency; accumulations run back to back (a `first` beat may
     # follow a `last` beat directly), and the final result drains through the pipeline once.
     cycles_per_beat, pe_latency, energy_per_beat = workload_beat_cost(config, workload, pe)
-    latency_cycles = outputs_per_pe * beats_per_output * cycles_per_beat + pe_latency
-    beats = outputs * beats_per_output
+    latency_cycles = tiles_per_pe * beats_per_tile * cycles_per_beat + pe_latency
+    beats = tiles * beats_per_tile
 
     buf = _buffer_access(buffer_bytes, tech)
     port_bits = config.act_port_bits + config.weight_port_bits
     sram_pj = (beats * port_bits * buf.read_pj_per_bit
-               + outputs * config.psum_bits * (buf.read_pj_per_bit + buf.write_pj_per_bit))
+               + tiles * config.psum_bits * (buf.read_pj_per_bit + buf.write_pj_per_bit))
     dram = tech.dram
     dram_pj = (8 * (workload.a_bytes + workload.w_bytes) * dram.read_pj_per_bit
                + 8 * workload.y_bytes * dram.write_pj_per_bit)

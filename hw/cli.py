@@ -68,6 +68,9 @@ def _default_formats(config) -> tuple[str, str]:
         return "fp16", "fp16"
     if config.kind == "dequant_mac":
         return "fp16", config.weight_name
+    if config.kind in ("bitserial", "lut"):
+        # The first of the design's weight data types (--weight-format picks another).
+        return config.act_format, config.weight_formats[0]
     raise CliError(f"no default operand formats for config kind {config.kind!r}")
 
 
@@ -99,7 +102,7 @@ def _cmd_cost(args) -> int:
     act = args.act_format or act
     wgt = args.weight_format or wgt
     group = args.group_size
-    if group is None and config.kind == "dequant_mac":
+    if group is None and config.kind in ("dequant_mac", "bitserial", "lut"):
         group = config.group_size
     tech = {"28": TECH_28NM, "45": TECH_45NM}[args.tech]
     dims = [d for d in ("M", "N", "K") if getattr(args, d) is not None]
@@ -147,6 +150,39 @@ def _cmd_cost(args) -> int:
     return 0
 
 
+def _cmd_compare(args) -> int:
+    from costmodel.compare import equal_throughput
+    from pe_designs.presets import PRESETS
+
+    names = args.presets.split(",") if args.presets else list(PRESETS)
+    unknown = [n for n in names if n not in PRESETS]
+    if unknown:
+        raise CliError(f"unknown preset(s) {', '.join(map(repr, unknown))}; see `mpgemm presets`")
+    formats = args.weights.split(",")
+    cells = {}
+    for name in names:
+        report = Path(args.synth_dir) / f"{name}.json"
+        if report.exists():
+            generic = json.loads(report.read_text()).get("generic") or {}
+            if isinstance(generic.get("cells"), int):
+                cells[name] = generic["cells"]
+    rows = equal_throughput({n: PRESETS[n] for n in names}, args.act, formats,
+                            target_macs_per_cycle=args.target, yosys_cells=cells)
+    if not rows:
+        raise CliError(f"none of the presets runs {args.act} activations with weights "
+                       f"{', '.join(formats)}")
+    print(f"equal throughput: {args.target:g} MACs/cycle, {args.act} activations "
+          f"(Yosys cells from {args.synth_dir}/ where `make synth` wrote them)")
+    print(f"{'weights':8s} {'design':28s} {'cyc/beat':>8s} {'MAC/cyc':>8s} {'PEs':>7s} "
+          f"{'area_um2':>10s} {'pJ/MAC':>7s} {'Yosys cells':>12s}")
+    for r in rows:
+        cell = "-" if r.yosys_cells_scaled is None else f"{r.yosys_cells_scaled:.0f}"
+        print(f"{r.weight_format:8s} {r.design:28s} {r.cycles_per_beat:8d} "
+              f"{r.macs_per_cycle:8.2f} {r.pes:7.2f} {r.area_um2:10.0f} "
+              f"{r.energy_per_mac_pj:7.3f} {cell:>12s}")
+    return 0
+
+
 #: Subcommands that hand the rest of the command line to a module's own ``main``.
 PASSTHROUGH = {
     "rtl": ("hw.generate", "generate rtl_out/ (same as make rtl)"),
@@ -180,6 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tech", choices=("28", "45"), default="28", help="technology node in nm")
     p.add_argument("--json", action="store_true", help="print the reports as JSON")
     p.set_defaults(func=_cmd_cost)
+
+    p = sub.add_parser("compare", help="presets side by side at equal throughput, per weight "
+                                       "data type (cost model, and Yosys cells if synthesized)")
+    p.add_argument("--act", default="int8", help="activation format (default int8)")
+    p.add_argument("--weights", default="binary,uint2,uint4,int8",
+                   help="comma-separated weight formats")
+    p.add_argument("--presets", help="comma-separated presets (default: all)")
+    p.add_argument("--target", type=float, default=64.0, help="MACs per cycle (default 64)")
+    p.add_argument("--synth-dir", default="reports/synth", help="make synth's reports")
+    p.set_defaults(func=_cmd_compare)
 
     for name, (_, text) in PASSTHROUGH.items():
         # Listed for --help only: main() hands these their arguments untouched.

@@ -337,6 +337,11 @@ class LutConfig(_ConfigMixin):
     def macs_per_beat(self) -> int:
         return self.rows * self.cols * self.table_k
 
+    @property
+    def tile_shape(self) -> tuple[int, int, int]:
+        """``(M, N, K)`` of one beat: ``rows`` outputs' rows, ``cols`` columns, ``table_k``."""
+        return self.rows, self.cols, self.table_k
+
     def cycles_per_tile(self, fmt: str | int) -> int:
         """Cycles of one M x N x K tile step for ``B``-bit weights (= ``B``)."""
         return self.beat_cycles(fmt)

@@ -117,3 +117,25 @@ def test_argparse_rejects_non_positive_sizes(capsys):
         main(["cost", "--preset", "int_mac_w8a8", "--M", "0", "--N", "1", "--K", "1"])
     assert e.value.code == 2
     assert "--M must be a positive integer, not 0" in capsys.readouterr().err
+
+
+def test_compare_at_equal_throughput(capsys, tmp_path):
+    synth = tmp_path / "synth"
+    synth.mkdir()
+    (synth / "lut_w2_a8.json").write_text(json.dumps({"generic": {"cells": 1000}}))
+    assert main(["compare", "--presets", "lut_w2_a8,int_mac_w4a8,int_mac_w8a8", "--weights",
+                 "uint2,uint4", "--target", "32", "--synth-dir", str(synth)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {tuple(line.split()[:2]): line.split() for line in lines[2:]}
+    # uint4 does not fit the W4A8 MAC's signed 4-bit operand; the LUT tile only has uint2.
+    assert set(rows) == {("uint2", "lut_w2_a8"), ("uint2", "int_mac_w4a8"),
+                         ("uint2", "int_mac_w8a8"), ("uint4", "int_mac_w8a8")}
+    lut = rows[("uint2", "lut_w2_a8")]
+    # 2 x 4 x 4 MACs per beat of 2 plane cycles: 16 per cycle, so 2 tiles give 32.
+    assert lut[2:5] == ["2", "16.00", "2.00"] and lut[-1] == "2000"
+    assert rows[("uint2", "int_mac_w4a8")][-1] == "-"
+    assert main(["compare", "--presets", "nope"]) == 2
+    assert "unknown preset(s) 'nope'" in capsys.readouterr().err
+    assert main(["compare", "--act", "bf16", "--weights", "ternary", "--presets",
+                 "lut_w1_a8"]) == 2
+    assert "none of the presets runs bf16 activations" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from amaranth.sim import Simulator
 
 from costmodel import GemmWorkload, evaluate, pe_cost
 from pe_designs.lut import LutConfig, LutPrecompute
+from pe_designs.mac import IntMacConfig
 from sim.amaranth_sim import simulate_trace
 from sim.golden.fp import f32_value
 from sim.golden.lut import (
@@ -468,6 +469,11 @@ def test_cost_model_uses_the_workloads_precision():
     for f, r in reports.items():
         assert r.latency_cycles == beats * c.beat_cycles(f) + c.latency_for(f)
     assert reports["uint2"].compute_energy_pj < reports["uint4"].compute_energy_pj
+    # A tile computes rows x cols outputs per beat; M = 1 pads the second row.
+    gemv = evaluate(c, GemmWorkload(1, 8, 256, act_format="int8", weight_format="uint2",
+                                    group_size=128))
+    assert gemv.latency_cycles == reports["uint2"].latency_cycles
+    assert gemv.compute_energy_pj == reports["uint2"].compute_energy_pj
     with pytest.raises(ValueError, match="is not one of the lut config's weight_formats"):
         evaluate(c, GemmWorkload(2, 8, 256, act_format="int8", weight_format="int8",
                                  group_size=128))
@@ -500,3 +506,20 @@ def test_area_trends_match_yosys(tmp_path):
         assert metric["lut_w1"] < metric["lut_w4"]
     for metric in (flops, transistors, areas):
         assert metric["lut_w4"] < metric["lut_w4_plain"]
+
+
+def test_equal_throughput_scales_every_design_to_the_target():
+    from costmodel.compare import equal_throughput
+
+    designs = {"lut": LutConfig(weight_formats=("uint2", "uint4")),
+               "mac": IntMacConfig(weight_bits=4, lanes=4, acc_bits=32, k_max=4096)}
+    rows = equal_throughput(designs, "int8", ["uint2", "uint4"], target_macs_per_cycle=64)
+    by = {(r.design, r.weight_format): r for r in rows}
+    assert set(by) == {("lut", "uint2"), ("lut", "uint4"), ("mac", "uint2")}
+    for r in rows:
+        assert r.pes * r.macs_per_cycle == pytest.approx(64)
+        assert r.area_um2 == pytest.approx(r.pes * pe_cost(designs[r.design]).area_um2)
+    # The tile's throughput halves from 2-bit to 4-bit weights; the MAC's does not depend on it.
+    assert by["lut", "uint2"].macs_per_cycle == 2 * by["lut", "uint4"].macs_per_cycle == 16
+    with pytest.raises(ValueError, match="target_macs_per_cycle must be positive"):
+        equal_throughput(designs, "int8", ["uint2"], target_macs_per_cycle=0)
