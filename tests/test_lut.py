@@ -373,8 +373,9 @@ def test_fp16_table_modes_error_against_exact(rng):
     fp16 = _fp16_gemv_error(replace(base, table_format="fp16"), rng)
     print(f"FP16 x uint4 GEMV (K=256), relative error: INT8 tables {int8:.2e}, "
           f"FP16 tables {fp16:.2e}")
-    # INT8 entries keep 7 bits of a chunk's sum: about 2^-8 of error; FP16 entries 11 bits.
-    assert 0 < int8 < 2e-2
+    # INT8 entries keep at most 7 bits of a chunk's sum (seeds 1-6 measured 0.8-1.6 % on this
+    # GEMV, whose zero points make outputs cancel); FP16 entries 11 bits (0.02-0.07 %).
+    assert 0 < int8 < 3e-2
     assert 0 <= fp16 < int8 / 4
 
 
