@@ -188,8 +188,9 @@ def _drained(config: Any, rng: np.random.Generator, out: list[Beat]) -> list[Bea
 
 
 def corner_beats(config: Any) -> list[Beat]:
-    """Every data type with extreme activations, codes and zero points, scales 0, 1 and the
-    largest, at the accumulator's extremes (wrap-around), and a three-group output."""
+    """Every data type with extreme activations, codes and zero points: the largest scale from
+    every corner partial sum (the accumulator's extremes, so it wraps; FP32 specials), scales 0
+    and 1, and a three-group output."""
     rng = np.random.default_rng(0)
     top = (1 << config.scale_bits) - 1
     cells = config.rows * config.cols
@@ -197,10 +198,10 @@ def corner_beats(config: Any) -> list[Beat]:
     psums = FP32_PSUMS if config.is_fp else (0, hi, lo)
     out: list[Beat] = []
     for dtype in range(len(config.weight_formats)):
-        for s in (0, 1, top):
-            for p in psums:
-                _group(config, rng, out, first=True, last=True, psum=(p,) * cells,
-                       dtype=dtype, extreme=True, scale=(s,) * config.cols)
+        # The largest scale against every corner partial sum; scales 0 and 1 from zero.
+        for s, p in [(top, p) for p in psums] + [(0, 0), (1, 0)]:
+            _group(config, rng, out, first=True, last=True, psum=(p,) * cells,
+                   dtype=dtype, extreme=True, scale=(s,) * config.cols)
         for g in range(3):
             _group(config, rng, out, first=g == 0, last=g == 2, psum=(0,) * cells,
                    dtype=dtype, extreme=True, scale=(top - g,) * config.cols)

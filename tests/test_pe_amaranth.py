@@ -25,16 +25,17 @@ VARIANTS = {
     "dequant_uint8_l2": DequantMacConfig(weight_bits=8, lanes=2, group_size=64),
     "dequant_int8_signed": DequantMacConfig(weight_bits=8, weight_signed=True),
 }
-DESIGNS = {**PRESETS, **VARIANTS}
+# LUT tiles with FP16 tables put FP32 adders in every PE, too slow for amaranth.sim at a preset's
+# full stimulus: cocotb runs those presets on both simulators, and tests/test_lut.py runs smaller
+# FP16-table tiles in amaranth.sim.
+DESIGNS = {**{n: c for n, c in PRESETS.items() if getattr(c, "table_format", None) != "fp16"},
+           **VARIANTS}
 
 
 @pytest.mark.parametrize("name", sorted(DESIGNS))
 def test_pe_matches_golden(name, rng, seed, n_vectors):
     config = DESIGNS[name]
     n = n_vectors if name in PRESETS else n_vectors // 4
-    if getattr(config, "table_format", None) == "fp16":
-        # FP32 adders in every PE make amaranth.sim slow here; cocotb runs the full count.
-        n = max(n // 10, 50)
     beats = corner_beats(config) + random_beats(config, rng, n)
     expected = run_contract(config, beats, w_reset=w_reset(config))
     driven, observed = simulate_trace(config, beats)
