@@ -20,7 +20,7 @@ from .components import (
     mux2,
     register,
 )
-from .pe import PE_CONTROL_BITS, _adder_tree, register_pe_model
+from .pe import PE_CONTROL_BITS, _adder_tree, check_typed_grouped_workload, register_pe_model
 from .tech import Technology
 
 __all__: list[str] = []
@@ -97,20 +97,7 @@ def _bitserial_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
 
 
 def _check_bitserial(config: Any, workload: Any) -> None:
-    if workload.act_format != config.act_format:
-        raise ValueError(f"workload act_format={workload.act_format!r} does not fit the "
-                         f"bitserial config's act_format={config.act_format!r}")
-    if workload.weight_format not in config.weight_formats:
-        raise ValueError(f"workload weight_format={workload.weight_format!r} is not one of the "
-                         f"bitserial config's weight_formats {list(config.weight_formats)}")
-    g = workload.group_size
-    if g is None or g % config.group_size:
-        raise ValueError(f"workload group_size={g} does not fit the bitserial config's "
-                         f"group_size={config.group_size}: the workload's groups must be a "
-                         f"multiple of the PE's")
-    if workload.K > config.k_max:
-        raise ValueError(f"workload K={workload.K} exceeds the bitserial config's "
-                         f"k_max={config.k_max}")
+    check_typed_grouped_workload(config, workload, "PE")
 
 
 #: Breakdown entries spent once per group rather than once per term cycle.

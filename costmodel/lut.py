@@ -29,7 +29,7 @@ from .components import (
     mux2,
     register,
 )
-from .pe import _contract_plumbing, register_pe_model
+from .pe import _contract_plumbing, check_typed_grouped_workload, register_pe_model
 from .tech import Technology
 
 __all__: list[str] = []
@@ -161,19 +161,7 @@ def _lut_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
 
 
 def _check_lut(config: Any, workload: Any) -> None:
-    if workload.act_format != config.act_format:
-        raise ValueError(f"workload act_format={workload.act_format!r} does not fit the lut "
-                         f"config's act_format={config.act_format!r}")
-    if workload.weight_format not in config.weight_formats:
-        raise ValueError(f"workload weight_format={workload.weight_format!r} is not one of the "
-                         f"lut config's weight_formats {list(config.weight_formats)}")
-    g = workload.group_size
-    if g is None or g % config.group_size:
-        raise ValueError(f"workload group_size={g} does not fit the lut config's "
-                         f"group_size={config.group_size}: the workload's groups must be a "
-                         f"multiple of the tile's")
-    if workload.K > config.k_max:
-        raise ValueError(f"workload K={workload.K} exceeds the lut config's k_max={config.k_max}")
+    check_typed_grouped_workload(config, workload, "tile")
 
 
 def _lut_beat_cost(config: Any, workload: Any, pe: Any) -> tuple[int, int, float]:

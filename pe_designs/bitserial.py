@@ -42,7 +42,7 @@ from sim.golden import terms as T
 from sim.golden.formats import signed_bits_for_range
 
 from .common import check_bool, check_choice, check_int
-from .mac import _ConfigMixin
+from .mac import _ConfigMixin, _PerFormatTiming
 
 __all__ = ["BitSerialConfig", "BitSerialPE", "ACT_FORMATS"]
 
@@ -53,7 +53,7 @@ _FP_FIELDS = {"fp16": (5, 10), "bf16": (8, 7)}
 
 
 @dataclass(frozen=True, kw_only=True)
-class BitSerialConfig(_ConfigMixin):
+class BitSerialConfig(_PerFormatTiming, _ConfigMixin):
     """Bit-serial PE (BitMoD-style).
 
     Parameters
@@ -215,14 +215,6 @@ class BitSerialConfig(_ConfigMixin):
 
     # --- timing (the RTL's measured cycles equal these) ---------------------------------------
 
-    def _fmt(self, fmt: str | int) -> str:
-        if isinstance(fmt, int):
-            return self.weight_formats[fmt]
-        if fmt not in self.weight_formats:
-            raise ValueError(f"format {fmt!r} is not one of this config's weight_formats "
-                             f"{self.weight_formats}")
-        return fmt
-
     def beat_cycles(self, fmt: str | int) -> int:
         """Cycles per beat (= terms per weight) for a format name or index."""
         return T.n_terms(self._fmt(fmt), self.term_mode)
@@ -233,24 +225,6 @@ class BitSerialConfig(_ConfigMixin):
         One cycle per term, ``scale_bits`` dequantization cycles, one output register.
         """
         return self.beat_cycles(fmt) + self.scale_bits + 1
-
-    @property
-    def cycles_per_weight(self) -> dict[str, int]:
-        return {f: self.beat_cycles(f) for f in self.weight_formats}
-
-    @property
-    def cycles_per_beat(self) -> int:
-        """Worst case over the formats (the contract's scheduling bound)."""
-        return max(self.cycles_per_weight.values())
-
-    @property
-    def latency(self) -> int:
-        """Worst-case result latency over the formats (``latency_for`` gives each one's)."""
-        return max(self.latency_for(f) for f in self.weight_formats)
-
-    def beat_timing(self, w) -> tuple[int, int]:
-        """``(cycles, latency)`` of a beat with weight operand ``w`` (its ``dtype`` decides)."""
-        return self.beat_cycles(w.dtype), self.latency_for(w.dtype)
 
     # --- ports -------------------------------------------------------------------------------
 

@@ -49,7 +49,7 @@ from sim.golden.formats import signed_bits_for_range
 
 from .bitserial import _by_dtype
 from .common import check_bool, check_choice, check_int
-from .mac import _ConfigMixin
+from .mac import _ConfigMixin, _PerFormatTiming
 
 __all__ = ["LutConfig", "LutPrecompute", "LutTilePE", "LUT_ACT_FORMATS"]
 
@@ -61,7 +61,7 @@ TABLE_FORMATS = {"int8": ("exact",), "int16": ("exact",), "fp16": ("int8", "fp16
 
 
 @dataclass(frozen=True, kw_only=True)
-class LutConfig(_ConfigMixin):
+class LutConfig(_PerFormatTiming, _ConfigMixin):
     """LUT tensor core tile.
 
     Parameters
@@ -285,14 +285,6 @@ class LutConfig(_ConfigMixin):
 
     # --- timing (the RTL's measured cycles equal these) ---------------------------------------
 
-    def _fmt(self, fmt: str | int) -> str:
-        if isinstance(fmt, int):
-            return self.weight_formats[fmt]
-        if fmt not in self.weight_formats:
-            raise ValueError(f"format {fmt!r} is not one of this config's weight_formats "
-                             f"{self.weight_formats}")
-        return fmt
-
     def beat_cycles(self, fmt: str | int) -> int:
         """Cycles per chunk (tile beat): one per weight bit-plane."""
         return L.n_planes(self._fmt(fmt))
@@ -316,22 +308,6 @@ class LutConfig(_ConfigMixin):
         """Cycles from accepting a ``last`` beat to its result: planes, dequantization, output
         register."""
         return self.beat_cycles(fmt) + self.dq_cycles + 1
-
-    @property
-    def cycles_per_weight(self) -> dict[str, int]:
-        """Cycles per chunk for each format."""
-        return {f: self.beat_cycles(f) for f in self.weight_formats}
-
-    @property
-    def cycles_per_beat(self) -> int:
-        return max(self.cycles_per_weight.values())
-
-    @property
-    def latency(self) -> int:
-        return max(self.latency_for(f) for f in self.weight_formats)
-
-    def beat_timing(self, w) -> tuple[int, int]:
-        return self.beat_cycles(w.dtype), self.latency_for(w.dtype)
 
     @property
     def macs_per_beat(self) -> int:

@@ -62,6 +62,43 @@ class _ConfigMixin:
         return self.cycles_per_beat, self.latency
 
 
+class _PerFormatTiming:
+    """Timing of PEs whose beat length depends on the weight data type (``weight_formats``).
+
+    The family defines ``beat_cycles(fmt)`` and ``latency_for(fmt)``; the contract's worst-case
+    figures and per-beat timing follow from them.
+    """
+
+    weight_formats: tuple[str, ...]
+
+    def _fmt(self, fmt: str | int) -> str:
+        if isinstance(fmt, int):
+            return self.weight_formats[fmt]
+        if fmt not in self.weight_formats:
+            raise ValueError(f"format {fmt!r} is not one of this config's weight_formats "
+                             f"{self.weight_formats}")
+        return fmt
+
+    @property
+    def cycles_per_weight(self) -> dict[str, int]:
+        """Cycles per beat for each format."""
+        return {f: self.beat_cycles(f) for f in self.weight_formats}
+
+    @property
+    def cycles_per_beat(self) -> int:
+        """Worst case over the formats (the contract's scheduling bound)."""
+        return max(self.cycles_per_weight.values())
+
+    @property
+    def latency(self) -> int:
+        """Worst-case result latency over the formats (``latency_for`` gives each one's)."""
+        return max(self.latency_for(f) for f in self.weight_formats)
+
+    def beat_timing(self, w) -> tuple[int, int]:
+        """``(cycles, latency)`` of a beat with weight operand ``w`` (its ``dtype`` decides)."""
+        return self.beat_cycles(w.dtype), self.latency_for(w.dtype)
+
+
 @dataclass(frozen=True, kw_only=True)
 class IntMacConfig(_ConfigMixin):
     """Integer MAC PE.
