@@ -56,7 +56,7 @@ from .formats import BinaryFormat, IntFormat, get_format, signed_bits_for_range
 from .fp import f16_bits, f16_value, f32_bits, f32_value, fp32_add
 
 __all__ = [
-    "LUT_WEIGHT_FORMATS", "n_planes", "plane_negative", "weight_value", "correction",
+    "LUT_WEIGHT_FORMATS", "n_planes", "is_unsigned", "plane_negative", "weight_value", "correction",
     "correction_bits", "TableNode", "table_plan", "table_adders", "build_table", "lookup",
     "plane_index", "chunk_sum", "LutWeight", "lut_group_value", "run_lut", "lut_gemm",
     "Table", "rne_shift", "fp16_align", "fp16_table_shift", "plane_value_fp32",
