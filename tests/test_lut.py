@@ -247,12 +247,15 @@ def test_lut_fp16_table_rtl_matches_golden(name, rng, seed, n_vectors):
 
 
 def test_results_are_not_trivially_zero_or_nan(rng):
-    for config in (VARIANTS["int8_sym"], VARIANTS["fp16_int8_sym"]):
-        out = run_contract(config, random_beats(config, rng, 400), w_reset=w_reset(config))
+    # FP16 tables overflow to infinity on large chunks: the stimulus keeps that rare, or
+    # outputs would be NaN on both sides and compare equal whatever the RTL does.
+    for config in (VARIANTS["int8_sym"], VARIANTS["fp16_int8_sym"],
+                   FP16_TABLE_VARIANTS["fp16_fp16_sym"]):
+        out = run_contract(config, random_beats(config, rng, 2000), w_reset=w_reset(config))
         values = [v for _, cell in out for v in cell]
         if config.is_fp:
             f = f32_value(np.array(values, np.uint32))
-            assert np.isfinite(f).mean() > 0.9 and np.count_nonzero(f) > 0.9 * len(f)
+            assert np.isfinite(f).mean() > 0.8 and np.count_nonzero(f) > 0.8 * len(f)
         else:
             assert len(set(values)) > 0.9 * len(values)
 
