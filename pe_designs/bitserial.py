@@ -103,16 +103,7 @@ class BitSerialConfig(_PerFormatTiming, _ConfigMixin):
     scale_signed: bool = False
 
     def __post_init__(self):
-        formats = self.weight_formats
-        if isinstance(formats, str) or not isinstance(formats, (tuple, list)) or not formats:
-            raise TypeError(f"weight_formats must be a non-empty tuple of format names, "
-                            f"not {formats!r}")
-        # Config files give lists; the frozen config keeps a (hashable) tuple.
-        object.__setattr__(self, "weight_formats", tuple(formats))
-        for f in self.weight_formats:
-            check_choice("weight_formats entry", f, T.BITSERIAL_WEIGHT_FORMATS)
-        if len(set(self.weight_formats)) != len(self.weight_formats):
-            raise ValueError(f"weight_formats has duplicates: {self.weight_formats!r}")
+        self._check_weight_formats(T.BITSERIAL_WEIGHT_FORMATS)
         check_choice("act_format", self.act_format, tuple(ACT_FORMATS))
         check_int("lanes", self.lanes, 1, 16)
         check_int("group_size", self.group_size, 1, 4096)

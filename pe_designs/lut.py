@@ -116,15 +116,7 @@ class LutConfig(_PerFormatTiming, _ConfigMixin):
     k_max: int = 4096
 
     def __post_init__(self):
-        formats = self.weight_formats
-        if isinstance(formats, str) or not isinstance(formats, (tuple, list)) or not formats:
-            raise TypeError(f"weight_formats must be a non-empty tuple of format names, "
-                            f"not {formats!r}")
-        object.__setattr__(self, "weight_formats", tuple(formats))
-        for f in self.weight_formats:
-            check_choice("weight_formats entry", f, L.LUT_WEIGHT_FORMATS)
-        if len(set(self.weight_formats)) != len(self.weight_formats):
-            raise ValueError(f"weight_formats has duplicates: {self.weight_formats!r}")
+        self._check_weight_formats(L.LUT_WEIGHT_FORMATS)
         check_choice("act_format", self.act_format, tuple(LUT_ACT_FORMATS))
         allowed = TABLE_FORMATS[self.act_format]
         if self.table_format not in allowed:

@@ -71,6 +71,19 @@ class _PerFormatTiming:
 
     weight_formats: tuple[str, ...]
 
+    def _check_weight_formats(self, allowed) -> None:
+        """Validate ``weight_formats`` (a non-empty tuple of distinct names from ``allowed``);
+        config files give lists, the frozen config keeps a (hashable) tuple."""
+        formats = self.weight_formats
+        if isinstance(formats, str) or not isinstance(formats, (tuple, list)) or not formats:
+            raise TypeError(f"weight_formats must be a non-empty tuple of format names, "
+                            f"not {formats!r}")
+        object.__setattr__(self, "weight_formats", tuple(formats))
+        for f in self.weight_formats:
+            check_choice("weight_formats entry", f, allowed)
+        if len(set(self.weight_formats)) != len(self.weight_formats):
+            raise ValueError(f"weight_formats has duplicates: {self.weight_formats!r}")
+
     def _fmt(self, fmt: str | int) -> str:
         if isinstance(fmt, int):
             return self.weight_formats[fmt]
