@@ -1,6 +1,6 @@
 """Small arithmetic building blocks shared by the PE generators."""
 
-__all__ = ["adder_tree"]
+__all__ = ["adder_tree", "shift_add"]
 
 
 def adder_tree(values):
@@ -18,3 +18,21 @@ def adder_tree(values):
             paired.append(values[-1])
         values = paired
     return values[0]
+
+
+def shift_add(x, code, *, top_negative: bool = False):
+    """``x * code`` as shift-and-add: ``sum_j code[j] * (x << j)``, no multiplier.
+
+    ``code`` is a bit vector; with ``top_negative`` its top bit weighs ``-2^(len - 1)`` (a two's
+    complement code), so that term is subtracted. The terms are summed in a balanced tree
+    (:func:`adder_tree`) and the result is exact.
+    """
+    from amaranth import Mux, Value
+
+    code = Value.cast(code)
+    n = len(code)
+    terms = []
+    for j in range(n):
+        term = Mux(code[j], x << j, 0)
+        terms.append(-term if top_negative and j == n - 1 else term)
+    return adder_tree(terms)

@@ -217,33 +217,41 @@ class FPMul(wiring.Component):
     """Combinational floating-point multiplier ``p = a * b`` rounded once into ``out_fmt``.
 
     With FP16 inputs and an FP32 output the product is always exact (22-bit significand product,
-    exponents from 2^-48 to 2^32), which is how tensor cores feed an FP32 accumulator.
+    exponents from 2^-48 to 2^32), which is how tensor cores feed an FP32 accumulator. ``b_fmt``
+    gives ``b`` a format of its own (an FP32 value times an FP16 scale, rounded to FP32).
 
     Ports
     -----
-    a, b: In(in_fmt.bits)
+    a: In(in_fmt.bits)
+    b: In(b_fmt.bits)
     p: Out(out_fmt.bits)
     """
 
-    def __init__(self, in_fmt: FPParams = FP16, out_fmt: FPParams = FP32):
+    def __init__(self, in_fmt: FPParams = FP16, out_fmt: FPParams = FP32,
+                 b_fmt: FPParams | None = None):
         self.in_fmt = in_fmt
+        self.b_fmt = in_fmt if b_fmt is None else b_fmt
         self.out_fmt = out_fmt
-        super().__init__({"a": In(in_fmt.bits), "b": In(in_fmt.bits), "p": Out(out_fmt.bits)})
+        super().__init__({"a": In(in_fmt.bits), "b": In(self.b_fmt.bits),
+                          "p": Out(out_fmt.bits)})
 
     def describe(self) -> dict:
-        return {"unit": "FPMul", "in": [self.in_fmt.exp_bits, self.in_fmt.man_bits],
+        desc = {"unit": "FPMul", "in": [self.in_fmt.exp_bits, self.in_fmt.man_bits],
                 "out": [self.out_fmt.exp_bits, self.out_fmt.man_bits]}
+        if self.b_fmt != self.in_fmt:
+            desc["in_b"] = [self.b_fmt.exp_bits, self.b_fmt.man_bits]
+        return desc
 
     def elaborate(self, platform):
         m = Module()
-        fi, fo = self.in_fmt, self.out_fmt
-        as_, ae, asig, a_inf, a_nan, a_zero = unpack(m, self.a, fi, "a")
-        bs, be, bsig, b_inf, b_nan, b_zero = unpack(m, self.b, fi, "b")
+        fa, fb, fo = self.in_fmt, self.b_fmt, self.out_fmt
+        as_, ae, asig, a_inf, a_nan, a_zero = unpack(m, self.a, fa, "a")
+        bs, be, bsig, b_inf, b_nan, b_zero = unpack(m, self.b, fb, "b")
         sign = as_ ^ bs
-        prod = Signal(2 * (fi.man_bits + 1), name="prod")
+        prod = Signal(fa.man_bits + fb.man_bits + 2, name="prod")
         m.d.comb += prod.eq(asig * bsig)
-        exp = Signal(signed(fi.exp_bits + 4), name="exp")
-        m.d.comb += exp.eq(ae + be - 2 * (fi.bias + fi.man_bits))
+        exp = Signal(signed(max(fa.exp_bits, fb.exp_bits) + 4), name="exp")
+        m.d.comb += exp.eq(ae + be - (fa.bias + fa.man_bits + fb.bias + fb.man_bits))
         rounded = round_pack(m, sign=sign, sig=prod, exp=exp, fmt=fo, name="rp")
         with m.If(a_nan | b_nan | (a_inf & b_zero) | (b_inf & a_zero)):
             m.d.comb += self.p.eq(fo.canonical_nan)

@@ -12,6 +12,7 @@ from sim.golden.terms import BITSERIAL_WEIGHT_FORMATS
 from .bitserial import BitSerialConfig
 from .lut import LutConfig
 from .mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
+from .mixpe import MixPEConfig
 
 __all__ = ["PRESETS", "CONFIG_KINDS", "get_preset", "config_from_dict"]
 
@@ -21,6 +22,8 @@ _DEQUANT_MAC = DequantMacConfig()
 _BITSERIAL = BitSerialConfig()
 #: LUT tensor core tile for simulation: M2 x N4 x K4 (the paper's tile is M2 x N64 x K4).
 _LUT = LutConfig()
+#: MixPE: 4 lanes, uint4 weights with a zero point, groups of 128, INT8 activations.
+_MIXPE = MixPEConfig()
 
 #: name -> config; names are the Verilog module names and file stems in rtl_out/.
 PRESETS = {
@@ -87,11 +90,28 @@ PRESETS = {
                             scale_signed=True, weight_formats=LUT_WEIGHT_FORMATS),
     "lut_all_fp16_fp16tab_nosym": replace(_LUT, cols=2, act_format="fp16", table_format="fp16",
                                           symmetric=False, weight_formats=LUT_WEIGHT_FORMATS),
+    # MixPE shift-and-add PEs (4 lanes, dequantization after each group): the paper's W4A8 and
+    # W4A16 (uint4 with a zero point; a uint8 scale for INT8 activations, FP16 for FP16), W2A8
+    # and symmetric W8A8 (int8 weights, signed int8 scale), all with groups of 128.
+    "mixpe_w4a8": _MIXPE,
+    "mixpe_w4a16": replace(_MIXPE, act_format="fp16"),
+    "mixpe_w2a8": replace(_MIXPE, weight_bits=2),
+    "mixpe_w8a8": replace(_MIXPE, weight_bits=8, weight_signed=True, scale_format="int8"),
+    # The other precisions, signednesses and group sizes, so that `make sim` verifies each one
+    # on both activation formats in the generated Verilog.
+    "mixpe_w3a8_int_g64": replace(_MIXPE, weight_bits=3, weight_signed=True, group_size=64,
+                                  scale_format="int16"),
+    "mixpe_w4a8_int_g32": replace(_MIXPE, weight_signed=True, group_size=32,
+                                  scale_format="int8"),
+    "mixpe_w2a16_int_g32": replace(_MIXPE, act_format="fp16", weight_bits=2,
+                                   weight_signed=True, group_size=32),
+    "mixpe_w3a16_g64": replace(_MIXPE, act_format="fp16", weight_bits=3, group_size=64),
+    "mixpe_w8a16_int": replace(_MIXPE, act_format="fp16", weight_bits=8, weight_signed=True),
 }
 
 #: config ``kind`` -> config class, for reading configs back from files and the manifest.
 CONFIG_KINDS = {cls.kind: cls for cls in (IntMacConfig, Fp16MacConfig, DequantMacConfig,
-                                           BitSerialConfig, LutConfig)}
+                                           BitSerialConfig, LutConfig, MixPEConfig)}
 
 
 def get_preset(name: str):

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import lut_stimulus as _lut
+from . import mixpe_stimulus as _mixpe
 from .golden.formats import int_range
 from .golden.pe import Beat, BitSerialWeight, DequantWeight
 
@@ -124,6 +125,8 @@ def w_reset(config: Any) -> Any:
     """The weight register's reset value in golden-model form."""
     if config.kind == "lut":
         return _lut.w_reset(config)
+    if config.kind == "mixpe":
+        return _mixpe.w_reset(config)
     if config.kind == "bitserial":
         return BitSerialWeight(codes=(0,) * config.lanes)
     if config.kind == "dequant_mac":
@@ -238,6 +241,8 @@ def random_beats(config: Any, rng: np.random.Generator, n_valid: int) -> list[Be
         return _bitserial_random(config, rng, n_valid)
     if config.kind == "lut":
         return _lut.random_beats(config, rng, n_valid)
+    if config.kind == "mixpe":
+        return _mixpe.random_beats(config, rng, n_valid)
     beats: list[Beat] = []
     count = 0
     gap = config.cycles_per_beat - 1
@@ -274,6 +279,8 @@ def corner_beats(config: Any) -> list[Beat]:
     """Deterministic corner cases: extremes, zeros, specials, wrap-around, long accumulations."""
     if config.kind == "lut":
         return _lut.corner_beats(config)
+    if config.kind == "mixpe":
+        return _mixpe.corner_beats(config)
     lanes = config.lanes
     beats: list[Beat] = []
     if config.kind == "int_mac":
@@ -357,6 +364,8 @@ def encode_beat(config: Any, beat: Beat) -> dict[str, int]:
     ctl = sum(int(bool(getattr(beat, f))) << bit for f, bit in CTL_BITS.items())
     if config.kind == "lut":
         return _lut.encode_beat(config, beat, ctl)
+    if config.kind == "mixpe":
+        return _mixpe.encode_beat(config, beat, ctl)
     if config.kind == "int_mac":
         return {
             "i_a": _pack(beat.a, config.act_bits),
@@ -396,6 +405,8 @@ def decode_psum(config: Any, raw: int) -> int:
     """``o_psum``'s raw unsigned value -> golden-model value (signed for integer PEs)."""
     if config.kind == "lut":
         return _lut.decode_psum(config, raw)
+    if config.kind == "mixpe":
+        return _mixpe.decode_psum(config, raw)
     if config.kind == "int_mac" or (config.kind == "bitserial" and not config.is_fp):
         bits = config.acc_bits
         raw &= (1 << bits) - 1

@@ -121,6 +121,10 @@ def run_contract(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[tu
         from .lut import run_lut
 
         return run_lut(config, beats, w_reset=w_reset)
+    if getattr(config, "kind", None) == "mixpe":
+        from .mixpe import run_mixpe
+
+        return run_mixpe(config, beats, w_reset=w_reset)
     step = step_for(config)
     w_reg, acc = w_reset, 0
     out: list[tuple[int, int]] = []

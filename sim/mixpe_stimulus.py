@@ -1,0 +1,227 @@
+"""Stimulus and port encodings of the MixPE PE (:mod:`pe_designs.mixpe`).
+
+:mod:`sim.stimulus` dispatches here for configs of kind ``"mixpe"``, so the amaranth.sim tests and
+the cocotb testbench drive the same transactions. Pure numpy; configs duck-typed.
+"""
+
+from typing import Any
+
+import numpy as np
+
+from .golden.formats import int_range
+from .golden.mixpe import MixPEWeight
+from .golden.pe import Beat
+
+__all__ = ["random_beats", "corner_beats", "w_reset", "encode_beat", "decode_psum",
+           "group_beats", "FP16_EXTREMES", "FP16_SCALE_SPECIALS", "FP32_PSUMS"]
+
+#: FP16 activation extremes: +-0, smallest and largest subnormals, smallest normal, +-1,
+#: +-65504 (largest finite).
+FP16_EXTREMES = (0x0000, 0x8000, 0x0001, 0x83FF, 0x0400, 0x3C00, 0xBC00, 0x7BFF, 0xFBFF)
+#: FP16 scales at the corners: zeros, a subnormal, the largest finite, infinities and NaN.
+FP16_SCALE_SPECIALS = (0x0000, 0x8000, 0x0001, 0x7BFF, 0xFBFF, 0x7C00, 0xFC00, 0x7E00)
+#: FP32 partial sums at the corners: +-0, largest finite, infinity, NaN, smallest subnormal.
+FP32_PSUMS = (0x00000000, 0x80000000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F800000, 0x7FC00000, 0x00000001)
+
+
+def _acts(config: Any, rng: np.random.Generator, extreme: bool) -> tuple[int, ...]:
+    n = config.lanes
+    if config.is_fp:
+        if extreme:
+            return tuple(int(x) for x in rng.choice(FP16_EXTREMES, n))
+        if rng.random() < 0.8:
+            # Exponents near one another, as in an activation vector: alignment keeps most bits.
+            vals = rng.uniform(-2.0, 2.0, n) * 2.0 ** rng.integers(-4, 5, n)
+            return tuple(int(np.float16(v).view(np.uint16)) for v in vals)
+        # Any finite code: wide exponent spreads make the truncating alignment drop bits.
+        return tuple(int(rng.integers(0, 0x7C00)) | int(rng.integers(0, 2)) << 15
+                     for _ in range(n))
+    lo, hi = int_range(config.act_bits, True)
+    vals = rng.choice([lo, hi, 0, -1], n) if extreme else rng.integers(lo, hi + 1, n)
+    return tuple(int(x) for x in vals)
+
+
+def _codes(config: Any, rng: np.random.Generator, extreme: bool) -> tuple[int, ...]:
+    b = config.weight_bits
+    if extreme:
+        vals = rng.choice(sorted({0, (1 << b) - 1, 1 << (b - 1), (1 << (b - 1)) - 1}),
+                          config.lanes)
+    else:
+        vals = rng.integers(0, 1 << b, config.lanes)
+    return tuple(int(x) for x in vals)
+
+
+def _zero(config: Any, rng: np.random.Generator, extreme: bool) -> int:
+    if not config.has_zero:
+        return 0
+    top = (1 << config.weight_bits) - 1
+    return int(rng.choice([0, top])) if extreme else int(rng.integers(0, top + 1))
+
+
+def _scale(config: Any, rng: np.random.Generator, extreme: bool) -> int:
+    if config.is_fp:
+        if extreme and rng.random() < 0.3:
+            return int(rng.choice(FP16_SCALE_SPECIALS))
+        v = rng.uniform(0.5, 1.0) * 2.0 ** int(rng.integers(-12, 4)) * rng.choice([-1.0, 1.0])
+        return int(np.float16(v).view(np.uint16))
+    bits = config.scale_bits
+    if extreme:
+        return int(rng.choice([0, 1, (1 << bits) - 1, 1 << (bits - 1), (1 << (bits - 1)) - 1]))
+    return int(rng.integers(0, 1 << bits))
+
+
+def _psum(config: Any, rng: np.random.Generator, extreme: bool = False) -> int:
+    if config.is_fp:
+        if extreme and rng.random() < 0.3:
+            return int(rng.choice(FP32_PSUMS))
+        if rng.random() < 0.5:
+            return 0
+        return int(np.float32(rng.uniform(-2.0, 2.0) * 2.0 ** int(rng.integers(-8, 12)))
+                   .view(np.uint32))
+    lo, hi = int_range(config.acc_bits, True)
+    if extreme:
+        return int(rng.choice([0, lo, hi, hi - 1]))
+    if rng.random() < 0.5:
+        return 0
+    return int(rng.integers(lo, hi + 1, dtype=np.int64))
+
+
+def _random_w(config: Any, rng: np.random.Generator, extreme: bool = False) -> MixPEWeight:
+    return MixPEWeight(q=_codes(config, rng, extreme), zero=_zero(config, rng, extreme),
+                       scale=_scale(config, rng, extreme))
+
+
+def w_reset(config: Any) -> MixPEWeight:
+    """The weight register's reset value in golden-model form."""
+    return MixPEWeight(q=(0,) * config.lanes)
+
+
+def _idle(config: Any, rng: np.random.Generator) -> Beat:
+    # Idle cycles carry junk operands: the PE must ignore everything without valid/load_w.
+    return Beat(a=_acts(config, rng, False), w=_random_w(config, rng), psum=_psum(config, rng))
+
+
+def group_beats(config: Any, rng: np.random.Generator, *, first: bool, last: bool, psum: int,
+                n_beats: int | None = None, extreme: bool = False, zero: int | None = None,
+                scale: int | None = None, acts: Any = None, codes: Any = None,
+                idle: float = 0.1) -> list[Beat]:
+    """One quantization group: ``n_beats`` beats (default a full group of ``group_size /
+    lanes``), idle cycles mixed in at rate ``idle``. ``acts`` / ``codes`` fix every lane's
+    value; otherwise they are random (extreme values with ``extreme``). The zero point and
+    scale are the group's (read from its last beat)."""
+    n = config.beats_per_group if n_beats is None else n_beats
+    zero = _zero(config, rng, extreme) if zero is None else zero
+    scale = _scale(config, rng, extreme) if scale is None else scale
+    out: list[Beat] = []
+    reused = False
+    for j in range(n):
+        a = _acts(config, rng, extreme) if acts is None else (acts,) * config.lanes
+        q = _codes(config, rng, extreme) if codes is None else (codes,) * config.lanes
+        w = MixPEWeight(q=q, zero=zero, scale=scale)
+        # Now and then a beat reuses the weight register (weight-stationary use): i_w then
+        # carries junk the PE must ignore, and the beat computes with the stored weights.
+        reuse = j > 0 and not reused and rng.random() < 0.1
+        if reuse:
+            w = _random_w(config, rng)
+        reused = reuse
+        out.append(Beat(a=a, w=w, psum=psum if j == 0 else _psum(config, rng), valid=True,
+                        load_w=not reuse, first=first and j == 0, last=last and j == n - 1,
+                        group_end=j == n - 1))
+        while rng.random() < idle:
+            out.append(_idle(config, rng))
+    return out
+
+
+def random_beats(config: Any, rng: np.random.Generator, n_valid: int) -> list[Beat]:
+    """At least ``n_valid`` valid beats: outputs of 1-3 groups, mostly full groups, some
+    shorter ones (a one-beat group makes the dequantizer take a group every cycle), 15 % of the
+    groups with extreme values."""
+    beats: list[Beat] = []
+    count = 0
+    while count < n_valid:
+        n_groups = int(rng.integers(1, 4))
+        psum = _psum(config, rng)
+        for gi in range(n_groups):
+            short = rng.random() < 0.25
+            n = int(rng.integers(1, config.beats_per_group + 1)) if short else None
+            grp = group_beats(config, rng, first=gi == 0, last=gi == n_groups - 1, psum=psum,
+                              n_beats=n, extreme=rng.random() < 0.15)
+            beats += grp
+            count += sum(1 for b in grp if b.valid)
+    return beats
+
+
+def corner_beats(config: Any) -> list[Beat]:
+    """Deterministic corner cases: zero points at both extremes, extreme scales and partial
+    sums, the largest group sums (every lane at the product extreme for a whole group), all
+    zeros, back-to-back one-beat groups, and a whole-K output of extreme groups."""
+    rng = np.random.default_rng(0)    # the corner groups are fixed; their fillers need not vary
+    b = config.weight_bits
+    zeros = (0, (1 << b) - 1) if config.has_zero else (0,)
+    if config.is_fp:
+        scales = (0x3C00, 0xBC00, 0x7BFF, 0x0001, 0x0000, 0x7C00, 0x7E00)
+        psums = FP32_PSUMS
+        a_ext = (0xFBFF, 0x7BFF, 0x0001, 0x3C00)
+    else:
+        top = (1 << config.scale_bits) - 1
+        scales = (0, 1, top, 1 << (config.scale_bits - 1))
+        lo, hi = int_range(config.acc_bits, True)
+        psums = (0, lo, hi)
+        alo, ahi = int_range(config.act_bits, True)
+        a_ext = (alo, ahi, -1, 1)
+    q_ext = sorted({0, (1 << b) - 1, 1 << (b - 1), (1 << (b - 1)) - 1})
+    beats: list[Beat] = []
+    # Saturating sums: a whole group of the same extreme activation and code, so P, A and D
+    # reach the bounds their widths were sized for.
+    for a in a_ext:
+        for q in q_ext:
+            for z in zeros:
+                beats += group_beats(config, rng, first=True, last=True, psum=0, acts=a,
+                                     codes=q, zero=z, scale=scales[2], idle=0.0)
+    for z in zeros:
+        for s in scales:
+            for p in psums:
+                beats += group_beats(config, rng, first=True, last=True, psum=p, extreme=True,
+                                     zero=z, scale=s, idle=0.0)
+    # All zeros: activations, codes and partial sum.
+    beats += group_beats(config, rng, first=True, last=True, psum=0, acts=0, codes=0, zero=0,
+                         scale=scales[1], idle=0.0)
+    # Back-to-back one-beat groups into one output: the dequantizer takes a group per cycle.
+    for gi in range(6):
+        beats += group_beats(config, rng, first=gi == 0, last=gi == 5, psum=psums[0],
+                             n_beats=1, extreme=gi % 2 == 0, idle=0.0)
+    # An output over many extreme groups, accumulated near the top of the output range.
+    for gi in range(4):
+        beats += group_beats(config, rng, first=gi == 0, last=gi == 3, psum=psums[-1],
+                             extreme=True, zero=zeros[-1], scale=scales[2], idle=0.0)
+    return beats
+
+
+def _pack(values: Any, bits: int) -> int:
+    word = 0
+    for i, v in enumerate(values):
+        word |= (int(v) & ((1 << bits) - 1)) << (i * bits)
+    return word
+
+
+def encode_beat(config: Any, beat: Beat, ctl: int) -> dict[str, int]:
+    """The integer value of each contract input port (lane 0 in the LSBs; ``i_w`` is
+    ``{q, zero, scale}`` from the LSB up, ``zero`` only for unsigned weights)."""
+    b, w = config.weight_bits, beat.w
+    word = _pack(w.q, b)
+    offset = config.lanes * b
+    if config.has_zero:
+        word |= (int(w.zero) & ((1 << b) - 1)) << offset
+        offset += b
+    word |= (int(w.scale) & ((1 << config.scale_port_bits) - 1)) << offset
+    return {"i_a": _pack(beat.a, config.act_bits), "i_w": word,
+            "i_psum": int(beat.psum) & ((1 << config.psum_bits) - 1), "i_ctl": ctl}
+
+
+def decode_psum(config: Any, raw: int) -> int:
+    """``o_psum``'s raw value -> golden-model value (signed for integer activations)."""
+    bits = config.psum_bits
+    raw &= (1 << bits) - 1
+    if config.is_fp:
+        return raw
+    return raw - (1 << bits) if raw >> (bits - 1) else raw
