@@ -106,10 +106,8 @@ class MixPEConfig(_ConfigMixin):
         check_int("acc_bits", self.acc_bits, 2, 64)
         check_int("k_max", self.k_max, 1, 1 << 24)
         check_int("align_guard_bits", self.align_guard_bits, 0, 16)
-        if self.scale_format is None:
-            object.__setattr__(self, "scale_format", "fp16" if self.is_fp else "uint8")
         allowed = ("fp16",) if self.is_fp else tuple(f for f in SCALE_FORMATS if f != "fp16")
-        if self.scale_format not in allowed:
+        if self.scale_format is not None and self.scale_format not in allowed:
             raise ValueError(f"scale_format must be one of {', '.join(map(repr, allowed))} for "
                              f"act_format={self.act_format!r}, not {self.scale_format!r}")
         if self.group_size % self.lanes:
@@ -119,7 +117,7 @@ class MixPEConfig(_ConfigMixin):
         if not self.is_fp and self.acc_bits < need:
             raise ValueError(f"acc_bits={self.acc_bits} is too narrow: k_max={self.k_max} "
                              f"products of {self.act_format} x {self.weight_name} with "
-                             f"{self.scale_format} scales need acc_bits >= {need}")
+                             f"{self.scale_name} scales need acc_bits >= {need}")
 
     # --- number representation -------------------------------------------------------------
 
@@ -141,12 +139,21 @@ class MixPEConfig(_ConfigMixin):
         return not self.weight_signed
 
     @property
+    def scale_name(self) -> str:
+        """The scale format in use: ``scale_format``, or the activation format's default
+        (kept out of the field so that a preset derived with ``dataclasses.replace`` that
+        changes ``act_format`` gets the new default)."""
+        if self.scale_format is not None:
+            return self.scale_format
+        return "fp16" if self.is_fp else "uint8"
+
+    @property
     def scale_bits(self) -> int:
-        return SCALE_FORMATS[self.scale_format][0]
+        return SCALE_FORMATS[self.scale_name][0]
 
     @property
     def scale_signed(self) -> bool:
-        return bool(SCALE_FORMATS[self.scale_format][1])
+        return bool(SCALE_FORMATS[self.scale_name][1])
 
     @property
     def scale_port_bits(self) -> int:

@@ -180,7 +180,7 @@ def _check_weight(config: Any, w: Any, t: int) -> None:
                          f"weight_bits={config.weight_bits} (0..{top})")
     if not (isinstance(w.scale, int) and 0 <= w.scale < (1 << config.scale_port_bits)):
         raise ValueError(f"beat at cycle {t}: scale code {w.scale!r} does not fit the "
-                         f"{config.scale_format} scale ({config.scale_port_bits} bits)")
+                         f"{config.scale_name} scale ({config.scale_port_bits} bits)")
 
 
 def run_mixpe(config: Any, beats: Sequence[Any], *, w_reset: Any) -> list[tuple[int, int]]:
