@@ -13,7 +13,7 @@ Typical use::
 """
 
 # Importing a family's model module registers it with pe_cost (see register_pe_model).
-from . import bitserial, lut
+from . import bitserial, lut, mixpe
 from .components import ComponentCost
 from .evaluate import CostReport, evaluate
 from .hierarchy import generated_units, rollup, rollup_area, rtl_area_um2
@@ -22,7 +22,7 @@ from .tech import DEFAULT_TECH, TECH_28NM, TECH_45NM, Technology
 from .workload import GemmWorkload, format_info, llm_linear_layers
 
 __all__ = [
-    "bitserial", "lut",
+    "bitserial", "lut", "mixpe",
     "Technology", "TECH_45NM", "TECH_28NM", "DEFAULT_TECH",
     "ComponentCost", "PECost", "pe_cost", "register_pe_model", "registered_kinds",
     "GemmWorkload", "llm_linear_layers", "format_info",

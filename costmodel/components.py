@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ComponentCost",
     "int_adder", "int_multiplier", "register", "mux2", "barrel_shifter",
-    "fp_adder", "fp_multiplier", "fp16_exact_multiplier",
+    "fp_adder", "fp_multiplier", "fp16_exact_multiplier", "fp_scale_multiplier",
     "sram_access", "dram_access",
     "FP16_FIELDS", "FP32_FIELDS",
 ]
@@ -198,6 +198,23 @@ def fp16_exact_multiplier(tech: "Technology") -> ComponentCost:
         int_multiplier(sig, sig, tech)
         + int_adder(exp_bits + 1, tech)
         + barrel_shifter(2 * sig, 2 * sig, tech)
+    )
+
+
+def fp_scale_multiplier(a_fields: tuple[int, int], b_fields: tuple[int, int],
+                        tech: "Technology") -> ComponentCost:
+    """A floating-point multiplier of two formats rounding once into ``a``'s format (MixPE's
+    FP32 group value times its FP16 scale, ``hw.fp.FPMul(FP32, FP32, b_fmt=FP16)``).
+
+    The exact significand product (``sig_a x sig_b`` bits), the exponent adder, a normalisation
+    shifter over the product and the round-to-nearest-even incrementer on ``sig_a`` bits.
+    """
+    sa, sb = _fp_fields(*a_fields), _fp_fields(*b_fields)
+    return (
+        int_multiplier(sa, sb, tech)
+        + int_adder(max(a_fields[0], b_fields[0]) + 2, tech)
+        + barrel_shifter(sa + sb, sa + sb, tech)
+        + int_adder(sa, tech)
     )
 
 

@@ -114,7 +114,7 @@ def unit_cost(desc: Mapping[str, Any], tech: Any) -> Any:
     components (entries with a ``config``) return None: their glue logic is priced from the
     config's breakdown instead.
     """
-    from .components import fp16_exact_multiplier, fp_adder
+    from .components import fp16_exact_multiplier, fp_adder, fp_scale_multiplier
     from .pe import dequantizer
 
     unit = desc.get("unit")
@@ -123,14 +123,19 @@ def unit_cost(desc: Mapping[str, Any], tech: Any) -> Any:
     if unit == "FPAdd":
         return fp_adder(desc["exp_bits"], desc["man_bits"], tech)
     if unit == "FPMul":
-        if list(desc["in"]) != [5, 10] or list(desc["out"]) != [8, 23]:
-            raise ValueError(f"no cost model for an FPMul from {desc['in']} to {desc['out']}; "
-                             f"only FP16 x FP16 -> FP32 is modelled")
-        return fp16_exact_multiplier(tech)
+        a, b, out = list(desc["in"]), list(desc.get("in_b", desc["in"])), list(desc["out"])
+        if a == b == [5, 10] and out == [8, 23]:
+            return fp16_exact_multiplier(tech)
+        if a == out == [8, 23] and b == [5, 10]:
+            return fp_scale_multiplier((8, 23), (5, 10), tech)
+        raise ValueError(f"no cost model for an FPMul of {a} x {b} -> {out}; modelled: "
+                         f"FP16 x FP16 -> FP32 and FP32 x FP16 -> FP32")
     if unit == "IntScaleFP":
-        if (desc["exp_bits"], desc["man_bits"]) != (5, 10):
-            raise ValueError("no cost model for an IntScaleFP to a format other than FP16")
-        return dequantizer(desc["int_bits"], tech)
+        fields = (desc["exp_bits"], desc["man_bits"])
+        if fields not in ((5, 10), (8, 23)):
+            raise ValueError(f"no cost model for an IntScaleFP to {list(fields)}; modelled: "
+                             f"FP16 and FP32")
+        return dequantizer(desc["int_bits"], tech, fields)
     raise ValueError(f"no cost model for generated unit {unit!r}")
 
 

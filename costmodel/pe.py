@@ -283,13 +283,15 @@ def _fp16_mac_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     return {**_fp16_mac_datapath(config.lanes, tech), **_contract_plumbing(config, tech)}
 
 
-def dequantizer(diff_bits: int, tech: Technology) -> ComponentCost:
-    """``RNE_fp16(d * scale)`` for a signed ``diff_bits`` integer (``hw.fp.IntScaleFP``).
+def dequantizer(diff_bits: int, tech: Technology,
+                fields: tuple[int, int] = FP16_FIELDS) -> ComponentCost:
+    """``RNE(d * scale)`` for a signed ``diff_bits`` integer (``hw.fp.IntScaleFP``), FP16 unless
+    ``fields`` gives another format's (exponent bits, mantissa bits).
 
-    Magnitude of ``d``, a (diff_bits x 11)-bit significand product, normalisation over the
-    product, a round-to-nearest-even incrementer on the 11-bit result and the exponent adder.
+    Magnitude of ``d``, a (diff_bits x significand)-bit product, normalisation over the
+    product, a round-to-nearest-even incrementer on the significand and the exponent adder.
     """
-    exp_bits, man_bits = FP16_FIELDS
+    exp_bits, man_bits = fields
     sig = man_bits + 1
     prod = diff_bits + sig
     return (
@@ -424,6 +426,10 @@ UNIT_KEYS: dict[str, dict[str, str]] = {
                  "fp32_accumulate_adder": "FPAdd"},
     "dequant_mac": {"fp16_multipliers": "FPMul", "fp32_tree_adders": "FPAdd",
                     "fp32_accumulate_adder": "FPAdd", "dequantizers": "IntScaleFP"},
+    # MixPE over FP16 activations: FP32 accumulators of P (and A), the dequantizer's FP32
+    # adders, its FP32 x FP16 scale multiplier and z * A scaler; integer MixPEs none.
+    "mixpe": {"group_fp32_adders": "FPAdd", "dequant_fp32_adders": "FPAdd",
+              "scale_multiplier": "FPMul", "zero_scaler": "IntScaleFP"},
 }
 
 register_pe_model("int_mac", _int_mac_model, check_workload=_check_int_mac)

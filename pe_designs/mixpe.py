@@ -194,6 +194,24 @@ class MixPEConfig(_ConfigMixin):
         bound = self.k_max * self._amax * self.max_weight * smax
         return signed_bits_for_range(-bound, bound)
 
+    # --- generated floating-point units (FP16 activations) -----------------------------------
+
+    @property
+    def fp32_adders(self) -> int:
+        """FPAdd units: the ``P`` accumulator and the output's; with a zero point also the
+        ``A`` accumulator and ``P - zA``."""
+        return (2 + 2 * self.has_zero) if self.is_fp else 0
+
+    @property
+    def fp_multipliers(self) -> int:
+        """FPMul units: the FP32 x FP16 scale multiplication."""
+        return int(self.is_fp)
+
+    @property
+    def zero_scalers(self) -> int:
+        """IntScaleFP units: ``z * A`` rounded to FP32."""
+        return int(self.is_fp and self.has_zero)
+
     # --- timing (the RTL's measured cycles equal these) ---------------------------------------
 
     @property

@@ -60,7 +60,8 @@ def _zero(config: Any, rng: np.random.Generator, extreme: bool) -> int:
 
 def _scale(config: Any, rng: np.random.Generator, extreme: bool) -> int:
     if config.is_fp:
-        if extreme and rng.random() < 0.3:
+        # Non-finite scales make the whole output inf/NaN: rare here, every one in the corners.
+        if extreme and rng.random() < 0.1:
             return int(rng.choice(FP16_SCALE_SPECIALS))
         v = rng.uniform(0.5, 1.0) * 2.0 ** int(rng.integers(-12, 4)) * rng.choice([-1.0, 1.0])
         return int(np.float16(v).view(np.uint16))
@@ -72,7 +73,7 @@ def _scale(config: Any, rng: np.random.Generator, extreme: bool) -> int:
 
 def _psum(config: Any, rng: np.random.Generator, extreme: bool = False) -> int:
     if config.is_fp:
-        if extreme and rng.random() < 0.3:
+        if extreme and rng.random() < 0.1:
             return int(rng.choice(FP32_PSUMS))
         if rng.random() < 0.5:
             return 0

@@ -84,6 +84,12 @@ def test_hierarchy_counts_follow_config(fresh):
             want = {"exact": 0, "int8": pes,
                     "fp16": config.rows * (config.table_adders + 1) + 2 * pes}
             assert len(fp_adds) == want[config.table_format]
+        elif config.kind == "mixpe":
+            units = [m.rsplit(".", 1)[-1] for m in mods if m != name]
+            assert sorted(units) == sorted(
+                ["p_add", "out_add"] * config.is_fp + ["scale_mul"] * config.fp_multipliers
+                + ["a_add", "zero_sub"] * (config.fp32_adders > 2)
+                + ["zero_scale"] * config.zero_scalers)
         elif config.kind == "fp16_mac":
             assert len(muls) == config.lanes and len(adders) == config.fp32_adders
         else:

@@ -36,6 +36,10 @@ def test_generated_unit_counts_follow_config(name):
         want = {"exact": {}, "int8": {"FPAdd": pes},
                 "fp16": {"FPAdd": config.rows * (config.table_adders + 1) + 2 * pes}}
         assert counts == want[config.table_format]
+    elif config.kind == "mixpe":
+        want = {"FPAdd": config.fp32_adders, "FPMul": config.fp_multipliers,
+                "IntScaleFP": config.zero_scalers}
+        assert counts == {k: v for k, v in want.items() if v}
     else:
         assert counts["FPMul"] == config.lanes
         assert counts["FPAdd"] == config.lanes  # lanes - 1 tree adders + the accumulator's

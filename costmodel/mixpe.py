@@ -1,0 +1,156 @@
+"""Cost model of the MixPE shift-and-add PE (:mod:`pe_designs.mixpe`), from its config.
+
+Registered with :func:`costmodel.register_pe_model` under kind ``"mixpe"``. Area is the datapath
+the generator builds. Energy per beat (one cycle, ``lanes`` MACs) counts
+
+* every beat: the lanes' shift-and-add trees (``weight_bits`` terms each), the lane adder
+  tree, the group accumulators ``P`` and ``A`` (FP16 activations: exponent match, alignment,
+  the normalisation to FP32 and the FP32 accumulate), and the contract's registers;
+* once per group, spread over its ``group_size / lanes`` beats: the two dequantizer stages,
+  ``D = P - z A`` and ``y = base + s D``, and the group's ``i_psum`` holding register.
+
+This is MixPE's argument in the cost model's terms: the dequantizer's multiplier-class logic
+is paid in area once per PE but in energy once per group, not once per weight.
+"""
+
+from typing import Any
+
+from .components import (
+    FP16_FIELDS,
+    FP32_FIELDS,
+    ComponentCost,
+    barrel_shifter,
+    fp_adder,
+    fp_scale_multiplier,
+    int_adder,
+    mux2,
+    register,
+)
+from .pe import (
+    _adder_tree,
+    _check_int_operand,
+    _contract_plumbing,
+    dequantizer,
+    register_pe_model,
+)
+from .tech import Technology
+
+__all__: list[str] = []
+
+#: Breakdown entries spent once per group rather than once per beat.
+_PER_GROUP = ("dequant_stage1", "dequant_stage2", "zero_scaler", "dequant_fp32_adders",
+              "scale_multiplier", "group_psum")
+
+
+def _shift_add(x_bits: int, n_terms: int, tech: Technology) -> ComponentCost:
+    """``hw.arith.shift_add``: ``n_terms`` gated copies of an ``x_bits`` operand, term ``j``
+    shifted by ``j``, summed in a balanced tree (each sum one bit wider than its operands)."""
+    return (mux2(x_bits, tech) * n_terms
+            + _adder_tree([x_bits + j + 1 for j in range(n_terms)], tech))
+
+
+def _fp32_normaliser(sum_bits: int, tech: Technology) -> ComponentCost:
+    """``hw.fp.round_pack`` of a signed ``sum_bits`` lane sum into FP32: magnitude, leading-one
+    detection and normalising shift, rounding incrementer, exponent adder."""
+    return (int_adder(sum_bits, tech) + barrel_shifter(sum_bits, sum_bits, tech)
+            + int_adder(24, tech) + int_adder(10, tech))
+
+
+def _int_datapath(config: Any, tech: Technology) -> tuple[dict, dict]:
+    lanes, b, ab = config.lanes, config.weight_bits, config.act_bits
+    prod = ab + b + 1
+    per_beat = {
+        "shift_add_lanes": _shift_add(ab, b, tech) * lanes,
+        "adder_tree": _adder_tree([prod] * lanes, tech),
+        "group_accumulator": (int_adder(config.group_acc_bits, tech)
+                              + register(config.group_acc_bits, tech)),
+    }
+    if config.has_zero:
+        per_beat["act_sum"] = (_adder_tree([ab] * lanes, tech)
+                               + int_adder(config.act_sum_bits, tech)
+                               + register(config.act_sum_bits, tech))
+    acc, sb = config.acc_bits, config.scale_bits
+    stage1 = register(config.group_acc_bits + config.act_sum_bits * config.has_zero
+                      + b * config.has_zero + sb + acc + 3, tech)
+    if config.has_zero:
+        stage1 += (_shift_add(config.act_sum_bits, b, tech)
+                   + int_adder(config.corr_bits, tech))
+    per_group = {
+        "dequant_stage1": stage1,
+        "dequant_stage2": (register(config.corr_bits + sb + acc + 3, tech)
+                           + _shift_add(config.corr_bits, sb, tech) + int_adder(acc, tech)
+                           + mux2(acc, tech) + register(2 * acc, tech)),
+    }
+    return per_beat, per_group
+
+
+def _fp_datapath(config: Any, tech: Technology) -> tuple[dict, dict]:
+    lanes, b, g = config.lanes, config.weight_bits, config.align_guard_bits
+    sig = FP16_FIELDS[1] + 1
+    pw = sig + b + g
+    zero = config.has_zero
+    # Per lane: |q| (signed weights), the significand's shift-and-add, the distance to the
+    # beat's largest exponent, truncating alignment shifters (product, and activation for A)
+    # and their conditional negates.
+    lane = (_shift_add(sig, b, tech) + int_adder(b, tech) * int(config.weight_signed)
+            + int_adder(FP16_FIELDS[0] + 1, tech)
+            + barrel_shifter(pw, pw + 1, tech) + int_adder(pw + 1, tech))
+    if zero:
+        lane += barrel_shifter(sig + g, pw + 1, tech) + int_adder(sig + g + 1, tech)
+    exp_match = (int_adder(FP16_FIELDS[0], tech) + mux2(FP16_FIELDS[0], tech)) * (lanes - 1)
+    sums = _adder_tree([pw + 1] * lanes, tech) + _fp32_normaliser(pw + 1 + lanes.bit_length(),
+                                                                   tech)
+    if zero:
+        sums += (_adder_tree([sig + g + 1] * lanes, tech)
+                 + _fp32_normaliser(sig + g + 1 + lanes.bit_length(), tech))
+    fp32_add = fp_adder(*FP32_FIELDS, tech)
+    per_beat = {
+        "shift_add_lanes": lane * lanes,
+        "exponent_match": exp_match,
+        "lane_sums": sums,
+        "group_registers": register(32 * (1 + zero), tech),
+        "group_fp32_adders": fp32_add * (1 + zero),
+    }
+    per_group = {
+        "dequant_stage1": register(32 * (1 + zero) + b * zero + 16 + 32 + 3, tech),
+        "dequant_stage2": (register(32 + 16 + 32 + 3, tech) + mux2(32, tech)
+                           + register(64, tech)),
+        "scale_multiplier": fp_scale_multiplier(FP32_FIELDS, FP16_FIELDS, tech),
+        "dequant_fp32_adders": fp32_add * (1 + zero),
+    }
+    if zero:
+        per_group["zero_scaler"] = dequantizer(b + 1, tech, FP32_FIELDS)
+    return per_beat, per_group
+
+
+def _mixpe_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
+    per_beat, per_group = (_fp_datapath if config.is_fp else _int_datapath)(config, tech)
+    # The group's first-beat i_psum and its flag, loaded once per group.
+    per_group["group_psum"] = register(config.psum_bits + 1, tech) + mux2(config.psum_bits, tech)
+    out = dict(per_beat)
+    share = 1.0 / config.beats_per_group
+    out.update({name: ComponentCost(c.area_um2, c.energy_pj * share)
+                for name, c in per_group.items()})
+    out.update(_contract_plumbing(config, tech))
+    return out
+
+
+def _check_mixpe(config: Any, workload: Any) -> None:
+    kind = config.kind
+    if workload.act_format != config.act_format:
+        raise ValueError(f"workload act_format={workload.act_format!r} does not fit the {kind} "
+                         f"config's act_format={config.act_format!r}")
+    _check_int_operand("weight", workload.weight_format, config.weight_bits,
+                       config.weight_signed, kind)
+    g = workload.group_size
+    if g is None or g % config.group_size:
+        raise ValueError(f"workload group_size={g} does not fit the {kind} config's "
+                         f"group_size={config.group_size}: the workload's groups must be a "
+                         f"multiple of the PE's (a larger group resends the same scale)")
+    if not config.is_fp and workload.K > config.k_max:
+        raise ValueError(f"workload K={workload.K} exceeds the {kind} config's "
+                         f"k_max={config.k_max}: its acc_bits={config.acc_bits} accumulator "
+                         f"could overflow")
+
+
+register_pe_model("mixpe", _mixpe_model, check_workload=_check_mixpe)

@@ -1,0 +1,336 @@
+"""MixPE shift-and-add PE: golden model, RTL in amaranth.sim, timing facts, errors, cost model.
+
+The cocotb runs of the preset designs (Icarus and Verilator) are in tests/test_cocotb.py.
+"""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from costmodel import GemmWorkload, evaluate, pe_cost
+from pe_designs.mixpe import MixPEConfig
+from pe_designs.presets import PRESETS
+from sim.amaranth_sim import simulate_trace
+from sim.golden.fp import f32_value
+from sim.golden.mixpe import (
+    MixPEWeight,
+    exact_gemm,
+    fp_beat_sums,
+    lane_product,
+    mixpe_gemm,
+    run_mixpe,
+    shift_add_terms,
+    weight_value,
+)
+from sim.golden.pe import Beat, run_contract
+from sim.mixpe_stimulus import corner_beats, group_beats, random_beats, w_reset
+from sim.scoreboard import check_cycles
+
+PRECISIONS = (2, 3, 4, 8)
+
+
+def _f16(x: float) -> int:
+    return int(np.float16(x).view(np.uint16))
+
+
+# --- golden model ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("bits", range(2, 9))
+def test_shift_add_terms_rebuild_every_code(bits, signed):
+    c = MixPEConfig(weight_bits=bits, weight_signed=signed)
+    for code in range(1 << bits):
+        q = weight_value(c, code)
+        assert sum(s * (1 << j) for s, j in shift_add_terms(c, code)) == q
+        for a in (-128, -1, 0, 1, 127):
+            assert lane_product(c, a, code) == a * q
+    # Term count = set bits: a signed code's top bit is one subtracted term.
+    assert len(shift_add_terms(c, (1 << bits) - 1)) == bits
+
+
+@pytest.mark.parametrize("act_format", ["int8", "int16"])
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("bits", range(2, 9))
+def test_integer_golden_equals_exact_product(bits, signed, act_format, rng):
+    c = MixPEConfig(weight_bits=bits, weight_signed=signed, act_format=act_format,
+                    group_size=32, scale_format="int16" if signed else "uint8", acc_bits=64)
+    lo, hi = (-128, 127) if act_format == "int8" else (-32768, 32767)
+    a = rng.integers(lo, hi + 1, (2, 96))
+    codes = rng.integers(0, 1 << bits, (96, 3))
+    zeros = (np.zeros((3, 3), int) if signed else rng.integers(0, 1 << bits, (3, 3)))
+    scales = rng.integers(0, 1 << c.scale_bits, (3, 3))
+    got = mixpe_gemm(c, a, codes, zeros, scales)
+    want = exact_gemm(c, a, codes, zeros, scales)
+    assert all(Fraction(int(g)) == w for g, w in zip(got.flat, want.flat, strict=True))
+
+
+def test_fp16_beat_sums_by_hand():
+    c = MixPEConfig(act_format="fp16", weight_bits=4, align_guard_bits=0, lanes=2,
+                    group_size=2)
+    # Same exponent: 1.0 * 3 + 1.5 * 5 = 10.5 exactly; A = 2.5.
+    p, a = fp_beat_sums(c, (_f16(1.0), _f16(1.5)), MixPEWeight(q=(3, 5)))
+    assert f32_value(np.uint32(p)) == 10.5 and f32_value(np.uint32(a)) == 2.5
+    # 1024 and 1 + 2^-10 are 10 binades apart: with no guard bits the smaller lane keeps
+    # its significand's top bit only (truncation toward zero).
+    p, a = fp_beat_sums(c, (_f16(1024.0), _f16(1.0 + 2.0 ** -10)), MixPEWeight(q=(1, 1)))
+    assert f32_value(np.uint32(p)) == 1025.0 and f32_value(np.uint32(a)) == 1025.0
+    c4 = MixPEConfig(act_format="fp16", weight_bits=4, align_guard_bits=10, lanes=2,
+                     group_size=2)
+    p, _ = fp_beat_sums(c4, (_f16(1024.0), _f16(1.0 + 2.0 ** -10)), MixPEWeight(q=(1, 1)))
+    assert f32_value(np.uint32(p)) == 1025.0 + 2.0 ** -10
+    # Signed weights: -8 * -2.0 + 7 * 0.5 = 19.5; truncation toward zero is symmetric.
+    cs = MixPEConfig(act_format="fp16", weight_bits=4, weight_signed=True, lanes=2,
+                     group_size=2)
+    p, _ = fp_beat_sums(cs, (_f16(-2.0), _f16(0.5)), MixPEWeight(q=(8, 7)))
+    assert f32_value(np.uint32(p)) == 19.5
+
+
+def _fp16_gemv_error(config, rng, k=256, n_out=16):
+    """Norm-wise relative error of the FP16 datapath against the exact result."""
+    a = np.array([[_f16(x) for x in rng.normal(0.0, 1.0, k)]], dtype=np.uint16)
+    codes = rng.integers(0, 1 << config.weight_bits, (k, n_out))
+    ng = k // config.group_size
+    zeros = (np.zeros((ng, n_out), int) if config.weight_signed
+             else rng.integers(0, 1 << config.weight_bits, (ng, n_out)))
+    scales = np.array([[_f16(x) for x in rng.uniform(0.005, 0.02, n_out)] for _ in range(ng)])
+    got = np.array([float(f32_value(np.uint32(v))) for v in mixpe_gemm(
+        config, a, codes, zeros, scales).flat])
+    want = np.array([float(v) for v in exact_gemm(config, a, codes, zeros, scales).flat])
+    return float(np.linalg.norm(got - want) / np.linalg.norm(want))
+
+
+def test_fp16_error_against_exact_reference(rng):
+    """The FP16 path's only losses are the truncating alignment and the FP32 roundings: on
+    normal-distributed activations the error is small, and guard bits reduce it."""
+    errors = {}
+    for guard in (0, 4, 12):
+        c = MixPEConfig(act_format="fp16", align_guard_bits=guard, group_size=64)
+        errors[guard] = _fp16_gemv_error(c, np.random.default_rng(rng.integers(1 << 31)))
+    print(f"norm-wise relative error by guard bits: {errors}")
+    assert errors[4] < 1e-3
+    assert errors[12] < errors[0]
+    assert errors[12] < 1e-5
+
+
+# --- RTL against the golden model (amaranth.sim) ------------------------------------------
+
+def _variants():
+    out = {}
+    for act in ("int8", "fp16"):
+        for bits in PRECISIONS:
+            for signed in (False, True):
+                name = f"w{bits}{'s' if signed else 'u'}_{act}_g32"
+                out[name] = MixPEConfig(weight_bits=bits, weight_signed=signed, act_format=act,
+                                        group_size=32,
+                                        scale_format=("int8" if signed and act == "int8"
+                                                      else None))
+        for g in (64, 128):
+            out[f"w4u_{act}_g{g}"] = MixPEConfig(act_format=act, group_size=g)
+    out["w4u_int16_l1_g32"] = MixPEConfig(act_format="int16", lanes=1, group_size=32,
+                                          scale_format="uint16")
+    out["w3s_fp16_l3_g33_guard0"] = MixPEConfig(act_format="fp16", weight_bits=3,
+                                                weight_signed=True, lanes=3, group_size=33,
+                                                align_guard_bits=0)
+    return out
+
+
+VARIANTS = _variants()
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_mixpe_rtl_matches_golden(name, rng, seed, n_vectors):
+    config = VARIANTS[name]
+    beats = corner_beats(config) + random_beats(config, rng, min(n_vectors, 300))
+    expected = run_contract(config, beats, w_reset=w_reset(config))
+    driven, observed = simulate_trace(config, beats)
+    errors = check_cycles(config, driven, observed, expected, beats=beats)
+    assert not errors, f"seed={seed}: {errors}"
+    assert sum(o["o_valid"] for o in observed) == len(expected) > 0
+
+
+def test_results_are_not_trivially_zero_or_nan(rng):
+    """Random outputs are mostly finite and distinct, so matching them checks real bits."""
+    for config in (PRESETS["mixpe_w4a8"], PRESETS["mixpe_w4a16"], PRESETS["mixpe_w8a16_int"]):
+        out = [v for _, v in run_contract(config, random_beats(config, rng, 4000),
+                                          w_reset=w_reset(config))]
+        if config.is_fp:
+            f = f32_value(np.array(out, np.uint32))
+            assert np.isfinite(f).mean() > 0.8 and np.count_nonzero(f) > 0.8 * len(f)
+        assert len(set(out)) > 0.8 * len(out)
+
+
+@pytest.mark.parametrize("act_format", ["int8", "fp16"])
+def test_maximum_group_size_saturating_sums_and_zeros(act_format):
+    """A 4096-weight group of the largest products (every accumulator at its bound), with the
+    zero point at both extremes, then an all-zero group, in RTL."""
+    c = MixPEConfig(act_format=act_format, weight_bits=8, group_size=4096, k_max=4096)
+    amin = 0xFBFF if c.is_fp else -128
+    scale = _f16(-0.75) if c.is_fp else 255
+    rng = np.random.default_rng(0)
+    beats = []
+    for zero in (0, 255):
+        beats += group_beats(c, rng, first=True, last=True, psum=0, acts=amin, codes=255,
+                             zero=zero, scale=scale, idle=0.0)
+    beats += group_beats(c, rng, first=True, last=True, psum=0, acts=0, codes=0, zero=0,
+                         scale=scale, idle=0.0)
+    expected = run_contract(c, beats, w_reset=w_reset(c))
+    if c.is_fp:
+        # P outgrows FP32's significand after a few beats: each of the 1024 accumulates
+        # rounds (relative error up to 2^-24 each).
+        first = float(f32_value(np.uint32(expected[0][1])))
+        assert first == pytest.approx(-0.75 * 4096 * -65504.0 * 255, rel=1024 * 2.0 ** -24)
+        assert first != -0.75 * 4096 * -65504.0 * 255
+    else:
+        assert expected[0][1] == 255 * 4096 * -128 * 255
+        assert c.group_acc_bits == c.corr_bits == (4096 * 128 * 255).bit_length() + 1
+    # z = q: every weight is 0. Exact for integers; in FP32, P and z * A were rounded
+    # separately, so a residue of their roundings remains (well below their magnitude).
+    if c.is_fp:
+        residue = abs(float(f32_value(np.uint32(expected[1][1]))))
+        assert 0 < residue < 1e-4 * abs(first)
+    else:
+        assert expected[1][1] == 0
+    assert expected[2][1] == 0
+    driven, observed = simulate_trace(c, beats)
+    assert not check_cycles(c, driven, observed, expected, beats=beats)
+
+
+# --- timing facts ---------------------------------------------------------------------------
+
+def test_config_timing_facts():
+    c = MixPEConfig(lanes=4, group_size=128)
+    assert c.cycles_per_beat == 1 and c.macs_per_beat == 4 and c.cycles_per_mac == 0.25
+    assert c.dq_cycles == 2 and c.dq_overlaps_next_group and c.dq_stall_cycles == 0
+    assert c.latency == 1 + c.dq_cycles == 3
+    assert c.beats_per_group == 32
+    assert c.beat_timing(MixPEWeight(q=(0,) * 4)) == (1, 3)
+
+
+@pytest.mark.parametrize("act_format", ["int8", "fp16"])
+@pytest.mark.parametrize("group_size", [4, 32])
+def test_measured_cycles_equal_the_config(group_size, act_format, rng):
+    """Groups back to back with no idle cycle: a beat every cycle (o_ready never drops: the
+    dequantization of a group overlaps the next group's beats), each result latency cycles
+    after its group's last beat, even for one-beat groups."""
+    c = MixPEConfig(act_format=act_format, group_size=group_size)
+    beats = []
+    for _ in range(5):
+        beats += group_beats(c, rng, first=True, last=True, psum=0, idle=0.0)
+    driven, observed = simulate_trace(c, beats)
+    assert all(o["o_ready"] for o in observed)
+    ends = [t for t, b in enumerate(beats) if b.last]
+    assert ends == [(gi + 1) * c.beats_per_group - 1 for gi in range(5)]
+    assert [t for t, o in enumerate(observed) if o["o_valid"]] == [t + c.latency for t in ends]
+    # Cycles per MAC: 5 groups of group_size weights took 5 * group_size / lanes cycles.
+    assert len(beats) / (5 * group_size) == c.cycles_per_mac
+    assert not check_cycles(c, driven, observed, run_contract(c, beats, w_reset=w_reset(c)),
+                            beats=beats)
+
+
+# --- errors at the boundaries ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("kwargs", "exc", "message"), [
+    ({"weight_bits": 1}, ValueError, "weight_bits must be in [2, 8], not 1"),
+    ({"weight_bits": 4.0}, TypeError, "weight_bits must be an integer, not 4.0"),
+    ({"weight_signed": 1}, TypeError, "weight_signed must be a bool, not 1"),
+    ({"act_format": "bf16"}, ValueError, "act_format must be one of 'int8', 'int16', 'fp16', "
+                                         "not 'bf16'"),
+    ({"lanes": 0}, ValueError, "lanes must be in [1, 16], not 0"),
+    ({"group_size": 30}, ValueError, "group_size=30 must be a multiple of lanes=4: a beat never "
+                                     "straddles two groups"),
+    ({"group_size": 8192}, ValueError, "group_size must be in [1, 4096], not 8192"),
+    ({"scale_format": "fp16"}, ValueError, "scale_format must be one of 'uint8', 'int8', "
+                                           "'uint16', 'int16' for act_format='int8', "
+                                           "not 'fp16'"),
+    ({"act_format": "fp16", "scale_format": "uint8"}, ValueError,
+     "scale_format must be one of 'fp16' for act_format='fp16', not 'uint8'"),
+    ({"acc_bits": 24}, ValueError, "acc_bits=24 is too narrow: k_max=4096 products of int8 x "
+                                   "uint4 with uint8 scales need acc_bits >= 32"),
+    ({"align_guard_bits": 17}, ValueError, "align_guard_bits must be in [0, 16], not 17"),
+])
+def test_config_errors(kwargs, exc, message):
+    with pytest.raises(exc) as info:
+        MixPEConfig(**kwargs)
+    assert str(info.value) == message
+
+
+def _beat(w, **ctl):
+    return Beat(a=(1, 2, 3, 4), w=w, valid=True, load_w=True, **ctl)
+
+
+@pytest.mark.parametrize(("config", "w", "message"), [
+    (MixPEConfig(), MixPEWeight(q=(1, 2, 3)), "3 weight codes for lanes=4"),
+    (MixPEConfig(), MixPEWeight(q=(1, 2, 3, 16)), "weight code 16 does not fit weight_bits=4"),
+    (MixPEConfig(), MixPEWeight(q=(0,) * 4, zero=16), "zero point 16 does not fit"),
+    (MixPEConfig(weight_signed=True), MixPEWeight(q=(0,) * 4, zero=1),
+     "zero=1 given for two's complement weights"),
+    (MixPEConfig(), MixPEWeight(q=(0,) * 4, scale=256), "scale code 256 does not fit the uint8"),
+    (MixPEConfig(), (1, 2, 3, 4), "the weight operand must be a MixPEWeight"),
+])
+def test_golden_rejects_bad_weight_operands(config, w, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        run_mixpe(config, [_beat(w, first=True, last=True, group_end=True)],
+                  w_reset=w_reset(config))
+
+
+def test_golden_rejects_group_rule_violations():
+    c = MixPEConfig()
+    w = MixPEWeight(q=(1,) * 4)
+    with pytest.raises(ValueError, match="`first` must be on a group's first beat"):
+        run_mixpe(c, [_beat(w, first=True), _beat(w, first=True)], w_reset=w_reset(c))
+    with pytest.raises(ValueError, match="`last` must come with `group_end`"):
+        run_mixpe(c, [_beat(w, first=True, last=True)], w_reset=w_reset(c))
+    fp = MixPEConfig(act_format="fp16")
+    with pytest.raises(ValueError, match="is inf or NaN"):
+        run_mixpe(fp, [Beat(a=(0x7C00, 0, 0, 0), w=w, valid=True, load_w=True, first=True,
+                            last=True, group_end=True)], w_reset=w_reset(fp))
+
+
+# --- cost model -------------------------------------------------------------------------------
+
+def test_cost_model_spreads_dequantization_over_the_group():
+    """Energy per MAC falls with the group size (the dequantizer runs once per group), area
+    does not depend on it beyond the accumulator widths."""
+    e = {g: pe_cost(MixPEConfig(act_format="fp16", group_size=g)).energy_per_mac_pj
+         for g in (4, 32, 128)}
+    assert e[4] > e[32] > e[128]
+    # A per-group entry's energy per beat scales with 1 / (beats per group): 1 vs 32 beats.
+    small = pe_cost(MixPEConfig(act_format="fp16", group_size=4)).breakdown
+    large = pe_cost(MixPEConfig(act_format="fp16", group_size=128)).breakdown
+    assert small["scale_multiplier"].energy_pj == pytest.approx(
+        32 * large["scale_multiplier"].energy_pj)
+    assert small["scale_multiplier"].area_um2 == large["scale_multiplier"].area_um2
+
+
+def test_cost_model_follows_the_weight_precision_and_signedness():
+    area = {b: pe_cost(MixPEConfig(weight_bits=b)).area_um2 for b in PRECISIONS}
+    assert area[2] < area[3] < area[4] < area[8]
+    # No zero point: no activation sum, no z * A.
+    assert (pe_cost(MixPEConfig(weight_signed=True)).area_um2
+            < pe_cost(MixPEConfig()).area_um2)
+
+
+def test_workload_checks_and_evaluation():
+    c = PRESETS["mixpe_w4a16"]
+    ok = GemmWorkload(M=1, K=4096, N=4096, act_format="fp16", weight_format="uint4",
+                      group_size=128)
+    report = evaluate(c, ok, n_pe=64)
+    assert report.macs == 4096 * 4096 and report.energy_pj > 0
+    # One beat per cycle of 4 MACs per PE.
+    assert report.latency_cycles >= 4096 * 4096 / (64 * c.macs_per_beat)
+    bad = [
+        (dict(act_format="int8"), "act_format='int8' does not fit the mixpe config's"),
+        (dict(weight_format="int4"), "weight_format='int4' does not fit the mixpe config's"),
+        (dict(group_size=64), "group_size=64 does not fit the mixpe config's group_size=128"),
+        (dict(group_size=None), "group_size=None does not fit"),
+    ]
+    for change, message in bad:
+        fields = dict(M=1, K=4096, N=4096, act_format="fp16", weight_format="uint4",
+                      group_size=128)
+        fields.update(change)
+        with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+            evaluate(c, GemmWorkload(**fields), n_pe=64)
+    # Narrower weights fit the unsigned codes.
+    evaluate(c, GemmWorkload(M=1, K=256, N=64, act_format="fp16", weight_format="uint2",
+                             group_size=128), n_pe=4)
