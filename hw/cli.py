@@ -71,6 +71,8 @@ def _default_formats(config) -> tuple[str, str]:
     if config.kind in ("bitserial", "lut"):
         # The first of the design's weight data types (--weight-format picks another).
         return config.act_format, config.weight_formats[0]
+    if config.kind == "mixpe":
+        return config.act_format, config.weight_name
     raise CliError(f"no default operand formats for config kind {config.kind!r}")
 
 
@@ -102,7 +104,7 @@ def _cmd_cost(args) -> int:
     act = args.act_format or act
     wgt = args.weight_format or wgt
     group = args.group_size
-    if group is None and config.kind in ("dequant_mac", "bitserial", "lut"):
+    if group is None and config.kind in ("dequant_mac", "bitserial", "lut", "mixpe"):
         group = config.group_size
     tech = {"28": TECH_28NM, "45": TECH_45NM}[args.tech]
     dims = [d for d in ("M", "N", "K") if getattr(args, d) is not None]

@@ -3,7 +3,7 @@
 Measured, never asserted in tests: ``make sim`` wall time (target < 5 min on 2 cores),
 ``make test`` wall time (target < 15 min), simulation cycles per second per design and
 simulator, Verilog generation time, and cost-model speed (one GEMM evaluation, and a sweep of
-10^5 design points).
+10^5 design points), and the numerical error of the W4A16 datapaths against the exact result.
 """
 
 import json
@@ -65,6 +65,40 @@ def bench_costmodel() -> dict:
     }
 
 
+def bench_fp16_error(seed: int = 1, k: int = 1024, n: int = 64) -> dict:
+    """Norm-wise relative error against the exact result of a W4A16 GEMV (uint4 weights with
+    zero points, FP16 scales, groups of 128, activations ~ N(0, 1) in FP16): MixPE at several
+    alignment guard widths next to the dequantize-then-MAC baseline on the same operands."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from pe_designs.presets import PRESETS
+    from sim.golden.fp import f32_value
+    from sim.golden.mixpe import exact_gemm, mixpe_gemm
+    from sim.golden.pe import pe_gemm
+
+    rng = np.random.default_rng(seed)
+    mixpe, baseline = PRESETS["mixpe_w4a16"], PRESETS["dequant_mac_w4a16_l4"]
+    g = mixpe.group_size
+    a = np.float16(rng.normal(0.0, 1.0, (1, k))).view(np.uint16)
+    codes = rng.integers(0, 16, (k, n))
+    zeros = rng.integers(0, 16, (k // g, n))
+    scales = np.float16(rng.uniform(0.005, 0.02, (k // g, n))).view(np.uint16)
+    exact = np.array([float(v) for v in exact_gemm(mixpe, a, codes, zeros, scales).flat])
+
+    def error(bits) -> float:
+        got = f32_value(np.array([int(v) for v in np.asarray(bits).flat], np.uint32))
+        return float(np.linalg.norm(got.astype(np.float64) - exact) / np.linalg.norm(exact))
+
+    out = {"gemv": {"K": k, "N": n, "group_size": g, "seed": seed},
+           "dequant_mac_w4a16_l4": error(pe_gemm(baseline, a, (codes, scales, zeros)))}
+    for guard in (0, 4, 8, 12):
+        out[f"mixpe_w4a16_guard{guard}"] = error(
+            mixpe_gemm(replace(mixpe, align_guard_bits=guard), a, codes, zeros, scales))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -92,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
                         for d in designs},
         }
         print(f"make sim ({sim}): {t:.1f} s, ok={rc == 0}")
+
+    result["fp16_error"] = bench_fp16_error(args.seed)
+    print("W4A16 GEMV relative error: " + ", ".join(
+        f"{name} {value:.2e}" for name, value in result["fp16_error"].items()
+        if name != "gemv"))
 
     result["costmodel"] = bench_costmodel()
     print(f"cost model: {result['costmodel']['evaluate_one_gemm_us']:.1f} us per GEMM, "

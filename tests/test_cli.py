@@ -139,3 +139,23 @@ def test_compare_at_equal_throughput(capsys, tmp_path):
     assert main(["compare", "--act", "bf16", "--weights", "ternary", "--presets",
                  "lut_w1_a8"]) == 2
     assert "none of the presets runs bf16 activations" in capsys.readouterr().err
+
+
+def test_cost_of_a_mixpe_preset_and_config_file(capsys, tmp_path):
+    """A MixPE design costs with its own operand formats and group size by default."""
+    from costmodel import GemmWorkload, evaluate
+    from pe_designs.presets import PRESETS
+
+    code, out, _ = run(capsys, "cost", "--preset", "mixpe_w4a16", "--M", "1", "--N", "64",
+                       "--K", "256", "--json")
+    assert code == 0
+    direct = evaluate(PRESETS["mixpe_w4a16"], GemmWorkload(1, 64, 256, "fp16", "uint4", 128))
+    assert json.loads(out)["total"]["energy_pj"] == pytest.approx(direct.energy_pj)
+    cfg = tmp_path / "mixpe.json"
+    cfg.write_text(json.dumps({"kind": "mixpe", "weight_bits": 3, "weight_signed": True,
+                               "group_size": 64}))
+    code, out, _ = run(capsys, "cost", "--config", str(cfg), "--M", "2", "--N", "8", "--K", "128")
+    assert code == 0 and "total:" in out
+    cfg.write_text(json.dumps({"kind": "mixpe", "weight_bits": 9}))
+    code, _, err = run(capsys, "cost", "--config", str(cfg), "--M", "2", "--N", "8", "--K", "128")
+    assert code == 2 and "weight_bits must be in [2, 8], not 9" in err
