@@ -84,8 +84,8 @@ def test_preset_round_trips_through_dict(name):
 def test_config_from_dict_errors():
     with pytest.raises(ValueError, match=re.escape("unknown IntMacConfig parameter(s) 'lane'")):
         config_from_dict({"kind": "int_mac", "lane": 4})
-    with pytest.raises(ValueError, match="config kind must be one of .* not 'mixpe'"):
-        config_from_dict({"kind": "mixpe"})
+    with pytest.raises(ValueError, match="config kind must be one of .* not 'systolic'"):
+        config_from_dict({"kind": "systolic"})
     with pytest.raises(TypeError, match="config must be a mapping, not list"):
         config_from_dict([1, 2])
     with pytest.raises(ValueError, match=re.escape("unknown preset 'nope'; allowed: ")):

@@ -334,3 +334,28 @@ def test_workload_checks_and_evaluation():
     # Narrower weights fit the unsigned codes.
     evaluate(c, GemmWorkload(M=1, K=256, N=64, act_format="fp16", weight_format="uint2",
                              group_size=128), n_pe=4)
+
+
+def test_area_trends_match_yosys(tmp_path):
+    """Cost model and Yosys agree on the order within the family: more weight bits cost more
+    (more shift-and-add terms, wider accumulators), and signed weights (no zero point: no
+    activation sum, no z * A) cost less than unsigned ones."""
+    from hw.generate import write_rtl
+    from hw.synth import synth_design
+
+    designs = {"mixpe_w2": MixPEConfig(weight_bits=2, group_size=32),
+               "mixpe_w4": MixPEConfig(group_size=32),
+               "mixpe_w8": MixPEConfig(weight_bits=8, group_size=32),
+               "mixpe_w4_signed": MixPEConfig(weight_signed=True, group_size=32)}
+    write_rtl(tmp_path / "rtl", designs)
+    cells, areas = {}, {}
+    for name, config in designs.items():
+        report = synth_design(tmp_path / "rtl" / f"{name}.v", name, tmp_path / "synth",
+                              ice40_pnr=False)["generic"]
+        cells[name] = report["cells"]
+        areas[name] = pe_cost(config).area_um2
+    print("Yosys generic cells", cells, "cost-model area um2",
+          {k: round(v) for k, v in areas.items()})
+    for metric in (cells, areas):
+        assert metric["mixpe_w2"] < metric["mixpe_w4"] < metric["mixpe_w8"]
+        assert metric["mixpe_w4_signed"] < metric["mixpe_w4"]
