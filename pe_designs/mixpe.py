@@ -298,14 +298,17 @@ class MixPE(wiring.Component):
             p_acc = Signal(signed(c.group_acc_bits), name="p_acc")
             p_next = Signal(signed(c.group_acc_bits), name="p_next")
             m.d.comb += p_next.eq(p_acc + adder_tree(prods))
-            a_acc = Signal(signed(c.act_sum_bits), name="a_acc")
-            a_next = Signal(signed(c.act_sum_bits), name="a_next")
+            a_acc = a_next = None
             if c.has_zero:
+                a_acc = Signal(signed(c.act_sum_bits), name="a_acc")
+                a_next = Signal(signed(c.act_sum_bits), name="a_next")
                 m.d.comb += a_next.eq(a_acc + adder_tree(self.i_a[l] for l in range(c.lanes)))
+        # Without a zero point there is no activation sum to keep.
+        accs = [(p_acc, p_next)] + ([(a_acc, a_next)] if c.has_zero else [])
         with m.If(close):
-            m.d.sync += [p_acc.eq(0), a_acc.eq(0)]
+            m.d.sync += [acc.eq(0) for acc, _ in accs]
         with m.Elif(take):
-            m.d.sync += [p_acc.eq(p_next), a_acc.eq(a_next)]
+            m.d.sync += [acc.eq(nxt) for acc, nxt in accs]
 
         # The output's starting value, held from the group's `first` beat to its hand-off.
         grp_first = Signal()
@@ -318,19 +321,20 @@ class MixPE(wiring.Component):
         # --- dequantizer stage 1: D = P - z * A ------------------------------------------------
         s1_valid, s1_first, s1_last = Signal(), Signal(), Signal()
         s1_p = Signal.like(p_next, name="s1_p")
-        s1_a = Signal.like(a_next, name="s1_a")
-        s1_zero = Signal(c.weight_bits)
         s1_scale = Signal(c.scale_port_bits)
         s1_psum = Signal(psum_shape)
         m.d.sync += s1_valid.eq(close)
         with m.If(close):
             m.d.sync += [
-                s1_p.eq(p_next), s1_a.eq(a_next), s1_scale.eq(w.scale),
+                s1_p.eq(p_next), s1_scale.eq(w.scale),
                 s1_first.eq(ctl.first | grp_first), s1_last.eq(ctl.last),
                 s1_psum.eq(Mux(ctl.first, self.i_psum, grp_psum)),
             ]
-            if c.has_zero:
-                m.d.sync += s1_zero.eq(w.zero)
+        if c.has_zero:
+            s1_a = Signal.like(a_next, name="s1_a")
+            s1_zero = Signal(c.weight_bits, name="s1_zero")
+            with m.If(close):
+                m.d.sync += [s1_a.eq(a_next), s1_zero.eq(w.zero)]
         d = Signal(32 if c.is_fp else signed(c.corr_bits), name="d")
         if not c.has_zero:
             m.d.comb += d.eq(s1_p)
@@ -420,11 +424,12 @@ class MixPE(wiring.Component):
             m.d.comb += mag.eq(Mux(tot < 0, -tot, tot))
             sums.append(round_pack(m, sign=tot < 0, sig=mag, exp=exp, fmt=FP32,
                                    name=f"{name}_rp"))
-        p_acc, a_acc = Signal(32, name="p_acc"), Signal(32, name="a_acc")
-        p_next, a_next = Signal(32, name="p_next"), Signal(32, name="a_next")
+        p_acc, p_next = Signal(32, name="p_acc"), Signal(32, name="p_next")
         p_add = m.submodules.p_add = FPAdd(FP32)
         m.d.comb += [p_add.a.eq(p_acc), p_add.b.eq(sums[0]), p_next.eq(p_add.s)]
+        a_acc = a_next = None
         if c.has_zero:
+            a_acc, a_next = Signal(32, name="a_acc"), Signal(32, name="a_next")
             a_add = m.submodules.a_add = FPAdd(FP32)
             m.d.comb += [a_add.a.eq(a_acc), a_add.b.eq(sums[1]), a_next.eq(a_add.s)]
         return p_next, a_next, p_acc, a_acc

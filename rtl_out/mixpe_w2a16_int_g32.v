@@ -23,27 +23,25 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg [4:0] \$115 ;
   reg [23:0] \$116 ;
   reg [31:0] \$117 ;
-  reg [31:0] \$118 ;
-  reg \$119 ;
+  reg \$118 ;
+  reg [31:0] \$119 ;
   wire [2:0] \$12 ;
-  reg [31:0] \$120 ;
-  reg \$121 ;
-  reg [31:0] \$122 ;
-  reg [31:0] \$123 ;
-  reg [15:0] \$124 ;
-  reg \$125 ;
+  reg \$120 ;
+  reg [31:0] \$121 ;
+  reg [15:0] \$122 ;
+  reg \$123 ;
+  reg \$124 ;
+  reg [31:0] \$125 ;
   reg \$126 ;
   reg [31:0] \$127 ;
-  reg \$128 ;
-  reg [31:0] \$129 ;
+  reg [15:0] \$128 ;
+  reg \$129 ;
   wire [2:0] \$13 ;
-  reg [15:0] \$130 ;
-  reg \$131 ;
+  reg \$130 ;
+  reg [31:0] \$131 ;
   reg \$132 ;
   reg [31:0] \$133 ;
-  reg \$134 ;
-  reg [31:0] \$135 ;
-  reg [31:0] \$136 ;
+  reg [31:0] \$134 ;
   wire [11:0] \$14 ;
   wire [11:0] \$15 ;
   wire [11:0] \$16 ;
@@ -139,14 +137,14 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [56:0] \$98 ;
   wire [19:0] \$99 ;
   reg \$signal  = 1'h0;
+  reg \$signal$21  = 1'h0;
   reg \$signal$24  = 1'h0;
-  reg \$signal$27  = 1'h0;
-  reg \$signal$31  = 1'h0;
+  reg \$signal$28  = 1'h0;
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$86 ;
-  wire [31:0] \a$88 ;
+  wire [31:0] \a$83 ;
+  wire [31:0] \a$85 ;
   wire [4:0] a0_e;
   wire [10:0] a0_sig;
   wire [4:0] a1_e;
@@ -155,12 +153,10 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [10:0] a2_sig;
   wire [4:0] a3_e;
   wire [10:0] a3_sig;
-  reg [31:0] a_acc = 32'd0;
-  wire [31:0] a_next;
   wire [31:0] b;
   (* init = 16'h0000 *)
-  wire [15:0] \b$87 ;
-  wire [31:0] \b$89 ;
+  wire [15:0] \b$84 ;
+  wire [31:0] \b$86 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
@@ -263,8 +259,7 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$91 ;
-  reg [31:0] s1_a = 32'd0;
+  wire [31:0] \s$88 ;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
   reg [31:0] s1_psum = 32'd0;
@@ -295,7 +290,7 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$5  = i_ctl[0] & i_ctl[4];
   assign \$6  = i_ctl[2] | grp_first;
   assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = \$signal$27  & s2_last;
+  assign \$8  = \$signal$24  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$9  = ! i_a[14:10];
   assign a0_e = \$9  ? 5'h01 : i_a[14:10];
@@ -408,7 +403,7 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$110  = $signed(\$87 ) < $signed(1'h0);
   assign \$111  = $signed(\$87 ) < $signed(1'h0);
   assign \$112  = $signed(\$87 ) < $signed(1'h0);
-  assign \a$88  = \$signal$31  ? s2_psum : out_acc;
+  assign \a$85  = \$signal$28  ? s2_psum : out_acc;
   always @(posedge clk)
     o_a <= \$113 ;
   always @(posedge clk)
@@ -420,46 +415,42 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   always @(posedge clk)
     p_acc <= \$117 ;
   always @(posedge clk)
-    a_acc <= \$118 ;
+    grp_first <= \$118 ;
   always @(posedge clk)
-    grp_first <= \$119 ;
+    grp_psum <= \$119 ;
   always @(posedge clk)
-    grp_psum <= \$120 ;
+    \$signal  <= \$120 ;
   always @(posedge clk)
-    \$signal  <= \$121 ;
+    s1_p <= \$121 ;
   always @(posedge clk)
-    s1_p <= \$122 ;
+    s1_scale <= \$122 ;
   always @(posedge clk)
-    s1_a <= \$123 ;
+    \$signal$21  <= \$123 ;
   always @(posedge clk)
-    s1_scale <= \$124 ;
+    s1_last <= \$124 ;
   always @(posedge clk)
-    \$signal$24  <= \$125 ;
+    s1_psum <= \$125 ;
   always @(posedge clk)
-    s1_last <= \$126 ;
+    \$signal$24  <= \$126 ;
   always @(posedge clk)
-    s1_psum <= \$127 ;
+    s2_d <= \$127 ;
   always @(posedge clk)
-    \$signal$27  <= \$128 ;
+    s2_scale <= \$128 ;
   always @(posedge clk)
-    s2_d <= \$129 ;
+    \$signal$28  <= \$129 ;
   always @(posedge clk)
-    s2_scale <= \$130 ;
+    s2_last <= \$130 ;
   always @(posedge clk)
-    \$signal$31  <= \$131 ;
+    s2_psum <= \$131 ;
   always @(posedge clk)
-    s2_last <= \$132 ;
+    o_valid <= \$132 ;
   always @(posedge clk)
-    s2_psum <= \$133 ;
+    out_acc <= \$133 ;
   always @(posedge clk)
-    o_valid <= \$134 ;
-  always @(posedge clk)
-    out_acc <= \$135 ;
-  always @(posedge clk)
-    o_psum <= \$136 ;
+    o_psum <= \$134 ;
   \mixpe_w2a16_int_g32.out_add  out_add (
-    .a(\a$88 ),
-    .b(\b$89 ),
+    .a(\a$85 ),
+    .b(\b$86 ),
     .s(y)
   );
   \mixpe_w2a16_int_g32.p_add  p_add (
@@ -470,7 +461,7 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   \mixpe_w2a16_int_g32.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$89 )
+    .p(\b$86 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
@@ -517,101 +508,96 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = a_acc;
-    if (\$1 ) begin
-      \$118  = 32'd0;
-    end else if (i_ctl[0]) begin
-      \$118  = 32'd0;
-    end
-    if (rst) begin
-      \$118  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = grp_first;
+    \$118  = grp_first;
     if (\$2 ) begin
-      \$119  = 1'h0;
+      \$118  = 1'h0;
     end else if (\$3 ) begin
-      \$119  = 1'h1;
+      \$118  = 1'h1;
     end
     if (rst) begin
-      \$119  = 1'h0;
+      \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = grp_psum;
+    \$119  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$120  = i_psum;
+      \$119  = i_psum;
     end
     if (rst) begin
-      \$120  = 32'd0;
+      \$119  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = \$4 ;
+    \$120  = \$4 ;
     if (rst) begin
-      \$121  = 1'h0;
+      \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = s1_p;
+    \$121  = s1_p;
     if (\$5 ) begin
-      \$122  = p_next;
+      \$121  = p_next;
     end
     if (rst) begin
-      \$122  = 32'd0;
+      \$121  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = s1_a;
+    \$122  = s1_scale;
     if (\$5 ) begin
-      \$123  = 32'd0;
+      \$122  = w_sel[23:8];
     end
     if (rst) begin
-      \$123  = 32'd0;
+      \$122  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = s1_scale;
+    \$123  = \$signal$21 ;
     if (\$5 ) begin
-      \$124  = w_sel[23:8];
+      \$123  = \$6 ;
     end
     if (rst) begin
-      \$124  = 16'h0000;
+      \$123  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = \$signal$24 ;
+    \$124  = s1_last;
     if (\$5 ) begin
-      \$125  = \$6 ;
+      \$124  = i_ctl[3];
     end
     if (rst) begin
-      \$125  = 1'h0;
+      \$124  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = s1_last;
+    \$125  = s1_psum;
     if (\$5 ) begin
-      \$126  = i_ctl[3];
+      \$125  = \$7 ;
     end
+    if (rst) begin
+      \$125  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = \$signal ;
     if (rst) begin
       \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = s1_psum;
-    if (\$5 ) begin
-      \$127  = \$7 ;
+    \$127  = s2_d;
+    if (\$signal ) begin
+      \$127  = s1_p;
     end
     if (rst) begin
       \$127  = 32'd0;
@@ -619,56 +605,56 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = \$signal ;
+    \$128  = s2_scale;
+    if (\$signal ) begin
+      \$128  = s1_scale;
+    end
     if (rst) begin
-      \$128  = 1'h0;
+      \$128  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = s2_d;
+    \$129  = \$signal$28 ;
     if (\$signal ) begin
-      \$129  = s1_p;
+      \$129  = \$signal$21 ;
     end
     if (rst) begin
-      \$129  = 32'd0;
+      \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = s2_scale;
+    \$130  = s2_last;
     if (\$signal ) begin
-      \$130  = s1_scale;
+      \$130  = s1_last;
     end
     if (rst) begin
-      \$130  = 16'h0000;
+      \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = \$signal$31 ;
+    \$131  = s2_psum;
     if (\$signal ) begin
-      \$131  = \$signal$24 ;
+      \$131  = s1_psum;
     end
     if (rst) begin
-      \$131  = 1'h0;
+      \$131  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = s2_last;
-    if (\$signal ) begin
-      \$132  = s1_last;
-    end
+    \$132  = \$8 ;
     if (rst) begin
       \$132  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = s2_psum;
-    if (\$signal ) begin
-      \$133  = s1_psum;
+    \$133  = out_acc;
+    if (\$signal$24 ) begin
+      \$133  = y;
     end
     if (rst) begin
       \$133  = 32'd0;
@@ -676,31 +662,14 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = \$8 ;
-    if (rst) begin
-      \$134  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = out_acc;
-    if (\$signal$27 ) begin
-      \$135  = y;
-    end
-    if (rst) begin
-      \$135  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = o_psum;
-    if (\$signal$27 ) begin
+    \$134  = o_psum;
+    if (\$signal$24 ) begin
       if (s2_last) begin
-        \$136  = y;
+        \$134  = y;
       end
     end
     if (rst) begin
-      \$136  = 32'd0;
+      \$134  = 32'd0;
     end
   end
   always @* begin
@@ -793,7 +762,6 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
       p_rp_out = { \$112 , \$107 [30:0] };
     end
   end
-  assign a_next = 32'd0;
   assign d = s1_p;
   assign a0_sig = { \$11 , i_a[9:0] };
   assign qmag0 = \$13 [1:0];
@@ -821,10 +789,10 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$86  = s2_d;
-  assign \b$87  = s2_scale;
-  assign p = \b$89 ;
-  assign \s$91  = y;
+  assign \a$83  = s2_d;
+  assign \b$84  = s2_scale;
+  assign p = \b$86 ;
+  assign \s$88  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];

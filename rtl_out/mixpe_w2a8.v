@@ -6,96 +6,97 @@ module mixpe_w2a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [8:0] \$10 ;
   wire [8:0] \$11 ;
   wire [8:0] \$12 ;
-  wire [9:0] \$13 ;
-  wire [8:0] \$14 ;
+  wire [8:0] \$13 ;
+  wire [9:0] \$14 ;
   wire [8:0] \$15 ;
   wire [8:0] \$16 ;
   wire [8:0] \$17 ;
-  wire [9:0] \$18 ;
-  wire [10:0] \$19 ;
+  wire [8:0] \$18 ;
+  wire [9:0] \$19 ;
   wire \$2 ;
-  wire [8:0] \$20 ;
+  wire [10:0] \$20 ;
   wire [8:0] \$21 ;
   wire [8:0] \$22 ;
   wire [8:0] \$23 ;
-  wire [9:0] \$24 ;
-  wire [8:0] \$25 ;
+  wire [8:0] \$24 ;
+  wire [9:0] \$25 ;
   wire [8:0] \$26 ;
   wire [8:0] \$27 ;
   wire [8:0] \$28 ;
-  wire [9:0] \$29 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire [10:0] \$30 ;
-  wire [11:0] \$31 ;
-  wire [17:0] \$32 ;
-  wire [8:0] \$33 ;
+  wire [9:0] \$30 ;
+  wire [10:0] \$31 ;
+  wire [11:0] \$32 ;
+  wire [17:0] \$33 ;
   wire [8:0] \$34 ;
-  wire [9:0] \$35 ;
-  wire [15:0] \$36 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
   wire [15:0] \$37 ;
   wire [15:0] \$38 ;
   wire [15:0] \$39 ;
   wire \$4 ;
   wire [15:0] \$40 ;
-  wire [16:0] \$41 ;
-  wire [17:0] \$42 ;
-  wire [47:0] \$43 ;
-  wire [17:0] \$44 ;
+  wire [15:0] \$41 ;
+  wire [16:0] \$42 ;
+  wire [17:0] \$43 ;
+  wire [47:0] \$44 ;
   wire [17:0] \$45 ;
   wire [17:0] \$46 ;
   wire [17:0] \$47 ;
-  wire [18:0] \$48 ;
-  wire [19:0] \$49 ;
+  wire [17:0] \$48 ;
+  wire [18:0] \$49 ;
   wire \$5 ;
   wire [19:0] \$50 ;
   wire [19:0] \$51 ;
   wire [19:0] \$52 ;
-  wire [20:0] \$53 ;
-  wire [21:0] \$54 ;
-  wire [23:0] \$55 ;
+  wire [19:0] \$53 ;
+  wire [20:0] \$54 ;
+  wire [21:0] \$55 ;
   wire [23:0] \$56 ;
   wire [23:0] \$57 ;
   wire [23:0] \$58 ;
-  wire [24:0] \$59 ;
+  wire [23:0] \$59 ;
   wire \$6 ;
-  wire [23:0] \$60 ;
+  wire [24:0] \$60 ;
   wire [23:0] \$61 ;
   wire [23:0] \$62 ;
   wire [23:0] \$63 ;
-  wire [24:0] \$64 ;
-  wire [25:0] \$65 ;
-  wire [26:0] \$66 ;
-  wire [48:0] \$67 ;
-  reg [31:0] \$68 ;
-  reg [17:0] \$69 ;
+  wire [23:0] \$64 ;
+  wire [24:0] \$65 ;
+  wire [25:0] \$66 ;
+  wire [26:0] \$67 ;
+  wire [48:0] \$68 ;
+  reg [31:0] \$69 ;
   wire [47:0] \$7 ;
-  reg [4:0] \$70 ;
-  reg [17:0] \$71 ;
-  reg [16:0] \$72 ;
-  reg [14:0] \$73 ;
-  reg \$74 ;
-  reg [47:0] \$75 ;
-  reg \$76 ;
-  reg [16:0] \$77 ;
-  reg [14:0] \$78 ;
+  reg [17:0] \$70 ;
+  reg [4:0] \$71 ;
+  reg [17:0] \$72 ;
+  reg [16:0] \$73 ;
+  reg [14:0] \$74 ;
+  reg \$75 ;
+  reg [47:0] \$76 ;
+  reg \$77 ;
+  reg [16:0] \$78 ;
   reg [7:0] \$79 ;
   wire \$8 ;
   reg \$80 ;
   reg \$81 ;
   reg [47:0] \$82 ;
-  reg [1:0] \$83 ;
-  reg \$84 ;
-  reg [16:0] \$85 ;
-  reg [7:0] \$86 ;
-  reg \$87 ;
+  reg [14:0] \$83 ;
+  reg [1:0] \$84 ;
+  reg \$85 ;
+  reg [16:0] \$86 ;
+  reg [7:0] \$87 ;
   reg \$88 ;
-  reg [47:0] \$89 ;
-  wire [8:0] \$9 ;
-  reg \$90 ;
-  reg [47:0] \$91 ;
+  reg \$89 ;
+  wire \$9 ;
+  reg [47:0] \$90 ;
+  reg \$91 ;
   reg [47:0] \$92 ;
+  reg [47:0] \$93 ;
   reg \$signal  = 1'h0;
-  reg \$signal$24  = 1'h0;
+  reg \$signal$23  = 1'h0;
   reg \$signal$28  = 1'h0;
   reg \$signal$32  = 1'h0;
   reg [14:0] a_acc = 15'h0000;
@@ -189,209 +190,200 @@ module mixpe_w2a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [7:0] \w_sel.scale ;
   wire [1:0] \w_sel.zero ;
   wire [47:0] y;
-  assign \$8  = \$signal$28  & s2_last;
+  assign \$7  = i_ctl[2] ? i_psum : grp_psum;
+  assign \$8  = i_ctl[0] & i_ctl[4];
+  assign \$9  = \$signal$28  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$10  = w_sel[0] ? \$9  : 9'h000;
-  assign \$12  = w_sel[1] ? \$11  : 9'h000;
-  assign \$13  = $signed(\$10 ) + $signed(\$12 );
-  assign \$15  = w_sel[2] ? \$14  : 9'h000;
-  assign \$17  = w_sel[3] ? \$16  : 9'h000;
-  assign \$18  = $signed(\$15 ) + $signed(\$17 );
-  assign \$19  = $signed(\$13 ) + $signed(\$18 );
-  assign \$21  = w_sel[4] ? \$20  : 9'h000;
-  assign \$23  = w_sel[5] ? \$22  : 9'h000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$26  = w_sel[6] ? \$25  : 9'h000;
-  assign \$28  = w_sel[7] ? \$27  : 9'h000;
-  assign \$29  = $signed(\$26 ) + $signed(\$28 );
-  assign \$30  = $signed(\$24 ) + $signed(\$29 );
-  assign \$31  = $signed(\$19 ) + $signed(\$30 );
-  assign \$32  = $signed(p_acc) + $signed(\$31 );
-  assign \$33  = $signed(i_a[7:0]) + $signed(i_a[15:8]);
-  assign \$34  = $signed(i_a[23:16]) + $signed(i_a[31:24]);
-  assign \$35  = $signed(\$33 ) + $signed(\$34 );
-  assign \$36  = $signed(a_acc) + $signed(\$35 );
-  assign \$38  = s1_zero[0] ? \$37  : 16'h0000;
-  assign \$40  = s1_zero[1] ? \$39  : 16'h0000;
-  assign \$41  = $signed(\$38 ) + $signed(\$40 );
-  assign \$42  = $signed(s1_p) - $signed(\$41 );
-  assign \$43  = \$signal$32  ? s2_psum : out_acc;
-  assign \$45  = s2_scale[0] ? \$44  : 18'h00000;
-  assign \$47  = s2_scale[1] ? \$46  : 18'h00000;
-  assign \$48  = $signed(\$45 ) + $signed(\$47 );
-  assign \$50  = s2_scale[2] ? \$49  : 20'h00000;
-  assign \$52  = s2_scale[3] ? \$51  : 20'h00000;
-  assign \$53  = $signed(\$50 ) + $signed(\$52 );
-  assign \$54  = $signed(\$48 ) + $signed(\$53 );
-  assign \$56  = s2_scale[4] ? \$55  : 24'h000000;
-  assign \$58  = s2_scale[5] ? \$57  : 24'h000000;
-  assign \$59  = $signed(\$56 ) + $signed(\$58 );
-  assign \$61  = s2_scale[6] ? \$60  : 24'h000000;
-  assign \$63  = s2_scale[7] ? \$62  : 24'h000000;
-  assign \$64  = $signed(\$61 ) + $signed(\$63 );
-  assign \$65  = $signed(\$59 ) + $signed(\$64 );
-  assign \$66  = $signed(\$54 ) + $signed(\$65 );
-  assign \$67  = $signed(\$43 ) + $signed(\$66 );
+  assign \$11  = w_sel[0] ? \$10  : 9'h000;
+  assign \$13  = w_sel[1] ? \$12  : 9'h000;
+  assign \$14  = $signed(\$11 ) + $signed(\$13 );
+  assign \$16  = w_sel[2] ? \$15  : 9'h000;
+  assign \$18  = w_sel[3] ? \$17  : 9'h000;
+  assign \$19  = $signed(\$16 ) + $signed(\$18 );
+  assign \$20  = $signed(\$14 ) + $signed(\$19 );
+  assign \$22  = w_sel[4] ? \$21  : 9'h000;
+  assign \$24  = w_sel[5] ? \$23  : 9'h000;
+  assign \$25  = $signed(\$22 ) + $signed(\$24 );
+  assign \$27  = w_sel[6] ? \$26  : 9'h000;
+  assign \$29  = w_sel[7] ? \$28  : 9'h000;
+  assign \$30  = $signed(\$27 ) + $signed(\$29 );
+  assign \$31  = $signed(\$25 ) + $signed(\$30 );
+  assign \$32  = $signed(\$20 ) + $signed(\$31 );
+  assign \$33  = $signed(p_acc) + $signed(\$32 );
+  assign \$34  = $signed(i_a[7:0]) + $signed(i_a[15:8]);
+  assign \$35  = $signed(i_a[23:16]) + $signed(i_a[31:24]);
+  assign \$36  = $signed(\$34 ) + $signed(\$35 );
+  assign \$37  = $signed(a_acc) + $signed(\$36 );
+  assign \$39  = s1_zero[0] ? \$38  : 16'h0000;
+  assign \$41  = s1_zero[1] ? \$40  : 16'h0000;
+  assign \$42  = $signed(\$39 ) + $signed(\$41 );
+  assign \$43  = $signed(s1_p) - $signed(\$42 );
+  assign \$44  = \$signal$32  ? s2_psum : out_acc;
+  assign \$46  = s2_scale[0] ? \$45  : 18'h00000;
+  assign \$48  = s2_scale[1] ? \$47  : 18'h00000;
+  assign \$49  = $signed(\$46 ) + $signed(\$48 );
+  assign \$51  = s2_scale[2] ? \$50  : 20'h00000;
+  assign \$53  = s2_scale[3] ? \$52  : 20'h00000;
+  assign \$54  = $signed(\$51 ) + $signed(\$53 );
+  assign \$55  = $signed(\$49 ) + $signed(\$54 );
+  assign \$57  = s2_scale[4] ? \$56  : 24'h000000;
+  assign \$59  = s2_scale[5] ? \$58  : 24'h000000;
+  assign \$60  = $signed(\$57 ) + $signed(\$59 );
+  assign \$62  = s2_scale[6] ? \$61  : 24'h000000;
+  assign \$64  = s2_scale[7] ? \$63  : 24'h000000;
+  assign \$65  = $signed(\$62 ) + $signed(\$64 );
+  assign \$66  = $signed(\$60 ) + $signed(\$65 );
+  assign \$67  = $signed(\$55 ) + $signed(\$66 );
+  assign \$68  = $signed(\$44 ) + $signed(\$67 );
   always @(posedge clk)
-    o_a <= \$68 ;
+    o_a <= \$69 ;
   always @(posedge clk)
-    o_w <= \$69 ;
+    o_w <= \$70 ;
   always @(posedge clk)
-    o_ctl <= \$70 ;
+    o_ctl <= \$71 ;
   always @(posedge clk)
-    w_reg <= \$71 ;
+    w_reg <= \$72 ;
   always @(posedge clk)
-    p_acc <= \$72 ;
+    p_acc <= \$73 ;
   always @(posedge clk)
-    a_acc <= \$73 ;
+    a_acc <= \$74 ;
   always @(posedge clk)
-    grp_first <= \$74 ;
+    grp_first <= \$75 ;
   always @(posedge clk)
-    grp_psum <= \$75 ;
+    grp_psum <= \$76 ;
   always @(posedge clk)
-    \$signal  <= \$76 ;
+    \$signal  <= \$77 ;
   always @(posedge clk)
-    s1_p <= \$77 ;
-  always @(posedge clk)
-    s1_a <= \$78 ;
+    s1_p <= \$78 ;
   always @(posedge clk)
     s1_scale <= \$79 ;
   always @(posedge clk)
-    \$signal$24  <= \$80 ;
+    \$signal$23  <= \$80 ;
   always @(posedge clk)
     s1_last <= \$81 ;
   always @(posedge clk)
     s1_psum <= \$82 ;
   always @(posedge clk)
-    s1_zero <= \$83 ;
+    s1_a <= \$83 ;
   always @(posedge clk)
-    \$signal$28  <= \$84 ;
+    s1_zero <= \$84 ;
   always @(posedge clk)
-    s2_d <= \$85 ;
+    \$signal$28  <= \$85 ;
   always @(posedge clk)
-    s2_scale <= \$86 ;
+    s2_d <= \$86 ;
   always @(posedge clk)
-    \$signal$32  <= \$87 ;
+    s2_scale <= \$87 ;
   always @(posedge clk)
-    s2_last <= \$88 ;
+    \$signal$32  <= \$88 ;
   always @(posedge clk)
-    s2_psum <= \$89 ;
+    s2_last <= \$89 ;
   always @(posedge clk)
-    o_valid <= \$90 ;
+    s2_psum <= \$90 ;
   always @(posedge clk)
-    out_acc <= \$91 ;
+    o_valid <= \$91 ;
   always @(posedge clk)
-    o_psum <= \$92 ;
+    out_acc <= \$92 ;
+  always @(posedge clk)
+    o_psum <= \$93 ;
   assign \$1  = i_ctl[0] & i_ctl[4];
   assign \$2  = i_ctl[0] & i_ctl[4];
   assign \$3  = i_ctl[0] & i_ctl[2];
   assign \$4  = i_ctl[0] & i_ctl[4];
   assign \$5  = i_ctl[0] & i_ctl[4];
   assign \$6  = i_ctl[2] | grp_first;
-  assign \$7  = i_ctl[2] ? i_psum : grp_psum;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = i_a;
+    \$69  = i_a;
     if (rst) begin
-      \$68  = 32'd0;
+      \$69  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = i_w;
+    \$70  = i_w;
     if (rst) begin
-      \$69  = 18'h00000;
+      \$70  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = i_ctl;
+    \$71  = i_ctl;
     if (rst) begin
-      \$70  = 5'h00;
+      \$71  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = w_reg;
+    \$72  = w_reg;
     if (i_ctl[1]) begin
-      \$71  = i_w;
+      \$72  = i_w;
     end
     if (rst) begin
-      \$71  = 18'h00000;
+      \$72  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = p_acc;
+    \$73  = p_acc;
     if (\$1 ) begin
-      \$72  = 17'h00000;
+      \$73  = 17'h00000;
     end else if (i_ctl[0]) begin
-      \$72  = \$32 [16:0];
+      \$73  = \$33 [16:0];
     end
     if (rst) begin
-      \$72  = 17'h00000;
+      \$73  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = a_acc;
+    \$74  = a_acc;
     if (\$1 ) begin
-      \$73  = 15'h0000;
+      \$74  = 15'h0000;
     end else if (i_ctl[0]) begin
-      \$73  = \$36 [14:0];
+      \$74  = \$37 [14:0];
     end
     if (rst) begin
-      \$73  = 15'h0000;
+      \$74  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = grp_first;
+    \$75  = grp_first;
     if (\$2 ) begin
-      \$74  = 1'h0;
+      \$75  = 1'h0;
     end else if (\$3 ) begin
-      \$74  = 1'h1;
+      \$75  = 1'h1;
     end
     if (rst) begin
-      \$74  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = grp_psum;
+    \$76  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$75  = i_psum;
+      \$76  = i_psum;
     end
     if (rst) begin
-      \$75  = 48'h000000000000;
+      \$76  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = \$4 ;
+    \$77  = \$4 ;
     if (rst) begin
-      \$76  = 1'h0;
+      \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = s1_p;
+    \$78  = s1_p;
     if (\$5 ) begin
-      \$77  = \$32 [16:0];
+      \$78  = \$33 [16:0];
     end
     if (rst) begin
-      \$77  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = s1_a;
-    if (\$5 ) begin
-      \$78  = \$36 [14:0];
-    end
-    if (rst) begin
-      \$78  = 15'h0000;
+      \$78  = 17'h00000;
     end
   end
   always @* begin
@@ -406,7 +398,7 @@ module mixpe_w2a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = \$signal$24 ;
+    \$80  = \$signal$23 ;
     if (\$5 ) begin
       \$80  = \$6 ;
     end
@@ -436,56 +428,56 @@ module mixpe_w2a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = s1_zero;
-    if (\$5 ) begin
-      \$83  = w_sel[9:8];
+    \$83  = s1_a;
+    if (\$8 ) begin
+      \$83  = \$37 [14:0];
     end
     if (rst) begin
-      \$83  = 2'h0;
+      \$83  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = \$signal ;
+    \$84  = s1_zero;
+    if (\$8 ) begin
+      \$84  = w_sel[9:8];
+    end
     if (rst) begin
-      \$84  = 1'h0;
+      \$84  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = s2_d;
+    \$85  = \$signal ;
+    if (rst) begin
+      \$85  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = s2_d;
     if (\$signal ) begin
-      \$85  = \$42 [16:0];
+      \$86  = \$43 [16:0];
     end
     if (rst) begin
-      \$85  = 17'h00000;
+      \$86  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = s2_scale;
+    \$87  = s2_scale;
     if (\$signal ) begin
-      \$86  = s1_scale;
+      \$87  = s1_scale;
     end
     if (rst) begin
-      \$86  = 8'h00;
+      \$87  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = \$signal$32 ;
+    \$88  = \$signal$32 ;
     if (\$signal ) begin
-      \$87  = \$signal$24 ;
-    end
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = s2_last;
-    if (\$signal ) begin
-      \$88  = s1_last;
+      \$88  = \$signal$23 ;
     end
     if (rst) begin
       \$88  = 1'h0;
@@ -493,47 +485,57 @@ module mixpe_w2a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = s2_psum;
+    \$89  = s2_last;
     if (\$signal ) begin
-      \$89  = s1_psum;
+      \$89  = s1_last;
     end
     if (rst) begin
-      \$89  = 48'h000000000000;
+      \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = \$8 ;
+    \$90  = s2_psum;
+    if (\$signal ) begin
+      \$90  = s1_psum;
+    end
     if (rst) begin
-      \$90  = 1'h0;
+      \$90  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = out_acc;
+    \$91  = \$9 ;
+    if (rst) begin
+      \$91  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = out_acc;
     if (\$signal$28 ) begin
-      \$91  = \$67 [47:0];
-    end
-    if (rst) begin
-      \$91  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = o_psum;
-    if (\$signal$28 ) begin
-      if (s2_last) begin
-        \$92  = \$67 [47:0];
-      end
+      \$92  = \$68 [47:0];
     end
     if (rst) begin
       \$92  = 48'h000000000000;
     end
   end
-  assign p_next = \$32 [16:0];
-  assign a_next = \$36 [14:0];
-  assign d = \$42 [16:0];
-  assign y = \$67 [47:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = o_psum;
+    if (\$signal$28 ) begin
+      if (s2_last) begin
+        \$93  = \$68 [47:0];
+      end
+    end
+    if (rst) begin
+      \$93  = 48'h000000000000;
+    end
+  end
+  assign p_next = \$33 [16:0];
+  assign a_next = \$37 [14:0];
+  assign d = \$43 [16:0];
+  assign y = \$68 [47:0];
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
@@ -581,22 +583,22 @@ module mixpe_w2a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \w_sel.q[3]  = w_sel[7:6];
   assign \w_sel.zero  = w_sel[9:8];
   assign \w_sel.scale  = w_sel[17:10];
-  assign \$9  = { i_a[7], i_a[7:0] };
-  assign \$11  = { i_a[7:0], 1'h0 };
-  assign \$14  = { i_a[15], i_a[15:8] };
-  assign \$16  = { i_a[15:8], 1'h0 };
-  assign \$20  = { i_a[23], i_a[23:16] };
-  assign \$22  = { i_a[23:16], 1'h0 };
-  assign \$25  = { i_a[31], i_a[31:24] };
-  assign \$27  = { i_a[31:24], 1'h0 };
-  assign \$37  = { s1_a[14], s1_a };
-  assign \$39  = { s1_a, 1'h0 };
-  assign \$44  = { s2_d[16], s2_d };
-  assign \$46  = { s2_d, 1'h0 };
-  assign \$49  = { s2_d[16], s2_d, 2'h0 };
-  assign \$51  = { s2_d, 3'h0 };
-  assign \$55  = { s2_d[16], s2_d[16], s2_d[16], s2_d, 4'h0 };
-  assign \$57  = { s2_d[16], s2_d[16], s2_d, 5'h00 };
-  assign \$60  = { s2_d[16], s2_d, 6'h00 };
-  assign \$62  = { s2_d, 7'h00 };
+  assign \$10  = { i_a[7], i_a[7:0] };
+  assign \$12  = { i_a[7:0], 1'h0 };
+  assign \$15  = { i_a[15], i_a[15:8] };
+  assign \$17  = { i_a[15:8], 1'h0 };
+  assign \$21  = { i_a[23], i_a[23:16] };
+  assign \$23  = { i_a[23:16], 1'h0 };
+  assign \$26  = { i_a[31], i_a[31:24] };
+  assign \$28  = { i_a[31:24], 1'h0 };
+  assign \$38  = { s1_a[14], s1_a };
+  assign \$40  = { s1_a, 1'h0 };
+  assign \$45  = { s2_d[16], s2_d };
+  assign \$47  = { s2_d, 1'h0 };
+  assign \$50  = { s2_d[16], s2_d, 2'h0 };
+  assign \$52  = { s2_d, 3'h0 };
+  assign \$56  = { s2_d[16], s2_d[16], s2_d[16], s2_d, 4'h0 };
+  assign \$58  = { s2_d[16], s2_d[16], s2_d, 5'h00 };
+  assign \$61  = { s2_d[16], s2_d, 6'h00 };
+  assign \$63  = { s2_d, 7'h00 };
 endmodule

@@ -4,204 +4,205 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire [18:0] \$101 ;
+  wire [18:0] \$100 ;
+  wire \$101 ;
   wire [18:0] \$102 ;
-  wire [19:0] \$103 ;
-  wire \$104 ;
-  wire [18:0] \$105 ;
+  wire [18:0] \$103 ;
+  wire [19:0] \$104 ;
+  wire \$105 ;
   wire [18:0] \$106 ;
-  wire \$107 ;
-  wire [18:0] \$108 ;
+  wire [18:0] \$107 ;
+  wire \$108 ;
   wire [18:0] \$109 ;
   wire \$11 ;
-  wire [19:0] \$110 ;
-  wire [20:0] \$111 ;
-  wire \$112 ;
-  wire [22:0] \$113 ;
+  wire [18:0] \$110 ;
+  wire [19:0] \$111 ;
+  wire [20:0] \$112 ;
+  wire \$113 ;
   wire [22:0] \$114 ;
-  wire [5:0] \$115 ;
-  wire [56:0] \$116 ;
-  wire [8:0] \$117 ;
-  wire [9:0] \$118 ;
-  wire \$119 ;
-  wire [3:0] \$12 ;
+  wire [22:0] \$115 ;
+  wire [5:0] \$116 ;
+  wire [56:0] \$117 ;
+  wire [8:0] \$118 ;
+  wire [9:0] \$119 ;
+  wire \$12 ;
   wire \$120 ;
-  wire [19:0] \$121 ;
-  wire [56:0] \$122 ;
-  wire [19:0] \$123 ;
-  wire [20:0] \$124 ;
-  wire [51:0] \$125 ;
-  wire [52:0] \$126 ;
-  wire \$127 ;
+  wire \$121 ;
+  wire [19:0] \$122 ;
+  wire [56:0] \$123 ;
+  wire [19:0] \$124 ;
+  wire [20:0] \$125 ;
+  wire [51:0] \$126 ;
+  wire [52:0] \$127 ;
   wire \$128 ;
   wire \$129 ;
   wire [3:0] \$13 ;
   wire \$130 ;
-  wire [53:0] \$131 ;
-  wire \$132 ;
+  wire \$131 ;
+  wire [53:0] \$132 ;
   wire \$133 ;
   wire \$134 ;
   wire \$135 ;
   wire \$136 ;
-  wire [15:0] \$137 ;
+  wire \$137 ;
   wire [15:0] \$138 ;
   wire [15:0] \$139 ;
-  wire [11:0] \$14 ;
+  wire [3:0] \$14 ;
   wire [15:0] \$140 ;
-  wire [16:0] \$141 ;
-  wire [15:0] \$142 ;
+  wire [15:0] \$141 ;
+  wire [16:0] \$142 ;
   wire [15:0] \$143 ;
   wire [15:0] \$144 ;
   wire [15:0] \$145 ;
-  wire [16:0] \$146 ;
-  wire [17:0] \$147 ;
-  wire \$148 ;
-  wire [19:0] \$149 ;
+  wire [15:0] \$146 ;
+  wire [16:0] \$147 ;
+  wire [17:0] \$148 ;
+  wire \$149 ;
   wire [11:0] \$15 ;
   wire [19:0] \$150 ;
-  wire [5:0] \$151 ;
-  wire [56:0] \$152 ;
-  wire [8:0] \$153 ;
-  wire [9:0] \$154 ;
-  wire \$155 ;
+  wire [19:0] \$151 ;
+  wire [5:0] \$152 ;
+  wire [56:0] \$153 ;
+  wire [8:0] \$154 ;
+  wire [9:0] \$155 ;
   wire \$156 ;
-  wire [19:0] \$157 ;
-  wire [56:0] \$158 ;
-  wire [19:0] \$159 ;
+  wire \$157 ;
+  wire [19:0] \$158 ;
+  wire [56:0] \$159 ;
   wire [11:0] \$16 ;
-  wire [20:0] \$160 ;
-  wire [51:0] \$161 ;
-  wire [52:0] \$162 ;
-  wire \$163 ;
+  wire [19:0] \$160 ;
+  wire [20:0] \$161 ;
+  wire [51:0] \$162 ;
+  wire [52:0] \$163 ;
   wire \$164 ;
   wire \$165 ;
   wire \$166 ;
-  wire [53:0] \$167 ;
-  wire \$168 ;
+  wire \$167 ;
+  wire [53:0] \$168 ;
   wire \$169 ;
   wire [11:0] \$17 ;
   wire \$170 ;
   wire \$171 ;
   wire \$172 ;
-  reg [63:0] \$173 ;
-  reg [30:0] \$174 ;
-  reg [4:0] \$175 ;
-  reg [30:0] \$176 ;
-  reg [31:0] \$177 ;
+  wire \$173 ;
+  reg [63:0] \$174 ;
+  reg [30:0] \$175 ;
+  reg [4:0] \$176 ;
+  reg [30:0] \$177 ;
   reg [31:0] \$178 ;
-  reg \$179 ;
-  wire [12:0] \$18 ;
-  reg [31:0] \$180 ;
-  reg \$181 ;
-  reg [31:0] \$182 ;
+  reg [31:0] \$179 ;
+  wire [11:0] \$18 ;
+  reg \$180 ;
+  reg [31:0] \$181 ;
+  reg \$182 ;
   reg [31:0] \$183 ;
   reg [15:0] \$184 ;
   reg \$185 ;
   reg \$186 ;
   reg [31:0] \$187 ;
-  reg [2:0] \$188 ;
-  reg \$189 ;
-  wire [13:0] \$19 ;
-  reg [31:0] \$190 ;
-  reg [15:0] \$191 ;
-  reg \$192 ;
+  reg [31:0] \$188 ;
+  reg [2:0] \$189 ;
+  wire [12:0] \$19 ;
+  reg \$190 ;
+  reg [31:0] \$191 ;
+  reg [15:0] \$192 ;
   reg \$193 ;
-  reg [31:0] \$194 ;
-  reg \$195 ;
-  reg [31:0] \$196 ;
+  reg \$194 ;
+  reg [31:0] \$195 ;
+  reg \$196 ;
   reg [31:0] \$197 ;
+  reg [31:0] \$198 ;
   wire \$2 ;
   wire [13:0] \$20 ;
-  wire [14:0] \$21 ;
-  wire \$22 ;
+  wire [13:0] \$21 ;
+  wire [14:0] \$22 ;
   wire \$23 ;
   wire \$24 ;
-  wire [3:0] \$25 ;
+  wire \$25 ;
   wire [3:0] \$26 ;
-  wire [11:0] \$27 ;
+  wire [3:0] \$27 ;
   wire [11:0] \$28 ;
   wire [11:0] \$29 ;
   wire \$3 ;
   wire [11:0] \$30 ;
-  wire [12:0] \$31 ;
-  wire [13:0] \$32 ;
+  wire [11:0] \$31 ;
+  wire [12:0] \$32 ;
   wire [13:0] \$33 ;
-  wire [14:0] \$34 ;
-  wire \$35 ;
+  wire [13:0] \$34 ;
+  wire [14:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire [3:0] \$38 ;
+  wire \$38 ;
   wire [3:0] \$39 ;
   wire \$4 ;
-  wire [11:0] \$40 ;
+  wire [3:0] \$40 ;
   wire [11:0] \$41 ;
   wire [11:0] \$42 ;
   wire [11:0] \$43 ;
-  wire [12:0] \$44 ;
-  wire [13:0] \$45 ;
+  wire [11:0] \$44 ;
+  wire [12:0] \$45 ;
   wire [13:0] \$46 ;
-  wire [14:0] \$47 ;
-  wire \$48 ;
+  wire [13:0] \$47 ;
+  wire [14:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [3:0] \$51 ;
+  wire \$51 ;
   wire [3:0] \$52 ;
-  wire [11:0] \$53 ;
+  wire [3:0] \$53 ;
   wire [11:0] \$54 ;
   wire [11:0] \$55 ;
   wire [11:0] \$56 ;
-  wire [12:0] \$57 ;
-  wire [13:0] \$58 ;
+  wire [11:0] \$57 ;
+  wire [12:0] \$58 ;
   wire [13:0] \$59 ;
   wire \$6 ;
-  wire [14:0] \$60 ;
-  wire \$61 ;
+  wire [13:0] \$60 ;
+  wire [14:0] \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire [5:0] \$64 ;
-  wire \$65 ;
-  wire [5:0] \$66 ;
+  wire \$64 ;
+  wire [5:0] \$65 ;
+  wire \$66 ;
   wire [5:0] \$67 ;
-  wire [20:0] \$68 ;
+  wire [5:0] \$68 ;
   wire [20:0] \$69 ;
   wire [31:0] \$7 ;
-  wire [17:0] \$70 ;
+  wire [20:0] \$70 ;
   wire [17:0] \$71 ;
-  wire [5:0] \$72 ;
-  wire \$73 ;
-  wire [5:0] \$74 ;
+  wire [17:0] \$72 ;
+  wire [5:0] \$73 ;
+  wire \$74 ;
   wire [5:0] \$75 ;
-  wire [20:0] \$76 ;
+  wire [5:0] \$76 ;
   wire [20:0] \$77 ;
-  wire [17:0] \$78 ;
+  wire [20:0] \$78 ;
   wire [17:0] \$79 ;
   wire \$8 ;
-  wire [5:0] \$80 ;
-  wire \$81 ;
-  wire [5:0] \$82 ;
+  wire [17:0] \$80 ;
+  wire [5:0] \$81 ;
+  wire \$82 ;
   wire [5:0] \$83 ;
-  wire [20:0] \$84 ;
+  wire [5:0] \$84 ;
   wire [20:0] \$85 ;
-  wire [17:0] \$86 ;
+  wire [20:0] \$86 ;
   wire [17:0] \$87 ;
-  wire [5:0] \$88 ;
-  wire \$89 ;
+  wire [17:0] \$88 ;
+  wire [5:0] \$89 ;
   wire \$9 ;
-  wire [5:0] \$90 ;
+  wire \$90 ;
   wire [5:0] \$91 ;
-  wire [20:0] \$92 ;
+  wire [5:0] \$92 ;
   wire [20:0] \$93 ;
-  wire [17:0] \$94 ;
+  wire [20:0] \$94 ;
   wire [17:0] \$95 ;
-  wire [5:0] \$96 ;
-  wire \$97 ;
-  wire [18:0] \$98 ;
+  wire [17:0] \$96 ;
+  wire [5:0] \$97 ;
+  wire \$98 ;
   wire [18:0] \$99 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
-  reg \$signal$24  = 1'h0;
+  reg \$signal$23  = 1'h0;
   reg \$signal$28  = 1'h0;
   reg \$signal$32  = 1'h0;
   (* init = 32'd0 *)
@@ -388,210 +389,211 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$5  = i_ctl[0] & i_ctl[4];
   assign \$6  = i_ctl[2] | grp_first;
   assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = \$signal$28  & s2_last;
+  assign \$8  = i_ctl[0] & i_ctl[4];
+  assign \$9  = \$signal$28  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$9  = ! i_a[14:10];
-  assign a0_e = \$9  ? 5'h01 : i_a[14:10];
   assign \$10  = ! i_a[14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = - w_sel[2:0];
-  assign \$15  = \$13 [0] ? \$14  : 12'h000;
-  assign \$17  = \$13 [1] ? \$16  : 12'h000;
-  assign \$18  = \$15  + \$17 ;
-  assign \$20  = \$13 [2] ? \$19  : 14'h0000;
-  assign \$21  = \$18  + \$20 ;
-  assign live0 = | { \$11 , i_a[9:0] };
+  assign a0_e = \$10  ? 5'h01 : i_a[14:10];
+  assign \$11  = ! i_a[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = - w_sel[2:0];
+  assign \$16  = \$14 [0] ? \$15  : 12'h000;
+  assign \$18  = \$14 [1] ? \$17  : 12'h000;
+  assign \$19  = \$16  + \$18 ;
+  assign \$21  = \$14 [2] ? \$20  : 14'h0000;
+  assign \$22  = \$19  + \$21 ;
+  assign live0 = | { \$12 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
-  assign \$22  = ! i_a[30:26];
-  assign a1_e = \$22  ? 5'h01 : i_a[30:26];
   assign \$23  = ! i_a[30:26];
-  assign \$24  = ~ \$23 ;
-  assign \$25  = - w_sel[5:3];
-  assign \$28  = \$26 [0] ? \$27  : 12'h000;
-  assign \$30  = \$26 [1] ? \$29  : 12'h000;
-  assign \$31  = \$28  + \$30 ;
-  assign \$33  = \$26 [2] ? \$32  : 14'h0000;
-  assign \$34  = \$31  + \$33 ;
-  assign live1 = | { \$24 , i_a[25:16] };
+  assign a1_e = \$23  ? 5'h01 : i_a[30:26];
+  assign \$24  = ! i_a[30:26];
+  assign \$25  = ~ \$24 ;
+  assign \$26  = - w_sel[5:3];
+  assign \$29  = \$27 [0] ? \$28  : 12'h000;
+  assign \$31  = \$27 [1] ? \$30  : 12'h000;
+  assign \$32  = \$29  + \$31 ;
+  assign \$34  = \$27 [2] ? \$33  : 14'h0000;
+  assign \$35  = \$32  + \$34 ;
+  assign live1 = | { \$25 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$35  = ! i_a[46:42];
-  assign a2_e = \$35  ? 5'h01 : i_a[46:42];
   assign \$36  = ! i_a[46:42];
-  assign \$37  = ~ \$36 ;
-  assign \$38  = - w_sel[8:6];
-  assign \$41  = \$39 [0] ? \$40  : 12'h000;
-  assign \$43  = \$39 [1] ? \$42  : 12'h000;
-  assign \$44  = \$41  + \$43 ;
-  assign \$46  = \$39 [2] ? \$45  : 14'h0000;
-  assign \$47  = \$44  + \$46 ;
-  assign live2 = | { \$37 , i_a[41:32] };
+  assign a2_e = \$36  ? 5'h01 : i_a[46:42];
+  assign \$37  = ! i_a[46:42];
+  assign \$38  = ~ \$37 ;
+  assign \$39  = - w_sel[8:6];
+  assign \$42  = \$40 [0] ? \$41  : 12'h000;
+  assign \$44  = \$40 [1] ? \$43  : 12'h000;
+  assign \$45  = \$42  + \$44 ;
+  assign \$47  = \$40 [2] ? \$46  : 14'h0000;
+  assign \$48  = \$45  + \$47 ;
+  assign live2 = | { \$38 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$48  = ! i_a[62:58];
-  assign a3_e = \$48  ? 5'h01 : i_a[62:58];
   assign \$49  = ! i_a[62:58];
-  assign \$50  = ~ \$49 ;
-  assign \$51  = - w_sel[11:9];
-  assign \$54  = \$52 [0] ? \$53  : 12'h000;
-  assign \$56  = \$52 [1] ? \$55  : 12'h000;
-  assign \$57  = \$54  + \$56 ;
-  assign \$59  = \$52 [2] ? \$58  : 14'h0000;
-  assign \$60  = \$57  + \$59 ;
-  assign live3 = | { \$50 , i_a[57:48] };
+  assign a3_e = \$49  ? 5'h01 : i_a[62:58];
+  assign \$50  = ! i_a[62:58];
+  assign \$51  = ~ \$50 ;
+  assign \$52  = - w_sel[11:9];
+  assign \$55  = \$53 [0] ? \$54  : 12'h000;
+  assign \$57  = \$53 [1] ? \$56  : 12'h000;
+  assign \$58  = \$55  + \$57 ;
+  assign \$60  = \$53 [2] ? \$59  : 14'h0000;
+  assign \$61  = \$58  + \$60 ;
+  assign live3 = | { \$51 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$61  = ex1 > ex0;
-  assign emax0 = \$61  ? ex1 : ex0;
-  assign \$62  = ex2 > emax0;
-  assign emax1 = \$62  ? ex2 : emax0;
-  assign \$63  = ex3 > emax1;
-  assign emax2 = \$63  ? ex3 : emax1;
-  assign \$64  = emax2 - ex0;
-  assign \$65  = $signed(\$64 ) > $signed(6'h12);
-  assign \$66  = emax2 - ex0;
-  assign \$67  = \$65  ? 6'h12 : \$66 ;
-  assign \$69  = \$68  >> \$67 [4:0];
-  assign \$71  = \$70  >> \$67 [4:0];
-  assign \$72  = emax2 - ex1;
-  assign \$73  = $signed(\$72 ) > $signed(6'h12);
-  assign \$74  = emax2 - ex1;
-  assign \$75  = \$73  ? 6'h12 : \$74 ;
-  assign \$77  = \$76  >> \$75 [4:0];
-  assign \$79  = \$78  >> \$75 [4:0];
-  assign \$80  = emax2 - ex2;
-  assign \$81  = $signed(\$80 ) > $signed(6'h12);
-  assign \$82  = emax2 - ex2;
-  assign \$83  = \$81  ? 6'h12 : \$82 ;
-  assign \$85  = \$84  >> \$83 [4:0];
-  assign \$87  = \$86  >> \$83 [4:0];
-  assign \$88  = emax2 - ex3;
-  assign \$89  = $signed(\$88 ) > $signed(6'h12);
-  assign \$90  = emax2 - ex3;
-  assign \$91  = \$89  ? 6'h12 : \$90 ;
-  assign \$93  = \$92  >> \$91 [4:0];
-  assign \$95  = \$94  >> \$91 [4:0];
-  assign \$96  = emax2 - 5'h1d;
-  assign \$98  = - \$69 [17:0];
-  assign \$99  = \$97  ? \$98  : { 1'h0, \$69 [17:0] };
-  assign \$101  = - \$77 [17:0];
-  assign \$102  = \$100  ? \$101  : { 1'h0, \$77 [17:0] };
-  assign \$103  = $signed(\$99 ) + $signed(\$102 );
-  assign \$105  = - \$85 [17:0];
-  assign \$106  = \$104  ? \$105  : { 1'h0, \$85 [17:0] };
-  assign \$108  = - \$93 [17:0];
-  assign \$109  = \$107  ? \$108  : { 1'h0, \$93 [17:0] };
-  assign \$110  = $signed(\$106 ) + $signed(\$109 );
-  assign \$111  = $signed(\$103 ) + $signed(\$110 );
-  assign \$112  = $signed(\$111 ) < $signed(1'h0);
-  assign \$113  = - $signed(\$111 );
-  assign \$114  = \$112  ? \$113  : { \$111 [20], \$111 [20], \$111  };
-  assign \$115  = 5'h15 - p_rp_msb;
-  assign \$116  = { \$114 [21:0], 4'h0 } << \$115 [4:0];
-  assign \$117  = $signed(\$96 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$118  = $signed(\$117 ) + $signed(8'h7f);
-  assign \$119  = $signed(\$118 ) < $signed(2'h1);
-  assign \$120  = $signed(\$118 ) < $signed(6'h27);
-  assign \$121  = $signed(2'h1) - $signed(\$118 );
-  assign p_rp_sh = \$116 [25:0] >> p_rp_rs;
-  assign \$122  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$122 [25:0] != \$116 [25:0];
-  assign \$123  = $signed(\$118 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$124  = $signed(\$123 ) - $signed(2'h1);
-  assign \$126  = $signed(\$125 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$128  = \$127  | p_rp_lost;
-  assign \$129  = \$128  | p_rp_sh[2];
-  assign \$130  = p_rp_sh[1] & \$129 ;
-  assign \$131  = $signed(\$126 ) + $signed({ 1'h0, \$130  });
-  assign \$132  = ! \$114 [21:0];
-  assign \$133  = \$131 [42:0] >= 31'h7f800000;
-  assign \$134  = $signed(\$111 ) < $signed(1'h0);
-  assign \$135  = $signed(\$111 ) < $signed(1'h0);
-  assign \$136  = $signed(\$111 ) < $signed(1'h0);
-  assign \$137  = - \$71 [14:0];
-  assign \$138  = i_a[15] ? \$137  : { 1'h0, \$71 [14:0] };
-  assign \$139  = - \$79 [14:0];
-  assign \$140  = i_a[31] ? \$139  : { 1'h0, \$79 [14:0] };
-  assign \$141  = $signed(\$138 ) + $signed(\$140 );
-  assign \$142  = - \$87 [14:0];
-  assign \$143  = i_a[47] ? \$142  : { 1'h0, \$87 [14:0] };
-  assign \$144  = - \$95 [14:0];
-  assign \$145  = i_a[63] ? \$144  : { 1'h0, \$95 [14:0] };
-  assign \$146  = $signed(\$143 ) + $signed(\$145 );
-  assign \$147  = $signed(\$141 ) + $signed(\$146 );
-  assign \$148  = $signed(\$147 ) < $signed(1'h0);
-  assign \$149  = - $signed(\$147 );
-  assign \$150  = \$148  ? \$149  : { \$147 [17], \$147 [17], \$147  };
-  assign \$151  = 5'h12 - a_rp_msb;
-  assign \$152  = { \$150 [18:0], 7'h00 } << \$151 [4:0];
-  assign \$153  = $signed(\$96 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$154  = $signed(\$153 ) + $signed(8'h7f);
-  assign \$155  = $signed(\$154 ) < $signed(2'h1);
-  assign \$156  = $signed(\$154 ) < $signed(6'h27);
-  assign \$157  = $signed(2'h1) - $signed(\$154 );
-  assign a_rp_sh = \$152 [25:0] >> a_rp_rs;
-  assign \$158  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$158 [25:0] != \$152 [25:0];
-  assign \$159  = $signed(\$154 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$160  = $signed(\$159 ) - $signed(2'h1);
-  assign \$162  = $signed(\$161 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$164  = \$163  | a_rp_lost;
-  assign \$165  = \$164  | a_rp_sh[2];
-  assign \$166  = a_rp_sh[1] & \$165 ;
-  assign \$167  = $signed(\$162 ) + $signed({ 1'h0, \$166  });
-  assign \$168  = ! \$150 [18:0];
-  assign \$169  = \$167 [42:0] >= 31'h7f800000;
-  assign \$170  = $signed(\$147 ) < $signed(1'h0);
-  assign \$171  = $signed(\$147 ) < $signed(1'h0);
-  assign \$172  = $signed(\$147 ) < $signed(1'h0);
+  assign \$62  = ex1 > ex0;
+  assign emax0 = \$62  ? ex1 : ex0;
+  assign \$63  = ex2 > emax0;
+  assign emax1 = \$63  ? ex2 : emax0;
+  assign \$64  = ex3 > emax1;
+  assign emax2 = \$64  ? ex3 : emax1;
+  assign \$65  = emax2 - ex0;
+  assign \$66  = $signed(\$65 ) > $signed(6'h12);
+  assign \$67  = emax2 - ex0;
+  assign \$68  = \$66  ? 6'h12 : \$67 ;
+  assign \$70  = \$69  >> \$68 [4:0];
+  assign \$72  = \$71  >> \$68 [4:0];
+  assign \$73  = emax2 - ex1;
+  assign \$74  = $signed(\$73 ) > $signed(6'h12);
+  assign \$75  = emax2 - ex1;
+  assign \$76  = \$74  ? 6'h12 : \$75 ;
+  assign \$78  = \$77  >> \$76 [4:0];
+  assign \$80  = \$79  >> \$76 [4:0];
+  assign \$81  = emax2 - ex2;
+  assign \$82  = $signed(\$81 ) > $signed(6'h12);
+  assign \$83  = emax2 - ex2;
+  assign \$84  = \$82  ? 6'h12 : \$83 ;
+  assign \$86  = \$85  >> \$84 [4:0];
+  assign \$88  = \$87  >> \$84 [4:0];
+  assign \$89  = emax2 - ex3;
+  assign \$90  = $signed(\$89 ) > $signed(6'h12);
+  assign \$91  = emax2 - ex3;
+  assign \$92  = \$90  ? 6'h12 : \$91 ;
+  assign \$94  = \$93  >> \$92 [4:0];
+  assign \$96  = \$95  >> \$92 [4:0];
+  assign \$97  = emax2 - 5'h1d;
+  assign \$99  = - \$70 [17:0];
+  assign \$100  = \$98  ? \$99  : { 1'h0, \$70 [17:0] };
+  assign \$102  = - \$78 [17:0];
+  assign \$103  = \$101  ? \$102  : { 1'h0, \$78 [17:0] };
+  assign \$104  = $signed(\$100 ) + $signed(\$103 );
+  assign \$106  = - \$86 [17:0];
+  assign \$107  = \$105  ? \$106  : { 1'h0, \$86 [17:0] };
+  assign \$109  = - \$94 [17:0];
+  assign \$110  = \$108  ? \$109  : { 1'h0, \$94 [17:0] };
+  assign \$111  = $signed(\$107 ) + $signed(\$110 );
+  assign \$112  = $signed(\$104 ) + $signed(\$111 );
+  assign \$113  = $signed(\$112 ) < $signed(1'h0);
+  assign \$114  = - $signed(\$112 );
+  assign \$115  = \$113  ? \$114  : { \$112 [20], \$112 [20], \$112  };
+  assign \$116  = 5'h15 - p_rp_msb;
+  assign \$117  = { \$115 [21:0], 4'h0 } << \$116 [4:0];
+  assign \$118  = $signed(\$97 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$119  = $signed(\$118 ) + $signed(8'h7f);
+  assign \$120  = $signed(\$119 ) < $signed(2'h1);
+  assign \$121  = $signed(\$119 ) < $signed(6'h27);
+  assign \$122  = $signed(2'h1) - $signed(\$119 );
+  assign p_rp_sh = \$117 [25:0] >> p_rp_rs;
+  assign \$123  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$123 [25:0] != \$117 [25:0];
+  assign \$124  = $signed(\$119 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$125  = $signed(\$124 ) - $signed(2'h1);
+  assign \$127  = $signed(\$126 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$129  = \$128  | p_rp_lost;
+  assign \$130  = \$129  | p_rp_sh[2];
+  assign \$131  = p_rp_sh[1] & \$130 ;
+  assign \$132  = $signed(\$127 ) + $signed({ 1'h0, \$131  });
+  assign \$133  = ! \$115 [21:0];
+  assign \$134  = \$132 [42:0] >= 31'h7f800000;
+  assign \$135  = $signed(\$112 ) < $signed(1'h0);
+  assign \$136  = $signed(\$112 ) < $signed(1'h0);
+  assign \$137  = $signed(\$112 ) < $signed(1'h0);
+  assign \$138  = - \$72 [14:0];
+  assign \$139  = i_a[15] ? \$138  : { 1'h0, \$72 [14:0] };
+  assign \$140  = - \$80 [14:0];
+  assign \$141  = i_a[31] ? \$140  : { 1'h0, \$80 [14:0] };
+  assign \$142  = $signed(\$139 ) + $signed(\$141 );
+  assign \$143  = - \$88 [14:0];
+  assign \$144  = i_a[47] ? \$143  : { 1'h0, \$88 [14:0] };
+  assign \$145  = - \$96 [14:0];
+  assign \$146  = i_a[63] ? \$145  : { 1'h0, \$96 [14:0] };
+  assign \$147  = $signed(\$144 ) + $signed(\$146 );
+  assign \$148  = $signed(\$142 ) + $signed(\$147 );
+  assign \$149  = $signed(\$148 ) < $signed(1'h0);
+  assign \$150  = - $signed(\$148 );
+  assign \$151  = \$149  ? \$150  : { \$148 [17], \$148 [17], \$148  };
+  assign \$152  = 5'h12 - a_rp_msb;
+  assign \$153  = { \$151 [18:0], 7'h00 } << \$152 [4:0];
+  assign \$154  = $signed(\$97 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$155  = $signed(\$154 ) + $signed(8'h7f);
+  assign \$156  = $signed(\$155 ) < $signed(2'h1);
+  assign \$157  = $signed(\$155 ) < $signed(6'h27);
+  assign \$158  = $signed(2'h1) - $signed(\$155 );
+  assign a_rp_sh = \$153 [25:0] >> a_rp_rs;
+  assign \$159  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$159 [25:0] != \$153 [25:0];
+  assign \$160  = $signed(\$155 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$161  = $signed(\$160 ) - $signed(2'h1);
+  assign \$163  = $signed(\$162 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$165  = \$164  | a_rp_lost;
+  assign \$166  = \$165  | a_rp_sh[2];
+  assign \$167  = a_rp_sh[1] & \$166 ;
+  assign \$168  = $signed(\$163 ) + $signed({ 1'h0, \$167  });
+  assign \$169  = ! \$151 [18:0];
+  assign \$170  = \$168 [42:0] >= 31'h7f800000;
+  assign \$171  = $signed(\$148 ) < $signed(1'h0);
+  assign \$172  = $signed(\$148 ) < $signed(1'h0);
+  assign \$173  = $signed(\$148 ) < $signed(1'h0);
   assign \a$113  = \$signal$32  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$173 ;
+    o_a <= \$174 ;
   always @(posedge clk)
-    o_w <= \$174 ;
+    o_w <= \$175 ;
   always @(posedge clk)
-    o_ctl <= \$175 ;
+    o_ctl <= \$176 ;
   always @(posedge clk)
-    w_reg <= \$176 ;
+    w_reg <= \$177 ;
   always @(posedge clk)
-    p_acc <= \$177 ;
+    p_acc <= \$178 ;
   always @(posedge clk)
-    a_acc <= \$178 ;
+    a_acc <= \$179 ;
   always @(posedge clk)
-    grp_first <= \$179 ;
+    grp_first <= \$180 ;
   always @(posedge clk)
-    grp_psum <= \$180 ;
+    grp_psum <= \$181 ;
   always @(posedge clk)
-    \$signal  <= \$181 ;
+    \$signal  <= \$182 ;
   always @(posedge clk)
-    s1_p <= \$182 ;
-  always @(posedge clk)
-    s1_a <= \$183 ;
+    s1_p <= \$183 ;
   always @(posedge clk)
     s1_scale <= \$184 ;
   always @(posedge clk)
-    \$signal$24  <= \$185 ;
+    \$signal$23  <= \$185 ;
   always @(posedge clk)
     s1_last <= \$186 ;
   always @(posedge clk)
     s1_psum <= \$187 ;
   always @(posedge clk)
-    s1_zero <= \$188 ;
+    s1_a <= \$188 ;
   always @(posedge clk)
-    \$signal$28  <= \$189 ;
+    s1_zero <= \$189 ;
   always @(posedge clk)
-    s2_d <= \$190 ;
+    \$signal$28  <= \$190 ;
   always @(posedge clk)
-    s2_scale <= \$191 ;
+    s2_d <= \$191 ;
   always @(posedge clk)
-    \$signal$32  <= \$192 ;
+    s2_scale <= \$192 ;
   always @(posedge clk)
-    s2_last <= \$193 ;
+    \$signal$32  <= \$193 ;
   always @(posedge clk)
-    s2_psum <= \$194 ;
+    s2_last <= \$194 ;
   always @(posedge clk)
-    o_valid <= \$195 ;
+    s2_psum <= \$195 ;
   always @(posedge clk)
-    out_acc <= \$196 ;
+    o_valid <= \$196 ;
   always @(posedge clk)
-    o_psum <= \$197 ;
+    out_acc <= \$197 ;
+  always @(posedge clk)
+    o_psum <= \$198 ;
   assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$109 [31];
   \mixpe_w3a16_g64.a_add  a_add (
     .a(a_acc),
@@ -614,7 +616,7 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
     .p(\b$114 )
   );
   \mixpe_w3a16_g64.zero_scale  zero_scale (
-    .\port$1423$0 (s1_zero),
+    .\port$1426$0 (s1_zero),
     .s(s1_a),
     .y(\y$109 )
   );
@@ -625,54 +627,42 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$173  = i_a;
+    \$174  = i_a;
     if (rst) begin
-      \$173  = 64'h0000000000000000;
+      \$174  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$174  = i_w;
+    \$175  = i_w;
     if (rst) begin
-      \$174  = 31'h00000000;
+      \$175  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$175  = i_ctl;
+    \$176  = i_ctl;
     if (rst) begin
-      \$175  = 5'h00;
+      \$176  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$176  = w_reg;
+    \$177  = w_reg;
     if (i_ctl[1]) begin
-      \$176  = i_w;
+      \$177  = i_w;
     end
     if (rst) begin
-      \$176  = 31'h00000000;
+      \$177  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$177  = p_acc;
-    if (\$1 ) begin
-      \$177  = 32'd0;
-    end else if (i_ctl[0]) begin
-      \$177  = p_next;
-    end
-    if (rst) begin
-      \$177  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$178  = a_acc;
+    \$178  = p_acc;
     if (\$1 ) begin
       \$178  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$178  = a_next;
+      \$178  = p_next;
     end
     if (rst) begin
       \$178  = 32'd0;
@@ -680,49 +670,51 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$179  = grp_first;
+    \$179  = a_acc;
+    if (\$1 ) begin
+      \$179  = 32'd0;
+    end else if (i_ctl[0]) begin
+      \$179  = a_next;
+    end
+    if (rst) begin
+      \$179  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$180  = grp_first;
     if (\$2 ) begin
-      \$179  = 1'h0;
+      \$180  = 1'h0;
     end else if (\$3 ) begin
-      \$179  = 1'h1;
+      \$180  = 1'h1;
     end
     if (rst) begin
-      \$179  = 1'h0;
+      \$180  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$180  = grp_psum;
+    \$181  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$180  = i_psum;
+      \$181  = i_psum;
     end
     if (rst) begin
-      \$180  = 32'd0;
+      \$181  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$181  = \$4 ;
+    \$182  = \$4 ;
     if (rst) begin
-      \$181  = 1'h0;
+      \$182  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$182  = s1_p;
+    \$183  = s1_p;
     if (\$5 ) begin
-      \$182  = p_next;
-    end
-    if (rst) begin
-      \$182  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$183  = s1_a;
-    if (\$5 ) begin
-      \$183  = a_next;
+      \$183  = p_next;
     end
     if (rst) begin
       \$183  = 32'd0;
@@ -740,7 +732,7 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$185  = \$signal$24 ;
+    \$185  = \$signal$23 ;
     if (\$5 ) begin
       \$185  = \$6 ;
     end
@@ -770,56 +762,56 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$188  = s1_zero;
-    if (\$5 ) begin
-      \$188  = w_sel[14:12];
+    \$188  = s1_a;
+    if (\$8 ) begin
+      \$188  = a_next;
     end
     if (rst) begin
-      \$188  = 3'h0;
+      \$188  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$189  = \$signal ;
+    \$189  = s1_zero;
+    if (\$8 ) begin
+      \$189  = w_sel[14:12];
+    end
     if (rst) begin
-      \$189  = 1'h0;
+      \$189  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$190  = s2_d;
+    \$190  = \$signal ;
+    if (rst) begin
+      \$190  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$191  = s2_d;
     if (\$signal ) begin
-      \$190  = d;
+      \$191  = d;
     end
     if (rst) begin
-      \$190  = 32'd0;
+      \$191  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$191  = s2_scale;
+    \$192  = s2_scale;
     if (\$signal ) begin
-      \$191  = s1_scale;
+      \$192  = s1_scale;
     end
     if (rst) begin
-      \$191  = 16'h0000;
+      \$192  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$192  = \$signal$32 ;
+    \$193  = \$signal$32 ;
     if (\$signal ) begin
-      \$192  = \$signal$24 ;
-    end
-    if (rst) begin
-      \$192  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$193  = s2_last;
-    if (\$signal ) begin
-      \$193  = s1_last;
+      \$193  = \$signal$23 ;
     end
     if (rst) begin
       \$193  = 1'h0;
@@ -827,38 +819,36 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$194  = s2_psum;
+    \$194  = s2_last;
     if (\$signal ) begin
-      \$194  = s1_psum;
+      \$194  = s1_last;
     end
     if (rst) begin
-      \$194  = 32'd0;
+      \$194  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$195  = \$8 ;
+    \$195  = s2_psum;
+    if (\$signal ) begin
+      \$195  = s1_psum;
+    end
     if (rst) begin
-      \$195  = 1'h0;
+      \$195  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$196  = out_acc;
+    \$196  = \$9 ;
+    if (rst) begin
+      \$196  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$197  = out_acc;
     if (\$signal$28 ) begin
-      \$196  = y;
-    end
-    if (rst) begin
-      \$196  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$197  = o_psum;
-    if (\$signal$28 ) begin
-      if (s2_last) begin
-        \$197  = y;
-      end
+      \$197  = y;
     end
     if (rst) begin
       \$197  = 32'd0;
@@ -866,218 +856,230 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$198  = o_psum;
+    if (\$signal$28 ) begin
+      if (s2_last) begin
+        \$198  = y;
+      end
+    end
+    if (rst) begin
+      \$198  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_msb = 5'h00;
-    if (\$114 [0]) begin
+    if (\$115 [0]) begin
       p_rp_msb = 5'h00;
     end
-    if (\$114 [1]) begin
+    if (\$115 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$114 [2]) begin
+    if (\$115 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$114 [3]) begin
+    if (\$115 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$114 [4]) begin
+    if (\$115 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$114 [5]) begin
+    if (\$115 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$114 [6]) begin
+    if (\$115 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$114 [7]) begin
+    if (\$115 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$114 [8]) begin
+    if (\$115 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$114 [9]) begin
+    if (\$115 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$114 [10]) begin
+    if (\$115 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$114 [11]) begin
+    if (\$115 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$114 [12]) begin
+    if (\$115 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$114 [13]) begin
+    if (\$115 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$114 [14]) begin
+    if (\$115 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$114 [15]) begin
+    if (\$115 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$114 [16]) begin
+    if (\$115 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$114 [17]) begin
+    if (\$115 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$114 [18]) begin
+    if (\$115 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$114 [19]) begin
+    if (\$115 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$114 [20]) begin
+    if (\$115 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$114 [21]) begin
+    if (\$115 [21]) begin
       p_rp_msb = 5'h15;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_rs = 5'h00;
-    if (\$119 ) begin
+    if (\$120 ) begin
       (* full_case = 32'd1 *)
-      if (\$120 ) begin
+      if (\$121 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$121 [4:0];
+        p_rp_rs = \$122 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$132 ) begin
-      p_rp_out = { \$134 , 31'h00000000 };
-    end else if (\$133 ) begin
-      p_rp_out = { \$135 , 31'h7f800000 };
+    if (\$133 ) begin
+      p_rp_out = { \$135 , 31'h00000000 };
+    end else if (\$134 ) begin
+      p_rp_out = { \$136 , 31'h7f800000 };
     end else begin
-      p_rp_out = { \$136 , \$131 [30:0] };
+      p_rp_out = { \$137 , \$132 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_msb = 5'h00;
-    if (\$150 [0]) begin
+    if (\$151 [0]) begin
       a_rp_msb = 5'h00;
     end
-    if (\$150 [1]) begin
+    if (\$151 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$150 [2]) begin
+    if (\$151 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$150 [3]) begin
+    if (\$151 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$150 [4]) begin
+    if (\$151 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$150 [5]) begin
+    if (\$151 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$150 [6]) begin
+    if (\$151 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$150 [7]) begin
+    if (\$151 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$150 [8]) begin
+    if (\$151 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$150 [9]) begin
+    if (\$151 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$150 [10]) begin
+    if (\$151 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$150 [11]) begin
+    if (\$151 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$150 [12]) begin
+    if (\$151 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$150 [13]) begin
+    if (\$151 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$150 [14]) begin
+    if (\$151 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$150 [15]) begin
+    if (\$151 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$150 [16]) begin
+    if (\$151 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$150 [17]) begin
+    if (\$151 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$150 [18]) begin
+    if (\$151 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_rs = 5'h00;
-    if (\$155 ) begin
+    if (\$156 ) begin
       (* full_case = 32'd1 *)
-      if (\$156 ) begin
+      if (\$157 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$157 [4:0];
+        a_rp_rs = \$158 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$168 ) begin
-      a_rp_out = { \$170 , 31'h00000000 };
-    end else if (\$169 ) begin
-      a_rp_out = { \$171 , 31'h7f800000 };
+    if (\$169 ) begin
+      a_rp_out = { \$171 , 31'h00000000 };
+    end else if (\$170 ) begin
+      a_rp_out = { \$172 , 31'h7f800000 };
     end else begin
-      a_rp_out = { \$172 , \$167 [30:0] };
+      a_rp_out = { \$173 , \$168 [30:0] };
     end
   end
-  assign a0_sig = { \$11 , i_a[9:0] };
-  assign qmag0 = \$13 [2:0];
-  assign prod0 = \$21 [13:0];
-  assign a1_sig = { \$24 , i_a[25:16] };
-  assign qmag1 = \$26 [2:0];
-  assign prod1 = \$34 [13:0];
-  assign a2_sig = { \$37 , i_a[41:32] };
-  assign qmag2 = \$39 [2:0];
-  assign prod2 = \$47 [13:0];
-  assign a3_sig = { \$50 , i_a[57:48] };
-  assign qmag3 = \$52 [2:0];
-  assign prod3 = \$60 [13:0];
-  assign dist0 = \$67 [4:0];
-  assign pal0 = \$69 [17:0];
-  assign aal0 = \$71 [14:0];
-  assign dist1 = \$75 [4:0];
-  assign pal1 = \$77 [17:0];
-  assign aal1 = \$79 [14:0];
-  assign dist2 = \$83 [4:0];
-  assign pal2 = \$85 [17:0];
-  assign aal2 = \$87 [14:0];
-  assign dist3 = \$91 [4:0];
-  assign pal3 = \$93 [17:0];
-  assign aal3 = \$95 [14:0];
-  assign beat_exp = { \$96 [5], \$96 [5], \$96  };
-  assign p_beat = { \$111 [20], \$111  };
-  assign p_beat_mag = \$114 [21:0];
-  assign p_rp_ls = \$115 [4:0];
-  assign p_rp_norm = \$116 [25:0];
-  assign p_rp_eb = { \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118  };
-  assign p_rp_packed = \$131 [42:0];
-  assign a_beat = { \$147 [17], \$147  };
-  assign a_beat_mag = \$150 [18:0];
-  assign a_rp_ls = \$151 [4:0];
-  assign a_rp_norm = \$152 [25:0];
-  assign a_rp_eb = { \$154 [9], \$154 [9], \$154 [9], \$154 [9], \$154 [9], \$154 [9], \$154 [9], \$154 [9], \$154 [9], \$154  };
-  assign a_rp_packed = \$167 [42:0];
+  assign a0_sig = { \$12 , i_a[9:0] };
+  assign qmag0 = \$14 [2:0];
+  assign prod0 = \$22 [13:0];
+  assign a1_sig = { \$25 , i_a[25:16] };
+  assign qmag1 = \$27 [2:0];
+  assign prod1 = \$35 [13:0];
+  assign a2_sig = { \$38 , i_a[41:32] };
+  assign qmag2 = \$40 [2:0];
+  assign prod2 = \$48 [13:0];
+  assign a3_sig = { \$51 , i_a[57:48] };
+  assign qmag3 = \$53 [2:0];
+  assign prod3 = \$61 [13:0];
+  assign dist0 = \$68 [4:0];
+  assign pal0 = \$70 [17:0];
+  assign aal0 = \$72 [14:0];
+  assign dist1 = \$76 [4:0];
+  assign pal1 = \$78 [17:0];
+  assign aal1 = \$80 [14:0];
+  assign dist2 = \$84 [4:0];
+  assign pal2 = \$86 [17:0];
+  assign aal2 = \$88 [14:0];
+  assign dist3 = \$92 [4:0];
+  assign pal3 = \$94 [17:0];
+  assign aal3 = \$96 [14:0];
+  assign beat_exp = { \$97 [5], \$97 [5], \$97  };
+  assign p_beat = { \$112 [20], \$112  };
+  assign p_beat_mag = \$115 [21:0];
+  assign p_rp_ls = \$116 [4:0];
+  assign p_rp_norm = \$117 [25:0];
+  assign p_rp_eb = { \$119 [9], \$119 [9], \$119 [9], \$119 [9], \$119 [9], \$119 [9], \$119 [9], \$119 [9], \$119 [9], \$119  };
+  assign p_rp_packed = \$132 [42:0];
+  assign a_beat = { \$148 [17], \$148  };
+  assign a_beat_mag = \$151 [18:0];
+  assign a_rp_ls = \$152 [4:0];
+  assign a_rp_norm = \$153 [25:0];
+  assign a_rp_eb = { \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155  };
+  assign a_rp_packed = \$168 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
@@ -1139,40 +1141,40 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \w_sel.q[3]  = w_sel[11:9];
   assign \w_sel.zero  = w_sel[14:12];
   assign \w_sel.scale  = w_sel[30:15];
-  assign \$13  = { 1'h0, w_sel[2:0] };
-  assign \$14  = { 1'h0, \$11 , i_a[9:0] };
-  assign \$16  = { \$11 , i_a[9:0], 1'h0 };
-  assign \$19  = { 1'h0, \$11 , i_a[9:0], 2'h0 };
-  assign \$26  = { 1'h0, w_sel[5:3] };
-  assign \$27  = { 1'h0, \$24 , i_a[25:16] };
-  assign \$29  = { \$24 , i_a[25:16], 1'h0 };
-  assign \$32  = { 1'h0, \$24 , i_a[25:16], 2'h0 };
-  assign \$39  = { 1'h0, w_sel[8:6] };
-  assign \$40  = { 1'h0, \$37 , i_a[41:32] };
-  assign \$42  = { \$37 , i_a[41:32], 1'h0 };
-  assign \$45  = { 1'h0, \$37 , i_a[41:32], 2'h0 };
-  assign \$52  = { 1'h0, w_sel[11:9] };
-  assign \$53  = { 1'h0, \$50 , i_a[57:48] };
-  assign \$55  = { \$50 , i_a[57:48], 1'h0 };
-  assign \$58  = { 1'h0, \$50 , i_a[57:48], 2'h0 };
-  assign \$68  = { 3'h0, \$21 [13:0], 4'h0 };
-  assign \$70  = { 3'h0, \$11 , i_a[9:0], 4'h0 };
-  assign \$76  = { 3'h0, \$34 [13:0], 4'h0 };
-  assign \$78  = { 3'h0, \$24 , i_a[25:16], 4'h0 };
-  assign \$84  = { 3'h0, \$47 [13:0], 4'h0 };
-  assign \$86  = { 3'h0, \$37 , i_a[41:32], 4'h0 };
-  assign \$92  = { 3'h0, \$60 [13:0], 4'h0 };
-  assign \$94  = { 3'h0, \$50 , i_a[57:48], 4'h0 };
-  assign \$97  = i_a[15];
-  assign \$100  = i_a[31];
-  assign \$104  = i_a[47];
-  assign \$107  = i_a[63];
-  assign \$125  = { \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 , 23'h000000 };
-  assign \$161  = { \$160 [20], \$160 [20], \$160 [20], \$160 [20], \$160 [20], \$160 [20], \$160 [20], \$160 [20], \$160 , 23'h000000 };
+  assign \$14  = { 1'h0, w_sel[2:0] };
+  assign \$15  = { 1'h0, \$12 , i_a[9:0] };
+  assign \$17  = { \$12 , i_a[9:0], 1'h0 };
+  assign \$20  = { 1'h0, \$12 , i_a[9:0], 2'h0 };
+  assign \$27  = { 1'h0, w_sel[5:3] };
+  assign \$28  = { 1'h0, \$25 , i_a[25:16] };
+  assign \$30  = { \$25 , i_a[25:16], 1'h0 };
+  assign \$33  = { 1'h0, \$25 , i_a[25:16], 2'h0 };
+  assign \$40  = { 1'h0, w_sel[8:6] };
+  assign \$41  = { 1'h0, \$38 , i_a[41:32] };
+  assign \$43  = { \$38 , i_a[41:32], 1'h0 };
+  assign \$46  = { 1'h0, \$38 , i_a[41:32], 2'h0 };
+  assign \$53  = { 1'h0, w_sel[11:9] };
+  assign \$54  = { 1'h0, \$51 , i_a[57:48] };
+  assign \$56  = { \$51 , i_a[57:48], 1'h0 };
+  assign \$59  = { 1'h0, \$51 , i_a[57:48], 2'h0 };
+  assign \$69  = { 3'h0, \$22 [13:0], 4'h0 };
+  assign \$71  = { 3'h0, \$12 , i_a[9:0], 4'h0 };
+  assign \$77  = { 3'h0, \$35 [13:0], 4'h0 };
+  assign \$79  = { 3'h0, \$25 , i_a[25:16], 4'h0 };
+  assign \$85  = { 3'h0, \$48 [13:0], 4'h0 };
+  assign \$87  = { 3'h0, \$38 , i_a[41:32], 4'h0 };
+  assign \$93  = { 3'h0, \$61 [13:0], 4'h0 };
+  assign \$95  = { 3'h0, \$51 , i_a[57:48], 4'h0 };
+  assign \$98  = i_a[15];
+  assign \$101  = i_a[31];
+  assign \$105  = i_a[47];
+  assign \$108  = i_a[63];
+  assign \$126  = { \$125 [20], \$125 [20], \$125 [20], \$125 [20], \$125 [20], \$125 [20], \$125 [20], \$125 [20], \$125 , 23'h000000 };
+  assign \$162  = { \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 , 23'h000000 };
   assign \b$108 [30:0] = \y$109 [30:0];
   assign \b$108 [31] = \$auto$rtlil.cc:2739:Not$2 ;
-  assign \$127  = p_rp_sh[0];
-  assign \$163  = a_rp_sh[0];
+  assign \$128  = p_rp_sh[0];
+  assign \$164  = a_rp_sh[0];
 endmodule
 
 module \mixpe_w3a16_g64.a_add (b, s, a);
@@ -2770,7 +2772,7 @@ module \mixpe_w3a16_g64.scale_mul (b, p, a);
   assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
 endmodule
 
-module \mixpe_w3a16_g64.zero_scale (\port$1423$0 , y, s);
+module \mixpe_w3a16_g64.zero_scale (\port$1426$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire [10:0] \$10 ;
@@ -2821,8 +2823,8 @@ module \mixpe_w3a16_g64.zero_scale (\port$1423$0 , y, s);
   wire [3:0] d;
   wire [3:0] dmag;
   wire [9:0] exp;
-  input [2:0] \port$1423$0 ;
-  wire [2:0] \port$1423$0 ;
+  input [2:0] \port$1426$0 ;
+  wire [2:0] \port$1426$0 ;
   wire [27:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -2843,9 +2845,9 @@ module \mixpe_w3a16_g64.zero_scale (\port$1423$0 , y, s);
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$1423$0  }) < $signed(1'h0);
-  assign \$5  = - \port$1423$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$1423$0  };
+  assign \$4  = $signed({ 1'h0, \port$1426$0  }) < $signed(1'h0);
+  assign \$5  = - \port$1426$0 ;
+  assign \$6  = \$4  ? \$5  : { 2'h0, \port$1426$0  };
   assign prod = \$6 [3:0] * { \$3 , s[22:0] };
   assign \$7  = s_e - 7'h7f;
   assign exp = $signed(\$7 ) - $signed(6'h17);
@@ -2869,11 +2871,11 @@ module \mixpe_w3a16_g64.zero_scale (\port$1423$0 , y, s);
   assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
   assign \$25  = ! prod;
   assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$1423$0  }) < $signed(1'h0);
+  assign \$27  = $signed({ 1'h0, \port$1426$0  }) < $signed(1'h0);
   assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$1423$0  }) < $signed(1'h0);
+  assign \$29  = $signed({ 1'h0, \port$1426$0  }) < $signed(1'h0);
   assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$1423$0  }) < $signed(1'h0);
+  assign \$31  = $signed({ 1'h0, \port$1426$0  }) < $signed(1'h0);
   assign \$32  = s[31] ^ \$31 ;
   assign \$33  = s[30:23] == 8'hff;
   assign \$34  = | s[22:0];
@@ -2881,13 +2883,13 @@ module \mixpe_w3a16_g64.zero_scale (\port$1423$0 , y, s);
   assign \$36  = s[30:23] == 8'hff;
   assign \$37  = ! s[22:0];
   assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$1423$0 ;
+  assign \$39  = ! \port$1426$0 ;
   assign \$40  = \$38  & \$39 ;
   assign \$41  = \$35  | \$40 ;
   assign \$42  = s[30:23] == 8'hff;
   assign \$43  = ! s[22:0];
   assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$1423$0  }) < $signed(1'h0);
+  assign \$45  = $signed({ 1'h0, \port$1426$0  }) < $signed(1'h0);
   assign \$46  = s[31] ^ \$45 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
@@ -3013,7 +3015,7 @@ module \mixpe_w3a16_g64.zero_scale (\port$1423$0 , y, s);
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$6 [3:0];
-  assign d = { 1'h0, \port$1423$0  };
+  assign d = { 1'h0, \port$1426$0  };
   assign rp_ls = \$8 [4:0];
   assign rp_norm = \$9 [27:0];
   assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };

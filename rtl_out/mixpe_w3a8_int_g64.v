@@ -8,27 +8,25 @@ module mixpe_w3a8_int_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   reg [4:0] \$101 ;
   reg [27:0] \$102 ;
   reg [16:0] \$103 ;
-  reg [13:0] \$104 ;
-  reg \$105 ;
-  reg [47:0] \$106 ;
-  reg \$107 ;
-  reg [16:0] \$108 ;
-  reg [13:0] \$109 ;
+  reg \$104 ;
+  reg [47:0] \$105 ;
+  reg \$106 ;
+  reg [16:0] \$107 ;
+  reg [15:0] \$108 ;
+  reg \$109 ;
   wire [8:0] \$11 ;
-  reg [15:0] \$110 ;
-  reg \$111 ;
+  reg \$110 ;
+  reg [47:0] \$111 ;
   reg \$112 ;
-  reg [47:0] \$113 ;
-  reg \$114 ;
-  reg [16:0] \$115 ;
-  reg [15:0] \$116 ;
-  reg \$117 ;
+  reg [16:0] \$113 ;
+  reg [15:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg [47:0] \$117 ;
   reg \$118 ;
   reg [47:0] \$119 ;
   wire [8:0] \$12 ;
-  reg \$120 ;
-  reg [47:0] \$121 ;
-  reg [47:0] \$122 ;
+  reg [47:0] \$120 ;
   wire [9:0] \$13 ;
   wire [10:0] \$14 ;
   wire [10:0] \$15 ;
@@ -125,11 +123,9 @@ module mixpe_w3a8_int_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [48:0] \$98 ;
   reg [31:0] \$99 ;
   reg \$signal  = 1'h0;
+  reg \$signal$21  = 1'h0;
   reg \$signal$24  = 1'h0;
-  reg \$signal$27  = 1'h0;
-  reg \$signal$31  = 1'h0;
-  reg [13:0] a_acc = 14'h0000;
-  wire [13:0] a_next;
+  reg \$signal$28  = 1'h0;
   input clk;
   wire clk;
   (* init = 17'h00000 *)
@@ -191,7 +187,6 @@ module mixpe_w3a8_int_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [16:0] p_next;
   input rst;
   wire rst;
-  reg [13:0] s1_a = 14'h0000;
   reg s1_last = 1'h0;
   reg [16:0] s1_p = 17'h00000;
   reg [47:0] s1_psum = 48'h000000000000;
@@ -222,7 +217,7 @@ module mixpe_w3a8_int_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \$5  = i_ctl[0] & i_ctl[4];
   assign \$6  = i_ctl[2] | grp_first;
   assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = \$signal$27  & s2_last;
+  assign \$8  = \$signal$24  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$10  = w_sel[0] ? \$9  : 9'h000;
   assign \$12  = w_sel[1] ? \$11  : 9'h000;
@@ -252,7 +247,7 @@ module mixpe_w3a8_int_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \$46  = $signed(\$36 ) + $signed(\$45 );
   assign \$47  = $signed(\$27 ) + $signed(\$46 );
   assign \$48  = $signed(p_acc) + $signed(\$47 );
-  assign \$49  = \$signal$31  ? s2_psum : out_acc;
+  assign \$49  = \$signal$28  ? s2_psum : out_acc;
   assign \$51  = s2_scale[0] ? \$50  : 18'h00000;
   assign \$53  = s2_scale[1] ? \$52  : 18'h00000;
   assign \$54  = $signed(\$51 ) + $signed(\$53 );
@@ -297,43 +292,39 @@ module mixpe_w3a8_int_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @(posedge clk)
     p_acc <= \$103 ;
   always @(posedge clk)
-    a_acc <= \$104 ;
+    grp_first <= \$104 ;
   always @(posedge clk)
-    grp_first <= \$105 ;
+    grp_psum <= \$105 ;
   always @(posedge clk)
-    grp_psum <= \$106 ;
+    \$signal  <= \$106 ;
   always @(posedge clk)
-    \$signal  <= \$107 ;
+    s1_p <= \$107 ;
   always @(posedge clk)
-    s1_p <= \$108 ;
+    s1_scale <= \$108 ;
   always @(posedge clk)
-    s1_a <= \$109 ;
+    \$signal$21  <= \$109 ;
   always @(posedge clk)
-    s1_scale <= \$110 ;
+    s1_last <= \$110 ;
   always @(posedge clk)
-    \$signal$24  <= \$111 ;
+    s1_psum <= \$111 ;
   always @(posedge clk)
-    s1_last <= \$112 ;
+    \$signal$24  <= \$112 ;
   always @(posedge clk)
-    s1_psum <= \$113 ;
+    s2_d <= \$113 ;
   always @(posedge clk)
-    \$signal$27  <= \$114 ;
+    s2_scale <= \$114 ;
   always @(posedge clk)
-    s2_d <= \$115 ;
+    \$signal$28  <= \$115 ;
   always @(posedge clk)
-    s2_scale <= \$116 ;
+    s2_last <= \$116 ;
   always @(posedge clk)
-    \$signal$31  <= \$117 ;
+    s2_psum <= \$117 ;
   always @(posedge clk)
-    s2_last <= \$118 ;
+    o_valid <= \$118 ;
   always @(posedge clk)
-    s2_psum <= \$119 ;
+    out_acc <= \$119 ;
   always @(posedge clk)
-    o_valid <= \$120 ;
-  always @(posedge clk)
-    out_acc <= \$121 ;
-  always @(posedge clk)
-    o_psum <= \$122 ;
+    o_psum <= \$120 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$99  = i_a;
@@ -379,158 +370,153 @@ module mixpe_w3a8_int_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = a_acc;
-    if (\$1 ) begin
-      \$104  = 14'h0000;
-    end else if (i_ctl[0]) begin
-      \$104  = 14'h0000;
-    end
-    if (rst) begin
-      \$104  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = grp_first;
+    \$104  = grp_first;
     if (\$2 ) begin
-      \$105  = 1'h0;
+      \$104  = 1'h0;
     end else if (\$3 ) begin
-      \$105  = 1'h1;
+      \$104  = 1'h1;
     end
     if (rst) begin
-      \$105  = 1'h0;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = grp_psum;
+    \$105  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$106  = i_psum;
+      \$105  = i_psum;
     end
     if (rst) begin
-      \$106  = 48'h000000000000;
+      \$105  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = \$4 ;
+    \$106  = \$4 ;
     if (rst) begin
-      \$107  = 1'h0;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = s1_p;
+    \$107  = s1_p;
     if (\$5 ) begin
-      \$108  = \$48 [16:0];
+      \$107  = \$48 [16:0];
     end
     if (rst) begin
-      \$108  = 17'h00000;
+      \$107  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = s1_a;
+    \$108  = s1_scale;
     if (\$5 ) begin
-      \$109  = 14'h0000;
+      \$108  = w_sel[27:12];
     end
     if (rst) begin
-      \$109  = 14'h0000;
+      \$108  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = s1_scale;
+    \$109  = \$signal$21 ;
     if (\$5 ) begin
-      \$110  = w_sel[27:12];
+      \$109  = \$6 ;
     end
     if (rst) begin
-      \$110  = 16'h0000;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$signal$24 ;
+    \$110  = s1_last;
     if (\$5 ) begin
-      \$111  = \$6 ;
+      \$110  = i_ctl[3];
     end
     if (rst) begin
-      \$111  = 1'h0;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = s1_last;
+    \$111  = s1_psum;
     if (\$5 ) begin
-      \$112  = i_ctl[3];
+      \$111  = \$7 ;
     end
+    if (rst) begin
+      \$111  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = \$signal ;
     if (rst) begin
       \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = s1_psum;
-    if (\$5 ) begin
-      \$113  = \$7 ;
-    end
-    if (rst) begin
-      \$113  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \$signal ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = s2_d;
+    \$113  = s2_d;
     if (\$signal ) begin
-      \$115  = s1_p;
+      \$113  = s1_p;
     end
     if (rst) begin
-      \$115  = 17'h00000;
+      \$113  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = s2_scale;
+    \$114  = s2_scale;
     if (\$signal ) begin
-      \$116  = s1_scale;
+      \$114  = s1_scale;
     end
     if (rst) begin
-      \$116  = 16'h0000;
+      \$114  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$signal$31 ;
+    \$115  = \$signal$28 ;
     if (\$signal ) begin
-      \$117  = \$signal$24 ;
+      \$115  = \$signal$21 ;
     end
     if (rst) begin
-      \$117  = 1'h0;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = s2_last;
+    \$116  = s2_last;
     if (\$signal ) begin
-      \$118  = s1_last;
+      \$116  = s1_last;
     end
+    if (rst) begin
+      \$116  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$117  = s2_psum;
+    if (\$signal ) begin
+      \$117  = s1_psum;
+    end
+    if (rst) begin
+      \$117  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = \$8 ;
     if (rst) begin
       \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = s2_psum;
-    if (\$signal ) begin
-      \$119  = s1_psum;
+    \$119  = out_acc;
+    if (\$signal$24 ) begin
+      \$119  = \$98 [47:0];
     end
     if (rst) begin
       \$119  = 48'h000000000000;
@@ -538,35 +524,17 @@ module mixpe_w3a8_int_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$8 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = out_acc;
-    if (\$signal$27 ) begin
-      \$121  = \$98 [47:0];
-    end
-    if (rst) begin
-      \$121  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = o_psum;
-    if (\$signal$27 ) begin
+    \$120  = o_psum;
+    if (\$signal$24 ) begin
       if (s2_last) begin
-        \$122  = \$98 [47:0];
+        \$120  = \$98 [47:0];
       end
     end
     if (rst) begin
-      \$122  = 48'h000000000000;
+      \$120  = 48'h000000000000;
     end
   end
   assign p_next = \$48 [16:0];
-  assign a_next = 14'h0000;
   assign d = s1_p;
   assign y = \$98 [47:0];
   assign o_ready = 1'h1;

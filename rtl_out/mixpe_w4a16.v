@@ -4,110 +4,110 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [5:0] \$100 ;
-  wire \$101 ;
-  wire [5:0] \$102 ;
+  wire [17:0] \$100 ;
+  wire [5:0] \$101 ;
+  wire \$102 ;
   wire [5:0] \$103 ;
-  wire [21:0] \$104 ;
+  wire [5:0] \$104 ;
   wire [21:0] \$105 ;
-  wire [17:0] \$106 ;
+  wire [21:0] \$106 ;
   wire [17:0] \$107 ;
-  wire [5:0] \$108 ;
-  wire \$109 ;
+  wire [17:0] \$108 ;
+  wire [5:0] \$109 ;
   wire \$11 ;
-  wire [19:0] \$110 ;
+  wire \$110 ;
   wire [19:0] \$111 ;
-  wire \$112 ;
-  wire [19:0] \$113 ;
+  wire [19:0] \$112 ;
+  wire \$113 ;
   wire [19:0] \$114 ;
-  wire [20:0] \$115 ;
-  wire \$116 ;
-  wire [19:0] \$117 ;
+  wire [19:0] \$115 ;
+  wire [20:0] \$116 ;
+  wire \$117 ;
   wire [19:0] \$118 ;
-  wire \$119 ;
-  wire [4:0] \$12 ;
-  wire [19:0] \$120 ;
+  wire [19:0] \$119 ;
+  wire \$12 ;
+  wire \$120 ;
   wire [19:0] \$121 ;
-  wire [20:0] \$122 ;
-  wire [21:0] \$123 ;
-  wire \$124 ;
-  wire [23:0] \$125 ;
+  wire [19:0] \$122 ;
+  wire [20:0] \$123 ;
+  wire [21:0] \$124 ;
+  wire \$125 ;
   wire [23:0] \$126 ;
-  wire [5:0] \$127 ;
-  wire [56:0] \$128 ;
-  wire [8:0] \$129 ;
+  wire [23:0] \$127 ;
+  wire [5:0] \$128 ;
+  wire [56:0] \$129 ;
   wire [4:0] \$13 ;
-  wire [9:0] \$130 ;
-  wire \$131 ;
+  wire [8:0] \$130 ;
+  wire [9:0] \$131 ;
   wire \$132 ;
-  wire [19:0] \$133 ;
-  wire [56:0] \$134 ;
-  wire [19:0] \$135 ;
-  wire [20:0] \$136 ;
-  wire [51:0] \$137 ;
-  wire [52:0] \$138 ;
-  wire \$139 ;
-  wire [11:0] \$14 ;
+  wire \$133 ;
+  wire [19:0] \$134 ;
+  wire [56:0] \$135 ;
+  wire [19:0] \$136 ;
+  wire [20:0] \$137 ;
+  wire [51:0] \$138 ;
+  wire [52:0] \$139 ;
+  wire [4:0] \$14 ;
   wire \$140 ;
   wire \$141 ;
   wire \$142 ;
-  wire [53:0] \$143 ;
-  wire \$144 ;
+  wire \$143 ;
+  wire [53:0] \$144 ;
   wire \$145 ;
   wire \$146 ;
   wire \$147 ;
   wire \$148 ;
-  wire [15:0] \$149 ;
+  wire \$149 ;
   wire [11:0] \$15 ;
   wire [15:0] \$150 ;
   wire [15:0] \$151 ;
   wire [15:0] \$152 ;
-  wire [16:0] \$153 ;
-  wire [15:0] \$154 ;
+  wire [15:0] \$153 ;
+  wire [16:0] \$154 ;
   wire [15:0] \$155 ;
   wire [15:0] \$156 ;
   wire [15:0] \$157 ;
-  wire [16:0] \$158 ;
-  wire [17:0] \$159 ;
+  wire [15:0] \$158 ;
+  wire [16:0] \$159 ;
   wire [11:0] \$16 ;
-  wire \$160 ;
-  wire [19:0] \$161 ;
+  wire [17:0] \$160 ;
+  wire \$161 ;
   wire [19:0] \$162 ;
-  wire [5:0] \$163 ;
-  wire [56:0] \$164 ;
-  wire [8:0] \$165 ;
-  wire [9:0] \$166 ;
-  wire \$167 ;
+  wire [19:0] \$163 ;
+  wire [5:0] \$164 ;
+  wire [56:0] \$165 ;
+  wire [8:0] \$166 ;
+  wire [9:0] \$167 ;
   wire \$168 ;
-  wire [19:0] \$169 ;
+  wire \$169 ;
   wire [11:0] \$17 ;
-  wire [56:0] \$170 ;
-  wire [19:0] \$171 ;
-  wire [20:0] \$172 ;
-  wire [51:0] \$173 ;
-  wire [52:0] \$174 ;
-  wire \$175 ;
+  wire [19:0] \$170 ;
+  wire [56:0] \$171 ;
+  wire [19:0] \$172 ;
+  wire [20:0] \$173 ;
+  wire [51:0] \$174 ;
+  wire [52:0] \$175 ;
   wire \$176 ;
   wire \$177 ;
   wire \$178 ;
-  wire [53:0] \$179 ;
-  wire [12:0] \$18 ;
-  wire \$180 ;
+  wire \$179 ;
+  wire [11:0] \$18 ;
+  wire [53:0] \$180 ;
   wire \$181 ;
   wire \$182 ;
   wire \$183 ;
   wire \$184 ;
-  reg [63:0] \$185 ;
-  reg [35:0] \$186 ;
-  reg [4:0] \$187 ;
-  reg [35:0] \$188 ;
-  reg [31:0] \$189 ;
-  wire [13:0] \$19 ;
+  wire \$185 ;
+  reg [63:0] \$186 ;
+  reg [35:0] \$187 ;
+  reg [4:0] \$188 ;
+  reg [35:0] \$189 ;
+  wire [12:0] \$19 ;
   reg [31:0] \$190 ;
-  reg \$191 ;
-  reg [31:0] \$192 ;
-  reg \$193 ;
-  reg [31:0] \$194 ;
+  reg [31:0] \$191 ;
+  reg \$192 ;
+  reg [31:0] \$193 ;
+  reg \$194 ;
   reg [31:0] \$195 ;
   reg [15:0] \$196 ;
   reg \$197 ;
@@ -115,105 +115,106 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   reg [31:0] \$199 ;
   wire \$2 ;
   wire [13:0] \$20 ;
-  reg [3:0] \$200 ;
-  reg \$201 ;
-  reg [31:0] \$202 ;
-  reg [15:0] \$203 ;
-  reg \$204 ;
+  reg [31:0] \$200 ;
+  reg [3:0] \$201 ;
+  reg \$202 ;
+  reg [31:0] \$203 ;
+  reg [15:0] \$204 ;
   reg \$205 ;
-  reg [31:0] \$206 ;
-  reg \$207 ;
-  reg [31:0] \$208 ;
+  reg \$206 ;
+  reg [31:0] \$207 ;
+  reg \$208 ;
   reg [31:0] \$209 ;
   wire [13:0] \$21 ;
+  reg [31:0] \$210 ;
   wire [13:0] \$22 ;
-  wire [14:0] \$23 ;
-  wire [15:0] \$24 ;
-  wire \$25 ;
+  wire [13:0] \$23 ;
+  wire [14:0] \$24 ;
+  wire [15:0] \$25 ;
   wire \$26 ;
   wire \$27 ;
-  wire [4:0] \$28 ;
+  wire \$28 ;
   wire [4:0] \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
+  wire [4:0] \$30 ;
   wire [11:0] \$31 ;
   wire [11:0] \$32 ;
   wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire [13:0] \$35 ;
+  wire [11:0] \$34 ;
+  wire [12:0] \$35 ;
   wire [13:0] \$36 ;
   wire [13:0] \$37 ;
   wire [13:0] \$38 ;
-  wire [14:0] \$39 ;
+  wire [13:0] \$39 ;
   wire \$4 ;
-  wire [15:0] \$40 ;
-  wire \$41 ;
+  wire [14:0] \$40 ;
+  wire [15:0] \$41 ;
   wire \$42 ;
   wire \$43 ;
-  wire [4:0] \$44 ;
+  wire \$44 ;
   wire [4:0] \$45 ;
-  wire [11:0] \$46 ;
+  wire [4:0] \$46 ;
   wire [11:0] \$47 ;
   wire [11:0] \$48 ;
   wire [11:0] \$49 ;
   wire \$5 ;
-  wire [12:0] \$50 ;
-  wire [13:0] \$51 ;
+  wire [11:0] \$50 ;
+  wire [12:0] \$51 ;
   wire [13:0] \$52 ;
   wire [13:0] \$53 ;
   wire [13:0] \$54 ;
-  wire [14:0] \$55 ;
-  wire [15:0] \$56 ;
-  wire \$57 ;
+  wire [13:0] \$55 ;
+  wire [14:0] \$56 ;
+  wire [15:0] \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire [4:0] \$60 ;
+  wire \$60 ;
   wire [4:0] \$61 ;
-  wire [11:0] \$62 ;
+  wire [4:0] \$62 ;
   wire [11:0] \$63 ;
   wire [11:0] \$64 ;
   wire [11:0] \$65 ;
-  wire [12:0] \$66 ;
-  wire [13:0] \$67 ;
+  wire [11:0] \$66 ;
+  wire [12:0] \$67 ;
   wire [13:0] \$68 ;
   wire [13:0] \$69 ;
   wire [31:0] \$7 ;
   wire [13:0] \$70 ;
-  wire [14:0] \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
+  wire [13:0] \$71 ;
+  wire [14:0] \$72 ;
+  wire [15:0] \$73 ;
   wire \$74 ;
   wire \$75 ;
-  wire [5:0] \$76 ;
-  wire \$77 ;
-  wire [5:0] \$78 ;
+  wire \$76 ;
+  wire [5:0] \$77 ;
+  wire \$78 ;
   wire [5:0] \$79 ;
   wire \$8 ;
-  wire [21:0] \$80 ;
+  wire [5:0] \$80 ;
   wire [21:0] \$81 ;
-  wire [17:0] \$82 ;
+  wire [21:0] \$82 ;
   wire [17:0] \$83 ;
-  wire [5:0] \$84 ;
-  wire \$85 ;
-  wire [5:0] \$86 ;
+  wire [17:0] \$84 ;
+  wire [5:0] \$85 ;
+  wire \$86 ;
   wire [5:0] \$87 ;
-  wire [21:0] \$88 ;
+  wire [5:0] \$88 ;
   wire [21:0] \$89 ;
   wire \$9 ;
-  wire [17:0] \$90 ;
+  wire [21:0] \$90 ;
   wire [17:0] \$91 ;
-  wire [5:0] \$92 ;
-  wire \$93 ;
-  wire [5:0] \$94 ;
+  wire [17:0] \$92 ;
+  wire [5:0] \$93 ;
+  wire \$94 ;
   wire [5:0] \$95 ;
-  wire [21:0] \$96 ;
+  wire [5:0] \$96 ;
   wire [21:0] \$97 ;
-  wire [17:0] \$98 ;
+  wire [21:0] \$98 ;
   wire [17:0] \$99 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
-  reg \$signal$24  = 1'h0;
+  reg \$signal$23  = 1'h0;
   reg \$signal$28  = 1'h0;
   reg \$signal$32  = 1'h0;
   (* init = 32'd0 *)
@@ -400,218 +401,219 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$5  = i_ctl[0] & i_ctl[4];
   assign \$6  = i_ctl[2] | grp_first;
   assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = \$signal$28  & s2_last;
+  assign \$8  = i_ctl[0] & i_ctl[4];
+  assign \$9  = \$signal$28  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$9  = ! i_a[14:10];
-  assign a0_e = \$9  ? 5'h01 : i_a[14:10];
   assign \$10  = ! i_a[14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = - w_sel[3:0];
-  assign \$15  = \$13 [0] ? \$14  : 12'h000;
-  assign \$17  = \$13 [1] ? \$16  : 12'h000;
-  assign \$18  = \$15  + \$17 ;
-  assign \$20  = \$13 [2] ? \$19  : 14'h0000;
-  assign \$22  = \$13 [3] ? \$21  : 14'h0000;
-  assign \$23  = \$20  + \$22 ;
-  assign \$24  = \$18  + \$23 ;
-  assign live0 = | { \$11 , i_a[9:0] };
+  assign a0_e = \$10  ? 5'h01 : i_a[14:10];
+  assign \$11  = ! i_a[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = - w_sel[3:0];
+  assign \$16  = \$14 [0] ? \$15  : 12'h000;
+  assign \$18  = \$14 [1] ? \$17  : 12'h000;
+  assign \$19  = \$16  + \$18 ;
+  assign \$21  = \$14 [2] ? \$20  : 14'h0000;
+  assign \$23  = \$14 [3] ? \$22  : 14'h0000;
+  assign \$24  = \$21  + \$23 ;
+  assign \$25  = \$19  + \$24 ;
+  assign live0 = | { \$12 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
-  assign \$25  = ! i_a[30:26];
-  assign a1_e = \$25  ? 5'h01 : i_a[30:26];
   assign \$26  = ! i_a[30:26];
-  assign \$27  = ~ \$26 ;
-  assign \$28  = - w_sel[7:4];
-  assign \$31  = \$29 [0] ? \$30  : 12'h000;
-  assign \$33  = \$29 [1] ? \$32  : 12'h000;
-  assign \$34  = \$31  + \$33 ;
-  assign \$36  = \$29 [2] ? \$35  : 14'h0000;
-  assign \$38  = \$29 [3] ? \$37  : 14'h0000;
-  assign \$39  = \$36  + \$38 ;
-  assign \$40  = \$34  + \$39 ;
-  assign live1 = | { \$27 , i_a[25:16] };
+  assign a1_e = \$26  ? 5'h01 : i_a[30:26];
+  assign \$27  = ! i_a[30:26];
+  assign \$28  = ~ \$27 ;
+  assign \$29  = - w_sel[7:4];
+  assign \$32  = \$30 [0] ? \$31  : 12'h000;
+  assign \$34  = \$30 [1] ? \$33  : 12'h000;
+  assign \$35  = \$32  + \$34 ;
+  assign \$37  = \$30 [2] ? \$36  : 14'h0000;
+  assign \$39  = \$30 [3] ? \$38  : 14'h0000;
+  assign \$40  = \$37  + \$39 ;
+  assign \$41  = \$35  + \$40 ;
+  assign live1 = | { \$28 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$41  = ! i_a[46:42];
-  assign a2_e = \$41  ? 5'h01 : i_a[46:42];
   assign \$42  = ! i_a[46:42];
-  assign \$43  = ~ \$42 ;
-  assign \$44  = - w_sel[11:8];
-  assign \$47  = \$45 [0] ? \$46  : 12'h000;
-  assign \$49  = \$45 [1] ? \$48  : 12'h000;
-  assign \$50  = \$47  + \$49 ;
-  assign \$52  = \$45 [2] ? \$51  : 14'h0000;
-  assign \$54  = \$45 [3] ? \$53  : 14'h0000;
-  assign \$55  = \$52  + \$54 ;
-  assign \$56  = \$50  + \$55 ;
-  assign live2 = | { \$43 , i_a[41:32] };
+  assign a2_e = \$42  ? 5'h01 : i_a[46:42];
+  assign \$43  = ! i_a[46:42];
+  assign \$44  = ~ \$43 ;
+  assign \$45  = - w_sel[11:8];
+  assign \$48  = \$46 [0] ? \$47  : 12'h000;
+  assign \$50  = \$46 [1] ? \$49  : 12'h000;
+  assign \$51  = \$48  + \$50 ;
+  assign \$53  = \$46 [2] ? \$52  : 14'h0000;
+  assign \$55  = \$46 [3] ? \$54  : 14'h0000;
+  assign \$56  = \$53  + \$55 ;
+  assign \$57  = \$51  + \$56 ;
+  assign live2 = | { \$44 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$57  = ! i_a[62:58];
-  assign a3_e = \$57  ? 5'h01 : i_a[62:58];
   assign \$58  = ! i_a[62:58];
-  assign \$59  = ~ \$58 ;
-  assign \$60  = - w_sel[15:12];
-  assign \$63  = \$61 [0] ? \$62  : 12'h000;
-  assign \$65  = \$61 [1] ? \$64  : 12'h000;
-  assign \$66  = \$63  + \$65 ;
-  assign \$68  = \$61 [2] ? \$67  : 14'h0000;
-  assign \$70  = \$61 [3] ? \$69  : 14'h0000;
-  assign \$71  = \$68  + \$70 ;
-  assign \$72  = \$66  + \$71 ;
-  assign live3 = | { \$59 , i_a[57:48] };
+  assign a3_e = \$58  ? 5'h01 : i_a[62:58];
+  assign \$59  = ! i_a[62:58];
+  assign \$60  = ~ \$59 ;
+  assign \$61  = - w_sel[15:12];
+  assign \$64  = \$62 [0] ? \$63  : 12'h000;
+  assign \$66  = \$62 [1] ? \$65  : 12'h000;
+  assign \$67  = \$64  + \$66 ;
+  assign \$69  = \$62 [2] ? \$68  : 14'h0000;
+  assign \$71  = \$62 [3] ? \$70  : 14'h0000;
+  assign \$72  = \$69  + \$71 ;
+  assign \$73  = \$67  + \$72 ;
+  assign live3 = | { \$60 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$73  = ex1 > ex0;
-  assign emax0 = \$73  ? ex1 : ex0;
-  assign \$74  = ex2 > emax0;
-  assign emax1 = \$74  ? ex2 : emax0;
-  assign \$75  = ex3 > emax1;
-  assign emax2 = \$75  ? ex3 : emax1;
-  assign \$76  = emax2 - ex0;
-  assign \$77  = $signed(\$76 ) > $signed(6'h13);
-  assign \$78  = emax2 - ex0;
-  assign \$79  = \$77  ? 6'h13 : \$78 ;
-  assign \$81  = \$80  >> \$79 [4:0];
-  assign \$83  = \$82  >> \$79 [4:0];
-  assign \$84  = emax2 - ex1;
-  assign \$85  = $signed(\$84 ) > $signed(6'h13);
-  assign \$86  = emax2 - ex1;
-  assign \$87  = \$85  ? 6'h13 : \$86 ;
-  assign \$89  = \$88  >> \$87 [4:0];
-  assign \$91  = \$90  >> \$87 [4:0];
-  assign \$92  = emax2 - ex2;
-  assign \$93  = $signed(\$92 ) > $signed(6'h13);
-  assign \$94  = emax2 - ex2;
-  assign \$95  = \$93  ? 6'h13 : \$94 ;
-  assign \$97  = \$96  >> \$95 [4:0];
-  assign \$99  = \$98  >> \$95 [4:0];
-  assign \$100  = emax2 - ex3;
-  assign \$101  = $signed(\$100 ) > $signed(6'h13);
-  assign \$102  = emax2 - ex3;
-  assign \$103  = \$101  ? 6'h13 : \$102 ;
-  assign \$105  = \$104  >> \$103 [4:0];
-  assign \$107  = \$106  >> \$103 [4:0];
-  assign \$108  = emax2 - 5'h1d;
-  assign \$110  = - \$81 [18:0];
-  assign \$111  = \$109  ? \$110  : { 1'h0, \$81 [18:0] };
-  assign \$113  = - \$89 [18:0];
-  assign \$114  = \$112  ? \$113  : { 1'h0, \$89 [18:0] };
-  assign \$115  = $signed(\$111 ) + $signed(\$114 );
-  assign \$117  = - \$97 [18:0];
-  assign \$118  = \$116  ? \$117  : { 1'h0, \$97 [18:0] };
-  assign \$120  = - \$105 [18:0];
-  assign \$121  = \$119  ? \$120  : { 1'h0, \$105 [18:0] };
-  assign \$122  = $signed(\$118 ) + $signed(\$121 );
-  assign \$123  = $signed(\$115 ) + $signed(\$122 );
-  assign \$124  = $signed(\$123 ) < $signed(1'h0);
-  assign \$125  = - $signed(\$123 );
-  assign \$126  = \$124  ? \$125  : { \$123 [21], \$123 [21], \$123  };
-  assign \$127  = 5'h16 - p_rp_msb;
-  assign \$128  = { \$126 [22:0], 3'h0 } << \$127 [4:0];
-  assign \$129  = $signed(\$108 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$130  = $signed(\$129 ) + $signed(8'h7f);
-  assign \$131  = $signed(\$130 ) < $signed(2'h1);
-  assign \$132  = $signed(\$130 ) < $signed(6'h27);
-  assign \$133  = $signed(2'h1) - $signed(\$130 );
-  assign p_rp_sh = \$128 [25:0] >> p_rp_rs;
-  assign \$134  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$134 [25:0] != \$128 [25:0];
-  assign \$135  = $signed(\$130 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$136  = $signed(\$135 ) - $signed(2'h1);
-  assign \$138  = $signed(\$137 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$140  = \$139  | p_rp_lost;
-  assign \$141  = \$140  | p_rp_sh[2];
-  assign \$142  = p_rp_sh[1] & \$141 ;
-  assign \$143  = $signed(\$138 ) + $signed({ 1'h0, \$142  });
-  assign \$144  = ! \$126 [22:0];
-  assign \$145  = \$143 [42:0] >= 31'h7f800000;
-  assign \$146  = $signed(\$123 ) < $signed(1'h0);
-  assign \$147  = $signed(\$123 ) < $signed(1'h0);
-  assign \$148  = $signed(\$123 ) < $signed(1'h0);
-  assign \$149  = - \$83 [14:0];
-  assign \$150  = i_a[15] ? \$149  : { 1'h0, \$83 [14:0] };
-  assign \$151  = - \$91 [14:0];
-  assign \$152  = i_a[31] ? \$151  : { 1'h0, \$91 [14:0] };
-  assign \$153  = $signed(\$150 ) + $signed(\$152 );
-  assign \$154  = - \$99 [14:0];
-  assign \$155  = i_a[47] ? \$154  : { 1'h0, \$99 [14:0] };
-  assign \$156  = - \$107 [14:0];
-  assign \$157  = i_a[63] ? \$156  : { 1'h0, \$107 [14:0] };
-  assign \$158  = $signed(\$155 ) + $signed(\$157 );
-  assign \$159  = $signed(\$153 ) + $signed(\$158 );
-  assign \$160  = $signed(\$159 ) < $signed(1'h0);
-  assign \$161  = - $signed(\$159 );
-  assign \$162  = \$160  ? \$161  : { \$159 [17], \$159 [17], \$159  };
-  assign \$163  = 5'h12 - a_rp_msb;
-  assign \$164  = { \$162 [18:0], 7'h00 } << \$163 [4:0];
-  assign \$165  = $signed(\$108 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$166  = $signed(\$165 ) + $signed(8'h7f);
-  assign \$167  = $signed(\$166 ) < $signed(2'h1);
-  assign \$168  = $signed(\$166 ) < $signed(6'h27);
-  assign \$169  = $signed(2'h1) - $signed(\$166 );
-  assign a_rp_sh = \$164 [25:0] >> a_rp_rs;
-  assign \$170  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$170 [25:0] != \$164 [25:0];
-  assign \$171  = $signed(\$166 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$172  = $signed(\$171 ) - $signed(2'h1);
-  assign \$174  = $signed(\$173 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$176  = \$175  | a_rp_lost;
-  assign \$177  = \$176  | a_rp_sh[2];
-  assign \$178  = a_rp_sh[1] & \$177 ;
-  assign \$179  = $signed(\$174 ) + $signed({ 1'h0, \$178  });
-  assign \$180  = ! \$162 [18:0];
-  assign \$181  = \$179 [42:0] >= 31'h7f800000;
-  assign \$182  = $signed(\$159 ) < $signed(1'h0);
-  assign \$183  = $signed(\$159 ) < $signed(1'h0);
-  assign \$184  = $signed(\$159 ) < $signed(1'h0);
+  assign \$74  = ex1 > ex0;
+  assign emax0 = \$74  ? ex1 : ex0;
+  assign \$75  = ex2 > emax0;
+  assign emax1 = \$75  ? ex2 : emax0;
+  assign \$76  = ex3 > emax1;
+  assign emax2 = \$76  ? ex3 : emax1;
+  assign \$77  = emax2 - ex0;
+  assign \$78  = $signed(\$77 ) > $signed(6'h13);
+  assign \$79  = emax2 - ex0;
+  assign \$80  = \$78  ? 6'h13 : \$79 ;
+  assign \$82  = \$81  >> \$80 [4:0];
+  assign \$84  = \$83  >> \$80 [4:0];
+  assign \$85  = emax2 - ex1;
+  assign \$86  = $signed(\$85 ) > $signed(6'h13);
+  assign \$87  = emax2 - ex1;
+  assign \$88  = \$86  ? 6'h13 : \$87 ;
+  assign \$90  = \$89  >> \$88 [4:0];
+  assign \$92  = \$91  >> \$88 [4:0];
+  assign \$93  = emax2 - ex2;
+  assign \$94  = $signed(\$93 ) > $signed(6'h13);
+  assign \$95  = emax2 - ex2;
+  assign \$96  = \$94  ? 6'h13 : \$95 ;
+  assign \$98  = \$97  >> \$96 [4:0];
+  assign \$100  = \$99  >> \$96 [4:0];
+  assign \$101  = emax2 - ex3;
+  assign \$102  = $signed(\$101 ) > $signed(6'h13);
+  assign \$103  = emax2 - ex3;
+  assign \$104  = \$102  ? 6'h13 : \$103 ;
+  assign \$106  = \$105  >> \$104 [4:0];
+  assign \$108  = \$107  >> \$104 [4:0];
+  assign \$109  = emax2 - 5'h1d;
+  assign \$111  = - \$82 [18:0];
+  assign \$112  = \$110  ? \$111  : { 1'h0, \$82 [18:0] };
+  assign \$114  = - \$90 [18:0];
+  assign \$115  = \$113  ? \$114  : { 1'h0, \$90 [18:0] };
+  assign \$116  = $signed(\$112 ) + $signed(\$115 );
+  assign \$118  = - \$98 [18:0];
+  assign \$119  = \$117  ? \$118  : { 1'h0, \$98 [18:0] };
+  assign \$121  = - \$106 [18:0];
+  assign \$122  = \$120  ? \$121  : { 1'h0, \$106 [18:0] };
+  assign \$123  = $signed(\$119 ) + $signed(\$122 );
+  assign \$124  = $signed(\$116 ) + $signed(\$123 );
+  assign \$125  = $signed(\$124 ) < $signed(1'h0);
+  assign \$126  = - $signed(\$124 );
+  assign \$127  = \$125  ? \$126  : { \$124 [21], \$124 [21], \$124  };
+  assign \$128  = 5'h16 - p_rp_msb;
+  assign \$129  = { \$127 [22:0], 3'h0 } << \$128 [4:0];
+  assign \$130  = $signed(\$109 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$131  = $signed(\$130 ) + $signed(8'h7f);
+  assign \$132  = $signed(\$131 ) < $signed(2'h1);
+  assign \$133  = $signed(\$131 ) < $signed(6'h27);
+  assign \$134  = $signed(2'h1) - $signed(\$131 );
+  assign p_rp_sh = \$129 [25:0] >> p_rp_rs;
+  assign \$135  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$135 [25:0] != \$129 [25:0];
+  assign \$136  = $signed(\$131 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$137  = $signed(\$136 ) - $signed(2'h1);
+  assign \$139  = $signed(\$138 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$141  = \$140  | p_rp_lost;
+  assign \$142  = \$141  | p_rp_sh[2];
+  assign \$143  = p_rp_sh[1] & \$142 ;
+  assign \$144  = $signed(\$139 ) + $signed({ 1'h0, \$143  });
+  assign \$145  = ! \$127 [22:0];
+  assign \$146  = \$144 [42:0] >= 31'h7f800000;
+  assign \$147  = $signed(\$124 ) < $signed(1'h0);
+  assign \$148  = $signed(\$124 ) < $signed(1'h0);
+  assign \$149  = $signed(\$124 ) < $signed(1'h0);
+  assign \$150  = - \$84 [14:0];
+  assign \$151  = i_a[15] ? \$150  : { 1'h0, \$84 [14:0] };
+  assign \$152  = - \$92 [14:0];
+  assign \$153  = i_a[31] ? \$152  : { 1'h0, \$92 [14:0] };
+  assign \$154  = $signed(\$151 ) + $signed(\$153 );
+  assign \$155  = - \$100 [14:0];
+  assign \$156  = i_a[47] ? \$155  : { 1'h0, \$100 [14:0] };
+  assign \$157  = - \$108 [14:0];
+  assign \$158  = i_a[63] ? \$157  : { 1'h0, \$108 [14:0] };
+  assign \$159  = $signed(\$156 ) + $signed(\$158 );
+  assign \$160  = $signed(\$154 ) + $signed(\$159 );
+  assign \$161  = $signed(\$160 ) < $signed(1'h0);
+  assign \$162  = - $signed(\$160 );
+  assign \$163  = \$161  ? \$162  : { \$160 [17], \$160 [17], \$160  };
+  assign \$164  = 5'h12 - a_rp_msb;
+  assign \$165  = { \$163 [18:0], 7'h00 } << \$164 [4:0];
+  assign \$166  = $signed(\$109 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$167  = $signed(\$166 ) + $signed(8'h7f);
+  assign \$168  = $signed(\$167 ) < $signed(2'h1);
+  assign \$169  = $signed(\$167 ) < $signed(6'h27);
+  assign \$170  = $signed(2'h1) - $signed(\$167 );
+  assign a_rp_sh = \$165 [25:0] >> a_rp_rs;
+  assign \$171  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$171 [25:0] != \$165 [25:0];
+  assign \$172  = $signed(\$167 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$173  = $signed(\$172 ) - $signed(2'h1);
+  assign \$175  = $signed(\$174 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$177  = \$176  | a_rp_lost;
+  assign \$178  = \$177  | a_rp_sh[2];
+  assign \$179  = a_rp_sh[1] & \$178 ;
+  assign \$180  = $signed(\$175 ) + $signed({ 1'h0, \$179  });
+  assign \$181  = ! \$163 [18:0];
+  assign \$182  = \$180 [42:0] >= 31'h7f800000;
+  assign \$183  = $signed(\$160 ) < $signed(1'h0);
+  assign \$184  = $signed(\$160 ) < $signed(1'h0);
+  assign \$185  = $signed(\$160 ) < $signed(1'h0);
   assign \a$113  = \$signal$32  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$185 ;
+    o_a <= \$186 ;
   always @(posedge clk)
-    o_w <= \$186 ;
+    o_w <= \$187 ;
   always @(posedge clk)
-    o_ctl <= \$187 ;
+    o_ctl <= \$188 ;
   always @(posedge clk)
-    w_reg <= \$188 ;
+    w_reg <= \$189 ;
   always @(posedge clk)
-    p_acc <= \$189 ;
+    p_acc <= \$190 ;
   always @(posedge clk)
-    a_acc <= \$190 ;
+    a_acc <= \$191 ;
   always @(posedge clk)
-    grp_first <= \$191 ;
+    grp_first <= \$192 ;
   always @(posedge clk)
-    grp_psum <= \$192 ;
+    grp_psum <= \$193 ;
   always @(posedge clk)
-    \$signal  <= \$193 ;
+    \$signal  <= \$194 ;
   always @(posedge clk)
-    s1_p <= \$194 ;
-  always @(posedge clk)
-    s1_a <= \$195 ;
+    s1_p <= \$195 ;
   always @(posedge clk)
     s1_scale <= \$196 ;
   always @(posedge clk)
-    \$signal$24  <= \$197 ;
+    \$signal$23  <= \$197 ;
   always @(posedge clk)
     s1_last <= \$198 ;
   always @(posedge clk)
     s1_psum <= \$199 ;
   always @(posedge clk)
-    s1_zero <= \$200 ;
+    s1_a <= \$200 ;
   always @(posedge clk)
-    \$signal$28  <= \$201 ;
+    s1_zero <= \$201 ;
   always @(posedge clk)
-    s2_d <= \$202 ;
+    \$signal$28  <= \$202 ;
   always @(posedge clk)
-    s2_scale <= \$203 ;
+    s2_d <= \$203 ;
   always @(posedge clk)
-    \$signal$32  <= \$204 ;
+    s2_scale <= \$204 ;
   always @(posedge clk)
-    s2_last <= \$205 ;
+    \$signal$32  <= \$205 ;
   always @(posedge clk)
-    s2_psum <= \$206 ;
+    s2_last <= \$206 ;
   always @(posedge clk)
-    o_valid <= \$207 ;
+    s2_psum <= \$207 ;
   always @(posedge clk)
-    out_acc <= \$208 ;
+    o_valid <= \$208 ;
   always @(posedge clk)
-    o_psum <= \$209 ;
+    out_acc <= \$209 ;
+  always @(posedge clk)
+    o_psum <= \$210 ;
   assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$109 [31];
   \mixpe_w4a16.a_add  a_add (
     .a(a_acc),
@@ -634,7 +636,7 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
     .p(\b$114 )
   );
   \mixpe_w4a16.zero_scale  zero_scale (
-    .\port$1439$0 (s1_zero),
+    .\port$1442$0 (s1_zero),
     .s(s1_a),
     .y(\y$109 )
   );
@@ -645,54 +647,42 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$185  = i_a;
+    \$186  = i_a;
     if (rst) begin
-      \$185  = 64'h0000000000000000;
+      \$186  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$186  = i_w;
+    \$187  = i_w;
     if (rst) begin
-      \$186  = 36'h000000000;
+      \$187  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$187  = i_ctl;
+    \$188  = i_ctl;
     if (rst) begin
-      \$187  = 5'h00;
+      \$188  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$188  = w_reg;
+    \$189  = w_reg;
     if (i_ctl[1]) begin
-      \$188  = i_w;
+      \$189  = i_w;
     end
     if (rst) begin
-      \$188  = 36'h000000000;
+      \$189  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$189  = p_acc;
-    if (\$1 ) begin
-      \$189  = 32'd0;
-    end else if (i_ctl[0]) begin
-      \$189  = p_next;
-    end
-    if (rst) begin
-      \$189  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$190  = a_acc;
+    \$190  = p_acc;
     if (\$1 ) begin
       \$190  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$190  = a_next;
+      \$190  = p_next;
     end
     if (rst) begin
       \$190  = 32'd0;
@@ -700,49 +690,51 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$191  = grp_first;
+    \$191  = a_acc;
+    if (\$1 ) begin
+      \$191  = 32'd0;
+    end else if (i_ctl[0]) begin
+      \$191  = a_next;
+    end
+    if (rst) begin
+      \$191  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$192  = grp_first;
     if (\$2 ) begin
-      \$191  = 1'h0;
+      \$192  = 1'h0;
     end else if (\$3 ) begin
-      \$191  = 1'h1;
+      \$192  = 1'h1;
     end
     if (rst) begin
-      \$191  = 1'h0;
+      \$192  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$192  = grp_psum;
+    \$193  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$192  = i_psum;
+      \$193  = i_psum;
     end
     if (rst) begin
-      \$192  = 32'd0;
+      \$193  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$193  = \$4 ;
+    \$194  = \$4 ;
     if (rst) begin
-      \$193  = 1'h0;
+      \$194  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$194  = s1_p;
+    \$195  = s1_p;
     if (\$5 ) begin
-      \$194  = p_next;
-    end
-    if (rst) begin
-      \$194  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$195  = s1_a;
-    if (\$5 ) begin
-      \$195  = a_next;
+      \$195  = p_next;
     end
     if (rst) begin
       \$195  = 32'd0;
@@ -760,7 +752,7 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$197  = \$signal$24 ;
+    \$197  = \$signal$23 ;
     if (\$5 ) begin
       \$197  = \$6 ;
     end
@@ -790,56 +782,56 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$200  = s1_zero;
-    if (\$5 ) begin
-      \$200  = w_sel[19:16];
+    \$200  = s1_a;
+    if (\$8 ) begin
+      \$200  = a_next;
     end
     if (rst) begin
-      \$200  = 4'h0;
+      \$200  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$201  = \$signal ;
+    \$201  = s1_zero;
+    if (\$8 ) begin
+      \$201  = w_sel[19:16];
+    end
     if (rst) begin
-      \$201  = 1'h0;
+      \$201  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$202  = s2_d;
+    \$202  = \$signal ;
+    if (rst) begin
+      \$202  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$203  = s2_d;
     if (\$signal ) begin
-      \$202  = d;
+      \$203  = d;
     end
     if (rst) begin
-      \$202  = 32'd0;
+      \$203  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$203  = s2_scale;
+    \$204  = s2_scale;
     if (\$signal ) begin
-      \$203  = s1_scale;
+      \$204  = s1_scale;
     end
     if (rst) begin
-      \$203  = 16'h0000;
+      \$204  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$204  = \$signal$32 ;
+    \$205  = \$signal$32 ;
     if (\$signal ) begin
-      \$204  = \$signal$24 ;
-    end
-    if (rst) begin
-      \$204  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$205  = s2_last;
-    if (\$signal ) begin
-      \$205  = s1_last;
+      \$205  = \$signal$23 ;
     end
     if (rst) begin
       \$205  = 1'h0;
@@ -847,38 +839,36 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$206  = s2_psum;
+    \$206  = s2_last;
     if (\$signal ) begin
-      \$206  = s1_psum;
+      \$206  = s1_last;
     end
     if (rst) begin
-      \$206  = 32'd0;
+      \$206  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$207  = \$8 ;
+    \$207  = s2_psum;
+    if (\$signal ) begin
+      \$207  = s1_psum;
+    end
     if (rst) begin
-      \$207  = 1'h0;
+      \$207  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$208  = out_acc;
+    \$208  = \$9 ;
+    if (rst) begin
+      \$208  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$209  = out_acc;
     if (\$signal$28 ) begin
-      \$208  = y;
-    end
-    if (rst) begin
-      \$208  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$209  = o_psum;
-    if (\$signal$28 ) begin
-      if (s2_last) begin
-        \$209  = y;
-      end
+      \$209  = y;
     end
     if (rst) begin
       \$209  = 32'd0;
@@ -886,221 +876,233 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$210  = o_psum;
+    if (\$signal$28 ) begin
+      if (s2_last) begin
+        \$210  = y;
+      end
+    end
+    if (rst) begin
+      \$210  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_msb = 5'h00;
-    if (\$126 [0]) begin
+    if (\$127 [0]) begin
       p_rp_msb = 5'h00;
     end
-    if (\$126 [1]) begin
+    if (\$127 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$126 [2]) begin
+    if (\$127 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$126 [3]) begin
+    if (\$127 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$126 [4]) begin
+    if (\$127 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$126 [5]) begin
+    if (\$127 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$126 [6]) begin
+    if (\$127 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$126 [7]) begin
+    if (\$127 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$126 [8]) begin
+    if (\$127 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$126 [9]) begin
+    if (\$127 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$126 [10]) begin
+    if (\$127 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$126 [11]) begin
+    if (\$127 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$126 [12]) begin
+    if (\$127 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$126 [13]) begin
+    if (\$127 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$126 [14]) begin
+    if (\$127 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$126 [15]) begin
+    if (\$127 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$126 [16]) begin
+    if (\$127 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$126 [17]) begin
+    if (\$127 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$126 [18]) begin
+    if (\$127 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$126 [19]) begin
+    if (\$127 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$126 [20]) begin
+    if (\$127 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$126 [21]) begin
+    if (\$127 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$126 [22]) begin
+    if (\$127 [22]) begin
       p_rp_msb = 5'h16;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_rs = 5'h00;
-    if (\$131 ) begin
+    if (\$132 ) begin
       (* full_case = 32'd1 *)
-      if (\$132 ) begin
+      if (\$133 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$133 [4:0];
+        p_rp_rs = \$134 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$144 ) begin
-      p_rp_out = { \$146 , 31'h00000000 };
-    end else if (\$145 ) begin
-      p_rp_out = { \$147 , 31'h7f800000 };
+    if (\$145 ) begin
+      p_rp_out = { \$147 , 31'h00000000 };
+    end else if (\$146 ) begin
+      p_rp_out = { \$148 , 31'h7f800000 };
     end else begin
-      p_rp_out = { \$148 , \$143 [30:0] };
+      p_rp_out = { \$149 , \$144 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_msb = 5'h00;
-    if (\$162 [0]) begin
+    if (\$163 [0]) begin
       a_rp_msb = 5'h00;
     end
-    if (\$162 [1]) begin
+    if (\$163 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$162 [2]) begin
+    if (\$163 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$162 [3]) begin
+    if (\$163 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$162 [4]) begin
+    if (\$163 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$162 [5]) begin
+    if (\$163 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$162 [6]) begin
+    if (\$163 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$162 [7]) begin
+    if (\$163 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$162 [8]) begin
+    if (\$163 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$162 [9]) begin
+    if (\$163 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$162 [10]) begin
+    if (\$163 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$162 [11]) begin
+    if (\$163 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$162 [12]) begin
+    if (\$163 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$162 [13]) begin
+    if (\$163 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$162 [14]) begin
+    if (\$163 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$162 [15]) begin
+    if (\$163 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$162 [16]) begin
+    if (\$163 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$162 [17]) begin
+    if (\$163 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$162 [18]) begin
+    if (\$163 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_rs = 5'h00;
-    if (\$167 ) begin
+    if (\$168 ) begin
       (* full_case = 32'd1 *)
-      if (\$168 ) begin
+      if (\$169 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$169 [4:0];
+        a_rp_rs = \$170 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$180 ) begin
-      a_rp_out = { \$182 , 31'h00000000 };
-    end else if (\$181 ) begin
-      a_rp_out = { \$183 , 31'h7f800000 };
+    if (\$181 ) begin
+      a_rp_out = { \$183 , 31'h00000000 };
+    end else if (\$182 ) begin
+      a_rp_out = { \$184 , 31'h7f800000 };
     end else begin
-      a_rp_out = { \$184 , \$179 [30:0] };
+      a_rp_out = { \$185 , \$180 [30:0] };
     end
   end
-  assign a0_sig = { \$11 , i_a[9:0] };
-  assign qmag0 = \$13 [3:0];
-  assign prod0 = \$24 [14:0];
-  assign a1_sig = { \$27 , i_a[25:16] };
-  assign qmag1 = \$29 [3:0];
-  assign prod1 = \$40 [14:0];
-  assign a2_sig = { \$43 , i_a[41:32] };
-  assign qmag2 = \$45 [3:0];
-  assign prod2 = \$56 [14:0];
-  assign a3_sig = { \$59 , i_a[57:48] };
-  assign qmag3 = \$61 [3:0];
-  assign prod3 = \$72 [14:0];
-  assign dist0 = \$79 [4:0];
-  assign pal0 = \$81 [18:0];
-  assign aal0 = \$83 [14:0];
-  assign dist1 = \$87 [4:0];
-  assign pal1 = \$89 [18:0];
-  assign aal1 = \$91 [14:0];
-  assign dist2 = \$95 [4:0];
-  assign pal2 = \$97 [18:0];
-  assign aal2 = \$99 [14:0];
-  assign dist3 = \$103 [4:0];
-  assign pal3 = \$105 [18:0];
-  assign aal3 = \$107 [14:0];
-  assign beat_exp = { \$108 [5], \$108 [5], \$108  };
-  assign p_beat = { \$123 [21], \$123  };
-  assign p_beat_mag = \$126 [22:0];
-  assign p_rp_ls = \$127 [4:0];
-  assign p_rp_norm = \$128 [25:0];
-  assign p_rp_eb = { \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130  };
-  assign p_rp_packed = \$143 [42:0];
-  assign a_beat = { \$159 [17], \$159  };
-  assign a_beat_mag = \$162 [18:0];
-  assign a_rp_ls = \$163 [4:0];
-  assign a_rp_norm = \$164 [25:0];
-  assign a_rp_eb = { \$166 [9], \$166 [9], \$166 [9], \$166 [9], \$166 [9], \$166 [9], \$166 [9], \$166 [9], \$166 [9], \$166  };
-  assign a_rp_packed = \$179 [42:0];
+  assign a0_sig = { \$12 , i_a[9:0] };
+  assign qmag0 = \$14 [3:0];
+  assign prod0 = \$25 [14:0];
+  assign a1_sig = { \$28 , i_a[25:16] };
+  assign qmag1 = \$30 [3:0];
+  assign prod1 = \$41 [14:0];
+  assign a2_sig = { \$44 , i_a[41:32] };
+  assign qmag2 = \$46 [3:0];
+  assign prod2 = \$57 [14:0];
+  assign a3_sig = { \$60 , i_a[57:48] };
+  assign qmag3 = \$62 [3:0];
+  assign prod3 = \$73 [14:0];
+  assign dist0 = \$80 [4:0];
+  assign pal0 = \$82 [18:0];
+  assign aal0 = \$84 [14:0];
+  assign dist1 = \$88 [4:0];
+  assign pal1 = \$90 [18:0];
+  assign aal1 = \$92 [14:0];
+  assign dist2 = \$96 [4:0];
+  assign pal2 = \$98 [18:0];
+  assign aal2 = \$100 [14:0];
+  assign dist3 = \$104 [4:0];
+  assign pal3 = \$106 [18:0];
+  assign aal3 = \$108 [14:0];
+  assign beat_exp = { \$109 [5], \$109 [5], \$109  };
+  assign p_beat = { \$124 [21], \$124  };
+  assign p_beat_mag = \$127 [22:0];
+  assign p_rp_ls = \$128 [4:0];
+  assign p_rp_norm = \$129 [25:0];
+  assign p_rp_eb = { \$131 [9], \$131 [9], \$131 [9], \$131 [9], \$131 [9], \$131 [9], \$131 [9], \$131 [9], \$131 [9], \$131  };
+  assign p_rp_packed = \$144 [42:0];
+  assign a_beat = { \$160 [17], \$160  };
+  assign a_beat_mag = \$163 [18:0];
+  assign a_rp_ls = \$164 [4:0];
+  assign a_rp_norm = \$165 [25:0];
+  assign a_rp_eb = { \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167  };
+  assign a_rp_packed = \$180 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
@@ -1162,44 +1164,44 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \w_sel.q[3]  = w_sel[15:12];
   assign \w_sel.zero  = w_sel[19:16];
   assign \w_sel.scale  = w_sel[35:20];
-  assign \$13  = { 1'h0, w_sel[3:0] };
-  assign \$14  = { 1'h0, \$11 , i_a[9:0] };
-  assign \$16  = { \$11 , i_a[9:0], 1'h0 };
-  assign \$19  = { 1'h0, \$11 , i_a[9:0], 2'h0 };
-  assign \$21  = { \$11 , i_a[9:0], 3'h0 };
-  assign \$29  = { 1'h0, w_sel[7:4] };
-  assign \$30  = { 1'h0, \$27 , i_a[25:16] };
-  assign \$32  = { \$27 , i_a[25:16], 1'h0 };
-  assign \$35  = { 1'h0, \$27 , i_a[25:16], 2'h0 };
-  assign \$37  = { \$27 , i_a[25:16], 3'h0 };
-  assign \$45  = { 1'h0, w_sel[11:8] };
-  assign \$46  = { 1'h0, \$43 , i_a[41:32] };
-  assign \$48  = { \$43 , i_a[41:32], 1'h0 };
-  assign \$51  = { 1'h0, \$43 , i_a[41:32], 2'h0 };
-  assign \$53  = { \$43 , i_a[41:32], 3'h0 };
-  assign \$61  = { 1'h0, w_sel[15:12] };
-  assign \$62  = { 1'h0, \$59 , i_a[57:48] };
-  assign \$64  = { \$59 , i_a[57:48], 1'h0 };
-  assign \$67  = { 1'h0, \$59 , i_a[57:48], 2'h0 };
-  assign \$69  = { \$59 , i_a[57:48], 3'h0 };
-  assign \$80  = { 3'h0, \$24 [14:0], 4'h0 };
-  assign \$82  = { 3'h0, \$11 , i_a[9:0], 4'h0 };
-  assign \$88  = { 3'h0, \$40 [14:0], 4'h0 };
-  assign \$90  = { 3'h0, \$27 , i_a[25:16], 4'h0 };
-  assign \$96  = { 3'h0, \$56 [14:0], 4'h0 };
-  assign \$98  = { 3'h0, \$43 , i_a[41:32], 4'h0 };
-  assign \$104  = { 3'h0, \$72 [14:0], 4'h0 };
-  assign \$106  = { 3'h0, \$59 , i_a[57:48], 4'h0 };
-  assign \$109  = i_a[15];
-  assign \$112  = i_a[31];
-  assign \$116  = i_a[47];
-  assign \$119  = i_a[63];
-  assign \$137  = { \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 , 23'h000000 };
-  assign \$173  = { \$172 [20], \$172 [20], \$172 [20], \$172 [20], \$172 [20], \$172 [20], \$172 [20], \$172 [20], \$172 , 23'h000000 };
+  assign \$14  = { 1'h0, w_sel[3:0] };
+  assign \$15  = { 1'h0, \$12 , i_a[9:0] };
+  assign \$17  = { \$12 , i_a[9:0], 1'h0 };
+  assign \$20  = { 1'h0, \$12 , i_a[9:0], 2'h0 };
+  assign \$22  = { \$12 , i_a[9:0], 3'h0 };
+  assign \$30  = { 1'h0, w_sel[7:4] };
+  assign \$31  = { 1'h0, \$28 , i_a[25:16] };
+  assign \$33  = { \$28 , i_a[25:16], 1'h0 };
+  assign \$36  = { 1'h0, \$28 , i_a[25:16], 2'h0 };
+  assign \$38  = { \$28 , i_a[25:16], 3'h0 };
+  assign \$46  = { 1'h0, w_sel[11:8] };
+  assign \$47  = { 1'h0, \$44 , i_a[41:32] };
+  assign \$49  = { \$44 , i_a[41:32], 1'h0 };
+  assign \$52  = { 1'h0, \$44 , i_a[41:32], 2'h0 };
+  assign \$54  = { \$44 , i_a[41:32], 3'h0 };
+  assign \$62  = { 1'h0, w_sel[15:12] };
+  assign \$63  = { 1'h0, \$60 , i_a[57:48] };
+  assign \$65  = { \$60 , i_a[57:48], 1'h0 };
+  assign \$68  = { 1'h0, \$60 , i_a[57:48], 2'h0 };
+  assign \$70  = { \$60 , i_a[57:48], 3'h0 };
+  assign \$81  = { 3'h0, \$25 [14:0], 4'h0 };
+  assign \$83  = { 3'h0, \$12 , i_a[9:0], 4'h0 };
+  assign \$89  = { 3'h0, \$41 [14:0], 4'h0 };
+  assign \$91  = { 3'h0, \$28 , i_a[25:16], 4'h0 };
+  assign \$97  = { 3'h0, \$57 [14:0], 4'h0 };
+  assign \$99  = { 3'h0, \$44 , i_a[41:32], 4'h0 };
+  assign \$105  = { 3'h0, \$73 [14:0], 4'h0 };
+  assign \$107  = { 3'h0, \$60 , i_a[57:48], 4'h0 };
+  assign \$110  = i_a[15];
+  assign \$113  = i_a[31];
+  assign \$117  = i_a[47];
+  assign \$120  = i_a[63];
+  assign \$138  = { \$137 [20], \$137 [20], \$137 [20], \$137 [20], \$137 [20], \$137 [20], \$137 [20], \$137 [20], \$137 , 23'h000000 };
+  assign \$174  = { \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 , 23'h000000 };
   assign \b$108 [30:0] = \y$109 [30:0];
   assign \b$108 [31] = \$auto$rtlil.cc:2739:Not$2 ;
-  assign \$139  = p_rp_sh[0];
-  assign \$175  = a_rp_sh[0];
+  assign \$140  = p_rp_sh[0];
+  assign \$176  = a_rp_sh[0];
 endmodule
 
 module \mixpe_w4a16.a_add (b, s, a);
@@ -2797,7 +2799,7 @@ module \mixpe_w4a16.scale_mul (b, p, a);
   assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
 endmodule
 
-module \mixpe_w4a16.zero_scale (\port$1439$0 , y, s);
+module \mixpe_w4a16.zero_scale (\port$1442$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire [10:0] \$10 ;
@@ -2848,8 +2850,8 @@ module \mixpe_w4a16.zero_scale (\port$1439$0 , y, s);
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$1439$0 ;
-  wire [3:0] \port$1439$0 ;
+  input [3:0] \port$1442$0 ;
+  wire [3:0] \port$1442$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -2870,9 +2872,9 @@ module \mixpe_w4a16.zero_scale (\port$1439$0 , y, s);
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$1439$0  }) < $signed(1'h0);
-  assign \$5  = - \port$1439$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$1439$0  };
+  assign \$4  = $signed({ 1'h0, \port$1442$0  }) < $signed(1'h0);
+  assign \$5  = - \port$1442$0 ;
+  assign \$6  = \$4  ? \$5  : { 2'h0, \port$1442$0  };
   assign prod = \$6 [4:0] * { \$3 , s[22:0] };
   assign \$7  = s_e - 7'h7f;
   assign exp = $signed(\$7 ) - $signed(6'h17);
@@ -2896,11 +2898,11 @@ module \mixpe_w4a16.zero_scale (\port$1439$0 , y, s);
   assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
   assign \$25  = ! prod;
   assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$1439$0  }) < $signed(1'h0);
+  assign \$27  = $signed({ 1'h0, \port$1442$0  }) < $signed(1'h0);
   assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$1439$0  }) < $signed(1'h0);
+  assign \$29  = $signed({ 1'h0, \port$1442$0  }) < $signed(1'h0);
   assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$1439$0  }) < $signed(1'h0);
+  assign \$31  = $signed({ 1'h0, \port$1442$0  }) < $signed(1'h0);
   assign \$32  = s[31] ^ \$31 ;
   assign \$33  = s[30:23] == 8'hff;
   assign \$34  = | s[22:0];
@@ -2908,13 +2910,13 @@ module \mixpe_w4a16.zero_scale (\port$1439$0 , y, s);
   assign \$36  = s[30:23] == 8'hff;
   assign \$37  = ! s[22:0];
   assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$1439$0 ;
+  assign \$39  = ! \port$1442$0 ;
   assign \$40  = \$38  & \$39 ;
   assign \$41  = \$35  | \$40 ;
   assign \$42  = s[30:23] == 8'hff;
   assign \$43  = ! s[22:0];
   assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$1439$0  }) < $signed(1'h0);
+  assign \$45  = $signed({ 1'h0, \port$1442$0  }) < $signed(1'h0);
   assign \$46  = s[31] ^ \$45 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
@@ -3043,7 +3045,7 @@ module \mixpe_w4a16.zero_scale (\port$1439$0 , y, s);
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$6 [4:0];
-  assign d = { 1'h0, \port$1439$0  };
+  assign d = { 1'h0, \port$1442$0  };
   assign rp_ls = \$8 [4:0];
   assign rp_norm = \$9 [28:0];
   assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };

@@ -4,128 +4,129 @@ module mixpe_w4a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [8:0] \$10 ;
-  reg [4:0] \$100 ;
-  reg [27:0] \$101 ;
-  reg [18:0] \$102 ;
-  reg [14:0] \$103 ;
-  reg \$104 ;
-  reg [47:0] \$105 ;
-  reg \$106 ;
-  reg [18:0] \$107 ;
-  reg [14:0] \$108 ;
+  reg [27:0] \$100 ;
+  reg [4:0] \$101 ;
+  reg [27:0] \$102 ;
+  reg [18:0] \$103 ;
+  reg [14:0] \$104 ;
+  reg \$105 ;
+  reg [47:0] \$106 ;
+  reg \$107 ;
+  reg [18:0] \$108 ;
   reg [7:0] \$109 ;
   wire [8:0] \$11 ;
   reg \$110 ;
   reg \$111 ;
   reg [47:0] \$112 ;
-  reg [3:0] \$113 ;
-  reg \$114 ;
-  reg [18:0] \$115 ;
-  reg [7:0] \$116 ;
-  reg \$117 ;
+  reg [14:0] \$113 ;
+  reg [3:0] \$114 ;
+  reg \$115 ;
+  reg [18:0] \$116 ;
+  reg [7:0] \$117 ;
   reg \$118 ;
-  reg [47:0] \$119 ;
+  reg \$119 ;
   wire [8:0] \$12 ;
-  reg \$120 ;
-  reg [47:0] \$121 ;
+  reg [47:0] \$120 ;
+  reg \$121 ;
   reg [47:0] \$122 ;
-  wire [9:0] \$13 ;
-  wire [10:0] \$14 ;
+  reg [47:0] \$123 ;
+  wire [8:0] \$13 ;
+  wire [9:0] \$14 ;
   wire [10:0] \$15 ;
   wire [10:0] \$16 ;
   wire [10:0] \$17 ;
-  wire [11:0] \$18 ;
-  wire [12:0] \$19 ;
+  wire [10:0] \$18 ;
+  wire [11:0] \$19 ;
   wire \$2 ;
-  wire [8:0] \$20 ;
+  wire [12:0] \$20 ;
   wire [8:0] \$21 ;
   wire [8:0] \$22 ;
   wire [8:0] \$23 ;
-  wire [9:0] \$24 ;
-  wire [10:0] \$25 ;
+  wire [8:0] \$24 ;
+  wire [9:0] \$25 ;
   wire [10:0] \$26 ;
   wire [10:0] \$27 ;
   wire [10:0] \$28 ;
-  wire [11:0] \$29 ;
+  wire [10:0] \$29 ;
   wire \$3 ;
-  wire [12:0] \$30 ;
-  wire [13:0] \$31 ;
-  wire [8:0] \$32 ;
+  wire [11:0] \$30 ;
+  wire [12:0] \$31 ;
+  wire [13:0] \$32 ;
   wire [8:0] \$33 ;
   wire [8:0] \$34 ;
   wire [8:0] \$35 ;
-  wire [9:0] \$36 ;
-  wire [10:0] \$37 ;
+  wire [8:0] \$36 ;
+  wire [9:0] \$37 ;
   wire [10:0] \$38 ;
   wire [10:0] \$39 ;
   wire \$4 ;
   wire [10:0] \$40 ;
-  wire [11:0] \$41 ;
-  wire [12:0] \$42 ;
-  wire [8:0] \$43 ;
+  wire [10:0] \$41 ;
+  wire [11:0] \$42 ;
+  wire [12:0] \$43 ;
   wire [8:0] \$44 ;
   wire [8:0] \$45 ;
   wire [8:0] \$46 ;
-  wire [9:0] \$47 ;
-  wire [10:0] \$48 ;
+  wire [8:0] \$47 ;
+  wire [9:0] \$48 ;
   wire [10:0] \$49 ;
   wire \$5 ;
   wire [10:0] \$50 ;
   wire [10:0] \$51 ;
-  wire [11:0] \$52 ;
-  wire [12:0] \$53 ;
-  wire [13:0] \$54 ;
-  wire [14:0] \$55 ;
-  wire [19:0] \$56 ;
-  wire [8:0] \$57 ;
+  wire [10:0] \$52 ;
+  wire [11:0] \$53 ;
+  wire [12:0] \$54 ;
+  wire [13:0] \$55 ;
+  wire [14:0] \$56 ;
+  wire [19:0] \$57 ;
   wire [8:0] \$58 ;
-  wire [9:0] \$59 ;
+  wire [8:0] \$59 ;
   wire \$6 ;
-  wire [15:0] \$60 ;
+  wire [9:0] \$60 ;
   wire [15:0] \$61 ;
   wire [15:0] \$62 ;
   wire [15:0] \$63 ;
   wire [15:0] \$64 ;
-  wire [16:0] \$65 ;
-  wire [17:0] \$66 ;
+  wire [15:0] \$65 ;
+  wire [16:0] \$66 ;
   wire [17:0] \$67 ;
   wire [17:0] \$68 ;
   wire [17:0] \$69 ;
   wire [47:0] \$7 ;
-  wire [18:0] \$70 ;
-  wire [19:0] \$71 ;
-  wire [20:0] \$72 ;
-  wire [47:0] \$73 ;
-  wire [19:0] \$74 ;
+  wire [17:0] \$70 ;
+  wire [18:0] \$71 ;
+  wire [19:0] \$72 ;
+  wire [20:0] \$73 ;
+  wire [47:0] \$74 ;
   wire [19:0] \$75 ;
   wire [19:0] \$76 ;
   wire [19:0] \$77 ;
-  wire [20:0] \$78 ;
-  wire [21:0] \$79 ;
+  wire [19:0] \$78 ;
+  wire [20:0] \$79 ;
   wire \$8 ;
   wire [21:0] \$80 ;
   wire [21:0] \$81 ;
   wire [21:0] \$82 ;
-  wire [22:0] \$83 ;
-  wire [23:0] \$84 ;
-  wire [25:0] \$85 ;
+  wire [21:0] \$83 ;
+  wire [22:0] \$84 ;
+  wire [23:0] \$85 ;
   wire [25:0] \$86 ;
   wire [25:0] \$87 ;
   wire [25:0] \$88 ;
-  wire [26:0] \$89 ;
-  wire [8:0] \$9 ;
-  wire [25:0] \$90 ;
+  wire [25:0] \$89 ;
+  wire \$9 ;
+  wire [26:0] \$90 ;
   wire [25:0] \$91 ;
   wire [25:0] \$92 ;
   wire [25:0] \$93 ;
-  wire [26:0] \$94 ;
-  wire [27:0] \$95 ;
-  wire [28:0] \$96 ;
-  wire [48:0] \$97 ;
-  reg [31:0] \$98 ;
-  reg [27:0] \$99 ;
+  wire [25:0] \$94 ;
+  wire [26:0] \$95 ;
+  wire [27:0] \$96 ;
+  wire [28:0] \$97 ;
+  wire [48:0] \$98 ;
+  reg [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$24  = 1'h0;
+  reg \$signal$23  = 1'h0;
   reg \$signal$28  = 1'h0;
   reg \$signal$32  = 1'h0;
   reg [14:0] a_acc = 15'h0000;
@@ -226,222 +227,213 @@ module mixpe_w4a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \$5  = i_ctl[0] & i_ctl[4];
   assign \$6  = i_ctl[2] | grp_first;
   assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = \$signal$28  & s2_last;
+  assign \$8  = i_ctl[0] & i_ctl[4];
+  assign \$9  = \$signal$28  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$10  = w_sel[0] ? \$9  : 9'h000;
-  assign \$12  = w_sel[1] ? \$11  : 9'h000;
-  assign \$13  = $signed(\$10 ) + $signed(\$12 );
-  assign \$15  = w_sel[2] ? \$14  : 11'h000;
-  assign \$17  = w_sel[3] ? \$16  : 11'h000;
-  assign \$18  = $signed(\$15 ) + $signed(\$17 );
-  assign \$19  = $signed(\$13 ) + $signed(\$18 );
-  assign \$21  = w_sel[4] ? \$20  : 9'h000;
-  assign \$23  = w_sel[5] ? \$22  : 9'h000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$26  = w_sel[6] ? \$25  : 11'h000;
-  assign \$28  = w_sel[7] ? \$27  : 11'h000;
-  assign \$29  = $signed(\$26 ) + $signed(\$28 );
-  assign \$30  = $signed(\$24 ) + $signed(\$29 );
-  assign \$31  = $signed(\$19 ) + $signed(\$30 );
-  assign \$33  = w_sel[8] ? \$32  : 9'h000;
-  assign \$35  = w_sel[9] ? \$34  : 9'h000;
-  assign \$36  = $signed(\$33 ) + $signed(\$35 );
-  assign \$38  = w_sel[10] ? \$37  : 11'h000;
-  assign \$40  = w_sel[11] ? \$39  : 11'h000;
-  assign \$41  = $signed(\$38 ) + $signed(\$40 );
-  assign \$42  = $signed(\$36 ) + $signed(\$41 );
-  assign \$44  = w_sel[12] ? \$43  : 9'h000;
-  assign \$46  = w_sel[13] ? \$45  : 9'h000;
-  assign \$47  = $signed(\$44 ) + $signed(\$46 );
-  assign \$49  = w_sel[14] ? \$48  : 11'h000;
-  assign \$51  = w_sel[15] ? \$50  : 11'h000;
-  assign \$52  = $signed(\$49 ) + $signed(\$51 );
-  assign \$53  = $signed(\$47 ) + $signed(\$52 );
-  assign \$54  = $signed(\$42 ) + $signed(\$53 );
-  assign \$55  = $signed(\$31 ) + $signed(\$54 );
-  assign \$56  = $signed(p_acc) + $signed(\$55 );
-  assign \$57  = $signed(i_a[7:0]) + $signed(i_a[15:8]);
-  assign \$58  = $signed(i_a[23:16]) + $signed(i_a[31:24]);
-  assign \$59  = $signed(\$57 ) + $signed(\$58 );
-  assign \$60  = $signed(a_acc) + $signed(\$59 );
-  assign \$62  = s1_zero[0] ? \$61  : 16'h0000;
-  assign \$64  = s1_zero[1] ? \$63  : 16'h0000;
-  assign \$65  = $signed(\$62 ) + $signed(\$64 );
-  assign \$67  = s1_zero[2] ? \$66  : 18'h00000;
-  assign \$69  = s1_zero[3] ? \$68  : 18'h00000;
-  assign \$70  = $signed(\$67 ) + $signed(\$69 );
-  assign \$71  = $signed(\$65 ) + $signed(\$70 );
-  assign \$72  = $signed(s1_p) - $signed(\$71 );
-  assign \$73  = \$signal$32  ? s2_psum : out_acc;
-  assign \$75  = s2_scale[0] ? \$74  : 20'h00000;
-  assign \$77  = s2_scale[1] ? \$76  : 20'h00000;
-  assign \$78  = $signed(\$75 ) + $signed(\$77 );
-  assign \$80  = s2_scale[2] ? \$79  : 22'h000000;
-  assign \$82  = s2_scale[3] ? \$81  : 22'h000000;
-  assign \$83  = $signed(\$80 ) + $signed(\$82 );
-  assign \$84  = $signed(\$78 ) + $signed(\$83 );
-  assign \$86  = s2_scale[4] ? \$85  : 26'h0000000;
-  assign \$88  = s2_scale[5] ? \$87  : 26'h0000000;
-  assign \$89  = $signed(\$86 ) + $signed(\$88 );
-  assign \$91  = s2_scale[6] ? \$90  : 26'h0000000;
-  assign \$93  = s2_scale[7] ? \$92  : 26'h0000000;
-  assign \$94  = $signed(\$91 ) + $signed(\$93 );
-  assign \$95  = $signed(\$89 ) + $signed(\$94 );
-  assign \$96  = $signed(\$84 ) + $signed(\$95 );
-  assign \$97  = $signed(\$73 ) + $signed(\$96 );
+  assign \$11  = w_sel[0] ? \$10  : 9'h000;
+  assign \$13  = w_sel[1] ? \$12  : 9'h000;
+  assign \$14  = $signed(\$11 ) + $signed(\$13 );
+  assign \$16  = w_sel[2] ? \$15  : 11'h000;
+  assign \$18  = w_sel[3] ? \$17  : 11'h000;
+  assign \$19  = $signed(\$16 ) + $signed(\$18 );
+  assign \$20  = $signed(\$14 ) + $signed(\$19 );
+  assign \$22  = w_sel[4] ? \$21  : 9'h000;
+  assign \$24  = w_sel[5] ? \$23  : 9'h000;
+  assign \$25  = $signed(\$22 ) + $signed(\$24 );
+  assign \$27  = w_sel[6] ? \$26  : 11'h000;
+  assign \$29  = w_sel[7] ? \$28  : 11'h000;
+  assign \$30  = $signed(\$27 ) + $signed(\$29 );
+  assign \$31  = $signed(\$25 ) + $signed(\$30 );
+  assign \$32  = $signed(\$20 ) + $signed(\$31 );
+  assign \$34  = w_sel[8] ? \$33  : 9'h000;
+  assign \$36  = w_sel[9] ? \$35  : 9'h000;
+  assign \$37  = $signed(\$34 ) + $signed(\$36 );
+  assign \$39  = w_sel[10] ? \$38  : 11'h000;
+  assign \$41  = w_sel[11] ? \$40  : 11'h000;
+  assign \$42  = $signed(\$39 ) + $signed(\$41 );
+  assign \$43  = $signed(\$37 ) + $signed(\$42 );
+  assign \$45  = w_sel[12] ? \$44  : 9'h000;
+  assign \$47  = w_sel[13] ? \$46  : 9'h000;
+  assign \$48  = $signed(\$45 ) + $signed(\$47 );
+  assign \$50  = w_sel[14] ? \$49  : 11'h000;
+  assign \$52  = w_sel[15] ? \$51  : 11'h000;
+  assign \$53  = $signed(\$50 ) + $signed(\$52 );
+  assign \$54  = $signed(\$48 ) + $signed(\$53 );
+  assign \$55  = $signed(\$43 ) + $signed(\$54 );
+  assign \$56  = $signed(\$32 ) + $signed(\$55 );
+  assign \$57  = $signed(p_acc) + $signed(\$56 );
+  assign \$58  = $signed(i_a[7:0]) + $signed(i_a[15:8]);
+  assign \$59  = $signed(i_a[23:16]) + $signed(i_a[31:24]);
+  assign \$60  = $signed(\$58 ) + $signed(\$59 );
+  assign \$61  = $signed(a_acc) + $signed(\$60 );
+  assign \$63  = s1_zero[0] ? \$62  : 16'h0000;
+  assign \$65  = s1_zero[1] ? \$64  : 16'h0000;
+  assign \$66  = $signed(\$63 ) + $signed(\$65 );
+  assign \$68  = s1_zero[2] ? \$67  : 18'h00000;
+  assign \$70  = s1_zero[3] ? \$69  : 18'h00000;
+  assign \$71  = $signed(\$68 ) + $signed(\$70 );
+  assign \$72  = $signed(\$66 ) + $signed(\$71 );
+  assign \$73  = $signed(s1_p) - $signed(\$72 );
+  assign \$74  = \$signal$32  ? s2_psum : out_acc;
+  assign \$76  = s2_scale[0] ? \$75  : 20'h00000;
+  assign \$78  = s2_scale[1] ? \$77  : 20'h00000;
+  assign \$79  = $signed(\$76 ) + $signed(\$78 );
+  assign \$81  = s2_scale[2] ? \$80  : 22'h000000;
+  assign \$83  = s2_scale[3] ? \$82  : 22'h000000;
+  assign \$84  = $signed(\$81 ) + $signed(\$83 );
+  assign \$85  = $signed(\$79 ) + $signed(\$84 );
+  assign \$87  = s2_scale[4] ? \$86  : 26'h0000000;
+  assign \$89  = s2_scale[5] ? \$88  : 26'h0000000;
+  assign \$90  = $signed(\$87 ) + $signed(\$89 );
+  assign \$92  = s2_scale[6] ? \$91  : 26'h0000000;
+  assign \$94  = s2_scale[7] ? \$93  : 26'h0000000;
+  assign \$95  = $signed(\$92 ) + $signed(\$94 );
+  assign \$96  = $signed(\$90 ) + $signed(\$95 );
+  assign \$97  = $signed(\$85 ) + $signed(\$96 );
+  assign \$98  = $signed(\$74 ) + $signed(\$97 );
   always @(posedge clk)
-    o_a <= \$98 ;
+    o_a <= \$99 ;
   always @(posedge clk)
-    o_w <= \$99 ;
+    o_w <= \$100 ;
   always @(posedge clk)
-    o_ctl <= \$100 ;
+    o_ctl <= \$101 ;
   always @(posedge clk)
-    w_reg <= \$101 ;
+    w_reg <= \$102 ;
   always @(posedge clk)
-    p_acc <= \$102 ;
+    p_acc <= \$103 ;
   always @(posedge clk)
-    a_acc <= \$103 ;
+    a_acc <= \$104 ;
   always @(posedge clk)
-    grp_first <= \$104 ;
+    grp_first <= \$105 ;
   always @(posedge clk)
-    grp_psum <= \$105 ;
+    grp_psum <= \$106 ;
   always @(posedge clk)
-    \$signal  <= \$106 ;
+    \$signal  <= \$107 ;
   always @(posedge clk)
-    s1_p <= \$107 ;
-  always @(posedge clk)
-    s1_a <= \$108 ;
+    s1_p <= \$108 ;
   always @(posedge clk)
     s1_scale <= \$109 ;
   always @(posedge clk)
-    \$signal$24  <= \$110 ;
+    \$signal$23  <= \$110 ;
   always @(posedge clk)
     s1_last <= \$111 ;
   always @(posedge clk)
     s1_psum <= \$112 ;
   always @(posedge clk)
-    s1_zero <= \$113 ;
+    s1_a <= \$113 ;
   always @(posedge clk)
-    \$signal$28  <= \$114 ;
+    s1_zero <= \$114 ;
   always @(posedge clk)
-    s2_d <= \$115 ;
+    \$signal$28  <= \$115 ;
   always @(posedge clk)
-    s2_scale <= \$116 ;
+    s2_d <= \$116 ;
   always @(posedge clk)
-    \$signal$32  <= \$117 ;
+    s2_scale <= \$117 ;
   always @(posedge clk)
-    s2_last <= \$118 ;
+    \$signal$32  <= \$118 ;
   always @(posedge clk)
-    s2_psum <= \$119 ;
+    s2_last <= \$119 ;
   always @(posedge clk)
-    o_valid <= \$120 ;
+    s2_psum <= \$120 ;
   always @(posedge clk)
-    out_acc <= \$121 ;
+    o_valid <= \$121 ;
   always @(posedge clk)
-    o_psum <= \$122 ;
+    out_acc <= \$122 ;
+  always @(posedge clk)
+    o_psum <= \$123 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = i_a;
+    \$99  = i_a;
     if (rst) begin
-      \$98  = 32'd0;
+      \$99  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = i_w;
+    \$100  = i_w;
     if (rst) begin
-      \$99  = 28'h0000000;
+      \$100  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = i_ctl;
+    \$101  = i_ctl;
     if (rst) begin
-      \$100  = 5'h00;
+      \$101  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = w_reg;
+    \$102  = w_reg;
     if (i_ctl[1]) begin
-      \$101  = i_w;
+      \$102  = i_w;
     end
     if (rst) begin
-      \$101  = 28'h0000000;
+      \$102  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = p_acc;
+    \$103  = p_acc;
     if (\$1 ) begin
-      \$102  = 19'h00000;
+      \$103  = 19'h00000;
     end else if (i_ctl[0]) begin
-      \$102  = \$56 [18:0];
+      \$103  = \$57 [18:0];
     end
     if (rst) begin
-      \$102  = 19'h00000;
+      \$103  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = a_acc;
+    \$104  = a_acc;
     if (\$1 ) begin
-      \$103  = 15'h0000;
+      \$104  = 15'h0000;
     end else if (i_ctl[0]) begin
-      \$103  = \$60 [14:0];
+      \$104  = \$61 [14:0];
     end
     if (rst) begin
-      \$103  = 15'h0000;
+      \$104  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = grp_first;
+    \$105  = grp_first;
     if (\$2 ) begin
-      \$104  = 1'h0;
+      \$105  = 1'h0;
     end else if (\$3 ) begin
-      \$104  = 1'h1;
+      \$105  = 1'h1;
     end
     if (rst) begin
-      \$104  = 1'h0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = grp_psum;
+    \$106  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$105  = i_psum;
+      \$106  = i_psum;
     end
     if (rst) begin
-      \$105  = 48'h000000000000;
+      \$106  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = \$4 ;
+    \$107  = \$4 ;
     if (rst) begin
-      \$106  = 1'h0;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = s1_p;
+    \$108  = s1_p;
     if (\$5 ) begin
-      \$107  = \$56 [18:0];
+      \$108  = \$57 [18:0];
     end
     if (rst) begin
-      \$107  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = s1_a;
-    if (\$5 ) begin
-      \$108  = \$60 [14:0];
-    end
-    if (rst) begin
-      \$108  = 15'h0000;
+      \$108  = 19'h00000;
     end
   end
   always @* begin
@@ -456,7 +448,7 @@ module mixpe_w4a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = \$signal$24 ;
+    \$110  = \$signal$23 ;
     if (\$5 ) begin
       \$110  = \$6 ;
     end
@@ -486,56 +478,56 @@ module mixpe_w4a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = s1_zero;
-    if (\$5 ) begin
-      \$113  = w_sel[19:16];
+    \$113  = s1_a;
+    if (\$8 ) begin
+      \$113  = \$61 [14:0];
     end
     if (rst) begin
-      \$113  = 4'h0;
+      \$113  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \$signal ;
+    \$114  = s1_zero;
+    if (\$8 ) begin
+      \$114  = w_sel[19:16];
+    end
     if (rst) begin
-      \$114  = 1'h0;
+      \$114  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = s2_d;
+    \$115  = \$signal ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$116  = s2_d;
     if (\$signal ) begin
-      \$115  = \$72 [18:0];
+      \$116  = \$73 [18:0];
     end
     if (rst) begin
-      \$115  = 19'h00000;
+      \$116  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = s2_scale;
+    \$117  = s2_scale;
     if (\$signal ) begin
-      \$116  = s1_scale;
+      \$117  = s1_scale;
     end
     if (rst) begin
-      \$116  = 8'h00;
+      \$117  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$signal$32 ;
+    \$118  = \$signal$32 ;
     if (\$signal ) begin
-      \$117  = \$signal$24 ;
-    end
-    if (rst) begin
-      \$117  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = s2_last;
-    if (\$signal ) begin
-      \$118  = s1_last;
+      \$118  = \$signal$23 ;
     end
     if (rst) begin
       \$118  = 1'h0;
@@ -543,47 +535,57 @@ module mixpe_w4a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = s2_psum;
+    \$119  = s2_last;
     if (\$signal ) begin
-      \$119  = s1_psum;
+      \$119  = s1_last;
     end
     if (rst) begin
-      \$119  = 48'h000000000000;
+      \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$8 ;
+    \$120  = s2_psum;
+    if (\$signal ) begin
+      \$120  = s1_psum;
+    end
     if (rst) begin
-      \$120  = 1'h0;
+      \$120  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = out_acc;
+    \$121  = \$9 ;
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$122  = out_acc;
     if (\$signal$28 ) begin
-      \$121  = \$97 [47:0];
-    end
-    if (rst) begin
-      \$121  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = o_psum;
-    if (\$signal$28 ) begin
-      if (s2_last) begin
-        \$122  = \$97 [47:0];
-      end
+      \$122  = \$98 [47:0];
     end
     if (rst) begin
       \$122  = 48'h000000000000;
     end
   end
-  assign p_next = \$56 [18:0];
-  assign a_next = \$60 [14:0];
-  assign d = \$72 [18:0];
-  assign y = \$97 [47:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = o_psum;
+    if (\$signal$28 ) begin
+      if (s2_last) begin
+        \$123  = \$98 [47:0];
+      end
+    end
+    if (rst) begin
+      \$123  = 48'h000000000000;
+    end
+  end
+  assign p_next = \$57 [18:0];
+  assign a_next = \$61 [14:0];
+  assign d = \$73 [18:0];
+  assign y = \$98 [47:0];
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
@@ -631,32 +633,32 @@ module mixpe_w4a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \w_sel.q[3]  = w_sel[15:12];
   assign \w_sel.zero  = w_sel[19:16];
   assign \w_sel.scale  = w_sel[27:20];
-  assign \$9  = { i_a[7], i_a[7:0] };
-  assign \$11  = { i_a[7:0], 1'h0 };
-  assign \$14  = { i_a[7], i_a[7:0], 2'h0 };
-  assign \$16  = { i_a[7:0], 3'h0 };
-  assign \$20  = { i_a[15], i_a[15:8] };
-  assign \$22  = { i_a[15:8], 1'h0 };
-  assign \$25  = { i_a[15], i_a[15:8], 2'h0 };
-  assign \$27  = { i_a[15:8], 3'h0 };
-  assign \$32  = { i_a[23], i_a[23:16] };
-  assign \$34  = { i_a[23:16], 1'h0 };
-  assign \$37  = { i_a[23], i_a[23:16], 2'h0 };
-  assign \$39  = { i_a[23:16], 3'h0 };
-  assign \$43  = { i_a[31], i_a[31:24] };
-  assign \$45  = { i_a[31:24], 1'h0 };
-  assign \$48  = { i_a[31], i_a[31:24], 2'h0 };
-  assign \$50  = { i_a[31:24], 3'h0 };
-  assign \$61  = { s1_a[14], s1_a };
-  assign \$63  = { s1_a, 1'h0 };
-  assign \$66  = { s1_a[14], s1_a, 2'h0 };
-  assign \$68  = { s1_a, 3'h0 };
-  assign \$74  = { s2_d[18], s2_d };
-  assign \$76  = { s2_d, 1'h0 };
-  assign \$79  = { s2_d[18], s2_d, 2'h0 };
-  assign \$81  = { s2_d, 3'h0 };
-  assign \$85  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
-  assign \$87  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
-  assign \$90  = { s2_d[18], s2_d, 6'h00 };
-  assign \$92  = { s2_d, 7'h00 };
+  assign \$10  = { i_a[7], i_a[7:0] };
+  assign \$12  = { i_a[7:0], 1'h0 };
+  assign \$15  = { i_a[7], i_a[7:0], 2'h0 };
+  assign \$17  = { i_a[7:0], 3'h0 };
+  assign \$21  = { i_a[15], i_a[15:8] };
+  assign \$23  = { i_a[15:8], 1'h0 };
+  assign \$26  = { i_a[15], i_a[15:8], 2'h0 };
+  assign \$28  = { i_a[15:8], 3'h0 };
+  assign \$33  = { i_a[23], i_a[23:16] };
+  assign \$35  = { i_a[23:16], 1'h0 };
+  assign \$38  = { i_a[23], i_a[23:16], 2'h0 };
+  assign \$40  = { i_a[23:16], 3'h0 };
+  assign \$44  = { i_a[31], i_a[31:24] };
+  assign \$46  = { i_a[31:24], 1'h0 };
+  assign \$49  = { i_a[31], i_a[31:24], 2'h0 };
+  assign \$51  = { i_a[31:24], 3'h0 };
+  assign \$62  = { s1_a[14], s1_a };
+  assign \$64  = { s1_a, 1'h0 };
+  assign \$67  = { s1_a[14], s1_a, 2'h0 };
+  assign \$69  = { s1_a, 3'h0 };
+  assign \$75  = { s2_d[18], s2_d };
+  assign \$77  = { s2_d, 1'h0 };
+  assign \$80  = { s2_d[18], s2_d, 2'h0 };
+  assign \$82  = { s2_d, 3'h0 };
+  assign \$86  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$88  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$91  = { s2_d[18], s2_d, 6'h00 };
+  assign \$93  = { s2_d, 7'h00 };
 endmodule

@@ -5,17 +5,15 @@ module mixpe_w4a8_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire \$1 ;
   wire [8:0] \$10 ;
   reg \$100 ;
-  reg [47:0] \$101 ;
-  reg \$102 ;
-  reg [16:0] \$103 ;
-  reg [7:0] \$104 ;
-  reg \$105 ;
+  reg [16:0] \$101 ;
+  reg [7:0] \$102 ;
+  reg \$103 ;
+  reg \$104 ;
+  reg [47:0] \$105 ;
   reg \$106 ;
   reg [47:0] \$107 ;
-  reg \$108 ;
-  reg [47:0] \$109 ;
+  reg [47:0] \$108 ;
   wire [8:0] \$11 ;
-  reg [47:0] \$110 ;
   wire [8:0] \$12 ;
   wire [9:0] \$13 ;
   wire [10:0] \$14 ;
@@ -104,20 +102,18 @@ module mixpe_w4a8_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [8:0] \$9 ;
   reg [23:0] \$90 ;
   reg [16:0] \$91 ;
-  reg [12:0] \$92 ;
-  reg \$93 ;
-  reg [47:0] \$94 ;
-  reg \$95 ;
-  reg [16:0] \$96 ;
-  reg [12:0] \$97 ;
-  reg [7:0] \$98 ;
-  reg \$99 ;
+  reg \$92 ;
+  reg [47:0] \$93 ;
+  reg \$94 ;
+  reg [16:0] \$95 ;
+  reg [7:0] \$96 ;
+  reg \$97 ;
+  reg \$98 ;
+  reg [47:0] \$99 ;
   reg \$signal  = 1'h0;
+  reg \$signal$21  = 1'h0;
   reg \$signal$24  = 1'h0;
-  reg \$signal$27  = 1'h0;
-  reg \$signal$31  = 1'h0;
-  reg [12:0] a_acc = 13'h0000;
-  wire [12:0] a_next;
+  reg \$signal$28  = 1'h0;
   input clk;
   wire clk;
   (* init = 17'h00000 *)
@@ -179,7 +175,6 @@ module mixpe_w4a8_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [16:0] p_next;
   input rst;
   wire rst;
-  reg [12:0] s1_a = 13'h0000;
   reg s1_last = 1'h0;
   reg [16:0] s1_p = 17'h00000;
   reg [47:0] s1_psum = 48'h000000000000;
@@ -210,7 +205,7 @@ module mixpe_w4a8_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \$5  = i_ctl[0] & i_ctl[4];
   assign \$6  = i_ctl[2] | grp_first;
   assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = \$signal$27  & s2_last;
+  assign \$8  = \$signal$24  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$10  = w_sel[0] ? \$9  : 9'h000;
   assign \$12  = w_sel[1] ? \$11  : 9'h000;
@@ -248,7 +243,7 @@ module mixpe_w4a8_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \$58  = $signed(\$45 ) + $signed(\$57 );
   assign \$59  = $signed(\$33 ) + $signed(\$58 );
   assign \$60  = $signed(p_acc) + $signed(\$59 );
-  assign \$61  = \$signal$31  ? s2_psum : out_acc;
+  assign \$61  = \$signal$28  ? s2_psum : out_acc;
   assign \$63  = s2_scale[0] ? \$62  : 18'h00000;
   assign \$65  = s2_scale[1] ? \$64  : 18'h00000;
   assign \$66  = $signed(\$63 ) + $signed(\$65 );
@@ -277,43 +272,39 @@ module mixpe_w4a8_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @(posedge clk)
     p_acc <= \$91 ;
   always @(posedge clk)
-    a_acc <= \$92 ;
+    grp_first <= \$92 ;
   always @(posedge clk)
-    grp_first <= \$93 ;
+    grp_psum <= \$93 ;
   always @(posedge clk)
-    grp_psum <= \$94 ;
+    \$signal  <= \$94 ;
   always @(posedge clk)
-    \$signal  <= \$95 ;
+    s1_p <= \$95 ;
   always @(posedge clk)
-    s1_p <= \$96 ;
+    s1_scale <= \$96 ;
   always @(posedge clk)
-    s1_a <= \$97 ;
+    \$signal$21  <= \$97 ;
   always @(posedge clk)
-    s1_scale <= \$98 ;
+    s1_last <= \$98 ;
   always @(posedge clk)
-    \$signal$24  <= \$99 ;
+    s1_psum <= \$99 ;
   always @(posedge clk)
-    s1_last <= \$100 ;
+    \$signal$24  <= \$100 ;
   always @(posedge clk)
-    s1_psum <= \$101 ;
+    s2_d <= \$101 ;
   always @(posedge clk)
-    \$signal$27  <= \$102 ;
+    s2_scale <= \$102 ;
   always @(posedge clk)
-    s2_d <= \$103 ;
+    \$signal$28  <= \$103 ;
   always @(posedge clk)
-    s2_scale <= \$104 ;
+    s2_last <= \$104 ;
   always @(posedge clk)
-    \$signal$31  <= \$105 ;
+    s2_psum <= \$105 ;
   always @(posedge clk)
-    s2_last <= \$106 ;
+    o_valid <= \$106 ;
   always @(posedge clk)
-    s2_psum <= \$107 ;
+    out_acc <= \$107 ;
   always @(posedge clk)
-    o_valid <= \$108 ;
-  always @(posedge clk)
-    out_acc <= \$109 ;
-  always @(posedge clk)
-    o_psum <= \$110 ;
+    o_psum <= \$108 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$87  = i_a;
@@ -359,158 +350,153 @@ module mixpe_w4a8_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = a_acc;
-    if (\$1 ) begin
-      \$92  = 13'h0000;
-    end else if (i_ctl[0]) begin
-      \$92  = 13'h0000;
-    end
-    if (rst) begin
-      \$92  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = grp_first;
+    \$92  = grp_first;
     if (\$2 ) begin
-      \$93  = 1'h0;
+      \$92  = 1'h0;
     end else if (\$3 ) begin
-      \$93  = 1'h1;
+      \$92  = 1'h1;
     end
     if (rst) begin
-      \$93  = 1'h0;
+      \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = grp_psum;
+    \$93  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$94  = i_psum;
+      \$93  = i_psum;
     end
     if (rst) begin
-      \$94  = 48'h000000000000;
+      \$93  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = \$4 ;
+    \$94  = \$4 ;
     if (rst) begin
-      \$95  = 1'h0;
+      \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = s1_p;
+    \$95  = s1_p;
     if (\$5 ) begin
-      \$96  = \$60 [16:0];
+      \$95  = \$60 [16:0];
     end
     if (rst) begin
-      \$96  = 17'h00000;
+      \$95  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = s1_a;
+    \$96  = s1_scale;
     if (\$5 ) begin
-      \$97  = 13'h0000;
+      \$96  = w_sel[23:16];
     end
     if (rst) begin
-      \$97  = 13'h0000;
+      \$96  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = s1_scale;
+    \$97  = \$signal$21 ;
     if (\$5 ) begin
-      \$98  = w_sel[23:16];
+      \$97  = \$6 ;
     end
     if (rst) begin
-      \$98  = 8'h00;
+      \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$signal$24 ;
+    \$98  = s1_last;
     if (\$5 ) begin
-      \$99  = \$6 ;
+      \$98  = i_ctl[3];
     end
     if (rst) begin
-      \$99  = 1'h0;
+      \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = s1_last;
+    \$99  = s1_psum;
     if (\$5 ) begin
-      \$100  = i_ctl[3];
+      \$99  = \$7 ;
     end
+    if (rst) begin
+      \$99  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = \$signal ;
     if (rst) begin
       \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = s1_psum;
-    if (\$5 ) begin
-      \$101  = \$7 ;
-    end
-    if (rst) begin
-      \$101  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = \$signal ;
-    if (rst) begin
-      \$102  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = s2_d;
+    \$101  = s2_d;
     if (\$signal ) begin
-      \$103  = s1_p;
+      \$101  = s1_p;
     end
     if (rst) begin
-      \$103  = 17'h00000;
+      \$101  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = s2_scale;
+    \$102  = s2_scale;
     if (\$signal ) begin
-      \$104  = s1_scale;
+      \$102  = s1_scale;
     end
     if (rst) begin
-      \$104  = 8'h00;
+      \$102  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = \$signal$31 ;
+    \$103  = \$signal$28 ;
     if (\$signal ) begin
-      \$105  = \$signal$24 ;
+      \$103  = \$signal$21 ;
     end
     if (rst) begin
-      \$105  = 1'h0;
+      \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = s2_last;
+    \$104  = s2_last;
     if (\$signal ) begin
-      \$106  = s1_last;
+      \$104  = s1_last;
     end
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = s2_psum;
+    if (\$signal ) begin
+      \$105  = s1_psum;
+    end
+    if (rst) begin
+      \$105  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = \$8 ;
     if (rst) begin
       \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = s2_psum;
-    if (\$signal ) begin
-      \$107  = s1_psum;
+    \$107  = out_acc;
+    if (\$signal$24 ) begin
+      \$107  = \$86 [47:0];
     end
     if (rst) begin
       \$107  = 48'h000000000000;
@@ -518,35 +504,17 @@ module mixpe_w4a8_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = \$8 ;
-    if (rst) begin
-      \$108  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = out_acc;
-    if (\$signal$27 ) begin
-      \$109  = \$86 [47:0];
-    end
-    if (rst) begin
-      \$109  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = o_psum;
-    if (\$signal$27 ) begin
+    \$108  = o_psum;
+    if (\$signal$24 ) begin
       if (s2_last) begin
-        \$110  = \$86 [47:0];
+        \$108  = \$86 [47:0];
       end
     end
     if (rst) begin
-      \$110  = 48'h000000000000;
+      \$108  = 48'h000000000000;
     end
   end
   assign p_next = \$60 [16:0];
-  assign a_next = 13'h0000;
   assign d = s1_p;
   assign y = \$86 [47:0];
   assign o_ready = 1'h1;

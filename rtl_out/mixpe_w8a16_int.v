@@ -107,28 +107,26 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   reg [4:0] \$191 ;
   reg [47:0] \$192 ;
   reg [31:0] \$193 ;
-  reg [31:0] \$194 ;
-  reg \$195 ;
-  reg [31:0] \$196 ;
-  reg \$197 ;
-  reg [31:0] \$198 ;
-  reg [31:0] \$199 ;
+  reg \$194 ;
+  reg [31:0] \$195 ;
+  reg \$196 ;
+  reg [31:0] \$197 ;
+  reg [15:0] \$198 ;
+  reg \$199 ;
   wire \$2 ;
   wire [13:0] \$20 ;
-  reg [15:0] \$200 ;
-  reg \$201 ;
+  reg \$200 ;
+  reg [31:0] \$201 ;
   reg \$202 ;
   reg [31:0] \$203 ;
-  reg \$204 ;
-  reg [31:0] \$205 ;
-  reg [15:0] \$206 ;
-  reg \$207 ;
+  reg [15:0] \$204 ;
+  reg \$205 ;
+  reg \$206 ;
+  reg [31:0] \$207 ;
   reg \$208 ;
   reg [31:0] \$209 ;
   wire [13:0] \$21 ;
-  reg \$210 ;
-  reg [31:0] \$211 ;
-  reg [31:0] \$212 ;
+  reg [31:0] \$210 ;
   wire [13:0] \$22 ;
   wire [14:0] \$23 ;
   wire [15:0] \$24 ;
@@ -215,14 +213,14 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [11:0] \$98 ;
   wire [11:0] \$99 ;
   reg \$signal  = 1'h0;
+  reg \$signal$21  = 1'h0;
   reg \$signal$24  = 1'h0;
-  reg \$signal$27  = 1'h0;
-  reg \$signal$31  = 1'h0;
+  reg \$signal$28  = 1'h0;
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$86 ;
-  wire [31:0] \a$88 ;
+  wire [31:0] \a$83 ;
+  wire [31:0] \a$85 ;
   wire [4:0] a0_e;
   wire [10:0] a0_sig;
   wire [4:0] a1_e;
@@ -231,12 +229,10 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [10:0] a2_sig;
   wire [4:0] a3_e;
   wire [10:0] a3_sig;
-  reg [31:0] a_acc = 32'd0;
-  wire [31:0] a_next;
   wire [31:0] b;
   (* init = 16'h0000 *)
-  wire [15:0] \b$87 ;
-  wire [31:0] \b$89 ;
+  wire [15:0] \b$84 ;
+  wire [31:0] \b$86 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
@@ -339,8 +335,7 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$91 ;
-  reg [31:0] s1_a = 32'd0;
+  wire [31:0] \s$88 ;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
   reg [31:0] s1_psum = 32'd0;
@@ -371,7 +366,7 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$5  = i_ctl[0] & i_ctl[4];
   assign \$6  = i_ctl[2] | grp_first;
   assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = \$signal$27  & s2_last;
+  assign \$8  = \$signal$24  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$9  = ! i_a[14:10];
   assign a0_e = \$9  ? 5'h01 : i_a[14:10];
@@ -533,7 +528,7 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$186  = $signed(\$163 ) < $signed(1'h0);
   assign \$187  = $signed(\$163 ) < $signed(1'h0);
   assign \$188  = $signed(\$163 ) < $signed(1'h0);
-  assign \a$88  = \$signal$31  ? s2_psum : out_acc;
+  assign \a$85  = \$signal$28  ? s2_psum : out_acc;
   always @(posedge clk)
     o_a <= \$189 ;
   always @(posedge clk)
@@ -545,46 +540,42 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   always @(posedge clk)
     p_acc <= \$193 ;
   always @(posedge clk)
-    a_acc <= \$194 ;
+    grp_first <= \$194 ;
   always @(posedge clk)
-    grp_first <= \$195 ;
+    grp_psum <= \$195 ;
   always @(posedge clk)
-    grp_psum <= \$196 ;
+    \$signal  <= \$196 ;
   always @(posedge clk)
-    \$signal  <= \$197 ;
+    s1_p <= \$197 ;
   always @(posedge clk)
-    s1_p <= \$198 ;
+    s1_scale <= \$198 ;
   always @(posedge clk)
-    s1_a <= \$199 ;
+    \$signal$21  <= \$199 ;
   always @(posedge clk)
-    s1_scale <= \$200 ;
+    s1_last <= \$200 ;
   always @(posedge clk)
-    \$signal$24  <= \$201 ;
+    s1_psum <= \$201 ;
   always @(posedge clk)
-    s1_last <= \$202 ;
+    \$signal$24  <= \$202 ;
   always @(posedge clk)
-    s1_psum <= \$203 ;
+    s2_d <= \$203 ;
   always @(posedge clk)
-    \$signal$27  <= \$204 ;
+    s2_scale <= \$204 ;
   always @(posedge clk)
-    s2_d <= \$205 ;
+    \$signal$28  <= \$205 ;
   always @(posedge clk)
-    s2_scale <= \$206 ;
+    s2_last <= \$206 ;
   always @(posedge clk)
-    \$signal$31  <= \$207 ;
+    s2_psum <= \$207 ;
   always @(posedge clk)
-    s2_last <= \$208 ;
+    o_valid <= \$208 ;
   always @(posedge clk)
-    s2_psum <= \$209 ;
+    out_acc <= \$209 ;
   always @(posedge clk)
-    o_valid <= \$210 ;
-  always @(posedge clk)
-    out_acc <= \$211 ;
-  always @(posedge clk)
-    o_psum <= \$212 ;
+    o_psum <= \$210 ;
   \mixpe_w8a16_int.out_add  out_add (
-    .a(\a$88 ),
-    .b(\b$89 ),
+    .a(\a$85 ),
+    .b(\b$86 ),
     .s(y)
   );
   \mixpe_w8a16_int.p_add  p_add (
@@ -595,7 +586,7 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   \mixpe_w8a16_int.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$89 )
+    .p(\b$86 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
@@ -642,101 +633,96 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = a_acc;
-    if (\$1 ) begin
-      \$194  = 32'd0;
-    end else if (i_ctl[0]) begin
-      \$194  = 32'd0;
-    end
-    if (rst) begin
-      \$194  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = grp_first;
+    \$194  = grp_first;
     if (\$2 ) begin
-      \$195  = 1'h0;
+      \$194  = 1'h0;
     end else if (\$3 ) begin
-      \$195  = 1'h1;
+      \$194  = 1'h1;
     end
     if (rst) begin
-      \$195  = 1'h0;
+      \$194  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = grp_psum;
+    \$195  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$196  = i_psum;
+      \$195  = i_psum;
     end
     if (rst) begin
-      \$196  = 32'd0;
+      \$195  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = \$4 ;
+    \$196  = \$4 ;
     if (rst) begin
-      \$197  = 1'h0;
+      \$196  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = s1_p;
+    \$197  = s1_p;
     if (\$5 ) begin
-      \$198  = p_next;
+      \$197  = p_next;
     end
     if (rst) begin
-      \$198  = 32'd0;
+      \$197  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = s1_a;
+    \$198  = s1_scale;
     if (\$5 ) begin
-      \$199  = 32'd0;
+      \$198  = w_sel[47:32];
     end
     if (rst) begin
-      \$199  = 32'd0;
+      \$198  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = s1_scale;
+    \$199  = \$signal$21 ;
     if (\$5 ) begin
-      \$200  = w_sel[47:32];
+      \$199  = \$6 ;
     end
     if (rst) begin
-      \$200  = 16'h0000;
+      \$199  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = \$signal$24 ;
+    \$200  = s1_last;
     if (\$5 ) begin
-      \$201  = \$6 ;
+      \$200  = i_ctl[3];
     end
     if (rst) begin
-      \$201  = 1'h0;
+      \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = s1_last;
+    \$201  = s1_psum;
     if (\$5 ) begin
-      \$202  = i_ctl[3];
+      \$201  = \$7 ;
     end
+    if (rst) begin
+      \$201  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$202  = \$signal ;
     if (rst) begin
       \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = s1_psum;
-    if (\$5 ) begin
-      \$203  = \$7 ;
+    \$203  = s2_d;
+    if (\$signal ) begin
+      \$203  = s1_p;
     end
     if (rst) begin
       \$203  = 32'd0;
@@ -744,56 +730,56 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = \$signal ;
+    \$204  = s2_scale;
+    if (\$signal ) begin
+      \$204  = s1_scale;
+    end
     if (rst) begin
-      \$204  = 1'h0;
+      \$204  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = s2_d;
+    \$205  = \$signal$28 ;
     if (\$signal ) begin
-      \$205  = s1_p;
+      \$205  = \$signal$21 ;
     end
     if (rst) begin
-      \$205  = 32'd0;
+      \$205  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = s2_scale;
+    \$206  = s2_last;
     if (\$signal ) begin
-      \$206  = s1_scale;
+      \$206  = s1_last;
     end
     if (rst) begin
-      \$206  = 16'h0000;
+      \$206  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = \$signal$31 ;
+    \$207  = s2_psum;
     if (\$signal ) begin
-      \$207  = \$signal$24 ;
+      \$207  = s1_psum;
     end
     if (rst) begin
-      \$207  = 1'h0;
+      \$207  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = s2_last;
-    if (\$signal ) begin
-      \$208  = s1_last;
-    end
+    \$208  = \$8 ;
     if (rst) begin
       \$208  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = s2_psum;
-    if (\$signal ) begin
-      \$209  = s1_psum;
+    \$209  = out_acc;
+    if (\$signal$24 ) begin
+      \$209  = y;
     end
     if (rst) begin
       \$209  = 32'd0;
@@ -801,31 +787,14 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = \$8 ;
-    if (rst) begin
-      \$210  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = out_acc;
-    if (\$signal$27 ) begin
-      \$211  = y;
-    end
-    if (rst) begin
-      \$211  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = o_psum;
-    if (\$signal$27 ) begin
+    \$210  = o_psum;
+    if (\$signal$24 ) begin
       if (s2_last) begin
-        \$212  = y;
+        \$210  = y;
       end
     end
     if (rst) begin
-      \$212  = 32'd0;
+      \$210  = 32'd0;
     end
   end
   always @* begin
@@ -936,7 +905,6 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
       p_rp_out = { \$188 , \$183 [30:0] };
     end
   end
-  assign a_next = 32'd0;
   assign d = s1_p;
   assign a0_sig = { \$11 , i_a[9:0] };
   assign qmag0 = \$13 [7:0];
@@ -968,10 +936,10 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$86  = s2_d;
-  assign \b$87  = s2_scale;
-  assign p = \b$89 ;
-  assign \s$91  = y;
+  assign \a$83  = s2_d;
+  assign \b$84  = s2_scale;
+  assign p = \b$86 ;
+  assign \s$88  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];

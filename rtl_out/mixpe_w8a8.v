@@ -48,26 +48,24 @@ module mixpe_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   reg [39:0] \$138 ;
   reg [22:0] \$139 ;
   wire [10:0] \$14 ;
-  reg [14:0] \$140 ;
-  reg \$141 ;
-  reg [47:0] \$142 ;
-  reg \$143 ;
-  reg [22:0] \$144 ;
-  reg [14:0] \$145 ;
-  reg [7:0] \$146 ;
-  reg \$147 ;
+  reg \$140 ;
+  reg [47:0] \$141 ;
+  reg \$142 ;
+  reg [22:0] \$143 ;
+  reg [7:0] \$144 ;
+  reg \$145 ;
+  reg \$146 ;
+  reg [47:0] \$147 ;
   reg \$148 ;
-  reg [47:0] \$149 ;
+  reg [22:0] \$149 ;
   wire [10:0] \$15 ;
-  reg \$150 ;
-  reg [22:0] \$151 ;
-  reg [7:0] \$152 ;
-  reg \$153 ;
+  reg [7:0] \$150 ;
+  reg \$151 ;
+  reg \$152 ;
+  reg [47:0] \$153 ;
   reg \$154 ;
   reg [47:0] \$155 ;
-  reg \$156 ;
-  reg [47:0] \$157 ;
-  reg [47:0] \$158 ;
+  reg [47:0] \$156 ;
   wire [10:0] \$16 ;
   wire [10:0] \$17 ;
   wire [11:0] \$18 ;
@@ -161,11 +159,9 @@ module mixpe_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [14:0] \$98 ;
   wire [14:0] \$99 ;
   reg \$signal  = 1'h0;
+  reg \$signal$21  = 1'h0;
   reg \$signal$24  = 1'h0;
-  reg \$signal$27  = 1'h0;
-  reg \$signal$31  = 1'h0;
-  reg [14:0] a_acc = 15'h0000;
-  wire [14:0] a_next;
+  reg \$signal$28  = 1'h0;
   input clk;
   wire clk;
   (* init = 23'h000000 *)
@@ -227,7 +223,6 @@ module mixpe_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [22:0] p_next;
   input rst;
   wire rst;
-  reg [14:0] s1_a = 15'h0000;
   reg s1_last = 1'h0;
   reg [22:0] s1_p = 23'h000000;
   reg [47:0] s1_psum = 48'h000000000000;
@@ -258,7 +253,7 @@ module mixpe_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \$5  = i_ctl[0] & i_ctl[4];
   assign \$6  = i_ctl[2] | grp_first;
   assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = \$signal$27  & s2_last;
+  assign \$8  = \$signal$24  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$10  = w_sel[0] ? \$9  : 9'h000;
   assign \$12  = w_sel[1] ? \$11  : 9'h000;
@@ -328,7 +323,7 @@ module mixpe_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \$106  = $signed(\$81 ) + $signed(\$105 );
   assign \$107  = $signed(\$57 ) + $signed(\$106 );
   assign \$108  = $signed(p_acc) + $signed(\$107 );
-  assign \$109  = \$signal$31  ? s2_psum : out_acc;
+  assign \$109  = \$signal$28  ? s2_psum : out_acc;
   assign \$111  = s2_scale[0] ? \$110  : 24'h000000;
   assign \$113  = s2_scale[1] ? \$112  : 24'h000000;
   assign \$114  = $signed(\$111 ) + $signed(\$113 );
@@ -357,43 +352,39 @@ module mixpe_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   always @(posedge clk)
     p_acc <= \$139 ;
   always @(posedge clk)
-    a_acc <= \$140 ;
+    grp_first <= \$140 ;
   always @(posedge clk)
-    grp_first <= \$141 ;
+    grp_psum <= \$141 ;
   always @(posedge clk)
-    grp_psum <= \$142 ;
+    \$signal  <= \$142 ;
   always @(posedge clk)
-    \$signal  <= \$143 ;
+    s1_p <= \$143 ;
   always @(posedge clk)
-    s1_p <= \$144 ;
+    s1_scale <= \$144 ;
   always @(posedge clk)
-    s1_a <= \$145 ;
+    \$signal$21  <= \$145 ;
   always @(posedge clk)
-    s1_scale <= \$146 ;
+    s1_last <= \$146 ;
   always @(posedge clk)
-    \$signal$24  <= \$147 ;
+    s1_psum <= \$147 ;
   always @(posedge clk)
-    s1_last <= \$148 ;
+    \$signal$24  <= \$148 ;
   always @(posedge clk)
-    s1_psum <= \$149 ;
+    s2_d <= \$149 ;
   always @(posedge clk)
-    \$signal$27  <= \$150 ;
+    s2_scale <= \$150 ;
   always @(posedge clk)
-    s2_d <= \$151 ;
+    \$signal$28  <= \$151 ;
   always @(posedge clk)
-    s2_scale <= \$152 ;
+    s2_last <= \$152 ;
   always @(posedge clk)
-    \$signal$31  <= \$153 ;
+    s2_psum <= \$153 ;
   always @(posedge clk)
-    s2_last <= \$154 ;
+    o_valid <= \$154 ;
   always @(posedge clk)
-    s2_psum <= \$155 ;
+    out_acc <= \$155 ;
   always @(posedge clk)
-    o_valid <= \$156 ;
-  always @(posedge clk)
-    out_acc <= \$157 ;
-  always @(posedge clk)
-    o_psum <= \$158 ;
+    o_psum <= \$156 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$135  = i_a;
@@ -439,158 +430,153 @@ module mixpe_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = a_acc;
-    if (\$1 ) begin
-      \$140  = 15'h0000;
-    end else if (i_ctl[0]) begin
-      \$140  = 15'h0000;
-    end
-    if (rst) begin
-      \$140  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = grp_first;
+    \$140  = grp_first;
     if (\$2 ) begin
-      \$141  = 1'h0;
+      \$140  = 1'h0;
     end else if (\$3 ) begin
-      \$141  = 1'h1;
+      \$140  = 1'h1;
     end
     if (rst) begin
-      \$141  = 1'h0;
+      \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = grp_psum;
+    \$141  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$142  = i_psum;
+      \$141  = i_psum;
     end
     if (rst) begin
-      \$142  = 48'h000000000000;
+      \$141  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = \$4 ;
+    \$142  = \$4 ;
     if (rst) begin
-      \$143  = 1'h0;
+      \$142  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = s1_p;
+    \$143  = s1_p;
     if (\$5 ) begin
-      \$144  = \$108 [22:0];
+      \$143  = \$108 [22:0];
     end
     if (rst) begin
-      \$144  = 23'h000000;
+      \$143  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = s1_a;
+    \$144  = s1_scale;
     if (\$5 ) begin
-      \$145  = 15'h0000;
+      \$144  = w_sel[39:32];
     end
     if (rst) begin
-      \$145  = 15'h0000;
+      \$144  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = s1_scale;
+    \$145  = \$signal$21 ;
     if (\$5 ) begin
-      \$146  = w_sel[39:32];
+      \$145  = \$6 ;
     end
     if (rst) begin
-      \$146  = 8'h00;
+      \$145  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = \$signal$24 ;
+    \$146  = s1_last;
     if (\$5 ) begin
-      \$147  = \$6 ;
+      \$146  = i_ctl[3];
     end
     if (rst) begin
-      \$147  = 1'h0;
+      \$146  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = s1_last;
+    \$147  = s1_psum;
     if (\$5 ) begin
-      \$148  = i_ctl[3];
+      \$147  = \$7 ;
     end
+    if (rst) begin
+      \$147  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$148  = \$signal ;
     if (rst) begin
       \$148  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = s1_psum;
-    if (\$5 ) begin
-      \$149  = \$7 ;
-    end
-    if (rst) begin
-      \$149  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = \$signal ;
-    if (rst) begin
-      \$150  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = s2_d;
+    \$149  = s2_d;
     if (\$signal ) begin
-      \$151  = s1_p;
+      \$149  = s1_p;
     end
     if (rst) begin
-      \$151  = 23'h000000;
+      \$149  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = s2_scale;
+    \$150  = s2_scale;
     if (\$signal ) begin
-      \$152  = s1_scale;
+      \$150  = s1_scale;
     end
     if (rst) begin
-      \$152  = 8'h00;
+      \$150  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = \$signal$31 ;
+    \$151  = \$signal$28 ;
     if (\$signal ) begin
-      \$153  = \$signal$24 ;
+      \$151  = \$signal$21 ;
     end
     if (rst) begin
-      \$153  = 1'h0;
+      \$151  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = s2_last;
+    \$152  = s2_last;
     if (\$signal ) begin
-      \$154  = s1_last;
+      \$152  = s1_last;
     end
+    if (rst) begin
+      \$152  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$153  = s2_psum;
+    if (\$signal ) begin
+      \$153  = s1_psum;
+    end
+    if (rst) begin
+      \$153  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$154  = \$8 ;
     if (rst) begin
       \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = s2_psum;
-    if (\$signal ) begin
-      \$155  = s1_psum;
+    \$155  = out_acc;
+    if (\$signal$24 ) begin
+      \$155  = \$134 [47:0];
     end
     if (rst) begin
       \$155  = 48'h000000000000;
@@ -598,35 +584,17 @@ module mixpe_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = \$8 ;
-    if (rst) begin
-      \$156  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = out_acc;
-    if (\$signal$27 ) begin
-      \$157  = \$134 [47:0];
-    end
-    if (rst) begin
-      \$157  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = o_psum;
-    if (\$signal$27 ) begin
+    \$156  = o_psum;
+    if (\$signal$24 ) begin
       if (s2_last) begin
-        \$158  = \$134 [47:0];
+        \$156  = \$134 [47:0];
       end
     end
     if (rst) begin
-      \$158  = 48'h000000000000;
+      \$156  = 48'h000000000000;
     end
   end
   assign p_next = \$108 [22:0];
-  assign a_next = 15'h0000;
   assign d = s1_p;
   assign y = \$134 [47:0];
   assign o_ready = 1'h1;

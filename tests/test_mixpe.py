@@ -359,3 +359,22 @@ def test_area_trends_match_yosys(tmp_path):
     for metric in (cells, areas):
         assert metric["mixpe_w2"] < metric["mixpe_w4"] < metric["mixpe_w8"]
         assert metric["mixpe_w4_signed"] < metric["mixpe_w4"]
+
+
+def test_against_dequantize_then_mac_at_equal_throughput():
+    """The paper's comparison: W4A16 on MixPE and on dequantize-then-MAC, scaled to the same
+    MACs per cycle. Both run a 4-lane beat per cycle, so they need the same number of PEs; the
+    cost model gives MixPE less energy per MAC (no per-weight dequantization, no FP16
+    multipliers), and Yosys cell counts scale with the PE count like the area."""
+    from costmodel.compare import equal_throughput
+
+    designs = {"mixpe": PRESETS["mixpe_w4a16"], "dequant": PRESETS["dequant_mac_w4a16_l4"]}
+    rows = {r.design: r for r in equal_throughput(designs, "fp16", ["uint4"],
+                                                  target_macs_per_cycle=64,
+                                                  yosys_cells={"mixpe": 1000, "dequant": 900})}
+    assert set(rows) == {"mixpe", "dequant"}
+    assert rows["mixpe"].pes == rows["dequant"].pes == 16
+    assert rows["mixpe"].yosys_cells_scaled == 16 * 1000
+    assert rows["mixpe"].energy_per_mac_pj < rows["dequant"].energy_per_mac_pj
+    assert rows["mixpe"].energy_per_mac_pj == pytest.approx(
+        pe_cost(PRESETS["mixpe_w4a16"]).energy_per_mac_pj)
