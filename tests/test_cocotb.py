@@ -73,3 +73,21 @@ def test_runner_rejects_bad_arguments(tmp_path, capsys):
     assert "run `make rtl`" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--sim", "modelsim"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", ["icarus", "verilator"])
+def test_broken_mixpe_dequantizer_fails_simulation(simulator, tmp_path, seed):
+    """MixPE's D = P - z * A turned into P + z * A: the zero-point corner groups expose it."""
+    name = "mixpe_w4a8"
+    entry = DESIGNS[name]
+    text = (RTL_DIR / entry["file"]).read_text()
+    needle = "= $signed(s1_p) - $signed("
+    assert text.count(needle) == 1, "the zero-point subtraction moved: update this needle"
+    rtl = tmp_path / "rtl"
+    rtl.mkdir()
+    (rtl / entry["file"]).write_text(text.replace(needle, needle.replace(" - ", " + ")))
+    result = run_design(name, entry, rtl, simulator=simulator, vectors=100, seed=seed,
+                        build_root=tmp_path / "build")
+    assert not result.passed
+    assert "mismatches" in result.message
