@@ -29,7 +29,7 @@ def expected_ready(config: Any, beats: list[Beat], cycles: int, *, w_reset: Any 
     of them, so back-to-back beats are accepted exactly ``n`` cycles apart: the measured cycles
     per beat are the config's.
     """
-    from .golden.pe import run_bitserial
+    from .golden.pe import contract_beats, run_bitserial
     from .stimulus import w_reset as reset_of
 
     ready = [1] * cycles
@@ -45,12 +45,7 @@ def expected_ready(config: Any, beats: list[Beat], cycles: int, *, w_reset: Any 
             if u < cycles:
                 ready[u] = 0
         return ready
-    for t, b in enumerate(beats):
-        w = b.w if b.load_w else w_reg
-        if b.load_w:
-            w_reg = b.w
-        if not b.valid:
-            continue
+    for t, _, w in contract_beats(beats, w_reg):
         for u in range(t + 1, min(t + config.beat_timing(w)[0], cycles)):
             ready[u] = 0
     return ready

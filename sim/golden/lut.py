@@ -54,6 +54,7 @@ import numpy as np
 
 from .formats import BinaryFormat, IntFormat, get_format, signed_bits_for_range
 from .fp import f16_bits, f16_value, f32_bits, f32_value, fp32_add
+from .pe import bitserial_fp_dequant, check_group_rules, contract_beats
 
 __all__ = [
     "LUT_WEIGHT_FORMATS", "n_planes", "is_unsigned", "plane_negative", "weight_value", "correction",
@@ -439,7 +440,6 @@ def run_lut(config: Any, beats: Sequence[Any], *, w_reset: Any,
     """
     rows, cols = config.rows, config.cols
     fp16_tables = getattr(config, "table_format", "exact") == "fp16"
-    w_reg = w_reset
     grp = [[0] * cols for _ in range(rows)]
     act_sum = [0] * rows
     grp_first, grp_psum, grp_key, grp_beats = False, None, None, 0
@@ -447,12 +447,7 @@ def run_lut(config: Any, beats: Sequence[Any], *, w_reset: Any,
     results: list[tuple[int, tuple[int, ...]]] = []
     ready_at = 0
     dq_free = 0
-    for t, b in enumerate(beats):
-        w = b.w if b.load_w else w_reg
-        if b.load_w:
-            w_reg = b.w
-        if not b.valid:
-            continue
+    for t, b, w in contract_beats(beats, w_reset):
         if t < ready_at:
             raise ValueError(f"beat at cycle {t} arrives while the tile is busy until {ready_at}")
         fmt = _check_weight(config, w, t)
@@ -460,11 +455,7 @@ def run_lut(config: Any, beats: Sequence[Any], *, w_reset: Any,
         if grp_beats and key != grp_key:
             raise ValueError(f"beat at cycle {t} changes the data type or zero points inside a "
                              f"group: {grp_key} -> {key}")
-        if b.first and grp_beats:
-            raise ValueError(f"beat at cycle {t}: `first` must be on a group's first beat")
-        if b.last and not b.group_end:
-            raise ValueError(f"beat at cycle {t}: `last` must come with `group_end` "
-                             f"(an output accumulates whole groups)")
+        check_group_rules(t, b, grp_beats)
         grp_key, grp_beats = key, grp_beats + 1
         beat_tables = [build_table(config, b.a[m]) for m in range(rows)]
         if tables is not None:
@@ -496,8 +487,6 @@ def run_lut(config: Any, beats: Sequence[Any], *, w_reset: Any,
             dq_free = ready_at + config.dq_cycles
             base = list(grp_psum) if grp_first else out
             if config.is_fp:
-                from .pe import bitserial_fp_dequant
-
                 out = [bitserial_fp_dequant(config, base[m * cols + n], lut_fp_group_value(
                            config, fmt, grp[m][n], act_sum[m], w.zero[n]), w.scale[n])
                        for m in range(rows) for n in range(cols)]

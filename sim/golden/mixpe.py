@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from .fp import f16_value, f32_bits, f32_value, fp32_add
-from .pe import wrap_signed
+from .pe import check_group_rules, contract_beats, wrap_signed
 
 __all__ = [
     "MixPEWeight", "weight_value", "lane_product", "shift_add_terms", "int_beat_sums",
@@ -193,23 +193,13 @@ def run_mixpe(config: Any, beats: Sequence[Any], *, w_reset: Any) -> list[tuple[
     beat; the output closed by a ``last`` beat (which must also be ``group_end``) appears
     ``config.latency`` cycles after it.
     """
-    w_reg = w_reset
     p = act = 0
     grp_first, grp_psum, grp_beats = False, 0, 0
     out = 0
     results: list[tuple[int, int]] = []
-    for t, b in enumerate(beats):
-        w = b.w if b.load_w else w_reg
-        if b.load_w:
-            w_reg = b.w
-        if not b.valid:
-            continue
+    for t, b, w in contract_beats(beats, w_reset):
         _check_weight(config, w, t)
-        if b.first and grp_beats:
-            raise ValueError(f"beat at cycle {t}: `first` must be on a group's first beat")
-        if b.last and not b.group_end:
-            raise ValueError(f"beat at cycle {t}: `last` must come with `group_end` "
-                             f"(an output accumulates whole groups)")
+        check_group_rules(t, b, grp_beats)
         grp_beats += 1
         if config.is_fp:
             bp, ba = fp_beat_sums(config, b.a, w)

@@ -9,7 +9,7 @@ the generated Verilog both compare against these functions.
 Only numpy is imported here; configs are read duck-typed (their fields and properties).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,8 @@ from .fp import f32_bits, f32_value, fp16_mul_fp32, fp32_add, int_scale_fp16
 __all__ = [
     "Beat", "wrap_signed",
     "int_mac_step", "fp16_mac_step", "dequant_mac_step", "dequantize_fp16",
-    "STEPS", "step_for", "run_contract", "pe_gemm", "DequantWeight",
+    "STEPS", "step_for", "contract_beats", "check_group_rules", "run_contract", "pe_gemm",
+    "DequantWeight",
     "BitSerialWeight", "bitserial_beat_sum", "bitserial_fp_term_sum", "bitserial_fp_dequant",
     "run_bitserial",
 ]
@@ -106,6 +107,29 @@ class Beat:
     group_end: bool = False
 
 
+def contract_beats(beats: Sequence[Beat], w_reset: Any) -> Iterator[tuple[int, Beat, Any]]:
+    """``(cycle, beat, w)`` for every valid beat, ``w`` being the weight operand it computes
+    with: ``i_w`` when ``load_w`` is set, else the weight register, which ``load_w`` loads
+    with or without ``valid`` (from ``w_reset`` after reset)."""
+    w_reg = w_reset
+    for t, b in enumerate(beats):
+        w = b.w if b.load_w else w_reg
+        if b.load_w:
+            w_reg = b.w
+        if b.valid:
+            yield t, b, w
+
+
+def check_group_rules(t: int, beat: Beat, beats_in_group: int) -> None:
+    """The contract's rules for PEs that dequantize per group: ``first`` only on a group's first
+    beat, and ``last`` only with ``group_end`` (an output accumulates whole groups)."""
+    if beat.first and beats_in_group:
+        raise ValueError(f"beat at cycle {t}: `first` must be on a group's first beat")
+    if beat.last and not beat.group_end:
+        raise ValueError(f"beat at cycle {t}: `last` must come with `group_end` "
+                         f"(an output accumulates whole groups)")
+
+
 def run_contract(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[tuple[int, int]]:
     """Replay ``beats`` (one per cycle, from reset) through the PE contract.
 
@@ -126,22 +150,18 @@ def run_contract(config: Any, beats: Sequence[Beat], *, w_reset: Any) -> list[tu
 
         return run_mixpe(config, beats, w_reset=w_reset)
     step = step_for(config)
-    w_reg, acc = w_reset, 0
+    acc = 0
     out: list[tuple[int, int]] = []
     last_beat = None
-    for t, b in enumerate(beats):
-        w = b.w if b.load_w else w_reg
-        if b.load_w:
-            w_reg = b.w
-        if b.valid:
-            if last_beat is not None and t - last_beat < config.cycles_per_beat:
-                raise ValueError(f"beat at cycle {t} comes {t - last_beat} cycles after the "
-                                 f"previous one; the PE needs {config.cycles_per_beat}")
-            latency = config.beat_timing(w)[1]
-            last_beat = t
-            acc = step(b.psum if b.first else acc, b.a, w)
-            if b.last:
-                out.append((t + latency, acc))
+    for t, b, w in contract_beats(beats, w_reset):
+        if last_beat is not None and t - last_beat < config.cycles_per_beat:
+            raise ValueError(f"beat at cycle {t} comes {t - last_beat} cycles after the "
+                             f"previous one; the PE needs {config.cycles_per_beat}")
+        latency = config.beat_timing(w)[1]
+        last_beat = t
+        acc = step(b.psum if b.first else acc, b.a, w)
+        if b.last:
+            out.append((t + latency, acc))
     return out
 
 
@@ -330,19 +350,13 @@ def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any,
     which ``o_ready`` is low are appended to ``not_ready`` when it is given. Beats offered
     while the PE is not ready are rejected, not silently modelled.
     """
-    w_reg = w_reset
     group = 0
     grp_first, grp_psum, grp_key, grp_beats = False, 0, None, 0
     out = 0
     results: list[tuple[int, int]] = []
     ready_at = 0           # first cycle a new beat may be accepted
     dq_free = 0            # first cycle a new group may be handed to the dequantizer
-    for t, b in enumerate(beats):
-        w = b.w if b.load_w else w_reg
-        if b.load_w:
-            w_reg = b.w
-        if not b.valid:
-            continue
+    for t, b, w in contract_beats(beats, w_reset):
         if t < ready_at:
             raise ValueError(f"beat at cycle {t} arrives while the PE is busy until {ready_at}")
         _check_bitserial_weight(config, w, t)
@@ -350,8 +364,7 @@ def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any,
         if grp_beats and key != grp_key:
             raise ValueError(f"beat at cycle {t} changes the data type, zero point or special "
                              f"value inside a group: {grp_key} -> {key}")
-        if b.first and grp_beats:
-            raise ValueError(f"beat at cycle {t}: `first` must be on a group's first beat")
+        check_group_rules(t, b, grp_beats)
         grp_key, grp_beats = key, grp_beats + 1
         cycles = config.beat_cycles(w.dtype)
         if config.is_fp:
@@ -363,9 +376,6 @@ def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any,
                                 config.group_acc_bits)
         if b.first:
             grp_first, grp_psum = True, b.psum
-        if b.last and not b.group_end:
-            raise ValueError(f"beat at cycle {t}: `last` must come with `group_end` "
-                             f"(an output accumulates whole groups)")
         ready_at = t + cycles
         if b.group_end:
             ready_at = max(t + cycles, dq_free)   # stall in the last term cycle if busy
