@@ -37,30 +37,31 @@ from .tech import Technology
 
 __all__: list[str] = []
 
-#: Breakdown entries spent once per group rather than once per beat.
-_PER_GROUP = ("dequant_stage1", "dequant_stage2", "zero_scaler", "dequant_fp32_adders",
-              "scale_multiplier", "group_psum")
-
-
-def _shift_add(x_bits: int, n_terms: int, tech: Technology) -> ComponentCost:
+def _shift_add(x_bits: int, n_terms: int, tech: Technology,
+               top_negative: bool = False) -> ComponentCost:
     """``hw.arith.shift_add``: ``n_terms`` gated copies of an ``x_bits`` operand, term ``j``
-    shifted by ``j``, summed in a balanced tree (each sum one bit wider than its operands)."""
-    return (mux2(x_bits, tech) * n_terms
-            + _adder_tree([x_bits + j + 1 for j in range(n_terms)], tech))
+    shifted by ``j``, summed in a balanced tree (each sum one bit wider than its wider
+    operand); a two's complement code's top term is negated first."""
+    negate = int_adder(x_bits + n_terms, tech) if top_negative else ComponentCost.zero()
+    return (mux2(x_bits, tech) * n_terms + negate
+            + _adder_tree([x_bits + j for j in range(n_terms)], tech))
 
 
 def _fp32_normaliser(sum_bits: int, tech: Technology) -> ComponentCost:
-    """``hw.fp.round_pack`` of a signed ``sum_bits`` lane sum into FP32: magnitude, leading-one
-    detection and normalising shift, rounding incrementer, exponent adder."""
-    return (int_adder(sum_bits, tech) + barrel_shifter(sum_bits, sum_bits, tech)
-            + int_adder(24, tech) + int_adder(10, tech))
+    """``hw.fp.round_pack`` of a signed ``sum_bits`` lane sum into FP32: the magnitude, a
+    leading-one detector (a priority mux chain), the normalising left shift, the right shift
+    for gradual underflow and its lost-bits compare, the exponent adder and the rounding
+    incrementer."""
+    return (int_adder(sum_bits, tech) + mux2(sum_bits, tech)
+            + barrel_shifter(sum_bits, sum_bits, tech) * 2 + int_adder(sum_bits, tech)
+            + int_adder(10, tech) + int_adder(24, tech))
 
 
 def _int_datapath(config: Any, tech: Technology) -> tuple[dict, dict]:
     lanes, b, ab = config.lanes, config.weight_bits, config.act_bits
     prod = ab + b + 1
     per_beat = {
-        "shift_add_lanes": _shift_add(ab, b, tech) * lanes,
+        "shift_add_lanes": _shift_add(ab, b, tech, config.weight_signed) * lanes,
         "adder_tree": _adder_tree([prod] * lanes, tech),
         "group_accumulator": (int_adder(config.group_acc_bits, tech)
                               + register(config.group_acc_bits, tech)),
@@ -78,8 +79,8 @@ def _int_datapath(config: Any, tech: Technology) -> tuple[dict, dict]:
     per_group = {
         "dequant_stage1": stage1,
         "dequant_stage2": (register(config.corr_bits + sb + acc + 3, tech)
-                           + _shift_add(config.corr_bits, sb, tech) + int_adder(acc, tech)
-                           + mux2(acc, tech) + register(2 * acc, tech)),
+                           + _shift_add(config.corr_bits, sb, tech, config.scale_signed)
+                           + int_adder(acc, tech) + mux2(acc, tech) + register(2 * acc, tech)),
     }
     return per_beat, per_group
 
@@ -92,8 +93,9 @@ def _fp_datapath(config: Any, tech: Technology) -> tuple[dict, dict]:
     # Per lane: |q| (signed weights), the significand's shift-and-add, the distance to the
     # beat's largest exponent, truncating alignment shifters (product, and activation for A)
     # and their conditional negates.
+    # Per lane also the exponent select of a zero activation and the shift-distance clamp.
     lane = (_shift_add(sig, b, tech) + int_adder(b, tech) * int(config.weight_signed)
-            + int_adder(FP16_FIELDS[0] + 1, tech)
+            + int_adder(FP16_FIELDS[0] + 1, tech) + mux2(FP16_FIELDS[0] + 5, tech)
             + barrel_shifter(pw, pw + 1, tech) + int_adder(pw + 1, tech))
     if zero:
         lane += barrel_shifter(sig + g, pw + 1, tech) + int_adder(sig + g + 1, tech)

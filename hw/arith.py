@@ -21,11 +21,13 @@ def adder_tree(values):
 
 
 def shift_add(x, code, *, top_negative: bool = False):
-    """``x * code`` as shift-and-add: ``sum_j code[j] * (x << j)``, no multiplier.
+    """``x * code`` as shift-and-add: ``sum_j code[j] * (x << j)``.
 
     ``code`` is a bit vector; with ``top_negative`` its top bit weighs ``-2^(len - 1)`` (a two's
     complement code), so that term is subtracted. The terms are summed in a balanced tree
-    (:func:`adder_tree`) and the result is exact.
+    (:func:`adder_tree`) and the result is exact. The partial products are written out instead
+    of leaving a ``*`` to synthesis: for a low-bit weight that is a handful of gated shifts and
+    adds (MixPE's point); for a wide code it is an array multiplier by another name.
     """
     from amaranth import Mux, Value
 

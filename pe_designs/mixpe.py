@@ -8,10 +8,13 @@ done in one cycle:
   tree sums the lanes into the group's product accumulator ``P``; a second tree sums the
   activations into ``A`` (only when weights have a zero point);
 * FP16 activations: the shift by ``2^j`` is an exponent increment; a lane's terms share the
-  activation's significand, so the lane forms ``m * |q|`` exactly, the lanes are aligned to the
-  beat's largest exponent (truncating, ``align_guard_bits`` guard bits), summed exactly, rounded
-  once to FP32 and added to FP32 accumulators ``P`` and ``A`` (the exact rules are in
-  :mod:`sim.golden.mixpe`).
+  activation's significand, so the lane forms ``m * |q|`` exactly by shift-and-add of the
+  significand (the increment is each term's position, not an exponent adder), the lanes are
+  aligned to the beat's largest exponent (truncating, ``align_guard_bits`` guard bits), summed
+  exactly, rounded once to FP32 and added to FP32 accumulators ``P`` and ``A`` (the exact rules
+  are in :mod:`sim.golden.mixpe`). Activations must be finite: the alignment datapath has no
+  infinity or NaN path, so a non-finite activation gives an unspecified (finite) result, and
+  the golden model rejects it.
 
 A ``group_end`` beat hands ``P``, ``A``, the group's zero point and scale to the dequantizer, a
 two-stage pipeline that runs once per group while the lanes already work on the next group:
@@ -21,6 +24,10 @@ two-stage pipeline that runs once per group while the lanes already work on the 
 2. ``y = base + s * D`` (integers: an integer scale code by shift-and-add, wrapping at
    ``acc_bits``; FP16 activations: ``RNE32(base + RNE32(s * D))`` with an FP16 scale),
 
+(the FP16 dequantizer's ``z * A`` and ``s * D`` are significand multipliers,
+:class:`hw.fp.IntScaleFP` and :class:`hw.fp.FPMul`: used once per group, they are the only
+multipliers in the PE),
+
 where ``base`` is the group's ``first``-beat ``i_psum`` or the previous group's ``y``.
 
 Fit with the PE contract (:mod:`hw.contract`): one beat per cycle (``o_ready`` is always high,
@@ -28,7 +35,8 @@ the dequantizer takes a new group every cycle, so it never stalls the lanes, wha
 length); a result appears ``config.latency`` = ``1 + dq_cycles`` cycles after its ``last``
 beat. An output closes on a ``last`` beat that is also ``group_end``; ``i_psum`` is taken on the
 group's ``first`` beat, which must be the group's first; the zero point and scale are read from
-the ``group_end`` beat.
+the ``group_end`` beat. A group has at most ``group_size / lanes`` beats (the accumulators are
+sized for that; the golden model rejects longer groups); shorter groups are fine.
 """
 
 from dataclasses import dataclass

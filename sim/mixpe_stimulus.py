@@ -97,9 +97,11 @@ def w_reset(config: Any) -> MixPEWeight:
     return MixPEWeight(q=(0,) * config.lanes)
 
 
-def _idle(config: Any, rng: np.random.Generator) -> Beat:
-    # Idle cycles carry junk operands: the PE must ignore everything without valid/load_w.
-    return Beat(a=_acts(config, rng, False), w=_random_w(config, rng), psum=_psum(config, rng))
+def _idle(config: Any, rng: np.random.Generator, load_w: bool = False) -> Beat:
+    # Idle cycles carry junk operands: the PE must ignore everything without valid/load_w
+    # (with load_w it latches i_w into the weight register, and nothing else).
+    return Beat(a=_acts(config, rng, False), w=_random_w(config, rng), psum=_psum(config, rng),
+                load_w=load_w)
 
 
 def group_beats(config: Any, rng: np.random.Generator, *, first: bool, last: bool, psum: int,
@@ -129,7 +131,9 @@ def group_beats(config: Any, rng: np.random.Generator, *, first: bool, last: boo
                         load_w=not reuse, first=first and j == 0, last=last and j == n - 1,
                         group_end=j == n - 1))
         while rng.random() < idle:
-            out.append(_idle(config, rng))
+            # Now and then an idle cycle preloads the weight register (a weight-stationary
+            # array loading ahead): a following beat without load_w computes with it.
+            out.append(_idle(config, rng, load_w=rng.random() < 0.2))
     return out
 
 
@@ -165,7 +169,9 @@ def corner_beats(config: Any) -> list[Beat]:
         a_ext = (0xFBFF, 0x7BFF, 0x0001, 0x3C00)
     else:
         top = (1 << config.scale_bits) - 1
-        scales = (0, 1, top, 1 << (config.scale_bits - 1))
+        # The largest |s| is the top code, or -2^(bits-1) for a two's complement scale.
+        big = 1 << (config.scale_bits - 1) if config.scale_signed else top
+        scales = (0, 1, big, top if config.scale_signed else 1 << (config.scale_bits - 1))
         lo, hi = int_range(config.acc_bits, True)
         psums = (0, lo, hi)
         alo, ahi = int_range(config.act_bits, True)

@@ -127,8 +127,20 @@ def _variants():
                                                       else None))
         for g in (64, 128):
             out[f"w4u_{act}_g{g}"] = MixPEConfig(act_format=act, group_size=g)
+    # INT16 activations; other lane counts (16: the widest trees); unsigned weights with a
+    # signed scale.
     out["w4u_int16_l1_g32"] = MixPEConfig(act_format="int16", lanes=1, group_size=32,
                                           scale_format="uint16")
+    out["w8s_int16_g64"] = MixPEConfig(act_format="int16", weight_bits=8, weight_signed=True,
+                                       group_size=64, scale_format="int16", acc_bits=64)
+    out["w2u_int16_l2_g32"] = MixPEConfig(act_format="int16", weight_bits=2, lanes=2,
+                                          group_size=32)
+    out["w3u_int8_l16_g64_sscale"] = MixPEConfig(weight_bits=3, lanes=16, group_size=64,
+                                                 scale_format="int8")
+    out["w8u_fp16_l8_g64"] = MixPEConfig(act_format="fp16", weight_bits=8, lanes=8,
+                                         group_size=64)
+    out["w4s_fp16_l16_g128"] = MixPEConfig(act_format="fp16", weight_signed=True, lanes=16,
+                                           group_size=128)
     out["w3s_fp16_l3_g33_guard0"] = MixPEConfig(act_format="fp16", weight_bits=3,
                                                 weight_signed=True, lanes=3, group_size=33,
                                                 align_guard_bits=0)
@@ -222,7 +234,8 @@ def test_measured_cycles_equal_the_config(group_size, act_format, rng):
     ends = [t for t, b in enumerate(beats) if b.last]
     assert ends == [(gi + 1) * c.beats_per_group - 1 for gi in range(5)]
     assert [t for t, o in enumerate(observed) if o["o_valid"]] == [t + c.latency for t in ends]
-    # Cycles per MAC: 5 groups of group_size weights took 5 * group_size / lanes cycles.
+    # Every cycle carried a beat the PE accepted: the measured cycles per MAC are the config's.
+    assert all(b.valid for b in beats)
     assert len(beats) / (5 * group_size) == c.cycles_per_mac
     assert not check_cycles(c, driven, observed, run_contract(c, beats, w_reset=w_reset(c)),
                             beats=beats)
@@ -277,6 +290,12 @@ def test_golden_rejects_bad_weight_operands(config, w, message):
 def test_golden_rejects_group_rule_violations():
     c = MixPEConfig()
     w = MixPEWeight(q=(1,) * 4)
+    # Longer than group_size / lanes = 1 beat: the accumulators would wrap.
+    short = MixPEConfig(group_size=4)
+    with pytest.raises(ValueError, match="is beat 2 of its group, more than group_size=4 / "
+                                         "lanes=4 = 1"):
+        run_mixpe(short, [_beat(w, first=True), _beat(w, last=True, group_end=True)],
+                  w_reset=w_reset(short))
     with pytest.raises(ValueError, match="`first` must be on a group's first beat"):
         run_mixpe(c, [_beat(w, first=True), _beat(w, first=True)], w_reset=w_reset(c))
     with pytest.raises(ValueError, match="`last` must come with `group_end`"):

@@ -20,7 +20,9 @@ FP16 activations (W4A16), stated exactly (:func:`fp_beat_sums`, :func:`fp_dequan
 1. *Shift = exponent increment.* ``a * 2^j`` is ``a`` with its exponent raised by ``j``. The
    terms of one lane all carry the activation's significand ``m`` and differ only in exponent,
    so the lane adds them on a common grid, significands ``j`` places apart: the lane's product
-   ``m * |q|`` at the activation's exponent ``e`` is exact (``11 + B`` bits).
+   ``m * |q|`` at the activation's exponent ``e`` is exact (``11 + B`` bits). (So the hardware
+   has no exponent adder per term: the increment is the term's position in the lane's
+   shift-and-add of the significand.)
 2. *Exponent match.* ``E`` is the largest exponent among the beat's non-zero activations. Each
    lane's product and its significand (for ``A``), extended by ``g = align_guard_bits`` zero
    bits, are shifted right by ``E - e``; the bits shifted out are dropped (the magnitude is
@@ -191,7 +193,8 @@ def run_mixpe(config: Any, beats: Sequence[Any], *, w_reset: Any) -> list[tuple[
     dequantizer, which never stalls the next group (it takes one group per cycle). The output
     starts from the ``i_psum`` of the group's ``first`` beat, which must be the group's first
     beat; the output closed by a ``last`` beat (which must also be ``group_end``) appears
-    ``config.latency`` cycles after it.
+    ``config.latency`` cycles after it. A group has at most ``group_size / lanes`` beats (its
+    accumulators are sized for that); shorter groups are fine.
     """
     p = act = 0
     grp_first, grp_psum, grp_beats = False, 0, 0
@@ -201,6 +204,11 @@ def run_mixpe(config: Any, beats: Sequence[Any], *, w_reset: Any) -> list[tuple[
         _check_weight(config, w, t)
         check_group_rules(t, b, grp_beats)
         grp_beats += 1
+        if grp_beats > config.beats_per_group:
+            # The accumulators are sized for group_size weights; a longer group would wrap.
+            raise ValueError(f"beat at cycle {t} is beat {grp_beats} of its group, more than "
+                             f"group_size={config.group_size} / lanes={config.lanes} = "
+                             f"{config.beats_per_group}: close the group with `group_end`")
         if config.is_fp:
             bp, ba = fp_beat_sums(config, b.a, w)
             p = int(fp32_add(np.uint32(p), np.uint32(bp)))
