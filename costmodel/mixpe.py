@@ -30,6 +30,7 @@ from .pe import (
     _adder_tree,
     _check_int_operand,
     _contract_plumbing,
+    check_grouped_workload,
     dequantizer,
     register_pe_model,
 )
@@ -138,21 +139,11 @@ def _mixpe_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
 
 
 def _check_mixpe(config: Any, workload: Any) -> None:
-    kind = config.kind
-    if workload.act_format != config.act_format:
-        raise ValueError(f"workload act_format={workload.act_format!r} does not fit the {kind} "
-                         f"config's act_format={config.act_format!r}")
+    # Integer weights of the config's width and signedness; FP16 activations accumulate in
+    # FP32, so only the exact integer output bounds K.
     _check_int_operand("weight", workload.weight_format, config.weight_bits,
-                       config.weight_signed, kind)
-    g = workload.group_size
-    if g is None or g % config.group_size:
-        raise ValueError(f"workload group_size={g} does not fit the {kind} config's "
-                         f"group_size={config.group_size}: the workload's groups must be a "
-                         f"multiple of the PE's (a larger group resends the same scale)")
-    if not config.is_fp and workload.K > config.k_max:
-        raise ValueError(f"workload K={workload.K} exceeds the {kind} config's "
-                         f"k_max={config.k_max}: its acc_bits={config.acc_bits} accumulator "
-                         f"could overflow")
+                       config.weight_signed, config.kind)
+    check_grouped_workload(config, workload, "PE", check_k=not config.is_fp)
 
 
 register_pe_model("mixpe", _mixpe_model, check_workload=_check_mixpe)

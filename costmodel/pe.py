@@ -39,7 +39,7 @@ from .tech import DEFAULT_TECH, Technology
 
 __all__ = [
     "PECost", "pe_cost", "register_pe_model", "registered_kinds", "workload_check",
-    "check_typed_grouped_workload",
+    "check_grouped_workload", "check_typed_grouped_workload",
     "workload_beat_cost",
     "PE_CONTROL_BITS", "UNIT_KEYS", "dequantizer",
 ]
@@ -347,25 +347,32 @@ def _check_no_groups(config: Any, workload: Any, why: str) -> None:
         )
 
 
-def check_typed_grouped_workload(config: Any, workload: Any, unit: str) -> None:
-    """Checks shared by PEs with a per-group data type and scale (bit-serial, LUT tiles): the
-    activation format, a weight format among ``weight_formats``, groups that are a multiple of
-    the PE's, and K within ``k_max``. ``unit`` names the PE in the messages ("PE", "tile")."""
+def check_grouped_workload(config: Any, workload: Any, unit: str, *,
+                           check_k: bool = True) -> None:
+    """Checks shared by PEs that dequantize per group (bit-serial, LUT tiles, MixPE): the
+    activation format, groups that are a multiple of the PE's, and (``check_k``) K within
+    ``k_max``. ``unit`` names the PE in the messages ("PE", "tile")."""
     kind = config.kind
     if workload.act_format != config.act_format:
         raise ValueError(f"workload act_format={workload.act_format!r} does not fit the {kind} "
                          f"config's act_format={config.act_format!r}")
-    if workload.weight_format not in config.weight_formats:
-        raise ValueError(f"workload weight_format={workload.weight_format!r} is not one of the "
-                         f"{kind} config's weight_formats {list(config.weight_formats)}")
     g = workload.group_size
     if g is None or g % config.group_size:
         raise ValueError(f"workload group_size={g} does not fit the {kind} config's "
                          f"group_size={config.group_size}: the workload's groups must be a "
                          f"multiple of the {unit}'s")
-    if workload.K > config.k_max:
+    if check_k and workload.K > config.k_max:
         raise ValueError(f"workload K={workload.K} exceeds the {kind} config's "
                          f"k_max={config.k_max}")
+
+
+def check_typed_grouped_workload(config: Any, workload: Any, unit: str) -> None:
+    """:func:`check_grouped_workload` for PEs with a per-group data type (bit-serial, LUT
+    tiles), whose weight format must be one of ``weight_formats``."""
+    if workload.weight_format not in config.weight_formats:
+        raise ValueError(f"workload weight_format={workload.weight_format!r} is not one of the "
+                         f"{config.kind} config's weight_formats {list(config.weight_formats)}")
+    check_grouped_workload(config, workload, unit)
 
 
 def _check_int_mac(config: Any, workload: Any) -> None:

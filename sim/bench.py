@@ -65,38 +65,56 @@ def bench_costmodel() -> dict:
     }
 
 
-def bench_fp16_error(seed: int = 1, k: int = 1024, n: int = 64) -> dict:
-    """Norm-wise relative error against the exact result of a W4A16 GEMV (uint4 weights with
-    zero points, FP16 scales, groups of 128, activations ~ N(0, 1) in FP16): MixPE at several
-    alignment guard widths next to the dequantize-then-MAC baseline on the same operands."""
-    from dataclasses import replace
-
+def w4a16_gemv_errors(designs: dict, *, seed: int = 1, k: int = 1024, n: int = 64,
+                      group_size: int = 128) -> dict[str, float]:
+    """Norm-wise relative error against the exact result of one W4A16 GEMV, per design (name ->
+    a MixPE or dequantize-then-MAC config with ``group_size``): uint4 weights with zero points,
+    FP16 scales in [0.005, 0.02], activations ~ N(0, 1) in FP16, the same operands for all."""
     import numpy as np
 
-    from pe_designs.presets import PRESETS
     from sim.golden.fp import f32_value
     from sim.golden.mixpe import exact_gemm, mixpe_gemm
     from sim.golden.pe import pe_gemm
 
     rng = np.random.default_rng(seed)
-    mixpe, baseline = PRESETS["mixpe_w4a16"], PRESETS["dequant_mac_w4a16_l4"]
-    g = mixpe.group_size
     a = np.float16(rng.normal(0.0, 1.0, (1, k))).view(np.uint16)
     codes = rng.integers(0, 16, (k, n))
-    zeros = rng.integers(0, 16, (k // g, n))
-    scales = np.float16(rng.uniform(0.005, 0.02, (k // g, n))).view(np.uint16)
-    exact = np.array([float(v) for v in exact_gemm(mixpe, a, codes, zeros, scales).flat])
+    zeros = rng.integers(0, 16, (k // group_size, n))
+    scales = np.float16(rng.uniform(0.005, 0.02, (k // group_size, n))).view(np.uint16)
+    exact = None
+    out = {}
+    for name, config in designs.items():
+        if config.group_size != group_size:
+            raise ValueError(f"{name}: group_size={config.group_size}, the GEMV's is "
+                             f"{group_size}")
+        if config.kind == "mixpe":
+            got = mixpe_gemm(config, a, codes, zeros, scales)
+            if exact is None:
+                exact = np.array([float(v) for v in
+                                  exact_gemm(config, a, codes, zeros, scales).flat])
+        else:
+            got = pe_gemm(config, a, (codes, scales, zeros))
+        out[name] = np.array([int(v) for v in np.asarray(got).flat], np.uint32)
+    if exact is None:
+        raise ValueError("w4a16_gemv_errors needs at least one MixPE design (the exact "
+                         "reference reads its config)")
+    return {name: float(np.linalg.norm(f32_value(bits).astype(np.float64) - exact)
+                        / np.linalg.norm(exact)) for name, bits in out.items()}
 
-    def error(bits) -> float:
-        got = f32_value(np.array([int(v) for v in np.asarray(bits).flat], np.uint32))
-        return float(np.linalg.norm(got.astype(np.float64) - exact) / np.linalg.norm(exact))
 
-    out = {"gemv": {"K": k, "N": n, "group_size": g, "seed": seed},
-           "dequant_mac_w4a16_l4": error(pe_gemm(baseline, a, (codes, scales, zeros)))}
-    for guard in (0, 4, 8, 12):
-        out[f"mixpe_w4a16_guard{guard}"] = error(
-            mixpe_gemm(replace(mixpe, align_guard_bits=guard), a, codes, zeros, scales))
-    return out
+def bench_fp16_error(seed: int = 1) -> dict:
+    """W4A16 GEMV error (K = 1024, N = 64, groups of 128): MixPE at several alignment guard
+    widths next to the dequantize-then-MAC baseline on the same operands."""
+    from dataclasses import replace
+
+    from pe_designs.presets import PRESETS
+
+    mixpe = PRESETS["mixpe_w4a16"]
+    designs = {"dequant_mac_w4a16_l4": PRESETS["dequant_mac_w4a16_l4"],
+               **{f"mixpe_w4a16_guard{g}": replace(mixpe, align_guard_bits=g)
+                  for g in (0, 4, 8, 12)}}
+    return {"gemv": {"K": 1024, "N": 64, "group_size": mixpe.group_size, "seed": seed},
+            **w4a16_gemv_errors(designs, seed=seed, group_size=mixpe.group_size)}
 
 
 def main(argv: list[str] | None = None) -> int:

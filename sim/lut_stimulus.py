@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .encoding import pack
 from .golden.formats import int_range
 from .golden.lut import LutWeight, is_unsigned, n_planes
 from .golden.pe import Beat
@@ -208,13 +209,6 @@ def corner_beats(config: Any) -> list[Beat]:
     return _drained(config, rng, out)
 
 
-def _pack(values, bits: int, offset: int = 0) -> int:
-    word = 0
-    for i, v in enumerate(values):
-        word |= (int(v) & ((1 << bits) - 1)) << (offset + i * bits)
-    return word
-
-
 def encode_beat(config: Any, beat: Beat, ctl: int) -> dict[str, int]:
     """Port values of ``beat``: activations row-major, weight codes as bit-planes
     (``planes[b][n]`` holds bit ``b`` of column ``n``'s ``table_k`` codes), then the scales,
@@ -227,16 +221,16 @@ def encode_beat(config: Any, beat: Beat, ctl: int) -> dict[str, int]:
             for i in range(k):
                 word |= ((int(w.codes[n][i]) >> b) & 1) << ((b * cols + n) * k + i)
     offset = config.planes_max * cols * k
-    word |= _pack(w.scale, config.scale_bits, offset)
+    word |= pack(w.scale, config.scale_bits, offset)
     offset += cols * config.scale_bits
     if config.has_zero:
-        word |= _pack(w.zero, config.code_bits, offset)
+        word |= pack(w.zero, config.code_bits, offset)
         offset += cols * config.code_bits
     if config.dtype_bits:
         word |= int(w.dtype) << offset
     # An idle beat may leave psum at Beat's default 0 (an all-zero bus).
-    psum = beat.psum if isinstance(beat.psum, int) else _pack(beat.psum, config.cell_bits)
-    return {"i_a": _pack([x for row in beat.a for x in row], config.act_bits), "i_w": word,
+    psum = beat.psum if isinstance(beat.psum, int) else pack(beat.psum, config.cell_bits)
+    return {"i_a": pack([x for row in beat.a for x in row], config.act_bits), "i_w": word,
             "i_psum": psum, "i_ctl": ctl}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .encoding import pack
 from .golden.formats import int_range
 from .golden.mixpe import MixPEWeight
 from .golden.pe import Beat
@@ -204,24 +205,17 @@ def corner_beats(config: Any) -> list[Beat]:
     return beats
 
 
-def _pack(values: Any, bits: int) -> int:
-    word = 0
-    for i, v in enumerate(values):
-        word |= (int(v) & ((1 << bits) - 1)) << (i * bits)
-    return word
-
-
 def encode_beat(config: Any, beat: Beat, ctl: int) -> dict[str, int]:
     """The integer value of each contract input port (lane 0 in the LSBs; ``i_w`` is
     ``{q, zero, scale}`` from the LSB up, ``zero`` only for unsigned weights)."""
     b, w = config.weight_bits, beat.w
-    word = _pack(w.q, b)
+    word = pack(w.q, b)
     offset = config.lanes * b
     if config.has_zero:
         word |= (int(w.zero) & ((1 << b) - 1)) << offset
         offset += b
     word |= (int(w.scale) & ((1 << config.scale_port_bits) - 1)) << offset
-    return {"i_a": _pack(beat.a, config.act_bits), "i_w": word,
+    return {"i_a": pack(beat.a, config.act_bits), "i_w": word,
             "i_psum": int(beat.psum) & ((1 << config.psum_bits) - 1), "i_ctl": ctl}
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import lut_stimulus as _lut
 from . import mixpe_stimulus as _mixpe
+from .encoding import pack
 from .golden.formats import int_range
 from .golden.pe import Beat, BitSerialWeight, DequantWeight
 
@@ -352,13 +353,6 @@ def count_valid(beats: list[Beat]) -> int:
     return sum(1 for b in beats if b.valid)
 
 
-def _pack(values: Any, bits: int) -> int:
-    word = 0
-    for i, v in enumerate(values):
-        word |= (int(v) & ((1 << bits) - 1)) << (i * bits)
-    return word
-
-
 def encode_beat(config: Any, beat: Beat) -> dict[str, int]:
     """The integer value of each contract input port for ``beat`` (lane 0 in the LSBs)."""
     ctl = sum(int(bool(getattr(beat, f))) << bit for f, bit in CTL_BITS.items())
@@ -368,17 +362,17 @@ def encode_beat(config: Any, beat: Beat) -> dict[str, int]:
         return _mixpe.encode_beat(config, beat, ctl)
     if config.kind == "int_mac":
         return {
-            "i_a": _pack(beat.a, config.act_bits),
-            "i_w": _pack(beat.w, config.weight_bits),
+            "i_a": pack(beat.a, config.act_bits),
+            "i_w": pack(beat.w, config.weight_bits),
             "i_psum": int(beat.psum) & ((1 << config.acc_bits) - 1),
             "i_ctl": ctl,
         }
     if config.kind == "fp16_mac":
-        return {"i_a": _pack(beat.a, 16), "i_w": _pack(beat.w, 16),
+        return {"i_a": pack(beat.a, 16), "i_w": pack(beat.w, 16),
                 "i_psum": int(beat.psum), "i_ctl": ctl}
     if config.kind == "bitserial":
         w = beat.w
-        fields = [(_pack(w.codes, config.code_bits), config.lanes * config.code_bits),
+        fields = [(pack(w.codes, config.code_bits), config.lanes * config.code_bits),
                   (w.scale, config.scale_bits)]
         if config.has_zero:
             fields.append((w.zero, config.code_bits))
@@ -390,14 +384,14 @@ def encode_beat(config: Any, beat: Beat) -> dict[str, int]:
         for value, width in fields:
             word |= (int(value) & ((1 << width) - 1)) << offset
             offset += width
-        return {"i_a": _pack(beat.a, config.act_bits), "i_w": word,
+        return {"i_a": pack(beat.a, config.act_bits), "i_w": word,
                 "i_psum": int(beat.psum) & ((1 << config.psum_bits) - 1), "i_ctl": ctl}
     if config.kind == "dequant_mac":
         b = config.weight_bits
         w = beat.w
-        word = (_pack(w.q, b) | (int(w.scale) << (config.lanes * b))
+        word = (pack(w.q, b) | (int(w.scale) << (config.lanes * b))
                 | ((int(w.zero) & ((1 << b) - 1)) << (config.lanes * b + 16)))
-        return {"i_a": _pack(beat.a, 16), "i_w": word, "i_psum": int(beat.psum), "i_ctl": ctl}
+        return {"i_a": pack(beat.a, 16), "i_w": word, "i_psum": int(beat.psum), "i_ctl": ctl}
     raise ValueError(f"no port encoding for config kind {config.kind!r}")
 
 

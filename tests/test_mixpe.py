@@ -86,27 +86,15 @@ def test_fp16_beat_sums_by_hand():
     assert f32_value(np.uint32(p)) == 19.5
 
 
-def _fp16_gemv_error(config, rng, k=256, n_out=16):
-    """Norm-wise relative error of the FP16 datapath against the exact result."""
-    a = np.array([[_f16(x) for x in rng.normal(0.0, 1.0, k)]], dtype=np.uint16)
-    codes = rng.integers(0, 1 << config.weight_bits, (k, n_out))
-    ng = k // config.group_size
-    zeros = (np.zeros((ng, n_out), int) if config.weight_signed
-             else rng.integers(0, 1 << config.weight_bits, (ng, n_out)))
-    scales = np.array([[_f16(x) for x in rng.uniform(0.005, 0.02, n_out)] for _ in range(ng)])
-    got = np.array([float(f32_value(np.uint32(v))) for v in mixpe_gemm(
-        config, a, codes, zeros, scales).flat])
-    want = np.array([float(v) for v in exact_gemm(config, a, codes, zeros, scales).flat])
-    return float(np.linalg.norm(got - want) / np.linalg.norm(want))
-
-
 def test_fp16_error_against_exact_reference(rng):
     """The FP16 path's only losses are the truncating alignment and the FP32 roundings: on
     normal-distributed activations the error is small, and guard bits reduce it."""
-    errors = {}
-    for guard in (0, 4, 12):
-        c = MixPEConfig(act_format="fp16", align_guard_bits=guard, group_size=64)
-        errors[guard] = _fp16_gemv_error(c, np.random.default_rng(rng.integers(1 << 31)))
+    from sim.bench import w4a16_gemv_errors
+
+    designs = {g: MixPEConfig(act_format="fp16", align_guard_bits=g, group_size=64)
+               for g in (0, 4, 12)}
+    errors = w4a16_gemv_errors(designs, seed=int(rng.integers(1 << 31)), k=256, n=16,
+                               group_size=64)
     print(f"norm-wise relative error by guard bits: {errors}")
     assert errors[4] < 1e-3
     assert errors[12] < errors[0]

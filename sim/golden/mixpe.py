@@ -45,17 +45,17 @@ from typing import Any
 
 import numpy as np
 
+from .formats import get_format
 from .fp import f16_value, f32_bits, f32_value, fp32_add
-from .pe import check_group_rules, contract_beats, wrap_signed
+from .pe import check_group_rules, contract_beats, finite_fp_fields, wrap_signed
 
 __all__ = [
     "MixPEWeight", "weight_value", "lane_product", "shift_add_terms", "int_beat_sums",
-    "fp_fields", "fp_beat_sums", "fp_dequant", "int_dequant", "run_mixpe", "mixpe_gemm",
+    "fp_beat_sums", "fp_dequant", "int_dequant", "run_mixpe", "mixpe_gemm",
     "exact_gemm",
 ]
 
-_FP16_EXP, _FP16_MAN = 5, 10
-_FP16_BIAS = 15
+_FP16 = get_format("fp16")
 
 
 @dataclass(frozen=True)
@@ -97,20 +97,6 @@ def int_beat_sums(config: Any, a: Sequence[int], w: MixPEWeight) -> tuple[int, i
     return p, sum(int(x) for x in a)
 
 
-def fp_fields(bits: int) -> tuple[int, int, int]:
-    """``(sign, exponent field, significand)`` of a finite FP16 value; subnormals have exponent
-    field 1 and no hidden bit, so the value is ``(-1)^sign * m * 2^(e - 25)``."""
-    sign = (bits >> 15) & 1
-    efield = (bits >> _FP16_MAN) & 0x1F
-    frac = bits & 0x3FF
-    if efield == 0x1F:
-        raise ValueError(f"activation {bits:#06x} is inf or NaN: the MixPE FP16 datapath aligns "
-                         f"finite values only")
-    if efield == 0:
-        return sign, 1, frac
-    return sign, efield, frac | 0x400
-
-
 def _to_fp32(total: int, exp: int) -> int:
     """FP32 bits of ``total * 2^exp`` rounded once (RNE); ``+0`` for zero."""
     if total == 0:
@@ -126,7 +112,7 @@ def fp_beat_sums(config: Any, a: Sequence[int], w: MixPEWeight) -> tuple[int, in
     g = config.align_guard_bits
     lanes = []
     for x, code in zip(a, w.q, strict=True):
-        s, e, m = fp_fields(int(x))
+        s, e, m = finite_fp_fields(int(x), _FP16.exp_bits, _FP16.man_bits)
         if m:
             q = weight_value(config, int(code))
             lanes.append((s, e, m, q))
@@ -135,7 +121,7 @@ def fp_beat_sums(config: Any, a: Sequence[int], w: MixPEWeight) -> tuple[int, in
     top = max(e for _, e, _, _ in lanes)
     p = sum((-1) ** (s ^ (q < 0)) * (((m * abs(q)) << g) >> (top - e)) for s, e, m, q in lanes)
     act = sum((-1) ** s * ((m << g) >> (top - e)) for s, e, m, _ in lanes)
-    exp = top - _FP16_BIAS - _FP16_MAN - g
+    exp = top - _FP16.bias - _FP16.man_bits - g
     return _to_fp32(p, exp), _to_fp32(act, exp)
 
 

@@ -21,7 +21,7 @@ __all__ = [
     "Beat", "wrap_signed",
     "int_mac_step", "fp16_mac_step", "dequant_mac_step", "dequantize_fp16",
     "STEPS", "step_for", "contract_beats", "check_group_rules", "run_contract", "pe_gemm",
-    "DequantWeight",
+    "DequantWeight", "finite_fp_fields",
     "BitSerialWeight", "bitserial_beat_sum", "bitserial_fp_term_sum", "bitserial_fp_dequant",
     "run_bitserial",
 ]
@@ -241,14 +241,17 @@ def bitserial_beat_sum(config: Any, a: Sequence[int], w: BitSerialWeight) -> int
                for x, c in zip(a, w.codes, strict=True))
 
 
-def _fp_fields(bits: int, exp_bits: int, man_bits: int) -> tuple[int, int, int]:
-    """(sign, effective exponent field, significand with hidden bit) of a finite float."""
+def finite_fp_fields(bits: int, exp_bits: int, man_bits: int) -> tuple[int, int, int]:
+    """(sign, effective exponent field, significand with hidden bit) of a finite float:
+    subnormals get exponent field 1 and no hidden bit, so the value is
+    ``(-1)^sign * m * 2^(e - bias - man_bits)``. Inf and NaN are rejected (the alignment
+    datapaths of the bit-serial and MixPE PEs take finite values only)."""
     sign = (bits >> (exp_bits + man_bits)) & 1
     efield = (bits >> man_bits) & ((1 << exp_bits) - 1)
     frac = bits & ((1 << man_bits) - 1)
     if efield == (1 << exp_bits) - 1:
-        raise ValueError(f"activation {bits:#x} is inf or NaN: the bit-serial FP datapath "
-                         f"aligns finite values only")
+        raise ValueError(f"activation {bits:#x} is inf or NaN: the FP alignment datapath "
+                         f"takes finite values only")
     if efield == 0:
         return sign, 1, frac
     return sign, efield, frac | (1 << man_bits)
@@ -276,7 +279,7 @@ def bitserial_fp_term_sum(config: Any, a: Sequence[int], w: Any, step: int) -> i
     special = w.special if fmt.startswith("bitmod") else 0
     lanes = []
     for x, code in zip(a, w.codes, strict=True):
-        sa, ea, ma = _fp_fields(int(x), exp_bits, man_bits)
+        sa, ea, ma = finite_fp_fields(int(x), exp_bits, man_bits)
         term = weight_terms(fmt, weight_int(fmt, int(code), zero=zero, special=special),
                             config.term_mode)[step]
         if term.man and ma:
