@@ -54,23 +54,23 @@ sysdeps-synth:
 # --- main targets ----------------------------------------------------------------------------
 
 rtl: $(STAMP) ## regenerate rtl_out/ (Verilog of every preset + manifest.json)
-	$(PY) -m hw.generate
+	$(PY) -m mpgemm.hw.generate
 
 sim: $(STAMP) sysdeps-sim ## simulate every design in rtl_out/ with cocotb against the golden model
-	$(PY) -m sim.runner --sim $(SIM) -j $(JOBS)
+	$(PY) -m mpgemm.sim.runner --sim $(SIM) -j $(JOBS)
 
 test: $(STAMP) sysdeps-sim sysdeps-synth ## run the test suite (both simulators, synthesis)
 	$(PY) -m pytest -n $(JOBS) -q
 
 lint: $(STAMP) ## ruff on the Python, verilator --lint-only -Wall on rtl_out/
 	$(PY) -m ruff check hw pe_designs costmodel sim tests
-	$(PY) -m hw.lint
+	$(PY) -m mpgemm.hw.lint
 
 synth: $(STAMP) sysdeps-synth ## Yosys (generic, iCE40, Xilinx) + nextpnr on rtl_out/, reports/synth/*.json
-	$(PY) -m hw.synth -j $(JOBS)
+	$(PY) -m mpgemm.hw.synth -j $(JOBS)
 
 bench: $(STAMP) sysdeps-sim ## benchmarks (sim and test wall time, cost-model speed) to reports/bench.json
-	$(PY) -m sim.bench --out reports/bench.json
+	$(PY) -m mpgemm.sim.bench --out reports/bench.json
 
 clean: ## remove simulator builds, reports and caches (keeps .venv)
 	rm -rf build reports .pytest_cache .hypothesis .ruff_cache

@@ -5,8 +5,8 @@ frozen config object duck-typed, through its ``kind`` and fields, and never impo
 
 Typical use::
 
-    from costmodel import GemmWorkload, evaluate, llm_linear_layers
-    from pe_designs.presets import PRESETS
+    from mpgemm.costmodel import GemmWorkload, evaluate, llm_linear_layers
+    from mpgemm.pe_designs.presets import PRESETS
 
     layers = llm_linear_layers(4096, 11008, 32, tokens=1, phase="decode")
     total = sum(evaluate(PRESETS["int_mac_w8a8"], w, n_pe=64) for w in layers)

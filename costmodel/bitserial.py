@@ -9,7 +9,7 @@ cycles, spread over the ``group_size / lanes`` beats of the group.
 
 from typing import Any
 
-from sim.golden.terms import is_sparse
+from mpgemm.sim.golden.terms import is_sparse
 
 from .components import (
     FP32_FIELDS,

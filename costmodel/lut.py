@@ -17,7 +17,7 @@ counts
 
 from typing import Any
 
-from sim.golden.lut import n_planes, plane_negative
+from mpgemm.sim.golden.lut import n_planes, plane_negative
 
 from .components import (
     FP16_FIELDS,

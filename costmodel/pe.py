@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from sim.golden.formats import int_range
+from mpgemm.sim.golden.formats import int_range
 
 from .components import (
     FP16_FIELDS,

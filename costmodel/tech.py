@@ -8,8 +8,8 @@ Sources
 -------
 Horowitz 2014
     M. Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, the
-    45 nm / 0.9 V table of energy per operation and area (as quoted in
-    ``/work/shared/REFERENCE_DATA.md``).
+    45 nm / 0.9 V table of energy per operation and area (8/32-bit
+    integer add and multiply, 16/32-bit float add and multiply, SRAM and DRAM accesses).
 Aladdin
     Y. S. Shao et al., "Aladdin: a pre-RTL, power-performance accelerator simulator", ISCA 2014;
     its functional-unit library ``utils/power_func.h`` ("normalized to a commercial 40 nm", 1 ns

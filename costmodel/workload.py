@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 try:
-    from sim.golden import formats as _golden_formats
+    from mpgemm.sim.golden import formats as _golden_formats
 except ImportError:
     _golden_formats = None
 

@@ -28,7 +28,7 @@ class CliError(Exception):
 
 
 def _load_config(args):
-    from pe_designs.presets import config_from_dict, get_preset
+    from mpgemm.pe_designs.presets import config_from_dict, get_preset
 
     if (args.preset is None) == (args.config is None):
         raise CliError("give exactly one of --preset NAME or --config FILE.json")
@@ -77,8 +77,8 @@ def _default_formats(config) -> tuple[str, str]:
 
 
 def _cmd_presets(args) -> int:
-    from costmodel import pe_cost
-    from pe_designs.presets import PRESETS
+    from mpgemm.costmodel import pe_cost
+    from mpgemm.pe_designs.presets import PRESETS
 
     print(f"{'preset':24s} {'kind':12s} {'latency':>7s} {'cyc/MAC':>8s} {'area_um2':>10s} "
           f"{'pJ/MAC':>7s}")
@@ -90,7 +90,7 @@ def _cmd_presets(args) -> int:
 
 
 def _cmd_cost(args) -> int:
-    from costmodel import (
+    from mpgemm.costmodel import (
         TECH_28NM,
         TECH_45NM,
         CostReport,
@@ -153,8 +153,8 @@ def _cmd_cost(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    from costmodel.compare import equal_throughput
-    from pe_designs.presets import PRESETS
+    from mpgemm.costmodel.compare import equal_throughput
+    from mpgemm.pe_designs.presets import PRESETS
 
     names = args.presets.split(",") if args.presets else list(PRESETS)
     unknown = [n for n in names if n not in PRESETS]
@@ -187,10 +187,10 @@ def _cmd_compare(args) -> int:
 
 #: Subcommands that hand the rest of the command line to a module's own ``main``.
 PASSTHROUGH = {
-    "rtl": ("hw.generate", "generate rtl_out/ (same as make rtl)"),
-    "sim": ("sim.runner", "simulate rtl_out/ with cocotb (same as make sim)"),
-    "synth": ("hw.synth", "Yosys/nextpnr reports (same as make synth)"),
-    "lint": ("hw.lint", "verilator --lint-only on rtl_out/"),
+    "rtl": ("mpgemm.hw.generate", "generate rtl_out/ (same as make rtl)"),
+    "sim": ("mpgemm.sim.runner", "simulate rtl_out/ with cocotb (same as make sim)"),
+    "synth": ("mpgemm.hw.synth", "Yosys/nextpnr reports (same as make synth)"),
+    "lint": ("mpgemm.hw.lint", "verilator --lint-only on rtl_out/"),
 }
 
 

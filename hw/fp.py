@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-
-from sim.golden.formats import get_format
+from mpgemm.sim.golden.formats import get_format
 
 __all__ = [
     "FPParams", "FP16", "FP32", "BF16", "unpack", "round_pack", "FPAdd", "FPMul", "IntScaleFP",

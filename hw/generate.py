@@ -191,7 +191,7 @@ def write_rtl(out_dir: str | Path = RTL_DIR, designs: dict[str, Any] | None = No
     import amaranth
 
     if designs is None:
-        from pe_designs.presets import PRESETS as designs
+        from mpgemm.pe_designs.presets import PRESETS as designs
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = {}
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import time
 
-    ap = argparse.ArgumentParser(prog="python -m hw.generate",
+    ap = argparse.ArgumentParser(prog="python -m mpgemm.hw.generate",
                                  description="Generate the preset designs' Verilog.")
     ap.add_argument("--out", default=str(RTL_DIR), help="output folder (default: rtl_out/)")
     args = ap.parse_args(argv)

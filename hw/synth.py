@@ -561,7 +561,7 @@ def _positive_int(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m hw.synth",
+        prog="python -m mpgemm.hw.synth",
         description="Synthesize the designs in an RTL folder's manifest.json with Yosys "
         "(generic gates, iCE40 + nextpnr, Xilinx 7-series) and compare with the cost model.",
     )
@@ -608,7 +608,7 @@ def _load_manifest(parser: argparse.ArgumentParser, rtl_dir: Path) -> dict[str, 
 
 def _preset_order(names: Iterable[str]) -> list[str]:
     """Presets in their declaration order (integer baselines first), then any other names."""
-    from pe_designs.presets import PRESETS
+    from mpgemm.pe_designs.presets import PRESETS
 
     rank = {n: k for k, n in enumerate(PRESETS)}
     return sorted(names, key=lambda n: rank.get(n, len(rank)))
@@ -634,10 +634,10 @@ def _cost_model_areas(entries: Mapping[str, Mapping[str, Any]]
     """Cost-model PE area per design in um^2 (None where unavailable) and notes on why."""
     areas: dict[str, float | None] = dict.fromkeys(entries)
     try:
-        from costmodel import pe_cost
+        from mpgemm.costmodel import pe_cost
     except ImportError as exc:
         return areas, [f"cost model not importable ({exc}); area columns are n/a"]
-    from pe_designs.presets import config_from_dict
+    from mpgemm.pe_designs.presets import config_from_dict
 
     notes = []
     for dname, entry in entries.items():

@@ -34,12 +34,11 @@ from typing import ClassVar
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
-
-from hw.arith import adder_tree
-from hw.contract import contract_plumbing, pe_signature
-from hw.fp import FP32, FPAdd, round_pack, unpack
-from sim.golden import terms as T
-from sim.golden.formats import signed_bits_for_range
+from mpgemm.hw.arith import adder_tree
+from mpgemm.hw.contract import contract_plumbing, pe_signature
+from mpgemm.hw.fp import FP32, FPAdd, round_pack, unpack
+from mpgemm.sim.golden import terms as T
+from mpgemm.sim.golden.formats import signed_bits_for_range
 
 from .common import check_bool, check_choice, check_int
 from .mac import _ConfigMixin, _PerFormatTiming
@@ -158,7 +157,7 @@ class BitSerialConfig(_PerFormatTiming, _ConfigMixin):
 
     @property
     def code_bits(self) -> int:
-        from sim.golden.formats import get_weight_format
+        from mpgemm.sim.golden.formats import get_weight_format
 
         return max(get_weight_format(f).bits for f in self.weight_formats)
 
@@ -279,7 +278,7 @@ class BitSerialPE(wiring.Component):
 
     def _w_int(self, m, fmt: str, code, w):
         """Integer weight of ``code`` read as ``fmt`` (combinational)."""
-        from sim.golden.formats import get_weight_format
+        from mpgemm.sim.golden.formats import get_weight_format
 
         c = self.config
         out = Signal(signed(c.w_int_bits), name=f"wint_{fmt}")

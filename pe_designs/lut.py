@@ -41,11 +41,10 @@ from typing import ClassVar
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-
-from hw.contract import contract_plumbing, pe_signature
-from hw.fp import FP16, FP32, FPAdd, round_pack, unpack
-from sim.golden import lut as L
-from sim.golden.formats import signed_bits_for_range
+from mpgemm.hw.contract import contract_plumbing, pe_signature
+from mpgemm.hw.fp import FP16, FP32, FPAdd, round_pack, unpack
+from mpgemm.sim.golden import lut as L
+from mpgemm.sim.golden.formats import signed_bits_for_range
 
 from .bitserial import _by_dtype
 from .common import check_bool, check_choice, check_int

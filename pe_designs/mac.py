@@ -17,11 +17,10 @@ from typing import ClassVar
 
 from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
-
-from hw.arith import adder_tree
-from hw.contract import contract_plumbing, pe_signature
-from hw.fp import FP16, FP32, FPAdd, FPMul, IntScaleFP
-from sim.golden.formats import int_range, signed_bits_for_range
+from mpgemm.hw.arith import adder_tree
+from mpgemm.hw.contract import contract_plumbing, pe_signature
+from mpgemm.hw.fp import FP16, FP32, FPAdd, FPMul, IntScaleFP
+from mpgemm.sim.golden.formats import int_range, signed_bits_for_range
 
 from .common import check_bool, check_choice, check_int, check_pow2
 

@@ -44,11 +44,10 @@ from typing import ClassVar
 
 from amaranth import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
-
-from hw.arith import adder_tree, shift_add
-from hw.contract import contract_plumbing, pe_signature
-from hw.fp import FP16, FP32, FPAdd, FPMul, IntScaleFP, round_pack, unpack
-from sim.golden.formats import signed_bits_for_range
+from mpgemm.hw.arith import adder_tree, shift_add
+from mpgemm.hw.contract import contract_plumbing, pe_signature
+from mpgemm.hw.fp import FP16, FP32, FPAdd, FPMul, IntScaleFP, round_pack, unpack
+from mpgemm.sim.golden.formats import signed_bits_for_range
 
 from .common import check_bool, check_choice, check_int
 from .mac import _ConfigMixin

@@ -6,8 +6,8 @@ builds its configs.
 
 from dataclasses import replace
 
-from sim.golden.lut import LUT_WEIGHT_FORMATS
-from sim.golden.terms import BITSERIAL_WEIGHT_FORMATS
+from mpgemm.sim.golden.lut import LUT_WEIGHT_FORMATS
+from mpgemm.sim.golden.terms import BITSERIAL_WEIGHT_FORMATS
 
 from .bitserial import BitSerialConfig
 from .lut import LutConfig

@@ -14,7 +14,7 @@ import time
 import timeit
 from pathlib import Path
 
-from hw.fileio import atomic_write_text
+from mpgemm.hw.fileio import atomic_write_text
 
 __all__ = ["main"]
 
@@ -30,9 +30,9 @@ def _timed(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
 def bench_costmodel() -> dict:
     from dataclasses import replace
 
-    from costmodel import GemmWorkload, evaluate
-    from costmodel.pe import _pe_cost_cached
-    from pe_designs.presets import PRESETS
+    from mpgemm.costmodel import GemmWorkload, evaluate
+    from mpgemm.costmodel.pe import _pe_cost_cached
+    from mpgemm.pe_designs.presets import PRESETS
 
     config = PRESETS["int_mac_w8a8"]
     work = GemmWorkload(M=16, N=4096, K=4096, act_format="int8", weight_format="int8")
@@ -71,10 +71,9 @@ def w4a16_gemv_errors(designs: dict, *, seed: int = 1, k: int = 1024, n: int = 6
     a MixPE or dequantize-then-MAC config with ``group_size``): uint4 weights with zero points,
     FP16 scales in [0.005, 0.02], activations ~ N(0, 1) in FP16, the same operands for all."""
     import numpy as np
-
-    from sim.golden.fp import f32_value
-    from sim.golden.mixpe import exact_gemm, mixpe_gemm
-    from sim.golden.pe import pe_gemm
+    from mpgemm.sim.golden.fp import f32_value
+    from mpgemm.sim.golden.mixpe import exact_gemm, mixpe_gemm
+    from mpgemm.sim.golden.pe import pe_gemm
 
     rng = np.random.default_rng(seed)
     a = np.float16(rng.normal(0.0, 1.0, (1, k))).view(np.uint16)
@@ -107,7 +106,7 @@ def bench_fp16_error(seed: int = 1) -> dict:
     widths next to the dequantize-then-MAC baseline on the same operands."""
     from dataclasses import replace
 
-    from pe_designs.presets import PRESETS
+    from mpgemm.pe_designs.presets import PRESETS
 
     mixpe = PRESETS["mixpe_w4a16"]
     designs = {"dequant_mac_w4a16_l4": PRESETS["dequant_mac_w4a16_l4"],
@@ -120,7 +119,7 @@ def bench_fp16_error(seed: int = 1) -> dict:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m mpgemm.sim.bench", description=__doc__)
     ap.add_argument("--out", default=str(ROOT / "reports" / "bench.json"))
     ap.add_argument("--skip-test", action="store_true", help="do not time the full test suite")
     ap.add_argument("--seed", type=int, default=1)
@@ -128,12 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     py = sys.executable
     result: dict = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
 
-    t, rc, _ = _timed([py, "-m", "hw.generate", "--out", str(ROOT / "build" / "bench_rtl")])
+    t, rc, _ = _timed([py, "-m", "mpgemm.hw.generate", "--out", str(ROOT / "build" / "bench_rtl")])
     result["rtl_generation_s"] = {"seconds": t, "ok": rc == 0}
 
     for sim in ("icarus", "verilator"):
         out_json = ROOT / "build" / f"bench_sim_{sim}.json"
-        t, rc, _ = _timed([py, "-m", "sim.runner", "--sim", sim, "--seed", str(args.seed),
+        t, rc, _ = _timed([py, "-m", "mpgemm.sim.runner", "--sim", sim, "--seed", str(args.seed),
                            "--json", str(out_json)])
         designs = json.loads(out_json.read_text())["designs"] if out_json.exists() else []
         result[f"make_sim_{sim}"] = {

@@ -14,8 +14,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from hw.fileio import atomic_write_text
-from hw.generate import RTL_DIR, load_manifest
+from mpgemm.hw.fileio import atomic_write_text
+from mpgemm.hw.generate import RTL_DIR, load_manifest
 
 __all__ = ["SIMULATORS", "DesignResult", "run_design", "run_all", "main"]
 
@@ -60,9 +60,8 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
     """Compile ``rtl_dir/entry['file']`` and run the cocotb PE testbench on it."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
-
-    from hw.lint import waiver_flags
-    from hw.tools import require_tool, verilator_env
+    from mpgemm.hw.lint import waiver_flags
+    from mpgemm.hw.tools import require_tool, verilator_env
 
     _check_simulator(simulator)
     if simulator == "verilator":
@@ -89,12 +88,11 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
     stats_path = build_dir / "stats.json"
     stats_path.unlink(missing_ok=True)
     results_xml = build_dir / "results.xml"
-    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     exit_code = 0
     try:
         runner.test(
             hdl_toplevel=entry["top"],
-            test_module="sim.cocotb.tb_pe",
+            test_module="mpgemm.sim.cocotb.tb_pe",
             build_dir=build_dir,
             test_dir=build_dir,
             results_xml=str(results_xml),
@@ -103,7 +101,6 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
                 "MPGEMM_VECTORS": str(vectors),
                 "MPGEMM_SEED": str(seed),
                 "MPGEMM_STATS": str(stats_path),
-                "PYTHONPATH": pythonpath,
             },
             log_file=build_dir / "sim.log",
         )
@@ -171,7 +168,7 @@ def run_all(rtl_dir: str | Path = RTL_DIR, *, simulator: str = "icarus", vectors
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m sim.runner", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m mpgemm.sim.runner", description=__doc__)
     ap.add_argument("--rtl-dir", default=str(RTL_DIR), help="folder with manifest.json")
     ap.add_argument("--sim", default=os.environ.get("SIM", "icarus"), choices=SIMULATORS)
     ap.add_argument("--vectors", type=int, default=int(os.environ.get("MPGEMM_VECTORS", 1000)),

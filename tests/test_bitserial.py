@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from costmodel import GemmWorkload, evaluate, pe_cost
-from pe_designs.bitserial import BitSerialConfig
-from sim.amaranth_sim import simulate_trace
-from sim.golden.formats import SPECIAL_FORMATS, get_weight_format
-from sim.golden.pe import Beat, BitSerialWeight, run_contract
-from sim.golden.terms import (
+from mpgemm.costmodel import GemmWorkload, evaluate, pe_cost
+from mpgemm.pe_designs.bitserial import BitSerialConfig
+from mpgemm.sim.amaranth_sim import simulate_trace
+from mpgemm.sim.golden.formats import SPECIAL_FORMATS, get_weight_format
+from mpgemm.sim.golden.pe import Beat, BitSerialWeight, run_contract
+from mpgemm.sim.golden.terms import (
     BITSERIAL_WEIGHT_FORMATS,
     booth_digits,
     frac_bits,
@@ -21,8 +20,8 @@ from sim.golden.terms import (
     weight_int,
     weight_terms,
 )
-from sim.scoreboard import check_cycles
-from sim.stimulus import corner_beats, count_valid, random_beats, w_reset
+from mpgemm.sim.scoreboard import check_cycles
+from mpgemm.sim.stimulus import corner_beats, count_valid, random_beats, w_reset
 
 
 def _codes_and_groups(fmt: str):
@@ -240,7 +239,7 @@ def _fp16_gemv(config, rng, n_outputs: int):
     """Outputs of K = 2 groups each, with their exact values (math.fsum of exact products)."""
     import math
 
-    from sim.golden.fp import f32_value
+    from mpgemm.sim.golden.fp import f32_value
 
     beats, exact = [], []
     per_group = config.group_size // config.lanes
@@ -293,8 +292,8 @@ def test_fp_golden_rejects_non_finite_activations():
 
 def test_area_trend_across_precisions_matches_yosys(tmp_path):
     """Cost-model area and Yosys cells grow together from INT2 to INT4 to INT8 weights."""
-    from hw.generate import write_rtl
-    from hw.synth import synth_design
+    from mpgemm.hw.generate import write_rtl
+    from mpgemm.hw.synth import synth_design
 
     designs = {f"bs_{f}": BitSerialConfig(weight_formats=(f,)) for f in ("int2", "int4", "int8")}
     write_rtl(tmp_path / "rtl", designs)
@@ -313,7 +312,7 @@ def test_mixed_type_quantization_end_to_end_through_the_pe(rng):
     the RTL; the PE's integer output times the column scale is A x dequant(W) exactly."""
     from fractions import Fraction
 
-    from sim.golden.bitmod import quantize_mixed_groups
+    from mpgemm.sim.golden.bitmod import quantize_mixed_groups
 
     formats = ("int4", "bitmod_fp4", "bitmod_fp3")
     c = BitSerialConfig(weight_formats=formats, lanes=4, group_size=16, acc_bits=48)
@@ -350,7 +349,7 @@ def test_mixed_type_quantization_end_to_end_through_the_pe(rng):
 
 
 def test_mixed_type_quantization_beats_every_single_type(rng):
-    from sim.golden.bitmod import quantize_mixed_groups
+    from mpgemm.sim.golden.bitmod import quantize_mixed_groups
 
     w = rng.standard_normal((256, 8)) * np.exp(rng.standard_normal((256, 8)))
     formats = ("int4", "bitmod_fp4", "bitmod_fp3")
@@ -398,7 +397,7 @@ def test_short_group_stalls_until_the_dequantizer_is_free():
                       group_end=True))              # a 1-beat group right behind it
     beats += [Beat(a=(0,) * 4, w=w_reset(c))] * 12
     low: list[int] = []
-    from sim.golden.pe import run_bitserial
+    from mpgemm.sim.golden.pe import run_bitserial
 
     expected = run_bitserial(c, beats, w_reset=w_reset(c), not_ready=low)
     assert len(expected) == 2 and low, "the second group must stall"

@@ -3,8 +3,7 @@
 import json
 
 import pytest
-
-from hw.cli import main
+from mpgemm.hw.cli import main
 
 
 def run(capsys, *argv):
@@ -14,7 +13,7 @@ def run(capsys, *argv):
 
 
 def test_presets_lists_every_preset(capsys):
-    from pe_designs.presets import PRESETS
+    from mpgemm.pe_designs.presets import PRESETS
 
     code, out, _ = run(capsys, "presets")
     assert code == 0
@@ -23,8 +22,8 @@ def test_presets_lists_every_preset(capsys):
 
 
 def test_cost_gemm_json_matches_python_api(capsys):
-    from costmodel import GemmWorkload, evaluate
-    from pe_designs.presets import PRESETS
+    from mpgemm.costmodel import GemmWorkload, evaluate
+    from mpgemm.pe_designs.presets import PRESETS
 
     code, out, _ = run(capsys, "cost", "--preset", "int_mac_w8a8", "--M", "4", "--N", "8",
                        "--K", "64", "--json")
@@ -92,7 +91,7 @@ def test_more_cost_and_passthrough_errors(capsys, argv, message):
 
 
 def test_passthrough_subcommands_take_their_options(capsys):
-    from hw.generate import RTL_DIR
+    from mpgemm.hw.generate import RTL_DIR
 
     code, out, _ = run(capsys, "lint", "--rtl-dir", str(RTL_DIR))
     assert code == 0 and " 0 failing" in out
@@ -143,8 +142,8 @@ def test_compare_at_equal_throughput(capsys, tmp_path):
 
 def test_cost_of_a_mixpe_preset_and_config_file(capsys, tmp_path):
     """A MixPE design costs with its own operand formats and group size by default."""
-    from costmodel import GemmWorkload, evaluate
-    from pe_designs.presets import PRESETS
+    from mpgemm.costmodel import GemmWorkload, evaluate
+    from mpgemm.pe_designs.presets import PRESETS
 
     code, out, _ = run(capsys, "cost", "--preset", "mixpe_w4a16", "--M", "1", "--N", "64",
                        "--K", "256", "--json")

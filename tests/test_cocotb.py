@@ -7,9 +7,8 @@ import json
 import shutil
 
 import pytest
-
-from hw.generate import MANIFEST, RTL_DIR, load_manifest
-from sim.runner import run_design
+from mpgemm.hw.generate import MANIFEST, RTL_DIR, load_manifest
+from mpgemm.sim.runner import run_design
 
 DESIGNS = load_manifest(RTL_DIR)["designs"]
 
@@ -50,7 +49,7 @@ def test_broken_rtl_fails_simulation(simulator, tmp_path, seed):
 @pytest.mark.slow
 def test_make_sim_entry_point_fails_on_broken_rtl(tmp_path, capsys):
     """`python -m sim.runner` (what `make sim` runs) exits non-zero for a broken design."""
-    from sim.runner import main
+    from mpgemm.sim.runner import main
 
     name = "int_mac_w8a8_l1"
     rtl = tmp_path / "rtl"
@@ -65,7 +64,7 @@ def test_make_sim_entry_point_fails_on_broken_rtl(tmp_path, capsys):
 
 
 def test_runner_rejects_bad_arguments(tmp_path, capsys):
-    from sim.runner import main
+    from mpgemm.sim.runner import main
 
     assert main(["--designs", "nope", "--json", str(tmp_path / "r.json")]) == 2
     assert "unknown design(s) 'nope'" in capsys.readouterr().err

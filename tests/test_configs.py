@@ -3,9 +3,8 @@
 import re
 
 import pytest
-
-from pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
-from pe_designs.presets import PRESETS, config_from_dict, get_preset
+from mpgemm.pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
+from mpgemm.pe_designs.presets import PRESETS, config_from_dict, get_preset
 
 
 @pytest.mark.parametrize("kwargs, exc, message", [
@@ -97,9 +96,8 @@ def test_components_reject_wrong_config_type():
     import warnings
 
     from amaranth.hdl import UnusedElaboratable
-
-    from pe_designs.bitserial import BitSerialPE
-    from pe_designs.mac import Fp16MacPE, IntMacPE
+    from mpgemm.pe_designs.bitserial import BitSerialPE
+    from mpgemm.pe_designs.mac import Fp16MacPE, IntMacPE
 
     # The rejected components exist (Amaranth creates them before __init__ runs) but are never
     # elaborated; collect them here, or their UnusedElaboratable warning would surface as an

@@ -13,14 +13,13 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import mpgemm.costmodel as costmodel
 import networkx as nx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
-
-import costmodel
-from costmodel import (
+from mpgemm.costmodel import (
     TECH_28NM,
     TECH_45NM,
     ComponentCost,
@@ -34,9 +33,9 @@ from costmodel import (
     rollup,
     rollup_area,
 )
-from costmodel import pe as pe_module
-from costmodel import workload as workload_module
-from costmodel.components import (
+from mpgemm.costmodel import pe as pe_module
+from mpgemm.costmodel import workload as workload_module
+from mpgemm.costmodel.components import (
     FP16_FIELDS,
     FP32_FIELDS,
     barrel_shifter,
@@ -49,7 +48,7 @@ from costmodel.components import (
     register,
     sram_access,
 )
-from costmodel.tech import (
+from mpgemm.costmodel.tech import (
     ALADDIN_40NM_REGISTER_BIT,
     BITMOD_28NM_PE_BLOCKS,
     BITMOD_PNR_ENERGY_FACTOR,
@@ -61,8 +60,8 @@ from costmodel.tech import (
     area_factor,
     energy_factor,
 )
-from pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
-from pe_designs.presets import PRESETS
+from mpgemm.pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
+from mpgemm.pe_designs.presets import PRESETS
 
 # Hypothesis must not write into the shared work tree: no example database, and its constants
 # cache (kept under .hypothesis/ in the working directory even without a database) goes to the
@@ -394,7 +393,7 @@ def test_workload_validation(kwargs, error, message):
 
 
 def test_local_format_table_agrees_with_golden_formats(monkeypatch):
-    from sim.golden.formats import FORMATS
+    from mpgemm.sim.golden.formats import FORMATS
 
     for name, fmt in FORMATS.items():
         local = workload_module._local_info(name)
@@ -551,7 +550,7 @@ def test_costmodel_does_not_import_amaranth():
     script = textwrap.dedent("""
         import json, sys
         from dataclasses import dataclass
-        import costmodel
+        import mpgemm.costmodel as costmodel
 
         @dataclass(frozen=True)
         class IntMac:

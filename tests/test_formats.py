@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from sim.golden.formats import (
+from mpgemm.sim.golden.formats import (
     FORMATS,
     SCALE_FORMAT_NAMES,
     FloatFormat,
@@ -921,7 +920,7 @@ def test_quantized_weights_validation() -> None:
 
 @given(st.integers(-(1 << 70), 0), st.integers(0, 1 << 70))
 def test_signed_bits_for_range_is_the_smallest_width(lo: int, hi: int) -> None:
-    from sim.golden.formats import int_range, signed_bits_for_range
+    from mpgemm.sim.golden.formats import int_range, signed_bits_for_range
 
     bits = signed_bits_for_range(lo, hi)
     rlo, rhi = int_range(bits, True)

@@ -5,10 +5,9 @@ import itertools
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-
-from hw.fp import BF16, FP16, FP32, FPAdd, FPMul, FPParams, IntScaleFP
-from sim.golden.fp import FP16_NAN, FP32_NAN, fp16_mul_fp32, fp32_add, int_scale_fp16
-from sim.stimulus import FP16_SPECIALS, FP32_SPECIALS
+from mpgemm.hw.fp import BF16, FP16, FP32, FPAdd, FPMul, FPParams, IntScaleFP
+from mpgemm.sim.golden.fp import FP16_NAN, FP32_NAN, fp16_mul_fp32, fp32_add, int_scale_fp16
+from mpgemm.sim.stimulus import FP16_SPECIALS, FP32_SPECIALS
 
 
 def _run_comb(dut, inputs: dict[str, np.ndarray], output: str) -> np.ndarray:

@@ -3,9 +3,8 @@
 import json
 
 import pytest
-
-from hw import fileio
-from hw.generate import (
+from mpgemm.hw import fileio
+from mpgemm.hw.generate import (
     MANIFEST,
     RTL_DIR,
     generate_verilog,
@@ -14,7 +13,7 @@ from hw.generate import (
     parse_verilog,
     write_rtl,
 )
-from pe_designs.presets import PRESETS, config_from_dict
+from mpgemm.pe_designs.presets import PRESETS, config_from_dict
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 from amaranth.back import rtlil
 from amaranth.sim import Simulator
-
-from costmodel import GemmWorkload, evaluate, pe_cost
-from pe_designs.lut import LutConfig, LutPrecompute
-from pe_designs.mac import IntMacConfig
-from sim.amaranth_sim import simulate_trace
-from sim.golden.fp import f32_value
-from sim.golden.lut import (
+from mpgemm.costmodel import GemmWorkload, evaluate, pe_cost
+from mpgemm.pe_designs.lut import LutConfig, LutPrecompute
+from mpgemm.pe_designs.mac import IntMacConfig
+from mpgemm.sim.amaranth_sim import simulate_trace
+from mpgemm.sim.golden.fp import f32_value
+from mpgemm.sim.golden.lut import (
     LUT_WEIGHT_FORMATS,
     LutWeight,
     build_table,
@@ -28,9 +27,9 @@ from sim.golden.lut import (
     table_adders,
     weight_value,
 )
-from sim.golden.pe import Beat, run_contract
-from sim.scoreboard import check_cycles
-from sim.stimulus import corner_beats, count_valid, random_beats, w_reset
+from mpgemm.sim.golden.pe import Beat, run_contract
+from mpgemm.sim.scoreboard import check_cycles
+from mpgemm.sim.stimulus import corner_beats, count_valid, random_beats, w_reset
 
 ALL = LUT_WEIGHT_FORMATS
 
@@ -74,7 +73,7 @@ def test_rtl_precompute_builds_the_plans_adders(k, symmetric):
 @pytest.mark.parametrize("symmetric", [True, False])
 def test_rtl_table_contents_are_bit_exact(act_format, table_format, symmetric, rng, seed):
     """LutPrecompute's registered tables equal sim.golden.lut.build_table, entry by entry."""
-    from sim.lut_stimulus import FP16_EXTREMES
+    from mpgemm.sim.lut_stimulus import FP16_EXTREMES
 
     config = LutConfig(act_format=act_format, table_format=table_format, symmetric=symmetric,
                        weight_formats=("int4",), group_size=32,
@@ -490,8 +489,8 @@ def test_area_trends_match_yosys(tmp_path):
     Yosys measures a small saving from symmetrization (its negate on every look-up costs
     nearly what the halved read mux saves): it shows in the flip-flops and the transistor
     estimate, while the generic cell counts are within a fraction of a percent."""
-    from hw.generate import write_rtl
-    from hw.synth import synth_design
+    from mpgemm.hw.generate import write_rtl
+    from mpgemm.hw.synth import synth_design
 
     designs = {"lut_w1": LutConfig(weight_formats=("binary",)),
                "lut_w4": LutConfig(),
@@ -513,7 +512,7 @@ def test_area_trends_match_yosys(tmp_path):
 
 
 def test_equal_throughput_scales_every_design_to_the_target():
-    from costmodel.compare import equal_throughput
+    from mpgemm.costmodel.compare import equal_throughput
 
     designs = {"lut": LutConfig(weight_formats=("uint2", "uint4")),
                "mac": IntMacConfig(weight_bits=4, lanes=4, acc_bits=32, k_max=4096)}

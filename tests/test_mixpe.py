@@ -7,13 +7,12 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
-from costmodel import GemmWorkload, evaluate, pe_cost
-from pe_designs.mixpe import MixPEConfig
-from pe_designs.presets import PRESETS
-from sim.amaranth_sim import simulate_trace
-from sim.golden.fp import f32_value
-from sim.golden.mixpe import (
+from mpgemm.costmodel import GemmWorkload, evaluate, pe_cost
+from mpgemm.pe_designs.mixpe import MixPEConfig
+from mpgemm.pe_designs.presets import PRESETS
+from mpgemm.sim.amaranth_sim import simulate_trace
+from mpgemm.sim.golden.fp import f32_value
+from mpgemm.sim.golden.mixpe import (
     MixPEWeight,
     exact_gemm,
     fp_beat_sums,
@@ -23,9 +22,9 @@ from sim.golden.mixpe import (
     shift_add_terms,
     weight_value,
 )
-from sim.golden.pe import Beat, run_contract
-from sim.mixpe_stimulus import corner_beats, group_beats, random_beats, w_reset
-from sim.scoreboard import check_cycles
+from mpgemm.sim.golden.pe import Beat, run_contract
+from mpgemm.sim.mixpe_stimulus import corner_beats, group_beats, random_beats, w_reset
+from mpgemm.sim.scoreboard import check_cycles
 
 PRECISIONS = (2, 3, 4, 8)
 
@@ -89,7 +88,7 @@ def test_fp16_beat_sums_by_hand():
 def test_fp16_error_against_exact_reference(rng):
     """The FP16 path's only losses are the truncating alignment and the FP32 roundings: on
     normal-distributed activations the error is small, and guard bits reduce it."""
-    from sim.bench import w4a16_gemv_errors
+    from mpgemm.sim.bench import w4a16_gemv_errors
 
     designs = {g: MixPEConfig(act_format="fp16", align_guard_bits=g, group_size=64)
                for g in (0, 4, 12)}
@@ -347,8 +346,8 @@ def test_area_trends_match_yosys(tmp_path):
     """Cost model and Yosys agree on the order within the family: more weight bits cost more
     (more shift-and-add terms, wider accumulators), and signed weights (no zero point: no
     activation sum, no z * A) cost less than unsigned ones."""
-    from hw.generate import write_rtl
-    from hw.synth import synth_design
+    from mpgemm.hw.generate import write_rtl
+    from mpgemm.hw.synth import synth_design
 
     designs = {"mixpe_w2": MixPEConfig(weight_bits=2, group_size=32),
                "mixpe_w4": MixPEConfig(group_size=32),
@@ -373,7 +372,7 @@ def test_against_dequantize_then_mac_at_equal_throughput():
     MACs per cycle. Both run a 4-lane beat per cycle, so they need the same number of PEs; the
     cost model gives MixPE less energy per MAC (no per-weight dequantization, no FP16
     multipliers), and Yosys cell counts scale with the PE count like the area."""
-    from costmodel.compare import equal_throughput
+    from mpgemm.costmodel.compare import equal_throughput
 
     designs = {"mixpe": PRESETS["mixpe_w4a16"], "dequant": PRESETS["dequant_mac_w4a16_l4"]}
     rows = {r.design: r for r in equal_throughput(designs, "fp16", ["uint4"],

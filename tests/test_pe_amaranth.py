@@ -4,13 +4,12 @@ Presets plus variants that cover every supported signedness, width extreme and l
 """
 
 import pytest
-
-from pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
-from pe_designs.presets import PRESETS
-from sim.amaranth_sim import simulate_pe, simulate_trace
-from sim.golden.pe import Beat, run_contract
-from sim.scoreboard import check_cycles
-from sim.stimulus import corner_beats, count_valid, random_beats, w_reset
+from mpgemm.pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
+from mpgemm.pe_designs.presets import PRESETS
+from mpgemm.sim.amaranth_sim import simulate_pe, simulate_trace
+from mpgemm.sim.golden.pe import Beat, run_contract
+from mpgemm.sim.scoreboard import check_cycles
+from mpgemm.sim.stimulus import corner_beats, count_valid, random_beats, w_reset
 
 VARIANTS = {
     "int_u8xu4": IntMacConfig(act_bits=8, act_signed=False, weight_bits=4, weight_signed=False,

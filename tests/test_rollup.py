@@ -1,10 +1,9 @@
 """The cost model walks the generated module hierarchy and agrees with its config-based area."""
 
 import pytest
-
-from costmodel import generated_units, pe_cost, rtl_area_um2
-from hw.generate import RTL_DIR, hierarchy_graph, load_manifest
-from pe_designs.presets import config_from_dict
+from mpgemm.costmodel import generated_units, pe_cost, rtl_area_um2
+from mpgemm.hw.generate import RTL_DIR, hierarchy_graph, load_manifest
+from mpgemm.pe_designs.presets import config_from_dict
 
 MANIFEST = load_manifest(RTL_DIR)
 

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from amaranth.back import verilog
-
-from hw import synth
-from hw.synth import SynthError, find_nextpnr_ice40, find_yosys, main, synth_design
-from pe_designs.presets import PRESETS
+from mpgemm.hw import synth
+from mpgemm.hw.synth import SynthError, find_nextpnr_ice40, find_yosys, main, synth_design
+from mpgemm.pe_designs.presets import PRESETS
 
 try:
     YOSYS = find_yosys()

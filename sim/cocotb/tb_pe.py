@@ -18,11 +18,10 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
-
-from pe_designs.presets import config_from_dict
-from sim.golden.pe import run_contract
-from sim.scoreboard import OUTPUTS, check_cycles, driven_inputs
-from sim.stimulus import corner_beats, count_valid, random_beats, w_reset
+from mpgemm.pe_designs.presets import config_from_dict
+from mpgemm.sim.golden.pe import run_contract
+from mpgemm.sim.scoreboard import OUTPUTS, check_cycles, driven_inputs
+from mpgemm.sim.stimulus import corner_beats, count_valid, random_beats, w_reset
 
 
 class PEDriver:
