@@ -28,7 +28,8 @@ class CliError(Exception):
 
 
 def _load_config(args):
-    from mpgemm.pe_designs.presets import config_from_dict, get_preset
+    from mpgemm.pe_designs.presets import get_preset
+    from mpgemm.pe_designs.registry import config_from_dict
 
     if (args.preset is None) == (args.config is None):
         raise CliError("give exactly one of --preset NAME or --config FILE.json")

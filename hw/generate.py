@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+from mpgemm.pe_designs.registry import build_component
 
 from .fileio import atomic_write_text
 
@@ -39,7 +40,8 @@ def generate_verilog(config: Any, name: str) -> str:
         raise ValueError(f"module name must match {_NAME_RE.pattern}, not {name!r}")
     # emit_src=False: `(* src = "path:line" *)` attributes would make the bytes depend on where
     # the package is installed, and pyverilog cannot parse them.
-    return verilog.convert(config.build(), name=name, emit_src=False, strip_internal_attrs=True)
+    return verilog.convert(build_component(config), name=name, emit_src=False,
+                           strip_internal_attrs=True)
 
 
 @dataclass
@@ -155,7 +157,7 @@ def module_units(config: Any, name: str) -> dict[str, dict]:
         for sub, sub_name, _ in fragment.subfragments:
             walk(sub, f"{path}.{sub_name}")
 
-    walk(Fragment.get(config.build(), None), name)
+    walk(Fragment.get(build_component(config), None), name)
     return units
 
 

@@ -637,7 +637,7 @@ def _cost_model_areas(entries: Mapping[str, Mapping[str, Any]]
         from mpgemm.costmodel import pe_cost
     except ImportError as exc:
         return areas, [f"cost model not importable ({exc}); area columns are n/a"]
-    from mpgemm.pe_designs.presets import config_from_dict
+    from mpgemm.pe_designs.registry import config_from_dict
 
     notes = []
     for dname, entry in entries.items():

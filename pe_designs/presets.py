@@ -14,7 +14,7 @@ from .lut import LutConfig
 from .mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
 from .mixpe import MixPEConfig
 
-__all__ = ["PRESETS", "CONFIG_KINDS", "get_preset", "config_from_dict"]
+__all__ = ["PRESETS", "get_preset"]
 
 _INT_MAC = IntMacConfig()
 _FP16_MAC = Fp16MacConfig()
@@ -109,11 +109,6 @@ PRESETS = {
     "mixpe_w8a16_int": replace(_MIXPE, act_format="fp16", weight_bits=8, weight_signed=True),
 }
 
-#: config ``kind`` -> config class, for reading configs back from files and the manifest.
-CONFIG_KINDS = {cls.kind: cls for cls in (IntMacConfig, Fp16MacConfig, DequantMacConfig,
-                                           BitSerialConfig, LutConfig, MixPEConfig)}
-
-
 def get_preset(name: str):
     """The preset config called ``name``; unknown names list the allowed ones."""
     if not isinstance(name, str):
@@ -121,20 +116,3 @@ def get_preset(name: str):
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; allowed: {', '.join(sorted(PRESETS))}")
     return PRESETS[name]
-
-
-def config_from_dict(data):
-    """Rebuild a config from ``to_dict()`` output (a mapping with ``kind`` and the fields)."""
-    from .common import config_from_dict as _build
-
-    if not isinstance(data, dict):
-        raise TypeError(f"config must be a mapping, not {type(data).__name__}")
-    if "kind" not in data:
-        raise ValueError(f"config needs a 'kind' key; allowed kinds: "
-                         f"{', '.join(sorted(CONFIG_KINDS))}")
-    kind = data["kind"]
-    if kind not in CONFIG_KINDS:
-        raise ValueError(f"config kind must be one of {', '.join(sorted(CONFIG_KINDS))}, "
-                         f"not {kind!r}")
-    fields = {k: v for k, v in data.items() if k != "kind"}
-    return _build(CONFIG_KINDS[kind], fields)

@@ -9,6 +9,7 @@ from typing import Any
 
 from amaranth.hdl import Value
 from amaranth.sim import Simulator
+from mpgemm.pe_designs.registry import build_component
 
 from .golden.pe import Beat
 from .scoreboard import OUTPUTS, driven_inputs
@@ -25,7 +26,7 @@ def simulate_trace(config: Any, beats: list[Beat], *, drain: int = 8, vcd: str |
     Returns ``(driven, observed)``: the input values of every cycle and the raw output values
     read during it, as :func:`sim.scoreboard.check_cycles` takes them.
     """
-    dut = config.build()
+    dut = build_component(config)
     cycles = len(beats) + config.latency + drain
     driven = driven_inputs(config, beats, cycles)
     observed: list[dict[str, int]] = []

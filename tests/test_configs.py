@@ -4,7 +4,8 @@ import re
 
 import pytest
 from mpgemm.pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
-from mpgemm.pe_designs.presets import PRESETS, config_from_dict, get_preset
+from mpgemm.pe_designs.presets import PRESETS, get_preset
+from mpgemm.pe_designs.registry import config_from_dict
 
 
 @pytest.mark.parametrize("kwargs, exc, message", [
@@ -96,8 +97,8 @@ def test_components_reject_wrong_config_type():
     import warnings
 
     from amaranth.hdl import UnusedElaboratable
-    from mpgemm.pe_designs.bitserial import BitSerialPE
-    from mpgemm.pe_designs.mac import Fp16MacPE, IntMacPE
+    from mpgemm.pe_designs.bitserial.rtl import BitSerialPE
+    from mpgemm.pe_designs.mac.rtl import Fp16MacPE, IntMacPE
 
     # The rejected components exist (Amaranth creates them before __init__ runs) but are never
     # elaborated; collect them here, or their UnusedElaboratable warning would surface as an

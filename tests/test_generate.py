@@ -13,7 +13,8 @@ from mpgemm.hw.generate import (
     parse_verilog,
     write_rtl,
 )
-from mpgemm.pe_designs.presets import PRESETS, config_from_dict
+from mpgemm.pe_designs.presets import PRESETS
+from mpgemm.pe_designs.registry import config_from_dict
 
 
 @pytest.fixture(scope="module")

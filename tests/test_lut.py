@@ -10,7 +10,8 @@ import pytest
 from amaranth.back import rtlil
 from amaranth.sim import Simulator
 from mpgemm.costmodel import GemmWorkload, evaluate, pe_cost
-from mpgemm.pe_designs.lut import LutConfig, LutPrecompute
+from mpgemm.pe_designs.lut import LutConfig
+from mpgemm.pe_designs.lut.rtl import LutPrecompute
 from mpgemm.pe_designs.mac import IntMacConfig
 from mpgemm.sim.amaranth_sim import simulate_trace
 from mpgemm.sim.golden.fp import f32_value

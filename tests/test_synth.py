@@ -13,6 +13,7 @@ from amaranth.back import verilog
 from mpgemm.hw import synth
 from mpgemm.hw.synth import SynthError, find_nextpnr_ice40, find_yosys, main, synth_design
 from mpgemm.pe_designs.presets import PRESETS
+from mpgemm.pe_designs.registry import build_component
 
 try:
     YOSYS = find_yosys()
@@ -32,7 +33,7 @@ def rtl_dir(tmp_path_factory) -> Path:
     designs = {}
     for name in (SMALL, FOUR_LANES):
         config = PRESETS[name]
-        text = verilog.convert(config.build(), name=name, emit_src=False,
+        text = verilog.convert(build_component(config), name=name, emit_src=False,
                                strip_internal_attrs=True)
         (out / f"{name}.v").write_text(text)
         designs[name] = {"file": f"{name}.v", "top": name, "config": config.to_dict()}

@@ -18,7 +18,7 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
-from mpgemm.pe_designs.presets import config_from_dict
+from mpgemm.pe_designs.registry import config_from_dict
 from mpgemm.sim.golden.pe import run_contract
 from mpgemm.sim.scoreboard import OUTPUTS, check_cycles, driven_inputs
 from mpgemm.sim.stimulus import corner_beats, count_valid, random_beats, w_reset

@@ -1,0 +1,207 @@
+"""Configs of the bitserial family: pure Python (no Amaranth), read by the RTL generator,
+the golden model and the cost model alike (see :mod:`mpgemm.pe_designs.bitserial`)."""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from mpgemm.sim.golden import terms as T
+from mpgemm.sim.golden.formats import signed_bits_for_range
+
+from ..common import PEConfigBase, PerFormatTiming, check_bool, check_choice, check_int
+
+__all__ = ['ACT_FORMATS', 'BitSerialConfig']
+
+
+#: Activation formats and their widths: integers (exact datapath) and FP16/BF16 (exponent
+#: alignment datapath with an FP32 group accumulator).
+ACT_FORMATS = {"int8": 8, "int16": 16, "fp16": 16, "bf16": 16}
+
+
+_FP_FIELDS = {"fp16": (5, 10), "bf16": (8, 7)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class BitSerialConfig(PerFormatTiming, PEConfigBase):
+    """Bit-serial PE (BitMoD-style).
+
+    Parameters
+    ----------
+    weight_formats : tuple of str
+        Data types a group may use (one or more of ``sim.golden.terms.BITSERIAL_WEIGHT_FORMATS``:
+        int2-int8, uint2-uint8 with a zero point, ternary, fp4_e2m1, bitmod_fp4, bitmod_fp3).
+    act_format : str
+        ``"int8"`` or ``"int16"`` (two's complement, exact integer datapath), or ``"fp16"`` /
+        ``"bf16"`` (finite values; exponent-alignment datapath, see
+        :func:`sim.golden.pe.bitserial_fp_term_sum`: each term cycle aligns the lanes to their
+        largest product exponent, truncating, and accumulates in FP32 with RNE; dequantization
+        and the output accumulator are FP32 too).
+    lanes : int
+        Weights per beat (dot-product lanes), 1-16; BitMoD uses 4.
+    group_size : int
+        Weights per quantization group along K (one scale, zero point, data type), 1-4096; a
+        multiple of ``lanes``.
+    term_mode : str
+        ``"booth"``: BitMoD's unified terms; ``"bitplane"``: one two's complement bit per cycle.
+    scale_bits : int
+        Width of the group scale, 1-8 (BitMoD: INT8); also the dequantization cycles.
+    acc_bits : int
+        Output accumulator width, 2-64 (wraps modulo 2**acc_bits); integer activations only
+        (FP activations accumulate in FP32).
+    k_max : int
+        Largest K one output accumulates; ``acc_bits`` must hold it without wrapping.
+    align_guard_bits : int
+        FP activations: bits kept below an aligned significand's LSB, 0-12; more bits, less
+        truncation error, wider adder tree.
+    scale_signed : bool
+        False: unsigned scale codes (0 .. 2^scale_bits - 1). True: two's complement (BitMoD's
+        INT8 scale); the dequantizer's last step, the scale's sign bit, subtracts.
+    """
+
+    kind: ClassVar[str] = "bitserial"
+
+    weight_formats: tuple[str, ...] = ("int4",)
+    act_format: str = "int8"
+    lanes: int = 4
+    group_size: int = 128
+    term_mode: str = "booth"
+    scale_bits: int = 8
+    acc_bits: int = 48
+    k_max: int = 4096
+    align_guard_bits: int = 4
+    scale_signed: bool = False
+
+    def __post_init__(self):
+        self._check_weight_formats(T.BITSERIAL_WEIGHT_FORMATS)
+        check_choice("act_format", self.act_format, tuple(ACT_FORMATS))
+        check_int("lanes", self.lanes, 1, 16)
+        check_int("group_size", self.group_size, 1, 4096)
+        check_choice("term_mode", self.term_mode, T.TERM_MODES)
+        check_int("scale_bits", self.scale_bits, 1, 8)
+        check_int("acc_bits", self.acc_bits, 2, 64)
+        check_int("k_max", self.k_max, 1, 1 << 24)
+        check_int("align_guard_bits", self.align_guard_bits, 0, 12)
+        check_bool("scale_signed", self.scale_signed)
+        if self.scale_signed and self.scale_bits < 2:
+            raise ValueError(f"scale_bits must be >= 2 for a signed scale, not {self.scale_bits}")
+        if self.group_size % self.lanes:
+            raise ValueError(f"group_size={self.group_size} must be a multiple of "
+                             f"lanes={self.lanes}: a beat never straddles two groups")
+        beats = self.group_size // self.lanes
+        fastest = min(self.beat_cycles(f) for f in self.weight_formats)
+        if beats * fastest < self.scale_bits:
+            raise ValueError(
+                f"group_size={self.group_size} is too small: {beats} beat(s) of "
+                f"{fastest} term cycle(s) last {beats * fastest} cycles, fewer than the "
+                f"scale_bits={self.scale_bits} cycles of bit-serial dequantization; use "
+                f"group_size >= {-(-self.scale_bits // fastest) * self.lanes}")
+        need = self.required_acc_bits
+        if not self.is_fp and self.acc_bits < need:
+            raise ValueError(f"acc_bits={self.acc_bits} is too narrow: k_max={self.k_max} "
+                             f"products of {self.act_format} x {'/'.join(self.weight_formats)} "
+                             f"with {self.scale_bits}-bit scales need acc_bits >= {need}")
+
+    # --- number representation -------------------------------------------------------------
+
+    @property
+    def act_bits(self) -> int:
+        return ACT_FORMATS[self.act_format]
+
+    @property
+    def is_fp(self) -> bool:
+        return self.act_format in _FP_FIELDS
+
+    @property
+    def act_fields(self) -> tuple[int, int]:
+        """(exponent bits, mantissa bits) of FP activations."""
+        return _FP_FIELDS[self.act_format]
+
+    @property
+    def frac_bits(self) -> int:
+        """Common binary point of all formats' integer weights (1 when FP4 is among them)."""
+        return max(T.frac_bits(f) for f in self.weight_formats)
+
+    def extra_shift(self, fmt: str) -> int:
+        """Left shift aligning ``fmt``'s integer weights to the common binary point."""
+        return self.frac_bits - T.frac_bits(fmt)
+
+    @property
+    def code_bits(self) -> int:
+        from mpgemm.sim.golden.formats import get_weight_format
+
+        return max(get_weight_format(f).bits for f in self.weight_formats)
+
+    @property
+    def w_int_bits(self) -> int:
+        """Width of the latched integer weight (before the alignment shift)."""
+        return max(T.w_int_width(f) for f in self.weight_formats)
+
+    @property
+    def has_zero(self) -> bool:
+        return any(f.startswith("uint") for f in self.weight_formats)
+
+    @property
+    def has_special(self) -> bool:
+        return any(f.startswith("bitmod") for f in self.weight_formats)
+
+    @property
+    def dtype_bits(self) -> int:
+        return (len(self.weight_formats) - 1).bit_length()
+
+    @property
+    def max_weight(self) -> int:
+        """Largest weight magnitude in units of 2^-frac_bits."""
+        return max(max(map(abs, T.w_int_range(f))) << self.extra_shift(f)
+                   for f in self.weight_formats)
+
+    @property
+    def max_shift(self) -> int:
+        """Largest term shift ``exp + bsig`` (plus alignment) of any format."""
+        return max(self.max_weight.bit_length(), 1)
+
+    @property
+    def group_acc_bits(self) -> int:
+        """Exact width of a group sum."""
+        amax = 1 << (self.act_bits - 1)
+        bound = self.group_size * amax * self.max_weight
+        return signed_bits_for_range(-bound, bound)
+
+    @property
+    def required_acc_bits(self) -> int:
+        amax = 1 << (self.act_bits - 1)
+        smax = 1 << (self.scale_bits - 1) if self.scale_signed else (1 << self.scale_bits) - 1
+        bound = self.k_max * amax * self.max_weight * smax
+        return signed_bits_for_range(-bound, bound)
+
+    # --- timing (the RTL's measured cycles equal these) ---------------------------------------
+
+    def beat_cycles(self, fmt: str | int) -> int:
+        """Cycles per beat (= terms per weight) for a format name or index."""
+        return T.n_terms(self._fmt(fmt), self.term_mode)
+
+    def latency_for(self, fmt: str | int) -> int:
+        """Cycles from accepting a ``last`` beat of this format to its result on ``o_psum``.
+
+        One cycle per term, ``scale_bits`` dequantization cycles, one output register.
+        """
+        return self.beat_cycles(fmt) + self.scale_bits + 1
+
+    # --- ports -------------------------------------------------------------------------------
+
+    @property
+    def act_port_bits(self) -> int:
+        return self.lanes * self.act_bits
+
+    @property
+    def weight_port_bits(self) -> int:
+        return (self.lanes * self.code_bits + self.scale_bits
+                + (self.code_bits if self.has_zero else 0) + self.dtype_bits
+                + (2 if self.has_special else 0))
+
+    @property
+    def psum_bits(self) -> int:
+        return 32 if self.is_fp else self.acc_bits
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["weight_formats"] = list(self.weight_formats)
+        return d

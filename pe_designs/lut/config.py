@@ -1,0 +1,296 @@
+"""Configs of the lut family: pure Python (no Amaranth), read by the RTL generator,
+the golden model and the cost model alike (see :mod:`mpgemm.pe_designs.lut`)."""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from mpgemm.sim.golden import lut as L
+from mpgemm.sim.golden.formats import signed_bits_for_range
+
+from ..common import PEConfigBase, PerFormatTiming, check_bool, check_choice, check_int
+
+__all__ = ['LUT_ACT_FORMATS', 'TABLE_FORMATS', 'LutConfig']
+
+
+#: Activation formats of the LUT tile and their widths.
+LUT_ACT_FORMATS = {"int8": 8, "int16": 16, "fp16": 16}
+
+
+#: Table entry formats each activation format allows: exact integers for integer activations;
+#: INT8-quantized (the paper's table quantization) or FP16 entries for FP16 activations.
+TABLE_FORMATS = {"int8": ("exact",), "int16": ("exact",), "fp16": ("int8", "fp16")}
+
+
+@dataclass(frozen=True, kw_only=True)
+class LutConfig(PerFormatTiming, PEConfigBase):
+    """LUT tensor core tile.
+
+    Parameters
+    ----------
+    weight_formats : tuple of str
+        Data types a group may use (``sim.golden.lut.LUT_WEIGHT_FORMATS``: uint1-uint8 with a
+        zero point, int2-int8, ternary, binary); one per group, chosen by the beat's ``dtype``.
+    act_format : str
+        ``"int8"`` or ``"int16"``: tables, accumulators and outputs are exact integers.
+        ``"fp16"``: outputs are FP32, with tables as ``table_format`` says.
+    table_format : str
+        ``"exact"`` (integer activations: exact integer entries). For FP16 activations
+        ``"int8"``: per chunk, activations aligned to their largest exponent (truncating),
+        exact sums rounded to INT8 entries (RNE, clamped to +-127) sharing that exponent,
+        exact wide-integer accumulation, one FP32 rounding per group; or ``"fp16"``: FP16
+        entries (FP16 additions), FP32 accumulation with RNE per plane (see
+        :mod:`sim.golden.lut` for both definitions).
+    rows, cols : int
+        Tile size M (activation rows, one table each; 1-8) and N (multiplexer-PEs per row, each
+        one output column; 1-64). The paper's tile is M2 N64.
+    table_k : int
+        Activations per table, 2-6 (the paper's K = 4).
+    symmetric : bool
+        Table symmetrization: store ``2^(K-1)`` entries and negate on look-up (True), or all
+        ``2^K`` entries (False).
+    group_size : int
+        Weights per quantization group along K (one scale and zero point per column), a
+        multiple of ``table_k``, at most 4096.
+    scale_bits : int
+        Width of the group scale, 1-8; also that many dequantization cycles.
+    scale_signed : bool
+        Two's complement scale codes (the top scale bit subtracts).
+    acc_bits : int
+        Output accumulator width, 2-64 (wraps modulo 2**acc_bits).
+    k_max : int
+        Largest K one output accumulates; ``acc_bits`` must hold it without wrapping.
+    """
+
+    kind: ClassVar[str] = "lut"
+
+    weight_formats: tuple[str, ...] = ("uint4",)
+    act_format: str = "int8"
+    table_format: str = "exact"
+    rows: int = 2
+    cols: int = 4
+    table_k: int = 4
+    symmetric: bool = True
+    group_size: int = 128
+    scale_bits: int = 8
+    scale_signed: bool = False
+    acc_bits: int = 32
+    k_max: int = 4096
+
+    def __post_init__(self):
+        self._check_weight_formats(L.LUT_WEIGHT_FORMATS)
+        check_choice("act_format", self.act_format, tuple(LUT_ACT_FORMATS))
+        allowed = TABLE_FORMATS[self.act_format]
+        if self.table_format not in allowed:
+            raise ValueError(f"table_format must be one of {', '.join(map(repr, allowed))} for "
+                             f"act_format={self.act_format!r}, not {self.table_format!r}")
+        check_int("rows", self.rows, 1, 8)
+        check_int("cols", self.cols, 1, 64)
+        check_int("table_k", self.table_k, 2, 6)
+        check_bool("symmetric", self.symmetric)
+        check_int("group_size", self.group_size, 1, 4096)
+        check_int("scale_bits", self.scale_bits, 1, 8)
+        check_bool("scale_signed", self.scale_signed)
+        check_int("acc_bits", self.acc_bits, 2, 64)
+        check_int("k_max", self.k_max, 1, 1 << 24)
+        if self.scale_signed and self.scale_bits < 2:
+            raise ValueError(f"scale_bits must be >= 2 for a signed scale, not {self.scale_bits}")
+        if self.group_size % self.table_k:
+            raise ValueError(f"group_size={self.group_size} must be a multiple of "
+                             f"table_k={self.table_k}: a table never straddles two groups")
+        fastest = min(self.beat_cycles(f) for f in self.weight_formats)
+        if self.beats_per_group * fastest < self.dq_cycles:
+            need = -(-self.dq_cycles // fastest) * self.table_k
+            raise ValueError(
+                f"group_size={self.group_size} is too small: {self.beats_per_group} chunk(s) of "
+                f"{fastest} plane cycle(s) last {self.beats_per_group * fastest} cycles, fewer "
+                f"than the {self.dq_cycles} cycles of group dequantization; use "
+                f"group_size >= {need}")
+        if not self.is_fp and self.acc_bits < self.required_acc_bits:
+            raise ValueError(f"acc_bits={self.acc_bits} is too narrow: k_max={self.k_max} "
+                             f"products of {self.act_format} x {'/'.join(self.weight_formats)} "
+                             f"with {self.scale_bits}-bit scales need acc_bits >= "
+                             f"{self.required_acc_bits}")
+
+    # --- number representation -------------------------------------------------------------
+
+    @property
+    def act_bits(self) -> int:
+        return LUT_ACT_FORMATS[self.act_format]
+
+    @property
+    def act_max(self) -> int:
+        """Largest activation magnitude (of the most negative value); integer activations."""
+        return 1 << (self.act_bits - 1)
+
+    @property
+    def is_fp(self) -> bool:
+        """FP16 activations: FP32 outputs and dequantization."""
+        return self.act_format == "fp16"
+
+    @property
+    def table_shift(self) -> int:
+        """INT8 tables: bits an exact entry on its chunk's grid drops (0 otherwise)."""
+        return L.fp16_table_shift(self.table_k) if self.table_format == "int8" else 0
+
+    @property
+    def align_bits(self) -> int:
+        """INT8 tables: width of an exact entry on the chunk's grid (signed)."""
+        bound = self.table_k * ((1 << 11) - 1)
+        return signed_bits_for_range(-bound, bound)
+
+    @property
+    def entry_max(self) -> int:
+        """Largest ``|entry|`` in accumulator units (INT8 entries shifted by up to 29)."""
+        if self.table_format == "int8":
+            return 127 << 29
+        return self.table_k * self.act_max
+
+    @property
+    def planes_max(self) -> int:
+        """Bit-planes of the widest format: the width of a code on ``i_w``."""
+        return max(L.n_planes(f) for f in self.weight_formats)
+
+    @property
+    def code_bits(self) -> int:
+        return self.planes_max
+
+    @property
+    def has_zero(self) -> bool:
+        return any(L.is_unsigned(f) for f in self.weight_formats)
+
+    @property
+    def dtype_bits(self) -> int:
+        return (len(self.weight_formats) - 1).bit_length()
+
+    @property
+    def table_entries(self) -> int:
+        """Entries stored per table (per row)."""
+        return 1 << (self.table_k - 1 if self.symmetric else self.table_k)
+
+    @property
+    def table_bits(self) -> int:
+        """Width of a stored entry: any sum of ``table_k`` +-activations; INT8; or FP16."""
+        if self.table_format == "int8":
+            return 8
+        if self.table_format == "fp16":
+            return 16
+        bound = self.table_k * self.act_max
+        return signed_bits_for_range(-bound, bound)
+
+    @property
+    def table_adders(self) -> int:
+        """Adders/subtractors of one row's precompute unit (from the shared plan)."""
+        return L.table_adders(self.table_k, self.symmetric)
+
+    @property
+    def max_weight(self) -> int:
+        """Largest ``|w|`` of any format (``q - z`` for unsigned ones)."""
+        def wmax(f):
+            return max(abs(L.weight_value(f, c, z)) for c in range(1 << L.n_planes(f))
+                       for z in ((0, (1 << L.n_planes(f)) - 1) if L.is_unsigned(f) else (0,))
+                       if not (f == "ternary" and c == 2))
+        return max(wmax(f) for f in self.weight_formats)
+
+    @property
+    def beats_per_group(self) -> int:
+        return self.group_size // self.table_k
+
+    @property
+    def group_acc_bits(self) -> int:
+        """Exact width of a PE's group accumulator (sum of shifted table values); FP32."""
+        if self.table_format == "fp16":
+            return 32
+        bound = self.beats_per_group * ((1 << self.planes_max) - 1) * self.entry_max
+        return signed_bits_for_range(-bound, bound)
+
+    @property
+    def act_sum_bits(self) -> int:
+        """Width of a row's activation sum over a group (its all-ones entries); FP32."""
+        if self.table_format == "fp16":
+            return 32
+        bound = self.beats_per_group * self.entry_max
+        return signed_bits_for_range(-bound, bound)
+
+    @property
+    def corr_bits(self) -> int:
+        """Bits of the correction constant ``c``: the dequantizer's correction cycles."""
+        return max(L.correction_bits(f, self.symmetric) for f in self.weight_formats)
+
+    @property
+    def dq_bits(self) -> int:
+        """Width of the dequantizer's ``D`` register, including partial corrections; FP32."""
+        if self.table_format == "fp16":
+            return 32
+        bound = self.beats_per_group * self.entry_max * (2 * ((1 << self.planes_max) - 1)
+                                                         + (1 << self.corr_bits))
+        return signed_bits_for_range(-bound, bound)
+
+    @property
+    def cell_bits(self) -> int:
+        """Width of one output (partial sum): ``acc_bits``, or FP32."""
+        return 32 if self.is_fp else self.acc_bits
+
+    @property
+    def required_acc_bits(self) -> int:
+        smax = 1 << (self.scale_bits - 1) if self.scale_signed else (1 << self.scale_bits) - 1
+        bound = self.k_max * self.act_max * self.max_weight * smax
+        return signed_bits_for_range(-bound, bound)
+
+    # --- timing (the RTL's measured cycles equal these) ---------------------------------------
+
+    def beat_cycles(self, fmt: str | int) -> int:
+        """Cycles per chunk (tile beat): one per weight bit-plane."""
+        return L.n_planes(self._fmt(fmt))
+
+    @property
+    def dq_cycles(self) -> int:
+        """Cycles of one group's dequantization: correction bits, then scale bits."""
+        return self.corr_bits + self.scale_bits
+
+    @property
+    def precompute_cycles(self) -> int:
+        """Cycles to fill the tables: built in the cycle a beat is accepted, which overlaps the
+        previous beat's last plane cycle, so precompute never stalls the tile."""
+        return 1
+
+    def table_reuse(self, fmt: str | int) -> int:
+        """Look-ups served by one table: ``cols`` PEs x ``B`` planes."""
+        return self.cols * self.beat_cycles(fmt)
+
+    def latency_for(self, fmt: str | int) -> int:
+        """Cycles from accepting a ``last`` beat to its result: planes, dequantization, output
+        register."""
+        return self.beat_cycles(fmt) + self.dq_cycles + 1
+
+    @property
+    def macs_per_beat(self) -> int:
+        return self.rows * self.cols * self.table_k
+
+    @property
+    def tile_shape(self) -> tuple[int, int, int]:
+        """``(M, N, K)`` of one beat: ``rows`` outputs' rows, ``cols`` columns, ``table_k``."""
+        return self.rows, self.cols, self.table_k
+
+    def cycles_per_tile(self, fmt: str | int) -> int:
+        """Cycles of one M x N x K tile step for ``B``-bit weights (= ``B``)."""
+        return self.beat_cycles(fmt)
+
+    # --- ports -------------------------------------------------------------------------------
+
+    @property
+    def act_port_bits(self) -> int:
+        return self.rows * self.table_k * self.act_bits
+
+    @property
+    def weight_port_bits(self) -> int:
+        return (self.planes_max * self.cols * self.table_k + self.cols * self.scale_bits
+                + (self.cols * self.code_bits if self.has_zero else 0) + self.dtype_bits)
+
+    @property
+    def psum_bits(self) -> int:
+        return self.rows * self.cols * self.cell_bits
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["weight_formats"] = list(self.weight_formats)
+        return d

@@ -1,0 +1,222 @@
+"""Configs of the mixpe family: pure Python (no Amaranth), read by the RTL generator,
+the golden model and the cost model alike (see :mod:`mpgemm.pe_designs.mixpe`)."""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from mpgemm.sim.golden.formats import signed_bits_for_range
+
+from ..common import PEConfigBase, check_bool, check_choice, check_int
+
+__all__ = ['ACT_FORMATS', 'SCALE_FORMATS', 'MixPEConfig']
+
+
+#: Activation formats and their widths.
+ACT_FORMATS = {"int8": 8, "int16": 16, "fp16": 16}
+
+
+#: Scale formats: integer codes ``(bits, signed)`` for integer activations (the result stays
+#: exact), FP16 for FP16 activations (the W4A16 convention of GPTQ/AWQ checkpoints).
+SCALE_FORMATS = {"uint8": (8, False), "int8": (8, True), "uint16": (16, False),
+                 "int16": (16, True), "fp16": (16, None)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class MixPEConfig(PEConfigBase):
+    """MixPE shift-and-add PE.
+
+    Parameters
+    ----------
+    weight_bits : int
+        Weight code width, 2-8 (the paper's precisions are 2, 3, 4 and 8); also the number of
+        shift-and-add terms per lane.
+    weight_signed : bool
+        False: unsigned codes with a ``weight_bits`` unsigned zero point per group (asymmetric,
+        GPTQ/AWQ style). True: two's complement codes, symmetric (no zero point).
+    act_format : str
+        ``"int8"`` or ``"int16"`` (two's complement, exact), or ``"fp16"`` (finite values).
+    lanes : int
+        Weights per beat (dot-product lanes), 1-16.
+    group_size : int
+        Weights per quantization group along K, 1-4096, a multiple of ``lanes``.
+    scale_format : str or None
+        ``"uint8"``, ``"int8"``, ``"uint16"`` or ``"int16"`` for integer activations (default
+        ``"uint8"``), ``"fp16"`` for FP16 activations (its default and only choice).
+    acc_bits : int
+        Output accumulator width for integer activations, 2-64 (wraps modulo 2**acc_bits);
+        FP16 activations accumulate in FP32.
+    k_max : int
+        Largest K one output accumulates; ``acc_bits`` must hold it without wrapping.
+    align_guard_bits : int
+        FP16 activations: bits kept below an aligned lane's LSB, 0-16.
+    """
+
+    kind: ClassVar[str] = "mixpe"
+
+    weight_bits: int = 4
+    weight_signed: bool = False
+    act_format: str = "int8"
+    lanes: int = 4
+    group_size: int = 128
+    scale_format: str | None = None
+    acc_bits: int = 48
+    k_max: int = 4096
+    align_guard_bits: int = 4
+
+    def __post_init__(self):
+        check_int("weight_bits", self.weight_bits, 2, 8)
+        check_bool("weight_signed", self.weight_signed)
+        check_choice("act_format", self.act_format, tuple(ACT_FORMATS))
+        check_int("lanes", self.lanes, 1, 16)
+        check_int("group_size", self.group_size, 1, 4096)
+        check_int("acc_bits", self.acc_bits, 2, 64)
+        check_int("k_max", self.k_max, 1, 1 << 24)
+        check_int("align_guard_bits", self.align_guard_bits, 0, 16)
+        allowed = ("fp16",) if self.is_fp else tuple(f for f in SCALE_FORMATS if f != "fp16")
+        if self.scale_format is not None and self.scale_format not in allowed:
+            raise ValueError(f"scale_format must be one of {', '.join(map(repr, allowed))} for "
+                             f"act_format={self.act_format!r}, not {self.scale_format!r}")
+        if self.group_size % self.lanes:
+            raise ValueError(f"group_size={self.group_size} must be a multiple of "
+                             f"lanes={self.lanes}: a beat never straddles two groups")
+        need = self.required_acc_bits
+        if not self.is_fp and self.acc_bits < need:
+            raise ValueError(f"acc_bits={self.acc_bits} is too narrow: k_max={self.k_max} "
+                             f"products of {self.act_format} x {self.weight_name} with "
+                             f"{self.scale_name} scales need acc_bits >= {need}")
+
+    # --- number representation -------------------------------------------------------------
+
+    @property
+    def is_fp(self) -> bool:
+        return self.act_format == "fp16"
+
+    @property
+    def act_bits(self) -> int:
+        return ACT_FORMATS[self.act_format]
+
+    @property
+    def weight_name(self) -> str:
+        return f"{'int' if self.weight_signed else 'uint'}{self.weight_bits}"
+
+    @property
+    def has_zero(self) -> bool:
+        """Unsigned weights carry a zero point, so the PE also sums the activations."""
+        return not self.weight_signed
+
+    @property
+    def scale_name(self) -> str:
+        """The scale format in use: ``scale_format``, or the activation format's default
+        (kept out of the field so that a preset derived with ``dataclasses.replace`` that
+        changes ``act_format`` gets the new default)."""
+        if self.scale_format is not None:
+            return self.scale_format
+        return "fp16" if self.is_fp else "uint8"
+
+    @property
+    def scale_bits(self) -> int:
+        return SCALE_FORMATS[self.scale_name][0]
+
+    @property
+    def scale_signed(self) -> bool:
+        return bool(SCALE_FORMATS[self.scale_name][1])
+
+    @property
+    def scale_port_bits(self) -> int:
+        return self.scale_bits
+
+    @property
+    def max_weight(self) -> int:
+        """Largest ``|q - z|`` (or ``|q|``): the weight magnitude the accumulators must hold."""
+        return (1 << (self.weight_bits - 1)) if self.weight_signed else (1 << self.weight_bits) - 1
+
+    @property
+    def _amax(self) -> int:
+        return 1 << (self.act_bits - 1)
+
+    @property
+    def group_acc_bits(self) -> int:
+        """Exact width of the group's product sum ``P`` (integer activations)."""
+        b = self.weight_bits
+        qmax = (1 << (b - 1)) if self.weight_signed else (1 << b) - 1
+        bound = self.group_size * self._amax * qmax
+        return signed_bits_for_range(-bound, bound)
+
+    @property
+    def act_sum_bits(self) -> int:
+        """Exact width of the group's activation sum ``A`` (integer activations)."""
+        return signed_bits_for_range(-self.group_size * self._amax,
+                                     self.group_size * (self._amax - 1))
+
+    @property
+    def corr_bits(self) -> int:
+        """Exact width of ``D = P - z * A`` (integer activations)."""
+        bound = self.group_size * self._amax * self.max_weight
+        return signed_bits_for_range(-bound, bound)
+
+    @property
+    def required_acc_bits(self) -> int:
+        smax = 1 << (self.scale_bits - 1) if self.scale_signed else (1 << self.scale_bits) - 1
+        bound = self.k_max * self._amax * self.max_weight * smax
+        return signed_bits_for_range(-bound, bound)
+
+    # --- generated floating-point units (FP16 activations) -----------------------------------
+
+    @property
+    def fp32_adders(self) -> int:
+        """FPAdd units: the ``P`` accumulator and the output's; with a zero point also the
+        ``A`` accumulator and ``P - zA``."""
+        return (2 + 2 * self.has_zero) if self.is_fp else 0
+
+    @property
+    def fp_multipliers(self) -> int:
+        """FPMul units: the FP32 x FP16 scale multiplication."""
+        return int(self.is_fp)
+
+    @property
+    def zero_scalers(self) -> int:
+        """IntScaleFP units: ``z * A`` rounded to FP32."""
+        return int(self.is_fp and self.has_zero)
+
+    # --- timing (the RTL's measured cycles equal these) ---------------------------------------
+
+    @property
+    def beats_per_group(self) -> int:
+        return self.group_size // self.lanes
+
+    @property
+    def dq_cycles(self) -> int:
+        """Dequantization cycles per group: ``D = P - z A``, then ``y = base + s D``."""
+        return 2
+
+    @property
+    def dq_overlaps_next_group(self) -> bool:
+        """The dequantizer is a pipeline that takes a group every cycle, so it always runs in
+        the shadow of the next group's beats (no stall, even for one-beat groups)."""
+        return True
+
+    @property
+    def dq_stall_cycles(self) -> int:
+        """Cycles the lanes wait for the dequantizer per group (none: see above)."""
+        return 0
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a ``last`` beat to its result: the group hand-off register, then the
+        dequantizer's ``dq_cycles`` stages (the last one is the output register)."""
+        return 1 + self.dq_cycles
+
+    # --- ports -------------------------------------------------------------------------------
+
+    @property
+    def act_port_bits(self) -> int:
+        return self.lanes * self.act_bits
+
+    @property
+    def weight_port_bits(self) -> int:
+        return (self.lanes * self.weight_bits + (self.weight_bits if self.has_zero else 0)
+                + self.scale_port_bits)
+
+    @property
+    def psum_bits(self) -> int:
+        return 32 if self.is_fp else self.acc_bits
