@@ -2,19 +2,15 @@
 
 Format names are the canonical names of :mod:`sim.golden.formats` (``"int8"``, ``"uint4"``,
 ``"fp16"``, ``"bf16"``, ``"fp8_e4m3"``, ``"ternary"`` ...), the one place number formats are
-defined. That module is read when importable; a small local table of the same names and widths
-stands in otherwise, so the cost model keeps working on its own.
+defined; the cost model reads widths and value ranges from there (and from BitMoD's
+special-value formats) rather than keeping a table of its own.
 """
 
 import functools
-import re
 from dataclasses import dataclass
 from typing import Any
 
-try:
-    from mpgemm.sim.golden import formats as _golden_formats
-except ImportError:
-    _golden_formats = None
+from mpgemm.sim.golden import formats as _golden_formats
 
 __all__ = ["FormatInfo", "format_info", "GemmWorkload", "llm_linear_layers", "PHASES"]
 
@@ -40,31 +36,8 @@ class FormatInfo:
     max_int: int | None
 
 
-_LOCAL_FLOATS = {"fp4_e2m1": 4, "fp8_e4m3": 8, "fp8_e5m2": 8, "fp16": 16, "bf16": 16, "fp32": 32}
-
-
-def _local_info(name: str) -> FormatInfo | None:
-    m = re.fullmatch(r"(u?)int(\d+)", name)
-    if m:
-        unsigned, bits = m.group(1) == "u", int(m.group(2))
-        if not (1 if unsigned else 2) <= bits <= 16:
-            return None
-        lo, hi = (0, (1 << bits) - 1) if unsigned else (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
-        return FormatInfo(name, bits, False, lo, hi)
-    if name == "ternary":
-        return FormatInfo(name, 2, False, -1, 1)
-    if name == "binary":
-        return FormatInfo(name, 1, False, -1, 1)
-    if name in _LOCAL_FLOATS:
-        return FormatInfo(name, _LOCAL_FLOATS[name], True, None, None)
-    return None
-
-
 def _known_names() -> list[str]:
-    if _golden_formats is not None:
-        return [*_golden_formats.FORMATS, *_golden_formats.SPECIAL_FORMATS]
-    return ([f"int{b}" for b in range(2, 17)] + [f"uint{b}" for b in range(1, 17)]
-            + ["ternary", "binary", *_LOCAL_FLOATS])
+    return [*_golden_formats.FORMATS, *_golden_formats.SPECIAL_FORMATS]
 
 
 def format_info(name: str) -> FormatInfo:
@@ -84,18 +57,12 @@ def format_info(name: str) -> FormatInfo:
 
 @functools.lru_cache(maxsize=256)
 def _format_info(name: str) -> FormatInfo:
-    if _golden_formats is not None:
-        fmt = _golden_formats.FORMATS.get(name) or _golden_formats.SPECIAL_FORMATS.get(name)
-        if fmt is not None:
-            if fmt.is_float:
-                return FormatInfo(name, int(fmt.bits), True, None, None)
-            return FormatInfo(name, int(fmt.bits), False, int(fmt.min_value), int(fmt.max_value))
-        info = None
-    else:
-        info = _local_info(name)
-    if info is None:
+    fmt = _golden_formats.FORMATS.get(name) or _golden_formats.SPECIAL_FORMATS.get(name)
+    if fmt is None:
         raise ValueError(f"unknown format {name!r}; allowed: {', '.join(_known_names())}")
-    return info
+    if fmt.is_float:
+        return FormatInfo(name, int(fmt.bits), True, None, None)
+    return FormatInfo(name, int(fmt.bits), False, int(fmt.min_value), int(fmt.max_value))
 
 
 def _check_positive_int(name: str, value: Any) -> None:

@@ -34,7 +34,6 @@ from mpgemm.costmodel import (
     rollup_area,
 )
 from mpgemm.costmodel import pe as pe_module
-from mpgemm.costmodel import workload as workload_module
 from mpgemm.costmodel.components import (
     FP16_FIELDS,
     FP32_FIELDS,
@@ -390,26 +389,6 @@ def test_workload_validation(kwargs, error, message):
     args = {"M": 2, "N": 2, "K": 8, **kwargs}
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
         GemmWorkload(**args)
-
-
-def test_local_format_table_agrees_with_golden_formats(monkeypatch):
-    from mpgemm.sim.golden.formats import FORMATS
-
-    for name, fmt in FORMATS.items():
-        local = workload_module._local_info(name)
-        assert local is not None, name
-        assert (local.bits, local.is_float) == (fmt.bits, fmt.is_float), name
-        if not fmt.is_float:
-            assert (local.min_int, local.max_int) == (fmt.min_value, fmt.max_value), name
-    # Without the golden module the local table serves the same answers.
-    monkeypatch.setattr(workload_module, "_golden_formats", None)
-    workload_module._format_info.cache_clear()
-    try:
-        assert costmodel.format_info("uint4").max_int == 15
-        with pytest.raises(ValueError, match="unknown format 'int99'; allowed: int2, "):
-            costmodel.format_info("int99")
-    finally:
-        workload_module._format_info.cache_clear()
 
 
 def test_llm_layers_llama2_7b():

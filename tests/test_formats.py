@@ -929,3 +929,25 @@ def test_signed_bits_for_range_is_the_smallest_width(lo: int, hi: int) -> None:
         plo, phi = int_range(bits - 1, True)
         assert lo < plo or hi > phi
     assert int_range(8, False) == (0, 255) and int_range(48, True) == (-(1 << 47), (1 << 47) - 1)
+
+
+def test_concept_modules_import_and_the_package_reexports_every_name() -> None:
+    import importlib
+
+    import mpgemm.sim.golden.formats as package
+
+    concepts = ("_checks", "twos", "_base", "integer", "floating", "registry", "special",
+                "packing", "quantize")
+    owners: dict[str, str] = {}
+    for concept in concepts:
+        module = importlib.import_module(f"mpgemm.sim.golden.formats.{concept}")
+        assert module.__doc__, concept
+        for name in module.__all__:
+            assert hasattr(module, name), (concept, name)
+            assert name not in owners, (name, owners.get(name), concept)  # one home per name
+            owners[name] = concept
+    for name in package.__all__:
+        owner = importlib.import_module(f"mpgemm.sim.golden.formats.{owners[name]}")
+        assert getattr(package, name) is getattr(owner, name), name
+    # Every public name of a concept module is re-exported by the package.
+    assert {n for n in owners if not n.startswith("_")} == set(package.__all__)
