@@ -54,7 +54,7 @@ sysdeps-synth:
 # --- main targets ----------------------------------------------------------------------------
 
 rtl: $(STAMP) ## regenerate rtl_out/ (Verilog of every preset + manifest.json)
-	$(PY) -m mpgemm.hw.generate
+	$(PY) -m mpgemm.hw.flow.generate
 
 sim: $(STAMP) sysdeps-sim ## simulate every design in rtl_out/ with cocotb against the golden model
 	$(PY) -m mpgemm.sim.runner --sim $(SIM) -j $(JOBS)
@@ -64,10 +64,10 @@ test: $(STAMP) sysdeps-sim sysdeps-synth ## run the test suite (both simulators,
 
 lint: $(STAMP) ## ruff on the Python, verilator --lint-only -Wall on rtl_out/
 	$(PY) -m ruff check hw pe_designs costmodel sim tests
-	$(PY) -m mpgemm.hw.lint
+	$(PY) -m mpgemm.hw.flow.lint
 
 synth: $(STAMP) sysdeps-synth ## Yosys (generic, iCE40, Xilinx) + nextpnr on rtl_out/, reports/synth/*.json
-	$(PY) -m mpgemm.hw.synth -j $(JOBS)
+	$(PY) -m mpgemm.hw.flow.synth -j $(JOBS)
 
 bench: $(STAMP) sysdeps-sim ## benchmarks (sim and test wall time, cost-model speed) to reports/bench.json
 	$(PY) -m mpgemm.sim.bench --out reports/bench.json

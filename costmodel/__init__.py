@@ -1,7 +1,8 @@
 """Analytical area / energy / latency model of mixed-precision GEMM hardware.
 
 Every design point is a generator config (:mod:`pe_designs`); the cost model reads the same
-frozen config object duck-typed, through its ``kind`` and fields, and never imports Amaranth.
+frozen config object through the family protocol, finds each family's cost model in the one
+family registry (:mod:`mpgemm.pe_designs.registry`), and never imports Amaranth.
 
 Typical use::
 
@@ -12,19 +13,16 @@ Typical use::
     total = sum(evaluate(PRESETS["int_mac_w8a8"], w, n_pe=64) for w in layers)
 """
 
-# Importing a family's model module registers it with pe_cost (see register_pe_model).
-from . import bitserial, lut, mixpe
-from .components import ComponentCost
+from .cost import ComponentCost
 from .evaluate import CostReport, evaluate
 from .hierarchy import generated_units, rollup, rollup_area, rtl_area_um2
-from .pe import PECost, pe_cost, register_pe_model, registered_kinds
+from .pe import PECost, PEModel, pe_cost, pe_model
 from .tech import DEFAULT_TECH, TECH_28NM, TECH_45NM, Technology
 from .workload import GemmWorkload, format_info, llm_linear_layers
 
 __all__ = [
-    "bitserial", "lut", "mixpe",
     "Technology", "TECH_45NM", "TECH_28NM", "DEFAULT_TECH",
-    "ComponentCost", "PECost", "pe_cost", "register_pe_model", "registered_kinds",
+    "ComponentCost", "PECost", "PEModel", "pe_cost", "pe_model",
     "GemmWorkload", "llm_linear_layers", "format_info",
     "CostReport", "evaluate",
     "rollup", "rollup_area", "rtl_area_um2", "generated_units",

@@ -1,8 +1,8 @@
 """Cost model of the bit-serial PE family (:mod:`pe_designs.bitserial`), from its config.
 
-Registered with :func:`costmodel.register_pe_model` under kind ``"bitserial"``. Area is the sum of
+Registered as the family's cost model (``BITSERIAL``, ``Family.cost``). Area is the sum of
 the datapath the generator builds; energy per beat counts every term cycle of the slowest
-configured format (``config.cycles_per_beat``: the worst case, so a mixture of data types is
+configured format (``config.timing().cycles``: the worst case, so a mixture of data types is
 not under-costed) plus the bit-serial dequantization of a group, ``scale_bits`` shift-and-add
 cycles, spread over the ``group_size / lanes`` beats of the group.
 """
@@ -20,15 +20,15 @@ from .components import (
     mux2,
     register,
 )
-from .pe import PE_CONTROL_BITS, _adder_tree, check_typed_grouped_workload, register_pe_model
+from .pe import PE_CONTROL_BITS, PEModel, _adder_tree, check_typed_grouped_workload
 from .tech import Technology
 
-__all__: list[str] = []
+__all__ = ["BITSERIAL"]
 
 
 def _bitserial_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     lanes = config.lanes
-    cycles = config.cycles_per_beat
+    cycles = config.timing().cycles
     prod_bits = config.act_bits + config.max_shift + 1
     beats_per_group = config.group_size // lanes
     sparse = any(is_sparse(f) for f in config.weight_formats)
@@ -77,7 +77,7 @@ def _bitserial_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
                         + mux2(config.acc_bits, tech)
                         + register(config.group_acc_bits + config.scale_bits
                                    + 3 * config.acc_bits, tech))
-    act, wgt = config.act_port_bits, config.weight_port_bits
+    act, wgt = config.ports.act.width, config.ports.weight.width
     plumbing = {
         "forwarding_registers": register(act + wgt + PE_CONTROL_BITS, tech),
         "weight_register": register(wgt, tech) + mux2(wgt, tech),
@@ -107,17 +107,19 @@ _PER_GROUP = ("dequantizer", "dequant_fp32_adder")
 def _bitserial_beat_cost(config: Any, workload: Any, pe: Any) -> tuple[int, int, float]:
     """Timing and energy of the workload's own data type: its term cycles, not the worst case.
 
-    The breakdown's per-cycle entries were costed at ``config.cycles_per_beat`` cycles; they
+    The breakdown's per-cycle entries were costed at ``config.timing().cycles`` cycles; they
     scale to the format's cycles, the per-group dequantization does not.
     """
     fmt = workload.weight_format
-    cycles = config.beat_cycles(fmt)
+    cycles = config.timing(fmt).cycles
     per_cycle = sum(c.energy_pj for k, c in pe.breakdown.items() if k not in _PER_GROUP)
     per_group = sum(c.energy_pj for k, c in pe.breakdown.items() if k in _PER_GROUP)
     factor = pe.energy_per_beat_pj / (per_cycle + per_group) if per_cycle + per_group else 1.0
-    energy = (per_cycle * cycles / config.cycles_per_beat + per_group) * factor
-    return cycles, config.latency_for(fmt), energy
+    energy = (per_cycle * cycles / config.timing().cycles + per_group) * factor
+    return cycles, config.timing(fmt).latency, energy
 
 
-register_pe_model("bitserial", _bitserial_model, check_workload=_check_bitserial,
-                  beat_cost=_bitserial_beat_cost)
+# FP-activation PEs build their two FP32 adders as submodules (integer ones none).
+BITSERIAL = PEModel(
+    breakdown=_bitserial_model, check_workload=_check_bitserial, beat_cost=_bitserial_beat_cost,
+    unit_keys={"group_fp32_adder": "FPAdd", "dequant_fp32_adder": "FPAdd"})

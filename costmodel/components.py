@@ -24,11 +24,9 @@ same as an unsigned one of the same width.
 """
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .tech import AccessEnergy, Technology
+from .cost import ComponentCost
+from .tech import AccessEnergy, Technology
 
 __all__ = [
     "ComponentCost",
@@ -41,39 +39,6 @@ __all__ = [
 #: (exponent bits, mantissa bits) of IEEE binary16 and binary32.
 FP16_FIELDS = (5, 10)
 FP32_FIELDS = (8, 23)
-
-
-@dataclass(frozen=True, slots=True)
-class ComponentCost:
-    """Area of a component and energy of one use of it.
-
-    Parameters
-    ----------
-    area_um2 : float
-        Silicon area.
-    energy_pj : float
-        Energy per operation (in a PE breakdown: per beat, summed over the component's uses).
-    """
-
-    area_um2: float
-    energy_pj: float
-
-    def __add__(self, other: "ComponentCost") -> "ComponentCost":
-        if not isinstance(other, ComponentCost):
-            return NotImplemented
-        return ComponentCost(self.area_um2 + other.area_um2, self.energy_pj + other.energy_pj)
-
-    def __mul__(self, count: float) -> "ComponentCost":
-        """``count`` instances used once each per operation (area and energy both scale)."""
-        if isinstance(count, bool) or not isinstance(count, (int, float)):
-            return NotImplemented
-        return ComponentCost(self.area_um2 * count, self.energy_pj * count)
-
-    __rmul__ = __mul__
-
-    @classmethod
-    def zero(cls) -> "ComponentCost":
-        return cls(0.0, 0.0)
 
 
 def _check_bits(name: str, value: object, lo: int = 1, hi: int = 1024) -> int:
@@ -94,7 +59,7 @@ def _power_law(x: float, x0: float, y0: float, x1: float, y1: float) -> float:
     return y0 * (x / x0) ** p
 
 
-def int_adder(bits: int, tech: "Technology") -> ComponentCost:
+def int_adder(bits: int, tech: Technology) -> ComponentCost:
     """A ``bits``-wide integer adder (or subtractor).
 
     Linear through Horowitz's 8- and 32-bit points; at 45 nm this leaves a small positive
@@ -108,7 +73,7 @@ def int_adder(bits: int, tech: "Technology") -> ComponentCost:
     )
 
 
-def int_multiplier(a_bits: int, b_bits: int, tech: "Technology") -> ComponentCost:
+def int_multiplier(a_bits: int, b_bits: int, tech: Technology) -> ComponentCost:
     """An ``a_bits`` x ``b_bits`` integer multiplier.
 
     A power law in the partial-product count ``a_bits * b_bits`` through the 8x8 (64) and
@@ -126,19 +91,19 @@ def int_multiplier(a_bits: int, b_bits: int, tech: "Technology") -> ComponentCos
     )
 
 
-def register(bits: int, tech: "Technology") -> ComponentCost:
+def register(bits: int, tech: Technology) -> ComponentCost:
     """``bits`` flip-flops; energy per clocked cycle (clock and data activity together)."""
     _check_bits("bits", bits, 0, 1 << 20)
     return tech.logic.register_bit * bits
 
 
-def mux2(bits: int, tech: "Technology") -> ComponentCost:
+def mux2(bits: int, tech: Technology) -> ComponentCost:
     """A ``bits``-wide 2:1 multiplexer."""
     _check_bits("bits", bits, 0, 1 << 20)
     return tech.logic.mux2_bit * bits
 
 
-def barrel_shifter(bits: int, shift_range: int, tech: "Technology") -> ComponentCost:
+def barrel_shifter(bits: int, shift_range: int, tech: Technology) -> ComponentCost:
     """A logarithmic shifter of a ``bits``-wide word by 0 .. ``shift_range - 1`` positions.
 
     ``ceil(log2(shift_range))`` stages of ``bits`` 2:1 muxes each.
@@ -155,7 +120,7 @@ def _fp_fields(exp_bits: int, man_bits: int) -> int:
     return man_bits + 1
 
 
-def fp_adder(exp_bits: int, man_bits: int, tech: "Technology") -> ComponentCost:
+def fp_adder(exp_bits: int, man_bits: int, tech: Technology) -> ComponentCost:
     """A floating-point adder for a format with the given field widths, rounding once.
 
     Power law in significand width through FP16 (11 bits) and FP32 (24 bits): exponent 1.44
@@ -170,7 +135,7 @@ def fp_adder(exp_bits: int, man_bits: int, tech: "Technology") -> ComponentCost:
     )
 
 
-def fp_multiplier(exp_bits: int, man_bits: int, tech: "Technology") -> ComponentCost:
+def fp_multiplier(exp_bits: int, man_bits: int, tech: Technology) -> ComponentCost:
     """A floating-point multiplier for a format with the given field widths, rounding once.
 
     Power law in significand width through FP16 and FP32: exponent 1.98 for area (the
@@ -184,7 +149,7 @@ def fp_multiplier(exp_bits: int, man_bits: int, tech: "Technology") -> Component
     )
 
 
-def fp16_exact_multiplier(tech: "Technology") -> ComponentCost:
+def fp16_exact_multiplier(tech: Technology) -> ComponentCost:
     """FP16 x FP16 -> FP32 multiplier whose product is always exact (no rounding logic).
 
     Assumption, following the generator's ``FPMul(FP16, FP32)``: an 11x11 significand
@@ -202,7 +167,7 @@ def fp16_exact_multiplier(tech: "Technology") -> ComponentCost:
 
 
 def fp_scale_multiplier(a_fields: tuple[int, int], b_fields: tuple[int, int],
-                        tech: "Technology") -> ComponentCost:
+                        tech: Technology) -> ComponentCost:
     """A floating-point multiplier of two formats rounding once into ``a``'s format (MixPE's
     FP32 group value times its FP16 scale, ``hw.fp.FPMul(FP32, FP32, b_fmt=FP16)``).
 
@@ -218,7 +183,7 @@ def fp_scale_multiplier(a_fields: tuple[int, int], b_fields: tuple[int, int],
     )
 
 
-def sram_access(capacity_bytes: int, tech: "Technology") -> "AccessEnergy":
+def sram_access(capacity_bytes: int, tech: Technology) -> AccessEnergy:
     """Read and write energy per bit of an SRAM bank of ``capacity_bytes``.
 
     Between characterised banks: ``log(energy)`` linear in ``log(capacity)``. Outside them:
@@ -226,8 +191,6 @@ def sram_access(capacity_bytes: int, tech: "Technology") -> "AccessEnergy":
     grow with the side of the array; Horowitz's 8 KB -> 32 KB -> 1 MB reads follow this law
     to within 15%).
     """
-    from .tech import AccessEnergy
-
     _check_bits("capacity_bytes", capacity_bytes, 1, 1 << 40)
     pts = tech.sram
     if capacity_bytes <= pts[0].capacity_bytes or capacity_bytes >= pts[-1].capacity_bytes:
@@ -245,6 +208,6 @@ def sram_access(capacity_bytes: int, tech: "Technology") -> "AccessEnergy":
     raise AssertionError("unreachable: capacity is inside the characterised range")
 
 
-def dram_access(tech: "Technology") -> "AccessEnergy":
+def dram_access(tech: Technology) -> AccessEnergy:
     """Off-chip DRAM read and write energy per bit."""
     return tech.dram

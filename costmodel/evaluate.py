@@ -190,9 +190,9 @@ def evaluate(
     beats = tiles * beats_per_tile
 
     buf = _buffer_access(buffer_bytes, tech)
-    port_bits = config.act_port_bits + config.weight_port_bits
+    port_bits = config.ports.act.width + config.ports.weight.width
     sram_pj = (beats * port_bits * buf.read_pj_per_bit
-               + tiles * config.psum_bits * (buf.read_pj_per_bit + buf.write_pj_per_bit))
+               + tiles * config.ports.psum.width * (buf.read_pj_per_bit + buf.write_pj_per_bit))
     dram = tech.dram
     dram_pj = (8 * (workload.a_bytes + workload.w_bytes) * dram.read_pj_per_bit
                + 8 * workload.y_bytes * dram.write_pj_per_bit)

@@ -9,6 +9,10 @@ times ``parent`` instantiates ``child``. The graph is read through its methods o
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .components import fp16_exact_multiplier, fp_adder, fp_scale_multiplier
+from .pe import dequantizer, pe_cost, pe_model
+from .tech import DEFAULT_TECH
+
 __all__ = ["rollup", "rollup_area", "unit_cost", "rtl_area_um2", "generated_units"]
 
 
@@ -114,9 +118,6 @@ def unit_cost(desc: Mapping[str, Any], tech: Any) -> Any:
     components (entries with a ``config``) return None: their glue logic is priced from the
     config's breakdown instead.
     """
-    from .components import fp16_exact_multiplier, fp_adder, fp_scale_multiplier
-    from .pe import dequantizer
-
     unit = desc.get("unit")
     if "config" in desc:
         return None
@@ -156,19 +157,14 @@ def rtl_area_um2(config: Any, graph: Any, units: Mapping[str, Mapping[str, Any]]
 
     Every arithmetic-unit module found in the hierarchy is priced from its own description
     (format widths as generated), once per instance; the PE's glue logic (registers, muxes,
-    integer datapath: the config breakdown's entries not listed in
-    :data:`costmodel.pe.UNIT_KEYS`) comes from the config. If the generator built a different set
-    of units than the cost model assumes, this differs from :func:`costmodel.pe_cost`.
+    integer datapath: the config breakdown's entries not listed in its family's
+    :attr:`costmodel.pe.PEModel.unit_keys`) comes from the config. If the generator built a
+    different set of units than the cost model assumes, this differs from
+    :func:`costmodel.pe_cost`.
     """
-    from .pe import UNIT_KEYS, pe_cost
-    from .tech import DEFAULT_TECH
-
     tech = DEFAULT_TECH if tech is None else tech
     breakdown = pe_cost(config, tech).breakdown
-    unit_keys = UNIT_KEYS.get(config.kind)
-    if unit_keys is None:
-        raise ValueError(f"no unit attribution for config kind {config.kind!r}; known: "
-                         f"{', '.join(sorted(UNIT_KEYS))}")
+    unit_keys = pe_model(config).unit_keys
     glue = sum(c.area_um2 for k, c in breakdown.items() if k not in unit_keys)
 
     def own(module: str) -> float:

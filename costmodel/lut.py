@@ -1,6 +1,6 @@
 """Cost model of the LUT tensor core tile (:mod:`pe_designs.lut`), from its config.
 
-Registered with :func:`costmodel.register_pe_model` under kind ``"lut"``. Area is the datapath
+Registered as the family's cost model (``LUT``, ``Family.cost``). Area is the datapath
 the generator builds; the table precompute counts the adders of the very plan the RTL and the
 golden model use (:func:`sim.golden.lut.table_plan`), and the table storage its registers. A beat
 is one chunk of ``table_k`` activations per row, ``cols`` columns of weights: energy per beat
@@ -9,7 +9,7 @@ counts
 * once per beat: the precompute adders and table registers of every row, the row activation
   sums, the latched weight planes;
 * once per plane cycle (``B`` of them; the breakdown is priced at the worst-case format's
-  ``config.cycles_per_beat`` and :func:`_lut_beat_cost` rescales it to the workload's): every
+  ``config.timing().cycles`` and :func:`_lut_beat_cost` rescales it to the workload's): every
   multiplexer-PE's table read, negate, shift and accumulate;
 * once per group, spread over its ``group_size / table_k`` beats: the bit-serial correction and
   dequantization (``dq_cycles`` shift-and-add cycles per PE).
@@ -29,10 +29,10 @@ from .components import (
     mux2,
     register,
 )
-from .pe import _contract_plumbing, check_typed_grouped_workload, register_pe_model
+from .pe import PEModel, _contract_plumbing, check_typed_grouped_workload
 from .tech import Technology
 
-__all__: list[str] = []
+__all__ = ["LUT"]
 
 _PER_BEAT = ("table_precompute", "precompute_fp16_adders", "operand_isolation",
              "table_registers", "act_sum",
@@ -54,7 +54,7 @@ def _fp16_to_fp32(tech: Technology) -> ComponentCost:
 def _lut_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     rows, cols, k = config.rows, config.cols, config.table_k
     pes = rows * cols
-    cycles = config.cycles_per_beat
+    cycles = config.timing().cycles
     tb = config.table_bits
     entries = config.table_entries
     tf = config.table_format
@@ -167,13 +167,19 @@ def _check_lut(config: Any, workload: Any) -> None:
 def _lut_beat_cost(config: Any, workload: Any, pe: Any) -> tuple[int, int, float]:
     """The workload's own format: ``B`` plane cycles per beat instead of the worst case."""
     fmt = workload.weight_format
-    cycles = config.beat_cycles(fmt)
+    cycles = config.timing(fmt).cycles
     fixed = _PER_BEAT + _PER_GROUP + ("psum_registers",)
     per_cycle = sum(c.energy_pj for k, c in pe.breakdown.items() if k not in fixed)
     other = sum(c.energy_pj for k, c in pe.breakdown.items() if k in fixed)
     factor = pe.energy_per_beat_pj / (per_cycle + other) if per_cycle + other else 1.0
-    energy = (per_cycle * cycles / config.cycles_per_beat + other) * factor
-    return cycles, config.latency_for(fmt), energy
+    energy = (per_cycle * cycles / config.timing().cycles + other) * factor
+    return cycles, config.timing(fmt).latency, energy
 
 
-register_pe_model("lut", _lut_model, check_workload=_check_lut, beat_cost=_lut_beat_cost)
+# FP16 tables build FP16 adders in the precompute units and FP32 adders in every PE (planes,
+# dequantization) and row (activation sums); INT8 tables of FP16 activations an FP32
+# dequantization adder per PE; integer tiles none.
+LUT = PEModel(
+    breakdown=_lut_model, check_workload=_check_lut, beat_cost=_lut_beat_cost,
+    unit_keys={"precompute_fp16_adders": "FPAdd", "plane_fp32_adders": "FPAdd",
+               "act_sum_fp32_adders": "FPAdd", "dequant_fp32_adders": "FPAdd"})

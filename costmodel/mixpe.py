@@ -1,6 +1,6 @@
 """Cost model of the MixPE shift-and-add PE (:mod:`pe_designs.mixpe`), from its config.
 
-Registered with :func:`costmodel.register_pe_model` under kind ``"mixpe"``. Area is the datapath
+Registered as the family's cost model (``MIXPE``, ``Family.cost``). Area is the datapath
 the generator builds. Energy per beat (one cycle, ``lanes`` MACs) counts
 
 * every beat: the lanes' shift-and-add trees (``weight_bits`` terms each), the lane adder
@@ -27,16 +27,16 @@ from .components import (
     register,
 )
 from .pe import (
+    PEModel,
     _adder_tree,
     _check_int_operand,
     _contract_plumbing,
     check_grouped_workload,
     dequantizer,
-    register_pe_model,
 )
 from .tech import Technology
 
-__all__: list[str] = []
+__all__ = ["MIXPE"]
 
 def _shift_add(x_bits: int, n_terms: int, tech: Technology,
                top_negative: bool = False) -> ComponentCost:
@@ -129,7 +129,8 @@ def _fp_datapath(config: Any, tech: Technology) -> tuple[dict, dict]:
 def _mixpe_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     per_beat, per_group = (_fp_datapath if config.is_fp else _int_datapath)(config, tech)
     # The group's first-beat i_psum and its flag, loaded once per group.
-    per_group["group_psum"] = register(config.psum_bits + 1, tech) + mux2(config.psum_bits, tech)
+    psum_bits = config.ports.psum.width
+    per_group["group_psum"] = register(psum_bits + 1, tech) + mux2(psum_bits, tech)
     out = dict(per_beat)
     share = 1.0 / config.beats_per_group
     out.update({name: ComponentCost(c.area_um2, c.energy_pj * share)
@@ -146,4 +147,9 @@ def _check_mixpe(config: Any, workload: Any) -> None:
     check_grouped_workload(config, workload, "PE", check_k=not config.is_fp)
 
 
-register_pe_model("mixpe", _mixpe_model, check_workload=_check_mixpe)
+# Over FP16 activations: FP32 accumulators of P (and A), the dequantizer's FP32 adders, its
+# FP32 x FP16 scale multiplier and z * A scaler; integer MixPEs none.
+MIXPE = PEModel(
+    breakdown=_mixpe_model, check_workload=_check_mixpe,
+    unit_keys={"group_fp32_adders": "FPAdd", "dequant_fp32_adders": "FPAdd",
+               "scale_multiplier": "FPMul", "zero_scaler": "IntScaleFP"})

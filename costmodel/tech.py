@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from .components import ComponentCost
+from .cost import ComponentCost
 
 __all__ = [
     "LogicTable", "SramPoint", "AccessEnergy", "Technology", "BlockFigure",
@@ -150,7 +150,7 @@ def scale_energy_pj(
 class LogicTable:
     """Area and energy per operation of the logic anchors every component model is built on.
 
-    Each entry is a :class:`~costmodel.components.ComponentCost`: ``area_um2`` of one unit and
+    Each entry is a :class:`~costmodel.cost.ComponentCost`: ``area_um2`` of one unit and
     ``energy_pj`` per operation (for ``register_bit``: per bit per clocked cycle; for
     ``mux2_bit``: per bit per selection).
     """

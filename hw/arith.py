@@ -1,5 +1,7 @@
 """Small arithmetic building blocks shared by the PE generators."""
 
+from amaranth import Mux, Value
+
 __all__ = ["adder_tree", "shift_add"]
 
 
@@ -29,8 +31,6 @@ def shift_add(x, code, *, top_negative: bool = False):
     of leaving a ``*`` to synthesis: for a low-bit weight that is a handful of gated shifts and
     adds (MixPE's point); for a wide code it is an array multiplier by another name.
     """
-    from amaranth import Mux, Value
-
     code = Value.cast(code)
     n = len(code)
     terms = []

@@ -1,17 +1,18 @@
 """The processing-element (PE) contract shared by every PE family.
 
 Every PE in :mod:`pe_designs` presents the same port shape, so the array generators (weight- and
-output-stationary) instantiate any family without special cases. Widths come from the PE's config;
-the *meaning* of each port is fixed here.
+output-stationary) instantiate any family without special cases. Each port's fields and widths come
+from the config's port description (``config.ports``, pure data in
+:mod:`mpgemm.sim.golden.ports`); the *meaning* of each port is fixed here.
 
 Ports
 -----
-i_a: In(act_layout)
+i_a: In(layout_of(config.ports.act))
     Activation operand(s) of one beat, ``lanes`` wide.
-i_w: In(weight_layout)
+i_w: In(layout_of(config.ports.weight))
     Weight operand(s) of one beat. For the baseline MACs this is ``lanes`` weight codes (plus
     the group scale/zero point for the dequantize-then-MAC PE); multi-cycle PEs may define it as
-    a weight term or a bit-plane. The layout is a property of the config (``weight_port_bits``).
+    a weight term or a bit-plane.
 i_psum: In(psum_shape)
     Incoming partial sum. It is the starting value of an accumulation (``first``): a
     weight-stationary column feeds the PE above's result here, an output-stationary PE gets zero
@@ -22,9 +23,9 @@ i_ctl: In(PEControl)
     register otherwise, so weight-stationary arrays preload once and output-stationary arrays stream
     with ``load_w`` high on every beat. ``first``: this beat starts a new accumulation from
     ``i_psum`` instead of the PE's own accumulator. ``last``: this beat ends the accumulation; its
-    result appears on ``o_psum`` with ``o_valid`` high exactly ``config.beat_timing(w)[1]``
-    cycles later (``config.latency`` for every PE whose timing does not depend on the weight
-    operand ``w``).
+    result appears on ``o_psum`` with ``o_valid`` high exactly ``config.timing(f).latency``
+    cycles later, ``f`` being the weight data type of the beat (``config.timing().latency`` is
+    the worst case).
     ``group_end``: the beat closes a quantization group (PEs that dequantize per group use it,
     others ignore it).
 o_a, o_w, o_ctl: Out
@@ -35,49 +36,54 @@ o_psum: Out(psum_shape), o_valid: Out(1)
     value until the next result.
 o_ready: Out(1)
     High when the PE accepts a beat this cycle. Single-cycle PEs tie it high; multi-cycle
-    (bit-serial) PEs lower it while they work. ``config.beat_timing(w)[0]`` tells the array's
-    scheduler how long a beat with weight operand ``w`` takes (``config.cycles_per_beat`` is the
+    (bit-serial) PEs lower it while they work. ``config.timing(f).cycles`` tells the array's
+    scheduler how long a beat of weight data type ``f`` takes (``config.timing().cycles`` is the
     worst case), so an array fed as its family documents never has to watch ``o_ready``; a
     family may add stall cycles only where it documents them (the bit-serial PE waits when a
     group closes before the previous group's dequantization has finished).
 
 The beat-level meaning of this contract is implemented once in pure numpy by
-:func:`sim.golden.pe.run_contract`, against which every PE is checked.
+:func:`mpgemm.sim.golden.contract.run_contract`, against which every PE is checked.
 """
 
-from amaranth import Mux, Signal
+from amaranth import Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+from mpgemm.sim.golden.ports import PE_CONTROL, Array, Bits, Field, PEPorts, Struct
 
-__all__ = ["PEControl", "pe_signature", "contract_plumbing"]
-
-
-class PEControl(data.Struct):
-    """Per-beat control bits of the PE contract (see the module docstring)."""
-
-    valid: 1
-    load_w: 1
-    first: 1
-    last: 1
-    group_end: 1
+__all__ = ["layout_of", "PEControl", "pe_signature", "contract_plumbing"]
 
 
-def pe_signature(*, act_layout, weight_layout, psum_shape) -> wiring.Signature:
-    """The signature every PE component declares.
+def layout_of(field: Field) -> "Shape | data.Layout":
+    """The Amaranth shape of a port description (:mod:`mpgemm.sim.golden.ports`): a signed or
+    unsigned shape, an ``ArrayLayout`` or a ``StructLayout``, bit for bit the packing that
+    :meth:`~mpgemm.sim.golden.ports.Bits.pack` and friends define."""
+    if isinstance(field, Bits):
+        return signed(field.width) if field.signed else unsigned(field.width)
+    if isinstance(field, Array):
+        return data.ArrayLayout(layout_of(field.element), field.length)
+    if isinstance(field, Struct):
+        return data.StructLayout({name: layout_of(f) for name, f in field.fields})
+    raise TypeError(f"field must be a Bits, Array or Struct description, not {field!r}")
 
-    Parameters
-    ----------
-    act_layout, weight_layout, psum_shape
-        Shape-castables of the activation beat, the weight beat and the partial sum.
-    """
+
+#: Per-beat control bits of the PE contract (see the module docstring).
+PEControl = layout_of(PE_CONTROL)
+
+
+def pe_signature(ports: PEPorts) -> wiring.Signature:
+    """The signature every PE component declares, from its config's port description."""
+    if not isinstance(ports, PEPorts):
+        raise TypeError(f"ports must be a PEPorts description, not {ports!r}")
+    act, weight, psum = layout_of(ports.act), layout_of(ports.weight), layout_of(ports.psum)
     return wiring.Signature({
-        "i_a": In(act_layout),
-        "i_w": In(weight_layout),
-        "i_psum": In(psum_shape),
+        "i_a": In(act),
+        "i_w": In(weight),
+        "i_psum": In(psum),
         "i_ctl": In(PEControl),
-        "o_a": Out(act_layout),
-        "o_w": Out(weight_layout),
-        "o_psum": Out(psum_shape),
+        "o_a": Out(act),
+        "o_w": Out(weight),
+        "o_psum": Out(psum),
         "o_ctl": Out(PEControl),
         "o_valid": Out(1),
         "o_ready": Out(1),

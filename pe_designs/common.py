@@ -5,12 +5,15 @@ that names the parameter, the value and what is allowed, before any hardware is 
 """
 
 import dataclasses
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from mpgemm.sim.golden.contract import BeatTiming, GoldenModel
+
 __all__ = [
     "check_int", "check_bool", "check_choice", "check_pow2", "config_from_dict",
-    "PEConfigBase", "PerFormatTiming",
+    "check_weight_formats", "PEConfigBase",
 ]
 
 
@@ -58,81 +61,76 @@ def config_from_dict(cls, data: Any):
     return cls(**data)
 
 
-class PEConfigBase:
-    kind: ClassVar[str]
-
-    def to_dict(self) -> dict:
-        """The config as plain data (``kind`` plus every field), as stored in the manifest."""
-        return {"kind": self.kind, **dataclasses.asdict(self)}
-
-    @property
-    def cycles_per_beat(self) -> int:
-        """Initiation interval: cycles between accepted beats (1 for every baseline MAC)."""
-        return 1
-
-    @property
-    def macs_per_beat(self) -> int:
-        return self.lanes
-
-    @property
-    def cycles_per_mac(self) -> float:
-        """Cycles one PE spends per multiply-accumulate in steady state."""
-        return self.cycles_per_beat / self.macs_per_beat
-
-    def beat_timing(self, w) -> tuple[int, int]:
-        """``(cycles, latency)`` of a beat with weight operand ``w`` (the PE contract's timing).
-
-        Families whose timing depends on the weight (a bit-serial PE with several data types)
-        override this; for the others it is ``(cycles_per_beat, latency)`` for every beat.
-        """
-        return self.cycles_per_beat, self.latency
+def check_weight_formats(config: Any, allowed: Iterable[str]) -> None:
+    """Validate ``config.weight_formats`` (a non-empty tuple of distinct names from ``allowed``);
+    config files give lists, the frozen config keeps a (hashable) tuple."""
+    formats = config.weight_formats
+    if isinstance(formats, str) or not isinstance(formats, (tuple, list)) or not formats:
+        raise TypeError(f"weight_formats must be a non-empty tuple of format names, "
+                        f"not {formats!r}")
+    object.__setattr__(config, "weight_formats", tuple(formats))
+    for f in config.weight_formats:
+        check_choice("weight_formats entry", f, allowed)
+    if len(set(config.weight_formats)) != len(config.weight_formats):
+        raise ValueError(f"weight_formats has duplicates: {config.weight_formats!r}")
 
 
-class PerFormatTiming:
-    """Timing of PEs whose beat length depends on the weight data type (``weight_formats``).
+class PEConfigBase(ABC):
+    """What every family's config shares (see :class:`mpgemm.sim.golden.contract.PEConfig`).
 
-    The family defines ``beat_cycles(fmt)`` and ``latency_for(fmt)``; the contract's worst-case
-    figures and per-beat timing follow from them.
+    A family defines its ``kind``, its golden model (``golden``), ``weight_formats``, ``ports``
+    and ``_format_timing(fmt)``, the beat timing of one weight data type; :meth:`timing` and
+    ``cycles_per_mac`` follow from them, so every family states each timing fact once.
     """
 
+    kind: ClassVar[str]
+    golden: ClassVar[GoldenModel]
     weight_formats: tuple[str, ...]
+    lanes: int
 
-    def _check_weight_formats(self, allowed) -> None:
-        """Validate ``weight_formats`` (a non-empty tuple of distinct names from ``allowed``);
-        config files give lists, the frozen config keeps a (hashable) tuple."""
-        formats = self.weight_formats
-        if isinstance(formats, str) or not isinstance(formats, (tuple, list)) or not formats:
-            raise TypeError(f"weight_formats must be a non-empty tuple of format names, "
-                            f"not {formats!r}")
-        object.__setattr__(self, "weight_formats", tuple(formats))
-        for f in self.weight_formats:
-            check_choice("weight_formats entry", f, allowed)
-        if len(set(self.weight_formats)) != len(self.weight_formats):
-            raise ValueError(f"weight_formats has duplicates: {self.weight_formats!r}")
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain data (``kind`` plus every field), as stored in the manifest."""
+        out = {"kind": self.kind, **dataclasses.asdict(self)}
+        # Config files and JSON give lists; the frozen config keeps tuples.
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+    @abstractmethod
+    def _format_timing(self, fmt: str) -> BeatTiming:
+        """The beat timing of weight data type ``fmt`` (one of ``weight_formats``)."""
 
     def _fmt(self, fmt: str | int) -> str:
-        if isinstance(fmt, int):
+        """A weight data type given by name or by index into ``weight_formats``."""
+        if isinstance(fmt, int) and not isinstance(fmt, bool):
+            if not 0 <= fmt < len(self.weight_formats):
+                raise ValueError(f"format index {fmt} is not an index into this config's "
+                                 f"weight_formats {self.weight_formats}")
             return self.weight_formats[fmt]
         if fmt not in self.weight_formats:
             raise ValueError(f"format {fmt!r} is not one of this config's weight_formats "
                              f"{self.weight_formats}")
         return fmt
 
-    @property
-    def cycles_per_weight(self) -> dict[str, int]:
-        """Cycles per beat for each format."""
-        return {f: self.beat_cycles(f) for f in self.weight_formats}
+    def timing(self, weight_format: str | int | None = None) -> BeatTiming:
+        """``(cycles, latency)`` of a beat of ``weight_format`` (a name or an index into
+        ``weight_formats``); None gives the worst case over the formats, which a scheduler that
+        does not track data types can use."""
+        if weight_format is not None:
+            return self._format_timing(self._fmt(weight_format))
+        each = [self._format_timing(f) for f in self.weight_formats]
+        return BeatTiming(max(t.cycles for t in each), max(t.latency for t in each))
 
     @property
-    def cycles_per_beat(self) -> int:
-        """Worst case over the formats (the contract's scheduling bound)."""
-        return max(self.cycles_per_weight.values())
+    def macs_per_beat(self) -> int:
+        """Multiply-accumulates one beat performs (one per lane)."""
+        return self.lanes
 
     @property
-    def latency(self) -> int:
-        """Worst-case result latency over the formats (``latency_for`` gives each one's)."""
-        return max(self.latency_for(f) for f in self.weight_formats)
+    def beats_per_group(self) -> int | None:
+        """Beats of one quantization group for PEs that accumulate groups in hardware; None
+        (the default) for PEs without a group accumulator."""
+        return None
 
-    def beat_timing(self, w) -> tuple[int, int]:
-        """``(cycles, latency)`` of a beat with weight operand ``w`` (its ``dtype`` decides)."""
-        return self.beat_cycles(w.dtype), self.latency_for(w.dtype)
+    @property
+    def cycles_per_mac(self) -> float:
+        """Worst-case cycles one PE spends per multiply-accumulate in steady state."""
+        return self.timing().cycles / self.macs_per_beat

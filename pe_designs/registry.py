@@ -122,7 +122,7 @@ def family_of(config: Any) -> Family:
     if family is None or type(config) is not family.config:
         raise TypeError(f"expected a PE config of a registered family "
                         f"({', '.join(f.config.__name__ for f in _FAMILIES.values())}), "
-                        f"not {config!r}")
+                        f"not {type(config).__name__}")
     return family
 
 

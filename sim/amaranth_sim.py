@@ -11,9 +11,8 @@ from amaranth.hdl import Value
 from amaranth.sim import Simulator
 from mpgemm.pe_designs.registry import build_component
 
-from .golden.pe import Beat
+from .golden.contract import Beat, decode_psum
 from .scoreboard import OUTPUTS, driven_inputs
-from .stimulus import decode_psum
 
 __all__ = ["simulate_trace", "simulate_pe"]
 
@@ -27,7 +26,7 @@ def simulate_trace(config: Any, beats: list[Beat], *, drain: int = 8, vcd: str |
     read during it, as :func:`sim.scoreboard.check_cycles` takes them.
     """
     dut = build_component(config)
-    cycles = len(beats) + config.latency + drain
+    cycles = len(beats) + config.timing().latency + drain
     driven = driven_inputs(config, beats, cycles)
     observed: list[dict[str, int]] = []
 

@@ -14,7 +14,7 @@ import time
 import timeit
 from pathlib import Path
 
-from mpgemm.hw.fileio import atomic_write_text
+from mpgemm.hw.flow.fileio import atomic_write_text
 
 __all__ = ["main"]
 
@@ -71,32 +71,27 @@ def w4a16_gemv_errors(designs: dict, *, seed: int = 1, k: int = 1024, n: int = 6
     a MixPE or dequantize-then-MAC config with ``group_size``): uint4 weights with zero points,
     FP16 scales in [0.005, 0.02], activations ~ N(0, 1) in FP16, the same operands for all."""
     import numpy as np
-    from mpgemm.sim.golden.fp import f32_value
-    from mpgemm.sim.golden.mixpe import exact_gemm, mixpe_gemm
-    from mpgemm.sim.golden.pe import pe_gemm
+    from mpgemm.sim.golden.contract import QuantizedWeights, gemm
+    from mpgemm.sim.golden.fp import f16_value, f32_value
+    from mpgemm.sim.golden.reference import exact_mpgemm, to_float64
 
     rng = np.random.default_rng(seed)
     a = np.float16(rng.normal(0.0, 1.0, (1, k))).view(np.uint16)
     codes = rng.integers(0, 16, (k, n))
     zeros = rng.integers(0, 16, (k // group_size, n))
     scales = np.float16(rng.uniform(0.005, 0.02, (k // group_size, n))).view(np.uint16)
-    exact = None
+    w = QuantizedWeights(codes=codes, scales=scales, zeros=zeros)
+    # (q - z) * s is exact in float64, so the only arithmetic of the reference is exact.
+    w_exact = (codes - np.repeat(zeros, group_size, axis=0)) * np.repeat(
+        f16_value(scales), group_size, axis=0)
+    exact = to_float64(exact_mpgemm(f16_value(a), w_exact)).ravel()
     out = {}
     for name, config in designs.items():
         if config.group_size != group_size:
             raise ValueError(f"{name}: group_size={config.group_size}, the GEMV's is "
                              f"{group_size}")
-        if config.kind == "mixpe":
-            got = mixpe_gemm(config, a, codes, zeros, scales)
-            if exact is None:
-                exact = np.array([float(v) for v in
-                                  exact_gemm(config, a, codes, zeros, scales).flat])
-        else:
-            got = pe_gemm(config, a, (codes, scales, zeros))
+        got = gemm(config, a, w)
         out[name] = np.array([int(v) for v in np.asarray(got).flat], np.uint32)
-    if exact is None:
-        raise ValueError("w4a16_gemv_errors needs at least one MixPE design (the exact "
-                         "reference reads its config)")
     return {name: float(np.linalg.norm(f32_value(bits).astype(np.float64) - exact)
                         / np.linalg.norm(exact)) for name, bits in out.items()}
 
@@ -127,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     py = sys.executable
     result: dict = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
 
-    t, rc, _ = _timed([py, "-m", "mpgemm.hw.generate", "--out", str(ROOT / "build" / "bench_rtl")])
+    t, rc, _ = _timed([py, "-m", "mpgemm.hw.flow.generate", "--out",
+                       str(ROOT / "build" / "bench_rtl")])
     result["rtl_generation_s"] = {"seconds": t, "ok": rc == 0}
 
     for sim in ("icarus", "verilator"):

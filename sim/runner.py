@@ -14,8 +14,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mpgemm.hw.fileio import atomic_write_text
-from mpgemm.hw.generate import RTL_DIR, load_manifest
+from mpgemm.hw.flow.fileio import atomic_write_text
+from mpgemm.hw.flow.generate import RTL_DIR, load_manifest
 
 __all__ = ["SIMULATORS", "DesignResult", "run_design", "run_all", "main"]
 
@@ -60,8 +60,8 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
     """Compile ``rtl_dir/entry['file']`` and run the cocotb PE testbench on it."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
-    from mpgemm.hw.lint import waiver_flags
-    from mpgemm.hw.tools import require_tool, verilator_env
+    from mpgemm.hw.flow.lint import waiver_flags
+    from mpgemm.hw.flow.tools import require_tool, verilator_env
 
     _check_simulator(simulator)
     if simulator == "verilator":

@@ -8,47 +8,15 @@ and ``o_a`` / ``o_w`` / ``o_ctl`` repeating the previous cycle's inputs (systoli
 
 from typing import Any
 
-from .golden.pe import Beat
-from .stimulus import decode_psum, encode_beat
+from .golden.contract import Beat, decode_psum, encode_beat, expected_ready
 
-__all__ = ["INPUTS", "FORWARDED", "OUTPUTS", "driven_inputs", "expected_ready", "check_cycles"]
+__all__ = ["INPUTS", "FORWARDED", "OUTPUTS", "driven_inputs", "check_cycles"]
 
 INPUTS = ("i_a", "i_w", "i_psum", "i_ctl")
 #: output port -> the input port it forwards one cycle later.
 FORWARDED = {"o_a": "i_a", "o_w": "i_w", "o_ctl": "i_ctl"}
 #: Outputs a monitor records every cycle.
 OUTPUTS = (*FORWARDED, "o_psum", "o_valid", "o_ready")
-
-
-def expected_ready(config: Any, beats: list[Beat], cycles: int, *, w_reset: Any = None
-                   ) -> list[int]:
-    """``o_ready`` of every cycle: low while a multi-cycle beat is still being processed.
-
-    A beat accepted at cycle ``t`` that takes ``n`` cycles is worked on in cycles
-    ``t + 1 .. t + n``; ``o_ready`` is low in ``t + 1 .. t + n - 1`` and high again in the last
-    of them, so back-to-back beats are accepted exactly ``n`` cycles apart: the measured cycles
-    per beat are the config's.
-    """
-    from .golden.pe import contract_beats, run_bitserial
-    from .stimulus import w_reset as reset_of
-
-    ready = [1] * cycles
-    w_reg = reset_of(config) if w_reset is None else w_reset
-    if config.kind in ("bitserial", "lut"):
-        # These PEs also stall when a group closes on a busy dequantizer.
-        from .golden.lut import run_lut
-
-        low: list[int] = []
-        run = run_bitserial if config.kind == "bitserial" else run_lut
-        run(config, beats, w_reset=w_reg, not_ready=low)
-        for u in low:
-            if u < cycles:
-                ready[u] = 0
-        return ready
-    for t, _, w in contract_beats(beats, w_reg):
-        for u in range(t + 1, min(t + config.beat_timing(w)[0], cycles)):
-            ready[u] = 0
-    return ready
 
 
 def driven_inputs(config: Any, beats: list[Beat], cycles: int) -> list[dict[str, int]]:
@@ -73,7 +41,7 @@ def check_cycles(config: Any, driven: list[dict[str, int]], observed: list[dict[
     """Differences between ``observed`` outputs and the contract (at most ``limit`` listed).
 
     ``observed[t]`` holds raw unsigned values of :data:`OUTPUTS` read during cycle ``t``;
-    ``expected`` is :func:`sim.golden.pe.run_contract`'s ``(cycle, value)`` list. With
+    ``expected`` is :func:`mpgemm.sim.golden.contract.run_contract`'s ``(cycle, value)`` list. With
     ``beats`` given, ``o_ready`` is checked against :func:`expected_ready` too.
     """
     errors: list[str] = []

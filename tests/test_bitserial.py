@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from mpgemm.costmodel import GemmWorkload, evaluate, pe_cost
 from mpgemm.pe_designs.bitserial import BitSerialConfig
 from mpgemm.sim.amaranth_sim import simulate_trace
+from mpgemm.sim.golden.bitserial import BitSerialWeight
+from mpgemm.sim.golden.contract import Beat, run_contract
 from mpgemm.sim.golden.formats import SPECIAL_FORMATS, get_weight_format
-from mpgemm.sim.golden.pe import Beat, BitSerialWeight, run_contract
 from mpgemm.sim.golden.terms import (
     BITSERIAL_WEIGHT_FORMATS,
     booth_digits,
@@ -122,9 +123,10 @@ def test_config_errors(kwargs, exc, message):
 def test_config_timing_facts():
     c = BitSerialConfig(weight_formats=("int8", "int6", "bitmod_fp4", "ternary"),
                         group_size=128)
-    assert c.cycles_per_weight == {"int8": 4, "int6": 3, "bitmod_fp4": 2, "ternary": 1}
-    assert c.latency_for("int6") == 3 + 8 + 1
-    assert c.cycles_per_beat == 4 and c.latency == 13
+    assert {f: c.timing(f).cycles for f in c.weight_formats} == {
+        "int8": 4, "int6": 3, "bitmod_fp4": 2, "ternary": 1}
+    assert c.timing("int6").latency == 3 + 8 + 1
+    assert c.timing().cycles == 4 and c.timing().latency == 13
     # FP4 among the formats puts every weight on a half-unit grid.
     assert c.frac_bits == 1 and c.extra_shift("int8") == 1 and c.extra_shift("bitmod_fp4") == 0
 
@@ -154,7 +156,7 @@ def _rtl_matches_golden(config, name, rng, seed, n_vectors):
     """Corner cases and random beats through amaranth.sim, checked every cycle."""
     beats = corner_beats(config) + random_beats(config, rng, n_vectors // 2)
     expected = run_contract(config, beats, w_reset=w_reset(config))
-    driven, observed = simulate_trace(config, beats, drain=config.latency + 4)
+    driven, observed = simulate_trace(config, beats, drain=config.timing().latency + 4)
     errors = check_cycles(config, driven, observed, expected, beats=beats)
     assert not errors, f"{name} seed={seed}: " + "; ".join(errors)
     assert count_valid(beats) >= n_vectors // 2 and len(expected) > 0
@@ -179,7 +181,7 @@ def test_golden_is_exact_dot_product_times_scale(rng):
                                                             special),
                               valid=True, load_w=True, first=g == 0 and j == 0,
                               last=g == 1 and j == 3, group_end=j == 3))
-            beats += [Beat(a=(0,) * 4, w=w_reset(c))] * (c.beat_cycles(dtype) - 1)
+            beats += [Beat(a=(0,) * 4, w=w_reset(c))] * (c.timing(dtype).cycles - 1)
         exact += scale * acc
     got = run_contract(c, beats, w_reset=w_reset(c))
     assert [v for _, v in got] == [exact]
@@ -204,7 +206,8 @@ def test_cost_model_follows_terms_per_weight():
     report = evaluate(booth, GemmWorkload(4, 8, 256, act_format="int8", weight_format="int4",
                                           group_size=128))
     # 4 x 8 outputs, each 256 / 4 = 64 beats of the format's term cycles, plus the latency.
-    assert report.latency_cycles == 4 * 8 * 64 * booth.beat_cycles("int4") + booth.latency
+    assert report.latency_cycles == (4 * 8 * 64 * booth.timing("int4").cycles
+                                     + booth.timing().latency)
     with pytest.raises(ValueError, match="is not one of the bitserial config's weight_formats"):
         evaluate(booth, GemmWorkload(1, 1, 128, act_format="int8", weight_format="int8",
                                      group_size=128))
@@ -258,7 +261,7 @@ def _fp16_gemv(config, rng, n_outputs: int):
                                   last=g == 1 and j == per_group - 1,
                                   group_end=j == per_group - 1))
                 beats += [Beat(a=(0,) * config.lanes, w=w_reset(config))] * (
-                    config.beat_cycles(0) - 1)
+                    config.timing(0).cycles - 1)
         exact.append((math.fsum(products), math.fsum(abs(p) for p in products)))
     got = [float(f32_value(np.uint32(v))) for _, v in
            run_contract(config, beats, w_reset=w_reset(config))]
@@ -292,8 +295,8 @@ def test_fp_golden_rejects_non_finite_activations():
 
 def test_area_trend_across_precisions_matches_yosys(tmp_path):
     """Cost-model area and Yosys cells grow together from INT2 to INT4 to INT8 weights."""
-    from mpgemm.hw.generate import write_rtl
-    from mpgemm.hw.synth import synth_design
+    from mpgemm.hw.flow.generate import write_rtl
+    from mpgemm.hw.flow.synth import synth_design
 
     designs = {f"bs_{f}": BitSerialConfig(weight_formats=(f,)) for f in ("int2", "int4", "int8")}
     write_rtl(tmp_path / "rtl", designs)
@@ -334,7 +337,7 @@ def test_mixed_type_quantization_end_to_end_through_the_pe(rng):
                                   load_w=True, first=gi == 0 and j == 0,
                                   last=gi == k // c.group_size - 1 and last_beat,
                                   group_end=last_beat))
-                beats += [Beat(a=(0,) * 4, w=w_reset(c))] * (c.beat_cycles(wt.dtype) - 1)
+                beats += [Beat(a=(0,) * 4, w=w_reset(c))] * (c.timing(wt.dtype).cycles - 1)
         golden = run_contract(c, beats, w_reset=w_reset(c))
         # Exact A x dequant(W): format value x integer group scale x column scale.
         group_scale = np.repeat(qw.scale[:, col], c.group_size)
@@ -344,7 +347,7 @@ def test_mixed_type_quantization_end_to_end_through_the_pe(rng):
         value = Fraction(golden[0][1]) * Fraction(float(qw.column_scale[col])) / 2 ** qw.frac_bits
         assert value == exact
         if col == 0:
-            driven, observed = simulate_trace(c, beats, drain=c.latency + 2)
+            driven, observed = simulate_trace(c, beats, drain=c.timing().latency + 2)
             assert not check_cycles(c, driven, observed, golden, beats=beats)
 
 
@@ -376,11 +379,11 @@ def test_maximum_group_size_extremes_and_zeros(act_format):
             last = j == c.group_size // c.lanes - 1
             beats.append(Beat(a=(a,) * 4, w=BitSerialWeight((code,) * 4, scale), valid=True,
                               load_w=True, first=j == 0, last=last, group_end=last))
-            beats += [Beat(a=(0,) * 4, w=w_reset(c))] * (c.beat_cycles(0) - 1)
+            beats += [Beat(a=(0,) * 4, w=w_reset(c))] * (c.timing(0).cycles - 1)
     expected = run_contract(c, beats, w_reset=w_reset(c))
     if act_format == "int8":
         assert [v for _, v in expected] == [4096 * 128 * 128 * 255, 0]
-    driven, observed = simulate_trace(c, beats, drain=c.latency + 2)
+    driven, observed = simulate_trace(c, beats, drain=c.timing().latency + 2)
     assert not check_cycles(c, driven, observed, expected, beats=beats)
 
 
@@ -397,12 +400,12 @@ def test_short_group_stalls_until_the_dequantizer_is_free():
                       group_end=True))              # a 1-beat group right behind it
     beats += [Beat(a=(0,) * 4, w=w_reset(c))] * 12
     low: list[int] = []
-    from mpgemm.sim.golden.pe import run_bitserial
+    from mpgemm.sim.golden.bitserial import run_bitserial
 
     expected = run_bitserial(c, beats, w_reset=w_reset(c), not_ready=low)
     assert len(expected) == 2 and low, "the second group must stall"
     assert expected[1][0] - expected[0][0] == c.scale_bits
-    driven, observed = simulate_trace(c, beats, drain=c.latency + 4)
+    driven, observed = simulate_trace(c, beats, drain=c.timing().latency + 4)
     assert not check_cycles(c, driven, observed, expected, beats=beats)
 
 
@@ -445,6 +448,6 @@ def test_cost_model_uses_the_workloads_data_type():
     int8 = evaluate(c, GemmWorkload(4, 4, 256, act_format="int8", weight_format="int8",
                                     group_size=128))
     for report, fmt in ((fp4, "bitmod_fp4"), (int8, "int8")):
-        assert report.latency_cycles == 16 * 64 * c.beat_cycles(fmt) + c.latency_for(fmt)
-    assert c.beat_cycles("bitmod_fp4") < c.beat_cycles("int8")
+        assert report.latency_cycles == 16 * 64 * c.timing(fmt).cycles + c.timing(fmt).latency
+    assert c.timing("bitmod_fp4").cycles < c.timing("int8").cycles
     assert fp4.compute_energy_pj < int8.compute_energy_pj

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from mpgemm.hw.cli import main
+from mpgemm.hw.flow.cli import main
 
 
 def run(capsys, *argv):
@@ -91,7 +91,7 @@ def test_more_cost_and_passthrough_errors(capsys, argv, message):
 
 
 def test_passthrough_subcommands_take_their_options(capsys):
-    from mpgemm.hw.generate import RTL_DIR
+    from mpgemm.hw.flow.generate import RTL_DIR
 
     code, out, _ = run(capsys, "lint", "--rtl-dir", str(RTL_DIR))
     assert code == 0 and " 0 failing" in out

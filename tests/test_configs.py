@@ -68,9 +68,9 @@ def test_configs_are_frozen_and_hashable():
 
 
 def test_latency_facts():
-    assert IntMacConfig().latency == 1
-    assert Fp16MacConfig().latency == 2
-    assert DequantMacConfig().latency == 3
+    assert IntMacConfig().timing().latency == 1
+    assert Fp16MacConfig().timing().latency == 2
+    assert DequantMacConfig().timing().latency == 3
     assert IntMacConfig(lanes=4).cycles_per_mac == 0.25
     assert DequantMacConfig(lanes=2).mac == Fp16MacConfig(lanes=2)
 

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from mpgemm.hw import fileio
-from mpgemm.hw.generate import (
+from mpgemm.hw.flow import fileio
+from mpgemm.hw.flow.generate import (
     MANIFEST,
     RTL_DIR,
     generate_verilog,
@@ -52,14 +52,14 @@ def test_manifest_ports_match_config_widths(fresh):
     for entry in manifest["designs"].values():
         config = config_from_dict(entry["config"])
         ports = {p["name"]: (p["direction"], p["width"]) for p in entry["ports"]}
-        assert ports["i_a"] == ("input", config.act_port_bits)
-        assert ports["o_a"] == ("output", config.act_port_bits)
-        assert ports["i_w"] == ("input", config.weight_port_bits)
-        assert ports["i_psum"] == ("input", config.psum_bits)
-        assert ports["o_psum"] == ("output", config.psum_bits)
+        assert ports["i_a"] == ("input", config.ports.act.width)
+        assert ports["o_a"] == ("output", config.ports.act.width)
+        assert ports["i_w"] == ("input", config.ports.weight.width)
+        assert ports["i_psum"] == ("input", config.ports.psum.width)
+        assert ports["o_psum"] == ("output", config.ports.psum.width)
         assert ports["i_ctl"] == ("input", 5)
         assert {"clk", "rst", "o_valid", "o_ready", "o_ctl", "o_w"} <= set(ports)
-        assert entry["timing"]["latency_cycles"] == config.latency
+        assert entry["timing"]["latency_cycles"] == config.timing().latency
 
 
 def test_hierarchy_counts_follow_config(fresh):

@@ -7,9 +7,10 @@ how far each rounding mode is from exact arithmetic (sim.golden.reference) and b
 import numpy as np
 import pytest
 from mpgemm.pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
+from mpgemm.sim.golden.contract import Beat, QuantizedWeights, gemm, run_contract
 from mpgemm.sim.golden.formats import get_format, quantize_groups
 from mpgemm.sim.golden.fp import f16_bits, f32_value
-from mpgemm.sim.golden.pe import Beat, DequantWeight, pe_gemm, run_contract
+from mpgemm.sim.golden.mac import DequantWeight
 from mpgemm.sim.golden.reference import error_stats, exact_matmul, exact_mpgemm, to_float64
 
 U32 = 2.0 ** -24  # unit roundoff of FP32 (round to nearest)
@@ -33,7 +34,7 @@ def test_int_gemm_is_exact_without_wrap(rng):
     c = IntMacConfig(lanes=4)
     a = rng.integers(-128, 128, (6, 64))
     w = rng.integers(-128, 128, (64, 5))
-    assert np.array_equal(pe_gemm(c, a, w), a @ w)
+    assert np.array_equal(gemm(c, a, QuantizedWeights(w)), a @ w)
     exact = to_float64(exact_matmul(a, w))
     assert np.array_equal(exact, (a @ w).astype(np.float64))
 
@@ -45,7 +46,7 @@ def test_int_gemm_agrees_with_contract_trace(rng):
     beats = _beats_for_gemm(c, [list(r) for r in a], [lambda sl, n=n: tuple(w[sl, n])
                                                        for n in range(4)])
     trace = [v for _, v in run_contract(c, beats, w_reset=(0, 0))]
-    assert trace == list(pe_gemm(c, a, w).ravel())
+    assert trace == list(gemm(c, a, QuantizedWeights(w)).ravel())
 
 
 def test_int_gemm_wraps_modulo_acc_bits():
@@ -53,8 +54,8 @@ def test_int_gemm_wraps_modulo_acc_bits():
     a = np.full((1, 8), -128)
     w = np.full((8, 1), -128)
     # 8 * 16384 = 131072 = 2^17 wraps to 0 in a 17-bit accumulator; 7 products to -65536.
-    assert pe_gemm(c, a, w)[0, 0] == 0
-    assert pe_gemm(c, a[:, :7], w[:7])[0, 0] == 7 * 16384 - (1 << 17)
+    assert gemm(c, a, QuantizedWeights(w))[0, 0] == 0
+    assert gemm(c, a[:, :7], QuantizedWeights(w[:7]))[0, 0] == 7 * 16384 - (1 << 17)
 
 
 @pytest.mark.parametrize("lanes", [1, 4])
@@ -63,7 +64,7 @@ def test_fp16_mac_error_against_exact(lanes, rng):
     k = 256
     a = f16_bits(rng.standard_normal((4, k)).astype(np.float16))
     w = f16_bits(rng.standard_normal((k, 3)).astype(np.float16))
-    got = f32_value(pe_gemm(c, a, w)).astype(np.float64)
+    got = f32_value(gemm(c, a, QuantizedWeights(w))).astype(np.float64)
     av = a.view(np.float16).astype(np.float64)
     wv = w.view(np.float16).astype(np.float64)
     exact = exact_matmul(av, wv)
@@ -85,7 +86,7 @@ def test_fp16_mac_agrees_with_contract_trace(rng):
     beats = _beats_for_gemm(c, [list(r) for r in a], [lambda sl, n=n: tuple(w[sl, n])
                                                        for n in range(3)])
     trace = [v for _, v in run_contract(c, beats, w_reset=(0, 0))]
-    assert trace == [int(x) for x in pe_gemm(c, a, w).ravel()]
+    assert trace == [int(x) for x in gemm(c, a, QuantizedWeights(w)).ravel()]
 
 
 @pytest.mark.parametrize("weight_format, signed", [("uint4", False), ("int4", True),
@@ -98,7 +99,8 @@ def test_dequant_mac_error_against_exact_mpgemm(weight_format, signed, rng):
     qw = quantize_groups(w_real, c.group_size, weight_format=weight_format)
     a = rng.standard_normal((3, k)).astype(np.float16)
     scale_bits = f16_bits(qw.scales.astype(np.float16))
-    got = f32_value(pe_gemm(c, f16_bits(a), (qw.codes, scale_bits, qw.zeros))).astype(np.float64)
+    w = QuantizedWeights(qw.codes, scales=scale_bits, zeros=qw.zeros)
+    got = f32_value(gemm(c, f16_bits(a), w)).astype(np.float64)
     exact = exact_mpgemm(a.astype(np.float64), qw.dequantize())
     stats = error_stats(got, exact)
     print(f"dequant MAC {weight_format}: {stats}")
@@ -111,7 +113,7 @@ def test_dequant_mac_error_against_exact_mpgemm(weight_format, signed, rng):
 def test_dequant_step_uses_fp16_rounded_weight():
     # (15 - 0) * (1 + 3 * 2^-10) = 15.0439453125 needs 14 significant bits; FP16 keeps 11
     # (ulp 2^-7 at 15), so the weight becomes 1925.625 ulps -> 1926 ulps = 15.046875.
-    from mpgemm.sim.golden.pe import dequant_mac_step
+    from mpgemm.sim.golden.mac import dequant_mac_step
 
     c = DequantMacConfig()
     one = int(f16_bits(np.float16(1.0)))

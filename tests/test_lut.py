@@ -14,6 +14,7 @@ from mpgemm.pe_designs.lut import LutConfig
 from mpgemm.pe_designs.lut.rtl import LutPrecompute
 from mpgemm.pe_designs.mac import IntMacConfig
 from mpgemm.sim.amaranth_sim import simulate_trace
+from mpgemm.sim.golden.contract import Beat, run_contract
 from mpgemm.sim.golden.fp import f32_value
 from mpgemm.sim.golden.lut import (
     LUT_WEIGHT_FORMATS,
@@ -28,7 +29,6 @@ from mpgemm.sim.golden.lut import (
     table_adders,
     weight_value,
 )
-from mpgemm.sim.golden.pe import Beat, run_contract
 from mpgemm.sim.scoreboard import check_cycles
 from mpgemm.sim.stimulus import corner_beats, count_valid, random_beats, w_reset
 
@@ -74,7 +74,7 @@ def test_rtl_precompute_builds_the_plans_adders(k, symmetric):
 @pytest.mark.parametrize("symmetric", [True, False])
 def test_rtl_table_contents_are_bit_exact(act_format, table_format, symmetric, rng, seed):
     """LutPrecompute's registered tables equal sim.golden.lut.build_table, entry by entry."""
-    from mpgemm.sim.lut_stimulus import FP16_EXTREMES
+    from mpgemm.sim.stimulus.lut import FP16_EXTREMES
 
     config = LutConfig(act_format=act_format, table_format=table_format, symmetric=symmetric,
                        weight_formats=("int4",), group_size=32,
@@ -149,7 +149,7 @@ def _group_beats(config, a_rows, codes, scale, zero, dtype):
         beats.append(Beat(a=tuple(tuple(int(x) for x in row[sl]) for row in a_rows), w=w,
                           psum=(0,) * (config.rows * config.cols), valid=True, load_w=True,
                           first=j == 0, last=j == n_beats - 1, group_end=end))
-        beats += [Beat(a=beats[-1].a, w=w)] * (config.beat_cycles(dtype) - 1 + config.dq_cycles)
+        beats += [Beat(a=beats[-1].a, w=w)] * (config.timing(dtype).cycles - 1 + config.dq_cycles)
     return beats
 
 
@@ -265,13 +265,14 @@ def test_results_are_not_trivially_zero_or_nan(rng):
 def test_config_timing_facts():
     c = LutConfig(weight_formats=("binary", "uint2", "uint4", "int8"), cols=64, group_size=128,
                   acc_bits=40)
-    assert c.cycles_per_weight == {"binary": 1, "uint2": 2, "uint4": 4, "int8": 8}
-    assert c.cycles_per_tile("uint4") == 4
+    assert {f: c.timing(f).cycles for f in c.weight_formats} == {
+        "binary": 1, "uint2": 2, "uint4": 4, "int8": 8}
+    assert c.timing("uint4").cycles == 4
     assert c.precompute_cycles == 1
     assert c.table_reuse("uint2") == 64 * 2
     # Correction bits: 2^B - 1 - 2z spans B + 1 bits for unsigned weights.
     assert c.corr_bits == 5 and c.dq_cycles == 5 + c.scale_bits
-    assert c.latency_for("uint2") == 2 + c.dq_cycles + 1
+    assert c.timing("uint2").latency == 2 + c.dq_cycles + 1
     assert c.macs_per_beat == 2 * 64 * 4
     assert LutConfig(weight_formats=("int4",)).corr_bits == 1       # c = -1
     assert LutConfig(weight_formats=("binary",)).corr_bits == 0     # nothing to correct
@@ -284,7 +285,7 @@ def test_measured_cycles_equal_the_config(fmt, rng):
     """Back-to-back beats of one group: one beat every B cycles, the result latency_for(fmt)
     after the last beat; the RTL's o_valid lands there."""
     c = LutConfig(weight_formats=(fmt,), rows=1, cols=2, group_size=64, acc_bits=40)
-    b = c.beat_cycles(fmt)
+    b = c.timing(fmt).cycles
     codes = rng.choice(_valid_codes(fmt), (64, 2))
     a = rng.integers(-128, 128, (1, 64))
     beats = _group_beats(c, a, codes, np.ones((1, 2), int), np.zeros((1, 2), int), 0)
@@ -294,12 +295,12 @@ def test_measured_cycles_equal_the_config(fmt, rng):
         if beat.valid:
             dense.append(beat)
             dense += [Beat(a=beat.a, w=beat.w)] * (b - 1)
-    driven, observed = simulate_trace(c, dense, drain=c.latency + 2)
+    driven, observed = simulate_trace(c, dense, drain=c.timing().latency + 2)
     accepted = [t for t, beat in enumerate(dense) if beat.valid]
     assert accepted == [j * b for j in range(c.beats_per_group)]
     assert all(observed[t]["o_ready"] for t in accepted)
     valid_at = [t for t, o in enumerate(observed) if o["o_valid"]]
-    assert valid_at == [accepted[-1] + c.latency_for(fmt)]
+    assert valid_at == [accepted[-1] + c.timing(fmt).latency]
     assert not check_cycles(c, driven, observed, run_contract(c, dense, w_reset=w_reset(c)),
                             beats=dense)
 
@@ -316,7 +317,7 @@ def test_short_group_stalls_until_the_dequantizer_is_free():
     expected = run_lut(c, beats, w_reset=w_reset(c), not_ready=low)
     assert len(expected) == 2 and low, "the second group must stall"
     assert expected[1][0] - expected[0][0] == c.dq_cycles
-    driven, observed = simulate_trace(c, beats, drain=c.latency + 4)
+    driven, observed = simulate_trace(c, beats, drain=c.timing().latency + 4)
     assert not check_cycles(c, driven, observed, expected, beats=beats)
 
 
@@ -333,14 +334,14 @@ def test_maximum_group_size_extremes_and_zeros(act_format):
             last = j == c.beats_per_group - 1
             beats.append(Beat(a=((a,) * 4,), w=w, psum=(0,), valid=True, load_w=True,
                               first=j == 0, last=last, group_end=last))
-            beats += [Beat(a=((0,) * 4,), w=w_reset(c))] * (c.beat_cycles(0) - 1)
+            beats += [Beat(a=((0,) * 4,), w=w_reset(c))] * (c.timing(0).cycles - 1)
     expected = run_contract(c, beats, w_reset=w_reset(c))
     if act_format == "int8":
         assert [v for _, v in expected] == [(4096 * -128 * 255 * 255,), (0,)]
     else:
         value = float(f32_value(np.uint32(expected[0][1][0])))
         assert value == pytest.approx(4096 * -65504.0 * 255 * 255, rel=1e-2)
-    driven, observed = simulate_trace(c, beats, drain=c.latency + 2)
+    driven, observed = simulate_trace(c, beats, drain=c.timing().latency + 2)
     assert not check_cycles(c, driven, observed, expected, beats=beats)
 
 
@@ -471,7 +472,7 @@ def test_cost_model_uses_the_workloads_precision():
                                            group_size=128)) for f in ("uint2", "uint4")}
     beats = (2 // c.rows) * (8 // c.cols) * (256 // c.table_k)
     for f, r in reports.items():
-        assert r.latency_cycles == beats * c.beat_cycles(f) + c.latency_for(f)
+        assert r.latency_cycles == beats * c.timing(f).cycles + c.timing(f).latency
     assert reports["uint2"].compute_energy_pj < reports["uint4"].compute_energy_pj
     # A tile computes rows x cols outputs per beat; M = 1 pads the second row.
     gemv = evaluate(c, GemmWorkload(1, 8, 256, act_format="int8", weight_format="uint2",
@@ -490,8 +491,8 @@ def test_area_trends_match_yosys(tmp_path):
     Yosys measures a small saving from symmetrization (its negate on every look-up costs
     nearly what the halved read mux saves): it shows in the flip-flops and the transistor
     estimate, while the generic cell counts are within a fraction of a percent."""
-    from mpgemm.hw.generate import write_rtl
-    from mpgemm.hw.synth import synth_design
+    from mpgemm.hw.flow.generate import write_rtl
+    from mpgemm.hw.flow.synth import synth_design
 
     designs = {"lut_w1": LutConfig(weight_formats=("binary",)),
                "lut_w4": LutConfig(),

@@ -11,6 +11,7 @@ from mpgemm.costmodel import GemmWorkload, evaluate, pe_cost
 from mpgemm.pe_designs.mixpe import MixPEConfig
 from mpgemm.pe_designs.presets import PRESETS
 from mpgemm.sim.amaranth_sim import simulate_trace
+from mpgemm.sim.golden.contract import Beat, run_contract
 from mpgemm.sim.golden.fp import f32_value
 from mpgemm.sim.golden.mixpe import (
     MixPEWeight,
@@ -22,9 +23,8 @@ from mpgemm.sim.golden.mixpe import (
     shift_add_terms,
     weight_value,
 )
-from mpgemm.sim.golden.pe import Beat, run_contract
-from mpgemm.sim.mixpe_stimulus import corner_beats, group_beats, random_beats, w_reset
 from mpgemm.sim.scoreboard import check_cycles
+from mpgemm.sim.stimulus.mixpe import corner_beats, group_beats, random_beats, w_reset
 
 PRECISIONS = (2, 3, 4, 8)
 
@@ -199,11 +199,11 @@ def test_maximum_group_size_saturating_sums_and_zeros(act_format):
 
 def test_config_timing_facts():
     c = MixPEConfig(lanes=4, group_size=128)
-    assert c.cycles_per_beat == 1 and c.macs_per_beat == 4 and c.cycles_per_mac == 0.25
+    assert c.timing().cycles == 1 and c.macs_per_beat == 4 and c.cycles_per_mac == 0.25
     assert c.dq_cycles == 2 and c.dq_overlaps_next_group and c.dq_stall_cycles == 0
-    assert c.latency == 1 + c.dq_cycles == 3
+    assert c.timing().latency == 1 + c.dq_cycles == 3
     assert c.beats_per_group == 32
-    assert c.beat_timing(MixPEWeight(q=(0,) * 4)) == (1, 3)
+    assert c.timing() == (1, 3) and c.timing(c.weight_name) == (1, 3)
 
 
 @pytest.mark.parametrize("act_format", ["int8", "fp16"])
@@ -220,7 +220,8 @@ def test_measured_cycles_equal_the_config(group_size, act_format, rng):
     assert all(o["o_ready"] for o in observed)
     ends = [t for t, b in enumerate(beats) if b.last]
     assert ends == [(gi + 1) * c.beats_per_group - 1 for gi in range(5)]
-    assert [t for t, o in enumerate(observed) if o["o_valid"]] == [t + c.latency for t in ends]
+    latency = c.timing().latency
+    assert [t for t, o in enumerate(observed) if o["o_valid"]] == [t + latency for t in ends]
     # Every cycle carried a beat the PE accepted: the measured cycles per MAC are the config's.
     assert all(b.valid for b in beats)
     assert len(beats) / (5 * group_size) == c.cycles_per_mac
@@ -279,8 +280,8 @@ def test_golden_rejects_group_rule_violations():
     w = MixPEWeight(q=(1,) * 4)
     # Longer than group_size / lanes = 1 beat: the accumulators would wrap.
     short = MixPEConfig(group_size=4)
-    with pytest.raises(ValueError, match="is beat 2 of its group, more than group_size=4 / "
-                                         "lanes=4 = 1"):
+    with pytest.raises(ValueError, match="is beat 2 of its group, more than group_size=4 "
+                                         r"allows \(1 beats\)"):
         run_mixpe(short, [_beat(w, first=True), _beat(w, last=True, group_end=True)],
                   w_reset=w_reset(short))
     with pytest.raises(ValueError, match="`first` must be on a group's first beat"):
@@ -346,8 +347,8 @@ def test_area_trends_match_yosys(tmp_path):
     """Cost model and Yosys agree on the order within the family: more weight bits cost more
     (more shift-and-add terms, wider accumulators), and signed weights (no zero point: no
     activation sum, no z * A) cost less than unsigned ones."""
-    from mpgemm.hw.generate import write_rtl
-    from mpgemm.hw.synth import synth_design
+    from mpgemm.hw.flow.generate import write_rtl
+    from mpgemm.hw.flow.synth import synth_design
 
     designs = {"mixpe_w2": MixPEConfig(weight_bits=2, group_size=32),
                "mixpe_w4": MixPEConfig(group_size=32),

@@ -37,4 +37,4 @@ def test_bare_top_level_names_are_not_importable(tmp_path):
 
 
 def test_console_script_points_into_the_package():
-    assert _pyproject()["project"]["scripts"] == {"mpgemm": "mpgemm.hw.cli:main"}
+    assert _pyproject()["project"]["scripts"] == {"mpgemm": "mpgemm.hw.flow.cli:main"}

@@ -7,7 +7,7 @@ import pytest
 from mpgemm.pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
 from mpgemm.pe_designs.presets import PRESETS
 from mpgemm.sim.amaranth_sim import simulate_pe, simulate_trace
-from mpgemm.sim.golden.pe import Beat, run_contract
+from mpgemm.sim.golden.contract import Beat, run_contract
 from mpgemm.sim.scoreboard import check_cycles
 from mpgemm.sim.stimulus import corner_beats, count_valid, random_beats, w_reset
 
@@ -49,7 +49,7 @@ def test_pe_matches_golden(name, rng, seed, n_vectors):
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_result_latency_equals_config(name):
-    """A single beat's result appears exactly config.latency cycles later, then o_valid drops."""
+    """A single beat's result appears exactly its timing's latency later, then o_valid drops."""
     config = PRESETS[name]
     corner = corner_beats(config)
     # The first accumulation of the corner cases: one beat, or one whole group (bit-serial).
@@ -58,9 +58,9 @@ def test_result_latency_equals_config(name):
     w = w_reset(config)
     for b in beats:   # the weight the closing beat uses (it may reuse the weight register)
         w = b.w if b.load_w else w
-    latency = config.beat_timing(w)[1]
-    if config.kind not in ("bitserial", "lut"):    # their latency depends on the data type
-        assert latency == config.latency
+    latency = config.timing(config.golden.weight_format(config, w)).latency
+    if len(config.weight_formats) == 1:    # otherwise the latency depends on the data type
+        assert latency == config.timing().latency
     got = simulate_pe(config, beats, drain=4)
     assert [cycle for cycle, _ in got] == [end + latency]
 

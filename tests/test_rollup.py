@@ -2,7 +2,7 @@
 
 import pytest
 from mpgemm.costmodel import generated_units, pe_cost, rtl_area_um2
-from mpgemm.hw.generate import RTL_DIR, hierarchy_graph, load_manifest
+from mpgemm.hw.flow.generate import RTL_DIR, hierarchy_graph, load_manifest
 from mpgemm.pe_designs.registry import config_from_dict
 
 MANIFEST = load_manifest(RTL_DIR)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from amaranth.back import verilog
-from mpgemm.hw import synth
-from mpgemm.hw.synth import SynthError, find_nextpnr_ice40, find_yosys, main, synth_design
+from mpgemm.hw.flow import synth
+from mpgemm.hw.flow.synth import SynthError, find_nextpnr_ice40, find_yosys, main, synth_design
 from mpgemm.pe_designs.presets import PRESETS
 from mpgemm.pe_designs.registry import build_component
 

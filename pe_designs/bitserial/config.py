@@ -5,9 +5,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from mpgemm.sim.golden import terms as T
-from mpgemm.sim.golden.formats import signed_bits_for_range
+from mpgemm.sim.golden.bitserial import BITSERIAL
+from mpgemm.sim.golden.contract import BeatTiming, GoldenModel
+from mpgemm.sim.golden.formats import get_weight_format, signed_bits_for_range
+from mpgemm.sim.golden.ports import Array, Bits, PEPorts, Struct
 
-from ..common import PEConfigBase, PerFormatTiming, check_bool, check_choice, check_int
+from ..common import PEConfigBase, check_bool, check_choice, check_int, check_weight_formats
 
 __all__ = ['ACT_FORMATS', 'BitSerialConfig']
 
@@ -21,7 +24,7 @@ _FP_FIELDS = {"fp16": (5, 10), "bf16": (8, 7)}
 
 
 @dataclass(frozen=True, kw_only=True)
-class BitSerialConfig(PerFormatTiming, PEConfigBase):
+class BitSerialConfig(PEConfigBase):
     """Bit-serial PE (BitMoD-style).
 
     Parameters
@@ -58,6 +61,7 @@ class BitSerialConfig(PerFormatTiming, PEConfigBase):
     """
 
     kind: ClassVar[str] = "bitserial"
+    golden: ClassVar[GoldenModel] = BITSERIAL
 
     weight_formats: tuple[str, ...] = ("int4",)
     act_format: str = "int8"
@@ -71,7 +75,7 @@ class BitSerialConfig(PerFormatTiming, PEConfigBase):
     scale_signed: bool = False
 
     def __post_init__(self):
-        self._check_weight_formats(T.BITSERIAL_WEIGHT_FORMATS)
+        check_weight_formats(self, T.BITSERIAL_WEIGHT_FORMATS)
         check_choice("act_format", self.act_format, tuple(ACT_FORMATS))
         check_int("lanes", self.lanes, 1, 16)
         check_int("group_size", self.group_size, 1, 4096)
@@ -87,7 +91,7 @@ class BitSerialConfig(PerFormatTiming, PEConfigBase):
             raise ValueError(f"group_size={self.group_size} must be a multiple of "
                              f"lanes={self.lanes}: a beat never straddles two groups")
         beats = self.group_size // self.lanes
-        fastest = min(self.beat_cycles(f) for f in self.weight_formats)
+        fastest = min(self.timing(f).cycles for f in self.weight_formats)
         if beats * fastest < self.scale_bits:
             raise ValueError(
                 f"group_size={self.group_size} is too small: {beats} beat(s) of "
@@ -126,8 +130,6 @@ class BitSerialConfig(PerFormatTiming, PEConfigBase):
 
     @property
     def code_bits(self) -> int:
-        from mpgemm.sim.golden.formats import get_weight_format
-
         return max(get_weight_format(f).bits for f in self.weight_formats)
 
     @property
@@ -159,6 +161,11 @@ class BitSerialConfig(PerFormatTiming, PEConfigBase):
         return max(self.max_weight.bit_length(), 1)
 
     @property
+    def beats_per_group(self) -> int:
+        """Beats of one full group (its accumulator is sized for that many)."""
+        return self.group_size // self.lanes
+
+    @property
     def group_acc_bits(self) -> int:
         """Exact width of a group sum."""
         amax = 1 << (self.act_bits - 1)
@@ -174,34 +181,25 @@ class BitSerialConfig(PerFormatTiming, PEConfigBase):
 
     # --- timing (the RTL's measured cycles equal these) ---------------------------------------
 
-    def beat_cycles(self, fmt: str | int) -> int:
-        """Cycles per beat (= terms per weight) for a format name or index."""
-        return T.n_terms(self._fmt(fmt), self.term_mode)
-
-    def latency_for(self, fmt: str | int) -> int:
-        """Cycles from accepting a ``last`` beat of this format to its result on ``o_psum``.
-
-        One cycle per term, ``scale_bits`` dequantization cycles, one output register.
-        """
-        return self.beat_cycles(fmt) + self.scale_bits + 1
+    def _format_timing(self, fmt: str) -> BeatTiming:
+        """One cycle per term of ``fmt``'s weights; the result of a ``last`` beat follows its
+        terms, ``scale_bits`` dequantization cycles and one output register."""
+        cycles = T.n_terms(fmt, self.term_mode)
+        return BeatTiming(cycles=cycles, latency=cycles + self.scale_bits + 1)
 
     # --- ports -------------------------------------------------------------------------------
 
     @property
-    def act_port_bits(self) -> int:
-        return self.lanes * self.act_bits
-
-    @property
-    def weight_port_bits(self) -> int:
-        return (self.lanes * self.code_bits + self.scale_bits
-                + (self.code_bits if self.has_zero else 0) + self.dtype_bits
-                + (2 if self.has_special else 0))
-
-    @property
-    def psum_bits(self) -> int:
-        return 32 if self.is_fp else self.acc_bits
-
-    def to_dict(self) -> dict:
-        d = super().to_dict()
-        d["weight_formats"] = list(self.weight_formats)
-        return d
+    def ports(self) -> PEPorts:
+        """``i_w`` is ``{code: lanes codes, scale, zero (unsigned formats), dtype (several
+        formats), special (BitMoD formats)}``; FP activations are bit patterns."""
+        act = Bits(16) if self.is_fp else Bits(self.act_bits, signed=True)
+        weight = {"code": Array(Bits(self.code_bits), self.lanes), "scale": Bits(self.scale_bits)}
+        if self.has_zero:
+            weight["zero"] = Bits(self.code_bits)
+        if self.dtype_bits:
+            weight["dtype"] = Bits(self.dtype_bits)
+        if self.has_special:
+            weight["special"] = Bits(2)
+        return PEPorts(act=Array(act, self.lanes), weight=Struct(weight),
+                       psum=Bits(32) if self.is_fp else Bits(self.acc_bits, signed=True))

@@ -30,11 +30,12 @@ past the last format behave as the first format.
 """
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.lib import wiring
 from mpgemm.hw.arith import adder_tree
 from mpgemm.hw.contract import contract_plumbing, pe_signature
 from mpgemm.hw.fp import FP32, FPAdd, round_pack, unpack
 from mpgemm.sim.golden import terms as T
+from mpgemm.sim.golden.formats import get_weight_format
 
 from .config import BitSerialConfig
 
@@ -60,26 +61,10 @@ class BitSerialPE(wiring.Component):
         if not isinstance(config, BitSerialConfig):
             raise TypeError(f"config must be a BitSerialConfig, not {config!r}")
         self.config = config
-        c = config
-        fields = {"code": data.ArrayLayout(c.code_bits, c.lanes), "scale": c.scale_bits}
-        if c.has_zero:
-            fields["zero"] = c.code_bits
-        if c.dtype_bits:
-            fields["dtype"] = c.dtype_bits
-        if c.has_special:
-            fields["special"] = 2
-        self.weight_layout = data.StructLayout(fields)
-        act = unsigned(16) if c.is_fp else signed(c.act_bits)
-        super().__init__(pe_signature(
-            act_layout=data.ArrayLayout(act, c.lanes),
-            weight_layout=self.weight_layout,
-            psum_shape=unsigned(32) if c.is_fp else signed(c.acc_bits),
-        ))
+        super().__init__(pe_signature(config.ports))
 
     def _w_int(self, m, fmt: str, code, w):
         """Integer weight of ``code`` read as ``fmt`` (combinational)."""
-        from mpgemm.sim.golden.formats import get_weight_format
-
         c = self.config
         out = Signal(signed(c.w_int_bits), name=f"wint_{fmt}")
         fobj = get_weight_format(fmt)
@@ -107,8 +92,8 @@ class BitSerialPE(wiring.Component):
         w = contract_plumbing(m, self)
 
         # --- beat acceptance ---------------------------------------------------------------
-        remaining = Signal(range(c.cycles_per_beat + 1))   # term cycles left of this beat
-        step = Signal(range(max(c.cycles_per_beat, 2)))     # index of the current term
+        remaining = Signal(range(c.timing().cycles + 1))   # term cycles left of this beat
+        step = Signal(range(max(c.timing().cycles, 2)))     # index of the current term
         ready = Signal()
         # The last term cycle of a group waits while the dequantizer still works on the
         # previous group (only groups shorter than scale_bits cycles ever see this).
@@ -138,7 +123,7 @@ class BitSerialPE(wiring.Component):
                 m.d.sync += w_int[l].eq(sel)
                 if sparse:
                     m.d.sync += rest[l].eq(Mux(sel < 0, -sel, sel))
-        cycles_of = [Const(c.beat_cycles(f), remaining.shape()) for f in c.weight_formats]
+        cycles_of = [Const(c.timing(f).cycles, remaining.shape()) for f in c.weight_formats]
         with m.If(accept):
             m.d.sync += [
                 a_reg.eq(self.i_a),

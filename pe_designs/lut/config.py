@@ -5,9 +5,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from mpgemm.sim.golden import lut as L
+from mpgemm.sim.golden.contract import BeatTiming, GoldenModel
 from mpgemm.sim.golden.formats import signed_bits_for_range
+from mpgemm.sim.golden.ports import Array, Bits, PEPorts, Struct
 
-from ..common import PEConfigBase, PerFormatTiming, check_bool, check_choice, check_int
+from ..common import PEConfigBase, check_bool, check_choice, check_int, check_weight_formats
 
 __all__ = ['LUT_ACT_FORMATS', 'TABLE_FORMATS', 'LutConfig']
 
@@ -22,7 +24,7 @@ TABLE_FORMATS = {"int8": ("exact",), "int16": ("exact",), "fp16": ("int8", "fp16
 
 
 @dataclass(frozen=True, kw_only=True)
-class LutConfig(PerFormatTiming, PEConfigBase):
+class LutConfig(PEConfigBase):
     """LUT tensor core tile.
 
     Parameters
@@ -62,6 +64,7 @@ class LutConfig(PerFormatTiming, PEConfigBase):
     """
 
     kind: ClassVar[str] = "lut"
+    golden: ClassVar[GoldenModel] = L.LUT
 
     weight_formats: tuple[str, ...] = ("uint4",)
     act_format: str = "int8"
@@ -77,7 +80,7 @@ class LutConfig(PerFormatTiming, PEConfigBase):
     k_max: int = 4096
 
     def __post_init__(self):
-        self._check_weight_formats(L.LUT_WEIGHT_FORMATS)
+        check_weight_formats(self, L.LUT_WEIGHT_FORMATS)
         check_choice("act_format", self.act_format, tuple(LUT_ACT_FORMATS))
         allowed = TABLE_FORMATS[self.act_format]
         if self.table_format not in allowed:
@@ -97,7 +100,7 @@ class LutConfig(PerFormatTiming, PEConfigBase):
         if self.group_size % self.table_k:
             raise ValueError(f"group_size={self.group_size} must be a multiple of "
                              f"table_k={self.table_k}: a table never straddles two groups")
-        fastest = min(self.beat_cycles(f) for f in self.weight_formats)
+        fastest = min(self.timing(f).cycles for f in self.weight_formats)
         if self.beats_per_group * fastest < self.dq_cycles:
             need = -(-self.dq_cycles // fastest) * self.table_k
             raise ValueError(
@@ -238,9 +241,11 @@ class LutConfig(PerFormatTiming, PEConfigBase):
 
     # --- timing (the RTL's measured cycles equal these) ---------------------------------------
 
-    def beat_cycles(self, fmt: str | int) -> int:
-        """Cycles per chunk (tile beat): one per weight bit-plane."""
-        return L.n_planes(self._fmt(fmt))
+    def _format_timing(self, fmt: str) -> BeatTiming:
+        """A chunk (tile beat) takes one cycle per weight bit-plane; the result of a ``last``
+        beat follows its planes, the group's dequantization and one output register."""
+        planes = L.n_planes(fmt)
+        return BeatTiming(cycles=planes, latency=planes + self.dq_cycles + 1)
 
     @property
     def dq_cycles(self) -> int:
@@ -255,12 +260,7 @@ class LutConfig(PerFormatTiming, PEConfigBase):
 
     def table_reuse(self, fmt: str | int) -> int:
         """Look-ups served by one table: ``cols`` PEs x ``B`` planes."""
-        return self.cols * self.beat_cycles(fmt)
-
-    def latency_for(self, fmt: str | int) -> int:
-        """Cycles from accepting a ``last`` beat to its result: planes, dequantization, output
-        register."""
-        return self.beat_cycles(fmt) + self.dq_cycles + 1
+        return self.cols * self.timing(fmt).cycles
 
     @property
     def macs_per_beat(self) -> int:
@@ -271,26 +271,21 @@ class LutConfig(PerFormatTiming, PEConfigBase):
         """``(M, N, K)`` of one beat: ``rows`` outputs' rows, ``cols`` columns, ``table_k``."""
         return self.rows, self.cols, self.table_k
 
-    def cycles_per_tile(self, fmt: str | int) -> int:
-        """Cycles of one M x N x K tile step for ``B``-bit weights (= ``B``)."""
-        return self.beat_cycles(fmt)
-
     # --- ports -------------------------------------------------------------------------------
 
     @property
-    def act_port_bits(self) -> int:
-        return self.rows * self.table_k * self.act_bits
-
-    @property
-    def weight_port_bits(self) -> int:
-        return (self.planes_max * self.cols * self.table_k + self.cols * self.scale_bits
-                + (self.cols * self.code_bits if self.has_zero else 0) + self.dtype_bits)
-
-    @property
-    def psum_bits(self) -> int:
-        return self.rows * self.cols * self.cell_bits
-
-    def to_dict(self) -> dict:
-        d = super().to_dict()
-        d["weight_formats"] = list(self.weight_formats)
-        return d
+    def ports(self) -> PEPorts:
+        """``i_a`` is ``rows`` chunks of ``table_k`` activations; ``i_w`` is ``{planes:
+        planes_max x cols bit-planes of table_k bits, scale: per column, zero: per column
+        (unsigned formats), dtype (several formats)}``; ``i_psum`` is ``rows * cols`` cells,
+        row-major."""
+        act = Bits(16) if self.is_fp else Bits(self.act_bits, signed=True)
+        weight = {"planes": Array(Array(Bits(self.table_k), self.cols), self.planes_max),
+                  "scale": Array(Bits(self.scale_bits), self.cols)}
+        if self.has_zero:
+            weight["zero"] = Array(Bits(self.code_bits), self.cols)
+        if self.dtype_bits:
+            weight["dtype"] = Bits(self.dtype_bits)
+        cell = Bits(32) if self.is_fp else Bits(self.acc_bits, signed=True)
+        return PEPorts(act=Array(Array(act, self.table_k), self.rows), weight=Struct(weight),
+                       psum=Array(cell, self.rows * self.cols))

@@ -211,21 +211,7 @@ class LutTilePE(wiring.Component):
         if not isinstance(config, LutConfig):
             raise TypeError(f"config must be a LutConfig, not {config!r}")
         self.config = config
-        c = config
-        fields = {"planes": data.ArrayLayout(data.ArrayLayout(c.table_k, c.cols), c.planes_max),
-                  "scale": data.ArrayLayout(c.scale_bits, c.cols)}
-        if c.has_zero:
-            fields["zero"] = data.ArrayLayout(c.code_bits, c.cols)
-        if c.dtype_bits:
-            fields["dtype"] = c.dtype_bits
-        self.weight_layout = data.StructLayout(fields)
-        act = unsigned(16) if c.is_fp else signed(c.act_bits)
-        cell = unsigned(32) if c.is_fp else signed(c.acc_bits)
-        super().__init__(pe_signature(
-            act_layout=data.ArrayLayout(data.ArrayLayout(act, c.table_k), c.rows),
-            weight_layout=self.weight_layout,
-            psum_shape=data.ArrayLayout(cell, c.rows * c.cols),
-        ))
+        super().__init__(pe_signature(config.ports))
 
     def _correction(self, m, fmt: str, zero):
         """The correction constant ``c`` of ``fmt`` for one column (``sim.golden.lut``)."""
@@ -251,12 +237,12 @@ class LutTilePE(wiring.Component):
         w = contract_plumbing(m, self)
 
         # --- beat acceptance (as the bit-serial PE: accept in the last plane cycle) ---------
-        remaining = Signal(range(c.cycles_per_beat + 1))
-        step = Signal(range(max(c.cycles_per_beat, 2)))
+        remaining = Signal(range(c.timing().cycles + 1))
+        step = Signal(range(max(c.timing().cycles, 2)))
         ready = Signal()
         stall = Signal()
         dq_left = Signal(range(c.dq_cycles + 1))
-        idle_or_last = (remaining <= 1) if c.cycles_per_beat > 1 else Const(1, 1)
+        idle_or_last = (remaining <= 1) if c.timing().cycles > 1 else Const(1, 1)
         m.d.comb += [ready.eq(idle_or_last & ~stall), self.o_ready.eq(ready)]
         accept = Signal()
         m.d.comb += accept.eq(self.i_ctl.valid & ready)
@@ -268,7 +254,7 @@ class LutTilePE(wiring.Component):
         beat_last = Signal()
         beat_scale = Signal(w.scale.shape())
         beat_zero = Signal(w.zero.shape()) if c.has_zero else None
-        cycles_of = [Const(c.beat_cycles(f), remaining.shape()) for f in c.weight_formats]
+        cycles_of = [Const(c.timing(f).cycles, remaining.shape()) for f in c.weight_formats]
         # The format's doubling (p) and halving (h) flags, latched with the beat: selected from
         # the incoming dtype, so that no combinational block depends on registers alone
         # (Icarus does not evaluate such a block at time 0: its output would stay X).

@@ -4,7 +4,10 @@ the golden model and the cost model alike (see :mod:`mpgemm.pe_designs.mac`)."""
 from dataclasses import dataclass
 from typing import ClassVar
 
+from mpgemm.sim.golden.contract import BeatTiming, GoldenModel
 from mpgemm.sim.golden.formats import int_range, signed_bits_for_range
+from mpgemm.sim.golden.mac import DEQUANT_MAC, FP16_MAC, INT_MAC
+from mpgemm.sim.golden.ports import Array, Bits, PEPorts, Struct
 
 from ..common import PEConfigBase, check_bool, check_choice, check_int, check_pow2
 
@@ -34,6 +37,7 @@ class IntMacConfig(PEConfigBase):
     """
 
     kind: ClassVar[str] = "int_mac"
+    golden: ClassVar[GoldenModel] = INT_MAC
 
     act_bits: int = 8
     act_signed: bool = True
@@ -83,21 +87,29 @@ class IntMacConfig(PEConfigBase):
         return signed_bits_for_range(lo * self.k_max, hi * self.k_max)
 
     @property
-    def latency(self) -> int:
-        """Cycles from a ``last`` beat to its result on ``o_psum`` (one register stage)."""
-        return 1
+    def act_format(self) -> str:
+        return self.act_name
 
     @property
-    def act_port_bits(self) -> int:
-        return self.lanes * self.act_bits
+    def weight_formats(self) -> tuple[str, ...]:
+        return (self.weight_name,)
 
     @property
-    def weight_port_bits(self) -> int:
-        return self.lanes * self.weight_bits
+    def group_size(self) -> None:
+        """No quantization groups: the MAC accumulates integers without group scales."""
+        return None
+
+    def _format_timing(self, fmt: str) -> BeatTiming:
+        # A beat per cycle; the result is one register stage after the last beat.
+        return BeatTiming(cycles=1, latency=1)
 
     @property
-    def psum_bits(self) -> int:
-        return self.acc_bits
+    def ports(self) -> PEPorts:
+        return PEPorts(
+            act=Array(Bits(self.act_bits, self.act_signed), self.lanes),
+            weight=Array(Bits(self.weight_bits, self.weight_signed), self.lanes),
+            psum=Bits(self.acc_bits, signed=True),
+        )
 
 
 
@@ -118,6 +130,7 @@ class Fp16MacConfig(PEConfigBase):
     """
 
     kind: ClassVar[str] = "fp16_mac"
+    golden: ClassVar[GoldenModel] = FP16_MAC
 
     lanes: int = 1
     act_format: str = "fp16"
@@ -131,21 +144,22 @@ class Fp16MacConfig(PEConfigBase):
         check_choice("acc_format", self.acc_format, ("fp32",))
 
     @property
-    def latency(self) -> int:
-        """Two register stages: products and tree, then the FP32 accumulate."""
-        return 2
+    def weight_formats(self) -> tuple[str, ...]:
+        return (self.weight_format,)
 
     @property
-    def act_port_bits(self) -> int:
-        return 16 * self.lanes
+    def group_size(self) -> None:
+        """No quantization groups: FP16 weights carry no group scales."""
+        return None
+
+    def _format_timing(self, fmt: str) -> BeatTiming:
+        # Two register stages: products and tree, then the FP32 accumulate.
+        return BeatTiming(cycles=1, latency=2)
 
     @property
-    def weight_port_bits(self) -> int:
-        return 16 * self.lanes
-
-    @property
-    def psum_bits(self) -> int:
-        return 32
+    def ports(self) -> PEPorts:
+        return PEPorts(act=Array(Bits(16), self.lanes), weight=Array(Bits(16), self.lanes),
+                       psum=Bits(32))
 
     @property
     def fp32_adders(self) -> int:
@@ -180,6 +194,7 @@ class DequantMacConfig(PEConfigBase):
     """
 
     kind: ClassVar[str] = "dequant_mac"
+    golden: ClassVar[GoldenModel] = DEQUANT_MAC
 
     weight_bits: int = 4
     weight_signed: bool = False
@@ -214,18 +229,23 @@ class DequantMacConfig(PEConfigBase):
         return self.weight_bits + 1
 
     @property
-    def latency(self) -> int:
-        """One dequantization stage in front of the FP16 MAC's two."""
-        return 1 + self.mac.latency
+    def act_format(self) -> str:
+        return "fp16"
 
     @property
-    def act_port_bits(self) -> int:
-        return 16 * self.lanes
+    def weight_formats(self) -> tuple[str, ...]:
+        return (self.weight_name,)
+
+    def _format_timing(self, fmt: str) -> BeatTiming:
+        # One dequantization stage in front of the FP16 MAC's two.
+        mac = self.mac.timing()
+        return BeatTiming(cycles=mac.cycles, latency=1 + mac.latency)
 
     @property
-    def weight_port_bits(self) -> int:
-        return self.lanes * self.weight_bits + 16 + self.weight_bits
-
-    @property
-    def psum_bits(self) -> int:
-        return 32
+    def ports(self) -> PEPorts:
+        """``i_w`` is ``{q: lanes codes, scale: FP16, zero: zero point}``."""
+        code = Bits(self.weight_bits, self.weight_signed)
+        return PEPorts(act=Array(Bits(16), self.lanes),
+                       weight=Struct({"q": Array(code, self.lanes), "scale": Bits(16),
+                                      "zero": code}),
+                       psum=Bits(32))

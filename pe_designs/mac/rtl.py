@@ -11,8 +11,8 @@ Each family has a frozen, validated config (the one object the RTL generator, th
 :mod:`sim.golden.pe` and the cost model read) and a component implementing :mod:`hw.contract`.
 """
 
-from amaranth import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import wiring
 from mpgemm.hw.arith import adder_tree
 from mpgemm.hw.contract import contract_plumbing, pe_signature
 from mpgemm.hw.fp import FP16, FP32, FPAdd, FPMul, IntScaleFP
@@ -33,14 +33,7 @@ class IntMacPE(wiring.Component):
         if not isinstance(config, IntMacConfig):
             raise TypeError(f"config must be an IntMacConfig, not {config!r}")
         self.config = config
-        c = config
-        a_shape = signed(c.act_bits) if c.act_signed else unsigned(c.act_bits)
-        w_shape = signed(c.weight_bits) if c.weight_signed else unsigned(c.weight_bits)
-        super().__init__(pe_signature(
-            act_layout=data.ArrayLayout(a_shape, c.lanes),
-            weight_layout=data.ArrayLayout(w_shape, c.lanes),
-            psum_shape=signed(c.acc_bits),
-        ))
+        super().__init__(pe_signature(config.ports))
 
     def elaborate(self, platform):
         m = Module()
@@ -73,11 +66,7 @@ class Fp16MacPE(wiring.Component):
         if not isinstance(config, Fp16MacConfig):
             raise TypeError(f"config must be an Fp16MacConfig, not {config!r}")
         self.config = config
-        super().__init__(pe_signature(
-            act_layout=data.ArrayLayout(16, config.lanes),
-            weight_layout=data.ArrayLayout(16, config.lanes),
-            psum_shape=unsigned(32),
-        ))
+        super().__init__(pe_signature(config.ports))
 
     def elaborate(self, platform):
         m = Module()
@@ -131,25 +120,14 @@ class DequantMacPE(wiring.Component):
     ``i_w`` is a struct ``{q: lanes x weight code, scale: FP16, zero: zero point}``. Stage 0
     computes ``RNE_fp16((q - zero) * scale)`` for each lane (exact integer difference, one
     rounding) and registers it with the activations and control; an :class:`Fp16MacPE` does the
-    rest, so the result appears ``config.latency`` = 3 cycles after a ``last`` beat.
+    rest, so the result appears ``config.timing().latency`` = 3 cycles after a ``last`` beat.
     """
 
     def __init__(self, config: DequantMacConfig):
         if not isinstance(config, DequantMacConfig):
             raise TypeError(f"config must be a DequantMacConfig, not {config!r}")
         self.config = config
-        c = config
-        code = signed(c.weight_bits) if c.weight_signed else unsigned(c.weight_bits)
-        self.weight_layout = data.StructLayout({
-            "q": data.ArrayLayout(code, c.lanes),
-            "scale": unsigned(16),
-            "zero": code,
-        })
-        super().__init__(pe_signature(
-            act_layout=data.ArrayLayout(16, c.lanes),
-            weight_layout=self.weight_layout,
-            psum_shape=unsigned(32),
-        ))
+        super().__init__(pe_signature(config.ports))
 
     def elaborate(self, platform):
         m = Module()

@@ -4,7 +4,10 @@ the golden model and the cost model alike (see :mod:`mpgemm.pe_designs.mixpe`)."
 from dataclasses import dataclass
 from typing import ClassVar
 
+from mpgemm.sim.golden.contract import BeatTiming, GoldenModel
 from mpgemm.sim.golden.formats import signed_bits_for_range
+from mpgemm.sim.golden.mixpe import MIXPE
+from mpgemm.sim.golden.ports import Array, Bits, PEPorts, Struct
 
 from ..common import PEConfigBase, check_bool, check_choice, check_int
 
@@ -52,6 +55,7 @@ class MixPEConfig(PEConfigBase):
     """
 
     kind: ClassVar[str] = "mixpe"
+    golden: ClassVar[GoldenModel] = MIXPE
 
     weight_bits: int = 4
     weight_signed: bool = False
@@ -201,22 +205,24 @@ class MixPEConfig(PEConfigBase):
         return 0
 
     @property
-    def latency(self) -> int:
-        """Cycles from a ``last`` beat to its result: the group hand-off register, then the
-        dequantizer's ``dq_cycles`` stages (the last one is the output register)."""
-        return 1 + self.dq_cycles
+    def weight_formats(self) -> tuple[str, ...]:
+        return (self.weight_name,)
+
+    def _format_timing(self, fmt: str) -> BeatTiming:
+        """A beat per cycle; a ``last`` beat's result follows the group hand-off register and
+        the dequantizer's ``dq_cycles`` stages (the last one is the output register)."""
+        return BeatTiming(cycles=1, latency=1 + self.dq_cycles)
 
     # --- ports -------------------------------------------------------------------------------
 
     @property
-    def act_port_bits(self) -> int:
-        return self.lanes * self.act_bits
-
-    @property
-    def weight_port_bits(self) -> int:
-        return (self.lanes * self.weight_bits + (self.weight_bits if self.has_zero else 0)
-                + self.scale_port_bits)
-
-    @property
-    def psum_bits(self) -> int:
-        return 32 if self.is_fp else self.acc_bits
+    def ports(self) -> PEPorts:
+        """``i_w`` is ``{q: lanes codes (as stored: B-bit fields), zero (unsigned weights),
+        scale}``; FP activations are bit patterns."""
+        act = Bits(16) if self.is_fp else Bits(self.act_bits, signed=True)
+        weight = {"q": Array(Bits(self.weight_bits), self.lanes)}
+        if self.has_zero:
+            weight["zero"] = Bits(self.weight_bits)
+        weight["scale"] = Bits(self.scale_port_bits)
+        return PEPorts(act=Array(act, self.lanes), weight=Struct(weight),
+                       psum=Bits(32) if self.is_fp else Bits(self.acc_bits, signed=True))

@@ -32,7 +32,7 @@ where ``base`` is the group's ``first``-beat ``i_psum`` or the previous group's 
 
 Fit with the PE contract (:mod:`hw.contract`): one beat per cycle (``o_ready`` is always high,
 the dequantizer takes a new group every cycle, so it never stalls the lanes, whatever the group
-length); a result appears ``config.latency`` = ``1 + dq_cycles`` cycles after its ``last``
+length); a result appears ``config.timing().latency`` = ``1 + dq_cycles`` cycles after its ``last``
 beat. An output closes on a ``last`` beat that is also ``group_end``; ``i_psum`` is taken on the
 group's ``first`` beat, which must be the group's first; the zero point and scale are read from
 the ``group_end`` beat. A group has at most ``group_size / lanes`` beats (the accumulators are
@@ -40,7 +40,7 @@ sized for that; the golden model rejects longer groups); shorter groups are fine
 """
 
 from amaranth import Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.lib import wiring
 from mpgemm.hw.arith import adder_tree, shift_add
 from mpgemm.hw.contract import contract_plumbing, pe_signature
 from mpgemm.hw.fp import FP16, FP32, FPAdd, FPMul, IntScaleFP, round_pack, unpack
@@ -57,18 +57,7 @@ class MixPE(wiring.Component):
         if not isinstance(config, MixPEConfig):
             raise TypeError(f"config must be a MixPEConfig, not {config!r}")
         self.config = config
-        c = config
-        fields = {"q": data.ArrayLayout(unsigned(c.weight_bits), c.lanes)}
-        if c.has_zero:
-            fields["zero"] = unsigned(c.weight_bits)
-        fields["scale"] = unsigned(c.scale_port_bits)
-        self.weight_layout = data.StructLayout(fields)
-        act = unsigned(16) if c.is_fp else signed(c.act_bits)
-        super().__init__(pe_signature(
-            act_layout=data.ArrayLayout(act, c.lanes),
-            weight_layout=self.weight_layout,
-            psum_shape=unsigned(32) if c.is_fp else signed(c.acc_bits),
-        ))
+        super().__init__(pe_signature(config.ports))
 
     def elaborate(self, platform):
         m = Module()

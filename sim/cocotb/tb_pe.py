@@ -19,7 +19,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
 from mpgemm.pe_designs.registry import config_from_dict
-from mpgemm.sim.golden.pe import run_contract
+from mpgemm.sim.golden.contract import run_contract
 from mpgemm.sim.scoreboard import OUTPUTS, check_cycles, driven_inputs
 from mpgemm.sim.stimulus import corner_beats, count_valid, random_beats, w_reset
 
@@ -63,7 +63,7 @@ class PEMonitor:
 
 @cocotb.test()
 async def test_pe_against_golden(dut):
-    """Random and corner-case beats against sim.golden.pe.run_contract."""
+    """Random and corner-case beats against the family's golden model (run_contract)."""
     config = config_from_dict(json.loads(os.environ["MPGEMM_CONFIG"]))
     n_random = int(os.environ.get("MPGEMM_VECTORS", "1000"))
     seed = int(os.environ.get("MPGEMM_SEED", "1"))
@@ -82,7 +82,7 @@ async def test_pe_against_golden(dut):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
 
-    cycles = len(beats) + config.latency + 8
+    cycles = len(beats) + config.timing().latency + 8
     driven = driven_inputs(config, beats, cycles)
     driver = PEDriver(dut, driven)
     monitor = PEMonitor(dut)

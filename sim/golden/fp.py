@@ -13,7 +13,7 @@ from .formats import get_format
 __all__ = [
     "FP16_NAN", "FP32_NAN",
     "f16_bits", "f32_bits", "f16_value", "f32_value",
-    "fp32_add", "fp16_mul_fp32", "int_scale_fp16",
+    "fp32_add", "fp16_mul_fp32", "int_scale_fp16", "finite_fp_fields",
 ]
 
 FP16_NAN = get_format("fp16").nan_code
@@ -66,3 +66,19 @@ def int_scale_fp16(d: ArrayLike, s: ArrayLike) -> np.ndarray:
     with np.errstate(all="ignore"):
         prod = d.astype(np.float32) * f16_value(s).astype(np.float32)
         return f16_bits(prod.astype(np.float16))
+
+
+def finite_fp_fields(bits: int, exp_bits: int, man_bits: int) -> tuple[int, int, int]:
+    """(sign, effective exponent field, significand with hidden bit) of a finite float:
+    subnormals get exponent field 1 and no hidden bit, so the value is
+    ``(-1)^sign * m * 2^(e - bias - man_bits)``. Inf and NaN are rejected (the alignment
+    datapaths of the bit-serial and MixPE PEs take finite values only)."""
+    sign = (bits >> (exp_bits + man_bits)) & 1
+    efield = (bits >> man_bits) & ((1 << exp_bits) - 1)
+    frac = bits & ((1 << man_bits) - 1)
+    if efield == (1 << exp_bits) - 1:
+        raise ValueError(f"activation {bits:#x} is inf or NaN: the FP alignment datapath "
+                         f"takes finite values only")
+    if efield == 0:
+        return sign, 1, frac
+    return sign, efield, frac | (1 << man_bits)

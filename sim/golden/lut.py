@@ -29,7 +29,7 @@ FP16 activations (``config.table_format``):
   nearest, ties to even) and clamped to [-127, 127]: INT8 entries with the chunk's exponent.
   The tile adds ``entry << (b + E - 1)`` exactly into wide integer accumulators, so the group
   sum and the correction are exact; the corrected group value is rounded once to FP32 (RNE)
-  and dequantized in FP32 (:func:`sim.golden.pe.bitserial_fp_dequant`: one RNE addition per
+  and dequantized in FP32 (:func:`sim.golden.bitserial.bitserial_fp_dequant`: one RNE addition per
   scale bit).
 * ``"fp16"``: entries kept in FP16, each node of the plan an FP16 addition (RNE, overflow to
   infinity); every plane adds ``+-entry * 2^b`` (exact in FP32) to an FP32 accumulator (RNE),
@@ -52,16 +52,17 @@ from typing import Any
 
 import numpy as np
 
+from .bitserial import bitserial_fp_dequant
+from .contract import Beat, GoldenModel, check_group_rules, contract_beats
 from .formats import BinaryFormat, IntFormat, get_format, signed_bits_for_range
 from .fp import f16_bits, f16_value, f32_bits, f32_value, fp32_add
-from .pe import bitserial_fp_dequant, check_group_rules, contract_beats
 
 __all__ = [
     "LUT_WEIGHT_FORMATS", "n_planes", "is_unsigned", "plane_negative", "weight_value", "correction",
     "correction_bits", "TableNode", "table_plan", "table_adders", "build_table", "lookup",
     "plane_index", "chunk_sum", "LutWeight", "lut_group_value", "run_lut", "lut_gemm",
     "Table", "rne_shift", "fp16_align", "fp16_table_shift", "plane_value_fp32",
-    "lut_fp_group_value", "int_to_fp32",
+    "lut_fp_group_value", "int_to_fp32", "LutModel", "LUT",
 ]
 
 #: Weight formats the LUT tensor core supports: any precision 1-8 bits.
@@ -455,7 +456,7 @@ def run_lut(config: Any, beats: Sequence[Any], *, w_reset: Any,
         if grp_beats and key != grp_key:
             raise ValueError(f"beat at cycle {t} changes the data type or zero points inside a "
                              f"group: {grp_key} -> {key}")
-        check_group_rules(t, b, grp_beats)
+        check_group_rules(config, t, b, grp_beats)
         grp_key, grp_beats = key, grp_beats + 1
         beat_tables = [build_table(config, b.a[m]) for m in range(rows)]
         if tables is not None:
@@ -520,3 +521,35 @@ def lut_gemm(a: Sequence[Sequence[int]], codes: Sequence[Sequence[int]], fmt: st
                         * weight_value(fmt, codes[k][n], zeros[k // group_size][n])
                         for k in range(k_)) for n in range(len(codes[0]))])
     return out
+
+
+class LutModel(GoldenModel):
+    """The LUT tile's golden model (weight operands are :class:`LutWeight`; a beat's ``a`` is
+    ``rows`` chunks of ``table_k`` activations and its ``psum`` ``rows * cols`` values)."""
+
+    def w_reset(self, config: Any) -> LutWeight:
+        return LutWeight(codes=((0,) * config.table_k,) * config.cols,
+                         scale=(0,) * config.cols, zero=(0,) * config.cols)
+
+    def weight_format(self, config: Any, w: LutWeight) -> str:
+        return config.weight_formats[w.dtype]
+
+    def weight_fields(self, config: Any, w: LutWeight) -> dict[str, Any]:
+        # The port carries bit-planes: planes[b][n] holds bit b of column n's table_k codes.
+        planes = [[sum(((int(w.codes[n][i]) >> b) & 1) << i for i in range(config.table_k))
+                   for n in range(config.cols)] for b in range(config.planes_max)]
+        return {"planes": planes, "scale": w.scale, "zero": w.zero, "dtype": w.dtype}
+
+    def psum_fields(self, config: Any, psum: Any) -> Any:
+        # An idle beat may leave psum at Beat's default 0: an all-zero bus.
+        return (0,) * (config.rows * config.cols) if psum == 0 else psum
+
+    def run(self, config: Any, beats: Sequence[Beat], *, w_reset: Any,
+            not_ready: list[int] | None = None) -> list[tuple[int, tuple[int, ...]]]:
+        return run_lut(config, beats, w_reset=w_reset, not_ready=not_ready)
+
+    def gemm(self, config: Any, a: np.ndarray, w: Any) -> np.ndarray:
+        raise NotImplementedError("the LUT tile's golden GEMM is not written yet")
+
+
+LUT = LutModel()

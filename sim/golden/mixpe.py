@@ -45,14 +45,21 @@ from typing import Any
 
 import numpy as np
 
+from .contract import (
+    Beat,
+    GoldenModel,
+    QuantizedWeights,
+    check_group_rules,
+    contract_beats,
+    wrap_signed,
+)
 from .formats import get_format
-from .fp import f16_value, f32_bits, f32_value, fp32_add
-from .pe import check_group_rules, contract_beats, finite_fp_fields, wrap_signed
+from .fp import f16_value, f32_bits, f32_value, finite_fp_fields, fp32_add
 
 __all__ = [
     "MixPEWeight", "weight_value", "lane_product", "shift_add_terms", "int_beat_sums",
     "fp_beat_sums", "fp_dequant", "int_dequant", "run_mixpe", "mixpe_gemm",
-    "exact_gemm",
+    "exact_gemm", "MixPEModel", "MIXPE",
 ]
 
 _FP16 = get_format("fp16")
@@ -171,7 +178,8 @@ def _check_weight(config: Any, w: Any, t: int) -> None:
                          f"{config.scale_name} scale ({config.scale_port_bits} bits)")
 
 
-def run_mixpe(config: Any, beats: Sequence[Any], *, w_reset: Any) -> list[tuple[int, int]]:
+def run_mixpe(config: Any, beats: Sequence[Any], *, w_reset: Any,
+              not_ready: list[int] | None = None) -> list[tuple[int, int]]:
     """The MixPE PE's contract behaviour (see :mod:`pe_designs.mixpe`).
 
     One beat per cycle, ``lanes`` products each. A beat adds its sums to the group's ``P`` and
@@ -179,8 +187,9 @@ def run_mixpe(config: Any, beats: Sequence[Any], *, w_reset: Any) -> list[tuple[
     dequantizer, which never stalls the next group (it takes one group per cycle). The output
     starts from the ``i_psum`` of the group's ``first`` beat, which must be the group's first
     beat; the output closed by a ``last`` beat (which must also be ``group_end``) appears
-    ``config.latency`` cycles after it. A group has at most ``group_size / lanes`` beats (its
-    accumulators are sized for that); shorter groups are fine.
+    ``config.timing().latency`` cycles after it. A group has at most ``group_size / lanes``
+    beats (its accumulators are sized for that); shorter groups are fine. ``o_ready`` is always
+    high, so ``not_ready`` is left as it is.
     """
     p = act = 0
     grp_first, grp_psum, grp_beats = False, 0, 0
@@ -188,13 +197,8 @@ def run_mixpe(config: Any, beats: Sequence[Any], *, w_reset: Any) -> list[tuple[
     results: list[tuple[int, int]] = []
     for t, b, w in contract_beats(beats, w_reset):
         _check_weight(config, w, t)
-        check_group_rules(t, b, grp_beats)
+        check_group_rules(config, t, b, grp_beats)
         grp_beats += 1
-        if grp_beats > config.beats_per_group:
-            # The accumulators are sized for group_size weights; a longer group would wrap.
-            raise ValueError(f"beat at cycle {t} is beat {grp_beats} of its group, more than "
-                             f"group_size={config.group_size} / lanes={config.lanes} = "
-                             f"{config.beats_per_group}: close the group with `group_end`")
         if config.is_fp:
             bp, ba = fp_beat_sums(config, b.a, w)
             p = int(fp32_add(np.uint32(p), np.uint32(bp)))
@@ -209,7 +213,7 @@ def run_mixpe(config: Any, beats: Sequence[Any], *, w_reset: Any) -> list[tuple[
             dq = fp_dequant if config.is_fp else int_dequant
             out = dq(config, base, p, act, int(w.zero), int(w.scale))
             if b.last:
-                results.append((t + config.latency, out))
+                results.append((t + config.timing().latency, out))
             p = act = 0
             grp_first, grp_beats = False, 0
     return results
@@ -279,3 +283,26 @@ def exact_gemm(config: Any, a: np.ndarray, codes: np.ndarray, zeros: np.ndarray,
                 total += sv[gi][n] * d
             y[i, n] = total
     return y
+
+
+class MixPEModel(GoldenModel):
+    """The MixPE family's golden model (weight operands are :class:`MixPEWeight`)."""
+
+    def w_reset(self, config: Any) -> MixPEWeight:
+        return MixPEWeight(q=(0,) * config.lanes)
+
+    def run(self, config: Any, beats: Sequence[Beat], *, w_reset: Any,
+            not_ready: list[int] | None = None) -> list[tuple[int, int]]:
+        return run_mixpe(config, beats, w_reset=w_reset, not_ready=not_ready)
+
+    def gemm(self, config: Any, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
+        g = config.group_size
+        scales, zeros = w.group_field("scales", g), w.group_field("zeros", g)
+        if scales is None:
+            raise ValueError("the mixpe GEMM needs scales")
+        if zeros is None:
+            zeros = np.zeros_like(scales)
+        return mixpe_gemm(config, a, w.codes, zeros, scales)
+
+
+MIXPE = MixPEModel()

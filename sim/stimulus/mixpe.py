@@ -1,20 +1,18 @@
-"""Stimulus and port encodings of the MixPE PE (:mod:`pe_designs.mixpe`).
-
-:mod:`sim.stimulus` dispatches here for configs of kind ``"mixpe"``, so the amaranth.sim tests and
-the cocotb testbench drive the same transactions. Pure numpy; configs duck-typed.
-"""
+"""Stimulus of the MixPE PE (:mod:`mpgemm.pe_designs.mixpe`), registered as the family's
+``MIXPE``: the amaranth.sim tests and the cocotb testbench drive the same transactions. Pure
+numpy."""
 
 from typing import Any
 
 import numpy as np
+from mpgemm.sim.golden.contract import Beat
+from mpgemm.sim.golden.formats import int_range
+from mpgemm.sim.golden.mixpe import MixPEWeight
 
-from .encoding import pack
-from .golden.formats import int_range
-from .golden.mixpe import MixPEWeight
-from .golden.pe import Beat
+from .base import FamilyStimulus
 
-__all__ = ["random_beats", "corner_beats", "w_reset", "encode_beat", "decode_psum",
-           "group_beats", "FP16_EXTREMES", "FP16_SCALE_SPECIALS", "FP32_PSUMS"]
+__all__ = ["MIXPE", "random_beats", "corner_beats", "group_beats", "FP16_EXTREMES",
+           "FP16_SCALE_SPECIALS", "FP32_PSUMS"]
 
 #: FP16 activation extremes: +-0, smallest and largest subnormals, smallest normal, +-1,
 #: +-65504 (largest finite).
@@ -95,7 +93,7 @@ def _random_w(config: Any, rng: np.random.Generator, extreme: bool = False) -> M
 
 def w_reset(config: Any) -> MixPEWeight:
     """The weight register's reset value in golden-model form."""
-    return MixPEWeight(q=(0,) * config.lanes)
+    return config.golden.w_reset(config)
 
 
 def _idle(config: Any, rng: np.random.Generator, load_w: bool = False) -> Beat:
@@ -205,24 +203,4 @@ def corner_beats(config: Any) -> list[Beat]:
     return beats
 
 
-def encode_beat(config: Any, beat: Beat, ctl: int) -> dict[str, int]:
-    """The integer value of each contract input port (lane 0 in the LSBs; ``i_w`` is
-    ``{q, zero, scale}`` from the LSB up, ``zero`` only for unsigned weights)."""
-    b, w = config.weight_bits, beat.w
-    word = pack(w.q, b)
-    offset = config.lanes * b
-    if config.has_zero:
-        word |= (int(w.zero) & ((1 << b) - 1)) << offset
-        offset += b
-    word |= (int(w.scale) & ((1 << config.scale_port_bits) - 1)) << offset
-    return {"i_a": pack(beat.a, config.act_bits), "i_w": word,
-            "i_psum": int(beat.psum) & ((1 << config.psum_bits) - 1), "i_ctl": ctl}
-
-
-def decode_psum(config: Any, raw: int) -> int:
-    """``o_psum``'s raw value -> golden-model value (signed for integer activations)."""
-    bits = config.psum_bits
-    raw &= (1 << bits) - 1
-    if config.is_fp:
-        return raw
-    return raw - (1 << bits) if raw >> (bits - 1) else raw
+MIXPE = FamilyStimulus(random_beats=random_beats, corner_beats=corner_beats)

@@ -14,7 +14,7 @@ writes ``<out>/summary.json`` and prints a table that puts the cost model's PE a
 synthesis numbers, both relative to a reference design, so one can see whether the cost model's
 relative areas track what Yosys builds::
 
-    python -m hw.synth [--rtl-dir rtl_out] [--out reports/synth] [--designs a,b] [--no-pnr] [-j N]
+    mpgemm synth [--rtl-dir rtl_out] [--out reports/synth] [--designs a,b] [--no-pnr] [-j N]
                        [--reference NAME]
 """
 
@@ -34,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from mpgemm.pe_designs.mac import IntMacConfig
 
 __all__ = [
     "SynthError",
@@ -68,7 +70,7 @@ NEXTPNR_SEEDS = (1, 2, 3, 4, 5)
 #: hung tool from blocking the whole run.
 YOSYS_TIMEOUT_S = 3600.0
 
-_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 #: Yosys >= 0.39 leaves `$scopeinfo` cells after flattening to record the hierarchy. They hold no
 #: logic, would inflate the cell counts, and nextpnr 0.4 cannot place them; Yosys 0.23 has none.
@@ -561,7 +563,7 @@ def _positive_int(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m mpgemm.hw.synth",
+        prog="python -m mpgemm.hw.flow.synth",
         description="Synthesize the designs in an RTL folder's manifest.json with Yosys "
         "(generic gates, iCE40 + nextpnr, Xilinx 7-series) and compare with the cost model.",
     )
@@ -806,7 +808,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {dname}: done in {reports[dname]['seconds']:.1f} s")
     wall = time.monotonic() - start
 
-    int_macs = [n for n in names if designs[n].get("config", {}).get("kind") == "int_mac"]
+    int_macs = [n for n in names
+                if designs[n].get("config", {}).get("kind") == IntMacConfig.kind]
     # An integer MAC is the natural baseline: it is the PE every low-bit design is compared with.
     reference = args.reference or (int_macs or names)[0]
     areas, notes = _cost_model_areas({n: designs[n] for n in names})

@@ -26,7 +26,7 @@ __all__ = [
     "hierarchy_graph", "RTL_DIR", "MANIFEST",
 ]
 
-RTL_DIR = Path(__file__).resolve().parent.parent / "rtl_out"
+RTL_DIR = Path(__file__).resolve().parents[2] / "rtl_out"
 MANIFEST = "manifest.json"
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -170,8 +170,8 @@ def _entry(name: str, config: Any, text: str) -> dict:
         "top": name,
         "config": config.to_dict(),
         "timing": {
-            "latency_cycles": config.latency,
-            "cycles_per_beat": config.cycles_per_beat,
+            "latency_cycles": config.timing().latency,
+            "cycles_per_beat": config.timing().cycles,
             "macs_per_beat": config.macs_per_beat,
         },
         "ports": parsed.modules[name],
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import time
 
-    ap = argparse.ArgumentParser(prog="python -m mpgemm.hw.generate",
+    ap = argparse.ArgumentParser(prog="python -m mpgemm.hw.flow.generate",
                                  description="Generate the preset designs' Verilog.")
     ap.add_argument("--out", default=str(RTL_DIR), help="output folder (default: rtl_out/)")
     args = ap.parse_args(argv)

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .generate import RTL_DIR, load_manifest
 
-    ap = argparse.ArgumentParser(prog="python -m mpgemm.hw.lint", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m mpgemm.hw.flow.lint", description=__doc__)
     ap.add_argument("--rtl-dir", default=str(RTL_DIR))
     args = ap.parse_args(argv)
     manifest = load_manifest(args.rtl_dir)

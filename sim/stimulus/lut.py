@@ -1,19 +1,17 @@
-"""Stimulus and port encodings of the LUT tensor core tile (:mod:`pe_designs.lut`).
-
-:mod:`sim.stimulus` dispatches here for configs of kind ``"lut"``; the amaranth.sim tests and
-the cocotb testbench therefore drive the same transactions. Pure numpy; configs duck-typed.
-"""
+"""Stimulus of the LUT tensor core tile (:mod:`mpgemm.pe_designs.lut`), registered as the
+family's ``LUT``: the amaranth.sim tests and the cocotb testbench drive the same transactions.
+Pure numpy."""
 
 from typing import Any
 
 import numpy as np
+from mpgemm.sim.golden.contract import Beat
+from mpgemm.sim.golden.formats import int_range
+from mpgemm.sim.golden.lut import LutWeight, is_unsigned, n_planes
 
-from .encoding import pack
-from .golden.formats import int_range
-from .golden.lut import LutWeight, is_unsigned, n_planes
-from .golden.pe import Beat
+from .base import FamilyStimulus
 
-__all__ = ["random_beats", "corner_beats", "w_reset", "encode_beat", "decode_psum", "idle_beat"]
+__all__ = ["LUT", "random_beats", "corner_beats", "idle_beat", "FP16_EXTREMES"]
 
 
 #: FP16 activation corner values: +-0, subnormals, smallest normal, 1, largest finite.
@@ -101,8 +99,7 @@ def _random_psum(config: Any, rng: np.random.Generator) -> tuple:
 
 def w_reset(config: Any) -> LutWeight:
     """The weight register's reset value in golden-model form."""
-    return LutWeight(codes=((0,) * config.table_k,) * config.cols, scale=(0,) * config.cols,
-                     zero=(0,) * config.cols)
+    return config.golden.w_reset(config)
 
 
 def idle_beat(config: Any, rng: np.random.Generator) -> Beat:
@@ -142,7 +139,7 @@ def _group(config: Any, rng: np.random.Generator, out: list[Beat], *, first: boo
                         load_w=not reuse, first=first and j == 0, last=last and j == n - 1,
                         group_end=j == n - 1))
         t = len(out) - 1
-        ready = t + config.beat_cycles(dtype)
+        ready = t + config.timing(dtype).cycles
         if j == n - 1:
             ready = max(ready, _dq_free(config, out))
         gap = ready - t - 1 + (int(rng.integers(0, 3)) if rng.random() < 0.1 else 0)
@@ -161,7 +158,7 @@ def _dq_free(config: Any, beats: list[Beat]) -> int:
         if b.load_w:
             w_reg = b.w
         if b.valid and b.group_end:
-            free = max(t + config.beat_cycles(w_reg.dtype), free) + config.dq_cycles
+            free = max(t + config.timing(w_reg.dtype).cycles, free) + config.dq_cycles
     return free
 
 
@@ -209,37 +206,4 @@ def corner_beats(config: Any) -> list[Beat]:
     return _drained(config, rng, out)
 
 
-def encode_beat(config: Any, beat: Beat, ctl: int) -> dict[str, int]:
-    """Port values of ``beat``: activations row-major, weight codes as bit-planes
-    (``planes[b][n]`` holds bit ``b`` of column ``n``'s ``table_k`` codes), then the scales,
-    zero points and data type; partial sums row-major."""
-    w = beat.w
-    k, cols = config.table_k, config.cols
-    word = 0
-    for b in range(config.planes_max):
-        for n in range(cols):
-            for i in range(k):
-                word |= ((int(w.codes[n][i]) >> b) & 1) << ((b * cols + n) * k + i)
-    offset = config.planes_max * cols * k
-    word |= pack(w.scale, config.scale_bits, offset)
-    offset += cols * config.scale_bits
-    if config.has_zero:
-        word |= pack(w.zero, config.code_bits, offset)
-        offset += cols * config.code_bits
-    if config.dtype_bits:
-        word |= int(w.dtype) << offset
-    # An idle beat may leave psum at Beat's default 0 (an all-zero bus).
-    psum = beat.psum if isinstance(beat.psum, int) else pack(beat.psum, config.cell_bits)
-    return {"i_a": pack([x for row in beat.a for x in row], config.act_bits), "i_w": word,
-            "i_psum": psum, "i_ctl": ctl}
-
-
-def decode_psum(config: Any, raw: int) -> tuple[int, ...]:
-    """``o_psum``'s raw value -> the ``rows * cols`` outputs, row-major (signed integers, or
-    FP32 bit patterns)."""
-    bits = config.cell_bits
-    out = []
-    for i in range(config.rows * config.cols):
-        v = (raw >> (i * bits)) & ((1 << bits) - 1)
-        out.append(v - (1 << bits) if v >> (bits - 1) and not config.is_fp else v)
-    return tuple(out)
+LUT = FamilyStimulus(random_beats=random_beats, corner_beats=corner_beats)

@@ -61,22 +61,6 @@ def _positive(name: str):
     return parse
 
 
-def _default_formats(config) -> tuple[str, str]:
-    """The operand formats a config natively computes, for workloads that do not say."""
-    if config.kind == "int_mac":
-        return config.act_name, config.weight_name
-    if config.kind == "fp16_mac":
-        return "fp16", "fp16"
-    if config.kind == "dequant_mac":
-        return "fp16", config.weight_name
-    if config.kind in ("bitserial", "lut"):
-        # The first of the design's weight data types (--weight-format picks another).
-        return config.act_format, config.weight_formats[0]
-    if config.kind == "mixpe":
-        return config.act_format, config.weight_name
-    raise CliError(f"no default operand formats for config kind {config.kind!r}")
-
-
 def _cmd_presets(args) -> int:
     from mpgemm.costmodel import pe_cost
     from mpgemm.pe_designs.presets import PRESETS
@@ -85,7 +69,7 @@ def _cmd_presets(args) -> int:
           f"{'pJ/MAC':>7s}")
     for name, c in PRESETS.items():
         pc = pe_cost(c)
-        print(f"{name:24s} {c.kind:12s} {c.latency:7d} {c.cycles_per_mac:8.3f} "
+        print(f"{name:24s} {c.kind:12s} {c.timing().latency:7d} {c.cycles_per_mac:8.3f} "
               f"{pc.area_um2:10.1f} {pc.energy_per_mac_pj:7.3f}")
     return 0
 
@@ -101,12 +85,11 @@ def _cmd_cost(args) -> int:
     )
 
     config = _load_config(args)
-    act, wgt = _default_formats(config)
-    act = args.act_format or act
-    wgt = args.weight_format or wgt
-    group = args.group_size
-    if group is None and config.kind in ("dequant_mac", "bitserial", "lut", "mixpe"):
-        group = config.group_size
+    # The operand formats and group size the design natively computes, unless the query says
+    # otherwise (the first of a per-group mixture of data types; --weight-format picks another).
+    act = args.act_format or config.act_format
+    wgt = args.weight_format or config.weight_formats[0]
+    group = config.group_size if args.group_size is None else args.group_size
     tech = {"28": TECH_28NM, "45": TECH_45NM}[args.tech]
     dims = [d for d in ("M", "N", "K") if getattr(args, d) is not None]
     if args.llm and dims:
@@ -188,10 +171,10 @@ def _cmd_compare(args) -> int:
 
 #: Subcommands that hand the rest of the command line to a module's own ``main``.
 PASSTHROUGH = {
-    "rtl": ("mpgemm.hw.generate", "generate rtl_out/ (same as make rtl)"),
+    "rtl": ("mpgemm.hw.flow.generate", "generate rtl_out/ (same as make rtl)"),
     "sim": ("mpgemm.sim.runner", "simulate rtl_out/ with cocotb (same as make sim)"),
-    "synth": ("mpgemm.hw.synth", "Yosys/nextpnr reports (same as make synth)"),
-    "lint": ("mpgemm.hw.lint", "verilator --lint-only on rtl_out/"),
+    "synth": ("mpgemm.hw.flow.synth", "Yosys/nextpnr reports (same as make synth)"),
+    "lint": ("mpgemm.hw.flow.lint", "verilator --lint-only on rtl_out/"),
 }
 
 

@@ -1,0 +1,330 @@
+"""The PE contract's beat-level semantics, once, for every family.
+
+A stimulus is a list of :class:`Beat` (the contract inputs of one clock cycle each). Every PE
+family has a golden model, an instance of a :class:`GoldenModel` subclass that its config class
+names (``config.golden``): what the family computes, bit-exact, and when each result appears.
+:func:`run_contract` replays a stimulus through it; :func:`encode_beat` and
+:func:`decode_psum` translate between golden-model values and port bits through the config's
+port descriptions (:mod:`.ports`); :func:`gemm` runs a whole GEMM as the hardware computes it.
+The amaranth.sim tests, the cocotb testbenches and the arrays' end-to-end checks all compare
+against these functions.
+
+Only numpy is imported here; configs are read through the :class:`PEConfig` protocol, which
+every family's config class implements.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple, Protocol
+
+import numpy as np
+
+from .ports import PE_CONTROL, PEPorts
+
+__all__ = [
+    "PEConfig", "Beat", "BeatTiming", "GoldenModel", "StepModel", "QuantizedWeights",
+    "wrap_signed", "contract_beats", "check_group_rules",
+    "run_contract", "check_operands", "expected_ready", "encode_beat", "decode_psum", "gemm",
+]
+
+
+class BeatTiming(NamedTuple):
+    """When a beat ends and when its result appears (the contract's timing facts).
+
+    ``cycles``: cycles from accepting a beat to accepting the next (the initiation interval).
+    ``latency``: cycles from a ``last`` beat to its result on ``o_psum``.
+    """
+
+    cycles: int
+    latency: int
+
+
+@dataclass(frozen=True)
+class Beat:
+    """The contract inputs of one clock cycle."""
+
+    a: Any
+    w: Any
+    psum: Any = 0
+    valid: bool = False
+    load_w: bool = False
+    first: bool = False
+    last: bool = False
+    group_end: bool = False
+
+
+def wrap_signed(x: int, bits: int) -> int:
+    """Two's complement wrap-around of ``x`` to ``bits`` bits, as a register of that width does."""
+    x &= (1 << bits) - 1
+    return x - (1 << bits) if x >> (bits - 1) else x
+
+
+class PEConfig(Protocol):
+    """What every PE family's config provides (the family protocol).
+
+    A config is a frozen, validated dataclass; the RTL generator, the golden model and the cost
+    model all read it. Its timing facts have one set of names: :meth:`timing` for a weight data
+    type (or the worst case over them), ``macs_per_beat`` and ``cycles_per_mac``; its ports are
+    one pure-data description (``ports``).
+    """
+
+    #: The family's name in config files and the manifest.
+    kind: ClassVar[str]
+    #: The family's golden model.
+    golden: ClassVar["GoldenModel"]
+
+    @property
+    def ports(self) -> PEPorts:
+        """The contract's operand ports (:mod:`.ports`)."""
+
+    @property
+    def act_format(self) -> str:
+        """The activation number format the PE computes in."""
+
+    @property
+    def weight_formats(self) -> tuple[str, ...]:
+        """The weight data types the PE computes (the first is its default)."""
+
+    @property
+    def group_size(self) -> int | None:
+        """Weights per quantization group along K (None: the PE applies no group scales)."""
+
+    @property
+    def beats_per_group(self) -> int | None:
+        """Beats of one quantization group for PEs that accumulate groups in hardware (the
+        contract's group rules apply); None for PEs without a group accumulator."""
+
+    @property
+    def macs_per_beat(self) -> int:
+        """Multiply-accumulates one beat performs."""
+
+    @property
+    def cycles_per_mac(self) -> float:
+        """Worst-case cycles per multiply-accumulate in steady state."""
+
+    def timing(self, weight_format: str | int | None = None) -> BeatTiming:
+        """The beat timing of one weight data type (a name or an index into
+        ``weight_formats``), or the worst case over them (None)."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """``kind`` and every field, as plain data (config files, the manifest)."""
+        ...
+
+
+def contract_beats(beats: Sequence[Beat], w_reset: Any) -> Iterator[tuple[int, Beat, Any]]:
+    """``(cycle, beat, w)`` for every valid beat, ``w`` being the weight operand it computes
+    with: ``i_w`` when ``load_w`` is set, else the weight register, which ``load_w`` loads
+    with or without ``valid`` (from ``w_reset`` after reset)."""
+    w_reg = w_reset
+    for t, b in enumerate(beats):
+        w = b.w if b.load_w else w_reg
+        if b.load_w:
+            w_reg = b.w
+        if b.valid:
+            yield t, b, w
+
+
+def check_group_rules(config: PEConfig, t: int, beat: Beat, beats_in_group: int) -> None:
+    """The contract's rules for PEs that accumulate quantization groups in hardware: ``first``
+    only on a group's first beat, ``last`` only with ``group_end`` (an output accumulates whole
+    groups), and at most ``config.beats_per_group`` beats per group (the group accumulators are
+    sized for that many). ``beats_in_group`` counts the group's beats before this one."""
+    if beat.first and beats_in_group:
+        raise ValueError(f"beat at cycle {t}: `first` must be on a group's first beat")
+    if beat.last and not beat.group_end:
+        raise ValueError(f"beat at cycle {t}: `last` must come with `group_end` "
+                         f"(an output accumulates whole groups)")
+    if beats_in_group >= config.beats_per_group:
+        raise ValueError(f"beat at cycle {t} is beat {beats_in_group + 1} of its group, more "
+                         f"than group_size={config.group_size} allows "
+                         f"({config.beats_per_group} beats): close the group with `group_end`")
+
+
+@dataclass(frozen=True, eq=False)
+class QuantizedWeights:
+    """A weight matrix ``W[K, N]`` as the PEs take it: codes and per-group fields.
+
+    ``codes[K, N]``: integer weights (integer MAC), FP16 bit patterns (FP16 MAC), or codes of a
+    quantized format. The per-group fields are ``[K / group_size, N]`` arrays, None where the
+    family has no such field: ``scales`` (integer codes or FP16 bit patterns), ``zeros`` (zero
+    points of unsigned formats), ``dtypes`` (index into the config's ``weight_formats``, for
+    families with a per-group data type) and ``specials`` (BitMoD's special-value selector).
+    """
+
+    codes: np.ndarray
+    scales: np.ndarray | None = None
+    zeros: np.ndarray | None = None
+    dtypes: np.ndarray | None = None
+    specials: np.ndarray | None = None
+
+    def __post_init__(self):
+        codes = np.asarray(self.codes)
+        if codes.ndim != 2:
+            raise ValueError(f"codes must be a [K, N] array, not shape {codes.shape}")
+        object.__setattr__(self, "codes", codes)
+        for name in ("scales", "zeros", "dtypes", "specials"):
+            v = getattr(self, name)
+            if v is not None:
+                v = np.asarray(v)
+                if v.ndim != 2 or v.shape[1] != codes.shape[1] or \
+                        v.shape[0] == 0 or codes.shape[0] % v.shape[0]:
+                    raise ValueError(f"{name} must be a [K / group_size, N] array for codes of "
+                                     f"shape {codes.shape}, not shape {v.shape}")
+                object.__setattr__(self, name, v)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.codes.shape
+
+    def group_field(self, name: str, group_size: int) -> np.ndarray | None:
+        """A per-group field checked against ``group_size`` (None if absent)."""
+        v = getattr(self, name)
+        if v is not None and v.shape[0] * group_size != self.codes.shape[0]:
+            raise ValueError(f"{name} has {v.shape[0]} groups, but K={self.codes.shape[0]} "
+                             f"with group_size={group_size} needs "
+                             f"{self.codes.shape[0] // group_size}")
+        return v
+
+
+class GoldenModel(ABC):
+    """What one PE family computes, bit-exact, at the level of the PE contract.
+
+    One instance per family; the family's config class names it (``config.golden``).
+    """
+
+    @abstractmethod
+    def w_reset(self, config: PEConfig) -> Any:
+        """The weight register's reset value (all-zero fields) in golden-model form."""
+
+    @abstractmethod
+    def run(self, config: PEConfig, beats: Sequence[Beat], *, w_reset: Any,
+            not_ready: list[int] | None = None) -> list[tuple[int, Any]]:
+        """``(cycle, value)`` of every result of ``beats`` (one per cycle, from reset); the
+        cycles in which ``o_ready`` is low are appended to ``not_ready`` when it is given.
+        Beats offered faster than the PE takes them, and operands the PE cannot mean, are
+        rejected with a ValueError naming the cycle."""
+
+    @abstractmethod
+    def gemm(self, config: PEConfig, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
+        """``Y[M, N] = A[M, K] x W[K, N]`` bit-exact as the PE computes each output (one
+        accumulation over K): wrapped integers, or FP32 bit patterns."""
+
+    def weight_format(self, config: PEConfig, w: Any) -> str:
+        """The weight data type a beat with weight operand ``w`` computes in."""
+        return config.weight_formats[0]
+
+    def weight_fields(self, config: PEConfig, w: Any) -> Any:
+        """``w`` in the shape of the config's weight port description (for packing)."""
+        return w
+
+    def psum_fields(self, config: PEConfig, psum: Any) -> Any:
+        """``psum`` in the shape of the config's partial-sum port description."""
+        return psum
+
+
+class StepModel(GoldenModel):
+    """A family whose beat is one arithmetic step: ``acc = step(config, base, a, w)``.
+
+    ``base`` is ``i_psum`` on a ``first`` beat and the accumulator otherwise; a ``last`` beat's
+    accumulator appears ``config.timing(fmt).latency`` cycles later.
+    """
+
+    def __init__(self, step: Callable[[Any, Any, Any, Any], Any],
+                 gemm: Callable[[Any, np.ndarray, QuantizedWeights], np.ndarray],
+                 reset: Callable[[Any], Any]):
+        self.step, self._gemm, self._reset = step, gemm, reset
+
+    def w_reset(self, config: PEConfig) -> Any:
+        return self._reset(config)
+
+    def gemm(self, config: PEConfig, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
+        return self._gemm(config, a, w)
+
+    def run(self, config: PEConfig, beats: Sequence[Beat], *, w_reset: Any,
+            not_ready: list[int] | None = None) -> list[tuple[int, Any]]:
+        acc: Any = 0
+        out: list[tuple[int, Any]] = []
+        ready_at = 0
+        for t, b, w in contract_beats(beats, w_reset):
+            timing = config.timing(self.weight_format(config, w))
+            if t < ready_at:
+                raise ValueError(f"beat at cycle {t} arrives while the PE is busy until "
+                                 f"{ready_at}")
+            ready_at = t + timing.cycles
+            acc = self.step(config, b.psum if b.first else acc, b.a, w)
+            if b.last:
+                out.append((t + timing.latency, acc))
+            if not_ready is not None:
+                not_ready.extend(range(t + 1, ready_at))
+        return out
+
+
+def run_contract(config: PEConfig, beats: Sequence[Beat], *, w_reset: Any = None,
+                 not_ready: list[int] | None = None) -> list[tuple[int, Any]]:
+    """Replay ``beats`` (one per cycle, from reset) through ``config``'s golden model.
+
+    Returns ``(cycle, value)`` for every result. ``w_reset`` is the weight register's reset
+    value (default: the family's all-zero value).
+    """
+    model = config.golden
+    reset = model.w_reset(config) if w_reset is None else w_reset
+    check_operands(config, beats, reset)
+    return model.run(config, beats, w_reset=reset, not_ready=not_ready)
+
+
+def check_operands(config: PEConfig, beats: Sequence[Beat], w_reset: Any) -> None:
+    """Reject a valid beat whose operands its ports cannot hold (a value out of its field's
+    range, a wrong number of lanes, a non-integer), naming the cycle and the operand."""
+    ports, model = config.ports, config.golden
+    for t, b, w in contract_beats(beats, w_reset):
+        for name, field, value in (("activation", ports.act, b.a),
+                                   ("weight", ports.weight, model.weight_fields(config, w)),
+                                   ("partial-sum", ports.psum, model.psum_fields(config, b.psum))):
+            if name == "partial-sum" and not b.first:
+                continue
+            try:
+                field.pack(value)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"beat at cycle {t}: the {name} operand does not fit the "
+                                 f"{config.kind} PE's port: {e}") from None
+
+
+def expected_ready(config: PEConfig, beats: Sequence[Beat], cycles: int) -> list[int]:
+    """``o_ready`` of every cycle of ``beats``, as the golden model's timing has it."""
+    low: list[int] = []
+    run_contract(config, beats, not_ready=low)
+    ready = [1] * cycles
+    for t in low:
+        if t < cycles:
+            ready[t] = 0
+    return ready
+
+
+def encode_beat(config: PEConfig, beat: Beat) -> dict[str, int]:
+    """The integer each contract input port is driven with for ``beat``."""
+    ports, model = config.ports, config.golden
+    return {
+        "i_a": ports.act.pack(beat.a),
+        "i_w": ports.weight.pack(model.weight_fields(config, beat.w)),
+        "i_psum": ports.psum.pack(model.psum_fields(config, beat.psum)),
+        "i_ctl": PE_CONTROL.pack(beat),
+    }
+
+
+def decode_psum(config: PEConfig, raw: int) -> Any:
+    """``o_psum``'s bits as a golden-model value (signed integers, FP bit patterns, tuples)."""
+    return config.ports.psum.unpack(raw)
+
+
+def gemm(config: PEConfig, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
+    """``Y[M, N] = A[M, K] x W[K, N]`` bit-exact as ``config``'s PE computes it: activations as
+    integers or FP bit patterns, weights as :class:`QuantizedWeights`."""
+    if not isinstance(w, QuantizedWeights):
+        raise TypeError(f"w must be QuantizedWeights, not {type(w).__name__}")
+    a = np.asarray(a)
+    if a.ndim != 2 or a.shape[1] != w.shape[0]:
+        raise ValueError(f"gemm needs A[M, K] and W[K, N]; got A of shape {a.shape} and W of "
+                         f"shape {w.shape}")
+    return config.golden.gemm(config, a, w)

@@ -1,0 +1,127 @@
+"""Golden models of the baseline MAC families (:mod:`mpgemm.pe_designs.mac`).
+
+Each family's beat is one arithmetic step (:class:`~.contract.StepModel`): the integer MAC
+wraps only in its accumulator register; the FP16 MAC forms exact FP32 products, sums them in a
+balanced FP32 tree (adjacent pairs first) and accumulates with one round-to-nearest-even each;
+the dequantize-then-MAC PE first rounds ``(q - z) * s`` to FP16. :func:`~.contract.gemm` computes a
+whole GEMM as one of these PEs does, vectorised over M and N.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .contract import QuantizedWeights, StepModel, wrap_signed
+from .fp import fp16_mul_fp32, fp32_add, int_scale_fp16
+
+__all__ = [
+    "int_mac_step", "fp16_mac_step", "dequant_mac_step", "dequantize_fp16", "DequantWeight",
+    "int_mac_gemm", "fp16_mac_gemm", "dequant_mac_gemm", "INT_MAC", "FP16_MAC", "DEQUANT_MAC",
+]
+
+
+def int_mac_step(config: Any, base: int, a: Sequence[int], w: Sequence[int]) -> int:
+    """One beat of the integer MAC: ``wrap(base + sum_l a[l] * w[l], acc_bits)``.
+
+    The products and their sum are exact; only the accumulator register wraps.
+    """
+    dot = sum(int(x) * int(y) for x, y in zip(a, w, strict=True))
+    return wrap_signed(int(base) + dot, config.acc_bits)
+
+
+def _fp32_tree(values: list[int]) -> int:
+    """Balanced FP32 adder tree, adjacent pairs first: the order of the hardware's tree."""
+    vals = [np.uint32(v) for v in values]
+    while len(vals) > 1:
+        vals = [fp32_add(vals[i], vals[i + 1]) for i in range(0, len(vals), 2)]
+    return int(vals[0])
+
+
+def fp16_mac_step(config: Any, base: int, a: Sequence[int], w: Sequence[int]) -> int:
+    """One beat of the FP16 MAC on bit patterns: exact FP32 products, tree, then accumulate."""
+    prods = [int(p) for p in fp16_mul_fp32(np.asarray(a, np.uint16), np.asarray(w, np.uint16))]
+    return int(fp32_add(np.uint32(base), np.uint32(_fp32_tree(prods))))
+
+
+def dequantize_fp16(q: Sequence[int], scale: int, zero: int) -> list[int]:
+    """GPU-style dequantization: FP16 bit patterns of ``RNE_fp16((q - zero) * scale)``."""
+    d = np.asarray(q, dtype=np.int64) - int(zero)
+    return [int(v) for v in int_scale_fp16(d, np.full(d.shape, scale, np.uint16))]
+
+
+@dataclass(frozen=True)
+class DequantWeight:
+    """One beat's weight operand of the dequantize-then-MAC PE (the ``i_w`` struct)."""
+
+    q: tuple[int, ...]
+    scale: int
+    zero: int
+
+
+def dequant_mac_step(config: Any, base: int, a: Sequence[int], w: DequantWeight) -> int:
+    """One beat of the dequantize-then-MAC PE."""
+    return fp16_mac_step(config.mac, base, a, dequantize_fp16(w.q, w.scale, w.zero))
+
+
+def _check_lanes(config: Any, a: np.ndarray, w: np.ndarray) -> None:
+    if a.shape[1] != w.shape[0] or a.shape[1] % config.lanes:
+        raise ValueError(f"the {config.kind} GEMM needs [M, K] x [K, N] with lanes="
+                         f"{config.lanes} dividing K; got {a.shape} x {w.shape}")
+
+
+def int_mac_gemm(config: Any, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
+    """Every output of ``A[M, K] x W[K, N]`` as one integer MAC computes it (integers in,
+    ``acc_bits`` two's complement out)."""
+    codes = w.codes
+    _check_lanes(config, a, codes)
+    total = a.astype(object) @ codes.astype(object)
+    # Wrap-around is modular, so wrapping once at the end equals wrapping every beat.
+    return np.vectorize(lambda x: wrap_signed(int(x), config.acc_bits), otypes=[np.int64])(total)
+
+
+def _fp16_products_gemm(config: Any, a16: np.ndarray, w16: np.ndarray) -> np.ndarray:
+    """The FP16 MAC's accumulation of every output, vectorised over M and N: per beat, the
+    exact FP32 products of its lanes, a balanced FP32 tree, then the FP32 accumulate."""
+    _check_lanes(config, a16, w16)
+    lanes = config.lanes
+    acc = np.zeros((a16.shape[0], w16.shape[1]), np.uint32)
+    for j in range(a16.shape[1] // lanes):
+        prods = [fp16_mul_fp32(a16[:, j * lanes + l, None], w16[None, j * lanes + l, :])
+                 for l in range(lanes)]
+        while len(prods) > 1:
+            prods = [fp32_add(prods[i], prods[i + 1]) for i in range(0, len(prods), 2)]
+        acc = fp32_add(acc, prods[0])
+    return acc
+
+
+def fp16_mac_gemm(config: Any, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
+    """Every output as one FP16 MAC computes it (FP16 bit patterns in, FP32 bits out)."""
+    return _fp16_products_gemm(config, a.astype(np.uint16), w.codes.astype(np.uint16))
+
+
+def dequant_mac_gemm(config: Any, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
+    """Every output as one dequantize-then-MAC PE computes it: each weight is first rounded to
+    FP16, ``RNE_fp16((q - z) * s)`` with its group's FP16 scale and zero point."""
+    g = config.group_size
+    scales, zeros = w.group_field("scales", g), w.group_field("zeros", g)
+    if scales is None or (zeros is None and not config.weight_signed):
+        raise ValueError("the dequant_mac GEMM needs scales (and zeros for unsigned weights)")
+    z = 0 if zeros is None else np.repeat(zeros.astype(np.int64), g, axis=0)
+    s = np.repeat(scales.astype(np.uint16), g, axis=0)
+    w16 = int_scale_fp16(w.codes.astype(np.int64) - z, s).astype(np.uint16)
+    return _fp16_products_gemm(config.mac, a.astype(np.uint16), w16)
+
+
+def _lanes_reset(config: Any) -> tuple[int, ...]:
+    return (0,) * config.lanes
+
+
+def _dequant_reset(config: Any) -> DequantWeight:
+    return DequantWeight(q=(0,) * config.lanes, scale=0, zero=0)
+
+
+INT_MAC = StepModel(int_mac_step, int_mac_gemm, _lanes_reset)
+FP16_MAC = StepModel(fp16_mac_step, fp16_mac_gemm, _lanes_reset)
+DEQUANT_MAC = StepModel(dequant_mac_step, dequant_mac_gemm, _dequant_reset)

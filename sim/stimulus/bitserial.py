@@ -1,0 +1,156 @@
+"""Stimulus of the bit-serial PE family (:mod:`mpgemm.pe_designs.bitserial`): whole groups of
+one data type (with its zero point and special value), each beat followed by its term cycles,
+sometimes computing from the weight register; FP activations are finite (the alignment datapath
+takes finite values only)."""
+
+from typing import Any
+
+import numpy as np
+from mpgemm.pe_designs.bitserial import BitSerialConfig
+from mpgemm.sim.golden.bitserial import BitSerialWeight
+from mpgemm.sim.golden.contract import Beat
+from mpgemm.sim.golden.formats import get_weight_format, int_range
+
+from .base import FamilyStimulus, count_valid, fp32_random
+
+__all__ = ["BITSERIAL"]
+
+
+def _random_a(config: BitSerialConfig, rng: np.random.Generator) -> tuple[int, ...]:
+    if config.is_fp:
+        return _fp_act_random(config, rng, config.lanes, False)
+    lo, hi = -(1 << (config.act_bits - 1)), (1 << (config.act_bits - 1)) - 1
+    return tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
+
+
+def _random_w(config: BitSerialConfig, rng: np.random.Generator) -> BitSerialWeight:
+    dtype = int(rng.integers(len(config.weight_formats)))
+    fmt = config.weight_formats[dtype]
+    return BitSerialWeight(codes=tuple(_bitserial_codes(fmt, rng, config.lanes, False)),
+                           scale=int(rng.integers(0, 1 << config.scale_bits)), dtype=dtype)
+
+
+def _random_psum(config: BitSerialConfig, rng: np.random.Generator) -> int:
+    if config.is_fp:
+        return fp32_random(rng)
+    if rng.random() < 0.5:
+        return 0
+    lo, hi = int_range(config.acc_bits, True)
+    return int(rng.integers(lo, hi + 1))
+
+
+def _idle(config: Any, rng: np.random.Generator) -> Beat:
+    # Idle cycles carry junk operands: the PE must ignore everything without `valid`/`load_w`.
+    return Beat(a=_random_a(config, rng), w=_random_w(config, rng),
+                psum=_random_psum(config, rng))
+
+
+def _fp_act_random(config: Any, rng: np.random.Generator, n: int, extreme: bool) -> tuple:
+    """Finite FP16/BF16 activations (the bit-serial FP datapath aligns finite values only)."""
+    exp_bits, man_bits = config.act_fields
+    top_exp = (1 << exp_bits) - 1
+    out = []
+    for _ in range(n):
+        sign = int(rng.integers(0, 2)) << (exp_bits + man_bits)
+        if extreme:
+            # Largest finite, smallest subnormal, smallest normal, zero.
+            mag = int(rng.choice([((top_exp - 1) << man_bits) | ((1 << man_bits) - 1), 1,
+                                  1 << man_bits, 0]))
+        elif rng.random() < 0.6:
+            # Exponents near one another: alignment keeps most bits, truncation matters.
+            mid = (1 << (exp_bits - 1)) - 1
+            mag = (int(rng.integers(mid - 6, mid + 7)) << man_bits) | int(
+                rng.integers(0, 1 << man_bits))
+        else:
+            mag = int(rng.integers(0, top_exp << man_bits))
+        out.append(sign | mag)
+    return tuple(out)
+
+
+def _bitserial_codes(fmt: str, rng: np.random.Generator, n: int, extreme: bool) -> list[int]:
+    """Valid codes of a bit-serial weight format (ternary avoids its reserved code)."""
+    if fmt == "ternary":
+        return [int(x) for x in rng.choice([0, 1, 3], n)]
+    bits = get_weight_format(fmt).bits
+    if extreme:
+        return [int(x) for x in rng.choice([0, (1 << bits) - 1, 1 << (bits - 1),
+                                            (1 << (bits - 1)) - 1], n)]
+    return [int(x) for x in rng.integers(0, 1 << bits, n)]
+
+
+def _bitserial_group(config: Any, rng: np.random.Generator, *, first: bool, last: bool,
+                     psum: int, dtype: int | None = None, extreme: bool = False,
+                     scale: int | None = None) -> list[Beat]:
+    """One quantization group: ``group_size / lanes`` beats, each followed by its term cycles."""
+    dtype = int(rng.integers(len(config.weight_formats))) if dtype is None else dtype
+    fmt = config.weight_formats[dtype]
+    zero = 0
+    if fmt.startswith("uint"):
+        top = (1 << get_weight_format(fmt).bits) - 1
+        zero = int(rng.choice([0, top])) if extreme else int(rng.integers(0, top + 1))
+    special = int(rng.integers(4)) if fmt.startswith("bitmod") else 0
+    if scale is None:
+        scale = int(rng.integers(0, 1 << config.scale_bits))
+    lo, hi = -(1 << (config.act_bits - 1)), (1 << (config.act_bits - 1)) - 1
+    beats: list[Beat] = []
+    n = config.group_size // config.lanes
+    w_prev = None
+    for j in range(n):
+        if config.is_fp:
+            a = _fp_act_random(config, rng, config.lanes, extreme)
+        elif extreme:
+            a = tuple(int(x) for x in rng.choice([lo, hi, 0, -1], config.lanes))
+        else:
+            a = tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
+        w = BitSerialWeight(codes=tuple(_bitserial_codes(fmt, rng, config.lanes, extreme)),
+                            scale=scale, dtype=dtype, zero=zero, special=special)
+        # Now and then reuse the weight register (weight-stationary use): i_w then carries
+        # junk that the PE must ignore.
+        reuse = w_prev is not None and rng.random() < 0.2
+        if reuse:
+            w = _random_w(config, rng)
+        else:
+            w_prev = w
+        beats.append(Beat(a=a, w=w, psum=psum if j == 0 else _random_psum(config, rng),
+                          valid=True, load_w=not reuse, first=first and j == 0,
+                          last=last and j == n - 1, group_end=j == n - 1))
+        gap = config.timing(dtype).cycles - 1 + (int(rng.integers(0, 3)) if rng.random() < 0.1
+                                               else 0)
+        beats.extend(_idle(config, rng) for _ in range(gap))
+    return beats
+
+
+def _bitserial_random(config: Any, rng: np.random.Generator, n_valid: int) -> list[Beat]:
+    beats: list[Beat] = []
+    while count_valid(beats) < n_valid:
+        n_groups = int(rng.integers(1, 4))
+        psum = _random_psum(config, rng)
+        for g in range(n_groups):
+            beats += _bitserial_group(config, rng, first=g == 0, last=g == n_groups - 1,
+                                      psum=psum, extreme=rng.random() < 0.15)
+    return beats
+
+
+def _corner_beats(config: BitSerialConfig) -> list[Beat]:
+    """Every data type's extreme groups at scales 0, 1 and the largest, from every corner
+    partial sum, and a three-group output exercising every scale bit."""
+    rng = np.random.default_rng(0)  # corner groups are fixed; their fillers need not vary
+    top = (1 << config.scale_bits) - 1
+    if config.is_fp:
+        psums: tuple[int, ...] = (0, 0x80000000, 0x7F7FFFFF, 0x7F800000, 0x7FC00000, 0x00000001)
+    else:
+        psums = (0, (1 << (config.acc_bits - 1)) - 1, -(1 << (config.acc_bits - 1)))
+    beats: list[Beat] = []
+    for dtype in range(len(config.weight_formats)):
+        for scale in (0, 1, top):
+            for psum in psums:
+                beats += _bitserial_group(config, rng, first=True, last=True, psum=psum,
+                                          dtype=dtype, extreme=True, scale=scale)
+        # Several groups into one output, every scale bit exercised.
+        for g in range(3):
+            beats += _bitserial_group(config, rng, first=g == 0, last=g == 2, psum=0,
+                                      dtype=dtype, extreme=True, scale=top - g)
+    return beats
+
+
+BITSERIAL = FamilyStimulus(random_beats=_bitserial_random, corner_beats=_corner_beats)
