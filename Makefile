@@ -10,7 +10,7 @@ JOBS   ?= 2
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv sysdeps-sim sysdeps-synth rtl sim test lint synth bench clean distclean
+.PHONY: help venv sysdeps-sim sysdeps-synth rtl sim test test-fast lint synth bench clean distclean
 
 help: ## list the targets
 	@echo "mpgemm make targets (SIM=icarus|verilator selects the simulator, default icarus):"
@@ -61,6 +61,9 @@ sim: $(STAMP) sysdeps-sim ## simulate every design in rtl_out/ with cocotb again
 
 test: $(STAMP) sysdeps-sim sysdeps-synth ## run the test suite (both simulators, synthesis)
 	$(PY) -m pytest -n $(JOBS) -q
+
+test-fast: $(STAMP) ## the inner-loop tier: every test that needs no simulator and no Yosys
+	$(PY) -m pytest -n $(JOBS) -q -m "not sim and not synth"
 
 lint: $(STAMP) ## ruff on the Python, verilator --lint-only -Wall on rtl_out/
 	$(PY) -m ruff check hw pe_designs costmodel sim tests

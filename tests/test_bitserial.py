@@ -147,6 +147,7 @@ VARIANTS = {
 }
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_bitserial_rtl_matches_golden(name, rng, seed, n_vectors):
     _rtl_matches_golden(VARIANTS[name], name, rng, seed, n_vectors)
@@ -233,6 +234,7 @@ FP_VARIANTS = {
 }
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("name", sorted(FP_VARIANTS))
 def test_bitserial_fp_rtl_matches_golden(name, rng, seed, n_vectors):
     _rtl_matches_golden(FP_VARIANTS[name], name, rng, seed, n_vectors)
@@ -293,6 +295,7 @@ def test_fp_golden_rejects_non_finite_activations():
         run_contract(c, beats, w_reset=w_reset(c))
 
 
+@pytest.mark.synth
 def test_area_trend_across_precisions_matches_yosys(tmp_path):
     """Cost-model area and Yosys cells grow together from INT2 to INT4 to INT8 weights."""
     from mpgemm.hw.flow.generate import write_rtl
@@ -310,6 +313,7 @@ def test_area_trend_across_precisions_matches_yosys(tmp_path):
     assert cells == sorted(cells) and areas == sorted(areas)
 
 
+@pytest.mark.sim
 def test_mixed_type_quantization_end_to_end_through_the_pe(rng):
     """BitMoD flow: per-group data types chosen on real weights, run through the golden PE and
     the RTL; the PE's integer output times the column scale is A x dequant(W) exactly."""
@@ -367,6 +371,7 @@ def test_mixed_type_quantization_beats_every_single_type(rng):
         quantize_mixed_groups(w, 100)
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("act_format", ["int8", "fp16"])
 def test_maximum_group_size_extremes_and_zeros(act_format):
     """A 4096-weight group of the largest products, then an all-zero group, in RTL."""
@@ -387,6 +392,7 @@ def test_maximum_group_size_extremes_and_zeros(act_format):
     assert not check_cycles(c, driven, observed, expected, beats=beats)
 
 
+@pytest.mark.sim
 def test_short_group_stalls_until_the_dequantizer_is_free():
     """A group that closes while the previous one is still being dequantized waits; no result
     is lost, and o_ready and the result cycles follow the golden schedule."""

@@ -118,6 +118,7 @@ def test_argparse_rejects_non_positive_sizes(capsys):
     assert "--M must be a positive integer, not 0" in capsys.readouterr().err
 
 
+@pytest.mark.synth
 def test_compare_at_equal_throughput(capsys, tmp_path):
     synth = tmp_path / "synth"
     synth.mkdir()

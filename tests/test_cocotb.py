@@ -10,6 +10,8 @@ import pytest
 from mpgemm.hw.flow.generate import MANIFEST, RTL_DIR, load_manifest
 from mpgemm.sim.runner import run_design
 
+pytestmark = pytest.mark.sim  # cocotb on Icarus and Verilator
+
 DESIGNS = load_manifest(RTL_DIR)["designs"]
 
 

@@ -183,6 +183,7 @@ def test_golden_enforces_group_rules(kind):
 
 # --- RTL against the golden model ----------------------------------------------------------------
 
+@pytest.mark.sim
 @pytest.mark.parametrize("kind", FAMILIES)
 def test_rtl_matches_golden(kind, rng, seed, n_vectors):
     """The default config's component in amaranth.sim, corner cases then random beats, checked
@@ -197,6 +198,7 @@ def test_rtl_matches_golden(kind, rng, seed, n_vectors):
     assert count_valid(beats) > 0
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_result_latency_equals_timing(name):
     """A preset's first accumulation of its corner cases: the result appears exactly its

@@ -9,6 +9,8 @@ from mpgemm.hw.fp import BF16, FP16, FP32, FPAdd, FPMul, FPParams, IntScaleFP
 from mpgemm.sim.golden.fp import FP16_NAN, FP32_NAN, fp16_mul_fp32, fp32_add, int_scale_fp16
 from mpgemm.sim.stimulus import FP16_SPECIALS, FP32_SPECIALS
 
+pytestmark = pytest.mark.sim  # amaranth.sim
+
 
 def _run_comb(dut, inputs: dict[str, np.ndarray], output: str) -> np.ndarray:
     n = len(next(iter(inputs.values())))

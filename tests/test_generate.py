@@ -16,6 +16,8 @@ from mpgemm.hw.flow.generate import (
 from mpgemm.pe_designs.presets import PRESETS
 from mpgemm.pe_designs.registry import config_from_dict
 
+pytestmark = pytest.mark.synth  # Verilog generation (Amaranth's built-in Yosys)
+
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):

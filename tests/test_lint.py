@@ -4,6 +4,8 @@ import pytest
 from mpgemm.hw.flow.generate import RTL_DIR, load_manifest
 from mpgemm.hw.flow.lint import LINT_WAIVERS, lint_file
 
+pytestmark = pytest.mark.synth  # Verilator lint of generated Verilog
+
 MANIFEST = load_manifest(RTL_DIR)
 
 

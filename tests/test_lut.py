@@ -69,6 +69,7 @@ def test_rtl_precompute_builds_the_plans_adders(k, symmetric):
     assert adders == table_adders(k, symmetric) == config.table_adders
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("act_format, table_format", [("int8", "exact"), ("int16", "exact"),
                                                       ("fp16", "int8"), ("fp16", "fp16")])
 @pytest.mark.parametrize("symmetric", [True, False])
@@ -236,11 +237,13 @@ def _rtl_matches_golden(config, rng, seed, n_vectors):
     return expected
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_lut_rtl_matches_golden(name, rng, seed, n_vectors):
     _rtl_matches_golden(VARIANTS[name], rng, seed, min(n_vectors, 400))
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("name", sorted(FP16_TABLE_VARIANTS))
 def test_lut_fp16_table_rtl_matches_golden(name, rng, seed, n_vectors):
     _rtl_matches_golden(FP16_TABLE_VARIANTS[name], rng, seed, min(n_vectors, 100))
@@ -280,6 +283,7 @@ def test_config_timing_facts():
     assert LutConfig().table_entries == 8 and LutConfig(symmetric=False).table_entries == 16
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("fmt", ["binary", "uint3", "int8"])
 def test_measured_cycles_equal_the_config(fmt, rng):
     """Back-to-back beats of one group: one beat every B cycles, the result latency_for(fmt)
@@ -305,6 +309,7 @@ def test_measured_cycles_equal_the_config(fmt, rng):
                             beats=dense)
 
 
+@pytest.mark.sim
 def test_short_group_stalls_until_the_dequantizer_is_free():
     c = LutConfig(weight_formats=("binary",), rows=1, cols=2, group_size=32)
     w = LutWeight(codes=((1, 0, 1, 1), (0, 0, 1, 0)), scale=(3, 200), zero=(0, 0))
@@ -321,6 +326,7 @@ def test_short_group_stalls_until_the_dequantizer_is_free():
     assert not check_cycles(c, driven, observed, expected, beats=beats)
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("act_format", ["int8", "fp16"])
 def test_maximum_group_size_extremes_and_zeros(act_format):
     """A 4096-weight group of the largest products, then an all-zero group, in RTL."""
@@ -484,6 +490,7 @@ def test_cost_model_uses_the_workloads_precision():
                                  group_size=128))
 
 
+@pytest.mark.synth
 def test_area_trends_match_yosys(tmp_path):
     """Cost model and Yosys agree on the order: more weight bits cost more area, and
     symmetrization saves table flip-flops and area (same tile, M2 x N4 x K4).

@@ -137,6 +137,7 @@ def _variants():
 VARIANTS = _variants()
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_mixpe_rtl_matches_golden(name, rng, seed, n_vectors):
     config = VARIANTS[name]
@@ -159,6 +160,7 @@ def test_results_are_not_trivially_zero_or_nan(rng):
         assert len(set(out)) > 0.8 * len(out)
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("act_format", ["int8", "fp16"])
 def test_maximum_group_size_saturating_sums_and_zeros(act_format):
     """A 4096-weight group of the largest products (every accumulator at its bound), with the
@@ -206,6 +208,7 @@ def test_config_timing_facts():
     assert c.timing() == (1, 3) and c.timing(c.weight_name) == (1, 3)
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("act_format", ["int8", "fp16"])
 @pytest.mark.parametrize("group_size", [4, 32])
 def test_measured_cycles_equal_the_config(group_size, act_format, rng):
@@ -343,6 +346,7 @@ def test_workload_checks_and_evaluation():
                              group_size=128), n_pe=4)
 
 
+@pytest.mark.synth
 def test_area_trends_match_yosys(tmp_path):
     """Cost model and Yosys agree on the order within the family: more weight bits cost more
     (more shift-and-add terms, wider accumulators), and signed weights (no zero point: no

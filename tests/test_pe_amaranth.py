@@ -11,6 +11,8 @@ from mpgemm.sim.golden.contract import Beat, run_contract
 from mpgemm.sim.scoreboard import check_cycles
 from mpgemm.sim.stimulus import corner_beats, count_valid, random_beats, w_reset
 
+pytestmark = pytest.mark.sim  # amaranth.sim
+
 VARIANTS = {
     "int_u8xu4": IntMacConfig(act_bits=8, act_signed=False, weight_bits=4, weight_signed=False,
                               lanes=3, acc_bits=21, k_max=256),

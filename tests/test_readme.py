@@ -6,6 +6,10 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = [pytest.mark.sim, pytest.mark.synth]  # the tour generates and simulates
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

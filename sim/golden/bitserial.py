@@ -12,7 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from .contract import Beat, GoldenModel, check_group_rules, contract_beats, wrap_signed
+from .contract import (
+    Beat,
+    GoldenModel,
+    check_group_rules,
+    check_operands,
+    contract_beats,
+    wrap_signed,
+)
 from .fp import f32_bits, f32_value, finite_fp_fields, fp32_add
 from .terms import weight_int, weight_terms
 
@@ -152,6 +159,7 @@ def run_bitserial(config: Any, beats: Sequence[Beat], *, w_reset: Any,
         if t < ready_at:
             raise ValueError(f"beat at cycle {t} arrives while the PE is busy until {ready_at}")
         _check_bitserial_weight(config, w, t)
+        check_operands(config, t, b, w)
         key = (w.dtype, w.zero, w.special)
         if grp_beats and key != grp_key:
             raise ValueError(f"beat at cycle {t} changes the data type, zero point or special "

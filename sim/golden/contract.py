@@ -252,6 +252,7 @@ class StepModel(GoldenModel):
             if t < ready_at:
                 raise ValueError(f"beat at cycle {t} arrives while the PE is busy until "
                                  f"{ready_at}")
+            check_operands(config, t, b, w)
             ready_at = t + timing.cycles
             acc = self.step(config, b.psum if b.first else acc, b.a, w)
             if b.last:
@@ -270,25 +271,25 @@ def run_contract(config: PEConfig, beats: Sequence[Beat], *, w_reset: Any = None
     """
     model = config.golden
     reset = model.w_reset(config) if w_reset is None else w_reset
-    check_operands(config, beats, reset)
     return model.run(config, beats, w_reset=reset, not_ready=not_ready)
 
 
-def check_operands(config: PEConfig, beats: Sequence[Beat], w_reset: Any) -> None:
+def check_operands(config: PEConfig, t: int, beat: Beat, w: Any) -> None:
     """Reject a valid beat whose operands its ports cannot hold (a value out of its field's
-    range, a wrong number of lanes, a non-integer), naming the cycle and the operand."""
+    range, a wrong number of lanes, a non-integer), naming the cycle and the operand. Every
+    family's golden model calls this for each valid beat, after its own, more specific checks
+    of what the operands mean."""
     ports, model = config.ports, config.golden
-    for t, b, w in contract_beats(beats, w_reset):
-        for name, field, value in (("activation", ports.act, b.a),
-                                   ("weight", ports.weight, model.weight_fields(config, w)),
-                                   ("partial-sum", ports.psum, model.psum_fields(config, b.psum))):
-            if name == "partial-sum" and not b.first:
-                continue
-            try:
-                field.pack(value)
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"beat at cycle {t}: the {name} operand does not fit the "
-                                 f"{config.kind} PE's port: {e}") from None
+    operands = [("activation", ports.act, beat.a),
+                ("weight", ports.weight, model.weight_fields(config, w))]
+    if beat.first:
+        operands.append(("partial-sum", ports.psum, model.psum_fields(config, beat.psum)))
+    for name, field, value in operands:
+        try:
+            field.pack(value)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"beat at cycle {t}: the {name} operand does not fit the "
+                             f"{config.kind} PE's port: {e}") from None
 
 
 def expected_ready(config: PEConfig, beats: Sequence[Beat], cycles: int) -> list[int]:

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from .bitserial import bitserial_fp_dequant
-from .contract import Beat, GoldenModel, check_group_rules, contract_beats
+from .contract import Beat, GoldenModel, check_group_rules, check_operands, contract_beats
 from .formats import BinaryFormat, IntFormat, get_format, signed_bits_for_range
 from .fp import f16_bits, f16_value, f32_bits, f32_value, fp32_add
 
@@ -452,6 +452,7 @@ def run_lut(config: Any, beats: Sequence[Any], *, w_reset: Any,
         if t < ready_at:
             raise ValueError(f"beat at cycle {t} arrives while the tile is busy until {ready_at}")
         fmt = _check_weight(config, w, t)
+        check_operands(config, t, b, w)
         key = (w.dtype, tuple(w.zero))
         if grp_beats and key != grp_key:
             raise ValueError(f"beat at cycle {t} changes the data type or zero points inside a "

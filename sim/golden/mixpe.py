@@ -50,6 +50,7 @@ from .contract import (
     GoldenModel,
     QuantizedWeights,
     check_group_rules,
+    check_operands,
     contract_beats,
     wrap_signed,
 )
@@ -197,6 +198,7 @@ def run_mixpe(config: Any, beats: Sequence[Any], *, w_reset: Any,
     results: list[tuple[int, int]] = []
     for t, b, w in contract_beats(beats, w_reset):
         _check_weight(config, w, t)
+        check_operands(config, t, b, w)
         check_group_rules(config, t, b, grp_beats)
         grp_beats += 1
         if config.is_fp:
