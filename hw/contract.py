@@ -49,6 +49,7 @@ The beat-level meaning of this contract is implemented once in pure numpy by
 from amaranth import Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+
 from mpgemm.sim.golden.ports import PE_CONTROL, Array, Bits, Field, PEPorts, Struct
 
 __all__ = ["layout_of", "PEControl", "pe_signature", "contract_plumbing"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
 from mpgemm.sim.golden.formats import get_format
 
 __all__ = [

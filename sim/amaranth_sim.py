@@ -9,6 +9,7 @@ from typing import Any
 
 from amaranth.hdl import Value
 from amaranth.sim import Simulator
+
 from mpgemm.pe_designs.registry import build_component
 
 from .golden.contract import Beat, decode_psum

@@ -73,6 +73,7 @@ def w4a16_gemv_errors(designs: dict, *, seed: int = 1, k: int = 1024, n: int = 6
     a MixPE or dequantize-then-MAC config with ``group_size``): uint4 weights with zero points,
     FP16 scales in [0.005, 0.02], activations ~ N(0, 1) in FP16, the same operands for all."""
     import numpy as np
+
     from mpgemm.sim.golden.contract import QuantizedWeights, gemm
     from mpgemm.sim.golden.fp import f16_value, f32_value
     from mpgemm.sim.golden.reference import exact_mpgemm, to_float64

@@ -3,7 +3,11 @@
 import json
 
 import pytest
+
+from mpgemm.costmodel import GemmWorkload, evaluate
 from mpgemm.hw.flow.cli import main
+from mpgemm.hw.flow.generate import RTL_DIR
+from mpgemm.pe_designs.presets import PRESETS
 
 
 def run(capsys, *argv):
@@ -13,7 +17,6 @@ def run(capsys, *argv):
 
 
 def test_presets_lists_every_preset(capsys):
-    from mpgemm.pe_designs.presets import PRESETS
 
     code, out, _ = run(capsys, "presets")
     assert code == 0
@@ -22,8 +25,6 @@ def test_presets_lists_every_preset(capsys):
 
 
 def test_cost_gemm_json_matches_python_api(capsys):
-    from mpgemm.costmodel import GemmWorkload, evaluate
-    from mpgemm.pe_designs.presets import PRESETS
 
     code, out, _ = run(capsys, "cost", "--preset", "int_mac_w8a8", "--M", "4", "--N", "8",
                        "--K", "64", "--json")
@@ -91,7 +92,6 @@ def test_more_cost_and_passthrough_errors(capsys, argv, message):
 
 
 def test_passthrough_subcommands_take_their_options(capsys):
-    from mpgemm.hw.flow.generate import RTL_DIR
 
     code, out, _ = run(capsys, "lint", "--rtl-dir", str(RTL_DIR))
     assert code == 0 and " 0 failing" in out
@@ -143,8 +143,6 @@ def test_compare_at_equal_throughput(capsys, tmp_path):
 
 def test_cost_of_a_mixpe_preset_and_config_file(capsys, tmp_path):
     """A MixPE design costs with its own operand formats and group size by default."""
-    from mpgemm.costmodel import GemmWorkload, evaluate
-    from mpgemm.pe_designs.presets import PRESETS
 
     code, out, _ = run(capsys, "cost", "--preset", "mixpe_w4a16", "--M", "1", "--N", "64",
                        "--K", "256", "--json")

@@ -13,12 +13,13 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-import mpgemm.costmodel as costmodel
 import networkx as nx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
+
+import mpgemm.costmodel as costmodel
 from mpgemm.costmodel import (
     TECH_28NM,
     TECH_45NM,

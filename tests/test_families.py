@@ -12,6 +12,7 @@ import typing
 
 import pytest
 from amaranth.lib import data
+
 from mpgemm.costmodel import GemmWorkload, evaluate, pe_cost
 from mpgemm.hw.contract import layout_of
 from mpgemm.pe_designs.presets import PRESETS

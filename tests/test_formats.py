@@ -8,6 +8,7 @@ full-precision float64 inputs are checked against a nearest-value table search i
 
 from __future__ import annotations
 
+import importlib
 from fractions import Fraction
 from typing import Any
 
@@ -16,6 +17,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import mpgemm.sim.golden.formats as package
 from mpgemm.sim.golden.formats import (
     FORMATS,
     SCALE_FORMAT_NAMES,
@@ -24,8 +27,10 @@ from mpgemm.sim.golden.formats import (
     QuantizedWeights,
     TernaryFormat,
     get_format,
+    int_range,
     pack_fields,
     quantize_groups,
+    signed_bits_for_range,
     to_signed,
     to_unsigned,
     unpack_fields,
@@ -893,14 +898,14 @@ def test_quantize_errors(kwargs: dict[str, Any], exc: type[Exception], pattern: 
 
 def test_quantized_weights_validation() -> None:
     q = quantize_groups(np.arange(8.0).reshape(4, 2), 2, weight_format="int4")
-    base = dict(
-        codes=q.codes,
-        scales=q.scales,
-        zeros=q.zeros,
-        group_size=2,
-        weight_format="int4",
-        scale_format="fp16",
-    )
+    base = {
+        "codes": q.codes,
+        "scales": q.scales,
+        "zeros": q.zeros,
+        "group_size": 2,
+        "weight_format": "int4",
+        "scale_format": "fp16",
+    }
     assert QuantizedWeights(**base).weight_format is FORMATS["int4"]  # names resolve
     with pytest.raises(ValueError, match=r"scales must have shape \[K // group_size, N\]"):
         QuantizedWeights(**{**base, "scales": q.scales[:1]})
@@ -920,7 +925,6 @@ def test_quantized_weights_validation() -> None:
 
 @given(st.integers(-(1 << 70), 0), st.integers(0, 1 << 70))
 def test_signed_bits_for_range_is_the_smallest_width(lo: int, hi: int) -> None:
-    from mpgemm.sim.golden.formats import int_range, signed_bits_for_range
 
     bits = signed_bits_for_range(lo, hi)
     rlo, rhi = int_range(bits, True)
@@ -932,9 +936,6 @@ def test_signed_bits_for_range_is_the_smallest_width(lo: int, hi: int) -> None:
 
 
 def test_concept_modules_import_and_the_package_reexports_every_name() -> None:
-    import importlib
-
-    import mpgemm.sim.golden.formats as package
 
     concepts = ("_checks", "twos", "_base", "integer", "floating", "registry", "special",
                 "packing", "quantize")

@@ -2,9 +2,11 @@
 
 import itertools
 
+import ml_dtypes
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
+
 from mpgemm.hw.fp import BF16, FP16, FP32, FPAdd, FPMul, FPParams, IntScaleFP
 from mpgemm.sim.golden.fp import FP16_NAN, FP32_NAN, fp16_mul_fp32, fp32_add, int_scale_fp16
 from mpgemm.sim.stimulus import FP16_SPECIALS, FP32_SPECIALS
@@ -73,7 +75,6 @@ def test_small_format_adder_exhaustive_sample(fmt: FPParams, rng):
             ref = s.astype(np.float16)
         exp = np.where(np.isnan(ref), FP16_NAN, ref.view(np.uint16)).astype(np.int64)
     else:
-        import ml_dtypes
 
         with np.errstate(all="ignore"):
             fa = (a.astype(np.uint32) << 16).view(np.float32).astype(np.float64)

@@ -1,8 +1,10 @@
 """Verilog generation: committed rtl_out/ is current, deterministic, atomic, parsed correctly."""
 
 import json
+from dataclasses import replace
 
 import pytest
+
 from mpgemm.hw.flow import fileio
 from mpgemm.hw.flow.generate import (
     MANIFEST,
@@ -125,7 +127,6 @@ def test_interrupted_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(fileio.os, "fsync", boom)
-    from dataclasses import replace
 
     changed = {"int_mac_w8a8_l1": replace(PRESETS["int_mac_w8a8_l1"], lanes=2)}
     with pytest.raises(KeyboardInterrupt):

@@ -6,11 +6,12 @@ how far each rounding mode is from exact arithmetic (sim.golden.reference) and b
 
 import numpy as np
 import pytest
+
 from mpgemm.pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
 from mpgemm.sim.golden.contract import Beat, QuantizedWeights, gemm, run_contract
 from mpgemm.sim.golden.formats import get_format, quantize_groups
 from mpgemm.sim.golden.fp import f16_bits, f32_value
-from mpgemm.sim.golden.mac import DequantWeight
+from mpgemm.sim.golden.mac import DequantWeight, dequant_mac_step
 from mpgemm.sim.golden.reference import error_stats, exact_matmul, exact_mpgemm, to_float64
 
 U32 = 2.0 ** -24  # unit roundoff of FP32 (round to nearest)
@@ -113,7 +114,6 @@ def test_dequant_mac_error_against_exact_mpgemm(weight_format, signed, rng):
 def test_dequant_step_uses_fp16_rounded_weight():
     # (15 - 0) * (1 + 3 * 2^-10) = 15.0439453125 needs 14 significant bits; FP16 keeps 11
     # (ulp 2^-7 at 15), so the weight becomes 1925.625 ulps -> 1926 ulps = 15.046875.
-    from mpgemm.sim.golden.mac import dequant_mac_step
 
     c = DequantMacConfig()
     one = int(f16_bits(np.float16(1.0)))

@@ -1,6 +1,7 @@
 """Every generated file passes `verilator --lint-only -Wall` with only the justified waivers."""
 
 import pytest
+
 from mpgemm.hw.flow.generate import RTL_DIR, load_manifest
 from mpgemm.hw.flow.lint import LINT_WAIVERS, lint_file
 

@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 from amaranth.back import rtlil
 from amaranth.sim import Simulator
+
 from mpgemm.costmodel import GemmWorkload, evaluate, pe_cost
+from mpgemm.costmodel.compare import equal_throughput
+from mpgemm.hw.flow.generate import write_rtl
+from mpgemm.hw.flow.synth import synth_design
 from mpgemm.pe_designs.lut import LutConfig
 from mpgemm.pe_designs.lut.rtl import LutPrecompute
 from mpgemm.pe_designs.mac import IntMacConfig
@@ -31,6 +35,7 @@ from mpgemm.sim.golden.lut import (
 )
 from mpgemm.sim.scoreboard import check_cycles
 from mpgemm.sim.stimulus import corner_beats, count_valid, random_beats, w_reset
+from mpgemm.sim.stimulus.lut import FP16_EXTREMES
 
 ALL = LUT_WEIGHT_FORMATS
 
@@ -75,7 +80,6 @@ def test_rtl_precompute_builds_the_plans_adders(k, symmetric):
 @pytest.mark.parametrize("symmetric", [True, False])
 def test_rtl_table_contents_are_bit_exact(act_format, table_format, symmetric, rng, seed):
     """LutPrecompute's registered tables equal sim.golden.lut.build_table, entry by entry."""
-    from mpgemm.sim.stimulus.lut import FP16_EXTREMES
 
     config = LutConfig(act_format=act_format, table_format=table_format, symmetric=symmetric,
                        weight_formats=("int4",), group_size=32,
@@ -434,7 +438,8 @@ def test_golden_rejects_bad_weight_operands(change, message):
         run_contract(c, beats, w_reset=w_reset(c))
 
 
-def test_golden_rejects_group_rule_violations():
+def test_golden_rejects_tile_specific_violations():
+    # The contract's generic group rules are checked for every family in test_families.py.
     c = LutConfig(weight_formats=("uint4", "int4"), rows=1, cols=2, group_size=64)
     w0 = LutWeight(codes=((1, 2, 3, 4),) * 2, scale=(1, 1), zero=(2, 0))
     w1 = replace(w0, zero=(3, 0))
@@ -442,9 +447,6 @@ def test_golden_rejects_group_rule_violations():
     with pytest.raises(ValueError, match="changes the data type or zero points inside a group"):
         run_contract(c, [Beat(a=((1,) * 4,), w=w0, valid=True, load_w=True), *gap,
                          Beat(a=((1,) * 4,), w=w1, valid=True, load_w=True)], w_reset=w_reset(c))
-    with pytest.raises(ValueError, match="`last` must come with `group_end`"):
-        run_contract(c, [Beat(a=((1,) * 4,), w=w0, valid=True, load_w=True, last=True)],
-                     w_reset=w_reset(c))
     with pytest.raises(ValueError, match=re.escape("psum must be rows*cols=2 values")):
         run_contract(c, [Beat(a=((1,) * 4,), w=w0, psum=0, valid=True, load_w=True,
                               first=True)], w_reset=w_reset(c))
@@ -498,8 +500,6 @@ def test_area_trends_match_yosys(tmp_path):
     Yosys measures a small saving from symmetrization (its negate on every look-up costs
     nearly what the halved read mux saves): it shows in the flip-flops and the transistor
     estimate, while the generic cell counts are within a fraction of a percent."""
-    from mpgemm.hw.flow.generate import write_rtl
-    from mpgemm.hw.flow.synth import synth_design
 
     designs = {"lut_w1": LutConfig(weight_formats=("binary",)),
                "lut_w4": LutConfig(),
@@ -521,7 +521,6 @@ def test_area_trends_match_yosys(tmp_path):
 
 
 def test_equal_throughput_scales_every_design_to_the_target():
-    from mpgemm.costmodel.compare import equal_throughput
 
     designs = {"lut": LutConfig(weight_formats=("uint2", "uint4")),
                "mac": IntMacConfig(weight_bits=4, lanes=4, acc_bits=32, k_max=4096)}

@@ -7,10 +7,15 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+
 from mpgemm.costmodel import GemmWorkload, evaluate, pe_cost
+from mpgemm.costmodel.compare import equal_throughput
+from mpgemm.hw.flow.generate import write_rtl
+from mpgemm.hw.flow.synth import synth_design
 from mpgemm.pe_designs.mixpe import MixPEConfig
 from mpgemm.pe_designs.presets import PRESETS
 from mpgemm.sim.amaranth_sim import simulate_trace
+from mpgemm.sim.bench import w4a16_gemv_errors
 from mpgemm.sim.golden.contract import Beat, run_contract
 from mpgemm.sim.golden.fp import f32_value
 from mpgemm.sim.golden.mixpe import (
@@ -88,7 +93,6 @@ def test_fp16_beat_sums_by_hand():
 def test_fp16_error_against_exact_reference(rng):
     """The FP16 path's only losses are the truncating alignment and the FP32 roundings: on
     normal-distributed activations the error is small, and guard bits reduce it."""
-    from mpgemm.sim.bench import w4a16_gemv_errors
 
     designs = {g: MixPEConfig(act_format="fp16", align_guard_bits=g, group_size=64)
                for g in (0, 4, 12)}
@@ -278,19 +282,9 @@ def test_golden_rejects_bad_weight_operands(config, w, message):
                   w_reset=w_reset(config))
 
 
-def test_golden_rejects_group_rule_violations():
-    c = MixPEConfig()
+def test_fp_golden_rejects_non_finite_activations():
+    # The contract's generic group rules are checked for every family in test_families.py.
     w = MixPEWeight(q=(1,) * 4)
-    # Longer than group_size / lanes = 1 beat: the accumulators would wrap.
-    short = MixPEConfig(group_size=4)
-    with pytest.raises(ValueError, match="is beat 2 of its group, more than group_size=4 "
-                                         r"allows \(1 beats\)"):
-        run_mixpe(short, [_beat(w, first=True), _beat(w, last=True, group_end=True)],
-                  w_reset=w_reset(short))
-    with pytest.raises(ValueError, match="`first` must be on a group's first beat"):
-        run_mixpe(c, [_beat(w, first=True), _beat(w, first=True)], w_reset=w_reset(c))
-    with pytest.raises(ValueError, match="`last` must come with `group_end`"):
-        run_mixpe(c, [_beat(w, first=True, last=True)], w_reset=w_reset(c))
     fp = MixPEConfig(act_format="fp16")
     with pytest.raises(ValueError, match="is inf or NaN"):
         run_mixpe(fp, [Beat(a=(0x7C00, 0, 0, 0), w=w, valid=True, load_w=True, first=True,
@@ -330,14 +324,14 @@ def test_workload_checks_and_evaluation():
     # One beat per cycle of 4 MACs per PE.
     assert report.latency_cycles >= 4096 * 4096 / (64 * c.macs_per_beat)
     bad = [
-        (dict(act_format="int8"), "act_format='int8' does not fit the mixpe config's"),
-        (dict(weight_format="int4"), "weight_format='int4' does not fit the mixpe config's"),
-        (dict(group_size=64), "group_size=64 does not fit the mixpe config's group_size=128"),
-        (dict(group_size=None), "group_size=None does not fit"),
+        ({"act_format": "int8"}, "act_format='int8' does not fit the mixpe config's"),
+        ({"weight_format": "int4"}, "weight_format='int4' does not fit the mixpe config's"),
+        ({"group_size": 64}, "group_size=64 does not fit the mixpe config's group_size=128"),
+        ({"group_size": None}, "group_size=None does not fit"),
     ]
     for change, message in bad:
-        fields = dict(M=1, K=4096, N=4096, act_format="fp16", weight_format="uint4",
-                      group_size=128)
+        fields = {"M": 1, "K": 4096, "N": 4096, "act_format": "fp16", "weight_format": "uint4",
+                      "group_size": 128}
         fields.update(change)
         with pytest.raises(ValueError, match=message.replace("(", r"\(")):
             evaluate(c, GemmWorkload(**fields), n_pe=64)
@@ -351,8 +345,6 @@ def test_area_trends_match_yosys(tmp_path):
     """Cost model and Yosys agree on the order within the family: more weight bits cost more
     (more shift-and-add terms, wider accumulators), and signed weights (no zero point: no
     activation sum, no z * A) cost less than unsigned ones."""
-    from mpgemm.hw.flow.generate import write_rtl
-    from mpgemm.hw.flow.synth import synth_design
 
     designs = {"mixpe_w2": MixPEConfig(weight_bits=2, group_size=32),
                "mixpe_w4": MixPEConfig(group_size=32),
@@ -377,7 +369,6 @@ def test_against_dequantize_then_mac_at_equal_throughput():
     MACs per cycle. Both run a 4-lane beat per cycle, so they need the same number of PEs; the
     cost model gives MixPE less energy per MAC (no per-weight dequantization, no FP16
     multipliers), and Yosys cell counts scale with the PE count like the area."""
-    from mpgemm.costmodel.compare import equal_throughput
 
     designs = {"mixpe": PRESETS["mixpe_w4a16"], "dequant": PRESETS["dequant_mac_w4a16_l4"]}
     rows = {r.design: r for r in equal_throughput(designs, "fp16", ["uint4"],

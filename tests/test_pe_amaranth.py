@@ -1,11 +1,11 @@
-"""Every PE, in Amaranth's simulator, against the bit-exact golden model of the PE contract.
+"""Baseline MAC variants in Amaranth's simulator against the bit-exact golden model.
 
-Presets plus variants that cover every supported signedness, width extreme and lane count.
+Configs no preset has: every supported signedness, width extreme and lane count.
 """
 
 import pytest
+
 from mpgemm.pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
-from mpgemm.pe_designs.presets import PRESETS
 from mpgemm.sim.amaranth_sim import simulate_pe, simulate_trace
 from mpgemm.sim.golden.contract import Beat, run_contract
 from mpgemm.sim.scoreboard import check_cycles
@@ -26,20 +26,16 @@ VARIANTS = {
     "dequant_uint8_l2": DequantMacConfig(weight_bits=8, lanes=2, group_size=64),
     "dequant_int8_signed": DequantMacConfig(weight_bits=8, weight_signed=True),
 }
-# LUT tiles with FP16 tables put FP32 adders in every PE, too slow for amaranth.sim at a preset's
-# full stimulus: cocotb runs those presets on both simulators, and tests/test_lut.py runs smaller
-# FP16-table tiles in amaranth.sim. MixPE presets are covered by tests/test_mixpe.py's 27
-# amaranth.sim variants (every precision, signedness, activation format and group size) and by
-# cocotb on both simulators, so they are not simulated a third time here.
-DESIGNS = {**{n: c for n, c in PRESETS.items()
-              if getattr(c, "table_format", None) != "fp16" and c.kind != "mixpe"},
-           **VARIANTS}
+# The presets are simulated by cocotb on both simulators (tests/test_cocotb.py) and their first
+# accumulation in amaranth.sim by the conformance suite (tests/test_families.py); this module
+# adds the configs no preset has: every signedness, width extreme and lane count of the MACs.
+DESIGNS = VARIANTS
 
 
 @pytest.mark.parametrize("name", sorted(DESIGNS))
 def test_pe_matches_golden(name, rng, seed, n_vectors):
     config = DESIGNS[name]
-    n = n_vectors if name in PRESETS else n_vectors // 4
+    n = n_vectors // 4
     beats = corner_beats(config) + random_beats(config, rng, n)
     expected = run_contract(config, beats, w_reset=w_reset(config))
     driven, observed = simulate_trace(config, beats)
@@ -47,24 +43,6 @@ def test_pe_matches_golden(name, rng, seed, n_vectors):
     errors = check_cycles(config, driven, observed, expected, beats=beats)
     assert not errors, f"{name} seed={seed}: " + "; ".join(errors)
     assert sum(o["o_valid"] for o in observed) == len(expected) > 0
-
-
-@pytest.mark.parametrize("name", sorted(PRESETS))
-def test_result_latency_equals_config(name):
-    """A single beat's result appears exactly its timing's latency later, then o_valid drops."""
-    config = PRESETS[name]
-    corner = corner_beats(config)
-    # The first accumulation of the corner cases: one beat, or one whole group (bit-serial).
-    end = next(t for t, b in enumerate(corner) if b.valid and b.last)
-    beats = corner[:end + 1]
-    w = w_reset(config)
-    for b in beats:   # the weight the closing beat uses (it may reuse the weight register)
-        w = b.w if b.load_w else w
-    latency = config.timing(config.golden.weight_format(config, w)).latency
-    if len(config.weight_formats) == 1:    # otherwise the latency depends on the data type
-        assert latency == config.timing().latency
-    got = simulate_pe(config, beats, drain=4)
-    assert [cycle for cycle, _ in got] == [end + latency]
 
 
 def test_weight_register_holds_between_loads():

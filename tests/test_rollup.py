@@ -1,6 +1,7 @@
 """The cost model walks the generated module hierarchy and agrees with its config-based area."""
 
 import pytest
+
 from mpgemm.costmodel import generated_units, pe_cost, rtl_area_um2
 from mpgemm.hw.flow.generate import RTL_DIR, hierarchy_graph, load_manifest
 from mpgemm.pe_designs.registry import config_from_dict

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from amaranth.back import verilog
+
 from mpgemm.hw.flow import synth
 from mpgemm.hw.flow.synth import SynthError, find_nextpnr_ice40, find_yosys, main, synth_design
 from mpgemm.pe_designs.presets import PRESETS

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+
 from mpgemm.pe_designs.registry import build_component
 
 from .fileio import atomic_write_text

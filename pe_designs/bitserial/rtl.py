@@ -31,6 +31,7 @@ past the last format behave as the first format.
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
+
 from mpgemm.hw.arith import adder_tree
 from mpgemm.hw.contract import contract_plumbing, pe_signature
 from mpgemm.hw.fp import FP32, FPAdd, round_pack, unpack

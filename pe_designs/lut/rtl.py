@@ -38,6 +38,7 @@ array replicates this tile along K (chaining ``o_psum`` into the next tile's ``i
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+
 from mpgemm.hw.contract import contract_plumbing, pe_signature
 from mpgemm.hw.fp import FP16, FP32, FPAdd, round_pack, unpack
 from mpgemm.sim.golden import lut as L

@@ -13,6 +13,7 @@ Each family has a frozen, validated config (the one object the RTL generator, th
 
 from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import wiring
+
 from mpgemm.hw.arith import adder_tree
 from mpgemm.hw.contract import contract_plumbing, pe_signature
 from mpgemm.hw.fp import FP16, FP32, FPAdd, FPMul, IntScaleFP

@@ -41,6 +41,7 @@ sized for that; the golden model rejects longer groups); shorter groups are fine
 
 from amaranth import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
+
 from mpgemm.hw.arith import adder_tree, shift_add
 from mpgemm.hw.contract import contract_plumbing, pe_signature
 from mpgemm.hw.fp import FP16, FP32, FPAdd, FPMul, IntScaleFP, round_pack, unpack

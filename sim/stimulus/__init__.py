@@ -10,6 +10,7 @@ description (:func:`~mpgemm.sim.golden.contract.encode_beat`). Pure numpy, no Am
 from typing import Any
 
 import numpy as np
+
 from mpgemm.pe_designs.registry import family_of
 from mpgemm.sim.golden.contract import Beat, decode_psum, encode_beat
 

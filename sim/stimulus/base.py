@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from mpgemm.sim.golden.contract import Beat
 
 __all__ = [

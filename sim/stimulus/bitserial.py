@@ -6,6 +6,7 @@ takes finite values only)."""
 from typing import Any
 
 import numpy as np
+
 from mpgemm.pe_designs.bitserial import BitSerialConfig
 from mpgemm.sim.golden.bitserial import BitSerialWeight
 from mpgemm.sim.golden.contract import Beat

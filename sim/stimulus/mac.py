@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
 from mpgemm.pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
 from mpgemm.sim.golden.contract import Beat
 from mpgemm.sim.golden.formats import int_range

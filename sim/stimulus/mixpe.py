@@ -5,6 +5,7 @@ numpy."""
 from typing import Any
 
 import numpy as np
+
 from mpgemm.sim.golden.contract import Beat
 from mpgemm.sim.golden.formats import int_range
 from mpgemm.sim.golden.mixpe import MixPEWeight
