@@ -1,1 +1,2 @@
-"""Reusable Amaranth building blocks, the PE contract and Verilog generation."""
+"""Reusable Amaranth building blocks and the PE contract; :mod:`.flow` holds the flows
+(Verilog generation, lint, synthesis, the command line) that sit on top of everything else."""
