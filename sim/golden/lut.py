@@ -52,15 +52,32 @@ from typing import Any
 
 import numpy as np
 
-from .bitserial import bitserial_fp_dequant
-from .contract import Beat, GoldenModel, check_group_rules, check_operands, contract_beats
+from .bitserial import (
+    bitserial_fp_dequant,
+    check_fp_bits,
+    check_gemm_shape,
+    check_int_acts,
+    check_scale_codes,
+    gemm_group_field,
+    int_array,
+    wrap_array,
+)
+from .contract import (
+    Beat,
+    GoldenModel,
+    QuantizedWeights,
+    check_group_rules,
+    check_operands,
+    contract_beats,
+)
 from .formats import BinaryFormat, IntFormat, get_format, signed_bits_for_range
 from .fp import f16_bits, f16_value, f32_bits, f32_value, fp32_add
 
 __all__ = [
     "LUT_WEIGHT_FORMATS", "n_planes", "is_unsigned", "plane_negative", "weight_value", "correction",
     "correction_bits", "TableNode", "table_plan", "table_adders", "build_table", "lookup",
-    "plane_index", "chunk_sum", "LutWeight", "lut_group_value", "run_lut", "lut_gemm",
+    "plane_index", "plane_lookups", "chunk_sum", "chunk_sums", "planes_fp32", "add_act_sum",
+    "build_tables", "LutWeight", "lut_group_value", "run_lut", "lut_tile_gemm", "lut_gemm",
     "Table", "rne_shift", "fp16_align", "fp16_table_shift", "plane_value_fp32",
     "lut_fp_group_value", "int_to_fp32", "LutModel", "LUT",
 ]
@@ -195,19 +212,20 @@ def table_adders(k: int, symmetric: bool) -> int:
     return sum(1 for n in nodes if n.op in ("add", "sub"))
 
 
-def _eval_plan(k: int, symmetric: bool, acts: Sequence[int]) -> list[int]:
+def _eval_plan(k: int, symmetric: bool, acts: np.ndarray) -> np.ndarray:
+    """The plan's entries of integer chunks ``acts[..., k]`` (exact: int64 or object)."""
     nodes, entries = table_plan(k, symmetric)
-    vals: list[int] = []
+    vals: list[Any] = []
     for n in nodes:
         if n.op == "act":
-            vals.append(int(acts[n.x]))
+            vals.append(acts[..., n.x])
         elif n.op == "zero":
-            vals.append(0)
+            vals.append(np.zeros_like(acts[..., 0]))
         elif n.op == "add":
             vals.append(vals[n.x] + vals[n.y])
         else:
             vals.append(vals[n.x] - vals[n.y])
-    return [vals[e] for e in entries]
+    return np.stack([vals[e] for e in entries], axis=-1)
 
 
 @dataclass(frozen=True)
@@ -220,16 +238,15 @@ class Table:
     exp: int = 0
 
 
-def rne_shift(x: int, s: int) -> int:
-    """``x / 2^s`` rounded to the nearest integer, ties to even (exact for any integer)."""
+def rne_shift(x: Any, s: int) -> Any:
+    """``x / 2^s`` rounded to the nearest integer, ties to even (exact for any integer, or
+    element-wise for an integer array)."""
     if s <= 0:
         return x << -s
     q = x >> s
     rem = x - (q << s)
     half = 1 << (s - 1)
-    if rem > half or (rem == half and q & 1):
-        q += 1
-    return q
+    return q + ((rem > half) | ((rem == half) & (q & 1 == 1)))
 
 
 def fp16_table_shift(k: int) -> int:
@@ -244,21 +261,26 @@ def fp16_align(acts: Sequence[int]) -> tuple[int, list[int]]:
     subnormals) and ``sig_i`` the significand with its hidden bit, so ``a_i ~ v_i * 2^(E - 25)``,
     truncated toward zero. Non-finite activations are rejected.
     """
-    fields = []
-    for x in acts:
-        x = int(x)
-        sign, ef, frac = x >> 15 & 1, x >> 10 & 0x1F, x & 0x3FF
-        if ef == 0x1F:
-            raise ValueError(f"activation {x:#06x} is inf or NaN: INT8 tables hold finite "
-                             f"values only")
-        fields.append((sign, max(ef, 1), frac | (0x400 if ef else 0)))
-    top = max(e for _, e, _ in fields)
-    return top, [(-1) ** sg * (sig >> (top - e)) for sg, e, sig in fields]
+    top, v = _fp16_align(np.array([int(x) for x in acts], np.int64))
+    return int(top), [int(x) for x in v]
 
 
-def _fp16_add(x: int, y: int) -> int:
+def _fp16_align(acts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fp16_align` of every chunk ``acts[..., k]`` (FP16 bit patterns, int64)."""
+    sign, ef, frac = acts >> 15 & 1, acts >> 10 & 0x1F, acts & 0x3FF
+    if np.any(ef == 0x1F):
+        x = int(acts[ef == 0x1F].flat[0])
+        raise ValueError(f"activation {x:#06x} is inf or NaN: INT8 tables hold finite "
+                         f"values only")
+    e = np.maximum(ef, 1)
+    sig = frac | np.where(ef != 0, 0x400, 0)
+    top = e.max(axis=-1)
+    return top, np.where(sign == 1, -1, 1) * (sig >> (top[..., None] - e))
+
+
+def _fp16_add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
-        return int(f16_bits(f16_value(x) + f16_value(y)))
+        return f16_bits(f16_value(x) + f16_value(y))
 
 
 def build_table(config: Any, acts: Sequence[int]) -> Table:
@@ -266,25 +288,36 @@ def build_table(config: Any, acts: Sequence[int]) -> Table:
     k = config.table_k
     if len(acts) != k:
         raise ValueError(f"a table is built from table_k={k} activations, not {len(acts)}")
+    entries, exp = build_tables(config, np.array([int(x) for x in acts], np.int64))
+    return Table(tuple(int(e) for e in entries), int(exp))
+
+
+def build_tables(config: Any, acts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(entries[..., table_entries], exp[...])``: :func:`build_table` of every chunk
+    ``acts[..., table_k]`` (integers, or FP16 bit patterns, as int64); ``exp`` is 0 but for
+    INT8 tables."""
+    k = config.table_k
+    acts = np.asarray(acts, np.int64)
     fmt = getattr(config, "table_format", "exact")
+    no_exp = np.zeros(acts.shape[:-1], np.int64)
     if fmt == "exact":
-        return Table(tuple(_eval_plan(k, config.symmetric, acts)))
+        return _eval_plan(k, config.symmetric, acts), no_exp
     if fmt == "int8":
-        top, v = fp16_align(acts)
+        top, v = _fp16_align(acts)
         s = fp16_table_shift(k)
-        return Table(tuple(max(-127, min(127, rne_shift(t, s)))
-                           for t in _eval_plan(k, config.symmetric, v)), top)
+        return np.clip(rne_shift(_eval_plan(k, config.symmetric, v), s), -127, 127), top
     # FP16 entries: every add/sub node of the plan is one FP16 addition.
     nodes, entries = table_plan(k, config.symmetric)
-    vals: list[int] = []
+    vals: list[np.ndarray] = []
     for n in nodes:
         if n.op == "act":
-            vals.append(int(acts[n.x]))
+            vals.append(acts[..., n.x].astype(np.uint16))
         elif n.op == "zero":
-            vals.append(0)
+            vals.append(np.zeros(acts.shape[:-1], np.uint16))
         else:
-            vals.append(_fp16_add(vals[n.x], vals[n.y] ^ (0x8000 if n.op == "sub" else 0)))
-    return Table(tuple(vals[e] for e in entries))
+            vals.append(_fp16_add(vals[n.x], vals[n.y] ^ np.uint16(0x8000 if n.op == "sub"
+                                                                   else 0)))
+    return np.stack([vals[e] for e in entries], axis=-1).astype(np.int64), no_exp
 
 
 def lookup(config: Any, table: Sequence[int], index: int) -> tuple[int, bool]:
@@ -298,40 +331,87 @@ def lookup(config: Any, table: Sequence[int], index: int) -> tuple[int, bool]:
     return (table[low], False) if top else (table[low ^ ((1 << (k - 1)) - 1)], True)
 
 
-def _signed_lookup(config: Any, table: Sequence[int], index: int) -> int:
-    entry, neg = lookup(config, table, index)
-    return -entry if neg else entry
-
-
 def plane_index(codes: Sequence[int], b: int) -> int:
     """Bit-plane ``b`` of a chunk's weight codes as a table index (weight ``i`` is bit ``i``)."""
     return sum(((int(c) >> b) & 1) << i for i, c in enumerate(codes))
 
 
+@cache
+def _lookup_map(k: int, symmetric: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(stored, negate)`` of every ``k``-bit pattern: :func:`lookup` as index arrays."""
+    config = _TableShape(k, symmetric)
+    looked = [lookup(config, range(1 << k), j) for j in range(1 << k)]
+    return (np.array([e for e, _ in looked], np.int64), np.array([n for _, n in looked], bool))
+
+
+@dataclass(frozen=True)
+class _TableShape:
+    table_k: int
+    symmetric: bool
+
+
+def plane_lookups(config: Any, fmt: str, codes: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(stored[B, ...], negate[B, ...])`` for the chunks ``codes[..., table_k]`` (a column's
+    codes along the last axis): per plane ``b``, the stored entry its pattern reads and
+    whether the value is negated (the complement's look-up, or the top plane of a two's
+    complement format)."""
+    codes = np.asarray(codes, np.int64)
+    stored, negate = _lookup_map(config.table_k, config.symmetric)
+    bit = np.arange(codes.shape[-1])
+    idx = np.stack([(((codes >> b) & 1) << bit).sum(axis=-1) for b in range(n_planes(fmt))])
+    neg = negate[idx] ^ np.array([plane_negative(fmt, b) for b in range(n_planes(fmt))]
+                                 ).reshape((-1,) + (1,) * (idx.ndim - 1))
+    return stored[idx], neg
+
+
+def chunk_sums(entries: np.ndarray, exps: np.ndarray, stored: np.ndarray,
+               negate: np.ndarray) -> np.ndarray:
+    """:func:`chunk_sum` of rows' tables ``entries[M, E]`` (INT8 exponents ``exps[M]``) for
+    columns' look-ups ``stored[B, N]``, ``negate[B, N]`` (:func:`plane_lookups`): ``[M, N]``."""
+    vals = entries[:, stored]                                          # [M, B, N]
+    planes = np.arange(stored.shape[0]).reshape(1, -1, 1)
+    total = (np.where(negate, -vals, vals) << planes).sum(axis=1)
+    return total << np.maximum(exps - 1, 0)[:, None]
+
+
 def chunk_sum(config: Any, table: Table, codes: Sequence[int], fmt: str) -> int:
     """``sum_b +-2^b T[plane_b]`` of one column's chunk (integer tables): what its planes add to
     the group accumulator; INT8 tables of FP16 activations add it shifted by ``E - 1``."""
-    total = sum((-1 if plane_negative(fmt, b) else 1)
-                * (_signed_lookup(config, table.entries, plane_index(codes, b)) << b)
-                for b in range(n_planes(fmt)))
-    return total << max(table.exp - 1, 0)
+    stored, negate = plane_lookups(config, fmt, [int(c) for c in codes])
+    return int(chunk_sums(np.array([table.entries], np.int64), np.array([table.exp]),
+                          stored[:, None], negate[:, None])[0, 0])
+
+
+def planes_fp32(entries: np.ndarray, negate: np.ndarray, b: int) -> np.ndarray:
+    """FP32 bits of plane ``b``'s ``+-entry * 2^b`` for FP16 table entries (arrays)."""
+    with np.errstate(all="ignore"):
+        v = f16_value(entries).astype(np.float32) * np.float32(1 << b)
+    return f32_bits(np.where(negate, -v, v))
 
 
 def plane_value_fp32(config: Any, table: Table, codes: Sequence[int], fmt: str, b: int) -> int:
     """FP32 bits of plane ``b``'s ``+-entry * 2^b`` for FP16 tables (exact: an FP16 value with
     its exponent raised by ``b``; infinities and NaN pass through)."""
-    entry, neg = lookup(config, table.entries, plane_index(codes, b))
-    neg ^= plane_negative(fmt, b)
-    with np.errstate(all="ignore"):
-        v = f16_value(entry).astype(np.float32) * np.float32(1 << b)
-    return int(f32_bits(-v if neg else v))
+    stored, negate = plane_lookups(config, fmt, [int(c) for c in codes])
+    return int(planes_fp32(table.entries[int(stored[b])], negate[b], b))
 
 
-def lut_group_value(config: Any, fmt: str, acc: int, act_sum: int, zero: int) -> int:
-    """``D = sum_k a_k w_k`` of a group from its plane sum ``acc`` and activation sum."""
+def add_act_sum(config: Any, act_sum: Any, ones: Any, exp: Any) -> Any:
+    """A row's activation sum after a chunk: ``+ ones`` (the all-ones entry) shifted like the
+    chunk's sums (integer tables), or its FP32 addition (FP16 tables; bits). Element-wise."""
+    if getattr(config, "table_format", "exact") == "fp16":
+        return fp32_add(np.asarray(act_sum, np.uint32),
+                        f32_bits(f16_value(np.asarray(ones, np.uint16)).astype(np.float32)))
+    shift = np.maximum(exp - 1, 0)
+    return act_sum + (ones << (int(shift) if np.ndim(shift) == 0 else shift))
+
+
+def lut_group_value(config: Any, fmt: str, acc: Any, act_sum: Any, zero: int) -> Any:
+    """``D = sum_k a_k w_k`` of a group from its plane sum ``acc`` and activation sum (integers,
+    or element-wise for integer arrays)."""
     p, c, h = correction(fmt, zero, config.symmetric)
     num = (acc << p) + c * act_sum
-    if num % (1 << h):
+    if np.any(num % (1 << h)):
         raise AssertionError(f"correction of acc={acc}, sum a={act_sum} is not exact")
     return num >> h
 
@@ -350,32 +430,40 @@ def _f32(x: float) -> int:
         return int(f32_bits(np.float32(x)))
 
 
-def lut_fp_group_value(config: Any, fmt: str, acc: int, act_sum: int, zero: int) -> int:
+def lut_fp_group_value(config: Any, fmt: str, acc: Any, act_sum: Any, zero: int) -> Any:
     """FP32 bits of a group's corrected value ``D`` for FP16 activations.
 
     INT8 tables: ``acc`` and ``act_sum`` are exact integers on the grid ``2^lsb``
     (``lsb = table_shift - 24``); ``D = RNE_fp32(((acc << p) + c * act_sum) * 2^(lsb - h))``.
     FP16 tables: ``acc`` and ``act_sum`` are FP32 bits; ``D = acc * 2^p``, then for each bit
     ``j`` of ``c`` (two's complement, ``corr_bits`` wide) ``D += bit ? +-act_sum * 2^j : +0``
-    with one RNE rounding each, then ``D * 2^-h`` (exact, see ``pe_designs.lut``).
+    with one RNE rounding each, then ``D * 2^-h`` (exact, see ``pe_designs.lut``). Scalars give
+    an int; arrays (``acc`` and ``act_sum`` broadcast together) give uint32 bits.
     """
+    scalar = np.ndim(acc) == 0 and np.ndim(act_sum) == 0
     p, c, h = correction(fmt, zero, config.symmetric)
     if config.table_format == "int8":
         num = (acc << p) + c * act_sum
-        return int_to_fp32(num, fp16_table_shift(config.table_k) - 24 - h)
-    d = f32_value(np.uint32(acc)) * np.float32(1 << p)
-    d_bits = int(f32_bits(d))
-    a = float(f32_value(np.uint32(act_sum)))
+        exp = fp16_table_shift(config.table_k) - 24 - h
+        if scalar:
+            return int_to_fp32(num, exp)
+        return np.frompyfunc(lambda x: int_to_fp32(int(x), exp), 1, 1)(num).astype(np.uint32)
+    with np.errstate(all="ignore"):
+        d_bits = f32_bits(f32_value(np.asarray(acc, np.uint32)) * np.float32(1 << p))
+        a = f32_value(np.asarray(act_sum, np.uint32)).astype(np.float64)
     bits = config.corr_bits
     for j in range(bits):
-        take = (c >> j) & 1
-        sign = -1.0 if j == bits - 1 else 1.0
-        term = _f32(sign * a * 2.0 ** j) if take else 0
-        d_bits = int(fp32_add(np.uint32(d_bits), np.uint32(term)))
+        if (c >> j) & 1:
+            sign = -1.0 if j == bits - 1 else 1.0
+            with np.errstate(all="ignore"):
+                term = f32_bits((sign * a * 2.0 ** j).astype(np.float32))
+        else:
+            term = np.uint32(0)
+        d_bits = fp32_add(d_bits, term)
     if h:
         with np.errstate(all="ignore"):
-            d_bits = int(f32_bits(f32_value(np.uint32(d_bits)) * np.float32(0.5)))
-    return d_bits
+            d_bits = f32_bits(f32_value(d_bits) * np.float32(0.5))
+    return int(d_bits) if scalar else d_bits
 
 
 @dataclass(frozen=True)
@@ -465,11 +553,7 @@ def run_lut(config: Any, beats: Sequence[Any], *, w_reset: Any,
         for m in range(rows):
             tab = beat_tables[m]
             ones = tab.entries[config.table_entries - 1]     # the all-ones pattern: sum a
-            if fp16_tables:
-                act_sum[m] = int(fp32_add(np.uint32(act_sum[m]), np.uint32(int(f32_bits(
-                    f16_value(ones).astype(np.float32))))))
-            else:
-                act_sum[m] += ones << max(tab.exp - 1, 0)
+            act_sum[m] = int(add_act_sum(config, act_sum[m], ones, tab.exp))
             for n in range(cols):
                 if fp16_tables:
                     for pb in range(n_planes(fmt)):
@@ -524,6 +608,119 @@ def lut_gemm(a: Sequence[Sequence[int]], codes: Sequence[Sequence[int]], fmt: st
     return out
 
 
+def _lut_operands(config: Any, a: Any, w: QuantizedWeights):
+    """Validated operands of :func:`lut_tile_gemm`."""
+    a = int_array(a, "activations")
+    m, k, n = check_gemm_shape(config, a, w, config.table_k, "table_k")
+    g = config.group_size
+    codes = int_array(w.codes, "codes")
+    scales = gemm_group_field(w, "scales", g, config.kind, required=True)
+    dtypes = gemm_group_field(w, "dtypes", g, config.kind)
+    zeros = gemm_group_field(w, "zeros", g, config.kind)
+    if np.any(gemm_group_field(w, "specials", g, config.kind)):
+        raise ValueError("the lut tile has no special values: specials must be None or 0")
+    check_scale_codes(config, scales)
+    n_fmt = len(config.weight_formats)
+    if dtypes.size and (dtypes.min() < 0 or dtypes.max() >= n_fmt):
+        raise ValueError(f"dtypes must index weight_formats {config.weight_formats} (0.."
+                         f"{n_fmt - 1}); got {dtypes[(dtypes < 0) | (dtypes >= n_fmt)].flat[0]}")
+    for d in np.unique(dtypes).tolist():
+        fmt = config.weight_formats[d]
+        top = (1 << n_planes(fmt)) - 1
+        in_fmt = dtypes == d
+        z = zeros[in_fmt]
+        zmax = top if is_unsigned(fmt) else 0
+        if z.size and (z.min() < 0 or z.max() > zmax):
+            bad = z[(z < 0) | (z > zmax)][0]
+            raise ValueError(f"zeros must be in [0, {zmax}] for {fmt} groups; got {bad}" if zmax
+                             else f"zeros must be 0 for {fmt} groups (only unsigned formats "
+                                  f"have a zero point); got {bad}")
+        c = np.where(np.repeat(in_fmt, g, axis=0), codes, 0)
+        bad = (c < 0) | (c > top) | ((c == 2) if fmt == "ternary" else False)
+        if bad.any():
+            kk, nn = (int(i[0]) for i in np.nonzero(bad))
+            raise ValueError(f"codes[{kk}, {nn}] = {int(codes[kk, nn])} is not a code of {fmt} "
+                             f"(group {kk // g}, column {nn})")
+    if config.is_fp:
+        check_fp_bits(config, a)
+    else:
+        check_int_acts(config, a)
+    return a, codes, scales, dtypes, zeros
+
+
+def lut_tile_gemm(config: Any, a: Any, w: QuantizedWeights) -> np.ndarray:
+    """``Y[M, N] = A[M, K] x W[K, N]``, every output as the LUT tile computes it.
+
+    A row of ``A`` is one of the tile's rows, a column of ``W`` one of its columns. K is split
+    into groups of ``config.group_size`` and each group into chunks of ``table_k`` consecutive
+    k (one beat); group ``g`` of column ``n`` has data type ``w.dtypes[g, n]`` (default 0),
+    zero point ``w.zeros[g, n]`` (unsigned formats) and scale code ``w.scales[g, n]``. Per
+    chunk, row ``m``'s table (:func:`build_tables`: exact, INT8 with the chunk's own exponent,
+    or FP16 entries) serves every column; each column adds its planes' look-ups to its group
+    accumulator (:func:`chunk_sums`, or FP32 additions of :func:`planes_fp32`) and the row's
+    activation sum grows by the all-ones entry (:func:`add_act_sum`). A group ends with the
+    correction (:func:`lut_group_value` / :func:`lut_fp_group_value`) and the dequantization
+    (``out + s * D`` wrapping at ``acc_bits``; :func:`bitserial_fp_dequant` in FP32).
+
+    Everything that one output reads is its row's tables and activation sums and its column's
+    codes, zero points and scales, so the value does not depend on how M and N are tiled (nor
+    on the other columns' data types, which the tile, taking one ``dtype`` per beat, would
+    compute in separate passes). Results: int64 (integer activations, wrapped at
+    ``acc_bits``) or uint32 FP32 bits, what :func:`run_lut` computes for each output.
+    """
+    a, codes, scales, dtypes, zeros = _lut_operands(config, a, w)
+    m, k = a.shape
+    n = codes.shape[1]
+    g, tk = config.group_size, config.table_k
+    entries, exps = build_tables(config, a.reshape(m, k // tk, tk))    # [M, C, E], [M, C]
+    ones = entries[:, :, config.table_entries - 1]                     # the all-ones entries
+    fp16_tables = config.table_format == "fp16"
+    # The group registers are exact in int64 whenever the tile's own are narrower.
+    acc_type = np.int64 if max(config.group_acc_bits, config.act_sum_bits) <= 63 else object
+    if config.is_fp:
+        out = np.zeros((m, n), np.uint32)
+    else:
+        out = np.zeros((m, n), object)
+        s_val = wrap_array(scales, config.scale_bits) if config.scale_signed \
+            else scales.astype(object)
+    per_group = g // tk
+    for gi in range(k // g):
+        chunks = range(gi * per_group, (gi + 1) * per_group)
+        # Each row's activation sum over the group, which all its columns share.
+        act_sum = np.zeros(m, np.uint32 if fp16_tables else acc_type)
+        for c in chunks:
+            act_sum = add_act_sum(config, act_sum, ones[:, c], exps[:, c])
+        if not fp16_tables:
+            act_sum = act_sum.astype(object)
+        for d in np.unique(dtypes[gi]).tolist():
+            fmt = config.weight_formats[d]
+            cols = np.nonzero(dtypes[gi] == d)[0]
+            acc = np.zeros((m, len(cols)), np.uint32 if fp16_tables else acc_type)
+            for c in chunks:
+                stored, negate = plane_lookups(config, fmt, codes[c * tk:(c + 1) * tk, cols].T)
+                if fp16_tables:
+                    for b in range(len(stored)):
+                        acc = fp32_add(acc, planes_fp32(entries[:, c, stored[b]], negate[b], b))
+                else:
+                    acc = acc + chunk_sums(entries[:, c], exps[:, c], stored, negate)
+            if not fp16_tables:
+                acc = acc.astype(object)
+            col_zeros = zeros[gi, cols]
+            for z in np.unique(col_zeros).tolist():
+                sel = col_zeros == z
+                sub = cols[sel]
+                if config.is_fp:
+                    dq = lut_fp_group_value(config, fmt, acc[:, sel], act_sum[:, None], z)
+                    out[:, sub] = bitserial_fp_dequant(config, out[:, sub], dq, scales[gi, sub])
+                else:
+                    dq = lut_group_value(config, fmt, acc[:, sel], act_sum[:, None], z)
+                    out[:, sub] = out[:, sub] + s_val[gi, sub] * dq
+    if config.is_fp:
+        return out
+    # Wrapping is modular: wrapping once equals wrapping after every group.
+    return wrap_array(out, config.acc_bits).astype(np.int64)
+
+
 class LutModel(GoldenModel):
     """The LUT tile's golden model (weight operands are :class:`LutWeight`; a beat's ``a`` is
     ``rows`` chunks of ``table_k`` activations and its ``psum`` ``rows * cols`` values)."""
@@ -549,8 +746,8 @@ class LutModel(GoldenModel):
             not_ready: list[int] | None = None) -> list[tuple[int, tuple[int, ...]]]:
         return run_lut(config, beats, w_reset=w_reset, not_ready=not_ready)
 
-    def gemm(self, config: Any, a: np.ndarray, w: Any) -> np.ndarray:
-        raise NotImplementedError("the LUT tile's golden GEMM is not written yet")
+    def gemm(self, config: Any, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
+        return lut_tile_gemm(config, a, w)
 
 
 LUT = LutModel()
