@@ -10,7 +10,8 @@ JOBS   ?= 2
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv sysdeps-sim sysdeps-synth rtl sim test test-fast lint synth bench clean distclean
+.PHONY: help venv sysdeps-sim sysdeps-synth rtl sim test test-fast lint typecheck synth bench \
+	clean distclean
 
 help: ## list the targets
 	@echo "mpgemm make targets (SIM=icarus|verilator selects the simulator, default icarus):"
@@ -65,9 +66,20 @@ test: $(STAMP) sysdeps-sim sysdeps-synth ## run the test suite (both simulators,
 test-fast: $(STAMP) ## the inner-loop tier: every test that needs no simulator and no Yosys
 	$(PY) -m pytest -n $(JOBS) -q -m "not sim and not synth"
 
-lint: $(STAMP) ## ruff on the Python, verilator --lint-only -Wall on rtl_out/
-	$(PY) -m ruff check hw pe_designs costmodel sim tests
+lint: $(STAMP) typecheck ## ruff and mypy on the Python, verilator --lint-only -Wall on rtl_out/
+	$(PY) -m ruff check hw pe_designs costmodel sim tests tools
 	$(PY) -m mpgemm.hw.flow.lint
+
+# mypy cannot follow the editable install's finder (mpgemm.hw -> hw/, ...), so it checks the
+# package through a tree of symlinks named as the package is imported (build/ is gitignored).
+TYPECHECK_DIR := build/typecheck
+PACKAGE_DIRS  := hw pe_designs costmodel sim
+
+typecheck: $(STAMP) ## mypy on the mpgemm package (hw, pe_designs, costmodel, sim)
+	@mkdir -p $(TYPECHECK_DIR)/mpgemm
+	@for d in $(PACKAGE_DIRS); do ln -sfn $(CURDIR)/$$d $(TYPECHECK_DIR)/mpgemm/$$d; done
+	cd $(TYPECHECK_DIR) && $(abspath $(PY)) -m mypy --config-file $(CURDIR)/pyproject.toml \
+	  --namespace-packages --explicit-package-bases -p mpgemm
 
 synth: $(STAMP) sysdeps-synth ## Yosys (generic, iCE40, Xilinx) + nextpnr on rtl_out/, reports/synth/*.json
 	$(PY) -m mpgemm.hw.flow.synth -j $(JOBS)

@@ -7,8 +7,7 @@ not under-costed) plus the bit-serial dequantization of a group, ``scale_bits`` 
 cycles, spread over the ``group_size / lanes`` beats of the group.
 """
 
-from typing import Any
-
+from mpgemm.pe_designs.bitserial import BitSerialConfig
 from mpgemm.sim.golden.terms import is_sparse
 
 from .components import (
@@ -20,13 +19,14 @@ from .components import (
     mux2,
     register,
 )
-from .pe import PE_CONTROL_BITS, PEModel, _adder_tree, check_typed_grouped_workload
+from .pe import PE_CONTROL_BITS, PECost, PEModel, _adder_tree, check_typed_grouped_workload
 from .tech import Technology
+from .workload import GemmWorkload
 
 __all__ = ["BITSERIAL"]
 
 
-def _bitserial_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
+def _bitserial_model(config: BitSerialConfig, tech: Technology) -> dict[str, ComponentCost]:
     lanes = config.lanes
     cycles = config.timing().cycles
     prod_bits = config.act_bits + config.max_shift + 1
@@ -96,7 +96,7 @@ def _bitserial_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     return out
 
 
-def _check_bitserial(config: Any, workload: Any) -> None:
+def _check_bitserial(config: BitSerialConfig, workload: GemmWorkload) -> None:
     check_typed_grouped_workload(config, workload, "PE")
 
 
@@ -104,7 +104,8 @@ def _check_bitserial(config: Any, workload: Any) -> None:
 _PER_GROUP = ("dequantizer", "dequant_fp32_adder")
 
 
-def _bitserial_beat_cost(config: Any, workload: Any, pe: Any) -> tuple[int, int, float]:
+def _bitserial_beat_cost(config: BitSerialConfig, workload: GemmWorkload,
+                         pe: PECost) -> tuple[int, int, float]:
     """Timing and energy of the workload's own data type: its term cycles, not the worst case.
 
     The breakdown's per-cycle entries were costed at ``config.timing().cycles`` cycles; they
@@ -120,6 +121,6 @@ def _bitserial_beat_cost(config: Any, workload: Any, pe: Any) -> tuple[int, int,
 
 
 # FP-activation PEs build their two FP32 adders as submodules (integer ones none).
-BITSERIAL = PEModel(
+BITSERIAL: PEModel[BitSerialConfig] = PEModel(
     breakdown=_bitserial_model, check_workload=_check_bitserial, beat_cost=_bitserial_beat_cost,
     unit_keys={"group_fp32_adder": "FPAdd", "dequant_fp32_adder": "FPAdd"})

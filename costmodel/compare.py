@@ -10,7 +10,8 @@ left out of that data type's rows.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from mpgemm.sim.golden.contract import PEConfig
 
 from .pe import pe_cost, workload_beat_cost, workload_check
 from .tech import DEFAULT_TECH, Technology
@@ -35,7 +36,7 @@ class ThroughputRow:
     yosys_cells_scaled: float | None = None
 
 
-def _supports(config: Any, workload: GemmWorkload) -> bool:
+def _supports(config: PEConfig, workload: GemmWorkload) -> bool:
     check = workload_check(config)
     if check is None:
         return True
@@ -46,7 +47,7 @@ def _supports(config: Any, workload: GemmWorkload) -> bool:
     return True
 
 
-def equal_throughput(designs: Mapping[str, Any], act_format: str,
+def equal_throughput(designs: Mapping[str, PEConfig], act_format: str,
                      weight_formats: Sequence[str], *, target_macs_per_cycle: float = 64.0,
                      group_size: int = 128, yosys_cells: Mapping[str, int] | None = None,
                      tech: Technology = DEFAULT_TECH) -> list[ThroughputRow]:

@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from mpgemm.sim.golden.contract import PEConfig
+
 from .components import sram_access
 from .pe import pe_cost, workload_beat_cost, workload_check
 from .tech import DEFAULT_TECH, AccessEnergy, Technology
@@ -133,7 +135,7 @@ def _buffer_access(buffer_bytes: int, tech: Technology) -> AccessEnergy:
 
 
 def evaluate(
-    config: Any,
+    config: PEConfig,
     workload: GemmWorkload,
     *,
     tech: Technology = DEFAULT_TECH,

@@ -3,20 +3,47 @@
 The RTL generator records each design's hierarchy as a directed graph (a ``networkx.DiGraph``):
 nodes are Verilog module names and an edge ``(parent, child)`` carries ``instances``, how many
 times ``parent`` instantiates ``child``. The graph is read through its methods only
-(``successors``, ``get_edge_data``), so this module does not import networkx.
+(``successors``, ``get_edge_data``; :class:`HierarchyGraph`), so this module does not import
+networkx.
 """
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
+
+from mpgemm.sim.golden.contract import PEConfig
 
 from .components import fp16_exact_multiplier, fp_adder, fp_scale_multiplier
+from .cost import ComponentCost
 from .pe import dequantizer, pe_cost, pe_model
-from .tech import DEFAULT_TECH
+from .tech import DEFAULT_TECH, Technology
 
-__all__ = ["rollup", "rollup_area", "unit_cost", "rtl_area_um2", "generated_units"]
+__all__ = [
+    "HierarchyGraph", "rollup", "rollup_area", "unit_cost", "rtl_area_um2", "generated_units",
+]
 
 
-def _instances(graph: Any, parent: str, child: str) -> int:
+class HierarchyGraph(Protocol):
+    """What this module reads of a module hierarchy graph (a ``networkx.DiGraph``)."""
+
+    def successors(self, n: str, /) -> Iterator[str]:
+        """The modules ``n`` instantiates."""
+        ...
+
+    def get_edge_data(self, u: str, v: str, /) -> Mapping[str, Any] | None:
+        """The attributes of the edge ``(u, v)`` (``instances``), None without one."""
+        ...
+
+    def is_directed(self) -> bool:
+        ...
+
+    def is_multigraph(self) -> bool:
+        ...
+
+    def __contains__(self, n: object, /) -> bool:
+        ...
+
+
+def _instances(graph: HierarchyGraph, parent: str, child: str) -> int:
     data = graph.get_edge_data(parent, child) or {}
     n = data.get("instances")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -27,7 +54,7 @@ def _instances(graph: Any, parent: str, child: str) -> int:
     return n
 
 
-def rollup(graph: Any, top: str, leaf_fn: Callable[[str], float]) -> float:
+def rollup(graph: HierarchyGraph, top: str, leaf_fn: Callable[[str], float]) -> float:
     """``value(m) = leaf_fn(m) + sum over children c of instances(m, c) * value(c)``, at ``top``.
 
     Each module reachable from ``top`` is evaluated once (shared submodules are memoised).
@@ -80,7 +107,7 @@ def rollup(graph: Any, top: str, leaf_fn: Callable[[str], float]) -> float:
     return visit(top)
 
 
-def rollup_area(graph: Any, own_area_um2: Mapping[str, float], top: str) -> float:
+def rollup_area(graph: HierarchyGraph, own_area_um2: Mapping[str, float], top: str) -> float:
     """Total area of ``top``: its own area plus ``instances`` x the area of every child.
 
     Parameters
@@ -111,7 +138,7 @@ def rollup_area(graph: Any, own_area_um2: Mapping[str, float], top: str) -> floa
     return rollup(graph, top, own)
 
 
-def unit_cost(desc: Mapping[str, Any], tech: Any) -> Any:
+def unit_cost(desc: Mapping[str, Any], tech: Technology) -> ComponentCost | None:
     """Cost of one generated arithmetic unit from its manifest description, or None.
 
     ``desc`` is a manifest ``units`` entry (``{"unit": "FPAdd", "exp_bits": 8, ...}``); PE
@@ -140,19 +167,21 @@ def unit_cost(desc: Mapping[str, Any], tech: Any) -> Any:
     raise ValueError(f"no cost model for generated unit {unit!r}")
 
 
-def generated_units(graph: Any, units: Mapping[str, Mapping[str, Any]], top: str
+def generated_units(graph: HierarchyGraph, units: Mapping[str, Mapping[str, Any]], top: str
                     ) -> dict[str, int]:
     """How many of each arithmetic unit the design instantiates, counted through the hierarchy."""
     counts: dict[str, int] = {}
     for kind in sorted({d["unit"] for d in units.values() if "config" not in d}):
-        counts[kind] = int(rollup(
-            graph, top, lambda m, kind=kind: float(units.get(m, {}).get("unit") == kind
-                                                   and "config" not in units[m])))
+        def is_kind(m: str, kind: str = kind) -> float:
+            return float(units.get(m, {}).get("unit") == kind and "config" not in units[m])
+
+        counts[kind] = int(rollup(graph, top, is_kind))
     return counts
 
 
-def rtl_area_um2(config: Any, graph: Any, units: Mapping[str, Mapping[str, Any]], top: str,
-                 tech: Any = None) -> float:
+def rtl_area_um2(config: PEConfig, graph: HierarchyGraph,
+                 units: Mapping[str, Mapping[str, Any]], top: str,
+                 tech: Technology | None = None) -> float:
     """PE area rolled up from the module hierarchy that was actually generated.
 
     Every arithmetic-unit module found in the hierarchy is priced from its own description

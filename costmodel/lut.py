@@ -15,8 +15,7 @@ counts
   dequantization (``dq_cycles`` shift-and-add cycles per PE).
 """
 
-from typing import Any
-
+from mpgemm.pe_designs.lut import LutConfig
 from mpgemm.sim.golden.lut import n_planes, plane_negative
 
 from .components import (
@@ -29,8 +28,9 @@ from .components import (
     mux2,
     register,
 )
-from .pe import PEModel, _contract_plumbing, check_typed_grouped_workload
+from .pe import PECost, PEModel, _contract_plumbing, check_typed_grouped_workload
 from .tech import Technology
+from .workload import GemmWorkload
 
 __all__ = ["LUT"]
 
@@ -51,7 +51,7 @@ def _fp16_to_fp32(tech: Technology) -> ComponentCost:
     return barrel_shifter(11, 11, tech) + int_adder(8, tech)
 
 
-def _lut_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
+def _lut_model(config: LutConfig, tech: Technology) -> dict[str, ComponentCost]:
     rows, cols, k = config.rows, config.cols, config.table_k
     pes = rows * cols
     cycles = config.timing().cycles
@@ -160,11 +160,12 @@ def _lut_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     return out
 
 
-def _check_lut(config: Any, workload: Any) -> None:
+def _check_lut(config: LutConfig, workload: GemmWorkload) -> None:
     check_typed_grouped_workload(config, workload, "tile")
 
 
-def _lut_beat_cost(config: Any, workload: Any, pe: Any) -> tuple[int, int, float]:
+def _lut_beat_cost(config: LutConfig, workload: GemmWorkload,
+                   pe: PECost) -> tuple[int, int, float]:
     """The workload's own format: ``B`` plane cycles per beat instead of the worst case."""
     fmt = workload.weight_format
     cycles = config.timing(fmt).cycles
@@ -179,7 +180,7 @@ def _lut_beat_cost(config: Any, workload: Any, pe: Any) -> tuple[int, int, float
 # FP16 tables build FP16 adders in the precompute units and FP32 adders in every PE (planes,
 # dequantization) and row (activation sums); INT8 tables of FP16 activations an FP32
 # dequantization adder per PE; integer tiles none.
-LUT = PEModel(
+LUT: PEModel[LutConfig] = PEModel(
     breakdown=_lut_model, check_workload=_check_lut, beat_cost=_lut_beat_cost,
     unit_keys={"precompute_fp16_adders": "FPAdd", "plane_fp32_adders": "FPAdd",
                "act_sum_fp32_adders": "FPAdd", "dequant_fp32_adders": "FPAdd"})

@@ -6,7 +6,8 @@ dequantize-then-MAC PE's per-lane zero-point subtraction and FP16 scaling in fro
 MAC. Each also checks that a workload's formats and sizes fit the design.
 """
 
-from typing import Any
+from mpgemm.pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
+from mpgemm.sim.golden.contract import PEConfig
 
 from .components import int_adder, int_multiplier, mux2, register
 from .cost import ComponentCost
@@ -20,11 +21,12 @@ from .pe import (
     dequantizer,
 )
 from .tech import Technology
+from .workload import GemmWorkload
 
 __all__ = ["INT_MAC", "FP16_MAC", "DEQUANT_MAC"]
 
 
-def _int_mac_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
+def _int_mac_model(config: IntMacConfig, tech: Technology) -> dict[str, ComponentCost]:
     lanes, acc = config.lanes, config.acc_bits
     return {
         "multipliers": int_multiplier(config.act_bits, config.weight_bits, tech) * lanes,
@@ -35,11 +37,11 @@ def _int_mac_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     }
 
 
-def _fp16_mac_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
+def _fp16_mac_model(config: Fp16MacConfig, tech: Technology) -> dict[str, ComponentCost]:
     return {**_fp16_mac_datapath(config.lanes, tech), **_contract_plumbing(config, tech)}
 
 
-def _dequant_mac_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
+def _dequant_mac_model(config: DequantMacConfig, tech: Technology) -> dict[str, ComponentCost]:
     lanes = config.lanes
     mac = _fp16_mac_datapath(lanes, tech)
     return {
@@ -55,7 +57,7 @@ def _dequant_mac_model(config: Any, tech: Technology) -> dict[str, ComponentCost
     }
 
 
-def _check_no_groups(config: Any, workload: Any, why: str) -> None:
+def _check_no_groups(config: PEConfig, workload: GemmWorkload, why: str) -> None:
     if workload.group_size is not None:
         raise ValueError(
             f"workload group_size={workload.group_size} cannot run on the {config.kind} config: "
@@ -64,7 +66,7 @@ def _check_no_groups(config: Any, workload: Any, why: str) -> None:
         )
 
 
-def _check_int_mac(config: Any, workload: Any) -> None:
+def _check_int_mac(config: IntMacConfig, workload: GemmWorkload) -> None:
     _check_int_operand("act", workload.act_format, config.act_bits, config.act_signed,
                        config.kind)
     _check_int_operand("weight", workload.weight_format, config.weight_bits,
@@ -77,7 +79,7 @@ def _check_int_mac(config: Any, workload: Any) -> None:
         )
 
 
-def _check_fp16_mac(config: Any, workload: Any) -> None:
+def _check_fp16_mac(config: Fp16MacConfig, workload: GemmWorkload) -> None:
     for role, want in (("act", config.act_format), ("weight", config.weight_format)):
         got = getattr(workload, f"{role}_format")
         if got != want:
@@ -88,7 +90,7 @@ def _check_fp16_mac(config: Any, workload: Any) -> None:
     _check_no_groups(config, workload, "its FP16 weights carry no group scales")
 
 
-def _check_dequant_mac(config: Any, workload: Any) -> None:
+def _check_dequant_mac(config: DequantMacConfig, workload: GemmWorkload) -> None:
     if workload.act_format != "fp16":
         raise ValueError(
             f"workload act_format={workload.act_format!r} does not fit the {config.kind} "
@@ -105,12 +107,12 @@ def _check_dequant_mac(config: Any, workload: Any) -> None:
         )
 
 
-INT_MAC = PEModel(breakdown=_int_mac_model, check_workload=_check_int_mac)
-FP16_MAC = PEModel(
+INT_MAC: PEModel[IntMacConfig] = PEModel(breakdown=_int_mac_model, check_workload=_check_int_mac)
+FP16_MAC: PEModel[Fp16MacConfig] = PEModel(
     breakdown=_fp16_mac_model, check_workload=_check_fp16_mac,
     unit_keys={"fp16_multipliers": "FPMul", "fp32_tree_adders": "FPAdd",
                "fp32_accumulate_adder": "FPAdd"})
-DEQUANT_MAC = PEModel(
+DEQUANT_MAC: PEModel[DequantMacConfig] = PEModel(
     breakdown=_dequant_mac_model, check_workload=_check_dequant_mac,
     unit_keys={"fp16_multipliers": "FPMul", "fp32_tree_adders": "FPAdd",
                "fp32_accumulate_adder": "FPAdd", "dequantizers": "IntScaleFP"})

@@ -13,7 +13,7 @@ This is MixPE's argument in the cost model's terms: the dequantizer's multiplier
 is paid in area once per PE but in energy once per group, not once per weight.
 """
 
-from typing import Any
+from mpgemm.pe_designs.mixpe import MixPEConfig
 
 from .components import (
     FP16_FIELDS,
@@ -35,8 +35,12 @@ from .pe import (
     dequantizer,
 )
 from .tech import Technology
+from .workload import GemmWorkload
 
 __all__ = ["MIXPE"]
+
+#: Breakdown entries by name (the per-beat or the per-group ones).
+_Costs = dict[str, ComponentCost]
 
 def _shift_add(x_bits: int, n_terms: int, tech: Technology,
                top_negative: bool = False) -> ComponentCost:
@@ -58,7 +62,7 @@ def _fp32_normaliser(sum_bits: int, tech: Technology) -> ComponentCost:
             + int_adder(10, tech) + int_adder(24, tech))
 
 
-def _int_datapath(config: Any, tech: Technology) -> tuple[dict, dict]:
+def _int_datapath(config: MixPEConfig, tech: Technology) -> tuple[_Costs, _Costs]:
     lanes, b, ab = config.lanes, config.weight_bits, config.act_bits
     prod = ab + b + 1
     per_beat = {
@@ -86,7 +90,7 @@ def _int_datapath(config: Any, tech: Technology) -> tuple[dict, dict]:
     return per_beat, per_group
 
 
-def _fp_datapath(config: Any, tech: Technology) -> tuple[dict, dict]:
+def _fp_datapath(config: MixPEConfig, tech: Technology) -> tuple[_Costs, _Costs]:
     lanes, b, g = config.lanes, config.weight_bits, config.align_guard_bits
     sig = FP16_FIELDS[1] + 1
     pw = sig + b + g
@@ -126,7 +130,7 @@ def _fp_datapath(config: Any, tech: Technology) -> tuple[dict, dict]:
     return per_beat, per_group
 
 
-def _mixpe_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
+def _mixpe_model(config: MixPEConfig, tech: Technology) -> dict[str, ComponentCost]:
     per_beat, per_group = (_fp_datapath if config.is_fp else _int_datapath)(config, tech)
     # The group's first-beat i_psum and its flag, loaded once per group.
     psum_bits = config.ports.psum.width
@@ -139,7 +143,7 @@ def _mixpe_model(config: Any, tech: Technology) -> dict[str, ComponentCost]:
     return out
 
 
-def _check_mixpe(config: Any, workload: Any) -> None:
+def _check_mixpe(config: MixPEConfig, workload: GemmWorkload) -> None:
     # Integer weights of the config's width and signedness; FP16 activations accumulate in
     # FP32, so only the exact integer output bounds K.
     _check_int_operand("weight", workload.weight_format, config.weight_bits,
@@ -149,7 +153,7 @@ def _check_mixpe(config: Any, workload: Any) -> None:
 
 # Over FP16 activations: FP32 accumulators of P (and A), the dequantizer's FP32 adders, its
 # FP32 x FP16 scale multiplier and z * A scaler; integer MixPEs none.
-MIXPE = PEModel(
+MIXPE: PEModel[MixPEConfig] = PEModel(
     breakdown=_mixpe_model, check_workload=_check_mixpe,
     unit_keys={"group_fp32_adders": "FPAdd", "dequant_fp32_adders": "FPAdd",
                "scale_multiplier": "FPMul", "zero_scaler": "IntScaleFP"})

@@ -20,10 +20,10 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, Protocol
 
 from mpgemm.pe_designs.registry import family_of
-from mpgemm.sim.golden.contract import PEConfig
+from mpgemm.sim.golden.contract import ConfigT, PEConfig
 from mpgemm.sim.golden.formats import int_range
 from mpgemm.sim.golden.ports import PE_CONTROL
 
@@ -40,27 +40,29 @@ from .components import (
     register,
 )
 from .tech import DEFAULT_TECH, Technology
-from .workload import format_info
+from .workload import GemmWorkload, format_info
 
 __all__ = [
     "PECost", "PEModel", "pe_cost", "pe_model", "workload_check", "workload_beat_cost",
-    "check_grouped_workload", "check_typed_grouped_workload",
+    "GroupedPEConfig", "check_grouped_workload", "check_typed_grouped_workload",
     "PE_CONTROL_BITS", "dequantizer",
 ]
 
 #: Width of the contract's per-beat control struct (valid, load_w, first, last, group_end).
 PE_CONTROL_BITS = PE_CONTROL.width
 
-Breakdown = Callable[[Any, Technology], Mapping[str, ComponentCost]]
-WorkloadCheck = Callable[[Any, Any], None]
+#: ``breakdown(config, tech) -> {component name: ComponentCost}``.
+Breakdown = Callable[[ConfigT, Technology], Mapping[str, ComponentCost]]
+#: ``check_workload(config, workload)``, raising ValueError for a workload that does not fit.
+WorkloadCheck = Callable[[ConfigT, GemmWorkload], None]
 #: ``beat_cost(config, workload, pe) -> (cycles_per_beat, latency_cycles, energy_per_beat_pj)``
 #: for families whose timing depends on the workload's data types.
-BeatCost = Callable[[Any, Any, "PECost"], tuple[int, int, float]]
+BeatCost = Callable[[ConfigT, GemmWorkload, "PECost"], tuple[int, int, float]]
 
 
 @dataclass(frozen=True)
-class PEModel:
-    """A family's cost model.
+class PEModel(Generic[ConfigT]):
+    """A family's cost model (``ConfigT`` is the family's config class).
 
     Parameters
     ----------
@@ -80,9 +82,9 @@ class PEModel:
         manifest instead of trusting these entries.
     """
 
-    breakdown: Breakdown
-    check_workload: WorkloadCheck | None = None
-    beat_cost: BeatCost | None = None
+    breakdown: Breakdown[ConfigT]
+    check_workload: WorkloadCheck[ConfigT] | None = None
+    beat_cost: BeatCost[ConfigT] | None = None
     unit_keys: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -147,7 +149,7 @@ class PECost:
 
 
 
-def pe_model(config: PEConfig) -> PEModel:
+def pe_model(config: PEConfig) -> PEModel[Any]:
     """The cost model registered for ``config``'s family."""
     model = family_of(config).load("cost")
     if not isinstance(model, PEModel):
@@ -156,12 +158,13 @@ def pe_model(config: PEConfig) -> PEModel:
     return model
 
 
-def workload_check(config: PEConfig) -> WorkloadCheck | None:
+def workload_check(config: PEConfig) -> WorkloadCheck[Any] | None:
     """The workload check of ``config``'s family (None if it has none)."""
     return pe_model(config).check_workload
 
 
-def workload_beat_cost(config: PEConfig, workload: Any, pe: "PECost") -> tuple[int, int, float]:
+def workload_beat_cost(config: PEConfig, workload: GemmWorkload,
+                       pe: PECost) -> tuple[int, int, float]:
     """``(cycles_per_beat, latency_cycles, energy_per_beat_pj)`` of ``config`` on ``workload``.
 
     The config's own (worst-case) figures unless its family's model has a ``beat_cost`` that
@@ -231,7 +234,7 @@ def _adder_tree(widths: list[int], tech: Technology) -> ComponentCost:
     return cost
 
 
-def _contract_plumbing(config: Any, tech: Technology) -> dict[str, ComponentCost]:
+def _contract_plumbing(config: PEConfig, tech: Technology) -> dict[str, ComponentCost]:
     """The PE contract's registers, common to every family.
 
     Forwarding of ``i_a`` / ``i_w`` / ``i_ctl``, the weight register with its bypass mux
@@ -290,7 +293,9 @@ def _check_int_operand(role: str, fmt_name: str, bits: int, is_signed: bool,
     info = format_info(fmt_name)
     lo, hi = int_range(bits, is_signed)
     port = f"{'int' if is_signed else 'uint'}{bits}"
-    if info.is_float or not (lo <= info.min_int and info.max_int <= hi):
+    # min_int and max_int are None exactly for floating-point formats.
+    if info.min_int is None or info.max_int is None or \
+            not (lo <= info.min_int and info.max_int <= hi):
         raise ValueError(
             f"workload {role}_format={fmt_name!r} does not fit the {kind} config's {role} "
             f"operand {port} ({role}_bits={bits}, {role}_signed={is_signed}); the workload's "
@@ -299,7 +304,21 @@ def _check_int_operand(role: str, fmt_name: str, bits: int, is_signed: bool,
 
 
 
-def check_grouped_workload(config: Any, workload: Any, unit: str, *,
+class GroupedPEConfig(PEConfig, Protocol):
+    """A config of a PE that dequantizes per group (bit-serial, LUT tiles, MixPE)."""
+
+    @property
+    def group_size(self) -> int:
+        """Weights per quantization group along K."""
+        ...
+
+    @property
+    def k_max(self) -> int:
+        """Largest K one output accumulates."""
+        ...
+
+
+def check_grouped_workload(config: GroupedPEConfig, workload: GemmWorkload, unit: str, *,
                            check_k: bool = True) -> None:
     """Checks shared by PEs that dequantize per group (bit-serial, LUT tiles, MixPE): the
     activation format, groups that are a multiple of the PE's, and (``check_k``) K within
@@ -318,7 +337,8 @@ def check_grouped_workload(config: Any, workload: Any, unit: str, *,
                          f"k_max={config.k_max}")
 
 
-def check_typed_grouped_workload(config: Any, workload: Any, unit: str) -> None:
+def check_typed_grouped_workload(config: GroupedPEConfig, workload: GemmWorkload,
+                                 unit: str) -> None:
     """:func:`check_grouped_workload` for PEs with a per-group data type (bit-serial, LUT
     tiles), whose weight format must be one of ``weight_formats``."""
     if workload.weight_format not in config.weight_formats:

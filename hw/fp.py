@@ -17,7 +17,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from mpgemm.sim.golden.formats import get_format
+from mpgemm.sim.golden.formats import FloatFormat, get_format
 
 __all__ = [
     "FPParams", "FP16", "FP32", "BF16", "unpack", "round_pack", "FPAdd", "FPMul", "IntScaleFP",
@@ -52,7 +52,7 @@ class FPParams:
     def of(cls, name: str) -> "FPParams":
         """Field widths of a format defined in :mod:`sim.golden.formats` (the single source)."""
         fmt = get_format(name)
-        if not fmt.is_float or fmt.nan_style != "ieee":
+        if not isinstance(fmt, FloatFormat) or fmt.nan_style != "ieee":
             raise ValueError(f"hw.fp implements IEEE-like formats with inf and NaN; {name!r} "
                              f"is not one")
         params = cls(fmt.exp_bits, fmt.man_bits)

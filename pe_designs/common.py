@@ -7,9 +7,10 @@ that names the parameter, the value and what is allowed, before any hardware is 
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from mpgemm.sim.golden.contract import BeatTiming, GoldenModel
+from mpgemm.sim.golden.ports import PEPorts
 
 __all__ = [
     "check_int", "check_bool", "check_choice", "check_pow2", "config_from_dict",
@@ -43,7 +44,10 @@ def check_pow2(name: str, value: int, lo: int, hi: int) -> None:
         raise ValueError(f"{name} must be a power of two in [{lo}, {hi}], not {value}")
 
 
-def config_from_dict(cls, data: Any):
+_Config = TypeVar("_Config", bound="PEConfigBase")
+
+
+def config_from_dict(cls: type[_Config], data: Any) -> _Config:
     """Build a config of class ``cls`` from a mapping (a config file's contents).
 
     Unknown keys are rejected by name rather than silently dropped, so a typo in a config file
@@ -61,7 +65,7 @@ def config_from_dict(cls, data: Any):
     return cls(**data)
 
 
-def check_weight_formats(config: Any, allowed: Iterable[str]) -> None:
+def check_weight_formats(config: "PEConfigBase", allowed: Iterable[str]) -> None:
     """Validate ``config.weight_formats`` (a non-empty tuple of distinct names from ``allowed``);
     config files give lists, the frozen config keeps a (hashable) tuple."""
     formats = config.weight_formats
@@ -78,15 +82,41 @@ def check_weight_formats(config: Any, allowed: Iterable[str]) -> None:
 class PEConfigBase(ABC):
     """What every family's config shares (see :class:`mpgemm.sim.golden.contract.PEConfig`).
 
-    A family defines its ``kind``, its golden model (``golden``), ``weight_formats``, ``ports``
-    and ``_format_timing(fmt)``, the beat timing of one weight data type; :meth:`timing` and
-    ``cycles_per_mac`` follow from them, so every family states each timing fact once.
+    A family defines its ``kind``, its golden model (``golden``), ``act_format``,
+    ``weight_formats``, ``group_size``, ``ports`` and ``_format_timing(fmt)``, the beat timing
+    of one weight data type; :meth:`timing` and ``cycles_per_mac`` follow from them, so every
+    family states each timing fact once. A family may define ``act_format``,
+    ``weight_formats`` and ``group_size`` as properties or as dataclass fields; a field must
+    have a default (as every field does), else the abstract property stays unimplemented.
+
+    Subclasses are frozen dataclasses (``__dataclass_fields__`` is declared for the type
+    checker, so :func:`dataclasses.asdict` and :func:`dataclasses.replace` take any config).
     """
 
     kind: ClassVar[str]
-    golden: ClassVar[GoldenModel]
-    weight_formats: tuple[str, ...]
+    golden: ClassVar[GoldenModel[Any]]
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
     lanes: int
+
+    @property
+    @abstractmethod
+    def act_format(self) -> str:
+        """The activation number format the PE computes in."""
+
+    @property
+    @abstractmethod
+    def weight_formats(self) -> tuple[str, ...]:
+        """The weight data types the PE computes (the first is its default)."""
+
+    @property
+    @abstractmethod
+    def group_size(self) -> int | None:
+        """Weights per quantization group along K (None: the PE applies no group scales)."""
+
+    @property
+    @abstractmethod
+    def ports(self) -> PEPorts:
+        """The contract's operand ports (:mod:`mpgemm.sim.golden.ports`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (``kind`` plus every field), as stored in the manifest."""

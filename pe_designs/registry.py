@@ -19,7 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mpgemm.sim.golden.contract import PEConfig
+
 from .bitserial import BitSerialConfig
+from .common import PEConfigBase
 from .common import config_from_dict as _build_config
 from .lut import LutConfig
 from .mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
@@ -44,8 +47,8 @@ class Family:
     Parameters
     ----------
     config : type
-        The frozen config dataclass. Its ``kind`` class attribute names the family in config
-        files and the manifest.
+        The frozen config dataclass (a :class:`~.common.PEConfigBase`). Its ``kind`` class
+        attribute names the family in config files and the manifest.
     component : str
         ``"module:Class"`` of the Amaranth component; ``Class(config)`` builds it.
     stimulus : str
@@ -54,7 +57,7 @@ class Family:
         ``"module:object"`` of the family's cost model (:mod:`mpgemm.costmodel`).
     """
 
-    config: type
+    config: type[PEConfigBase]
     component: str
     stimulus: str
     cost: str
@@ -83,7 +86,7 @@ class Family:
             raise ValueError(f"what must be 'component', 'stimulus' or 'cost', not {what!r}")
         return _resolve(getattr(self, what))
 
-    def build(self, config: Any) -> Any:
+    def build(self, config: PEConfig) -> Any:
         """The Amaranth component of ``config``."""
         return self.load("component")(config)
 
@@ -115,7 +118,7 @@ def families() -> Mapping[str, Family]:
     return dict(_FAMILIES)
 
 
-def family_of(config: Any) -> Family:
+def family_of(config: PEConfig) -> Family:
     """The family of a config object (its class must be the registered config class)."""
     kind = getattr(type(config), "kind", None)
     family = _FAMILIES.get(kind) if isinstance(kind, str) else None
@@ -126,12 +129,12 @@ def family_of(config: Any) -> Family:
     return family
 
 
-def build_component(config: Any) -> Any:
+def build_component(config: PEConfig) -> Any:
     """The Amaranth component of ``config`` (whatever its family)."""
     return family_of(config).build(config)
 
 
-def config_from_dict(data: Any) -> Any:
+def config_from_dict(data: Any) -> PEConfigBase:
     """Rebuild a config from ``to_dict()`` output (a mapping with ``kind`` and the fields)."""
     if not isinstance(data, dict):
         raise TypeError(f"config must be a mapping, not {type(data).__name__}")

@@ -5,21 +5,19 @@ cycle ``t`` and sampled at the clock edge that ends it; outputs read during cycl
 recorded as cycle ``t``.
 """
 
-from typing import Any
-
 from amaranth.hdl import Value
 from amaranth.sim import Simulator
 
 from mpgemm.pe_designs.registry import build_component
 
-from .golden.contract import Beat, decode_psum
+from .golden.contract import Beat, PEConfig, decode_psum
 from .scoreboard import OUTPUTS, driven_inputs
 
 __all__ = ["simulate_trace", "simulate_pe"]
 
 
 
-def simulate_trace(config: Any, beats: list[Beat], *, drain: int = 8, vcd: str | None = None
+def simulate_trace(config: PEConfig, beats: list[Beat], *, drain: int = 8, vcd: str | None = None
                    ) -> tuple[list[dict[str, int]], list[dict[str, int]]]:
     """Simulate ``beats`` (then ``latency + drain`` idle cycles) from reset.
 
@@ -53,7 +51,7 @@ def simulate_trace(config: Any, beats: list[Beat], *, drain: int = 8, vcd: str |
     return driven, observed
 
 
-def simulate_pe(config: Any, beats: list[Beat], *, drain: int = 8,
+def simulate_pe(config: PEConfig, beats: list[Beat], *, drain: int = 8,
                 vcd: str | None = None) -> list[tuple[int, int]]:
     """``(cycle, o_psum)`` for every cycle with ``o_valid`` high, as the component produces them."""
     _, observed = simulate_trace(config, beats, drain=drain, vcd=vcd)

@@ -12,9 +12,14 @@ import subprocess
 import sys
 import time
 import timeit
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mpgemm.hw.flow.fileio import atomic_write_text
+
+if TYPE_CHECKING:
+    from mpgemm.sim.golden.contract import PEConfig
 
 __all__ = ["main"]
 
@@ -67,8 +72,8 @@ def bench_costmodel() -> dict:
     }
 
 
-def w4a16_gemv_errors(designs: dict, *, seed: int = 1, k: int = 1024, n: int = 64,
-                      group_size: int = 128) -> dict[str, float]:
+def w4a16_gemv_errors(designs: Mapping[str, "PEConfig"], *, seed: int = 1, k: int = 1024,
+                      n: int = 64, group_size: int = 128) -> dict[str, float]:
     """Norm-wise relative error against the exact result of one W4A16 GEMV, per design (name ->
     a MixPE or dequantize-then-MAC config with ``group_size``): uint4 weights with zero points,
     FP16 scales in [0.005, 0.02], activations ~ N(0, 1) in FP16, the same operands for all."""
@@ -79,10 +84,10 @@ def w4a16_gemv_errors(designs: dict, *, seed: int = 1, k: int = 1024, n: int = 6
     from mpgemm.sim.golden.reference import exact_mpgemm, to_float64
 
     rng = np.random.default_rng(seed)
-    a = np.float16(rng.normal(0.0, 1.0, (1, k))).view(np.uint16)
+    a = rng.normal(0.0, 1.0, (1, k)).astype(np.float16).view(np.uint16)
     codes = rng.integers(0, 16, (k, n))
     zeros = rng.integers(0, 16, (k // group_size, n))
-    scales = np.float16(rng.uniform(0.005, 0.02, (k // group_size, n))).view(np.uint16)
+    scales = rng.uniform(0.005, 0.02, (k // group_size, n)).astype(np.float16).view(np.uint16)
     w = QuantizedWeights(codes=codes, scales=scales, zeros=zeros)
     # (q - z) * s is exact in float64, so the only arithmetic of the reference is exact.
     w_exact = (codes - np.repeat(zeros, group_size, axis=0)) * np.repeat(
@@ -104,9 +109,11 @@ def bench_fp16_error(seed: int = 1) -> dict:
     widths next to the dequantize-then-MAC baseline on the same operands."""
     from dataclasses import replace
 
+    from mpgemm.pe_designs.mixpe import MixPEConfig
     from mpgemm.pe_designs.presets import PRESETS
 
     mixpe = PRESETS["mixpe_w4a16"]
+    assert isinstance(mixpe, MixPEConfig)
     designs = {"dequant_mac_w4a16_l4": PRESETS["dequant_mac_w4a16_l4"],
                **{f"mixpe_w4a16_guard{g}": replace(mixpe, align_guard_bits=g)
                   for g in (0, 4, 8, 12)}}

@@ -19,6 +19,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mpgemm.pe_designs.common import PEConfigBase
 
 __all__ = ["main"]
 
@@ -27,7 +31,7 @@ class CliError(Exception):
     """A bad argument or input file; printed as ``error: ...`` with exit status 2."""
 
 
-def _load_config(args):
+def _load_config(args: argparse.Namespace) -> "PEConfigBase":
     from mpgemm.pe_designs.presets import get_preset
     from mpgemm.pe_designs.registry import config_from_dict
 

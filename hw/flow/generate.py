@@ -11,13 +11,14 @@ import json
 import re
 import tempfile
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import networkx as nx
 
 from mpgemm.pe_designs.registry import build_component
+from mpgemm.sim.golden.contract import PEConfig
 
 from .fileio import atomic_write_text
 
@@ -33,7 +34,7 @@ MANIFEST = "manifest.json"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def generate_verilog(config: Any, name: str) -> str:
+def generate_verilog(config: PEConfig, name: str) -> str:
     """Verilog text of ``config``'s component with top module ``name``."""
     from amaranth.back import verilog
 
@@ -125,7 +126,7 @@ def parse_verilog(text: str) -> ParsedVerilog:
 
 def hierarchy_graph(entry: dict) -> nx.DiGraph:
     """The module hierarchy of one manifest entry as a networkx DiGraph."""
-    g = nx.DiGraph()
+    g: nx.DiGraph[str] = nx.DiGraph()
     g.add_nodes_from(entry["modules"])
     for parent, child, count in entry["hierarchy"]:
         g.add_edge(parent, child, instances=count)
@@ -136,7 +137,7 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def module_units(config: Any, name: str) -> dict[str, dict]:
+def module_units(config: PEConfig, name: str) -> dict[str, dict]:
     """Verilog module name -> what generated it, from the elaborated Amaranth hierarchy.
 
     Arithmetic units describe themselves (``describe()``: class and widths); PE components give
@@ -162,7 +163,7 @@ def module_units(config: Any, name: str) -> dict[str, dict]:
     return units
 
 
-def _entry(name: str, config: Any, text: str) -> dict:
+def _entry(name: str, config: PEConfig, text: str) -> dict:
     parsed = parse_verilog(text)
     if name not in parsed.modules:
         raise RuntimeError(f"generated Verilog for {name!r} has no top module {name!r}")
@@ -185,7 +186,8 @@ def _entry(name: str, config: Any, text: str) -> dict:
     }
 
 
-def write_rtl(out_dir: str | Path = RTL_DIR, designs: dict[str, Any] | None = None) -> dict:
+def write_rtl(out_dir: str | Path = RTL_DIR,
+              designs: Mapping[str, PEConfig] | None = None) -> dict:
     """Generate every design (default: all presets) into ``out_dir`` with ``manifest.json``.
 
     Verilog files of designs no longer in the set are removed, so rtl_out/ always equals the
@@ -194,7 +196,8 @@ def write_rtl(out_dir: str | Path = RTL_DIR, designs: dict[str, Any] | None = No
     import amaranth
 
     if designs is None:
-        from mpgemm.pe_designs.presets import PRESETS as designs
+        from mpgemm.pe_designs.presets import PRESETS
+        designs = PRESETS
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = {}

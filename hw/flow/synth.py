@@ -399,8 +399,9 @@ def _ice40(yosys: YosysTool, work: Path, src: str, top: str, *, pnr: bool,
         "seconds": round(seconds, 2),
     }
     nextpnr = find_nextpnr_ice40()
-    skipped = {"status": "skipped", "fits": None, "fmax_mhz": None, "target_mhz": None,
-               "seed": None, "attempts": [], "utilization": {}}
+    skipped: dict[str, Any] = {"status": "skipped", "fits": None, "fmax_mhz": None,
+                               "target_mhz": None, "seed": None, "attempts": [],
+                               "utilization": {}}
     if not pnr:
         out["pnr"] = {**skipped, "reason": "place and route not requested"}
     elif nextpnr is None:
@@ -664,7 +665,7 @@ def _ratio(value: float | None, ref: float | None) -> float | None:
 def _summary_rows(names: Sequence[str], reports: Mapping[str, dict[str, Any]],
                   areas: Mapping[str, float | None], reference: str) -> list[dict[str, Any]]:
     ref = reports.get(reference)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for dname in names:
         rep = reports.get(dname)
         if rep is None:

@@ -8,7 +8,7 @@ from mpgemm.sim.golden import terms as T
 from mpgemm.sim.golden.bitserial import BITSERIAL
 from mpgemm.sim.golden.contract import BeatTiming, GoldenModel
 from mpgemm.sim.golden.formats import get_weight_format, signed_bits_for_range
-from mpgemm.sim.golden.ports import Array, Bits, PEPorts, Struct
+from mpgemm.sim.golden.ports import Array, Bits, Field, PEPorts, Struct
 
 from ..common import PEConfigBase, check_bool, check_choice, check_int, check_weight_formats
 
@@ -194,7 +194,8 @@ class BitSerialConfig(PEConfigBase):
         """``i_w`` is ``{code: lanes codes, scale, zero (unsigned formats), dtype (several
         formats), special (BitMoD formats)}``; FP activations are bit patterns."""
         act = Bits(16) if self.is_fp else Bits(self.act_bits, signed=True)
-        weight = {"code": Array(Bits(self.code_bits), self.lanes), "scale": Bits(self.scale_bits)}
+        weight: dict[str, Field] = {"code": Array(Bits(self.code_bits), self.lanes),
+                                    "scale": Bits(self.scale_bits)}
         if self.has_zero:
             weight["zero"] = Bits(self.code_bits)
         if self.dtype_bits:

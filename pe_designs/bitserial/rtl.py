@@ -110,7 +110,7 @@ class BitSerialPE(wiring.Component):
         # Sparse (FP4/FP3) terms walk the remaining magnitude |w| bit by bit (not in bit-plane
         # mode, which reads every format's two's complement bits).
         sparse = c.term_mode == "booth" and any(T.is_sparse(f) for f in c.weight_formats)
-        rest = [Signal(c.w_int_bits, name=f"rest{l}") for l in range(lanes)] if sparse else None
+        rest = [Signal(c.w_int_bits, name=f"rest{l}") for l in range(lanes)] if sparse else []
         beat_group_end = Signal()
         beat_last = Signal()
         beat_scale = Signal(c.scale_bits)

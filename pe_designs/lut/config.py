@@ -7,7 +7,7 @@ from typing import ClassVar
 from mpgemm.sim.golden import lut as L
 from mpgemm.sim.golden.contract import BeatTiming, GoldenModel
 from mpgemm.sim.golden.formats import signed_bits_for_range
-from mpgemm.sim.golden.ports import Array, Bits, PEPorts, Struct
+from mpgemm.sim.golden.ports import Array, Bits, Field, PEPorts, Struct
 
 from ..common import PEConfigBase, check_bool, check_choice, check_int, check_weight_formats
 
@@ -280,8 +280,9 @@ class LutConfig(PEConfigBase):
         (unsigned formats), dtype (several formats)}``; ``i_psum`` is ``rows * cols`` cells,
         row-major."""
         act = Bits(16) if self.is_fp else Bits(self.act_bits, signed=True)
-        weight = {"planes": Array(Array(Bits(self.table_k), self.cols), self.planes_max),
-                  "scale": Array(Bits(self.scale_bits), self.cols)}
+        weight: dict[str, Field] = {
+            "planes": Array(Array(Bits(self.table_k), self.cols), self.planes_max),
+            "scale": Array(Bits(self.scale_bits), self.cols)}
         if self.has_zero:
             weight["zero"] = Array(Bits(self.code_bits), self.cols)
         if self.dtype_bits:

@@ -273,7 +273,7 @@ class LutTilePE(wiring.Component):
                 beat_p.eq(_by_dtype([Const(p, 1) for p, _, _ in flags], in_dtype)),
                 beat_h.eq(_by_dtype([Const(h, 1) for _, _, h in flags], in_dtype)),
             ]
-            if c.has_zero:
+            if beat_zero is not None:    # c.has_zero
                 m.d.sync += beat_zero.eq(w.zero)
         with m.Elif((remaining != 0) & ~stall):
             m.d.sync += [remaining.eq(remaining - 1), step.eq(step + 1)]

@@ -2,12 +2,12 @@
 the golden model and the cost model alike (see :mod:`mpgemm.pe_designs.mac`)."""
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from mpgemm.sim.golden.contract import BeatTiming, GoldenModel
 from mpgemm.sim.golden.formats import int_range, signed_bits_for_range
 from mpgemm.sim.golden.mac import DEQUANT_MAC, FP16_MAC, INT_MAC
-from mpgemm.sim.golden.ports import Array, Bits, PEPorts, Struct
+from mpgemm.sim.golden.ports import Array, Bits, Field, PEPorts, Struct
 
 from ..common import PEConfigBase, check_bool, check_choice, check_int, check_pow2
 
@@ -245,7 +245,15 @@ class DequantMacConfig(PEConfigBase):
     def ports(self) -> PEPorts:
         """``i_w`` is ``{q: lanes codes, scale: FP16, zero: zero point}``."""
         code = Bits(self.weight_bits, self.weight_signed)
-        return PEPorts(act=Array(Bits(16), self.lanes),
-                       weight=Struct({"q": Array(code, self.lanes), "scale": Bits(16),
-                                      "zero": code}),
-                       psum=Bits(32))
+        weight: dict[str, Field] = {"q": Array(code, self.lanes), "scale": Bits(16),
+                                    "zero": code}
+        return PEPorts(act=Array(Bits(16), self.lanes), weight=Struct(weight), psum=Bits(32))
+
+
+if TYPE_CHECKING:
+    # For the type checker: each config provides what its golden model reads.
+    from mpgemm.sim.golden.mac import DequantMacLike, Fp16MacLike, IntMacLike
+
+    _INT_MAC: type[IntMacLike] = IntMacConfig
+    _FP16_MAC: type[Fp16MacLike] = Fp16MacConfig
+    _DEQUANT_MAC: type[DequantMacLike] = DequantMacConfig

@@ -2,12 +2,12 @@
 the golden model and the cost model alike (see :mod:`mpgemm.pe_designs.mixpe`)."""
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from mpgemm.sim.golden.contract import BeatTiming, GoldenModel
 from mpgemm.sim.golden.formats import signed_bits_for_range
 from mpgemm.sim.golden.mixpe import MIXPE
-from mpgemm.sim.golden.ports import Array, Bits, PEPorts, Struct
+from mpgemm.sim.golden.ports import Array, Bits, Field, PEPorts, Struct
 
 from ..common import PEConfigBase, check_bool, check_choice, check_int
 
@@ -220,9 +220,16 @@ class MixPEConfig(PEConfigBase):
         """``i_w`` is ``{q: lanes codes (as stored: B-bit fields), zero (unsigned weights),
         scale}``; FP activations are bit patterns."""
         act = Bits(16) if self.is_fp else Bits(self.act_bits, signed=True)
-        weight = {"q": Array(Bits(self.weight_bits), self.lanes)}
+        weight: dict[str, Field] = {"q": Array(Bits(self.weight_bits), self.lanes)}
         if self.has_zero:
             weight["zero"] = Bits(self.weight_bits)
         weight["scale"] = Bits(self.scale_port_bits)
         return PEPorts(act=Array(act, self.lanes), weight=Struct(weight),
                        psum=Bits(32) if self.is_fp else Bits(self.acc_bits, signed=True))
+
+
+if TYPE_CHECKING:
+    # For the type checker: the config provides what its golden model reads.
+    from mpgemm.sim.golden.mixpe import MixPELike
+
+    _MIXPE: type[MixPELike] = MixPEConfig

@@ -162,6 +162,7 @@ def quantize_mixed_groups(w: npt.ArrayLike, group_size: int, *,
                 err = float(np.sum((x - _decode(fmt, c, sp) * step) ** 2))
                 if best is None or err < best[0]:
                     best = (err, index, sp, q, c)
+            assert best is not None, "formats is not empty, so neither is cands"
             _, dtype[gi, col], special[gi, col], scale[gi, col], c = best
             codes[gi * group_size:(gi + 1) * group_size, col] = c
     return MixedQuantizedWeights(codes, dtype, special, scale, column, formats, group_size)

@@ -16,14 +16,14 @@ every family's config class implements.
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
 from .ports import PE_CONTROL, PEPorts
 
 __all__ = [
-    "PEConfig", "Beat", "BeatTiming", "GoldenModel", "StepModel", "QuantizedWeights",
+    "PEConfig", "ConfigT", "Beat", "BeatTiming", "GoldenModel", "StepModel", "QuantizedWeights",
     "wrap_signed", "contract_beats", "check_group_rules",
     "run_contract", "check_operands", "expected_ready", "encode_beat", "decode_psum", "gemm",
 ]
@@ -72,7 +72,7 @@ class PEConfig(Protocol):
     #: The family's name in config files and the manifest.
     kind: ClassVar[str]
     #: The family's golden model.
-    golden: ClassVar["GoldenModel"]
+    golden: ClassVar["GoldenModel[Any]"]
 
     @property
     def ports(self) -> PEPorts:
@@ -112,6 +112,15 @@ class PEConfig(Protocol):
         """``kind`` and every field, as plain data (config files, the manifest)."""
         ...
 
+    def __hash__(self) -> int:
+        """Configs are frozen dataclasses: equal configs hash alike (the cost model caches
+        per config)."""
+        ...
+
+
+#: The config type a golden model reads: :class:`PEConfig`, or a family's narrower protocol.
+ConfigT = TypeVar("ConfigT", bound=PEConfig)
+
 
 def contract_beats(beats: Sequence[Beat], w_reset: Any) -> Iterator[tuple[int, Beat, Any]]:
     """``(cycle, beat, w)`` for every valid beat, ``w`` being the weight operand it computes
@@ -131,15 +140,19 @@ def check_group_rules(config: PEConfig, t: int, beat: Beat, beats_in_group: int)
     only on a group's first beat, ``last`` only with ``group_end`` (an output accumulates whole
     groups), and at most ``config.beats_per_group`` beats per group (the group accumulators are
     sized for that many). ``beats_in_group`` counts the group's beats before this one."""
+    limit = config.beats_per_group
+    if limit is None:
+        raise TypeError(f"the {config.kind} PE has no group accumulator: the group rules do not "
+                        f"apply to it")
     if beat.first and beats_in_group:
         raise ValueError(f"beat at cycle {t}: `first` must be on a group's first beat")
     if beat.last and not beat.group_end:
         raise ValueError(f"beat at cycle {t}: `last` must come with `group_end` "
                          f"(an output accumulates whole groups)")
-    if beats_in_group >= config.beats_per_group:
+    if beats_in_group >= limit:
         raise ValueError(f"beat at cycle {t} is beat {beats_in_group + 1} of its group, more "
                          f"than group_size={config.group_size} allows "
-                         f"({config.beats_per_group} beats): close the group with `group_end`")
+                         f"({limit} beats): close the group with `group_end`")
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,18 +201,21 @@ class QuantizedWeights:
         return v
 
 
-class GoldenModel(ABC):
+class GoldenModel(ABC, Generic[ConfigT]):
     """What one PE family computes, bit-exact, at the level of the PE contract.
 
-    One instance per family; the family's config class names it (``config.golden``).
+    One instance per family; the family's config class names it (``config.golden``). ``ConfigT``
+    is the config type its methods read: a family's model is a ``GoldenModel[P]`` for a protocol
+    ``P`` that extends :class:`PEConfig` with the fields it reads (this layer never imports the
+    config classes).
     """
 
     @abstractmethod
-    def w_reset(self, config: PEConfig) -> Any:
+    def w_reset(self, config: ConfigT) -> Any:
         """The weight register's reset value (all-zero fields) in golden-model form."""
 
     @abstractmethod
-    def run(self, config: PEConfig, beats: Sequence[Beat], *, w_reset: Any,
+    def run(self, config: ConfigT, beats: Sequence[Beat], *, w_reset: Any,
             not_ready: list[int] | None = None) -> list[tuple[int, Any]]:
         """``(cycle, value)`` of every result of ``beats`` (one per cycle, from reset); the
         cycles in which ``o_ready`` is low are appended to ``not_ready`` when it is given.
@@ -207,42 +223,42 @@ class GoldenModel(ABC):
         rejected with a ValueError naming the cycle."""
 
     @abstractmethod
-    def gemm(self, config: PEConfig, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
+    def gemm(self, config: ConfigT, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
         """``Y[M, N] = A[M, K] x W[K, N]`` bit-exact as the PE computes each output (one
         accumulation over K): wrapped integers, or FP32 bit patterns."""
 
-    def weight_format(self, config: PEConfig, w: Any) -> str:
+    def weight_format(self, config: ConfigT, w: Any) -> str:
         """The weight data type a beat with weight operand ``w`` computes in."""
         return config.weight_formats[0]
 
-    def weight_fields(self, config: PEConfig, w: Any) -> Any:
+    def weight_fields(self, config: ConfigT, w: Any) -> Any:
         """``w`` in the shape of the config's weight port description (for packing)."""
         return w
 
-    def psum_fields(self, config: PEConfig, psum: Any) -> Any:
+    def psum_fields(self, config: ConfigT, psum: Any) -> Any:
         """``psum`` in the shape of the config's partial-sum port description."""
         return psum
 
 
-class StepModel(GoldenModel):
+class StepModel(GoldenModel[ConfigT]):
     """A family whose beat is one arithmetic step: ``acc = step(config, base, a, w)``.
 
     ``base`` is ``i_psum`` on a ``first`` beat and the accumulator otherwise; a ``last`` beat's
     accumulator appears ``config.timing(fmt).latency`` cycles later.
     """
 
-    def __init__(self, step: Callable[[Any, Any, Any, Any], Any],
-                 gemm: Callable[[Any, np.ndarray, QuantizedWeights], np.ndarray],
-                 reset: Callable[[Any], Any]):
+    def __init__(self, step: Callable[[ConfigT, Any, Any, Any], Any],
+                 gemm: Callable[[ConfigT, np.ndarray, QuantizedWeights], np.ndarray],
+                 reset: Callable[[ConfigT], Any]):
         self.step, self._gemm, self._reset = step, gemm, reset
 
-    def w_reset(self, config: PEConfig) -> Any:
+    def w_reset(self, config: ConfigT) -> Any:
         return self._reset(config)
 
-    def gemm(self, config: PEConfig, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
+    def gemm(self, config: ConfigT, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
         return self._gemm(config, a, w)
 
-    def run(self, config: PEConfig, beats: Sequence[Beat], *, w_reset: Any,
+    def run(self, config: ConfigT, beats: Sequence[Beat], *, w_reset: Any,
             not_ready: list[int] | None = None) -> list[tuple[int, Any]]:
         acc: Any = 0
         out: list[tuple[int, Any]] = []

@@ -8,7 +8,7 @@ hardware-specific rule is that every NaN result is the format's canonical quiet 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .formats import get_format
+from .formats import get_float_format
 
 __all__ = [
     "FP16_NAN", "FP32_NAN",
@@ -16,8 +16,16 @@ __all__ = [
     "fp32_add", "fp16_mul_fp32", "int_scale_fp16", "finite_fp_fields",
 ]
 
-FP16_NAN = get_format("fp16").nan_code
-FP32_NAN = get_format("fp32").nan_code
+
+def _nan_code(name: str) -> int:
+    code = get_float_format(name).nan_code
+    if code is None:
+        raise ValueError(f"{name} has no NaN")
+    return code
+
+
+FP16_NAN = _nan_code("fp16")
+FP32_NAN = _nan_code("fp32")
 
 
 def f16_value(bits: ArrayLike) -> np.ndarray:

@@ -35,35 +35,96 @@ FP16 activations (W4A16), stated exactly (:func:`fp_beat_sums`, :func:`fp_dequan
    ``y = RNE32(y + sD)``. Two's complement weights have no zero point: ``D = P``.
 
 Plain Python integers and numpy's IEEE float32/float64 (whose exact products and single
-roundings are the hardware's); configs are read duck-typed.
+roundings are the hardware's); configs are read through the :class:`MixPELike` protocol, which
+``MixPEConfig`` implements.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .contract import (
     Beat,
     GoldenModel,
+    PEConfig,
     QuantizedWeights,
     check_group_rules,
     check_operands,
     contract_beats,
     wrap_signed,
 )
-from .formats import get_format
+from .formats import get_float_format
 from .fp import f16_value, f32_bits, f32_value, finite_fp_fields, fp32_add
 
 __all__ = [
-    "MixPEWeight", "weight_value", "lane_product", "shift_add_terms", "int_beat_sums",
+    "MixPELike", "MixPEWeight", "weight_value", "lane_product", "shift_add_terms", "int_beat_sums",
     "fp_beat_sums", "fp_dequant", "int_dequant", "run_mixpe", "mixpe_gemm",
     "exact_gemm", "MixPEModel", "MIXPE",
 ]
 
-_FP16 = get_format("fp16")
+_FP16 = get_float_format("fp16")
+
+
+class MixPELike(PEConfig, Protocol):
+    """What the MixPE model reads of its config (``MixPEConfig``)."""
+
+    @property
+    def lanes(self) -> int:
+        """Weights per beat."""
+        ...
+
+    @property
+    def group_size(self) -> int:
+        """Weights per quantization group along K."""
+        ...
+
+    @property
+    def weight_bits(self) -> int:
+        """Weight code width ``B``."""
+        ...
+
+    @property
+    def weight_signed(self) -> bool:
+        """Two's complement codes (else unsigned codes with a zero point)."""
+        ...
+
+    @property
+    def is_fp(self) -> bool:
+        """FP16 activations (else integer ones)."""
+        ...
+
+    @property
+    def acc_bits(self) -> int:
+        """Output accumulator width for integer activations."""
+        ...
+
+    @property
+    def align_guard_bits(self) -> int:
+        """FP16 activations: bits kept below an aligned lane's LSB."""
+        ...
+
+    @property
+    def scale_name(self) -> str:
+        """The scale format in use."""
+        ...
+
+    @property
+    def scale_bits(self) -> int:
+        """Width of an integer scale code."""
+        ...
+
+    @property
+    def scale_signed(self) -> bool:
+        """Two's complement integer scale codes."""
+        ...
+
+    @property
+    def scale_port_bits(self) -> int:
+        """Width of the scale field on ``i_w``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -81,12 +142,12 @@ class MixPEWeight:
     scale: int = 0
 
 
-def weight_value(config: Any, code: int) -> int:
+def weight_value(config: MixPELike, code: int) -> int:
     """The integer a ``B``-bit weight code stands for (two's complement when signed)."""
     return wrap_signed(code, config.weight_bits) if config.weight_signed else code
 
 
-def shift_add_terms(config: Any, code: int) -> list[tuple[int, int]]:
+def shift_add_terms(config: MixPELike, code: int) -> list[tuple[int, int]]:
     """``(sign, shift)`` of every term of ``a * q``: one per set bit ``j`` of the code, the top
     bit of a two's complement code with sign -1. Their sum ``sum sign * 2^shift`` is ``q``."""
     b = config.weight_bits
@@ -94,12 +155,12 @@ def shift_add_terms(config: Any, code: int) -> list[tuple[int, int]]:
             for j in range(b) if (code >> j) & 1]
 
 
-def lane_product(config: Any, a: int, code: int) -> int:
+def lane_product(config: MixPELike, a: int, code: int) -> int:
     """``a * q`` as the shift-and-add datapath forms it (exact)."""
     return sum(sign * (a << j) for sign, j in shift_add_terms(config, code))
 
 
-def int_beat_sums(config: Any, a: Sequence[int], w: MixPEWeight) -> tuple[int, int]:
+def int_beat_sums(config: MixPELike, a: Sequence[int], w: MixPEWeight) -> tuple[int, int]:
     """``(sum_l a_l q_l, sum_l a_l)`` of one beat with integer activations."""
     p = sum(lane_product(config, int(x), int(c)) for x, c in zip(a, w.q, strict=True))
     return p, sum(int(x) for x in a)
@@ -114,7 +175,7 @@ def _to_fp32(total: int, exp: int) -> int:
     return int(f32_bits(np.float32(float(total) * 2.0 ** exp)))
 
 
-def fp_beat_sums(config: Any, a: Sequence[int], w: MixPEWeight) -> tuple[int, int]:
+def fp_beat_sums(config: MixPELike, a: Sequence[int], w: MixPEWeight) -> tuple[int, int]:
     """FP32 bits of one beat's ``(sum_l a_l q_l, sum_l a_l)`` for FP16 activations (steps 1-2
     of the module docstring)."""
     g = config.align_guard_bits
@@ -137,7 +198,7 @@ def _neg(x: int) -> int:
     return x ^ 0x80000000
 
 
-def fp_dequant(config: Any, base: int, p: int, act: int, zero: int, scale: int) -> int:
+def fp_dequant(config: MixPELike, base: int, p: int, act: int, zero: int, scale: int) -> int:
     """FP32 bits of ``base + s * (P - z * A)``, rounded as in step 4 of the module docstring."""
     with np.errstate(all="ignore"):
         if config.weight_signed:
@@ -150,7 +211,7 @@ def fp_dequant(config: Any, base: int, p: int, act: int, zero: int, scale: int) 
     return int(fp32_add(np.uint32(base), np.uint32(sd)))
 
 
-def int_dequant(config: Any, base: int, p: int, act: int, zero: int, scale: int) -> int:
+def int_dequant(config: MixPELike, base: int, p: int, act: int, zero: int, scale: int) -> int:
     """``wrap(base + s * (P - z * A), acc_bits)`` with the integer scale code read as the
     config's scale format."""
     d = p if config.weight_signed else p - zero * act
@@ -158,7 +219,7 @@ def int_dequant(config: Any, base: int, p: int, act: int, zero: int, scale: int)
     return wrap_signed(int(base) + s * d, config.acc_bits)
 
 
-def _check_weight(config: Any, w: Any, t: int) -> None:
+def _check_weight(config: MixPELike, w: Any, t: int) -> None:
     if not isinstance(w, MixPEWeight):
         raise TypeError(f"beat at cycle {t}: the weight operand must be a MixPEWeight, not {w!r}")
     if len(w.q) != config.lanes:
@@ -179,7 +240,7 @@ def _check_weight(config: Any, w: Any, t: int) -> None:
                          f"{config.scale_name} scale ({config.scale_port_bits} bits)")
 
 
-def run_mixpe(config: Any, beats: Sequence[Any], *, w_reset: Any,
+def run_mixpe(config: MixPELike, beats: Sequence[Beat], *, w_reset: Any,
               not_ready: list[int] | None = None) -> list[tuple[int, int]]:
     """The MixPE PE's contract behaviour (see :mod:`pe_designs.mixpe`).
 
@@ -221,14 +282,14 @@ def run_mixpe(config: Any, beats: Sequence[Any], *, w_reset: Any,
     return results
 
 
-def _groups(config: Any, codes: np.ndarray) -> int:
+def _groups(config: MixPELike, codes: np.ndarray) -> int:
     k = codes.shape[0]
     if k % config.group_size:
         raise ValueError(f"K={k} is not a multiple of group_size={config.group_size}")
     return k // config.group_size
 
 
-def mixpe_gemm(config: Any, a: np.ndarray, codes: np.ndarray, zeros: np.ndarray,
+def mixpe_gemm(config: MixPELike, a: np.ndarray, codes: np.ndarray, zeros: np.ndarray,
                scales: np.ndarray) -> np.ndarray:
     """``Y[M, N]`` as one MixPE PE computes each output: ``a[M, K]`` (integers or FP16 bits),
     ``codes[K, N]``, per-group ``zeros[K/G, N]`` and ``scales[K/G, N]`` (integer codes or FP16
@@ -260,7 +321,7 @@ def mixpe_gemm(config: Any, a: np.ndarray, codes: np.ndarray, zeros: np.ndarray,
     return y
 
 
-def exact_gemm(config: Any, a: np.ndarray, codes: np.ndarray, zeros: np.ndarray,
+def exact_gemm(config: MixPELike, a: np.ndarray, codes: np.ndarray, zeros: np.ndarray,
                scales: np.ndarray) -> np.ndarray:
     """The exact ``sum_g s_g * sum_k a_k (q_k - z_g)`` as Fractions (FP16 values exact), the
     reference the FP16 datapath's error is measured against."""
@@ -287,17 +348,17 @@ def exact_gemm(config: Any, a: np.ndarray, codes: np.ndarray, zeros: np.ndarray,
     return y
 
 
-class MixPEModel(GoldenModel):
+class MixPEModel(GoldenModel[MixPELike]):
     """The MixPE family's golden model (weight operands are :class:`MixPEWeight`)."""
 
-    def w_reset(self, config: Any) -> MixPEWeight:
+    def w_reset(self, config: MixPELike) -> MixPEWeight:
         return MixPEWeight(q=(0,) * config.lanes)
 
-    def run(self, config: Any, beats: Sequence[Beat], *, w_reset: Any,
+    def run(self, config: MixPELike, beats: Sequence[Beat], *, w_reset: Any,
             not_ready: list[int] | None = None) -> list[tuple[int, int]]:
         return run_mixpe(config, beats, w_reset=w_reset, not_ready=not_ready)
 
-    def gemm(self, config: Any, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
+    def gemm(self, config: MixPELike, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
         g = config.group_size
         scales, zeros = w.group_field("scales", g), w.group_field("zeros", g)
         if scales is None:

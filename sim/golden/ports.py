@@ -14,7 +14,7 @@ PE contract is :data:`PE_CONTROL`.
 """
 
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,7 +91,7 @@ class Array:
         return tuple(self.element.unpack((raw >> (i * step)) & mask) for i in range(self.length))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Struct:
     """Named fields, the first in the least significant bits.
 
@@ -103,9 +103,8 @@ class Struct:
 
     fields: tuple[tuple[str, "Field"], ...]
 
-    def __post_init__(self):
-        items = tuple(self.fields.items()) if isinstance(self.fields, Mapping) else \
-            tuple(self.fields)
+    def __init__(self, fields: Mapping[str, "Field"] | Iterable[tuple[str, "Field"]]):
+        items = tuple(fields.items()) if isinstance(fields, Mapping) else tuple(fields)
         names = [n for n, _ in items]
         if not items or len(set(names)) != len(names) or \
                 not all(isinstance(n, str) and n.isidentifier() for n in names):

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from mpgemm.pe_designs.registry import family_of
-from mpgemm.sim.golden.contract import Beat, decode_psum, encode_beat
+from mpgemm.sim.golden.contract import Beat, PEConfig, decode_psum, encode_beat
 
 from .base import FP16_SPECIALS, FP32_SPECIALS, FamilyStimulus, count_valid
 
@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 
-def stimulus_of(config: Any) -> FamilyStimulus:
+def stimulus_of(config: PEConfig) -> FamilyStimulus[Any]:
     """The stimulus generator registered for ``config``'s family."""
     stimulus = family_of(config).load("stimulus")
     if not isinstance(stimulus, FamilyStimulus):
@@ -31,16 +31,16 @@ def stimulus_of(config: Any) -> FamilyStimulus:
     return stimulus
 
 
-def random_beats(config: Any, rng: np.random.Generator, n_valid: int) -> list[Beat]:
+def random_beats(config: PEConfig, rng: np.random.Generator, n_valid: int) -> list[Beat]:
     """At least ``n_valid`` valid beats of random accumulations (see the family's generator)."""
     return stimulus_of(config).random_beats(config, rng, n_valid)
 
 
-def corner_beats(config: Any) -> list[Beat]:
+def corner_beats(config: PEConfig) -> list[Beat]:
     """The family's deterministic corner cases."""
     return stimulus_of(config).corner_beats(config)
 
 
-def w_reset(config: Any) -> Any:
+def w_reset(config: PEConfig) -> Any:
     """The weight register's reset value in golden-model form."""
     return config.golden.w_reset(config)

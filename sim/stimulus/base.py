@@ -3,11 +3,11 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Generic
 
 import numpy as np
 
-from mpgemm.sim.golden.contract import Beat
+from mpgemm.sim.golden.contract import Beat, ConfigT
 
 __all__ = [
     "FamilyStimulus", "FP16_SPECIALS", "FP32_SPECIALS", "fp16_random", "fp32_random",
@@ -16,18 +16,18 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class FamilyStimulus:
+class FamilyStimulus(Generic[ConfigT]):
     """A family's stimulus generator, as the registry names it (``Family.stimulus``).
 
     ``random_beats(config, rng, n_valid)``: at least ``n_valid`` valid beats of random
     accumulations with idle cycles, fed as the family's timing allows, logged by the caller's
     seed. ``corner_beats(config)``: the deterministic corner cases (operand extremes, zeros,
     specials, wrap-around, maximum group size). Both end with the PE idle, so stimuli can be
-    concatenated.
+    concatenated. ``ConfigT`` is the family's config class.
     """
 
-    random_beats: Callable[[Any, np.random.Generator, int], list[Beat]]
-    corner_beats: Callable[[Any], list[Beat]]
+    random_beats: Callable[[ConfigT, np.random.Generator, int], list[Beat]]
+    corner_beats: Callable[[ConfigT], list[Beat]]
 
 
 FP16_SPECIALS = [

@@ -3,8 +3,6 @@ one data type (with its zero point and special value), each beat followed by its
 sometimes computing from the weight register; FP activations are finite (the alignment datapath
 takes finite values only)."""
 
-from typing import Any
-
 import numpy as np
 
 from mpgemm.pe_designs.bitserial import BitSerialConfig
@@ -40,13 +38,14 @@ def _random_psum(config: BitSerialConfig, rng: np.random.Generator) -> int:
     return int(rng.integers(lo, hi + 1))
 
 
-def _idle(config: Any, rng: np.random.Generator) -> Beat:
+def _idle(config: BitSerialConfig, rng: np.random.Generator) -> Beat:
     # Idle cycles carry junk operands: the PE must ignore everything without `valid`/`load_w`.
     return Beat(a=_random_a(config, rng), w=_random_w(config, rng),
                 psum=_random_psum(config, rng))
 
 
-def _fp_act_random(config: Any, rng: np.random.Generator, n: int, extreme: bool) -> tuple:
+def _fp_act_random(config: BitSerialConfig, rng: np.random.Generator, n: int,
+                   extreme: bool) -> tuple:
     """Finite FP16/BF16 activations (the bit-serial FP datapath aligns finite values only)."""
     exp_bits, man_bits = config.act_fields
     top_exp = (1 << exp_bits) - 1
@@ -79,7 +78,7 @@ def _bitserial_codes(fmt: str, rng: np.random.Generator, n: int, extreme: bool) 
     return [int(x) for x in rng.integers(0, 1 << bits, n)]
 
 
-def _bitserial_group(config: Any, rng: np.random.Generator, *, first: bool, last: bool,
+def _bitserial_group(config: BitSerialConfig, rng: np.random.Generator, *, first: bool, last: bool,
                      psum: int, dtype: int | None = None, extreme: bool = False,
                      scale: int | None = None) -> list[Beat]:
     """One quantization group: ``group_size / lanes`` beats, each followed by its term cycles."""
@@ -121,7 +120,8 @@ def _bitserial_group(config: Any, rng: np.random.Generator, *, first: bool, last
     return beats
 
 
-def _bitserial_random(config: Any, rng: np.random.Generator, n_valid: int) -> list[Beat]:
+def _bitserial_random(config: BitSerialConfig, rng: np.random.Generator,
+                      n_valid: int) -> list[Beat]:
     beats: list[Beat] = []
     while count_valid(beats) < n_valid:
         n_groups = int(rng.integers(1, 4))

@@ -2,10 +2,9 @@
 family's ``LUT``: the amaranth.sim tests and the cocotb testbench drive the same transactions.
 Pure numpy."""
 
-from typing import Any
-
 import numpy as np
 
+from mpgemm.pe_designs.lut import LutConfig
 from mpgemm.sim.golden.contract import Beat
 from mpgemm.sim.golden.formats import int_range
 from mpgemm.sim.golden.lut import LutWeight, is_unsigned, n_planes
@@ -23,7 +22,7 @@ FP16_NONFINITE = (0x7C00, 0xFC00, 0x7E00)
 FP32_PSUMS = (0x00000000, 0x80000000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F800000, 0x7FC00000, 0x00000001)
 
 
-def _fp16_act(config: Any, rng: np.random.Generator, extreme: bool) -> int:
+def _fp16_act(config: LutConfig, rng: np.random.Generator, extreme: bool) -> int:
     if extreme:
         # One non-finite value poisons a whole group's outputs, so FP16 tables see them rarely.
         if config.table_format == "fp16" and rng.random() < 0.002:
@@ -44,7 +43,7 @@ def _fp16_act(config: Any, rng: np.random.Generator, extreme: bool) -> int:
     return int(rng.integers(0, 0x7C00)) | int(rng.integers(0, 2)) << 15
 
 
-def _acts(config: Any, rng: np.random.Generator, extreme: bool) -> tuple:
+def _acts(config: LutConfig, rng: np.random.Generator, extreme: bool) -> tuple:
     shape = (config.rows, config.table_k)
     if config.is_fp:
         return tuple(tuple(_fp16_act(config, rng, extreme) for _ in range(shape[1]))
@@ -69,7 +68,7 @@ def _codes(fmt: str, rng: np.random.Generator, shape: tuple[int, int], extreme: 
     return tuple(tuple(int(x) for x in col) for col in vals)
 
 
-def _random_w(config: Any, rng: np.random.Generator) -> LutWeight:
+def _random_w(config: LutConfig, rng: np.random.Generator) -> LutWeight:
     dtype = int(rng.integers(len(config.weight_formats)))
     fmt = config.weight_formats[dtype]
     top = (1 << n_planes(fmt)) - 1 if is_unsigned(fmt) else 0
@@ -80,7 +79,7 @@ def _random_w(config: Any, rng: np.random.Generator) -> LutWeight:
                      dtype=dtype)
 
 
-def _random_psum(config: Any, rng: np.random.Generator) -> tuple:
+def _random_psum(config: LutConfig, rng: np.random.Generator) -> tuple:
     n = config.rows * config.cols
     if rng.random() < 0.5:
         return (0,) * n
@@ -98,18 +97,18 @@ def _random_psum(config: Any, rng: np.random.Generator) -> tuple:
     return tuple(int(x) for x in rng.integers(lo, hi + 1, n, dtype=np.int64))
 
 
-def w_reset(config: Any) -> LutWeight:
+def w_reset(config: LutConfig) -> LutWeight:
     """The weight register's reset value in golden-model form."""
     return config.golden.w_reset(config)
 
 
-def idle_beat(config: Any, rng: np.random.Generator) -> Beat:
+def idle_beat(config: LutConfig, rng: np.random.Generator) -> Beat:
     """An idle cycle with junk operands, which the tile must ignore."""
     return Beat(a=_acts(config, rng, False), w=_random_w(config, rng),
                 psum=_random_psum(config, rng))
 
 
-def _group(config: Any, rng: np.random.Generator, out: list[Beat], *, first: bool, last: bool,
+def _group(config: LutConfig, rng: np.random.Generator, out: list[Beat], *, first: bool, last: bool,
            psum: tuple, dtype: int | None = None, extreme: bool = False,
            scale: tuple | None = None, beats: int | None = None) -> None:
     """Append one quantization group to ``out``: ``beats`` chunks (default a full group), each
@@ -147,7 +146,7 @@ def _group(config: Any, rng: np.random.Generator, out: list[Beat], *, first: boo
         out.extend(idle_beat(config, rng) for _ in range(gap))
 
 
-def _dq_free(config: Any, beats: list[Beat]) -> int:
+def _dq_free(config: LutConfig, beats: list[Beat]) -> int:
     """First cycle at which the dequantizer can take a group closing in ``beats``' last beat.
 
     Replays the tile's timing (only the group-closing cycles matter): a group closing in its
@@ -163,7 +162,7 @@ def _dq_free(config: Any, beats: list[Beat]) -> int:
     return free
 
 
-def random_beats(config: Any, rng: np.random.Generator, n_valid: int) -> list[Beat]:
+def random_beats(config: LutConfig, rng: np.random.Generator, n_valid: int) -> list[Beat]:
     """Outputs of 1-3 groups with random data types, zero points and scales, until at least
     ``n_valid`` valid beats; one group in ten is partial (the tail of a K that is not a
     multiple of the group size), which may stall on the dequantizer."""
@@ -179,14 +178,14 @@ def random_beats(config: Any, rng: np.random.Generator, n_valid: int) -> list[Be
     return _drained(config, rng, out)
 
 
-def _drained(config: Any, rng: np.random.Generator, out: list[Beat]) -> list[Beat]:
+def _drained(config: LutConfig, rng: np.random.Generator, out: list[Beat]) -> list[Beat]:
     """``out`` plus idle cycles until its last dequantization is over, so that any stimulus can
     follow it (each generator schedules as if the tile were idle at its start)."""
     out.extend(idle_beat(config, rng) for _ in range(config.dq_cycles))
     return out
 
 
-def corner_beats(config: Any) -> list[Beat]:
+def corner_beats(config: LutConfig) -> list[Beat]:
     """Every data type with extreme activations, codes and zero points: the largest scale from
     every corner partial sum (the accumulator's extremes, so it wraps; FP32 specials), scales 0
     and 1, and a three-group output."""

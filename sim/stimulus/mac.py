@@ -5,13 +5,13 @@ third of them reusing a preloaded weight register, idle cycles with junk operand
 their operands and corner cases.
 """
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import numpy as np
 
 from mpgemm.pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
-from mpgemm.sim.golden.contract import Beat
+from mpgemm.sim.golden.contract import Beat, PEConfig
 from mpgemm.sim.golden.formats import int_range
 from mpgemm.sim.golden.mac import DequantWeight
 
@@ -20,8 +20,14 @@ from .base import FP16_SPECIALS, FP32_SPECIALS, FamilyStimulus, fp16_random, fp3
 __all__ = ["INT_MAC", "FP16_MAC", "DEQUANT_MAC"]
 
 
-def _mac_random_beats(config: Any, rng: np.random.Generator, n_valid: int, random_a,
-                      random_w, random_psum) -> list[Beat]:
+_MacConfig = TypeVar("_MacConfig", IntMacConfig, Fp16MacConfig, DequantMacConfig)
+#: ``operand(config, rng)``: a random operand (activations, weights or a partial sum).
+_Operand = Callable[[_MacConfig, np.random.Generator], Any]
+
+
+def _mac_random_beats(config: _MacConfig, rng: np.random.Generator, n_valid: int,
+                      random_a: _Operand[_MacConfig], random_w: _Operand[_MacConfig],
+                      random_psum: _Operand[_MacConfig]) -> list[Beat]:
     """At least ``n_valid`` valid beats in random accumulations, with idle cycles mixed in.
 
     Accumulations are 1-8 beats long. About a third reuse a preloaded weight register
@@ -60,7 +66,7 @@ def _mac_random_beats(config: Any, rng: np.random.Generator, n_valid: int, rando
     return beats
 
 
-def _single(config: Any, a: Any, w: Any, psum: int) -> Iterator[Beat]:
+def _single(config: PEConfig, a: Any, w: Any, psum: int) -> Iterator[Beat]:
     yield Beat(a=a, w=w, psum=psum, valid=True, load_w=True, first=True, last=True)
     for _ in range(config.timing().cycles - 1):
         yield Beat(a=a, w=w)
@@ -124,7 +130,7 @@ def _fp16_lanes(config: Fp16MacConfig | DequantMacConfig, rng: np.random.Generat
     return tuple(fp16_random(rng, config.lanes))
 
 
-def _fp32_psum(config: Any, rng: np.random.Generator) -> int:
+def _fp32_psum(config: PEConfig, rng: np.random.Generator) -> int:
     return fp32_random(rng)
 
 
@@ -148,8 +154,8 @@ def _fp16_corners(config: Fp16MacConfig) -> list[Beat]:
         prod = int(np.float32(np.uint16(x).view(np.float16)).view(np.uint32))
         beats.extend(_single(config, (x,) * lanes, (0x3C00,) * lanes, prod ^ 0x80000000))
     if lanes > 1:
-        a = tuple(0x3C00 if l % 2 == 0 else 0xBC00 for l in range(lanes))
-        beats.extend(_single(config, a, (0x4000,) * lanes, 0))
+        alternating = tuple(0x3C00 if l % 2 == 0 else 0xBC00 for l in range(lanes))
+        beats.extend(_single(config, alternating, (0x4000,) * lanes, 0))
     return beats
 
 

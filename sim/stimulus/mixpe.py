@@ -2,10 +2,9 @@
 ``MIXPE``: the amaranth.sim tests and the cocotb testbench drive the same transactions. Pure
 numpy."""
 
-from typing import Any
-
 import numpy as np
 
+from mpgemm.pe_designs.mixpe import MixPEConfig
 from mpgemm.sim.golden.contract import Beat
 from mpgemm.sim.golden.formats import int_range
 from mpgemm.sim.golden.mixpe import MixPEWeight
@@ -24,7 +23,7 @@ FP16_SCALE_SPECIALS = (0x0000, 0x8000, 0x0001, 0x7BFF, 0xFBFF, 0x7C00, 0xFC00, 0
 FP32_PSUMS = (0x00000000, 0x80000000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F800000, 0x7FC00000, 0x00000001)
 
 
-def _acts(config: Any, rng: np.random.Generator, extreme: bool) -> tuple[int, ...]:
+def _acts(config: MixPEConfig, rng: np.random.Generator, extreme: bool) -> tuple[int, ...]:
     n = config.lanes
     if config.is_fp:
         if extreme:
@@ -41,7 +40,7 @@ def _acts(config: Any, rng: np.random.Generator, extreme: bool) -> tuple[int, ..
     return tuple(int(x) for x in vals)
 
 
-def _codes(config: Any, rng: np.random.Generator, extreme: bool) -> tuple[int, ...]:
+def _codes(config: MixPEConfig, rng: np.random.Generator, extreme: bool) -> tuple[int, ...]:
     b = config.weight_bits
     if extreme:
         vals = rng.choice(sorted({0, (1 << b) - 1, 1 << (b - 1), (1 << (b - 1)) - 1}),
@@ -51,14 +50,14 @@ def _codes(config: Any, rng: np.random.Generator, extreme: bool) -> tuple[int, .
     return tuple(int(x) for x in vals)
 
 
-def _zero(config: Any, rng: np.random.Generator, extreme: bool) -> int:
+def _zero(config: MixPEConfig, rng: np.random.Generator, extreme: bool) -> int:
     if not config.has_zero:
         return 0
     top = (1 << config.weight_bits) - 1
     return int(rng.choice([0, top])) if extreme else int(rng.integers(0, top + 1))
 
 
-def _scale(config: Any, rng: np.random.Generator, extreme: bool) -> int:
+def _scale(config: MixPEConfig, rng: np.random.Generator, extreme: bool) -> int:
     if config.is_fp:
         # Non-finite scales make the whole output inf/NaN: rare here, every one in the corners.
         if extreme and rng.random() < 0.1:
@@ -71,7 +70,7 @@ def _scale(config: Any, rng: np.random.Generator, extreme: bool) -> int:
     return int(rng.integers(0, 1 << bits))
 
 
-def _psum(config: Any, rng: np.random.Generator, extreme: bool = False) -> int:
+def _psum(config: MixPEConfig, rng: np.random.Generator, extreme: bool = False) -> int:
     if config.is_fp:
         if extreme and rng.random() < 0.1:
             return int(rng.choice(FP32_PSUMS))
@@ -87,27 +86,27 @@ def _psum(config: Any, rng: np.random.Generator, extreme: bool = False) -> int:
     return int(rng.integers(lo, hi + 1, dtype=np.int64))
 
 
-def _random_w(config: Any, rng: np.random.Generator, extreme: bool = False) -> MixPEWeight:
+def _random_w(config: MixPEConfig, rng: np.random.Generator, extreme: bool = False) -> MixPEWeight:
     return MixPEWeight(q=_codes(config, rng, extreme), zero=_zero(config, rng, extreme),
                        scale=_scale(config, rng, extreme))
 
 
-def w_reset(config: Any) -> MixPEWeight:
+def w_reset(config: MixPEConfig) -> MixPEWeight:
     """The weight register's reset value in golden-model form."""
     return config.golden.w_reset(config)
 
 
-def _idle(config: Any, rng: np.random.Generator, load_w: bool = False) -> Beat:
+def _idle(config: MixPEConfig, rng: np.random.Generator, load_w: bool = False) -> Beat:
     # Idle cycles carry junk operands: the PE must ignore everything without valid/load_w
     # (with load_w it latches i_w into the weight register, and nothing else).
     return Beat(a=_acts(config, rng, False), w=_random_w(config, rng), psum=_psum(config, rng),
                 load_w=load_w)
 
 
-def group_beats(config: Any, rng: np.random.Generator, *, first: bool, last: bool, psum: int,
-                n_beats: int | None = None, extreme: bool = False, zero: int | None = None,
-                scale: int | None = None, acts: Any = None, codes: Any = None,
-                idle: float = 0.1) -> list[Beat]:
+def group_beats(config: MixPEConfig, rng: np.random.Generator, *, first: bool, last: bool,
+                psum: int, n_beats: int | None = None, extreme: bool = False,
+                zero: int | None = None, scale: int | None = None, acts: int | None = None,
+                codes: int | None = None, idle: float = 0.1) -> list[Beat]:
     """One quantization group: ``n_beats`` beats (default a full group of ``group_size /
     lanes``), idle cycles mixed in at rate ``idle``. ``acts`` / ``codes`` fix every lane's
     value; otherwise they are random (extreme values with ``extreme``). The zero point and
@@ -137,7 +136,7 @@ def group_beats(config: Any, rng: np.random.Generator, *, first: bool, last: boo
     return out
 
 
-def random_beats(config: Any, rng: np.random.Generator, n_valid: int) -> list[Beat]:
+def random_beats(config: MixPEConfig, rng: np.random.Generator, n_valid: int) -> list[Beat]:
     """At least ``n_valid`` valid beats: outputs of 1-3 groups, mostly full groups, some
     shorter ones (a one-beat group makes the dequantizer take a group every cycle), 15 % of the
     groups with extreme values."""
@@ -156,13 +155,15 @@ def random_beats(config: Any, rng: np.random.Generator, n_valid: int) -> list[Be
     return beats
 
 
-def corner_beats(config: Any) -> list[Beat]:
+def corner_beats(config: MixPEConfig) -> list[Beat]:
     """Deterministic corner cases: zero points at both extremes, extreme scales and partial
     sums, the largest group sums (every lane at the product extreme for a whole group), all
     zeros, back-to-back one-beat groups, and a whole-K output of extreme groups."""
     rng = np.random.default_rng(0)    # the corner groups are fixed; their fillers need not vary
     b = config.weight_bits
     zeros = (0, (1 << b) - 1) if config.has_zero else (0,)
+    scales: tuple[int, ...]
+    psums: tuple[int, ...]
     if config.is_fp:
         scales = (0x3C00, 0xBC00, 0x7BFF, 0x0001, 0x0000, 0x7C00, 0x7E00)
         psums = FP32_PSUMS

@@ -36,20 +36,20 @@ reject ``saturate=False``.
 Where each concept lives: the format classes in :mod:`.integer` (:class:`IntFormat`,
 :class:`TernaryFormat`, :class:`BinaryFormat`) and :mod:`.floating` (:class:`FloatFormat`),
 on the shared base in :mod:`._base`; the table of canonical formats (:data:`FORMATS`,
-:func:`get_format`, :data:`SCALE_FORMAT_NAMES`) in :mod:`.registry`; BitMoD's special-value
-formats (:data:`SPECIAL_FORMATS`, :func:`get_weight_format`) in :mod:`.special`; two's
-complement helpers (:func:`int_range`, :func:`signed_bits_for_range`, :func:`to_signed`,
-:func:`to_unsigned`) in :mod:`.twos`; bit packing (:func:`pack_fields`,
-:func:`unpack_fields`) in :mod:`.packing`; group-wise weight quantization
-(:func:`quantize_groups`, :class:`QuantizedWeights`) in :mod:`.quantize`; and the input
-validation helpers they share in :mod:`._checks`.  Every public name is re-exported here.
+:func:`get_format`, :func:`get_float_format`, :data:`SCALE_FORMAT_NAMES`) in
+:mod:`.registry`; BitMoD's special-value formats (:data:`SPECIAL_FORMATS`,
+:func:`get_weight_format`) in :mod:`.special`; two's complement helpers (:func:`int_range`,
+:func:`signed_bits_for_range`, :func:`to_signed`, :func:`to_unsigned`) in :mod:`.twos`; bit
+packing (:func:`pack_fields`, :func:`unpack_fields`) in :mod:`.packing`; group-wise weight
+quantization (:func:`quantize_groups`, :class:`QuantizedWeights`) in :mod:`.quantize`; and the
+input validation helpers they share in :mod:`._checks`.  Every public name is re-exported here.
 """
 
 from .floating import FloatFormat, NanStyle
 from .integer import BinaryFormat, IntFormat, TernaryFormat
 from .packing import pack_fields, unpack_fields
 from .quantize import QuantizedWeights, quantize_groups
-from .registry import FORMATS, SCALE_FORMAT_NAMES, Format, get_format
+from .registry import FORMATS, SCALE_FORMAT_NAMES, Format, get_float_format, get_format
 from .special import SPECIAL_FORMATS, SpecialValueFormat, get_weight_format
 from .twos import int_range, signed_bits_for_range, to_signed, to_unsigned
 
@@ -65,6 +65,7 @@ __all__ = [
     "SPECIAL_FORMATS",
     "SpecialValueFormat",
     "TernaryFormat",
+    "get_float_format",
     "get_format",
     "get_weight_format",
     "int_range",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import numpy.typing as npt
 
@@ -15,7 +17,12 @@ __all__ = [
 class _FormatBase:
     """Behaviour shared by all formats; subclasses provide ``bits`` and the codecs."""
 
-    bits: int
+    if TYPE_CHECKING:
+        # The total width, read-only. Declared for the type checker only: IntFormat stores it
+        # as a dataclass field (a property here would become that field's default), the other
+        # formats compute it as a property.
+        @property
+        def bits(self) -> int: ...
 
     @property
     def code_dtype(self) -> np.dtype:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+from typing import SupportsIndex, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[SupportsIndex]:
     """Return True for Python/numpy integers, excluding bool (a common typo source)."""
     if type(value) is int:  # fast path: ABC checks are slow in per-element loops
         return True
@@ -59,7 +60,7 @@ def _check_int_param(name: str, value: object, lo: int, hi: int | None) -> int:
     """
     if not _is_int(value):
         raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
-    ivalue = operator.index(value)  # type: ignore[arg-type]
+    ivalue = operator.index(value)
     if ivalue < lo or (hi is not None and ivalue > hi):
         allowed = f"{lo} <= {name} <= {hi}" if hi is not None else f"{name} >= {lo}"
         raise ValueError(f"{name} out of range: got {name}={ivalue}; allowed: {allowed}")

@@ -100,7 +100,7 @@ class FloatFormat(_FormatBase):
     # ---- layout ---------------------------------------------------------------------
 
     @property
-    def bits(self) -> int:  # type: ignore[override]
+    def bits(self) -> int:
         """Total width ``1 + exp_bits + man_bits``."""
         return 1 + self.exp_bits + self.man_bits
 
@@ -288,11 +288,14 @@ class FloatFormat(_FormatBase):
         exp_field = np.where(overflow, 0, exp_field)
         man_field = np.where(overflow, 0, man_field)
         mag_code = (exp_field << m) | man_field
-        over_code = self.max_finite_code if sat else self.inf_code
+        # A format without infinity always saturates (``sat`` is True).
+        inf_code = self.inf_code
+        over_code = self.max_finite_code if sat or inf_code is None else inf_code
         mag_code = np.where(overflow, over_code, mag_code)
         code = (sign << (self.bits - 1)) | mag_code
-        if self.has_nan:
-            code = np.where(nan, self.nan_code, code)
+        nan_code = self.nan_code  # None exactly when the format has no NaN
+        if nan_code is not None:
+            code = np.where(nan, nan_code, code)
         return code.astype(self.code_dtype)
 
     def values(self) -> np.ndarray:

@@ -167,7 +167,7 @@ class TernaryFormat(_FormatBase):
         return "ternary"
 
     @property
-    def bits(self) -> int:  # type: ignore[override]
+    def bits(self) -> int:
         """Always 2."""
         return 2
 
@@ -270,7 +270,7 @@ class BinaryFormat(_FormatBase):
         return "binary"
 
     @property
-    def bits(self) -> int:  # type: ignore[override]
+    def bits(self) -> int:
         """Always 1."""
         return 1
 

@@ -10,7 +10,7 @@ import numpy.typing as npt
 from ._checks import _as_int64, _as_real, _check_int_param
 from .floating import FloatFormat
 from .integer import IntFormat, TernaryFormat
-from .registry import FORMATS, SCALE_FORMAT_NAMES, get_format
+from .registry import FORMATS, SCALE_FORMAT_NAMES, Format, get_float_format, get_format
 
 __all__ = [
     "QuantizedWeights",
@@ -18,9 +18,9 @@ __all__ = [
 ]
 
 
-def _weight_format(value: object) -> IntFormat | TernaryFormat:
+def _weight_format(value: str | Format) -> IntFormat | TernaryFormat:
     """Resolve and validate a weight format argument."""
-    fmt = get_format(value)  # type: ignore[arg-type]
+    fmt = get_format(value)
     if not isinstance(fmt, (IntFormat, TernaryFormat)):
         allowed = [n for n, f in FORMATS.items() if not f.is_float]
         raise ValueError(
@@ -30,9 +30,9 @@ def _weight_format(value: object) -> IntFormat | TernaryFormat:
     return fmt
 
 
-def _scale_format(value: object) -> FloatFormat:
+def _scale_format(value: str | Format) -> FloatFormat:
     """Resolve and validate a scale format argument."""
-    fmt = get_format(value)  # type: ignore[arg-type]
+    fmt = get_format(value)
     if fmt.name not in SCALE_FORMAT_NAMES or not isinstance(fmt, FloatFormat):
         raise ValueError(
             f"scale_format must be one of {', '.join(SCALE_FORMAT_NAMES)}, got {fmt.name!r}"
@@ -75,7 +75,7 @@ class QuantizedWeights:
     zeros: np.ndarray
     group_size: int
     weight_format: IntFormat | TernaryFormat
-    scale_format: FloatFormat = FORMATS["fp16"]  # type: ignore[assignment]
+    scale_format: FloatFormat = get_float_format("fp16")
 
     def __post_init__(self) -> None:
         wfmt = _weight_format(self.weight_format)

@@ -11,6 +11,7 @@ __all__ = [
     "FORMATS",
     "Format",
     "SCALE_FORMAT_NAMES",
+    "get_float_format",
     "get_format",
 ]
 
@@ -82,3 +83,19 @@ def get_format(name: str | Format) -> Format:
         return FORMATS[name]
     except KeyError:
         raise ValueError(f"unknown format name {name!r}; allowed: {', '.join(FORMATS)}") from None
+
+
+def get_float_format(name: str | FloatFormat) -> FloatFormat:
+    """:func:`get_format` for a floating-point format (a float format object is returned
+    unchanged).
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown, or names a format that is not a floating-point one.
+    """
+    fmt = get_format(name)
+    if not isinstance(fmt, FloatFormat):
+        floats = ", ".join(n for n, f in FORMATS.items() if isinstance(f, FloatFormat))
+        raise ValueError(f"{fmt.name!r} is not a floating-point format; allowed: {floats}")
+    return fmt
