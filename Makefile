@@ -67,7 +67,7 @@ test-fast: $(STAMP) ## the inner-loop tier: every test that needs no simulator a
 	$(PY) -m pytest -n $(JOBS) -q -m "not sim and not synth"
 
 lint: $(STAMP) typecheck ## ruff and mypy on the Python, verilator --lint-only -Wall on rtl_out/
-	$(PY) -m ruff check hw pe_designs costmodel sim tests tools
+	$(PY) -m ruff check hw pe_designs costmodel sim tests .ci
 	$(PY) -m mpgemm.hw.flow.lint
 
 # mypy cannot follow the editable install's finder (mpgemm.hw -> hw/, ...), so it checks the

@@ -1,4 +1,4 @@
-"""The commit-msg hook (tools/check_commit_msg.py): subjects longer than 72 characters are
+"""The commit-msg hook (.ci/check_commit_msg.py): subjects longer than 72 characters are
 rejected, as git would record the message (comments and a --verbose diff do not count)."""
 
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "check_commit_msg.py"
+SCRIPT = Path(__file__).resolve().parent.parent / ".ci" / "check_commit_msg.py"
 
 
 def _hook(tmp_path: Path, message: str) -> subprocess.CompletedProcess[str]:

@@ -356,7 +356,8 @@ def _bitserial_operands(config: Any, a: Any, w: QuantizedWeights):
     def stack(i: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         out = np.zeros((len(tables), *shape), dtype)
         for j, t in enumerate(tables):
-            out[(j, *(slice(0, s) for s in t[i].shape))] = t[i]
+            index: tuple[int | slice, ...] = (j, *(slice(0, s) for s in t[i].shape))
+            out[index] = t[i]
         return out
 
     valid = stack(0, (width,), bool)

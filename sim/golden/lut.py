@@ -393,7 +393,7 @@ def plane_value_fp32(config: Any, table: Table, codes: Sequence[int], fmt: str, 
     """FP32 bits of plane ``b``'s ``+-entry * 2^b`` for FP16 tables (exact: an FP16 value with
     its exponent raised by ``b``; infinities and NaN pass through)."""
     stored, negate = plane_lookups(config, fmt, [int(c) for c in codes])
-    return int(planes_fp32(table.entries[int(stored[b])], negate[b], b))
+    return int(planes_fp32(np.asarray(table.entries[int(stored[b])]), negate[b], b))
 
 
 def add_act_sum(config: Any, act_sum: Any, ones: Any, exp: Any) -> Any:
@@ -458,7 +458,7 @@ def lut_fp_group_value(config: Any, fmt: str, acc: Any, act_sum: Any, zero: int)
             with np.errstate(all="ignore"):
                 term = f32_bits((sign * a * 2.0 ** j).astype(np.float32))
         else:
-            term = np.uint32(0)
+            term = np.zeros(np.shape(a), np.uint32)
         d_bits = fp32_add(d_bits, term)
     if h:
         with np.errstate(all="ignore"):
@@ -531,7 +531,8 @@ def run_lut(config: Any, beats: Sequence[Any], *, w_reset: Any,
     fp16_tables = getattr(config, "table_format", "exact") == "fp16"
     grp = [[0] * cols for _ in range(rows)]
     act_sum = [0] * rows
-    grp_first, grp_psum, grp_key, grp_beats = False, None, None, 0
+    grp_psum: tuple[int, ...] = ()
+    grp_first, grp_key, grp_beats = False, None, 0
     out = [0] * (rows * cols)
     results: list[tuple[int, tuple[int, ...]]] = []
     ready_at = 0
