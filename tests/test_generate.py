@@ -3,6 +3,7 @@
 import json
 from dataclasses import replace
 
+import networkx as nx
 import pytest
 
 from mpgemm.hw.flow import fileio
@@ -96,10 +97,13 @@ def test_hierarchy_counts_follow_config(fresh):
                 + ["zero_scale"] * config.zero_scalers)
         elif config.kind == "fp16_mac":
             assert len(muls) == config.lanes and len(adders) == config.fp32_adders
-        else:
+        elif config.kind == "dequant_mac":
             deq = [m for m in mods if ".dequant" in m]
             assert len(deq) == config.lanes and len(muls) == config.lanes
             assert g.has_edge(name, f"{name}.mac")
+        # Any family (a new one included): the top module is there, and every submodule is
+        # reached from it.
+        assert name in mods and all(nx.has_path(g, name, m) for m in mods)
 
 
 def test_parse_counts_repeated_instances():

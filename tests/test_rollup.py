@@ -2,7 +2,7 @@
 
 import pytest
 
-from mpgemm.costmodel import generated_units, pe_cost, rtl_area_um2
+from mpgemm.costmodel import generated_units, pe_cost, pe_model, rtl_area_um2
 from mpgemm.hw.flow.generate import RTL_DIR, hierarchy_graph, load_manifest
 from mpgemm.pe_designs.registry import config_from_dict
 
@@ -40,11 +40,13 @@ def test_generated_unit_counts_follow_config(name):
         want = {"FPAdd": config.fp32_adders, "FPMul": config.fp_multipliers,
                 "IntScaleFP": config.zero_scalers}
         assert counts == {k: v for k, v in want.items() if v}
-    else:
+    elif config.kind in ("fp16_mac", "dequant_mac"):
         assert counts["FPMul"] == config.lanes
         assert counts["FPAdd"] == config.lanes  # lanes - 1 tree adders + the accumulator's
         assert counts.get("IntScaleFP", 0) == (config.lanes if config.kind == "dequant_mac"
                                                else 0)
+    # Any family (a new one included): every generated unit is one its cost model prices.
+    assert set(counts) <= set(pe_model(config).unit_keys.values())
 
 
 def test_rollup_sees_a_unit_the_config_does_not_assume():
