@@ -181,7 +181,7 @@ def evaluate(
     if check is not None:
         check(config, workload)
 
-    tile_m, tile_n, tile_k = getattr(config, "tile_shape", (1, 1, config.macs_per_beat))
+    tile_m, tile_n, tile_k = config.tile_shape
     tiles = -(-workload.M // tile_m) * -(-workload.N // tile_n)
     beats_per_tile = -(-workload.K // tile_k)
     tiles_per_pe = -(-tiles // n_pe)

@@ -155,6 +155,13 @@ class PEConfigBase(ABC):
         return self.lanes
 
     @property
+    def tile_shape(self) -> tuple[int, int, int]:
+        """``(rows, cols, k)`` of one beat: a PE's beat advances one output by
+        ``macs_per_beat`` products (``(1, 1, macs_per_beat)``, the default); a tile's advances
+        ``rows x cols`` outputs by ``k`` each."""
+        return 1, 1, self.macs_per_beat
+
+    @property
     def beats_per_group(self) -> int | None:
         """Beats of one quantization group for PEs that accumulate groups in hardware; None
         (the default) for PEs without a group accumulator."""

@@ -1,4 +1,5 @@
-"""Bit-serial PE family: weight terms, config checks, golden model and RTL (amaranth.sim)."""
+"""Bit-serial PE family: weight terms, config checks, golden model and RTL (amaranth.sim), the
+whole GEMM against the formats' definitions (exact integers, FP error bounds, bad operands)."""
 
 import math
 import re
@@ -14,12 +15,14 @@ from mpgemm.costmodel import GemmWorkload, evaluate, pe_cost
 from mpgemm.hw.flow.generate import write_rtl
 from mpgemm.hw.flow.synth import synth_design
 from mpgemm.pe_designs.bitserial import BitSerialConfig
+from mpgemm.pe_designs.presets import PRESETS
 from mpgemm.sim.amaranth_sim import simulate_trace
 from mpgemm.sim.golden.bitmod import quantize_mixed_groups
-from mpgemm.sim.golden.bitserial import BitSerialWeight, run_bitserial
-from mpgemm.sim.golden.contract import Beat, run_contract
+from mpgemm.sim.golden.bitserial import BitSerialWeight, bitserial_fp_align_sum, run_bitserial
+from mpgemm.sim.golden.contract import Beat, QuantizedWeights, gemm, run_contract, wrap_signed
 from mpgemm.sim.golden.formats import SPECIAL_FORMATS, get_weight_format
-from mpgemm.sim.golden.fp import f32_value
+from mpgemm.sim.golden.fp import f16_value, f32_value
+from mpgemm.sim.golden.reference import error_stats, exact_mpgemm
 from mpgemm.sim.golden.terms import (
     BITSERIAL_WEIGHT_FORMATS,
     booth_digits,
@@ -31,6 +34,7 @@ from mpgemm.sim.golden.terms import (
 )
 from mpgemm.sim.scoreboard import check_cycles
 from mpgemm.sim.stimulus import corner_beats, count_valid, random_beats, w_reset
+from mpgemm.sim.stimulus.bitserial import random_gemm
 
 
 def _codes_and_groups(fmt: str):
@@ -451,3 +455,244 @@ def test_cost_model_uses_the_workloads_data_type():
         assert report.latency_cycles == 16 * 64 * c.timing(fmt).cycles + c.timing(fmt).latency
     assert c.timing("bitmod_fp4").cycles < c.timing("int8").cycles
     assert fp4.compute_energy_pj < int8.compute_energy_pj
+
+
+# --- the whole GEMM (gemm) against the weights' definitions ----------------------------------
+# The generic checks of gemm (the contract replay, tiling, shapes) are in test_golden_gemm.py.
+
+#: The default config and presets covering every format over INT8, INT16, FP16 and BF16
+#: activations, signed scales and bit-plane terms.
+GEMM_CONFIGS = {"bitserial-default": BitSerialConfig(),
+                **{name: PRESETS[name] for name in (
+                    "bitserial_all_a8", "bitserial_mix_a16", "bitserial_int4_bitplane_a8",
+                    "bitserial_bitmod_fp4_a8", "bitserial_mix_fp16", "bitserial_all_fp16",
+                    "bitserial_all_bf16")}}
+
+
+def _scale_value(config, code):
+    return wrap_signed(int(code), config.scale_bits) if config.scale_signed else int(code)
+
+
+def _weight(config, w, k, n):
+    """Weight ``(k, n)`` as the integer the PE multiplies by, on the common binary point."""
+    fmt = config.weight_formats[w.group_value("dtypes", k, n)]
+    return weight_int(fmt, int(w.codes[k, n]), zero=w.group_value("zeros", k, n),
+                      special=w.group_value("specials", k, n)) << config.extra_shift(fmt)
+
+
+def exact_int_gemm(config, a, w):
+    """The exact ``Y`` from the weight formats' definitions (Python ints, no wrap-around), in
+    the unit of the PE's output (every format aligned to the common binary point,
+    ``2^-config.frac_bits``)."""
+    g = config.group_size
+    k, n = w.shape
+    y = np.zeros((a.shape[0], n), object)
+    for gi in range(k // g):
+        ks = slice(gi * g, (gi + 1) * g)
+        for j in range(n):
+            fmt = config.weight_formats[w.group_value("dtypes", gi * g, j)]
+            vals = [Fraction(weight_int(fmt, int(c), zero=w.group_value("zeros", gi * g, j),
+                                        special=w.group_value("specials", gi * g, j)),
+                             1 << frac_bits(fmt)) * (1 << config.frac_bits)
+                    for c in w.codes[ks, j]]
+            y[:, j] += (_scale_value(config, w.scales[gi, j])
+                        * (a[:, ks].astype(object) @ np.array(vals, dtype=object)))
+    assert all(Fraction(v).denominator == 1 for v in y.flat)
+    return np.vectorize(int, otypes=[object])(y)
+
+
+@pytest.mark.parametrize("name", [n for n, c in GEMM_CONFIGS.items() if not c.is_fp])
+def test_integer_gemm_equals_the_exact_product(name, rng):
+    config = GEMM_CONFIGS[name]
+    m, n, k = 3, 5, 4 * config.group_size
+    a, w = random_gemm(config, rng, m, k, n, extreme=True)
+    want = exact_int_gemm(config, a, w)
+    half = 1 << (config.acc_bits - 1)
+    assert all(-half <= v < half for v in want.flat), "the config's acc_bits holds K <= k_max"
+    y = gemm(config, a, w)
+    assert y.dtype == np.int64
+    assert np.array_equal(y.astype(object), want)
+
+
+def test_integer_gemm_wraps_at_acc_bits(rng):
+    """K beyond k_max overflows the accumulator: the output is the exact product wrapped to
+    acc_bits two's complement, as the register holds it (and as the replay has it)."""
+    config = BitSerialConfig(weight_formats=("int8", "uint4"), group_size=32, k_max=32,
+                             acc_bits=BitSerialConfig(group_size=32, k_max=32, weight_formats=(
+                                 "int8", "uint4")).required_acc_bits)
+    m, n, k = 2, 3, 16 * config.group_size
+    a, w = random_gemm(config, rng, m, k, n)
+    a[:] = -(1 << (config.act_bits - 1))          # every product as large as it gets
+    w = QuantizedWeights(np.where(w.dtypes.repeat(config.group_size, 0) == 0, 0x80, 0),
+                         scales=np.full(w.scales.shape, 1 << (config.scale_bits - 1)),
+                         zeros=np.where(w.dtypes == 1, 15, 0), dtypes=w.dtypes)
+    want = exact_int_gemm(config, a, w)
+    assert any(abs(v) >= 1 << (config.acc_bits - 1) for v in want.flat)
+    y = gemm(config, a, w)
+    assert [int(v) for v in y.flat] == [wrap_signed(v, config.acc_bits) for v in want.flat]
+    [(_, value)] = run_contract(config, config.golden.gemm_beats(config, a[:1], w, [0]))
+    assert value == int(y[0, 0])
+
+
+#: name -> largest norm-wise relative error allowed (max |Y - exact| / max |exact|) on one
+#: random GEMM of M=4, K=1024, N=8, A ~ N(0, 1) * 2^[-4, 4] (FP16/BF16): about 4x the largest
+#: value measured over seeds 0-39 (the comments give that largest value and the median).
+FP_ERROR_BOUNDS = {
+    # Bit-serial, FP16: per term cycle the lanes are aligned with 4 guard bits (truncation) and
+    # summed into FP32: measured 5.6e-5 (int4), 6.2e-5 (BitMoD FP4), 6.8e-5 (mixed types,
+    # signed scale), 8.6e-5 (every format); medians 2.6e-5 - 3.0e-5.
+    "bitserial_int4_fp16": 3e-4,
+    "bitserial_bitmod_fp4_fp16": 3e-4,
+    "bitserial_mix_fp16": 3e-4,
+    "bitserial_all_fp16": 3e-4,
+    # Bit-serial, BF16 (8-bit significands aligned with 4 guard bits): measured 8.0e-4
+    # (median 1.9e-4).
+    "bitserial_all_bf16": 3e-3,
+}
+
+
+def test_every_fp_design_has_an_error_bound():
+    fp = {name for name, c in GEMM_CONFIGS.items() if c.is_fp}
+    assert fp <= set(FP_ERROR_BOUNDS)
+
+
+def _act_values(config, a):
+    if config.act_format == "bf16":
+        return (a.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+    return f16_value(a).astype(np.float64)
+
+
+def dequantized(config, w):
+    """``W`` as the exact values the PE multiplies by (float64, exact), in its output's unit."""
+    k, n = w.shape
+    return np.array([[_scale_value(config, w.group_value("scales", kk, j))
+                      * _weight(config, w, kk, j) for j in range(n)] for kk in range(k)],
+                    dtype=np.float64)
+
+
+@pytest.mark.parametrize("name", list(FP_ERROR_BOUNDS))
+def test_fp_gemm_error_against_exact(name, rng):
+    config = PRESETS[name]
+    # Non-zero scales keep the exact result away from cancelling to nothing.
+    a, w = random_gemm(config, rng, 4, 1024, 8, nonzero_scales=True)
+    y = gemm(config, a, w)
+    assert y.dtype == np.uint32
+    stats = error_stats(f32_value(y).astype(np.float64),
+                        exact_mpgemm(_act_values(config, a), dequantized(config, w)))
+    print(f"{name}: {stats}")
+    assert stats.max_rel <= FP_ERROR_BOUNDS[name], stats
+    assert stats.max_abs > 0                                  # rounding does happen
+
+
+# --- malformed GEMM operands -------------------------------------------------------------
+
+def _qw(w, **changes):
+    fields = {f: getattr(w, f) for f in ("codes", "scales", "zeros", "dtypes", "specials")}
+    fields.update(changes)
+    return QuantizedWeights(**fields)
+
+
+def _set(arr, idx, value):
+    arr = np.array(arr, copy=True)
+    arr[idx] = value
+    return arr
+
+
+BS = BitSerialConfig(weight_formats=("int4", "uint4", "ternary", "bitmod_fp3"), group_size=32)
+BS_FP = replace(BS, act_format="fp16")
+
+#: (config, change, message): ``change(a, w)`` returns the malformed ``(a, w)``.
+BAD_OPERANDS = [
+    (BS, lambda a, w: (a[:, :48], _qw(w, codes=w.codes[:48], scales=w.scales[:1],
+                                      zeros=w.zeros[:1], dtypes=w.dtypes[:1],
+                                      specials=w.specials[:1])),
+     "K a positive multiple of group_size=32"),
+    (BS, lambda a, w: (a, _qw(w, scales=None)), "needs scales"),
+    (BS, lambda a, w: (a, _qw(w, scales=w.scales[:1])), "scales has 1 groups"),
+    (BS, lambda a, w: (a, _qw(w, scales=_set(w.scales, (0, 0), 256))),
+     r"scales must be scale_bits=8 codes in \[0, 255\]; got 256"),
+    (BS, lambda a, w: (a, _qw(w, dtypes=_set(w.dtypes, (1, 1), 4))),
+     "dtypes must index weight_formats"),
+    (BS, lambda a, w: (a, _qw(w, dtypes=np.zeros_like(w.dtypes), specials=None,
+                              zeros=_set(np.zeros_like(w.zeros), (0, 1), 3))),
+     r"zeros must be 0 for int4 groups \(only unsigned formats have a zero point\)"),
+    (BS, lambda a, w: (a, _qw(w, dtypes=np.ones_like(w.dtypes),
+                              zeros=_set(np.zeros_like(w.zeros), (0, 1), 16),
+                              specials=np.zeros_like(w.specials))),
+     r"zeros must be in \[0, 15\] for uint4 groups; got 16"),
+    (BS, lambda a, w: (a, _qw(w, dtypes=np.zeros_like(w.dtypes), zeros=None,
+                              specials=_set(np.zeros_like(w.specials), (1, 0), 1))),
+     "specials must be 0 for int4 groups"),
+    (BS, lambda a, w: (a, _qw(w, dtypes=np.full_like(w.dtypes, 3), zeros=None,
+                              specials=_set(np.zeros_like(w.specials), (1, 0), 4))),
+     r"specials must be in \[0, 3\] for bitmod_fp3 groups"),
+    (BS, lambda a, w: (a, _qw(w, dtypes=np.full_like(w.dtypes, 2), zeros=None, specials=None,
+                              codes=_set(np.zeros_like(w.codes), (40, 2), 2))),
+     r"codes\[40, 2\] = 2 is not a code of ternary \(group 1, column 2\)"),
+    (BS, lambda a, w: (a, _qw(w, dtypes=np.zeros_like(w.dtypes), zeros=None, specials=None,
+                              codes=_set(np.zeros_like(w.codes), (3, 0), 16))),
+     r"codes\[3, 0\] = 16 is not a code of int4"),
+    (BS, lambda a, w: (_set(a, (1, 5), 128), w), r"activations must be int8 values in \[-128, "),
+    (BS, lambda a, w: (a.astype(np.float64), w), "activations must be integers"),
+    (BS_FP, lambda a, w: (_set(a, (0, 7), 0x7C00), w), "is inf or NaN"),
+    (BS_FP, lambda a, w: (_set(a, (0, 7), 0x10000), w), r"bit patterns in \[0, 0xFFFF\]"),
+]
+
+
+@pytest.mark.parametrize("config, change, message", BAD_OPERANDS,
+                         ids=[f"{c.kind}-{c.act_format}-{i}"
+                              for i, (c, _, _) in enumerate(BAD_OPERANDS)])
+def test_bad_gemm_operands_are_rejected(config, change, message, rng):
+    a, w = random_gemm(config, rng, 2, 64, 3)
+    gemm(config, a, w)                                   # the unchanged operands are fine
+    bad_a, bad_w = change(a, w)
+    with pytest.raises(ValueError, match=message):
+        gemm(config, bad_a, bad_w)
+
+
+def test_group_size_must_hold_whole_beats(rng):
+    """Configs enforce it; a config changed behind the validation is still rejected."""
+    a, w = random_gemm(BS, rng, 1, 64, 2)
+    odd = replace(BS)
+    object.__setattr__(odd, "group_size", 30)
+    with pytest.raises(ValueError, match="group_size=30 must be a multiple of lanes=4"):
+        gemm(odd, a[:, :60], QuantizedWeights(w.codes[:60], scales=w.scales))
+
+
+# --- the vectorised alignment adder against its scalar definition ------------------------------
+
+def _aligned_sum_definition(config, lanes):
+    """FP32 bits of one term cycle's lane sum, lane by lane with Python integers: the active
+    lanes (non-zero significand) aligned to their largest exponent with ``align_guard_bits``
+    guard bits, truncated, summed exactly and rounded once."""
+    exp_bits, man_bits = config.act_fields
+    bias, guard = (1 << (exp_bits - 1)) - 1, config.align_guard_bits
+    active = [(s, e, m) for s, e, m in lanes if m]
+    if not active:
+        return 0
+    top = max(e for _, e, _ in active)
+    total = sum((-1) ** s * ((m << guard) >> (top - e)) for s, e, m in active)
+    with np.errstate(over="ignore"):
+        return int(np.float32(float(total) * 2.0 ** (top - bias - man_bits - guard))
+                   .view(np.uint32))
+
+
+@pytest.mark.parametrize("act_format, guard", [("fp16", 0), ("fp16", 4), ("fp16", 12),
+                                               ("bf16", 4)])
+def test_alignment_adder_arrays_equal_the_definition(act_format, guard, rng):
+    config = BitSerialConfig(act_format=act_format, align_guard_bits=guard, lanes=8,
+                             weight_formats=("int8", "fp4_e2m1"), group_size=64)
+    exp_bits, man_bits = config.act_fields
+    shape = (6, 5, config.lanes)
+    sign = rng.integers(0, 2, shape)
+    exp = rng.integers(1, (1 << exp_bits) - 1, shape) + rng.integers(0, config.max_shift, shape)
+    exp[rng.random(shape) < 0.5] = rng.integers(10, 14)         # close exponents: truncation
+    sig = rng.integers(1 << man_bits, 1 << (man_bits + 1), shape)
+    sig[rng.random(shape) < 0.2] = 0                                # inactive lanes
+    sig[rng.random(shape) < 0.1] = rng.integers(1, 1 << man_bits)   # subnormal significands
+    sig[0, 0] = 0                                                   # a cycle without any lane
+    got = bitserial_fp_align_sum(config, sign, exp, sig)
+    assert got.shape == shape[:-1] and got.dtype == np.uint32
+    for idx in np.ndindex(*shape[:-1]):
+        lanes = list(zip(sign[idx].tolist(), exp[idx].tolist(), sig[idx].tolist(), strict=True))
+        assert int(got[idx]) == _aligned_sum_definition(config, lanes), idx

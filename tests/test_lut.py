@@ -1,5 +1,7 @@
 """LUT tensor core: table plan and contents, config checks, golden model, RTL (amaranth.sim),
-timing facts, FP16 table modes and their error, cost model against Yosys."""
+timing facts, FP16 table modes and their error, cost model against Yosys; the whole GEMM
+against the formats' definitions (exact integers, FP error bounds, per-column data types, bad
+operands)."""
 
 import re
 from dataclasses import replace
@@ -17,9 +19,10 @@ from mpgemm.hw.flow.synth import synth_design
 from mpgemm.pe_designs.lut import LutConfig
 from mpgemm.pe_designs.lut.rtl import LutPrecompute
 from mpgemm.pe_designs.mac import IntMacConfig
+from mpgemm.pe_designs.presets import PRESETS
 from mpgemm.sim.amaranth_sim import simulate_trace
-from mpgemm.sim.golden.contract import Beat, run_contract
-from mpgemm.sim.golden.fp import f32_value
+from mpgemm.sim.golden.contract import Beat, QuantizedWeights, gemm, run_contract, wrap_signed
+from mpgemm.sim.golden.fp import f16_value, f32_value
 from mpgemm.sim.golden.lut import (
     LUT_WEIGHT_FORMATS,
     LutWeight,
@@ -33,9 +36,10 @@ from mpgemm.sim.golden.lut import (
     table_adders,
     weight_value,
 )
+from mpgemm.sim.golden.reference import error_stats, exact_mpgemm
 from mpgemm.sim.scoreboard import check_cycles
 from mpgemm.sim.stimulus import corner_beats, count_valid, random_beats, w_reset
-from mpgemm.sim.stimulus.lut import FP16_EXTREMES
+from mpgemm.sim.stimulus.lut import FP16_EXTREMES, random_gemm
 
 ALL = LUT_WEIGHT_FORMATS
 
@@ -534,3 +538,210 @@ def test_equal_throughput_scales_every_design_to_the_target():
     assert by["lut", "uint2"].macs_per_cycle == 2 * by["lut", "uint4"].macs_per_cycle == 16
     with pytest.raises(ValueError, match="target_macs_per_cycle must be positive"):
         equal_throughput(designs, "int8", ["uint2"], target_macs_per_cycle=0)
+
+
+# --- the whole GEMM (gemm) against the weights' definitions ----------------------------------
+# The generic checks of gemm (the contract replay, tiling, shapes) are in test_golden_gemm.py.
+
+#: The default tile and presets covering every format with and without symmetrization,
+#: binary weights, INT8 and FP16 tables.
+GEMM_CONFIGS = {"lut-default": LutConfig(),
+                **{name: PRESETS[name] for name in (
+                    "lut_all_a8", "lut_all_a16_nosym", "lut_w1_a8", "lut_w2_fp16", "lut_all_fp16",
+                    "lut_w2_fp16_fp16tab", "lut_all_fp16_fp16tab_nosym")}}
+
+
+def _scale_value(config, code):
+    return wrap_signed(int(code), config.scale_bits) if config.scale_signed else int(code)
+
+
+def exact_int_gemm(config, a, w):
+    """The exact ``Y`` from the weight formats' definitions (Python ints, no wrap-around)."""
+    g = config.group_size
+    k, n = w.shape
+    y = np.zeros((a.shape[0], n), object)
+    for gi in range(k // g):
+        ks = slice(gi * g, (gi + 1) * g)
+        for j in range(n):
+            fmt = config.weight_formats[w.group_value("dtypes", gi * g, j)]
+            zero = w.group_value("zeros", gi * g, j)
+            col = np.array([weight_value(fmt, int(c), zero) for c in w.codes[ks, j]], object)
+            y[:, j] += _scale_value(config, w.scales[gi, j]) * (a[:, ks].astype(object) @ col)
+    return y
+
+
+@pytest.mark.parametrize("name", [n for n, c in GEMM_CONFIGS.items() if not c.is_fp])
+def test_integer_gemm_equals_the_exact_product(name, rng):
+    config = GEMM_CONFIGS[name]
+    m, n, k = 3, 5, 4 * config.group_size
+    a, w = random_gemm(config, rng, m, k, n, extreme=True)
+    want = exact_int_gemm(config, a, w)
+    half = 1 << (config.acc_bits - 1)
+    assert all(-half <= v < half for v in want.flat), "the config's acc_bits holds K <= k_max"
+    y = gemm(config, a, w)
+    assert y.dtype == np.int64
+    assert np.array_equal(y.astype(object), want)
+    if len(config.weight_formats) == 1 and not config.scale_signed:
+        # The family's own exact reference agrees (one format, unsigned scales).
+        ref = lut_gemm(a.tolist(), w.codes.tolist(), config.weight_formats[0],
+                       w.scales.tolist(), w.zeros.tolist(), config.group_size)
+        assert np.array_equal(np.array(ref, dtype=object), want)
+
+
+def test_integer_gemm_wraps_at_acc_bits(rng):
+    """K beyond k_max overflows the accumulator: the output is the exact product wrapped to
+    acc_bits two's complement, as the register holds it (and as the replay has it)."""
+    config = LutConfig(weight_formats=("int8", "uint4"), group_size=64, scale_signed=True,
+                       k_max=64, acc_bits=LutConfig(weight_formats=("int8", "uint4"),
+                                                    group_size=64, scale_signed=True,
+                                                    k_max=64).required_acc_bits)
+    m, n, k = 2, 3, 16 * config.group_size
+    a, w = random_gemm(config, rng, m, k, n)
+    a[:] = -(1 << (config.act_bits - 1))          # every product as large as it gets
+    w = QuantizedWeights(np.where(w.dtypes.repeat(config.group_size, 0) == 0, 0x80, 0),
+                         scales=np.full(w.scales.shape, 1 << (config.scale_bits - 1)),
+                         zeros=np.where(w.dtypes == 1, 15, 0), dtypes=w.dtypes)
+    want = exact_int_gemm(config, a, w)
+    assert any(abs(v) >= 1 << (config.acc_bits - 1) for v in want.flat)
+    y = gemm(config, a, w)
+    assert [int(v) for v in y.flat] == [wrap_signed(v, config.acc_bits) for v in want.flat]
+    beats = config.golden.gemm_beats(config, a[:config.rows], w, [0] * config.cols)
+    [(_, tile)] = run_contract(config, beats)
+    assert tile[0] == int(y[0, 0])
+
+
+@pytest.mark.parametrize("name", ["lut_all_a8", "lut_all_fp16", "lut_all_fp16_fp16tab_nosym"])
+def test_columns_of_one_tile_may_differ_in_data_type(name, rng):
+    """QuantizedWeights give every column its own data type per group; the tile takes one per
+    beat, so such columns are computed in separate passes, and an output does not depend on
+    its neighbours: each column equals a tile pass whose columns all are that column."""
+    config = PRESETS[name]
+    m, k, n = config.rows, 2 * config.group_size, 3
+    a, w = random_gemm(config, rng, m, k, n, per_column_dtypes=True)
+    y = gemm(config, a, w)
+    for nj in range(n):
+        [(_, tile)] = run_contract(config, config.golden.gemm_beats(config, a, w,
+                                                                    [nj] * config.cols))
+        for i in range(m):
+            assert {tile[i * config.cols + j] for j in range(config.cols)} == {int(y[i, nj])}
+
+
+def test_a_tile_pass_takes_one_data_type_per_group(rng):
+    """``gemm_beats`` refuses columns whose groups differ in data type (the beat has one)."""
+    config = PRESETS["lut_all_a8"]
+    a, w = random_gemm(config, rng, config.rows, 2 * config.group_size, 2)
+    dtypes = w.dtypes.copy()
+    dtypes[1] = [0, 1]
+    mixed = QuantizedWeights(w.codes, scales=w.scales, zeros=w.zeros, dtypes=dtypes)
+    with pytest.raises(ValueError, match=rf"columns \[0, 1\] have data types \[0, 1\] in the "
+                                         rf"group of row {config.group_size}: a tile pass"):
+        config.golden.gemm_beats(config, a, mixed, [0, 1])
+    config.golden.gemm_beats(config, a, mixed, [1, 1])        # one column, one data type
+
+
+#: name -> largest norm-wise relative error allowed (max |Y - exact| / max |exact|) on one
+#: random GEMM of M=4, K=1024, N=8, A ~ N(0, 1) * 2^[-4, 4] (FP16): about 4x the largest value
+#: measured over seeds 0-39 (the comments give that largest value and the median).
+FP_ERROR_BOUNDS = {
+    # INT8 tables (activations aligned to the chunk's largest exponent, each entry rounded to 7
+    # bits + sign; the paper's table quantization): measured 2.2e-2 (uint2, median 1.3e-2)
+    # and 3.8e-2 (every format, signed scales, median 1.1e-2).
+    "lut_w2_fp16": 0.15,
+    "lut_all_fp16": 0.15,
+    # FP16 tables (FP16 additions build the entries, FP32 accumulation): measured 6.2e-4
+    # (uint2, median 3.3e-4) and 8.7e-4 (every format, plain tables, median 3.9e-4).
+    "lut_w2_fp16_fp16tab": 3e-3,
+    "lut_all_fp16_fp16tab_nosym": 3e-3,
+}
+
+
+def test_every_fp_design_has_an_error_bound():
+    fp = {name for name, c in GEMM_CONFIGS.items() if c.is_fp}
+    assert fp <= set(FP_ERROR_BOUNDS)
+
+
+def dequantized(config, w):
+    """``W`` as the exact values the tile multiplies by (float64, exact)."""
+    k, n = w.shape
+    out = np.zeros((k, n))
+    for kk, j in np.ndindex(k, n):
+        fmt = config.weight_formats[w.group_value("dtypes", kk, j)]
+        out[kk, j] = (_scale_value(config, w.group_value("scales", kk, j))
+                      * weight_value(fmt, int(w.codes[kk, j]), w.group_value("zeros", kk, j)))
+    return out
+
+
+@pytest.mark.parametrize("name", list(FP_ERROR_BOUNDS))
+def test_fp_gemm_error_against_exact(name, rng):
+    config = PRESETS[name]
+    # Non-zero scales keep the exact result away from cancelling to nothing.
+    a, w = random_gemm(config, rng, 4, 1024, 8, nonzero_scales=True)
+    y = gemm(config, a, w)
+    assert y.dtype == np.uint32
+    stats = error_stats(f32_value(y).astype(np.float64),
+                        exact_mpgemm(f16_value(a).astype(np.float64), dequantized(config, w)))
+    print(f"{name}: {stats}")
+    assert stats.max_rel <= FP_ERROR_BOUNDS[name], stats
+    assert stats.max_abs > 0                                  # rounding does happen
+
+
+# --- malformed GEMM operands -------------------------------------------------------------
+
+def _qw(w, **changes):
+    fields = {f: getattr(w, f) for f in ("codes", "scales", "zeros", "dtypes", "specials")}
+    fields.update(changes)
+    return QuantizedWeights(**fields)
+
+
+def _set(arr, idx, value):
+    arr = np.array(arr, copy=True)
+    arr[idx] = value
+    return arr
+
+
+LT = LutConfig(weight_formats=("int4", "uint4", "ternary"), group_size=32, acc_bits=40)
+LT_FP = replace(LT, act_format="fp16", table_format="int8")
+
+#: (config, change, message): ``change(a, w)`` returns the malformed ``(a, w)``.
+BAD_OPERANDS = [
+    (LT, lambda a, w: (a[:, :48], _qw(w, codes=w.codes[:48], scales=w.scales[:1],
+                                      zeros=w.zeros[:1], dtypes=w.dtypes[:1])),
+     "K a positive multiple of group_size=32"),
+    (LT, lambda a, w: (a, _qw(w, scales=None)), "needs scales"),
+    (LT, lambda a, w: (a, _qw(w, specials=np.ones_like(w.dtypes))), "has no special values"),
+    (LT, lambda a, w: (a, _qw(w, dtypes=np.zeros_like(w.dtypes),
+                              zeros=_set(np.zeros_like(w.zeros), (0, 1), 3))),
+     "zeros must be 0 for int4 groups"),
+    (LT, lambda a, w: (a, _qw(w, dtypes=np.ones_like(w.dtypes),
+                              zeros=_set(np.zeros_like(w.zeros), (0, 1), 16))),
+     r"zeros must be in \[0, 15\] for uint4 groups; got 16"),
+    (LT, lambda a, w: (a, _qw(w, dtypes=np.full_like(w.dtypes, 2), zeros=None,
+                              codes=_set(np.zeros_like(w.codes), (33, 1), 2))),
+     r"codes\[33, 1\] = 2 is not a code of ternary"),
+    (LT, lambda a, w: (a, _qw(w, dtypes=_set(w.dtypes, (0, 0), -1))),
+     "dtypes must index weight_formats"),
+    (LT, lambda a, w: (a, _qw(w, scales=_set(w.scales, (1, 2), -1))),
+     r"scales must be scale_bits=8 codes"),
+    (LT, lambda a, w: (_set(a, (0, 0), -129), w), r"activations must be int8 values"),
+    (LT_FP, lambda a, w: (_set(a, (1, 3), 0x7E00), w), "INT8 tables hold finite values only"),
+]
+
+
+@pytest.mark.parametrize("config, change, message", BAD_OPERANDS,
+                         ids=[f"{c.kind}-{c.act_format}-{i}"
+                              for i, (c, _, _) in enumerate(BAD_OPERANDS)])
+def test_bad_gemm_operands_are_rejected(config, change, message, rng):
+    a, w = random_gemm(config, rng, 2, 64, 3)
+    gemm(config, a, w)                                   # the unchanged operands are fine
+    bad_a, bad_w = change(a, w)
+    with pytest.raises(ValueError, match=message):
+        gemm(config, bad_a, bad_w)
+
+
+def test_group_size_must_hold_whole_beats(rng):
+    """Configs enforce it; a config changed behind the validation is still rejected."""
+    a, w = random_gemm(LT, rng, 1, 64, 2)
+    odd = replace(LT)
+    object.__setattr__(odd, "group_size", 30)
+    with pytest.raises(ValueError, match="group_size=30 must be a multiple of table_k=4"):
+        gemm(odd, a[:, :60], QuantizedWeights(w.codes[:60], scales=w.scales))

@@ -1,4 +1,5 @@
-"""MixPE shift-and-add PE: golden model, RTL in amaranth.sim, timing facts, errors, cost model.
+"""MixPE shift-and-add PE: golden model, RTL in amaranth.sim, timing facts, errors, cost model,
+and the whole GEMM against the exact product.
 
 The cocotb runs of the preset designs (Icarus and Verilator) are in tests/test_cocotb.py.
 """
@@ -16,8 +17,8 @@ from mpgemm.pe_designs.mixpe import MixPEConfig
 from mpgemm.pe_designs.presets import PRESETS
 from mpgemm.sim.amaranth_sim import simulate_trace
 from mpgemm.sim.bench import w4a16_gemv_errors
-from mpgemm.sim.golden.contract import Beat, run_contract
-from mpgemm.sim.golden.fp import f32_value
+from mpgemm.sim.golden.contract import Beat, gemm, run_contract
+from mpgemm.sim.golden.fp import f16_value, f32_value
 from mpgemm.sim.golden.mixpe import (
     MixPEWeight,
     exact_gemm,
@@ -28,8 +29,15 @@ from mpgemm.sim.golden.mixpe import (
     shift_add_terms,
     weight_value,
 )
+from mpgemm.sim.golden.reference import error_stats, exact_mpgemm
 from mpgemm.sim.scoreboard import check_cycles
-from mpgemm.sim.stimulus.mixpe import corner_beats, group_beats, random_beats, w_reset
+from mpgemm.sim.stimulus.mixpe import (
+    corner_beats,
+    group_beats,
+    random_beats,
+    random_gemm,
+    w_reset,
+)
 
 PRECISIONS = (2, 3, 4, 8)
 
@@ -380,3 +388,50 @@ def test_against_dequantize_then_mac_at_equal_throughput():
     assert rows["mixpe"].energy_per_mac_pj < rows["dequant"].energy_per_mac_pj
     assert rows["mixpe"].energy_per_mac_pj == pytest.approx(
         pe_cost(PRESETS["mixpe_w4a16"]).energy_per_mac_pj)
+
+
+# --- the whole GEMM (gemm) against the exact product ------------------------------------------
+# The generic checks of gemm (the contract replay, tiling, shapes) are in test_golden_gemm.py.
+
+def test_integer_gemm_equals_the_exact_product(rng):
+    """The default config (INT8 activations, uint4 weights with zero points, uint8 scales) on
+    extreme operands: the exact ``sum_g s_g sum_k a_k (q_k - z_g)``."""
+    config = MixPEConfig()
+    m, n, k = 3, 5, 4 * config.group_size
+    a, w = random_gemm(config, rng, m, k, n, extreme=True)
+    zeros = np.zeros_like(w.scales) if w.zeros is None else w.zeros
+    y = exact_gemm(config, a, w.codes, zeros, w.scales)
+    assert all(v.denominator == 1 for v in y.flat)
+    want = np.vectorize(int, otypes=[object])(y)
+    half = 1 << (config.acc_bits - 1)
+    assert all(-half <= v < half for v in want.flat), "the config's acc_bits holds K <= k_max"
+    assert np.array_equal(gemm(config, a, w).astype(object), want)
+
+
+#: name -> largest norm-wise relative error allowed (max |Y - exact| / max |exact|) on one
+#: random GEMM of M=4, K=1024, N=8, A ~ N(0, 1) * 2^[-4, 4] (FP16): about 4x the largest value
+#: measured over seeds 0-39 (the comment gives that largest value and the median).
+FP_ERROR_BOUNDS = {
+    # MixPE W4A16 (4 guard bits): measured 6.6e-5 (median 3.5e-5).
+    "mixpe_w4a16": 3e-4,
+}
+
+
+def dequantized(config, w):
+    """``W`` as the exact values the PE multiplies by: ``(q - z) * s`` (float64, exact)."""
+    g = config.group_size
+    codes = np.vectorize(lambda c: weight_value(config, int(c)))(w.codes)
+    zeros = np.repeat(w.zeros, g, axis=0) if w.zeros is not None else 0
+    return (codes - zeros) * np.repeat(f16_value(w.scales).astype(np.float64), g, axis=0)
+
+
+@pytest.mark.parametrize("name", list(FP_ERROR_BOUNDS))
+def test_fp_gemm_error_against_exact(name, rng):
+    config = PRESETS[name]
+    a, w = random_gemm(config, rng, 4, 1024, 8)
+    got = f32_value(gemm(config, a, w)).astype(np.float64)
+    stats = error_stats(got, exact_mpgemm(f16_value(a).astype(np.float64),
+                                          dequantized(config, w)))
+    print(f"{name}: {stats}")
+    assert stats.max_rel <= FP_ERROR_BOUNDS[name], stats
+    assert stats.max_abs > 0                                  # rounding does happen

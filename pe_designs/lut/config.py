@@ -268,7 +268,8 @@ class LutConfig(PEConfigBase):
 
     @property
     def tile_shape(self) -> tuple[int, int, int]:
-        """``(M, N, K)`` of one beat: ``rows`` outputs' rows, ``cols`` columns, ``table_k``."""
+        """``(M, N, K)`` of one beat: ``rows`` rows of A times ``cols`` columns of W, ``table_k``
+        weights along K each; a result holds the ``rows * cols`` outputs, row-major."""
         return self.rows, self.cols, self.table_k
 
     # --- ports -------------------------------------------------------------------------------

@@ -462,6 +462,22 @@ class BitSerialModel(GoldenModel):
         return {"code": w.codes, "scale": w.scale, "zero": w.zero, "dtype": w.dtype,
                 "special": w.special}
 
+    def dequant_busy_cycles(self, config: Any) -> int:
+        # One scale bit per cycle (see run_bitserial).
+        return config.scale_bits
+
+    def beat_weight(self, config: Any, w: QuantizedWeights, cols: Sequence[int],
+                    k: slice) -> BitSerialWeight:
+        """The codes of rows ``k`` of the column with its group's scale, data type, zero point
+        and special value."""
+        (n,) = cols
+        k0 = k.start
+        return BitSerialWeight(codes=tuple(int(c) for c in w.codes[k, n]),
+                               scale=w.group_value("scales", k0, n),
+                               dtype=w.group_value("dtypes", k0, n),
+                               zero=w.group_value("zeros", k0, n),
+                               special=w.group_value("specials", k0, n))
+
     def run(self, config: Any, beats: Sequence[Beat], *, w_reset: Any,
             not_ready: list[int] | None = None) -> list[tuple[int, int]]:
         return run_bitserial(config, beats, w_reset=w_reset, not_ready=not_ready)

@@ -5,7 +5,9 @@ family has a golden model, an instance of a :class:`GoldenModel` subclass that i
 names (``config.golden``): what the family computes, bit-exact, and when each result appears.
 :func:`run_contract` replays a stimulus through it; :func:`encode_beat` and
 :func:`decode_psum` translate between golden-model values and port bits through the config's
-port descriptions (:mod:`.ports`); :func:`gemm` runs a whole GEMM as the hardware computes it.
+port descriptions (:mod:`.ports`); :func:`gemm` runs a whole GEMM as the hardware computes it,
+and :func:`gemm_beats` gives the beat stream of one of its accumulations (a PE's output, a
+tile's block of outputs), whose replay gives the same values.
 The amaranth.sim tests, the cocotb testbenches and the arrays' end-to-end checks all compare
 against these functions.
 
@@ -26,6 +28,7 @@ __all__ = [
     "PEConfig", "ConfigT", "Beat", "BeatTiming", "GoldenModel", "StepModel", "QuantizedWeights",
     "wrap_signed", "contract_beats", "check_group_rules",
     "run_contract", "check_operands", "expected_ready", "encode_beat", "decode_psum", "gemm",
+    "gemm_beats",
 ]
 
 
@@ -102,6 +105,13 @@ class PEConfig(Protocol):
     @property
     def cycles_per_mac(self) -> float:
         """Worst-case cycles per multiply-accumulate in steady state."""
+
+    @property
+    def tile_shape(self) -> tuple[int, int, int]:
+        """``(rows, cols, k)`` of one beat: it advances the accumulations of ``rows x cols``
+        outputs together (``rows`` rows of A times ``cols`` columns of W), each by ``k``
+        consecutive products along K. A PE is ``(1, 1, macs_per_beat)``: its result is one
+        output; a tile's result (and ``i_psum``) is its ``rows * cols`` outputs, row-major."""
 
     def timing(self, weight_format: str | int | None = None) -> BeatTiming:
         """The beat timing of one weight data type (a name or an index into
@@ -200,6 +210,22 @@ class QuantizedWeights:
                              f"{self.codes.shape[0] // group_size}")
         return v
 
+    def group_value(self, name: str, k: int, n: int) -> int:
+        """The per-group field ``name`` of weight ``(k, n)``: the entry of the group holding
+        row ``k`` in column ``n`` (0 where the field is absent)."""
+        v = getattr(self, name)
+        if v is None:
+            return 0
+        return int(v[k // (self.codes.shape[0] // v.shape[0]), n])
+
+    def columns(self, cols: Sequence[int]) -> "QuantizedWeights":
+        """The weights of columns ``cols`` of W (indices, in that order) with their groups'
+        fields: W for some of the outputs."""
+        idx = np.asarray(cols, dtype=np.int64)
+        fields = {name: None if getattr(self, name) is None else getattr(self, name)[:, idx]
+                  for name in ("scales", "zeros", "dtypes", "specials")}
+        return QuantizedWeights(self.codes[:, idx], **fields)
+
 
 class GoldenModel(ABC, Generic[ConfigT]):
     """What one PE family computes, bit-exact, at the level of the PE contract.
@@ -239,21 +265,145 @@ class GoldenModel(ABC, Generic[ConfigT]):
         """``psum`` in the shape of the config's partial-sum port description."""
         return psum
 
+    # --- a GEMM as the PE's beat stream (what :func:`gemm` computes, beat by beat) -------------
+
+    def dequant_busy_cycles(self, config: ConfigT) -> int:
+        """Cycles a group's dequantization keeps the PE's dequantizer busy, counted from the
+        group's last cycle (the last cycle of its ``group_end`` beat). That last cycle waits
+        (``o_ready`` low) until the previous group's dequantization is over. 0 (the default):
+        the PE never waits for its dequantizer."""
+        return 0
+
+    def idle_beat(self, config: ConfigT) -> Beat:
+        """A cycle without a beat: all-zero activations and the reset weight, neither valid nor
+        loaded, so the PE ignores it."""
+        return Beat(a=config.ports.act.unpack(0), w=self.w_reset(config))
+
+    def schedule(self, config: ConfigT, valid: Sequence[Beat]) -> list[Beat]:
+        """One Beat per cycle: the ``valid`` beats in order, each in the first cycle the PE
+        takes it (``config.timing(fmt).cycles`` after the previous one, later while a
+        ``group_end`` beat waits for the dequantizer, :meth:`dequant_busy_cycles`), idle
+        cycles between them, and idle cycles at the end until the last dequantization is over.
+        The PE is assumed idle at the start and is idle again at the end, so schedules can be
+        concatenated."""
+        idle = self.idle_beat(config)
+        busy = self.dequant_busy_cycles(config)
+        out: list[Beat] = []
+        w_reg = self.w_reset(config)
+        dq_free = 0
+        for b in valid:
+            if not b.valid:
+                raise ValueError("schedule() takes valid beats only; it adds the idle cycles")
+            t = len(out)
+            w = b.w if b.load_w else w_reg
+            if b.load_w:
+                w_reg = b.w
+            out.append(b)
+            ready = t + config.timing(self.weight_format(config, w)).cycles
+            if b.group_end:
+                ready = max(ready, dq_free)
+                dq_free = ready + busy
+            out.extend([idle] * (ready - t - 1))
+        out.extend([idle] * (dq_free - len(out)))
+        return out
+
+    def beat_acts(self, config: ConfigT, a_rows: np.ndarray, k: slice) -> Any:
+        """The activation operand of the beat that covers ``k`` (a slice of K, ``tile_shape[2]``
+        long) for the rows ``a_rows[R, K]`` of A. The default is a PE's: one row, its
+        activations as a tuple (one per lane)."""
+        if a_rows.shape[0] != 1:
+            raise ValueError(f"the {config.kind} PE computes one row of A at a time, not "
+                             f"{a_rows.shape[0]}")
+        return tuple(int(x) for x in a_rows[0, k])
+
+    def beat_weight(self, config: ConfigT, w: QuantizedWeights, cols: Sequence[int],
+                    k: slice) -> Any:
+        """The weight operand of the beat that covers rows ``k`` of ``w`` (a slice of K,
+        ``tile_shape[2]`` long) for its columns ``cols``, with the fields of their group. The
+        default is a PE's whose weight operand is the codes of its lanes: one column, a tuple
+        of codes."""
+        (n,) = cols
+        return tuple(int(c) for c in w.codes[k, n])
+
+    def gemm_beats(self, config: ConfigT, a_rows: np.ndarray, w: QuantizedWeights,
+                   cols: Sequence[int], *, psum: Any = None) -> list[Beat]:
+        """The PE's beat stream for one accumulation over K: rows ``a_rows[R, K]`` of A times
+        columns ``cols`` (indices into ``w``'s N) of ``W[K, N]``, from partial sum ``psum``
+        (the ``i_psum`` of its first beat; default all zeros).
+
+        ``R`` and ``len(cols)`` are at most ``config.tile_shape``'s ``rows`` and ``cols`` (1
+        and 1 for a PE); a tile's missing rows are idle (zero activations), its missing columns
+        idle (zero codes, scales and zero points), and a column may be repeated. K is covered
+        by beats of ``tile_shape[2]`` consecutive weights each, all loading their weight
+        (``load_w``), the first marked ``first``, the last ``last``, each group's last
+        ``group_end``; :meth:`schedule` places them in time, with the idle cycles the PE's
+        timing needs, ending with the PE idle. :func:`run_contract` of the stream gives one
+        result: ``gemm(config, A, W)`` at those rows and columns (:meth:`result_tile` arranges
+        it as a ``[rows, cols]`` array), so a whole GEMM is the streams of its tiles,
+        concatenated or given to separate PEs.
+
+        Families provide the operands through :meth:`beat_acts` and :meth:`beat_weight`.
+        """
+        if not isinstance(w, QuantizedWeights):
+            raise TypeError(f"w must be QuantizedWeights, not {type(w).__name__}")
+        a = np.asarray(a_rows)
+        rows, n_cols, per_beat = config.tile_shape
+        if a.ndim != 2 or not 1 <= a.shape[0] <= rows or a.shape[1] != w.shape[0]:
+            raise ValueError(f"gemm_beats needs a_rows[R, K] with 1 <= R <= {rows} (the "
+                             f"{config.kind} PE's rows) and K = W's {w.shape[0]}; got shape "
+                             f"{a.shape}")
+        if not 1 <= len(cols) <= n_cols or not all(0 <= n < w.shape[1] for n in cols):
+            raise ValueError(f"gemm_beats needs 1 to {n_cols} columns (the {config.kind} PE's "
+                             f"cols) of W's {w.shape[1]}; got {list(cols)}")
+        k = a.shape[1]
+        g = config.group_size or k
+        if k == 0 or k % g or g % per_beat:
+            raise ValueError(f"the {config.kind} PE's beats need K a positive multiple of "
+                             f"group_size={config.group_size} and of {per_beat} weights per "
+                             f"beat; got K={k}")
+        zero = config.ports.psum.unpack(0)
+        valid = [Beat(a=self.beat_acts(config, a, slice(k0, k0 + per_beat)),
+                      w=self.beat_weight(config, w, cols, slice(k0, k0 + per_beat)),
+                      psum=zero if psum is None or k0 else psum, valid=True, load_w=True,
+                      first=k0 == 0, last=k0 + per_beat == k, group_end=(k0 + per_beat) % g == 0)
+                 for k0 in range(0, k, per_beat)]
+        return self.schedule(config, valid)
+
+    def result_tile(self, config: ConfigT, value: Any) -> np.ndarray:
+        """A result of the PE (a value of ``o_psum``) as the ``[rows, cols]`` object array of
+        the outputs it holds (``config.tile_shape``): a PE's value is one output, a tile's
+        ``rows * cols`` outputs row-major."""
+        rows, cols, _ = config.tile_shape
+        out = np.empty(rows * cols, dtype=object)
+        out[:] = [value] if rows * cols == 1 else list(value)
+        return out.reshape(rows, cols)
+
 
 class StepModel(GoldenModel[ConfigT]):
     """A family whose beat is one arithmetic step: ``acc = step(config, base, a, w)``.
 
     ``base`` is ``i_psum`` on a ``first`` beat and the accumulator otherwise; a ``last`` beat's
-    accumulator appears ``config.timing(fmt).latency`` cycles later.
+    accumulator appears ``config.timing(fmt).latency`` cycles later. ``weight(config, w, n, k)``
+    is the weight operand of the beat covering rows ``k`` (a slice) of column ``n`` of
+    :class:`QuantizedWeights` ``w`` (:meth:`GoldenModel.beat_weight`); without it, a tuple of
+    the codes.
     """
 
     def __init__(self, step: Callable[[ConfigT, Any, Any, Any], Any],
                  gemm: Callable[[ConfigT, np.ndarray, QuantizedWeights], np.ndarray],
-                 reset: Callable[[ConfigT], Any]):
-        self.step, self._gemm, self._reset = step, gemm, reset
+                 reset: Callable[[ConfigT], Any],
+                 weight: Callable[[ConfigT, QuantizedWeights, int, slice], Any] | None = None):
+        self.step, self._gemm, self._reset, self._weight = step, gemm, reset, weight
 
     def w_reset(self, config: ConfigT) -> Any:
         return self._reset(config)
+
+    def beat_weight(self, config: ConfigT, w: QuantizedWeights, cols: Sequence[int],
+                    k: slice) -> Any:
+        if self._weight is None:
+            return super().beat_weight(config, w, cols, k)
+        (n,) = cols
+        return self._weight(config, w, n, k)
 
     def gemm(self, config: ConfigT, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
         return self._gemm(config, a, w)
@@ -345,3 +495,10 @@ def gemm(config: PEConfig, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
         raise ValueError(f"gemm needs A[M, K] and W[K, N]; got A of shape {a.shape} and W of "
                          f"shape {w.shape}")
     return config.golden.gemm(config, a, w)
+
+
+def gemm_beats(config: PEConfig, a_rows: np.ndarray, w: QuantizedWeights, cols: Sequence[int],
+               *, psum: Any = None) -> list[Beat]:
+    """The beat stream (one Beat per cycle) of one accumulation of ``config``'s PE: rows
+    ``a_rows`` of A times columns ``cols`` of W (:meth:`GoldenModel.gemm_beats`)."""
+    return config.golden.gemm_beats(config, a_rows, w, cols, psum=psum)

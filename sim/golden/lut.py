@@ -743,6 +743,35 @@ class LutModel(GoldenModel):
         # An idle beat may leave psum at Beat's default 0: an all-zero bus.
         return (0,) * (config.rows * config.cols) if psum == 0 else psum
 
+    def dequant_busy_cycles(self, config: Any) -> int:
+        # Correction bits, then scale bits (see run_lut).
+        return config.dq_cycles
+
+    def beat_acts(self, config: Any, a_rows: np.ndarray, k: slice) -> tuple:
+        """Each row's chunk of ``table_k`` activations; the tile's rows beyond ``a_rows`` are
+        idle (zeros)."""
+        chunks = [tuple(int(x) for x in row[k]) for row in a_rows]
+        return tuple(chunks + [(0,) * config.table_k] * (config.rows - len(chunks)))
+
+    def beat_weight(self, config: Any, w: QuantizedWeights, cols: Sequence[int],
+                    k: slice) -> LutWeight:
+        """Each column's chunk of ``table_k`` codes with its group's scale and zero point; the
+        tile's columns beyond ``cols`` are idle (zero codes, scales and zero points). The beat
+        has one data type, so the columns must share their group's."""
+        k0 = k.start
+        dtypes = {w.group_value("dtypes", k0, n) for n in cols}
+        if len(dtypes) != 1:
+            raise ValueError(f"columns {list(cols)} have data types {sorted(dtypes)} in the "
+                             f"group of row {k0}: a tile pass takes one data type per beat, so "
+                             f"compute them in separate passes")
+        idle = config.cols - len(cols)
+        return LutWeight(
+            codes=tuple([tuple(int(c) for c in w.codes[k, n]) for n in cols]
+                        + [(0,) * config.table_k] * idle),
+            scale=tuple([w.group_value("scales", k0, n) for n in cols] + [0] * idle),
+            zero=tuple([w.group_value("zeros", k0, n) for n in cols] + [0] * idle),
+            dtype=dtypes.pop())
+
     def run(self, config: Any, beats: Sequence[Beat], *, w_reset: Any,
             not_ready: list[int] | None = None) -> list[tuple[int, tuple[int, ...]]]:
         return run_lut(config, beats, w_reset=w_reset, not_ready=not_ready)

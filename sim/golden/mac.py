@@ -22,7 +22,8 @@ from .fp import fp16_mul_fp32, fp32_add, int_scale_fp16
 
 __all__ = [
     "Fp16MacLike", "IntMacLike", "DequantMacLike",
-    "int_mac_step", "fp16_mac_step", "dequant_mac_step", "dequantize_fp16", "DequantWeight",
+    "int_mac_step", "fp16_mac_step", "dequant_mac_step", "dequant_mac_weight", "dequantize_fp16",
+    "DequantWeight",
     "int_mac_gemm", "fp16_mac_gemm", "dequant_mac_gemm", "INT_MAC", "FP16_MAC", "DEQUANT_MAC",
 ]
 
@@ -117,6 +118,15 @@ def dequant_mac_step(config: DequantMacLike, base: int, a: Sequence[int], w: Deq
     return fp16_mac_step(config.mac, base, a, dequantize_fp16(w.q, w.scale, w.zero))
 
 
+def dequant_mac_weight(config: DequantMacLike, w: QuantizedWeights, n: int,
+                       k: slice) -> DequantWeight:
+    """The weight operand of the beat covering rows ``k`` of column ``n`` of ``w``: the codes
+    with their group's scale and zero point."""
+    return DequantWeight(q=tuple(int(c) for c in w.codes[k, n]),
+                         scale=w.group_value("scales", k.start, n),
+                         zero=w.group_value("zeros", k.start, n))
+
+
 def _check_lanes(config: IntMacLike | Fp16MacLike, a: np.ndarray, w: np.ndarray) -> None:
     if a.shape[1] != w.shape[0] or a.shape[1] % config.lanes:
         raise ValueError(f"the {config.kind} GEMM needs [M, K] x [K, N] with lanes="
@@ -177,4 +187,4 @@ def _dequant_reset(config: DequantMacLike) -> DequantWeight:
 INT_MAC: StepModel[IntMacLike] = StepModel(int_mac_step, int_mac_gemm, _lanes_reset)
 FP16_MAC: StepModel[Fp16MacLike] = StepModel(fp16_mac_step, fp16_mac_gemm, _lanes_reset)
 DEQUANT_MAC: StepModel[DequantMacLike] = StepModel(dequant_mac_step, dequant_mac_gemm,
-                                                   _dequant_reset)
+                                                   _dequant_reset, dequant_mac_weight)

@@ -354,6 +354,14 @@ class MixPEModel(GoldenModel[MixPELike]):
     def w_reset(self, config: MixPELike) -> MixPEWeight:
         return MixPEWeight(q=(0,) * config.lanes)
 
+    def beat_weight(self, config: MixPELike, w: QuantizedWeights, cols: Sequence[int],
+                    k: slice) -> MixPEWeight:
+        """The codes of rows ``k`` of the column with its group's zero point and scale."""
+        (n,) = cols
+        return MixPEWeight(q=tuple(int(c) for c in w.codes[k, n]),
+                           zero=w.group_value("zeros", k.start, n),
+                           scale=w.group_value("scales", k.start, n))
+
     def run(self, config: MixPELike, beats: Sequence[Beat], *, w_reset: Any,
             not_ready: list[int] | None = None) -> list[tuple[int, int]]:
         return run_mixpe(config, beats, w_reset=w_reset, not_ready=not_ready)

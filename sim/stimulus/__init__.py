@@ -1,4 +1,5 @@
-"""Stimulus for PE verification: random and corner-case beats of any registered family.
+"""Stimulus for PE verification: random and corner-case beats, and random GEMM operands, of
+any registered family.
 
 Each family registers a :class:`~.base.FamilyStimulus` (:mod:`mpgemm.pe_designs.registry`);
 these functions find it from the config, so the amaranth.sim tests, the cocotb testbench and
@@ -12,13 +13,13 @@ from typing import Any
 import numpy as np
 
 from mpgemm.pe_designs.registry import family_of
-from mpgemm.sim.golden.contract import Beat, PEConfig, decode_psum, encode_beat
+from mpgemm.sim.golden.contract import Beat, PEConfig, QuantizedWeights, decode_psum, encode_beat
 
 from .base import FP16_SPECIALS, FP32_SPECIALS, FamilyStimulus, count_valid
 
 __all__ = [
-    "random_beats", "corner_beats", "w_reset", "encode_beat", "decode_psum", "count_valid",
-    "stimulus_of", "FamilyStimulus", "FP16_SPECIALS", "FP32_SPECIALS",
+    "random_beats", "corner_beats", "random_gemm", "w_reset", "encode_beat", "decode_psum",
+    "count_valid", "stimulus_of", "FamilyStimulus", "FP16_SPECIALS", "FP32_SPECIALS",
 ]
 
 
@@ -34,6 +35,13 @@ def stimulus_of(config: PEConfig) -> FamilyStimulus[Any]:
 def random_beats(config: PEConfig, rng: np.random.Generator, n_valid: int) -> list[Beat]:
     """At least ``n_valid`` valid beats of random accumulations (see the family's generator)."""
     return stimulus_of(config).random_beats(config, rng, n_valid)
+
+
+def random_gemm(config: PEConfig, rng: np.random.Generator, m: int, k: int, n: int, *,
+                extreme: bool = False) -> tuple[np.ndarray, QuantizedWeights]:
+    """Random operands ``(A[m, k], W[k, n])`` of a whole GEMM of ``config``'s PE (see the
+    family's generator and :class:`~.base.RandomGemm`)."""
+    return stimulus_of(config).random_gemm(config, rng, m, k, n, extreme=extreme)
 
 
 def corner_beats(config: PEConfig) -> list[Beat]:

@@ -7,12 +7,19 @@ import numpy as np
 
 from mpgemm.pe_designs.bitserial import BitSerialConfig
 from mpgemm.sim.golden.bitserial import BitSerialWeight
-from mpgemm.sim.golden.contract import Beat
+from mpgemm.sim.golden.contract import Beat, QuantizedWeights
 from mpgemm.sim.golden.formats import get_weight_format, int_range
 
-from .base import FamilyStimulus, count_valid, fp32_random
+from .base import (
+    FamilyStimulus,
+    count_valid,
+    fp32_random,
+    fp_matrix,
+    grouped_weights,
+    int_matrix,
+)
 
-__all__ = ["BITSERIAL"]
+__all__ = ["BITSERIAL", "random_gemm"]
 
 
 def _random_a(config: BitSerialConfig, rng: np.random.Generator) -> tuple[int, ...]:
@@ -154,4 +161,19 @@ def _corner_beats(config: BitSerialConfig) -> list[Beat]:
     return beats
 
 
-BITSERIAL = FamilyStimulus(random_beats=_bitserial_random, corner_beats=_corner_beats)
+def random_gemm(config: BitSerialConfig, rng: np.random.Generator, m: int, k: int, n: int, *,
+                extreme: bool = False, nonzero_scales: bool = False
+                ) -> tuple[np.ndarray, QuantizedWeights]:
+    """A whole GEMM's operands: integer or finite FP16/BF16 activations; per group and column a
+    random data type with its codes, zero point (unsigned formats), special value (BitMoD
+    formats) and scale code (non-zero with ``nonzero_scales``)."""
+    if config.is_fp:
+        a = fp_matrix(rng, (m, k), config.act_format, extreme)
+    else:
+        a = int_matrix(rng, (m, k), config.act_bits, True, extreme)
+    return a, grouped_weights(config, rng, k, n, extreme=extreme, specials=True,
+                              nonzero_scales=nonzero_scales)
+
+
+BITSERIAL = FamilyStimulus(random_beats=_bitserial_random, corner_beats=_corner_beats,
+                           random_gemm=random_gemm)

@@ -5,13 +5,13 @@ Pure numpy."""
 import numpy as np
 
 from mpgemm.pe_designs.lut import LutConfig
-from mpgemm.sim.golden.contract import Beat
+from mpgemm.sim.golden.contract import Beat, QuantizedWeights
 from mpgemm.sim.golden.formats import int_range
 from mpgemm.sim.golden.lut import LutWeight, is_unsigned, n_planes
 
-from .base import FamilyStimulus
+from .base import FamilyStimulus, fp_matrix, grouped_weights, int_matrix
 
-__all__ = ["LUT", "random_beats", "corner_beats", "idle_beat", "FP16_EXTREMES"]
+__all__ = ["LUT", "random_beats", "corner_beats", "random_gemm", "idle_beat", "FP16_EXTREMES"]
 
 
 #: FP16 activation corner values: +-0, subnormals, smallest normal, 1, largest finite.
@@ -206,4 +206,22 @@ def corner_beats(config: LutConfig) -> list[Beat]:
     return _drained(config, rng, out)
 
 
-LUT = FamilyStimulus(random_beats=random_beats, corner_beats=corner_beats)
+def random_gemm(config: LutConfig, rng: np.random.Generator, m: int, k: int, n: int, *,
+                extreme: bool = False, per_column_dtypes: bool = False,
+                nonzero_scales: bool = False) -> tuple[np.ndarray, QuantizedWeights]:
+    """A whole GEMM's operands: integer or finite FP16 activations; per group and column a
+    random data type with its codes, zero point (unsigned formats) and scale code (non-zero
+    with ``nonzero_scales``). A tile takes one data type per beat, so each block of ``cols``
+    columns (``0 .. cols-1``, ``cols .. 2 cols-1``, ...) shares its groups' data types, unless
+    ``per_column_dtypes``."""
+    if config.is_fp:
+        a = fp_matrix(rng, (m, k), "fp16", extreme)
+    else:
+        a = int_matrix(rng, (m, k), config.act_bits, True, extreme)
+    return a, grouped_weights(config, rng, k, n, extreme=extreme,
+                              dtype_cols=1 if per_column_dtypes else config.cols,
+                              nonzero_scales=nonzero_scales)
+
+
+LUT = FamilyStimulus(random_beats=random_beats, corner_beats=corner_beats,
+                     random_gemm=random_gemm)

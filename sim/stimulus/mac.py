@@ -11,11 +11,20 @@ from typing import Any, TypeVar
 import numpy as np
 
 from mpgemm.pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
-from mpgemm.sim.golden.contract import Beat, PEConfig
+from mpgemm.sim.golden.contract import Beat, PEConfig, QuantizedWeights
 from mpgemm.sim.golden.formats import int_range
 from mpgemm.sim.golden.mac import DequantWeight
 
-from .base import FP16_SPECIALS, FP32_SPECIALS, FamilyStimulus, fp16_random, fp32_random
+from .base import (
+    FP16_SPECIALS,
+    FP32_SPECIALS,
+    FamilyStimulus,
+    fp16_random,
+    fp16_scales,
+    fp32_random,
+    fp_matrix,
+    int_matrix,
+)
 
 __all__ = ["INT_MAC", "FP16_MAC", "DEQUANT_MAC"]
 
@@ -197,6 +206,39 @@ def _dequant_corners(config: DequantMacConfig) -> list[Beat]:
     return beats
 
 
-INT_MAC = FamilyStimulus(random_beats=_int_random, corner_beats=_int_corners)
-FP16_MAC = FamilyStimulus(random_beats=_fp16_random_beats, corner_beats=_fp16_corners)
-DEQUANT_MAC = FamilyStimulus(random_beats=_dequant_random, corner_beats=_dequant_corners)
+# --- whole GEMMs ---------------------------------------------------------------------------------
+
+def _int_gemm(config: IntMacConfig, rng: np.random.Generator, m: int, k: int, n: int, *,
+              extreme: bool = False) -> tuple[np.ndarray, QuantizedWeights]:
+    """Activations and weights of the configured widths and signedness."""
+    a = int_matrix(rng, (m, k), config.act_bits, config.act_signed, extreme)
+    w = int_matrix(rng, (k, n), config.weight_bits, config.weight_signed, extreme)
+    return a, QuantizedWeights(w)
+
+
+def _fp16_gemm(config: Fp16MacConfig, rng: np.random.Generator, m: int, k: int, n: int, *,
+               extreme: bool = False) -> tuple[np.ndarray, QuantizedWeights]:
+    """FP16 activations and weights (finite)."""
+    return (fp_matrix(rng, (m, k), extreme=extreme),
+            QuantizedWeights(fp_matrix(rng, (k, n), extreme=extreme)))
+
+
+def _dequant_gemm(config: DequantMacConfig, rng: np.random.Generator, m: int, k: int, n: int,
+                  *, extreme: bool = False) -> tuple[np.ndarray, QuantizedWeights]:
+    """FP16 activations; weight codes with an FP16 scale and (unsigned codes) a zero point per
+    group."""
+    g = config.group_size
+    lo, hi = int_range(config.weight_bits, config.weight_signed)
+    a = fp_matrix(rng, (m, k), extreme=extreme)
+    codes = int_matrix(rng, (k, n), config.weight_bits, config.weight_signed, extreme)
+    zeros = (np.zeros((k // g, n), np.int64) if config.weight_signed
+             else rng.integers(lo, hi + 1, (k // g, n)))
+    return a, QuantizedWeights(codes, scales=fp16_scales(rng, (k // g, n)), zeros=zeros)
+
+
+INT_MAC = FamilyStimulus(random_beats=_int_random, corner_beats=_int_corners,
+                         random_gemm=_int_gemm)
+FP16_MAC = FamilyStimulus(random_beats=_fp16_random_beats, corner_beats=_fp16_corners,
+                          random_gemm=_fp16_gemm)
+DEQUANT_MAC = FamilyStimulus(random_beats=_dequant_random, corner_beats=_dequant_corners,
+                             random_gemm=_dequant_gemm)

@@ -5,14 +5,14 @@ numpy."""
 import numpy as np
 
 from mpgemm.pe_designs.mixpe import MixPEConfig
-from mpgemm.sim.golden.contract import Beat
+from mpgemm.sim.golden.contract import Beat, QuantizedWeights
 from mpgemm.sim.golden.formats import int_range
 from mpgemm.sim.golden.mixpe import MixPEWeight
 
-from .base import FamilyStimulus
+from .base import FamilyStimulus, fp16_scales, fp_matrix, int_matrix
 
-__all__ = ["MIXPE", "random_beats", "corner_beats", "group_beats", "FP16_EXTREMES",
-           "FP16_SCALE_SPECIALS", "FP32_PSUMS"]
+__all__ = ["MIXPE", "random_beats", "corner_beats", "random_gemm", "group_beats",
+           "FP16_EXTREMES", "FP16_SCALE_SPECIALS", "FP32_PSUMS"]
 
 #: FP16 activation extremes: +-0, smallest and largest subnormals, smallest normal, +-1,
 #: +-65504 (largest finite).
@@ -205,4 +205,27 @@ def corner_beats(config: MixPEConfig) -> list[Beat]:
     return beats
 
 
-MIXPE = FamilyStimulus(random_beats=random_beats, corner_beats=corner_beats)
+def random_gemm(config: MixPEConfig, rng: np.random.Generator, m: int, k: int, n: int, *,
+                extreme: bool = False) -> tuple[np.ndarray, QuantizedWeights]:
+    """A whole GEMM's operands: integer or finite FP16 activations, ``weight_bits`` codes (with
+    ``extreme``, 20 % of them the corner codes), per group a zero point (unsigned weights) and a
+    scale (an integer code, or FP16 for FP16 activations)."""
+    g, b = config.group_size, config.weight_bits
+    if config.is_fp:
+        a = fp_matrix(rng, (m, k), "fp16", extreme)
+    else:
+        a = int_matrix(rng, (m, k), config.act_bits, True, extreme)
+    codes = rng.integers(0, 1 << b, (k, n))
+    if extreme:
+        pick = rng.random(codes.shape) < 0.2
+        codes[pick] = rng.choice(sorted({0, (1 << b) - 1, 1 << (b - 1), (1 << (b - 1)) - 1}),
+                                 int(pick.sum()))
+    zeros = (np.zeros((k // g, n), np.int64) if config.weight_signed
+             else rng.integers(0, 1 << b, (k // g, n)))
+    scales = (fp16_scales(rng, (k // g, n)) if config.is_fp
+              else rng.integers(0, 1 << config.scale_bits, (k // g, n)))
+    return a, QuantizedWeights(codes, scales=scales, zeros=zeros)
+
+
+MIXPE = FamilyStimulus(random_beats=random_beats, corner_beats=corner_beats,
+                       random_gemm=random_gemm)
