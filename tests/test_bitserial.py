@@ -11,11 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mpgemm.costmodel import GemmWorkload, evaluate, pe_cost
-from mpgemm.hw.flow.generate import write_rtl
+from mpgemm.costmodel import GemmWorkload, evaluate, generated_units, pe_cost
+from mpgemm.hw.flow.generate import RTL_DIR, hierarchy_graph, load_manifest, write_rtl
 from mpgemm.hw.flow.synth import synth_design
 from mpgemm.pe_designs.bitserial import BitSerialConfig
 from mpgemm.pe_designs.presets import PRESETS
+from mpgemm.pe_designs.registry import config_from_dict
 from mpgemm.sim.amaranth_sim import simulate_trace
 from mpgemm.sim.golden.bitmod import quantize_mixed_groups
 from mpgemm.sim.golden.bitserial import BitSerialWeight, bitserial_fp_align_sum, run_bitserial
@@ -35,6 +36,9 @@ from mpgemm.sim.golden.terms import (
 from mpgemm.sim.scoreboard import check_cycles
 from mpgemm.sim.stimulus import corner_beats, count_valid, random_beats, w_reset
 from mpgemm.sim.stimulus.bitserial import random_gemm
+
+DESIGNS_IN_RTL_OUT = {n: e for n, e in load_manifest(RTL_DIR)["designs"].items()
+                      if isinstance(config_from_dict(e["config"]), BitSerialConfig)}
 
 
 def _codes_and_groups(fmt: str):
@@ -696,3 +700,18 @@ def test_alignment_adder_arrays_equal_the_definition(act_format, guard, rng):
     for idx in np.ndindex(*shape[:-1]):
         lanes = list(zip(sign[idx].tolist(), exp[idx].tolist(), sig[idx].tolist(), strict=True))
         assert int(got[idx]) == _aligned_sum_definition(config, lanes), idx
+
+
+@pytest.mark.parametrize("name", sorted(DESIGNS_IN_RTL_OUT))
+def test_generated_hierarchy_follows_config(name):
+    """Integer PEs are one module; FP ones add the FP32 group accumulator's and the
+    dequantizer's adders."""
+    entry = DESIGNS_IN_RTL_OUT[name]
+    config = config_from_dict(entry["config"])
+    g = hierarchy_graph(entry)
+    counts = generated_units(g, entry["units"], name)
+    if config.is_fp:
+        assert list(g.nodes) == [name, f"{name}.group_add", f"{name}.out_add"]
+        assert counts == {"FPAdd": 2}
+    else:
+        assert list(g.nodes) == [name] and counts == {}

@@ -7,6 +7,7 @@ import json
 import shutil
 
 import pytest
+
 from mpgemm.hw.flow.generate import MANIFEST, RTL_DIR, load_manifest
 from mpgemm.sim.runner import run_design
 

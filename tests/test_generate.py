@@ -67,43 +67,13 @@ def test_manifest_ports_match_config_widths(fresh):
         assert entry["timing"]["latency_cycles"] == config.timing().latency
 
 
-def test_hierarchy_counts_follow_config(fresh):
+def test_hierarchy_hangs_below_the_top(fresh):
+    """Every design's modules are reached from its top (each family's test module checks which
+    units its presets generate, from the committed manifest)."""
     _, manifest = fresh
     for name, entry in manifest["designs"].items():
-        config = config_from_dict(entry["config"])
         g = hierarchy_graph(entry)
-        mods = list(g.nodes)
-        muls = [m for m in mods if m.rsplit(".", 1)[-1].startswith("mul")]
-        adders = [m for m in mods if m.endswith("acc_add") or ".tree" in m]
-        if config.kind == "int_mac" or (config.kind == "bitserial" and not config.is_fp):
-            assert mods == [name]
-        elif config.kind == "bitserial":
-            assert mods == [name, f"{name}.group_add", f"{name}.out_add"]
-        elif config.kind == "lut":
-            # A precompute unit per row; FP adders where the table format needs them.
-            pre = [m for m in mods if m.rsplit(".", 1)[-1].startswith("precompute")]
-            assert len(pre) == config.rows
-            fp_adds = [m for m in mods if m.rsplit(".", 1)[-1].startswith(
-                ("node", "plane_add", "dq_add", "act_add"))]
-            pes = config.rows * config.cols
-            want = {"exact": 0, "int8": pes,
-                    "fp16": config.rows * (config.table_adders + 1) + 2 * pes}
-            assert len(fp_adds) == want[config.table_format]
-        elif config.kind == "mixpe":
-            units = [m.rsplit(".", 1)[-1] for m in mods if m != name]
-            assert sorted(units) == sorted(
-                ["p_add", "out_add"] * config.is_fp + ["scale_mul"] * config.fp_multipliers
-                + ["a_add", "zero_sub"] * (config.fp32_adders > 2)
-                + ["zero_scale"] * config.zero_scalers)
-        elif config.kind == "fp16_mac":
-            assert len(muls) == config.lanes and len(adders) == config.fp32_adders
-        elif config.kind == "dequant_mac":
-            deq = [m for m in mods if ".dequant" in m]
-            assert len(deq) == config.lanes and len(muls) == config.lanes
-            assert g.has_edge(name, f"{name}.mac")
-        # Any family (a new one included): the top module is there, and every submodule is
-        # reached from it.
-        assert name in mods and all(nx.has_path(g, name, m) for m in mods)
+        assert name in g and all(nx.has_path(g, name, m) for m in g.nodes)
 
 
 def test_parse_counts_repeated_instances():

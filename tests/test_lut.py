@@ -12,14 +12,15 @@ import pytest
 from amaranth.back import rtlil
 from amaranth.sim import Simulator
 
-from mpgemm.costmodel import GemmWorkload, evaluate, pe_cost
+from mpgemm.costmodel import GemmWorkload, evaluate, generated_units, pe_cost
 from mpgemm.costmodel.compare import equal_throughput
-from mpgemm.hw.flow.generate import write_rtl
+from mpgemm.hw.flow.generate import RTL_DIR, hierarchy_graph, load_manifest, write_rtl
 from mpgemm.hw.flow.synth import synth_design
 from mpgemm.pe_designs.lut import LutConfig
 from mpgemm.pe_designs.lut.rtl import LutPrecompute
 from mpgemm.pe_designs.mac import IntMacConfig
 from mpgemm.pe_designs.presets import PRESETS
+from mpgemm.pe_designs.registry import config_from_dict
 from mpgemm.sim.amaranth_sim import simulate_trace
 from mpgemm.sim.golden.contract import Beat, QuantizedWeights, gemm, run_contract, wrap_signed
 from mpgemm.sim.golden.fp import f16_value, f32_value
@@ -40,6 +41,10 @@ from mpgemm.sim.golden.reference import error_stats, exact_mpgemm
 from mpgemm.sim.scoreboard import check_cycles
 from mpgemm.sim.stimulus import corner_beats, count_valid, random_beats, w_reset
 from mpgemm.sim.stimulus.lut import FP16_EXTREMES, random_gemm
+
+DESIGNS_IN_RTL_OUT = {n: e for n, e in load_manifest(RTL_DIR)["designs"].items()
+                      if isinstance(config_from_dict(e["config"]), LutConfig)}
+
 
 ALL = LUT_WEIGHT_FORMATS
 
@@ -745,3 +750,23 @@ def test_group_size_must_hold_whole_beats(rng):
     object.__setattr__(odd, "group_size", 30)
     with pytest.raises(ValueError, match="group_size=30 must be a multiple of table_k=4"):
         gemm(odd, a[:, :60], QuantizedWeights(w.codes[:60], scales=w.scales))
+
+
+@pytest.mark.parametrize("name", sorted(DESIGNS_IN_RTL_OUT))
+def test_generated_hierarchy_follows_config(name):
+    """A precompute unit per row; FP16 tables: the plan's FP16 adders and an FP32 activation-sum
+    adder per row, FP32 plane and dequantization adders per PE; INT8 tables: the dequantization
+    adder per PE; exact tables none."""
+    entry = DESIGNS_IN_RTL_OUT[name]
+    config = config_from_dict(entry["config"])
+    g = hierarchy_graph(entry)
+    mods = list(g.nodes)
+    pre = [m for m in mods if m.rsplit(".", 1)[-1].startswith("precompute")]
+    assert len(pre) == config.rows
+    fp_adds = [m for m in mods if m.rsplit(".", 1)[-1].startswith(
+        ("node", "plane_add", "dq_add", "act_add"))]
+    pes = config.rows * config.cols
+    want = {"exact": 0, "int8": pes, "fp16": config.rows * (config.table_adders + 1) + 2 * pes}
+    assert len(fp_adds) == want[config.table_format]
+    counts = generated_units(g, entry["units"], name)
+    assert counts == ({"FPAdd": want[config.table_format]} if want[config.table_format] else {})

@@ -9,12 +9,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from mpgemm.costmodel import GemmWorkload, evaluate, pe_cost
+from mpgemm.costmodel import GemmWorkload, evaluate, generated_units, pe_cost
 from mpgemm.costmodel.compare import equal_throughput
-from mpgemm.hw.flow.generate import write_rtl
+from mpgemm.hw.flow.generate import RTL_DIR, hierarchy_graph, load_manifest, write_rtl
 from mpgemm.hw.flow.synth import synth_design
 from mpgemm.pe_designs.mixpe import MixPEConfig
 from mpgemm.pe_designs.presets import PRESETS
+from mpgemm.pe_designs.registry import config_from_dict
 from mpgemm.sim.amaranth_sim import simulate_trace
 from mpgemm.sim.bench import w4a16_gemv_errors
 from mpgemm.sim.golden.contract import Beat, gemm, run_contract
@@ -38,6 +39,10 @@ from mpgemm.sim.stimulus.mixpe import (
     random_gemm,
     w_reset,
 )
+
+DESIGNS_IN_RTL_OUT = {n: e for n, e in load_manifest(RTL_DIR)["designs"].items()
+                      if isinstance(config_from_dict(e["config"]), MixPEConfig)}
+
 
 PRECISIONS = (2, 3, 4, 8)
 
@@ -435,3 +440,20 @@ def test_fp_gemm_error_against_exact(name, rng):
     print(f"{name}: {stats}")
     assert stats.max_rel <= FP_ERROR_BOUNDS[name], stats
     assert stats.max_abs > 0                                  # rounding does happen
+
+
+@pytest.mark.parametrize("name", sorted(DESIGNS_IN_RTL_OUT))
+def test_generated_hierarchy_follows_config(name):
+    """FP16 activations: FP32 accumulators of P (and A), the dequantizer's adders, its FP32 x
+    FP16 scale multiplier and z * A scaler; integer MixPEs are one module."""
+    entry = DESIGNS_IN_RTL_OUT[name]
+    config = config_from_dict(entry["config"])
+    g = hierarchy_graph(entry)
+    units = [m.rsplit(".", 1)[-1] for m in g.nodes if m != name]
+    assert sorted(units) == sorted(
+        ["p_add", "out_add"] * config.is_fp + ["scale_mul"] * config.fp_multipliers
+        + ["a_add", "zero_sub"] * (config.fp32_adders > 2)
+        + ["zero_scale"] * config.zero_scalers)
+    want = {"FPAdd": config.fp32_adders, "FPMul": config.fp_multipliers,
+            "IntScaleFP": config.zero_scalers}
+    assert generated_units(g, entry["units"], name) == {k: v for k, v in want.items() if v}
