@@ -66,6 +66,7 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
     and ``gaps``: the testbench's ``MPGEMM_STREAM`` and ``MPGEMM_GAPS``)."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
+
     from mpgemm.hw.flow.lint import waiver_flags
     from mpgemm.hw.flow.tools import require_tool, verilator_env
 

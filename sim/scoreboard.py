@@ -41,7 +41,7 @@ def driven_inputs(config: Any, beats: list[Beat], cycles: int) -> list[dict[str,
     After the last beat the operands keep their last values and ``i_ctl`` goes to zero.
     """
     driven: list[dict[str, int]] = []
-    last = {port: 0 for port in INPUTS}
+    last = dict.fromkeys(INPUTS, 0)
     for t in range(cycles):
         if t < len(beats):
             last = encode_beat(config, beats[t])

@@ -13,8 +13,9 @@ import pytest
 
 from mpgemm.hw.flow.generate import MANIFEST, RTL_DIR, load_manifest
 from mpgemm.pe_designs.presets import PRESETS
+from mpgemm.sim.cocotb.tb_pe import IDLE, BeatCodec, Model
 from mpgemm.sim.golden.contract import run_contract
-from mpgemm.sim.runner import run_design
+from mpgemm.sim.runner import main, run_design
 from mpgemm.sim.scoreboard import check_hold, compare_results
 from mpgemm.sim.stimulus import random_beats, w_reset
 
@@ -59,8 +60,6 @@ def test_broken_rtl_fails_simulation(simulator, tmp_path, seed):
 @pytest.mark.slow
 def test_make_sim_entry_point_fails_on_broken_rtl(tmp_path, capsys):
     """`python -m sim.runner` (what `make sim` runs) exits non-zero for a broken design."""
-    from mpgemm.sim.runner import main
-
     name = "int_mac_w8a8_l1"
     rtl = tmp_path / "rtl"
     shutil.copytree(RTL_DIR, rtl)
@@ -74,8 +73,6 @@ def test_make_sim_entry_point_fails_on_broken_rtl(tmp_path, capsys):
 
 
 def test_runner_rejects_bad_arguments(tmp_path, capsys):
-    from mpgemm.sim.runner import main
-
     assert main(["--designs", "nope", "--json", str(tmp_path / "r.json")]) == 2
     assert "unknown design(s) 'nope'" in capsys.readouterr().err
     assert main(["--rtl-dir", str(tmp_path), "--json", str(tmp_path / "r.json")]) == 2
@@ -161,8 +158,6 @@ def test_broken_handshake_fails_packed_stream(name, tmp_path, seed):
 def test_monitor_decodes_what_the_driver_encodes(name, seed):
     """The input monitor's decoding of sampled port bits gives back every operand that
     matters, and the model's replay of the decoded stream is the stimulus' golden answer."""
-    from mpgemm.sim.cocotb.tb_pe import IDLE, BeatCodec, Model
-
     config = PRESETS[name]
     beats = random_beats(config, np.random.default_rng(seed), 20)
     codec, model = BeatCodec(config), Model(config)

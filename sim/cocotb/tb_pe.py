@@ -52,7 +52,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import cocotb
@@ -60,6 +60,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.queue import Queue, QueueEmpty
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+
 from mpgemm.pe_designs.registry import config_from_dict
 from mpgemm.sim.golden.contract import Beat, encode_beat, run_contract
 from mpgemm.sim.golden.ports import PE_CONTROL
@@ -171,12 +172,13 @@ class BeatDriver:
         self.inserted = 0
         self.error: str | None = None
 
-    def _apply(self, pins: dict[str, int]) -> None:
-        # Only ports whose value changes are written (nothing else drives them).
+    def _apply(self, pins: Mapping[str, int | None]) -> None:
+        # Only ports whose value changes are written (nothing else drives them); None: a port
+        # never driven yet, left at the value the reset sequence gave it.
         applied = self._applied
         for port, handle in self._ports:
             value = pins[port]
-            if applied[port] != value:
+            if value is not None and applied[port] != value:
                 handle.value = value
                 applied[port] = value
 
@@ -376,7 +378,7 @@ async def test_pe_against_golden(dut):
     for beat in beats:
         queue.put_nowait(Transaction(beat, codec.encode(beat)))
 
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    Clock(dut.clk, 10, unit="ns").start()   # cocotb 2: start() schedules the clock itself
     dut.i_ctl.value = 0
     dut.i_a.value = 0
     dut.i_w.value = 0
