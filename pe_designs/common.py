@@ -97,6 +97,8 @@ class PEConfigBase(ABC):
     golden: ClassVar[GoldenModel[Any]]
     __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
     lanes: int
+    #: Every family with integer partial sums has this field (see :attr:`k_limit`).
+    k_max: int
 
     @property
     @abstractmethod
@@ -166,6 +168,25 @@ class PEConfigBase(ABC):
         """Beats of one quantization group for PEs that accumulate groups in hardware; None
         (the default) for PEs without a group accumulator."""
         return None
+
+    @property
+    def psum_format(self) -> str:
+        """What ``o_psum`` holds: ``"fp32"`` (an FP32 bit pattern, for floating-point
+        activations) or ``"int"`` (a two's complement integer of the psum port's width, exact
+        up to ``k_max`` products). An array's edge adds partial results in this format."""
+        return "fp32" if self.act_format in ("fp16", "bf16") else "int"
+
+    @property
+    def k_limit(self) -> int | None:
+        """Most products one accumulation may hold without wrapping (``k_max`` of an integer
+        PE); None for FP32 accumulators, which round instead of wrapping."""
+        return self.k_max if self.psum_format == "int" else None
+
+    @property
+    def dataflows(self) -> tuple[str, ...]:
+        """The array dataflows this PE is built into (:mod:`mpgemm.hw.array`): ``"os"``
+        (output-stationary) and/or ``"ws"`` (weight-stationary); empty if none."""
+        return ()
 
     @property
     def cycles_per_mac(self) -> float:

@@ -104,6 +104,11 @@ class IntMacConfig(PEConfigBase):
         return BeatTiming(cycles=1, latency=1)
 
     @property
+    def dataflows(self) -> tuple[str, ...]:
+        # A beat per cycle with a fixed result latency: a grid of these streams either way.
+        return ("os", "ws")
+
+    @property
     def ports(self) -> PEPorts:
         return PEPorts(
             act=Array(Bits(self.act_bits, self.act_signed), self.lanes),
@@ -155,6 +160,11 @@ class Fp16MacConfig(PEConfigBase):
     def _format_timing(self, fmt: str) -> BeatTiming:
         # Two register stages: products and tree, then the FP32 accumulate.
         return BeatTiming(cycles=1, latency=2)
+
+    @property
+    def dataflows(self) -> tuple[str, ...]:
+        # A beat per cycle with a fixed result latency: a grid of these streams either way.
+        return ("os", "ws")
 
     @property
     def ports(self) -> PEPorts:
@@ -240,6 +250,11 @@ class DequantMacConfig(PEConfigBase):
         # One dequantization stage in front of the FP16 MAC's two.
         mac = self.mac.timing()
         return BeatTiming(cycles=mac.cycles, latency=1 + mac.latency)
+
+    @property
+    def dataflows(self) -> tuple[str, ...]:
+        # A beat per cycle with a fixed result latency: a grid of these streams either way.
+        return ("os", "ws")
 
     @property
     def ports(self) -> PEPorts:

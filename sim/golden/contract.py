@@ -113,6 +113,19 @@ class PEConfig(Protocol):
         consecutive products along K. A PE is ``(1, 1, macs_per_beat)``: its result is one
         output; a tile's result (and ``i_psum``) is its ``rows * cols`` outputs, row-major."""
 
+    @property
+    def psum_format(self) -> str:
+        """``"fp32"`` (``o_psum`` is an FP32 bit pattern) or ``"int"`` (a two's complement
+        integer of the psum port's width)."""
+
+    @property
+    def k_limit(self) -> int | None:
+        """Most products one accumulation holds without wrapping (None: FP32, no limit)."""
+
+    @property
+    def dataflows(self) -> tuple[str, ...]:
+        """The array dataflows the PE is built into (``"os"``, ``"ws"``)."""
+
     def timing(self, weight_format: str | int | None = None) -> BeatTiming:
         """The beat timing of one weight data type (a name or an index into
         ``weight_formats``), or the worst case over them (None)."""

@@ -1,0 +1,135 @@
+"""The mesh: a grid of tiles with the input skew and the output de-skew (Gemmini's ``Mesh``).
+
+The mesh takes one aligned vector per cycle on each side and staggers it so that every PE sees
+its operands in the same cycle, ``r + c`` (output-stationary) or ``r * L + c``
+(weight-stationary, ``L`` the PE's result latency: a partial sum needs ``L`` cycles per row)
+cycles after they enter; its results leave aligned again.
+
+Output-stationary: ``i_a`` (one activation beat per row), ``i_w`` (one weight beat per column)
+and ``i_ctl`` (one control word for the whole beat) enter together; a finished output row
+``r`` leaves on ``o_row`` with ``o_row_valid`` and ``o_row_index = r`` in the cycle its last
+column's result appears, rows one cycle apart. Weight-stationary: ``i_wrow`` loads the shadow
+registers of array row ``i_wrow_sel`` (``i_wrow_en``); the next beat with ``load_w`` moves
+each PE's shadow weight into the PE as it passes (the double buffer); every beat's column sums
+leave together on ``o_row``.
+"""
+
+from amaranth import Module, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from mpgemm.hw.contract import PEControl, layout_of
+
+from .config import ArrayConfig
+from .tile import Tile
+
+__all__ = ["Mesh", "mesh_signature", "delayed"]
+
+
+def delayed(m: Module, value, cycles: int, name: str):
+    """``value`` delayed by ``cycles`` registers (the value itself for 0)."""
+    for i in range(cycles):
+        reg = Signal.like(value, name=f"{name}_d{i + 1}")
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value
+
+
+def mesh_signature(config: ArrayConfig) -> wiring.Signature:
+    p = config.pe.ports
+    act, weight, psum = layout_of(p.act), layout_of(p.weight), layout_of(p.psum)
+    arr = data.ArrayLayout
+    members = {
+        "i_a": In(arr(act, config.rows)), "i_ctl": In(PEControl),
+        "o_row": Out(arr(psum, config.cols)), "o_row_valid": Out(1),
+    }
+    if config.dataflow == "os":
+        members |= {"i_w": In(arr(weight, config.cols)), "o_row_index": Out(range(config.rows))}
+    else:
+        members |= {"i_wrow": In(arr(weight, config.cols)), "i_wrow_en": In(1),
+                    "i_wrow_sel": In(range(config.rows))}
+    return wiring.Signature(members)
+
+
+class Mesh(wiring.Component):
+    """A ``rows x cols`` array of ``config.pe`` built from tiles (see the module docstring)."""
+
+    def __init__(self, config: ArrayConfig):
+        if not isinstance(config, ArrayConfig):
+            raise TypeError(f"config must be an ArrayConfig, not {config!r}")
+        self.config = config
+        super().__init__(mesh_signature(config))
+
+    @property
+    def row_skew(self) -> int:
+        """Cycles between neighbouring rows' operands."""
+        return 1 if self.config.dataflow == "os" else self.config.pe_latency
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config
+        tr = c.tile_rows
+        nr, nc = c.tiles
+        os = c.dataflow == "os"
+        tiles = [[Tile(c) for _ in range(nc)] for _ in range(nr)]
+        for i in range(nr):
+            for j in range(nc):
+                m.submodules[f"tile_{i}_{j}"] = tiles[i][j]
+
+        for r in range(c.rows):
+            i, rr = divmod(r, tr)
+            d = r * self.row_skew
+            m.d.comb += [tiles[i][0].i_a[rr].eq(delayed(m, self.i_a[r], d, f"a{r}")),
+                         tiles[i][0].i_ctl[rr].eq(delayed(m, self.i_ctl, d, f"ctl{r}"))]
+            for j in range(1, nc):
+                m.d.comb += [tiles[i][j].i_a[rr].eq(tiles[i][j - 1].o_a[rr]),
+                             tiles[i][j].i_ctl[rr].eq(tiles[i][j - 1].o_ctl[rr])]
+
+        if os:
+            self._os(m, tiles)
+        else:
+            self._ws(m, tiles)
+        return m
+
+    def _os(self, m: Module, tiles) -> None:
+        c = self.config
+        tr, tc = c.tile_rows, c.tile_cols
+        nr, nc = c.tiles
+        for k in range(c.cols):
+            j, kk = divmod(k, tc)
+            m.d.comb += tiles[0][j].i_w[kk].eq(delayed(m, self.i_w[k], k, f"w{k}"))
+            for i in range(1, nr):
+                m.d.comb += tiles[i][j].i_w[kk].eq(tiles[i - 1][j].o_w[kk])
+        # Row r is complete when its last column's result appears; the rows of one output
+        # block finish one cycle apart, so one row leaves per cycle.
+        last_j, last_k = divmod(c.cols - 1, tc)
+        for r in range(c.rows):
+            i, rr = divmod(r, tr)
+            with m.If(tiles[i][last_j].o_valid[rr][last_k]):
+                m.d.comb += [self.o_row_valid.eq(1), self.o_row_index.eq(r)]
+                for k in range(c.cols):
+                    j, kk = divmod(k, tc)
+                    m.d.comb += self.o_row[k].eq(tiles[i][j].o_psum[rr][kk])
+
+    def _ws(self, m: Module, tiles) -> None:
+        c = self.config
+        tr, tc = c.tile_rows, c.tile_cols
+        nr, nc = c.tiles
+        weight = layout_of(c.pe.ports.weight)
+        for r in range(c.rows):
+            i, rr = divmod(r, tr)
+            shadow = Signal(data.ArrayLayout(weight, c.cols), name=f"shadow{r}")
+            with m.If(self.i_wrow_en & (self.i_wrow_sel == r)):
+                m.d.sync += shadow.eq(self.i_wrow)
+            for k in range(c.cols):
+                j, kk = divmod(k, tc)
+                m.d.comb += tiles[i][j].i_w[rr][kk].eq(shadow[k])
+        for k in range(c.cols):
+            j, kk = divmod(k, tc)
+            # Each output starts from zero at the top (the edge adds the folds).
+            for i in range(1, nr):
+                m.d.comb += tiles[i][j].i_psum[kk].eq(tiles[i - 1][j].o_psum[kk])
+            bottom = tiles[nr - 1][j]
+            m.d.comb += self.o_row[k].eq(delayed(m, bottom.o_psum[kk], c.cols - 1 - k, f"y{k}"))
+        last_j, last_k = divmod(c.cols - 1, tc)
+        m.d.comb += self.o_row_valid.eq(tiles[nr - 1][last_j].o_valid[last_k])

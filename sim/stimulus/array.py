@@ -1,0 +1,129 @@
+"""The host side of the accelerator: operand words in, output words back.
+
+:class:`AccelDriver` lays out ``A`` and ``W`` as the accelerator's buffers hold them (one word
+per cycle of the array: ``rows`` activation beats, ``cols`` weight beats) and reads ``Y`` back
+from its output words. Beat operands come from the PE family's golden model (``beat_acts``,
+``beat_weight``), so every family's operands are packed one way; positions past the edge of
+the GEMM (rows past M, columns past N, a weight-stationary fold's beats past K) are zeros.
+
+Layouts (``R x C`` array, ``KB`` beats along K, ``F`` folds of ``R`` beats):
+
+* output-stationary: A word ``mt * KB + kb`` holds beat ``kb`` of rows ``mt * R + r``;
+  W word ``nt * KB + kb`` beat ``kb`` of columns ``nt * C + c``;
+* weight-stationary: A word ``f * M + m`` holds beats ``f * R + r`` of row ``m``;
+  W word ``(nt * F + f) * R + r`` beat ``f * R + r`` of columns ``nt * C + c``;
+* both: Y word ``nt * M + m`` holds ``Y[m, nt * C + c]``.
+"""
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from mpgemm.sim.golden.array import AccelLike
+from mpgemm.sim.golden.contract import QuantizedWeights
+from mpgemm.sim.golden.ports import Bits, Field
+
+__all__ = ["AccelDriver"]
+
+
+class _Shape(Protocol):
+    m: int
+    n: int
+    k_beats: int
+    n_tiles: int
+    m_tiles: int
+    chunks: int
+
+
+def _word(field: Field, values: Sequence[Any | None]) -> int:
+    """Pack ``values`` as consecutive ``field`` elements (None: all-zero bits)."""
+    out = 0
+    for i, v in enumerate(values):
+        if v is not None:
+            out |= field.pack(v) << (i * field.width)
+    return out
+
+
+class AccelDriver:
+    """Word layouts of one accelerator config (see the module docstring)."""
+
+    def __init__(self, accel: AccelLike):
+        self.accel = accel
+        self.pe = accel.pe
+        self.model = self.pe.golden
+
+    def shape(self, m: int, n: int, k: int) -> Any:
+        return self.accel.shape(m, n, k)  # type: ignore[attr-defined]
+
+    def _act(self, a: np.ndarray, row: int, beat: int) -> Any:
+        lanes = self.accel.array.lanes
+        if row >= a.shape[0] or beat * lanes >= a.shape[1]:
+            return None
+        return self.model.beat_acts(self.pe, a[row:row + 1], slice(beat * lanes,
+                                                                   (beat + 1) * lanes))
+
+    def _weight(self, w: QuantizedWeights, col: int, beat: int) -> Any:
+        lanes = self.accel.array.lanes
+        if col >= w.shape[1] or beat * lanes >= w.shape[0]:
+            return None
+        value = self.model.beat_weight(self.pe, w, [col], slice(beat * lanes, (beat + 1) * lanes))
+        return self.model.weight_fields(self.pe, value)
+
+    def a_words(self, a: np.ndarray) -> list[int]:
+        """The activation buffer's words for ``A[M, K]``."""
+        a = np.asarray(a)
+        arr = self.accel.array
+        s = self.shape(a.shape[0], 1, a.shape[1])
+        act = self.pe.ports.act
+        if arr.dataflow == "os":
+            return [_word(act, [self._act(a, mt * arr.rows + r, kb) for r in range(arr.rows)])
+                    for mt in range(s.m_tiles) for kb in range(s.k_beats)]
+        return [_word(act, [self._act(a, m, f * arr.rows + r) for r in range(arr.rows)])
+                for f in range(s.chunks) for m in range(s.m)]
+
+    def w_words(self, w: QuantizedWeights) -> list[int]:
+        """The weight buffer's words for ``W[K, N]``."""
+        arr = self.accel.array
+        s = self.shape(1, w.shape[1], w.shape[0])
+        wf = self.pe.ports.weight
+        cols = range(arr.cols)
+        if arr.dataflow == "os":
+            return [_word(wf, [self._weight(w, nt * arr.cols + c, kb) for c in cols])
+                    for nt in range(s.n_tiles) for kb in range(s.k_beats)]
+        return [_word(wf, [self._weight(w, nt * arr.cols + c, f * arr.rows + r) for c in cols])
+                for nt in range(s.n_tiles) for f in range(s.chunks) for r in range(arr.rows)]
+
+    @property
+    def out_field(self) -> Bits:
+        if self.pe.psum_format == "int":
+            return Bits(self.accel.out_width, signed=True)
+        return Bits(32)
+
+    def y_words(self, y: np.ndarray) -> list[int]:
+        """The output words of ``Y[M, N]`` (what the accelerator streams out)."""
+        y = np.asarray(y)
+        cols = self.accel.array.cols
+        n_tiles = -(-y.shape[1] // cols)
+        return [_word(self.out_field, [int(y[m, nt * cols + c]) if nt * cols + c < y.shape[1]
+                                       else None for c in range(cols)])
+                for nt in range(n_tiles) for m in range(y.shape[0])]
+
+    def result(self, words: Sequence[int], m: int, n: int) -> np.ndarray:
+        """``Y[M, N]`` from the output words."""
+        cols = self.accel.array.cols
+        n_tiles = -(-n // cols)
+        if len(words) != n_tiles * m:
+            raise ValueError(f"expected {n_tiles * m} output words for M={m}, N={n}, "
+                             f"got {len(words)}")
+        f = self.out_field
+        y = np.zeros((m, n), dtype=np.int64)
+        mask = (1 << f.width) - 1
+        for nt in range(n_tiles):
+            for row in range(m):
+                word = words[nt * m + row]
+                for c in range(cols):
+                    col = nt * cols + c
+                    if col < n:
+                        y[row, col] = f.unpack((word >> (c * f.width)) & mask)
+        return y
