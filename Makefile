@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-SIM    ?= icarus
+SIM    ?= auto
 JOBS   ?= 2
 STAMP  := $(VENV)/.installed
 
@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed
 	clean distclean
 
 help: ## list the targets
-	@echo "mpgemm make targets (SIM=icarus|verilator selects the simulator, default icarus):"
+	@echo "mpgemm make targets (SIM=icarus|verilator|auto selects the simulator; auto, the default: PEs on Icarus, arrays on the one their manifest entry names):"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
 
 # --- bootstrap -------------------------------------------------------------------------------

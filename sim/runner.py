@@ -19,11 +19,17 @@ from pathlib import Path
 from mpgemm.hw.flow.fileio import atomic_write_text
 from mpgemm.hw.flow.generate import RTL_DIR, load_manifest
 
-__all__ = ["SIMULATORS", "STREAMS", "DesignResult", "run_design", "run_all", "main"]
+__all__ = ["SIMULATORS", "SIM_CHOICES", "ARRAY_SHAPES", "STREAMS", "is_accel", "simulator_for",
+            "DesignResult", "run_design", "run_all", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / "build" / "sim"
 SIMULATORS = ("icarus", "verilator")
+#: ``auto``: PEs on Icarus, each accelerator on the simulator its manifest entry names.
+SIM_CHOICES = (*SIMULATORS, "auto")
+#: Random GEMM shapes per accelerator (on top of the fixed ones, see
+#: :func:`mpgemm.sim.stimulus.array.gemm_shapes`).
+ARRAY_SHAPES = 4
 #: Stimulus streams of the testbench (``MPGEMM_STREAM``, see :mod:`sim.cocotb.tb_pe`).
 STREAMS = ("spaced", "packed")
 
@@ -42,6 +48,9 @@ class DesignResult:
     sim_s: float
     message: str = ""
 
+    #: Accelerators: every GEMM's shape with its measured and predicted cycles.
+    gemms: tuple = ()
+
     @property
     def cycles_per_s(self) -> float:
         return self.cycles / self.sim_s if self.sim_s > 0 else 0.0
@@ -50,7 +59,26 @@ class DesignResult:
         status = "PASS" if self.passed else "FAIL"
         text = (f"{status} {self.name:24s} {self.simulator:9s} vectors={self.vectors:<6d} "
                 f"cycles={self.cycles:<6d} {self.sim_s:6.2f} s {self.cycles_per_s:9.0f} cycles/s")
+        for g in self.gemms:
+            same = "=" if g["cycles"] == g["predicted"] else "!="
+            text += (f"\n     M={g['m']:<4d} N={g['n']:<4d} K={g['k']:<5d} "
+                     f"cycles {g['cycles']:>6d} {same} predicted {g['predicted']}")
         return text + (f"  ({self.message})" if self.message else "")
+
+
+def is_accel(entry: dict) -> bool:
+    """Whether a manifest entry is an accelerator (else a PE)."""
+    config = entry.get("config")
+    return isinstance(config, dict) and config.get("kind") == "accel"
+
+
+def simulator_for(entry: dict, simulator: str) -> str:
+    """The simulator to run ``entry`` on: ``simulator``, or for ``auto`` the entry's own
+    (accelerators) or Icarus (PEs)."""
+    if simulator != "auto":
+        return simulator
+    chosen = entry.get("simulator", "icarus")
+    return chosen if chosen in SIMULATORS else "icarus"
 
 
 def _check_simulator(simulator: str) -> None:
@@ -61,15 +89,19 @@ def _check_simulator(simulator: str) -> None:
 def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
                simulator: str = "icarus", vectors: int = 1000, seed: int = 1,
                build_root: str | Path = BUILD_DIR, stream: str = "spaced",
-               gaps: float = 0.0) -> DesignResult:
-    """Compile ``rtl_dir/entry['file']`` and run the cocotb PE testbench on it (``stream``
-    and ``gaps``: the testbench's ``MPGEMM_STREAM`` and ``MPGEMM_GAPS``)."""
+               gaps: float = 0.0, shapes: int = ARRAY_SHAPES) -> DesignResult:
+    """Compile ``rtl_dir/entry['file']`` and run its cocotb testbench: the PE testbench
+    (``vectors`` random beats; ``stream`` and ``gaps``: its ``MPGEMM_STREAM`` and
+    ``MPGEMM_GAPS``) or, for an accelerator, the end-to-end GEMM testbench (``shapes`` random
+    GEMM shapes on top of the fixed ones)."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
     from mpgemm.hw.flow.lint import waiver_flags
     from mpgemm.hw.flow.tools import require_tool, verilator_env
 
+    simulator = simulator_for(entry, simulator)
+    accel = is_accel(entry)
     _check_simulator(simulator)
     _check_stream(stream, gaps)
     if simulator == "verilator":
@@ -100,13 +132,13 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
     try:
         runner.test(
             hdl_toplevel=entry["top"],
-            test_module="mpgemm.sim.cocotb.tb_pe",
+            test_module="mpgemm.sim.cocotb." + ("tb_accel" if accel else "tb_pe"),
             build_dir=build_dir,
             test_dir=build_dir,
             results_xml=str(results_xml),
             extra_env={
                 "MPGEMM_CONFIG": json.dumps(entry["config"]),
-                "MPGEMM_VECTORS": str(vectors),
+                "MPGEMM_VECTORS": str(shapes if accel else vectors),
                 "MPGEMM_SEED": str(seed),
                 "MPGEMM_STATS": str(stats_path),
                 "MPGEMM_STREAM": stream,
@@ -136,6 +168,7 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
         # start-up or the golden model.
         sim_s=stats.get("sim_s", t2 - t1),
         message=message,
+        gemms=tuple(stats.get("gemms", ())),
     )
 
 
@@ -167,12 +200,13 @@ def _select(manifest: dict, designs: list[str] | None) -> list[str]:
     return names
 
 
-def run_all(rtl_dir: str | Path = RTL_DIR, *, simulator: str = "icarus", vectors: int = 1000,
+def run_all(rtl_dir: str | Path = RTL_DIR, *, simulator: str = "auto", vectors: int = 1000,
             seed: int = 1, designs: list[str] | None = None, jobs: int = 2,
             build_root: str | Path = BUILD_DIR, stream: str = "spaced",
             gaps: float = 0.0) -> list[DesignResult]:
     """Simulate the manifest's designs (all, or ``designs``), ``jobs`` at a time."""
-    _check_simulator(simulator)
+    if simulator != "auto":
+        _check_simulator(simulator)
     _check_stream(stream, gaps)
     manifest = load_manifest(rtl_dir)
     names = _select(manifest, designs)
@@ -189,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m mpgemm.sim.runner", description=__doc__)
     ap.add_argument("--rtl-dir", default=str(RTL_DIR), help="folder with manifest.json")
-    ap.add_argument("--sim", default=os.environ.get("SIM", "icarus"), choices=SIMULATORS)
+    ap.add_argument("--sim", default=os.environ.get("SIM") or "auto", choices=SIM_CHOICES,
+                    help="auto (default): PEs on Icarus, accelerators on the simulator their "
+                    "manifest entry names (Verilator for the large ones)")
     ap.add_argument("--vectors", type=int, default=int(os.environ.get("MPGEMM_VECTORS", 1000)),
                     help="random beats per design (corner cases come on top)")
     ap.add_argument("--seed", type=int, default=None, help="default: random, printed")

@@ -11,22 +11,29 @@ import shutil
 import numpy as np
 import pytest
 
-from mpgemm.hw.flow.generate import MANIFEST, RTL_DIR, load_manifest
+from mpgemm.hw.array import mesh
+from mpgemm.hw.array.presets import ARRAY_PRESETS
+from mpgemm.hw.flow.generate import MANIFEST, RTL_DIR, generate_verilog, load_manifest
 from mpgemm.pe_designs.presets import PRESETS
 from mpgemm.sim.cocotb.tb_pe import IDLE, BeatCodec, Model
 from mpgemm.sim.golden.contract import run_contract
-from mpgemm.sim.runner import main, run_design
+from mpgemm.sim.runner import is_accel, main, run_design
 from mpgemm.sim.scoreboard import check_hold, compare_results
 from mpgemm.sim.stimulus import random_beats, w_reset
 
 pytestmark = pytest.mark.sim  # cocotb on Icarus and Verilator
 
 DESIGNS = load_manifest(RTL_DIR)["designs"]
+PE_DESIGNS = sorted(n for n, e in DESIGNS.items() if not is_accel(e))
+#: make test's sample of the accelerators (`make sim` runs every one): an output-stationary
+#: integer array on Icarus, a weight-stationary one and an FP32-accumulating one on Verilator.
+ARRAY_SAMPLE = [("array_int_mac_os_4x4", "icarus"), ("array_int_mac_ws_8x8", "verilator"),
+                ("array_fp16_mac_ws_4x4", "verilator")]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", ["icarus", "verilator"])
-@pytest.mark.parametrize("name", sorted(DESIGNS))
+@pytest.mark.parametrize("name", PE_DESIGNS)
 def test_rtl_out_design_passes(name, simulator, seed, n_vectors, tmp_path):
     # Every corner case and a quarter of the random beats, on both simulators: `make sim` runs
     # the full MPGEMM_VECTORS (default 1000) on every design; this is make test's sample.
@@ -36,6 +43,34 @@ def test_rtl_out_design_passes(name, simulator, seed, n_vectors, tmp_path):
     print(result.line())
     assert result.passed, result.line()
     assert result.vectors >= vectors
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, simulator", ARRAY_SAMPLE)
+def test_rtl_out_array_passes(name, simulator, seed, tmp_path):
+    """End-to-end GEMMs (edge tiles, M = 1, the longest K, one random shape) bit-exact, and
+    every GEMM's cycle counter equal to the cost model's formula."""
+    result = run_design(name, DESIGNS[name], RTL_DIR, simulator=simulator, seed=seed,
+                        build_root=tmp_path, shapes=1)
+    print(result.line())
+    assert result.passed, result.line()
+    assert len(result.gemms) >= 5
+    assert all(g["cycles"] == g["predicted"] for g in result.gemms)
+
+
+@pytest.mark.slow
+def test_broken_array_fails_simulation(tmp_path, seed, monkeypatch):
+    """The output-stationary array generated without its row skew (every row's activations
+    enter together): the Verilog simulates, and the GEMMs come out wrong."""
+    name = "array_int_mac_os_4x4"
+    monkeypatch.setattr(mesh.Mesh, "row_skew", property(lambda self: 0))
+    rtl = tmp_path / "rtl"
+    rtl.mkdir()
+    (rtl / f"{name}.v").write_text(generate_verilog(ARRAY_PRESETS[name], name))
+    result = run_design(name, DESIGNS[name], rtl, simulator="icarus", seed=seed,
+                        build_root=tmp_path / "build", shapes=0)
+    assert not result.passed
+    assert "mismatches" in result.message
 
 
 def _break_adder(text: str) -> str:

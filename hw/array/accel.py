@@ -240,7 +240,7 @@ class Accelerator(wiring.Component):
         a_base = Signal(range(cfg.a_depth + 1), name="ws_a_base")
         w_addr = Signal(range(cfg.w_depth + 1), name="ws_w_addr")
         row = Signal(range(R + 1), name="ws_row")
-        phase = Signal(range(L), name="ws_phase")
+        phase = Signal(range(max(L, 2)), name="ws_phase")  # (a zero-width counter for L = 1)
         m.d.comb += period.eq(_at_least(_at_least(M, C), (R - 1) * L + 1))
         with m.If(go):
             m.d.sync += [n0.eq(0), kf.eq(0), slot.eq(0), a_base.eq(0), w_addr.eq(0),

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import networkx as nx
 
+from mpgemm.hw.array.config import AccelConfig
 from mpgemm.pe_designs.registry import build_component
 from mpgemm.sim.golden.contract import PEConfig
 
 from .fileio import atomic_write_text
 
 __all__ = [
-    "generate_verilog", "parse_verilog", "ParsedVerilog", "write_rtl", "load_manifest",
-    "module_units",
+    "generate_verilog", "default_designs", "parse_verilog", "ParsedVerilog", "write_rtl",
+    "load_manifest", "module_units",
     "hierarchy_graph", "RTL_DIR", "MANIFEST",
 ]
 
@@ -34,7 +35,28 @@ MANIFEST = "manifest.json"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def generate_verilog(config: PEConfig, name: str) -> str:
+#: A design of rtl_out/: a PE or an accelerator.
+Design = PEConfig | AccelConfig
+
+
+def _component(config: Design):
+    """The Amaranth component of a PE config or an accelerator config."""
+    if isinstance(config, AccelConfig):
+        from mpgemm.hw.array.accel import Accelerator
+
+        return Accelerator(config)
+    return build_component(config)
+
+
+def default_designs() -> dict[str, Design]:
+    """Every preset: the PEs, then the accelerators."""
+    from mpgemm.hw.array.presets import ARRAY_PRESETS
+    from mpgemm.pe_designs.presets import PRESETS
+
+    return {**PRESETS, **ARRAY_PRESETS}
+
+
+def generate_verilog(config: Design, name: str) -> str:
     """Verilog text of ``config``'s component with top module ``name``."""
     from amaranth.back import verilog
 
@@ -42,7 +64,7 @@ def generate_verilog(config: PEConfig, name: str) -> str:
         raise ValueError(f"module name must match {_NAME_RE.pattern}, not {name!r}")
     # emit_src=False: `(* src = "path:line" *)` attributes would make the bytes depend on where
     # the package is installed, and pyverilog cannot parse them.
-    return verilog.convert(build_component(config), name=name, emit_src=False,
+    return verilog.convert(_component(config), name=name, emit_src=False,
                            strip_internal_attrs=True)
 
 
@@ -137,7 +159,7 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def module_units(config: PEConfig, name: str) -> dict[str, dict]:
+def module_units(config: Design, name: str) -> dict[str, dict]:
     """Verilog module name -> what generated it, from the elaborated Amaranth hierarchy.
 
     Arithmetic units describe themselves (``describe()``: class and widths); PE components give
@@ -159,11 +181,32 @@ def module_units(config: PEConfig, name: str) -> dict[str, dict]:
         for sub, sub_name, _ in fragment.subfragments:
             walk(sub, f"{path}.{sub_name}")
 
-    walk(Fragment.get(build_component(config), None), name)
+    walk(Fragment.get(_component(config), None), name)
     return units
 
 
-def _entry(name: str, config: PEConfig, text: str) -> dict:
+def _timing(config: Design) -> dict:
+    if isinstance(config, AccelConfig):
+        arr = config.array
+        return {"rows": arr.rows, "cols": arr.cols, "dataflow": arr.dataflow,
+                "pe_latency_cycles": arr.pe_latency, "macs_per_beat": arr.lanes}
+    return {
+        "latency_cycles": config.timing().latency,
+        "cycles_per_beat": config.timing().cycles,
+        "macs_per_beat": config.macs_per_beat,
+    }
+
+
+def _simulator(name: str, config: Design) -> dict:
+    """The simulator `make sim` uses for an accelerator (PEs: the one asked for)."""
+    if not isinstance(config, AccelConfig):
+        return {}
+    from mpgemm.hw.array.presets import SIMULATOR
+
+    return {"simulator": SIMULATOR.get(name, "verilator")}
+
+
+def _entry(name: str, config: Design, text: str) -> dict:
     parsed = parse_verilog(text)
     if name not in parsed.modules:
         raise RuntimeError(f"generated Verilog for {name!r} has no top module {name!r}")
@@ -171,11 +214,8 @@ def _entry(name: str, config: PEConfig, text: str) -> dict:
         "file": f"{name}.v",
         "top": name,
         "config": config.to_dict(),
-        "timing": {
-            "latency_cycles": config.timing().latency,
-            "cycles_per_beat": config.timing().cycles,
-            "macs_per_beat": config.macs_per_beat,
-        },
+        "timing": _timing(config),
+        **_simulator(name, config),
         "ports": parsed.modules[name],
         "modules": sorted(parsed.modules),
         "units": module_units(config, name),
@@ -187,7 +227,7 @@ def _entry(name: str, config: PEConfig, text: str) -> dict:
 
 
 def write_rtl(out_dir: str | Path = RTL_DIR,
-              designs: Mapping[str, PEConfig] | None = None) -> dict:
+              designs: Mapping[str, Design] | None = None) -> dict:
     """Generate every design (default: all presets) into ``out_dir`` with ``manifest.json``.
 
     Verilog files of designs no longer in the set are removed, so rtl_out/ always equals the
@@ -196,8 +236,7 @@ def write_rtl(out_dir: str | Path = RTL_DIR,
     import amaranth
 
     if designs is None:
-        from mpgemm.pe_designs.presets import PRESETS
-        designs = PRESETS
+        designs = default_designs()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = {}

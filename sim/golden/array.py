@@ -25,18 +25,24 @@ _GROUP_FIELDS = ("scales", "zeros", "dtypes", "specials")
 
 
 class ArrayLike(Protocol):
-    rows: int
-    cols: int
-    dataflow: str
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def cols(self) -> int: ...
+
+    @property
+    def dataflow(self) -> str: ...
 
     @property
     def lanes(self) -> int: ...
 
 
 class AccelLike(Protocol):
-    """What the golden model reads of an accelerator config."""
+    """What the golden model (and the host-side driver) read of an accelerator config."""
 
-    array: ArrayLike
+    @property
+    def array(self) -> ArrayLike: ...
 
     @property
     def pe(self) -> PEConfig: ...
@@ -47,6 +53,11 @@ class AccelLike(Protocol):
     def chunk_beats(self, k_beats: int) -> int: ...
 
     def check_gemm(self, m: Any, n: Any, k: Any) -> None: ...
+
+    def shape(self, m: int, n: int, k: int) -> Any: ...
+
+    @property
+    def bounds(self) -> dict[str, int]: ...
 
 
 def regroup(w: QuantizedWeights, group: int, new_group: int) -> QuantizedWeights:

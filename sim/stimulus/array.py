@@ -16,7 +16,7 @@ Layouts (``R x C`` array, ``KB`` beats along K, ``F`` folds of ``R`` beats):
 """
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -24,16 +24,7 @@ from mpgemm.sim.golden.array import AccelLike
 from mpgemm.sim.golden.contract import QuantizedWeights
 from mpgemm.sim.golden.ports import Bits, Field
 
-__all__ = ["AccelDriver"]
-
-
-class _Shape(Protocol):
-    m: int
-    n: int
-    k_beats: int
-    n_tiles: int
-    m_tiles: int
-    chunks: int
+__all__ = ["AccelDriver", "gemm_shapes"]
 
 
 def _word(field: Field, values: Sequence[Any | None]) -> int:
@@ -54,7 +45,7 @@ class AccelDriver:
         self.model = self.pe.golden
 
     def shape(self, m: int, n: int, k: int) -> Any:
-        return self.accel.shape(m, n, k)  # type: ignore[attr-defined]
+        return self.accel.shape(m, n, k)
 
     def _act(self, a: np.ndarray, row: int, beat: int) -> Any:
         lanes = self.accel.array.lanes
@@ -127,3 +118,48 @@ class AccelDriver:
                     if col < n:
                         y[row, col] = f.unpack((word >> (c * f.width)) & mask)
         return y
+
+
+def _fits(accel: AccelLike, m: int, n: int, k: int) -> bool:
+    try:
+        accel.check_gemm(m, n, k)
+    except ValueError:
+        return False
+    return True
+
+
+def gemm_shapes(accel: AccelLike, rng: np.random.Generator,
+                n_random: int) -> list[tuple[int, int, int]]:
+    """``(M, N, K)`` shapes that exercise an accelerator: edge tiles on every loop (M, N and
+    K's beats one past a multiple of the array, and of a weight-stationary fold), M = 1
+    (decode), the longest K its buffers take, the smallest GEMM, then ``n_random`` random
+    shapes; every shape fits the buffers (:meth:`check_gemm`)."""
+    arr = accel.array
+    R, C = arr.rows, arr.cols
+    group = accel.pe.group_size
+    step = arr.lanes if group is None else max(arr.lanes, group)
+    per_step = step // arr.lanes  # beats per K step
+
+    def largest_k(m: int, n: int, limit: int | None = None) -> int:
+        lo, hi = 1, max(1, accel.bounds["k_beats"] // per_step)
+        if limit is not None:
+            hi = min(hi, limit)
+        while lo < hi:  # the largest number of K steps that fits
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if _fits(accel, m, n, mid * step) else (lo, mid - 1)
+        return lo * step
+
+    shapes = [(R + 1, C + 1, step * (R + 1)), (1, C, largest_k(1, C)), (R, C, step),
+              (1, 1, step), (2 * R - 1, 2 * C + 1, largest_k(2 * R - 1, 2 * C + 1, 3))]
+    for _ in range(n_random):
+        m = int(rng.integers(1, 3 * R + 1))
+        n = int(rng.integers(1, 3 * C + 1))
+        shapes.append((m, n, int(rng.integers(1, 4)) * step))
+    out = []
+    for m, n, k in shapes:
+        # Shrink a shape that does not fit (small buffers) rather than drop it.
+        while not _fits(accel, m, n, k) and (m > 1 or n > 1 or k > step):
+            m, n, k = max(1, m // 2), max(1, n // 2), max(step, k // 2 // step * step)
+        if _fits(accel, m, n, k) and (m, n, k) not in out:
+            out.append((m, n, k))
+    return out

@@ -1,0 +1,256 @@
+"""Arrays and the accelerator: configs, golden model, cycle formula, and the RTL in amaranth.sim.
+
+The end-to-end runs load operands through the stream ports, run the GEMM, read Y back and
+compare it bit-exactly with :func:`array_gemm`, and the cycle counter with
+:func:`gemm_cycles`. The cocotb runs of the generated Verilog are in ``test_cocotb.py``.
+"""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from mpgemm.costmodel.array import gemm_cycles
+from mpgemm.hw.array import accel as accel_mod
+from mpgemm.hw.array import mesh as mesh_mod
+from mpgemm.hw.array.accel import Accelerator
+from mpgemm.hw.array.config import AccelConfig, ArrayConfig, accel_from_dict
+from mpgemm.hw.array.presets import ARRAY_PRESETS
+from mpgemm.pe_designs.presets import PRESETS
+from mpgemm.sim.golden.array import array_gemm
+from mpgemm.sim.golden.contract import QuantizedWeights, gemm
+from mpgemm.sim.golden.fp import fp32_add
+from mpgemm.sim.stimulus import random_gemm
+from mpgemm.sim.stimulus.array import AccelDriver, gemm_shapes
+
+INT8 = PRESETS["int_mac_w8a8"]  # 4 lanes
+#: An integer PE whose accumulator holds only 8 products: K splits into chunks at the edge.
+SHORT = replace(INT8, lanes=2, k_max=8, acc_bits=20)
+#: Dequantize-then-MAC with groups of 8, so that small GEMMs hold several groups.
+DQ8 = replace(PRESETS["dequant_mac_w4a16_l4"], group_size=8)
+
+
+def accel(pe=INT8, rows=3, cols=2, dataflow="os", **kw) -> AccelConfig:
+    kw = {"a_depth": 64, "w_depth": 64, "o_depth": 64} | kw
+    return AccelConfig(array=ArrayConfig(pe=pe, rows=rows, cols=cols, dataflow=dataflow), **kw)
+
+
+# --- configs -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"rows": 0}, ValueError, "rows must be in [1, 128], not 0"),
+    ({"cols": 1.5}, TypeError, "cols must be an integer, not 1.5"),
+    ({"dataflow": "is"}, ValueError, "dataflow must be one of 'os', 'ws', not 'is'"),
+    ({"rows": 4, "tile_rows": 3}, ValueError, "tile_rows=3 and tile_cols=1 must divide rows=4"),
+    ({"pe": "int_mac"}, TypeError, "expected a PE config of a registered family"),
+    ({"pe": PRESETS["lut_w2_a8"]}, ValueError, "pe must be a PE (tile_shape (1, 1, k)), not a"),
+    ({"pe": PRESETS["bitserial_int4_a8"], "dataflow": "ws"}, ValueError,
+     "dataflow='ws' is not built for the bitserial PE"),
+    ({"pe": SHORT, "rows": 5, "dataflow": "ws"}, ValueError,
+     "rows=5 x 2 lanes products per fold exceed the PE's k_max=8"),
+])
+def test_array_config_errors(kwargs, error, message):
+    with pytest.raises(error) as e:
+        ArrayConfig(**({"pe": INT8} | kwargs))
+    assert message in str(e.value)
+
+
+def test_accel_config_errors():
+    with pytest.raises(ValueError, match=r"a_depth must be in \[1, 65536\], not 0"):
+        accel(a_depth=0)
+    with pytest.raises(ValueError, match="out_bits must be in \\[32, 64\\], not 16"):
+        accel(out_bits=16)
+    with pytest.raises(ValueError, match="out_bits must be None for a PE whose partial sums "
+                                         "are fp32, not 40"):
+        accel(pe=PRESETS["fp16_mac"], out_bits=40)
+    with pytest.raises(TypeError, match="array must be an ArrayConfig"):
+        AccelConfig(array=INT8)
+
+
+@pytest.mark.parametrize("shape, message", [
+    ((0, 4, 8), "M must be in [1, 1073741824], not 0"),
+    ((4, 4, 6), "K=6 must be a multiple of 4 (4 products per beat)"),
+    ((100, 4, 8), "M=100, N=4, K=8 needs 68 words of the a buffer, more than a_depth=64"),
+    ((4, 300, 8), "needs 300 words of the w buffer, more than w_depth=64"),
+])
+def test_check_gemm_errors(shape, message):
+    with pytest.raises(ValueError) as e:
+        accel().check_gemm(*shape)
+    assert message in str(e.value)
+
+
+def test_check_gemm_group_and_accumulator_limits():
+    with pytest.raises(ValueError, match=r"K=12 must be a multiple of 8 \(4 products per beat "
+                                         r"and group_size=8\)"):
+        accel(pe=DQ8).check_gemm(2, 2, 12)
+    # 8 products per chunk, 20-bit PE accumulators, 22-bit edge: at most 8 * 4 products.
+    a = accel(pe=SHORT, out_bits=22)
+    a.check_gemm(1, 1, 32)
+    with pytest.raises(ValueError, match="K=34 exceeds 32, the longest sum the 22-bit output "
+                                         "accumulators hold; raise out_bits"):
+        a.check_gemm(1, 1, 34)
+
+
+def test_accel_round_trip_and_bad_dicts():
+    for config in [*ARRAY_PRESETS.values(), accel(pe=SHORT, out_bits=30, dataflow="ws")]:
+        assert accel_from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    good = accel().to_dict()
+    with pytest.raises(ValueError, match="unknown accel parameter\\(s\\) 'depth'"):
+        accel_from_dict(good | {"depth": 3})
+    with pytest.raises(ValueError, match="array config needs kind='array', not None"):
+        accel_from_dict(good | {"array": {"rows": 2}})
+    with pytest.raises(TypeError, match="accel config must be a mapping, not list"):
+        accel_from_dict([good])
+
+
+# --- golden model --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("pe", [INT8, PRESETS["fp16_mac_l4"], DQ8], ids=lambda p: p.kind)
+def test_one_chunk_is_the_pe_gemm(pe):
+    """Output-stationary without a K split, or a single weight-stationary fold: the PE's GEMM."""
+    rng = np.random.default_rng(3)
+    for dataflow, k in (("os", 48), ("ws", 8)):
+        a, w = random_gemm(pe, rng, 5, k, 3)
+        cfg = accel(pe=pe, dataflow=dataflow, rows=2 if dataflow == "ws" else 3)
+        assert (array_gemm(cfg, a, w) == gemm(pe, a, w)).all()
+
+
+def test_integer_chunks_add_up_exactly():
+    rng = np.random.default_rng(4)
+    a = rng.integers(-128, 128, (3, 40))
+    w = QuantizedWeights(rng.integers(-128, 128, (40, 5)))
+    for dataflow in ("os", "ws"):
+        y = array_gemm(accel(pe=SHORT, dataflow=dataflow, out_bits=32), a, w)
+        assert (y == a @ w.codes).all()
+
+
+def test_fp32_folds_are_added_at_the_edge_in_order():
+    pe = PRESETS["fp16_mac"]
+    rng = np.random.default_rng(5)
+    a, w = random_gemm(pe, rng, 4, 7, 3)
+    cfg = accel(pe=pe, dataflow="ws", rows=3)
+    folds = [gemm(pe, a[:, k:k + 3] if k + 3 <= 7 else np.pad(a[:, k:], ((0, 0), (0, k + 3 - 7))),
+                  QuantizedWeights(np.pad(w.codes[k:k + 3], ((0, max(0, k + 3 - 7)), (0, 0)))))
+             for k in (0, 3, 6)]
+    assert (array_gemm(cfg, a, w) == fp32_add(fp32_add(folds[0], folds[1]), folds[2])).all()
+
+
+# --- cycle formula -------------------------------------------------------------------------
+
+def test_cycle_formula_by_hand():
+    # 1x1 output-stationary, one beat: issue (cycle 1), read, register, the PE's beat, its
+    # result (L = 1), the write: cycle 5.
+    assert gemm_cycles(accel(rows=1, cols=1), 1, 1, 4).total == 5
+    # 3x2, K of 12 beats, 2x2 output blocks of 12 beats each: 48 slots, then 3 + 2 + 1 + 1.
+    c = gemm_cycles(accel(), 6, 4, 48)
+    assert (c.total, c.compute_slots, c.idle_slots, c.tiles) == (48 + 7, 48, 0, 4)
+    # One-beat blocks wait for the previous block's rows to leave: max(1, 3, 2) = 3 each.
+    assert gemm_cycles(accel(), 6, 4, 4).total == 1 + 3 * 3 + 7
+    # Weight-stationary: 2 column blocks x 2 folds, P = max(M=5, C=2, (R-1)L+1=3) = 5.
+    assert gemm_cycles(accel(dataflow="ws"), 5, 4, 24).total == 3 * 5 + 5 + 3 + 2 + 2
+
+
+def test_utilization_approaches_one_for_long_k():
+    c = gemm_cycles(accel(rows=4, cols=4, a_depth=4096, w_depth=4096, out_bits=48), 4, 4,
+                    4 * 4000)
+    assert 0.99 < c.utilization <= 1
+
+
+# --- RTL in amaranth.sim -------------------------------------------------------------------
+
+def run_accel(config: AccelConfig, a, w, *, dut=None, stall: int = 3):
+    """Load, run and read one GEMM in amaranth.sim; ``(Y, cycles)``. Every ``stall``-th cycle
+    the host neither offers nor takes a word (back-pressure on both sides)."""
+    m, k = np.asarray(a).shape
+    n = w.shape[1]
+    driver = AccelDriver(config)
+    words = {"a": driver.a_words(a), "w": driver.w_words(w)}
+    dut = dut or Accelerator(config)
+    out: dict = {}
+
+    async def bench(ctx):
+        for name, port in (("a", dut.a_in), ("w", dut.w_in)):
+            i = t = 0
+            while i < len(words[name]):
+                t += 1
+                offer = t % stall != 0
+                ctx.set(port.valid, offer)
+                ctx.set(port.payload.as_value(), words[name][i])
+                _, _, ready = await ctx.tick().sample(port.ready)
+                i += int(offer and ready)
+            ctx.set(port.valid, 0)
+        ctx.set(dut.m, m)
+        ctx.set(dut.n, n)
+        ctx.set(dut.k_beats, k // config.array.lanes)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        ys, t = [], 0
+        while True:
+            t += 1
+            take = t % stall != 0
+            ctx.set(dut.y_out.ready, take)
+            _, _, valid, payload, busy = await ctx.tick().sample(
+                dut.y_out.valid, dut.y_out.payload.as_value(), dut.busy)
+            if take and valid:
+                ys.append(payload)
+            if not busy:
+                break
+            assert t < 100_000, "the accelerator never finished"
+        out["y"], out["cycles"] = ys, ctx.get(dut.cycles)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return driver.result(out["y"], m, n), out["cycles"]
+
+
+def check_gemms(config: AccelConfig, seed: int, n_random: int = 2, dut=None) -> None:
+    rng = np.random.default_rng(seed)
+    for i, (m, n, k) in enumerate(gemm_shapes(config, rng, n_random)):
+        a, w = random_gemm(config.pe, rng, m, k, n, extreme=bool(i % 2))
+        y, cycles = run_accel(config, a, w, dut=dut)
+        expected = array_gemm(config, a, w)
+        assert (y == expected).all(), f"seed={seed} M={m} N={n} K={k}: Y differs"
+        assert cycles == gemm_cycles(config, m, n, k).total, f"seed={seed} M={m} N={n} K={k}"
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+@pytest.mark.parametrize("pe", [INT8, SHORT], ids=["int8x4", "k_max8"])
+def test_integer_accel_end_to_end(pe, dataflow):
+    check_gemms(accel(pe=pe, dataflow=dataflow, out_bits=40), seed=11)
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+@pytest.mark.parametrize("pe", [PRESETS["fp16_mac_l4"], DQ8], ids=["fp16x4", "dequant_g8"])
+def test_fp_accel_end_to_end(pe, dataflow):
+    check_gemms(accel(pe=pe, dataflow=dataflow, rows=2, cols=3), seed=12, n_random=1)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 3), (4, 1)])
+def test_degenerate_grids(shape):
+    check_gemms(accel(rows=shape[0], cols=shape[1]), seed=13, n_random=0)
+    check_gemms(accel(rows=shape[0], cols=shape[1], dataflow="ws"), seed=13, n_random=0)
+
+
+# --- the checks fail when the hardware is wrong --------------------------------------------
+
+@pytest.mark.parametrize("mutant", ["no_row_skew", "no_idle_slots", "no_edge_add"])
+def test_broken_accelerators_fail(monkeypatch, mutant):
+    """Three deliberate bugs, each caught by the end-to-end check: rows entering without
+    their skew, output blocks issued back to back (rows leave on top of each other), chunks
+    written instead of added."""
+    config = accel(pe=SHORT, out_bits=32)
+    if mutant == "no_row_skew":
+        monkeypatch.setattr(mesh_mod.Mesh, "row_skew", property(lambda self: 0))
+    elif mutant == "no_idle_slots":
+        monkeypatch.setattr(accel_mod, "_at_least", lambda value, bound: value)
+    else:
+        monkeypatch.setattr(AccelConfig, "edge_adds", property(lambda self: False))
+    # A wrong Y, a wrong cycle count, or a wrong number of output words.
+    with pytest.raises((AssertionError, ValueError)):
+        check_gemms(config, seed=14, n_random=1)
