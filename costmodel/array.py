@@ -5,11 +5,14 @@ reasons for each term). Cycles are counted from ``start`` to the last output wri
 first beat issued in cycle 1. With ``R x C`` PEs of result latency ``L``:
 
 * output-stationary: every output block of ``R`` rows and ``C`` columns runs each chunk of K
-  (``b`` beats, at most what the PE's accumulator holds); a chunk's last beat comes
-  ``max(b, R, C)`` cycles after the previous chunk's (the first chunk's: ``b`` cycles after
-  the start), then needs 2 cycles (buffer read, register) to reach the array, ``R - 1 + C - 1``
-  to cross it, ``L`` for the result and one to be written:
-  ``cycles = b_first + sum over the other chunks of max(b, R, C) + R + C + L + 1``;
+  (``b`` beats, at most what the PE's accumulator holds, whole quantization groups); a beat
+  takes the cycles of the slowest column's weight data type (``c``, one for the MAC PEs), and
+  a chunk's last beat comes at least ``D = max(R, C + L_max - L_min)`` cycles after the
+  previous chunk's (its rows must have left the array; ``L``: the PE's result latencies over
+  its data types). The last beat then needs 2 cycles (buffer read, register) to reach the
+  array, ``R - 1 + C - 1`` to cross it, ``L_max`` for the result and one to be written:
+  ``cycles = 1 + (b_first - 1) c + sum over the other chunks of max(b c, D) + R + C + L_max
+  + 1`` with one data type;
 * weight-stationary: every block of ``C`` columns runs each fold of ``R`` beats of K in
   ``P = max(M, C, (R - 1) L + 1)`` slots; the last row of A then crosses the array (``R L``,
   the column sums) and the de-skew (``C``):
@@ -18,7 +21,9 @@ first beat issued in cycle 1. With ``R x C`` PEs of result latency ``L``:
 
 from dataclasses import dataclass
 
-from mpgemm.hw.array.config import AccelConfig
+import numpy as np
+
+from mpgemm.hw.array.config import AccelConfig, GemmShape
 
 __all__ = ["ArrayCycles", "gemm_cycles"]
 
@@ -44,25 +49,101 @@ class ArrayCycles:
         return self.compute_slots / self.total
 
 
-def gemm_cycles(accel: AccelConfig, m: int, n: int, k: int) -> ArrayCycles:
-    """The cycles ``accel`` takes for ``Y[M, N] = A[M, K] x W[K, N]``."""
+def _group_intervals(accel: AccelConfig, dtypes: np.ndarray, n_tile: int,
+                     n_groups: int) -> np.ndarray:
+    """Cycles per beat of every quantization group (along K) in one block of columns: the
+    slowest column's data type; columns past N hold zero weights (data type 0)."""
+    pe, cols = accel.pe, accel.array.cols
+    cycles = np.array([pe.timing(f).cycles for f in pe.weight_formats])
+    block = np.zeros((n_groups, cols), dtype=np.int64)
+    part = dtypes[:, n_tile * cols:(n_tile + 1) * cols]
+    block[:, :part.shape[1]] = part
+    return cycles[block % len(cycles)].max(axis=1)
+
+
+def _dtype_matrix(accel: AccelConfig, m: int, n: int, k: int,
+                  dtypes: "np.ndarray | str | None") -> tuple[np.ndarray | None, int]:
+    """``(per-group data type indices [K / group, N] or None, the uniform beat cycles)``."""
+    pe = accel.pe
+    if dtypes is None or isinstance(dtypes, str):
+        fmt = pe.weight_formats[0] if dtypes is None else dtypes
+        if fmt not in pe.weight_formats:
+            raise ValueError(f"dtypes {fmt!r} is not one of the PE's weight_formats "
+                             f"{pe.weight_formats}")
+        return None, pe.timing(fmt).cycles
+    d = np.asarray(dtypes)
+    group = pe.group_size or k
+    if d.shape != (k // group, n) or not np.issubdtype(d.dtype, np.integer):
+        raise ValueError(f"dtypes must be an integer [K / group_size, N] = [{k // group}, {n}] "
+                         f"array of indices into weight_formats, not shape {d.shape}")
+    return d, 0
+
+
+def _os_schedule(accel: AccelConfig, s: GemmShape, dtypes: np.ndarray | None,
+                 uniform: int) -> tuple[int, int]:
+    """``(cycle of the last beat, cycles until then the PEs spend on beats)`` of an
+    output-stationary GEMM, beat by beat as the controller issues them (see
+    :mod:`mpgemm.hw.array.accel`)."""
+    pe = accel.pe
+    spacing = accel.last_beat_spacing
+    lanes = accel.array.lanes
+    lens = [s.chunk_beats] * (s.chunks - 1) + [s.k_beats - (s.chunks - 1) * s.chunk_beats]
+    blocks = s.m_tiles * s.n_tiles
+    if dtypes is None:
+        # Every beat takes `uniform` cycles, and full groups never wait for the dequantizer
+        # (the PE configs require a group to outlast its dequantization): each block's
+        # chunks end max(beats * cycles, spacing) after the previous chunk's last beat.
+        per_block = [max(b * uniform, spacing) for b in lens]
+        last = 1 + (lens[0] - 1) * uniform + blocks * sum(per_block) - per_block[0]
+        # (The last beat's own cycles overlap the trip through the array.)
+        return last, blocks * s.k_beats * uniform - uniform + 1
+    bpg = pe.beats_per_group or s.k_beats
+    busy = pe.golden.dequant_busy_cycles(pe)
+    n_groups = s.k // (pe.group_size or s.k)
+    t, dq_free, prev_last, busy_cycles = 1, 0, None, 0
+    for _ in range(s.m_tiles):
+        for nt in range(s.n_tiles):
+            intervals = _group_intervals(accel, dtypes, nt, n_groups)
+            k0 = 0
+            for length in lens:
+                for g0 in range(k0, k0 + length, bpg):
+                    beats = min(bpg, k0 + length - g0)
+                    step = int(intervals[g0 * lanes // (pe.group_size or s.k)])
+                    busy_cycles += beats * step
+                    t += (beats - 1) * step          # the group's last beat
+                    if g0 + beats == k0 + length:   # ... which is the chunk's last beat
+                        if prev_last is not None:
+                            t = max(t, prev_last + spacing)
+                        prev_last = t
+                    nxt = max(t + step, dq_free)
+                    dq_free = nxt + busy
+                    t = nxt
+                k0 += length
+    assert prev_last is not None
+    return prev_last, busy_cycles - step + 1
+
+
+def gemm_cycles(accel: AccelConfig, m: int, n: int, k: int, *,
+                dtypes: "np.ndarray | str | None" = None) -> ArrayCycles:
+    """The cycles ``accel`` takes for ``Y[M, N] = A[M, K] x W[K, N]``.
+
+    ``dtypes``: the weights' data type where the PE has several (bit-serial PEs take one cycle
+    per term): a format name for every group, or the per-group indices into the PE's
+    ``weight_formats`` (``[K / group_size, N]``, as in :class:`QuantizedWeights`); default:
+    the PE's first format.
+    """
     if not isinstance(accel, AccelConfig):
         raise TypeError(f"accel must be an AccelConfig, not {type(accel).__name__}")
     s = accel.shape(m, n, k)
     arr = accel.array
     R, C, L = arr.rows, arr.cols, arr.pe_latency
     if arr.dataflow == "os":
-        last = s.k_beats - (s.chunks - 1) * s.chunk_beats
-        blocks = s.m_tiles * s.n_tiles
-        lens = [s.chunk_beats] * (s.chunks - 1) + [last]
-        # Each chunk's last beat comes max(beats, R, C) cycles after the previous chunk's;
-        # the first chunk's after its own beats.
-        slots = blocks * sum(max(b, R, C) for b in lens) - max(lens[0], R, C) + lens[0]
-        compute = blocks * s.k_beats
+        d, uniform = _dtype_matrix(accel, m, n, k, dtypes)
+        last, busy = _os_schedule(accel, s, d, uniform)
         tail = R + C + L + 1
-        return ArrayCycles(total=slots + tail, compute_slots=compute,
-                           idle_slots=slots - compute, fill_drain=tail,
-                           tiles=blocks * s.chunks)
+        total = last + tail
+        return ArrayCycles(total=total, compute_slots=busy, idle_slots=total - tail - busy,
+                           fill_drain=tail, tiles=s.m_tiles * s.n_tiles * s.chunks)
     tiles = s.n_tiles * s.chunks
     period = max(m, C, (R - 1) * L + 1)
     total = (tiles - 1) * period + m + R * L + C + 2

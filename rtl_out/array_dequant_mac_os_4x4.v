@@ -4,125 +4,136 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [63:0] \$100 ;
-  reg [4:0] \$101 ;
-  reg [4:0] \$102 ;
-  reg [95:0] \$103 ;
-  reg [8:0] \$104 ;
-  reg [10:0] \$105 ;
-  reg [9:0] \$106 ;
+  reg [2:0] \$100 ;
+  reg \$101 ;
+  reg [8:0] \$102 ;
+  reg [10:0] \$103 ;
+  reg [9:0] \$104 ;
+  reg [8:0] \$105 ;
+  reg \$106 ;
   reg [8:0] \$107 ;
-  reg [10:0] \$108 ;
+  reg [8:0] \$108 ;
   reg \$109 ;
-  wire \$11 ;
+  wire [3:0] \$11 ;
   reg \$110 ;
-  reg \$111 ;
-  reg [7:0] \$112 ;
-  reg \$113 ;
-  reg [127:0] \$114 ;
+  reg [63:0] \$111 ;
+  reg [4:0] \$112 ;
+  reg [4:0] \$113 ;
+  reg [95:0] \$114 ;
   reg [8:0] \$115 ;
-  reg \$116 ;
-  reg [8:0] \$117 ;
-  reg \$118 ;
-  wire [8:0] \$12 ;
-  wire [9:0] \$13 ;
-  wire [9:0] \$14 ;
-  wire [9:0] \$15 ;
+  reg [10:0] \$116 ;
+  reg [9:0] \$117 ;
+  reg [8:0] \$118 ;
+  reg [10:0] \$119 ;
+  wire [9:0] \$12 ;
+  reg \$120 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg [7:0] \$123 ;
+  reg \$124 ;
+  reg [127:0] \$125 ;
+  reg [8:0] \$126 ;
+  reg \$127 ;
+  reg [8:0] \$128 ;
+  reg \$129 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [9:0] \$20 ;
+  wire \$20 ;
   wire \$21 ;
-  wire [9:0] \$22 ;
-  wire \$23 ;
+  wire [10:0] \$22 ;
+  wire [11:0] \$23 ;
   wire [10:0] \$24 ;
   wire [11:0] \$25 ;
-  wire [10:0] \$26 ;
-  wire [11:0] \$27 ;
-  wire [9:0] \$28 ;
-  wire [11:0] \$29 ;
+  wire \$26 ;
+  wire [9:0] \$27 ;
+  wire [11:0] \$28 ;
+  wire [10:0] \$29 ;
   wire \$3 ;
-  wire [10:0] \$30 ;
+  wire \$30 ;
   wire \$31 ;
-  wire \$32 ;
-  wire [11:0] \$33 ;
+  wire [11:0] \$32 ;
+  wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire [9:0] \$36 ;
+  wire [9:0] \$35 ;
+  wire \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
   wire \$41 ;
-  wire \$42 ;
-  wire [9:0] \$43 ;
+  wire [9:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [9:0] \$47 ;
+  wire [9:0] \$46 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [40:0] \$49 ;
   wire \$5 ;
-  wire [40:0] \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire [9:0] \$53 ;
-  wire [9:0] \$54 ;
-  wire [10:0] \$55 ;
+  wire \$50 ;
+  wire [3:0] \$51 ;
+  wire [3:0] \$52 ;
+  wire \$53 ;
+  wire [3:0] \$54 ;
+  wire [3:0] \$55 ;
   wire \$56 ;
-  wire [10:0] \$57 ;
-  wire [10:0] \$58 ;
-  wire \$59 ;
+  wire [3:0] \$57 ;
+  wire [3:0] \$58 ;
+  wire [9:0] \$59 ;
   wire [10:0] \$6 ;
-  wire [11:0] \$60 ;
-  wire [9:0] \$61 ;
-  wire [11:0] \$62 ;
-  wire \$63 ;
-  wire [9:0] \$64 ;
-  wire [9:0] \$65 ;
-  wire \$66 ;
-  wire [10:0] \$67 ;
-  wire [11:0] \$68 ;
-  wire [11:0] \$69 ;
+  wire [1:0] \$60 ;
+  wire [1:0] \$61 ;
+  wire [10:0] \$62 ;
+  wire [10:0] \$63 ;
+  wire \$64 ;
+  wire [11:0] \$65 ;
+  wire [9:0] \$66 ;
+  wire [11:0] \$67 ;
+  wire \$68 ;
+  wire [9:0] \$69 ;
   wire \$7 ;
-  wire [11:0] \$70 ;
+  wire [9:0] \$70 ;
   wire \$71 ;
-  wire [9:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
+  wire [10:0] \$72 ;
+  wire [11:0] \$73 ;
+  wire [11:0] \$74 ;
+  wire [11:0] \$75 ;
   wire \$76 ;
-  wire \$77 ;
+  wire [9:0] \$77 ;
   wire \$78 ;
-  wire [8:0] \$79 ;
-  wire \$8 ;
+  wire \$79 ;
+  wire [1:0] \$8 ;
   wire \$80 ;
   wire \$81 ;
-  wire [8:0] \$82 ;
+  wire \$82 ;
   wire \$83 ;
-  wire [9:0] \$84 ;
+  wire [8:0] \$84 ;
   wire \$85 ;
-  reg [8:0] \$86 ;
-  reg [8:0] \$87 ;
-  reg [8:0] \$88 ;
-  reg [10:0] \$89 ;
-  wire [8:0] \$9 ;
-  reg [8:0] \$90 ;
-  reg \$91 ;
-  reg [39:0] \$92 ;
+  wire \$86 ;
+  wire [8:0] \$87 ;
+  wire \$88 ;
+  wire [9:0] \$89 ;
+  wire [1:0] \$9 ;
+  wire \$90 ;
+  reg [8:0] \$91 ;
+  reg [8:0] \$92 ;
   reg [8:0] \$93 ;
   reg [10:0] \$94 ;
-  reg [9:0] \$95 ;
-  reg [8:0] \$96 ;
-  reg [8:0] \$97 ;
-  reg [8:0] \$98 ;
-  reg \$99 ;
+  reg [8:0] \$95 ;
+  reg \$96 ;
+  reg [39:0] \$97 ;
+  reg [2:0] \$98 ;
+  reg [2:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  reg [7:0] \$signature__addr$40 ;
+  wire [7:0] \$signature__addr$47 ;
   wire [63:0] \$signature__data ;
   wire [95:0] \$signature__data$25 ;
   wire [23:0] \$signature__data$25[0] ;
@@ -145,15 +156,15 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [3:0] \$signature__data$25[3].q[0] ;
   wire [15:0] \$signature__data$25[3].scale ;
   wire [3:0] \$signature__data$25[3].zero ;
-  wire [63:0] \$signature__data$79 ;
-  wire [15:0] \$signature__data$79[0] ;
-  wire [15:0] \$signature__data$79[0][0] ;
-  wire [15:0] \$signature__data$79[1] ;
-  wire [15:0] \$signature__data$79[1][0] ;
-  wire [15:0] \$signature__data$79[2] ;
-  wire [15:0] \$signature__data$79[2][0] ;
-  wire [15:0] \$signature__data$79[3] ;
-  wire [15:0] \$signature__data$79[3][0] ;
+  wire [63:0] \$signature__data$88 ;
+  wire [15:0] \$signature__data$88[0] ;
+  wire [15:0] \$signature__data$88[0][0] ;
+  wire [15:0] \$signature__data$88[1] ;
+  wire [15:0] \$signature__data$88[1][0] ;
+  wire [15:0] \$signature__data$88[2] ;
+  wire [15:0] \$signature__data$88[2][0] ;
+  wire [15:0] \$signature__data$88[3] ;
+  wire [15:0] \$signature__data$88[3][0] ;
   wire [15:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[1] ;
@@ -164,7 +175,7 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [15:0] \$signature__data[3][0] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$44 ;
+  wire \$signature__en$51 ;
   reg [8:0] KB = 9'h000;
   reg [8:0] M = 9'h000;
   reg [10:0] N = 11'h000;
@@ -294,16 +305,25 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [31:0] \o_wr__data[3] ;
   reg o_wr__en = 1'h0;
   reg [8:0] os_a_base = 9'h000;
-  wire [8:0] os_beat;
-  reg os_first_tile = 1'h0;
-  wire [8:0] os_idle;
+  reg os_any_last = 1'h0;
+  reg [8:0] os_beat = 9'h000;
+  reg [2:0] os_dq = 3'h0;
+  reg [2:0] os_dq_now;
+  wire os_fire;
+  reg [2:0] os_gap = 3'h0;
+  reg [2:0] os_gap_now;
+  reg os_group_beat = 1'h0;
+  wire os_group_end;
+  wire os_interval;
+  wire os_is_last;
   reg [9:0] os_kc = 10'h000;
   wire [8:0] os_len;
   reg [8:0] os_m0 = 9'h000;
   reg [10:0] os_n0 = 11'h000;
-  wire [8:0] os_period;
+  reg os_prev_group_end = 1'h0;
+  reg os_prev_issued = 1'h0;
   wire [8:0] os_rest;
-  reg [8:0] os_slot = 9'h000;
+  reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
   reg [8:0] raddr = 9'h000;
   input rst;
@@ -351,7 +371,7 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   input w_in__valid;
   wire w_in__valid;
   reg [8:0] w_load_addr = 9'h000;
-  reg [7:0] w_rd__addr;
+  wire [7:0] w_rd__addr;
   wire [95:0] w_rd__data;
   wire [23:0] \w_rd__data[0] ;
   wire [3:0] \w_rd__data[0].q ;
@@ -650,9 +670,11 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   reg [63:0] _0_;
   always @(posedge clk) begin
-    _0_ <= a_buf[\$signature__addr$40 ];
+    if (os_fire) begin
+      _0_ <= a_buf[\$23 [7:0]];
+    end
   end
-  assign \$signature__data$79  = _0_;
+  assign \$signature__data$88  = _0_;
   reg [127:0] o_buf [255:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1190,7 +1212,9 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   reg [95:0] _2_;
   always @(posedge clk) begin
-    _2_ <= w_buf[w_rd__addr];
+    if (os_fire) begin
+      _2_ <= w_buf[\$25 [7:0]];
+    end
   end
   assign w_rd__data = _2_;
   assign busy = run | drain;
@@ -1207,155 +1231,171 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \$6  = KB - os_kc;
   assign \$7  = \$6 [8:0] < 9'h100;
   assign os_len = \$7  ? \$6 [8:0] : 9'h100;
-  assign \$8  = os_len < 3'h4;
-  assign \$9  = \$8  ? 9'h004 : os_len;
-  assign \$10  = \$9  < 3'h4;
-  assign \$11  = os_len < 3'h4;
-  assign \$12  = \$11  ? 9'h004 : os_len;
-  assign os_period = \$10  ? 9'h004 : \$12 ;
-  assign \$13  = os_period - os_len;
-  assign \$14  = os_first_tile ? 10'h000 : \$13 ;
-  assign \$15  = os_slot - \$14 [8:0];
-  assign \$16  = os_m0 < M;
-  assign \$17  = run & \$16 ;
-  assign \$18  = os_slot >= \$14 [8:0];
-  assign \$19  = ! \$15 [8:0];
-  assign \$20  = os_len - 1'h1;
-  assign \$21  = \$15 [8:0] == \$20 ;
-  assign \$22  = os_len - 1'h1;
-  assign \$23  = \$15 [8:0] == \$22 ;
-  assign \$24  = os_a_base + os_kc;
-  assign \$25  = \$24  + \$15 [8:0];
-  assign \$26  = os_w_base + os_kc;
-  assign \$27  = \$26  + \$15 [8:0];
-  assign \$28  = edge_m0 + o_row_index;
-  assign \$29  = edge_y_base + \$28 [8:0];
+  assign \$10  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
+  assign \$11  = os_gap_now + 1'h0;
+  assign \$12  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$12 ;
+  assign \$13  = os_m0 < M;
+  assign \$14  = run & \$13 ;
+  assign \$15  = ! os_gap_now;
+  assign \$16  = \$14  & \$15 ;
+  assign \$17  = ~ os_is_last;
+  assign \$18  = ~ os_any_last;
+  assign \$19  = \$17  | \$18 ;
+  assign \$20  = os_since_last >= 3'h4;
+  assign \$21  = \$19  | \$20 ;
+  assign os_fire = \$16  & \$21 ;
+  assign \$22  = os_a_base + os_kc;
+  assign \$23  = \$22  + os_beat;
+  assign \$24  = os_w_base + os_kc;
+  assign \$25  = \$24  + os_beat;
+  assign \$26  = ! os_beat;
+  assign \$27  = edge_m0 + o_row_index;
+  assign \$28  = edge_y_base + \$27 [8:0];
   assign first_chunk = ! edge_k;
-  assign \$30  = edge_k + 9'h100;
-  assign chunk_done = \$30  >= KB;
+  assign \$29  = edge_k + 9'h100;
+  assign chunk_done = \$29  >= KB;
   assign block_done = o_row_index == 2'h3;
-  assign \$31  = run & o_row_valid;
-  assign \$32  = block_done & chunk_done;
-  assign \$33  = edge_n0 + 3'h4;
-  assign \$34  = \$33  >= N;
-  assign \$35  = \$32  & \$34 ;
-  assign \$36  = edge_m0 + 3'h4;
-  assign \$37  = \$36  >= M;
-  assign is_last = \$35  & \$37 ;
-  assign \$38  = ~ y_out__valid;
-  assign \$39  = \$38  | y_out__ready;
-  assign \$40  = raddr < y_end;
-  assign \$41  = \$39  & \$40 ;
-  assign \$42  = a_in__valid & a_in__ready;
-  assign \$43  = a_load_addr + 1'h1;
-  assign \$44  = ~ busy;
-  assign \$45  = start & \$44 ;
-  assign \$46  = w_in__valid & w_in__ready;
-  assign \$47  = w_load_addr + 1'h1;
-  assign \$48  = ~ busy;
-  assign \$49  = start & \$48 ;
-  assign \$50  = cycles + 1'h1;
-  assign \$51  = os_m0 < M;
-  assign \$52  = run & \$51 ;
-  assign \$53  = os_slot + 1'h1;
-  assign \$54  = \$14 [8:0] + os_len;
-  assign \$55  = \$54  - 1'h1;
-  assign \$56  = os_slot == \$55 ;
-  assign \$57  = os_kc + os_len;
-  assign \$58  = os_kc + os_len;
-  assign \$59  = \$58  >= KB;
-  assign \$60  = os_n0 + 3'h4;
-  assign \$61  = os_w_base + KB;
-  assign \$62  = os_n0 + 3'h4;
-  assign \$63  = \$62  >= N;
-  assign \$64  = os_m0 + 3'h4;
-  assign \$65  = os_a_base + KB;
-  assign \$66  = run & o_row_valid;
-  assign \$67  = edge_k + 9'h100;
-  assign \$68  = edge_n0 + 3'h4;
-  assign \$69  = edge_y_base + M;
-  assign \$70  = edge_n0 + 3'h4;
-  assign \$71  = \$70  >= N;
-  assign \$72  = edge_m0 + 3'h4;
-  assign \$73  = run & o_row_valid;
-  assign \$74  = run & o_row_valid;
-  assign \$75  = \$28 [8:0] < M;
-  assign \$76  = \$74  & \$75 ;
-  assign \$77  = run & o_row_valid;
-  assign \$78  = \$77  & is_last;
-  assign \$79  = o_wr__addr + 1'h1;
-  assign \$80  = \$79  > y_end;
-  assign \$81  = o_wr__en & \$80 ;
-  assign \$82  = o_wr__addr + 1'h1;
-  assign \$83  = run & last_write;
-  assign \$84  = raddr + 1'h1;
-  assign \$85  = raddr == y_end;
+  assign \$30  = run & o_row_valid;
+  assign \$31  = block_done & chunk_done;
+  assign \$32  = edge_n0 + 3'h4;
+  assign \$33  = \$32  >= N;
+  assign \$34  = \$31  & \$33 ;
+  assign \$35  = edge_m0 + 3'h4;
+  assign \$36  = \$35  >= M;
+  assign is_last = \$34  & \$36 ;
+  assign \$37  = ~ y_out__valid;
+  assign \$38  = \$37  | y_out__ready;
+  assign \$39  = raddr < y_end;
+  assign \$40  = \$38  & \$39 ;
+  assign \$41  = a_in__valid & a_in__ready;
+  assign \$42  = a_load_addr + 1'h1;
+  assign \$43  = ~ busy;
+  assign \$44  = start & \$43 ;
+  assign \$45  = w_in__valid & w_in__ready;
+  assign \$46  = w_load_addr + 1'h1;
+  assign \$47  = ~ busy;
+  assign \$48  = start & \$47 ;
+  assign \$49  = cycles + 1'h1;
+  assign \$50  = os_gap_now > 1'h0;
+  assign \$51  = os_gap_now - 1'h1;
+  assign \$52  = \$50  ? \$51  : 4'h0;
+  assign \$53  = os_dq_now > 1'h0;
+  assign \$54  = os_dq_now - 1'h1;
+  assign \$55  = \$53  ? \$54  : 4'h0;
+  assign \$56  = os_since_last < 3'h4;
+  assign \$57  = os_since_last + 1'h1;
+  assign \$58  = \$56  ? \$57  : { 1'h0, os_since_last };
+  assign \$59  = os_beat + 1'h1;
+  assign \$60  = os_group_beat + 1'h1;
+  assign \$61  = os_is_last ? 2'h0 : \$60 ;
+  assign \$62  = os_kc + os_len;
+  assign \$63  = os_kc + os_len;
+  assign \$64  = \$63  >= KB;
+  assign \$65  = os_n0 + 3'h4;
+  assign \$66  = os_w_base + KB;
+  assign \$67  = os_n0 + 3'h4;
+  assign \$68  = \$67  >= N;
+  assign \$69  = os_m0 + 3'h4;
+  assign \$70  = os_a_base + KB;
+  assign \$71  = run & o_row_valid;
+  assign \$72  = edge_k + 9'h100;
+  assign \$73  = edge_n0 + 3'h4;
+  assign \$74  = edge_y_base + M;
+  assign \$75  = edge_n0 + 3'h4;
+  assign \$76  = \$75  >= N;
+  assign \$77  = edge_m0 + 3'h4;
+  assign \$78  = run & o_row_valid;
+  assign \$79  = run & o_row_valid;
+  assign \$80  = \$27 [8:0] < M;
+  assign \$81  = \$79  & \$80 ;
+  assign \$82  = run & o_row_valid;
+  assign \$83  = \$82  & is_last;
+  assign \$84  = o_wr__addr + 1'h1;
+  assign \$85  = \$84  > y_end;
+  assign \$86  = o_wr__en & \$85 ;
+  assign \$87  = o_wr__addr + 1'h1;
+  assign \$88  = run & last_write;
+  assign \$89  = raddr + 1'h1;
+  assign \$90  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$86 ;
+    a_load_addr <= \$91 ;
   always @(posedge clk)
-    w_load_addr <= \$87 ;
+    w_load_addr <= \$92 ;
   always @(posedge clk)
-    M <= \$88 ;
+    M <= \$93 ;
   always @(posedge clk)
-    N <= \$89 ;
+    N <= \$94 ;
   always @(posedge clk)
-    KB <= \$90 ;
+    KB <= \$95 ;
   always @(posedge clk)
-    run <= \$91 ;
+    run <= \$96 ;
   always @(posedge clk)
-    cycles <= \$92 ;
+    cycles <= \$97 ;
   always @(posedge clk)
-    os_m0 <= \$93 ;
+    os_gap <= \$98 ;
   always @(posedge clk)
-    os_n0 <= \$94 ;
+    os_dq <= \$99 ;
   always @(posedge clk)
-    os_kc <= \$95 ;
+    os_since_last <= \$100 ;
   always @(posedge clk)
-    os_slot <= \$96 ;
+    os_prev_issued <= \$101 ;
   always @(posedge clk)
-    os_a_base <= \$97 ;
+    os_m0 <= \$102 ;
   always @(posedge clk)
-    os_w_base <= \$98 ;
+    os_n0 <= \$103 ;
   always @(posedge clk)
-    os_first_tile <= \$99 ;
+    os_kc <= \$104 ;
   always @(posedge clk)
-    i_a <= \$100 ;
+    os_beat <= \$105 ;
   always @(posedge clk)
-    issue_d1 <= \$101 ;
+    os_group_beat <= \$106 ;
   always @(posedge clk)
-    i_ctl <= \$102 ;
+    os_a_base <= \$107 ;
   always @(posedge clk)
-    i_w <= \$103 ;
+    os_w_base <= \$108 ;
   always @(posedge clk)
-    edge_m0 <= \$104 ;
+    os_any_last <= \$109 ;
   always @(posedge clk)
-    edge_n0 <= \$105 ;
+    os_prev_group_end <= \$110 ;
   always @(posedge clk)
-    edge_k <= \$106 ;
+    i_a <= \$111 ;
   always @(posedge clk)
-    edge_row <= \$107 ;
+    issue_d1 <= \$112 ;
   always @(posedge clk)
-    edge_y_base <= \$108 ;
+    i_ctl <= \$113 ;
   always @(posedge clk)
-    s1_valid <= \$109 ;
+    i_w <= \$114 ;
   always @(posedge clk)
-    o_wr__en <= \$110 ;
+    edge_m0 <= \$115 ;
   always @(posedge clk)
-    s1_first <= \$111 ;
+    edge_n0 <= \$116 ;
   always @(posedge clk)
-    o_wr__addr <= \$112 ;
+    edge_k <= \$117 ;
   always @(posedge clk)
-    last_write <= \$113 ;
+    edge_row <= \$118 ;
   always @(posedge clk)
-    s1_row <= \$114 ;
+    edge_y_base <= \$119 ;
   always @(posedge clk)
-    y_end <= \$115 ;
+    s1_valid <= \$120 ;
   always @(posedge clk)
-    drain <= \$116 ;
+    o_wr__en <= \$121 ;
   always @(posedge clk)
-    raddr <= \$117 ;
+    s1_first <= \$122 ;
   always @(posedge clk)
-    y_out__valid <= \$118 ;
+    o_wr__addr <= \$123 ;
+  always @(posedge clk)
+    last_write <= \$124 ;
+  always @(posedge clk)
+    s1_row <= \$125 ;
+  always @(posedge clk)
+    y_end <= \$126 ;
+  always @(posedge clk)
+    drain <= \$127 ;
+  always @(posedge clk)
+    raddr <= \$128 ;
+  always @(posedge clk)
+    y_out__valid <= \$129 ;
   \array_dequant_mac_os_4x4.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1368,40 +1408,41 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    os_gap_now = os_gap;
+    if (os_prev_issued) begin
+      os_gap_now = { \$8 [1], \$8  };
+      if (os_prev_group_end) begin
+        if (\$10 ) begin
+          os_gap_now = os_dq;
+        end
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    os_dq_now = os_dq;
+    if (os_prev_issued) begin
+      if (os_prev_group_end) begin
+        os_dq_now = \$11 [2:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     issue = 5'h00;
-    if (\$17 ) begin
-      if (\$18 ) begin
-        issue[0] = 1'h1;
-        issue[1] = 1'h1;
-        issue[2] = \$19 ;
-        issue[3] = \$21 ;
-        issue[4] = \$23 ;
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$40  = 8'h00;
-    if (\$17 ) begin
-      if (\$18 ) begin
-        \$signature__addr$40  = \$25 [7:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    w_rd__addr = 8'h00;
-    if (\$17 ) begin
-      if (\$18 ) begin
-        w_rd__addr = \$27 [7:0];
-      end
+    if (os_fire) begin
+      issue[0] = 1'h1;
+      issue[1] = 1'h1;
+      issue[2] = \$26 ;
+      issue[3] = os_is_last;
+      issue[4] = os_is_last;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$31 ) begin
-      o_rd__addr = \$29 [7:0];
+    if (\$30 ) begin
+      o_rd__addr = \$28 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1410,7 +1451,7 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$31 ) begin
+    if (\$30 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1421,308 +1462,239 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$41 ;
+      fetch = \$40 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = a_load_addr;
-    if (\$42 ) begin
-      \$86  = \$43 [8:0];
+    \$91  = a_load_addr;
+    if (\$41 ) begin
+      \$91  = \$42 [8:0];
     end
+    if (\$44 ) begin
+      \$91  = 9'h000;
+    end
+    if (rst) begin
+      \$91  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = w_load_addr;
     if (\$45 ) begin
-      \$86  = 9'h000;
+      \$92  = \$46 [8:0];
+    end
+    if (\$48 ) begin
+      \$92  = 9'h000;
     end
     if (rst) begin
-      \$86  = 9'h000;
+      \$92  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = w_load_addr;
-    if (\$46 ) begin
-      \$87  = \$47 [8:0];
-    end
-    if (\$49 ) begin
-      \$87  = 9'h000;
-    end
-    if (rst) begin
-      \$87  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = M;
+    \$93  = M;
     if (go) begin
-      \$88  = m;
+      \$93  = m;
     end
     if (rst) begin
-      \$88  = 9'h000;
+      \$93  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = N;
+    \$94  = N;
     if (go) begin
-      \$89  = n;
+      \$94  = n;
     end
     if (rst) begin
-      \$89  = 11'h000;
+      \$94  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = KB;
+    \$95  = KB;
     if (go) begin
-      \$90  = k_beats;
+      \$95  = k_beats;
     end
     if (rst) begin
-      \$90  = 9'h000;
+      \$95  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = run;
+    \$96  = run;
     if (go) begin
-      \$91  = 1'h1;
+      \$96  = 1'h1;
     end
-    if (\$83 ) begin
-      \$91  = 1'h0;
+    if (\$88 ) begin
+      \$96  = 1'h0;
     end
     if (rst) begin
-      \$91  = 1'h0;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = cycles;
+    \$97  = cycles;
     if (go) begin
-      \$92  = 40'h0000000000;
+      \$97  = 40'h0000000000;
     end
     if (run) begin
-      \$92  = \$50 [39:0];
+      \$97  = \$49 [39:0];
     end
     if (rst) begin
-      \$92  = 40'h0000000000;
+      \$97  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = os_m0;
+    \$98  = \$52 [2:0];
     if (go) begin
-      \$93  = 9'h000;
+      \$98  = 3'h0;
     end
-    if (\$52 ) begin
-      if (\$56 ) begin
-        if (\$59 ) begin
-          if (\$63 ) begin
-            \$93  = \$64 [8:0];
+    if (rst) begin
+      \$98  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99  = \$55 [2:0];
+    if (go) begin
+      \$99  = 3'h0;
+    end
+    if (rst) begin
+      \$99  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = \$58 [2:0];
+    if (go) begin
+      \$100  = 3'h0;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$100  = 3'h1;
+      end
+    end
+    if (rst) begin
+      \$100  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$101  = 1'h0;
+    if (go) begin
+      \$101  = 1'h0;
+    end
+    if (os_fire) begin
+      \$101  = 1'h1;
+    end
+    if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = os_m0;
+    if (go) begin
+      \$102  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$64 ) begin
+          if (\$68 ) begin
+            \$102  = \$69 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$102  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = os_n0;
+    \$103  = os_n0;
     if (go) begin
-      \$94  = 11'h000;
+      \$103  = 11'h000;
     end
-    if (\$52 ) begin
-      if (\$56 ) begin
-        if (\$59 ) begin
-          \$94  = \$60 [10:0];
-          if (\$63 ) begin
-            \$94  = 11'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$64 ) begin
+          \$103  = \$65 [10:0];
+          if (\$68 ) begin
+            \$103  = 11'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$94  = 11'h000;
+      \$103  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = os_kc;
+    \$104  = os_kc;
     if (go) begin
-      \$95  = 10'h000;
+      \$104  = 10'h000;
     end
-    if (\$52 ) begin
-      if (\$56 ) begin
-        \$95  = \$57 [9:0];
-        if (\$59 ) begin
-          \$95  = 10'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$104  = \$62 [9:0];
+        if (\$64 ) begin
+          \$104  = 10'h000;
         end
       end
     end
     if (rst) begin
-      \$95  = 10'h000;
+      \$104  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = os_slot;
+    \$105  = os_beat;
     if (go) begin
-      \$96  = 9'h000;
+      \$105  = 9'h000;
     end
-    if (\$52 ) begin
-      \$96  = \$53 [8:0];
-      if (\$56 ) begin
-        \$96  = 9'h000;
+    if (os_fire) begin
+      \$105  = \$59 [8:0];
+      if (os_is_last) begin
+        \$105  = 9'h000;
       end
     end
     if (rst) begin
-      \$96  = 9'h000;
+      \$105  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = os_a_base;
+    \$106  = os_group_beat;
     if (go) begin
-      \$97  = 9'h000;
+      \$106  = 1'h0;
     end
-    if (\$52 ) begin
-      if (\$56 ) begin
-        if (\$59 ) begin
-          if (\$63 ) begin
-            \$97  = \$65 [8:0];
-          end
-        end
-      end
+    if (os_fire) begin
+      \$106  = \$61 [0];
     end
     if (rst) begin
-      \$97  = 9'h000;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = os_w_base;
-    if (go) begin
-      \$98  = 9'h000;
-    end
-    if (\$52 ) begin
-      if (\$56 ) begin
-        if (\$59 ) begin
-          \$98  = \$61 [8:0];
-          if (\$63 ) begin
-            \$98  = 9'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$98  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = os_first_tile;
-    if (go) begin
-      \$99  = 1'h1;
-    end
-    if (\$52 ) begin
-      if (\$56 ) begin
-        \$99  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$99  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$signature__data$79 ;
-    if (rst) begin
-      \$100  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = issue;
-    if (rst) begin
-      \$101  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = issue_d1;
-    if (rst) begin
-      \$102  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = w_rd__data;
-    if (rst) begin
-      \$103  = 96'h000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = edge_m0;
-    if (go) begin
-      \$104  = 9'h000;
-    end
-    if (\$66 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$71 ) begin
-            \$104  = \$72 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = edge_n0;
-    if (go) begin
-      \$105  = 11'h000;
-    end
-    if (\$66 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$105  = \$68 [10:0];
-          if (\$71 ) begin
-            \$105  = 11'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$105  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = edge_k;
-    if (go) begin
-      \$106  = 10'h000;
-    end
-    if (\$66 ) begin
-      if (block_done) begin
-        \$106  = \$67 [9:0];
-        if (chunk_done) begin
-          \$106  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$106  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = edge_row;
+    \$107  = os_a_base;
     if (go) begin
       \$107  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$64 ) begin
+          if (\$68 ) begin
+            \$107  = \$70 [8:0];
+          end
+        end
+      end
     end
     if (rst) begin
       \$107  = 9'h000;
@@ -1730,130 +1702,270 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = edge_y_base;
+    \$108  = os_w_base;
     if (go) begin
-      \$108  = 11'h000;
+      \$108  = 9'h000;
     end
-    if (\$66 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$108  = \$69 [10:0];
-          if (\$71 ) begin
-            \$108  = 11'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$64 ) begin
+          \$108  = \$66 [8:0];
+          if (\$68 ) begin
+            \$108  = 9'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$108  = 11'h000;
+      \$108  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = \$73 ;
+    \$109  = os_any_last;
+    if (go) begin
+      \$109  = 1'h0;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$109  = 1'h1;
+      end
+    end
     if (rst) begin
       \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = \$76 ;
+    \$110  = os_prev_group_end;
+    if (os_fire) begin
+      \$110  = os_is_last;
+    end
     if (rst) begin
       \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = first_chunk;
+    \$111  = \$signature__data$88 ;
     if (rst) begin
-      \$111  = 1'h0;
+      \$111  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = \$29 [7:0];
+    \$112  = issue;
     if (rst) begin
-      \$112  = 8'h00;
+      \$112  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = \$78 ;
+    \$113  = issue_d1;
     if (rst) begin
-      \$113  = 1'h0;
+      \$113  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114 [31:0] = o_row[31:0];
-    \$114 [63:32] = o_row[63:32];
-    \$114 [95:64] = o_row[95:64];
-    \$114 [127:96] = o_row[127:96];
+    \$114  = w_rd__data;
     if (rst) begin
-      \$114  = 128'h00000000000000000000000000000000;
+      \$114  = 96'h000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = y_end;
-    if (\$81 ) begin
-      \$115  = \$82 ;
-    end
+    \$115  = edge_m0;
     if (go) begin
       \$115  = 9'h000;
     end
-    if (rst) begin
-      \$115  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = drain;
-    if (\$83 ) begin
-      \$116  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$85 ) begin
-          \$116  = 1'h0;
+    if (\$71 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          if (\$76 ) begin
+            \$115  = \$77 [8:0];
+          end
         end
       end
     end
     if (rst) begin
-      \$116  = 1'h0;
+      \$115  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$117  = \$84 [8:0];
+    \$116  = edge_n0;
+    if (go) begin
+      \$116  = 11'h000;
+    end
+    if (\$71 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$116  = \$73 [10:0];
+          if (\$76 ) begin
+            \$116  = 11'h000;
+          end
+        end
       end
     end
-    if (go) begin
-      \$117  = 9'h000;
-    end
     if (rst) begin
-      \$117  = 9'h000;
+      \$116  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = y_out__valid;
+    \$117  = edge_k;
+    if (go) begin
+      \$117  = 10'h000;
+    end
+    if (\$71 ) begin
+      if (block_done) begin
+        \$117  = \$72 [9:0];
+        if (chunk_done) begin
+          \$117  = 10'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$117  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = edge_row;
+    if (go) begin
+      \$118  = 9'h000;
+    end
+    if (rst) begin
+      \$118  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = edge_y_base;
+    if (go) begin
+      \$119  = 11'h000;
+    end
+    if (\$71 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$119  = \$74 [10:0];
+          if (\$76 ) begin
+            \$119  = 11'h000;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$119  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = \$78 ;
+    if (rst) begin
+      \$120  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = \$81 ;
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$122  = first_chunk;
+    if (rst) begin
+      \$122  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = \$28 [7:0];
+    if (rst) begin
+      \$123  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = \$83 ;
+    if (rst) begin
+      \$124  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125 [31:0] = o_row[31:0];
+    \$125 [63:32] = o_row[63:32];
+    \$125 [95:64] = o_row[95:64];
+    \$125 [127:96] = o_row[127:96];
+    if (rst) begin
+      \$125  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = y_end;
+    if (\$86 ) begin
+      \$126  = \$87 ;
+    end
+    if (go) begin
+      \$126  = 9'h000;
+    end
+    if (rst) begin
+      \$126  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = drain;
+    if (\$88 ) begin
+      \$127  = 1'h1;
+    end
     if (drain) begin
       if (fetch) begin
-        \$118  = 1'h1;
       end else if (y_out__ready) begin
-        \$118  = 1'h0;
+        if (\$90 ) begin
+          \$127  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$128  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$128  = \$89 [8:0];
       end
     end
     if (go) begin
-      \$118  = 1'h0;
+      \$128  = 9'h000;
     end
     if (rst) begin
-      \$118  = 1'h0;
+      \$128  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$129  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$129  = 1'h1;
+      end else if (y_out__ready) begin
+        \$129  = 1'h0;
+      end
+    end
+    if (go) begin
+      \$129  = 1'h0;
+    end
+    if (rst) begin
+      \$129  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -1861,13 +1973,15 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign os_rest = \$6 [8:0];
-  assign os_idle = \$14 [8:0];
-  assign os_beat = \$15 [8:0];
-  assign \$signature__en$44  = 1'h1;
-  assign w_rd__en = 1'h1;
+  assign os_interval = 1'h1;
+  assign os_group_end = os_is_last;
+  assign \$signature__addr$47  = \$23 [7:0];
+  assign w_rd__addr = \$25 [7:0];
+  assign \$signature__en$51  = os_fire;
+  assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$28 [8:0];
-  assign edge_addr = \$29 [10:0];
+  assign edge_row_m = \$27 [8:0];
+  assign edge_addr = \$28 [10:0];
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -1973,14 +2087,14 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \i_a[2][0]  = i_a[47:32];
   assign \i_a[3]  = i_a[63:48];
   assign \i_a[3][0]  = i_a[63:48];
-  assign \$signature__data$79[0]  = \$signature__data$79 [15:0];
-  assign \$signature__data$79[0][0]  = \$signature__data$79 [15:0];
-  assign \$signature__data$79[1]  = \$signature__data$79 [31:16];
-  assign \$signature__data$79[1][0]  = \$signature__data$79 [31:16];
-  assign \$signature__data$79[2]  = \$signature__data$79 [47:32];
-  assign \$signature__data$79[2][0]  = \$signature__data$79 [47:32];
-  assign \$signature__data$79[3]  = \$signature__data$79 [63:48];
-  assign \$signature__data$79[3][0]  = \$signature__data$79 [63:48];
+  assign \$signature__data$88[0]  = \$signature__data$88 [15:0];
+  assign \$signature__data$88[0][0]  = \$signature__data$88 [15:0];
+  assign \$signature__data$88[1]  = \$signature__data$88 [31:16];
+  assign \$signature__data$88[1][0]  = \$signature__data$88 [31:16];
+  assign \$signature__data$88[2]  = \$signature__data$88 [47:32];
+  assign \$signature__data$88[2][0]  = \$signature__data$88 [47:32];
+  assign \$signature__data$88[3]  = \$signature__data$88 [63:48];
+  assign \$signature__data$88[3][0]  = \$signature__data$88 [63:48];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2034,28 +2148,42 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
+  assign \$8  = 2'h0;
+  assign \$9  = 2'h0;
 endmodule
 
 module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o_row_index, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
-  reg [15:0] \$1 ;
+  wire \$1 ;
   reg [4:0] \$10 ;
-  reg [4:0] \$11 ;
-  reg [4:0] \$12 ;
-  reg [23:0] \$13 ;
-  reg [23:0] \$14 ;
-  reg [23:0] \$15 ;
-  reg [23:0] \$16 ;
+  reg [15:0] \$11 ;
+  reg [15:0] \$12 ;
+  reg [15:0] \$13 ;
+  reg [4:0] \$14 ;
+  reg [4:0] \$15 ;
+  reg [4:0] \$16 ;
   reg [23:0] \$17 ;
   reg [23:0] \$18 ;
-  reg [4:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [15:0] \$4 ;
-  reg [4:0] \$5 ;
+  reg [23:0] \$19 ;
+  wire \$2 ;
+  reg [23:0] \$20 ;
+  reg [23:0] \$21 ;
+  reg [23:0] \$22 ;
+  reg \$23 ;
+  reg \$24 ;
+  reg \$25 ;
+  reg \$26 ;
+  reg \$27 ;
+  reg \$28 ;
+  reg \$29 ;
+  wire \$3 ;
+  reg \$30 ;
+  wire \$4 ;
+  reg [15:0] \$5 ;
   reg [4:0] \$6 ;
   reg [15:0] \$7 ;
   reg [15:0] \$8 ;
-  reg [15:0] \$9 ;
+  reg [4:0] \$9 ;
   (* init = 16'h0000 *)
   wire [15:0] a1_d1;
   wire [15:0] \a1_d1[0] ;
@@ -2451,6 +2579,34 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire \o_ctl$11[0].last ;
   wire \o_ctl$11[0].load_w ;
   wire \o_ctl$11[0].valid ;
+  wire [4:0] \o_ctl$131 ;
+  wire [4:0] \o_ctl$131[0] ;
+  wire \o_ctl$131[0].first ;
+  wire \o_ctl$131[0].group_end ;
+  wire \o_ctl$131[0].last ;
+  wire \o_ctl$131[0].load_w ;
+  wire \o_ctl$131[0].valid ;
+  wire [4:0] \o_ctl$133 ;
+  wire [4:0] \o_ctl$133[0] ;
+  wire \o_ctl$133[0].first ;
+  wire \o_ctl$133[0].group_end ;
+  wire \o_ctl$133[0].last ;
+  wire \o_ctl$133[0].load_w ;
+  wire \o_ctl$133[0].valid ;
+  wire [4:0] \o_ctl$135 ;
+  wire [4:0] \o_ctl$135[0] ;
+  wire \o_ctl$135[0].first ;
+  wire \o_ctl$135[0].group_end ;
+  wire \o_ctl$135[0].last ;
+  wire \o_ctl$135[0].load_w ;
+  wire \o_ctl$135[0].valid ;
+  wire [4:0] \o_ctl$137 ;
+  wire [4:0] \o_ctl$137[0] ;
+  wire \o_ctl$137[0].first ;
+  wire \o_ctl$137[0].group_end ;
+  wire \o_ctl$137[0].last ;
+  wire \o_ctl$137[0].load_w ;
+  wire \o_ctl$137[0].valid ;
   wire [4:0] \o_ctl$15 ;
   wire [4:0] \o_ctl$15[0] ;
   wire \o_ctl$15[0].first ;
@@ -2585,14 +2741,6 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   reg [1:0] o_row_index;
   output o_row_valid;
   reg o_row_valid;
-  wire o_valid;
-  wire \o_valid$104 ;
-  wire \o_valid$104[0] ;
-  wire \o_valid$109 ;
-  wire \o_valid$109[0] ;
-  wire \o_valid$114 ;
-  wire \o_valid$114[0] ;
-  wire \o_valid[0] ;
   wire [23:0] o_w;
   wire [23:0] \o_w$69 ;
   wire [23:0] \o_w$69[0] ;
@@ -2665,6 +2813,14 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire [3:0] \o_w[0].q[0] ;
   wire [15:0] \o_w[0].scale ;
   wire [3:0] \o_w[0].zero ;
+  reg row0_done_d1 = 1'h0;
+  reg row0_done_d2 = 1'h0;
+  reg row1_done_d1 = 1'h0;
+  reg row1_done_d2 = 1'h0;
+  reg row2_done_d1 = 1'h0;
+  reg row2_done_d2 = 1'h0;
+  reg row3_done_d1 = 1'h0;
+  reg row3_done_d2 = 1'h0;
   input rst;
   wire rst;
   (* init = 24'h000000 *)
@@ -2700,264 +2856,284 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire [3:0] \w3_d3.q[0] ;
   wire [15:0] \w3_d3.scale ;
   wire [3:0] \w3_d3.zero ;
+  assign \$1  = \o_ctl$131 [0] & \o_ctl$131 [3];
+  assign \$2  = \o_ctl$133 [0] & \o_ctl$133 [3];
+  assign \$3  = \o_ctl$135 [0] & \o_ctl$135 [3];
+  assign \$4  = \o_ctl$137 [0] & \o_ctl$137 [3];
   always @(posedge clk)
-    \i_a$16  <= \$1 ;
+    \i_a$16  <= \$5 ;
   always @(posedge clk)
-    \i_ctl$18  <= \$2 ;
+    \i_ctl$18  <= \$6 ;
   always @(posedge clk)
-    a2_d1 <= \$3 ;
+    a2_d1 <= \$7 ;
   always @(posedge clk)
-    \i_a$32  <= \$4 ;
+    \i_a$32  <= \$8 ;
   always @(posedge clk)
-    ctl2_d1 <= \$5 ;
+    ctl2_d1 <= \$9 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$6 ;
+    \i_ctl$34  <= \$10 ;
   always @(posedge clk)
-    a3_d1 <= \$7 ;
+    a3_d1 <= \$11 ;
   always @(posedge clk)
-    a3_d2 <= \$8 ;
+    a3_d2 <= \$12 ;
   always @(posedge clk)
-    \i_a$48  <= \$9 ;
+    \i_a$48  <= \$13 ;
   always @(posedge clk)
-    ctl3_d1 <= \$10 ;
+    ctl3_d1 <= \$14 ;
   always @(posedge clk)
-    ctl3_d2 <= \$11 ;
+    ctl3_d2 <= \$15 ;
   always @(posedge clk)
-    \i_ctl$50  <= \$12 ;
+    \i_ctl$50  <= \$16 ;
   always @(posedge clk)
-    \i_w$72  <= \$13 ;
+    \i_w$72  <= \$17 ;
   always @(posedge clk)
-    w2_d1 <= \$14 ;
+    w2_d1 <= \$18 ;
   always @(posedge clk)
-    \i_w$80  <= \$15 ;
+    \i_w$80  <= \$19 ;
   always @(posedge clk)
-    w3_d1 <= \$16 ;
+    w3_d1 <= \$20 ;
   always @(posedge clk)
-    w3_d2 <= \$17 ;
+    w3_d2 <= \$21 ;
   always @(posedge clk)
-    \i_w$88  <= \$18 ;
+    \i_w$88  <= \$22 ;
+  always @(posedge clk)
+    row0_done_d1 <= \$23 ;
+  always @(posedge clk)
+    row0_done_d2 <= \$24 ;
+  always @(posedge clk)
+    row1_done_d1 <= \$25 ;
+  always @(posedge clk)
+    row1_done_d2 <= \$26 ;
+  always @(posedge clk)
+    row2_done_d1 <= \$27 ;
+  always @(posedge clk)
+    row2_done_d2 <= \$28 ;
+  always @(posedge clk)
+    row3_done_d1 <= \$29 ;
+  always @(posedge clk)
+    row3_done_d2 <= \$30 ;
   \array_dequant_mac_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_a(\i_a$1 [15:0]),
-    .i_ctl(i_ctl),
-    .i_w(\i_w$65 [23:0]),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_w(\i_w$66 ),
+    .pe_0_0__i_a(\i_a$1 [15:0]),
+    .pe_0_0__i_ctl(i_ctl),
+    .pe_0_0__i_w(\i_w$65 [23:0]),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_a(\i_a$4 ),
-    .i_ctl(\i_ctl$6 ),
-    .i_w(\i_w$72 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$101 ),
     .o_w(\i_w$74 ),
+    .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
+    .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_a(\i_a$8 ),
-    .i_ctl(\i_ctl$10 ),
-    .i_w(\i_w$80 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$102 ),
     .o_w(\i_w$82 ),
+    .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
+    .pe_0_0__i_w(\i_w$80 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_a(\i_a$12 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_w(\i_w$88 ),
+    .o_ctl(\o_ctl$131 ),
     .o_psum(\o_psum$103 ),
-    .o_valid(o_valid),
     .o_w(\i_w$90 ),
+    .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
+    .pe_0_0__i_w(\i_w$88 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_a(\i_a$16 ),
-    .i_ctl(\i_ctl$18 ),
-    .i_w(\i_w$66 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$105 ),
     .o_w(\i_w$68 ),
+    .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
+    .pe_0_0__i_w(\i_w$66 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_a(\i_a$20 ),
-    .i_ctl(\i_ctl$22 ),
-    .i_w(\i_w$74 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$106 ),
     .o_w(\i_w$76 ),
+    .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
+    .pe_0_0__i_w(\i_w$74 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_a(\i_a$24 ),
-    .i_ctl(\i_ctl$26 ),
-    .i_w(\i_w$82 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$107 ),
     .o_w(\i_w$84 ),
+    .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
+    .pe_0_0__i_w(\i_w$82 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_a(\i_a$28 ),
-    .i_ctl(\i_ctl$30 ),
-    .i_w(\i_w$90 ),
+    .o_ctl(\o_ctl$133 ),
     .o_psum(\o_psum$108 ),
-    .o_valid(\o_valid$104 ),
     .o_w(\i_w$92 ),
+    .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
+    .pe_0_0__i_w(\i_w$90 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_a(\i_a$32 ),
-    .i_ctl(\i_ctl$34 ),
-    .i_w(\i_w$68 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$110 ),
     .o_w(\i_w$70 ),
+    .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
+    .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_a(\i_a$36 ),
-    .i_ctl(\i_ctl$38 ),
-    .i_w(\i_w$76 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$111 ),
     .o_w(\i_w$78 ),
+    .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
+    .pe_0_0__i_w(\i_w$76 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_a(\i_a$40 ),
-    .i_ctl(\i_ctl$42 ),
-    .i_w(\i_w$84 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$112 ),
     .o_w(\i_w$86 ),
+    .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
+    .pe_0_0__i_w(\i_w$84 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_a(\i_a$44 ),
-    .i_ctl(\i_ctl$46 ),
-    .i_w(\i_w$92 ),
+    .o_ctl(\o_ctl$135 ),
     .o_psum(\o_psum$113 ),
-    .o_valid(\o_valid$109 ),
     .o_w(\i_w$94 ),
+    .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
+    .pe_0_0__i_w(\i_w$92 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_a(\i_a$48 ),
-    .i_ctl(\i_ctl$50 ),
-    .i_w(\i_w$70 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$115 ),
+    .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
+    .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_a(\i_a$52 ),
-    .i_ctl(\i_ctl$54 ),
-    .i_w(\i_w$78 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$116 ),
+    .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
+    .pe_0_0__i_w(\i_w$78 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_a(\i_a$56 ),
-    .i_ctl(\i_ctl$58 ),
-    .i_w(\i_w$86 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$117 ),
+    .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
+    .pe_0_0__i_w(\i_w$86 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_a(\i_a$60 ),
-    .i_ctl(\i_ctl$62 ),
-    .i_w(\i_w$94 ),
+    .o_ctl(\o_ctl$137 ),
     .o_psum(\o_psum$118 ),
-    .o_valid(\o_valid$114 ),
+    .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
+    .pe_0_0__i_w(\i_w$94 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     o_row_valid = 1'h0;
-    if (o_valid) begin
+    if (row0_done_d2) begin
       o_row_valid = 1'h1;
     end
-    if (\o_valid$104 ) begin
+    if (row1_done_d2) begin
       o_row_valid = 1'h1;
     end
-    if (\o_valid$109 ) begin
+    if (row2_done_d2) begin
       o_row_valid = 1'h1;
     end
-    if (\o_valid$114 ) begin
+    if (row3_done_d2) begin
       o_row_valid = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     o_row_index = 2'h0;
-    if (o_valid) begin
+    if (row0_done_d2) begin
       o_row_index = 2'h0;
     end
-    if (\o_valid$104 ) begin
+    if (row1_done_d2) begin
       o_row_index = 2'h1;
     end
-    if (\o_valid$109 ) begin
+    if (row2_done_d2) begin
       o_row_index = 2'h2;
     end
-    if (\o_valid$114 ) begin
+    if (row3_done_d2) begin
       o_row_index = 2'h3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     o_row = 128'h00000000000000000000000000000000;
-    if (o_valid) begin
+    if (row0_done_d2) begin
       o_row[31:0] = o_psum;
       o_row[63:32] = \o_psum$101 ;
       o_row[95:64] = \o_psum$102 ;
       o_row[127:96] = \o_psum$103 ;
     end
-    if (\o_valid$104 ) begin
+    if (row1_done_d2) begin
       o_row[31:0] = \o_psum$105 ;
       o_row[63:32] = \o_psum$106 ;
       o_row[95:64] = \o_psum$107 ;
       o_row[127:96] = \o_psum$108 ;
     end
-    if (\o_valid$109 ) begin
+    if (row2_done_d2) begin
       o_row[31:0] = \o_psum$110 ;
       o_row[63:32] = \o_psum$111 ;
       o_row[95:64] = \o_psum$112 ;
       o_row[127:96] = \o_psum$113 ;
     end
-    if (\o_valid$114 ) begin
+    if (row3_done_d2) begin
       o_row[31:0] = \o_psum$115 ;
       o_row[63:32] = \o_psum$116 ;
       o_row[95:64] = \o_psum$117 ;
@@ -2966,128 +3142,184 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1  = \i_a$1 [31:16];
+    \$5  = \i_a$1 [31:16];
     if (rst) begin
-      \$1  = 16'h0000;
+      \$5  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$2  = i_ctl;
-    if (rst) begin
-      \$2  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$3  = \i_a$1 [47:32];
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$4  = a2_d1;
-    if (rst) begin
-      \$4  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$5  = i_ctl;
-    if (rst) begin
-      \$5  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$6  = ctl2_d1;
+    \$6  = i_ctl;
     if (rst) begin
       \$6  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$7  = \i_a$1 [63:48];
+    \$7  = \i_a$1 [47:32];
     if (rst) begin
       \$7  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$8  = a3_d1;
+    \$8  = a2_d1;
     if (rst) begin
       \$8  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = a3_d2;
+    \$9  = i_ctl;
     if (rst) begin
-      \$9  = 16'h0000;
+      \$9  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = i_ctl;
+    \$10  = ctl2_d1;
     if (rst) begin
       \$10  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = ctl3_d1;
+    \$11  = \i_a$1 [63:48];
     if (rst) begin
-      \$11  = 5'h00;
+      \$11  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = ctl3_d2;
+    \$12  = a3_d1;
     if (rst) begin
-      \$12  = 5'h00;
+      \$12  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = \i_w$65 [47:24];
+    \$13  = a3_d2;
     if (rst) begin
-      \$13  = 24'h000000;
+      \$13  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = \i_w$65 [71:48];
+    \$14  = i_ctl;
     if (rst) begin
-      \$14  = 24'h000000;
+      \$14  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = w2_d1;
+    \$15  = ctl3_d1;
     if (rst) begin
-      \$15  = 24'h000000;
+      \$15  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = \i_w$65 [95:72];
+    \$16  = ctl3_d2;
     if (rst) begin
-      \$16  = 24'h000000;
+      \$16  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = w3_d1;
+    \$17  = \i_w$65 [47:24];
     if (rst) begin
       \$17  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = w3_d2;
+    \$18  = \i_w$65 [71:48];
     if (rst) begin
       \$18  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$19  = w2_d1;
+    if (rst) begin
+      \$19  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$20  = \i_w$65 [95:72];
+    if (rst) begin
+      \$20  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$21  = w3_d1;
+    if (rst) begin
+      \$21  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$22  = w3_d2;
+    if (rst) begin
+      \$22  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$23  = \$1 ;
+    if (rst) begin
+      \$23  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$24  = row0_done_d1;
+    if (rst) begin
+      \$24  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$25  = \$2 ;
+    if (rst) begin
+      \$25  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$26  = row1_done_d1;
+    if (rst) begin
+      \$26  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$27  = \$3 ;
+    if (rst) begin
+      \$27  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$28  = row2_done_d1;
+    if (rst) begin
+      \$28  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$29  = \$4 ;
+    if (rst) begin
+      \$29  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$30  = row3_done_d1;
+    if (rst) begin
+      \$30  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [15:0];
@@ -3565,7 +3797,6 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   assign \o_w$95[0].q[0]  = \i_w$94 [3:0];
   assign \o_w$95[0].scale  = \i_w$94 [19:4];
   assign \o_w$95[0].zero  = \i_w$94 [23:20];
-  assign \o_valid[0]  = o_valid;
   assign \o_row[0]  = o_row[31:0];
   assign \o_row[1]  = o_row[63:32];
   assign \o_row[2]  = o_row[95:64];
@@ -3578,7 +3809,6 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   assign \o_psum$102[0][0]  = \o_psum$102 ;
   assign \o_psum$103[0]  = \o_psum$103 ;
   assign \o_psum$103[0][0]  = \o_psum$103 ;
-  assign \o_valid$104[0]  = \o_valid$104 ;
   assign \o_psum$105[0]  = \o_psum$105 ;
   assign \o_psum$105[0][0]  = \o_psum$105 ;
   assign \o_psum$106[0]  = \o_psum$106 ;
@@ -3587,7 +3817,6 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   assign \o_psum$107[0][0]  = \o_psum$107 ;
   assign \o_psum$108[0]  = \o_psum$108 ;
   assign \o_psum$108[0][0]  = \o_psum$108 ;
-  assign \o_valid$109[0]  = \o_valid$109 ;
   assign \o_psum$110[0]  = \o_psum$110 ;
   assign \o_psum$110[0][0]  = \o_psum$110 ;
   assign \o_psum$111[0]  = \o_psum$111 ;
@@ -3596,7 +3825,6 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   assign \o_psum$112[0][0]  = \o_psum$112 ;
   assign \o_psum$113[0]  = \o_psum$113 ;
   assign \o_psum$113[0][0]  = \o_psum$113 ;
-  assign \o_valid$114[0]  = \o_valid$114 ;
   assign \o_psum$115[0]  = \o_psum$115 ;
   assign \o_psum$115[0][0]  = \o_psum$115 ;
   assign \o_psum$116[0]  = \o_psum$116 ;
@@ -3635,57 +3863,58 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   assign \w3_d2.q[0]  = w3_d2[3:0];
   assign \w3_d2.scale  = w3_d2[19:4];
   assign \w3_d2.zero  = w3_d2[23:20];
+  assign \o_ctl$131[0]  = \o_ctl$131 ;
+  assign \o_ctl$131[0].valid  = \o_ctl$131 [0];
+  assign \o_ctl$131[0].load_w  = \o_ctl$131 [1];
+  assign \o_ctl$131[0].first  = \o_ctl$131 [2];
+  assign \o_ctl$131[0].last  = \o_ctl$131 [3];
+  assign \o_ctl$131[0].group_end  = \o_ctl$131 [4];
+  assign \o_ctl$133[0]  = \o_ctl$133 ;
+  assign \o_ctl$133[0].valid  = \o_ctl$133 [0];
+  assign \o_ctl$133[0].load_w  = \o_ctl$133 [1];
+  assign \o_ctl$133[0].first  = \o_ctl$133 [2];
+  assign \o_ctl$133[0].last  = \o_ctl$133 [3];
+  assign \o_ctl$133[0].group_end  = \o_ctl$133 [4];
+  assign \o_ctl$135[0]  = \o_ctl$135 ;
+  assign \o_ctl$135[0].valid  = \o_ctl$135 [0];
+  assign \o_ctl$135[0].load_w  = \o_ctl$135 [1];
+  assign \o_ctl$135[0].first  = \o_ctl$135 [2];
+  assign \o_ctl$135[0].last  = \o_ctl$135 [3];
+  assign \o_ctl$135[0].group_end  = \o_ctl$135 [4];
+  assign \o_ctl$137[0]  = \o_ctl$137 ;
+  assign \o_ctl$137[0].valid  = \o_ctl$137 [0];
+  assign \o_ctl$137[0].load_w  = \o_ctl$137 [1];
+  assign \o_ctl$137[0].first  = \o_ctl$137 [2];
+  assign \o_ctl$137[0].last  = \o_ctl$137 [3];
+  assign \o_ctl$137[0].group_end  = \o_ctl$137 [4];
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ctl, o_psum, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+  wire \$1 ;
   input clk;
   wire clk;
-  input [15:0] i_a;
   wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
   wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [15:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
   output [15:0] o_a;
   wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
   wire [15:0] \o_a[0] ;
   wire [15:0] \o_a[0][0] ;
   output [4:0] o_ctl;
   wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
   wire \o_ctl[0].group_end ;
@@ -3694,99 +3923,2383 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, i_a, i_ctl, i_w, o_a, o_w, 
   wire \o_ctl[0].valid ;
   output [31:0] o_psum;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   wire o_valid;
-  wire \o_valid$9 ;
   wire \o_valid[0] ;
   output [23:0] o_w;
   wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
   wire [23:0] \o_w[0] ;
   wire [3:0] \o_w[0].q ;
   wire [3:0] \o_w[0].q[0] ;
   wire [15:0] \o_w[0].scale ;
   wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
   input rst;
   wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0  pe_0_0 (
+  array_dequant_mac_os_4x4__pe pe_0_0 (
     .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
     .o_psum(o_psum),
+    .o_ready(\$1 ),
     .o_valid(o_valid),
     .o_w(o_w),
     .rst(rst)
   );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
   assign \o_ctl[0]  = o_ctl;
   assign \o_ctl[0].valid  = o_ctl[0];
   assign \o_ctl[0].load_w  = o_ctl[1];
   assign \o_ctl[0].first  = o_ctl[2];
   assign \o_ctl[0].last  = o_ctl[3];
   assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
   assign \o_w[0].q  = o_w[3:0];
   assign \o_w[0].q[0]  = o_w[3:0];
   assign \o_w[0].scale  = o_w[19:4];
   assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+module \array_dequant_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+/* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
+
+module array_dequant_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid, o_ready, i_a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   reg [15:0] \$1 ;
   reg [23:0] \$2 ;
   reg [4:0] \$3 ;
@@ -3800,28 +6313,29 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a
   wire [4:0] d;
   input [15:0] i_a;
   wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
+  reg [15:0] \i_a$15  = 16'h0000;
+  wire [15:0] \i_a$15[0] ;
   wire [15:0] \i_a[0] ;
   input [4:0] i_ctl;
   wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
+  reg [4:0] \i_ctl$17  = 5'h00;
+  wire \i_ctl$17.first ;
+  wire \i_ctl$17.group_end ;
+  wire \i_ctl$17.last ;
+  wire \i_ctl$17.load_w ;
+  wire \i_ctl$17.valid ;
   wire \i_ctl.first ;
   wire \i_ctl.group_end ;
   wire \i_ctl.last ;
   wire \i_ctl.load_w ;
   wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
+  input [31:0] i_psum;
+  wire [31:0] i_psum;
+  reg [31:0] \i_psum$16  = 32'd0;
   input [23:0] i_w;
   wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
+  reg [15:0] \i_w$13  = 16'h0000;
+  wire [15:0] \i_w$13[0] ;
   wire [3:0] \i_w.q ;
   wire [3:0] \i_w.q[0] ;
   wire [15:0] \i_w.scale ;
@@ -3838,11 +6352,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a
   wire \o_ctl.valid ;
   output [31:0] o_psum;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
+  wire [31:0] \o_psum$21 ;
+  output o_ready;
   wire o_ready;
   output o_valid;
   wire o_valid;
-  wire \o_valid$21 ;
+  wire \o_valid$22 ;
   output [23:0] o_w;
   reg [23:0] o_w = 24'h000000;
   wire [3:0] \o_w.q ;
@@ -3873,52 +6388,52 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a
   always @(posedge clk)
     w_reg <= \$4 ;
   always @(posedge clk)
-    \i_w$9  <= \$5 ;
+    \i_w$13  <= \$5 ;
   always @(posedge clk)
-    \i_a$11  <= \$6 ;
+    \i_a$15  <= \$6 ;
   always @(posedge clk)
-    i_psum <= \$7 ;
+    \i_psum$16  <= \$7 ;
   always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
+    \i_ctl$17  <= \$8 ;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0.dequant0  dequant0 (
+  \array_dequant_mac_os_4x4__pe.dequant0  dequant0 (
     .d(d),
     .s(w_sel[19:4]),
     .y(y)
   );
-  \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0.mac  mac (
+  \array_dequant_mac_os_4x4__pe.mac  mac (
     .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
+    .i_a(\i_a$15 ),
+    .i_ctl(\i_ctl$17 ),
+    .i_psum(\i_psum$16 ),
+    .i_w(\i_w$13 ),
     .o_psum(o_psum),
     .o_valid(o_valid),
     .rst(rst)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$1  = i_a;
     if (rst) begin
       \$1  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$2  = i_w;
     if (rst) begin
       \$2  = 24'h000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$3  = i_ctl;
     if (rst) begin
       \$3  = 5'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$4  = w_reg;
     if (i_ctl[1]) begin
       \$4  = i_w;
@@ -3928,49 +6443,494 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$5  = y;
     if (rst) begin
       \$5  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$6  = i_a;
     if (rst) begin
       \$6  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$7  = 32'd0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$7  = i_psum;
     if (rst) begin
       \$7  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
     \$8 [1] = 1'h1;
     if (rst) begin
       \$8  = 5'h00;
     end
   end
-  assign \i_psum$13  = 32'd0;
   assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
+  assign \o_psum$21  = o_psum;
+  assign \o_valid$22  = o_valid;
   assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
   assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
   assign \i_w.q  = i_w[3:0];
   assign \i_w.q[0]  = i_w[3:0];
   assign \i_w.scale  = i_w[19:4];
   assign \i_w.zero  = i_w[23:20];
+  assign \i_ctl.valid  = i_ctl[0];
+  assign \i_ctl.load_w  = i_ctl[1];
+  assign \i_ctl.first  = i_ctl[2];
+  assign \i_ctl.last  = i_ctl[3];
+  assign \i_ctl.group_end  = i_ctl[4];
+  assign \o_a[0]  = o_a;
+  assign \o_w.q  = o_w[3:0];
+  assign \o_w.q[0]  = o_w[3:0];
+  assign \o_w.scale  = o_w[19:4];
+  assign \o_w.zero  = o_w[23:20];
+  assign \o_ctl.valid  = o_ctl[0];
+  assign \o_ctl.load_w  = o_ctl[1];
+  assign \o_ctl.first  = o_ctl[2];
+  assign \o_ctl.last  = o_ctl[3];
+  assign \o_ctl.group_end  = o_ctl[4];
+  assign \w_reg.q  = w_reg[3:0];
+  assign \w_reg.q[0]  = w_reg[3:0];
+  assign \w_reg.scale  = w_reg[19:4];
+  assign \w_reg.zero  = w_reg[23:20];
+  assign \i_w$13[0]  = \i_w$13 ;
+  assign \i_a$15[0]  = \i_a$15 ;
+  assign \i_ctl$17.valid  = \i_ctl$17 [0];
+  assign \i_ctl$17.load_w  = \i_ctl$17 [1];
+  assign \i_ctl$17.first  = \i_ctl$17 [2];
+  assign \i_ctl$17.last  = \i_ctl$17 [3];
+  assign \i_ctl$17.group_end  = \i_ctl$17 [4];
+  assign \w_sel.q  = w_sel[3:0];
+  assign \w_sel.q[0]  = w_sel[3:0];
+  assign \w_sel.scale  = w_sel[19:4];
+  assign \w_sel.zero  = w_sel[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4__pe.dequant0 (d, y, s);
+  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [8:0] \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire [15:0] \$14 ;
+  wire [46:0] \$15 ;
+  wire [15:0] \$16 ;
+  wire [16:0] \$17 ;
+  wire [31:0] \$18 ;
+  wire [32:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire [33:0] \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
+  wire \$3 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire \$39 ;
+  wire \$4 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [5:0] \$5 ;
+  wire [5:0] \$6 ;
+  wire [5:0] \$7 ;
+  wire [4:0] \$8 ;
+  wire [30:0] \$9 ;
+  input [4:0] d;
+  wire [4:0] d;
+  wire [4:0] dmag;
+  wire [6:0] exp;
+  wire [15:0] prod;
+  wire [14:0] rp_eb;
+  wire rp_lost;
+  wire [3:0] rp_ls;
+  reg [3:0] rp_msb;
+  wire [15:0] rp_norm;
+  reg [15:0] rp_out;
+  wire [25:0] rp_packed;
+  reg [4:0] rp_rs;
+  wire [15:0] rp_sh;
+  input [15:0] s;
+  wire [15:0] s;
+  wire [4:0] s_e;
+  wire [10:0] s_sig;
+  output [15:0] y;
+  reg [15:0] y;
+  assign \$1  = ! s[14:10];
+  assign s_e = \$1  ? 5'h01 : s[14:10];
+  assign \$2  = ! s[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = $signed(d) < $signed(1'h0);
+  assign \$5  = - $signed(d);
+  assign \$6  = \$4  ? \$5  : { d[4], d };
+  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
+  assign \$7  = s_e - 4'hf;
+  assign exp = $signed(\$7 ) - $signed(5'h0a);
+  assign \$8  = 4'hf - rp_msb;
+  assign \$9  = prod << \$8 [3:0];
+  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
+  assign \$12  = $signed(\$11 ) < $signed(2'h1);
+  assign \$13  = $signed(\$11 ) < $signed(5'h11);
+  assign \$14  = $signed(2'h1) - $signed(\$11 );
+  assign rp_sh = \$9 [15:0] >> rp_rs;
+  assign \$15  = rp_sh << rp_rs;
+  assign rp_lost = \$15 [15:0] != \$9 [15:0];
+  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
+  assign \$17  = $signed(\$16 ) - $signed(2'h1);
+  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
+  assign \$20  = | rp_sh[3:0];
+  assign \$21  = \$20  | rp_lost;
+  assign \$22  = \$21  | rp_sh[5];
+  assign \$23  = rp_sh[4] & \$22 ;
+  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
+  assign \$25  = ! prod;
+  assign \$26  = \$24 [25:0] >= 15'h7c00;
+  assign \$27  = $signed(d) < $signed(1'h0);
+  assign \$28  = s[15] ^ \$27 ;
+  assign \$29  = $signed(d) < $signed(1'h0);
+  assign \$30  = s[15] ^ \$29 ;
+  assign \$31  = $signed(d) < $signed(1'h0);
+  assign \$32  = s[15] ^ \$31 ;
+  assign \$33  = s[14:10] == 5'h1f;
+  assign \$34  = | s[9:0];
+  assign \$35  = \$33  & \$34 ;
+  assign \$36  = s[14:10] == 5'h1f;
+  assign \$37  = ! s[9:0];
+  assign \$38  = \$36  & \$37 ;
+  assign \$39  = ! d;
+  assign \$40  = \$38  & \$39 ;
+  assign \$41  = \$35  | \$40 ;
+  assign \$42  = s[14:10] == 5'h1f;
+  assign \$43  = ! s[9:0];
+  assign \$44  = \$42  & \$43 ;
+  assign \$45  = $signed(d) < $signed(1'h0);
+  assign \$46  = s[15] ^ \$45 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$25 ) begin
+      rp_out = { \$28 , 15'h0000 };
+    end else if (\$26 ) begin
+      rp_out = { \$30 , 15'h7c00 };
+    end else begin
+      rp_out = { \$32 , \$24 [14:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$41 ) begin
+      y = 16'h7e00;
+    end else if (\$44 ) begin
+      y = { \$46 , 15'h7c00 };
+    end else begin
+      y = rp_out;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    rp_msb = 4'h0;
+    if (prod[0]) begin
+      rp_msb = 4'h0;
+    end
+    if (prod[1]) begin
+      rp_msb = 4'h1;
+    end
+    if (prod[2]) begin
+      rp_msb = 4'h2;
+    end
+    if (prod[3]) begin
+      rp_msb = 4'h3;
+    end
+    if (prod[4]) begin
+      rp_msb = 4'h4;
+    end
+    if (prod[5]) begin
+      rp_msb = 4'h5;
+    end
+    if (prod[6]) begin
+      rp_msb = 4'h6;
+    end
+    if (prod[7]) begin
+      rp_msb = 4'h7;
+    end
+    if (prod[8]) begin
+      rp_msb = 4'h8;
+    end
+    if (prod[9]) begin
+      rp_msb = 4'h9;
+    end
+    if (prod[10]) begin
+      rp_msb = 4'ha;
+    end
+    if (prod[11]) begin
+      rp_msb = 4'hb;
+    end
+    if (prod[12]) begin
+      rp_msb = 4'hc;
+    end
+    if (prod[13]) begin
+      rp_msb = 4'hd;
+    end
+    if (prod[14]) begin
+      rp_msb = 4'he;
+    end
+    if (prod[15]) begin
+      rp_msb = 4'hf;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    rp_rs = 5'h00;
+    if (\$12 ) begin
+      (* full_case = 32'd1 *)
+      if (\$13 ) begin
+        rp_rs = 5'h10;
+      end else begin
+        rp_rs = \$14 [4:0];
+      end
+    end
+  end
+  assign s_sig = { \$3 , s[9:0] };
+  assign dmag = \$6 [4:0];
+  assign rp_ls = \$8 [3:0];
+  assign rp_norm = \$9 [15:0];
+  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
+  assign rp_packed = \$24 [25:0];
+  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
+endmodule
+
+module \array_dequant_mac_os_4x4__pe.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+  wire \$1 ;
+  reg \$10 ;
+  reg \$11 ;
+  reg [31:0] \$12 ;
+  reg [31:0] \$13 ;
+  reg [15:0] \$2 ;
+  reg [15:0] \$3 ;
+  reg [4:0] \$4 ;
+  reg [15:0] \$5 ;
+  reg [31:0] \$6 ;
+  reg [31:0] \$7 ;
+  reg \$8 ;
+  reg \$9 ;
+  wire [15:0] a;
+  wire [31:0] \a$23 ;
+  reg [31:0] acc = 32'd0;
+  wire [15:0] b;
+  (* init = 32'd0 *)
+  wire [31:0] \b$24 ;
+  input clk;
+  wire clk;
+  input [15:0] i_a;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire \i_ctl.first ;
+  wire \i_ctl.group_end ;
+  wire \i_ctl.last ;
+  wire \i_ctl.load_w ;
+  wire \i_ctl.valid ;
+  input [31:0] i_psum;
+  wire [31:0] i_psum;
+  input [15:0] i_w;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  reg [15:0] o_a = 16'h0000;
+  wire [15:0] \o_a[0] ;
+  reg [4:0] o_ctl = 5'h00;
+  wire \o_ctl.first ;
+  wire \o_ctl.group_end ;
+  wire \o_ctl.last ;
+  wire \o_ctl.load_w ;
+  wire \o_ctl.valid ;
+  output [31:0] o_psum;
+  reg [31:0] o_psum = 32'd0;
+  wire o_ready;
+  output o_valid;
+  reg o_valid = 1'h0;
+  reg [15:0] o_w = 16'h0000;
+  wire [15:0] \o_w[0] ;
+  wire [31:0] p;
+  input rst;
+  wire rst;
+  wire [31:0] s;
+  reg s1_first = 1'h0;
+  reg s1_last = 1'h0;
+  reg [31:0] s1_psum = 32'd0;
+  reg [31:0] s1_sum = 32'd0;
+  reg s1_valid = 1'h0;
+  reg [15:0] w_reg = 16'h0000;
+  wire [15:0] \w_reg[0] ;
+  wire [15:0] w_sel;
+  wire [15:0] \w_sel[0] ;
+  assign \$1  = s1_valid & s1_last;
+  assign w_sel = i_ctl[1] ? i_w : w_reg;
+  assign \a$23  = s1_first ? s1_psum : acc;
+  always @(posedge clk)
+    o_a <= \$2 ;
+  always @(posedge clk)
+    o_w <= \$3 ;
+  always @(posedge clk)
+    o_ctl <= \$4 ;
+  always @(posedge clk)
+    w_reg <= \$5 ;
+  always @(posedge clk)
+    s1_sum <= \$6 ;
+  always @(posedge clk)
+    s1_psum <= \$7 ;
+  always @(posedge clk)
+    s1_valid <= \$8 ;
+  always @(posedge clk)
+    s1_first <= \$9 ;
+  always @(posedge clk)
+    s1_last <= \$10 ;
+  always @(posedge clk)
+    o_valid <= \$11 ;
+  always @(posedge clk)
+    acc <= \$12 ;
+  always @(posedge clk)
+    o_psum <= \$13 ;
+  \array_dequant_mac_os_4x4__pe.mac.acc_add  acc_add (
+    .a(\a$23 ),
+    .b(s1_sum),
+    .s(s)
+  );
+  \array_dequant_mac_os_4x4__pe.mac.mul0  mul0 (
+    .a(i_a),
+    .b(w_sel),
+    .p(p)
+  );
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$2  = i_a;
+    if (rst) begin
+      \$2  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$3  = i_w;
+    if (rst) begin
+      \$3  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$4  = i_ctl;
+    if (rst) begin
+      \$4  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$5  = w_reg;
+    if (i_ctl[1]) begin
+      \$5  = i_w;
+    end
+    if (rst) begin
+      \$5  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$6  = p;
+    if (rst) begin
+      \$6  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$7  = i_psum;
+    if (rst) begin
+      \$7  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$8  = i_ctl[0];
+    if (rst) begin
+      \$8  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$9  = i_ctl[2];
+    if (rst) begin
+      \$9  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$10  = i_ctl[3];
+    if (rst) begin
+      \$10  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$11  = \$1 ;
+    if (rst) begin
+      \$11  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$12  = acc;
+    if (s1_valid) begin
+      \$12  = s;
+    end
+    if (rst) begin
+      \$12  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$13  = o_psum;
+    if (s1_valid) begin
+      if (s1_last) begin
+        \$13  = s;
+      end
+    end
+    if (rst) begin
+      \$13  = 32'd0;
+    end
+  end
+  assign a = i_a;
+  assign b = w_sel;
+  assign \b$24  = s1_sum;
+  assign o_ready = 1'h1;
+  assign \o_a[0]  = o_a;
+  assign \i_a[0]  = i_a;
+  assign \o_w[0]  = o_w;
+  assign \i_w[0]  = i_w;
   assign \o_ctl.valid  = o_ctl[0];
   assign \o_ctl.load_w  = o_ctl[1];
   assign \o_ctl.first  = o_ctl[2];
@@ -3981,23442 +6941,684 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a
   assign \i_ctl.first  = i_ctl[2];
   assign \i_ctl.last  = i_ctl[3];
   assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
+  assign \w_reg[0]  = w_reg;
+  assign \w_sel[0]  = w_sel;
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0.dequant0 (d, y, s);
+module \array_dequant_mac_os_4x4__pe.mac.acc_add (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
+  wire \$10 ;
+  wire \$100 ;
+  wire \$101 ;
+  wire [31:0] \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire [31:0] \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire [31:0] \$109 ;
+  wire \$11 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire [31:0] \$112 ;
+  wire \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire [31:0] \$117 ;
+  wire \$118 ;
+  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire [31:0] \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire [31:0] \$127 ;
+  wire \$128 ;
+  wire \$129 ;
+  wire [31:0] \$13 ;
+  wire \$130 ;
+  wire [31:0] \$131 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire [31:0] \$16 ;
+  wire \$17 ;
   wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
+  wire \$19 ;
+  wire [31:0] \$2 ;
+  wire [31:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
+  wire [8:0] \$23 ;
+  wire \$24 ;
+  wire [7:0] \$25 ;
+  wire [26:0] \$26 ;
+  wire [26:0] \$27 ;
+  wire [57:0] \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
+  wire [31:0] \$31 ;
   wire \$32 ;
-  wire \$33 ;
+  wire [31:0] \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [27:0] \$35 ;
+  wire [27:0] \$36 ;
+  wire [28:0] \$37 ;
+  wire [8:0] \$38 ;
+  wire [9:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
+  wire [5:0] \$40 ;
+  wire [58:0] \$41 ;
+  wire [11:0] \$42 ;
+  wire [12:0] \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
+  wire [22:0] \$46 ;
+  wire [58:0] \$47 ;
+  wire [22:0] \$48 ;
+  wire [23:0] \$49 ;
+  wire [31:0] \$5 ;
+  wire [54:0] \$50 ;
+  wire [55:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire [56:0] \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire \$60 ;
+  wire [31:0] \$61 ;
+  wire \$62 ;
+  wire [31:0] \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire [31:0] \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire \$69 ;
+  wire [31:0] \$7 ;
+  wire [31:0] \$70 ;
+  wire \$71 ;
+  wire [31:0] \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire [31:0] \$75 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire [31:0] \$79 ;
+  wire \$8 ;
+  wire \$80 ;
+  wire [31:0] \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire [31:0] \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire [31:0] \$87 ;
+  wire \$88 ;
+  wire \$89 ;
+  wire [31:0] \$9 ;
+  wire [31:0] \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire [31:0] \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire [31:0] \$97 ;
+  wire \$98 ;
+  wire \$99 ;
+  input [31:0] a;
+  wire [31:0] a;
+  input [31:0] b;
+  wire [31:0] b;
+  wire [7:0] d;
+  wire [4:0] dcl;
+  wire [10:0] exp_lsb;
+  wire [21:0] rp_eb;
   wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
+  wire [4:0] rp_ls;
+  reg [4:0] rp_msb;
+  wire [27:0] rp_norm;
+  reg [31:0] rp_out;
+  wire [45:0] rp_packed;
   reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
+  wire [27:0] rp_sh;
+  output [31:0] s;
+  reg [31:0] s;
+  wire [27:0] total;
+  wire [7:0] x_e;
+  wire [23:0] x_sig;
+  wire [26:0] xa;
+  wire [7:0] y_e;
+  wire [23:0] y_sig;
+  wire [26:0] ya;
+  wire [26:0] ya_full;
+  assign \$1  = b[30:0] > a[30:0];
+  assign \$2  = \$1  ? b : a;
+  assign \$3  = ! \$2 [30:23];
+  assign \$4  = b[30:0] > a[30:0];
+  assign \$5  = \$4  ? b : a;
+  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
+  assign \$6  = b[30:0] > a[30:0];
+  assign \$7  = \$6  ? b : a;
+  assign \$8  = b[30:0] > a[30:0];
+  assign \$9  = \$8  ? b : a;
+  assign \$10  = ! \$9 [30:23];
+  assign \$11  = ~ \$10 ;
+  assign \$12  = b[30:0] > a[30:0];
+  assign \$13  = \$12  ? a : b;
+  assign \$14  = ! \$13 [30:23];
+  assign \$15  = b[30:0] > a[30:0];
+  assign \$16  = \$15  ? a : b;
+  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
+  assign \$17  = b[30:0] > a[30:0];
+  assign \$18  = \$17  ? a : b;
+  assign \$19  = b[30:0] > a[30:0];
+  assign \$20  = \$19  ? a : b;
+  assign \$21  = ! \$20 [30:23];
+  assign \$22  = ~ \$21 ;
+  assign \$23  = x_e - y_e;
+  assign \$24  = \$23 [7:0] > 5'h1b;
+  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
+  assign \$26  = ya_full >> \$25 [4:0];
+  assign \$27  = ya_full >> \$25 [4:0];
+  assign \$28  = \$27  << \$25 [4:0];
+  assign \$29  = \$28 [26:0] != ya_full;
+  assign ya = \$26  | { 26'h0000000, \$29  };
+  assign \$30  = b[30:0] > a[30:0];
+  assign \$31  = \$30  ? b : a;
+  assign \$32  = b[30:0] > a[30:0];
+  assign \$33  = \$32  ? a : b;
+  assign \$34  = \$31 [31] ^ \$33 [31];
+  assign \$35  = xa - ya;
+  assign \$36  = xa + ya;
+  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
+  assign \$38  = x_e - 7'h7f;
+  assign \$39  = $signed(\$38 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
+  assign \$40  = 5'h1b - rp_msb;
+  assign \$41  = \$37 [27:0] << \$40 [4:0];
+  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
+  assign \$44  = $signed(\$43 ) < $signed(2'h1);
+  assign \$45  = $signed(\$43 ) < $signed(6'h25);
+  assign \$46  = $signed(2'h1) - $signed(\$43 );
+  assign rp_sh = \$41 [27:0] >> rp_rs;
+  assign \$47  = rp_sh << rp_rs;
+  assign rp_lost = \$47 [27:0] != \$41 [27:0];
+  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
+  assign \$49  = $signed(\$48 ) - $signed(2'h1);
+  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$52  = | rp_sh[2:0];
+  assign \$53  = \$52  | rp_lost;
+  assign \$54  = \$53  | rp_sh[4];
+  assign \$55  = rp_sh[3] & \$54 ;
+  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
+  assign \$57  = ! \$37 [27:0];
+  assign \$58  = \$56 [45:0] >= 31'h7f800000;
+  assign \$59  = ! \$37 [27:0];
+  assign \$60  = b[30:0] > a[30:0];
+  assign \$61  = \$60  ? b : a;
+  assign \$62  = b[30:0] > a[30:0];
+  assign \$63  = \$62  ? a : b;
+  assign \$64  = \$61 [31] & \$63 [31];
+  assign \$65  = b[30:0] > a[30:0];
+  assign \$66  = \$65  ? b : a;
+  assign \$67  = \$59  ? \$64  : \$66 [31];
+  assign \$68  = ! \$37 [27:0];
+  assign \$69  = b[30:0] > a[30:0];
+  assign \$70  = \$69  ? b : a;
+  assign \$71  = b[30:0] > a[30:0];
+  assign \$72  = \$71  ? a : b;
+  assign \$73  = \$70 [31] & \$72 [31];
+  assign \$74  = b[30:0] > a[30:0];
+  assign \$75  = \$74  ? b : a;
+  assign \$76  = \$68  ? \$73  : \$75 [31];
+  assign \$77  = ! \$37 [27:0];
+  assign \$78  = b[30:0] > a[30:0];
+  assign \$79  = \$78  ? b : a;
+  assign \$80  = b[30:0] > a[30:0];
+  assign \$81  = \$80  ? a : b;
+  assign \$82  = \$79 [31] & \$81 [31];
+  assign \$83  = b[30:0] > a[30:0];
+  assign \$84  = \$83  ? b : a;
+  assign \$85  = \$77  ? \$82  : \$84 [31];
+  assign \$86  = b[30:0] > a[30:0];
+  assign \$87  = \$86  ? b : a;
+  assign \$88  = \$87 [30:23] == 8'hff;
+  assign \$89  = b[30:0] > a[30:0];
+  assign \$90  = \$89  ? b : a;
+  assign \$91  = | \$90 [22:0];
+  assign \$92  = \$88  & \$91 ;
+  assign \$93  = b[30:0] > a[30:0];
+  assign \$94  = \$93  ? a : b;
+  assign \$95  = \$94 [30:23] == 8'hff;
+  assign \$96  = b[30:0] > a[30:0];
+  assign \$97  = \$96  ? a : b;
+  assign \$98  = | \$97 [22:0];
+  assign \$99  = \$95  & \$98 ;
+  assign \$100  = \$92  | \$99 ;
+  assign \$101  = b[30:0] > a[30:0];
+  assign \$102  = \$101  ? b : a;
+  assign \$103  = \$102 [30:23] == 8'hff;
+  assign \$104  = b[30:0] > a[30:0];
+  assign \$105  = \$104  ? b : a;
+  assign \$106  = ! \$105 [22:0];
+  assign \$107  = \$103  & \$106 ;
+  assign \$108  = b[30:0] > a[30:0];
+  assign \$109  = \$108  ? a : b;
+  assign \$110  = \$109 [30:23] == 8'hff;
+  assign \$111  = b[30:0] > a[30:0];
+  assign \$112  = \$111  ? a : b;
+  assign \$113  = ! \$112 [22:0];
+  assign \$114  = \$110  & \$113 ;
+  assign \$115  = \$107  & \$114 ;
+  assign \$116  = b[30:0] > a[30:0];
+  assign \$117  = \$116  ? b : a;
+  assign \$118  = b[30:0] > a[30:0];
+  assign \$119  = \$118  ? a : b;
+  assign \$120  = \$117 [31] ^ \$119 [31];
+  assign \$121  = \$115  & \$120 ;
+  assign \$122  = \$100  | \$121 ;
+  assign \$123  = b[30:0] > a[30:0];
+  assign \$124  = \$123  ? b : a;
+  assign \$125  = \$124 [30:23] == 8'hff;
+  assign \$126  = b[30:0] > a[30:0];
+  assign \$127  = \$126  ? b : a;
+  assign \$128  = ! \$127 [22:0];
+  assign \$129  = \$125  & \$128 ;
+  assign \$130  = b[30:0] > a[30:0];
+  assign \$131  = \$130  ? b : a;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
+    rp_msb = 5'h00;
+    if (\$37 [0]) begin
+      rp_msb = 5'h00;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
+    if (\$37 [1]) begin
+      rp_msb = 5'h01;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
+    if (\$37 [2]) begin
+      rp_msb = 5'h02;
     end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
+    if (\$37 [3]) begin
+      rp_msb = 5'h03;
     end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
+    if (\$37 [4]) begin
+      rp_msb = 5'h04;
     end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
+    if (\$37 [5]) begin
+      rp_msb = 5'h05;
     end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
+    if (\$37 [6]) begin
+      rp_msb = 5'h06;
     end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
+    if (\$37 [7]) begin
+      rp_msb = 5'h07;
     end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
+    if (\$37 [8]) begin
+      rp_msb = 5'h08;
     end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
+    if (\$37 [9]) begin
+      rp_msb = 5'h09;
     end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
+    if (\$37 [10]) begin
+      rp_msb = 5'h0a;
     end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
+    if (\$37 [11]) begin
+      rp_msb = 5'h0b;
     end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
+    if (\$37 [12]) begin
+      rp_msb = 5'h0c;
     end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
+    if (\$37 [13]) begin
+      rp_msb = 5'h0d;
     end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
+    if (\$37 [14]) begin
+      rp_msb = 5'h0e;
     end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
+    if (\$37 [15]) begin
+      rp_msb = 5'h0f;
     end
-    if (prod[14]) begin
-      rp_msb = 4'he;
+    if (\$37 [16]) begin
+      rp_msb = 5'h10;
     end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
+    if (\$37 [17]) begin
+      rp_msb = 5'h11;
+    end
+    if (\$37 [18]) begin
+      rp_msb = 5'h12;
+    end
+    if (\$37 [19]) begin
+      rp_msb = 5'h13;
+    end
+    if (\$37 [20]) begin
+      rp_msb = 5'h14;
+    end
+    if (\$37 [21]) begin
+      rp_msb = 5'h15;
+    end
+    if (\$37 [22]) begin
+      rp_msb = 5'h16;
+    end
+    if (\$37 [23]) begin
+      rp_msb = 5'h17;
+    end
+    if (\$37 [24]) begin
+      rp_msb = 5'h18;
+    end
+    if (\$37 [25]) begin
+      rp_msb = 5'h19;
+    end
+    if (\$37 [26]) begin
+      rp_msb = 5'h1a;
+    end
+    if (\$37 [27]) begin
+      rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_rs = 5'h00;
-    if (\$12 ) begin
+    if (\$44 ) begin
       (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
+      if (\$45 ) begin
+        rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$14 [4:0];
+        rp_rs = \$46 [4:0];
       end
     end
   end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$57 ) begin
+      rp_out = { \$67 , 31'h00000000 };
+    end else if (\$58 ) begin
+      rp_out = { \$76 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$85 , \$56 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$122 ) begin
+      s = 32'd2143289344;
+    end else if (\$129 ) begin
+      s = \$131 ;
+    end else begin
+      s = rp_out;
+    end
+  end
+  assign x_sig = { \$11 , \$7 [22:0] };
+  assign y_sig = { \$22 , \$18 [22:0] };
+  assign d = \$23 [7:0];
+  assign dcl = \$25 [4:0];
+  assign total = \$37 [27:0];
+  assign rp_ls = \$40 [4:0];
+  assign rp_norm = \$41 [27:0];
+  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
+  assign rp_packed = \$56 [45:0];
+  assign xa = { \$11 , \$7 [22:0], 3'h0 };
+  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
+  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
+module \array_dequant_mac_os_4x4__pe.mac.mul0 (a, p, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
+  wire [56:0] \$10 ;
+  wire [9:0] \$11 ;
+  wire [10:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [20:0] \$15 ;
+  wire [56:0] \$16 ;
+  wire [20:0] \$17 ;
+  wire [21:0] \$18 ;
+  wire [52:0] \$19 ;
+  wire \$2 ;
+  wire [53:0] \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire [54:0] \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
+  wire \$3 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire \$39 ;
+  wire \$4 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire [5:0] \$7 ;
+  wire [6:0] \$8 ;
+  wire [5:0] \$9 ;
+  input [15:0] a;
   wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
+  wire [4:0] a_e;
+  wire [10:0] a_sig;
+  input [15:0] b;
   wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
+  wire [4:0] b_e;
+  wire [10:0] b_sig;
+  wire [8:0] exp;
+  output [31:0] p;
+  reg [31:0] p;
+  wire [21:0] prod;
+  wire [19:0] rp_eb;
+  wire rp_lost;
+  wire [4:0] rp_ls;
+  reg [4:0] rp_msb;
+  wire [25:0] rp_norm;
+  reg [31:0] rp_out;
+  wire [43:0] rp_packed;
+  reg [4:0] rp_rs;
+  wire [25:0] rp_sh;
+  assign \$34  = b[14:10] == 5'h1f;
+  assign \$35  = | b[9:0];
+  assign \$36  = \$34  & \$35 ;
+  assign \$37  = \$33  | \$36 ;
+  assign \$38  = a[14:10] == 5'h1f;
+  assign \$39  = ! a[9:0];
+  assign \$40  = \$38  & \$39 ;
+  assign \$41  = ! b[14:10];
+  assign \$42  = ! b[9:0];
+  assign \$43  = \$41  & \$42 ;
+  assign \$44  = \$40  & \$43 ;
+  assign \$45  = \$37  | \$44 ;
+  assign \$46  = b[14:10] == 5'h1f;
+  assign \$47  = ! b[9:0];
+  assign \$48  = \$46  & \$47 ;
+  assign \$49  = ! a[14:10];
+  assign \$50  = ! a[9:0];
+  assign \$51  = \$49  & \$50 ;
+  assign \$52  = \$48  & \$51 ;
+  assign \$53  = \$45  | \$52 ;
+  assign \$54  = a[14:10] == 5'h1f;
+  assign \$55  = ! a[9:0];
+  assign \$56  = \$54  & \$55 ;
+  assign \$57  = b[14:10] == 5'h1f;
+  assign \$58  = ! b[9:0];
+  assign \$59  = \$57  & \$58 ;
+  assign \$60  = \$56  | \$59 ;
+  assign \$61  = a[15] ^ b[15];
+  assign \$1  = ! a[14:10];
+  assign a_e = \$1  ? 5'h01 : a[14:10];
+  assign \$2  = ! a[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = ! b[14:10];
+  assign b_e = \$4  ? 5'h01 : b[14:10];
+  assign \$5  = ! b[14:10];
+  assign \$6  = ~ \$5 ;
+  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
+  assign \$7  = a_e + b_e;
+  assign \$8  = \$7  - 6'h32;
+  assign \$9  = 5'h15 - rp_msb;
+  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
+  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
+  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
+  assign \$13  = $signed(\$12 ) < $signed(2'h1);
+  assign \$14  = $signed(\$12 ) < $signed(6'h27);
+  assign \$15  = $signed(2'h1) - $signed(\$12 );
+  assign rp_sh = \$10 [25:0] >> rp_rs;
+  assign \$16  = rp_sh << rp_rs;
+  assign rp_lost = \$16 [25:0] != \$10 [25:0];
+  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
+  assign \$18  = $signed(\$17 ) - $signed(2'h1);
+  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
+  assign \$22  = \$21  | rp_lost;
+  assign \$23  = \$22  | rp_sh[2];
+  assign \$24  = rp_sh[1] & \$23 ;
+  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
+  assign \$26  = ! prod;
+  assign \$27  = \$25 [43:0] >= 31'h7f800000;
+  assign \$28  = a[15] ^ b[15];
+  assign \$29  = a[15] ^ b[15];
+  assign \$30  = a[15] ^ b[15];
+  assign \$31  = a[14:10] == 5'h1f;
+  assign \$32  = | a[9:0];
+  assign \$33  = \$31  & \$32 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
+    rp_msb = 5'h00;
+    if (prod[0]) begin
+      rp_msb = 5'h00;
+    end
+    if (prod[1]) begin
+      rp_msb = 5'h01;
+    end
+    if (prod[2]) begin
+      rp_msb = 5'h02;
+    end
+    if (prod[3]) begin
+      rp_msb = 5'h03;
+    end
+    if (prod[4]) begin
+      rp_msb = 5'h04;
+    end
+    if (prod[5]) begin
+      rp_msb = 5'h05;
+    end
+    if (prod[6]) begin
+      rp_msb = 5'h06;
+    end
+    if (prod[7]) begin
+      rp_msb = 5'h07;
+    end
+    if (prod[8]) begin
+      rp_msb = 5'h08;
+    end
+    if (prod[9]) begin
+      rp_msb = 5'h09;
+    end
+    if (prod[10]) begin
+      rp_msb = 5'h0a;
+    end
+    if (prod[11]) begin
+      rp_msb = 5'h0b;
+    end
+    if (prod[12]) begin
+      rp_msb = 5'h0c;
+    end
+    if (prod[13]) begin
+      rp_msb = 5'h0d;
+    end
+    if (prod[14]) begin
+      rp_msb = 5'h0e;
+    end
+    if (prod[15]) begin
+      rp_msb = 5'h0f;
+    end
+    if (prod[16]) begin
+      rp_msb = 5'h10;
+    end
+    if (prod[17]) begin
+      rp_msb = 5'h11;
+    end
+    if (prod[18]) begin
+      rp_msb = 5'h12;
+    end
+    if (prod[19]) begin
+      rp_msb = 5'h13;
+    end
+    if (prod[20]) begin
+      rp_msb = 5'h14;
+    end
+    if (prod[21]) begin
+      rp_msb = 5'h15;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
+    rp_rs = 5'h00;
+    if (\$13 ) begin
+      (* full_case = 32'd1 *)
+      if (\$14 ) begin
+        rp_rs = 5'h1a;
+      end else begin
+        rp_rs = \$15 [4:0];
+      end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
+    (* full_case = 32'd1 *)
+    if (\$26 ) begin
+      rp_out = { \$28 , 31'h00000000 };
+    end else if (\$27 ) begin
+      rp_out = { \$29 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$30 , \$25 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_0.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_1 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_0_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_1.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_0_1.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_0_1.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_1.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_1.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_0_1.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_0_1.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_1.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_1.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_2 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_0_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_2.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_0_2.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_0_2.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_2.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_2.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_0_2.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_0_2.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_2.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_2.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_3 (rst, i_w, i_a, i_ctl, o_w, o_valid, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_0_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_3.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_0_3.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_0_3.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_3.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_3.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$20  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_0_3.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_0_3.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_3.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$21  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_0_3.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$22  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_1_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_1_0.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_1_0.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_0.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_0.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_1_0.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_1_0.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_0.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_0.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_1 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_1_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_1.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$28  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_1_1.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_1_1.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_1.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_1.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$30  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_1_1.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_1_1.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_1.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$31  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_1.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$32  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_2 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_1_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_2.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$33  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_1_2.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_1_2.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_2.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$34  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_2.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$35  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_1_2.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_1_2.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_2.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$36  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_2.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$37  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_3 (rst, i_w, i_a, i_ctl, o_w, o_valid, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_1_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_3.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$38  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_1_3.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_1_3.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_3.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$39  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_3.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$40  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_1_3.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_1_3.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_3.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$41  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_1_3.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$42  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_2_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$43  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_2_0.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_2_0.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_0.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$44  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_0.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$45  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_2_0.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_2_0.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_0.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$46  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_0.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$47  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_1 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_2_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_1.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$48  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_2_1.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_2_1.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_1.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$49  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_1.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$50  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_2_1.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_2_1.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_1.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$51  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_1.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$52  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_2 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_2_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_2.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$53  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_2_2.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_2_2.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_2.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$54  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_2.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$55  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_2_2.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_2_2.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_2.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$56  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_2.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$57  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_3 (rst, i_w, i_a, i_ctl, o_w, o_valid, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_2_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_3.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$58  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_2_3.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_2_3.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_3.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$59  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_3.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$60  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_2_3.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_2_3.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_3.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$61  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_3.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$62  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_0 (rst, i_a, i_ctl, i_w, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_3_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$63  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_3_0.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_3_0.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_0.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$64  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_0.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$65  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_3_0.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_3_0.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_0.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$66  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_0.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$67  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_1 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_3_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_1.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$68  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_3_1.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_3_1.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_1.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$69  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_1.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$70  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_3_1.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_3_1.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_1.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$71  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_1.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$72  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_2 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_3_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_2.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$73  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_3_2.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_3_2.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_2.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$74  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_2.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$75  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_3_2.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_3_2.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_2.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$76  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_2.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$77  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_3 (rst, i_w, i_a, i_ctl, o_valid, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  wire [23:0] \i_w$5 ;
-  wire [23:0] \i_w$5[0] ;
-  wire [3:0] \i_w$5[0].q ;
-  wire [3:0] \i_w$5[0].q[0] ;
-  wire [15:0] \i_w$5[0].scale ;
-  wire [3:0] \i_w$5[0].zero ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$11 ;
-  wire [15:0] \o_a$11[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  wire [23:0] o_w;
-  wire [23:0] \o_w$15 ;
-  wire [3:0] \o_w$15.q ;
-  wire [3:0] \o_w$15.q[0] ;
-  wire [15:0] \o_w$15.scale ;
-  wire [3:0] \o_w$15.zero ;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input rst;
-  wire rst;
-  \array_dequant_mac_os_4x4.mesh.tile_3_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0].q  = i_w[3:0];
-  assign \i_w$5[0].q[0]  = i_w[3:0];
-  assign \i_w$5[0].scale  = i_w[19:4];
-  assign \i_w$5[0].zero  = i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$11[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \o_w$15.q  = o_w[3:0];
-  assign \o_w$15.q[0]  = o_w[3:0];
-  assign \o_w$15.scale  = o_w[19:4];
-  assign \o_w$15.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_3.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$78  = 0;
-  reg [15:0] \$1 ;
-  reg [23:0] \$2 ;
-  reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
-  input clk;
-  wire clk;
-  wire [4:0] d;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  reg [15:0] \i_a$11  = 16'h0000;
-  wire [15:0] \i_a$11[0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$14  = 5'h00;
-  wire \i_ctl$14.first ;
-  wire \i_ctl$14.group_end ;
-  wire \i_ctl$14.last ;
-  wire \i_ctl$14.load_w ;
-  wire \i_ctl$14.valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  reg [31:0] i_psum = 32'd0;
-  wire [31:0] \i_psum$13 ;
-  input [23:0] i_w;
-  wire [23:0] i_w;
-  reg [15:0] \i_w$9  = 16'h0000;
-  wire [15:0] \i_w$9[0] ;
-  wire [3:0] \i_w.q ;
-  wire [3:0] \i_w.q[0] ;
-  wire [15:0] \i_w.scale ;
-  wire [3:0] \i_w.zero ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$19 ;
-  wire o_ready;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$21 ;
-  output [23:0] o_w;
-  reg [23:0] o_w = 24'h000000;
-  wire [3:0] \o_w.q ;
-  wire [3:0] \o_w.q[0] ;
-  wire [15:0] \o_w.scale ;
-  wire [3:0] \o_w.zero ;
-  input rst;
-  wire rst;
-  wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
-  wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
-  always @(posedge clk)
-    o_a <= \$1 ;
-  always @(posedge clk)
-    o_w <= \$2 ;
-  always @(posedge clk)
-    o_ctl <= \$3 ;
-  always @(posedge clk)
-    w_reg <= \$4 ;
-  always @(posedge clk)
-    \i_w$9  <= \$5 ;
-  always @(posedge clk)
-    \i_a$11  <= \$6 ;
-  always @(posedge clk)
-    i_psum <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$14  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  \array_dequant_mac_os_4x4.mesh.tile_3_3.pe_0_0.dequant0  dequant0 (
-    .d(d),
-    .s(w_sel[19:4]),
-    .y(y)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_3_3.pe_0_0.mac  mac (
-    .clk(clk),
-    .i_a(\i_a$11 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_psum(i_psum),
-    .i_w(\i_w$9 ),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    \$2  = i_w;
-    if (rst) begin
-      \$2  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    \$3  = i_ctl;
-    if (rst) begin
-      \$3  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
-    if (rst) begin
-      \$4  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    \$5  = y;
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    \$6  = i_a;
-    if (rst) begin
-      \$6  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
-    if (rst) begin
-      \$8  = 5'h00;
-    end
-  end
-  assign \i_psum$13  = 32'd0;
-  assign s = w_sel[19:4];
-  assign \o_psum$19  = o_psum;
-  assign \o_valid$21  = o_valid;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w.q  = o_w[3:0];
-  assign \o_w.q[0]  = o_w[3:0];
-  assign \o_w.scale  = o_w[19:4];
-  assign \o_w.zero  = o_w[23:20];
-  assign \i_w.q  = i_w[3:0];
-  assign \i_w.q[0]  = i_w[3:0];
-  assign \i_w.scale  = i_w[19:4];
-  assign \i_w.zero  = i_w[23:20];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$9[0]  = \i_w$9 ;
-  assign \i_a$11[0]  = \i_a$11 ;
-  assign \i_ctl$14.valid  = \i_ctl$14 [0];
-  assign \i_ctl$14.load_w  = \i_ctl$14 [1];
-  assign \i_ctl$14.first  = \i_ctl$14 [2];
-  assign \i_ctl$14.last  = \i_ctl$14 [3];
-  assign \i_ctl$14.group_end  = \i_ctl$14 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_3.pe_0_0.dequant0 (d, y, s);
-  reg \$auto$verilog_backend.cc:2355:dump_module$79  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [46:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [16:0] \$17 ;
-  wire [31:0] \$18 ;
-  wire [32:0] \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [33:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [30:0] \$9 ;
-  input [4:0] d;
-  wire [4:0] d;
-  wire [4:0] dmag;
-  wire [6:0] exp;
-  wire [15:0] prod;
-  wire [14:0] rp_eb;
-  wire rp_lost;
-  wire [3:0] rp_ls;
-  reg [3:0] rp_msb;
-  wire [15:0] rp_norm;
-  reg [15:0] rp_out;
-  wire [25:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [15:0] rp_sh;
-  input [15:0] s;
-  wire [15:0] s;
-  wire [4:0] s_e;
-  wire [10:0] s_sig;
-  output [15:0] y;
-  reg [15:0] y;
-  assign \$1  = ! s[14:10];
-  assign s_e = \$1  ? 5'h01 : s[14:10];
-  assign \$2  = ! s[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = $signed(d) < $signed(1'h0);
-  assign \$5  = - $signed(d);
-  assign \$6  = \$4  ? \$5  : { d[4], d };
-  assign prod = \$6 [4:0] * { \$3 , s[9:0] };
-  assign \$7  = s_e - 4'hf;
-  assign exp = $signed(\$7 ) - $signed(5'h0a);
-  assign \$8  = 4'hf - rp_msb;
-  assign \$9  = prod << \$8 [3:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(5'h0f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(5'h11);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [15:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [15:0] != \$9 [15:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [25:0] >= 15'h7c00;
-  assign \$27  = $signed(d) < $signed(1'h0);
-  assign \$28  = s[15] ^ \$27 ;
-  assign \$29  = $signed(d) < $signed(1'h0);
-  assign \$30  = s[15] ^ \$29 ;
-  assign \$31  = $signed(d) < $signed(1'h0);
-  assign \$32  = s[15] ^ \$31 ;
-  assign \$33  = s[14:10] == 5'h1f;
-  assign \$34  = | s[9:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[14:10] == 5'h1f;
-  assign \$37  = ! s[9:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[14:10] == 5'h1f;
-  assign \$43  = ! s[9:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed(d) < $signed(1'h0);
-  assign \$46  = s[15] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 15'h0000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 15'h7c00 };
-    end else begin
-      rp_out = { \$32 , \$24 [14:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 16'h7e00;
-    end else if (\$44 ) begin
-      y = { \$46 , 15'h7c00 };
-    end else begin
-      y = rp_out;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
-    if (prod[1]) begin
-      rp_msb = 4'h1;
-    end
-    if (prod[2]) begin
-      rp_msb = 4'h2;
-    end
-    if (prod[3]) begin
-      rp_msb = 4'h3;
-    end
-    if (prod[4]) begin
-      rp_msb = 4'h4;
-    end
-    if (prod[5]) begin
-      rp_msb = 4'h5;
-    end
-    if (prod[6]) begin
-      rp_msb = 4'h6;
-    end
-    if (prod[7]) begin
-      rp_msb = 4'h7;
-    end
-    if (prod[8]) begin
-      rp_msb = 4'h8;
-    end
-    if (prod[9]) begin
-      rp_msb = 4'h9;
-    end
-    if (prod[10]) begin
-      rp_msb = 4'ha;
-    end
-    if (prod[11]) begin
-      rp_msb = 4'hb;
-    end
-    if (prod[12]) begin
-      rp_msb = 4'hc;
-    end
-    if (prod[13]) begin
-      rp_msb = 4'hd;
-    end
-    if (prod[14]) begin
-      rp_msb = 4'he;
-    end
-    if (prod[15]) begin
-      rp_msb = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    rp_rs = 5'h00;
-    if (\$12 ) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-        rp_rs = 5'h10;
-      end else begin
-        rp_rs = \$14 [4:0];
-      end
-    end
-  end
-  assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$6 [4:0];
-  assign rp_ls = \$8 [3:0];
-  assign rp_norm = \$9 [15:0];
-  assign rp_eb = { \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11 [8], \$11  };
-  assign rp_packed = \$24 [25:0];
-  assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_3.pe_0_0.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$80  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_dequant_mac_os_4x4.mesh.tile_3_3.pe_0_0.mac.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_dequant_mac_os_4x4.mesh.tile_3_3.pe_0_0.mac.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_3.pe_0_0.mac.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$81  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_3_3.pe_0_0.mac.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$82  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$82 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$82 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$82 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$82 ) begin end
     (* full_case = 32'd1 *)
     if (\$53 ) begin
       p = 32'd2143289344;

@@ -613,7 +613,9 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   reg [63:0] _0_;
   always @(posedge clk) begin
-    _0_ <= a_buf[\$signature__addr$34 ];
+    if (issue[0]) begin
+      _0_ <= a_buf[\$signature__addr$34 ];
+    end
   end
   assign \$signature__data$95  = _0_;
   reg [127:0] o_buf [255:0];
@@ -1153,7 +1155,9 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
-    _2_ <= w_buf[w_rd__addr];
+    if (wrow_en) begin
+      _2_ <= w_buf[w_rd__addr];
+    end
   end
   assign i_wrow = _2_;
   assign busy = run | drain;
@@ -1847,8 +1851,8 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
-  assign \$signature__en$42  = 1'h1;
-  assign w_rd__en = 1'h1;
+  assign \$signature__en$42  = issue[0];
+  assign w_rd__en = wrow_en;
   assign issue_d2 = i_ctl;
   assign w_rd__data = i_wrow;
   assign wrow_en_d1 = i_wrow_en;
@@ -3708,7 +3712,7 @@ module \array_fp16_mac_ws_4x4.edge_add3 (b, s, a);
   assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
 endmodule
 
-module \array_fp16_mac_ws_4x4.mesh (rst, i_wrow, \i_a$1 , i_ctl, i_wrow_en, i_wrow_sel, o_row, o_row_valid, clk);
+module \array_fp16_mac_ws_4x4.mesh (rst, o_row_valid, i_wrow, \i_a$1 , i_ctl, i_wrow_en, i_wrow_sel, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
   reg [15:0] \$10 ;
@@ -4418,167 +4422,167 @@ module \array_fp16_mac_ws_4x4.mesh (rst, i_wrow, \i_a$1 , i_ctl, i_wrow_en, i_wr
     \i_ctl$50  <= \$32 ;
   \array_fp16_mac_ws_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_a(\i_a$1 [15:0]),
-    .i_ctl(i_ctl),
-    .i_w(shadow0[15:0]),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(i_psum),
+    .pe_0_0__i_a(\i_a$1 [15:0]),
+    .pe_0_0__i_ctl(i_ctl),
+    .pe_0_0__i_w(shadow0[15:0]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_a(\i_a$4 ),
-    .i_ctl(\i_ctl$6 ),
-    .i_w(shadow0[31:16]),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\i_psum$92 ),
+    .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
+    .pe_0_0__i_w(shadow0[31:16]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_a(\i_a$8 ),
-    .i_ctl(\i_ctl$10 ),
-    .i_w(shadow0[47:32]),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\i_psum$99 ),
+    .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
+    .pe_0_0__i_w(shadow0[47:32]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_a(\i_a$12 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_w(shadow0[63:48]),
     .o_psum(\i_psum$106 ),
+    .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
+    .pe_0_0__i_w(shadow0[63:48]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_a(\i_a$16 ),
-    .i_ctl(\i_ctl$18 ),
-    .i_psum(i_psum),
-    .i_w(shadow1[15:0]),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\i_psum$86 ),
+    .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
+    .pe_0_0__i_psum(i_psum),
+    .pe_0_0__i_w(shadow1[15:0]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_a(\i_a$20 ),
-    .i_ctl(\i_ctl$22 ),
-    .i_psum(\i_psum$92 ),
-    .i_w(shadow1[31:16]),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\i_psum$94 ),
+    .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
+    .pe_0_0__i_psum(\i_psum$92 ),
+    .pe_0_0__i_w(shadow1[31:16]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_a(\i_a$24 ),
-    .i_ctl(\i_ctl$26 ),
-    .i_psum(\i_psum$99 ),
-    .i_w(shadow1[47:32]),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\i_psum$101 ),
+    .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
+    .pe_0_0__i_psum(\i_psum$99 ),
+    .pe_0_0__i_w(shadow1[47:32]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_a(\i_a$28 ),
-    .i_ctl(\i_ctl$30 ),
-    .i_psum(\i_psum$106 ),
-    .i_w(shadow1[63:48]),
     .o_psum(\i_psum$108 ),
+    .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
+    .pe_0_0__i_psum(\i_psum$106 ),
+    .pe_0_0__i_w(shadow1[63:48]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_a(\i_a$32 ),
-    .i_ctl(\i_ctl$34 ),
-    .i_psum(\i_psum$86 ),
-    .i_w(shadow2[15:0]),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\i_psum$88 ),
+    .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
+    .pe_0_0__i_psum(\i_psum$86 ),
+    .pe_0_0__i_w(shadow2[15:0]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_a(\i_a$36 ),
-    .i_ctl(\i_ctl$38 ),
-    .i_psum(\i_psum$94 ),
-    .i_w(shadow2[31:16]),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\i_psum$96 ),
+    .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
+    .pe_0_0__i_psum(\i_psum$94 ),
+    .pe_0_0__i_w(shadow2[31:16]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_a(\i_a$40 ),
-    .i_ctl(\i_ctl$42 ),
-    .i_psum(\i_psum$101 ),
-    .i_w(shadow2[47:32]),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\i_psum$103 ),
+    .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
+    .pe_0_0__i_psum(\i_psum$101 ),
+    .pe_0_0__i_w(shadow2[47:32]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_a(\i_a$44 ),
-    .i_ctl(\i_ctl$46 ),
-    .i_psum(\i_psum$108 ),
-    .i_w(shadow2[63:48]),
     .o_psum(\i_psum$110 ),
+    .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
+    .pe_0_0__i_psum(\i_psum$108 ),
+    .pe_0_0__i_w(shadow2[63:48]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_a(\i_a$48 ),
-    .i_ctl(\i_ctl$50 ),
-    .i_psum(\i_psum$88 ),
-    .i_w(shadow3[15:0]),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$139 ),
+    .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
+    .pe_0_0__i_psum(\i_psum$88 ),
+    .pe_0_0__i_w(shadow3[15:0]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_a(\i_a$52 ),
-    .i_ctl(\i_ctl$54 ),
-    .i_psum(\i_psum$96 ),
-    .i_w(shadow3[31:16]),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$142 ),
+    .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
+    .pe_0_0__i_psum(\i_psum$96 ),
+    .pe_0_0__i_w(shadow3[31:16]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_a(\i_a$56 ),
-    .i_ctl(\i_ctl$58 ),
-    .i_psum(\i_psum$103 ),
-    .i_w(shadow3[47:32]),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$143 ),
+    .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
+    .pe_0_0__i_psum(\i_psum$103 ),
+    .pe_0_0__i_w(shadow3[47:32]),
     .rst(rst)
   );
   \array_fp16_mac_ws_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_a(\i_a$60 ),
-    .i_ctl(\i_ctl$62 ),
-    .i_psum(\i_psum$110 ),
-    .i_w(shadow3[63:48]),
     .o_psum(\o_psum$112 ),
     .o_valid(o_row_valid),
+    .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
+    .pe_0_0__i_psum(\i_psum$110 ),
+    .pe_0_0__i_w(shadow3[63:48]),
     .rst(rst)
   );
   always @* begin
@@ -5327,53 +5331,33 @@ module \array_fp16_mac_ws_4x4.mesh (rst, i_wrow, \i_a$1 , i_ctl, i_wrow_en, i_wr
   assign o_row[31:0] = y0_d3;
 endmodule
 
-module \array_fp16_mac_ws_4x4.mesh.tile_0_0 (rst, i_a, i_ctl, i_w, o_a, o_ctl, o_psum, clk);
+module \array_fp16_mac_ws_4x4.mesh.tile_0_0 (rst, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
+  wire \$2 ;
   input clk;
   wire clk;
-  input [15:0] i_a;
   wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
   wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [15:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
   wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
   output [15:0] o_a;
   wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
   wire [15:0] \o_a[0] ;
   wire [15:0] \o_a[0][0] ;
   output [4:0] o_ctl;
   wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
   wire \o_ctl[0].group_end ;
@@ -5382,1031 +5366,242 @@ module \array_fp16_mac_ws_4x4.mesh.tile_0_0 (rst, i_a, i_ctl, i_w, o_a, o_ctl, o
   wire \o_ctl[0].valid ;
   output [31:0] o_psum;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
   wire [31:0] \o_psum[0] ;
   wire o_valid;
-  wire \o_valid$15 ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_0_0.pe_0_0  pe_0_0 (
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
     .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
     .o_psum(o_psum),
+    .o_ready(\$2 ),
     .o_valid(o_valid),
+    .o_w(\$1 ),
     .rst(rst)
   );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__i_psum = 32'd0;
   assign i_psum = 32'd0;
-  assign \i_psum$7  = 32'd0;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = 32'd0;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = 32'd0;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
   assign \o_ctl[0]  = o_ctl;
   assign \o_ctl[0].valid  = o_ctl[0];
   assign \o_ctl[0].load_w  = o_ctl[1];
   assign \o_ctl[0].first  = o_ctl[2];
   assign \o_ctl[0].last  = o_ctl[3];
   assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_psum[0]  = o_psum;
 endmodule
 
-module \array_fp16_mac_ws_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
+module \array_fp16_mac_ws_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
+  wire \$2 ;
   input clk;
   wire clk;
-  input [15:0] i_a;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [15:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  input [15:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [15:0] i_w;
   wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
   output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
+  wire [15:0] o_a;
   wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
   output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
   output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_0_0.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
   );
-  \array_fp16_mac_ws_4x4.mesh.tile_0_0.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__i_psum = 32'd0;
   assign i_psum = 32'd0;
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = 32'd0;
   assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
 endmodule
 
-module \array_fp16_mac_ws_4x4.mesh.tile_0_0.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_0_0.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
+module \array_fp16_mac_ws_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
   wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_0_1 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
   input clk;
   wire clk;
-  input [15:0] i_a;
   wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
   wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [15:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
   wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
   output [15:0] o_a;
   wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
   wire [15:0] \o_a[0] ;
   wire [15:0] \o_a[0][0] ;
   output [4:0] o_ctl;
   wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
   wire \o_ctl[0].group_end ;
@@ -6415,1031 +5610,240 @@ module \array_fp16_mac_ws_4x4.mesh.tile_0_1 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o
   wire \o_ctl[0].valid ;
   output [31:0] o_psum;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
   wire [31:0] \o_psum[0] ;
   wire o_valid;
-  wire \o_valid$15 ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_0_1.pe_0_0  pe_0_0 (
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
     .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
     .o_psum(o_psum),
+    .o_ready(\$2 ),
     .o_valid(o_valid),
+    .o_w(\$1 ),
     .rst(rst)
   );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__i_psum = 32'd0;
   assign i_psum = 32'd0;
-  assign \i_psum$7  = 32'd0;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = 32'd0;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = 32'd0;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
   assign \o_ctl[0]  = o_ctl;
   assign \o_ctl[0].valid  = o_ctl[0];
   assign \o_ctl[0].load_w  = o_ctl[1];
   assign \o_ctl[0].first  = o_ctl[2];
   assign \o_ctl[0].last  = o_ctl[3];
   assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_psum[0]  = o_psum;
 endmodule
 
-module \array_fp16_mac_ws_4x4.mesh.tile_0_1.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
+module \array_fp16_mac_ws_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
+  wire \$2 ;
   input clk;
   wire clk;
-  input [15:0] i_a;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [15:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  input [15:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [15:0] i_w;
   wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
+  wire [15:0] o_a;
   wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
+  wire [15:0] \o_a[0][0] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
   output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_0_1.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
   );
-  \array_fp16_mac_ws_4x4.mesh.tile_0_1.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__i_psum = 32'd0;
   assign i_psum = 32'd0;
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = 32'd0;
   assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
 endmodule
 
-module \array_fp16_mac_ws_4x4.mesh.tile_0_1.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_0_1.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
+module \array_fp16_mac_ws_4x4.mesh.tile_1_0 (rst, pe_0_0__i_psum, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
   wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_0_2 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
   input clk;
   wire clk;
-  input [15:0] i_a;
   wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
   wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [15:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
   wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
   output [15:0] o_a;
   wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
   wire [15:0] \o_a[0] ;
   wire [15:0] \o_a[0][0] ;
   output [4:0] o_ctl;
   wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
   wire \o_ctl[0].group_end ;
@@ -7448,1101 +5852,1433 @@ module \array_fp16_mac_ws_4x4.mesh.tile_0_2 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o
   wire \o_ctl[0].valid ;
   output [31:0] o_psum;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
   wire [31:0] \o_psum[0] ;
   wire o_valid;
-  wire \o_valid$15 ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_0_2.pe_0_0  pe_0_0 (
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
     .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
     .o_psum(o_psum),
+    .o_ready(\$2 ),
     .o_valid(o_valid),
+    .o_w(\$1 ),
     .rst(rst)
   );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign i_psum = 32'd0;
-  assign \i_psum$7  = 32'd0;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = 32'd0;
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
   assign \o_ctl[0]  = o_ctl;
   assign \o_ctl[0].valid  = o_ctl[0];
   assign \o_ctl[0].load_w  = o_ctl[1];
   assign \o_ctl[0].first  = o_ctl[2];
   assign \o_ctl[0].last  = o_ctl[3];
   assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_psum[0]  = o_psum;
 endmodule
 
-module \array_fp16_mac_ws_4x4.mesh.tile_0_2.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
+module \array_fp16_mac_ws_4x4.mesh.tile_1_1 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
+  wire \$2 ;
   input clk;
   wire clk;
-  input [15:0] i_a;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [15:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  input [15:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [15:0] i_w;
   wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
   output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
+  wire [15:0] o_a;
   wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
   output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
   output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_fp16_mac_ws_4x4.mesh.tile_1_2 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_fp16_mac_ws_4x4.mesh.tile_1_3 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_fp16_mac_ws_4x4.mesh.tile_2_0 (rst, pe_0_0__i_psum, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_fp16_mac_ws_4x4.mesh.tile_2_1 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_fp16_mac_ws_4x4.mesh.tile_2_2 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_fp16_mac_ws_4x4.mesh.tile_2_3 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_fp16_mac_ws_4x4.mesh.tile_3_0 (rst, pe_0_0__i_psum, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_fp16_mac_ws_4x4.mesh.tile_3_1 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_fp16_mac_ws_4x4.mesh.tile_3_2 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_fp16_mac_ws_4x4.mesh.tile_3_3 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_valid, pe_0_0__i_w, clk);
+  wire [15:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[0][0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
   output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_0_2.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_fp16_mac_ws_4x4.mesh.tile_0_2.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign i_psum = 32'd0;
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_0_2.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_0_2.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_0_3 (rst, i_w, i_a, i_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
   wire o_valid;
-  wire \o_valid$15 ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_0_3.pe_0_0  pe_0_0 (
+  array_fp16_mac_ws_4x4__pe pe_0_0 (
     .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
     .o_psum(o_psum),
+    .o_ready(\$2 ),
     .o_valid(o_valid),
+    .o_w(\$1 ),
     .rst(rst)
   );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign i_psum = 32'd0;
-  assign \i_psum$7  = 32'd0;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = 32'd0;
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
   assign \o_ctl[0]  = o_ctl;
   assign \o_ctl[0].valid  = o_ctl[0];
   assign \o_ctl[0].load_w  = o_ctl[1];
   assign \o_ctl[0].first  = o_ctl[2];
   assign \o_ctl[0].last  = o_ctl[3];
   assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_psum[0]  = o_psum;
 endmodule
+/* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 
-module \array_fp16_mac_ws_4x4.mesh.tile_0_3.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
+module array_fp16_mac_ws_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid, o_ready, i_a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   reg \$10 ;
   reg \$11 ;
@@ -8557,1045 +7293,11 @@ module \array_fp16_mac_ws_4x4.mesh.tile_0_3.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o
   reg \$8 ;
   reg \$9 ;
   wire [15:0] a;
-  wire [31:0] \a$23 ;
+  wire [31:0] \a$24 ;
   reg [31:0] acc = 32'd0;
   wire [15:0] b;
   (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_0_3.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_fp16_mac_ws_4x4.mesh.tile_0_3.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$7  = 32'd0;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign i_psum = 32'd0;
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_0_3.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_0_3.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_1_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
+  wire [31:0] \b$25 ;
   input clk;
   wire clk;
   input [15:0] i_a;
@@ -9625,9 +7327,11 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum
   wire \o_ctl.valid ;
   output [31:0] o_psum;
   reg [31:0] o_psum = 32'd0;
+  output o_ready;
   wire o_ready;
   output o_valid;
   reg o_valid = 1'h0;
+  output [15:0] o_w;
   reg [15:0] o_w = 16'h0000;
   wire [15:0] \o_w[0] ;
   wire [31:0] p;
@@ -9645,7 +7349,7 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum
   wire [15:0] \w_sel[0] ;
   assign \$1  = s1_valid & s1_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
+  assign \a$24  = s1_first ? s1_psum : acc;
   always @(posedge clk)
     o_a <= \$2 ;
   always @(posedge clk)
@@ -9670,39 +7374,39 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum
     acc <= \$12 ;
   always @(posedge clk)
     o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
+  \array_fp16_mac_ws_4x4__pe.acc_add  acc_add (
+    .a(\a$24 ),
     .b(s1_sum),
     .s(s)
   );
-  \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0.mul0  mul0 (
+  \array_fp16_mac_ws_4x4__pe.mul0  mul0 (
     .a(i_a),
     .b(w_sel),
     .p(p)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$2  = i_a;
     if (rst) begin
       \$2  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$3  = i_w;
     if (rst) begin
       \$3  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$4  = i_ctl;
     if (rst) begin
       \$4  = 5'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$5  = w_reg;
     if (i_ctl[1]) begin
       \$5  = i_w;
@@ -9712,49 +7416,49 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$6  = p;
     if (rst) begin
       \$6  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$7  = i_psum;
     if (rst) begin
       \$7  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$8  = i_ctl[0];
     if (rst) begin
       \$8  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$9  = i_ctl[2];
     if (rst) begin
       \$9  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$10  = i_ctl[3];
     if (rst) begin
       \$10  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$11  = \$1 ;
     if (rst) begin
       \$11  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$12  = acc;
     if (s1_valid) begin
       \$12  = s;
@@ -9764,7 +7468,7 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$13  = o_psum;
     if (s1_valid) begin
       if (s1_last) begin
@@ -9777,28 +7481,28 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum
   end
   assign a = i_a;
   assign b = w_sel;
-  assign \b$24  = s1_sum;
+  assign \b$25  = s1_sum;
   assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
   assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
   assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
   assign \i_ctl.valid  = i_ctl[0];
   assign \i_ctl.load_w  = i_ctl[1];
   assign \i_ctl.first  = i_ctl[2];
   assign \i_ctl.last  = i_ctl[3];
   assign \i_ctl.group_end  = i_ctl[4];
+  assign \o_a[0]  = o_a;
+  assign \o_w[0]  = o_w;
+  assign \o_ctl.valid  = o_ctl[0];
+  assign \o_ctl.load_w  = o_ctl[1];
+  assign \o_ctl.first  = o_ctl[2];
+  assign \o_ctl.last  = o_ctl[3];
+  assign \o_ctl.group_end  = o_ctl[4];
   assign \w_reg[0]  = w_reg;
   assign \w_sel[0]  = w_sel;
 endmodule
 
-module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$20  = 0;
+module \array_fp16_mac_ws_4x4__pe.acc_add (b, s, a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
@@ -10093,7 +7797,7 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0.acc_add (b, s, a);
   assign \$130  = b[30:0] > a[30:0];
   assign \$131  = \$130  ? b : a;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
     if (\$37 [0]) begin
       rp_msb = 5'h00;
@@ -10181,7 +7885,7 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0.acc_add (b, s, a);
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
     if (\$44 ) begin
       (* full_case = 32'd1 *)
@@ -10193,7 +7897,7 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0.acc_add (b, s, a);
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (\$57 ) begin
       rp_out = { \$67 , 31'h00000000 };
@@ -10204,7 +7908,7 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0.acc_add (b, s, a);
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (\$122 ) begin
       s = 32'd2143289344;
@@ -10228,8 +7932,8 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0.acc_add (b, s, a);
   assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
 endmodule
 
-module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$21  = 0;
+module \array_fp16_mac_ws_4x4__pe.mul0 (b, p, a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire [56:0] \$10 ;
   wire [9:0] \$11 ;
@@ -10377,7 +8081,7 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0.mul0 (a, p, b);
   assign \$32  = | a[9:0];
   assign \$33  = \$31  & \$32 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
     if (prod[0]) begin
       rp_msb = 5'h00;
@@ -10447,7 +8151,7 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0.mul0 (a, p, b);
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
     if (\$13 ) begin
       (* full_case = 32'd1 *)
@@ -10459,7 +8163,7 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0.mul0 (a, p, b);
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (\$26 ) begin
       rp_out = { \$28 , 31'h00000000 };
@@ -10470,11376 +8174,7 @@ module \array_fp16_mac_ws_4x4.mesh.tile_1_0.pe_0_0.mul0 (a, p, b);
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_1_1 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_1_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_1_1.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$22  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_1_1.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_fp16_mac_ws_4x4.mesh.tile_1_1.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_1_1.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_1_1.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_1_2 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_1_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_1_2.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_1_2.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_fp16_mac_ws_4x4.mesh.tile_1_2.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_1_2.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_1_2.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_1_3 (rst, i_w, i_psum, i_a, i_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_1_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_1_3.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$28  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_1_3.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_fp16_mac_ws_4x4.mesh.tile_1_3.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_1_3.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_1_3.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$30  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_2_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$31  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_2_0.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_fp16_mac_ws_4x4.mesh.tile_2_0.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_0.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$32  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_0.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$33  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_1 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_2_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_1.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$34  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_2_1.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_fp16_mac_ws_4x4.mesh.tile_2_1.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_1.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$35  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_1.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$36  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_2 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_2_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_2.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$37  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_2_2.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_fp16_mac_ws_4x4.mesh.tile_2_2.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_2.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$38  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_2.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$39  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_3 (rst, i_w, i_psum, i_a, i_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_2_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_3.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$40  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_2_3.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_fp16_mac_ws_4x4.mesh.tile_2_3.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_3.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$41  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_2_3.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$42  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_3_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$43  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_3_0.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_fp16_mac_ws_4x4.mesh.tile_3_0.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_0.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$44  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_0.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$45  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_1 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_3_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_1.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$46  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_3_1.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_fp16_mac_ws_4x4.mesh.tile_3_1.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_1.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$47  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_1.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$48  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_2 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_3_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_2.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$49  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_3_2.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_fp16_mac_ws_4x4.mesh.tile_3_2.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_2.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$50  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_2.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$51  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$53 ) begin
-      p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
-    end else begin
-      p = rp_out;
-    end
-  end
-  assign a_sig = { \$3 , a[9:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [6], \$8 [6], \$8  };
-  assign rp_ls = \$9 [4:0];
-  assign rp_norm = \$10 [25:0];
-  assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_3 (rst, i_w, i_psum, i_a, i_ctl, o_valid, o_psum, clk);
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a$1 ;
-  wire [15:0] \i_a$1[0] ;
-  wire [15:0] \i_a$1[0][0] ;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w$5 ;
-  wire [15:0] \i_w$5[0] ;
-  wire [15:0] \i_w$5[0][0] ;
-  wire [15:0] \i_w$5[0][0][0] ;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a$9 ;
-  wire [15:0] \o_a$9[0] ;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_fp16_mac_ws_4x4.mesh.tile_3_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_3.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$52  = 0;
-  wire \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [15:0] \$2 ;
-  reg [15:0] \$3 ;
-  reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
-  reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg \$8 ;
-  reg \$9 ;
-  wire [15:0] a;
-  wire [31:0] \a$23 ;
-  reg [31:0] acc = 32'd0;
-  wire [15:0] b;
-  (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
-  input clk;
-  wire clk;
-  input [15:0] i_a;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [15:0] i_w;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  output [15:0] o_a;
-  reg [15:0] o_a = 16'h0000;
-  wire [15:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [15:0] o_w = 16'h0000;
-  wire [15:0] \o_w[0] ;
-  wire [31:0] p;
-  input rst;
-  wire rst;
-  wire [31:0] s;
-  reg s1_first = 1'h0;
-  reg s1_last = 1'h0;
-  reg [31:0] s1_psum = 32'd0;
-  reg [31:0] s1_sum = 32'd0;
-  reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
-  always @(posedge clk)
-    o_a <= \$2 ;
-  always @(posedge clk)
-    o_w <= \$3 ;
-  always @(posedge clk)
-    o_ctl <= \$4 ;
-  always @(posedge clk)
-    w_reg <= \$5 ;
-  always @(posedge clk)
-    s1_sum <= \$6 ;
-  always @(posedge clk)
-    s1_psum <= \$7 ;
-  always @(posedge clk)
-    s1_valid <= \$8 ;
-  always @(posedge clk)
-    s1_first <= \$9 ;
-  always @(posedge clk)
-    s1_last <= \$10 ;
-  always @(posedge clk)
-    o_valid <= \$11 ;
-  always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
-  \array_fp16_mac_ws_4x4.mesh.tile_3_3.pe_0_0.acc_add  acc_add (
-    .a(\a$23 ),
-    .b(s1_sum),
-    .s(s)
-  );
-  \array_fp16_mac_ws_4x4.mesh.tile_3_3.pe_0_0.mul0  mul0 (
-    .a(i_a),
-    .b(w_sel),
-    .p(p)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$2  = i_a;
-    if (rst) begin
-      \$2  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$3  = i_w;
-    if (rst) begin
-      \$3  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$4  = i_ctl;
-    if (rst) begin
-      \$4  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
-    if (rst) begin
-      \$5  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$6  = p;
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$7  = i_psum;
-    if (rst) begin
-      \$7  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$8  = i_ctl[0];
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$9  = i_ctl[2];
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$10  = i_ctl[3];
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$11  = \$1 ;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$12  = acc;
-    if (s1_valid) begin
-      \$12  = s;
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_3.pe_0_0.acc_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$53  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_fp16_mac_ws_4x4.mesh.tile_3_3.pe_0_0.mul0 (a, p, b);
-  reg \$auto$verilog_backend.cc:2355:dump_module$54  = 0;
-  wire \$1 ;
-  wire [56:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
-  wire \$2 ;
-  wire [53:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [5:0] \$7 ;
-  wire [6:0] \$8 ;
-  wire [5:0] \$9 ;
-  input [15:0] a;
-  wire [15:0] a;
-  wire [4:0] a_e;
-  wire [10:0] a_sig;
-  input [15:0] b;
-  wire [15:0] b;
-  wire [4:0] b_e;
-  wire [10:0] b_sig;
-  wire [8:0] exp;
-  output [31:0] p;
-  reg [31:0] p;
-  wire [21:0] prod;
-  wire [19:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [25:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
-  assign \$1  = ! a[14:10];
-  assign a_e = \$1  ? 5'h01 : a[14:10];
-  assign \$2  = ! a[14:10];
-  assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[9:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 6'h32;
-  assign \$9  = 5'h15 - rp_msb;
-  assign \$10  = { prod, 4'h0 } << \$9 [4:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
-  assign \$33  = \$31  & \$32 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    rp_rs = 5'h00;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$30 , \$25 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (\$53 ) begin
       p = 32'd2143289344;

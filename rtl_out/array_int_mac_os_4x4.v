@@ -4,125 +4,136 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [127:0] \$100 ;
-  reg [4:0] \$101 ;
-  reg [4:0] \$102 ;
-  reg [127:0] \$103 ;
-  reg [8:0] \$104 ;
-  reg [10:0] \$105 ;
-  reg [9:0] \$106 ;
+  reg [2:0] \$100 ;
+  reg \$101 ;
+  reg [8:0] \$102 ;
+  reg [10:0] \$103 ;
+  reg [9:0] \$104 ;
+  reg [8:0] \$105 ;
+  reg \$106 ;
   reg [8:0] \$107 ;
-  reg [10:0] \$108 ;
+  reg [8:0] \$108 ;
   reg \$109 ;
-  wire \$11 ;
+  wire [3:0] \$11 ;
   reg \$110 ;
-  reg \$111 ;
-  reg [7:0] \$112 ;
-  reg \$113 ;
+  reg [127:0] \$111 ;
+  reg [4:0] \$112 ;
+  reg [4:0] \$113 ;
   reg [127:0] \$114 ;
   reg [8:0] \$115 ;
-  reg \$116 ;
-  reg [8:0] \$117 ;
-  reg \$118 ;
-  wire [8:0] \$12 ;
-  wire [9:0] \$13 ;
-  wire [9:0] \$14 ;
-  wire [9:0] \$15 ;
+  reg [10:0] \$116 ;
+  reg [9:0] \$117 ;
+  reg [8:0] \$118 ;
+  reg [10:0] \$119 ;
+  wire [9:0] \$12 ;
+  reg \$120 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg [7:0] \$123 ;
+  reg \$124 ;
+  reg [127:0] \$125 ;
+  reg [8:0] \$126 ;
+  reg \$127 ;
+  reg [8:0] \$128 ;
+  reg \$129 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [9:0] \$20 ;
+  wire \$20 ;
   wire \$21 ;
-  wire [9:0] \$22 ;
-  wire \$23 ;
+  wire [10:0] \$22 ;
+  wire [11:0] \$23 ;
   wire [10:0] \$24 ;
   wire [11:0] \$25 ;
-  wire [10:0] \$26 ;
-  wire [11:0] \$27 ;
-  wire [9:0] \$28 ;
-  wire [11:0] \$29 ;
+  wire \$26 ;
+  wire [9:0] \$27 ;
+  wire [11:0] \$28 ;
+  wire [10:0] \$29 ;
   wire \$3 ;
-  wire [10:0] \$30 ;
+  wire \$30 ;
   wire \$31 ;
-  wire \$32 ;
-  wire [11:0] \$33 ;
+  wire [11:0] \$32 ;
+  wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire [9:0] \$36 ;
+  wire [9:0] \$35 ;
+  wire \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
   wire \$41 ;
-  wire \$42 ;
-  wire [9:0] \$43 ;
+  wire [9:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [9:0] \$47 ;
+  wire [9:0] \$46 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [40:0] \$49 ;
   wire \$5 ;
-  wire [40:0] \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire [9:0] \$53 ;
-  wire [9:0] \$54 ;
-  wire [10:0] \$55 ;
+  wire \$50 ;
+  wire [3:0] \$51 ;
+  wire [3:0] \$52 ;
+  wire \$53 ;
+  wire [3:0] \$54 ;
+  wire [3:0] \$55 ;
   wire \$56 ;
-  wire [10:0] \$57 ;
-  wire [10:0] \$58 ;
-  wire \$59 ;
+  wire [3:0] \$57 ;
+  wire [3:0] \$58 ;
+  wire [9:0] \$59 ;
   wire [10:0] \$6 ;
-  wire [11:0] \$60 ;
-  wire [9:0] \$61 ;
-  wire [11:0] \$62 ;
-  wire \$63 ;
-  wire [9:0] \$64 ;
-  wire [9:0] \$65 ;
-  wire \$66 ;
-  wire [10:0] \$67 ;
-  wire [11:0] \$68 ;
-  wire [11:0] \$69 ;
+  wire [1:0] \$60 ;
+  wire [1:0] \$61 ;
+  wire [10:0] \$62 ;
+  wire [10:0] \$63 ;
+  wire \$64 ;
+  wire [11:0] \$65 ;
+  wire [9:0] \$66 ;
+  wire [11:0] \$67 ;
+  wire \$68 ;
+  wire [9:0] \$69 ;
   wire \$7 ;
-  wire [11:0] \$70 ;
+  wire [9:0] \$70 ;
   wire \$71 ;
-  wire [9:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
+  wire [10:0] \$72 ;
+  wire [11:0] \$73 ;
+  wire [11:0] \$74 ;
+  wire [11:0] \$75 ;
   wire \$76 ;
-  wire \$77 ;
+  wire [9:0] \$77 ;
   wire \$78 ;
-  wire [8:0] \$79 ;
-  wire \$8 ;
+  wire \$79 ;
+  wire [1:0] \$8 ;
   wire \$80 ;
   wire \$81 ;
-  wire [8:0] \$82 ;
+  wire \$82 ;
   wire \$83 ;
-  wire [9:0] \$84 ;
+  wire [8:0] \$84 ;
   wire \$85 ;
-  reg [8:0] \$86 ;
-  reg [8:0] \$87 ;
-  reg [8:0] \$88 ;
-  reg [10:0] \$89 ;
-  wire [8:0] \$9 ;
-  reg [8:0] \$90 ;
-  reg \$91 ;
-  reg [39:0] \$92 ;
+  wire \$86 ;
+  wire [8:0] \$87 ;
+  wire \$88 ;
+  wire [9:0] \$89 ;
+  wire [1:0] \$9 ;
+  wire \$90 ;
+  reg [8:0] \$91 ;
+  reg [8:0] \$92 ;
   reg [8:0] \$93 ;
   reg [10:0] \$94 ;
-  reg [9:0] \$95 ;
-  reg [8:0] \$96 ;
-  reg [8:0] \$97 ;
-  reg [8:0] \$98 ;
-  reg \$99 ;
+  reg [8:0] \$95 ;
+  reg \$96 ;
+  reg [39:0] \$97 ;
+  reg [2:0] \$98 ;
+  reg [2:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  reg [7:0] \$signature__addr$40 ;
+  wire [7:0] \$signature__addr$47 ;
   wire [127:0] \$signature__data ;
   wire [127:0] \$signature__data$25 ;
   wire [31:0] \$signature__data$25[0] ;
@@ -145,27 +156,27 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   wire [7:0] \$signature__data$25[3][1] ;
   wire [7:0] \$signature__data$25[3][2] ;
   wire [7:0] \$signature__data$25[3][3] ;
-  wire [127:0] \$signature__data$79 ;
-  wire [31:0] \$signature__data$79[0] ;
-  wire [7:0] \$signature__data$79[0][0] ;
-  wire [7:0] \$signature__data$79[0][1] ;
-  wire [7:0] \$signature__data$79[0][2] ;
-  wire [7:0] \$signature__data$79[0][3] ;
-  wire [31:0] \$signature__data$79[1] ;
-  wire [7:0] \$signature__data$79[1][0] ;
-  wire [7:0] \$signature__data$79[1][1] ;
-  wire [7:0] \$signature__data$79[1][2] ;
-  wire [7:0] \$signature__data$79[1][3] ;
-  wire [31:0] \$signature__data$79[2] ;
-  wire [7:0] \$signature__data$79[2][0] ;
-  wire [7:0] \$signature__data$79[2][1] ;
-  wire [7:0] \$signature__data$79[2][2] ;
-  wire [7:0] \$signature__data$79[2][3] ;
-  wire [31:0] \$signature__data$79[3] ;
-  wire [7:0] \$signature__data$79[3][0] ;
-  wire [7:0] \$signature__data$79[3][1] ;
-  wire [7:0] \$signature__data$79[3][2] ;
-  wire [7:0] \$signature__data$79[3][3] ;
+  wire [127:0] \$signature__data$88 ;
+  wire [31:0] \$signature__data$88[0] ;
+  wire [7:0] \$signature__data$88[0][0] ;
+  wire [7:0] \$signature__data$88[0][1] ;
+  wire [7:0] \$signature__data$88[0][2] ;
+  wire [7:0] \$signature__data$88[0][3] ;
+  wire [31:0] \$signature__data$88[1] ;
+  wire [7:0] \$signature__data$88[1][0] ;
+  wire [7:0] \$signature__data$88[1][1] ;
+  wire [7:0] \$signature__data$88[1][2] ;
+  wire [7:0] \$signature__data$88[1][3] ;
+  wire [31:0] \$signature__data$88[2] ;
+  wire [7:0] \$signature__data$88[2][0] ;
+  wire [7:0] \$signature__data$88[2][1] ;
+  wire [7:0] \$signature__data$88[2][2] ;
+  wire [7:0] \$signature__data$88[2][3] ;
+  wire [31:0] \$signature__data$88[3] ;
+  wire [7:0] \$signature__data$88[3][0] ;
+  wire [7:0] \$signature__data$88[3][1] ;
+  wire [7:0] \$signature__data$88[3][2] ;
+  wire [7:0] \$signature__data$88[3][3] ;
   wire [31:0] \$signature__data[0] ;
   wire [7:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[0][1] ;
@@ -188,7 +199,7 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   wire [7:0] \$signature__data[3][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$44 ;
+  wire \$signature__en$51 ;
   reg [8:0] KB = 9'h000;
   reg [8:0] M = 9'h000;
   reg [10:0] N = 11'h000;
@@ -342,16 +353,25 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   wire [31:0] \o_wr__data[3] ;
   reg o_wr__en = 1'h0;
   reg [8:0] os_a_base = 9'h000;
-  wire [8:0] os_beat;
-  reg os_first_tile = 1'h0;
-  wire [8:0] os_idle;
+  reg os_any_last = 1'h0;
+  reg [8:0] os_beat = 9'h000;
+  reg [2:0] os_dq = 3'h0;
+  reg [2:0] os_dq_now;
+  wire os_fire;
+  reg [2:0] os_gap = 3'h0;
+  reg [2:0] os_gap_now;
+  reg os_group_beat = 1'h0;
+  wire os_group_end;
+  wire os_interval;
+  wire os_is_last;
   reg [9:0] os_kc = 10'h000;
   wire [8:0] os_len;
   reg [8:0] os_m0 = 9'h000;
   reg [10:0] os_n0 = 11'h000;
-  wire [8:0] os_period;
+  reg os_prev_group_end = 1'h0;
+  reg os_prev_issued = 1'h0;
   wire [8:0] os_rest;
-  reg [8:0] os_slot = 9'h000;
+  reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
   reg [8:0] raddr = 9'h000;
   input rst;
@@ -399,7 +419,7 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   input w_in__valid;
   wire w_in__valid;
   reg [8:0] w_load_addr = 9'h000;
-  reg [7:0] w_rd__addr;
+  wire [7:0] w_rd__addr;
   wire [127:0] w_rd__data;
   wire [31:0] \w_rd__data[0] ;
   wire [7:0] \w_rd__data[0][0] ;
@@ -698,9 +718,11 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
-    _0_ <= a_buf[\$signature__addr$40 ];
+    if (os_fire) begin
+      _0_ <= a_buf[\$23 [7:0]];
+    end
   end
-  assign \$signature__data$79  = _0_;
+  assign \$signature__data$88  = _0_;
   reg [127:0] o_buf [255:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1238,7 +1260,9 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   end
   reg [127:0] _2_;
   always @(posedge clk) begin
-    _2_ <= w_buf[w_rd__addr];
+    if (os_fire) begin
+      _2_ <= w_buf[\$25 [7:0]];
+    end
   end
   assign w_rd__data = _2_;
   assign busy = run | drain;
@@ -1255,155 +1279,171 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign \$6  = KB - os_kc;
   assign \$7  = \$6 [8:0] < 9'h100;
   assign os_len = \$7  ? \$6 [8:0] : 9'h100;
-  assign \$8  = os_len < 3'h4;
-  assign \$9  = \$8  ? 9'h004 : os_len;
-  assign \$10  = \$9  < 3'h4;
-  assign \$11  = os_len < 3'h4;
-  assign \$12  = \$11  ? 9'h004 : os_len;
-  assign os_period = \$10  ? 9'h004 : \$12 ;
-  assign \$13  = os_period - os_len;
-  assign \$14  = os_first_tile ? 10'h000 : \$13 ;
-  assign \$15  = os_slot - \$14 [8:0];
-  assign \$16  = os_m0 < M;
-  assign \$17  = run & \$16 ;
-  assign \$18  = os_slot >= \$14 [8:0];
-  assign \$19  = ! \$15 [8:0];
-  assign \$20  = os_len - 1'h1;
-  assign \$21  = \$15 [8:0] == \$20 ;
-  assign \$22  = os_len - 1'h1;
-  assign \$23  = \$15 [8:0] == \$22 ;
-  assign \$24  = os_a_base + os_kc;
-  assign \$25  = \$24  + \$15 [8:0];
-  assign \$26  = os_w_base + os_kc;
-  assign \$27  = \$26  + \$15 [8:0];
-  assign \$28  = edge_m0 + o_row_index;
-  assign \$29  = edge_y_base + \$28 [8:0];
+  assign \$10  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
+  assign \$11  = os_gap_now + 1'h0;
+  assign \$12  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$12 ;
+  assign \$13  = os_m0 < M;
+  assign \$14  = run & \$13 ;
+  assign \$15  = ! os_gap_now;
+  assign \$16  = \$14  & \$15 ;
+  assign \$17  = ~ os_is_last;
+  assign \$18  = ~ os_any_last;
+  assign \$19  = \$17  | \$18 ;
+  assign \$20  = os_since_last >= 3'h4;
+  assign \$21  = \$19  | \$20 ;
+  assign os_fire = \$16  & \$21 ;
+  assign \$22  = os_a_base + os_kc;
+  assign \$23  = \$22  + os_beat;
+  assign \$24  = os_w_base + os_kc;
+  assign \$25  = \$24  + os_beat;
+  assign \$26  = ! os_beat;
+  assign \$27  = edge_m0 + o_row_index;
+  assign \$28  = edge_y_base + \$27 [8:0];
   assign first_chunk = ! edge_k;
-  assign \$30  = edge_k + 9'h100;
-  assign chunk_done = \$30  >= KB;
+  assign \$29  = edge_k + 9'h100;
+  assign chunk_done = \$29  >= KB;
   assign block_done = o_row_index == 2'h3;
-  assign \$31  = run & o_row_valid;
-  assign \$32  = block_done & chunk_done;
-  assign \$33  = edge_n0 + 3'h4;
-  assign \$34  = \$33  >= N;
-  assign \$35  = \$32  & \$34 ;
-  assign \$36  = edge_m0 + 3'h4;
-  assign \$37  = \$36  >= M;
-  assign is_last = \$35  & \$37 ;
-  assign \$38  = ~ y_out__valid;
-  assign \$39  = \$38  | y_out__ready;
-  assign \$40  = raddr < y_end;
-  assign \$41  = \$39  & \$40 ;
-  assign \$42  = a_in__valid & a_in__ready;
-  assign \$43  = a_load_addr + 1'h1;
-  assign \$44  = ~ busy;
-  assign \$45  = start & \$44 ;
-  assign \$46  = w_in__valid & w_in__ready;
-  assign \$47  = w_load_addr + 1'h1;
-  assign \$48  = ~ busy;
-  assign \$49  = start & \$48 ;
-  assign \$50  = cycles + 1'h1;
-  assign \$51  = os_m0 < M;
-  assign \$52  = run & \$51 ;
-  assign \$53  = os_slot + 1'h1;
-  assign \$54  = \$14 [8:0] + os_len;
-  assign \$55  = \$54  - 1'h1;
-  assign \$56  = os_slot == \$55 ;
-  assign \$57  = os_kc + os_len;
-  assign \$58  = os_kc + os_len;
-  assign \$59  = \$58  >= KB;
-  assign \$60  = os_n0 + 3'h4;
-  assign \$61  = os_w_base + KB;
-  assign \$62  = os_n0 + 3'h4;
-  assign \$63  = \$62  >= N;
-  assign \$64  = os_m0 + 3'h4;
-  assign \$65  = os_a_base + KB;
-  assign \$66  = run & o_row_valid;
-  assign \$67  = edge_k + 9'h100;
-  assign \$68  = edge_n0 + 3'h4;
-  assign \$69  = edge_y_base + M;
-  assign \$70  = edge_n0 + 3'h4;
-  assign \$71  = \$70  >= N;
-  assign \$72  = edge_m0 + 3'h4;
-  assign \$73  = run & o_row_valid;
-  assign \$74  = run & o_row_valid;
-  assign \$75  = \$28 [8:0] < M;
-  assign \$76  = \$74  & \$75 ;
-  assign \$77  = run & o_row_valid;
-  assign \$78  = \$77  & is_last;
-  assign \$79  = o_wr__addr + 1'h1;
-  assign \$80  = \$79  > y_end;
-  assign \$81  = o_wr__en & \$80 ;
-  assign \$82  = o_wr__addr + 1'h1;
-  assign \$83  = run & last_write;
-  assign \$84  = raddr + 1'h1;
-  assign \$85  = raddr == y_end;
+  assign \$30  = run & o_row_valid;
+  assign \$31  = block_done & chunk_done;
+  assign \$32  = edge_n0 + 3'h4;
+  assign \$33  = \$32  >= N;
+  assign \$34  = \$31  & \$33 ;
+  assign \$35  = edge_m0 + 3'h4;
+  assign \$36  = \$35  >= M;
+  assign is_last = \$34  & \$36 ;
+  assign \$37  = ~ y_out__valid;
+  assign \$38  = \$37  | y_out__ready;
+  assign \$39  = raddr < y_end;
+  assign \$40  = \$38  & \$39 ;
+  assign \$41  = a_in__valid & a_in__ready;
+  assign \$42  = a_load_addr + 1'h1;
+  assign \$43  = ~ busy;
+  assign \$44  = start & \$43 ;
+  assign \$45  = w_in__valid & w_in__ready;
+  assign \$46  = w_load_addr + 1'h1;
+  assign \$47  = ~ busy;
+  assign \$48  = start & \$47 ;
+  assign \$49  = cycles + 1'h1;
+  assign \$50  = os_gap_now > 1'h0;
+  assign \$51  = os_gap_now - 1'h1;
+  assign \$52  = \$50  ? \$51  : 4'h0;
+  assign \$53  = os_dq_now > 1'h0;
+  assign \$54  = os_dq_now - 1'h1;
+  assign \$55  = \$53  ? \$54  : 4'h0;
+  assign \$56  = os_since_last < 3'h4;
+  assign \$57  = os_since_last + 1'h1;
+  assign \$58  = \$56  ? \$57  : { 1'h0, os_since_last };
+  assign \$59  = os_beat + 1'h1;
+  assign \$60  = os_group_beat + 1'h1;
+  assign \$61  = os_is_last ? 2'h0 : \$60 ;
+  assign \$62  = os_kc + os_len;
+  assign \$63  = os_kc + os_len;
+  assign \$64  = \$63  >= KB;
+  assign \$65  = os_n0 + 3'h4;
+  assign \$66  = os_w_base + KB;
+  assign \$67  = os_n0 + 3'h4;
+  assign \$68  = \$67  >= N;
+  assign \$69  = os_m0 + 3'h4;
+  assign \$70  = os_a_base + KB;
+  assign \$71  = run & o_row_valid;
+  assign \$72  = edge_k + 9'h100;
+  assign \$73  = edge_n0 + 3'h4;
+  assign \$74  = edge_y_base + M;
+  assign \$75  = edge_n0 + 3'h4;
+  assign \$76  = \$75  >= N;
+  assign \$77  = edge_m0 + 3'h4;
+  assign \$78  = run & o_row_valid;
+  assign \$79  = run & o_row_valid;
+  assign \$80  = \$27 [8:0] < M;
+  assign \$81  = \$79  & \$80 ;
+  assign \$82  = run & o_row_valid;
+  assign \$83  = \$82  & is_last;
+  assign \$84  = o_wr__addr + 1'h1;
+  assign \$85  = \$84  > y_end;
+  assign \$86  = o_wr__en & \$85 ;
+  assign \$87  = o_wr__addr + 1'h1;
+  assign \$88  = run & last_write;
+  assign \$89  = raddr + 1'h1;
+  assign \$90  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$86 ;
+    a_load_addr <= \$91 ;
   always @(posedge clk)
-    w_load_addr <= \$87 ;
+    w_load_addr <= \$92 ;
   always @(posedge clk)
-    M <= \$88 ;
+    M <= \$93 ;
   always @(posedge clk)
-    N <= \$89 ;
+    N <= \$94 ;
   always @(posedge clk)
-    KB <= \$90 ;
+    KB <= \$95 ;
   always @(posedge clk)
-    run <= \$91 ;
+    run <= \$96 ;
   always @(posedge clk)
-    cycles <= \$92 ;
+    cycles <= \$97 ;
   always @(posedge clk)
-    os_m0 <= \$93 ;
+    os_gap <= \$98 ;
   always @(posedge clk)
-    os_n0 <= \$94 ;
+    os_dq <= \$99 ;
   always @(posedge clk)
-    os_kc <= \$95 ;
+    os_since_last <= \$100 ;
   always @(posedge clk)
-    os_slot <= \$96 ;
+    os_prev_issued <= \$101 ;
   always @(posedge clk)
-    os_a_base <= \$97 ;
+    os_m0 <= \$102 ;
   always @(posedge clk)
-    os_w_base <= \$98 ;
+    os_n0 <= \$103 ;
   always @(posedge clk)
-    os_first_tile <= \$99 ;
+    os_kc <= \$104 ;
   always @(posedge clk)
-    i_a <= \$100 ;
+    os_beat <= \$105 ;
   always @(posedge clk)
-    issue_d1 <= \$101 ;
+    os_group_beat <= \$106 ;
   always @(posedge clk)
-    i_ctl <= \$102 ;
+    os_a_base <= \$107 ;
   always @(posedge clk)
-    i_w <= \$103 ;
+    os_w_base <= \$108 ;
   always @(posedge clk)
-    edge_m0 <= \$104 ;
+    os_any_last <= \$109 ;
   always @(posedge clk)
-    edge_n0 <= \$105 ;
+    os_prev_group_end <= \$110 ;
   always @(posedge clk)
-    edge_k <= \$106 ;
+    i_a <= \$111 ;
   always @(posedge clk)
-    edge_row <= \$107 ;
+    issue_d1 <= \$112 ;
   always @(posedge clk)
-    edge_y_base <= \$108 ;
+    i_ctl <= \$113 ;
   always @(posedge clk)
-    s1_valid <= \$109 ;
+    i_w <= \$114 ;
   always @(posedge clk)
-    o_wr__en <= \$110 ;
+    edge_m0 <= \$115 ;
   always @(posedge clk)
-    s1_first <= \$111 ;
+    edge_n0 <= \$116 ;
   always @(posedge clk)
-    o_wr__addr <= \$112 ;
+    edge_k <= \$117 ;
   always @(posedge clk)
-    last_write <= \$113 ;
+    edge_row <= \$118 ;
   always @(posedge clk)
-    s1_row <= \$114 ;
+    edge_y_base <= \$119 ;
   always @(posedge clk)
-    y_end <= \$115 ;
+    s1_valid <= \$120 ;
   always @(posedge clk)
-    drain <= \$116 ;
+    o_wr__en <= \$121 ;
   always @(posedge clk)
-    raddr <= \$117 ;
+    s1_first <= \$122 ;
   always @(posedge clk)
-    y_out__valid <= \$118 ;
+    o_wr__addr <= \$123 ;
+  always @(posedge clk)
+    last_write <= \$124 ;
+  always @(posedge clk)
+    s1_row <= \$125 ;
+  always @(posedge clk)
+    y_end <= \$126 ;
+  always @(posedge clk)
+    drain <= \$127 ;
+  always @(posedge clk)
+    raddr <= \$128 ;
+  always @(posedge clk)
+    y_out__valid <= \$129 ;
   \array_int_mac_os_4x4.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1416,40 +1456,41 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    os_gap_now = os_gap;
+    if (os_prev_issued) begin
+      os_gap_now = { \$8 [1], \$8  };
+      if (os_prev_group_end) begin
+        if (\$10 ) begin
+          os_gap_now = os_dq;
+        end
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    os_dq_now = os_dq;
+    if (os_prev_issued) begin
+      if (os_prev_group_end) begin
+        os_dq_now = \$11 [2:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     issue = 5'h00;
-    if (\$17 ) begin
-      if (\$18 ) begin
-        issue[0] = 1'h1;
-        issue[1] = 1'h1;
-        issue[2] = \$19 ;
-        issue[3] = \$21 ;
-        issue[4] = \$23 ;
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$40  = 8'h00;
-    if (\$17 ) begin
-      if (\$18 ) begin
-        \$signature__addr$40  = \$25 [7:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    w_rd__addr = 8'h00;
-    if (\$17 ) begin
-      if (\$18 ) begin
-        w_rd__addr = \$27 [7:0];
-      end
+    if (os_fire) begin
+      issue[0] = 1'h1;
+      issue[1] = 1'h1;
+      issue[2] = \$26 ;
+      issue[3] = os_is_last;
+      issue[4] = os_is_last;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$31 ) begin
-      o_rd__addr = \$29 [7:0];
+    if (\$30 ) begin
+      o_rd__addr = \$28 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1458,7 +1499,7 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$31 ) begin
+    if (\$30 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1469,308 +1510,239 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$41 ;
+      fetch = \$40 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = a_load_addr;
-    if (\$42 ) begin
-      \$86  = \$43 [8:0];
+    \$91  = a_load_addr;
+    if (\$41 ) begin
+      \$91  = \$42 [8:0];
     end
+    if (\$44 ) begin
+      \$91  = 9'h000;
+    end
+    if (rst) begin
+      \$91  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = w_load_addr;
     if (\$45 ) begin
-      \$86  = 9'h000;
+      \$92  = \$46 [8:0];
+    end
+    if (\$48 ) begin
+      \$92  = 9'h000;
     end
     if (rst) begin
-      \$86  = 9'h000;
+      \$92  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = w_load_addr;
-    if (\$46 ) begin
-      \$87  = \$47 [8:0];
-    end
-    if (\$49 ) begin
-      \$87  = 9'h000;
-    end
-    if (rst) begin
-      \$87  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = M;
+    \$93  = M;
     if (go) begin
-      \$88  = m;
+      \$93  = m;
     end
     if (rst) begin
-      \$88  = 9'h000;
+      \$93  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = N;
+    \$94  = N;
     if (go) begin
-      \$89  = n;
+      \$94  = n;
     end
     if (rst) begin
-      \$89  = 11'h000;
+      \$94  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = KB;
+    \$95  = KB;
     if (go) begin
-      \$90  = k_beats;
+      \$95  = k_beats;
     end
     if (rst) begin
-      \$90  = 9'h000;
+      \$95  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = run;
+    \$96  = run;
     if (go) begin
-      \$91  = 1'h1;
+      \$96  = 1'h1;
     end
-    if (\$83 ) begin
-      \$91  = 1'h0;
+    if (\$88 ) begin
+      \$96  = 1'h0;
     end
     if (rst) begin
-      \$91  = 1'h0;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = cycles;
+    \$97  = cycles;
     if (go) begin
-      \$92  = 40'h0000000000;
+      \$97  = 40'h0000000000;
     end
     if (run) begin
-      \$92  = \$50 [39:0];
+      \$97  = \$49 [39:0];
     end
     if (rst) begin
-      \$92  = 40'h0000000000;
+      \$97  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = os_m0;
+    \$98  = \$52 [2:0];
     if (go) begin
-      \$93  = 9'h000;
+      \$98  = 3'h0;
     end
-    if (\$52 ) begin
-      if (\$56 ) begin
-        if (\$59 ) begin
-          if (\$63 ) begin
-            \$93  = \$64 [8:0];
+    if (rst) begin
+      \$98  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99  = \$55 [2:0];
+    if (go) begin
+      \$99  = 3'h0;
+    end
+    if (rst) begin
+      \$99  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = \$58 [2:0];
+    if (go) begin
+      \$100  = 3'h0;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$100  = 3'h1;
+      end
+    end
+    if (rst) begin
+      \$100  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$101  = 1'h0;
+    if (go) begin
+      \$101  = 1'h0;
+    end
+    if (os_fire) begin
+      \$101  = 1'h1;
+    end
+    if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = os_m0;
+    if (go) begin
+      \$102  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$64 ) begin
+          if (\$68 ) begin
+            \$102  = \$69 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$102  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = os_n0;
+    \$103  = os_n0;
     if (go) begin
-      \$94  = 11'h000;
+      \$103  = 11'h000;
     end
-    if (\$52 ) begin
-      if (\$56 ) begin
-        if (\$59 ) begin
-          \$94  = \$60 [10:0];
-          if (\$63 ) begin
-            \$94  = 11'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$64 ) begin
+          \$103  = \$65 [10:0];
+          if (\$68 ) begin
+            \$103  = 11'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$94  = 11'h000;
+      \$103  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = os_kc;
+    \$104  = os_kc;
     if (go) begin
-      \$95  = 10'h000;
+      \$104  = 10'h000;
     end
-    if (\$52 ) begin
-      if (\$56 ) begin
-        \$95  = \$57 [9:0];
-        if (\$59 ) begin
-          \$95  = 10'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$104  = \$62 [9:0];
+        if (\$64 ) begin
+          \$104  = 10'h000;
         end
       end
     end
     if (rst) begin
-      \$95  = 10'h000;
+      \$104  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = os_slot;
+    \$105  = os_beat;
     if (go) begin
-      \$96  = 9'h000;
+      \$105  = 9'h000;
     end
-    if (\$52 ) begin
-      \$96  = \$53 [8:0];
-      if (\$56 ) begin
-        \$96  = 9'h000;
+    if (os_fire) begin
+      \$105  = \$59 [8:0];
+      if (os_is_last) begin
+        \$105  = 9'h000;
       end
     end
     if (rst) begin
-      \$96  = 9'h000;
+      \$105  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = os_a_base;
+    \$106  = os_group_beat;
     if (go) begin
-      \$97  = 9'h000;
+      \$106  = 1'h0;
     end
-    if (\$52 ) begin
-      if (\$56 ) begin
-        if (\$59 ) begin
-          if (\$63 ) begin
-            \$97  = \$65 [8:0];
-          end
-        end
-      end
+    if (os_fire) begin
+      \$106  = \$61 [0];
     end
     if (rst) begin
-      \$97  = 9'h000;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = os_w_base;
-    if (go) begin
-      \$98  = 9'h000;
-    end
-    if (\$52 ) begin
-      if (\$56 ) begin
-        if (\$59 ) begin
-          \$98  = \$61 [8:0];
-          if (\$63 ) begin
-            \$98  = 9'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$98  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = os_first_tile;
-    if (go) begin
-      \$99  = 1'h1;
-    end
-    if (\$52 ) begin
-      if (\$56 ) begin
-        \$99  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$99  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$signature__data$79 ;
-    if (rst) begin
-      \$100  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = issue;
-    if (rst) begin
-      \$101  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = issue_d1;
-    if (rst) begin
-      \$102  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = w_rd__data;
-    if (rst) begin
-      \$103  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = edge_m0;
-    if (go) begin
-      \$104  = 9'h000;
-    end
-    if (\$66 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$71 ) begin
-            \$104  = \$72 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = edge_n0;
-    if (go) begin
-      \$105  = 11'h000;
-    end
-    if (\$66 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$105  = \$68 [10:0];
-          if (\$71 ) begin
-            \$105  = 11'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$105  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = edge_k;
-    if (go) begin
-      \$106  = 10'h000;
-    end
-    if (\$66 ) begin
-      if (block_done) begin
-        \$106  = \$67 [9:0];
-        if (chunk_done) begin
-          \$106  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$106  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = edge_row;
+    \$107  = os_a_base;
     if (go) begin
       \$107  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$64 ) begin
+          if (\$68 ) begin
+            \$107  = \$70 [8:0];
+          end
+        end
+      end
     end
     if (rst) begin
       \$107  = 9'h000;
@@ -1778,130 +1750,270 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = edge_y_base;
+    \$108  = os_w_base;
     if (go) begin
-      \$108  = 11'h000;
+      \$108  = 9'h000;
     end
-    if (\$66 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$108  = \$69 [10:0];
-          if (\$71 ) begin
-            \$108  = 11'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$64 ) begin
+          \$108  = \$66 [8:0];
+          if (\$68 ) begin
+            \$108  = 9'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$108  = 11'h000;
+      \$108  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = \$73 ;
+    \$109  = os_any_last;
+    if (go) begin
+      \$109  = 1'h0;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$109  = 1'h1;
+      end
+    end
     if (rst) begin
       \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = \$76 ;
+    \$110  = os_prev_group_end;
+    if (os_fire) begin
+      \$110  = os_is_last;
+    end
     if (rst) begin
       \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = first_chunk;
+    \$111  = \$signature__data$88 ;
     if (rst) begin
-      \$111  = 1'h0;
+      \$111  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = \$29 [7:0];
+    \$112  = issue;
     if (rst) begin
-      \$112  = 8'h00;
+      \$112  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = \$78 ;
+    \$113  = issue_d1;
     if (rst) begin
-      \$113  = 1'h0;
+      \$113  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114 [31:0] = o_row[31:0];
-    \$114 [63:32] = o_row[63:32];
-    \$114 [95:64] = o_row[95:64];
-    \$114 [127:96] = o_row[127:96];
+    \$114  = w_rd__data;
     if (rst) begin
       \$114  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = y_end;
-    if (\$81 ) begin
-      \$115  = \$82 ;
-    end
+    \$115  = edge_m0;
     if (go) begin
       \$115  = 9'h000;
     end
-    if (rst) begin
-      \$115  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = drain;
-    if (\$83 ) begin
-      \$116  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$85 ) begin
-          \$116  = 1'h0;
+    if (\$71 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          if (\$76 ) begin
+            \$115  = \$77 [8:0];
+          end
         end
       end
     end
     if (rst) begin
-      \$116  = 1'h0;
+      \$115  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$117  = \$84 [8:0];
+    \$116  = edge_n0;
+    if (go) begin
+      \$116  = 11'h000;
+    end
+    if (\$71 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$116  = \$73 [10:0];
+          if (\$76 ) begin
+            \$116  = 11'h000;
+          end
+        end
       end
     end
-    if (go) begin
-      \$117  = 9'h000;
-    end
     if (rst) begin
-      \$117  = 9'h000;
+      \$116  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = y_out__valid;
+    \$117  = edge_k;
+    if (go) begin
+      \$117  = 10'h000;
+    end
+    if (\$71 ) begin
+      if (block_done) begin
+        \$117  = \$72 [9:0];
+        if (chunk_done) begin
+          \$117  = 10'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$117  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = edge_row;
+    if (go) begin
+      \$118  = 9'h000;
+    end
+    if (rst) begin
+      \$118  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = edge_y_base;
+    if (go) begin
+      \$119  = 11'h000;
+    end
+    if (\$71 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$119  = \$74 [10:0];
+          if (\$76 ) begin
+            \$119  = 11'h000;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$119  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = \$78 ;
+    if (rst) begin
+      \$120  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = \$81 ;
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$122  = first_chunk;
+    if (rst) begin
+      \$122  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = \$28 [7:0];
+    if (rst) begin
+      \$123  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = \$83 ;
+    if (rst) begin
+      \$124  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125 [31:0] = o_row[31:0];
+    \$125 [63:32] = o_row[63:32];
+    \$125 [95:64] = o_row[95:64];
+    \$125 [127:96] = o_row[127:96];
+    if (rst) begin
+      \$125  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = y_end;
+    if (\$86 ) begin
+      \$126  = \$87 ;
+    end
+    if (go) begin
+      \$126  = 9'h000;
+    end
+    if (rst) begin
+      \$126  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = drain;
+    if (\$88 ) begin
+      \$127  = 1'h1;
+    end
     if (drain) begin
       if (fetch) begin
-        \$118  = 1'h1;
       end else if (y_out__ready) begin
-        \$118  = 1'h0;
+        if (\$90 ) begin
+          \$127  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$128  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$128  = \$89 [8:0];
       end
     end
     if (go) begin
-      \$118  = 1'h0;
+      \$128  = 9'h000;
     end
     if (rst) begin
-      \$118  = 1'h0;
+      \$128  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$129  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$129  = 1'h1;
+      end else if (y_out__ready) begin
+        \$129  = 1'h0;
+      end
+    end
+    if (go) begin
+      \$129  = 1'h0;
+    end
+    if (rst) begin
+      \$129  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -1909,13 +2021,15 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign os_rest = \$6 [8:0];
-  assign os_idle = \$14 [8:0];
-  assign os_beat = \$15 [8:0];
-  assign \$signature__en$44  = 1'h1;
-  assign w_rd__en = 1'h1;
+  assign os_interval = 1'h1;
+  assign os_group_end = os_is_last;
+  assign \$signature__addr$47  = \$23 [7:0];
+  assign w_rd__addr = \$25 [7:0];
+  assign \$signature__en$51  = os_fire;
+  assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$28 [8:0];
-  assign edge_addr = \$29 [10:0];
+  assign edge_row_m = \$27 [8:0];
+  assign edge_addr = \$28 [10:0];
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -2057,26 +2171,26 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign \i_a[3][1]  = i_a[111:104];
   assign \i_a[3][2]  = i_a[119:112];
   assign \i_a[3][3]  = i_a[127:120];
-  assign \$signature__data$79[0]  = \$signature__data$79 [31:0];
-  assign \$signature__data$79[0][0]  = \$signature__data$79 [7:0];
-  assign \$signature__data$79[0][1]  = \$signature__data$79 [15:8];
-  assign \$signature__data$79[0][2]  = \$signature__data$79 [23:16];
-  assign \$signature__data$79[0][3]  = \$signature__data$79 [31:24];
-  assign \$signature__data$79[1]  = \$signature__data$79 [63:32];
-  assign \$signature__data$79[1][0]  = \$signature__data$79 [39:32];
-  assign \$signature__data$79[1][1]  = \$signature__data$79 [47:40];
-  assign \$signature__data$79[1][2]  = \$signature__data$79 [55:48];
-  assign \$signature__data$79[1][3]  = \$signature__data$79 [63:56];
-  assign \$signature__data$79[2]  = \$signature__data$79 [95:64];
-  assign \$signature__data$79[2][0]  = \$signature__data$79 [71:64];
-  assign \$signature__data$79[2][1]  = \$signature__data$79 [79:72];
-  assign \$signature__data$79[2][2]  = \$signature__data$79 [87:80];
-  assign \$signature__data$79[2][3]  = \$signature__data$79 [95:88];
-  assign \$signature__data$79[3]  = \$signature__data$79 [127:96];
-  assign \$signature__data$79[3][0]  = \$signature__data$79 [103:96];
-  assign \$signature__data$79[3][1]  = \$signature__data$79 [111:104];
-  assign \$signature__data$79[3][2]  = \$signature__data$79 [119:112];
-  assign \$signature__data$79[3][3]  = \$signature__data$79 [127:120];
+  assign \$signature__data$88[0]  = \$signature__data$88 [31:0];
+  assign \$signature__data$88[0][0]  = \$signature__data$88 [7:0];
+  assign \$signature__data$88[0][1]  = \$signature__data$88 [15:8];
+  assign \$signature__data$88[0][2]  = \$signature__data$88 [23:16];
+  assign \$signature__data$88[0][3]  = \$signature__data$88 [31:24];
+  assign \$signature__data$88[1]  = \$signature__data$88 [63:32];
+  assign \$signature__data$88[1][0]  = \$signature__data$88 [39:32];
+  assign \$signature__data$88[1][1]  = \$signature__data$88 [47:40];
+  assign \$signature__data$88[1][2]  = \$signature__data$88 [55:48];
+  assign \$signature__data$88[1][3]  = \$signature__data$88 [63:56];
+  assign \$signature__data$88[2]  = \$signature__data$88 [95:64];
+  assign \$signature__data$88[2][0]  = \$signature__data$88 [71:64];
+  assign \$signature__data$88[2][1]  = \$signature__data$88 [79:72];
+  assign \$signature__data$88[2][2]  = \$signature__data$88 [87:80];
+  assign \$signature__data$88[2][3]  = \$signature__data$88 [95:88];
+  assign \$signature__data$88[3]  = \$signature__data$88 [127:96];
+  assign \$signature__data$88[3][0]  = \$signature__data$88 [103:96];
+  assign \$signature__data$88[3][1]  = \$signature__data$88 [111:104];
+  assign \$signature__data$88[3][2]  = \$signature__data$88 [119:112];
+  assign \$signature__data$88[3][3]  = \$signature__data$88 [127:120];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2130,28 +2244,34 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
+  assign \$8  = 2'h0;
+  assign \$9  = 2'h0;
 endmodule
 
 module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o_row_index, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
-  reg [31:0] \$1 ;
+  wire \$1 ;
   reg [4:0] \$10 ;
-  reg [4:0] \$11 ;
-  reg [4:0] \$12 ;
+  reg [31:0] \$11 ;
+  reg [31:0] \$12 ;
   reg [31:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg [31:0] \$15 ;
-  reg [31:0] \$16 ;
+  reg [4:0] \$14 ;
+  reg [4:0] \$15 ;
+  reg [4:0] \$16 ;
   reg [31:0] \$17 ;
   reg [31:0] \$18 ;
-  reg [4:0] \$2 ;
-  reg [31:0] \$3 ;
-  reg [31:0] \$4 ;
-  reg [4:0] \$5 ;
+  reg [31:0] \$19 ;
+  wire \$2 ;
+  reg [31:0] \$20 ;
+  reg [31:0] \$21 ;
+  reg [31:0] \$22 ;
+  wire \$3 ;
+  wire \$4 ;
+  reg [31:0] \$5 ;
   reg [4:0] \$6 ;
   reg [31:0] \$7 ;
   reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
+  reg [4:0] \$9 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [7:0] \a1_d1[0] ;
@@ -2654,7 +2774,28 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
   wire [4:0] o_ctl;
+  wire [4:0] \o_ctl$104 ;
+  wire [4:0] \o_ctl$104[0] ;
+  wire \o_ctl$104[0].first ;
+  wire \o_ctl$104[0].group_end ;
+  wire \o_ctl$104[0].last ;
+  wire \o_ctl$104[0].load_w ;
+  wire \o_ctl$104[0].valid ;
+  wire [4:0] \o_ctl$109 ;
+  wire [4:0] \o_ctl$109[0] ;
+  wire \o_ctl$109[0].first ;
+  wire \o_ctl$109[0].group_end ;
+  wire \o_ctl$109[0].last ;
+  wire \o_ctl$109[0].load_w ;
+  wire \o_ctl$109[0].valid ;
   wire [4:0] \o_ctl$11 ;
+  wire [4:0] \o_ctl$114 ;
+  wire [4:0] \o_ctl$114[0] ;
+  wire \o_ctl$114[0].first ;
+  wire \o_ctl$114[0].group_end ;
+  wire \o_ctl$114[0].last ;
+  wire \o_ctl$114[0].load_w ;
+  wire \o_ctl$114[0].valid ;
   wire [4:0] \o_ctl$11[0] ;
   wire \o_ctl$11[0].first ;
   wire \o_ctl$11[0].group_end ;
@@ -2731,6 +2872,13 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire \o_ctl$63[0].last ;
   wire \o_ctl$63[0].load_w ;
   wire \o_ctl$63[0].valid ;
+  wire [4:0] \o_ctl$96 ;
+  wire [4:0] \o_ctl$96[0] ;
+  wire \o_ctl$96[0].first ;
+  wire \o_ctl$96[0].group_end ;
+  wire \o_ctl$96[0].last ;
+  wire \o_ctl$96[0].load_w ;
+  wire \o_ctl$96[0].valid ;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
   wire \o_ctl[0].group_end ;
@@ -2795,14 +2943,6 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   reg [1:0] o_row_index;
   output o_row_valid;
   reg o_row_valid;
-  wire o_valid;
-  wire \o_valid$104 ;
-  wire \o_valid$104[0] ;
-  wire \o_valid$109 ;
-  wire \o_valid$109[0] ;
-  wire \o_valid$114 ;
-  wire \o_valid$114[0] ;
-  wire \o_valid[0] ;
   wire [31:0] o_w;
   wire [31:0] \o_w$69 ;
   wire [31:0] \o_w$69[0] ;
@@ -2910,264 +3050,268 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire [7:0] \w3_d3[1] ;
   wire [7:0] \w3_d3[2] ;
   wire [7:0] \w3_d3[3] ;
+  assign \$1  = \o_ctl$96 [0] & \o_ctl$96 [3];
+  assign \$2  = \o_ctl$104 [0] & \o_ctl$104 [3];
+  assign \$3  = \o_ctl$109 [0] & \o_ctl$109 [3];
+  assign \$4  = \o_ctl$114 [0] & \o_ctl$114 [3];
   always @(posedge clk)
-    \i_a$16  <= \$1 ;
+    \i_a$16  <= \$5 ;
   always @(posedge clk)
-    \i_ctl$18  <= \$2 ;
+    \i_ctl$18  <= \$6 ;
   always @(posedge clk)
-    a2_d1 <= \$3 ;
+    a2_d1 <= \$7 ;
   always @(posedge clk)
-    \i_a$32  <= \$4 ;
+    \i_a$32  <= \$8 ;
   always @(posedge clk)
-    ctl2_d1 <= \$5 ;
+    ctl2_d1 <= \$9 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$6 ;
+    \i_ctl$34  <= \$10 ;
   always @(posedge clk)
-    a3_d1 <= \$7 ;
+    a3_d1 <= \$11 ;
   always @(posedge clk)
-    a3_d2 <= \$8 ;
+    a3_d2 <= \$12 ;
   always @(posedge clk)
-    \i_a$48  <= \$9 ;
+    \i_a$48  <= \$13 ;
   always @(posedge clk)
-    ctl3_d1 <= \$10 ;
+    ctl3_d1 <= \$14 ;
   always @(posedge clk)
-    ctl3_d2 <= \$11 ;
+    ctl3_d2 <= \$15 ;
   always @(posedge clk)
-    \i_ctl$50  <= \$12 ;
+    \i_ctl$50  <= \$16 ;
   always @(posedge clk)
-    \i_w$72  <= \$13 ;
+    \i_w$72  <= \$17 ;
   always @(posedge clk)
-    w2_d1 <= \$14 ;
+    w2_d1 <= \$18 ;
   always @(posedge clk)
-    \i_w$80  <= \$15 ;
+    \i_w$80  <= \$19 ;
   always @(posedge clk)
-    w3_d1 <= \$16 ;
+    w3_d1 <= \$20 ;
   always @(posedge clk)
-    w3_d2 <= \$17 ;
+    w3_d2 <= \$21 ;
   always @(posedge clk)
-    \i_w$88  <= \$18 ;
+    \i_w$88  <= \$22 ;
   \array_int_mac_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_a(\i_a$1 [31:0]),
-    .i_ctl(i_ctl),
-    .i_w(\i_w$65 [31:0]),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_w(\i_w$66 ),
+    .pe_0_0__i_a(\i_a$1 [31:0]),
+    .pe_0_0__i_ctl(i_ctl),
+    .pe_0_0__i_w(\i_w$65 [31:0]),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_a(\i_a$4 ),
-    .i_ctl(\i_ctl$6 ),
-    .i_w(\i_w$72 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$101 ),
     .o_w(\i_w$74 ),
+    .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
+    .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_a(\i_a$8 ),
-    .i_ctl(\i_ctl$10 ),
-    .i_w(\i_w$80 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$102 ),
     .o_w(\i_w$82 ),
+    .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
+    .pe_0_0__i_w(\i_w$80 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_a(\i_a$12 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_w(\i_w$88 ),
+    .o_ctl(\o_ctl$96 ),
     .o_psum(\o_psum$103 ),
-    .o_valid(o_valid),
     .o_w(\i_w$90 ),
+    .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
+    .pe_0_0__i_w(\i_w$88 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_a(\i_a$16 ),
-    .i_ctl(\i_ctl$18 ),
-    .i_w(\i_w$66 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$105 ),
     .o_w(\i_w$68 ),
+    .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
+    .pe_0_0__i_w(\i_w$66 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_a(\i_a$20 ),
-    .i_ctl(\i_ctl$22 ),
-    .i_w(\i_w$74 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$106 ),
     .o_w(\i_w$76 ),
+    .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
+    .pe_0_0__i_w(\i_w$74 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_a(\i_a$24 ),
-    .i_ctl(\i_ctl$26 ),
-    .i_w(\i_w$82 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$107 ),
     .o_w(\i_w$84 ),
+    .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
+    .pe_0_0__i_w(\i_w$82 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_a(\i_a$28 ),
-    .i_ctl(\i_ctl$30 ),
-    .i_w(\i_w$90 ),
+    .o_ctl(\o_ctl$104 ),
     .o_psum(\o_psum$108 ),
-    .o_valid(\o_valid$104 ),
     .o_w(\i_w$92 ),
+    .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
+    .pe_0_0__i_w(\i_w$90 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_a(\i_a$32 ),
-    .i_ctl(\i_ctl$34 ),
-    .i_w(\i_w$68 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$110 ),
     .o_w(\i_w$70 ),
+    .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
+    .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_a(\i_a$36 ),
-    .i_ctl(\i_ctl$38 ),
-    .i_w(\i_w$76 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$111 ),
     .o_w(\i_w$78 ),
+    .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
+    .pe_0_0__i_w(\i_w$76 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_a(\i_a$40 ),
-    .i_ctl(\i_ctl$42 ),
-    .i_w(\i_w$84 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$112 ),
     .o_w(\i_w$86 ),
+    .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
+    .pe_0_0__i_w(\i_w$84 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_a(\i_a$44 ),
-    .i_ctl(\i_ctl$46 ),
-    .i_w(\i_w$92 ),
+    .o_ctl(\o_ctl$109 ),
     .o_psum(\o_psum$113 ),
-    .o_valid(\o_valid$109 ),
     .o_w(\i_w$94 ),
+    .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
+    .pe_0_0__i_w(\i_w$92 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_a(\i_a$48 ),
-    .i_ctl(\i_ctl$50 ),
-    .i_w(\i_w$70 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$115 ),
+    .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
+    .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_a(\i_a$52 ),
-    .i_ctl(\i_ctl$54 ),
-    .i_w(\i_w$78 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$116 ),
+    .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
+    .pe_0_0__i_w(\i_w$78 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_a(\i_a$56 ),
-    .i_ctl(\i_ctl$58 ),
-    .i_w(\i_w$86 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$117 ),
+    .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
+    .pe_0_0__i_w(\i_w$86 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_a(\i_a$60 ),
-    .i_ctl(\i_ctl$62 ),
-    .i_w(\i_w$94 ),
+    .o_ctl(\o_ctl$114 ),
     .o_psum(\o_psum$118 ),
-    .o_valid(\o_valid$114 ),
+    .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
+    .pe_0_0__i_w(\i_w$94 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     o_row_valid = 1'h0;
-    if (o_valid) begin
+    if (\$1 ) begin
       o_row_valid = 1'h1;
     end
-    if (\o_valid$104 ) begin
+    if (\$2 ) begin
       o_row_valid = 1'h1;
     end
-    if (\o_valid$109 ) begin
+    if (\$3 ) begin
       o_row_valid = 1'h1;
     end
-    if (\o_valid$114 ) begin
+    if (\$4 ) begin
       o_row_valid = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     o_row_index = 2'h0;
-    if (o_valid) begin
+    if (\$1 ) begin
       o_row_index = 2'h0;
     end
-    if (\o_valid$104 ) begin
+    if (\$2 ) begin
       o_row_index = 2'h1;
     end
-    if (\o_valid$109 ) begin
+    if (\$3 ) begin
       o_row_index = 2'h2;
     end
-    if (\o_valid$114 ) begin
+    if (\$4 ) begin
       o_row_index = 2'h3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     o_row = 128'h00000000000000000000000000000000;
-    if (o_valid) begin
+    if (\$1 ) begin
       o_row[31:0] = o_psum;
       o_row[63:32] = \o_psum$101 ;
       o_row[95:64] = \o_psum$102 ;
       o_row[127:96] = \o_psum$103 ;
     end
-    if (\o_valid$104 ) begin
+    if (\$2 ) begin
       o_row[31:0] = \o_psum$105 ;
       o_row[63:32] = \o_psum$106 ;
       o_row[95:64] = \o_psum$107 ;
       o_row[127:96] = \o_psum$108 ;
     end
-    if (\o_valid$109 ) begin
+    if (\$3 ) begin
       o_row[31:0] = \o_psum$110 ;
       o_row[63:32] = \o_psum$111 ;
       o_row[95:64] = \o_psum$112 ;
       o_row[127:96] = \o_psum$113 ;
     end
-    if (\o_valid$114 ) begin
+    if (\$4 ) begin
       o_row[31:0] = \o_psum$115 ;
       o_row[63:32] = \o_psum$116 ;
       o_row[95:64] = \o_psum$117 ;
@@ -3176,128 +3320,128 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1  = \i_a$1 [63:32];
+    \$5  = \i_a$1 [63:32];
     if (rst) begin
-      \$1  = 32'd0;
+      \$5  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$2  = i_ctl;
-    if (rst) begin
-      \$2  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$3  = \i_a$1 [95:64];
-    if (rst) begin
-      \$3  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$4  = a2_d1;
-    if (rst) begin
-      \$4  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$5  = i_ctl;
-    if (rst) begin
-      \$5  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$6  = ctl2_d1;
+    \$6  = i_ctl;
     if (rst) begin
       \$6  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$7  = \i_a$1 [127:96];
+    \$7  = \i_a$1 [95:64];
     if (rst) begin
       \$7  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$8  = a3_d1;
+    \$8  = a2_d1;
     if (rst) begin
       \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = a3_d2;
+    \$9  = i_ctl;
     if (rst) begin
-      \$9  = 32'd0;
+      \$9  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = i_ctl;
+    \$10  = ctl2_d1;
     if (rst) begin
       \$10  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = ctl3_d1;
+    \$11  = \i_a$1 [127:96];
     if (rst) begin
-      \$11  = 5'h00;
+      \$11  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = ctl3_d2;
+    \$12  = a3_d1;
     if (rst) begin
-      \$12  = 5'h00;
+      \$12  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = \i_w$65 [63:32];
+    \$13  = a3_d2;
     if (rst) begin
       \$13  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = \i_w$65 [95:64];
+    \$14  = i_ctl;
     if (rst) begin
-      \$14  = 32'd0;
+      \$14  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = w2_d1;
+    \$15  = ctl3_d1;
     if (rst) begin
-      \$15  = 32'd0;
+      \$15  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = \i_w$65 [127:96];
+    \$16  = ctl3_d2;
     if (rst) begin
-      \$16  = 32'd0;
+      \$16  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = w3_d1;
+    \$17  = \i_w$65 [63:32];
     if (rst) begin
       \$17  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = w3_d2;
+    \$18  = \i_w$65 [95:64];
     if (rst) begin
       \$18  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$19  = w2_d1;
+    if (rst) begin
+      \$19  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$20  = \i_w$65 [127:96];
+    if (rst) begin
+      \$20  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$21  = w3_d1;
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$22  = w3_d2;
+    if (rst) begin
+      \$22  = 32'd0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -3880,7 +4024,12 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   assign \o_w$95[0][1]  = \i_w$94 [15:8];
   assign \o_w$95[0][2]  = \i_w$94 [23:16];
   assign \o_w$95[0][3]  = \i_w$94 [31:24];
-  assign \o_valid[0]  = o_valid;
+  assign \o_ctl$96[0]  = \o_ctl$96 ;
+  assign \o_ctl$96[0].valid  = \o_ctl$96 [0];
+  assign \o_ctl$96[0].load_w  = \o_ctl$96 [1];
+  assign \o_ctl$96[0].first  = \o_ctl$96 [2];
+  assign \o_ctl$96[0].last  = \o_ctl$96 [3];
+  assign \o_ctl$96[0].group_end  = \o_ctl$96 [4];
   assign \o_row[0]  = o_row[31:0];
   assign \o_row[1]  = o_row[63:32];
   assign \o_row[2]  = o_row[95:64];
@@ -3893,7 +4042,12 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   assign \o_psum$102[0][0]  = \o_psum$102 ;
   assign \o_psum$103[0]  = \o_psum$103 ;
   assign \o_psum$103[0][0]  = \o_psum$103 ;
-  assign \o_valid$104[0]  = \o_valid$104 ;
+  assign \o_ctl$104[0]  = \o_ctl$104 ;
+  assign \o_ctl$104[0].valid  = \o_ctl$104 [0];
+  assign \o_ctl$104[0].load_w  = \o_ctl$104 [1];
+  assign \o_ctl$104[0].first  = \o_ctl$104 [2];
+  assign \o_ctl$104[0].last  = \o_ctl$104 [3];
+  assign \o_ctl$104[0].group_end  = \o_ctl$104 [4];
   assign \o_psum$105[0]  = \o_psum$105 ;
   assign \o_psum$105[0][0]  = \o_psum$105 ;
   assign \o_psum$106[0]  = \o_psum$106 ;
@@ -3902,7 +4056,12 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   assign \o_psum$107[0][0]  = \o_psum$107 ;
   assign \o_psum$108[0]  = \o_psum$108 ;
   assign \o_psum$108[0][0]  = \o_psum$108 ;
-  assign \o_valid$109[0]  = \o_valid$109 ;
+  assign \o_ctl$109[0]  = \o_ctl$109 ;
+  assign \o_ctl$109[0].valid  = \o_ctl$109 [0];
+  assign \o_ctl$109[0].load_w  = \o_ctl$109 [1];
+  assign \o_ctl$109[0].first  = \o_ctl$109 [2];
+  assign \o_ctl$109[0].last  = \o_ctl$109 [3];
+  assign \o_ctl$109[0].group_end  = \o_ctl$109 [4];
   assign \o_psum$110[0]  = \o_psum$110 ;
   assign \o_psum$110[0][0]  = \o_psum$110 ;
   assign \o_psum$111[0]  = \o_psum$111 ;
@@ -3911,7 +4070,12 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   assign \o_psum$112[0][0]  = \o_psum$112 ;
   assign \o_psum$113[0]  = \o_psum$113 ;
   assign \o_psum$113[0][0]  = \o_psum$113 ;
-  assign \o_valid$114[0]  = \o_valid$114 ;
+  assign \o_ctl$114[0]  = \o_ctl$114 ;
+  assign \o_ctl$114[0].valid  = \o_ctl$114 [0];
+  assign \o_ctl$114[0].load_w  = \o_ctl$114 [1];
+  assign \o_ctl$114[0].first  = \o_ctl$114 [2];
+  assign \o_ctl$114[0].last  = \o_ctl$114 [3];
+  assign \o_ctl$114[0].group_end  = \o_ctl$114 [4];
   assign \o_psum$115[0]  = \o_psum$115 ;
   assign \o_psum$115[0][0]  = \o_psum$115 ;
   assign \o_psum$116[0]  = \o_psum$116 ;
@@ -3961,54 +4125,31 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   assign \w3_d2[3]  = w3_d2[31:24];
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ctl, o_psum, clk);
+module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+  wire \$1 ;
   input clk;
   wire clk;
-  input [31:0] i_a;
   wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
   output [31:0] o_a;
   wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
   wire [31:0] \o_a[0] ;
   wire [7:0] \o_a[0][0] ;
   wire [7:0] \o_a[0][1] ;
@@ -4016,12 +4157,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ct
   wire [7:0] \o_a[0][3] ;
   output [4:0] o_ctl;
   wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
   wire \o_ctl[0].group_end ;
@@ -4030,75 +4165,107 @@ module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ct
   wire \o_ctl[0].valid ;
   output [31:0] o_psum;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   wire o_valid;
-  wire \o_valid$9 ;
   wire \o_valid[0] ;
   output [31:0] o_w;
   wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
   wire [31:0] \o_w[0] ;
   wire [7:0] \o_w[0][0] ;
   wire [7:0] \o_w[0][1] ;
   wire [7:0] \o_w[0][2] ;
   wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
   input rst;
   wire rst;
-  \array_int_mac_os_4x4.mesh.tile_0_0.pe_0_0  pe_0_0 (
+  array_int_mac_os_4x4__pe pe_0_0 (
     .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
     .o_psum(o_psum),
+    .o_ready(\$1 ),
     .o_valid(o_valid),
     .o_w(o_w),
     .rst(rst)
   );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
   assign \o_valid[0]  = o_valid;
@@ -4107,34 +4274,2652 @@ module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ct
   assign \o_a[0][1]  = o_a[15:8];
   assign \o_a[0][2]  = o_a[23:16];
   assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
   assign \o_ctl[0]  = o_ctl;
   assign \o_ctl[0].valid  = o_ctl[0];
   assign \o_ctl[0].load_w  = o_ctl[1];
   assign \o_ctl[0].first  = o_ctl[2];
   assign \o_ctl[0].last  = o_ctl[3];
   assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w[7:0];
   assign \o_w[0][1]  = o_w[15:8];
   assign \o_w[0][2]  = o_w[23:16];
   assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [31:0] o_w;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [31:0] o_w;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [31:0] o_w;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [31:0] o_w;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [31:0] o_w;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [31:0] o_w;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [31:0] o_w;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [31:0] o_w;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [31:0] o_w;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [31:0] o_w;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [31:0] o_w;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+/* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
+
+module array_int_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid, o_ready, i_a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [32:0] \$10 ;
   reg [31:0] \$11 ;
@@ -4169,6 +6954,7 @@ module \array_int_mac_os_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_
   wire \i_ctl.last ;
   wire \i_ctl.load_w ;
   wire \i_ctl.valid ;
+  input [31:0] i_psum;
   wire [31:0] i_psum;
   input [31:0] i_w;
   wire [31:0] i_w;
@@ -4191,6 +6977,7 @@ module \array_int_mac_os_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_
   wire \o_ctl.valid ;
   output [31:0] o_psum;
   reg [31:0] o_psum = 32'd0;
+  output o_ready;
   wire o_ready;
   output o_valid;
   reg o_valid = 1'h0;
@@ -4214,7 +7001,7 @@ module \array_int_mac_os_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_
   wire [7:0] \w_sel[3] ;
   assign \$1  = i_ctl[0] & i_ctl[3];
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
+  assign \$2  = i_ctl[2] ? i_psum : acc;
   assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
   assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
   assign \$5  = $signed(\$3 ) + $signed(\$4 );
@@ -4238,28 +7025,28 @@ module \array_int_mac_os_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_
   always @(posedge clk)
     o_psum <= \$17 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$11  = i_a;
     if (rst) begin
       \$11  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$12  = i_w;
     if (rst) begin
       \$12  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$13  = i_ctl;
     if (rst) begin
       \$13  = 5'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$14  = w_reg;
     if (i_ctl[1]) begin
       \$14  = i_w;
@@ -4269,14 +7056,14 @@ module \array_int_mac_os_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$15  = \$1 ;
     if (rst) begin
       \$15  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$16  = acc;
     if (i_ctl[0]) begin
       \$16  = \$10 [31:0];
@@ -4286,7 +7073,7 @@ module \array_int_mac_os_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$17  = o_psum;
     if (i_ctl[0]) begin
       if (i_ctl[3]) begin
@@ -4298,5651 +7085,33 @@ module \array_int_mac_os_4x4.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_
     end
   end
   assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
   assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
   assign \i_a[2]  = i_a[23:16];
   assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
   assign \i_w[0]  = i_w[7:0];
   assign \i_w[1]  = i_w[15:8];
   assign \i_w[2]  = i_w[23:16];
   assign \i_w[3]  = i_w[31:24];
+  assign \i_ctl.valid  = i_ctl[0];
+  assign \i_ctl.load_w  = i_ctl[1];
+  assign \i_ctl.first  = i_ctl[2];
+  assign \i_ctl.last  = i_ctl[3];
+  assign \i_ctl.group_end  = i_ctl[4];
+  assign \o_a[0]  = o_a[7:0];
+  assign \o_a[1]  = o_a[15:8];
+  assign \o_a[2]  = o_a[23:16];
+  assign \o_a[3]  = o_a[31:24];
+  assign \o_w[0]  = o_w[7:0];
+  assign \o_w[1]  = o_w[15:8];
+  assign \o_w[2]  = o_w[23:16];
+  assign \o_w[3]  = o_w[31:24];
   assign \o_ctl.valid  = o_ctl[0];
   assign \o_ctl.load_w  = o_ctl[1];
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [31:0] o_w;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_0_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_0_1.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [31:0] o_w;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_0_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_0_2.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, i_w, i_a, i_ctl, o_w, o_valid, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [31:0] o_w;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_0_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_0_3.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [31:0] o_w;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_1_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_1_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [31:0] o_w;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_1_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_1_1.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [31:0] o_w;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_1_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_1_2.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, i_w, i_a, i_ctl, o_w, o_valid, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [31:0] o_w;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_1_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_1_3.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_2_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [31:0] o_w;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_2_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_2_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_2_1 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [31:0] o_w;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_2_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_2_1.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [31:0] o_w;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_2_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_2_2.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, i_w, i_a, i_ctl, o_w, o_valid, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  output [31:0] o_w;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_2_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_2_3.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, i_a, i_ctl, i_w, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_3_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_3_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_3_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_3_1.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_3_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_3_2.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, i_w, i_a, i_ctl, o_valid, o_psum, clk);
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [31:0] \i_a$1 ;
-  wire [31:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a$1[0][1] ;
-  wire [7:0] \i_a$1[0][2] ;
-  wire [7:0] \i_a$1[0][3] ;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [31:0] \i_w$5 ;
-  wire [31:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][1] ;
-  wire [7:0] \i_w$5[0][2] ;
-  wire [7:0] \i_w$5[0][3] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a$11 ;
-  wire [7:0] \o_a$11[0] ;
-  wire [7:0] \o_a$11[1] ;
-  wire [7:0] \o_a$11[2] ;
-  wire [7:0] \o_a$11[3] ;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$13 ;
-  wire \o_ctl$13.first ;
-  wire \o_ctl$13.group_end ;
-  wire \o_ctl$13.last ;
-  wire \o_ctl$13.load_w ;
-  wire \o_ctl$13.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$7 ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$9 ;
-  wire \o_valid[0] ;
-  wire [31:0] o_w;
-  wire [31:0] \o_w$15 ;
-  wire [7:0] \o_w$15[0] ;
-  wire [7:0] \o_w$15[1] ;
-  wire [7:0] \o_w$15[2] ;
-  wire [7:0] \o_w$15[3] ;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input rst;
-  wire rst;
-  \array_int_mac_os_4x4.mesh.tile_3_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \o_psum$7  = o_psum;
-  assign \o_valid$9  = o_valid;
-  assign \o_a$11  = o_a;
-  assign \o_ctl$13  = o_ctl;
-  assign \o_w$15  = o_w;
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a[7:0];
-  assign \i_a$1[0][1]  = i_a[15:8];
-  assign \i_a$1[0][2]  = i_a[23:16];
-  assign \i_a$1[0][3]  = i_a[31:24];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w[7:0];
-  assign \i_w$5[0][1]  = i_w[15:8];
-  assign \i_w$5[0][2]  = i_w[23:16];
-  assign \i_w$5[0][3]  = i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \o_a$11[0]  = o_a[7:0];
-  assign \o_a$11[1]  = o_a[15:8];
-  assign \o_a$11[2]  = o_a[23:16];
-  assign \o_a$11[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$13.valid  = o_ctl[0];
-  assign \o_ctl$13.load_w  = o_ctl[1];
-  assign \o_ctl$13.first  = o_ctl[2];
-  assign \o_ctl$13.last  = o_ctl[3];
-  assign \o_ctl$13.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \o_w$15[0]  = o_w[7:0];
-  assign \o_w$15[1]  = o_w[15:8];
-  assign \o_w$15[2]  = o_w[23:16];
-  assign \o_w$15[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_3_3.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_w, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
-  wire \$1 ;
-  wire [32:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [31:0] i_a;
-  wire [31:0] i_a;
-  wire [7:0] \i_a[0] ;
-  wire [7:0] \i_a[1] ;
-  wire [7:0] \i_a[2] ;
-  wire [7:0] \i_a[3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [31:0] i_w;
-  wire [31:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[1] ;
-  wire [7:0] \i_w[2] ;
-  wire [7:0] \i_w[3] ;
-  output [31:0] o_a;
-  reg [31:0] o_a = 32'd0;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[1] ;
-  wire [7:0] \o_a[2] ;
-  wire [7:0] \o_a[3] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_w;
-  reg [31:0] o_w = 32'd0;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[1] ;
-  wire [7:0] \o_w[2] ;
-  wire [7:0] \o_w[3] ;
-  input rst;
-  wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
-  always @(posedge clk)
-    o_a <= \$11 ;
-  always @(posedge clk)
-    o_w <= \$12 ;
-  always @(posedge clk)
-    o_ctl <= \$13 ;
-  always @(posedge clk)
-    w_reg <= \$14 ;
-  always @(posedge clk)
-    o_valid <= \$15 ;
-  always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$11  = i_a;
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$12  = i_w;
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$13  = i_ctl;
-    if (rst) begin
-      \$13  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$16  = acc;
-    if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$17  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
-      end
-    end
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  assign acc_next = \$10 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a[7:0];
-  assign \o_a[1]  = o_a[15:8];
-  assign \o_a[2]  = o_a[23:16];
-  assign \o_a[3]  = o_a[31:24];
-  assign \i_a[0]  = i_a[7:0];
-  assign \i_a[1]  = i_a[15:8];
-  assign \i_a[2]  = i_a[23:16];
-  assign \i_a[3]  = i_a[31:24];
-  assign \o_w[0]  = o_w[7:0];
-  assign \o_w[1]  = o_w[15:8];
-  assign \o_w[2]  = o_w[23:16];
-  assign \o_w[3]  = o_w[31:24];
-  assign \i_w[0]  = i_w[7:0];
-  assign \i_w[1]  = i_w[15:8];
-  assign \i_w[2]  = i_w[23:16];
-  assign \i_w[3]  = i_w[31:24];
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
   assign \w_reg[0]  = w_reg[7:0];
   assign \w_reg[1]  = w_reg[15:8];
   assign \w_reg[2]  = w_reg[23:16];

@@ -701,7 +701,9 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   end
   reg [63:0] _0_;
   always @(posedge clk) begin
-    _0_ <= a_buf[\$signature__addr$34 ];
+    if (issue[0]) begin
+      _0_ <= a_buf[\$signature__addr$34 ];
+    end
   end
   assign \$signature__data$83  = _0_;
   reg [255:0] o_buf [255:0];
@@ -1241,7 +1243,9 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
-    _2_ <= w_buf[w_rd__addr];
+    if (wrow_en) begin
+      _2_ <= w_buf[w_rd__addr];
+    end
   end
   assign i_wrow = _2_;
   assign busy = run | drain;
@@ -1932,8 +1936,8 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
-  assign \$signature__en$42  = 1'h1;
-  assign w_rd__en = 1'h1;
+  assign \$signature__en$42  = issue[0];
+  assign w_rd__en = wrow_en;
   assign issue_d2 = i_ctl;
   assign w_rd__data = i_wrow;
   assign wrow_en_d1 = i_wrow_en;
@@ -2152,7 +2156,7 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign edge_new[31:0] = \$27 [31:0];
 endmodule
 
-module \array_int_mac_ws_8x8.mesh (rst, i_wrow, \i_a$1 , i_ctl, i_wrow_en, i_wrow_sel, o_row, o_row_valid, clk);
+module \array_int_mac_ws_8x8.mesh (rst, o_row_valid, i_wrow, \i_a$1 , i_ctl, i_wrow_en, i_wrow_sel, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -4626,683 +4630,683 @@ module \array_int_mac_ws_8x8.mesh (rst, i_wrow, \i_a$1 , i_ctl, i_wrow_en, i_wro
     y6_d1 <= \$108 ;
   \array_int_mac_ws_8x8.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_a(\i_a$1 [7:0]),
-    .i_ctl(i_ctl),
-    .i_w(shadow0[7:0]),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(i_psum),
+    .pe_0_0__i_a(\i_a$1 [7:0]),
+    .pe_0_0__i_ctl(i_ctl),
+    .pe_0_0__i_w(shadow0[7:0]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_a(\i_a$4 ),
-    .i_ctl(\i_ctl$6 ),
-    .i_w(shadow0[15:8]),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\i_psum$344 ),
+    .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
+    .pe_0_0__i_w(shadow0[15:8]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_a(\i_a$8 ),
-    .i_ctl(\i_ctl$10 ),
-    .i_w(shadow0[23:16]),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\i_psum$359 ),
+    .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
+    .pe_0_0__i_w(shadow0[23:16]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_a(\i_a$12 ),
-    .i_ctl(\i_ctl$14 ),
-    .i_w(shadow0[31:24]),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
     .o_psum(\i_psum$374 ),
+    .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
+    .pe_0_0__i_w(shadow0[31:24]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
-    .i_a(\i_a$16 ),
-    .i_ctl(\i_ctl$18 ),
-    .i_w(shadow0[39:32]),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\i_psum$389 ),
+    .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
+    .pe_0_0__i_w(shadow0[39:32]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
-    .i_a(\i_a$20 ),
-    .i_ctl(\i_ctl$22 ),
-    .i_w(shadow0[47:40]),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\i_psum$404 ),
+    .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
+    .pe_0_0__i_w(shadow0[47:40]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
-    .i_a(\i_a$24 ),
-    .i_ctl(\i_ctl$26 ),
-    .i_w(shadow0[55:48]),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\i_psum$419 ),
+    .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
+    .pe_0_0__i_w(shadow0[55:48]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
-    .i_a(\i_a$28 ),
-    .i_ctl(\i_ctl$30 ),
-    .i_w(shadow0[63:56]),
     .o_psum(\i_psum$434 ),
+    .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
+    .pe_0_0__i_w(shadow0[63:56]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_a(\i_a$32 ),
-    .i_ctl(\i_ctl$34 ),
-    .i_psum(i_psum),
-    .i_w(shadow1[7:0]),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\i_psum$330 ),
+    .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
+    .pe_0_0__i_psum(i_psum),
+    .pe_0_0__i_w(shadow1[7:0]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_a(\i_a$36 ),
-    .i_ctl(\i_ctl$38 ),
-    .i_psum(\i_psum$344 ),
-    .i_w(shadow1[15:8]),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\i_psum$346 ),
+    .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
+    .pe_0_0__i_psum(\i_psum$344 ),
+    .pe_0_0__i_w(shadow1[15:8]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_a(\i_a$40 ),
-    .i_ctl(\i_ctl$42 ),
-    .i_psum(\i_psum$359 ),
-    .i_w(shadow1[23:16]),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\i_psum$361 ),
+    .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
+    .pe_0_0__i_psum(\i_psum$359 ),
+    .pe_0_0__i_w(shadow1[23:16]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_a(\i_a$44 ),
-    .i_ctl(\i_ctl$46 ),
-    .i_psum(\i_psum$374 ),
-    .i_w(shadow1[31:24]),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
     .o_psum(\i_psum$376 ),
+    .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
+    .pe_0_0__i_psum(\i_psum$374 ),
+    .pe_0_0__i_w(shadow1[31:24]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
-    .i_a(\i_a$48 ),
-    .i_ctl(\i_ctl$50 ),
-    .i_psum(\i_psum$389 ),
-    .i_w(shadow1[39:32]),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\i_psum$391 ),
+    .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
+    .pe_0_0__i_psum(\i_psum$389 ),
+    .pe_0_0__i_w(shadow1[39:32]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
-    .i_a(\i_a$52 ),
-    .i_ctl(\i_ctl$54 ),
-    .i_psum(\i_psum$404 ),
-    .i_w(shadow1[47:40]),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\i_psum$406 ),
+    .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
+    .pe_0_0__i_psum(\i_psum$404 ),
+    .pe_0_0__i_w(shadow1[47:40]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
-    .i_a(\i_a$56 ),
-    .i_ctl(\i_ctl$58 ),
-    .i_psum(\i_psum$419 ),
-    .i_w(shadow1[55:48]),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\i_psum$421 ),
+    .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
+    .pe_0_0__i_psum(\i_psum$419 ),
+    .pe_0_0__i_w(shadow1[55:48]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
-    .i_a(\i_a$60 ),
-    .i_ctl(\i_ctl$62 ),
-    .i_psum(\i_psum$434 ),
-    .i_w(shadow1[63:56]),
     .o_psum(\i_psum$436 ),
+    .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
+    .pe_0_0__i_psum(\i_psum$434 ),
+    .pe_0_0__i_w(shadow1[63:56]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_a(\i_a$64 ),
-    .i_ctl(\i_ctl$66 ),
-    .i_psum(\i_psum$330 ),
-    .i_w(shadow2[7:0]),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
     .o_psum(\i_psum$332 ),
+    .pe_0_0__i_a(\i_a$64 ),
+    .pe_0_0__i_ctl(\i_ctl$66 ),
+    .pe_0_0__i_psum(\i_psum$330 ),
+    .pe_0_0__i_w(shadow2[7:0]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_a(\i_a$68 ),
-    .i_ctl(\i_ctl$70 ),
-    .i_psum(\i_psum$346 ),
-    .i_w(shadow2[15:8]),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
     .o_psum(\i_psum$348 ),
+    .pe_0_0__i_a(\i_a$68 ),
+    .pe_0_0__i_ctl(\i_ctl$70 ),
+    .pe_0_0__i_psum(\i_psum$346 ),
+    .pe_0_0__i_w(shadow2[15:8]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_a(\i_a$72 ),
-    .i_ctl(\i_ctl$74 ),
-    .i_psum(\i_psum$361 ),
-    .i_w(shadow2[23:16]),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
     .o_psum(\i_psum$363 ),
+    .pe_0_0__i_a(\i_a$72 ),
+    .pe_0_0__i_ctl(\i_ctl$74 ),
+    .pe_0_0__i_psum(\i_psum$361 ),
+    .pe_0_0__i_w(shadow2[23:16]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_a(\i_a$76 ),
-    .i_ctl(\i_ctl$78 ),
-    .i_psum(\i_psum$376 ),
-    .i_w(shadow2[31:24]),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
     .o_psum(\i_psum$378 ),
+    .pe_0_0__i_a(\i_a$76 ),
+    .pe_0_0__i_ctl(\i_ctl$78 ),
+    .pe_0_0__i_psum(\i_psum$376 ),
+    .pe_0_0__i_w(shadow2[31:24]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
-    .i_a(\i_a$80 ),
-    .i_ctl(\i_ctl$82 ),
-    .i_psum(\i_psum$391 ),
-    .i_w(shadow2[39:32]),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
     .o_psum(\i_psum$393 ),
+    .pe_0_0__i_a(\i_a$80 ),
+    .pe_0_0__i_ctl(\i_ctl$82 ),
+    .pe_0_0__i_psum(\i_psum$391 ),
+    .pe_0_0__i_w(shadow2[39:32]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
-    .i_a(\i_a$84 ),
-    .i_ctl(\i_ctl$86 ),
-    .i_psum(\i_psum$406 ),
-    .i_w(shadow2[47:40]),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
     .o_psum(\i_psum$408 ),
+    .pe_0_0__i_a(\i_a$84 ),
+    .pe_0_0__i_ctl(\i_ctl$86 ),
+    .pe_0_0__i_psum(\i_psum$406 ),
+    .pe_0_0__i_w(shadow2[47:40]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
-    .i_a(\i_a$88 ),
-    .i_ctl(\i_ctl$90 ),
-    .i_psum(\i_psum$421 ),
-    .i_w(shadow2[55:48]),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
     .o_psum(\i_psum$423 ),
+    .pe_0_0__i_a(\i_a$88 ),
+    .pe_0_0__i_ctl(\i_ctl$90 ),
+    .pe_0_0__i_psum(\i_psum$421 ),
+    .pe_0_0__i_w(shadow2[55:48]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
-    .i_a(\i_a$92 ),
-    .i_ctl(\i_ctl$94 ),
-    .i_psum(\i_psum$436 ),
-    .i_w(shadow2[63:56]),
     .o_psum(\i_psum$438 ),
+    .pe_0_0__i_a(\i_a$92 ),
+    .pe_0_0__i_ctl(\i_ctl$94 ),
+    .pe_0_0__i_psum(\i_psum$436 ),
+    .pe_0_0__i_w(shadow2[63:56]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_a(\i_a$96 ),
-    .i_ctl(\i_ctl$98 ),
-    .i_psum(\i_psum$332 ),
-    .i_w(shadow3[7:0]),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
     .o_psum(\i_psum$334 ),
+    .pe_0_0__i_a(\i_a$96 ),
+    .pe_0_0__i_ctl(\i_ctl$98 ),
+    .pe_0_0__i_psum(\i_psum$332 ),
+    .pe_0_0__i_w(shadow3[7:0]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_a(\i_a$100 ),
-    .i_ctl(\i_ctl$102 ),
-    .i_psum(\i_psum$348 ),
-    .i_w(shadow3[15:8]),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
     .o_psum(\i_psum$350 ),
+    .pe_0_0__i_a(\i_a$100 ),
+    .pe_0_0__i_ctl(\i_ctl$102 ),
+    .pe_0_0__i_psum(\i_psum$348 ),
+    .pe_0_0__i_w(shadow3[15:8]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_a(\i_a$104 ),
-    .i_ctl(\i_ctl$106 ),
-    .i_psum(\i_psum$363 ),
-    .i_w(shadow3[23:16]),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
     .o_psum(\i_psum$365 ),
+    .pe_0_0__i_a(\i_a$104 ),
+    .pe_0_0__i_ctl(\i_ctl$106 ),
+    .pe_0_0__i_psum(\i_psum$363 ),
+    .pe_0_0__i_w(shadow3[23:16]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_a(\i_a$108 ),
-    .i_ctl(\i_ctl$110 ),
-    .i_psum(\i_psum$378 ),
-    .i_w(shadow3[31:24]),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
     .o_psum(\i_psum$380 ),
+    .pe_0_0__i_a(\i_a$108 ),
+    .pe_0_0__i_ctl(\i_ctl$110 ),
+    .pe_0_0__i_psum(\i_psum$378 ),
+    .pe_0_0__i_w(shadow3[31:24]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
-    .i_a(\i_a$112 ),
-    .i_ctl(\i_ctl$114 ),
-    .i_psum(\i_psum$393 ),
-    .i_w(shadow3[39:32]),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
     .o_psum(\i_psum$395 ),
+    .pe_0_0__i_a(\i_a$112 ),
+    .pe_0_0__i_ctl(\i_ctl$114 ),
+    .pe_0_0__i_psum(\i_psum$393 ),
+    .pe_0_0__i_w(shadow3[39:32]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
-    .i_a(\i_a$116 ),
-    .i_ctl(\i_ctl$118 ),
-    .i_psum(\i_psum$408 ),
-    .i_w(shadow3[47:40]),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
     .o_psum(\i_psum$410 ),
+    .pe_0_0__i_a(\i_a$116 ),
+    .pe_0_0__i_ctl(\i_ctl$118 ),
+    .pe_0_0__i_psum(\i_psum$408 ),
+    .pe_0_0__i_w(shadow3[47:40]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
-    .i_a(\i_a$120 ),
-    .i_ctl(\i_ctl$122 ),
-    .i_psum(\i_psum$423 ),
-    .i_w(shadow3[55:48]),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
     .o_psum(\i_psum$425 ),
+    .pe_0_0__i_a(\i_a$120 ),
+    .pe_0_0__i_ctl(\i_ctl$122 ),
+    .pe_0_0__i_psum(\i_psum$423 ),
+    .pe_0_0__i_w(shadow3[55:48]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
-    .i_a(\i_a$124 ),
-    .i_ctl(\i_ctl$126 ),
-    .i_psum(\i_psum$438 ),
-    .i_w(shadow3[63:56]),
     .o_psum(\i_psum$440 ),
+    .pe_0_0__i_a(\i_a$124 ),
+    .pe_0_0__i_ctl(\i_ctl$126 ),
+    .pe_0_0__i_psum(\i_psum$438 ),
+    .pe_0_0__i_w(shadow3[63:56]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
-    .i_a(\i_a$128 ),
-    .i_ctl(\i_ctl$130 ),
-    .i_psum(\i_psum$334 ),
-    .i_w(shadow4[7:0]),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
     .o_psum(\i_psum$336 ),
+    .pe_0_0__i_a(\i_a$128 ),
+    .pe_0_0__i_ctl(\i_ctl$130 ),
+    .pe_0_0__i_psum(\i_psum$334 ),
+    .pe_0_0__i_w(shadow4[7:0]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
-    .i_a(\i_a$132 ),
-    .i_ctl(\i_ctl$134 ),
-    .i_psum(\i_psum$350 ),
-    .i_w(shadow4[15:8]),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
     .o_psum(\i_psum$352 ),
+    .pe_0_0__i_a(\i_a$132 ),
+    .pe_0_0__i_ctl(\i_ctl$134 ),
+    .pe_0_0__i_psum(\i_psum$350 ),
+    .pe_0_0__i_w(shadow4[15:8]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
-    .i_a(\i_a$136 ),
-    .i_ctl(\i_ctl$138 ),
-    .i_psum(\i_psum$365 ),
-    .i_w(shadow4[23:16]),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
     .o_psum(\i_psum$367 ),
+    .pe_0_0__i_a(\i_a$136 ),
+    .pe_0_0__i_ctl(\i_ctl$138 ),
+    .pe_0_0__i_psum(\i_psum$365 ),
+    .pe_0_0__i_w(shadow4[23:16]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
-    .i_a(\i_a$140 ),
-    .i_ctl(\i_ctl$142 ),
-    .i_psum(\i_psum$380 ),
-    .i_w(shadow4[31:24]),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
     .o_psum(\i_psum$382 ),
+    .pe_0_0__i_a(\i_a$140 ),
+    .pe_0_0__i_ctl(\i_ctl$142 ),
+    .pe_0_0__i_psum(\i_psum$380 ),
+    .pe_0_0__i_w(shadow4[31:24]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
-    .i_a(\i_a$144 ),
-    .i_ctl(\i_ctl$146 ),
-    .i_psum(\i_psum$395 ),
-    .i_w(shadow4[39:32]),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
     .o_psum(\i_psum$397 ),
+    .pe_0_0__i_a(\i_a$144 ),
+    .pe_0_0__i_ctl(\i_ctl$146 ),
+    .pe_0_0__i_psum(\i_psum$395 ),
+    .pe_0_0__i_w(shadow4[39:32]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
-    .i_a(\i_a$148 ),
-    .i_ctl(\i_ctl$150 ),
-    .i_psum(\i_psum$410 ),
-    .i_w(shadow4[47:40]),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
     .o_psum(\i_psum$412 ),
+    .pe_0_0__i_a(\i_a$148 ),
+    .pe_0_0__i_ctl(\i_ctl$150 ),
+    .pe_0_0__i_psum(\i_psum$410 ),
+    .pe_0_0__i_w(shadow4[47:40]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
-    .i_a(\i_a$152 ),
-    .i_ctl(\i_ctl$154 ),
-    .i_psum(\i_psum$425 ),
-    .i_w(shadow4[55:48]),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
     .o_psum(\i_psum$427 ),
+    .pe_0_0__i_a(\i_a$152 ),
+    .pe_0_0__i_ctl(\i_ctl$154 ),
+    .pe_0_0__i_psum(\i_psum$425 ),
+    .pe_0_0__i_w(shadow4[55:48]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
-    .i_a(\i_a$156 ),
-    .i_ctl(\i_ctl$158 ),
-    .i_psum(\i_psum$440 ),
-    .i_w(shadow4[63:56]),
     .o_psum(\i_psum$442 ),
+    .pe_0_0__i_a(\i_a$156 ),
+    .pe_0_0__i_ctl(\i_ctl$158 ),
+    .pe_0_0__i_psum(\i_psum$440 ),
+    .pe_0_0__i_w(shadow4[63:56]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
-    .i_a(\i_a$160 ),
-    .i_ctl(\i_ctl$162 ),
-    .i_psum(\i_psum$336 ),
-    .i_w(shadow5[7:0]),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
     .o_psum(\i_psum$338 ),
+    .pe_0_0__i_a(\i_a$160 ),
+    .pe_0_0__i_ctl(\i_ctl$162 ),
+    .pe_0_0__i_psum(\i_psum$336 ),
+    .pe_0_0__i_w(shadow5[7:0]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
-    .i_a(\i_a$164 ),
-    .i_ctl(\i_ctl$166 ),
-    .i_psum(\i_psum$352 ),
-    .i_w(shadow5[15:8]),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
     .o_psum(\i_psum$354 ),
+    .pe_0_0__i_a(\i_a$164 ),
+    .pe_0_0__i_ctl(\i_ctl$166 ),
+    .pe_0_0__i_psum(\i_psum$352 ),
+    .pe_0_0__i_w(shadow5[15:8]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
-    .i_a(\i_a$168 ),
-    .i_ctl(\i_ctl$170 ),
-    .i_psum(\i_psum$367 ),
-    .i_w(shadow5[23:16]),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
     .o_psum(\i_psum$369 ),
+    .pe_0_0__i_a(\i_a$168 ),
+    .pe_0_0__i_ctl(\i_ctl$170 ),
+    .pe_0_0__i_psum(\i_psum$367 ),
+    .pe_0_0__i_w(shadow5[23:16]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
-    .i_a(\i_a$172 ),
-    .i_ctl(\i_ctl$174 ),
-    .i_psum(\i_psum$382 ),
-    .i_w(shadow5[31:24]),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
     .o_psum(\i_psum$384 ),
+    .pe_0_0__i_a(\i_a$172 ),
+    .pe_0_0__i_ctl(\i_ctl$174 ),
+    .pe_0_0__i_psum(\i_psum$382 ),
+    .pe_0_0__i_w(shadow5[31:24]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
-    .i_a(\i_a$176 ),
-    .i_ctl(\i_ctl$178 ),
-    .i_psum(\i_psum$397 ),
-    .i_w(shadow5[39:32]),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
     .o_psum(\i_psum$399 ),
+    .pe_0_0__i_a(\i_a$176 ),
+    .pe_0_0__i_ctl(\i_ctl$178 ),
+    .pe_0_0__i_psum(\i_psum$397 ),
+    .pe_0_0__i_w(shadow5[39:32]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
-    .i_a(\i_a$180 ),
-    .i_ctl(\i_ctl$182 ),
-    .i_psum(\i_psum$412 ),
-    .i_w(shadow5[47:40]),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
     .o_psum(\i_psum$414 ),
+    .pe_0_0__i_a(\i_a$180 ),
+    .pe_0_0__i_ctl(\i_ctl$182 ),
+    .pe_0_0__i_psum(\i_psum$412 ),
+    .pe_0_0__i_w(shadow5[47:40]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
-    .i_a(\i_a$184 ),
-    .i_ctl(\i_ctl$186 ),
-    .i_psum(\i_psum$427 ),
-    .i_w(shadow5[55:48]),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
     .o_psum(\i_psum$429 ),
+    .pe_0_0__i_a(\i_a$184 ),
+    .pe_0_0__i_ctl(\i_ctl$186 ),
+    .pe_0_0__i_psum(\i_psum$427 ),
+    .pe_0_0__i_w(shadow5[55:48]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
-    .i_a(\i_a$188 ),
-    .i_ctl(\i_ctl$190 ),
-    .i_psum(\i_psum$442 ),
-    .i_w(shadow5[63:56]),
     .o_psum(\i_psum$444 ),
+    .pe_0_0__i_a(\i_a$188 ),
+    .pe_0_0__i_ctl(\i_ctl$190 ),
+    .pe_0_0__i_psum(\i_psum$442 ),
+    .pe_0_0__i_w(shadow5[63:56]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
-    .i_a(\i_a$192 ),
-    .i_ctl(\i_ctl$194 ),
-    .i_psum(\i_psum$338 ),
-    .i_w(shadow6[7:0]),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
     .o_psum(\i_psum$340 ),
+    .pe_0_0__i_a(\i_a$192 ),
+    .pe_0_0__i_ctl(\i_ctl$194 ),
+    .pe_0_0__i_psum(\i_psum$338 ),
+    .pe_0_0__i_w(shadow6[7:0]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
-    .i_a(\i_a$196 ),
-    .i_ctl(\i_ctl$198 ),
-    .i_psum(\i_psum$354 ),
-    .i_w(shadow6[15:8]),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
     .o_psum(\i_psum$356 ),
+    .pe_0_0__i_a(\i_a$196 ),
+    .pe_0_0__i_ctl(\i_ctl$198 ),
+    .pe_0_0__i_psum(\i_psum$354 ),
+    .pe_0_0__i_w(shadow6[15:8]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
-    .i_a(\i_a$200 ),
-    .i_ctl(\i_ctl$202 ),
-    .i_psum(\i_psum$369 ),
-    .i_w(shadow6[23:16]),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
     .o_psum(\i_psum$371 ),
+    .pe_0_0__i_a(\i_a$200 ),
+    .pe_0_0__i_ctl(\i_ctl$202 ),
+    .pe_0_0__i_psum(\i_psum$369 ),
+    .pe_0_0__i_w(shadow6[23:16]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
-    .i_a(\i_a$204 ),
-    .i_ctl(\i_ctl$206 ),
-    .i_psum(\i_psum$384 ),
-    .i_w(shadow6[31:24]),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
     .o_psum(\i_psum$386 ),
+    .pe_0_0__i_a(\i_a$204 ),
+    .pe_0_0__i_ctl(\i_ctl$206 ),
+    .pe_0_0__i_psum(\i_psum$384 ),
+    .pe_0_0__i_w(shadow6[31:24]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
-    .i_a(\i_a$208 ),
-    .i_ctl(\i_ctl$210 ),
-    .i_psum(\i_psum$399 ),
-    .i_w(shadow6[39:32]),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
     .o_psum(\i_psum$401 ),
+    .pe_0_0__i_a(\i_a$208 ),
+    .pe_0_0__i_ctl(\i_ctl$210 ),
+    .pe_0_0__i_psum(\i_psum$399 ),
+    .pe_0_0__i_w(shadow6[39:32]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
-    .i_a(\i_a$212 ),
-    .i_ctl(\i_ctl$214 ),
-    .i_psum(\i_psum$414 ),
-    .i_w(shadow6[47:40]),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
     .o_psum(\i_psum$416 ),
+    .pe_0_0__i_a(\i_a$212 ),
+    .pe_0_0__i_ctl(\i_ctl$214 ),
+    .pe_0_0__i_psum(\i_psum$414 ),
+    .pe_0_0__i_w(shadow6[47:40]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
-    .i_a(\i_a$216 ),
-    .i_ctl(\i_ctl$218 ),
-    .i_psum(\i_psum$429 ),
-    .i_w(shadow6[55:48]),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
     .o_psum(\i_psum$431 ),
+    .pe_0_0__i_a(\i_a$216 ),
+    .pe_0_0__i_ctl(\i_ctl$218 ),
+    .pe_0_0__i_psum(\i_psum$429 ),
+    .pe_0_0__i_w(shadow6[55:48]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
-    .i_a(\i_a$220 ),
-    .i_ctl(\i_ctl$222 ),
-    .i_psum(\i_psum$444 ),
-    .i_w(shadow6[63:56]),
     .o_psum(\i_psum$446 ),
+    .pe_0_0__i_a(\i_a$220 ),
+    .pe_0_0__i_ctl(\i_ctl$222 ),
+    .pe_0_0__i_psum(\i_psum$444 ),
+    .pe_0_0__i_w(shadow6[63:56]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
-    .i_a(\i_a$224 ),
-    .i_ctl(\i_ctl$226 ),
-    .i_psum(\i_psum$340 ),
-    .i_w(shadow7[7:0]),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
     .o_psum(\o_psum$499 ),
+    .pe_0_0__i_a(\i_a$224 ),
+    .pe_0_0__i_ctl(\i_ctl$226 ),
+    .pe_0_0__i_psum(\i_psum$340 ),
+    .pe_0_0__i_w(shadow7[7:0]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
-    .i_a(\i_a$228 ),
-    .i_ctl(\i_ctl$230 ),
-    .i_psum(\i_psum$356 ),
-    .i_w(shadow7[15:8]),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
     .o_psum(\o_psum$506 ),
+    .pe_0_0__i_a(\i_a$228 ),
+    .pe_0_0__i_ctl(\i_ctl$230 ),
+    .pe_0_0__i_psum(\i_psum$356 ),
+    .pe_0_0__i_w(shadow7[15:8]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
-    .i_a(\i_a$232 ),
-    .i_ctl(\i_ctl$234 ),
-    .i_psum(\i_psum$371 ),
-    .i_w(shadow7[23:16]),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
     .o_psum(\o_psum$512 ),
+    .pe_0_0__i_a(\i_a$232 ),
+    .pe_0_0__i_ctl(\i_ctl$234 ),
+    .pe_0_0__i_psum(\i_psum$371 ),
+    .pe_0_0__i_w(shadow7[23:16]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
-    .i_a(\i_a$236 ),
-    .i_ctl(\i_ctl$238 ),
-    .i_psum(\i_psum$386 ),
-    .i_w(shadow7[31:24]),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
     .o_psum(\o_psum$517 ),
+    .pe_0_0__i_a(\i_a$236 ),
+    .pe_0_0__i_ctl(\i_ctl$238 ),
+    .pe_0_0__i_psum(\i_psum$386 ),
+    .pe_0_0__i_w(shadow7[31:24]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
-    .i_a(\i_a$240 ),
-    .i_ctl(\i_ctl$242 ),
-    .i_psum(\i_psum$401 ),
-    .i_w(shadow7[39:32]),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
     .o_psum(\o_psum$521 ),
+    .pe_0_0__i_a(\i_a$240 ),
+    .pe_0_0__i_ctl(\i_ctl$242 ),
+    .pe_0_0__i_psum(\i_psum$401 ),
+    .pe_0_0__i_w(shadow7[39:32]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
-    .i_a(\i_a$244 ),
-    .i_ctl(\i_ctl$246 ),
-    .i_psum(\i_psum$416 ),
-    .i_w(shadow7[47:40]),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
     .o_psum(\o_psum$524 ),
+    .pe_0_0__i_a(\i_a$244 ),
+    .pe_0_0__i_ctl(\i_ctl$246 ),
+    .pe_0_0__i_psum(\i_psum$416 ),
+    .pe_0_0__i_w(shadow7[47:40]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
-    .i_a(\i_a$248 ),
-    .i_ctl(\i_ctl$250 ),
-    .i_psum(\i_psum$431 ),
-    .i_w(shadow7[55:48]),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
     .o_psum(\o_psum$525 ),
+    .pe_0_0__i_a(\i_a$248 ),
+    .pe_0_0__i_ctl(\i_ctl$250 ),
+    .pe_0_0__i_psum(\i_psum$431 ),
+    .pe_0_0__i_w(shadow7[55:48]),
     .rst(rst)
   );
   \array_int_mac_ws_8x8.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
-    .i_a(\i_a$252 ),
-    .i_ctl(\i_ctl$254 ),
-    .i_psum(\i_psum$446 ),
-    .i_w(shadow7[63:56]),
     .o_psum(\o_psum$448 ),
     .o_valid(o_row_valid),
+    .pe_0_0__i_a(\i_a$252 ),
+    .pe_0_0__i_ctl(\i_ctl$254 ),
+    .pe_0_0__i_psum(\i_psum$446 ),
+    .pe_0_0__i_w(shadow7[63:56]),
     .rst(rst)
   );
   always @* begin
@@ -7845,53 +7849,33 @@ module \array_int_mac_ws_8x8.mesh (rst, i_wrow, \i_a$1 , i_ctl, i_wrow_en, i_wro
   assign o_row[31:0] = y0_d7;
 endmodule
 
-module \array_int_mac_ws_8x8.mesh.tile_0_0 (rst, i_a, i_ctl, i_w, o_a, o_ctl, o_psum, clk);
+module \array_int_mac_ws_8x8.mesh.tile_0_0 (rst, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
   input clk;
   wire clk;
-  input [7:0] i_a;
   wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
   wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [7:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
   wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
   output [7:0] o_a;
   wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
   wire [7:0] \o_a[0] ;
   wire [7:0] \o_a[0][0] ;
   output [4:0] o_ctl;
   wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
   wire \o_ctl[0].group_end ;
@@ -7900,269 +7884,242 @@ module \array_int_mac_ws_8x8.mesh.tile_0_0 (rst, i_a, i_ctl, i_w, o_a, o_ctl, o_
   wire \o_ctl[0].valid ;
   output [31:0] o_psum;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
   wire [31:0] \o_psum[0] ;
   wire o_valid;
-  wire \o_valid$15 ;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_0_0.pe_0_0  pe_0_0 (
+  array_int_mac_ws_8x8__pe pe_0_0 (
     .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
     .o_psum(o_psum),
+    .o_ready(\$2 ),
     .o_valid(o_valid),
+    .o_w(\$1 ),
     .rst(rst)
   );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__i_psum = 32'd0;
   assign i_psum = 32'd0;
-  assign \i_psum$7  = 32'd0;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = 32'd0;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = 32'd0;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
   assign \o_ctl[0]  = o_ctl;
   assign \o_ctl[0].valid  = o_ctl[0];
   assign \o_ctl[0].load_w  = o_ctl[1];
   assign \o_ctl[0].first  = o_ctl[2];
   assign \o_ctl[0].last  = o_ctl[3];
   assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_psum[0]  = o_psum;
 endmodule
 
-module \array_int_mac_ws_8x8.mesh.tile_0_0.pe_0_0 (rst, i_a, i_ctl, i_w, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
+module \array_int_mac_ws_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
   input clk;
   wire clk;
-  input [7:0] i_a;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [7:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  input [7:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [7:0] i_w;
   wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
   output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
+  wire [7:0] o_a;
   wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
   output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
   output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__i_psum = 32'd0;
   assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = 32'd0;
   assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
 endmodule
 
-module \array_int_mac_ws_8x8.mesh.tile_0_1 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
+module \array_int_mac_ws_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
   input clk;
   wire clk;
-  input [7:0] i_a;
   wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
   wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [7:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
   wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
   output [7:0] o_a;
   wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
   wire [7:0] \o_a[0] ;
   wire [7:0] \o_a[0][0] ;
   output [4:0] o_ctl;
   wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
   wire \o_ctl[0].group_end ;
@@ -8171,269 +8128,242 @@ module \array_int_mac_ws_8x8.mesh.tile_0_1 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_
   wire \o_ctl[0].valid ;
   output [31:0] o_psum;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
   wire [31:0] \o_psum[0] ;
   wire o_valid;
-  wire \o_valid$15 ;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_0_1.pe_0_0  pe_0_0 (
+  array_int_mac_ws_8x8__pe pe_0_0 (
     .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
     .o_psum(o_psum),
+    .o_ready(\$2 ),
     .o_valid(o_valid),
+    .o_w(\$1 ),
     .rst(rst)
   );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__i_psum = 32'd0;
   assign i_psum = 32'd0;
-  assign \i_psum$7  = 32'd0;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = 32'd0;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = 32'd0;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
   assign \o_ctl[0]  = o_ctl;
   assign \o_ctl[0].valid  = o_ctl[0];
   assign \o_ctl[0].load_w  = o_ctl[1];
   assign \o_ctl[0].first  = o_ctl[2];
   assign \o_ctl[0].last  = o_ctl[3];
   assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_psum[0]  = o_psum;
 endmodule
 
-module \array_int_mac_ws_8x8.mesh.tile_0_1.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
+module \array_int_mac_ws_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
   input clk;
   wire clk;
-  input [7:0] i_a;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [7:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  input [7:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [7:0] i_w;
   wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
   output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
+  wire [7:0] o_a;
   wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
   output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
   output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__i_psum = 32'd0;
   assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = 32'd0;
   assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
 endmodule
 
-module \array_int_mac_ws_8x8.mesh.tile_0_2 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
+module \array_int_mac_ws_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
   input clk;
   wire clk;
-  input [7:0] i_a;
   wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
   wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [7:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
   wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
   output [7:0] o_a;
   wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
   wire [7:0] \o_a[0] ;
   wire [7:0] \o_a[0][0] ;
   output [4:0] o_ctl;
   wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
   wire \o_ctl[0].group_end ;
@@ -8442,269 +8372,242 @@ module \array_int_mac_ws_8x8.mesh.tile_0_2 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_
   wire \o_ctl[0].valid ;
   output [31:0] o_psum;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
   wire [31:0] \o_psum[0] ;
   wire o_valid;
-  wire \o_valid$15 ;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_0_2.pe_0_0  pe_0_0 (
+  array_int_mac_ws_8x8__pe pe_0_0 (
     .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
     .o_psum(o_psum),
+    .o_ready(\$2 ),
     .o_valid(o_valid),
+    .o_w(\$1 ),
     .rst(rst)
   );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__i_psum = 32'd0;
   assign i_psum = 32'd0;
-  assign \i_psum$7  = 32'd0;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = 32'd0;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = 32'd0;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
   assign \o_ctl[0]  = o_ctl;
   assign \o_ctl[0].valid  = o_ctl[0];
   assign \o_ctl[0].load_w  = o_ctl[1];
   assign \o_ctl[0].first  = o_ctl[2];
   assign \o_ctl[0].last  = o_ctl[3];
   assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_psum[0]  = o_psum;
 endmodule
 
-module \array_int_mac_ws_8x8.mesh.tile_0_2.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
+module \array_int_mac_ws_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
   input clk;
   wire clk;
-  input [7:0] i_a;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [7:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  input [7:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [7:0] i_w;
   wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
   output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
+  wire [7:0] o_a;
   wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
   output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
   output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__i_psum = 32'd0;
   assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = 32'd0;
   assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
 endmodule
 
-module \array_int_mac_ws_8x8.mesh.tile_0_3 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
+module \array_int_mac_ws_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
   input clk;
   wire clk;
-  input [7:0] i_a;
   wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
   wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [7:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
   wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
   output [7:0] o_a;
   wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
   wire [7:0] \o_a[0] ;
   wire [7:0] \o_a[0][0] ;
   output [4:0] o_ctl;
   wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
   wire \o_ctl[0].group_end ;
@@ -8713,269 +8616,240 @@ module \array_int_mac_ws_8x8.mesh.tile_0_3 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_
   wire \o_ctl[0].valid ;
   output [31:0] o_psum;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
   wire [31:0] \o_psum[0] ;
   wire o_valid;
-  wire \o_valid$15 ;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_0_3.pe_0_0  pe_0_0 (
+  array_int_mac_ws_8x8__pe pe_0_0 (
     .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
     .o_psum(o_psum),
+    .o_ready(\$2 ),
     .o_valid(o_valid),
+    .o_w(\$1 ),
     .rst(rst)
   );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__i_psum = 32'd0;
   assign i_psum = 32'd0;
-  assign \i_psum$7  = 32'd0;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = 32'd0;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = 32'd0;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
   assign \o_ctl[0]  = o_ctl;
   assign \o_ctl[0].valid  = o_ctl[0];
   assign \o_ctl[0].load_w  = o_ctl[1];
   assign \o_ctl[0].first  = o_ctl[2];
   assign \o_ctl[0].last  = o_ctl[3];
   assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_psum[0]  = o_psum;
 endmodule
 
-module \array_int_mac_ws_8x8.mesh.tile_0_3.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
+module \array_int_mac_ws_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
   input clk;
   wire clk;
-  input [7:0] i_a;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [7:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  input [7:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [7:0] i_w;
   wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  wire [7:0] o_a;
   wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
+  wire [7:0] \o_a[0][0] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
   output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__i_psum = 32'd0;
   assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = 32'd0;
   assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
 endmodule
 
-module \array_int_mac_ws_8x8.mesh.tile_0_4 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
+module \array_int_mac_ws_8x8.mesh.tile_1_0 (rst, pe_0_0__i_psum, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
   input clk;
   wire clk;
-  input [7:0] i_a;
   wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
   wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [7:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
   wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
   output [7:0] o_a;
   wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
   wire [7:0] \o_a[0] ;
   wire [7:0] \o_a[0][0] ;
   output [4:0] o_ctl;
   wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
   wire \o_ctl[0].group_end ;
@@ -8984,6861 +8858,6793 @@ module \array_int_mac_ws_8x8.mesh.tile_0_4 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_
   wire \o_ctl[0].valid ;
   output [31:0] o_psum;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
   wire [31:0] \o_psum[0] ;
   wire o_valid;
-  wire \o_valid$15 ;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_0_4.pe_0_0  pe_0_0 (
+  array_int_mac_ws_8x8__pe pe_0_0 (
     .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
     .o_psum(o_psum),
+    .o_ready(\$2 ),
     .o_valid(o_valid),
+    .o_w(\$1 ),
     .rst(rst)
   );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign i_psum = 32'd0;
-  assign \i_psum$7  = 32'd0;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = 32'd0;
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
   assign \o_ctl[0]  = o_ctl;
   assign \o_ctl[0].valid  = o_ctl[0];
   assign \o_ctl[0].load_w  = o_ctl[1];
   assign \o_ctl[0].first  = o_ctl[2];
   assign \o_ctl[0].last  = o_ctl[3];
   assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_psum[0]  = o_psum;
 endmodule
 
-module \array_int_mac_ws_8x8.mesh.tile_0_4.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
+module \array_int_mac_ws_8x8.mesh.tile_1_1 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
   input clk;
   wire clk;
-  input [7:0] i_a;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
+  wire [7:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
   wire [31:0] i_psum;
-  input [7:0] i_w;
+  wire [31:0] \i_psum[0] ;
   wire [7:0] i_w;
   wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
   output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
+  wire [7:0] o_a;
   wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
   output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
   output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_1_2 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_1_3 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_1_4 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_1_5 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_1_6 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_1_7 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_2_0 (rst, pe_0_0__i_psum, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_2_1 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_2_2 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_2_3 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_2_4 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_2_5 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_2_6 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_2_7 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_3_0 (rst, pe_0_0__i_psum, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_3_1 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_3_2 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_3_3 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_3_4 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_3_5 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_3_6 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_3_7 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_4_0 (rst, pe_0_0__i_psum, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_4_1 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_4_2 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_4_3 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_4_4 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_4_5 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_4_6 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_4_7 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_5_0 (rst, pe_0_0__i_psum, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_5_1 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_5_2 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_5_3 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_5_4 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_5_5 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_5_6 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_5_7 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_6_0 (rst, pe_0_0__i_psum, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_6_1 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_6_2 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_6_3 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_6_4 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_6_5 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_6_6 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_6_7 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_7_0 (rst, pe_0_0__i_psum, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_7_1 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_7_2 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_7_3 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_7_4 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_7_5 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_7_6 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  output [7:0] o_a;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire o_valid;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  input rst;
+  wire rst;
+  array_int_mac_ws_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$2 ),
+    .o_valid(o_valid),
+    .o_w(\$1 ),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_psum[0]  = o_psum;
+endmodule
+
+module \array_int_mac_ws_8x8.mesh.tile_7_7 (rst, pe_0_0__i_psum, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_valid, pe_0_0__i_w, clk);
+  wire [7:0] \$1 ;
+  wire \$2 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_a;
+  wire [7:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_psum;
+  wire [31:0] \i_psum[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][0][0] ;
+  wire [7:0] o_a;
+  wire [7:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
   output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_0_5 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
   wire o_valid;
-  wire \o_valid$15 ;
+  input [7:0] pe_0_0__i_a;
+  wire [7:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_psum;
+  wire [31:0] pe_0_0__i_psum;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
   input rst;
   wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_0_5.pe_0_0  pe_0_0 (
+  array_int_mac_ws_8x8__pe pe_0_0 (
     .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(pe_0_0__i_psum),
+    .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
     .o_psum(o_psum),
+    .o_ready(\$2 ),
     .o_valid(o_valid),
+    .o_w(\$1 ),
     .rst(rst)
   );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign i_psum = 32'd0;
-  assign \i_psum$7  = 32'd0;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = 32'd0;
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign i_psum = pe_0_0__i_psum;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \i_w[0][0][0]  = pe_0_0__i_w;
+  assign \i_psum[0]  = pe_0_0__i_psum;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
   assign \o_ctl[0]  = o_ctl;
   assign \o_ctl[0].valid  = o_ctl[0];
   assign \o_ctl[0].load_w  = o_ctl[1];
   assign \o_ctl[0].first  = o_ctl[2];
   assign \o_ctl[0].last  = o_ctl[3];
   assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_psum[0]  = o_psum;
 endmodule
+/* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 
-module \array_int_mac_ws_8x8.mesh.tile_0_5.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_0_6 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_0_6.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign i_psum = 32'd0;
-  assign \i_psum$7  = 32'd0;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = 32'd0;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_0_6.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_0_7 (rst, i_w, i_a, i_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_0_7.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign i_psum = 32'd0;
-  assign \i_psum$7  = 32'd0;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = 32'd0;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_0_7.pe_0_0 (rst, i_w, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? 32'd0 : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign i_psum = 32'd0;
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_1_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_1 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_1_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_1.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_2 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_1_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_2.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_3 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_1_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_3.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_4 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_1_4.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_4.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_5 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_1_5.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_5.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_6 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_1_6.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_6.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_7 (rst, i_w, i_psum, i_a, i_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_1_7.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_1_7.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_2_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_1 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_2_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_1.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$20  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_2 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_2_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_2.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$21  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_3 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_2_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_3.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$22  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_4 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_2_4.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_4.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_5 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_2_5.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_5.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_6 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_2_6.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_6.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_7 (rst, i_w, i_psum, i_a, i_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_2_7.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_2_7.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_3_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_1 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_3_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_1.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$28  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_2 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_3_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_2.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_3 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_3_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_3.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$30  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_4 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_3_4.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_4.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$31  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_5 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_3_5.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_5.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$32  = 0;
+module array_int_mac_ws_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid, o_ready, i_a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   reg [31:0] \$10 ;
   reg [31:0] \$11 ;
@@ -15881,9 +15687,11 @@ module \array_int_mac_ws_8x8.mesh.tile_3_5.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl,
   wire \o_ctl.valid ;
   output [31:0] o_psum;
   reg [31:0] o_psum = 32'd0;
+  output o_ready;
   wire o_ready;
   output o_valid;
   reg o_valid = 1'h0;
+  output [7:0] o_w;
   reg [7:0] o_w = 8'h00;
   wire [7:0] \o_w[0] ;
   input rst;
@@ -15912,28 +15720,28 @@ module \array_int_mac_ws_8x8.mesh.tile_3_5.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl,
   always @(posedge clk)
     o_psum <= \$11 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$5  = i_a;
     if (rst) begin
       \$5  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$6  = i_w;
     if (rst) begin
       \$6  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$7  = i_ctl;
     if (rst) begin
       \$7  = 5'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$8  = w_reg;
     if (i_ctl[1]) begin
       \$8  = i_w;
@@ -15943,14 +15751,14 @@ module \array_int_mac_ws_8x8.mesh.tile_3_5.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$9  = \$1 ;
     if (rst) begin
       \$9  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$10  = acc;
     if (i_ctl[0]) begin
       \$10  = \$4 [31:0];
@@ -15960,7 +15768,7 @@ module \array_int_mac_ws_8x8.mesh.tile_3_5.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$11  = o_psum;
     if (i_ctl[0]) begin
       if (i_ctl[3]) begin
@@ -15973,9259 +15781,20 @@ module \array_int_mac_ws_8x8.mesh.tile_3_5.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl,
   end
   assign acc_next = \$4 [31:0];
   assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
   assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
   assign \i_w[0]  = i_w;
+  assign \i_ctl.valid  = i_ctl[0];
+  assign \i_ctl.load_w  = i_ctl[1];
+  assign \i_ctl.first  = i_ctl[2];
+  assign \i_ctl.last  = i_ctl[3];
+  assign \i_ctl.group_end  = i_ctl[4];
+  assign \o_a[0]  = o_a;
+  assign \o_w[0]  = o_w;
   assign \o_ctl.valid  = o_ctl[0];
   assign \o_ctl.load_w  = o_ctl[1];
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_6 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_3_6.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_6.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$33  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_7 (rst, i_w, i_psum, i_a, i_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_3_7.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_3_7.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$34  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_4_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$35  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_1 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_4_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_1.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$36  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_2 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_4_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_2.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$37  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_3 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_4_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_3.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$38  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_4 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_4_4.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_4.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$39  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_5 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_4_5.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_5.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$40  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_6 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_4_6.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_6.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$41  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_7 (rst, i_w, i_psum, i_a, i_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_4_7.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_4_7.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$42  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_5_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$43  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_1 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_5_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_1.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$44  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_2 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_5_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_2.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$45  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_3 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_5_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_3.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$46  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_4 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_5_4.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_4.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$47  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_5 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_5_5.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_5.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$48  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_6 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_5_6.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_6.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$49  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_7 (rst, i_w, i_psum, i_a, i_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_5_7.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_5_7.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$50  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_6_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$51  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_1 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_6_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_1.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$52  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_2 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_6_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_2.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$53  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_3 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_6_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_3.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$54  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_4 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_6_4.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_4.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$55  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_5 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_6_5.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_5.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$56  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_6 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_6_6.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_6.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$57  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_7 (rst, i_w, i_psum, i_a, i_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_6_7.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_6_7.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$58  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_7_0.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_0.pe_0_0 (rst, i_a, i_ctl, i_w, i_psum, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$59  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_1 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_7_1.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_1.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$60  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_2 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_7_2.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_2.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$61  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_3 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_7_3.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_3.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$62  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_4 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_7_4.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_4.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$63  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_5 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_7_5.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_5.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$64  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_6 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_7_6.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_6.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$65  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_7 (rst, i_w, i_psum, i_a, i_ctl, o_valid, o_psum, clk);
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a$1 ;
-  wire [7:0] \i_a$1[0] ;
-  wire [7:0] \i_a$1[0][0] ;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl$3 ;
-  wire [4:0] \i_ctl$3[0] ;
-  wire \i_ctl$3[0].first ;
-  wire \i_ctl$3[0].group_end ;
-  wire \i_ctl$3[0].last ;
-  wire \i_ctl$3[0].load_w ;
-  wire \i_ctl$3[0].valid ;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum$7 ;
-  wire [31:0] \i_psum$7[0] ;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w$5 ;
-  wire [7:0] \i_w$5[0] ;
-  wire [7:0] \i_w$5[0][0] ;
-  wire [7:0] \i_w$5[0][0][0] ;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] o_a;
-  wire [7:0] \o_a$9 ;
-  wire [7:0] \o_a$9[0] ;
-  wire [7:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$11 ;
-  wire \o_ctl$11.first ;
-  wire \o_ctl$11.group_end ;
-  wire \o_ctl$11.last ;
-  wire \o_ctl$11.load_w ;
-  wire \o_ctl$11.valid ;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$13 ;
-  wire [31:0] \o_psum[0] ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid$15 ;
-  input rst;
-  wire rst;
-  \array_int_mac_ws_8x8.mesh.tile_7_7.pe_0_0  pe_0_0 (
-    .clk(clk),
-    .i_a(i_a),
-    .i_ctl(i_ctl),
-    .i_psum(i_psum),
-    .i_w(i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_valid(o_valid),
-    .rst(rst)
-  );
-  assign \i_a$1  = i_a;
-  assign \i_ctl$3  = i_ctl;
-  assign \i_w$5  = i_w;
-  assign \i_psum$7  = i_psum;
-  assign \o_a$9  = o_a;
-  assign \o_ctl$11  = o_ctl;
-  assign \o_psum$13  = o_psum;
-  assign \o_valid$15  = o_valid;
-  assign \i_a[0]  = i_a;
-  assign \i_a$1[0]  = i_a;
-  assign \i_a$1[0][0]  = i_a;
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
-  assign \i_ctl$3[0]  = i_ctl;
-  assign \i_ctl$3[0].valid  = i_ctl[0];
-  assign \i_ctl$3[0].load_w  = i_ctl[1];
-  assign \i_ctl$3[0].first  = i_ctl[2];
-  assign \i_ctl$3[0].last  = i_ctl[3];
-  assign \i_ctl$3[0].group_end  = i_ctl[4];
-  assign \i_w[0]  = i_w;
-  assign \i_w$5[0]  = i_w;
-  assign \i_w$5[0][0]  = i_w;
-  assign \i_w$5[0][0][0]  = i_w;
-  assign \i_psum$7[0]  = i_psum;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a$9[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \o_ctl$11.valid  = o_ctl[0];
-  assign \o_ctl$11.load_w  = o_ctl[1];
-  assign \o_ctl$11.first  = o_ctl[2];
-  assign \o_ctl$11.last  = o_ctl[3];
-  assign \o_ctl$11.group_end  = o_ctl[4];
-  assign \o_psum[0]  = o_psum;
-endmodule
-
-module \array_int_mac_ws_8x8.mesh.tile_7_7.pe_0_0 (rst, i_w, i_psum, i_a, i_ctl, o_a, o_ctl, o_valid, o_psum, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$66  = 0;
-  wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
-  reg [31:0] acc = 32'd0;
-  wire [31:0] acc_next;
-  input clk;
-  wire clk;
-  input [7:0] i_a;
-  wire [7:0] i_a;
-  wire [7:0] \i_a[0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire \i_ctl.first ;
-  wire \i_ctl.group_end ;
-  wire \i_ctl.last ;
-  wire \i_ctl.load_w ;
-  wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  input [7:0] i_w;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  output [7:0] o_a;
-  reg [7:0] o_a = 8'h00;
-  wire [7:0] \o_a[0] ;
-  output [4:0] o_ctl;
-  reg [4:0] o_ctl = 5'h00;
-  wire \o_ctl.first ;
-  wire \o_ctl.group_end ;
-  wire \o_ctl.last ;
-  wire \o_ctl.load_w ;
-  wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire o_ready;
-  output o_valid;
-  reg o_valid = 1'h0;
-  reg [7:0] o_w = 8'h00;
-  wire [7:0] \o_w[0] ;
-  input rst;
-  wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  always @(posedge clk)
-    o_a <= \$5 ;
-  always @(posedge clk)
-    o_w <= \$6 ;
-  always @(posedge clk)
-    o_ctl <= \$7 ;
-  always @(posedge clk)
-    w_reg <= \$8 ;
-  always @(posedge clk)
-    o_valid <= \$9 ;
-  always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    \$5  = i_a;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    \$6  = i_w;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    \$7  = i_ctl;
-    if (rst) begin
-      \$7  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
-    if (rst) begin
-      \$8  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    \$10  = acc;
-    if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    \$11  = o_psum;
-    if (i_ctl[0]) begin
-      if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
-      end
-    end
-    if (rst) begin
-      \$11  = 32'd0;
-    end
-  end
-  assign acc_next = \$4 [31:0];
-  assign o_ready = 1'h1;
-  assign \o_a[0]  = o_a;
-  assign \i_a[0]  = i_a;
-  assign \o_w[0]  = o_w;
-  assign \i_w[0]  = i_w;
-  assign \o_ctl.valid  = o_ctl[0];
-  assign \o_ctl.load_w  = o_ctl[1];
-  assign \o_ctl.first  = o_ctl[2];
-  assign \o_ctl.last  = o_ctl[3];
-  assign \o_ctl.group_end  = o_ctl[4];
-  assign \i_ctl.valid  = i_ctl[0];
-  assign \i_ctl.load_w  = i_ctl[1];
-  assign \i_ctl.first  = i_ctl[2];
-  assign \i_ctl.last  = i_ctl[3];
-  assign \i_ctl.group_end  = i_ctl[4];
   assign \w_reg[0]  = w_reg;
   assign \w_sel[0]  = w_sel;
 endmodule

@@ -50,6 +50,10 @@ class DesignResult:
 
     #: Accelerators: every GEMM's shape with its measured and predicted cycles.
     gemms: tuple = ()
+    #: Accelerators: cycles simulated while the array computed with no Python in the loop,
+    #: and their wall time (the simulator's own speed on the design).
+    compute_cycles: int = 0
+    compute_s: float = 0.0
 
     @property
     def cycles_per_s(self) -> float:
@@ -59,6 +63,8 @@ class DesignResult:
         status = "PASS" if self.passed else "FAIL"
         text = (f"{status} {self.name:24s} {self.simulator:9s} vectors={self.vectors:<6d} "
                 f"cycles={self.cycles:<6d} {self.sim_s:6.2f} s {self.cycles_per_s:9.0f} cycles/s")
+        if self.compute_s > 0:
+            text += f"  (computing: {self.compute_cycles / self.compute_s:.0f} cycles/s)"
         for g in self.gemms:
             same = "=" if g["cycles"] == g["predicted"] else "!="
             text += (f"\n     M={g['m']:<4d} N={g['n']:<4d} K={g['k']:<5d} "
@@ -169,6 +175,7 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
         sim_s=stats.get("sim_s", t2 - t1),
         message=message,
         gemms=tuple(stats.get("gemms", ())),
+        compute_cycles=stats.get("compute_cycles", 0), compute_s=stats.get("compute_s", 0.0),
     )
 
 

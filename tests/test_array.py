@@ -13,7 +13,6 @@ import pytest
 from amaranth.sim import Simulator
 
 from mpgemm.costmodel.array import gemm_cycles
-from mpgemm.hw.array import accel as accel_mod
 from mpgemm.hw.array import mesh as mesh_mod
 from mpgemm.hw.array.accel import Accelerator
 from mpgemm.hw.array.config import AccelConfig, ArrayConfig, accel_from_dict
@@ -47,7 +46,9 @@ def accel(pe=INT8, rows=3, cols=2, dataflow="os", **kw) -> AccelConfig:
     ({"pe": "int_mac"}, TypeError, "expected a PE config of a registered family"),
     ({"pe": PRESETS["lut_w2_a8"]}, ValueError, "pe must be a PE (tile_shape (1, 1, k)), not a"),
     ({"pe": PRESETS["bitserial_int4_a8"], "dataflow": "ws"}, ValueError,
-     "dataflow='ws' is not built for the bitserial PE"),
+     "dataflow='ws' is not built for the bitserial PE (its dataflows: 'os')"),
+    ({"pe": PRESETS["mixpe_w4a8"], "dataflow": "ws"}, ValueError,
+     "dataflow='ws' is not built for the mixpe PE (its dataflows: 'os')"),
     ({"pe": SHORT, "rows": 5, "dataflow": "ws"}, ValueError,
      "rows=5 x 2 lanes products per fold exceed the PE's k_max=8"),
 ])
@@ -215,7 +216,8 @@ def check_gemms(config: AccelConfig, seed: int, n_random: int = 2, dut=None) -> 
         y, cycles = run_accel(config, a, w, dut=dut)
         expected = array_gemm(config, a, w)
         assert (y == expected).all(), f"seed={seed} M={m} N={n} K={k}: Y differs"
-        assert cycles == gemm_cycles(config, m, n, k).total, f"seed={seed} M={m} N={n} K={k}"
+        predicted = gemm_cycles(config, m, n, k, dtypes=w.dtypes).total
+        assert cycles == predicted, f"seed={seed} M={m} N={n} K={k}: {cycles} != {predicted}"
 
 
 @pytest.mark.parametrize("dataflow", ["os", "ws"])
@@ -229,6 +231,53 @@ def test_integer_accel_end_to_end(pe, dataflow):
 @pytest.mark.parametrize("pe", [PRESETS["fp16_mac_l4"], DQ8], ids=["fp16x4", "dequant_g8"])
 def test_fp_accel_end_to_end(pe, dataflow):
     check_gemms(accel(pe=pe, dataflow=dataflow, rows=2, cols=3), seed=12, n_random=1)
+
+
+#: Grouped PEs with small groups (several groups per GEMM, each outlasting its dequantization).
+MIXPE = replace(PRESETS["mixpe_w4a8"], group_size=16)
+BITSERIAL_MIX = replace(PRESETS["bitserial_mix_a16"], group_size=32)
+
+
+@pytest.mark.parametrize("pe", [MIXPE, BITSERIAL_MIX], ids=["mixpe_w4a8", "bitserial_mix_a16"])
+def test_grouped_accel_end_to_end(pe):
+    """Whole quantization groups per output; the bit-serial array steps each beat at its
+    slowest column's data type (a random per-group mixture of four), so the cycle count
+    depends on the weights, and the cost model, given their data types, predicts it."""
+    check_gemms(accel(pe=pe, rows=2, cols=3, a_depth=128, w_depth=128), seed=15, n_random=1)
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("pe", [replace(PRESETS["mixpe_w4a16"], group_size=16),
+                                replace(PRESETS["bitserial_mix_fp16"], group_size=32)],
+                         ids=["mixpe_w4a16", "bitserial_mix_fp16"])
+def test_grouped_fp_accel_end_to_end(pe):
+    check_gemms(accel(pe=pe, rows=2, cols=2, a_depth=128, w_depth=128), seed=16, n_random=0)
+
+
+def test_bitserial_cycles_follow_the_slowest_column():
+    """The cost model's beat length is the slowest column's data type, per group."""
+    pe = BITSERIAL_MIX
+    cfg = accel(pe=pe, rows=1, cols=2, a_depth=128, w_depth=128)
+    terms = [pe.timing(f).cycles for f in pe.weight_formats]  # int8, int6, fp4, fp3
+    fast = np.full((2, 2), terms.index(min(terms)))
+    mixed = fast.copy()
+    mixed[0, 1] = 0  # one group of one column in the slowest format
+    groups_beats = pe.group_size // pe.lanes
+    base = gemm_cycles(cfg, 1, 2, 64, dtypes=fast).total
+    assert gemm_cycles(cfg, 1, 2, 64, dtypes=mixed).total - base == \
+        groups_beats * (terms[0] - min(terms))
+    # The last group's last beat: its own length overlaps the fixed trip through the array.
+    mixed = fast.copy()
+    mixed[1, 1] = 0
+    assert gemm_cycles(cfg, 1, 2, 64, dtypes=mixed).total - base == \
+        (groups_beats - 1) * (terms[0] - min(terms))
+    assert gemm_cycles(cfg, 1, 2, 64, dtypes="int8").total == \
+        gemm_cycles(cfg, 1, 2, 64, dtypes=np.zeros((2, 2), dtype=int)).total
+    with pytest.raises(ValueError, match="dtypes 'int4' is not one of the PE's weight_formats"):
+        gemm_cycles(cfg, 1, 2, 64, dtypes="int4")
+    with pytest.raises(ValueError, match=r"dtypes must be an integer \[K / group_size, N\] = "
+                                         r"\[2, 2\] array"):
+        gemm_cycles(cfg, 1, 2, 64, dtypes=np.zeros((3, 2), dtype=int))
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 3), (4, 1)])
@@ -248,7 +297,7 @@ def test_broken_accelerators_fail(monkeypatch, mutant):
     if mutant == "no_row_skew":
         monkeypatch.setattr(mesh_mod.Mesh, "row_skew", property(lambda self: 0))
     elif mutant == "no_idle_slots":
-        monkeypatch.setattr(accel_mod, "_at_least", lambda value, bound: value)
+        monkeypatch.setattr(AccelConfig, "last_beat_spacing", property(lambda self: 1))
     else:
         monkeypatch.setattr(AccelConfig, "edge_adds", property(lambda self: False))
     # A wrong Y, a wrong cycle count, or a wrong number of output words.

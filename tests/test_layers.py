@@ -38,8 +38,8 @@ def layer_of(module: str) -> str:
         return "spec"
     if parts[1] == "pe_designs":
         return "hardware" if parts[-1] == "rtl" else "configs"
-    if parts[1] == "hw" and parts[-1] == "config":
-        return "configs"  # the arrays' configs: pure Python beside their generators
+    if parts[1] == "hw" and parts[-1] in ("config", "presets"):
+        return "configs"  # the arrays' configs and presets: pure Python beside the generators
     if module.startswith("mpgemm.hw.flow") or module in ("mpgemm.sim.runner", "mpgemm.sim.bench") \
             or module.startswith("mpgemm.sim.cocotb"):
         return "flows"

@@ -27,7 +27,7 @@ The edge writes each finished output row into the output buffer (the first chunk
 what is there (later chunks: integers in ``out_bits``, FP32 with one rounding).
 """
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -93,10 +93,11 @@ class Accelerator(wiring.Component):
         The output words, in address order, after the computation.
     """
 
-    def __init__(self, config: AccelConfig):
+    def __init__(self, config: AccelConfig, *, pe_module: str | None = None):
         if not isinstance(config, AccelConfig):
             raise TypeError(f"config must be an AccelConfig, not {config!r}")
         self.config = config
+        self.pe_module = pe_module  # see mpgemm.hw.array.tile.pe_instance
         super().__init__(accel_signature(config))
 
     def elaborate(self, platform):
@@ -104,7 +105,7 @@ class Accelerator(wiring.Component):
         cfg = self.config
         arr = cfg.array
         a_word, w_word, o_word = _words(cfg)
-        mesh = m.submodules.mesh = Mesh(arr)
+        mesh = m.submodules.mesh = Mesh(arr, pe_module=self.pe_module)
         amem = m.submodules.a_buf = Memory(shape=a_word, depth=cfg.a_depth, init=[])
         wmem = m.submodules.w_buf = Memory(shape=w_word, depth=cfg.w_depth, init=[])
         omem = m.submodules.o_buf = Memory(shape=o_word, depth=cfg.o_depth, init=[])
@@ -185,47 +186,90 @@ class Accelerator(wiring.Component):
     def _issue_os(self, m, go, run, M, N, KB, issue, a_rd, w_rd):
         cfg = self.config
         arr = cfg.array
+        pe = arr.pe
         R, C = arr.rows, arr.cols
         cb = cfg.chunk_beats(cfg.k_beats_bound)  # beats per chunk (K may be shorter)
+        bpg = pe.beats_per_group  # None: the PE has no group accumulator
+        busy = pe.golden.dequant_busy_cycles(pe)
+        spacing = cfg.last_beat_spacing
         b = cfg.bounds
         m0 = Signal(range(b["m"] + R + 1), name="os_m0")
         n0 = Signal(range(b["n"] + C + 1), name="os_n0")
         kc = Signal(range(b["k_beats"] + cb + 1), name="os_kc")
-        slot = Signal(range(max(cb, R, C) + 1), name="os_slot")
+        j = Signal(range(cb + 1), name="os_beat")          # beat within the chunk
+        gb = Signal(range((bpg or 1) + 1), name="os_group_beat")  # beat within the group
         a_base = Signal(range(cfg.a_depth + 1), name="os_a_base")
         w_base = Signal(range(cfg.w_depth + 1), name="os_w_base")
-        length = Signal(range(cb + 1), name="os_len")  # beats of this chunk
-        period = Signal(range(max(cb, R, C) + 1), name="os_period")
+        length = Signal(range(cb + 1), name="os_len")      # beats of this chunk
         rest = Signal.like(KB, name="os_rest")
-        first_tile = Signal(name="os_first_tile")
-        m.d.comb += [rest.eq(KB - kc),
-                     length.eq(Mux(rest < cb, rest, cb)),
-                     period.eq(_at_least(_at_least(length, R), C))]
+        m.d.comb += [rest.eq(KB - kc), length.eq(Mux(rest < cb, rest, cb))]
+
+        # When the next beat may issue. A beat's interval is the slowest column's cycles for
+        # its weight data type (read from the weight word, so known the cycle after the beat
+        # issued); after a beat that closes a group the PEs also wait for the previous group's
+        # dequantization (the golden model's schedule), and an output's last beat comes at
+        # least `spacing` cycles after the previous output block's (its rows must have left).
+        cycles = [pe.timing(f).cycles for f in pe.weight_formats]
+        top = max(max(cycles), spacing) + busy + 1
+        gap = Signal(range(top), name="os_gap")        # cycles until a beat may issue
+        dq = Signal(range(top), name="os_dq")          # cycles until the dequantizer is free
+        since = Signal(range(spacing + 1), name="os_since_last")
+        any_last = Signal(name="os_any_last")          # an output block's last beat has issued
+        prev = Signal(name="os_prev_issued")
+        prev_ge = Signal(name="os_prev_group_end")
+        interval = Signal(range(max(cycles) + 1), name="os_interval")
+        fields = dict(pe.ports.weight.fields) if hasattr(pe.ports.weight, "fields") else {}
+        if "dtype" in fields and len(set(cycles)) > 1:
+            table = Array(Const(cycles[i % len(cycles)], interval.shape())
+                          for i in range(1 << fields["dtype"].width))
+            per_col = [table[w_rd.data[c].dtype] for c in range(C)]
+            worst = per_col[0]
+            for v in per_col[1:]:
+                worst = Mux(v > worst, v, worst)
+            m.d.comb += interval.eq(worst)
+        else:
+            m.d.comb += interval.eq(cycles[0])
+        gap_now = Signal.like(gap, name="os_gap_now")
+        dq_now = Signal.like(dq, name="os_dq_now")
+        m.d.comb += [gap_now.eq(gap), dq_now.eq(dq)]
+        with m.If(prev):
+            m.d.comb += gap_now.eq(interval - 1)
+            with m.If(prev_ge):
+                with m.If(dq > interval - 1):
+                    m.d.comb += gap_now.eq(dq)
+                m.d.comb += dq_now.eq(gap_now + busy)
+        m.d.sync += [gap.eq(Mux(gap_now > 0, gap_now - 1, 0)),
+                     dq.eq(Mux(dq_now > 0, dq_now - 1, 0)),
+                     since.eq(Mux(since < spacing, since + 1, since)),
+                     prev.eq(0)]
+
+        is_last = Signal(name="os_is_last")
+        group_end = Signal(name="os_group_end")
+        m.d.comb += [is_last.eq(j == length - 1),
+                     group_end.eq(is_last if bpg is None else gb == bpg - 1)]
+        fire = Signal(name="os_fire")
+        m.d.comb += fire.eq(run & (m0 < M) & (gap_now == 0) &
+                            (~is_last | ~any_last | (since >= spacing)))
         with m.If(go):
-            m.d.sync += [m0.eq(0), n0.eq(0), kc.eq(0), slot.eq(0), a_base.eq(0), w_base.eq(0),
-                         first_tile.eq(1)]
-        # The idle slots come first: a tile's results must wait for the previous tile's to
-        # leave, which is counted from the previous tile's last beat. The first tile waits
-        # for nothing.
-        idle = Signal.like(period, name="os_idle")
-        m.d.comb += idle.eq(Mux(first_tile, 0, period - length))
-        j = Signal.like(slot, name="os_beat")
-        m.d.comb += j.eq(slot - idle)
-        with m.If(run & (m0 < M)):
-            with m.If(slot >= idle):
-                m.d.comb += [issue.valid.eq(1), issue.load_w.eq(1),
-                             issue.first.eq(j == 0), issue.last.eq(j == length - 1),
-                             issue.group_end.eq(j == length - 1),
-                             a_rd.addr.eq(a_base + kc + j), w_rd.addr.eq(w_base + kc + j)]
-            m.d.sync += slot.eq(slot + 1)
-            with m.If(slot == idle + length - 1):
-                m.d.sync += [slot.eq(0), kc.eq(kc + length), first_tile.eq(0)]
+            m.d.sync += [m0.eq(0), n0.eq(0), kc.eq(0), j.eq(0), gb.eq(0), a_base.eq(0),
+                         w_base.eq(0), gap.eq(0), dq.eq(0), since.eq(0), any_last.eq(0),
+                         prev.eq(0)]
+        # The buffers are read only for a beat (their outputs, and the registers behind them,
+        # hold still in idle cycles; the weight word also stays for the interval above).
+        m.d.comb += [a_rd.addr.eq(a_base + kc + j), w_rd.addr.eq(w_base + kc + j),
+                     a_rd.en.eq(fire), w_rd.en.eq(fire)]
+        with m.If(fire):
+            m.d.comb += [issue.valid.eq(1), issue.load_w.eq(1), issue.first.eq(j == 0),
+                         issue.last.eq(is_last), issue.group_end.eq(group_end)]
+            m.d.sync += [prev.eq(1), prev_ge.eq(group_end), j.eq(j + 1),
+                         gb.eq(Mux(group_end, 0, gb + 1))]
+            with m.If(is_last):
+                m.d.sync += [j.eq(0), kc.eq(kc + length), since.eq(1), any_last.eq(1)]
                 with m.If(kc + length >= KB):
                     m.d.sync += [kc.eq(0), n0.eq(n0 + C), w_base.eq(w_base + KB)]
                     with m.If(n0 + C >= N):
                         m.d.sync += [n0.eq(0), w_base.eq(0), m0.eq(m0 + R),
                                      a_base.eq(a_base + KB)]
-        m.d.comb += [a_rd.en.eq(1), w_rd.en.eq(1)]
 
     def _issue_ws(self, m, go, run, M, N, KB, issue, a_rd, w_rd, wrow_en, wrow_sel):
         cfg = self.config
@@ -260,7 +304,8 @@ class Accelerator(wiring.Component):
                              a_base.eq(a_base + M)]
                 with m.If(kf + R >= KB):
                     m.d.sync += [kf.eq(0), a_base.eq(0), n0.eq(n0 + C)]
-        m.d.comb += [a_rd.en.eq(1), w_rd.en.eq(1)]
+        # The buffers are read only for a beat or a shadow row.
+        m.d.comb += [a_rd.en.eq(issue.valid), w_rd.en.eq(wrow_en)]
 
     # -------------------------------------------------------------------------------------
     def _edge(self, m, go, M, N, KB, mesh, o_rd, o_wr, y_end, last_write, run):

@@ -223,11 +223,26 @@ class AccelConfig:
 
     def chunk_beats(self, k_beats: int) -> int:
         """Beats per accumulation that the edge adds: a weight-stationary fold (``rows``
-        beats), or as many beats as the PE's accumulator holds (output-stationary)."""
+        beats), or as many beats as the PE's accumulator holds (output-stationary), whole
+        quantization groups for a PE that accumulates groups (an output holds whole groups)."""
         if self.array.dataflow == "ws":
             return self.array.rows
         lim = self.pe.k_limit
-        return k_beats if lim is None else max(1, min(k_beats, lim // self.array.lanes))
+        if lim is None:
+            return k_beats
+        beats = lim // self.array.lanes
+        bpg = self.pe.beats_per_group
+        if bpg is not None:
+            beats = max(bpg, beats // bpg * bpg)
+        return max(1, min(k_beats, beats))
+
+    @property
+    def last_beat_spacing(self) -> int:
+        """Least cycles between the last beats of consecutive output blocks (output-stationary):
+        a block's ``rows`` results leave one per cycle, and a row is read once its slowest
+        column is done (worst-case result latency), before the first column's next result."""
+        lat = [self.pe.timing(f).latency for f in self.pe.weight_formats]
+        return max(self.array.rows, self.array.cols + max(lat) - min(lat))
 
     def shape(self, m: int, n: int, k: int) -> GemmShape:
         """The loop counts of a GEMM (after :meth:`check_gemm`)."""

@@ -7,11 +7,11 @@ cycles after they enter; its results leave aligned again.
 
 Output-stationary: ``i_a`` (one activation beat per row), ``i_w`` (one weight beat per column)
 and ``i_ctl`` (one control word for the whole beat) enter together; a finished output row
-``r`` leaves on ``o_row`` with ``o_row_valid`` and ``o_row_index = r`` in the cycle its last
-column's result appears, rows one cycle apart. Weight-stationary: ``i_wrow`` loads the shadow
-registers of array row ``i_wrow_sel`` (``i_wrow_en``); the next beat with ``load_w`` moves
-each PE's shadow weight into the PE as it passes (the double buffer); every beat's column sums
-leave together on ``o_row``.
+``r`` leaves on ``o_row`` with ``o_row_valid`` and ``o_row_index = r`` the PE's worst-case
+result latency after its last column took the output's last beat, rows one cycle apart.
+Weight-stationary: ``i_wrow`` loads the shadow registers of array row ``i_wrow_sel``
+(``i_wrow_en``); the next beat with ``load_w`` moves each PE's shadow weight into the PE as it
+passes (the double buffer); every beat's column sums leave together on ``o_row``.
 """
 
 from amaranth import Module, Signal
@@ -54,10 +54,11 @@ def mesh_signature(config: ArrayConfig) -> wiring.Signature:
 class Mesh(wiring.Component):
     """A ``rows x cols`` array of ``config.pe`` built from tiles (see the module docstring)."""
 
-    def __init__(self, config: ArrayConfig):
+    def __init__(self, config: ArrayConfig, *, pe_module: str | None = None):
         if not isinstance(config, ArrayConfig):
             raise TypeError(f"config must be an ArrayConfig, not {config!r}")
         self.config = config
+        self.pe_module = pe_module  # see tile.pe_instance
         super().__init__(mesh_signature(config))
 
     @property
@@ -71,7 +72,7 @@ class Mesh(wiring.Component):
         tr = c.tile_rows
         nr, nc = c.tiles
         os = c.dataflow == "os"
-        tiles = [[Tile(c) for _ in range(nc)] for _ in range(nr)]
+        tiles = [[Tile(c, pe_module=self.pe_module) for _ in range(nc)] for _ in range(nr)]
         for i in range(nr):
             for j in range(nc):
                 m.submodules[f"tile_{i}_{j}"] = tiles[i][j]
@@ -100,12 +101,17 @@ class Mesh(wiring.Component):
             m.d.comb += tiles[0][j].i_w[kk].eq(delayed(m, self.i_w[k], k, f"w{k}"))
             for i in range(1, nr):
                 m.d.comb += tiles[i][j].i_w[kk].eq(tiles[i - 1][j].o_w[kk])
-        # Row r is complete when its last column's result appears; the rows of one output
-        # block finish one cycle apart, so one row leaves per cycle.
-        last_j, last_k = divmod(c.cols - 1, tc)
+        # Row r is complete when its last column's result has appeared: the worst-case result
+        # latency after that column took the output's last beat (a bit-serial PE's latency
+        # depends on each column's weight data type, so the first column can finish last).
+        # The rows of one output block finish one cycle apart: one row leaves per cycle.
+        last_j = (c.cols - 1) // tc
+        latency = c.pe.timing().latency
         for r in range(c.rows):
             i, rr = divmod(r, tr)
-            with m.If(tiles[i][last_j].o_valid[rr][last_k]):
+            ctl = tiles[i][last_j].o_ctl[rr]  # the last column's beat, one cycle later
+            done = delayed(m, ctl.valid & ctl.last, latency - 1, f"row{r}_done")
+            with m.If(done):
                 m.d.comb += [self.o_row_valid.eq(1), self.o_row_index.eq(r)]
                 for k in range(c.cols):
                     j, kk = divmod(k, tc)

@@ -29,14 +29,27 @@ ARRAY_PRESETS = {
     # systolic arrays (the 16x16 one is the size of Gemmini's default mesh).
     "array_int_mac_os_4x4": _accel("int_mac_w8a8", 4, 4, "os"),
     "array_int_mac_ws_8x8": _accel(_INT8, 8, 8, "ws"),
-    "array_int_mac_os_16x16": _accel(_INT8, 16, 16, "os"),
+    "array_int_mac_os_16x16": _accel(_INT8, 16, 16, "os", a_depth=1024, w_depth=1024,
+                                     o_depth=1024),
     # The FP16 tensor-core baseline and the GPU-style dequantize-then-MAC W4A16 PE.
     "array_fp16_mac_ws_4x4": _accel("fp16_mac", 4, 4, "ws"),
     "array_fp16_mac_os_8x8": _accel("fp16_mac", 8, 8, "os"),
     "array_dequant_mac_os_4x4": _accel("dequant_mac_w4a16", 4, 4, "os"),
     "array_dequant_mac_ws_8x8": _accel("dequant_mac_w4a16", 8, 8, "ws"),
+    # MixPE: shift-and-add W4A8 (the paper's integer design point) and W4A16 (FP16
+    # activations), one dequantization per group of 128 after the group's integer sum.
+    "array_mixpe_w4a8_os_4x4": _accel("mixpe_w4a8", 4, 4, "os"),
+    "array_mixpe_w4a8_os_8x8": _accel("mixpe_w4a8", 8, 8, "os"),
+    "array_mixpe_w4a16_os_4x4": _accel("mixpe_w4a16", 4, 4, "os"),
+    # BitMoD: bit-serial 4-lane PEs, output-stationary; INT4 over INT8 activations, and the
+    # paper's own tile: 8x8 PEs over FP16 activations with a per-group mixture of INT8, INT6,
+    # FP4 and FP3 weights (groups of 128, signed INT8 scale).
+    "array_bitserial_int4_a8_os_4x4": _accel("bitserial_int4_a8", 4, 4, "os"),
+    "array_bitserial_mix_fp16_os_8x8": _accel("bitserial_mix_fp16", 8, 8, "os"),
 }
 
 #: name -> the simulator `make sim` uses for it.
-SIMULATOR = {name: "icarus" if name in ("array_int_mac_os_4x4", "array_int_mac_ws_8x8")
+SIMULATOR = {name: "icarus" if name in ("array_int_mac_os_4x4", "array_int_mac_ws_8x8",
+                                        "array_mixpe_w4a8_os_4x4",
+                                        "array_bitserial_int4_a8_os_4x4")
              else "verilator" for name in ARRAY_PRESETS}

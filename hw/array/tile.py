@@ -6,16 +6,16 @@ enter each row at the left and move right one PE per cycle. What moves down a co
 the dataflow: the weights (output-stationary) or the partial sums (weight-stationary).
 """
 
-from amaranth import Module, unsigned
+from amaranth import ClockSignal, Instance, Module, ResetSignal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from mpgemm.hw.contract import PEControl, layout_of
+from mpgemm.hw.contract import PEControl, layout_of, pe_signature
 from mpgemm.pe_designs.registry import build_component
 
 from .config import ArrayConfig
 
-__all__ = ["Tile", "tile_signature"]
+__all__ = ["Tile", "tile_signature", "pe_instance"]
 
 
 def tile_signature(config: ArrayConfig) -> wiring.Signature:
@@ -49,23 +49,47 @@ def tile_signature(config: ArrayConfig) -> wiring.Signature:
     return wiring.Signature(members)
 
 
-class Tile(wiring.Component):
-    """``tile_rows x tile_cols`` PEs of ``config.pe`` (see :func:`tile_signature`)."""
+def pe_instance(m: Module, config: ArrayConfig, name: str, pe_module: str | None):
+    """A PE of ``config`` added to ``m`` as submodule ``name``; returns an object with its
+    ports (``i_a``, ``o_psum`` ...).
 
-    def __init__(self, config: ArrayConfig):
+    With ``pe_module`` None the PE's Amaranth component is elaborated in place (what
+    amaranth.sim runs). With a module name the PE is an instance of that Verilog module, which
+    the generator emits once beside the array (:func:`mpgemm.hw.flow.generate.generate_verilog`):
+    an array's file then holds one PE module instead of one copy per grid position, which keeps
+    rtl_out/ small and lets Verilator and Yosys process the PE once.
+    """
+    if pe_module is None:
+        pe = build_component(config.pe)
+        m.submodules[name] = pe
+        return pe
+    signature = pe_signature(config.pe.ports)
+    ports = signature.create(path=(name,))
+    conns = {f"{'i' if member.flow == In else 'o'}_{port}":
+             getattr(ports, port).as_value() if hasattr(getattr(ports, port), "as_value")
+             else getattr(ports, port)
+             for port, member in signature.members.items()}
+    m.submodules[name] = Instance(pe_module, i_clk=ClockSignal(), i_rst=ResetSignal(), **conns)
+    return ports
+
+
+class Tile(wiring.Component):
+    """``tile_rows x tile_cols`` PEs of ``config.pe`` (see :func:`tile_signature`;
+    ``pe_module``: see :func:`pe_instance`)."""
+
+    def __init__(self, config: ArrayConfig, *, pe_module: str | None = None):
         if not isinstance(config, ArrayConfig):
             raise TypeError(f"config must be an ArrayConfig, not {config!r}")
         self.config = config
+        self.pe_module = pe_module
         super().__init__(tile_signature(config))
 
     def elaborate(self, platform):
         m = Module()
         c = self.config
         rows, cols, os = c.tile_rows, c.tile_cols, c.dataflow == "os"
-        pe = [[build_component(c.pe) for _ in range(cols)] for _ in range(rows)]
-        for r in range(rows):
-            for k in range(cols):
-                m.submodules[f"pe_{r}_{k}"] = pe[r][k]
+        pe = [[pe_instance(m, c, f"pe_{r}_{k}", self.pe_module) for k in range(cols)]
+              for r in range(rows)]
         for r in range(rows):
             for k in range(cols):
                 p = pe[r][k]

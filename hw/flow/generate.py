@@ -25,7 +25,7 @@ from .fileio import atomic_write_text
 
 __all__ = [
     "generate_verilog", "default_designs", "parse_verilog", "ParsedVerilog", "write_rtl",
-    "load_manifest", "module_units",
+    "load_manifest", "module_units", "pe_module_name",
     "hierarchy_graph", "RTL_DIR", "MANIFEST",
 ]
 
@@ -64,8 +64,22 @@ def generate_verilog(config: Design, name: str) -> str:
         raise ValueError(f"module name must match {_NAME_RE.pattern}, not {name!r}")
     # emit_src=False: `(* src = "path:line" *)` attributes would make the bytes depend on where
     # the package is installed, and pyverilog cannot parse them.
+    if isinstance(config, AccelConfig):
+        # The array instantiates one PE module, emitted once after it (hw.array.tile).
+        from mpgemm.hw.array.accel import Accelerator
+
+        pe = pe_module_name(name)
+        top = verilog.convert(Accelerator(config, pe_module=pe), name=name, emit_src=False,
+                              strip_internal_attrs=True)
+        return top + verilog.convert(build_component(config.pe), name=pe, emit_src=False,
+                                     strip_internal_attrs=True)
     return verilog.convert(_component(config), name=name, emit_src=False,
                            strip_internal_attrs=True)
+
+
+def pe_module_name(name: str) -> str:
+    """The Verilog module name of the PE inside accelerator ``name``."""
+    return f"{name}__pe"
 
 
 @dataclass
@@ -181,7 +195,14 @@ def module_units(config: Design, name: str) -> dict[str, dict]:
         for sub, sub_name, _ in fragment.subfragments:
             walk(sub, f"{path}.{sub_name}")
 
-    walk(Fragment.get(_component(config), None), name)
+    if isinstance(config, AccelConfig):
+        from mpgemm.hw.array.accel import Accelerator
+
+        pe = pe_module_name(name)
+        walk(Fragment.get(Accelerator(config, pe_module=pe), None), name)
+        walk(Fragment.get(build_component(config.pe), None), pe)
+    else:
+        walk(Fragment.get(_component(config), None), name)
     return units
 
 

@@ -190,6 +190,13 @@ class BitSerialConfig(PEConfigBase):
     # --- ports -------------------------------------------------------------------------------
 
     @property
+    def dataflows(self) -> tuple[str, ...]:
+        # Output-stationary, as BitMoD's tiles are: a beat's length depends on each column's
+        # data type, so the array steps at its slowest column; an output's group accumulator
+        # and dequantizer stay in its PE (weight-stationary columns would need them per row).
+        return ("os",)
+
+    @property
     def ports(self) -> PEPorts:
         """``i_w`` is ``{code: lanes codes, scale, zero (unsigned formats), dtype (several
         formats), special (BitMoD formats)}``; FP activations are bit patterns."""

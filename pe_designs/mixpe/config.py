@@ -216,6 +216,12 @@ class MixPEConfig(PEConfigBase):
     # --- ports -------------------------------------------------------------------------------
 
     @property
+    def dataflows(self) -> tuple[str, ...]:
+        # Output-stationary, as MixPE's arrays are: each PE accumulates whole groups of an
+        # output, then dequantizes once per group.
+        return ("os",)
+
+    @property
     def ports(self) -> PEPorts:
         """``i_w`` is ``{q: lanes codes (as stored: B-bit fields), zero (unsigned weights),
         scale}``; FP activations are bit patterns."""

@@ -12,7 +12,8 @@ become valid, so the simulator runs free. Checked for every GEMM: ``Y`` bit-exac
 Environment (set by :mod:`mpgemm.sim.runner`): ``MPGEMM_CONFIG`` (the accelerator config),
 ``MPGEMM_VECTORS`` (random shapes, on top of the fixed ones), ``MPGEMM_SEED`` and
 ``MPGEMM_STATS`` (where to write a JSON summary with every shape's measured and predicted
-cycles).
+cycles, and the simulator's speed while the array computes alone: ``compute_cycles`` in
+``compute_s`` seconds).
 """
 
 import json
@@ -23,7 +24,7 @@ import time
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.triggers import FallingEdge, RisingEdge, SimTimeoutError, with_timeout
 
 from mpgemm.costmodel.array import gemm_cycles
 from mpgemm.hw.array.config import accel_from_dict
@@ -53,11 +54,19 @@ async def _load(dut, port: str, words: list[int], rng: random.Random) -> None:
     valid.value = 0
 
 
-async def _read(dut, rng: random.Random, limit: int) -> list[int]:
+#: Clock period in ns.
+PERIOD = 10
+
+
+async def _read(dut, rng: random.Random, limit: int, patience: int,
+                started: list[float]) -> list[int]:
     """Every ``y_out`` word until ``busy`` falls, with random back-pressure (read at falling
-    edges: ``valid`` and ``payload`` come from registers)."""
+    edges: ``valid`` and ``payload`` come from registers). Raises SimTimeoutError if no word
+    comes within ``patience`` cycles."""
     words: list[int] = []
-    await RisingEdge(dut.y_out__valid)  # the computation is over; now cycle by cycle
+    # The computation is over when the first word is offered; then cycle by cycle.
+    await with_timeout(RisingEdge(dut.y_out__valid), patience * PERIOD, "ns")
+    started.append(time.perf_counter())
     for _ in range(limit):
         await FallingEdge(dut.clk)
         if not int(dut.busy.value):
@@ -83,7 +92,7 @@ async def test_accel_gemms(dut):
     dut._log.info(f"{accel.array.rows}x{accel.array.cols} {accel.array.dataflow} of "
                   f"{accel.pe.kind}: seed={seed}, shapes={shapes}")
 
-    Clock(dut.clk, 10, unit="ns").start()
+    Clock(dut.clk, PERIOD, unit="ns").start()
     for name in ("a_in__valid", "w_in__valid", "y_out__ready", "start", "m", "n", "k_beats",
                  "a_in__payload", "w_in__payload"):
         getattr(dut, name).value = 0
@@ -94,6 +103,8 @@ async def test_accel_gemms(dut):
 
     errors: list[str] = []
     runs = []
+    run_s = 0.0  # wall time of the computations alone (no Python in the loop)
+    run_cycles = 0
     sim_s = 0.0
     total_cycles = 0
     outputs = 0
@@ -101,7 +112,7 @@ async def test_accel_gemms(dut):
         a, w = random_gemm(accel.pe, rng, m, k, n, extreme=bool(i % 2))
         expected = array_gemm(accel, a, w)
         a_words, w_words = driver.a_words(a), driver.w_words(w)
-        predicted = gemm_cycles(accel, m, n, k).total
+        predicted = gemm_cycles(accel, m, n, k, dtypes=w.dtypes).total
         t0 = time.perf_counter()
         start = cocotb.start_soon(_load(dut, "a_in", a_words, stall))
         await _load(dut, "w_in", w_words, stall)
@@ -111,9 +122,20 @@ async def test_accel_gemms(dut):
         dut.start.value = 1
         await FallingEdge(dut.clk)
         dut.start.value = 0
-        words = await _read(dut, stall, limit=len(expected.ravel()) * 8 + 64)
+        t_run = time.perf_counter()
+        started: list[float] = []
+        try:
+            words = await _read(dut, stall, limit=len(expected.ravel()) * 8 + 64,
+                                patience=4 * predicted + 1000, started=started)
+        except SimTimeoutError:
+            errors.append(f"M={m} N={n} K={k}: no output within {4 * predicted + 1000} cycles "
+                          f"(the cost model predicts {predicted})")
+            break
         sim_s += time.perf_counter() - t0
         measured = int(dut.cycles.value)
+        if started:
+            run_s += started[0] - t_run
+            run_cycles += measured
         total_cycles += measured + len(a_words) + len(w_words) + len(words)
         runs.append({"m": m, "n": n, "k": k, "cycles": measured, "predicted": predicted})
         try:
@@ -137,5 +159,6 @@ async def test_accel_gemms(dut):
         with open(os.environ["MPGEMM_STATS"], "w") as f:
             json.dump({"kind": "accel", "seed": seed, "vectors": outputs,
                        "cycles": total_cycles, "errors": len(errors), "sim_s": sim_s,
+                       "compute_cycles": run_cycles, "compute_s": run_s,
                        "gemms": runs}, f)
     assert not errors, f"{len(errors)} mismatches (seed={seed}): {errors[0]}"
