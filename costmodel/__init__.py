@@ -11,8 +11,25 @@ Typical use::
 
     layers = llm_linear_layers(4096, 11008, 32, tokens=1, phase="decode")
     total = sum(evaluate(PRESETS["int_mac_w8a8"], w, n_pe=64) for w in layers)
+
+Whole accelerators (:mod:`.accel`): ``accel_cost(accel)`` for the area by unit group,
+``gemm_energy(accel, m, n, k)`` for one GEMM's cycles and energy, ``compare_arrays`` for
+accelerators side by side at equal throughput or area.
 """
 
+from .accel import (
+    AccelCost,
+    AccelReport,
+    ArrayRow,
+    BufferCost,
+    GemmActivity,
+    UnitGroup,
+    accel_cost,
+    compare_arrays,
+    gemm_activity,
+    gemm_energy,
+    render_rows,
+)
 from .cost import ComponentCost
 from .evaluate import CostReport, evaluate
 from .hierarchy import generated_units, rollup, rollup_area, rtl_area_um2
@@ -26,4 +43,6 @@ __all__ = [
     "GemmWorkload", "llm_linear_layers", "format_info",
     "CostReport", "evaluate",
     "rollup", "rollup_area", "rtl_area_um2", "generated_units",
+    "AccelCost", "AccelReport", "ArrayRow", "BufferCost", "GemmActivity", "UnitGroup",
+    "accel_cost", "gemm_activity", "gemm_energy", "compare_arrays", "render_rows",
 ]

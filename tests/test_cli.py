@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from mpgemm.costmodel import GemmWorkload, evaluate
+from mpgemm.costmodel import GemmWorkload, compare_arrays, evaluate
+from mpgemm.hw.array.presets import ARRAY_PRESETS
 from mpgemm.hw.flow.cli import main
 from mpgemm.hw.flow.generate import RTL_DIR
 from mpgemm.pe_designs.presets import PRESETS
@@ -157,3 +158,77 @@ def test_cost_of_a_mixpe_preset_and_config_file(capsys, tmp_path):
     cfg.write_text(json.dumps({"kind": "mixpe", "weight_bits": 9}))
     code, _, err = run(capsys, "cost", "--config", str(cfg), "--M", "2", "--N", "8", "--K", "128")
     assert code == 2 and "weight_bits must be in [2, 8], not 9" in err
+
+
+# --- compare-arrays ------------------------------------------------------------------------
+
+THREE_ARRAYS = "array_int_mac_os_16x16,array_fp16_mac_os_8x8,array_dequant_mac_ws_8x8"
+
+
+def _no_nan(text):
+    raise ValueError(f"JSON output contains {text}")
+
+
+def test_compare_arrays_json_matches_the_python_api(capsys):
+    for mode in ("throughput", "area"):
+        code, out, err = run(capsys, "compare-arrays", "--presets", THREE_ARRAYS, "--M", "16",
+                             "--N", "16", "--K", "128", "--mode", mode, "--json")
+        assert code == 0 and err == ""
+        data = json.loads(out, parse_constant=_no_nan)
+        names = THREE_ARRAYS.split(",")
+        direct = compare_arrays({n: ARRAY_PRESETS[n] for n in names}, 16, 16, 128, mode=mode)
+        assert [r["design"] for r in data["rows"]] == names
+        assert data["gemm"] == {"M": 16, "N": 16, "K": 128} and data["skipped"] == {}
+        for row, want in zip(data["rows"], direct, strict=True):
+            assert row["scaled_area_um2"] == pytest.approx(want.scaled_area_um2)
+            assert row["scaled_macs_per_cycle"] == pytest.approx(want.scaled_macs_per_cycle)
+            assert row["energy_per_mac_pj"] == pytest.approx(want.energy_per_mac_pj)
+            assert row["area_by_category_um2"]["buffers"] is None
+        # The first preset is the baseline: the target is its own throughput or area.
+        assert data["rows"][0]["copies"] == 1.0
+        key = "scaled_macs_per_cycle" if mode == "throughput" else "scaled_area_um2"
+        assert all(r[key] == pytest.approx(data["target"]) for r in data["rows"])
+
+
+def test_compare_arrays_table_lists_skipped_presets(capsys):
+    code, out, _ = run(capsys, "compare-arrays", "--M", "16", "--N", "16", "--K", "128",
+                       "--mode", "area", "--target", "1e5")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("equal area: 100000 um2 of logic on M=16 N=16 K=128 (28nm")
+    assert lines[1].split()[:3] == ["design", "array", "cycles"]
+    rows = {line.split()[0]: line.split() for line in lines[2:] if line.startswith("array_")}
+    # The 4x4 FP16 weight-stationary array's activation buffer holds 256 words, the GEMM
+    # needs 32 folds x 16 rows.
+    assert "array_fp16_mac_ws_4x4" not in rows
+    assert ("cannot run this GEMM: array_fp16_mac_ws_4x4: M=16, N=16, K=128 needs 512 words "
+            "of the a buffer, more than a_depth=256") in lines
+    assert {r[-3] for r in rows.values()} == {"100000"}  # every design scaled to the area
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--presets", "nope", "--M", "1", "--N", "1", "--K", "1"],
+     "error: unknown array preset(s) 'nope'; allowed: array_int_mac_os_4x4, "),
+    (["--M", "1", "--N", "1"], "error: give --M, --N and --K (missing: K)"),
+    (["--M", "0", "--N", "1", "--K", "1"], "error: --M must be a positive integer, not 0"),
+    (["--M", "x", "--N", "1", "--K", "1"], "error: --M must be a positive integer, not 'x'"),
+    (["--M", "1", "--N", "1", "--K", "4", "--mode", "power"],
+     "error: --mode must be one of throughput, area, not 'power'"),
+    (["--M", "1", "--N", "1", "--K", "4", "--target", "lots"],
+     "error: --target must be a number, not 'lots'"),
+    (["--M", "1", "--N", "1", "--K", "4", "--target", "-1"],
+     "error: target must be a positive finite number (useful MACs per cycle), not -1.0"),
+    (["--M", "1", "--N", "1", "--K", "4", "--target", "inf"],
+     "error: target must be a positive finite number (useful MACs per cycle), not inf"),
+    (["--M", "1", "--N", "1", "--K", "4", "--tech", "7"],
+     "error: --tech must be one of 28, 45, not '7'"),
+    (["--presets", "array_fp16_mac_ws_4x4", "--M", "16", "--N", "16", "--K", "128"],
+     "error: design 'array_fp16_mac_ws_4x4' cannot run this GEMM: M=16, N=16, K=128 needs 512 "
+     "words of the a buffer, more than a_depth=256"),
+    (["--M", "1", "--N", "1", "--K", "65536"], "error: no array preset runs M=1, N=1, "
+     "K=65536 (e.g. array_int_mac_os_4x4: K=65536 exceeds 4096, the longest sum"),
+])
+def test_compare_arrays_errors_are_one_line(capsys, argv, message):
+    code, out, err = run(capsys, "compare-arrays", *argv)
+    assert code == 2 and out == ""
+    assert err.startswith(message) and err.count("\n") == 1

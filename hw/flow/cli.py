@@ -13,6 +13,8 @@ Examples
     mpgemm sim --sim verilator --seed 1
     mpgemm synth --designs int_mac_w8a8
     mpgemm lint
+    mpgemm compare-arrays --M 16 --N 16 --K 128 --mode area \\
+        --presets array_int_mac_os_16x16,array_fp16_mac_os_8x8,array_dequant_mac_ws_8x8
 """
 
 import argparse
@@ -173,6 +175,84 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _size(option: str, text: str) -> int:
+    """A positive integer option, checked here so that a mistake is one line."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise CliError(f"{option} must be a positive integer, not {text!r}") from None
+    if value < 1:
+        raise CliError(f"{option} must be a positive integer, not {value}")
+    return value
+
+
+def _cmd_compare_arrays(args) -> int:
+    from mpgemm.costmodel import TECH_28NM, TECH_45NM, accel_cost, compare_arrays, gemm_energy
+    from mpgemm.costmodel.accel import COMPARE_MODES, render_rows
+    from mpgemm.hw.array.presets import ARRAY_PRESETS
+
+    missing = [d for d in ("M", "N", "K") if getattr(args, d) is None]
+    if missing:
+        raise CliError(f"give --M, --N and --K (missing: {', '.join(missing)})")
+    m, n, k = (_size(f"--{d}", getattr(args, d)) for d in ("M", "N", "K"))
+    if args.mode not in COMPARE_MODES:
+        raise CliError(f"--mode must be one of {', '.join(COMPARE_MODES)}, not {args.mode!r}")
+    techs = {"28": TECH_28NM, "45": TECH_45NM}
+    if args.tech not in techs:
+        raise CliError(f"--tech must be one of {', '.join(techs)}, not {args.tech!r}")
+    tech = techs[args.tech]
+    target = None
+    if args.target is not None:
+        try:
+            target = float(args.target)
+        except ValueError:
+            raise CliError(f"--target must be a number, not {args.target!r}") from None
+    if args.presets:
+        names = args.presets.split(",")
+        unknown = [x for x in names if x not in ARRAY_PRESETS]
+        if unknown:
+            raise CliError(f"unknown array preset(s) {', '.join(map(repr, unknown))}; "
+                           f"allowed: {', '.join(ARRAY_PRESETS)}")
+        skipped: dict[str, str] = {}
+    else:
+        # Every preset that runs this GEMM; the others are listed with the reason.
+        names, skipped = [], {}
+        for name, accel in ARRAY_PRESETS.items():
+            try:
+                accel.check_gemm(m, n, k)
+            except ValueError as e:
+                skipped[name] = str(e)
+            else:
+                names.append(name)
+        if not names:
+            raise CliError(f"no array preset runs M={m}, N={n}, K={k} (e.g. "
+                           f"{next(iter(skipped))}: {next(iter(skipped.values()))})")
+    designs = {x: ARRAY_PRESETS[x] for x in names}
+    rows = compare_arrays(designs, m, n, k, mode=args.mode, target=target, tech=tech)
+    goal = rows[0].scaled_macs_per_cycle if args.mode == "throughput" else rows[0].scaled_area_um2
+    if args.json:
+        out = []
+        for r in rows:
+            report = gemm_energy(designs[r.design], m, n, k, tech)
+            out.append({**r.to_dict(),
+                        "area_by_category_um2": accel_cost(designs[r.design],
+                                                           tech).area_by_category_um2(),
+                        "energy_by_category_pj": dict(report.energy_by_category_pj)})
+        # allow_nan=False: a NaN or infinity would be invalid JSON; every figure is finite.
+        print(json.dumps({"gemm": {"M": m, "N": n, "K": k}, "mode": args.mode,
+                          "target": goal, "tech": tech.name, "rows": out,
+                          "skipped": skipped}, indent=2, allow_nan=False))
+        return 0
+    what = (f"{goal:g} useful MACs/cycle" if args.mode == "throughput"
+            else f"{goal:.0f} um2 of logic")
+    print(f"equal {args.mode}: {what} on M={m} N={n} K={k} ({tech.name}; area is logic, "
+          f"buffer area not modelled)")
+    print(render_rows(rows))
+    for name, why in skipped.items():
+        print(f"cannot run this GEMM: {name}: {why}")
+    return 0
+
+
 #: Subcommands that hand the rest of the command line to a module's own ``main``.
 PASSTHROUGH = {
     "rtl": ("mpgemm.hw.flow.generate", "generate rtl_out/ (same as make rtl)"),
@@ -216,6 +296,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", type=float, default=64.0, help="MACs per cycle (default 64)")
     p.add_argument("--synth-dir", default="reports/synth", help="make synth's reports")
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("compare-arrays", help="accelerator presets side by side on one GEMM, "
+                                              "at equal throughput or equal area")
+    p.add_argument("--presets", help="comma-separated array presets (default: every one that "
+                                     "runs the GEMM)")
+    # Sizes, mode and target are checked by the command, so that a mistake is one line.
+    p.add_argument("--M")
+    p.add_argument("--N")
+    p.add_argument("--K")
+    p.add_argument("--mode", default="throughput",
+                   help="throughput (scale to equal useful MACs/cycle) or area (to equal "
+                        "logic area); default throughput")
+    p.add_argument("--target", help="MACs/cycle or um2 (default: the first preset's own)")
+    p.add_argument("--tech", default="28", help="technology node in nm: 28 or 45 (default 28)")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.set_defaults(func=_cmd_compare_arrays)
 
     for name, (_, text) in PASSTHROUGH.items():
         # Listed for --help only: main() hands these their arguments untouched.

@@ -1,0 +1,421 @@
+"""The accelerator-level cost model (:mod:`mpgemm.costmodel.accel`).
+
+Small accelerators are checked against register bits, muxes and adders counted by hand from
+``hw/array/accel.py`` and ``mesh.py``, priced with the cited per-bit and per-adder figures;
+larger ones against how each unit group must scale with the array's shape.
+"""
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from mpgemm.costmodel import (
+    TECH_28NM,
+    TECH_45NM,
+    AccelReport,
+    ComponentCost,
+    UnitGroup,
+    accel_cost,
+    compare_arrays,
+    gemm_activity,
+    gemm_energy,
+    pe_cost,
+    render_rows,
+)
+from mpgemm.costmodel.accel import CATEGORIES, CYCLE_COUNTER_BITS
+from mpgemm.costmodel.array import gemm_cycles
+from mpgemm.costmodel.components import FP32_FIELDS, fp_adder, int_adder, sram_access
+from mpgemm.hw.array.accel import CYCLE_BITS
+from mpgemm.hw.array.config import AccelConfig, ArrayConfig
+from mpgemm.hw.array.presets import ARRAY_PRESETS
+from mpgemm.pe_designs.presets import PRESETS
+
+INT8 = replace(PRESETS["int_mac_w8a8"], lanes=1)  # 8-bit operands, 32-bit psum, k_max 4096
+FP16 = PRESETS["fp16_mac"]                         # 16-bit operands, FP32 psum, L = 2
+REG = TECH_28NM.logic.register_bit                 # Aladdin's flip-flop, scaled to 28 nm
+MUX = TECH_28NM.logic.mux2_bit
+THREE = ("array_int_mac_os_16x16", "array_fp16_mac_os_8x8", "array_dequant_mac_ws_8x8")
+
+
+def accel(pe=INT8, rows=2, cols=2, dataflow="os", depth=16, **kw) -> AccelConfig:
+    kw = {"a_depth": depth, "w_depth": depth, "o_depth": depth} | kw
+    return AccelConfig(array=ArrayConfig(pe=pe, rows=rows, cols=cols, dataflow=dataflow), **kw)
+
+
+def approx(x):
+    return pytest.approx(x, rel=1e-12, abs=1e-12)
+
+
+def test_technology_has_no_place_and_route_factor():
+    # The hand sums below leave the factor out; it is 1 for the default technology.
+    assert TECH_28NM.pnr_energy_factor == 1.0
+
+
+def test_cycle_counter_width_matches_the_rtl():
+    assert CYCLE_COUNTER_BITS == CYCLE_BITS
+
+
+# --------------------------------------------------------------------------------------------
+# Area by hand
+# --------------------------------------------------------------------------------------------
+
+# A 1x1 output-stationary INT8 accelerator with 4-word buffers: bounds M <= 4, N <= 4, 4 beats.
+ONE = accel(rows=1, cols=1, depth=4)
+# Register bits outside the PE, read off accel.py (range(x) takes ceil(log2 x) bits):
+# pipeline: the activation (8) and weight (8) words after the buffer reads, issue delayed 2 x 5;
+PIPELINE_BITS = 8 + 8 + 2 * 5
+# stage 1: the row (1 x 32), its address (range(4): 2), the write and last flags;
+STAGE1_BITS = 32 + 2 + 2
+# controller: M, N, KB (range(5): 3 each), run, drain, have, the 40-bit cycle counter, the two
+# load addresses, y_end and raddr (3 each); the edge's n0 (range(6)), k (range(9)), y_base
+# (range(9)), m0 (range(6)); the issue's m0, n0 (range(6)), kc (range(9)), slot (range(5)),
+# a_base, w_base (range(5)) and first_tile.
+CONTROL_BITS = 3 * 3 + 3 + 40 + 3 * 4 + (3 + 4 + 4 + 3) + (3 + 3 + 4 + 3 + 3 + 3 + 1)
+# The controller's adders by width: the cycle counter, the load/drain address incrementers,
+# s1_addr + 1, the edge's k, n0, y_base and address (range(14)) adders, its m0 + R and
+# m0 + row index; the issue's slot, kc, n0, m0, a_base, w_base updates, KB - kc, period -
+# length, slot - idle, two a- and two w-address adders (2 bits), idle + length - 1 (two) and
+# length - 1.
+CONTROL_ADDERS = ([40, 3, 3, 3, 2, 4, 3, 4, 4, 3, 3]
+                  + [3, 4, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3])
+
+
+def test_one_pe_accelerator_area_by_hand():
+    cost = accel_cost(ONE)
+    assert CONTROL_BITS == 98
+    # A 1-row, 1-column array has no skew, no row mux (a 1:1 mux) and, with K bounded by the
+    # buffers to 4 beats, no edge adders.
+    assert not ONE.edge_adds
+    expected = (pe_cost(INT8).area_um2
+                + (PIPELINE_BITS + STAGE1_BITS + CONTROL_BITS) * REG.area_um2
+                + sum(int_adder(w, TECH_28NM).area_um2 for w in CONTROL_ADDERS))
+    assert cost.area_um2 == approx(expected)
+    assert cost.group("control_registers").count == CONTROL_BITS
+    assert cost.group("pes").count == 1
+    assert cost.group("act_skew").count == cost.group("row_mux").area_um2 == 0
+    by = cost.area_by_category_um2()
+    assert by["pes"] == approx(pe_cost(INT8).area_um2)
+    assert by["registers"] == approx(PIPELINE_BITS * REG.area_um2)
+    assert by["edge"] == approx(STAGE1_BITS * REG.area_um2)
+    assert by["buffers"] is None  # no cited SRAM area: not modelled
+    assert sum(v for v in by.values() if v is not None) == approx(cost.area_um2)
+    # Buffers: words of R x 8, C x 8 and C x 32 bits, 4 deep.
+    assert [(b.name, b.depth, b.word_bits) for b in cost.buffers] == [
+        ("a_buffer", 4, 8), ("w_buffer", 4, 8), ("o_buffer", 4, 32)]
+    assert cost.buffer_bits == 4 * (8 + 8 + 32)
+
+
+@pytest.mark.parametrize("dataflow, bits", [
+    # 3 x 2 with 16-word buffers. Both: M range(17) 5, N range(33) 6, run/drain/have 3,
+    # cycles 40, the two load addresses, y_end and raddr range(17) 4 x 5, the edge's n0
+    # range(35) 6 and y_base range(49) 6.
+    # os: KB range(17) 5 (K <= the smaller depth), the edge's k range(16 + 16 + 1) 6 and
+    # m0 range(20) 5; the issue's m0 5, n0 6, kc range(33) 6, slot range(17) 5, a_base 5,
+    # w_base 5, first_tile 1.
+    # ws: KB range(49) 6 (a_depth x R beats), the edge's k range(48 + 3 + 1) 6 and row 5; the
+    # issue's n0 6, kf range(52) 6, slot range(17) 5, a_base 5, w_addr 5, row range(4) 2,
+    # phase range(2) 1.
+    ("os", 5 + 6 + 5 + 3 + 40 + 20 + 6 + 6 + 6 + (5 + 5 + 6 + 6 + 5 + 5 + 5 + 1)),
+    ("ws", 5 + 6 + 6 + 3 + 40 + 20 + 6 + 6 + 6 + (5 + 6 + 6 + 5 + 5 + 5 + 2 + 1)),
+])
+def test_controller_register_bits_by_hand(dataflow, bits):
+    # Yosys (proc; flatten; opt; memory -nomap) keeps 135 and 133 flip-flops for these.
+    assert bits == {"os": 135, "ws": 133}[dataflow]
+    cost = accel_cost(accel(rows=3, cols=2, dataflow=dataflow))
+    assert cost.group("control_registers").count == bits
+
+
+def test_output_stationary_activity_by_hand():
+    # 3 x 2, M = 4, N = 2, K = 4: two row blocks of 4 beats, each sending its 3 rows to the
+    # edge; only the 4 rows inside M are written.
+    config = accel(rows=3, cols=2)
+    a = gemm_activity(config, 4, 2, 4)
+    assert (a.slots, a.pe_beats, a.useful_pe_beats) == (8, 8 * 6, 4 * 2 * 4)
+    assert (a.rows_out, a.rows_written, a.w_reads, a.shadow_loads) == (6, 4, 8, 0)
+    report = gemm_energy(config, 4, 2, 4)
+    o = sram_access(16 * 64 // 8, TECH_28NM)  # 16 words of 2 x 32 bits
+    # The edge reads 6 rows and writes 4; the drain reads the 4 output words.
+    assert report.energy_by_group_pj["o_buffer"] == approx(
+        64 * ((6 + 4) * o.read_pj_per_bit + 4 * o.write_pj_per_bit))
+    # Each row leaving passes a 3:1 mux per column.
+    assert report.energy_by_group_pj["row_mux"] == approx(6 * 2 * 2 * 32 * MUX.energy_pj)
+
+
+def test_weight_stationary_2x2_area_by_hand():
+    cost = accel_cost(accel(dataflow="ws"))
+    g = {x.name: x for x in cost.groups}
+    assert "weight_skew" not in g and "row_mux" not in g and "w_pipeline" not in g
+    # Row 1's activation and control wait L = 1 register; column 0's sum waits 1.
+    assert g["act_skew"].area_um2 == approx(8 * REG.area_um2)
+    assert g["ctl_skew"].area_um2 == approx(5 * REG.area_um2)
+    assert g["deskew"].area_um2 == approx(32 * REG.area_um2)
+    # 2 x 2 shadow weights of 8 bits, each with its load enable.
+    assert g["shadow"].area_um2 == approx(4 * 8 * (REG.area_um2 + MUX.area_um2))
+    # The activation word (2 x 8), the control's two stages, the row enable and select (1 + 1).
+    assert (g["a_pipeline"].area_um2 + g["ctl_pipeline"].area_um2
+            + g["shadow_select_pipeline"].area_um2) == approx((16 + 10 + 2) * REG.area_um2)
+    # Stage 1: 2 x 32 bits of row, range(16) address, write/last/first flags.
+    assert g["stage1"].area_um2 == approx((64 + 4 + 3) * REG.area_um2)
+    # A weight-stationary edge always adds folds: a 32-bit adder and select per column.
+    add = int_adder(32, TECH_28NM)
+    assert g["edge_adders"].area_um2 == approx(2 * (add.area_um2 + 32 * MUX.area_um2))
+
+
+def test_fp32_edge_adders_for_fp16_pes():
+    g = accel_cost(accel(pe=FP16, cols=3, dataflow="ws")).group("edge_adders")
+    fp32 = fp_adder(*FP32_FIELDS, TECH_28NM)
+    assert g.count == 3
+    assert g.unit.area_um2 == approx(fp32.area_um2 + 32 * MUX.area_um2)
+
+
+def test_output_stationary_row_mux_by_hand():
+    # Each of the 2 columns picks its 32-bit result among 3 rows: two 2:1 muxes per bit.
+    g = accel_cost(accel(rows=3)).group("row_mux")
+    assert g.count == 2 and g.area_um2 == approx(2 * 2 * 32 * MUX.area_um2)
+
+
+# --------------------------------------------------------------------------------------------
+# How the unit groups scale
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 5, 8])
+def test_skew_registers_grow_as_a_triangle(rows):
+    tri = rows * (rows - 1) // 2
+    os_cost = accel_cost(accel(rows=rows))
+    assert os_cost.group("act_skew").count == os_cost.group("ctl_skew").count == tri
+    # Weight-stationary rows are skewed by the PE's result latency (FP16 MAC: 2 cycles).
+    ws_cost = accel_cost(accel(pe=FP16, rows=rows, dataflow="ws"))
+    assert FP16.timing().latency == 2
+    assert ws_cost.group("act_skew").count == 2 * tri
+    assert ws_cost.group("act_skew").area_um2 == approx(2 * tri * 16 * REG.area_um2)
+
+
+@pytest.mark.parametrize("cols", [1, 2, 4, 7])
+def test_column_triangles_and_shadow_registers(cols):
+    tri = cols * (cols - 1) // 2
+    os_cost = accel_cost(accel(rows=3, cols=cols))
+    ws_cost = accel_cost(accel(rows=3, cols=cols, dataflow="ws"))
+    assert os_cost.group("weight_skew").count == tri
+    assert ws_cost.group("deskew").count == tri
+    # Shadow registers exist only weight-stationary: one weight per PE.
+    assert ws_cost.group("shadow").count == 3 * cols
+    assert {"shadow", "deskew"}.isdisjoint(g.name for g in os_cost.groups)
+    assert {"weight_skew", "row_mux"}.isdisjoint(g.name for g in ws_cost.groups)
+    assert os_cost.group("pes").count == ws_cost.group("pes").count == 3 * cols
+
+
+def test_edge_adders_only_when_the_edge_adds():
+    short = replace(INT8, acc_bits=24, k_max=256)
+    # K is bounded by the 256-word buffers to 256 beats: one chunk always, nothing to add.
+    no = accel(pe=short, depth=256)
+    # With 512 words K can take two chunks of the PE's 256 products.
+    yes = accel(pe=short, depth=512, out_bits=32)
+    assert (no.edge_adds, yes.edge_adds) == (False, True)
+    assert "edge_adders" not in {g.name for g in accel_cost(no).groups}
+    g = accel_cost(yes).group("edge_adders")
+    assert g.count == 2
+    assert g.unit.area_um2 == approx(int_adder(32, TECH_28NM).area_um2 + 32 * MUX.area_um2)
+
+
+def test_tiling_the_mesh_adds_no_area():
+    flat = AccelConfig(array=ArrayConfig(pe=INT8, rows=4, cols=4))
+    tiled = AccelConfig(array=ArrayConfig(pe=INT8, rows=4, cols=4, tile_rows=2, tile_cols=2))
+    assert accel_cost(tiled).area_um2 == approx(accel_cost(flat).area_um2)
+
+
+def test_area_grows_with_the_array_and_the_pes_dominate():
+    for name, config in ARRAY_PRESETS.items():
+        cost = accel_cost(config)
+        pes = config.array.pes * pe_cost(config.pe).area_um2
+        assert pes < cost.area_um2 < 2 * pes, name
+    small = accel_cost(accel(rows=4, cols=4)).area_um2
+    big = accel_cost(accel(rows=8, cols=8)).area_um2
+    assert 4 * small * 0.9 < big  # PEs grow 4x, the edge 2x, the controller by a few bits
+
+
+# --------------------------------------------------------------------------------------------
+# Energy
+# --------------------------------------------------------------------------------------------
+
+def test_one_pe_gemm_energy_by_hand():
+    # M = N = 1, K = 4: four beats, the last issued in cycle 4, then the buffer read, the
+    # register, the PE's result (L = 1) and the write: 8 cycles.
+    report = gemm_energy(ONE, 1, 1, 4)
+    assert report.latency_cycles == 8 and report.macs == 4
+    e = REG.energy_pj
+    pe = pe_cost(INT8).energy_per_beat_pj
+    a_mem = sram_access(4, TECH_28NM)   # 4 words x 8 bits = 4 bytes
+    o_mem = sram_access(16, TECH_28NM)  # 4 words x 32 bits
+    adders = sum(int_adder(w, TECH_28NM).energy_pj for w in CONTROL_ADDERS)
+    parts = {
+        "pes": 4 * pe,
+        # Every beat passes the pipeline registers; the one result row passes stage 1.
+        "registers": 4 * PIPELINE_BITS * e,
+        "edge": STAGE1_BITS * e,
+        # The controller works every cycle.
+        "control": 8 * (CONTROL_BITS * e + adders),
+        # A and W: 4 words written by the host and read by the beats, 8 bits each; Y: one
+        # word read and written by the edge, and read by the drain.
+        "buffers": (2 * 4 * 8 * (a_mem.read_pj_per_bit + a_mem.write_pj_per_bit)
+                    + 32 * (2 * o_mem.read_pj_per_bit + o_mem.write_pj_per_bit)),
+    }
+    assert dict(report.energy_by_category_pj) == approx(parts)
+    assert report.energy_pj == approx(sum(parts.values()))
+    assert report.energy_per_mac_pj == approx(sum(parts.values()) / 4)
+    assert report.area_um2 == approx(accel_cost(ONE).area_um2)
+
+
+def test_weight_stationary_activity_by_hand():
+    config = accel(dataflow="ws")
+    # M = 3, N = 2, K = 4: one column block, two folds of 2 beats.
+    a = gemm_activity(config, 3, 2, 4)
+    assert a.cycles.tiles == 2
+    assert a.slots == 2 * 3            # each fold issues the 3 activation rows
+    assert a.pe_beats == 6 * 4         # each reaches the 4 PEs
+    assert a.useful_pe_beats == 3 * 2 * 4
+    assert a.shadow_loads == a.w_reads == 2 * 2  # each fold loads both shadow rows
+    assert a.rows_out == a.rows_written == 6
+    report = gemm_energy(config, 3, 2, 4)
+    shadow = 8 * (REG.energy_pj + MUX.energy_pj)
+    assert report.energy_by_group_pj["shadow"] == approx(4 * 2 * shadow)
+    assert report.energy_by_group_pj["deskew"] == approx(6 * 32 * REG.energy_pj)
+    add = int_adder(32, TECH_28NM).energy_pj + 32 * MUX.energy_pj
+    assert report.energy_by_group_pj["edge_adders"] == approx(6 * 2 * add)
+
+
+def test_padding_beats_are_charged():
+    # An 8 x 8 output on a 16 x 16 array: the valid beat reaches all 256 PEs, 64 of them with
+    # the GEMM's data.
+    config = ARRAY_PRESETS["array_int_mac_os_16x16"]
+    report = gemm_energy(config, 8, 8, 16)
+    assert report.pe_beats == 16 * 256 == 4 * report.useful_pe_beats
+    assert report.energy_by_group_pj["pes"] == approx(
+        report.pe_beats * pe_cost(config.pe).energy_per_beat_pj)
+
+
+@pytest.mark.parametrize("name", list(ARRAY_PRESETS))
+def test_energy_parts_add_up(name):
+    config = ARRAY_PRESETS[name]
+    report = gemm_energy(config, 8, 8, 128)
+    cost = accel_cost(config)
+    assert list(report.energy_by_group_pj) == ([g.name for g in cost.groups]
+                                               + ["a_buffer", "w_buffer", "o_buffer"])
+    assert set(report.energy_by_category_pj) <= set(CATEGORIES)
+    assert all(v >= 0 for v in report.energy_by_group_pj.values())
+    assert report.energy_pj == approx(sum(report.energy_by_group_pj.values()))
+    assert report.energy_pj == approx(sum(report.energy_by_category_pj.values()))
+    assert report.latency_cycles == gemm_cycles(config, 8, 8, 128).total
+    assert 0 < report.energy_per_mac_pj < 100 and report.pe_beats >= report.useful_pe_beats
+
+
+def test_reports_add_as_runs_in_sequence():
+    small, big = ARRAY_PRESETS["array_int_mac_os_4x4"], ARRAY_PRESETS["array_fp16_mac_os_8x8"]
+    r1, r2 = gemm_energy(small, 4, 4, 16), gemm_energy(big, 8, 8, 32)
+    total = r1 + r2
+    assert total.area_um2 == max(r1.area_um2, r2.area_um2)
+    assert total.latency_cycles == r1.latency_cycles + r2.latency_cycles
+    assert total.macs == 4 * 4 * 16 + 8 * 8 * 32
+    assert total.energy_pj == approx(r1.energy_pj + r2.energy_pj)
+    assert total.energy_by_group_pj["pes"] == approx(
+        r1.energy_by_group_pj["pes"] + r2.energy_by_group_pj["pes"])
+    assert total.energy_pj == approx(sum(total.energy_by_category_pj.values()))
+    assert sum([r1, r2]) == total
+    assert AccelReport.zero() + r1 == r1
+    assert math.isnan(AccelReport.zero().energy_per_mac_pj)
+    assert AccelReport.zero().to_dict()["energy_per_mac_pj"] is None
+
+
+def test_45nm_costs_more_than_28nm():
+    config = ARRAY_PRESETS["array_int_mac_ws_8x8"]
+    assert accel_cost(config, TECH_45NM).area_um2 > accel_cost(config, TECH_28NM).area_um2
+    assert (gemm_energy(config, 8, 8, 64, TECH_45NM).energy_pj
+            > gemm_energy(config, 8, 8, 64, TECH_28NM).energy_pj)
+
+
+# --------------------------------------------------------------------------------------------
+# Comparisons
+# --------------------------------------------------------------------------------------------
+
+def test_equal_throughput_and_equal_area_agree():
+    designs = {n: ARRAY_PRESETS[n] for n in THREE}
+    tp = compare_arrays(designs, 16, 16, 128, mode="throughput", target=100.0)
+    ar = compare_arrays(designs, 16, 16, 128, mode="area", target=2e5)
+    for t, a in zip(tp, ar, strict=True):
+        report = gemm_energy(designs[t.design], 16, 16, 128)
+        assert t.design == a.design
+        assert t.macs_per_cycle == approx(16 * 16 * 128 / report.latency_cycles)
+        assert t.energy_per_mac_pj == a.energy_per_mac_pj == approx(report.energy_per_mac_pj)
+        assert t.scaled_macs_per_cycle == approx(100.0)
+        assert a.scaled_area_um2 == approx(2e5)
+        # Area at equal throughput x throughput at equal area = the product of the targets.
+        assert t.scaled_area_um2 * a.scaled_macs_per_cycle == approx(100.0 * 2e5)
+        assert a.scaled_latency_cycles == approx(16 * 16 * 128 / a.scaled_macs_per_cycle)
+        assert 0 < t.utilization <= 1
+    # The cheaper design at equal throughput is the faster one at equal area.
+    assert (min(tp, key=lambda r: r.scaled_area_um2).design
+            == max(ar, key=lambda r: r.scaled_macs_per_cycle).design)
+
+
+def test_the_first_design_sets_the_default_target():
+    designs = {n: ARRAY_PRESETS[n] for n in THREE}
+    for mode in ("throughput", "area"):
+        rows = compare_arrays(designs, 16, 16, 128, mode=mode)
+        assert rows[0].copies == 1.0
+        assert [r.design for r in rows] == list(THREE)
+    text = render_rows(rows)
+    assert len(text.splitlines()) == 4 and all(n in text for n in THREE)
+
+
+def test_a_ws_array_of_the_same_pes_costs_registers_not_pes():
+    os_, ws = accel(rows=8, cols=8, depth=256), accel(rows=8, cols=8, depth=256, dataflow="ws")
+    rows = compare_arrays({"os": os_, "ws": ws}, 8, 8, 64, mode="throughput")
+    c_os, c_ws = accel_cost(os_), accel_cost(ws)
+    assert c_os.group("pes").area_um2 == c_ws.group("pes").area_um2
+    # The weight-stationary array adds shadow and de-skew registers and edge adders.
+    assert c_ws.area_um2 > c_os.area_um2
+    assert rows[1].area_um2 == approx(c_ws.area_um2)
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: accel_cost(PRESETS["int_mac_w8a8"]), TypeError,
+     "accel must be an AccelConfig, not IntMacConfig"),
+    (lambda: accel_cost(ONE, "28"), TypeError, "tech must be a Technology, not str"),
+    (lambda: gemm_energy(ONE.array, 1, 1, 4), TypeError,
+     "accel must be an AccelConfig, not ArrayConfig"),
+    (lambda: gemm_energy(ONE, 0, 1, 4), ValueError, "M must be in [1, 1073741824], not 0"),
+    (lambda: gemm_energy(ONE, 1, 1, 20), ValueError,
+     "M=1, N=1, K=20 needs 20 words of the a buffer, more than a_depth=4"),
+    (lambda: compare_arrays([ONE], 1, 1, 4), TypeError,
+     "designs must be a mapping of name -> AccelConfig, not list"),
+    (lambda: compare_arrays({"pe": INT8}, 1, 1, 4), TypeError,
+     "designs['pe'] must be an AccelConfig, not IntMacConfig"),
+    (lambda: compare_arrays({}, 1, 1, 4), ValueError,
+     "designs must name at least one AccelConfig"),
+    (lambda: compare_arrays({"one": ONE}, 1, 1, 4, mode="power"), ValueError,
+     "mode must be one of 'throughput', 'area', not 'power'"),
+    (lambda: compare_arrays({"one": ONE}, 1, 1, 4, target=0), ValueError,
+     "target must be a positive finite number (useful MACs per cycle), not 0"),
+    (lambda: compare_arrays({"one": ONE}, 1, 1, 4, mode="area", target=math.inf), ValueError,
+     "target must be a positive finite number (um^2 of logic), not inf"),
+    (lambda: compare_arrays({"one": ONE}, 1, 1, 4, target=math.nan), ValueError,
+     "target must be a positive finite number (useful MACs per cycle), not nan"),
+    (lambda: compare_arrays({"one": ONE}, 1, 1, 4, target="10"), TypeError,
+     "target must be a number (useful MACs per cycle), not '10'"),
+    (lambda: compare_arrays({"one": ONE, "fp": ARRAY_PRESETS["array_fp16_mac_ws_4x4"]},
+                            16, 16, 128), ValueError,
+     # 16 row blocks x 128 beats of activation words.
+     "design 'one' cannot run this GEMM: M=16, N=16, K=128 needs 2048 words of the a buffer, "
+     "more than a_depth=4"),
+    (lambda: UnitGroup("x", "buffers", 1, ComponentCost.zero(), "read", lambda a: 0),
+     ValueError, "category must be one of 'pes', 'shared', 'registers', 'edge', 'control', "
+     "not 'buffers'"),
+])
+def test_errors_name_the_parameter(call, error, message):
+    with pytest.raises(error) as e:
+        call()
+    assert str(e.value) == message
