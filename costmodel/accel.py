@@ -46,10 +46,9 @@ theirs):
   :attr:`AccelReport.useful_pe_beats` says how many beats carried the GEMM's data.
 * A register, mux or adder outside the PEs is charged when data passes through it (a beat, a
   weight row, a result row); the controller every cycle of the computation. Idle slots and the
-  pipeline's fill and drain cost nothing else: ideal clock gating and operand isolation. The
-  generated RTL holds the activation and weight buffers' read enables high in every cycle, so
-  in idle slots it re-reads address 0 and pushes that word through the skew registers; that
-  energy (which gating the read enables with the slot's ``valid`` would remove) is not charged.
+  pipeline's fill and drain cost nothing else: ideal clock gating and operand isolation (the
+  generated RTL reads the activation and weight buffers only for a beat, so their outputs and
+  the registers behind them hold still in idle slots).
 * A GEMM's buffer traffic: the host's writes of A and W into their buffers, a read of an
   activation word per beat, of a weight word per beat (output-stationary) or per shadow row
   (weight-stationary), the edge's read of the output word for every row leaving the mesh
