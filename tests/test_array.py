@@ -238,6 +238,7 @@ MIXPE = replace(PRESETS["mixpe_w4a8"], group_size=16)
 BITSERIAL_MIX = replace(PRESETS["bitserial_mix_a16"], group_size=32)
 
 
+@pytest.mark.sim  # amaranth.sim of 6 bit-serial PEs: tens of seconds, kept out of test-fast
 @pytest.mark.parametrize("pe", [MIXPE, BITSERIAL_MIX], ids=["mixpe_w4a8", "bitserial_mix_a16"])
 def test_grouped_accel_end_to_end(pe):
     """Whole quantization groups per output; the bit-serial array steps each beat at its
@@ -303,3 +304,15 @@ def test_broken_accelerators_fail(monkeypatch, mutant):
     # A wrong Y, a wrong cycle count, or a wrong number of output words.
     with pytest.raises((AssertionError, ValueError)):
         check_gemms(config, seed=14, n_random=1)
+
+
+def test_host_driver_rejects_bad_shapes():
+    driver = AccelDriver(accel())
+    with pytest.raises(ValueError, match=r"M must be in \[1, 1073741824\], not 0"):
+        driver.a_words(np.zeros((0, 8), dtype=int))
+    with pytest.raises(ValueError, match="K=6 must be a multiple of 4"):
+        driver.w_words(QuantizedWeights(np.zeros((6, 2), dtype=int)))
+    with pytest.raises(ValueError, match="needs 100 words of the w buffer, more than w_depth=64"):
+        driver.w_words(QuantizedWeights(np.zeros((400, 1), dtype=int)))
+    with pytest.raises(ValueError, match="expected 4 output words for M=2, N=4, got 3"):
+        driver.result([0, 0, 0], 2, 4)

@@ -244,9 +244,10 @@ class AccelConfig:
         lat = [self.pe.timing(f).latency for f in self.pe.weight_formats]
         return max(self.array.rows, self.array.cols + max(lat) - min(lat))
 
-    def shape(self, m: int, n: int, k: int) -> GemmShape:
-        """The loop counts of a GEMM (after :meth:`check_gemm`)."""
-        self.check_gemm(m, n, k)
+    def shape(self, m: int, n: int, k: int, *, checked: bool = False) -> GemmShape:
+        """The loop counts of a GEMM (after :meth:`check_gemm`, unless ``checked``)."""
+        if not checked:
+            self.check_gemm(m, n, k)
         return self._shape(m, n, k)
 
     def _shape(self, m: int, n: int, k: int) -> GemmShape:
@@ -265,10 +266,12 @@ class AccelConfig:
         return {"a": s.chunks * m, "w": s.n_tiles * s.chunks * self.array.rows,
                 "o": m * s.n_tiles}
 
-    def check_gemm(self, m: Any, n: Any, k: Any) -> None:
+    def check_gemm(self, m: Any, n: Any, k: Any, *,
+                   buffers: tuple[str, ...] = ("a", "w", "o")) -> None:
         """Raise ValueError (TypeError for a non-integer) unless the accelerator runs
         ``Y[M, N] = A[M, K] x W[K, N]``: positive sizes, K a multiple of the PE's beat and of
-        its quantization group, and every operand within its buffer."""
+        its quantization group, and every operand within its buffer (``buffers``: which of
+        ``"a"``, ``"w"``, ``"o"`` to check, for a host that packs one operand)."""
         for name, v in (("M", m), ("N", n), ("K", k)):
             check_int(name, v, 1, 1 << 30)
         lanes, group = self.array.lanes, self.pe.group_size
@@ -283,7 +286,7 @@ class AccelConfig:
                              f"output accumulators hold; raise out_bits")
         depth = {"a": self.a_depth, "w": self.w_depth, "o": self.o_depth}
         for buf, need in self.words(m, n, k).items():
-            if need > depth[buf]:
+            if buf in buffers and need > depth[buf]:
                 raise ValueError(f"M={m}, N={n}, K={k} needs {need} words of the {buf} buffer, "
                                  f"more than {buf}_depth={depth[buf]}")
 

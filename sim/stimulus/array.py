@@ -44,8 +44,10 @@ class AccelDriver:
         self.pe = accel.pe
         self.model = self.pe.golden
 
-    def shape(self, m: int, n: int, k: int) -> Any:
-        return self.accel.shape(m, n, k)
+    def shape(self, m: int, n: int, k: int, buffer: str) -> Any:
+        """The GEMM's loop counts, after checking its sizes and ``buffer``'s capacity."""
+        self.accel.check_gemm(m, n, k, buffers=(buffer,))
+        return self.accel.shape(m, n, k, checked=True)
 
     def _act(self, a: np.ndarray, row: int, beat: int) -> Any:
         lanes = self.accel.array.lanes
@@ -65,7 +67,7 @@ class AccelDriver:
         """The activation buffer's words for ``A[M, K]``."""
         a = np.asarray(a)
         arr = self.accel.array
-        s = self.shape(a.shape[0], 1, a.shape[1])
+        s = self.shape(a.shape[0], 1, a.shape[1], "a")
         act = self.pe.ports.act
         if arr.dataflow == "os":
             return [_word(act, [self._act(a, mt * arr.rows + r, kb) for r in range(arr.rows)])
@@ -76,7 +78,7 @@ class AccelDriver:
     def w_words(self, w: QuantizedWeights) -> list[int]:
         """The weight buffer's words for ``W[K, N]``."""
         arr = self.accel.array
-        s = self.shape(1, w.shape[1], w.shape[0])
+        s = self.shape(1, w.shape[1], w.shape[0], "w")
         wf = self.pe.ports.weight
         cols = range(arr.cols)
         if arr.dataflow == "os":
