@@ -120,10 +120,6 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
     source = Path(rtl_dir) / entry["file"]
     runner = get_runner(simulator)
     build_args = waiver_flags() if simulator == "verilator" else []
-    if simulator == "verilator" and accel:
-        # Keep the PE a C++ class of its own instead of inlining a copy per grid position:
-        # an 8x8 array of bit-serial FP16 PEs otherwise compiles 64 copies of a large PE.
-        build_args = [*build_args, "-fno-inline"]
     t0 = time.perf_counter()
     runner.build(
         sources=[source],
