@@ -634,7 +634,8 @@ def _select(parser: argparse.ArgumentParser, designs: Mapping[str, Any],
 
 def _cost_model_areas(entries: Mapping[str, Mapping[str, Any]]
                       ) -> tuple[dict[str, float | None], list[str]]:
-    """Cost-model PE area per design in um^2 (None where unavailable) and notes on why."""
+    """Cost-model area per design in um^2 (a PE's, or an accelerator's logic), None where
+    unavailable, and notes on why."""
     areas: dict[str, float | None] = dict.fromkeys(entries)
     try:
         from mpgemm.costmodel import pe_cost
@@ -650,7 +651,14 @@ def _cost_model_areas(entries: Mapping[str, Mapping[str, Any]]
         # The cost model is developed separately; one failing design should not hide the
         # synthesis results of the others, so the failure is reported next to the table.
         try:
-            areas[dname] = float(pe_cost(config_from_dict(entry["config"])).area_um2)
+            if isinstance(entry["config"], dict) and entry["config"].get("kind") == "accel":
+                # An accelerator: the logic area of the whole design (costmodel.accel).
+                from mpgemm.costmodel.accel import accel_cost
+                from mpgemm.hw.array.config import accel_from_dict
+
+                areas[dname] = float(accel_cost(accel_from_dict(entry["config"])).area_um2)
+            else:
+                areas[dname] = float(pe_cost(config_from_dict(entry["config"])).area_um2)
         except Exception as exc:
             notes.append(f"{dname}: cost model failed: {type(exc).__name__}: {exc}")
     return areas, notes
