@@ -16,6 +16,7 @@ from mpgemm.hw.flow.generate import (
     hierarchy_graph,
     load_manifest,
     parse_verilog,
+    pe_module_name,
     write_rtl,
 )
 from mpgemm.pe_designs.presets import PRESETS
@@ -84,9 +85,10 @@ def test_accelerator_ports_match_config_widths(fresh):
         assert ports["w_in__payload"] == ("input", arr.cols * arr.pe.ports.weight.width)
         assert ports["y_out__payload"] == ("output", arr.cols * config.out_width)
         assert ports["k_beats"] == ("input", config.bounds["k_beats"].bit_length())
-        # One PE module per grid position.
-        pes = [m for m in entry["modules"] if m.rsplit(".", 1)[-1].startswith("pe_")]
-        assert len(pes) == arr.rows * arr.cols
+        # One PE module, instantiated at every grid position.
+        pe = pe_module_name(entry["top"])
+        assert pe in entry["modules"]
+        assert sum(n for _, child, n in entry["hierarchy"] if child == pe) == arr.rows * arr.cols
         assert entry["simulator"] in ("icarus", "verilator")
 
 

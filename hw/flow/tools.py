@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 __all__ = ["verilator_root", "verilator_env", "require_tool"]
@@ -34,6 +35,10 @@ def verilator_env(env: dict[str, str] | None = None) -> dict[str, str]:
         # variable given in MAKEFLAGS overrides the makefile's assignment.
         if "CFG_CXXFLAGS_PCH_I" not in env.get("MAKEFLAGS", ""):
             env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip()
+        # The same file sets PYTHON3 = python for its helper scripts (verilator_includer), and
+        # Debian has no `python` command: name this interpreter instead.
+        if "PYTHON3=" not in env.get("MAKEFLAGS", ""):
+            env["MAKEFLAGS"] = f"{env['MAKEFLAGS']} PYTHON3={sys.executable}"
     return env
 
 
