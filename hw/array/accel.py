@@ -13,11 +13,17 @@ in cycle ``t`` reaches PE ``(r, c)`` in cycle ``t + 2 + r * s + c`` (``s``: the 
 ``L``).
 
 * Output-stationary: for each block of ``R`` rows of A, each block of ``C`` columns of W and
-  each chunk of K (as many beats as the PE's accumulator holds), the chunk's beats issue in
-  consecutive cycles, and its last beat comes at least ``max(R, C)`` cycles after the previous
-  chunk's (idle slots before its first beat): a chunk's ``R`` result rows leave the mesh one
-  per cycle, and a row must be read before the PEs of its first column overwrite their
-  results with the next chunk's.
+  each chunk of K (as many beats as the PE's accumulator holds, whole quantization groups),
+  a beat issues as soon as every PE can take it: after the previous beat's cycles for the
+  slowest column's weight data type (one for single-cycle PEs), and after a group's end also
+  once the previous group's dequantization is over (the golden model's schedule). A chunk's
+  last beat waits until ``max(R, C + L_max - L_min)`` cycles after the previous chunk's
+  (:attr:`AccelConfig.last_beat_spacing`): its ``R`` result rows leave the mesh one per cycle,
+  each read the worst-case latency ``L_max`` after its last column's last beat, before the
+  PEs of its first column overwrite their results with the next chunk's.
+* Unsupported shapes (zero sizes, too large for the buffers) are the host's to reject
+  (:meth:`AccelConfig.check_gemm`, :class:`mpgemm.sim.stimulus.array.AccelDriver`); the
+  hardware does not check them.
 * Weight-stationary: for each block of ``C`` columns and each fold of ``R`` beats of K, the
   fold's weights are read into the shadow registers one array row every ``L`` slots while the
   ``M`` activation rows issue one per slot; the tile takes ``max(M, C, (R - 1) * L + 1)`` slots
