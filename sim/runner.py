@@ -12,10 +12,13 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from mpgemm.hw.array.config import AccelConfig
 from mpgemm.hw.flow.fileio import atomic_write_text
 from mpgemm.hw.flow.generate import RTL_DIR, load_manifest
 
@@ -72,10 +75,10 @@ class DesignResult:
         return text + (f"  ({self.message})" if self.message else "")
 
 
-def is_accel(entry: dict) -> bool:
+def is_accel(entry: Mapping[str, Any]) -> bool:
     """Whether a manifest entry is an accelerator (else a PE)."""
     config = entry.get("config")
-    return isinstance(config, dict) and config.get("kind") == "accel"
+    return isinstance(config, dict) and config.get("kind") == AccelConfig.kind
 
 
 def simulator_for(entry: dict, simulator: str) -> str:

@@ -6,7 +6,7 @@ from dataclasses import replace
 import networkx as nx
 import pytest
 
-from mpgemm.hw.array.config import accel_from_dict
+from mpgemm.hw.array.config import AccelConfig, accel_from_dict
 from mpgemm.hw.flow import fileio
 from mpgemm.hw.flow.generate import (
     MANIFEST,
@@ -59,7 +59,7 @@ def test_generation_is_deterministic_and_path_free(tmp_path):
 def test_manifest_ports_match_config_widths(fresh):
     _, manifest = fresh
     for entry in manifest["designs"].values():
-        if entry["config"]["kind"] == "accel":
+        if entry["config"]["kind"] == AccelConfig.kind:
             continue
         config = config_from_dict(entry["config"])
         ports = {p["name"]: (p["direction"], p["width"]) for p in entry["ports"]}
@@ -75,7 +75,8 @@ def test_manifest_ports_match_config_widths(fresh):
 
 def test_accelerator_ports_match_config_widths(fresh):
     _, manifest = fresh
-    accels = {n: e for n, e in manifest["designs"].items() if e["config"]["kind"] == "accel"}
+    accels = {n: e for n, e in manifest["designs"].items()
+              if e["config"]["kind"] == AccelConfig.kind}
     assert accels
     for entry in accels.values():
         config = accel_from_dict(entry["config"])

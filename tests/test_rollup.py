@@ -3,12 +3,14 @@
 import pytest
 
 from mpgemm.costmodel import generated_units, pe_cost, pe_model, rtl_area_um2
+from mpgemm.hw.array.config import AccelConfig
 from mpgemm.hw.flow.generate import RTL_DIR, hierarchy_graph, load_manifest
 from mpgemm.pe_designs.registry import config_from_dict
 
 MANIFEST = load_manifest(RTL_DIR)
 #: The PE designs (the accelerators' costs are costmodel.accel's, tested on their own).
-PE_DESIGNS = sorted(n for n, e in MANIFEST["designs"].items() if e["config"]["kind"] != "accel")
+PE_DESIGNS = sorted(n for n, e in MANIFEST["designs"].items()
+                    if e["config"]["kind"] != AccelConfig.kind)
 
 
 @pytest.mark.parametrize("name", PE_DESIGNS)

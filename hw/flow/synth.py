@@ -642,6 +642,7 @@ def _cost_model_areas(entries: Mapping[str, Mapping[str, Any]]
     except ImportError as exc:
         return areas, [f"cost model not importable ({exc}); area columns are n/a"]
     from mpgemm.pe_designs.registry import config_from_dict
+    from mpgemm.sim.runner import is_accel
 
     notes = []
     for dname, entry in entries.items():
@@ -651,7 +652,7 @@ def _cost_model_areas(entries: Mapping[str, Mapping[str, Any]]
         # The cost model is developed separately; one failing design should not hide the
         # synthesis results of the others, so the failure is reported next to the table.
         try:
-            if isinstance(entry["config"], dict) and entry["config"].get("kind") == "accel":
+            if is_accel(entry):
                 # An accelerator: the logic area of the whole design (costmodel.accel).
                 from mpgemm.costmodel.accel import accel_cost
                 from mpgemm.hw.array.config import accel_from_dict

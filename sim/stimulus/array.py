@@ -22,18 +22,16 @@ import numpy as np
 
 from mpgemm.sim.golden.array import AccelLike
 from mpgemm.sim.golden.contract import QuantizedWeights
-from mpgemm.sim.golden.ports import Bits, Field
+from mpgemm.sim.golden.ports import Array, Bits, Field
 
 __all__ = ["AccelDriver", "gemm_shapes"]
 
 
 def _word(field: Field, values: Sequence[Any | None]) -> int:
-    """Pack ``values`` as consecutive ``field`` elements (None: all-zero bits)."""
-    out = 0
-    for i, v in enumerate(values):
-        if v is not None:
-            out |= field.pack(v) << (i * field.width)
-    return out
+    """Pack ``values`` as one buffer word of consecutive ``field`` elements (None: the
+    all-zero element), with the port description's own packer."""
+    zero = field.unpack(0)
+    return Array(field, len(values)).pack([zero if v is None else v for v in values])
 
 
 class AccelDriver:
@@ -109,17 +107,12 @@ class AccelDriver:
         if len(words) != n_tiles * m:
             raise ValueError(f"expected {n_tiles * m} output words for M={m}, N={n}, "
                              f"got {len(words)}")
-        f = self.out_field
-        y = np.zeros((m, n), dtype=np.int64)
-        mask = (1 << f.width) - 1
+        word = Array(self.out_field, cols)
+        y = np.zeros((m, n_tiles * cols), dtype=np.int64)
         for nt in range(n_tiles):
             for row in range(m):
-                word = words[nt * m + row]
-                for c in range(cols):
-                    col = nt * cols + c
-                    if col < n:
-                        y[row, col] = f.unpack((word >> (c * f.width)) & mask)
-        return y
+                y[row, nt * cols:(nt + 1) * cols] = word.unpack(words[nt * m + row])
+        return y[:, :n]
 
 
 def _fits(accel: AccelLike, m: int, n: int, k: int) -> bool:
