@@ -87,10 +87,12 @@ Not modelled (left out rather than guessed):
 Extending
 ---------
 An organisation that moves work from the PE to the array edge adds unit groups and nothing
-else: MixPE's per-group dequantizer shared by a column is a group of category ``"shared"``
-with ``count = cols``, its unit :func:`~.pe.dequantizer`, one action per output per
-quantization group (``activity.m * activity.n * (activity.k // group_size)``); the LUT tensor
-core's table precompute shared along a row is ``count = rows`` with an action per beat issued;
+else. A ``"shared"`` MixPE array (:mod:`mpgemm.hw.array.shared`) prices its grid PEs with
+:func:`~.mixpe.shared_parts` and adds the column dequantizers (category ``"shared"``, ``cols x
+ceil(rows / beats_per_group)`` units, one action per group hand-off), the groups' zero points
+and scales captured and delayed to them, and the column results' de-skew instead of the row
+mux. Still to come: the LUT tensor core's table precompute shared along a row (``count =
+rows`` with an action per beat issued);
 BitMoD's weight encoder per tile is ``count`` = the mesh's tiles with an action per weight word
 read. The report, the comparison and the CLI read groups generically.
 """
@@ -108,6 +110,7 @@ from mpgemm.sim.golden.contract import PEConfig
 from .array import ArrayCycles, gemm_cycles
 from .components import FP32_FIELDS, fp_adder, int_adder, mux2, register, sram_access
 from .cost import ComponentCost
+from .mixpe import shared_parts  # the one family with a shared organisation so far
 from .pe import PE_CONTROL_BITS, pe_cost, workload_beat_cost
 from .tech import DEFAULT_TECH, AccessEnergy, Technology
 from .workload import GemmWorkload
@@ -119,7 +122,7 @@ __all__ = [
 ]
 
 #: Unit-group categories, in report order. ``"shared"`` holds units that PEs share along a row,
-#: a column or a tile (none in the current generators: see "Extending" above); ``"buffers"``
+#: a column or a tile (a ``"shared"`` MixPE array's column dequantizers); ``"buffers"``
 #: the memories.
 CATEGORIES = ("pes", "shared", "registers", "edge", "control", "buffers")
 
@@ -523,12 +526,17 @@ def _groups(accel: AccelConfig, tech: Technology) -> tuple[UnitGroup, ...]:
     def reg(bits: int) -> ComponentCost:
         return logic(register(bits, tech))
 
-    pecost = pe_cost(pe, tech)
-    groups = [UnitGroup(
-        "pes", "pes", arr.pes, ComponentCost(pecost.area_um2, _pe_beat_energy_pj(pe, tech)),
-        "beat", lambda a: a.pe_beats,
-        f"{R} x {C} {pe.kind} PEs ({arr.tiles[0]} x {arr.tiles[1]} tiles; a tile adds no "
-        f"registers)")]
+    shared = arr.organisation == "shared"
+    if shared:
+        groups = _shared_groups(accel, tech, logic, reg)
+        wgt = arr.grid_ports.weight.width   # the skew carries what the grid PEs take
+    else:
+        pecost = pe_cost(pe, tech)
+        groups = [UnitGroup(
+            "pes", "pes", arr.pes, ComponentCost(pecost.area_um2, _pe_beat_energy_pj(pe, tech)),
+            "beat", lambda a: a.pe_beats,
+            f"{R} x {C} {pe.kind} PEs ({arr.tiles[0]} x {arr.tiles[1]} tiles; a tile adds no "
+            f"registers)")]
 
     # Input skew: row r's activation beat and control word wait r * s registers each, so a
     # beat issued moves through every stage of the triangle once.
@@ -567,7 +575,8 @@ def _groups(accel: AccelConfig, tech: Technology) -> tuple[UnitGroup, ...]:
                   "the issued control word, 2 stages"),
     ]
     if os:
-        groups.append(UnitGroup("w_pipeline", "registers", C, reg(wgt), "beat",
+        word = pe.ports.weight.width
+        groups.append(UnitGroup("w_pipeline", "registers", C, reg(word), "beat",
                                 lambda a: a.slots * C, "the weight word after the buffer read"))
     else:
         groups.append(UnitGroup("shadow_select_pipeline", "registers", 1,
@@ -576,7 +585,7 @@ def _groups(accel: AccelConfig, tech: Technology) -> tuple[UnitGroup, ...]:
 
     # The edge: (os) the row of the block that has finished, chosen among R; the stage-1
     # register of the row with its address and flags; the adders of later chunks.
-    if os:
+    if os and not shared:
         groups.append(UnitGroup(
             "row_mux", "edge", C, logic(mux2(psum * (R - 1), tech)), "row select",
             lambda a: a.rows_out * C, f"an {R}:1 mux of {psum}-bit results per column"))
@@ -610,6 +619,50 @@ def _groups(accel: AccelConfig, tech: Technology) -> tuple[UnitGroup, ...]:
                   "one unit: " + ", ".join(f"{n} ({b} bits)" for n, b in adders if b)),
     ]
     return tuple(groups)
+
+
+def _shared_groups(accel: AccelConfig, tech: Technology, logic, reg) -> list[UnitGroup]:
+    """The grid PEs and the units a ``"shared"`` array adds (:mod:`mpgemm.hw.array.shared`;
+    MixPE: a dequantizer per ``beats_per_group`` rows at the foot of each column, the groups'
+    zero points and scales captured and delayed to them, the column results' de-skew)."""
+    arr = accel.array
+    pe = arr.pe
+    R, C = arr.rows, arr.cols
+    bpg = pe.beats_per_group
+    assert bpg is not None
+    pnr = tech.pnr_energy_factor
+    units = arr.column_units
+    served = [min(bpg, R - u * bpg) for u in range(units)]
+    grid, _ = shared_parts(pe, served[0], tech)
+    grid_total = sum(grid.values(), ComponentCost.zero())
+    # As pe_cost prices a PE: energies after place and route.
+    groups = [UnitGroup(
+        "pes", "pes", arr.pes, ComponentCost(grid_total.area_um2, grid_total.energy_pj * pnr),
+        "beat", lambda a: a.pe_beats,
+        f"{R} x {C} {pe.kind} grid PEs: lanes and group sums, the dequantizer moved to the "
+        f"columns")]
+    for rows in sorted(set(served), reverse=True):
+        n_units = C * served.count(rows)
+        unit = sum(shared_parts(pe, rows, tech)[1].values(), ComponentCost.zero())
+        # Every grid PE hands off once per group; a unit dequantizes its rows' hand-offs.
+        groups.append(UnitGroup(
+            f"column_dequantizers_{rows}_rows", "shared", n_units, logic(unit), "group",
+            lambda a, share=n_units * rows / (R * C): round(a.pe_beats // bpg * share),
+            f"{n_units} dequantizers (D = P - zA, y += sD) serving {rows} rows each, "
+            f"{units} per column"))
+    meta = pe.ports.weight.width - arr.grid_ports.weight.width
+    delays = sum(k + u * bpg for k in range(C) for u in range(units))
+    bits = meta * (C + delays)
+    groups.append(UnitGroup(
+        "group_metadata", "shared", bits, reg(1), "bit-cycle", lambda a: a.cycles.total * bits,
+        f"each group's zero point and scale ({meta} bits): captured per column, delayed "
+        f"to each unit"))
+    tri = C * (C - 1) // 2
+    psum = pe.ports.psum.width
+    groups.append(UnitGroup(
+        "deskew", "registers", tri, reg(psum), "stage shift", lambda a: a.rows_out * tri,
+        f"column results ({psum} bits), column c delayed C - 1 - c"))
+    return groups
 
 
 def _buffers(accel: AccelConfig, tech: Technology) -> tuple[BufferCost, ...]:

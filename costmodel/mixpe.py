@@ -27,6 +27,7 @@ from .components import (
     register,
 )
 from .pe import (
+    PE_CONTROL_BITS,
     PEModel,
     _adder_tree,
     _check_int_operand,
@@ -37,7 +38,7 @@ from .pe import (
 from .tech import Technology
 from .workload import GemmWorkload
 
-__all__ = ["MIXPE"]
+__all__ = ["MIXPE", "shared_parts"]
 
 #: Breakdown entries by name (the per-beat or the per-group ones).
 _Costs = dict[str, ComponentCost]
@@ -141,6 +142,67 @@ def _mixpe_model(config: MixPEConfig, tech: Technology) -> dict[str, ComponentCo
                 for name, c in per_group.items()})
     out.update(_contract_plumbing(config, tech))
     return out
+
+
+def _per_group(c: ComponentCost, share: float) -> ComponentCost:
+    """A unit used once per group: its energy per beat is ``share`` of an action's."""
+    return ComponentCost(c.area_um2, c.energy_pj * share)
+
+
+def shared_parts(config: MixPEConfig, served_rows: int,
+                 tech: Technology) -> tuple[_Costs, _Costs]:
+    """``(grid_pe, column_unit)`` of a ``"shared"`` MixPE array (:mod:`mpgemm.hw.array.shared`):
+    the breakdown of one grid PE (``MixPEDot``, energies per beat) and of one column
+    dequantizer serving ``served_rows`` rows (``MixPEColumnDequant``, energies per group
+    hand-off).
+
+    The grid PE keeps the per-beat datapath of the standalone PE, the contract's registers for
+    the codes alone (the zero point and scale bypass the grid) and the hand-off register. The
+    column unit has the standalone dequantizer's arithmetic, a select among the served rows'
+    hand-offs instead of the stage-1 register (it works on the PE's hand-off register), a
+    stage-2 register with the row index instead of the start value, and one output
+    accumulator per served row (with a write enable, read through a select) and an output
+    register, where the standalone PE has one of each.
+    """
+    per_beat, _ = (_fp_datapath if config.is_fp else _int_datapath)(config, tech)
+    p_bits, a_bits = config.handoff_bits
+    hand = p_bits + a_bits + 2
+    act = config.ports.act.width
+    codes = config.lanes * config.weight_bits
+    grid = dict(per_beat)
+    once = 1.0 / config.beats_per_group   # loaded once per group: energy per beat
+    grid.update({
+        "handoff_register": _per_group(register(hand + 1, tech), once),   # with o_valid
+        "group_first_flag": _per_group(register(1, tech), once),
+        "forwarding_registers": register(act + codes + PE_CONTROL_BITS, tech),
+        "weight_register": register(codes, tech) + mux2(codes, tech),
+    })
+    acc = config.ports.psum.width
+    b, sb, zero = config.weight_bits, config.scale_port_bits, config.has_zero
+    index = max(served_rows - 1, 0).bit_length()
+    rows = served_rows
+    if config.is_fp:
+        fp32_add = fp_adder(*FP32_FIELDS, tech)
+        correct = (dequantizer(b + 1, tech, FP32_FIELDS) + fp32_add) if zero \
+            else ComponentCost.zero()
+        scale = fp_scale_multiplier(FP32_FIELDS, FP16_FIELDS, tech) + fp32_add
+        d_bits = 32
+    else:
+        correct = (_shift_add(config.act_sum_bits, b, tech)
+                   + int_adder(config.corr_bits, tech)) if zero else ComponentCost.zero()
+        scale = (_shift_add(config.corr_bits, sb, tech, config.scale_signed)
+                 + int_adder(acc, tech))
+        d_bits = config.corr_bits
+    unit = {
+        "handoff_select": mux2(hand + index, tech) * max(rows - 1, 0),
+        "zero_correction": correct,
+        "stage2_register": register(d_bits + sb + index + 3, tech),
+        "scale_and_accumulate": scale + mux2(acc, tech),
+        "row_accumulators": (register(acc, tech) + mux2(acc, tech)) * rows
+                            + mux2(acc, tech) * max(rows - 1, 0),
+        "output_register": register(acc + index + 1, tech),
+    }
+    return grid, unit
 
 
 def _check_mixpe(config: MixPEConfig, workload: GemmWorkload) -> None:

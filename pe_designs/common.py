@@ -189,6 +189,20 @@ class PEConfigBase(ABC):
         return ()
 
     @property
+    def organisations(self) -> tuple[str, ...]:
+        """How an array of this PE may be organised (:class:`mpgemm.hw.array.ArrayConfig`):
+        ``"standalone"`` (every PE complete, the default) and, for a family whose paper shares
+        its once-per-group work along the array, ``"shared"``."""
+        return ("standalone",)
+
+    @property
+    def shared_ports(self) -> PEPorts | None:
+        """The ports of the grid PE of a ``"shared"`` array (what the PE keeps of itself when
+        its once-per-group work moves to shared units); None if the family has no such
+        organisation."""
+        return None
+
+    @property
     def cycles_per_mac(self) -> float:
         """Worst-case cycles one PE spends per multiply-accumulate in steady state."""
         return self.timing().cycles / self.macs_per_beat

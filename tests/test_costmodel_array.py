@@ -227,7 +227,9 @@ def test_tiling_the_mesh_adds_no_area():
 def test_area_grows_with_the_array_and_the_pes_dominate():
     for name, config in ARRAY_PRESETS.items():
         cost = accel_cost(config)
-        pes = config.array.pes * pe_cost(config.pe).area_um2
+        pes = cost.group("pes").area_um2
+        if config.array.organisation == "standalone":
+            assert pes == approx(config.array.pes * pe_cost(config.pe).area_um2)
         assert pes < cost.area_um2 < 2 * pes, name
     small = accel_cost(accel(rows=4, cols=4)).area_um2
     big = accel_cost(accel(rows=8, cols=8)).area_um2
@@ -419,3 +421,44 @@ def test_errors_name_the_parameter(call, error, message):
     with pytest.raises(error) as e:
         call()
     assert str(e.value) == message
+
+
+# --------------------------------------------------------------------------------------------
+# Shared organisation
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("pe", ["mixpe_w4a8", "mixpe_w4a16"])
+def test_shared_dequantizers_pay_off(pe):
+    """MixPE's argument at array level: the dequantizer leaves the R x C grid for C column
+    units, so the array is smaller for the same throughput and cycles; the moved units appear
+    in the "shared" category and the grid PE is the standalone PE minus its dequantizer."""
+    from mpgemm.pe_designs.presets import PRESETS
+    alone = AccelConfig(array=ArrayConfig(pe=PRESETS[pe], rows=8, cols=8))
+    shared = AccelConfig(array=ArrayConfig(pe=PRESETS[pe], rows=8, cols=8,
+                                           organisation="shared"))
+    a, s = accel_cost(alone), accel_cost(shared)
+    assert s.area_um2 < 0.75 * a.area_um2
+    assert "shared" not in a.area_by_category_um2() and s.area_by_category_um2()["shared"] > 0
+    assert s.group("pes").area_um2 < a.group("pes").area_um2
+    assert s.peak_macs_per_cycle == a.peak_macs_per_cycle
+    units = [g for g in s.groups if g.name.startswith("column_dequantizers")]
+    assert sum(g.count for g in units) == 8      # 32 beats per group: one unit per column
+    ea, es = gemm_energy(alone, 8, 8, 256), gemm_energy(shared, 8, 8, 256)
+    assert es.latency_cycles == ea.latency_cycles
+    # Each grid PE hands off one group per 32 beats; every hand-off is one unit action.
+    acts = gemm_activity(shared, 8, 8, 256)
+    assert sum(g.per_gemm(acts) for g in units) == acts.pe_beats // 32
+    assert es.energy_by_category_pj["shared"] > 0
+
+
+def test_shared_units_follow_the_group_length():
+    """Groups shorter than the column: one unit per beats_per_group rows, the last serving
+    the remainder."""
+    from dataclasses import replace
+
+    from mpgemm.pe_designs.presets import PRESETS
+    pe = replace(PRESETS["mixpe_w4a8"], group_size=8)    # 2 beats per group
+    cost = accel_cost(AccelConfig(array=ArrayConfig(pe=pe, rows=5, cols=3,
+                                                    organisation="shared")))
+    units = {g.name: g.count for g in cost.groups if g.name.startswith("column_dequant")}
+    assert units == {"column_dequantizers_2_rows": 6, "column_dequantizers_1_rows": 3}

@@ -28,11 +28,15 @@ from mpgemm.pe_designs.common import check_choice, check_int
 from mpgemm.pe_designs.registry import config_from_dict as pe_config_from_dict
 from mpgemm.pe_designs.registry import family_of
 from mpgemm.sim.golden.contract import PEConfig
+from mpgemm.sim.golden.ports import PEPorts
 
-__all__ = ["DATAFLOWS", "ArrayConfig", "AccelConfig", "GemmShape", "accel_from_dict"]
+__all__ = ["DATAFLOWS", "ORGANISATIONS", "ArrayConfig", "AccelConfig", "GemmShape", "accel_from_dict"]
 
 #: Dataflow name -> what it keeps in place.
 DATAFLOWS = {"os": "output-stationary", "ws": "weight-stationary"}
+
+#: Array organisations (see :class:`ArrayConfig`).
+ORGANISATIONS = ("standalone", "shared")
 
 _MAX_DIM = 128
 _MAX_DEPTH = 1 << 16
@@ -78,6 +82,13 @@ class ArrayConfig:
     tile_rows, tile_cols : int
         PEs per tile (Gemmini's two levels: a tile is a grid of PEs, the mesh a grid of tiles);
         they must divide ``rows`` and ``cols``.
+    organisation : str
+        ``"standalone"``: every grid position is the complete PE. ``"shared"``: the work the
+        PE does once per group moves out of the grid into units shared along the array, as
+        the family's paper organises it (the PE config's ``organisations`` says whether it has
+        one): MixPE's grid PEs keep the lanes and group sums and hand each group to a
+        dequantizer at the foot of their column, one per ``beats_per_group`` rows
+        (:attr:`column_units`). Results, golden model and cycle counts are the same.
     """
 
     kind: ClassVar[str] = "array"
@@ -88,6 +99,7 @@ class ArrayConfig:
     dataflow: str = "os"
     tile_rows: int = 1
     tile_cols: int = 1
+    organisation: str = "standalone"
 
     def __post_init__(self):
         family_of(self.pe)  # a TypeError naming the allowed config classes
@@ -103,6 +115,11 @@ class ArrayConfig:
         if (rows, cols) != (1, 1):
             raise ValueError(f"pe must be a PE (tile_shape (1, 1, k)), not a {rows} x {cols} "
                              f"tile of the {self.pe.kind} family")
+        check_choice("organisation", self.organisation, ORGANISATIONS)
+        if self.organisation not in self.pe.organisations:
+            raise ValueError(f"organisation={self.organisation!r} is not built for the "
+                             f"{self.pe.kind} PE (its organisations: "
+                             f"{', '.join(map(repr, self.pe.organisations))})")
         if self.dataflow not in self.pe.dataflows:
             have = ", ".join(map(repr, self.pe.dataflows)) or "none yet"
             raise ValueError(f"dataflow={self.dataflow!r} is not built for the {self.pe.kind} "
@@ -121,6 +138,24 @@ class ArrayConfig:
         return self.pe.tile_shape[2]
 
     @property
+    def grid_ports(self) -> PEPorts:
+        """The ports of a grid position's PE: the PE's own, or its ``shared_ports``."""
+        ports = self.pe.ports if self.organisation == "standalone" else self.pe.shared_ports
+        assert ports is not None  # validated: the PE has the organisation
+        return ports
+
+    @property
+    def column_units(self) -> int:
+        """Shared per-group units at the foot of each column (0 when standalone): a group's
+        hand-offs reach a column one row per cycle and come back every ``beats_per_group``
+        cycles, so one unit serves that many rows."""
+        if self.organisation == "standalone":
+            return 0
+        bpg = self.pe.beats_per_group
+        assert bpg is not None
+        return _ceil_div(self.rows, bpg)
+
+    @property
     def pe_latency(self) -> int:
         """``L``: cycles from a PE's beat to its result (every weight format alike)."""
         return self.pe.timing().latency
@@ -137,7 +172,7 @@ class ArrayConfig:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "pe": self.pe.to_dict(), "rows": self.rows,
                 "cols": self.cols, "dataflow": self.dataflow, "tile_rows": self.tile_rows,
-                "tile_cols": self.tile_cols}
+                "tile_cols": self.tile_cols, "organisation": self.organisation}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -311,7 +346,7 @@ def accel_from_dict(data: Any) -> AccelConfig:
     acc = mapping("accel", data, AccelConfig.kind,
                   {"array", "a_depth", "w_depth", "o_depth", "out_bits"})
     arr = mapping("array", acc.get("array"), ArrayConfig.kind,
-                  {"pe", "rows", "cols", "dataflow", "tile_rows", "tile_cols"})
+                  {"pe", "rows", "cols", "dataflow", "tile_rows", "tile_cols", "organisation"})
     arr["pe"] = pe_config_from_dict(arr.get("pe"))
     acc["array"] = ArrayConfig(**arr)
     return AccelConfig(**acc)

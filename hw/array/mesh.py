@@ -21,6 +21,7 @@ from amaranth.lib.wiring import In, Out
 from mpgemm.hw.contract import PEControl, layout_of
 
 from .config import ArrayConfig
+from .shared import SHARED
 from .tile import Tile
 
 __all__ = ["Mesh", "mesh_signature", "delayed"]
@@ -86,7 +87,9 @@ class Mesh(wiring.Component):
                 m.d.comb += [tiles[i][j].i_a[rr].eq(tiles[i][j - 1].o_a[rr]),
                              tiles[i][j].i_ctl[rr].eq(tiles[i][j - 1].o_ctl[rr])]
 
-        if os:
+        if os and c.organisation == "shared":
+            self._os_shared(m, tiles)
+        elif os:
             self._os(m, tiles)
         else:
             self._ws(m, tiles)
@@ -116,6 +119,69 @@ class Mesh(wiring.Component):
                 for k in range(c.cols):
                     j, kk = divmod(k, tc)
                     m.d.comb += self.o_row[k].eq(tiles[i][j].o_psum[rr][kk])
+
+    def _os_shared(self, m: Module, tiles) -> None:
+        """Output-stationary with the per-group work at the foot of each column
+        (:mod:`.shared`): the grid PEs take only the weight fields they use every beat; the rest
+        of the weight word (MixPE: zero point and scale) is captured as a group's last beat
+        enters and delayed to each column unit by the cycles the beat takes to reach the unit's
+        first row. A unit's result for row ``r`` of column ``k`` appears ``r + k`` cycles after
+        the output's last beat plus the PE's latency, as a standalone PE's would; each column's
+        results are delayed ``cols - 1 - k`` so a row leaves aligned, when the last column's
+        unit gives it."""
+        c = self.config
+        tr, tc = c.tile_rows, c.tile_cols
+        nr = c.tiles[0]
+        pe = c.pe
+        unit_of = SHARED[pe.kind].column_unit
+        grid = [name for name, _ in c.grid_ports.weight.fields]  # type: ignore[attr-defined]
+        meta = [name for name, _ in pe.ports.weight.fields  # type: ignore[attr-defined]
+                if name not in grid]
+        bpg = pe.beats_per_group
+        assert bpg is not None
+        closing = self.i_ctl.valid & self.i_ctl.group_end
+        for k in range(c.cols):
+            j, kk = divmod(k, tc)
+            for name in grid:
+                top = delayed(m, self.i_w[k][name], k, f"w{k}_{name}")
+                m.d.comb += tiles[0][j].i_w[kk][name].eq(top)
+            for i in range(1, nr):
+                m.d.comb += tiles[i][j].i_w[kk].eq(tiles[i - 1][j].o_w[kk])
+            held = {}
+            for name in meta:
+                held[name] = Signal.like(self.i_w[k][name], name=f"w{k}_{name}_held")
+                with m.If(closing):
+                    m.d.sync += held[name].eq(self.i_w[k][name])
+            ys, valids, rows = [], [], []
+            for u in range(c.column_units):
+                first = u * bpg
+                served = range(first, min(c.rows, first + bpg))
+                unit = unit_of(pe, len(served))
+                m.submodules[f"col{k}_unit{u}"] = unit
+                for idx, r in enumerate(served):
+                    i, rr = divmod(r, tr)
+                    m.d.comb += [unit.i_hand[idx].eq(tiles[i][j].o_psum[rr][kk]),
+                                 unit.i_hand_valid[idx].eq(tiles[i][j].o_valid[rr][kk])]
+                for name in meta:
+                    m.d.comb += getattr(unit, f"i_{name}").eq(
+                        delayed(m, held[name], k + first, f"w{k}_{name}_u{u}"))
+                ys.append(unit.o_y)
+                valids.append(unit.o_valid)
+                rows.append(first + unit.o_index)
+            if len(ys) == 1:
+                col_y = ys[0]
+            else:
+                col_y = Signal.like(ys[0], name=f"col{k}_y")
+                m.d.comb += col_y.eq(0)
+                for y, v in zip(ys, valids):
+                    with m.If(v):
+                        m.d.comb += col_y.eq(y)
+            m.d.comb += self.o_row[k].eq(delayed(m, col_y, c.cols - 1 - k, f"y{k}"))
+            if k == c.cols - 1:
+                # The last column's units finish each row last: they announce it.
+                for v, r in zip(valids, rows):
+                    with m.If(v):
+                        m.d.comb += [self.o_row_valid.eq(1), self.o_row_index.eq(r)]
 
     def _ws(self, m: Module, tiles) -> None:
         c = self.config

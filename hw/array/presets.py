@@ -16,10 +16,11 @@ __all__ = ["ARRAY_PRESETS", "SIMULATOR"]
 _INT8 = replace(PE_PRESETS["int_mac_w8a8"], lanes=1)
 
 
-def _accel(pe: str | object, rows: int, cols: int, dataflow: str, **kw) -> AccelConfig:
+def _accel(pe: str | object, rows: int, cols: int, dataflow: str, *,
+           organisation: str = "standalone", **kw) -> AccelConfig:
     config = PE_PRESETS[pe] if isinstance(pe, str) else pe
     return AccelConfig(array=ArrayConfig(pe=config, rows=rows, cols=cols,  # type: ignore[arg-type]
-                                         dataflow=dataflow), **kw)
+                                         dataflow=dataflow, organisation=organisation), **kw)
 
 
 #: name -> accelerator config; names are the Verilog module names in rtl_out/.
@@ -40,6 +41,12 @@ ARRAY_PRESETS = {
     "array_mixpe_w4a8_os_4x4": _accel("mixpe_w4a8", 4, 4, "os"),
     "array_mixpe_w4a8_os_8x8": _accel("mixpe_w4a8", 8, 8, "os"),
     "array_mixpe_w4a16_os_4x4": _accel("mixpe_w4a16", 4, 4, "os"),
+    # MixPE as the paper organises it: the grid PEs keep the lanes and the group sums, one
+    # dequantizer per column (a group of 32 beats outlasts the 8 rows' hand-offs).
+    "array_mixpe_w4a8_os_4x4_shared": _accel("mixpe_w4a8", 4, 4, "os", organisation="shared"),
+    "array_mixpe_w4a8_os_8x8_shared": _accel("mixpe_w4a8", 8, 8, "os", organisation="shared"),
+    "array_mixpe_w4a16_os_4x4_shared": _accel("mixpe_w4a16", 4, 4, "os",
+                                              organisation="shared"),
     # BitMoD: bit-serial 4-lane PEs, output-stationary; INT4 over INT8 activations, and the
     # paper's own tile: 8x8 PEs over FP16 activations with a per-group mixture of INT8, INT6,
     # FP4 and FP3 weights (groups of 128, signed INT8 scale).

@@ -11,9 +11,9 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from mpgemm.hw.contract import PEControl, layout_of, pe_signature
-from mpgemm.pe_designs.registry import build_component
 
 from .config import ArrayConfig
+from .shared import grid_component
 
 __all__ = ["Tile", "tile_signature", "pe_instance"]
 
@@ -28,7 +28,7 @@ def tile_signature(config: ArrayConfig) -> wiring.Signature:
     row's ``o_psum``/``o_valid``.
     """
     rows, cols = config.tile_rows, config.tile_cols
-    p = config.pe.ports
+    p = config.grid_ports
     act, weight, psum = layout_of(p.act), layout_of(p.weight), layout_of(p.psum)
     arr = data.ArrayLayout
     members = {
@@ -60,10 +60,10 @@ def pe_instance(m: Module, config: ArrayConfig, name: str, pe_module: str | None
     rtl_out/ small and lets Verilator and Yosys process the PE once.
     """
     if pe_module is None:
-        pe = build_component(config.pe)
+        pe = grid_component(config)
         m.submodules[name] = pe
         return pe
-    signature = pe_signature(config.pe.ports)
+    signature = pe_signature(config.grid_ports)
     ports = signature.create(path=(name,))
     conns = {f"{'i' if member.flow == In else 'o'}_{port}":
              getattr(ports, port).as_value() if hasattr(getattr(ports, port), "as_value")

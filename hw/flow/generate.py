@@ -67,11 +67,12 @@ def generate_verilog(config: Design, name: str) -> str:
     if isinstance(config, AccelConfig):
         # The array instantiates one PE module, emitted once after it (hw.array.tile).
         from mpgemm.hw.array.accel import Accelerator
+        from mpgemm.hw.array.shared import grid_component
 
         pe = pe_module_name(name)
         top = verilog.convert(Accelerator(config, pe_module=pe), name=name, emit_src=False,
                               strip_internal_attrs=True)
-        return top + verilog.convert(build_component(config.pe), name=pe, emit_src=False,
+        return top + verilog.convert(grid_component(config.array), name=pe, emit_src=False,
                                      strip_internal_attrs=True)
     return verilog.convert(_component(config), name=name, emit_src=False,
                            strip_internal_attrs=True)
@@ -197,10 +198,11 @@ def module_units(config: Design, name: str) -> dict[str, dict]:
 
     if isinstance(config, AccelConfig):
         from mpgemm.hw.array.accel import Accelerator
+        from mpgemm.hw.array.shared import grid_component
 
         pe = pe_module_name(name)
         walk(Fragment.get(Accelerator(config, pe_module=pe), None), name)
-        walk(Fragment.get(build_component(config.pe), None), pe)
+        walk(Fragment.get(grid_component(config.array), None), pe)
     else:
         walk(Fragment.get(_component(config), None), name)
     return units

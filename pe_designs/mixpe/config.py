@@ -222,6 +222,37 @@ class MixPEConfig(PEConfigBase):
         return ("os",)
 
     @property
+    def organisations(self) -> tuple[str, ...]:
+        # "shared": the array's grid PEs keep the lanes and the group sums (used every beat);
+        # the dequantization, once per group, moves to units at the foot of each column.
+        return ("standalone", "shared")
+
+    @property
+    def handoff_bits(self) -> tuple[int, int]:
+        """Widths of the group sums ``P`` and ``A`` a grid PE hands to its column's
+        dequantizer (FP32 patterns for FP16 activations; ``A`` is 0 bits without a zero
+        point)."""
+        if self.is_fp:
+            return 32, 32 * self.has_zero
+        return self.group_acc_bits, self.act_sum_bits * self.has_zero
+
+    @property
+    def shared_ports(self) -> PEPorts:
+        """The grid PE of a ``"shared"`` array: ``i_w`` is only the lanes' codes (the zero
+        point and scale go to the column's dequantizer), ``o_psum`` the group hand-off
+        ``{p, a (with a zero point), first, last}`` with ``o_valid`` one cycle per group."""
+        p_bits, a_bits = self.handoff_bits
+        hand: dict[str, Field] = {"p": Bits(p_bits, signed=not self.is_fp)}
+        if a_bits:
+            hand["a"] = Bits(a_bits, signed=not self.is_fp)
+        hand["first"] = Bits(1)
+        hand["last"] = Bits(1)
+        ports = self.ports
+        return PEPorts(act=ports.act, weight=Struct({"q": Array(Bits(self.weight_bits),
+                                                                self.lanes)}),
+                       psum=Struct(hand))
+
+    @property
     def ports(self) -> PEPorts:
         """``i_w`` is ``{q: lanes codes (as stored: B-bit fields), zero (unsigned weights),
         scale}``; FP activations are bit patterns."""

@@ -39,16 +39,77 @@ the ``group_end`` beat. A group has at most ``group_size / lanes`` beats (the ac
 sized for that; the golden model rejects longer groups); shorter groups are fine.
 """
 
-from amaranth import Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import wiring
+from amaranth import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
 
 from mpgemm.hw.arith import adder_tree, shift_add
-from mpgemm.hw.contract import contract_plumbing, pe_signature
+from mpgemm.hw.contract import contract_plumbing, layout_of, pe_signature
 from mpgemm.hw.fp import FP16, FP32, FPAdd, FPMul, IntScaleFP, round_pack, unpack
 
 from .config import MixPEConfig
 
-__all__ = ['MixPE']
+__all__ = ['MixPE', 'MixPEDot', 'MixPEColumnDequant', 'group_sums', 'dequant_correct',
+           'dequant_scale']
+
+
+def group_sums(m: Module, c: MixPEConfig, i_a, q, ctl):
+    """The lanes and the group accumulators of one beat: returns ``(P, A)`` including the
+    beat (``A`` None without a zero point); the accumulators restart after a ``group_end``."""
+    take = ctl.valid
+    close = ctl.valid & ctl.group_end
+    if c.is_fp:
+        p_next, a_next, p_acc, a_acc = _fp_lanes(m, c, i_a, q)
+    else:
+        prods = [shift_add(i_a[l], q[l], top_negative=c.weight_signed) for l in range(c.lanes)]
+        p_acc = Signal(signed(c.group_acc_bits), name="p_acc")
+        p_next = Signal(signed(c.group_acc_bits), name="p_next")
+        m.d.comb += p_next.eq(p_acc + adder_tree(prods))
+        a_acc = a_next = None
+        if c.has_zero:
+            a_acc = Signal(signed(c.act_sum_bits), name="a_acc")
+            a_next = Signal(signed(c.act_sum_bits), name="a_next")
+            m.d.comb += a_next.eq(a_acc + adder_tree(i_a[l] for l in range(c.lanes)))
+    # Without a zero point there is no activation sum to keep.
+    accs = [(p_acc, p_next)] + ([(a_acc, a_next)] if c.has_zero else [])
+    with m.If(close):
+        m.d.sync += [acc.eq(0) for acc, _ in accs]
+    with m.Elif(take):
+        m.d.sync += [acc.eq(nxt) for acc, nxt in accs]
+    return p_next, a_next
+
+
+def dequant_correct(m: Module, c: MixPEConfig, p, a, zero):
+    """Dequantizer stage 1 (combinational): ``D = P - z * A`` (``D = P`` without a zero
+    point)."""
+    d = Signal(32 if c.is_fp else signed(c.corr_bits), name="d")
+    if not c.has_zero:
+        m.d.comb += d.eq(p)
+    elif c.is_fp:
+        za = m.submodules.zero_scale = IntScaleFP(c.weight_bits + 1, FP32)
+        sub = m.submodules.zero_sub = FPAdd(FP32)
+        m.d.comb += [
+            za.d.eq(zero), za.s.eq(a),
+            sub.a.eq(p), sub.b.eq(za.y ^ (1 << 31)),
+            d.eq(sub.s),
+        ]
+    else:
+        m.d.comb += d.eq(p - shift_add(a, zero))
+    return d
+
+
+def dequant_scale(m: Module, c: MixPEConfig, d, scale, base):
+    """Dequantizer stage 2 (combinational): ``y = base + s * D``."""
+    psum_shape = unsigned(32) if c.is_fp else signed(c.acc_bits)
+    y = Signal(psum_shape, name="y")
+    if c.is_fp:
+        mul = m.submodules.scale_mul = FPMul(FP32, FP32, b_fmt=FP16)
+        add = m.submodules.out_add = FPAdd(FP32)
+        m.d.comb += [mul.a.eq(d), mul.b.eq(scale),
+                     add.a.eq(base), add.b.eq(mul.p), y.eq(add.s)]
+    else:
+        m.d.comb += y.eq(base + shift_add(d, scale, top_negative=c.scale_signed))
+    return y
 
 
 class MixPE(wiring.Component):
@@ -71,25 +132,7 @@ class MixPE(wiring.Component):
         m.d.comb += self.o_ready.eq(1)
 
         # --- lanes and group accumulators (one beat per cycle) -------------------------------
-        if c.is_fp:
-            p_next, a_next, p_acc, a_acc = self._fp_lanes(m, w)
-        else:
-            prods = [shift_add(self.i_a[l], w.q[l], top_negative=c.weight_signed)
-                     for l in range(c.lanes)]
-            p_acc = Signal(signed(c.group_acc_bits), name="p_acc")
-            p_next = Signal(signed(c.group_acc_bits), name="p_next")
-            m.d.comb += p_next.eq(p_acc + adder_tree(prods))
-            a_acc = a_next = None
-            if c.has_zero:
-                a_acc = Signal(signed(c.act_sum_bits), name="a_acc")
-                a_next = Signal(signed(c.act_sum_bits), name="a_next")
-                m.d.comb += a_next.eq(a_acc + adder_tree(self.i_a[l] for l in range(c.lanes)))
-        # Without a zero point there is no activation sum to keep.
-        accs = [(p_acc, p_next)] + ([(a_acc, a_next)] if c.has_zero else [])
-        with m.If(close):
-            m.d.sync += [acc.eq(0) for acc, _ in accs]
-        with m.Elif(take):
-            m.d.sync += [acc.eq(nxt) for acc, nxt in accs]
+        p_next, a_next = group_sums(m, c, self.i_a, w.q, ctl)
 
         # The output's starting value, held from the group's `first` beat to its hand-off.
         grp_first = Signal()
@@ -111,24 +154,13 @@ class MixPE(wiring.Component):
                 s1_first.eq(ctl.first | grp_first), s1_last.eq(ctl.last),
                 s1_psum.eq(Mux(ctl.first, self.i_psum, grp_psum)),
             ]
+        s1_a = s1_zero = None
         if c.has_zero:
             s1_a = Signal.like(a_next, name="s1_a")
             s1_zero = Signal(c.weight_bits, name="s1_zero")
             with m.If(close):
                 m.d.sync += [s1_a.eq(a_next), s1_zero.eq(w.zero)]
-        d = Signal(32 if c.is_fp else signed(c.corr_bits), name="d")
-        if not c.has_zero:
-            m.d.comb += d.eq(s1_p)
-        elif c.is_fp:
-            za = m.submodules.zero_scale = IntScaleFP(c.weight_bits + 1, FP32)
-            sub = m.submodules.zero_sub = FPAdd(FP32)
-            m.d.comb += [
-                za.d.eq(s1_zero), za.s.eq(s1_a),
-                sub.a.eq(s1_p), sub.b.eq(za.y ^ (1 << 31)),
-                d.eq(sub.s),
-            ]
-        else:
-            m.d.comb += d.eq(s1_p - shift_add(s1_a, s1_zero))
+        d = dequant_correct(m, c, s1_p, s1_a, s1_zero)
 
         # --- dequantizer stage 2: y = base + s * D ---------------------------------------------
         s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
@@ -140,15 +172,7 @@ class MixPE(wiring.Component):
             m.d.sync += [s2_d.eq(d), s2_scale.eq(s1_scale), s2_first.eq(s1_first),
                          s2_last.eq(s1_last), s2_psum.eq(s1_psum)]
         out_acc = Signal(psum_shape)
-        y = Signal(psum_shape, name="y")
-        base = Mux(s2_first, s2_psum, out_acc)
-        if c.is_fp:
-            mul = m.submodules.scale_mul = FPMul(FP32, FP32, b_fmt=FP16)
-            add = m.submodules.out_add = FPAdd(FP32)
-            m.d.comb += [mul.a.eq(s2_d), mul.b.eq(s2_scale),
-                         add.a.eq(base), add.b.eq(mul.p), y.eq(add.s)]
-        else:
-            m.d.comb += y.eq(base + shift_add(s2_d, s2_scale, top_negative=c.scale_signed))
+        y = dequant_scale(m, c, s2_d, s2_scale, Mux(s2_first, s2_psum, out_acc))
         m.d.sync += self.o_valid.eq(s2_valid & s2_last)
         with m.If(s2_valid):
             m.d.sync += out_acc.eq(y)
@@ -156,61 +180,160 @@ class MixPE(wiring.Component):
                 m.d.sync += self.o_psum.eq(y)
         return m
 
-    def _fp_lanes(self, m, w):
-        """FP16 lanes: shift-and-add on the significand, exponent match, truncating alignment,
-        exact lane sums rounded once to FP32, FP32 accumulation of ``P`` and ``A``."""
+
+class MixPEDot(wiring.Component):
+    """The grid PE of a ``"shared"`` MixPE array: MixPE's lanes and group sums without its
+    dequantizer (ports: ``config.shared_ports``).
+
+    A ``group_end`` beat hands the group's ``P`` and ``A`` (with ``first``: the group opens
+    an output, ``last``: it closes one) to ``o_psum`` with ``o_valid`` high for one cycle, one
+    cycle later; the column's :class:`MixPEColumnDequant` does the rest. An output-stationary
+    array gives every output a zero start, so ``i_psum`` is unused.
+    """
+
+    def __init__(self, config: MixPEConfig):
+        if not isinstance(config, MixPEConfig):
+            raise TypeError(f"config must be a MixPEConfig, not {config!r}")
+        self.config = config
+        super().__init__(pe_signature(config.shared_ports))
+
+    def elaborate(self, platform):
+        m = Module()
         c = self.config
-        g = c.align_guard_bits
-        pw = 11 + c.weight_bits          # |a| * |q| on the activation's grid
-        lanes = []
-        for l in range(c.lanes):
-            s, e, sig, _, _, _ = unpack(m, self.i_a[l], FP16, f"a{l}")
-            q = w.q[l]
-            qneg = q[-1] if c.weight_signed else Const(0, 1)
-            qmag = Signal(c.weight_bits, name=f"qmag{l}")
-            m.d.comb += qmag.eq(Mux(qneg, -q, q))
-            prod = Signal(pw, name=f"prod{l}")
-            m.d.comb += prod.eq(shift_add(sig, qmag))
-            live = Signal(name=f"live{l}")
-            ex = Signal(5, name=f"ex{l}")
-            m.d.comb += [live.eq(sig != 0), ex.eq(Mux(live, e, 0))]
-            lanes.append((s, ex, sig, prod, qneg))
-        # Exponent match: the largest exponent among the non-zero activations.
-        top = lanes[0][1]
-        for i, lane in enumerate(lanes[1:]):
-            nxt = Signal(5, name=f"emax{i}")
-            m.d.comb += nxt.eq(Mux(lane[1] > top, lane[1], top))
-            top = nxt
-        pvals, avals = [], []
-        for l, (s, ex, sig, prod, qneg) in enumerate(lanes):
-            dist = Signal(range(pw + g + 1), name=f"dist{l}")
-            pmag = Signal(pw + g, name=f"pal{l}")
-            # Beyond the aligned width every bit is dropped: clamp the shifters.
-            m.d.comb += [
-                dist.eq(Mux(top - ex > pw + g, pw + g, top - ex)),
-                pmag.eq((prod << g) >> dist),
-            ]
-            pvals.append(Mux(s ^ qneg, -pmag, pmag))
+        w = contract_plumbing(m, self)
+        ctl = self.i_ctl
+        close = ctl.valid & ctl.group_end
+        m.d.comb += self.o_ready.eq(1)
+        p_next, a_next = group_sums(m, c, self.i_a, w.q, ctl)
+        grp_first = Signal()
+        with m.If(close):
+            m.d.sync += grp_first.eq(0)
+        with m.Elif(ctl.valid & ctl.first):
+            m.d.sync += grp_first.eq(1)
+        m.d.sync += self.o_valid.eq(close)
+        with m.If(close):
+            m.d.sync += [self.o_psum.p.eq(p_next), self.o_psum.first.eq(ctl.first | grp_first),
+                         self.o_psum.last.eq(ctl.last)]
             if c.has_zero:
-                amag = Signal(11 + g, name=f"aal{l}")
-                m.d.comb += amag.eq((sig << g) >> dist)
-                avals.append(Mux(s, -amag, amag))
-        exp = Signal(signed(8), name="beat_exp")
-        m.d.comb += exp.eq(top - (FP16.bias + FP16.man_bits + g))
-        sums = []
-        for name, vals, width in (("p", pvals, pw + g), ("a", avals, 11 + g))[:1 + c.has_zero]:
-            tot = Signal(signed(width + 1 + c.lanes.bit_length()), name=f"{name}_beat")
-            m.d.comb += tot.eq(adder_tree(vals))
-            mag = Signal(len(tot), name=f"{name}_beat_mag")
-            m.d.comb += mag.eq(Mux(tot < 0, -tot, tot))
-            sums.append(round_pack(m, sign=tot < 0, sig=mag, exp=exp, fmt=FP32,
-                                   name=f"{name}_rp"))
-        p_acc, p_next = Signal(32, name="p_acc"), Signal(32, name="p_next")
-        p_add = m.submodules.p_add = FPAdd(FP32)
-        m.d.comb += [p_add.a.eq(p_acc), p_add.b.eq(sums[0]), p_next.eq(p_add.s)]
-        a_acc = a_next = None
+                m.d.sync += self.o_psum.a.eq(a_next)
+        return m
+
+
+class MixPEColumnDequant(wiring.Component):
+    """The dequantizer a ``"shared"`` MixPE array keeps at the foot of a column, serving
+    ``rows`` of its grid PEs (rows whose group hand-offs never coincide: consecutive rows of an
+    output-stationary column, at most ``beats_per_group`` of them).
+
+    Ports: ``i_hand[r]``/``i_hand_valid[r]`` the hand-off of served row ``r``
+    (:attr:`MixPEConfig.shared_ports`' psum); ``i_zero``/``i_scale`` the group's zero point and
+    scale, valid from each served row's hand-off to the next cycle's; ``o_y``/``o_valid`` an
+    output closed by a ``last`` group, with ``o_index`` its served row.
+
+    The same two stages as MixPE's own dequantizer: ``D = P - z * A`` on the selected
+    hand-off, registered, then ``y = (first ? 0 : Y[r]) + s * D`` into a register per served
+    row, so an output appears ``dq_cycles`` cycles after its hand-off, as in the PE.
+    """
+
+    def __init__(self, config: MixPEConfig, rows: int):
+        if not isinstance(config, MixPEConfig):
+            raise TypeError(f"config must be a MixPEConfig, not {config!r}")
+        if not isinstance(rows, int) or not 1 <= rows <= config.beats_per_group:
+            raise ValueError(f"rows must be 1 to beats_per_group={config.beats_per_group} "
+                             f"(hand-offs of more rows could coincide), not {rows!r}")
+        self.config, self.rows = config, rows
+        hand = layout_of(config.shared_ports.psum)
+        psum = layout_of(config.ports.psum)
+        super().__init__({
+            "i_hand": In(data.ArrayLayout(hand, rows)), "i_hand_valid": In(rows),
+            "i_zero": In(config.weight_bits), "i_scale": In(config.scale_port_bits),
+            "o_y": Out(psum), "o_valid": Out(1), "o_index": Out(range(rows)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c, rows = self.config, self.rows
+        # At most one served row hands off per cycle: select it with an AND-OR.
+        hand = Signal.like(self.i_hand[0], name="hand")
+        index = Signal(range(rows), name="index")
+        m.d.comb += [hand.eq(0), index.eq(0)]
+        for r in range(rows):
+            with m.If(self.i_hand_valid[r]):
+                m.d.comb += [hand.eq(self.i_hand[r]), index.eq(r)]
+        d = dequant_correct(m, c, hand.p, hand.a if c.has_zero else None, self.i_zero)
+
+        s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
+        s2_d = Signal.like(d, name="s2_d")
+        s2_scale = Signal(c.scale_port_bits)
+        s2_index = Signal(range(rows))
+        m.d.sync += s2_valid.eq(self.i_hand_valid.any())
+        with m.If(self.i_hand_valid.any()):
+            m.d.sync += [s2_d.eq(d), s2_scale.eq(self.i_scale), s2_first.eq(hand.first),
+                         s2_last.eq(hand.last), s2_index.eq(index)]
+        psum_shape = self.o_y.shape()
+        acc = Array(Signal(psum_shape, name=f"y{r}") for r in range(rows))
+        y = dequant_scale(m, c, s2_d, s2_scale, Mux(s2_first, 0, acc[s2_index]))
+        m.d.sync += self.o_valid.eq(s2_valid & s2_last)
+        with m.If(s2_valid):
+            m.d.sync += acc[s2_index].eq(y)
+            with m.If(s2_last):
+                m.d.sync += [self.o_y.eq(y), self.o_index.eq(s2_index)]
+        return m
+
+
+def _fp_lanes(m, c, i_a, q_codes):
+    """FP16 lanes: shift-and-add on the significand, exponent match, truncating alignment,
+    exact lane sums rounded once to FP32, FP32 accumulation of ``P`` and ``A``."""
+    g = c.align_guard_bits
+    pw = 11 + c.weight_bits          # |a| * |q| on the activation's grid
+    lanes = []
+    for l in range(c.lanes):
+        s, e, sig, _, _, _ = unpack(m, i_a[l], FP16, f"a{l}")
+        q = q_codes[l]
+        qneg = q[-1] if c.weight_signed else Const(0, 1)
+        qmag = Signal(c.weight_bits, name=f"qmag{l}")
+        m.d.comb += qmag.eq(Mux(qneg, -q, q))
+        prod = Signal(pw, name=f"prod{l}")
+        m.d.comb += prod.eq(shift_add(sig, qmag))
+        live = Signal(name=f"live{l}")
+        ex = Signal(5, name=f"ex{l}")
+        m.d.comb += [live.eq(sig != 0), ex.eq(Mux(live, e, 0))]
+        lanes.append((s, ex, sig, prod, qneg))
+    # Exponent match: the largest exponent among the non-zero activations.
+    top = lanes[0][1]
+    for i, lane in enumerate(lanes[1:]):
+        nxt = Signal(5, name=f"emax{i}")
+        m.d.comb += nxt.eq(Mux(lane[1] > top, lane[1], top))
+        top = nxt
+    pvals, avals = [], []
+    for l, (s, ex, sig, prod, qneg) in enumerate(lanes):
+        dist = Signal(range(pw + g + 1), name=f"dist{l}")
+        pmag = Signal(pw + g, name=f"pal{l}")
+        # Beyond the aligned width every bit is dropped: clamp the shifters.
+        m.d.comb += [
+            dist.eq(Mux(top - ex > pw + g, pw + g, top - ex)),
+            pmag.eq((prod << g) >> dist),
+        ]
+        pvals.append(Mux(s ^ qneg, -pmag, pmag))
         if c.has_zero:
-            a_acc, a_next = Signal(32, name="a_acc"), Signal(32, name="a_next")
-            a_add = m.submodules.a_add = FPAdd(FP32)
-            m.d.comb += [a_add.a.eq(a_acc), a_add.b.eq(sums[1]), a_next.eq(a_add.s)]
-        return p_next, a_next, p_acc, a_acc
+            amag = Signal(11 + g, name=f"aal{l}")
+            m.d.comb += amag.eq((sig << g) >> dist)
+            avals.append(Mux(s, -amag, amag))
+    exp = Signal(signed(8), name="beat_exp")
+    m.d.comb += exp.eq(top - (FP16.bias + FP16.man_bits + g))
+    sums = []
+    for name, vals, width in (("p", pvals, pw + g), ("a", avals, 11 + g))[:1 + c.has_zero]:
+        tot = Signal(signed(width + 1 + c.lanes.bit_length()), name=f"{name}_beat")
+        m.d.comb += tot.eq(adder_tree(vals))
+        mag = Signal(len(tot), name=f"{name}_beat_mag")
+        m.d.comb += mag.eq(Mux(tot < 0, -tot, tot))
+        sums.append(round_pack(m, sign=tot < 0, sig=mag, exp=exp, fmt=FP32,
+                               name=f"{name}_rp"))
+    p_acc, p_next = Signal(32, name="p_acc"), Signal(32, name="p_next")
+    p_add = m.submodules.p_add = FPAdd(FP32)
+    m.d.comb += [p_add.a.eq(p_acc), p_add.b.eq(sums[0]), p_next.eq(p_add.s)]
+    a_acc = a_next = None
+    if c.has_zero:
+        a_acc, a_next = Signal(32, name="a_acc"), Signal(32, name="a_next")
+        a_add = m.submodules.a_add = FPAdd(FP32)
+        m.d.comb += [a_add.a.eq(a_acc), a_add.b.eq(sums[1]), a_next.eq(a_add.s)]
+    return p_next, a_next, p_acc, a_acc

@@ -126,6 +126,14 @@ class PEConfig(Protocol):
     def dataflows(self) -> tuple[str, ...]:
         """The array dataflows the PE is built into (``"os"``, ``"ws"``)."""
 
+    @property
+    def organisations(self) -> tuple[str, ...]:
+        """Array organisations the PE is built into (``"standalone"``, ``"shared"``)."""
+
+    @property
+    def shared_ports(self) -> PEPorts | None:
+        """Ports of the grid PE of a ``"shared"`` array (None without one)."""
+
     def timing(self, weight_format: str | int | None = None) -> BeatTiming:
         """The beat timing of one weight data type (a name or an index into
         ``weight_formats``), or the worst case over them (None)."""
