@@ -105,6 +105,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mpgemm.hw.array.config import AccelConfig, GemmShape
+from mpgemm.pe_designs.mixpe import MixPEConfig
 from mpgemm.sim.golden.contract import PEConfig
 
 from .array import ArrayCycles, gemm_cycles
@@ -621,15 +622,20 @@ def _groups(accel: AccelConfig, tech: Technology) -> tuple[UnitGroup, ...]:
     return tuple(groups)
 
 
+def _handoffs(activity: GemmActivity, *, bpg: int, share: float) -> int:
+    """Group hand-offs of a GEMM that a share of the grid's PEs make (one per group)."""
+    return round(activity.pe_beats // bpg * share)
+
+
 def _shared_groups(accel: AccelConfig, tech: Technology, logic, reg) -> list[UnitGroup]:
     """The grid PEs and the units a ``"shared"`` array adds (:mod:`mpgemm.hw.array.shared`;
     MixPE: a dequantizer per ``beats_per_group`` rows at the foot of each column, the groups'
     zero points and scales captured and delayed to them, the column results' de-skew)."""
     arr = accel.array
     pe = arr.pe
+    assert isinstance(pe, MixPEConfig)
     R, C = arr.rows, arr.cols
     bpg = pe.beats_per_group
-    assert bpg is not None
     pnr = tech.pnr_energy_factor
     units = arr.column_units
     served = [min(bpg, R - u * bpg) for u in range(units)]
@@ -647,7 +653,7 @@ def _shared_groups(accel: AccelConfig, tech: Technology, logic, reg) -> list[Uni
         # Every grid PE hands off once per group; a unit dequantizes its rows' hand-offs.
         groups.append(UnitGroup(
             f"column_dequantizers_{rows}_rows", "shared", n_units, logic(unit), "group",
-            lambda a, share=n_units * rows / (R * C): round(a.pe_beats // bpg * share),
+            functools.partial(_handoffs, bpg=bpg, share=n_units * rows / (R * C)),
             f"{n_units} dequantizers (D = P - zA, y += sD) serving {rows} rows each, "
             f"{units} per column"))
     meta = pe.ports.weight.width - arr.grid_ports.weight.width

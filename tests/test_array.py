@@ -13,6 +13,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from amaranth.hdl import UnusedElaboratable
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
 from mpgemm.costmodel.array import gemm_cycles
@@ -20,6 +22,7 @@ from mpgemm.hw.array import mesh as mesh_mod
 from mpgemm.hw.array.accel import Accelerator
 from mpgemm.hw.array.config import AccelConfig, ArrayConfig, accel_from_dict
 from mpgemm.hw.array.presets import ARRAY_PRESETS
+from mpgemm.hw.contract import layout_of
 from mpgemm.pe_designs.mixpe.rtl import MixPEColumnDequant
 from mpgemm.pe_designs.presets import PRESETS
 from mpgemm.sim.golden.array import array_gemm
@@ -352,10 +355,6 @@ def test_broken_shared_arrays_fail(monkeypatch, mutant):
 
 def _unchecked_unit_init(self, config, rows):
     """MixPEColumnDequant.__init__ without its check that the served rows never collide."""
-    from amaranth.lib import data, wiring
-    from amaranth.lib.wiring import In, Out
-
-    from mpgemm.hw.contract import layout_of
     self.config, self.rows = config, rows
     wiring.Component.__init__(self, {
         "i_hand": In(data.ArrayLayout(layout_of(config.shared_ports.psum), rows)),

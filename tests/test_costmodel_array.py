@@ -432,7 +432,6 @@ def test_shared_dequantizers_pay_off(pe):
     """MixPE's argument at array level: the dequantizer leaves the R x C grid for C column
     units, so the array is smaller for the same throughput and cycles; the moved units appear
     in the "shared" category and the grid PE is the standalone PE minus its dequantizer."""
-    from mpgemm.pe_designs.presets import PRESETS
     alone = AccelConfig(array=ArrayConfig(pe=PRESETS[pe], rows=8, cols=8))
     shared = AccelConfig(array=ArrayConfig(pe=PRESETS[pe], rows=8, cols=8,
                                            organisation="shared"))
@@ -454,9 +453,6 @@ def test_shared_dequantizers_pay_off(pe):
 def test_shared_units_follow_the_group_length():
     """Groups shorter than the column: one unit per beats_per_group rows, the last serving
     the remainder."""
-    from dataclasses import replace
-
-    from mpgemm.pe_designs.presets import PRESETS
     pe = replace(PRESETS["mixpe_w4a8"], group_size=8)    # 2 beats per group
     cost = accel_cost(AccelConfig(array=ArrayConfig(pe=pe, rows=5, cols=3,
                                                     organisation="shared")))

@@ -30,7 +30,8 @@ from mpgemm.pe_designs.registry import family_of
 from mpgemm.sim.golden.contract import PEConfig
 from mpgemm.sim.golden.ports import PEPorts
 
-__all__ = ["DATAFLOWS", "ORGANISATIONS", "ArrayConfig", "AccelConfig", "GemmShape", "accel_from_dict"]
+__all__ = ["DATAFLOWS", "ORGANISATIONS", "ArrayConfig", "AccelConfig", "GemmShape",
+           "accel_from_dict"]
 
 #: Dataflow name -> what it keeps in place.
 DATAFLOWS = {"os": "output-stationary", "ws": "weight-stationary"}

@@ -19,6 +19,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from mpgemm.hw.contract import PEControl, layout_of
+from mpgemm.sim.golden.ports import Struct
 
 from .config import ArrayConfig
 from .shared import SHARED
@@ -134,9 +135,10 @@ class Mesh(wiring.Component):
         nr = c.tiles[0]
         pe = c.pe
         unit_of = SHARED[pe.kind].column_unit
-        grid = [name for name, _ in c.grid_ports.weight.fields]  # type: ignore[attr-defined]
-        meta = [name for name, _ in pe.ports.weight.fields  # type: ignore[attr-defined]
-                if name not in grid]
+        grid_w, pe_w = c.grid_ports.weight, pe.ports.weight
+        assert isinstance(grid_w, Struct) and isinstance(pe_w, Struct)
+        grid = [name for name, _ in grid_w.fields]
+        meta = [name for name, _ in pe_w.fields if name not in grid]
         bpg = pe.beats_per_group
         assert bpg is not None
         closing = self.i_ctl.valid & self.i_ctl.group_end
@@ -173,13 +175,13 @@ class Mesh(wiring.Component):
             else:
                 col_y = Signal.like(ys[0], name=f"col{k}_y")
                 m.d.comb += col_y.eq(0)
-                for y, v in zip(ys, valids):
+                for y, v in zip(ys, valids, strict=True):
                     with m.If(v):
                         m.d.comb += col_y.eq(y)
             m.d.comb += self.o_row[k].eq(delayed(m, col_y, c.cols - 1 - k, f"y{k}"))
             if k == c.cols - 1:
                 # The last column's units finish each row last: they announce it.
-                for v, r in zip(valids, rows):
+                for v, r in zip(valids, rows, strict=True):
                     with m.If(v):
                         m.d.comb += [self.o_row_valid.eq(1), self.o_row_index.eq(r)]
 
