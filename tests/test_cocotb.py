@@ -26,10 +26,11 @@ pytestmark = pytest.mark.sim  # cocotb on Icarus and Verilator
 DESIGNS = load_manifest(RTL_DIR)["designs"]
 PE_DESIGNS = sorted(n for n, e in DESIGNS.items() if not is_accel(e))
 #: make test's sample of the accelerators (`make sim` runs every one): integer arrays in both
-#: dataflows, a MixPE and a bit-serial one on Icarus (fast to build), and an FP32-accumulating
+#: dataflows, a MixPE with its column dequantizers (the shared organisation) and a bit-serial
+#: one on Icarus (fast to build), and an FP32-accumulating
 #: weight-stationary one on Verilator.
 ARRAY_SAMPLE = [("array_int_mac_os_4x4", "icarus"), ("array_int_mac_ws_8x8", "icarus"),
-                ("array_mixpe_w4a8_os_4x4", "icarus"),
+                ("array_mixpe_w4a8_os_4x4_shared", "icarus"),
                 ("array_bitserial_int4_a8_os_4x4", "icarus"),
                 ("array_fp16_mac_ws_4x4", "verilator")]
 
