@@ -993,14 +993,15 @@ def compare_arrays(designs: Mapping[str, AccelConfig], m: int, n: int, k: int, *
 
 def render_rows(rows: Sequence[ArrayRow]) -> str:
     """``rows`` as a text table, one line per design under a header line."""
-    head = (f"{'design':28s} {'array':>9s} {'cycles':>8s} {'MAC/cyc':>8s} {'util':>5s} "
+    w = max([28, *(len(r.design) for r in rows)])
+    head = (f"{'design':{w}s} {'array':>9s} {'cycles':>8s} {'MAC/cyc':>8s} {'util':>5s} "
             f"{'area_um2':>10s} {'pJ/MAC':>7s} {'copies':>7s} {'scaled_um2':>11s} "
             f"{'scaled_MAC/cyc':>14s} {'scaled_cyc':>10s}")
     lines = [head]
     for r in rows:
         array = f"{r.rows}x{r.cols} {r.dataflow}"
         lines.append(
-            f"{r.design:28s} {array:>9s} {r.latency_cycles:8d} {r.macs_per_cycle:8.2f} "
+            f"{r.design:{w}s} {array:>9s} {r.latency_cycles:8d} {r.macs_per_cycle:8.2f} "
             f"{r.utilization:5.2f} {r.area_um2:10.0f} {r.energy_per_mac_pj:7.3f} "
             f"{r.copies:7.3f} {r.scaled_area_um2:11.0f} {r.scaled_macs_per_cycle:14.2f} "
             f"{r.scaled_latency_cycles:10.1f}")
