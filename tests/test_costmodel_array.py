@@ -28,7 +28,7 @@ from mpgemm.costmodel.array import gemm_cycles
 from mpgemm.costmodel.components import FP32_FIELDS, fp_adder, int_adder, sram_access
 from mpgemm.hw.array.accel import CYCLE_BITS
 from mpgemm.hw.array.config import AccelConfig, ArrayConfig
-from mpgemm.hw.array.presets import ARRAY_PRESETS
+from mpgemm.hw.array.presets import ARRAY_PRESETS, PAPER_ARRAYS
 from mpgemm.pe_designs.presets import PRESETS
 
 INT8 = replace(PRESETS["int_mac_w8a8"], lanes=1)  # 8-bit operands, 32-bit psum, k_max 4096
@@ -458,3 +458,16 @@ def test_shared_units_follow_the_group_length():
                                                     organisation="shared")))
     units = {g.name: g.count for g in cost.groups if g.name.startswith("column_dequant")}
     assert units == {"column_dequantizers_2_rows": 6, "column_dequantizers_1_rows": 3}
+
+
+def test_paper_scale_arrays_are_priced():
+    """The papers' own shapes (cost-model configs): buffers within the paper's capacities,
+    every one runs a GEMM that fits them, and the shared MixPE array is the smaller one."""
+    for name, config in PAPER_ARRAYS.items():
+        cost = accel_cost(config)
+        assert cost.buffer_bits <= (256 + 128 + 128) * 8192, name
+        assert gemm_cycles(config, 64, 64, 512).total > 0
+    assert PAPER_ARRAYS["mixpe_w4a8_64x64"].array.pes == 4096
+    shared = accel_cost(PAPER_ARRAYS["mixpe_w4a8_64x64"]).area_um2
+    alone = accel_cost(PAPER_ARRAYS["mixpe_w4a8_64x64_standalone"]).area_um2
+    assert shared < 0.5 * alone

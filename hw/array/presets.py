@@ -11,7 +11,7 @@ from mpgemm.pe_designs.presets import PRESETS as PE_PRESETS
 
 from .config import AccelConfig, ArrayConfig
 
-__all__ = ["ARRAY_PRESETS", "SIMULATOR"]
+__all__ = ["ARRAY_PRESETS", "SIMULATOR", "PAPER_ARRAYS"]
 
 _INT8 = replace(PE_PRESETS["int_mac_w8a8"], lanes=1)
 
@@ -62,3 +62,35 @@ ARRAY_PRESETS = {
 SIMULATOR = {name: "verilator" if name in ("array_int_mac_os_16x16", "array_dequant_mac_ws_8x8",
                                            "array_bitserial_mix_fp16_os_8x8")
              else "icarus" for name in ARRAY_PRESETS}
+
+
+def _paper(pe: object, rows: int, cols: int, *, organisation: str = "standalone",
+           tile: int = 1, kib: tuple[int, int, int] = (256, 128, 128)) -> AccelConfig:
+    """An array at a paper's scale with buffers of ``kib`` = (A, W, O) KiB (MixPE's: 256, 128,
+    128), their depths in words of this array."""
+    array = ArrayConfig(pe=pe, rows=rows, cols=cols, dataflow="os",  # type: ignore[arg-type]
+                        tile_rows=tile, tile_cols=tile, organisation=organisation)
+    p = array.pe.ports
+    out = 32 if array.pe.psum_format == "fp32" else p.psum.width
+    words = [kib[0] * 8192 // (rows * p.act.width), kib[1] * 8192 // (cols * p.weight.width),
+             kib[2] * 8192 // (cols * out)]
+    return AccelConfig(array=array, a_depth=min(words[0], 1 << 16),
+                       w_depth=min(words[1], 1 << 16), o_depth=min(words[2], 1 << 16))
+
+
+_MIXPE1 = replace(PE_PRESETS["mixpe_w4a8"], lanes=1)
+
+#: The papers' own array shapes, as cost-model configs (too large for `make sim`; not in
+#: rtl_out/, though `generate_verilog` builds any of them). MixPE's evaluation (REFERENCE_DATA):
+#: output-stationary arrays of single-MAC PEs, MixPE-W4A8 64x64 against INT8 32x32, FP16
+#: 32x28 and MixPE-W4A16 32x32, buffers A 256 KB, W 128 KB, O 128 KB. BitMoD's accelerator:
+#: 4 x 4 tiles of 8 x 8 four-lane FP16 PEs (its buffers are not given: MixPE's are used).
+PAPER_ARRAYS = {
+    "mixpe_w4a8_64x64": _paper(_MIXPE1, 64, 64, organisation="shared"),
+    "mixpe_w4a8_64x64_standalone": _paper(_MIXPE1, 64, 64),
+    "int8_32x32": _paper(_INT8, 32, 32),
+    "fp16_32x28": _paper(PE_PRESETS["fp16_mac"], 32, 28),
+    "mixpe_w4a16_32x32": _paper(replace(PE_PRESETS["mixpe_w4a16"], lanes=1), 32, 32,
+                                organisation="shared"),
+    "bitmod_4x4_tiles_of_8x8": _paper(PE_PRESETS["bitserial_mix_fp16"], 32, 32, tile=8),
+}
