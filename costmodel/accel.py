@@ -105,6 +105,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mpgemm.hw.array.config import AccelConfig, GemmShape
+from mpgemm.pe_designs.mac import DequantMacConfig
 from mpgemm.pe_designs.mixpe import MixPEConfig
 from mpgemm.sim.golden.contract import PEConfig
 
@@ -112,7 +113,7 @@ from .array import ArrayCycles, gemm_cycles
 from .components import FP32_FIELDS, fp_adder, int_adder, mux2, register, sram_access
 from .cost import ComponentCost
 from .mixpe import shared_parts  # the one family with a shared organisation so far
-from .pe import PE_CONTROL_BITS, pe_cost, workload_beat_cost
+from .pe import PE_CONTROL_BITS, dequantizer, pe_cost, workload_beat_cost
 from .tech import DEFAULT_TECH, AccessEnergy, Technology
 from .workload import GemmWorkload
 
@@ -528,7 +529,9 @@ def _groups(accel: AccelConfig, tech: Technology) -> tuple[UnitGroup, ...]:
         return logic(register(bits, tech))
 
     shared = arr.organisation == "shared"
-    if shared:
+    if shared and isinstance(pe, DequantMacConfig):
+        groups = _column_head_groups(accel, tech, logic, reg)
+    elif shared:
         groups = _shared_groups(accel, tech, logic, reg)
         wgt = arr.grid_ports.weight.width   # the skew carries what the grid PEs take
     else:
@@ -622,15 +625,45 @@ def _groups(accel: AccelConfig, tech: Technology) -> tuple[UnitGroup, ...]:
     return tuple(groups)
 
 
+def _column_head_groups(accel: AccelConfig, tech: Technology, logic, reg) -> list[UnitGroup]:
+    """The grid and the column heads of a ``"shared"`` dequantize-then-MAC array: FP16 MAC
+    PEs, one dequantizer per column (the PE's ``q - z``, FP16 scaling and stage-0 weight
+    register, once per column instead of once per PE) and the register each row's activation
+    and control words wait to meet the heads' output."""
+    arr = accel.array
+    pe = arr.pe
+    assert isinstance(pe, DequantMacConfig)
+    R, C, lanes = arr.rows, arr.cols, pe.lanes
+    mac = pe_cost(pe.mac, tech)
+    head = (int_adder(pe.diff_bits, tech) + dequantizer(pe.diff_bits, tech)) * lanes \
+        + register(16 * lanes, tech)
+    act = pe.ports.act.width
+    return [
+        UnitGroup("pes", "pes", arr.pes,
+                  ComponentCost(mac.area_um2, _pe_beat_energy_pj(pe.mac, tech)), "beat",
+                  lambda a: a.pe_beats,
+                  f"{R} x {C} FP16 MAC PEs, the dequantizers moved to the column tops"),
+        UnitGroup("column_dequantizers", "shared", C, logic(head), "beat",
+                  lambda a: a.slots * C,
+                  f"{lanes} lanes of q - z and FP16 scaling with the output register, one "
+                  f"per column"),
+        UnitGroup("head_wait", "registers", R * arr.head_cycles,
+                  reg(act + PE_CONTROL_BITS), "stage shift",
+                  lambda a: a.slots * R * arr.head_cycles,
+                  "activation and control words waiting for the column heads"),
+    ]
+
+
 def _handoffs(activity: GemmActivity, *, bpg: int, share: float) -> int:
     """Group hand-offs of a GEMM that a share of the grid's PEs make (one per group)."""
     return round(activity.pe_beats // bpg * share)
 
 
 def _shared_groups(accel: AccelConfig, tech: Technology, logic, reg) -> list[UnitGroup]:
-    """The grid PEs and the units a ``"shared"`` array adds (:mod:`mpgemm.hw.array.shared`;
-    MixPE: a dequantizer per ``beats_per_group`` rows at the foot of each column, the groups'
-    zero points and scales captured and delayed to them, the column results' de-skew)."""
+    """The grid PEs and the units a ``"shared"`` MixPE array adds
+    (:mod:`mpgemm.hw.array.shared`): a dequantizer per ``beats_per_group`` rows at the foot of
+    each column, the groups' zero points and scales captured and delayed to them, the column
+    results' de-skew."""
     arr = accel.array
     pe = arr.pe
     assert isinstance(pe, MixPEConfig)

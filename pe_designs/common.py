@@ -196,6 +196,19 @@ class PEConfigBase(ABC):
         return ("standalone",)
 
     @property
+    def shared_unit_rows(self) -> int | None:
+        """Rows of an output-stationary column that one unit at the foot of a ``"shared"``
+        array's column serves (None: the organisation has no such units)."""
+        return None
+
+    @property
+    def shared_head_cycles(self) -> int:
+        """Register stages a ``"shared"`` array's column heads (units at the top of each
+        column that prepare the weights for the grid) add before the grid; the grid PE's
+        latency is the PE's minus these, so results appear when the PE's would."""
+        return 0
+
+    @property
     def shared_ports(self) -> PEPorts | None:
         """The ports of the grid PE of a ``"shared"`` array (what the PE keeps of itself when
         its once-per-group work moves to shared units); None if the family has no such

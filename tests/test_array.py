@@ -63,6 +63,9 @@ def accel(pe=INT8, rows=3, cols=2, dataflow="os", **kw) -> AccelConfig:
     ({"organisation": "shared"}, ValueError,
      "organisation='shared' is not built for the int_mac PE (its organisations: "
      "'standalone')"),
+    ({"pe": PRESETS["dequant_mac_w4a16"], "organisation": "shared", "dataflow": "ws"},
+     ValueError, "organisation='shared' is built output-stationary only, not with "
+     "dataflow='ws'"),
 ])
 def test_array_config_errors(kwargs, error, message):
     with pytest.raises(error) as e:
@@ -326,6 +329,26 @@ def test_shared_mixpe_end_to_end(pe, rows, cols, units):
 def test_shared_mixpe_fp16_end_to_end():
     check_gemms(shared(replace(PRESETS["mixpe_w4a16"], group_size=16), 2, 2), seed=32,
                 n_random=0)
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("pe, rows, cols", [(DQ8, 2, 3), (replace(DQ8, lanes=1), 3, 2)],
+                         ids=["four_lanes", "one_lane"])
+def test_shared_dequant_mac_end_to_end(pe, rows, cols):
+    """Dequantize-then-MAC with one dequantizer per column, at its top: the standalone
+    array's results and cycles."""
+    config = shared(pe, rows, cols)
+    assert config.array.head_cycles == 1 and config.array.column_units == 0
+    check_gemms(config, seed=41, n_random=1)
+
+
+@pytest.mark.sim
+def test_shared_dequant_mac_rows_must_wait_for_the_heads(monkeypatch):
+    """Rows entering without the extra register: each PE pairs an activation with the
+    previous beat's weight, and the check sees it."""
+    monkeypatch.setattr(ArrayConfig, "head_cycles", property(lambda self: 0))
+    with pytest.raises(AssertionError):
+        check_gemms(shared(replace(DQ8, lanes=1), 2, 2), seed=42, n_random=0)
 
 
 def test_shared_grid_pes_take_only_the_codes():

@@ -471,3 +471,18 @@ def test_paper_scale_arrays_are_priced():
     shared = accel_cost(PAPER_ARRAYS["mixpe_w4a8_64x64"]).area_um2
     alone = accel_cost(PAPER_ARRAYS["mixpe_w4a8_64x64_standalone"]).area_um2
     assert shared < 0.5 * alone
+
+
+def test_dequantizing_once_per_column():
+    """A shared dequantize-then-MAC array: the grid is of FP16 MACs and the dequantizers are
+    one per column; the array shrinks by (R - 1) x C dequantizers, plus a wait register per
+    row."""
+    pe = PRESETS["dequant_mac_w4a16"]
+    alone = AccelConfig(array=ArrayConfig(pe=pe, rows=8, cols=8))
+    shared = AccelConfig(array=ArrayConfig(pe=pe, rows=8, cols=8, organisation="shared"))
+    a, s = accel_cost(alone), accel_cost(shared)
+    assert s.group("pes").unit.area_um2 == approx(pe_cost(pe.mac).area_um2)
+    assert s.group("column_dequantizers").count == 8
+    assert s.area_um2 < a.area_um2
+    assert gemm_energy(shared, 8, 8, 256).latency_cycles == gemm_energy(alone, 8, 8,
+                                                                        256).latency_cycles

@@ -89,7 +89,9 @@ class ArrayConfig:
         the family's paper organises it (the PE config's ``organisations`` says whether it has
         one): MixPE's grid PEs keep the lanes and group sums and hand each group to a
         dequantizer at the foot of their column, one per ``beats_per_group`` rows
-        (:attr:`column_units`). Results, golden model and cycle counts are the same.
+        (:attr:`column_units`); a dequantize-then-MAC array dequantizes each column's weights
+        once at its top and its grid is of FP16 MACs. Output-stationary only. Results, golden
+        model and cycle counts are the same.
     """
 
     kind: ClassVar[str] = "array"
@@ -121,6 +123,9 @@ class ArrayConfig:
             raise ValueError(f"organisation={self.organisation!r} is not built for the "
                              f"{self.pe.kind} PE (its organisations: "
                              f"{', '.join(map(repr, self.pe.organisations))})")
+        if self.organisation == "shared" and self.dataflow != "os":
+            raise ValueError(f"organisation='shared' is built output-stationary only, not "
+                             f"with dataflow={self.dataflow!r}")
         if self.dataflow not in self.pe.dataflows:
             have = ", ".join(map(repr, self.pe.dataflows)) or "none yet"
             raise ValueError(f"dataflow={self.dataflow!r} is not built for the {self.pe.kind} "
@@ -146,15 +151,21 @@ class ArrayConfig:
         return ports
 
     @property
+    def head_cycles(self) -> int:
+        """Registers the column heads of a ``"shared"`` array add before the grid (0 without
+        heads); the rows' activations wait as many more."""
+        return 0 if self.organisation == "standalone" else self.pe.shared_head_cycles
+
+    @property
     def column_units(self) -> int:
-        """Shared per-group units at the foot of each column (0 when standalone): a group's
-        hand-offs reach a column one row per cycle and come back every ``beats_per_group``
-        cycles, so one unit serves that many rows."""
-        if self.organisation == "standalone":
+        """Shared units at the foot of each column (0 when standalone or without them), each
+        serving the PE's ``shared_unit_rows`` consecutive rows (MixPE: a group's hand-offs
+        reach a column one row per cycle and come back every ``beats_per_group`` cycles, so
+        one unit serves that many rows)."""
+        serves = self.pe.shared_unit_rows
+        if self.organisation == "standalone" or serves is None:
             return 0
-        bpg = self.pe.beats_per_group
-        assert bpg is not None
-        return _ceil_div(self.rows, bpg)
+        return _ceil_div(self.rows, serves)
 
     @property
     def pe_latency(self) -> int:

@@ -81,7 +81,7 @@ class Mesh(wiring.Component):
 
         for r in range(c.rows):
             i, rr = divmod(r, tr)
-            d = r * self.row_skew
+            d = r * self.row_skew + c.head_cycles   # the column heads' registers
             m.d.comb += [tiles[i][0].i_a[rr].eq(delayed(m, self.i_a[r], d, f"a{r}")),
                          tiles[i][0].i_ctl[rr].eq(delayed(m, self.i_ctl, d, f"ctl{r}"))]
             for j in range(1, nc):
@@ -122,33 +122,74 @@ class Mesh(wiring.Component):
                     m.d.comb += self.o_row[k].eq(tiles[i][j].o_psum[rr][kk])
 
     def _os_shared(self, m: Module, tiles) -> None:
-        """Output-stationary with the per-group work at the foot of each column
-        (:mod:`.shared`): the grid PEs take only the weight fields they use every beat; the rest
-        of the weight word (MixPE: zero point and scale) is captured as a group's last beat
-        enters and delayed to each column unit by the cycles the beat takes to reach the unit's
-        first row. A unit's result for row ``r`` of column ``k`` appears ``r + k`` cycles after
-        the output's last beat plus the PE's latency, as a standalone PE's would; each column's
+        """Output-stationary with units shared along the columns (:mod:`.shared`).
+
+        Column heads (dequantize-then-MAC): column ``k``'s weight word passes its skew, then
+        the head's ``head_cycles`` registers into the grid; the rows entered as many cycles
+        late (:meth:`elaborate`), so every PE meets its operands when a standalone PE would
+        and results leave as from :meth:`_os`, the grid PE's latency after the last column's
+        beat.
+
+        Foot units (MixPE): the grid PEs take only the weight fields they use every beat; the
+        rest of the weight word (the zero point and scale) is captured as a group's last beat
+        enters and delayed to each unit by the cycles the beat takes to reach the unit's first
+        row. A unit's result for row ``r`` of column ``k`` appears ``r + k`` cycles after the
+        output's last beat plus the PE's latency, as a standalone PE's would; each column's
         results are delayed ``cols - 1 - k`` so a row leaves aligned, when the last column's
-        unit gives it."""
+        unit gives it.
+        """
+        c = self.config
+        tc = c.tile_cols
+        nr = c.tiles[0]
+        org = SHARED[c.pe.kind]
+        for k in range(c.cols):
+            j, kk = divmod(k, tc)
+            for i in range(1, nr):
+                m.d.comb += tiles[i][j].i_w[kk].eq(tiles[i - 1][j].o_w[kk])
+        if org.column_head is not None:
+            for k in range(c.cols):
+                j, kk = divmod(k, tc)
+                head = m.submodules[f"col{k}_head"] = org.column_head(c.pe)
+                m.d.comb += [head.i_w.eq(delayed(m, self.i_w[k], k, f"w{k}")),
+                             tiles[0][j].i_w[kk].eq(head.o_w)]
+        if org.column_unit is not None:
+            self._foot_units(m, tiles, org.column_unit)
+        else:
+            self._row_readout(m, tiles, c.pe_latency - c.head_cycles)
+
+    def _row_readout(self, m: Module, tiles, latency: int) -> None:
+        """Output-stationary results read row by row from the PEs' ``o_psum``: row ``r`` is
+        complete ``latency`` (the grid PE's worst case) after its last column took the
+        output's last beat; the rows of an output block finish one cycle apart."""
         c = self.config
         tr, tc = c.tile_rows, c.tile_cols
-        nr = c.tiles[0]
+        last_j = (c.cols - 1) // tc
+        for r in range(c.rows):
+            i, rr = divmod(r, tr)
+            ctl = tiles[i][last_j].o_ctl[rr]  # the last column's beat, one cycle later
+            done = delayed(m, ctl.valid & ctl.last, latency - 1, f"row{r}_done")
+            with m.If(done):
+                m.d.comb += [self.o_row_valid.eq(1), self.o_row_index.eq(r)]
+                for k in range(c.cols):
+                    j, kk = divmod(k, tc)
+                    m.d.comb += self.o_row[k].eq(tiles[i][j].o_psum[rr][kk])
+
+    def _foot_units(self, m: Module, tiles, unit_of) -> None:
+        c = self.config
+        tr, tc = c.tile_rows, c.tile_cols
         pe = c.pe
-        unit_of = SHARED[pe.kind].column_unit
         grid_w, pe_w = c.grid_ports.weight, pe.ports.weight
         assert isinstance(grid_w, Struct) and isinstance(pe_w, Struct)
         grid = [name for name, _ in grid_w.fields]
         meta = [name for name, _ in pe_w.fields if name not in grid]
-        bpg = pe.beats_per_group
-        assert bpg is not None
+        serves = pe.shared_unit_rows
+        assert serves is not None
         closing = self.i_ctl.valid & self.i_ctl.group_end
         for k in range(c.cols):
             j, kk = divmod(k, tc)
             for name in grid:
                 top = delayed(m, self.i_w[k][name], k, f"w{k}_{name}")
                 m.d.comb += tiles[0][j].i_w[kk][name].eq(top)
-            for i in range(1, nr):
-                m.d.comb += tiles[i][j].i_w[kk].eq(tiles[i - 1][j].o_w[kk])
             held = {}
             for name in meta:
                 held[name] = Signal.like(self.i_w[k][name], name=f"w{k}_{name}_held")
@@ -156,8 +197,8 @@ class Mesh(wiring.Component):
                     m.d.sync += held[name].eq(self.i_w[k][name])
             ys, valids, rows = [], [], []
             for u in range(c.column_units):
-                first = u * bpg
-                served = range(first, min(c.rows, first + bpg))
+                first = u * serves
+                served = range(first, min(c.rows, first + serves))
                 unit = unit_of(pe, len(served))
                 m.submodules[f"col{k}_unit{u}"] = unit
                 for idx, r in enumerate(served):

@@ -36,6 +36,9 @@ ARRAY_PRESETS = {
     "array_fp16_mac_os_8x8": _accel("fp16_mac", 8, 8, "os"),
     "array_dequant_mac_os_4x4": _accel("dequant_mac_w4a16", 4, 4, "os"),
     "array_dequant_mac_ws_8x8": _accel("dequant_mac_w4a16", 8, 8, "ws"),
+    # ... and with one dequantizer per output-stationary column (at its top) instead of per PE.
+    "array_dequant_mac_os_4x4_shared": _accel("dequant_mac_w4a16", 4, 4, "os",
+                                              organisation="shared"),
     # MixPE: shift-and-add W4A8 (the paper's integer design point) and W4A16 (FP16
     # activations), one dequantization per group of 128 after the group's integer sum.
     "array_mixpe_w4a8_os_4x4": _accel("mixpe_w4a8", 4, 4, "os"),

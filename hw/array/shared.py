@@ -15,11 +15,18 @@ at once; a column has ``ceil(rows / beats_per_group)`` units (one for every pres
 128 weights are 32 beats of 4 lanes). The group's zero point and scale do not travel through
 the grid: the mesh captures them as the group's last beat enters the column and delays them to
 each unit (:meth:`.mesh.Mesh._os_shared`).
+
+Dequantize-then-MAC: in an output-stationary column every row sees the same weights, so
+:class:`~mpgemm.pe_designs.mac.rtl.DequantColumnHead` dequantizes them once at the top of the
+column (the PE's own stage-0 register moves there, and the rows' activations wait one register
+more to meet them) and the grid is of FP16 MACs.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
+from mpgemm.pe_designs.mac.config import DequantMacConfig
+from mpgemm.pe_designs.mac.rtl import DequantColumnHead, Fp16MacPE
 from mpgemm.pe_designs.mixpe.rtl import MixPEColumnDequant, MixPEDot
 from mpgemm.pe_designs.registry import build_component
 
@@ -31,16 +38,28 @@ __all__ = ["SharedOrganisation", "SHARED", "grid_component"]
 @dataclass(frozen=True)
 class SharedOrganisation:
     """A family's shared organisation: ``grid(pe_config)`` is the grid PE (with
-    ``pe_config.shared_ports``), ``column_unit(pe_config, rows)`` a unit at the foot of a
-    column serving ``rows`` consecutive rows; it takes the weight word's fields that the grid
-    PE does not (``i_<field>``) besides the rows' hand-offs."""
+    ``pe_config.shared_ports``); ``column_unit(pe_config, rows)`` (or None) a unit at the foot
+    of a column serving ``rows`` consecutive rows, which takes the weight word's fields that
+    the grid PE does not (``i_<field>``) besides the rows' hand-offs and gives the column's
+    results; ``column_head(pe_config)`` (or None) a unit at the top of a column turning the
+    weight word (``i_w``) into the grid's (``o_w``) in ``shared_head_cycles`` registers."""
 
     grid: Any
-    column_unit: Any
+    column_unit: Any = None
+    column_head: Any = None
+
+
+def _fp16_mac_of(pe: DequantMacConfig) -> Fp16MacPE:
+    return Fp16MacPE(pe.mac)
 
 
 #: PE kind -> its shared organisation.
-SHARED = {"mixpe": SharedOrganisation(grid=MixPEDot, column_unit=MixPEColumnDequant)}
+SHARED = {
+    "mixpe": SharedOrganisation(grid=MixPEDot, column_unit=MixPEColumnDequant),
+    # Dequantize-then-MAC, output-stationary: every row of a column gets the same weights, so
+    # they are dequantized once, at the top, and the grid is of FP16 MACs.
+    "dequant_mac": SharedOrganisation(grid=_fp16_mac_of, column_head=DequantColumnHead),
+}
 
 
 def grid_component(config: ArrayConfig) -> Any:

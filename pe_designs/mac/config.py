@@ -257,6 +257,23 @@ class DequantMacConfig(PEConfigBase):
         return ("os", "ws")
 
     @property
+    def organisations(self) -> tuple[str, ...]:
+        # "shared": an output-stationary column streams the same weights past every row, so
+        # one dequantizer at the top of the column serves all of them.
+        return ("standalone", "shared")
+
+    @property
+    def shared_ports(self) -> PEPorts:
+        """The grid PE of a ``"shared"`` array is the FP16 MAC (``mac``): it takes the
+        dequantized FP16 weights."""
+        return self.mac.ports
+
+    @property
+    def shared_head_cycles(self) -> int:
+        """The column head is the PE's own dequantizer stage (one register)."""
+        return 1
+
+    @property
     def ports(self) -> PEPorts:
         """``i_w`` is ``{q: lanes codes, scale: FP16, zero: zero point}``."""
         code = Bits(self.weight_bits, self.weight_signed)

@@ -13,14 +13,15 @@ Each family has a frozen, validated config (the one object the RTL generator, th
 
 from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 from mpgemm.hw.arith import adder_tree
-from mpgemm.hw.contract import contract_plumbing, pe_signature
+from mpgemm.hw.contract import contract_plumbing, layout_of, pe_signature
 from mpgemm.hw.fp import FP16, FP32, FPAdd, FPMul, IntScaleFP
 
 from .config import DequantMacConfig, Fp16MacConfig, IntMacConfig
 
-__all__ = ['IntMacPE', 'Fp16MacPE', 'DequantMacPE']
+__all__ = ['IntMacPE', 'Fp16MacPE', 'DequantMacPE', 'DequantColumnHead']
 
 
 class IntMacPE(wiring.Component):
@@ -112,6 +113,29 @@ class Fp16MacPE(wiring.Component):
             m.d.sync += acc.eq(accadd.s)
             with m.If(s1_last):
                 m.d.sync += self.o_psum.eq(accadd.s)
+        return m
+
+
+class DequantColumnHead(wiring.Component):
+    """The dequantizer of a ``"shared"`` dequantize-then-MAC array, one at the top of each
+    output-stationary column: ``o_w`` (lanes of FP16, the grid's :class:`Fp16MacPE` weights)
+    is ``RNE_fp16((q - zero) * scale)`` of ``i_w``, registered, as stage 0 of
+    :class:`DequantMacPE` computes it for itself."""
+
+    def __init__(self, config: DequantMacConfig):
+        if not isinstance(config, DequantMacConfig):
+            raise TypeError(f"config must be a DequantMacConfig, not {config!r}")
+        self.config = config
+        super().__init__({"i_w": In(layout_of(config.ports.weight)),
+                          "o_w": Out(layout_of(config.shared_ports.weight))})
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config
+        for l in range(c.lanes):
+            dq = m.submodules[f"dequant{l}"] = IntScaleFP(c.diff_bits, FP16)
+            m.d.comb += [dq.d.eq(self.i_w.q[l] - self.i_w.zero), dq.s.eq(self.i_w.scale)]
+            m.d.sync += self.o_w[l].eq(dq.y)
         return m
 
 

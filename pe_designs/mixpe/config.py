@@ -228,6 +228,12 @@ class MixPEConfig(PEConfigBase):
         return ("standalone", "shared")
 
     @property
+    def shared_unit_rows(self) -> int:
+        """A column's rows close a group one cycle apart and the next group
+        ``beats_per_group`` cycles later: one dequantizer serves that many rows."""
+        return self.beats_per_group
+
+    @property
     def handoff_bits(self) -> tuple[int, int]:
         """Widths of the group sums ``P`` and ``A`` a grid PE hands to its column's
         dequantizer (FP32 patterns for FP16 activations; ``A`` is 0 bits without a zero

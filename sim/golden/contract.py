@@ -134,6 +134,14 @@ class PEConfig(Protocol):
     def shared_ports(self) -> PEPorts | None:
         """Ports of the grid PE of a ``"shared"`` array (None without one)."""
 
+    @property
+    def shared_head_cycles(self) -> int:
+        """Register stages of a ``"shared"`` array's column heads (0 without them)."""
+
+    @property
+    def shared_unit_rows(self) -> int | None:
+        """Rows one foot-of-column unit of a ``"shared"`` array serves (None: no such units)."""
+
     def timing(self, weight_format: str | int | None = None) -> BeatTiming:
         """The beat timing of one weight data type (a name or an index into
         ``weight_formats``), or the worst case over them (None)."""
