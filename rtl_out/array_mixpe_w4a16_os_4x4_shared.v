@@ -1497,7 +1497,7 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
     .clk(clk),
     .\i_a$1 (i_a),
     .i_ctl(i_ctl),
-    .\i_w$65 (i_w),
+    .\i_w$89 (i_w),
     .o_row(o_row),
     .o_row_index(o_row_index),
     .o_row_valid(o_row_valid),
@@ -2344,7 +2344,7 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign \$9  = 2'h0;
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row, o_row_valid, o_row_index, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_row, o_row_valid, o_row_index, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire [2:0] \$1 ;
   reg [63:0] \$10 ;
@@ -2711,27 +2711,48 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
   wire [263:0] i_hand;
-  wire [263:0] \i_hand$119 ;
-  wire [65:0] \i_hand$119[0] ;
-  wire [31:0] \i_hand$119[0].a ;
-  wire \i_hand$119[0].first ;
-  wire \i_hand$119[0].last ;
-  wire [31:0] \i_hand$119[0].p ;
-  wire [65:0] \i_hand$119[1] ;
-  wire [31:0] \i_hand$119[1].a ;
-  wire \i_hand$119[1].first ;
-  wire \i_hand$119[1].last ;
-  wire [31:0] \i_hand$119[1].p ;
-  wire [65:0] \i_hand$119[2] ;
-  wire [31:0] \i_hand$119[2].a ;
-  wire \i_hand$119[2].first ;
-  wire \i_hand$119[2].last ;
-  wire [31:0] \i_hand$119[2].p ;
-  wire [65:0] \i_hand$119[3] ;
-  wire [31:0] \i_hand$119[3].a ;
-  wire \i_hand$119[3].first ;
-  wire \i_hand$119[3].last ;
-  wire [31:0] \i_hand$119[3].p ;
+  wire [263:0] \i_hand$108 ;
+  wire [65:0] \i_hand$108[0] ;
+  wire [31:0] \i_hand$108[0].a ;
+  wire \i_hand$108[0].first ;
+  wire \i_hand$108[0].last ;
+  wire [31:0] \i_hand$108[0].p ;
+  wire [65:0] \i_hand$108[1] ;
+  wire [31:0] \i_hand$108[1].a ;
+  wire \i_hand$108[1].first ;
+  wire \i_hand$108[1].last ;
+  wire [31:0] \i_hand$108[1].p ;
+  wire [65:0] \i_hand$108[2] ;
+  wire [31:0] \i_hand$108[2].a ;
+  wire \i_hand$108[2].first ;
+  wire \i_hand$108[2].last ;
+  wire [31:0] \i_hand$108[2].p ;
+  wire [65:0] \i_hand$108[3] ;
+  wire [31:0] \i_hand$108[3].a ;
+  wire \i_hand$108[3].first ;
+  wire \i_hand$108[3].last ;
+  wire [31:0] \i_hand$108[3].p ;
+  wire [263:0] \i_hand$125 ;
+  wire [65:0] \i_hand$125[0] ;
+  wire [31:0] \i_hand$125[0].a ;
+  wire \i_hand$125[0].first ;
+  wire \i_hand$125[0].last ;
+  wire [31:0] \i_hand$125[0].p ;
+  wire [65:0] \i_hand$125[1] ;
+  wire [31:0] \i_hand$125[1].a ;
+  wire \i_hand$125[1].first ;
+  wire \i_hand$125[1].last ;
+  wire [31:0] \i_hand$125[1].p ;
+  wire [65:0] \i_hand$125[2] ;
+  wire [31:0] \i_hand$125[2].a ;
+  wire \i_hand$125[2].first ;
+  wire \i_hand$125[2].last ;
+  wire [31:0] \i_hand$125[2].p ;
+  wire [65:0] \i_hand$125[3] ;
+  wire [31:0] \i_hand$125[3].a ;
+  wire \i_hand$125[3].first ;
+  wire \i_hand$125[3].last ;
+  wire [31:0] \i_hand$125[3].p ;
   wire [263:0] \i_hand$142 ;
   wire [65:0] \i_hand$142[0] ;
   wire [31:0] \i_hand$142[0].a ;
@@ -2753,27 +2774,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   wire \i_hand$142[3].first ;
   wire \i_hand$142[3].last ;
   wire [31:0] \i_hand$142[3].p ;
-  wire [263:0] \i_hand$96 ;
-  wire [65:0] \i_hand$96[0] ;
-  wire [31:0] \i_hand$96[0].a ;
-  wire \i_hand$96[0].first ;
-  wire \i_hand$96[0].last ;
-  wire [31:0] \i_hand$96[0].p ;
-  wire [65:0] \i_hand$96[1] ;
-  wire [31:0] \i_hand$96[1].a ;
-  wire \i_hand$96[1].first ;
-  wire \i_hand$96[1].last ;
-  wire [31:0] \i_hand$96[1].p ;
-  wire [65:0] \i_hand$96[2] ;
-  wire [31:0] \i_hand$96[2].a ;
-  wire \i_hand$96[2].first ;
-  wire \i_hand$96[2].last ;
-  wire [31:0] \i_hand$96[2].p ;
-  wire [65:0] \i_hand$96[3] ;
-  wire [31:0] \i_hand$96[3].a ;
-  wire \i_hand$96[3].first ;
-  wire \i_hand$96[3].last ;
-  wire [31:0] \i_hand$96[3].p ;
   wire [65:0] \i_hand[0] ;
   wire [31:0] \i_hand[0].a ;
   wire \i_hand[0].first ;
@@ -2795,104 +2795,35 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   wire \i_hand[3].last ;
   wire [31:0] \i_hand[3].p ;
   wire [3:0] i_hand_valid;
-  wire [3:0] \i_hand_valid$121 ;
+  wire [3:0] \i_hand_valid$110 ;
+  wire [3:0] \i_hand_valid$127 ;
   wire [3:0] \i_hand_valid$144 ;
-  wire [3:0] \i_hand_valid$98 ;
   reg [15:0] i_scale = 16'h0000;
-  reg [15:0] \i_scale$108  = 16'h0000;
-  reg [15:0] \i_scale$131  = 16'h0000;
+  reg [15:0] \i_scale$120  = 16'h0000;
+  reg [15:0] \i_scale$137  = 16'h0000;
   reg [15:0] \i_scale$154  = 16'h0000;
   wire [15:0] i_w;
-  reg [15:0] \i_w$111  = 16'h0000;
-  wire [15:0] \i_w$111[0] ;
-  wire [15:0] \i_w$111[0].q ;
-  wire [3:0] \i_w$111[0].q[0] ;
-  wire [3:0] \i_w$111[0].q[1] ;
-  wire [3:0] \i_w$111[0].q[2] ;
-  wire [3:0] \i_w$111[0].q[3] ;
-  wire [15:0] \i_w$113 ;
-  wire [15:0] \i_w$113[0] ;
-  wire [15:0] \i_w$113[0].q ;
-  wire [3:0] \i_w$113[0].q[0] ;
-  wire [3:0] \i_w$113[0].q[1] ;
-  wire [3:0] \i_w$113[0].q[2] ;
-  wire [3:0] \i_w$113[0].q[3] ;
-  wire [15:0] \i_w$115 ;
-  wire [15:0] \i_w$115[0] ;
-  wire [15:0] \i_w$115[0].q ;
-  wire [3:0] \i_w$115[0].q[0] ;
-  wire [3:0] \i_w$115[0].q[1] ;
-  wire [3:0] \i_w$115[0].q[2] ;
-  wire [3:0] \i_w$115[0].q[3] ;
-  wire [15:0] \i_w$117 ;
-  wire [15:0] \i_w$117[0] ;
-  wire [15:0] \i_w$117[0].q ;
-  wire [3:0] \i_w$117[0].q[0] ;
-  wire [3:0] \i_w$117[0].q[1] ;
-  wire [3:0] \i_w$117[0].q[2] ;
-  wire [3:0] \i_w$117[0].q[3] ;
-  reg [15:0] \i_w$134  = 16'h0000;
-  wire [15:0] \i_w$134[0] ;
-  wire [15:0] \i_w$134[0].q ;
-  wire [3:0] \i_w$134[0].q[0] ;
-  wire [3:0] \i_w$134[0].q[1] ;
-  wire [3:0] \i_w$134[0].q[2] ;
-  wire [3:0] \i_w$134[0].q[3] ;
-  wire [15:0] \i_w$136 ;
-  wire [15:0] \i_w$136[0] ;
-  wire [15:0] \i_w$136[0].q ;
-  wire [3:0] \i_w$136[0].q[0] ;
-  wire [3:0] \i_w$136[0].q[1] ;
-  wire [3:0] \i_w$136[0].q[2] ;
-  wire [3:0] \i_w$136[0].q[3] ;
-  wire [15:0] \i_w$138 ;
-  wire [15:0] \i_w$138[0] ;
-  wire [15:0] \i_w$138[0].q ;
-  wire [3:0] \i_w$138[0].q[0] ;
-  wire [3:0] \i_w$138[0].q[1] ;
-  wire [3:0] \i_w$138[0].q[2] ;
-  wire [3:0] \i_w$138[0].q[3] ;
-  wire [15:0] \i_w$140 ;
+  reg [15:0] \i_w$106  = 16'h0000;
+  wire [15:0] \i_w$106[0] ;
+  wire [15:0] \i_w$106[0].q ;
+  wire [3:0] \i_w$106[0].q[0] ;
+  wire [3:0] \i_w$106[0].q[1] ;
+  wire [3:0] \i_w$106[0].q[2] ;
+  wire [3:0] \i_w$106[0].q[3] ;
+  reg [15:0] \i_w$123  = 16'h0000;
+  wire [15:0] \i_w$123[0] ;
+  wire [15:0] \i_w$123[0].q ;
+  wire [3:0] \i_w$123[0].q[0] ;
+  wire [3:0] \i_w$123[0].q[1] ;
+  wire [3:0] \i_w$123[0].q[2] ;
+  wire [3:0] \i_w$123[0].q[3] ;
+  reg [15:0] \i_w$140  = 16'h0000;
   wire [15:0] \i_w$140[0] ;
   wire [15:0] \i_w$140[0].q ;
   wire [3:0] \i_w$140[0].q[0] ;
   wire [3:0] \i_w$140[0].q[1] ;
   wire [3:0] \i_w$140[0].q[2] ;
   wire [3:0] \i_w$140[0].q[3] ;
-  input [143:0] \i_w$65 ;
-  wire [143:0] \i_w$65 ;
-  wire [35:0] \i_w$65[0] ;
-  wire [15:0] \i_w$65[0].q ;
-  wire [3:0] \i_w$65[0].q[0] ;
-  wire [3:0] \i_w$65[0].q[1] ;
-  wire [3:0] \i_w$65[0].q[2] ;
-  wire [3:0] \i_w$65[0].q[3] ;
-  wire [15:0] \i_w$65[0].scale ;
-  wire [3:0] \i_w$65[0].zero ;
-  wire [35:0] \i_w$65[1] ;
-  wire [15:0] \i_w$65[1].q ;
-  wire [3:0] \i_w$65[1].q[0] ;
-  wire [3:0] \i_w$65[1].q[1] ;
-  wire [3:0] \i_w$65[1].q[2] ;
-  wire [3:0] \i_w$65[1].q[3] ;
-  wire [15:0] \i_w$65[1].scale ;
-  wire [3:0] \i_w$65[1].zero ;
-  wire [35:0] \i_w$65[2] ;
-  wire [15:0] \i_w$65[2].q ;
-  wire [3:0] \i_w$65[2].q[0] ;
-  wire [3:0] \i_w$65[2].q[1] ;
-  wire [3:0] \i_w$65[2].q[2] ;
-  wire [3:0] \i_w$65[2].q[3] ;
-  wire [15:0] \i_w$65[2].scale ;
-  wire [3:0] \i_w$65[2].zero ;
-  wire [35:0] \i_w$65[3] ;
-  wire [15:0] \i_w$65[3].q ;
-  wire [3:0] \i_w$65[3].q[0] ;
-  wire [3:0] \i_w$65[3].q[1] ;
-  wire [3:0] \i_w$65[3].q[2] ;
-  wire [3:0] \i_w$65[3].q[3] ;
-  wire [15:0] \i_w$65[3].scale ;
-  wire [3:0] \i_w$65[3].zero ;
   wire [15:0] \i_w$66 ;
   wire [15:0] \i_w$66[0] ;
   wire [15:0] \i_w$66[0].q ;
@@ -2914,34 +2845,103 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   wire [3:0] \i_w$70[0].q[1] ;
   wire [3:0] \i_w$70[0].q[2] ;
   wire [3:0] \i_w$70[0].q[3] ;
-  reg [15:0] \i_w$88  = 16'h0000;
+  wire [15:0] \i_w$72 ;
+  wire [15:0] \i_w$72[0] ;
+  wire [15:0] \i_w$72[0].q ;
+  wire [3:0] \i_w$72[0].q[0] ;
+  wire [3:0] \i_w$72[0].q[1] ;
+  wire [3:0] \i_w$72[0].q[2] ;
+  wire [3:0] \i_w$72[0].q[3] ;
+  wire [15:0] \i_w$74 ;
+  wire [15:0] \i_w$74[0] ;
+  wire [15:0] \i_w$74[0].q ;
+  wire [3:0] \i_w$74[0].q[0] ;
+  wire [3:0] \i_w$74[0].q[1] ;
+  wire [3:0] \i_w$74[0].q[2] ;
+  wire [3:0] \i_w$74[0].q[3] ;
+  wire [15:0] \i_w$76 ;
+  wire [15:0] \i_w$76[0] ;
+  wire [15:0] \i_w$76[0].q ;
+  wire [3:0] \i_w$76[0].q[0] ;
+  wire [3:0] \i_w$76[0].q[1] ;
+  wire [3:0] \i_w$76[0].q[2] ;
+  wire [3:0] \i_w$76[0].q[3] ;
+  wire [15:0] \i_w$78 ;
+  wire [15:0] \i_w$78[0] ;
+  wire [15:0] \i_w$78[0].q ;
+  wire [3:0] \i_w$78[0].q[0] ;
+  wire [3:0] \i_w$78[0].q[1] ;
+  wire [3:0] \i_w$78[0].q[2] ;
+  wire [3:0] \i_w$78[0].q[3] ;
+  wire [15:0] \i_w$80 ;
+  wire [15:0] \i_w$80[0] ;
+  wire [15:0] \i_w$80[0].q ;
+  wire [3:0] \i_w$80[0].q[0] ;
+  wire [3:0] \i_w$80[0].q[1] ;
+  wire [3:0] \i_w$80[0].q[2] ;
+  wire [3:0] \i_w$80[0].q[3] ;
+  wire [15:0] \i_w$82 ;
+  wire [15:0] \i_w$82[0] ;
+  wire [15:0] \i_w$82[0].q ;
+  wire [3:0] \i_w$82[0].q[0] ;
+  wire [3:0] \i_w$82[0].q[1] ;
+  wire [3:0] \i_w$82[0].q[2] ;
+  wire [3:0] \i_w$82[0].q[3] ;
+  wire [15:0] \i_w$84 ;
+  wire [15:0] \i_w$84[0] ;
+  wire [15:0] \i_w$84[0].q ;
+  wire [3:0] \i_w$84[0].q[0] ;
+  wire [3:0] \i_w$84[0].q[1] ;
+  wire [3:0] \i_w$84[0].q[2] ;
+  wire [3:0] \i_w$84[0].q[3] ;
+  wire [15:0] \i_w$86 ;
+  wire [15:0] \i_w$86[0] ;
+  wire [15:0] \i_w$86[0].q ;
+  wire [3:0] \i_w$86[0].q[0] ;
+  wire [3:0] \i_w$86[0].q[1] ;
+  wire [3:0] \i_w$86[0].q[2] ;
+  wire [3:0] \i_w$86[0].q[3] ;
+  wire [15:0] \i_w$88 ;
   wire [15:0] \i_w$88[0] ;
   wire [15:0] \i_w$88[0].q ;
   wire [3:0] \i_w$88[0].q[0] ;
   wire [3:0] \i_w$88[0].q[1] ;
   wire [3:0] \i_w$88[0].q[2] ;
   wire [3:0] \i_w$88[0].q[3] ;
-  wire [15:0] \i_w$90 ;
-  wire [15:0] \i_w$90[0] ;
-  wire [15:0] \i_w$90[0].q ;
-  wire [3:0] \i_w$90[0].q[0] ;
-  wire [3:0] \i_w$90[0].q[1] ;
-  wire [3:0] \i_w$90[0].q[2] ;
-  wire [3:0] \i_w$90[0].q[3] ;
-  wire [15:0] \i_w$92 ;
-  wire [15:0] \i_w$92[0] ;
-  wire [15:0] \i_w$92[0].q ;
-  wire [3:0] \i_w$92[0].q[0] ;
-  wire [3:0] \i_w$92[0].q[1] ;
-  wire [3:0] \i_w$92[0].q[2] ;
-  wire [3:0] \i_w$92[0].q[3] ;
-  wire [15:0] \i_w$94 ;
-  wire [15:0] \i_w$94[0] ;
-  wire [15:0] \i_w$94[0].q ;
-  wire [3:0] \i_w$94[0].q[0] ;
-  wire [3:0] \i_w$94[0].q[1] ;
-  wire [3:0] \i_w$94[0].q[2] ;
-  wire [3:0] \i_w$94[0].q[3] ;
+  input [143:0] \i_w$89 ;
+  wire [143:0] \i_w$89 ;
+  wire [35:0] \i_w$89[0] ;
+  wire [15:0] \i_w$89[0].q ;
+  wire [3:0] \i_w$89[0].q[0] ;
+  wire [3:0] \i_w$89[0].q[1] ;
+  wire [3:0] \i_w$89[0].q[2] ;
+  wire [3:0] \i_w$89[0].q[3] ;
+  wire [15:0] \i_w$89[0].scale ;
+  wire [3:0] \i_w$89[0].zero ;
+  wire [35:0] \i_w$89[1] ;
+  wire [15:0] \i_w$89[1].q ;
+  wire [3:0] \i_w$89[1].q[0] ;
+  wire [3:0] \i_w$89[1].q[1] ;
+  wire [3:0] \i_w$89[1].q[2] ;
+  wire [3:0] \i_w$89[1].q[3] ;
+  wire [15:0] \i_w$89[1].scale ;
+  wire [3:0] \i_w$89[1].zero ;
+  wire [35:0] \i_w$89[2] ;
+  wire [15:0] \i_w$89[2].q ;
+  wire [3:0] \i_w$89[2].q[0] ;
+  wire [3:0] \i_w$89[2].q[1] ;
+  wire [3:0] \i_w$89[2].q[2] ;
+  wire [3:0] \i_w$89[2].q[3] ;
+  wire [15:0] \i_w$89[2].scale ;
+  wire [3:0] \i_w$89[2].zero ;
+  wire [35:0] \i_w$89[3] ;
+  wire [15:0] \i_w$89[3].q ;
+  wire [3:0] \i_w$89[3].q[0] ;
+  wire [3:0] \i_w$89[3].q[1] ;
+  wire [3:0] \i_w$89[3].q[2] ;
+  wire [3:0] \i_w$89[3].q[3] ;
+  wire [15:0] \i_w$89[3].scale ;
+  wire [3:0] \i_w$89[3].zero ;
   wire [15:0] \i_w[0] ;
   wire [15:0] \i_w[0].q ;
   wire [3:0] \i_w[0].q[0] ;
@@ -2949,8 +2949,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   wire [3:0] \i_w[0].q[2] ;
   wire [3:0] \i_w[0].q[3] ;
   reg [3:0] i_zero = 4'h0;
-  reg [3:0] \i_zero$106  = 4'h0;
-  reg [3:0] \i_zero$129  = 4'h0;
+  reg [3:0] \i_zero$118  = 4'h0;
+  reg [3:0] \i_zero$135  = 4'h0;
   reg [3:0] \i_zero$152  = 4'h0;
   wire [63:0] o_a;
   wire [63:0] \o_a$13 ;
@@ -3110,55 +3110,62 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   wire \o_ctl[0].valid ;
   wire [1:0] o_index;
   wire [65:0] o_psum;
-  wire [65:0] \o_psum$100 ;
-  wire [65:0] \o_psum$100[0] ;
-  wire [65:0] \o_psum$100[0][0] ;
-  wire [31:0] \o_psum$100[0][0].a ;
-  wire \o_psum$100[0][0].first ;
-  wire \o_psum$100[0][0].last ;
-  wire [31:0] \o_psum$100[0][0].p ;
-  wire [65:0] \o_psum$102 ;
-  wire [65:0] \o_psum$102[0] ;
-  wire [65:0] \o_psum$102[0][0] ;
-  wire [31:0] \o_psum$102[0][0].a ;
-  wire \o_psum$102[0][0].first ;
-  wire \o_psum$102[0][0].last ;
-  wire [31:0] \o_psum$102[0][0].p ;
-  wire [65:0] \o_psum$104 ;
-  wire [65:0] \o_psum$104[0] ;
-  wire [65:0] \o_psum$104[0][0] ;
-  wire [31:0] \o_psum$104[0][0].a ;
-  wire \o_psum$104[0][0].first ;
-  wire \o_psum$104[0][0].last ;
-  wire [31:0] \o_psum$104[0][0].p ;
-  wire [65:0] \o_psum$120 ;
-  wire [65:0] \o_psum$120[0] ;
-  wire [65:0] \o_psum$120[0][0] ;
-  wire [31:0] \o_psum$120[0][0].a ;
-  wire \o_psum$120[0][0].first ;
-  wire \o_psum$120[0][0].last ;
-  wire [31:0] \o_psum$120[0][0].p ;
-  wire [65:0] \o_psum$123 ;
-  wire [65:0] \o_psum$123[0] ;
-  wire [65:0] \o_psum$123[0][0] ;
-  wire [31:0] \o_psum$123[0][0].a ;
-  wire \o_psum$123[0][0].first ;
-  wire \o_psum$123[0][0].last ;
-  wire [31:0] \o_psum$123[0][0].p ;
-  wire [65:0] \o_psum$125 ;
-  wire [65:0] \o_psum$125[0] ;
-  wire [65:0] \o_psum$125[0][0] ;
-  wire [31:0] \o_psum$125[0][0].a ;
-  wire \o_psum$125[0][0].first ;
-  wire \o_psum$125[0][0].last ;
-  wire [31:0] \o_psum$125[0][0].p ;
-  wire [65:0] \o_psum$127 ;
-  wire [65:0] \o_psum$127[0] ;
-  wire [65:0] \o_psum$127[0][0] ;
-  wire [31:0] \o_psum$127[0][0].a ;
-  wire \o_psum$127[0][0].first ;
-  wire \o_psum$127[0][0].last ;
-  wire [31:0] \o_psum$127[0][0].p ;
+  wire [65:0] \o_psum$109 ;
+  wire [65:0] \o_psum$109[0] ;
+  wire [65:0] \o_psum$109[0][0] ;
+  wire [31:0] \o_psum$109[0][0].a ;
+  wire \o_psum$109[0][0].first ;
+  wire \o_psum$109[0][0].last ;
+  wire [31:0] \o_psum$109[0][0].p ;
+  wire [65:0] \o_psum$112 ;
+  wire [65:0] \o_psum$112[0] ;
+  wire [65:0] \o_psum$112[0][0] ;
+  wire [31:0] \o_psum$112[0][0].a ;
+  wire \o_psum$112[0][0].first ;
+  wire \o_psum$112[0][0].last ;
+  wire [31:0] \o_psum$112[0][0].p ;
+  wire [65:0] \o_psum$114 ;
+  wire [65:0] \o_psum$114[0] ;
+  wire [65:0] \o_psum$114[0][0] ;
+  wire [31:0] \o_psum$114[0][0].a ;
+  wire \o_psum$114[0][0].first ;
+  wire \o_psum$114[0][0].last ;
+  wire [31:0] \o_psum$114[0][0].p ;
+  wire [65:0] \o_psum$116 ;
+  wire [65:0] \o_psum$116[0] ;
+  wire [65:0] \o_psum$116[0][0] ;
+  wire [31:0] \o_psum$116[0][0].a ;
+  wire \o_psum$116[0][0].first ;
+  wire \o_psum$116[0][0].last ;
+  wire [31:0] \o_psum$116[0][0].p ;
+  wire [65:0] \o_psum$126 ;
+  wire [65:0] \o_psum$126[0] ;
+  wire [65:0] \o_psum$126[0][0] ;
+  wire [31:0] \o_psum$126[0][0].a ;
+  wire \o_psum$126[0][0].first ;
+  wire \o_psum$126[0][0].last ;
+  wire [31:0] \o_psum$126[0][0].p ;
+  wire [65:0] \o_psum$129 ;
+  wire [65:0] \o_psum$129[0] ;
+  wire [65:0] \o_psum$129[0][0] ;
+  wire [31:0] \o_psum$129[0][0].a ;
+  wire \o_psum$129[0][0].first ;
+  wire \o_psum$129[0][0].last ;
+  wire [31:0] \o_psum$129[0][0].p ;
+  wire [65:0] \o_psum$131 ;
+  wire [65:0] \o_psum$131[0] ;
+  wire [65:0] \o_psum$131[0][0] ;
+  wire [31:0] \o_psum$131[0][0].a ;
+  wire \o_psum$131[0][0].first ;
+  wire \o_psum$131[0][0].last ;
+  wire [31:0] \o_psum$131[0][0].p ;
+  wire [65:0] \o_psum$133 ;
+  wire [65:0] \o_psum$133[0] ;
+  wire [65:0] \o_psum$133[0][0] ;
+  wire [31:0] \o_psum$133[0][0].a ;
+  wire \o_psum$133[0][0].first ;
+  wire \o_psum$133[0][0].last ;
+  wire [31:0] \o_psum$133[0][0].p ;
   wire [65:0] \o_psum$143 ;
   wire [65:0] \o_psum$143[0] ;
   wire [65:0] \o_psum$143[0][0] ;
@@ -3187,34 +3194,27 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   wire \o_psum$150[0][0].first ;
   wire \o_psum$150[0][0].last ;
   wire [31:0] \o_psum$150[0][0].p ;
-  wire [65:0] \o_psum$76 ;
-  wire [65:0] \o_psum$76[0] ;
-  wire [65:0] \o_psum$76[0][0] ;
-  wire [31:0] \o_psum$76[0][0].a ;
-  wire \o_psum$76[0][0].first ;
-  wire \o_psum$76[0][0].last ;
-  wire [31:0] \o_psum$76[0][0].p ;
-  wire [65:0] \o_psum$78 ;
-  wire [65:0] \o_psum$78[0] ;
-  wire [65:0] \o_psum$78[0][0] ;
-  wire [31:0] \o_psum$78[0][0].a ;
-  wire \o_psum$78[0][0].first ;
-  wire \o_psum$78[0][0].last ;
-  wire [31:0] \o_psum$78[0][0].p ;
-  wire [65:0] \o_psum$80 ;
-  wire [65:0] \o_psum$80[0] ;
-  wire [65:0] \o_psum$80[0][0] ;
-  wire [31:0] \o_psum$80[0][0].a ;
-  wire \o_psum$80[0][0].first ;
-  wire \o_psum$80[0][0].last ;
-  wire [31:0] \o_psum$80[0][0].p ;
-  wire [65:0] \o_psum$97 ;
-  wire [65:0] \o_psum$97[0] ;
-  wire [65:0] \o_psum$97[0][0] ;
-  wire [31:0] \o_psum$97[0][0].a ;
-  wire \o_psum$97[0][0].first ;
-  wire \o_psum$97[0][0].last ;
-  wire [31:0] \o_psum$97[0][0].p ;
+  wire [65:0] \o_psum$94 ;
+  wire [65:0] \o_psum$94[0] ;
+  wire [65:0] \o_psum$94[0][0] ;
+  wire [31:0] \o_psum$94[0][0].a ;
+  wire \o_psum$94[0][0].first ;
+  wire \o_psum$94[0][0].last ;
+  wire [31:0] \o_psum$94[0][0].p ;
+  wire [65:0] \o_psum$96 ;
+  wire [65:0] \o_psum$96[0] ;
+  wire [65:0] \o_psum$96[0][0] ;
+  wire [31:0] \o_psum$96[0][0].a ;
+  wire \o_psum$96[0][0].first ;
+  wire \o_psum$96[0][0].last ;
+  wire [31:0] \o_psum$96[0][0].p ;
+  wire [65:0] \o_psum$98 ;
+  wire [65:0] \o_psum$98[0] ;
+  wire [65:0] \o_psum$98[0][0] ;
+  wire [31:0] \o_psum$98[0][0].a ;
+  wire \o_psum$98[0][0].first ;
+  wire \o_psum$98[0][0].last ;
+  wire [31:0] \o_psum$98[0][0].p ;
   wire [65:0] \o_psum[0] ;
   wire [65:0] \o_psum[0][0] ;
   wire [31:0] \o_psum[0][0].a ;
@@ -3232,20 +3232,22 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   output o_row_valid;
   reg o_row_valid;
   wire o_valid;
-  wire \o_valid$101 ;
-  wire \o_valid$101[0] ;
-  wire \o_valid$103 ;
-  wire \o_valid$103[0] ;
-  wire \o_valid$105 ;
-  wire \o_valid$105[0] ;
-  wire \o_valid$122 ;
-  wire \o_valid$122[0] ;
-  wire \o_valid$124 ;
-  wire \o_valid$124[0] ;
-  wire \o_valid$126 ;
-  wire \o_valid$126[0] ;
+  wire \o_valid$111 ;
+  wire \o_valid$111[0] ;
+  wire \o_valid$113 ;
+  wire \o_valid$113[0] ;
+  wire \o_valid$115 ;
+  wire \o_valid$115[0] ;
+  wire \o_valid$117 ;
+  wire \o_valid$117[0] ;
   wire \o_valid$128 ;
   wire \o_valid$128[0] ;
+  wire \o_valid$130 ;
+  wire \o_valid$130[0] ;
+  wire \o_valid$132 ;
+  wire \o_valid$132[0] ;
+  wire \o_valid$134 ;
+  wire \o_valid$134[0] ;
   wire \o_valid$145 ;
   wire \o_valid$145[0] ;
   wire \o_valid$147 ;
@@ -3255,58 +3257,21 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   wire \o_valid$151 ;
   wire \o_valid$151[0] ;
   wire \o_valid$157 ;
-  wire \o_valid$77 ;
-  wire \o_valid$77[0] ;
-  wire \o_valid$79 ;
-  wire \o_valid$79[0] ;
-  wire \o_valid$81 ;
-  wire \o_valid$81[0] ;
+  wire \o_valid$95 ;
+  wire \o_valid$95[0] ;
+  wire \o_valid$97 ;
+  wire \o_valid$97[0] ;
   wire \o_valid$99 ;
   wire \o_valid$99[0] ;
   wire \o_valid[0] ;
   wire [15:0] o_w;
-  wire [15:0] \o_w$114 ;
-  wire [15:0] \o_w$114[0] ;
-  wire [15:0] \o_w$114[0].q ;
-  wire [3:0] \o_w$114[0].q[0] ;
-  wire [3:0] \o_w$114[0].q[1] ;
-  wire [3:0] \o_w$114[0].q[2] ;
-  wire [3:0] \o_w$114[0].q[3] ;
-  wire [15:0] \o_w$116 ;
-  wire [15:0] \o_w$116[0] ;
-  wire [15:0] \o_w$116[0].q ;
-  wire [3:0] \o_w$116[0].q[0] ;
-  wire [3:0] \o_w$116[0].q[1] ;
-  wire [3:0] \o_w$116[0].q[2] ;
-  wire [3:0] \o_w$116[0].q[3] ;
-  wire [15:0] \o_w$118 ;
-  wire [15:0] \o_w$118[0] ;
-  wire [15:0] \o_w$118[0].q ;
-  wire [3:0] \o_w$118[0].q[0] ;
-  wire [3:0] \o_w$118[0].q[1] ;
-  wire [3:0] \o_w$118[0].q[2] ;
-  wire [3:0] \o_w$118[0].q[3] ;
-  wire [15:0] \o_w$137 ;
-  wire [15:0] \o_w$137[0] ;
-  wire [15:0] \o_w$137[0].q ;
-  wire [3:0] \o_w$137[0].q[0] ;
-  wire [3:0] \o_w$137[0].q[1] ;
-  wire [3:0] \o_w$137[0].q[2] ;
-  wire [3:0] \o_w$137[0].q[3] ;
-  wire [15:0] \o_w$139 ;
-  wire [15:0] \o_w$139[0] ;
-  wire [15:0] \o_w$139[0].q ;
-  wire [3:0] \o_w$139[0].q[0] ;
-  wire [3:0] \o_w$139[0].q[1] ;
-  wire [3:0] \o_w$139[0].q[2] ;
-  wire [3:0] \o_w$139[0].q[3] ;
-  wire [15:0] \o_w$141 ;
-  wire [15:0] \o_w$141[0] ;
-  wire [15:0] \o_w$141[0].q ;
-  wire [3:0] \o_w$141[0].q[0] ;
-  wire [3:0] \o_w$141[0].q[1] ;
-  wire [3:0] \o_w$141[0].q[2] ;
-  wire [3:0] \o_w$141[0].q[3] ;
+  wire [15:0] \o_w$67 ;
+  wire [15:0] \o_w$67[0] ;
+  wire [15:0] \o_w$67[0].q ;
+  wire [3:0] \o_w$67[0].q[0] ;
+  wire [3:0] \o_w$67[0].q[1] ;
+  wire [3:0] \o_w$67[0].q[2] ;
+  wire [3:0] \o_w$67[0].q[3] ;
   wire [15:0] \o_w$69 ;
   wire [15:0] \o_w$69[0] ;
   wire [15:0] \o_w$69[0].q ;
@@ -3321,27 +3286,62 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   wire [3:0] \o_w$71[0].q[1] ;
   wire [3:0] \o_w$71[0].q[2] ;
   wire [3:0] \o_w$71[0].q[3] ;
-  wire [15:0] \o_w$91 ;
-  wire [15:0] \o_w$91[0] ;
-  wire [15:0] \o_w$91[0].q ;
-  wire [3:0] \o_w$91[0].q[0] ;
-  wire [3:0] \o_w$91[0].q[1] ;
-  wire [3:0] \o_w$91[0].q[2] ;
-  wire [3:0] \o_w$91[0].q[3] ;
-  wire [15:0] \o_w$93 ;
-  wire [15:0] \o_w$93[0] ;
-  wire [15:0] \o_w$93[0].q ;
-  wire [3:0] \o_w$93[0].q[0] ;
-  wire [3:0] \o_w$93[0].q[1] ;
-  wire [3:0] \o_w$93[0].q[2] ;
-  wire [3:0] \o_w$93[0].q[3] ;
-  wire [15:0] \o_w$95 ;
-  wire [15:0] \o_w$95[0] ;
-  wire [15:0] \o_w$95[0].q ;
-  wire [3:0] \o_w$95[0].q[0] ;
-  wire [3:0] \o_w$95[0].q[1] ;
-  wire [3:0] \o_w$95[0].q[2] ;
-  wire [3:0] \o_w$95[0].q[3] ;
+  wire [15:0] \o_w$73 ;
+  wire [15:0] \o_w$73[0] ;
+  wire [15:0] \o_w$73[0].q ;
+  wire [3:0] \o_w$73[0].q[0] ;
+  wire [3:0] \o_w$73[0].q[1] ;
+  wire [3:0] \o_w$73[0].q[2] ;
+  wire [3:0] \o_w$73[0].q[3] ;
+  wire [15:0] \o_w$75 ;
+  wire [15:0] \o_w$75[0] ;
+  wire [15:0] \o_w$75[0].q ;
+  wire [3:0] \o_w$75[0].q[0] ;
+  wire [3:0] \o_w$75[0].q[1] ;
+  wire [3:0] \o_w$75[0].q[2] ;
+  wire [3:0] \o_w$75[0].q[3] ;
+  wire [15:0] \o_w$77 ;
+  wire [15:0] \o_w$77[0] ;
+  wire [15:0] \o_w$77[0].q ;
+  wire [3:0] \o_w$77[0].q[0] ;
+  wire [3:0] \o_w$77[0].q[1] ;
+  wire [3:0] \o_w$77[0].q[2] ;
+  wire [3:0] \o_w$77[0].q[3] ;
+  wire [15:0] \o_w$79 ;
+  wire [15:0] \o_w$79[0] ;
+  wire [15:0] \o_w$79[0].q ;
+  wire [3:0] \o_w$79[0].q[0] ;
+  wire [3:0] \o_w$79[0].q[1] ;
+  wire [3:0] \o_w$79[0].q[2] ;
+  wire [3:0] \o_w$79[0].q[3] ;
+  wire [15:0] \o_w$81 ;
+  wire [15:0] \o_w$81[0] ;
+  wire [15:0] \o_w$81[0].q ;
+  wire [3:0] \o_w$81[0].q[0] ;
+  wire [3:0] \o_w$81[0].q[1] ;
+  wire [3:0] \o_w$81[0].q[2] ;
+  wire [3:0] \o_w$81[0].q[3] ;
+  wire [15:0] \o_w$83 ;
+  wire [15:0] \o_w$83[0] ;
+  wire [15:0] \o_w$83[0].q ;
+  wire [3:0] \o_w$83[0].q[0] ;
+  wire [3:0] \o_w$83[0].q[1] ;
+  wire [3:0] \o_w$83[0].q[2] ;
+  wire [3:0] \o_w$83[0].q[3] ;
+  wire [15:0] \o_w$85 ;
+  wire [15:0] \o_w$85[0] ;
+  wire [15:0] \o_w$85[0].q ;
+  wire [3:0] \o_w$85[0].q[0] ;
+  wire [3:0] \o_w$85[0].q[1] ;
+  wire [3:0] \o_w$85[0].q[2] ;
+  wire [3:0] \o_w$85[0].q[3] ;
+  wire [15:0] \o_w$87 ;
+  wire [15:0] \o_w$87[0] ;
+  wire [15:0] \o_w$87[0].q ;
+  wire [3:0] \o_w$87[0].q[0] ;
+  wire [3:0] \o_w$87[0].q[1] ;
+  wire [3:0] \o_w$87[0].q[2] ;
+  wire [3:0] \o_w$87[0].q[3] ;
   wire [15:0] \o_w[0] ;
   wire [15:0] \o_w[0].q ;
   wire [3:0] \o_w[0].q[0] ;
@@ -3430,15 +3430,15 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   always @(posedge clk)
     y0_d3 <= \$26 ;
   always @(posedge clk)
-    \i_w$88  <= \$27 ;
+    \i_w$106  <= \$27 ;
   always @(posedge clk)
     w1_zero_held <= \$28 ;
   always @(posedge clk)
     w1_scale_held <= \$29 ;
   always @(posedge clk)
-    \i_zero$106  <= \$30 ;
+    \i_zero$118  <= \$30 ;
   always @(posedge clk)
-    \i_scale$108  <= \$31 ;
+    \i_scale$120  <= \$31 ;
   always @(posedge clk)
     y1_d1 <= \$32 ;
   always @(posedge clk)
@@ -3446,7 +3446,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   always @(posedge clk)
     w2_q_d1 <= \$34 ;
   always @(posedge clk)
-    \i_w$111  <= \$35 ;
+    \i_w$123  <= \$35 ;
   always @(posedge clk)
     w2_zero_held <= \$36 ;
   always @(posedge clk)
@@ -3454,11 +3454,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   always @(posedge clk)
     w2_zero_u0_d1 <= \$38 ;
   always @(posedge clk)
-    \i_zero$129  <= \$39 ;
+    \i_zero$135  <= \$39 ;
   always @(posedge clk)
     w2_scale_u0_d1 <= \$40 ;
   always @(posedge clk)
-    \i_scale$131  <= \$41 ;
+    \i_scale$137  <= \$41 ;
   always @(posedge clk)
     y2_d1 <= \$42 ;
   always @(posedge clk)
@@ -3466,7 +3466,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   always @(posedge clk)
     w3_q_d2 <= \$44 ;
   always @(posedge clk)
-    \i_w$134  <= \$45 ;
+    \i_w$140  <= \$45 ;
   always @(posedge clk)
     w3_zero_held <= \$46 ;
   always @(posedge clk)
@@ -3529,19 +3529,19 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0  col1_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$96 ),
-    .i_hand_valid(\i_hand_valid$98 ),
-    .i_scale(\i_scale$108 ),
-    .i_zero(\i_zero$106 ),
+    .i_hand(\i_hand$108 ),
+    .i_hand_valid(\i_hand_valid$110 ),
+    .i_scale(\i_scale$120 ),
+    .i_zero(\i_zero$118 ),
     .o_y(\o_y$175 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0  col2_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$119 ),
-    .i_hand_valid(\i_hand_valid$121 ),
-    .i_scale(\i_scale$131 ),
-    .i_zero(\i_zero$129 ),
+    .i_hand(\i_hand$125 ),
+    .i_hand_valid(\i_hand_valid$127 ),
+    .i_scale(\i_scale$137 ),
+    .i_zero(\i_zero$135 ),
     .o_y(\o_y$181 ),
     .rst(rst)
   );
@@ -3562,169 +3562,169 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_valid(o_valid),
-    .o_w(\i_w$66 ),
+    .o_w(i_w),
     .pe_0_0__i_a(\i_a$1 [63:0]),
     .pe_0_0__i_ctl(i_ctl),
-    .pe_0_0__i_w(\i_w$65 [15:0]),
+    .pe_0_0__i_w(\i_w$89 [15:0]),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$97 ),
-    .o_valid(\o_valid$99 ),
-    .o_w(\i_w$90 ),
+    .o_psum(\o_psum$109 ),
+    .o_valid(\o_valid$111 ),
+    .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$4 ),
     .pe_0_0__i_ctl(\i_ctl$6 ),
-    .pe_0_0__i_w(\i_w$88 ),
+    .pe_0_0__i_w(\i_w$106 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$120 ),
-    .o_valid(\o_valid$122 ),
-    .o_w(\i_w$113 ),
+    .o_psum(\o_psum$126 ),
+    .o_valid(\o_valid$128 ),
+    .o_w(\i_w$76 ),
     .pe_0_0__i_a(\i_a$8 ),
     .pe_0_0__i_ctl(\i_ctl$10 ),
-    .pe_0_0__i_w(\i_w$111 ),
+    .pe_0_0__i_w(\i_w$123 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
     .o_psum(\o_psum$143 ),
     .o_valid(\o_valid$145 ),
-    .o_w(\i_w$136 ),
+    .o_w(\i_w$82 ),
     .pe_0_0__i_a(\i_a$12 ),
     .pe_0_0__i_ctl(\i_ctl$14 ),
-    .pe_0_0__i_w(\i_w$134 ),
+    .pe_0_0__i_w(\i_w$140 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$76 ),
-    .o_valid(\o_valid$77 ),
-    .o_w(\i_w$68 ),
+    .o_psum(\o_psum$94 ),
+    .o_valid(\o_valid$95 ),
+    .o_w(\i_w$66 ),
     .pe_0_0__i_a(\i_a$16 ),
     .pe_0_0__i_ctl(\i_ctl$18 ),
-    .pe_0_0__i_w(\i_w$66 ),
+    .pe_0_0__i_w(i_w),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$100 ),
-    .o_valid(\o_valid$101 ),
-    .o_w(\i_w$92 ),
+    .o_psum(\o_psum$112 ),
+    .o_valid(\o_valid$113 ),
+    .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$20 ),
     .pe_0_0__i_ctl(\i_ctl$22 ),
-    .pe_0_0__i_w(\i_w$90 ),
+    .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$123 ),
-    .o_valid(\o_valid$124 ),
-    .o_w(\i_w$115 ),
+    .o_psum(\o_psum$129 ),
+    .o_valid(\o_valid$130 ),
+    .o_w(\i_w$78 ),
     .pe_0_0__i_a(\i_a$24 ),
     .pe_0_0__i_ctl(\i_ctl$26 ),
-    .pe_0_0__i_w(\i_w$113 ),
+    .pe_0_0__i_w(\i_w$76 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
     .o_psum(\o_psum$146 ),
     .o_valid(\o_valid$147 ),
-    .o_w(\i_w$138 ),
+    .o_w(\i_w$84 ),
     .pe_0_0__i_a(\i_a$28 ),
     .pe_0_0__i_ctl(\i_ctl$30 ),
-    .pe_0_0__i_w(\i_w$136 ),
+    .pe_0_0__i_w(\i_w$82 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$78 ),
-    .o_valid(\o_valid$79 ),
-    .o_w(\i_w$70 ),
+    .o_psum(\o_psum$96 ),
+    .o_valid(\o_valid$97 ),
+    .o_w(\i_w$68 ),
     .pe_0_0__i_a(\i_a$32 ),
     .pe_0_0__i_ctl(\i_ctl$34 ),
-    .pe_0_0__i_w(\i_w$68 ),
+    .pe_0_0__i_w(\i_w$66 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$102 ),
-    .o_valid(\o_valid$103 ),
-    .o_w(\i_w$94 ),
+    .o_psum(\o_psum$114 ),
+    .o_valid(\o_valid$115 ),
+    .o_w(\i_w$74 ),
     .pe_0_0__i_a(\i_a$36 ),
     .pe_0_0__i_ctl(\i_ctl$38 ),
-    .pe_0_0__i_w(\i_w$92 ),
+    .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$125 ),
-    .o_valid(\o_valid$126 ),
-    .o_w(\i_w$117 ),
+    .o_psum(\o_psum$131 ),
+    .o_valid(\o_valid$132 ),
+    .o_w(\i_w$80 ),
     .pe_0_0__i_a(\i_a$40 ),
     .pe_0_0__i_ctl(\i_ctl$42 ),
-    .pe_0_0__i_w(\i_w$115 ),
+    .pe_0_0__i_w(\i_w$78 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
     .o_psum(\o_psum$148 ),
     .o_valid(\o_valid$149 ),
-    .o_w(\i_w$140 ),
+    .o_w(\i_w$86 ),
     .pe_0_0__i_a(\i_a$44 ),
     .pe_0_0__i_ctl(\i_ctl$46 ),
-    .pe_0_0__i_w(\i_w$138 ),
+    .pe_0_0__i_w(\i_w$84 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$80 ),
-    .o_valid(\o_valid$81 ),
+    .o_psum(\o_psum$98 ),
+    .o_valid(\o_valid$99 ),
     .pe_0_0__i_a(\i_a$48 ),
     .pe_0_0__i_ctl(\i_ctl$50 ),
-    .pe_0_0__i_w(\i_w$70 ),
+    .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$104 ),
-    .o_valid(\o_valid$105 ),
+    .o_psum(\o_psum$116 ),
+    .o_valid(\o_valid$117 ),
     .pe_0_0__i_a(\i_a$52 ),
     .pe_0_0__i_ctl(\i_ctl$54 ),
-    .pe_0_0__i_w(\i_w$94 ),
+    .pe_0_0__i_w(\i_w$74 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$127 ),
-    .o_valid(\o_valid$128 ),
+    .o_psum(\o_psum$133 ),
+    .o_valid(\o_valid$134 ),
     .pe_0_0__i_a(\i_a$56 ),
     .pe_0_0__i_ctl(\i_ctl$58 ),
-    .pe_0_0__i_w(\i_w$117 ),
+    .pe_0_0__i_w(\i_w$80 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_3  tile_3_3 (
@@ -3733,14 +3733,14 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
     .o_valid(\o_valid$151 ),
     .pe_0_0__i_a(\i_a$60 ),
     .pe_0_0__i_ctl(\i_ctl$62 ),
-    .pe_0_0__i_w(\i_w$140 ),
+    .pe_0_0__i_w(\i_w$86 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$23  = i_scale;
     if (\$3 ) begin
-      \$23  = \i_w$65 [35:20];
+      \$23  = \i_w$89 [35:20];
     end
     if (rst) begin
       \$23  = 16'h0000;
@@ -3769,7 +3769,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$27  = \i_w$65 [51:36];
+    \$27  = \i_w$89 [51:36];
     if (rst) begin
       \$27  = 16'h0000;
     end
@@ -3778,7 +3778,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$28  = w1_zero_held;
     if (\$4 ) begin
-      \$28  = \i_w$65 [55:52];
+      \$28  = \i_w$89 [55:52];
     end
     if (rst) begin
       \$28  = 4'h0;
@@ -3788,7 +3788,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$29  = w1_scale_held;
     if (\$5 ) begin
-      \$29  = \i_w$65 [71:56];
+      \$29  = \i_w$89 [71:56];
     end
     if (rst) begin
       \$29  = 16'h0000;
@@ -3824,7 +3824,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$34  = \i_w$65 [87:72];
+    \$34  = \i_w$89 [87:72];
     if (rst) begin
       \$34  = 16'h0000;
     end
@@ -3840,7 +3840,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$36  = w2_zero_held;
     if (\$6 ) begin
-      \$36  = \i_w$65 [91:88];
+      \$36  = \i_w$89 [91:88];
     end
     if (rst) begin
       \$36  = 4'h0;
@@ -3850,7 +3850,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$37  = w2_scale_held;
     if (\$7 ) begin
-      \$37  = \i_w$65 [107:92];
+      \$37  = \i_w$89 [107:92];
     end
     if (rst) begin
       \$37  = 16'h0000;
@@ -3893,7 +3893,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$43  = \i_w$65 [123:108];
+    \$43  = \i_w$89 [123:108];
     if (rst) begin
       \$43  = 16'h0000;
     end
@@ -3916,7 +3916,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$46  = w3_zero_held;
     if (\$8 ) begin
-      \$46  = \i_w$65 [127:124];
+      \$46  = \i_w$89 [127:124];
     end
     if (rst) begin
       \$46  = 4'h0;
@@ -3926,7 +3926,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$47  = w3_scale_held;
     if (\$9 ) begin
-      \$47  = \i_w$65 [143:128];
+      \$47  = \i_w$89 [143:128];
     end
     if (rst) begin
       \$47  = 16'h0000;
@@ -4076,7 +4076,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$22  = i_zero;
     if (\$2 ) begin
-      \$22  = \i_w$65 [19:16];
+      \$22  = \i_w$89 [19:16];
     end
     if (rst) begin
       \$22  = 4'h0;
@@ -4114,28 +4114,28 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   assign \o_ctl$59  = \i_ctl$58 ;
   assign \o_a$61  = \i_a$60 ;
   assign \o_ctl$63  = \i_ctl$62 ;
-  assign i_w = \i_w$65 [15:0];
-  assign o_w = \i_w$66 ;
+  assign o_w = i_w;
+  assign \o_w$67  = \i_w$66 ;
   assign \o_w$69  = \i_w$68 ;
   assign \o_w$71  = \i_w$70 ;
+  assign \o_w$73  = \i_w$72 ;
+  assign \o_w$75  = \i_w$74 ;
+  assign \o_w$77  = \i_w$76 ;
+  assign \o_w$79  = \i_w$78 ;
+  assign \o_w$81  = \i_w$80 ;
+  assign \o_w$83  = \i_w$82 ;
+  assign \o_w$85  = \i_w$84 ;
+  assign \o_w$87  = \i_w$86 ;
+  assign \i_w$88  = \i_w$89 [15:0];
   assign w0_zero_held = i_zero;
   assign w0_scale_held = i_scale;
-  assign w1_q_d1 = \i_w$88 ;
-  assign \o_w$91  = \i_w$90 ;
-  assign \o_w$93  = \i_w$92 ;
-  assign \o_w$95  = \i_w$94 ;
-  assign w1_zero_u0_d1 = \i_zero$106 ;
-  assign w1_scale_u0_d1 = \i_scale$108 ;
-  assign w2_q_d2 = \i_w$111 ;
-  assign \o_w$114  = \i_w$113 ;
-  assign \o_w$116  = \i_w$115 ;
-  assign \o_w$118  = \i_w$117 ;
-  assign w2_zero_u0_d2 = \i_zero$129 ;
-  assign w2_scale_u0_d2 = \i_scale$131 ;
-  assign w3_q_d3 = \i_w$134 ;
-  assign \o_w$137  = \i_w$136 ;
-  assign \o_w$139  = \i_w$138 ;
-  assign \o_w$141  = \i_w$140 ;
+  assign w1_q_d1 = \i_w$106 ;
+  assign w1_zero_u0_d1 = \i_zero$118 ;
+  assign w1_scale_u0_d1 = \i_scale$120 ;
+  assign w2_q_d2 = \i_w$123 ;
+  assign w2_zero_u0_d2 = \i_zero$135 ;
+  assign w2_scale_u0_d2 = \i_scale$137 ;
+  assign w3_q_d3 = \i_w$140 ;
   assign w3_zero_u0_d3 = \i_zero$152 ;
   assign w3_scale_u0_d3 = \i_scale$154 ;
   assign \i_a[0]  = \i_a$1 [63:0];
@@ -4498,56 +4498,30 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   assign \o_ctl$63[0].first  = \i_ctl$62 [2];
   assign \o_ctl$63[0].last  = \i_ctl$62 [3];
   assign \o_ctl$63[0].group_end  = \i_ctl$62 [4];
-  assign \i_w[0]  = \i_w$65 [15:0];
-  assign \i_w[0].q  = \i_w$65 [15:0];
-  assign \i_w[0].q[0]  = \i_w$65 [3:0];
-  assign \i_w[0].q[1]  = \i_w$65 [7:4];
-  assign \i_w[0].q[2]  = \i_w$65 [11:8];
-  assign \i_w[0].q[3]  = \i_w$65 [15:12];
-  assign \i_w$65[0]  = \i_w$65 [35:0];
-  assign \i_w$65[0].q  = \i_w$65 [15:0];
-  assign \i_w$65[0].q[0]  = \i_w$65 [3:0];
-  assign \i_w$65[0].q[1]  = \i_w$65 [7:4];
-  assign \i_w$65[0].q[2]  = \i_w$65 [11:8];
-  assign \i_w$65[0].q[3]  = \i_w$65 [15:12];
-  assign \i_w$65[0].zero  = \i_w$65 [19:16];
-  assign \i_w$65[0].scale  = \i_w$65 [35:20];
-  assign \i_w$65[1]  = \i_w$65 [71:36];
-  assign \i_w$65[1].q  = \i_w$65 [51:36];
-  assign \i_w$65[1].q[0]  = \i_w$65 [39:36];
-  assign \i_w$65[1].q[1]  = \i_w$65 [43:40];
-  assign \i_w$65[1].q[2]  = \i_w$65 [47:44];
-  assign \i_w$65[1].q[3]  = \i_w$65 [51:48];
-  assign \i_w$65[1].zero  = \i_w$65 [55:52];
-  assign \i_w$65[1].scale  = \i_w$65 [71:56];
-  assign \i_w$65[2]  = \i_w$65 [107:72];
-  assign \i_w$65[2].q  = \i_w$65 [87:72];
-  assign \i_w$65[2].q[0]  = \i_w$65 [75:72];
-  assign \i_w$65[2].q[1]  = \i_w$65 [79:76];
-  assign \i_w$65[2].q[2]  = \i_w$65 [83:80];
-  assign \i_w$65[2].q[3]  = \i_w$65 [87:84];
-  assign \i_w$65[2].zero  = \i_w$65 [91:88];
-  assign \i_w$65[2].scale  = \i_w$65 [107:92];
-  assign \i_w$65[3]  = \i_w$65 [143:108];
-  assign \i_w$65[3].q  = \i_w$65 [123:108];
-  assign \i_w$65[3].q[0]  = \i_w$65 [111:108];
-  assign \i_w$65[3].q[1]  = \i_w$65 [115:112];
-  assign \i_w$65[3].q[2]  = \i_w$65 [119:116];
-  assign \i_w$65[3].q[3]  = \i_w$65 [123:120];
-  assign \i_w$65[3].zero  = \i_w$65 [127:124];
-  assign \i_w$65[3].scale  = \i_w$65 [143:128];
+  assign \i_w[0]  = i_w;
+  assign \i_w[0].q  = i_w;
+  assign \i_w[0].q[0]  = i_w[3:0];
+  assign \i_w[0].q[1]  = i_w[7:4];
+  assign \i_w[0].q[2]  = i_w[11:8];
+  assign \i_w[0].q[3]  = i_w[15:12];
+  assign \o_w[0]  = i_w;
+  assign \o_w[0].q  = i_w;
+  assign \o_w[0].q[0]  = i_w[3:0];
+  assign \o_w[0].q[1]  = i_w[7:4];
+  assign \o_w[0].q[2]  = i_w[11:8];
+  assign \o_w[0].q[3]  = i_w[15:12];
   assign \i_w$66[0]  = \i_w$66 ;
   assign \i_w$66[0].q  = \i_w$66 ;
   assign \i_w$66[0].q[0]  = \i_w$66 [3:0];
   assign \i_w$66[0].q[1]  = \i_w$66 [7:4];
   assign \i_w$66[0].q[2]  = \i_w$66 [11:8];
   assign \i_w$66[0].q[3]  = \i_w$66 [15:12];
-  assign \o_w[0]  = \i_w$66 ;
-  assign \o_w[0].q  = \i_w$66 ;
-  assign \o_w[0].q[0]  = \i_w$66 [3:0];
-  assign \o_w[0].q[1]  = \i_w$66 [7:4];
-  assign \o_w[0].q[2]  = \i_w$66 [11:8];
-  assign \o_w[0].q[3]  = \i_w$66 [15:12];
+  assign \o_w$67[0]  = \i_w$66 ;
+  assign \o_w$67[0].q  = \i_w$66 ;
+  assign \o_w$67[0].q[0]  = \i_w$66 [3:0];
+  assign \o_w$67[0].q[1]  = \i_w$66 [7:4];
+  assign \o_w$67[0].q[2]  = \i_w$66 [11:8];
+  assign \o_w$67[0].q[3]  = \i_w$66 [15:12];
   assign \i_w$68[0]  = \i_w$68 ;
   assign \i_w$68[0].q  = \i_w$68 ;
   assign \i_w$68[0].q[0]  = \i_w$68 [3:0];
@@ -4572,6 +4546,140 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   assign \o_w$71[0].q[1]  = \i_w$70 [7:4];
   assign \o_w$71[0].q[2]  = \i_w$70 [11:8];
   assign \o_w$71[0].q[3]  = \i_w$70 [15:12];
+  assign \i_w$72[0]  = \i_w$72 ;
+  assign \i_w$72[0].q  = \i_w$72 ;
+  assign \i_w$72[0].q[0]  = \i_w$72 [3:0];
+  assign \i_w$72[0].q[1]  = \i_w$72 [7:4];
+  assign \i_w$72[0].q[2]  = \i_w$72 [11:8];
+  assign \i_w$72[0].q[3]  = \i_w$72 [15:12];
+  assign \o_w$73[0]  = \i_w$72 ;
+  assign \o_w$73[0].q  = \i_w$72 ;
+  assign \o_w$73[0].q[0]  = \i_w$72 [3:0];
+  assign \o_w$73[0].q[1]  = \i_w$72 [7:4];
+  assign \o_w$73[0].q[2]  = \i_w$72 [11:8];
+  assign \o_w$73[0].q[3]  = \i_w$72 [15:12];
+  assign \i_w$74[0]  = \i_w$74 ;
+  assign \i_w$74[0].q  = \i_w$74 ;
+  assign \i_w$74[0].q[0]  = \i_w$74 [3:0];
+  assign \i_w$74[0].q[1]  = \i_w$74 [7:4];
+  assign \i_w$74[0].q[2]  = \i_w$74 [11:8];
+  assign \i_w$74[0].q[3]  = \i_w$74 [15:12];
+  assign \o_w$75[0]  = \i_w$74 ;
+  assign \o_w$75[0].q  = \i_w$74 ;
+  assign \o_w$75[0].q[0]  = \i_w$74 [3:0];
+  assign \o_w$75[0].q[1]  = \i_w$74 [7:4];
+  assign \o_w$75[0].q[2]  = \i_w$74 [11:8];
+  assign \o_w$75[0].q[3]  = \i_w$74 [15:12];
+  assign \i_w$76[0]  = \i_w$76 ;
+  assign \i_w$76[0].q  = \i_w$76 ;
+  assign \i_w$76[0].q[0]  = \i_w$76 [3:0];
+  assign \i_w$76[0].q[1]  = \i_w$76 [7:4];
+  assign \i_w$76[0].q[2]  = \i_w$76 [11:8];
+  assign \i_w$76[0].q[3]  = \i_w$76 [15:12];
+  assign \o_w$77[0]  = \i_w$76 ;
+  assign \o_w$77[0].q  = \i_w$76 ;
+  assign \o_w$77[0].q[0]  = \i_w$76 [3:0];
+  assign \o_w$77[0].q[1]  = \i_w$76 [7:4];
+  assign \o_w$77[0].q[2]  = \i_w$76 [11:8];
+  assign \o_w$77[0].q[3]  = \i_w$76 [15:12];
+  assign \i_w$78[0]  = \i_w$78 ;
+  assign \i_w$78[0].q  = \i_w$78 ;
+  assign \i_w$78[0].q[0]  = \i_w$78 [3:0];
+  assign \i_w$78[0].q[1]  = \i_w$78 [7:4];
+  assign \i_w$78[0].q[2]  = \i_w$78 [11:8];
+  assign \i_w$78[0].q[3]  = \i_w$78 [15:12];
+  assign \o_w$79[0]  = \i_w$78 ;
+  assign \o_w$79[0].q  = \i_w$78 ;
+  assign \o_w$79[0].q[0]  = \i_w$78 [3:0];
+  assign \o_w$79[0].q[1]  = \i_w$78 [7:4];
+  assign \o_w$79[0].q[2]  = \i_w$78 [11:8];
+  assign \o_w$79[0].q[3]  = \i_w$78 [15:12];
+  assign \i_w$80[0]  = \i_w$80 ;
+  assign \i_w$80[0].q  = \i_w$80 ;
+  assign \i_w$80[0].q[0]  = \i_w$80 [3:0];
+  assign \i_w$80[0].q[1]  = \i_w$80 [7:4];
+  assign \i_w$80[0].q[2]  = \i_w$80 [11:8];
+  assign \i_w$80[0].q[3]  = \i_w$80 [15:12];
+  assign \o_w$81[0]  = \i_w$80 ;
+  assign \o_w$81[0].q  = \i_w$80 ;
+  assign \o_w$81[0].q[0]  = \i_w$80 [3:0];
+  assign \o_w$81[0].q[1]  = \i_w$80 [7:4];
+  assign \o_w$81[0].q[2]  = \i_w$80 [11:8];
+  assign \o_w$81[0].q[3]  = \i_w$80 [15:12];
+  assign \i_w$82[0]  = \i_w$82 ;
+  assign \i_w$82[0].q  = \i_w$82 ;
+  assign \i_w$82[0].q[0]  = \i_w$82 [3:0];
+  assign \i_w$82[0].q[1]  = \i_w$82 [7:4];
+  assign \i_w$82[0].q[2]  = \i_w$82 [11:8];
+  assign \i_w$82[0].q[3]  = \i_w$82 [15:12];
+  assign \o_w$83[0]  = \i_w$82 ;
+  assign \o_w$83[0].q  = \i_w$82 ;
+  assign \o_w$83[0].q[0]  = \i_w$82 [3:0];
+  assign \o_w$83[0].q[1]  = \i_w$82 [7:4];
+  assign \o_w$83[0].q[2]  = \i_w$82 [11:8];
+  assign \o_w$83[0].q[3]  = \i_w$82 [15:12];
+  assign \i_w$84[0]  = \i_w$84 ;
+  assign \i_w$84[0].q  = \i_w$84 ;
+  assign \i_w$84[0].q[0]  = \i_w$84 [3:0];
+  assign \i_w$84[0].q[1]  = \i_w$84 [7:4];
+  assign \i_w$84[0].q[2]  = \i_w$84 [11:8];
+  assign \i_w$84[0].q[3]  = \i_w$84 [15:12];
+  assign \o_w$85[0]  = \i_w$84 ;
+  assign \o_w$85[0].q  = \i_w$84 ;
+  assign \o_w$85[0].q[0]  = \i_w$84 [3:0];
+  assign \o_w$85[0].q[1]  = \i_w$84 [7:4];
+  assign \o_w$85[0].q[2]  = \i_w$84 [11:8];
+  assign \o_w$85[0].q[3]  = \i_w$84 [15:12];
+  assign \i_w$86[0]  = \i_w$86 ;
+  assign \i_w$86[0].q  = \i_w$86 ;
+  assign \i_w$86[0].q[0]  = \i_w$86 [3:0];
+  assign \i_w$86[0].q[1]  = \i_w$86 [7:4];
+  assign \i_w$86[0].q[2]  = \i_w$86 [11:8];
+  assign \i_w$86[0].q[3]  = \i_w$86 [15:12];
+  assign \o_w$87[0]  = \i_w$86 ;
+  assign \o_w$87[0].q  = \i_w$86 ;
+  assign \o_w$87[0].q[0]  = \i_w$86 [3:0];
+  assign \o_w$87[0].q[1]  = \i_w$86 [7:4];
+  assign \o_w$87[0].q[2]  = \i_w$86 [11:8];
+  assign \o_w$87[0].q[3]  = \i_w$86 [15:12];
+  assign \i_w$88[0]  = \i_w$89 [15:0];
+  assign \i_w$88[0].q  = \i_w$89 [15:0];
+  assign \i_w$88[0].q[0]  = \i_w$89 [3:0];
+  assign \i_w$88[0].q[1]  = \i_w$89 [7:4];
+  assign \i_w$88[0].q[2]  = \i_w$89 [11:8];
+  assign \i_w$88[0].q[3]  = \i_w$89 [15:12];
+  assign \i_w$89[0]  = \i_w$89 [35:0];
+  assign \i_w$89[0].q  = \i_w$89 [15:0];
+  assign \i_w$89[0].q[0]  = \i_w$89 [3:0];
+  assign \i_w$89[0].q[1]  = \i_w$89 [7:4];
+  assign \i_w$89[0].q[2]  = \i_w$89 [11:8];
+  assign \i_w$89[0].q[3]  = \i_w$89 [15:12];
+  assign \i_w$89[0].zero  = \i_w$89 [19:16];
+  assign \i_w$89[0].scale  = \i_w$89 [35:20];
+  assign \i_w$89[1]  = \i_w$89 [71:36];
+  assign \i_w$89[1].q  = \i_w$89 [51:36];
+  assign \i_w$89[1].q[0]  = \i_w$89 [39:36];
+  assign \i_w$89[1].q[1]  = \i_w$89 [43:40];
+  assign \i_w$89[1].q[2]  = \i_w$89 [47:44];
+  assign \i_w$89[1].q[3]  = \i_w$89 [51:48];
+  assign \i_w$89[1].zero  = \i_w$89 [55:52];
+  assign \i_w$89[1].scale  = \i_w$89 [71:56];
+  assign \i_w$89[2]  = \i_w$89 [107:72];
+  assign \i_w$89[2].q  = \i_w$89 [87:72];
+  assign \i_w$89[2].q[0]  = \i_w$89 [75:72];
+  assign \i_w$89[2].q[1]  = \i_w$89 [79:76];
+  assign \i_w$89[2].q[2]  = \i_w$89 [83:80];
+  assign \i_w$89[2].q[3]  = \i_w$89 [87:84];
+  assign \i_w$89[2].zero  = \i_w$89 [91:88];
+  assign \i_w$89[2].scale  = \i_w$89 [107:92];
+  assign \i_w$89[3]  = \i_w$89 [143:108];
+  assign \i_w$89[3].q  = \i_w$89 [123:108];
+  assign \i_w$89[3].q[0]  = \i_w$89 [111:108];
+  assign \i_w$89[3].q[1]  = \i_w$89 [115:112];
+  assign \i_w$89[3].q[2]  = \i_w$89 [119:116];
+  assign \i_w$89[3].q[3]  = \i_w$89 [123:120];
+  assign \i_w$89[3].zero  = \i_w$89 [127:124];
+  assign \i_w$89[3].scale  = \i_w$89 [143:128];
   assign \i_hand[0]  = i_hand[65:0];
   assign \i_hand[0].p  = i_hand[31:0];
   assign \i_hand[0].a  = i_hand[63:32];
@@ -4599,265 +4707,157 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   assign \o_psum[0][0].first  = o_psum[64];
   assign \o_psum[0][0].last  = o_psum[65];
   assign \o_valid[0]  = o_valid;
-  assign \o_psum$76[0]  = \o_psum$76 ;
-  assign \o_psum$76[0][0]  = \o_psum$76 ;
-  assign \o_psum$76[0][0].p  = \o_psum$76 [31:0];
-  assign \o_psum$76[0][0].a  = \o_psum$76 [63:32];
-  assign \o_psum$76[0][0].first  = \o_psum$76 [64];
-  assign \o_psum$76[0][0].last  = \o_psum$76 [65];
-  assign \o_valid$77[0]  = \o_valid$77 ;
-  assign \o_psum$78[0]  = \o_psum$78 ;
-  assign \o_psum$78[0][0]  = \o_psum$78 ;
-  assign \o_psum$78[0][0].p  = \o_psum$78 [31:0];
-  assign \o_psum$78[0][0].a  = \o_psum$78 [63:32];
-  assign \o_psum$78[0][0].first  = \o_psum$78 [64];
-  assign \o_psum$78[0][0].last  = \o_psum$78 [65];
-  assign \o_valid$79[0]  = \o_valid$79 ;
-  assign \o_psum$80[0]  = \o_psum$80 ;
-  assign \o_psum$80[0][0]  = \o_psum$80 ;
-  assign \o_psum$80[0][0].p  = \o_psum$80 [31:0];
-  assign \o_psum$80[0][0].a  = \o_psum$80 [63:32];
-  assign \o_psum$80[0][0].first  = \o_psum$80 [64];
-  assign \o_psum$80[0][0].last  = \o_psum$80 [65];
-  assign \o_valid$81[0]  = \o_valid$81 ;
+  assign \o_psum$94[0]  = \o_psum$94 ;
+  assign \o_psum$94[0][0]  = \o_psum$94 ;
+  assign \o_psum$94[0][0].p  = \o_psum$94 [31:0];
+  assign \o_psum$94[0][0].a  = \o_psum$94 [63:32];
+  assign \o_psum$94[0][0].first  = \o_psum$94 [64];
+  assign \o_psum$94[0][0].last  = \o_psum$94 [65];
+  assign \o_valid$95[0]  = \o_valid$95 ;
+  assign \o_psum$96[0]  = \o_psum$96 ;
+  assign \o_psum$96[0][0]  = \o_psum$96 ;
+  assign \o_psum$96[0][0].p  = \o_psum$96 [31:0];
+  assign \o_psum$96[0][0].a  = \o_psum$96 [63:32];
+  assign \o_psum$96[0][0].first  = \o_psum$96 [64];
+  assign \o_psum$96[0][0].last  = \o_psum$96 [65];
+  assign \o_valid$97[0]  = \o_valid$97 ;
+  assign \o_psum$98[0]  = \o_psum$98 ;
+  assign \o_psum$98[0][0]  = \o_psum$98 ;
+  assign \o_psum$98[0][0].p  = \o_psum$98 [31:0];
+  assign \o_psum$98[0][0].a  = \o_psum$98 [63:32];
+  assign \o_psum$98[0][0].first  = \o_psum$98 [64];
+  assign \o_psum$98[0][0].last  = \o_psum$98 [65];
+  assign \o_valid$99[0]  = \o_valid$99 ;
   assign \o_row[0]  = o_row[31:0];
   assign \o_row[1]  = o_row[63:32];
   assign \o_row[2]  = o_row[95:64];
   assign \o_row[3]  = o_row[127:96];
-  assign \i_w$88[0]  = \i_w$88 ;
-  assign \i_w$88[0].q  = \i_w$88 ;
-  assign \i_w$88[0].q[0]  = \i_w$88 [3:0];
-  assign \i_w$88[0].q[1]  = \i_w$88 [7:4];
-  assign \i_w$88[0].q[2]  = \i_w$88 [11:8];
-  assign \i_w$88[0].q[3]  = \i_w$88 [15:12];
-  assign \w1_q_d1[0]  = \i_w$88 [3:0];
-  assign \w1_q_d1[1]  = \i_w$88 [7:4];
-  assign \w1_q_d1[2]  = \i_w$88 [11:8];
-  assign \w1_q_d1[3]  = \i_w$88 [15:12];
-  assign \i_w$90[0]  = \i_w$90 ;
-  assign \i_w$90[0].q  = \i_w$90 ;
-  assign \i_w$90[0].q[0]  = \i_w$90 [3:0];
-  assign \i_w$90[0].q[1]  = \i_w$90 [7:4];
-  assign \i_w$90[0].q[2]  = \i_w$90 [11:8];
-  assign \i_w$90[0].q[3]  = \i_w$90 [15:12];
-  assign \o_w$91[0]  = \i_w$90 ;
-  assign \o_w$91[0].q  = \i_w$90 ;
-  assign \o_w$91[0].q[0]  = \i_w$90 [3:0];
-  assign \o_w$91[0].q[1]  = \i_w$90 [7:4];
-  assign \o_w$91[0].q[2]  = \i_w$90 [11:8];
-  assign \o_w$91[0].q[3]  = \i_w$90 [15:12];
-  assign \i_w$92[0]  = \i_w$92 ;
-  assign \i_w$92[0].q  = \i_w$92 ;
-  assign \i_w$92[0].q[0]  = \i_w$92 [3:0];
-  assign \i_w$92[0].q[1]  = \i_w$92 [7:4];
-  assign \i_w$92[0].q[2]  = \i_w$92 [11:8];
-  assign \i_w$92[0].q[3]  = \i_w$92 [15:12];
-  assign \o_w$93[0]  = \i_w$92 ;
-  assign \o_w$93[0].q  = \i_w$92 ;
-  assign \o_w$93[0].q[0]  = \i_w$92 [3:0];
-  assign \o_w$93[0].q[1]  = \i_w$92 [7:4];
-  assign \o_w$93[0].q[2]  = \i_w$92 [11:8];
-  assign \o_w$93[0].q[3]  = \i_w$92 [15:12];
-  assign \i_w$94[0]  = \i_w$94 ;
-  assign \i_w$94[0].q  = \i_w$94 ;
-  assign \i_w$94[0].q[0]  = \i_w$94 [3:0];
-  assign \i_w$94[0].q[1]  = \i_w$94 [7:4];
-  assign \i_w$94[0].q[2]  = \i_w$94 [11:8];
-  assign \i_w$94[0].q[3]  = \i_w$94 [15:12];
-  assign \o_w$95[0]  = \i_w$94 ;
-  assign \o_w$95[0].q  = \i_w$94 ;
-  assign \o_w$95[0].q[0]  = \i_w$94 [3:0];
-  assign \o_w$95[0].q[1]  = \i_w$94 [7:4];
-  assign \o_w$95[0].q[2]  = \i_w$94 [11:8];
-  assign \o_w$95[0].q[3]  = \i_w$94 [15:12];
-  assign \i_hand$96[0]  = \i_hand$96 [65:0];
-  assign \i_hand$96[0].p  = \i_hand$96 [31:0];
-  assign \i_hand$96[0].a  = \i_hand$96 [63:32];
-  assign \i_hand$96[0].first  = \i_hand$96 [64];
-  assign \i_hand$96[0].last  = \i_hand$96 [65];
-  assign \i_hand$96[1]  = \i_hand$96 [131:66];
-  assign \i_hand$96[1].p  = \i_hand$96 [97:66];
-  assign \i_hand$96[1].a  = \i_hand$96 [129:98];
-  assign \i_hand$96[1].first  = \i_hand$96 [130];
-  assign \i_hand$96[1].last  = \i_hand$96 [131];
-  assign \i_hand$96[2]  = \i_hand$96 [197:132];
-  assign \i_hand$96[2].p  = \i_hand$96 [163:132];
-  assign \i_hand$96[2].a  = \i_hand$96 [195:164];
-  assign \i_hand$96[2].first  = \i_hand$96 [196];
-  assign \i_hand$96[2].last  = \i_hand$96 [197];
-  assign \i_hand$96[3]  = \i_hand$96 [263:198];
-  assign \i_hand$96[3].p  = \i_hand$96 [229:198];
-  assign \i_hand$96[3].a  = \i_hand$96 [261:230];
-  assign \i_hand$96[3].first  = \i_hand$96 [262];
-  assign \i_hand$96[3].last  = \i_hand$96 [263];
-  assign \o_psum$97[0]  = \o_psum$97 ;
-  assign \o_psum$97[0][0]  = \o_psum$97 ;
-  assign \o_psum$97[0][0].p  = \o_psum$97 [31:0];
-  assign \o_psum$97[0][0].a  = \o_psum$97 [63:32];
-  assign \o_psum$97[0][0].first  = \o_psum$97 [64];
-  assign \o_psum$97[0][0].last  = \o_psum$97 [65];
-  assign \o_valid$99[0]  = \o_valid$99 ;
-  assign \o_psum$100[0]  = \o_psum$100 ;
-  assign \o_psum$100[0][0]  = \o_psum$100 ;
-  assign \o_psum$100[0][0].p  = \o_psum$100 [31:0];
-  assign \o_psum$100[0][0].a  = \o_psum$100 [63:32];
-  assign \o_psum$100[0][0].first  = \o_psum$100 [64];
-  assign \o_psum$100[0][0].last  = \o_psum$100 [65];
-  assign \o_valid$101[0]  = \o_valid$101 ;
-  assign \o_psum$102[0]  = \o_psum$102 ;
-  assign \o_psum$102[0][0]  = \o_psum$102 ;
-  assign \o_psum$102[0][0].p  = \o_psum$102 [31:0];
-  assign \o_psum$102[0][0].a  = \o_psum$102 [63:32];
-  assign \o_psum$102[0][0].first  = \o_psum$102 [64];
-  assign \o_psum$102[0][0].last  = \o_psum$102 [65];
-  assign \o_valid$103[0]  = \o_valid$103 ;
-  assign \o_psum$104[0]  = \o_psum$104 ;
-  assign \o_psum$104[0][0]  = \o_psum$104 ;
-  assign \o_psum$104[0][0].p  = \o_psum$104 [31:0];
-  assign \o_psum$104[0][0].a  = \o_psum$104 [63:32];
-  assign \o_psum$104[0][0].first  = \o_psum$104 [64];
-  assign \o_psum$104[0][0].last  = \o_psum$104 [65];
-  assign \o_valid$105[0]  = \o_valid$105 ;
-  assign \i_w$111[0]  = \i_w$111 ;
-  assign \i_w$111[0].q  = \i_w$111 ;
-  assign \i_w$111[0].q[0]  = \i_w$111 [3:0];
-  assign \i_w$111[0].q[1]  = \i_w$111 [7:4];
-  assign \i_w$111[0].q[2]  = \i_w$111 [11:8];
-  assign \i_w$111[0].q[3]  = \i_w$111 [15:12];
-  assign \w2_q_d2[0]  = \i_w$111 [3:0];
-  assign \w2_q_d2[1]  = \i_w$111 [7:4];
-  assign \w2_q_d2[2]  = \i_w$111 [11:8];
-  assign \w2_q_d2[3]  = \i_w$111 [15:12];
-  assign \i_w$113[0]  = \i_w$113 ;
-  assign \i_w$113[0].q  = \i_w$113 ;
-  assign \i_w$113[0].q[0]  = \i_w$113 [3:0];
-  assign \i_w$113[0].q[1]  = \i_w$113 [7:4];
-  assign \i_w$113[0].q[2]  = \i_w$113 [11:8];
-  assign \i_w$113[0].q[3]  = \i_w$113 [15:12];
-  assign \o_w$114[0]  = \i_w$113 ;
-  assign \o_w$114[0].q  = \i_w$113 ;
-  assign \o_w$114[0].q[0]  = \i_w$113 [3:0];
-  assign \o_w$114[0].q[1]  = \i_w$113 [7:4];
-  assign \o_w$114[0].q[2]  = \i_w$113 [11:8];
-  assign \o_w$114[0].q[3]  = \i_w$113 [15:12];
-  assign \i_w$115[0]  = \i_w$115 ;
-  assign \i_w$115[0].q  = \i_w$115 ;
-  assign \i_w$115[0].q[0]  = \i_w$115 [3:0];
-  assign \i_w$115[0].q[1]  = \i_w$115 [7:4];
-  assign \i_w$115[0].q[2]  = \i_w$115 [11:8];
-  assign \i_w$115[0].q[3]  = \i_w$115 [15:12];
-  assign \o_w$116[0]  = \i_w$115 ;
-  assign \o_w$116[0].q  = \i_w$115 ;
-  assign \o_w$116[0].q[0]  = \i_w$115 [3:0];
-  assign \o_w$116[0].q[1]  = \i_w$115 [7:4];
-  assign \o_w$116[0].q[2]  = \i_w$115 [11:8];
-  assign \o_w$116[0].q[3]  = \i_w$115 [15:12];
-  assign \i_w$117[0]  = \i_w$117 ;
-  assign \i_w$117[0].q  = \i_w$117 ;
-  assign \i_w$117[0].q[0]  = \i_w$117 [3:0];
-  assign \i_w$117[0].q[1]  = \i_w$117 [7:4];
-  assign \i_w$117[0].q[2]  = \i_w$117 [11:8];
-  assign \i_w$117[0].q[3]  = \i_w$117 [15:12];
-  assign \o_w$118[0]  = \i_w$117 ;
-  assign \o_w$118[0].q  = \i_w$117 ;
-  assign \o_w$118[0].q[0]  = \i_w$117 [3:0];
-  assign \o_w$118[0].q[1]  = \i_w$117 [7:4];
-  assign \o_w$118[0].q[2]  = \i_w$117 [11:8];
-  assign \o_w$118[0].q[3]  = \i_w$117 [15:12];
-  assign \i_hand$119[0]  = \i_hand$119 [65:0];
-  assign \i_hand$119[0].p  = \i_hand$119 [31:0];
-  assign \i_hand$119[0].a  = \i_hand$119 [63:32];
-  assign \i_hand$119[0].first  = \i_hand$119 [64];
-  assign \i_hand$119[0].last  = \i_hand$119 [65];
-  assign \i_hand$119[1]  = \i_hand$119 [131:66];
-  assign \i_hand$119[1].p  = \i_hand$119 [97:66];
-  assign \i_hand$119[1].a  = \i_hand$119 [129:98];
-  assign \i_hand$119[1].first  = \i_hand$119 [130];
-  assign \i_hand$119[1].last  = \i_hand$119 [131];
-  assign \i_hand$119[2]  = \i_hand$119 [197:132];
-  assign \i_hand$119[2].p  = \i_hand$119 [163:132];
-  assign \i_hand$119[2].a  = \i_hand$119 [195:164];
-  assign \i_hand$119[2].first  = \i_hand$119 [196];
-  assign \i_hand$119[2].last  = \i_hand$119 [197];
-  assign \i_hand$119[3]  = \i_hand$119 [263:198];
-  assign \i_hand$119[3].p  = \i_hand$119 [229:198];
-  assign \i_hand$119[3].a  = \i_hand$119 [261:230];
-  assign \i_hand$119[3].first  = \i_hand$119 [262];
-  assign \i_hand$119[3].last  = \i_hand$119 [263];
-  assign \o_psum$120[0]  = \o_psum$120 ;
-  assign \o_psum$120[0][0]  = \o_psum$120 ;
-  assign \o_psum$120[0][0].p  = \o_psum$120 [31:0];
-  assign \o_psum$120[0][0].a  = \o_psum$120 [63:32];
-  assign \o_psum$120[0][0].first  = \o_psum$120 [64];
-  assign \o_psum$120[0][0].last  = \o_psum$120 [65];
-  assign \o_valid$122[0]  = \o_valid$122 ;
-  assign \o_psum$123[0]  = \o_psum$123 ;
-  assign \o_psum$123[0][0]  = \o_psum$123 ;
-  assign \o_psum$123[0][0].p  = \o_psum$123 [31:0];
-  assign \o_psum$123[0][0].a  = \o_psum$123 [63:32];
-  assign \o_psum$123[0][0].first  = \o_psum$123 [64];
-  assign \o_psum$123[0][0].last  = \o_psum$123 [65];
-  assign \o_valid$124[0]  = \o_valid$124 ;
-  assign \o_psum$125[0]  = \o_psum$125 ;
-  assign \o_psum$125[0][0]  = \o_psum$125 ;
-  assign \o_psum$125[0][0].p  = \o_psum$125 [31:0];
-  assign \o_psum$125[0][0].a  = \o_psum$125 [63:32];
-  assign \o_psum$125[0][0].first  = \o_psum$125 [64];
-  assign \o_psum$125[0][0].last  = \o_psum$125 [65];
-  assign \o_valid$126[0]  = \o_valid$126 ;
-  assign \o_psum$127[0]  = \o_psum$127 ;
-  assign \o_psum$127[0][0]  = \o_psum$127 ;
-  assign \o_psum$127[0][0].p  = \o_psum$127 [31:0];
-  assign \o_psum$127[0][0].a  = \o_psum$127 [63:32];
-  assign \o_psum$127[0][0].first  = \o_psum$127 [64];
-  assign \o_psum$127[0][0].last  = \o_psum$127 [65];
+  assign \i_w$106[0]  = \i_w$106 ;
+  assign \i_w$106[0].q  = \i_w$106 ;
+  assign \i_w$106[0].q[0]  = \i_w$106 [3:0];
+  assign \i_w$106[0].q[1]  = \i_w$106 [7:4];
+  assign \i_w$106[0].q[2]  = \i_w$106 [11:8];
+  assign \i_w$106[0].q[3]  = \i_w$106 [15:12];
+  assign \w1_q_d1[0]  = \i_w$106 [3:0];
+  assign \w1_q_d1[1]  = \i_w$106 [7:4];
+  assign \w1_q_d1[2]  = \i_w$106 [11:8];
+  assign \w1_q_d1[3]  = \i_w$106 [15:12];
+  assign \i_hand$108[0]  = \i_hand$108 [65:0];
+  assign \i_hand$108[0].p  = \i_hand$108 [31:0];
+  assign \i_hand$108[0].a  = \i_hand$108 [63:32];
+  assign \i_hand$108[0].first  = \i_hand$108 [64];
+  assign \i_hand$108[0].last  = \i_hand$108 [65];
+  assign \i_hand$108[1]  = \i_hand$108 [131:66];
+  assign \i_hand$108[1].p  = \i_hand$108 [97:66];
+  assign \i_hand$108[1].a  = \i_hand$108 [129:98];
+  assign \i_hand$108[1].first  = \i_hand$108 [130];
+  assign \i_hand$108[1].last  = \i_hand$108 [131];
+  assign \i_hand$108[2]  = \i_hand$108 [197:132];
+  assign \i_hand$108[2].p  = \i_hand$108 [163:132];
+  assign \i_hand$108[2].a  = \i_hand$108 [195:164];
+  assign \i_hand$108[2].first  = \i_hand$108 [196];
+  assign \i_hand$108[2].last  = \i_hand$108 [197];
+  assign \i_hand$108[3]  = \i_hand$108 [263:198];
+  assign \i_hand$108[3].p  = \i_hand$108 [229:198];
+  assign \i_hand$108[3].a  = \i_hand$108 [261:230];
+  assign \i_hand$108[3].first  = \i_hand$108 [262];
+  assign \i_hand$108[3].last  = \i_hand$108 [263];
+  assign \o_psum$109[0]  = \o_psum$109 ;
+  assign \o_psum$109[0][0]  = \o_psum$109 ;
+  assign \o_psum$109[0][0].p  = \o_psum$109 [31:0];
+  assign \o_psum$109[0][0].a  = \o_psum$109 [63:32];
+  assign \o_psum$109[0][0].first  = \o_psum$109 [64];
+  assign \o_psum$109[0][0].last  = \o_psum$109 [65];
+  assign \o_valid$111[0]  = \o_valid$111 ;
+  assign \o_psum$112[0]  = \o_psum$112 ;
+  assign \o_psum$112[0][0]  = \o_psum$112 ;
+  assign \o_psum$112[0][0].p  = \o_psum$112 [31:0];
+  assign \o_psum$112[0][0].a  = \o_psum$112 [63:32];
+  assign \o_psum$112[0][0].first  = \o_psum$112 [64];
+  assign \o_psum$112[0][0].last  = \o_psum$112 [65];
+  assign \o_valid$113[0]  = \o_valid$113 ;
+  assign \o_psum$114[0]  = \o_psum$114 ;
+  assign \o_psum$114[0][0]  = \o_psum$114 ;
+  assign \o_psum$114[0][0].p  = \o_psum$114 [31:0];
+  assign \o_psum$114[0][0].a  = \o_psum$114 [63:32];
+  assign \o_psum$114[0][0].first  = \o_psum$114 [64];
+  assign \o_psum$114[0][0].last  = \o_psum$114 [65];
+  assign \o_valid$115[0]  = \o_valid$115 ;
+  assign \o_psum$116[0]  = \o_psum$116 ;
+  assign \o_psum$116[0][0]  = \o_psum$116 ;
+  assign \o_psum$116[0][0].p  = \o_psum$116 [31:0];
+  assign \o_psum$116[0][0].a  = \o_psum$116 [63:32];
+  assign \o_psum$116[0][0].first  = \o_psum$116 [64];
+  assign \o_psum$116[0][0].last  = \o_psum$116 [65];
+  assign \o_valid$117[0]  = \o_valid$117 ;
+  assign \i_w$123[0]  = \i_w$123 ;
+  assign \i_w$123[0].q  = \i_w$123 ;
+  assign \i_w$123[0].q[0]  = \i_w$123 [3:0];
+  assign \i_w$123[0].q[1]  = \i_w$123 [7:4];
+  assign \i_w$123[0].q[2]  = \i_w$123 [11:8];
+  assign \i_w$123[0].q[3]  = \i_w$123 [15:12];
+  assign \w2_q_d2[0]  = \i_w$123 [3:0];
+  assign \w2_q_d2[1]  = \i_w$123 [7:4];
+  assign \w2_q_d2[2]  = \i_w$123 [11:8];
+  assign \w2_q_d2[3]  = \i_w$123 [15:12];
+  assign \i_hand$125[0]  = \i_hand$125 [65:0];
+  assign \i_hand$125[0].p  = \i_hand$125 [31:0];
+  assign \i_hand$125[0].a  = \i_hand$125 [63:32];
+  assign \i_hand$125[0].first  = \i_hand$125 [64];
+  assign \i_hand$125[0].last  = \i_hand$125 [65];
+  assign \i_hand$125[1]  = \i_hand$125 [131:66];
+  assign \i_hand$125[1].p  = \i_hand$125 [97:66];
+  assign \i_hand$125[1].a  = \i_hand$125 [129:98];
+  assign \i_hand$125[1].first  = \i_hand$125 [130];
+  assign \i_hand$125[1].last  = \i_hand$125 [131];
+  assign \i_hand$125[2]  = \i_hand$125 [197:132];
+  assign \i_hand$125[2].p  = \i_hand$125 [163:132];
+  assign \i_hand$125[2].a  = \i_hand$125 [195:164];
+  assign \i_hand$125[2].first  = \i_hand$125 [196];
+  assign \i_hand$125[2].last  = \i_hand$125 [197];
+  assign \i_hand$125[3]  = \i_hand$125 [263:198];
+  assign \i_hand$125[3].p  = \i_hand$125 [229:198];
+  assign \i_hand$125[3].a  = \i_hand$125 [261:230];
+  assign \i_hand$125[3].first  = \i_hand$125 [262];
+  assign \i_hand$125[3].last  = \i_hand$125 [263];
+  assign \o_psum$126[0]  = \o_psum$126 ;
+  assign \o_psum$126[0][0]  = \o_psum$126 ;
+  assign \o_psum$126[0][0].p  = \o_psum$126 [31:0];
+  assign \o_psum$126[0][0].a  = \o_psum$126 [63:32];
+  assign \o_psum$126[0][0].first  = \o_psum$126 [64];
+  assign \o_psum$126[0][0].last  = \o_psum$126 [65];
   assign \o_valid$128[0]  = \o_valid$128 ;
-  assign \i_w$134[0]  = \i_w$134 ;
-  assign \i_w$134[0].q  = \i_w$134 ;
-  assign \i_w$134[0].q[0]  = \i_w$134 [3:0];
-  assign \i_w$134[0].q[1]  = \i_w$134 [7:4];
-  assign \i_w$134[0].q[2]  = \i_w$134 [11:8];
-  assign \i_w$134[0].q[3]  = \i_w$134 [15:12];
-  assign \w3_q_d3[0]  = \i_w$134 [3:0];
-  assign \w3_q_d3[1]  = \i_w$134 [7:4];
-  assign \w3_q_d3[2]  = \i_w$134 [11:8];
-  assign \w3_q_d3[3]  = \i_w$134 [15:12];
-  assign \i_w$136[0]  = \i_w$136 ;
-  assign \i_w$136[0].q  = \i_w$136 ;
-  assign \i_w$136[0].q[0]  = \i_w$136 [3:0];
-  assign \i_w$136[0].q[1]  = \i_w$136 [7:4];
-  assign \i_w$136[0].q[2]  = \i_w$136 [11:8];
-  assign \i_w$136[0].q[3]  = \i_w$136 [15:12];
-  assign \o_w$137[0]  = \i_w$136 ;
-  assign \o_w$137[0].q  = \i_w$136 ;
-  assign \o_w$137[0].q[0]  = \i_w$136 [3:0];
-  assign \o_w$137[0].q[1]  = \i_w$136 [7:4];
-  assign \o_w$137[0].q[2]  = \i_w$136 [11:8];
-  assign \o_w$137[0].q[3]  = \i_w$136 [15:12];
-  assign \i_w$138[0]  = \i_w$138 ;
-  assign \i_w$138[0].q  = \i_w$138 ;
-  assign \i_w$138[0].q[0]  = \i_w$138 [3:0];
-  assign \i_w$138[0].q[1]  = \i_w$138 [7:4];
-  assign \i_w$138[0].q[2]  = \i_w$138 [11:8];
-  assign \i_w$138[0].q[3]  = \i_w$138 [15:12];
-  assign \o_w$139[0]  = \i_w$138 ;
-  assign \o_w$139[0].q  = \i_w$138 ;
-  assign \o_w$139[0].q[0]  = \i_w$138 [3:0];
-  assign \o_w$139[0].q[1]  = \i_w$138 [7:4];
-  assign \o_w$139[0].q[2]  = \i_w$138 [11:8];
-  assign \o_w$139[0].q[3]  = \i_w$138 [15:12];
+  assign \o_psum$129[0]  = \o_psum$129 ;
+  assign \o_psum$129[0][0]  = \o_psum$129 ;
+  assign \o_psum$129[0][0].p  = \o_psum$129 [31:0];
+  assign \o_psum$129[0][0].a  = \o_psum$129 [63:32];
+  assign \o_psum$129[0][0].first  = \o_psum$129 [64];
+  assign \o_psum$129[0][0].last  = \o_psum$129 [65];
+  assign \o_valid$130[0]  = \o_valid$130 ;
+  assign \o_psum$131[0]  = \o_psum$131 ;
+  assign \o_psum$131[0][0]  = \o_psum$131 ;
+  assign \o_psum$131[0][0].p  = \o_psum$131 [31:0];
+  assign \o_psum$131[0][0].a  = \o_psum$131 [63:32];
+  assign \o_psum$131[0][0].first  = \o_psum$131 [64];
+  assign \o_psum$131[0][0].last  = \o_psum$131 [65];
+  assign \o_valid$132[0]  = \o_valid$132 ;
+  assign \o_psum$133[0]  = \o_psum$133 ;
+  assign \o_psum$133[0][0]  = \o_psum$133 ;
+  assign \o_psum$133[0][0].p  = \o_psum$133 [31:0];
+  assign \o_psum$133[0][0].a  = \o_psum$133 [63:32];
+  assign \o_psum$133[0][0].first  = \o_psum$133 [64];
+  assign \o_psum$133[0][0].last  = \o_psum$133 [65];
+  assign \o_valid$134[0]  = \o_valid$134 ;
   assign \i_w$140[0]  = \i_w$140 ;
   assign \i_w$140[0].q  = \i_w$140 ;
   assign \i_w$140[0].q[0]  = \i_w$140 [3:0];
   assign \i_w$140[0].q[1]  = \i_w$140 [7:4];
   assign \i_w$140[0].q[2]  = \i_w$140 [11:8];
   assign \i_w$140[0].q[3]  = \i_w$140 [15:12];
-  assign \o_w$141[0]  = \i_w$140 ;
-  assign \o_w$141[0].q  = \i_w$140 ;
-  assign \o_w$141[0].q[0]  = \i_w$140 [3:0];
-  assign \o_w$141[0].q[1]  = \i_w$140 [7:4];
-  assign \o_w$141[0].q[2]  = \i_w$140 [11:8];
-  assign \o_w$141[0].q[3]  = \i_w$140 [15:12];
+  assign \w3_q_d3[0]  = \i_w$140 [3:0];
+  assign \w3_q_d3[1]  = \i_w$140 [7:4];
+  assign \w3_q_d3[2]  = \i_w$140 [11:8];
+  assign \w3_q_d3[3]  = \i_w$140 [15:12];
   assign \i_hand$142[0]  = \i_hand$142 [65:0];
   assign \i_hand$142[0].p  = \i_hand$142 [31:0];
   assign \i_hand$142[0].a  = \i_hand$142 [63:32];
@@ -4953,33 +4953,33 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_r
   assign \i_hand$142 [197:132] = \o_psum$148 ;
   assign \i_hand$142 [131:66] = \o_psum$146 ;
   assign \i_hand$142 [65:0] = \o_psum$143 ;
-  assign \i_hand_valid$121 [3] = \o_valid$128 ;
-  assign \i_hand_valid$121 [2] = \o_valid$126 ;
-  assign \i_hand_valid$121 [1] = \o_valid$124 ;
-  assign \i_hand_valid$121 [0] = \o_valid$122 ;
-  assign \i_hand$119 [263:198] = \o_psum$127 ;
-  assign \i_hand$119 [197:132] = \o_psum$125 ;
-  assign \i_hand$119 [131:66] = \o_psum$123 ;
-  assign \i_hand$119 [65:0] = \o_psum$120 ;
-  assign \i_hand_valid$98 [3] = \o_valid$105 ;
-  assign \i_hand_valid$98 [2] = \o_valid$103 ;
-  assign \i_hand_valid$98 [1] = \o_valid$101 ;
-  assign \i_hand_valid$98 [0] = \o_valid$99 ;
-  assign \i_hand$96 [263:198] = \o_psum$104 ;
-  assign \i_hand$96 [197:132] = \o_psum$102 ;
-  assign \i_hand$96 [131:66] = \o_psum$100 ;
-  assign \i_hand$96 [65:0] = \o_psum$97 ;
+  assign \i_hand_valid$127 [3] = \o_valid$134 ;
+  assign \i_hand_valid$127 [2] = \o_valid$132 ;
+  assign \i_hand_valid$127 [1] = \o_valid$130 ;
+  assign \i_hand_valid$127 [0] = \o_valid$128 ;
+  assign \i_hand$125 [263:198] = \o_psum$133 ;
+  assign \i_hand$125 [197:132] = \o_psum$131 ;
+  assign \i_hand$125 [131:66] = \o_psum$129 ;
+  assign \i_hand$125 [65:0] = \o_psum$126 ;
+  assign \i_hand_valid$110 [3] = \o_valid$117 ;
+  assign \i_hand_valid$110 [2] = \o_valid$115 ;
+  assign \i_hand_valid$110 [1] = \o_valid$113 ;
+  assign \i_hand_valid$110 [0] = \o_valid$111 ;
+  assign \i_hand$108 [263:198] = \o_psum$116 ;
+  assign \i_hand$108 [197:132] = \o_psum$114 ;
+  assign \i_hand$108 [131:66] = \o_psum$112 ;
+  assign \i_hand$108 [65:0] = \o_psum$109 ;
   assign o_row[127:96] = o_y;
   assign o_row[95:64] = y2_d1;
   assign o_row[63:32] = y1_d2;
   assign o_row[31:0] = y0_d3;
-  assign i_hand_valid[3] = \o_valid$81 ;
-  assign i_hand_valid[2] = \o_valid$79 ;
-  assign i_hand_valid[1] = \o_valid$77 ;
+  assign i_hand_valid[3] = \o_valid$99 ;
+  assign i_hand_valid[2] = \o_valid$97 ;
+  assign i_hand_valid[1] = \o_valid$95 ;
   assign i_hand_valid[0] = o_valid;
-  assign i_hand[263:198] = \o_psum$80 ;
-  assign i_hand[197:132] = \o_psum$78 ;
-  assign i_hand[131:66] = \o_psum$76 ;
+  assign i_hand[263:198] = \o_psum$98 ;
+  assign i_hand[197:132] = \o_psum$96 ;
+  assign i_hand[131:66] = \o_psum$94 ;
   assign i_hand[65:0] = o_psum;
 endmodule
 

@@ -1729,7 +1729,7 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
     .clk(clk),
     .\i_a$1 (i_a),
     .i_ctl(i_ctl),
-    .\i_w$257 (i_w),
+    .\i_w$369 (i_w),
     .o_row(o_row),
     .o_row_index(o_row_index),
     .o_row_valid(o_row_valid),
@@ -2816,7 +2816,7 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign \$9  = 2'h0;
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row, o_row_valid, o_row_index, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_row, o_row_valid, o_row_index, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire [3:0] \$1 ;
   wire \$10 ;
@@ -4225,252 +4225,252 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
   wire [287:0] i_hand;
-  wire [287:0] \i_hand$312 ;
-  wire [35:0] \i_hand$312[0] ;
-  wire [14:0] \i_hand$312[0].a ;
-  wire \i_hand$312[0].first ;
-  wire \i_hand$312[0].last ;
-  wire [18:0] \i_hand$312[0].p ;
-  wire [35:0] \i_hand$312[1] ;
-  wire [14:0] \i_hand$312[1].a ;
-  wire \i_hand$312[1].first ;
-  wire \i_hand$312[1].last ;
-  wire [18:0] \i_hand$312[1].p ;
-  wire [35:0] \i_hand$312[2] ;
-  wire [14:0] \i_hand$312[2].a ;
-  wire \i_hand$312[2].first ;
-  wire \i_hand$312[2].last ;
-  wire [18:0] \i_hand$312[2].p ;
-  wire [35:0] \i_hand$312[3] ;
-  wire [14:0] \i_hand$312[3].a ;
-  wire \i_hand$312[3].first ;
-  wire \i_hand$312[3].last ;
-  wire [18:0] \i_hand$312[3].p ;
-  wire [35:0] \i_hand$312[4] ;
-  wire [14:0] \i_hand$312[4].a ;
-  wire \i_hand$312[4].first ;
-  wire \i_hand$312[4].last ;
-  wire [18:0] \i_hand$312[4].p ;
-  wire [35:0] \i_hand$312[5] ;
-  wire [14:0] \i_hand$312[5].a ;
-  wire \i_hand$312[5].first ;
-  wire \i_hand$312[5].last ;
-  wire [18:0] \i_hand$312[5].p ;
-  wire [35:0] \i_hand$312[6] ;
-  wire [14:0] \i_hand$312[6].a ;
-  wire \i_hand$312[6].first ;
-  wire \i_hand$312[6].last ;
-  wire [18:0] \i_hand$312[6].p ;
-  wire [35:0] \i_hand$312[7] ;
-  wire [14:0] \i_hand$312[7].a ;
-  wire \i_hand$312[7].first ;
-  wire \i_hand$312[7].last ;
-  wire [18:0] \i_hand$312[7].p ;
-  wire [287:0] \i_hand$351 ;
-  wire [35:0] \i_hand$351[0] ;
-  wire [14:0] \i_hand$351[0].a ;
-  wire \i_hand$351[0].first ;
-  wire \i_hand$351[0].last ;
-  wire [18:0] \i_hand$351[0].p ;
-  wire [35:0] \i_hand$351[1] ;
-  wire [14:0] \i_hand$351[1].a ;
-  wire \i_hand$351[1].first ;
-  wire \i_hand$351[1].last ;
-  wire [18:0] \i_hand$351[1].p ;
-  wire [35:0] \i_hand$351[2] ;
-  wire [14:0] \i_hand$351[2].a ;
-  wire \i_hand$351[2].first ;
-  wire \i_hand$351[2].last ;
-  wire [18:0] \i_hand$351[2].p ;
-  wire [35:0] \i_hand$351[3] ;
-  wire [14:0] \i_hand$351[3].a ;
-  wire \i_hand$351[3].first ;
-  wire \i_hand$351[3].last ;
-  wire [18:0] \i_hand$351[3].p ;
-  wire [35:0] \i_hand$351[4] ;
-  wire [14:0] \i_hand$351[4].a ;
-  wire \i_hand$351[4].first ;
-  wire \i_hand$351[4].last ;
-  wire [18:0] \i_hand$351[4].p ;
-  wire [35:0] \i_hand$351[5] ;
-  wire [14:0] \i_hand$351[5].a ;
-  wire \i_hand$351[5].first ;
-  wire \i_hand$351[5].last ;
-  wire [18:0] \i_hand$351[5].p ;
-  wire [35:0] \i_hand$351[6] ;
-  wire [14:0] \i_hand$351[6].a ;
-  wire \i_hand$351[6].first ;
-  wire \i_hand$351[6].last ;
-  wire [18:0] \i_hand$351[6].p ;
-  wire [35:0] \i_hand$351[7] ;
-  wire [14:0] \i_hand$351[7].a ;
-  wire \i_hand$351[7].first ;
-  wire \i_hand$351[7].last ;
-  wire [18:0] \i_hand$351[7].p ;
-  wire [287:0] \i_hand$390 ;
-  wire [35:0] \i_hand$390[0] ;
-  wire [14:0] \i_hand$390[0].a ;
-  wire \i_hand$390[0].first ;
-  wire \i_hand$390[0].last ;
-  wire [18:0] \i_hand$390[0].p ;
-  wire [35:0] \i_hand$390[1] ;
-  wire [14:0] \i_hand$390[1].a ;
-  wire \i_hand$390[1].first ;
-  wire \i_hand$390[1].last ;
-  wire [18:0] \i_hand$390[1].p ;
-  wire [35:0] \i_hand$390[2] ;
-  wire [14:0] \i_hand$390[2].a ;
-  wire \i_hand$390[2].first ;
-  wire \i_hand$390[2].last ;
-  wire [18:0] \i_hand$390[2].p ;
-  wire [35:0] \i_hand$390[3] ;
-  wire [14:0] \i_hand$390[3].a ;
-  wire \i_hand$390[3].first ;
-  wire \i_hand$390[3].last ;
-  wire [18:0] \i_hand$390[3].p ;
-  wire [35:0] \i_hand$390[4] ;
-  wire [14:0] \i_hand$390[4].a ;
-  wire \i_hand$390[4].first ;
-  wire \i_hand$390[4].last ;
-  wire [18:0] \i_hand$390[4].p ;
-  wire [35:0] \i_hand$390[5] ;
-  wire [14:0] \i_hand$390[5].a ;
-  wire \i_hand$390[5].first ;
-  wire \i_hand$390[5].last ;
-  wire [18:0] \i_hand$390[5].p ;
-  wire [35:0] \i_hand$390[6] ;
-  wire [14:0] \i_hand$390[6].a ;
-  wire \i_hand$390[6].first ;
-  wire \i_hand$390[6].last ;
-  wire [18:0] \i_hand$390[6].p ;
-  wire [35:0] \i_hand$390[7] ;
-  wire [14:0] \i_hand$390[7].a ;
-  wire \i_hand$390[7].first ;
-  wire \i_hand$390[7].last ;
-  wire [18:0] \i_hand$390[7].p ;
-  wire [287:0] \i_hand$429 ;
-  wire [35:0] \i_hand$429[0] ;
-  wire [14:0] \i_hand$429[0].a ;
-  wire \i_hand$429[0].first ;
-  wire \i_hand$429[0].last ;
-  wire [18:0] \i_hand$429[0].p ;
-  wire [35:0] \i_hand$429[1] ;
-  wire [14:0] \i_hand$429[1].a ;
-  wire \i_hand$429[1].first ;
-  wire \i_hand$429[1].last ;
-  wire [18:0] \i_hand$429[1].p ;
-  wire [35:0] \i_hand$429[2] ;
-  wire [14:0] \i_hand$429[2].a ;
-  wire \i_hand$429[2].first ;
-  wire \i_hand$429[2].last ;
-  wire [18:0] \i_hand$429[2].p ;
-  wire [35:0] \i_hand$429[3] ;
-  wire [14:0] \i_hand$429[3].a ;
-  wire \i_hand$429[3].first ;
-  wire \i_hand$429[3].last ;
-  wire [18:0] \i_hand$429[3].p ;
-  wire [35:0] \i_hand$429[4] ;
-  wire [14:0] \i_hand$429[4].a ;
-  wire \i_hand$429[4].first ;
-  wire \i_hand$429[4].last ;
-  wire [18:0] \i_hand$429[4].p ;
-  wire [35:0] \i_hand$429[5] ;
-  wire [14:0] \i_hand$429[5].a ;
-  wire \i_hand$429[5].first ;
-  wire \i_hand$429[5].last ;
-  wire [18:0] \i_hand$429[5].p ;
-  wire [35:0] \i_hand$429[6] ;
-  wire [14:0] \i_hand$429[6].a ;
-  wire \i_hand$429[6].first ;
-  wire \i_hand$429[6].last ;
-  wire [18:0] \i_hand$429[6].p ;
-  wire [35:0] \i_hand$429[7] ;
-  wire [14:0] \i_hand$429[7].a ;
-  wire \i_hand$429[7].first ;
-  wire \i_hand$429[7].last ;
-  wire [18:0] \i_hand$429[7].p ;
-  wire [287:0] \i_hand$468 ;
-  wire [35:0] \i_hand$468[0] ;
-  wire [14:0] \i_hand$468[0].a ;
-  wire \i_hand$468[0].first ;
-  wire \i_hand$468[0].last ;
-  wire [18:0] \i_hand$468[0].p ;
-  wire [35:0] \i_hand$468[1] ;
-  wire [14:0] \i_hand$468[1].a ;
-  wire \i_hand$468[1].first ;
-  wire \i_hand$468[1].last ;
-  wire [18:0] \i_hand$468[1].p ;
-  wire [35:0] \i_hand$468[2] ;
-  wire [14:0] \i_hand$468[2].a ;
-  wire \i_hand$468[2].first ;
-  wire \i_hand$468[2].last ;
-  wire [18:0] \i_hand$468[2].p ;
-  wire [35:0] \i_hand$468[3] ;
-  wire [14:0] \i_hand$468[3].a ;
-  wire \i_hand$468[3].first ;
-  wire \i_hand$468[3].last ;
-  wire [18:0] \i_hand$468[3].p ;
-  wire [35:0] \i_hand$468[4] ;
-  wire [14:0] \i_hand$468[4].a ;
-  wire \i_hand$468[4].first ;
-  wire \i_hand$468[4].last ;
-  wire [18:0] \i_hand$468[4].p ;
-  wire [35:0] \i_hand$468[5] ;
-  wire [14:0] \i_hand$468[5].a ;
-  wire \i_hand$468[5].first ;
-  wire \i_hand$468[5].last ;
-  wire [18:0] \i_hand$468[5].p ;
-  wire [35:0] \i_hand$468[6] ;
-  wire [14:0] \i_hand$468[6].a ;
-  wire \i_hand$468[6].first ;
-  wire \i_hand$468[6].last ;
-  wire [18:0] \i_hand$468[6].p ;
-  wire [35:0] \i_hand$468[7] ;
-  wire [14:0] \i_hand$468[7].a ;
-  wire \i_hand$468[7].first ;
-  wire \i_hand$468[7].last ;
-  wire [18:0] \i_hand$468[7].p ;
-  wire [287:0] \i_hand$507 ;
-  wire [35:0] \i_hand$507[0] ;
-  wire [14:0] \i_hand$507[0].a ;
-  wire \i_hand$507[0].first ;
-  wire \i_hand$507[0].last ;
-  wire [18:0] \i_hand$507[0].p ;
-  wire [35:0] \i_hand$507[1] ;
-  wire [14:0] \i_hand$507[1].a ;
-  wire \i_hand$507[1].first ;
-  wire \i_hand$507[1].last ;
-  wire [18:0] \i_hand$507[1].p ;
-  wire [35:0] \i_hand$507[2] ;
-  wire [14:0] \i_hand$507[2].a ;
-  wire \i_hand$507[2].first ;
-  wire \i_hand$507[2].last ;
-  wire [18:0] \i_hand$507[2].p ;
-  wire [35:0] \i_hand$507[3] ;
-  wire [14:0] \i_hand$507[3].a ;
-  wire \i_hand$507[3].first ;
-  wire \i_hand$507[3].last ;
-  wire [18:0] \i_hand$507[3].p ;
-  wire [35:0] \i_hand$507[4] ;
-  wire [14:0] \i_hand$507[4].a ;
-  wire \i_hand$507[4].first ;
-  wire \i_hand$507[4].last ;
-  wire [18:0] \i_hand$507[4].p ;
-  wire [35:0] \i_hand$507[5] ;
-  wire [14:0] \i_hand$507[5].a ;
-  wire \i_hand$507[5].first ;
-  wire \i_hand$507[5].last ;
-  wire [18:0] \i_hand$507[5].p ;
-  wire [35:0] \i_hand$507[6] ;
-  wire [14:0] \i_hand$507[6].a ;
-  wire \i_hand$507[6].first ;
-  wire \i_hand$507[6].last ;
-  wire [18:0] \i_hand$507[6].p ;
-  wire [35:0] \i_hand$507[7] ;
-  wire [14:0] \i_hand$507[7].a ;
-  wire \i_hand$507[7].first ;
-  wire \i_hand$507[7].last ;
-  wire [18:0] \i_hand$507[7].p ;
+  wire [287:0] \i_hand$396 ;
+  wire [35:0] \i_hand$396[0] ;
+  wire [14:0] \i_hand$396[0].a ;
+  wire \i_hand$396[0].first ;
+  wire \i_hand$396[0].last ;
+  wire [18:0] \i_hand$396[0].p ;
+  wire [35:0] \i_hand$396[1] ;
+  wire [14:0] \i_hand$396[1].a ;
+  wire \i_hand$396[1].first ;
+  wire \i_hand$396[1].last ;
+  wire [18:0] \i_hand$396[1].p ;
+  wire [35:0] \i_hand$396[2] ;
+  wire [14:0] \i_hand$396[2].a ;
+  wire \i_hand$396[2].first ;
+  wire \i_hand$396[2].last ;
+  wire [18:0] \i_hand$396[2].p ;
+  wire [35:0] \i_hand$396[3] ;
+  wire [14:0] \i_hand$396[3].a ;
+  wire \i_hand$396[3].first ;
+  wire \i_hand$396[3].last ;
+  wire [18:0] \i_hand$396[3].p ;
+  wire [35:0] \i_hand$396[4] ;
+  wire [14:0] \i_hand$396[4].a ;
+  wire \i_hand$396[4].first ;
+  wire \i_hand$396[4].last ;
+  wire [18:0] \i_hand$396[4].p ;
+  wire [35:0] \i_hand$396[5] ;
+  wire [14:0] \i_hand$396[5].a ;
+  wire \i_hand$396[5].first ;
+  wire \i_hand$396[5].last ;
+  wire [18:0] \i_hand$396[5].p ;
+  wire [35:0] \i_hand$396[6] ;
+  wire [14:0] \i_hand$396[6].a ;
+  wire \i_hand$396[6].first ;
+  wire \i_hand$396[6].last ;
+  wire [18:0] \i_hand$396[6].p ;
+  wire [35:0] \i_hand$396[7] ;
+  wire [14:0] \i_hand$396[7].a ;
+  wire \i_hand$396[7].first ;
+  wire \i_hand$396[7].last ;
+  wire [18:0] \i_hand$396[7].p ;
+  wire [287:0] \i_hand$421 ;
+  wire [35:0] \i_hand$421[0] ;
+  wire [14:0] \i_hand$421[0].a ;
+  wire \i_hand$421[0].first ;
+  wire \i_hand$421[0].last ;
+  wire [18:0] \i_hand$421[0].p ;
+  wire [35:0] \i_hand$421[1] ;
+  wire [14:0] \i_hand$421[1].a ;
+  wire \i_hand$421[1].first ;
+  wire \i_hand$421[1].last ;
+  wire [18:0] \i_hand$421[1].p ;
+  wire [35:0] \i_hand$421[2] ;
+  wire [14:0] \i_hand$421[2].a ;
+  wire \i_hand$421[2].first ;
+  wire \i_hand$421[2].last ;
+  wire [18:0] \i_hand$421[2].p ;
+  wire [35:0] \i_hand$421[3] ;
+  wire [14:0] \i_hand$421[3].a ;
+  wire \i_hand$421[3].first ;
+  wire \i_hand$421[3].last ;
+  wire [18:0] \i_hand$421[3].p ;
+  wire [35:0] \i_hand$421[4] ;
+  wire [14:0] \i_hand$421[4].a ;
+  wire \i_hand$421[4].first ;
+  wire \i_hand$421[4].last ;
+  wire [18:0] \i_hand$421[4].p ;
+  wire [35:0] \i_hand$421[5] ;
+  wire [14:0] \i_hand$421[5].a ;
+  wire \i_hand$421[5].first ;
+  wire \i_hand$421[5].last ;
+  wire [18:0] \i_hand$421[5].p ;
+  wire [35:0] \i_hand$421[6] ;
+  wire [14:0] \i_hand$421[6].a ;
+  wire \i_hand$421[6].first ;
+  wire \i_hand$421[6].last ;
+  wire [18:0] \i_hand$421[6].p ;
+  wire [35:0] \i_hand$421[7] ;
+  wire [14:0] \i_hand$421[7].a ;
+  wire \i_hand$421[7].first ;
+  wire \i_hand$421[7].last ;
+  wire [18:0] \i_hand$421[7].p ;
+  wire [287:0] \i_hand$446 ;
+  wire [35:0] \i_hand$446[0] ;
+  wire [14:0] \i_hand$446[0].a ;
+  wire \i_hand$446[0].first ;
+  wire \i_hand$446[0].last ;
+  wire [18:0] \i_hand$446[0].p ;
+  wire [35:0] \i_hand$446[1] ;
+  wire [14:0] \i_hand$446[1].a ;
+  wire \i_hand$446[1].first ;
+  wire \i_hand$446[1].last ;
+  wire [18:0] \i_hand$446[1].p ;
+  wire [35:0] \i_hand$446[2] ;
+  wire [14:0] \i_hand$446[2].a ;
+  wire \i_hand$446[2].first ;
+  wire \i_hand$446[2].last ;
+  wire [18:0] \i_hand$446[2].p ;
+  wire [35:0] \i_hand$446[3] ;
+  wire [14:0] \i_hand$446[3].a ;
+  wire \i_hand$446[3].first ;
+  wire \i_hand$446[3].last ;
+  wire [18:0] \i_hand$446[3].p ;
+  wire [35:0] \i_hand$446[4] ;
+  wire [14:0] \i_hand$446[4].a ;
+  wire \i_hand$446[4].first ;
+  wire \i_hand$446[4].last ;
+  wire [18:0] \i_hand$446[4].p ;
+  wire [35:0] \i_hand$446[5] ;
+  wire [14:0] \i_hand$446[5].a ;
+  wire \i_hand$446[5].first ;
+  wire \i_hand$446[5].last ;
+  wire [18:0] \i_hand$446[5].p ;
+  wire [35:0] \i_hand$446[6] ;
+  wire [14:0] \i_hand$446[6].a ;
+  wire \i_hand$446[6].first ;
+  wire \i_hand$446[6].last ;
+  wire [18:0] \i_hand$446[6].p ;
+  wire [35:0] \i_hand$446[7] ;
+  wire [14:0] \i_hand$446[7].a ;
+  wire \i_hand$446[7].first ;
+  wire \i_hand$446[7].last ;
+  wire [18:0] \i_hand$446[7].p ;
+  wire [287:0] \i_hand$471 ;
+  wire [35:0] \i_hand$471[0] ;
+  wire [14:0] \i_hand$471[0].a ;
+  wire \i_hand$471[0].first ;
+  wire \i_hand$471[0].last ;
+  wire [18:0] \i_hand$471[0].p ;
+  wire [35:0] \i_hand$471[1] ;
+  wire [14:0] \i_hand$471[1].a ;
+  wire \i_hand$471[1].first ;
+  wire \i_hand$471[1].last ;
+  wire [18:0] \i_hand$471[1].p ;
+  wire [35:0] \i_hand$471[2] ;
+  wire [14:0] \i_hand$471[2].a ;
+  wire \i_hand$471[2].first ;
+  wire \i_hand$471[2].last ;
+  wire [18:0] \i_hand$471[2].p ;
+  wire [35:0] \i_hand$471[3] ;
+  wire [14:0] \i_hand$471[3].a ;
+  wire \i_hand$471[3].first ;
+  wire \i_hand$471[3].last ;
+  wire [18:0] \i_hand$471[3].p ;
+  wire [35:0] \i_hand$471[4] ;
+  wire [14:0] \i_hand$471[4].a ;
+  wire \i_hand$471[4].first ;
+  wire \i_hand$471[4].last ;
+  wire [18:0] \i_hand$471[4].p ;
+  wire [35:0] \i_hand$471[5] ;
+  wire [14:0] \i_hand$471[5].a ;
+  wire \i_hand$471[5].first ;
+  wire \i_hand$471[5].last ;
+  wire [18:0] \i_hand$471[5].p ;
+  wire [35:0] \i_hand$471[6] ;
+  wire [14:0] \i_hand$471[6].a ;
+  wire \i_hand$471[6].first ;
+  wire \i_hand$471[6].last ;
+  wire [18:0] \i_hand$471[6].p ;
+  wire [35:0] \i_hand$471[7] ;
+  wire [14:0] \i_hand$471[7].a ;
+  wire \i_hand$471[7].first ;
+  wire \i_hand$471[7].last ;
+  wire [18:0] \i_hand$471[7].p ;
+  wire [287:0] \i_hand$496 ;
+  wire [35:0] \i_hand$496[0] ;
+  wire [14:0] \i_hand$496[0].a ;
+  wire \i_hand$496[0].first ;
+  wire \i_hand$496[0].last ;
+  wire [18:0] \i_hand$496[0].p ;
+  wire [35:0] \i_hand$496[1] ;
+  wire [14:0] \i_hand$496[1].a ;
+  wire \i_hand$496[1].first ;
+  wire \i_hand$496[1].last ;
+  wire [18:0] \i_hand$496[1].p ;
+  wire [35:0] \i_hand$496[2] ;
+  wire [14:0] \i_hand$496[2].a ;
+  wire \i_hand$496[2].first ;
+  wire \i_hand$496[2].last ;
+  wire [18:0] \i_hand$496[2].p ;
+  wire [35:0] \i_hand$496[3] ;
+  wire [14:0] \i_hand$496[3].a ;
+  wire \i_hand$496[3].first ;
+  wire \i_hand$496[3].last ;
+  wire [18:0] \i_hand$496[3].p ;
+  wire [35:0] \i_hand$496[4] ;
+  wire [14:0] \i_hand$496[4].a ;
+  wire \i_hand$496[4].first ;
+  wire \i_hand$496[4].last ;
+  wire [18:0] \i_hand$496[4].p ;
+  wire [35:0] \i_hand$496[5] ;
+  wire [14:0] \i_hand$496[5].a ;
+  wire \i_hand$496[5].first ;
+  wire \i_hand$496[5].last ;
+  wire [18:0] \i_hand$496[5].p ;
+  wire [35:0] \i_hand$496[6] ;
+  wire [14:0] \i_hand$496[6].a ;
+  wire \i_hand$496[6].first ;
+  wire \i_hand$496[6].last ;
+  wire [18:0] \i_hand$496[6].p ;
+  wire [35:0] \i_hand$496[7] ;
+  wire [14:0] \i_hand$496[7].a ;
+  wire \i_hand$496[7].first ;
+  wire \i_hand$496[7].last ;
+  wire [18:0] \i_hand$496[7].p ;
+  wire [287:0] \i_hand$521 ;
+  wire [35:0] \i_hand$521[0] ;
+  wire [14:0] \i_hand$521[0].a ;
+  wire \i_hand$521[0].first ;
+  wire \i_hand$521[0].last ;
+  wire [18:0] \i_hand$521[0].p ;
+  wire [35:0] \i_hand$521[1] ;
+  wire [14:0] \i_hand$521[1].a ;
+  wire \i_hand$521[1].first ;
+  wire \i_hand$521[1].last ;
+  wire [18:0] \i_hand$521[1].p ;
+  wire [35:0] \i_hand$521[2] ;
+  wire [14:0] \i_hand$521[2].a ;
+  wire \i_hand$521[2].first ;
+  wire \i_hand$521[2].last ;
+  wire [18:0] \i_hand$521[2].p ;
+  wire [35:0] \i_hand$521[3] ;
+  wire [14:0] \i_hand$521[3].a ;
+  wire \i_hand$521[3].first ;
+  wire \i_hand$521[3].last ;
+  wire [18:0] \i_hand$521[3].p ;
+  wire [35:0] \i_hand$521[4] ;
+  wire [14:0] \i_hand$521[4].a ;
+  wire \i_hand$521[4].first ;
+  wire \i_hand$521[4].last ;
+  wire [18:0] \i_hand$521[4].p ;
+  wire [35:0] \i_hand$521[5] ;
+  wire [14:0] \i_hand$521[5].a ;
+  wire \i_hand$521[5].first ;
+  wire \i_hand$521[5].last ;
+  wire [18:0] \i_hand$521[5].p ;
+  wire [35:0] \i_hand$521[6] ;
+  wire [14:0] \i_hand$521[6].a ;
+  wire \i_hand$521[6].first ;
+  wire \i_hand$521[6].last ;
+  wire [18:0] \i_hand$521[6].p ;
+  wire [35:0] \i_hand$521[7] ;
+  wire [14:0] \i_hand$521[7].a ;
+  wire \i_hand$521[7].first ;
+  wire \i_hand$521[7].last ;
+  wire [18:0] \i_hand$521[7].p ;
   wire [287:0] \i_hand$546 ;
   wire [35:0] \i_hand$546[0] ;
   wire [14:0] \i_hand$546[0].a ;
@@ -4553,88 +4553,22 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire \i_hand[7].last ;
   wire [18:0] \i_hand[7].p ;
   wire [7:0] i_hand_valid;
-  wire [7:0] \i_hand_valid$314 ;
-  wire [7:0] \i_hand_valid$353 ;
-  wire [7:0] \i_hand_valid$392 ;
-  wire [7:0] \i_hand_valid$431 ;
-  wire [7:0] \i_hand_valid$470 ;
-  wire [7:0] \i_hand_valid$509 ;
+  wire [7:0] \i_hand_valid$398 ;
+  wire [7:0] \i_hand_valid$423 ;
+  wire [7:0] \i_hand_valid$448 ;
+  wire [7:0] \i_hand_valid$473 ;
+  wire [7:0] \i_hand_valid$498 ;
+  wire [7:0] \i_hand_valid$523 ;
   wire [7:0] \i_hand_valid$548 ;
   reg [7:0] i_scale = 8'h00;
-  reg [7:0] \i_scale$332  = 8'h00;
-  reg [7:0] \i_scale$371  = 8'h00;
-  reg [7:0] \i_scale$410  = 8'h00;
-  reg [7:0] \i_scale$449  = 8'h00;
-  reg [7:0] \i_scale$488  = 8'h00;
-  reg [7:0] \i_scale$527  = 8'h00;
+  reg [7:0] \i_scale$416  = 8'h00;
+  reg [7:0] \i_scale$441  = 8'h00;
+  reg [7:0] \i_scale$466  = 8'h00;
+  reg [7:0] \i_scale$491  = 8'h00;
+  reg [7:0] \i_scale$516  = 8'h00;
+  reg [7:0] \i_scale$541  = 8'h00;
   reg [7:0] \i_scale$566  = 8'h00;
   wire [15:0] i_w;
-  input [223:0] \i_w$257 ;
-  wire [223:0] \i_w$257 ;
-  wire [27:0] \i_w$257[0] ;
-  wire [15:0] \i_w$257[0].q ;
-  wire [3:0] \i_w$257[0].q[0] ;
-  wire [3:0] \i_w$257[0].q[1] ;
-  wire [3:0] \i_w$257[0].q[2] ;
-  wire [3:0] \i_w$257[0].q[3] ;
-  wire [7:0] \i_w$257[0].scale ;
-  wire [3:0] \i_w$257[0].zero ;
-  wire [27:0] \i_w$257[1] ;
-  wire [15:0] \i_w$257[1].q ;
-  wire [3:0] \i_w$257[1].q[0] ;
-  wire [3:0] \i_w$257[1].q[1] ;
-  wire [3:0] \i_w$257[1].q[2] ;
-  wire [3:0] \i_w$257[1].q[3] ;
-  wire [7:0] \i_w$257[1].scale ;
-  wire [3:0] \i_w$257[1].zero ;
-  wire [27:0] \i_w$257[2] ;
-  wire [15:0] \i_w$257[2].q ;
-  wire [3:0] \i_w$257[2].q[0] ;
-  wire [3:0] \i_w$257[2].q[1] ;
-  wire [3:0] \i_w$257[2].q[2] ;
-  wire [3:0] \i_w$257[2].q[3] ;
-  wire [7:0] \i_w$257[2].scale ;
-  wire [3:0] \i_w$257[2].zero ;
-  wire [27:0] \i_w$257[3] ;
-  wire [15:0] \i_w$257[3].q ;
-  wire [3:0] \i_w$257[3].q[0] ;
-  wire [3:0] \i_w$257[3].q[1] ;
-  wire [3:0] \i_w$257[3].q[2] ;
-  wire [3:0] \i_w$257[3].q[3] ;
-  wire [7:0] \i_w$257[3].scale ;
-  wire [3:0] \i_w$257[3].zero ;
-  wire [27:0] \i_w$257[4] ;
-  wire [15:0] \i_w$257[4].q ;
-  wire [3:0] \i_w$257[4].q[0] ;
-  wire [3:0] \i_w$257[4].q[1] ;
-  wire [3:0] \i_w$257[4].q[2] ;
-  wire [3:0] \i_w$257[4].q[3] ;
-  wire [7:0] \i_w$257[4].scale ;
-  wire [3:0] \i_w$257[4].zero ;
-  wire [27:0] \i_w$257[5] ;
-  wire [15:0] \i_w$257[5].q ;
-  wire [3:0] \i_w$257[5].q[0] ;
-  wire [3:0] \i_w$257[5].q[1] ;
-  wire [3:0] \i_w$257[5].q[2] ;
-  wire [3:0] \i_w$257[5].q[3] ;
-  wire [7:0] \i_w$257[5].scale ;
-  wire [3:0] \i_w$257[5].zero ;
-  wire [27:0] \i_w$257[6] ;
-  wire [15:0] \i_w$257[6].q ;
-  wire [3:0] \i_w$257[6].q[0] ;
-  wire [3:0] \i_w$257[6].q[1] ;
-  wire [3:0] \i_w$257[6].q[2] ;
-  wire [3:0] \i_w$257[6].q[3] ;
-  wire [7:0] \i_w$257[6].scale ;
-  wire [3:0] \i_w$257[6].zero ;
-  wire [27:0] \i_w$257[7] ;
-  wire [15:0] \i_w$257[7].q ;
-  wire [3:0] \i_w$257[7].q[0] ;
-  wire [3:0] \i_w$257[7].q[1] ;
-  wire [3:0] \i_w$257[7].q[2] ;
-  wire [3:0] \i_w$257[7].q[3] ;
-  wire [7:0] \i_w$257[7].scale ;
-  wire [3:0] \i_w$257[7].zero ;
   wire [15:0] \i_w$258 ;
   wire [15:0] \i_w$258[0] ;
   wire [15:0] \i_w$258[0].q ;
@@ -4684,7 +4618,91 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire [3:0] \i_w$270[0].q[1] ;
   wire [3:0] \i_w$270[0].q[2] ;
   wire [3:0] \i_w$270[0].q[3] ;
-  reg [15:0] \i_w$296  = 16'h0000;
+  wire [15:0] \i_w$272 ;
+  wire [15:0] \i_w$272[0] ;
+  wire [15:0] \i_w$272[0].q ;
+  wire [3:0] \i_w$272[0].q[0] ;
+  wire [3:0] \i_w$272[0].q[1] ;
+  wire [3:0] \i_w$272[0].q[2] ;
+  wire [3:0] \i_w$272[0].q[3] ;
+  wire [15:0] \i_w$274 ;
+  wire [15:0] \i_w$274[0] ;
+  wire [15:0] \i_w$274[0].q ;
+  wire [3:0] \i_w$274[0].q[0] ;
+  wire [3:0] \i_w$274[0].q[1] ;
+  wire [3:0] \i_w$274[0].q[2] ;
+  wire [3:0] \i_w$274[0].q[3] ;
+  wire [15:0] \i_w$276 ;
+  wire [15:0] \i_w$276[0] ;
+  wire [15:0] \i_w$276[0].q ;
+  wire [3:0] \i_w$276[0].q[0] ;
+  wire [3:0] \i_w$276[0].q[1] ;
+  wire [3:0] \i_w$276[0].q[2] ;
+  wire [3:0] \i_w$276[0].q[3] ;
+  wire [15:0] \i_w$278 ;
+  wire [15:0] \i_w$278[0] ;
+  wire [15:0] \i_w$278[0].q ;
+  wire [3:0] \i_w$278[0].q[0] ;
+  wire [3:0] \i_w$278[0].q[1] ;
+  wire [3:0] \i_w$278[0].q[2] ;
+  wire [3:0] \i_w$278[0].q[3] ;
+  wire [15:0] \i_w$280 ;
+  wire [15:0] \i_w$280[0] ;
+  wire [15:0] \i_w$280[0].q ;
+  wire [3:0] \i_w$280[0].q[0] ;
+  wire [3:0] \i_w$280[0].q[1] ;
+  wire [3:0] \i_w$280[0].q[2] ;
+  wire [3:0] \i_w$280[0].q[3] ;
+  wire [15:0] \i_w$282 ;
+  wire [15:0] \i_w$282[0] ;
+  wire [15:0] \i_w$282[0].q ;
+  wire [3:0] \i_w$282[0].q[0] ;
+  wire [3:0] \i_w$282[0].q[1] ;
+  wire [3:0] \i_w$282[0].q[2] ;
+  wire [3:0] \i_w$282[0].q[3] ;
+  wire [15:0] \i_w$284 ;
+  wire [15:0] \i_w$284[0] ;
+  wire [15:0] \i_w$284[0].q ;
+  wire [3:0] \i_w$284[0].q[0] ;
+  wire [3:0] \i_w$284[0].q[1] ;
+  wire [3:0] \i_w$284[0].q[2] ;
+  wire [3:0] \i_w$284[0].q[3] ;
+  wire [15:0] \i_w$286 ;
+  wire [15:0] \i_w$286[0] ;
+  wire [15:0] \i_w$286[0].q ;
+  wire [3:0] \i_w$286[0].q[0] ;
+  wire [3:0] \i_w$286[0].q[1] ;
+  wire [3:0] \i_w$286[0].q[2] ;
+  wire [3:0] \i_w$286[0].q[3] ;
+  wire [15:0] \i_w$288 ;
+  wire [15:0] \i_w$288[0] ;
+  wire [15:0] \i_w$288[0].q ;
+  wire [3:0] \i_w$288[0].q[0] ;
+  wire [3:0] \i_w$288[0].q[1] ;
+  wire [3:0] \i_w$288[0].q[2] ;
+  wire [3:0] \i_w$288[0].q[3] ;
+  wire [15:0] \i_w$290 ;
+  wire [15:0] \i_w$290[0] ;
+  wire [15:0] \i_w$290[0].q ;
+  wire [3:0] \i_w$290[0].q[0] ;
+  wire [3:0] \i_w$290[0].q[1] ;
+  wire [3:0] \i_w$290[0].q[2] ;
+  wire [3:0] \i_w$290[0].q[3] ;
+  wire [15:0] \i_w$292 ;
+  wire [15:0] \i_w$292[0] ;
+  wire [15:0] \i_w$292[0].q ;
+  wire [3:0] \i_w$292[0].q[0] ;
+  wire [3:0] \i_w$292[0].q[1] ;
+  wire [3:0] \i_w$292[0].q[2] ;
+  wire [3:0] \i_w$292[0].q[3] ;
+  wire [15:0] \i_w$294 ;
+  wire [15:0] \i_w$294[0] ;
+  wire [15:0] \i_w$294[0].q ;
+  wire [3:0] \i_w$294[0].q[0] ;
+  wire [3:0] \i_w$294[0].q[1] ;
+  wire [3:0] \i_w$294[0].q[2] ;
+  wire [3:0] \i_w$294[0].q[3] ;
+  wire [15:0] \i_w$296 ;
   wire [15:0] \i_w$296[0] ;
   wire [15:0] \i_w$296[0].q ;
   wire [3:0] \i_w$296[0].q[0] ;
@@ -4740,336 +4758,318 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire [3:0] \i_w$310[0].q[1] ;
   wire [3:0] \i_w$310[0].q[2] ;
   wire [3:0] \i_w$310[0].q[3] ;
-  reg [15:0] \i_w$335  = 16'h0000;
-  wire [15:0] \i_w$335[0] ;
-  wire [15:0] \i_w$335[0].q ;
-  wire [3:0] \i_w$335[0].q[0] ;
-  wire [3:0] \i_w$335[0].q[1] ;
-  wire [3:0] \i_w$335[0].q[2] ;
-  wire [3:0] \i_w$335[0].q[3] ;
-  wire [15:0] \i_w$337 ;
-  wire [15:0] \i_w$337[0] ;
-  wire [15:0] \i_w$337[0].q ;
-  wire [3:0] \i_w$337[0].q[0] ;
-  wire [3:0] \i_w$337[0].q[1] ;
-  wire [3:0] \i_w$337[0].q[2] ;
-  wire [3:0] \i_w$337[0].q[3] ;
-  wire [15:0] \i_w$339 ;
-  wire [15:0] \i_w$339[0] ;
-  wire [15:0] \i_w$339[0].q ;
-  wire [3:0] \i_w$339[0].q[0] ;
-  wire [3:0] \i_w$339[0].q[1] ;
-  wire [3:0] \i_w$339[0].q[2] ;
-  wire [3:0] \i_w$339[0].q[3] ;
-  wire [15:0] \i_w$341 ;
-  wire [15:0] \i_w$341[0] ;
-  wire [15:0] \i_w$341[0].q ;
-  wire [3:0] \i_w$341[0].q[0] ;
-  wire [3:0] \i_w$341[0].q[1] ;
-  wire [3:0] \i_w$341[0].q[2] ;
-  wire [3:0] \i_w$341[0].q[3] ;
-  wire [15:0] \i_w$343 ;
-  wire [15:0] \i_w$343[0] ;
-  wire [15:0] \i_w$343[0].q ;
-  wire [3:0] \i_w$343[0].q[0] ;
-  wire [3:0] \i_w$343[0].q[1] ;
-  wire [3:0] \i_w$343[0].q[2] ;
-  wire [3:0] \i_w$343[0].q[3] ;
-  wire [15:0] \i_w$345 ;
-  wire [15:0] \i_w$345[0] ;
-  wire [15:0] \i_w$345[0].q ;
-  wire [3:0] \i_w$345[0].q[0] ;
-  wire [3:0] \i_w$345[0].q[1] ;
-  wire [3:0] \i_w$345[0].q[2] ;
-  wire [3:0] \i_w$345[0].q[3] ;
-  wire [15:0] \i_w$347 ;
-  wire [15:0] \i_w$347[0] ;
-  wire [15:0] \i_w$347[0].q ;
-  wire [3:0] \i_w$347[0].q[0] ;
-  wire [3:0] \i_w$347[0].q[1] ;
-  wire [3:0] \i_w$347[0].q[2] ;
-  wire [3:0] \i_w$347[0].q[3] ;
-  wire [15:0] \i_w$349 ;
-  wire [15:0] \i_w$349[0] ;
-  wire [15:0] \i_w$349[0].q ;
-  wire [3:0] \i_w$349[0].q[0] ;
-  wire [3:0] \i_w$349[0].q[1] ;
-  wire [3:0] \i_w$349[0].q[2] ;
-  wire [3:0] \i_w$349[0].q[3] ;
-  reg [15:0] \i_w$374  = 16'h0000;
-  wire [15:0] \i_w$374[0] ;
-  wire [15:0] \i_w$374[0].q ;
-  wire [3:0] \i_w$374[0].q[0] ;
-  wire [3:0] \i_w$374[0].q[1] ;
-  wire [3:0] \i_w$374[0].q[2] ;
-  wire [3:0] \i_w$374[0].q[3] ;
-  wire [15:0] \i_w$376 ;
-  wire [15:0] \i_w$376[0] ;
-  wire [15:0] \i_w$376[0].q ;
-  wire [3:0] \i_w$376[0].q[0] ;
-  wire [3:0] \i_w$376[0].q[1] ;
-  wire [3:0] \i_w$376[0].q[2] ;
-  wire [3:0] \i_w$376[0].q[3] ;
-  wire [15:0] \i_w$378 ;
-  wire [15:0] \i_w$378[0] ;
-  wire [15:0] \i_w$378[0].q ;
-  wire [3:0] \i_w$378[0].q[0] ;
-  wire [3:0] \i_w$378[0].q[1] ;
-  wire [3:0] \i_w$378[0].q[2] ;
-  wire [3:0] \i_w$378[0].q[3] ;
-  wire [15:0] \i_w$380 ;
-  wire [15:0] \i_w$380[0] ;
-  wire [15:0] \i_w$380[0].q ;
-  wire [3:0] \i_w$380[0].q[0] ;
-  wire [3:0] \i_w$380[0].q[1] ;
-  wire [3:0] \i_w$380[0].q[2] ;
-  wire [3:0] \i_w$380[0].q[3] ;
-  wire [15:0] \i_w$382 ;
-  wire [15:0] \i_w$382[0] ;
-  wire [15:0] \i_w$382[0].q ;
-  wire [3:0] \i_w$382[0].q[0] ;
-  wire [3:0] \i_w$382[0].q[1] ;
-  wire [3:0] \i_w$382[0].q[2] ;
-  wire [3:0] \i_w$382[0].q[3] ;
-  wire [15:0] \i_w$384 ;
-  wire [15:0] \i_w$384[0] ;
-  wire [15:0] \i_w$384[0].q ;
-  wire [3:0] \i_w$384[0].q[0] ;
-  wire [3:0] \i_w$384[0].q[1] ;
-  wire [3:0] \i_w$384[0].q[2] ;
-  wire [3:0] \i_w$384[0].q[3] ;
-  wire [15:0] \i_w$386 ;
-  wire [15:0] \i_w$386[0] ;
-  wire [15:0] \i_w$386[0].q ;
-  wire [3:0] \i_w$386[0].q[0] ;
-  wire [3:0] \i_w$386[0].q[1] ;
-  wire [3:0] \i_w$386[0].q[2] ;
-  wire [3:0] \i_w$386[0].q[3] ;
-  wire [15:0] \i_w$388 ;
-  wire [15:0] \i_w$388[0] ;
-  wire [15:0] \i_w$388[0].q ;
-  wire [3:0] \i_w$388[0].q[0] ;
-  wire [3:0] \i_w$388[0].q[1] ;
-  wire [3:0] \i_w$388[0].q[2] ;
-  wire [3:0] \i_w$388[0].q[3] ;
-  reg [15:0] \i_w$413  = 16'h0000;
-  wire [15:0] \i_w$413[0] ;
-  wire [15:0] \i_w$413[0].q ;
-  wire [3:0] \i_w$413[0].q[0] ;
-  wire [3:0] \i_w$413[0].q[1] ;
-  wire [3:0] \i_w$413[0].q[2] ;
-  wire [3:0] \i_w$413[0].q[3] ;
-  wire [15:0] \i_w$415 ;
-  wire [15:0] \i_w$415[0] ;
-  wire [15:0] \i_w$415[0].q ;
-  wire [3:0] \i_w$415[0].q[0] ;
-  wire [3:0] \i_w$415[0].q[1] ;
-  wire [3:0] \i_w$415[0].q[2] ;
-  wire [3:0] \i_w$415[0].q[3] ;
-  wire [15:0] \i_w$417 ;
-  wire [15:0] \i_w$417[0] ;
-  wire [15:0] \i_w$417[0].q ;
-  wire [3:0] \i_w$417[0].q[0] ;
-  wire [3:0] \i_w$417[0].q[1] ;
-  wire [3:0] \i_w$417[0].q[2] ;
-  wire [3:0] \i_w$417[0].q[3] ;
-  wire [15:0] \i_w$419 ;
+  wire [15:0] \i_w$312 ;
+  wire [15:0] \i_w$312[0] ;
+  wire [15:0] \i_w$312[0].q ;
+  wire [3:0] \i_w$312[0].q[0] ;
+  wire [3:0] \i_w$312[0].q[1] ;
+  wire [3:0] \i_w$312[0].q[2] ;
+  wire [3:0] \i_w$312[0].q[3] ;
+  wire [15:0] \i_w$314 ;
+  wire [15:0] \i_w$314[0] ;
+  wire [15:0] \i_w$314[0].q ;
+  wire [3:0] \i_w$314[0].q[0] ;
+  wire [3:0] \i_w$314[0].q[1] ;
+  wire [3:0] \i_w$314[0].q[2] ;
+  wire [3:0] \i_w$314[0].q[3] ;
+  wire [15:0] \i_w$316 ;
+  wire [15:0] \i_w$316[0] ;
+  wire [15:0] \i_w$316[0].q ;
+  wire [3:0] \i_w$316[0].q[0] ;
+  wire [3:0] \i_w$316[0].q[1] ;
+  wire [3:0] \i_w$316[0].q[2] ;
+  wire [3:0] \i_w$316[0].q[3] ;
+  wire [15:0] \i_w$318 ;
+  wire [15:0] \i_w$318[0] ;
+  wire [15:0] \i_w$318[0].q ;
+  wire [3:0] \i_w$318[0].q[0] ;
+  wire [3:0] \i_w$318[0].q[1] ;
+  wire [3:0] \i_w$318[0].q[2] ;
+  wire [3:0] \i_w$318[0].q[3] ;
+  wire [15:0] \i_w$320 ;
+  wire [15:0] \i_w$320[0] ;
+  wire [15:0] \i_w$320[0].q ;
+  wire [3:0] \i_w$320[0].q[0] ;
+  wire [3:0] \i_w$320[0].q[1] ;
+  wire [3:0] \i_w$320[0].q[2] ;
+  wire [3:0] \i_w$320[0].q[3] ;
+  wire [15:0] \i_w$322 ;
+  wire [15:0] \i_w$322[0] ;
+  wire [15:0] \i_w$322[0].q ;
+  wire [3:0] \i_w$322[0].q[0] ;
+  wire [3:0] \i_w$322[0].q[1] ;
+  wire [3:0] \i_w$322[0].q[2] ;
+  wire [3:0] \i_w$322[0].q[3] ;
+  wire [15:0] \i_w$324 ;
+  wire [15:0] \i_w$324[0] ;
+  wire [15:0] \i_w$324[0].q ;
+  wire [3:0] \i_w$324[0].q[0] ;
+  wire [3:0] \i_w$324[0].q[1] ;
+  wire [3:0] \i_w$324[0].q[2] ;
+  wire [3:0] \i_w$324[0].q[3] ;
+  wire [15:0] \i_w$326 ;
+  wire [15:0] \i_w$326[0] ;
+  wire [15:0] \i_w$326[0].q ;
+  wire [3:0] \i_w$326[0].q[0] ;
+  wire [3:0] \i_w$326[0].q[1] ;
+  wire [3:0] \i_w$326[0].q[2] ;
+  wire [3:0] \i_w$326[0].q[3] ;
+  wire [15:0] \i_w$328 ;
+  wire [15:0] \i_w$328[0] ;
+  wire [15:0] \i_w$328[0].q ;
+  wire [3:0] \i_w$328[0].q[0] ;
+  wire [3:0] \i_w$328[0].q[1] ;
+  wire [3:0] \i_w$328[0].q[2] ;
+  wire [3:0] \i_w$328[0].q[3] ;
+  wire [15:0] \i_w$330 ;
+  wire [15:0] \i_w$330[0] ;
+  wire [15:0] \i_w$330[0].q ;
+  wire [3:0] \i_w$330[0].q[0] ;
+  wire [3:0] \i_w$330[0].q[1] ;
+  wire [3:0] \i_w$330[0].q[2] ;
+  wire [3:0] \i_w$330[0].q[3] ;
+  wire [15:0] \i_w$332 ;
+  wire [15:0] \i_w$332[0] ;
+  wire [15:0] \i_w$332[0].q ;
+  wire [3:0] \i_w$332[0].q[0] ;
+  wire [3:0] \i_w$332[0].q[1] ;
+  wire [3:0] \i_w$332[0].q[2] ;
+  wire [3:0] \i_w$332[0].q[3] ;
+  wire [15:0] \i_w$334 ;
+  wire [15:0] \i_w$334[0] ;
+  wire [15:0] \i_w$334[0].q ;
+  wire [3:0] \i_w$334[0].q[0] ;
+  wire [3:0] \i_w$334[0].q[1] ;
+  wire [3:0] \i_w$334[0].q[2] ;
+  wire [3:0] \i_w$334[0].q[3] ;
+  wire [15:0] \i_w$336 ;
+  wire [15:0] \i_w$336[0] ;
+  wire [15:0] \i_w$336[0].q ;
+  wire [3:0] \i_w$336[0].q[0] ;
+  wire [3:0] \i_w$336[0].q[1] ;
+  wire [3:0] \i_w$336[0].q[2] ;
+  wire [3:0] \i_w$336[0].q[3] ;
+  wire [15:0] \i_w$338 ;
+  wire [15:0] \i_w$338[0] ;
+  wire [15:0] \i_w$338[0].q ;
+  wire [3:0] \i_w$338[0].q[0] ;
+  wire [3:0] \i_w$338[0].q[1] ;
+  wire [3:0] \i_w$338[0].q[2] ;
+  wire [3:0] \i_w$338[0].q[3] ;
+  wire [15:0] \i_w$340 ;
+  wire [15:0] \i_w$340[0] ;
+  wire [15:0] \i_w$340[0].q ;
+  wire [3:0] \i_w$340[0].q[0] ;
+  wire [3:0] \i_w$340[0].q[1] ;
+  wire [3:0] \i_w$340[0].q[2] ;
+  wire [3:0] \i_w$340[0].q[3] ;
+  wire [15:0] \i_w$342 ;
+  wire [15:0] \i_w$342[0] ;
+  wire [15:0] \i_w$342[0].q ;
+  wire [3:0] \i_w$342[0].q[0] ;
+  wire [3:0] \i_w$342[0].q[1] ;
+  wire [3:0] \i_w$342[0].q[2] ;
+  wire [3:0] \i_w$342[0].q[3] ;
+  wire [15:0] \i_w$344 ;
+  wire [15:0] \i_w$344[0] ;
+  wire [15:0] \i_w$344[0].q ;
+  wire [3:0] \i_w$344[0].q[0] ;
+  wire [3:0] \i_w$344[0].q[1] ;
+  wire [3:0] \i_w$344[0].q[2] ;
+  wire [3:0] \i_w$344[0].q[3] ;
+  wire [15:0] \i_w$346 ;
+  wire [15:0] \i_w$346[0] ;
+  wire [15:0] \i_w$346[0].q ;
+  wire [3:0] \i_w$346[0].q[0] ;
+  wire [3:0] \i_w$346[0].q[1] ;
+  wire [3:0] \i_w$346[0].q[2] ;
+  wire [3:0] \i_w$346[0].q[3] ;
+  wire [15:0] \i_w$348 ;
+  wire [15:0] \i_w$348[0] ;
+  wire [15:0] \i_w$348[0].q ;
+  wire [3:0] \i_w$348[0].q[0] ;
+  wire [3:0] \i_w$348[0].q[1] ;
+  wire [3:0] \i_w$348[0].q[2] ;
+  wire [3:0] \i_w$348[0].q[3] ;
+  wire [15:0] \i_w$350 ;
+  wire [15:0] \i_w$350[0] ;
+  wire [15:0] \i_w$350[0].q ;
+  wire [3:0] \i_w$350[0].q[0] ;
+  wire [3:0] \i_w$350[0].q[1] ;
+  wire [3:0] \i_w$350[0].q[2] ;
+  wire [3:0] \i_w$350[0].q[3] ;
+  wire [15:0] \i_w$352 ;
+  wire [15:0] \i_w$352[0] ;
+  wire [15:0] \i_w$352[0].q ;
+  wire [3:0] \i_w$352[0].q[0] ;
+  wire [3:0] \i_w$352[0].q[1] ;
+  wire [3:0] \i_w$352[0].q[2] ;
+  wire [3:0] \i_w$352[0].q[3] ;
+  wire [15:0] \i_w$354 ;
+  wire [15:0] \i_w$354[0] ;
+  wire [15:0] \i_w$354[0].q ;
+  wire [3:0] \i_w$354[0].q[0] ;
+  wire [3:0] \i_w$354[0].q[1] ;
+  wire [3:0] \i_w$354[0].q[2] ;
+  wire [3:0] \i_w$354[0].q[3] ;
+  wire [15:0] \i_w$356 ;
+  wire [15:0] \i_w$356[0] ;
+  wire [15:0] \i_w$356[0].q ;
+  wire [3:0] \i_w$356[0].q[0] ;
+  wire [3:0] \i_w$356[0].q[1] ;
+  wire [3:0] \i_w$356[0].q[2] ;
+  wire [3:0] \i_w$356[0].q[3] ;
+  wire [15:0] \i_w$358 ;
+  wire [15:0] \i_w$358[0] ;
+  wire [15:0] \i_w$358[0].q ;
+  wire [3:0] \i_w$358[0].q[0] ;
+  wire [3:0] \i_w$358[0].q[1] ;
+  wire [3:0] \i_w$358[0].q[2] ;
+  wire [3:0] \i_w$358[0].q[3] ;
+  wire [15:0] \i_w$360 ;
+  wire [15:0] \i_w$360[0] ;
+  wire [15:0] \i_w$360[0].q ;
+  wire [3:0] \i_w$360[0].q[0] ;
+  wire [3:0] \i_w$360[0].q[1] ;
+  wire [3:0] \i_w$360[0].q[2] ;
+  wire [3:0] \i_w$360[0].q[3] ;
+  wire [15:0] \i_w$362 ;
+  wire [15:0] \i_w$362[0] ;
+  wire [15:0] \i_w$362[0].q ;
+  wire [3:0] \i_w$362[0].q[0] ;
+  wire [3:0] \i_w$362[0].q[1] ;
+  wire [3:0] \i_w$362[0].q[2] ;
+  wire [3:0] \i_w$362[0].q[3] ;
+  wire [15:0] \i_w$364 ;
+  wire [15:0] \i_w$364[0] ;
+  wire [15:0] \i_w$364[0].q ;
+  wire [3:0] \i_w$364[0].q[0] ;
+  wire [3:0] \i_w$364[0].q[1] ;
+  wire [3:0] \i_w$364[0].q[2] ;
+  wire [3:0] \i_w$364[0].q[3] ;
+  wire [15:0] \i_w$366 ;
+  wire [15:0] \i_w$366[0] ;
+  wire [15:0] \i_w$366[0].q ;
+  wire [3:0] \i_w$366[0].q[0] ;
+  wire [3:0] \i_w$366[0].q[1] ;
+  wire [3:0] \i_w$366[0].q[2] ;
+  wire [3:0] \i_w$366[0].q[3] ;
+  wire [15:0] \i_w$368 ;
+  wire [15:0] \i_w$368[0] ;
+  wire [15:0] \i_w$368[0].q ;
+  wire [3:0] \i_w$368[0].q[0] ;
+  wire [3:0] \i_w$368[0].q[1] ;
+  wire [3:0] \i_w$368[0].q[2] ;
+  wire [3:0] \i_w$368[0].q[3] ;
+  input [223:0] \i_w$369 ;
+  wire [223:0] \i_w$369 ;
+  wire [27:0] \i_w$369[0] ;
+  wire [15:0] \i_w$369[0].q ;
+  wire [3:0] \i_w$369[0].q[0] ;
+  wire [3:0] \i_w$369[0].q[1] ;
+  wire [3:0] \i_w$369[0].q[2] ;
+  wire [3:0] \i_w$369[0].q[3] ;
+  wire [7:0] \i_w$369[0].scale ;
+  wire [3:0] \i_w$369[0].zero ;
+  wire [27:0] \i_w$369[1] ;
+  wire [15:0] \i_w$369[1].q ;
+  wire [3:0] \i_w$369[1].q[0] ;
+  wire [3:0] \i_w$369[1].q[1] ;
+  wire [3:0] \i_w$369[1].q[2] ;
+  wire [3:0] \i_w$369[1].q[3] ;
+  wire [7:0] \i_w$369[1].scale ;
+  wire [3:0] \i_w$369[1].zero ;
+  wire [27:0] \i_w$369[2] ;
+  wire [15:0] \i_w$369[2].q ;
+  wire [3:0] \i_w$369[2].q[0] ;
+  wire [3:0] \i_w$369[2].q[1] ;
+  wire [3:0] \i_w$369[2].q[2] ;
+  wire [3:0] \i_w$369[2].q[3] ;
+  wire [7:0] \i_w$369[2].scale ;
+  wire [3:0] \i_w$369[2].zero ;
+  wire [27:0] \i_w$369[3] ;
+  wire [15:0] \i_w$369[3].q ;
+  wire [3:0] \i_w$369[3].q[0] ;
+  wire [3:0] \i_w$369[3].q[1] ;
+  wire [3:0] \i_w$369[3].q[2] ;
+  wire [3:0] \i_w$369[3].q[3] ;
+  wire [7:0] \i_w$369[3].scale ;
+  wire [3:0] \i_w$369[3].zero ;
+  wire [27:0] \i_w$369[4] ;
+  wire [15:0] \i_w$369[4].q ;
+  wire [3:0] \i_w$369[4].q[0] ;
+  wire [3:0] \i_w$369[4].q[1] ;
+  wire [3:0] \i_w$369[4].q[2] ;
+  wire [3:0] \i_w$369[4].q[3] ;
+  wire [7:0] \i_w$369[4].scale ;
+  wire [3:0] \i_w$369[4].zero ;
+  wire [27:0] \i_w$369[5] ;
+  wire [15:0] \i_w$369[5].q ;
+  wire [3:0] \i_w$369[5].q[0] ;
+  wire [3:0] \i_w$369[5].q[1] ;
+  wire [3:0] \i_w$369[5].q[2] ;
+  wire [3:0] \i_w$369[5].q[3] ;
+  wire [7:0] \i_w$369[5].scale ;
+  wire [3:0] \i_w$369[5].zero ;
+  wire [27:0] \i_w$369[6] ;
+  wire [15:0] \i_w$369[6].q ;
+  wire [3:0] \i_w$369[6].q[0] ;
+  wire [3:0] \i_w$369[6].q[1] ;
+  wire [3:0] \i_w$369[6].q[2] ;
+  wire [3:0] \i_w$369[6].q[3] ;
+  wire [7:0] \i_w$369[6].scale ;
+  wire [3:0] \i_w$369[6].zero ;
+  wire [27:0] \i_w$369[7] ;
+  wire [15:0] \i_w$369[7].q ;
+  wire [3:0] \i_w$369[7].q[0] ;
+  wire [3:0] \i_w$369[7].q[1] ;
+  wire [3:0] \i_w$369[7].q[2] ;
+  wire [3:0] \i_w$369[7].q[3] ;
+  wire [7:0] \i_w$369[7].scale ;
+  wire [3:0] \i_w$369[7].zero ;
+  reg [15:0] \i_w$394  = 16'h0000;
+  wire [15:0] \i_w$394[0] ;
+  wire [15:0] \i_w$394[0].q ;
+  wire [3:0] \i_w$394[0].q[0] ;
+  wire [3:0] \i_w$394[0].q[1] ;
+  wire [3:0] \i_w$394[0].q[2] ;
+  wire [3:0] \i_w$394[0].q[3] ;
+  reg [15:0] \i_w$419  = 16'h0000;
   wire [15:0] \i_w$419[0] ;
   wire [15:0] \i_w$419[0].q ;
   wire [3:0] \i_w$419[0].q[0] ;
   wire [3:0] \i_w$419[0].q[1] ;
   wire [3:0] \i_w$419[0].q[2] ;
   wire [3:0] \i_w$419[0].q[3] ;
-  wire [15:0] \i_w$421 ;
-  wire [15:0] \i_w$421[0] ;
-  wire [15:0] \i_w$421[0].q ;
-  wire [3:0] \i_w$421[0].q[0] ;
-  wire [3:0] \i_w$421[0].q[1] ;
-  wire [3:0] \i_w$421[0].q[2] ;
-  wire [3:0] \i_w$421[0].q[3] ;
-  wire [15:0] \i_w$423 ;
-  wire [15:0] \i_w$423[0] ;
-  wire [15:0] \i_w$423[0].q ;
-  wire [3:0] \i_w$423[0].q[0] ;
-  wire [3:0] \i_w$423[0].q[1] ;
-  wire [3:0] \i_w$423[0].q[2] ;
-  wire [3:0] \i_w$423[0].q[3] ;
-  wire [15:0] \i_w$425 ;
-  wire [15:0] \i_w$425[0] ;
-  wire [15:0] \i_w$425[0].q ;
-  wire [3:0] \i_w$425[0].q[0] ;
-  wire [3:0] \i_w$425[0].q[1] ;
-  wire [3:0] \i_w$425[0].q[2] ;
-  wire [3:0] \i_w$425[0].q[3] ;
-  wire [15:0] \i_w$427 ;
-  wire [15:0] \i_w$427[0] ;
-  wire [15:0] \i_w$427[0].q ;
-  wire [3:0] \i_w$427[0].q[0] ;
-  wire [3:0] \i_w$427[0].q[1] ;
-  wire [3:0] \i_w$427[0].q[2] ;
-  wire [3:0] \i_w$427[0].q[3] ;
-  reg [15:0] \i_w$452  = 16'h0000;
-  wire [15:0] \i_w$452[0] ;
-  wire [15:0] \i_w$452[0].q ;
-  wire [3:0] \i_w$452[0].q[0] ;
-  wire [3:0] \i_w$452[0].q[1] ;
-  wire [3:0] \i_w$452[0].q[2] ;
-  wire [3:0] \i_w$452[0].q[3] ;
-  wire [15:0] \i_w$454 ;
-  wire [15:0] \i_w$454[0] ;
-  wire [15:0] \i_w$454[0].q ;
-  wire [3:0] \i_w$454[0].q[0] ;
-  wire [3:0] \i_w$454[0].q[1] ;
-  wire [3:0] \i_w$454[0].q[2] ;
-  wire [3:0] \i_w$454[0].q[3] ;
-  wire [15:0] \i_w$456 ;
-  wire [15:0] \i_w$456[0] ;
-  wire [15:0] \i_w$456[0].q ;
-  wire [3:0] \i_w$456[0].q[0] ;
-  wire [3:0] \i_w$456[0].q[1] ;
-  wire [3:0] \i_w$456[0].q[2] ;
-  wire [3:0] \i_w$456[0].q[3] ;
-  wire [15:0] \i_w$458 ;
-  wire [15:0] \i_w$458[0] ;
-  wire [15:0] \i_w$458[0].q ;
-  wire [3:0] \i_w$458[0].q[0] ;
-  wire [3:0] \i_w$458[0].q[1] ;
-  wire [3:0] \i_w$458[0].q[2] ;
-  wire [3:0] \i_w$458[0].q[3] ;
-  wire [15:0] \i_w$460 ;
-  wire [15:0] \i_w$460[0] ;
-  wire [15:0] \i_w$460[0].q ;
-  wire [3:0] \i_w$460[0].q[0] ;
-  wire [3:0] \i_w$460[0].q[1] ;
-  wire [3:0] \i_w$460[0].q[2] ;
-  wire [3:0] \i_w$460[0].q[3] ;
-  wire [15:0] \i_w$462 ;
-  wire [15:0] \i_w$462[0] ;
-  wire [15:0] \i_w$462[0].q ;
-  wire [3:0] \i_w$462[0].q[0] ;
-  wire [3:0] \i_w$462[0].q[1] ;
-  wire [3:0] \i_w$462[0].q[2] ;
-  wire [3:0] \i_w$462[0].q[3] ;
-  wire [15:0] \i_w$464 ;
-  wire [15:0] \i_w$464[0] ;
-  wire [15:0] \i_w$464[0].q ;
-  wire [3:0] \i_w$464[0].q[0] ;
-  wire [3:0] \i_w$464[0].q[1] ;
-  wire [3:0] \i_w$464[0].q[2] ;
-  wire [3:0] \i_w$464[0].q[3] ;
-  wire [15:0] \i_w$466 ;
-  wire [15:0] \i_w$466[0] ;
-  wire [15:0] \i_w$466[0].q ;
-  wire [3:0] \i_w$466[0].q[0] ;
-  wire [3:0] \i_w$466[0].q[1] ;
-  wire [3:0] \i_w$466[0].q[2] ;
-  wire [3:0] \i_w$466[0].q[3] ;
-  reg [15:0] \i_w$491  = 16'h0000;
-  wire [15:0] \i_w$491[0] ;
-  wire [15:0] \i_w$491[0].q ;
-  wire [3:0] \i_w$491[0].q[0] ;
-  wire [3:0] \i_w$491[0].q[1] ;
-  wire [3:0] \i_w$491[0].q[2] ;
-  wire [3:0] \i_w$491[0].q[3] ;
-  wire [15:0] \i_w$493 ;
-  wire [15:0] \i_w$493[0] ;
-  wire [15:0] \i_w$493[0].q ;
-  wire [3:0] \i_w$493[0].q[0] ;
-  wire [3:0] \i_w$493[0].q[1] ;
-  wire [3:0] \i_w$493[0].q[2] ;
-  wire [3:0] \i_w$493[0].q[3] ;
-  wire [15:0] \i_w$495 ;
-  wire [15:0] \i_w$495[0] ;
-  wire [15:0] \i_w$495[0].q ;
-  wire [3:0] \i_w$495[0].q[0] ;
-  wire [3:0] \i_w$495[0].q[1] ;
-  wire [3:0] \i_w$495[0].q[2] ;
-  wire [3:0] \i_w$495[0].q[3] ;
-  wire [15:0] \i_w$497 ;
-  wire [15:0] \i_w$497[0] ;
-  wire [15:0] \i_w$497[0].q ;
-  wire [3:0] \i_w$497[0].q[0] ;
-  wire [3:0] \i_w$497[0].q[1] ;
-  wire [3:0] \i_w$497[0].q[2] ;
-  wire [3:0] \i_w$497[0].q[3] ;
-  wire [15:0] \i_w$499 ;
-  wire [15:0] \i_w$499[0] ;
-  wire [15:0] \i_w$499[0].q ;
-  wire [3:0] \i_w$499[0].q[0] ;
-  wire [3:0] \i_w$499[0].q[1] ;
-  wire [3:0] \i_w$499[0].q[2] ;
-  wire [3:0] \i_w$499[0].q[3] ;
-  wire [15:0] \i_w$501 ;
-  wire [15:0] \i_w$501[0] ;
-  wire [15:0] \i_w$501[0].q ;
-  wire [3:0] \i_w$501[0].q[0] ;
-  wire [3:0] \i_w$501[0].q[1] ;
-  wire [3:0] \i_w$501[0].q[2] ;
-  wire [3:0] \i_w$501[0].q[3] ;
-  wire [15:0] \i_w$503 ;
-  wire [15:0] \i_w$503[0] ;
-  wire [15:0] \i_w$503[0].q ;
-  wire [3:0] \i_w$503[0].q[0] ;
-  wire [3:0] \i_w$503[0].q[1] ;
-  wire [3:0] \i_w$503[0].q[2] ;
-  wire [3:0] \i_w$503[0].q[3] ;
-  wire [15:0] \i_w$505 ;
-  wire [15:0] \i_w$505[0] ;
-  wire [15:0] \i_w$505[0].q ;
-  wire [3:0] \i_w$505[0].q[0] ;
-  wire [3:0] \i_w$505[0].q[1] ;
-  wire [3:0] \i_w$505[0].q[2] ;
-  wire [3:0] \i_w$505[0].q[3] ;
-  reg [15:0] \i_w$530  = 16'h0000;
-  wire [15:0] \i_w$530[0] ;
-  wire [15:0] \i_w$530[0].q ;
-  wire [3:0] \i_w$530[0].q[0] ;
-  wire [3:0] \i_w$530[0].q[1] ;
-  wire [3:0] \i_w$530[0].q[2] ;
-  wire [3:0] \i_w$530[0].q[3] ;
-  wire [15:0] \i_w$532 ;
-  wire [15:0] \i_w$532[0] ;
-  wire [15:0] \i_w$532[0].q ;
-  wire [3:0] \i_w$532[0].q[0] ;
-  wire [3:0] \i_w$532[0].q[1] ;
-  wire [3:0] \i_w$532[0].q[2] ;
-  wire [3:0] \i_w$532[0].q[3] ;
-  wire [15:0] \i_w$534 ;
-  wire [15:0] \i_w$534[0] ;
-  wire [15:0] \i_w$534[0].q ;
-  wire [3:0] \i_w$534[0].q[0] ;
-  wire [3:0] \i_w$534[0].q[1] ;
-  wire [3:0] \i_w$534[0].q[2] ;
-  wire [3:0] \i_w$534[0].q[3] ;
-  wire [15:0] \i_w$536 ;
-  wire [15:0] \i_w$536[0] ;
-  wire [15:0] \i_w$536[0].q ;
-  wire [3:0] \i_w$536[0].q[0] ;
-  wire [3:0] \i_w$536[0].q[1] ;
-  wire [3:0] \i_w$536[0].q[2] ;
-  wire [3:0] \i_w$536[0].q[3] ;
-  wire [15:0] \i_w$538 ;
-  wire [15:0] \i_w$538[0] ;
-  wire [15:0] \i_w$538[0].q ;
-  wire [3:0] \i_w$538[0].q[0] ;
-  wire [3:0] \i_w$538[0].q[1] ;
-  wire [3:0] \i_w$538[0].q[2] ;
-  wire [3:0] \i_w$538[0].q[3] ;
-  wire [15:0] \i_w$540 ;
-  wire [15:0] \i_w$540[0] ;
-  wire [15:0] \i_w$540[0].q ;
-  wire [3:0] \i_w$540[0].q[0] ;
-  wire [3:0] \i_w$540[0].q[1] ;
-  wire [3:0] \i_w$540[0].q[2] ;
-  wire [3:0] \i_w$540[0].q[3] ;
-  wire [15:0] \i_w$542 ;
-  wire [15:0] \i_w$542[0] ;
-  wire [15:0] \i_w$542[0].q ;
-  wire [3:0] \i_w$542[0].q[0] ;
-  wire [3:0] \i_w$542[0].q[1] ;
-  wire [3:0] \i_w$542[0].q[2] ;
-  wire [3:0] \i_w$542[0].q[3] ;
-  wire [15:0] \i_w$544 ;
+  reg [15:0] \i_w$444  = 16'h0000;
+  wire [15:0] \i_w$444[0] ;
+  wire [15:0] \i_w$444[0].q ;
+  wire [3:0] \i_w$444[0].q[0] ;
+  wire [3:0] \i_w$444[0].q[1] ;
+  wire [3:0] \i_w$444[0].q[2] ;
+  wire [3:0] \i_w$444[0].q[3] ;
+  reg [15:0] \i_w$469  = 16'h0000;
+  wire [15:0] \i_w$469[0] ;
+  wire [15:0] \i_w$469[0].q ;
+  wire [3:0] \i_w$469[0].q[0] ;
+  wire [3:0] \i_w$469[0].q[1] ;
+  wire [3:0] \i_w$469[0].q[2] ;
+  wire [3:0] \i_w$469[0].q[3] ;
+  reg [15:0] \i_w$494  = 16'h0000;
+  wire [15:0] \i_w$494[0] ;
+  wire [15:0] \i_w$494[0].q ;
+  wire [3:0] \i_w$494[0].q[0] ;
+  wire [3:0] \i_w$494[0].q[1] ;
+  wire [3:0] \i_w$494[0].q[2] ;
+  wire [3:0] \i_w$494[0].q[3] ;
+  reg [15:0] \i_w$519  = 16'h0000;
+  wire [15:0] \i_w$519[0] ;
+  wire [15:0] \i_w$519[0].q ;
+  wire [3:0] \i_w$519[0].q[0] ;
+  wire [3:0] \i_w$519[0].q[1] ;
+  wire [3:0] \i_w$519[0].q[2] ;
+  wire [3:0] \i_w$519[0].q[3] ;
+  reg [15:0] \i_w$544  = 16'h0000;
   wire [15:0] \i_w$544[0] ;
   wire [15:0] \i_w$544[0].q ;
   wire [3:0] \i_w$544[0].q[0] ;
@@ -5083,12 +5083,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire [3:0] \i_w[0].q[2] ;
   wire [3:0] \i_w[0].q[3] ;
   reg [3:0] i_zero = 4'h0;
-  reg [3:0] \i_zero$330  = 4'h0;
-  reg [3:0] \i_zero$369  = 4'h0;
-  reg [3:0] \i_zero$408  = 4'h0;
-  reg [3:0] \i_zero$447  = 4'h0;
-  reg [3:0] \i_zero$486  = 4'h0;
-  reg [3:0] \i_zero$525  = 4'h0;
+  reg [3:0] \i_zero$414  = 4'h0;
+  reg [3:0] \i_zero$439  = 4'h0;
+  reg [3:0] \i_zero$464  = 4'h0;
+  reg [3:0] \i_zero$489  = 4'h0;
+  reg [3:0] \i_zero$514  = 4'h0;
+  reg [3:0] \i_zero$539  = 4'h0;
   reg [3:0] \i_zero$564  = 4'h0;
   wire [31:0] o_a;
   wire [31:0] \o_a$101 ;
@@ -5820,195 +5820,62 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire \o_ctl[0].valid ;
   wire [2:0] o_index;
   wire [35:0] o_psum;
-  wire [35:0] \o_psum$276 ;
-  wire [35:0] \o_psum$276[0] ;
-  wire [35:0] \o_psum$276[0][0] ;
-  wire [14:0] \o_psum$276[0][0].a ;
-  wire \o_psum$276[0][0].first ;
-  wire \o_psum$276[0][0].last ;
-  wire [18:0] \o_psum$276[0][0].p ;
-  wire [35:0] \o_psum$278 ;
-  wire [35:0] \o_psum$278[0] ;
-  wire [35:0] \o_psum$278[0][0] ;
-  wire [14:0] \o_psum$278[0][0].a ;
-  wire \o_psum$278[0][0].first ;
-  wire \o_psum$278[0][0].last ;
-  wire [18:0] \o_psum$278[0][0].p ;
-  wire [35:0] \o_psum$280 ;
-  wire [35:0] \o_psum$280[0] ;
-  wire [35:0] \o_psum$280[0][0] ;
-  wire [14:0] \o_psum$280[0][0].a ;
-  wire \o_psum$280[0][0].first ;
-  wire \o_psum$280[0][0].last ;
-  wire [18:0] \o_psum$280[0][0].p ;
-  wire [35:0] \o_psum$282 ;
-  wire [35:0] \o_psum$282[0] ;
-  wire [35:0] \o_psum$282[0][0] ;
-  wire [14:0] \o_psum$282[0][0].a ;
-  wire \o_psum$282[0][0].first ;
-  wire \o_psum$282[0][0].last ;
-  wire [18:0] \o_psum$282[0][0].p ;
-  wire [35:0] \o_psum$284 ;
-  wire [35:0] \o_psum$284[0] ;
-  wire [35:0] \o_psum$284[0][0] ;
-  wire [14:0] \o_psum$284[0][0].a ;
-  wire \o_psum$284[0][0].first ;
-  wire \o_psum$284[0][0].last ;
-  wire [18:0] \o_psum$284[0][0].p ;
-  wire [35:0] \o_psum$286 ;
-  wire [35:0] \o_psum$286[0] ;
-  wire [35:0] \o_psum$286[0][0] ;
-  wire [14:0] \o_psum$286[0][0].a ;
-  wire \o_psum$286[0][0].first ;
-  wire \o_psum$286[0][0].last ;
-  wire [18:0] \o_psum$286[0][0].p ;
-  wire [35:0] \o_psum$288 ;
-  wire [35:0] \o_psum$288[0] ;
-  wire [35:0] \o_psum$288[0][0] ;
-  wire [14:0] \o_psum$288[0][0].a ;
-  wire \o_psum$288[0][0].first ;
-  wire \o_psum$288[0][0].last ;
-  wire [18:0] \o_psum$288[0][0].p ;
-  wire [35:0] \o_psum$313 ;
-  wire [35:0] \o_psum$313[0] ;
-  wire [35:0] \o_psum$313[0][0] ;
-  wire [14:0] \o_psum$313[0][0].a ;
-  wire \o_psum$313[0][0].first ;
-  wire \o_psum$313[0][0].last ;
-  wire [18:0] \o_psum$313[0][0].p ;
-  wire [35:0] \o_psum$316 ;
-  wire [35:0] \o_psum$316[0] ;
-  wire [35:0] \o_psum$316[0][0] ;
-  wire [14:0] \o_psum$316[0][0].a ;
-  wire \o_psum$316[0][0].first ;
-  wire \o_psum$316[0][0].last ;
-  wire [18:0] \o_psum$316[0][0].p ;
-  wire [35:0] \o_psum$318 ;
-  wire [35:0] \o_psum$318[0] ;
-  wire [35:0] \o_psum$318[0][0] ;
-  wire [14:0] \o_psum$318[0][0].a ;
-  wire \o_psum$318[0][0].first ;
-  wire \o_psum$318[0][0].last ;
-  wire [18:0] \o_psum$318[0][0].p ;
-  wire [35:0] \o_psum$320 ;
-  wire [35:0] \o_psum$320[0] ;
-  wire [35:0] \o_psum$320[0][0] ;
-  wire [14:0] \o_psum$320[0][0].a ;
-  wire \o_psum$320[0][0].first ;
-  wire \o_psum$320[0][0].last ;
-  wire [18:0] \o_psum$320[0][0].p ;
-  wire [35:0] \o_psum$322 ;
-  wire [35:0] \o_psum$322[0] ;
-  wire [35:0] \o_psum$322[0][0] ;
-  wire [14:0] \o_psum$322[0][0].a ;
-  wire \o_psum$322[0][0].first ;
-  wire \o_psum$322[0][0].last ;
-  wire [18:0] \o_psum$322[0][0].p ;
-  wire [35:0] \o_psum$324 ;
-  wire [35:0] \o_psum$324[0] ;
-  wire [35:0] \o_psum$324[0][0] ;
-  wire [14:0] \o_psum$324[0][0].a ;
-  wire \o_psum$324[0][0].first ;
-  wire \o_psum$324[0][0].last ;
-  wire [18:0] \o_psum$324[0][0].p ;
-  wire [35:0] \o_psum$326 ;
-  wire [35:0] \o_psum$326[0] ;
-  wire [35:0] \o_psum$326[0][0] ;
-  wire [14:0] \o_psum$326[0][0].a ;
-  wire \o_psum$326[0][0].first ;
-  wire \o_psum$326[0][0].last ;
-  wire [18:0] \o_psum$326[0][0].p ;
-  wire [35:0] \o_psum$328 ;
-  wire [35:0] \o_psum$328[0] ;
-  wire [35:0] \o_psum$328[0][0] ;
-  wire [14:0] \o_psum$328[0][0].a ;
-  wire \o_psum$328[0][0].first ;
-  wire \o_psum$328[0][0].last ;
-  wire [18:0] \o_psum$328[0][0].p ;
-  wire [35:0] \o_psum$352 ;
-  wire [35:0] \o_psum$352[0] ;
-  wire [35:0] \o_psum$352[0][0] ;
-  wire [14:0] \o_psum$352[0][0].a ;
-  wire \o_psum$352[0][0].first ;
-  wire \o_psum$352[0][0].last ;
-  wire [18:0] \o_psum$352[0][0].p ;
-  wire [35:0] \o_psum$355 ;
-  wire [35:0] \o_psum$355[0] ;
-  wire [35:0] \o_psum$355[0][0] ;
-  wire [14:0] \o_psum$355[0][0].a ;
-  wire \o_psum$355[0][0].first ;
-  wire \o_psum$355[0][0].last ;
-  wire [18:0] \o_psum$355[0][0].p ;
-  wire [35:0] \o_psum$357 ;
-  wire [35:0] \o_psum$357[0] ;
-  wire [35:0] \o_psum$357[0][0] ;
-  wire [14:0] \o_psum$357[0][0].a ;
-  wire \o_psum$357[0][0].first ;
-  wire \o_psum$357[0][0].last ;
-  wire [18:0] \o_psum$357[0][0].p ;
-  wire [35:0] \o_psum$359 ;
-  wire [35:0] \o_psum$359[0] ;
-  wire [35:0] \o_psum$359[0][0] ;
-  wire [14:0] \o_psum$359[0][0].a ;
-  wire \o_psum$359[0][0].first ;
-  wire \o_psum$359[0][0].last ;
-  wire [18:0] \o_psum$359[0][0].p ;
-  wire [35:0] \o_psum$361 ;
-  wire [35:0] \o_psum$361[0] ;
-  wire [35:0] \o_psum$361[0][0] ;
-  wire [14:0] \o_psum$361[0][0].a ;
-  wire \o_psum$361[0][0].first ;
-  wire \o_psum$361[0][0].last ;
-  wire [18:0] \o_psum$361[0][0].p ;
-  wire [35:0] \o_psum$363 ;
-  wire [35:0] \o_psum$363[0] ;
-  wire [35:0] \o_psum$363[0][0] ;
-  wire [14:0] \o_psum$363[0][0].a ;
-  wire \o_psum$363[0][0].first ;
-  wire \o_psum$363[0][0].last ;
-  wire [18:0] \o_psum$363[0][0].p ;
-  wire [35:0] \o_psum$365 ;
-  wire [35:0] \o_psum$365[0] ;
-  wire [35:0] \o_psum$365[0][0] ;
-  wire [14:0] \o_psum$365[0][0].a ;
-  wire \o_psum$365[0][0].first ;
-  wire \o_psum$365[0][0].last ;
-  wire [18:0] \o_psum$365[0][0].p ;
-  wire [35:0] \o_psum$367 ;
-  wire [35:0] \o_psum$367[0] ;
-  wire [35:0] \o_psum$367[0][0] ;
-  wire [14:0] \o_psum$367[0][0].a ;
-  wire \o_psum$367[0][0].first ;
-  wire \o_psum$367[0][0].last ;
-  wire [18:0] \o_psum$367[0][0].p ;
-  wire [35:0] \o_psum$391 ;
-  wire [35:0] \o_psum$391[0] ;
-  wire [35:0] \o_psum$391[0][0] ;
-  wire [14:0] \o_psum$391[0][0].a ;
-  wire \o_psum$391[0][0].first ;
-  wire \o_psum$391[0][0].last ;
-  wire [18:0] \o_psum$391[0][0].p ;
-  wire [35:0] \o_psum$394 ;
-  wire [35:0] \o_psum$394[0] ;
-  wire [35:0] \o_psum$394[0][0] ;
-  wire [14:0] \o_psum$394[0][0].a ;
-  wire \o_psum$394[0][0].first ;
-  wire \o_psum$394[0][0].last ;
-  wire [18:0] \o_psum$394[0][0].p ;
-  wire [35:0] \o_psum$396 ;
-  wire [35:0] \o_psum$396[0] ;
-  wire [35:0] \o_psum$396[0][0] ;
-  wire [14:0] \o_psum$396[0][0].a ;
-  wire \o_psum$396[0][0].first ;
-  wire \o_psum$396[0][0].last ;
-  wire [18:0] \o_psum$396[0][0].p ;
-  wire [35:0] \o_psum$398 ;
-  wire [35:0] \o_psum$398[0] ;
-  wire [35:0] \o_psum$398[0][0] ;
-  wire [14:0] \o_psum$398[0][0].a ;
-  wire \o_psum$398[0][0].first ;
-  wire \o_psum$398[0][0].last ;
-  wire [18:0] \o_psum$398[0][0].p ;
+  wire [35:0] \o_psum$374 ;
+  wire [35:0] \o_psum$374[0] ;
+  wire [35:0] \o_psum$374[0][0] ;
+  wire [14:0] \o_psum$374[0][0].a ;
+  wire \o_psum$374[0][0].first ;
+  wire \o_psum$374[0][0].last ;
+  wire [18:0] \o_psum$374[0][0].p ;
+  wire [35:0] \o_psum$376 ;
+  wire [35:0] \o_psum$376[0] ;
+  wire [35:0] \o_psum$376[0][0] ;
+  wire [14:0] \o_psum$376[0][0].a ;
+  wire \o_psum$376[0][0].first ;
+  wire \o_psum$376[0][0].last ;
+  wire [18:0] \o_psum$376[0][0].p ;
+  wire [35:0] \o_psum$378 ;
+  wire [35:0] \o_psum$378[0] ;
+  wire [35:0] \o_psum$378[0][0] ;
+  wire [14:0] \o_psum$378[0][0].a ;
+  wire \o_psum$378[0][0].first ;
+  wire \o_psum$378[0][0].last ;
+  wire [18:0] \o_psum$378[0][0].p ;
+  wire [35:0] \o_psum$380 ;
+  wire [35:0] \o_psum$380[0] ;
+  wire [35:0] \o_psum$380[0][0] ;
+  wire [14:0] \o_psum$380[0][0].a ;
+  wire \o_psum$380[0][0].first ;
+  wire \o_psum$380[0][0].last ;
+  wire [18:0] \o_psum$380[0][0].p ;
+  wire [35:0] \o_psum$382 ;
+  wire [35:0] \o_psum$382[0] ;
+  wire [35:0] \o_psum$382[0][0] ;
+  wire [14:0] \o_psum$382[0][0].a ;
+  wire \o_psum$382[0][0].first ;
+  wire \o_psum$382[0][0].last ;
+  wire [18:0] \o_psum$382[0][0].p ;
+  wire [35:0] \o_psum$384 ;
+  wire [35:0] \o_psum$384[0] ;
+  wire [35:0] \o_psum$384[0][0] ;
+  wire [14:0] \o_psum$384[0][0].a ;
+  wire \o_psum$384[0][0].first ;
+  wire \o_psum$384[0][0].last ;
+  wire [18:0] \o_psum$384[0][0].p ;
+  wire [35:0] \o_psum$386 ;
+  wire [35:0] \o_psum$386[0] ;
+  wire [35:0] \o_psum$386[0][0] ;
+  wire [14:0] \o_psum$386[0][0].a ;
+  wire \o_psum$386[0][0].first ;
+  wire \o_psum$386[0][0].last ;
+  wire [18:0] \o_psum$386[0][0].p ;
+  wire [35:0] \o_psum$397 ;
+  wire [35:0] \o_psum$397[0] ;
+  wire [35:0] \o_psum$397[0][0] ;
+  wire [14:0] \o_psum$397[0][0].a ;
+  wire \o_psum$397[0][0].first ;
+  wire \o_psum$397[0][0].last ;
+  wire [18:0] \o_psum$397[0][0].p ;
   wire [35:0] \o_psum$400 ;
   wire [35:0] \o_psum$400[0] ;
   wire [35:0] \o_psum$400[0][0] ;
@@ -6037,13 +5904,62 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire \o_psum$406[0][0].first ;
   wire \o_psum$406[0][0].last ;
   wire [18:0] \o_psum$406[0][0].p ;
-  wire [35:0] \o_psum$430 ;
-  wire [35:0] \o_psum$430[0] ;
-  wire [35:0] \o_psum$430[0][0] ;
-  wire [14:0] \o_psum$430[0][0].a ;
-  wire \o_psum$430[0][0].first ;
-  wire \o_psum$430[0][0].last ;
-  wire [18:0] \o_psum$430[0][0].p ;
+  wire [35:0] \o_psum$408 ;
+  wire [35:0] \o_psum$408[0] ;
+  wire [35:0] \o_psum$408[0][0] ;
+  wire [14:0] \o_psum$408[0][0].a ;
+  wire \o_psum$408[0][0].first ;
+  wire \o_psum$408[0][0].last ;
+  wire [18:0] \o_psum$408[0][0].p ;
+  wire [35:0] \o_psum$410 ;
+  wire [35:0] \o_psum$410[0] ;
+  wire [35:0] \o_psum$410[0][0] ;
+  wire [14:0] \o_psum$410[0][0].a ;
+  wire \o_psum$410[0][0].first ;
+  wire \o_psum$410[0][0].last ;
+  wire [18:0] \o_psum$410[0][0].p ;
+  wire [35:0] \o_psum$412 ;
+  wire [35:0] \o_psum$412[0] ;
+  wire [35:0] \o_psum$412[0][0] ;
+  wire [14:0] \o_psum$412[0][0].a ;
+  wire \o_psum$412[0][0].first ;
+  wire \o_psum$412[0][0].last ;
+  wire [18:0] \o_psum$412[0][0].p ;
+  wire [35:0] \o_psum$422 ;
+  wire [35:0] \o_psum$422[0] ;
+  wire [35:0] \o_psum$422[0][0] ;
+  wire [14:0] \o_psum$422[0][0].a ;
+  wire \o_psum$422[0][0].first ;
+  wire \o_psum$422[0][0].last ;
+  wire [18:0] \o_psum$422[0][0].p ;
+  wire [35:0] \o_psum$425 ;
+  wire [35:0] \o_psum$425[0] ;
+  wire [35:0] \o_psum$425[0][0] ;
+  wire [14:0] \o_psum$425[0][0].a ;
+  wire \o_psum$425[0][0].first ;
+  wire \o_psum$425[0][0].last ;
+  wire [18:0] \o_psum$425[0][0].p ;
+  wire [35:0] \o_psum$427 ;
+  wire [35:0] \o_psum$427[0] ;
+  wire [35:0] \o_psum$427[0][0] ;
+  wire [14:0] \o_psum$427[0][0].a ;
+  wire \o_psum$427[0][0].first ;
+  wire \o_psum$427[0][0].last ;
+  wire [18:0] \o_psum$427[0][0].p ;
+  wire [35:0] \o_psum$429 ;
+  wire [35:0] \o_psum$429[0] ;
+  wire [35:0] \o_psum$429[0][0] ;
+  wire [14:0] \o_psum$429[0][0].a ;
+  wire \o_psum$429[0][0].first ;
+  wire \o_psum$429[0][0].last ;
+  wire [18:0] \o_psum$429[0][0].p ;
+  wire [35:0] \o_psum$431 ;
+  wire [35:0] \o_psum$431[0] ;
+  wire [35:0] \o_psum$431[0][0] ;
+  wire [14:0] \o_psum$431[0][0].a ;
+  wire \o_psum$431[0][0].first ;
+  wire \o_psum$431[0][0].last ;
+  wire [18:0] \o_psum$431[0][0].p ;
   wire [35:0] \o_psum$433 ;
   wire [35:0] \o_psum$433[0] ;
   wire [35:0] \o_psum$433[0][0] ;
@@ -6065,41 +5981,62 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire \o_psum$437[0][0].first ;
   wire \o_psum$437[0][0].last ;
   wire [18:0] \o_psum$437[0][0].p ;
-  wire [35:0] \o_psum$439 ;
-  wire [35:0] \o_psum$439[0] ;
-  wire [35:0] \o_psum$439[0][0] ;
-  wire [14:0] \o_psum$439[0][0].a ;
-  wire \o_psum$439[0][0].first ;
-  wire \o_psum$439[0][0].last ;
-  wire [18:0] \o_psum$439[0][0].p ;
-  wire [35:0] \o_psum$441 ;
-  wire [35:0] \o_psum$441[0] ;
-  wire [35:0] \o_psum$441[0][0] ;
-  wire [14:0] \o_psum$441[0][0].a ;
-  wire \o_psum$441[0][0].first ;
-  wire \o_psum$441[0][0].last ;
-  wire [18:0] \o_psum$441[0][0].p ;
-  wire [35:0] \o_psum$443 ;
-  wire [35:0] \o_psum$443[0] ;
-  wire [35:0] \o_psum$443[0][0] ;
-  wire [14:0] \o_psum$443[0][0].a ;
-  wire \o_psum$443[0][0].first ;
-  wire \o_psum$443[0][0].last ;
-  wire [18:0] \o_psum$443[0][0].p ;
-  wire [35:0] \o_psum$445 ;
-  wire [35:0] \o_psum$445[0] ;
-  wire [35:0] \o_psum$445[0][0] ;
-  wire [14:0] \o_psum$445[0][0].a ;
-  wire \o_psum$445[0][0].first ;
-  wire \o_psum$445[0][0].last ;
-  wire [18:0] \o_psum$445[0][0].p ;
-  wire [35:0] \o_psum$469 ;
-  wire [35:0] \o_psum$469[0] ;
-  wire [35:0] \o_psum$469[0][0] ;
-  wire [14:0] \o_psum$469[0][0].a ;
-  wire \o_psum$469[0][0].first ;
-  wire \o_psum$469[0][0].last ;
-  wire [18:0] \o_psum$469[0][0].p ;
+  wire [35:0] \o_psum$447 ;
+  wire [35:0] \o_psum$447[0] ;
+  wire [35:0] \o_psum$447[0][0] ;
+  wire [14:0] \o_psum$447[0][0].a ;
+  wire \o_psum$447[0][0].first ;
+  wire \o_psum$447[0][0].last ;
+  wire [18:0] \o_psum$447[0][0].p ;
+  wire [35:0] \o_psum$450 ;
+  wire [35:0] \o_psum$450[0] ;
+  wire [35:0] \o_psum$450[0][0] ;
+  wire [14:0] \o_psum$450[0][0].a ;
+  wire \o_psum$450[0][0].first ;
+  wire \o_psum$450[0][0].last ;
+  wire [18:0] \o_psum$450[0][0].p ;
+  wire [35:0] \o_psum$452 ;
+  wire [35:0] \o_psum$452[0] ;
+  wire [35:0] \o_psum$452[0][0] ;
+  wire [14:0] \o_psum$452[0][0].a ;
+  wire \o_psum$452[0][0].first ;
+  wire \o_psum$452[0][0].last ;
+  wire [18:0] \o_psum$452[0][0].p ;
+  wire [35:0] \o_psum$454 ;
+  wire [35:0] \o_psum$454[0] ;
+  wire [35:0] \o_psum$454[0][0] ;
+  wire [14:0] \o_psum$454[0][0].a ;
+  wire \o_psum$454[0][0].first ;
+  wire \o_psum$454[0][0].last ;
+  wire [18:0] \o_psum$454[0][0].p ;
+  wire [35:0] \o_psum$456 ;
+  wire [35:0] \o_psum$456[0] ;
+  wire [35:0] \o_psum$456[0][0] ;
+  wire [14:0] \o_psum$456[0][0].a ;
+  wire \o_psum$456[0][0].first ;
+  wire \o_psum$456[0][0].last ;
+  wire [18:0] \o_psum$456[0][0].p ;
+  wire [35:0] \o_psum$458 ;
+  wire [35:0] \o_psum$458[0] ;
+  wire [35:0] \o_psum$458[0][0] ;
+  wire [14:0] \o_psum$458[0][0].a ;
+  wire \o_psum$458[0][0].first ;
+  wire \o_psum$458[0][0].last ;
+  wire [18:0] \o_psum$458[0][0].p ;
+  wire [35:0] \o_psum$460 ;
+  wire [35:0] \o_psum$460[0] ;
+  wire [35:0] \o_psum$460[0][0] ;
+  wire [14:0] \o_psum$460[0][0].a ;
+  wire \o_psum$460[0][0].first ;
+  wire \o_psum$460[0][0].last ;
+  wire [18:0] \o_psum$460[0][0].p ;
+  wire [35:0] \o_psum$462 ;
+  wire [35:0] \o_psum$462[0] ;
+  wire [35:0] \o_psum$462[0][0] ;
+  wire [14:0] \o_psum$462[0][0].a ;
+  wire \o_psum$462[0][0].first ;
+  wire \o_psum$462[0][0].last ;
+  wire [18:0] \o_psum$462[0][0].p ;
   wire [35:0] \o_psum$472 ;
   wire [35:0] \o_psum$472[0] ;
   wire [35:0] \o_psum$472[0][0] ;
@@ -6107,48 +6044,90 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire \o_psum$472[0][0].first ;
   wire \o_psum$472[0][0].last ;
   wire [18:0] \o_psum$472[0][0].p ;
-  wire [35:0] \o_psum$474 ;
-  wire [35:0] \o_psum$474[0] ;
-  wire [35:0] \o_psum$474[0][0] ;
-  wire [14:0] \o_psum$474[0][0].a ;
-  wire \o_psum$474[0][0].first ;
-  wire \o_psum$474[0][0].last ;
-  wire [18:0] \o_psum$474[0][0].p ;
-  wire [35:0] \o_psum$476 ;
-  wire [35:0] \o_psum$476[0] ;
-  wire [35:0] \o_psum$476[0][0] ;
-  wire [14:0] \o_psum$476[0][0].a ;
-  wire \o_psum$476[0][0].first ;
-  wire \o_psum$476[0][0].last ;
-  wire [18:0] \o_psum$476[0][0].p ;
-  wire [35:0] \o_psum$478 ;
-  wire [35:0] \o_psum$478[0] ;
-  wire [35:0] \o_psum$478[0][0] ;
-  wire [14:0] \o_psum$478[0][0].a ;
-  wire \o_psum$478[0][0].first ;
-  wire \o_psum$478[0][0].last ;
-  wire [18:0] \o_psum$478[0][0].p ;
-  wire [35:0] \o_psum$480 ;
-  wire [35:0] \o_psum$480[0] ;
-  wire [35:0] \o_psum$480[0][0] ;
-  wire [14:0] \o_psum$480[0][0].a ;
-  wire \o_psum$480[0][0].first ;
-  wire \o_psum$480[0][0].last ;
-  wire [18:0] \o_psum$480[0][0].p ;
-  wire [35:0] \o_psum$482 ;
-  wire [35:0] \o_psum$482[0] ;
-  wire [35:0] \o_psum$482[0][0] ;
-  wire [14:0] \o_psum$482[0][0].a ;
-  wire \o_psum$482[0][0].first ;
-  wire \o_psum$482[0][0].last ;
-  wire [18:0] \o_psum$482[0][0].p ;
-  wire [35:0] \o_psum$484 ;
-  wire [35:0] \o_psum$484[0] ;
-  wire [35:0] \o_psum$484[0][0] ;
-  wire [14:0] \o_psum$484[0][0].a ;
-  wire \o_psum$484[0][0].first ;
-  wire \o_psum$484[0][0].last ;
-  wire [18:0] \o_psum$484[0][0].p ;
+  wire [35:0] \o_psum$475 ;
+  wire [35:0] \o_psum$475[0] ;
+  wire [35:0] \o_psum$475[0][0] ;
+  wire [14:0] \o_psum$475[0][0].a ;
+  wire \o_psum$475[0][0].first ;
+  wire \o_psum$475[0][0].last ;
+  wire [18:0] \o_psum$475[0][0].p ;
+  wire [35:0] \o_psum$477 ;
+  wire [35:0] \o_psum$477[0] ;
+  wire [35:0] \o_psum$477[0][0] ;
+  wire [14:0] \o_psum$477[0][0].a ;
+  wire \o_psum$477[0][0].first ;
+  wire \o_psum$477[0][0].last ;
+  wire [18:0] \o_psum$477[0][0].p ;
+  wire [35:0] \o_psum$479 ;
+  wire [35:0] \o_psum$479[0] ;
+  wire [35:0] \o_psum$479[0][0] ;
+  wire [14:0] \o_psum$479[0][0].a ;
+  wire \o_psum$479[0][0].first ;
+  wire \o_psum$479[0][0].last ;
+  wire [18:0] \o_psum$479[0][0].p ;
+  wire [35:0] \o_psum$481 ;
+  wire [35:0] \o_psum$481[0] ;
+  wire [35:0] \o_psum$481[0][0] ;
+  wire [14:0] \o_psum$481[0][0].a ;
+  wire \o_psum$481[0][0].first ;
+  wire \o_psum$481[0][0].last ;
+  wire [18:0] \o_psum$481[0][0].p ;
+  wire [35:0] \o_psum$483 ;
+  wire [35:0] \o_psum$483[0] ;
+  wire [35:0] \o_psum$483[0][0] ;
+  wire [14:0] \o_psum$483[0][0].a ;
+  wire \o_psum$483[0][0].first ;
+  wire \o_psum$483[0][0].last ;
+  wire [18:0] \o_psum$483[0][0].p ;
+  wire [35:0] \o_psum$485 ;
+  wire [35:0] \o_psum$485[0] ;
+  wire [35:0] \o_psum$485[0][0] ;
+  wire [14:0] \o_psum$485[0][0].a ;
+  wire \o_psum$485[0][0].first ;
+  wire \o_psum$485[0][0].last ;
+  wire [18:0] \o_psum$485[0][0].p ;
+  wire [35:0] \o_psum$487 ;
+  wire [35:0] \o_psum$487[0] ;
+  wire [35:0] \o_psum$487[0][0] ;
+  wire [14:0] \o_psum$487[0][0].a ;
+  wire \o_psum$487[0][0].first ;
+  wire \o_psum$487[0][0].last ;
+  wire [18:0] \o_psum$487[0][0].p ;
+  wire [35:0] \o_psum$497 ;
+  wire [35:0] \o_psum$497[0] ;
+  wire [35:0] \o_psum$497[0][0] ;
+  wire [14:0] \o_psum$497[0][0].a ;
+  wire \o_psum$497[0][0].first ;
+  wire \o_psum$497[0][0].last ;
+  wire [18:0] \o_psum$497[0][0].p ;
+  wire [35:0] \o_psum$500 ;
+  wire [35:0] \o_psum$500[0] ;
+  wire [35:0] \o_psum$500[0][0] ;
+  wire [14:0] \o_psum$500[0][0].a ;
+  wire \o_psum$500[0][0].first ;
+  wire \o_psum$500[0][0].last ;
+  wire [18:0] \o_psum$500[0][0].p ;
+  wire [35:0] \o_psum$502 ;
+  wire [35:0] \o_psum$502[0] ;
+  wire [35:0] \o_psum$502[0][0] ;
+  wire [14:0] \o_psum$502[0][0].a ;
+  wire \o_psum$502[0][0].first ;
+  wire \o_psum$502[0][0].last ;
+  wire [18:0] \o_psum$502[0][0].p ;
+  wire [35:0] \o_psum$504 ;
+  wire [35:0] \o_psum$504[0] ;
+  wire [35:0] \o_psum$504[0][0] ;
+  wire [14:0] \o_psum$504[0][0].a ;
+  wire \o_psum$504[0][0].first ;
+  wire \o_psum$504[0][0].last ;
+  wire [18:0] \o_psum$504[0][0].p ;
+  wire [35:0] \o_psum$506 ;
+  wire [35:0] \o_psum$506[0] ;
+  wire [35:0] \o_psum$506[0][0] ;
+  wire [14:0] \o_psum$506[0][0].a ;
+  wire \o_psum$506[0][0].first ;
+  wire \o_psum$506[0][0].last ;
+  wire [18:0] \o_psum$506[0][0].p ;
   wire [35:0] \o_psum$508 ;
   wire [35:0] \o_psum$508[0] ;
   wire [35:0] \o_psum$508[0][0] ;
@@ -6156,55 +6135,76 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire \o_psum$508[0][0].first ;
   wire \o_psum$508[0][0].last ;
   wire [18:0] \o_psum$508[0][0].p ;
-  wire [35:0] \o_psum$511 ;
-  wire [35:0] \o_psum$511[0] ;
-  wire [35:0] \o_psum$511[0][0] ;
-  wire [14:0] \o_psum$511[0][0].a ;
-  wire \o_psum$511[0][0].first ;
-  wire \o_psum$511[0][0].last ;
-  wire [18:0] \o_psum$511[0][0].p ;
-  wire [35:0] \o_psum$513 ;
-  wire [35:0] \o_psum$513[0] ;
-  wire [35:0] \o_psum$513[0][0] ;
-  wire [14:0] \o_psum$513[0][0].a ;
-  wire \o_psum$513[0][0].first ;
-  wire \o_psum$513[0][0].last ;
-  wire [18:0] \o_psum$513[0][0].p ;
-  wire [35:0] \o_psum$515 ;
-  wire [35:0] \o_psum$515[0] ;
-  wire [35:0] \o_psum$515[0][0] ;
-  wire [14:0] \o_psum$515[0][0].a ;
-  wire \o_psum$515[0][0].first ;
-  wire \o_psum$515[0][0].last ;
-  wire [18:0] \o_psum$515[0][0].p ;
-  wire [35:0] \o_psum$517 ;
-  wire [35:0] \o_psum$517[0] ;
-  wire [35:0] \o_psum$517[0][0] ;
-  wire [14:0] \o_psum$517[0][0].a ;
-  wire \o_psum$517[0][0].first ;
-  wire \o_psum$517[0][0].last ;
-  wire [18:0] \o_psum$517[0][0].p ;
-  wire [35:0] \o_psum$519 ;
-  wire [35:0] \o_psum$519[0] ;
-  wire [35:0] \o_psum$519[0][0] ;
-  wire [14:0] \o_psum$519[0][0].a ;
-  wire \o_psum$519[0][0].first ;
-  wire \o_psum$519[0][0].last ;
-  wire [18:0] \o_psum$519[0][0].p ;
-  wire [35:0] \o_psum$521 ;
-  wire [35:0] \o_psum$521[0] ;
-  wire [35:0] \o_psum$521[0][0] ;
-  wire [14:0] \o_psum$521[0][0].a ;
-  wire \o_psum$521[0][0].first ;
-  wire \o_psum$521[0][0].last ;
-  wire [18:0] \o_psum$521[0][0].p ;
-  wire [35:0] \o_psum$523 ;
-  wire [35:0] \o_psum$523[0] ;
-  wire [35:0] \o_psum$523[0][0] ;
-  wire [14:0] \o_psum$523[0][0].a ;
-  wire \o_psum$523[0][0].first ;
-  wire \o_psum$523[0][0].last ;
-  wire [18:0] \o_psum$523[0][0].p ;
+  wire [35:0] \o_psum$510 ;
+  wire [35:0] \o_psum$510[0] ;
+  wire [35:0] \o_psum$510[0][0] ;
+  wire [14:0] \o_psum$510[0][0].a ;
+  wire \o_psum$510[0][0].first ;
+  wire \o_psum$510[0][0].last ;
+  wire [18:0] \o_psum$510[0][0].p ;
+  wire [35:0] \o_psum$512 ;
+  wire [35:0] \o_psum$512[0] ;
+  wire [35:0] \o_psum$512[0][0] ;
+  wire [14:0] \o_psum$512[0][0].a ;
+  wire \o_psum$512[0][0].first ;
+  wire \o_psum$512[0][0].last ;
+  wire [18:0] \o_psum$512[0][0].p ;
+  wire [35:0] \o_psum$522 ;
+  wire [35:0] \o_psum$522[0] ;
+  wire [35:0] \o_psum$522[0][0] ;
+  wire [14:0] \o_psum$522[0][0].a ;
+  wire \o_psum$522[0][0].first ;
+  wire \o_psum$522[0][0].last ;
+  wire [18:0] \o_psum$522[0][0].p ;
+  wire [35:0] \o_psum$525 ;
+  wire [35:0] \o_psum$525[0] ;
+  wire [35:0] \o_psum$525[0][0] ;
+  wire [14:0] \o_psum$525[0][0].a ;
+  wire \o_psum$525[0][0].first ;
+  wire \o_psum$525[0][0].last ;
+  wire [18:0] \o_psum$525[0][0].p ;
+  wire [35:0] \o_psum$527 ;
+  wire [35:0] \o_psum$527[0] ;
+  wire [35:0] \o_psum$527[0][0] ;
+  wire [14:0] \o_psum$527[0][0].a ;
+  wire \o_psum$527[0][0].first ;
+  wire \o_psum$527[0][0].last ;
+  wire [18:0] \o_psum$527[0][0].p ;
+  wire [35:0] \o_psum$529 ;
+  wire [35:0] \o_psum$529[0] ;
+  wire [35:0] \o_psum$529[0][0] ;
+  wire [14:0] \o_psum$529[0][0].a ;
+  wire \o_psum$529[0][0].first ;
+  wire \o_psum$529[0][0].last ;
+  wire [18:0] \o_psum$529[0][0].p ;
+  wire [35:0] \o_psum$531 ;
+  wire [35:0] \o_psum$531[0] ;
+  wire [35:0] \o_psum$531[0][0] ;
+  wire [14:0] \o_psum$531[0][0].a ;
+  wire \o_psum$531[0][0].first ;
+  wire \o_psum$531[0][0].last ;
+  wire [18:0] \o_psum$531[0][0].p ;
+  wire [35:0] \o_psum$533 ;
+  wire [35:0] \o_psum$533[0] ;
+  wire [35:0] \o_psum$533[0][0] ;
+  wire [14:0] \o_psum$533[0][0].a ;
+  wire \o_psum$533[0][0].first ;
+  wire \o_psum$533[0][0].last ;
+  wire [18:0] \o_psum$533[0][0].p ;
+  wire [35:0] \o_psum$535 ;
+  wire [35:0] \o_psum$535[0] ;
+  wire [35:0] \o_psum$535[0][0] ;
+  wire [14:0] \o_psum$535[0][0].a ;
+  wire \o_psum$535[0][0].first ;
+  wire \o_psum$535[0][0].last ;
+  wire [18:0] \o_psum$535[0][0].p ;
+  wire [35:0] \o_psum$537 ;
+  wire [35:0] \o_psum$537[0] ;
+  wire [35:0] \o_psum$537[0][0] ;
+  wire [14:0] \o_psum$537[0][0].a ;
+  wire \o_psum$537[0][0].first ;
+  wire \o_psum$537[0][0].last ;
+  wire [18:0] \o_psum$537[0][0].p ;
   wire [35:0] \o_psum$547 ;
   wire [35:0] \o_psum$547[0] ;
   wire [35:0] \o_psum$547[0][0] ;
@@ -6282,58 +6282,20 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   output o_row_valid;
   reg o_row_valid;
   wire o_valid;
-  wire \o_valid$277 ;
-  wire \o_valid$277[0] ;
-  wire \o_valid$279 ;
-  wire \o_valid$279[0] ;
-  wire \o_valid$281 ;
-  wire \o_valid$281[0] ;
-  wire \o_valid$283 ;
-  wire \o_valid$283[0] ;
-  wire \o_valid$285 ;
-  wire \o_valid$285[0] ;
-  wire \o_valid$287 ;
-  wire \o_valid$287[0] ;
-  wire \o_valid$289 ;
-  wire \o_valid$289[0] ;
-  wire \o_valid$315 ;
-  wire \o_valid$315[0] ;
-  wire \o_valid$317 ;
-  wire \o_valid$317[0] ;
-  wire \o_valid$319 ;
-  wire \o_valid$319[0] ;
-  wire \o_valid$321 ;
-  wire \o_valid$321[0] ;
-  wire \o_valid$323 ;
-  wire \o_valid$323[0] ;
-  wire \o_valid$325 ;
-  wire \o_valid$325[0] ;
-  wire \o_valid$327 ;
-  wire \o_valid$327[0] ;
-  wire \o_valid$329 ;
-  wire \o_valid$329[0] ;
-  wire \o_valid$354 ;
-  wire \o_valid$354[0] ;
-  wire \o_valid$356 ;
-  wire \o_valid$356[0] ;
-  wire \o_valid$358 ;
-  wire \o_valid$358[0] ;
-  wire \o_valid$360 ;
-  wire \o_valid$360[0] ;
-  wire \o_valid$362 ;
-  wire \o_valid$362[0] ;
-  wire \o_valid$364 ;
-  wire \o_valid$364[0] ;
-  wire \o_valid$366 ;
-  wire \o_valid$366[0] ;
-  wire \o_valid$368 ;
-  wire \o_valid$368[0] ;
-  wire \o_valid$393 ;
-  wire \o_valid$393[0] ;
-  wire \o_valid$395 ;
-  wire \o_valid$395[0] ;
-  wire \o_valid$397 ;
-  wire \o_valid$397[0] ;
+  wire \o_valid$375 ;
+  wire \o_valid$375[0] ;
+  wire \o_valid$377 ;
+  wire \o_valid$377[0] ;
+  wire \o_valid$379 ;
+  wire \o_valid$379[0] ;
+  wire \o_valid$381 ;
+  wire \o_valid$381[0] ;
+  wire \o_valid$383 ;
+  wire \o_valid$383[0] ;
+  wire \o_valid$385 ;
+  wire \o_valid$385[0] ;
+  wire \o_valid$387 ;
+  wire \o_valid$387[0] ;
   wire \o_valid$399 ;
   wire \o_valid$399[0] ;
   wire \o_valid$401 ;
@@ -6344,6 +6306,20 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire \o_valid$405[0] ;
   wire \o_valid$407 ;
   wire \o_valid$407[0] ;
+  wire \o_valid$409 ;
+  wire \o_valid$409[0] ;
+  wire \o_valid$411 ;
+  wire \o_valid$411[0] ;
+  wire \o_valid$413 ;
+  wire \o_valid$413[0] ;
+  wire \o_valid$424 ;
+  wire \o_valid$424[0] ;
+  wire \o_valid$426 ;
+  wire \o_valid$426[0] ;
+  wire \o_valid$428 ;
+  wire \o_valid$428[0] ;
+  wire \o_valid$430 ;
+  wire \o_valid$430[0] ;
   wire \o_valid$432 ;
   wire \o_valid$432[0] ;
   wire \o_valid$434 ;
@@ -6352,46 +6328,70 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire \o_valid$436[0] ;
   wire \o_valid$438 ;
   wire \o_valid$438[0] ;
-  wire \o_valid$440 ;
-  wire \o_valid$440[0] ;
-  wire \o_valid$442 ;
-  wire \o_valid$442[0] ;
-  wire \o_valid$444 ;
-  wire \o_valid$444[0] ;
-  wire \o_valid$446 ;
-  wire \o_valid$446[0] ;
-  wire \o_valid$471 ;
-  wire \o_valid$471[0] ;
-  wire \o_valid$473 ;
-  wire \o_valid$473[0] ;
-  wire \o_valid$475 ;
-  wire \o_valid$475[0] ;
-  wire \o_valid$477 ;
-  wire \o_valid$477[0] ;
-  wire \o_valid$479 ;
-  wire \o_valid$479[0] ;
-  wire \o_valid$481 ;
-  wire \o_valid$481[0] ;
-  wire \o_valid$483 ;
-  wire \o_valid$483[0] ;
-  wire \o_valid$485 ;
-  wire \o_valid$485[0] ;
-  wire \o_valid$510 ;
-  wire \o_valid$510[0] ;
-  wire \o_valid$512 ;
-  wire \o_valid$512[0] ;
-  wire \o_valid$514 ;
-  wire \o_valid$514[0] ;
-  wire \o_valid$516 ;
-  wire \o_valid$516[0] ;
-  wire \o_valid$518 ;
-  wire \o_valid$518[0] ;
-  wire \o_valid$520 ;
-  wire \o_valid$520[0] ;
-  wire \o_valid$522 ;
-  wire \o_valid$522[0] ;
+  wire \o_valid$449 ;
+  wire \o_valid$449[0] ;
+  wire \o_valid$451 ;
+  wire \o_valid$451[0] ;
+  wire \o_valid$453 ;
+  wire \o_valid$453[0] ;
+  wire \o_valid$455 ;
+  wire \o_valid$455[0] ;
+  wire \o_valid$457 ;
+  wire \o_valid$457[0] ;
+  wire \o_valid$459 ;
+  wire \o_valid$459[0] ;
+  wire \o_valid$461 ;
+  wire \o_valid$461[0] ;
+  wire \o_valid$463 ;
+  wire \o_valid$463[0] ;
+  wire \o_valid$474 ;
+  wire \o_valid$474[0] ;
+  wire \o_valid$476 ;
+  wire \o_valid$476[0] ;
+  wire \o_valid$478 ;
+  wire \o_valid$478[0] ;
+  wire \o_valid$480 ;
+  wire \o_valid$480[0] ;
+  wire \o_valid$482 ;
+  wire \o_valid$482[0] ;
+  wire \o_valid$484 ;
+  wire \o_valid$484[0] ;
+  wire \o_valid$486 ;
+  wire \o_valid$486[0] ;
+  wire \o_valid$488 ;
+  wire \o_valid$488[0] ;
+  wire \o_valid$499 ;
+  wire \o_valid$499[0] ;
+  wire \o_valid$501 ;
+  wire \o_valid$501[0] ;
+  wire \o_valid$503 ;
+  wire \o_valid$503[0] ;
+  wire \o_valid$505 ;
+  wire \o_valid$505[0] ;
+  wire \o_valid$507 ;
+  wire \o_valid$507[0] ;
+  wire \o_valid$509 ;
+  wire \o_valid$509[0] ;
+  wire \o_valid$511 ;
+  wire \o_valid$511[0] ;
+  wire \o_valid$513 ;
+  wire \o_valid$513[0] ;
   wire \o_valid$524 ;
   wire \o_valid$524[0] ;
+  wire \o_valid$526 ;
+  wire \o_valid$526[0] ;
+  wire \o_valid$528 ;
+  wire \o_valid$528[0] ;
+  wire \o_valid$530 ;
+  wire \o_valid$530[0] ;
+  wire \o_valid$532 ;
+  wire \o_valid$532[0] ;
+  wire \o_valid$534 ;
+  wire \o_valid$534[0] ;
+  wire \o_valid$536 ;
+  wire \o_valid$536[0] ;
+  wire \o_valid$538 ;
+  wire \o_valid$538[0] ;
   wire \o_valid$549 ;
   wire \o_valid$549[0] ;
   wire \o_valid$551 ;
@@ -6411,6 +6411,13 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire \o_valid$569 ;
   wire \o_valid[0] ;
   wire [15:0] o_w;
+  wire [15:0] \o_w$259 ;
+  wire [15:0] \o_w$259[0] ;
+  wire [15:0] \o_w$259[0].q ;
+  wire [3:0] \o_w$259[0].q[0] ;
+  wire [3:0] \o_w$259[0].q[1] ;
+  wire [3:0] \o_w$259[0].q[2] ;
+  wire [3:0] \o_w$259[0].q[3] ;
   wire [15:0] \o_w$261 ;
   wire [15:0] \o_w$261[0] ;
   wire [15:0] \o_w$261[0].q ;
@@ -6453,6 +6460,97 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire [3:0] \o_w$271[0].q[1] ;
   wire [3:0] \o_w$271[0].q[2] ;
   wire [3:0] \o_w$271[0].q[3] ;
+  wire [15:0] \o_w$273 ;
+  wire [15:0] \o_w$273[0] ;
+  wire [15:0] \o_w$273[0].q ;
+  wire [3:0] \o_w$273[0].q[0] ;
+  wire [3:0] \o_w$273[0].q[1] ;
+  wire [3:0] \o_w$273[0].q[2] ;
+  wire [3:0] \o_w$273[0].q[3] ;
+  wire [15:0] \o_w$275 ;
+  wire [15:0] \o_w$275[0] ;
+  wire [15:0] \o_w$275[0].q ;
+  wire [3:0] \o_w$275[0].q[0] ;
+  wire [3:0] \o_w$275[0].q[1] ;
+  wire [3:0] \o_w$275[0].q[2] ;
+  wire [3:0] \o_w$275[0].q[3] ;
+  wire [15:0] \o_w$277 ;
+  wire [15:0] \o_w$277[0] ;
+  wire [15:0] \o_w$277[0].q ;
+  wire [3:0] \o_w$277[0].q[0] ;
+  wire [3:0] \o_w$277[0].q[1] ;
+  wire [3:0] \o_w$277[0].q[2] ;
+  wire [3:0] \o_w$277[0].q[3] ;
+  wire [15:0] \o_w$279 ;
+  wire [15:0] \o_w$279[0] ;
+  wire [15:0] \o_w$279[0].q ;
+  wire [3:0] \o_w$279[0].q[0] ;
+  wire [3:0] \o_w$279[0].q[1] ;
+  wire [3:0] \o_w$279[0].q[2] ;
+  wire [3:0] \o_w$279[0].q[3] ;
+  wire [15:0] \o_w$281 ;
+  wire [15:0] \o_w$281[0] ;
+  wire [15:0] \o_w$281[0].q ;
+  wire [3:0] \o_w$281[0].q[0] ;
+  wire [3:0] \o_w$281[0].q[1] ;
+  wire [3:0] \o_w$281[0].q[2] ;
+  wire [3:0] \o_w$281[0].q[3] ;
+  wire [15:0] \o_w$283 ;
+  wire [15:0] \o_w$283[0] ;
+  wire [15:0] \o_w$283[0].q ;
+  wire [3:0] \o_w$283[0].q[0] ;
+  wire [3:0] \o_w$283[0].q[1] ;
+  wire [3:0] \o_w$283[0].q[2] ;
+  wire [3:0] \o_w$283[0].q[3] ;
+  wire [15:0] \o_w$285 ;
+  wire [15:0] \o_w$285[0] ;
+  wire [15:0] \o_w$285[0].q ;
+  wire [3:0] \o_w$285[0].q[0] ;
+  wire [3:0] \o_w$285[0].q[1] ;
+  wire [3:0] \o_w$285[0].q[2] ;
+  wire [3:0] \o_w$285[0].q[3] ;
+  wire [15:0] \o_w$287 ;
+  wire [15:0] \o_w$287[0] ;
+  wire [15:0] \o_w$287[0].q ;
+  wire [3:0] \o_w$287[0].q[0] ;
+  wire [3:0] \o_w$287[0].q[1] ;
+  wire [3:0] \o_w$287[0].q[2] ;
+  wire [3:0] \o_w$287[0].q[3] ;
+  wire [15:0] \o_w$289 ;
+  wire [15:0] \o_w$289[0] ;
+  wire [15:0] \o_w$289[0].q ;
+  wire [3:0] \o_w$289[0].q[0] ;
+  wire [3:0] \o_w$289[0].q[1] ;
+  wire [3:0] \o_w$289[0].q[2] ;
+  wire [3:0] \o_w$289[0].q[3] ;
+  wire [15:0] \o_w$291 ;
+  wire [15:0] \o_w$291[0] ;
+  wire [15:0] \o_w$291[0].q ;
+  wire [3:0] \o_w$291[0].q[0] ;
+  wire [3:0] \o_w$291[0].q[1] ;
+  wire [3:0] \o_w$291[0].q[2] ;
+  wire [3:0] \o_w$291[0].q[3] ;
+  wire [15:0] \o_w$293 ;
+  wire [15:0] \o_w$293[0] ;
+  wire [15:0] \o_w$293[0].q ;
+  wire [3:0] \o_w$293[0].q[0] ;
+  wire [3:0] \o_w$293[0].q[1] ;
+  wire [3:0] \o_w$293[0].q[2] ;
+  wire [3:0] \o_w$293[0].q[3] ;
+  wire [15:0] \o_w$295 ;
+  wire [15:0] \o_w$295[0] ;
+  wire [15:0] \o_w$295[0].q ;
+  wire [3:0] \o_w$295[0].q[0] ;
+  wire [3:0] \o_w$295[0].q[1] ;
+  wire [3:0] \o_w$295[0].q[2] ;
+  wire [3:0] \o_w$295[0].q[3] ;
+  wire [15:0] \o_w$297 ;
+  wire [15:0] \o_w$297[0] ;
+  wire [15:0] \o_w$297[0].q ;
+  wire [3:0] \o_w$297[0].q[0] ;
+  wire [3:0] \o_w$297[0].q[1] ;
+  wire [3:0] \o_w$297[0].q[2] ;
+  wire [3:0] \o_w$297[0].q[3] ;
   wire [15:0] \o_w$299 ;
   wire [15:0] \o_w$299[0] ;
   wire [15:0] \o_w$299[0].q ;
@@ -6502,300 +6600,202 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   wire [3:0] \o_w$311[0].q[1] ;
   wire [3:0] \o_w$311[0].q[2] ;
   wire [3:0] \o_w$311[0].q[3] ;
-  wire [15:0] \o_w$338 ;
-  wire [15:0] \o_w$338[0] ;
-  wire [15:0] \o_w$338[0].q ;
-  wire [3:0] \o_w$338[0].q[0] ;
-  wire [3:0] \o_w$338[0].q[1] ;
-  wire [3:0] \o_w$338[0].q[2] ;
-  wire [3:0] \o_w$338[0].q[3] ;
-  wire [15:0] \o_w$340 ;
-  wire [15:0] \o_w$340[0] ;
-  wire [15:0] \o_w$340[0].q ;
-  wire [3:0] \o_w$340[0].q[0] ;
-  wire [3:0] \o_w$340[0].q[1] ;
-  wire [3:0] \o_w$340[0].q[2] ;
-  wire [3:0] \o_w$340[0].q[3] ;
-  wire [15:0] \o_w$342 ;
-  wire [15:0] \o_w$342[0] ;
-  wire [15:0] \o_w$342[0].q ;
-  wire [3:0] \o_w$342[0].q[0] ;
-  wire [3:0] \o_w$342[0].q[1] ;
-  wire [3:0] \o_w$342[0].q[2] ;
-  wire [3:0] \o_w$342[0].q[3] ;
-  wire [15:0] \o_w$344 ;
-  wire [15:0] \o_w$344[0] ;
-  wire [15:0] \o_w$344[0].q ;
-  wire [3:0] \o_w$344[0].q[0] ;
-  wire [3:0] \o_w$344[0].q[1] ;
-  wire [3:0] \o_w$344[0].q[2] ;
-  wire [3:0] \o_w$344[0].q[3] ;
-  wire [15:0] \o_w$346 ;
-  wire [15:0] \o_w$346[0] ;
-  wire [15:0] \o_w$346[0].q ;
-  wire [3:0] \o_w$346[0].q[0] ;
-  wire [3:0] \o_w$346[0].q[1] ;
-  wire [3:0] \o_w$346[0].q[2] ;
-  wire [3:0] \o_w$346[0].q[3] ;
-  wire [15:0] \o_w$348 ;
-  wire [15:0] \o_w$348[0] ;
-  wire [15:0] \o_w$348[0].q ;
-  wire [3:0] \o_w$348[0].q[0] ;
-  wire [3:0] \o_w$348[0].q[1] ;
-  wire [3:0] \o_w$348[0].q[2] ;
-  wire [3:0] \o_w$348[0].q[3] ;
-  wire [15:0] \o_w$350 ;
-  wire [15:0] \o_w$350[0] ;
-  wire [15:0] \o_w$350[0].q ;
-  wire [3:0] \o_w$350[0].q[0] ;
-  wire [3:0] \o_w$350[0].q[1] ;
-  wire [3:0] \o_w$350[0].q[2] ;
-  wire [3:0] \o_w$350[0].q[3] ;
-  wire [15:0] \o_w$377 ;
-  wire [15:0] \o_w$377[0] ;
-  wire [15:0] \o_w$377[0].q ;
-  wire [3:0] \o_w$377[0].q[0] ;
-  wire [3:0] \o_w$377[0].q[1] ;
-  wire [3:0] \o_w$377[0].q[2] ;
-  wire [3:0] \o_w$377[0].q[3] ;
-  wire [15:0] \o_w$379 ;
-  wire [15:0] \o_w$379[0] ;
-  wire [15:0] \o_w$379[0].q ;
-  wire [3:0] \o_w$379[0].q[0] ;
-  wire [3:0] \o_w$379[0].q[1] ;
-  wire [3:0] \o_w$379[0].q[2] ;
-  wire [3:0] \o_w$379[0].q[3] ;
-  wire [15:0] \o_w$381 ;
-  wire [15:0] \o_w$381[0] ;
-  wire [15:0] \o_w$381[0].q ;
-  wire [3:0] \o_w$381[0].q[0] ;
-  wire [3:0] \o_w$381[0].q[1] ;
-  wire [3:0] \o_w$381[0].q[2] ;
-  wire [3:0] \o_w$381[0].q[3] ;
-  wire [15:0] \o_w$383 ;
-  wire [15:0] \o_w$383[0] ;
-  wire [15:0] \o_w$383[0].q ;
-  wire [3:0] \o_w$383[0].q[0] ;
-  wire [3:0] \o_w$383[0].q[1] ;
-  wire [3:0] \o_w$383[0].q[2] ;
-  wire [3:0] \o_w$383[0].q[3] ;
-  wire [15:0] \o_w$385 ;
-  wire [15:0] \o_w$385[0] ;
-  wire [15:0] \o_w$385[0].q ;
-  wire [3:0] \o_w$385[0].q[0] ;
-  wire [3:0] \o_w$385[0].q[1] ;
-  wire [3:0] \o_w$385[0].q[2] ;
-  wire [3:0] \o_w$385[0].q[3] ;
-  wire [15:0] \o_w$387 ;
-  wire [15:0] \o_w$387[0] ;
-  wire [15:0] \o_w$387[0].q ;
-  wire [3:0] \o_w$387[0].q[0] ;
-  wire [3:0] \o_w$387[0].q[1] ;
-  wire [3:0] \o_w$387[0].q[2] ;
-  wire [3:0] \o_w$387[0].q[3] ;
-  wire [15:0] \o_w$389 ;
-  wire [15:0] \o_w$389[0] ;
-  wire [15:0] \o_w$389[0].q ;
-  wire [3:0] \o_w$389[0].q[0] ;
-  wire [3:0] \o_w$389[0].q[1] ;
-  wire [3:0] \o_w$389[0].q[2] ;
-  wire [3:0] \o_w$389[0].q[3] ;
-  wire [15:0] \o_w$416 ;
-  wire [15:0] \o_w$416[0] ;
-  wire [15:0] \o_w$416[0].q ;
-  wire [3:0] \o_w$416[0].q[0] ;
-  wire [3:0] \o_w$416[0].q[1] ;
-  wire [3:0] \o_w$416[0].q[2] ;
-  wire [3:0] \o_w$416[0].q[3] ;
-  wire [15:0] \o_w$418 ;
-  wire [15:0] \o_w$418[0] ;
-  wire [15:0] \o_w$418[0].q ;
-  wire [3:0] \o_w$418[0].q[0] ;
-  wire [3:0] \o_w$418[0].q[1] ;
-  wire [3:0] \o_w$418[0].q[2] ;
-  wire [3:0] \o_w$418[0].q[3] ;
-  wire [15:0] \o_w$420 ;
-  wire [15:0] \o_w$420[0] ;
-  wire [15:0] \o_w$420[0].q ;
-  wire [3:0] \o_w$420[0].q[0] ;
-  wire [3:0] \o_w$420[0].q[1] ;
-  wire [3:0] \o_w$420[0].q[2] ;
-  wire [3:0] \o_w$420[0].q[3] ;
-  wire [15:0] \o_w$422 ;
-  wire [15:0] \o_w$422[0] ;
-  wire [15:0] \o_w$422[0].q ;
-  wire [3:0] \o_w$422[0].q[0] ;
-  wire [3:0] \o_w$422[0].q[1] ;
-  wire [3:0] \o_w$422[0].q[2] ;
-  wire [3:0] \o_w$422[0].q[3] ;
-  wire [15:0] \o_w$424 ;
-  wire [15:0] \o_w$424[0] ;
-  wire [15:0] \o_w$424[0].q ;
-  wire [3:0] \o_w$424[0].q[0] ;
-  wire [3:0] \o_w$424[0].q[1] ;
-  wire [3:0] \o_w$424[0].q[2] ;
-  wire [3:0] \o_w$424[0].q[3] ;
-  wire [15:0] \o_w$426 ;
-  wire [15:0] \o_w$426[0] ;
-  wire [15:0] \o_w$426[0].q ;
-  wire [3:0] \o_w$426[0].q[0] ;
-  wire [3:0] \o_w$426[0].q[1] ;
-  wire [3:0] \o_w$426[0].q[2] ;
-  wire [3:0] \o_w$426[0].q[3] ;
-  wire [15:0] \o_w$428 ;
-  wire [15:0] \o_w$428[0] ;
-  wire [15:0] \o_w$428[0].q ;
-  wire [3:0] \o_w$428[0].q[0] ;
-  wire [3:0] \o_w$428[0].q[1] ;
-  wire [3:0] \o_w$428[0].q[2] ;
-  wire [3:0] \o_w$428[0].q[3] ;
-  wire [15:0] \o_w$455 ;
-  wire [15:0] \o_w$455[0] ;
-  wire [15:0] \o_w$455[0].q ;
-  wire [3:0] \o_w$455[0].q[0] ;
-  wire [3:0] \o_w$455[0].q[1] ;
-  wire [3:0] \o_w$455[0].q[2] ;
-  wire [3:0] \o_w$455[0].q[3] ;
-  wire [15:0] \o_w$457 ;
-  wire [15:0] \o_w$457[0] ;
-  wire [15:0] \o_w$457[0].q ;
-  wire [3:0] \o_w$457[0].q[0] ;
-  wire [3:0] \o_w$457[0].q[1] ;
-  wire [3:0] \o_w$457[0].q[2] ;
-  wire [3:0] \o_w$457[0].q[3] ;
-  wire [15:0] \o_w$459 ;
-  wire [15:0] \o_w$459[0] ;
-  wire [15:0] \o_w$459[0].q ;
-  wire [3:0] \o_w$459[0].q[0] ;
-  wire [3:0] \o_w$459[0].q[1] ;
-  wire [3:0] \o_w$459[0].q[2] ;
-  wire [3:0] \o_w$459[0].q[3] ;
-  wire [15:0] \o_w$461 ;
-  wire [15:0] \o_w$461[0] ;
-  wire [15:0] \o_w$461[0].q ;
-  wire [3:0] \o_w$461[0].q[0] ;
-  wire [3:0] \o_w$461[0].q[1] ;
-  wire [3:0] \o_w$461[0].q[2] ;
-  wire [3:0] \o_w$461[0].q[3] ;
-  wire [15:0] \o_w$463 ;
-  wire [15:0] \o_w$463[0] ;
-  wire [15:0] \o_w$463[0].q ;
-  wire [3:0] \o_w$463[0].q[0] ;
-  wire [3:0] \o_w$463[0].q[1] ;
-  wire [3:0] \o_w$463[0].q[2] ;
-  wire [3:0] \o_w$463[0].q[3] ;
-  wire [15:0] \o_w$465 ;
-  wire [15:0] \o_w$465[0] ;
-  wire [15:0] \o_w$465[0].q ;
-  wire [3:0] \o_w$465[0].q[0] ;
-  wire [3:0] \o_w$465[0].q[1] ;
-  wire [3:0] \o_w$465[0].q[2] ;
-  wire [3:0] \o_w$465[0].q[3] ;
-  wire [15:0] \o_w$467 ;
-  wire [15:0] \o_w$467[0] ;
-  wire [15:0] \o_w$467[0].q ;
-  wire [3:0] \o_w$467[0].q[0] ;
-  wire [3:0] \o_w$467[0].q[1] ;
-  wire [3:0] \o_w$467[0].q[2] ;
-  wire [3:0] \o_w$467[0].q[3] ;
-  wire [15:0] \o_w$494 ;
-  wire [15:0] \o_w$494[0] ;
-  wire [15:0] \o_w$494[0].q ;
-  wire [3:0] \o_w$494[0].q[0] ;
-  wire [3:0] \o_w$494[0].q[1] ;
-  wire [3:0] \o_w$494[0].q[2] ;
-  wire [3:0] \o_w$494[0].q[3] ;
-  wire [15:0] \o_w$496 ;
-  wire [15:0] \o_w$496[0] ;
-  wire [15:0] \o_w$496[0].q ;
-  wire [3:0] \o_w$496[0].q[0] ;
-  wire [3:0] \o_w$496[0].q[1] ;
-  wire [3:0] \o_w$496[0].q[2] ;
-  wire [3:0] \o_w$496[0].q[3] ;
-  wire [15:0] \o_w$498 ;
-  wire [15:0] \o_w$498[0] ;
-  wire [15:0] \o_w$498[0].q ;
-  wire [3:0] \o_w$498[0].q[0] ;
-  wire [3:0] \o_w$498[0].q[1] ;
-  wire [3:0] \o_w$498[0].q[2] ;
-  wire [3:0] \o_w$498[0].q[3] ;
-  wire [15:0] \o_w$500 ;
-  wire [15:0] \o_w$500[0] ;
-  wire [15:0] \o_w$500[0].q ;
-  wire [3:0] \o_w$500[0].q[0] ;
-  wire [3:0] \o_w$500[0].q[1] ;
-  wire [3:0] \o_w$500[0].q[2] ;
-  wire [3:0] \o_w$500[0].q[3] ;
-  wire [15:0] \o_w$502 ;
-  wire [15:0] \o_w$502[0] ;
-  wire [15:0] \o_w$502[0].q ;
-  wire [3:0] \o_w$502[0].q[0] ;
-  wire [3:0] \o_w$502[0].q[1] ;
-  wire [3:0] \o_w$502[0].q[2] ;
-  wire [3:0] \o_w$502[0].q[3] ;
-  wire [15:0] \o_w$504 ;
-  wire [15:0] \o_w$504[0] ;
-  wire [15:0] \o_w$504[0].q ;
-  wire [3:0] \o_w$504[0].q[0] ;
-  wire [3:0] \o_w$504[0].q[1] ;
-  wire [3:0] \o_w$504[0].q[2] ;
-  wire [3:0] \o_w$504[0].q[3] ;
-  wire [15:0] \o_w$506 ;
-  wire [15:0] \o_w$506[0] ;
-  wire [15:0] \o_w$506[0].q ;
-  wire [3:0] \o_w$506[0].q[0] ;
-  wire [3:0] \o_w$506[0].q[1] ;
-  wire [3:0] \o_w$506[0].q[2] ;
-  wire [3:0] \o_w$506[0].q[3] ;
-  wire [15:0] \o_w$533 ;
-  wire [15:0] \o_w$533[0] ;
-  wire [15:0] \o_w$533[0].q ;
-  wire [3:0] \o_w$533[0].q[0] ;
-  wire [3:0] \o_w$533[0].q[1] ;
-  wire [3:0] \o_w$533[0].q[2] ;
-  wire [3:0] \o_w$533[0].q[3] ;
-  wire [15:0] \o_w$535 ;
-  wire [15:0] \o_w$535[0] ;
-  wire [15:0] \o_w$535[0].q ;
-  wire [3:0] \o_w$535[0].q[0] ;
-  wire [3:0] \o_w$535[0].q[1] ;
-  wire [3:0] \o_w$535[0].q[2] ;
-  wire [3:0] \o_w$535[0].q[3] ;
-  wire [15:0] \o_w$537 ;
-  wire [15:0] \o_w$537[0] ;
-  wire [15:0] \o_w$537[0].q ;
-  wire [3:0] \o_w$537[0].q[0] ;
-  wire [3:0] \o_w$537[0].q[1] ;
-  wire [3:0] \o_w$537[0].q[2] ;
-  wire [3:0] \o_w$537[0].q[3] ;
-  wire [15:0] \o_w$539 ;
-  wire [15:0] \o_w$539[0] ;
-  wire [15:0] \o_w$539[0].q ;
-  wire [3:0] \o_w$539[0].q[0] ;
-  wire [3:0] \o_w$539[0].q[1] ;
-  wire [3:0] \o_w$539[0].q[2] ;
-  wire [3:0] \o_w$539[0].q[3] ;
-  wire [15:0] \o_w$541 ;
-  wire [15:0] \o_w$541[0] ;
-  wire [15:0] \o_w$541[0].q ;
-  wire [3:0] \o_w$541[0].q[0] ;
-  wire [3:0] \o_w$541[0].q[1] ;
-  wire [3:0] \o_w$541[0].q[2] ;
-  wire [3:0] \o_w$541[0].q[3] ;
-  wire [15:0] \o_w$543 ;
-  wire [15:0] \o_w$543[0] ;
-  wire [15:0] \o_w$543[0].q ;
-  wire [3:0] \o_w$543[0].q[0] ;
-  wire [3:0] \o_w$543[0].q[1] ;
-  wire [3:0] \o_w$543[0].q[2] ;
-  wire [3:0] \o_w$543[0].q[3] ;
-  wire [15:0] \o_w$545 ;
-  wire [15:0] \o_w$545[0] ;
-  wire [15:0] \o_w$545[0].q ;
-  wire [3:0] \o_w$545[0].q[0] ;
-  wire [3:0] \o_w$545[0].q[1] ;
-  wire [3:0] \o_w$545[0].q[2] ;
-  wire [3:0] \o_w$545[0].q[3] ;
+  wire [15:0] \o_w$313 ;
+  wire [15:0] \o_w$313[0] ;
+  wire [15:0] \o_w$313[0].q ;
+  wire [3:0] \o_w$313[0].q[0] ;
+  wire [3:0] \o_w$313[0].q[1] ;
+  wire [3:0] \o_w$313[0].q[2] ;
+  wire [3:0] \o_w$313[0].q[3] ;
+  wire [15:0] \o_w$315 ;
+  wire [15:0] \o_w$315[0] ;
+  wire [15:0] \o_w$315[0].q ;
+  wire [3:0] \o_w$315[0].q[0] ;
+  wire [3:0] \o_w$315[0].q[1] ;
+  wire [3:0] \o_w$315[0].q[2] ;
+  wire [3:0] \o_w$315[0].q[3] ;
+  wire [15:0] \o_w$317 ;
+  wire [15:0] \o_w$317[0] ;
+  wire [15:0] \o_w$317[0].q ;
+  wire [3:0] \o_w$317[0].q[0] ;
+  wire [3:0] \o_w$317[0].q[1] ;
+  wire [3:0] \o_w$317[0].q[2] ;
+  wire [3:0] \o_w$317[0].q[3] ;
+  wire [15:0] \o_w$319 ;
+  wire [15:0] \o_w$319[0] ;
+  wire [15:0] \o_w$319[0].q ;
+  wire [3:0] \o_w$319[0].q[0] ;
+  wire [3:0] \o_w$319[0].q[1] ;
+  wire [3:0] \o_w$319[0].q[2] ;
+  wire [3:0] \o_w$319[0].q[3] ;
+  wire [15:0] \o_w$321 ;
+  wire [15:0] \o_w$321[0] ;
+  wire [15:0] \o_w$321[0].q ;
+  wire [3:0] \o_w$321[0].q[0] ;
+  wire [3:0] \o_w$321[0].q[1] ;
+  wire [3:0] \o_w$321[0].q[2] ;
+  wire [3:0] \o_w$321[0].q[3] ;
+  wire [15:0] \o_w$323 ;
+  wire [15:0] \o_w$323[0] ;
+  wire [15:0] \o_w$323[0].q ;
+  wire [3:0] \o_w$323[0].q[0] ;
+  wire [3:0] \o_w$323[0].q[1] ;
+  wire [3:0] \o_w$323[0].q[2] ;
+  wire [3:0] \o_w$323[0].q[3] ;
+  wire [15:0] \o_w$325 ;
+  wire [15:0] \o_w$325[0] ;
+  wire [15:0] \o_w$325[0].q ;
+  wire [3:0] \o_w$325[0].q[0] ;
+  wire [3:0] \o_w$325[0].q[1] ;
+  wire [3:0] \o_w$325[0].q[2] ;
+  wire [3:0] \o_w$325[0].q[3] ;
+  wire [15:0] \o_w$327 ;
+  wire [15:0] \o_w$327[0] ;
+  wire [15:0] \o_w$327[0].q ;
+  wire [3:0] \o_w$327[0].q[0] ;
+  wire [3:0] \o_w$327[0].q[1] ;
+  wire [3:0] \o_w$327[0].q[2] ;
+  wire [3:0] \o_w$327[0].q[3] ;
+  wire [15:0] \o_w$329 ;
+  wire [15:0] \o_w$329[0] ;
+  wire [15:0] \o_w$329[0].q ;
+  wire [3:0] \o_w$329[0].q[0] ;
+  wire [3:0] \o_w$329[0].q[1] ;
+  wire [3:0] \o_w$329[0].q[2] ;
+  wire [3:0] \o_w$329[0].q[3] ;
+  wire [15:0] \o_w$331 ;
+  wire [15:0] \o_w$331[0] ;
+  wire [15:0] \o_w$331[0].q ;
+  wire [3:0] \o_w$331[0].q[0] ;
+  wire [3:0] \o_w$331[0].q[1] ;
+  wire [3:0] \o_w$331[0].q[2] ;
+  wire [3:0] \o_w$331[0].q[3] ;
+  wire [15:0] \o_w$333 ;
+  wire [15:0] \o_w$333[0] ;
+  wire [15:0] \o_w$333[0].q ;
+  wire [3:0] \o_w$333[0].q[0] ;
+  wire [3:0] \o_w$333[0].q[1] ;
+  wire [3:0] \o_w$333[0].q[2] ;
+  wire [3:0] \o_w$333[0].q[3] ;
+  wire [15:0] \o_w$335 ;
+  wire [15:0] \o_w$335[0] ;
+  wire [15:0] \o_w$335[0].q ;
+  wire [3:0] \o_w$335[0].q[0] ;
+  wire [3:0] \o_w$335[0].q[1] ;
+  wire [3:0] \o_w$335[0].q[2] ;
+  wire [3:0] \o_w$335[0].q[3] ;
+  wire [15:0] \o_w$337 ;
+  wire [15:0] \o_w$337[0] ;
+  wire [15:0] \o_w$337[0].q ;
+  wire [3:0] \o_w$337[0].q[0] ;
+  wire [3:0] \o_w$337[0].q[1] ;
+  wire [3:0] \o_w$337[0].q[2] ;
+  wire [3:0] \o_w$337[0].q[3] ;
+  wire [15:0] \o_w$339 ;
+  wire [15:0] \o_w$339[0] ;
+  wire [15:0] \o_w$339[0].q ;
+  wire [3:0] \o_w$339[0].q[0] ;
+  wire [3:0] \o_w$339[0].q[1] ;
+  wire [3:0] \o_w$339[0].q[2] ;
+  wire [3:0] \o_w$339[0].q[3] ;
+  wire [15:0] \o_w$341 ;
+  wire [15:0] \o_w$341[0] ;
+  wire [15:0] \o_w$341[0].q ;
+  wire [3:0] \o_w$341[0].q[0] ;
+  wire [3:0] \o_w$341[0].q[1] ;
+  wire [3:0] \o_w$341[0].q[2] ;
+  wire [3:0] \o_w$341[0].q[3] ;
+  wire [15:0] \o_w$343 ;
+  wire [15:0] \o_w$343[0] ;
+  wire [15:0] \o_w$343[0].q ;
+  wire [3:0] \o_w$343[0].q[0] ;
+  wire [3:0] \o_w$343[0].q[1] ;
+  wire [3:0] \o_w$343[0].q[2] ;
+  wire [3:0] \o_w$343[0].q[3] ;
+  wire [15:0] \o_w$345 ;
+  wire [15:0] \o_w$345[0] ;
+  wire [15:0] \o_w$345[0].q ;
+  wire [3:0] \o_w$345[0].q[0] ;
+  wire [3:0] \o_w$345[0].q[1] ;
+  wire [3:0] \o_w$345[0].q[2] ;
+  wire [3:0] \o_w$345[0].q[3] ;
+  wire [15:0] \o_w$347 ;
+  wire [15:0] \o_w$347[0] ;
+  wire [15:0] \o_w$347[0].q ;
+  wire [3:0] \o_w$347[0].q[0] ;
+  wire [3:0] \o_w$347[0].q[1] ;
+  wire [3:0] \o_w$347[0].q[2] ;
+  wire [3:0] \o_w$347[0].q[3] ;
+  wire [15:0] \o_w$349 ;
+  wire [15:0] \o_w$349[0] ;
+  wire [15:0] \o_w$349[0].q ;
+  wire [3:0] \o_w$349[0].q[0] ;
+  wire [3:0] \o_w$349[0].q[1] ;
+  wire [3:0] \o_w$349[0].q[2] ;
+  wire [3:0] \o_w$349[0].q[3] ;
+  wire [15:0] \o_w$351 ;
+  wire [15:0] \o_w$351[0] ;
+  wire [15:0] \o_w$351[0].q ;
+  wire [3:0] \o_w$351[0].q[0] ;
+  wire [3:0] \o_w$351[0].q[1] ;
+  wire [3:0] \o_w$351[0].q[2] ;
+  wire [3:0] \o_w$351[0].q[3] ;
+  wire [15:0] \o_w$353 ;
+  wire [15:0] \o_w$353[0] ;
+  wire [15:0] \o_w$353[0].q ;
+  wire [3:0] \o_w$353[0].q[0] ;
+  wire [3:0] \o_w$353[0].q[1] ;
+  wire [3:0] \o_w$353[0].q[2] ;
+  wire [3:0] \o_w$353[0].q[3] ;
+  wire [15:0] \o_w$355 ;
+  wire [15:0] \o_w$355[0] ;
+  wire [15:0] \o_w$355[0].q ;
+  wire [3:0] \o_w$355[0].q[0] ;
+  wire [3:0] \o_w$355[0].q[1] ;
+  wire [3:0] \o_w$355[0].q[2] ;
+  wire [3:0] \o_w$355[0].q[3] ;
+  wire [15:0] \o_w$357 ;
+  wire [15:0] \o_w$357[0] ;
+  wire [15:0] \o_w$357[0].q ;
+  wire [3:0] \o_w$357[0].q[0] ;
+  wire [3:0] \o_w$357[0].q[1] ;
+  wire [3:0] \o_w$357[0].q[2] ;
+  wire [3:0] \o_w$357[0].q[3] ;
+  wire [15:0] \o_w$359 ;
+  wire [15:0] \o_w$359[0] ;
+  wire [15:0] \o_w$359[0].q ;
+  wire [3:0] \o_w$359[0].q[0] ;
+  wire [3:0] \o_w$359[0].q[1] ;
+  wire [3:0] \o_w$359[0].q[2] ;
+  wire [3:0] \o_w$359[0].q[3] ;
+  wire [15:0] \o_w$361 ;
+  wire [15:0] \o_w$361[0] ;
+  wire [15:0] \o_w$361[0].q ;
+  wire [3:0] \o_w$361[0].q[0] ;
+  wire [3:0] \o_w$361[0].q[1] ;
+  wire [3:0] \o_w$361[0].q[2] ;
+  wire [3:0] \o_w$361[0].q[3] ;
+  wire [15:0] \o_w$363 ;
+  wire [15:0] \o_w$363[0] ;
+  wire [15:0] \o_w$363[0].q ;
+  wire [3:0] \o_w$363[0].q[0] ;
+  wire [3:0] \o_w$363[0].q[1] ;
+  wire [3:0] \o_w$363[0].q[2] ;
+  wire [3:0] \o_w$363[0].q[3] ;
+  wire [15:0] \o_w$365 ;
+  wire [15:0] \o_w$365[0] ;
+  wire [15:0] \o_w$365[0].q ;
+  wire [3:0] \o_w$365[0].q[0] ;
+  wire [3:0] \o_w$365[0].q[1] ;
+  wire [3:0] \o_w$365[0].q[2] ;
+  wire [3:0] \o_w$365[0].q[3] ;
+  wire [15:0] \o_w$367 ;
+  wire [15:0] \o_w$367[0] ;
+  wire [15:0] \o_w$367[0].q ;
+  wire [3:0] \o_w$367[0].q[0] ;
+  wire [3:0] \o_w$367[0].q[1] ;
+  wire [3:0] \o_w$367[0].q[2] ;
+  wire [3:0] \o_w$367[0].q[3] ;
   wire [15:0] \o_w[0] ;
   wire [15:0] \o_w[0].q ;
   wire [3:0] \o_w[0].q[0] ;
@@ -7223,15 +7223,15 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     y0_d7 <= \$82 ;
   always @(posedge clk)
-    \i_w$296  <= \$83 ;
+    \i_w$394  <= \$83 ;
   always @(posedge clk)
     w1_zero_held <= \$84 ;
   always @(posedge clk)
     w1_scale_held <= \$85 ;
   always @(posedge clk)
-    \i_zero$330  <= \$86 ;
+    \i_zero$414  <= \$86 ;
   always @(posedge clk)
-    \i_scale$332  <= \$87 ;
+    \i_scale$416  <= \$87 ;
   always @(posedge clk)
     y1_d1 <= \$88 ;
   always @(posedge clk)
@@ -7247,7 +7247,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     w2_q_d1 <= \$94 ;
   always @(posedge clk)
-    \i_w$335  <= \$95 ;
+    \i_w$419  <= \$95 ;
   always @(posedge clk)
     w2_zero_held <= \$96 ;
   always @(posedge clk)
@@ -7255,11 +7255,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     w2_zero_u0_d1 <= \$98 ;
   always @(posedge clk)
-    \i_zero$369  <= \$99 ;
+    \i_zero$439  <= \$99 ;
   always @(posedge clk)
     w2_scale_u0_d1 <= \$100 ;
   always @(posedge clk)
-    \i_scale$371  <= \$101 ;
+    \i_scale$441  <= \$101 ;
   always @(posedge clk)
     y2_d1 <= \$102 ;
   always @(posedge clk)
@@ -7275,7 +7275,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     w3_q_d2 <= \$108 ;
   always @(posedge clk)
-    \i_w$374  <= \$109 ;
+    \i_w$444  <= \$109 ;
   always @(posedge clk)
     w3_zero_held <= \$110 ;
   always @(posedge clk)
@@ -7285,13 +7285,13 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     w3_zero_u0_d2 <= \$113 ;
   always @(posedge clk)
-    \i_zero$408  <= \$114 ;
+    \i_zero$464  <= \$114 ;
   always @(posedge clk)
     w3_scale_u0_d1 <= \$115 ;
   always @(posedge clk)
     w3_scale_u0_d2 <= \$116 ;
   always @(posedge clk)
-    \i_scale$410  <= \$117 ;
+    \i_scale$466  <= \$117 ;
   always @(posedge clk)
     y3_d1 <= \$118 ;
   always @(posedge clk)
@@ -7307,7 +7307,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     w4_q_d3 <= \$124 ;
   always @(posedge clk)
-    \i_w$413  <= \$125 ;
+    \i_w$469  <= \$125 ;
   always @(posedge clk)
     w4_zero_held <= \$126 ;
   always @(posedge clk)
@@ -7319,7 +7319,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     w4_zero_u0_d3 <= \$130 ;
   always @(posedge clk)
-    \i_zero$447  <= \$131 ;
+    \i_zero$489  <= \$131 ;
   always @(posedge clk)
     w4_scale_u0_d1 <= \$132 ;
   always @(posedge clk)
@@ -7327,7 +7327,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     w4_scale_u0_d3 <= \$134 ;
   always @(posedge clk)
-    \i_scale$449  <= \$135 ;
+    \i_scale$491  <= \$135 ;
   always @(posedge clk)
     y4_d1 <= \$136 ;
   always @(posedge clk)
@@ -7343,7 +7343,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     w5_q_d4 <= \$142 ;
   always @(posedge clk)
-    \i_w$452  <= \$143 ;
+    \i_w$494  <= \$143 ;
   always @(posedge clk)
     w5_zero_held <= \$144 ;
   always @(posedge clk)
@@ -7357,7 +7357,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     w5_zero_u0_d4 <= \$149 ;
   always @(posedge clk)
-    \i_zero$486  <= \$150 ;
+    \i_zero$514  <= \$150 ;
   always @(posedge clk)
     w5_scale_u0_d1 <= \$151 ;
   always @(posedge clk)
@@ -7367,7 +7367,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     w5_scale_u0_d4 <= \$154 ;
   always @(posedge clk)
-    \i_scale$488  <= \$155 ;
+    \i_scale$516  <= \$155 ;
   always @(posedge clk)
     y5_d1 <= \$156 ;
   always @(posedge clk)
@@ -7383,7 +7383,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     w6_q_d5 <= \$162 ;
   always @(posedge clk)
-    \i_w$491  <= \$163 ;
+    \i_w$519  <= \$163 ;
   always @(posedge clk)
     w6_zero_held <= \$164 ;
   always @(posedge clk)
@@ -7399,7 +7399,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     w6_zero_u0_d5 <= \$170 ;
   always @(posedge clk)
-    \i_zero$525  <= \$171 ;
+    \i_zero$539  <= \$171 ;
   always @(posedge clk)
     w6_scale_u0_d1 <= \$172 ;
   always @(posedge clk)
@@ -7411,7 +7411,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     w6_scale_u0_d5 <= \$176 ;
   always @(posedge clk)
-    \i_scale$527  <= \$177 ;
+    \i_scale$541  <= \$177 ;
   always @(posedge clk)
     y6_d1 <= \$178 ;
   always @(posedge clk)
@@ -7427,7 +7427,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   always @(posedge clk)
     w7_q_d6 <= \$184 ;
   always @(posedge clk)
-    \i_w$530  <= \$185 ;
+    \i_w$544  <= \$185 ;
   always @(posedge clk)
     w7_zero_held <= \$186 ;
   always @(posedge clk)
@@ -7471,55 +7471,55 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0  col1_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$312 ),
-    .i_hand_valid(\i_hand_valid$314 ),
-    .i_scale(\i_scale$332 ),
-    .i_zero(\i_zero$330 ),
+    .i_hand(\i_hand$396 ),
+    .i_hand_valid(\i_hand_valid$398 ),
+    .i_scale(\i_scale$416 ),
+    .i_zero(\i_zero$414 ),
     .o_y(\o_y$627 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0  col2_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$351 ),
-    .i_hand_valid(\i_hand_valid$353 ),
-    .i_scale(\i_scale$371 ),
-    .i_zero(\i_zero$369 ),
+    .i_hand(\i_hand$421 ),
+    .i_hand_valid(\i_hand_valid$423 ),
+    .i_scale(\i_scale$441 ),
+    .i_zero(\i_zero$439 ),
     .o_y(\o_y$638 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0  col3_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$390 ),
-    .i_hand_valid(\i_hand_valid$392 ),
-    .i_scale(\i_scale$410 ),
-    .i_zero(\i_zero$408 ),
+    .i_hand(\i_hand$446 ),
+    .i_hand_valid(\i_hand_valid$448 ),
+    .i_scale(\i_scale$466 ),
+    .i_zero(\i_zero$464 ),
     .o_y(\o_y$651 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0  col4_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$429 ),
-    .i_hand_valid(\i_hand_valid$431 ),
-    .i_scale(\i_scale$449 ),
-    .i_zero(\i_zero$447 ),
+    .i_hand(\i_hand$471 ),
+    .i_hand_valid(\i_hand_valid$473 ),
+    .i_scale(\i_scale$491 ),
+    .i_zero(\i_zero$489 ),
     .o_y(\o_y$666 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0  col5_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$468 ),
-    .i_hand_valid(\i_hand_valid$470 ),
-    .i_scale(\i_scale$488 ),
-    .i_zero(\i_zero$486 ),
+    .i_hand(\i_hand$496 ),
+    .i_hand_valid(\i_hand_valid$498 ),
+    .i_scale(\i_scale$516 ),
+    .i_zero(\i_zero$514 ),
     .o_y(\o_y$683 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0  col6_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$507 ),
-    .i_hand_valid(\i_hand_valid$509 ),
-    .i_scale(\i_scale$527 ),
-    .i_zero(\i_zero$525 ),
+    .i_hand(\i_hand$521 ),
+    .i_hand_valid(\i_hand_valid$523 ),
+    .i_scale(\i_scale$541 ),
+    .i_zero(\i_zero$539 ),
     .o_y(\o_y$701 ),
     .rst(rst)
   );
@@ -7540,733 +7540,733 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_valid(o_valid),
-    .o_w(\i_w$258 ),
+    .o_w(i_w),
     .pe_0_0__i_a(\i_a$1 [31:0]),
     .pe_0_0__i_ctl(i_ctl),
-    .pe_0_0__i_w(\i_w$257 [15:0]),
+    .pe_0_0__i_w(\i_w$369 [15:0]),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$313 ),
-    .o_valid(\o_valid$315 ),
-    .o_w(\i_w$298 ),
+    .o_psum(\o_psum$397 ),
+    .o_valid(\o_valid$399 ),
+    .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$4 ),
     .pe_0_0__i_ctl(\i_ctl$6 ),
-    .pe_0_0__i_w(\i_w$296 ),
+    .pe_0_0__i_w(\i_w$394 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$352 ),
-    .o_valid(\o_valid$354 ),
-    .o_w(\i_w$337 ),
+    .o_psum(\o_psum$422 ),
+    .o_valid(\o_valid$424 ),
+    .o_w(\i_w$284 ),
     .pe_0_0__i_a(\i_a$8 ),
     .pe_0_0__i_ctl(\i_ctl$10 ),
-    .pe_0_0__i_w(\i_w$335 ),
+    .pe_0_0__i_w(\i_w$419 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
-    .o_psum(\o_psum$391 ),
-    .o_valid(\o_valid$393 ),
-    .o_w(\i_w$376 ),
+    .o_psum(\o_psum$447 ),
+    .o_valid(\o_valid$449 ),
+    .o_w(\i_w$298 ),
     .pe_0_0__i_a(\i_a$12 ),
     .pe_0_0__i_ctl(\i_ctl$14 ),
-    .pe_0_0__i_w(\i_w$374 ),
+    .pe_0_0__i_w(\i_w$444 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$430 ),
-    .o_valid(\o_valid$432 ),
-    .o_w(\i_w$415 ),
+    .o_psum(\o_psum$472 ),
+    .o_valid(\o_valid$474 ),
+    .o_w(\i_w$312 ),
     .pe_0_0__i_a(\i_a$16 ),
     .pe_0_0__i_ctl(\i_ctl$18 ),
-    .pe_0_0__i_w(\i_w$413 ),
+    .pe_0_0__i_w(\i_w$469 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$469 ),
-    .o_valid(\o_valid$471 ),
-    .o_w(\i_w$454 ),
+    .o_psum(\o_psum$497 ),
+    .o_valid(\o_valid$499 ),
+    .o_w(\i_w$326 ),
     .pe_0_0__i_a(\i_a$20 ),
     .pe_0_0__i_ctl(\i_ctl$22 ),
-    .pe_0_0__i_w(\i_w$452 ),
+    .pe_0_0__i_w(\i_w$494 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$508 ),
-    .o_valid(\o_valid$510 ),
-    .o_w(\i_w$493 ),
+    .o_psum(\o_psum$522 ),
+    .o_valid(\o_valid$524 ),
+    .o_w(\i_w$340 ),
     .pe_0_0__i_a(\i_a$24 ),
     .pe_0_0__i_ctl(\i_ctl$26 ),
-    .pe_0_0__i_w(\i_w$491 ),
+    .pe_0_0__i_w(\i_w$519 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
     .o_psum(\o_psum$547 ),
     .o_valid(\o_valid$549 ),
-    .o_w(\i_w$532 ),
+    .o_w(\i_w$354 ),
     .pe_0_0__i_a(\i_a$28 ),
     .pe_0_0__i_ctl(\i_ctl$30 ),
-    .pe_0_0__i_w(\i_w$530 ),
+    .pe_0_0__i_w(\i_w$544 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$276 ),
-    .o_valid(\o_valid$277 ),
-    .o_w(\i_w$260 ),
+    .o_psum(\o_psum$374 ),
+    .o_valid(\o_valid$375 ),
+    .o_w(\i_w$258 ),
     .pe_0_0__i_a(\i_a$32 ),
     .pe_0_0__i_ctl(\i_ctl$34 ),
-    .pe_0_0__i_w(\i_w$258 ),
+    .pe_0_0__i_w(i_w),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$316 ),
-    .o_valid(\o_valid$317 ),
-    .o_w(\i_w$300 ),
+    .o_psum(\o_psum$400 ),
+    .o_valid(\o_valid$401 ),
+    .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$36 ),
     .pe_0_0__i_ctl(\i_ctl$38 ),
-    .pe_0_0__i_w(\i_w$298 ),
+    .pe_0_0__i_w(\i_w$270 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$355 ),
-    .o_valid(\o_valid$356 ),
-    .o_w(\i_w$339 ),
+    .o_psum(\o_psum$425 ),
+    .o_valid(\o_valid$426 ),
+    .o_w(\i_w$286 ),
     .pe_0_0__i_a(\i_a$40 ),
     .pe_0_0__i_ctl(\i_ctl$42 ),
-    .pe_0_0__i_w(\i_w$337 ),
+    .pe_0_0__i_w(\i_w$284 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
-    .o_psum(\o_psum$394 ),
-    .o_valid(\o_valid$395 ),
-    .o_w(\i_w$378 ),
+    .o_psum(\o_psum$450 ),
+    .o_valid(\o_valid$451 ),
+    .o_w(\i_w$300 ),
     .pe_0_0__i_a(\i_a$44 ),
     .pe_0_0__i_ctl(\i_ctl$46 ),
-    .pe_0_0__i_w(\i_w$376 ),
+    .pe_0_0__i_w(\i_w$298 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$433 ),
-    .o_valid(\o_valid$434 ),
-    .o_w(\i_w$417 ),
+    .o_psum(\o_psum$475 ),
+    .o_valid(\o_valid$476 ),
+    .o_w(\i_w$314 ),
     .pe_0_0__i_a(\i_a$48 ),
     .pe_0_0__i_ctl(\i_ctl$50 ),
-    .pe_0_0__i_w(\i_w$415 ),
+    .pe_0_0__i_w(\i_w$312 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$472 ),
-    .o_valid(\o_valid$473 ),
-    .o_w(\i_w$456 ),
+    .o_psum(\o_psum$500 ),
+    .o_valid(\o_valid$501 ),
+    .o_w(\i_w$328 ),
     .pe_0_0__i_a(\i_a$52 ),
     .pe_0_0__i_ctl(\i_ctl$54 ),
-    .pe_0_0__i_w(\i_w$454 ),
+    .pe_0_0__i_w(\i_w$326 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$511 ),
-    .o_valid(\o_valid$512 ),
-    .o_w(\i_w$495 ),
+    .o_psum(\o_psum$525 ),
+    .o_valid(\o_valid$526 ),
+    .o_w(\i_w$342 ),
     .pe_0_0__i_a(\i_a$56 ),
     .pe_0_0__i_ctl(\i_ctl$58 ),
-    .pe_0_0__i_w(\i_w$493 ),
+    .pe_0_0__i_w(\i_w$340 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
     .o_psum(\o_psum$550 ),
     .o_valid(\o_valid$551 ),
-    .o_w(\i_w$534 ),
+    .o_w(\i_w$356 ),
     .pe_0_0__i_a(\i_a$60 ),
     .pe_0_0__i_ctl(\i_ctl$62 ),
-    .pe_0_0__i_w(\i_w$532 ),
+    .pe_0_0__i_w(\i_w$354 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
-    .o_psum(\o_psum$278 ),
-    .o_valid(\o_valid$279 ),
-    .o_w(\i_w$262 ),
+    .o_psum(\o_psum$376 ),
+    .o_valid(\o_valid$377 ),
+    .o_w(\i_w$260 ),
     .pe_0_0__i_a(\i_a$64 ),
     .pe_0_0__i_ctl(\i_ctl$66 ),
-    .pe_0_0__i_w(\i_w$260 ),
+    .pe_0_0__i_w(\i_w$258 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
-    .o_psum(\o_psum$318 ),
-    .o_valid(\o_valid$319 ),
-    .o_w(\i_w$302 ),
+    .o_psum(\o_psum$402 ),
+    .o_valid(\o_valid$403 ),
+    .o_w(\i_w$274 ),
     .pe_0_0__i_a(\i_a$68 ),
     .pe_0_0__i_ctl(\i_ctl$70 ),
-    .pe_0_0__i_w(\i_w$300 ),
+    .pe_0_0__i_w(\i_w$272 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
-    .o_psum(\o_psum$357 ),
-    .o_valid(\o_valid$358 ),
-    .o_w(\i_w$341 ),
+    .o_psum(\o_psum$427 ),
+    .o_valid(\o_valid$428 ),
+    .o_w(\i_w$288 ),
     .pe_0_0__i_a(\i_a$72 ),
     .pe_0_0__i_ctl(\i_ctl$74 ),
-    .pe_0_0__i_w(\i_w$339 ),
+    .pe_0_0__i_w(\i_w$286 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
-    .o_psum(\o_psum$396 ),
-    .o_valid(\o_valid$397 ),
-    .o_w(\i_w$380 ),
+    .o_psum(\o_psum$452 ),
+    .o_valid(\o_valid$453 ),
+    .o_w(\i_w$302 ),
     .pe_0_0__i_a(\i_a$76 ),
     .pe_0_0__i_ctl(\i_ctl$78 ),
-    .pe_0_0__i_w(\i_w$378 ),
+    .pe_0_0__i_w(\i_w$300 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
-    .o_psum(\o_psum$435 ),
-    .o_valid(\o_valid$436 ),
-    .o_w(\i_w$419 ),
+    .o_psum(\o_psum$477 ),
+    .o_valid(\o_valid$478 ),
+    .o_w(\i_w$316 ),
     .pe_0_0__i_a(\i_a$80 ),
     .pe_0_0__i_ctl(\i_ctl$82 ),
-    .pe_0_0__i_w(\i_w$417 ),
+    .pe_0_0__i_w(\i_w$314 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
-    .o_psum(\o_psum$474 ),
-    .o_valid(\o_valid$475 ),
-    .o_w(\i_w$458 ),
+    .o_psum(\o_psum$502 ),
+    .o_valid(\o_valid$503 ),
+    .o_w(\i_w$330 ),
     .pe_0_0__i_a(\i_a$84 ),
     .pe_0_0__i_ctl(\i_ctl$86 ),
-    .pe_0_0__i_w(\i_w$456 ),
+    .pe_0_0__i_w(\i_w$328 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
-    .o_psum(\o_psum$513 ),
-    .o_valid(\o_valid$514 ),
-    .o_w(\i_w$497 ),
+    .o_psum(\o_psum$527 ),
+    .o_valid(\o_valid$528 ),
+    .o_w(\i_w$344 ),
     .pe_0_0__i_a(\i_a$88 ),
     .pe_0_0__i_ctl(\i_ctl$90 ),
-    .pe_0_0__i_w(\i_w$495 ),
+    .pe_0_0__i_w(\i_w$342 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
     .o_psum(\o_psum$552 ),
     .o_valid(\o_valid$553 ),
-    .o_w(\i_w$536 ),
+    .o_w(\i_w$358 ),
     .pe_0_0__i_a(\i_a$92 ),
     .pe_0_0__i_ctl(\i_ctl$94 ),
-    .pe_0_0__i_w(\i_w$534 ),
+    .pe_0_0__i_w(\i_w$356 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
-    .o_psum(\o_psum$280 ),
-    .o_valid(\o_valid$281 ),
-    .o_w(\i_w$264 ),
+    .o_psum(\o_psum$378 ),
+    .o_valid(\o_valid$379 ),
+    .o_w(\i_w$262 ),
     .pe_0_0__i_a(\i_a$96 ),
     .pe_0_0__i_ctl(\i_ctl$98 ),
-    .pe_0_0__i_w(\i_w$262 ),
+    .pe_0_0__i_w(\i_w$260 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
-    .o_psum(\o_psum$320 ),
-    .o_valid(\o_valid$321 ),
-    .o_w(\i_w$304 ),
+    .o_psum(\o_psum$404 ),
+    .o_valid(\o_valid$405 ),
+    .o_w(\i_w$276 ),
     .pe_0_0__i_a(\i_a$100 ),
     .pe_0_0__i_ctl(\i_ctl$102 ),
-    .pe_0_0__i_w(\i_w$302 ),
+    .pe_0_0__i_w(\i_w$274 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
-    .o_psum(\o_psum$359 ),
-    .o_valid(\o_valid$360 ),
-    .o_w(\i_w$343 ),
+    .o_psum(\o_psum$429 ),
+    .o_valid(\o_valid$430 ),
+    .o_w(\i_w$290 ),
     .pe_0_0__i_a(\i_a$104 ),
     .pe_0_0__i_ctl(\i_ctl$106 ),
-    .pe_0_0__i_w(\i_w$341 ),
+    .pe_0_0__i_w(\i_w$288 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
-    .o_psum(\o_psum$398 ),
-    .o_valid(\o_valid$399 ),
-    .o_w(\i_w$382 ),
+    .o_psum(\o_psum$454 ),
+    .o_valid(\o_valid$455 ),
+    .o_w(\i_w$304 ),
     .pe_0_0__i_a(\i_a$108 ),
     .pe_0_0__i_ctl(\i_ctl$110 ),
-    .pe_0_0__i_w(\i_w$380 ),
+    .pe_0_0__i_w(\i_w$302 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
-    .o_psum(\o_psum$437 ),
-    .o_valid(\o_valid$438 ),
-    .o_w(\i_w$421 ),
+    .o_psum(\o_psum$479 ),
+    .o_valid(\o_valid$480 ),
+    .o_w(\i_w$318 ),
     .pe_0_0__i_a(\i_a$112 ),
     .pe_0_0__i_ctl(\i_ctl$114 ),
-    .pe_0_0__i_w(\i_w$419 ),
+    .pe_0_0__i_w(\i_w$316 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
-    .o_psum(\o_psum$476 ),
-    .o_valid(\o_valid$477 ),
-    .o_w(\i_w$460 ),
+    .o_psum(\o_psum$504 ),
+    .o_valid(\o_valid$505 ),
+    .o_w(\i_w$332 ),
     .pe_0_0__i_a(\i_a$116 ),
     .pe_0_0__i_ctl(\i_ctl$118 ),
-    .pe_0_0__i_w(\i_w$458 ),
+    .pe_0_0__i_w(\i_w$330 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
-    .o_psum(\o_psum$515 ),
-    .o_valid(\o_valid$516 ),
-    .o_w(\i_w$499 ),
+    .o_psum(\o_psum$529 ),
+    .o_valid(\o_valid$530 ),
+    .o_w(\i_w$346 ),
     .pe_0_0__i_a(\i_a$120 ),
     .pe_0_0__i_ctl(\i_ctl$122 ),
-    .pe_0_0__i_w(\i_w$497 ),
+    .pe_0_0__i_w(\i_w$344 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
     .o_psum(\o_psum$554 ),
     .o_valid(\o_valid$555 ),
-    .o_w(\i_w$538 ),
+    .o_w(\i_w$360 ),
     .pe_0_0__i_a(\i_a$124 ),
     .pe_0_0__i_ctl(\i_ctl$126 ),
-    .pe_0_0__i_w(\i_w$536 ),
+    .pe_0_0__i_w(\i_w$358 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
-    .o_psum(\o_psum$282 ),
-    .o_valid(\o_valid$283 ),
-    .o_w(\i_w$266 ),
+    .o_psum(\o_psum$380 ),
+    .o_valid(\o_valid$381 ),
+    .o_w(\i_w$264 ),
     .pe_0_0__i_a(\i_a$128 ),
     .pe_0_0__i_ctl(\i_ctl$130 ),
-    .pe_0_0__i_w(\i_w$264 ),
+    .pe_0_0__i_w(\i_w$262 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
-    .o_psum(\o_psum$322 ),
-    .o_valid(\o_valid$323 ),
-    .o_w(\i_w$306 ),
+    .o_psum(\o_psum$406 ),
+    .o_valid(\o_valid$407 ),
+    .o_w(\i_w$278 ),
     .pe_0_0__i_a(\i_a$132 ),
     .pe_0_0__i_ctl(\i_ctl$134 ),
-    .pe_0_0__i_w(\i_w$304 ),
+    .pe_0_0__i_w(\i_w$276 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
-    .o_psum(\o_psum$361 ),
-    .o_valid(\o_valid$362 ),
-    .o_w(\i_w$345 ),
+    .o_psum(\o_psum$431 ),
+    .o_valid(\o_valid$432 ),
+    .o_w(\i_w$292 ),
     .pe_0_0__i_a(\i_a$136 ),
     .pe_0_0__i_ctl(\i_ctl$138 ),
-    .pe_0_0__i_w(\i_w$343 ),
+    .pe_0_0__i_w(\i_w$290 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
-    .o_psum(\o_psum$400 ),
-    .o_valid(\o_valid$401 ),
-    .o_w(\i_w$384 ),
+    .o_psum(\o_psum$456 ),
+    .o_valid(\o_valid$457 ),
+    .o_w(\i_w$306 ),
     .pe_0_0__i_a(\i_a$140 ),
     .pe_0_0__i_ctl(\i_ctl$142 ),
-    .pe_0_0__i_w(\i_w$382 ),
+    .pe_0_0__i_w(\i_w$304 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
-    .o_psum(\o_psum$439 ),
-    .o_valid(\o_valid$440 ),
-    .o_w(\i_w$423 ),
+    .o_psum(\o_psum$481 ),
+    .o_valid(\o_valid$482 ),
+    .o_w(\i_w$320 ),
     .pe_0_0__i_a(\i_a$144 ),
     .pe_0_0__i_ctl(\i_ctl$146 ),
-    .pe_0_0__i_w(\i_w$421 ),
+    .pe_0_0__i_w(\i_w$318 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
-    .o_psum(\o_psum$478 ),
-    .o_valid(\o_valid$479 ),
-    .o_w(\i_w$462 ),
+    .o_psum(\o_psum$506 ),
+    .o_valid(\o_valid$507 ),
+    .o_w(\i_w$334 ),
     .pe_0_0__i_a(\i_a$148 ),
     .pe_0_0__i_ctl(\i_ctl$150 ),
-    .pe_0_0__i_w(\i_w$460 ),
+    .pe_0_0__i_w(\i_w$332 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
-    .o_psum(\o_psum$517 ),
-    .o_valid(\o_valid$518 ),
-    .o_w(\i_w$501 ),
+    .o_psum(\o_psum$531 ),
+    .o_valid(\o_valid$532 ),
+    .o_w(\i_w$348 ),
     .pe_0_0__i_a(\i_a$152 ),
     .pe_0_0__i_ctl(\i_ctl$154 ),
-    .pe_0_0__i_w(\i_w$499 ),
+    .pe_0_0__i_w(\i_w$346 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
     .o_psum(\o_psum$556 ),
     .o_valid(\o_valid$557 ),
-    .o_w(\i_w$540 ),
+    .o_w(\i_w$362 ),
     .pe_0_0__i_a(\i_a$156 ),
     .pe_0_0__i_ctl(\i_ctl$158 ),
-    .pe_0_0__i_w(\i_w$538 ),
+    .pe_0_0__i_w(\i_w$360 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
-    .o_psum(\o_psum$284 ),
-    .o_valid(\o_valid$285 ),
-    .o_w(\i_w$268 ),
+    .o_psum(\o_psum$382 ),
+    .o_valid(\o_valid$383 ),
+    .o_w(\i_w$266 ),
     .pe_0_0__i_a(\i_a$160 ),
     .pe_0_0__i_ctl(\i_ctl$162 ),
-    .pe_0_0__i_w(\i_w$266 ),
+    .pe_0_0__i_w(\i_w$264 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
-    .o_psum(\o_psum$324 ),
-    .o_valid(\o_valid$325 ),
-    .o_w(\i_w$308 ),
+    .o_psum(\o_psum$408 ),
+    .o_valid(\o_valid$409 ),
+    .o_w(\i_w$280 ),
     .pe_0_0__i_a(\i_a$164 ),
     .pe_0_0__i_ctl(\i_ctl$166 ),
-    .pe_0_0__i_w(\i_w$306 ),
+    .pe_0_0__i_w(\i_w$278 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
-    .o_psum(\o_psum$363 ),
-    .o_valid(\o_valid$364 ),
-    .o_w(\i_w$347 ),
+    .o_psum(\o_psum$433 ),
+    .o_valid(\o_valid$434 ),
+    .o_w(\i_w$294 ),
     .pe_0_0__i_a(\i_a$168 ),
     .pe_0_0__i_ctl(\i_ctl$170 ),
-    .pe_0_0__i_w(\i_w$345 ),
+    .pe_0_0__i_w(\i_w$292 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
-    .o_psum(\o_psum$402 ),
-    .o_valid(\o_valid$403 ),
-    .o_w(\i_w$386 ),
+    .o_psum(\o_psum$458 ),
+    .o_valid(\o_valid$459 ),
+    .o_w(\i_w$308 ),
     .pe_0_0__i_a(\i_a$172 ),
     .pe_0_0__i_ctl(\i_ctl$174 ),
-    .pe_0_0__i_w(\i_w$384 ),
+    .pe_0_0__i_w(\i_w$306 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
-    .o_psum(\o_psum$441 ),
-    .o_valid(\o_valid$442 ),
-    .o_w(\i_w$425 ),
+    .o_psum(\o_psum$483 ),
+    .o_valid(\o_valid$484 ),
+    .o_w(\i_w$322 ),
     .pe_0_0__i_a(\i_a$176 ),
     .pe_0_0__i_ctl(\i_ctl$178 ),
-    .pe_0_0__i_w(\i_w$423 ),
+    .pe_0_0__i_w(\i_w$320 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
-    .o_psum(\o_psum$480 ),
-    .o_valid(\o_valid$481 ),
-    .o_w(\i_w$464 ),
+    .o_psum(\o_psum$508 ),
+    .o_valid(\o_valid$509 ),
+    .o_w(\i_w$336 ),
     .pe_0_0__i_a(\i_a$180 ),
     .pe_0_0__i_ctl(\i_ctl$182 ),
-    .pe_0_0__i_w(\i_w$462 ),
+    .pe_0_0__i_w(\i_w$334 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
-    .o_psum(\o_psum$519 ),
-    .o_valid(\o_valid$520 ),
-    .o_w(\i_w$503 ),
+    .o_psum(\o_psum$533 ),
+    .o_valid(\o_valid$534 ),
+    .o_w(\i_w$350 ),
     .pe_0_0__i_a(\i_a$184 ),
     .pe_0_0__i_ctl(\i_ctl$186 ),
-    .pe_0_0__i_w(\i_w$501 ),
+    .pe_0_0__i_w(\i_w$348 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
     .o_psum(\o_psum$558 ),
     .o_valid(\o_valid$559 ),
-    .o_w(\i_w$542 ),
+    .o_w(\i_w$364 ),
     .pe_0_0__i_a(\i_a$188 ),
     .pe_0_0__i_ctl(\i_ctl$190 ),
-    .pe_0_0__i_w(\i_w$540 ),
+    .pe_0_0__i_w(\i_w$362 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
-    .o_psum(\o_psum$286 ),
-    .o_valid(\o_valid$287 ),
-    .o_w(\i_w$270 ),
+    .o_psum(\o_psum$384 ),
+    .o_valid(\o_valid$385 ),
+    .o_w(\i_w$268 ),
     .pe_0_0__i_a(\i_a$192 ),
     .pe_0_0__i_ctl(\i_ctl$194 ),
-    .pe_0_0__i_w(\i_w$268 ),
+    .pe_0_0__i_w(\i_w$266 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
-    .o_psum(\o_psum$326 ),
-    .o_valid(\o_valid$327 ),
-    .o_w(\i_w$310 ),
+    .o_psum(\o_psum$410 ),
+    .o_valid(\o_valid$411 ),
+    .o_w(\i_w$282 ),
     .pe_0_0__i_a(\i_a$196 ),
     .pe_0_0__i_ctl(\i_ctl$198 ),
-    .pe_0_0__i_w(\i_w$308 ),
+    .pe_0_0__i_w(\i_w$280 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
-    .o_psum(\o_psum$365 ),
-    .o_valid(\o_valid$366 ),
-    .o_w(\i_w$349 ),
+    .o_psum(\o_psum$435 ),
+    .o_valid(\o_valid$436 ),
+    .o_w(\i_w$296 ),
     .pe_0_0__i_a(\i_a$200 ),
     .pe_0_0__i_ctl(\i_ctl$202 ),
-    .pe_0_0__i_w(\i_w$347 ),
+    .pe_0_0__i_w(\i_w$294 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
-    .o_psum(\o_psum$404 ),
-    .o_valid(\o_valid$405 ),
-    .o_w(\i_w$388 ),
+    .o_psum(\o_psum$460 ),
+    .o_valid(\o_valid$461 ),
+    .o_w(\i_w$310 ),
     .pe_0_0__i_a(\i_a$204 ),
     .pe_0_0__i_ctl(\i_ctl$206 ),
-    .pe_0_0__i_w(\i_w$386 ),
+    .pe_0_0__i_w(\i_w$308 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
-    .o_psum(\o_psum$443 ),
-    .o_valid(\o_valid$444 ),
-    .o_w(\i_w$427 ),
+    .o_psum(\o_psum$485 ),
+    .o_valid(\o_valid$486 ),
+    .o_w(\i_w$324 ),
     .pe_0_0__i_a(\i_a$208 ),
     .pe_0_0__i_ctl(\i_ctl$210 ),
-    .pe_0_0__i_w(\i_w$425 ),
+    .pe_0_0__i_w(\i_w$322 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
-    .o_psum(\o_psum$482 ),
-    .o_valid(\o_valid$483 ),
-    .o_w(\i_w$466 ),
+    .o_psum(\o_psum$510 ),
+    .o_valid(\o_valid$511 ),
+    .o_w(\i_w$338 ),
     .pe_0_0__i_a(\i_a$212 ),
     .pe_0_0__i_ctl(\i_ctl$214 ),
-    .pe_0_0__i_w(\i_w$464 ),
+    .pe_0_0__i_w(\i_w$336 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
-    .o_psum(\o_psum$521 ),
-    .o_valid(\o_valid$522 ),
-    .o_w(\i_w$505 ),
+    .o_psum(\o_psum$535 ),
+    .o_valid(\o_valid$536 ),
+    .o_w(\i_w$352 ),
     .pe_0_0__i_a(\i_a$216 ),
     .pe_0_0__i_ctl(\i_ctl$218 ),
-    .pe_0_0__i_w(\i_w$503 ),
+    .pe_0_0__i_w(\i_w$350 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
     .o_psum(\o_psum$560 ),
     .o_valid(\o_valid$561 ),
-    .o_w(\i_w$544 ),
+    .o_w(\i_w$366 ),
     .pe_0_0__i_a(\i_a$220 ),
     .pe_0_0__i_ctl(\i_ctl$222 ),
-    .pe_0_0__i_w(\i_w$542 ),
+    .pe_0_0__i_w(\i_w$364 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
-    .o_psum(\o_psum$288 ),
-    .o_valid(\o_valid$289 ),
+    .o_psum(\o_psum$386 ),
+    .o_valid(\o_valid$387 ),
     .pe_0_0__i_a(\i_a$224 ),
     .pe_0_0__i_ctl(\i_ctl$226 ),
-    .pe_0_0__i_w(\i_w$270 ),
+    .pe_0_0__i_w(\i_w$268 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
-    .o_psum(\o_psum$328 ),
-    .o_valid(\o_valid$329 ),
+    .o_psum(\o_psum$412 ),
+    .o_valid(\o_valid$413 ),
     .pe_0_0__i_a(\i_a$228 ),
     .pe_0_0__i_ctl(\i_ctl$230 ),
-    .pe_0_0__i_w(\i_w$310 ),
+    .pe_0_0__i_w(\i_w$282 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
-    .o_psum(\o_psum$367 ),
-    .o_valid(\o_valid$368 ),
+    .o_psum(\o_psum$437 ),
+    .o_valid(\o_valid$438 ),
     .pe_0_0__i_a(\i_a$232 ),
     .pe_0_0__i_ctl(\i_ctl$234 ),
-    .pe_0_0__i_w(\i_w$349 ),
+    .pe_0_0__i_w(\i_w$296 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
-    .o_psum(\o_psum$406 ),
-    .o_valid(\o_valid$407 ),
+    .o_psum(\o_psum$462 ),
+    .o_valid(\o_valid$463 ),
     .pe_0_0__i_a(\i_a$236 ),
     .pe_0_0__i_ctl(\i_ctl$238 ),
-    .pe_0_0__i_w(\i_w$388 ),
+    .pe_0_0__i_w(\i_w$310 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
-    .o_psum(\o_psum$445 ),
-    .o_valid(\o_valid$446 ),
+    .o_psum(\o_psum$487 ),
+    .o_valid(\o_valid$488 ),
     .pe_0_0__i_a(\i_a$240 ),
     .pe_0_0__i_ctl(\i_ctl$242 ),
-    .pe_0_0__i_w(\i_w$427 ),
+    .pe_0_0__i_w(\i_w$324 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
-    .o_psum(\o_psum$484 ),
-    .o_valid(\o_valid$485 ),
+    .o_psum(\o_psum$512 ),
+    .o_valid(\o_valid$513 ),
     .pe_0_0__i_a(\i_a$244 ),
     .pe_0_0__i_ctl(\i_ctl$246 ),
-    .pe_0_0__i_w(\i_w$466 ),
+    .pe_0_0__i_w(\i_w$338 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
-    .o_psum(\o_psum$523 ),
-    .o_valid(\o_valid$524 ),
+    .o_psum(\o_psum$537 ),
+    .o_valid(\o_valid$538 ),
     .pe_0_0__i_a(\i_a$248 ),
     .pe_0_0__i_ctl(\i_ctl$250 ),
-    .pe_0_0__i_w(\i_w$505 ),
+    .pe_0_0__i_w(\i_w$352 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7  tile_7_7 (
@@ -8275,7 +8275,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     .o_valid(\o_valid$563 ),
     .pe_0_0__i_a(\i_a$252 ),
     .pe_0_0__i_ctl(\i_ctl$254 ),
-    .pe_0_0__i_w(\i_w$544 ),
+    .pe_0_0__i_w(\i_w$366 ),
     .rst(rst)
   );
   always @* begin
@@ -8688,7 +8688,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$74  = i_zero;
     if (\$2 ) begin
-      \$74  = \i_w$257 [19:16];
+      \$74  = \i_w$369 [19:16];
     end
     if (rst) begin
       \$74  = 4'h0;
@@ -8698,7 +8698,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$75  = i_scale;
     if (\$3 ) begin
-      \$75  = \i_w$257 [27:20];
+      \$75  = \i_w$369 [27:20];
     end
     if (rst) begin
       \$75  = 8'h00;
@@ -8755,7 +8755,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = \i_w$257 [43:28];
+    \$83  = \i_w$369 [43:28];
     if (rst) begin
       \$83  = 16'h0000;
     end
@@ -8764,7 +8764,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$84  = w1_zero_held;
     if (\$4 ) begin
-      \$84  = \i_w$257 [47:44];
+      \$84  = \i_w$369 [47:44];
     end
     if (rst) begin
       \$84  = 4'h0;
@@ -8774,7 +8774,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$85  = w1_scale_held;
     if (\$5 ) begin
-      \$85  = \i_w$257 [55:48];
+      \$85  = \i_w$369 [55:48];
     end
     if (rst) begin
       \$85  = 8'h00;
@@ -8838,7 +8838,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = \i_w$257 [71:56];
+    \$94  = \i_w$369 [71:56];
     if (rst) begin
       \$94  = 16'h0000;
     end
@@ -8854,7 +8854,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$96  = w2_zero_held;
     if (\$6 ) begin
-      \$96  = \i_w$257 [75:72];
+      \$96  = \i_w$369 [75:72];
     end
     if (rst) begin
       \$96  = 4'h0;
@@ -8864,7 +8864,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$97  = w2_scale_held;
     if (\$7 ) begin
-      \$97  = \i_w$257 [83:76];
+      \$97  = \i_w$369 [83:76];
     end
     if (rst) begin
       \$97  = 8'h00;
@@ -8935,7 +8935,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = \i_w$257 [99:84];
+    \$107  = \i_w$369 [99:84];
     if (rst) begin
       \$107  = 16'h0000;
     end
@@ -8958,7 +8958,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$110  = w3_zero_held;
     if (\$8 ) begin
-      \$110  = \i_w$257 [103:100];
+      \$110  = \i_w$369 [103:100];
     end
     if (rst) begin
       \$110  = 4'h0;
@@ -8968,7 +8968,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$111  = w3_scale_held;
     if (\$9 ) begin
-      \$111  = \i_w$257 [111:104];
+      \$111  = \i_w$369 [111:104];
     end
     if (rst) begin
       \$111  = 8'h00;
@@ -9046,7 +9046,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$122  = \i_w$257 [127:112];
+    \$122  = \i_w$369 [127:112];
     if (rst) begin
       \$122  = 16'h0000;
     end
@@ -9076,7 +9076,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$126  = w4_zero_held;
     if (\$10 ) begin
-      \$126  = \i_w$257 [131:128];
+      \$126  = \i_w$369 [131:128];
     end
     if (rst) begin
       \$126  = 4'h0;
@@ -9086,7 +9086,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$127  = w4_scale_held;
     if (\$11 ) begin
-      \$127  = \i_w$257 [139:132];
+      \$127  = \i_w$369 [139:132];
     end
     if (rst) begin
       \$127  = 8'h00;
@@ -9171,7 +9171,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$139  = \i_w$257 [155:140];
+    \$139  = \i_w$369 [155:140];
     if (rst) begin
       \$139  = 16'h0000;
     end
@@ -9208,7 +9208,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$144  = w5_zero_held;
     if (\$12 ) begin
-      \$144  = \i_w$257 [159:156];
+      \$144  = \i_w$369 [159:156];
     end
     if (rst) begin
       \$144  = 4'h0;
@@ -9218,7 +9218,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$145  = w5_scale_held;
     if (\$13 ) begin
-      \$145  = \i_w$257 [167:160];
+      \$145  = \i_w$369 [167:160];
     end
     if (rst) begin
       \$145  = 8'h00;
@@ -9310,7 +9310,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$158  = \i_w$257 [183:168];
+    \$158  = \i_w$369 [183:168];
     if (rst) begin
       \$158  = 16'h0000;
     end
@@ -9354,7 +9354,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$164  = w6_zero_held;
     if (\$14 ) begin
-      \$164  = \i_w$257 [187:184];
+      \$164  = \i_w$369 [187:184];
     end
     if (rst) begin
       \$164  = 4'h0;
@@ -9364,7 +9364,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$165  = w6_scale_held;
     if (\$15 ) begin
-      \$165  = \i_w$257 [195:188];
+      \$165  = \i_w$369 [195:188];
     end
     if (rst) begin
       \$165  = 8'h00;
@@ -9463,7 +9463,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$179  = \i_w$257 [211:196];
+    \$179  = \i_w$369 [211:196];
     if (rst) begin
       \$179  = 16'h0000;
     end
@@ -9514,7 +9514,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$186  = w7_zero_held;
     if (\$16 ) begin
-      \$186  = \i_w$257 [215:212];
+      \$186  = \i_w$369 [215:212];
     end
     if (rst) begin
       \$186  = 4'h0;
@@ -9524,7 +9524,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$187  = w7_scale_held;
     if (\$17 ) begin
-      \$187  = \i_w$257 [223:216];
+      \$187  = \i_w$369 [223:216];
     end
     if (rst) begin
       \$187  = 8'h00;
@@ -9756,17 +9756,27 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   assign \o_ctl$251  = \i_ctl$250 ;
   assign \o_a$253  = \i_a$252 ;
   assign \o_ctl$255  = \i_ctl$254 ;
-  assign i_w = \i_w$257 [15:0];
-  assign o_w = \i_w$258 ;
+  assign o_w = i_w;
+  assign \o_w$259  = \i_w$258 ;
   assign \o_w$261  = \i_w$260 ;
   assign \o_w$263  = \i_w$262 ;
   assign \o_w$265  = \i_w$264 ;
   assign \o_w$267  = \i_w$266 ;
   assign \o_w$269  = \i_w$268 ;
   assign \o_w$271  = \i_w$270 ;
-  assign w0_zero_held = i_zero;
-  assign w0_scale_held = i_scale;
-  assign w1_q_d1 = \i_w$296 ;
+  assign \o_w$273  = \i_w$272 ;
+  assign \o_w$275  = \i_w$274 ;
+  assign \o_w$277  = \i_w$276 ;
+  assign \o_w$279  = \i_w$278 ;
+  assign \o_w$281  = \i_w$280 ;
+  assign \o_w$283  = \i_w$282 ;
+  assign \o_w$285  = \i_w$284 ;
+  assign \o_w$287  = \i_w$286 ;
+  assign \o_w$289  = \i_w$288 ;
+  assign \o_w$291  = \i_w$290 ;
+  assign \o_w$293  = \i_w$292 ;
+  assign \o_w$295  = \i_w$294 ;
+  assign \o_w$297  = \i_w$296 ;
   assign \o_w$299  = \i_w$298 ;
   assign \o_w$301  = \i_w$300 ;
   assign \o_w$303  = \i_w$302 ;
@@ -9774,66 +9784,56 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   assign \o_w$307  = \i_w$306 ;
   assign \o_w$309  = \i_w$308 ;
   assign \o_w$311  = \i_w$310 ;
-  assign w1_zero_u0_d1 = \i_zero$330 ;
-  assign w1_scale_u0_d1 = \i_scale$332 ;
-  assign w2_q_d2 = \i_w$335 ;
-  assign \o_w$338  = \i_w$337 ;
-  assign \o_w$340  = \i_w$339 ;
-  assign \o_w$342  = \i_w$341 ;
-  assign \o_w$344  = \i_w$343 ;
-  assign \o_w$346  = \i_w$345 ;
-  assign \o_w$348  = \i_w$347 ;
-  assign \o_w$350  = \i_w$349 ;
-  assign w2_zero_u0_d2 = \i_zero$369 ;
-  assign w2_scale_u0_d2 = \i_scale$371 ;
-  assign w3_q_d3 = \i_w$374 ;
-  assign \o_w$377  = \i_w$376 ;
-  assign \o_w$379  = \i_w$378 ;
-  assign \o_w$381  = \i_w$380 ;
-  assign \o_w$383  = \i_w$382 ;
-  assign \o_w$385  = \i_w$384 ;
-  assign \o_w$387  = \i_w$386 ;
-  assign \o_w$389  = \i_w$388 ;
-  assign w3_zero_u0_d3 = \i_zero$408 ;
-  assign w3_scale_u0_d3 = \i_scale$410 ;
-  assign w4_q_d4 = \i_w$413 ;
-  assign \o_w$416  = \i_w$415 ;
-  assign \o_w$418  = \i_w$417 ;
-  assign \o_w$420  = \i_w$419 ;
-  assign \o_w$422  = \i_w$421 ;
-  assign \o_w$424  = \i_w$423 ;
-  assign \o_w$426  = \i_w$425 ;
-  assign \o_w$428  = \i_w$427 ;
-  assign w4_zero_u0_d4 = \i_zero$447 ;
-  assign w4_scale_u0_d4 = \i_scale$449 ;
-  assign w5_q_d5 = \i_w$452 ;
-  assign \o_w$455  = \i_w$454 ;
-  assign \o_w$457  = \i_w$456 ;
-  assign \o_w$459  = \i_w$458 ;
-  assign \o_w$461  = \i_w$460 ;
-  assign \o_w$463  = \i_w$462 ;
-  assign \o_w$465  = \i_w$464 ;
-  assign \o_w$467  = \i_w$466 ;
-  assign w5_zero_u0_d5 = \i_zero$486 ;
-  assign w5_scale_u0_d5 = \i_scale$488 ;
-  assign w6_q_d6 = \i_w$491 ;
-  assign \o_w$494  = \i_w$493 ;
-  assign \o_w$496  = \i_w$495 ;
-  assign \o_w$498  = \i_w$497 ;
-  assign \o_w$500  = \i_w$499 ;
-  assign \o_w$502  = \i_w$501 ;
-  assign \o_w$504  = \i_w$503 ;
-  assign \o_w$506  = \i_w$505 ;
-  assign w6_zero_u0_d6 = \i_zero$525 ;
-  assign w6_scale_u0_d6 = \i_scale$527 ;
-  assign w7_q_d7 = \i_w$530 ;
-  assign \o_w$533  = \i_w$532 ;
-  assign \o_w$535  = \i_w$534 ;
-  assign \o_w$537  = \i_w$536 ;
-  assign \o_w$539  = \i_w$538 ;
-  assign \o_w$541  = \i_w$540 ;
-  assign \o_w$543  = \i_w$542 ;
-  assign \o_w$545  = \i_w$544 ;
+  assign \o_w$313  = \i_w$312 ;
+  assign \o_w$315  = \i_w$314 ;
+  assign \o_w$317  = \i_w$316 ;
+  assign \o_w$319  = \i_w$318 ;
+  assign \o_w$321  = \i_w$320 ;
+  assign \o_w$323  = \i_w$322 ;
+  assign \o_w$325  = \i_w$324 ;
+  assign \o_w$327  = \i_w$326 ;
+  assign \o_w$329  = \i_w$328 ;
+  assign \o_w$331  = \i_w$330 ;
+  assign \o_w$333  = \i_w$332 ;
+  assign \o_w$335  = \i_w$334 ;
+  assign \o_w$337  = \i_w$336 ;
+  assign \o_w$339  = \i_w$338 ;
+  assign \o_w$341  = \i_w$340 ;
+  assign \o_w$343  = \i_w$342 ;
+  assign \o_w$345  = \i_w$344 ;
+  assign \o_w$347  = \i_w$346 ;
+  assign \o_w$349  = \i_w$348 ;
+  assign \o_w$351  = \i_w$350 ;
+  assign \o_w$353  = \i_w$352 ;
+  assign \o_w$355  = \i_w$354 ;
+  assign \o_w$357  = \i_w$356 ;
+  assign \o_w$359  = \i_w$358 ;
+  assign \o_w$361  = \i_w$360 ;
+  assign \o_w$363  = \i_w$362 ;
+  assign \o_w$365  = \i_w$364 ;
+  assign \o_w$367  = \i_w$366 ;
+  assign \i_w$368  = \i_w$369 [15:0];
+  assign w0_zero_held = i_zero;
+  assign w0_scale_held = i_scale;
+  assign w1_q_d1 = \i_w$394 ;
+  assign w1_zero_u0_d1 = \i_zero$414 ;
+  assign w1_scale_u0_d1 = \i_scale$416 ;
+  assign w2_q_d2 = \i_w$419 ;
+  assign w2_zero_u0_d2 = \i_zero$439 ;
+  assign w2_scale_u0_d2 = \i_scale$441 ;
+  assign w3_q_d3 = \i_w$444 ;
+  assign w3_zero_u0_d3 = \i_zero$464 ;
+  assign w3_scale_u0_d3 = \i_scale$466 ;
+  assign w4_q_d4 = \i_w$469 ;
+  assign w4_zero_u0_d4 = \i_zero$489 ;
+  assign w4_scale_u0_d4 = \i_scale$491 ;
+  assign w5_q_d5 = \i_w$494 ;
+  assign w5_zero_u0_d5 = \i_zero$514 ;
+  assign w5_scale_u0_d5 = \i_scale$516 ;
+  assign w6_q_d6 = \i_w$519 ;
+  assign w6_zero_u0_d6 = \i_zero$539 ;
+  assign w6_scale_u0_d6 = \i_scale$541 ;
+  assign w7_q_d7 = \i_w$544 ;
   assign w7_zero_u0_d7 = \i_zero$564 ;
   assign w7_scale_u0_d7 = \i_scale$566 ;
   assign \i_a[0]  = \i_a$1 [31:0];
@@ -11264,88 +11264,30 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   assign \o_ctl$255[0].first  = \i_ctl$254 [2];
   assign \o_ctl$255[0].last  = \i_ctl$254 [3];
   assign \o_ctl$255[0].group_end  = \i_ctl$254 [4];
-  assign \i_w[0]  = \i_w$257 [15:0];
-  assign \i_w[0].q  = \i_w$257 [15:0];
-  assign \i_w[0].q[0]  = \i_w$257 [3:0];
-  assign \i_w[0].q[1]  = \i_w$257 [7:4];
-  assign \i_w[0].q[2]  = \i_w$257 [11:8];
-  assign \i_w[0].q[3]  = \i_w$257 [15:12];
-  assign \i_w$257[0]  = \i_w$257 [27:0];
-  assign \i_w$257[0].q  = \i_w$257 [15:0];
-  assign \i_w$257[0].q[0]  = \i_w$257 [3:0];
-  assign \i_w$257[0].q[1]  = \i_w$257 [7:4];
-  assign \i_w$257[0].q[2]  = \i_w$257 [11:8];
-  assign \i_w$257[0].q[3]  = \i_w$257 [15:12];
-  assign \i_w$257[0].zero  = \i_w$257 [19:16];
-  assign \i_w$257[0].scale  = \i_w$257 [27:20];
-  assign \i_w$257[1]  = \i_w$257 [55:28];
-  assign \i_w$257[1].q  = \i_w$257 [43:28];
-  assign \i_w$257[1].q[0]  = \i_w$257 [31:28];
-  assign \i_w$257[1].q[1]  = \i_w$257 [35:32];
-  assign \i_w$257[1].q[2]  = \i_w$257 [39:36];
-  assign \i_w$257[1].q[3]  = \i_w$257 [43:40];
-  assign \i_w$257[1].zero  = \i_w$257 [47:44];
-  assign \i_w$257[1].scale  = \i_w$257 [55:48];
-  assign \i_w$257[2]  = \i_w$257 [83:56];
-  assign \i_w$257[2].q  = \i_w$257 [71:56];
-  assign \i_w$257[2].q[0]  = \i_w$257 [59:56];
-  assign \i_w$257[2].q[1]  = \i_w$257 [63:60];
-  assign \i_w$257[2].q[2]  = \i_w$257 [67:64];
-  assign \i_w$257[2].q[3]  = \i_w$257 [71:68];
-  assign \i_w$257[2].zero  = \i_w$257 [75:72];
-  assign \i_w$257[2].scale  = \i_w$257 [83:76];
-  assign \i_w$257[3]  = \i_w$257 [111:84];
-  assign \i_w$257[3].q  = \i_w$257 [99:84];
-  assign \i_w$257[3].q[0]  = \i_w$257 [87:84];
-  assign \i_w$257[3].q[1]  = \i_w$257 [91:88];
-  assign \i_w$257[3].q[2]  = \i_w$257 [95:92];
-  assign \i_w$257[3].q[3]  = \i_w$257 [99:96];
-  assign \i_w$257[3].zero  = \i_w$257 [103:100];
-  assign \i_w$257[3].scale  = \i_w$257 [111:104];
-  assign \i_w$257[4]  = \i_w$257 [139:112];
-  assign \i_w$257[4].q  = \i_w$257 [127:112];
-  assign \i_w$257[4].q[0]  = \i_w$257 [115:112];
-  assign \i_w$257[4].q[1]  = \i_w$257 [119:116];
-  assign \i_w$257[4].q[2]  = \i_w$257 [123:120];
-  assign \i_w$257[4].q[3]  = \i_w$257 [127:124];
-  assign \i_w$257[4].zero  = \i_w$257 [131:128];
-  assign \i_w$257[4].scale  = \i_w$257 [139:132];
-  assign \i_w$257[5]  = \i_w$257 [167:140];
-  assign \i_w$257[5].q  = \i_w$257 [155:140];
-  assign \i_w$257[5].q[0]  = \i_w$257 [143:140];
-  assign \i_w$257[5].q[1]  = \i_w$257 [147:144];
-  assign \i_w$257[5].q[2]  = \i_w$257 [151:148];
-  assign \i_w$257[5].q[3]  = \i_w$257 [155:152];
-  assign \i_w$257[5].zero  = \i_w$257 [159:156];
-  assign \i_w$257[5].scale  = \i_w$257 [167:160];
-  assign \i_w$257[6]  = \i_w$257 [195:168];
-  assign \i_w$257[6].q  = \i_w$257 [183:168];
-  assign \i_w$257[6].q[0]  = \i_w$257 [171:168];
-  assign \i_w$257[6].q[1]  = \i_w$257 [175:172];
-  assign \i_w$257[6].q[2]  = \i_w$257 [179:176];
-  assign \i_w$257[6].q[3]  = \i_w$257 [183:180];
-  assign \i_w$257[6].zero  = \i_w$257 [187:184];
-  assign \i_w$257[6].scale  = \i_w$257 [195:188];
-  assign \i_w$257[7]  = \i_w$257 [223:196];
-  assign \i_w$257[7].q  = \i_w$257 [211:196];
-  assign \i_w$257[7].q[0]  = \i_w$257 [199:196];
-  assign \i_w$257[7].q[1]  = \i_w$257 [203:200];
-  assign \i_w$257[7].q[2]  = \i_w$257 [207:204];
-  assign \i_w$257[7].q[3]  = \i_w$257 [211:208];
-  assign \i_w$257[7].zero  = \i_w$257 [215:212];
-  assign \i_w$257[7].scale  = \i_w$257 [223:216];
+  assign \i_w[0]  = i_w;
+  assign \i_w[0].q  = i_w;
+  assign \i_w[0].q[0]  = i_w[3:0];
+  assign \i_w[0].q[1]  = i_w[7:4];
+  assign \i_w[0].q[2]  = i_w[11:8];
+  assign \i_w[0].q[3]  = i_w[15:12];
+  assign \o_w[0]  = i_w;
+  assign \o_w[0].q  = i_w;
+  assign \o_w[0].q[0]  = i_w[3:0];
+  assign \o_w[0].q[1]  = i_w[7:4];
+  assign \o_w[0].q[2]  = i_w[11:8];
+  assign \o_w[0].q[3]  = i_w[15:12];
   assign \i_w$258[0]  = \i_w$258 ;
   assign \i_w$258[0].q  = \i_w$258 ;
   assign \i_w$258[0].q[0]  = \i_w$258 [3:0];
   assign \i_w$258[0].q[1]  = \i_w$258 [7:4];
   assign \i_w$258[0].q[2]  = \i_w$258 [11:8];
   assign \i_w$258[0].q[3]  = \i_w$258 [15:12];
-  assign \o_w[0]  = \i_w$258 ;
-  assign \o_w[0].q  = \i_w$258 ;
-  assign \o_w[0].q[0]  = \i_w$258 [3:0];
-  assign \o_w[0].q[1]  = \i_w$258 [7:4];
-  assign \o_w[0].q[2]  = \i_w$258 [11:8];
-  assign \o_w[0].q[3]  = \i_w$258 [15:12];
+  assign \o_w$259[0]  = \i_w$258 ;
+  assign \o_w$259[0].q  = \i_w$258 ;
+  assign \o_w$259[0].q[0]  = \i_w$258 [3:0];
+  assign \o_w$259[0].q[1]  = \i_w$258 [7:4];
+  assign \o_w$259[0].q[2]  = \i_w$258 [11:8];
+  assign \o_w$259[0].q[3]  = \i_w$258 [15:12];
   assign \i_w$260[0]  = \i_w$260 ;
   assign \i_w$260[0].q  = \i_w$260 ;
   assign \i_w$260[0].q[0]  = \i_w$260 [3:0];
@@ -11418,120 +11360,162 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   assign \o_w$271[0].q[1]  = \i_w$270 [7:4];
   assign \o_w$271[0].q[2]  = \i_w$270 [11:8];
   assign \o_w$271[0].q[3]  = \i_w$270 [15:12];
-  assign \i_hand[0]  = i_hand[35:0];
-  assign \i_hand[0].p  = i_hand[18:0];
-  assign \i_hand[0].a  = i_hand[33:19];
-  assign \i_hand[0].first  = i_hand[34];
-  assign \i_hand[0].last  = i_hand[35];
-  assign \i_hand[1]  = i_hand[71:36];
-  assign \i_hand[1].p  = i_hand[54:36];
-  assign \i_hand[1].a  = i_hand[69:55];
-  assign \i_hand[1].first  = i_hand[70];
-  assign \i_hand[1].last  = i_hand[71];
-  assign \i_hand[2]  = i_hand[107:72];
-  assign \i_hand[2].p  = i_hand[90:72];
-  assign \i_hand[2].a  = i_hand[105:91];
-  assign \i_hand[2].first  = i_hand[106];
-  assign \i_hand[2].last  = i_hand[107];
-  assign \i_hand[3]  = i_hand[143:108];
-  assign \i_hand[3].p  = i_hand[126:108];
-  assign \i_hand[3].a  = i_hand[141:127];
-  assign \i_hand[3].first  = i_hand[142];
-  assign \i_hand[3].last  = i_hand[143];
-  assign \i_hand[4]  = i_hand[179:144];
-  assign \i_hand[4].p  = i_hand[162:144];
-  assign \i_hand[4].a  = i_hand[177:163];
-  assign \i_hand[4].first  = i_hand[178];
-  assign \i_hand[4].last  = i_hand[179];
-  assign \i_hand[5]  = i_hand[215:180];
-  assign \i_hand[5].p  = i_hand[198:180];
-  assign \i_hand[5].a  = i_hand[213:199];
-  assign \i_hand[5].first  = i_hand[214];
-  assign \i_hand[5].last  = i_hand[215];
-  assign \i_hand[6]  = i_hand[251:216];
-  assign \i_hand[6].p  = i_hand[234:216];
-  assign \i_hand[6].a  = i_hand[249:235];
-  assign \i_hand[6].first  = i_hand[250];
-  assign \i_hand[6].last  = i_hand[251];
-  assign \i_hand[7]  = i_hand[287:252];
-  assign \i_hand[7].p  = i_hand[270:252];
-  assign \i_hand[7].a  = i_hand[285:271];
-  assign \i_hand[7].first  = i_hand[286];
-  assign \i_hand[7].last  = i_hand[287];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].p  = o_psum[18:0];
-  assign \o_psum[0][0].a  = o_psum[33:19];
-  assign \o_psum[0][0].first  = o_psum[34];
-  assign \o_psum[0][0].last  = o_psum[35];
-  assign \o_valid[0]  = o_valid;
-  assign \o_psum$276[0]  = \o_psum$276 ;
-  assign \o_psum$276[0][0]  = \o_psum$276 ;
-  assign \o_psum$276[0][0].p  = \o_psum$276 [18:0];
-  assign \o_psum$276[0][0].a  = \o_psum$276 [33:19];
-  assign \o_psum$276[0][0].first  = \o_psum$276 [34];
-  assign \o_psum$276[0][0].last  = \o_psum$276 [35];
-  assign \o_valid$277[0]  = \o_valid$277 ;
-  assign \o_psum$278[0]  = \o_psum$278 ;
-  assign \o_psum$278[0][0]  = \o_psum$278 ;
-  assign \o_psum$278[0][0].p  = \o_psum$278 [18:0];
-  assign \o_psum$278[0][0].a  = \o_psum$278 [33:19];
-  assign \o_psum$278[0][0].first  = \o_psum$278 [34];
-  assign \o_psum$278[0][0].last  = \o_psum$278 [35];
-  assign \o_valid$279[0]  = \o_valid$279 ;
-  assign \o_psum$280[0]  = \o_psum$280 ;
-  assign \o_psum$280[0][0]  = \o_psum$280 ;
-  assign \o_psum$280[0][0].p  = \o_psum$280 [18:0];
-  assign \o_psum$280[0][0].a  = \o_psum$280 [33:19];
-  assign \o_psum$280[0][0].first  = \o_psum$280 [34];
-  assign \o_psum$280[0][0].last  = \o_psum$280 [35];
-  assign \o_valid$281[0]  = \o_valid$281 ;
-  assign \o_psum$282[0]  = \o_psum$282 ;
-  assign \o_psum$282[0][0]  = \o_psum$282 ;
-  assign \o_psum$282[0][0].p  = \o_psum$282 [18:0];
-  assign \o_psum$282[0][0].a  = \o_psum$282 [33:19];
-  assign \o_psum$282[0][0].first  = \o_psum$282 [34];
-  assign \o_psum$282[0][0].last  = \o_psum$282 [35];
-  assign \o_valid$283[0]  = \o_valid$283 ;
-  assign \o_psum$284[0]  = \o_psum$284 ;
-  assign \o_psum$284[0][0]  = \o_psum$284 ;
-  assign \o_psum$284[0][0].p  = \o_psum$284 [18:0];
-  assign \o_psum$284[0][0].a  = \o_psum$284 [33:19];
-  assign \o_psum$284[0][0].first  = \o_psum$284 [34];
-  assign \o_psum$284[0][0].last  = \o_psum$284 [35];
-  assign \o_valid$285[0]  = \o_valid$285 ;
-  assign \o_psum$286[0]  = \o_psum$286 ;
-  assign \o_psum$286[0][0]  = \o_psum$286 ;
-  assign \o_psum$286[0][0].p  = \o_psum$286 [18:0];
-  assign \o_psum$286[0][0].a  = \o_psum$286 [33:19];
-  assign \o_psum$286[0][0].first  = \o_psum$286 [34];
-  assign \o_psum$286[0][0].last  = \o_psum$286 [35];
-  assign \o_valid$287[0]  = \o_valid$287 ;
-  assign \o_psum$288[0]  = \o_psum$288 ;
-  assign \o_psum$288[0][0]  = \o_psum$288 ;
-  assign \o_psum$288[0][0].p  = \o_psum$288 [18:0];
-  assign \o_psum$288[0][0].a  = \o_psum$288 [33:19];
-  assign \o_psum$288[0][0].first  = \o_psum$288 [34];
-  assign \o_psum$288[0][0].last  = \o_psum$288 [35];
-  assign \o_valid$289[0]  = \o_valid$289 ;
-  assign \o_row[0]  = o_row[47:0];
-  assign \o_row[1]  = o_row[95:48];
-  assign \o_row[2]  = o_row[143:96];
-  assign \o_row[3]  = o_row[191:144];
-  assign \o_row[4]  = o_row[239:192];
-  assign \o_row[5]  = o_row[287:240];
-  assign \o_row[6]  = o_row[335:288];
-  assign \o_row[7]  = o_row[383:336];
+  assign \i_w$272[0]  = \i_w$272 ;
+  assign \i_w$272[0].q  = \i_w$272 ;
+  assign \i_w$272[0].q[0]  = \i_w$272 [3:0];
+  assign \i_w$272[0].q[1]  = \i_w$272 [7:4];
+  assign \i_w$272[0].q[2]  = \i_w$272 [11:8];
+  assign \i_w$272[0].q[3]  = \i_w$272 [15:12];
+  assign \o_w$273[0]  = \i_w$272 ;
+  assign \o_w$273[0].q  = \i_w$272 ;
+  assign \o_w$273[0].q[0]  = \i_w$272 [3:0];
+  assign \o_w$273[0].q[1]  = \i_w$272 [7:4];
+  assign \o_w$273[0].q[2]  = \i_w$272 [11:8];
+  assign \o_w$273[0].q[3]  = \i_w$272 [15:12];
+  assign \i_w$274[0]  = \i_w$274 ;
+  assign \i_w$274[0].q  = \i_w$274 ;
+  assign \i_w$274[0].q[0]  = \i_w$274 [3:0];
+  assign \i_w$274[0].q[1]  = \i_w$274 [7:4];
+  assign \i_w$274[0].q[2]  = \i_w$274 [11:8];
+  assign \i_w$274[0].q[3]  = \i_w$274 [15:12];
+  assign \o_w$275[0]  = \i_w$274 ;
+  assign \o_w$275[0].q  = \i_w$274 ;
+  assign \o_w$275[0].q[0]  = \i_w$274 [3:0];
+  assign \o_w$275[0].q[1]  = \i_w$274 [7:4];
+  assign \o_w$275[0].q[2]  = \i_w$274 [11:8];
+  assign \o_w$275[0].q[3]  = \i_w$274 [15:12];
+  assign \i_w$276[0]  = \i_w$276 ;
+  assign \i_w$276[0].q  = \i_w$276 ;
+  assign \i_w$276[0].q[0]  = \i_w$276 [3:0];
+  assign \i_w$276[0].q[1]  = \i_w$276 [7:4];
+  assign \i_w$276[0].q[2]  = \i_w$276 [11:8];
+  assign \i_w$276[0].q[3]  = \i_w$276 [15:12];
+  assign \o_w$277[0]  = \i_w$276 ;
+  assign \o_w$277[0].q  = \i_w$276 ;
+  assign \o_w$277[0].q[0]  = \i_w$276 [3:0];
+  assign \o_w$277[0].q[1]  = \i_w$276 [7:4];
+  assign \o_w$277[0].q[2]  = \i_w$276 [11:8];
+  assign \o_w$277[0].q[3]  = \i_w$276 [15:12];
+  assign \i_w$278[0]  = \i_w$278 ;
+  assign \i_w$278[0].q  = \i_w$278 ;
+  assign \i_w$278[0].q[0]  = \i_w$278 [3:0];
+  assign \i_w$278[0].q[1]  = \i_w$278 [7:4];
+  assign \i_w$278[0].q[2]  = \i_w$278 [11:8];
+  assign \i_w$278[0].q[3]  = \i_w$278 [15:12];
+  assign \o_w$279[0]  = \i_w$278 ;
+  assign \o_w$279[0].q  = \i_w$278 ;
+  assign \o_w$279[0].q[0]  = \i_w$278 [3:0];
+  assign \o_w$279[0].q[1]  = \i_w$278 [7:4];
+  assign \o_w$279[0].q[2]  = \i_w$278 [11:8];
+  assign \o_w$279[0].q[3]  = \i_w$278 [15:12];
+  assign \i_w$280[0]  = \i_w$280 ;
+  assign \i_w$280[0].q  = \i_w$280 ;
+  assign \i_w$280[0].q[0]  = \i_w$280 [3:0];
+  assign \i_w$280[0].q[1]  = \i_w$280 [7:4];
+  assign \i_w$280[0].q[2]  = \i_w$280 [11:8];
+  assign \i_w$280[0].q[3]  = \i_w$280 [15:12];
+  assign \o_w$281[0]  = \i_w$280 ;
+  assign \o_w$281[0].q  = \i_w$280 ;
+  assign \o_w$281[0].q[0]  = \i_w$280 [3:0];
+  assign \o_w$281[0].q[1]  = \i_w$280 [7:4];
+  assign \o_w$281[0].q[2]  = \i_w$280 [11:8];
+  assign \o_w$281[0].q[3]  = \i_w$280 [15:12];
+  assign \i_w$282[0]  = \i_w$282 ;
+  assign \i_w$282[0].q  = \i_w$282 ;
+  assign \i_w$282[0].q[0]  = \i_w$282 [3:0];
+  assign \i_w$282[0].q[1]  = \i_w$282 [7:4];
+  assign \i_w$282[0].q[2]  = \i_w$282 [11:8];
+  assign \i_w$282[0].q[3]  = \i_w$282 [15:12];
+  assign \o_w$283[0]  = \i_w$282 ;
+  assign \o_w$283[0].q  = \i_w$282 ;
+  assign \o_w$283[0].q[0]  = \i_w$282 [3:0];
+  assign \o_w$283[0].q[1]  = \i_w$282 [7:4];
+  assign \o_w$283[0].q[2]  = \i_w$282 [11:8];
+  assign \o_w$283[0].q[3]  = \i_w$282 [15:12];
+  assign \i_w$284[0]  = \i_w$284 ;
+  assign \i_w$284[0].q  = \i_w$284 ;
+  assign \i_w$284[0].q[0]  = \i_w$284 [3:0];
+  assign \i_w$284[0].q[1]  = \i_w$284 [7:4];
+  assign \i_w$284[0].q[2]  = \i_w$284 [11:8];
+  assign \i_w$284[0].q[3]  = \i_w$284 [15:12];
+  assign \o_w$285[0]  = \i_w$284 ;
+  assign \o_w$285[0].q  = \i_w$284 ;
+  assign \o_w$285[0].q[0]  = \i_w$284 [3:0];
+  assign \o_w$285[0].q[1]  = \i_w$284 [7:4];
+  assign \o_w$285[0].q[2]  = \i_w$284 [11:8];
+  assign \o_w$285[0].q[3]  = \i_w$284 [15:12];
+  assign \i_w$286[0]  = \i_w$286 ;
+  assign \i_w$286[0].q  = \i_w$286 ;
+  assign \i_w$286[0].q[0]  = \i_w$286 [3:0];
+  assign \i_w$286[0].q[1]  = \i_w$286 [7:4];
+  assign \i_w$286[0].q[2]  = \i_w$286 [11:8];
+  assign \i_w$286[0].q[3]  = \i_w$286 [15:12];
+  assign \o_w$287[0]  = \i_w$286 ;
+  assign \o_w$287[0].q  = \i_w$286 ;
+  assign \o_w$287[0].q[0]  = \i_w$286 [3:0];
+  assign \o_w$287[0].q[1]  = \i_w$286 [7:4];
+  assign \o_w$287[0].q[2]  = \i_w$286 [11:8];
+  assign \o_w$287[0].q[3]  = \i_w$286 [15:12];
+  assign \i_w$288[0]  = \i_w$288 ;
+  assign \i_w$288[0].q  = \i_w$288 ;
+  assign \i_w$288[0].q[0]  = \i_w$288 [3:0];
+  assign \i_w$288[0].q[1]  = \i_w$288 [7:4];
+  assign \i_w$288[0].q[2]  = \i_w$288 [11:8];
+  assign \i_w$288[0].q[3]  = \i_w$288 [15:12];
+  assign \o_w$289[0]  = \i_w$288 ;
+  assign \o_w$289[0].q  = \i_w$288 ;
+  assign \o_w$289[0].q[0]  = \i_w$288 [3:0];
+  assign \o_w$289[0].q[1]  = \i_w$288 [7:4];
+  assign \o_w$289[0].q[2]  = \i_w$288 [11:8];
+  assign \o_w$289[0].q[3]  = \i_w$288 [15:12];
+  assign \i_w$290[0]  = \i_w$290 ;
+  assign \i_w$290[0].q  = \i_w$290 ;
+  assign \i_w$290[0].q[0]  = \i_w$290 [3:0];
+  assign \i_w$290[0].q[1]  = \i_w$290 [7:4];
+  assign \i_w$290[0].q[2]  = \i_w$290 [11:8];
+  assign \i_w$290[0].q[3]  = \i_w$290 [15:12];
+  assign \o_w$291[0]  = \i_w$290 ;
+  assign \o_w$291[0].q  = \i_w$290 ;
+  assign \o_w$291[0].q[0]  = \i_w$290 [3:0];
+  assign \o_w$291[0].q[1]  = \i_w$290 [7:4];
+  assign \o_w$291[0].q[2]  = \i_w$290 [11:8];
+  assign \o_w$291[0].q[3]  = \i_w$290 [15:12];
+  assign \i_w$292[0]  = \i_w$292 ;
+  assign \i_w$292[0].q  = \i_w$292 ;
+  assign \i_w$292[0].q[0]  = \i_w$292 [3:0];
+  assign \i_w$292[0].q[1]  = \i_w$292 [7:4];
+  assign \i_w$292[0].q[2]  = \i_w$292 [11:8];
+  assign \i_w$292[0].q[3]  = \i_w$292 [15:12];
+  assign \o_w$293[0]  = \i_w$292 ;
+  assign \o_w$293[0].q  = \i_w$292 ;
+  assign \o_w$293[0].q[0]  = \i_w$292 [3:0];
+  assign \o_w$293[0].q[1]  = \i_w$292 [7:4];
+  assign \o_w$293[0].q[2]  = \i_w$292 [11:8];
+  assign \o_w$293[0].q[3]  = \i_w$292 [15:12];
+  assign \i_w$294[0]  = \i_w$294 ;
+  assign \i_w$294[0].q  = \i_w$294 ;
+  assign \i_w$294[0].q[0]  = \i_w$294 [3:0];
+  assign \i_w$294[0].q[1]  = \i_w$294 [7:4];
+  assign \i_w$294[0].q[2]  = \i_w$294 [11:8];
+  assign \i_w$294[0].q[3]  = \i_w$294 [15:12];
+  assign \o_w$295[0]  = \i_w$294 ;
+  assign \o_w$295[0].q  = \i_w$294 ;
+  assign \o_w$295[0].q[0]  = \i_w$294 [3:0];
+  assign \o_w$295[0].q[1]  = \i_w$294 [7:4];
+  assign \o_w$295[0].q[2]  = \i_w$294 [11:8];
+  assign \o_w$295[0].q[3]  = \i_w$294 [15:12];
   assign \i_w$296[0]  = \i_w$296 ;
   assign \i_w$296[0].q  = \i_w$296 ;
   assign \i_w$296[0].q[0]  = \i_w$296 [3:0];
   assign \i_w$296[0].q[1]  = \i_w$296 [7:4];
   assign \i_w$296[0].q[2]  = \i_w$296 [11:8];
   assign \i_w$296[0].q[3]  = \i_w$296 [15:12];
-  assign \w1_q_d1[0]  = \i_w$296 [3:0];
-  assign \w1_q_d1[1]  = \i_w$296 [7:4];
-  assign \w1_q_d1[2]  = \i_w$296 [11:8];
-  assign \w1_q_d1[3]  = \i_w$296 [15:12];
+  assign \o_w$297[0]  = \i_w$296 ;
+  assign \o_w$297[0].q  = \i_w$296 ;
+  assign \o_w$297[0].q[0]  = \i_w$296 [3:0];
+  assign \o_w$297[0].q[1]  = \i_w$296 [7:4];
+  assign \o_w$297[0].q[2]  = \i_w$296 [11:8];
+  assign \o_w$297[0].q[3]  = \i_w$296 [15:12];
   assign \i_w$298[0]  = \i_w$298 ;
   assign \i_w$298[0].q  = \i_w$298 ;
   assign \i_w$298[0].q[0]  = \i_w$298 [3:0];
@@ -11616,453 +11600,572 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   assign \o_w$311[0].q[1]  = \i_w$310 [7:4];
   assign \o_w$311[0].q[2]  = \i_w$310 [11:8];
   assign \o_w$311[0].q[3]  = \i_w$310 [15:12];
-  assign \i_hand$312[0]  = \i_hand$312 [35:0];
-  assign \i_hand$312[0].p  = \i_hand$312 [18:0];
-  assign \i_hand$312[0].a  = \i_hand$312 [33:19];
-  assign \i_hand$312[0].first  = \i_hand$312 [34];
-  assign \i_hand$312[0].last  = \i_hand$312 [35];
-  assign \i_hand$312[1]  = \i_hand$312 [71:36];
-  assign \i_hand$312[1].p  = \i_hand$312 [54:36];
-  assign \i_hand$312[1].a  = \i_hand$312 [69:55];
-  assign \i_hand$312[1].first  = \i_hand$312 [70];
-  assign \i_hand$312[1].last  = \i_hand$312 [71];
-  assign \i_hand$312[2]  = \i_hand$312 [107:72];
-  assign \i_hand$312[2].p  = \i_hand$312 [90:72];
-  assign \i_hand$312[2].a  = \i_hand$312 [105:91];
-  assign \i_hand$312[2].first  = \i_hand$312 [106];
-  assign \i_hand$312[2].last  = \i_hand$312 [107];
-  assign \i_hand$312[3]  = \i_hand$312 [143:108];
-  assign \i_hand$312[3].p  = \i_hand$312 [126:108];
-  assign \i_hand$312[3].a  = \i_hand$312 [141:127];
-  assign \i_hand$312[3].first  = \i_hand$312 [142];
-  assign \i_hand$312[3].last  = \i_hand$312 [143];
-  assign \i_hand$312[4]  = \i_hand$312 [179:144];
-  assign \i_hand$312[4].p  = \i_hand$312 [162:144];
-  assign \i_hand$312[4].a  = \i_hand$312 [177:163];
-  assign \i_hand$312[4].first  = \i_hand$312 [178];
-  assign \i_hand$312[4].last  = \i_hand$312 [179];
-  assign \i_hand$312[5]  = \i_hand$312 [215:180];
-  assign \i_hand$312[5].p  = \i_hand$312 [198:180];
-  assign \i_hand$312[5].a  = \i_hand$312 [213:199];
-  assign \i_hand$312[5].first  = \i_hand$312 [214];
-  assign \i_hand$312[5].last  = \i_hand$312 [215];
-  assign \i_hand$312[6]  = \i_hand$312 [251:216];
-  assign \i_hand$312[6].p  = \i_hand$312 [234:216];
-  assign \i_hand$312[6].a  = \i_hand$312 [249:235];
-  assign \i_hand$312[6].first  = \i_hand$312 [250];
-  assign \i_hand$312[6].last  = \i_hand$312 [251];
-  assign \i_hand$312[7]  = \i_hand$312 [287:252];
-  assign \i_hand$312[7].p  = \i_hand$312 [270:252];
-  assign \i_hand$312[7].a  = \i_hand$312 [285:271];
-  assign \i_hand$312[7].first  = \i_hand$312 [286];
-  assign \i_hand$312[7].last  = \i_hand$312 [287];
-  assign \o_psum$313[0]  = \o_psum$313 ;
-  assign \o_psum$313[0][0]  = \o_psum$313 ;
-  assign \o_psum$313[0][0].p  = \o_psum$313 [18:0];
-  assign \o_psum$313[0][0].a  = \o_psum$313 [33:19];
-  assign \o_psum$313[0][0].first  = \o_psum$313 [34];
-  assign \o_psum$313[0][0].last  = \o_psum$313 [35];
-  assign \o_valid$315[0]  = \o_valid$315 ;
-  assign \o_psum$316[0]  = \o_psum$316 ;
-  assign \o_psum$316[0][0]  = \o_psum$316 ;
-  assign \o_psum$316[0][0].p  = \o_psum$316 [18:0];
-  assign \o_psum$316[0][0].a  = \o_psum$316 [33:19];
-  assign \o_psum$316[0][0].first  = \o_psum$316 [34];
-  assign \o_psum$316[0][0].last  = \o_psum$316 [35];
-  assign \o_valid$317[0]  = \o_valid$317 ;
-  assign \o_psum$318[0]  = \o_psum$318 ;
-  assign \o_psum$318[0][0]  = \o_psum$318 ;
-  assign \o_psum$318[0][0].p  = \o_psum$318 [18:0];
-  assign \o_psum$318[0][0].a  = \o_psum$318 [33:19];
-  assign \o_psum$318[0][0].first  = \o_psum$318 [34];
-  assign \o_psum$318[0][0].last  = \o_psum$318 [35];
-  assign \o_valid$319[0]  = \o_valid$319 ;
-  assign \o_psum$320[0]  = \o_psum$320 ;
-  assign \o_psum$320[0][0]  = \o_psum$320 ;
-  assign \o_psum$320[0][0].p  = \o_psum$320 [18:0];
-  assign \o_psum$320[0][0].a  = \o_psum$320 [33:19];
-  assign \o_psum$320[0][0].first  = \o_psum$320 [34];
-  assign \o_psum$320[0][0].last  = \o_psum$320 [35];
-  assign \o_valid$321[0]  = \o_valid$321 ;
-  assign \o_psum$322[0]  = \o_psum$322 ;
-  assign \o_psum$322[0][0]  = \o_psum$322 ;
-  assign \o_psum$322[0][0].p  = \o_psum$322 [18:0];
-  assign \o_psum$322[0][0].a  = \o_psum$322 [33:19];
-  assign \o_psum$322[0][0].first  = \o_psum$322 [34];
-  assign \o_psum$322[0][0].last  = \o_psum$322 [35];
-  assign \o_valid$323[0]  = \o_valid$323 ;
-  assign \o_psum$324[0]  = \o_psum$324 ;
-  assign \o_psum$324[0][0]  = \o_psum$324 ;
-  assign \o_psum$324[0][0].p  = \o_psum$324 [18:0];
-  assign \o_psum$324[0][0].a  = \o_psum$324 [33:19];
-  assign \o_psum$324[0][0].first  = \o_psum$324 [34];
-  assign \o_psum$324[0][0].last  = \o_psum$324 [35];
-  assign \o_valid$325[0]  = \o_valid$325 ;
-  assign \o_psum$326[0]  = \o_psum$326 ;
-  assign \o_psum$326[0][0]  = \o_psum$326 ;
-  assign \o_psum$326[0][0].p  = \o_psum$326 [18:0];
-  assign \o_psum$326[0][0].a  = \o_psum$326 [33:19];
-  assign \o_psum$326[0][0].first  = \o_psum$326 [34];
-  assign \o_psum$326[0][0].last  = \o_psum$326 [35];
-  assign \o_valid$327[0]  = \o_valid$327 ;
-  assign \o_psum$328[0]  = \o_psum$328 ;
-  assign \o_psum$328[0][0]  = \o_psum$328 ;
-  assign \o_psum$328[0][0].p  = \o_psum$328 [18:0];
-  assign \o_psum$328[0][0].a  = \o_psum$328 [33:19];
-  assign \o_psum$328[0][0].first  = \o_psum$328 [34];
-  assign \o_psum$328[0][0].last  = \o_psum$328 [35];
-  assign \o_valid$329[0]  = \o_valid$329 ;
-  assign \i_w$335[0]  = \i_w$335 ;
-  assign \i_w$335[0].q  = \i_w$335 ;
-  assign \i_w$335[0].q[0]  = \i_w$335 [3:0];
-  assign \i_w$335[0].q[1]  = \i_w$335 [7:4];
-  assign \i_w$335[0].q[2]  = \i_w$335 [11:8];
-  assign \i_w$335[0].q[3]  = \i_w$335 [15:12];
-  assign \w2_q_d2[0]  = \i_w$335 [3:0];
-  assign \w2_q_d2[1]  = \i_w$335 [7:4];
-  assign \w2_q_d2[2]  = \i_w$335 [11:8];
-  assign \w2_q_d2[3]  = \i_w$335 [15:12];
-  assign \i_w$337[0]  = \i_w$337 ;
-  assign \i_w$337[0].q  = \i_w$337 ;
-  assign \i_w$337[0].q[0]  = \i_w$337 [3:0];
-  assign \i_w$337[0].q[1]  = \i_w$337 [7:4];
-  assign \i_w$337[0].q[2]  = \i_w$337 [11:8];
-  assign \i_w$337[0].q[3]  = \i_w$337 [15:12];
-  assign \o_w$338[0]  = \i_w$337 ;
-  assign \o_w$338[0].q  = \i_w$337 ;
-  assign \o_w$338[0].q[0]  = \i_w$337 [3:0];
-  assign \o_w$338[0].q[1]  = \i_w$337 [7:4];
-  assign \o_w$338[0].q[2]  = \i_w$337 [11:8];
-  assign \o_w$338[0].q[3]  = \i_w$337 [15:12];
-  assign \i_w$339[0]  = \i_w$339 ;
-  assign \i_w$339[0].q  = \i_w$339 ;
-  assign \i_w$339[0].q[0]  = \i_w$339 [3:0];
-  assign \i_w$339[0].q[1]  = \i_w$339 [7:4];
-  assign \i_w$339[0].q[2]  = \i_w$339 [11:8];
-  assign \i_w$339[0].q[3]  = \i_w$339 [15:12];
-  assign \o_w$340[0]  = \i_w$339 ;
-  assign \o_w$340[0].q  = \i_w$339 ;
-  assign \o_w$340[0].q[0]  = \i_w$339 [3:0];
-  assign \o_w$340[0].q[1]  = \i_w$339 [7:4];
-  assign \o_w$340[0].q[2]  = \i_w$339 [11:8];
-  assign \o_w$340[0].q[3]  = \i_w$339 [15:12];
-  assign \i_w$341[0]  = \i_w$341 ;
-  assign \i_w$341[0].q  = \i_w$341 ;
-  assign \i_w$341[0].q[0]  = \i_w$341 [3:0];
-  assign \i_w$341[0].q[1]  = \i_w$341 [7:4];
-  assign \i_w$341[0].q[2]  = \i_w$341 [11:8];
-  assign \i_w$341[0].q[3]  = \i_w$341 [15:12];
-  assign \o_w$342[0]  = \i_w$341 ;
-  assign \o_w$342[0].q  = \i_w$341 ;
-  assign \o_w$342[0].q[0]  = \i_w$341 [3:0];
-  assign \o_w$342[0].q[1]  = \i_w$341 [7:4];
-  assign \o_w$342[0].q[2]  = \i_w$341 [11:8];
-  assign \o_w$342[0].q[3]  = \i_w$341 [15:12];
-  assign \i_w$343[0]  = \i_w$343 ;
-  assign \i_w$343[0].q  = \i_w$343 ;
-  assign \i_w$343[0].q[0]  = \i_w$343 [3:0];
-  assign \i_w$343[0].q[1]  = \i_w$343 [7:4];
-  assign \i_w$343[0].q[2]  = \i_w$343 [11:8];
-  assign \i_w$343[0].q[3]  = \i_w$343 [15:12];
-  assign \o_w$344[0]  = \i_w$343 ;
-  assign \o_w$344[0].q  = \i_w$343 ;
-  assign \o_w$344[0].q[0]  = \i_w$343 [3:0];
-  assign \o_w$344[0].q[1]  = \i_w$343 [7:4];
-  assign \o_w$344[0].q[2]  = \i_w$343 [11:8];
-  assign \o_w$344[0].q[3]  = \i_w$343 [15:12];
-  assign \i_w$345[0]  = \i_w$345 ;
-  assign \i_w$345[0].q  = \i_w$345 ;
-  assign \i_w$345[0].q[0]  = \i_w$345 [3:0];
-  assign \i_w$345[0].q[1]  = \i_w$345 [7:4];
-  assign \i_w$345[0].q[2]  = \i_w$345 [11:8];
-  assign \i_w$345[0].q[3]  = \i_w$345 [15:12];
-  assign \o_w$346[0]  = \i_w$345 ;
-  assign \o_w$346[0].q  = \i_w$345 ;
-  assign \o_w$346[0].q[0]  = \i_w$345 [3:0];
-  assign \o_w$346[0].q[1]  = \i_w$345 [7:4];
-  assign \o_w$346[0].q[2]  = \i_w$345 [11:8];
-  assign \o_w$346[0].q[3]  = \i_w$345 [15:12];
-  assign \i_w$347[0]  = \i_w$347 ;
-  assign \i_w$347[0].q  = \i_w$347 ;
-  assign \i_w$347[0].q[0]  = \i_w$347 [3:0];
-  assign \i_w$347[0].q[1]  = \i_w$347 [7:4];
-  assign \i_w$347[0].q[2]  = \i_w$347 [11:8];
-  assign \i_w$347[0].q[3]  = \i_w$347 [15:12];
-  assign \o_w$348[0]  = \i_w$347 ;
-  assign \o_w$348[0].q  = \i_w$347 ;
-  assign \o_w$348[0].q[0]  = \i_w$347 [3:0];
-  assign \o_w$348[0].q[1]  = \i_w$347 [7:4];
-  assign \o_w$348[0].q[2]  = \i_w$347 [11:8];
-  assign \o_w$348[0].q[3]  = \i_w$347 [15:12];
-  assign \i_w$349[0]  = \i_w$349 ;
-  assign \i_w$349[0].q  = \i_w$349 ;
-  assign \i_w$349[0].q[0]  = \i_w$349 [3:0];
-  assign \i_w$349[0].q[1]  = \i_w$349 [7:4];
-  assign \i_w$349[0].q[2]  = \i_w$349 [11:8];
-  assign \i_w$349[0].q[3]  = \i_w$349 [15:12];
-  assign \o_w$350[0]  = \i_w$349 ;
-  assign \o_w$350[0].q  = \i_w$349 ;
-  assign \o_w$350[0].q[0]  = \i_w$349 [3:0];
-  assign \o_w$350[0].q[1]  = \i_w$349 [7:4];
-  assign \o_w$350[0].q[2]  = \i_w$349 [11:8];
-  assign \o_w$350[0].q[3]  = \i_w$349 [15:12];
-  assign \i_hand$351[0]  = \i_hand$351 [35:0];
-  assign \i_hand$351[0].p  = \i_hand$351 [18:0];
-  assign \i_hand$351[0].a  = \i_hand$351 [33:19];
-  assign \i_hand$351[0].first  = \i_hand$351 [34];
-  assign \i_hand$351[0].last  = \i_hand$351 [35];
-  assign \i_hand$351[1]  = \i_hand$351 [71:36];
-  assign \i_hand$351[1].p  = \i_hand$351 [54:36];
-  assign \i_hand$351[1].a  = \i_hand$351 [69:55];
-  assign \i_hand$351[1].first  = \i_hand$351 [70];
-  assign \i_hand$351[1].last  = \i_hand$351 [71];
-  assign \i_hand$351[2]  = \i_hand$351 [107:72];
-  assign \i_hand$351[2].p  = \i_hand$351 [90:72];
-  assign \i_hand$351[2].a  = \i_hand$351 [105:91];
-  assign \i_hand$351[2].first  = \i_hand$351 [106];
-  assign \i_hand$351[2].last  = \i_hand$351 [107];
-  assign \i_hand$351[3]  = \i_hand$351 [143:108];
-  assign \i_hand$351[3].p  = \i_hand$351 [126:108];
-  assign \i_hand$351[3].a  = \i_hand$351 [141:127];
-  assign \i_hand$351[3].first  = \i_hand$351 [142];
-  assign \i_hand$351[3].last  = \i_hand$351 [143];
-  assign \i_hand$351[4]  = \i_hand$351 [179:144];
-  assign \i_hand$351[4].p  = \i_hand$351 [162:144];
-  assign \i_hand$351[4].a  = \i_hand$351 [177:163];
-  assign \i_hand$351[4].first  = \i_hand$351 [178];
-  assign \i_hand$351[4].last  = \i_hand$351 [179];
-  assign \i_hand$351[5]  = \i_hand$351 [215:180];
-  assign \i_hand$351[5].p  = \i_hand$351 [198:180];
-  assign \i_hand$351[5].a  = \i_hand$351 [213:199];
-  assign \i_hand$351[5].first  = \i_hand$351 [214];
-  assign \i_hand$351[5].last  = \i_hand$351 [215];
-  assign \i_hand$351[6]  = \i_hand$351 [251:216];
-  assign \i_hand$351[6].p  = \i_hand$351 [234:216];
-  assign \i_hand$351[6].a  = \i_hand$351 [249:235];
-  assign \i_hand$351[6].first  = \i_hand$351 [250];
-  assign \i_hand$351[6].last  = \i_hand$351 [251];
-  assign \i_hand$351[7]  = \i_hand$351 [287:252];
-  assign \i_hand$351[7].p  = \i_hand$351 [270:252];
-  assign \i_hand$351[7].a  = \i_hand$351 [285:271];
-  assign \i_hand$351[7].first  = \i_hand$351 [286];
-  assign \i_hand$351[7].last  = \i_hand$351 [287];
-  assign \o_psum$352[0]  = \o_psum$352 ;
-  assign \o_psum$352[0][0]  = \o_psum$352 ;
-  assign \o_psum$352[0][0].p  = \o_psum$352 [18:0];
-  assign \o_psum$352[0][0].a  = \o_psum$352 [33:19];
-  assign \o_psum$352[0][0].first  = \o_psum$352 [34];
-  assign \o_psum$352[0][0].last  = \o_psum$352 [35];
-  assign \o_valid$354[0]  = \o_valid$354 ;
-  assign \o_psum$355[0]  = \o_psum$355 ;
-  assign \o_psum$355[0][0]  = \o_psum$355 ;
-  assign \o_psum$355[0][0].p  = \o_psum$355 [18:0];
-  assign \o_psum$355[0][0].a  = \o_psum$355 [33:19];
-  assign \o_psum$355[0][0].first  = \o_psum$355 [34];
-  assign \o_psum$355[0][0].last  = \o_psum$355 [35];
-  assign \o_valid$356[0]  = \o_valid$356 ;
-  assign \o_psum$357[0]  = \o_psum$357 ;
-  assign \o_psum$357[0][0]  = \o_psum$357 ;
-  assign \o_psum$357[0][0].p  = \o_psum$357 [18:0];
-  assign \o_psum$357[0][0].a  = \o_psum$357 [33:19];
-  assign \o_psum$357[0][0].first  = \o_psum$357 [34];
-  assign \o_psum$357[0][0].last  = \o_psum$357 [35];
-  assign \o_valid$358[0]  = \o_valid$358 ;
-  assign \o_psum$359[0]  = \o_psum$359 ;
-  assign \o_psum$359[0][0]  = \o_psum$359 ;
-  assign \o_psum$359[0][0].p  = \o_psum$359 [18:0];
-  assign \o_psum$359[0][0].a  = \o_psum$359 [33:19];
-  assign \o_psum$359[0][0].first  = \o_psum$359 [34];
-  assign \o_psum$359[0][0].last  = \o_psum$359 [35];
-  assign \o_valid$360[0]  = \o_valid$360 ;
-  assign \o_psum$361[0]  = \o_psum$361 ;
-  assign \o_psum$361[0][0]  = \o_psum$361 ;
-  assign \o_psum$361[0][0].p  = \o_psum$361 [18:0];
-  assign \o_psum$361[0][0].a  = \o_psum$361 [33:19];
-  assign \o_psum$361[0][0].first  = \o_psum$361 [34];
-  assign \o_psum$361[0][0].last  = \o_psum$361 [35];
-  assign \o_valid$362[0]  = \o_valid$362 ;
-  assign \o_psum$363[0]  = \o_psum$363 ;
-  assign \o_psum$363[0][0]  = \o_psum$363 ;
-  assign \o_psum$363[0][0].p  = \o_psum$363 [18:0];
-  assign \o_psum$363[0][0].a  = \o_psum$363 [33:19];
-  assign \o_psum$363[0][0].first  = \o_psum$363 [34];
-  assign \o_psum$363[0][0].last  = \o_psum$363 [35];
-  assign \o_valid$364[0]  = \o_valid$364 ;
-  assign \o_psum$365[0]  = \o_psum$365 ;
-  assign \o_psum$365[0][0]  = \o_psum$365 ;
-  assign \o_psum$365[0][0].p  = \o_psum$365 [18:0];
-  assign \o_psum$365[0][0].a  = \o_psum$365 [33:19];
-  assign \o_psum$365[0][0].first  = \o_psum$365 [34];
-  assign \o_psum$365[0][0].last  = \o_psum$365 [35];
-  assign \o_valid$366[0]  = \o_valid$366 ;
-  assign \o_psum$367[0]  = \o_psum$367 ;
-  assign \o_psum$367[0][0]  = \o_psum$367 ;
-  assign \o_psum$367[0][0].p  = \o_psum$367 [18:0];
-  assign \o_psum$367[0][0].a  = \o_psum$367 [33:19];
-  assign \o_psum$367[0][0].first  = \o_psum$367 [34];
-  assign \o_psum$367[0][0].last  = \o_psum$367 [35];
-  assign \o_valid$368[0]  = \o_valid$368 ;
-  assign \i_w$374[0]  = \i_w$374 ;
-  assign \i_w$374[0].q  = \i_w$374 ;
-  assign \i_w$374[0].q[0]  = \i_w$374 [3:0];
-  assign \i_w$374[0].q[1]  = \i_w$374 [7:4];
-  assign \i_w$374[0].q[2]  = \i_w$374 [11:8];
-  assign \i_w$374[0].q[3]  = \i_w$374 [15:12];
-  assign \w3_q_d3[0]  = \i_w$374 [3:0];
-  assign \w3_q_d3[1]  = \i_w$374 [7:4];
-  assign \w3_q_d3[2]  = \i_w$374 [11:8];
-  assign \w3_q_d3[3]  = \i_w$374 [15:12];
-  assign \i_w$376[0]  = \i_w$376 ;
-  assign \i_w$376[0].q  = \i_w$376 ;
-  assign \i_w$376[0].q[0]  = \i_w$376 [3:0];
-  assign \i_w$376[0].q[1]  = \i_w$376 [7:4];
-  assign \i_w$376[0].q[2]  = \i_w$376 [11:8];
-  assign \i_w$376[0].q[3]  = \i_w$376 [15:12];
-  assign \o_w$377[0]  = \i_w$376 ;
-  assign \o_w$377[0].q  = \i_w$376 ;
-  assign \o_w$377[0].q[0]  = \i_w$376 [3:0];
-  assign \o_w$377[0].q[1]  = \i_w$376 [7:4];
-  assign \o_w$377[0].q[2]  = \i_w$376 [11:8];
-  assign \o_w$377[0].q[3]  = \i_w$376 [15:12];
-  assign \i_w$378[0]  = \i_w$378 ;
-  assign \i_w$378[0].q  = \i_w$378 ;
-  assign \i_w$378[0].q[0]  = \i_w$378 [3:0];
-  assign \i_w$378[0].q[1]  = \i_w$378 [7:4];
-  assign \i_w$378[0].q[2]  = \i_w$378 [11:8];
-  assign \i_w$378[0].q[3]  = \i_w$378 [15:12];
-  assign \o_w$379[0]  = \i_w$378 ;
-  assign \o_w$379[0].q  = \i_w$378 ;
-  assign \o_w$379[0].q[0]  = \i_w$378 [3:0];
-  assign \o_w$379[0].q[1]  = \i_w$378 [7:4];
-  assign \o_w$379[0].q[2]  = \i_w$378 [11:8];
-  assign \o_w$379[0].q[3]  = \i_w$378 [15:12];
-  assign \i_w$380[0]  = \i_w$380 ;
-  assign \i_w$380[0].q  = \i_w$380 ;
-  assign \i_w$380[0].q[0]  = \i_w$380 [3:0];
-  assign \i_w$380[0].q[1]  = \i_w$380 [7:4];
-  assign \i_w$380[0].q[2]  = \i_w$380 [11:8];
-  assign \i_w$380[0].q[3]  = \i_w$380 [15:12];
-  assign \o_w$381[0]  = \i_w$380 ;
-  assign \o_w$381[0].q  = \i_w$380 ;
-  assign \o_w$381[0].q[0]  = \i_w$380 [3:0];
-  assign \o_w$381[0].q[1]  = \i_w$380 [7:4];
-  assign \o_w$381[0].q[2]  = \i_w$380 [11:8];
-  assign \o_w$381[0].q[3]  = \i_w$380 [15:12];
-  assign \i_w$382[0]  = \i_w$382 ;
-  assign \i_w$382[0].q  = \i_w$382 ;
-  assign \i_w$382[0].q[0]  = \i_w$382 [3:0];
-  assign \i_w$382[0].q[1]  = \i_w$382 [7:4];
-  assign \i_w$382[0].q[2]  = \i_w$382 [11:8];
-  assign \i_w$382[0].q[3]  = \i_w$382 [15:12];
-  assign \o_w$383[0]  = \i_w$382 ;
-  assign \o_w$383[0].q  = \i_w$382 ;
-  assign \o_w$383[0].q[0]  = \i_w$382 [3:0];
-  assign \o_w$383[0].q[1]  = \i_w$382 [7:4];
-  assign \o_w$383[0].q[2]  = \i_w$382 [11:8];
-  assign \o_w$383[0].q[3]  = \i_w$382 [15:12];
-  assign \i_w$384[0]  = \i_w$384 ;
-  assign \i_w$384[0].q  = \i_w$384 ;
-  assign \i_w$384[0].q[0]  = \i_w$384 [3:0];
-  assign \i_w$384[0].q[1]  = \i_w$384 [7:4];
-  assign \i_w$384[0].q[2]  = \i_w$384 [11:8];
-  assign \i_w$384[0].q[3]  = \i_w$384 [15:12];
-  assign \o_w$385[0]  = \i_w$384 ;
-  assign \o_w$385[0].q  = \i_w$384 ;
-  assign \o_w$385[0].q[0]  = \i_w$384 [3:0];
-  assign \o_w$385[0].q[1]  = \i_w$384 [7:4];
-  assign \o_w$385[0].q[2]  = \i_w$384 [11:8];
-  assign \o_w$385[0].q[3]  = \i_w$384 [15:12];
-  assign \i_w$386[0]  = \i_w$386 ;
-  assign \i_w$386[0].q  = \i_w$386 ;
-  assign \i_w$386[0].q[0]  = \i_w$386 [3:0];
-  assign \i_w$386[0].q[1]  = \i_w$386 [7:4];
-  assign \i_w$386[0].q[2]  = \i_w$386 [11:8];
-  assign \i_w$386[0].q[3]  = \i_w$386 [15:12];
-  assign \o_w$387[0]  = \i_w$386 ;
-  assign \o_w$387[0].q  = \i_w$386 ;
-  assign \o_w$387[0].q[0]  = \i_w$386 [3:0];
-  assign \o_w$387[0].q[1]  = \i_w$386 [7:4];
-  assign \o_w$387[0].q[2]  = \i_w$386 [11:8];
-  assign \o_w$387[0].q[3]  = \i_w$386 [15:12];
-  assign \i_w$388[0]  = \i_w$388 ;
-  assign \i_w$388[0].q  = \i_w$388 ;
-  assign \i_w$388[0].q[0]  = \i_w$388 [3:0];
-  assign \i_w$388[0].q[1]  = \i_w$388 [7:4];
-  assign \i_w$388[0].q[2]  = \i_w$388 [11:8];
-  assign \i_w$388[0].q[3]  = \i_w$388 [15:12];
-  assign \o_w$389[0]  = \i_w$388 ;
-  assign \o_w$389[0].q  = \i_w$388 ;
-  assign \o_w$389[0].q[0]  = \i_w$388 [3:0];
-  assign \o_w$389[0].q[1]  = \i_w$388 [7:4];
-  assign \o_w$389[0].q[2]  = \i_w$388 [11:8];
-  assign \o_w$389[0].q[3]  = \i_w$388 [15:12];
-  assign \i_hand$390[0]  = \i_hand$390 [35:0];
-  assign \i_hand$390[0].p  = \i_hand$390 [18:0];
-  assign \i_hand$390[0].a  = \i_hand$390 [33:19];
-  assign \i_hand$390[0].first  = \i_hand$390 [34];
-  assign \i_hand$390[0].last  = \i_hand$390 [35];
-  assign \i_hand$390[1]  = \i_hand$390 [71:36];
-  assign \i_hand$390[1].p  = \i_hand$390 [54:36];
-  assign \i_hand$390[1].a  = \i_hand$390 [69:55];
-  assign \i_hand$390[1].first  = \i_hand$390 [70];
-  assign \i_hand$390[1].last  = \i_hand$390 [71];
-  assign \i_hand$390[2]  = \i_hand$390 [107:72];
-  assign \i_hand$390[2].p  = \i_hand$390 [90:72];
-  assign \i_hand$390[2].a  = \i_hand$390 [105:91];
-  assign \i_hand$390[2].first  = \i_hand$390 [106];
-  assign \i_hand$390[2].last  = \i_hand$390 [107];
-  assign \i_hand$390[3]  = \i_hand$390 [143:108];
-  assign \i_hand$390[3].p  = \i_hand$390 [126:108];
-  assign \i_hand$390[3].a  = \i_hand$390 [141:127];
-  assign \i_hand$390[3].first  = \i_hand$390 [142];
-  assign \i_hand$390[3].last  = \i_hand$390 [143];
-  assign \i_hand$390[4]  = \i_hand$390 [179:144];
-  assign \i_hand$390[4].p  = \i_hand$390 [162:144];
-  assign \i_hand$390[4].a  = \i_hand$390 [177:163];
-  assign \i_hand$390[4].first  = \i_hand$390 [178];
-  assign \i_hand$390[4].last  = \i_hand$390 [179];
-  assign \i_hand$390[5]  = \i_hand$390 [215:180];
-  assign \i_hand$390[5].p  = \i_hand$390 [198:180];
-  assign \i_hand$390[5].a  = \i_hand$390 [213:199];
-  assign \i_hand$390[5].first  = \i_hand$390 [214];
-  assign \i_hand$390[5].last  = \i_hand$390 [215];
-  assign \i_hand$390[6]  = \i_hand$390 [251:216];
-  assign \i_hand$390[6].p  = \i_hand$390 [234:216];
-  assign \i_hand$390[6].a  = \i_hand$390 [249:235];
-  assign \i_hand$390[6].first  = \i_hand$390 [250];
-  assign \i_hand$390[6].last  = \i_hand$390 [251];
-  assign \i_hand$390[7]  = \i_hand$390 [287:252];
-  assign \i_hand$390[7].p  = \i_hand$390 [270:252];
-  assign \i_hand$390[7].a  = \i_hand$390 [285:271];
-  assign \i_hand$390[7].first  = \i_hand$390 [286];
-  assign \i_hand$390[7].last  = \i_hand$390 [287];
-  assign \o_psum$391[0]  = \o_psum$391 ;
-  assign \o_psum$391[0][0]  = \o_psum$391 ;
-  assign \o_psum$391[0][0].p  = \o_psum$391 [18:0];
-  assign \o_psum$391[0][0].a  = \o_psum$391 [33:19];
-  assign \o_psum$391[0][0].first  = \o_psum$391 [34];
-  assign \o_psum$391[0][0].last  = \o_psum$391 [35];
-  assign \o_valid$393[0]  = \o_valid$393 ;
-  assign \o_psum$394[0]  = \o_psum$394 ;
-  assign \o_psum$394[0][0]  = \o_psum$394 ;
-  assign \o_psum$394[0][0].p  = \o_psum$394 [18:0];
-  assign \o_psum$394[0][0].a  = \o_psum$394 [33:19];
-  assign \o_psum$394[0][0].first  = \o_psum$394 [34];
-  assign \o_psum$394[0][0].last  = \o_psum$394 [35];
-  assign \o_valid$395[0]  = \o_valid$395 ;
-  assign \o_psum$396[0]  = \o_psum$396 ;
-  assign \o_psum$396[0][0]  = \o_psum$396 ;
-  assign \o_psum$396[0][0].p  = \o_psum$396 [18:0];
-  assign \o_psum$396[0][0].a  = \o_psum$396 [33:19];
-  assign \o_psum$396[0][0].first  = \o_psum$396 [34];
-  assign \o_psum$396[0][0].last  = \o_psum$396 [35];
-  assign \o_valid$397[0]  = \o_valid$397 ;
-  assign \o_psum$398[0]  = \o_psum$398 ;
-  assign \o_psum$398[0][0]  = \o_psum$398 ;
-  assign \o_psum$398[0][0].p  = \o_psum$398 [18:0];
-  assign \o_psum$398[0][0].a  = \o_psum$398 [33:19];
-  assign \o_psum$398[0][0].first  = \o_psum$398 [34];
-  assign \o_psum$398[0][0].last  = \o_psum$398 [35];
+  assign \i_w$312[0]  = \i_w$312 ;
+  assign \i_w$312[0].q  = \i_w$312 ;
+  assign \i_w$312[0].q[0]  = \i_w$312 [3:0];
+  assign \i_w$312[0].q[1]  = \i_w$312 [7:4];
+  assign \i_w$312[0].q[2]  = \i_w$312 [11:8];
+  assign \i_w$312[0].q[3]  = \i_w$312 [15:12];
+  assign \o_w$313[0]  = \i_w$312 ;
+  assign \o_w$313[0].q  = \i_w$312 ;
+  assign \o_w$313[0].q[0]  = \i_w$312 [3:0];
+  assign \o_w$313[0].q[1]  = \i_w$312 [7:4];
+  assign \o_w$313[0].q[2]  = \i_w$312 [11:8];
+  assign \o_w$313[0].q[3]  = \i_w$312 [15:12];
+  assign \i_w$314[0]  = \i_w$314 ;
+  assign \i_w$314[0].q  = \i_w$314 ;
+  assign \i_w$314[0].q[0]  = \i_w$314 [3:0];
+  assign \i_w$314[0].q[1]  = \i_w$314 [7:4];
+  assign \i_w$314[0].q[2]  = \i_w$314 [11:8];
+  assign \i_w$314[0].q[3]  = \i_w$314 [15:12];
+  assign \o_w$315[0]  = \i_w$314 ;
+  assign \o_w$315[0].q  = \i_w$314 ;
+  assign \o_w$315[0].q[0]  = \i_w$314 [3:0];
+  assign \o_w$315[0].q[1]  = \i_w$314 [7:4];
+  assign \o_w$315[0].q[2]  = \i_w$314 [11:8];
+  assign \o_w$315[0].q[3]  = \i_w$314 [15:12];
+  assign \i_w$316[0]  = \i_w$316 ;
+  assign \i_w$316[0].q  = \i_w$316 ;
+  assign \i_w$316[0].q[0]  = \i_w$316 [3:0];
+  assign \i_w$316[0].q[1]  = \i_w$316 [7:4];
+  assign \i_w$316[0].q[2]  = \i_w$316 [11:8];
+  assign \i_w$316[0].q[3]  = \i_w$316 [15:12];
+  assign \o_w$317[0]  = \i_w$316 ;
+  assign \o_w$317[0].q  = \i_w$316 ;
+  assign \o_w$317[0].q[0]  = \i_w$316 [3:0];
+  assign \o_w$317[0].q[1]  = \i_w$316 [7:4];
+  assign \o_w$317[0].q[2]  = \i_w$316 [11:8];
+  assign \o_w$317[0].q[3]  = \i_w$316 [15:12];
+  assign \i_w$318[0]  = \i_w$318 ;
+  assign \i_w$318[0].q  = \i_w$318 ;
+  assign \i_w$318[0].q[0]  = \i_w$318 [3:0];
+  assign \i_w$318[0].q[1]  = \i_w$318 [7:4];
+  assign \i_w$318[0].q[2]  = \i_w$318 [11:8];
+  assign \i_w$318[0].q[3]  = \i_w$318 [15:12];
+  assign \o_w$319[0]  = \i_w$318 ;
+  assign \o_w$319[0].q  = \i_w$318 ;
+  assign \o_w$319[0].q[0]  = \i_w$318 [3:0];
+  assign \o_w$319[0].q[1]  = \i_w$318 [7:4];
+  assign \o_w$319[0].q[2]  = \i_w$318 [11:8];
+  assign \o_w$319[0].q[3]  = \i_w$318 [15:12];
+  assign \i_w$320[0]  = \i_w$320 ;
+  assign \i_w$320[0].q  = \i_w$320 ;
+  assign \i_w$320[0].q[0]  = \i_w$320 [3:0];
+  assign \i_w$320[0].q[1]  = \i_w$320 [7:4];
+  assign \i_w$320[0].q[2]  = \i_w$320 [11:8];
+  assign \i_w$320[0].q[3]  = \i_w$320 [15:12];
+  assign \o_w$321[0]  = \i_w$320 ;
+  assign \o_w$321[0].q  = \i_w$320 ;
+  assign \o_w$321[0].q[0]  = \i_w$320 [3:0];
+  assign \o_w$321[0].q[1]  = \i_w$320 [7:4];
+  assign \o_w$321[0].q[2]  = \i_w$320 [11:8];
+  assign \o_w$321[0].q[3]  = \i_w$320 [15:12];
+  assign \i_w$322[0]  = \i_w$322 ;
+  assign \i_w$322[0].q  = \i_w$322 ;
+  assign \i_w$322[0].q[0]  = \i_w$322 [3:0];
+  assign \i_w$322[0].q[1]  = \i_w$322 [7:4];
+  assign \i_w$322[0].q[2]  = \i_w$322 [11:8];
+  assign \i_w$322[0].q[3]  = \i_w$322 [15:12];
+  assign \o_w$323[0]  = \i_w$322 ;
+  assign \o_w$323[0].q  = \i_w$322 ;
+  assign \o_w$323[0].q[0]  = \i_w$322 [3:0];
+  assign \o_w$323[0].q[1]  = \i_w$322 [7:4];
+  assign \o_w$323[0].q[2]  = \i_w$322 [11:8];
+  assign \o_w$323[0].q[3]  = \i_w$322 [15:12];
+  assign \i_w$324[0]  = \i_w$324 ;
+  assign \i_w$324[0].q  = \i_w$324 ;
+  assign \i_w$324[0].q[0]  = \i_w$324 [3:0];
+  assign \i_w$324[0].q[1]  = \i_w$324 [7:4];
+  assign \i_w$324[0].q[2]  = \i_w$324 [11:8];
+  assign \i_w$324[0].q[3]  = \i_w$324 [15:12];
+  assign \o_w$325[0]  = \i_w$324 ;
+  assign \o_w$325[0].q  = \i_w$324 ;
+  assign \o_w$325[0].q[0]  = \i_w$324 [3:0];
+  assign \o_w$325[0].q[1]  = \i_w$324 [7:4];
+  assign \o_w$325[0].q[2]  = \i_w$324 [11:8];
+  assign \o_w$325[0].q[3]  = \i_w$324 [15:12];
+  assign \i_w$326[0]  = \i_w$326 ;
+  assign \i_w$326[0].q  = \i_w$326 ;
+  assign \i_w$326[0].q[0]  = \i_w$326 [3:0];
+  assign \i_w$326[0].q[1]  = \i_w$326 [7:4];
+  assign \i_w$326[0].q[2]  = \i_w$326 [11:8];
+  assign \i_w$326[0].q[3]  = \i_w$326 [15:12];
+  assign \o_w$327[0]  = \i_w$326 ;
+  assign \o_w$327[0].q  = \i_w$326 ;
+  assign \o_w$327[0].q[0]  = \i_w$326 [3:0];
+  assign \o_w$327[0].q[1]  = \i_w$326 [7:4];
+  assign \o_w$327[0].q[2]  = \i_w$326 [11:8];
+  assign \o_w$327[0].q[3]  = \i_w$326 [15:12];
+  assign \i_w$328[0]  = \i_w$328 ;
+  assign \i_w$328[0].q  = \i_w$328 ;
+  assign \i_w$328[0].q[0]  = \i_w$328 [3:0];
+  assign \i_w$328[0].q[1]  = \i_w$328 [7:4];
+  assign \i_w$328[0].q[2]  = \i_w$328 [11:8];
+  assign \i_w$328[0].q[3]  = \i_w$328 [15:12];
+  assign \o_w$329[0]  = \i_w$328 ;
+  assign \o_w$329[0].q  = \i_w$328 ;
+  assign \o_w$329[0].q[0]  = \i_w$328 [3:0];
+  assign \o_w$329[0].q[1]  = \i_w$328 [7:4];
+  assign \o_w$329[0].q[2]  = \i_w$328 [11:8];
+  assign \o_w$329[0].q[3]  = \i_w$328 [15:12];
+  assign \i_w$330[0]  = \i_w$330 ;
+  assign \i_w$330[0].q  = \i_w$330 ;
+  assign \i_w$330[0].q[0]  = \i_w$330 [3:0];
+  assign \i_w$330[0].q[1]  = \i_w$330 [7:4];
+  assign \i_w$330[0].q[2]  = \i_w$330 [11:8];
+  assign \i_w$330[0].q[3]  = \i_w$330 [15:12];
+  assign \o_w$331[0]  = \i_w$330 ;
+  assign \o_w$331[0].q  = \i_w$330 ;
+  assign \o_w$331[0].q[0]  = \i_w$330 [3:0];
+  assign \o_w$331[0].q[1]  = \i_w$330 [7:4];
+  assign \o_w$331[0].q[2]  = \i_w$330 [11:8];
+  assign \o_w$331[0].q[3]  = \i_w$330 [15:12];
+  assign \i_w$332[0]  = \i_w$332 ;
+  assign \i_w$332[0].q  = \i_w$332 ;
+  assign \i_w$332[0].q[0]  = \i_w$332 [3:0];
+  assign \i_w$332[0].q[1]  = \i_w$332 [7:4];
+  assign \i_w$332[0].q[2]  = \i_w$332 [11:8];
+  assign \i_w$332[0].q[3]  = \i_w$332 [15:12];
+  assign \o_w$333[0]  = \i_w$332 ;
+  assign \o_w$333[0].q  = \i_w$332 ;
+  assign \o_w$333[0].q[0]  = \i_w$332 [3:0];
+  assign \o_w$333[0].q[1]  = \i_w$332 [7:4];
+  assign \o_w$333[0].q[2]  = \i_w$332 [11:8];
+  assign \o_w$333[0].q[3]  = \i_w$332 [15:12];
+  assign \i_w$334[0]  = \i_w$334 ;
+  assign \i_w$334[0].q  = \i_w$334 ;
+  assign \i_w$334[0].q[0]  = \i_w$334 [3:0];
+  assign \i_w$334[0].q[1]  = \i_w$334 [7:4];
+  assign \i_w$334[0].q[2]  = \i_w$334 [11:8];
+  assign \i_w$334[0].q[3]  = \i_w$334 [15:12];
+  assign \o_w$335[0]  = \i_w$334 ;
+  assign \o_w$335[0].q  = \i_w$334 ;
+  assign \o_w$335[0].q[0]  = \i_w$334 [3:0];
+  assign \o_w$335[0].q[1]  = \i_w$334 [7:4];
+  assign \o_w$335[0].q[2]  = \i_w$334 [11:8];
+  assign \o_w$335[0].q[3]  = \i_w$334 [15:12];
+  assign \i_w$336[0]  = \i_w$336 ;
+  assign \i_w$336[0].q  = \i_w$336 ;
+  assign \i_w$336[0].q[0]  = \i_w$336 [3:0];
+  assign \i_w$336[0].q[1]  = \i_w$336 [7:4];
+  assign \i_w$336[0].q[2]  = \i_w$336 [11:8];
+  assign \i_w$336[0].q[3]  = \i_w$336 [15:12];
+  assign \o_w$337[0]  = \i_w$336 ;
+  assign \o_w$337[0].q  = \i_w$336 ;
+  assign \o_w$337[0].q[0]  = \i_w$336 [3:0];
+  assign \o_w$337[0].q[1]  = \i_w$336 [7:4];
+  assign \o_w$337[0].q[2]  = \i_w$336 [11:8];
+  assign \o_w$337[0].q[3]  = \i_w$336 [15:12];
+  assign \i_w$338[0]  = \i_w$338 ;
+  assign \i_w$338[0].q  = \i_w$338 ;
+  assign \i_w$338[0].q[0]  = \i_w$338 [3:0];
+  assign \i_w$338[0].q[1]  = \i_w$338 [7:4];
+  assign \i_w$338[0].q[2]  = \i_w$338 [11:8];
+  assign \i_w$338[0].q[3]  = \i_w$338 [15:12];
+  assign \o_w$339[0]  = \i_w$338 ;
+  assign \o_w$339[0].q  = \i_w$338 ;
+  assign \o_w$339[0].q[0]  = \i_w$338 [3:0];
+  assign \o_w$339[0].q[1]  = \i_w$338 [7:4];
+  assign \o_w$339[0].q[2]  = \i_w$338 [11:8];
+  assign \o_w$339[0].q[3]  = \i_w$338 [15:12];
+  assign \i_w$340[0]  = \i_w$340 ;
+  assign \i_w$340[0].q  = \i_w$340 ;
+  assign \i_w$340[0].q[0]  = \i_w$340 [3:0];
+  assign \i_w$340[0].q[1]  = \i_w$340 [7:4];
+  assign \i_w$340[0].q[2]  = \i_w$340 [11:8];
+  assign \i_w$340[0].q[3]  = \i_w$340 [15:12];
+  assign \o_w$341[0]  = \i_w$340 ;
+  assign \o_w$341[0].q  = \i_w$340 ;
+  assign \o_w$341[0].q[0]  = \i_w$340 [3:0];
+  assign \o_w$341[0].q[1]  = \i_w$340 [7:4];
+  assign \o_w$341[0].q[2]  = \i_w$340 [11:8];
+  assign \o_w$341[0].q[3]  = \i_w$340 [15:12];
+  assign \i_w$342[0]  = \i_w$342 ;
+  assign \i_w$342[0].q  = \i_w$342 ;
+  assign \i_w$342[0].q[0]  = \i_w$342 [3:0];
+  assign \i_w$342[0].q[1]  = \i_w$342 [7:4];
+  assign \i_w$342[0].q[2]  = \i_w$342 [11:8];
+  assign \i_w$342[0].q[3]  = \i_w$342 [15:12];
+  assign \o_w$343[0]  = \i_w$342 ;
+  assign \o_w$343[0].q  = \i_w$342 ;
+  assign \o_w$343[0].q[0]  = \i_w$342 [3:0];
+  assign \o_w$343[0].q[1]  = \i_w$342 [7:4];
+  assign \o_w$343[0].q[2]  = \i_w$342 [11:8];
+  assign \o_w$343[0].q[3]  = \i_w$342 [15:12];
+  assign \i_w$344[0]  = \i_w$344 ;
+  assign \i_w$344[0].q  = \i_w$344 ;
+  assign \i_w$344[0].q[0]  = \i_w$344 [3:0];
+  assign \i_w$344[0].q[1]  = \i_w$344 [7:4];
+  assign \i_w$344[0].q[2]  = \i_w$344 [11:8];
+  assign \i_w$344[0].q[3]  = \i_w$344 [15:12];
+  assign \o_w$345[0]  = \i_w$344 ;
+  assign \o_w$345[0].q  = \i_w$344 ;
+  assign \o_w$345[0].q[0]  = \i_w$344 [3:0];
+  assign \o_w$345[0].q[1]  = \i_w$344 [7:4];
+  assign \o_w$345[0].q[2]  = \i_w$344 [11:8];
+  assign \o_w$345[0].q[3]  = \i_w$344 [15:12];
+  assign \i_w$346[0]  = \i_w$346 ;
+  assign \i_w$346[0].q  = \i_w$346 ;
+  assign \i_w$346[0].q[0]  = \i_w$346 [3:0];
+  assign \i_w$346[0].q[1]  = \i_w$346 [7:4];
+  assign \i_w$346[0].q[2]  = \i_w$346 [11:8];
+  assign \i_w$346[0].q[3]  = \i_w$346 [15:12];
+  assign \o_w$347[0]  = \i_w$346 ;
+  assign \o_w$347[0].q  = \i_w$346 ;
+  assign \o_w$347[0].q[0]  = \i_w$346 [3:0];
+  assign \o_w$347[0].q[1]  = \i_w$346 [7:4];
+  assign \o_w$347[0].q[2]  = \i_w$346 [11:8];
+  assign \o_w$347[0].q[3]  = \i_w$346 [15:12];
+  assign \i_w$348[0]  = \i_w$348 ;
+  assign \i_w$348[0].q  = \i_w$348 ;
+  assign \i_w$348[0].q[0]  = \i_w$348 [3:0];
+  assign \i_w$348[0].q[1]  = \i_w$348 [7:4];
+  assign \i_w$348[0].q[2]  = \i_w$348 [11:8];
+  assign \i_w$348[0].q[3]  = \i_w$348 [15:12];
+  assign \o_w$349[0]  = \i_w$348 ;
+  assign \o_w$349[0].q  = \i_w$348 ;
+  assign \o_w$349[0].q[0]  = \i_w$348 [3:0];
+  assign \o_w$349[0].q[1]  = \i_w$348 [7:4];
+  assign \o_w$349[0].q[2]  = \i_w$348 [11:8];
+  assign \o_w$349[0].q[3]  = \i_w$348 [15:12];
+  assign \i_w$350[0]  = \i_w$350 ;
+  assign \i_w$350[0].q  = \i_w$350 ;
+  assign \i_w$350[0].q[0]  = \i_w$350 [3:0];
+  assign \i_w$350[0].q[1]  = \i_w$350 [7:4];
+  assign \i_w$350[0].q[2]  = \i_w$350 [11:8];
+  assign \i_w$350[0].q[3]  = \i_w$350 [15:12];
+  assign \o_w$351[0]  = \i_w$350 ;
+  assign \o_w$351[0].q  = \i_w$350 ;
+  assign \o_w$351[0].q[0]  = \i_w$350 [3:0];
+  assign \o_w$351[0].q[1]  = \i_w$350 [7:4];
+  assign \o_w$351[0].q[2]  = \i_w$350 [11:8];
+  assign \o_w$351[0].q[3]  = \i_w$350 [15:12];
+  assign \i_w$352[0]  = \i_w$352 ;
+  assign \i_w$352[0].q  = \i_w$352 ;
+  assign \i_w$352[0].q[0]  = \i_w$352 [3:0];
+  assign \i_w$352[0].q[1]  = \i_w$352 [7:4];
+  assign \i_w$352[0].q[2]  = \i_w$352 [11:8];
+  assign \i_w$352[0].q[3]  = \i_w$352 [15:12];
+  assign \o_w$353[0]  = \i_w$352 ;
+  assign \o_w$353[0].q  = \i_w$352 ;
+  assign \o_w$353[0].q[0]  = \i_w$352 [3:0];
+  assign \o_w$353[0].q[1]  = \i_w$352 [7:4];
+  assign \o_w$353[0].q[2]  = \i_w$352 [11:8];
+  assign \o_w$353[0].q[3]  = \i_w$352 [15:12];
+  assign \i_w$354[0]  = \i_w$354 ;
+  assign \i_w$354[0].q  = \i_w$354 ;
+  assign \i_w$354[0].q[0]  = \i_w$354 [3:0];
+  assign \i_w$354[0].q[1]  = \i_w$354 [7:4];
+  assign \i_w$354[0].q[2]  = \i_w$354 [11:8];
+  assign \i_w$354[0].q[3]  = \i_w$354 [15:12];
+  assign \o_w$355[0]  = \i_w$354 ;
+  assign \o_w$355[0].q  = \i_w$354 ;
+  assign \o_w$355[0].q[0]  = \i_w$354 [3:0];
+  assign \o_w$355[0].q[1]  = \i_w$354 [7:4];
+  assign \o_w$355[0].q[2]  = \i_w$354 [11:8];
+  assign \o_w$355[0].q[3]  = \i_w$354 [15:12];
+  assign \i_w$356[0]  = \i_w$356 ;
+  assign \i_w$356[0].q  = \i_w$356 ;
+  assign \i_w$356[0].q[0]  = \i_w$356 [3:0];
+  assign \i_w$356[0].q[1]  = \i_w$356 [7:4];
+  assign \i_w$356[0].q[2]  = \i_w$356 [11:8];
+  assign \i_w$356[0].q[3]  = \i_w$356 [15:12];
+  assign \o_w$357[0]  = \i_w$356 ;
+  assign \o_w$357[0].q  = \i_w$356 ;
+  assign \o_w$357[0].q[0]  = \i_w$356 [3:0];
+  assign \o_w$357[0].q[1]  = \i_w$356 [7:4];
+  assign \o_w$357[0].q[2]  = \i_w$356 [11:8];
+  assign \o_w$357[0].q[3]  = \i_w$356 [15:12];
+  assign \i_w$358[0]  = \i_w$358 ;
+  assign \i_w$358[0].q  = \i_w$358 ;
+  assign \i_w$358[0].q[0]  = \i_w$358 [3:0];
+  assign \i_w$358[0].q[1]  = \i_w$358 [7:4];
+  assign \i_w$358[0].q[2]  = \i_w$358 [11:8];
+  assign \i_w$358[0].q[3]  = \i_w$358 [15:12];
+  assign \o_w$359[0]  = \i_w$358 ;
+  assign \o_w$359[0].q  = \i_w$358 ;
+  assign \o_w$359[0].q[0]  = \i_w$358 [3:0];
+  assign \o_w$359[0].q[1]  = \i_w$358 [7:4];
+  assign \o_w$359[0].q[2]  = \i_w$358 [11:8];
+  assign \o_w$359[0].q[3]  = \i_w$358 [15:12];
+  assign \i_w$360[0]  = \i_w$360 ;
+  assign \i_w$360[0].q  = \i_w$360 ;
+  assign \i_w$360[0].q[0]  = \i_w$360 [3:0];
+  assign \i_w$360[0].q[1]  = \i_w$360 [7:4];
+  assign \i_w$360[0].q[2]  = \i_w$360 [11:8];
+  assign \i_w$360[0].q[3]  = \i_w$360 [15:12];
+  assign \o_w$361[0]  = \i_w$360 ;
+  assign \o_w$361[0].q  = \i_w$360 ;
+  assign \o_w$361[0].q[0]  = \i_w$360 [3:0];
+  assign \o_w$361[0].q[1]  = \i_w$360 [7:4];
+  assign \o_w$361[0].q[2]  = \i_w$360 [11:8];
+  assign \o_w$361[0].q[3]  = \i_w$360 [15:12];
+  assign \i_w$362[0]  = \i_w$362 ;
+  assign \i_w$362[0].q  = \i_w$362 ;
+  assign \i_w$362[0].q[0]  = \i_w$362 [3:0];
+  assign \i_w$362[0].q[1]  = \i_w$362 [7:4];
+  assign \i_w$362[0].q[2]  = \i_w$362 [11:8];
+  assign \i_w$362[0].q[3]  = \i_w$362 [15:12];
+  assign \o_w$363[0]  = \i_w$362 ;
+  assign \o_w$363[0].q  = \i_w$362 ;
+  assign \o_w$363[0].q[0]  = \i_w$362 [3:0];
+  assign \o_w$363[0].q[1]  = \i_w$362 [7:4];
+  assign \o_w$363[0].q[2]  = \i_w$362 [11:8];
+  assign \o_w$363[0].q[3]  = \i_w$362 [15:12];
+  assign \i_w$364[0]  = \i_w$364 ;
+  assign \i_w$364[0].q  = \i_w$364 ;
+  assign \i_w$364[0].q[0]  = \i_w$364 [3:0];
+  assign \i_w$364[0].q[1]  = \i_w$364 [7:4];
+  assign \i_w$364[0].q[2]  = \i_w$364 [11:8];
+  assign \i_w$364[0].q[3]  = \i_w$364 [15:12];
+  assign \o_w$365[0]  = \i_w$364 ;
+  assign \o_w$365[0].q  = \i_w$364 ;
+  assign \o_w$365[0].q[0]  = \i_w$364 [3:0];
+  assign \o_w$365[0].q[1]  = \i_w$364 [7:4];
+  assign \o_w$365[0].q[2]  = \i_w$364 [11:8];
+  assign \o_w$365[0].q[3]  = \i_w$364 [15:12];
+  assign \i_w$366[0]  = \i_w$366 ;
+  assign \i_w$366[0].q  = \i_w$366 ;
+  assign \i_w$366[0].q[0]  = \i_w$366 [3:0];
+  assign \i_w$366[0].q[1]  = \i_w$366 [7:4];
+  assign \i_w$366[0].q[2]  = \i_w$366 [11:8];
+  assign \i_w$366[0].q[3]  = \i_w$366 [15:12];
+  assign \o_w$367[0]  = \i_w$366 ;
+  assign \o_w$367[0].q  = \i_w$366 ;
+  assign \o_w$367[0].q[0]  = \i_w$366 [3:0];
+  assign \o_w$367[0].q[1]  = \i_w$366 [7:4];
+  assign \o_w$367[0].q[2]  = \i_w$366 [11:8];
+  assign \o_w$367[0].q[3]  = \i_w$366 [15:12];
+  assign \i_w$368[0]  = \i_w$369 [15:0];
+  assign \i_w$368[0].q  = \i_w$369 [15:0];
+  assign \i_w$368[0].q[0]  = \i_w$369 [3:0];
+  assign \i_w$368[0].q[1]  = \i_w$369 [7:4];
+  assign \i_w$368[0].q[2]  = \i_w$369 [11:8];
+  assign \i_w$368[0].q[3]  = \i_w$369 [15:12];
+  assign \i_w$369[0]  = \i_w$369 [27:0];
+  assign \i_w$369[0].q  = \i_w$369 [15:0];
+  assign \i_w$369[0].q[0]  = \i_w$369 [3:0];
+  assign \i_w$369[0].q[1]  = \i_w$369 [7:4];
+  assign \i_w$369[0].q[2]  = \i_w$369 [11:8];
+  assign \i_w$369[0].q[3]  = \i_w$369 [15:12];
+  assign \i_w$369[0].zero  = \i_w$369 [19:16];
+  assign \i_w$369[0].scale  = \i_w$369 [27:20];
+  assign \i_w$369[1]  = \i_w$369 [55:28];
+  assign \i_w$369[1].q  = \i_w$369 [43:28];
+  assign \i_w$369[1].q[0]  = \i_w$369 [31:28];
+  assign \i_w$369[1].q[1]  = \i_w$369 [35:32];
+  assign \i_w$369[1].q[2]  = \i_w$369 [39:36];
+  assign \i_w$369[1].q[3]  = \i_w$369 [43:40];
+  assign \i_w$369[1].zero  = \i_w$369 [47:44];
+  assign \i_w$369[1].scale  = \i_w$369 [55:48];
+  assign \i_w$369[2]  = \i_w$369 [83:56];
+  assign \i_w$369[2].q  = \i_w$369 [71:56];
+  assign \i_w$369[2].q[0]  = \i_w$369 [59:56];
+  assign \i_w$369[2].q[1]  = \i_w$369 [63:60];
+  assign \i_w$369[2].q[2]  = \i_w$369 [67:64];
+  assign \i_w$369[2].q[3]  = \i_w$369 [71:68];
+  assign \i_w$369[2].zero  = \i_w$369 [75:72];
+  assign \i_w$369[2].scale  = \i_w$369 [83:76];
+  assign \i_w$369[3]  = \i_w$369 [111:84];
+  assign \i_w$369[3].q  = \i_w$369 [99:84];
+  assign \i_w$369[3].q[0]  = \i_w$369 [87:84];
+  assign \i_w$369[3].q[1]  = \i_w$369 [91:88];
+  assign \i_w$369[3].q[2]  = \i_w$369 [95:92];
+  assign \i_w$369[3].q[3]  = \i_w$369 [99:96];
+  assign \i_w$369[3].zero  = \i_w$369 [103:100];
+  assign \i_w$369[3].scale  = \i_w$369 [111:104];
+  assign \i_w$369[4]  = \i_w$369 [139:112];
+  assign \i_w$369[4].q  = \i_w$369 [127:112];
+  assign \i_w$369[4].q[0]  = \i_w$369 [115:112];
+  assign \i_w$369[4].q[1]  = \i_w$369 [119:116];
+  assign \i_w$369[4].q[2]  = \i_w$369 [123:120];
+  assign \i_w$369[4].q[3]  = \i_w$369 [127:124];
+  assign \i_w$369[4].zero  = \i_w$369 [131:128];
+  assign \i_w$369[4].scale  = \i_w$369 [139:132];
+  assign \i_w$369[5]  = \i_w$369 [167:140];
+  assign \i_w$369[5].q  = \i_w$369 [155:140];
+  assign \i_w$369[5].q[0]  = \i_w$369 [143:140];
+  assign \i_w$369[5].q[1]  = \i_w$369 [147:144];
+  assign \i_w$369[5].q[2]  = \i_w$369 [151:148];
+  assign \i_w$369[5].q[3]  = \i_w$369 [155:152];
+  assign \i_w$369[5].zero  = \i_w$369 [159:156];
+  assign \i_w$369[5].scale  = \i_w$369 [167:160];
+  assign \i_w$369[6]  = \i_w$369 [195:168];
+  assign \i_w$369[6].q  = \i_w$369 [183:168];
+  assign \i_w$369[6].q[0]  = \i_w$369 [171:168];
+  assign \i_w$369[6].q[1]  = \i_w$369 [175:172];
+  assign \i_w$369[6].q[2]  = \i_w$369 [179:176];
+  assign \i_w$369[6].q[3]  = \i_w$369 [183:180];
+  assign \i_w$369[6].zero  = \i_w$369 [187:184];
+  assign \i_w$369[6].scale  = \i_w$369 [195:188];
+  assign \i_w$369[7]  = \i_w$369 [223:196];
+  assign \i_w$369[7].q  = \i_w$369 [211:196];
+  assign \i_w$369[7].q[0]  = \i_w$369 [199:196];
+  assign \i_w$369[7].q[1]  = \i_w$369 [203:200];
+  assign \i_w$369[7].q[2]  = \i_w$369 [207:204];
+  assign \i_w$369[7].q[3]  = \i_w$369 [211:208];
+  assign \i_w$369[7].zero  = \i_w$369 [215:212];
+  assign \i_w$369[7].scale  = \i_w$369 [223:216];
+  assign \i_hand[0]  = i_hand[35:0];
+  assign \i_hand[0].p  = i_hand[18:0];
+  assign \i_hand[0].a  = i_hand[33:19];
+  assign \i_hand[0].first  = i_hand[34];
+  assign \i_hand[0].last  = i_hand[35];
+  assign \i_hand[1]  = i_hand[71:36];
+  assign \i_hand[1].p  = i_hand[54:36];
+  assign \i_hand[1].a  = i_hand[69:55];
+  assign \i_hand[1].first  = i_hand[70];
+  assign \i_hand[1].last  = i_hand[71];
+  assign \i_hand[2]  = i_hand[107:72];
+  assign \i_hand[2].p  = i_hand[90:72];
+  assign \i_hand[2].a  = i_hand[105:91];
+  assign \i_hand[2].first  = i_hand[106];
+  assign \i_hand[2].last  = i_hand[107];
+  assign \i_hand[3]  = i_hand[143:108];
+  assign \i_hand[3].p  = i_hand[126:108];
+  assign \i_hand[3].a  = i_hand[141:127];
+  assign \i_hand[3].first  = i_hand[142];
+  assign \i_hand[3].last  = i_hand[143];
+  assign \i_hand[4]  = i_hand[179:144];
+  assign \i_hand[4].p  = i_hand[162:144];
+  assign \i_hand[4].a  = i_hand[177:163];
+  assign \i_hand[4].first  = i_hand[178];
+  assign \i_hand[4].last  = i_hand[179];
+  assign \i_hand[5]  = i_hand[215:180];
+  assign \i_hand[5].p  = i_hand[198:180];
+  assign \i_hand[5].a  = i_hand[213:199];
+  assign \i_hand[5].first  = i_hand[214];
+  assign \i_hand[5].last  = i_hand[215];
+  assign \i_hand[6]  = i_hand[251:216];
+  assign \i_hand[6].p  = i_hand[234:216];
+  assign \i_hand[6].a  = i_hand[249:235];
+  assign \i_hand[6].first  = i_hand[250];
+  assign \i_hand[6].last  = i_hand[251];
+  assign \i_hand[7]  = i_hand[287:252];
+  assign \i_hand[7].p  = i_hand[270:252];
+  assign \i_hand[7].a  = i_hand[285:271];
+  assign \i_hand[7].first  = i_hand[286];
+  assign \i_hand[7].last  = i_hand[287];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].p  = o_psum[18:0];
+  assign \o_psum[0][0].a  = o_psum[33:19];
+  assign \o_psum[0][0].first  = o_psum[34];
+  assign \o_psum[0][0].last  = o_psum[35];
+  assign \o_valid[0]  = o_valid;
+  assign \o_psum$374[0]  = \o_psum$374 ;
+  assign \o_psum$374[0][0]  = \o_psum$374 ;
+  assign \o_psum$374[0][0].p  = \o_psum$374 [18:0];
+  assign \o_psum$374[0][0].a  = \o_psum$374 [33:19];
+  assign \o_psum$374[0][0].first  = \o_psum$374 [34];
+  assign \o_psum$374[0][0].last  = \o_psum$374 [35];
+  assign \o_valid$375[0]  = \o_valid$375 ;
+  assign \o_psum$376[0]  = \o_psum$376 ;
+  assign \o_psum$376[0][0]  = \o_psum$376 ;
+  assign \o_psum$376[0][0].p  = \o_psum$376 [18:0];
+  assign \o_psum$376[0][0].a  = \o_psum$376 [33:19];
+  assign \o_psum$376[0][0].first  = \o_psum$376 [34];
+  assign \o_psum$376[0][0].last  = \o_psum$376 [35];
+  assign \o_valid$377[0]  = \o_valid$377 ;
+  assign \o_psum$378[0]  = \o_psum$378 ;
+  assign \o_psum$378[0][0]  = \o_psum$378 ;
+  assign \o_psum$378[0][0].p  = \o_psum$378 [18:0];
+  assign \o_psum$378[0][0].a  = \o_psum$378 [33:19];
+  assign \o_psum$378[0][0].first  = \o_psum$378 [34];
+  assign \o_psum$378[0][0].last  = \o_psum$378 [35];
+  assign \o_valid$379[0]  = \o_valid$379 ;
+  assign \o_psum$380[0]  = \o_psum$380 ;
+  assign \o_psum$380[0][0]  = \o_psum$380 ;
+  assign \o_psum$380[0][0].p  = \o_psum$380 [18:0];
+  assign \o_psum$380[0][0].a  = \o_psum$380 [33:19];
+  assign \o_psum$380[0][0].first  = \o_psum$380 [34];
+  assign \o_psum$380[0][0].last  = \o_psum$380 [35];
+  assign \o_valid$381[0]  = \o_valid$381 ;
+  assign \o_psum$382[0]  = \o_psum$382 ;
+  assign \o_psum$382[0][0]  = \o_psum$382 ;
+  assign \o_psum$382[0][0].p  = \o_psum$382 [18:0];
+  assign \o_psum$382[0][0].a  = \o_psum$382 [33:19];
+  assign \o_psum$382[0][0].first  = \o_psum$382 [34];
+  assign \o_psum$382[0][0].last  = \o_psum$382 [35];
+  assign \o_valid$383[0]  = \o_valid$383 ;
+  assign \o_psum$384[0]  = \o_psum$384 ;
+  assign \o_psum$384[0][0]  = \o_psum$384 ;
+  assign \o_psum$384[0][0].p  = \o_psum$384 [18:0];
+  assign \o_psum$384[0][0].a  = \o_psum$384 [33:19];
+  assign \o_psum$384[0][0].first  = \o_psum$384 [34];
+  assign \o_psum$384[0][0].last  = \o_psum$384 [35];
+  assign \o_valid$385[0]  = \o_valid$385 ;
+  assign \o_psum$386[0]  = \o_psum$386 ;
+  assign \o_psum$386[0][0]  = \o_psum$386 ;
+  assign \o_psum$386[0][0].p  = \o_psum$386 [18:0];
+  assign \o_psum$386[0][0].a  = \o_psum$386 [33:19];
+  assign \o_psum$386[0][0].first  = \o_psum$386 [34];
+  assign \o_psum$386[0][0].last  = \o_psum$386 [35];
+  assign \o_valid$387[0]  = \o_valid$387 ;
+  assign \o_row[0]  = o_row[47:0];
+  assign \o_row[1]  = o_row[95:48];
+  assign \o_row[2]  = o_row[143:96];
+  assign \o_row[3]  = o_row[191:144];
+  assign \o_row[4]  = o_row[239:192];
+  assign \o_row[5]  = o_row[287:240];
+  assign \o_row[6]  = o_row[335:288];
+  assign \o_row[7]  = o_row[383:336];
+  assign \i_w$394[0]  = \i_w$394 ;
+  assign \i_w$394[0].q  = \i_w$394 ;
+  assign \i_w$394[0].q[0]  = \i_w$394 [3:0];
+  assign \i_w$394[0].q[1]  = \i_w$394 [7:4];
+  assign \i_w$394[0].q[2]  = \i_w$394 [11:8];
+  assign \i_w$394[0].q[3]  = \i_w$394 [15:12];
+  assign \w1_q_d1[0]  = \i_w$394 [3:0];
+  assign \w1_q_d1[1]  = \i_w$394 [7:4];
+  assign \w1_q_d1[2]  = \i_w$394 [11:8];
+  assign \w1_q_d1[3]  = \i_w$394 [15:12];
+  assign \i_hand$396[0]  = \i_hand$396 [35:0];
+  assign \i_hand$396[0].p  = \i_hand$396 [18:0];
+  assign \i_hand$396[0].a  = \i_hand$396 [33:19];
+  assign \i_hand$396[0].first  = \i_hand$396 [34];
+  assign \i_hand$396[0].last  = \i_hand$396 [35];
+  assign \i_hand$396[1]  = \i_hand$396 [71:36];
+  assign \i_hand$396[1].p  = \i_hand$396 [54:36];
+  assign \i_hand$396[1].a  = \i_hand$396 [69:55];
+  assign \i_hand$396[1].first  = \i_hand$396 [70];
+  assign \i_hand$396[1].last  = \i_hand$396 [71];
+  assign \i_hand$396[2]  = \i_hand$396 [107:72];
+  assign \i_hand$396[2].p  = \i_hand$396 [90:72];
+  assign \i_hand$396[2].a  = \i_hand$396 [105:91];
+  assign \i_hand$396[2].first  = \i_hand$396 [106];
+  assign \i_hand$396[2].last  = \i_hand$396 [107];
+  assign \i_hand$396[3]  = \i_hand$396 [143:108];
+  assign \i_hand$396[3].p  = \i_hand$396 [126:108];
+  assign \i_hand$396[3].a  = \i_hand$396 [141:127];
+  assign \i_hand$396[3].first  = \i_hand$396 [142];
+  assign \i_hand$396[3].last  = \i_hand$396 [143];
+  assign \i_hand$396[4]  = \i_hand$396 [179:144];
+  assign \i_hand$396[4].p  = \i_hand$396 [162:144];
+  assign \i_hand$396[4].a  = \i_hand$396 [177:163];
+  assign \i_hand$396[4].first  = \i_hand$396 [178];
+  assign \i_hand$396[4].last  = \i_hand$396 [179];
+  assign \i_hand$396[5]  = \i_hand$396 [215:180];
+  assign \i_hand$396[5].p  = \i_hand$396 [198:180];
+  assign \i_hand$396[5].a  = \i_hand$396 [213:199];
+  assign \i_hand$396[5].first  = \i_hand$396 [214];
+  assign \i_hand$396[5].last  = \i_hand$396 [215];
+  assign \i_hand$396[6]  = \i_hand$396 [251:216];
+  assign \i_hand$396[6].p  = \i_hand$396 [234:216];
+  assign \i_hand$396[6].a  = \i_hand$396 [249:235];
+  assign \i_hand$396[6].first  = \i_hand$396 [250];
+  assign \i_hand$396[6].last  = \i_hand$396 [251];
+  assign \i_hand$396[7]  = \i_hand$396 [287:252];
+  assign \i_hand$396[7].p  = \i_hand$396 [270:252];
+  assign \i_hand$396[7].a  = \i_hand$396 [285:271];
+  assign \i_hand$396[7].first  = \i_hand$396 [286];
+  assign \i_hand$396[7].last  = \i_hand$396 [287];
+  assign \o_psum$397[0]  = \o_psum$397 ;
+  assign \o_psum$397[0][0]  = \o_psum$397 ;
+  assign \o_psum$397[0][0].p  = \o_psum$397 [18:0];
+  assign \o_psum$397[0][0].a  = \o_psum$397 [33:19];
+  assign \o_psum$397[0][0].first  = \o_psum$397 [34];
+  assign \o_psum$397[0][0].last  = \o_psum$397 [35];
   assign \o_valid$399[0]  = \o_valid$399 ;
   assign \o_psum$400[0]  = \o_psum$400 ;
   assign \o_psum$400[0][0]  = \o_psum$400 ;
@@ -12092,146 +12195,111 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   assign \o_psum$406[0][0].first  = \o_psum$406 [34];
   assign \o_psum$406[0][0].last  = \o_psum$406 [35];
   assign \o_valid$407[0]  = \o_valid$407 ;
-  assign \i_w$413[0]  = \i_w$413 ;
-  assign \i_w$413[0].q  = \i_w$413 ;
-  assign \i_w$413[0].q[0]  = \i_w$413 [3:0];
-  assign \i_w$413[0].q[1]  = \i_w$413 [7:4];
-  assign \i_w$413[0].q[2]  = \i_w$413 [11:8];
-  assign \i_w$413[0].q[3]  = \i_w$413 [15:12];
-  assign \w4_q_d4[0]  = \i_w$413 [3:0];
-  assign \w4_q_d4[1]  = \i_w$413 [7:4];
-  assign \w4_q_d4[2]  = \i_w$413 [11:8];
-  assign \w4_q_d4[3]  = \i_w$413 [15:12];
-  assign \i_w$415[0]  = \i_w$415 ;
-  assign \i_w$415[0].q  = \i_w$415 ;
-  assign \i_w$415[0].q[0]  = \i_w$415 [3:0];
-  assign \i_w$415[0].q[1]  = \i_w$415 [7:4];
-  assign \i_w$415[0].q[2]  = \i_w$415 [11:8];
-  assign \i_w$415[0].q[3]  = \i_w$415 [15:12];
-  assign \o_w$416[0]  = \i_w$415 ;
-  assign \o_w$416[0].q  = \i_w$415 ;
-  assign \o_w$416[0].q[0]  = \i_w$415 [3:0];
-  assign \o_w$416[0].q[1]  = \i_w$415 [7:4];
-  assign \o_w$416[0].q[2]  = \i_w$415 [11:8];
-  assign \o_w$416[0].q[3]  = \i_w$415 [15:12];
-  assign \i_w$417[0]  = \i_w$417 ;
-  assign \i_w$417[0].q  = \i_w$417 ;
-  assign \i_w$417[0].q[0]  = \i_w$417 [3:0];
-  assign \i_w$417[0].q[1]  = \i_w$417 [7:4];
-  assign \i_w$417[0].q[2]  = \i_w$417 [11:8];
-  assign \i_w$417[0].q[3]  = \i_w$417 [15:12];
-  assign \o_w$418[0]  = \i_w$417 ;
-  assign \o_w$418[0].q  = \i_w$417 ;
-  assign \o_w$418[0].q[0]  = \i_w$417 [3:0];
-  assign \o_w$418[0].q[1]  = \i_w$417 [7:4];
-  assign \o_w$418[0].q[2]  = \i_w$417 [11:8];
-  assign \o_w$418[0].q[3]  = \i_w$417 [15:12];
+  assign \o_psum$408[0]  = \o_psum$408 ;
+  assign \o_psum$408[0][0]  = \o_psum$408 ;
+  assign \o_psum$408[0][0].p  = \o_psum$408 [18:0];
+  assign \o_psum$408[0][0].a  = \o_psum$408 [33:19];
+  assign \o_psum$408[0][0].first  = \o_psum$408 [34];
+  assign \o_psum$408[0][0].last  = \o_psum$408 [35];
+  assign \o_valid$409[0]  = \o_valid$409 ;
+  assign \o_psum$410[0]  = \o_psum$410 ;
+  assign \o_psum$410[0][0]  = \o_psum$410 ;
+  assign \o_psum$410[0][0].p  = \o_psum$410 [18:0];
+  assign \o_psum$410[0][0].a  = \o_psum$410 [33:19];
+  assign \o_psum$410[0][0].first  = \o_psum$410 [34];
+  assign \o_psum$410[0][0].last  = \o_psum$410 [35];
+  assign \o_valid$411[0]  = \o_valid$411 ;
+  assign \o_psum$412[0]  = \o_psum$412 ;
+  assign \o_psum$412[0][0]  = \o_psum$412 ;
+  assign \o_psum$412[0][0].p  = \o_psum$412 [18:0];
+  assign \o_psum$412[0][0].a  = \o_psum$412 [33:19];
+  assign \o_psum$412[0][0].first  = \o_psum$412 [34];
+  assign \o_psum$412[0][0].last  = \o_psum$412 [35];
+  assign \o_valid$413[0]  = \o_valid$413 ;
   assign \i_w$419[0]  = \i_w$419 ;
   assign \i_w$419[0].q  = \i_w$419 ;
   assign \i_w$419[0].q[0]  = \i_w$419 [3:0];
   assign \i_w$419[0].q[1]  = \i_w$419 [7:4];
   assign \i_w$419[0].q[2]  = \i_w$419 [11:8];
   assign \i_w$419[0].q[3]  = \i_w$419 [15:12];
-  assign \o_w$420[0]  = \i_w$419 ;
-  assign \o_w$420[0].q  = \i_w$419 ;
-  assign \o_w$420[0].q[0]  = \i_w$419 [3:0];
-  assign \o_w$420[0].q[1]  = \i_w$419 [7:4];
-  assign \o_w$420[0].q[2]  = \i_w$419 [11:8];
-  assign \o_w$420[0].q[3]  = \i_w$419 [15:12];
-  assign \i_w$421[0]  = \i_w$421 ;
-  assign \i_w$421[0].q  = \i_w$421 ;
-  assign \i_w$421[0].q[0]  = \i_w$421 [3:0];
-  assign \i_w$421[0].q[1]  = \i_w$421 [7:4];
-  assign \i_w$421[0].q[2]  = \i_w$421 [11:8];
-  assign \i_w$421[0].q[3]  = \i_w$421 [15:12];
-  assign \o_w$422[0]  = \i_w$421 ;
-  assign \o_w$422[0].q  = \i_w$421 ;
-  assign \o_w$422[0].q[0]  = \i_w$421 [3:0];
-  assign \o_w$422[0].q[1]  = \i_w$421 [7:4];
-  assign \o_w$422[0].q[2]  = \i_w$421 [11:8];
-  assign \o_w$422[0].q[3]  = \i_w$421 [15:12];
-  assign \i_w$423[0]  = \i_w$423 ;
-  assign \i_w$423[0].q  = \i_w$423 ;
-  assign \i_w$423[0].q[0]  = \i_w$423 [3:0];
-  assign \i_w$423[0].q[1]  = \i_w$423 [7:4];
-  assign \i_w$423[0].q[2]  = \i_w$423 [11:8];
-  assign \i_w$423[0].q[3]  = \i_w$423 [15:12];
-  assign \o_w$424[0]  = \i_w$423 ;
-  assign \o_w$424[0].q  = \i_w$423 ;
-  assign \o_w$424[0].q[0]  = \i_w$423 [3:0];
-  assign \o_w$424[0].q[1]  = \i_w$423 [7:4];
-  assign \o_w$424[0].q[2]  = \i_w$423 [11:8];
-  assign \o_w$424[0].q[3]  = \i_w$423 [15:12];
-  assign \i_w$425[0]  = \i_w$425 ;
-  assign \i_w$425[0].q  = \i_w$425 ;
-  assign \i_w$425[0].q[0]  = \i_w$425 [3:0];
-  assign \i_w$425[0].q[1]  = \i_w$425 [7:4];
-  assign \i_w$425[0].q[2]  = \i_w$425 [11:8];
-  assign \i_w$425[0].q[3]  = \i_w$425 [15:12];
-  assign \o_w$426[0]  = \i_w$425 ;
-  assign \o_w$426[0].q  = \i_w$425 ;
-  assign \o_w$426[0].q[0]  = \i_w$425 [3:0];
-  assign \o_w$426[0].q[1]  = \i_w$425 [7:4];
-  assign \o_w$426[0].q[2]  = \i_w$425 [11:8];
-  assign \o_w$426[0].q[3]  = \i_w$425 [15:12];
-  assign \i_w$427[0]  = \i_w$427 ;
-  assign \i_w$427[0].q  = \i_w$427 ;
-  assign \i_w$427[0].q[0]  = \i_w$427 [3:0];
-  assign \i_w$427[0].q[1]  = \i_w$427 [7:4];
-  assign \i_w$427[0].q[2]  = \i_w$427 [11:8];
-  assign \i_w$427[0].q[3]  = \i_w$427 [15:12];
-  assign \o_w$428[0]  = \i_w$427 ;
-  assign \o_w$428[0].q  = \i_w$427 ;
-  assign \o_w$428[0].q[0]  = \i_w$427 [3:0];
-  assign \o_w$428[0].q[1]  = \i_w$427 [7:4];
-  assign \o_w$428[0].q[2]  = \i_w$427 [11:8];
-  assign \o_w$428[0].q[3]  = \i_w$427 [15:12];
-  assign \i_hand$429[0]  = \i_hand$429 [35:0];
-  assign \i_hand$429[0].p  = \i_hand$429 [18:0];
-  assign \i_hand$429[0].a  = \i_hand$429 [33:19];
-  assign \i_hand$429[0].first  = \i_hand$429 [34];
-  assign \i_hand$429[0].last  = \i_hand$429 [35];
-  assign \i_hand$429[1]  = \i_hand$429 [71:36];
-  assign \i_hand$429[1].p  = \i_hand$429 [54:36];
-  assign \i_hand$429[1].a  = \i_hand$429 [69:55];
-  assign \i_hand$429[1].first  = \i_hand$429 [70];
-  assign \i_hand$429[1].last  = \i_hand$429 [71];
-  assign \i_hand$429[2]  = \i_hand$429 [107:72];
-  assign \i_hand$429[2].p  = \i_hand$429 [90:72];
-  assign \i_hand$429[2].a  = \i_hand$429 [105:91];
-  assign \i_hand$429[2].first  = \i_hand$429 [106];
-  assign \i_hand$429[2].last  = \i_hand$429 [107];
-  assign \i_hand$429[3]  = \i_hand$429 [143:108];
-  assign \i_hand$429[3].p  = \i_hand$429 [126:108];
-  assign \i_hand$429[3].a  = \i_hand$429 [141:127];
-  assign \i_hand$429[3].first  = \i_hand$429 [142];
-  assign \i_hand$429[3].last  = \i_hand$429 [143];
-  assign \i_hand$429[4]  = \i_hand$429 [179:144];
-  assign \i_hand$429[4].p  = \i_hand$429 [162:144];
-  assign \i_hand$429[4].a  = \i_hand$429 [177:163];
-  assign \i_hand$429[4].first  = \i_hand$429 [178];
-  assign \i_hand$429[4].last  = \i_hand$429 [179];
-  assign \i_hand$429[5]  = \i_hand$429 [215:180];
-  assign \i_hand$429[5].p  = \i_hand$429 [198:180];
-  assign \i_hand$429[5].a  = \i_hand$429 [213:199];
-  assign \i_hand$429[5].first  = \i_hand$429 [214];
-  assign \i_hand$429[5].last  = \i_hand$429 [215];
-  assign \i_hand$429[6]  = \i_hand$429 [251:216];
-  assign \i_hand$429[6].p  = \i_hand$429 [234:216];
-  assign \i_hand$429[6].a  = \i_hand$429 [249:235];
-  assign \i_hand$429[6].first  = \i_hand$429 [250];
-  assign \i_hand$429[6].last  = \i_hand$429 [251];
-  assign \i_hand$429[7]  = \i_hand$429 [287:252];
-  assign \i_hand$429[7].p  = \i_hand$429 [270:252];
-  assign \i_hand$429[7].a  = \i_hand$429 [285:271];
-  assign \i_hand$429[7].first  = \i_hand$429 [286];
-  assign \i_hand$429[7].last  = \i_hand$429 [287];
-  assign \o_psum$430[0]  = \o_psum$430 ;
-  assign \o_psum$430[0][0]  = \o_psum$430 ;
-  assign \o_psum$430[0][0].p  = \o_psum$430 [18:0];
-  assign \o_psum$430[0][0].a  = \o_psum$430 [33:19];
-  assign \o_psum$430[0][0].first  = \o_psum$430 [34];
-  assign \o_psum$430[0][0].last  = \o_psum$430 [35];
+  assign \w2_q_d2[0]  = \i_w$419 [3:0];
+  assign \w2_q_d2[1]  = \i_w$419 [7:4];
+  assign \w2_q_d2[2]  = \i_w$419 [11:8];
+  assign \w2_q_d2[3]  = \i_w$419 [15:12];
+  assign \i_hand$421[0]  = \i_hand$421 [35:0];
+  assign \i_hand$421[0].p  = \i_hand$421 [18:0];
+  assign \i_hand$421[0].a  = \i_hand$421 [33:19];
+  assign \i_hand$421[0].first  = \i_hand$421 [34];
+  assign \i_hand$421[0].last  = \i_hand$421 [35];
+  assign \i_hand$421[1]  = \i_hand$421 [71:36];
+  assign \i_hand$421[1].p  = \i_hand$421 [54:36];
+  assign \i_hand$421[1].a  = \i_hand$421 [69:55];
+  assign \i_hand$421[1].first  = \i_hand$421 [70];
+  assign \i_hand$421[1].last  = \i_hand$421 [71];
+  assign \i_hand$421[2]  = \i_hand$421 [107:72];
+  assign \i_hand$421[2].p  = \i_hand$421 [90:72];
+  assign \i_hand$421[2].a  = \i_hand$421 [105:91];
+  assign \i_hand$421[2].first  = \i_hand$421 [106];
+  assign \i_hand$421[2].last  = \i_hand$421 [107];
+  assign \i_hand$421[3]  = \i_hand$421 [143:108];
+  assign \i_hand$421[3].p  = \i_hand$421 [126:108];
+  assign \i_hand$421[3].a  = \i_hand$421 [141:127];
+  assign \i_hand$421[3].first  = \i_hand$421 [142];
+  assign \i_hand$421[3].last  = \i_hand$421 [143];
+  assign \i_hand$421[4]  = \i_hand$421 [179:144];
+  assign \i_hand$421[4].p  = \i_hand$421 [162:144];
+  assign \i_hand$421[4].a  = \i_hand$421 [177:163];
+  assign \i_hand$421[4].first  = \i_hand$421 [178];
+  assign \i_hand$421[4].last  = \i_hand$421 [179];
+  assign \i_hand$421[5]  = \i_hand$421 [215:180];
+  assign \i_hand$421[5].p  = \i_hand$421 [198:180];
+  assign \i_hand$421[5].a  = \i_hand$421 [213:199];
+  assign \i_hand$421[5].first  = \i_hand$421 [214];
+  assign \i_hand$421[5].last  = \i_hand$421 [215];
+  assign \i_hand$421[6]  = \i_hand$421 [251:216];
+  assign \i_hand$421[6].p  = \i_hand$421 [234:216];
+  assign \i_hand$421[6].a  = \i_hand$421 [249:235];
+  assign \i_hand$421[6].first  = \i_hand$421 [250];
+  assign \i_hand$421[6].last  = \i_hand$421 [251];
+  assign \i_hand$421[7]  = \i_hand$421 [287:252];
+  assign \i_hand$421[7].p  = \i_hand$421 [270:252];
+  assign \i_hand$421[7].a  = \i_hand$421 [285:271];
+  assign \i_hand$421[7].first  = \i_hand$421 [286];
+  assign \i_hand$421[7].last  = \i_hand$421 [287];
+  assign \o_psum$422[0]  = \o_psum$422 ;
+  assign \o_psum$422[0][0]  = \o_psum$422 ;
+  assign \o_psum$422[0][0].p  = \o_psum$422 [18:0];
+  assign \o_psum$422[0][0].a  = \o_psum$422 [33:19];
+  assign \o_psum$422[0][0].first  = \o_psum$422 [34];
+  assign \o_psum$422[0][0].last  = \o_psum$422 [35];
+  assign \o_valid$424[0]  = \o_valid$424 ;
+  assign \o_psum$425[0]  = \o_psum$425 ;
+  assign \o_psum$425[0][0]  = \o_psum$425 ;
+  assign \o_psum$425[0][0].p  = \o_psum$425 [18:0];
+  assign \o_psum$425[0][0].a  = \o_psum$425 [33:19];
+  assign \o_psum$425[0][0].first  = \o_psum$425 [34];
+  assign \o_psum$425[0][0].last  = \o_psum$425 [35];
+  assign \o_valid$426[0]  = \o_valid$426 ;
+  assign \o_psum$427[0]  = \o_psum$427 ;
+  assign \o_psum$427[0][0]  = \o_psum$427 ;
+  assign \o_psum$427[0][0].p  = \o_psum$427 [18:0];
+  assign \o_psum$427[0][0].a  = \o_psum$427 [33:19];
+  assign \o_psum$427[0][0].first  = \o_psum$427 [34];
+  assign \o_psum$427[0][0].last  = \o_psum$427 [35];
+  assign \o_valid$428[0]  = \o_valid$428 ;
+  assign \o_psum$429[0]  = \o_psum$429 ;
+  assign \o_psum$429[0][0]  = \o_psum$429 ;
+  assign \o_psum$429[0][0].p  = \o_psum$429 [18:0];
+  assign \o_psum$429[0][0].a  = \o_psum$429 [33:19];
+  assign \o_psum$429[0][0].first  = \o_psum$429 [34];
+  assign \o_psum$429[0][0].last  = \o_psum$429 [35];
+  assign \o_valid$430[0]  = \o_valid$430 ;
+  assign \o_psum$431[0]  = \o_psum$431 ;
+  assign \o_psum$431[0][0]  = \o_psum$431 ;
+  assign \o_psum$431[0][0].p  = \o_psum$431 [18:0];
+  assign \o_psum$431[0][0].a  = \o_psum$431 [33:19];
+  assign \o_psum$431[0][0].first  = \o_psum$431 [34];
+  assign \o_psum$431[0][0].last  = \o_psum$431 [35];
   assign \o_valid$432[0]  = \o_valid$432 ;
   assign \o_psum$433[0]  = \o_psum$433 ;
   assign \o_psum$433[0][0]  = \o_psum$433 ;
@@ -12254,508 +12322,440 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   assign \o_psum$437[0][0].first  = \o_psum$437 [34];
   assign \o_psum$437[0][0].last  = \o_psum$437 [35];
   assign \o_valid$438[0]  = \o_valid$438 ;
-  assign \o_psum$439[0]  = \o_psum$439 ;
-  assign \o_psum$439[0][0]  = \o_psum$439 ;
-  assign \o_psum$439[0][0].p  = \o_psum$439 [18:0];
-  assign \o_psum$439[0][0].a  = \o_psum$439 [33:19];
-  assign \o_psum$439[0][0].first  = \o_psum$439 [34];
-  assign \o_psum$439[0][0].last  = \o_psum$439 [35];
-  assign \o_valid$440[0]  = \o_valid$440 ;
-  assign \o_psum$441[0]  = \o_psum$441 ;
-  assign \o_psum$441[0][0]  = \o_psum$441 ;
-  assign \o_psum$441[0][0].p  = \o_psum$441 [18:0];
-  assign \o_psum$441[0][0].a  = \o_psum$441 [33:19];
-  assign \o_psum$441[0][0].first  = \o_psum$441 [34];
-  assign \o_psum$441[0][0].last  = \o_psum$441 [35];
-  assign \o_valid$442[0]  = \o_valid$442 ;
-  assign \o_psum$443[0]  = \o_psum$443 ;
-  assign \o_psum$443[0][0]  = \o_psum$443 ;
-  assign \o_psum$443[0][0].p  = \o_psum$443 [18:0];
-  assign \o_psum$443[0][0].a  = \o_psum$443 [33:19];
-  assign \o_psum$443[0][0].first  = \o_psum$443 [34];
-  assign \o_psum$443[0][0].last  = \o_psum$443 [35];
-  assign \o_valid$444[0]  = \o_valid$444 ;
-  assign \o_psum$445[0]  = \o_psum$445 ;
-  assign \o_psum$445[0][0]  = \o_psum$445 ;
-  assign \o_psum$445[0][0].p  = \o_psum$445 [18:0];
-  assign \o_psum$445[0][0].a  = \o_psum$445 [33:19];
-  assign \o_psum$445[0][0].first  = \o_psum$445 [34];
-  assign \o_psum$445[0][0].last  = \o_psum$445 [35];
-  assign \o_valid$446[0]  = \o_valid$446 ;
-  assign \i_w$452[0]  = \i_w$452 ;
-  assign \i_w$452[0].q  = \i_w$452 ;
-  assign \i_w$452[0].q[0]  = \i_w$452 [3:0];
-  assign \i_w$452[0].q[1]  = \i_w$452 [7:4];
-  assign \i_w$452[0].q[2]  = \i_w$452 [11:8];
-  assign \i_w$452[0].q[3]  = \i_w$452 [15:12];
-  assign \w5_q_d5[0]  = \i_w$452 [3:0];
-  assign \w5_q_d5[1]  = \i_w$452 [7:4];
-  assign \w5_q_d5[2]  = \i_w$452 [11:8];
-  assign \w5_q_d5[3]  = \i_w$452 [15:12];
-  assign \i_w$454[0]  = \i_w$454 ;
-  assign \i_w$454[0].q  = \i_w$454 ;
-  assign \i_w$454[0].q[0]  = \i_w$454 [3:0];
-  assign \i_w$454[0].q[1]  = \i_w$454 [7:4];
-  assign \i_w$454[0].q[2]  = \i_w$454 [11:8];
-  assign \i_w$454[0].q[3]  = \i_w$454 [15:12];
-  assign \o_w$455[0]  = \i_w$454 ;
-  assign \o_w$455[0].q  = \i_w$454 ;
-  assign \o_w$455[0].q[0]  = \i_w$454 [3:0];
-  assign \o_w$455[0].q[1]  = \i_w$454 [7:4];
-  assign \o_w$455[0].q[2]  = \i_w$454 [11:8];
-  assign \o_w$455[0].q[3]  = \i_w$454 [15:12];
-  assign \i_w$456[0]  = \i_w$456 ;
-  assign \i_w$456[0].q  = \i_w$456 ;
-  assign \i_w$456[0].q[0]  = \i_w$456 [3:0];
-  assign \i_w$456[0].q[1]  = \i_w$456 [7:4];
-  assign \i_w$456[0].q[2]  = \i_w$456 [11:8];
-  assign \i_w$456[0].q[3]  = \i_w$456 [15:12];
-  assign \o_w$457[0]  = \i_w$456 ;
-  assign \o_w$457[0].q  = \i_w$456 ;
-  assign \o_w$457[0].q[0]  = \i_w$456 [3:0];
-  assign \o_w$457[0].q[1]  = \i_w$456 [7:4];
-  assign \o_w$457[0].q[2]  = \i_w$456 [11:8];
-  assign \o_w$457[0].q[3]  = \i_w$456 [15:12];
-  assign \i_w$458[0]  = \i_w$458 ;
-  assign \i_w$458[0].q  = \i_w$458 ;
-  assign \i_w$458[0].q[0]  = \i_w$458 [3:0];
-  assign \i_w$458[0].q[1]  = \i_w$458 [7:4];
-  assign \i_w$458[0].q[2]  = \i_w$458 [11:8];
-  assign \i_w$458[0].q[3]  = \i_w$458 [15:12];
-  assign \o_w$459[0]  = \i_w$458 ;
-  assign \o_w$459[0].q  = \i_w$458 ;
-  assign \o_w$459[0].q[0]  = \i_w$458 [3:0];
-  assign \o_w$459[0].q[1]  = \i_w$458 [7:4];
-  assign \o_w$459[0].q[2]  = \i_w$458 [11:8];
-  assign \o_w$459[0].q[3]  = \i_w$458 [15:12];
-  assign \i_w$460[0]  = \i_w$460 ;
-  assign \i_w$460[0].q  = \i_w$460 ;
-  assign \i_w$460[0].q[0]  = \i_w$460 [3:0];
-  assign \i_w$460[0].q[1]  = \i_w$460 [7:4];
-  assign \i_w$460[0].q[2]  = \i_w$460 [11:8];
-  assign \i_w$460[0].q[3]  = \i_w$460 [15:12];
-  assign \o_w$461[0]  = \i_w$460 ;
-  assign \o_w$461[0].q  = \i_w$460 ;
-  assign \o_w$461[0].q[0]  = \i_w$460 [3:0];
-  assign \o_w$461[0].q[1]  = \i_w$460 [7:4];
-  assign \o_w$461[0].q[2]  = \i_w$460 [11:8];
-  assign \o_w$461[0].q[3]  = \i_w$460 [15:12];
-  assign \i_w$462[0]  = \i_w$462 ;
-  assign \i_w$462[0].q  = \i_w$462 ;
-  assign \i_w$462[0].q[0]  = \i_w$462 [3:0];
-  assign \i_w$462[0].q[1]  = \i_w$462 [7:4];
-  assign \i_w$462[0].q[2]  = \i_w$462 [11:8];
-  assign \i_w$462[0].q[3]  = \i_w$462 [15:12];
-  assign \o_w$463[0]  = \i_w$462 ;
-  assign \o_w$463[0].q  = \i_w$462 ;
-  assign \o_w$463[0].q[0]  = \i_w$462 [3:0];
-  assign \o_w$463[0].q[1]  = \i_w$462 [7:4];
-  assign \o_w$463[0].q[2]  = \i_w$462 [11:8];
-  assign \o_w$463[0].q[3]  = \i_w$462 [15:12];
-  assign \i_w$464[0]  = \i_w$464 ;
-  assign \i_w$464[0].q  = \i_w$464 ;
-  assign \i_w$464[0].q[0]  = \i_w$464 [3:0];
-  assign \i_w$464[0].q[1]  = \i_w$464 [7:4];
-  assign \i_w$464[0].q[2]  = \i_w$464 [11:8];
-  assign \i_w$464[0].q[3]  = \i_w$464 [15:12];
-  assign \o_w$465[0]  = \i_w$464 ;
-  assign \o_w$465[0].q  = \i_w$464 ;
-  assign \o_w$465[0].q[0]  = \i_w$464 [3:0];
-  assign \o_w$465[0].q[1]  = \i_w$464 [7:4];
-  assign \o_w$465[0].q[2]  = \i_w$464 [11:8];
-  assign \o_w$465[0].q[3]  = \i_w$464 [15:12];
-  assign \i_w$466[0]  = \i_w$466 ;
-  assign \i_w$466[0].q  = \i_w$466 ;
-  assign \i_w$466[0].q[0]  = \i_w$466 [3:0];
-  assign \i_w$466[0].q[1]  = \i_w$466 [7:4];
-  assign \i_w$466[0].q[2]  = \i_w$466 [11:8];
-  assign \i_w$466[0].q[3]  = \i_w$466 [15:12];
-  assign \o_w$467[0]  = \i_w$466 ;
-  assign \o_w$467[0].q  = \i_w$466 ;
-  assign \o_w$467[0].q[0]  = \i_w$466 [3:0];
-  assign \o_w$467[0].q[1]  = \i_w$466 [7:4];
-  assign \o_w$467[0].q[2]  = \i_w$466 [11:8];
-  assign \o_w$467[0].q[3]  = \i_w$466 [15:12];
-  assign \i_hand$468[0]  = \i_hand$468 [35:0];
-  assign \i_hand$468[0].p  = \i_hand$468 [18:0];
-  assign \i_hand$468[0].a  = \i_hand$468 [33:19];
-  assign \i_hand$468[0].first  = \i_hand$468 [34];
-  assign \i_hand$468[0].last  = \i_hand$468 [35];
-  assign \i_hand$468[1]  = \i_hand$468 [71:36];
-  assign \i_hand$468[1].p  = \i_hand$468 [54:36];
-  assign \i_hand$468[1].a  = \i_hand$468 [69:55];
-  assign \i_hand$468[1].first  = \i_hand$468 [70];
-  assign \i_hand$468[1].last  = \i_hand$468 [71];
-  assign \i_hand$468[2]  = \i_hand$468 [107:72];
-  assign \i_hand$468[2].p  = \i_hand$468 [90:72];
-  assign \i_hand$468[2].a  = \i_hand$468 [105:91];
-  assign \i_hand$468[2].first  = \i_hand$468 [106];
-  assign \i_hand$468[2].last  = \i_hand$468 [107];
-  assign \i_hand$468[3]  = \i_hand$468 [143:108];
-  assign \i_hand$468[3].p  = \i_hand$468 [126:108];
-  assign \i_hand$468[3].a  = \i_hand$468 [141:127];
-  assign \i_hand$468[3].first  = \i_hand$468 [142];
-  assign \i_hand$468[3].last  = \i_hand$468 [143];
-  assign \i_hand$468[4]  = \i_hand$468 [179:144];
-  assign \i_hand$468[4].p  = \i_hand$468 [162:144];
-  assign \i_hand$468[4].a  = \i_hand$468 [177:163];
-  assign \i_hand$468[4].first  = \i_hand$468 [178];
-  assign \i_hand$468[4].last  = \i_hand$468 [179];
-  assign \i_hand$468[5]  = \i_hand$468 [215:180];
-  assign \i_hand$468[5].p  = \i_hand$468 [198:180];
-  assign \i_hand$468[5].a  = \i_hand$468 [213:199];
-  assign \i_hand$468[5].first  = \i_hand$468 [214];
-  assign \i_hand$468[5].last  = \i_hand$468 [215];
-  assign \i_hand$468[6]  = \i_hand$468 [251:216];
-  assign \i_hand$468[6].p  = \i_hand$468 [234:216];
-  assign \i_hand$468[6].a  = \i_hand$468 [249:235];
-  assign \i_hand$468[6].first  = \i_hand$468 [250];
-  assign \i_hand$468[6].last  = \i_hand$468 [251];
-  assign \i_hand$468[7]  = \i_hand$468 [287:252];
-  assign \i_hand$468[7].p  = \i_hand$468 [270:252];
-  assign \i_hand$468[7].a  = \i_hand$468 [285:271];
-  assign \i_hand$468[7].first  = \i_hand$468 [286];
-  assign \i_hand$468[7].last  = \i_hand$468 [287];
-  assign \o_psum$469[0]  = \o_psum$469 ;
-  assign \o_psum$469[0][0]  = \o_psum$469 ;
-  assign \o_psum$469[0][0].p  = \o_psum$469 [18:0];
-  assign \o_psum$469[0][0].a  = \o_psum$469 [33:19];
-  assign \o_psum$469[0][0].first  = \o_psum$469 [34];
-  assign \o_psum$469[0][0].last  = \o_psum$469 [35];
-  assign \o_valid$471[0]  = \o_valid$471 ;
+  assign \i_w$444[0]  = \i_w$444 ;
+  assign \i_w$444[0].q  = \i_w$444 ;
+  assign \i_w$444[0].q[0]  = \i_w$444 [3:0];
+  assign \i_w$444[0].q[1]  = \i_w$444 [7:4];
+  assign \i_w$444[0].q[2]  = \i_w$444 [11:8];
+  assign \i_w$444[0].q[3]  = \i_w$444 [15:12];
+  assign \w3_q_d3[0]  = \i_w$444 [3:0];
+  assign \w3_q_d3[1]  = \i_w$444 [7:4];
+  assign \w3_q_d3[2]  = \i_w$444 [11:8];
+  assign \w3_q_d3[3]  = \i_w$444 [15:12];
+  assign \i_hand$446[0]  = \i_hand$446 [35:0];
+  assign \i_hand$446[0].p  = \i_hand$446 [18:0];
+  assign \i_hand$446[0].a  = \i_hand$446 [33:19];
+  assign \i_hand$446[0].first  = \i_hand$446 [34];
+  assign \i_hand$446[0].last  = \i_hand$446 [35];
+  assign \i_hand$446[1]  = \i_hand$446 [71:36];
+  assign \i_hand$446[1].p  = \i_hand$446 [54:36];
+  assign \i_hand$446[1].a  = \i_hand$446 [69:55];
+  assign \i_hand$446[1].first  = \i_hand$446 [70];
+  assign \i_hand$446[1].last  = \i_hand$446 [71];
+  assign \i_hand$446[2]  = \i_hand$446 [107:72];
+  assign \i_hand$446[2].p  = \i_hand$446 [90:72];
+  assign \i_hand$446[2].a  = \i_hand$446 [105:91];
+  assign \i_hand$446[2].first  = \i_hand$446 [106];
+  assign \i_hand$446[2].last  = \i_hand$446 [107];
+  assign \i_hand$446[3]  = \i_hand$446 [143:108];
+  assign \i_hand$446[3].p  = \i_hand$446 [126:108];
+  assign \i_hand$446[3].a  = \i_hand$446 [141:127];
+  assign \i_hand$446[3].first  = \i_hand$446 [142];
+  assign \i_hand$446[3].last  = \i_hand$446 [143];
+  assign \i_hand$446[4]  = \i_hand$446 [179:144];
+  assign \i_hand$446[4].p  = \i_hand$446 [162:144];
+  assign \i_hand$446[4].a  = \i_hand$446 [177:163];
+  assign \i_hand$446[4].first  = \i_hand$446 [178];
+  assign \i_hand$446[4].last  = \i_hand$446 [179];
+  assign \i_hand$446[5]  = \i_hand$446 [215:180];
+  assign \i_hand$446[5].p  = \i_hand$446 [198:180];
+  assign \i_hand$446[5].a  = \i_hand$446 [213:199];
+  assign \i_hand$446[5].first  = \i_hand$446 [214];
+  assign \i_hand$446[5].last  = \i_hand$446 [215];
+  assign \i_hand$446[6]  = \i_hand$446 [251:216];
+  assign \i_hand$446[6].p  = \i_hand$446 [234:216];
+  assign \i_hand$446[6].a  = \i_hand$446 [249:235];
+  assign \i_hand$446[6].first  = \i_hand$446 [250];
+  assign \i_hand$446[6].last  = \i_hand$446 [251];
+  assign \i_hand$446[7]  = \i_hand$446 [287:252];
+  assign \i_hand$446[7].p  = \i_hand$446 [270:252];
+  assign \i_hand$446[7].a  = \i_hand$446 [285:271];
+  assign \i_hand$446[7].first  = \i_hand$446 [286];
+  assign \i_hand$446[7].last  = \i_hand$446 [287];
+  assign \o_psum$447[0]  = \o_psum$447 ;
+  assign \o_psum$447[0][0]  = \o_psum$447 ;
+  assign \o_psum$447[0][0].p  = \o_psum$447 [18:0];
+  assign \o_psum$447[0][0].a  = \o_psum$447 [33:19];
+  assign \o_psum$447[0][0].first  = \o_psum$447 [34];
+  assign \o_psum$447[0][0].last  = \o_psum$447 [35];
+  assign \o_valid$449[0]  = \o_valid$449 ;
+  assign \o_psum$450[0]  = \o_psum$450 ;
+  assign \o_psum$450[0][0]  = \o_psum$450 ;
+  assign \o_psum$450[0][0].p  = \o_psum$450 [18:0];
+  assign \o_psum$450[0][0].a  = \o_psum$450 [33:19];
+  assign \o_psum$450[0][0].first  = \o_psum$450 [34];
+  assign \o_psum$450[0][0].last  = \o_psum$450 [35];
+  assign \o_valid$451[0]  = \o_valid$451 ;
+  assign \o_psum$452[0]  = \o_psum$452 ;
+  assign \o_psum$452[0][0]  = \o_psum$452 ;
+  assign \o_psum$452[0][0].p  = \o_psum$452 [18:0];
+  assign \o_psum$452[0][0].a  = \o_psum$452 [33:19];
+  assign \o_psum$452[0][0].first  = \o_psum$452 [34];
+  assign \o_psum$452[0][0].last  = \o_psum$452 [35];
+  assign \o_valid$453[0]  = \o_valid$453 ;
+  assign \o_psum$454[0]  = \o_psum$454 ;
+  assign \o_psum$454[0][0]  = \o_psum$454 ;
+  assign \o_psum$454[0][0].p  = \o_psum$454 [18:0];
+  assign \o_psum$454[0][0].a  = \o_psum$454 [33:19];
+  assign \o_psum$454[0][0].first  = \o_psum$454 [34];
+  assign \o_psum$454[0][0].last  = \o_psum$454 [35];
+  assign \o_valid$455[0]  = \o_valid$455 ;
+  assign \o_psum$456[0]  = \o_psum$456 ;
+  assign \o_psum$456[0][0]  = \o_psum$456 ;
+  assign \o_psum$456[0][0].p  = \o_psum$456 [18:0];
+  assign \o_psum$456[0][0].a  = \o_psum$456 [33:19];
+  assign \o_psum$456[0][0].first  = \o_psum$456 [34];
+  assign \o_psum$456[0][0].last  = \o_psum$456 [35];
+  assign \o_valid$457[0]  = \o_valid$457 ;
+  assign \o_psum$458[0]  = \o_psum$458 ;
+  assign \o_psum$458[0][0]  = \o_psum$458 ;
+  assign \o_psum$458[0][0].p  = \o_psum$458 [18:0];
+  assign \o_psum$458[0][0].a  = \o_psum$458 [33:19];
+  assign \o_psum$458[0][0].first  = \o_psum$458 [34];
+  assign \o_psum$458[0][0].last  = \o_psum$458 [35];
+  assign \o_valid$459[0]  = \o_valid$459 ;
+  assign \o_psum$460[0]  = \o_psum$460 ;
+  assign \o_psum$460[0][0]  = \o_psum$460 ;
+  assign \o_psum$460[0][0].p  = \o_psum$460 [18:0];
+  assign \o_psum$460[0][0].a  = \o_psum$460 [33:19];
+  assign \o_psum$460[0][0].first  = \o_psum$460 [34];
+  assign \o_psum$460[0][0].last  = \o_psum$460 [35];
+  assign \o_valid$461[0]  = \o_valid$461 ;
+  assign \o_psum$462[0]  = \o_psum$462 ;
+  assign \o_psum$462[0][0]  = \o_psum$462 ;
+  assign \o_psum$462[0][0].p  = \o_psum$462 [18:0];
+  assign \o_psum$462[0][0].a  = \o_psum$462 [33:19];
+  assign \o_psum$462[0][0].first  = \o_psum$462 [34];
+  assign \o_psum$462[0][0].last  = \o_psum$462 [35];
+  assign \o_valid$463[0]  = \o_valid$463 ;
+  assign \i_w$469[0]  = \i_w$469 ;
+  assign \i_w$469[0].q  = \i_w$469 ;
+  assign \i_w$469[0].q[0]  = \i_w$469 [3:0];
+  assign \i_w$469[0].q[1]  = \i_w$469 [7:4];
+  assign \i_w$469[0].q[2]  = \i_w$469 [11:8];
+  assign \i_w$469[0].q[3]  = \i_w$469 [15:12];
+  assign \w4_q_d4[0]  = \i_w$469 [3:0];
+  assign \w4_q_d4[1]  = \i_w$469 [7:4];
+  assign \w4_q_d4[2]  = \i_w$469 [11:8];
+  assign \w4_q_d4[3]  = \i_w$469 [15:12];
+  assign \i_hand$471[0]  = \i_hand$471 [35:0];
+  assign \i_hand$471[0].p  = \i_hand$471 [18:0];
+  assign \i_hand$471[0].a  = \i_hand$471 [33:19];
+  assign \i_hand$471[0].first  = \i_hand$471 [34];
+  assign \i_hand$471[0].last  = \i_hand$471 [35];
+  assign \i_hand$471[1]  = \i_hand$471 [71:36];
+  assign \i_hand$471[1].p  = \i_hand$471 [54:36];
+  assign \i_hand$471[1].a  = \i_hand$471 [69:55];
+  assign \i_hand$471[1].first  = \i_hand$471 [70];
+  assign \i_hand$471[1].last  = \i_hand$471 [71];
+  assign \i_hand$471[2]  = \i_hand$471 [107:72];
+  assign \i_hand$471[2].p  = \i_hand$471 [90:72];
+  assign \i_hand$471[2].a  = \i_hand$471 [105:91];
+  assign \i_hand$471[2].first  = \i_hand$471 [106];
+  assign \i_hand$471[2].last  = \i_hand$471 [107];
+  assign \i_hand$471[3]  = \i_hand$471 [143:108];
+  assign \i_hand$471[3].p  = \i_hand$471 [126:108];
+  assign \i_hand$471[3].a  = \i_hand$471 [141:127];
+  assign \i_hand$471[3].first  = \i_hand$471 [142];
+  assign \i_hand$471[3].last  = \i_hand$471 [143];
+  assign \i_hand$471[4]  = \i_hand$471 [179:144];
+  assign \i_hand$471[4].p  = \i_hand$471 [162:144];
+  assign \i_hand$471[4].a  = \i_hand$471 [177:163];
+  assign \i_hand$471[4].first  = \i_hand$471 [178];
+  assign \i_hand$471[4].last  = \i_hand$471 [179];
+  assign \i_hand$471[5]  = \i_hand$471 [215:180];
+  assign \i_hand$471[5].p  = \i_hand$471 [198:180];
+  assign \i_hand$471[5].a  = \i_hand$471 [213:199];
+  assign \i_hand$471[5].first  = \i_hand$471 [214];
+  assign \i_hand$471[5].last  = \i_hand$471 [215];
+  assign \i_hand$471[6]  = \i_hand$471 [251:216];
+  assign \i_hand$471[6].p  = \i_hand$471 [234:216];
+  assign \i_hand$471[6].a  = \i_hand$471 [249:235];
+  assign \i_hand$471[6].first  = \i_hand$471 [250];
+  assign \i_hand$471[6].last  = \i_hand$471 [251];
+  assign \i_hand$471[7]  = \i_hand$471 [287:252];
+  assign \i_hand$471[7].p  = \i_hand$471 [270:252];
+  assign \i_hand$471[7].a  = \i_hand$471 [285:271];
+  assign \i_hand$471[7].first  = \i_hand$471 [286];
+  assign \i_hand$471[7].last  = \i_hand$471 [287];
   assign \o_psum$472[0]  = \o_psum$472 ;
   assign \o_psum$472[0][0]  = \o_psum$472 ;
   assign \o_psum$472[0][0].p  = \o_psum$472 [18:0];
   assign \o_psum$472[0][0].a  = \o_psum$472 [33:19];
   assign \o_psum$472[0][0].first  = \o_psum$472 [34];
   assign \o_psum$472[0][0].last  = \o_psum$472 [35];
-  assign \o_valid$473[0]  = \o_valid$473 ;
-  assign \o_psum$474[0]  = \o_psum$474 ;
-  assign \o_psum$474[0][0]  = \o_psum$474 ;
-  assign \o_psum$474[0][0].p  = \o_psum$474 [18:0];
-  assign \o_psum$474[0][0].a  = \o_psum$474 [33:19];
-  assign \o_psum$474[0][0].first  = \o_psum$474 [34];
-  assign \o_psum$474[0][0].last  = \o_psum$474 [35];
-  assign \o_valid$475[0]  = \o_valid$475 ;
-  assign \o_psum$476[0]  = \o_psum$476 ;
-  assign \o_psum$476[0][0]  = \o_psum$476 ;
-  assign \o_psum$476[0][0].p  = \o_psum$476 [18:0];
-  assign \o_psum$476[0][0].a  = \o_psum$476 [33:19];
-  assign \o_psum$476[0][0].first  = \o_psum$476 [34];
-  assign \o_psum$476[0][0].last  = \o_psum$476 [35];
-  assign \o_valid$477[0]  = \o_valid$477 ;
-  assign \o_psum$478[0]  = \o_psum$478 ;
-  assign \o_psum$478[0][0]  = \o_psum$478 ;
-  assign \o_psum$478[0][0].p  = \o_psum$478 [18:0];
-  assign \o_psum$478[0][0].a  = \o_psum$478 [33:19];
-  assign \o_psum$478[0][0].first  = \o_psum$478 [34];
-  assign \o_psum$478[0][0].last  = \o_psum$478 [35];
-  assign \o_valid$479[0]  = \o_valid$479 ;
-  assign \o_psum$480[0]  = \o_psum$480 ;
-  assign \o_psum$480[0][0]  = \o_psum$480 ;
-  assign \o_psum$480[0][0].p  = \o_psum$480 [18:0];
-  assign \o_psum$480[0][0].a  = \o_psum$480 [33:19];
-  assign \o_psum$480[0][0].first  = \o_psum$480 [34];
-  assign \o_psum$480[0][0].last  = \o_psum$480 [35];
-  assign \o_valid$481[0]  = \o_valid$481 ;
-  assign \o_psum$482[0]  = \o_psum$482 ;
-  assign \o_psum$482[0][0]  = \o_psum$482 ;
-  assign \o_psum$482[0][0].p  = \o_psum$482 [18:0];
-  assign \o_psum$482[0][0].a  = \o_psum$482 [33:19];
-  assign \o_psum$482[0][0].first  = \o_psum$482 [34];
-  assign \o_psum$482[0][0].last  = \o_psum$482 [35];
-  assign \o_valid$483[0]  = \o_valid$483 ;
-  assign \o_psum$484[0]  = \o_psum$484 ;
-  assign \o_psum$484[0][0]  = \o_psum$484 ;
-  assign \o_psum$484[0][0].p  = \o_psum$484 [18:0];
-  assign \o_psum$484[0][0].a  = \o_psum$484 [33:19];
-  assign \o_psum$484[0][0].first  = \o_psum$484 [34];
-  assign \o_psum$484[0][0].last  = \o_psum$484 [35];
-  assign \o_valid$485[0]  = \o_valid$485 ;
-  assign \i_w$491[0]  = \i_w$491 ;
-  assign \i_w$491[0].q  = \i_w$491 ;
-  assign \i_w$491[0].q[0]  = \i_w$491 [3:0];
-  assign \i_w$491[0].q[1]  = \i_w$491 [7:4];
-  assign \i_w$491[0].q[2]  = \i_w$491 [11:8];
-  assign \i_w$491[0].q[3]  = \i_w$491 [15:12];
-  assign \w6_q_d6[0]  = \i_w$491 [3:0];
-  assign \w6_q_d6[1]  = \i_w$491 [7:4];
-  assign \w6_q_d6[2]  = \i_w$491 [11:8];
-  assign \w6_q_d6[3]  = \i_w$491 [15:12];
-  assign \i_w$493[0]  = \i_w$493 ;
-  assign \i_w$493[0].q  = \i_w$493 ;
-  assign \i_w$493[0].q[0]  = \i_w$493 [3:0];
-  assign \i_w$493[0].q[1]  = \i_w$493 [7:4];
-  assign \i_w$493[0].q[2]  = \i_w$493 [11:8];
-  assign \i_w$493[0].q[3]  = \i_w$493 [15:12];
-  assign \o_w$494[0]  = \i_w$493 ;
-  assign \o_w$494[0].q  = \i_w$493 ;
-  assign \o_w$494[0].q[0]  = \i_w$493 [3:0];
-  assign \o_w$494[0].q[1]  = \i_w$493 [7:4];
-  assign \o_w$494[0].q[2]  = \i_w$493 [11:8];
-  assign \o_w$494[0].q[3]  = \i_w$493 [15:12];
-  assign \i_w$495[0]  = \i_w$495 ;
-  assign \i_w$495[0].q  = \i_w$495 ;
-  assign \i_w$495[0].q[0]  = \i_w$495 [3:0];
-  assign \i_w$495[0].q[1]  = \i_w$495 [7:4];
-  assign \i_w$495[0].q[2]  = \i_w$495 [11:8];
-  assign \i_w$495[0].q[3]  = \i_w$495 [15:12];
-  assign \o_w$496[0]  = \i_w$495 ;
-  assign \o_w$496[0].q  = \i_w$495 ;
-  assign \o_w$496[0].q[0]  = \i_w$495 [3:0];
-  assign \o_w$496[0].q[1]  = \i_w$495 [7:4];
-  assign \o_w$496[0].q[2]  = \i_w$495 [11:8];
-  assign \o_w$496[0].q[3]  = \i_w$495 [15:12];
-  assign \i_w$497[0]  = \i_w$497 ;
-  assign \i_w$497[0].q  = \i_w$497 ;
-  assign \i_w$497[0].q[0]  = \i_w$497 [3:0];
-  assign \i_w$497[0].q[1]  = \i_w$497 [7:4];
-  assign \i_w$497[0].q[2]  = \i_w$497 [11:8];
-  assign \i_w$497[0].q[3]  = \i_w$497 [15:12];
-  assign \o_w$498[0]  = \i_w$497 ;
-  assign \o_w$498[0].q  = \i_w$497 ;
-  assign \o_w$498[0].q[0]  = \i_w$497 [3:0];
-  assign \o_w$498[0].q[1]  = \i_w$497 [7:4];
-  assign \o_w$498[0].q[2]  = \i_w$497 [11:8];
-  assign \o_w$498[0].q[3]  = \i_w$497 [15:12];
-  assign \i_w$499[0]  = \i_w$499 ;
-  assign \i_w$499[0].q  = \i_w$499 ;
-  assign \i_w$499[0].q[0]  = \i_w$499 [3:0];
-  assign \i_w$499[0].q[1]  = \i_w$499 [7:4];
-  assign \i_w$499[0].q[2]  = \i_w$499 [11:8];
-  assign \i_w$499[0].q[3]  = \i_w$499 [15:12];
-  assign \o_w$500[0]  = \i_w$499 ;
-  assign \o_w$500[0].q  = \i_w$499 ;
-  assign \o_w$500[0].q[0]  = \i_w$499 [3:0];
-  assign \o_w$500[0].q[1]  = \i_w$499 [7:4];
-  assign \o_w$500[0].q[2]  = \i_w$499 [11:8];
-  assign \o_w$500[0].q[3]  = \i_w$499 [15:12];
-  assign \i_w$501[0]  = \i_w$501 ;
-  assign \i_w$501[0].q  = \i_w$501 ;
-  assign \i_w$501[0].q[0]  = \i_w$501 [3:0];
-  assign \i_w$501[0].q[1]  = \i_w$501 [7:4];
-  assign \i_w$501[0].q[2]  = \i_w$501 [11:8];
-  assign \i_w$501[0].q[3]  = \i_w$501 [15:12];
-  assign \o_w$502[0]  = \i_w$501 ;
-  assign \o_w$502[0].q  = \i_w$501 ;
-  assign \o_w$502[0].q[0]  = \i_w$501 [3:0];
-  assign \o_w$502[0].q[1]  = \i_w$501 [7:4];
-  assign \o_w$502[0].q[2]  = \i_w$501 [11:8];
-  assign \o_w$502[0].q[3]  = \i_w$501 [15:12];
-  assign \i_w$503[0]  = \i_w$503 ;
-  assign \i_w$503[0].q  = \i_w$503 ;
-  assign \i_w$503[0].q[0]  = \i_w$503 [3:0];
-  assign \i_w$503[0].q[1]  = \i_w$503 [7:4];
-  assign \i_w$503[0].q[2]  = \i_w$503 [11:8];
-  assign \i_w$503[0].q[3]  = \i_w$503 [15:12];
-  assign \o_w$504[0]  = \i_w$503 ;
-  assign \o_w$504[0].q  = \i_w$503 ;
-  assign \o_w$504[0].q[0]  = \i_w$503 [3:0];
-  assign \o_w$504[0].q[1]  = \i_w$503 [7:4];
-  assign \o_w$504[0].q[2]  = \i_w$503 [11:8];
-  assign \o_w$504[0].q[3]  = \i_w$503 [15:12];
-  assign \i_w$505[0]  = \i_w$505 ;
-  assign \i_w$505[0].q  = \i_w$505 ;
-  assign \i_w$505[0].q[0]  = \i_w$505 [3:0];
-  assign \i_w$505[0].q[1]  = \i_w$505 [7:4];
-  assign \i_w$505[0].q[2]  = \i_w$505 [11:8];
-  assign \i_w$505[0].q[3]  = \i_w$505 [15:12];
-  assign \o_w$506[0]  = \i_w$505 ;
-  assign \o_w$506[0].q  = \i_w$505 ;
-  assign \o_w$506[0].q[0]  = \i_w$505 [3:0];
-  assign \o_w$506[0].q[1]  = \i_w$505 [7:4];
-  assign \o_w$506[0].q[2]  = \i_w$505 [11:8];
-  assign \o_w$506[0].q[3]  = \i_w$505 [15:12];
-  assign \i_hand$507[0]  = \i_hand$507 [35:0];
-  assign \i_hand$507[0].p  = \i_hand$507 [18:0];
-  assign \i_hand$507[0].a  = \i_hand$507 [33:19];
-  assign \i_hand$507[0].first  = \i_hand$507 [34];
-  assign \i_hand$507[0].last  = \i_hand$507 [35];
-  assign \i_hand$507[1]  = \i_hand$507 [71:36];
-  assign \i_hand$507[1].p  = \i_hand$507 [54:36];
-  assign \i_hand$507[1].a  = \i_hand$507 [69:55];
-  assign \i_hand$507[1].first  = \i_hand$507 [70];
-  assign \i_hand$507[1].last  = \i_hand$507 [71];
-  assign \i_hand$507[2]  = \i_hand$507 [107:72];
-  assign \i_hand$507[2].p  = \i_hand$507 [90:72];
-  assign \i_hand$507[2].a  = \i_hand$507 [105:91];
-  assign \i_hand$507[2].first  = \i_hand$507 [106];
-  assign \i_hand$507[2].last  = \i_hand$507 [107];
-  assign \i_hand$507[3]  = \i_hand$507 [143:108];
-  assign \i_hand$507[3].p  = \i_hand$507 [126:108];
-  assign \i_hand$507[3].a  = \i_hand$507 [141:127];
-  assign \i_hand$507[3].first  = \i_hand$507 [142];
-  assign \i_hand$507[3].last  = \i_hand$507 [143];
-  assign \i_hand$507[4]  = \i_hand$507 [179:144];
-  assign \i_hand$507[4].p  = \i_hand$507 [162:144];
-  assign \i_hand$507[4].a  = \i_hand$507 [177:163];
-  assign \i_hand$507[4].first  = \i_hand$507 [178];
-  assign \i_hand$507[4].last  = \i_hand$507 [179];
-  assign \i_hand$507[5]  = \i_hand$507 [215:180];
-  assign \i_hand$507[5].p  = \i_hand$507 [198:180];
-  assign \i_hand$507[5].a  = \i_hand$507 [213:199];
-  assign \i_hand$507[5].first  = \i_hand$507 [214];
-  assign \i_hand$507[5].last  = \i_hand$507 [215];
-  assign \i_hand$507[6]  = \i_hand$507 [251:216];
-  assign \i_hand$507[6].p  = \i_hand$507 [234:216];
-  assign \i_hand$507[6].a  = \i_hand$507 [249:235];
-  assign \i_hand$507[6].first  = \i_hand$507 [250];
-  assign \i_hand$507[6].last  = \i_hand$507 [251];
-  assign \i_hand$507[7]  = \i_hand$507 [287:252];
-  assign \i_hand$507[7].p  = \i_hand$507 [270:252];
-  assign \i_hand$507[7].a  = \i_hand$507 [285:271];
-  assign \i_hand$507[7].first  = \i_hand$507 [286];
-  assign \i_hand$507[7].last  = \i_hand$507 [287];
+  assign \o_valid$474[0]  = \o_valid$474 ;
+  assign \o_psum$475[0]  = \o_psum$475 ;
+  assign \o_psum$475[0][0]  = \o_psum$475 ;
+  assign \o_psum$475[0][0].p  = \o_psum$475 [18:0];
+  assign \o_psum$475[0][0].a  = \o_psum$475 [33:19];
+  assign \o_psum$475[0][0].first  = \o_psum$475 [34];
+  assign \o_psum$475[0][0].last  = \o_psum$475 [35];
+  assign \o_valid$476[0]  = \o_valid$476 ;
+  assign \o_psum$477[0]  = \o_psum$477 ;
+  assign \o_psum$477[0][0]  = \o_psum$477 ;
+  assign \o_psum$477[0][0].p  = \o_psum$477 [18:0];
+  assign \o_psum$477[0][0].a  = \o_psum$477 [33:19];
+  assign \o_psum$477[0][0].first  = \o_psum$477 [34];
+  assign \o_psum$477[0][0].last  = \o_psum$477 [35];
+  assign \o_valid$478[0]  = \o_valid$478 ;
+  assign \o_psum$479[0]  = \o_psum$479 ;
+  assign \o_psum$479[0][0]  = \o_psum$479 ;
+  assign \o_psum$479[0][0].p  = \o_psum$479 [18:0];
+  assign \o_psum$479[0][0].a  = \o_psum$479 [33:19];
+  assign \o_psum$479[0][0].first  = \o_psum$479 [34];
+  assign \o_psum$479[0][0].last  = \o_psum$479 [35];
+  assign \o_valid$480[0]  = \o_valid$480 ;
+  assign \o_psum$481[0]  = \o_psum$481 ;
+  assign \o_psum$481[0][0]  = \o_psum$481 ;
+  assign \o_psum$481[0][0].p  = \o_psum$481 [18:0];
+  assign \o_psum$481[0][0].a  = \o_psum$481 [33:19];
+  assign \o_psum$481[0][0].first  = \o_psum$481 [34];
+  assign \o_psum$481[0][0].last  = \o_psum$481 [35];
+  assign \o_valid$482[0]  = \o_valid$482 ;
+  assign \o_psum$483[0]  = \o_psum$483 ;
+  assign \o_psum$483[0][0]  = \o_psum$483 ;
+  assign \o_psum$483[0][0].p  = \o_psum$483 [18:0];
+  assign \o_psum$483[0][0].a  = \o_psum$483 [33:19];
+  assign \o_psum$483[0][0].first  = \o_psum$483 [34];
+  assign \o_psum$483[0][0].last  = \o_psum$483 [35];
+  assign \o_valid$484[0]  = \o_valid$484 ;
+  assign \o_psum$485[0]  = \o_psum$485 ;
+  assign \o_psum$485[0][0]  = \o_psum$485 ;
+  assign \o_psum$485[0][0].p  = \o_psum$485 [18:0];
+  assign \o_psum$485[0][0].a  = \o_psum$485 [33:19];
+  assign \o_psum$485[0][0].first  = \o_psum$485 [34];
+  assign \o_psum$485[0][0].last  = \o_psum$485 [35];
+  assign \o_valid$486[0]  = \o_valid$486 ;
+  assign \o_psum$487[0]  = \o_psum$487 ;
+  assign \o_psum$487[0][0]  = \o_psum$487 ;
+  assign \o_psum$487[0][0].p  = \o_psum$487 [18:0];
+  assign \o_psum$487[0][0].a  = \o_psum$487 [33:19];
+  assign \o_psum$487[0][0].first  = \o_psum$487 [34];
+  assign \o_psum$487[0][0].last  = \o_psum$487 [35];
+  assign \o_valid$488[0]  = \o_valid$488 ;
+  assign \i_w$494[0]  = \i_w$494 ;
+  assign \i_w$494[0].q  = \i_w$494 ;
+  assign \i_w$494[0].q[0]  = \i_w$494 [3:0];
+  assign \i_w$494[0].q[1]  = \i_w$494 [7:4];
+  assign \i_w$494[0].q[2]  = \i_w$494 [11:8];
+  assign \i_w$494[0].q[3]  = \i_w$494 [15:12];
+  assign \w5_q_d5[0]  = \i_w$494 [3:0];
+  assign \w5_q_d5[1]  = \i_w$494 [7:4];
+  assign \w5_q_d5[2]  = \i_w$494 [11:8];
+  assign \w5_q_d5[3]  = \i_w$494 [15:12];
+  assign \i_hand$496[0]  = \i_hand$496 [35:0];
+  assign \i_hand$496[0].p  = \i_hand$496 [18:0];
+  assign \i_hand$496[0].a  = \i_hand$496 [33:19];
+  assign \i_hand$496[0].first  = \i_hand$496 [34];
+  assign \i_hand$496[0].last  = \i_hand$496 [35];
+  assign \i_hand$496[1]  = \i_hand$496 [71:36];
+  assign \i_hand$496[1].p  = \i_hand$496 [54:36];
+  assign \i_hand$496[1].a  = \i_hand$496 [69:55];
+  assign \i_hand$496[1].first  = \i_hand$496 [70];
+  assign \i_hand$496[1].last  = \i_hand$496 [71];
+  assign \i_hand$496[2]  = \i_hand$496 [107:72];
+  assign \i_hand$496[2].p  = \i_hand$496 [90:72];
+  assign \i_hand$496[2].a  = \i_hand$496 [105:91];
+  assign \i_hand$496[2].first  = \i_hand$496 [106];
+  assign \i_hand$496[2].last  = \i_hand$496 [107];
+  assign \i_hand$496[3]  = \i_hand$496 [143:108];
+  assign \i_hand$496[3].p  = \i_hand$496 [126:108];
+  assign \i_hand$496[3].a  = \i_hand$496 [141:127];
+  assign \i_hand$496[3].first  = \i_hand$496 [142];
+  assign \i_hand$496[3].last  = \i_hand$496 [143];
+  assign \i_hand$496[4]  = \i_hand$496 [179:144];
+  assign \i_hand$496[4].p  = \i_hand$496 [162:144];
+  assign \i_hand$496[4].a  = \i_hand$496 [177:163];
+  assign \i_hand$496[4].first  = \i_hand$496 [178];
+  assign \i_hand$496[4].last  = \i_hand$496 [179];
+  assign \i_hand$496[5]  = \i_hand$496 [215:180];
+  assign \i_hand$496[5].p  = \i_hand$496 [198:180];
+  assign \i_hand$496[5].a  = \i_hand$496 [213:199];
+  assign \i_hand$496[5].first  = \i_hand$496 [214];
+  assign \i_hand$496[5].last  = \i_hand$496 [215];
+  assign \i_hand$496[6]  = \i_hand$496 [251:216];
+  assign \i_hand$496[6].p  = \i_hand$496 [234:216];
+  assign \i_hand$496[6].a  = \i_hand$496 [249:235];
+  assign \i_hand$496[6].first  = \i_hand$496 [250];
+  assign \i_hand$496[6].last  = \i_hand$496 [251];
+  assign \i_hand$496[7]  = \i_hand$496 [287:252];
+  assign \i_hand$496[7].p  = \i_hand$496 [270:252];
+  assign \i_hand$496[7].a  = \i_hand$496 [285:271];
+  assign \i_hand$496[7].first  = \i_hand$496 [286];
+  assign \i_hand$496[7].last  = \i_hand$496 [287];
+  assign \o_psum$497[0]  = \o_psum$497 ;
+  assign \o_psum$497[0][0]  = \o_psum$497 ;
+  assign \o_psum$497[0][0].p  = \o_psum$497 [18:0];
+  assign \o_psum$497[0][0].a  = \o_psum$497 [33:19];
+  assign \o_psum$497[0][0].first  = \o_psum$497 [34];
+  assign \o_psum$497[0][0].last  = \o_psum$497 [35];
+  assign \o_valid$499[0]  = \o_valid$499 ;
+  assign \o_psum$500[0]  = \o_psum$500 ;
+  assign \o_psum$500[0][0]  = \o_psum$500 ;
+  assign \o_psum$500[0][0].p  = \o_psum$500 [18:0];
+  assign \o_psum$500[0][0].a  = \o_psum$500 [33:19];
+  assign \o_psum$500[0][0].first  = \o_psum$500 [34];
+  assign \o_psum$500[0][0].last  = \o_psum$500 [35];
+  assign \o_valid$501[0]  = \o_valid$501 ;
+  assign \o_psum$502[0]  = \o_psum$502 ;
+  assign \o_psum$502[0][0]  = \o_psum$502 ;
+  assign \o_psum$502[0][0].p  = \o_psum$502 [18:0];
+  assign \o_psum$502[0][0].a  = \o_psum$502 [33:19];
+  assign \o_psum$502[0][0].first  = \o_psum$502 [34];
+  assign \o_psum$502[0][0].last  = \o_psum$502 [35];
+  assign \o_valid$503[0]  = \o_valid$503 ;
+  assign \o_psum$504[0]  = \o_psum$504 ;
+  assign \o_psum$504[0][0]  = \o_psum$504 ;
+  assign \o_psum$504[0][0].p  = \o_psum$504 [18:0];
+  assign \o_psum$504[0][0].a  = \o_psum$504 [33:19];
+  assign \o_psum$504[0][0].first  = \o_psum$504 [34];
+  assign \o_psum$504[0][0].last  = \o_psum$504 [35];
+  assign \o_valid$505[0]  = \o_valid$505 ;
+  assign \o_psum$506[0]  = \o_psum$506 ;
+  assign \o_psum$506[0][0]  = \o_psum$506 ;
+  assign \o_psum$506[0][0].p  = \o_psum$506 [18:0];
+  assign \o_psum$506[0][0].a  = \o_psum$506 [33:19];
+  assign \o_psum$506[0][0].first  = \o_psum$506 [34];
+  assign \o_psum$506[0][0].last  = \o_psum$506 [35];
+  assign \o_valid$507[0]  = \o_valid$507 ;
   assign \o_psum$508[0]  = \o_psum$508 ;
   assign \o_psum$508[0][0]  = \o_psum$508 ;
   assign \o_psum$508[0][0].p  = \o_psum$508 [18:0];
   assign \o_psum$508[0][0].a  = \o_psum$508 [33:19];
   assign \o_psum$508[0][0].first  = \o_psum$508 [34];
   assign \o_psum$508[0][0].last  = \o_psum$508 [35];
-  assign \o_valid$510[0]  = \o_valid$510 ;
-  assign \o_psum$511[0]  = \o_psum$511 ;
-  assign \o_psum$511[0][0]  = \o_psum$511 ;
-  assign \o_psum$511[0][0].p  = \o_psum$511 [18:0];
-  assign \o_psum$511[0][0].a  = \o_psum$511 [33:19];
-  assign \o_psum$511[0][0].first  = \o_psum$511 [34];
-  assign \o_psum$511[0][0].last  = \o_psum$511 [35];
-  assign \o_valid$512[0]  = \o_valid$512 ;
-  assign \o_psum$513[0]  = \o_psum$513 ;
-  assign \o_psum$513[0][0]  = \o_psum$513 ;
-  assign \o_psum$513[0][0].p  = \o_psum$513 [18:0];
-  assign \o_psum$513[0][0].a  = \o_psum$513 [33:19];
-  assign \o_psum$513[0][0].first  = \o_psum$513 [34];
-  assign \o_psum$513[0][0].last  = \o_psum$513 [35];
-  assign \o_valid$514[0]  = \o_valid$514 ;
-  assign \o_psum$515[0]  = \o_psum$515 ;
-  assign \o_psum$515[0][0]  = \o_psum$515 ;
-  assign \o_psum$515[0][0].p  = \o_psum$515 [18:0];
-  assign \o_psum$515[0][0].a  = \o_psum$515 [33:19];
-  assign \o_psum$515[0][0].first  = \o_psum$515 [34];
-  assign \o_psum$515[0][0].last  = \o_psum$515 [35];
-  assign \o_valid$516[0]  = \o_valid$516 ;
-  assign \o_psum$517[0]  = \o_psum$517 ;
-  assign \o_psum$517[0][0]  = \o_psum$517 ;
-  assign \o_psum$517[0][0].p  = \o_psum$517 [18:0];
-  assign \o_psum$517[0][0].a  = \o_psum$517 [33:19];
-  assign \o_psum$517[0][0].first  = \o_psum$517 [34];
-  assign \o_psum$517[0][0].last  = \o_psum$517 [35];
-  assign \o_valid$518[0]  = \o_valid$518 ;
-  assign \o_psum$519[0]  = \o_psum$519 ;
-  assign \o_psum$519[0][0]  = \o_psum$519 ;
-  assign \o_psum$519[0][0].p  = \o_psum$519 [18:0];
-  assign \o_psum$519[0][0].a  = \o_psum$519 [33:19];
-  assign \o_psum$519[0][0].first  = \o_psum$519 [34];
-  assign \o_psum$519[0][0].last  = \o_psum$519 [35];
-  assign \o_valid$520[0]  = \o_valid$520 ;
-  assign \o_psum$521[0]  = \o_psum$521 ;
-  assign \o_psum$521[0][0]  = \o_psum$521 ;
-  assign \o_psum$521[0][0].p  = \o_psum$521 [18:0];
-  assign \o_psum$521[0][0].a  = \o_psum$521 [33:19];
-  assign \o_psum$521[0][0].first  = \o_psum$521 [34];
-  assign \o_psum$521[0][0].last  = \o_psum$521 [35];
-  assign \o_valid$522[0]  = \o_valid$522 ;
-  assign \o_psum$523[0]  = \o_psum$523 ;
-  assign \o_psum$523[0][0]  = \o_psum$523 ;
-  assign \o_psum$523[0][0].p  = \o_psum$523 [18:0];
-  assign \o_psum$523[0][0].a  = \o_psum$523 [33:19];
-  assign \o_psum$523[0][0].first  = \o_psum$523 [34];
-  assign \o_psum$523[0][0].last  = \o_psum$523 [35];
+  assign \o_valid$509[0]  = \o_valid$509 ;
+  assign \o_psum$510[0]  = \o_psum$510 ;
+  assign \o_psum$510[0][0]  = \o_psum$510 ;
+  assign \o_psum$510[0][0].p  = \o_psum$510 [18:0];
+  assign \o_psum$510[0][0].a  = \o_psum$510 [33:19];
+  assign \o_psum$510[0][0].first  = \o_psum$510 [34];
+  assign \o_psum$510[0][0].last  = \o_psum$510 [35];
+  assign \o_valid$511[0]  = \o_valid$511 ;
+  assign \o_psum$512[0]  = \o_psum$512 ;
+  assign \o_psum$512[0][0]  = \o_psum$512 ;
+  assign \o_psum$512[0][0].p  = \o_psum$512 [18:0];
+  assign \o_psum$512[0][0].a  = \o_psum$512 [33:19];
+  assign \o_psum$512[0][0].first  = \o_psum$512 [34];
+  assign \o_psum$512[0][0].last  = \o_psum$512 [35];
+  assign \o_valid$513[0]  = \o_valid$513 ;
+  assign \i_w$519[0]  = \i_w$519 ;
+  assign \i_w$519[0].q  = \i_w$519 ;
+  assign \i_w$519[0].q[0]  = \i_w$519 [3:0];
+  assign \i_w$519[0].q[1]  = \i_w$519 [7:4];
+  assign \i_w$519[0].q[2]  = \i_w$519 [11:8];
+  assign \i_w$519[0].q[3]  = \i_w$519 [15:12];
+  assign \w6_q_d6[0]  = \i_w$519 [3:0];
+  assign \w6_q_d6[1]  = \i_w$519 [7:4];
+  assign \w6_q_d6[2]  = \i_w$519 [11:8];
+  assign \w6_q_d6[3]  = \i_w$519 [15:12];
+  assign \i_hand$521[0]  = \i_hand$521 [35:0];
+  assign \i_hand$521[0].p  = \i_hand$521 [18:0];
+  assign \i_hand$521[0].a  = \i_hand$521 [33:19];
+  assign \i_hand$521[0].first  = \i_hand$521 [34];
+  assign \i_hand$521[0].last  = \i_hand$521 [35];
+  assign \i_hand$521[1]  = \i_hand$521 [71:36];
+  assign \i_hand$521[1].p  = \i_hand$521 [54:36];
+  assign \i_hand$521[1].a  = \i_hand$521 [69:55];
+  assign \i_hand$521[1].first  = \i_hand$521 [70];
+  assign \i_hand$521[1].last  = \i_hand$521 [71];
+  assign \i_hand$521[2]  = \i_hand$521 [107:72];
+  assign \i_hand$521[2].p  = \i_hand$521 [90:72];
+  assign \i_hand$521[2].a  = \i_hand$521 [105:91];
+  assign \i_hand$521[2].first  = \i_hand$521 [106];
+  assign \i_hand$521[2].last  = \i_hand$521 [107];
+  assign \i_hand$521[3]  = \i_hand$521 [143:108];
+  assign \i_hand$521[3].p  = \i_hand$521 [126:108];
+  assign \i_hand$521[3].a  = \i_hand$521 [141:127];
+  assign \i_hand$521[3].first  = \i_hand$521 [142];
+  assign \i_hand$521[3].last  = \i_hand$521 [143];
+  assign \i_hand$521[4]  = \i_hand$521 [179:144];
+  assign \i_hand$521[4].p  = \i_hand$521 [162:144];
+  assign \i_hand$521[4].a  = \i_hand$521 [177:163];
+  assign \i_hand$521[4].first  = \i_hand$521 [178];
+  assign \i_hand$521[4].last  = \i_hand$521 [179];
+  assign \i_hand$521[5]  = \i_hand$521 [215:180];
+  assign \i_hand$521[5].p  = \i_hand$521 [198:180];
+  assign \i_hand$521[5].a  = \i_hand$521 [213:199];
+  assign \i_hand$521[5].first  = \i_hand$521 [214];
+  assign \i_hand$521[5].last  = \i_hand$521 [215];
+  assign \i_hand$521[6]  = \i_hand$521 [251:216];
+  assign \i_hand$521[6].p  = \i_hand$521 [234:216];
+  assign \i_hand$521[6].a  = \i_hand$521 [249:235];
+  assign \i_hand$521[6].first  = \i_hand$521 [250];
+  assign \i_hand$521[6].last  = \i_hand$521 [251];
+  assign \i_hand$521[7]  = \i_hand$521 [287:252];
+  assign \i_hand$521[7].p  = \i_hand$521 [270:252];
+  assign \i_hand$521[7].a  = \i_hand$521 [285:271];
+  assign \i_hand$521[7].first  = \i_hand$521 [286];
+  assign \i_hand$521[7].last  = \i_hand$521 [287];
+  assign \o_psum$522[0]  = \o_psum$522 ;
+  assign \o_psum$522[0][0]  = \o_psum$522 ;
+  assign \o_psum$522[0][0].p  = \o_psum$522 [18:0];
+  assign \o_psum$522[0][0].a  = \o_psum$522 [33:19];
+  assign \o_psum$522[0][0].first  = \o_psum$522 [34];
+  assign \o_psum$522[0][0].last  = \o_psum$522 [35];
   assign \o_valid$524[0]  = \o_valid$524 ;
-  assign \i_w$530[0]  = \i_w$530 ;
-  assign \i_w$530[0].q  = \i_w$530 ;
-  assign \i_w$530[0].q[0]  = \i_w$530 [3:0];
-  assign \i_w$530[0].q[1]  = \i_w$530 [7:4];
-  assign \i_w$530[0].q[2]  = \i_w$530 [11:8];
-  assign \i_w$530[0].q[3]  = \i_w$530 [15:12];
-  assign \w7_q_d7[0]  = \i_w$530 [3:0];
-  assign \w7_q_d7[1]  = \i_w$530 [7:4];
-  assign \w7_q_d7[2]  = \i_w$530 [11:8];
-  assign \w7_q_d7[3]  = \i_w$530 [15:12];
-  assign \i_w$532[0]  = \i_w$532 ;
-  assign \i_w$532[0].q  = \i_w$532 ;
-  assign \i_w$532[0].q[0]  = \i_w$532 [3:0];
-  assign \i_w$532[0].q[1]  = \i_w$532 [7:4];
-  assign \i_w$532[0].q[2]  = \i_w$532 [11:8];
-  assign \i_w$532[0].q[3]  = \i_w$532 [15:12];
-  assign \o_w$533[0]  = \i_w$532 ;
-  assign \o_w$533[0].q  = \i_w$532 ;
-  assign \o_w$533[0].q[0]  = \i_w$532 [3:0];
-  assign \o_w$533[0].q[1]  = \i_w$532 [7:4];
-  assign \o_w$533[0].q[2]  = \i_w$532 [11:8];
-  assign \o_w$533[0].q[3]  = \i_w$532 [15:12];
-  assign \i_w$534[0]  = \i_w$534 ;
-  assign \i_w$534[0].q  = \i_w$534 ;
-  assign \i_w$534[0].q[0]  = \i_w$534 [3:0];
-  assign \i_w$534[0].q[1]  = \i_w$534 [7:4];
-  assign \i_w$534[0].q[2]  = \i_w$534 [11:8];
-  assign \i_w$534[0].q[3]  = \i_w$534 [15:12];
-  assign \o_w$535[0]  = \i_w$534 ;
-  assign \o_w$535[0].q  = \i_w$534 ;
-  assign \o_w$535[0].q[0]  = \i_w$534 [3:0];
-  assign \o_w$535[0].q[1]  = \i_w$534 [7:4];
-  assign \o_w$535[0].q[2]  = \i_w$534 [11:8];
-  assign \o_w$535[0].q[3]  = \i_w$534 [15:12];
-  assign \i_w$536[0]  = \i_w$536 ;
-  assign \i_w$536[0].q  = \i_w$536 ;
-  assign \i_w$536[0].q[0]  = \i_w$536 [3:0];
-  assign \i_w$536[0].q[1]  = \i_w$536 [7:4];
-  assign \i_w$536[0].q[2]  = \i_w$536 [11:8];
-  assign \i_w$536[0].q[3]  = \i_w$536 [15:12];
-  assign \o_w$537[0]  = \i_w$536 ;
-  assign \o_w$537[0].q  = \i_w$536 ;
-  assign \o_w$537[0].q[0]  = \i_w$536 [3:0];
-  assign \o_w$537[0].q[1]  = \i_w$536 [7:4];
-  assign \o_w$537[0].q[2]  = \i_w$536 [11:8];
-  assign \o_w$537[0].q[3]  = \i_w$536 [15:12];
-  assign \i_w$538[0]  = \i_w$538 ;
-  assign \i_w$538[0].q  = \i_w$538 ;
-  assign \i_w$538[0].q[0]  = \i_w$538 [3:0];
-  assign \i_w$538[0].q[1]  = \i_w$538 [7:4];
-  assign \i_w$538[0].q[2]  = \i_w$538 [11:8];
-  assign \i_w$538[0].q[3]  = \i_w$538 [15:12];
-  assign \o_w$539[0]  = \i_w$538 ;
-  assign \o_w$539[0].q  = \i_w$538 ;
-  assign \o_w$539[0].q[0]  = \i_w$538 [3:0];
-  assign \o_w$539[0].q[1]  = \i_w$538 [7:4];
-  assign \o_w$539[0].q[2]  = \i_w$538 [11:8];
-  assign \o_w$539[0].q[3]  = \i_w$538 [15:12];
-  assign \i_w$540[0]  = \i_w$540 ;
-  assign \i_w$540[0].q  = \i_w$540 ;
-  assign \i_w$540[0].q[0]  = \i_w$540 [3:0];
-  assign \i_w$540[0].q[1]  = \i_w$540 [7:4];
-  assign \i_w$540[0].q[2]  = \i_w$540 [11:8];
-  assign \i_w$540[0].q[3]  = \i_w$540 [15:12];
-  assign \o_w$541[0]  = \i_w$540 ;
-  assign \o_w$541[0].q  = \i_w$540 ;
-  assign \o_w$541[0].q[0]  = \i_w$540 [3:0];
-  assign \o_w$541[0].q[1]  = \i_w$540 [7:4];
-  assign \o_w$541[0].q[2]  = \i_w$540 [11:8];
-  assign \o_w$541[0].q[3]  = \i_w$540 [15:12];
-  assign \i_w$542[0]  = \i_w$542 ;
-  assign \i_w$542[0].q  = \i_w$542 ;
-  assign \i_w$542[0].q[0]  = \i_w$542 [3:0];
-  assign \i_w$542[0].q[1]  = \i_w$542 [7:4];
-  assign \i_w$542[0].q[2]  = \i_w$542 [11:8];
-  assign \i_w$542[0].q[3]  = \i_w$542 [15:12];
-  assign \o_w$543[0]  = \i_w$542 ;
-  assign \o_w$543[0].q  = \i_w$542 ;
-  assign \o_w$543[0].q[0]  = \i_w$542 [3:0];
-  assign \o_w$543[0].q[1]  = \i_w$542 [7:4];
-  assign \o_w$543[0].q[2]  = \i_w$542 [11:8];
-  assign \o_w$543[0].q[3]  = \i_w$542 [15:12];
+  assign \o_psum$525[0]  = \o_psum$525 ;
+  assign \o_psum$525[0][0]  = \o_psum$525 ;
+  assign \o_psum$525[0][0].p  = \o_psum$525 [18:0];
+  assign \o_psum$525[0][0].a  = \o_psum$525 [33:19];
+  assign \o_psum$525[0][0].first  = \o_psum$525 [34];
+  assign \o_psum$525[0][0].last  = \o_psum$525 [35];
+  assign \o_valid$526[0]  = \o_valid$526 ;
+  assign \o_psum$527[0]  = \o_psum$527 ;
+  assign \o_psum$527[0][0]  = \o_psum$527 ;
+  assign \o_psum$527[0][0].p  = \o_psum$527 [18:0];
+  assign \o_psum$527[0][0].a  = \o_psum$527 [33:19];
+  assign \o_psum$527[0][0].first  = \o_psum$527 [34];
+  assign \o_psum$527[0][0].last  = \o_psum$527 [35];
+  assign \o_valid$528[0]  = \o_valid$528 ;
+  assign \o_psum$529[0]  = \o_psum$529 ;
+  assign \o_psum$529[0][0]  = \o_psum$529 ;
+  assign \o_psum$529[0][0].p  = \o_psum$529 [18:0];
+  assign \o_psum$529[0][0].a  = \o_psum$529 [33:19];
+  assign \o_psum$529[0][0].first  = \o_psum$529 [34];
+  assign \o_psum$529[0][0].last  = \o_psum$529 [35];
+  assign \o_valid$530[0]  = \o_valid$530 ;
+  assign \o_psum$531[0]  = \o_psum$531 ;
+  assign \o_psum$531[0][0]  = \o_psum$531 ;
+  assign \o_psum$531[0][0].p  = \o_psum$531 [18:0];
+  assign \o_psum$531[0][0].a  = \o_psum$531 [33:19];
+  assign \o_psum$531[0][0].first  = \o_psum$531 [34];
+  assign \o_psum$531[0][0].last  = \o_psum$531 [35];
+  assign \o_valid$532[0]  = \o_valid$532 ;
+  assign \o_psum$533[0]  = \o_psum$533 ;
+  assign \o_psum$533[0][0]  = \o_psum$533 ;
+  assign \o_psum$533[0][0].p  = \o_psum$533 [18:0];
+  assign \o_psum$533[0][0].a  = \o_psum$533 [33:19];
+  assign \o_psum$533[0][0].first  = \o_psum$533 [34];
+  assign \o_psum$533[0][0].last  = \o_psum$533 [35];
+  assign \o_valid$534[0]  = \o_valid$534 ;
+  assign \o_psum$535[0]  = \o_psum$535 ;
+  assign \o_psum$535[0][0]  = \o_psum$535 ;
+  assign \o_psum$535[0][0].p  = \o_psum$535 [18:0];
+  assign \o_psum$535[0][0].a  = \o_psum$535 [33:19];
+  assign \o_psum$535[0][0].first  = \o_psum$535 [34];
+  assign \o_psum$535[0][0].last  = \o_psum$535 [35];
+  assign \o_valid$536[0]  = \o_valid$536 ;
+  assign \o_psum$537[0]  = \o_psum$537 ;
+  assign \o_psum$537[0][0]  = \o_psum$537 ;
+  assign \o_psum$537[0][0].p  = \o_psum$537 [18:0];
+  assign \o_psum$537[0][0].a  = \o_psum$537 [33:19];
+  assign \o_psum$537[0][0].first  = \o_psum$537 [34];
+  assign \o_psum$537[0][0].last  = \o_psum$537 [35];
+  assign \o_valid$538[0]  = \o_valid$538 ;
   assign \i_w$544[0]  = \i_w$544 ;
   assign \i_w$544[0].q  = \i_w$544 ;
   assign \i_w$544[0].q[0]  = \i_w$544 [3:0];
   assign \i_w$544[0].q[1]  = \i_w$544 [7:4];
   assign \i_w$544[0].q[2]  = \i_w$544 [11:8];
   assign \i_w$544[0].q[3]  = \i_w$544 [15:12];
-  assign \o_w$545[0]  = \i_w$544 ;
-  assign \o_w$545[0].q  = \i_w$544 ;
-  assign \o_w$545[0].q[0]  = \i_w$544 [3:0];
-  assign \o_w$545[0].q[1]  = \i_w$544 [7:4];
-  assign \o_w$545[0].q[2]  = \i_w$544 [11:8];
-  assign \o_w$545[0].q[3]  = \i_w$544 [15:12];
+  assign \w7_q_d7[0]  = \i_w$544 [3:0];
+  assign \w7_q_d7[1]  = \i_w$544 [7:4];
+  assign \w7_q_d7[2]  = \i_w$544 [11:8];
+  assign \w7_q_d7[3]  = \i_w$544 [15:12];
   assign \i_hand$546[0]  = \i_hand$546 [35:0];
   assign \i_hand$546[0].p  = \i_hand$546 [18:0];
   assign \i_hand$546[0].a  = \i_hand$546 [33:19];
@@ -13141,102 +13141,102 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   assign \i_hand$546 [107:72] = \o_psum$552 ;
   assign \i_hand$546 [71:36] = \o_psum$550 ;
   assign \i_hand$546 [35:0] = \o_psum$547 ;
-  assign \i_hand_valid$509 [7] = \o_valid$524 ;
-  assign \i_hand_valid$509 [6] = \o_valid$522 ;
-  assign \i_hand_valid$509 [5] = \o_valid$520 ;
-  assign \i_hand_valid$509 [4] = \o_valid$518 ;
-  assign \i_hand_valid$509 [3] = \o_valid$516 ;
-  assign \i_hand_valid$509 [2] = \o_valid$514 ;
-  assign \i_hand_valid$509 [1] = \o_valid$512 ;
-  assign \i_hand_valid$509 [0] = \o_valid$510 ;
-  assign \i_hand$507 [287:252] = \o_psum$523 ;
-  assign \i_hand$507 [251:216] = \o_psum$521 ;
-  assign \i_hand$507 [215:180] = \o_psum$519 ;
-  assign \i_hand$507 [179:144] = \o_psum$517 ;
-  assign \i_hand$507 [143:108] = \o_psum$515 ;
-  assign \i_hand$507 [107:72] = \o_psum$513 ;
-  assign \i_hand$507 [71:36] = \o_psum$511 ;
-  assign \i_hand$507 [35:0] = \o_psum$508 ;
-  assign \i_hand_valid$470 [7] = \o_valid$485 ;
-  assign \i_hand_valid$470 [6] = \o_valid$483 ;
-  assign \i_hand_valid$470 [5] = \o_valid$481 ;
-  assign \i_hand_valid$470 [4] = \o_valid$479 ;
-  assign \i_hand_valid$470 [3] = \o_valid$477 ;
-  assign \i_hand_valid$470 [2] = \o_valid$475 ;
-  assign \i_hand_valid$470 [1] = \o_valid$473 ;
-  assign \i_hand_valid$470 [0] = \o_valid$471 ;
-  assign \i_hand$468 [287:252] = \o_psum$484 ;
-  assign \i_hand$468 [251:216] = \o_psum$482 ;
-  assign \i_hand$468 [215:180] = \o_psum$480 ;
-  assign \i_hand$468 [179:144] = \o_psum$478 ;
-  assign \i_hand$468 [143:108] = \o_psum$476 ;
-  assign \i_hand$468 [107:72] = \o_psum$474 ;
-  assign \i_hand$468 [71:36] = \o_psum$472 ;
-  assign \i_hand$468 [35:0] = \o_psum$469 ;
-  assign \i_hand_valid$431 [7] = \o_valid$446 ;
-  assign \i_hand_valid$431 [6] = \o_valid$444 ;
-  assign \i_hand_valid$431 [5] = \o_valid$442 ;
-  assign \i_hand_valid$431 [4] = \o_valid$440 ;
-  assign \i_hand_valid$431 [3] = \o_valid$438 ;
-  assign \i_hand_valid$431 [2] = \o_valid$436 ;
-  assign \i_hand_valid$431 [1] = \o_valid$434 ;
-  assign \i_hand_valid$431 [0] = \o_valid$432 ;
-  assign \i_hand$429 [287:252] = \o_psum$445 ;
-  assign \i_hand$429 [251:216] = \o_psum$443 ;
-  assign \i_hand$429 [215:180] = \o_psum$441 ;
-  assign \i_hand$429 [179:144] = \o_psum$439 ;
-  assign \i_hand$429 [143:108] = \o_psum$437 ;
-  assign \i_hand$429 [107:72] = \o_psum$435 ;
-  assign \i_hand$429 [71:36] = \o_psum$433 ;
-  assign \i_hand$429 [35:0] = \o_psum$430 ;
-  assign \i_hand_valid$392 [7] = \o_valid$407 ;
-  assign \i_hand_valid$392 [6] = \o_valid$405 ;
-  assign \i_hand_valid$392 [5] = \o_valid$403 ;
-  assign \i_hand_valid$392 [4] = \o_valid$401 ;
-  assign \i_hand_valid$392 [3] = \o_valid$399 ;
-  assign \i_hand_valid$392 [2] = \o_valid$397 ;
-  assign \i_hand_valid$392 [1] = \o_valid$395 ;
-  assign \i_hand_valid$392 [0] = \o_valid$393 ;
-  assign \i_hand$390 [287:252] = \o_psum$406 ;
-  assign \i_hand$390 [251:216] = \o_psum$404 ;
-  assign \i_hand$390 [215:180] = \o_psum$402 ;
-  assign \i_hand$390 [179:144] = \o_psum$400 ;
-  assign \i_hand$390 [143:108] = \o_psum$398 ;
-  assign \i_hand$390 [107:72] = \o_psum$396 ;
-  assign \i_hand$390 [71:36] = \o_psum$394 ;
-  assign \i_hand$390 [35:0] = \o_psum$391 ;
-  assign \i_hand_valid$353 [7] = \o_valid$368 ;
-  assign \i_hand_valid$353 [6] = \o_valid$366 ;
-  assign \i_hand_valid$353 [5] = \o_valid$364 ;
-  assign \i_hand_valid$353 [4] = \o_valid$362 ;
-  assign \i_hand_valid$353 [3] = \o_valid$360 ;
-  assign \i_hand_valid$353 [2] = \o_valid$358 ;
-  assign \i_hand_valid$353 [1] = \o_valid$356 ;
-  assign \i_hand_valid$353 [0] = \o_valid$354 ;
-  assign \i_hand$351 [287:252] = \o_psum$367 ;
-  assign \i_hand$351 [251:216] = \o_psum$365 ;
-  assign \i_hand$351 [215:180] = \o_psum$363 ;
-  assign \i_hand$351 [179:144] = \o_psum$361 ;
-  assign \i_hand$351 [143:108] = \o_psum$359 ;
-  assign \i_hand$351 [107:72] = \o_psum$357 ;
-  assign \i_hand$351 [71:36] = \o_psum$355 ;
-  assign \i_hand$351 [35:0] = \o_psum$352 ;
-  assign \i_hand_valid$314 [7] = \o_valid$329 ;
-  assign \i_hand_valid$314 [6] = \o_valid$327 ;
-  assign \i_hand_valid$314 [5] = \o_valid$325 ;
-  assign \i_hand_valid$314 [4] = \o_valid$323 ;
-  assign \i_hand_valid$314 [3] = \o_valid$321 ;
-  assign \i_hand_valid$314 [2] = \o_valid$319 ;
-  assign \i_hand_valid$314 [1] = \o_valid$317 ;
-  assign \i_hand_valid$314 [0] = \o_valid$315 ;
-  assign \i_hand$312 [287:252] = \o_psum$328 ;
-  assign \i_hand$312 [251:216] = \o_psum$326 ;
-  assign \i_hand$312 [215:180] = \o_psum$324 ;
-  assign \i_hand$312 [179:144] = \o_psum$322 ;
-  assign \i_hand$312 [143:108] = \o_psum$320 ;
-  assign \i_hand$312 [107:72] = \o_psum$318 ;
-  assign \i_hand$312 [71:36] = \o_psum$316 ;
-  assign \i_hand$312 [35:0] = \o_psum$313 ;
+  assign \i_hand_valid$523 [7] = \o_valid$538 ;
+  assign \i_hand_valid$523 [6] = \o_valid$536 ;
+  assign \i_hand_valid$523 [5] = \o_valid$534 ;
+  assign \i_hand_valid$523 [4] = \o_valid$532 ;
+  assign \i_hand_valid$523 [3] = \o_valid$530 ;
+  assign \i_hand_valid$523 [2] = \o_valid$528 ;
+  assign \i_hand_valid$523 [1] = \o_valid$526 ;
+  assign \i_hand_valid$523 [0] = \o_valid$524 ;
+  assign \i_hand$521 [287:252] = \o_psum$537 ;
+  assign \i_hand$521 [251:216] = \o_psum$535 ;
+  assign \i_hand$521 [215:180] = \o_psum$533 ;
+  assign \i_hand$521 [179:144] = \o_psum$531 ;
+  assign \i_hand$521 [143:108] = \o_psum$529 ;
+  assign \i_hand$521 [107:72] = \o_psum$527 ;
+  assign \i_hand$521 [71:36] = \o_psum$525 ;
+  assign \i_hand$521 [35:0] = \o_psum$522 ;
+  assign \i_hand_valid$498 [7] = \o_valid$513 ;
+  assign \i_hand_valid$498 [6] = \o_valid$511 ;
+  assign \i_hand_valid$498 [5] = \o_valid$509 ;
+  assign \i_hand_valid$498 [4] = \o_valid$507 ;
+  assign \i_hand_valid$498 [3] = \o_valid$505 ;
+  assign \i_hand_valid$498 [2] = \o_valid$503 ;
+  assign \i_hand_valid$498 [1] = \o_valid$501 ;
+  assign \i_hand_valid$498 [0] = \o_valid$499 ;
+  assign \i_hand$496 [287:252] = \o_psum$512 ;
+  assign \i_hand$496 [251:216] = \o_psum$510 ;
+  assign \i_hand$496 [215:180] = \o_psum$508 ;
+  assign \i_hand$496 [179:144] = \o_psum$506 ;
+  assign \i_hand$496 [143:108] = \o_psum$504 ;
+  assign \i_hand$496 [107:72] = \o_psum$502 ;
+  assign \i_hand$496 [71:36] = \o_psum$500 ;
+  assign \i_hand$496 [35:0] = \o_psum$497 ;
+  assign \i_hand_valid$473 [7] = \o_valid$488 ;
+  assign \i_hand_valid$473 [6] = \o_valid$486 ;
+  assign \i_hand_valid$473 [5] = \o_valid$484 ;
+  assign \i_hand_valid$473 [4] = \o_valid$482 ;
+  assign \i_hand_valid$473 [3] = \o_valid$480 ;
+  assign \i_hand_valid$473 [2] = \o_valid$478 ;
+  assign \i_hand_valid$473 [1] = \o_valid$476 ;
+  assign \i_hand_valid$473 [0] = \o_valid$474 ;
+  assign \i_hand$471 [287:252] = \o_psum$487 ;
+  assign \i_hand$471 [251:216] = \o_psum$485 ;
+  assign \i_hand$471 [215:180] = \o_psum$483 ;
+  assign \i_hand$471 [179:144] = \o_psum$481 ;
+  assign \i_hand$471 [143:108] = \o_psum$479 ;
+  assign \i_hand$471 [107:72] = \o_psum$477 ;
+  assign \i_hand$471 [71:36] = \o_psum$475 ;
+  assign \i_hand$471 [35:0] = \o_psum$472 ;
+  assign \i_hand_valid$448 [7] = \o_valid$463 ;
+  assign \i_hand_valid$448 [6] = \o_valid$461 ;
+  assign \i_hand_valid$448 [5] = \o_valid$459 ;
+  assign \i_hand_valid$448 [4] = \o_valid$457 ;
+  assign \i_hand_valid$448 [3] = \o_valid$455 ;
+  assign \i_hand_valid$448 [2] = \o_valid$453 ;
+  assign \i_hand_valid$448 [1] = \o_valid$451 ;
+  assign \i_hand_valid$448 [0] = \o_valid$449 ;
+  assign \i_hand$446 [287:252] = \o_psum$462 ;
+  assign \i_hand$446 [251:216] = \o_psum$460 ;
+  assign \i_hand$446 [215:180] = \o_psum$458 ;
+  assign \i_hand$446 [179:144] = \o_psum$456 ;
+  assign \i_hand$446 [143:108] = \o_psum$454 ;
+  assign \i_hand$446 [107:72] = \o_psum$452 ;
+  assign \i_hand$446 [71:36] = \o_psum$450 ;
+  assign \i_hand$446 [35:0] = \o_psum$447 ;
+  assign \i_hand_valid$423 [7] = \o_valid$438 ;
+  assign \i_hand_valid$423 [6] = \o_valid$436 ;
+  assign \i_hand_valid$423 [5] = \o_valid$434 ;
+  assign \i_hand_valid$423 [4] = \o_valid$432 ;
+  assign \i_hand_valid$423 [3] = \o_valid$430 ;
+  assign \i_hand_valid$423 [2] = \o_valid$428 ;
+  assign \i_hand_valid$423 [1] = \o_valid$426 ;
+  assign \i_hand_valid$423 [0] = \o_valid$424 ;
+  assign \i_hand$421 [287:252] = \o_psum$437 ;
+  assign \i_hand$421 [251:216] = \o_psum$435 ;
+  assign \i_hand$421 [215:180] = \o_psum$433 ;
+  assign \i_hand$421 [179:144] = \o_psum$431 ;
+  assign \i_hand$421 [143:108] = \o_psum$429 ;
+  assign \i_hand$421 [107:72] = \o_psum$427 ;
+  assign \i_hand$421 [71:36] = \o_psum$425 ;
+  assign \i_hand$421 [35:0] = \o_psum$422 ;
+  assign \i_hand_valid$398 [7] = \o_valid$413 ;
+  assign \i_hand_valid$398 [6] = \o_valid$411 ;
+  assign \i_hand_valid$398 [5] = \o_valid$409 ;
+  assign \i_hand_valid$398 [4] = \o_valid$407 ;
+  assign \i_hand_valid$398 [3] = \o_valid$405 ;
+  assign \i_hand_valid$398 [2] = \o_valid$403 ;
+  assign \i_hand_valid$398 [1] = \o_valid$401 ;
+  assign \i_hand_valid$398 [0] = \o_valid$399 ;
+  assign \i_hand$396 [287:252] = \o_psum$412 ;
+  assign \i_hand$396 [251:216] = \o_psum$410 ;
+  assign \i_hand$396 [215:180] = \o_psum$408 ;
+  assign \i_hand$396 [179:144] = \o_psum$406 ;
+  assign \i_hand$396 [143:108] = \o_psum$404 ;
+  assign \i_hand$396 [107:72] = \o_psum$402 ;
+  assign \i_hand$396 [71:36] = \o_psum$400 ;
+  assign \i_hand$396 [35:0] = \o_psum$397 ;
   assign o_row[383:336] = o_y;
   assign o_row[335:288] = y6_d1;
   assign o_row[287:240] = y5_d2;
@@ -13245,21 +13245,21 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_r
   assign o_row[143:96] = y2_d5;
   assign o_row[95:48] = y1_d6;
   assign o_row[47:0] = y0_d7;
-  assign i_hand_valid[7] = \o_valid$289 ;
-  assign i_hand_valid[6] = \o_valid$287 ;
-  assign i_hand_valid[5] = \o_valid$285 ;
-  assign i_hand_valid[4] = \o_valid$283 ;
-  assign i_hand_valid[3] = \o_valid$281 ;
-  assign i_hand_valid[2] = \o_valid$279 ;
-  assign i_hand_valid[1] = \o_valid$277 ;
+  assign i_hand_valid[7] = \o_valid$387 ;
+  assign i_hand_valid[6] = \o_valid$385 ;
+  assign i_hand_valid[5] = \o_valid$383 ;
+  assign i_hand_valid[4] = \o_valid$381 ;
+  assign i_hand_valid[3] = \o_valid$379 ;
+  assign i_hand_valid[2] = \o_valid$377 ;
+  assign i_hand_valid[1] = \o_valid$375 ;
   assign i_hand_valid[0] = o_valid;
-  assign i_hand[287:252] = \o_psum$288 ;
-  assign i_hand[251:216] = \o_psum$286 ;
-  assign i_hand[215:180] = \o_psum$284 ;
-  assign i_hand[179:144] = \o_psum$282 ;
-  assign i_hand[143:108] = \o_psum$280 ;
-  assign i_hand[107:72] = \o_psum$278 ;
-  assign i_hand[71:36] = \o_psum$276 ;
+  assign i_hand[287:252] = \o_psum$386 ;
+  assign i_hand[251:216] = \o_psum$384 ;
+  assign i_hand[215:180] = \o_psum$382 ;
+  assign i_hand[179:144] = \o_psum$380 ;
+  assign i_hand[143:108] = \o_psum$378 ;
+  assign i_hand[107:72] = \o_psum$376 ;
+  assign i_hand[71:36] = \o_psum$374 ;
   assign i_hand[35:0] = o_psum;
 endmodule
 
