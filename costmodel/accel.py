@@ -105,6 +105,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mpgemm.hw.array.config import AccelConfig, GemmShape
+from mpgemm.pe_designs.lut import LutConfig
 from mpgemm.pe_designs.mac import DequantMacConfig
 from mpgemm.pe_designs.mixpe import MixPEConfig
 from mpgemm.sim.golden.contract import PEConfig
@@ -112,7 +113,8 @@ from mpgemm.sim.golden.contract import PEConfig
 from .array import ArrayCycles, gemm_cycles
 from .components import FP32_FIELDS, fp_adder, int_adder, mux2, register, sram_access
 from .cost import ComponentCost
-from .mixpe import shared_parts  # the one family with a shared organisation so far
+from .lut import shared_parts as lut_shared_parts
+from .mixpe import shared_parts
 from .pe import PE_CONTROL_BITS, dequantizer, pe_cost, workload_beat_cost
 from .tech import DEFAULT_TECH, AccessEnergy, Technology
 from .workload import GemmWorkload
@@ -531,6 +533,8 @@ def _groups(accel: AccelConfig, tech: Technology) -> tuple[UnitGroup, ...]:
     shared = arr.organisation == "shared"
     if shared and isinstance(pe, DequantMacConfig):
         groups = _column_head_groups(accel, tech, logic, reg)
+    elif shared and isinstance(pe, LutConfig):
+        groups = _row_head_groups(accel, tech, logic)
     elif shared:
         groups = _shared_groups(accel, tech, logic, reg)
         wgt = arr.grid_ports.weight.width   # the skew carries what the grid PEs take
@@ -651,6 +655,28 @@ def _column_head_groups(accel: AccelConfig, tech: Technology, logic, reg) -> lis
                   reg(act + PE_CONTROL_BITS), "stage shift",
                   lambda a: a.slots * R * arr.head_cycles,
                   "activation and control words waiting for the column heads"),
+    ]
+
+
+def _row_head_groups(accel: AccelConfig, tech: Technology, logic) -> list[UnitGroup]:
+    """The grid and the row heads of a ``"shared"`` array of 1 x 1 LUT tiles: the grid PEs
+    without their table precompute (and forwarding the table), one precompute per row."""
+    arr = accel.array
+    pe = arr.pe
+    assert isinstance(pe, LutConfig)
+    R, C = arr.rows, arr.cols
+    grid, head = lut_shared_parts(pe, tech)
+    grid_total = sum(grid.values(), ComponentCost.zero())
+    head_total = sum(head.values(), ComponentCost.zero())
+    return [
+        UnitGroup("pes", "pes", arr.pes,
+                  ComponentCost(grid_total.area_um2,
+                                grid_total.energy_pj * tech.pnr_energy_factor), "beat",
+                  lambda a: a.pe_beats,
+                  f"{R} x {C} LUT PEs latching their row's table instead of building it"),
+        UnitGroup("row_tables", "shared", R, logic(head_total), "beat",
+                  lambda a: a.slots * R,
+                  "one table precompute per row, at its left edge, once per beat"),
     ]
 
 

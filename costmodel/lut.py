@@ -32,7 +32,7 @@ from .pe import PECost, PEModel, _contract_plumbing, check_typed_grouped_workloa
 from .tech import Technology
 from .workload import GemmWorkload
 
-__all__ = ["LUT"]
+__all__ = ["LUT", "shared_parts"]
 
 _PER_BEAT = ("table_precompute", "precompute_fp16_adders", "operand_isolation",
              "table_registers", "act_sum",
@@ -158,6 +158,25 @@ def _lut_model(config: LutConfig, tech: Technology) -> dict[str, ComponentCost]:
     out.update({name: ComponentCost(c.area_um2, c.energy_pj * cycles)
                 for name, c in plumbing.items()})
     return out
+
+
+def shared_parts(config: LutConfig, tech: Technology) -> tuple[dict[str, ComponentCost],
+                                                                 dict[str, ComponentCost]]:
+    """``(grid_pe, row_head)`` of a ``"shared"`` array of 1 x 1 LUT tiles
+    (:mod:`mpgemm.hw.array.shared`): the grid PE is the tile without its table precompute
+    and operand isolation, which move to the row's head (:class:`LutRowTable`, energies per
+    beat), and its forwarding registers carry the table instead of the activations."""
+    whole = _lut_model(config, tech)
+    moved = ("precompute_fp16_adders", "table_precompute", "operand_isolation")
+    head = {name: whole[name] for name in moved if name in whole}
+    grid = {name: c for name, c in whole.items() if name not in moved}
+    fwd = grid["forwarding_registers"]
+    act, table = config.ports.act.width, config.table_port.width * config.rows
+    per_bit = register(1, tech)
+    grid["forwarding_registers"] = ComponentCost(
+        fwd.area_um2 + per_bit.area_um2 * (table - act),
+        fwd.energy_pj + per_bit.energy_pj * (table - act) * config.timing().cycles)
+    return grid, head
 
 
 def _check_lut(config: LutConfig, workload: GemmWorkload) -> None:

@@ -23,6 +23,7 @@ from mpgemm.hw.array.accel import Accelerator
 from mpgemm.hw.array.config import AccelConfig, ArrayConfig, accel_from_dict
 from mpgemm.hw.array.presets import ARRAY_PRESETS
 from mpgemm.hw.contract import layout_of
+from mpgemm.pe_designs.lut import rtl as lut_rtl
 from mpgemm.pe_designs.mixpe.rtl import MixPEColumnDequant
 from mpgemm.pe_designs.presets import PRESETS
 from mpgemm.sim.golden.array import array_gemm
@@ -349,6 +350,46 @@ def test_shared_dequant_mac_rows_must_wait_for_the_heads(monkeypatch):
     monkeypatch.setattr(ArrayConfig, "head_cycles", property(lambda self: 0))
     with pytest.raises(AssertionError):
         check_gemms(shared(replace(DQ8, lanes=1), 2, 2), seed=42, n_random=0)
+
+
+#: 1 x 1 LUT tiles: W2A8 with a zero point (exact tables), a mixture of all formats, FP16
+#: activations with INT8 tables.
+LUT1 = replace(PRESETS["lut_w2_a8"], rows=1, cols=1)
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("organisation", ["standalone", "shared"])
+@pytest.mark.parametrize("pe, rows, cols", [
+    (LUT1, 2, 3), (replace(PRESETS["lut_all_a8"], rows=1, cols=1), 2, 2),
+    (replace(PRESETS["lut_w2_fp16"], rows=1, cols=1), 2, 2),
+], ids=["w2a8", "all_formats", "fp16_int8_tables"])
+def test_lut_arrays_end_to_end(pe, rows, cols, organisation):
+    """Arrays of 1 x 1 LUT tiles, each with its own table or with the row's table built once
+    at the left edge: bit-exact, and the cycles of the per-column data types."""
+    config = AccelConfig(array=ArrayConfig(pe=pe, rows=rows, cols=cols,
+                                           organisation=organisation),
+                         a_depth=256, w_depth=256, o_depth=64)
+    check_gemms(config, seed=53, n_random=1)
+
+
+@pytest.mark.sim
+def test_lut_row_tables_must_be_combinational(monkeypatch):
+    """A row head that registers its table (one cycle late for the grid): caught."""
+    real = lut_rtl.LutPrecompute
+
+    def registered(config, *, registered=True):
+        return real(config, registered=True)
+    monkeypatch.setattr(lut_rtl, "LutPrecompute", registered)
+    config = AccelConfig(array=ArrayConfig(pe=LUT1, rows=2, cols=2, organisation="shared"),
+                         a_depth=256, w_depth=256, o_depth=64)
+    with pytest.raises(AssertionError):
+        check_gemms(config, seed=55, n_random=0)
+
+
+def test_lut_tiles_larger_than_one_pe_have_no_array():
+    with pytest.raises(ValueError, match=r"pe must be a PE \(tile_shape \(1, 1, k\)\)"):
+        ArrayConfig(pe=PRESETS["lut_w2_a8"])
+    assert LUT1.dataflows == ("os",) and "shared" in LUT1.organisations
 
 
 def test_shared_grid_pes_take_only_the_codes():

@@ -486,3 +486,16 @@ def test_dequantizing_once_per_column():
     assert s.area_um2 < a.area_um2
     assert gemm_energy(shared, 8, 8, 256).latency_cycles == gemm_energy(alone, 8, 8,
                                                                         256).latency_cycles
+
+
+def test_lut_row_tables():
+    """A shared LUT array: one table precompute per row instead of per PE; the grid PEs
+    forward tables (wider than the activations), so the saving is the adders less those
+    registers."""
+    pe = replace(PRESETS["lut_w2_a8"], rows=1, cols=1)
+    alone = accel_cost(AccelConfig(array=ArrayConfig(pe=pe, rows=2, cols=64)))
+    shared = accel_cost(AccelConfig(array=ArrayConfig(pe=pe, rows=2, cols=64,
+                                                      organisation="shared")))
+    assert shared.group("row_tables").count == 2
+    assert shared.group("pes").unit.area_um2 < alone.group("pes").unit.area_um2
+    assert shared.area_um2 < alone.area_um2

@@ -79,11 +79,16 @@ class Mesh(wiring.Component):
             for j in range(nc):
                 m.submodules[f"tile_{i}_{j}"] = tiles[i][j]
 
+        row_head = (SHARED[c.pe.kind].row_head if c.organisation == "shared" else None)
         for r in range(c.rows):
             i, rr = divmod(r, tr)
             d = r * self.row_skew + c.head_cycles   # the column heads' registers
-            m.d.comb += [tiles[i][0].i_a[rr].eq(delayed(m, self.i_a[r], d, f"a{r}")),
-                         tiles[i][0].i_ctl[rr].eq(delayed(m, self.i_ctl, d, f"ctl{r}"))]
+            a, ctl = delayed(m, self.i_a[r], d, f"a{r}"), delayed(m, self.i_ctl, d, f"ctl{r}")
+            if row_head is not None:
+                head = m.submodules[f"row{r}_head"] = row_head(c.pe)
+                m.d.comb += [head.i_a.eq(a), head.i_valid.eq(ctl.valid)]
+                a = head.o_table
+            m.d.comb += [tiles[i][0].i_a[rr].eq(a), tiles[i][0].i_ctl[rr].eq(ctl)]
             for j in range(1, nc):
                 m.d.comb += [tiles[i][j].i_a[rr].eq(tiles[i][j - 1].o_a[rr]),
                              tiles[i][j].i_ctl[rr].eq(tiles[i][j - 1].o_ctl[rr])]
@@ -152,6 +157,10 @@ class Mesh(wiring.Component):
                 head = m.submodules[f"col{k}_head"] = org.column_head(c.pe)
                 m.d.comb += [head.i_w.eq(delayed(m, self.i_w[k], k, f"w{k}")),
                              tiles[0][j].i_w[kk].eq(head.o_w)]
+        elif org.column_unit is None:
+            for k in range(c.cols):
+                j, kk = divmod(k, tc)
+                m.d.comb += tiles[0][j].i_w[kk].eq(delayed(m, self.i_w[k], k, f"w{k}"))
         if org.column_unit is not None:
             self._foot_units(m, tiles, org.column_unit)
         else:

@@ -14,6 +14,7 @@ from .config import AccelConfig, ArrayConfig
 __all__ = ["ARRAY_PRESETS", "SIMULATOR", "PAPER_ARRAYS"]
 
 _INT8 = replace(PE_PRESETS["int_mac_w8a8"], lanes=1)
+_LUT1 = replace(PE_PRESETS["lut_w2_a8"], rows=1, cols=1)
 
 
 def _accel(pe: str | object, rows: int, cols: int, dataflow: str, *,
@@ -50,6 +51,13 @@ ARRAY_PRESETS = {
     "array_mixpe_w4a8_os_8x8_shared": _accel("mixpe_w4a8", 8, 8, "os", organisation="shared"),
     "array_mixpe_w4a16_os_4x4_shared": _accel("mixpe_w4a16", 4, 4, "os",
                                               organisation="shared"),
+    # LUT tensor core: arrays of 1 x 1 tiles (a table and a multiplexer-PE each), W2A8 with a
+    # zero point; standalone, and with each row's table built once at its left edge and passed
+    # along the row. The 2 x 64 shared array is the paper's M2 N64 K4 tile.
+    "array_lut_w2_a8_os_4x4": _accel(_LUT1, 4, 4, "os"),
+    "array_lut_w2_a8_os_4x4_shared": _accel(_LUT1, 4, 4, "os", organisation="shared"),
+    "array_lut_w2_a8_os_8x8_shared": _accel(_LUT1, 8, 8, "os", organisation="shared"),
+    "array_lut_w2_a8_os_2x64_shared": _accel(_LUT1, 2, 64, "os", organisation="shared"),
     # BitMoD: bit-serial 4-lane PEs, output-stationary; INT4 over INT8 activations, and the
     # paper's own tile: 8x8 PEs over FP16 activations with a per-group mixture of INT8, INT6,
     # FP4 and FP3 weights (groups of 128, signed INT8 scale).
@@ -63,7 +71,8 @@ ARRAY_PRESETS = {
 #: Icarus would take longer than the build (the 16x16 array, whose speed is also a benchmark,
 #: and the 8x8 arrays of the larger FP PEs).
 SIMULATOR = {name: "verilator" if name in ("array_int_mac_os_16x16", "array_dequant_mac_ws_8x8",
-                                           "array_bitserial_mix_fp16_os_8x8")
+                                           "array_bitserial_mix_fp16_os_8x8",
+                                           "array_lut_w2_a8_os_2x64_shared")
              else "icarus" for name in ARRAY_PRESETS}
 
 

@@ -20,11 +20,19 @@ Dequantize-then-MAC: in an output-stationary column every row sees the same weig
 :class:`~mpgemm.pe_designs.mac.rtl.DequantColumnHead` dequantizes them once at the top of the
 column (the PE's own stage-0 register moves there, and the rows' activations wait one register
 more to meet them) and the grid is of FP16 MACs.
+
+LUT tensor core (arrays of 1 x 1 tiles): a row's table is the same for every column, so
+:class:`~mpgemm.pe_designs.lut.rtl.LutRowTable` builds it once at the row's left edge, in the
+cycle the beat enters the row, and the grid PEs latch it and pass it right instead of the
+activations: the paper's table broadcast along N, one register per PE as the systolic array's
+price. A 2 x 64 shared array is the paper's M2 N64 K4 tile.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
+from mpgemm.pe_designs.lut.config import LutConfig
+from mpgemm.pe_designs.lut.rtl import LutRowTable, LutTilePE
 from mpgemm.pe_designs.mac.config import DequantMacConfig
 from mpgemm.pe_designs.mac.rtl import DequantColumnHead, Fp16MacPE
 from mpgemm.pe_designs.mixpe.rtl import MixPEColumnDequant, MixPEDot
@@ -42,15 +50,23 @@ class SharedOrganisation:
     of a column serving ``rows`` consecutive rows, which takes the weight word's fields that
     the grid PE does not (``i_<field>``) besides the rows' hand-offs and gives the column's
     results; ``column_head(pe_config)`` (or None) a unit at the top of a column turning the
-    weight word (``i_w``) into the grid's (``o_w``) in ``shared_head_cycles`` registers."""
+    weight word (``i_w``) into the grid's (``o_w``) in ``shared_head_cycles`` registers;
+    ``row_head(pe_config)`` (or None) a unit at the left of a row turning its activation
+    chunk (``i_a``, with the beat's ``i_valid``) into what the row's grid PEs take
+    (``o_table``), combinationally."""
 
     grid: Any
     column_unit: Any = None
     column_head: Any = None
+    row_head: Any = None
 
 
 def _fp16_mac_of(pe: DequantMacConfig) -> Fp16MacPE:
     return Fp16MacPE(pe.mac)
+
+
+def _lut_of(pe: LutConfig) -> LutTilePE:
+    return LutTilePE(pe, table_input=True)
 
 
 #: PE kind -> its shared organisation.
@@ -59,6 +75,8 @@ SHARED = {
     # Dequantize-then-MAC, output-stationary: every row of a column gets the same weights, so
     # they are dequantized once, at the top, and the grid is of FP16 MACs.
     "dequant_mac": SharedOrganisation(grid=_fp16_mac_of, column_head=DequantColumnHead),
+    # LUT tensor core: each row's table is built once, at the left, and travels along the row.
+    "lut": SharedOrganisation(grid=_lut_of, row_head=LutRowTable),
 }
 
 

@@ -272,6 +272,40 @@ class LutConfig(PEConfigBase):
         weights along K each; a result holds the ``rows * cols`` outputs, row-major."""
         return self.rows, self.cols, self.table_k
 
+    # --- arrays ------------------------------------------------------------------------------
+
+    @property
+    def dataflows(self) -> tuple[str, ...]:
+        # A 1 x 1 tile (one table, one multiplexer-PE) is a PE: an output-stationary grid of
+        # them is the tile generalised, rows of A down, columns of W across (the array steps
+        # each beat at its slowest column's data type, as for the bit-serial PE). A larger
+        # tile is already an array of its own.
+        return ("os",) if (self.rows, self.cols) == (1, 1) else ()
+
+    @property
+    def organisations(self) -> tuple[str, ...]:
+        # "shared": each array row's table is precomputed once, at the row's left edge, and
+        # travels along the row (the paper's table broadcast along N).
+        return ("standalone", "shared") if self.dataflows else ("standalone",)
+
+    @property
+    def table_port(self) -> Struct:
+        """One row's table as a port: ``{table: table_entries entries, exp: the chunk's
+        exponent field (INT8 tables only)}``."""
+        entry = Bits(16) if self.table_format == "fp16" else Bits(self.table_bits, signed=True)
+        fields: dict[str, Field] = {"table": Array(entry, self.table_entries)}
+        if self.table_format == "int8":
+            fields["exp"] = Bits(5)
+        return Struct(fields)
+
+    @property
+    def shared_ports(self) -> PEPorts:
+        """The grid PE of a ``"shared"`` array takes a table per row instead of activations
+        (and forwards it to its right-hand neighbour)."""
+        ports = self.ports
+        return PEPorts(act=Array(self.table_port, self.rows), weight=ports.weight,
+                       psum=ports.psum)
+
     # --- ports -------------------------------------------------------------------------------
 
     @property

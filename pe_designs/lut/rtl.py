@@ -39,14 +39,14 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from mpgemm.hw.contract import contract_plumbing, pe_signature
+from mpgemm.hw.contract import contract_plumbing, layout_of, pe_signature
 from mpgemm.hw.fp import FP16, FP32, FPAdd, round_pack, unpack
 from mpgemm.sim.golden import lut as L
 
 from ..bitserial.rtl import _by_dtype
 from .config import LutConfig
 
-__all__ = ['LutPrecompute', 'LutTilePE']
+__all__ = ['LutPrecompute', 'LutTilePE', 'LutRowTable']
 
 
 def _fp16_to_fp32(m, x, shift, negate, name: str):
@@ -109,10 +109,14 @@ class LutPrecompute(wiring.Component):
         INT8 tables only: the chunk's exponent field shared by the entries.
     """
 
-    def __init__(self, config: LutConfig):
+    def __init__(self, config: LutConfig, *, registered: bool = True):
         if not isinstance(config, LutConfig):
             raise TypeError(f"config must be a LutConfig, not {config!r}")
         self.config = config
+        #: False: ``table`` and ``exp`` follow ``a`` in the same cycle (no table register);
+        #: ``load`` then only gates the adders' operands. The precompute unit at the edge of
+        #: a "shared" array, whose grid PEs hold the table.
+        self.registered = registered
         c = config
         act = unsigned(16) if c.is_fp else signed(c.act_bits)
         entry = unsigned(16) if c.table_format == "fp16" else signed(c.table_bits)
@@ -159,6 +163,11 @@ class LutPrecompute(wiring.Component):
         stored = [vals[e] for e in entries]
         if c.table_format == "int8":
             stored = [self._quantize(m, v, j) for j, v in enumerate(stored)]
+        if not self.registered:
+            m.d.comb += [self.table[j].eq(v) for j, v in enumerate(stored)]
+            if c.table_format == "int8":
+                m.d.comb += self.exp.eq(top)
+            return m
         with m.If(self.load):
             m.d.sync += [self.table[j].eq(v) for j, v in enumerate(stored)]
             if c.table_format == "int8":
@@ -206,13 +215,20 @@ class LutPrecompute(wiring.Component):
 
 
 class LutTilePE(wiring.Component):
-    """LUT tensor core tile implementing the PE contract (see the module docstring)."""
+    """LUT tensor core tile implementing the PE contract (see the module docstring).
 
-    def __init__(self, config: LutConfig):
+    ``table_input=True``: the grid PE of a ``"shared"`` array (ports ``config.shared_ports``):
+    ``i_a`` brings each row's table, precomputed at the array's edge, instead of its
+    activations; the tile latches it when it accepts a beat, as its own precompute unit would,
+    and forwards it on ``o_a``.
+    """
+
+    def __init__(self, config: LutConfig, *, table_input: bool = False):
         if not isinstance(config, LutConfig):
             raise TypeError(f"config must be a LutConfig, not {config!r}")
         self.config = config
-        super().__init__(pe_signature(config.ports))
+        self.table_input = table_input
+        super().__init__(pe_signature(config.shared_ports if table_input else config.ports))
 
     def _correction(self, m, fmt: str, zero):
         """The correction constant ``c`` of ``fmt`` for one column (``sim.golden.lut``)."""
@@ -290,9 +306,14 @@ class LutTilePE(wiring.Component):
         # --- precompute: one table per row, filled when a beat is accepted --------------------
         tables, eshift = [], []
         for r in range(rows):
-            pre = LutPrecompute(c)
-            m.submodules[f"precompute{r}"] = pre
-            m.d.comb += [pre.a.eq(self.i_a[r]), pre.load.eq(accept)]
+            if self.table_input:
+                pre = Signal.like(self.i_a[r], name=f"table{r}")
+                with m.If(accept):
+                    m.d.sync += pre.eq(self.i_a[r])
+            else:
+                pre = LutPrecompute(c)
+                m.submodules[f"precompute{r}"] = pre
+                m.d.comb += [pre.a.eq(self.i_a[r]), pre.load.eq(accept)]
             tables.append(pre.table)
             if int8_tables:
                 # INT8 entries of a chunk with exponent field E sit 2^(E - 1) above the grid of
@@ -494,3 +515,26 @@ class LutTilePE(wiring.Component):
                 dq_left.eq(c.dq_cycles),
                 dq_bit.eq(0),
             ]
+
+
+class LutRowTable(wiring.Component):
+    """The table precompute of one row of a ``"shared"`` array of 1 x 1 LUT tiles, at the
+    row's left edge: ``o_table`` is the table of ``i_a``'s chunk (combinational; the grid PEs
+    latch it), built only while ``i_valid`` (the adders are idle otherwise)."""
+
+    def __init__(self, config: LutConfig):
+        if not isinstance(config, LutConfig):
+            raise TypeError(f"config must be a LutConfig, not {config!r}")
+        self.config = config
+        chunk = config.ports.act.element  # type: ignore[union-attr]
+        super().__init__({"i_a": In(layout_of(chunk)), "i_valid": In(1),
+                          "o_table": Out(layout_of(config.table_port))})
+
+    def elaborate(self, platform):
+        m = Module()
+        pre = m.submodules.precompute = LutPrecompute(self.config, registered=False)
+        m.d.comb += [pre.a.eq(self.i_a), pre.load.eq(self.i_valid),
+                     self.o_table.table.eq(pre.table)]
+        if self.config.table_format == "int8":
+            m.d.comb += self.o_table.exp.eq(pre.exp)
+        return m
