@@ -456,6 +456,32 @@ def test_broken_accelerators_fail(monkeypatch, mutant):
         check_gemms(config, seed=14, n_random=1)
 
 
+@pytest.mark.parametrize("shape", [(0, 2, 1), (2, 0, 1), (2, 2, 0)])
+def test_empty_shape_start_is_ignored(shape):
+    """The hardware guard: a start with a zero size leaves the accelerator idle."""
+    dut = Accelerator(accel())
+    seen: dict = {}
+
+    async def bench(ctx):
+        ctx.set(dut.m, shape[0])
+        ctx.set(dut.n, shape[1])
+        ctx.set(dut.k_beats, shape[2])
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        busy = []
+        for _ in range(5):
+            busy.append(ctx.get(dut.busy))
+            await ctx.tick()
+        seen["busy"] = busy
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["busy"] == [0] * 5
+
+
 def test_host_driver_rejects_bad_shapes():
     driver = AccelDriver(accel())
     with pytest.raises(ValueError, match=r"M must be in \[1, 1073741824\], not 0"):

@@ -23,7 +23,8 @@ in cycle ``t`` reaches PE ``(r, c)`` in cycle ``t + 2 + r * s + c`` (``s``: the 
   PEs of its first column overwrite their results with the next chunk's.
 * Unsupported shapes (zero sizes, too large for the buffers) are the host's to reject
   (:meth:`AccelConfig.check_gemm`, :class:`mpgemm.sim.stimulus.array.AccelDriver`); the
-  hardware does not check them.
+  hardware ignores a ``start`` with a zero size (``busy`` stays low) and does not check the
+  buffer bounds.
 * Weight-stationary: for each block of ``C`` columns and each fold of ``R`` beats of K, the
   fold's weights are read into the shadow registers one array row every ``L`` slots while the
   ``M`` activation rows issue one per slot; the tile takes ``max(M, C, (R - 1) * L + 1)`` slots
@@ -136,8 +137,11 @@ class Accelerator(wiring.Component):
                 m.d.sync += addr.eq(addr + 1)
             with m.If(self.start & ~self.busy):
                 m.d.sync += addr.eq(0)
+        # A start with an empty shape is ignored (busy stays low): the host driver and the
+        # config reject such GEMMs, and the controller's loops assume at least one beat.
         go = Signal()
-        m.d.comb += go.eq(self.start & ~self.busy)
+        m.d.comb += go.eq(self.start & ~self.busy &
+                          (self.m != 0) & (self.n != 0) & (self.k_beats != 0))
         with m.If(go):
             m.d.sync += [M.eq(self.m), N.eq(self.n), KB.eq(self.k_beats), run.eq(1),
                          self.cycles.eq(0)]
