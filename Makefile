@@ -81,8 +81,9 @@ typecheck: $(STAMP) ## mypy on the mpgemm package (hw, pe_designs, costmodel, si
 	cd $(TYPECHECK_DIR) && $(abspath $(PY)) -m mypy --config-file $(CURDIR)/pyproject.toml \
 	  --namespace-packages --explicit-package-bases -p mpgemm
 
-synth: $(STAMP) sysdeps-synth ## Yosys (generic, iCE40, Xilinx) + nextpnr on rtl_out/, reports/synth/*.json
-	$(PY) -m mpgemm.hw.flow.synth -j $(JOBS)
+# SYNTH_ARGS: e.g. --all (also the arrays of more than 16 PEs), --designs a,b, --no-pnr.
+synth: $(STAMP) sysdeps-synth ## Yosys (generic, iCE40, Xilinx, ECP5) + nextpnr fmax on rtl_out/, reports/synth/
+	$(PY) -m mpgemm.hw.flow.synth -j $(JOBS) $(SYNTH_ARGS)
 
 bench: $(STAMP) sysdeps-sim ## benchmarks (sim and test wall time, cost-model speed) to reports/bench.json
 	$(PY) -m mpgemm.sim.bench --out reports/bench.json

