@@ -60149,8 +60149,8 @@ module array_int_mac_os_16x16__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$1 ;
   reg [31:0] \$10 ;
   reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
+  wire [15:0] \$2 ;
+  wire [31:0] \$3 ;
   wire [32:0] \$4 ;
   reg [7:0] \$5 ;
   reg [7:0] \$6 ;
@@ -60161,6 +60161,7 @@ module array_int_mac_os_16x16__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [31:0] acc_next;
   input clk;
   wire clk;
+  wire [31:0] dot_ext;
   input [7:0] i_a;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
@@ -60203,9 +60204,9 @@ module array_int_mac_os_16x16__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [7:0] \w_sel[0] ;
   assign \$1  = i_ctl[0] & i_ctl[3];
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
+  assign \$2  = $signed(i_a) * $signed(w_sel);
+  assign \$3  = i_ctl[2] ? i_psum : acc;
+  assign \$4  = \$3  + { \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2  };
   always @(posedge clk)
     o_a <= \$5 ;
   always @(posedge clk)
@@ -60281,6 +60282,7 @@ module array_int_mac_os_16x16__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     end
   end
   assign acc_next = \$4 [31:0];
+  assign dot_ext = { \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2  };
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a;
   assign \i_w[0]  = i_w;
