@@ -1481,7 +1481,7 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
     .clk(clk),
     .\i_a$1 (i_a),
     .i_ctl(i_ctl),
-    .\i_w$65 (i_w),
+    .i_w(i_w),
     .o_row(o_row),
     .o_row_index(o_row_index),
     .o_row_valid(o_row_valid),
@@ -2312,7 +2312,7 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
   assign \$9  = 3'h1;
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o_row_index, o_row, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_index, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   reg [4:0] \$10 ;
@@ -2329,7 +2329,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   reg [23:0] \$20 ;
   reg [23:0] \$21 ;
   reg [23:0] \$22 ;
-  reg \$23 ;
+  reg [23:0] \$23 ;
   reg \$24 ;
   reg \$25 ;
   reg \$26 ;
@@ -2373,6 +2373,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   reg \$60 ;
   reg \$61 ;
   reg \$62 ;
+  reg \$63 ;
   reg [31:0] \$7 ;
   reg [31:0] \$8 ;
   reg [4:0] \$9 ;
@@ -2687,45 +2688,24 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [23:0] i_w;
-  input [95:0] \i_w$65 ;
-  wire [95:0] \i_w$65 ;
-  wire [23:0] \i_w$65[0] ;
-  wire [15:0] \i_w$65[0].code ;
-  wire [3:0] \i_w$65[0].code[0] ;
-  wire [3:0] \i_w$65[0].code[1] ;
-  wire [3:0] \i_w$65[0].code[2] ;
-  wire [3:0] \i_w$65[0].code[3] ;
-  wire [7:0] \i_w$65[0].scale ;
-  wire [23:0] \i_w$65[1] ;
-  wire [15:0] \i_w$65[1].code ;
-  wire [3:0] \i_w$65[1].code[0] ;
-  wire [3:0] \i_w$65[1].code[1] ;
-  wire [3:0] \i_w$65[1].code[2] ;
-  wire [3:0] \i_w$65[1].code[3] ;
-  wire [7:0] \i_w$65[1].scale ;
-  wire [23:0] \i_w$65[2] ;
-  wire [15:0] \i_w$65[2].code ;
-  wire [3:0] \i_w$65[2].code[0] ;
-  wire [3:0] \i_w$65[2].code[1] ;
-  wire [3:0] \i_w$65[2].code[2] ;
-  wire [3:0] \i_w$65[2].code[3] ;
-  wire [7:0] \i_w$65[2].scale ;
-  wire [23:0] \i_w$65[3] ;
-  wire [15:0] \i_w$65[3].code ;
-  wire [3:0] \i_w$65[3].code[0] ;
-  wire [3:0] \i_w$65[3].code[1] ;
-  wire [3:0] \i_w$65[3].code[2] ;
-  wire [3:0] \i_w$65[3].code[3] ;
-  wire [7:0] \i_w$65[3].scale ;
-  wire [23:0] \i_w$66 ;
-  wire [23:0] \i_w$66[0] ;
-  wire [15:0] \i_w$66[0].code ;
-  wire [3:0] \i_w$66[0].code[0] ;
-  wire [3:0] \i_w$66[0].code[1] ;
-  wire [3:0] \i_w$66[0].code[2] ;
-  wire [3:0] \i_w$66[0].code[3] ;
-  wire [7:0] \i_w$66[0].scale ;
+  input [95:0] i_w;
+  wire [95:0] i_w;
+  wire [23:0] \i_w$101 ;
+  wire [23:0] \i_w$101[0] ;
+  wire [15:0] \i_w$101[0].code ;
+  wire [3:0] \i_w$101[0].code[0] ;
+  wire [3:0] \i_w$101[0].code[1] ;
+  wire [3:0] \i_w$101[0].code[2] ;
+  wire [3:0] \i_w$101[0].code[3] ;
+  wire [7:0] \i_w$101[0].scale ;
+  wire [23:0] \i_w$67 ;
+  wire [23:0] \i_w$67[0] ;
+  wire [15:0] \i_w$67[0].code ;
+  wire [3:0] \i_w$67[0].code[0] ;
+  wire [3:0] \i_w$67[0].code[1] ;
+  wire [3:0] \i_w$67[0].code[2] ;
+  wire [3:0] \i_w$67[0].code[3] ;
+  wire [7:0] \i_w$67[0].scale ;
   wire [23:0] \i_w$68 ;
   wire [23:0] \i_w$68[0] ;
   wire [15:0] \i_w$68[0].code ;
@@ -2742,7 +2722,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire [3:0] \i_w$70[0].code[2] ;
   wire [3:0] \i_w$70[0].code[3] ;
   wire [7:0] \i_w$70[0].scale ;
-  reg [23:0] \i_w$72  = 24'h000000;
+  wire [23:0] \i_w$72 ;
   wire [23:0] \i_w$72[0] ;
   wire [15:0] \i_w$72[0].code ;
   wire [3:0] \i_w$72[0].code[0] ;
@@ -2750,14 +2730,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire [3:0] \i_w$72[0].code[2] ;
   wire [3:0] \i_w$72[0].code[3] ;
   wire [7:0] \i_w$72[0].scale ;
-  wire [23:0] \i_w$74 ;
-  wire [23:0] \i_w$74[0] ;
-  wire [15:0] \i_w$74[0].code ;
-  wire [3:0] \i_w$74[0].code[0] ;
-  wire [3:0] \i_w$74[0].code[1] ;
-  wire [3:0] \i_w$74[0].code[2] ;
-  wire [3:0] \i_w$74[0].code[3] ;
-  wire [7:0] \i_w$74[0].scale ;
+  (* init = 24'h000000 *)
   wire [23:0] \i_w$76 ;
   wire [23:0] \i_w$76[0] ;
   wire [15:0] \i_w$76[0].code ;
@@ -2766,78 +2739,86 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire [3:0] \i_w$76[0].code[2] ;
   wire [3:0] \i_w$76[0].code[3] ;
   wire [7:0] \i_w$76[0].scale ;
-  wire [23:0] \i_w$78 ;
-  wire [23:0] \i_w$78[0] ;
-  wire [15:0] \i_w$78[0].code ;
-  wire [3:0] \i_w$78[0].code[0] ;
-  wire [3:0] \i_w$78[0].code[1] ;
-  wire [3:0] \i_w$78[0].code[2] ;
-  wire [3:0] \i_w$78[0].code[3] ;
-  wire [7:0] \i_w$78[0].scale ;
-  reg [23:0] \i_w$80  = 24'h000000;
-  wire [23:0] \i_w$80[0] ;
-  wire [15:0] \i_w$80[0].code ;
-  wire [3:0] \i_w$80[0].code[0] ;
-  wire [3:0] \i_w$80[0].code[1] ;
-  wire [3:0] \i_w$80[0].code[2] ;
-  wire [3:0] \i_w$80[0].code[3] ;
-  wire [7:0] \i_w$80[0].scale ;
-  wire [23:0] \i_w$82 ;
-  wire [23:0] \i_w$82[0] ;
-  wire [15:0] \i_w$82[0].code ;
-  wire [3:0] \i_w$82[0].code[0] ;
-  wire [3:0] \i_w$82[0].code[1] ;
-  wire [3:0] \i_w$82[0].code[2] ;
-  wire [3:0] \i_w$82[0].code[3] ;
-  wire [7:0] \i_w$82[0].scale ;
-  wire [23:0] \i_w$84 ;
-  wire [23:0] \i_w$84[0] ;
-  wire [15:0] \i_w$84[0].code ;
-  wire [3:0] \i_w$84[0].code[0] ;
-  wire [3:0] \i_w$84[0].code[1] ;
-  wire [3:0] \i_w$84[0].code[2] ;
-  wire [3:0] \i_w$84[0].code[3] ;
-  wire [7:0] \i_w$84[0].scale ;
-  wire [23:0] \i_w$86 ;
-  wire [23:0] \i_w$86[0] ;
-  wire [15:0] \i_w$86[0].code ;
-  wire [3:0] \i_w$86[0].code[0] ;
-  wire [3:0] \i_w$86[0].code[1] ;
-  wire [3:0] \i_w$86[0].code[2] ;
-  wire [3:0] \i_w$86[0].code[3] ;
-  wire [7:0] \i_w$86[0].scale ;
-  reg [23:0] \i_w$88  = 24'h000000;
-  wire [23:0] \i_w$88[0] ;
-  wire [15:0] \i_w$88[0].code ;
-  wire [3:0] \i_w$88[0].code[0] ;
-  wire [3:0] \i_w$88[0].code[1] ;
-  wire [3:0] \i_w$88[0].code[2] ;
-  wire [3:0] \i_w$88[0].code[3] ;
-  wire [7:0] \i_w$88[0].scale ;
-  wire [23:0] \i_w$90 ;
-  wire [23:0] \i_w$90[0] ;
-  wire [15:0] \i_w$90[0].code ;
-  wire [3:0] \i_w$90[0].code[0] ;
-  wire [3:0] \i_w$90[0].code[1] ;
-  wire [3:0] \i_w$90[0].code[2] ;
-  wire [3:0] \i_w$90[0].code[3] ;
-  wire [7:0] \i_w$90[0].scale ;
-  wire [23:0] \i_w$92 ;
-  wire [23:0] \i_w$92[0] ;
-  wire [15:0] \i_w$92[0].code ;
-  wire [3:0] \i_w$92[0].code[0] ;
-  wire [3:0] \i_w$92[0].code[1] ;
-  wire [3:0] \i_w$92[0].code[2] ;
-  wire [3:0] \i_w$92[0].code[3] ;
-  wire [7:0] \i_w$92[0].scale ;
-  wire [23:0] \i_w$94 ;
-  wire [23:0] \i_w$94[0] ;
-  wire [15:0] \i_w$94[0].code ;
-  wire [3:0] \i_w$94[0].code[0] ;
-  wire [3:0] \i_w$94[0].code[1] ;
-  wire [3:0] \i_w$94[0].code[2] ;
-  wire [3:0] \i_w$94[0].code[3] ;
-  wire [7:0] \i_w$94[0].scale ;
+  wire [23:0] \i_w$77 ;
+  wire [23:0] \i_w$77[0] ;
+  wire [15:0] \i_w$77[0].code ;
+  wire [3:0] \i_w$77[0].code[0] ;
+  wire [3:0] \i_w$77[0].code[1] ;
+  wire [3:0] \i_w$77[0].code[2] ;
+  wire [3:0] \i_w$77[0].code[3] ;
+  wire [7:0] \i_w$77[0].scale ;
+  wire [23:0] \i_w$79 ;
+  wire [23:0] \i_w$79[0] ;
+  wire [15:0] \i_w$79[0].code ;
+  wire [3:0] \i_w$79[0].code[0] ;
+  wire [3:0] \i_w$79[0].code[1] ;
+  wire [3:0] \i_w$79[0].code[2] ;
+  wire [3:0] \i_w$79[0].code[3] ;
+  wire [7:0] \i_w$79[0].scale ;
+  wire [23:0] \i_w$81 ;
+  wire [23:0] \i_w$81[0] ;
+  wire [15:0] \i_w$81[0].code ;
+  wire [3:0] \i_w$81[0].code[0] ;
+  wire [3:0] \i_w$81[0].code[1] ;
+  wire [3:0] \i_w$81[0].code[2] ;
+  wire [3:0] \i_w$81[0].code[3] ;
+  wire [7:0] \i_w$81[0].scale ;
+  reg [23:0] \i_w$85  = 24'h000000;
+  wire [23:0] \i_w$85[0] ;
+  wire [15:0] \i_w$85[0].code ;
+  wire [3:0] \i_w$85[0].code[0] ;
+  wire [3:0] \i_w$85[0].code[1] ;
+  wire [3:0] \i_w$85[0].code[2] ;
+  wire [3:0] \i_w$85[0].code[3] ;
+  wire [7:0] \i_w$85[0].scale ;
+  wire [23:0] \i_w$87 ;
+  wire [23:0] \i_w$87[0] ;
+  wire [15:0] \i_w$87[0].code ;
+  wire [3:0] \i_w$87[0].code[0] ;
+  wire [3:0] \i_w$87[0].code[1] ;
+  wire [3:0] \i_w$87[0].code[2] ;
+  wire [3:0] \i_w$87[0].code[3] ;
+  wire [7:0] \i_w$87[0].scale ;
+  wire [23:0] \i_w$89 ;
+  wire [23:0] \i_w$89[0] ;
+  wire [15:0] \i_w$89[0].code ;
+  wire [3:0] \i_w$89[0].code[0] ;
+  wire [3:0] \i_w$89[0].code[1] ;
+  wire [3:0] \i_w$89[0].code[2] ;
+  wire [3:0] \i_w$89[0].code[3] ;
+  wire [7:0] \i_w$89[0].scale ;
+  wire [23:0] \i_w$91 ;
+  wire [23:0] \i_w$91[0] ;
+  wire [15:0] \i_w$91[0].code ;
+  wire [3:0] \i_w$91[0].code[0] ;
+  wire [3:0] \i_w$91[0].code[1] ;
+  wire [3:0] \i_w$91[0].code[2] ;
+  wire [3:0] \i_w$91[0].code[3] ;
+  wire [7:0] \i_w$91[0].scale ;
+  reg [23:0] \i_w$95  = 24'h000000;
+  wire [23:0] \i_w$95[0] ;
+  wire [15:0] \i_w$95[0].code ;
+  wire [3:0] \i_w$95[0].code[0] ;
+  wire [3:0] \i_w$95[0].code[1] ;
+  wire [3:0] \i_w$95[0].code[2] ;
+  wire [3:0] \i_w$95[0].code[3] ;
+  wire [7:0] \i_w$95[0].scale ;
+  wire [23:0] \i_w$97 ;
+  wire [23:0] \i_w$97[0] ;
+  wire [15:0] \i_w$97[0].code ;
+  wire [3:0] \i_w$97[0].code[0] ;
+  wire [3:0] \i_w$97[0].code[1] ;
+  wire [3:0] \i_w$97[0].code[2] ;
+  wire [3:0] \i_w$97[0].code[3] ;
+  wire [7:0] \i_w$97[0].scale ;
+  wire [23:0] \i_w$99 ;
+  wire [23:0] \i_w$99[0] ;
+  wire [15:0] \i_w$99[0].code ;
+  wire [3:0] \i_w$99[0].code[0] ;
+  wire [3:0] \i_w$99[0].code[1] ;
+  wire [3:0] \i_w$99[0].code[2] ;
+  wire [3:0] \i_w$99[0].code[3] ;
+  wire [7:0] \i_w$99[0].scale ;
   wire [23:0] \i_w[0] ;
   wire [15:0] \i_w[0].code ;
   wire [3:0] \i_w[0].code[0] ;
@@ -2845,6 +2826,27 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire [3:0] \i_w[0].code[2] ;
   wire [3:0] \i_w[0].code[3] ;
   wire [7:0] \i_w[0].scale ;
+  wire [23:0] \i_w[1] ;
+  wire [15:0] \i_w[1].code ;
+  wire [3:0] \i_w[1].code[0] ;
+  wire [3:0] \i_w[1].code[1] ;
+  wire [3:0] \i_w[1].code[2] ;
+  wire [3:0] \i_w[1].code[3] ;
+  wire [7:0] \i_w[1].scale ;
+  wire [23:0] \i_w[2] ;
+  wire [15:0] \i_w[2].code ;
+  wire [3:0] \i_w[2].code[0] ;
+  wire [3:0] \i_w[2].code[1] ;
+  wire [3:0] \i_w[2].code[2] ;
+  wire [3:0] \i_w[2].code[3] ;
+  wire [7:0] \i_w[2].scale ;
+  wire [23:0] \i_w[3] ;
+  wire [15:0] \i_w[3].code ;
+  wire [3:0] \i_w[3].code[0] ;
+  wire [3:0] \i_w[3].code[1] ;
+  wire [3:0] \i_w[3].code[2] ;
+  wire [3:0] \i_w[3].code[3] ;
+  wire [7:0] \i_w[3].scale ;
   wire [31:0] o_a;
   wire [31:0] \o_a$13 ;
   wire [31:0] \o_a$13[0] ;
@@ -2925,41 +2927,41 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire \o_ctl$11[0].last ;
   wire \o_ctl$11[0].load_w ;
   wire \o_ctl$11[0].valid ;
-  wire [4:0] \o_ctl$131 ;
-  wire [4:0] \o_ctl$131[0] ;
-  wire \o_ctl$131[0].first ;
-  wire \o_ctl$131[0].group_end ;
-  wire \o_ctl$131[0].last ;
-  wire \o_ctl$131[0].load_w ;
-  wire \o_ctl$131[0].valid ;
-  wire [4:0] \o_ctl$141 ;
-  wire [4:0] \o_ctl$141[0] ;
-  wire \o_ctl$141[0].first ;
-  wire \o_ctl$141[0].group_end ;
-  wire \o_ctl$141[0].last ;
-  wire \o_ctl$141[0].load_w ;
-  wire \o_ctl$141[0].valid ;
+  wire [4:0] \o_ctl$136 ;
+  wire [4:0] \o_ctl$136[0] ;
+  wire \o_ctl$136[0].first ;
+  wire \o_ctl$136[0].group_end ;
+  wire \o_ctl$136[0].last ;
+  wire \o_ctl$136[0].load_w ;
+  wire \o_ctl$136[0].valid ;
+  wire [4:0] \o_ctl$146 ;
+  wire [4:0] \o_ctl$146[0] ;
+  wire \o_ctl$146[0].first ;
+  wire \o_ctl$146[0].group_end ;
+  wire \o_ctl$146[0].last ;
+  wire \o_ctl$146[0].load_w ;
+  wire \o_ctl$146[0].valid ;
   wire [4:0] \o_ctl$15 ;
-  wire [4:0] \o_ctl$151 ;
-  wire [4:0] \o_ctl$151[0] ;
-  wire \o_ctl$151[0].first ;
-  wire \o_ctl$151[0].group_end ;
-  wire \o_ctl$151[0].last ;
-  wire \o_ctl$151[0].load_w ;
-  wire \o_ctl$151[0].valid ;
+  wire [4:0] \o_ctl$156 ;
+  wire [4:0] \o_ctl$156[0] ;
+  wire \o_ctl$156[0].first ;
+  wire \o_ctl$156[0].group_end ;
+  wire \o_ctl$156[0].last ;
+  wire \o_ctl$156[0].load_w ;
+  wire \o_ctl$156[0].valid ;
   wire [4:0] \o_ctl$15[0] ;
   wire \o_ctl$15[0].first ;
   wire \o_ctl$15[0].group_end ;
   wire \o_ctl$15[0].last ;
   wire \o_ctl$15[0].load_w ;
   wire \o_ctl$15[0].valid ;
-  wire [4:0] \o_ctl$161 ;
-  wire [4:0] \o_ctl$161[0] ;
-  wire \o_ctl$161[0].first ;
-  wire \o_ctl$161[0].group_end ;
-  wire \o_ctl$161[0].last ;
-  wire \o_ctl$161[0].load_w ;
-  wire \o_ctl$161[0].valid ;
+  wire [4:0] \o_ctl$166 ;
+  wire [4:0] \o_ctl$166[0] ;
+  wire \o_ctl$166[0].first ;
+  wire \o_ctl$166[0].group_end ;
+  wire \o_ctl$166[0].last ;
+  wire \o_ctl$166[0].load_w ;
+  wire \o_ctl$166[0].valid ;
   wire [4:0] \o_ctl$23 ;
   wire [4:0] \o_ctl$23[0] ;
   wire \o_ctl$23[0].first ;
@@ -3030,51 +3032,51 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [47:0] o_psum;
-  wire [47:0] \o_psum$101 ;
-  wire [47:0] \o_psum$101[0] ;
-  wire [47:0] \o_psum$101[0][0] ;
-  wire [47:0] \o_psum$102 ;
-  wire [47:0] \o_psum$102[0] ;
-  wire [47:0] \o_psum$102[0][0] ;
-  wire [47:0] \o_psum$103 ;
-  wire [47:0] \o_psum$103[0] ;
-  wire [47:0] \o_psum$103[0][0] ;
-  wire [47:0] \o_psum$105 ;
-  wire [47:0] \o_psum$105[0] ;
-  wire [47:0] \o_psum$105[0][0] ;
-  wire [47:0] \o_psum$106 ;
-  wire [47:0] \o_psum$106[0] ;
-  wire [47:0] \o_psum$106[0][0] ;
-  wire [47:0] \o_psum$107 ;
-  wire [47:0] \o_psum$107[0] ;
-  wire [47:0] \o_psum$107[0][0] ;
   wire [47:0] \o_psum$108 ;
   wire [47:0] \o_psum$108[0] ;
   wire [47:0] \o_psum$108[0][0] ;
+  wire [47:0] \o_psum$109 ;
+  wire [47:0] \o_psum$109[0] ;
+  wire [47:0] \o_psum$109[0][0] ;
   wire [47:0] \o_psum$110 ;
   wire [47:0] \o_psum$110[0] ;
   wire [47:0] \o_psum$110[0][0] ;
-  wire [47:0] \o_psum$111 ;
-  wire [47:0] \o_psum$111[0] ;
-  wire [47:0] \o_psum$111[0][0] ;
   wire [47:0] \o_psum$112 ;
   wire [47:0] \o_psum$112[0] ;
   wire [47:0] \o_psum$112[0][0] ;
   wire [47:0] \o_psum$113 ;
   wire [47:0] \o_psum$113[0] ;
   wire [47:0] \o_psum$113[0][0] ;
+  wire [47:0] \o_psum$114 ;
+  wire [47:0] \o_psum$114[0] ;
+  wire [47:0] \o_psum$114[0][0] ;
   wire [47:0] \o_psum$115 ;
   wire [47:0] \o_psum$115[0] ;
   wire [47:0] \o_psum$115[0][0] ;
-  wire [47:0] \o_psum$116 ;
-  wire [47:0] \o_psum$116[0] ;
-  wire [47:0] \o_psum$116[0][0] ;
   wire [47:0] \o_psum$117 ;
   wire [47:0] \o_psum$117[0] ;
   wire [47:0] \o_psum$117[0][0] ;
   wire [47:0] \o_psum$118 ;
   wire [47:0] \o_psum$118[0] ;
   wire [47:0] \o_psum$118[0][0] ;
+  wire [47:0] \o_psum$119 ;
+  wire [47:0] \o_psum$119[0] ;
+  wire [47:0] \o_psum$119[0][0] ;
+  wire [47:0] \o_psum$120 ;
+  wire [47:0] \o_psum$120[0] ;
+  wire [47:0] \o_psum$120[0][0] ;
+  wire [47:0] \o_psum$122 ;
+  wire [47:0] \o_psum$122[0] ;
+  wire [47:0] \o_psum$122[0][0] ;
+  wire [47:0] \o_psum$123 ;
+  wire [47:0] \o_psum$123[0] ;
+  wire [47:0] \o_psum$123[0][0] ;
+  wire [47:0] \o_psum$124 ;
+  wire [47:0] \o_psum$124[0] ;
+  wire [47:0] \o_psum$124[0][0] ;
+  wire [47:0] \o_psum$125 ;
+  wire [47:0] \o_psum$125[0] ;
+  wire [47:0] \o_psum$125[0][0] ;
   wire [47:0] \o_psum[0] ;
   wire [47:0] \o_psum[0][0] ;
   output [191:0] o_row;
@@ -3088,14 +3090,22 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   output o_row_valid;
   reg o_row_valid;
   wire [23:0] o_w;
-  wire [23:0] \o_w$69 ;
-  wire [23:0] \o_w$69[0] ;
-  wire [15:0] \o_w$69[0].code ;
-  wire [3:0] \o_w$69[0].code[0] ;
-  wire [3:0] \o_w$69[0].code[1] ;
-  wire [3:0] \o_w$69[0].code[2] ;
-  wire [3:0] \o_w$69[0].code[3] ;
-  wire [7:0] \o_w$69[0].scale ;
+  wire [23:0] \o_w$100 ;
+  wire [23:0] \o_w$100[0] ;
+  wire [15:0] \o_w$100[0].code ;
+  wire [3:0] \o_w$100[0].code[0] ;
+  wire [3:0] \o_w$100[0].code[1] ;
+  wire [3:0] \o_w$100[0].code[2] ;
+  wire [3:0] \o_w$100[0].code[3] ;
+  wire [7:0] \o_w$100[0].scale ;
+  wire [23:0] \o_w$102 ;
+  wire [23:0] \o_w$102[0] ;
+  wire [15:0] \o_w$102[0].code ;
+  wire [3:0] \o_w$102[0].code[0] ;
+  wire [3:0] \o_w$102[0].code[1] ;
+  wire [3:0] \o_w$102[0].code[2] ;
+  wire [3:0] \o_w$102[0].code[3] ;
+  wire [7:0] \o_w$102[0].scale ;
   wire [23:0] \o_w$71 ;
   wire [23:0] \o_w$71[0] ;
   wire [15:0] \o_w$71[0].code ;
@@ -3104,78 +3114,70 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire [3:0] \o_w$71[0].code[2] ;
   wire [3:0] \o_w$71[0].code[3] ;
   wire [7:0] \o_w$71[0].scale ;
-  wire [23:0] \o_w$75 ;
-  wire [23:0] \o_w$75[0] ;
-  wire [15:0] \o_w$75[0].code ;
-  wire [3:0] \o_w$75[0].code[0] ;
-  wire [3:0] \o_w$75[0].code[1] ;
-  wire [3:0] \o_w$75[0].code[2] ;
-  wire [3:0] \o_w$75[0].code[3] ;
-  wire [7:0] \o_w$75[0].scale ;
-  wire [23:0] \o_w$77 ;
-  wire [23:0] \o_w$77[0] ;
-  wire [15:0] \o_w$77[0].code ;
-  wire [3:0] \o_w$77[0].code[0] ;
-  wire [3:0] \o_w$77[0].code[1] ;
-  wire [3:0] \o_w$77[0].code[2] ;
-  wire [3:0] \o_w$77[0].code[3] ;
-  wire [7:0] \o_w$77[0].scale ;
-  wire [23:0] \o_w$79 ;
-  wire [23:0] \o_w$79[0] ;
-  wire [15:0] \o_w$79[0].code ;
-  wire [3:0] \o_w$79[0].code[0] ;
-  wire [3:0] \o_w$79[0].code[1] ;
-  wire [3:0] \o_w$79[0].code[2] ;
-  wire [3:0] \o_w$79[0].code[3] ;
-  wire [7:0] \o_w$79[0].scale ;
-  wire [23:0] \o_w$83 ;
-  wire [23:0] \o_w$83[0] ;
-  wire [15:0] \o_w$83[0].code ;
-  wire [3:0] \o_w$83[0].code[0] ;
-  wire [3:0] \o_w$83[0].code[1] ;
-  wire [3:0] \o_w$83[0].code[2] ;
-  wire [3:0] \o_w$83[0].code[3] ;
-  wire [7:0] \o_w$83[0].scale ;
-  wire [23:0] \o_w$85 ;
-  wire [23:0] \o_w$85[0] ;
-  wire [15:0] \o_w$85[0].code ;
-  wire [3:0] \o_w$85[0].code[0] ;
-  wire [3:0] \o_w$85[0].code[1] ;
-  wire [3:0] \o_w$85[0].code[2] ;
-  wire [3:0] \o_w$85[0].code[3] ;
-  wire [7:0] \o_w$85[0].scale ;
-  wire [23:0] \o_w$87 ;
-  wire [23:0] \o_w$87[0] ;
-  wire [15:0] \o_w$87[0].code ;
-  wire [3:0] \o_w$87[0].code[0] ;
-  wire [3:0] \o_w$87[0].code[1] ;
-  wire [3:0] \o_w$87[0].code[2] ;
-  wire [3:0] \o_w$87[0].code[3] ;
-  wire [7:0] \o_w$87[0].scale ;
-  wire [23:0] \o_w$91 ;
-  wire [23:0] \o_w$91[0] ;
-  wire [15:0] \o_w$91[0].code ;
-  wire [3:0] \o_w$91[0].code[0] ;
-  wire [3:0] \o_w$91[0].code[1] ;
-  wire [3:0] \o_w$91[0].code[2] ;
-  wire [3:0] \o_w$91[0].code[3] ;
-  wire [7:0] \o_w$91[0].scale ;
-  wire [23:0] \o_w$93 ;
-  wire [23:0] \o_w$93[0] ;
-  wire [15:0] \o_w$93[0].code ;
-  wire [3:0] \o_w$93[0].code[0] ;
-  wire [3:0] \o_w$93[0].code[1] ;
-  wire [3:0] \o_w$93[0].code[2] ;
-  wire [3:0] \o_w$93[0].code[3] ;
-  wire [7:0] \o_w$93[0].scale ;
-  wire [23:0] \o_w$95 ;
-  wire [23:0] \o_w$95[0] ;
-  wire [15:0] \o_w$95[0].code ;
-  wire [3:0] \o_w$95[0].code[0] ;
-  wire [3:0] \o_w$95[0].code[1] ;
-  wire [3:0] \o_w$95[0].code[2] ;
-  wire [3:0] \o_w$95[0].code[3] ;
-  wire [7:0] \o_w$95[0].scale ;
+  wire [23:0] \o_w$73 ;
+  wire [23:0] \o_w$73[0] ;
+  wire [15:0] \o_w$73[0].code ;
+  wire [3:0] \o_w$73[0].code[0] ;
+  wire [3:0] \o_w$73[0].code[1] ;
+  wire [3:0] \o_w$73[0].code[2] ;
+  wire [3:0] \o_w$73[0].code[3] ;
+  wire [7:0] \o_w$73[0].scale ;
+  wire [23:0] \o_w$78 ;
+  wire [23:0] \o_w$78[0] ;
+  wire [15:0] \o_w$78[0].code ;
+  wire [3:0] \o_w$78[0].code[0] ;
+  wire [3:0] \o_w$78[0].code[1] ;
+  wire [3:0] \o_w$78[0].code[2] ;
+  wire [3:0] \o_w$78[0].code[3] ;
+  wire [7:0] \o_w$78[0].scale ;
+  wire [23:0] \o_w$80 ;
+  wire [23:0] \o_w$80[0] ;
+  wire [15:0] \o_w$80[0].code ;
+  wire [3:0] \o_w$80[0].code[0] ;
+  wire [3:0] \o_w$80[0].code[1] ;
+  wire [3:0] \o_w$80[0].code[2] ;
+  wire [3:0] \o_w$80[0].code[3] ;
+  wire [7:0] \o_w$80[0].scale ;
+  wire [23:0] \o_w$82 ;
+  wire [23:0] \o_w$82[0] ;
+  wire [15:0] \o_w$82[0].code ;
+  wire [3:0] \o_w$82[0].code[0] ;
+  wire [3:0] \o_w$82[0].code[1] ;
+  wire [3:0] \o_w$82[0].code[2] ;
+  wire [3:0] \o_w$82[0].code[3] ;
+  wire [7:0] \o_w$82[0].scale ;
+  wire [23:0] \o_w$88 ;
+  wire [23:0] \o_w$88[0] ;
+  wire [15:0] \o_w$88[0].code ;
+  wire [3:0] \o_w$88[0].code[0] ;
+  wire [3:0] \o_w$88[0].code[1] ;
+  wire [3:0] \o_w$88[0].code[2] ;
+  wire [3:0] \o_w$88[0].code[3] ;
+  wire [7:0] \o_w$88[0].scale ;
+  wire [23:0] \o_w$90 ;
+  wire [23:0] \o_w$90[0] ;
+  wire [15:0] \o_w$90[0].code ;
+  wire [3:0] \o_w$90[0].code[0] ;
+  wire [3:0] \o_w$90[0].code[1] ;
+  wire [3:0] \o_w$90[0].code[2] ;
+  wire [3:0] \o_w$90[0].code[3] ;
+  wire [7:0] \o_w$90[0].scale ;
+  wire [23:0] \o_w$92 ;
+  wire [23:0] \o_w$92[0] ;
+  wire [15:0] \o_w$92[0].code ;
+  wire [3:0] \o_w$92[0].code[0] ;
+  wire [3:0] \o_w$92[0].code[1] ;
+  wire [3:0] \o_w$92[0].code[2] ;
+  wire [3:0] \o_w$92[0].code[3] ;
+  wire [7:0] \o_w$92[0].scale ;
+  wire [23:0] \o_w$98 ;
+  wire [23:0] \o_w$98[0] ;
+  wire [15:0] \o_w$98[0].code ;
+  wire [3:0] \o_w$98[0].code[0] ;
+  wire [3:0] \o_w$98[0].code[1] ;
+  wire [3:0] \o_w$98[0].code[2] ;
+  wire [3:0] \o_w$98[0].code[3] ;
+  wire [7:0] \o_w$98[0].scale ;
   wire [23:0] \o_w[0] ;
   wire [15:0] \o_w[0].code ;
   wire [3:0] \o_w[0].code[0] ;
@@ -3225,141 +3227,187 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   reg row3_done_d9 = 1'h0;
   input rst;
   wire rst;
+  wire [23:0] w0_eff;
+  wire [15:0] \w0_eff.code ;
+  wire [3:0] \w0_eff.code[0] ;
+  wire [3:0] \w0_eff.code[1] ;
+  wire [3:0] \w0_eff.code[2] ;
+  wire [3:0] \w0_eff.code[3] ;
+  wire [7:0] \w0_eff.scale ;
+  reg [23:0] w0_held = 24'h000000;
+  wire [15:0] \w0_held.code ;
+  wire [3:0] \w0_held.code[0] ;
+  wire [3:0] \w0_held.code[1] ;
+  wire [3:0] \w0_held.code[2] ;
+  wire [3:0] \w0_held.code[3] ;
+  wire [7:0] \w0_held.scale ;
+  wire [23:0] w1_eff;
+  wire [15:0] \w1_eff.code ;
+  wire [3:0] \w1_eff.code[0] ;
+  wire [3:0] \w1_eff.code[1] ;
+  wire [3:0] \w1_eff.code[2] ;
+  wire [3:0] \w1_eff.code[3] ;
+  wire [7:0] \w1_eff.scale ;
+  reg [23:0] w1_held = 24'h000000;
+  wire [15:0] \w1_held.code ;
+  wire [3:0] \w1_held.code[0] ;
+  wire [3:0] \w1_held.code[1] ;
+  wire [3:0] \w1_held.code[2] ;
+  wire [3:0] \w1_held.code[3] ;
+  wire [7:0] \w1_held.scale ;
+  wire [23:0] w2_eff;
+  wire [15:0] \w2_eff.code ;
+  wire [3:0] \w2_eff.code[0] ;
+  wire [3:0] \w2_eff.code[1] ;
+  wire [3:0] \w2_eff.code[2] ;
+  wire [3:0] \w2_eff.code[3] ;
+  wire [7:0] \w2_eff.scale ;
+  reg [23:0] w2_held = 24'h000000;
+  wire [15:0] \w2_held.code ;
+  wire [3:0] \w2_held.code[0] ;
+  wire [3:0] \w2_held.code[1] ;
+  wire [3:0] \w2_held.code[2] ;
+  wire [3:0] \w2_held.code[3] ;
+  wire [7:0] \w2_held.scale ;
   (* init = 24'h000000 *)
-  wire [23:0] w1_d1;
-  wire [15:0] \w1_d1.code ;
-  wire [3:0] \w1_d1.code[0] ;
-  wire [3:0] \w1_d1.code[1] ;
-  wire [3:0] \w1_d1.code[2] ;
-  wire [3:0] \w1_d1.code[3] ;
-  wire [7:0] \w1_d1.scale ;
-  reg [23:0] w2_d1 = 24'h000000;
-  wire [15:0] \w2_d1.code ;
-  wire [3:0] \w2_d1.code[0] ;
-  wire [3:0] \w2_d1.code[1] ;
-  wire [3:0] \w2_d1.code[2] ;
-  wire [3:0] \w2_d1.code[3] ;
-  wire [7:0] \w2_d1.scale ;
+  wire [23:0] w2_held_d1;
+  wire [15:0] \w2_held_d1.code ;
+  wire [3:0] \w2_held_d1.code[0] ;
+  wire [3:0] \w2_held_d1.code[1] ;
+  wire [3:0] \w2_held_d1.code[2] ;
+  wire [3:0] \w2_held_d1.code[3] ;
+  wire [7:0] \w2_held_d1.scale ;
+  wire [23:0] w3_eff;
+  wire [15:0] \w3_eff.code ;
+  wire [3:0] \w3_eff.code[0] ;
+  wire [3:0] \w3_eff.code[1] ;
+  wire [3:0] \w3_eff.code[2] ;
+  wire [3:0] \w3_eff.code[3] ;
+  wire [7:0] \w3_eff.scale ;
+  reg [23:0] w3_held = 24'h000000;
+  wire [15:0] \w3_held.code ;
+  wire [3:0] \w3_held.code[0] ;
+  wire [3:0] \w3_held.code[1] ;
+  wire [3:0] \w3_held.code[2] ;
+  wire [3:0] \w3_held.code[3] ;
+  wire [7:0] \w3_held.scale ;
+  reg [23:0] w3_held_d1 = 24'h000000;
+  wire [15:0] \w3_held_d1.code ;
+  wire [3:0] \w3_held_d1.code[0] ;
+  wire [3:0] \w3_held_d1.code[1] ;
+  wire [3:0] \w3_held_d1.code[2] ;
+  wire [3:0] \w3_held_d1.code[3] ;
+  wire [7:0] \w3_held_d1.scale ;
   (* init = 24'h000000 *)
-  wire [23:0] w2_d2;
-  wire [15:0] \w2_d2.code ;
-  wire [3:0] \w2_d2.code[0] ;
-  wire [3:0] \w2_d2.code[1] ;
-  wire [3:0] \w2_d2.code[2] ;
-  wire [3:0] \w2_d2.code[3] ;
-  wire [7:0] \w2_d2.scale ;
-  reg [23:0] w3_d1 = 24'h000000;
-  wire [15:0] \w3_d1.code ;
-  wire [3:0] \w3_d1.code[0] ;
-  wire [3:0] \w3_d1.code[1] ;
-  wire [3:0] \w3_d1.code[2] ;
-  wire [3:0] \w3_d1.code[3] ;
-  wire [7:0] \w3_d1.scale ;
-  reg [23:0] w3_d2 = 24'h000000;
-  wire [15:0] \w3_d2.code ;
-  wire [3:0] \w3_d2.code[0] ;
-  wire [3:0] \w3_d2.code[1] ;
-  wire [3:0] \w3_d2.code[2] ;
-  wire [3:0] \w3_d2.code[3] ;
-  wire [7:0] \w3_d2.scale ;
-  (* init = 24'h000000 *)
-  wire [23:0] w3_d3;
-  wire [15:0] \w3_d3.code ;
-  wire [3:0] \w3_d3.code[0] ;
-  wire [3:0] \w3_d3.code[1] ;
-  wire [3:0] \w3_d3.code[2] ;
-  wire [3:0] \w3_d3.code[3] ;
-  wire [7:0] \w3_d3.scale ;
+  wire [23:0] w3_held_d2;
+  wire [15:0] \w3_held_d2.code ;
+  wire [3:0] \w3_held_d2.code[0] ;
+  wire [3:0] \w3_held_d2.code[1] ;
+  wire [3:0] \w3_held_d2.code[2] ;
+  wire [3:0] \w3_held_d2.code[3] ;
+  wire [7:0] \w3_held_d2.scale ;
   always @(posedge clk)
-    w3_d1 <= \$20 ;
+    w0_held <= \$17 ;
   always @(posedge clk)
-    w3_d2 <= \$21 ;
+    w1_held <= \$18 ;
   always @(posedge clk)
-    \i_w$88  <= \$22 ;
+    w2_held <= \$19 ;
   always @(posedge clk)
-    row0_done_d1 <= \$23 ;
+    \i_w$85  <= \$20 ;
   always @(posedge clk)
-    row0_done_d2 <= \$24 ;
+    w3_held <= \$21 ;
   always @(posedge clk)
-    row0_done_d3 <= \$25 ;
+    w3_held_d1 <= \$22 ;
   always @(posedge clk)
-    row0_done_d4 <= \$26 ;
+    \i_w$95  <= \$23 ;
   always @(posedge clk)
-    row0_done_d5 <= \$27 ;
+    row0_done_d1 <= \$24 ;
   always @(posedge clk)
-    row0_done_d6 <= \$28 ;
+    row0_done_d2 <= \$25 ;
   always @(posedge clk)
-    row0_done_d7 <= \$29 ;
+    row0_done_d3 <= \$26 ;
   always @(posedge clk)
-    row0_done_d8 <= \$30 ;
+    row0_done_d4 <= \$27 ;
   always @(posedge clk)
-    row0_done_d9 <= \$31 ;
+    row0_done_d5 <= \$28 ;
   always @(posedge clk)
-    row0_done_d10 <= \$32 ;
+    row0_done_d6 <= \$29 ;
   always @(posedge clk)
-    row1_done_d1 <= \$33 ;
+    row0_done_d7 <= \$30 ;
   always @(posedge clk)
-    row1_done_d2 <= \$34 ;
+    row0_done_d8 <= \$31 ;
   always @(posedge clk)
-    row1_done_d3 <= \$35 ;
+    row0_done_d9 <= \$32 ;
   always @(posedge clk)
-    row1_done_d4 <= \$36 ;
+    row0_done_d10 <= \$33 ;
   always @(posedge clk)
-    row1_done_d5 <= \$37 ;
+    row1_done_d1 <= \$34 ;
   always @(posedge clk)
-    row1_done_d6 <= \$38 ;
+    row1_done_d2 <= \$35 ;
   always @(posedge clk)
-    row1_done_d7 <= \$39 ;
+    row1_done_d3 <= \$36 ;
   always @(posedge clk)
-    row1_done_d8 <= \$40 ;
+    row1_done_d4 <= \$37 ;
   always @(posedge clk)
-    row1_done_d9 <= \$41 ;
+    row1_done_d5 <= \$38 ;
   always @(posedge clk)
-    row1_done_d10 <= \$42 ;
+    row1_done_d6 <= \$39 ;
   always @(posedge clk)
-    row2_done_d1 <= \$43 ;
+    row1_done_d7 <= \$40 ;
   always @(posedge clk)
-    row2_done_d2 <= \$44 ;
+    row1_done_d8 <= \$41 ;
   always @(posedge clk)
-    row2_done_d3 <= \$45 ;
+    row1_done_d9 <= \$42 ;
   always @(posedge clk)
-    row2_done_d4 <= \$46 ;
+    row1_done_d10 <= \$43 ;
   always @(posedge clk)
-    row2_done_d5 <= \$47 ;
+    row2_done_d1 <= \$44 ;
   always @(posedge clk)
-    row2_done_d6 <= \$48 ;
+    row2_done_d2 <= \$45 ;
   always @(posedge clk)
-    row2_done_d7 <= \$49 ;
+    row2_done_d3 <= \$46 ;
   always @(posedge clk)
-    row2_done_d8 <= \$50 ;
+    row2_done_d4 <= \$47 ;
   always @(posedge clk)
-    row2_done_d9 <= \$51 ;
+    row2_done_d5 <= \$48 ;
   always @(posedge clk)
-    row2_done_d10 <= \$52 ;
+    row2_done_d6 <= \$49 ;
   always @(posedge clk)
-    row3_done_d1 <= \$53 ;
+    row2_done_d7 <= \$50 ;
   always @(posedge clk)
-    row3_done_d2 <= \$54 ;
+    row2_done_d8 <= \$51 ;
   always @(posedge clk)
-    row3_done_d3 <= \$55 ;
+    row2_done_d9 <= \$52 ;
   always @(posedge clk)
-    row3_done_d4 <= \$56 ;
+    row2_done_d10 <= \$53 ;
   always @(posedge clk)
-    row3_done_d5 <= \$57 ;
+    row3_done_d1 <= \$54 ;
   always @(posedge clk)
-    row3_done_d6 <= \$58 ;
+    row3_done_d2 <= \$55 ;
   always @(posedge clk)
-    row3_done_d7 <= \$59 ;
+    row3_done_d3 <= \$56 ;
   always @(posedge clk)
-    row3_done_d8 <= \$60 ;
+    row3_done_d4 <= \$57 ;
   always @(posedge clk)
-    row3_done_d9 <= \$61 ;
+    row3_done_d5 <= \$58 ;
   always @(posedge clk)
-    row3_done_d10 <= \$62 ;
-  assign \$1  = \o_ctl$131 [0] & \o_ctl$131 [3];
-  assign \$2  = \o_ctl$141 [0] & \o_ctl$141 [3];
-  assign \$3  = \o_ctl$151 [0] & \o_ctl$151 [3];
-  assign \$4  = \o_ctl$161 [0] & \o_ctl$161 [3];
+    row3_done_d6 <= \$59 ;
+  always @(posedge clk)
+    row3_done_d7 <= \$60 ;
+  always @(posedge clk)
+    row3_done_d8 <= \$61 ;
+  always @(posedge clk)
+    row3_done_d9 <= \$62 ;
+  always @(posedge clk)
+    row3_done_d10 <= \$63 ;
+  assign w0_eff = i_ctl[1] ? i_w[23:0] : w0_held;
+  assign w1_eff = i_ctl[1] ? i_w[47:24] : w1_held;
+  assign w2_eff = i_ctl[1] ? i_w[71:48] : w2_held;
+  assign w3_eff = i_ctl[1] ? i_w[95:72] : w3_held;
+  assign \$1  = \o_ctl$136 [0] & \o_ctl$136 [3];
+  assign \$2  = \o_ctl$146 [0] & \o_ctl$146 [3];
+  assign \$3  = \o_ctl$156 [0] & \o_ctl$156 [3];
+  assign \$4  = \o_ctl$166 [0] & \o_ctl$166 [3];
   always @(posedge clk)
     \i_a$16  <= \$5 ;
   always @(posedge clk)
@@ -3384,479 +3432,494 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
     ctl3_d2 <= \$15 ;
   always @(posedge clk)
     \i_ctl$50  <= \$16 ;
-  always @(posedge clk)
-    \i_w$72  <= \$17 ;
-  always @(posedge clk)
-    w2_d1 <= \$18 ;
-  always @(posedge clk)
-    \i_w$80  <= \$19 ;
   \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
-    .o_w(\i_w$66 ),
+    .o_w(\i_w$68 ),
     .pe_0_0__i_a(\i_a$1 [31:0]),
-    .pe_0_0__i_ctl(i_ctl),
-    .pe_0_0__i_w(\i_w$65 [23:0]),
+    .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$101 ),
-    .o_w(\i_w$74 ),
+    .o_psum(\o_psum$108 ),
+    .o_w(\i_w$77 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(\i_ctl$6 ),
-    .pe_0_0__i_w(\i_w$72 ),
+    .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$102 ),
-    .o_w(\i_w$82 ),
+    .o_psum(\o_psum$109 ),
+    .o_w(\i_w$87 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_ctl(\i_ctl$10 ),
-    .pe_0_0__i_w(\i_w$80 ),
+    .pe_0_0__i_w(\i_w$85 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$131 ),
-    .o_psum(\o_psum$103 ),
-    .o_w(\i_w$90 ),
+    .i_ctl(\i_ctl$14 ),
+    .o_ctl(\o_ctl$136 ),
+    .o_psum(\o_psum$110 ),
+    .o_w(\i_w$97 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_ctl(\i_ctl$14 ),
-    .pe_0_0__i_w(\i_w$88 ),
+    .pe_0_0__i_w(\i_w$95 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$105 ),
-    .o_w(\i_w$68 ),
+    .o_psum(\o_psum$112 ),
+    .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$16 ),
-    .pe_0_0__i_ctl(\i_ctl$18 ),
-    .pe_0_0__i_w(\i_w$66 ),
+    .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$106 ),
-    .o_w(\i_w$76 ),
+    .o_psum(\o_psum$113 ),
+    .o_w(\i_w$79 ),
     .pe_0_0__i_a(\i_a$20 ),
-    .pe_0_0__i_ctl(\i_ctl$22 ),
-    .pe_0_0__i_w(\i_w$74 ),
+    .pe_0_0__i_w(\i_w$77 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$107 ),
-    .o_w(\i_w$84 ),
+    .o_psum(\o_psum$114 ),
+    .o_w(\i_w$89 ),
     .pe_0_0__i_a(\i_a$24 ),
-    .pe_0_0__i_ctl(\i_ctl$26 ),
-    .pe_0_0__i_w(\i_w$82 ),
+    .pe_0_0__i_w(\i_w$87 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$141 ),
-    .o_psum(\o_psum$108 ),
-    .o_w(\i_w$92 ),
+    .i_ctl(\i_ctl$30 ),
+    .o_ctl(\o_ctl$146 ),
+    .o_psum(\o_psum$115 ),
+    .o_w(\i_w$99 ),
     .pe_0_0__i_a(\i_a$28 ),
-    .pe_0_0__i_ctl(\i_ctl$30 ),
-    .pe_0_0__i_w(\i_w$90 ),
+    .pe_0_0__i_w(\i_w$97 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$110 ),
-    .o_w(\i_w$70 ),
+    .o_psum(\o_psum$117 ),
+    .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$32 ),
-    .pe_0_0__i_ctl(\i_ctl$34 ),
-    .pe_0_0__i_w(\i_w$68 ),
+    .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$111 ),
-    .o_w(\i_w$78 ),
+    .o_psum(\o_psum$118 ),
+    .o_w(\i_w$81 ),
     .pe_0_0__i_a(\i_a$36 ),
-    .pe_0_0__i_ctl(\i_ctl$38 ),
-    .pe_0_0__i_w(\i_w$76 ),
+    .pe_0_0__i_w(\i_w$79 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$112 ),
-    .o_w(\i_w$86 ),
+    .o_psum(\o_psum$119 ),
+    .o_w(\i_w$91 ),
     .pe_0_0__i_a(\i_a$40 ),
-    .pe_0_0__i_ctl(\i_ctl$42 ),
-    .pe_0_0__i_w(\i_w$84 ),
+    .pe_0_0__i_w(\i_w$89 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$151 ),
-    .o_psum(\o_psum$113 ),
-    .o_w(\i_w$94 ),
+    .i_ctl(\i_ctl$46 ),
+    .o_ctl(\o_ctl$156 ),
+    .o_psum(\o_psum$120 ),
+    .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$44 ),
-    .pe_0_0__i_ctl(\i_ctl$46 ),
-    .pe_0_0__i_w(\i_w$92 ),
+    .pe_0_0__i_w(\i_w$99 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$115 ),
+    .o_psum(\o_psum$122 ),
     .pe_0_0__i_a(\i_a$48 ),
-    .pe_0_0__i_ctl(\i_ctl$50 ),
-    .pe_0_0__i_w(\i_w$70 ),
+    .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$116 ),
+    .o_psum(\o_psum$123 ),
     .pe_0_0__i_a(\i_a$52 ),
-    .pe_0_0__i_ctl(\i_ctl$54 ),
-    .pe_0_0__i_w(\i_w$78 ),
+    .pe_0_0__i_w(\i_w$81 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$117 ),
+    .o_psum(\o_psum$124 ),
     .pe_0_0__i_a(\i_a$56 ),
-    .pe_0_0__i_ctl(\i_ctl$58 ),
-    .pe_0_0__i_w(\i_w$86 ),
+    .pe_0_0__i_w(\i_w$91 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$161 ),
-    .o_psum(\o_psum$118 ),
+    .i_ctl(\i_ctl$62 ),
+    .o_ctl(\o_ctl$166 ),
+    .o_psum(\o_psum$125 ),
     .pe_0_0__i_a(\i_a$60 ),
-    .pe_0_0__i_ctl(\i_ctl$62 ),
-    .pe_0_0__i_w(\i_w$94 ),
+    .pe_0_0__i_w(\i_w$101 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = \i_w$65 [95:72];
+    \$18  = w1_eff;
+    if (rst) begin
+      \$18  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$19  = w2_eff;
+    if (rst) begin
+      \$19  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$20  = w2_held;
     if (rst) begin
       \$20  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = w3_d1;
+    \$21  = w3_eff;
     if (rst) begin
       \$21  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = w3_d2;
+    \$22  = w3_held;
     if (rst) begin
       \$22  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = \$1 ;
+    \$23  = w3_held_d1;
     if (rst) begin
-      \$23  = 1'h0;
+      \$23  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = row0_done_d1;
+    \$24  = \$1 ;
     if (rst) begin
       \$24  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = row0_done_d2;
+    \$25  = row0_done_d1;
     if (rst) begin
       \$25  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = row0_done_d3;
+    \$26  = row0_done_d2;
     if (rst) begin
       \$26  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = row0_done_d4;
+    \$27  = row0_done_d3;
     if (rst) begin
       \$27  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = row0_done_d5;
+    \$28  = row0_done_d4;
     if (rst) begin
       \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = row0_done_d6;
+    \$29  = row0_done_d5;
     if (rst) begin
       \$29  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = row0_done_d7;
+    \$30  = row0_done_d6;
     if (rst) begin
       \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = row0_done_d8;
+    \$31  = row0_done_d7;
     if (rst) begin
       \$31  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = row0_done_d9;
+    \$32  = row0_done_d8;
     if (rst) begin
       \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = \$2 ;
+    \$33  = row0_done_d9;
     if (rst) begin
       \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = row1_done_d1;
+    \$34  = \$2 ;
     if (rst) begin
       \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$35  = row1_done_d2;
+    \$35  = row1_done_d1;
     if (rst) begin
       \$35  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$36  = row1_done_d3;
+    \$36  = row1_done_d2;
     if (rst) begin
       \$36  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$37  = row1_done_d4;
+    \$37  = row1_done_d3;
     if (rst) begin
       \$37  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$38  = row1_done_d5;
+    \$38  = row1_done_d4;
     if (rst) begin
       \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$39  = row1_done_d6;
+    \$39  = row1_done_d5;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$40  = row1_done_d7;
+    \$40  = row1_done_d6;
     if (rst) begin
       \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$41  = row1_done_d8;
+    \$41  = row1_done_d7;
     if (rst) begin
       \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$42  = row1_done_d9;
+    \$42  = row1_done_d8;
     if (rst) begin
       \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = \$3 ;
+    \$43  = row1_done_d9;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = row2_done_d1;
+    \$44  = \$3 ;
     if (rst) begin
       \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = row2_done_d2;
+    \$45  = row2_done_d1;
     if (rst) begin
       \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = row2_done_d3;
+    \$46  = row2_done_d2;
     if (rst) begin
       \$46  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = row2_done_d4;
+    \$47  = row2_done_d3;
     if (rst) begin
       \$47  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = row2_done_d5;
+    \$48  = row2_done_d4;
     if (rst) begin
       \$48  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = row2_done_d6;
+    \$49  = row2_done_d5;
     if (rst) begin
       \$49  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = row2_done_d7;
+    \$50  = row2_done_d6;
     if (rst) begin
       \$50  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = row2_done_d8;
+    \$51  = row2_done_d7;
     if (rst) begin
       \$51  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = row2_done_d9;
+    \$52  = row2_done_d8;
     if (rst) begin
       \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = \$4 ;
+    \$53  = row2_done_d9;
     if (rst) begin
       \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$54  = row3_done_d1;
+    \$54  = \$4 ;
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = row3_done_d2;
+    \$55  = row3_done_d1;
     if (rst) begin
       \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = row3_done_d3;
+    \$56  = row3_done_d2;
     if (rst) begin
       \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = row3_done_d4;
+    \$57  = row3_done_d3;
     if (rst) begin
       \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = row3_done_d5;
+    \$58  = row3_done_d4;
     if (rst) begin
       \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = row3_done_d6;
+    \$59  = row3_done_d5;
     if (rst) begin
       \$59  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = row3_done_d7;
+    \$60  = row3_done_d6;
     if (rst) begin
       \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = row3_done_d8;
+    \$61  = row3_done_d7;
     if (rst) begin
       \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = row3_done_d9;
+    \$62  = row3_done_d8;
     if (rst) begin
       \$62  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$63  = row3_done_d9;
+    if (rst) begin
+      \$63  = 1'h0;
     end
   end
   always @* begin
@@ -3896,27 +3959,27 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
     o_row = 192'h000000000000000000000000000000000000000000000000;
     if (row0_done_d10) begin
       o_row[47:0] = o_psum;
-      o_row[95:48] = \o_psum$101 ;
-      o_row[143:96] = \o_psum$102 ;
-      o_row[191:144] = \o_psum$103 ;
+      o_row[95:48] = \o_psum$108 ;
+      o_row[143:96] = \o_psum$109 ;
+      o_row[191:144] = \o_psum$110 ;
     end
     if (row1_done_d10) begin
-      o_row[47:0] = \o_psum$105 ;
-      o_row[95:48] = \o_psum$106 ;
-      o_row[143:96] = \o_psum$107 ;
-      o_row[191:144] = \o_psum$108 ;
+      o_row[47:0] = \o_psum$112 ;
+      o_row[95:48] = \o_psum$113 ;
+      o_row[143:96] = \o_psum$114 ;
+      o_row[191:144] = \o_psum$115 ;
     end
     if (row2_done_d10) begin
-      o_row[47:0] = \o_psum$110 ;
-      o_row[95:48] = \o_psum$111 ;
-      o_row[143:96] = \o_psum$112 ;
-      o_row[191:144] = \o_psum$113 ;
+      o_row[47:0] = \o_psum$117 ;
+      o_row[95:48] = \o_psum$118 ;
+      o_row[143:96] = \o_psum$119 ;
+      o_row[191:144] = \o_psum$120 ;
     end
     if (row3_done_d10) begin
-      o_row[47:0] = \o_psum$115 ;
-      o_row[95:48] = \o_psum$116 ;
-      o_row[143:96] = \o_psum$117 ;
-      o_row[191:144] = \o_psum$118 ;
+      o_row[47:0] = \o_psum$122 ;
+      o_row[95:48] = \o_psum$123 ;
+      o_row[143:96] = \o_psum$124 ;
+      o_row[191:144] = \o_psum$125 ;
     end
   end
   always @* begin
@@ -4005,23 +4068,9 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = \i_w$65 [47:24];
+    \$17  = w0_eff;
     if (rst) begin
       \$17  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = \i_w$65 [71:48];
-    if (rst) begin
-      \$18  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = w2_d1;
-    if (rst) begin
-      \$19  = 24'h000000;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -4056,22 +4105,22 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   assign \o_ctl$59  = \i_ctl$58 ;
   assign \o_a$61  = \i_a$60 ;
   assign \o_ctl$63  = \i_ctl$62 ;
-  assign i_w = \i_w$65 [23:0];
-  assign o_w = \i_w$66 ;
-  assign \o_w$69  = \i_w$68 ;
+  assign \i_w$67  = w0_eff;
+  assign o_w = \i_w$68 ;
   assign \o_w$71  = \i_w$70 ;
-  assign w1_d1 = \i_w$72 ;
-  assign \o_w$75  = \i_w$74 ;
-  assign \o_w$77  = \i_w$76 ;
-  assign \o_w$79  = \i_w$78 ;
-  assign w2_d2 = \i_w$80 ;
-  assign \o_w$83  = \i_w$82 ;
-  assign \o_w$85  = \i_w$84 ;
-  assign \o_w$87  = \i_w$86 ;
-  assign w3_d3 = \i_w$88 ;
-  assign \o_w$91  = \i_w$90 ;
-  assign \o_w$93  = \i_w$92 ;
-  assign \o_w$95  = \i_w$94 ;
+  assign \o_w$73  = \i_w$72 ;
+  assign \i_w$76  = w1_held;
+  assign \o_w$78  = \i_w$77 ;
+  assign \o_w$80  = \i_w$79 ;
+  assign \o_w$82  = \i_w$81 ;
+  assign w2_held_d1 = \i_w$85 ;
+  assign \o_w$88  = \i_w$87 ;
+  assign \o_w$90  = \i_w$89 ;
+  assign \o_w$92  = \i_w$91 ;
+  assign w3_held_d2 = \i_w$95 ;
+  assign \o_w$98  = \i_w$97 ;
+  assign \o_w$100  = \i_w$99 ;
+  assign \o_w$102  = \i_w$101 ;
   assign \i_a[0]  = \i_a$1 [31:0];
   assign \i_a[0][0]  = \i_a$1 [7:0];
   assign \i_a[0][1]  = \i_a$1 [15:8];
@@ -4432,55 +4481,53 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   assign \o_ctl$63[0].first  = \i_ctl$62 [2];
   assign \o_ctl$63[0].last  = \i_ctl$62 [3];
   assign \o_ctl$63[0].group_end  = \i_ctl$62 [4];
-  assign \i_w[0]  = \i_w$65 [23:0];
-  assign \i_w[0].code  = \i_w$65 [15:0];
-  assign \i_w[0].code[0]  = \i_w$65 [3:0];
-  assign \i_w[0].code[1]  = \i_w$65 [7:4];
-  assign \i_w[0].code[2]  = \i_w$65 [11:8];
-  assign \i_w[0].code[3]  = \i_w$65 [15:12];
-  assign \i_w[0].scale  = \i_w$65 [23:16];
-  assign \i_w$65[0]  = \i_w$65 [23:0];
-  assign \i_w$65[0].code  = \i_w$65 [15:0];
-  assign \i_w$65[0].code[0]  = \i_w$65 [3:0];
-  assign \i_w$65[0].code[1]  = \i_w$65 [7:4];
-  assign \i_w$65[0].code[2]  = \i_w$65 [11:8];
-  assign \i_w$65[0].code[3]  = \i_w$65 [15:12];
-  assign \i_w$65[0].scale  = \i_w$65 [23:16];
-  assign \i_w$65[1]  = \i_w$65 [47:24];
-  assign \i_w$65[1].code  = \i_w$65 [39:24];
-  assign \i_w$65[1].code[0]  = \i_w$65 [27:24];
-  assign \i_w$65[1].code[1]  = \i_w$65 [31:28];
-  assign \i_w$65[1].code[2]  = \i_w$65 [35:32];
-  assign \i_w$65[1].code[3]  = \i_w$65 [39:36];
-  assign \i_w$65[1].scale  = \i_w$65 [47:40];
-  assign \i_w$65[2]  = \i_w$65 [71:48];
-  assign \i_w$65[2].code  = \i_w$65 [63:48];
-  assign \i_w$65[2].code[0]  = \i_w$65 [51:48];
-  assign \i_w$65[2].code[1]  = \i_w$65 [55:52];
-  assign \i_w$65[2].code[2]  = \i_w$65 [59:56];
-  assign \i_w$65[2].code[3]  = \i_w$65 [63:60];
-  assign \i_w$65[2].scale  = \i_w$65 [71:64];
-  assign \i_w$65[3]  = \i_w$65 [95:72];
-  assign \i_w$65[3].code  = \i_w$65 [87:72];
-  assign \i_w$65[3].code[0]  = \i_w$65 [75:72];
-  assign \i_w$65[3].code[1]  = \i_w$65 [79:76];
-  assign \i_w$65[3].code[2]  = \i_w$65 [83:80];
-  assign \i_w$65[3].code[3]  = \i_w$65 [87:84];
-  assign \i_w$65[3].scale  = \i_w$65 [95:88];
-  assign \i_w$66[0]  = \i_w$66 ;
-  assign \i_w$66[0].code  = \i_w$66 [15:0];
-  assign \i_w$66[0].code[0]  = \i_w$66 [3:0];
-  assign \i_w$66[0].code[1]  = \i_w$66 [7:4];
-  assign \i_w$66[0].code[2]  = \i_w$66 [11:8];
-  assign \i_w$66[0].code[3]  = \i_w$66 [15:12];
-  assign \i_w$66[0].scale  = \i_w$66 [23:16];
-  assign \o_w[0]  = \i_w$66 ;
-  assign \o_w[0].code  = \i_w$66 [15:0];
-  assign \o_w[0].code[0]  = \i_w$66 [3:0];
-  assign \o_w[0].code[1]  = \i_w$66 [7:4];
-  assign \o_w[0].code[2]  = \i_w$66 [11:8];
-  assign \o_w[0].code[3]  = \i_w$66 [15:12];
-  assign \o_w[0].scale  = \i_w$66 [23:16];
+  assign \w0_eff.code  = w0_eff[15:0];
+  assign \w0_eff.code[0]  = w0_eff[3:0];
+  assign \w0_eff.code[1]  = w0_eff[7:4];
+  assign \w0_eff.code[2]  = w0_eff[11:8];
+  assign \w0_eff.code[3]  = w0_eff[15:12];
+  assign \w0_eff.scale  = w0_eff[23:16];
+  assign \w0_held.code  = w0_held[15:0];
+  assign \w0_held.code[0]  = w0_held[3:0];
+  assign \w0_held.code[1]  = w0_held[7:4];
+  assign \w0_held.code[2]  = w0_held[11:8];
+  assign \w0_held.code[3]  = w0_held[15:12];
+  assign \w0_held.scale  = w0_held[23:16];
+  assign \i_w[0]  = i_w[23:0];
+  assign \i_w[0].code  = i_w[15:0];
+  assign \i_w[0].code[0]  = i_w[3:0];
+  assign \i_w[0].code[1]  = i_w[7:4];
+  assign \i_w[0].code[2]  = i_w[11:8];
+  assign \i_w[0].code[3]  = i_w[15:12];
+  assign \i_w[0].scale  = i_w[23:16];
+  assign \i_w[1]  = i_w[47:24];
+  assign \i_w[1].code  = i_w[39:24];
+  assign \i_w[1].code[0]  = i_w[27:24];
+  assign \i_w[1].code[1]  = i_w[31:28];
+  assign \i_w[1].code[2]  = i_w[35:32];
+  assign \i_w[1].code[3]  = i_w[39:36];
+  assign \i_w[1].scale  = i_w[47:40];
+  assign \i_w[2]  = i_w[71:48];
+  assign \i_w[2].code  = i_w[63:48];
+  assign \i_w[2].code[0]  = i_w[51:48];
+  assign \i_w[2].code[1]  = i_w[55:52];
+  assign \i_w[2].code[2]  = i_w[59:56];
+  assign \i_w[2].code[3]  = i_w[63:60];
+  assign \i_w[2].scale  = i_w[71:64];
+  assign \i_w[3]  = i_w[95:72];
+  assign \i_w[3].code  = i_w[87:72];
+  assign \i_w[3].code[0]  = i_w[75:72];
+  assign \i_w[3].code[1]  = i_w[79:76];
+  assign \i_w[3].code[2]  = i_w[83:80];
+  assign \i_w[3].code[3]  = i_w[87:84];
+  assign \i_w[3].scale  = i_w[95:88];
+  assign \i_w$67[0]  = w0_eff;
+  assign \i_w$67[0].code  = w0_eff[15:0];
+  assign \i_w$67[0].code[0]  = w0_eff[3:0];
+  assign \i_w$67[0].code[1]  = w0_eff[7:4];
+  assign \i_w$67[0].code[2]  = w0_eff[11:8];
+  assign \i_w$67[0].code[3]  = w0_eff[15:12];
+  assign \i_w$67[0].scale  = w0_eff[23:16];
   assign \i_w$68[0]  = \i_w$68 ;
   assign \i_w$68[0].code  = \i_w$68 [15:0];
   assign \i_w$68[0].code[0]  = \i_w$68 [3:0];
@@ -4488,13 +4535,13 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   assign \i_w$68[0].code[2]  = \i_w$68 [11:8];
   assign \i_w$68[0].code[3]  = \i_w$68 [15:12];
   assign \i_w$68[0].scale  = \i_w$68 [23:16];
-  assign \o_w$69[0]  = \i_w$68 ;
-  assign \o_w$69[0].code  = \i_w$68 [15:0];
-  assign \o_w$69[0].code[0]  = \i_w$68 [3:0];
-  assign \o_w$69[0].code[1]  = \i_w$68 [7:4];
-  assign \o_w$69[0].code[2]  = \i_w$68 [11:8];
-  assign \o_w$69[0].code[3]  = \i_w$68 [15:12];
-  assign \o_w$69[0].scale  = \i_w$68 [23:16];
+  assign \o_w[0]  = \i_w$68 ;
+  assign \o_w[0].code  = \i_w$68 [15:0];
+  assign \o_w[0].code[0]  = \i_w$68 [3:0];
+  assign \o_w[0].code[1]  = \i_w$68 [7:4];
+  assign \o_w[0].code[2]  = \i_w$68 [11:8];
+  assign \o_w[0].code[3]  = \i_w$68 [15:12];
+  assign \o_w[0].scale  = \i_w$68 [23:16];
   assign \i_w$70[0]  = \i_w$70 ;
   assign \i_w$70[0].code  = \i_w$70 [15:0];
   assign \i_w$70[0].code[0]  = \i_w$70 [3:0];
@@ -4516,200 +4563,244 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   assign \i_w$72[0].code[2]  = \i_w$72 [11:8];
   assign \i_w$72[0].code[3]  = \i_w$72 [15:12];
   assign \i_w$72[0].scale  = \i_w$72 [23:16];
-  assign \w1_d1.code  = \i_w$72 [15:0];
-  assign \w1_d1.code[0]  = \i_w$72 [3:0];
-  assign \w1_d1.code[1]  = \i_w$72 [7:4];
-  assign \w1_d1.code[2]  = \i_w$72 [11:8];
-  assign \w1_d1.code[3]  = \i_w$72 [15:12];
-  assign \w1_d1.scale  = \i_w$72 [23:16];
-  assign \i_w$74[0]  = \i_w$74 ;
-  assign \i_w$74[0].code  = \i_w$74 [15:0];
-  assign \i_w$74[0].code[0]  = \i_w$74 [3:0];
-  assign \i_w$74[0].code[1]  = \i_w$74 [7:4];
-  assign \i_w$74[0].code[2]  = \i_w$74 [11:8];
-  assign \i_w$74[0].code[3]  = \i_w$74 [15:12];
-  assign \i_w$74[0].scale  = \i_w$74 [23:16];
-  assign \o_w$75[0]  = \i_w$74 ;
-  assign \o_w$75[0].code  = \i_w$74 [15:0];
-  assign \o_w$75[0].code[0]  = \i_w$74 [3:0];
-  assign \o_w$75[0].code[1]  = \i_w$74 [7:4];
-  assign \o_w$75[0].code[2]  = \i_w$74 [11:8];
-  assign \o_w$75[0].code[3]  = \i_w$74 [15:12];
-  assign \o_w$75[0].scale  = \i_w$74 [23:16];
-  assign \i_w$76[0]  = \i_w$76 ;
-  assign \i_w$76[0].code  = \i_w$76 [15:0];
-  assign \i_w$76[0].code[0]  = \i_w$76 [3:0];
-  assign \i_w$76[0].code[1]  = \i_w$76 [7:4];
-  assign \i_w$76[0].code[2]  = \i_w$76 [11:8];
-  assign \i_w$76[0].code[3]  = \i_w$76 [15:12];
-  assign \i_w$76[0].scale  = \i_w$76 [23:16];
-  assign \o_w$77[0]  = \i_w$76 ;
-  assign \o_w$77[0].code  = \i_w$76 [15:0];
-  assign \o_w$77[0].code[0]  = \i_w$76 [3:0];
-  assign \o_w$77[0].code[1]  = \i_w$76 [7:4];
-  assign \o_w$77[0].code[2]  = \i_w$76 [11:8];
-  assign \o_w$77[0].code[3]  = \i_w$76 [15:12];
-  assign \o_w$77[0].scale  = \i_w$76 [23:16];
-  assign \i_w$78[0]  = \i_w$78 ;
-  assign \i_w$78[0].code  = \i_w$78 [15:0];
-  assign \i_w$78[0].code[0]  = \i_w$78 [3:0];
-  assign \i_w$78[0].code[1]  = \i_w$78 [7:4];
-  assign \i_w$78[0].code[2]  = \i_w$78 [11:8];
-  assign \i_w$78[0].code[3]  = \i_w$78 [15:12];
-  assign \i_w$78[0].scale  = \i_w$78 [23:16];
-  assign \o_w$79[0]  = \i_w$78 ;
-  assign \o_w$79[0].code  = \i_w$78 [15:0];
-  assign \o_w$79[0].code[0]  = \i_w$78 [3:0];
-  assign \o_w$79[0].code[1]  = \i_w$78 [7:4];
-  assign \o_w$79[0].code[2]  = \i_w$78 [11:8];
-  assign \o_w$79[0].code[3]  = \i_w$78 [15:12];
-  assign \o_w$79[0].scale  = \i_w$78 [23:16];
-  assign \i_w$80[0]  = \i_w$80 ;
-  assign \i_w$80[0].code  = \i_w$80 [15:0];
-  assign \i_w$80[0].code[0]  = \i_w$80 [3:0];
-  assign \i_w$80[0].code[1]  = \i_w$80 [7:4];
-  assign \i_w$80[0].code[2]  = \i_w$80 [11:8];
-  assign \i_w$80[0].code[3]  = \i_w$80 [15:12];
-  assign \i_w$80[0].scale  = \i_w$80 [23:16];
-  assign \w2_d2.code  = \i_w$80 [15:0];
-  assign \w2_d2.code[0]  = \i_w$80 [3:0];
-  assign \w2_d2.code[1]  = \i_w$80 [7:4];
-  assign \w2_d2.code[2]  = \i_w$80 [11:8];
-  assign \w2_d2.code[3]  = \i_w$80 [15:12];
-  assign \w2_d2.scale  = \i_w$80 [23:16];
-  assign \i_w$82[0]  = \i_w$82 ;
-  assign \i_w$82[0].code  = \i_w$82 [15:0];
-  assign \i_w$82[0].code[0]  = \i_w$82 [3:0];
-  assign \i_w$82[0].code[1]  = \i_w$82 [7:4];
-  assign \i_w$82[0].code[2]  = \i_w$82 [11:8];
-  assign \i_w$82[0].code[3]  = \i_w$82 [15:12];
-  assign \i_w$82[0].scale  = \i_w$82 [23:16];
-  assign \o_w$83[0]  = \i_w$82 ;
-  assign \o_w$83[0].code  = \i_w$82 [15:0];
-  assign \o_w$83[0].code[0]  = \i_w$82 [3:0];
-  assign \o_w$83[0].code[1]  = \i_w$82 [7:4];
-  assign \o_w$83[0].code[2]  = \i_w$82 [11:8];
-  assign \o_w$83[0].code[3]  = \i_w$82 [15:12];
-  assign \o_w$83[0].scale  = \i_w$82 [23:16];
-  assign \i_w$84[0]  = \i_w$84 ;
-  assign \i_w$84[0].code  = \i_w$84 [15:0];
-  assign \i_w$84[0].code[0]  = \i_w$84 [3:0];
-  assign \i_w$84[0].code[1]  = \i_w$84 [7:4];
-  assign \i_w$84[0].code[2]  = \i_w$84 [11:8];
-  assign \i_w$84[0].code[3]  = \i_w$84 [15:12];
-  assign \i_w$84[0].scale  = \i_w$84 [23:16];
-  assign \o_w$85[0]  = \i_w$84 ;
-  assign \o_w$85[0].code  = \i_w$84 [15:0];
-  assign \o_w$85[0].code[0]  = \i_w$84 [3:0];
-  assign \o_w$85[0].code[1]  = \i_w$84 [7:4];
-  assign \o_w$85[0].code[2]  = \i_w$84 [11:8];
-  assign \o_w$85[0].code[3]  = \i_w$84 [15:12];
-  assign \o_w$85[0].scale  = \i_w$84 [23:16];
-  assign \i_w$86[0]  = \i_w$86 ;
-  assign \i_w$86[0].code  = \i_w$86 [15:0];
-  assign \i_w$86[0].code[0]  = \i_w$86 [3:0];
-  assign \i_w$86[0].code[1]  = \i_w$86 [7:4];
-  assign \i_w$86[0].code[2]  = \i_w$86 [11:8];
-  assign \i_w$86[0].code[3]  = \i_w$86 [15:12];
-  assign \i_w$86[0].scale  = \i_w$86 [23:16];
-  assign \o_w$87[0]  = \i_w$86 ;
-  assign \o_w$87[0].code  = \i_w$86 [15:0];
-  assign \o_w$87[0].code[0]  = \i_w$86 [3:0];
-  assign \o_w$87[0].code[1]  = \i_w$86 [7:4];
-  assign \o_w$87[0].code[2]  = \i_w$86 [11:8];
-  assign \o_w$87[0].code[3]  = \i_w$86 [15:12];
-  assign \o_w$87[0].scale  = \i_w$86 [23:16];
-  assign \i_w$88[0]  = \i_w$88 ;
-  assign \i_w$88[0].code  = \i_w$88 [15:0];
-  assign \i_w$88[0].code[0]  = \i_w$88 [3:0];
-  assign \i_w$88[0].code[1]  = \i_w$88 [7:4];
-  assign \i_w$88[0].code[2]  = \i_w$88 [11:8];
-  assign \i_w$88[0].code[3]  = \i_w$88 [15:12];
-  assign \i_w$88[0].scale  = \i_w$88 [23:16];
-  assign \w3_d3.code  = \i_w$88 [15:0];
-  assign \w3_d3.code[0]  = \i_w$88 [3:0];
-  assign \w3_d3.code[1]  = \i_w$88 [7:4];
-  assign \w3_d3.code[2]  = \i_w$88 [11:8];
-  assign \w3_d3.code[3]  = \i_w$88 [15:12];
-  assign \w3_d3.scale  = \i_w$88 [23:16];
-  assign \i_w$90[0]  = \i_w$90 ;
-  assign \i_w$90[0].code  = \i_w$90 [15:0];
-  assign \i_w$90[0].code[0]  = \i_w$90 [3:0];
-  assign \i_w$90[0].code[1]  = \i_w$90 [7:4];
-  assign \i_w$90[0].code[2]  = \i_w$90 [11:8];
-  assign \i_w$90[0].code[3]  = \i_w$90 [15:12];
-  assign \i_w$90[0].scale  = \i_w$90 [23:16];
-  assign \o_w$91[0]  = \i_w$90 ;
-  assign \o_w$91[0].code  = \i_w$90 [15:0];
-  assign \o_w$91[0].code[0]  = \i_w$90 [3:0];
-  assign \o_w$91[0].code[1]  = \i_w$90 [7:4];
-  assign \o_w$91[0].code[2]  = \i_w$90 [11:8];
-  assign \o_w$91[0].code[3]  = \i_w$90 [15:12];
-  assign \o_w$91[0].scale  = \i_w$90 [23:16];
-  assign \i_w$92[0]  = \i_w$92 ;
-  assign \i_w$92[0].code  = \i_w$92 [15:0];
-  assign \i_w$92[0].code[0]  = \i_w$92 [3:0];
-  assign \i_w$92[0].code[1]  = \i_w$92 [7:4];
-  assign \i_w$92[0].code[2]  = \i_w$92 [11:8];
-  assign \i_w$92[0].code[3]  = \i_w$92 [15:12];
-  assign \i_w$92[0].scale  = \i_w$92 [23:16];
-  assign \o_w$93[0]  = \i_w$92 ;
-  assign \o_w$93[0].code  = \i_w$92 [15:0];
-  assign \o_w$93[0].code[0]  = \i_w$92 [3:0];
-  assign \o_w$93[0].code[1]  = \i_w$92 [7:4];
-  assign \o_w$93[0].code[2]  = \i_w$92 [11:8];
-  assign \o_w$93[0].code[3]  = \i_w$92 [15:12];
-  assign \o_w$93[0].scale  = \i_w$92 [23:16];
-  assign \i_w$94[0]  = \i_w$94 ;
-  assign \i_w$94[0].code  = \i_w$94 [15:0];
-  assign \i_w$94[0].code[0]  = \i_w$94 [3:0];
-  assign \i_w$94[0].code[1]  = \i_w$94 [7:4];
-  assign \i_w$94[0].code[2]  = \i_w$94 [11:8];
-  assign \i_w$94[0].code[3]  = \i_w$94 [15:12];
-  assign \i_w$94[0].scale  = \i_w$94 [23:16];
-  assign \o_w$95[0]  = \i_w$94 ;
-  assign \o_w$95[0].code  = \i_w$94 [15:0];
-  assign \o_w$95[0].code[0]  = \i_w$94 [3:0];
-  assign \o_w$95[0].code[1]  = \i_w$94 [7:4];
-  assign \o_w$95[0].code[2]  = \i_w$94 [11:8];
-  assign \o_w$95[0].code[3]  = \i_w$94 [15:12];
-  assign \o_w$95[0].scale  = \i_w$94 [23:16];
+  assign \o_w$73[0]  = \i_w$72 ;
+  assign \o_w$73[0].code  = \i_w$72 [15:0];
+  assign \o_w$73[0].code[0]  = \i_w$72 [3:0];
+  assign \o_w$73[0].code[1]  = \i_w$72 [7:4];
+  assign \o_w$73[0].code[2]  = \i_w$72 [11:8];
+  assign \o_w$73[0].code[3]  = \i_w$72 [15:12];
+  assign \o_w$73[0].scale  = \i_w$72 [23:16];
+  assign \w1_eff.code  = w1_eff[15:0];
+  assign \w1_eff.code[0]  = w1_eff[3:0];
+  assign \w1_eff.code[1]  = w1_eff[7:4];
+  assign \w1_eff.code[2]  = w1_eff[11:8];
+  assign \w1_eff.code[3]  = w1_eff[15:12];
+  assign \w1_eff.scale  = w1_eff[23:16];
+  assign \w1_held.code  = w1_held[15:0];
+  assign \w1_held.code[0]  = w1_held[3:0];
+  assign \w1_held.code[1]  = w1_held[7:4];
+  assign \w1_held.code[2]  = w1_held[11:8];
+  assign \w1_held.code[3]  = w1_held[15:12];
+  assign \w1_held.scale  = w1_held[23:16];
+  assign \i_w$76[0]  = w1_held;
+  assign \i_w$76[0].code  = w1_held[15:0];
+  assign \i_w$76[0].code[0]  = w1_held[3:0];
+  assign \i_w$76[0].code[1]  = w1_held[7:4];
+  assign \i_w$76[0].code[2]  = w1_held[11:8];
+  assign \i_w$76[0].code[3]  = w1_held[15:12];
+  assign \i_w$76[0].scale  = w1_held[23:16];
+  assign \i_w$77[0]  = \i_w$77 ;
+  assign \i_w$77[0].code  = \i_w$77 [15:0];
+  assign \i_w$77[0].code[0]  = \i_w$77 [3:0];
+  assign \i_w$77[0].code[1]  = \i_w$77 [7:4];
+  assign \i_w$77[0].code[2]  = \i_w$77 [11:8];
+  assign \i_w$77[0].code[3]  = \i_w$77 [15:12];
+  assign \i_w$77[0].scale  = \i_w$77 [23:16];
+  assign \o_w$78[0]  = \i_w$77 ;
+  assign \o_w$78[0].code  = \i_w$77 [15:0];
+  assign \o_w$78[0].code[0]  = \i_w$77 [3:0];
+  assign \o_w$78[0].code[1]  = \i_w$77 [7:4];
+  assign \o_w$78[0].code[2]  = \i_w$77 [11:8];
+  assign \o_w$78[0].code[3]  = \i_w$77 [15:12];
+  assign \o_w$78[0].scale  = \i_w$77 [23:16];
+  assign \i_w$79[0]  = \i_w$79 ;
+  assign \i_w$79[0].code  = \i_w$79 [15:0];
+  assign \i_w$79[0].code[0]  = \i_w$79 [3:0];
+  assign \i_w$79[0].code[1]  = \i_w$79 [7:4];
+  assign \i_w$79[0].code[2]  = \i_w$79 [11:8];
+  assign \i_w$79[0].code[3]  = \i_w$79 [15:12];
+  assign \i_w$79[0].scale  = \i_w$79 [23:16];
+  assign \o_w$80[0]  = \i_w$79 ;
+  assign \o_w$80[0].code  = \i_w$79 [15:0];
+  assign \o_w$80[0].code[0]  = \i_w$79 [3:0];
+  assign \o_w$80[0].code[1]  = \i_w$79 [7:4];
+  assign \o_w$80[0].code[2]  = \i_w$79 [11:8];
+  assign \o_w$80[0].code[3]  = \i_w$79 [15:12];
+  assign \o_w$80[0].scale  = \i_w$79 [23:16];
+  assign \i_w$81[0]  = \i_w$81 ;
+  assign \i_w$81[0].code  = \i_w$81 [15:0];
+  assign \i_w$81[0].code[0]  = \i_w$81 [3:0];
+  assign \i_w$81[0].code[1]  = \i_w$81 [7:4];
+  assign \i_w$81[0].code[2]  = \i_w$81 [11:8];
+  assign \i_w$81[0].code[3]  = \i_w$81 [15:12];
+  assign \i_w$81[0].scale  = \i_w$81 [23:16];
+  assign \o_w$82[0]  = \i_w$81 ;
+  assign \o_w$82[0].code  = \i_w$81 [15:0];
+  assign \o_w$82[0].code[0]  = \i_w$81 [3:0];
+  assign \o_w$82[0].code[1]  = \i_w$81 [7:4];
+  assign \o_w$82[0].code[2]  = \i_w$81 [11:8];
+  assign \o_w$82[0].code[3]  = \i_w$81 [15:12];
+  assign \o_w$82[0].scale  = \i_w$81 [23:16];
+  assign \w2_eff.code  = w2_eff[15:0];
+  assign \w2_eff.code[0]  = w2_eff[3:0];
+  assign \w2_eff.code[1]  = w2_eff[7:4];
+  assign \w2_eff.code[2]  = w2_eff[11:8];
+  assign \w2_eff.code[3]  = w2_eff[15:12];
+  assign \w2_eff.scale  = w2_eff[23:16];
+  assign \w2_held.code  = w2_held[15:0];
+  assign \w2_held.code[0]  = w2_held[3:0];
+  assign \w2_held.code[1]  = w2_held[7:4];
+  assign \w2_held.code[2]  = w2_held[11:8];
+  assign \w2_held.code[3]  = w2_held[15:12];
+  assign \w2_held.scale  = w2_held[23:16];
+  assign \i_w$85[0]  = \i_w$85 ;
+  assign \i_w$85[0].code  = \i_w$85 [15:0];
+  assign \i_w$85[0].code[0]  = \i_w$85 [3:0];
+  assign \i_w$85[0].code[1]  = \i_w$85 [7:4];
+  assign \i_w$85[0].code[2]  = \i_w$85 [11:8];
+  assign \i_w$85[0].code[3]  = \i_w$85 [15:12];
+  assign \i_w$85[0].scale  = \i_w$85 [23:16];
+  assign \w2_held_d1.code  = \i_w$85 [15:0];
+  assign \w2_held_d1.code[0]  = \i_w$85 [3:0];
+  assign \w2_held_d1.code[1]  = \i_w$85 [7:4];
+  assign \w2_held_d1.code[2]  = \i_w$85 [11:8];
+  assign \w2_held_d1.code[3]  = \i_w$85 [15:12];
+  assign \w2_held_d1.scale  = \i_w$85 [23:16];
+  assign \i_w$87[0]  = \i_w$87 ;
+  assign \i_w$87[0].code  = \i_w$87 [15:0];
+  assign \i_w$87[0].code[0]  = \i_w$87 [3:0];
+  assign \i_w$87[0].code[1]  = \i_w$87 [7:4];
+  assign \i_w$87[0].code[2]  = \i_w$87 [11:8];
+  assign \i_w$87[0].code[3]  = \i_w$87 [15:12];
+  assign \i_w$87[0].scale  = \i_w$87 [23:16];
+  assign \o_w$88[0]  = \i_w$87 ;
+  assign \o_w$88[0].code  = \i_w$87 [15:0];
+  assign \o_w$88[0].code[0]  = \i_w$87 [3:0];
+  assign \o_w$88[0].code[1]  = \i_w$87 [7:4];
+  assign \o_w$88[0].code[2]  = \i_w$87 [11:8];
+  assign \o_w$88[0].code[3]  = \i_w$87 [15:12];
+  assign \o_w$88[0].scale  = \i_w$87 [23:16];
+  assign \i_w$89[0]  = \i_w$89 ;
+  assign \i_w$89[0].code  = \i_w$89 [15:0];
+  assign \i_w$89[0].code[0]  = \i_w$89 [3:0];
+  assign \i_w$89[0].code[1]  = \i_w$89 [7:4];
+  assign \i_w$89[0].code[2]  = \i_w$89 [11:8];
+  assign \i_w$89[0].code[3]  = \i_w$89 [15:12];
+  assign \i_w$89[0].scale  = \i_w$89 [23:16];
+  assign \o_w$90[0]  = \i_w$89 ;
+  assign \o_w$90[0].code  = \i_w$89 [15:0];
+  assign \o_w$90[0].code[0]  = \i_w$89 [3:0];
+  assign \o_w$90[0].code[1]  = \i_w$89 [7:4];
+  assign \o_w$90[0].code[2]  = \i_w$89 [11:8];
+  assign \o_w$90[0].code[3]  = \i_w$89 [15:12];
+  assign \o_w$90[0].scale  = \i_w$89 [23:16];
+  assign \i_w$91[0]  = \i_w$91 ;
+  assign \i_w$91[0].code  = \i_w$91 [15:0];
+  assign \i_w$91[0].code[0]  = \i_w$91 [3:0];
+  assign \i_w$91[0].code[1]  = \i_w$91 [7:4];
+  assign \i_w$91[0].code[2]  = \i_w$91 [11:8];
+  assign \i_w$91[0].code[3]  = \i_w$91 [15:12];
+  assign \i_w$91[0].scale  = \i_w$91 [23:16];
+  assign \o_w$92[0]  = \i_w$91 ;
+  assign \o_w$92[0].code  = \i_w$91 [15:0];
+  assign \o_w$92[0].code[0]  = \i_w$91 [3:0];
+  assign \o_w$92[0].code[1]  = \i_w$91 [7:4];
+  assign \o_w$92[0].code[2]  = \i_w$91 [11:8];
+  assign \o_w$92[0].code[3]  = \i_w$91 [15:12];
+  assign \o_w$92[0].scale  = \i_w$91 [23:16];
+  assign \w3_eff.code  = w3_eff[15:0];
+  assign \w3_eff.code[0]  = w3_eff[3:0];
+  assign \w3_eff.code[1]  = w3_eff[7:4];
+  assign \w3_eff.code[2]  = w3_eff[11:8];
+  assign \w3_eff.code[3]  = w3_eff[15:12];
+  assign \w3_eff.scale  = w3_eff[23:16];
+  assign \w3_held.code  = w3_held[15:0];
+  assign \w3_held.code[0]  = w3_held[3:0];
+  assign \w3_held.code[1]  = w3_held[7:4];
+  assign \w3_held.code[2]  = w3_held[11:8];
+  assign \w3_held.code[3]  = w3_held[15:12];
+  assign \w3_held.scale  = w3_held[23:16];
+  assign \i_w$95[0]  = \i_w$95 ;
+  assign \i_w$95[0].code  = \i_w$95 [15:0];
+  assign \i_w$95[0].code[0]  = \i_w$95 [3:0];
+  assign \i_w$95[0].code[1]  = \i_w$95 [7:4];
+  assign \i_w$95[0].code[2]  = \i_w$95 [11:8];
+  assign \i_w$95[0].code[3]  = \i_w$95 [15:12];
+  assign \i_w$95[0].scale  = \i_w$95 [23:16];
+  assign \w3_held_d2.code  = \i_w$95 [15:0];
+  assign \w3_held_d2.code[0]  = \i_w$95 [3:0];
+  assign \w3_held_d2.code[1]  = \i_w$95 [7:4];
+  assign \w3_held_d2.code[2]  = \i_w$95 [11:8];
+  assign \w3_held_d2.code[3]  = \i_w$95 [15:12];
+  assign \w3_held_d2.scale  = \i_w$95 [23:16];
+  assign \i_w$97[0]  = \i_w$97 ;
+  assign \i_w$97[0].code  = \i_w$97 [15:0];
+  assign \i_w$97[0].code[0]  = \i_w$97 [3:0];
+  assign \i_w$97[0].code[1]  = \i_w$97 [7:4];
+  assign \i_w$97[0].code[2]  = \i_w$97 [11:8];
+  assign \i_w$97[0].code[3]  = \i_w$97 [15:12];
+  assign \i_w$97[0].scale  = \i_w$97 [23:16];
+  assign \o_w$98[0]  = \i_w$97 ;
+  assign \o_w$98[0].code  = \i_w$97 [15:0];
+  assign \o_w$98[0].code[0]  = \i_w$97 [3:0];
+  assign \o_w$98[0].code[1]  = \i_w$97 [7:4];
+  assign \o_w$98[0].code[2]  = \i_w$97 [11:8];
+  assign \o_w$98[0].code[3]  = \i_w$97 [15:12];
+  assign \o_w$98[0].scale  = \i_w$97 [23:16];
+  assign \i_w$99[0]  = \i_w$99 ;
+  assign \i_w$99[0].code  = \i_w$99 [15:0];
+  assign \i_w$99[0].code[0]  = \i_w$99 [3:0];
+  assign \i_w$99[0].code[1]  = \i_w$99 [7:4];
+  assign \i_w$99[0].code[2]  = \i_w$99 [11:8];
+  assign \i_w$99[0].code[3]  = \i_w$99 [15:12];
+  assign \i_w$99[0].scale  = \i_w$99 [23:16];
+  assign \o_w$100[0]  = \i_w$99 ;
+  assign \o_w$100[0].code  = \i_w$99 [15:0];
+  assign \o_w$100[0].code[0]  = \i_w$99 [3:0];
+  assign \o_w$100[0].code[1]  = \i_w$99 [7:4];
+  assign \o_w$100[0].code[2]  = \i_w$99 [11:8];
+  assign \o_w$100[0].code[3]  = \i_w$99 [15:12];
+  assign \o_w$100[0].scale  = \i_w$99 [23:16];
+  assign \i_w$101[0]  = \i_w$101 ;
+  assign \i_w$101[0].code  = \i_w$101 [15:0];
+  assign \i_w$101[0].code[0]  = \i_w$101 [3:0];
+  assign \i_w$101[0].code[1]  = \i_w$101 [7:4];
+  assign \i_w$101[0].code[2]  = \i_w$101 [11:8];
+  assign \i_w$101[0].code[3]  = \i_w$101 [15:12];
+  assign \i_w$101[0].scale  = \i_w$101 [23:16];
+  assign \o_w$102[0]  = \i_w$101 ;
+  assign \o_w$102[0].code  = \i_w$101 [15:0];
+  assign \o_w$102[0].code[0]  = \i_w$101 [3:0];
+  assign \o_w$102[0].code[1]  = \i_w$101 [7:4];
+  assign \o_w$102[0].code[2]  = \i_w$101 [11:8];
+  assign \o_w$102[0].code[3]  = \i_w$101 [15:12];
+  assign \o_w$102[0].scale  = \i_w$101 [23:16];
   assign \o_row[0]  = o_row[47:0];
   assign \o_row[1]  = o_row[95:48];
   assign \o_row[2]  = o_row[143:96];
   assign \o_row[3]  = o_row[191:144];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$101[0]  = \o_psum$101 ;
-  assign \o_psum$101[0][0]  = \o_psum$101 ;
-  assign \o_psum$102[0]  = \o_psum$102 ;
-  assign \o_psum$102[0][0]  = \o_psum$102 ;
-  assign \o_psum$103[0]  = \o_psum$103 ;
-  assign \o_psum$103[0][0]  = \o_psum$103 ;
-  assign \o_psum$105[0]  = \o_psum$105 ;
-  assign \o_psum$105[0][0]  = \o_psum$105 ;
-  assign \o_psum$106[0]  = \o_psum$106 ;
-  assign \o_psum$106[0][0]  = \o_psum$106 ;
-  assign \o_psum$107[0]  = \o_psum$107 ;
-  assign \o_psum$107[0][0]  = \o_psum$107 ;
   assign \o_psum$108[0]  = \o_psum$108 ;
   assign \o_psum$108[0][0]  = \o_psum$108 ;
+  assign \o_psum$109[0]  = \o_psum$109 ;
+  assign \o_psum$109[0][0]  = \o_psum$109 ;
   assign \o_psum$110[0]  = \o_psum$110 ;
   assign \o_psum$110[0][0]  = \o_psum$110 ;
-  assign \o_psum$111[0]  = \o_psum$111 ;
-  assign \o_psum$111[0][0]  = \o_psum$111 ;
   assign \o_psum$112[0]  = \o_psum$112 ;
   assign \o_psum$112[0][0]  = \o_psum$112 ;
   assign \o_psum$113[0]  = \o_psum$113 ;
   assign \o_psum$113[0][0]  = \o_psum$113 ;
+  assign \o_psum$114[0]  = \o_psum$114 ;
+  assign \o_psum$114[0][0]  = \o_psum$114 ;
   assign \o_psum$115[0]  = \o_psum$115 ;
   assign \o_psum$115[0][0]  = \o_psum$115 ;
-  assign \o_psum$116[0]  = \o_psum$116 ;
-  assign \o_psum$116[0][0]  = \o_psum$116 ;
   assign \o_psum$117[0]  = \o_psum$117 ;
   assign \o_psum$117[0][0]  = \o_psum$117 ;
   assign \o_psum$118[0]  = \o_psum$118 ;
   assign \o_psum$118[0][0]  = \o_psum$118 ;
+  assign \o_psum$119[0]  = \o_psum$119 ;
+  assign \o_psum$119[0][0]  = \o_psum$119 ;
+  assign \o_psum$120[0]  = \o_psum$120 ;
+  assign \o_psum$120[0][0]  = \o_psum$120 ;
+  assign \o_psum$122[0]  = \o_psum$122 ;
+  assign \o_psum$122[0][0]  = \o_psum$122 ;
+  assign \o_psum$123[0]  = \o_psum$123 ;
+  assign \o_psum$123[0][0]  = \o_psum$123 ;
+  assign \o_psum$124[0]  = \o_psum$124 ;
+  assign \o_psum$124[0][0]  = \o_psum$124 ;
+  assign \o_psum$125[0]  = \o_psum$125 ;
+  assign \o_psum$125[0][0]  = \o_psum$125 ;
   assign \a2_d1[0]  = a2_d1[7:0];
   assign \a2_d1[1]  = a2_d1[15:8];
   assign \a2_d1[2]  = a2_d1[23:16];
@@ -4737,51 +4828,39 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   assign \ctl3_d2.first  = ctl3_d2[2];
   assign \ctl3_d2.last  = ctl3_d2[3];
   assign \ctl3_d2.group_end  = ctl3_d2[4];
-  assign \w2_d1.code  = w2_d1[15:0];
-  assign \w2_d1.code[0]  = w2_d1[3:0];
-  assign \w2_d1.code[1]  = w2_d1[7:4];
-  assign \w2_d1.code[2]  = w2_d1[11:8];
-  assign \w2_d1.code[3]  = w2_d1[15:12];
-  assign \w2_d1.scale  = w2_d1[23:16];
-  assign \w3_d1.code  = w3_d1[15:0];
-  assign \w3_d1.code[0]  = w3_d1[3:0];
-  assign \w3_d1.code[1]  = w3_d1[7:4];
-  assign \w3_d1.code[2]  = w3_d1[11:8];
-  assign \w3_d1.code[3]  = w3_d1[15:12];
-  assign \w3_d1.scale  = w3_d1[23:16];
-  assign \w3_d2.code  = w3_d2[15:0];
-  assign \w3_d2.code[0]  = w3_d2[3:0];
-  assign \w3_d2.code[1]  = w3_d2[7:4];
-  assign \w3_d2.code[2]  = w3_d2[11:8];
-  assign \w3_d2.code[3]  = w3_d2[15:12];
-  assign \w3_d2.scale  = w3_d2[23:16];
-  assign \o_ctl$131[0]  = \o_ctl$131 ;
-  assign \o_ctl$131[0].valid  = \o_ctl$131 [0];
-  assign \o_ctl$131[0].load_w  = \o_ctl$131 [1];
-  assign \o_ctl$131[0].first  = \o_ctl$131 [2];
-  assign \o_ctl$131[0].last  = \o_ctl$131 [3];
-  assign \o_ctl$131[0].group_end  = \o_ctl$131 [4];
-  assign \o_ctl$141[0]  = \o_ctl$141 ;
-  assign \o_ctl$141[0].valid  = \o_ctl$141 [0];
-  assign \o_ctl$141[0].load_w  = \o_ctl$141 [1];
-  assign \o_ctl$141[0].first  = \o_ctl$141 [2];
-  assign \o_ctl$141[0].last  = \o_ctl$141 [3];
-  assign \o_ctl$141[0].group_end  = \o_ctl$141 [4];
-  assign \o_ctl$151[0]  = \o_ctl$151 ;
-  assign \o_ctl$151[0].valid  = \o_ctl$151 [0];
-  assign \o_ctl$151[0].load_w  = \o_ctl$151 [1];
-  assign \o_ctl$151[0].first  = \o_ctl$151 [2];
-  assign \o_ctl$151[0].last  = \o_ctl$151 [3];
-  assign \o_ctl$151[0].group_end  = \o_ctl$151 [4];
-  assign \o_ctl$161[0]  = \o_ctl$161 ;
-  assign \o_ctl$161[0].valid  = \o_ctl$161 [0];
-  assign \o_ctl$161[0].load_w  = \o_ctl$161 [1];
-  assign \o_ctl$161[0].first  = \o_ctl$161 [2];
-  assign \o_ctl$161[0].last  = \o_ctl$161 [3];
-  assign \o_ctl$161[0].group_end  = \o_ctl$161 [4];
+  assign \w3_held_d1.code  = w3_held_d1[15:0];
+  assign \w3_held_d1.code[0]  = w3_held_d1[3:0];
+  assign \w3_held_d1.code[1]  = w3_held_d1[7:4];
+  assign \w3_held_d1.code[2]  = w3_held_d1[11:8];
+  assign \w3_held_d1.code[3]  = w3_held_d1[15:12];
+  assign \w3_held_d1.scale  = w3_held_d1[23:16];
+  assign \o_ctl$136[0]  = \o_ctl$136 ;
+  assign \o_ctl$136[0].valid  = \o_ctl$136 [0];
+  assign \o_ctl$136[0].load_w  = \o_ctl$136 [1];
+  assign \o_ctl$136[0].first  = \o_ctl$136 [2];
+  assign \o_ctl$136[0].last  = \o_ctl$136 [3];
+  assign \o_ctl$136[0].group_end  = \o_ctl$136 [4];
+  assign \o_ctl$146[0]  = \o_ctl$146 ;
+  assign \o_ctl$146[0].valid  = \o_ctl$146 [0];
+  assign \o_ctl$146[0].load_w  = \o_ctl$146 [1];
+  assign \o_ctl$146[0].first  = \o_ctl$146 [2];
+  assign \o_ctl$146[0].last  = \o_ctl$146 [3];
+  assign \o_ctl$146[0].group_end  = \o_ctl$146 [4];
+  assign \o_ctl$156[0]  = \o_ctl$156 ;
+  assign \o_ctl$156[0].valid  = \o_ctl$156 [0];
+  assign \o_ctl$156[0].load_w  = \o_ctl$156 [1];
+  assign \o_ctl$156[0].first  = \o_ctl$156 [2];
+  assign \o_ctl$156[0].last  = \o_ctl$156 [3];
+  assign \o_ctl$156[0].group_end  = \o_ctl$156 [4];
+  assign \o_ctl$166[0]  = \o_ctl$166 ;
+  assign \o_ctl$166[0].valid  = \o_ctl$166 [0];
+  assign \o_ctl$166[0].load_w  = \o_ctl$166 [1];
+  assign \o_ctl$166[0].first  = \o_ctl$166 [2];
+  assign \o_ctl$166[0].last  = \o_ctl$166 [3];
+  assign \o_ctl$166[0].group_end  = \o_ctl$166 [4];
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4791,6 +4870,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4842,7 +4922,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4894,7 +4973,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4915,12 +4993,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -4970,9 +5048,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4982,6 +5062,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5033,7 +5114,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5085,7 +5165,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5106,12 +5185,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -5161,9 +5240,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5173,6 +5254,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5224,7 +5306,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5276,7 +5357,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5297,12 +5377,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -5352,9 +5432,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5364,6 +5446,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5414,7 +5497,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5466,7 +5548,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5487,12 +5568,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -5542,9 +5623,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5554,6 +5637,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5605,7 +5689,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5657,7 +5740,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5678,12 +5760,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -5733,9 +5815,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5745,6 +5829,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5796,7 +5881,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5848,7 +5932,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5869,12 +5952,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -5924,9 +6007,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5936,6 +6021,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5987,7 +6073,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6039,7 +6124,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6060,12 +6144,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -6115,9 +6199,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6127,6 +6213,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6177,7 +6264,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6229,7 +6315,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6250,12 +6335,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -6305,9 +6390,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6317,197 +6404,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [23:0] i_w;
-  wire [23:0] \i_w[0] ;
-  wire [15:0] \i_w[0].code ;
-  wire [3:0] \i_w[0].code[0] ;
-  wire [3:0] \i_w[0].code[1] ;
-  wire [3:0] \i_w[0].code[2] ;
-  wire [3:0] \i_w[0].code[3] ;
-  wire [7:0] \i_w[0].scale ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w[0] ;
-  wire [15:0] \o_w[0].code ;
-  wire [3:0] \o_w[0].code[0] ;
-  wire [3:0] \o_w[0].code[1] ;
-  wire [3:0] \o_w[0].code[2] ;
-  wire [3:0] \o_w[0].code[3] ;
-  wire [7:0] \o_w[0].scale ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [23:0] pe_0_0__i_w;
-  wire [23:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.code ;
-  wire [3:0] \pe_0_0__i_w.code[0] ;
-  wire [3:0] \pe_0_0__i_w.code[1] ;
-  wire [3:0] \pe_0_0__i_w.code[2] ;
-  wire [3:0] \pe_0_0__i_w.code[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [23:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.code ;
-  wire [3:0] \pe_0_0__o_w.code[0] ;
-  wire [3:0] \pe_0_0__o_w.code[1] ;
-  wire [3:0] \pe_0_0__o_w.code[2] ;
-  wire [3:0] \pe_0_0__o_w.code[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  input rst;
-  wire rst;
-  array_bitserial_int4_a8_os_4x4__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[23:16];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].code  = pe_0_0__i_w[15:0];
-  assign \i_w[0].code[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].code[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].code[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].code[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].scale  = pe_0_0__i_w[23:16];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].code  = o_w[15:0];
-  assign \o_w[0].code[0]  = o_w[3:0];
-  assign \o_w[0].code[1]  = o_w[7:4];
-  assign \o_w[0].code[2]  = o_w[11:8];
-  assign \o_w[0].code[3]  = o_w[15:12];
-  assign \o_w[0].scale  = o_w[23:16];
-  assign \pe_0_0__o_w.code  = o_w[15:0];
-  assign \pe_0_0__o_w.code[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.code[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.code[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.code[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.scale  = o_w[23:16];
-endmodule
-
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6559,7 +6456,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6611,7 +6507,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6632,12 +6527,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -6687,9 +6582,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6699,6 +6596,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6750,7 +6648,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6802,7 +6699,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6823,12 +6719,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -6878,9 +6774,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6890,6 +6788,199 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [15:0] \i_w[0].code ;
+  wire [3:0] \i_w[0].code[0] ;
+  wire [3:0] \i_w[0].code[1] ;
+  wire [3:0] \i_w[0].code[2] ;
+  wire [3:0] \i_w[0].code[3] ;
+  wire [7:0] \i_w[0].scale ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [15:0] \o_w[0].code ;
+  wire [3:0] \o_w[0].code[0] ;
+  wire [3:0] \o_w[0].code[1] ;
+  wire [3:0] \o_w[0].code[2] ;
+  wire [3:0] \o_w[0].code[3] ;
+  wire [7:0] \o_w[0].scale ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.code ;
+  wire [3:0] \pe_0_0__i_w.code[0] ;
+  wire [3:0] \pe_0_0__i_w.code[1] ;
+  wire [3:0] \pe_0_0__i_w.code[2] ;
+  wire [3:0] \pe_0_0__i_w.code[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.code ;
+  wire [3:0] \pe_0_0__o_w.code[0] ;
+  wire [3:0] \pe_0_0__o_w.code[1] ;
+  wire [3:0] \pe_0_0__o_w.code[2] ;
+  wire [3:0] \pe_0_0__o_w.code[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  input rst;
+  wire rst;
+  array_bitserial_int4_a8_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[23:16];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].code  = pe_0_0__i_w[15:0];
+  assign \i_w[0].code[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].code[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].code[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].code[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].scale  = pe_0_0__i_w[23:16];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].code  = o_w[15:0];
+  assign \o_w[0].code[0]  = o_w[3:0];
+  assign \o_w[0].code[1]  = o_w[7:4];
+  assign \o_w[0].code[2]  = o_w[11:8];
+  assign \o_w[0].code[3]  = o_w[15:12];
+  assign \o_w[0].scale  = o_w[23:16];
+  assign \pe_0_0__o_w.code  = o_w[15:0];
+  assign \pe_0_0__o_w.code[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.code[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.code[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.code[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6940,7 +7031,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6992,7 +7082,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7013,12 +7102,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -7068,9 +7157,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7080,6 +7171,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7130,7 +7222,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7182,7 +7273,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7203,12 +7293,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -7258,9 +7348,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7270,6 +7362,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7320,7 +7413,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7372,7 +7464,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7393,12 +7484,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -7448,9 +7539,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7460,6 +7553,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7510,7 +7604,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7562,7 +7655,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7583,12 +7675,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -7638,9 +7730,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7650,6 +7744,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7699,7 +7794,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7751,7 +7845,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7772,12 +7865,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -7827,6 +7920,8 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

@@ -2652,7 +2652,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
     .clk(clk),
     .\i_a$1 (i_a),
     .i_ctl(i_ctl),
-    .\i_w$257 (i_w),
+    .i_w(i_w),
     .o_row(o_row),
     .o_row_index(o_row_index),
     .o_row_valid(o_row_valid),
@@ -9116,7 +9116,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign edge_new[31:0] = s1_row[31:0];
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid, o_row_index, o_row, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_index, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   reg [4:0] \$10 ;
@@ -9217,6 +9217,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   reg \$186 ;
   reg \$187 ;
   reg \$188 ;
+  reg \$189 ;
   reg [4:0] \$19 ;
   wire \$2 ;
   reg [4:0] \$20 ;
@@ -9299,7 +9300,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   reg [43:0] \$90 ;
   reg [43:0] \$91 ;
   reg [43:0] \$92 ;
-  reg \$93 ;
+  reg [43:0] \$93 ;
   reg \$94 ;
   reg \$95 ;
   reg \$96 ;
@@ -10511,91 +10512,18 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [43:0] i_w;
-  input [351:0] \i_w$257 ;
-  wire [351:0] \i_w$257 ;
-  wire [43:0] \i_w$257[0] ;
-  wire [31:0] \i_w$257[0].code ;
-  wire [7:0] \i_w$257[0].code[0] ;
-  wire [7:0] \i_w$257[0].code[1] ;
-  wire [7:0] \i_w$257[0].code[2] ;
-  wire [7:0] \i_w$257[0].code[3] ;
-  wire [1:0] \i_w$257[0].dtype ;
-  wire [7:0] \i_w$257[0].scale ;
-  wire [1:0] \i_w$257[0].special ;
-  wire [43:0] \i_w$257[1] ;
-  wire [31:0] \i_w$257[1].code ;
-  wire [7:0] \i_w$257[1].code[0] ;
-  wire [7:0] \i_w$257[1].code[1] ;
-  wire [7:0] \i_w$257[1].code[2] ;
-  wire [7:0] \i_w$257[1].code[3] ;
-  wire [1:0] \i_w$257[1].dtype ;
-  wire [7:0] \i_w$257[1].scale ;
-  wire [1:0] \i_w$257[1].special ;
-  wire [43:0] \i_w$257[2] ;
-  wire [31:0] \i_w$257[2].code ;
-  wire [7:0] \i_w$257[2].code[0] ;
-  wire [7:0] \i_w$257[2].code[1] ;
-  wire [7:0] \i_w$257[2].code[2] ;
-  wire [7:0] \i_w$257[2].code[3] ;
-  wire [1:0] \i_w$257[2].dtype ;
-  wire [7:0] \i_w$257[2].scale ;
-  wire [1:0] \i_w$257[2].special ;
-  wire [43:0] \i_w$257[3] ;
-  wire [31:0] \i_w$257[3].code ;
-  wire [7:0] \i_w$257[3].code[0] ;
-  wire [7:0] \i_w$257[3].code[1] ;
-  wire [7:0] \i_w$257[3].code[2] ;
-  wire [7:0] \i_w$257[3].code[3] ;
-  wire [1:0] \i_w$257[3].dtype ;
-  wire [7:0] \i_w$257[3].scale ;
-  wire [1:0] \i_w$257[3].special ;
-  wire [43:0] \i_w$257[4] ;
-  wire [31:0] \i_w$257[4].code ;
-  wire [7:0] \i_w$257[4].code[0] ;
-  wire [7:0] \i_w$257[4].code[1] ;
-  wire [7:0] \i_w$257[4].code[2] ;
-  wire [7:0] \i_w$257[4].code[3] ;
-  wire [1:0] \i_w$257[4].dtype ;
-  wire [7:0] \i_w$257[4].scale ;
-  wire [1:0] \i_w$257[4].special ;
-  wire [43:0] \i_w$257[5] ;
-  wire [31:0] \i_w$257[5].code ;
-  wire [7:0] \i_w$257[5].code[0] ;
-  wire [7:0] \i_w$257[5].code[1] ;
-  wire [7:0] \i_w$257[5].code[2] ;
-  wire [7:0] \i_w$257[5].code[3] ;
-  wire [1:0] \i_w$257[5].dtype ;
-  wire [7:0] \i_w$257[5].scale ;
-  wire [1:0] \i_w$257[5].special ;
-  wire [43:0] \i_w$257[6] ;
-  wire [31:0] \i_w$257[6].code ;
-  wire [7:0] \i_w$257[6].code[0] ;
-  wire [7:0] \i_w$257[6].code[1] ;
-  wire [7:0] \i_w$257[6].code[2] ;
-  wire [7:0] \i_w$257[6].code[3] ;
-  wire [1:0] \i_w$257[6].dtype ;
-  wire [7:0] \i_w$257[6].scale ;
-  wire [1:0] \i_w$257[6].special ;
-  wire [43:0] \i_w$257[7] ;
-  wire [31:0] \i_w$257[7].code ;
-  wire [7:0] \i_w$257[7].code[0] ;
-  wire [7:0] \i_w$257[7].code[1] ;
-  wire [7:0] \i_w$257[7].code[2] ;
-  wire [7:0] \i_w$257[7].code[3] ;
-  wire [1:0] \i_w$257[7].dtype ;
-  wire [7:0] \i_w$257[7].scale ;
-  wire [1:0] \i_w$257[7].special ;
-  wire [43:0] \i_w$258 ;
-  wire [43:0] \i_w$258[0] ;
-  wire [31:0] \i_w$258[0].code ;
-  wire [7:0] \i_w$258[0].code[0] ;
-  wire [7:0] \i_w$258[0].code[1] ;
-  wire [7:0] \i_w$258[0].code[2] ;
-  wire [7:0] \i_w$258[0].code[3] ;
-  wire [1:0] \i_w$258[0].dtype ;
-  wire [7:0] \i_w$258[0].scale ;
-  wire [1:0] \i_w$258[0].special ;
+  input [351:0] i_w;
+  wire [351:0] i_w;
+  wire [43:0] \i_w$259 ;
+  wire [43:0] \i_w$259[0] ;
+  wire [31:0] \i_w$259[0].code ;
+  wire [7:0] \i_w$259[0].code[0] ;
+  wire [7:0] \i_w$259[0].code[1] ;
+  wire [7:0] \i_w$259[0].code[2] ;
+  wire [7:0] \i_w$259[0].code[3] ;
+  wire [1:0] \i_w$259[0].dtype ;
+  wire [7:0] \i_w$259[0].scale ;
+  wire [1:0] \i_w$259[0].special ;
   wire [43:0] \i_w$260 ;
   wire [43:0] \i_w$260[0] ;
   wire [31:0] \i_w$260[0].code ;
@@ -10656,7 +10584,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   wire [1:0] \i_w$270[0].dtype ;
   wire [7:0] \i_w$270[0].scale ;
   wire [1:0] \i_w$270[0].special ;
-  reg [43:0] \i_w$272  = 44'h00000000000;
+  wire [43:0] \i_w$272 ;
   wire [43:0] \i_w$272[0] ;
   wire [31:0] \i_w$272[0].code ;
   wire [7:0] \i_w$272[0].code[0] ;
@@ -10666,16 +10594,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   wire [1:0] \i_w$272[0].dtype ;
   wire [7:0] \i_w$272[0].scale ;
   wire [1:0] \i_w$272[0].special ;
-  wire [43:0] \i_w$274 ;
-  wire [43:0] \i_w$274[0] ;
-  wire [31:0] \i_w$274[0].code ;
-  wire [7:0] \i_w$274[0].code[0] ;
-  wire [7:0] \i_w$274[0].code[1] ;
-  wire [7:0] \i_w$274[0].code[2] ;
-  wire [7:0] \i_w$274[0].code[3] ;
-  wire [1:0] \i_w$274[0].dtype ;
-  wire [7:0] \i_w$274[0].scale ;
-  wire [1:0] \i_w$274[0].special ;
+  (* init = 44'h00000000000 *)
   wire [43:0] \i_w$276 ;
   wire [43:0] \i_w$276[0] ;
   wire [31:0] \i_w$276[0].code ;
@@ -10686,536 +10605,556 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   wire [1:0] \i_w$276[0].dtype ;
   wire [7:0] \i_w$276[0].scale ;
   wire [1:0] \i_w$276[0].special ;
-  wire [43:0] \i_w$278 ;
-  wire [43:0] \i_w$278[0] ;
-  wire [31:0] \i_w$278[0].code ;
-  wire [7:0] \i_w$278[0].code[0] ;
-  wire [7:0] \i_w$278[0].code[1] ;
-  wire [7:0] \i_w$278[0].code[2] ;
-  wire [7:0] \i_w$278[0].code[3] ;
-  wire [1:0] \i_w$278[0].dtype ;
-  wire [7:0] \i_w$278[0].scale ;
-  wire [1:0] \i_w$278[0].special ;
-  wire [43:0] \i_w$280 ;
-  wire [43:0] \i_w$280[0] ;
-  wire [31:0] \i_w$280[0].code ;
-  wire [7:0] \i_w$280[0].code[0] ;
-  wire [7:0] \i_w$280[0].code[1] ;
-  wire [7:0] \i_w$280[0].code[2] ;
-  wire [7:0] \i_w$280[0].code[3] ;
-  wire [1:0] \i_w$280[0].dtype ;
-  wire [7:0] \i_w$280[0].scale ;
-  wire [1:0] \i_w$280[0].special ;
-  wire [43:0] \i_w$282 ;
-  wire [43:0] \i_w$282[0] ;
-  wire [31:0] \i_w$282[0].code ;
-  wire [7:0] \i_w$282[0].code[0] ;
-  wire [7:0] \i_w$282[0].code[1] ;
-  wire [7:0] \i_w$282[0].code[2] ;
-  wire [7:0] \i_w$282[0].code[3] ;
-  wire [1:0] \i_w$282[0].dtype ;
-  wire [7:0] \i_w$282[0].scale ;
-  wire [1:0] \i_w$282[0].special ;
-  wire [43:0] \i_w$284 ;
-  wire [43:0] \i_w$284[0] ;
-  wire [31:0] \i_w$284[0].code ;
-  wire [7:0] \i_w$284[0].code[0] ;
-  wire [7:0] \i_w$284[0].code[1] ;
-  wire [7:0] \i_w$284[0].code[2] ;
-  wire [7:0] \i_w$284[0].code[3] ;
-  wire [1:0] \i_w$284[0].dtype ;
-  wire [7:0] \i_w$284[0].scale ;
-  wire [1:0] \i_w$284[0].special ;
-  wire [43:0] \i_w$286 ;
-  wire [43:0] \i_w$286[0] ;
-  wire [31:0] \i_w$286[0].code ;
-  wire [7:0] \i_w$286[0].code[0] ;
-  wire [7:0] \i_w$286[0].code[1] ;
-  wire [7:0] \i_w$286[0].code[2] ;
-  wire [7:0] \i_w$286[0].code[3] ;
-  wire [1:0] \i_w$286[0].dtype ;
-  wire [7:0] \i_w$286[0].scale ;
-  wire [1:0] \i_w$286[0].special ;
-  reg [43:0] \i_w$288  = 44'h00000000000;
-  wire [43:0] \i_w$288[0] ;
-  wire [31:0] \i_w$288[0].code ;
-  wire [7:0] \i_w$288[0].code[0] ;
-  wire [7:0] \i_w$288[0].code[1] ;
-  wire [7:0] \i_w$288[0].code[2] ;
-  wire [7:0] \i_w$288[0].code[3] ;
-  wire [1:0] \i_w$288[0].dtype ;
-  wire [7:0] \i_w$288[0].scale ;
-  wire [1:0] \i_w$288[0].special ;
-  wire [43:0] \i_w$290 ;
-  wire [43:0] \i_w$290[0] ;
-  wire [31:0] \i_w$290[0].code ;
-  wire [7:0] \i_w$290[0].code[0] ;
-  wire [7:0] \i_w$290[0].code[1] ;
-  wire [7:0] \i_w$290[0].code[2] ;
-  wire [7:0] \i_w$290[0].code[3] ;
-  wire [1:0] \i_w$290[0].dtype ;
-  wire [7:0] \i_w$290[0].scale ;
-  wire [1:0] \i_w$290[0].special ;
-  wire [43:0] \i_w$292 ;
-  wire [43:0] \i_w$292[0] ;
-  wire [31:0] \i_w$292[0].code ;
-  wire [7:0] \i_w$292[0].code[0] ;
-  wire [7:0] \i_w$292[0].code[1] ;
-  wire [7:0] \i_w$292[0].code[2] ;
-  wire [7:0] \i_w$292[0].code[3] ;
-  wire [1:0] \i_w$292[0].dtype ;
-  wire [7:0] \i_w$292[0].scale ;
-  wire [1:0] \i_w$292[0].special ;
-  wire [43:0] \i_w$294 ;
-  wire [43:0] \i_w$294[0] ;
-  wire [31:0] \i_w$294[0].code ;
-  wire [7:0] \i_w$294[0].code[0] ;
-  wire [7:0] \i_w$294[0].code[1] ;
-  wire [7:0] \i_w$294[0].code[2] ;
-  wire [7:0] \i_w$294[0].code[3] ;
-  wire [1:0] \i_w$294[0].dtype ;
-  wire [7:0] \i_w$294[0].scale ;
-  wire [1:0] \i_w$294[0].special ;
-  wire [43:0] \i_w$296 ;
-  wire [43:0] \i_w$296[0] ;
-  wire [31:0] \i_w$296[0].code ;
-  wire [7:0] \i_w$296[0].code[0] ;
-  wire [7:0] \i_w$296[0].code[1] ;
-  wire [7:0] \i_w$296[0].code[2] ;
-  wire [7:0] \i_w$296[0].code[3] ;
-  wire [1:0] \i_w$296[0].dtype ;
-  wire [7:0] \i_w$296[0].scale ;
-  wire [1:0] \i_w$296[0].special ;
-  wire [43:0] \i_w$298 ;
-  wire [43:0] \i_w$298[0] ;
-  wire [31:0] \i_w$298[0].code ;
-  wire [7:0] \i_w$298[0].code[0] ;
-  wire [7:0] \i_w$298[0].code[1] ;
-  wire [7:0] \i_w$298[0].code[2] ;
-  wire [7:0] \i_w$298[0].code[3] ;
-  wire [1:0] \i_w$298[0].dtype ;
-  wire [7:0] \i_w$298[0].scale ;
-  wire [1:0] \i_w$298[0].special ;
-  wire [43:0] \i_w$300 ;
-  wire [43:0] \i_w$300[0] ;
-  wire [31:0] \i_w$300[0].code ;
-  wire [7:0] \i_w$300[0].code[0] ;
-  wire [7:0] \i_w$300[0].code[1] ;
-  wire [7:0] \i_w$300[0].code[2] ;
-  wire [7:0] \i_w$300[0].code[3] ;
-  wire [1:0] \i_w$300[0].dtype ;
-  wire [7:0] \i_w$300[0].scale ;
-  wire [1:0] \i_w$300[0].special ;
-  wire [43:0] \i_w$302 ;
-  wire [43:0] \i_w$302[0] ;
-  wire [31:0] \i_w$302[0].code ;
-  wire [7:0] \i_w$302[0].code[0] ;
-  wire [7:0] \i_w$302[0].code[1] ;
-  wire [7:0] \i_w$302[0].code[2] ;
-  wire [7:0] \i_w$302[0].code[3] ;
-  wire [1:0] \i_w$302[0].dtype ;
-  wire [7:0] \i_w$302[0].scale ;
-  wire [1:0] \i_w$302[0].special ;
-  reg [43:0] \i_w$304  = 44'h00000000000;
-  wire [43:0] \i_w$304[0] ;
-  wire [31:0] \i_w$304[0].code ;
-  wire [7:0] \i_w$304[0].code[0] ;
-  wire [7:0] \i_w$304[0].code[1] ;
-  wire [7:0] \i_w$304[0].code[2] ;
-  wire [7:0] \i_w$304[0].code[3] ;
-  wire [1:0] \i_w$304[0].dtype ;
-  wire [7:0] \i_w$304[0].scale ;
-  wire [1:0] \i_w$304[0].special ;
-  wire [43:0] \i_w$306 ;
-  wire [43:0] \i_w$306[0] ;
-  wire [31:0] \i_w$306[0].code ;
-  wire [7:0] \i_w$306[0].code[0] ;
-  wire [7:0] \i_w$306[0].code[1] ;
-  wire [7:0] \i_w$306[0].code[2] ;
-  wire [7:0] \i_w$306[0].code[3] ;
-  wire [1:0] \i_w$306[0].dtype ;
-  wire [7:0] \i_w$306[0].scale ;
-  wire [1:0] \i_w$306[0].special ;
-  wire [43:0] \i_w$308 ;
-  wire [43:0] \i_w$308[0] ;
-  wire [31:0] \i_w$308[0].code ;
-  wire [7:0] \i_w$308[0].code[0] ;
-  wire [7:0] \i_w$308[0].code[1] ;
-  wire [7:0] \i_w$308[0].code[2] ;
-  wire [7:0] \i_w$308[0].code[3] ;
-  wire [1:0] \i_w$308[0].dtype ;
-  wire [7:0] \i_w$308[0].scale ;
-  wire [1:0] \i_w$308[0].special ;
-  wire [43:0] \i_w$310 ;
-  wire [43:0] \i_w$310[0] ;
-  wire [31:0] \i_w$310[0].code ;
-  wire [7:0] \i_w$310[0].code[0] ;
-  wire [7:0] \i_w$310[0].code[1] ;
-  wire [7:0] \i_w$310[0].code[2] ;
-  wire [7:0] \i_w$310[0].code[3] ;
-  wire [1:0] \i_w$310[0].dtype ;
-  wire [7:0] \i_w$310[0].scale ;
-  wire [1:0] \i_w$310[0].special ;
-  wire [43:0] \i_w$312 ;
-  wire [43:0] \i_w$312[0] ;
-  wire [31:0] \i_w$312[0].code ;
-  wire [7:0] \i_w$312[0].code[0] ;
-  wire [7:0] \i_w$312[0].code[1] ;
-  wire [7:0] \i_w$312[0].code[2] ;
-  wire [7:0] \i_w$312[0].code[3] ;
-  wire [1:0] \i_w$312[0].dtype ;
-  wire [7:0] \i_w$312[0].scale ;
-  wire [1:0] \i_w$312[0].special ;
-  wire [43:0] \i_w$314 ;
-  wire [43:0] \i_w$314[0] ;
-  wire [31:0] \i_w$314[0].code ;
-  wire [7:0] \i_w$314[0].code[0] ;
-  wire [7:0] \i_w$314[0].code[1] ;
-  wire [7:0] \i_w$314[0].code[2] ;
-  wire [7:0] \i_w$314[0].code[3] ;
-  wire [1:0] \i_w$314[0].dtype ;
-  wire [7:0] \i_w$314[0].scale ;
-  wire [1:0] \i_w$314[0].special ;
-  wire [43:0] \i_w$316 ;
-  wire [43:0] \i_w$316[0] ;
-  wire [31:0] \i_w$316[0].code ;
-  wire [7:0] \i_w$316[0].code[0] ;
-  wire [7:0] \i_w$316[0].code[1] ;
-  wire [7:0] \i_w$316[0].code[2] ;
-  wire [7:0] \i_w$316[0].code[3] ;
-  wire [1:0] \i_w$316[0].dtype ;
-  wire [7:0] \i_w$316[0].scale ;
-  wire [1:0] \i_w$316[0].special ;
-  wire [43:0] \i_w$318 ;
-  wire [43:0] \i_w$318[0] ;
-  wire [31:0] \i_w$318[0].code ;
-  wire [7:0] \i_w$318[0].code[0] ;
-  wire [7:0] \i_w$318[0].code[1] ;
-  wire [7:0] \i_w$318[0].code[2] ;
-  wire [7:0] \i_w$318[0].code[3] ;
-  wire [1:0] \i_w$318[0].dtype ;
-  wire [7:0] \i_w$318[0].scale ;
-  wire [1:0] \i_w$318[0].special ;
-  reg [43:0] \i_w$320  = 44'h00000000000;
-  wire [43:0] \i_w$320[0] ;
-  wire [31:0] \i_w$320[0].code ;
-  wire [7:0] \i_w$320[0].code[0] ;
-  wire [7:0] \i_w$320[0].code[1] ;
-  wire [7:0] \i_w$320[0].code[2] ;
-  wire [7:0] \i_w$320[0].code[3] ;
-  wire [1:0] \i_w$320[0].dtype ;
-  wire [7:0] \i_w$320[0].scale ;
-  wire [1:0] \i_w$320[0].special ;
-  wire [43:0] \i_w$322 ;
-  wire [43:0] \i_w$322[0] ;
-  wire [31:0] \i_w$322[0].code ;
-  wire [7:0] \i_w$322[0].code[0] ;
-  wire [7:0] \i_w$322[0].code[1] ;
-  wire [7:0] \i_w$322[0].code[2] ;
-  wire [7:0] \i_w$322[0].code[3] ;
-  wire [1:0] \i_w$322[0].dtype ;
-  wire [7:0] \i_w$322[0].scale ;
-  wire [1:0] \i_w$322[0].special ;
-  wire [43:0] \i_w$324 ;
-  wire [43:0] \i_w$324[0] ;
-  wire [31:0] \i_w$324[0].code ;
-  wire [7:0] \i_w$324[0].code[0] ;
-  wire [7:0] \i_w$324[0].code[1] ;
-  wire [7:0] \i_w$324[0].code[2] ;
-  wire [7:0] \i_w$324[0].code[3] ;
-  wire [1:0] \i_w$324[0].dtype ;
-  wire [7:0] \i_w$324[0].scale ;
-  wire [1:0] \i_w$324[0].special ;
-  wire [43:0] \i_w$326 ;
-  wire [43:0] \i_w$326[0] ;
-  wire [31:0] \i_w$326[0].code ;
-  wire [7:0] \i_w$326[0].code[0] ;
-  wire [7:0] \i_w$326[0].code[1] ;
-  wire [7:0] \i_w$326[0].code[2] ;
-  wire [7:0] \i_w$326[0].code[3] ;
-  wire [1:0] \i_w$326[0].dtype ;
-  wire [7:0] \i_w$326[0].scale ;
-  wire [1:0] \i_w$326[0].special ;
-  wire [43:0] \i_w$328 ;
-  wire [43:0] \i_w$328[0] ;
-  wire [31:0] \i_w$328[0].code ;
-  wire [7:0] \i_w$328[0].code[0] ;
-  wire [7:0] \i_w$328[0].code[1] ;
-  wire [7:0] \i_w$328[0].code[2] ;
-  wire [7:0] \i_w$328[0].code[3] ;
-  wire [1:0] \i_w$328[0].dtype ;
-  wire [7:0] \i_w$328[0].scale ;
-  wire [1:0] \i_w$328[0].special ;
-  wire [43:0] \i_w$330 ;
-  wire [43:0] \i_w$330[0] ;
-  wire [31:0] \i_w$330[0].code ;
-  wire [7:0] \i_w$330[0].code[0] ;
-  wire [7:0] \i_w$330[0].code[1] ;
-  wire [7:0] \i_w$330[0].code[2] ;
-  wire [7:0] \i_w$330[0].code[3] ;
-  wire [1:0] \i_w$330[0].dtype ;
-  wire [7:0] \i_w$330[0].scale ;
-  wire [1:0] \i_w$330[0].special ;
-  wire [43:0] \i_w$332 ;
-  wire [43:0] \i_w$332[0] ;
-  wire [31:0] \i_w$332[0].code ;
-  wire [7:0] \i_w$332[0].code[0] ;
-  wire [7:0] \i_w$332[0].code[1] ;
-  wire [7:0] \i_w$332[0].code[2] ;
-  wire [7:0] \i_w$332[0].code[3] ;
-  wire [1:0] \i_w$332[0].dtype ;
-  wire [7:0] \i_w$332[0].scale ;
-  wire [1:0] \i_w$332[0].special ;
-  wire [43:0] \i_w$334 ;
-  wire [43:0] \i_w$334[0] ;
-  wire [31:0] \i_w$334[0].code ;
-  wire [7:0] \i_w$334[0].code[0] ;
-  wire [7:0] \i_w$334[0].code[1] ;
-  wire [7:0] \i_w$334[0].code[2] ;
-  wire [7:0] \i_w$334[0].code[3] ;
-  wire [1:0] \i_w$334[0].dtype ;
-  wire [7:0] \i_w$334[0].scale ;
-  wire [1:0] \i_w$334[0].special ;
-  reg [43:0] \i_w$336  = 44'h00000000000;
-  wire [43:0] \i_w$336[0] ;
-  wire [31:0] \i_w$336[0].code ;
-  wire [7:0] \i_w$336[0].code[0] ;
-  wire [7:0] \i_w$336[0].code[1] ;
-  wire [7:0] \i_w$336[0].code[2] ;
-  wire [7:0] \i_w$336[0].code[3] ;
-  wire [1:0] \i_w$336[0].dtype ;
-  wire [7:0] \i_w$336[0].scale ;
-  wire [1:0] \i_w$336[0].special ;
-  wire [43:0] \i_w$338 ;
-  wire [43:0] \i_w$338[0] ;
-  wire [31:0] \i_w$338[0].code ;
-  wire [7:0] \i_w$338[0].code[0] ;
-  wire [7:0] \i_w$338[0].code[1] ;
-  wire [7:0] \i_w$338[0].code[2] ;
-  wire [7:0] \i_w$338[0].code[3] ;
-  wire [1:0] \i_w$338[0].dtype ;
-  wire [7:0] \i_w$338[0].scale ;
-  wire [1:0] \i_w$338[0].special ;
-  wire [43:0] \i_w$340 ;
-  wire [43:0] \i_w$340[0] ;
-  wire [31:0] \i_w$340[0].code ;
-  wire [7:0] \i_w$340[0].code[0] ;
-  wire [7:0] \i_w$340[0].code[1] ;
-  wire [7:0] \i_w$340[0].code[2] ;
-  wire [7:0] \i_w$340[0].code[3] ;
-  wire [1:0] \i_w$340[0].dtype ;
-  wire [7:0] \i_w$340[0].scale ;
-  wire [1:0] \i_w$340[0].special ;
-  wire [43:0] \i_w$342 ;
-  wire [43:0] \i_w$342[0] ;
-  wire [31:0] \i_w$342[0].code ;
-  wire [7:0] \i_w$342[0].code[0] ;
-  wire [7:0] \i_w$342[0].code[1] ;
-  wire [7:0] \i_w$342[0].code[2] ;
-  wire [7:0] \i_w$342[0].code[3] ;
-  wire [1:0] \i_w$342[0].dtype ;
-  wire [7:0] \i_w$342[0].scale ;
-  wire [1:0] \i_w$342[0].special ;
-  wire [43:0] \i_w$344 ;
-  wire [43:0] \i_w$344[0] ;
-  wire [31:0] \i_w$344[0].code ;
-  wire [7:0] \i_w$344[0].code[0] ;
-  wire [7:0] \i_w$344[0].code[1] ;
-  wire [7:0] \i_w$344[0].code[2] ;
-  wire [7:0] \i_w$344[0].code[3] ;
-  wire [1:0] \i_w$344[0].dtype ;
-  wire [7:0] \i_w$344[0].scale ;
-  wire [1:0] \i_w$344[0].special ;
-  wire [43:0] \i_w$346 ;
-  wire [43:0] \i_w$346[0] ;
-  wire [31:0] \i_w$346[0].code ;
-  wire [7:0] \i_w$346[0].code[0] ;
-  wire [7:0] \i_w$346[0].code[1] ;
-  wire [7:0] \i_w$346[0].code[2] ;
-  wire [7:0] \i_w$346[0].code[3] ;
-  wire [1:0] \i_w$346[0].dtype ;
-  wire [7:0] \i_w$346[0].scale ;
-  wire [1:0] \i_w$346[0].special ;
-  wire [43:0] \i_w$348 ;
-  wire [43:0] \i_w$348[0] ;
-  wire [31:0] \i_w$348[0].code ;
-  wire [7:0] \i_w$348[0].code[0] ;
-  wire [7:0] \i_w$348[0].code[1] ;
-  wire [7:0] \i_w$348[0].code[2] ;
-  wire [7:0] \i_w$348[0].code[3] ;
-  wire [1:0] \i_w$348[0].dtype ;
-  wire [7:0] \i_w$348[0].scale ;
-  wire [1:0] \i_w$348[0].special ;
-  wire [43:0] \i_w$350 ;
-  wire [43:0] \i_w$350[0] ;
-  wire [31:0] \i_w$350[0].code ;
-  wire [7:0] \i_w$350[0].code[0] ;
-  wire [7:0] \i_w$350[0].code[1] ;
-  wire [7:0] \i_w$350[0].code[2] ;
-  wire [7:0] \i_w$350[0].code[3] ;
-  wire [1:0] \i_w$350[0].dtype ;
-  wire [7:0] \i_w$350[0].scale ;
-  wire [1:0] \i_w$350[0].special ;
-  reg [43:0] \i_w$352  = 44'h00000000000;
-  wire [43:0] \i_w$352[0] ;
-  wire [31:0] \i_w$352[0].code ;
-  wire [7:0] \i_w$352[0].code[0] ;
-  wire [7:0] \i_w$352[0].code[1] ;
-  wire [7:0] \i_w$352[0].code[2] ;
-  wire [7:0] \i_w$352[0].code[3] ;
-  wire [1:0] \i_w$352[0].dtype ;
-  wire [7:0] \i_w$352[0].scale ;
-  wire [1:0] \i_w$352[0].special ;
-  wire [43:0] \i_w$354 ;
-  wire [43:0] \i_w$354[0] ;
-  wire [31:0] \i_w$354[0].code ;
-  wire [7:0] \i_w$354[0].code[0] ;
-  wire [7:0] \i_w$354[0].code[1] ;
-  wire [7:0] \i_w$354[0].code[2] ;
-  wire [7:0] \i_w$354[0].code[3] ;
-  wire [1:0] \i_w$354[0].dtype ;
-  wire [7:0] \i_w$354[0].scale ;
-  wire [1:0] \i_w$354[0].special ;
-  wire [43:0] \i_w$356 ;
-  wire [43:0] \i_w$356[0] ;
-  wire [31:0] \i_w$356[0].code ;
-  wire [7:0] \i_w$356[0].code[0] ;
-  wire [7:0] \i_w$356[0].code[1] ;
-  wire [7:0] \i_w$356[0].code[2] ;
-  wire [7:0] \i_w$356[0].code[3] ;
-  wire [1:0] \i_w$356[0].dtype ;
-  wire [7:0] \i_w$356[0].scale ;
-  wire [1:0] \i_w$356[0].special ;
-  wire [43:0] \i_w$358 ;
-  wire [43:0] \i_w$358[0] ;
-  wire [31:0] \i_w$358[0].code ;
-  wire [7:0] \i_w$358[0].code[0] ;
-  wire [7:0] \i_w$358[0].code[1] ;
-  wire [7:0] \i_w$358[0].code[2] ;
-  wire [7:0] \i_w$358[0].code[3] ;
-  wire [1:0] \i_w$358[0].dtype ;
-  wire [7:0] \i_w$358[0].scale ;
-  wire [1:0] \i_w$358[0].special ;
-  wire [43:0] \i_w$360 ;
-  wire [43:0] \i_w$360[0] ;
-  wire [31:0] \i_w$360[0].code ;
-  wire [7:0] \i_w$360[0].code[0] ;
-  wire [7:0] \i_w$360[0].code[1] ;
-  wire [7:0] \i_w$360[0].code[2] ;
-  wire [7:0] \i_w$360[0].code[3] ;
-  wire [1:0] \i_w$360[0].dtype ;
-  wire [7:0] \i_w$360[0].scale ;
-  wire [1:0] \i_w$360[0].special ;
-  wire [43:0] \i_w$362 ;
-  wire [43:0] \i_w$362[0] ;
-  wire [31:0] \i_w$362[0].code ;
-  wire [7:0] \i_w$362[0].code[0] ;
-  wire [7:0] \i_w$362[0].code[1] ;
-  wire [7:0] \i_w$362[0].code[2] ;
-  wire [7:0] \i_w$362[0].code[3] ;
-  wire [1:0] \i_w$362[0].dtype ;
-  wire [7:0] \i_w$362[0].scale ;
-  wire [1:0] \i_w$362[0].special ;
-  wire [43:0] \i_w$364 ;
-  wire [43:0] \i_w$364[0] ;
-  wire [31:0] \i_w$364[0].code ;
-  wire [7:0] \i_w$364[0].code[0] ;
-  wire [7:0] \i_w$364[0].code[1] ;
-  wire [7:0] \i_w$364[0].code[2] ;
-  wire [7:0] \i_w$364[0].code[3] ;
-  wire [1:0] \i_w$364[0].dtype ;
-  wire [7:0] \i_w$364[0].scale ;
-  wire [1:0] \i_w$364[0].special ;
-  wire [43:0] \i_w$366 ;
-  wire [43:0] \i_w$366[0] ;
-  wire [31:0] \i_w$366[0].code ;
-  wire [7:0] \i_w$366[0].code[0] ;
-  wire [7:0] \i_w$366[0].code[1] ;
-  wire [7:0] \i_w$366[0].code[2] ;
-  wire [7:0] \i_w$366[0].code[3] ;
-  wire [1:0] \i_w$366[0].dtype ;
-  wire [7:0] \i_w$366[0].scale ;
-  wire [1:0] \i_w$366[0].special ;
-  reg [43:0] \i_w$368  = 44'h00000000000;
-  wire [43:0] \i_w$368[0] ;
-  wire [31:0] \i_w$368[0].code ;
-  wire [7:0] \i_w$368[0].code[0] ;
-  wire [7:0] \i_w$368[0].code[1] ;
-  wire [7:0] \i_w$368[0].code[2] ;
-  wire [7:0] \i_w$368[0].code[3] ;
-  wire [1:0] \i_w$368[0].dtype ;
-  wire [7:0] \i_w$368[0].scale ;
-  wire [1:0] \i_w$368[0].special ;
-  wire [43:0] \i_w$370 ;
-  wire [43:0] \i_w$370[0] ;
-  wire [31:0] \i_w$370[0].code ;
-  wire [7:0] \i_w$370[0].code[0] ;
-  wire [7:0] \i_w$370[0].code[1] ;
-  wire [7:0] \i_w$370[0].code[2] ;
-  wire [7:0] \i_w$370[0].code[3] ;
-  wire [1:0] \i_w$370[0].dtype ;
-  wire [7:0] \i_w$370[0].scale ;
-  wire [1:0] \i_w$370[0].special ;
-  wire [43:0] \i_w$372 ;
-  wire [43:0] \i_w$372[0] ;
-  wire [31:0] \i_w$372[0].code ;
-  wire [7:0] \i_w$372[0].code[0] ;
-  wire [7:0] \i_w$372[0].code[1] ;
-  wire [7:0] \i_w$372[0].code[2] ;
-  wire [7:0] \i_w$372[0].code[3] ;
-  wire [1:0] \i_w$372[0].dtype ;
-  wire [7:0] \i_w$372[0].scale ;
-  wire [1:0] \i_w$372[0].special ;
-  wire [43:0] \i_w$374 ;
-  wire [43:0] \i_w$374[0] ;
-  wire [31:0] \i_w$374[0].code ;
-  wire [7:0] \i_w$374[0].code[0] ;
-  wire [7:0] \i_w$374[0].code[1] ;
-  wire [7:0] \i_w$374[0].code[2] ;
-  wire [7:0] \i_w$374[0].code[3] ;
-  wire [1:0] \i_w$374[0].dtype ;
-  wire [7:0] \i_w$374[0].scale ;
-  wire [1:0] \i_w$374[0].special ;
-  wire [43:0] \i_w$376 ;
-  wire [43:0] \i_w$376[0] ;
-  wire [31:0] \i_w$376[0].code ;
-  wire [7:0] \i_w$376[0].code[0] ;
-  wire [7:0] \i_w$376[0].code[1] ;
-  wire [7:0] \i_w$376[0].code[2] ;
-  wire [7:0] \i_w$376[0].code[3] ;
-  wire [1:0] \i_w$376[0].dtype ;
-  wire [7:0] \i_w$376[0].scale ;
-  wire [1:0] \i_w$376[0].special ;
-  wire [43:0] \i_w$378 ;
-  wire [43:0] \i_w$378[0] ;
-  wire [31:0] \i_w$378[0].code ;
-  wire [7:0] \i_w$378[0].code[0] ;
-  wire [7:0] \i_w$378[0].code[1] ;
-  wire [7:0] \i_w$378[0].code[2] ;
-  wire [7:0] \i_w$378[0].code[3] ;
-  wire [1:0] \i_w$378[0].dtype ;
-  wire [7:0] \i_w$378[0].scale ;
-  wire [1:0] \i_w$378[0].special ;
-  wire [43:0] \i_w$380 ;
-  wire [43:0] \i_w$380[0] ;
-  wire [31:0] \i_w$380[0].code ;
-  wire [7:0] \i_w$380[0].code[0] ;
-  wire [7:0] \i_w$380[0].code[1] ;
-  wire [7:0] \i_w$380[0].code[2] ;
-  wire [7:0] \i_w$380[0].code[3] ;
-  wire [1:0] \i_w$380[0].dtype ;
-  wire [7:0] \i_w$380[0].scale ;
-  wire [1:0] \i_w$380[0].special ;
-  wire [43:0] \i_w$382 ;
-  wire [43:0] \i_w$382[0] ;
-  wire [31:0] \i_w$382[0].code ;
-  wire [7:0] \i_w$382[0].code[0] ;
-  wire [7:0] \i_w$382[0].code[1] ;
-  wire [7:0] \i_w$382[0].code[2] ;
-  wire [7:0] \i_w$382[0].code[3] ;
-  wire [1:0] \i_w$382[0].dtype ;
-  wire [7:0] \i_w$382[0].scale ;
-  wire [1:0] \i_w$382[0].special ;
+  wire [43:0] \i_w$277 ;
+  wire [43:0] \i_w$277[0] ;
+  wire [31:0] \i_w$277[0].code ;
+  wire [7:0] \i_w$277[0].code[0] ;
+  wire [7:0] \i_w$277[0].code[1] ;
+  wire [7:0] \i_w$277[0].code[2] ;
+  wire [7:0] \i_w$277[0].code[3] ;
+  wire [1:0] \i_w$277[0].dtype ;
+  wire [7:0] \i_w$277[0].scale ;
+  wire [1:0] \i_w$277[0].special ;
+  wire [43:0] \i_w$279 ;
+  wire [43:0] \i_w$279[0] ;
+  wire [31:0] \i_w$279[0].code ;
+  wire [7:0] \i_w$279[0].code[0] ;
+  wire [7:0] \i_w$279[0].code[1] ;
+  wire [7:0] \i_w$279[0].code[2] ;
+  wire [7:0] \i_w$279[0].code[3] ;
+  wire [1:0] \i_w$279[0].dtype ;
+  wire [7:0] \i_w$279[0].scale ;
+  wire [1:0] \i_w$279[0].special ;
+  wire [43:0] \i_w$281 ;
+  wire [43:0] \i_w$281[0] ;
+  wire [31:0] \i_w$281[0].code ;
+  wire [7:0] \i_w$281[0].code[0] ;
+  wire [7:0] \i_w$281[0].code[1] ;
+  wire [7:0] \i_w$281[0].code[2] ;
+  wire [7:0] \i_w$281[0].code[3] ;
+  wire [1:0] \i_w$281[0].dtype ;
+  wire [7:0] \i_w$281[0].scale ;
+  wire [1:0] \i_w$281[0].special ;
+  wire [43:0] \i_w$283 ;
+  wire [43:0] \i_w$283[0] ;
+  wire [31:0] \i_w$283[0].code ;
+  wire [7:0] \i_w$283[0].code[0] ;
+  wire [7:0] \i_w$283[0].code[1] ;
+  wire [7:0] \i_w$283[0].code[2] ;
+  wire [7:0] \i_w$283[0].code[3] ;
+  wire [1:0] \i_w$283[0].dtype ;
+  wire [7:0] \i_w$283[0].scale ;
+  wire [1:0] \i_w$283[0].special ;
+  wire [43:0] \i_w$285 ;
+  wire [43:0] \i_w$285[0] ;
+  wire [31:0] \i_w$285[0].code ;
+  wire [7:0] \i_w$285[0].code[0] ;
+  wire [7:0] \i_w$285[0].code[1] ;
+  wire [7:0] \i_w$285[0].code[2] ;
+  wire [7:0] \i_w$285[0].code[3] ;
+  wire [1:0] \i_w$285[0].dtype ;
+  wire [7:0] \i_w$285[0].scale ;
+  wire [1:0] \i_w$285[0].special ;
+  wire [43:0] \i_w$287 ;
+  wire [43:0] \i_w$287[0] ;
+  wire [31:0] \i_w$287[0].code ;
+  wire [7:0] \i_w$287[0].code[0] ;
+  wire [7:0] \i_w$287[0].code[1] ;
+  wire [7:0] \i_w$287[0].code[2] ;
+  wire [7:0] \i_w$287[0].code[3] ;
+  wire [1:0] \i_w$287[0].dtype ;
+  wire [7:0] \i_w$287[0].scale ;
+  wire [1:0] \i_w$287[0].special ;
+  wire [43:0] \i_w$289 ;
+  wire [43:0] \i_w$289[0] ;
+  wire [31:0] \i_w$289[0].code ;
+  wire [7:0] \i_w$289[0].code[0] ;
+  wire [7:0] \i_w$289[0].code[1] ;
+  wire [7:0] \i_w$289[0].code[2] ;
+  wire [7:0] \i_w$289[0].code[3] ;
+  wire [1:0] \i_w$289[0].dtype ;
+  wire [7:0] \i_w$289[0].scale ;
+  wire [1:0] \i_w$289[0].special ;
+  reg [43:0] \i_w$293  = 44'h00000000000;
+  wire [43:0] \i_w$293[0] ;
+  wire [31:0] \i_w$293[0].code ;
+  wire [7:0] \i_w$293[0].code[0] ;
+  wire [7:0] \i_w$293[0].code[1] ;
+  wire [7:0] \i_w$293[0].code[2] ;
+  wire [7:0] \i_w$293[0].code[3] ;
+  wire [1:0] \i_w$293[0].dtype ;
+  wire [7:0] \i_w$293[0].scale ;
+  wire [1:0] \i_w$293[0].special ;
+  wire [43:0] \i_w$295 ;
+  wire [43:0] \i_w$295[0] ;
+  wire [31:0] \i_w$295[0].code ;
+  wire [7:0] \i_w$295[0].code[0] ;
+  wire [7:0] \i_w$295[0].code[1] ;
+  wire [7:0] \i_w$295[0].code[2] ;
+  wire [7:0] \i_w$295[0].code[3] ;
+  wire [1:0] \i_w$295[0].dtype ;
+  wire [7:0] \i_w$295[0].scale ;
+  wire [1:0] \i_w$295[0].special ;
+  wire [43:0] \i_w$297 ;
+  wire [43:0] \i_w$297[0] ;
+  wire [31:0] \i_w$297[0].code ;
+  wire [7:0] \i_w$297[0].code[0] ;
+  wire [7:0] \i_w$297[0].code[1] ;
+  wire [7:0] \i_w$297[0].code[2] ;
+  wire [7:0] \i_w$297[0].code[3] ;
+  wire [1:0] \i_w$297[0].dtype ;
+  wire [7:0] \i_w$297[0].scale ;
+  wire [1:0] \i_w$297[0].special ;
+  wire [43:0] \i_w$299 ;
+  wire [43:0] \i_w$299[0] ;
+  wire [31:0] \i_w$299[0].code ;
+  wire [7:0] \i_w$299[0].code[0] ;
+  wire [7:0] \i_w$299[0].code[1] ;
+  wire [7:0] \i_w$299[0].code[2] ;
+  wire [7:0] \i_w$299[0].code[3] ;
+  wire [1:0] \i_w$299[0].dtype ;
+  wire [7:0] \i_w$299[0].scale ;
+  wire [1:0] \i_w$299[0].special ;
+  wire [43:0] \i_w$301 ;
+  wire [43:0] \i_w$301[0] ;
+  wire [31:0] \i_w$301[0].code ;
+  wire [7:0] \i_w$301[0].code[0] ;
+  wire [7:0] \i_w$301[0].code[1] ;
+  wire [7:0] \i_w$301[0].code[2] ;
+  wire [7:0] \i_w$301[0].code[3] ;
+  wire [1:0] \i_w$301[0].dtype ;
+  wire [7:0] \i_w$301[0].scale ;
+  wire [1:0] \i_w$301[0].special ;
+  wire [43:0] \i_w$303 ;
+  wire [43:0] \i_w$303[0] ;
+  wire [31:0] \i_w$303[0].code ;
+  wire [7:0] \i_w$303[0].code[0] ;
+  wire [7:0] \i_w$303[0].code[1] ;
+  wire [7:0] \i_w$303[0].code[2] ;
+  wire [7:0] \i_w$303[0].code[3] ;
+  wire [1:0] \i_w$303[0].dtype ;
+  wire [7:0] \i_w$303[0].scale ;
+  wire [1:0] \i_w$303[0].special ;
+  wire [43:0] \i_w$305 ;
+  wire [43:0] \i_w$305[0] ;
+  wire [31:0] \i_w$305[0].code ;
+  wire [7:0] \i_w$305[0].code[0] ;
+  wire [7:0] \i_w$305[0].code[1] ;
+  wire [7:0] \i_w$305[0].code[2] ;
+  wire [7:0] \i_w$305[0].code[3] ;
+  wire [1:0] \i_w$305[0].dtype ;
+  wire [7:0] \i_w$305[0].scale ;
+  wire [1:0] \i_w$305[0].special ;
+  wire [43:0] \i_w$307 ;
+  wire [43:0] \i_w$307[0] ;
+  wire [31:0] \i_w$307[0].code ;
+  wire [7:0] \i_w$307[0].code[0] ;
+  wire [7:0] \i_w$307[0].code[1] ;
+  wire [7:0] \i_w$307[0].code[2] ;
+  wire [7:0] \i_w$307[0].code[3] ;
+  wire [1:0] \i_w$307[0].dtype ;
+  wire [7:0] \i_w$307[0].scale ;
+  wire [1:0] \i_w$307[0].special ;
+  reg [43:0] \i_w$311  = 44'h00000000000;
+  wire [43:0] \i_w$311[0] ;
+  wire [31:0] \i_w$311[0].code ;
+  wire [7:0] \i_w$311[0].code[0] ;
+  wire [7:0] \i_w$311[0].code[1] ;
+  wire [7:0] \i_w$311[0].code[2] ;
+  wire [7:0] \i_w$311[0].code[3] ;
+  wire [1:0] \i_w$311[0].dtype ;
+  wire [7:0] \i_w$311[0].scale ;
+  wire [1:0] \i_w$311[0].special ;
+  wire [43:0] \i_w$313 ;
+  wire [43:0] \i_w$313[0] ;
+  wire [31:0] \i_w$313[0].code ;
+  wire [7:0] \i_w$313[0].code[0] ;
+  wire [7:0] \i_w$313[0].code[1] ;
+  wire [7:0] \i_w$313[0].code[2] ;
+  wire [7:0] \i_w$313[0].code[3] ;
+  wire [1:0] \i_w$313[0].dtype ;
+  wire [7:0] \i_w$313[0].scale ;
+  wire [1:0] \i_w$313[0].special ;
+  wire [43:0] \i_w$315 ;
+  wire [43:0] \i_w$315[0] ;
+  wire [31:0] \i_w$315[0].code ;
+  wire [7:0] \i_w$315[0].code[0] ;
+  wire [7:0] \i_w$315[0].code[1] ;
+  wire [7:0] \i_w$315[0].code[2] ;
+  wire [7:0] \i_w$315[0].code[3] ;
+  wire [1:0] \i_w$315[0].dtype ;
+  wire [7:0] \i_w$315[0].scale ;
+  wire [1:0] \i_w$315[0].special ;
+  wire [43:0] \i_w$317 ;
+  wire [43:0] \i_w$317[0] ;
+  wire [31:0] \i_w$317[0].code ;
+  wire [7:0] \i_w$317[0].code[0] ;
+  wire [7:0] \i_w$317[0].code[1] ;
+  wire [7:0] \i_w$317[0].code[2] ;
+  wire [7:0] \i_w$317[0].code[3] ;
+  wire [1:0] \i_w$317[0].dtype ;
+  wire [7:0] \i_w$317[0].scale ;
+  wire [1:0] \i_w$317[0].special ;
+  wire [43:0] \i_w$319 ;
+  wire [43:0] \i_w$319[0] ;
+  wire [31:0] \i_w$319[0].code ;
+  wire [7:0] \i_w$319[0].code[0] ;
+  wire [7:0] \i_w$319[0].code[1] ;
+  wire [7:0] \i_w$319[0].code[2] ;
+  wire [7:0] \i_w$319[0].code[3] ;
+  wire [1:0] \i_w$319[0].dtype ;
+  wire [7:0] \i_w$319[0].scale ;
+  wire [1:0] \i_w$319[0].special ;
+  wire [43:0] \i_w$321 ;
+  wire [43:0] \i_w$321[0] ;
+  wire [31:0] \i_w$321[0].code ;
+  wire [7:0] \i_w$321[0].code[0] ;
+  wire [7:0] \i_w$321[0].code[1] ;
+  wire [7:0] \i_w$321[0].code[2] ;
+  wire [7:0] \i_w$321[0].code[3] ;
+  wire [1:0] \i_w$321[0].dtype ;
+  wire [7:0] \i_w$321[0].scale ;
+  wire [1:0] \i_w$321[0].special ;
+  wire [43:0] \i_w$323 ;
+  wire [43:0] \i_w$323[0] ;
+  wire [31:0] \i_w$323[0].code ;
+  wire [7:0] \i_w$323[0].code[0] ;
+  wire [7:0] \i_w$323[0].code[1] ;
+  wire [7:0] \i_w$323[0].code[2] ;
+  wire [7:0] \i_w$323[0].code[3] ;
+  wire [1:0] \i_w$323[0].dtype ;
+  wire [7:0] \i_w$323[0].scale ;
+  wire [1:0] \i_w$323[0].special ;
+  wire [43:0] \i_w$325 ;
+  wire [43:0] \i_w$325[0] ;
+  wire [31:0] \i_w$325[0].code ;
+  wire [7:0] \i_w$325[0].code[0] ;
+  wire [7:0] \i_w$325[0].code[1] ;
+  wire [7:0] \i_w$325[0].code[2] ;
+  wire [7:0] \i_w$325[0].code[3] ;
+  wire [1:0] \i_w$325[0].dtype ;
+  wire [7:0] \i_w$325[0].scale ;
+  wire [1:0] \i_w$325[0].special ;
+  reg [43:0] \i_w$329  = 44'h00000000000;
+  wire [43:0] \i_w$329[0] ;
+  wire [31:0] \i_w$329[0].code ;
+  wire [7:0] \i_w$329[0].code[0] ;
+  wire [7:0] \i_w$329[0].code[1] ;
+  wire [7:0] \i_w$329[0].code[2] ;
+  wire [7:0] \i_w$329[0].code[3] ;
+  wire [1:0] \i_w$329[0].dtype ;
+  wire [7:0] \i_w$329[0].scale ;
+  wire [1:0] \i_w$329[0].special ;
+  wire [43:0] \i_w$331 ;
+  wire [43:0] \i_w$331[0] ;
+  wire [31:0] \i_w$331[0].code ;
+  wire [7:0] \i_w$331[0].code[0] ;
+  wire [7:0] \i_w$331[0].code[1] ;
+  wire [7:0] \i_w$331[0].code[2] ;
+  wire [7:0] \i_w$331[0].code[3] ;
+  wire [1:0] \i_w$331[0].dtype ;
+  wire [7:0] \i_w$331[0].scale ;
+  wire [1:0] \i_w$331[0].special ;
+  wire [43:0] \i_w$333 ;
+  wire [43:0] \i_w$333[0] ;
+  wire [31:0] \i_w$333[0].code ;
+  wire [7:0] \i_w$333[0].code[0] ;
+  wire [7:0] \i_w$333[0].code[1] ;
+  wire [7:0] \i_w$333[0].code[2] ;
+  wire [7:0] \i_w$333[0].code[3] ;
+  wire [1:0] \i_w$333[0].dtype ;
+  wire [7:0] \i_w$333[0].scale ;
+  wire [1:0] \i_w$333[0].special ;
+  wire [43:0] \i_w$335 ;
+  wire [43:0] \i_w$335[0] ;
+  wire [31:0] \i_w$335[0].code ;
+  wire [7:0] \i_w$335[0].code[0] ;
+  wire [7:0] \i_w$335[0].code[1] ;
+  wire [7:0] \i_w$335[0].code[2] ;
+  wire [7:0] \i_w$335[0].code[3] ;
+  wire [1:0] \i_w$335[0].dtype ;
+  wire [7:0] \i_w$335[0].scale ;
+  wire [1:0] \i_w$335[0].special ;
+  wire [43:0] \i_w$337 ;
+  wire [43:0] \i_w$337[0] ;
+  wire [31:0] \i_w$337[0].code ;
+  wire [7:0] \i_w$337[0].code[0] ;
+  wire [7:0] \i_w$337[0].code[1] ;
+  wire [7:0] \i_w$337[0].code[2] ;
+  wire [7:0] \i_w$337[0].code[3] ;
+  wire [1:0] \i_w$337[0].dtype ;
+  wire [7:0] \i_w$337[0].scale ;
+  wire [1:0] \i_w$337[0].special ;
+  wire [43:0] \i_w$339 ;
+  wire [43:0] \i_w$339[0] ;
+  wire [31:0] \i_w$339[0].code ;
+  wire [7:0] \i_w$339[0].code[0] ;
+  wire [7:0] \i_w$339[0].code[1] ;
+  wire [7:0] \i_w$339[0].code[2] ;
+  wire [7:0] \i_w$339[0].code[3] ;
+  wire [1:0] \i_w$339[0].dtype ;
+  wire [7:0] \i_w$339[0].scale ;
+  wire [1:0] \i_w$339[0].special ;
+  wire [43:0] \i_w$341 ;
+  wire [43:0] \i_w$341[0] ;
+  wire [31:0] \i_w$341[0].code ;
+  wire [7:0] \i_w$341[0].code[0] ;
+  wire [7:0] \i_w$341[0].code[1] ;
+  wire [7:0] \i_w$341[0].code[2] ;
+  wire [7:0] \i_w$341[0].code[3] ;
+  wire [1:0] \i_w$341[0].dtype ;
+  wire [7:0] \i_w$341[0].scale ;
+  wire [1:0] \i_w$341[0].special ;
+  wire [43:0] \i_w$343 ;
+  wire [43:0] \i_w$343[0] ;
+  wire [31:0] \i_w$343[0].code ;
+  wire [7:0] \i_w$343[0].code[0] ;
+  wire [7:0] \i_w$343[0].code[1] ;
+  wire [7:0] \i_w$343[0].code[2] ;
+  wire [7:0] \i_w$343[0].code[3] ;
+  wire [1:0] \i_w$343[0].dtype ;
+  wire [7:0] \i_w$343[0].scale ;
+  wire [1:0] \i_w$343[0].special ;
+  reg [43:0] \i_w$347  = 44'h00000000000;
+  wire [43:0] \i_w$347[0] ;
+  wire [31:0] \i_w$347[0].code ;
+  wire [7:0] \i_w$347[0].code[0] ;
+  wire [7:0] \i_w$347[0].code[1] ;
+  wire [7:0] \i_w$347[0].code[2] ;
+  wire [7:0] \i_w$347[0].code[3] ;
+  wire [1:0] \i_w$347[0].dtype ;
+  wire [7:0] \i_w$347[0].scale ;
+  wire [1:0] \i_w$347[0].special ;
+  wire [43:0] \i_w$349 ;
+  wire [43:0] \i_w$349[0] ;
+  wire [31:0] \i_w$349[0].code ;
+  wire [7:0] \i_w$349[0].code[0] ;
+  wire [7:0] \i_w$349[0].code[1] ;
+  wire [7:0] \i_w$349[0].code[2] ;
+  wire [7:0] \i_w$349[0].code[3] ;
+  wire [1:0] \i_w$349[0].dtype ;
+  wire [7:0] \i_w$349[0].scale ;
+  wire [1:0] \i_w$349[0].special ;
+  wire [43:0] \i_w$351 ;
+  wire [43:0] \i_w$351[0] ;
+  wire [31:0] \i_w$351[0].code ;
+  wire [7:0] \i_w$351[0].code[0] ;
+  wire [7:0] \i_w$351[0].code[1] ;
+  wire [7:0] \i_w$351[0].code[2] ;
+  wire [7:0] \i_w$351[0].code[3] ;
+  wire [1:0] \i_w$351[0].dtype ;
+  wire [7:0] \i_w$351[0].scale ;
+  wire [1:0] \i_w$351[0].special ;
+  wire [43:0] \i_w$353 ;
+  wire [43:0] \i_w$353[0] ;
+  wire [31:0] \i_w$353[0].code ;
+  wire [7:0] \i_w$353[0].code[0] ;
+  wire [7:0] \i_w$353[0].code[1] ;
+  wire [7:0] \i_w$353[0].code[2] ;
+  wire [7:0] \i_w$353[0].code[3] ;
+  wire [1:0] \i_w$353[0].dtype ;
+  wire [7:0] \i_w$353[0].scale ;
+  wire [1:0] \i_w$353[0].special ;
+  wire [43:0] \i_w$355 ;
+  wire [43:0] \i_w$355[0] ;
+  wire [31:0] \i_w$355[0].code ;
+  wire [7:0] \i_w$355[0].code[0] ;
+  wire [7:0] \i_w$355[0].code[1] ;
+  wire [7:0] \i_w$355[0].code[2] ;
+  wire [7:0] \i_w$355[0].code[3] ;
+  wire [1:0] \i_w$355[0].dtype ;
+  wire [7:0] \i_w$355[0].scale ;
+  wire [1:0] \i_w$355[0].special ;
+  wire [43:0] \i_w$357 ;
+  wire [43:0] \i_w$357[0] ;
+  wire [31:0] \i_w$357[0].code ;
+  wire [7:0] \i_w$357[0].code[0] ;
+  wire [7:0] \i_w$357[0].code[1] ;
+  wire [7:0] \i_w$357[0].code[2] ;
+  wire [7:0] \i_w$357[0].code[3] ;
+  wire [1:0] \i_w$357[0].dtype ;
+  wire [7:0] \i_w$357[0].scale ;
+  wire [1:0] \i_w$357[0].special ;
+  wire [43:0] \i_w$359 ;
+  wire [43:0] \i_w$359[0] ;
+  wire [31:0] \i_w$359[0].code ;
+  wire [7:0] \i_w$359[0].code[0] ;
+  wire [7:0] \i_w$359[0].code[1] ;
+  wire [7:0] \i_w$359[0].code[2] ;
+  wire [7:0] \i_w$359[0].code[3] ;
+  wire [1:0] \i_w$359[0].dtype ;
+  wire [7:0] \i_w$359[0].scale ;
+  wire [1:0] \i_w$359[0].special ;
+  wire [43:0] \i_w$361 ;
+  wire [43:0] \i_w$361[0] ;
+  wire [31:0] \i_w$361[0].code ;
+  wire [7:0] \i_w$361[0].code[0] ;
+  wire [7:0] \i_w$361[0].code[1] ;
+  wire [7:0] \i_w$361[0].code[2] ;
+  wire [7:0] \i_w$361[0].code[3] ;
+  wire [1:0] \i_w$361[0].dtype ;
+  wire [7:0] \i_w$361[0].scale ;
+  wire [1:0] \i_w$361[0].special ;
+  reg [43:0] \i_w$365  = 44'h00000000000;
+  wire [43:0] \i_w$365[0] ;
+  wire [31:0] \i_w$365[0].code ;
+  wire [7:0] \i_w$365[0].code[0] ;
+  wire [7:0] \i_w$365[0].code[1] ;
+  wire [7:0] \i_w$365[0].code[2] ;
+  wire [7:0] \i_w$365[0].code[3] ;
+  wire [1:0] \i_w$365[0].dtype ;
+  wire [7:0] \i_w$365[0].scale ;
+  wire [1:0] \i_w$365[0].special ;
+  wire [43:0] \i_w$367 ;
+  wire [43:0] \i_w$367[0] ;
+  wire [31:0] \i_w$367[0].code ;
+  wire [7:0] \i_w$367[0].code[0] ;
+  wire [7:0] \i_w$367[0].code[1] ;
+  wire [7:0] \i_w$367[0].code[2] ;
+  wire [7:0] \i_w$367[0].code[3] ;
+  wire [1:0] \i_w$367[0].dtype ;
+  wire [7:0] \i_w$367[0].scale ;
+  wire [1:0] \i_w$367[0].special ;
+  wire [43:0] \i_w$369 ;
+  wire [43:0] \i_w$369[0] ;
+  wire [31:0] \i_w$369[0].code ;
+  wire [7:0] \i_w$369[0].code[0] ;
+  wire [7:0] \i_w$369[0].code[1] ;
+  wire [7:0] \i_w$369[0].code[2] ;
+  wire [7:0] \i_w$369[0].code[3] ;
+  wire [1:0] \i_w$369[0].dtype ;
+  wire [7:0] \i_w$369[0].scale ;
+  wire [1:0] \i_w$369[0].special ;
+  wire [43:0] \i_w$371 ;
+  wire [43:0] \i_w$371[0] ;
+  wire [31:0] \i_w$371[0].code ;
+  wire [7:0] \i_w$371[0].code[0] ;
+  wire [7:0] \i_w$371[0].code[1] ;
+  wire [7:0] \i_w$371[0].code[2] ;
+  wire [7:0] \i_w$371[0].code[3] ;
+  wire [1:0] \i_w$371[0].dtype ;
+  wire [7:0] \i_w$371[0].scale ;
+  wire [1:0] \i_w$371[0].special ;
+  wire [43:0] \i_w$373 ;
+  wire [43:0] \i_w$373[0] ;
+  wire [31:0] \i_w$373[0].code ;
+  wire [7:0] \i_w$373[0].code[0] ;
+  wire [7:0] \i_w$373[0].code[1] ;
+  wire [7:0] \i_w$373[0].code[2] ;
+  wire [7:0] \i_w$373[0].code[3] ;
+  wire [1:0] \i_w$373[0].dtype ;
+  wire [7:0] \i_w$373[0].scale ;
+  wire [1:0] \i_w$373[0].special ;
+  wire [43:0] \i_w$375 ;
+  wire [43:0] \i_w$375[0] ;
+  wire [31:0] \i_w$375[0].code ;
+  wire [7:0] \i_w$375[0].code[0] ;
+  wire [7:0] \i_w$375[0].code[1] ;
+  wire [7:0] \i_w$375[0].code[2] ;
+  wire [7:0] \i_w$375[0].code[3] ;
+  wire [1:0] \i_w$375[0].dtype ;
+  wire [7:0] \i_w$375[0].scale ;
+  wire [1:0] \i_w$375[0].special ;
+  wire [43:0] \i_w$377 ;
+  wire [43:0] \i_w$377[0] ;
+  wire [31:0] \i_w$377[0].code ;
+  wire [7:0] \i_w$377[0].code[0] ;
+  wire [7:0] \i_w$377[0].code[1] ;
+  wire [7:0] \i_w$377[0].code[2] ;
+  wire [7:0] \i_w$377[0].code[3] ;
+  wire [1:0] \i_w$377[0].dtype ;
+  wire [7:0] \i_w$377[0].scale ;
+  wire [1:0] \i_w$377[0].special ;
+  wire [43:0] \i_w$379 ;
+  wire [43:0] \i_w$379[0] ;
+  wire [31:0] \i_w$379[0].code ;
+  wire [7:0] \i_w$379[0].code[0] ;
+  wire [7:0] \i_w$379[0].code[1] ;
+  wire [7:0] \i_w$379[0].code[2] ;
+  wire [7:0] \i_w$379[0].code[3] ;
+  wire [1:0] \i_w$379[0].dtype ;
+  wire [7:0] \i_w$379[0].scale ;
+  wire [1:0] \i_w$379[0].special ;
+  reg [43:0] \i_w$383  = 44'h00000000000;
+  wire [43:0] \i_w$383[0] ;
+  wire [31:0] \i_w$383[0].code ;
+  wire [7:0] \i_w$383[0].code[0] ;
+  wire [7:0] \i_w$383[0].code[1] ;
+  wire [7:0] \i_w$383[0].code[2] ;
+  wire [7:0] \i_w$383[0].code[3] ;
+  wire [1:0] \i_w$383[0].dtype ;
+  wire [7:0] \i_w$383[0].scale ;
+  wire [1:0] \i_w$383[0].special ;
+  wire [43:0] \i_w$385 ;
+  wire [43:0] \i_w$385[0] ;
+  wire [31:0] \i_w$385[0].code ;
+  wire [7:0] \i_w$385[0].code[0] ;
+  wire [7:0] \i_w$385[0].code[1] ;
+  wire [7:0] \i_w$385[0].code[2] ;
+  wire [7:0] \i_w$385[0].code[3] ;
+  wire [1:0] \i_w$385[0].dtype ;
+  wire [7:0] \i_w$385[0].scale ;
+  wire [1:0] \i_w$385[0].special ;
+  wire [43:0] \i_w$387 ;
+  wire [43:0] \i_w$387[0] ;
+  wire [31:0] \i_w$387[0].code ;
+  wire [7:0] \i_w$387[0].code[0] ;
+  wire [7:0] \i_w$387[0].code[1] ;
+  wire [7:0] \i_w$387[0].code[2] ;
+  wire [7:0] \i_w$387[0].code[3] ;
+  wire [1:0] \i_w$387[0].dtype ;
+  wire [7:0] \i_w$387[0].scale ;
+  wire [1:0] \i_w$387[0].special ;
+  wire [43:0] \i_w$389 ;
+  wire [43:0] \i_w$389[0] ;
+  wire [31:0] \i_w$389[0].code ;
+  wire [7:0] \i_w$389[0].code[0] ;
+  wire [7:0] \i_w$389[0].code[1] ;
+  wire [7:0] \i_w$389[0].code[2] ;
+  wire [7:0] \i_w$389[0].code[3] ;
+  wire [1:0] \i_w$389[0].dtype ;
+  wire [7:0] \i_w$389[0].scale ;
+  wire [1:0] \i_w$389[0].special ;
+  wire [43:0] \i_w$391 ;
+  wire [43:0] \i_w$391[0] ;
+  wire [31:0] \i_w$391[0].code ;
+  wire [7:0] \i_w$391[0].code[0] ;
+  wire [7:0] \i_w$391[0].code[1] ;
+  wire [7:0] \i_w$391[0].code[2] ;
+  wire [7:0] \i_w$391[0].code[3] ;
+  wire [1:0] \i_w$391[0].dtype ;
+  wire [7:0] \i_w$391[0].scale ;
+  wire [1:0] \i_w$391[0].special ;
+  wire [43:0] \i_w$393 ;
+  wire [43:0] \i_w$393[0] ;
+  wire [31:0] \i_w$393[0].code ;
+  wire [7:0] \i_w$393[0].code[0] ;
+  wire [7:0] \i_w$393[0].code[1] ;
+  wire [7:0] \i_w$393[0].code[2] ;
+  wire [7:0] \i_w$393[0].code[3] ;
+  wire [1:0] \i_w$393[0].dtype ;
+  wire [7:0] \i_w$393[0].scale ;
+  wire [1:0] \i_w$393[0].special ;
+  wire [43:0] \i_w$395 ;
+  wire [43:0] \i_w$395[0] ;
+  wire [31:0] \i_w$395[0].code ;
+  wire [7:0] \i_w$395[0].code[0] ;
+  wire [7:0] \i_w$395[0].code[1] ;
+  wire [7:0] \i_w$395[0].code[2] ;
+  wire [7:0] \i_w$395[0].code[3] ;
+  wire [1:0] \i_w$395[0].dtype ;
+  wire [7:0] \i_w$395[0].scale ;
+  wire [1:0] \i_w$395[0].special ;
+  wire [43:0] \i_w$397 ;
+  wire [43:0] \i_w$397[0] ;
+  wire [31:0] \i_w$397[0].code ;
+  wire [7:0] \i_w$397[0].code[0] ;
+  wire [7:0] \i_w$397[0].code[1] ;
+  wire [7:0] \i_w$397[0].code[2] ;
+  wire [7:0] \i_w$397[0].code[3] ;
+  wire [1:0] \i_w$397[0].dtype ;
+  wire [7:0] \i_w$397[0].scale ;
+  wire [1:0] \i_w$397[0].special ;
   wire [43:0] \i_w[0] ;
   wire [31:0] \i_w[0].code ;
   wire [7:0] \i_w[0].code[0] ;
@@ -11225,6 +11164,69 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   wire [1:0] \i_w[0].dtype ;
   wire [7:0] \i_w[0].scale ;
   wire [1:0] \i_w[0].special ;
+  wire [43:0] \i_w[1] ;
+  wire [31:0] \i_w[1].code ;
+  wire [7:0] \i_w[1].code[0] ;
+  wire [7:0] \i_w[1].code[1] ;
+  wire [7:0] \i_w[1].code[2] ;
+  wire [7:0] \i_w[1].code[3] ;
+  wire [1:0] \i_w[1].dtype ;
+  wire [7:0] \i_w[1].scale ;
+  wire [1:0] \i_w[1].special ;
+  wire [43:0] \i_w[2] ;
+  wire [31:0] \i_w[2].code ;
+  wire [7:0] \i_w[2].code[0] ;
+  wire [7:0] \i_w[2].code[1] ;
+  wire [7:0] \i_w[2].code[2] ;
+  wire [7:0] \i_w[2].code[3] ;
+  wire [1:0] \i_w[2].dtype ;
+  wire [7:0] \i_w[2].scale ;
+  wire [1:0] \i_w[2].special ;
+  wire [43:0] \i_w[3] ;
+  wire [31:0] \i_w[3].code ;
+  wire [7:0] \i_w[3].code[0] ;
+  wire [7:0] \i_w[3].code[1] ;
+  wire [7:0] \i_w[3].code[2] ;
+  wire [7:0] \i_w[3].code[3] ;
+  wire [1:0] \i_w[3].dtype ;
+  wire [7:0] \i_w[3].scale ;
+  wire [1:0] \i_w[3].special ;
+  wire [43:0] \i_w[4] ;
+  wire [31:0] \i_w[4].code ;
+  wire [7:0] \i_w[4].code[0] ;
+  wire [7:0] \i_w[4].code[1] ;
+  wire [7:0] \i_w[4].code[2] ;
+  wire [7:0] \i_w[4].code[3] ;
+  wire [1:0] \i_w[4].dtype ;
+  wire [7:0] \i_w[4].scale ;
+  wire [1:0] \i_w[4].special ;
+  wire [43:0] \i_w[5] ;
+  wire [31:0] \i_w[5].code ;
+  wire [7:0] \i_w[5].code[0] ;
+  wire [7:0] \i_w[5].code[1] ;
+  wire [7:0] \i_w[5].code[2] ;
+  wire [7:0] \i_w[5].code[3] ;
+  wire [1:0] \i_w[5].dtype ;
+  wire [7:0] \i_w[5].scale ;
+  wire [1:0] \i_w[5].special ;
+  wire [43:0] \i_w[6] ;
+  wire [31:0] \i_w[6].code ;
+  wire [7:0] \i_w[6].code[0] ;
+  wire [7:0] \i_w[6].code[1] ;
+  wire [7:0] \i_w[6].code[2] ;
+  wire [7:0] \i_w[6].code[3] ;
+  wire [1:0] \i_w[6].dtype ;
+  wire [7:0] \i_w[6].scale ;
+  wire [1:0] \i_w[6].special ;
+  wire [43:0] \i_w[7] ;
+  wire [31:0] \i_w[7].code ;
+  wire [7:0] \i_w[7].code[0] ;
+  wire [7:0] \i_w[7].code[1] ;
+  wire [7:0] \i_w[7].code[2] ;
+  wire [7:0] \i_w[7].code[3] ;
+  wire [1:0] \i_w[7].dtype ;
+  wire [7:0] \i_w[7].scale ;
+  wire [1:0] \i_w[7].special ;
   wire [63:0] o_a;
   wire [63:0] \o_a$101 ;
   wire [63:0] \o_a$101[0] ;
@@ -11877,76 +11879,76 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   wire \o_ctl$51[0].last ;
   wire \o_ctl$51[0].load_w ;
   wire \o_ctl$51[0].valid ;
-  wire [4:0] \o_ctl$525 ;
-  wire [4:0] \o_ctl$525[0] ;
-  wire \o_ctl$525[0].first ;
-  wire \o_ctl$525[0].group_end ;
-  wire \o_ctl$525[0].last ;
-  wire \o_ctl$525[0].load_w ;
-  wire \o_ctl$525[0].valid ;
-  wire [4:0] \o_ctl$537 ;
-  wire [4:0] \o_ctl$537[0] ;
-  wire \o_ctl$537[0].first ;
-  wire \o_ctl$537[0].group_end ;
-  wire \o_ctl$537[0].last ;
-  wire \o_ctl$537[0].load_w ;
-  wire \o_ctl$537[0].valid ;
-  wire [4:0] \o_ctl$549 ;
-  wire [4:0] \o_ctl$549[0] ;
-  wire \o_ctl$549[0].first ;
-  wire \o_ctl$549[0].group_end ;
-  wire \o_ctl$549[0].last ;
-  wire \o_ctl$549[0].load_w ;
-  wire \o_ctl$549[0].valid ;
+  wire [4:0] \o_ctl$534 ;
+  wire [4:0] \o_ctl$534[0] ;
+  wire \o_ctl$534[0].first ;
+  wire \o_ctl$534[0].group_end ;
+  wire \o_ctl$534[0].last ;
+  wire \o_ctl$534[0].load_w ;
+  wire \o_ctl$534[0].valid ;
+  wire [4:0] \o_ctl$546 ;
+  wire [4:0] \o_ctl$546[0] ;
+  wire \o_ctl$546[0].first ;
+  wire \o_ctl$546[0].group_end ;
+  wire \o_ctl$546[0].last ;
+  wire \o_ctl$546[0].load_w ;
+  wire \o_ctl$546[0].valid ;
   wire [4:0] \o_ctl$55 ;
+  wire [4:0] \o_ctl$558 ;
+  wire [4:0] \o_ctl$558[0] ;
+  wire \o_ctl$558[0].first ;
+  wire \o_ctl$558[0].group_end ;
+  wire \o_ctl$558[0].last ;
+  wire \o_ctl$558[0].load_w ;
+  wire \o_ctl$558[0].valid ;
   wire [4:0] \o_ctl$55[0] ;
   wire \o_ctl$55[0].first ;
   wire \o_ctl$55[0].group_end ;
   wire \o_ctl$55[0].last ;
   wire \o_ctl$55[0].load_w ;
   wire \o_ctl$55[0].valid ;
-  wire [4:0] \o_ctl$561 ;
-  wire [4:0] \o_ctl$561[0] ;
-  wire \o_ctl$561[0].first ;
-  wire \o_ctl$561[0].group_end ;
-  wire \o_ctl$561[0].last ;
-  wire \o_ctl$561[0].load_w ;
-  wire \o_ctl$561[0].valid ;
-  wire [4:0] \o_ctl$573 ;
-  wire [4:0] \o_ctl$573[0] ;
-  wire \o_ctl$573[0].first ;
-  wire \o_ctl$573[0].group_end ;
-  wire \o_ctl$573[0].last ;
-  wire \o_ctl$573[0].load_w ;
-  wire \o_ctl$573[0].valid ;
-  wire [4:0] \o_ctl$585 ;
-  wire [4:0] \o_ctl$585[0] ;
-  wire \o_ctl$585[0].first ;
-  wire \o_ctl$585[0].group_end ;
-  wire \o_ctl$585[0].last ;
-  wire \o_ctl$585[0].load_w ;
-  wire \o_ctl$585[0].valid ;
+  wire [4:0] \o_ctl$570 ;
+  wire [4:0] \o_ctl$570[0] ;
+  wire \o_ctl$570[0].first ;
+  wire \o_ctl$570[0].group_end ;
+  wire \o_ctl$570[0].last ;
+  wire \o_ctl$570[0].load_w ;
+  wire \o_ctl$570[0].valid ;
+  wire [4:0] \o_ctl$582 ;
+  wire [4:0] \o_ctl$582[0] ;
+  wire \o_ctl$582[0].first ;
+  wire \o_ctl$582[0].group_end ;
+  wire \o_ctl$582[0].last ;
+  wire \o_ctl$582[0].load_w ;
+  wire \o_ctl$582[0].valid ;
   wire [4:0] \o_ctl$59 ;
-  wire [4:0] \o_ctl$597 ;
-  wire [4:0] \o_ctl$597[0] ;
-  wire \o_ctl$597[0].first ;
-  wire \o_ctl$597[0].group_end ;
-  wire \o_ctl$597[0].last ;
-  wire \o_ctl$597[0].load_w ;
-  wire \o_ctl$597[0].valid ;
+  wire [4:0] \o_ctl$594 ;
+  wire [4:0] \o_ctl$594[0] ;
+  wire \o_ctl$594[0].first ;
+  wire \o_ctl$594[0].group_end ;
+  wire \o_ctl$594[0].last ;
+  wire \o_ctl$594[0].load_w ;
+  wire \o_ctl$594[0].valid ;
   wire [4:0] \o_ctl$59[0] ;
   wire \o_ctl$59[0].first ;
   wire \o_ctl$59[0].group_end ;
   wire \o_ctl$59[0].last ;
   wire \o_ctl$59[0].load_w ;
   wire \o_ctl$59[0].valid ;
-  wire [4:0] \o_ctl$609 ;
-  wire [4:0] \o_ctl$609[0] ;
-  wire \o_ctl$609[0].first ;
-  wire \o_ctl$609[0].group_end ;
-  wire \o_ctl$609[0].last ;
-  wire \o_ctl$609[0].load_w ;
-  wire \o_ctl$609[0].valid ;
+  wire [4:0] \o_ctl$606 ;
+  wire [4:0] \o_ctl$606[0] ;
+  wire \o_ctl$606[0].first ;
+  wire \o_ctl$606[0].group_end ;
+  wire \o_ctl$606[0].last ;
+  wire \o_ctl$606[0].load_w ;
+  wire \o_ctl$606[0].valid ;
+  wire [4:0] \o_ctl$618 ;
+  wire [4:0] \o_ctl$618[0] ;
+  wire \o_ctl$618[0].first ;
+  wire \o_ctl$618[0].group_end ;
+  wire \o_ctl$618[0].last ;
+  wire \o_ctl$618[0].load_w ;
+  wire \o_ctl$618[0].valid ;
   wire [4:0] \o_ctl$63 ;
   wire [4:0] \o_ctl$63[0] ;
   wire \o_ctl$63[0].first ;
@@ -12010,51 +12012,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$389 ;
-  wire [31:0] \o_psum$389[0] ;
-  wire [31:0] \o_psum$389[0][0] ;
-  wire [31:0] \o_psum$390 ;
-  wire [31:0] \o_psum$390[0] ;
-  wire [31:0] \o_psum$390[0][0] ;
-  wire [31:0] \o_psum$391 ;
-  wire [31:0] \o_psum$391[0] ;
-  wire [31:0] \o_psum$391[0][0] ;
-  wire [31:0] \o_psum$392 ;
-  wire [31:0] \o_psum$392[0] ;
-  wire [31:0] \o_psum$392[0][0] ;
-  wire [31:0] \o_psum$393 ;
-  wire [31:0] \o_psum$393[0] ;
-  wire [31:0] \o_psum$393[0][0] ;
-  wire [31:0] \o_psum$394 ;
-  wire [31:0] \o_psum$394[0] ;
-  wire [31:0] \o_psum$394[0][0] ;
-  wire [31:0] \o_psum$395 ;
-  wire [31:0] \o_psum$395[0] ;
-  wire [31:0] \o_psum$395[0][0] ;
-  wire [31:0] \o_psum$397 ;
-  wire [31:0] \o_psum$397[0] ;
-  wire [31:0] \o_psum$397[0][0] ;
-  wire [31:0] \o_psum$398 ;
-  wire [31:0] \o_psum$398[0] ;
-  wire [31:0] \o_psum$398[0][0] ;
-  wire [31:0] \o_psum$399 ;
-  wire [31:0] \o_psum$399[0] ;
-  wire [31:0] \o_psum$399[0][0] ;
-  wire [31:0] \o_psum$400 ;
-  wire [31:0] \o_psum$400[0] ;
-  wire [31:0] \o_psum$400[0][0] ;
-  wire [31:0] \o_psum$401 ;
-  wire [31:0] \o_psum$401[0] ;
-  wire [31:0] \o_psum$401[0][0] ;
-  wire [31:0] \o_psum$402 ;
-  wire [31:0] \o_psum$402[0] ;
-  wire [31:0] \o_psum$402[0][0] ;
-  wire [31:0] \o_psum$403 ;
-  wire [31:0] \o_psum$403[0] ;
-  wire [31:0] \o_psum$403[0][0] ;
   wire [31:0] \o_psum$404 ;
   wire [31:0] \o_psum$404[0] ;
   wire [31:0] \o_psum$404[0][0] ;
+  wire [31:0] \o_psum$405 ;
+  wire [31:0] \o_psum$405[0] ;
+  wire [31:0] \o_psum$405[0][0] ;
   wire [31:0] \o_psum$406 ;
   wire [31:0] \o_psum$406[0] ;
   wire [31:0] \o_psum$406[0][0] ;
@@ -12070,15 +12033,15 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   wire [31:0] \o_psum$410 ;
   wire [31:0] \o_psum$410[0] ;
   wire [31:0] \o_psum$410[0][0] ;
-  wire [31:0] \o_psum$411 ;
-  wire [31:0] \o_psum$411[0] ;
-  wire [31:0] \o_psum$411[0][0] ;
   wire [31:0] \o_psum$412 ;
   wire [31:0] \o_psum$412[0] ;
   wire [31:0] \o_psum$412[0][0] ;
   wire [31:0] \o_psum$413 ;
   wire [31:0] \o_psum$413[0] ;
   wire [31:0] \o_psum$413[0][0] ;
+  wire [31:0] \o_psum$414 ;
+  wire [31:0] \o_psum$414[0] ;
+  wire [31:0] \o_psum$414[0][0] ;
   wire [31:0] \o_psum$415 ;
   wire [31:0] \o_psum$415[0] ;
   wire [31:0] \o_psum$415[0][0] ;
@@ -12094,15 +12057,15 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   wire [31:0] \o_psum$419 ;
   wire [31:0] \o_psum$419[0] ;
   wire [31:0] \o_psum$419[0][0] ;
-  wire [31:0] \o_psum$420 ;
-  wire [31:0] \o_psum$420[0] ;
-  wire [31:0] \o_psum$420[0][0] ;
   wire [31:0] \o_psum$421 ;
   wire [31:0] \o_psum$421[0] ;
   wire [31:0] \o_psum$421[0][0] ;
   wire [31:0] \o_psum$422 ;
   wire [31:0] \o_psum$422[0] ;
   wire [31:0] \o_psum$422[0][0] ;
+  wire [31:0] \o_psum$423 ;
+  wire [31:0] \o_psum$423[0] ;
+  wire [31:0] \o_psum$423[0][0] ;
   wire [31:0] \o_psum$424 ;
   wire [31:0] \o_psum$424[0] ;
   wire [31:0] \o_psum$424[0][0] ;
@@ -12118,15 +12081,15 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   wire [31:0] \o_psum$428 ;
   wire [31:0] \o_psum$428[0] ;
   wire [31:0] \o_psum$428[0][0] ;
-  wire [31:0] \o_psum$429 ;
-  wire [31:0] \o_psum$429[0] ;
-  wire [31:0] \o_psum$429[0][0] ;
   wire [31:0] \o_psum$430 ;
   wire [31:0] \o_psum$430[0] ;
   wire [31:0] \o_psum$430[0][0] ;
   wire [31:0] \o_psum$431 ;
   wire [31:0] \o_psum$431[0] ;
   wire [31:0] \o_psum$431[0][0] ;
+  wire [31:0] \o_psum$432 ;
+  wire [31:0] \o_psum$432[0] ;
+  wire [31:0] \o_psum$432[0][0] ;
   wire [31:0] \o_psum$433 ;
   wire [31:0] \o_psum$433[0] ;
   wire [31:0] \o_psum$433[0][0] ;
@@ -12142,15 +12105,15 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   wire [31:0] \o_psum$437 ;
   wire [31:0] \o_psum$437[0] ;
   wire [31:0] \o_psum$437[0][0] ;
-  wire [31:0] \o_psum$438 ;
-  wire [31:0] \o_psum$438[0] ;
-  wire [31:0] \o_psum$438[0][0] ;
   wire [31:0] \o_psum$439 ;
   wire [31:0] \o_psum$439[0] ;
   wire [31:0] \o_psum$439[0][0] ;
   wire [31:0] \o_psum$440 ;
   wire [31:0] \o_psum$440[0] ;
   wire [31:0] \o_psum$440[0][0] ;
+  wire [31:0] \o_psum$441 ;
+  wire [31:0] \o_psum$441[0] ;
+  wire [31:0] \o_psum$441[0][0] ;
   wire [31:0] \o_psum$442 ;
   wire [31:0] \o_psum$442[0] ;
   wire [31:0] \o_psum$442[0][0] ;
@@ -12166,15 +12129,15 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   wire [31:0] \o_psum$446 ;
   wire [31:0] \o_psum$446[0] ;
   wire [31:0] \o_psum$446[0][0] ;
-  wire [31:0] \o_psum$447 ;
-  wire [31:0] \o_psum$447[0] ;
-  wire [31:0] \o_psum$447[0][0] ;
   wire [31:0] \o_psum$448 ;
   wire [31:0] \o_psum$448[0] ;
   wire [31:0] \o_psum$448[0][0] ;
   wire [31:0] \o_psum$449 ;
   wire [31:0] \o_psum$449[0] ;
   wire [31:0] \o_psum$449[0][0] ;
+  wire [31:0] \o_psum$450 ;
+  wire [31:0] \o_psum$450[0] ;
+  wire [31:0] \o_psum$450[0][0] ;
   wire [31:0] \o_psum$451 ;
   wire [31:0] \o_psum$451[0] ;
   wire [31:0] \o_psum$451[0][0] ;
@@ -12190,15 +12153,54 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   wire [31:0] \o_psum$455 ;
   wire [31:0] \o_psum$455[0] ;
   wire [31:0] \o_psum$455[0][0] ;
-  wire [31:0] \o_psum$456 ;
-  wire [31:0] \o_psum$456[0] ;
-  wire [31:0] \o_psum$456[0][0] ;
   wire [31:0] \o_psum$457 ;
   wire [31:0] \o_psum$457[0] ;
   wire [31:0] \o_psum$457[0][0] ;
   wire [31:0] \o_psum$458 ;
   wire [31:0] \o_psum$458[0] ;
   wire [31:0] \o_psum$458[0][0] ;
+  wire [31:0] \o_psum$459 ;
+  wire [31:0] \o_psum$459[0] ;
+  wire [31:0] \o_psum$459[0][0] ;
+  wire [31:0] \o_psum$460 ;
+  wire [31:0] \o_psum$460[0] ;
+  wire [31:0] \o_psum$460[0][0] ;
+  wire [31:0] \o_psum$461 ;
+  wire [31:0] \o_psum$461[0] ;
+  wire [31:0] \o_psum$461[0][0] ;
+  wire [31:0] \o_psum$462 ;
+  wire [31:0] \o_psum$462[0] ;
+  wire [31:0] \o_psum$462[0][0] ;
+  wire [31:0] \o_psum$463 ;
+  wire [31:0] \o_psum$463[0] ;
+  wire [31:0] \o_psum$463[0][0] ;
+  wire [31:0] \o_psum$464 ;
+  wire [31:0] \o_psum$464[0] ;
+  wire [31:0] \o_psum$464[0][0] ;
+  wire [31:0] \o_psum$466 ;
+  wire [31:0] \o_psum$466[0] ;
+  wire [31:0] \o_psum$466[0][0] ;
+  wire [31:0] \o_psum$467 ;
+  wire [31:0] \o_psum$467[0] ;
+  wire [31:0] \o_psum$467[0][0] ;
+  wire [31:0] \o_psum$468 ;
+  wire [31:0] \o_psum$468[0] ;
+  wire [31:0] \o_psum$468[0][0] ;
+  wire [31:0] \o_psum$469 ;
+  wire [31:0] \o_psum$469[0] ;
+  wire [31:0] \o_psum$469[0][0] ;
+  wire [31:0] \o_psum$470 ;
+  wire [31:0] \o_psum$470[0] ;
+  wire [31:0] \o_psum$470[0][0] ;
+  wire [31:0] \o_psum$471 ;
+  wire [31:0] \o_psum$471[0] ;
+  wire [31:0] \o_psum$471[0][0] ;
+  wire [31:0] \o_psum$472 ;
+  wire [31:0] \o_psum$472[0] ;
+  wire [31:0] \o_psum$472[0][0] ;
+  wire [31:0] \o_psum$473 ;
+  wire [31:0] \o_psum$473[0] ;
+  wire [31:0] \o_psum$473[0][0] ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   output [255:0] o_row;
@@ -12216,16 +12218,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   output o_row_valid;
   reg o_row_valid;
   wire [43:0] o_w;
-  wire [43:0] \o_w$261 ;
-  wire [43:0] \o_w$261[0] ;
-  wire [31:0] \o_w$261[0].code ;
-  wire [7:0] \o_w$261[0].code[0] ;
-  wire [7:0] \o_w$261[0].code[1] ;
-  wire [7:0] \o_w$261[0].code[2] ;
-  wire [7:0] \o_w$261[0].code[3] ;
-  wire [1:0] \o_w$261[0].dtype ;
-  wire [7:0] \o_w$261[0].scale ;
-  wire [1:0] \o_w$261[0].special ;
   wire [43:0] \o_w$263 ;
   wire [43:0] \o_w$263[0] ;
   wire [31:0] \o_w$263[0].code ;
@@ -12276,496 +12268,506 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   wire [1:0] \o_w$271[0].dtype ;
   wire [7:0] \o_w$271[0].scale ;
   wire [1:0] \o_w$271[0].special ;
-  wire [43:0] \o_w$275 ;
-  wire [43:0] \o_w$275[0] ;
-  wire [31:0] \o_w$275[0].code ;
-  wire [7:0] \o_w$275[0].code[0] ;
-  wire [7:0] \o_w$275[0].code[1] ;
-  wire [7:0] \o_w$275[0].code[2] ;
-  wire [7:0] \o_w$275[0].code[3] ;
-  wire [1:0] \o_w$275[0].dtype ;
-  wire [7:0] \o_w$275[0].scale ;
-  wire [1:0] \o_w$275[0].special ;
-  wire [43:0] \o_w$277 ;
-  wire [43:0] \o_w$277[0] ;
-  wire [31:0] \o_w$277[0].code ;
-  wire [7:0] \o_w$277[0].code[0] ;
-  wire [7:0] \o_w$277[0].code[1] ;
-  wire [7:0] \o_w$277[0].code[2] ;
-  wire [7:0] \o_w$277[0].code[3] ;
-  wire [1:0] \o_w$277[0].dtype ;
-  wire [7:0] \o_w$277[0].scale ;
-  wire [1:0] \o_w$277[0].special ;
-  wire [43:0] \o_w$279 ;
-  wire [43:0] \o_w$279[0] ;
-  wire [31:0] \o_w$279[0].code ;
-  wire [7:0] \o_w$279[0].code[0] ;
-  wire [7:0] \o_w$279[0].code[1] ;
-  wire [7:0] \o_w$279[0].code[2] ;
-  wire [7:0] \o_w$279[0].code[3] ;
-  wire [1:0] \o_w$279[0].dtype ;
-  wire [7:0] \o_w$279[0].scale ;
-  wire [1:0] \o_w$279[0].special ;
-  wire [43:0] \o_w$281 ;
-  wire [43:0] \o_w$281[0] ;
-  wire [31:0] \o_w$281[0].code ;
-  wire [7:0] \o_w$281[0].code[0] ;
-  wire [7:0] \o_w$281[0].code[1] ;
-  wire [7:0] \o_w$281[0].code[2] ;
-  wire [7:0] \o_w$281[0].code[3] ;
-  wire [1:0] \o_w$281[0].dtype ;
-  wire [7:0] \o_w$281[0].scale ;
-  wire [1:0] \o_w$281[0].special ;
-  wire [43:0] \o_w$283 ;
-  wire [43:0] \o_w$283[0] ;
-  wire [31:0] \o_w$283[0].code ;
-  wire [7:0] \o_w$283[0].code[0] ;
-  wire [7:0] \o_w$283[0].code[1] ;
-  wire [7:0] \o_w$283[0].code[2] ;
-  wire [7:0] \o_w$283[0].code[3] ;
-  wire [1:0] \o_w$283[0].dtype ;
-  wire [7:0] \o_w$283[0].scale ;
-  wire [1:0] \o_w$283[0].special ;
-  wire [43:0] \o_w$285 ;
-  wire [43:0] \o_w$285[0] ;
-  wire [31:0] \o_w$285[0].code ;
-  wire [7:0] \o_w$285[0].code[0] ;
-  wire [7:0] \o_w$285[0].code[1] ;
-  wire [7:0] \o_w$285[0].code[2] ;
-  wire [7:0] \o_w$285[0].code[3] ;
-  wire [1:0] \o_w$285[0].dtype ;
-  wire [7:0] \o_w$285[0].scale ;
-  wire [1:0] \o_w$285[0].special ;
-  wire [43:0] \o_w$287 ;
-  wire [43:0] \o_w$287[0] ;
-  wire [31:0] \o_w$287[0].code ;
-  wire [7:0] \o_w$287[0].code[0] ;
-  wire [7:0] \o_w$287[0].code[1] ;
-  wire [7:0] \o_w$287[0].code[2] ;
-  wire [7:0] \o_w$287[0].code[3] ;
-  wire [1:0] \o_w$287[0].dtype ;
-  wire [7:0] \o_w$287[0].scale ;
-  wire [1:0] \o_w$287[0].special ;
-  wire [43:0] \o_w$291 ;
-  wire [43:0] \o_w$291[0] ;
-  wire [31:0] \o_w$291[0].code ;
-  wire [7:0] \o_w$291[0].code[0] ;
-  wire [7:0] \o_w$291[0].code[1] ;
-  wire [7:0] \o_w$291[0].code[2] ;
-  wire [7:0] \o_w$291[0].code[3] ;
-  wire [1:0] \o_w$291[0].dtype ;
-  wire [7:0] \o_w$291[0].scale ;
-  wire [1:0] \o_w$291[0].special ;
-  wire [43:0] \o_w$293 ;
-  wire [43:0] \o_w$293[0] ;
-  wire [31:0] \o_w$293[0].code ;
-  wire [7:0] \o_w$293[0].code[0] ;
-  wire [7:0] \o_w$293[0].code[1] ;
-  wire [7:0] \o_w$293[0].code[2] ;
-  wire [7:0] \o_w$293[0].code[3] ;
-  wire [1:0] \o_w$293[0].dtype ;
-  wire [7:0] \o_w$293[0].scale ;
-  wire [1:0] \o_w$293[0].special ;
-  wire [43:0] \o_w$295 ;
-  wire [43:0] \o_w$295[0] ;
-  wire [31:0] \o_w$295[0].code ;
-  wire [7:0] \o_w$295[0].code[0] ;
-  wire [7:0] \o_w$295[0].code[1] ;
-  wire [7:0] \o_w$295[0].code[2] ;
-  wire [7:0] \o_w$295[0].code[3] ;
-  wire [1:0] \o_w$295[0].dtype ;
-  wire [7:0] \o_w$295[0].scale ;
-  wire [1:0] \o_w$295[0].special ;
-  wire [43:0] \o_w$297 ;
-  wire [43:0] \o_w$297[0] ;
-  wire [31:0] \o_w$297[0].code ;
-  wire [7:0] \o_w$297[0].code[0] ;
-  wire [7:0] \o_w$297[0].code[1] ;
-  wire [7:0] \o_w$297[0].code[2] ;
-  wire [7:0] \o_w$297[0].code[3] ;
-  wire [1:0] \o_w$297[0].dtype ;
-  wire [7:0] \o_w$297[0].scale ;
-  wire [1:0] \o_w$297[0].special ;
-  wire [43:0] \o_w$299 ;
-  wire [43:0] \o_w$299[0] ;
-  wire [31:0] \o_w$299[0].code ;
-  wire [7:0] \o_w$299[0].code[0] ;
-  wire [7:0] \o_w$299[0].code[1] ;
-  wire [7:0] \o_w$299[0].code[2] ;
-  wire [7:0] \o_w$299[0].code[3] ;
-  wire [1:0] \o_w$299[0].dtype ;
-  wire [7:0] \o_w$299[0].scale ;
-  wire [1:0] \o_w$299[0].special ;
-  wire [43:0] \o_w$301 ;
-  wire [43:0] \o_w$301[0] ;
-  wire [31:0] \o_w$301[0].code ;
-  wire [7:0] \o_w$301[0].code[0] ;
-  wire [7:0] \o_w$301[0].code[1] ;
-  wire [7:0] \o_w$301[0].code[2] ;
-  wire [7:0] \o_w$301[0].code[3] ;
-  wire [1:0] \o_w$301[0].dtype ;
-  wire [7:0] \o_w$301[0].scale ;
-  wire [1:0] \o_w$301[0].special ;
-  wire [43:0] \o_w$303 ;
-  wire [43:0] \o_w$303[0] ;
-  wire [31:0] \o_w$303[0].code ;
-  wire [7:0] \o_w$303[0].code[0] ;
-  wire [7:0] \o_w$303[0].code[1] ;
-  wire [7:0] \o_w$303[0].code[2] ;
-  wire [7:0] \o_w$303[0].code[3] ;
-  wire [1:0] \o_w$303[0].dtype ;
-  wire [7:0] \o_w$303[0].scale ;
-  wire [1:0] \o_w$303[0].special ;
-  wire [43:0] \o_w$307 ;
-  wire [43:0] \o_w$307[0] ;
-  wire [31:0] \o_w$307[0].code ;
-  wire [7:0] \o_w$307[0].code[0] ;
-  wire [7:0] \o_w$307[0].code[1] ;
-  wire [7:0] \o_w$307[0].code[2] ;
-  wire [7:0] \o_w$307[0].code[3] ;
-  wire [1:0] \o_w$307[0].dtype ;
-  wire [7:0] \o_w$307[0].scale ;
-  wire [1:0] \o_w$307[0].special ;
-  wire [43:0] \o_w$309 ;
-  wire [43:0] \o_w$309[0] ;
-  wire [31:0] \o_w$309[0].code ;
-  wire [7:0] \o_w$309[0].code[0] ;
-  wire [7:0] \o_w$309[0].code[1] ;
-  wire [7:0] \o_w$309[0].code[2] ;
-  wire [7:0] \o_w$309[0].code[3] ;
-  wire [1:0] \o_w$309[0].dtype ;
-  wire [7:0] \o_w$309[0].scale ;
-  wire [1:0] \o_w$309[0].special ;
-  wire [43:0] \o_w$311 ;
-  wire [43:0] \o_w$311[0] ;
-  wire [31:0] \o_w$311[0].code ;
-  wire [7:0] \o_w$311[0].code[0] ;
-  wire [7:0] \o_w$311[0].code[1] ;
-  wire [7:0] \o_w$311[0].code[2] ;
-  wire [7:0] \o_w$311[0].code[3] ;
-  wire [1:0] \o_w$311[0].dtype ;
-  wire [7:0] \o_w$311[0].scale ;
-  wire [1:0] \o_w$311[0].special ;
-  wire [43:0] \o_w$313 ;
-  wire [43:0] \o_w$313[0] ;
-  wire [31:0] \o_w$313[0].code ;
-  wire [7:0] \o_w$313[0].code[0] ;
-  wire [7:0] \o_w$313[0].code[1] ;
-  wire [7:0] \o_w$313[0].code[2] ;
-  wire [7:0] \o_w$313[0].code[3] ;
-  wire [1:0] \o_w$313[0].dtype ;
-  wire [7:0] \o_w$313[0].scale ;
-  wire [1:0] \o_w$313[0].special ;
-  wire [43:0] \o_w$315 ;
-  wire [43:0] \o_w$315[0] ;
-  wire [31:0] \o_w$315[0].code ;
-  wire [7:0] \o_w$315[0].code[0] ;
-  wire [7:0] \o_w$315[0].code[1] ;
-  wire [7:0] \o_w$315[0].code[2] ;
-  wire [7:0] \o_w$315[0].code[3] ;
-  wire [1:0] \o_w$315[0].dtype ;
-  wire [7:0] \o_w$315[0].scale ;
-  wire [1:0] \o_w$315[0].special ;
-  wire [43:0] \o_w$317 ;
-  wire [43:0] \o_w$317[0] ;
-  wire [31:0] \o_w$317[0].code ;
-  wire [7:0] \o_w$317[0].code[0] ;
-  wire [7:0] \o_w$317[0].code[1] ;
-  wire [7:0] \o_w$317[0].code[2] ;
-  wire [7:0] \o_w$317[0].code[3] ;
-  wire [1:0] \o_w$317[0].dtype ;
-  wire [7:0] \o_w$317[0].scale ;
-  wire [1:0] \o_w$317[0].special ;
-  wire [43:0] \o_w$319 ;
-  wire [43:0] \o_w$319[0] ;
-  wire [31:0] \o_w$319[0].code ;
-  wire [7:0] \o_w$319[0].code[0] ;
-  wire [7:0] \o_w$319[0].code[1] ;
-  wire [7:0] \o_w$319[0].code[2] ;
-  wire [7:0] \o_w$319[0].code[3] ;
-  wire [1:0] \o_w$319[0].dtype ;
-  wire [7:0] \o_w$319[0].scale ;
-  wire [1:0] \o_w$319[0].special ;
-  wire [43:0] \o_w$323 ;
-  wire [43:0] \o_w$323[0] ;
-  wire [31:0] \o_w$323[0].code ;
-  wire [7:0] \o_w$323[0].code[0] ;
-  wire [7:0] \o_w$323[0].code[1] ;
-  wire [7:0] \o_w$323[0].code[2] ;
-  wire [7:0] \o_w$323[0].code[3] ;
-  wire [1:0] \o_w$323[0].dtype ;
-  wire [7:0] \o_w$323[0].scale ;
-  wire [1:0] \o_w$323[0].special ;
-  wire [43:0] \o_w$325 ;
-  wire [43:0] \o_w$325[0] ;
-  wire [31:0] \o_w$325[0].code ;
-  wire [7:0] \o_w$325[0].code[0] ;
-  wire [7:0] \o_w$325[0].code[1] ;
-  wire [7:0] \o_w$325[0].code[2] ;
-  wire [7:0] \o_w$325[0].code[3] ;
-  wire [1:0] \o_w$325[0].dtype ;
-  wire [7:0] \o_w$325[0].scale ;
-  wire [1:0] \o_w$325[0].special ;
-  wire [43:0] \o_w$327 ;
-  wire [43:0] \o_w$327[0] ;
-  wire [31:0] \o_w$327[0].code ;
-  wire [7:0] \o_w$327[0].code[0] ;
-  wire [7:0] \o_w$327[0].code[1] ;
-  wire [7:0] \o_w$327[0].code[2] ;
-  wire [7:0] \o_w$327[0].code[3] ;
-  wire [1:0] \o_w$327[0].dtype ;
-  wire [7:0] \o_w$327[0].scale ;
-  wire [1:0] \o_w$327[0].special ;
-  wire [43:0] \o_w$329 ;
-  wire [43:0] \o_w$329[0] ;
-  wire [31:0] \o_w$329[0].code ;
-  wire [7:0] \o_w$329[0].code[0] ;
-  wire [7:0] \o_w$329[0].code[1] ;
-  wire [7:0] \o_w$329[0].code[2] ;
-  wire [7:0] \o_w$329[0].code[3] ;
-  wire [1:0] \o_w$329[0].dtype ;
-  wire [7:0] \o_w$329[0].scale ;
-  wire [1:0] \o_w$329[0].special ;
-  wire [43:0] \o_w$331 ;
-  wire [43:0] \o_w$331[0] ;
-  wire [31:0] \o_w$331[0].code ;
-  wire [7:0] \o_w$331[0].code[0] ;
-  wire [7:0] \o_w$331[0].code[1] ;
-  wire [7:0] \o_w$331[0].code[2] ;
-  wire [7:0] \o_w$331[0].code[3] ;
-  wire [1:0] \o_w$331[0].dtype ;
-  wire [7:0] \o_w$331[0].scale ;
-  wire [1:0] \o_w$331[0].special ;
-  wire [43:0] \o_w$333 ;
-  wire [43:0] \o_w$333[0] ;
-  wire [31:0] \o_w$333[0].code ;
-  wire [7:0] \o_w$333[0].code[0] ;
-  wire [7:0] \o_w$333[0].code[1] ;
-  wire [7:0] \o_w$333[0].code[2] ;
-  wire [7:0] \o_w$333[0].code[3] ;
-  wire [1:0] \o_w$333[0].dtype ;
-  wire [7:0] \o_w$333[0].scale ;
-  wire [1:0] \o_w$333[0].special ;
-  wire [43:0] \o_w$335 ;
-  wire [43:0] \o_w$335[0] ;
-  wire [31:0] \o_w$335[0].code ;
-  wire [7:0] \o_w$335[0].code[0] ;
-  wire [7:0] \o_w$335[0].code[1] ;
-  wire [7:0] \o_w$335[0].code[2] ;
-  wire [7:0] \o_w$335[0].code[3] ;
-  wire [1:0] \o_w$335[0].dtype ;
-  wire [7:0] \o_w$335[0].scale ;
-  wire [1:0] \o_w$335[0].special ;
-  wire [43:0] \o_w$339 ;
-  wire [43:0] \o_w$339[0] ;
-  wire [31:0] \o_w$339[0].code ;
-  wire [7:0] \o_w$339[0].code[0] ;
-  wire [7:0] \o_w$339[0].code[1] ;
-  wire [7:0] \o_w$339[0].code[2] ;
-  wire [7:0] \o_w$339[0].code[3] ;
-  wire [1:0] \o_w$339[0].dtype ;
-  wire [7:0] \o_w$339[0].scale ;
-  wire [1:0] \o_w$339[0].special ;
-  wire [43:0] \o_w$341 ;
-  wire [43:0] \o_w$341[0] ;
-  wire [31:0] \o_w$341[0].code ;
-  wire [7:0] \o_w$341[0].code[0] ;
-  wire [7:0] \o_w$341[0].code[1] ;
-  wire [7:0] \o_w$341[0].code[2] ;
-  wire [7:0] \o_w$341[0].code[3] ;
-  wire [1:0] \o_w$341[0].dtype ;
-  wire [7:0] \o_w$341[0].scale ;
-  wire [1:0] \o_w$341[0].special ;
-  wire [43:0] \o_w$343 ;
-  wire [43:0] \o_w$343[0] ;
-  wire [31:0] \o_w$343[0].code ;
-  wire [7:0] \o_w$343[0].code[0] ;
-  wire [7:0] \o_w$343[0].code[1] ;
-  wire [7:0] \o_w$343[0].code[2] ;
-  wire [7:0] \o_w$343[0].code[3] ;
-  wire [1:0] \o_w$343[0].dtype ;
-  wire [7:0] \o_w$343[0].scale ;
-  wire [1:0] \o_w$343[0].special ;
-  wire [43:0] \o_w$345 ;
-  wire [43:0] \o_w$345[0] ;
-  wire [31:0] \o_w$345[0].code ;
-  wire [7:0] \o_w$345[0].code[0] ;
-  wire [7:0] \o_w$345[0].code[1] ;
-  wire [7:0] \o_w$345[0].code[2] ;
-  wire [7:0] \o_w$345[0].code[3] ;
-  wire [1:0] \o_w$345[0].dtype ;
-  wire [7:0] \o_w$345[0].scale ;
-  wire [1:0] \o_w$345[0].special ;
-  wire [43:0] \o_w$347 ;
-  wire [43:0] \o_w$347[0] ;
-  wire [31:0] \o_w$347[0].code ;
-  wire [7:0] \o_w$347[0].code[0] ;
-  wire [7:0] \o_w$347[0].code[1] ;
-  wire [7:0] \o_w$347[0].code[2] ;
-  wire [7:0] \o_w$347[0].code[3] ;
-  wire [1:0] \o_w$347[0].dtype ;
-  wire [7:0] \o_w$347[0].scale ;
-  wire [1:0] \o_w$347[0].special ;
-  wire [43:0] \o_w$349 ;
-  wire [43:0] \o_w$349[0] ;
-  wire [31:0] \o_w$349[0].code ;
-  wire [7:0] \o_w$349[0].code[0] ;
-  wire [7:0] \o_w$349[0].code[1] ;
-  wire [7:0] \o_w$349[0].code[2] ;
-  wire [7:0] \o_w$349[0].code[3] ;
-  wire [1:0] \o_w$349[0].dtype ;
-  wire [7:0] \o_w$349[0].scale ;
-  wire [1:0] \o_w$349[0].special ;
-  wire [43:0] \o_w$351 ;
-  wire [43:0] \o_w$351[0] ;
-  wire [31:0] \o_w$351[0].code ;
-  wire [7:0] \o_w$351[0].code[0] ;
-  wire [7:0] \o_w$351[0].code[1] ;
-  wire [7:0] \o_w$351[0].code[2] ;
-  wire [7:0] \o_w$351[0].code[3] ;
-  wire [1:0] \o_w$351[0].dtype ;
-  wire [7:0] \o_w$351[0].scale ;
-  wire [1:0] \o_w$351[0].special ;
-  wire [43:0] \o_w$355 ;
-  wire [43:0] \o_w$355[0] ;
-  wire [31:0] \o_w$355[0].code ;
-  wire [7:0] \o_w$355[0].code[0] ;
-  wire [7:0] \o_w$355[0].code[1] ;
-  wire [7:0] \o_w$355[0].code[2] ;
-  wire [7:0] \o_w$355[0].code[3] ;
-  wire [1:0] \o_w$355[0].dtype ;
-  wire [7:0] \o_w$355[0].scale ;
-  wire [1:0] \o_w$355[0].special ;
-  wire [43:0] \o_w$357 ;
-  wire [43:0] \o_w$357[0] ;
-  wire [31:0] \o_w$357[0].code ;
-  wire [7:0] \o_w$357[0].code[0] ;
-  wire [7:0] \o_w$357[0].code[1] ;
-  wire [7:0] \o_w$357[0].code[2] ;
-  wire [7:0] \o_w$357[0].code[3] ;
-  wire [1:0] \o_w$357[0].dtype ;
-  wire [7:0] \o_w$357[0].scale ;
-  wire [1:0] \o_w$357[0].special ;
-  wire [43:0] \o_w$359 ;
-  wire [43:0] \o_w$359[0] ;
-  wire [31:0] \o_w$359[0].code ;
-  wire [7:0] \o_w$359[0].code[0] ;
-  wire [7:0] \o_w$359[0].code[1] ;
-  wire [7:0] \o_w$359[0].code[2] ;
-  wire [7:0] \o_w$359[0].code[3] ;
-  wire [1:0] \o_w$359[0].dtype ;
-  wire [7:0] \o_w$359[0].scale ;
-  wire [1:0] \o_w$359[0].special ;
-  wire [43:0] \o_w$361 ;
-  wire [43:0] \o_w$361[0] ;
-  wire [31:0] \o_w$361[0].code ;
-  wire [7:0] \o_w$361[0].code[0] ;
-  wire [7:0] \o_w$361[0].code[1] ;
-  wire [7:0] \o_w$361[0].code[2] ;
-  wire [7:0] \o_w$361[0].code[3] ;
-  wire [1:0] \o_w$361[0].dtype ;
-  wire [7:0] \o_w$361[0].scale ;
-  wire [1:0] \o_w$361[0].special ;
-  wire [43:0] \o_w$363 ;
-  wire [43:0] \o_w$363[0] ;
-  wire [31:0] \o_w$363[0].code ;
-  wire [7:0] \o_w$363[0].code[0] ;
-  wire [7:0] \o_w$363[0].code[1] ;
-  wire [7:0] \o_w$363[0].code[2] ;
-  wire [7:0] \o_w$363[0].code[3] ;
-  wire [1:0] \o_w$363[0].dtype ;
-  wire [7:0] \o_w$363[0].scale ;
-  wire [1:0] \o_w$363[0].special ;
-  wire [43:0] \o_w$365 ;
-  wire [43:0] \o_w$365[0] ;
-  wire [31:0] \o_w$365[0].code ;
-  wire [7:0] \o_w$365[0].code[0] ;
-  wire [7:0] \o_w$365[0].code[1] ;
-  wire [7:0] \o_w$365[0].code[2] ;
-  wire [7:0] \o_w$365[0].code[3] ;
-  wire [1:0] \o_w$365[0].dtype ;
-  wire [7:0] \o_w$365[0].scale ;
-  wire [1:0] \o_w$365[0].special ;
-  wire [43:0] \o_w$367 ;
-  wire [43:0] \o_w$367[0] ;
-  wire [31:0] \o_w$367[0].code ;
-  wire [7:0] \o_w$367[0].code[0] ;
-  wire [7:0] \o_w$367[0].code[1] ;
-  wire [7:0] \o_w$367[0].code[2] ;
-  wire [7:0] \o_w$367[0].code[3] ;
-  wire [1:0] \o_w$367[0].dtype ;
-  wire [7:0] \o_w$367[0].scale ;
-  wire [1:0] \o_w$367[0].special ;
-  wire [43:0] \o_w$371 ;
-  wire [43:0] \o_w$371[0] ;
-  wire [31:0] \o_w$371[0].code ;
-  wire [7:0] \o_w$371[0].code[0] ;
-  wire [7:0] \o_w$371[0].code[1] ;
-  wire [7:0] \o_w$371[0].code[2] ;
-  wire [7:0] \o_w$371[0].code[3] ;
-  wire [1:0] \o_w$371[0].dtype ;
-  wire [7:0] \o_w$371[0].scale ;
-  wire [1:0] \o_w$371[0].special ;
-  wire [43:0] \o_w$373 ;
-  wire [43:0] \o_w$373[0] ;
-  wire [31:0] \o_w$373[0].code ;
-  wire [7:0] \o_w$373[0].code[0] ;
-  wire [7:0] \o_w$373[0].code[1] ;
-  wire [7:0] \o_w$373[0].code[2] ;
-  wire [7:0] \o_w$373[0].code[3] ;
-  wire [1:0] \o_w$373[0].dtype ;
-  wire [7:0] \o_w$373[0].scale ;
-  wire [1:0] \o_w$373[0].special ;
-  wire [43:0] \o_w$375 ;
-  wire [43:0] \o_w$375[0] ;
-  wire [31:0] \o_w$375[0].code ;
-  wire [7:0] \o_w$375[0].code[0] ;
-  wire [7:0] \o_w$375[0].code[1] ;
-  wire [7:0] \o_w$375[0].code[2] ;
-  wire [7:0] \o_w$375[0].code[3] ;
-  wire [1:0] \o_w$375[0].dtype ;
-  wire [7:0] \o_w$375[0].scale ;
-  wire [1:0] \o_w$375[0].special ;
-  wire [43:0] \o_w$377 ;
-  wire [43:0] \o_w$377[0] ;
-  wire [31:0] \o_w$377[0].code ;
-  wire [7:0] \o_w$377[0].code[0] ;
-  wire [7:0] \o_w$377[0].code[1] ;
-  wire [7:0] \o_w$377[0].code[2] ;
-  wire [7:0] \o_w$377[0].code[3] ;
-  wire [1:0] \o_w$377[0].dtype ;
-  wire [7:0] \o_w$377[0].scale ;
-  wire [1:0] \o_w$377[0].special ;
-  wire [43:0] \o_w$379 ;
-  wire [43:0] \o_w$379[0] ;
-  wire [31:0] \o_w$379[0].code ;
-  wire [7:0] \o_w$379[0].code[0] ;
-  wire [7:0] \o_w$379[0].code[1] ;
-  wire [7:0] \o_w$379[0].code[2] ;
-  wire [7:0] \o_w$379[0].code[3] ;
-  wire [1:0] \o_w$379[0].dtype ;
-  wire [7:0] \o_w$379[0].scale ;
-  wire [1:0] \o_w$379[0].special ;
-  wire [43:0] \o_w$381 ;
-  wire [43:0] \o_w$381[0] ;
-  wire [31:0] \o_w$381[0].code ;
-  wire [7:0] \o_w$381[0].code[0] ;
-  wire [7:0] \o_w$381[0].code[1] ;
-  wire [7:0] \o_w$381[0].code[2] ;
-  wire [7:0] \o_w$381[0].code[3] ;
-  wire [1:0] \o_w$381[0].dtype ;
-  wire [7:0] \o_w$381[0].scale ;
-  wire [1:0] \o_w$381[0].special ;
-  wire [43:0] \o_w$383 ;
-  wire [43:0] \o_w$383[0] ;
-  wire [31:0] \o_w$383[0].code ;
-  wire [7:0] \o_w$383[0].code[0] ;
-  wire [7:0] \o_w$383[0].code[1] ;
-  wire [7:0] \o_w$383[0].code[2] ;
-  wire [7:0] \o_w$383[0].code[3] ;
-  wire [1:0] \o_w$383[0].dtype ;
-  wire [7:0] \o_w$383[0].scale ;
-  wire [1:0] \o_w$383[0].special ;
+  wire [43:0] \o_w$273 ;
+  wire [43:0] \o_w$273[0] ;
+  wire [31:0] \o_w$273[0].code ;
+  wire [7:0] \o_w$273[0].code[0] ;
+  wire [7:0] \o_w$273[0].code[1] ;
+  wire [7:0] \o_w$273[0].code[2] ;
+  wire [7:0] \o_w$273[0].code[3] ;
+  wire [1:0] \o_w$273[0].dtype ;
+  wire [7:0] \o_w$273[0].scale ;
+  wire [1:0] \o_w$273[0].special ;
+  wire [43:0] \o_w$278 ;
+  wire [43:0] \o_w$278[0] ;
+  wire [31:0] \o_w$278[0].code ;
+  wire [7:0] \o_w$278[0].code[0] ;
+  wire [7:0] \o_w$278[0].code[1] ;
+  wire [7:0] \o_w$278[0].code[2] ;
+  wire [7:0] \o_w$278[0].code[3] ;
+  wire [1:0] \o_w$278[0].dtype ;
+  wire [7:0] \o_w$278[0].scale ;
+  wire [1:0] \o_w$278[0].special ;
+  wire [43:0] \o_w$280 ;
+  wire [43:0] \o_w$280[0] ;
+  wire [31:0] \o_w$280[0].code ;
+  wire [7:0] \o_w$280[0].code[0] ;
+  wire [7:0] \o_w$280[0].code[1] ;
+  wire [7:0] \o_w$280[0].code[2] ;
+  wire [7:0] \o_w$280[0].code[3] ;
+  wire [1:0] \o_w$280[0].dtype ;
+  wire [7:0] \o_w$280[0].scale ;
+  wire [1:0] \o_w$280[0].special ;
+  wire [43:0] \o_w$282 ;
+  wire [43:0] \o_w$282[0] ;
+  wire [31:0] \o_w$282[0].code ;
+  wire [7:0] \o_w$282[0].code[0] ;
+  wire [7:0] \o_w$282[0].code[1] ;
+  wire [7:0] \o_w$282[0].code[2] ;
+  wire [7:0] \o_w$282[0].code[3] ;
+  wire [1:0] \o_w$282[0].dtype ;
+  wire [7:0] \o_w$282[0].scale ;
+  wire [1:0] \o_w$282[0].special ;
+  wire [43:0] \o_w$284 ;
+  wire [43:0] \o_w$284[0] ;
+  wire [31:0] \o_w$284[0].code ;
+  wire [7:0] \o_w$284[0].code[0] ;
+  wire [7:0] \o_w$284[0].code[1] ;
+  wire [7:0] \o_w$284[0].code[2] ;
+  wire [7:0] \o_w$284[0].code[3] ;
+  wire [1:0] \o_w$284[0].dtype ;
+  wire [7:0] \o_w$284[0].scale ;
+  wire [1:0] \o_w$284[0].special ;
+  wire [43:0] \o_w$286 ;
+  wire [43:0] \o_w$286[0] ;
+  wire [31:0] \o_w$286[0].code ;
+  wire [7:0] \o_w$286[0].code[0] ;
+  wire [7:0] \o_w$286[0].code[1] ;
+  wire [7:0] \o_w$286[0].code[2] ;
+  wire [7:0] \o_w$286[0].code[3] ;
+  wire [1:0] \o_w$286[0].dtype ;
+  wire [7:0] \o_w$286[0].scale ;
+  wire [1:0] \o_w$286[0].special ;
+  wire [43:0] \o_w$288 ;
+  wire [43:0] \o_w$288[0] ;
+  wire [31:0] \o_w$288[0].code ;
+  wire [7:0] \o_w$288[0].code[0] ;
+  wire [7:0] \o_w$288[0].code[1] ;
+  wire [7:0] \o_w$288[0].code[2] ;
+  wire [7:0] \o_w$288[0].code[3] ;
+  wire [1:0] \o_w$288[0].dtype ;
+  wire [7:0] \o_w$288[0].scale ;
+  wire [1:0] \o_w$288[0].special ;
+  wire [43:0] \o_w$290 ;
+  wire [43:0] \o_w$290[0] ;
+  wire [31:0] \o_w$290[0].code ;
+  wire [7:0] \o_w$290[0].code[0] ;
+  wire [7:0] \o_w$290[0].code[1] ;
+  wire [7:0] \o_w$290[0].code[2] ;
+  wire [7:0] \o_w$290[0].code[3] ;
+  wire [1:0] \o_w$290[0].dtype ;
+  wire [7:0] \o_w$290[0].scale ;
+  wire [1:0] \o_w$290[0].special ;
+  wire [43:0] \o_w$296 ;
+  wire [43:0] \o_w$296[0] ;
+  wire [31:0] \o_w$296[0].code ;
+  wire [7:0] \o_w$296[0].code[0] ;
+  wire [7:0] \o_w$296[0].code[1] ;
+  wire [7:0] \o_w$296[0].code[2] ;
+  wire [7:0] \o_w$296[0].code[3] ;
+  wire [1:0] \o_w$296[0].dtype ;
+  wire [7:0] \o_w$296[0].scale ;
+  wire [1:0] \o_w$296[0].special ;
+  wire [43:0] \o_w$298 ;
+  wire [43:0] \o_w$298[0] ;
+  wire [31:0] \o_w$298[0].code ;
+  wire [7:0] \o_w$298[0].code[0] ;
+  wire [7:0] \o_w$298[0].code[1] ;
+  wire [7:0] \o_w$298[0].code[2] ;
+  wire [7:0] \o_w$298[0].code[3] ;
+  wire [1:0] \o_w$298[0].dtype ;
+  wire [7:0] \o_w$298[0].scale ;
+  wire [1:0] \o_w$298[0].special ;
+  wire [43:0] \o_w$300 ;
+  wire [43:0] \o_w$300[0] ;
+  wire [31:0] \o_w$300[0].code ;
+  wire [7:0] \o_w$300[0].code[0] ;
+  wire [7:0] \o_w$300[0].code[1] ;
+  wire [7:0] \o_w$300[0].code[2] ;
+  wire [7:0] \o_w$300[0].code[3] ;
+  wire [1:0] \o_w$300[0].dtype ;
+  wire [7:0] \o_w$300[0].scale ;
+  wire [1:0] \o_w$300[0].special ;
+  wire [43:0] \o_w$302 ;
+  wire [43:0] \o_w$302[0] ;
+  wire [31:0] \o_w$302[0].code ;
+  wire [7:0] \o_w$302[0].code[0] ;
+  wire [7:0] \o_w$302[0].code[1] ;
+  wire [7:0] \o_w$302[0].code[2] ;
+  wire [7:0] \o_w$302[0].code[3] ;
+  wire [1:0] \o_w$302[0].dtype ;
+  wire [7:0] \o_w$302[0].scale ;
+  wire [1:0] \o_w$302[0].special ;
+  wire [43:0] \o_w$304 ;
+  wire [43:0] \o_w$304[0] ;
+  wire [31:0] \o_w$304[0].code ;
+  wire [7:0] \o_w$304[0].code[0] ;
+  wire [7:0] \o_w$304[0].code[1] ;
+  wire [7:0] \o_w$304[0].code[2] ;
+  wire [7:0] \o_w$304[0].code[3] ;
+  wire [1:0] \o_w$304[0].dtype ;
+  wire [7:0] \o_w$304[0].scale ;
+  wire [1:0] \o_w$304[0].special ;
+  wire [43:0] \o_w$306 ;
+  wire [43:0] \o_w$306[0] ;
+  wire [31:0] \o_w$306[0].code ;
+  wire [7:0] \o_w$306[0].code[0] ;
+  wire [7:0] \o_w$306[0].code[1] ;
+  wire [7:0] \o_w$306[0].code[2] ;
+  wire [7:0] \o_w$306[0].code[3] ;
+  wire [1:0] \o_w$306[0].dtype ;
+  wire [7:0] \o_w$306[0].scale ;
+  wire [1:0] \o_w$306[0].special ;
+  wire [43:0] \o_w$308 ;
+  wire [43:0] \o_w$308[0] ;
+  wire [31:0] \o_w$308[0].code ;
+  wire [7:0] \o_w$308[0].code[0] ;
+  wire [7:0] \o_w$308[0].code[1] ;
+  wire [7:0] \o_w$308[0].code[2] ;
+  wire [7:0] \o_w$308[0].code[3] ;
+  wire [1:0] \o_w$308[0].dtype ;
+  wire [7:0] \o_w$308[0].scale ;
+  wire [1:0] \o_w$308[0].special ;
+  wire [43:0] \o_w$314 ;
+  wire [43:0] \o_w$314[0] ;
+  wire [31:0] \o_w$314[0].code ;
+  wire [7:0] \o_w$314[0].code[0] ;
+  wire [7:0] \o_w$314[0].code[1] ;
+  wire [7:0] \o_w$314[0].code[2] ;
+  wire [7:0] \o_w$314[0].code[3] ;
+  wire [1:0] \o_w$314[0].dtype ;
+  wire [7:0] \o_w$314[0].scale ;
+  wire [1:0] \o_w$314[0].special ;
+  wire [43:0] \o_w$316 ;
+  wire [43:0] \o_w$316[0] ;
+  wire [31:0] \o_w$316[0].code ;
+  wire [7:0] \o_w$316[0].code[0] ;
+  wire [7:0] \o_w$316[0].code[1] ;
+  wire [7:0] \o_w$316[0].code[2] ;
+  wire [7:0] \o_w$316[0].code[3] ;
+  wire [1:0] \o_w$316[0].dtype ;
+  wire [7:0] \o_w$316[0].scale ;
+  wire [1:0] \o_w$316[0].special ;
+  wire [43:0] \o_w$318 ;
+  wire [43:0] \o_w$318[0] ;
+  wire [31:0] \o_w$318[0].code ;
+  wire [7:0] \o_w$318[0].code[0] ;
+  wire [7:0] \o_w$318[0].code[1] ;
+  wire [7:0] \o_w$318[0].code[2] ;
+  wire [7:0] \o_w$318[0].code[3] ;
+  wire [1:0] \o_w$318[0].dtype ;
+  wire [7:0] \o_w$318[0].scale ;
+  wire [1:0] \o_w$318[0].special ;
+  wire [43:0] \o_w$320 ;
+  wire [43:0] \o_w$320[0] ;
+  wire [31:0] \o_w$320[0].code ;
+  wire [7:0] \o_w$320[0].code[0] ;
+  wire [7:0] \o_w$320[0].code[1] ;
+  wire [7:0] \o_w$320[0].code[2] ;
+  wire [7:0] \o_w$320[0].code[3] ;
+  wire [1:0] \o_w$320[0].dtype ;
+  wire [7:0] \o_w$320[0].scale ;
+  wire [1:0] \o_w$320[0].special ;
+  wire [43:0] \o_w$322 ;
+  wire [43:0] \o_w$322[0] ;
+  wire [31:0] \o_w$322[0].code ;
+  wire [7:0] \o_w$322[0].code[0] ;
+  wire [7:0] \o_w$322[0].code[1] ;
+  wire [7:0] \o_w$322[0].code[2] ;
+  wire [7:0] \o_w$322[0].code[3] ;
+  wire [1:0] \o_w$322[0].dtype ;
+  wire [7:0] \o_w$322[0].scale ;
+  wire [1:0] \o_w$322[0].special ;
+  wire [43:0] \o_w$324 ;
+  wire [43:0] \o_w$324[0] ;
+  wire [31:0] \o_w$324[0].code ;
+  wire [7:0] \o_w$324[0].code[0] ;
+  wire [7:0] \o_w$324[0].code[1] ;
+  wire [7:0] \o_w$324[0].code[2] ;
+  wire [7:0] \o_w$324[0].code[3] ;
+  wire [1:0] \o_w$324[0].dtype ;
+  wire [7:0] \o_w$324[0].scale ;
+  wire [1:0] \o_w$324[0].special ;
+  wire [43:0] \o_w$326 ;
+  wire [43:0] \o_w$326[0] ;
+  wire [31:0] \o_w$326[0].code ;
+  wire [7:0] \o_w$326[0].code[0] ;
+  wire [7:0] \o_w$326[0].code[1] ;
+  wire [7:0] \o_w$326[0].code[2] ;
+  wire [7:0] \o_w$326[0].code[3] ;
+  wire [1:0] \o_w$326[0].dtype ;
+  wire [7:0] \o_w$326[0].scale ;
+  wire [1:0] \o_w$326[0].special ;
+  wire [43:0] \o_w$332 ;
+  wire [43:0] \o_w$332[0] ;
+  wire [31:0] \o_w$332[0].code ;
+  wire [7:0] \o_w$332[0].code[0] ;
+  wire [7:0] \o_w$332[0].code[1] ;
+  wire [7:0] \o_w$332[0].code[2] ;
+  wire [7:0] \o_w$332[0].code[3] ;
+  wire [1:0] \o_w$332[0].dtype ;
+  wire [7:0] \o_w$332[0].scale ;
+  wire [1:0] \o_w$332[0].special ;
+  wire [43:0] \o_w$334 ;
+  wire [43:0] \o_w$334[0] ;
+  wire [31:0] \o_w$334[0].code ;
+  wire [7:0] \o_w$334[0].code[0] ;
+  wire [7:0] \o_w$334[0].code[1] ;
+  wire [7:0] \o_w$334[0].code[2] ;
+  wire [7:0] \o_w$334[0].code[3] ;
+  wire [1:0] \o_w$334[0].dtype ;
+  wire [7:0] \o_w$334[0].scale ;
+  wire [1:0] \o_w$334[0].special ;
+  wire [43:0] \o_w$336 ;
+  wire [43:0] \o_w$336[0] ;
+  wire [31:0] \o_w$336[0].code ;
+  wire [7:0] \o_w$336[0].code[0] ;
+  wire [7:0] \o_w$336[0].code[1] ;
+  wire [7:0] \o_w$336[0].code[2] ;
+  wire [7:0] \o_w$336[0].code[3] ;
+  wire [1:0] \o_w$336[0].dtype ;
+  wire [7:0] \o_w$336[0].scale ;
+  wire [1:0] \o_w$336[0].special ;
+  wire [43:0] \o_w$338 ;
+  wire [43:0] \o_w$338[0] ;
+  wire [31:0] \o_w$338[0].code ;
+  wire [7:0] \o_w$338[0].code[0] ;
+  wire [7:0] \o_w$338[0].code[1] ;
+  wire [7:0] \o_w$338[0].code[2] ;
+  wire [7:0] \o_w$338[0].code[3] ;
+  wire [1:0] \o_w$338[0].dtype ;
+  wire [7:0] \o_w$338[0].scale ;
+  wire [1:0] \o_w$338[0].special ;
+  wire [43:0] \o_w$340 ;
+  wire [43:0] \o_w$340[0] ;
+  wire [31:0] \o_w$340[0].code ;
+  wire [7:0] \o_w$340[0].code[0] ;
+  wire [7:0] \o_w$340[0].code[1] ;
+  wire [7:0] \o_w$340[0].code[2] ;
+  wire [7:0] \o_w$340[0].code[3] ;
+  wire [1:0] \o_w$340[0].dtype ;
+  wire [7:0] \o_w$340[0].scale ;
+  wire [1:0] \o_w$340[0].special ;
+  wire [43:0] \o_w$342 ;
+  wire [43:0] \o_w$342[0] ;
+  wire [31:0] \o_w$342[0].code ;
+  wire [7:0] \o_w$342[0].code[0] ;
+  wire [7:0] \o_w$342[0].code[1] ;
+  wire [7:0] \o_w$342[0].code[2] ;
+  wire [7:0] \o_w$342[0].code[3] ;
+  wire [1:0] \o_w$342[0].dtype ;
+  wire [7:0] \o_w$342[0].scale ;
+  wire [1:0] \o_w$342[0].special ;
+  wire [43:0] \o_w$344 ;
+  wire [43:0] \o_w$344[0] ;
+  wire [31:0] \o_w$344[0].code ;
+  wire [7:0] \o_w$344[0].code[0] ;
+  wire [7:0] \o_w$344[0].code[1] ;
+  wire [7:0] \o_w$344[0].code[2] ;
+  wire [7:0] \o_w$344[0].code[3] ;
+  wire [1:0] \o_w$344[0].dtype ;
+  wire [7:0] \o_w$344[0].scale ;
+  wire [1:0] \o_w$344[0].special ;
+  wire [43:0] \o_w$350 ;
+  wire [43:0] \o_w$350[0] ;
+  wire [31:0] \o_w$350[0].code ;
+  wire [7:0] \o_w$350[0].code[0] ;
+  wire [7:0] \o_w$350[0].code[1] ;
+  wire [7:0] \o_w$350[0].code[2] ;
+  wire [7:0] \o_w$350[0].code[3] ;
+  wire [1:0] \o_w$350[0].dtype ;
+  wire [7:0] \o_w$350[0].scale ;
+  wire [1:0] \o_w$350[0].special ;
+  wire [43:0] \o_w$352 ;
+  wire [43:0] \o_w$352[0] ;
+  wire [31:0] \o_w$352[0].code ;
+  wire [7:0] \o_w$352[0].code[0] ;
+  wire [7:0] \o_w$352[0].code[1] ;
+  wire [7:0] \o_w$352[0].code[2] ;
+  wire [7:0] \o_w$352[0].code[3] ;
+  wire [1:0] \o_w$352[0].dtype ;
+  wire [7:0] \o_w$352[0].scale ;
+  wire [1:0] \o_w$352[0].special ;
+  wire [43:0] \o_w$354 ;
+  wire [43:0] \o_w$354[0] ;
+  wire [31:0] \o_w$354[0].code ;
+  wire [7:0] \o_w$354[0].code[0] ;
+  wire [7:0] \o_w$354[0].code[1] ;
+  wire [7:0] \o_w$354[0].code[2] ;
+  wire [7:0] \o_w$354[0].code[3] ;
+  wire [1:0] \o_w$354[0].dtype ;
+  wire [7:0] \o_w$354[0].scale ;
+  wire [1:0] \o_w$354[0].special ;
+  wire [43:0] \o_w$356 ;
+  wire [43:0] \o_w$356[0] ;
+  wire [31:0] \o_w$356[0].code ;
+  wire [7:0] \o_w$356[0].code[0] ;
+  wire [7:0] \o_w$356[0].code[1] ;
+  wire [7:0] \o_w$356[0].code[2] ;
+  wire [7:0] \o_w$356[0].code[3] ;
+  wire [1:0] \o_w$356[0].dtype ;
+  wire [7:0] \o_w$356[0].scale ;
+  wire [1:0] \o_w$356[0].special ;
+  wire [43:0] \o_w$358 ;
+  wire [43:0] \o_w$358[0] ;
+  wire [31:0] \o_w$358[0].code ;
+  wire [7:0] \o_w$358[0].code[0] ;
+  wire [7:0] \o_w$358[0].code[1] ;
+  wire [7:0] \o_w$358[0].code[2] ;
+  wire [7:0] \o_w$358[0].code[3] ;
+  wire [1:0] \o_w$358[0].dtype ;
+  wire [7:0] \o_w$358[0].scale ;
+  wire [1:0] \o_w$358[0].special ;
+  wire [43:0] \o_w$360 ;
+  wire [43:0] \o_w$360[0] ;
+  wire [31:0] \o_w$360[0].code ;
+  wire [7:0] \o_w$360[0].code[0] ;
+  wire [7:0] \o_w$360[0].code[1] ;
+  wire [7:0] \o_w$360[0].code[2] ;
+  wire [7:0] \o_w$360[0].code[3] ;
+  wire [1:0] \o_w$360[0].dtype ;
+  wire [7:0] \o_w$360[0].scale ;
+  wire [1:0] \o_w$360[0].special ;
+  wire [43:0] \o_w$362 ;
+  wire [43:0] \o_w$362[0] ;
+  wire [31:0] \o_w$362[0].code ;
+  wire [7:0] \o_w$362[0].code[0] ;
+  wire [7:0] \o_w$362[0].code[1] ;
+  wire [7:0] \o_w$362[0].code[2] ;
+  wire [7:0] \o_w$362[0].code[3] ;
+  wire [1:0] \o_w$362[0].dtype ;
+  wire [7:0] \o_w$362[0].scale ;
+  wire [1:0] \o_w$362[0].special ;
+  wire [43:0] \o_w$368 ;
+  wire [43:0] \o_w$368[0] ;
+  wire [31:0] \o_w$368[0].code ;
+  wire [7:0] \o_w$368[0].code[0] ;
+  wire [7:0] \o_w$368[0].code[1] ;
+  wire [7:0] \o_w$368[0].code[2] ;
+  wire [7:0] \o_w$368[0].code[3] ;
+  wire [1:0] \o_w$368[0].dtype ;
+  wire [7:0] \o_w$368[0].scale ;
+  wire [1:0] \o_w$368[0].special ;
+  wire [43:0] \o_w$370 ;
+  wire [43:0] \o_w$370[0] ;
+  wire [31:0] \o_w$370[0].code ;
+  wire [7:0] \o_w$370[0].code[0] ;
+  wire [7:0] \o_w$370[0].code[1] ;
+  wire [7:0] \o_w$370[0].code[2] ;
+  wire [7:0] \o_w$370[0].code[3] ;
+  wire [1:0] \o_w$370[0].dtype ;
+  wire [7:0] \o_w$370[0].scale ;
+  wire [1:0] \o_w$370[0].special ;
+  wire [43:0] \o_w$372 ;
+  wire [43:0] \o_w$372[0] ;
+  wire [31:0] \o_w$372[0].code ;
+  wire [7:0] \o_w$372[0].code[0] ;
+  wire [7:0] \o_w$372[0].code[1] ;
+  wire [7:0] \o_w$372[0].code[2] ;
+  wire [7:0] \o_w$372[0].code[3] ;
+  wire [1:0] \o_w$372[0].dtype ;
+  wire [7:0] \o_w$372[0].scale ;
+  wire [1:0] \o_w$372[0].special ;
+  wire [43:0] \o_w$374 ;
+  wire [43:0] \o_w$374[0] ;
+  wire [31:0] \o_w$374[0].code ;
+  wire [7:0] \o_w$374[0].code[0] ;
+  wire [7:0] \o_w$374[0].code[1] ;
+  wire [7:0] \o_w$374[0].code[2] ;
+  wire [7:0] \o_w$374[0].code[3] ;
+  wire [1:0] \o_w$374[0].dtype ;
+  wire [7:0] \o_w$374[0].scale ;
+  wire [1:0] \o_w$374[0].special ;
+  wire [43:0] \o_w$376 ;
+  wire [43:0] \o_w$376[0] ;
+  wire [31:0] \o_w$376[0].code ;
+  wire [7:0] \o_w$376[0].code[0] ;
+  wire [7:0] \o_w$376[0].code[1] ;
+  wire [7:0] \o_w$376[0].code[2] ;
+  wire [7:0] \o_w$376[0].code[3] ;
+  wire [1:0] \o_w$376[0].dtype ;
+  wire [7:0] \o_w$376[0].scale ;
+  wire [1:0] \o_w$376[0].special ;
+  wire [43:0] \o_w$378 ;
+  wire [43:0] \o_w$378[0] ;
+  wire [31:0] \o_w$378[0].code ;
+  wire [7:0] \o_w$378[0].code[0] ;
+  wire [7:0] \o_w$378[0].code[1] ;
+  wire [7:0] \o_w$378[0].code[2] ;
+  wire [7:0] \o_w$378[0].code[3] ;
+  wire [1:0] \o_w$378[0].dtype ;
+  wire [7:0] \o_w$378[0].scale ;
+  wire [1:0] \o_w$378[0].special ;
+  wire [43:0] \o_w$380 ;
+  wire [43:0] \o_w$380[0] ;
+  wire [31:0] \o_w$380[0].code ;
+  wire [7:0] \o_w$380[0].code[0] ;
+  wire [7:0] \o_w$380[0].code[1] ;
+  wire [7:0] \o_w$380[0].code[2] ;
+  wire [7:0] \o_w$380[0].code[3] ;
+  wire [1:0] \o_w$380[0].dtype ;
+  wire [7:0] \o_w$380[0].scale ;
+  wire [1:0] \o_w$380[0].special ;
+  wire [43:0] \o_w$386 ;
+  wire [43:0] \o_w$386[0] ;
+  wire [31:0] \o_w$386[0].code ;
+  wire [7:0] \o_w$386[0].code[0] ;
+  wire [7:0] \o_w$386[0].code[1] ;
+  wire [7:0] \o_w$386[0].code[2] ;
+  wire [7:0] \o_w$386[0].code[3] ;
+  wire [1:0] \o_w$386[0].dtype ;
+  wire [7:0] \o_w$386[0].scale ;
+  wire [1:0] \o_w$386[0].special ;
+  wire [43:0] \o_w$388 ;
+  wire [43:0] \o_w$388[0] ;
+  wire [31:0] \o_w$388[0].code ;
+  wire [7:0] \o_w$388[0].code[0] ;
+  wire [7:0] \o_w$388[0].code[1] ;
+  wire [7:0] \o_w$388[0].code[2] ;
+  wire [7:0] \o_w$388[0].code[3] ;
+  wire [1:0] \o_w$388[0].dtype ;
+  wire [7:0] \o_w$388[0].scale ;
+  wire [1:0] \o_w$388[0].special ;
+  wire [43:0] \o_w$390 ;
+  wire [43:0] \o_w$390[0] ;
+  wire [31:0] \o_w$390[0].code ;
+  wire [7:0] \o_w$390[0].code[0] ;
+  wire [7:0] \o_w$390[0].code[1] ;
+  wire [7:0] \o_w$390[0].code[2] ;
+  wire [7:0] \o_w$390[0].code[3] ;
+  wire [1:0] \o_w$390[0].dtype ;
+  wire [7:0] \o_w$390[0].scale ;
+  wire [1:0] \o_w$390[0].special ;
+  wire [43:0] \o_w$392 ;
+  wire [43:0] \o_w$392[0] ;
+  wire [31:0] \o_w$392[0].code ;
+  wire [7:0] \o_w$392[0].code[0] ;
+  wire [7:0] \o_w$392[0].code[1] ;
+  wire [7:0] \o_w$392[0].code[2] ;
+  wire [7:0] \o_w$392[0].code[3] ;
+  wire [1:0] \o_w$392[0].dtype ;
+  wire [7:0] \o_w$392[0].scale ;
+  wire [1:0] \o_w$392[0].special ;
+  wire [43:0] \o_w$394 ;
+  wire [43:0] \o_w$394[0] ;
+  wire [31:0] \o_w$394[0].code ;
+  wire [7:0] \o_w$394[0].code[0] ;
+  wire [7:0] \o_w$394[0].code[1] ;
+  wire [7:0] \o_w$394[0].code[2] ;
+  wire [7:0] \o_w$394[0].code[3] ;
+  wire [1:0] \o_w$394[0].dtype ;
+  wire [7:0] \o_w$394[0].scale ;
+  wire [1:0] \o_w$394[0].special ;
+  wire [43:0] \o_w$396 ;
+  wire [43:0] \o_w$396[0] ;
+  wire [31:0] \o_w$396[0].code ;
+  wire [7:0] \o_w$396[0].code[0] ;
+  wire [7:0] \o_w$396[0].code[1] ;
+  wire [7:0] \o_w$396[0].code[2] ;
+  wire [7:0] \o_w$396[0].code[3] ;
+  wire [1:0] \o_w$396[0].dtype ;
+  wire [7:0] \o_w$396[0].scale ;
+  wire [1:0] \o_w$396[0].special ;
+  wire [43:0] \o_w$398 ;
+  wire [43:0] \o_w$398[0] ;
+  wire [31:0] \o_w$398[0].code ;
+  wire [7:0] \o_w$398[0].code[0] ;
+  wire [7:0] \o_w$398[0].code[1] ;
+  wire [7:0] \o_w$398[0].code[2] ;
+  wire [7:0] \o_w$398[0].code[3] ;
+  wire [1:0] \o_w$398[0].dtype ;
+  wire [7:0] \o_w$398[0].scale ;
+  wire [1:0] \o_w$398[0].special ;
   wire [43:0] \o_w[0] ;
   wire [31:0] \o_w[0].code ;
   wire [7:0] \o_w[0].code[0] ;
@@ -12873,273 +12875,361 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   reg row7_done_d9 = 1'h0;
   input rst;
   wire rst;
+  wire [43:0] w0_eff;
+  wire [31:0] \w0_eff.code ;
+  wire [7:0] \w0_eff.code[0] ;
+  wire [7:0] \w0_eff.code[1] ;
+  wire [7:0] \w0_eff.code[2] ;
+  wire [7:0] \w0_eff.code[3] ;
+  wire [1:0] \w0_eff.dtype ;
+  wire [7:0] \w0_eff.scale ;
+  wire [1:0] \w0_eff.special ;
+  reg [43:0] w0_held = 44'h00000000000;
+  wire [31:0] \w0_held.code ;
+  wire [7:0] \w0_held.code[0] ;
+  wire [7:0] \w0_held.code[1] ;
+  wire [7:0] \w0_held.code[2] ;
+  wire [7:0] \w0_held.code[3] ;
+  wire [1:0] \w0_held.dtype ;
+  wire [7:0] \w0_held.scale ;
+  wire [1:0] \w0_held.special ;
+  wire [43:0] w1_eff;
+  wire [31:0] \w1_eff.code ;
+  wire [7:0] \w1_eff.code[0] ;
+  wire [7:0] \w1_eff.code[1] ;
+  wire [7:0] \w1_eff.code[2] ;
+  wire [7:0] \w1_eff.code[3] ;
+  wire [1:0] \w1_eff.dtype ;
+  wire [7:0] \w1_eff.scale ;
+  wire [1:0] \w1_eff.special ;
+  reg [43:0] w1_held = 44'h00000000000;
+  wire [31:0] \w1_held.code ;
+  wire [7:0] \w1_held.code[0] ;
+  wire [7:0] \w1_held.code[1] ;
+  wire [7:0] \w1_held.code[2] ;
+  wire [7:0] \w1_held.code[3] ;
+  wire [1:0] \w1_held.dtype ;
+  wire [7:0] \w1_held.scale ;
+  wire [1:0] \w1_held.special ;
+  wire [43:0] w2_eff;
+  wire [31:0] \w2_eff.code ;
+  wire [7:0] \w2_eff.code[0] ;
+  wire [7:0] \w2_eff.code[1] ;
+  wire [7:0] \w2_eff.code[2] ;
+  wire [7:0] \w2_eff.code[3] ;
+  wire [1:0] \w2_eff.dtype ;
+  wire [7:0] \w2_eff.scale ;
+  wire [1:0] \w2_eff.special ;
+  reg [43:0] w2_held = 44'h00000000000;
+  wire [31:0] \w2_held.code ;
+  wire [7:0] \w2_held.code[0] ;
+  wire [7:0] \w2_held.code[1] ;
+  wire [7:0] \w2_held.code[2] ;
+  wire [7:0] \w2_held.code[3] ;
+  wire [1:0] \w2_held.dtype ;
+  wire [7:0] \w2_held.scale ;
+  wire [1:0] \w2_held.special ;
   (* init = 44'h00000000000 *)
-  wire [43:0] w1_d1;
-  wire [31:0] \w1_d1.code ;
-  wire [7:0] \w1_d1.code[0] ;
-  wire [7:0] \w1_d1.code[1] ;
-  wire [7:0] \w1_d1.code[2] ;
-  wire [7:0] \w1_d1.code[3] ;
-  wire [1:0] \w1_d1.dtype ;
-  wire [7:0] \w1_d1.scale ;
-  wire [1:0] \w1_d1.special ;
-  reg [43:0] w2_d1 = 44'h00000000000;
-  wire [31:0] \w2_d1.code ;
-  wire [7:0] \w2_d1.code[0] ;
-  wire [7:0] \w2_d1.code[1] ;
-  wire [7:0] \w2_d1.code[2] ;
-  wire [7:0] \w2_d1.code[3] ;
-  wire [1:0] \w2_d1.dtype ;
-  wire [7:0] \w2_d1.scale ;
-  wire [1:0] \w2_d1.special ;
+  wire [43:0] w2_held_d1;
+  wire [31:0] \w2_held_d1.code ;
+  wire [7:0] \w2_held_d1.code[0] ;
+  wire [7:0] \w2_held_d1.code[1] ;
+  wire [7:0] \w2_held_d1.code[2] ;
+  wire [7:0] \w2_held_d1.code[3] ;
+  wire [1:0] \w2_held_d1.dtype ;
+  wire [7:0] \w2_held_d1.scale ;
+  wire [1:0] \w2_held_d1.special ;
+  wire [43:0] w3_eff;
+  wire [31:0] \w3_eff.code ;
+  wire [7:0] \w3_eff.code[0] ;
+  wire [7:0] \w3_eff.code[1] ;
+  wire [7:0] \w3_eff.code[2] ;
+  wire [7:0] \w3_eff.code[3] ;
+  wire [1:0] \w3_eff.dtype ;
+  wire [7:0] \w3_eff.scale ;
+  wire [1:0] \w3_eff.special ;
+  reg [43:0] w3_held = 44'h00000000000;
+  wire [31:0] \w3_held.code ;
+  wire [7:0] \w3_held.code[0] ;
+  wire [7:0] \w3_held.code[1] ;
+  wire [7:0] \w3_held.code[2] ;
+  wire [7:0] \w3_held.code[3] ;
+  wire [1:0] \w3_held.dtype ;
+  wire [7:0] \w3_held.scale ;
+  wire [1:0] \w3_held.special ;
+  reg [43:0] w3_held_d1 = 44'h00000000000;
+  wire [31:0] \w3_held_d1.code ;
+  wire [7:0] \w3_held_d1.code[0] ;
+  wire [7:0] \w3_held_d1.code[1] ;
+  wire [7:0] \w3_held_d1.code[2] ;
+  wire [7:0] \w3_held_d1.code[3] ;
+  wire [1:0] \w3_held_d1.dtype ;
+  wire [7:0] \w3_held_d1.scale ;
+  wire [1:0] \w3_held_d1.special ;
   (* init = 44'h00000000000 *)
-  wire [43:0] w2_d2;
-  wire [31:0] \w2_d2.code ;
-  wire [7:0] \w2_d2.code[0] ;
-  wire [7:0] \w2_d2.code[1] ;
-  wire [7:0] \w2_d2.code[2] ;
-  wire [7:0] \w2_d2.code[3] ;
-  wire [1:0] \w2_d2.dtype ;
-  wire [7:0] \w2_d2.scale ;
-  wire [1:0] \w2_d2.special ;
-  reg [43:0] w3_d1 = 44'h00000000000;
-  wire [31:0] \w3_d1.code ;
-  wire [7:0] \w3_d1.code[0] ;
-  wire [7:0] \w3_d1.code[1] ;
-  wire [7:0] \w3_d1.code[2] ;
-  wire [7:0] \w3_d1.code[3] ;
-  wire [1:0] \w3_d1.dtype ;
-  wire [7:0] \w3_d1.scale ;
-  wire [1:0] \w3_d1.special ;
-  reg [43:0] w3_d2 = 44'h00000000000;
-  wire [31:0] \w3_d2.code ;
-  wire [7:0] \w3_d2.code[0] ;
-  wire [7:0] \w3_d2.code[1] ;
-  wire [7:0] \w3_d2.code[2] ;
-  wire [7:0] \w3_d2.code[3] ;
-  wire [1:0] \w3_d2.dtype ;
-  wire [7:0] \w3_d2.scale ;
-  wire [1:0] \w3_d2.special ;
+  wire [43:0] w3_held_d2;
+  wire [31:0] \w3_held_d2.code ;
+  wire [7:0] \w3_held_d2.code[0] ;
+  wire [7:0] \w3_held_d2.code[1] ;
+  wire [7:0] \w3_held_d2.code[2] ;
+  wire [7:0] \w3_held_d2.code[3] ;
+  wire [1:0] \w3_held_d2.dtype ;
+  wire [7:0] \w3_held_d2.scale ;
+  wire [1:0] \w3_held_d2.special ;
+  wire [43:0] w4_eff;
+  wire [31:0] \w4_eff.code ;
+  wire [7:0] \w4_eff.code[0] ;
+  wire [7:0] \w4_eff.code[1] ;
+  wire [7:0] \w4_eff.code[2] ;
+  wire [7:0] \w4_eff.code[3] ;
+  wire [1:0] \w4_eff.dtype ;
+  wire [7:0] \w4_eff.scale ;
+  wire [1:0] \w4_eff.special ;
+  reg [43:0] w4_held = 44'h00000000000;
+  wire [31:0] \w4_held.code ;
+  wire [7:0] \w4_held.code[0] ;
+  wire [7:0] \w4_held.code[1] ;
+  wire [7:0] \w4_held.code[2] ;
+  wire [7:0] \w4_held.code[3] ;
+  wire [1:0] \w4_held.dtype ;
+  wire [7:0] \w4_held.scale ;
+  wire [1:0] \w4_held.special ;
+  reg [43:0] w4_held_d1 = 44'h00000000000;
+  wire [31:0] \w4_held_d1.code ;
+  wire [7:0] \w4_held_d1.code[0] ;
+  wire [7:0] \w4_held_d1.code[1] ;
+  wire [7:0] \w4_held_d1.code[2] ;
+  wire [7:0] \w4_held_d1.code[3] ;
+  wire [1:0] \w4_held_d1.dtype ;
+  wire [7:0] \w4_held_d1.scale ;
+  wire [1:0] \w4_held_d1.special ;
+  reg [43:0] w4_held_d2 = 44'h00000000000;
+  wire [31:0] \w4_held_d2.code ;
+  wire [7:0] \w4_held_d2.code[0] ;
+  wire [7:0] \w4_held_d2.code[1] ;
+  wire [7:0] \w4_held_d2.code[2] ;
+  wire [7:0] \w4_held_d2.code[3] ;
+  wire [1:0] \w4_held_d2.dtype ;
+  wire [7:0] \w4_held_d2.scale ;
+  wire [1:0] \w4_held_d2.special ;
   (* init = 44'h00000000000 *)
-  wire [43:0] w3_d3;
-  wire [31:0] \w3_d3.code ;
-  wire [7:0] \w3_d3.code[0] ;
-  wire [7:0] \w3_d3.code[1] ;
-  wire [7:0] \w3_d3.code[2] ;
-  wire [7:0] \w3_d3.code[3] ;
-  wire [1:0] \w3_d3.dtype ;
-  wire [7:0] \w3_d3.scale ;
-  wire [1:0] \w3_d3.special ;
-  reg [43:0] w4_d1 = 44'h00000000000;
-  wire [31:0] \w4_d1.code ;
-  wire [7:0] \w4_d1.code[0] ;
-  wire [7:0] \w4_d1.code[1] ;
-  wire [7:0] \w4_d1.code[2] ;
-  wire [7:0] \w4_d1.code[3] ;
-  wire [1:0] \w4_d1.dtype ;
-  wire [7:0] \w4_d1.scale ;
-  wire [1:0] \w4_d1.special ;
-  reg [43:0] w4_d2 = 44'h00000000000;
-  wire [31:0] \w4_d2.code ;
-  wire [7:0] \w4_d2.code[0] ;
-  wire [7:0] \w4_d2.code[1] ;
-  wire [7:0] \w4_d2.code[2] ;
-  wire [7:0] \w4_d2.code[3] ;
-  wire [1:0] \w4_d2.dtype ;
-  wire [7:0] \w4_d2.scale ;
-  wire [1:0] \w4_d2.special ;
-  reg [43:0] w4_d3 = 44'h00000000000;
-  wire [31:0] \w4_d3.code ;
-  wire [7:0] \w4_d3.code[0] ;
-  wire [7:0] \w4_d3.code[1] ;
-  wire [7:0] \w4_d3.code[2] ;
-  wire [7:0] \w4_d3.code[3] ;
-  wire [1:0] \w4_d3.dtype ;
-  wire [7:0] \w4_d3.scale ;
-  wire [1:0] \w4_d3.special ;
+  wire [43:0] w4_held_d3;
+  wire [31:0] \w4_held_d3.code ;
+  wire [7:0] \w4_held_d3.code[0] ;
+  wire [7:0] \w4_held_d3.code[1] ;
+  wire [7:0] \w4_held_d3.code[2] ;
+  wire [7:0] \w4_held_d3.code[3] ;
+  wire [1:0] \w4_held_d3.dtype ;
+  wire [7:0] \w4_held_d3.scale ;
+  wire [1:0] \w4_held_d3.special ;
+  wire [43:0] w5_eff;
+  wire [31:0] \w5_eff.code ;
+  wire [7:0] \w5_eff.code[0] ;
+  wire [7:0] \w5_eff.code[1] ;
+  wire [7:0] \w5_eff.code[2] ;
+  wire [7:0] \w5_eff.code[3] ;
+  wire [1:0] \w5_eff.dtype ;
+  wire [7:0] \w5_eff.scale ;
+  wire [1:0] \w5_eff.special ;
+  reg [43:0] w5_held = 44'h00000000000;
+  wire [31:0] \w5_held.code ;
+  wire [7:0] \w5_held.code[0] ;
+  wire [7:0] \w5_held.code[1] ;
+  wire [7:0] \w5_held.code[2] ;
+  wire [7:0] \w5_held.code[3] ;
+  wire [1:0] \w5_held.dtype ;
+  wire [7:0] \w5_held.scale ;
+  wire [1:0] \w5_held.special ;
+  reg [43:0] w5_held_d1 = 44'h00000000000;
+  wire [31:0] \w5_held_d1.code ;
+  wire [7:0] \w5_held_d1.code[0] ;
+  wire [7:0] \w5_held_d1.code[1] ;
+  wire [7:0] \w5_held_d1.code[2] ;
+  wire [7:0] \w5_held_d1.code[3] ;
+  wire [1:0] \w5_held_d1.dtype ;
+  wire [7:0] \w5_held_d1.scale ;
+  wire [1:0] \w5_held_d1.special ;
+  reg [43:0] w5_held_d2 = 44'h00000000000;
+  wire [31:0] \w5_held_d2.code ;
+  wire [7:0] \w5_held_d2.code[0] ;
+  wire [7:0] \w5_held_d2.code[1] ;
+  wire [7:0] \w5_held_d2.code[2] ;
+  wire [7:0] \w5_held_d2.code[3] ;
+  wire [1:0] \w5_held_d2.dtype ;
+  wire [7:0] \w5_held_d2.scale ;
+  wire [1:0] \w5_held_d2.special ;
+  reg [43:0] w5_held_d3 = 44'h00000000000;
+  wire [31:0] \w5_held_d3.code ;
+  wire [7:0] \w5_held_d3.code[0] ;
+  wire [7:0] \w5_held_d3.code[1] ;
+  wire [7:0] \w5_held_d3.code[2] ;
+  wire [7:0] \w5_held_d3.code[3] ;
+  wire [1:0] \w5_held_d3.dtype ;
+  wire [7:0] \w5_held_d3.scale ;
+  wire [1:0] \w5_held_d3.special ;
   (* init = 44'h00000000000 *)
-  wire [43:0] w4_d4;
-  wire [31:0] \w4_d4.code ;
-  wire [7:0] \w4_d4.code[0] ;
-  wire [7:0] \w4_d4.code[1] ;
-  wire [7:0] \w4_d4.code[2] ;
-  wire [7:0] \w4_d4.code[3] ;
-  wire [1:0] \w4_d4.dtype ;
-  wire [7:0] \w4_d4.scale ;
-  wire [1:0] \w4_d4.special ;
-  reg [43:0] w5_d1 = 44'h00000000000;
-  wire [31:0] \w5_d1.code ;
-  wire [7:0] \w5_d1.code[0] ;
-  wire [7:0] \w5_d1.code[1] ;
-  wire [7:0] \w5_d1.code[2] ;
-  wire [7:0] \w5_d1.code[3] ;
-  wire [1:0] \w5_d1.dtype ;
-  wire [7:0] \w5_d1.scale ;
-  wire [1:0] \w5_d1.special ;
-  reg [43:0] w5_d2 = 44'h00000000000;
-  wire [31:0] \w5_d2.code ;
-  wire [7:0] \w5_d2.code[0] ;
-  wire [7:0] \w5_d2.code[1] ;
-  wire [7:0] \w5_d2.code[2] ;
-  wire [7:0] \w5_d2.code[3] ;
-  wire [1:0] \w5_d2.dtype ;
-  wire [7:0] \w5_d2.scale ;
-  wire [1:0] \w5_d2.special ;
-  reg [43:0] w5_d3 = 44'h00000000000;
-  wire [31:0] \w5_d3.code ;
-  wire [7:0] \w5_d3.code[0] ;
-  wire [7:0] \w5_d3.code[1] ;
-  wire [7:0] \w5_d3.code[2] ;
-  wire [7:0] \w5_d3.code[3] ;
-  wire [1:0] \w5_d3.dtype ;
-  wire [7:0] \w5_d3.scale ;
-  wire [1:0] \w5_d3.special ;
-  reg [43:0] w5_d4 = 44'h00000000000;
-  wire [31:0] \w5_d4.code ;
-  wire [7:0] \w5_d4.code[0] ;
-  wire [7:0] \w5_d4.code[1] ;
-  wire [7:0] \w5_d4.code[2] ;
-  wire [7:0] \w5_d4.code[3] ;
-  wire [1:0] \w5_d4.dtype ;
-  wire [7:0] \w5_d4.scale ;
-  wire [1:0] \w5_d4.special ;
+  wire [43:0] w5_held_d4;
+  wire [31:0] \w5_held_d4.code ;
+  wire [7:0] \w5_held_d4.code[0] ;
+  wire [7:0] \w5_held_d4.code[1] ;
+  wire [7:0] \w5_held_d4.code[2] ;
+  wire [7:0] \w5_held_d4.code[3] ;
+  wire [1:0] \w5_held_d4.dtype ;
+  wire [7:0] \w5_held_d4.scale ;
+  wire [1:0] \w5_held_d4.special ;
+  wire [43:0] w6_eff;
+  wire [31:0] \w6_eff.code ;
+  wire [7:0] \w6_eff.code[0] ;
+  wire [7:0] \w6_eff.code[1] ;
+  wire [7:0] \w6_eff.code[2] ;
+  wire [7:0] \w6_eff.code[3] ;
+  wire [1:0] \w6_eff.dtype ;
+  wire [7:0] \w6_eff.scale ;
+  wire [1:0] \w6_eff.special ;
+  reg [43:0] w6_held = 44'h00000000000;
+  wire [31:0] \w6_held.code ;
+  wire [7:0] \w6_held.code[0] ;
+  wire [7:0] \w6_held.code[1] ;
+  wire [7:0] \w6_held.code[2] ;
+  wire [7:0] \w6_held.code[3] ;
+  wire [1:0] \w6_held.dtype ;
+  wire [7:0] \w6_held.scale ;
+  wire [1:0] \w6_held.special ;
+  reg [43:0] w6_held_d1 = 44'h00000000000;
+  wire [31:0] \w6_held_d1.code ;
+  wire [7:0] \w6_held_d1.code[0] ;
+  wire [7:0] \w6_held_d1.code[1] ;
+  wire [7:0] \w6_held_d1.code[2] ;
+  wire [7:0] \w6_held_d1.code[3] ;
+  wire [1:0] \w6_held_d1.dtype ;
+  wire [7:0] \w6_held_d1.scale ;
+  wire [1:0] \w6_held_d1.special ;
+  reg [43:0] w6_held_d2 = 44'h00000000000;
+  wire [31:0] \w6_held_d2.code ;
+  wire [7:0] \w6_held_d2.code[0] ;
+  wire [7:0] \w6_held_d2.code[1] ;
+  wire [7:0] \w6_held_d2.code[2] ;
+  wire [7:0] \w6_held_d2.code[3] ;
+  wire [1:0] \w6_held_d2.dtype ;
+  wire [7:0] \w6_held_d2.scale ;
+  wire [1:0] \w6_held_d2.special ;
+  reg [43:0] w6_held_d3 = 44'h00000000000;
+  wire [31:0] \w6_held_d3.code ;
+  wire [7:0] \w6_held_d3.code[0] ;
+  wire [7:0] \w6_held_d3.code[1] ;
+  wire [7:0] \w6_held_d3.code[2] ;
+  wire [7:0] \w6_held_d3.code[3] ;
+  wire [1:0] \w6_held_d3.dtype ;
+  wire [7:0] \w6_held_d3.scale ;
+  wire [1:0] \w6_held_d3.special ;
+  reg [43:0] w6_held_d4 = 44'h00000000000;
+  wire [31:0] \w6_held_d4.code ;
+  wire [7:0] \w6_held_d4.code[0] ;
+  wire [7:0] \w6_held_d4.code[1] ;
+  wire [7:0] \w6_held_d4.code[2] ;
+  wire [7:0] \w6_held_d4.code[3] ;
+  wire [1:0] \w6_held_d4.dtype ;
+  wire [7:0] \w6_held_d4.scale ;
+  wire [1:0] \w6_held_d4.special ;
   (* init = 44'h00000000000 *)
-  wire [43:0] w5_d5;
-  wire [31:0] \w5_d5.code ;
-  wire [7:0] \w5_d5.code[0] ;
-  wire [7:0] \w5_d5.code[1] ;
-  wire [7:0] \w5_d5.code[2] ;
-  wire [7:0] \w5_d5.code[3] ;
-  wire [1:0] \w5_d5.dtype ;
-  wire [7:0] \w5_d5.scale ;
-  wire [1:0] \w5_d5.special ;
-  reg [43:0] w6_d1 = 44'h00000000000;
-  wire [31:0] \w6_d1.code ;
-  wire [7:0] \w6_d1.code[0] ;
-  wire [7:0] \w6_d1.code[1] ;
-  wire [7:0] \w6_d1.code[2] ;
-  wire [7:0] \w6_d1.code[3] ;
-  wire [1:0] \w6_d1.dtype ;
-  wire [7:0] \w6_d1.scale ;
-  wire [1:0] \w6_d1.special ;
-  reg [43:0] w6_d2 = 44'h00000000000;
-  wire [31:0] \w6_d2.code ;
-  wire [7:0] \w6_d2.code[0] ;
-  wire [7:0] \w6_d2.code[1] ;
-  wire [7:0] \w6_d2.code[2] ;
-  wire [7:0] \w6_d2.code[3] ;
-  wire [1:0] \w6_d2.dtype ;
-  wire [7:0] \w6_d2.scale ;
-  wire [1:0] \w6_d2.special ;
-  reg [43:0] w6_d3 = 44'h00000000000;
-  wire [31:0] \w6_d3.code ;
-  wire [7:0] \w6_d3.code[0] ;
-  wire [7:0] \w6_d3.code[1] ;
-  wire [7:0] \w6_d3.code[2] ;
-  wire [7:0] \w6_d3.code[3] ;
-  wire [1:0] \w6_d3.dtype ;
-  wire [7:0] \w6_d3.scale ;
-  wire [1:0] \w6_d3.special ;
-  reg [43:0] w6_d4 = 44'h00000000000;
-  wire [31:0] \w6_d4.code ;
-  wire [7:0] \w6_d4.code[0] ;
-  wire [7:0] \w6_d4.code[1] ;
-  wire [7:0] \w6_d4.code[2] ;
-  wire [7:0] \w6_d4.code[3] ;
-  wire [1:0] \w6_d4.dtype ;
-  wire [7:0] \w6_d4.scale ;
-  wire [1:0] \w6_d4.special ;
-  reg [43:0] w6_d5 = 44'h00000000000;
-  wire [31:0] \w6_d5.code ;
-  wire [7:0] \w6_d5.code[0] ;
-  wire [7:0] \w6_d5.code[1] ;
-  wire [7:0] \w6_d5.code[2] ;
-  wire [7:0] \w6_d5.code[3] ;
-  wire [1:0] \w6_d5.dtype ;
-  wire [7:0] \w6_d5.scale ;
-  wire [1:0] \w6_d5.special ;
+  wire [43:0] w6_held_d5;
+  wire [31:0] \w6_held_d5.code ;
+  wire [7:0] \w6_held_d5.code[0] ;
+  wire [7:0] \w6_held_d5.code[1] ;
+  wire [7:0] \w6_held_d5.code[2] ;
+  wire [7:0] \w6_held_d5.code[3] ;
+  wire [1:0] \w6_held_d5.dtype ;
+  wire [7:0] \w6_held_d5.scale ;
+  wire [1:0] \w6_held_d5.special ;
+  wire [43:0] w7_eff;
+  wire [31:0] \w7_eff.code ;
+  wire [7:0] \w7_eff.code[0] ;
+  wire [7:0] \w7_eff.code[1] ;
+  wire [7:0] \w7_eff.code[2] ;
+  wire [7:0] \w7_eff.code[3] ;
+  wire [1:0] \w7_eff.dtype ;
+  wire [7:0] \w7_eff.scale ;
+  wire [1:0] \w7_eff.special ;
+  reg [43:0] w7_held = 44'h00000000000;
+  wire [31:0] \w7_held.code ;
+  wire [7:0] \w7_held.code[0] ;
+  wire [7:0] \w7_held.code[1] ;
+  wire [7:0] \w7_held.code[2] ;
+  wire [7:0] \w7_held.code[3] ;
+  wire [1:0] \w7_held.dtype ;
+  wire [7:0] \w7_held.scale ;
+  wire [1:0] \w7_held.special ;
+  reg [43:0] w7_held_d1 = 44'h00000000000;
+  wire [31:0] \w7_held_d1.code ;
+  wire [7:0] \w7_held_d1.code[0] ;
+  wire [7:0] \w7_held_d1.code[1] ;
+  wire [7:0] \w7_held_d1.code[2] ;
+  wire [7:0] \w7_held_d1.code[3] ;
+  wire [1:0] \w7_held_d1.dtype ;
+  wire [7:0] \w7_held_d1.scale ;
+  wire [1:0] \w7_held_d1.special ;
+  reg [43:0] w7_held_d2 = 44'h00000000000;
+  wire [31:0] \w7_held_d2.code ;
+  wire [7:0] \w7_held_d2.code[0] ;
+  wire [7:0] \w7_held_d2.code[1] ;
+  wire [7:0] \w7_held_d2.code[2] ;
+  wire [7:0] \w7_held_d2.code[3] ;
+  wire [1:0] \w7_held_d2.dtype ;
+  wire [7:0] \w7_held_d2.scale ;
+  wire [1:0] \w7_held_d2.special ;
+  reg [43:0] w7_held_d3 = 44'h00000000000;
+  wire [31:0] \w7_held_d3.code ;
+  wire [7:0] \w7_held_d3.code[0] ;
+  wire [7:0] \w7_held_d3.code[1] ;
+  wire [7:0] \w7_held_d3.code[2] ;
+  wire [7:0] \w7_held_d3.code[3] ;
+  wire [1:0] \w7_held_d3.dtype ;
+  wire [7:0] \w7_held_d3.scale ;
+  wire [1:0] \w7_held_d3.special ;
+  reg [43:0] w7_held_d4 = 44'h00000000000;
+  wire [31:0] \w7_held_d4.code ;
+  wire [7:0] \w7_held_d4.code[0] ;
+  wire [7:0] \w7_held_d4.code[1] ;
+  wire [7:0] \w7_held_d4.code[2] ;
+  wire [7:0] \w7_held_d4.code[3] ;
+  wire [1:0] \w7_held_d4.dtype ;
+  wire [7:0] \w7_held_d4.scale ;
+  wire [1:0] \w7_held_d4.special ;
+  reg [43:0] w7_held_d5 = 44'h00000000000;
+  wire [31:0] \w7_held_d5.code ;
+  wire [7:0] \w7_held_d5.code[0] ;
+  wire [7:0] \w7_held_d5.code[1] ;
+  wire [7:0] \w7_held_d5.code[2] ;
+  wire [7:0] \w7_held_d5.code[3] ;
+  wire [1:0] \w7_held_d5.dtype ;
+  wire [7:0] \w7_held_d5.scale ;
+  wire [1:0] \w7_held_d5.special ;
   (* init = 44'h00000000000 *)
-  wire [43:0] w6_d6;
-  wire [31:0] \w6_d6.code ;
-  wire [7:0] \w6_d6.code[0] ;
-  wire [7:0] \w6_d6.code[1] ;
-  wire [7:0] \w6_d6.code[2] ;
-  wire [7:0] \w6_d6.code[3] ;
-  wire [1:0] \w6_d6.dtype ;
-  wire [7:0] \w6_d6.scale ;
-  wire [1:0] \w6_d6.special ;
-  reg [43:0] w7_d1 = 44'h00000000000;
-  wire [31:0] \w7_d1.code ;
-  wire [7:0] \w7_d1.code[0] ;
-  wire [7:0] \w7_d1.code[1] ;
-  wire [7:0] \w7_d1.code[2] ;
-  wire [7:0] \w7_d1.code[3] ;
-  wire [1:0] \w7_d1.dtype ;
-  wire [7:0] \w7_d1.scale ;
-  wire [1:0] \w7_d1.special ;
-  reg [43:0] w7_d2 = 44'h00000000000;
-  wire [31:0] \w7_d2.code ;
-  wire [7:0] \w7_d2.code[0] ;
-  wire [7:0] \w7_d2.code[1] ;
-  wire [7:0] \w7_d2.code[2] ;
-  wire [7:0] \w7_d2.code[3] ;
-  wire [1:0] \w7_d2.dtype ;
-  wire [7:0] \w7_d2.scale ;
-  wire [1:0] \w7_d2.special ;
-  reg [43:0] w7_d3 = 44'h00000000000;
-  wire [31:0] \w7_d3.code ;
-  wire [7:0] \w7_d3.code[0] ;
-  wire [7:0] \w7_d3.code[1] ;
-  wire [7:0] \w7_d3.code[2] ;
-  wire [7:0] \w7_d3.code[3] ;
-  wire [1:0] \w7_d3.dtype ;
-  wire [7:0] \w7_d3.scale ;
-  wire [1:0] \w7_d3.special ;
-  reg [43:0] w7_d4 = 44'h00000000000;
-  wire [31:0] \w7_d4.code ;
-  wire [7:0] \w7_d4.code[0] ;
-  wire [7:0] \w7_d4.code[1] ;
-  wire [7:0] \w7_d4.code[2] ;
-  wire [7:0] \w7_d4.code[3] ;
-  wire [1:0] \w7_d4.dtype ;
-  wire [7:0] \w7_d4.scale ;
-  wire [1:0] \w7_d4.special ;
-  reg [43:0] w7_d5 = 44'h00000000000;
-  wire [31:0] \w7_d5.code ;
-  wire [7:0] \w7_d5.code[0] ;
-  wire [7:0] \w7_d5.code[1] ;
-  wire [7:0] \w7_d5.code[2] ;
-  wire [7:0] \w7_d5.code[3] ;
-  wire [1:0] \w7_d5.dtype ;
-  wire [7:0] \w7_d5.scale ;
-  wire [1:0] \w7_d5.special ;
-  reg [43:0] w7_d6 = 44'h00000000000;
-  wire [31:0] \w7_d6.code ;
-  wire [7:0] \w7_d6.code[0] ;
-  wire [7:0] \w7_d6.code[1] ;
-  wire [7:0] \w7_d6.code[2] ;
-  wire [7:0] \w7_d6.code[3] ;
-  wire [1:0] \w7_d6.dtype ;
-  wire [7:0] \w7_d6.scale ;
-  wire [1:0] \w7_d6.special ;
-  (* init = 44'h00000000000 *)
-  wire [43:0] w7_d7;
-  wire [31:0] \w7_d7.code ;
-  wire [7:0] \w7_d7.code[0] ;
-  wire [7:0] \w7_d7.code[1] ;
-  wire [7:0] \w7_d7.code[2] ;
-  wire [7:0] \w7_d7.code[3] ;
-  wire [1:0] \w7_d7.dtype ;
-  wire [7:0] \w7_d7.scale ;
-  wire [1:0] \w7_d7.special ;
-  assign \$1  = \o_ctl$525 [0] & \o_ctl$525 [3];
-  assign \$2  = \o_ctl$537 [0] & \o_ctl$537 [3];
-  assign \$3  = \o_ctl$549 [0] & \o_ctl$549 [3];
-  assign \$4  = \o_ctl$561 [0] & \o_ctl$561 [3];
-  assign \$5  = \o_ctl$573 [0] & \o_ctl$573 [3];
-  assign \$6  = \o_ctl$585 [0] & \o_ctl$585 [3];
-  assign \$7  = \o_ctl$597 [0] & \o_ctl$597 [3];
-  assign \$8  = \o_ctl$609 [0] & \o_ctl$609 [3];
+  wire [43:0] w7_held_d6;
+  wire [31:0] \w7_held_d6.code ;
+  wire [7:0] \w7_held_d6.code[0] ;
+  wire [7:0] \w7_held_d6.code[1] ;
+  wire [7:0] \w7_held_d6.code[2] ;
+  wire [7:0] \w7_held_d6.code[3] ;
+  wire [1:0] \w7_held_d6.dtype ;
+  wire [7:0] \w7_held_d6.scale ;
+  wire [1:0] \w7_held_d6.special ;
+  assign w0_eff = i_ctl[1] ? i_w[43:0] : w0_held;
+  assign w1_eff = i_ctl[1] ? i_w[87:44] : w1_held;
+  assign w2_eff = i_ctl[1] ? i_w[131:88] : w2_held;
+  assign w3_eff = i_ctl[1] ? i_w[175:132] : w3_held;
+  assign w4_eff = i_ctl[1] ? i_w[219:176] : w4_held;
+  assign w5_eff = i_ctl[1] ? i_w[263:220] : w5_held;
+  assign w6_eff = i_ctl[1] ? i_w[307:264] : w6_held;
+  assign w7_eff = i_ctl[1] ? i_w[351:308] : w7_held;
+  assign \$1  = \o_ctl$534 [0] & \o_ctl$534 [3];
+  assign \$2  = \o_ctl$546 [0] & \o_ctl$546 [3];
+  assign \$3  = \o_ctl$558 [0] & \o_ctl$558 [3];
+  assign \$4  = \o_ctl$570 [0] & \o_ctl$570 [3];
+  assign \$5  = \o_ctl$582 [0] & \o_ctl$582 [3];
+  assign \$6  = \o_ctl$594 [0] & \o_ctl$594 [3];
+  assign \$7  = \o_ctl$606 [0] & \o_ctl$606 [3];
+  assign \$8  = \o_ctl$618 [0] & \o_ctl$618 [3];
   always @(posedge clk)
     \i_a$32  <= \$9 ;
   always @(posedge clk)
@@ -13253,939 +13343,941 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   always @(posedge clk)
     \i_ctl$226  <= \$64 ;
   always @(posedge clk)
-    \i_w$272  <= \$65 ;
+    w0_held <= \$65 ;
   always @(posedge clk)
-    w2_d1 <= \$66 ;
+    w1_held <= \$66 ;
   always @(posedge clk)
-    \i_w$288  <= \$67 ;
+    w2_held <= \$67 ;
   always @(posedge clk)
-    w3_d1 <= \$68 ;
+    \i_w$293  <= \$68 ;
   always @(posedge clk)
-    w3_d2 <= \$69 ;
+    w3_held <= \$69 ;
   always @(posedge clk)
-    \i_w$304  <= \$70 ;
+    w3_held_d1 <= \$70 ;
   always @(posedge clk)
-    w4_d1 <= \$71 ;
+    \i_w$311  <= \$71 ;
   always @(posedge clk)
-    w4_d2 <= \$72 ;
+    w4_held <= \$72 ;
   always @(posedge clk)
-    w4_d3 <= \$73 ;
+    w4_held_d1 <= \$73 ;
   always @(posedge clk)
-    \i_w$320  <= \$74 ;
+    w4_held_d2 <= \$74 ;
   always @(posedge clk)
-    w5_d1 <= \$75 ;
+    \i_w$329  <= \$75 ;
   always @(posedge clk)
-    w5_d2 <= \$76 ;
+    w5_held <= \$76 ;
   always @(posedge clk)
-    w5_d3 <= \$77 ;
+    w5_held_d1 <= \$77 ;
   always @(posedge clk)
-    w5_d4 <= \$78 ;
+    w5_held_d2 <= \$78 ;
   always @(posedge clk)
-    \i_w$336  <= \$79 ;
+    w5_held_d3 <= \$79 ;
   always @(posedge clk)
-    w6_d1 <= \$80 ;
+    \i_w$347  <= \$80 ;
   always @(posedge clk)
-    w6_d2 <= \$81 ;
+    w6_held <= \$81 ;
   always @(posedge clk)
-    w6_d3 <= \$82 ;
+    w6_held_d1 <= \$82 ;
   always @(posedge clk)
-    w6_d4 <= \$83 ;
+    w6_held_d2 <= \$83 ;
   always @(posedge clk)
-    w6_d5 <= \$84 ;
+    w6_held_d3 <= \$84 ;
   always @(posedge clk)
-    \i_w$352  <= \$85 ;
+    w6_held_d4 <= \$85 ;
   always @(posedge clk)
-    w7_d1 <= \$86 ;
+    \i_w$365  <= \$86 ;
   always @(posedge clk)
-    w7_d2 <= \$87 ;
+    w7_held <= \$87 ;
   always @(posedge clk)
-    w7_d3 <= \$88 ;
+    w7_held_d1 <= \$88 ;
   always @(posedge clk)
-    w7_d4 <= \$89 ;
+    w7_held_d2 <= \$89 ;
   always @(posedge clk)
-    w7_d5 <= \$90 ;
+    w7_held_d3 <= \$90 ;
   always @(posedge clk)
-    w7_d6 <= \$91 ;
+    w7_held_d4 <= \$91 ;
   always @(posedge clk)
-    \i_w$368  <= \$92 ;
+    w7_held_d5 <= \$92 ;
   always @(posedge clk)
-    row0_done_d1 <= \$93 ;
+    \i_w$383  <= \$93 ;
   always @(posedge clk)
-    row0_done_d2 <= \$94 ;
+    row0_done_d1 <= \$94 ;
   always @(posedge clk)
-    row0_done_d3 <= \$95 ;
+    row0_done_d2 <= \$95 ;
   always @(posedge clk)
-    row0_done_d4 <= \$96 ;
+    row0_done_d3 <= \$96 ;
   always @(posedge clk)
-    row0_done_d5 <= \$97 ;
+    row0_done_d4 <= \$97 ;
   always @(posedge clk)
-    row0_done_d6 <= \$98 ;
+    row0_done_d5 <= \$98 ;
   always @(posedge clk)
-    row0_done_d7 <= \$99 ;
+    row0_done_d6 <= \$99 ;
   always @(posedge clk)
-    row0_done_d8 <= \$100 ;
+    row0_done_d7 <= \$100 ;
   always @(posedge clk)
-    row0_done_d9 <= \$101 ;
+    row0_done_d8 <= \$101 ;
   always @(posedge clk)
-    row0_done_d10 <= \$102 ;
+    row0_done_d9 <= \$102 ;
   always @(posedge clk)
-    row0_done_d11 <= \$103 ;
+    row0_done_d10 <= \$103 ;
   always @(posedge clk)
-    row0_done_d12 <= \$104 ;
+    row0_done_d11 <= \$104 ;
   always @(posedge clk)
-    row1_done_d1 <= \$105 ;
+    row0_done_d12 <= \$105 ;
   always @(posedge clk)
-    row1_done_d2 <= \$106 ;
+    row1_done_d1 <= \$106 ;
   always @(posedge clk)
-    row1_done_d3 <= \$107 ;
+    row1_done_d2 <= \$107 ;
   always @(posedge clk)
-    row1_done_d4 <= \$108 ;
+    row1_done_d3 <= \$108 ;
   always @(posedge clk)
-    row1_done_d5 <= \$109 ;
+    row1_done_d4 <= \$109 ;
   always @(posedge clk)
-    row1_done_d6 <= \$110 ;
+    row1_done_d5 <= \$110 ;
   always @(posedge clk)
-    row1_done_d7 <= \$111 ;
+    row1_done_d6 <= \$111 ;
   always @(posedge clk)
-    row1_done_d8 <= \$112 ;
+    row1_done_d7 <= \$112 ;
   always @(posedge clk)
-    row1_done_d9 <= \$113 ;
+    row1_done_d8 <= \$113 ;
   always @(posedge clk)
-    row1_done_d10 <= \$114 ;
+    row1_done_d9 <= \$114 ;
   always @(posedge clk)
-    row1_done_d11 <= \$115 ;
+    row1_done_d10 <= \$115 ;
   always @(posedge clk)
-    row1_done_d12 <= \$116 ;
+    row1_done_d11 <= \$116 ;
   always @(posedge clk)
-    row2_done_d1 <= \$117 ;
+    row1_done_d12 <= \$117 ;
   always @(posedge clk)
-    row2_done_d2 <= \$118 ;
+    row2_done_d1 <= \$118 ;
   always @(posedge clk)
-    row2_done_d3 <= \$119 ;
+    row2_done_d2 <= \$119 ;
   always @(posedge clk)
-    row2_done_d4 <= \$120 ;
+    row2_done_d3 <= \$120 ;
   always @(posedge clk)
-    row2_done_d5 <= \$121 ;
+    row2_done_d4 <= \$121 ;
   always @(posedge clk)
-    row2_done_d6 <= \$122 ;
+    row2_done_d5 <= \$122 ;
   always @(posedge clk)
-    row2_done_d7 <= \$123 ;
+    row2_done_d6 <= \$123 ;
   always @(posedge clk)
-    row2_done_d8 <= \$124 ;
+    row2_done_d7 <= \$124 ;
   always @(posedge clk)
-    row2_done_d9 <= \$125 ;
+    row2_done_d8 <= \$125 ;
   always @(posedge clk)
-    row2_done_d10 <= \$126 ;
+    row2_done_d9 <= \$126 ;
   always @(posedge clk)
-    row2_done_d11 <= \$127 ;
+    row2_done_d10 <= \$127 ;
   always @(posedge clk)
-    row2_done_d12 <= \$128 ;
+    row2_done_d11 <= \$128 ;
   always @(posedge clk)
-    row3_done_d1 <= \$129 ;
+    row2_done_d12 <= \$129 ;
   always @(posedge clk)
-    row3_done_d2 <= \$130 ;
+    row3_done_d1 <= \$130 ;
   always @(posedge clk)
-    row3_done_d3 <= \$131 ;
+    row3_done_d2 <= \$131 ;
   always @(posedge clk)
-    row3_done_d4 <= \$132 ;
+    row3_done_d3 <= \$132 ;
   always @(posedge clk)
-    row3_done_d5 <= \$133 ;
+    row3_done_d4 <= \$133 ;
   always @(posedge clk)
-    row3_done_d6 <= \$134 ;
+    row3_done_d5 <= \$134 ;
   always @(posedge clk)
-    row3_done_d7 <= \$135 ;
+    row3_done_d6 <= \$135 ;
   always @(posedge clk)
-    row3_done_d8 <= \$136 ;
+    row3_done_d7 <= \$136 ;
   always @(posedge clk)
-    row3_done_d9 <= \$137 ;
+    row3_done_d8 <= \$137 ;
   always @(posedge clk)
-    row3_done_d10 <= \$138 ;
+    row3_done_d9 <= \$138 ;
   always @(posedge clk)
-    row3_done_d11 <= \$139 ;
+    row3_done_d10 <= \$139 ;
   always @(posedge clk)
-    row3_done_d12 <= \$140 ;
+    row3_done_d11 <= \$140 ;
   always @(posedge clk)
-    row4_done_d1 <= \$141 ;
+    row3_done_d12 <= \$141 ;
   always @(posedge clk)
-    row4_done_d2 <= \$142 ;
+    row4_done_d1 <= \$142 ;
   always @(posedge clk)
-    row4_done_d3 <= \$143 ;
+    row4_done_d2 <= \$143 ;
   always @(posedge clk)
-    row4_done_d4 <= \$144 ;
+    row4_done_d3 <= \$144 ;
   always @(posedge clk)
-    row4_done_d5 <= \$145 ;
+    row4_done_d4 <= \$145 ;
   always @(posedge clk)
-    row4_done_d6 <= \$146 ;
+    row4_done_d5 <= \$146 ;
   always @(posedge clk)
-    row4_done_d7 <= \$147 ;
+    row4_done_d6 <= \$147 ;
   always @(posedge clk)
-    row4_done_d8 <= \$148 ;
+    row4_done_d7 <= \$148 ;
   always @(posedge clk)
-    row4_done_d9 <= \$149 ;
+    row4_done_d8 <= \$149 ;
   always @(posedge clk)
-    row4_done_d10 <= \$150 ;
+    row4_done_d9 <= \$150 ;
   always @(posedge clk)
-    row4_done_d11 <= \$151 ;
+    row4_done_d10 <= \$151 ;
   always @(posedge clk)
-    row4_done_d12 <= \$152 ;
+    row4_done_d11 <= \$152 ;
   always @(posedge clk)
-    row5_done_d1 <= \$153 ;
+    row4_done_d12 <= \$153 ;
   always @(posedge clk)
-    row5_done_d2 <= \$154 ;
+    row5_done_d1 <= \$154 ;
   always @(posedge clk)
-    row5_done_d3 <= \$155 ;
+    row5_done_d2 <= \$155 ;
   always @(posedge clk)
-    row5_done_d4 <= \$156 ;
+    row5_done_d3 <= \$156 ;
   always @(posedge clk)
-    row5_done_d5 <= \$157 ;
+    row5_done_d4 <= \$157 ;
   always @(posedge clk)
-    row5_done_d6 <= \$158 ;
+    row5_done_d5 <= \$158 ;
   always @(posedge clk)
-    row5_done_d7 <= \$159 ;
+    row5_done_d6 <= \$159 ;
   always @(posedge clk)
-    row5_done_d8 <= \$160 ;
+    row5_done_d7 <= \$160 ;
   always @(posedge clk)
-    row5_done_d9 <= \$161 ;
+    row5_done_d8 <= \$161 ;
   always @(posedge clk)
-    row5_done_d10 <= \$162 ;
+    row5_done_d9 <= \$162 ;
   always @(posedge clk)
-    row5_done_d11 <= \$163 ;
+    row5_done_d10 <= \$163 ;
   always @(posedge clk)
-    row5_done_d12 <= \$164 ;
+    row5_done_d11 <= \$164 ;
   always @(posedge clk)
-    row6_done_d1 <= \$165 ;
+    row5_done_d12 <= \$165 ;
   always @(posedge clk)
-    row6_done_d2 <= \$166 ;
+    row6_done_d1 <= \$166 ;
   always @(posedge clk)
-    row6_done_d3 <= \$167 ;
+    row6_done_d2 <= \$167 ;
   always @(posedge clk)
-    row6_done_d4 <= \$168 ;
+    row6_done_d3 <= \$168 ;
   always @(posedge clk)
-    row6_done_d5 <= \$169 ;
+    row6_done_d4 <= \$169 ;
   always @(posedge clk)
-    row6_done_d6 <= \$170 ;
+    row6_done_d5 <= \$170 ;
   always @(posedge clk)
-    row6_done_d7 <= \$171 ;
+    row6_done_d6 <= \$171 ;
   always @(posedge clk)
-    row6_done_d8 <= \$172 ;
+    row6_done_d7 <= \$172 ;
   always @(posedge clk)
-    row6_done_d9 <= \$173 ;
+    row6_done_d8 <= \$173 ;
   always @(posedge clk)
-    row6_done_d10 <= \$174 ;
+    row6_done_d9 <= \$174 ;
   always @(posedge clk)
-    row6_done_d11 <= \$175 ;
+    row6_done_d10 <= \$175 ;
   always @(posedge clk)
-    row6_done_d12 <= \$176 ;
+    row6_done_d11 <= \$176 ;
   always @(posedge clk)
-    row7_done_d1 <= \$177 ;
+    row6_done_d12 <= \$177 ;
   always @(posedge clk)
-    row7_done_d2 <= \$178 ;
+    row7_done_d1 <= \$178 ;
   always @(posedge clk)
-    row7_done_d3 <= \$179 ;
+    row7_done_d2 <= \$179 ;
   always @(posedge clk)
-    row7_done_d4 <= \$180 ;
+    row7_done_d3 <= \$180 ;
   always @(posedge clk)
-    row7_done_d5 <= \$181 ;
+    row7_done_d4 <= \$181 ;
   always @(posedge clk)
-    row7_done_d6 <= \$182 ;
+    row7_done_d5 <= \$182 ;
   always @(posedge clk)
-    row7_done_d7 <= \$183 ;
+    row7_done_d6 <= \$183 ;
   always @(posedge clk)
-    row7_done_d8 <= \$184 ;
+    row7_done_d7 <= \$184 ;
   always @(posedge clk)
-    row7_done_d9 <= \$185 ;
+    row7_done_d8 <= \$185 ;
   always @(posedge clk)
-    row7_done_d10 <= \$186 ;
+    row7_done_d9 <= \$186 ;
   always @(posedge clk)
-    row7_done_d11 <= \$187 ;
+    row7_done_d10 <= \$187 ;
   always @(posedge clk)
-    row7_done_d12 <= \$188 ;
+    row7_done_d11 <= \$188 ;
+  always @(posedge clk)
+    row7_done_d12 <= \$189 ;
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
-    .o_w(\i_w$258 ),
+    .o_w(\i_w$260 ),
     .pe_0_0__i_a(\i_a$1 [63:0]),
-    .pe_0_0__i_ctl(i_ctl),
-    .pe_0_0__i_w(\i_w$257 [43:0]),
+    .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$389 ),
-    .o_w(\i_w$274 ),
+    .o_psum(\o_psum$404 ),
+    .o_w(\i_w$277 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(\i_ctl$6 ),
-    .pe_0_0__i_w(\i_w$272 ),
+    .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$390 ),
-    .o_w(\i_w$290 ),
+    .o_psum(\o_psum$405 ),
+    .o_w(\i_w$295 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_ctl(\i_ctl$10 ),
-    .pe_0_0__i_w(\i_w$288 ),
+    .pe_0_0__i_w(\i_w$293 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
-    .o_psum(\o_psum$391 ),
-    .o_w(\i_w$306 ),
+    .o_psum(\o_psum$406 ),
+    .o_w(\i_w$313 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_ctl(\i_ctl$14 ),
-    .pe_0_0__i_w(\i_w$304 ),
+    .pe_0_0__i_w(\i_w$311 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$392 ),
-    .o_w(\i_w$322 ),
+    .o_psum(\o_psum$407 ),
+    .o_w(\i_w$331 ),
     .pe_0_0__i_a(\i_a$16 ),
-    .pe_0_0__i_ctl(\i_ctl$18 ),
-    .pe_0_0__i_w(\i_w$320 ),
+    .pe_0_0__i_w(\i_w$329 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$393 ),
-    .o_w(\i_w$338 ),
+    .o_psum(\o_psum$408 ),
+    .o_w(\i_w$349 ),
     .pe_0_0__i_a(\i_a$20 ),
-    .pe_0_0__i_ctl(\i_ctl$22 ),
-    .pe_0_0__i_w(\i_w$336 ),
+    .pe_0_0__i_w(\i_w$347 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$394 ),
-    .o_w(\i_w$354 ),
+    .o_psum(\o_psum$409 ),
+    .o_w(\i_w$367 ),
     .pe_0_0__i_a(\i_a$24 ),
-    .pe_0_0__i_ctl(\i_ctl$26 ),
-    .pe_0_0__i_w(\i_w$352 ),
+    .pe_0_0__i_w(\i_w$365 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$525 ),
-    .o_psum(\o_psum$395 ),
-    .o_w(\i_w$370 ),
+    .i_ctl(\i_ctl$30 ),
+    .o_ctl(\o_ctl$534 ),
+    .o_psum(\o_psum$410 ),
+    .o_w(\i_w$385 ),
     .pe_0_0__i_a(\i_a$28 ),
-    .pe_0_0__i_ctl(\i_ctl$30 ),
-    .pe_0_0__i_w(\i_w$368 ),
+    .pe_0_0__i_w(\i_w$383 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$397 ),
-    .o_w(\i_w$260 ),
+    .o_psum(\o_psum$412 ),
+    .o_w(\i_w$262 ),
     .pe_0_0__i_a(\i_a$32 ),
-    .pe_0_0__i_ctl(\i_ctl$34 ),
-    .pe_0_0__i_w(\i_w$258 ),
+    .pe_0_0__i_w(\i_w$260 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$398 ),
-    .o_w(\i_w$276 ),
+    .o_psum(\o_psum$413 ),
+    .o_w(\i_w$279 ),
     .pe_0_0__i_a(\i_a$36 ),
-    .pe_0_0__i_ctl(\i_ctl$38 ),
-    .pe_0_0__i_w(\i_w$274 ),
+    .pe_0_0__i_w(\i_w$277 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$399 ),
-    .o_w(\i_w$292 ),
+    .o_psum(\o_psum$414 ),
+    .o_w(\i_w$297 ),
     .pe_0_0__i_a(\i_a$40 ),
-    .pe_0_0__i_ctl(\i_ctl$42 ),
-    .pe_0_0__i_w(\i_w$290 ),
+    .pe_0_0__i_w(\i_w$295 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
-    .o_psum(\o_psum$400 ),
-    .o_w(\i_w$308 ),
+    .o_psum(\o_psum$415 ),
+    .o_w(\i_w$315 ),
     .pe_0_0__i_a(\i_a$44 ),
-    .pe_0_0__i_ctl(\i_ctl$46 ),
-    .pe_0_0__i_w(\i_w$306 ),
+    .pe_0_0__i_w(\i_w$313 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$401 ),
-    .o_w(\i_w$324 ),
+    .o_psum(\o_psum$416 ),
+    .o_w(\i_w$333 ),
     .pe_0_0__i_a(\i_a$48 ),
-    .pe_0_0__i_ctl(\i_ctl$50 ),
-    .pe_0_0__i_w(\i_w$322 ),
+    .pe_0_0__i_w(\i_w$331 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$402 ),
-    .o_w(\i_w$340 ),
+    .o_psum(\o_psum$417 ),
+    .o_w(\i_w$351 ),
     .pe_0_0__i_a(\i_a$52 ),
-    .pe_0_0__i_ctl(\i_ctl$54 ),
-    .pe_0_0__i_w(\i_w$338 ),
+    .pe_0_0__i_w(\i_w$349 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$403 ),
-    .o_w(\i_w$356 ),
+    .o_psum(\o_psum$418 ),
+    .o_w(\i_w$369 ),
     .pe_0_0__i_a(\i_a$56 ),
-    .pe_0_0__i_ctl(\i_ctl$58 ),
-    .pe_0_0__i_w(\i_w$354 ),
+    .pe_0_0__i_w(\i_w$367 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$537 ),
-    .o_psum(\o_psum$404 ),
-    .o_w(\i_w$372 ),
+    .i_ctl(\i_ctl$62 ),
+    .o_ctl(\o_ctl$546 ),
+    .o_psum(\o_psum$419 ),
+    .o_w(\i_w$387 ),
     .pe_0_0__i_a(\i_a$60 ),
-    .pe_0_0__i_ctl(\i_ctl$62 ),
-    .pe_0_0__i_w(\i_w$370 ),
+    .pe_0_0__i_w(\i_w$385 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
-    .o_psum(\o_psum$406 ),
-    .o_w(\i_w$262 ),
+    .o_psum(\o_psum$421 ),
+    .o_w(\i_w$264 ),
     .pe_0_0__i_a(\i_a$64 ),
-    .pe_0_0__i_ctl(\i_ctl$66 ),
-    .pe_0_0__i_w(\i_w$260 ),
+    .pe_0_0__i_w(\i_w$262 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
-    .o_psum(\o_psum$407 ),
-    .o_w(\i_w$278 ),
+    .o_psum(\o_psum$422 ),
+    .o_w(\i_w$281 ),
     .pe_0_0__i_a(\i_a$68 ),
-    .pe_0_0__i_ctl(\i_ctl$70 ),
-    .pe_0_0__i_w(\i_w$276 ),
+    .pe_0_0__i_w(\i_w$279 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
-    .o_psum(\o_psum$408 ),
-    .o_w(\i_w$294 ),
+    .o_psum(\o_psum$423 ),
+    .o_w(\i_w$299 ),
     .pe_0_0__i_a(\i_a$72 ),
-    .pe_0_0__i_ctl(\i_ctl$74 ),
-    .pe_0_0__i_w(\i_w$292 ),
+    .pe_0_0__i_w(\i_w$297 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
-    .o_psum(\o_psum$409 ),
-    .o_w(\i_w$310 ),
+    .o_psum(\o_psum$424 ),
+    .o_w(\i_w$317 ),
     .pe_0_0__i_a(\i_a$76 ),
-    .pe_0_0__i_ctl(\i_ctl$78 ),
-    .pe_0_0__i_w(\i_w$308 ),
+    .pe_0_0__i_w(\i_w$315 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
-    .o_psum(\o_psum$410 ),
-    .o_w(\i_w$326 ),
+    .o_psum(\o_psum$425 ),
+    .o_w(\i_w$335 ),
     .pe_0_0__i_a(\i_a$80 ),
-    .pe_0_0__i_ctl(\i_ctl$82 ),
-    .pe_0_0__i_w(\i_w$324 ),
+    .pe_0_0__i_w(\i_w$333 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
-    .o_psum(\o_psum$411 ),
-    .o_w(\i_w$342 ),
+    .o_psum(\o_psum$426 ),
+    .o_w(\i_w$353 ),
     .pe_0_0__i_a(\i_a$84 ),
-    .pe_0_0__i_ctl(\i_ctl$86 ),
-    .pe_0_0__i_w(\i_w$340 ),
+    .pe_0_0__i_w(\i_w$351 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
-    .o_psum(\o_psum$412 ),
-    .o_w(\i_w$358 ),
+    .o_psum(\o_psum$427 ),
+    .o_w(\i_w$371 ),
     .pe_0_0__i_a(\i_a$88 ),
-    .pe_0_0__i_ctl(\i_ctl$90 ),
-    .pe_0_0__i_w(\i_w$356 ),
+    .pe_0_0__i_w(\i_w$369 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$549 ),
-    .o_psum(\o_psum$413 ),
-    .o_w(\i_w$374 ),
+    .i_ctl(\i_ctl$94 ),
+    .o_ctl(\o_ctl$558 ),
+    .o_psum(\o_psum$428 ),
+    .o_w(\i_w$389 ),
     .pe_0_0__i_a(\i_a$92 ),
-    .pe_0_0__i_ctl(\i_ctl$94 ),
-    .pe_0_0__i_w(\i_w$372 ),
+    .pe_0_0__i_w(\i_w$387 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$98 ),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
-    .o_psum(\o_psum$415 ),
-    .o_w(\i_w$264 ),
+    .o_psum(\o_psum$430 ),
+    .o_w(\i_w$266 ),
     .pe_0_0__i_a(\i_a$96 ),
-    .pe_0_0__i_ctl(\i_ctl$98 ),
-    .pe_0_0__i_w(\i_w$262 ),
+    .pe_0_0__i_w(\i_w$264 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
-    .o_psum(\o_psum$416 ),
-    .o_w(\i_w$280 ),
+    .o_psum(\o_psum$431 ),
+    .o_w(\i_w$283 ),
     .pe_0_0__i_a(\i_a$100 ),
-    .pe_0_0__i_ctl(\i_ctl$102 ),
-    .pe_0_0__i_w(\i_w$278 ),
+    .pe_0_0__i_w(\i_w$281 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
-    .o_psum(\o_psum$417 ),
-    .o_w(\i_w$296 ),
+    .o_psum(\o_psum$432 ),
+    .o_w(\i_w$301 ),
     .pe_0_0__i_a(\i_a$104 ),
-    .pe_0_0__i_ctl(\i_ctl$106 ),
-    .pe_0_0__i_w(\i_w$294 ),
+    .pe_0_0__i_w(\i_w$299 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
-    .o_psum(\o_psum$418 ),
-    .o_w(\i_w$312 ),
+    .o_psum(\o_psum$433 ),
+    .o_w(\i_w$319 ),
     .pe_0_0__i_a(\i_a$108 ),
-    .pe_0_0__i_ctl(\i_ctl$110 ),
-    .pe_0_0__i_w(\i_w$310 ),
+    .pe_0_0__i_w(\i_w$317 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
-    .o_psum(\o_psum$419 ),
-    .o_w(\i_w$328 ),
+    .o_psum(\o_psum$434 ),
+    .o_w(\i_w$337 ),
     .pe_0_0__i_a(\i_a$112 ),
-    .pe_0_0__i_ctl(\i_ctl$114 ),
-    .pe_0_0__i_w(\i_w$326 ),
+    .pe_0_0__i_w(\i_w$335 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
-    .o_psum(\o_psum$420 ),
-    .o_w(\i_w$344 ),
+    .o_psum(\o_psum$435 ),
+    .o_w(\i_w$355 ),
     .pe_0_0__i_a(\i_a$116 ),
-    .pe_0_0__i_ctl(\i_ctl$118 ),
-    .pe_0_0__i_w(\i_w$342 ),
+    .pe_0_0__i_w(\i_w$353 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
-    .o_psum(\o_psum$421 ),
-    .o_w(\i_w$360 ),
+    .o_psum(\o_psum$436 ),
+    .o_w(\i_w$373 ),
     .pe_0_0__i_a(\i_a$120 ),
-    .pe_0_0__i_ctl(\i_ctl$122 ),
-    .pe_0_0__i_w(\i_w$358 ),
+    .pe_0_0__i_w(\i_w$371 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$561 ),
-    .o_psum(\o_psum$422 ),
-    .o_w(\i_w$376 ),
+    .i_ctl(\i_ctl$126 ),
+    .o_ctl(\o_ctl$570 ),
+    .o_psum(\o_psum$437 ),
+    .o_w(\i_w$391 ),
     .pe_0_0__i_a(\i_a$124 ),
-    .pe_0_0__i_ctl(\i_ctl$126 ),
-    .pe_0_0__i_w(\i_w$374 ),
+    .pe_0_0__i_w(\i_w$389 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
-    .o_psum(\o_psum$424 ),
-    .o_w(\i_w$266 ),
+    .o_psum(\o_psum$439 ),
+    .o_w(\i_w$268 ),
     .pe_0_0__i_a(\i_a$128 ),
-    .pe_0_0__i_ctl(\i_ctl$130 ),
-    .pe_0_0__i_w(\i_w$264 ),
+    .pe_0_0__i_w(\i_w$266 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
-    .o_psum(\o_psum$425 ),
-    .o_w(\i_w$282 ),
+    .o_psum(\o_psum$440 ),
+    .o_w(\i_w$285 ),
     .pe_0_0__i_a(\i_a$132 ),
-    .pe_0_0__i_ctl(\i_ctl$134 ),
-    .pe_0_0__i_w(\i_w$280 ),
+    .pe_0_0__i_w(\i_w$283 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
-    .o_psum(\o_psum$426 ),
-    .o_w(\i_w$298 ),
+    .o_psum(\o_psum$441 ),
+    .o_w(\i_w$303 ),
     .pe_0_0__i_a(\i_a$136 ),
-    .pe_0_0__i_ctl(\i_ctl$138 ),
-    .pe_0_0__i_w(\i_w$296 ),
+    .pe_0_0__i_w(\i_w$301 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
-    .o_psum(\o_psum$427 ),
-    .o_w(\i_w$314 ),
+    .o_psum(\o_psum$442 ),
+    .o_w(\i_w$321 ),
     .pe_0_0__i_a(\i_a$140 ),
-    .pe_0_0__i_ctl(\i_ctl$142 ),
-    .pe_0_0__i_w(\i_w$312 ),
+    .pe_0_0__i_w(\i_w$319 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
-    .o_psum(\o_psum$428 ),
-    .o_w(\i_w$330 ),
+    .o_psum(\o_psum$443 ),
+    .o_w(\i_w$339 ),
     .pe_0_0__i_a(\i_a$144 ),
-    .pe_0_0__i_ctl(\i_ctl$146 ),
-    .pe_0_0__i_w(\i_w$328 ),
+    .pe_0_0__i_w(\i_w$337 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
-    .o_psum(\o_psum$429 ),
-    .o_w(\i_w$346 ),
+    .o_psum(\o_psum$444 ),
+    .o_w(\i_w$357 ),
     .pe_0_0__i_a(\i_a$148 ),
-    .pe_0_0__i_ctl(\i_ctl$150 ),
-    .pe_0_0__i_w(\i_w$344 ),
+    .pe_0_0__i_w(\i_w$355 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
-    .o_psum(\o_psum$430 ),
-    .o_w(\i_w$362 ),
+    .o_psum(\o_psum$445 ),
+    .o_w(\i_w$375 ),
     .pe_0_0__i_a(\i_a$152 ),
-    .pe_0_0__i_ctl(\i_ctl$154 ),
-    .pe_0_0__i_w(\i_w$360 ),
+    .pe_0_0__i_w(\i_w$373 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$573 ),
-    .o_psum(\o_psum$431 ),
-    .o_w(\i_w$378 ),
+    .i_ctl(\i_ctl$158 ),
+    .o_ctl(\o_ctl$582 ),
+    .o_psum(\o_psum$446 ),
+    .o_w(\i_w$393 ),
     .pe_0_0__i_a(\i_a$156 ),
-    .pe_0_0__i_ctl(\i_ctl$158 ),
-    .pe_0_0__i_w(\i_w$376 ),
+    .pe_0_0__i_w(\i_w$391 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$162 ),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
-    .o_psum(\o_psum$433 ),
-    .o_w(\i_w$268 ),
+    .o_psum(\o_psum$448 ),
+    .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$160 ),
-    .pe_0_0__i_ctl(\i_ctl$162 ),
-    .pe_0_0__i_w(\i_w$266 ),
+    .pe_0_0__i_w(\i_w$268 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
-    .o_psum(\o_psum$434 ),
-    .o_w(\i_w$284 ),
+    .o_psum(\o_psum$449 ),
+    .o_w(\i_w$287 ),
     .pe_0_0__i_a(\i_a$164 ),
-    .pe_0_0__i_ctl(\i_ctl$166 ),
-    .pe_0_0__i_w(\i_w$282 ),
+    .pe_0_0__i_w(\i_w$285 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
-    .o_psum(\o_psum$435 ),
-    .o_w(\i_w$300 ),
+    .o_psum(\o_psum$450 ),
+    .o_w(\i_w$305 ),
     .pe_0_0__i_a(\i_a$168 ),
-    .pe_0_0__i_ctl(\i_ctl$170 ),
-    .pe_0_0__i_w(\i_w$298 ),
+    .pe_0_0__i_w(\i_w$303 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
-    .o_psum(\o_psum$436 ),
-    .o_w(\i_w$316 ),
+    .o_psum(\o_psum$451 ),
+    .o_w(\i_w$323 ),
     .pe_0_0__i_a(\i_a$172 ),
-    .pe_0_0__i_ctl(\i_ctl$174 ),
-    .pe_0_0__i_w(\i_w$314 ),
+    .pe_0_0__i_w(\i_w$321 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
-    .o_psum(\o_psum$437 ),
-    .o_w(\i_w$332 ),
+    .o_psum(\o_psum$452 ),
+    .o_w(\i_w$341 ),
     .pe_0_0__i_a(\i_a$176 ),
-    .pe_0_0__i_ctl(\i_ctl$178 ),
-    .pe_0_0__i_w(\i_w$330 ),
+    .pe_0_0__i_w(\i_w$339 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
-    .o_psum(\o_psum$438 ),
-    .o_w(\i_w$348 ),
+    .o_psum(\o_psum$453 ),
+    .o_w(\i_w$359 ),
     .pe_0_0__i_a(\i_a$180 ),
-    .pe_0_0__i_ctl(\i_ctl$182 ),
-    .pe_0_0__i_w(\i_w$346 ),
+    .pe_0_0__i_w(\i_w$357 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
-    .o_psum(\o_psum$439 ),
-    .o_w(\i_w$364 ),
+    .o_psum(\o_psum$454 ),
+    .o_w(\i_w$377 ),
     .pe_0_0__i_a(\i_a$184 ),
-    .pe_0_0__i_ctl(\i_ctl$186 ),
-    .pe_0_0__i_w(\i_w$362 ),
+    .pe_0_0__i_w(\i_w$375 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$585 ),
-    .o_psum(\o_psum$440 ),
-    .o_w(\i_w$380 ),
+    .i_ctl(\i_ctl$190 ),
+    .o_ctl(\o_ctl$594 ),
+    .o_psum(\o_psum$455 ),
+    .o_w(\i_w$395 ),
     .pe_0_0__i_a(\i_a$188 ),
-    .pe_0_0__i_ctl(\i_ctl$190 ),
-    .pe_0_0__i_w(\i_w$378 ),
+    .pe_0_0__i_w(\i_w$393 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$194 ),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
-    .o_psum(\o_psum$442 ),
-    .o_w(\i_w$270 ),
+    .o_psum(\o_psum$457 ),
+    .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$192 ),
-    .pe_0_0__i_ctl(\i_ctl$194 ),
-    .pe_0_0__i_w(\i_w$268 ),
+    .pe_0_0__i_w(\i_w$270 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
-    .o_psum(\o_psum$443 ),
-    .o_w(\i_w$286 ),
+    .o_psum(\o_psum$458 ),
+    .o_w(\i_w$289 ),
     .pe_0_0__i_a(\i_a$196 ),
-    .pe_0_0__i_ctl(\i_ctl$198 ),
-    .pe_0_0__i_w(\i_w$284 ),
+    .pe_0_0__i_w(\i_w$287 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
-    .o_psum(\o_psum$444 ),
-    .o_w(\i_w$302 ),
+    .o_psum(\o_psum$459 ),
+    .o_w(\i_w$307 ),
     .pe_0_0__i_a(\i_a$200 ),
-    .pe_0_0__i_ctl(\i_ctl$202 ),
-    .pe_0_0__i_w(\i_w$300 ),
+    .pe_0_0__i_w(\i_w$305 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
-    .o_psum(\o_psum$445 ),
-    .o_w(\i_w$318 ),
+    .o_psum(\o_psum$460 ),
+    .o_w(\i_w$325 ),
     .pe_0_0__i_a(\i_a$204 ),
-    .pe_0_0__i_ctl(\i_ctl$206 ),
-    .pe_0_0__i_w(\i_w$316 ),
+    .pe_0_0__i_w(\i_w$323 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
-    .o_psum(\o_psum$446 ),
-    .o_w(\i_w$334 ),
+    .o_psum(\o_psum$461 ),
+    .o_w(\i_w$343 ),
     .pe_0_0__i_a(\i_a$208 ),
-    .pe_0_0__i_ctl(\i_ctl$210 ),
-    .pe_0_0__i_w(\i_w$332 ),
+    .pe_0_0__i_w(\i_w$341 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
-    .o_psum(\o_psum$447 ),
-    .o_w(\i_w$350 ),
+    .o_psum(\o_psum$462 ),
+    .o_w(\i_w$361 ),
     .pe_0_0__i_a(\i_a$212 ),
-    .pe_0_0__i_ctl(\i_ctl$214 ),
-    .pe_0_0__i_w(\i_w$348 ),
+    .pe_0_0__i_w(\i_w$359 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
-    .o_psum(\o_psum$448 ),
-    .o_w(\i_w$366 ),
+    .o_psum(\o_psum$463 ),
+    .o_w(\i_w$379 ),
     .pe_0_0__i_a(\i_a$216 ),
-    .pe_0_0__i_ctl(\i_ctl$218 ),
-    .pe_0_0__i_w(\i_w$364 ),
+    .pe_0_0__i_w(\i_w$377 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$597 ),
-    .o_psum(\o_psum$449 ),
-    .o_w(\i_w$382 ),
+    .i_ctl(\i_ctl$222 ),
+    .o_ctl(\o_ctl$606 ),
+    .o_psum(\o_psum$464 ),
+    .o_w(\i_w$397 ),
     .pe_0_0__i_a(\i_a$220 ),
-    .pe_0_0__i_ctl(\i_ctl$222 ),
-    .pe_0_0__i_w(\i_w$380 ),
+    .pe_0_0__i_w(\i_w$395 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$226 ),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
-    .o_psum(\o_psum$451 ),
+    .o_psum(\o_psum$466 ),
     .pe_0_0__i_a(\i_a$224 ),
-    .pe_0_0__i_ctl(\i_ctl$226 ),
-    .pe_0_0__i_w(\i_w$270 ),
+    .pe_0_0__i_w(\i_w$272 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
-    .o_psum(\o_psum$452 ),
+    .o_psum(\o_psum$467 ),
     .pe_0_0__i_a(\i_a$228 ),
-    .pe_0_0__i_ctl(\i_ctl$230 ),
-    .pe_0_0__i_w(\i_w$286 ),
+    .pe_0_0__i_w(\i_w$289 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
-    .o_psum(\o_psum$453 ),
+    .o_psum(\o_psum$468 ),
     .pe_0_0__i_a(\i_a$232 ),
-    .pe_0_0__i_ctl(\i_ctl$234 ),
-    .pe_0_0__i_w(\i_w$302 ),
+    .pe_0_0__i_w(\i_w$307 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
-    .o_psum(\o_psum$454 ),
+    .o_psum(\o_psum$469 ),
     .pe_0_0__i_a(\i_a$236 ),
-    .pe_0_0__i_ctl(\i_ctl$238 ),
-    .pe_0_0__i_w(\i_w$318 ),
+    .pe_0_0__i_w(\i_w$325 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
-    .o_psum(\o_psum$455 ),
+    .o_psum(\o_psum$470 ),
     .pe_0_0__i_a(\i_a$240 ),
-    .pe_0_0__i_ctl(\i_ctl$242 ),
-    .pe_0_0__i_w(\i_w$334 ),
+    .pe_0_0__i_w(\i_w$343 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
-    .o_psum(\o_psum$456 ),
+    .o_psum(\o_psum$471 ),
     .pe_0_0__i_a(\i_a$244 ),
-    .pe_0_0__i_ctl(\i_ctl$246 ),
-    .pe_0_0__i_w(\i_w$350 ),
+    .pe_0_0__i_w(\i_w$361 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
-    .o_psum(\o_psum$457 ),
+    .o_psum(\o_psum$472 ),
     .pe_0_0__i_a(\i_a$248 ),
-    .pe_0_0__i_ctl(\i_ctl$250 ),
-    .pe_0_0__i_w(\i_w$366 ),
+    .pe_0_0__i_w(\i_w$379 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$609 ),
-    .o_psum(\o_psum$458 ),
+    .i_ctl(\i_ctl$254 ),
+    .o_ctl(\o_ctl$618 ),
+    .o_psum(\o_psum$473 ),
     .pe_0_0__i_a(\i_a$252 ),
-    .pe_0_0__i_ctl(\i_ctl$254 ),
-    .pe_0_0__i_w(\i_w$382 ),
+    .pe_0_0__i_w(\i_w$397 ),
     .rst(rst)
   );
   always @* begin
@@ -14249,83 +14341,83 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
     o_row = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     if (row0_done_d12) begin
       o_row[31:0] = o_psum;
-      o_row[63:32] = \o_psum$389 ;
-      o_row[95:64] = \o_psum$390 ;
-      o_row[127:96] = \o_psum$391 ;
-      o_row[159:128] = \o_psum$392 ;
-      o_row[191:160] = \o_psum$393 ;
-      o_row[223:192] = \o_psum$394 ;
-      o_row[255:224] = \o_psum$395 ;
+      o_row[63:32] = \o_psum$404 ;
+      o_row[95:64] = \o_psum$405 ;
+      o_row[127:96] = \o_psum$406 ;
+      o_row[159:128] = \o_psum$407 ;
+      o_row[191:160] = \o_psum$408 ;
+      o_row[223:192] = \o_psum$409 ;
+      o_row[255:224] = \o_psum$410 ;
     end
     if (row1_done_d12) begin
-      o_row[31:0] = \o_psum$397 ;
-      o_row[63:32] = \o_psum$398 ;
-      o_row[95:64] = \o_psum$399 ;
-      o_row[127:96] = \o_psum$400 ;
-      o_row[159:128] = \o_psum$401 ;
-      o_row[191:160] = \o_psum$402 ;
-      o_row[223:192] = \o_psum$403 ;
-      o_row[255:224] = \o_psum$404 ;
+      o_row[31:0] = \o_psum$412 ;
+      o_row[63:32] = \o_psum$413 ;
+      o_row[95:64] = \o_psum$414 ;
+      o_row[127:96] = \o_psum$415 ;
+      o_row[159:128] = \o_psum$416 ;
+      o_row[191:160] = \o_psum$417 ;
+      o_row[223:192] = \o_psum$418 ;
+      o_row[255:224] = \o_psum$419 ;
     end
     if (row2_done_d12) begin
-      o_row[31:0] = \o_psum$406 ;
-      o_row[63:32] = \o_psum$407 ;
-      o_row[95:64] = \o_psum$408 ;
-      o_row[127:96] = \o_psum$409 ;
-      o_row[159:128] = \o_psum$410 ;
-      o_row[191:160] = \o_psum$411 ;
-      o_row[223:192] = \o_psum$412 ;
-      o_row[255:224] = \o_psum$413 ;
+      o_row[31:0] = \o_psum$421 ;
+      o_row[63:32] = \o_psum$422 ;
+      o_row[95:64] = \o_psum$423 ;
+      o_row[127:96] = \o_psum$424 ;
+      o_row[159:128] = \o_psum$425 ;
+      o_row[191:160] = \o_psum$426 ;
+      o_row[223:192] = \o_psum$427 ;
+      o_row[255:224] = \o_psum$428 ;
     end
     if (row3_done_d12) begin
-      o_row[31:0] = \o_psum$415 ;
-      o_row[63:32] = \o_psum$416 ;
-      o_row[95:64] = \o_psum$417 ;
-      o_row[127:96] = \o_psum$418 ;
-      o_row[159:128] = \o_psum$419 ;
-      o_row[191:160] = \o_psum$420 ;
-      o_row[223:192] = \o_psum$421 ;
-      o_row[255:224] = \o_psum$422 ;
+      o_row[31:0] = \o_psum$430 ;
+      o_row[63:32] = \o_psum$431 ;
+      o_row[95:64] = \o_psum$432 ;
+      o_row[127:96] = \o_psum$433 ;
+      o_row[159:128] = \o_psum$434 ;
+      o_row[191:160] = \o_psum$435 ;
+      o_row[223:192] = \o_psum$436 ;
+      o_row[255:224] = \o_psum$437 ;
     end
     if (row4_done_d12) begin
-      o_row[31:0] = \o_psum$424 ;
-      o_row[63:32] = \o_psum$425 ;
-      o_row[95:64] = \o_psum$426 ;
-      o_row[127:96] = \o_psum$427 ;
-      o_row[159:128] = \o_psum$428 ;
-      o_row[191:160] = \o_psum$429 ;
-      o_row[223:192] = \o_psum$430 ;
-      o_row[255:224] = \o_psum$431 ;
+      o_row[31:0] = \o_psum$439 ;
+      o_row[63:32] = \o_psum$440 ;
+      o_row[95:64] = \o_psum$441 ;
+      o_row[127:96] = \o_psum$442 ;
+      o_row[159:128] = \o_psum$443 ;
+      o_row[191:160] = \o_psum$444 ;
+      o_row[223:192] = \o_psum$445 ;
+      o_row[255:224] = \o_psum$446 ;
     end
     if (row5_done_d12) begin
-      o_row[31:0] = \o_psum$433 ;
-      o_row[63:32] = \o_psum$434 ;
-      o_row[95:64] = \o_psum$435 ;
-      o_row[127:96] = \o_psum$436 ;
-      o_row[159:128] = \o_psum$437 ;
-      o_row[191:160] = \o_psum$438 ;
-      o_row[223:192] = \o_psum$439 ;
-      o_row[255:224] = \o_psum$440 ;
+      o_row[31:0] = \o_psum$448 ;
+      o_row[63:32] = \o_psum$449 ;
+      o_row[95:64] = \o_psum$450 ;
+      o_row[127:96] = \o_psum$451 ;
+      o_row[159:128] = \o_psum$452 ;
+      o_row[191:160] = \o_psum$453 ;
+      o_row[223:192] = \o_psum$454 ;
+      o_row[255:224] = \o_psum$455 ;
     end
     if (row6_done_d12) begin
-      o_row[31:0] = \o_psum$442 ;
-      o_row[63:32] = \o_psum$443 ;
-      o_row[95:64] = \o_psum$444 ;
-      o_row[127:96] = \o_psum$445 ;
-      o_row[159:128] = \o_psum$446 ;
-      o_row[191:160] = \o_psum$447 ;
-      o_row[223:192] = \o_psum$448 ;
-      o_row[255:224] = \o_psum$449 ;
+      o_row[31:0] = \o_psum$457 ;
+      o_row[63:32] = \o_psum$458 ;
+      o_row[95:64] = \o_psum$459 ;
+      o_row[127:96] = \o_psum$460 ;
+      o_row[159:128] = \o_psum$461 ;
+      o_row[191:160] = \o_psum$462 ;
+      o_row[223:192] = \o_psum$463 ;
+      o_row[255:224] = \o_psum$464 ;
     end
     if (row7_done_d12) begin
-      o_row[31:0] = \o_psum$451 ;
-      o_row[63:32] = \o_psum$452 ;
-      o_row[95:64] = \o_psum$453 ;
-      o_row[127:96] = \o_psum$454 ;
-      o_row[159:128] = \o_psum$455 ;
-      o_row[191:160] = \o_psum$456 ;
-      o_row[223:192] = \o_psum$457 ;
-      o_row[255:224] = \o_psum$458 ;
+      o_row[31:0] = \o_psum$466 ;
+      o_row[63:32] = \o_psum$467 ;
+      o_row[95:64] = \o_psum$468 ;
+      o_row[127:96] = \o_psum$469 ;
+      o_row[159:128] = \o_psum$470 ;
+      o_row[191:160] = \o_psum$471 ;
+      o_row[223:192] = \o_psum$472 ;
+      o_row[255:224] = \o_psum$473 ;
     end
   end
   always @* begin
@@ -14722,870 +14814,877 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = \i_w$257 [87:44];
+    \$65  = w0_eff;
     if (rst) begin
       \$65  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = \i_w$257 [131:88];
+    \$66  = w1_eff;
     if (rst) begin
       \$66  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = w2_d1;
+    \$67  = w2_eff;
     if (rst) begin
       \$67  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = \i_w$257 [175:132];
+    \$68  = w2_held;
     if (rst) begin
       \$68  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = w3_d1;
+    \$69  = w3_eff;
     if (rst) begin
       \$69  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = w3_d2;
+    \$70  = w3_held;
     if (rst) begin
       \$70  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = \i_w$257 [219:176];
+    \$71  = w3_held_d1;
     if (rst) begin
       \$71  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = w4_d1;
+    \$72  = w4_eff;
     if (rst) begin
       \$72  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = w4_d2;
+    \$73  = w4_held;
     if (rst) begin
       \$73  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = w4_d3;
+    \$74  = w4_held_d1;
     if (rst) begin
       \$74  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = \i_w$257 [263:220];
+    \$75  = w4_held_d2;
     if (rst) begin
       \$75  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = w5_d1;
+    \$76  = w5_eff;
     if (rst) begin
       \$76  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = w5_d2;
+    \$77  = w5_held;
     if (rst) begin
       \$77  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = w5_d3;
+    \$78  = w5_held_d1;
     if (rst) begin
       \$78  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = w5_d4;
+    \$79  = w5_held_d2;
     if (rst) begin
       \$79  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = \i_w$257 [307:264];
+    \$80  = w5_held_d3;
     if (rst) begin
       \$80  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = w6_d1;
+    \$81  = w6_eff;
     if (rst) begin
       \$81  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = w6_d2;
+    \$82  = w6_held;
     if (rst) begin
       \$82  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = w6_d3;
+    \$83  = w6_held_d1;
     if (rst) begin
       \$83  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = w6_d4;
+    \$84  = w6_held_d2;
     if (rst) begin
       \$84  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = w6_d5;
+    \$85  = w6_held_d3;
     if (rst) begin
       \$85  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = \i_w$257 [351:308];
+    \$86  = w6_held_d4;
     if (rst) begin
       \$86  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = w7_d1;
+    \$87  = w7_eff;
     if (rst) begin
       \$87  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = w7_d2;
+    \$88  = w7_held;
     if (rst) begin
       \$88  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = w7_d3;
+    \$89  = w7_held_d1;
     if (rst) begin
       \$89  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = w7_d4;
+    \$90  = w7_held_d2;
     if (rst) begin
       \$90  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = w7_d5;
+    \$91  = w7_held_d3;
     if (rst) begin
       \$91  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = w7_d6;
+    \$92  = w7_held_d4;
     if (rst) begin
       \$92  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = \$1 ;
+    \$93  = w7_held_d5;
     if (rst) begin
-      \$93  = 1'h0;
+      \$93  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = row0_done_d1;
+    \$94  = \$1 ;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = row0_done_d2;
+    \$95  = row0_done_d1;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = row0_done_d3;
+    \$96  = row0_done_d2;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = row0_done_d4;
+    \$97  = row0_done_d3;
     if (rst) begin
       \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = row0_done_d5;
+    \$98  = row0_done_d4;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = row0_done_d6;
+    \$99  = row0_done_d5;
     if (rst) begin
       \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = row0_done_d7;
+    \$100  = row0_done_d6;
     if (rst) begin
       \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$101  = row0_done_d8;
+    \$101  = row0_done_d7;
     if (rst) begin
       \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$102  = row0_done_d9;
+    \$102  = row0_done_d8;
     if (rst) begin
       \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = row0_done_d10;
+    \$103  = row0_done_d9;
     if (rst) begin
       \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = row0_done_d11;
+    \$104  = row0_done_d10;
     if (rst) begin
       \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = \$2 ;
+    \$105  = row0_done_d11;
     if (rst) begin
       \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = row1_done_d1;
+    \$106  = \$2 ;
     if (rst) begin
       \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = row1_done_d2;
+    \$107  = row1_done_d1;
     if (rst) begin
       \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = row1_done_d3;
+    \$108  = row1_done_d2;
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$109  = row1_done_d4;
+    \$109  = row1_done_d3;
     if (rst) begin
       \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$110  = row1_done_d5;
+    \$110  = row1_done_d4;
     if (rst) begin
       \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$111  = row1_done_d6;
+    \$111  = row1_done_d5;
     if (rst) begin
       \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$112  = row1_done_d7;
+    \$112  = row1_done_d6;
     if (rst) begin
       \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$113  = row1_done_d8;
+    \$113  = row1_done_d7;
     if (rst) begin
       \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$114  = row1_done_d9;
+    \$114  = row1_done_d8;
     if (rst) begin
       \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$115  = row1_done_d10;
+    \$115  = row1_done_d9;
     if (rst) begin
       \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$116  = row1_done_d11;
+    \$116  = row1_done_d10;
     if (rst) begin
       \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$117  = \$3 ;
+    \$117  = row1_done_d11;
     if (rst) begin
       \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$118  = row2_done_d1;
+    \$118  = \$3 ;
     if (rst) begin
       \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$119  = row2_done_d2;
+    \$119  = row2_done_d1;
     if (rst) begin
       \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$120  = row2_done_d3;
+    \$120  = row2_done_d2;
     if (rst) begin
       \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$121  = row2_done_d4;
+    \$121  = row2_done_d3;
     if (rst) begin
       \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$122  = row2_done_d5;
+    \$122  = row2_done_d4;
     if (rst) begin
       \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$123  = row2_done_d6;
+    \$123  = row2_done_d5;
     if (rst) begin
       \$123  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$124  = row2_done_d7;
+    \$124  = row2_done_d6;
     if (rst) begin
       \$124  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$125  = row2_done_d8;
+    \$125  = row2_done_d7;
     if (rst) begin
       \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$126  = row2_done_d9;
+    \$126  = row2_done_d8;
     if (rst) begin
       \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$127  = row2_done_d10;
+    \$127  = row2_done_d9;
     if (rst) begin
       \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$128  = row2_done_d11;
+    \$128  = row2_done_d10;
     if (rst) begin
       \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$129  = \$4 ;
+    \$129  = row2_done_d11;
     if (rst) begin
       \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$130  = row3_done_d1;
+    \$130  = \$4 ;
     if (rst) begin
       \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$131  = row3_done_d2;
+    \$131  = row3_done_d1;
     if (rst) begin
       \$131  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$132  = row3_done_d3;
+    \$132  = row3_done_d2;
     if (rst) begin
       \$132  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$133  = row3_done_d4;
+    \$133  = row3_done_d3;
     if (rst) begin
       \$133  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$134  = row3_done_d5;
+    \$134  = row3_done_d4;
     if (rst) begin
       \$134  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$135  = row3_done_d6;
+    \$135  = row3_done_d5;
     if (rst) begin
       \$135  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$136  = row3_done_d7;
+    \$136  = row3_done_d6;
     if (rst) begin
       \$136  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$137  = row3_done_d8;
+    \$137  = row3_done_d7;
     if (rst) begin
       \$137  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$138  = row3_done_d9;
+    \$138  = row3_done_d8;
     if (rst) begin
       \$138  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$139  = row3_done_d10;
+    \$139  = row3_done_d9;
     if (rst) begin
       \$139  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$140  = row3_done_d11;
+    \$140  = row3_done_d10;
     if (rst) begin
       \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$141  = \$5 ;
+    \$141  = row3_done_d11;
     if (rst) begin
       \$141  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$142  = row4_done_d1;
+    \$142  = \$5 ;
     if (rst) begin
       \$142  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$143  = row4_done_d2;
+    \$143  = row4_done_d1;
     if (rst) begin
       \$143  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$144  = row4_done_d3;
+    \$144  = row4_done_d2;
     if (rst) begin
       \$144  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$145  = row4_done_d4;
+    \$145  = row4_done_d3;
     if (rst) begin
       \$145  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$146  = row4_done_d5;
+    \$146  = row4_done_d4;
     if (rst) begin
       \$146  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$147  = row4_done_d6;
+    \$147  = row4_done_d5;
     if (rst) begin
       \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$148  = row4_done_d7;
+    \$148  = row4_done_d6;
     if (rst) begin
       \$148  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$149  = row4_done_d8;
+    \$149  = row4_done_d7;
     if (rst) begin
       \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$150  = row4_done_d9;
+    \$150  = row4_done_d8;
     if (rst) begin
       \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$151  = row4_done_d10;
+    \$151  = row4_done_d9;
     if (rst) begin
       \$151  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$152  = row4_done_d11;
+    \$152  = row4_done_d10;
     if (rst) begin
       \$152  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$153  = \$6 ;
+    \$153  = row4_done_d11;
     if (rst) begin
       \$153  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$154  = row5_done_d1;
+    \$154  = \$6 ;
     if (rst) begin
       \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$155  = row5_done_d2;
+    \$155  = row5_done_d1;
     if (rst) begin
       \$155  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$156  = row5_done_d3;
+    \$156  = row5_done_d2;
     if (rst) begin
       \$156  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$157  = row5_done_d4;
+    \$157  = row5_done_d3;
     if (rst) begin
       \$157  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$158  = row5_done_d5;
+    \$158  = row5_done_d4;
     if (rst) begin
       \$158  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$159  = row5_done_d6;
+    \$159  = row5_done_d5;
     if (rst) begin
       \$159  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$160  = row5_done_d7;
+    \$160  = row5_done_d6;
     if (rst) begin
       \$160  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$161  = row5_done_d8;
+    \$161  = row5_done_d7;
     if (rst) begin
       \$161  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$162  = row5_done_d9;
+    \$162  = row5_done_d8;
     if (rst) begin
       \$162  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$163  = row5_done_d10;
+    \$163  = row5_done_d9;
     if (rst) begin
       \$163  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$164  = row5_done_d11;
+    \$164  = row5_done_d10;
     if (rst) begin
       \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$165  = \$7 ;
+    \$165  = row5_done_d11;
     if (rst) begin
       \$165  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$166  = row6_done_d1;
+    \$166  = \$7 ;
     if (rst) begin
       \$166  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$167  = row6_done_d2;
+    \$167  = row6_done_d1;
     if (rst) begin
       \$167  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$168  = row6_done_d3;
+    \$168  = row6_done_d2;
     if (rst) begin
       \$168  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$169  = row6_done_d4;
+    \$169  = row6_done_d3;
     if (rst) begin
       \$169  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$170  = row6_done_d5;
+    \$170  = row6_done_d4;
     if (rst) begin
       \$170  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$171  = row6_done_d6;
+    \$171  = row6_done_d5;
     if (rst) begin
       \$171  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$172  = row6_done_d7;
+    \$172  = row6_done_d6;
     if (rst) begin
       \$172  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$173  = row6_done_d8;
+    \$173  = row6_done_d7;
     if (rst) begin
       \$173  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$174  = row6_done_d9;
+    \$174  = row6_done_d8;
     if (rst) begin
       \$174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$175  = row6_done_d10;
+    \$175  = row6_done_d9;
     if (rst) begin
       \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$176  = row6_done_d11;
+    \$176  = row6_done_d10;
     if (rst) begin
       \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$177  = \$8 ;
+    \$177  = row6_done_d11;
     if (rst) begin
       \$177  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$178  = row7_done_d1;
+    \$178  = \$8 ;
     if (rst) begin
       \$178  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$179  = row7_done_d2;
+    \$179  = row7_done_d1;
     if (rst) begin
       \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$180  = row7_done_d3;
+    \$180  = row7_done_d2;
     if (rst) begin
       \$180  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$181  = row7_done_d4;
+    \$181  = row7_done_d3;
     if (rst) begin
       \$181  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$182  = row7_done_d5;
+    \$182  = row7_done_d4;
     if (rst) begin
       \$182  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$183  = row7_done_d6;
+    \$183  = row7_done_d5;
     if (rst) begin
       \$183  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$184  = row7_done_d7;
+    \$184  = row7_done_d6;
     if (rst) begin
       \$184  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$185  = row7_done_d8;
+    \$185  = row7_done_d7;
     if (rst) begin
       \$185  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$186  = row7_done_d9;
+    \$186  = row7_done_d8;
     if (rst) begin
       \$186  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$187  = row7_done_d10;
+    \$187  = row7_done_d9;
     if (rst) begin
       \$187  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$188  = row7_done_d11;
+    \$188  = row7_done_d10;
     if (rst) begin
       \$188  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$189  = row7_done_d11;
+    if (rst) begin
+      \$189  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [63:0];
@@ -15716,70 +15815,70 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   assign \o_ctl$251  = \i_ctl$250 ;
   assign \o_a$253  = \i_a$252 ;
   assign \o_ctl$255  = \i_ctl$254 ;
-  assign i_w = \i_w$257 [43:0];
-  assign o_w = \i_w$258 ;
-  assign \o_w$261  = \i_w$260 ;
+  assign \i_w$259  = w0_eff;
+  assign o_w = \i_w$260 ;
   assign \o_w$263  = \i_w$262 ;
   assign \o_w$265  = \i_w$264 ;
   assign \o_w$267  = \i_w$266 ;
   assign \o_w$269  = \i_w$268 ;
   assign \o_w$271  = \i_w$270 ;
-  assign w1_d1 = \i_w$272 ;
-  assign \o_w$275  = \i_w$274 ;
-  assign \o_w$277  = \i_w$276 ;
-  assign \o_w$279  = \i_w$278 ;
-  assign \o_w$281  = \i_w$280 ;
-  assign \o_w$283  = \i_w$282 ;
-  assign \o_w$285  = \i_w$284 ;
-  assign \o_w$287  = \i_w$286 ;
-  assign w2_d2 = \i_w$288 ;
-  assign \o_w$291  = \i_w$290 ;
-  assign \o_w$293  = \i_w$292 ;
-  assign \o_w$295  = \i_w$294 ;
-  assign \o_w$297  = \i_w$296 ;
-  assign \o_w$299  = \i_w$298 ;
-  assign \o_w$301  = \i_w$300 ;
-  assign \o_w$303  = \i_w$302 ;
-  assign w3_d3 = \i_w$304 ;
-  assign \o_w$307  = \i_w$306 ;
-  assign \o_w$309  = \i_w$308 ;
-  assign \o_w$311  = \i_w$310 ;
-  assign \o_w$313  = \i_w$312 ;
-  assign \o_w$315  = \i_w$314 ;
-  assign \o_w$317  = \i_w$316 ;
-  assign \o_w$319  = \i_w$318 ;
-  assign w4_d4 = \i_w$320 ;
-  assign \o_w$323  = \i_w$322 ;
-  assign \o_w$325  = \i_w$324 ;
-  assign \o_w$327  = \i_w$326 ;
-  assign \o_w$329  = \i_w$328 ;
-  assign \o_w$331  = \i_w$330 ;
-  assign \o_w$333  = \i_w$332 ;
-  assign \o_w$335  = \i_w$334 ;
-  assign w5_d5 = \i_w$336 ;
-  assign \o_w$339  = \i_w$338 ;
-  assign \o_w$341  = \i_w$340 ;
-  assign \o_w$343  = \i_w$342 ;
-  assign \o_w$345  = \i_w$344 ;
-  assign \o_w$347  = \i_w$346 ;
-  assign \o_w$349  = \i_w$348 ;
-  assign \o_w$351  = \i_w$350 ;
-  assign w6_d6 = \i_w$352 ;
-  assign \o_w$355  = \i_w$354 ;
-  assign \o_w$357  = \i_w$356 ;
-  assign \o_w$359  = \i_w$358 ;
-  assign \o_w$361  = \i_w$360 ;
-  assign \o_w$363  = \i_w$362 ;
-  assign \o_w$365  = \i_w$364 ;
-  assign \o_w$367  = \i_w$366 ;
-  assign w7_d7 = \i_w$368 ;
-  assign \o_w$371  = \i_w$370 ;
-  assign \o_w$373  = \i_w$372 ;
-  assign \o_w$375  = \i_w$374 ;
-  assign \o_w$377  = \i_w$376 ;
-  assign \o_w$379  = \i_w$378 ;
-  assign \o_w$381  = \i_w$380 ;
-  assign \o_w$383  = \i_w$382 ;
+  assign \o_w$273  = \i_w$272 ;
+  assign \i_w$276  = w1_held;
+  assign \o_w$278  = \i_w$277 ;
+  assign \o_w$280  = \i_w$279 ;
+  assign \o_w$282  = \i_w$281 ;
+  assign \o_w$284  = \i_w$283 ;
+  assign \o_w$286  = \i_w$285 ;
+  assign \o_w$288  = \i_w$287 ;
+  assign \o_w$290  = \i_w$289 ;
+  assign w2_held_d1 = \i_w$293 ;
+  assign \o_w$296  = \i_w$295 ;
+  assign \o_w$298  = \i_w$297 ;
+  assign \o_w$300  = \i_w$299 ;
+  assign \o_w$302  = \i_w$301 ;
+  assign \o_w$304  = \i_w$303 ;
+  assign \o_w$306  = \i_w$305 ;
+  assign \o_w$308  = \i_w$307 ;
+  assign w3_held_d2 = \i_w$311 ;
+  assign \o_w$314  = \i_w$313 ;
+  assign \o_w$316  = \i_w$315 ;
+  assign \o_w$318  = \i_w$317 ;
+  assign \o_w$320  = \i_w$319 ;
+  assign \o_w$322  = \i_w$321 ;
+  assign \o_w$324  = \i_w$323 ;
+  assign \o_w$326  = \i_w$325 ;
+  assign w4_held_d3 = \i_w$329 ;
+  assign \o_w$332  = \i_w$331 ;
+  assign \o_w$334  = \i_w$333 ;
+  assign \o_w$336  = \i_w$335 ;
+  assign \o_w$338  = \i_w$337 ;
+  assign \o_w$340  = \i_w$339 ;
+  assign \o_w$342  = \i_w$341 ;
+  assign \o_w$344  = \i_w$343 ;
+  assign w5_held_d4 = \i_w$347 ;
+  assign \o_w$350  = \i_w$349 ;
+  assign \o_w$352  = \i_w$351 ;
+  assign \o_w$354  = \i_w$353 ;
+  assign \o_w$356  = \i_w$355 ;
+  assign \o_w$358  = \i_w$357 ;
+  assign \o_w$360  = \i_w$359 ;
+  assign \o_w$362  = \i_w$361 ;
+  assign w6_held_d5 = \i_w$365 ;
+  assign \o_w$368  = \i_w$367 ;
+  assign \o_w$370  = \i_w$369 ;
+  assign \o_w$372  = \i_w$371 ;
+  assign \o_w$374  = \i_w$373 ;
+  assign \o_w$376  = \i_w$375 ;
+  assign \o_w$378  = \i_w$377 ;
+  assign \o_w$380  = \i_w$379 ;
+  assign w7_held_d6 = \i_w$383 ;
+  assign \o_w$386  = \i_w$385 ;
+  assign \o_w$388  = \i_w$387 ;
+  assign \o_w$390  = \i_w$389 ;
+  assign \o_w$392  = \i_w$391 ;
+  assign \o_w$394  = \i_w$393 ;
+  assign \o_w$396  = \i_w$395 ;
+  assign \o_w$398  = \i_w$397 ;
   assign \i_a[0]  = \i_a$1 [63:0];
   assign \i_a[0][0]  = \i_a$1 [15:0];
   assign \i_a[0][1]  = \i_a$1 [31:16];
@@ -17208,105 +17307,103 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   assign \o_ctl$255[0].first  = \i_ctl$254 [2];
   assign \o_ctl$255[0].last  = \i_ctl$254 [3];
   assign \o_ctl$255[0].group_end  = \i_ctl$254 [4];
-  assign \i_w[0]  = \i_w$257 [43:0];
-  assign \i_w[0].code  = \i_w$257 [31:0];
-  assign \i_w[0].code[0]  = \i_w$257 [7:0];
-  assign \i_w[0].code[1]  = \i_w$257 [15:8];
-  assign \i_w[0].code[2]  = \i_w$257 [23:16];
-  assign \i_w[0].code[3]  = \i_w$257 [31:24];
-  assign \i_w[0].scale  = \i_w$257 [39:32];
-  assign \i_w[0].dtype  = \i_w$257 [41:40];
-  assign \i_w[0].special  = \i_w$257 [43:42];
-  assign \i_w$257[0]  = \i_w$257 [43:0];
-  assign \i_w$257[0].code  = \i_w$257 [31:0];
-  assign \i_w$257[0].code[0]  = \i_w$257 [7:0];
-  assign \i_w$257[0].code[1]  = \i_w$257 [15:8];
-  assign \i_w$257[0].code[2]  = \i_w$257 [23:16];
-  assign \i_w$257[0].code[3]  = \i_w$257 [31:24];
-  assign \i_w$257[0].scale  = \i_w$257 [39:32];
-  assign \i_w$257[0].dtype  = \i_w$257 [41:40];
-  assign \i_w$257[0].special  = \i_w$257 [43:42];
-  assign \i_w$257[1]  = \i_w$257 [87:44];
-  assign \i_w$257[1].code  = \i_w$257 [75:44];
-  assign \i_w$257[1].code[0]  = \i_w$257 [51:44];
-  assign \i_w$257[1].code[1]  = \i_w$257 [59:52];
-  assign \i_w$257[1].code[2]  = \i_w$257 [67:60];
-  assign \i_w$257[1].code[3]  = \i_w$257 [75:68];
-  assign \i_w$257[1].scale  = \i_w$257 [83:76];
-  assign \i_w$257[1].dtype  = \i_w$257 [85:84];
-  assign \i_w$257[1].special  = \i_w$257 [87:86];
-  assign \i_w$257[2]  = \i_w$257 [131:88];
-  assign \i_w$257[2].code  = \i_w$257 [119:88];
-  assign \i_w$257[2].code[0]  = \i_w$257 [95:88];
-  assign \i_w$257[2].code[1]  = \i_w$257 [103:96];
-  assign \i_w$257[2].code[2]  = \i_w$257 [111:104];
-  assign \i_w$257[2].code[3]  = \i_w$257 [119:112];
-  assign \i_w$257[2].scale  = \i_w$257 [127:120];
-  assign \i_w$257[2].dtype  = \i_w$257 [129:128];
-  assign \i_w$257[2].special  = \i_w$257 [131:130];
-  assign \i_w$257[3]  = \i_w$257 [175:132];
-  assign \i_w$257[3].code  = \i_w$257 [163:132];
-  assign \i_w$257[3].code[0]  = \i_w$257 [139:132];
-  assign \i_w$257[3].code[1]  = \i_w$257 [147:140];
-  assign \i_w$257[3].code[2]  = \i_w$257 [155:148];
-  assign \i_w$257[3].code[3]  = \i_w$257 [163:156];
-  assign \i_w$257[3].scale  = \i_w$257 [171:164];
-  assign \i_w$257[3].dtype  = \i_w$257 [173:172];
-  assign \i_w$257[3].special  = \i_w$257 [175:174];
-  assign \i_w$257[4]  = \i_w$257 [219:176];
-  assign \i_w$257[4].code  = \i_w$257 [207:176];
-  assign \i_w$257[4].code[0]  = \i_w$257 [183:176];
-  assign \i_w$257[4].code[1]  = \i_w$257 [191:184];
-  assign \i_w$257[4].code[2]  = \i_w$257 [199:192];
-  assign \i_w$257[4].code[3]  = \i_w$257 [207:200];
-  assign \i_w$257[4].scale  = \i_w$257 [215:208];
-  assign \i_w$257[4].dtype  = \i_w$257 [217:216];
-  assign \i_w$257[4].special  = \i_w$257 [219:218];
-  assign \i_w$257[5]  = \i_w$257 [263:220];
-  assign \i_w$257[5].code  = \i_w$257 [251:220];
-  assign \i_w$257[5].code[0]  = \i_w$257 [227:220];
-  assign \i_w$257[5].code[1]  = \i_w$257 [235:228];
-  assign \i_w$257[5].code[2]  = \i_w$257 [243:236];
-  assign \i_w$257[5].code[3]  = \i_w$257 [251:244];
-  assign \i_w$257[5].scale  = \i_w$257 [259:252];
-  assign \i_w$257[5].dtype  = \i_w$257 [261:260];
-  assign \i_w$257[5].special  = \i_w$257 [263:262];
-  assign \i_w$257[6]  = \i_w$257 [307:264];
-  assign \i_w$257[6].code  = \i_w$257 [295:264];
-  assign \i_w$257[6].code[0]  = \i_w$257 [271:264];
-  assign \i_w$257[6].code[1]  = \i_w$257 [279:272];
-  assign \i_w$257[6].code[2]  = \i_w$257 [287:280];
-  assign \i_w$257[6].code[3]  = \i_w$257 [295:288];
-  assign \i_w$257[6].scale  = \i_w$257 [303:296];
-  assign \i_w$257[6].dtype  = \i_w$257 [305:304];
-  assign \i_w$257[6].special  = \i_w$257 [307:306];
-  assign \i_w$257[7]  = \i_w$257 [351:308];
-  assign \i_w$257[7].code  = \i_w$257 [339:308];
-  assign \i_w$257[7].code[0]  = \i_w$257 [315:308];
-  assign \i_w$257[7].code[1]  = \i_w$257 [323:316];
-  assign \i_w$257[7].code[2]  = \i_w$257 [331:324];
-  assign \i_w$257[7].code[3]  = \i_w$257 [339:332];
-  assign \i_w$257[7].scale  = \i_w$257 [347:340];
-  assign \i_w$257[7].dtype  = \i_w$257 [349:348];
-  assign \i_w$257[7].special  = \i_w$257 [351:350];
-  assign \i_w$258[0]  = \i_w$258 ;
-  assign \i_w$258[0].code  = \i_w$258 [31:0];
-  assign \i_w$258[0].code[0]  = \i_w$258 [7:0];
-  assign \i_w$258[0].code[1]  = \i_w$258 [15:8];
-  assign \i_w$258[0].code[2]  = \i_w$258 [23:16];
-  assign \i_w$258[0].code[3]  = \i_w$258 [31:24];
-  assign \i_w$258[0].scale  = \i_w$258 [39:32];
-  assign \i_w$258[0].dtype  = \i_w$258 [41:40];
-  assign \i_w$258[0].special  = \i_w$258 [43:42];
-  assign \o_w[0]  = \i_w$258 ;
-  assign \o_w[0].code  = \i_w$258 [31:0];
-  assign \o_w[0].code[0]  = \i_w$258 [7:0];
-  assign \o_w[0].code[1]  = \i_w$258 [15:8];
-  assign \o_w[0].code[2]  = \i_w$258 [23:16];
-  assign \o_w[0].code[3]  = \i_w$258 [31:24];
-  assign \o_w[0].scale  = \i_w$258 [39:32];
-  assign \o_w[0].dtype  = \i_w$258 [41:40];
-  assign \o_w[0].special  = \i_w$258 [43:42];
+  assign \w0_eff.code  = w0_eff[31:0];
+  assign \w0_eff.code[0]  = w0_eff[7:0];
+  assign \w0_eff.code[1]  = w0_eff[15:8];
+  assign \w0_eff.code[2]  = w0_eff[23:16];
+  assign \w0_eff.code[3]  = w0_eff[31:24];
+  assign \w0_eff.scale  = w0_eff[39:32];
+  assign \w0_eff.dtype  = w0_eff[41:40];
+  assign \w0_eff.special  = w0_eff[43:42];
+  assign \w0_held.code  = w0_held[31:0];
+  assign \w0_held.code[0]  = w0_held[7:0];
+  assign \w0_held.code[1]  = w0_held[15:8];
+  assign \w0_held.code[2]  = w0_held[23:16];
+  assign \w0_held.code[3]  = w0_held[31:24];
+  assign \w0_held.scale  = w0_held[39:32];
+  assign \w0_held.dtype  = w0_held[41:40];
+  assign \w0_held.special  = w0_held[43:42];
+  assign \i_w[0]  = i_w[43:0];
+  assign \i_w[0].code  = i_w[31:0];
+  assign \i_w[0].code[0]  = i_w[7:0];
+  assign \i_w[0].code[1]  = i_w[15:8];
+  assign \i_w[0].code[2]  = i_w[23:16];
+  assign \i_w[0].code[3]  = i_w[31:24];
+  assign \i_w[0].scale  = i_w[39:32];
+  assign \i_w[0].dtype  = i_w[41:40];
+  assign \i_w[0].special  = i_w[43:42];
+  assign \i_w[1]  = i_w[87:44];
+  assign \i_w[1].code  = i_w[75:44];
+  assign \i_w[1].code[0]  = i_w[51:44];
+  assign \i_w[1].code[1]  = i_w[59:52];
+  assign \i_w[1].code[2]  = i_w[67:60];
+  assign \i_w[1].code[3]  = i_w[75:68];
+  assign \i_w[1].scale  = i_w[83:76];
+  assign \i_w[1].dtype  = i_w[85:84];
+  assign \i_w[1].special  = i_w[87:86];
+  assign \i_w[2]  = i_w[131:88];
+  assign \i_w[2].code  = i_w[119:88];
+  assign \i_w[2].code[0]  = i_w[95:88];
+  assign \i_w[2].code[1]  = i_w[103:96];
+  assign \i_w[2].code[2]  = i_w[111:104];
+  assign \i_w[2].code[3]  = i_w[119:112];
+  assign \i_w[2].scale  = i_w[127:120];
+  assign \i_w[2].dtype  = i_w[129:128];
+  assign \i_w[2].special  = i_w[131:130];
+  assign \i_w[3]  = i_w[175:132];
+  assign \i_w[3].code  = i_w[163:132];
+  assign \i_w[3].code[0]  = i_w[139:132];
+  assign \i_w[3].code[1]  = i_w[147:140];
+  assign \i_w[3].code[2]  = i_w[155:148];
+  assign \i_w[3].code[3]  = i_w[163:156];
+  assign \i_w[3].scale  = i_w[171:164];
+  assign \i_w[3].dtype  = i_w[173:172];
+  assign \i_w[3].special  = i_w[175:174];
+  assign \i_w[4]  = i_w[219:176];
+  assign \i_w[4].code  = i_w[207:176];
+  assign \i_w[4].code[0]  = i_w[183:176];
+  assign \i_w[4].code[1]  = i_w[191:184];
+  assign \i_w[4].code[2]  = i_w[199:192];
+  assign \i_w[4].code[3]  = i_w[207:200];
+  assign \i_w[4].scale  = i_w[215:208];
+  assign \i_w[4].dtype  = i_w[217:216];
+  assign \i_w[4].special  = i_w[219:218];
+  assign \i_w[5]  = i_w[263:220];
+  assign \i_w[5].code  = i_w[251:220];
+  assign \i_w[5].code[0]  = i_w[227:220];
+  assign \i_w[5].code[1]  = i_w[235:228];
+  assign \i_w[5].code[2]  = i_w[243:236];
+  assign \i_w[5].code[3]  = i_w[251:244];
+  assign \i_w[5].scale  = i_w[259:252];
+  assign \i_w[5].dtype  = i_w[261:260];
+  assign \i_w[5].special  = i_w[263:262];
+  assign \i_w[6]  = i_w[307:264];
+  assign \i_w[6].code  = i_w[295:264];
+  assign \i_w[6].code[0]  = i_w[271:264];
+  assign \i_w[6].code[1]  = i_w[279:272];
+  assign \i_w[6].code[2]  = i_w[287:280];
+  assign \i_w[6].code[3]  = i_w[295:288];
+  assign \i_w[6].scale  = i_w[303:296];
+  assign \i_w[6].dtype  = i_w[305:304];
+  assign \i_w[6].special  = i_w[307:306];
+  assign \i_w[7]  = i_w[351:308];
+  assign \i_w[7].code  = i_w[339:308];
+  assign \i_w[7].code[0]  = i_w[315:308];
+  assign \i_w[7].code[1]  = i_w[323:316];
+  assign \i_w[7].code[2]  = i_w[331:324];
+  assign \i_w[7].code[3]  = i_w[339:332];
+  assign \i_w[7].scale  = i_w[347:340];
+  assign \i_w[7].dtype  = i_w[349:348];
+  assign \i_w[7].special  = i_w[351:350];
+  assign \i_w$259[0]  = w0_eff;
+  assign \i_w$259[0].code  = w0_eff[31:0];
+  assign \i_w$259[0].code[0]  = w0_eff[7:0];
+  assign \i_w$259[0].code[1]  = w0_eff[15:8];
+  assign \i_w$259[0].code[2]  = w0_eff[23:16];
+  assign \i_w$259[0].code[3]  = w0_eff[31:24];
+  assign \i_w$259[0].scale  = w0_eff[39:32];
+  assign \i_w$259[0].dtype  = w0_eff[41:40];
+  assign \i_w$259[0].special  = w0_eff[43:42];
   assign \i_w$260[0]  = \i_w$260 ;
   assign \i_w$260[0].code  = \i_w$260 [31:0];
   assign \i_w$260[0].code[0]  = \i_w$260 [7:0];
@@ -17316,15 +17413,15 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   assign \i_w$260[0].scale  = \i_w$260 [39:32];
   assign \i_w$260[0].dtype  = \i_w$260 [41:40];
   assign \i_w$260[0].special  = \i_w$260 [43:42];
-  assign \o_w$261[0]  = \i_w$260 ;
-  assign \o_w$261[0].code  = \i_w$260 [31:0];
-  assign \o_w$261[0].code[0]  = \i_w$260 [7:0];
-  assign \o_w$261[0].code[1]  = \i_w$260 [15:8];
-  assign \o_w$261[0].code[2]  = \i_w$260 [23:16];
-  assign \o_w$261[0].code[3]  = \i_w$260 [31:24];
-  assign \o_w$261[0].scale  = \i_w$260 [39:32];
-  assign \o_w$261[0].dtype  = \i_w$260 [41:40];
-  assign \o_w$261[0].special  = \i_w$260 [43:42];
+  assign \o_w[0]  = \i_w$260 ;
+  assign \o_w[0].code  = \i_w$260 [31:0];
+  assign \o_w[0].code[0]  = \i_w$260 [7:0];
+  assign \o_w[0].code[1]  = \i_w$260 [15:8];
+  assign \o_w[0].code[2]  = \i_w$260 [23:16];
+  assign \o_w[0].code[3]  = \i_w$260 [31:24];
+  assign \o_w[0].scale  = \i_w$260 [39:32];
+  assign \o_w[0].dtype  = \i_w$260 [41:40];
+  assign \o_w[0].special  = \i_w$260 [43:42];
   assign \i_w$262[0]  = \i_w$262 ;
   assign \i_w$262[0].code  = \i_w$262 [31:0];
   assign \i_w$262[0].code[0]  = \i_w$262 [7:0];
@@ -17424,998 +17521,1120 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   assign \i_w$272[0].scale  = \i_w$272 [39:32];
   assign \i_w$272[0].dtype  = \i_w$272 [41:40];
   assign \i_w$272[0].special  = \i_w$272 [43:42];
-  assign \w1_d1.code  = \i_w$272 [31:0];
-  assign \w1_d1.code[0]  = \i_w$272 [7:0];
-  assign \w1_d1.code[1]  = \i_w$272 [15:8];
-  assign \w1_d1.code[2]  = \i_w$272 [23:16];
-  assign \w1_d1.code[3]  = \i_w$272 [31:24];
-  assign \w1_d1.scale  = \i_w$272 [39:32];
-  assign \w1_d1.dtype  = \i_w$272 [41:40];
-  assign \w1_d1.special  = \i_w$272 [43:42];
-  assign \i_w$274[0]  = \i_w$274 ;
-  assign \i_w$274[0].code  = \i_w$274 [31:0];
-  assign \i_w$274[0].code[0]  = \i_w$274 [7:0];
-  assign \i_w$274[0].code[1]  = \i_w$274 [15:8];
-  assign \i_w$274[0].code[2]  = \i_w$274 [23:16];
-  assign \i_w$274[0].code[3]  = \i_w$274 [31:24];
-  assign \i_w$274[0].scale  = \i_w$274 [39:32];
-  assign \i_w$274[0].dtype  = \i_w$274 [41:40];
-  assign \i_w$274[0].special  = \i_w$274 [43:42];
-  assign \o_w$275[0]  = \i_w$274 ;
-  assign \o_w$275[0].code  = \i_w$274 [31:0];
-  assign \o_w$275[0].code[0]  = \i_w$274 [7:0];
-  assign \o_w$275[0].code[1]  = \i_w$274 [15:8];
-  assign \o_w$275[0].code[2]  = \i_w$274 [23:16];
-  assign \o_w$275[0].code[3]  = \i_w$274 [31:24];
-  assign \o_w$275[0].scale  = \i_w$274 [39:32];
-  assign \o_w$275[0].dtype  = \i_w$274 [41:40];
-  assign \o_w$275[0].special  = \i_w$274 [43:42];
-  assign \i_w$276[0]  = \i_w$276 ;
-  assign \i_w$276[0].code  = \i_w$276 [31:0];
-  assign \i_w$276[0].code[0]  = \i_w$276 [7:0];
-  assign \i_w$276[0].code[1]  = \i_w$276 [15:8];
-  assign \i_w$276[0].code[2]  = \i_w$276 [23:16];
-  assign \i_w$276[0].code[3]  = \i_w$276 [31:24];
-  assign \i_w$276[0].scale  = \i_w$276 [39:32];
-  assign \i_w$276[0].dtype  = \i_w$276 [41:40];
-  assign \i_w$276[0].special  = \i_w$276 [43:42];
-  assign \o_w$277[0]  = \i_w$276 ;
-  assign \o_w$277[0].code  = \i_w$276 [31:0];
-  assign \o_w$277[0].code[0]  = \i_w$276 [7:0];
-  assign \o_w$277[0].code[1]  = \i_w$276 [15:8];
-  assign \o_w$277[0].code[2]  = \i_w$276 [23:16];
-  assign \o_w$277[0].code[3]  = \i_w$276 [31:24];
-  assign \o_w$277[0].scale  = \i_w$276 [39:32];
-  assign \o_w$277[0].dtype  = \i_w$276 [41:40];
-  assign \o_w$277[0].special  = \i_w$276 [43:42];
-  assign \i_w$278[0]  = \i_w$278 ;
-  assign \i_w$278[0].code  = \i_w$278 [31:0];
-  assign \i_w$278[0].code[0]  = \i_w$278 [7:0];
-  assign \i_w$278[0].code[1]  = \i_w$278 [15:8];
-  assign \i_w$278[0].code[2]  = \i_w$278 [23:16];
-  assign \i_w$278[0].code[3]  = \i_w$278 [31:24];
-  assign \i_w$278[0].scale  = \i_w$278 [39:32];
-  assign \i_w$278[0].dtype  = \i_w$278 [41:40];
-  assign \i_w$278[0].special  = \i_w$278 [43:42];
-  assign \o_w$279[0]  = \i_w$278 ;
-  assign \o_w$279[0].code  = \i_w$278 [31:0];
-  assign \o_w$279[0].code[0]  = \i_w$278 [7:0];
-  assign \o_w$279[0].code[1]  = \i_w$278 [15:8];
-  assign \o_w$279[0].code[2]  = \i_w$278 [23:16];
-  assign \o_w$279[0].code[3]  = \i_w$278 [31:24];
-  assign \o_w$279[0].scale  = \i_w$278 [39:32];
-  assign \o_w$279[0].dtype  = \i_w$278 [41:40];
-  assign \o_w$279[0].special  = \i_w$278 [43:42];
-  assign \i_w$280[0]  = \i_w$280 ;
-  assign \i_w$280[0].code  = \i_w$280 [31:0];
-  assign \i_w$280[0].code[0]  = \i_w$280 [7:0];
-  assign \i_w$280[0].code[1]  = \i_w$280 [15:8];
-  assign \i_w$280[0].code[2]  = \i_w$280 [23:16];
-  assign \i_w$280[0].code[3]  = \i_w$280 [31:24];
-  assign \i_w$280[0].scale  = \i_w$280 [39:32];
-  assign \i_w$280[0].dtype  = \i_w$280 [41:40];
-  assign \i_w$280[0].special  = \i_w$280 [43:42];
-  assign \o_w$281[0]  = \i_w$280 ;
-  assign \o_w$281[0].code  = \i_w$280 [31:0];
-  assign \o_w$281[0].code[0]  = \i_w$280 [7:0];
-  assign \o_w$281[0].code[1]  = \i_w$280 [15:8];
-  assign \o_w$281[0].code[2]  = \i_w$280 [23:16];
-  assign \o_w$281[0].code[3]  = \i_w$280 [31:24];
-  assign \o_w$281[0].scale  = \i_w$280 [39:32];
-  assign \o_w$281[0].dtype  = \i_w$280 [41:40];
-  assign \o_w$281[0].special  = \i_w$280 [43:42];
-  assign \i_w$282[0]  = \i_w$282 ;
-  assign \i_w$282[0].code  = \i_w$282 [31:0];
-  assign \i_w$282[0].code[0]  = \i_w$282 [7:0];
-  assign \i_w$282[0].code[1]  = \i_w$282 [15:8];
-  assign \i_w$282[0].code[2]  = \i_w$282 [23:16];
-  assign \i_w$282[0].code[3]  = \i_w$282 [31:24];
-  assign \i_w$282[0].scale  = \i_w$282 [39:32];
-  assign \i_w$282[0].dtype  = \i_w$282 [41:40];
-  assign \i_w$282[0].special  = \i_w$282 [43:42];
-  assign \o_w$283[0]  = \i_w$282 ;
-  assign \o_w$283[0].code  = \i_w$282 [31:0];
-  assign \o_w$283[0].code[0]  = \i_w$282 [7:0];
-  assign \o_w$283[0].code[1]  = \i_w$282 [15:8];
-  assign \o_w$283[0].code[2]  = \i_w$282 [23:16];
-  assign \o_w$283[0].code[3]  = \i_w$282 [31:24];
-  assign \o_w$283[0].scale  = \i_w$282 [39:32];
-  assign \o_w$283[0].dtype  = \i_w$282 [41:40];
-  assign \o_w$283[0].special  = \i_w$282 [43:42];
-  assign \i_w$284[0]  = \i_w$284 ;
-  assign \i_w$284[0].code  = \i_w$284 [31:0];
-  assign \i_w$284[0].code[0]  = \i_w$284 [7:0];
-  assign \i_w$284[0].code[1]  = \i_w$284 [15:8];
-  assign \i_w$284[0].code[2]  = \i_w$284 [23:16];
-  assign \i_w$284[0].code[3]  = \i_w$284 [31:24];
-  assign \i_w$284[0].scale  = \i_w$284 [39:32];
-  assign \i_w$284[0].dtype  = \i_w$284 [41:40];
-  assign \i_w$284[0].special  = \i_w$284 [43:42];
-  assign \o_w$285[0]  = \i_w$284 ;
-  assign \o_w$285[0].code  = \i_w$284 [31:0];
-  assign \o_w$285[0].code[0]  = \i_w$284 [7:0];
-  assign \o_w$285[0].code[1]  = \i_w$284 [15:8];
-  assign \o_w$285[0].code[2]  = \i_w$284 [23:16];
-  assign \o_w$285[0].code[3]  = \i_w$284 [31:24];
-  assign \o_w$285[0].scale  = \i_w$284 [39:32];
-  assign \o_w$285[0].dtype  = \i_w$284 [41:40];
-  assign \o_w$285[0].special  = \i_w$284 [43:42];
-  assign \i_w$286[0]  = \i_w$286 ;
-  assign \i_w$286[0].code  = \i_w$286 [31:0];
-  assign \i_w$286[0].code[0]  = \i_w$286 [7:0];
-  assign \i_w$286[0].code[1]  = \i_w$286 [15:8];
-  assign \i_w$286[0].code[2]  = \i_w$286 [23:16];
-  assign \i_w$286[0].code[3]  = \i_w$286 [31:24];
-  assign \i_w$286[0].scale  = \i_w$286 [39:32];
-  assign \i_w$286[0].dtype  = \i_w$286 [41:40];
-  assign \i_w$286[0].special  = \i_w$286 [43:42];
-  assign \o_w$287[0]  = \i_w$286 ;
-  assign \o_w$287[0].code  = \i_w$286 [31:0];
-  assign \o_w$287[0].code[0]  = \i_w$286 [7:0];
-  assign \o_w$287[0].code[1]  = \i_w$286 [15:8];
-  assign \o_w$287[0].code[2]  = \i_w$286 [23:16];
-  assign \o_w$287[0].code[3]  = \i_w$286 [31:24];
-  assign \o_w$287[0].scale  = \i_w$286 [39:32];
-  assign \o_w$287[0].dtype  = \i_w$286 [41:40];
-  assign \o_w$287[0].special  = \i_w$286 [43:42];
-  assign \i_w$288[0]  = \i_w$288 ;
-  assign \i_w$288[0].code  = \i_w$288 [31:0];
-  assign \i_w$288[0].code[0]  = \i_w$288 [7:0];
-  assign \i_w$288[0].code[1]  = \i_w$288 [15:8];
-  assign \i_w$288[0].code[2]  = \i_w$288 [23:16];
-  assign \i_w$288[0].code[3]  = \i_w$288 [31:24];
-  assign \i_w$288[0].scale  = \i_w$288 [39:32];
-  assign \i_w$288[0].dtype  = \i_w$288 [41:40];
-  assign \i_w$288[0].special  = \i_w$288 [43:42];
-  assign \w2_d2.code  = \i_w$288 [31:0];
-  assign \w2_d2.code[0]  = \i_w$288 [7:0];
-  assign \w2_d2.code[1]  = \i_w$288 [15:8];
-  assign \w2_d2.code[2]  = \i_w$288 [23:16];
-  assign \w2_d2.code[3]  = \i_w$288 [31:24];
-  assign \w2_d2.scale  = \i_w$288 [39:32];
-  assign \w2_d2.dtype  = \i_w$288 [41:40];
-  assign \w2_d2.special  = \i_w$288 [43:42];
-  assign \i_w$290[0]  = \i_w$290 ;
-  assign \i_w$290[0].code  = \i_w$290 [31:0];
-  assign \i_w$290[0].code[0]  = \i_w$290 [7:0];
-  assign \i_w$290[0].code[1]  = \i_w$290 [15:8];
-  assign \i_w$290[0].code[2]  = \i_w$290 [23:16];
-  assign \i_w$290[0].code[3]  = \i_w$290 [31:24];
-  assign \i_w$290[0].scale  = \i_w$290 [39:32];
-  assign \i_w$290[0].dtype  = \i_w$290 [41:40];
-  assign \i_w$290[0].special  = \i_w$290 [43:42];
-  assign \o_w$291[0]  = \i_w$290 ;
-  assign \o_w$291[0].code  = \i_w$290 [31:0];
-  assign \o_w$291[0].code[0]  = \i_w$290 [7:0];
-  assign \o_w$291[0].code[1]  = \i_w$290 [15:8];
-  assign \o_w$291[0].code[2]  = \i_w$290 [23:16];
-  assign \o_w$291[0].code[3]  = \i_w$290 [31:24];
-  assign \o_w$291[0].scale  = \i_w$290 [39:32];
-  assign \o_w$291[0].dtype  = \i_w$290 [41:40];
-  assign \o_w$291[0].special  = \i_w$290 [43:42];
-  assign \i_w$292[0]  = \i_w$292 ;
-  assign \i_w$292[0].code  = \i_w$292 [31:0];
-  assign \i_w$292[0].code[0]  = \i_w$292 [7:0];
-  assign \i_w$292[0].code[1]  = \i_w$292 [15:8];
-  assign \i_w$292[0].code[2]  = \i_w$292 [23:16];
-  assign \i_w$292[0].code[3]  = \i_w$292 [31:24];
-  assign \i_w$292[0].scale  = \i_w$292 [39:32];
-  assign \i_w$292[0].dtype  = \i_w$292 [41:40];
-  assign \i_w$292[0].special  = \i_w$292 [43:42];
-  assign \o_w$293[0]  = \i_w$292 ;
-  assign \o_w$293[0].code  = \i_w$292 [31:0];
-  assign \o_w$293[0].code[0]  = \i_w$292 [7:0];
-  assign \o_w$293[0].code[1]  = \i_w$292 [15:8];
-  assign \o_w$293[0].code[2]  = \i_w$292 [23:16];
-  assign \o_w$293[0].code[3]  = \i_w$292 [31:24];
-  assign \o_w$293[0].scale  = \i_w$292 [39:32];
-  assign \o_w$293[0].dtype  = \i_w$292 [41:40];
-  assign \o_w$293[0].special  = \i_w$292 [43:42];
-  assign \i_w$294[0]  = \i_w$294 ;
-  assign \i_w$294[0].code  = \i_w$294 [31:0];
-  assign \i_w$294[0].code[0]  = \i_w$294 [7:0];
-  assign \i_w$294[0].code[1]  = \i_w$294 [15:8];
-  assign \i_w$294[0].code[2]  = \i_w$294 [23:16];
-  assign \i_w$294[0].code[3]  = \i_w$294 [31:24];
-  assign \i_w$294[0].scale  = \i_w$294 [39:32];
-  assign \i_w$294[0].dtype  = \i_w$294 [41:40];
-  assign \i_w$294[0].special  = \i_w$294 [43:42];
-  assign \o_w$295[0]  = \i_w$294 ;
-  assign \o_w$295[0].code  = \i_w$294 [31:0];
-  assign \o_w$295[0].code[0]  = \i_w$294 [7:0];
-  assign \o_w$295[0].code[1]  = \i_w$294 [15:8];
-  assign \o_w$295[0].code[2]  = \i_w$294 [23:16];
-  assign \o_w$295[0].code[3]  = \i_w$294 [31:24];
-  assign \o_w$295[0].scale  = \i_w$294 [39:32];
-  assign \o_w$295[0].dtype  = \i_w$294 [41:40];
-  assign \o_w$295[0].special  = \i_w$294 [43:42];
-  assign \i_w$296[0]  = \i_w$296 ;
-  assign \i_w$296[0].code  = \i_w$296 [31:0];
-  assign \i_w$296[0].code[0]  = \i_w$296 [7:0];
-  assign \i_w$296[0].code[1]  = \i_w$296 [15:8];
-  assign \i_w$296[0].code[2]  = \i_w$296 [23:16];
-  assign \i_w$296[0].code[3]  = \i_w$296 [31:24];
-  assign \i_w$296[0].scale  = \i_w$296 [39:32];
-  assign \i_w$296[0].dtype  = \i_w$296 [41:40];
-  assign \i_w$296[0].special  = \i_w$296 [43:42];
-  assign \o_w$297[0]  = \i_w$296 ;
-  assign \o_w$297[0].code  = \i_w$296 [31:0];
-  assign \o_w$297[0].code[0]  = \i_w$296 [7:0];
-  assign \o_w$297[0].code[1]  = \i_w$296 [15:8];
-  assign \o_w$297[0].code[2]  = \i_w$296 [23:16];
-  assign \o_w$297[0].code[3]  = \i_w$296 [31:24];
-  assign \o_w$297[0].scale  = \i_w$296 [39:32];
-  assign \o_w$297[0].dtype  = \i_w$296 [41:40];
-  assign \o_w$297[0].special  = \i_w$296 [43:42];
-  assign \i_w$298[0]  = \i_w$298 ;
-  assign \i_w$298[0].code  = \i_w$298 [31:0];
-  assign \i_w$298[0].code[0]  = \i_w$298 [7:0];
-  assign \i_w$298[0].code[1]  = \i_w$298 [15:8];
-  assign \i_w$298[0].code[2]  = \i_w$298 [23:16];
-  assign \i_w$298[0].code[3]  = \i_w$298 [31:24];
-  assign \i_w$298[0].scale  = \i_w$298 [39:32];
-  assign \i_w$298[0].dtype  = \i_w$298 [41:40];
-  assign \i_w$298[0].special  = \i_w$298 [43:42];
-  assign \o_w$299[0]  = \i_w$298 ;
-  assign \o_w$299[0].code  = \i_w$298 [31:0];
-  assign \o_w$299[0].code[0]  = \i_w$298 [7:0];
-  assign \o_w$299[0].code[1]  = \i_w$298 [15:8];
-  assign \o_w$299[0].code[2]  = \i_w$298 [23:16];
-  assign \o_w$299[0].code[3]  = \i_w$298 [31:24];
-  assign \o_w$299[0].scale  = \i_w$298 [39:32];
-  assign \o_w$299[0].dtype  = \i_w$298 [41:40];
-  assign \o_w$299[0].special  = \i_w$298 [43:42];
-  assign \i_w$300[0]  = \i_w$300 ;
-  assign \i_w$300[0].code  = \i_w$300 [31:0];
-  assign \i_w$300[0].code[0]  = \i_w$300 [7:0];
-  assign \i_w$300[0].code[1]  = \i_w$300 [15:8];
-  assign \i_w$300[0].code[2]  = \i_w$300 [23:16];
-  assign \i_w$300[0].code[3]  = \i_w$300 [31:24];
-  assign \i_w$300[0].scale  = \i_w$300 [39:32];
-  assign \i_w$300[0].dtype  = \i_w$300 [41:40];
-  assign \i_w$300[0].special  = \i_w$300 [43:42];
-  assign \o_w$301[0]  = \i_w$300 ;
-  assign \o_w$301[0].code  = \i_w$300 [31:0];
-  assign \o_w$301[0].code[0]  = \i_w$300 [7:0];
-  assign \o_w$301[0].code[1]  = \i_w$300 [15:8];
-  assign \o_w$301[0].code[2]  = \i_w$300 [23:16];
-  assign \o_w$301[0].code[3]  = \i_w$300 [31:24];
-  assign \o_w$301[0].scale  = \i_w$300 [39:32];
-  assign \o_w$301[0].dtype  = \i_w$300 [41:40];
-  assign \o_w$301[0].special  = \i_w$300 [43:42];
-  assign \i_w$302[0]  = \i_w$302 ;
-  assign \i_w$302[0].code  = \i_w$302 [31:0];
-  assign \i_w$302[0].code[0]  = \i_w$302 [7:0];
-  assign \i_w$302[0].code[1]  = \i_w$302 [15:8];
-  assign \i_w$302[0].code[2]  = \i_w$302 [23:16];
-  assign \i_w$302[0].code[3]  = \i_w$302 [31:24];
-  assign \i_w$302[0].scale  = \i_w$302 [39:32];
-  assign \i_w$302[0].dtype  = \i_w$302 [41:40];
-  assign \i_w$302[0].special  = \i_w$302 [43:42];
-  assign \o_w$303[0]  = \i_w$302 ;
-  assign \o_w$303[0].code  = \i_w$302 [31:0];
-  assign \o_w$303[0].code[0]  = \i_w$302 [7:0];
-  assign \o_w$303[0].code[1]  = \i_w$302 [15:8];
-  assign \o_w$303[0].code[2]  = \i_w$302 [23:16];
-  assign \o_w$303[0].code[3]  = \i_w$302 [31:24];
-  assign \o_w$303[0].scale  = \i_w$302 [39:32];
-  assign \o_w$303[0].dtype  = \i_w$302 [41:40];
-  assign \o_w$303[0].special  = \i_w$302 [43:42];
-  assign \i_w$304[0]  = \i_w$304 ;
-  assign \i_w$304[0].code  = \i_w$304 [31:0];
-  assign \i_w$304[0].code[0]  = \i_w$304 [7:0];
-  assign \i_w$304[0].code[1]  = \i_w$304 [15:8];
-  assign \i_w$304[0].code[2]  = \i_w$304 [23:16];
-  assign \i_w$304[0].code[3]  = \i_w$304 [31:24];
-  assign \i_w$304[0].scale  = \i_w$304 [39:32];
-  assign \i_w$304[0].dtype  = \i_w$304 [41:40];
-  assign \i_w$304[0].special  = \i_w$304 [43:42];
-  assign \w3_d3.code  = \i_w$304 [31:0];
-  assign \w3_d3.code[0]  = \i_w$304 [7:0];
-  assign \w3_d3.code[1]  = \i_w$304 [15:8];
-  assign \w3_d3.code[2]  = \i_w$304 [23:16];
-  assign \w3_d3.code[3]  = \i_w$304 [31:24];
-  assign \w3_d3.scale  = \i_w$304 [39:32];
-  assign \w3_d3.dtype  = \i_w$304 [41:40];
-  assign \w3_d3.special  = \i_w$304 [43:42];
-  assign \i_w$306[0]  = \i_w$306 ;
-  assign \i_w$306[0].code  = \i_w$306 [31:0];
-  assign \i_w$306[0].code[0]  = \i_w$306 [7:0];
-  assign \i_w$306[0].code[1]  = \i_w$306 [15:8];
-  assign \i_w$306[0].code[2]  = \i_w$306 [23:16];
-  assign \i_w$306[0].code[3]  = \i_w$306 [31:24];
-  assign \i_w$306[0].scale  = \i_w$306 [39:32];
-  assign \i_w$306[0].dtype  = \i_w$306 [41:40];
-  assign \i_w$306[0].special  = \i_w$306 [43:42];
-  assign \o_w$307[0]  = \i_w$306 ;
-  assign \o_w$307[0].code  = \i_w$306 [31:0];
-  assign \o_w$307[0].code[0]  = \i_w$306 [7:0];
-  assign \o_w$307[0].code[1]  = \i_w$306 [15:8];
-  assign \o_w$307[0].code[2]  = \i_w$306 [23:16];
-  assign \o_w$307[0].code[3]  = \i_w$306 [31:24];
-  assign \o_w$307[0].scale  = \i_w$306 [39:32];
-  assign \o_w$307[0].dtype  = \i_w$306 [41:40];
-  assign \o_w$307[0].special  = \i_w$306 [43:42];
-  assign \i_w$308[0]  = \i_w$308 ;
-  assign \i_w$308[0].code  = \i_w$308 [31:0];
-  assign \i_w$308[0].code[0]  = \i_w$308 [7:0];
-  assign \i_w$308[0].code[1]  = \i_w$308 [15:8];
-  assign \i_w$308[0].code[2]  = \i_w$308 [23:16];
-  assign \i_w$308[0].code[3]  = \i_w$308 [31:24];
-  assign \i_w$308[0].scale  = \i_w$308 [39:32];
-  assign \i_w$308[0].dtype  = \i_w$308 [41:40];
-  assign \i_w$308[0].special  = \i_w$308 [43:42];
-  assign \o_w$309[0]  = \i_w$308 ;
-  assign \o_w$309[0].code  = \i_w$308 [31:0];
-  assign \o_w$309[0].code[0]  = \i_w$308 [7:0];
-  assign \o_w$309[0].code[1]  = \i_w$308 [15:8];
-  assign \o_w$309[0].code[2]  = \i_w$308 [23:16];
-  assign \o_w$309[0].code[3]  = \i_w$308 [31:24];
-  assign \o_w$309[0].scale  = \i_w$308 [39:32];
-  assign \o_w$309[0].dtype  = \i_w$308 [41:40];
-  assign \o_w$309[0].special  = \i_w$308 [43:42];
-  assign \i_w$310[0]  = \i_w$310 ;
-  assign \i_w$310[0].code  = \i_w$310 [31:0];
-  assign \i_w$310[0].code[0]  = \i_w$310 [7:0];
-  assign \i_w$310[0].code[1]  = \i_w$310 [15:8];
-  assign \i_w$310[0].code[2]  = \i_w$310 [23:16];
-  assign \i_w$310[0].code[3]  = \i_w$310 [31:24];
-  assign \i_w$310[0].scale  = \i_w$310 [39:32];
-  assign \i_w$310[0].dtype  = \i_w$310 [41:40];
-  assign \i_w$310[0].special  = \i_w$310 [43:42];
-  assign \o_w$311[0]  = \i_w$310 ;
-  assign \o_w$311[0].code  = \i_w$310 [31:0];
-  assign \o_w$311[0].code[0]  = \i_w$310 [7:0];
-  assign \o_w$311[0].code[1]  = \i_w$310 [15:8];
-  assign \o_w$311[0].code[2]  = \i_w$310 [23:16];
-  assign \o_w$311[0].code[3]  = \i_w$310 [31:24];
-  assign \o_w$311[0].scale  = \i_w$310 [39:32];
-  assign \o_w$311[0].dtype  = \i_w$310 [41:40];
-  assign \o_w$311[0].special  = \i_w$310 [43:42];
-  assign \i_w$312[0]  = \i_w$312 ;
-  assign \i_w$312[0].code  = \i_w$312 [31:0];
-  assign \i_w$312[0].code[0]  = \i_w$312 [7:0];
-  assign \i_w$312[0].code[1]  = \i_w$312 [15:8];
-  assign \i_w$312[0].code[2]  = \i_w$312 [23:16];
-  assign \i_w$312[0].code[3]  = \i_w$312 [31:24];
-  assign \i_w$312[0].scale  = \i_w$312 [39:32];
-  assign \i_w$312[0].dtype  = \i_w$312 [41:40];
-  assign \i_w$312[0].special  = \i_w$312 [43:42];
-  assign \o_w$313[0]  = \i_w$312 ;
-  assign \o_w$313[0].code  = \i_w$312 [31:0];
-  assign \o_w$313[0].code[0]  = \i_w$312 [7:0];
-  assign \o_w$313[0].code[1]  = \i_w$312 [15:8];
-  assign \o_w$313[0].code[2]  = \i_w$312 [23:16];
-  assign \o_w$313[0].code[3]  = \i_w$312 [31:24];
-  assign \o_w$313[0].scale  = \i_w$312 [39:32];
-  assign \o_w$313[0].dtype  = \i_w$312 [41:40];
-  assign \o_w$313[0].special  = \i_w$312 [43:42];
-  assign \i_w$314[0]  = \i_w$314 ;
-  assign \i_w$314[0].code  = \i_w$314 [31:0];
-  assign \i_w$314[0].code[0]  = \i_w$314 [7:0];
-  assign \i_w$314[0].code[1]  = \i_w$314 [15:8];
-  assign \i_w$314[0].code[2]  = \i_w$314 [23:16];
-  assign \i_w$314[0].code[3]  = \i_w$314 [31:24];
-  assign \i_w$314[0].scale  = \i_w$314 [39:32];
-  assign \i_w$314[0].dtype  = \i_w$314 [41:40];
-  assign \i_w$314[0].special  = \i_w$314 [43:42];
-  assign \o_w$315[0]  = \i_w$314 ;
-  assign \o_w$315[0].code  = \i_w$314 [31:0];
-  assign \o_w$315[0].code[0]  = \i_w$314 [7:0];
-  assign \o_w$315[0].code[1]  = \i_w$314 [15:8];
-  assign \o_w$315[0].code[2]  = \i_w$314 [23:16];
-  assign \o_w$315[0].code[3]  = \i_w$314 [31:24];
-  assign \o_w$315[0].scale  = \i_w$314 [39:32];
-  assign \o_w$315[0].dtype  = \i_w$314 [41:40];
-  assign \o_w$315[0].special  = \i_w$314 [43:42];
-  assign \i_w$316[0]  = \i_w$316 ;
-  assign \i_w$316[0].code  = \i_w$316 [31:0];
-  assign \i_w$316[0].code[0]  = \i_w$316 [7:0];
-  assign \i_w$316[0].code[1]  = \i_w$316 [15:8];
-  assign \i_w$316[0].code[2]  = \i_w$316 [23:16];
-  assign \i_w$316[0].code[3]  = \i_w$316 [31:24];
-  assign \i_w$316[0].scale  = \i_w$316 [39:32];
-  assign \i_w$316[0].dtype  = \i_w$316 [41:40];
-  assign \i_w$316[0].special  = \i_w$316 [43:42];
-  assign \o_w$317[0]  = \i_w$316 ;
-  assign \o_w$317[0].code  = \i_w$316 [31:0];
-  assign \o_w$317[0].code[0]  = \i_w$316 [7:0];
-  assign \o_w$317[0].code[1]  = \i_w$316 [15:8];
-  assign \o_w$317[0].code[2]  = \i_w$316 [23:16];
-  assign \o_w$317[0].code[3]  = \i_w$316 [31:24];
-  assign \o_w$317[0].scale  = \i_w$316 [39:32];
-  assign \o_w$317[0].dtype  = \i_w$316 [41:40];
-  assign \o_w$317[0].special  = \i_w$316 [43:42];
-  assign \i_w$318[0]  = \i_w$318 ;
-  assign \i_w$318[0].code  = \i_w$318 [31:0];
-  assign \i_w$318[0].code[0]  = \i_w$318 [7:0];
-  assign \i_w$318[0].code[1]  = \i_w$318 [15:8];
-  assign \i_w$318[0].code[2]  = \i_w$318 [23:16];
-  assign \i_w$318[0].code[3]  = \i_w$318 [31:24];
-  assign \i_w$318[0].scale  = \i_w$318 [39:32];
-  assign \i_w$318[0].dtype  = \i_w$318 [41:40];
-  assign \i_w$318[0].special  = \i_w$318 [43:42];
-  assign \o_w$319[0]  = \i_w$318 ;
-  assign \o_w$319[0].code  = \i_w$318 [31:0];
-  assign \o_w$319[0].code[0]  = \i_w$318 [7:0];
-  assign \o_w$319[0].code[1]  = \i_w$318 [15:8];
-  assign \o_w$319[0].code[2]  = \i_w$318 [23:16];
-  assign \o_w$319[0].code[3]  = \i_w$318 [31:24];
-  assign \o_w$319[0].scale  = \i_w$318 [39:32];
-  assign \o_w$319[0].dtype  = \i_w$318 [41:40];
-  assign \o_w$319[0].special  = \i_w$318 [43:42];
-  assign \i_w$320[0]  = \i_w$320 ;
-  assign \i_w$320[0].code  = \i_w$320 [31:0];
-  assign \i_w$320[0].code[0]  = \i_w$320 [7:0];
-  assign \i_w$320[0].code[1]  = \i_w$320 [15:8];
-  assign \i_w$320[0].code[2]  = \i_w$320 [23:16];
-  assign \i_w$320[0].code[3]  = \i_w$320 [31:24];
-  assign \i_w$320[0].scale  = \i_w$320 [39:32];
-  assign \i_w$320[0].dtype  = \i_w$320 [41:40];
-  assign \i_w$320[0].special  = \i_w$320 [43:42];
-  assign \w4_d4.code  = \i_w$320 [31:0];
-  assign \w4_d4.code[0]  = \i_w$320 [7:0];
-  assign \w4_d4.code[1]  = \i_w$320 [15:8];
-  assign \w4_d4.code[2]  = \i_w$320 [23:16];
-  assign \w4_d4.code[3]  = \i_w$320 [31:24];
-  assign \w4_d4.scale  = \i_w$320 [39:32];
-  assign \w4_d4.dtype  = \i_w$320 [41:40];
-  assign \w4_d4.special  = \i_w$320 [43:42];
-  assign \i_w$322[0]  = \i_w$322 ;
-  assign \i_w$322[0].code  = \i_w$322 [31:0];
-  assign \i_w$322[0].code[0]  = \i_w$322 [7:0];
-  assign \i_w$322[0].code[1]  = \i_w$322 [15:8];
-  assign \i_w$322[0].code[2]  = \i_w$322 [23:16];
-  assign \i_w$322[0].code[3]  = \i_w$322 [31:24];
-  assign \i_w$322[0].scale  = \i_w$322 [39:32];
-  assign \i_w$322[0].dtype  = \i_w$322 [41:40];
-  assign \i_w$322[0].special  = \i_w$322 [43:42];
-  assign \o_w$323[0]  = \i_w$322 ;
-  assign \o_w$323[0].code  = \i_w$322 [31:0];
-  assign \o_w$323[0].code[0]  = \i_w$322 [7:0];
-  assign \o_w$323[0].code[1]  = \i_w$322 [15:8];
-  assign \o_w$323[0].code[2]  = \i_w$322 [23:16];
-  assign \o_w$323[0].code[3]  = \i_w$322 [31:24];
-  assign \o_w$323[0].scale  = \i_w$322 [39:32];
-  assign \o_w$323[0].dtype  = \i_w$322 [41:40];
-  assign \o_w$323[0].special  = \i_w$322 [43:42];
-  assign \i_w$324[0]  = \i_w$324 ;
-  assign \i_w$324[0].code  = \i_w$324 [31:0];
-  assign \i_w$324[0].code[0]  = \i_w$324 [7:0];
-  assign \i_w$324[0].code[1]  = \i_w$324 [15:8];
-  assign \i_w$324[0].code[2]  = \i_w$324 [23:16];
-  assign \i_w$324[0].code[3]  = \i_w$324 [31:24];
-  assign \i_w$324[0].scale  = \i_w$324 [39:32];
-  assign \i_w$324[0].dtype  = \i_w$324 [41:40];
-  assign \i_w$324[0].special  = \i_w$324 [43:42];
-  assign \o_w$325[0]  = \i_w$324 ;
-  assign \o_w$325[0].code  = \i_w$324 [31:0];
-  assign \o_w$325[0].code[0]  = \i_w$324 [7:0];
-  assign \o_w$325[0].code[1]  = \i_w$324 [15:8];
-  assign \o_w$325[0].code[2]  = \i_w$324 [23:16];
-  assign \o_w$325[0].code[3]  = \i_w$324 [31:24];
-  assign \o_w$325[0].scale  = \i_w$324 [39:32];
-  assign \o_w$325[0].dtype  = \i_w$324 [41:40];
-  assign \o_w$325[0].special  = \i_w$324 [43:42];
-  assign \i_w$326[0]  = \i_w$326 ;
-  assign \i_w$326[0].code  = \i_w$326 [31:0];
-  assign \i_w$326[0].code[0]  = \i_w$326 [7:0];
-  assign \i_w$326[0].code[1]  = \i_w$326 [15:8];
-  assign \i_w$326[0].code[2]  = \i_w$326 [23:16];
-  assign \i_w$326[0].code[3]  = \i_w$326 [31:24];
-  assign \i_w$326[0].scale  = \i_w$326 [39:32];
-  assign \i_w$326[0].dtype  = \i_w$326 [41:40];
-  assign \i_w$326[0].special  = \i_w$326 [43:42];
-  assign \o_w$327[0]  = \i_w$326 ;
-  assign \o_w$327[0].code  = \i_w$326 [31:0];
-  assign \o_w$327[0].code[0]  = \i_w$326 [7:0];
-  assign \o_w$327[0].code[1]  = \i_w$326 [15:8];
-  assign \o_w$327[0].code[2]  = \i_w$326 [23:16];
-  assign \o_w$327[0].code[3]  = \i_w$326 [31:24];
-  assign \o_w$327[0].scale  = \i_w$326 [39:32];
-  assign \o_w$327[0].dtype  = \i_w$326 [41:40];
-  assign \o_w$327[0].special  = \i_w$326 [43:42];
-  assign \i_w$328[0]  = \i_w$328 ;
-  assign \i_w$328[0].code  = \i_w$328 [31:0];
-  assign \i_w$328[0].code[0]  = \i_w$328 [7:0];
-  assign \i_w$328[0].code[1]  = \i_w$328 [15:8];
-  assign \i_w$328[0].code[2]  = \i_w$328 [23:16];
-  assign \i_w$328[0].code[3]  = \i_w$328 [31:24];
-  assign \i_w$328[0].scale  = \i_w$328 [39:32];
-  assign \i_w$328[0].dtype  = \i_w$328 [41:40];
-  assign \i_w$328[0].special  = \i_w$328 [43:42];
-  assign \o_w$329[0]  = \i_w$328 ;
-  assign \o_w$329[0].code  = \i_w$328 [31:0];
-  assign \o_w$329[0].code[0]  = \i_w$328 [7:0];
-  assign \o_w$329[0].code[1]  = \i_w$328 [15:8];
-  assign \o_w$329[0].code[2]  = \i_w$328 [23:16];
-  assign \o_w$329[0].code[3]  = \i_w$328 [31:24];
-  assign \o_w$329[0].scale  = \i_w$328 [39:32];
-  assign \o_w$329[0].dtype  = \i_w$328 [41:40];
-  assign \o_w$329[0].special  = \i_w$328 [43:42];
-  assign \i_w$330[0]  = \i_w$330 ;
-  assign \i_w$330[0].code  = \i_w$330 [31:0];
-  assign \i_w$330[0].code[0]  = \i_w$330 [7:0];
-  assign \i_w$330[0].code[1]  = \i_w$330 [15:8];
-  assign \i_w$330[0].code[2]  = \i_w$330 [23:16];
-  assign \i_w$330[0].code[3]  = \i_w$330 [31:24];
-  assign \i_w$330[0].scale  = \i_w$330 [39:32];
-  assign \i_w$330[0].dtype  = \i_w$330 [41:40];
-  assign \i_w$330[0].special  = \i_w$330 [43:42];
-  assign \o_w$331[0]  = \i_w$330 ;
-  assign \o_w$331[0].code  = \i_w$330 [31:0];
-  assign \o_w$331[0].code[0]  = \i_w$330 [7:0];
-  assign \o_w$331[0].code[1]  = \i_w$330 [15:8];
-  assign \o_w$331[0].code[2]  = \i_w$330 [23:16];
-  assign \o_w$331[0].code[3]  = \i_w$330 [31:24];
-  assign \o_w$331[0].scale  = \i_w$330 [39:32];
-  assign \o_w$331[0].dtype  = \i_w$330 [41:40];
-  assign \o_w$331[0].special  = \i_w$330 [43:42];
-  assign \i_w$332[0]  = \i_w$332 ;
-  assign \i_w$332[0].code  = \i_w$332 [31:0];
-  assign \i_w$332[0].code[0]  = \i_w$332 [7:0];
-  assign \i_w$332[0].code[1]  = \i_w$332 [15:8];
-  assign \i_w$332[0].code[2]  = \i_w$332 [23:16];
-  assign \i_w$332[0].code[3]  = \i_w$332 [31:24];
-  assign \i_w$332[0].scale  = \i_w$332 [39:32];
-  assign \i_w$332[0].dtype  = \i_w$332 [41:40];
-  assign \i_w$332[0].special  = \i_w$332 [43:42];
-  assign \o_w$333[0]  = \i_w$332 ;
-  assign \o_w$333[0].code  = \i_w$332 [31:0];
-  assign \o_w$333[0].code[0]  = \i_w$332 [7:0];
-  assign \o_w$333[0].code[1]  = \i_w$332 [15:8];
-  assign \o_w$333[0].code[2]  = \i_w$332 [23:16];
-  assign \o_w$333[0].code[3]  = \i_w$332 [31:24];
-  assign \o_w$333[0].scale  = \i_w$332 [39:32];
-  assign \o_w$333[0].dtype  = \i_w$332 [41:40];
-  assign \o_w$333[0].special  = \i_w$332 [43:42];
-  assign \i_w$334[0]  = \i_w$334 ;
-  assign \i_w$334[0].code  = \i_w$334 [31:0];
-  assign \i_w$334[0].code[0]  = \i_w$334 [7:0];
-  assign \i_w$334[0].code[1]  = \i_w$334 [15:8];
-  assign \i_w$334[0].code[2]  = \i_w$334 [23:16];
-  assign \i_w$334[0].code[3]  = \i_w$334 [31:24];
-  assign \i_w$334[0].scale  = \i_w$334 [39:32];
-  assign \i_w$334[0].dtype  = \i_w$334 [41:40];
-  assign \i_w$334[0].special  = \i_w$334 [43:42];
-  assign \o_w$335[0]  = \i_w$334 ;
-  assign \o_w$335[0].code  = \i_w$334 [31:0];
-  assign \o_w$335[0].code[0]  = \i_w$334 [7:0];
-  assign \o_w$335[0].code[1]  = \i_w$334 [15:8];
-  assign \o_w$335[0].code[2]  = \i_w$334 [23:16];
-  assign \o_w$335[0].code[3]  = \i_w$334 [31:24];
-  assign \o_w$335[0].scale  = \i_w$334 [39:32];
-  assign \o_w$335[0].dtype  = \i_w$334 [41:40];
-  assign \o_w$335[0].special  = \i_w$334 [43:42];
-  assign \i_w$336[0]  = \i_w$336 ;
-  assign \i_w$336[0].code  = \i_w$336 [31:0];
-  assign \i_w$336[0].code[0]  = \i_w$336 [7:0];
-  assign \i_w$336[0].code[1]  = \i_w$336 [15:8];
-  assign \i_w$336[0].code[2]  = \i_w$336 [23:16];
-  assign \i_w$336[0].code[3]  = \i_w$336 [31:24];
-  assign \i_w$336[0].scale  = \i_w$336 [39:32];
-  assign \i_w$336[0].dtype  = \i_w$336 [41:40];
-  assign \i_w$336[0].special  = \i_w$336 [43:42];
-  assign \w5_d5.code  = \i_w$336 [31:0];
-  assign \w5_d5.code[0]  = \i_w$336 [7:0];
-  assign \w5_d5.code[1]  = \i_w$336 [15:8];
-  assign \w5_d5.code[2]  = \i_w$336 [23:16];
-  assign \w5_d5.code[3]  = \i_w$336 [31:24];
-  assign \w5_d5.scale  = \i_w$336 [39:32];
-  assign \w5_d5.dtype  = \i_w$336 [41:40];
-  assign \w5_d5.special  = \i_w$336 [43:42];
-  assign \i_w$338[0]  = \i_w$338 ;
-  assign \i_w$338[0].code  = \i_w$338 [31:0];
-  assign \i_w$338[0].code[0]  = \i_w$338 [7:0];
-  assign \i_w$338[0].code[1]  = \i_w$338 [15:8];
-  assign \i_w$338[0].code[2]  = \i_w$338 [23:16];
-  assign \i_w$338[0].code[3]  = \i_w$338 [31:24];
-  assign \i_w$338[0].scale  = \i_w$338 [39:32];
-  assign \i_w$338[0].dtype  = \i_w$338 [41:40];
-  assign \i_w$338[0].special  = \i_w$338 [43:42];
-  assign \o_w$339[0]  = \i_w$338 ;
-  assign \o_w$339[0].code  = \i_w$338 [31:0];
-  assign \o_w$339[0].code[0]  = \i_w$338 [7:0];
-  assign \o_w$339[0].code[1]  = \i_w$338 [15:8];
-  assign \o_w$339[0].code[2]  = \i_w$338 [23:16];
-  assign \o_w$339[0].code[3]  = \i_w$338 [31:24];
-  assign \o_w$339[0].scale  = \i_w$338 [39:32];
-  assign \o_w$339[0].dtype  = \i_w$338 [41:40];
-  assign \o_w$339[0].special  = \i_w$338 [43:42];
-  assign \i_w$340[0]  = \i_w$340 ;
-  assign \i_w$340[0].code  = \i_w$340 [31:0];
-  assign \i_w$340[0].code[0]  = \i_w$340 [7:0];
-  assign \i_w$340[0].code[1]  = \i_w$340 [15:8];
-  assign \i_w$340[0].code[2]  = \i_w$340 [23:16];
-  assign \i_w$340[0].code[3]  = \i_w$340 [31:24];
-  assign \i_w$340[0].scale  = \i_w$340 [39:32];
-  assign \i_w$340[0].dtype  = \i_w$340 [41:40];
-  assign \i_w$340[0].special  = \i_w$340 [43:42];
-  assign \o_w$341[0]  = \i_w$340 ;
-  assign \o_w$341[0].code  = \i_w$340 [31:0];
-  assign \o_w$341[0].code[0]  = \i_w$340 [7:0];
-  assign \o_w$341[0].code[1]  = \i_w$340 [15:8];
-  assign \o_w$341[0].code[2]  = \i_w$340 [23:16];
-  assign \o_w$341[0].code[3]  = \i_w$340 [31:24];
-  assign \o_w$341[0].scale  = \i_w$340 [39:32];
-  assign \o_w$341[0].dtype  = \i_w$340 [41:40];
-  assign \o_w$341[0].special  = \i_w$340 [43:42];
-  assign \i_w$342[0]  = \i_w$342 ;
-  assign \i_w$342[0].code  = \i_w$342 [31:0];
-  assign \i_w$342[0].code[0]  = \i_w$342 [7:0];
-  assign \i_w$342[0].code[1]  = \i_w$342 [15:8];
-  assign \i_w$342[0].code[2]  = \i_w$342 [23:16];
-  assign \i_w$342[0].code[3]  = \i_w$342 [31:24];
-  assign \i_w$342[0].scale  = \i_w$342 [39:32];
-  assign \i_w$342[0].dtype  = \i_w$342 [41:40];
-  assign \i_w$342[0].special  = \i_w$342 [43:42];
-  assign \o_w$343[0]  = \i_w$342 ;
-  assign \o_w$343[0].code  = \i_w$342 [31:0];
-  assign \o_w$343[0].code[0]  = \i_w$342 [7:0];
-  assign \o_w$343[0].code[1]  = \i_w$342 [15:8];
-  assign \o_w$343[0].code[2]  = \i_w$342 [23:16];
-  assign \o_w$343[0].code[3]  = \i_w$342 [31:24];
-  assign \o_w$343[0].scale  = \i_w$342 [39:32];
-  assign \o_w$343[0].dtype  = \i_w$342 [41:40];
-  assign \o_w$343[0].special  = \i_w$342 [43:42];
-  assign \i_w$344[0]  = \i_w$344 ;
-  assign \i_w$344[0].code  = \i_w$344 [31:0];
-  assign \i_w$344[0].code[0]  = \i_w$344 [7:0];
-  assign \i_w$344[0].code[1]  = \i_w$344 [15:8];
-  assign \i_w$344[0].code[2]  = \i_w$344 [23:16];
-  assign \i_w$344[0].code[3]  = \i_w$344 [31:24];
-  assign \i_w$344[0].scale  = \i_w$344 [39:32];
-  assign \i_w$344[0].dtype  = \i_w$344 [41:40];
-  assign \i_w$344[0].special  = \i_w$344 [43:42];
-  assign \o_w$345[0]  = \i_w$344 ;
-  assign \o_w$345[0].code  = \i_w$344 [31:0];
-  assign \o_w$345[0].code[0]  = \i_w$344 [7:0];
-  assign \o_w$345[0].code[1]  = \i_w$344 [15:8];
-  assign \o_w$345[0].code[2]  = \i_w$344 [23:16];
-  assign \o_w$345[0].code[3]  = \i_w$344 [31:24];
-  assign \o_w$345[0].scale  = \i_w$344 [39:32];
-  assign \o_w$345[0].dtype  = \i_w$344 [41:40];
-  assign \o_w$345[0].special  = \i_w$344 [43:42];
-  assign \i_w$346[0]  = \i_w$346 ;
-  assign \i_w$346[0].code  = \i_w$346 [31:0];
-  assign \i_w$346[0].code[0]  = \i_w$346 [7:0];
-  assign \i_w$346[0].code[1]  = \i_w$346 [15:8];
-  assign \i_w$346[0].code[2]  = \i_w$346 [23:16];
-  assign \i_w$346[0].code[3]  = \i_w$346 [31:24];
-  assign \i_w$346[0].scale  = \i_w$346 [39:32];
-  assign \i_w$346[0].dtype  = \i_w$346 [41:40];
-  assign \i_w$346[0].special  = \i_w$346 [43:42];
-  assign \o_w$347[0]  = \i_w$346 ;
-  assign \o_w$347[0].code  = \i_w$346 [31:0];
-  assign \o_w$347[0].code[0]  = \i_w$346 [7:0];
-  assign \o_w$347[0].code[1]  = \i_w$346 [15:8];
-  assign \o_w$347[0].code[2]  = \i_w$346 [23:16];
-  assign \o_w$347[0].code[3]  = \i_w$346 [31:24];
-  assign \o_w$347[0].scale  = \i_w$346 [39:32];
-  assign \o_w$347[0].dtype  = \i_w$346 [41:40];
-  assign \o_w$347[0].special  = \i_w$346 [43:42];
-  assign \i_w$348[0]  = \i_w$348 ;
-  assign \i_w$348[0].code  = \i_w$348 [31:0];
-  assign \i_w$348[0].code[0]  = \i_w$348 [7:0];
-  assign \i_w$348[0].code[1]  = \i_w$348 [15:8];
-  assign \i_w$348[0].code[2]  = \i_w$348 [23:16];
-  assign \i_w$348[0].code[3]  = \i_w$348 [31:24];
-  assign \i_w$348[0].scale  = \i_w$348 [39:32];
-  assign \i_w$348[0].dtype  = \i_w$348 [41:40];
-  assign \i_w$348[0].special  = \i_w$348 [43:42];
-  assign \o_w$349[0]  = \i_w$348 ;
-  assign \o_w$349[0].code  = \i_w$348 [31:0];
-  assign \o_w$349[0].code[0]  = \i_w$348 [7:0];
-  assign \o_w$349[0].code[1]  = \i_w$348 [15:8];
-  assign \o_w$349[0].code[2]  = \i_w$348 [23:16];
-  assign \o_w$349[0].code[3]  = \i_w$348 [31:24];
-  assign \o_w$349[0].scale  = \i_w$348 [39:32];
-  assign \o_w$349[0].dtype  = \i_w$348 [41:40];
-  assign \o_w$349[0].special  = \i_w$348 [43:42];
-  assign \i_w$350[0]  = \i_w$350 ;
-  assign \i_w$350[0].code  = \i_w$350 [31:0];
-  assign \i_w$350[0].code[0]  = \i_w$350 [7:0];
-  assign \i_w$350[0].code[1]  = \i_w$350 [15:8];
-  assign \i_w$350[0].code[2]  = \i_w$350 [23:16];
-  assign \i_w$350[0].code[3]  = \i_w$350 [31:24];
-  assign \i_w$350[0].scale  = \i_w$350 [39:32];
-  assign \i_w$350[0].dtype  = \i_w$350 [41:40];
-  assign \i_w$350[0].special  = \i_w$350 [43:42];
-  assign \o_w$351[0]  = \i_w$350 ;
-  assign \o_w$351[0].code  = \i_w$350 [31:0];
-  assign \o_w$351[0].code[0]  = \i_w$350 [7:0];
-  assign \o_w$351[0].code[1]  = \i_w$350 [15:8];
-  assign \o_w$351[0].code[2]  = \i_w$350 [23:16];
-  assign \o_w$351[0].code[3]  = \i_w$350 [31:24];
-  assign \o_w$351[0].scale  = \i_w$350 [39:32];
-  assign \o_w$351[0].dtype  = \i_w$350 [41:40];
-  assign \o_w$351[0].special  = \i_w$350 [43:42];
-  assign \i_w$352[0]  = \i_w$352 ;
-  assign \i_w$352[0].code  = \i_w$352 [31:0];
-  assign \i_w$352[0].code[0]  = \i_w$352 [7:0];
-  assign \i_w$352[0].code[1]  = \i_w$352 [15:8];
-  assign \i_w$352[0].code[2]  = \i_w$352 [23:16];
-  assign \i_w$352[0].code[3]  = \i_w$352 [31:24];
-  assign \i_w$352[0].scale  = \i_w$352 [39:32];
-  assign \i_w$352[0].dtype  = \i_w$352 [41:40];
-  assign \i_w$352[0].special  = \i_w$352 [43:42];
-  assign \w6_d6.code  = \i_w$352 [31:0];
-  assign \w6_d6.code[0]  = \i_w$352 [7:0];
-  assign \w6_d6.code[1]  = \i_w$352 [15:8];
-  assign \w6_d6.code[2]  = \i_w$352 [23:16];
-  assign \w6_d6.code[3]  = \i_w$352 [31:24];
-  assign \w6_d6.scale  = \i_w$352 [39:32];
-  assign \w6_d6.dtype  = \i_w$352 [41:40];
-  assign \w6_d6.special  = \i_w$352 [43:42];
-  assign \i_w$354[0]  = \i_w$354 ;
-  assign \i_w$354[0].code  = \i_w$354 [31:0];
-  assign \i_w$354[0].code[0]  = \i_w$354 [7:0];
-  assign \i_w$354[0].code[1]  = \i_w$354 [15:8];
-  assign \i_w$354[0].code[2]  = \i_w$354 [23:16];
-  assign \i_w$354[0].code[3]  = \i_w$354 [31:24];
-  assign \i_w$354[0].scale  = \i_w$354 [39:32];
-  assign \i_w$354[0].dtype  = \i_w$354 [41:40];
-  assign \i_w$354[0].special  = \i_w$354 [43:42];
-  assign \o_w$355[0]  = \i_w$354 ;
-  assign \o_w$355[0].code  = \i_w$354 [31:0];
-  assign \o_w$355[0].code[0]  = \i_w$354 [7:0];
-  assign \o_w$355[0].code[1]  = \i_w$354 [15:8];
-  assign \o_w$355[0].code[2]  = \i_w$354 [23:16];
-  assign \o_w$355[0].code[3]  = \i_w$354 [31:24];
-  assign \o_w$355[0].scale  = \i_w$354 [39:32];
-  assign \o_w$355[0].dtype  = \i_w$354 [41:40];
-  assign \o_w$355[0].special  = \i_w$354 [43:42];
-  assign \i_w$356[0]  = \i_w$356 ;
-  assign \i_w$356[0].code  = \i_w$356 [31:0];
-  assign \i_w$356[0].code[0]  = \i_w$356 [7:0];
-  assign \i_w$356[0].code[1]  = \i_w$356 [15:8];
-  assign \i_w$356[0].code[2]  = \i_w$356 [23:16];
-  assign \i_w$356[0].code[3]  = \i_w$356 [31:24];
-  assign \i_w$356[0].scale  = \i_w$356 [39:32];
-  assign \i_w$356[0].dtype  = \i_w$356 [41:40];
-  assign \i_w$356[0].special  = \i_w$356 [43:42];
-  assign \o_w$357[0]  = \i_w$356 ;
-  assign \o_w$357[0].code  = \i_w$356 [31:0];
-  assign \o_w$357[0].code[0]  = \i_w$356 [7:0];
-  assign \o_w$357[0].code[1]  = \i_w$356 [15:8];
-  assign \o_w$357[0].code[2]  = \i_w$356 [23:16];
-  assign \o_w$357[0].code[3]  = \i_w$356 [31:24];
-  assign \o_w$357[0].scale  = \i_w$356 [39:32];
-  assign \o_w$357[0].dtype  = \i_w$356 [41:40];
-  assign \o_w$357[0].special  = \i_w$356 [43:42];
-  assign \i_w$358[0]  = \i_w$358 ;
-  assign \i_w$358[0].code  = \i_w$358 [31:0];
-  assign \i_w$358[0].code[0]  = \i_w$358 [7:0];
-  assign \i_w$358[0].code[1]  = \i_w$358 [15:8];
-  assign \i_w$358[0].code[2]  = \i_w$358 [23:16];
-  assign \i_w$358[0].code[3]  = \i_w$358 [31:24];
-  assign \i_w$358[0].scale  = \i_w$358 [39:32];
-  assign \i_w$358[0].dtype  = \i_w$358 [41:40];
-  assign \i_w$358[0].special  = \i_w$358 [43:42];
-  assign \o_w$359[0]  = \i_w$358 ;
-  assign \o_w$359[0].code  = \i_w$358 [31:0];
-  assign \o_w$359[0].code[0]  = \i_w$358 [7:0];
-  assign \o_w$359[0].code[1]  = \i_w$358 [15:8];
-  assign \o_w$359[0].code[2]  = \i_w$358 [23:16];
-  assign \o_w$359[0].code[3]  = \i_w$358 [31:24];
-  assign \o_w$359[0].scale  = \i_w$358 [39:32];
-  assign \o_w$359[0].dtype  = \i_w$358 [41:40];
-  assign \o_w$359[0].special  = \i_w$358 [43:42];
-  assign \i_w$360[0]  = \i_w$360 ;
-  assign \i_w$360[0].code  = \i_w$360 [31:0];
-  assign \i_w$360[0].code[0]  = \i_w$360 [7:0];
-  assign \i_w$360[0].code[1]  = \i_w$360 [15:8];
-  assign \i_w$360[0].code[2]  = \i_w$360 [23:16];
-  assign \i_w$360[0].code[3]  = \i_w$360 [31:24];
-  assign \i_w$360[0].scale  = \i_w$360 [39:32];
-  assign \i_w$360[0].dtype  = \i_w$360 [41:40];
-  assign \i_w$360[0].special  = \i_w$360 [43:42];
-  assign \o_w$361[0]  = \i_w$360 ;
-  assign \o_w$361[0].code  = \i_w$360 [31:0];
-  assign \o_w$361[0].code[0]  = \i_w$360 [7:0];
-  assign \o_w$361[0].code[1]  = \i_w$360 [15:8];
-  assign \o_w$361[0].code[2]  = \i_w$360 [23:16];
-  assign \o_w$361[0].code[3]  = \i_w$360 [31:24];
-  assign \o_w$361[0].scale  = \i_w$360 [39:32];
-  assign \o_w$361[0].dtype  = \i_w$360 [41:40];
-  assign \o_w$361[0].special  = \i_w$360 [43:42];
-  assign \i_w$362[0]  = \i_w$362 ;
-  assign \i_w$362[0].code  = \i_w$362 [31:0];
-  assign \i_w$362[0].code[0]  = \i_w$362 [7:0];
-  assign \i_w$362[0].code[1]  = \i_w$362 [15:8];
-  assign \i_w$362[0].code[2]  = \i_w$362 [23:16];
-  assign \i_w$362[0].code[3]  = \i_w$362 [31:24];
-  assign \i_w$362[0].scale  = \i_w$362 [39:32];
-  assign \i_w$362[0].dtype  = \i_w$362 [41:40];
-  assign \i_w$362[0].special  = \i_w$362 [43:42];
-  assign \o_w$363[0]  = \i_w$362 ;
-  assign \o_w$363[0].code  = \i_w$362 [31:0];
-  assign \o_w$363[0].code[0]  = \i_w$362 [7:0];
-  assign \o_w$363[0].code[1]  = \i_w$362 [15:8];
-  assign \o_w$363[0].code[2]  = \i_w$362 [23:16];
-  assign \o_w$363[0].code[3]  = \i_w$362 [31:24];
-  assign \o_w$363[0].scale  = \i_w$362 [39:32];
-  assign \o_w$363[0].dtype  = \i_w$362 [41:40];
-  assign \o_w$363[0].special  = \i_w$362 [43:42];
-  assign \i_w$364[0]  = \i_w$364 ;
-  assign \i_w$364[0].code  = \i_w$364 [31:0];
-  assign \i_w$364[0].code[0]  = \i_w$364 [7:0];
-  assign \i_w$364[0].code[1]  = \i_w$364 [15:8];
-  assign \i_w$364[0].code[2]  = \i_w$364 [23:16];
-  assign \i_w$364[0].code[3]  = \i_w$364 [31:24];
-  assign \i_w$364[0].scale  = \i_w$364 [39:32];
-  assign \i_w$364[0].dtype  = \i_w$364 [41:40];
-  assign \i_w$364[0].special  = \i_w$364 [43:42];
-  assign \o_w$365[0]  = \i_w$364 ;
-  assign \o_w$365[0].code  = \i_w$364 [31:0];
-  assign \o_w$365[0].code[0]  = \i_w$364 [7:0];
-  assign \o_w$365[0].code[1]  = \i_w$364 [15:8];
-  assign \o_w$365[0].code[2]  = \i_w$364 [23:16];
-  assign \o_w$365[0].code[3]  = \i_w$364 [31:24];
-  assign \o_w$365[0].scale  = \i_w$364 [39:32];
-  assign \o_w$365[0].dtype  = \i_w$364 [41:40];
-  assign \o_w$365[0].special  = \i_w$364 [43:42];
-  assign \i_w$366[0]  = \i_w$366 ;
-  assign \i_w$366[0].code  = \i_w$366 [31:0];
-  assign \i_w$366[0].code[0]  = \i_w$366 [7:0];
-  assign \i_w$366[0].code[1]  = \i_w$366 [15:8];
-  assign \i_w$366[0].code[2]  = \i_w$366 [23:16];
-  assign \i_w$366[0].code[3]  = \i_w$366 [31:24];
-  assign \i_w$366[0].scale  = \i_w$366 [39:32];
-  assign \i_w$366[0].dtype  = \i_w$366 [41:40];
-  assign \i_w$366[0].special  = \i_w$366 [43:42];
-  assign \o_w$367[0]  = \i_w$366 ;
-  assign \o_w$367[0].code  = \i_w$366 [31:0];
-  assign \o_w$367[0].code[0]  = \i_w$366 [7:0];
-  assign \o_w$367[0].code[1]  = \i_w$366 [15:8];
-  assign \o_w$367[0].code[2]  = \i_w$366 [23:16];
-  assign \o_w$367[0].code[3]  = \i_w$366 [31:24];
-  assign \o_w$367[0].scale  = \i_w$366 [39:32];
-  assign \o_w$367[0].dtype  = \i_w$366 [41:40];
-  assign \o_w$367[0].special  = \i_w$366 [43:42];
-  assign \i_w$368[0]  = \i_w$368 ;
-  assign \i_w$368[0].code  = \i_w$368 [31:0];
-  assign \i_w$368[0].code[0]  = \i_w$368 [7:0];
-  assign \i_w$368[0].code[1]  = \i_w$368 [15:8];
-  assign \i_w$368[0].code[2]  = \i_w$368 [23:16];
-  assign \i_w$368[0].code[3]  = \i_w$368 [31:24];
-  assign \i_w$368[0].scale  = \i_w$368 [39:32];
-  assign \i_w$368[0].dtype  = \i_w$368 [41:40];
-  assign \i_w$368[0].special  = \i_w$368 [43:42];
-  assign \w7_d7.code  = \i_w$368 [31:0];
-  assign \w7_d7.code[0]  = \i_w$368 [7:0];
-  assign \w7_d7.code[1]  = \i_w$368 [15:8];
-  assign \w7_d7.code[2]  = \i_w$368 [23:16];
-  assign \w7_d7.code[3]  = \i_w$368 [31:24];
-  assign \w7_d7.scale  = \i_w$368 [39:32];
-  assign \w7_d7.dtype  = \i_w$368 [41:40];
-  assign \w7_d7.special  = \i_w$368 [43:42];
-  assign \i_w$370[0]  = \i_w$370 ;
-  assign \i_w$370[0].code  = \i_w$370 [31:0];
-  assign \i_w$370[0].code[0]  = \i_w$370 [7:0];
-  assign \i_w$370[0].code[1]  = \i_w$370 [15:8];
-  assign \i_w$370[0].code[2]  = \i_w$370 [23:16];
-  assign \i_w$370[0].code[3]  = \i_w$370 [31:24];
-  assign \i_w$370[0].scale  = \i_w$370 [39:32];
-  assign \i_w$370[0].dtype  = \i_w$370 [41:40];
-  assign \i_w$370[0].special  = \i_w$370 [43:42];
-  assign \o_w$371[0]  = \i_w$370 ;
-  assign \o_w$371[0].code  = \i_w$370 [31:0];
-  assign \o_w$371[0].code[0]  = \i_w$370 [7:0];
-  assign \o_w$371[0].code[1]  = \i_w$370 [15:8];
-  assign \o_w$371[0].code[2]  = \i_w$370 [23:16];
-  assign \o_w$371[0].code[3]  = \i_w$370 [31:24];
-  assign \o_w$371[0].scale  = \i_w$370 [39:32];
-  assign \o_w$371[0].dtype  = \i_w$370 [41:40];
-  assign \o_w$371[0].special  = \i_w$370 [43:42];
-  assign \i_w$372[0]  = \i_w$372 ;
-  assign \i_w$372[0].code  = \i_w$372 [31:0];
-  assign \i_w$372[0].code[0]  = \i_w$372 [7:0];
-  assign \i_w$372[0].code[1]  = \i_w$372 [15:8];
-  assign \i_w$372[0].code[2]  = \i_w$372 [23:16];
-  assign \i_w$372[0].code[3]  = \i_w$372 [31:24];
-  assign \i_w$372[0].scale  = \i_w$372 [39:32];
-  assign \i_w$372[0].dtype  = \i_w$372 [41:40];
-  assign \i_w$372[0].special  = \i_w$372 [43:42];
-  assign \o_w$373[0]  = \i_w$372 ;
-  assign \o_w$373[0].code  = \i_w$372 [31:0];
-  assign \o_w$373[0].code[0]  = \i_w$372 [7:0];
-  assign \o_w$373[0].code[1]  = \i_w$372 [15:8];
-  assign \o_w$373[0].code[2]  = \i_w$372 [23:16];
-  assign \o_w$373[0].code[3]  = \i_w$372 [31:24];
-  assign \o_w$373[0].scale  = \i_w$372 [39:32];
-  assign \o_w$373[0].dtype  = \i_w$372 [41:40];
-  assign \o_w$373[0].special  = \i_w$372 [43:42];
-  assign \i_w$374[0]  = \i_w$374 ;
-  assign \i_w$374[0].code  = \i_w$374 [31:0];
-  assign \i_w$374[0].code[0]  = \i_w$374 [7:0];
-  assign \i_w$374[0].code[1]  = \i_w$374 [15:8];
-  assign \i_w$374[0].code[2]  = \i_w$374 [23:16];
-  assign \i_w$374[0].code[3]  = \i_w$374 [31:24];
-  assign \i_w$374[0].scale  = \i_w$374 [39:32];
-  assign \i_w$374[0].dtype  = \i_w$374 [41:40];
-  assign \i_w$374[0].special  = \i_w$374 [43:42];
-  assign \o_w$375[0]  = \i_w$374 ;
-  assign \o_w$375[0].code  = \i_w$374 [31:0];
-  assign \o_w$375[0].code[0]  = \i_w$374 [7:0];
-  assign \o_w$375[0].code[1]  = \i_w$374 [15:8];
-  assign \o_w$375[0].code[2]  = \i_w$374 [23:16];
-  assign \o_w$375[0].code[3]  = \i_w$374 [31:24];
-  assign \o_w$375[0].scale  = \i_w$374 [39:32];
-  assign \o_w$375[0].dtype  = \i_w$374 [41:40];
-  assign \o_w$375[0].special  = \i_w$374 [43:42];
-  assign \i_w$376[0]  = \i_w$376 ;
-  assign \i_w$376[0].code  = \i_w$376 [31:0];
-  assign \i_w$376[0].code[0]  = \i_w$376 [7:0];
-  assign \i_w$376[0].code[1]  = \i_w$376 [15:8];
-  assign \i_w$376[0].code[2]  = \i_w$376 [23:16];
-  assign \i_w$376[0].code[3]  = \i_w$376 [31:24];
-  assign \i_w$376[0].scale  = \i_w$376 [39:32];
-  assign \i_w$376[0].dtype  = \i_w$376 [41:40];
-  assign \i_w$376[0].special  = \i_w$376 [43:42];
-  assign \o_w$377[0]  = \i_w$376 ;
-  assign \o_w$377[0].code  = \i_w$376 [31:0];
-  assign \o_w$377[0].code[0]  = \i_w$376 [7:0];
-  assign \o_w$377[0].code[1]  = \i_w$376 [15:8];
-  assign \o_w$377[0].code[2]  = \i_w$376 [23:16];
-  assign \o_w$377[0].code[3]  = \i_w$376 [31:24];
-  assign \o_w$377[0].scale  = \i_w$376 [39:32];
-  assign \o_w$377[0].dtype  = \i_w$376 [41:40];
-  assign \o_w$377[0].special  = \i_w$376 [43:42];
-  assign \i_w$378[0]  = \i_w$378 ;
-  assign \i_w$378[0].code  = \i_w$378 [31:0];
-  assign \i_w$378[0].code[0]  = \i_w$378 [7:0];
-  assign \i_w$378[0].code[1]  = \i_w$378 [15:8];
-  assign \i_w$378[0].code[2]  = \i_w$378 [23:16];
-  assign \i_w$378[0].code[3]  = \i_w$378 [31:24];
-  assign \i_w$378[0].scale  = \i_w$378 [39:32];
-  assign \i_w$378[0].dtype  = \i_w$378 [41:40];
-  assign \i_w$378[0].special  = \i_w$378 [43:42];
-  assign \o_w$379[0]  = \i_w$378 ;
-  assign \o_w$379[0].code  = \i_w$378 [31:0];
-  assign \o_w$379[0].code[0]  = \i_w$378 [7:0];
-  assign \o_w$379[0].code[1]  = \i_w$378 [15:8];
-  assign \o_w$379[0].code[2]  = \i_w$378 [23:16];
-  assign \o_w$379[0].code[3]  = \i_w$378 [31:24];
-  assign \o_w$379[0].scale  = \i_w$378 [39:32];
-  assign \o_w$379[0].dtype  = \i_w$378 [41:40];
-  assign \o_w$379[0].special  = \i_w$378 [43:42];
-  assign \i_w$380[0]  = \i_w$380 ;
-  assign \i_w$380[0].code  = \i_w$380 [31:0];
-  assign \i_w$380[0].code[0]  = \i_w$380 [7:0];
-  assign \i_w$380[0].code[1]  = \i_w$380 [15:8];
-  assign \i_w$380[0].code[2]  = \i_w$380 [23:16];
-  assign \i_w$380[0].code[3]  = \i_w$380 [31:24];
-  assign \i_w$380[0].scale  = \i_w$380 [39:32];
-  assign \i_w$380[0].dtype  = \i_w$380 [41:40];
-  assign \i_w$380[0].special  = \i_w$380 [43:42];
-  assign \o_w$381[0]  = \i_w$380 ;
-  assign \o_w$381[0].code  = \i_w$380 [31:0];
-  assign \o_w$381[0].code[0]  = \i_w$380 [7:0];
-  assign \o_w$381[0].code[1]  = \i_w$380 [15:8];
-  assign \o_w$381[0].code[2]  = \i_w$380 [23:16];
-  assign \o_w$381[0].code[3]  = \i_w$380 [31:24];
-  assign \o_w$381[0].scale  = \i_w$380 [39:32];
-  assign \o_w$381[0].dtype  = \i_w$380 [41:40];
-  assign \o_w$381[0].special  = \i_w$380 [43:42];
-  assign \i_w$382[0]  = \i_w$382 ;
-  assign \i_w$382[0].code  = \i_w$382 [31:0];
-  assign \i_w$382[0].code[0]  = \i_w$382 [7:0];
-  assign \i_w$382[0].code[1]  = \i_w$382 [15:8];
-  assign \i_w$382[0].code[2]  = \i_w$382 [23:16];
-  assign \i_w$382[0].code[3]  = \i_w$382 [31:24];
-  assign \i_w$382[0].scale  = \i_w$382 [39:32];
-  assign \i_w$382[0].dtype  = \i_w$382 [41:40];
-  assign \i_w$382[0].special  = \i_w$382 [43:42];
-  assign \o_w$383[0]  = \i_w$382 ;
-  assign \o_w$383[0].code  = \i_w$382 [31:0];
-  assign \o_w$383[0].code[0]  = \i_w$382 [7:0];
-  assign \o_w$383[0].code[1]  = \i_w$382 [15:8];
-  assign \o_w$383[0].code[2]  = \i_w$382 [23:16];
-  assign \o_w$383[0].code[3]  = \i_w$382 [31:24];
-  assign \o_w$383[0].scale  = \i_w$382 [39:32];
-  assign \o_w$383[0].dtype  = \i_w$382 [41:40];
-  assign \o_w$383[0].special  = \i_w$382 [43:42];
+  assign \o_w$273[0]  = \i_w$272 ;
+  assign \o_w$273[0].code  = \i_w$272 [31:0];
+  assign \o_w$273[0].code[0]  = \i_w$272 [7:0];
+  assign \o_w$273[0].code[1]  = \i_w$272 [15:8];
+  assign \o_w$273[0].code[2]  = \i_w$272 [23:16];
+  assign \o_w$273[0].code[3]  = \i_w$272 [31:24];
+  assign \o_w$273[0].scale  = \i_w$272 [39:32];
+  assign \o_w$273[0].dtype  = \i_w$272 [41:40];
+  assign \o_w$273[0].special  = \i_w$272 [43:42];
+  assign \w1_eff.code  = w1_eff[31:0];
+  assign \w1_eff.code[0]  = w1_eff[7:0];
+  assign \w1_eff.code[1]  = w1_eff[15:8];
+  assign \w1_eff.code[2]  = w1_eff[23:16];
+  assign \w1_eff.code[3]  = w1_eff[31:24];
+  assign \w1_eff.scale  = w1_eff[39:32];
+  assign \w1_eff.dtype  = w1_eff[41:40];
+  assign \w1_eff.special  = w1_eff[43:42];
+  assign \w1_held.code  = w1_held[31:0];
+  assign \w1_held.code[0]  = w1_held[7:0];
+  assign \w1_held.code[1]  = w1_held[15:8];
+  assign \w1_held.code[2]  = w1_held[23:16];
+  assign \w1_held.code[3]  = w1_held[31:24];
+  assign \w1_held.scale  = w1_held[39:32];
+  assign \w1_held.dtype  = w1_held[41:40];
+  assign \w1_held.special  = w1_held[43:42];
+  assign \i_w$276[0]  = w1_held;
+  assign \i_w$276[0].code  = w1_held[31:0];
+  assign \i_w$276[0].code[0]  = w1_held[7:0];
+  assign \i_w$276[0].code[1]  = w1_held[15:8];
+  assign \i_w$276[0].code[2]  = w1_held[23:16];
+  assign \i_w$276[0].code[3]  = w1_held[31:24];
+  assign \i_w$276[0].scale  = w1_held[39:32];
+  assign \i_w$276[0].dtype  = w1_held[41:40];
+  assign \i_w$276[0].special  = w1_held[43:42];
+  assign \i_w$277[0]  = \i_w$277 ;
+  assign \i_w$277[0].code  = \i_w$277 [31:0];
+  assign \i_w$277[0].code[0]  = \i_w$277 [7:0];
+  assign \i_w$277[0].code[1]  = \i_w$277 [15:8];
+  assign \i_w$277[0].code[2]  = \i_w$277 [23:16];
+  assign \i_w$277[0].code[3]  = \i_w$277 [31:24];
+  assign \i_w$277[0].scale  = \i_w$277 [39:32];
+  assign \i_w$277[0].dtype  = \i_w$277 [41:40];
+  assign \i_w$277[0].special  = \i_w$277 [43:42];
+  assign \o_w$278[0]  = \i_w$277 ;
+  assign \o_w$278[0].code  = \i_w$277 [31:0];
+  assign \o_w$278[0].code[0]  = \i_w$277 [7:0];
+  assign \o_w$278[0].code[1]  = \i_w$277 [15:8];
+  assign \o_w$278[0].code[2]  = \i_w$277 [23:16];
+  assign \o_w$278[0].code[3]  = \i_w$277 [31:24];
+  assign \o_w$278[0].scale  = \i_w$277 [39:32];
+  assign \o_w$278[0].dtype  = \i_w$277 [41:40];
+  assign \o_w$278[0].special  = \i_w$277 [43:42];
+  assign \i_w$279[0]  = \i_w$279 ;
+  assign \i_w$279[0].code  = \i_w$279 [31:0];
+  assign \i_w$279[0].code[0]  = \i_w$279 [7:0];
+  assign \i_w$279[0].code[1]  = \i_w$279 [15:8];
+  assign \i_w$279[0].code[2]  = \i_w$279 [23:16];
+  assign \i_w$279[0].code[3]  = \i_w$279 [31:24];
+  assign \i_w$279[0].scale  = \i_w$279 [39:32];
+  assign \i_w$279[0].dtype  = \i_w$279 [41:40];
+  assign \i_w$279[0].special  = \i_w$279 [43:42];
+  assign \o_w$280[0]  = \i_w$279 ;
+  assign \o_w$280[0].code  = \i_w$279 [31:0];
+  assign \o_w$280[0].code[0]  = \i_w$279 [7:0];
+  assign \o_w$280[0].code[1]  = \i_w$279 [15:8];
+  assign \o_w$280[0].code[2]  = \i_w$279 [23:16];
+  assign \o_w$280[0].code[3]  = \i_w$279 [31:24];
+  assign \o_w$280[0].scale  = \i_w$279 [39:32];
+  assign \o_w$280[0].dtype  = \i_w$279 [41:40];
+  assign \o_w$280[0].special  = \i_w$279 [43:42];
+  assign \i_w$281[0]  = \i_w$281 ;
+  assign \i_w$281[0].code  = \i_w$281 [31:0];
+  assign \i_w$281[0].code[0]  = \i_w$281 [7:0];
+  assign \i_w$281[0].code[1]  = \i_w$281 [15:8];
+  assign \i_w$281[0].code[2]  = \i_w$281 [23:16];
+  assign \i_w$281[0].code[3]  = \i_w$281 [31:24];
+  assign \i_w$281[0].scale  = \i_w$281 [39:32];
+  assign \i_w$281[0].dtype  = \i_w$281 [41:40];
+  assign \i_w$281[0].special  = \i_w$281 [43:42];
+  assign \o_w$282[0]  = \i_w$281 ;
+  assign \o_w$282[0].code  = \i_w$281 [31:0];
+  assign \o_w$282[0].code[0]  = \i_w$281 [7:0];
+  assign \o_w$282[0].code[1]  = \i_w$281 [15:8];
+  assign \o_w$282[0].code[2]  = \i_w$281 [23:16];
+  assign \o_w$282[0].code[3]  = \i_w$281 [31:24];
+  assign \o_w$282[0].scale  = \i_w$281 [39:32];
+  assign \o_w$282[0].dtype  = \i_w$281 [41:40];
+  assign \o_w$282[0].special  = \i_w$281 [43:42];
+  assign \i_w$283[0]  = \i_w$283 ;
+  assign \i_w$283[0].code  = \i_w$283 [31:0];
+  assign \i_w$283[0].code[0]  = \i_w$283 [7:0];
+  assign \i_w$283[0].code[1]  = \i_w$283 [15:8];
+  assign \i_w$283[0].code[2]  = \i_w$283 [23:16];
+  assign \i_w$283[0].code[3]  = \i_w$283 [31:24];
+  assign \i_w$283[0].scale  = \i_w$283 [39:32];
+  assign \i_w$283[0].dtype  = \i_w$283 [41:40];
+  assign \i_w$283[0].special  = \i_w$283 [43:42];
+  assign \o_w$284[0]  = \i_w$283 ;
+  assign \o_w$284[0].code  = \i_w$283 [31:0];
+  assign \o_w$284[0].code[0]  = \i_w$283 [7:0];
+  assign \o_w$284[0].code[1]  = \i_w$283 [15:8];
+  assign \o_w$284[0].code[2]  = \i_w$283 [23:16];
+  assign \o_w$284[0].code[3]  = \i_w$283 [31:24];
+  assign \o_w$284[0].scale  = \i_w$283 [39:32];
+  assign \o_w$284[0].dtype  = \i_w$283 [41:40];
+  assign \o_w$284[0].special  = \i_w$283 [43:42];
+  assign \i_w$285[0]  = \i_w$285 ;
+  assign \i_w$285[0].code  = \i_w$285 [31:0];
+  assign \i_w$285[0].code[0]  = \i_w$285 [7:0];
+  assign \i_w$285[0].code[1]  = \i_w$285 [15:8];
+  assign \i_w$285[0].code[2]  = \i_w$285 [23:16];
+  assign \i_w$285[0].code[3]  = \i_w$285 [31:24];
+  assign \i_w$285[0].scale  = \i_w$285 [39:32];
+  assign \i_w$285[0].dtype  = \i_w$285 [41:40];
+  assign \i_w$285[0].special  = \i_w$285 [43:42];
+  assign \o_w$286[0]  = \i_w$285 ;
+  assign \o_w$286[0].code  = \i_w$285 [31:0];
+  assign \o_w$286[0].code[0]  = \i_w$285 [7:0];
+  assign \o_w$286[0].code[1]  = \i_w$285 [15:8];
+  assign \o_w$286[0].code[2]  = \i_w$285 [23:16];
+  assign \o_w$286[0].code[3]  = \i_w$285 [31:24];
+  assign \o_w$286[0].scale  = \i_w$285 [39:32];
+  assign \o_w$286[0].dtype  = \i_w$285 [41:40];
+  assign \o_w$286[0].special  = \i_w$285 [43:42];
+  assign \i_w$287[0]  = \i_w$287 ;
+  assign \i_w$287[0].code  = \i_w$287 [31:0];
+  assign \i_w$287[0].code[0]  = \i_w$287 [7:0];
+  assign \i_w$287[0].code[1]  = \i_w$287 [15:8];
+  assign \i_w$287[0].code[2]  = \i_w$287 [23:16];
+  assign \i_w$287[0].code[3]  = \i_w$287 [31:24];
+  assign \i_w$287[0].scale  = \i_w$287 [39:32];
+  assign \i_w$287[0].dtype  = \i_w$287 [41:40];
+  assign \i_w$287[0].special  = \i_w$287 [43:42];
+  assign \o_w$288[0]  = \i_w$287 ;
+  assign \o_w$288[0].code  = \i_w$287 [31:0];
+  assign \o_w$288[0].code[0]  = \i_w$287 [7:0];
+  assign \o_w$288[0].code[1]  = \i_w$287 [15:8];
+  assign \o_w$288[0].code[2]  = \i_w$287 [23:16];
+  assign \o_w$288[0].code[3]  = \i_w$287 [31:24];
+  assign \o_w$288[0].scale  = \i_w$287 [39:32];
+  assign \o_w$288[0].dtype  = \i_w$287 [41:40];
+  assign \o_w$288[0].special  = \i_w$287 [43:42];
+  assign \i_w$289[0]  = \i_w$289 ;
+  assign \i_w$289[0].code  = \i_w$289 [31:0];
+  assign \i_w$289[0].code[0]  = \i_w$289 [7:0];
+  assign \i_w$289[0].code[1]  = \i_w$289 [15:8];
+  assign \i_w$289[0].code[2]  = \i_w$289 [23:16];
+  assign \i_w$289[0].code[3]  = \i_w$289 [31:24];
+  assign \i_w$289[0].scale  = \i_w$289 [39:32];
+  assign \i_w$289[0].dtype  = \i_w$289 [41:40];
+  assign \i_w$289[0].special  = \i_w$289 [43:42];
+  assign \o_w$290[0]  = \i_w$289 ;
+  assign \o_w$290[0].code  = \i_w$289 [31:0];
+  assign \o_w$290[0].code[0]  = \i_w$289 [7:0];
+  assign \o_w$290[0].code[1]  = \i_w$289 [15:8];
+  assign \o_w$290[0].code[2]  = \i_w$289 [23:16];
+  assign \o_w$290[0].code[3]  = \i_w$289 [31:24];
+  assign \o_w$290[0].scale  = \i_w$289 [39:32];
+  assign \o_w$290[0].dtype  = \i_w$289 [41:40];
+  assign \o_w$290[0].special  = \i_w$289 [43:42];
+  assign \w2_eff.code  = w2_eff[31:0];
+  assign \w2_eff.code[0]  = w2_eff[7:0];
+  assign \w2_eff.code[1]  = w2_eff[15:8];
+  assign \w2_eff.code[2]  = w2_eff[23:16];
+  assign \w2_eff.code[3]  = w2_eff[31:24];
+  assign \w2_eff.scale  = w2_eff[39:32];
+  assign \w2_eff.dtype  = w2_eff[41:40];
+  assign \w2_eff.special  = w2_eff[43:42];
+  assign \w2_held.code  = w2_held[31:0];
+  assign \w2_held.code[0]  = w2_held[7:0];
+  assign \w2_held.code[1]  = w2_held[15:8];
+  assign \w2_held.code[2]  = w2_held[23:16];
+  assign \w2_held.code[3]  = w2_held[31:24];
+  assign \w2_held.scale  = w2_held[39:32];
+  assign \w2_held.dtype  = w2_held[41:40];
+  assign \w2_held.special  = w2_held[43:42];
+  assign \i_w$293[0]  = \i_w$293 ;
+  assign \i_w$293[0].code  = \i_w$293 [31:0];
+  assign \i_w$293[0].code[0]  = \i_w$293 [7:0];
+  assign \i_w$293[0].code[1]  = \i_w$293 [15:8];
+  assign \i_w$293[0].code[2]  = \i_w$293 [23:16];
+  assign \i_w$293[0].code[3]  = \i_w$293 [31:24];
+  assign \i_w$293[0].scale  = \i_w$293 [39:32];
+  assign \i_w$293[0].dtype  = \i_w$293 [41:40];
+  assign \i_w$293[0].special  = \i_w$293 [43:42];
+  assign \w2_held_d1.code  = \i_w$293 [31:0];
+  assign \w2_held_d1.code[0]  = \i_w$293 [7:0];
+  assign \w2_held_d1.code[1]  = \i_w$293 [15:8];
+  assign \w2_held_d1.code[2]  = \i_w$293 [23:16];
+  assign \w2_held_d1.code[3]  = \i_w$293 [31:24];
+  assign \w2_held_d1.scale  = \i_w$293 [39:32];
+  assign \w2_held_d1.dtype  = \i_w$293 [41:40];
+  assign \w2_held_d1.special  = \i_w$293 [43:42];
+  assign \i_w$295[0]  = \i_w$295 ;
+  assign \i_w$295[0].code  = \i_w$295 [31:0];
+  assign \i_w$295[0].code[0]  = \i_w$295 [7:0];
+  assign \i_w$295[0].code[1]  = \i_w$295 [15:8];
+  assign \i_w$295[0].code[2]  = \i_w$295 [23:16];
+  assign \i_w$295[0].code[3]  = \i_w$295 [31:24];
+  assign \i_w$295[0].scale  = \i_w$295 [39:32];
+  assign \i_w$295[0].dtype  = \i_w$295 [41:40];
+  assign \i_w$295[0].special  = \i_w$295 [43:42];
+  assign \o_w$296[0]  = \i_w$295 ;
+  assign \o_w$296[0].code  = \i_w$295 [31:0];
+  assign \o_w$296[0].code[0]  = \i_w$295 [7:0];
+  assign \o_w$296[0].code[1]  = \i_w$295 [15:8];
+  assign \o_w$296[0].code[2]  = \i_w$295 [23:16];
+  assign \o_w$296[0].code[3]  = \i_w$295 [31:24];
+  assign \o_w$296[0].scale  = \i_w$295 [39:32];
+  assign \o_w$296[0].dtype  = \i_w$295 [41:40];
+  assign \o_w$296[0].special  = \i_w$295 [43:42];
+  assign \i_w$297[0]  = \i_w$297 ;
+  assign \i_w$297[0].code  = \i_w$297 [31:0];
+  assign \i_w$297[0].code[0]  = \i_w$297 [7:0];
+  assign \i_w$297[0].code[1]  = \i_w$297 [15:8];
+  assign \i_w$297[0].code[2]  = \i_w$297 [23:16];
+  assign \i_w$297[0].code[3]  = \i_w$297 [31:24];
+  assign \i_w$297[0].scale  = \i_w$297 [39:32];
+  assign \i_w$297[0].dtype  = \i_w$297 [41:40];
+  assign \i_w$297[0].special  = \i_w$297 [43:42];
+  assign \o_w$298[0]  = \i_w$297 ;
+  assign \o_w$298[0].code  = \i_w$297 [31:0];
+  assign \o_w$298[0].code[0]  = \i_w$297 [7:0];
+  assign \o_w$298[0].code[1]  = \i_w$297 [15:8];
+  assign \o_w$298[0].code[2]  = \i_w$297 [23:16];
+  assign \o_w$298[0].code[3]  = \i_w$297 [31:24];
+  assign \o_w$298[0].scale  = \i_w$297 [39:32];
+  assign \o_w$298[0].dtype  = \i_w$297 [41:40];
+  assign \o_w$298[0].special  = \i_w$297 [43:42];
+  assign \i_w$299[0]  = \i_w$299 ;
+  assign \i_w$299[0].code  = \i_w$299 [31:0];
+  assign \i_w$299[0].code[0]  = \i_w$299 [7:0];
+  assign \i_w$299[0].code[1]  = \i_w$299 [15:8];
+  assign \i_w$299[0].code[2]  = \i_w$299 [23:16];
+  assign \i_w$299[0].code[3]  = \i_w$299 [31:24];
+  assign \i_w$299[0].scale  = \i_w$299 [39:32];
+  assign \i_w$299[0].dtype  = \i_w$299 [41:40];
+  assign \i_w$299[0].special  = \i_w$299 [43:42];
+  assign \o_w$300[0]  = \i_w$299 ;
+  assign \o_w$300[0].code  = \i_w$299 [31:0];
+  assign \o_w$300[0].code[0]  = \i_w$299 [7:0];
+  assign \o_w$300[0].code[1]  = \i_w$299 [15:8];
+  assign \o_w$300[0].code[2]  = \i_w$299 [23:16];
+  assign \o_w$300[0].code[3]  = \i_w$299 [31:24];
+  assign \o_w$300[0].scale  = \i_w$299 [39:32];
+  assign \o_w$300[0].dtype  = \i_w$299 [41:40];
+  assign \o_w$300[0].special  = \i_w$299 [43:42];
+  assign \i_w$301[0]  = \i_w$301 ;
+  assign \i_w$301[0].code  = \i_w$301 [31:0];
+  assign \i_w$301[0].code[0]  = \i_w$301 [7:0];
+  assign \i_w$301[0].code[1]  = \i_w$301 [15:8];
+  assign \i_w$301[0].code[2]  = \i_w$301 [23:16];
+  assign \i_w$301[0].code[3]  = \i_w$301 [31:24];
+  assign \i_w$301[0].scale  = \i_w$301 [39:32];
+  assign \i_w$301[0].dtype  = \i_w$301 [41:40];
+  assign \i_w$301[0].special  = \i_w$301 [43:42];
+  assign \o_w$302[0]  = \i_w$301 ;
+  assign \o_w$302[0].code  = \i_w$301 [31:0];
+  assign \o_w$302[0].code[0]  = \i_w$301 [7:0];
+  assign \o_w$302[0].code[1]  = \i_w$301 [15:8];
+  assign \o_w$302[0].code[2]  = \i_w$301 [23:16];
+  assign \o_w$302[0].code[3]  = \i_w$301 [31:24];
+  assign \o_w$302[0].scale  = \i_w$301 [39:32];
+  assign \o_w$302[0].dtype  = \i_w$301 [41:40];
+  assign \o_w$302[0].special  = \i_w$301 [43:42];
+  assign \i_w$303[0]  = \i_w$303 ;
+  assign \i_w$303[0].code  = \i_w$303 [31:0];
+  assign \i_w$303[0].code[0]  = \i_w$303 [7:0];
+  assign \i_w$303[0].code[1]  = \i_w$303 [15:8];
+  assign \i_w$303[0].code[2]  = \i_w$303 [23:16];
+  assign \i_w$303[0].code[3]  = \i_w$303 [31:24];
+  assign \i_w$303[0].scale  = \i_w$303 [39:32];
+  assign \i_w$303[0].dtype  = \i_w$303 [41:40];
+  assign \i_w$303[0].special  = \i_w$303 [43:42];
+  assign \o_w$304[0]  = \i_w$303 ;
+  assign \o_w$304[0].code  = \i_w$303 [31:0];
+  assign \o_w$304[0].code[0]  = \i_w$303 [7:0];
+  assign \o_w$304[0].code[1]  = \i_w$303 [15:8];
+  assign \o_w$304[0].code[2]  = \i_w$303 [23:16];
+  assign \o_w$304[0].code[3]  = \i_w$303 [31:24];
+  assign \o_w$304[0].scale  = \i_w$303 [39:32];
+  assign \o_w$304[0].dtype  = \i_w$303 [41:40];
+  assign \o_w$304[0].special  = \i_w$303 [43:42];
+  assign \i_w$305[0]  = \i_w$305 ;
+  assign \i_w$305[0].code  = \i_w$305 [31:0];
+  assign \i_w$305[0].code[0]  = \i_w$305 [7:0];
+  assign \i_w$305[0].code[1]  = \i_w$305 [15:8];
+  assign \i_w$305[0].code[2]  = \i_w$305 [23:16];
+  assign \i_w$305[0].code[3]  = \i_w$305 [31:24];
+  assign \i_w$305[0].scale  = \i_w$305 [39:32];
+  assign \i_w$305[0].dtype  = \i_w$305 [41:40];
+  assign \i_w$305[0].special  = \i_w$305 [43:42];
+  assign \o_w$306[0]  = \i_w$305 ;
+  assign \o_w$306[0].code  = \i_w$305 [31:0];
+  assign \o_w$306[0].code[0]  = \i_w$305 [7:0];
+  assign \o_w$306[0].code[1]  = \i_w$305 [15:8];
+  assign \o_w$306[0].code[2]  = \i_w$305 [23:16];
+  assign \o_w$306[0].code[3]  = \i_w$305 [31:24];
+  assign \o_w$306[0].scale  = \i_w$305 [39:32];
+  assign \o_w$306[0].dtype  = \i_w$305 [41:40];
+  assign \o_w$306[0].special  = \i_w$305 [43:42];
+  assign \i_w$307[0]  = \i_w$307 ;
+  assign \i_w$307[0].code  = \i_w$307 [31:0];
+  assign \i_w$307[0].code[0]  = \i_w$307 [7:0];
+  assign \i_w$307[0].code[1]  = \i_w$307 [15:8];
+  assign \i_w$307[0].code[2]  = \i_w$307 [23:16];
+  assign \i_w$307[0].code[3]  = \i_w$307 [31:24];
+  assign \i_w$307[0].scale  = \i_w$307 [39:32];
+  assign \i_w$307[0].dtype  = \i_w$307 [41:40];
+  assign \i_w$307[0].special  = \i_w$307 [43:42];
+  assign \o_w$308[0]  = \i_w$307 ;
+  assign \o_w$308[0].code  = \i_w$307 [31:0];
+  assign \o_w$308[0].code[0]  = \i_w$307 [7:0];
+  assign \o_w$308[0].code[1]  = \i_w$307 [15:8];
+  assign \o_w$308[0].code[2]  = \i_w$307 [23:16];
+  assign \o_w$308[0].code[3]  = \i_w$307 [31:24];
+  assign \o_w$308[0].scale  = \i_w$307 [39:32];
+  assign \o_w$308[0].dtype  = \i_w$307 [41:40];
+  assign \o_w$308[0].special  = \i_w$307 [43:42];
+  assign \w3_eff.code  = w3_eff[31:0];
+  assign \w3_eff.code[0]  = w3_eff[7:0];
+  assign \w3_eff.code[1]  = w3_eff[15:8];
+  assign \w3_eff.code[2]  = w3_eff[23:16];
+  assign \w3_eff.code[3]  = w3_eff[31:24];
+  assign \w3_eff.scale  = w3_eff[39:32];
+  assign \w3_eff.dtype  = w3_eff[41:40];
+  assign \w3_eff.special  = w3_eff[43:42];
+  assign \w3_held.code  = w3_held[31:0];
+  assign \w3_held.code[0]  = w3_held[7:0];
+  assign \w3_held.code[1]  = w3_held[15:8];
+  assign \w3_held.code[2]  = w3_held[23:16];
+  assign \w3_held.code[3]  = w3_held[31:24];
+  assign \w3_held.scale  = w3_held[39:32];
+  assign \w3_held.dtype  = w3_held[41:40];
+  assign \w3_held.special  = w3_held[43:42];
+  assign \i_w$311[0]  = \i_w$311 ;
+  assign \i_w$311[0].code  = \i_w$311 [31:0];
+  assign \i_w$311[0].code[0]  = \i_w$311 [7:0];
+  assign \i_w$311[0].code[1]  = \i_w$311 [15:8];
+  assign \i_w$311[0].code[2]  = \i_w$311 [23:16];
+  assign \i_w$311[0].code[3]  = \i_w$311 [31:24];
+  assign \i_w$311[0].scale  = \i_w$311 [39:32];
+  assign \i_w$311[0].dtype  = \i_w$311 [41:40];
+  assign \i_w$311[0].special  = \i_w$311 [43:42];
+  assign \w3_held_d2.code  = \i_w$311 [31:0];
+  assign \w3_held_d2.code[0]  = \i_w$311 [7:0];
+  assign \w3_held_d2.code[1]  = \i_w$311 [15:8];
+  assign \w3_held_d2.code[2]  = \i_w$311 [23:16];
+  assign \w3_held_d2.code[3]  = \i_w$311 [31:24];
+  assign \w3_held_d2.scale  = \i_w$311 [39:32];
+  assign \w3_held_d2.dtype  = \i_w$311 [41:40];
+  assign \w3_held_d2.special  = \i_w$311 [43:42];
+  assign \i_w$313[0]  = \i_w$313 ;
+  assign \i_w$313[0].code  = \i_w$313 [31:0];
+  assign \i_w$313[0].code[0]  = \i_w$313 [7:0];
+  assign \i_w$313[0].code[1]  = \i_w$313 [15:8];
+  assign \i_w$313[0].code[2]  = \i_w$313 [23:16];
+  assign \i_w$313[0].code[3]  = \i_w$313 [31:24];
+  assign \i_w$313[0].scale  = \i_w$313 [39:32];
+  assign \i_w$313[0].dtype  = \i_w$313 [41:40];
+  assign \i_w$313[0].special  = \i_w$313 [43:42];
+  assign \o_w$314[0]  = \i_w$313 ;
+  assign \o_w$314[0].code  = \i_w$313 [31:0];
+  assign \o_w$314[0].code[0]  = \i_w$313 [7:0];
+  assign \o_w$314[0].code[1]  = \i_w$313 [15:8];
+  assign \o_w$314[0].code[2]  = \i_w$313 [23:16];
+  assign \o_w$314[0].code[3]  = \i_w$313 [31:24];
+  assign \o_w$314[0].scale  = \i_w$313 [39:32];
+  assign \o_w$314[0].dtype  = \i_w$313 [41:40];
+  assign \o_w$314[0].special  = \i_w$313 [43:42];
+  assign \i_w$315[0]  = \i_w$315 ;
+  assign \i_w$315[0].code  = \i_w$315 [31:0];
+  assign \i_w$315[0].code[0]  = \i_w$315 [7:0];
+  assign \i_w$315[0].code[1]  = \i_w$315 [15:8];
+  assign \i_w$315[0].code[2]  = \i_w$315 [23:16];
+  assign \i_w$315[0].code[3]  = \i_w$315 [31:24];
+  assign \i_w$315[0].scale  = \i_w$315 [39:32];
+  assign \i_w$315[0].dtype  = \i_w$315 [41:40];
+  assign \i_w$315[0].special  = \i_w$315 [43:42];
+  assign \o_w$316[0]  = \i_w$315 ;
+  assign \o_w$316[0].code  = \i_w$315 [31:0];
+  assign \o_w$316[0].code[0]  = \i_w$315 [7:0];
+  assign \o_w$316[0].code[1]  = \i_w$315 [15:8];
+  assign \o_w$316[0].code[2]  = \i_w$315 [23:16];
+  assign \o_w$316[0].code[3]  = \i_w$315 [31:24];
+  assign \o_w$316[0].scale  = \i_w$315 [39:32];
+  assign \o_w$316[0].dtype  = \i_w$315 [41:40];
+  assign \o_w$316[0].special  = \i_w$315 [43:42];
+  assign \i_w$317[0]  = \i_w$317 ;
+  assign \i_w$317[0].code  = \i_w$317 [31:0];
+  assign \i_w$317[0].code[0]  = \i_w$317 [7:0];
+  assign \i_w$317[0].code[1]  = \i_w$317 [15:8];
+  assign \i_w$317[0].code[2]  = \i_w$317 [23:16];
+  assign \i_w$317[0].code[3]  = \i_w$317 [31:24];
+  assign \i_w$317[0].scale  = \i_w$317 [39:32];
+  assign \i_w$317[0].dtype  = \i_w$317 [41:40];
+  assign \i_w$317[0].special  = \i_w$317 [43:42];
+  assign \o_w$318[0]  = \i_w$317 ;
+  assign \o_w$318[0].code  = \i_w$317 [31:0];
+  assign \o_w$318[0].code[0]  = \i_w$317 [7:0];
+  assign \o_w$318[0].code[1]  = \i_w$317 [15:8];
+  assign \o_w$318[0].code[2]  = \i_w$317 [23:16];
+  assign \o_w$318[0].code[3]  = \i_w$317 [31:24];
+  assign \o_w$318[0].scale  = \i_w$317 [39:32];
+  assign \o_w$318[0].dtype  = \i_w$317 [41:40];
+  assign \o_w$318[0].special  = \i_w$317 [43:42];
+  assign \i_w$319[0]  = \i_w$319 ;
+  assign \i_w$319[0].code  = \i_w$319 [31:0];
+  assign \i_w$319[0].code[0]  = \i_w$319 [7:0];
+  assign \i_w$319[0].code[1]  = \i_w$319 [15:8];
+  assign \i_w$319[0].code[2]  = \i_w$319 [23:16];
+  assign \i_w$319[0].code[3]  = \i_w$319 [31:24];
+  assign \i_w$319[0].scale  = \i_w$319 [39:32];
+  assign \i_w$319[0].dtype  = \i_w$319 [41:40];
+  assign \i_w$319[0].special  = \i_w$319 [43:42];
+  assign \o_w$320[0]  = \i_w$319 ;
+  assign \o_w$320[0].code  = \i_w$319 [31:0];
+  assign \o_w$320[0].code[0]  = \i_w$319 [7:0];
+  assign \o_w$320[0].code[1]  = \i_w$319 [15:8];
+  assign \o_w$320[0].code[2]  = \i_w$319 [23:16];
+  assign \o_w$320[0].code[3]  = \i_w$319 [31:24];
+  assign \o_w$320[0].scale  = \i_w$319 [39:32];
+  assign \o_w$320[0].dtype  = \i_w$319 [41:40];
+  assign \o_w$320[0].special  = \i_w$319 [43:42];
+  assign \i_w$321[0]  = \i_w$321 ;
+  assign \i_w$321[0].code  = \i_w$321 [31:0];
+  assign \i_w$321[0].code[0]  = \i_w$321 [7:0];
+  assign \i_w$321[0].code[1]  = \i_w$321 [15:8];
+  assign \i_w$321[0].code[2]  = \i_w$321 [23:16];
+  assign \i_w$321[0].code[3]  = \i_w$321 [31:24];
+  assign \i_w$321[0].scale  = \i_w$321 [39:32];
+  assign \i_w$321[0].dtype  = \i_w$321 [41:40];
+  assign \i_w$321[0].special  = \i_w$321 [43:42];
+  assign \o_w$322[0]  = \i_w$321 ;
+  assign \o_w$322[0].code  = \i_w$321 [31:0];
+  assign \o_w$322[0].code[0]  = \i_w$321 [7:0];
+  assign \o_w$322[0].code[1]  = \i_w$321 [15:8];
+  assign \o_w$322[0].code[2]  = \i_w$321 [23:16];
+  assign \o_w$322[0].code[3]  = \i_w$321 [31:24];
+  assign \o_w$322[0].scale  = \i_w$321 [39:32];
+  assign \o_w$322[0].dtype  = \i_w$321 [41:40];
+  assign \o_w$322[0].special  = \i_w$321 [43:42];
+  assign \i_w$323[0]  = \i_w$323 ;
+  assign \i_w$323[0].code  = \i_w$323 [31:0];
+  assign \i_w$323[0].code[0]  = \i_w$323 [7:0];
+  assign \i_w$323[0].code[1]  = \i_w$323 [15:8];
+  assign \i_w$323[0].code[2]  = \i_w$323 [23:16];
+  assign \i_w$323[0].code[3]  = \i_w$323 [31:24];
+  assign \i_w$323[0].scale  = \i_w$323 [39:32];
+  assign \i_w$323[0].dtype  = \i_w$323 [41:40];
+  assign \i_w$323[0].special  = \i_w$323 [43:42];
+  assign \o_w$324[0]  = \i_w$323 ;
+  assign \o_w$324[0].code  = \i_w$323 [31:0];
+  assign \o_w$324[0].code[0]  = \i_w$323 [7:0];
+  assign \o_w$324[0].code[1]  = \i_w$323 [15:8];
+  assign \o_w$324[0].code[2]  = \i_w$323 [23:16];
+  assign \o_w$324[0].code[3]  = \i_w$323 [31:24];
+  assign \o_w$324[0].scale  = \i_w$323 [39:32];
+  assign \o_w$324[0].dtype  = \i_w$323 [41:40];
+  assign \o_w$324[0].special  = \i_w$323 [43:42];
+  assign \i_w$325[0]  = \i_w$325 ;
+  assign \i_w$325[0].code  = \i_w$325 [31:0];
+  assign \i_w$325[0].code[0]  = \i_w$325 [7:0];
+  assign \i_w$325[0].code[1]  = \i_w$325 [15:8];
+  assign \i_w$325[0].code[2]  = \i_w$325 [23:16];
+  assign \i_w$325[0].code[3]  = \i_w$325 [31:24];
+  assign \i_w$325[0].scale  = \i_w$325 [39:32];
+  assign \i_w$325[0].dtype  = \i_w$325 [41:40];
+  assign \i_w$325[0].special  = \i_w$325 [43:42];
+  assign \o_w$326[0]  = \i_w$325 ;
+  assign \o_w$326[0].code  = \i_w$325 [31:0];
+  assign \o_w$326[0].code[0]  = \i_w$325 [7:0];
+  assign \o_w$326[0].code[1]  = \i_w$325 [15:8];
+  assign \o_w$326[0].code[2]  = \i_w$325 [23:16];
+  assign \o_w$326[0].code[3]  = \i_w$325 [31:24];
+  assign \o_w$326[0].scale  = \i_w$325 [39:32];
+  assign \o_w$326[0].dtype  = \i_w$325 [41:40];
+  assign \o_w$326[0].special  = \i_w$325 [43:42];
+  assign \w4_eff.code  = w4_eff[31:0];
+  assign \w4_eff.code[0]  = w4_eff[7:0];
+  assign \w4_eff.code[1]  = w4_eff[15:8];
+  assign \w4_eff.code[2]  = w4_eff[23:16];
+  assign \w4_eff.code[3]  = w4_eff[31:24];
+  assign \w4_eff.scale  = w4_eff[39:32];
+  assign \w4_eff.dtype  = w4_eff[41:40];
+  assign \w4_eff.special  = w4_eff[43:42];
+  assign \w4_held.code  = w4_held[31:0];
+  assign \w4_held.code[0]  = w4_held[7:0];
+  assign \w4_held.code[1]  = w4_held[15:8];
+  assign \w4_held.code[2]  = w4_held[23:16];
+  assign \w4_held.code[3]  = w4_held[31:24];
+  assign \w4_held.scale  = w4_held[39:32];
+  assign \w4_held.dtype  = w4_held[41:40];
+  assign \w4_held.special  = w4_held[43:42];
+  assign \i_w$329[0]  = \i_w$329 ;
+  assign \i_w$329[0].code  = \i_w$329 [31:0];
+  assign \i_w$329[0].code[0]  = \i_w$329 [7:0];
+  assign \i_w$329[0].code[1]  = \i_w$329 [15:8];
+  assign \i_w$329[0].code[2]  = \i_w$329 [23:16];
+  assign \i_w$329[0].code[3]  = \i_w$329 [31:24];
+  assign \i_w$329[0].scale  = \i_w$329 [39:32];
+  assign \i_w$329[0].dtype  = \i_w$329 [41:40];
+  assign \i_w$329[0].special  = \i_w$329 [43:42];
+  assign \w4_held_d3.code  = \i_w$329 [31:0];
+  assign \w4_held_d3.code[0]  = \i_w$329 [7:0];
+  assign \w4_held_d3.code[1]  = \i_w$329 [15:8];
+  assign \w4_held_d3.code[2]  = \i_w$329 [23:16];
+  assign \w4_held_d3.code[3]  = \i_w$329 [31:24];
+  assign \w4_held_d3.scale  = \i_w$329 [39:32];
+  assign \w4_held_d3.dtype  = \i_w$329 [41:40];
+  assign \w4_held_d3.special  = \i_w$329 [43:42];
+  assign \i_w$331[0]  = \i_w$331 ;
+  assign \i_w$331[0].code  = \i_w$331 [31:0];
+  assign \i_w$331[0].code[0]  = \i_w$331 [7:0];
+  assign \i_w$331[0].code[1]  = \i_w$331 [15:8];
+  assign \i_w$331[0].code[2]  = \i_w$331 [23:16];
+  assign \i_w$331[0].code[3]  = \i_w$331 [31:24];
+  assign \i_w$331[0].scale  = \i_w$331 [39:32];
+  assign \i_w$331[0].dtype  = \i_w$331 [41:40];
+  assign \i_w$331[0].special  = \i_w$331 [43:42];
+  assign \o_w$332[0]  = \i_w$331 ;
+  assign \o_w$332[0].code  = \i_w$331 [31:0];
+  assign \o_w$332[0].code[0]  = \i_w$331 [7:0];
+  assign \o_w$332[0].code[1]  = \i_w$331 [15:8];
+  assign \o_w$332[0].code[2]  = \i_w$331 [23:16];
+  assign \o_w$332[0].code[3]  = \i_w$331 [31:24];
+  assign \o_w$332[0].scale  = \i_w$331 [39:32];
+  assign \o_w$332[0].dtype  = \i_w$331 [41:40];
+  assign \o_w$332[0].special  = \i_w$331 [43:42];
+  assign \i_w$333[0]  = \i_w$333 ;
+  assign \i_w$333[0].code  = \i_w$333 [31:0];
+  assign \i_w$333[0].code[0]  = \i_w$333 [7:0];
+  assign \i_w$333[0].code[1]  = \i_w$333 [15:8];
+  assign \i_w$333[0].code[2]  = \i_w$333 [23:16];
+  assign \i_w$333[0].code[3]  = \i_w$333 [31:24];
+  assign \i_w$333[0].scale  = \i_w$333 [39:32];
+  assign \i_w$333[0].dtype  = \i_w$333 [41:40];
+  assign \i_w$333[0].special  = \i_w$333 [43:42];
+  assign \o_w$334[0]  = \i_w$333 ;
+  assign \o_w$334[0].code  = \i_w$333 [31:0];
+  assign \o_w$334[0].code[0]  = \i_w$333 [7:0];
+  assign \o_w$334[0].code[1]  = \i_w$333 [15:8];
+  assign \o_w$334[0].code[2]  = \i_w$333 [23:16];
+  assign \o_w$334[0].code[3]  = \i_w$333 [31:24];
+  assign \o_w$334[0].scale  = \i_w$333 [39:32];
+  assign \o_w$334[0].dtype  = \i_w$333 [41:40];
+  assign \o_w$334[0].special  = \i_w$333 [43:42];
+  assign \i_w$335[0]  = \i_w$335 ;
+  assign \i_w$335[0].code  = \i_w$335 [31:0];
+  assign \i_w$335[0].code[0]  = \i_w$335 [7:0];
+  assign \i_w$335[0].code[1]  = \i_w$335 [15:8];
+  assign \i_w$335[0].code[2]  = \i_w$335 [23:16];
+  assign \i_w$335[0].code[3]  = \i_w$335 [31:24];
+  assign \i_w$335[0].scale  = \i_w$335 [39:32];
+  assign \i_w$335[0].dtype  = \i_w$335 [41:40];
+  assign \i_w$335[0].special  = \i_w$335 [43:42];
+  assign \o_w$336[0]  = \i_w$335 ;
+  assign \o_w$336[0].code  = \i_w$335 [31:0];
+  assign \o_w$336[0].code[0]  = \i_w$335 [7:0];
+  assign \o_w$336[0].code[1]  = \i_w$335 [15:8];
+  assign \o_w$336[0].code[2]  = \i_w$335 [23:16];
+  assign \o_w$336[0].code[3]  = \i_w$335 [31:24];
+  assign \o_w$336[0].scale  = \i_w$335 [39:32];
+  assign \o_w$336[0].dtype  = \i_w$335 [41:40];
+  assign \o_w$336[0].special  = \i_w$335 [43:42];
+  assign \i_w$337[0]  = \i_w$337 ;
+  assign \i_w$337[0].code  = \i_w$337 [31:0];
+  assign \i_w$337[0].code[0]  = \i_w$337 [7:0];
+  assign \i_w$337[0].code[1]  = \i_w$337 [15:8];
+  assign \i_w$337[0].code[2]  = \i_w$337 [23:16];
+  assign \i_w$337[0].code[3]  = \i_w$337 [31:24];
+  assign \i_w$337[0].scale  = \i_w$337 [39:32];
+  assign \i_w$337[0].dtype  = \i_w$337 [41:40];
+  assign \i_w$337[0].special  = \i_w$337 [43:42];
+  assign \o_w$338[0]  = \i_w$337 ;
+  assign \o_w$338[0].code  = \i_w$337 [31:0];
+  assign \o_w$338[0].code[0]  = \i_w$337 [7:0];
+  assign \o_w$338[0].code[1]  = \i_w$337 [15:8];
+  assign \o_w$338[0].code[2]  = \i_w$337 [23:16];
+  assign \o_w$338[0].code[3]  = \i_w$337 [31:24];
+  assign \o_w$338[0].scale  = \i_w$337 [39:32];
+  assign \o_w$338[0].dtype  = \i_w$337 [41:40];
+  assign \o_w$338[0].special  = \i_w$337 [43:42];
+  assign \i_w$339[0]  = \i_w$339 ;
+  assign \i_w$339[0].code  = \i_w$339 [31:0];
+  assign \i_w$339[0].code[0]  = \i_w$339 [7:0];
+  assign \i_w$339[0].code[1]  = \i_w$339 [15:8];
+  assign \i_w$339[0].code[2]  = \i_w$339 [23:16];
+  assign \i_w$339[0].code[3]  = \i_w$339 [31:24];
+  assign \i_w$339[0].scale  = \i_w$339 [39:32];
+  assign \i_w$339[0].dtype  = \i_w$339 [41:40];
+  assign \i_w$339[0].special  = \i_w$339 [43:42];
+  assign \o_w$340[0]  = \i_w$339 ;
+  assign \o_w$340[0].code  = \i_w$339 [31:0];
+  assign \o_w$340[0].code[0]  = \i_w$339 [7:0];
+  assign \o_w$340[0].code[1]  = \i_w$339 [15:8];
+  assign \o_w$340[0].code[2]  = \i_w$339 [23:16];
+  assign \o_w$340[0].code[3]  = \i_w$339 [31:24];
+  assign \o_w$340[0].scale  = \i_w$339 [39:32];
+  assign \o_w$340[0].dtype  = \i_w$339 [41:40];
+  assign \o_w$340[0].special  = \i_w$339 [43:42];
+  assign \i_w$341[0]  = \i_w$341 ;
+  assign \i_w$341[0].code  = \i_w$341 [31:0];
+  assign \i_w$341[0].code[0]  = \i_w$341 [7:0];
+  assign \i_w$341[0].code[1]  = \i_w$341 [15:8];
+  assign \i_w$341[0].code[2]  = \i_w$341 [23:16];
+  assign \i_w$341[0].code[3]  = \i_w$341 [31:24];
+  assign \i_w$341[0].scale  = \i_w$341 [39:32];
+  assign \i_w$341[0].dtype  = \i_w$341 [41:40];
+  assign \i_w$341[0].special  = \i_w$341 [43:42];
+  assign \o_w$342[0]  = \i_w$341 ;
+  assign \o_w$342[0].code  = \i_w$341 [31:0];
+  assign \o_w$342[0].code[0]  = \i_w$341 [7:0];
+  assign \o_w$342[0].code[1]  = \i_w$341 [15:8];
+  assign \o_w$342[0].code[2]  = \i_w$341 [23:16];
+  assign \o_w$342[0].code[3]  = \i_w$341 [31:24];
+  assign \o_w$342[0].scale  = \i_w$341 [39:32];
+  assign \o_w$342[0].dtype  = \i_w$341 [41:40];
+  assign \o_w$342[0].special  = \i_w$341 [43:42];
+  assign \i_w$343[0]  = \i_w$343 ;
+  assign \i_w$343[0].code  = \i_w$343 [31:0];
+  assign \i_w$343[0].code[0]  = \i_w$343 [7:0];
+  assign \i_w$343[0].code[1]  = \i_w$343 [15:8];
+  assign \i_w$343[0].code[2]  = \i_w$343 [23:16];
+  assign \i_w$343[0].code[3]  = \i_w$343 [31:24];
+  assign \i_w$343[0].scale  = \i_w$343 [39:32];
+  assign \i_w$343[0].dtype  = \i_w$343 [41:40];
+  assign \i_w$343[0].special  = \i_w$343 [43:42];
+  assign \o_w$344[0]  = \i_w$343 ;
+  assign \o_w$344[0].code  = \i_w$343 [31:0];
+  assign \o_w$344[0].code[0]  = \i_w$343 [7:0];
+  assign \o_w$344[0].code[1]  = \i_w$343 [15:8];
+  assign \o_w$344[0].code[2]  = \i_w$343 [23:16];
+  assign \o_w$344[0].code[3]  = \i_w$343 [31:24];
+  assign \o_w$344[0].scale  = \i_w$343 [39:32];
+  assign \o_w$344[0].dtype  = \i_w$343 [41:40];
+  assign \o_w$344[0].special  = \i_w$343 [43:42];
+  assign \w5_eff.code  = w5_eff[31:0];
+  assign \w5_eff.code[0]  = w5_eff[7:0];
+  assign \w5_eff.code[1]  = w5_eff[15:8];
+  assign \w5_eff.code[2]  = w5_eff[23:16];
+  assign \w5_eff.code[3]  = w5_eff[31:24];
+  assign \w5_eff.scale  = w5_eff[39:32];
+  assign \w5_eff.dtype  = w5_eff[41:40];
+  assign \w5_eff.special  = w5_eff[43:42];
+  assign \w5_held.code  = w5_held[31:0];
+  assign \w5_held.code[0]  = w5_held[7:0];
+  assign \w5_held.code[1]  = w5_held[15:8];
+  assign \w5_held.code[2]  = w5_held[23:16];
+  assign \w5_held.code[3]  = w5_held[31:24];
+  assign \w5_held.scale  = w5_held[39:32];
+  assign \w5_held.dtype  = w5_held[41:40];
+  assign \w5_held.special  = w5_held[43:42];
+  assign \i_w$347[0]  = \i_w$347 ;
+  assign \i_w$347[0].code  = \i_w$347 [31:0];
+  assign \i_w$347[0].code[0]  = \i_w$347 [7:0];
+  assign \i_w$347[0].code[1]  = \i_w$347 [15:8];
+  assign \i_w$347[0].code[2]  = \i_w$347 [23:16];
+  assign \i_w$347[0].code[3]  = \i_w$347 [31:24];
+  assign \i_w$347[0].scale  = \i_w$347 [39:32];
+  assign \i_w$347[0].dtype  = \i_w$347 [41:40];
+  assign \i_w$347[0].special  = \i_w$347 [43:42];
+  assign \w5_held_d4.code  = \i_w$347 [31:0];
+  assign \w5_held_d4.code[0]  = \i_w$347 [7:0];
+  assign \w5_held_d4.code[1]  = \i_w$347 [15:8];
+  assign \w5_held_d4.code[2]  = \i_w$347 [23:16];
+  assign \w5_held_d4.code[3]  = \i_w$347 [31:24];
+  assign \w5_held_d4.scale  = \i_w$347 [39:32];
+  assign \w5_held_d4.dtype  = \i_w$347 [41:40];
+  assign \w5_held_d4.special  = \i_w$347 [43:42];
+  assign \i_w$349[0]  = \i_w$349 ;
+  assign \i_w$349[0].code  = \i_w$349 [31:0];
+  assign \i_w$349[0].code[0]  = \i_w$349 [7:0];
+  assign \i_w$349[0].code[1]  = \i_w$349 [15:8];
+  assign \i_w$349[0].code[2]  = \i_w$349 [23:16];
+  assign \i_w$349[0].code[3]  = \i_w$349 [31:24];
+  assign \i_w$349[0].scale  = \i_w$349 [39:32];
+  assign \i_w$349[0].dtype  = \i_w$349 [41:40];
+  assign \i_w$349[0].special  = \i_w$349 [43:42];
+  assign \o_w$350[0]  = \i_w$349 ;
+  assign \o_w$350[0].code  = \i_w$349 [31:0];
+  assign \o_w$350[0].code[0]  = \i_w$349 [7:0];
+  assign \o_w$350[0].code[1]  = \i_w$349 [15:8];
+  assign \o_w$350[0].code[2]  = \i_w$349 [23:16];
+  assign \o_w$350[0].code[3]  = \i_w$349 [31:24];
+  assign \o_w$350[0].scale  = \i_w$349 [39:32];
+  assign \o_w$350[0].dtype  = \i_w$349 [41:40];
+  assign \o_w$350[0].special  = \i_w$349 [43:42];
+  assign \i_w$351[0]  = \i_w$351 ;
+  assign \i_w$351[0].code  = \i_w$351 [31:0];
+  assign \i_w$351[0].code[0]  = \i_w$351 [7:0];
+  assign \i_w$351[0].code[1]  = \i_w$351 [15:8];
+  assign \i_w$351[0].code[2]  = \i_w$351 [23:16];
+  assign \i_w$351[0].code[3]  = \i_w$351 [31:24];
+  assign \i_w$351[0].scale  = \i_w$351 [39:32];
+  assign \i_w$351[0].dtype  = \i_w$351 [41:40];
+  assign \i_w$351[0].special  = \i_w$351 [43:42];
+  assign \o_w$352[0]  = \i_w$351 ;
+  assign \o_w$352[0].code  = \i_w$351 [31:0];
+  assign \o_w$352[0].code[0]  = \i_w$351 [7:0];
+  assign \o_w$352[0].code[1]  = \i_w$351 [15:8];
+  assign \o_w$352[0].code[2]  = \i_w$351 [23:16];
+  assign \o_w$352[0].code[3]  = \i_w$351 [31:24];
+  assign \o_w$352[0].scale  = \i_w$351 [39:32];
+  assign \o_w$352[0].dtype  = \i_w$351 [41:40];
+  assign \o_w$352[0].special  = \i_w$351 [43:42];
+  assign \i_w$353[0]  = \i_w$353 ;
+  assign \i_w$353[0].code  = \i_w$353 [31:0];
+  assign \i_w$353[0].code[0]  = \i_w$353 [7:0];
+  assign \i_w$353[0].code[1]  = \i_w$353 [15:8];
+  assign \i_w$353[0].code[2]  = \i_w$353 [23:16];
+  assign \i_w$353[0].code[3]  = \i_w$353 [31:24];
+  assign \i_w$353[0].scale  = \i_w$353 [39:32];
+  assign \i_w$353[0].dtype  = \i_w$353 [41:40];
+  assign \i_w$353[0].special  = \i_w$353 [43:42];
+  assign \o_w$354[0]  = \i_w$353 ;
+  assign \o_w$354[0].code  = \i_w$353 [31:0];
+  assign \o_w$354[0].code[0]  = \i_w$353 [7:0];
+  assign \o_w$354[0].code[1]  = \i_w$353 [15:8];
+  assign \o_w$354[0].code[2]  = \i_w$353 [23:16];
+  assign \o_w$354[0].code[3]  = \i_w$353 [31:24];
+  assign \o_w$354[0].scale  = \i_w$353 [39:32];
+  assign \o_w$354[0].dtype  = \i_w$353 [41:40];
+  assign \o_w$354[0].special  = \i_w$353 [43:42];
+  assign \i_w$355[0]  = \i_w$355 ;
+  assign \i_w$355[0].code  = \i_w$355 [31:0];
+  assign \i_w$355[0].code[0]  = \i_w$355 [7:0];
+  assign \i_w$355[0].code[1]  = \i_w$355 [15:8];
+  assign \i_w$355[0].code[2]  = \i_w$355 [23:16];
+  assign \i_w$355[0].code[3]  = \i_w$355 [31:24];
+  assign \i_w$355[0].scale  = \i_w$355 [39:32];
+  assign \i_w$355[0].dtype  = \i_w$355 [41:40];
+  assign \i_w$355[0].special  = \i_w$355 [43:42];
+  assign \o_w$356[0]  = \i_w$355 ;
+  assign \o_w$356[0].code  = \i_w$355 [31:0];
+  assign \o_w$356[0].code[0]  = \i_w$355 [7:0];
+  assign \o_w$356[0].code[1]  = \i_w$355 [15:8];
+  assign \o_w$356[0].code[2]  = \i_w$355 [23:16];
+  assign \o_w$356[0].code[3]  = \i_w$355 [31:24];
+  assign \o_w$356[0].scale  = \i_w$355 [39:32];
+  assign \o_w$356[0].dtype  = \i_w$355 [41:40];
+  assign \o_w$356[0].special  = \i_w$355 [43:42];
+  assign \i_w$357[0]  = \i_w$357 ;
+  assign \i_w$357[0].code  = \i_w$357 [31:0];
+  assign \i_w$357[0].code[0]  = \i_w$357 [7:0];
+  assign \i_w$357[0].code[1]  = \i_w$357 [15:8];
+  assign \i_w$357[0].code[2]  = \i_w$357 [23:16];
+  assign \i_w$357[0].code[3]  = \i_w$357 [31:24];
+  assign \i_w$357[0].scale  = \i_w$357 [39:32];
+  assign \i_w$357[0].dtype  = \i_w$357 [41:40];
+  assign \i_w$357[0].special  = \i_w$357 [43:42];
+  assign \o_w$358[0]  = \i_w$357 ;
+  assign \o_w$358[0].code  = \i_w$357 [31:0];
+  assign \o_w$358[0].code[0]  = \i_w$357 [7:0];
+  assign \o_w$358[0].code[1]  = \i_w$357 [15:8];
+  assign \o_w$358[0].code[2]  = \i_w$357 [23:16];
+  assign \o_w$358[0].code[3]  = \i_w$357 [31:24];
+  assign \o_w$358[0].scale  = \i_w$357 [39:32];
+  assign \o_w$358[0].dtype  = \i_w$357 [41:40];
+  assign \o_w$358[0].special  = \i_w$357 [43:42];
+  assign \i_w$359[0]  = \i_w$359 ;
+  assign \i_w$359[0].code  = \i_w$359 [31:0];
+  assign \i_w$359[0].code[0]  = \i_w$359 [7:0];
+  assign \i_w$359[0].code[1]  = \i_w$359 [15:8];
+  assign \i_w$359[0].code[2]  = \i_w$359 [23:16];
+  assign \i_w$359[0].code[3]  = \i_w$359 [31:24];
+  assign \i_w$359[0].scale  = \i_w$359 [39:32];
+  assign \i_w$359[0].dtype  = \i_w$359 [41:40];
+  assign \i_w$359[0].special  = \i_w$359 [43:42];
+  assign \o_w$360[0]  = \i_w$359 ;
+  assign \o_w$360[0].code  = \i_w$359 [31:0];
+  assign \o_w$360[0].code[0]  = \i_w$359 [7:0];
+  assign \o_w$360[0].code[1]  = \i_w$359 [15:8];
+  assign \o_w$360[0].code[2]  = \i_w$359 [23:16];
+  assign \o_w$360[0].code[3]  = \i_w$359 [31:24];
+  assign \o_w$360[0].scale  = \i_w$359 [39:32];
+  assign \o_w$360[0].dtype  = \i_w$359 [41:40];
+  assign \o_w$360[0].special  = \i_w$359 [43:42];
+  assign \i_w$361[0]  = \i_w$361 ;
+  assign \i_w$361[0].code  = \i_w$361 [31:0];
+  assign \i_w$361[0].code[0]  = \i_w$361 [7:0];
+  assign \i_w$361[0].code[1]  = \i_w$361 [15:8];
+  assign \i_w$361[0].code[2]  = \i_w$361 [23:16];
+  assign \i_w$361[0].code[3]  = \i_w$361 [31:24];
+  assign \i_w$361[0].scale  = \i_w$361 [39:32];
+  assign \i_w$361[0].dtype  = \i_w$361 [41:40];
+  assign \i_w$361[0].special  = \i_w$361 [43:42];
+  assign \o_w$362[0]  = \i_w$361 ;
+  assign \o_w$362[0].code  = \i_w$361 [31:0];
+  assign \o_w$362[0].code[0]  = \i_w$361 [7:0];
+  assign \o_w$362[0].code[1]  = \i_w$361 [15:8];
+  assign \o_w$362[0].code[2]  = \i_w$361 [23:16];
+  assign \o_w$362[0].code[3]  = \i_w$361 [31:24];
+  assign \o_w$362[0].scale  = \i_w$361 [39:32];
+  assign \o_w$362[0].dtype  = \i_w$361 [41:40];
+  assign \o_w$362[0].special  = \i_w$361 [43:42];
+  assign \w6_eff.code  = w6_eff[31:0];
+  assign \w6_eff.code[0]  = w6_eff[7:0];
+  assign \w6_eff.code[1]  = w6_eff[15:8];
+  assign \w6_eff.code[2]  = w6_eff[23:16];
+  assign \w6_eff.code[3]  = w6_eff[31:24];
+  assign \w6_eff.scale  = w6_eff[39:32];
+  assign \w6_eff.dtype  = w6_eff[41:40];
+  assign \w6_eff.special  = w6_eff[43:42];
+  assign \w6_held.code  = w6_held[31:0];
+  assign \w6_held.code[0]  = w6_held[7:0];
+  assign \w6_held.code[1]  = w6_held[15:8];
+  assign \w6_held.code[2]  = w6_held[23:16];
+  assign \w6_held.code[3]  = w6_held[31:24];
+  assign \w6_held.scale  = w6_held[39:32];
+  assign \w6_held.dtype  = w6_held[41:40];
+  assign \w6_held.special  = w6_held[43:42];
+  assign \i_w$365[0]  = \i_w$365 ;
+  assign \i_w$365[0].code  = \i_w$365 [31:0];
+  assign \i_w$365[0].code[0]  = \i_w$365 [7:0];
+  assign \i_w$365[0].code[1]  = \i_w$365 [15:8];
+  assign \i_w$365[0].code[2]  = \i_w$365 [23:16];
+  assign \i_w$365[0].code[3]  = \i_w$365 [31:24];
+  assign \i_w$365[0].scale  = \i_w$365 [39:32];
+  assign \i_w$365[0].dtype  = \i_w$365 [41:40];
+  assign \i_w$365[0].special  = \i_w$365 [43:42];
+  assign \w6_held_d5.code  = \i_w$365 [31:0];
+  assign \w6_held_d5.code[0]  = \i_w$365 [7:0];
+  assign \w6_held_d5.code[1]  = \i_w$365 [15:8];
+  assign \w6_held_d5.code[2]  = \i_w$365 [23:16];
+  assign \w6_held_d5.code[3]  = \i_w$365 [31:24];
+  assign \w6_held_d5.scale  = \i_w$365 [39:32];
+  assign \w6_held_d5.dtype  = \i_w$365 [41:40];
+  assign \w6_held_d5.special  = \i_w$365 [43:42];
+  assign \i_w$367[0]  = \i_w$367 ;
+  assign \i_w$367[0].code  = \i_w$367 [31:0];
+  assign \i_w$367[0].code[0]  = \i_w$367 [7:0];
+  assign \i_w$367[0].code[1]  = \i_w$367 [15:8];
+  assign \i_w$367[0].code[2]  = \i_w$367 [23:16];
+  assign \i_w$367[0].code[3]  = \i_w$367 [31:24];
+  assign \i_w$367[0].scale  = \i_w$367 [39:32];
+  assign \i_w$367[0].dtype  = \i_w$367 [41:40];
+  assign \i_w$367[0].special  = \i_w$367 [43:42];
+  assign \o_w$368[0]  = \i_w$367 ;
+  assign \o_w$368[0].code  = \i_w$367 [31:0];
+  assign \o_w$368[0].code[0]  = \i_w$367 [7:0];
+  assign \o_w$368[0].code[1]  = \i_w$367 [15:8];
+  assign \o_w$368[0].code[2]  = \i_w$367 [23:16];
+  assign \o_w$368[0].code[3]  = \i_w$367 [31:24];
+  assign \o_w$368[0].scale  = \i_w$367 [39:32];
+  assign \o_w$368[0].dtype  = \i_w$367 [41:40];
+  assign \o_w$368[0].special  = \i_w$367 [43:42];
+  assign \i_w$369[0]  = \i_w$369 ;
+  assign \i_w$369[0].code  = \i_w$369 [31:0];
+  assign \i_w$369[0].code[0]  = \i_w$369 [7:0];
+  assign \i_w$369[0].code[1]  = \i_w$369 [15:8];
+  assign \i_w$369[0].code[2]  = \i_w$369 [23:16];
+  assign \i_w$369[0].code[3]  = \i_w$369 [31:24];
+  assign \i_w$369[0].scale  = \i_w$369 [39:32];
+  assign \i_w$369[0].dtype  = \i_w$369 [41:40];
+  assign \i_w$369[0].special  = \i_w$369 [43:42];
+  assign \o_w$370[0]  = \i_w$369 ;
+  assign \o_w$370[0].code  = \i_w$369 [31:0];
+  assign \o_w$370[0].code[0]  = \i_w$369 [7:0];
+  assign \o_w$370[0].code[1]  = \i_w$369 [15:8];
+  assign \o_w$370[0].code[2]  = \i_w$369 [23:16];
+  assign \o_w$370[0].code[3]  = \i_w$369 [31:24];
+  assign \o_w$370[0].scale  = \i_w$369 [39:32];
+  assign \o_w$370[0].dtype  = \i_w$369 [41:40];
+  assign \o_w$370[0].special  = \i_w$369 [43:42];
+  assign \i_w$371[0]  = \i_w$371 ;
+  assign \i_w$371[0].code  = \i_w$371 [31:0];
+  assign \i_w$371[0].code[0]  = \i_w$371 [7:0];
+  assign \i_w$371[0].code[1]  = \i_w$371 [15:8];
+  assign \i_w$371[0].code[2]  = \i_w$371 [23:16];
+  assign \i_w$371[0].code[3]  = \i_w$371 [31:24];
+  assign \i_w$371[0].scale  = \i_w$371 [39:32];
+  assign \i_w$371[0].dtype  = \i_w$371 [41:40];
+  assign \i_w$371[0].special  = \i_w$371 [43:42];
+  assign \o_w$372[0]  = \i_w$371 ;
+  assign \o_w$372[0].code  = \i_w$371 [31:0];
+  assign \o_w$372[0].code[0]  = \i_w$371 [7:0];
+  assign \o_w$372[0].code[1]  = \i_w$371 [15:8];
+  assign \o_w$372[0].code[2]  = \i_w$371 [23:16];
+  assign \o_w$372[0].code[3]  = \i_w$371 [31:24];
+  assign \o_w$372[0].scale  = \i_w$371 [39:32];
+  assign \o_w$372[0].dtype  = \i_w$371 [41:40];
+  assign \o_w$372[0].special  = \i_w$371 [43:42];
+  assign \i_w$373[0]  = \i_w$373 ;
+  assign \i_w$373[0].code  = \i_w$373 [31:0];
+  assign \i_w$373[0].code[0]  = \i_w$373 [7:0];
+  assign \i_w$373[0].code[1]  = \i_w$373 [15:8];
+  assign \i_w$373[0].code[2]  = \i_w$373 [23:16];
+  assign \i_w$373[0].code[3]  = \i_w$373 [31:24];
+  assign \i_w$373[0].scale  = \i_w$373 [39:32];
+  assign \i_w$373[0].dtype  = \i_w$373 [41:40];
+  assign \i_w$373[0].special  = \i_w$373 [43:42];
+  assign \o_w$374[0]  = \i_w$373 ;
+  assign \o_w$374[0].code  = \i_w$373 [31:0];
+  assign \o_w$374[0].code[0]  = \i_w$373 [7:0];
+  assign \o_w$374[0].code[1]  = \i_w$373 [15:8];
+  assign \o_w$374[0].code[2]  = \i_w$373 [23:16];
+  assign \o_w$374[0].code[3]  = \i_w$373 [31:24];
+  assign \o_w$374[0].scale  = \i_w$373 [39:32];
+  assign \o_w$374[0].dtype  = \i_w$373 [41:40];
+  assign \o_w$374[0].special  = \i_w$373 [43:42];
+  assign \i_w$375[0]  = \i_w$375 ;
+  assign \i_w$375[0].code  = \i_w$375 [31:0];
+  assign \i_w$375[0].code[0]  = \i_w$375 [7:0];
+  assign \i_w$375[0].code[1]  = \i_w$375 [15:8];
+  assign \i_w$375[0].code[2]  = \i_w$375 [23:16];
+  assign \i_w$375[0].code[3]  = \i_w$375 [31:24];
+  assign \i_w$375[0].scale  = \i_w$375 [39:32];
+  assign \i_w$375[0].dtype  = \i_w$375 [41:40];
+  assign \i_w$375[0].special  = \i_w$375 [43:42];
+  assign \o_w$376[0]  = \i_w$375 ;
+  assign \o_w$376[0].code  = \i_w$375 [31:0];
+  assign \o_w$376[0].code[0]  = \i_w$375 [7:0];
+  assign \o_w$376[0].code[1]  = \i_w$375 [15:8];
+  assign \o_w$376[0].code[2]  = \i_w$375 [23:16];
+  assign \o_w$376[0].code[3]  = \i_w$375 [31:24];
+  assign \o_w$376[0].scale  = \i_w$375 [39:32];
+  assign \o_w$376[0].dtype  = \i_w$375 [41:40];
+  assign \o_w$376[0].special  = \i_w$375 [43:42];
+  assign \i_w$377[0]  = \i_w$377 ;
+  assign \i_w$377[0].code  = \i_w$377 [31:0];
+  assign \i_w$377[0].code[0]  = \i_w$377 [7:0];
+  assign \i_w$377[0].code[1]  = \i_w$377 [15:8];
+  assign \i_w$377[0].code[2]  = \i_w$377 [23:16];
+  assign \i_w$377[0].code[3]  = \i_w$377 [31:24];
+  assign \i_w$377[0].scale  = \i_w$377 [39:32];
+  assign \i_w$377[0].dtype  = \i_w$377 [41:40];
+  assign \i_w$377[0].special  = \i_w$377 [43:42];
+  assign \o_w$378[0]  = \i_w$377 ;
+  assign \o_w$378[0].code  = \i_w$377 [31:0];
+  assign \o_w$378[0].code[0]  = \i_w$377 [7:0];
+  assign \o_w$378[0].code[1]  = \i_w$377 [15:8];
+  assign \o_w$378[0].code[2]  = \i_w$377 [23:16];
+  assign \o_w$378[0].code[3]  = \i_w$377 [31:24];
+  assign \o_w$378[0].scale  = \i_w$377 [39:32];
+  assign \o_w$378[0].dtype  = \i_w$377 [41:40];
+  assign \o_w$378[0].special  = \i_w$377 [43:42];
+  assign \i_w$379[0]  = \i_w$379 ;
+  assign \i_w$379[0].code  = \i_w$379 [31:0];
+  assign \i_w$379[0].code[0]  = \i_w$379 [7:0];
+  assign \i_w$379[0].code[1]  = \i_w$379 [15:8];
+  assign \i_w$379[0].code[2]  = \i_w$379 [23:16];
+  assign \i_w$379[0].code[3]  = \i_w$379 [31:24];
+  assign \i_w$379[0].scale  = \i_w$379 [39:32];
+  assign \i_w$379[0].dtype  = \i_w$379 [41:40];
+  assign \i_w$379[0].special  = \i_w$379 [43:42];
+  assign \o_w$380[0]  = \i_w$379 ;
+  assign \o_w$380[0].code  = \i_w$379 [31:0];
+  assign \o_w$380[0].code[0]  = \i_w$379 [7:0];
+  assign \o_w$380[0].code[1]  = \i_w$379 [15:8];
+  assign \o_w$380[0].code[2]  = \i_w$379 [23:16];
+  assign \o_w$380[0].code[3]  = \i_w$379 [31:24];
+  assign \o_w$380[0].scale  = \i_w$379 [39:32];
+  assign \o_w$380[0].dtype  = \i_w$379 [41:40];
+  assign \o_w$380[0].special  = \i_w$379 [43:42];
+  assign \w7_eff.code  = w7_eff[31:0];
+  assign \w7_eff.code[0]  = w7_eff[7:0];
+  assign \w7_eff.code[1]  = w7_eff[15:8];
+  assign \w7_eff.code[2]  = w7_eff[23:16];
+  assign \w7_eff.code[3]  = w7_eff[31:24];
+  assign \w7_eff.scale  = w7_eff[39:32];
+  assign \w7_eff.dtype  = w7_eff[41:40];
+  assign \w7_eff.special  = w7_eff[43:42];
+  assign \w7_held.code  = w7_held[31:0];
+  assign \w7_held.code[0]  = w7_held[7:0];
+  assign \w7_held.code[1]  = w7_held[15:8];
+  assign \w7_held.code[2]  = w7_held[23:16];
+  assign \w7_held.code[3]  = w7_held[31:24];
+  assign \w7_held.scale  = w7_held[39:32];
+  assign \w7_held.dtype  = w7_held[41:40];
+  assign \w7_held.special  = w7_held[43:42];
+  assign \i_w$383[0]  = \i_w$383 ;
+  assign \i_w$383[0].code  = \i_w$383 [31:0];
+  assign \i_w$383[0].code[0]  = \i_w$383 [7:0];
+  assign \i_w$383[0].code[1]  = \i_w$383 [15:8];
+  assign \i_w$383[0].code[2]  = \i_w$383 [23:16];
+  assign \i_w$383[0].code[3]  = \i_w$383 [31:24];
+  assign \i_w$383[0].scale  = \i_w$383 [39:32];
+  assign \i_w$383[0].dtype  = \i_w$383 [41:40];
+  assign \i_w$383[0].special  = \i_w$383 [43:42];
+  assign \w7_held_d6.code  = \i_w$383 [31:0];
+  assign \w7_held_d6.code[0]  = \i_w$383 [7:0];
+  assign \w7_held_d6.code[1]  = \i_w$383 [15:8];
+  assign \w7_held_d6.code[2]  = \i_w$383 [23:16];
+  assign \w7_held_d6.code[3]  = \i_w$383 [31:24];
+  assign \w7_held_d6.scale  = \i_w$383 [39:32];
+  assign \w7_held_d6.dtype  = \i_w$383 [41:40];
+  assign \w7_held_d6.special  = \i_w$383 [43:42];
+  assign \i_w$385[0]  = \i_w$385 ;
+  assign \i_w$385[0].code  = \i_w$385 [31:0];
+  assign \i_w$385[0].code[0]  = \i_w$385 [7:0];
+  assign \i_w$385[0].code[1]  = \i_w$385 [15:8];
+  assign \i_w$385[0].code[2]  = \i_w$385 [23:16];
+  assign \i_w$385[0].code[3]  = \i_w$385 [31:24];
+  assign \i_w$385[0].scale  = \i_w$385 [39:32];
+  assign \i_w$385[0].dtype  = \i_w$385 [41:40];
+  assign \i_w$385[0].special  = \i_w$385 [43:42];
+  assign \o_w$386[0]  = \i_w$385 ;
+  assign \o_w$386[0].code  = \i_w$385 [31:0];
+  assign \o_w$386[0].code[0]  = \i_w$385 [7:0];
+  assign \o_w$386[0].code[1]  = \i_w$385 [15:8];
+  assign \o_w$386[0].code[2]  = \i_w$385 [23:16];
+  assign \o_w$386[0].code[3]  = \i_w$385 [31:24];
+  assign \o_w$386[0].scale  = \i_w$385 [39:32];
+  assign \o_w$386[0].dtype  = \i_w$385 [41:40];
+  assign \o_w$386[0].special  = \i_w$385 [43:42];
+  assign \i_w$387[0]  = \i_w$387 ;
+  assign \i_w$387[0].code  = \i_w$387 [31:0];
+  assign \i_w$387[0].code[0]  = \i_w$387 [7:0];
+  assign \i_w$387[0].code[1]  = \i_w$387 [15:8];
+  assign \i_w$387[0].code[2]  = \i_w$387 [23:16];
+  assign \i_w$387[0].code[3]  = \i_w$387 [31:24];
+  assign \i_w$387[0].scale  = \i_w$387 [39:32];
+  assign \i_w$387[0].dtype  = \i_w$387 [41:40];
+  assign \i_w$387[0].special  = \i_w$387 [43:42];
+  assign \o_w$388[0]  = \i_w$387 ;
+  assign \o_w$388[0].code  = \i_w$387 [31:0];
+  assign \o_w$388[0].code[0]  = \i_w$387 [7:0];
+  assign \o_w$388[0].code[1]  = \i_w$387 [15:8];
+  assign \o_w$388[0].code[2]  = \i_w$387 [23:16];
+  assign \o_w$388[0].code[3]  = \i_w$387 [31:24];
+  assign \o_w$388[0].scale  = \i_w$387 [39:32];
+  assign \o_w$388[0].dtype  = \i_w$387 [41:40];
+  assign \o_w$388[0].special  = \i_w$387 [43:42];
+  assign \i_w$389[0]  = \i_w$389 ;
+  assign \i_w$389[0].code  = \i_w$389 [31:0];
+  assign \i_w$389[0].code[0]  = \i_w$389 [7:0];
+  assign \i_w$389[0].code[1]  = \i_w$389 [15:8];
+  assign \i_w$389[0].code[2]  = \i_w$389 [23:16];
+  assign \i_w$389[0].code[3]  = \i_w$389 [31:24];
+  assign \i_w$389[0].scale  = \i_w$389 [39:32];
+  assign \i_w$389[0].dtype  = \i_w$389 [41:40];
+  assign \i_w$389[0].special  = \i_w$389 [43:42];
+  assign \o_w$390[0]  = \i_w$389 ;
+  assign \o_w$390[0].code  = \i_w$389 [31:0];
+  assign \o_w$390[0].code[0]  = \i_w$389 [7:0];
+  assign \o_w$390[0].code[1]  = \i_w$389 [15:8];
+  assign \o_w$390[0].code[2]  = \i_w$389 [23:16];
+  assign \o_w$390[0].code[3]  = \i_w$389 [31:24];
+  assign \o_w$390[0].scale  = \i_w$389 [39:32];
+  assign \o_w$390[0].dtype  = \i_w$389 [41:40];
+  assign \o_w$390[0].special  = \i_w$389 [43:42];
+  assign \i_w$391[0]  = \i_w$391 ;
+  assign \i_w$391[0].code  = \i_w$391 [31:0];
+  assign \i_w$391[0].code[0]  = \i_w$391 [7:0];
+  assign \i_w$391[0].code[1]  = \i_w$391 [15:8];
+  assign \i_w$391[0].code[2]  = \i_w$391 [23:16];
+  assign \i_w$391[0].code[3]  = \i_w$391 [31:24];
+  assign \i_w$391[0].scale  = \i_w$391 [39:32];
+  assign \i_w$391[0].dtype  = \i_w$391 [41:40];
+  assign \i_w$391[0].special  = \i_w$391 [43:42];
+  assign \o_w$392[0]  = \i_w$391 ;
+  assign \o_w$392[0].code  = \i_w$391 [31:0];
+  assign \o_w$392[0].code[0]  = \i_w$391 [7:0];
+  assign \o_w$392[0].code[1]  = \i_w$391 [15:8];
+  assign \o_w$392[0].code[2]  = \i_w$391 [23:16];
+  assign \o_w$392[0].code[3]  = \i_w$391 [31:24];
+  assign \o_w$392[0].scale  = \i_w$391 [39:32];
+  assign \o_w$392[0].dtype  = \i_w$391 [41:40];
+  assign \o_w$392[0].special  = \i_w$391 [43:42];
+  assign \i_w$393[0]  = \i_w$393 ;
+  assign \i_w$393[0].code  = \i_w$393 [31:0];
+  assign \i_w$393[0].code[0]  = \i_w$393 [7:0];
+  assign \i_w$393[0].code[1]  = \i_w$393 [15:8];
+  assign \i_w$393[0].code[2]  = \i_w$393 [23:16];
+  assign \i_w$393[0].code[3]  = \i_w$393 [31:24];
+  assign \i_w$393[0].scale  = \i_w$393 [39:32];
+  assign \i_w$393[0].dtype  = \i_w$393 [41:40];
+  assign \i_w$393[0].special  = \i_w$393 [43:42];
+  assign \o_w$394[0]  = \i_w$393 ;
+  assign \o_w$394[0].code  = \i_w$393 [31:0];
+  assign \o_w$394[0].code[0]  = \i_w$393 [7:0];
+  assign \o_w$394[0].code[1]  = \i_w$393 [15:8];
+  assign \o_w$394[0].code[2]  = \i_w$393 [23:16];
+  assign \o_w$394[0].code[3]  = \i_w$393 [31:24];
+  assign \o_w$394[0].scale  = \i_w$393 [39:32];
+  assign \o_w$394[0].dtype  = \i_w$393 [41:40];
+  assign \o_w$394[0].special  = \i_w$393 [43:42];
+  assign \i_w$395[0]  = \i_w$395 ;
+  assign \i_w$395[0].code  = \i_w$395 [31:0];
+  assign \i_w$395[0].code[0]  = \i_w$395 [7:0];
+  assign \i_w$395[0].code[1]  = \i_w$395 [15:8];
+  assign \i_w$395[0].code[2]  = \i_w$395 [23:16];
+  assign \i_w$395[0].code[3]  = \i_w$395 [31:24];
+  assign \i_w$395[0].scale  = \i_w$395 [39:32];
+  assign \i_w$395[0].dtype  = \i_w$395 [41:40];
+  assign \i_w$395[0].special  = \i_w$395 [43:42];
+  assign \o_w$396[0]  = \i_w$395 ;
+  assign \o_w$396[0].code  = \i_w$395 [31:0];
+  assign \o_w$396[0].code[0]  = \i_w$395 [7:0];
+  assign \o_w$396[0].code[1]  = \i_w$395 [15:8];
+  assign \o_w$396[0].code[2]  = \i_w$395 [23:16];
+  assign \o_w$396[0].code[3]  = \i_w$395 [31:24];
+  assign \o_w$396[0].scale  = \i_w$395 [39:32];
+  assign \o_w$396[0].dtype  = \i_w$395 [41:40];
+  assign \o_w$396[0].special  = \i_w$395 [43:42];
+  assign \i_w$397[0]  = \i_w$397 ;
+  assign \i_w$397[0].code  = \i_w$397 [31:0];
+  assign \i_w$397[0].code[0]  = \i_w$397 [7:0];
+  assign \i_w$397[0].code[1]  = \i_w$397 [15:8];
+  assign \i_w$397[0].code[2]  = \i_w$397 [23:16];
+  assign \i_w$397[0].code[3]  = \i_w$397 [31:24];
+  assign \i_w$397[0].scale  = \i_w$397 [39:32];
+  assign \i_w$397[0].dtype  = \i_w$397 [41:40];
+  assign \i_w$397[0].special  = \i_w$397 [43:42];
+  assign \o_w$398[0]  = \i_w$397 ;
+  assign \o_w$398[0].code  = \i_w$397 [31:0];
+  assign \o_w$398[0].code[0]  = \i_w$397 [7:0];
+  assign \o_w$398[0].code[1]  = \i_w$397 [15:8];
+  assign \o_w$398[0].code[2]  = \i_w$397 [23:16];
+  assign \o_w$398[0].code[3]  = \i_w$397 [31:24];
+  assign \o_w$398[0].scale  = \i_w$397 [39:32];
+  assign \o_w$398[0].dtype  = \i_w$397 [41:40];
+  assign \o_w$398[0].special  = \i_w$397 [43:42];
   assign \o_row[0]  = o_row[31:0];
   assign \o_row[1]  = o_row[63:32];
   assign \o_row[2]  = o_row[95:64];
@@ -18426,36 +18645,10 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   assign \o_row[7]  = o_row[255:224];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$389[0]  = \o_psum$389 ;
-  assign \o_psum$389[0][0]  = \o_psum$389 ;
-  assign \o_psum$390[0]  = \o_psum$390 ;
-  assign \o_psum$390[0][0]  = \o_psum$390 ;
-  assign \o_psum$391[0]  = \o_psum$391 ;
-  assign \o_psum$391[0][0]  = \o_psum$391 ;
-  assign \o_psum$392[0]  = \o_psum$392 ;
-  assign \o_psum$392[0][0]  = \o_psum$392 ;
-  assign \o_psum$393[0]  = \o_psum$393 ;
-  assign \o_psum$393[0][0]  = \o_psum$393 ;
-  assign \o_psum$394[0]  = \o_psum$394 ;
-  assign \o_psum$394[0][0]  = \o_psum$394 ;
-  assign \o_psum$395[0]  = \o_psum$395 ;
-  assign \o_psum$395[0][0]  = \o_psum$395 ;
-  assign \o_psum$397[0]  = \o_psum$397 ;
-  assign \o_psum$397[0][0]  = \o_psum$397 ;
-  assign \o_psum$398[0]  = \o_psum$398 ;
-  assign \o_psum$398[0][0]  = \o_psum$398 ;
-  assign \o_psum$399[0]  = \o_psum$399 ;
-  assign \o_psum$399[0][0]  = \o_psum$399 ;
-  assign \o_psum$400[0]  = \o_psum$400 ;
-  assign \o_psum$400[0][0]  = \o_psum$400 ;
-  assign \o_psum$401[0]  = \o_psum$401 ;
-  assign \o_psum$401[0][0]  = \o_psum$401 ;
-  assign \o_psum$402[0]  = \o_psum$402 ;
-  assign \o_psum$402[0][0]  = \o_psum$402 ;
-  assign \o_psum$403[0]  = \o_psum$403 ;
-  assign \o_psum$403[0][0]  = \o_psum$403 ;
   assign \o_psum$404[0]  = \o_psum$404 ;
   assign \o_psum$404[0][0]  = \o_psum$404 ;
+  assign \o_psum$405[0]  = \o_psum$405 ;
+  assign \o_psum$405[0][0]  = \o_psum$405 ;
   assign \o_psum$406[0]  = \o_psum$406 ;
   assign \o_psum$406[0][0]  = \o_psum$406 ;
   assign \o_psum$407[0]  = \o_psum$407 ;
@@ -18466,12 +18659,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   assign \o_psum$409[0][0]  = \o_psum$409 ;
   assign \o_psum$410[0]  = \o_psum$410 ;
   assign \o_psum$410[0][0]  = \o_psum$410 ;
-  assign \o_psum$411[0]  = \o_psum$411 ;
-  assign \o_psum$411[0][0]  = \o_psum$411 ;
   assign \o_psum$412[0]  = \o_psum$412 ;
   assign \o_psum$412[0][0]  = \o_psum$412 ;
   assign \o_psum$413[0]  = \o_psum$413 ;
   assign \o_psum$413[0][0]  = \o_psum$413 ;
+  assign \o_psum$414[0]  = \o_psum$414 ;
+  assign \o_psum$414[0][0]  = \o_psum$414 ;
   assign \o_psum$415[0]  = \o_psum$415 ;
   assign \o_psum$415[0][0]  = \o_psum$415 ;
   assign \o_psum$416[0]  = \o_psum$416 ;
@@ -18482,12 +18675,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   assign \o_psum$418[0][0]  = \o_psum$418 ;
   assign \o_psum$419[0]  = \o_psum$419 ;
   assign \o_psum$419[0][0]  = \o_psum$419 ;
-  assign \o_psum$420[0]  = \o_psum$420 ;
-  assign \o_psum$420[0][0]  = \o_psum$420 ;
   assign \o_psum$421[0]  = \o_psum$421 ;
   assign \o_psum$421[0][0]  = \o_psum$421 ;
   assign \o_psum$422[0]  = \o_psum$422 ;
   assign \o_psum$422[0][0]  = \o_psum$422 ;
+  assign \o_psum$423[0]  = \o_psum$423 ;
+  assign \o_psum$423[0][0]  = \o_psum$423 ;
   assign \o_psum$424[0]  = \o_psum$424 ;
   assign \o_psum$424[0][0]  = \o_psum$424 ;
   assign \o_psum$425[0]  = \o_psum$425 ;
@@ -18498,12 +18691,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   assign \o_psum$427[0][0]  = \o_psum$427 ;
   assign \o_psum$428[0]  = \o_psum$428 ;
   assign \o_psum$428[0][0]  = \o_psum$428 ;
-  assign \o_psum$429[0]  = \o_psum$429 ;
-  assign \o_psum$429[0][0]  = \o_psum$429 ;
   assign \o_psum$430[0]  = \o_psum$430 ;
   assign \o_psum$430[0][0]  = \o_psum$430 ;
   assign \o_psum$431[0]  = \o_psum$431 ;
   assign \o_psum$431[0][0]  = \o_psum$431 ;
+  assign \o_psum$432[0]  = \o_psum$432 ;
+  assign \o_psum$432[0][0]  = \o_psum$432 ;
   assign \o_psum$433[0]  = \o_psum$433 ;
   assign \o_psum$433[0][0]  = \o_psum$433 ;
   assign \o_psum$434[0]  = \o_psum$434 ;
@@ -18514,12 +18707,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   assign \o_psum$436[0][0]  = \o_psum$436 ;
   assign \o_psum$437[0]  = \o_psum$437 ;
   assign \o_psum$437[0][0]  = \o_psum$437 ;
-  assign \o_psum$438[0]  = \o_psum$438 ;
-  assign \o_psum$438[0][0]  = \o_psum$438 ;
   assign \o_psum$439[0]  = \o_psum$439 ;
   assign \o_psum$439[0][0]  = \o_psum$439 ;
   assign \o_psum$440[0]  = \o_psum$440 ;
   assign \o_psum$440[0][0]  = \o_psum$440 ;
+  assign \o_psum$441[0]  = \o_psum$441 ;
+  assign \o_psum$441[0][0]  = \o_psum$441 ;
   assign \o_psum$442[0]  = \o_psum$442 ;
   assign \o_psum$442[0][0]  = \o_psum$442 ;
   assign \o_psum$443[0]  = \o_psum$443 ;
@@ -18530,12 +18723,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   assign \o_psum$445[0][0]  = \o_psum$445 ;
   assign \o_psum$446[0]  = \o_psum$446 ;
   assign \o_psum$446[0][0]  = \o_psum$446 ;
-  assign \o_psum$447[0]  = \o_psum$447 ;
-  assign \o_psum$447[0][0]  = \o_psum$447 ;
   assign \o_psum$448[0]  = \o_psum$448 ;
   assign \o_psum$448[0][0]  = \o_psum$448 ;
   assign \o_psum$449[0]  = \o_psum$449 ;
   assign \o_psum$449[0][0]  = \o_psum$449 ;
+  assign \o_psum$450[0]  = \o_psum$450 ;
+  assign \o_psum$450[0][0]  = \o_psum$450 ;
   assign \o_psum$451[0]  = \o_psum$451 ;
   assign \o_psum$451[0][0]  = \o_psum$451 ;
   assign \o_psum$452[0]  = \o_psum$452 ;
@@ -18546,12 +18739,38 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   assign \o_psum$454[0][0]  = \o_psum$454 ;
   assign \o_psum$455[0]  = \o_psum$455 ;
   assign \o_psum$455[0][0]  = \o_psum$455 ;
-  assign \o_psum$456[0]  = \o_psum$456 ;
-  assign \o_psum$456[0][0]  = \o_psum$456 ;
   assign \o_psum$457[0]  = \o_psum$457 ;
   assign \o_psum$457[0][0]  = \o_psum$457 ;
   assign \o_psum$458[0]  = \o_psum$458 ;
   assign \o_psum$458[0][0]  = \o_psum$458 ;
+  assign \o_psum$459[0]  = \o_psum$459 ;
+  assign \o_psum$459[0][0]  = \o_psum$459 ;
+  assign \o_psum$460[0]  = \o_psum$460 ;
+  assign \o_psum$460[0][0]  = \o_psum$460 ;
+  assign \o_psum$461[0]  = \o_psum$461 ;
+  assign \o_psum$461[0][0]  = \o_psum$461 ;
+  assign \o_psum$462[0]  = \o_psum$462 ;
+  assign \o_psum$462[0][0]  = \o_psum$462 ;
+  assign \o_psum$463[0]  = \o_psum$463 ;
+  assign \o_psum$463[0][0]  = \o_psum$463 ;
+  assign \o_psum$464[0]  = \o_psum$464 ;
+  assign \o_psum$464[0][0]  = \o_psum$464 ;
+  assign \o_psum$466[0]  = \o_psum$466 ;
+  assign \o_psum$466[0][0]  = \o_psum$466 ;
+  assign \o_psum$467[0]  = \o_psum$467 ;
+  assign \o_psum$467[0][0]  = \o_psum$467 ;
+  assign \o_psum$468[0]  = \o_psum$468 ;
+  assign \o_psum$468[0][0]  = \o_psum$468 ;
+  assign \o_psum$469[0]  = \o_psum$469 ;
+  assign \o_psum$469[0][0]  = \o_psum$469 ;
+  assign \o_psum$470[0]  = \o_psum$470 ;
+  assign \o_psum$470[0][0]  = \o_psum$470 ;
+  assign \o_psum$471[0]  = \o_psum$471 ;
+  assign \o_psum$471[0][0]  = \o_psum$471 ;
+  assign \o_psum$472[0]  = \o_psum$472 ;
+  assign \o_psum$472[0][0]  = \o_psum$472 ;
+  assign \o_psum$473[0]  = \o_psum$473 ;
+  assign \o_psum$473[0][0]  = \o_psum$473 ;
   assign \a2_d1[0]  = a2_d1[15:0];
   assign \a2_d1[1]  = a2_d1[31:16];
   assign \a2_d1[2]  = a2_d1[47:32];
@@ -18741,225 +18960,177 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_
   assign \ctl7_d6.first  = ctl7_d6[2];
   assign \ctl7_d6.last  = ctl7_d6[3];
   assign \ctl7_d6.group_end  = ctl7_d6[4];
-  assign \w2_d1.code  = w2_d1[31:0];
-  assign \w2_d1.code[0]  = w2_d1[7:0];
-  assign \w2_d1.code[1]  = w2_d1[15:8];
-  assign \w2_d1.code[2]  = w2_d1[23:16];
-  assign \w2_d1.code[3]  = w2_d1[31:24];
-  assign \w2_d1.scale  = w2_d1[39:32];
-  assign \w2_d1.dtype  = w2_d1[41:40];
-  assign \w2_d1.special  = w2_d1[43:42];
-  assign \w3_d1.code  = w3_d1[31:0];
-  assign \w3_d1.code[0]  = w3_d1[7:0];
-  assign \w3_d1.code[1]  = w3_d1[15:8];
-  assign \w3_d1.code[2]  = w3_d1[23:16];
-  assign \w3_d1.code[3]  = w3_d1[31:24];
-  assign \w3_d1.scale  = w3_d1[39:32];
-  assign \w3_d1.dtype  = w3_d1[41:40];
-  assign \w3_d1.special  = w3_d1[43:42];
-  assign \w3_d2.code  = w3_d2[31:0];
-  assign \w3_d2.code[0]  = w3_d2[7:0];
-  assign \w3_d2.code[1]  = w3_d2[15:8];
-  assign \w3_d2.code[2]  = w3_d2[23:16];
-  assign \w3_d2.code[3]  = w3_d2[31:24];
-  assign \w3_d2.scale  = w3_d2[39:32];
-  assign \w3_d2.dtype  = w3_d2[41:40];
-  assign \w3_d2.special  = w3_d2[43:42];
-  assign \w4_d1.code  = w4_d1[31:0];
-  assign \w4_d1.code[0]  = w4_d1[7:0];
-  assign \w4_d1.code[1]  = w4_d1[15:8];
-  assign \w4_d1.code[2]  = w4_d1[23:16];
-  assign \w4_d1.code[3]  = w4_d1[31:24];
-  assign \w4_d1.scale  = w4_d1[39:32];
-  assign \w4_d1.dtype  = w4_d1[41:40];
-  assign \w4_d1.special  = w4_d1[43:42];
-  assign \w4_d2.code  = w4_d2[31:0];
-  assign \w4_d2.code[0]  = w4_d2[7:0];
-  assign \w4_d2.code[1]  = w4_d2[15:8];
-  assign \w4_d2.code[2]  = w4_d2[23:16];
-  assign \w4_d2.code[3]  = w4_d2[31:24];
-  assign \w4_d2.scale  = w4_d2[39:32];
-  assign \w4_d2.dtype  = w4_d2[41:40];
-  assign \w4_d2.special  = w4_d2[43:42];
-  assign \w4_d3.code  = w4_d3[31:0];
-  assign \w4_d3.code[0]  = w4_d3[7:0];
-  assign \w4_d3.code[1]  = w4_d3[15:8];
-  assign \w4_d3.code[2]  = w4_d3[23:16];
-  assign \w4_d3.code[3]  = w4_d3[31:24];
-  assign \w4_d3.scale  = w4_d3[39:32];
-  assign \w4_d3.dtype  = w4_d3[41:40];
-  assign \w4_d3.special  = w4_d3[43:42];
-  assign \w5_d1.code  = w5_d1[31:0];
-  assign \w5_d1.code[0]  = w5_d1[7:0];
-  assign \w5_d1.code[1]  = w5_d1[15:8];
-  assign \w5_d1.code[2]  = w5_d1[23:16];
-  assign \w5_d1.code[3]  = w5_d1[31:24];
-  assign \w5_d1.scale  = w5_d1[39:32];
-  assign \w5_d1.dtype  = w5_d1[41:40];
-  assign \w5_d1.special  = w5_d1[43:42];
-  assign \w5_d2.code  = w5_d2[31:0];
-  assign \w5_d2.code[0]  = w5_d2[7:0];
-  assign \w5_d2.code[1]  = w5_d2[15:8];
-  assign \w5_d2.code[2]  = w5_d2[23:16];
-  assign \w5_d2.code[3]  = w5_d2[31:24];
-  assign \w5_d2.scale  = w5_d2[39:32];
-  assign \w5_d2.dtype  = w5_d2[41:40];
-  assign \w5_d2.special  = w5_d2[43:42];
-  assign \w5_d3.code  = w5_d3[31:0];
-  assign \w5_d3.code[0]  = w5_d3[7:0];
-  assign \w5_d3.code[1]  = w5_d3[15:8];
-  assign \w5_d3.code[2]  = w5_d3[23:16];
-  assign \w5_d3.code[3]  = w5_d3[31:24];
-  assign \w5_d3.scale  = w5_d3[39:32];
-  assign \w5_d3.dtype  = w5_d3[41:40];
-  assign \w5_d3.special  = w5_d3[43:42];
-  assign \w5_d4.code  = w5_d4[31:0];
-  assign \w5_d4.code[0]  = w5_d4[7:0];
-  assign \w5_d4.code[1]  = w5_d4[15:8];
-  assign \w5_d4.code[2]  = w5_d4[23:16];
-  assign \w5_d4.code[3]  = w5_d4[31:24];
-  assign \w5_d4.scale  = w5_d4[39:32];
-  assign \w5_d4.dtype  = w5_d4[41:40];
-  assign \w5_d4.special  = w5_d4[43:42];
-  assign \w6_d1.code  = w6_d1[31:0];
-  assign \w6_d1.code[0]  = w6_d1[7:0];
-  assign \w6_d1.code[1]  = w6_d1[15:8];
-  assign \w6_d1.code[2]  = w6_d1[23:16];
-  assign \w6_d1.code[3]  = w6_d1[31:24];
-  assign \w6_d1.scale  = w6_d1[39:32];
-  assign \w6_d1.dtype  = w6_d1[41:40];
-  assign \w6_d1.special  = w6_d1[43:42];
-  assign \w6_d2.code  = w6_d2[31:0];
-  assign \w6_d2.code[0]  = w6_d2[7:0];
-  assign \w6_d2.code[1]  = w6_d2[15:8];
-  assign \w6_d2.code[2]  = w6_d2[23:16];
-  assign \w6_d2.code[3]  = w6_d2[31:24];
-  assign \w6_d2.scale  = w6_d2[39:32];
-  assign \w6_d2.dtype  = w6_d2[41:40];
-  assign \w6_d2.special  = w6_d2[43:42];
-  assign \w6_d3.code  = w6_d3[31:0];
-  assign \w6_d3.code[0]  = w6_d3[7:0];
-  assign \w6_d3.code[1]  = w6_d3[15:8];
-  assign \w6_d3.code[2]  = w6_d3[23:16];
-  assign \w6_d3.code[3]  = w6_d3[31:24];
-  assign \w6_d3.scale  = w6_d3[39:32];
-  assign \w6_d3.dtype  = w6_d3[41:40];
-  assign \w6_d3.special  = w6_d3[43:42];
-  assign \w6_d4.code  = w6_d4[31:0];
-  assign \w6_d4.code[0]  = w6_d4[7:0];
-  assign \w6_d4.code[1]  = w6_d4[15:8];
-  assign \w6_d4.code[2]  = w6_d4[23:16];
-  assign \w6_d4.code[3]  = w6_d4[31:24];
-  assign \w6_d4.scale  = w6_d4[39:32];
-  assign \w6_d4.dtype  = w6_d4[41:40];
-  assign \w6_d4.special  = w6_d4[43:42];
-  assign \w6_d5.code  = w6_d5[31:0];
-  assign \w6_d5.code[0]  = w6_d5[7:0];
-  assign \w6_d5.code[1]  = w6_d5[15:8];
-  assign \w6_d5.code[2]  = w6_d5[23:16];
-  assign \w6_d5.code[3]  = w6_d5[31:24];
-  assign \w6_d5.scale  = w6_d5[39:32];
-  assign \w6_d5.dtype  = w6_d5[41:40];
-  assign \w6_d5.special  = w6_d5[43:42];
-  assign \w7_d1.code  = w7_d1[31:0];
-  assign \w7_d1.code[0]  = w7_d1[7:0];
-  assign \w7_d1.code[1]  = w7_d1[15:8];
-  assign \w7_d1.code[2]  = w7_d1[23:16];
-  assign \w7_d1.code[3]  = w7_d1[31:24];
-  assign \w7_d1.scale  = w7_d1[39:32];
-  assign \w7_d1.dtype  = w7_d1[41:40];
-  assign \w7_d1.special  = w7_d1[43:42];
-  assign \w7_d2.code  = w7_d2[31:0];
-  assign \w7_d2.code[0]  = w7_d2[7:0];
-  assign \w7_d2.code[1]  = w7_d2[15:8];
-  assign \w7_d2.code[2]  = w7_d2[23:16];
-  assign \w7_d2.code[3]  = w7_d2[31:24];
-  assign \w7_d2.scale  = w7_d2[39:32];
-  assign \w7_d2.dtype  = w7_d2[41:40];
-  assign \w7_d2.special  = w7_d2[43:42];
-  assign \w7_d3.code  = w7_d3[31:0];
-  assign \w7_d3.code[0]  = w7_d3[7:0];
-  assign \w7_d3.code[1]  = w7_d3[15:8];
-  assign \w7_d3.code[2]  = w7_d3[23:16];
-  assign \w7_d3.code[3]  = w7_d3[31:24];
-  assign \w7_d3.scale  = w7_d3[39:32];
-  assign \w7_d3.dtype  = w7_d3[41:40];
-  assign \w7_d3.special  = w7_d3[43:42];
-  assign \w7_d4.code  = w7_d4[31:0];
-  assign \w7_d4.code[0]  = w7_d4[7:0];
-  assign \w7_d4.code[1]  = w7_d4[15:8];
-  assign \w7_d4.code[2]  = w7_d4[23:16];
-  assign \w7_d4.code[3]  = w7_d4[31:24];
-  assign \w7_d4.scale  = w7_d4[39:32];
-  assign \w7_d4.dtype  = w7_d4[41:40];
-  assign \w7_d4.special  = w7_d4[43:42];
-  assign \w7_d5.code  = w7_d5[31:0];
-  assign \w7_d5.code[0]  = w7_d5[7:0];
-  assign \w7_d5.code[1]  = w7_d5[15:8];
-  assign \w7_d5.code[2]  = w7_d5[23:16];
-  assign \w7_d5.code[3]  = w7_d5[31:24];
-  assign \w7_d5.scale  = w7_d5[39:32];
-  assign \w7_d5.dtype  = w7_d5[41:40];
-  assign \w7_d5.special  = w7_d5[43:42];
-  assign \w7_d6.code  = w7_d6[31:0];
-  assign \w7_d6.code[0]  = w7_d6[7:0];
-  assign \w7_d6.code[1]  = w7_d6[15:8];
-  assign \w7_d6.code[2]  = w7_d6[23:16];
-  assign \w7_d6.code[3]  = w7_d6[31:24];
-  assign \w7_d6.scale  = w7_d6[39:32];
-  assign \w7_d6.dtype  = w7_d6[41:40];
-  assign \w7_d6.special  = w7_d6[43:42];
-  assign \o_ctl$525[0]  = \o_ctl$525 ;
-  assign \o_ctl$525[0].valid  = \o_ctl$525 [0];
-  assign \o_ctl$525[0].load_w  = \o_ctl$525 [1];
-  assign \o_ctl$525[0].first  = \o_ctl$525 [2];
-  assign \o_ctl$525[0].last  = \o_ctl$525 [3];
-  assign \o_ctl$525[0].group_end  = \o_ctl$525 [4];
-  assign \o_ctl$537[0]  = \o_ctl$537 ;
-  assign \o_ctl$537[0].valid  = \o_ctl$537 [0];
-  assign \o_ctl$537[0].load_w  = \o_ctl$537 [1];
-  assign \o_ctl$537[0].first  = \o_ctl$537 [2];
-  assign \o_ctl$537[0].last  = \o_ctl$537 [3];
-  assign \o_ctl$537[0].group_end  = \o_ctl$537 [4];
-  assign \o_ctl$549[0]  = \o_ctl$549 ;
-  assign \o_ctl$549[0].valid  = \o_ctl$549 [0];
-  assign \o_ctl$549[0].load_w  = \o_ctl$549 [1];
-  assign \o_ctl$549[0].first  = \o_ctl$549 [2];
-  assign \o_ctl$549[0].last  = \o_ctl$549 [3];
-  assign \o_ctl$549[0].group_end  = \o_ctl$549 [4];
-  assign \o_ctl$561[0]  = \o_ctl$561 ;
-  assign \o_ctl$561[0].valid  = \o_ctl$561 [0];
-  assign \o_ctl$561[0].load_w  = \o_ctl$561 [1];
-  assign \o_ctl$561[0].first  = \o_ctl$561 [2];
-  assign \o_ctl$561[0].last  = \o_ctl$561 [3];
-  assign \o_ctl$561[0].group_end  = \o_ctl$561 [4];
-  assign \o_ctl$573[0]  = \o_ctl$573 ;
-  assign \o_ctl$573[0].valid  = \o_ctl$573 [0];
-  assign \o_ctl$573[0].load_w  = \o_ctl$573 [1];
-  assign \o_ctl$573[0].first  = \o_ctl$573 [2];
-  assign \o_ctl$573[0].last  = \o_ctl$573 [3];
-  assign \o_ctl$573[0].group_end  = \o_ctl$573 [4];
-  assign \o_ctl$585[0]  = \o_ctl$585 ;
-  assign \o_ctl$585[0].valid  = \o_ctl$585 [0];
-  assign \o_ctl$585[0].load_w  = \o_ctl$585 [1];
-  assign \o_ctl$585[0].first  = \o_ctl$585 [2];
-  assign \o_ctl$585[0].last  = \o_ctl$585 [3];
-  assign \o_ctl$585[0].group_end  = \o_ctl$585 [4];
-  assign \o_ctl$597[0]  = \o_ctl$597 ;
-  assign \o_ctl$597[0].valid  = \o_ctl$597 [0];
-  assign \o_ctl$597[0].load_w  = \o_ctl$597 [1];
-  assign \o_ctl$597[0].first  = \o_ctl$597 [2];
-  assign \o_ctl$597[0].last  = \o_ctl$597 [3];
-  assign \o_ctl$597[0].group_end  = \o_ctl$597 [4];
-  assign \o_ctl$609[0]  = \o_ctl$609 ;
-  assign \o_ctl$609[0].valid  = \o_ctl$609 [0];
-  assign \o_ctl$609[0].load_w  = \o_ctl$609 [1];
-  assign \o_ctl$609[0].first  = \o_ctl$609 [2];
-  assign \o_ctl$609[0].last  = \o_ctl$609 [3];
-  assign \o_ctl$609[0].group_end  = \o_ctl$609 [4];
+  assign \w3_held_d1.code  = w3_held_d1[31:0];
+  assign \w3_held_d1.code[0]  = w3_held_d1[7:0];
+  assign \w3_held_d1.code[1]  = w3_held_d1[15:8];
+  assign \w3_held_d1.code[2]  = w3_held_d1[23:16];
+  assign \w3_held_d1.code[3]  = w3_held_d1[31:24];
+  assign \w3_held_d1.scale  = w3_held_d1[39:32];
+  assign \w3_held_d1.dtype  = w3_held_d1[41:40];
+  assign \w3_held_d1.special  = w3_held_d1[43:42];
+  assign \w4_held_d1.code  = w4_held_d1[31:0];
+  assign \w4_held_d1.code[0]  = w4_held_d1[7:0];
+  assign \w4_held_d1.code[1]  = w4_held_d1[15:8];
+  assign \w4_held_d1.code[2]  = w4_held_d1[23:16];
+  assign \w4_held_d1.code[3]  = w4_held_d1[31:24];
+  assign \w4_held_d1.scale  = w4_held_d1[39:32];
+  assign \w4_held_d1.dtype  = w4_held_d1[41:40];
+  assign \w4_held_d1.special  = w4_held_d1[43:42];
+  assign \w4_held_d2.code  = w4_held_d2[31:0];
+  assign \w4_held_d2.code[0]  = w4_held_d2[7:0];
+  assign \w4_held_d2.code[1]  = w4_held_d2[15:8];
+  assign \w4_held_d2.code[2]  = w4_held_d2[23:16];
+  assign \w4_held_d2.code[3]  = w4_held_d2[31:24];
+  assign \w4_held_d2.scale  = w4_held_d2[39:32];
+  assign \w4_held_d2.dtype  = w4_held_d2[41:40];
+  assign \w4_held_d2.special  = w4_held_d2[43:42];
+  assign \w5_held_d1.code  = w5_held_d1[31:0];
+  assign \w5_held_d1.code[0]  = w5_held_d1[7:0];
+  assign \w5_held_d1.code[1]  = w5_held_d1[15:8];
+  assign \w5_held_d1.code[2]  = w5_held_d1[23:16];
+  assign \w5_held_d1.code[3]  = w5_held_d1[31:24];
+  assign \w5_held_d1.scale  = w5_held_d1[39:32];
+  assign \w5_held_d1.dtype  = w5_held_d1[41:40];
+  assign \w5_held_d1.special  = w5_held_d1[43:42];
+  assign \w5_held_d2.code  = w5_held_d2[31:0];
+  assign \w5_held_d2.code[0]  = w5_held_d2[7:0];
+  assign \w5_held_d2.code[1]  = w5_held_d2[15:8];
+  assign \w5_held_d2.code[2]  = w5_held_d2[23:16];
+  assign \w5_held_d2.code[3]  = w5_held_d2[31:24];
+  assign \w5_held_d2.scale  = w5_held_d2[39:32];
+  assign \w5_held_d2.dtype  = w5_held_d2[41:40];
+  assign \w5_held_d2.special  = w5_held_d2[43:42];
+  assign \w5_held_d3.code  = w5_held_d3[31:0];
+  assign \w5_held_d3.code[0]  = w5_held_d3[7:0];
+  assign \w5_held_d3.code[1]  = w5_held_d3[15:8];
+  assign \w5_held_d3.code[2]  = w5_held_d3[23:16];
+  assign \w5_held_d3.code[3]  = w5_held_d3[31:24];
+  assign \w5_held_d3.scale  = w5_held_d3[39:32];
+  assign \w5_held_d3.dtype  = w5_held_d3[41:40];
+  assign \w5_held_d3.special  = w5_held_d3[43:42];
+  assign \w6_held_d1.code  = w6_held_d1[31:0];
+  assign \w6_held_d1.code[0]  = w6_held_d1[7:0];
+  assign \w6_held_d1.code[1]  = w6_held_d1[15:8];
+  assign \w6_held_d1.code[2]  = w6_held_d1[23:16];
+  assign \w6_held_d1.code[3]  = w6_held_d1[31:24];
+  assign \w6_held_d1.scale  = w6_held_d1[39:32];
+  assign \w6_held_d1.dtype  = w6_held_d1[41:40];
+  assign \w6_held_d1.special  = w6_held_d1[43:42];
+  assign \w6_held_d2.code  = w6_held_d2[31:0];
+  assign \w6_held_d2.code[0]  = w6_held_d2[7:0];
+  assign \w6_held_d2.code[1]  = w6_held_d2[15:8];
+  assign \w6_held_d2.code[2]  = w6_held_d2[23:16];
+  assign \w6_held_d2.code[3]  = w6_held_d2[31:24];
+  assign \w6_held_d2.scale  = w6_held_d2[39:32];
+  assign \w6_held_d2.dtype  = w6_held_d2[41:40];
+  assign \w6_held_d2.special  = w6_held_d2[43:42];
+  assign \w6_held_d3.code  = w6_held_d3[31:0];
+  assign \w6_held_d3.code[0]  = w6_held_d3[7:0];
+  assign \w6_held_d3.code[1]  = w6_held_d3[15:8];
+  assign \w6_held_d3.code[2]  = w6_held_d3[23:16];
+  assign \w6_held_d3.code[3]  = w6_held_d3[31:24];
+  assign \w6_held_d3.scale  = w6_held_d3[39:32];
+  assign \w6_held_d3.dtype  = w6_held_d3[41:40];
+  assign \w6_held_d3.special  = w6_held_d3[43:42];
+  assign \w6_held_d4.code  = w6_held_d4[31:0];
+  assign \w6_held_d4.code[0]  = w6_held_d4[7:0];
+  assign \w6_held_d4.code[1]  = w6_held_d4[15:8];
+  assign \w6_held_d4.code[2]  = w6_held_d4[23:16];
+  assign \w6_held_d4.code[3]  = w6_held_d4[31:24];
+  assign \w6_held_d4.scale  = w6_held_d4[39:32];
+  assign \w6_held_d4.dtype  = w6_held_d4[41:40];
+  assign \w6_held_d4.special  = w6_held_d4[43:42];
+  assign \w7_held_d1.code  = w7_held_d1[31:0];
+  assign \w7_held_d1.code[0]  = w7_held_d1[7:0];
+  assign \w7_held_d1.code[1]  = w7_held_d1[15:8];
+  assign \w7_held_d1.code[2]  = w7_held_d1[23:16];
+  assign \w7_held_d1.code[3]  = w7_held_d1[31:24];
+  assign \w7_held_d1.scale  = w7_held_d1[39:32];
+  assign \w7_held_d1.dtype  = w7_held_d1[41:40];
+  assign \w7_held_d1.special  = w7_held_d1[43:42];
+  assign \w7_held_d2.code  = w7_held_d2[31:0];
+  assign \w7_held_d2.code[0]  = w7_held_d2[7:0];
+  assign \w7_held_d2.code[1]  = w7_held_d2[15:8];
+  assign \w7_held_d2.code[2]  = w7_held_d2[23:16];
+  assign \w7_held_d2.code[3]  = w7_held_d2[31:24];
+  assign \w7_held_d2.scale  = w7_held_d2[39:32];
+  assign \w7_held_d2.dtype  = w7_held_d2[41:40];
+  assign \w7_held_d2.special  = w7_held_d2[43:42];
+  assign \w7_held_d3.code  = w7_held_d3[31:0];
+  assign \w7_held_d3.code[0]  = w7_held_d3[7:0];
+  assign \w7_held_d3.code[1]  = w7_held_d3[15:8];
+  assign \w7_held_d3.code[2]  = w7_held_d3[23:16];
+  assign \w7_held_d3.code[3]  = w7_held_d3[31:24];
+  assign \w7_held_d3.scale  = w7_held_d3[39:32];
+  assign \w7_held_d3.dtype  = w7_held_d3[41:40];
+  assign \w7_held_d3.special  = w7_held_d3[43:42];
+  assign \w7_held_d4.code  = w7_held_d4[31:0];
+  assign \w7_held_d4.code[0]  = w7_held_d4[7:0];
+  assign \w7_held_d4.code[1]  = w7_held_d4[15:8];
+  assign \w7_held_d4.code[2]  = w7_held_d4[23:16];
+  assign \w7_held_d4.code[3]  = w7_held_d4[31:24];
+  assign \w7_held_d4.scale  = w7_held_d4[39:32];
+  assign \w7_held_d4.dtype  = w7_held_d4[41:40];
+  assign \w7_held_d4.special  = w7_held_d4[43:42];
+  assign \w7_held_d5.code  = w7_held_d5[31:0];
+  assign \w7_held_d5.code[0]  = w7_held_d5[7:0];
+  assign \w7_held_d5.code[1]  = w7_held_d5[15:8];
+  assign \w7_held_d5.code[2]  = w7_held_d5[23:16];
+  assign \w7_held_d5.code[3]  = w7_held_d5[31:24];
+  assign \w7_held_d5.scale  = w7_held_d5[39:32];
+  assign \w7_held_d5.dtype  = w7_held_d5[41:40];
+  assign \w7_held_d5.special  = w7_held_d5[43:42];
+  assign \o_ctl$534[0]  = \o_ctl$534 ;
+  assign \o_ctl$534[0].valid  = \o_ctl$534 [0];
+  assign \o_ctl$534[0].load_w  = \o_ctl$534 [1];
+  assign \o_ctl$534[0].first  = \o_ctl$534 [2];
+  assign \o_ctl$534[0].last  = \o_ctl$534 [3];
+  assign \o_ctl$534[0].group_end  = \o_ctl$534 [4];
+  assign \o_ctl$546[0]  = \o_ctl$546 ;
+  assign \o_ctl$546[0].valid  = \o_ctl$546 [0];
+  assign \o_ctl$546[0].load_w  = \o_ctl$546 [1];
+  assign \o_ctl$546[0].first  = \o_ctl$546 [2];
+  assign \o_ctl$546[0].last  = \o_ctl$546 [3];
+  assign \o_ctl$546[0].group_end  = \o_ctl$546 [4];
+  assign \o_ctl$558[0]  = \o_ctl$558 ;
+  assign \o_ctl$558[0].valid  = \o_ctl$558 [0];
+  assign \o_ctl$558[0].load_w  = \o_ctl$558 [1];
+  assign \o_ctl$558[0].first  = \o_ctl$558 [2];
+  assign \o_ctl$558[0].last  = \o_ctl$558 [3];
+  assign \o_ctl$558[0].group_end  = \o_ctl$558 [4];
+  assign \o_ctl$570[0]  = \o_ctl$570 ;
+  assign \o_ctl$570[0].valid  = \o_ctl$570 [0];
+  assign \o_ctl$570[0].load_w  = \o_ctl$570 [1];
+  assign \o_ctl$570[0].first  = \o_ctl$570 [2];
+  assign \o_ctl$570[0].last  = \o_ctl$570 [3];
+  assign \o_ctl$570[0].group_end  = \o_ctl$570 [4];
+  assign \o_ctl$582[0]  = \o_ctl$582 ;
+  assign \o_ctl$582[0].valid  = \o_ctl$582 [0];
+  assign \o_ctl$582[0].load_w  = \o_ctl$582 [1];
+  assign \o_ctl$582[0].first  = \o_ctl$582 [2];
+  assign \o_ctl$582[0].last  = \o_ctl$582 [3];
+  assign \o_ctl$582[0].group_end  = \o_ctl$582 [4];
+  assign \o_ctl$594[0]  = \o_ctl$594 ;
+  assign \o_ctl$594[0].valid  = \o_ctl$594 [0];
+  assign \o_ctl$594[0].load_w  = \o_ctl$594 [1];
+  assign \o_ctl$594[0].first  = \o_ctl$594 [2];
+  assign \o_ctl$594[0].last  = \o_ctl$594 [3];
+  assign \o_ctl$594[0].group_end  = \o_ctl$594 [4];
+  assign \o_ctl$606[0]  = \o_ctl$606 ;
+  assign \o_ctl$606[0].valid  = \o_ctl$606 [0];
+  assign \o_ctl$606[0].load_w  = \o_ctl$606 [1];
+  assign \o_ctl$606[0].first  = \o_ctl$606 [2];
+  assign \o_ctl$606[0].last  = \o_ctl$606 [3];
+  assign \o_ctl$606[0].group_end  = \o_ctl$606 [4];
+  assign \o_ctl$618[0]  = \o_ctl$618 ;
+  assign \o_ctl$618[0].valid  = \o_ctl$618 [0];
+  assign \o_ctl$618[0].load_w  = \o_ctl$618 [1];
+  assign \o_ctl$618[0].first  = \o_ctl$618 [2];
+  assign \o_ctl$618[0].last  = \o_ctl$618 [3];
+  assign \o_ctl$618[0].group_end  = \o_ctl$618 [4];
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18969,6 +19140,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19024,7 +19196,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19080,7 +19251,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19101,12 +19271,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -19164,9 +19334,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19176,6 +19348,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19231,7 +19404,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19287,7 +19459,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19308,12 +19479,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -19371,9 +19542,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19383,6 +19556,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19438,7 +19612,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19494,7 +19667,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19515,12 +19687,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -19578,9 +19750,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19590,6 +19764,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19645,7 +19820,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19701,7 +19875,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19722,12 +19895,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -19785,9 +19958,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19797,6 +19972,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19852,7 +20028,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19908,7 +20083,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19929,12 +20103,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -19992,9 +20166,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20004,6 +20180,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20059,7 +20236,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20115,7 +20291,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20136,12 +20311,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -20199,9 +20374,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20211,6 +20388,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20266,7 +20444,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20322,7 +20499,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20343,12 +20519,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -20406,9 +20582,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20418,6 +20596,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20472,7 +20651,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20528,7 +20706,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20549,12 +20726,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -20612,9 +20789,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20624,6 +20803,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20679,7 +20859,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20735,7 +20914,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20756,12 +20934,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -20819,9 +20997,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20831,6 +21011,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20886,7 +21067,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20942,7 +21122,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20963,12 +21142,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -21026,9 +21205,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21038,6 +21219,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21093,7 +21275,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21149,7 +21330,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21170,12 +21350,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -21233,9 +21413,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21245,6 +21427,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21300,7 +21483,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21356,7 +21538,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21377,12 +21558,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -21440,9 +21621,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21452,6 +21635,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21507,7 +21691,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21563,7 +21746,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21584,12 +21766,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -21647,9 +21829,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21659,6 +21843,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21714,7 +21899,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21770,7 +21954,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21791,12 +21974,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -21854,9 +22037,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21866,6 +22051,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21921,7 +22107,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21977,7 +22162,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21998,12 +22182,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -22061,9 +22245,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22073,6 +22259,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22127,7 +22314,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22183,7 +22369,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22204,12 +22389,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -22267,9 +22452,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22279,213 +22466,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [43:0] i_w;
-  wire [43:0] \i_w[0] ;
-  wire [31:0] \i_w[0].code ;
-  wire [7:0] \i_w[0].code[0] ;
-  wire [7:0] \i_w[0].code[1] ;
-  wire [7:0] \i_w[0].code[2] ;
-  wire [7:0] \i_w[0].code[3] ;
-  wire [1:0] \i_w[0].dtype ;
-  wire [7:0] \i_w[0].scale ;
-  wire [1:0] \i_w[0].special ;
-  output [63:0] o_a;
-  wire [63:0] o_a;
-  wire [63:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [15:0] \o_a[0][1] ;
-  wire [15:0] \o_a[0][2] ;
-  wire [15:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [43:0] o_w;
-  wire [43:0] o_w;
-  wire [43:0] \o_w[0] ;
-  wire [31:0] \o_w[0].code ;
-  wire [7:0] \o_w[0].code[0] ;
-  wire [7:0] \o_w[0].code[1] ;
-  wire [7:0] \o_w[0].code[2] ;
-  wire [7:0] \o_w[0].code[3] ;
-  wire [1:0] \o_w[0].dtype ;
-  wire [7:0] \o_w[0].scale ;
-  wire [1:0] \o_w[0].special ;
-  input [63:0] pe_0_0__i_a;
-  wire [63:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [15:0] \pe_0_0__i_a[1] ;
-  wire [15:0] \pe_0_0__i_a[2] ;
-  wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [43:0] pe_0_0__i_w;
-  wire [43:0] pe_0_0__i_w;
-  wire [31:0] \pe_0_0__i_w.code ;
-  wire [7:0] \pe_0_0__i_w.code[0] ;
-  wire [7:0] \pe_0_0__i_w.code[1] ;
-  wire [7:0] \pe_0_0__i_w.code[2] ;
-  wire [7:0] \pe_0_0__i_w.code[3] ;
-  wire [1:0] \pe_0_0__i_w.dtype ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [1:0] \pe_0_0__i_w.special ;
-  wire [63:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [15:0] \pe_0_0__o_a[1] ;
-  wire [15:0] \pe_0_0__o_a[2] ;
-  wire [15:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [43:0] pe_0_0__o_w;
-  wire [31:0] \pe_0_0__o_w.code ;
-  wire [7:0] \pe_0_0__o_w.code[0] ;
-  wire [7:0] \pe_0_0__o_w.code[1] ;
-  wire [7:0] \pe_0_0__o_w.code[2] ;
-  wire [7:0] \pe_0_0__o_w.code[3] ;
-  wire [1:0] \pe_0_0__o_w.dtype ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [1:0] \pe_0_0__o_w.special ;
-  input rst;
-  wire rst;
-  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
-  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
-  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
-  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
-  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
-  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
-  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].code  = pe_0_0__i_w[31:0];
-  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
-  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
-  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
-  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
-  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
-  assign \i_w[0].special  = pe_0_0__i_w[43:42];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[15:0];
-  assign \o_a[0][1]  = o_a[31:16];
-  assign \o_a[0][2]  = o_a[47:32];
-  assign \o_a[0][3]  = o_a[63:48];
-  assign \pe_0_0__o_a[0]  = o_a[15:0];
-  assign \pe_0_0__o_a[1]  = o_a[31:16];
-  assign \pe_0_0__o_a[2]  = o_a[47:32];
-  assign \pe_0_0__o_a[3]  = o_a[63:48];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].code  = o_w[31:0];
-  assign \o_w[0].code[0]  = o_w[7:0];
-  assign \o_w[0].code[1]  = o_w[15:8];
-  assign \o_w[0].code[2]  = o_w[23:16];
-  assign \o_w[0].code[3]  = o_w[31:24];
-  assign \o_w[0].scale  = o_w[39:32];
-  assign \o_w[0].dtype  = o_w[41:40];
-  assign \o_w[0].special  = o_w[43:42];
-  assign \pe_0_0__o_w.code  = o_w[31:0];
-  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
-  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
-  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
-  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
-  assign \pe_0_0__o_w.scale  = o_w[39:32];
-  assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign \pe_0_0__o_w.special  = o_w[43:42];
-endmodule
-
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [63:0] i_a;
-  wire [63:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  wire [15:0] \i_a[0][1] ;
-  wire [15:0] \i_a[0][2] ;
-  wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22541,7 +22522,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22597,7 +22577,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22618,12 +22597,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -22681,9 +22660,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22693,6 +22674,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22748,7 +22730,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22804,7 +22785,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22825,12 +22805,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -22888,9 +22868,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22900,6 +22882,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22955,7 +22938,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23011,7 +22993,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23032,12 +23013,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -23095,9 +23076,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23107,6 +23090,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23162,7 +23146,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23218,7 +23201,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23239,12 +23221,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -23302,9 +23284,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23314,6 +23298,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23369,7 +23354,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23425,7 +23409,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23446,12 +23429,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -23509,9 +23492,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23521,6 +23506,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23576,7 +23562,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23632,7 +23617,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23653,12 +23637,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -23716,9 +23700,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23728,212 +23714,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [43:0] i_w;
-  wire [43:0] \i_w[0] ;
-  wire [31:0] \i_w[0].code ;
-  wire [7:0] \i_w[0].code[0] ;
-  wire [7:0] \i_w[0].code[1] ;
-  wire [7:0] \i_w[0].code[2] ;
-  wire [7:0] \i_w[0].code[3] ;
-  wire [1:0] \i_w[0].dtype ;
-  wire [7:0] \i_w[0].scale ;
-  wire [1:0] \i_w[0].special ;
-  wire [63:0] o_a;
-  wire [63:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [15:0] \o_a[0][1] ;
-  wire [15:0] \o_a[0][2] ;
-  wire [15:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [43:0] o_w;
-  wire [43:0] o_w;
-  wire [43:0] \o_w[0] ;
-  wire [31:0] \o_w[0].code ;
-  wire [7:0] \o_w[0].code[0] ;
-  wire [7:0] \o_w[0].code[1] ;
-  wire [7:0] \o_w[0].code[2] ;
-  wire [7:0] \o_w[0].code[3] ;
-  wire [1:0] \o_w[0].dtype ;
-  wire [7:0] \o_w[0].scale ;
-  wire [1:0] \o_w[0].special ;
-  input [63:0] pe_0_0__i_a;
-  wire [63:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [15:0] \pe_0_0__i_a[1] ;
-  wire [15:0] \pe_0_0__i_a[2] ;
-  wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [43:0] pe_0_0__i_w;
-  wire [43:0] pe_0_0__i_w;
-  wire [31:0] \pe_0_0__i_w.code ;
-  wire [7:0] \pe_0_0__i_w.code[0] ;
-  wire [7:0] \pe_0_0__i_w.code[1] ;
-  wire [7:0] \pe_0_0__i_w.code[2] ;
-  wire [7:0] \pe_0_0__i_w.code[3] ;
-  wire [1:0] \pe_0_0__i_w.dtype ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [1:0] \pe_0_0__i_w.special ;
-  wire [63:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [15:0] \pe_0_0__o_a[1] ;
-  wire [15:0] \pe_0_0__o_a[2] ;
-  wire [15:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [43:0] pe_0_0__o_w;
-  wire [31:0] \pe_0_0__o_w.code ;
-  wire [7:0] \pe_0_0__o_w.code[0] ;
-  wire [7:0] \pe_0_0__o_w.code[1] ;
-  wire [7:0] \pe_0_0__o_w.code[2] ;
-  wire [7:0] \pe_0_0__o_w.code[3] ;
-  wire [1:0] \pe_0_0__o_w.dtype ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [1:0] \pe_0_0__o_w.special ;
-  input rst;
-  wire rst;
-  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
-  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
-  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
-  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
-  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
-  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
-  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].code  = pe_0_0__i_w[31:0];
-  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
-  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
-  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
-  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
-  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
-  assign \i_w[0].special  = pe_0_0__i_w[43:42];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[15:0];
-  assign \o_a[0][1]  = o_a[31:16];
-  assign \o_a[0][2]  = o_a[47:32];
-  assign \o_a[0][3]  = o_a[63:48];
-  assign \pe_0_0__o_a[0]  = o_a[15:0];
-  assign \pe_0_0__o_a[1]  = o_a[31:16];
-  assign \pe_0_0__o_a[2]  = o_a[47:32];
-  assign \pe_0_0__o_a[3]  = o_a[63:48];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].code  = o_w[31:0];
-  assign \o_w[0].code[0]  = o_w[7:0];
-  assign \o_w[0].code[1]  = o_w[15:8];
-  assign \o_w[0].code[2]  = o_w[23:16];
-  assign \o_w[0].code[3]  = o_w[31:24];
-  assign \o_w[0].scale  = o_w[39:32];
-  assign \o_w[0].dtype  = o_w[41:40];
-  assign \o_w[0].special  = o_w[43:42];
-  assign \pe_0_0__o_w.code  = o_w[31:0];
-  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
-  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
-  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
-  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
-  assign \pe_0_0__o_w.scale  = o_w[39:32];
-  assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign \pe_0_0__o_w.special  = o_w[43:42];
-endmodule
-
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [63:0] i_a;
-  wire [63:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  wire [15:0] \i_a[0][1] ;
-  wire [15:0] \i_a[0][2] ;
-  wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23989,7 +23770,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24045,7 +23825,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24066,12 +23845,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -24129,9 +23908,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24141,6 +23922,214 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [43:0] i_w;
+  wire [43:0] \i_w[0] ;
+  wire [31:0] \i_w[0].code ;
+  wire [7:0] \i_w[0].code[0] ;
+  wire [7:0] \i_w[0].code[1] ;
+  wire [7:0] \i_w[0].code[2] ;
+  wire [7:0] \i_w[0].code[3] ;
+  wire [1:0] \i_w[0].dtype ;
+  wire [7:0] \i_w[0].scale ;
+  wire [1:0] \i_w[0].special ;
+  wire [63:0] o_a;
+  wire [63:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [15:0] \o_a[0][1] ;
+  wire [15:0] \o_a[0][2] ;
+  wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [43:0] o_w;
+  wire [43:0] o_w;
+  wire [43:0] \o_w[0] ;
+  wire [31:0] \o_w[0].code ;
+  wire [7:0] \o_w[0].code[0] ;
+  wire [7:0] \o_w[0].code[1] ;
+  wire [7:0] \o_w[0].code[2] ;
+  wire [7:0] \o_w[0].code[3] ;
+  wire [1:0] \o_w[0].dtype ;
+  wire [7:0] \o_w[0].scale ;
+  wire [1:0] \o_w[0].special ;
+  input [63:0] pe_0_0__i_a;
+  wire [63:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [15:0] \pe_0_0__i_a[1] ;
+  wire [15:0] \pe_0_0__i_a[2] ;
+  wire [15:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [43:0] pe_0_0__i_w;
+  wire [43:0] pe_0_0__i_w;
+  wire [31:0] \pe_0_0__i_w.code ;
+  wire [7:0] \pe_0_0__i_w.code[0] ;
+  wire [7:0] \pe_0_0__i_w.code[1] ;
+  wire [7:0] \pe_0_0__i_w.code[2] ;
+  wire [7:0] \pe_0_0__i_w.code[3] ;
+  wire [1:0] \pe_0_0__i_w.dtype ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [1:0] \pe_0_0__i_w.special ;
+  wire [63:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [15:0] \pe_0_0__o_a[1] ;
+  wire [15:0] \pe_0_0__o_a[2] ;
+  wire [15:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [43:0] pe_0_0__o_w;
+  wire [31:0] \pe_0_0__o_w.code ;
+  wire [7:0] \pe_0_0__o_w.code[0] ;
+  wire [7:0] \pe_0_0__o_w.code[1] ;
+  wire [7:0] \pe_0_0__o_w.code[2] ;
+  wire [7:0] \pe_0_0__o_w.code[3] ;
+  wire [1:0] \pe_0_0__o_w.dtype ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [1:0] \pe_0_0__o_w.special ;
+  input rst;
+  wire rst;
+  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
+  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
+  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
+  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
+  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
+  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].code  = pe_0_0__i_w[31:0];
+  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
+  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
+  assign \i_w[0].special  = pe_0_0__i_w[43:42];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[15:0];
+  assign \o_a[0][1]  = o_a[31:16];
+  assign \o_a[0][2]  = o_a[47:32];
+  assign \o_a[0][3]  = o_a[63:48];
+  assign \pe_0_0__o_a[0]  = o_a[15:0];
+  assign \pe_0_0__o_a[1]  = o_a[31:16];
+  assign \pe_0_0__o_a[2]  = o_a[47:32];
+  assign \pe_0_0__o_a[3]  = o_a[63:48];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].code  = o_w[31:0];
+  assign \o_w[0].code[0]  = o_w[7:0];
+  assign \o_w[0].code[1]  = o_w[15:8];
+  assign \o_w[0].code[2]  = o_w[23:16];
+  assign \o_w[0].code[3]  = o_w[31:24];
+  assign \o_w[0].scale  = o_w[39:32];
+  assign \o_w[0].dtype  = o_w[41:40];
+  assign \o_w[0].special  = o_w[43:42];
+  assign \pe_0_0__o_w.code  = o_w[31:0];
+  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
+  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
+  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
+  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
+  assign \pe_0_0__o_w.scale  = o_w[39:32];
+  assign \pe_0_0__o_w.dtype  = o_w[41:40];
+  assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [63:0] i_a;
+  wire [63:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [15:0] \i_a[0][1] ;
+  wire [15:0] \i_a[0][2] ;
+  wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24196,7 +24185,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24252,7 +24240,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24273,12 +24260,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -24336,9 +24323,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24348,6 +24337,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24403,7 +24393,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24459,7 +24448,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24480,12 +24468,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -24543,9 +24531,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24555,6 +24545,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24610,7 +24601,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24666,7 +24656,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24687,12 +24676,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -24750,9 +24739,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24762,6 +24753,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24817,7 +24809,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24873,7 +24864,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24894,12 +24884,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -24957,9 +24947,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24969,6 +24961,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25024,7 +25017,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25080,7 +25072,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25101,12 +25092,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -25164,9 +25155,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25176,6 +25169,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25231,7 +25225,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25287,7 +25280,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25308,12 +25300,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -25371,9 +25363,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25383,212 +25377,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [43:0] i_w;
-  wire [43:0] \i_w[0] ;
-  wire [31:0] \i_w[0].code ;
-  wire [7:0] \i_w[0].code[0] ;
-  wire [7:0] \i_w[0].code[1] ;
-  wire [7:0] \i_w[0].code[2] ;
-  wire [7:0] \i_w[0].code[3] ;
-  wire [1:0] \i_w[0].dtype ;
-  wire [7:0] \i_w[0].scale ;
-  wire [1:0] \i_w[0].special ;
-  wire [63:0] o_a;
-  wire [63:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [15:0] \o_a[0][1] ;
-  wire [15:0] \o_a[0][2] ;
-  wire [15:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [43:0] o_w;
-  wire [43:0] o_w;
-  wire [43:0] \o_w[0] ;
-  wire [31:0] \o_w[0].code ;
-  wire [7:0] \o_w[0].code[0] ;
-  wire [7:0] \o_w[0].code[1] ;
-  wire [7:0] \o_w[0].code[2] ;
-  wire [7:0] \o_w[0].code[3] ;
-  wire [1:0] \o_w[0].dtype ;
-  wire [7:0] \o_w[0].scale ;
-  wire [1:0] \o_w[0].special ;
-  input [63:0] pe_0_0__i_a;
-  wire [63:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [15:0] \pe_0_0__i_a[1] ;
-  wire [15:0] \pe_0_0__i_a[2] ;
-  wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [43:0] pe_0_0__i_w;
-  wire [43:0] pe_0_0__i_w;
-  wire [31:0] \pe_0_0__i_w.code ;
-  wire [7:0] \pe_0_0__i_w.code[0] ;
-  wire [7:0] \pe_0_0__i_w.code[1] ;
-  wire [7:0] \pe_0_0__i_w.code[2] ;
-  wire [7:0] \pe_0_0__i_w.code[3] ;
-  wire [1:0] \pe_0_0__i_w.dtype ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [1:0] \pe_0_0__i_w.special ;
-  wire [63:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [15:0] \pe_0_0__o_a[1] ;
-  wire [15:0] \pe_0_0__o_a[2] ;
-  wire [15:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [43:0] pe_0_0__o_w;
-  wire [31:0] \pe_0_0__o_w.code ;
-  wire [7:0] \pe_0_0__o_w.code[0] ;
-  wire [7:0] \pe_0_0__o_w.code[1] ;
-  wire [7:0] \pe_0_0__o_w.code[2] ;
-  wire [7:0] \pe_0_0__o_w.code[3] ;
-  wire [1:0] \pe_0_0__o_w.dtype ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [1:0] \pe_0_0__o_w.special ;
-  input rst;
-  wire rst;
-  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
-  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
-  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
-  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
-  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
-  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
-  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].code  = pe_0_0__i_w[31:0];
-  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
-  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
-  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
-  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
-  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
-  assign \i_w[0].special  = pe_0_0__i_w[43:42];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[15:0];
-  assign \o_a[0][1]  = o_a[31:16];
-  assign \o_a[0][2]  = o_a[47:32];
-  assign \o_a[0][3]  = o_a[63:48];
-  assign \pe_0_0__o_a[0]  = o_a[15:0];
-  assign \pe_0_0__o_a[1]  = o_a[31:16];
-  assign \pe_0_0__o_a[2]  = o_a[47:32];
-  assign \pe_0_0__o_a[3]  = o_a[63:48];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].code  = o_w[31:0];
-  assign \o_w[0].code[0]  = o_w[7:0];
-  assign \o_w[0].code[1]  = o_w[15:8];
-  assign \o_w[0].code[2]  = o_w[23:16];
-  assign \o_w[0].code[3]  = o_w[31:24];
-  assign \o_w[0].scale  = o_w[39:32];
-  assign \o_w[0].dtype  = o_w[41:40];
-  assign \o_w[0].special  = o_w[43:42];
-  assign \pe_0_0__o_w.code  = o_w[31:0];
-  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
-  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
-  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
-  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
-  assign \pe_0_0__o_w.scale  = o_w[39:32];
-  assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign \pe_0_0__o_w.special  = o_w[43:42];
-endmodule
-
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [63:0] i_a;
-  wire [63:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  wire [15:0] \i_a[0][1] ;
-  wire [15:0] \i_a[0][2] ;
-  wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25644,7 +25433,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25700,7 +25488,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25721,12 +25508,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -25784,9 +25571,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25796,6 +25585,214 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [43:0] i_w;
+  wire [43:0] \i_w[0] ;
+  wire [31:0] \i_w[0].code ;
+  wire [7:0] \i_w[0].code[0] ;
+  wire [7:0] \i_w[0].code[1] ;
+  wire [7:0] \i_w[0].code[2] ;
+  wire [7:0] \i_w[0].code[3] ;
+  wire [1:0] \i_w[0].dtype ;
+  wire [7:0] \i_w[0].scale ;
+  wire [1:0] \i_w[0].special ;
+  wire [63:0] o_a;
+  wire [63:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [15:0] \o_a[0][1] ;
+  wire [15:0] \o_a[0][2] ;
+  wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [43:0] o_w;
+  wire [43:0] o_w;
+  wire [43:0] \o_w[0] ;
+  wire [31:0] \o_w[0].code ;
+  wire [7:0] \o_w[0].code[0] ;
+  wire [7:0] \o_w[0].code[1] ;
+  wire [7:0] \o_w[0].code[2] ;
+  wire [7:0] \o_w[0].code[3] ;
+  wire [1:0] \o_w[0].dtype ;
+  wire [7:0] \o_w[0].scale ;
+  wire [1:0] \o_w[0].special ;
+  input [63:0] pe_0_0__i_a;
+  wire [63:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [15:0] \pe_0_0__i_a[1] ;
+  wire [15:0] \pe_0_0__i_a[2] ;
+  wire [15:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [43:0] pe_0_0__i_w;
+  wire [43:0] pe_0_0__i_w;
+  wire [31:0] \pe_0_0__i_w.code ;
+  wire [7:0] \pe_0_0__i_w.code[0] ;
+  wire [7:0] \pe_0_0__i_w.code[1] ;
+  wire [7:0] \pe_0_0__i_w.code[2] ;
+  wire [7:0] \pe_0_0__i_w.code[3] ;
+  wire [1:0] \pe_0_0__i_w.dtype ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [1:0] \pe_0_0__i_w.special ;
+  wire [63:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [15:0] \pe_0_0__o_a[1] ;
+  wire [15:0] \pe_0_0__o_a[2] ;
+  wire [15:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [43:0] pe_0_0__o_w;
+  wire [31:0] \pe_0_0__o_w.code ;
+  wire [7:0] \pe_0_0__o_w.code[0] ;
+  wire [7:0] \pe_0_0__o_w.code[1] ;
+  wire [7:0] \pe_0_0__o_w.code[2] ;
+  wire [7:0] \pe_0_0__o_w.code[3] ;
+  wire [1:0] \pe_0_0__o_w.dtype ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [1:0] \pe_0_0__o_w.special ;
+  input rst;
+  wire rst;
+  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
+  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
+  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
+  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
+  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
+  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].code  = pe_0_0__i_w[31:0];
+  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
+  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
+  assign \i_w[0].special  = pe_0_0__i_w[43:42];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[15:0];
+  assign \o_a[0][1]  = o_a[31:16];
+  assign \o_a[0][2]  = o_a[47:32];
+  assign \o_a[0][3]  = o_a[63:48];
+  assign \pe_0_0__o_a[0]  = o_a[15:0];
+  assign \pe_0_0__o_a[1]  = o_a[31:16];
+  assign \pe_0_0__o_a[2]  = o_a[47:32];
+  assign \pe_0_0__o_a[3]  = o_a[63:48];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].code  = o_w[31:0];
+  assign \o_w[0].code[0]  = o_w[7:0];
+  assign \o_w[0].code[1]  = o_w[15:8];
+  assign \o_w[0].code[2]  = o_w[23:16];
+  assign \o_w[0].code[3]  = o_w[31:24];
+  assign \o_w[0].scale  = o_w[39:32];
+  assign \o_w[0].dtype  = o_w[41:40];
+  assign \o_w[0].special  = o_w[43:42];
+  assign \pe_0_0__o_w.code  = o_w[31:0];
+  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
+  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
+  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
+  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
+  assign \pe_0_0__o_w.scale  = o_w[39:32];
+  assign \pe_0_0__o_w.dtype  = o_w[41:40];
+  assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [63:0] i_a;
+  wire [63:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [15:0] \i_a[0][1] ;
+  wire [15:0] \i_a[0][2] ;
+  wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25851,7 +25848,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25907,7 +25903,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25928,12 +25923,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -25991,9 +25986,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26003,6 +26000,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26058,7 +26056,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26114,7 +26111,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26135,12 +26131,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -26198,9 +26194,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26210,6 +26208,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26265,7 +26264,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26321,7 +26319,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26342,12 +26339,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -26405,9 +26402,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26417,6 +26416,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26472,7 +26472,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26528,7 +26527,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26549,12 +26547,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -26612,9 +26610,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26624,6 +26624,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26679,7 +26680,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26735,7 +26735,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26756,12 +26755,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -26819,9 +26818,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26831,6 +26832,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26886,7 +26888,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26942,7 +26943,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26963,12 +26963,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -27026,9 +27026,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27038,212 +27040,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [43:0] i_w;
-  wire [43:0] \i_w[0] ;
-  wire [31:0] \i_w[0].code ;
-  wire [7:0] \i_w[0].code[0] ;
-  wire [7:0] \i_w[0].code[1] ;
-  wire [7:0] \i_w[0].code[2] ;
-  wire [7:0] \i_w[0].code[3] ;
-  wire [1:0] \i_w[0].dtype ;
-  wire [7:0] \i_w[0].scale ;
-  wire [1:0] \i_w[0].special ;
-  wire [63:0] o_a;
-  wire [63:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [15:0] \o_a[0][1] ;
-  wire [15:0] \o_a[0][2] ;
-  wire [15:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [43:0] o_w;
-  wire [43:0] o_w;
-  wire [43:0] \o_w[0] ;
-  wire [31:0] \o_w[0].code ;
-  wire [7:0] \o_w[0].code[0] ;
-  wire [7:0] \o_w[0].code[1] ;
-  wire [7:0] \o_w[0].code[2] ;
-  wire [7:0] \o_w[0].code[3] ;
-  wire [1:0] \o_w[0].dtype ;
-  wire [7:0] \o_w[0].scale ;
-  wire [1:0] \o_w[0].special ;
-  input [63:0] pe_0_0__i_a;
-  wire [63:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [15:0] \pe_0_0__i_a[1] ;
-  wire [15:0] \pe_0_0__i_a[2] ;
-  wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [43:0] pe_0_0__i_w;
-  wire [43:0] pe_0_0__i_w;
-  wire [31:0] \pe_0_0__i_w.code ;
-  wire [7:0] \pe_0_0__i_w.code[0] ;
-  wire [7:0] \pe_0_0__i_w.code[1] ;
-  wire [7:0] \pe_0_0__i_w.code[2] ;
-  wire [7:0] \pe_0_0__i_w.code[3] ;
-  wire [1:0] \pe_0_0__i_w.dtype ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [1:0] \pe_0_0__i_w.special ;
-  wire [63:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [15:0] \pe_0_0__o_a[1] ;
-  wire [15:0] \pe_0_0__o_a[2] ;
-  wire [15:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [43:0] pe_0_0__o_w;
-  wire [31:0] \pe_0_0__o_w.code ;
-  wire [7:0] \pe_0_0__o_w.code[0] ;
-  wire [7:0] \pe_0_0__o_w.code[1] ;
-  wire [7:0] \pe_0_0__o_w.code[2] ;
-  wire [7:0] \pe_0_0__o_w.code[3] ;
-  wire [1:0] \pe_0_0__o_w.dtype ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [1:0] \pe_0_0__o_w.special ;
-  input rst;
-  wire rst;
-  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
-  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
-  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
-  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
-  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
-  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
-  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].code  = pe_0_0__i_w[31:0];
-  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
-  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
-  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
-  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
-  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
-  assign \i_w[0].special  = pe_0_0__i_w[43:42];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[15:0];
-  assign \o_a[0][1]  = o_a[31:16];
-  assign \o_a[0][2]  = o_a[47:32];
-  assign \o_a[0][3]  = o_a[63:48];
-  assign \pe_0_0__o_a[0]  = o_a[15:0];
-  assign \pe_0_0__o_a[1]  = o_a[31:16];
-  assign \pe_0_0__o_a[2]  = o_a[47:32];
-  assign \pe_0_0__o_a[3]  = o_a[63:48];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].code  = o_w[31:0];
-  assign \o_w[0].code[0]  = o_w[7:0];
-  assign \o_w[0].code[1]  = o_w[15:8];
-  assign \o_w[0].code[2]  = o_w[23:16];
-  assign \o_w[0].code[3]  = o_w[31:24];
-  assign \o_w[0].scale  = o_w[39:32];
-  assign \o_w[0].dtype  = o_w[41:40];
-  assign \o_w[0].special  = o_w[43:42];
-  assign \pe_0_0__o_w.code  = o_w[31:0];
-  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
-  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
-  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
-  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
-  assign \pe_0_0__o_w.scale  = o_w[39:32];
-  assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign \pe_0_0__o_w.special  = o_w[43:42];
-endmodule
-
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [63:0] i_a;
-  wire [63:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  wire [15:0] \i_a[0][1] ;
-  wire [15:0] \i_a[0][2] ;
-  wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27299,7 +27096,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27355,7 +27151,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27376,12 +27171,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -27439,9 +27234,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27451,6 +27248,214 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [43:0] i_w;
+  wire [43:0] \i_w[0] ;
+  wire [31:0] \i_w[0].code ;
+  wire [7:0] \i_w[0].code[0] ;
+  wire [7:0] \i_w[0].code[1] ;
+  wire [7:0] \i_w[0].code[2] ;
+  wire [7:0] \i_w[0].code[3] ;
+  wire [1:0] \i_w[0].dtype ;
+  wire [7:0] \i_w[0].scale ;
+  wire [1:0] \i_w[0].special ;
+  wire [63:0] o_a;
+  wire [63:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [15:0] \o_a[0][1] ;
+  wire [15:0] \o_a[0][2] ;
+  wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [43:0] o_w;
+  wire [43:0] o_w;
+  wire [43:0] \o_w[0] ;
+  wire [31:0] \o_w[0].code ;
+  wire [7:0] \o_w[0].code[0] ;
+  wire [7:0] \o_w[0].code[1] ;
+  wire [7:0] \o_w[0].code[2] ;
+  wire [7:0] \o_w[0].code[3] ;
+  wire [1:0] \o_w[0].dtype ;
+  wire [7:0] \o_w[0].scale ;
+  wire [1:0] \o_w[0].special ;
+  input [63:0] pe_0_0__i_a;
+  wire [63:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [15:0] \pe_0_0__i_a[1] ;
+  wire [15:0] \pe_0_0__i_a[2] ;
+  wire [15:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [43:0] pe_0_0__i_w;
+  wire [43:0] pe_0_0__i_w;
+  wire [31:0] \pe_0_0__i_w.code ;
+  wire [7:0] \pe_0_0__i_w.code[0] ;
+  wire [7:0] \pe_0_0__i_w.code[1] ;
+  wire [7:0] \pe_0_0__i_w.code[2] ;
+  wire [7:0] \pe_0_0__i_w.code[3] ;
+  wire [1:0] \pe_0_0__i_w.dtype ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [1:0] \pe_0_0__i_w.special ;
+  wire [63:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [15:0] \pe_0_0__o_a[1] ;
+  wire [15:0] \pe_0_0__o_a[2] ;
+  wire [15:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [43:0] pe_0_0__o_w;
+  wire [31:0] \pe_0_0__o_w.code ;
+  wire [7:0] \pe_0_0__o_w.code[0] ;
+  wire [7:0] \pe_0_0__o_w.code[1] ;
+  wire [7:0] \pe_0_0__o_w.code[2] ;
+  wire [7:0] \pe_0_0__o_w.code[3] ;
+  wire [1:0] \pe_0_0__o_w.dtype ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [1:0] \pe_0_0__o_w.special ;
+  input rst;
+  wire rst;
+  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
+  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
+  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
+  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
+  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
+  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].code  = pe_0_0__i_w[31:0];
+  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
+  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
+  assign \i_w[0].special  = pe_0_0__i_w[43:42];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[15:0];
+  assign \o_a[0][1]  = o_a[31:16];
+  assign \o_a[0][2]  = o_a[47:32];
+  assign \o_a[0][3]  = o_a[63:48];
+  assign \pe_0_0__o_a[0]  = o_a[15:0];
+  assign \pe_0_0__o_a[1]  = o_a[31:16];
+  assign \pe_0_0__o_a[2]  = o_a[47:32];
+  assign \pe_0_0__o_a[3]  = o_a[63:48];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].code  = o_w[31:0];
+  assign \o_w[0].code[0]  = o_w[7:0];
+  assign \o_w[0].code[1]  = o_w[15:8];
+  assign \o_w[0].code[2]  = o_w[23:16];
+  assign \o_w[0].code[3]  = o_w[31:24];
+  assign \o_w[0].scale  = o_w[39:32];
+  assign \o_w[0].dtype  = o_w[41:40];
+  assign \o_w[0].special  = o_w[43:42];
+  assign \pe_0_0__o_w.code  = o_w[31:0];
+  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
+  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
+  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
+  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
+  assign \pe_0_0__o_w.scale  = o_w[39:32];
+  assign \pe_0_0__o_w.dtype  = o_w[41:40];
+  assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [63:0] i_a;
+  wire [63:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [15:0] \i_a[0][1] ;
+  wire [15:0] \i_a[0][2] ;
+  wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27506,7 +27511,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27562,7 +27566,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27583,12 +27586,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -27646,9 +27649,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27658,6 +27663,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27713,7 +27719,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27769,7 +27774,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27790,12 +27794,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -27853,9 +27857,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27865,6 +27871,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27920,7 +27927,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27976,7 +27982,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27997,12 +28002,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -28060,9 +28065,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28072,6 +28079,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28127,7 +28135,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28183,7 +28190,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28204,12 +28210,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -28267,9 +28273,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28279,6 +28287,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28334,7 +28343,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28390,7 +28398,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28411,12 +28418,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -28474,9 +28481,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28486,6 +28495,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28541,7 +28551,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28597,7 +28606,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28618,12 +28626,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -28681,9 +28689,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28693,212 +28703,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [43:0] i_w;
-  wire [43:0] \i_w[0] ;
-  wire [31:0] \i_w[0].code ;
-  wire [7:0] \i_w[0].code[0] ;
-  wire [7:0] \i_w[0].code[1] ;
-  wire [7:0] \i_w[0].code[2] ;
-  wire [7:0] \i_w[0].code[3] ;
-  wire [1:0] \i_w[0].dtype ;
-  wire [7:0] \i_w[0].scale ;
-  wire [1:0] \i_w[0].special ;
-  wire [63:0] o_a;
-  wire [63:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [15:0] \o_a[0][1] ;
-  wire [15:0] \o_a[0][2] ;
-  wire [15:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [43:0] o_w;
-  wire [43:0] o_w;
-  wire [43:0] \o_w[0] ;
-  wire [31:0] \o_w[0].code ;
-  wire [7:0] \o_w[0].code[0] ;
-  wire [7:0] \o_w[0].code[1] ;
-  wire [7:0] \o_w[0].code[2] ;
-  wire [7:0] \o_w[0].code[3] ;
-  wire [1:0] \o_w[0].dtype ;
-  wire [7:0] \o_w[0].scale ;
-  wire [1:0] \o_w[0].special ;
-  input [63:0] pe_0_0__i_a;
-  wire [63:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [15:0] \pe_0_0__i_a[1] ;
-  wire [15:0] \pe_0_0__i_a[2] ;
-  wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [43:0] pe_0_0__i_w;
-  wire [43:0] pe_0_0__i_w;
-  wire [31:0] \pe_0_0__i_w.code ;
-  wire [7:0] \pe_0_0__i_w.code[0] ;
-  wire [7:0] \pe_0_0__i_w.code[1] ;
-  wire [7:0] \pe_0_0__i_w.code[2] ;
-  wire [7:0] \pe_0_0__i_w.code[3] ;
-  wire [1:0] \pe_0_0__i_w.dtype ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [1:0] \pe_0_0__i_w.special ;
-  wire [63:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [15:0] \pe_0_0__o_a[1] ;
-  wire [15:0] \pe_0_0__o_a[2] ;
-  wire [15:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [43:0] pe_0_0__o_w;
-  wire [31:0] \pe_0_0__o_w.code ;
-  wire [7:0] \pe_0_0__o_w.code[0] ;
-  wire [7:0] \pe_0_0__o_w.code[1] ;
-  wire [7:0] \pe_0_0__o_w.code[2] ;
-  wire [7:0] \pe_0_0__o_w.code[3] ;
-  wire [1:0] \pe_0_0__o_w.dtype ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [1:0] \pe_0_0__o_w.special ;
-  input rst;
-  wire rst;
-  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
-  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
-  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
-  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
-  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
-  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
-  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].code  = pe_0_0__i_w[31:0];
-  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
-  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
-  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
-  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
-  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
-  assign \i_w[0].special  = pe_0_0__i_w[43:42];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[15:0];
-  assign \o_a[0][1]  = o_a[31:16];
-  assign \o_a[0][2]  = o_a[47:32];
-  assign \o_a[0][3]  = o_a[63:48];
-  assign \pe_0_0__o_a[0]  = o_a[15:0];
-  assign \pe_0_0__o_a[1]  = o_a[31:16];
-  assign \pe_0_0__o_a[2]  = o_a[47:32];
-  assign \pe_0_0__o_a[3]  = o_a[63:48];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].code  = o_w[31:0];
-  assign \o_w[0].code[0]  = o_w[7:0];
-  assign \o_w[0].code[1]  = o_w[15:8];
-  assign \o_w[0].code[2]  = o_w[23:16];
-  assign \o_w[0].code[3]  = o_w[31:24];
-  assign \o_w[0].scale  = o_w[39:32];
-  assign \o_w[0].dtype  = o_w[41:40];
-  assign \o_w[0].special  = o_w[43:42];
-  assign \pe_0_0__o_w.code  = o_w[31:0];
-  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
-  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
-  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
-  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
-  assign \pe_0_0__o_w.scale  = o_w[39:32];
-  assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign \pe_0_0__o_w.special  = o_w[43:42];
-endmodule
-
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [63:0] i_a;
-  wire [63:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  wire [15:0] \i_a[0][1] ;
-  wire [15:0] \i_a[0][2] ;
-  wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28954,7 +28759,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29010,7 +28814,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29031,12 +28834,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -29094,9 +28897,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29106,6 +28911,214 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [43:0] i_w;
+  wire [43:0] \i_w[0] ;
+  wire [31:0] \i_w[0].code ;
+  wire [7:0] \i_w[0].code[0] ;
+  wire [7:0] \i_w[0].code[1] ;
+  wire [7:0] \i_w[0].code[2] ;
+  wire [7:0] \i_w[0].code[3] ;
+  wire [1:0] \i_w[0].dtype ;
+  wire [7:0] \i_w[0].scale ;
+  wire [1:0] \i_w[0].special ;
+  wire [63:0] o_a;
+  wire [63:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [15:0] \o_a[0][1] ;
+  wire [15:0] \o_a[0][2] ;
+  wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [43:0] o_w;
+  wire [43:0] o_w;
+  wire [43:0] \o_w[0] ;
+  wire [31:0] \o_w[0].code ;
+  wire [7:0] \o_w[0].code[0] ;
+  wire [7:0] \o_w[0].code[1] ;
+  wire [7:0] \o_w[0].code[2] ;
+  wire [7:0] \o_w[0].code[3] ;
+  wire [1:0] \o_w[0].dtype ;
+  wire [7:0] \o_w[0].scale ;
+  wire [1:0] \o_w[0].special ;
+  input [63:0] pe_0_0__i_a;
+  wire [63:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [15:0] \pe_0_0__i_a[1] ;
+  wire [15:0] \pe_0_0__i_a[2] ;
+  wire [15:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [43:0] pe_0_0__i_w;
+  wire [43:0] pe_0_0__i_w;
+  wire [31:0] \pe_0_0__i_w.code ;
+  wire [7:0] \pe_0_0__i_w.code[0] ;
+  wire [7:0] \pe_0_0__i_w.code[1] ;
+  wire [7:0] \pe_0_0__i_w.code[2] ;
+  wire [7:0] \pe_0_0__i_w.code[3] ;
+  wire [1:0] \pe_0_0__i_w.dtype ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [1:0] \pe_0_0__i_w.special ;
+  wire [63:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [15:0] \pe_0_0__o_a[1] ;
+  wire [15:0] \pe_0_0__o_a[2] ;
+  wire [15:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [43:0] pe_0_0__o_w;
+  wire [31:0] \pe_0_0__o_w.code ;
+  wire [7:0] \pe_0_0__o_w.code[0] ;
+  wire [7:0] \pe_0_0__o_w.code[1] ;
+  wire [7:0] \pe_0_0__o_w.code[2] ;
+  wire [7:0] \pe_0_0__o_w.code[3] ;
+  wire [1:0] \pe_0_0__o_w.dtype ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [1:0] \pe_0_0__o_w.special ;
+  input rst;
+  wire rst;
+  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
+  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
+  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
+  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
+  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
+  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].code  = pe_0_0__i_w[31:0];
+  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
+  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
+  assign \i_w[0].special  = pe_0_0__i_w[43:42];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[15:0];
+  assign \o_a[0][1]  = o_a[31:16];
+  assign \o_a[0][2]  = o_a[47:32];
+  assign \o_a[0][3]  = o_a[63:48];
+  assign \pe_0_0__o_a[0]  = o_a[15:0];
+  assign \pe_0_0__o_a[1]  = o_a[31:16];
+  assign \pe_0_0__o_a[2]  = o_a[47:32];
+  assign \pe_0_0__o_a[3]  = o_a[63:48];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].code  = o_w[31:0];
+  assign \o_w[0].code[0]  = o_w[7:0];
+  assign \o_w[0].code[1]  = o_w[15:8];
+  assign \o_w[0].code[2]  = o_w[23:16];
+  assign \o_w[0].code[3]  = o_w[31:24];
+  assign \o_w[0].scale  = o_w[39:32];
+  assign \o_w[0].dtype  = o_w[41:40];
+  assign \o_w[0].special  = o_w[43:42];
+  assign \pe_0_0__o_w.code  = o_w[31:0];
+  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
+  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
+  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
+  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
+  assign \pe_0_0__o_w.scale  = o_w[39:32];
+  assign \pe_0_0__o_w.dtype  = o_w[41:40];
+  assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [63:0] i_a;
+  wire [63:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [15:0] \i_a[0][1] ;
+  wire [15:0] \i_a[0][2] ;
+  wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29161,7 +29174,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29217,7 +29229,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29238,12 +29249,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -29301,9 +29312,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29313,6 +29326,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29368,7 +29382,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29424,7 +29437,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29445,12 +29457,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -29508,9 +29520,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29520,6 +29534,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29575,7 +29590,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29631,7 +29645,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29652,12 +29665,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -29715,9 +29728,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29727,6 +29742,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29782,7 +29798,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29838,7 +29853,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29859,12 +29873,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -29922,9 +29936,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29934,6 +29950,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29989,7 +30006,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30045,7 +30061,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30066,12 +30081,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -30129,9 +30144,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30141,6 +30158,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30196,7 +30214,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30252,7 +30269,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30273,12 +30289,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -30336,9 +30352,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30348,6 +30366,215 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [43:0] i_w;
+  wire [43:0] \i_w[0] ;
+  wire [31:0] \i_w[0].code ;
+  wire [7:0] \i_w[0].code[0] ;
+  wire [7:0] \i_w[0].code[1] ;
+  wire [7:0] \i_w[0].code[2] ;
+  wire [7:0] \i_w[0].code[3] ;
+  wire [1:0] \i_w[0].dtype ;
+  wire [7:0] \i_w[0].scale ;
+  wire [1:0] \i_w[0].special ;
+  output [63:0] o_a;
+  wire [63:0] o_a;
+  wire [63:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [15:0] \o_a[0][1] ;
+  wire [15:0] \o_a[0][2] ;
+  wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [43:0] o_w;
+  wire [43:0] o_w;
+  wire [43:0] \o_w[0] ;
+  wire [31:0] \o_w[0].code ;
+  wire [7:0] \o_w[0].code[0] ;
+  wire [7:0] \o_w[0].code[1] ;
+  wire [7:0] \o_w[0].code[2] ;
+  wire [7:0] \o_w[0].code[3] ;
+  wire [1:0] \o_w[0].dtype ;
+  wire [7:0] \o_w[0].scale ;
+  wire [1:0] \o_w[0].special ;
+  input [63:0] pe_0_0__i_a;
+  wire [63:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [15:0] \pe_0_0__i_a[1] ;
+  wire [15:0] \pe_0_0__i_a[2] ;
+  wire [15:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [43:0] pe_0_0__i_w;
+  wire [43:0] pe_0_0__i_w;
+  wire [31:0] \pe_0_0__i_w.code ;
+  wire [7:0] \pe_0_0__i_w.code[0] ;
+  wire [7:0] \pe_0_0__i_w.code[1] ;
+  wire [7:0] \pe_0_0__i_w.code[2] ;
+  wire [7:0] \pe_0_0__i_w.code[3] ;
+  wire [1:0] \pe_0_0__i_w.dtype ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [1:0] \pe_0_0__i_w.special ;
+  wire [63:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [15:0] \pe_0_0__o_a[1] ;
+  wire [15:0] \pe_0_0__o_a[2] ;
+  wire [15:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [43:0] pe_0_0__o_w;
+  wire [31:0] \pe_0_0__o_w.code ;
+  wire [7:0] \pe_0_0__o_w.code[0] ;
+  wire [7:0] \pe_0_0__o_w.code[1] ;
+  wire [7:0] \pe_0_0__o_w.code[2] ;
+  wire [7:0] \pe_0_0__o_w.code[3] ;
+  wire [1:0] \pe_0_0__o_w.dtype ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [1:0] \pe_0_0__o_w.special ;
+  input rst;
+  wire rst;
+  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
+  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
+  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
+  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
+  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
+  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].code  = pe_0_0__i_w[31:0];
+  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
+  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
+  assign \i_w[0].special  = pe_0_0__i_w[43:42];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[15:0];
+  assign \o_a[0][1]  = o_a[31:16];
+  assign \o_a[0][2]  = o_a[47:32];
+  assign \o_a[0][3]  = o_a[63:48];
+  assign \pe_0_0__o_a[0]  = o_a[15:0];
+  assign \pe_0_0__o_a[1]  = o_a[31:16];
+  assign \pe_0_0__o_a[2]  = o_a[47:32];
+  assign \pe_0_0__o_a[3]  = o_a[63:48];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].code  = o_w[31:0];
+  assign \o_w[0].code[0]  = o_w[7:0];
+  assign \o_w[0].code[1]  = o_w[15:8];
+  assign \o_w[0].code[2]  = o_w[23:16];
+  assign \o_w[0].code[3]  = o_w[31:24];
+  assign \o_w[0].scale  = o_w[39:32];
+  assign \o_w[0].dtype  = o_w[41:40];
+  assign \o_w[0].special  = o_w[43:42];
+  assign \pe_0_0__o_w.code  = o_w[31:0];
+  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
+  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
+  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
+  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
+  assign \pe_0_0__o_w.scale  = o_w[39:32];
+  assign \pe_0_0__o_w.dtype  = o_w[41:40];
+  assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [63:0] i_a;
+  wire [63:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [15:0] \i_a[0][1] ;
+  wire [15:0] \i_a[0][2] ;
+  wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30402,7 +30629,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30458,7 +30684,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30479,12 +30704,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -30542,9 +30767,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30554,6 +30781,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30608,7 +30836,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30664,7 +30891,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30685,12 +30911,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -30748,9 +30974,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30760,6 +30988,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30814,7 +31043,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30870,7 +31098,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30891,12 +31118,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -30954,9 +31181,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30966,6 +31195,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31020,7 +31250,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31076,7 +31305,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31097,12 +31325,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -31160,9 +31388,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31172,6 +31402,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31226,7 +31457,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31282,7 +31512,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31303,12 +31532,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -31366,9 +31595,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31378,6 +31609,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31432,7 +31664,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31488,7 +31719,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31509,12 +31739,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -31572,9 +31802,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31584,6 +31816,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31638,7 +31871,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31694,7 +31926,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31715,12 +31946,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -31778,9 +32009,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31790,6 +32023,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31844,7 +32078,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31900,7 +32133,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31921,12 +32153,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -31984,9 +32216,11 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31996,6 +32230,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32049,7 +32284,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32105,7 +32339,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32126,12 +32359,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -32189,6 +32422,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

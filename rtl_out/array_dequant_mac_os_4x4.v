@@ -1400,7 +1400,7 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
     .clk(clk),
     .\i_a$1 (i_a),
     .i_ctl(i_ctl),
-    .\i_w$65 (i_w),
+    .i_w(i_w),
     .o_row(o_row),
     .o_row_index(o_row_index),
     .o_row_valid(o_row_valid),
@@ -2152,7 +2152,7 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \$9  = 2'h0;
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o_row_index, o_row, clk);
+module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_index, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   reg [4:0] \$10 ;
@@ -2169,7 +2169,7 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   reg [23:0] \$20 ;
   reg [23:0] \$21 ;
   reg [23:0] \$22 ;
-  reg \$23 ;
+  reg [23:0] \$23 ;
   reg \$24 ;
   reg \$25 ;
   reg \$26 ;
@@ -2178,6 +2178,7 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   reg \$29 ;
   wire \$3 ;
   reg \$30 ;
+  reg \$31 ;
   wire \$4 ;
   reg [15:0] \$5 ;
   reg [4:0] \$6 ;
@@ -2417,35 +2418,20 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [23:0] i_w;
-  input [95:0] \i_w$65 ;
-  wire [95:0] \i_w$65 ;
-  wire [23:0] \i_w$65[0] ;
-  wire [3:0] \i_w$65[0].q ;
-  wire [3:0] \i_w$65[0].q[0] ;
-  wire [15:0] \i_w$65[0].scale ;
-  wire [3:0] \i_w$65[0].zero ;
-  wire [23:0] \i_w$65[1] ;
-  wire [3:0] \i_w$65[1].q ;
-  wire [3:0] \i_w$65[1].q[0] ;
-  wire [15:0] \i_w$65[1].scale ;
-  wire [3:0] \i_w$65[1].zero ;
-  wire [23:0] \i_w$65[2] ;
-  wire [3:0] \i_w$65[2].q ;
-  wire [3:0] \i_w$65[2].q[0] ;
-  wire [15:0] \i_w$65[2].scale ;
-  wire [3:0] \i_w$65[2].zero ;
-  wire [23:0] \i_w$65[3] ;
-  wire [3:0] \i_w$65[3].q ;
-  wire [3:0] \i_w$65[3].q[0] ;
-  wire [15:0] \i_w$65[3].scale ;
-  wire [3:0] \i_w$65[3].zero ;
-  wire [23:0] \i_w$66 ;
-  wire [23:0] \i_w$66[0] ;
-  wire [3:0] \i_w$66[0].q ;
-  wire [3:0] \i_w$66[0].q[0] ;
-  wire [15:0] \i_w$66[0].scale ;
-  wire [3:0] \i_w$66[0].zero ;
+  input [95:0] i_w;
+  wire [95:0] i_w;
+  wire [23:0] \i_w$101 ;
+  wire [23:0] \i_w$101[0] ;
+  wire [3:0] \i_w$101[0].q ;
+  wire [3:0] \i_w$101[0].q[0] ;
+  wire [15:0] \i_w$101[0].scale ;
+  wire [3:0] \i_w$101[0].zero ;
+  wire [23:0] \i_w$67 ;
+  wire [23:0] \i_w$67[0] ;
+  wire [3:0] \i_w$67[0].q ;
+  wire [3:0] \i_w$67[0].q[0] ;
+  wire [15:0] \i_w$67[0].scale ;
+  wire [3:0] \i_w$67[0].zero ;
   wire [23:0] \i_w$68 ;
   wire [23:0] \i_w$68[0] ;
   wire [3:0] \i_w$68[0].q ;
@@ -2458,83 +2444,99 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire [3:0] \i_w$70[0].q[0] ;
   wire [15:0] \i_w$70[0].scale ;
   wire [3:0] \i_w$70[0].zero ;
-  reg [23:0] \i_w$72  = 24'h000000;
+  wire [23:0] \i_w$72 ;
   wire [23:0] \i_w$72[0] ;
   wire [3:0] \i_w$72[0].q ;
   wire [3:0] \i_w$72[0].q[0] ;
   wire [15:0] \i_w$72[0].scale ;
   wire [3:0] \i_w$72[0].zero ;
-  wire [23:0] \i_w$74 ;
-  wire [23:0] \i_w$74[0] ;
-  wire [3:0] \i_w$74[0].q ;
-  wire [3:0] \i_w$74[0].q[0] ;
-  wire [15:0] \i_w$74[0].scale ;
-  wire [3:0] \i_w$74[0].zero ;
+  (* init = 24'h000000 *)
   wire [23:0] \i_w$76 ;
   wire [23:0] \i_w$76[0] ;
   wire [3:0] \i_w$76[0].q ;
   wire [3:0] \i_w$76[0].q[0] ;
   wire [15:0] \i_w$76[0].scale ;
   wire [3:0] \i_w$76[0].zero ;
-  wire [23:0] \i_w$78 ;
-  wire [23:0] \i_w$78[0] ;
-  wire [3:0] \i_w$78[0].q ;
-  wire [3:0] \i_w$78[0].q[0] ;
-  wire [15:0] \i_w$78[0].scale ;
-  wire [3:0] \i_w$78[0].zero ;
-  reg [23:0] \i_w$80  = 24'h000000;
-  wire [23:0] \i_w$80[0] ;
-  wire [3:0] \i_w$80[0].q ;
-  wire [3:0] \i_w$80[0].q[0] ;
-  wire [15:0] \i_w$80[0].scale ;
-  wire [3:0] \i_w$80[0].zero ;
-  wire [23:0] \i_w$82 ;
-  wire [23:0] \i_w$82[0] ;
-  wire [3:0] \i_w$82[0].q ;
-  wire [3:0] \i_w$82[0].q[0] ;
-  wire [15:0] \i_w$82[0].scale ;
-  wire [3:0] \i_w$82[0].zero ;
-  wire [23:0] \i_w$84 ;
-  wire [23:0] \i_w$84[0] ;
-  wire [3:0] \i_w$84[0].q ;
-  wire [3:0] \i_w$84[0].q[0] ;
-  wire [15:0] \i_w$84[0].scale ;
-  wire [3:0] \i_w$84[0].zero ;
-  wire [23:0] \i_w$86 ;
-  wire [23:0] \i_w$86[0] ;
-  wire [3:0] \i_w$86[0].q ;
-  wire [3:0] \i_w$86[0].q[0] ;
-  wire [15:0] \i_w$86[0].scale ;
-  wire [3:0] \i_w$86[0].zero ;
-  reg [23:0] \i_w$88  = 24'h000000;
-  wire [23:0] \i_w$88[0] ;
-  wire [3:0] \i_w$88[0].q ;
-  wire [3:0] \i_w$88[0].q[0] ;
-  wire [15:0] \i_w$88[0].scale ;
-  wire [3:0] \i_w$88[0].zero ;
-  wire [23:0] \i_w$90 ;
-  wire [23:0] \i_w$90[0] ;
-  wire [3:0] \i_w$90[0].q ;
-  wire [3:0] \i_w$90[0].q[0] ;
-  wire [15:0] \i_w$90[0].scale ;
-  wire [3:0] \i_w$90[0].zero ;
-  wire [23:0] \i_w$92 ;
-  wire [23:0] \i_w$92[0] ;
-  wire [3:0] \i_w$92[0].q ;
-  wire [3:0] \i_w$92[0].q[0] ;
-  wire [15:0] \i_w$92[0].scale ;
-  wire [3:0] \i_w$92[0].zero ;
-  wire [23:0] \i_w$94 ;
-  wire [23:0] \i_w$94[0] ;
-  wire [3:0] \i_w$94[0].q ;
-  wire [3:0] \i_w$94[0].q[0] ;
-  wire [15:0] \i_w$94[0].scale ;
-  wire [3:0] \i_w$94[0].zero ;
+  wire [23:0] \i_w$77 ;
+  wire [23:0] \i_w$77[0] ;
+  wire [3:0] \i_w$77[0].q ;
+  wire [3:0] \i_w$77[0].q[0] ;
+  wire [15:0] \i_w$77[0].scale ;
+  wire [3:0] \i_w$77[0].zero ;
+  wire [23:0] \i_w$79 ;
+  wire [23:0] \i_w$79[0] ;
+  wire [3:0] \i_w$79[0].q ;
+  wire [3:0] \i_w$79[0].q[0] ;
+  wire [15:0] \i_w$79[0].scale ;
+  wire [3:0] \i_w$79[0].zero ;
+  wire [23:0] \i_w$81 ;
+  wire [23:0] \i_w$81[0] ;
+  wire [3:0] \i_w$81[0].q ;
+  wire [3:0] \i_w$81[0].q[0] ;
+  wire [15:0] \i_w$81[0].scale ;
+  wire [3:0] \i_w$81[0].zero ;
+  reg [23:0] \i_w$85  = 24'h000000;
+  wire [23:0] \i_w$85[0] ;
+  wire [3:0] \i_w$85[0].q ;
+  wire [3:0] \i_w$85[0].q[0] ;
+  wire [15:0] \i_w$85[0].scale ;
+  wire [3:0] \i_w$85[0].zero ;
+  wire [23:0] \i_w$87 ;
+  wire [23:0] \i_w$87[0] ;
+  wire [3:0] \i_w$87[0].q ;
+  wire [3:0] \i_w$87[0].q[0] ;
+  wire [15:0] \i_w$87[0].scale ;
+  wire [3:0] \i_w$87[0].zero ;
+  wire [23:0] \i_w$89 ;
+  wire [23:0] \i_w$89[0] ;
+  wire [3:0] \i_w$89[0].q ;
+  wire [3:0] \i_w$89[0].q[0] ;
+  wire [15:0] \i_w$89[0].scale ;
+  wire [3:0] \i_w$89[0].zero ;
+  wire [23:0] \i_w$91 ;
+  wire [23:0] \i_w$91[0] ;
+  wire [3:0] \i_w$91[0].q ;
+  wire [3:0] \i_w$91[0].q[0] ;
+  wire [15:0] \i_w$91[0].scale ;
+  wire [3:0] \i_w$91[0].zero ;
+  reg [23:0] \i_w$95  = 24'h000000;
+  wire [23:0] \i_w$95[0] ;
+  wire [3:0] \i_w$95[0].q ;
+  wire [3:0] \i_w$95[0].q[0] ;
+  wire [15:0] \i_w$95[0].scale ;
+  wire [3:0] \i_w$95[0].zero ;
+  wire [23:0] \i_w$97 ;
+  wire [23:0] \i_w$97[0] ;
+  wire [3:0] \i_w$97[0].q ;
+  wire [3:0] \i_w$97[0].q[0] ;
+  wire [15:0] \i_w$97[0].scale ;
+  wire [3:0] \i_w$97[0].zero ;
+  wire [23:0] \i_w$99 ;
+  wire [23:0] \i_w$99[0] ;
+  wire [3:0] \i_w$99[0].q ;
+  wire [3:0] \i_w$99[0].q[0] ;
+  wire [15:0] \i_w$99[0].scale ;
+  wire [3:0] \i_w$99[0].zero ;
   wire [23:0] \i_w[0] ;
   wire [3:0] \i_w[0].q ;
   wire [3:0] \i_w[0].q[0] ;
   wire [15:0] \i_w[0].scale ;
   wire [3:0] \i_w[0].zero ;
+  wire [23:0] \i_w[1] ;
+  wire [3:0] \i_w[1].q ;
+  wire [3:0] \i_w[1].q[0] ;
+  wire [15:0] \i_w[1].scale ;
+  wire [3:0] \i_w[1].zero ;
+  wire [23:0] \i_w[2] ;
+  wire [3:0] \i_w[2].q ;
+  wire [3:0] \i_w[2].q[0] ;
+  wire [15:0] \i_w[2].scale ;
+  wire [3:0] \i_w[2].zero ;
+  wire [23:0] \i_w[3] ;
+  wire [3:0] \i_w[3].q ;
+  wire [3:0] \i_w[3].q[0] ;
+  wire [15:0] \i_w[3].scale ;
+  wire [3:0] \i_w[3].zero ;
   wire [15:0] o_a;
   wire [15:0] \o_a$13 ;
   wire [15:0] \o_a$13[0] ;
@@ -2579,34 +2581,34 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire \o_ctl$11[0].last ;
   wire \o_ctl$11[0].load_w ;
   wire \o_ctl$11[0].valid ;
-  wire [4:0] \o_ctl$131 ;
-  wire [4:0] \o_ctl$131[0] ;
-  wire \o_ctl$131[0].first ;
-  wire \o_ctl$131[0].group_end ;
-  wire \o_ctl$131[0].last ;
-  wire \o_ctl$131[0].load_w ;
-  wire \o_ctl$131[0].valid ;
-  wire [4:0] \o_ctl$133 ;
-  wire [4:0] \o_ctl$133[0] ;
-  wire \o_ctl$133[0].first ;
-  wire \o_ctl$133[0].group_end ;
-  wire \o_ctl$133[0].last ;
-  wire \o_ctl$133[0].load_w ;
-  wire \o_ctl$133[0].valid ;
-  wire [4:0] \o_ctl$135 ;
-  wire [4:0] \o_ctl$135[0] ;
-  wire \o_ctl$135[0].first ;
-  wire \o_ctl$135[0].group_end ;
-  wire \o_ctl$135[0].last ;
-  wire \o_ctl$135[0].load_w ;
-  wire \o_ctl$135[0].valid ;
-  wire [4:0] \o_ctl$137 ;
-  wire [4:0] \o_ctl$137[0] ;
-  wire \o_ctl$137[0].first ;
-  wire \o_ctl$137[0].group_end ;
-  wire \o_ctl$137[0].last ;
-  wire \o_ctl$137[0].load_w ;
-  wire \o_ctl$137[0].valid ;
+  wire [4:0] \o_ctl$136 ;
+  wire [4:0] \o_ctl$136[0] ;
+  wire \o_ctl$136[0].first ;
+  wire \o_ctl$136[0].group_end ;
+  wire \o_ctl$136[0].last ;
+  wire \o_ctl$136[0].load_w ;
+  wire \o_ctl$136[0].valid ;
+  wire [4:0] \o_ctl$138 ;
+  wire [4:0] \o_ctl$138[0] ;
+  wire \o_ctl$138[0].first ;
+  wire \o_ctl$138[0].group_end ;
+  wire \o_ctl$138[0].last ;
+  wire \o_ctl$138[0].load_w ;
+  wire \o_ctl$138[0].valid ;
+  wire [4:0] \o_ctl$140 ;
+  wire [4:0] \o_ctl$140[0] ;
+  wire \o_ctl$140[0].first ;
+  wire \o_ctl$140[0].group_end ;
+  wire \o_ctl$140[0].last ;
+  wire \o_ctl$140[0].load_w ;
+  wire \o_ctl$140[0].valid ;
+  wire [4:0] \o_ctl$142 ;
+  wire [4:0] \o_ctl$142[0] ;
+  wire \o_ctl$142[0].first ;
+  wire \o_ctl$142[0].group_end ;
+  wire \o_ctl$142[0].last ;
+  wire \o_ctl$142[0].load_w ;
+  wire \o_ctl$142[0].valid ;
   wire [4:0] \o_ctl$15 ;
   wire [4:0] \o_ctl$15[0] ;
   wire \o_ctl$15[0].first ;
@@ -2684,51 +2686,51 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$101 ;
-  wire [31:0] \o_psum$101[0] ;
-  wire [31:0] \o_psum$101[0][0] ;
-  wire [31:0] \o_psum$102 ;
-  wire [31:0] \o_psum$102[0] ;
-  wire [31:0] \o_psum$102[0][0] ;
-  wire [31:0] \o_psum$103 ;
-  wire [31:0] \o_psum$103[0] ;
-  wire [31:0] \o_psum$103[0][0] ;
-  wire [31:0] \o_psum$105 ;
-  wire [31:0] \o_psum$105[0] ;
-  wire [31:0] \o_psum$105[0][0] ;
-  wire [31:0] \o_psum$106 ;
-  wire [31:0] \o_psum$106[0] ;
-  wire [31:0] \o_psum$106[0][0] ;
-  wire [31:0] \o_psum$107 ;
-  wire [31:0] \o_psum$107[0] ;
-  wire [31:0] \o_psum$107[0][0] ;
   wire [31:0] \o_psum$108 ;
   wire [31:0] \o_psum$108[0] ;
   wire [31:0] \o_psum$108[0][0] ;
+  wire [31:0] \o_psum$109 ;
+  wire [31:0] \o_psum$109[0] ;
+  wire [31:0] \o_psum$109[0][0] ;
   wire [31:0] \o_psum$110 ;
   wire [31:0] \o_psum$110[0] ;
   wire [31:0] \o_psum$110[0][0] ;
-  wire [31:0] \o_psum$111 ;
-  wire [31:0] \o_psum$111[0] ;
-  wire [31:0] \o_psum$111[0][0] ;
   wire [31:0] \o_psum$112 ;
   wire [31:0] \o_psum$112[0] ;
   wire [31:0] \o_psum$112[0][0] ;
   wire [31:0] \o_psum$113 ;
   wire [31:0] \o_psum$113[0] ;
   wire [31:0] \o_psum$113[0][0] ;
+  wire [31:0] \o_psum$114 ;
+  wire [31:0] \o_psum$114[0] ;
+  wire [31:0] \o_psum$114[0][0] ;
   wire [31:0] \o_psum$115 ;
   wire [31:0] \o_psum$115[0] ;
   wire [31:0] \o_psum$115[0][0] ;
-  wire [31:0] \o_psum$116 ;
-  wire [31:0] \o_psum$116[0] ;
-  wire [31:0] \o_psum$116[0][0] ;
   wire [31:0] \o_psum$117 ;
   wire [31:0] \o_psum$117[0] ;
   wire [31:0] \o_psum$117[0][0] ;
   wire [31:0] \o_psum$118 ;
   wire [31:0] \o_psum$118[0] ;
   wire [31:0] \o_psum$118[0][0] ;
+  wire [31:0] \o_psum$119 ;
+  wire [31:0] \o_psum$119[0] ;
+  wire [31:0] \o_psum$119[0][0] ;
+  wire [31:0] \o_psum$120 ;
+  wire [31:0] \o_psum$120[0] ;
+  wire [31:0] \o_psum$120[0][0] ;
+  wire [31:0] \o_psum$122 ;
+  wire [31:0] \o_psum$122[0] ;
+  wire [31:0] \o_psum$122[0][0] ;
+  wire [31:0] \o_psum$123 ;
+  wire [31:0] \o_psum$123[0] ;
+  wire [31:0] \o_psum$123[0][0] ;
+  wire [31:0] \o_psum$124 ;
+  wire [31:0] \o_psum$124[0] ;
+  wire [31:0] \o_psum$124[0][0] ;
+  wire [31:0] \o_psum$125 ;
+  wire [31:0] \o_psum$125[0] ;
+  wire [31:0] \o_psum$125[0][0] ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   output [127:0] o_row;
@@ -2742,72 +2744,72 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   output o_row_valid;
   reg o_row_valid;
   wire [23:0] o_w;
-  wire [23:0] \o_w$69 ;
-  wire [23:0] \o_w$69[0] ;
-  wire [3:0] \o_w$69[0].q ;
-  wire [3:0] \o_w$69[0].q[0] ;
-  wire [15:0] \o_w$69[0].scale ;
-  wire [3:0] \o_w$69[0].zero ;
+  wire [23:0] \o_w$100 ;
+  wire [23:0] \o_w$100[0] ;
+  wire [3:0] \o_w$100[0].q ;
+  wire [3:0] \o_w$100[0].q[0] ;
+  wire [15:0] \o_w$100[0].scale ;
+  wire [3:0] \o_w$100[0].zero ;
+  wire [23:0] \o_w$102 ;
+  wire [23:0] \o_w$102[0] ;
+  wire [3:0] \o_w$102[0].q ;
+  wire [3:0] \o_w$102[0].q[0] ;
+  wire [15:0] \o_w$102[0].scale ;
+  wire [3:0] \o_w$102[0].zero ;
   wire [23:0] \o_w$71 ;
   wire [23:0] \o_w$71[0] ;
   wire [3:0] \o_w$71[0].q ;
   wire [3:0] \o_w$71[0].q[0] ;
   wire [15:0] \o_w$71[0].scale ;
   wire [3:0] \o_w$71[0].zero ;
-  wire [23:0] \o_w$75 ;
-  wire [23:0] \o_w$75[0] ;
-  wire [3:0] \o_w$75[0].q ;
-  wire [3:0] \o_w$75[0].q[0] ;
-  wire [15:0] \o_w$75[0].scale ;
-  wire [3:0] \o_w$75[0].zero ;
-  wire [23:0] \o_w$77 ;
-  wire [23:0] \o_w$77[0] ;
-  wire [3:0] \o_w$77[0].q ;
-  wire [3:0] \o_w$77[0].q[0] ;
-  wire [15:0] \o_w$77[0].scale ;
-  wire [3:0] \o_w$77[0].zero ;
-  wire [23:0] \o_w$79 ;
-  wire [23:0] \o_w$79[0] ;
-  wire [3:0] \o_w$79[0].q ;
-  wire [3:0] \o_w$79[0].q[0] ;
-  wire [15:0] \o_w$79[0].scale ;
-  wire [3:0] \o_w$79[0].zero ;
-  wire [23:0] \o_w$83 ;
-  wire [23:0] \o_w$83[0] ;
-  wire [3:0] \o_w$83[0].q ;
-  wire [3:0] \o_w$83[0].q[0] ;
-  wire [15:0] \o_w$83[0].scale ;
-  wire [3:0] \o_w$83[0].zero ;
-  wire [23:0] \o_w$85 ;
-  wire [23:0] \o_w$85[0] ;
-  wire [3:0] \o_w$85[0].q ;
-  wire [3:0] \o_w$85[0].q[0] ;
-  wire [15:0] \o_w$85[0].scale ;
-  wire [3:0] \o_w$85[0].zero ;
-  wire [23:0] \o_w$87 ;
-  wire [23:0] \o_w$87[0] ;
-  wire [3:0] \o_w$87[0].q ;
-  wire [3:0] \o_w$87[0].q[0] ;
-  wire [15:0] \o_w$87[0].scale ;
-  wire [3:0] \o_w$87[0].zero ;
-  wire [23:0] \o_w$91 ;
-  wire [23:0] \o_w$91[0] ;
-  wire [3:0] \o_w$91[0].q ;
-  wire [3:0] \o_w$91[0].q[0] ;
-  wire [15:0] \o_w$91[0].scale ;
-  wire [3:0] \o_w$91[0].zero ;
-  wire [23:0] \o_w$93 ;
-  wire [23:0] \o_w$93[0] ;
-  wire [3:0] \o_w$93[0].q ;
-  wire [3:0] \o_w$93[0].q[0] ;
-  wire [15:0] \o_w$93[0].scale ;
-  wire [3:0] \o_w$93[0].zero ;
-  wire [23:0] \o_w$95 ;
-  wire [23:0] \o_w$95[0] ;
-  wire [3:0] \o_w$95[0].q ;
-  wire [3:0] \o_w$95[0].q[0] ;
-  wire [15:0] \o_w$95[0].scale ;
-  wire [3:0] \o_w$95[0].zero ;
+  wire [23:0] \o_w$73 ;
+  wire [23:0] \o_w$73[0] ;
+  wire [3:0] \o_w$73[0].q ;
+  wire [3:0] \o_w$73[0].q[0] ;
+  wire [15:0] \o_w$73[0].scale ;
+  wire [3:0] \o_w$73[0].zero ;
+  wire [23:0] \o_w$78 ;
+  wire [23:0] \o_w$78[0] ;
+  wire [3:0] \o_w$78[0].q ;
+  wire [3:0] \o_w$78[0].q[0] ;
+  wire [15:0] \o_w$78[0].scale ;
+  wire [3:0] \o_w$78[0].zero ;
+  wire [23:0] \o_w$80 ;
+  wire [23:0] \o_w$80[0] ;
+  wire [3:0] \o_w$80[0].q ;
+  wire [3:0] \o_w$80[0].q[0] ;
+  wire [15:0] \o_w$80[0].scale ;
+  wire [3:0] \o_w$80[0].zero ;
+  wire [23:0] \o_w$82 ;
+  wire [23:0] \o_w$82[0] ;
+  wire [3:0] \o_w$82[0].q ;
+  wire [3:0] \o_w$82[0].q[0] ;
+  wire [15:0] \o_w$82[0].scale ;
+  wire [3:0] \o_w$82[0].zero ;
+  wire [23:0] \o_w$88 ;
+  wire [23:0] \o_w$88[0] ;
+  wire [3:0] \o_w$88[0].q ;
+  wire [3:0] \o_w$88[0].q[0] ;
+  wire [15:0] \o_w$88[0].scale ;
+  wire [3:0] \o_w$88[0].zero ;
+  wire [23:0] \o_w$90 ;
+  wire [23:0] \o_w$90[0] ;
+  wire [3:0] \o_w$90[0].q ;
+  wire [3:0] \o_w$90[0].q[0] ;
+  wire [15:0] \o_w$90[0].scale ;
+  wire [3:0] \o_w$90[0].zero ;
+  wire [23:0] \o_w$92 ;
+  wire [23:0] \o_w$92[0] ;
+  wire [3:0] \o_w$92[0].q ;
+  wire [3:0] \o_w$92[0].q[0] ;
+  wire [15:0] \o_w$92[0].scale ;
+  wire [3:0] \o_w$92[0].zero ;
+  wire [23:0] \o_w$98 ;
+  wire [23:0] \o_w$98[0] ;
+  wire [3:0] \o_w$98[0].q ;
+  wire [3:0] \o_w$98[0].q[0] ;
+  wire [15:0] \o_w$98[0].scale ;
+  wire [3:0] \o_w$98[0].zero ;
   wire [23:0] \o_w[0] ;
   wire [3:0] \o_w[0].q ;
   wire [3:0] \o_w[0].q[0] ;
@@ -2823,43 +2825,71 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   reg row3_done_d2 = 1'h0;
   input rst;
   wire rst;
+  wire [23:0] w0_eff;
+  wire [3:0] \w0_eff.q ;
+  wire [3:0] \w0_eff.q[0] ;
+  wire [15:0] \w0_eff.scale ;
+  wire [3:0] \w0_eff.zero ;
+  reg [23:0] w0_held = 24'h000000;
+  wire [3:0] \w0_held.q ;
+  wire [3:0] \w0_held.q[0] ;
+  wire [15:0] \w0_held.scale ;
+  wire [3:0] \w0_held.zero ;
+  wire [23:0] w1_eff;
+  wire [3:0] \w1_eff.q ;
+  wire [3:0] \w1_eff.q[0] ;
+  wire [15:0] \w1_eff.scale ;
+  wire [3:0] \w1_eff.zero ;
+  reg [23:0] w1_held = 24'h000000;
+  wire [3:0] \w1_held.q ;
+  wire [3:0] \w1_held.q[0] ;
+  wire [15:0] \w1_held.scale ;
+  wire [3:0] \w1_held.zero ;
+  wire [23:0] w2_eff;
+  wire [3:0] \w2_eff.q ;
+  wire [3:0] \w2_eff.q[0] ;
+  wire [15:0] \w2_eff.scale ;
+  wire [3:0] \w2_eff.zero ;
+  reg [23:0] w2_held = 24'h000000;
+  wire [3:0] \w2_held.q ;
+  wire [3:0] \w2_held.q[0] ;
+  wire [15:0] \w2_held.scale ;
+  wire [3:0] \w2_held.zero ;
   (* init = 24'h000000 *)
-  wire [23:0] w1_d1;
-  wire [3:0] \w1_d1.q ;
-  wire [3:0] \w1_d1.q[0] ;
-  wire [15:0] \w1_d1.scale ;
-  wire [3:0] \w1_d1.zero ;
-  reg [23:0] w2_d1 = 24'h000000;
-  wire [3:0] \w2_d1.q ;
-  wire [3:0] \w2_d1.q[0] ;
-  wire [15:0] \w2_d1.scale ;
-  wire [3:0] \w2_d1.zero ;
+  wire [23:0] w2_held_d1;
+  wire [3:0] \w2_held_d1.q ;
+  wire [3:0] \w2_held_d1.q[0] ;
+  wire [15:0] \w2_held_d1.scale ;
+  wire [3:0] \w2_held_d1.zero ;
+  wire [23:0] w3_eff;
+  wire [3:0] \w3_eff.q ;
+  wire [3:0] \w3_eff.q[0] ;
+  wire [15:0] \w3_eff.scale ;
+  wire [3:0] \w3_eff.zero ;
+  reg [23:0] w3_held = 24'h000000;
+  wire [3:0] \w3_held.q ;
+  wire [3:0] \w3_held.q[0] ;
+  wire [15:0] \w3_held.scale ;
+  wire [3:0] \w3_held.zero ;
+  reg [23:0] w3_held_d1 = 24'h000000;
+  wire [3:0] \w3_held_d1.q ;
+  wire [3:0] \w3_held_d1.q[0] ;
+  wire [15:0] \w3_held_d1.scale ;
+  wire [3:0] \w3_held_d1.zero ;
   (* init = 24'h000000 *)
-  wire [23:0] w2_d2;
-  wire [3:0] \w2_d2.q ;
-  wire [3:0] \w2_d2.q[0] ;
-  wire [15:0] \w2_d2.scale ;
-  wire [3:0] \w2_d2.zero ;
-  reg [23:0] w3_d1 = 24'h000000;
-  wire [3:0] \w3_d1.q ;
-  wire [3:0] \w3_d1.q[0] ;
-  wire [15:0] \w3_d1.scale ;
-  wire [3:0] \w3_d1.zero ;
-  reg [23:0] w3_d2 = 24'h000000;
-  wire [3:0] \w3_d2.q ;
-  wire [3:0] \w3_d2.q[0] ;
-  wire [15:0] \w3_d2.scale ;
-  wire [3:0] \w3_d2.zero ;
-  (* init = 24'h000000 *)
-  wire [23:0] w3_d3;
-  wire [3:0] \w3_d3.q ;
-  wire [3:0] \w3_d3.q[0] ;
-  wire [15:0] \w3_d3.scale ;
-  wire [3:0] \w3_d3.zero ;
-  assign \$1  = \o_ctl$131 [0] & \o_ctl$131 [3];
-  assign \$2  = \o_ctl$133 [0] & \o_ctl$133 [3];
-  assign \$3  = \o_ctl$135 [0] & \o_ctl$135 [3];
-  assign \$4  = \o_ctl$137 [0] & \o_ctl$137 [3];
+  wire [23:0] w3_held_d2;
+  wire [3:0] \w3_held_d2.q ;
+  wire [3:0] \w3_held_d2.q[0] ;
+  wire [15:0] \w3_held_d2.scale ;
+  wire [3:0] \w3_held_d2.zero ;
+  assign w0_eff = i_ctl[1] ? i_w[23:0] : w0_held;
+  assign w1_eff = i_ctl[1] ? i_w[47:24] : w1_held;
+  assign w2_eff = i_ctl[1] ? i_w[71:48] : w2_held;
+  assign w3_eff = i_ctl[1] ? i_w[95:72] : w3_held;
+  assign \$1  = \o_ctl$136 [0] & \o_ctl$136 [3];
+  assign \$2  = \o_ctl$138 [0] & \o_ctl$138 [3];
+  assign \$3  = \o_ctl$140 [0] & \o_ctl$140 [3];
+  assign \$4  = \o_ctl$142 [0] & \o_ctl$142 [3];
   always @(posedge clk)
     \i_a$16  <= \$5 ;
   always @(posedge clk)
@@ -2885,199 +2915,201 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   always @(posedge clk)
     \i_ctl$50  <= \$16 ;
   always @(posedge clk)
-    \i_w$72  <= \$17 ;
+    w0_held <= \$17 ;
   always @(posedge clk)
-    w2_d1 <= \$18 ;
+    w1_held <= \$18 ;
   always @(posedge clk)
-    \i_w$80  <= \$19 ;
+    w2_held <= \$19 ;
   always @(posedge clk)
-    w3_d1 <= \$20 ;
+    \i_w$85  <= \$20 ;
   always @(posedge clk)
-    w3_d2 <= \$21 ;
+    w3_held <= \$21 ;
   always @(posedge clk)
-    \i_w$88  <= \$22 ;
+    w3_held_d1 <= \$22 ;
   always @(posedge clk)
-    row0_done_d1 <= \$23 ;
+    \i_w$95  <= \$23 ;
   always @(posedge clk)
-    row0_done_d2 <= \$24 ;
+    row0_done_d1 <= \$24 ;
   always @(posedge clk)
-    row1_done_d1 <= \$25 ;
+    row0_done_d2 <= \$25 ;
   always @(posedge clk)
-    row1_done_d2 <= \$26 ;
+    row1_done_d1 <= \$26 ;
   always @(posedge clk)
-    row2_done_d1 <= \$27 ;
+    row1_done_d2 <= \$27 ;
   always @(posedge clk)
-    row2_done_d2 <= \$28 ;
+    row2_done_d1 <= \$28 ;
   always @(posedge clk)
-    row3_done_d1 <= \$29 ;
+    row2_done_d2 <= \$29 ;
   always @(posedge clk)
-    row3_done_d2 <= \$30 ;
+    row3_done_d1 <= \$30 ;
+  always @(posedge clk)
+    row3_done_d2 <= \$31 ;
   \array_dequant_mac_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
-    .o_w(\i_w$66 ),
+    .o_w(\i_w$68 ),
     .pe_0_0__i_a(\i_a$1 [15:0]),
-    .pe_0_0__i_ctl(i_ctl),
-    .pe_0_0__i_w(\i_w$65 [23:0]),
+    .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$101 ),
-    .o_w(\i_w$74 ),
+    .o_psum(\o_psum$108 ),
+    .o_w(\i_w$77 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(\i_ctl$6 ),
-    .pe_0_0__i_w(\i_w$72 ),
+    .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$102 ),
-    .o_w(\i_w$82 ),
+    .o_psum(\o_psum$109 ),
+    .o_w(\i_w$87 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_ctl(\i_ctl$10 ),
-    .pe_0_0__i_w(\i_w$80 ),
+    .pe_0_0__i_w(\i_w$85 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$131 ),
-    .o_psum(\o_psum$103 ),
-    .o_w(\i_w$90 ),
+    .i_ctl(\i_ctl$14 ),
+    .o_ctl(\o_ctl$136 ),
+    .o_psum(\o_psum$110 ),
+    .o_w(\i_w$97 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_ctl(\i_ctl$14 ),
-    .pe_0_0__i_w(\i_w$88 ),
+    .pe_0_0__i_w(\i_w$95 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$105 ),
-    .o_w(\i_w$68 ),
+    .o_psum(\o_psum$112 ),
+    .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$16 ),
-    .pe_0_0__i_ctl(\i_ctl$18 ),
-    .pe_0_0__i_w(\i_w$66 ),
+    .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$106 ),
-    .o_w(\i_w$76 ),
+    .o_psum(\o_psum$113 ),
+    .o_w(\i_w$79 ),
     .pe_0_0__i_a(\i_a$20 ),
-    .pe_0_0__i_ctl(\i_ctl$22 ),
-    .pe_0_0__i_w(\i_w$74 ),
+    .pe_0_0__i_w(\i_w$77 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$107 ),
-    .o_w(\i_w$84 ),
+    .o_psum(\o_psum$114 ),
+    .o_w(\i_w$89 ),
     .pe_0_0__i_a(\i_a$24 ),
-    .pe_0_0__i_ctl(\i_ctl$26 ),
-    .pe_0_0__i_w(\i_w$82 ),
+    .pe_0_0__i_w(\i_w$87 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$133 ),
-    .o_psum(\o_psum$108 ),
-    .o_w(\i_w$92 ),
+    .i_ctl(\i_ctl$30 ),
+    .o_ctl(\o_ctl$138 ),
+    .o_psum(\o_psum$115 ),
+    .o_w(\i_w$99 ),
     .pe_0_0__i_a(\i_a$28 ),
-    .pe_0_0__i_ctl(\i_ctl$30 ),
-    .pe_0_0__i_w(\i_w$90 ),
+    .pe_0_0__i_w(\i_w$97 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$110 ),
-    .o_w(\i_w$70 ),
+    .o_psum(\o_psum$117 ),
+    .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$32 ),
-    .pe_0_0__i_ctl(\i_ctl$34 ),
-    .pe_0_0__i_w(\i_w$68 ),
+    .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$111 ),
-    .o_w(\i_w$78 ),
+    .o_psum(\o_psum$118 ),
+    .o_w(\i_w$81 ),
     .pe_0_0__i_a(\i_a$36 ),
-    .pe_0_0__i_ctl(\i_ctl$38 ),
-    .pe_0_0__i_w(\i_w$76 ),
+    .pe_0_0__i_w(\i_w$79 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$112 ),
-    .o_w(\i_w$86 ),
+    .o_psum(\o_psum$119 ),
+    .o_w(\i_w$91 ),
     .pe_0_0__i_a(\i_a$40 ),
-    .pe_0_0__i_ctl(\i_ctl$42 ),
-    .pe_0_0__i_w(\i_w$84 ),
+    .pe_0_0__i_w(\i_w$89 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$135 ),
-    .o_psum(\o_psum$113 ),
-    .o_w(\i_w$94 ),
+    .i_ctl(\i_ctl$46 ),
+    .o_ctl(\o_ctl$140 ),
+    .o_psum(\o_psum$120 ),
+    .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$44 ),
-    .pe_0_0__i_ctl(\i_ctl$46 ),
-    .pe_0_0__i_w(\i_w$92 ),
+    .pe_0_0__i_w(\i_w$99 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$115 ),
+    .o_psum(\o_psum$122 ),
     .pe_0_0__i_a(\i_a$48 ),
-    .pe_0_0__i_ctl(\i_ctl$50 ),
-    .pe_0_0__i_w(\i_w$70 ),
+    .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$116 ),
+    .o_psum(\o_psum$123 ),
     .pe_0_0__i_a(\i_a$52 ),
-    .pe_0_0__i_ctl(\i_ctl$54 ),
-    .pe_0_0__i_w(\i_w$78 ),
+    .pe_0_0__i_w(\i_w$81 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$117 ),
+    .o_psum(\o_psum$124 ),
     .pe_0_0__i_a(\i_a$56 ),
-    .pe_0_0__i_ctl(\i_ctl$58 ),
-    .pe_0_0__i_w(\i_w$86 ),
+    .pe_0_0__i_w(\i_w$91 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$137 ),
-    .o_psum(\o_psum$118 ),
+    .i_ctl(\i_ctl$62 ),
+    .o_ctl(\o_ctl$142 ),
+    .o_psum(\o_psum$125 ),
     .pe_0_0__i_a(\i_a$60 ),
-    .pe_0_0__i_ctl(\i_ctl$62 ),
-    .pe_0_0__i_w(\i_w$94 ),
+    .pe_0_0__i_w(\i_w$101 ),
     .rst(rst)
   );
   always @* begin
@@ -3117,27 +3149,27 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
     o_row = 128'h00000000000000000000000000000000;
     if (row0_done_d2) begin
       o_row[31:0] = o_psum;
-      o_row[63:32] = \o_psum$101 ;
-      o_row[95:64] = \o_psum$102 ;
-      o_row[127:96] = \o_psum$103 ;
+      o_row[63:32] = \o_psum$108 ;
+      o_row[95:64] = \o_psum$109 ;
+      o_row[127:96] = \o_psum$110 ;
     end
     if (row1_done_d2) begin
-      o_row[31:0] = \o_psum$105 ;
-      o_row[63:32] = \o_psum$106 ;
-      o_row[95:64] = \o_psum$107 ;
-      o_row[127:96] = \o_psum$108 ;
+      o_row[31:0] = \o_psum$112 ;
+      o_row[63:32] = \o_psum$113 ;
+      o_row[95:64] = \o_psum$114 ;
+      o_row[127:96] = \o_psum$115 ;
     end
     if (row2_done_d2) begin
-      o_row[31:0] = \o_psum$110 ;
-      o_row[63:32] = \o_psum$111 ;
-      o_row[95:64] = \o_psum$112 ;
-      o_row[127:96] = \o_psum$113 ;
+      o_row[31:0] = \o_psum$117 ;
+      o_row[63:32] = \o_psum$118 ;
+      o_row[95:64] = \o_psum$119 ;
+      o_row[127:96] = \o_psum$120 ;
     end
     if (row3_done_d2) begin
-      o_row[31:0] = \o_psum$115 ;
-      o_row[63:32] = \o_psum$116 ;
-      o_row[95:64] = \o_psum$117 ;
-      o_row[127:96] = \o_psum$118 ;
+      o_row[31:0] = \o_psum$122 ;
+      o_row[63:32] = \o_psum$123 ;
+      o_row[95:64] = \o_psum$124 ;
+      o_row[127:96] = \o_psum$125 ;
     end
   end
   always @* begin
@@ -3226,100 +3258,107 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = \i_w$65 [47:24];
+    \$17  = w0_eff;
     if (rst) begin
       \$17  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = \i_w$65 [71:48];
+    \$18  = w1_eff;
     if (rst) begin
       \$18  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = w2_d1;
+    \$19  = w2_eff;
     if (rst) begin
       \$19  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = \i_w$65 [95:72];
+    \$20  = w2_held;
     if (rst) begin
       \$20  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = w3_d1;
+    \$21  = w3_eff;
     if (rst) begin
       \$21  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = w3_d2;
+    \$22  = w3_held;
     if (rst) begin
       \$22  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = \$1 ;
+    \$23  = w3_held_d1;
     if (rst) begin
-      \$23  = 1'h0;
+      \$23  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = row0_done_d1;
+    \$24  = \$1 ;
     if (rst) begin
       \$24  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = \$2 ;
+    \$25  = row0_done_d1;
     if (rst) begin
       \$25  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = row1_done_d1;
+    \$26  = \$2 ;
     if (rst) begin
       \$26  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = \$3 ;
+    \$27  = row1_done_d1;
     if (rst) begin
       \$27  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = row2_done_d1;
+    \$28  = \$3 ;
     if (rst) begin
       \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = \$4 ;
+    \$29  = row2_done_d1;
     if (rst) begin
       \$29  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = row3_done_d1;
+    \$30  = \$4 ;
     if (rst) begin
       \$30  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$31  = row3_done_d1;
+    if (rst) begin
+      \$31  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [15:0];
@@ -3354,22 +3393,22 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   assign \o_ctl$59  = \i_ctl$58 ;
   assign \o_a$61  = \i_a$60 ;
   assign \o_ctl$63  = \i_ctl$62 ;
-  assign i_w = \i_w$65 [23:0];
-  assign o_w = \i_w$66 ;
-  assign \o_w$69  = \i_w$68 ;
+  assign \i_w$67  = w0_eff;
+  assign o_w = \i_w$68 ;
   assign \o_w$71  = \i_w$70 ;
-  assign w1_d1 = \i_w$72 ;
-  assign \o_w$75  = \i_w$74 ;
-  assign \o_w$77  = \i_w$76 ;
-  assign \o_w$79  = \i_w$78 ;
-  assign w2_d2 = \i_w$80 ;
-  assign \o_w$83  = \i_w$82 ;
-  assign \o_w$85  = \i_w$84 ;
-  assign \o_w$87  = \i_w$86 ;
-  assign w3_d3 = \i_w$88 ;
-  assign \o_w$91  = \i_w$90 ;
-  assign \o_w$93  = \i_w$92 ;
-  assign \o_w$95  = \i_w$94 ;
+  assign \o_w$73  = \i_w$72 ;
+  assign \i_w$76  = w1_held;
+  assign \o_w$78  = \i_w$77 ;
+  assign \o_w$80  = \i_w$79 ;
+  assign \o_w$82  = \i_w$81 ;
+  assign w2_held_d1 = \i_w$85 ;
+  assign \o_w$88  = \i_w$87 ;
+  assign \o_w$90  = \i_w$89 ;
+  assign \o_w$92  = \i_w$91 ;
+  assign w3_held_d2 = \i_w$95 ;
+  assign \o_w$98  = \i_w$97 ;
+  assign \o_w$100  = \i_w$99 ;
+  assign \o_w$102  = \i_w$101 ;
   assign \i_a[0]  = \i_a$1 [15:0];
   assign \i_a[0][0]  = \i_a$1 [15:0];
   assign \i_a$1[0]  = \i_a$1 [15:0];
@@ -3625,51 +3664,49 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   assign \o_ctl$63[0].first  = \i_ctl$62 [2];
   assign \o_ctl$63[0].last  = \i_ctl$62 [3];
   assign \o_ctl$63[0].group_end  = \i_ctl$62 [4];
-  assign \i_w[0]  = \i_w$65 [23:0];
-  assign \i_w[0].q  = \i_w$65 [3:0];
-  assign \i_w[0].q[0]  = \i_w$65 [3:0];
-  assign \i_w[0].scale  = \i_w$65 [19:4];
-  assign \i_w[0].zero  = \i_w$65 [23:20];
-  assign \i_w$65[0]  = \i_w$65 [23:0];
-  assign \i_w$65[0].q  = \i_w$65 [3:0];
-  assign \i_w$65[0].q[0]  = \i_w$65 [3:0];
-  assign \i_w$65[0].scale  = \i_w$65 [19:4];
-  assign \i_w$65[0].zero  = \i_w$65 [23:20];
-  assign \i_w$65[1]  = \i_w$65 [47:24];
-  assign \i_w$65[1].q  = \i_w$65 [27:24];
-  assign \i_w$65[1].q[0]  = \i_w$65 [27:24];
-  assign \i_w$65[1].scale  = \i_w$65 [43:28];
-  assign \i_w$65[1].zero  = \i_w$65 [47:44];
-  assign \i_w$65[2]  = \i_w$65 [71:48];
-  assign \i_w$65[2].q  = \i_w$65 [51:48];
-  assign \i_w$65[2].q[0]  = \i_w$65 [51:48];
-  assign \i_w$65[2].scale  = \i_w$65 [67:52];
-  assign \i_w$65[2].zero  = \i_w$65 [71:68];
-  assign \i_w$65[3]  = \i_w$65 [95:72];
-  assign \i_w$65[3].q  = \i_w$65 [75:72];
-  assign \i_w$65[3].q[0]  = \i_w$65 [75:72];
-  assign \i_w$65[3].scale  = \i_w$65 [91:76];
-  assign \i_w$65[3].zero  = \i_w$65 [95:92];
-  assign \i_w$66[0]  = \i_w$66 ;
-  assign \i_w$66[0].q  = \i_w$66 [3:0];
-  assign \i_w$66[0].q[0]  = \i_w$66 [3:0];
-  assign \i_w$66[0].scale  = \i_w$66 [19:4];
-  assign \i_w$66[0].zero  = \i_w$66 [23:20];
-  assign \o_w[0]  = \i_w$66 ;
-  assign \o_w[0].q  = \i_w$66 [3:0];
-  assign \o_w[0].q[0]  = \i_w$66 [3:0];
-  assign \o_w[0].scale  = \i_w$66 [19:4];
-  assign \o_w[0].zero  = \i_w$66 [23:20];
+  assign \w0_eff.q  = w0_eff[3:0];
+  assign \w0_eff.q[0]  = w0_eff[3:0];
+  assign \w0_eff.scale  = w0_eff[19:4];
+  assign \w0_eff.zero  = w0_eff[23:20];
+  assign \w0_held.q  = w0_held[3:0];
+  assign \w0_held.q[0]  = w0_held[3:0];
+  assign \w0_held.scale  = w0_held[19:4];
+  assign \w0_held.zero  = w0_held[23:20];
+  assign \i_w[0]  = i_w[23:0];
+  assign \i_w[0].q  = i_w[3:0];
+  assign \i_w[0].q[0]  = i_w[3:0];
+  assign \i_w[0].scale  = i_w[19:4];
+  assign \i_w[0].zero  = i_w[23:20];
+  assign \i_w[1]  = i_w[47:24];
+  assign \i_w[1].q  = i_w[27:24];
+  assign \i_w[1].q[0]  = i_w[27:24];
+  assign \i_w[1].scale  = i_w[43:28];
+  assign \i_w[1].zero  = i_w[47:44];
+  assign \i_w[2]  = i_w[71:48];
+  assign \i_w[2].q  = i_w[51:48];
+  assign \i_w[2].q[0]  = i_w[51:48];
+  assign \i_w[2].scale  = i_w[67:52];
+  assign \i_w[2].zero  = i_w[71:68];
+  assign \i_w[3]  = i_w[95:72];
+  assign \i_w[3].q  = i_w[75:72];
+  assign \i_w[3].q[0]  = i_w[75:72];
+  assign \i_w[3].scale  = i_w[91:76];
+  assign \i_w[3].zero  = i_w[95:92];
+  assign \i_w$67[0]  = w0_eff;
+  assign \i_w$67[0].q  = w0_eff[3:0];
+  assign \i_w$67[0].q[0]  = w0_eff[3:0];
+  assign \i_w$67[0].scale  = w0_eff[19:4];
+  assign \i_w$67[0].zero  = w0_eff[23:20];
   assign \i_w$68[0]  = \i_w$68 ;
   assign \i_w$68[0].q  = \i_w$68 [3:0];
   assign \i_w$68[0].q[0]  = \i_w$68 [3:0];
   assign \i_w$68[0].scale  = \i_w$68 [19:4];
   assign \i_w$68[0].zero  = \i_w$68 [23:20];
-  assign \o_w$69[0]  = \i_w$68 ;
-  assign \o_w$69[0].q  = \i_w$68 [3:0];
-  assign \o_w$69[0].q[0]  = \i_w$68 [3:0];
-  assign \o_w$69[0].scale  = \i_w$68 [19:4];
-  assign \o_w$69[0].zero  = \i_w$68 [23:20];
+  assign \o_w[0]  = \i_w$68 ;
+  assign \o_w[0].q  = \i_w$68 [3:0];
+  assign \o_w[0].q[0]  = \i_w$68 [3:0];
+  assign \o_w[0].scale  = \i_w$68 [19:4];
+  assign \o_w[0].zero  = \i_w$68 [23:20];
   assign \i_w$70[0]  = \i_w$70 ;
   assign \i_w$70[0].q  = \i_w$70 [3:0];
   assign \i_w$70[0].q[0]  = \i_w$70 [3:0];
@@ -3685,154 +3722,184 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   assign \i_w$72[0].q[0]  = \i_w$72 [3:0];
   assign \i_w$72[0].scale  = \i_w$72 [19:4];
   assign \i_w$72[0].zero  = \i_w$72 [23:20];
-  assign \w1_d1.q  = \i_w$72 [3:0];
-  assign \w1_d1.q[0]  = \i_w$72 [3:0];
-  assign \w1_d1.scale  = \i_w$72 [19:4];
-  assign \w1_d1.zero  = \i_w$72 [23:20];
-  assign \i_w$74[0]  = \i_w$74 ;
-  assign \i_w$74[0].q  = \i_w$74 [3:0];
-  assign \i_w$74[0].q[0]  = \i_w$74 [3:0];
-  assign \i_w$74[0].scale  = \i_w$74 [19:4];
-  assign \i_w$74[0].zero  = \i_w$74 [23:20];
-  assign \o_w$75[0]  = \i_w$74 ;
-  assign \o_w$75[0].q  = \i_w$74 [3:0];
-  assign \o_w$75[0].q[0]  = \i_w$74 [3:0];
-  assign \o_w$75[0].scale  = \i_w$74 [19:4];
-  assign \o_w$75[0].zero  = \i_w$74 [23:20];
-  assign \i_w$76[0]  = \i_w$76 ;
-  assign \i_w$76[0].q  = \i_w$76 [3:0];
-  assign \i_w$76[0].q[0]  = \i_w$76 [3:0];
-  assign \i_w$76[0].scale  = \i_w$76 [19:4];
-  assign \i_w$76[0].zero  = \i_w$76 [23:20];
-  assign \o_w$77[0]  = \i_w$76 ;
-  assign \o_w$77[0].q  = \i_w$76 [3:0];
-  assign \o_w$77[0].q[0]  = \i_w$76 [3:0];
-  assign \o_w$77[0].scale  = \i_w$76 [19:4];
-  assign \o_w$77[0].zero  = \i_w$76 [23:20];
-  assign \i_w$78[0]  = \i_w$78 ;
-  assign \i_w$78[0].q  = \i_w$78 [3:0];
-  assign \i_w$78[0].q[0]  = \i_w$78 [3:0];
-  assign \i_w$78[0].scale  = \i_w$78 [19:4];
-  assign \i_w$78[0].zero  = \i_w$78 [23:20];
-  assign \o_w$79[0]  = \i_w$78 ;
-  assign \o_w$79[0].q  = \i_w$78 [3:0];
-  assign \o_w$79[0].q[0]  = \i_w$78 [3:0];
-  assign \o_w$79[0].scale  = \i_w$78 [19:4];
-  assign \o_w$79[0].zero  = \i_w$78 [23:20];
-  assign \i_w$80[0]  = \i_w$80 ;
-  assign \i_w$80[0].q  = \i_w$80 [3:0];
-  assign \i_w$80[0].q[0]  = \i_w$80 [3:0];
-  assign \i_w$80[0].scale  = \i_w$80 [19:4];
-  assign \i_w$80[0].zero  = \i_w$80 [23:20];
-  assign \w2_d2.q  = \i_w$80 [3:0];
-  assign \w2_d2.q[0]  = \i_w$80 [3:0];
-  assign \w2_d2.scale  = \i_w$80 [19:4];
-  assign \w2_d2.zero  = \i_w$80 [23:20];
-  assign \i_w$82[0]  = \i_w$82 ;
-  assign \i_w$82[0].q  = \i_w$82 [3:0];
-  assign \i_w$82[0].q[0]  = \i_w$82 [3:0];
-  assign \i_w$82[0].scale  = \i_w$82 [19:4];
-  assign \i_w$82[0].zero  = \i_w$82 [23:20];
-  assign \o_w$83[0]  = \i_w$82 ;
-  assign \o_w$83[0].q  = \i_w$82 [3:0];
-  assign \o_w$83[0].q[0]  = \i_w$82 [3:0];
-  assign \o_w$83[0].scale  = \i_w$82 [19:4];
-  assign \o_w$83[0].zero  = \i_w$82 [23:20];
-  assign \i_w$84[0]  = \i_w$84 ;
-  assign \i_w$84[0].q  = \i_w$84 [3:0];
-  assign \i_w$84[0].q[0]  = \i_w$84 [3:0];
-  assign \i_w$84[0].scale  = \i_w$84 [19:4];
-  assign \i_w$84[0].zero  = \i_w$84 [23:20];
-  assign \o_w$85[0]  = \i_w$84 ;
-  assign \o_w$85[0].q  = \i_w$84 [3:0];
-  assign \o_w$85[0].q[0]  = \i_w$84 [3:0];
-  assign \o_w$85[0].scale  = \i_w$84 [19:4];
-  assign \o_w$85[0].zero  = \i_w$84 [23:20];
-  assign \i_w$86[0]  = \i_w$86 ;
-  assign \i_w$86[0].q  = \i_w$86 [3:0];
-  assign \i_w$86[0].q[0]  = \i_w$86 [3:0];
-  assign \i_w$86[0].scale  = \i_w$86 [19:4];
-  assign \i_w$86[0].zero  = \i_w$86 [23:20];
-  assign \o_w$87[0]  = \i_w$86 ;
-  assign \o_w$87[0].q  = \i_w$86 [3:0];
-  assign \o_w$87[0].q[0]  = \i_w$86 [3:0];
-  assign \o_w$87[0].scale  = \i_w$86 [19:4];
-  assign \o_w$87[0].zero  = \i_w$86 [23:20];
-  assign \i_w$88[0]  = \i_w$88 ;
-  assign \i_w$88[0].q  = \i_w$88 [3:0];
-  assign \i_w$88[0].q[0]  = \i_w$88 [3:0];
-  assign \i_w$88[0].scale  = \i_w$88 [19:4];
-  assign \i_w$88[0].zero  = \i_w$88 [23:20];
-  assign \w3_d3.q  = \i_w$88 [3:0];
-  assign \w3_d3.q[0]  = \i_w$88 [3:0];
-  assign \w3_d3.scale  = \i_w$88 [19:4];
-  assign \w3_d3.zero  = \i_w$88 [23:20];
-  assign \i_w$90[0]  = \i_w$90 ;
-  assign \i_w$90[0].q  = \i_w$90 [3:0];
-  assign \i_w$90[0].q[0]  = \i_w$90 [3:0];
-  assign \i_w$90[0].scale  = \i_w$90 [19:4];
-  assign \i_w$90[0].zero  = \i_w$90 [23:20];
-  assign \o_w$91[0]  = \i_w$90 ;
-  assign \o_w$91[0].q  = \i_w$90 [3:0];
-  assign \o_w$91[0].q[0]  = \i_w$90 [3:0];
-  assign \o_w$91[0].scale  = \i_w$90 [19:4];
-  assign \o_w$91[0].zero  = \i_w$90 [23:20];
-  assign \i_w$92[0]  = \i_w$92 ;
-  assign \i_w$92[0].q  = \i_w$92 [3:0];
-  assign \i_w$92[0].q[0]  = \i_w$92 [3:0];
-  assign \i_w$92[0].scale  = \i_w$92 [19:4];
-  assign \i_w$92[0].zero  = \i_w$92 [23:20];
-  assign \o_w$93[0]  = \i_w$92 ;
-  assign \o_w$93[0].q  = \i_w$92 [3:0];
-  assign \o_w$93[0].q[0]  = \i_w$92 [3:0];
-  assign \o_w$93[0].scale  = \i_w$92 [19:4];
-  assign \o_w$93[0].zero  = \i_w$92 [23:20];
-  assign \i_w$94[0]  = \i_w$94 ;
-  assign \i_w$94[0].q  = \i_w$94 [3:0];
-  assign \i_w$94[0].q[0]  = \i_w$94 [3:0];
-  assign \i_w$94[0].scale  = \i_w$94 [19:4];
-  assign \i_w$94[0].zero  = \i_w$94 [23:20];
-  assign \o_w$95[0]  = \i_w$94 ;
-  assign \o_w$95[0].q  = \i_w$94 [3:0];
-  assign \o_w$95[0].q[0]  = \i_w$94 [3:0];
-  assign \o_w$95[0].scale  = \i_w$94 [19:4];
-  assign \o_w$95[0].zero  = \i_w$94 [23:20];
+  assign \o_w$73[0]  = \i_w$72 ;
+  assign \o_w$73[0].q  = \i_w$72 [3:0];
+  assign \o_w$73[0].q[0]  = \i_w$72 [3:0];
+  assign \o_w$73[0].scale  = \i_w$72 [19:4];
+  assign \o_w$73[0].zero  = \i_w$72 [23:20];
+  assign \w1_eff.q  = w1_eff[3:0];
+  assign \w1_eff.q[0]  = w1_eff[3:0];
+  assign \w1_eff.scale  = w1_eff[19:4];
+  assign \w1_eff.zero  = w1_eff[23:20];
+  assign \w1_held.q  = w1_held[3:0];
+  assign \w1_held.q[0]  = w1_held[3:0];
+  assign \w1_held.scale  = w1_held[19:4];
+  assign \w1_held.zero  = w1_held[23:20];
+  assign \i_w$76[0]  = w1_held;
+  assign \i_w$76[0].q  = w1_held[3:0];
+  assign \i_w$76[0].q[0]  = w1_held[3:0];
+  assign \i_w$76[0].scale  = w1_held[19:4];
+  assign \i_w$76[0].zero  = w1_held[23:20];
+  assign \i_w$77[0]  = \i_w$77 ;
+  assign \i_w$77[0].q  = \i_w$77 [3:0];
+  assign \i_w$77[0].q[0]  = \i_w$77 [3:0];
+  assign \i_w$77[0].scale  = \i_w$77 [19:4];
+  assign \i_w$77[0].zero  = \i_w$77 [23:20];
+  assign \o_w$78[0]  = \i_w$77 ;
+  assign \o_w$78[0].q  = \i_w$77 [3:0];
+  assign \o_w$78[0].q[0]  = \i_w$77 [3:0];
+  assign \o_w$78[0].scale  = \i_w$77 [19:4];
+  assign \o_w$78[0].zero  = \i_w$77 [23:20];
+  assign \i_w$79[0]  = \i_w$79 ;
+  assign \i_w$79[0].q  = \i_w$79 [3:0];
+  assign \i_w$79[0].q[0]  = \i_w$79 [3:0];
+  assign \i_w$79[0].scale  = \i_w$79 [19:4];
+  assign \i_w$79[0].zero  = \i_w$79 [23:20];
+  assign \o_w$80[0]  = \i_w$79 ;
+  assign \o_w$80[0].q  = \i_w$79 [3:0];
+  assign \o_w$80[0].q[0]  = \i_w$79 [3:0];
+  assign \o_w$80[0].scale  = \i_w$79 [19:4];
+  assign \o_w$80[0].zero  = \i_w$79 [23:20];
+  assign \i_w$81[0]  = \i_w$81 ;
+  assign \i_w$81[0].q  = \i_w$81 [3:0];
+  assign \i_w$81[0].q[0]  = \i_w$81 [3:0];
+  assign \i_w$81[0].scale  = \i_w$81 [19:4];
+  assign \i_w$81[0].zero  = \i_w$81 [23:20];
+  assign \o_w$82[0]  = \i_w$81 ;
+  assign \o_w$82[0].q  = \i_w$81 [3:0];
+  assign \o_w$82[0].q[0]  = \i_w$81 [3:0];
+  assign \o_w$82[0].scale  = \i_w$81 [19:4];
+  assign \o_w$82[0].zero  = \i_w$81 [23:20];
+  assign \w2_eff.q  = w2_eff[3:0];
+  assign \w2_eff.q[0]  = w2_eff[3:0];
+  assign \w2_eff.scale  = w2_eff[19:4];
+  assign \w2_eff.zero  = w2_eff[23:20];
+  assign \w2_held.q  = w2_held[3:0];
+  assign \w2_held.q[0]  = w2_held[3:0];
+  assign \w2_held.scale  = w2_held[19:4];
+  assign \w2_held.zero  = w2_held[23:20];
+  assign \i_w$85[0]  = \i_w$85 ;
+  assign \i_w$85[0].q  = \i_w$85 [3:0];
+  assign \i_w$85[0].q[0]  = \i_w$85 [3:0];
+  assign \i_w$85[0].scale  = \i_w$85 [19:4];
+  assign \i_w$85[0].zero  = \i_w$85 [23:20];
+  assign \w2_held_d1.q  = \i_w$85 [3:0];
+  assign \w2_held_d1.q[0]  = \i_w$85 [3:0];
+  assign \w2_held_d1.scale  = \i_w$85 [19:4];
+  assign \w2_held_d1.zero  = \i_w$85 [23:20];
+  assign \i_w$87[0]  = \i_w$87 ;
+  assign \i_w$87[0].q  = \i_w$87 [3:0];
+  assign \i_w$87[0].q[0]  = \i_w$87 [3:0];
+  assign \i_w$87[0].scale  = \i_w$87 [19:4];
+  assign \i_w$87[0].zero  = \i_w$87 [23:20];
+  assign \o_w$88[0]  = \i_w$87 ;
+  assign \o_w$88[0].q  = \i_w$87 [3:0];
+  assign \o_w$88[0].q[0]  = \i_w$87 [3:0];
+  assign \o_w$88[0].scale  = \i_w$87 [19:4];
+  assign \o_w$88[0].zero  = \i_w$87 [23:20];
+  assign \i_w$89[0]  = \i_w$89 ;
+  assign \i_w$89[0].q  = \i_w$89 [3:0];
+  assign \i_w$89[0].q[0]  = \i_w$89 [3:0];
+  assign \i_w$89[0].scale  = \i_w$89 [19:4];
+  assign \i_w$89[0].zero  = \i_w$89 [23:20];
+  assign \o_w$90[0]  = \i_w$89 ;
+  assign \o_w$90[0].q  = \i_w$89 [3:0];
+  assign \o_w$90[0].q[0]  = \i_w$89 [3:0];
+  assign \o_w$90[0].scale  = \i_w$89 [19:4];
+  assign \o_w$90[0].zero  = \i_w$89 [23:20];
+  assign \i_w$91[0]  = \i_w$91 ;
+  assign \i_w$91[0].q  = \i_w$91 [3:0];
+  assign \i_w$91[0].q[0]  = \i_w$91 [3:0];
+  assign \i_w$91[0].scale  = \i_w$91 [19:4];
+  assign \i_w$91[0].zero  = \i_w$91 [23:20];
+  assign \o_w$92[0]  = \i_w$91 ;
+  assign \o_w$92[0].q  = \i_w$91 [3:0];
+  assign \o_w$92[0].q[0]  = \i_w$91 [3:0];
+  assign \o_w$92[0].scale  = \i_w$91 [19:4];
+  assign \o_w$92[0].zero  = \i_w$91 [23:20];
+  assign \w3_eff.q  = w3_eff[3:0];
+  assign \w3_eff.q[0]  = w3_eff[3:0];
+  assign \w3_eff.scale  = w3_eff[19:4];
+  assign \w3_eff.zero  = w3_eff[23:20];
+  assign \w3_held.q  = w3_held[3:0];
+  assign \w3_held.q[0]  = w3_held[3:0];
+  assign \w3_held.scale  = w3_held[19:4];
+  assign \w3_held.zero  = w3_held[23:20];
+  assign \i_w$95[0]  = \i_w$95 ;
+  assign \i_w$95[0].q  = \i_w$95 [3:0];
+  assign \i_w$95[0].q[0]  = \i_w$95 [3:0];
+  assign \i_w$95[0].scale  = \i_w$95 [19:4];
+  assign \i_w$95[0].zero  = \i_w$95 [23:20];
+  assign \w3_held_d2.q  = \i_w$95 [3:0];
+  assign \w3_held_d2.q[0]  = \i_w$95 [3:0];
+  assign \w3_held_d2.scale  = \i_w$95 [19:4];
+  assign \w3_held_d2.zero  = \i_w$95 [23:20];
+  assign \i_w$97[0]  = \i_w$97 ;
+  assign \i_w$97[0].q  = \i_w$97 [3:0];
+  assign \i_w$97[0].q[0]  = \i_w$97 [3:0];
+  assign \i_w$97[0].scale  = \i_w$97 [19:4];
+  assign \i_w$97[0].zero  = \i_w$97 [23:20];
+  assign \o_w$98[0]  = \i_w$97 ;
+  assign \o_w$98[0].q  = \i_w$97 [3:0];
+  assign \o_w$98[0].q[0]  = \i_w$97 [3:0];
+  assign \o_w$98[0].scale  = \i_w$97 [19:4];
+  assign \o_w$98[0].zero  = \i_w$97 [23:20];
+  assign \i_w$99[0]  = \i_w$99 ;
+  assign \i_w$99[0].q  = \i_w$99 [3:0];
+  assign \i_w$99[0].q[0]  = \i_w$99 [3:0];
+  assign \i_w$99[0].scale  = \i_w$99 [19:4];
+  assign \i_w$99[0].zero  = \i_w$99 [23:20];
+  assign \o_w$100[0]  = \i_w$99 ;
+  assign \o_w$100[0].q  = \i_w$99 [3:0];
+  assign \o_w$100[0].q[0]  = \i_w$99 [3:0];
+  assign \o_w$100[0].scale  = \i_w$99 [19:4];
+  assign \o_w$100[0].zero  = \i_w$99 [23:20];
+  assign \i_w$101[0]  = \i_w$101 ;
+  assign \i_w$101[0].q  = \i_w$101 [3:0];
+  assign \i_w$101[0].q[0]  = \i_w$101 [3:0];
+  assign \i_w$101[0].scale  = \i_w$101 [19:4];
+  assign \i_w$101[0].zero  = \i_w$101 [23:20];
+  assign \o_w$102[0]  = \i_w$101 ;
+  assign \o_w$102[0].q  = \i_w$101 [3:0];
+  assign \o_w$102[0].q[0]  = \i_w$101 [3:0];
+  assign \o_w$102[0].scale  = \i_w$101 [19:4];
+  assign \o_w$102[0].zero  = \i_w$101 [23:20];
   assign \o_row[0]  = o_row[31:0];
   assign \o_row[1]  = o_row[63:32];
   assign \o_row[2]  = o_row[95:64];
   assign \o_row[3]  = o_row[127:96];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$101[0]  = \o_psum$101 ;
-  assign \o_psum$101[0][0]  = \o_psum$101 ;
-  assign \o_psum$102[0]  = \o_psum$102 ;
-  assign \o_psum$102[0][0]  = \o_psum$102 ;
-  assign \o_psum$103[0]  = \o_psum$103 ;
-  assign \o_psum$103[0][0]  = \o_psum$103 ;
-  assign \o_psum$105[0]  = \o_psum$105 ;
-  assign \o_psum$105[0][0]  = \o_psum$105 ;
-  assign \o_psum$106[0]  = \o_psum$106 ;
-  assign \o_psum$106[0][0]  = \o_psum$106 ;
-  assign \o_psum$107[0]  = \o_psum$107 ;
-  assign \o_psum$107[0][0]  = \o_psum$107 ;
   assign \o_psum$108[0]  = \o_psum$108 ;
   assign \o_psum$108[0][0]  = \o_psum$108 ;
+  assign \o_psum$109[0]  = \o_psum$109 ;
+  assign \o_psum$109[0][0]  = \o_psum$109 ;
   assign \o_psum$110[0]  = \o_psum$110 ;
   assign \o_psum$110[0][0]  = \o_psum$110 ;
-  assign \o_psum$111[0]  = \o_psum$111 ;
-  assign \o_psum$111[0][0]  = \o_psum$111 ;
   assign \o_psum$112[0]  = \o_psum$112 ;
   assign \o_psum$112[0][0]  = \o_psum$112 ;
   assign \o_psum$113[0]  = \o_psum$113 ;
   assign \o_psum$113[0][0]  = \o_psum$113 ;
+  assign \o_psum$114[0]  = \o_psum$114 ;
+  assign \o_psum$114[0][0]  = \o_psum$114 ;
   assign \o_psum$115[0]  = \o_psum$115 ;
   assign \o_psum$115[0][0]  = \o_psum$115 ;
-  assign \o_psum$116[0]  = \o_psum$116 ;
-  assign \o_psum$116[0][0]  = \o_psum$116 ;
   assign \o_psum$117[0]  = \o_psum$117 ;
   assign \o_psum$117[0][0]  = \o_psum$117 ;
   assign \o_psum$118[0]  = \o_psum$118 ;
   assign \o_psum$118[0][0]  = \o_psum$118 ;
+  assign \o_psum$119[0]  = \o_psum$119 ;
+  assign \o_psum$119[0][0]  = \o_psum$119 ;
+  assign \o_psum$120[0]  = \o_psum$120 ;
+  assign \o_psum$120[0][0]  = \o_psum$120 ;
+  assign \o_psum$122[0]  = \o_psum$122 ;
+  assign \o_psum$122[0][0]  = \o_psum$122 ;
+  assign \o_psum$123[0]  = \o_psum$123 ;
+  assign \o_psum$123[0][0]  = \o_psum$123 ;
+  assign \o_psum$124[0]  = \o_psum$124 ;
+  assign \o_psum$124[0][0]  = \o_psum$124 ;
+  assign \o_psum$125[0]  = \o_psum$125 ;
+  assign \o_psum$125[0][0]  = \o_psum$125 ;
   assign \a2_d1[0]  = a2_d1;
   assign \ctl2_d1.valid  = ctl2_d1[0];
   assign \ctl2_d1.load_w  = ctl2_d1[1];
@@ -3851,51 +3918,44 @@ module \array_dequant_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   assign \ctl3_d2.first  = ctl3_d2[2];
   assign \ctl3_d2.last  = ctl3_d2[3];
   assign \ctl3_d2.group_end  = ctl3_d2[4];
-  assign \w2_d1.q  = w2_d1[3:0];
-  assign \w2_d1.q[0]  = w2_d1[3:0];
-  assign \w2_d1.scale  = w2_d1[19:4];
-  assign \w2_d1.zero  = w2_d1[23:20];
-  assign \w3_d1.q  = w3_d1[3:0];
-  assign \w3_d1.q[0]  = w3_d1[3:0];
-  assign \w3_d1.scale  = w3_d1[19:4];
-  assign \w3_d1.zero  = w3_d1[23:20];
-  assign \w3_d2.q  = w3_d2[3:0];
-  assign \w3_d2.q[0]  = w3_d2[3:0];
-  assign \w3_d2.scale  = w3_d2[19:4];
-  assign \w3_d2.zero  = w3_d2[23:20];
-  assign \o_ctl$131[0]  = \o_ctl$131 ;
-  assign \o_ctl$131[0].valid  = \o_ctl$131 [0];
-  assign \o_ctl$131[0].load_w  = \o_ctl$131 [1];
-  assign \o_ctl$131[0].first  = \o_ctl$131 [2];
-  assign \o_ctl$131[0].last  = \o_ctl$131 [3];
-  assign \o_ctl$131[0].group_end  = \o_ctl$131 [4];
-  assign \o_ctl$133[0]  = \o_ctl$133 ;
-  assign \o_ctl$133[0].valid  = \o_ctl$133 [0];
-  assign \o_ctl$133[0].load_w  = \o_ctl$133 [1];
-  assign \o_ctl$133[0].first  = \o_ctl$133 [2];
-  assign \o_ctl$133[0].last  = \o_ctl$133 [3];
-  assign \o_ctl$133[0].group_end  = \o_ctl$133 [4];
-  assign \o_ctl$135[0]  = \o_ctl$135 ;
-  assign \o_ctl$135[0].valid  = \o_ctl$135 [0];
-  assign \o_ctl$135[0].load_w  = \o_ctl$135 [1];
-  assign \o_ctl$135[0].first  = \o_ctl$135 [2];
-  assign \o_ctl$135[0].last  = \o_ctl$135 [3];
-  assign \o_ctl$135[0].group_end  = \o_ctl$135 [4];
-  assign \o_ctl$137[0]  = \o_ctl$137 ;
-  assign \o_ctl$137[0].valid  = \o_ctl$137 [0];
-  assign \o_ctl$137[0].load_w  = \o_ctl$137 [1];
-  assign \o_ctl$137[0].first  = \o_ctl$137 [2];
-  assign \o_ctl$137[0].last  = \o_ctl$137 [3];
-  assign \o_ctl$137[0].group_end  = \o_ctl$137 [4];
+  assign \w3_held_d1.q  = w3_held_d1[3:0];
+  assign \w3_held_d1.q[0]  = w3_held_d1[3:0];
+  assign \w3_held_d1.scale  = w3_held_d1[19:4];
+  assign \w3_held_d1.zero  = w3_held_d1[23:20];
+  assign \o_ctl$136[0]  = \o_ctl$136 ;
+  assign \o_ctl$136[0].valid  = \o_ctl$136 [0];
+  assign \o_ctl$136[0].load_w  = \o_ctl$136 [1];
+  assign \o_ctl$136[0].first  = \o_ctl$136 [2];
+  assign \o_ctl$136[0].last  = \o_ctl$136 [3];
+  assign \o_ctl$136[0].group_end  = \o_ctl$136 [4];
+  assign \o_ctl$138[0]  = \o_ctl$138 ;
+  assign \o_ctl$138[0].valid  = \o_ctl$138 [0];
+  assign \o_ctl$138[0].load_w  = \o_ctl$138 [1];
+  assign \o_ctl$138[0].first  = \o_ctl$138 [2];
+  assign \o_ctl$138[0].last  = \o_ctl$138 [3];
+  assign \o_ctl$138[0].group_end  = \o_ctl$138 [4];
+  assign \o_ctl$140[0]  = \o_ctl$140 ;
+  assign \o_ctl$140[0].valid  = \o_ctl$140 [0];
+  assign \o_ctl$140[0].load_w  = \o_ctl$140 [1];
+  assign \o_ctl$140[0].first  = \o_ctl$140 [2];
+  assign \o_ctl$140[0].last  = \o_ctl$140 [3];
+  assign \o_ctl$140[0].group_end  = \o_ctl$140 [4];
+  assign \o_ctl$142[0]  = \o_ctl$142 ;
+  assign \o_ctl$142[0].valid  = \o_ctl$142 [0];
+  assign \o_ctl$142[0].load_w  = \o_ctl$142 [1];
+  assign \o_ctl$142[0].first  = \o_ctl$142 [2];
+  assign \o_ctl$142[0].last  = \o_ctl$142 [3];
+  assign \o_ctl$142[0].group_end  = \o_ctl$142 [4];
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -3937,7 +3997,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -3982,7 +4041,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -3997,12 +4055,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -4038,15 +4096,18 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4088,7 +4149,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4133,7 +4193,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4148,12 +4207,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -4189,15 +4248,18 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4239,7 +4301,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4284,7 +4345,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4299,12 +4359,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -4340,15 +4400,18 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4389,7 +4452,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4434,7 +4496,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4449,12 +4510,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -4490,15 +4551,18 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4540,7 +4604,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4585,7 +4648,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4600,12 +4662,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -4641,15 +4703,18 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4691,7 +4756,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4736,7 +4800,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4751,12 +4814,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -4792,15 +4855,18 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4842,7 +4908,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4887,7 +4952,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4902,12 +4966,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -4943,15 +5007,18 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4992,7 +5059,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5037,7 +5103,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5052,12 +5117,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -5093,166 +5158,18 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [23:0] i_w;
-  wire [23:0] \i_w[0] ;
-  wire [3:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [15:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [23:0] pe_0_0__i_w;
-  wire [23:0] pe_0_0__i_w;
-  wire [3:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [15:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [23:0] pe_0_0__o_w;
-  wire [3:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [15:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_dequant_mac_os_4x4__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
-  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \pe_0_0__o_w.q  = o_w[3:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.scale  = o_w[19:4];
-  assign \pe_0_0__o_w.zero  = o_w[23:20];
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5294,7 +5211,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5339,7 +5255,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5354,12 +5269,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -5395,15 +5310,18 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5445,7 +5363,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5490,7 +5407,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5505,12 +5421,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -5546,15 +5462,170 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5595,7 +5666,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5640,7 +5710,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5655,12 +5724,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -5696,15 +5765,18 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5745,7 +5817,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5790,7 +5861,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5805,12 +5875,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -5846,15 +5916,18 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5895,7 +5968,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5940,7 +6012,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5955,12 +6026,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -5996,15 +6067,18 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6045,7 +6119,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6090,7 +6163,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6105,12 +6177,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -6146,15 +6218,18 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6194,7 +6269,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6239,7 +6313,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6254,12 +6327,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -6295,6 +6368,8 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

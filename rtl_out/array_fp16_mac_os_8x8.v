@@ -1440,7 +1440,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
     .clk(clk),
     .\i_a$1 (i_a),
     .i_ctl(i_ctl),
-    .\i_w$257 (i_w),
+    .i_w(i_w),
     .o_row(o_row),
     .o_row_index(o_row_index),
     .o_row_valid(o_row_valid),
@@ -2240,11 +2240,12 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign \$9  = 2'h0;
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid, o_row_index, o_row, clk);
+module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_index, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   reg [4:0] \$10 ;
   reg \$100 ;
+  reg \$101 ;
   reg [15:0] \$11 ;
   reg [15:0] \$12 ;
   reg [4:0] \$13 ;
@@ -2335,7 +2336,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   reg [15:0] \$90 ;
   reg [15:0] \$91 ;
   reg [15:0] \$92 ;
-  reg \$93 ;
+  reg [15:0] \$93 ;
   reg \$94 ;
   reg \$95 ;
   reg \$96 ;
@@ -3247,28 +3248,11 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  input [127:0] \i_w$257 ;
-  wire [127:0] \i_w$257 ;
-  wire [15:0] \i_w$257[0] ;
-  wire [15:0] \i_w$257[0][0] ;
-  wire [15:0] \i_w$257[1] ;
-  wire [15:0] \i_w$257[1][0] ;
-  wire [15:0] \i_w$257[2] ;
-  wire [15:0] \i_w$257[2][0] ;
-  wire [15:0] \i_w$257[3] ;
-  wire [15:0] \i_w$257[3][0] ;
-  wire [15:0] \i_w$257[4] ;
-  wire [15:0] \i_w$257[4][0] ;
-  wire [15:0] \i_w$257[5] ;
-  wire [15:0] \i_w$257[5][0] ;
-  wire [15:0] \i_w$257[6] ;
-  wire [15:0] \i_w$257[6][0] ;
-  wire [15:0] \i_w$257[7] ;
-  wire [15:0] \i_w$257[7][0] ;
-  wire [15:0] \i_w$258 ;
-  wire [15:0] \i_w$258[0] ;
-  wire [15:0] \i_w$258[0][0] ;
+  input [127:0] i_w;
+  wire [127:0] i_w;
+  wire [15:0] \i_w$259 ;
+  wire [15:0] \i_w$259[0] ;
+  wire [15:0] \i_w$259[0][0] ;
   wire [15:0] \i_w$260 ;
   wire [15:0] \i_w$260[0] ;
   wire [15:0] \i_w$260[0][0] ;
@@ -3287,176 +3271,194 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [15:0] \i_w$270 ;
   wire [15:0] \i_w$270[0] ;
   wire [15:0] \i_w$270[0][0] ;
-  reg [15:0] \i_w$272  = 16'h0000;
+  wire [15:0] \i_w$272 ;
   wire [15:0] \i_w$272[0] ;
   wire [15:0] \i_w$272[0][0] ;
-  wire [15:0] \i_w$274 ;
-  wire [15:0] \i_w$274[0] ;
-  wire [15:0] \i_w$274[0][0] ;
+  (* init = 16'h0000 *)
   wire [15:0] \i_w$276 ;
   wire [15:0] \i_w$276[0] ;
   wire [15:0] \i_w$276[0][0] ;
-  wire [15:0] \i_w$278 ;
-  wire [15:0] \i_w$278[0] ;
-  wire [15:0] \i_w$278[0][0] ;
-  wire [15:0] \i_w$280 ;
-  wire [15:0] \i_w$280[0] ;
-  wire [15:0] \i_w$280[0][0] ;
-  wire [15:0] \i_w$282 ;
-  wire [15:0] \i_w$282[0] ;
-  wire [15:0] \i_w$282[0][0] ;
-  wire [15:0] \i_w$284 ;
-  wire [15:0] \i_w$284[0] ;
-  wire [15:0] \i_w$284[0][0] ;
-  wire [15:0] \i_w$286 ;
-  wire [15:0] \i_w$286[0] ;
-  wire [15:0] \i_w$286[0][0] ;
-  reg [15:0] \i_w$288  = 16'h0000;
-  wire [15:0] \i_w$288[0] ;
-  wire [15:0] \i_w$288[0][0] ;
-  wire [15:0] \i_w$290 ;
-  wire [15:0] \i_w$290[0] ;
-  wire [15:0] \i_w$290[0][0] ;
-  wire [15:0] \i_w$292 ;
-  wire [15:0] \i_w$292[0] ;
-  wire [15:0] \i_w$292[0][0] ;
-  wire [15:0] \i_w$294 ;
-  wire [15:0] \i_w$294[0] ;
-  wire [15:0] \i_w$294[0][0] ;
-  wire [15:0] \i_w$296 ;
-  wire [15:0] \i_w$296[0] ;
-  wire [15:0] \i_w$296[0][0] ;
-  wire [15:0] \i_w$298 ;
-  wire [15:0] \i_w$298[0] ;
-  wire [15:0] \i_w$298[0][0] ;
-  wire [15:0] \i_w$300 ;
-  wire [15:0] \i_w$300[0] ;
-  wire [15:0] \i_w$300[0][0] ;
-  wire [15:0] \i_w$302 ;
-  wire [15:0] \i_w$302[0] ;
-  wire [15:0] \i_w$302[0][0] ;
-  reg [15:0] \i_w$304  = 16'h0000;
-  wire [15:0] \i_w$304[0] ;
-  wire [15:0] \i_w$304[0][0] ;
-  wire [15:0] \i_w$306 ;
-  wire [15:0] \i_w$306[0] ;
-  wire [15:0] \i_w$306[0][0] ;
-  wire [15:0] \i_w$308 ;
-  wire [15:0] \i_w$308[0] ;
-  wire [15:0] \i_w$308[0][0] ;
-  wire [15:0] \i_w$310 ;
-  wire [15:0] \i_w$310[0] ;
-  wire [15:0] \i_w$310[0][0] ;
-  wire [15:0] \i_w$312 ;
-  wire [15:0] \i_w$312[0] ;
-  wire [15:0] \i_w$312[0][0] ;
-  wire [15:0] \i_w$314 ;
-  wire [15:0] \i_w$314[0] ;
-  wire [15:0] \i_w$314[0][0] ;
-  wire [15:0] \i_w$316 ;
-  wire [15:0] \i_w$316[0] ;
-  wire [15:0] \i_w$316[0][0] ;
-  wire [15:0] \i_w$318 ;
-  wire [15:0] \i_w$318[0] ;
-  wire [15:0] \i_w$318[0][0] ;
-  reg [15:0] \i_w$320  = 16'h0000;
-  wire [15:0] \i_w$320[0] ;
-  wire [15:0] \i_w$320[0][0] ;
-  wire [15:0] \i_w$322 ;
-  wire [15:0] \i_w$322[0] ;
-  wire [15:0] \i_w$322[0][0] ;
-  wire [15:0] \i_w$324 ;
-  wire [15:0] \i_w$324[0] ;
-  wire [15:0] \i_w$324[0][0] ;
-  wire [15:0] \i_w$326 ;
-  wire [15:0] \i_w$326[0] ;
-  wire [15:0] \i_w$326[0][0] ;
-  wire [15:0] \i_w$328 ;
-  wire [15:0] \i_w$328[0] ;
-  wire [15:0] \i_w$328[0][0] ;
-  wire [15:0] \i_w$330 ;
-  wire [15:0] \i_w$330[0] ;
-  wire [15:0] \i_w$330[0][0] ;
-  wire [15:0] \i_w$332 ;
-  wire [15:0] \i_w$332[0] ;
-  wire [15:0] \i_w$332[0][0] ;
-  wire [15:0] \i_w$334 ;
-  wire [15:0] \i_w$334[0] ;
-  wire [15:0] \i_w$334[0][0] ;
-  reg [15:0] \i_w$336  = 16'h0000;
-  wire [15:0] \i_w$336[0] ;
-  wire [15:0] \i_w$336[0][0] ;
-  wire [15:0] \i_w$338 ;
-  wire [15:0] \i_w$338[0] ;
-  wire [15:0] \i_w$338[0][0] ;
-  wire [15:0] \i_w$340 ;
-  wire [15:0] \i_w$340[0] ;
-  wire [15:0] \i_w$340[0][0] ;
-  wire [15:0] \i_w$342 ;
-  wire [15:0] \i_w$342[0] ;
-  wire [15:0] \i_w$342[0][0] ;
-  wire [15:0] \i_w$344 ;
-  wire [15:0] \i_w$344[0] ;
-  wire [15:0] \i_w$344[0][0] ;
-  wire [15:0] \i_w$346 ;
-  wire [15:0] \i_w$346[0] ;
-  wire [15:0] \i_w$346[0][0] ;
-  wire [15:0] \i_w$348 ;
-  wire [15:0] \i_w$348[0] ;
-  wire [15:0] \i_w$348[0][0] ;
-  wire [15:0] \i_w$350 ;
-  wire [15:0] \i_w$350[0] ;
-  wire [15:0] \i_w$350[0][0] ;
-  reg [15:0] \i_w$352  = 16'h0000;
-  wire [15:0] \i_w$352[0] ;
-  wire [15:0] \i_w$352[0][0] ;
-  wire [15:0] \i_w$354 ;
-  wire [15:0] \i_w$354[0] ;
-  wire [15:0] \i_w$354[0][0] ;
-  wire [15:0] \i_w$356 ;
-  wire [15:0] \i_w$356[0] ;
-  wire [15:0] \i_w$356[0][0] ;
-  wire [15:0] \i_w$358 ;
-  wire [15:0] \i_w$358[0] ;
-  wire [15:0] \i_w$358[0][0] ;
-  wire [15:0] \i_w$360 ;
-  wire [15:0] \i_w$360[0] ;
-  wire [15:0] \i_w$360[0][0] ;
-  wire [15:0] \i_w$362 ;
-  wire [15:0] \i_w$362[0] ;
-  wire [15:0] \i_w$362[0][0] ;
-  wire [15:0] \i_w$364 ;
-  wire [15:0] \i_w$364[0] ;
-  wire [15:0] \i_w$364[0][0] ;
-  wire [15:0] \i_w$366 ;
-  wire [15:0] \i_w$366[0] ;
-  wire [15:0] \i_w$366[0][0] ;
-  reg [15:0] \i_w$368  = 16'h0000;
-  wire [15:0] \i_w$368[0] ;
-  wire [15:0] \i_w$368[0][0] ;
-  wire [15:0] \i_w$370 ;
-  wire [15:0] \i_w$370[0] ;
-  wire [15:0] \i_w$370[0][0] ;
-  wire [15:0] \i_w$372 ;
-  wire [15:0] \i_w$372[0] ;
-  wire [15:0] \i_w$372[0][0] ;
-  wire [15:0] \i_w$374 ;
-  wire [15:0] \i_w$374[0] ;
-  wire [15:0] \i_w$374[0][0] ;
-  wire [15:0] \i_w$376 ;
-  wire [15:0] \i_w$376[0] ;
-  wire [15:0] \i_w$376[0][0] ;
-  wire [15:0] \i_w$378 ;
-  wire [15:0] \i_w$378[0] ;
-  wire [15:0] \i_w$378[0][0] ;
-  wire [15:0] \i_w$380 ;
-  wire [15:0] \i_w$380[0] ;
-  wire [15:0] \i_w$380[0][0] ;
-  wire [15:0] \i_w$382 ;
-  wire [15:0] \i_w$382[0] ;
-  wire [15:0] \i_w$382[0][0] ;
+  wire [15:0] \i_w$277 ;
+  wire [15:0] \i_w$277[0] ;
+  wire [15:0] \i_w$277[0][0] ;
+  wire [15:0] \i_w$279 ;
+  wire [15:0] \i_w$279[0] ;
+  wire [15:0] \i_w$279[0][0] ;
+  wire [15:0] \i_w$281 ;
+  wire [15:0] \i_w$281[0] ;
+  wire [15:0] \i_w$281[0][0] ;
+  wire [15:0] \i_w$283 ;
+  wire [15:0] \i_w$283[0] ;
+  wire [15:0] \i_w$283[0][0] ;
+  wire [15:0] \i_w$285 ;
+  wire [15:0] \i_w$285[0] ;
+  wire [15:0] \i_w$285[0][0] ;
+  wire [15:0] \i_w$287 ;
+  wire [15:0] \i_w$287[0] ;
+  wire [15:0] \i_w$287[0][0] ;
+  wire [15:0] \i_w$289 ;
+  wire [15:0] \i_w$289[0] ;
+  wire [15:0] \i_w$289[0][0] ;
+  reg [15:0] \i_w$293  = 16'h0000;
+  wire [15:0] \i_w$293[0] ;
+  wire [15:0] \i_w$293[0][0] ;
+  wire [15:0] \i_w$295 ;
+  wire [15:0] \i_w$295[0] ;
+  wire [15:0] \i_w$295[0][0] ;
+  wire [15:0] \i_w$297 ;
+  wire [15:0] \i_w$297[0] ;
+  wire [15:0] \i_w$297[0][0] ;
+  wire [15:0] \i_w$299 ;
+  wire [15:0] \i_w$299[0] ;
+  wire [15:0] \i_w$299[0][0] ;
+  wire [15:0] \i_w$301 ;
+  wire [15:0] \i_w$301[0] ;
+  wire [15:0] \i_w$301[0][0] ;
+  wire [15:0] \i_w$303 ;
+  wire [15:0] \i_w$303[0] ;
+  wire [15:0] \i_w$303[0][0] ;
+  wire [15:0] \i_w$305 ;
+  wire [15:0] \i_w$305[0] ;
+  wire [15:0] \i_w$305[0][0] ;
+  wire [15:0] \i_w$307 ;
+  wire [15:0] \i_w$307[0] ;
+  wire [15:0] \i_w$307[0][0] ;
+  reg [15:0] \i_w$311  = 16'h0000;
+  wire [15:0] \i_w$311[0] ;
+  wire [15:0] \i_w$311[0][0] ;
+  wire [15:0] \i_w$313 ;
+  wire [15:0] \i_w$313[0] ;
+  wire [15:0] \i_w$313[0][0] ;
+  wire [15:0] \i_w$315 ;
+  wire [15:0] \i_w$315[0] ;
+  wire [15:0] \i_w$315[0][0] ;
+  wire [15:0] \i_w$317 ;
+  wire [15:0] \i_w$317[0] ;
+  wire [15:0] \i_w$317[0][0] ;
+  wire [15:0] \i_w$319 ;
+  wire [15:0] \i_w$319[0] ;
+  wire [15:0] \i_w$319[0][0] ;
+  wire [15:0] \i_w$321 ;
+  wire [15:0] \i_w$321[0] ;
+  wire [15:0] \i_w$321[0][0] ;
+  wire [15:0] \i_w$323 ;
+  wire [15:0] \i_w$323[0] ;
+  wire [15:0] \i_w$323[0][0] ;
+  wire [15:0] \i_w$325 ;
+  wire [15:0] \i_w$325[0] ;
+  wire [15:0] \i_w$325[0][0] ;
+  reg [15:0] \i_w$329  = 16'h0000;
+  wire [15:0] \i_w$329[0] ;
+  wire [15:0] \i_w$329[0][0] ;
+  wire [15:0] \i_w$331 ;
+  wire [15:0] \i_w$331[0] ;
+  wire [15:0] \i_w$331[0][0] ;
+  wire [15:0] \i_w$333 ;
+  wire [15:0] \i_w$333[0] ;
+  wire [15:0] \i_w$333[0][0] ;
+  wire [15:0] \i_w$335 ;
+  wire [15:0] \i_w$335[0] ;
+  wire [15:0] \i_w$335[0][0] ;
+  wire [15:0] \i_w$337 ;
+  wire [15:0] \i_w$337[0] ;
+  wire [15:0] \i_w$337[0][0] ;
+  wire [15:0] \i_w$339 ;
+  wire [15:0] \i_w$339[0] ;
+  wire [15:0] \i_w$339[0][0] ;
+  wire [15:0] \i_w$341 ;
+  wire [15:0] \i_w$341[0] ;
+  wire [15:0] \i_w$341[0][0] ;
+  wire [15:0] \i_w$343 ;
+  wire [15:0] \i_w$343[0] ;
+  wire [15:0] \i_w$343[0][0] ;
+  reg [15:0] \i_w$347  = 16'h0000;
+  wire [15:0] \i_w$347[0] ;
+  wire [15:0] \i_w$347[0][0] ;
+  wire [15:0] \i_w$349 ;
+  wire [15:0] \i_w$349[0] ;
+  wire [15:0] \i_w$349[0][0] ;
+  wire [15:0] \i_w$351 ;
+  wire [15:0] \i_w$351[0] ;
+  wire [15:0] \i_w$351[0][0] ;
+  wire [15:0] \i_w$353 ;
+  wire [15:0] \i_w$353[0] ;
+  wire [15:0] \i_w$353[0][0] ;
+  wire [15:0] \i_w$355 ;
+  wire [15:0] \i_w$355[0] ;
+  wire [15:0] \i_w$355[0][0] ;
+  wire [15:0] \i_w$357 ;
+  wire [15:0] \i_w$357[0] ;
+  wire [15:0] \i_w$357[0][0] ;
+  wire [15:0] \i_w$359 ;
+  wire [15:0] \i_w$359[0] ;
+  wire [15:0] \i_w$359[0][0] ;
+  wire [15:0] \i_w$361 ;
+  wire [15:0] \i_w$361[0] ;
+  wire [15:0] \i_w$361[0][0] ;
+  reg [15:0] \i_w$365  = 16'h0000;
+  wire [15:0] \i_w$365[0] ;
+  wire [15:0] \i_w$365[0][0] ;
+  wire [15:0] \i_w$367 ;
+  wire [15:0] \i_w$367[0] ;
+  wire [15:0] \i_w$367[0][0] ;
+  wire [15:0] \i_w$369 ;
+  wire [15:0] \i_w$369[0] ;
+  wire [15:0] \i_w$369[0][0] ;
+  wire [15:0] \i_w$371 ;
+  wire [15:0] \i_w$371[0] ;
+  wire [15:0] \i_w$371[0][0] ;
+  wire [15:0] \i_w$373 ;
+  wire [15:0] \i_w$373[0] ;
+  wire [15:0] \i_w$373[0][0] ;
+  wire [15:0] \i_w$375 ;
+  wire [15:0] \i_w$375[0] ;
+  wire [15:0] \i_w$375[0][0] ;
+  wire [15:0] \i_w$377 ;
+  wire [15:0] \i_w$377[0] ;
+  wire [15:0] \i_w$377[0][0] ;
+  wire [15:0] \i_w$379 ;
+  wire [15:0] \i_w$379[0] ;
+  wire [15:0] \i_w$379[0][0] ;
+  reg [15:0] \i_w$383  = 16'h0000;
+  wire [15:0] \i_w$383[0] ;
+  wire [15:0] \i_w$383[0][0] ;
+  wire [15:0] \i_w$385 ;
+  wire [15:0] \i_w$385[0] ;
+  wire [15:0] \i_w$385[0][0] ;
+  wire [15:0] \i_w$387 ;
+  wire [15:0] \i_w$387[0] ;
+  wire [15:0] \i_w$387[0][0] ;
+  wire [15:0] \i_w$389 ;
+  wire [15:0] \i_w$389[0] ;
+  wire [15:0] \i_w$389[0][0] ;
+  wire [15:0] \i_w$391 ;
+  wire [15:0] \i_w$391[0] ;
+  wire [15:0] \i_w$391[0][0] ;
+  wire [15:0] \i_w$393 ;
+  wire [15:0] \i_w$393[0] ;
+  wire [15:0] \i_w$393[0][0] ;
+  wire [15:0] \i_w$395 ;
+  wire [15:0] \i_w$395[0] ;
+  wire [15:0] \i_w$395[0][0] ;
+  wire [15:0] \i_w$397 ;
+  wire [15:0] \i_w$397[0] ;
+  wire [15:0] \i_w$397[0][0] ;
   wire [15:0] \i_w[0] ;
   wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[1] ;
+  wire [15:0] \i_w[1][0] ;
+  wire [15:0] \i_w[2] ;
+  wire [15:0] \i_w[2][0] ;
+  wire [15:0] \i_w[3] ;
+  wire [15:0] \i_w[3][0] ;
+  wire [15:0] \i_w[4] ;
+  wire [15:0] \i_w[4][0] ;
+  wire [15:0] \i_w[5] ;
+  wire [15:0] \i_w[5][0] ;
+  wire [15:0] \i_w[6] ;
+  wire [15:0] \i_w[6][0] ;
+  wire [15:0] \i_w[7] ;
+  wire [15:0] \i_w[7][0] ;
   wire [15:0] o_a;
   wire [15:0] \o_a$101 ;
   wire [15:0] \o_a$101[0] ;
@@ -3941,62 +3943,62 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire \o_ctl$51[0].last ;
   wire \o_ctl$51[0].load_w ;
   wire \o_ctl$51[0].valid ;
-  wire [4:0] \o_ctl$524 ;
-  wire [4:0] \o_ctl$524[0] ;
-  wire \o_ctl$524[0].first ;
-  wire \o_ctl$524[0].group_end ;
-  wire \o_ctl$524[0].last ;
-  wire \o_ctl$524[0].load_w ;
-  wire \o_ctl$524[0].valid ;
-  wire [4:0] \o_ctl$525 ;
-  wire [4:0] \o_ctl$525[0] ;
-  wire \o_ctl$525[0].first ;
-  wire \o_ctl$525[0].group_end ;
-  wire \o_ctl$525[0].last ;
-  wire \o_ctl$525[0].load_w ;
-  wire \o_ctl$525[0].valid ;
-  wire [4:0] \o_ctl$526 ;
-  wire [4:0] \o_ctl$526[0] ;
-  wire \o_ctl$526[0].first ;
-  wire \o_ctl$526[0].group_end ;
-  wire \o_ctl$526[0].last ;
-  wire \o_ctl$526[0].load_w ;
-  wire \o_ctl$526[0].valid ;
-  wire [4:0] \o_ctl$527 ;
-  wire [4:0] \o_ctl$527[0] ;
-  wire \o_ctl$527[0].first ;
-  wire \o_ctl$527[0].group_end ;
-  wire \o_ctl$527[0].last ;
-  wire \o_ctl$527[0].load_w ;
-  wire \o_ctl$527[0].valid ;
-  wire [4:0] \o_ctl$528 ;
-  wire [4:0] \o_ctl$528[0] ;
-  wire \o_ctl$528[0].first ;
-  wire \o_ctl$528[0].group_end ;
-  wire \o_ctl$528[0].last ;
-  wire \o_ctl$528[0].load_w ;
-  wire \o_ctl$528[0].valid ;
-  wire [4:0] \o_ctl$529 ;
-  wire [4:0] \o_ctl$529[0] ;
-  wire \o_ctl$529[0].first ;
-  wire \o_ctl$529[0].group_end ;
-  wire \o_ctl$529[0].last ;
-  wire \o_ctl$529[0].load_w ;
-  wire \o_ctl$529[0].valid ;
-  wire [4:0] \o_ctl$530 ;
-  wire [4:0] \o_ctl$530[0] ;
-  wire \o_ctl$530[0].first ;
-  wire \o_ctl$530[0].group_end ;
-  wire \o_ctl$530[0].last ;
-  wire \o_ctl$530[0].load_w ;
-  wire \o_ctl$530[0].valid ;
-  wire [4:0] \o_ctl$531 ;
-  wire [4:0] \o_ctl$531[0] ;
-  wire \o_ctl$531[0].first ;
-  wire \o_ctl$531[0].group_end ;
-  wire \o_ctl$531[0].last ;
-  wire \o_ctl$531[0].load_w ;
-  wire \o_ctl$531[0].valid ;
+  wire [4:0] \o_ctl$533 ;
+  wire [4:0] \o_ctl$533[0] ;
+  wire \o_ctl$533[0].first ;
+  wire \o_ctl$533[0].group_end ;
+  wire \o_ctl$533[0].last ;
+  wire \o_ctl$533[0].load_w ;
+  wire \o_ctl$533[0].valid ;
+  wire [4:0] \o_ctl$534 ;
+  wire [4:0] \o_ctl$534[0] ;
+  wire \o_ctl$534[0].first ;
+  wire \o_ctl$534[0].group_end ;
+  wire \o_ctl$534[0].last ;
+  wire \o_ctl$534[0].load_w ;
+  wire \o_ctl$534[0].valid ;
+  wire [4:0] \o_ctl$535 ;
+  wire [4:0] \o_ctl$535[0] ;
+  wire \o_ctl$535[0].first ;
+  wire \o_ctl$535[0].group_end ;
+  wire \o_ctl$535[0].last ;
+  wire \o_ctl$535[0].load_w ;
+  wire \o_ctl$535[0].valid ;
+  wire [4:0] \o_ctl$536 ;
+  wire [4:0] \o_ctl$536[0] ;
+  wire \o_ctl$536[0].first ;
+  wire \o_ctl$536[0].group_end ;
+  wire \o_ctl$536[0].last ;
+  wire \o_ctl$536[0].load_w ;
+  wire \o_ctl$536[0].valid ;
+  wire [4:0] \o_ctl$537 ;
+  wire [4:0] \o_ctl$537[0] ;
+  wire \o_ctl$537[0].first ;
+  wire \o_ctl$537[0].group_end ;
+  wire \o_ctl$537[0].last ;
+  wire \o_ctl$537[0].load_w ;
+  wire \o_ctl$537[0].valid ;
+  wire [4:0] \o_ctl$538 ;
+  wire [4:0] \o_ctl$538[0] ;
+  wire \o_ctl$538[0].first ;
+  wire \o_ctl$538[0].group_end ;
+  wire \o_ctl$538[0].last ;
+  wire \o_ctl$538[0].load_w ;
+  wire \o_ctl$538[0].valid ;
+  wire [4:0] \o_ctl$539 ;
+  wire [4:0] \o_ctl$539[0] ;
+  wire \o_ctl$539[0].first ;
+  wire \o_ctl$539[0].group_end ;
+  wire \o_ctl$539[0].last ;
+  wire \o_ctl$539[0].load_w ;
+  wire \o_ctl$539[0].valid ;
+  wire [4:0] \o_ctl$540 ;
+  wire [4:0] \o_ctl$540[0] ;
+  wire \o_ctl$540[0].first ;
+  wire \o_ctl$540[0].group_end ;
+  wire \o_ctl$540[0].last ;
+  wire \o_ctl$540[0].load_w ;
+  wire \o_ctl$540[0].valid ;
   wire [4:0] \o_ctl$55 ;
   wire [4:0] \o_ctl$55[0] ;
   wire \o_ctl$55[0].first ;
@@ -4074,51 +4076,12 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$389 ;
-  wire [31:0] \o_psum$389[0] ;
-  wire [31:0] \o_psum$389[0][0] ;
-  wire [31:0] \o_psum$390 ;
-  wire [31:0] \o_psum$390[0] ;
-  wire [31:0] \o_psum$390[0][0] ;
-  wire [31:0] \o_psum$391 ;
-  wire [31:0] \o_psum$391[0] ;
-  wire [31:0] \o_psum$391[0][0] ;
-  wire [31:0] \o_psum$392 ;
-  wire [31:0] \o_psum$392[0] ;
-  wire [31:0] \o_psum$392[0][0] ;
-  wire [31:0] \o_psum$393 ;
-  wire [31:0] \o_psum$393[0] ;
-  wire [31:0] \o_psum$393[0][0] ;
-  wire [31:0] \o_psum$394 ;
-  wire [31:0] \o_psum$394[0] ;
-  wire [31:0] \o_psum$394[0][0] ;
-  wire [31:0] \o_psum$395 ;
-  wire [31:0] \o_psum$395[0] ;
-  wire [31:0] \o_psum$395[0][0] ;
-  wire [31:0] \o_psum$397 ;
-  wire [31:0] \o_psum$397[0] ;
-  wire [31:0] \o_psum$397[0][0] ;
-  wire [31:0] \o_psum$398 ;
-  wire [31:0] \o_psum$398[0] ;
-  wire [31:0] \o_psum$398[0][0] ;
-  wire [31:0] \o_psum$399 ;
-  wire [31:0] \o_psum$399[0] ;
-  wire [31:0] \o_psum$399[0][0] ;
-  wire [31:0] \o_psum$400 ;
-  wire [31:0] \o_psum$400[0] ;
-  wire [31:0] \o_psum$400[0][0] ;
-  wire [31:0] \o_psum$401 ;
-  wire [31:0] \o_psum$401[0] ;
-  wire [31:0] \o_psum$401[0][0] ;
-  wire [31:0] \o_psum$402 ;
-  wire [31:0] \o_psum$402[0] ;
-  wire [31:0] \o_psum$402[0][0] ;
-  wire [31:0] \o_psum$403 ;
-  wire [31:0] \o_psum$403[0] ;
-  wire [31:0] \o_psum$403[0][0] ;
   wire [31:0] \o_psum$404 ;
   wire [31:0] \o_psum$404[0] ;
   wire [31:0] \o_psum$404[0][0] ;
+  wire [31:0] \o_psum$405 ;
+  wire [31:0] \o_psum$405[0] ;
+  wire [31:0] \o_psum$405[0][0] ;
   wire [31:0] \o_psum$406 ;
   wire [31:0] \o_psum$406[0] ;
   wire [31:0] \o_psum$406[0][0] ;
@@ -4134,15 +4097,15 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [31:0] \o_psum$410 ;
   wire [31:0] \o_psum$410[0] ;
   wire [31:0] \o_psum$410[0][0] ;
-  wire [31:0] \o_psum$411 ;
-  wire [31:0] \o_psum$411[0] ;
-  wire [31:0] \o_psum$411[0][0] ;
   wire [31:0] \o_psum$412 ;
   wire [31:0] \o_psum$412[0] ;
   wire [31:0] \o_psum$412[0][0] ;
   wire [31:0] \o_psum$413 ;
   wire [31:0] \o_psum$413[0] ;
   wire [31:0] \o_psum$413[0][0] ;
+  wire [31:0] \o_psum$414 ;
+  wire [31:0] \o_psum$414[0] ;
+  wire [31:0] \o_psum$414[0][0] ;
   wire [31:0] \o_psum$415 ;
   wire [31:0] \o_psum$415[0] ;
   wire [31:0] \o_psum$415[0][0] ;
@@ -4158,15 +4121,15 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [31:0] \o_psum$419 ;
   wire [31:0] \o_psum$419[0] ;
   wire [31:0] \o_psum$419[0][0] ;
-  wire [31:0] \o_psum$420 ;
-  wire [31:0] \o_psum$420[0] ;
-  wire [31:0] \o_psum$420[0][0] ;
   wire [31:0] \o_psum$421 ;
   wire [31:0] \o_psum$421[0] ;
   wire [31:0] \o_psum$421[0][0] ;
   wire [31:0] \o_psum$422 ;
   wire [31:0] \o_psum$422[0] ;
   wire [31:0] \o_psum$422[0][0] ;
+  wire [31:0] \o_psum$423 ;
+  wire [31:0] \o_psum$423[0] ;
+  wire [31:0] \o_psum$423[0][0] ;
   wire [31:0] \o_psum$424 ;
   wire [31:0] \o_psum$424[0] ;
   wire [31:0] \o_psum$424[0][0] ;
@@ -4182,15 +4145,15 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [31:0] \o_psum$428 ;
   wire [31:0] \o_psum$428[0] ;
   wire [31:0] \o_psum$428[0][0] ;
-  wire [31:0] \o_psum$429 ;
-  wire [31:0] \o_psum$429[0] ;
-  wire [31:0] \o_psum$429[0][0] ;
   wire [31:0] \o_psum$430 ;
   wire [31:0] \o_psum$430[0] ;
   wire [31:0] \o_psum$430[0][0] ;
   wire [31:0] \o_psum$431 ;
   wire [31:0] \o_psum$431[0] ;
   wire [31:0] \o_psum$431[0][0] ;
+  wire [31:0] \o_psum$432 ;
+  wire [31:0] \o_psum$432[0] ;
+  wire [31:0] \o_psum$432[0][0] ;
   wire [31:0] \o_psum$433 ;
   wire [31:0] \o_psum$433[0] ;
   wire [31:0] \o_psum$433[0][0] ;
@@ -4206,15 +4169,15 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [31:0] \o_psum$437 ;
   wire [31:0] \o_psum$437[0] ;
   wire [31:0] \o_psum$437[0][0] ;
-  wire [31:0] \o_psum$438 ;
-  wire [31:0] \o_psum$438[0] ;
-  wire [31:0] \o_psum$438[0][0] ;
   wire [31:0] \o_psum$439 ;
   wire [31:0] \o_psum$439[0] ;
   wire [31:0] \o_psum$439[0][0] ;
   wire [31:0] \o_psum$440 ;
   wire [31:0] \o_psum$440[0] ;
   wire [31:0] \o_psum$440[0][0] ;
+  wire [31:0] \o_psum$441 ;
+  wire [31:0] \o_psum$441[0] ;
+  wire [31:0] \o_psum$441[0][0] ;
   wire [31:0] \o_psum$442 ;
   wire [31:0] \o_psum$442[0] ;
   wire [31:0] \o_psum$442[0][0] ;
@@ -4230,15 +4193,15 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [31:0] \o_psum$446 ;
   wire [31:0] \o_psum$446[0] ;
   wire [31:0] \o_psum$446[0][0] ;
-  wire [31:0] \o_psum$447 ;
-  wire [31:0] \o_psum$447[0] ;
-  wire [31:0] \o_psum$447[0][0] ;
   wire [31:0] \o_psum$448 ;
   wire [31:0] \o_psum$448[0] ;
   wire [31:0] \o_psum$448[0][0] ;
   wire [31:0] \o_psum$449 ;
   wire [31:0] \o_psum$449[0] ;
   wire [31:0] \o_psum$449[0][0] ;
+  wire [31:0] \o_psum$450 ;
+  wire [31:0] \o_psum$450[0] ;
+  wire [31:0] \o_psum$450[0][0] ;
   wire [31:0] \o_psum$451 ;
   wire [31:0] \o_psum$451[0] ;
   wire [31:0] \o_psum$451[0][0] ;
@@ -4254,15 +4217,54 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [31:0] \o_psum$455 ;
   wire [31:0] \o_psum$455[0] ;
   wire [31:0] \o_psum$455[0][0] ;
-  wire [31:0] \o_psum$456 ;
-  wire [31:0] \o_psum$456[0] ;
-  wire [31:0] \o_psum$456[0][0] ;
   wire [31:0] \o_psum$457 ;
   wire [31:0] \o_psum$457[0] ;
   wire [31:0] \o_psum$457[0][0] ;
   wire [31:0] \o_psum$458 ;
   wire [31:0] \o_psum$458[0] ;
   wire [31:0] \o_psum$458[0][0] ;
+  wire [31:0] \o_psum$459 ;
+  wire [31:0] \o_psum$459[0] ;
+  wire [31:0] \o_psum$459[0][0] ;
+  wire [31:0] \o_psum$460 ;
+  wire [31:0] \o_psum$460[0] ;
+  wire [31:0] \o_psum$460[0][0] ;
+  wire [31:0] \o_psum$461 ;
+  wire [31:0] \o_psum$461[0] ;
+  wire [31:0] \o_psum$461[0][0] ;
+  wire [31:0] \o_psum$462 ;
+  wire [31:0] \o_psum$462[0] ;
+  wire [31:0] \o_psum$462[0][0] ;
+  wire [31:0] \o_psum$463 ;
+  wire [31:0] \o_psum$463[0] ;
+  wire [31:0] \o_psum$463[0][0] ;
+  wire [31:0] \o_psum$464 ;
+  wire [31:0] \o_psum$464[0] ;
+  wire [31:0] \o_psum$464[0][0] ;
+  wire [31:0] \o_psum$466 ;
+  wire [31:0] \o_psum$466[0] ;
+  wire [31:0] \o_psum$466[0][0] ;
+  wire [31:0] \o_psum$467 ;
+  wire [31:0] \o_psum$467[0] ;
+  wire [31:0] \o_psum$467[0][0] ;
+  wire [31:0] \o_psum$468 ;
+  wire [31:0] \o_psum$468[0] ;
+  wire [31:0] \o_psum$468[0][0] ;
+  wire [31:0] \o_psum$469 ;
+  wire [31:0] \o_psum$469[0] ;
+  wire [31:0] \o_psum$469[0][0] ;
+  wire [31:0] \o_psum$470 ;
+  wire [31:0] \o_psum$470[0] ;
+  wire [31:0] \o_psum$470[0][0] ;
+  wire [31:0] \o_psum$471 ;
+  wire [31:0] \o_psum$471[0] ;
+  wire [31:0] \o_psum$471[0][0] ;
+  wire [31:0] \o_psum$472 ;
+  wire [31:0] \o_psum$472[0] ;
+  wire [31:0] \o_psum$472[0][0] ;
+  wire [31:0] \o_psum$473 ;
+  wire [31:0] \o_psum$473[0] ;
+  wire [31:0] \o_psum$473[0][0] ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   output [255:0] o_row;
@@ -4280,9 +4282,6 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   output o_row_valid;
   reg o_row_valid;
   wire [15:0] o_w;
-  wire [15:0] \o_w$261 ;
-  wire [15:0] \o_w$261[0] ;
-  wire [15:0] \o_w$261[0][0] ;
   wire [15:0] \o_w$263 ;
   wire [15:0] \o_w$263[0] ;
   wire [15:0] \o_w$263[0][0] ;
@@ -4298,153 +4297,156 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [15:0] \o_w$271 ;
   wire [15:0] \o_w$271[0] ;
   wire [15:0] \o_w$271[0][0] ;
-  wire [15:0] \o_w$275 ;
-  wire [15:0] \o_w$275[0] ;
-  wire [15:0] \o_w$275[0][0] ;
-  wire [15:0] \o_w$277 ;
-  wire [15:0] \o_w$277[0] ;
-  wire [15:0] \o_w$277[0][0] ;
-  wire [15:0] \o_w$279 ;
-  wire [15:0] \o_w$279[0] ;
-  wire [15:0] \o_w$279[0][0] ;
-  wire [15:0] \o_w$281 ;
-  wire [15:0] \o_w$281[0] ;
-  wire [15:0] \o_w$281[0][0] ;
-  wire [15:0] \o_w$283 ;
-  wire [15:0] \o_w$283[0] ;
-  wire [15:0] \o_w$283[0][0] ;
-  wire [15:0] \o_w$285 ;
-  wire [15:0] \o_w$285[0] ;
-  wire [15:0] \o_w$285[0][0] ;
-  wire [15:0] \o_w$287 ;
-  wire [15:0] \o_w$287[0] ;
-  wire [15:0] \o_w$287[0][0] ;
-  wire [15:0] \o_w$291 ;
-  wire [15:0] \o_w$291[0] ;
-  wire [15:0] \o_w$291[0][0] ;
-  wire [15:0] \o_w$293 ;
-  wire [15:0] \o_w$293[0] ;
-  wire [15:0] \o_w$293[0][0] ;
-  wire [15:0] \o_w$295 ;
-  wire [15:0] \o_w$295[0] ;
-  wire [15:0] \o_w$295[0][0] ;
-  wire [15:0] \o_w$297 ;
-  wire [15:0] \o_w$297[0] ;
-  wire [15:0] \o_w$297[0][0] ;
-  wire [15:0] \o_w$299 ;
-  wire [15:0] \o_w$299[0] ;
-  wire [15:0] \o_w$299[0][0] ;
-  wire [15:0] \o_w$301 ;
-  wire [15:0] \o_w$301[0] ;
-  wire [15:0] \o_w$301[0][0] ;
-  wire [15:0] \o_w$303 ;
-  wire [15:0] \o_w$303[0] ;
-  wire [15:0] \o_w$303[0][0] ;
-  wire [15:0] \o_w$307 ;
-  wire [15:0] \o_w$307[0] ;
-  wire [15:0] \o_w$307[0][0] ;
-  wire [15:0] \o_w$309 ;
-  wire [15:0] \o_w$309[0] ;
-  wire [15:0] \o_w$309[0][0] ;
-  wire [15:0] \o_w$311 ;
-  wire [15:0] \o_w$311[0] ;
-  wire [15:0] \o_w$311[0][0] ;
-  wire [15:0] \o_w$313 ;
-  wire [15:0] \o_w$313[0] ;
-  wire [15:0] \o_w$313[0][0] ;
-  wire [15:0] \o_w$315 ;
-  wire [15:0] \o_w$315[0] ;
-  wire [15:0] \o_w$315[0][0] ;
-  wire [15:0] \o_w$317 ;
-  wire [15:0] \o_w$317[0] ;
-  wire [15:0] \o_w$317[0][0] ;
-  wire [15:0] \o_w$319 ;
-  wire [15:0] \o_w$319[0] ;
-  wire [15:0] \o_w$319[0][0] ;
-  wire [15:0] \o_w$323 ;
-  wire [15:0] \o_w$323[0] ;
-  wire [15:0] \o_w$323[0][0] ;
-  wire [15:0] \o_w$325 ;
-  wire [15:0] \o_w$325[0] ;
-  wire [15:0] \o_w$325[0][0] ;
-  wire [15:0] \o_w$327 ;
-  wire [15:0] \o_w$327[0] ;
-  wire [15:0] \o_w$327[0][0] ;
-  wire [15:0] \o_w$329 ;
-  wire [15:0] \o_w$329[0] ;
-  wire [15:0] \o_w$329[0][0] ;
-  wire [15:0] \o_w$331 ;
-  wire [15:0] \o_w$331[0] ;
-  wire [15:0] \o_w$331[0][0] ;
-  wire [15:0] \o_w$333 ;
-  wire [15:0] \o_w$333[0] ;
-  wire [15:0] \o_w$333[0][0] ;
-  wire [15:0] \o_w$335 ;
-  wire [15:0] \o_w$335[0] ;
-  wire [15:0] \o_w$335[0][0] ;
-  wire [15:0] \o_w$339 ;
-  wire [15:0] \o_w$339[0] ;
-  wire [15:0] \o_w$339[0][0] ;
-  wire [15:0] \o_w$341 ;
-  wire [15:0] \o_w$341[0] ;
-  wire [15:0] \o_w$341[0][0] ;
-  wire [15:0] \o_w$343 ;
-  wire [15:0] \o_w$343[0] ;
-  wire [15:0] \o_w$343[0][0] ;
-  wire [15:0] \o_w$345 ;
-  wire [15:0] \o_w$345[0] ;
-  wire [15:0] \o_w$345[0][0] ;
-  wire [15:0] \o_w$347 ;
-  wire [15:0] \o_w$347[0] ;
-  wire [15:0] \o_w$347[0][0] ;
-  wire [15:0] \o_w$349 ;
-  wire [15:0] \o_w$349[0] ;
-  wire [15:0] \o_w$349[0][0] ;
-  wire [15:0] \o_w$351 ;
-  wire [15:0] \o_w$351[0] ;
-  wire [15:0] \o_w$351[0][0] ;
-  wire [15:0] \o_w$355 ;
-  wire [15:0] \o_w$355[0] ;
-  wire [15:0] \o_w$355[0][0] ;
-  wire [15:0] \o_w$357 ;
-  wire [15:0] \o_w$357[0] ;
-  wire [15:0] \o_w$357[0][0] ;
-  wire [15:0] \o_w$359 ;
-  wire [15:0] \o_w$359[0] ;
-  wire [15:0] \o_w$359[0][0] ;
-  wire [15:0] \o_w$361 ;
-  wire [15:0] \o_w$361[0] ;
-  wire [15:0] \o_w$361[0][0] ;
-  wire [15:0] \o_w$363 ;
-  wire [15:0] \o_w$363[0] ;
-  wire [15:0] \o_w$363[0][0] ;
-  wire [15:0] \o_w$365 ;
-  wire [15:0] \o_w$365[0] ;
-  wire [15:0] \o_w$365[0][0] ;
-  wire [15:0] \o_w$367 ;
-  wire [15:0] \o_w$367[0] ;
-  wire [15:0] \o_w$367[0][0] ;
-  wire [15:0] \o_w$371 ;
-  wire [15:0] \o_w$371[0] ;
-  wire [15:0] \o_w$371[0][0] ;
-  wire [15:0] \o_w$373 ;
-  wire [15:0] \o_w$373[0] ;
-  wire [15:0] \o_w$373[0][0] ;
-  wire [15:0] \o_w$375 ;
-  wire [15:0] \o_w$375[0] ;
-  wire [15:0] \o_w$375[0][0] ;
-  wire [15:0] \o_w$377 ;
-  wire [15:0] \o_w$377[0] ;
-  wire [15:0] \o_w$377[0][0] ;
-  wire [15:0] \o_w$379 ;
-  wire [15:0] \o_w$379[0] ;
-  wire [15:0] \o_w$379[0][0] ;
-  wire [15:0] \o_w$381 ;
-  wire [15:0] \o_w$381[0] ;
-  wire [15:0] \o_w$381[0][0] ;
-  wire [15:0] \o_w$383 ;
-  wire [15:0] \o_w$383[0] ;
-  wire [15:0] \o_w$383[0][0] ;
+  wire [15:0] \o_w$273 ;
+  wire [15:0] \o_w$273[0] ;
+  wire [15:0] \o_w$273[0][0] ;
+  wire [15:0] \o_w$278 ;
+  wire [15:0] \o_w$278[0] ;
+  wire [15:0] \o_w$278[0][0] ;
+  wire [15:0] \o_w$280 ;
+  wire [15:0] \o_w$280[0] ;
+  wire [15:0] \o_w$280[0][0] ;
+  wire [15:0] \o_w$282 ;
+  wire [15:0] \o_w$282[0] ;
+  wire [15:0] \o_w$282[0][0] ;
+  wire [15:0] \o_w$284 ;
+  wire [15:0] \o_w$284[0] ;
+  wire [15:0] \o_w$284[0][0] ;
+  wire [15:0] \o_w$286 ;
+  wire [15:0] \o_w$286[0] ;
+  wire [15:0] \o_w$286[0][0] ;
+  wire [15:0] \o_w$288 ;
+  wire [15:0] \o_w$288[0] ;
+  wire [15:0] \o_w$288[0][0] ;
+  wire [15:0] \o_w$290 ;
+  wire [15:0] \o_w$290[0] ;
+  wire [15:0] \o_w$290[0][0] ;
+  wire [15:0] \o_w$296 ;
+  wire [15:0] \o_w$296[0] ;
+  wire [15:0] \o_w$296[0][0] ;
+  wire [15:0] \o_w$298 ;
+  wire [15:0] \o_w$298[0] ;
+  wire [15:0] \o_w$298[0][0] ;
+  wire [15:0] \o_w$300 ;
+  wire [15:0] \o_w$300[0] ;
+  wire [15:0] \o_w$300[0][0] ;
+  wire [15:0] \o_w$302 ;
+  wire [15:0] \o_w$302[0] ;
+  wire [15:0] \o_w$302[0][0] ;
+  wire [15:0] \o_w$304 ;
+  wire [15:0] \o_w$304[0] ;
+  wire [15:0] \o_w$304[0][0] ;
+  wire [15:0] \o_w$306 ;
+  wire [15:0] \o_w$306[0] ;
+  wire [15:0] \o_w$306[0][0] ;
+  wire [15:0] \o_w$308 ;
+  wire [15:0] \o_w$308[0] ;
+  wire [15:0] \o_w$308[0][0] ;
+  wire [15:0] \o_w$314 ;
+  wire [15:0] \o_w$314[0] ;
+  wire [15:0] \o_w$314[0][0] ;
+  wire [15:0] \o_w$316 ;
+  wire [15:0] \o_w$316[0] ;
+  wire [15:0] \o_w$316[0][0] ;
+  wire [15:0] \o_w$318 ;
+  wire [15:0] \o_w$318[0] ;
+  wire [15:0] \o_w$318[0][0] ;
+  wire [15:0] \o_w$320 ;
+  wire [15:0] \o_w$320[0] ;
+  wire [15:0] \o_w$320[0][0] ;
+  wire [15:0] \o_w$322 ;
+  wire [15:0] \o_w$322[0] ;
+  wire [15:0] \o_w$322[0][0] ;
+  wire [15:0] \o_w$324 ;
+  wire [15:0] \o_w$324[0] ;
+  wire [15:0] \o_w$324[0][0] ;
+  wire [15:0] \o_w$326 ;
+  wire [15:0] \o_w$326[0] ;
+  wire [15:0] \o_w$326[0][0] ;
+  wire [15:0] \o_w$332 ;
+  wire [15:0] \o_w$332[0] ;
+  wire [15:0] \o_w$332[0][0] ;
+  wire [15:0] \o_w$334 ;
+  wire [15:0] \o_w$334[0] ;
+  wire [15:0] \o_w$334[0][0] ;
+  wire [15:0] \o_w$336 ;
+  wire [15:0] \o_w$336[0] ;
+  wire [15:0] \o_w$336[0][0] ;
+  wire [15:0] \o_w$338 ;
+  wire [15:0] \o_w$338[0] ;
+  wire [15:0] \o_w$338[0][0] ;
+  wire [15:0] \o_w$340 ;
+  wire [15:0] \o_w$340[0] ;
+  wire [15:0] \o_w$340[0][0] ;
+  wire [15:0] \o_w$342 ;
+  wire [15:0] \o_w$342[0] ;
+  wire [15:0] \o_w$342[0][0] ;
+  wire [15:0] \o_w$344 ;
+  wire [15:0] \o_w$344[0] ;
+  wire [15:0] \o_w$344[0][0] ;
+  wire [15:0] \o_w$350 ;
+  wire [15:0] \o_w$350[0] ;
+  wire [15:0] \o_w$350[0][0] ;
+  wire [15:0] \o_w$352 ;
+  wire [15:0] \o_w$352[0] ;
+  wire [15:0] \o_w$352[0][0] ;
+  wire [15:0] \o_w$354 ;
+  wire [15:0] \o_w$354[0] ;
+  wire [15:0] \o_w$354[0][0] ;
+  wire [15:0] \o_w$356 ;
+  wire [15:0] \o_w$356[0] ;
+  wire [15:0] \o_w$356[0][0] ;
+  wire [15:0] \o_w$358 ;
+  wire [15:0] \o_w$358[0] ;
+  wire [15:0] \o_w$358[0][0] ;
+  wire [15:0] \o_w$360 ;
+  wire [15:0] \o_w$360[0] ;
+  wire [15:0] \o_w$360[0][0] ;
+  wire [15:0] \o_w$362 ;
+  wire [15:0] \o_w$362[0] ;
+  wire [15:0] \o_w$362[0][0] ;
+  wire [15:0] \o_w$368 ;
+  wire [15:0] \o_w$368[0] ;
+  wire [15:0] \o_w$368[0][0] ;
+  wire [15:0] \o_w$370 ;
+  wire [15:0] \o_w$370[0] ;
+  wire [15:0] \o_w$370[0][0] ;
+  wire [15:0] \o_w$372 ;
+  wire [15:0] \o_w$372[0] ;
+  wire [15:0] \o_w$372[0][0] ;
+  wire [15:0] \o_w$374 ;
+  wire [15:0] \o_w$374[0] ;
+  wire [15:0] \o_w$374[0][0] ;
+  wire [15:0] \o_w$376 ;
+  wire [15:0] \o_w$376[0] ;
+  wire [15:0] \o_w$376[0][0] ;
+  wire [15:0] \o_w$378 ;
+  wire [15:0] \o_w$378[0] ;
+  wire [15:0] \o_w$378[0][0] ;
+  wire [15:0] \o_w$380 ;
+  wire [15:0] \o_w$380[0] ;
+  wire [15:0] \o_w$380[0][0] ;
+  wire [15:0] \o_w$386 ;
+  wire [15:0] \o_w$386[0] ;
+  wire [15:0] \o_w$386[0][0] ;
+  wire [15:0] \o_w$388 ;
+  wire [15:0] \o_w$388[0] ;
+  wire [15:0] \o_w$388[0][0] ;
+  wire [15:0] \o_w$390 ;
+  wire [15:0] \o_w$390[0] ;
+  wire [15:0] \o_w$390[0][0] ;
+  wire [15:0] \o_w$392 ;
+  wire [15:0] \o_w$392[0] ;
+  wire [15:0] \o_w$392[0][0] ;
+  wire [15:0] \o_w$394 ;
+  wire [15:0] \o_w$394[0] ;
+  wire [15:0] \o_w$394[0][0] ;
+  wire [15:0] \o_w$396 ;
+  wire [15:0] \o_w$396[0] ;
+  wire [15:0] \o_w$396[0][0] ;
+  wire [15:0] \o_w$398 ;
+  wire [15:0] \o_w$398[0] ;
+  wire [15:0] \o_w$398[0][0] ;
   wire [15:0] \o_w[0] ;
   wire [15:0] \o_w[0][0] ;
   reg row0_done_d1 = 1'h0;
@@ -4457,77 +4459,102 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   reg row7_done_d1 = 1'h0;
   input rst;
   wire rst;
+  wire [15:0] w0_eff;
+  wire [15:0] \w0_eff[0] ;
+  reg [15:0] w0_held = 16'h0000;
+  wire [15:0] \w0_held[0] ;
+  wire [15:0] w1_eff;
+  wire [15:0] \w1_eff[0] ;
+  reg [15:0] w1_held = 16'h0000;
+  wire [15:0] \w1_held[0] ;
+  wire [15:0] w2_eff;
+  wire [15:0] \w2_eff[0] ;
+  reg [15:0] w2_held = 16'h0000;
+  wire [15:0] \w2_held[0] ;
   (* init = 16'h0000 *)
-  wire [15:0] w1_d1;
-  wire [15:0] \w1_d1[0] ;
-  reg [15:0] w2_d1 = 16'h0000;
-  wire [15:0] \w2_d1[0] ;
+  wire [15:0] w2_held_d1;
+  wire [15:0] \w2_held_d1[0] ;
+  wire [15:0] w3_eff;
+  wire [15:0] \w3_eff[0] ;
+  reg [15:0] w3_held = 16'h0000;
+  wire [15:0] \w3_held[0] ;
+  reg [15:0] w3_held_d1 = 16'h0000;
+  wire [15:0] \w3_held_d1[0] ;
   (* init = 16'h0000 *)
-  wire [15:0] w2_d2;
-  wire [15:0] \w2_d2[0] ;
-  reg [15:0] w3_d1 = 16'h0000;
-  wire [15:0] \w3_d1[0] ;
-  reg [15:0] w3_d2 = 16'h0000;
-  wire [15:0] \w3_d2[0] ;
+  wire [15:0] w3_held_d2;
+  wire [15:0] \w3_held_d2[0] ;
+  wire [15:0] w4_eff;
+  wire [15:0] \w4_eff[0] ;
+  reg [15:0] w4_held = 16'h0000;
+  wire [15:0] \w4_held[0] ;
+  reg [15:0] w4_held_d1 = 16'h0000;
+  wire [15:0] \w4_held_d1[0] ;
+  reg [15:0] w4_held_d2 = 16'h0000;
+  wire [15:0] \w4_held_d2[0] ;
   (* init = 16'h0000 *)
-  wire [15:0] w3_d3;
-  wire [15:0] \w3_d3[0] ;
-  reg [15:0] w4_d1 = 16'h0000;
-  wire [15:0] \w4_d1[0] ;
-  reg [15:0] w4_d2 = 16'h0000;
-  wire [15:0] \w4_d2[0] ;
-  reg [15:0] w4_d3 = 16'h0000;
-  wire [15:0] \w4_d3[0] ;
+  wire [15:0] w4_held_d3;
+  wire [15:0] \w4_held_d3[0] ;
+  wire [15:0] w5_eff;
+  wire [15:0] \w5_eff[0] ;
+  reg [15:0] w5_held = 16'h0000;
+  wire [15:0] \w5_held[0] ;
+  reg [15:0] w5_held_d1 = 16'h0000;
+  wire [15:0] \w5_held_d1[0] ;
+  reg [15:0] w5_held_d2 = 16'h0000;
+  wire [15:0] \w5_held_d2[0] ;
+  reg [15:0] w5_held_d3 = 16'h0000;
+  wire [15:0] \w5_held_d3[0] ;
   (* init = 16'h0000 *)
-  wire [15:0] w4_d4;
-  wire [15:0] \w4_d4[0] ;
-  reg [15:0] w5_d1 = 16'h0000;
-  wire [15:0] \w5_d1[0] ;
-  reg [15:0] w5_d2 = 16'h0000;
-  wire [15:0] \w5_d2[0] ;
-  reg [15:0] w5_d3 = 16'h0000;
-  wire [15:0] \w5_d3[0] ;
-  reg [15:0] w5_d4 = 16'h0000;
-  wire [15:0] \w5_d4[0] ;
+  wire [15:0] w5_held_d4;
+  wire [15:0] \w5_held_d4[0] ;
+  wire [15:0] w6_eff;
+  wire [15:0] \w6_eff[0] ;
+  reg [15:0] w6_held = 16'h0000;
+  wire [15:0] \w6_held[0] ;
+  reg [15:0] w6_held_d1 = 16'h0000;
+  wire [15:0] \w6_held_d1[0] ;
+  reg [15:0] w6_held_d2 = 16'h0000;
+  wire [15:0] \w6_held_d2[0] ;
+  reg [15:0] w6_held_d3 = 16'h0000;
+  wire [15:0] \w6_held_d3[0] ;
+  reg [15:0] w6_held_d4 = 16'h0000;
+  wire [15:0] \w6_held_d4[0] ;
   (* init = 16'h0000 *)
-  wire [15:0] w5_d5;
-  wire [15:0] \w5_d5[0] ;
-  reg [15:0] w6_d1 = 16'h0000;
-  wire [15:0] \w6_d1[0] ;
-  reg [15:0] w6_d2 = 16'h0000;
-  wire [15:0] \w6_d2[0] ;
-  reg [15:0] w6_d3 = 16'h0000;
-  wire [15:0] \w6_d3[0] ;
-  reg [15:0] w6_d4 = 16'h0000;
-  wire [15:0] \w6_d4[0] ;
-  reg [15:0] w6_d5 = 16'h0000;
-  wire [15:0] \w6_d5[0] ;
+  wire [15:0] w6_held_d5;
+  wire [15:0] \w6_held_d5[0] ;
+  wire [15:0] w7_eff;
+  wire [15:0] \w7_eff[0] ;
+  reg [15:0] w7_held = 16'h0000;
+  wire [15:0] \w7_held[0] ;
+  reg [15:0] w7_held_d1 = 16'h0000;
+  wire [15:0] \w7_held_d1[0] ;
+  reg [15:0] w7_held_d2 = 16'h0000;
+  wire [15:0] \w7_held_d2[0] ;
+  reg [15:0] w7_held_d3 = 16'h0000;
+  wire [15:0] \w7_held_d3[0] ;
+  reg [15:0] w7_held_d4 = 16'h0000;
+  wire [15:0] \w7_held_d4[0] ;
+  reg [15:0] w7_held_d5 = 16'h0000;
+  wire [15:0] \w7_held_d5[0] ;
   (* init = 16'h0000 *)
-  wire [15:0] w6_d6;
-  wire [15:0] \w6_d6[0] ;
-  reg [15:0] w7_d1 = 16'h0000;
-  wire [15:0] \w7_d1[0] ;
-  reg [15:0] w7_d2 = 16'h0000;
-  wire [15:0] \w7_d2[0] ;
-  reg [15:0] w7_d3 = 16'h0000;
-  wire [15:0] \w7_d3[0] ;
-  reg [15:0] w7_d4 = 16'h0000;
-  wire [15:0] \w7_d4[0] ;
-  reg [15:0] w7_d5 = 16'h0000;
-  wire [15:0] \w7_d5[0] ;
-  reg [15:0] w7_d6 = 16'h0000;
-  wire [15:0] \w7_d6[0] ;
-  (* init = 16'h0000 *)
-  wire [15:0] w7_d7;
-  wire [15:0] \w7_d7[0] ;
-  assign \$1  = \o_ctl$524 [0] & \o_ctl$524 [3];
-  assign \$2  = \o_ctl$525 [0] & \o_ctl$525 [3];
-  assign \$3  = \o_ctl$526 [0] & \o_ctl$526 [3];
-  assign \$4  = \o_ctl$527 [0] & \o_ctl$527 [3];
-  assign \$5  = \o_ctl$528 [0] & \o_ctl$528 [3];
-  assign \$6  = \o_ctl$529 [0] & \o_ctl$529 [3];
-  assign \$7  = \o_ctl$530 [0] & \o_ctl$530 [3];
-  assign \$8  = \o_ctl$531 [0] & \o_ctl$531 [3];
+  wire [15:0] w7_held_d6;
+  wire [15:0] \w7_held_d6[0] ;
+  assign w0_eff = i_ctl[1] ? i_w[15:0] : w0_held;
+  assign w1_eff = i_ctl[1] ? i_w[31:16] : w1_held;
+  assign w2_eff = i_ctl[1] ? i_w[47:32] : w2_held;
+  assign w3_eff = i_ctl[1] ? i_w[63:48] : w3_held;
+  assign w4_eff = i_ctl[1] ? i_w[79:64] : w4_held;
+  assign w5_eff = i_ctl[1] ? i_w[95:80] : w5_held;
+  assign w6_eff = i_ctl[1] ? i_w[111:96] : w6_held;
+  assign w7_eff = i_ctl[1] ? i_w[127:112] : w7_held;
+  assign \$1  = \o_ctl$533 [0] & \o_ctl$533 [3];
+  assign \$2  = \o_ctl$534 [0] & \o_ctl$534 [3];
+  assign \$3  = \o_ctl$535 [0] & \o_ctl$535 [3];
+  assign \$4  = \o_ctl$536 [0] & \o_ctl$536 [3];
+  assign \$5  = \o_ctl$537 [0] & \o_ctl$537 [3];
+  assign \$6  = \o_ctl$538 [0] & \o_ctl$538 [3];
+  assign \$7  = \o_ctl$539 [0] & \o_ctl$539 [3];
+  assign \$8  = \o_ctl$540 [0] & \o_ctl$540 [3];
   always @(posedge clk)
     \i_a$32  <= \$9 ;
   always @(posedge clk)
@@ -4641,763 +4668,765 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   always @(posedge clk)
     \i_ctl$226  <= \$64 ;
   always @(posedge clk)
-    \i_w$272  <= \$65 ;
+    w0_held <= \$65 ;
   always @(posedge clk)
-    w2_d1 <= \$66 ;
+    w1_held <= \$66 ;
   always @(posedge clk)
-    \i_w$288  <= \$67 ;
+    w2_held <= \$67 ;
   always @(posedge clk)
-    w3_d1 <= \$68 ;
+    \i_w$293  <= \$68 ;
   always @(posedge clk)
-    w3_d2 <= \$69 ;
+    w3_held <= \$69 ;
   always @(posedge clk)
-    \i_w$304  <= \$70 ;
+    w3_held_d1 <= \$70 ;
   always @(posedge clk)
-    w4_d1 <= \$71 ;
+    \i_w$311  <= \$71 ;
   always @(posedge clk)
-    w4_d2 <= \$72 ;
+    w4_held <= \$72 ;
   always @(posedge clk)
-    w4_d3 <= \$73 ;
+    w4_held_d1 <= \$73 ;
   always @(posedge clk)
-    \i_w$320  <= \$74 ;
+    w4_held_d2 <= \$74 ;
   always @(posedge clk)
-    w5_d1 <= \$75 ;
+    \i_w$329  <= \$75 ;
   always @(posedge clk)
-    w5_d2 <= \$76 ;
+    w5_held <= \$76 ;
   always @(posedge clk)
-    w5_d3 <= \$77 ;
+    w5_held_d1 <= \$77 ;
   always @(posedge clk)
-    w5_d4 <= \$78 ;
+    w5_held_d2 <= \$78 ;
   always @(posedge clk)
-    \i_w$336  <= \$79 ;
+    w5_held_d3 <= \$79 ;
   always @(posedge clk)
-    w6_d1 <= \$80 ;
+    \i_w$347  <= \$80 ;
   always @(posedge clk)
-    w6_d2 <= \$81 ;
+    w6_held <= \$81 ;
   always @(posedge clk)
-    w6_d3 <= \$82 ;
+    w6_held_d1 <= \$82 ;
   always @(posedge clk)
-    w6_d4 <= \$83 ;
+    w6_held_d2 <= \$83 ;
   always @(posedge clk)
-    w6_d5 <= \$84 ;
+    w6_held_d3 <= \$84 ;
   always @(posedge clk)
-    \i_w$352  <= \$85 ;
+    w6_held_d4 <= \$85 ;
   always @(posedge clk)
-    w7_d1 <= \$86 ;
+    \i_w$365  <= \$86 ;
   always @(posedge clk)
-    w7_d2 <= \$87 ;
+    w7_held <= \$87 ;
   always @(posedge clk)
-    w7_d3 <= \$88 ;
+    w7_held_d1 <= \$88 ;
   always @(posedge clk)
-    w7_d4 <= \$89 ;
+    w7_held_d2 <= \$89 ;
   always @(posedge clk)
-    w7_d5 <= \$90 ;
+    w7_held_d3 <= \$90 ;
   always @(posedge clk)
-    w7_d6 <= \$91 ;
+    w7_held_d4 <= \$91 ;
   always @(posedge clk)
-    \i_w$368  <= \$92 ;
+    w7_held_d5 <= \$92 ;
   always @(posedge clk)
-    row0_done_d1 <= \$93 ;
+    \i_w$383  <= \$93 ;
   always @(posedge clk)
-    row1_done_d1 <= \$94 ;
+    row0_done_d1 <= \$94 ;
   always @(posedge clk)
-    row2_done_d1 <= \$95 ;
+    row1_done_d1 <= \$95 ;
   always @(posedge clk)
-    row3_done_d1 <= \$96 ;
+    row2_done_d1 <= \$96 ;
   always @(posedge clk)
-    row4_done_d1 <= \$97 ;
+    row3_done_d1 <= \$97 ;
   always @(posedge clk)
-    row5_done_d1 <= \$98 ;
+    row4_done_d1 <= \$98 ;
   always @(posedge clk)
-    row6_done_d1 <= \$99 ;
+    row5_done_d1 <= \$99 ;
   always @(posedge clk)
-    row7_done_d1 <= \$100 ;
+    row6_done_d1 <= \$100 ;
+  always @(posedge clk)
+    row7_done_d1 <= \$101 ;
   \array_fp16_mac_os_8x8.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
-    .o_w(\i_w$258 ),
+    .o_w(\i_w$260 ),
     .pe_0_0__i_a(\i_a$1 [15:0]),
-    .pe_0_0__i_ctl(i_ctl),
-    .pe_0_0__i_w(\i_w$257 [15:0]),
+    .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$389 ),
-    .o_w(\i_w$274 ),
+    .o_psum(\o_psum$404 ),
+    .o_w(\i_w$277 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(\i_ctl$6 ),
-    .pe_0_0__i_w(\i_w$272 ),
+    .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$390 ),
-    .o_w(\i_w$290 ),
+    .o_psum(\o_psum$405 ),
+    .o_w(\i_w$295 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_ctl(\i_ctl$10 ),
-    .pe_0_0__i_w(\i_w$288 ),
+    .pe_0_0__i_w(\i_w$293 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
-    .o_psum(\o_psum$391 ),
-    .o_w(\i_w$306 ),
+    .o_psum(\o_psum$406 ),
+    .o_w(\i_w$313 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_ctl(\i_ctl$14 ),
-    .pe_0_0__i_w(\i_w$304 ),
+    .pe_0_0__i_w(\i_w$311 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$392 ),
-    .o_w(\i_w$322 ),
+    .o_psum(\o_psum$407 ),
+    .o_w(\i_w$331 ),
     .pe_0_0__i_a(\i_a$16 ),
-    .pe_0_0__i_ctl(\i_ctl$18 ),
-    .pe_0_0__i_w(\i_w$320 ),
+    .pe_0_0__i_w(\i_w$329 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$393 ),
-    .o_w(\i_w$338 ),
+    .o_psum(\o_psum$408 ),
+    .o_w(\i_w$349 ),
     .pe_0_0__i_a(\i_a$20 ),
-    .pe_0_0__i_ctl(\i_ctl$22 ),
-    .pe_0_0__i_w(\i_w$336 ),
+    .pe_0_0__i_w(\i_w$347 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$394 ),
-    .o_w(\i_w$354 ),
+    .o_psum(\o_psum$409 ),
+    .o_w(\i_w$367 ),
     .pe_0_0__i_a(\i_a$24 ),
-    .pe_0_0__i_ctl(\i_ctl$26 ),
-    .pe_0_0__i_w(\i_w$352 ),
+    .pe_0_0__i_w(\i_w$365 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$524 ),
-    .o_psum(\o_psum$395 ),
-    .o_w(\i_w$370 ),
+    .i_ctl(\i_ctl$30 ),
+    .o_ctl(\o_ctl$533 ),
+    .o_psum(\o_psum$410 ),
+    .o_w(\i_w$385 ),
     .pe_0_0__i_a(\i_a$28 ),
-    .pe_0_0__i_ctl(\i_ctl$30 ),
-    .pe_0_0__i_w(\i_w$368 ),
+    .pe_0_0__i_w(\i_w$383 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$397 ),
-    .o_w(\i_w$260 ),
+    .o_psum(\o_psum$412 ),
+    .o_w(\i_w$262 ),
     .pe_0_0__i_a(\i_a$32 ),
-    .pe_0_0__i_ctl(\i_ctl$34 ),
-    .pe_0_0__i_w(\i_w$258 ),
+    .pe_0_0__i_w(\i_w$260 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$398 ),
-    .o_w(\i_w$276 ),
+    .o_psum(\o_psum$413 ),
+    .o_w(\i_w$279 ),
     .pe_0_0__i_a(\i_a$36 ),
-    .pe_0_0__i_ctl(\i_ctl$38 ),
-    .pe_0_0__i_w(\i_w$274 ),
+    .pe_0_0__i_w(\i_w$277 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$399 ),
-    .o_w(\i_w$292 ),
+    .o_psum(\o_psum$414 ),
+    .o_w(\i_w$297 ),
     .pe_0_0__i_a(\i_a$40 ),
-    .pe_0_0__i_ctl(\i_ctl$42 ),
-    .pe_0_0__i_w(\i_w$290 ),
+    .pe_0_0__i_w(\i_w$295 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
-    .o_psum(\o_psum$400 ),
-    .o_w(\i_w$308 ),
+    .o_psum(\o_psum$415 ),
+    .o_w(\i_w$315 ),
     .pe_0_0__i_a(\i_a$44 ),
-    .pe_0_0__i_ctl(\i_ctl$46 ),
-    .pe_0_0__i_w(\i_w$306 ),
+    .pe_0_0__i_w(\i_w$313 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$401 ),
-    .o_w(\i_w$324 ),
+    .o_psum(\o_psum$416 ),
+    .o_w(\i_w$333 ),
     .pe_0_0__i_a(\i_a$48 ),
-    .pe_0_0__i_ctl(\i_ctl$50 ),
-    .pe_0_0__i_w(\i_w$322 ),
+    .pe_0_0__i_w(\i_w$331 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$402 ),
-    .o_w(\i_w$340 ),
+    .o_psum(\o_psum$417 ),
+    .o_w(\i_w$351 ),
     .pe_0_0__i_a(\i_a$52 ),
-    .pe_0_0__i_ctl(\i_ctl$54 ),
-    .pe_0_0__i_w(\i_w$338 ),
+    .pe_0_0__i_w(\i_w$349 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$403 ),
-    .o_w(\i_w$356 ),
+    .o_psum(\o_psum$418 ),
+    .o_w(\i_w$369 ),
     .pe_0_0__i_a(\i_a$56 ),
-    .pe_0_0__i_ctl(\i_ctl$58 ),
-    .pe_0_0__i_w(\i_w$354 ),
+    .pe_0_0__i_w(\i_w$367 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$525 ),
-    .o_psum(\o_psum$404 ),
-    .o_w(\i_w$372 ),
+    .i_ctl(\i_ctl$62 ),
+    .o_ctl(\o_ctl$534 ),
+    .o_psum(\o_psum$419 ),
+    .o_w(\i_w$387 ),
     .pe_0_0__i_a(\i_a$60 ),
-    .pe_0_0__i_ctl(\i_ctl$62 ),
-    .pe_0_0__i_w(\i_w$370 ),
+    .pe_0_0__i_w(\i_w$385 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
-    .o_psum(\o_psum$406 ),
-    .o_w(\i_w$262 ),
+    .o_psum(\o_psum$421 ),
+    .o_w(\i_w$264 ),
     .pe_0_0__i_a(\i_a$64 ),
-    .pe_0_0__i_ctl(\i_ctl$66 ),
-    .pe_0_0__i_w(\i_w$260 ),
+    .pe_0_0__i_w(\i_w$262 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
-    .o_psum(\o_psum$407 ),
-    .o_w(\i_w$278 ),
+    .o_psum(\o_psum$422 ),
+    .o_w(\i_w$281 ),
     .pe_0_0__i_a(\i_a$68 ),
-    .pe_0_0__i_ctl(\i_ctl$70 ),
-    .pe_0_0__i_w(\i_w$276 ),
+    .pe_0_0__i_w(\i_w$279 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
-    .o_psum(\o_psum$408 ),
-    .o_w(\i_w$294 ),
+    .o_psum(\o_psum$423 ),
+    .o_w(\i_w$299 ),
     .pe_0_0__i_a(\i_a$72 ),
-    .pe_0_0__i_ctl(\i_ctl$74 ),
-    .pe_0_0__i_w(\i_w$292 ),
+    .pe_0_0__i_w(\i_w$297 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
-    .o_psum(\o_psum$409 ),
-    .o_w(\i_w$310 ),
+    .o_psum(\o_psum$424 ),
+    .o_w(\i_w$317 ),
     .pe_0_0__i_a(\i_a$76 ),
-    .pe_0_0__i_ctl(\i_ctl$78 ),
-    .pe_0_0__i_w(\i_w$308 ),
+    .pe_0_0__i_w(\i_w$315 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
-    .o_psum(\o_psum$410 ),
-    .o_w(\i_w$326 ),
+    .o_psum(\o_psum$425 ),
+    .o_w(\i_w$335 ),
     .pe_0_0__i_a(\i_a$80 ),
-    .pe_0_0__i_ctl(\i_ctl$82 ),
-    .pe_0_0__i_w(\i_w$324 ),
+    .pe_0_0__i_w(\i_w$333 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
-    .o_psum(\o_psum$411 ),
-    .o_w(\i_w$342 ),
+    .o_psum(\o_psum$426 ),
+    .o_w(\i_w$353 ),
     .pe_0_0__i_a(\i_a$84 ),
-    .pe_0_0__i_ctl(\i_ctl$86 ),
-    .pe_0_0__i_w(\i_w$340 ),
+    .pe_0_0__i_w(\i_w$351 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
-    .o_psum(\o_psum$412 ),
-    .o_w(\i_w$358 ),
+    .o_psum(\o_psum$427 ),
+    .o_w(\i_w$371 ),
     .pe_0_0__i_a(\i_a$88 ),
-    .pe_0_0__i_ctl(\i_ctl$90 ),
-    .pe_0_0__i_w(\i_w$356 ),
+    .pe_0_0__i_w(\i_w$369 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$526 ),
-    .o_psum(\o_psum$413 ),
-    .o_w(\i_w$374 ),
+    .i_ctl(\i_ctl$94 ),
+    .o_ctl(\o_ctl$535 ),
+    .o_psum(\o_psum$428 ),
+    .o_w(\i_w$389 ),
     .pe_0_0__i_a(\i_a$92 ),
-    .pe_0_0__i_ctl(\i_ctl$94 ),
-    .pe_0_0__i_w(\i_w$372 ),
+    .pe_0_0__i_w(\i_w$387 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$98 ),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
-    .o_psum(\o_psum$415 ),
-    .o_w(\i_w$264 ),
+    .o_psum(\o_psum$430 ),
+    .o_w(\i_w$266 ),
     .pe_0_0__i_a(\i_a$96 ),
-    .pe_0_0__i_ctl(\i_ctl$98 ),
-    .pe_0_0__i_w(\i_w$262 ),
+    .pe_0_0__i_w(\i_w$264 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
-    .o_psum(\o_psum$416 ),
-    .o_w(\i_w$280 ),
+    .o_psum(\o_psum$431 ),
+    .o_w(\i_w$283 ),
     .pe_0_0__i_a(\i_a$100 ),
-    .pe_0_0__i_ctl(\i_ctl$102 ),
-    .pe_0_0__i_w(\i_w$278 ),
+    .pe_0_0__i_w(\i_w$281 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
-    .o_psum(\o_psum$417 ),
-    .o_w(\i_w$296 ),
+    .o_psum(\o_psum$432 ),
+    .o_w(\i_w$301 ),
     .pe_0_0__i_a(\i_a$104 ),
-    .pe_0_0__i_ctl(\i_ctl$106 ),
-    .pe_0_0__i_w(\i_w$294 ),
+    .pe_0_0__i_w(\i_w$299 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
-    .o_psum(\o_psum$418 ),
-    .o_w(\i_w$312 ),
+    .o_psum(\o_psum$433 ),
+    .o_w(\i_w$319 ),
     .pe_0_0__i_a(\i_a$108 ),
-    .pe_0_0__i_ctl(\i_ctl$110 ),
-    .pe_0_0__i_w(\i_w$310 ),
+    .pe_0_0__i_w(\i_w$317 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
-    .o_psum(\o_psum$419 ),
-    .o_w(\i_w$328 ),
+    .o_psum(\o_psum$434 ),
+    .o_w(\i_w$337 ),
     .pe_0_0__i_a(\i_a$112 ),
-    .pe_0_0__i_ctl(\i_ctl$114 ),
-    .pe_0_0__i_w(\i_w$326 ),
+    .pe_0_0__i_w(\i_w$335 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
-    .o_psum(\o_psum$420 ),
-    .o_w(\i_w$344 ),
+    .o_psum(\o_psum$435 ),
+    .o_w(\i_w$355 ),
     .pe_0_0__i_a(\i_a$116 ),
-    .pe_0_0__i_ctl(\i_ctl$118 ),
-    .pe_0_0__i_w(\i_w$342 ),
+    .pe_0_0__i_w(\i_w$353 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
-    .o_psum(\o_psum$421 ),
-    .o_w(\i_w$360 ),
+    .o_psum(\o_psum$436 ),
+    .o_w(\i_w$373 ),
     .pe_0_0__i_a(\i_a$120 ),
-    .pe_0_0__i_ctl(\i_ctl$122 ),
-    .pe_0_0__i_w(\i_w$358 ),
+    .pe_0_0__i_w(\i_w$371 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$527 ),
-    .o_psum(\o_psum$422 ),
-    .o_w(\i_w$376 ),
+    .i_ctl(\i_ctl$126 ),
+    .o_ctl(\o_ctl$536 ),
+    .o_psum(\o_psum$437 ),
+    .o_w(\i_w$391 ),
     .pe_0_0__i_a(\i_a$124 ),
-    .pe_0_0__i_ctl(\i_ctl$126 ),
-    .pe_0_0__i_w(\i_w$374 ),
+    .pe_0_0__i_w(\i_w$389 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
-    .o_psum(\o_psum$424 ),
-    .o_w(\i_w$266 ),
+    .o_psum(\o_psum$439 ),
+    .o_w(\i_w$268 ),
     .pe_0_0__i_a(\i_a$128 ),
-    .pe_0_0__i_ctl(\i_ctl$130 ),
-    .pe_0_0__i_w(\i_w$264 ),
+    .pe_0_0__i_w(\i_w$266 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
-    .o_psum(\o_psum$425 ),
-    .o_w(\i_w$282 ),
+    .o_psum(\o_psum$440 ),
+    .o_w(\i_w$285 ),
     .pe_0_0__i_a(\i_a$132 ),
-    .pe_0_0__i_ctl(\i_ctl$134 ),
-    .pe_0_0__i_w(\i_w$280 ),
+    .pe_0_0__i_w(\i_w$283 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
-    .o_psum(\o_psum$426 ),
-    .o_w(\i_w$298 ),
+    .o_psum(\o_psum$441 ),
+    .o_w(\i_w$303 ),
     .pe_0_0__i_a(\i_a$136 ),
-    .pe_0_0__i_ctl(\i_ctl$138 ),
-    .pe_0_0__i_w(\i_w$296 ),
+    .pe_0_0__i_w(\i_w$301 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
-    .o_psum(\o_psum$427 ),
-    .o_w(\i_w$314 ),
+    .o_psum(\o_psum$442 ),
+    .o_w(\i_w$321 ),
     .pe_0_0__i_a(\i_a$140 ),
-    .pe_0_0__i_ctl(\i_ctl$142 ),
-    .pe_0_0__i_w(\i_w$312 ),
+    .pe_0_0__i_w(\i_w$319 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
-    .o_psum(\o_psum$428 ),
-    .o_w(\i_w$330 ),
+    .o_psum(\o_psum$443 ),
+    .o_w(\i_w$339 ),
     .pe_0_0__i_a(\i_a$144 ),
-    .pe_0_0__i_ctl(\i_ctl$146 ),
-    .pe_0_0__i_w(\i_w$328 ),
+    .pe_0_0__i_w(\i_w$337 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
-    .o_psum(\o_psum$429 ),
-    .o_w(\i_w$346 ),
+    .o_psum(\o_psum$444 ),
+    .o_w(\i_w$357 ),
     .pe_0_0__i_a(\i_a$148 ),
-    .pe_0_0__i_ctl(\i_ctl$150 ),
-    .pe_0_0__i_w(\i_w$344 ),
+    .pe_0_0__i_w(\i_w$355 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
-    .o_psum(\o_psum$430 ),
-    .o_w(\i_w$362 ),
+    .o_psum(\o_psum$445 ),
+    .o_w(\i_w$375 ),
     .pe_0_0__i_a(\i_a$152 ),
-    .pe_0_0__i_ctl(\i_ctl$154 ),
-    .pe_0_0__i_w(\i_w$360 ),
+    .pe_0_0__i_w(\i_w$373 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$528 ),
-    .o_psum(\o_psum$431 ),
-    .o_w(\i_w$378 ),
+    .i_ctl(\i_ctl$158 ),
+    .o_ctl(\o_ctl$537 ),
+    .o_psum(\o_psum$446 ),
+    .o_w(\i_w$393 ),
     .pe_0_0__i_a(\i_a$156 ),
-    .pe_0_0__i_ctl(\i_ctl$158 ),
-    .pe_0_0__i_w(\i_w$376 ),
+    .pe_0_0__i_w(\i_w$391 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$162 ),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
-    .o_psum(\o_psum$433 ),
-    .o_w(\i_w$268 ),
+    .o_psum(\o_psum$448 ),
+    .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$160 ),
-    .pe_0_0__i_ctl(\i_ctl$162 ),
-    .pe_0_0__i_w(\i_w$266 ),
+    .pe_0_0__i_w(\i_w$268 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
-    .o_psum(\o_psum$434 ),
-    .o_w(\i_w$284 ),
+    .o_psum(\o_psum$449 ),
+    .o_w(\i_w$287 ),
     .pe_0_0__i_a(\i_a$164 ),
-    .pe_0_0__i_ctl(\i_ctl$166 ),
-    .pe_0_0__i_w(\i_w$282 ),
+    .pe_0_0__i_w(\i_w$285 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
-    .o_psum(\o_psum$435 ),
-    .o_w(\i_w$300 ),
+    .o_psum(\o_psum$450 ),
+    .o_w(\i_w$305 ),
     .pe_0_0__i_a(\i_a$168 ),
-    .pe_0_0__i_ctl(\i_ctl$170 ),
-    .pe_0_0__i_w(\i_w$298 ),
+    .pe_0_0__i_w(\i_w$303 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
-    .o_psum(\o_psum$436 ),
-    .o_w(\i_w$316 ),
+    .o_psum(\o_psum$451 ),
+    .o_w(\i_w$323 ),
     .pe_0_0__i_a(\i_a$172 ),
-    .pe_0_0__i_ctl(\i_ctl$174 ),
-    .pe_0_0__i_w(\i_w$314 ),
+    .pe_0_0__i_w(\i_w$321 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
-    .o_psum(\o_psum$437 ),
-    .o_w(\i_w$332 ),
+    .o_psum(\o_psum$452 ),
+    .o_w(\i_w$341 ),
     .pe_0_0__i_a(\i_a$176 ),
-    .pe_0_0__i_ctl(\i_ctl$178 ),
-    .pe_0_0__i_w(\i_w$330 ),
+    .pe_0_0__i_w(\i_w$339 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
-    .o_psum(\o_psum$438 ),
-    .o_w(\i_w$348 ),
+    .o_psum(\o_psum$453 ),
+    .o_w(\i_w$359 ),
     .pe_0_0__i_a(\i_a$180 ),
-    .pe_0_0__i_ctl(\i_ctl$182 ),
-    .pe_0_0__i_w(\i_w$346 ),
+    .pe_0_0__i_w(\i_w$357 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
-    .o_psum(\o_psum$439 ),
-    .o_w(\i_w$364 ),
+    .o_psum(\o_psum$454 ),
+    .o_w(\i_w$377 ),
     .pe_0_0__i_a(\i_a$184 ),
-    .pe_0_0__i_ctl(\i_ctl$186 ),
-    .pe_0_0__i_w(\i_w$362 ),
+    .pe_0_0__i_w(\i_w$375 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$529 ),
-    .o_psum(\o_psum$440 ),
-    .o_w(\i_w$380 ),
+    .i_ctl(\i_ctl$190 ),
+    .o_ctl(\o_ctl$538 ),
+    .o_psum(\o_psum$455 ),
+    .o_w(\i_w$395 ),
     .pe_0_0__i_a(\i_a$188 ),
-    .pe_0_0__i_ctl(\i_ctl$190 ),
-    .pe_0_0__i_w(\i_w$378 ),
+    .pe_0_0__i_w(\i_w$393 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$194 ),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
-    .o_psum(\o_psum$442 ),
-    .o_w(\i_w$270 ),
+    .o_psum(\o_psum$457 ),
+    .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$192 ),
-    .pe_0_0__i_ctl(\i_ctl$194 ),
-    .pe_0_0__i_w(\i_w$268 ),
+    .pe_0_0__i_w(\i_w$270 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
-    .o_psum(\o_psum$443 ),
-    .o_w(\i_w$286 ),
+    .o_psum(\o_psum$458 ),
+    .o_w(\i_w$289 ),
     .pe_0_0__i_a(\i_a$196 ),
-    .pe_0_0__i_ctl(\i_ctl$198 ),
-    .pe_0_0__i_w(\i_w$284 ),
+    .pe_0_0__i_w(\i_w$287 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
-    .o_psum(\o_psum$444 ),
-    .o_w(\i_w$302 ),
+    .o_psum(\o_psum$459 ),
+    .o_w(\i_w$307 ),
     .pe_0_0__i_a(\i_a$200 ),
-    .pe_0_0__i_ctl(\i_ctl$202 ),
-    .pe_0_0__i_w(\i_w$300 ),
+    .pe_0_0__i_w(\i_w$305 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
-    .o_psum(\o_psum$445 ),
-    .o_w(\i_w$318 ),
+    .o_psum(\o_psum$460 ),
+    .o_w(\i_w$325 ),
     .pe_0_0__i_a(\i_a$204 ),
-    .pe_0_0__i_ctl(\i_ctl$206 ),
-    .pe_0_0__i_w(\i_w$316 ),
+    .pe_0_0__i_w(\i_w$323 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
-    .o_psum(\o_psum$446 ),
-    .o_w(\i_w$334 ),
+    .o_psum(\o_psum$461 ),
+    .o_w(\i_w$343 ),
     .pe_0_0__i_a(\i_a$208 ),
-    .pe_0_0__i_ctl(\i_ctl$210 ),
-    .pe_0_0__i_w(\i_w$332 ),
+    .pe_0_0__i_w(\i_w$341 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
-    .o_psum(\o_psum$447 ),
-    .o_w(\i_w$350 ),
+    .o_psum(\o_psum$462 ),
+    .o_w(\i_w$361 ),
     .pe_0_0__i_a(\i_a$212 ),
-    .pe_0_0__i_ctl(\i_ctl$214 ),
-    .pe_0_0__i_w(\i_w$348 ),
+    .pe_0_0__i_w(\i_w$359 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
-    .o_psum(\o_psum$448 ),
-    .o_w(\i_w$366 ),
+    .o_psum(\o_psum$463 ),
+    .o_w(\i_w$379 ),
     .pe_0_0__i_a(\i_a$216 ),
-    .pe_0_0__i_ctl(\i_ctl$218 ),
-    .pe_0_0__i_w(\i_w$364 ),
+    .pe_0_0__i_w(\i_w$377 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$530 ),
-    .o_psum(\o_psum$449 ),
-    .o_w(\i_w$382 ),
+    .i_ctl(\i_ctl$222 ),
+    .o_ctl(\o_ctl$539 ),
+    .o_psum(\o_psum$464 ),
+    .o_w(\i_w$397 ),
     .pe_0_0__i_a(\i_a$220 ),
-    .pe_0_0__i_ctl(\i_ctl$222 ),
-    .pe_0_0__i_w(\i_w$380 ),
+    .pe_0_0__i_w(\i_w$395 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$226 ),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
-    .o_psum(\o_psum$451 ),
+    .o_psum(\o_psum$466 ),
     .pe_0_0__i_a(\i_a$224 ),
-    .pe_0_0__i_ctl(\i_ctl$226 ),
-    .pe_0_0__i_w(\i_w$270 ),
+    .pe_0_0__i_w(\i_w$272 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
-    .o_psum(\o_psum$452 ),
+    .o_psum(\o_psum$467 ),
     .pe_0_0__i_a(\i_a$228 ),
-    .pe_0_0__i_ctl(\i_ctl$230 ),
-    .pe_0_0__i_w(\i_w$286 ),
+    .pe_0_0__i_w(\i_w$289 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
-    .o_psum(\o_psum$453 ),
+    .o_psum(\o_psum$468 ),
     .pe_0_0__i_a(\i_a$232 ),
-    .pe_0_0__i_ctl(\i_ctl$234 ),
-    .pe_0_0__i_w(\i_w$302 ),
+    .pe_0_0__i_w(\i_w$307 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
-    .o_psum(\o_psum$454 ),
+    .o_psum(\o_psum$469 ),
     .pe_0_0__i_a(\i_a$236 ),
-    .pe_0_0__i_ctl(\i_ctl$238 ),
-    .pe_0_0__i_w(\i_w$318 ),
+    .pe_0_0__i_w(\i_w$325 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
-    .o_psum(\o_psum$455 ),
+    .o_psum(\o_psum$470 ),
     .pe_0_0__i_a(\i_a$240 ),
-    .pe_0_0__i_ctl(\i_ctl$242 ),
-    .pe_0_0__i_w(\i_w$334 ),
+    .pe_0_0__i_w(\i_w$343 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
-    .o_psum(\o_psum$456 ),
+    .o_psum(\o_psum$471 ),
     .pe_0_0__i_a(\i_a$244 ),
-    .pe_0_0__i_ctl(\i_ctl$246 ),
-    .pe_0_0__i_w(\i_w$350 ),
+    .pe_0_0__i_w(\i_w$361 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
-    .o_psum(\o_psum$457 ),
+    .o_psum(\o_psum$472 ),
     .pe_0_0__i_a(\i_a$248 ),
-    .pe_0_0__i_ctl(\i_ctl$250 ),
-    .pe_0_0__i_w(\i_w$366 ),
+    .pe_0_0__i_w(\i_w$379 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$531 ),
-    .o_psum(\o_psum$458 ),
+    .i_ctl(\i_ctl$254 ),
+    .o_ctl(\o_ctl$540 ),
+    .o_psum(\o_psum$473 ),
     .pe_0_0__i_a(\i_a$252 ),
-    .pe_0_0__i_ctl(\i_ctl$254 ),
-    .pe_0_0__i_w(\i_w$382 ),
+    .pe_0_0__i_w(\i_w$397 ),
     .rst(rst)
   );
   always @* begin
@@ -5461,83 +5490,83 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
     o_row = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     if (row0_done_d1) begin
       o_row[31:0] = o_psum;
-      o_row[63:32] = \o_psum$389 ;
-      o_row[95:64] = \o_psum$390 ;
-      o_row[127:96] = \o_psum$391 ;
-      o_row[159:128] = \o_psum$392 ;
-      o_row[191:160] = \o_psum$393 ;
-      o_row[223:192] = \o_psum$394 ;
-      o_row[255:224] = \o_psum$395 ;
+      o_row[63:32] = \o_psum$404 ;
+      o_row[95:64] = \o_psum$405 ;
+      o_row[127:96] = \o_psum$406 ;
+      o_row[159:128] = \o_psum$407 ;
+      o_row[191:160] = \o_psum$408 ;
+      o_row[223:192] = \o_psum$409 ;
+      o_row[255:224] = \o_psum$410 ;
     end
     if (row1_done_d1) begin
-      o_row[31:0] = \o_psum$397 ;
-      o_row[63:32] = \o_psum$398 ;
-      o_row[95:64] = \o_psum$399 ;
-      o_row[127:96] = \o_psum$400 ;
-      o_row[159:128] = \o_psum$401 ;
-      o_row[191:160] = \o_psum$402 ;
-      o_row[223:192] = \o_psum$403 ;
-      o_row[255:224] = \o_psum$404 ;
+      o_row[31:0] = \o_psum$412 ;
+      o_row[63:32] = \o_psum$413 ;
+      o_row[95:64] = \o_psum$414 ;
+      o_row[127:96] = \o_psum$415 ;
+      o_row[159:128] = \o_psum$416 ;
+      o_row[191:160] = \o_psum$417 ;
+      o_row[223:192] = \o_psum$418 ;
+      o_row[255:224] = \o_psum$419 ;
     end
     if (row2_done_d1) begin
-      o_row[31:0] = \o_psum$406 ;
-      o_row[63:32] = \o_psum$407 ;
-      o_row[95:64] = \o_psum$408 ;
-      o_row[127:96] = \o_psum$409 ;
-      o_row[159:128] = \o_psum$410 ;
-      o_row[191:160] = \o_psum$411 ;
-      o_row[223:192] = \o_psum$412 ;
-      o_row[255:224] = \o_psum$413 ;
+      o_row[31:0] = \o_psum$421 ;
+      o_row[63:32] = \o_psum$422 ;
+      o_row[95:64] = \o_psum$423 ;
+      o_row[127:96] = \o_psum$424 ;
+      o_row[159:128] = \o_psum$425 ;
+      o_row[191:160] = \o_psum$426 ;
+      o_row[223:192] = \o_psum$427 ;
+      o_row[255:224] = \o_psum$428 ;
     end
     if (row3_done_d1) begin
-      o_row[31:0] = \o_psum$415 ;
-      o_row[63:32] = \o_psum$416 ;
-      o_row[95:64] = \o_psum$417 ;
-      o_row[127:96] = \o_psum$418 ;
-      o_row[159:128] = \o_psum$419 ;
-      o_row[191:160] = \o_psum$420 ;
-      o_row[223:192] = \o_psum$421 ;
-      o_row[255:224] = \o_psum$422 ;
+      o_row[31:0] = \o_psum$430 ;
+      o_row[63:32] = \o_psum$431 ;
+      o_row[95:64] = \o_psum$432 ;
+      o_row[127:96] = \o_psum$433 ;
+      o_row[159:128] = \o_psum$434 ;
+      o_row[191:160] = \o_psum$435 ;
+      o_row[223:192] = \o_psum$436 ;
+      o_row[255:224] = \o_psum$437 ;
     end
     if (row4_done_d1) begin
-      o_row[31:0] = \o_psum$424 ;
-      o_row[63:32] = \o_psum$425 ;
-      o_row[95:64] = \o_psum$426 ;
-      o_row[127:96] = \o_psum$427 ;
-      o_row[159:128] = \o_psum$428 ;
-      o_row[191:160] = \o_psum$429 ;
-      o_row[223:192] = \o_psum$430 ;
-      o_row[255:224] = \o_psum$431 ;
+      o_row[31:0] = \o_psum$439 ;
+      o_row[63:32] = \o_psum$440 ;
+      o_row[95:64] = \o_psum$441 ;
+      o_row[127:96] = \o_psum$442 ;
+      o_row[159:128] = \o_psum$443 ;
+      o_row[191:160] = \o_psum$444 ;
+      o_row[223:192] = \o_psum$445 ;
+      o_row[255:224] = \o_psum$446 ;
     end
     if (row5_done_d1) begin
-      o_row[31:0] = \o_psum$433 ;
-      o_row[63:32] = \o_psum$434 ;
-      o_row[95:64] = \o_psum$435 ;
-      o_row[127:96] = \o_psum$436 ;
-      o_row[159:128] = \o_psum$437 ;
-      o_row[191:160] = \o_psum$438 ;
-      o_row[223:192] = \o_psum$439 ;
-      o_row[255:224] = \o_psum$440 ;
+      o_row[31:0] = \o_psum$448 ;
+      o_row[63:32] = \o_psum$449 ;
+      o_row[95:64] = \o_psum$450 ;
+      o_row[127:96] = \o_psum$451 ;
+      o_row[159:128] = \o_psum$452 ;
+      o_row[191:160] = \o_psum$453 ;
+      o_row[223:192] = \o_psum$454 ;
+      o_row[255:224] = \o_psum$455 ;
     end
     if (row6_done_d1) begin
-      o_row[31:0] = \o_psum$442 ;
-      o_row[63:32] = \o_psum$443 ;
-      o_row[95:64] = \o_psum$444 ;
-      o_row[127:96] = \o_psum$445 ;
-      o_row[159:128] = \o_psum$446 ;
-      o_row[191:160] = \o_psum$447 ;
-      o_row[223:192] = \o_psum$448 ;
-      o_row[255:224] = \o_psum$449 ;
+      o_row[31:0] = \o_psum$457 ;
+      o_row[63:32] = \o_psum$458 ;
+      o_row[95:64] = \o_psum$459 ;
+      o_row[127:96] = \o_psum$460 ;
+      o_row[159:128] = \o_psum$461 ;
+      o_row[191:160] = \o_psum$462 ;
+      o_row[223:192] = \o_psum$463 ;
+      o_row[255:224] = \o_psum$464 ;
     end
     if (row7_done_d1) begin
-      o_row[31:0] = \o_psum$451 ;
-      o_row[63:32] = \o_psum$452 ;
-      o_row[95:64] = \o_psum$453 ;
-      o_row[127:96] = \o_psum$454 ;
-      o_row[159:128] = \o_psum$455 ;
-      o_row[191:160] = \o_psum$456 ;
-      o_row[223:192] = \o_psum$457 ;
-      o_row[255:224] = \o_psum$458 ;
+      o_row[31:0] = \o_psum$466 ;
+      o_row[63:32] = \o_psum$467 ;
+      o_row[95:64] = \o_psum$468 ;
+      o_row[127:96] = \o_psum$469 ;
+      o_row[159:128] = \o_psum$470 ;
+      o_row[191:160] = \o_psum$471 ;
+      o_row[223:192] = \o_psum$472 ;
+      o_row[255:224] = \o_psum$473 ;
     end
   end
   always @* begin
@@ -5934,254 +5963,261 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = \i_w$257 [31:16];
+    \$65  = w0_eff;
     if (rst) begin
       \$65  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = \i_w$257 [47:32];
+    \$66  = w1_eff;
     if (rst) begin
       \$66  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = w2_d1;
+    \$67  = w2_eff;
     if (rst) begin
       \$67  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = \i_w$257 [63:48];
+    \$68  = w2_held;
     if (rst) begin
       \$68  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = w3_d1;
+    \$69  = w3_eff;
     if (rst) begin
       \$69  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = w3_d2;
+    \$70  = w3_held;
     if (rst) begin
       \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = \i_w$257 [79:64];
+    \$71  = w3_held_d1;
     if (rst) begin
       \$71  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = w4_d1;
+    \$72  = w4_eff;
     if (rst) begin
       \$72  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = w4_d2;
+    \$73  = w4_held;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = w4_d3;
+    \$74  = w4_held_d1;
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = \i_w$257 [95:80];
+    \$75  = w4_held_d2;
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = w5_d1;
+    \$76  = w5_eff;
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = w5_d2;
+    \$77  = w5_held;
     if (rst) begin
       \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = w5_d3;
+    \$78  = w5_held_d1;
     if (rst) begin
       \$78  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = w5_d4;
+    \$79  = w5_held_d2;
     if (rst) begin
       \$79  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = \i_w$257 [111:96];
+    \$80  = w5_held_d3;
     if (rst) begin
       \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = w6_d1;
+    \$81  = w6_eff;
     if (rst) begin
       \$81  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = w6_d2;
+    \$82  = w6_held;
     if (rst) begin
       \$82  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = w6_d3;
+    \$83  = w6_held_d1;
     if (rst) begin
       \$83  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = w6_d4;
+    \$84  = w6_held_d2;
     if (rst) begin
       \$84  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = w6_d5;
+    \$85  = w6_held_d3;
     if (rst) begin
       \$85  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = \i_w$257 [127:112];
+    \$86  = w6_held_d4;
     if (rst) begin
       \$86  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = w7_d1;
+    \$87  = w7_eff;
     if (rst) begin
       \$87  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = w7_d2;
+    \$88  = w7_held;
     if (rst) begin
       \$88  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = w7_d3;
+    \$89  = w7_held_d1;
     if (rst) begin
       \$89  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = w7_d4;
+    \$90  = w7_held_d2;
     if (rst) begin
       \$90  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = w7_d5;
+    \$91  = w7_held_d3;
     if (rst) begin
       \$91  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = w7_d6;
+    \$92  = w7_held_d4;
     if (rst) begin
       \$92  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = \$1 ;
+    \$93  = w7_held_d5;
     if (rst) begin
-      \$93  = 1'h0;
+      \$93  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = \$2 ;
+    \$94  = \$1 ;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = \$3 ;
+    \$95  = \$2 ;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = \$4 ;
+    \$96  = \$3 ;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = \$5 ;
+    \$97  = \$4 ;
     if (rst) begin
       \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = \$6 ;
+    \$98  = \$5 ;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = \$7 ;
+    \$99  = \$6 ;
     if (rst) begin
       \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = \$8 ;
+    \$100  = \$7 ;
     if (rst) begin
       \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$101  = \$8 ;
+    if (rst) begin
+      \$101  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [15:0];
@@ -6312,70 +6348,70 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_ctl$251  = \i_ctl$250 ;
   assign \o_a$253  = \i_a$252 ;
   assign \o_ctl$255  = \i_ctl$254 ;
-  assign i_w = \i_w$257 [15:0];
-  assign o_w = \i_w$258 ;
-  assign \o_w$261  = \i_w$260 ;
+  assign \i_w$259  = w0_eff;
+  assign o_w = \i_w$260 ;
   assign \o_w$263  = \i_w$262 ;
   assign \o_w$265  = \i_w$264 ;
   assign \o_w$267  = \i_w$266 ;
   assign \o_w$269  = \i_w$268 ;
   assign \o_w$271  = \i_w$270 ;
-  assign w1_d1 = \i_w$272 ;
-  assign \o_w$275  = \i_w$274 ;
-  assign \o_w$277  = \i_w$276 ;
-  assign \o_w$279  = \i_w$278 ;
-  assign \o_w$281  = \i_w$280 ;
-  assign \o_w$283  = \i_w$282 ;
-  assign \o_w$285  = \i_w$284 ;
-  assign \o_w$287  = \i_w$286 ;
-  assign w2_d2 = \i_w$288 ;
-  assign \o_w$291  = \i_w$290 ;
-  assign \o_w$293  = \i_w$292 ;
-  assign \o_w$295  = \i_w$294 ;
-  assign \o_w$297  = \i_w$296 ;
-  assign \o_w$299  = \i_w$298 ;
-  assign \o_w$301  = \i_w$300 ;
-  assign \o_w$303  = \i_w$302 ;
-  assign w3_d3 = \i_w$304 ;
-  assign \o_w$307  = \i_w$306 ;
-  assign \o_w$309  = \i_w$308 ;
-  assign \o_w$311  = \i_w$310 ;
-  assign \o_w$313  = \i_w$312 ;
-  assign \o_w$315  = \i_w$314 ;
-  assign \o_w$317  = \i_w$316 ;
-  assign \o_w$319  = \i_w$318 ;
-  assign w4_d4 = \i_w$320 ;
-  assign \o_w$323  = \i_w$322 ;
-  assign \o_w$325  = \i_w$324 ;
-  assign \o_w$327  = \i_w$326 ;
-  assign \o_w$329  = \i_w$328 ;
-  assign \o_w$331  = \i_w$330 ;
-  assign \o_w$333  = \i_w$332 ;
-  assign \o_w$335  = \i_w$334 ;
-  assign w5_d5 = \i_w$336 ;
-  assign \o_w$339  = \i_w$338 ;
-  assign \o_w$341  = \i_w$340 ;
-  assign \o_w$343  = \i_w$342 ;
-  assign \o_w$345  = \i_w$344 ;
-  assign \o_w$347  = \i_w$346 ;
-  assign \o_w$349  = \i_w$348 ;
-  assign \o_w$351  = \i_w$350 ;
-  assign w6_d6 = \i_w$352 ;
-  assign \o_w$355  = \i_w$354 ;
-  assign \o_w$357  = \i_w$356 ;
-  assign \o_w$359  = \i_w$358 ;
-  assign \o_w$361  = \i_w$360 ;
-  assign \o_w$363  = \i_w$362 ;
-  assign \o_w$365  = \i_w$364 ;
-  assign \o_w$367  = \i_w$366 ;
-  assign w7_d7 = \i_w$368 ;
-  assign \o_w$371  = \i_w$370 ;
-  assign \o_w$373  = \i_w$372 ;
-  assign \o_w$375  = \i_w$374 ;
-  assign \o_w$377  = \i_w$376 ;
-  assign \o_w$379  = \i_w$378 ;
-  assign \o_w$381  = \i_w$380 ;
-  assign \o_w$383  = \i_w$382 ;
+  assign \o_w$273  = \i_w$272 ;
+  assign \i_w$276  = w1_held;
+  assign \o_w$278  = \i_w$277 ;
+  assign \o_w$280  = \i_w$279 ;
+  assign \o_w$282  = \i_w$281 ;
+  assign \o_w$284  = \i_w$283 ;
+  assign \o_w$286  = \i_w$285 ;
+  assign \o_w$288  = \i_w$287 ;
+  assign \o_w$290  = \i_w$289 ;
+  assign w2_held_d1 = \i_w$293 ;
+  assign \o_w$296  = \i_w$295 ;
+  assign \o_w$298  = \i_w$297 ;
+  assign \o_w$300  = \i_w$299 ;
+  assign \o_w$302  = \i_w$301 ;
+  assign \o_w$304  = \i_w$303 ;
+  assign \o_w$306  = \i_w$305 ;
+  assign \o_w$308  = \i_w$307 ;
+  assign w3_held_d2 = \i_w$311 ;
+  assign \o_w$314  = \i_w$313 ;
+  assign \o_w$316  = \i_w$315 ;
+  assign \o_w$318  = \i_w$317 ;
+  assign \o_w$320  = \i_w$319 ;
+  assign \o_w$322  = \i_w$321 ;
+  assign \o_w$324  = \i_w$323 ;
+  assign \o_w$326  = \i_w$325 ;
+  assign w4_held_d3 = \i_w$329 ;
+  assign \o_w$332  = \i_w$331 ;
+  assign \o_w$334  = \i_w$333 ;
+  assign \o_w$336  = \i_w$335 ;
+  assign \o_w$338  = \i_w$337 ;
+  assign \o_w$340  = \i_w$339 ;
+  assign \o_w$342  = \i_w$341 ;
+  assign \o_w$344  = \i_w$343 ;
+  assign w5_held_d4 = \i_w$347 ;
+  assign \o_w$350  = \i_w$349 ;
+  assign \o_w$352  = \i_w$351 ;
+  assign \o_w$354  = \i_w$353 ;
+  assign \o_w$356  = \i_w$355 ;
+  assign \o_w$358  = \i_w$357 ;
+  assign \o_w$360  = \i_w$359 ;
+  assign \o_w$362  = \i_w$361 ;
+  assign w6_held_d5 = \i_w$365 ;
+  assign \o_w$368  = \i_w$367 ;
+  assign \o_w$370  = \i_w$369 ;
+  assign \o_w$372  = \i_w$371 ;
+  assign \o_w$374  = \i_w$373 ;
+  assign \o_w$376  = \i_w$375 ;
+  assign \o_w$378  = \i_w$377 ;
+  assign \o_w$380  = \i_w$379 ;
+  assign w7_held_d6 = \i_w$383 ;
+  assign \o_w$386  = \i_w$385 ;
+  assign \o_w$388  = \i_w$387 ;
+  assign \o_w$390  = \i_w$389 ;
+  assign \o_w$392  = \i_w$391 ;
+  assign \o_w$394  = \i_w$393 ;
+  assign \o_w$396  = \i_w$395 ;
+  assign \o_w$398  = \i_w$397 ;
   assign \i_a[0]  = \i_a$1 [15:0];
   assign \i_a[0][0]  = \i_a$1 [15:0];
   assign \i_a$1[0]  = \i_a$1 [15:0];
@@ -7399,32 +7435,30 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_ctl$255[0].first  = \i_ctl$254 [2];
   assign \o_ctl$255[0].last  = \i_ctl$254 [3];
   assign \o_ctl$255[0].group_end  = \i_ctl$254 [4];
-  assign \i_w[0]  = \i_w$257 [15:0];
-  assign \i_w[0][0]  = \i_w$257 [15:0];
-  assign \i_w$257[0]  = \i_w$257 [15:0];
-  assign \i_w$257[0][0]  = \i_w$257 [15:0];
-  assign \i_w$257[1]  = \i_w$257 [31:16];
-  assign \i_w$257[1][0]  = \i_w$257 [31:16];
-  assign \i_w$257[2]  = \i_w$257 [47:32];
-  assign \i_w$257[2][0]  = \i_w$257 [47:32];
-  assign \i_w$257[3]  = \i_w$257 [63:48];
-  assign \i_w$257[3][0]  = \i_w$257 [63:48];
-  assign \i_w$257[4]  = \i_w$257 [79:64];
-  assign \i_w$257[4][0]  = \i_w$257 [79:64];
-  assign \i_w$257[5]  = \i_w$257 [95:80];
-  assign \i_w$257[5][0]  = \i_w$257 [95:80];
-  assign \i_w$257[6]  = \i_w$257 [111:96];
-  assign \i_w$257[6][0]  = \i_w$257 [111:96];
-  assign \i_w$257[7]  = \i_w$257 [127:112];
-  assign \i_w$257[7][0]  = \i_w$257 [127:112];
-  assign \i_w$258[0]  = \i_w$258 ;
-  assign \i_w$258[0][0]  = \i_w$258 ;
-  assign \o_w[0]  = \i_w$258 ;
-  assign \o_w[0][0]  = \i_w$258 ;
+  assign \w0_eff[0]  = w0_eff;
+  assign \w0_held[0]  = w0_held;
+  assign \i_w[0]  = i_w[15:0];
+  assign \i_w[0][0]  = i_w[15:0];
+  assign \i_w[1]  = i_w[31:16];
+  assign \i_w[1][0]  = i_w[31:16];
+  assign \i_w[2]  = i_w[47:32];
+  assign \i_w[2][0]  = i_w[47:32];
+  assign \i_w[3]  = i_w[63:48];
+  assign \i_w[3][0]  = i_w[63:48];
+  assign \i_w[4]  = i_w[79:64];
+  assign \i_w[4][0]  = i_w[79:64];
+  assign \i_w[5]  = i_w[95:80];
+  assign \i_w[5][0]  = i_w[95:80];
+  assign \i_w[6]  = i_w[111:96];
+  assign \i_w[6][0]  = i_w[111:96];
+  assign \i_w[7]  = i_w[127:112];
+  assign \i_w[7][0]  = i_w[127:112];
+  assign \i_w$259[0]  = w0_eff;
+  assign \i_w$259[0][0]  = w0_eff;
   assign \i_w$260[0]  = \i_w$260 ;
   assign \i_w$260[0][0]  = \i_w$260 ;
-  assign \o_w$261[0]  = \i_w$260 ;
-  assign \o_w$261[0][0]  = \i_w$260 ;
+  assign \o_w[0]  = \i_w$260 ;
+  assign \o_w[0][0]  = \i_w$260 ;
   assign \i_w$262[0]  = \i_w$262 ;
   assign \i_w$262[0][0]  = \i_w$262 ;
   assign \o_w$263[0]  = \i_w$262 ;
@@ -7447,221 +7481,238 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_w$271[0][0]  = \i_w$270 ;
   assign \i_w$272[0]  = \i_w$272 ;
   assign \i_w$272[0][0]  = \i_w$272 ;
-  assign \w1_d1[0]  = \i_w$272 ;
-  assign \i_w$274[0]  = \i_w$274 ;
-  assign \i_w$274[0][0]  = \i_w$274 ;
-  assign \o_w$275[0]  = \i_w$274 ;
-  assign \o_w$275[0][0]  = \i_w$274 ;
-  assign \i_w$276[0]  = \i_w$276 ;
-  assign \i_w$276[0][0]  = \i_w$276 ;
-  assign \o_w$277[0]  = \i_w$276 ;
-  assign \o_w$277[0][0]  = \i_w$276 ;
-  assign \i_w$278[0]  = \i_w$278 ;
-  assign \i_w$278[0][0]  = \i_w$278 ;
-  assign \o_w$279[0]  = \i_w$278 ;
-  assign \o_w$279[0][0]  = \i_w$278 ;
-  assign \i_w$280[0]  = \i_w$280 ;
-  assign \i_w$280[0][0]  = \i_w$280 ;
-  assign \o_w$281[0]  = \i_w$280 ;
-  assign \o_w$281[0][0]  = \i_w$280 ;
-  assign \i_w$282[0]  = \i_w$282 ;
-  assign \i_w$282[0][0]  = \i_w$282 ;
-  assign \o_w$283[0]  = \i_w$282 ;
-  assign \o_w$283[0][0]  = \i_w$282 ;
-  assign \i_w$284[0]  = \i_w$284 ;
-  assign \i_w$284[0][0]  = \i_w$284 ;
-  assign \o_w$285[0]  = \i_w$284 ;
-  assign \o_w$285[0][0]  = \i_w$284 ;
-  assign \i_w$286[0]  = \i_w$286 ;
-  assign \i_w$286[0][0]  = \i_w$286 ;
-  assign \o_w$287[0]  = \i_w$286 ;
-  assign \o_w$287[0][0]  = \i_w$286 ;
-  assign \i_w$288[0]  = \i_w$288 ;
-  assign \i_w$288[0][0]  = \i_w$288 ;
-  assign \w2_d2[0]  = \i_w$288 ;
-  assign \i_w$290[0]  = \i_w$290 ;
-  assign \i_w$290[0][0]  = \i_w$290 ;
-  assign \o_w$291[0]  = \i_w$290 ;
-  assign \o_w$291[0][0]  = \i_w$290 ;
-  assign \i_w$292[0]  = \i_w$292 ;
-  assign \i_w$292[0][0]  = \i_w$292 ;
-  assign \o_w$293[0]  = \i_w$292 ;
-  assign \o_w$293[0][0]  = \i_w$292 ;
-  assign \i_w$294[0]  = \i_w$294 ;
-  assign \i_w$294[0][0]  = \i_w$294 ;
-  assign \o_w$295[0]  = \i_w$294 ;
-  assign \o_w$295[0][0]  = \i_w$294 ;
-  assign \i_w$296[0]  = \i_w$296 ;
-  assign \i_w$296[0][0]  = \i_w$296 ;
-  assign \o_w$297[0]  = \i_w$296 ;
-  assign \o_w$297[0][0]  = \i_w$296 ;
-  assign \i_w$298[0]  = \i_w$298 ;
-  assign \i_w$298[0][0]  = \i_w$298 ;
-  assign \o_w$299[0]  = \i_w$298 ;
-  assign \o_w$299[0][0]  = \i_w$298 ;
-  assign \i_w$300[0]  = \i_w$300 ;
-  assign \i_w$300[0][0]  = \i_w$300 ;
-  assign \o_w$301[0]  = \i_w$300 ;
-  assign \o_w$301[0][0]  = \i_w$300 ;
-  assign \i_w$302[0]  = \i_w$302 ;
-  assign \i_w$302[0][0]  = \i_w$302 ;
-  assign \o_w$303[0]  = \i_w$302 ;
-  assign \o_w$303[0][0]  = \i_w$302 ;
-  assign \i_w$304[0]  = \i_w$304 ;
-  assign \i_w$304[0][0]  = \i_w$304 ;
-  assign \w3_d3[0]  = \i_w$304 ;
-  assign \i_w$306[0]  = \i_w$306 ;
-  assign \i_w$306[0][0]  = \i_w$306 ;
-  assign \o_w$307[0]  = \i_w$306 ;
-  assign \o_w$307[0][0]  = \i_w$306 ;
-  assign \i_w$308[0]  = \i_w$308 ;
-  assign \i_w$308[0][0]  = \i_w$308 ;
-  assign \o_w$309[0]  = \i_w$308 ;
-  assign \o_w$309[0][0]  = \i_w$308 ;
-  assign \i_w$310[0]  = \i_w$310 ;
-  assign \i_w$310[0][0]  = \i_w$310 ;
-  assign \o_w$311[0]  = \i_w$310 ;
-  assign \o_w$311[0][0]  = \i_w$310 ;
-  assign \i_w$312[0]  = \i_w$312 ;
-  assign \i_w$312[0][0]  = \i_w$312 ;
-  assign \o_w$313[0]  = \i_w$312 ;
-  assign \o_w$313[0][0]  = \i_w$312 ;
-  assign \i_w$314[0]  = \i_w$314 ;
-  assign \i_w$314[0][0]  = \i_w$314 ;
-  assign \o_w$315[0]  = \i_w$314 ;
-  assign \o_w$315[0][0]  = \i_w$314 ;
-  assign \i_w$316[0]  = \i_w$316 ;
-  assign \i_w$316[0][0]  = \i_w$316 ;
-  assign \o_w$317[0]  = \i_w$316 ;
-  assign \o_w$317[0][0]  = \i_w$316 ;
-  assign \i_w$318[0]  = \i_w$318 ;
-  assign \i_w$318[0][0]  = \i_w$318 ;
-  assign \o_w$319[0]  = \i_w$318 ;
-  assign \o_w$319[0][0]  = \i_w$318 ;
-  assign \i_w$320[0]  = \i_w$320 ;
-  assign \i_w$320[0][0]  = \i_w$320 ;
-  assign \w4_d4[0]  = \i_w$320 ;
-  assign \i_w$322[0]  = \i_w$322 ;
-  assign \i_w$322[0][0]  = \i_w$322 ;
-  assign \o_w$323[0]  = \i_w$322 ;
-  assign \o_w$323[0][0]  = \i_w$322 ;
-  assign \i_w$324[0]  = \i_w$324 ;
-  assign \i_w$324[0][0]  = \i_w$324 ;
-  assign \o_w$325[0]  = \i_w$324 ;
-  assign \o_w$325[0][0]  = \i_w$324 ;
-  assign \i_w$326[0]  = \i_w$326 ;
-  assign \i_w$326[0][0]  = \i_w$326 ;
-  assign \o_w$327[0]  = \i_w$326 ;
-  assign \o_w$327[0][0]  = \i_w$326 ;
-  assign \i_w$328[0]  = \i_w$328 ;
-  assign \i_w$328[0][0]  = \i_w$328 ;
-  assign \o_w$329[0]  = \i_w$328 ;
-  assign \o_w$329[0][0]  = \i_w$328 ;
-  assign \i_w$330[0]  = \i_w$330 ;
-  assign \i_w$330[0][0]  = \i_w$330 ;
-  assign \o_w$331[0]  = \i_w$330 ;
-  assign \o_w$331[0][0]  = \i_w$330 ;
-  assign \i_w$332[0]  = \i_w$332 ;
-  assign \i_w$332[0][0]  = \i_w$332 ;
-  assign \o_w$333[0]  = \i_w$332 ;
-  assign \o_w$333[0][0]  = \i_w$332 ;
-  assign \i_w$334[0]  = \i_w$334 ;
-  assign \i_w$334[0][0]  = \i_w$334 ;
-  assign \o_w$335[0]  = \i_w$334 ;
-  assign \o_w$335[0][0]  = \i_w$334 ;
-  assign \i_w$336[0]  = \i_w$336 ;
-  assign \i_w$336[0][0]  = \i_w$336 ;
-  assign \w5_d5[0]  = \i_w$336 ;
-  assign \i_w$338[0]  = \i_w$338 ;
-  assign \i_w$338[0][0]  = \i_w$338 ;
-  assign \o_w$339[0]  = \i_w$338 ;
-  assign \o_w$339[0][0]  = \i_w$338 ;
-  assign \i_w$340[0]  = \i_w$340 ;
-  assign \i_w$340[0][0]  = \i_w$340 ;
-  assign \o_w$341[0]  = \i_w$340 ;
-  assign \o_w$341[0][0]  = \i_w$340 ;
-  assign \i_w$342[0]  = \i_w$342 ;
-  assign \i_w$342[0][0]  = \i_w$342 ;
-  assign \o_w$343[0]  = \i_w$342 ;
-  assign \o_w$343[0][0]  = \i_w$342 ;
-  assign \i_w$344[0]  = \i_w$344 ;
-  assign \i_w$344[0][0]  = \i_w$344 ;
-  assign \o_w$345[0]  = \i_w$344 ;
-  assign \o_w$345[0][0]  = \i_w$344 ;
-  assign \i_w$346[0]  = \i_w$346 ;
-  assign \i_w$346[0][0]  = \i_w$346 ;
-  assign \o_w$347[0]  = \i_w$346 ;
-  assign \o_w$347[0][0]  = \i_w$346 ;
-  assign \i_w$348[0]  = \i_w$348 ;
-  assign \i_w$348[0][0]  = \i_w$348 ;
-  assign \o_w$349[0]  = \i_w$348 ;
-  assign \o_w$349[0][0]  = \i_w$348 ;
-  assign \i_w$350[0]  = \i_w$350 ;
-  assign \i_w$350[0][0]  = \i_w$350 ;
-  assign \o_w$351[0]  = \i_w$350 ;
-  assign \o_w$351[0][0]  = \i_w$350 ;
-  assign \i_w$352[0]  = \i_w$352 ;
-  assign \i_w$352[0][0]  = \i_w$352 ;
-  assign \w6_d6[0]  = \i_w$352 ;
-  assign \i_w$354[0]  = \i_w$354 ;
-  assign \i_w$354[0][0]  = \i_w$354 ;
-  assign \o_w$355[0]  = \i_w$354 ;
-  assign \o_w$355[0][0]  = \i_w$354 ;
-  assign \i_w$356[0]  = \i_w$356 ;
-  assign \i_w$356[0][0]  = \i_w$356 ;
-  assign \o_w$357[0]  = \i_w$356 ;
-  assign \o_w$357[0][0]  = \i_w$356 ;
-  assign \i_w$358[0]  = \i_w$358 ;
-  assign \i_w$358[0][0]  = \i_w$358 ;
-  assign \o_w$359[0]  = \i_w$358 ;
-  assign \o_w$359[0][0]  = \i_w$358 ;
-  assign \i_w$360[0]  = \i_w$360 ;
-  assign \i_w$360[0][0]  = \i_w$360 ;
-  assign \o_w$361[0]  = \i_w$360 ;
-  assign \o_w$361[0][0]  = \i_w$360 ;
-  assign \i_w$362[0]  = \i_w$362 ;
-  assign \i_w$362[0][0]  = \i_w$362 ;
-  assign \o_w$363[0]  = \i_w$362 ;
-  assign \o_w$363[0][0]  = \i_w$362 ;
-  assign \i_w$364[0]  = \i_w$364 ;
-  assign \i_w$364[0][0]  = \i_w$364 ;
-  assign \o_w$365[0]  = \i_w$364 ;
-  assign \o_w$365[0][0]  = \i_w$364 ;
-  assign \i_w$366[0]  = \i_w$366 ;
-  assign \i_w$366[0][0]  = \i_w$366 ;
-  assign \o_w$367[0]  = \i_w$366 ;
-  assign \o_w$367[0][0]  = \i_w$366 ;
-  assign \i_w$368[0]  = \i_w$368 ;
-  assign \i_w$368[0][0]  = \i_w$368 ;
-  assign \w7_d7[0]  = \i_w$368 ;
-  assign \i_w$370[0]  = \i_w$370 ;
-  assign \i_w$370[0][0]  = \i_w$370 ;
-  assign \o_w$371[0]  = \i_w$370 ;
-  assign \o_w$371[0][0]  = \i_w$370 ;
-  assign \i_w$372[0]  = \i_w$372 ;
-  assign \i_w$372[0][0]  = \i_w$372 ;
-  assign \o_w$373[0]  = \i_w$372 ;
-  assign \o_w$373[0][0]  = \i_w$372 ;
-  assign \i_w$374[0]  = \i_w$374 ;
-  assign \i_w$374[0][0]  = \i_w$374 ;
-  assign \o_w$375[0]  = \i_w$374 ;
-  assign \o_w$375[0][0]  = \i_w$374 ;
-  assign \i_w$376[0]  = \i_w$376 ;
-  assign \i_w$376[0][0]  = \i_w$376 ;
-  assign \o_w$377[0]  = \i_w$376 ;
-  assign \o_w$377[0][0]  = \i_w$376 ;
-  assign \i_w$378[0]  = \i_w$378 ;
-  assign \i_w$378[0][0]  = \i_w$378 ;
-  assign \o_w$379[0]  = \i_w$378 ;
-  assign \o_w$379[0][0]  = \i_w$378 ;
-  assign \i_w$380[0]  = \i_w$380 ;
-  assign \i_w$380[0][0]  = \i_w$380 ;
-  assign \o_w$381[0]  = \i_w$380 ;
-  assign \o_w$381[0][0]  = \i_w$380 ;
-  assign \i_w$382[0]  = \i_w$382 ;
-  assign \i_w$382[0][0]  = \i_w$382 ;
-  assign \o_w$383[0]  = \i_w$382 ;
-  assign \o_w$383[0][0]  = \i_w$382 ;
+  assign \o_w$273[0]  = \i_w$272 ;
+  assign \o_w$273[0][0]  = \i_w$272 ;
+  assign \w1_eff[0]  = w1_eff;
+  assign \w1_held[0]  = w1_held;
+  assign \i_w$276[0]  = w1_held;
+  assign \i_w$276[0][0]  = w1_held;
+  assign \i_w$277[0]  = \i_w$277 ;
+  assign \i_w$277[0][0]  = \i_w$277 ;
+  assign \o_w$278[0]  = \i_w$277 ;
+  assign \o_w$278[0][0]  = \i_w$277 ;
+  assign \i_w$279[0]  = \i_w$279 ;
+  assign \i_w$279[0][0]  = \i_w$279 ;
+  assign \o_w$280[0]  = \i_w$279 ;
+  assign \o_w$280[0][0]  = \i_w$279 ;
+  assign \i_w$281[0]  = \i_w$281 ;
+  assign \i_w$281[0][0]  = \i_w$281 ;
+  assign \o_w$282[0]  = \i_w$281 ;
+  assign \o_w$282[0][0]  = \i_w$281 ;
+  assign \i_w$283[0]  = \i_w$283 ;
+  assign \i_w$283[0][0]  = \i_w$283 ;
+  assign \o_w$284[0]  = \i_w$283 ;
+  assign \o_w$284[0][0]  = \i_w$283 ;
+  assign \i_w$285[0]  = \i_w$285 ;
+  assign \i_w$285[0][0]  = \i_w$285 ;
+  assign \o_w$286[0]  = \i_w$285 ;
+  assign \o_w$286[0][0]  = \i_w$285 ;
+  assign \i_w$287[0]  = \i_w$287 ;
+  assign \i_w$287[0][0]  = \i_w$287 ;
+  assign \o_w$288[0]  = \i_w$287 ;
+  assign \o_w$288[0][0]  = \i_w$287 ;
+  assign \i_w$289[0]  = \i_w$289 ;
+  assign \i_w$289[0][0]  = \i_w$289 ;
+  assign \o_w$290[0]  = \i_w$289 ;
+  assign \o_w$290[0][0]  = \i_w$289 ;
+  assign \w2_eff[0]  = w2_eff;
+  assign \w2_held[0]  = w2_held;
+  assign \i_w$293[0]  = \i_w$293 ;
+  assign \i_w$293[0][0]  = \i_w$293 ;
+  assign \w2_held_d1[0]  = \i_w$293 ;
+  assign \i_w$295[0]  = \i_w$295 ;
+  assign \i_w$295[0][0]  = \i_w$295 ;
+  assign \o_w$296[0]  = \i_w$295 ;
+  assign \o_w$296[0][0]  = \i_w$295 ;
+  assign \i_w$297[0]  = \i_w$297 ;
+  assign \i_w$297[0][0]  = \i_w$297 ;
+  assign \o_w$298[0]  = \i_w$297 ;
+  assign \o_w$298[0][0]  = \i_w$297 ;
+  assign \i_w$299[0]  = \i_w$299 ;
+  assign \i_w$299[0][0]  = \i_w$299 ;
+  assign \o_w$300[0]  = \i_w$299 ;
+  assign \o_w$300[0][0]  = \i_w$299 ;
+  assign \i_w$301[0]  = \i_w$301 ;
+  assign \i_w$301[0][0]  = \i_w$301 ;
+  assign \o_w$302[0]  = \i_w$301 ;
+  assign \o_w$302[0][0]  = \i_w$301 ;
+  assign \i_w$303[0]  = \i_w$303 ;
+  assign \i_w$303[0][0]  = \i_w$303 ;
+  assign \o_w$304[0]  = \i_w$303 ;
+  assign \o_w$304[0][0]  = \i_w$303 ;
+  assign \i_w$305[0]  = \i_w$305 ;
+  assign \i_w$305[0][0]  = \i_w$305 ;
+  assign \o_w$306[0]  = \i_w$305 ;
+  assign \o_w$306[0][0]  = \i_w$305 ;
+  assign \i_w$307[0]  = \i_w$307 ;
+  assign \i_w$307[0][0]  = \i_w$307 ;
+  assign \o_w$308[0]  = \i_w$307 ;
+  assign \o_w$308[0][0]  = \i_w$307 ;
+  assign \w3_eff[0]  = w3_eff;
+  assign \w3_held[0]  = w3_held;
+  assign \i_w$311[0]  = \i_w$311 ;
+  assign \i_w$311[0][0]  = \i_w$311 ;
+  assign \w3_held_d2[0]  = \i_w$311 ;
+  assign \i_w$313[0]  = \i_w$313 ;
+  assign \i_w$313[0][0]  = \i_w$313 ;
+  assign \o_w$314[0]  = \i_w$313 ;
+  assign \o_w$314[0][0]  = \i_w$313 ;
+  assign \i_w$315[0]  = \i_w$315 ;
+  assign \i_w$315[0][0]  = \i_w$315 ;
+  assign \o_w$316[0]  = \i_w$315 ;
+  assign \o_w$316[0][0]  = \i_w$315 ;
+  assign \i_w$317[0]  = \i_w$317 ;
+  assign \i_w$317[0][0]  = \i_w$317 ;
+  assign \o_w$318[0]  = \i_w$317 ;
+  assign \o_w$318[0][0]  = \i_w$317 ;
+  assign \i_w$319[0]  = \i_w$319 ;
+  assign \i_w$319[0][0]  = \i_w$319 ;
+  assign \o_w$320[0]  = \i_w$319 ;
+  assign \o_w$320[0][0]  = \i_w$319 ;
+  assign \i_w$321[0]  = \i_w$321 ;
+  assign \i_w$321[0][0]  = \i_w$321 ;
+  assign \o_w$322[0]  = \i_w$321 ;
+  assign \o_w$322[0][0]  = \i_w$321 ;
+  assign \i_w$323[0]  = \i_w$323 ;
+  assign \i_w$323[0][0]  = \i_w$323 ;
+  assign \o_w$324[0]  = \i_w$323 ;
+  assign \o_w$324[0][0]  = \i_w$323 ;
+  assign \i_w$325[0]  = \i_w$325 ;
+  assign \i_w$325[0][0]  = \i_w$325 ;
+  assign \o_w$326[0]  = \i_w$325 ;
+  assign \o_w$326[0][0]  = \i_w$325 ;
+  assign \w4_eff[0]  = w4_eff;
+  assign \w4_held[0]  = w4_held;
+  assign \i_w$329[0]  = \i_w$329 ;
+  assign \i_w$329[0][0]  = \i_w$329 ;
+  assign \w4_held_d3[0]  = \i_w$329 ;
+  assign \i_w$331[0]  = \i_w$331 ;
+  assign \i_w$331[0][0]  = \i_w$331 ;
+  assign \o_w$332[0]  = \i_w$331 ;
+  assign \o_w$332[0][0]  = \i_w$331 ;
+  assign \i_w$333[0]  = \i_w$333 ;
+  assign \i_w$333[0][0]  = \i_w$333 ;
+  assign \o_w$334[0]  = \i_w$333 ;
+  assign \o_w$334[0][0]  = \i_w$333 ;
+  assign \i_w$335[0]  = \i_w$335 ;
+  assign \i_w$335[0][0]  = \i_w$335 ;
+  assign \o_w$336[0]  = \i_w$335 ;
+  assign \o_w$336[0][0]  = \i_w$335 ;
+  assign \i_w$337[0]  = \i_w$337 ;
+  assign \i_w$337[0][0]  = \i_w$337 ;
+  assign \o_w$338[0]  = \i_w$337 ;
+  assign \o_w$338[0][0]  = \i_w$337 ;
+  assign \i_w$339[0]  = \i_w$339 ;
+  assign \i_w$339[0][0]  = \i_w$339 ;
+  assign \o_w$340[0]  = \i_w$339 ;
+  assign \o_w$340[0][0]  = \i_w$339 ;
+  assign \i_w$341[0]  = \i_w$341 ;
+  assign \i_w$341[0][0]  = \i_w$341 ;
+  assign \o_w$342[0]  = \i_w$341 ;
+  assign \o_w$342[0][0]  = \i_w$341 ;
+  assign \i_w$343[0]  = \i_w$343 ;
+  assign \i_w$343[0][0]  = \i_w$343 ;
+  assign \o_w$344[0]  = \i_w$343 ;
+  assign \o_w$344[0][0]  = \i_w$343 ;
+  assign \w5_eff[0]  = w5_eff;
+  assign \w5_held[0]  = w5_held;
+  assign \i_w$347[0]  = \i_w$347 ;
+  assign \i_w$347[0][0]  = \i_w$347 ;
+  assign \w5_held_d4[0]  = \i_w$347 ;
+  assign \i_w$349[0]  = \i_w$349 ;
+  assign \i_w$349[0][0]  = \i_w$349 ;
+  assign \o_w$350[0]  = \i_w$349 ;
+  assign \o_w$350[0][0]  = \i_w$349 ;
+  assign \i_w$351[0]  = \i_w$351 ;
+  assign \i_w$351[0][0]  = \i_w$351 ;
+  assign \o_w$352[0]  = \i_w$351 ;
+  assign \o_w$352[0][0]  = \i_w$351 ;
+  assign \i_w$353[0]  = \i_w$353 ;
+  assign \i_w$353[0][0]  = \i_w$353 ;
+  assign \o_w$354[0]  = \i_w$353 ;
+  assign \o_w$354[0][0]  = \i_w$353 ;
+  assign \i_w$355[0]  = \i_w$355 ;
+  assign \i_w$355[0][0]  = \i_w$355 ;
+  assign \o_w$356[0]  = \i_w$355 ;
+  assign \o_w$356[0][0]  = \i_w$355 ;
+  assign \i_w$357[0]  = \i_w$357 ;
+  assign \i_w$357[0][0]  = \i_w$357 ;
+  assign \o_w$358[0]  = \i_w$357 ;
+  assign \o_w$358[0][0]  = \i_w$357 ;
+  assign \i_w$359[0]  = \i_w$359 ;
+  assign \i_w$359[0][0]  = \i_w$359 ;
+  assign \o_w$360[0]  = \i_w$359 ;
+  assign \o_w$360[0][0]  = \i_w$359 ;
+  assign \i_w$361[0]  = \i_w$361 ;
+  assign \i_w$361[0][0]  = \i_w$361 ;
+  assign \o_w$362[0]  = \i_w$361 ;
+  assign \o_w$362[0][0]  = \i_w$361 ;
+  assign \w6_eff[0]  = w6_eff;
+  assign \w6_held[0]  = w6_held;
+  assign \i_w$365[0]  = \i_w$365 ;
+  assign \i_w$365[0][0]  = \i_w$365 ;
+  assign \w6_held_d5[0]  = \i_w$365 ;
+  assign \i_w$367[0]  = \i_w$367 ;
+  assign \i_w$367[0][0]  = \i_w$367 ;
+  assign \o_w$368[0]  = \i_w$367 ;
+  assign \o_w$368[0][0]  = \i_w$367 ;
+  assign \i_w$369[0]  = \i_w$369 ;
+  assign \i_w$369[0][0]  = \i_w$369 ;
+  assign \o_w$370[0]  = \i_w$369 ;
+  assign \o_w$370[0][0]  = \i_w$369 ;
+  assign \i_w$371[0]  = \i_w$371 ;
+  assign \i_w$371[0][0]  = \i_w$371 ;
+  assign \o_w$372[0]  = \i_w$371 ;
+  assign \o_w$372[0][0]  = \i_w$371 ;
+  assign \i_w$373[0]  = \i_w$373 ;
+  assign \i_w$373[0][0]  = \i_w$373 ;
+  assign \o_w$374[0]  = \i_w$373 ;
+  assign \o_w$374[0][0]  = \i_w$373 ;
+  assign \i_w$375[0]  = \i_w$375 ;
+  assign \i_w$375[0][0]  = \i_w$375 ;
+  assign \o_w$376[0]  = \i_w$375 ;
+  assign \o_w$376[0][0]  = \i_w$375 ;
+  assign \i_w$377[0]  = \i_w$377 ;
+  assign \i_w$377[0][0]  = \i_w$377 ;
+  assign \o_w$378[0]  = \i_w$377 ;
+  assign \o_w$378[0][0]  = \i_w$377 ;
+  assign \i_w$379[0]  = \i_w$379 ;
+  assign \i_w$379[0][0]  = \i_w$379 ;
+  assign \o_w$380[0]  = \i_w$379 ;
+  assign \o_w$380[0][0]  = \i_w$379 ;
+  assign \w7_eff[0]  = w7_eff;
+  assign \w7_held[0]  = w7_held;
+  assign \i_w$383[0]  = \i_w$383 ;
+  assign \i_w$383[0][0]  = \i_w$383 ;
+  assign \w7_held_d6[0]  = \i_w$383 ;
+  assign \i_w$385[0]  = \i_w$385 ;
+  assign \i_w$385[0][0]  = \i_w$385 ;
+  assign \o_w$386[0]  = \i_w$385 ;
+  assign \o_w$386[0][0]  = \i_w$385 ;
+  assign \i_w$387[0]  = \i_w$387 ;
+  assign \i_w$387[0][0]  = \i_w$387 ;
+  assign \o_w$388[0]  = \i_w$387 ;
+  assign \o_w$388[0][0]  = \i_w$387 ;
+  assign \i_w$389[0]  = \i_w$389 ;
+  assign \i_w$389[0][0]  = \i_w$389 ;
+  assign \o_w$390[0]  = \i_w$389 ;
+  assign \o_w$390[0][0]  = \i_w$389 ;
+  assign \i_w$391[0]  = \i_w$391 ;
+  assign \i_w$391[0][0]  = \i_w$391 ;
+  assign \o_w$392[0]  = \i_w$391 ;
+  assign \o_w$392[0][0]  = \i_w$391 ;
+  assign \i_w$393[0]  = \i_w$393 ;
+  assign \i_w$393[0][0]  = \i_w$393 ;
+  assign \o_w$394[0]  = \i_w$393 ;
+  assign \o_w$394[0][0]  = \i_w$393 ;
+  assign \i_w$395[0]  = \i_w$395 ;
+  assign \i_w$395[0][0]  = \i_w$395 ;
+  assign \o_w$396[0]  = \i_w$395 ;
+  assign \o_w$396[0][0]  = \i_w$395 ;
+  assign \i_w$397[0]  = \i_w$397 ;
+  assign \i_w$397[0][0]  = \i_w$397 ;
+  assign \o_w$398[0]  = \i_w$397 ;
+  assign \o_w$398[0][0]  = \i_w$397 ;
   assign \o_row[0]  = o_row[31:0];
   assign \o_row[1]  = o_row[63:32];
   assign \o_row[2]  = o_row[95:64];
@@ -7672,36 +7723,10 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_row[7]  = o_row[255:224];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$389[0]  = \o_psum$389 ;
-  assign \o_psum$389[0][0]  = \o_psum$389 ;
-  assign \o_psum$390[0]  = \o_psum$390 ;
-  assign \o_psum$390[0][0]  = \o_psum$390 ;
-  assign \o_psum$391[0]  = \o_psum$391 ;
-  assign \o_psum$391[0][0]  = \o_psum$391 ;
-  assign \o_psum$392[0]  = \o_psum$392 ;
-  assign \o_psum$392[0][0]  = \o_psum$392 ;
-  assign \o_psum$393[0]  = \o_psum$393 ;
-  assign \o_psum$393[0][0]  = \o_psum$393 ;
-  assign \o_psum$394[0]  = \o_psum$394 ;
-  assign \o_psum$394[0][0]  = \o_psum$394 ;
-  assign \o_psum$395[0]  = \o_psum$395 ;
-  assign \o_psum$395[0][0]  = \o_psum$395 ;
-  assign \o_psum$397[0]  = \o_psum$397 ;
-  assign \o_psum$397[0][0]  = \o_psum$397 ;
-  assign \o_psum$398[0]  = \o_psum$398 ;
-  assign \o_psum$398[0][0]  = \o_psum$398 ;
-  assign \o_psum$399[0]  = \o_psum$399 ;
-  assign \o_psum$399[0][0]  = \o_psum$399 ;
-  assign \o_psum$400[0]  = \o_psum$400 ;
-  assign \o_psum$400[0][0]  = \o_psum$400 ;
-  assign \o_psum$401[0]  = \o_psum$401 ;
-  assign \o_psum$401[0][0]  = \o_psum$401 ;
-  assign \o_psum$402[0]  = \o_psum$402 ;
-  assign \o_psum$402[0][0]  = \o_psum$402 ;
-  assign \o_psum$403[0]  = \o_psum$403 ;
-  assign \o_psum$403[0][0]  = \o_psum$403 ;
   assign \o_psum$404[0]  = \o_psum$404 ;
   assign \o_psum$404[0][0]  = \o_psum$404 ;
+  assign \o_psum$405[0]  = \o_psum$405 ;
+  assign \o_psum$405[0][0]  = \o_psum$405 ;
   assign \o_psum$406[0]  = \o_psum$406 ;
   assign \o_psum$406[0][0]  = \o_psum$406 ;
   assign \o_psum$407[0]  = \o_psum$407 ;
@@ -7712,12 +7737,12 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_psum$409[0][0]  = \o_psum$409 ;
   assign \o_psum$410[0]  = \o_psum$410 ;
   assign \o_psum$410[0][0]  = \o_psum$410 ;
-  assign \o_psum$411[0]  = \o_psum$411 ;
-  assign \o_psum$411[0][0]  = \o_psum$411 ;
   assign \o_psum$412[0]  = \o_psum$412 ;
   assign \o_psum$412[0][0]  = \o_psum$412 ;
   assign \o_psum$413[0]  = \o_psum$413 ;
   assign \o_psum$413[0][0]  = \o_psum$413 ;
+  assign \o_psum$414[0]  = \o_psum$414 ;
+  assign \o_psum$414[0][0]  = \o_psum$414 ;
   assign \o_psum$415[0]  = \o_psum$415 ;
   assign \o_psum$415[0][0]  = \o_psum$415 ;
   assign \o_psum$416[0]  = \o_psum$416 ;
@@ -7728,12 +7753,12 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_psum$418[0][0]  = \o_psum$418 ;
   assign \o_psum$419[0]  = \o_psum$419 ;
   assign \o_psum$419[0][0]  = \o_psum$419 ;
-  assign \o_psum$420[0]  = \o_psum$420 ;
-  assign \o_psum$420[0][0]  = \o_psum$420 ;
   assign \o_psum$421[0]  = \o_psum$421 ;
   assign \o_psum$421[0][0]  = \o_psum$421 ;
   assign \o_psum$422[0]  = \o_psum$422 ;
   assign \o_psum$422[0][0]  = \o_psum$422 ;
+  assign \o_psum$423[0]  = \o_psum$423 ;
+  assign \o_psum$423[0][0]  = \o_psum$423 ;
   assign \o_psum$424[0]  = \o_psum$424 ;
   assign \o_psum$424[0][0]  = \o_psum$424 ;
   assign \o_psum$425[0]  = \o_psum$425 ;
@@ -7744,12 +7769,12 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_psum$427[0][0]  = \o_psum$427 ;
   assign \o_psum$428[0]  = \o_psum$428 ;
   assign \o_psum$428[0][0]  = \o_psum$428 ;
-  assign \o_psum$429[0]  = \o_psum$429 ;
-  assign \o_psum$429[0][0]  = \o_psum$429 ;
   assign \o_psum$430[0]  = \o_psum$430 ;
   assign \o_psum$430[0][0]  = \o_psum$430 ;
   assign \o_psum$431[0]  = \o_psum$431 ;
   assign \o_psum$431[0][0]  = \o_psum$431 ;
+  assign \o_psum$432[0]  = \o_psum$432 ;
+  assign \o_psum$432[0][0]  = \o_psum$432 ;
   assign \o_psum$433[0]  = \o_psum$433 ;
   assign \o_psum$433[0][0]  = \o_psum$433 ;
   assign \o_psum$434[0]  = \o_psum$434 ;
@@ -7760,12 +7785,12 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_psum$436[0][0]  = \o_psum$436 ;
   assign \o_psum$437[0]  = \o_psum$437 ;
   assign \o_psum$437[0][0]  = \o_psum$437 ;
-  assign \o_psum$438[0]  = \o_psum$438 ;
-  assign \o_psum$438[0][0]  = \o_psum$438 ;
   assign \o_psum$439[0]  = \o_psum$439 ;
   assign \o_psum$439[0][0]  = \o_psum$439 ;
   assign \o_psum$440[0]  = \o_psum$440 ;
   assign \o_psum$440[0][0]  = \o_psum$440 ;
+  assign \o_psum$441[0]  = \o_psum$441 ;
+  assign \o_psum$441[0][0]  = \o_psum$441 ;
   assign \o_psum$442[0]  = \o_psum$442 ;
   assign \o_psum$442[0][0]  = \o_psum$442 ;
   assign \o_psum$443[0]  = \o_psum$443 ;
@@ -7776,12 +7801,12 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_psum$445[0][0]  = \o_psum$445 ;
   assign \o_psum$446[0]  = \o_psum$446 ;
   assign \o_psum$446[0][0]  = \o_psum$446 ;
-  assign \o_psum$447[0]  = \o_psum$447 ;
-  assign \o_psum$447[0][0]  = \o_psum$447 ;
   assign \o_psum$448[0]  = \o_psum$448 ;
   assign \o_psum$448[0][0]  = \o_psum$448 ;
   assign \o_psum$449[0]  = \o_psum$449 ;
   assign \o_psum$449[0][0]  = \o_psum$449 ;
+  assign \o_psum$450[0]  = \o_psum$450 ;
+  assign \o_psum$450[0][0]  = \o_psum$450 ;
   assign \o_psum$451[0]  = \o_psum$451 ;
   assign \o_psum$451[0][0]  = \o_psum$451 ;
   assign \o_psum$452[0]  = \o_psum$452 ;
@@ -7792,12 +7817,38 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_psum$454[0][0]  = \o_psum$454 ;
   assign \o_psum$455[0]  = \o_psum$455 ;
   assign \o_psum$455[0][0]  = \o_psum$455 ;
-  assign \o_psum$456[0]  = \o_psum$456 ;
-  assign \o_psum$456[0][0]  = \o_psum$456 ;
   assign \o_psum$457[0]  = \o_psum$457 ;
   assign \o_psum$457[0][0]  = \o_psum$457 ;
   assign \o_psum$458[0]  = \o_psum$458 ;
   assign \o_psum$458[0][0]  = \o_psum$458 ;
+  assign \o_psum$459[0]  = \o_psum$459 ;
+  assign \o_psum$459[0][0]  = \o_psum$459 ;
+  assign \o_psum$460[0]  = \o_psum$460 ;
+  assign \o_psum$460[0][0]  = \o_psum$460 ;
+  assign \o_psum$461[0]  = \o_psum$461 ;
+  assign \o_psum$461[0][0]  = \o_psum$461 ;
+  assign \o_psum$462[0]  = \o_psum$462 ;
+  assign \o_psum$462[0][0]  = \o_psum$462 ;
+  assign \o_psum$463[0]  = \o_psum$463 ;
+  assign \o_psum$463[0][0]  = \o_psum$463 ;
+  assign \o_psum$464[0]  = \o_psum$464 ;
+  assign \o_psum$464[0][0]  = \o_psum$464 ;
+  assign \o_psum$466[0]  = \o_psum$466 ;
+  assign \o_psum$466[0][0]  = \o_psum$466 ;
+  assign \o_psum$467[0]  = \o_psum$467 ;
+  assign \o_psum$467[0][0]  = \o_psum$467 ;
+  assign \o_psum$468[0]  = \o_psum$468 ;
+  assign \o_psum$468[0][0]  = \o_psum$468 ;
+  assign \o_psum$469[0]  = \o_psum$469 ;
+  assign \o_psum$469[0][0]  = \o_psum$469 ;
+  assign \o_psum$470[0]  = \o_psum$470 ;
+  assign \o_psum$470[0][0]  = \o_psum$470 ;
+  assign \o_psum$471[0]  = \o_psum$471 ;
+  assign \o_psum$471[0][0]  = \o_psum$471 ;
+  assign \o_psum$472[0]  = \o_psum$472 ;
+  assign \o_psum$472[0][0]  = \o_psum$472 ;
+  assign \o_psum$473[0]  = \o_psum$473 ;
+  assign \o_psum$473[0][0]  = \o_psum$473 ;
   assign \a2_d1[0]  = a2_d1;
   assign \ctl2_d1.valid  = ctl2_d1[0];
   assign \ctl2_d1.load_w  = ctl2_d1[1];
@@ -7924,84 +7975,79 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \ctl7_d6.first  = ctl7_d6[2];
   assign \ctl7_d6.last  = ctl7_d6[3];
   assign \ctl7_d6.group_end  = ctl7_d6[4];
-  assign \w2_d1[0]  = w2_d1;
-  assign \w3_d1[0]  = w3_d1;
-  assign \w3_d2[0]  = w3_d2;
-  assign \w4_d1[0]  = w4_d1;
-  assign \w4_d2[0]  = w4_d2;
-  assign \w4_d3[0]  = w4_d3;
-  assign \w5_d1[0]  = w5_d1;
-  assign \w5_d2[0]  = w5_d2;
-  assign \w5_d3[0]  = w5_d3;
-  assign \w5_d4[0]  = w5_d4;
-  assign \w6_d1[0]  = w6_d1;
-  assign \w6_d2[0]  = w6_d2;
-  assign \w6_d3[0]  = w6_d3;
-  assign \w6_d4[0]  = w6_d4;
-  assign \w6_d5[0]  = w6_d5;
-  assign \w7_d1[0]  = w7_d1;
-  assign \w7_d2[0]  = w7_d2;
-  assign \w7_d3[0]  = w7_d3;
-  assign \w7_d4[0]  = w7_d4;
-  assign \w7_d5[0]  = w7_d5;
-  assign \w7_d6[0]  = w7_d6;
-  assign \o_ctl$524[0]  = \o_ctl$524 ;
-  assign \o_ctl$524[0].valid  = \o_ctl$524 [0];
-  assign \o_ctl$524[0].load_w  = \o_ctl$524 [1];
-  assign \o_ctl$524[0].first  = \o_ctl$524 [2];
-  assign \o_ctl$524[0].last  = \o_ctl$524 [3];
-  assign \o_ctl$524[0].group_end  = \o_ctl$524 [4];
-  assign \o_ctl$525[0]  = \o_ctl$525 ;
-  assign \o_ctl$525[0].valid  = \o_ctl$525 [0];
-  assign \o_ctl$525[0].load_w  = \o_ctl$525 [1];
-  assign \o_ctl$525[0].first  = \o_ctl$525 [2];
-  assign \o_ctl$525[0].last  = \o_ctl$525 [3];
-  assign \o_ctl$525[0].group_end  = \o_ctl$525 [4];
-  assign \o_ctl$526[0]  = \o_ctl$526 ;
-  assign \o_ctl$526[0].valid  = \o_ctl$526 [0];
-  assign \o_ctl$526[0].load_w  = \o_ctl$526 [1];
-  assign \o_ctl$526[0].first  = \o_ctl$526 [2];
-  assign \o_ctl$526[0].last  = \o_ctl$526 [3];
-  assign \o_ctl$526[0].group_end  = \o_ctl$526 [4];
-  assign \o_ctl$527[0]  = \o_ctl$527 ;
-  assign \o_ctl$527[0].valid  = \o_ctl$527 [0];
-  assign \o_ctl$527[0].load_w  = \o_ctl$527 [1];
-  assign \o_ctl$527[0].first  = \o_ctl$527 [2];
-  assign \o_ctl$527[0].last  = \o_ctl$527 [3];
-  assign \o_ctl$527[0].group_end  = \o_ctl$527 [4];
-  assign \o_ctl$528[0]  = \o_ctl$528 ;
-  assign \o_ctl$528[0].valid  = \o_ctl$528 [0];
-  assign \o_ctl$528[0].load_w  = \o_ctl$528 [1];
-  assign \o_ctl$528[0].first  = \o_ctl$528 [2];
-  assign \o_ctl$528[0].last  = \o_ctl$528 [3];
-  assign \o_ctl$528[0].group_end  = \o_ctl$528 [4];
-  assign \o_ctl$529[0]  = \o_ctl$529 ;
-  assign \o_ctl$529[0].valid  = \o_ctl$529 [0];
-  assign \o_ctl$529[0].load_w  = \o_ctl$529 [1];
-  assign \o_ctl$529[0].first  = \o_ctl$529 [2];
-  assign \o_ctl$529[0].last  = \o_ctl$529 [3];
-  assign \o_ctl$529[0].group_end  = \o_ctl$529 [4];
-  assign \o_ctl$530[0]  = \o_ctl$530 ;
-  assign \o_ctl$530[0].valid  = \o_ctl$530 [0];
-  assign \o_ctl$530[0].load_w  = \o_ctl$530 [1];
-  assign \o_ctl$530[0].first  = \o_ctl$530 [2];
-  assign \o_ctl$530[0].last  = \o_ctl$530 [3];
-  assign \o_ctl$530[0].group_end  = \o_ctl$530 [4];
-  assign \o_ctl$531[0]  = \o_ctl$531 ;
-  assign \o_ctl$531[0].valid  = \o_ctl$531 [0];
-  assign \o_ctl$531[0].load_w  = \o_ctl$531 [1];
-  assign \o_ctl$531[0].first  = \o_ctl$531 [2];
-  assign \o_ctl$531[0].last  = \o_ctl$531 [3];
-  assign \o_ctl$531[0].group_end  = \o_ctl$531 [4];
+  assign \w3_held_d1[0]  = w3_held_d1;
+  assign \w4_held_d1[0]  = w4_held_d1;
+  assign \w4_held_d2[0]  = w4_held_d2;
+  assign \w5_held_d1[0]  = w5_held_d1;
+  assign \w5_held_d2[0]  = w5_held_d2;
+  assign \w5_held_d3[0]  = w5_held_d3;
+  assign \w6_held_d1[0]  = w6_held_d1;
+  assign \w6_held_d2[0]  = w6_held_d2;
+  assign \w6_held_d3[0]  = w6_held_d3;
+  assign \w6_held_d4[0]  = w6_held_d4;
+  assign \w7_held_d1[0]  = w7_held_d1;
+  assign \w7_held_d2[0]  = w7_held_d2;
+  assign \w7_held_d3[0]  = w7_held_d3;
+  assign \w7_held_d4[0]  = w7_held_d4;
+  assign \w7_held_d5[0]  = w7_held_d5;
+  assign \o_ctl$533[0]  = \o_ctl$533 ;
+  assign \o_ctl$533[0].valid  = \o_ctl$533 [0];
+  assign \o_ctl$533[0].load_w  = \o_ctl$533 [1];
+  assign \o_ctl$533[0].first  = \o_ctl$533 [2];
+  assign \o_ctl$533[0].last  = \o_ctl$533 [3];
+  assign \o_ctl$533[0].group_end  = \o_ctl$533 [4];
+  assign \o_ctl$534[0]  = \o_ctl$534 ;
+  assign \o_ctl$534[0].valid  = \o_ctl$534 [0];
+  assign \o_ctl$534[0].load_w  = \o_ctl$534 [1];
+  assign \o_ctl$534[0].first  = \o_ctl$534 [2];
+  assign \o_ctl$534[0].last  = \o_ctl$534 [3];
+  assign \o_ctl$534[0].group_end  = \o_ctl$534 [4];
+  assign \o_ctl$535[0]  = \o_ctl$535 ;
+  assign \o_ctl$535[0].valid  = \o_ctl$535 [0];
+  assign \o_ctl$535[0].load_w  = \o_ctl$535 [1];
+  assign \o_ctl$535[0].first  = \o_ctl$535 [2];
+  assign \o_ctl$535[0].last  = \o_ctl$535 [3];
+  assign \o_ctl$535[0].group_end  = \o_ctl$535 [4];
+  assign \o_ctl$536[0]  = \o_ctl$536 ;
+  assign \o_ctl$536[0].valid  = \o_ctl$536 [0];
+  assign \o_ctl$536[0].load_w  = \o_ctl$536 [1];
+  assign \o_ctl$536[0].first  = \o_ctl$536 [2];
+  assign \o_ctl$536[0].last  = \o_ctl$536 [3];
+  assign \o_ctl$536[0].group_end  = \o_ctl$536 [4];
+  assign \o_ctl$537[0]  = \o_ctl$537 ;
+  assign \o_ctl$537[0].valid  = \o_ctl$537 [0];
+  assign \o_ctl$537[0].load_w  = \o_ctl$537 [1];
+  assign \o_ctl$537[0].first  = \o_ctl$537 [2];
+  assign \o_ctl$537[0].last  = \o_ctl$537 [3];
+  assign \o_ctl$537[0].group_end  = \o_ctl$537 [4];
+  assign \o_ctl$538[0]  = \o_ctl$538 ;
+  assign \o_ctl$538[0].valid  = \o_ctl$538 [0];
+  assign \o_ctl$538[0].load_w  = \o_ctl$538 [1];
+  assign \o_ctl$538[0].first  = \o_ctl$538 [2];
+  assign \o_ctl$538[0].last  = \o_ctl$538 [3];
+  assign \o_ctl$538[0].group_end  = \o_ctl$538 [4];
+  assign \o_ctl$539[0]  = \o_ctl$539 ;
+  assign \o_ctl$539[0].valid  = \o_ctl$539 [0];
+  assign \o_ctl$539[0].load_w  = \o_ctl$539 [1];
+  assign \o_ctl$539[0].first  = \o_ctl$539 [2];
+  assign \o_ctl$539[0].last  = \o_ctl$539 [3];
+  assign \o_ctl$539[0].group_end  = \o_ctl$539 [4];
+  assign \o_ctl$540[0]  = \o_ctl$540 ;
+  assign \o_ctl$540[0].valid  = \o_ctl$540 [0];
+  assign \o_ctl$540[0].load_w  = \o_ctl$540 [1];
+  assign \o_ctl$540[0].first  = \o_ctl$540 [2];
+  assign \o_ctl$540[0].last  = \o_ctl$540 [3];
+  assign \o_ctl$540[0].group_end  = \o_ctl$540 [4];
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8037,7 +8083,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8076,7 +8121,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8091,12 +8135,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8120,15 +8164,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8164,7 +8211,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8203,7 +8249,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8218,12 +8263,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8247,15 +8292,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8291,7 +8339,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8330,7 +8377,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8345,12 +8391,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8374,15 +8420,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8418,7 +8467,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8457,7 +8505,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8472,12 +8519,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8501,15 +8548,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8545,7 +8595,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8584,7 +8633,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8599,12 +8647,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8628,15 +8676,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8672,7 +8723,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8711,7 +8761,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8726,12 +8775,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8755,15 +8804,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8799,7 +8851,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8838,7 +8889,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8853,12 +8903,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8882,15 +8932,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8925,7 +8978,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8964,7 +9016,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8979,12 +9030,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9008,15 +9059,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9052,7 +9106,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9091,7 +9144,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9106,12 +9158,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9135,15 +9187,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9179,7 +9234,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9218,7 +9272,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9233,12 +9286,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9262,15 +9315,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9306,7 +9362,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9345,7 +9400,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9360,12 +9414,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9389,15 +9443,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9433,7 +9490,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9472,7 +9528,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9487,12 +9542,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9516,15 +9571,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9560,7 +9618,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9599,7 +9656,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9614,12 +9670,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9643,15 +9699,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9687,7 +9746,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9726,7 +9784,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9741,12 +9798,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9770,15 +9827,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9814,7 +9874,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9853,7 +9912,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9868,12 +9926,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9897,15 +9955,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9940,7 +10001,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9979,7 +10039,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9994,12 +10053,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10023,142 +10082,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10194,7 +10129,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10233,7 +10167,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10248,12 +10181,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10277,15 +10210,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10321,7 +10257,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10360,7 +10295,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10375,12 +10309,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10404,15 +10338,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10448,7 +10385,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10487,7 +10423,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10502,12 +10437,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10531,15 +10466,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10575,7 +10513,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10614,7 +10551,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10629,12 +10565,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10658,15 +10594,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10702,7 +10641,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10741,7 +10679,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10756,12 +10693,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10785,15 +10722,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10829,7 +10769,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10868,7 +10807,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10883,12 +10821,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10912,141 +10850,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11082,7 +10897,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11121,7 +10935,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11136,12 +10949,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11165,15 +10978,145 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11209,7 +11152,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11248,7 +11190,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11263,12 +11204,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11292,15 +11233,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11336,7 +11280,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11375,7 +11318,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11390,12 +11332,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11419,15 +11361,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11463,7 +11408,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11502,7 +11446,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11517,12 +11460,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11546,15 +11489,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11590,7 +11536,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11629,7 +11574,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11644,12 +11588,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11673,15 +11617,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11717,7 +11664,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11756,7 +11702,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11771,12 +11716,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11800,15 +11745,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11844,7 +11792,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11883,7 +11830,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11898,12 +11844,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11927,141 +11873,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12097,7 +11920,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12136,7 +11958,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12151,12 +11972,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12180,15 +12001,145 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12224,7 +12175,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12263,7 +12213,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12278,12 +12227,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12307,15 +12256,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12351,7 +12303,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12390,7 +12341,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12405,12 +12355,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12434,15 +12384,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12478,7 +12431,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12517,7 +12469,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12532,12 +12483,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12561,15 +12512,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12605,7 +12559,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12644,7 +12597,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12659,12 +12611,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12688,15 +12640,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12732,7 +12687,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12771,7 +12725,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12786,12 +12739,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12815,15 +12768,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12859,7 +12815,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12898,7 +12853,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12913,12 +12867,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12942,141 +12896,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13112,7 +12943,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13151,7 +12981,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13166,12 +12995,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13195,15 +13024,145 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13239,7 +13198,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13278,7 +13236,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13293,12 +13250,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13322,15 +13279,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13366,7 +13326,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13405,7 +13364,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13420,12 +13378,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13449,15 +13407,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13493,7 +13454,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13532,7 +13492,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13547,12 +13506,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13576,15 +13535,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13620,7 +13582,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13659,7 +13620,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13674,12 +13634,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13703,15 +13663,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13747,7 +13710,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13786,7 +13748,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13801,12 +13762,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13830,15 +13791,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13874,7 +13838,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13913,7 +13876,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13928,12 +13890,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13957,141 +13919,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14127,7 +13966,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14166,7 +14004,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14181,12 +14018,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14210,15 +14047,145 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14254,7 +14221,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14293,7 +14259,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14308,12 +14273,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14337,15 +14302,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14381,7 +14349,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14420,7 +14387,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14435,12 +14401,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14464,15 +14430,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14508,7 +14477,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14547,7 +14515,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14562,12 +14529,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14591,15 +14558,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14635,7 +14605,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14674,7 +14643,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14689,12 +14657,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14718,15 +14686,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14762,7 +14733,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14801,7 +14771,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14816,12 +14785,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14845,15 +14814,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14889,7 +14861,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14928,7 +14899,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14943,12 +14913,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14972,15 +14942,146 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15015,7 +15116,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15054,7 +15154,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15069,12 +15168,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15098,15 +15197,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15141,7 +15243,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15180,7 +15281,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15195,12 +15295,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15224,15 +15324,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15267,7 +15370,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15306,7 +15408,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15321,12 +15422,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15350,15 +15451,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15393,7 +15497,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15432,7 +15535,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15447,12 +15549,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15476,15 +15578,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15519,7 +15624,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15558,7 +15662,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15573,12 +15676,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15602,15 +15705,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15645,7 +15751,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15684,7 +15789,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15699,12 +15803,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15728,15 +15832,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15771,7 +15878,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15810,7 +15916,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15825,12 +15930,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15854,15 +15959,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15897,7 +16005,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15936,7 +16043,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15951,12 +16057,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15980,15 +16086,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16022,7 +16131,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16061,7 +16169,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16076,12 +16183,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -16105,6 +16212,8 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

@@ -1448,7 +1448,7 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
     .clk(clk),
     .\i_a$1 (i_a),
     .i_ctl(i_ctl),
-    .\i_w$65 (i_w),
+    .i_w(i_w),
     .o_row(o_row),
     .o_row_index(o_row_index),
     .o_row_valid(o_row_valid),
@@ -2248,7 +2248,7 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign \$9  = 2'h0;
 endmodule
 
-module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o_row_index, o_row, clk);
+module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_index, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   reg [4:0] \$10 ;
@@ -2265,6 +2265,7 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   reg [31:0] \$20 ;
   reg [31:0] \$21 ;
   reg [31:0] \$22 ;
+  reg [31:0] \$23 ;
   wire \$3 ;
   wire \$4 ;
   reg [31:0] \$5 ;
@@ -2583,35 +2584,20 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [31:0] i_w;
-  input [127:0] \i_w$65 ;
-  wire [127:0] \i_w$65 ;
-  wire [31:0] \i_w$65[0] ;
-  wire [7:0] \i_w$65[0][0] ;
-  wire [7:0] \i_w$65[0][1] ;
-  wire [7:0] \i_w$65[0][2] ;
-  wire [7:0] \i_w$65[0][3] ;
-  wire [31:0] \i_w$65[1] ;
-  wire [7:0] \i_w$65[1][0] ;
-  wire [7:0] \i_w$65[1][1] ;
-  wire [7:0] \i_w$65[1][2] ;
-  wire [7:0] \i_w$65[1][3] ;
-  wire [31:0] \i_w$65[2] ;
-  wire [7:0] \i_w$65[2][0] ;
-  wire [7:0] \i_w$65[2][1] ;
-  wire [7:0] \i_w$65[2][2] ;
-  wire [7:0] \i_w$65[2][3] ;
-  wire [31:0] \i_w$65[3] ;
-  wire [7:0] \i_w$65[3][0] ;
-  wire [7:0] \i_w$65[3][1] ;
-  wire [7:0] \i_w$65[3][2] ;
-  wire [7:0] \i_w$65[3][3] ;
-  wire [31:0] \i_w$66 ;
-  wire [31:0] \i_w$66[0] ;
-  wire [7:0] \i_w$66[0][0] ;
-  wire [7:0] \i_w$66[0][1] ;
-  wire [7:0] \i_w$66[0][2] ;
-  wire [7:0] \i_w$66[0][3] ;
+  input [127:0] i_w;
+  wire [127:0] i_w;
+  wire [31:0] \i_w$101 ;
+  wire [31:0] \i_w$101[0] ;
+  wire [7:0] \i_w$101[0][0] ;
+  wire [7:0] \i_w$101[0][1] ;
+  wire [7:0] \i_w$101[0][2] ;
+  wire [7:0] \i_w$101[0][3] ;
+  wire [31:0] \i_w$67 ;
+  wire [31:0] \i_w$67[0] ;
+  wire [7:0] \i_w$67[0][0] ;
+  wire [7:0] \i_w$67[0][1] ;
+  wire [7:0] \i_w$67[0][2] ;
+  wire [7:0] \i_w$67[0][3] ;
   wire [31:0] \i_w$68 ;
   wire [31:0] \i_w$68[0] ;
   wire [7:0] \i_w$68[0][0] ;
@@ -2624,83 +2610,99 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire [7:0] \i_w$70[0][1] ;
   wire [7:0] \i_w$70[0][2] ;
   wire [7:0] \i_w$70[0][3] ;
-  reg [31:0] \i_w$72  = 32'd0;
+  wire [31:0] \i_w$72 ;
   wire [31:0] \i_w$72[0] ;
   wire [7:0] \i_w$72[0][0] ;
   wire [7:0] \i_w$72[0][1] ;
   wire [7:0] \i_w$72[0][2] ;
   wire [7:0] \i_w$72[0][3] ;
-  wire [31:0] \i_w$74 ;
-  wire [31:0] \i_w$74[0] ;
-  wire [7:0] \i_w$74[0][0] ;
-  wire [7:0] \i_w$74[0][1] ;
-  wire [7:0] \i_w$74[0][2] ;
-  wire [7:0] \i_w$74[0][3] ;
+  (* init = 32'd0 *)
   wire [31:0] \i_w$76 ;
   wire [31:0] \i_w$76[0] ;
   wire [7:0] \i_w$76[0][0] ;
   wire [7:0] \i_w$76[0][1] ;
   wire [7:0] \i_w$76[0][2] ;
   wire [7:0] \i_w$76[0][3] ;
-  wire [31:0] \i_w$78 ;
-  wire [31:0] \i_w$78[0] ;
-  wire [7:0] \i_w$78[0][0] ;
-  wire [7:0] \i_w$78[0][1] ;
-  wire [7:0] \i_w$78[0][2] ;
-  wire [7:0] \i_w$78[0][3] ;
-  reg [31:0] \i_w$80  = 32'd0;
-  wire [31:0] \i_w$80[0] ;
-  wire [7:0] \i_w$80[0][0] ;
-  wire [7:0] \i_w$80[0][1] ;
-  wire [7:0] \i_w$80[0][2] ;
-  wire [7:0] \i_w$80[0][3] ;
-  wire [31:0] \i_w$82 ;
-  wire [31:0] \i_w$82[0] ;
-  wire [7:0] \i_w$82[0][0] ;
-  wire [7:0] \i_w$82[0][1] ;
-  wire [7:0] \i_w$82[0][2] ;
-  wire [7:0] \i_w$82[0][3] ;
-  wire [31:0] \i_w$84 ;
-  wire [31:0] \i_w$84[0] ;
-  wire [7:0] \i_w$84[0][0] ;
-  wire [7:0] \i_w$84[0][1] ;
-  wire [7:0] \i_w$84[0][2] ;
-  wire [7:0] \i_w$84[0][3] ;
-  wire [31:0] \i_w$86 ;
-  wire [31:0] \i_w$86[0] ;
-  wire [7:0] \i_w$86[0][0] ;
-  wire [7:0] \i_w$86[0][1] ;
-  wire [7:0] \i_w$86[0][2] ;
-  wire [7:0] \i_w$86[0][3] ;
-  reg [31:0] \i_w$88  = 32'd0;
-  wire [31:0] \i_w$88[0] ;
-  wire [7:0] \i_w$88[0][0] ;
-  wire [7:0] \i_w$88[0][1] ;
-  wire [7:0] \i_w$88[0][2] ;
-  wire [7:0] \i_w$88[0][3] ;
-  wire [31:0] \i_w$90 ;
-  wire [31:0] \i_w$90[0] ;
-  wire [7:0] \i_w$90[0][0] ;
-  wire [7:0] \i_w$90[0][1] ;
-  wire [7:0] \i_w$90[0][2] ;
-  wire [7:0] \i_w$90[0][3] ;
-  wire [31:0] \i_w$92 ;
-  wire [31:0] \i_w$92[0] ;
-  wire [7:0] \i_w$92[0][0] ;
-  wire [7:0] \i_w$92[0][1] ;
-  wire [7:0] \i_w$92[0][2] ;
-  wire [7:0] \i_w$92[0][3] ;
-  wire [31:0] \i_w$94 ;
-  wire [31:0] \i_w$94[0] ;
-  wire [7:0] \i_w$94[0][0] ;
-  wire [7:0] \i_w$94[0][1] ;
-  wire [7:0] \i_w$94[0][2] ;
-  wire [7:0] \i_w$94[0][3] ;
+  wire [31:0] \i_w$77 ;
+  wire [31:0] \i_w$77[0] ;
+  wire [7:0] \i_w$77[0][0] ;
+  wire [7:0] \i_w$77[0][1] ;
+  wire [7:0] \i_w$77[0][2] ;
+  wire [7:0] \i_w$77[0][3] ;
+  wire [31:0] \i_w$79 ;
+  wire [31:0] \i_w$79[0] ;
+  wire [7:0] \i_w$79[0][0] ;
+  wire [7:0] \i_w$79[0][1] ;
+  wire [7:0] \i_w$79[0][2] ;
+  wire [7:0] \i_w$79[0][3] ;
+  wire [31:0] \i_w$81 ;
+  wire [31:0] \i_w$81[0] ;
+  wire [7:0] \i_w$81[0][0] ;
+  wire [7:0] \i_w$81[0][1] ;
+  wire [7:0] \i_w$81[0][2] ;
+  wire [7:0] \i_w$81[0][3] ;
+  reg [31:0] \i_w$85  = 32'd0;
+  wire [31:0] \i_w$85[0] ;
+  wire [7:0] \i_w$85[0][0] ;
+  wire [7:0] \i_w$85[0][1] ;
+  wire [7:0] \i_w$85[0][2] ;
+  wire [7:0] \i_w$85[0][3] ;
+  wire [31:0] \i_w$87 ;
+  wire [31:0] \i_w$87[0] ;
+  wire [7:0] \i_w$87[0][0] ;
+  wire [7:0] \i_w$87[0][1] ;
+  wire [7:0] \i_w$87[0][2] ;
+  wire [7:0] \i_w$87[0][3] ;
+  wire [31:0] \i_w$89 ;
+  wire [31:0] \i_w$89[0] ;
+  wire [7:0] \i_w$89[0][0] ;
+  wire [7:0] \i_w$89[0][1] ;
+  wire [7:0] \i_w$89[0][2] ;
+  wire [7:0] \i_w$89[0][3] ;
+  wire [31:0] \i_w$91 ;
+  wire [31:0] \i_w$91[0] ;
+  wire [7:0] \i_w$91[0][0] ;
+  wire [7:0] \i_w$91[0][1] ;
+  wire [7:0] \i_w$91[0][2] ;
+  wire [7:0] \i_w$91[0][3] ;
+  reg [31:0] \i_w$95  = 32'd0;
+  wire [31:0] \i_w$95[0] ;
+  wire [7:0] \i_w$95[0][0] ;
+  wire [7:0] \i_w$95[0][1] ;
+  wire [7:0] \i_w$95[0][2] ;
+  wire [7:0] \i_w$95[0][3] ;
+  wire [31:0] \i_w$97 ;
+  wire [31:0] \i_w$97[0] ;
+  wire [7:0] \i_w$97[0][0] ;
+  wire [7:0] \i_w$97[0][1] ;
+  wire [7:0] \i_w$97[0][2] ;
+  wire [7:0] \i_w$97[0][3] ;
+  wire [31:0] \i_w$99 ;
+  wire [31:0] \i_w$99[0] ;
+  wire [7:0] \i_w$99[0][0] ;
+  wire [7:0] \i_w$99[0][1] ;
+  wire [7:0] \i_w$99[0][2] ;
+  wire [7:0] \i_w$99[0][3] ;
   wire [31:0] \i_w[0] ;
   wire [7:0] \i_w[0][0] ;
   wire [7:0] \i_w[0][1] ;
   wire [7:0] \i_w[0][2] ;
   wire [7:0] \i_w[0][3] ;
+  wire [31:0] \i_w[1] ;
+  wire [7:0] \i_w[1][0] ;
+  wire [7:0] \i_w[1][1] ;
+  wire [7:0] \i_w[1][2] ;
+  wire [7:0] \i_w[1][3] ;
+  wire [31:0] \i_w[2] ;
+  wire [7:0] \i_w[2][0] ;
+  wire [7:0] \i_w[2][1] ;
+  wire [7:0] \i_w[2][2] ;
+  wire [7:0] \i_w[2][3] ;
+  wire [31:0] \i_w[3] ;
+  wire [7:0] \i_w[3][0] ;
+  wire [7:0] \i_w[3][1] ;
+  wire [7:0] \i_w[3][2] ;
+  wire [7:0] \i_w[3][3] ;
   wire [31:0] o_a;
   wire [31:0] \o_a$13 ;
   wire [31:0] \o_a$13[0] ;
@@ -2774,34 +2776,41 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
   wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$104 ;
-  wire [4:0] \o_ctl$104[0] ;
-  wire \o_ctl$104[0].first ;
-  wire \o_ctl$104[0].group_end ;
-  wire \o_ctl$104[0].last ;
-  wire \o_ctl$104[0].load_w ;
-  wire \o_ctl$104[0].valid ;
-  wire [4:0] \o_ctl$109 ;
-  wire [4:0] \o_ctl$109[0] ;
-  wire \o_ctl$109[0].first ;
-  wire \o_ctl$109[0].group_end ;
-  wire \o_ctl$109[0].last ;
-  wire \o_ctl$109[0].load_w ;
-  wire \o_ctl$109[0].valid ;
+  wire [4:0] \o_ctl$103 ;
+  wire [4:0] \o_ctl$103[0] ;
+  wire \o_ctl$103[0].first ;
+  wire \o_ctl$103[0].group_end ;
+  wire \o_ctl$103[0].last ;
+  wire \o_ctl$103[0].load_w ;
+  wire \o_ctl$103[0].valid ;
   wire [4:0] \o_ctl$11 ;
-  wire [4:0] \o_ctl$114 ;
-  wire [4:0] \o_ctl$114[0] ;
-  wire \o_ctl$114[0].first ;
-  wire \o_ctl$114[0].group_end ;
-  wire \o_ctl$114[0].last ;
-  wire \o_ctl$114[0].load_w ;
-  wire \o_ctl$114[0].valid ;
+  wire [4:0] \o_ctl$111 ;
+  wire [4:0] \o_ctl$111[0] ;
+  wire \o_ctl$111[0].first ;
+  wire \o_ctl$111[0].group_end ;
+  wire \o_ctl$111[0].last ;
+  wire \o_ctl$111[0].load_w ;
+  wire \o_ctl$111[0].valid ;
+  wire [4:0] \o_ctl$116 ;
+  wire [4:0] \o_ctl$116[0] ;
+  wire \o_ctl$116[0].first ;
+  wire \o_ctl$116[0].group_end ;
+  wire \o_ctl$116[0].last ;
+  wire \o_ctl$116[0].load_w ;
+  wire \o_ctl$116[0].valid ;
   wire [4:0] \o_ctl$11[0] ;
   wire \o_ctl$11[0].first ;
   wire \o_ctl$11[0].group_end ;
   wire \o_ctl$11[0].last ;
   wire \o_ctl$11[0].load_w ;
   wire \o_ctl$11[0].valid ;
+  wire [4:0] \o_ctl$121 ;
+  wire [4:0] \o_ctl$121[0] ;
+  wire \o_ctl$121[0].first ;
+  wire \o_ctl$121[0].group_end ;
+  wire \o_ctl$121[0].last ;
+  wire \o_ctl$121[0].load_w ;
+  wire \o_ctl$121[0].valid ;
   wire [4:0] \o_ctl$15 ;
   wire [4:0] \o_ctl$15[0] ;
   wire \o_ctl$15[0].first ;
@@ -2872,13 +2881,6 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire \o_ctl$63[0].last ;
   wire \o_ctl$63[0].load_w ;
   wire \o_ctl$63[0].valid ;
-  wire [4:0] \o_ctl$96 ;
-  wire [4:0] \o_ctl$96[0] ;
-  wire \o_ctl$96[0].first ;
-  wire \o_ctl$96[0].group_end ;
-  wire \o_ctl$96[0].last ;
-  wire \o_ctl$96[0].load_w ;
-  wire \o_ctl$96[0].valid ;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
   wire \o_ctl[0].group_end ;
@@ -2886,51 +2888,51 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$101 ;
-  wire [31:0] \o_psum$101[0] ;
-  wire [31:0] \o_psum$101[0][0] ;
-  wire [31:0] \o_psum$102 ;
-  wire [31:0] \o_psum$102[0] ;
-  wire [31:0] \o_psum$102[0][0] ;
-  wire [31:0] \o_psum$103 ;
-  wire [31:0] \o_psum$103[0] ;
-  wire [31:0] \o_psum$103[0][0] ;
-  wire [31:0] \o_psum$105 ;
-  wire [31:0] \o_psum$105[0] ;
-  wire [31:0] \o_psum$105[0][0] ;
-  wire [31:0] \o_psum$106 ;
-  wire [31:0] \o_psum$106[0] ;
-  wire [31:0] \o_psum$106[0][0] ;
-  wire [31:0] \o_psum$107 ;
-  wire [31:0] \o_psum$107[0] ;
-  wire [31:0] \o_psum$107[0][0] ;
   wire [31:0] \o_psum$108 ;
   wire [31:0] \o_psum$108[0] ;
   wire [31:0] \o_psum$108[0][0] ;
+  wire [31:0] \o_psum$109 ;
+  wire [31:0] \o_psum$109[0] ;
+  wire [31:0] \o_psum$109[0][0] ;
   wire [31:0] \o_psum$110 ;
   wire [31:0] \o_psum$110[0] ;
   wire [31:0] \o_psum$110[0][0] ;
-  wire [31:0] \o_psum$111 ;
-  wire [31:0] \o_psum$111[0] ;
-  wire [31:0] \o_psum$111[0][0] ;
   wire [31:0] \o_psum$112 ;
   wire [31:0] \o_psum$112[0] ;
   wire [31:0] \o_psum$112[0][0] ;
   wire [31:0] \o_psum$113 ;
   wire [31:0] \o_psum$113[0] ;
   wire [31:0] \o_psum$113[0][0] ;
+  wire [31:0] \o_psum$114 ;
+  wire [31:0] \o_psum$114[0] ;
+  wire [31:0] \o_psum$114[0][0] ;
   wire [31:0] \o_psum$115 ;
   wire [31:0] \o_psum$115[0] ;
   wire [31:0] \o_psum$115[0][0] ;
-  wire [31:0] \o_psum$116 ;
-  wire [31:0] \o_psum$116[0] ;
-  wire [31:0] \o_psum$116[0][0] ;
   wire [31:0] \o_psum$117 ;
   wire [31:0] \o_psum$117[0] ;
   wire [31:0] \o_psum$117[0][0] ;
   wire [31:0] \o_psum$118 ;
   wire [31:0] \o_psum$118[0] ;
   wire [31:0] \o_psum$118[0][0] ;
+  wire [31:0] \o_psum$119 ;
+  wire [31:0] \o_psum$119[0] ;
+  wire [31:0] \o_psum$119[0][0] ;
+  wire [31:0] \o_psum$120 ;
+  wire [31:0] \o_psum$120[0] ;
+  wire [31:0] \o_psum$120[0][0] ;
+  wire [31:0] \o_psum$122 ;
+  wire [31:0] \o_psum$122[0] ;
+  wire [31:0] \o_psum$122[0][0] ;
+  wire [31:0] \o_psum$123 ;
+  wire [31:0] \o_psum$123[0] ;
+  wire [31:0] \o_psum$123[0][0] ;
+  wire [31:0] \o_psum$124 ;
+  wire [31:0] \o_psum$124[0] ;
+  wire [31:0] \o_psum$124[0][0] ;
+  wire [31:0] \o_psum$125 ;
+  wire [31:0] \o_psum$125[0] ;
+  wire [31:0] \o_psum$125[0][0] ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   output [127:0] o_row;
@@ -2944,72 +2946,72 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   output o_row_valid;
   reg o_row_valid;
   wire [31:0] o_w;
-  wire [31:0] \o_w$69 ;
-  wire [31:0] \o_w$69[0] ;
-  wire [7:0] \o_w$69[0][0] ;
-  wire [7:0] \o_w$69[0][1] ;
-  wire [7:0] \o_w$69[0][2] ;
-  wire [7:0] \o_w$69[0][3] ;
+  wire [31:0] \o_w$100 ;
+  wire [31:0] \o_w$100[0] ;
+  wire [7:0] \o_w$100[0][0] ;
+  wire [7:0] \o_w$100[0][1] ;
+  wire [7:0] \o_w$100[0][2] ;
+  wire [7:0] \o_w$100[0][3] ;
+  wire [31:0] \o_w$102 ;
+  wire [31:0] \o_w$102[0] ;
+  wire [7:0] \o_w$102[0][0] ;
+  wire [7:0] \o_w$102[0][1] ;
+  wire [7:0] \o_w$102[0][2] ;
+  wire [7:0] \o_w$102[0][3] ;
   wire [31:0] \o_w$71 ;
   wire [31:0] \o_w$71[0] ;
   wire [7:0] \o_w$71[0][0] ;
   wire [7:0] \o_w$71[0][1] ;
   wire [7:0] \o_w$71[0][2] ;
   wire [7:0] \o_w$71[0][3] ;
-  wire [31:0] \o_w$75 ;
-  wire [31:0] \o_w$75[0] ;
-  wire [7:0] \o_w$75[0][0] ;
-  wire [7:0] \o_w$75[0][1] ;
-  wire [7:0] \o_w$75[0][2] ;
-  wire [7:0] \o_w$75[0][3] ;
-  wire [31:0] \o_w$77 ;
-  wire [31:0] \o_w$77[0] ;
-  wire [7:0] \o_w$77[0][0] ;
-  wire [7:0] \o_w$77[0][1] ;
-  wire [7:0] \o_w$77[0][2] ;
-  wire [7:0] \o_w$77[0][3] ;
-  wire [31:0] \o_w$79 ;
-  wire [31:0] \o_w$79[0] ;
-  wire [7:0] \o_w$79[0][0] ;
-  wire [7:0] \o_w$79[0][1] ;
-  wire [7:0] \o_w$79[0][2] ;
-  wire [7:0] \o_w$79[0][3] ;
-  wire [31:0] \o_w$83 ;
-  wire [31:0] \o_w$83[0] ;
-  wire [7:0] \o_w$83[0][0] ;
-  wire [7:0] \o_w$83[0][1] ;
-  wire [7:0] \o_w$83[0][2] ;
-  wire [7:0] \o_w$83[0][3] ;
-  wire [31:0] \o_w$85 ;
-  wire [31:0] \o_w$85[0] ;
-  wire [7:0] \o_w$85[0][0] ;
-  wire [7:0] \o_w$85[0][1] ;
-  wire [7:0] \o_w$85[0][2] ;
-  wire [7:0] \o_w$85[0][3] ;
-  wire [31:0] \o_w$87 ;
-  wire [31:0] \o_w$87[0] ;
-  wire [7:0] \o_w$87[0][0] ;
-  wire [7:0] \o_w$87[0][1] ;
-  wire [7:0] \o_w$87[0][2] ;
-  wire [7:0] \o_w$87[0][3] ;
-  wire [31:0] \o_w$91 ;
-  wire [31:0] \o_w$91[0] ;
-  wire [7:0] \o_w$91[0][0] ;
-  wire [7:0] \o_w$91[0][1] ;
-  wire [7:0] \o_w$91[0][2] ;
-  wire [7:0] \o_w$91[0][3] ;
-  wire [31:0] \o_w$93 ;
-  wire [31:0] \o_w$93[0] ;
-  wire [7:0] \o_w$93[0][0] ;
-  wire [7:0] \o_w$93[0][1] ;
-  wire [7:0] \o_w$93[0][2] ;
-  wire [7:0] \o_w$93[0][3] ;
-  wire [31:0] \o_w$95 ;
-  wire [31:0] \o_w$95[0] ;
-  wire [7:0] \o_w$95[0][0] ;
-  wire [7:0] \o_w$95[0][1] ;
-  wire [7:0] \o_w$95[0][2] ;
-  wire [7:0] \o_w$95[0][3] ;
+  wire [31:0] \o_w$73 ;
+  wire [31:0] \o_w$73[0] ;
+  wire [7:0] \o_w$73[0][0] ;
+  wire [7:0] \o_w$73[0][1] ;
+  wire [7:0] \o_w$73[0][2] ;
+  wire [7:0] \o_w$73[0][3] ;
+  wire [31:0] \o_w$78 ;
+  wire [31:0] \o_w$78[0] ;
+  wire [7:0] \o_w$78[0][0] ;
+  wire [7:0] \o_w$78[0][1] ;
+  wire [7:0] \o_w$78[0][2] ;
+  wire [7:0] \o_w$78[0][3] ;
+  wire [31:0] \o_w$80 ;
+  wire [31:0] \o_w$80[0] ;
+  wire [7:0] \o_w$80[0][0] ;
+  wire [7:0] \o_w$80[0][1] ;
+  wire [7:0] \o_w$80[0][2] ;
+  wire [7:0] \o_w$80[0][3] ;
+  wire [31:0] \o_w$82 ;
+  wire [31:0] \o_w$82[0] ;
+  wire [7:0] \o_w$82[0][0] ;
+  wire [7:0] \o_w$82[0][1] ;
+  wire [7:0] \o_w$82[0][2] ;
+  wire [7:0] \o_w$82[0][3] ;
+  wire [31:0] \o_w$88 ;
+  wire [31:0] \o_w$88[0] ;
+  wire [7:0] \o_w$88[0][0] ;
+  wire [7:0] \o_w$88[0][1] ;
+  wire [7:0] \o_w$88[0][2] ;
+  wire [7:0] \o_w$88[0][3] ;
+  wire [31:0] \o_w$90 ;
+  wire [31:0] \o_w$90[0] ;
+  wire [7:0] \o_w$90[0][0] ;
+  wire [7:0] \o_w$90[0][1] ;
+  wire [7:0] \o_w$90[0][2] ;
+  wire [7:0] \o_w$90[0][3] ;
+  wire [31:0] \o_w$92 ;
+  wire [31:0] \o_w$92[0] ;
+  wire [7:0] \o_w$92[0][0] ;
+  wire [7:0] \o_w$92[0][1] ;
+  wire [7:0] \o_w$92[0][2] ;
+  wire [7:0] \o_w$92[0][3] ;
+  wire [31:0] \o_w$98 ;
+  wire [31:0] \o_w$98[0] ;
+  wire [7:0] \o_w$98[0][0] ;
+  wire [7:0] \o_w$98[0][1] ;
+  wire [7:0] \o_w$98[0][2] ;
+  wire [7:0] \o_w$98[0][3] ;
   wire [31:0] \o_w[0] ;
   wire [7:0] \o_w[0][0] ;
   wire [7:0] \o_w[0][1] ;
@@ -3017,43 +3019,71 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire [7:0] \o_w[0][3] ;
   input rst;
   wire rst;
+  wire [31:0] w0_eff;
+  wire [7:0] \w0_eff[0] ;
+  wire [7:0] \w0_eff[1] ;
+  wire [7:0] \w0_eff[2] ;
+  wire [7:0] \w0_eff[3] ;
+  reg [31:0] w0_held = 32'd0;
+  wire [7:0] \w0_held[0] ;
+  wire [7:0] \w0_held[1] ;
+  wire [7:0] \w0_held[2] ;
+  wire [7:0] \w0_held[3] ;
+  wire [31:0] w1_eff;
+  wire [7:0] \w1_eff[0] ;
+  wire [7:0] \w1_eff[1] ;
+  wire [7:0] \w1_eff[2] ;
+  wire [7:0] \w1_eff[3] ;
+  reg [31:0] w1_held = 32'd0;
+  wire [7:0] \w1_held[0] ;
+  wire [7:0] \w1_held[1] ;
+  wire [7:0] \w1_held[2] ;
+  wire [7:0] \w1_held[3] ;
+  wire [31:0] w2_eff;
+  wire [7:0] \w2_eff[0] ;
+  wire [7:0] \w2_eff[1] ;
+  wire [7:0] \w2_eff[2] ;
+  wire [7:0] \w2_eff[3] ;
+  reg [31:0] w2_held = 32'd0;
+  wire [7:0] \w2_held[0] ;
+  wire [7:0] \w2_held[1] ;
+  wire [7:0] \w2_held[2] ;
+  wire [7:0] \w2_held[3] ;
   (* init = 32'd0 *)
-  wire [31:0] w1_d1;
-  wire [7:0] \w1_d1[0] ;
-  wire [7:0] \w1_d1[1] ;
-  wire [7:0] \w1_d1[2] ;
-  wire [7:0] \w1_d1[3] ;
-  reg [31:0] w2_d1 = 32'd0;
-  wire [7:0] \w2_d1[0] ;
-  wire [7:0] \w2_d1[1] ;
-  wire [7:0] \w2_d1[2] ;
-  wire [7:0] \w2_d1[3] ;
+  wire [31:0] w2_held_d1;
+  wire [7:0] \w2_held_d1[0] ;
+  wire [7:0] \w2_held_d1[1] ;
+  wire [7:0] \w2_held_d1[2] ;
+  wire [7:0] \w2_held_d1[3] ;
+  wire [31:0] w3_eff;
+  wire [7:0] \w3_eff[0] ;
+  wire [7:0] \w3_eff[1] ;
+  wire [7:0] \w3_eff[2] ;
+  wire [7:0] \w3_eff[3] ;
+  reg [31:0] w3_held = 32'd0;
+  wire [7:0] \w3_held[0] ;
+  wire [7:0] \w3_held[1] ;
+  wire [7:0] \w3_held[2] ;
+  wire [7:0] \w3_held[3] ;
+  reg [31:0] w3_held_d1 = 32'd0;
+  wire [7:0] \w3_held_d1[0] ;
+  wire [7:0] \w3_held_d1[1] ;
+  wire [7:0] \w3_held_d1[2] ;
+  wire [7:0] \w3_held_d1[3] ;
   (* init = 32'd0 *)
-  wire [31:0] w2_d2;
-  wire [7:0] \w2_d2[0] ;
-  wire [7:0] \w2_d2[1] ;
-  wire [7:0] \w2_d2[2] ;
-  wire [7:0] \w2_d2[3] ;
-  reg [31:0] w3_d1 = 32'd0;
-  wire [7:0] \w3_d1[0] ;
-  wire [7:0] \w3_d1[1] ;
-  wire [7:0] \w3_d1[2] ;
-  wire [7:0] \w3_d1[3] ;
-  reg [31:0] w3_d2 = 32'd0;
-  wire [7:0] \w3_d2[0] ;
-  wire [7:0] \w3_d2[1] ;
-  wire [7:0] \w3_d2[2] ;
-  wire [7:0] \w3_d2[3] ;
-  (* init = 32'd0 *)
-  wire [31:0] w3_d3;
-  wire [7:0] \w3_d3[0] ;
-  wire [7:0] \w3_d3[1] ;
-  wire [7:0] \w3_d3[2] ;
-  wire [7:0] \w3_d3[3] ;
-  assign \$1  = \o_ctl$96 [0] & \o_ctl$96 [3];
-  assign \$2  = \o_ctl$104 [0] & \o_ctl$104 [3];
-  assign \$3  = \o_ctl$109 [0] & \o_ctl$109 [3];
-  assign \$4  = \o_ctl$114 [0] & \o_ctl$114 [3];
+  wire [31:0] w3_held_d2;
+  wire [7:0] \w3_held_d2[0] ;
+  wire [7:0] \w3_held_d2[1] ;
+  wire [7:0] \w3_held_d2[2] ;
+  wire [7:0] \w3_held_d2[3] ;
+  assign w0_eff = i_ctl[1] ? i_w[31:0] : w0_held;
+  assign w1_eff = i_ctl[1] ? i_w[63:32] : w1_held;
+  assign w2_eff = i_ctl[1] ? i_w[95:64] : w2_held;
+  assign w3_eff = i_ctl[1] ? i_w[127:96] : w3_held;
+  assign \$1  = \o_ctl$103 [0] & \o_ctl$103 [3];
+  assign \$2  = \o_ctl$111 [0] & \o_ctl$111 [3];
+  assign \$3  = \o_ctl$116 [0] & \o_ctl$116 [3];
+  assign \$4  = \o_ctl$121 [0] & \o_ctl$121 [3];
   always @(posedge clk)
     \i_a$16  <= \$5 ;
   always @(posedge clk)
@@ -3079,183 +3109,185 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   always @(posedge clk)
     \i_ctl$50  <= \$16 ;
   always @(posedge clk)
-    \i_w$72  <= \$17 ;
+    w0_held <= \$17 ;
   always @(posedge clk)
-    w2_d1 <= \$18 ;
+    w1_held <= \$18 ;
   always @(posedge clk)
-    \i_w$80  <= \$19 ;
+    w2_held <= \$19 ;
   always @(posedge clk)
-    w3_d1 <= \$20 ;
+    \i_w$85  <= \$20 ;
   always @(posedge clk)
-    w3_d2 <= \$21 ;
+    w3_held <= \$21 ;
   always @(posedge clk)
-    \i_w$88  <= \$22 ;
+    w3_held_d1 <= \$22 ;
+  always @(posedge clk)
+    \i_w$95  <= \$23 ;
   \array_int_mac_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
-    .o_w(\i_w$66 ),
+    .o_w(\i_w$68 ),
     .pe_0_0__i_a(\i_a$1 [31:0]),
-    .pe_0_0__i_ctl(i_ctl),
-    .pe_0_0__i_w(\i_w$65 [31:0]),
+    .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$101 ),
-    .o_w(\i_w$74 ),
+    .o_psum(\o_psum$108 ),
+    .o_w(\i_w$77 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(\i_ctl$6 ),
-    .pe_0_0__i_w(\i_w$72 ),
+    .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$102 ),
-    .o_w(\i_w$82 ),
+    .o_psum(\o_psum$109 ),
+    .o_w(\i_w$87 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_ctl(\i_ctl$10 ),
-    .pe_0_0__i_w(\i_w$80 ),
+    .pe_0_0__i_w(\i_w$85 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$96 ),
-    .o_psum(\o_psum$103 ),
-    .o_w(\i_w$90 ),
+    .i_ctl(\i_ctl$14 ),
+    .o_ctl(\o_ctl$103 ),
+    .o_psum(\o_psum$110 ),
+    .o_w(\i_w$97 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_ctl(\i_ctl$14 ),
-    .pe_0_0__i_w(\i_w$88 ),
+    .pe_0_0__i_w(\i_w$95 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$105 ),
-    .o_w(\i_w$68 ),
+    .o_psum(\o_psum$112 ),
+    .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$16 ),
-    .pe_0_0__i_ctl(\i_ctl$18 ),
-    .pe_0_0__i_w(\i_w$66 ),
+    .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$106 ),
-    .o_w(\i_w$76 ),
+    .o_psum(\o_psum$113 ),
+    .o_w(\i_w$79 ),
     .pe_0_0__i_a(\i_a$20 ),
-    .pe_0_0__i_ctl(\i_ctl$22 ),
-    .pe_0_0__i_w(\i_w$74 ),
+    .pe_0_0__i_w(\i_w$77 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$107 ),
-    .o_w(\i_w$84 ),
+    .o_psum(\o_psum$114 ),
+    .o_w(\i_w$89 ),
     .pe_0_0__i_a(\i_a$24 ),
-    .pe_0_0__i_ctl(\i_ctl$26 ),
-    .pe_0_0__i_w(\i_w$82 ),
+    .pe_0_0__i_w(\i_w$87 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$104 ),
-    .o_psum(\o_psum$108 ),
-    .o_w(\i_w$92 ),
+    .i_ctl(\i_ctl$30 ),
+    .o_ctl(\o_ctl$111 ),
+    .o_psum(\o_psum$115 ),
+    .o_w(\i_w$99 ),
     .pe_0_0__i_a(\i_a$28 ),
-    .pe_0_0__i_ctl(\i_ctl$30 ),
-    .pe_0_0__i_w(\i_w$90 ),
+    .pe_0_0__i_w(\i_w$97 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$110 ),
-    .o_w(\i_w$70 ),
+    .o_psum(\o_psum$117 ),
+    .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$32 ),
-    .pe_0_0__i_ctl(\i_ctl$34 ),
-    .pe_0_0__i_w(\i_w$68 ),
+    .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$111 ),
-    .o_w(\i_w$78 ),
+    .o_psum(\o_psum$118 ),
+    .o_w(\i_w$81 ),
     .pe_0_0__i_a(\i_a$36 ),
-    .pe_0_0__i_ctl(\i_ctl$38 ),
-    .pe_0_0__i_w(\i_w$76 ),
+    .pe_0_0__i_w(\i_w$79 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$112 ),
-    .o_w(\i_w$86 ),
+    .o_psum(\o_psum$119 ),
+    .o_w(\i_w$91 ),
     .pe_0_0__i_a(\i_a$40 ),
-    .pe_0_0__i_ctl(\i_ctl$42 ),
-    .pe_0_0__i_w(\i_w$84 ),
+    .pe_0_0__i_w(\i_w$89 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$109 ),
-    .o_psum(\o_psum$113 ),
-    .o_w(\i_w$94 ),
+    .i_ctl(\i_ctl$46 ),
+    .o_ctl(\o_ctl$116 ),
+    .o_psum(\o_psum$120 ),
+    .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$44 ),
-    .pe_0_0__i_ctl(\i_ctl$46 ),
-    .pe_0_0__i_w(\i_w$92 ),
+    .pe_0_0__i_w(\i_w$99 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$115 ),
+    .o_psum(\o_psum$122 ),
     .pe_0_0__i_a(\i_a$48 ),
-    .pe_0_0__i_ctl(\i_ctl$50 ),
-    .pe_0_0__i_w(\i_w$70 ),
+    .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$116 ),
+    .o_psum(\o_psum$123 ),
     .pe_0_0__i_a(\i_a$52 ),
-    .pe_0_0__i_ctl(\i_ctl$54 ),
-    .pe_0_0__i_w(\i_w$78 ),
+    .pe_0_0__i_w(\i_w$81 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$117 ),
+    .o_psum(\o_psum$124 ),
     .pe_0_0__i_a(\i_a$56 ),
-    .pe_0_0__i_ctl(\i_ctl$58 ),
-    .pe_0_0__i_w(\i_w$86 ),
+    .pe_0_0__i_w(\i_w$91 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$114 ),
-    .o_psum(\o_psum$118 ),
+    .i_ctl(\i_ctl$62 ),
+    .o_ctl(\o_ctl$121 ),
+    .o_psum(\o_psum$125 ),
     .pe_0_0__i_a(\i_a$60 ),
-    .pe_0_0__i_ctl(\i_ctl$62 ),
-    .pe_0_0__i_w(\i_w$94 ),
+    .pe_0_0__i_w(\i_w$101 ),
     .rst(rst)
   );
   always @* begin
@@ -3295,27 +3327,27 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
     o_row = 128'h00000000000000000000000000000000;
     if (\$1 ) begin
       o_row[31:0] = o_psum;
-      o_row[63:32] = \o_psum$101 ;
-      o_row[95:64] = \o_psum$102 ;
-      o_row[127:96] = \o_psum$103 ;
+      o_row[63:32] = \o_psum$108 ;
+      o_row[95:64] = \o_psum$109 ;
+      o_row[127:96] = \o_psum$110 ;
     end
     if (\$2 ) begin
-      o_row[31:0] = \o_psum$105 ;
-      o_row[63:32] = \o_psum$106 ;
-      o_row[95:64] = \o_psum$107 ;
-      o_row[127:96] = \o_psum$108 ;
+      o_row[31:0] = \o_psum$112 ;
+      o_row[63:32] = \o_psum$113 ;
+      o_row[95:64] = \o_psum$114 ;
+      o_row[127:96] = \o_psum$115 ;
     end
     if (\$3 ) begin
-      o_row[31:0] = \o_psum$110 ;
-      o_row[63:32] = \o_psum$111 ;
-      o_row[95:64] = \o_psum$112 ;
-      o_row[127:96] = \o_psum$113 ;
+      o_row[31:0] = \o_psum$117 ;
+      o_row[63:32] = \o_psum$118 ;
+      o_row[95:64] = \o_psum$119 ;
+      o_row[127:96] = \o_psum$120 ;
     end
     if (\$4 ) begin
-      o_row[31:0] = \o_psum$115 ;
-      o_row[63:32] = \o_psum$116 ;
-      o_row[95:64] = \o_psum$117 ;
-      o_row[127:96] = \o_psum$118 ;
+      o_row[31:0] = \o_psum$122 ;
+      o_row[63:32] = \o_psum$123 ;
+      o_row[95:64] = \o_psum$124 ;
+      o_row[127:96] = \o_psum$125 ;
     end
   end
   always @* begin
@@ -3404,44 +3436,51 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = \i_w$65 [63:32];
+    \$17  = w0_eff;
     if (rst) begin
       \$17  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = \i_w$65 [95:64];
+    \$18  = w1_eff;
     if (rst) begin
       \$18  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = w2_d1;
+    \$19  = w2_eff;
     if (rst) begin
       \$19  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = \i_w$65 [127:96];
+    \$20  = w2_held;
     if (rst) begin
       \$20  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = w3_d1;
+    \$21  = w3_eff;
     if (rst) begin
       \$21  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = w3_d2;
+    \$22  = w3_held;
     if (rst) begin
       \$22  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$23  = w3_held_d1;
+    if (rst) begin
+      \$23  = 32'd0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -3476,22 +3515,22 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   assign \o_ctl$59  = \i_ctl$58 ;
   assign \o_a$61  = \i_a$60 ;
   assign \o_ctl$63  = \i_ctl$62 ;
-  assign i_w = \i_w$65 [31:0];
-  assign o_w = \i_w$66 ;
-  assign \o_w$69  = \i_w$68 ;
+  assign \i_w$67  = w0_eff;
+  assign o_w = \i_w$68 ;
   assign \o_w$71  = \i_w$70 ;
-  assign w1_d1 = \i_w$72 ;
-  assign \o_w$75  = \i_w$74 ;
-  assign \o_w$77  = \i_w$76 ;
-  assign \o_w$79  = \i_w$78 ;
-  assign w2_d2 = \i_w$80 ;
-  assign \o_w$83  = \i_w$82 ;
-  assign \o_w$85  = \i_w$84 ;
-  assign \o_w$87  = \i_w$86 ;
-  assign w3_d3 = \i_w$88 ;
-  assign \o_w$91  = \i_w$90 ;
-  assign \o_w$93  = \i_w$92 ;
-  assign \o_w$95  = \i_w$94 ;
+  assign \o_w$73  = \i_w$72 ;
+  assign \i_w$76  = w1_held;
+  assign \o_w$78  = \i_w$77 ;
+  assign \o_w$80  = \i_w$79 ;
+  assign \o_w$82  = \i_w$81 ;
+  assign w2_held_d1 = \i_w$85 ;
+  assign \o_w$88  = \i_w$87 ;
+  assign \o_w$90  = \i_w$89 ;
+  assign \o_w$92  = \i_w$91 ;
+  assign w3_held_d2 = \i_w$95 ;
+  assign \o_w$98  = \i_w$97 ;
+  assign \o_w$100  = \i_w$99 ;
+  assign \o_w$102  = \i_w$101 ;
   assign \i_a[0]  = \i_a$1 [31:0];
   assign \i_a[0][0]  = \i_a$1 [7:0];
   assign \i_a[0][1]  = \i_a$1 [15:8];
@@ -3852,51 +3891,49 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   assign \o_ctl$63[0].first  = \i_ctl$62 [2];
   assign \o_ctl$63[0].last  = \i_ctl$62 [3];
   assign \o_ctl$63[0].group_end  = \i_ctl$62 [4];
-  assign \i_w[0]  = \i_w$65 [31:0];
-  assign \i_w[0][0]  = \i_w$65 [7:0];
-  assign \i_w[0][1]  = \i_w$65 [15:8];
-  assign \i_w[0][2]  = \i_w$65 [23:16];
-  assign \i_w[0][3]  = \i_w$65 [31:24];
-  assign \i_w$65[0]  = \i_w$65 [31:0];
-  assign \i_w$65[0][0]  = \i_w$65 [7:0];
-  assign \i_w$65[0][1]  = \i_w$65 [15:8];
-  assign \i_w$65[0][2]  = \i_w$65 [23:16];
-  assign \i_w$65[0][3]  = \i_w$65 [31:24];
-  assign \i_w$65[1]  = \i_w$65 [63:32];
-  assign \i_w$65[1][0]  = \i_w$65 [39:32];
-  assign \i_w$65[1][1]  = \i_w$65 [47:40];
-  assign \i_w$65[1][2]  = \i_w$65 [55:48];
-  assign \i_w$65[1][3]  = \i_w$65 [63:56];
-  assign \i_w$65[2]  = \i_w$65 [95:64];
-  assign \i_w$65[2][0]  = \i_w$65 [71:64];
-  assign \i_w$65[2][1]  = \i_w$65 [79:72];
-  assign \i_w$65[2][2]  = \i_w$65 [87:80];
-  assign \i_w$65[2][3]  = \i_w$65 [95:88];
-  assign \i_w$65[3]  = \i_w$65 [127:96];
-  assign \i_w$65[3][0]  = \i_w$65 [103:96];
-  assign \i_w$65[3][1]  = \i_w$65 [111:104];
-  assign \i_w$65[3][2]  = \i_w$65 [119:112];
-  assign \i_w$65[3][3]  = \i_w$65 [127:120];
-  assign \i_w$66[0]  = \i_w$66 ;
-  assign \i_w$66[0][0]  = \i_w$66 [7:0];
-  assign \i_w$66[0][1]  = \i_w$66 [15:8];
-  assign \i_w$66[0][2]  = \i_w$66 [23:16];
-  assign \i_w$66[0][3]  = \i_w$66 [31:24];
-  assign \o_w[0]  = \i_w$66 ;
-  assign \o_w[0][0]  = \i_w$66 [7:0];
-  assign \o_w[0][1]  = \i_w$66 [15:8];
-  assign \o_w[0][2]  = \i_w$66 [23:16];
-  assign \o_w[0][3]  = \i_w$66 [31:24];
+  assign \w0_eff[0]  = w0_eff[7:0];
+  assign \w0_eff[1]  = w0_eff[15:8];
+  assign \w0_eff[2]  = w0_eff[23:16];
+  assign \w0_eff[3]  = w0_eff[31:24];
+  assign \w0_held[0]  = w0_held[7:0];
+  assign \w0_held[1]  = w0_held[15:8];
+  assign \w0_held[2]  = w0_held[23:16];
+  assign \w0_held[3]  = w0_held[31:24];
+  assign \i_w[0]  = i_w[31:0];
+  assign \i_w[0][0]  = i_w[7:0];
+  assign \i_w[0][1]  = i_w[15:8];
+  assign \i_w[0][2]  = i_w[23:16];
+  assign \i_w[0][3]  = i_w[31:24];
+  assign \i_w[1]  = i_w[63:32];
+  assign \i_w[1][0]  = i_w[39:32];
+  assign \i_w[1][1]  = i_w[47:40];
+  assign \i_w[1][2]  = i_w[55:48];
+  assign \i_w[1][3]  = i_w[63:56];
+  assign \i_w[2]  = i_w[95:64];
+  assign \i_w[2][0]  = i_w[71:64];
+  assign \i_w[2][1]  = i_w[79:72];
+  assign \i_w[2][2]  = i_w[87:80];
+  assign \i_w[2][3]  = i_w[95:88];
+  assign \i_w[3]  = i_w[127:96];
+  assign \i_w[3][0]  = i_w[103:96];
+  assign \i_w[3][1]  = i_w[111:104];
+  assign \i_w[3][2]  = i_w[119:112];
+  assign \i_w[3][3]  = i_w[127:120];
+  assign \i_w$67[0]  = w0_eff;
+  assign \i_w$67[0][0]  = w0_eff[7:0];
+  assign \i_w$67[0][1]  = w0_eff[15:8];
+  assign \i_w$67[0][2]  = w0_eff[23:16];
+  assign \i_w$67[0][3]  = w0_eff[31:24];
   assign \i_w$68[0]  = \i_w$68 ;
   assign \i_w$68[0][0]  = \i_w$68 [7:0];
   assign \i_w$68[0][1]  = \i_w$68 [15:8];
   assign \i_w$68[0][2]  = \i_w$68 [23:16];
   assign \i_w$68[0][3]  = \i_w$68 [31:24];
-  assign \o_w$69[0]  = \i_w$68 ;
-  assign \o_w$69[0][0]  = \i_w$68 [7:0];
-  assign \o_w$69[0][1]  = \i_w$68 [15:8];
-  assign \o_w$69[0][2]  = \i_w$68 [23:16];
-  assign \o_w$69[0][3]  = \i_w$68 [31:24];
+  assign \o_w[0]  = \i_w$68 ;
+  assign \o_w[0][0]  = \i_w$68 [7:0];
+  assign \o_w[0][1]  = \i_w$68 [15:8];
+  assign \o_w[0][2]  = \i_w$68 [23:16];
+  assign \o_w[0][3]  = \i_w$68 [31:24];
   assign \i_w$70[0]  = \i_w$70 ;
   assign \i_w$70[0][0]  = \i_w$70 [7:0];
   assign \i_w$70[0][1]  = \i_w$70 [15:8];
@@ -3912,178 +3949,208 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   assign \i_w$72[0][1]  = \i_w$72 [15:8];
   assign \i_w$72[0][2]  = \i_w$72 [23:16];
   assign \i_w$72[0][3]  = \i_w$72 [31:24];
-  assign \w1_d1[0]  = \i_w$72 [7:0];
-  assign \w1_d1[1]  = \i_w$72 [15:8];
-  assign \w1_d1[2]  = \i_w$72 [23:16];
-  assign \w1_d1[3]  = \i_w$72 [31:24];
-  assign \i_w$74[0]  = \i_w$74 ;
-  assign \i_w$74[0][0]  = \i_w$74 [7:0];
-  assign \i_w$74[0][1]  = \i_w$74 [15:8];
-  assign \i_w$74[0][2]  = \i_w$74 [23:16];
-  assign \i_w$74[0][3]  = \i_w$74 [31:24];
-  assign \o_w$75[0]  = \i_w$74 ;
-  assign \o_w$75[0][0]  = \i_w$74 [7:0];
-  assign \o_w$75[0][1]  = \i_w$74 [15:8];
-  assign \o_w$75[0][2]  = \i_w$74 [23:16];
-  assign \o_w$75[0][3]  = \i_w$74 [31:24];
-  assign \i_w$76[0]  = \i_w$76 ;
-  assign \i_w$76[0][0]  = \i_w$76 [7:0];
-  assign \i_w$76[0][1]  = \i_w$76 [15:8];
-  assign \i_w$76[0][2]  = \i_w$76 [23:16];
-  assign \i_w$76[0][3]  = \i_w$76 [31:24];
-  assign \o_w$77[0]  = \i_w$76 ;
-  assign \o_w$77[0][0]  = \i_w$76 [7:0];
-  assign \o_w$77[0][1]  = \i_w$76 [15:8];
-  assign \o_w$77[0][2]  = \i_w$76 [23:16];
-  assign \o_w$77[0][3]  = \i_w$76 [31:24];
-  assign \i_w$78[0]  = \i_w$78 ;
-  assign \i_w$78[0][0]  = \i_w$78 [7:0];
-  assign \i_w$78[0][1]  = \i_w$78 [15:8];
-  assign \i_w$78[0][2]  = \i_w$78 [23:16];
-  assign \i_w$78[0][3]  = \i_w$78 [31:24];
-  assign \o_w$79[0]  = \i_w$78 ;
-  assign \o_w$79[0][0]  = \i_w$78 [7:0];
-  assign \o_w$79[0][1]  = \i_w$78 [15:8];
-  assign \o_w$79[0][2]  = \i_w$78 [23:16];
-  assign \o_w$79[0][3]  = \i_w$78 [31:24];
-  assign \i_w$80[0]  = \i_w$80 ;
-  assign \i_w$80[0][0]  = \i_w$80 [7:0];
-  assign \i_w$80[0][1]  = \i_w$80 [15:8];
-  assign \i_w$80[0][2]  = \i_w$80 [23:16];
-  assign \i_w$80[0][3]  = \i_w$80 [31:24];
-  assign \w2_d2[0]  = \i_w$80 [7:0];
-  assign \w2_d2[1]  = \i_w$80 [15:8];
-  assign \w2_d2[2]  = \i_w$80 [23:16];
-  assign \w2_d2[3]  = \i_w$80 [31:24];
-  assign \i_w$82[0]  = \i_w$82 ;
-  assign \i_w$82[0][0]  = \i_w$82 [7:0];
-  assign \i_w$82[0][1]  = \i_w$82 [15:8];
-  assign \i_w$82[0][2]  = \i_w$82 [23:16];
-  assign \i_w$82[0][3]  = \i_w$82 [31:24];
-  assign \o_w$83[0]  = \i_w$82 ;
-  assign \o_w$83[0][0]  = \i_w$82 [7:0];
-  assign \o_w$83[0][1]  = \i_w$82 [15:8];
-  assign \o_w$83[0][2]  = \i_w$82 [23:16];
-  assign \o_w$83[0][3]  = \i_w$82 [31:24];
-  assign \i_w$84[0]  = \i_w$84 ;
-  assign \i_w$84[0][0]  = \i_w$84 [7:0];
-  assign \i_w$84[0][1]  = \i_w$84 [15:8];
-  assign \i_w$84[0][2]  = \i_w$84 [23:16];
-  assign \i_w$84[0][3]  = \i_w$84 [31:24];
-  assign \o_w$85[0]  = \i_w$84 ;
-  assign \o_w$85[0][0]  = \i_w$84 [7:0];
-  assign \o_w$85[0][1]  = \i_w$84 [15:8];
-  assign \o_w$85[0][2]  = \i_w$84 [23:16];
-  assign \o_w$85[0][3]  = \i_w$84 [31:24];
-  assign \i_w$86[0]  = \i_w$86 ;
-  assign \i_w$86[0][0]  = \i_w$86 [7:0];
-  assign \i_w$86[0][1]  = \i_w$86 [15:8];
-  assign \i_w$86[0][2]  = \i_w$86 [23:16];
-  assign \i_w$86[0][3]  = \i_w$86 [31:24];
-  assign \o_w$87[0]  = \i_w$86 ;
-  assign \o_w$87[0][0]  = \i_w$86 [7:0];
-  assign \o_w$87[0][1]  = \i_w$86 [15:8];
-  assign \o_w$87[0][2]  = \i_w$86 [23:16];
-  assign \o_w$87[0][3]  = \i_w$86 [31:24];
-  assign \i_w$88[0]  = \i_w$88 ;
-  assign \i_w$88[0][0]  = \i_w$88 [7:0];
-  assign \i_w$88[0][1]  = \i_w$88 [15:8];
-  assign \i_w$88[0][2]  = \i_w$88 [23:16];
-  assign \i_w$88[0][3]  = \i_w$88 [31:24];
-  assign \w3_d3[0]  = \i_w$88 [7:0];
-  assign \w3_d3[1]  = \i_w$88 [15:8];
-  assign \w3_d3[2]  = \i_w$88 [23:16];
-  assign \w3_d3[3]  = \i_w$88 [31:24];
-  assign \i_w$90[0]  = \i_w$90 ;
-  assign \i_w$90[0][0]  = \i_w$90 [7:0];
-  assign \i_w$90[0][1]  = \i_w$90 [15:8];
-  assign \i_w$90[0][2]  = \i_w$90 [23:16];
-  assign \i_w$90[0][3]  = \i_w$90 [31:24];
-  assign \o_w$91[0]  = \i_w$90 ;
-  assign \o_w$91[0][0]  = \i_w$90 [7:0];
-  assign \o_w$91[0][1]  = \i_w$90 [15:8];
-  assign \o_w$91[0][2]  = \i_w$90 [23:16];
-  assign \o_w$91[0][3]  = \i_w$90 [31:24];
-  assign \i_w$92[0]  = \i_w$92 ;
-  assign \i_w$92[0][0]  = \i_w$92 [7:0];
-  assign \i_w$92[0][1]  = \i_w$92 [15:8];
-  assign \i_w$92[0][2]  = \i_w$92 [23:16];
-  assign \i_w$92[0][3]  = \i_w$92 [31:24];
-  assign \o_w$93[0]  = \i_w$92 ;
-  assign \o_w$93[0][0]  = \i_w$92 [7:0];
-  assign \o_w$93[0][1]  = \i_w$92 [15:8];
-  assign \o_w$93[0][2]  = \i_w$92 [23:16];
-  assign \o_w$93[0][3]  = \i_w$92 [31:24];
-  assign \i_w$94[0]  = \i_w$94 ;
-  assign \i_w$94[0][0]  = \i_w$94 [7:0];
-  assign \i_w$94[0][1]  = \i_w$94 [15:8];
-  assign \i_w$94[0][2]  = \i_w$94 [23:16];
-  assign \i_w$94[0][3]  = \i_w$94 [31:24];
-  assign \o_w$95[0]  = \i_w$94 ;
-  assign \o_w$95[0][0]  = \i_w$94 [7:0];
-  assign \o_w$95[0][1]  = \i_w$94 [15:8];
-  assign \o_w$95[0][2]  = \i_w$94 [23:16];
-  assign \o_w$95[0][3]  = \i_w$94 [31:24];
-  assign \o_ctl$96[0]  = \o_ctl$96 ;
-  assign \o_ctl$96[0].valid  = \o_ctl$96 [0];
-  assign \o_ctl$96[0].load_w  = \o_ctl$96 [1];
-  assign \o_ctl$96[0].first  = \o_ctl$96 [2];
-  assign \o_ctl$96[0].last  = \o_ctl$96 [3];
-  assign \o_ctl$96[0].group_end  = \o_ctl$96 [4];
+  assign \o_w$73[0]  = \i_w$72 ;
+  assign \o_w$73[0][0]  = \i_w$72 [7:0];
+  assign \o_w$73[0][1]  = \i_w$72 [15:8];
+  assign \o_w$73[0][2]  = \i_w$72 [23:16];
+  assign \o_w$73[0][3]  = \i_w$72 [31:24];
+  assign \w1_eff[0]  = w1_eff[7:0];
+  assign \w1_eff[1]  = w1_eff[15:8];
+  assign \w1_eff[2]  = w1_eff[23:16];
+  assign \w1_eff[3]  = w1_eff[31:24];
+  assign \w1_held[0]  = w1_held[7:0];
+  assign \w1_held[1]  = w1_held[15:8];
+  assign \w1_held[2]  = w1_held[23:16];
+  assign \w1_held[3]  = w1_held[31:24];
+  assign \i_w$76[0]  = w1_held;
+  assign \i_w$76[0][0]  = w1_held[7:0];
+  assign \i_w$76[0][1]  = w1_held[15:8];
+  assign \i_w$76[0][2]  = w1_held[23:16];
+  assign \i_w$76[0][3]  = w1_held[31:24];
+  assign \i_w$77[0]  = \i_w$77 ;
+  assign \i_w$77[0][0]  = \i_w$77 [7:0];
+  assign \i_w$77[0][1]  = \i_w$77 [15:8];
+  assign \i_w$77[0][2]  = \i_w$77 [23:16];
+  assign \i_w$77[0][3]  = \i_w$77 [31:24];
+  assign \o_w$78[0]  = \i_w$77 ;
+  assign \o_w$78[0][0]  = \i_w$77 [7:0];
+  assign \o_w$78[0][1]  = \i_w$77 [15:8];
+  assign \o_w$78[0][2]  = \i_w$77 [23:16];
+  assign \o_w$78[0][3]  = \i_w$77 [31:24];
+  assign \i_w$79[0]  = \i_w$79 ;
+  assign \i_w$79[0][0]  = \i_w$79 [7:0];
+  assign \i_w$79[0][1]  = \i_w$79 [15:8];
+  assign \i_w$79[0][2]  = \i_w$79 [23:16];
+  assign \i_w$79[0][3]  = \i_w$79 [31:24];
+  assign \o_w$80[0]  = \i_w$79 ;
+  assign \o_w$80[0][0]  = \i_w$79 [7:0];
+  assign \o_w$80[0][1]  = \i_w$79 [15:8];
+  assign \o_w$80[0][2]  = \i_w$79 [23:16];
+  assign \o_w$80[0][3]  = \i_w$79 [31:24];
+  assign \i_w$81[0]  = \i_w$81 ;
+  assign \i_w$81[0][0]  = \i_w$81 [7:0];
+  assign \i_w$81[0][1]  = \i_w$81 [15:8];
+  assign \i_w$81[0][2]  = \i_w$81 [23:16];
+  assign \i_w$81[0][3]  = \i_w$81 [31:24];
+  assign \o_w$82[0]  = \i_w$81 ;
+  assign \o_w$82[0][0]  = \i_w$81 [7:0];
+  assign \o_w$82[0][1]  = \i_w$81 [15:8];
+  assign \o_w$82[0][2]  = \i_w$81 [23:16];
+  assign \o_w$82[0][3]  = \i_w$81 [31:24];
+  assign \w2_eff[0]  = w2_eff[7:0];
+  assign \w2_eff[1]  = w2_eff[15:8];
+  assign \w2_eff[2]  = w2_eff[23:16];
+  assign \w2_eff[3]  = w2_eff[31:24];
+  assign \w2_held[0]  = w2_held[7:0];
+  assign \w2_held[1]  = w2_held[15:8];
+  assign \w2_held[2]  = w2_held[23:16];
+  assign \w2_held[3]  = w2_held[31:24];
+  assign \i_w$85[0]  = \i_w$85 ;
+  assign \i_w$85[0][0]  = \i_w$85 [7:0];
+  assign \i_w$85[0][1]  = \i_w$85 [15:8];
+  assign \i_w$85[0][2]  = \i_w$85 [23:16];
+  assign \i_w$85[0][3]  = \i_w$85 [31:24];
+  assign \w2_held_d1[0]  = \i_w$85 [7:0];
+  assign \w2_held_d1[1]  = \i_w$85 [15:8];
+  assign \w2_held_d1[2]  = \i_w$85 [23:16];
+  assign \w2_held_d1[3]  = \i_w$85 [31:24];
+  assign \i_w$87[0]  = \i_w$87 ;
+  assign \i_w$87[0][0]  = \i_w$87 [7:0];
+  assign \i_w$87[0][1]  = \i_w$87 [15:8];
+  assign \i_w$87[0][2]  = \i_w$87 [23:16];
+  assign \i_w$87[0][3]  = \i_w$87 [31:24];
+  assign \o_w$88[0]  = \i_w$87 ;
+  assign \o_w$88[0][0]  = \i_w$87 [7:0];
+  assign \o_w$88[0][1]  = \i_w$87 [15:8];
+  assign \o_w$88[0][2]  = \i_w$87 [23:16];
+  assign \o_w$88[0][3]  = \i_w$87 [31:24];
+  assign \i_w$89[0]  = \i_w$89 ;
+  assign \i_w$89[0][0]  = \i_w$89 [7:0];
+  assign \i_w$89[0][1]  = \i_w$89 [15:8];
+  assign \i_w$89[0][2]  = \i_w$89 [23:16];
+  assign \i_w$89[0][3]  = \i_w$89 [31:24];
+  assign \o_w$90[0]  = \i_w$89 ;
+  assign \o_w$90[0][0]  = \i_w$89 [7:0];
+  assign \o_w$90[0][1]  = \i_w$89 [15:8];
+  assign \o_w$90[0][2]  = \i_w$89 [23:16];
+  assign \o_w$90[0][3]  = \i_w$89 [31:24];
+  assign \i_w$91[0]  = \i_w$91 ;
+  assign \i_w$91[0][0]  = \i_w$91 [7:0];
+  assign \i_w$91[0][1]  = \i_w$91 [15:8];
+  assign \i_w$91[0][2]  = \i_w$91 [23:16];
+  assign \i_w$91[0][3]  = \i_w$91 [31:24];
+  assign \o_w$92[0]  = \i_w$91 ;
+  assign \o_w$92[0][0]  = \i_w$91 [7:0];
+  assign \o_w$92[0][1]  = \i_w$91 [15:8];
+  assign \o_w$92[0][2]  = \i_w$91 [23:16];
+  assign \o_w$92[0][3]  = \i_w$91 [31:24];
+  assign \w3_eff[0]  = w3_eff[7:0];
+  assign \w3_eff[1]  = w3_eff[15:8];
+  assign \w3_eff[2]  = w3_eff[23:16];
+  assign \w3_eff[3]  = w3_eff[31:24];
+  assign \w3_held[0]  = w3_held[7:0];
+  assign \w3_held[1]  = w3_held[15:8];
+  assign \w3_held[2]  = w3_held[23:16];
+  assign \w3_held[3]  = w3_held[31:24];
+  assign \i_w$95[0]  = \i_w$95 ;
+  assign \i_w$95[0][0]  = \i_w$95 [7:0];
+  assign \i_w$95[0][1]  = \i_w$95 [15:8];
+  assign \i_w$95[0][2]  = \i_w$95 [23:16];
+  assign \i_w$95[0][3]  = \i_w$95 [31:24];
+  assign \w3_held_d2[0]  = \i_w$95 [7:0];
+  assign \w3_held_d2[1]  = \i_w$95 [15:8];
+  assign \w3_held_d2[2]  = \i_w$95 [23:16];
+  assign \w3_held_d2[3]  = \i_w$95 [31:24];
+  assign \i_w$97[0]  = \i_w$97 ;
+  assign \i_w$97[0][0]  = \i_w$97 [7:0];
+  assign \i_w$97[0][1]  = \i_w$97 [15:8];
+  assign \i_w$97[0][2]  = \i_w$97 [23:16];
+  assign \i_w$97[0][3]  = \i_w$97 [31:24];
+  assign \o_w$98[0]  = \i_w$97 ;
+  assign \o_w$98[0][0]  = \i_w$97 [7:0];
+  assign \o_w$98[0][1]  = \i_w$97 [15:8];
+  assign \o_w$98[0][2]  = \i_w$97 [23:16];
+  assign \o_w$98[0][3]  = \i_w$97 [31:24];
+  assign \i_w$99[0]  = \i_w$99 ;
+  assign \i_w$99[0][0]  = \i_w$99 [7:0];
+  assign \i_w$99[0][1]  = \i_w$99 [15:8];
+  assign \i_w$99[0][2]  = \i_w$99 [23:16];
+  assign \i_w$99[0][3]  = \i_w$99 [31:24];
+  assign \o_w$100[0]  = \i_w$99 ;
+  assign \o_w$100[0][0]  = \i_w$99 [7:0];
+  assign \o_w$100[0][1]  = \i_w$99 [15:8];
+  assign \o_w$100[0][2]  = \i_w$99 [23:16];
+  assign \o_w$100[0][3]  = \i_w$99 [31:24];
+  assign \i_w$101[0]  = \i_w$101 ;
+  assign \i_w$101[0][0]  = \i_w$101 [7:0];
+  assign \i_w$101[0][1]  = \i_w$101 [15:8];
+  assign \i_w$101[0][2]  = \i_w$101 [23:16];
+  assign \i_w$101[0][3]  = \i_w$101 [31:24];
+  assign \o_w$102[0]  = \i_w$101 ;
+  assign \o_w$102[0][0]  = \i_w$101 [7:0];
+  assign \o_w$102[0][1]  = \i_w$101 [15:8];
+  assign \o_w$102[0][2]  = \i_w$101 [23:16];
+  assign \o_w$102[0][3]  = \i_w$101 [31:24];
+  assign \o_ctl$103[0]  = \o_ctl$103 ;
+  assign \o_ctl$103[0].valid  = \o_ctl$103 [0];
+  assign \o_ctl$103[0].load_w  = \o_ctl$103 [1];
+  assign \o_ctl$103[0].first  = \o_ctl$103 [2];
+  assign \o_ctl$103[0].last  = \o_ctl$103 [3];
+  assign \o_ctl$103[0].group_end  = \o_ctl$103 [4];
   assign \o_row[0]  = o_row[31:0];
   assign \o_row[1]  = o_row[63:32];
   assign \o_row[2]  = o_row[95:64];
   assign \o_row[3]  = o_row[127:96];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$101[0]  = \o_psum$101 ;
-  assign \o_psum$101[0][0]  = \o_psum$101 ;
-  assign \o_psum$102[0]  = \o_psum$102 ;
-  assign \o_psum$102[0][0]  = \o_psum$102 ;
-  assign \o_psum$103[0]  = \o_psum$103 ;
-  assign \o_psum$103[0][0]  = \o_psum$103 ;
-  assign \o_ctl$104[0]  = \o_ctl$104 ;
-  assign \o_ctl$104[0].valid  = \o_ctl$104 [0];
-  assign \o_ctl$104[0].load_w  = \o_ctl$104 [1];
-  assign \o_ctl$104[0].first  = \o_ctl$104 [2];
-  assign \o_ctl$104[0].last  = \o_ctl$104 [3];
-  assign \o_ctl$104[0].group_end  = \o_ctl$104 [4];
-  assign \o_psum$105[0]  = \o_psum$105 ;
-  assign \o_psum$105[0][0]  = \o_psum$105 ;
-  assign \o_psum$106[0]  = \o_psum$106 ;
-  assign \o_psum$106[0][0]  = \o_psum$106 ;
-  assign \o_psum$107[0]  = \o_psum$107 ;
-  assign \o_psum$107[0][0]  = \o_psum$107 ;
   assign \o_psum$108[0]  = \o_psum$108 ;
   assign \o_psum$108[0][0]  = \o_psum$108 ;
-  assign \o_ctl$109[0]  = \o_ctl$109 ;
-  assign \o_ctl$109[0].valid  = \o_ctl$109 [0];
-  assign \o_ctl$109[0].load_w  = \o_ctl$109 [1];
-  assign \o_ctl$109[0].first  = \o_ctl$109 [2];
-  assign \o_ctl$109[0].last  = \o_ctl$109 [3];
-  assign \o_ctl$109[0].group_end  = \o_ctl$109 [4];
+  assign \o_psum$109[0]  = \o_psum$109 ;
+  assign \o_psum$109[0][0]  = \o_psum$109 ;
   assign \o_psum$110[0]  = \o_psum$110 ;
   assign \o_psum$110[0][0]  = \o_psum$110 ;
-  assign \o_psum$111[0]  = \o_psum$111 ;
-  assign \o_psum$111[0][0]  = \o_psum$111 ;
+  assign \o_ctl$111[0]  = \o_ctl$111 ;
+  assign \o_ctl$111[0].valid  = \o_ctl$111 [0];
+  assign \o_ctl$111[0].load_w  = \o_ctl$111 [1];
+  assign \o_ctl$111[0].first  = \o_ctl$111 [2];
+  assign \o_ctl$111[0].last  = \o_ctl$111 [3];
+  assign \o_ctl$111[0].group_end  = \o_ctl$111 [4];
   assign \o_psum$112[0]  = \o_psum$112 ;
   assign \o_psum$112[0][0]  = \o_psum$112 ;
   assign \o_psum$113[0]  = \o_psum$113 ;
   assign \o_psum$113[0][0]  = \o_psum$113 ;
-  assign \o_ctl$114[0]  = \o_ctl$114 ;
-  assign \o_ctl$114[0].valid  = \o_ctl$114 [0];
-  assign \o_ctl$114[0].load_w  = \o_ctl$114 [1];
-  assign \o_ctl$114[0].first  = \o_ctl$114 [2];
-  assign \o_ctl$114[0].last  = \o_ctl$114 [3];
-  assign \o_ctl$114[0].group_end  = \o_ctl$114 [4];
+  assign \o_psum$114[0]  = \o_psum$114 ;
+  assign \o_psum$114[0][0]  = \o_psum$114 ;
   assign \o_psum$115[0]  = \o_psum$115 ;
   assign \o_psum$115[0][0]  = \o_psum$115 ;
-  assign \o_psum$116[0]  = \o_psum$116 ;
-  assign \o_psum$116[0][0]  = \o_psum$116 ;
+  assign \o_ctl$116[0]  = \o_ctl$116 ;
+  assign \o_ctl$116[0].valid  = \o_ctl$116 [0];
+  assign \o_ctl$116[0].load_w  = \o_ctl$116 [1];
+  assign \o_ctl$116[0].first  = \o_ctl$116 [2];
+  assign \o_ctl$116[0].last  = \o_ctl$116 [3];
+  assign \o_ctl$116[0].group_end  = \o_ctl$116 [4];
   assign \o_psum$117[0]  = \o_psum$117 ;
   assign \o_psum$117[0][0]  = \o_psum$117 ;
   assign \o_psum$118[0]  = \o_psum$118 ;
   assign \o_psum$118[0][0]  = \o_psum$118 ;
+  assign \o_psum$119[0]  = \o_psum$119 ;
+  assign \o_psum$119[0][0]  = \o_psum$119 ;
+  assign \o_psum$120[0]  = \o_psum$120 ;
+  assign \o_psum$120[0][0]  = \o_psum$120 ;
+  assign \o_ctl$121[0]  = \o_ctl$121 ;
+  assign \o_ctl$121[0].valid  = \o_ctl$121 [0];
+  assign \o_ctl$121[0].load_w  = \o_ctl$121 [1];
+  assign \o_ctl$121[0].first  = \o_ctl$121 [2];
+  assign \o_ctl$121[0].last  = \o_ctl$121 [3];
+  assign \o_ctl$121[0].group_end  = \o_ctl$121 [4];
+  assign \o_psum$122[0]  = \o_psum$122 ;
+  assign \o_psum$122[0][0]  = \o_psum$122 ;
+  assign \o_psum$123[0]  = \o_psum$123 ;
+  assign \o_psum$123[0][0]  = \o_psum$123 ;
+  assign \o_psum$124[0]  = \o_psum$124 ;
+  assign \o_psum$124[0][0]  = \o_psum$124 ;
+  assign \o_psum$125[0]  = \o_psum$125 ;
+  assign \o_psum$125[0][0]  = \o_psum$125 ;
   assign \a2_d1[0]  = a2_d1[7:0];
   assign \a2_d1[1]  = a2_d1[15:8];
   assign \a2_d1[2]  = a2_d1[23:16];
@@ -4111,21 +4178,13 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   assign \ctl3_d2.first  = ctl3_d2[2];
   assign \ctl3_d2.last  = ctl3_d2[3];
   assign \ctl3_d2.group_end  = ctl3_d2[4];
-  assign \w2_d1[0]  = w2_d1[7:0];
-  assign \w2_d1[1]  = w2_d1[15:8];
-  assign \w2_d1[2]  = w2_d1[23:16];
-  assign \w2_d1[3]  = w2_d1[31:24];
-  assign \w3_d1[0]  = w3_d1[7:0];
-  assign \w3_d1[1]  = w3_d1[15:8];
-  assign \w3_d1[2]  = w3_d1[23:16];
-  assign \w3_d1[3]  = w3_d1[31:24];
-  assign \w3_d2[0]  = w3_d2[7:0];
-  assign \w3_d2[1]  = w3_d2[15:8];
-  assign \w3_d2[2]  = w3_d2[23:16];
-  assign \w3_d2[3]  = w3_d2[31:24];
+  assign \w3_held_d1[0]  = w3_held_d1[7:0];
+  assign \w3_held_d1[1]  = w3_held_d1[15:8];
+  assign \w3_held_d1[2]  = w3_held_d1[23:16];
+  assign \w3_held_d1[3]  = w3_held_d1[31:24];
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4135,6 +4194,7 @@ module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4182,7 +4242,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4230,7 +4289,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4251,12 +4309,12 @@ module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -4298,9 +4356,11 @@ module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4310,6 +4370,7 @@ module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4357,7 +4418,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4405,7 +4465,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4426,12 +4485,12 @@ module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -4473,9 +4532,11 @@ module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4485,6 +4546,7 @@ module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4532,7 +4594,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4580,7 +4641,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4601,12 +4661,12 @@ module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -4648,9 +4708,11 @@ module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4660,6 +4722,7 @@ module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4706,7 +4769,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4754,7 +4816,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4775,12 +4836,12 @@ module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -4822,9 +4883,11 @@ module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4834,6 +4897,7 @@ module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4881,7 +4945,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4929,7 +4992,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4950,12 +5012,12 @@ module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -4997,9 +5059,11 @@ module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, 
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5009,6 +5073,7 @@ module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5056,7 +5121,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5104,7 +5168,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5125,12 +5188,12 @@ module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -5172,9 +5235,11 @@ module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5184,6 +5249,7 @@ module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5231,7 +5297,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5279,7 +5344,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5300,12 +5364,12 @@ module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -5347,9 +5411,11 @@ module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5359,6 +5425,7 @@ module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5405,7 +5472,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5453,7 +5519,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5474,12 +5539,12 @@ module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -5521,9 +5586,11 @@ module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5533,181 +5600,7 @@ module \array_int_mac_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [31:0] i_w;
-  wire [31:0] \i_w[0] ;
-  wire [7:0] \i_w[0][0] ;
-  wire [7:0] \i_w[0][1] ;
-  wire [7:0] \i_w[0][2] ;
-  wire [7:0] \i_w[0][3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [31:0] o_w;
-  wire [31:0] o_w;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [31:0] pe_0_0__i_w;
-  wire [31:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w[0] ;
-  wire [7:0] \pe_0_0__i_w[1] ;
-  wire [7:0] \pe_0_0__i_w[2] ;
-  wire [7:0] \pe_0_0__i_w[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [31:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w[0] ;
-  wire [7:0] \pe_0_0__o_w[1] ;
-  wire [7:0] \pe_0_0__o_w[2] ;
-  wire [7:0] \pe_0_0__o_w[3] ;
-  input rst;
-  wire rst;
-  array_int_mac_os_4x4__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
-  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
-  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
-  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
-  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \pe_0_0__o_w[0]  = o_w[7:0];
-  assign \pe_0_0__o_w[1]  = o_w[15:8];
-  assign \pe_0_0__o_w[2]  = o_w[23:16];
-  assign \pe_0_0__o_w[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5755,7 +5648,6 @@ module \array_int_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5803,7 +5695,6 @@ module \array_int_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5824,12 +5715,12 @@ module \array_int_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -5871,9 +5762,11 @@ module \array_int_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5883,6 +5776,7 @@ module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5930,7 +5824,6 @@ module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5978,7 +5871,6 @@ module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5999,12 +5891,12 @@ module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6046,9 +5938,11 @@ module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6058,6 +5952,183 @@ module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [31:0] o_w;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6104,7 +6175,6 @@ module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6152,7 +6222,6 @@ module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6173,12 +6242,12 @@ module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6220,9 +6289,11 @@ module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6232,6 +6303,7 @@ module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6278,7 +6350,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6326,7 +6397,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6347,12 +6417,12 @@ module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6394,9 +6464,11 @@ module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6406,6 +6478,7 @@ module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6452,7 +6525,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6500,7 +6572,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6521,12 +6592,12 @@ module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6568,9 +6639,11 @@ module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6580,6 +6653,7 @@ module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6626,7 +6700,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6674,7 +6747,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6695,12 +6767,12 @@ module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6742,9 +6814,11 @@ module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6754,6 +6828,7 @@ module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6799,7 +6874,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6847,7 +6921,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6868,12 +6941,12 @@ module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6915,6 +6988,8 @@ module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

@@ -1497,7 +1497,7 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
     .clk(clk),
     .\i_a$1 (i_a),
     .i_ctl(i_ctl),
-    .\i_w$65 (i_w),
+    .i_w(i_w),
     .o_row(o_row),
     .o_row_index(o_row_index),
     .o_row_valid(o_row_valid),
@@ -2344,7 +2344,7 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \$9  = 2'h0;
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o_row_index, o_row, clk);
+module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_index, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   reg [4:0] \$10 ;
@@ -2361,7 +2361,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   reg [35:0] \$20 ;
   reg [35:0] \$21 ;
   reg [35:0] \$22 ;
-  reg \$23 ;
+  reg [35:0] \$23 ;
   reg \$24 ;
   reg \$25 ;
   reg \$26 ;
@@ -2370,6 +2370,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   reg \$29 ;
   wire \$3 ;
   reg \$30 ;
+  reg \$31 ;
   wire \$4 ;
   reg [63:0] \$5 ;
   reg [4:0] \$6 ;
@@ -2687,50 +2688,26 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [35:0] i_w;
-  input [143:0] \i_w$65 ;
-  wire [143:0] \i_w$65 ;
-  wire [35:0] \i_w$65[0] ;
-  wire [15:0] \i_w$65[0].q ;
-  wire [3:0] \i_w$65[0].q[0] ;
-  wire [3:0] \i_w$65[0].q[1] ;
-  wire [3:0] \i_w$65[0].q[2] ;
-  wire [3:0] \i_w$65[0].q[3] ;
-  wire [15:0] \i_w$65[0].scale ;
-  wire [3:0] \i_w$65[0].zero ;
-  wire [35:0] \i_w$65[1] ;
-  wire [15:0] \i_w$65[1].q ;
-  wire [3:0] \i_w$65[1].q[0] ;
-  wire [3:0] \i_w$65[1].q[1] ;
-  wire [3:0] \i_w$65[1].q[2] ;
-  wire [3:0] \i_w$65[1].q[3] ;
-  wire [15:0] \i_w$65[1].scale ;
-  wire [3:0] \i_w$65[1].zero ;
-  wire [35:0] \i_w$65[2] ;
-  wire [15:0] \i_w$65[2].q ;
-  wire [3:0] \i_w$65[2].q[0] ;
-  wire [3:0] \i_w$65[2].q[1] ;
-  wire [3:0] \i_w$65[2].q[2] ;
-  wire [3:0] \i_w$65[2].q[3] ;
-  wire [15:0] \i_w$65[2].scale ;
-  wire [3:0] \i_w$65[2].zero ;
-  wire [35:0] \i_w$65[3] ;
-  wire [15:0] \i_w$65[3].q ;
-  wire [3:0] \i_w$65[3].q[0] ;
-  wire [3:0] \i_w$65[3].q[1] ;
-  wire [3:0] \i_w$65[3].q[2] ;
-  wire [3:0] \i_w$65[3].q[3] ;
-  wire [15:0] \i_w$65[3].scale ;
-  wire [3:0] \i_w$65[3].zero ;
-  wire [35:0] \i_w$66 ;
-  wire [35:0] \i_w$66[0] ;
-  wire [15:0] \i_w$66[0].q ;
-  wire [3:0] \i_w$66[0].q[0] ;
-  wire [3:0] \i_w$66[0].q[1] ;
-  wire [3:0] \i_w$66[0].q[2] ;
-  wire [3:0] \i_w$66[0].q[3] ;
-  wire [15:0] \i_w$66[0].scale ;
-  wire [3:0] \i_w$66[0].zero ;
+  input [143:0] i_w;
+  wire [143:0] i_w;
+  wire [35:0] \i_w$101 ;
+  wire [35:0] \i_w$101[0] ;
+  wire [15:0] \i_w$101[0].q ;
+  wire [3:0] \i_w$101[0].q[0] ;
+  wire [3:0] \i_w$101[0].q[1] ;
+  wire [3:0] \i_w$101[0].q[2] ;
+  wire [3:0] \i_w$101[0].q[3] ;
+  wire [15:0] \i_w$101[0].scale ;
+  wire [3:0] \i_w$101[0].zero ;
+  wire [35:0] \i_w$67 ;
+  wire [35:0] \i_w$67[0] ;
+  wire [15:0] \i_w$67[0].q ;
+  wire [3:0] \i_w$67[0].q[0] ;
+  wire [3:0] \i_w$67[0].q[1] ;
+  wire [3:0] \i_w$67[0].q[2] ;
+  wire [3:0] \i_w$67[0].q[3] ;
+  wire [15:0] \i_w$67[0].scale ;
+  wire [3:0] \i_w$67[0].zero ;
   wire [35:0] \i_w$68 ;
   wire [35:0] \i_w$68[0] ;
   wire [15:0] \i_w$68[0].q ;
@@ -2749,7 +2726,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire [3:0] \i_w$70[0].q[3] ;
   wire [15:0] \i_w$70[0].scale ;
   wire [3:0] \i_w$70[0].zero ;
-  reg [35:0] \i_w$72  = 36'h000000000;
+  wire [35:0] \i_w$72 ;
   wire [35:0] \i_w$72[0] ;
   wire [15:0] \i_w$72[0].q ;
   wire [3:0] \i_w$72[0].q[0] ;
@@ -2758,15 +2735,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire [3:0] \i_w$72[0].q[3] ;
   wire [15:0] \i_w$72[0].scale ;
   wire [3:0] \i_w$72[0].zero ;
-  wire [35:0] \i_w$74 ;
-  wire [35:0] \i_w$74[0] ;
-  wire [15:0] \i_w$74[0].q ;
-  wire [3:0] \i_w$74[0].q[0] ;
-  wire [3:0] \i_w$74[0].q[1] ;
-  wire [3:0] \i_w$74[0].q[2] ;
-  wire [3:0] \i_w$74[0].q[3] ;
-  wire [15:0] \i_w$74[0].scale ;
-  wire [3:0] \i_w$74[0].zero ;
+  (* init = 36'h000000000 *)
   wire [35:0] \i_w$76 ;
   wire [35:0] \i_w$76[0] ;
   wire [15:0] \i_w$76[0].q ;
@@ -2776,87 +2745,96 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire [3:0] \i_w$76[0].q[3] ;
   wire [15:0] \i_w$76[0].scale ;
   wire [3:0] \i_w$76[0].zero ;
-  wire [35:0] \i_w$78 ;
-  wire [35:0] \i_w$78[0] ;
-  wire [15:0] \i_w$78[0].q ;
-  wire [3:0] \i_w$78[0].q[0] ;
-  wire [3:0] \i_w$78[0].q[1] ;
-  wire [3:0] \i_w$78[0].q[2] ;
-  wire [3:0] \i_w$78[0].q[3] ;
-  wire [15:0] \i_w$78[0].scale ;
-  wire [3:0] \i_w$78[0].zero ;
-  reg [35:0] \i_w$80  = 36'h000000000;
-  wire [35:0] \i_w$80[0] ;
-  wire [15:0] \i_w$80[0].q ;
-  wire [3:0] \i_w$80[0].q[0] ;
-  wire [3:0] \i_w$80[0].q[1] ;
-  wire [3:0] \i_w$80[0].q[2] ;
-  wire [3:0] \i_w$80[0].q[3] ;
-  wire [15:0] \i_w$80[0].scale ;
-  wire [3:0] \i_w$80[0].zero ;
-  wire [35:0] \i_w$82 ;
-  wire [35:0] \i_w$82[0] ;
-  wire [15:0] \i_w$82[0].q ;
-  wire [3:0] \i_w$82[0].q[0] ;
-  wire [3:0] \i_w$82[0].q[1] ;
-  wire [3:0] \i_w$82[0].q[2] ;
-  wire [3:0] \i_w$82[0].q[3] ;
-  wire [15:0] \i_w$82[0].scale ;
-  wire [3:0] \i_w$82[0].zero ;
-  wire [35:0] \i_w$84 ;
-  wire [35:0] \i_w$84[0] ;
-  wire [15:0] \i_w$84[0].q ;
-  wire [3:0] \i_w$84[0].q[0] ;
-  wire [3:0] \i_w$84[0].q[1] ;
-  wire [3:0] \i_w$84[0].q[2] ;
-  wire [3:0] \i_w$84[0].q[3] ;
-  wire [15:0] \i_w$84[0].scale ;
-  wire [3:0] \i_w$84[0].zero ;
-  wire [35:0] \i_w$86 ;
-  wire [35:0] \i_w$86[0] ;
-  wire [15:0] \i_w$86[0].q ;
-  wire [3:0] \i_w$86[0].q[0] ;
-  wire [3:0] \i_w$86[0].q[1] ;
-  wire [3:0] \i_w$86[0].q[2] ;
-  wire [3:0] \i_w$86[0].q[3] ;
-  wire [15:0] \i_w$86[0].scale ;
-  wire [3:0] \i_w$86[0].zero ;
-  reg [35:0] \i_w$88  = 36'h000000000;
-  wire [35:0] \i_w$88[0] ;
-  wire [15:0] \i_w$88[0].q ;
-  wire [3:0] \i_w$88[0].q[0] ;
-  wire [3:0] \i_w$88[0].q[1] ;
-  wire [3:0] \i_w$88[0].q[2] ;
-  wire [3:0] \i_w$88[0].q[3] ;
-  wire [15:0] \i_w$88[0].scale ;
-  wire [3:0] \i_w$88[0].zero ;
-  wire [35:0] \i_w$90 ;
-  wire [35:0] \i_w$90[0] ;
-  wire [15:0] \i_w$90[0].q ;
-  wire [3:0] \i_w$90[0].q[0] ;
-  wire [3:0] \i_w$90[0].q[1] ;
-  wire [3:0] \i_w$90[0].q[2] ;
-  wire [3:0] \i_w$90[0].q[3] ;
-  wire [15:0] \i_w$90[0].scale ;
-  wire [3:0] \i_w$90[0].zero ;
-  wire [35:0] \i_w$92 ;
-  wire [35:0] \i_w$92[0] ;
-  wire [15:0] \i_w$92[0].q ;
-  wire [3:0] \i_w$92[0].q[0] ;
-  wire [3:0] \i_w$92[0].q[1] ;
-  wire [3:0] \i_w$92[0].q[2] ;
-  wire [3:0] \i_w$92[0].q[3] ;
-  wire [15:0] \i_w$92[0].scale ;
-  wire [3:0] \i_w$92[0].zero ;
-  wire [35:0] \i_w$94 ;
-  wire [35:0] \i_w$94[0] ;
-  wire [15:0] \i_w$94[0].q ;
-  wire [3:0] \i_w$94[0].q[0] ;
-  wire [3:0] \i_w$94[0].q[1] ;
-  wire [3:0] \i_w$94[0].q[2] ;
-  wire [3:0] \i_w$94[0].q[3] ;
-  wire [15:0] \i_w$94[0].scale ;
-  wire [3:0] \i_w$94[0].zero ;
+  wire [35:0] \i_w$77 ;
+  wire [35:0] \i_w$77[0] ;
+  wire [15:0] \i_w$77[0].q ;
+  wire [3:0] \i_w$77[0].q[0] ;
+  wire [3:0] \i_w$77[0].q[1] ;
+  wire [3:0] \i_w$77[0].q[2] ;
+  wire [3:0] \i_w$77[0].q[3] ;
+  wire [15:0] \i_w$77[0].scale ;
+  wire [3:0] \i_w$77[0].zero ;
+  wire [35:0] \i_w$79 ;
+  wire [35:0] \i_w$79[0] ;
+  wire [15:0] \i_w$79[0].q ;
+  wire [3:0] \i_w$79[0].q[0] ;
+  wire [3:0] \i_w$79[0].q[1] ;
+  wire [3:0] \i_w$79[0].q[2] ;
+  wire [3:0] \i_w$79[0].q[3] ;
+  wire [15:0] \i_w$79[0].scale ;
+  wire [3:0] \i_w$79[0].zero ;
+  wire [35:0] \i_w$81 ;
+  wire [35:0] \i_w$81[0] ;
+  wire [15:0] \i_w$81[0].q ;
+  wire [3:0] \i_w$81[0].q[0] ;
+  wire [3:0] \i_w$81[0].q[1] ;
+  wire [3:0] \i_w$81[0].q[2] ;
+  wire [3:0] \i_w$81[0].q[3] ;
+  wire [15:0] \i_w$81[0].scale ;
+  wire [3:0] \i_w$81[0].zero ;
+  reg [35:0] \i_w$85  = 36'h000000000;
+  wire [35:0] \i_w$85[0] ;
+  wire [15:0] \i_w$85[0].q ;
+  wire [3:0] \i_w$85[0].q[0] ;
+  wire [3:0] \i_w$85[0].q[1] ;
+  wire [3:0] \i_w$85[0].q[2] ;
+  wire [3:0] \i_w$85[0].q[3] ;
+  wire [15:0] \i_w$85[0].scale ;
+  wire [3:0] \i_w$85[0].zero ;
+  wire [35:0] \i_w$87 ;
+  wire [35:0] \i_w$87[0] ;
+  wire [15:0] \i_w$87[0].q ;
+  wire [3:0] \i_w$87[0].q[0] ;
+  wire [3:0] \i_w$87[0].q[1] ;
+  wire [3:0] \i_w$87[0].q[2] ;
+  wire [3:0] \i_w$87[0].q[3] ;
+  wire [15:0] \i_w$87[0].scale ;
+  wire [3:0] \i_w$87[0].zero ;
+  wire [35:0] \i_w$89 ;
+  wire [35:0] \i_w$89[0] ;
+  wire [15:0] \i_w$89[0].q ;
+  wire [3:0] \i_w$89[0].q[0] ;
+  wire [3:0] \i_w$89[0].q[1] ;
+  wire [3:0] \i_w$89[0].q[2] ;
+  wire [3:0] \i_w$89[0].q[3] ;
+  wire [15:0] \i_w$89[0].scale ;
+  wire [3:0] \i_w$89[0].zero ;
+  wire [35:0] \i_w$91 ;
+  wire [35:0] \i_w$91[0] ;
+  wire [15:0] \i_w$91[0].q ;
+  wire [3:0] \i_w$91[0].q[0] ;
+  wire [3:0] \i_w$91[0].q[1] ;
+  wire [3:0] \i_w$91[0].q[2] ;
+  wire [3:0] \i_w$91[0].q[3] ;
+  wire [15:0] \i_w$91[0].scale ;
+  wire [3:0] \i_w$91[0].zero ;
+  reg [35:0] \i_w$95  = 36'h000000000;
+  wire [35:0] \i_w$95[0] ;
+  wire [15:0] \i_w$95[0].q ;
+  wire [3:0] \i_w$95[0].q[0] ;
+  wire [3:0] \i_w$95[0].q[1] ;
+  wire [3:0] \i_w$95[0].q[2] ;
+  wire [3:0] \i_w$95[0].q[3] ;
+  wire [15:0] \i_w$95[0].scale ;
+  wire [3:0] \i_w$95[0].zero ;
+  wire [35:0] \i_w$97 ;
+  wire [35:0] \i_w$97[0] ;
+  wire [15:0] \i_w$97[0].q ;
+  wire [3:0] \i_w$97[0].q[0] ;
+  wire [3:0] \i_w$97[0].q[1] ;
+  wire [3:0] \i_w$97[0].q[2] ;
+  wire [3:0] \i_w$97[0].q[3] ;
+  wire [15:0] \i_w$97[0].scale ;
+  wire [3:0] \i_w$97[0].zero ;
+  wire [35:0] \i_w$99 ;
+  wire [35:0] \i_w$99[0] ;
+  wire [15:0] \i_w$99[0].q ;
+  wire [3:0] \i_w$99[0].q[0] ;
+  wire [3:0] \i_w$99[0].q[1] ;
+  wire [3:0] \i_w$99[0].q[2] ;
+  wire [3:0] \i_w$99[0].q[3] ;
+  wire [15:0] \i_w$99[0].scale ;
+  wire [3:0] \i_w$99[0].zero ;
   wire [35:0] \i_w[0] ;
   wire [15:0] \i_w[0].q ;
   wire [3:0] \i_w[0].q[0] ;
@@ -2865,6 +2843,30 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire [3:0] \i_w[0].q[3] ;
   wire [15:0] \i_w[0].scale ;
   wire [3:0] \i_w[0].zero ;
+  wire [35:0] \i_w[1] ;
+  wire [15:0] \i_w[1].q ;
+  wire [3:0] \i_w[1].q[0] ;
+  wire [3:0] \i_w[1].q[1] ;
+  wire [3:0] \i_w[1].q[2] ;
+  wire [3:0] \i_w[1].q[3] ;
+  wire [15:0] \i_w[1].scale ;
+  wire [3:0] \i_w[1].zero ;
+  wire [35:0] \i_w[2] ;
+  wire [15:0] \i_w[2].q ;
+  wire [3:0] \i_w[2].q[0] ;
+  wire [3:0] \i_w[2].q[1] ;
+  wire [3:0] \i_w[2].q[2] ;
+  wire [3:0] \i_w[2].q[3] ;
+  wire [15:0] \i_w[2].scale ;
+  wire [3:0] \i_w[2].zero ;
+  wire [35:0] \i_w[3] ;
+  wire [15:0] \i_w[3].q ;
+  wire [3:0] \i_w[3].q[0] ;
+  wire [3:0] \i_w[3].q[1] ;
+  wire [3:0] \i_w[3].q[2] ;
+  wire [3:0] \i_w[3].q[3] ;
+  wire [15:0] \i_w[3].scale ;
+  wire [3:0] \i_w[3].zero ;
   wire [63:0] o_a;
   wire [63:0] \o_a$13 ;
   wire [63:0] \o_a$13[0] ;
@@ -2945,34 +2947,34 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire \o_ctl$11[0].last ;
   wire \o_ctl$11[0].load_w ;
   wire \o_ctl$11[0].valid ;
-  wire [4:0] \o_ctl$131 ;
-  wire [4:0] \o_ctl$131[0] ;
-  wire \o_ctl$131[0].first ;
-  wire \o_ctl$131[0].group_end ;
-  wire \o_ctl$131[0].last ;
-  wire \o_ctl$131[0].load_w ;
-  wire \o_ctl$131[0].valid ;
-  wire [4:0] \o_ctl$133 ;
-  wire [4:0] \o_ctl$133[0] ;
-  wire \o_ctl$133[0].first ;
-  wire \o_ctl$133[0].group_end ;
-  wire \o_ctl$133[0].last ;
-  wire \o_ctl$133[0].load_w ;
-  wire \o_ctl$133[0].valid ;
-  wire [4:0] \o_ctl$135 ;
-  wire [4:0] \o_ctl$135[0] ;
-  wire \o_ctl$135[0].first ;
-  wire \o_ctl$135[0].group_end ;
-  wire \o_ctl$135[0].last ;
-  wire \o_ctl$135[0].load_w ;
-  wire \o_ctl$135[0].valid ;
-  wire [4:0] \o_ctl$137 ;
-  wire [4:0] \o_ctl$137[0] ;
-  wire \o_ctl$137[0].first ;
-  wire \o_ctl$137[0].group_end ;
-  wire \o_ctl$137[0].last ;
-  wire \o_ctl$137[0].load_w ;
-  wire \o_ctl$137[0].valid ;
+  wire [4:0] \o_ctl$136 ;
+  wire [4:0] \o_ctl$136[0] ;
+  wire \o_ctl$136[0].first ;
+  wire \o_ctl$136[0].group_end ;
+  wire \o_ctl$136[0].last ;
+  wire \o_ctl$136[0].load_w ;
+  wire \o_ctl$136[0].valid ;
+  wire [4:0] \o_ctl$138 ;
+  wire [4:0] \o_ctl$138[0] ;
+  wire \o_ctl$138[0].first ;
+  wire \o_ctl$138[0].group_end ;
+  wire \o_ctl$138[0].last ;
+  wire \o_ctl$138[0].load_w ;
+  wire \o_ctl$138[0].valid ;
+  wire [4:0] \o_ctl$140 ;
+  wire [4:0] \o_ctl$140[0] ;
+  wire \o_ctl$140[0].first ;
+  wire \o_ctl$140[0].group_end ;
+  wire \o_ctl$140[0].last ;
+  wire \o_ctl$140[0].load_w ;
+  wire \o_ctl$140[0].valid ;
+  wire [4:0] \o_ctl$142 ;
+  wire [4:0] \o_ctl$142[0] ;
+  wire \o_ctl$142[0].first ;
+  wire \o_ctl$142[0].group_end ;
+  wire \o_ctl$142[0].last ;
+  wire \o_ctl$142[0].load_w ;
+  wire \o_ctl$142[0].valid ;
   wire [4:0] \o_ctl$15 ;
   wire [4:0] \o_ctl$15[0] ;
   wire \o_ctl$15[0].first ;
@@ -3050,51 +3052,51 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$101 ;
-  wire [31:0] \o_psum$101[0] ;
-  wire [31:0] \o_psum$101[0][0] ;
-  wire [31:0] \o_psum$102 ;
-  wire [31:0] \o_psum$102[0] ;
-  wire [31:0] \o_psum$102[0][0] ;
-  wire [31:0] \o_psum$103 ;
-  wire [31:0] \o_psum$103[0] ;
-  wire [31:0] \o_psum$103[0][0] ;
-  wire [31:0] \o_psum$105 ;
-  wire [31:0] \o_psum$105[0] ;
-  wire [31:0] \o_psum$105[0][0] ;
-  wire [31:0] \o_psum$106 ;
-  wire [31:0] \o_psum$106[0] ;
-  wire [31:0] \o_psum$106[0][0] ;
-  wire [31:0] \o_psum$107 ;
-  wire [31:0] \o_psum$107[0] ;
-  wire [31:0] \o_psum$107[0][0] ;
   wire [31:0] \o_psum$108 ;
   wire [31:0] \o_psum$108[0] ;
   wire [31:0] \o_psum$108[0][0] ;
+  wire [31:0] \o_psum$109 ;
+  wire [31:0] \o_psum$109[0] ;
+  wire [31:0] \o_psum$109[0][0] ;
   wire [31:0] \o_psum$110 ;
   wire [31:0] \o_psum$110[0] ;
   wire [31:0] \o_psum$110[0][0] ;
-  wire [31:0] \o_psum$111 ;
-  wire [31:0] \o_psum$111[0] ;
-  wire [31:0] \o_psum$111[0][0] ;
   wire [31:0] \o_psum$112 ;
   wire [31:0] \o_psum$112[0] ;
   wire [31:0] \o_psum$112[0][0] ;
   wire [31:0] \o_psum$113 ;
   wire [31:0] \o_psum$113[0] ;
   wire [31:0] \o_psum$113[0][0] ;
+  wire [31:0] \o_psum$114 ;
+  wire [31:0] \o_psum$114[0] ;
+  wire [31:0] \o_psum$114[0][0] ;
   wire [31:0] \o_psum$115 ;
   wire [31:0] \o_psum$115[0] ;
   wire [31:0] \o_psum$115[0][0] ;
-  wire [31:0] \o_psum$116 ;
-  wire [31:0] \o_psum$116[0] ;
-  wire [31:0] \o_psum$116[0][0] ;
   wire [31:0] \o_psum$117 ;
   wire [31:0] \o_psum$117[0] ;
   wire [31:0] \o_psum$117[0][0] ;
   wire [31:0] \o_psum$118 ;
   wire [31:0] \o_psum$118[0] ;
   wire [31:0] \o_psum$118[0][0] ;
+  wire [31:0] \o_psum$119 ;
+  wire [31:0] \o_psum$119[0] ;
+  wire [31:0] \o_psum$119[0][0] ;
+  wire [31:0] \o_psum$120 ;
+  wire [31:0] \o_psum$120[0] ;
+  wire [31:0] \o_psum$120[0][0] ;
+  wire [31:0] \o_psum$122 ;
+  wire [31:0] \o_psum$122[0] ;
+  wire [31:0] \o_psum$122[0][0] ;
+  wire [31:0] \o_psum$123 ;
+  wire [31:0] \o_psum$123[0] ;
+  wire [31:0] \o_psum$123[0][0] ;
+  wire [31:0] \o_psum$124 ;
+  wire [31:0] \o_psum$124[0] ;
+  wire [31:0] \o_psum$124[0][0] ;
+  wire [31:0] \o_psum$125 ;
+  wire [31:0] \o_psum$125[0] ;
+  wire [31:0] \o_psum$125[0][0] ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   output [127:0] o_row;
@@ -3108,15 +3110,24 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   output o_row_valid;
   reg o_row_valid;
   wire [35:0] o_w;
-  wire [35:0] \o_w$69 ;
-  wire [35:0] \o_w$69[0] ;
-  wire [15:0] \o_w$69[0].q ;
-  wire [3:0] \o_w$69[0].q[0] ;
-  wire [3:0] \o_w$69[0].q[1] ;
-  wire [3:0] \o_w$69[0].q[2] ;
-  wire [3:0] \o_w$69[0].q[3] ;
-  wire [15:0] \o_w$69[0].scale ;
-  wire [3:0] \o_w$69[0].zero ;
+  wire [35:0] \o_w$100 ;
+  wire [35:0] \o_w$100[0] ;
+  wire [15:0] \o_w$100[0].q ;
+  wire [3:0] \o_w$100[0].q[0] ;
+  wire [3:0] \o_w$100[0].q[1] ;
+  wire [3:0] \o_w$100[0].q[2] ;
+  wire [3:0] \o_w$100[0].q[3] ;
+  wire [15:0] \o_w$100[0].scale ;
+  wire [3:0] \o_w$100[0].zero ;
+  wire [35:0] \o_w$102 ;
+  wire [35:0] \o_w$102[0] ;
+  wire [15:0] \o_w$102[0].q ;
+  wire [3:0] \o_w$102[0].q[0] ;
+  wire [3:0] \o_w$102[0].q[1] ;
+  wire [3:0] \o_w$102[0].q[2] ;
+  wire [3:0] \o_w$102[0].q[3] ;
+  wire [15:0] \o_w$102[0].scale ;
+  wire [3:0] \o_w$102[0].zero ;
   wire [35:0] \o_w$71 ;
   wire [35:0] \o_w$71[0] ;
   wire [15:0] \o_w$71[0].q ;
@@ -3126,87 +3137,78 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   wire [3:0] \o_w$71[0].q[3] ;
   wire [15:0] \o_w$71[0].scale ;
   wire [3:0] \o_w$71[0].zero ;
-  wire [35:0] \o_w$75 ;
-  wire [35:0] \o_w$75[0] ;
-  wire [15:0] \o_w$75[0].q ;
-  wire [3:0] \o_w$75[0].q[0] ;
-  wire [3:0] \o_w$75[0].q[1] ;
-  wire [3:0] \o_w$75[0].q[2] ;
-  wire [3:0] \o_w$75[0].q[3] ;
-  wire [15:0] \o_w$75[0].scale ;
-  wire [3:0] \o_w$75[0].zero ;
-  wire [35:0] \o_w$77 ;
-  wire [35:0] \o_w$77[0] ;
-  wire [15:0] \o_w$77[0].q ;
-  wire [3:0] \o_w$77[0].q[0] ;
-  wire [3:0] \o_w$77[0].q[1] ;
-  wire [3:0] \o_w$77[0].q[2] ;
-  wire [3:0] \o_w$77[0].q[3] ;
-  wire [15:0] \o_w$77[0].scale ;
-  wire [3:0] \o_w$77[0].zero ;
-  wire [35:0] \o_w$79 ;
-  wire [35:0] \o_w$79[0] ;
-  wire [15:0] \o_w$79[0].q ;
-  wire [3:0] \o_w$79[0].q[0] ;
-  wire [3:0] \o_w$79[0].q[1] ;
-  wire [3:0] \o_w$79[0].q[2] ;
-  wire [3:0] \o_w$79[0].q[3] ;
-  wire [15:0] \o_w$79[0].scale ;
-  wire [3:0] \o_w$79[0].zero ;
-  wire [35:0] \o_w$83 ;
-  wire [35:0] \o_w$83[0] ;
-  wire [15:0] \o_w$83[0].q ;
-  wire [3:0] \o_w$83[0].q[0] ;
-  wire [3:0] \o_w$83[0].q[1] ;
-  wire [3:0] \o_w$83[0].q[2] ;
-  wire [3:0] \o_w$83[0].q[3] ;
-  wire [15:0] \o_w$83[0].scale ;
-  wire [3:0] \o_w$83[0].zero ;
-  wire [35:0] \o_w$85 ;
-  wire [35:0] \o_w$85[0] ;
-  wire [15:0] \o_w$85[0].q ;
-  wire [3:0] \o_w$85[0].q[0] ;
-  wire [3:0] \o_w$85[0].q[1] ;
-  wire [3:0] \o_w$85[0].q[2] ;
-  wire [3:0] \o_w$85[0].q[3] ;
-  wire [15:0] \o_w$85[0].scale ;
-  wire [3:0] \o_w$85[0].zero ;
-  wire [35:0] \o_w$87 ;
-  wire [35:0] \o_w$87[0] ;
-  wire [15:0] \o_w$87[0].q ;
-  wire [3:0] \o_w$87[0].q[0] ;
-  wire [3:0] \o_w$87[0].q[1] ;
-  wire [3:0] \o_w$87[0].q[2] ;
-  wire [3:0] \o_w$87[0].q[3] ;
-  wire [15:0] \o_w$87[0].scale ;
-  wire [3:0] \o_w$87[0].zero ;
-  wire [35:0] \o_w$91 ;
-  wire [35:0] \o_w$91[0] ;
-  wire [15:0] \o_w$91[0].q ;
-  wire [3:0] \o_w$91[0].q[0] ;
-  wire [3:0] \o_w$91[0].q[1] ;
-  wire [3:0] \o_w$91[0].q[2] ;
-  wire [3:0] \o_w$91[0].q[3] ;
-  wire [15:0] \o_w$91[0].scale ;
-  wire [3:0] \o_w$91[0].zero ;
-  wire [35:0] \o_w$93 ;
-  wire [35:0] \o_w$93[0] ;
-  wire [15:0] \o_w$93[0].q ;
-  wire [3:0] \o_w$93[0].q[0] ;
-  wire [3:0] \o_w$93[0].q[1] ;
-  wire [3:0] \o_w$93[0].q[2] ;
-  wire [3:0] \o_w$93[0].q[3] ;
-  wire [15:0] \o_w$93[0].scale ;
-  wire [3:0] \o_w$93[0].zero ;
-  wire [35:0] \o_w$95 ;
-  wire [35:0] \o_w$95[0] ;
-  wire [15:0] \o_w$95[0].q ;
-  wire [3:0] \o_w$95[0].q[0] ;
-  wire [3:0] \o_w$95[0].q[1] ;
-  wire [3:0] \o_w$95[0].q[2] ;
-  wire [3:0] \o_w$95[0].q[3] ;
-  wire [15:0] \o_w$95[0].scale ;
-  wire [3:0] \o_w$95[0].zero ;
+  wire [35:0] \o_w$73 ;
+  wire [35:0] \o_w$73[0] ;
+  wire [15:0] \o_w$73[0].q ;
+  wire [3:0] \o_w$73[0].q[0] ;
+  wire [3:0] \o_w$73[0].q[1] ;
+  wire [3:0] \o_w$73[0].q[2] ;
+  wire [3:0] \o_w$73[0].q[3] ;
+  wire [15:0] \o_w$73[0].scale ;
+  wire [3:0] \o_w$73[0].zero ;
+  wire [35:0] \o_w$78 ;
+  wire [35:0] \o_w$78[0] ;
+  wire [15:0] \o_w$78[0].q ;
+  wire [3:0] \o_w$78[0].q[0] ;
+  wire [3:0] \o_w$78[0].q[1] ;
+  wire [3:0] \o_w$78[0].q[2] ;
+  wire [3:0] \o_w$78[0].q[3] ;
+  wire [15:0] \o_w$78[0].scale ;
+  wire [3:0] \o_w$78[0].zero ;
+  wire [35:0] \o_w$80 ;
+  wire [35:0] \o_w$80[0] ;
+  wire [15:0] \o_w$80[0].q ;
+  wire [3:0] \o_w$80[0].q[0] ;
+  wire [3:0] \o_w$80[0].q[1] ;
+  wire [3:0] \o_w$80[0].q[2] ;
+  wire [3:0] \o_w$80[0].q[3] ;
+  wire [15:0] \o_w$80[0].scale ;
+  wire [3:0] \o_w$80[0].zero ;
+  wire [35:0] \o_w$82 ;
+  wire [35:0] \o_w$82[0] ;
+  wire [15:0] \o_w$82[0].q ;
+  wire [3:0] \o_w$82[0].q[0] ;
+  wire [3:0] \o_w$82[0].q[1] ;
+  wire [3:0] \o_w$82[0].q[2] ;
+  wire [3:0] \o_w$82[0].q[3] ;
+  wire [15:0] \o_w$82[0].scale ;
+  wire [3:0] \o_w$82[0].zero ;
+  wire [35:0] \o_w$88 ;
+  wire [35:0] \o_w$88[0] ;
+  wire [15:0] \o_w$88[0].q ;
+  wire [3:0] \o_w$88[0].q[0] ;
+  wire [3:0] \o_w$88[0].q[1] ;
+  wire [3:0] \o_w$88[0].q[2] ;
+  wire [3:0] \o_w$88[0].q[3] ;
+  wire [15:0] \o_w$88[0].scale ;
+  wire [3:0] \o_w$88[0].zero ;
+  wire [35:0] \o_w$90 ;
+  wire [35:0] \o_w$90[0] ;
+  wire [15:0] \o_w$90[0].q ;
+  wire [3:0] \o_w$90[0].q[0] ;
+  wire [3:0] \o_w$90[0].q[1] ;
+  wire [3:0] \o_w$90[0].q[2] ;
+  wire [3:0] \o_w$90[0].q[3] ;
+  wire [15:0] \o_w$90[0].scale ;
+  wire [3:0] \o_w$90[0].zero ;
+  wire [35:0] \o_w$92 ;
+  wire [35:0] \o_w$92[0] ;
+  wire [15:0] \o_w$92[0].q ;
+  wire [3:0] \o_w$92[0].q[0] ;
+  wire [3:0] \o_w$92[0].q[1] ;
+  wire [3:0] \o_w$92[0].q[2] ;
+  wire [3:0] \o_w$92[0].q[3] ;
+  wire [15:0] \o_w$92[0].scale ;
+  wire [3:0] \o_w$92[0].zero ;
+  wire [35:0] \o_w$98 ;
+  wire [35:0] \o_w$98[0] ;
+  wire [15:0] \o_w$98[0].q ;
+  wire [3:0] \o_w$98[0].q[0] ;
+  wire [3:0] \o_w$98[0].q[1] ;
+  wire [3:0] \o_w$98[0].q[2] ;
+  wire [3:0] \o_w$98[0].q[3] ;
+  wire [15:0] \o_w$98[0].scale ;
+  wire [3:0] \o_w$98[0].zero ;
   wire [35:0] \o_w[0] ;
   wire [15:0] \o_w[0].q ;
   wire [3:0] \o_w[0].q[0] ;
@@ -3225,61 +3227,104 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   reg row3_done_d2 = 1'h0;
   input rst;
   wire rst;
+  wire [35:0] w0_eff;
+  wire [15:0] \w0_eff.q ;
+  wire [3:0] \w0_eff.q[0] ;
+  wire [3:0] \w0_eff.q[1] ;
+  wire [3:0] \w0_eff.q[2] ;
+  wire [3:0] \w0_eff.q[3] ;
+  wire [15:0] \w0_eff.scale ;
+  wire [3:0] \w0_eff.zero ;
+  reg [35:0] w0_held = 36'h000000000;
+  wire [15:0] \w0_held.q ;
+  wire [3:0] \w0_held.q[0] ;
+  wire [3:0] \w0_held.q[1] ;
+  wire [3:0] \w0_held.q[2] ;
+  wire [3:0] \w0_held.q[3] ;
+  wire [15:0] \w0_held.scale ;
+  wire [3:0] \w0_held.zero ;
+  wire [35:0] w1_eff;
+  wire [15:0] \w1_eff.q ;
+  wire [3:0] \w1_eff.q[0] ;
+  wire [3:0] \w1_eff.q[1] ;
+  wire [3:0] \w1_eff.q[2] ;
+  wire [3:0] \w1_eff.q[3] ;
+  wire [15:0] \w1_eff.scale ;
+  wire [3:0] \w1_eff.zero ;
+  reg [35:0] w1_held = 36'h000000000;
+  wire [15:0] \w1_held.q ;
+  wire [3:0] \w1_held.q[0] ;
+  wire [3:0] \w1_held.q[1] ;
+  wire [3:0] \w1_held.q[2] ;
+  wire [3:0] \w1_held.q[3] ;
+  wire [15:0] \w1_held.scale ;
+  wire [3:0] \w1_held.zero ;
+  wire [35:0] w2_eff;
+  wire [15:0] \w2_eff.q ;
+  wire [3:0] \w2_eff.q[0] ;
+  wire [3:0] \w2_eff.q[1] ;
+  wire [3:0] \w2_eff.q[2] ;
+  wire [3:0] \w2_eff.q[3] ;
+  wire [15:0] \w2_eff.scale ;
+  wire [3:0] \w2_eff.zero ;
+  reg [35:0] w2_held = 36'h000000000;
+  wire [15:0] \w2_held.q ;
+  wire [3:0] \w2_held.q[0] ;
+  wire [3:0] \w2_held.q[1] ;
+  wire [3:0] \w2_held.q[2] ;
+  wire [3:0] \w2_held.q[3] ;
+  wire [15:0] \w2_held.scale ;
+  wire [3:0] \w2_held.zero ;
   (* init = 36'h000000000 *)
-  wire [35:0] w1_d1;
-  wire [15:0] \w1_d1.q ;
-  wire [3:0] \w1_d1.q[0] ;
-  wire [3:0] \w1_d1.q[1] ;
-  wire [3:0] \w1_d1.q[2] ;
-  wire [3:0] \w1_d1.q[3] ;
-  wire [15:0] \w1_d1.scale ;
-  wire [3:0] \w1_d1.zero ;
-  reg [35:0] w2_d1 = 36'h000000000;
-  wire [15:0] \w2_d1.q ;
-  wire [3:0] \w2_d1.q[0] ;
-  wire [3:0] \w2_d1.q[1] ;
-  wire [3:0] \w2_d1.q[2] ;
-  wire [3:0] \w2_d1.q[3] ;
-  wire [15:0] \w2_d1.scale ;
-  wire [3:0] \w2_d1.zero ;
+  wire [35:0] w2_held_d1;
+  wire [15:0] \w2_held_d1.q ;
+  wire [3:0] \w2_held_d1.q[0] ;
+  wire [3:0] \w2_held_d1.q[1] ;
+  wire [3:0] \w2_held_d1.q[2] ;
+  wire [3:0] \w2_held_d1.q[3] ;
+  wire [15:0] \w2_held_d1.scale ;
+  wire [3:0] \w2_held_d1.zero ;
+  wire [35:0] w3_eff;
+  wire [15:0] \w3_eff.q ;
+  wire [3:0] \w3_eff.q[0] ;
+  wire [3:0] \w3_eff.q[1] ;
+  wire [3:0] \w3_eff.q[2] ;
+  wire [3:0] \w3_eff.q[3] ;
+  wire [15:0] \w3_eff.scale ;
+  wire [3:0] \w3_eff.zero ;
+  reg [35:0] w3_held = 36'h000000000;
+  wire [15:0] \w3_held.q ;
+  wire [3:0] \w3_held.q[0] ;
+  wire [3:0] \w3_held.q[1] ;
+  wire [3:0] \w3_held.q[2] ;
+  wire [3:0] \w3_held.q[3] ;
+  wire [15:0] \w3_held.scale ;
+  wire [3:0] \w3_held.zero ;
+  reg [35:0] w3_held_d1 = 36'h000000000;
+  wire [15:0] \w3_held_d1.q ;
+  wire [3:0] \w3_held_d1.q[0] ;
+  wire [3:0] \w3_held_d1.q[1] ;
+  wire [3:0] \w3_held_d1.q[2] ;
+  wire [3:0] \w3_held_d1.q[3] ;
+  wire [15:0] \w3_held_d1.scale ;
+  wire [3:0] \w3_held_d1.zero ;
   (* init = 36'h000000000 *)
-  wire [35:0] w2_d2;
-  wire [15:0] \w2_d2.q ;
-  wire [3:0] \w2_d2.q[0] ;
-  wire [3:0] \w2_d2.q[1] ;
-  wire [3:0] \w2_d2.q[2] ;
-  wire [3:0] \w2_d2.q[3] ;
-  wire [15:0] \w2_d2.scale ;
-  wire [3:0] \w2_d2.zero ;
-  reg [35:0] w3_d1 = 36'h000000000;
-  wire [15:0] \w3_d1.q ;
-  wire [3:0] \w3_d1.q[0] ;
-  wire [3:0] \w3_d1.q[1] ;
-  wire [3:0] \w3_d1.q[2] ;
-  wire [3:0] \w3_d1.q[3] ;
-  wire [15:0] \w3_d1.scale ;
-  wire [3:0] \w3_d1.zero ;
-  reg [35:0] w3_d2 = 36'h000000000;
-  wire [15:0] \w3_d2.q ;
-  wire [3:0] \w3_d2.q[0] ;
-  wire [3:0] \w3_d2.q[1] ;
-  wire [3:0] \w3_d2.q[2] ;
-  wire [3:0] \w3_d2.q[3] ;
-  wire [15:0] \w3_d2.scale ;
-  wire [3:0] \w3_d2.zero ;
-  (* init = 36'h000000000 *)
-  wire [35:0] w3_d3;
-  wire [15:0] \w3_d3.q ;
-  wire [3:0] \w3_d3.q[0] ;
-  wire [3:0] \w3_d3.q[1] ;
-  wire [3:0] \w3_d3.q[2] ;
-  wire [3:0] \w3_d3.q[3] ;
-  wire [15:0] \w3_d3.scale ;
-  wire [3:0] \w3_d3.zero ;
-  assign \$1  = \o_ctl$131 [0] & \o_ctl$131 [3];
-  assign \$2  = \o_ctl$133 [0] & \o_ctl$133 [3];
-  assign \$3  = \o_ctl$135 [0] & \o_ctl$135 [3];
-  assign \$4  = \o_ctl$137 [0] & \o_ctl$137 [3];
+  wire [35:0] w3_held_d2;
+  wire [15:0] \w3_held_d2.q ;
+  wire [3:0] \w3_held_d2.q[0] ;
+  wire [3:0] \w3_held_d2.q[1] ;
+  wire [3:0] \w3_held_d2.q[2] ;
+  wire [3:0] \w3_held_d2.q[3] ;
+  wire [15:0] \w3_held_d2.scale ;
+  wire [3:0] \w3_held_d2.zero ;
+  assign w0_eff = i_ctl[1] ? i_w[35:0] : w0_held;
+  assign w1_eff = i_ctl[1] ? i_w[71:36] : w1_held;
+  assign w2_eff = i_ctl[1] ? i_w[107:72] : w2_held;
+  assign w3_eff = i_ctl[1] ? i_w[143:108] : w3_held;
+  assign \$1  = \o_ctl$136 [0] & \o_ctl$136 [3];
+  assign \$2  = \o_ctl$138 [0] & \o_ctl$138 [3];
+  assign \$3  = \o_ctl$140 [0] & \o_ctl$140 [3];
+  assign \$4  = \o_ctl$142 [0] & \o_ctl$142 [3];
   always @(posedge clk)
     \i_a$16  <= \$5 ;
   always @(posedge clk)
@@ -3305,199 +3350,201 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   always @(posedge clk)
     \i_ctl$50  <= \$16 ;
   always @(posedge clk)
-    \i_w$72  <= \$17 ;
+    w0_held <= \$17 ;
   always @(posedge clk)
-    w2_d1 <= \$18 ;
+    w1_held <= \$18 ;
   always @(posedge clk)
-    \i_w$80  <= \$19 ;
+    w2_held <= \$19 ;
   always @(posedge clk)
-    w3_d1 <= \$20 ;
+    \i_w$85  <= \$20 ;
   always @(posedge clk)
-    w3_d2 <= \$21 ;
+    w3_held <= \$21 ;
   always @(posedge clk)
-    \i_w$88  <= \$22 ;
+    w3_held_d1 <= \$22 ;
   always @(posedge clk)
-    row0_done_d1 <= \$23 ;
+    \i_w$95  <= \$23 ;
   always @(posedge clk)
-    row0_done_d2 <= \$24 ;
+    row0_done_d1 <= \$24 ;
   always @(posedge clk)
-    row1_done_d1 <= \$25 ;
+    row0_done_d2 <= \$25 ;
   always @(posedge clk)
-    row1_done_d2 <= \$26 ;
+    row1_done_d1 <= \$26 ;
   always @(posedge clk)
-    row2_done_d1 <= \$27 ;
+    row1_done_d2 <= \$27 ;
   always @(posedge clk)
-    row2_done_d2 <= \$28 ;
+    row2_done_d1 <= \$28 ;
   always @(posedge clk)
-    row3_done_d1 <= \$29 ;
+    row2_done_d2 <= \$29 ;
   always @(posedge clk)
-    row3_done_d2 <= \$30 ;
+    row3_done_d1 <= \$30 ;
+  always @(posedge clk)
+    row3_done_d2 <= \$31 ;
   \array_mixpe_w4a16_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
-    .o_w(\i_w$66 ),
+    .o_w(\i_w$68 ),
     .pe_0_0__i_a(\i_a$1 [63:0]),
-    .pe_0_0__i_ctl(i_ctl),
-    .pe_0_0__i_w(\i_w$65 [35:0]),
+    .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$101 ),
-    .o_w(\i_w$74 ),
+    .o_psum(\o_psum$108 ),
+    .o_w(\i_w$77 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(\i_ctl$6 ),
-    .pe_0_0__i_w(\i_w$72 ),
+    .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$102 ),
-    .o_w(\i_w$82 ),
+    .o_psum(\o_psum$109 ),
+    .o_w(\i_w$87 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_ctl(\i_ctl$10 ),
-    .pe_0_0__i_w(\i_w$80 ),
+    .pe_0_0__i_w(\i_w$85 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$131 ),
-    .o_psum(\o_psum$103 ),
-    .o_w(\i_w$90 ),
+    .i_ctl(\i_ctl$14 ),
+    .o_ctl(\o_ctl$136 ),
+    .o_psum(\o_psum$110 ),
+    .o_w(\i_w$97 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_ctl(\i_ctl$14 ),
-    .pe_0_0__i_w(\i_w$88 ),
+    .pe_0_0__i_w(\i_w$95 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$105 ),
-    .o_w(\i_w$68 ),
+    .o_psum(\o_psum$112 ),
+    .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$16 ),
-    .pe_0_0__i_ctl(\i_ctl$18 ),
-    .pe_0_0__i_w(\i_w$66 ),
+    .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$106 ),
-    .o_w(\i_w$76 ),
+    .o_psum(\o_psum$113 ),
+    .o_w(\i_w$79 ),
     .pe_0_0__i_a(\i_a$20 ),
-    .pe_0_0__i_ctl(\i_ctl$22 ),
-    .pe_0_0__i_w(\i_w$74 ),
+    .pe_0_0__i_w(\i_w$77 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$107 ),
-    .o_w(\i_w$84 ),
+    .o_psum(\o_psum$114 ),
+    .o_w(\i_w$89 ),
     .pe_0_0__i_a(\i_a$24 ),
-    .pe_0_0__i_ctl(\i_ctl$26 ),
-    .pe_0_0__i_w(\i_w$82 ),
+    .pe_0_0__i_w(\i_w$87 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$133 ),
-    .o_psum(\o_psum$108 ),
-    .o_w(\i_w$92 ),
+    .i_ctl(\i_ctl$30 ),
+    .o_ctl(\o_ctl$138 ),
+    .o_psum(\o_psum$115 ),
+    .o_w(\i_w$99 ),
     .pe_0_0__i_a(\i_a$28 ),
-    .pe_0_0__i_ctl(\i_ctl$30 ),
-    .pe_0_0__i_w(\i_w$90 ),
+    .pe_0_0__i_w(\i_w$97 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$110 ),
-    .o_w(\i_w$70 ),
+    .o_psum(\o_psum$117 ),
+    .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$32 ),
-    .pe_0_0__i_ctl(\i_ctl$34 ),
-    .pe_0_0__i_w(\i_w$68 ),
+    .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$111 ),
-    .o_w(\i_w$78 ),
+    .o_psum(\o_psum$118 ),
+    .o_w(\i_w$81 ),
     .pe_0_0__i_a(\i_a$36 ),
-    .pe_0_0__i_ctl(\i_ctl$38 ),
-    .pe_0_0__i_w(\i_w$76 ),
+    .pe_0_0__i_w(\i_w$79 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$112 ),
-    .o_w(\i_w$86 ),
+    .o_psum(\o_psum$119 ),
+    .o_w(\i_w$91 ),
     .pe_0_0__i_a(\i_a$40 ),
-    .pe_0_0__i_ctl(\i_ctl$42 ),
-    .pe_0_0__i_w(\i_w$84 ),
+    .pe_0_0__i_w(\i_w$89 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$135 ),
-    .o_psum(\o_psum$113 ),
-    .o_w(\i_w$94 ),
+    .i_ctl(\i_ctl$46 ),
+    .o_ctl(\o_ctl$140 ),
+    .o_psum(\o_psum$120 ),
+    .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$44 ),
-    .pe_0_0__i_ctl(\i_ctl$46 ),
-    .pe_0_0__i_w(\i_w$92 ),
+    .pe_0_0__i_w(\i_w$99 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$115 ),
+    .o_psum(\o_psum$122 ),
     .pe_0_0__i_a(\i_a$48 ),
-    .pe_0_0__i_ctl(\i_ctl$50 ),
-    .pe_0_0__i_w(\i_w$70 ),
+    .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$116 ),
+    .o_psum(\o_psum$123 ),
     .pe_0_0__i_a(\i_a$52 ),
-    .pe_0_0__i_ctl(\i_ctl$54 ),
-    .pe_0_0__i_w(\i_w$78 ),
+    .pe_0_0__i_w(\i_w$81 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$117 ),
+    .o_psum(\o_psum$124 ),
     .pe_0_0__i_a(\i_a$56 ),
-    .pe_0_0__i_ctl(\i_ctl$58 ),
-    .pe_0_0__i_w(\i_w$86 ),
+    .pe_0_0__i_w(\i_w$91 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$137 ),
-    .o_psum(\o_psum$118 ),
+    .i_ctl(\i_ctl$62 ),
+    .o_ctl(\o_ctl$142 ),
+    .o_psum(\o_psum$125 ),
     .pe_0_0__i_a(\i_a$60 ),
-    .pe_0_0__i_ctl(\i_ctl$62 ),
-    .pe_0_0__i_w(\i_w$94 ),
+    .pe_0_0__i_w(\i_w$101 ),
     .rst(rst)
   );
   always @* begin
@@ -3537,27 +3584,27 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
     o_row = 128'h00000000000000000000000000000000;
     if (row0_done_d2) begin
       o_row[31:0] = o_psum;
-      o_row[63:32] = \o_psum$101 ;
-      o_row[95:64] = \o_psum$102 ;
-      o_row[127:96] = \o_psum$103 ;
+      o_row[63:32] = \o_psum$108 ;
+      o_row[95:64] = \o_psum$109 ;
+      o_row[127:96] = \o_psum$110 ;
     end
     if (row1_done_d2) begin
-      o_row[31:0] = \o_psum$105 ;
-      o_row[63:32] = \o_psum$106 ;
-      o_row[95:64] = \o_psum$107 ;
-      o_row[127:96] = \o_psum$108 ;
+      o_row[31:0] = \o_psum$112 ;
+      o_row[63:32] = \o_psum$113 ;
+      o_row[95:64] = \o_psum$114 ;
+      o_row[127:96] = \o_psum$115 ;
     end
     if (row2_done_d2) begin
-      o_row[31:0] = \o_psum$110 ;
-      o_row[63:32] = \o_psum$111 ;
-      o_row[95:64] = \o_psum$112 ;
-      o_row[127:96] = \o_psum$113 ;
+      o_row[31:0] = \o_psum$117 ;
+      o_row[63:32] = \o_psum$118 ;
+      o_row[95:64] = \o_psum$119 ;
+      o_row[127:96] = \o_psum$120 ;
     end
     if (row3_done_d2) begin
-      o_row[31:0] = \o_psum$115 ;
-      o_row[63:32] = \o_psum$116 ;
-      o_row[95:64] = \o_psum$117 ;
-      o_row[127:96] = \o_psum$118 ;
+      o_row[31:0] = \o_psum$122 ;
+      o_row[63:32] = \o_psum$123 ;
+      o_row[95:64] = \o_psum$124 ;
+      o_row[127:96] = \o_psum$125 ;
     end
   end
   always @* begin
@@ -3646,100 +3693,107 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = \i_w$65 [71:36];
+    \$17  = w0_eff;
     if (rst) begin
       \$17  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = \i_w$65 [107:72];
+    \$18  = w1_eff;
     if (rst) begin
       \$18  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = w2_d1;
+    \$19  = w2_eff;
     if (rst) begin
       \$19  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = \i_w$65 [143:108];
+    \$20  = w2_held;
     if (rst) begin
       \$20  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = w3_d1;
+    \$21  = w3_eff;
     if (rst) begin
       \$21  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = w3_d2;
+    \$22  = w3_held;
     if (rst) begin
       \$22  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = \$1 ;
+    \$23  = w3_held_d1;
     if (rst) begin
-      \$23  = 1'h0;
+      \$23  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = row0_done_d1;
+    \$24  = \$1 ;
     if (rst) begin
       \$24  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = \$2 ;
+    \$25  = row0_done_d1;
     if (rst) begin
       \$25  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = row1_done_d1;
+    \$26  = \$2 ;
     if (rst) begin
       \$26  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = \$3 ;
+    \$27  = row1_done_d1;
     if (rst) begin
       \$27  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = row2_done_d1;
+    \$28  = \$3 ;
     if (rst) begin
       \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = \$4 ;
+    \$29  = row2_done_d1;
     if (rst) begin
       \$29  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = row3_done_d1;
+    \$30  = \$4 ;
     if (rst) begin
       \$30  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$31  = row3_done_d1;
+    if (rst) begin
+      \$31  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [63:0];
@@ -3774,22 +3828,22 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   assign \o_ctl$59  = \i_ctl$58 ;
   assign \o_a$61  = \i_a$60 ;
   assign \o_ctl$63  = \i_ctl$62 ;
-  assign i_w = \i_w$65 [35:0];
-  assign o_w = \i_w$66 ;
-  assign \o_w$69  = \i_w$68 ;
+  assign \i_w$67  = w0_eff;
+  assign o_w = \i_w$68 ;
   assign \o_w$71  = \i_w$70 ;
-  assign w1_d1 = \i_w$72 ;
-  assign \o_w$75  = \i_w$74 ;
-  assign \o_w$77  = \i_w$76 ;
-  assign \o_w$79  = \i_w$78 ;
-  assign w2_d2 = \i_w$80 ;
-  assign \o_w$83  = \i_w$82 ;
-  assign \o_w$85  = \i_w$84 ;
-  assign \o_w$87  = \i_w$86 ;
-  assign w3_d3 = \i_w$88 ;
-  assign \o_w$91  = \i_w$90 ;
-  assign \o_w$93  = \i_w$92 ;
-  assign \o_w$95  = \i_w$94 ;
+  assign \o_w$73  = \i_w$72 ;
+  assign \i_w$76  = w1_held;
+  assign \o_w$78  = \i_w$77 ;
+  assign \o_w$80  = \i_w$79 ;
+  assign \o_w$82  = \i_w$81 ;
+  assign w2_held_d1 = \i_w$85 ;
+  assign \o_w$88  = \i_w$87 ;
+  assign \o_w$90  = \i_w$89 ;
+  assign \o_w$92  = \i_w$91 ;
+  assign w3_held_d2 = \i_w$95 ;
+  assign \o_w$98  = \i_w$97 ;
+  assign \o_w$100  = \i_w$99 ;
+  assign \o_w$102  = \i_w$101 ;
   assign \i_a[0]  = \i_a$1 [63:0];
   assign \i_a[0][0]  = \i_a$1 [15:0];
   assign \i_a[0][1]  = \i_a$1 [31:16];
@@ -4150,62 +4204,60 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   assign \o_ctl$63[0].first  = \i_ctl$62 [2];
   assign \o_ctl$63[0].last  = \i_ctl$62 [3];
   assign \o_ctl$63[0].group_end  = \i_ctl$62 [4];
-  assign \i_w[0]  = \i_w$65 [35:0];
-  assign \i_w[0].q  = \i_w$65 [15:0];
-  assign \i_w[0].q[0]  = \i_w$65 [3:0];
-  assign \i_w[0].q[1]  = \i_w$65 [7:4];
-  assign \i_w[0].q[2]  = \i_w$65 [11:8];
-  assign \i_w[0].q[3]  = \i_w$65 [15:12];
-  assign \i_w[0].zero  = \i_w$65 [19:16];
-  assign \i_w[0].scale  = \i_w$65 [35:20];
-  assign \i_w$65[0]  = \i_w$65 [35:0];
-  assign \i_w$65[0].q  = \i_w$65 [15:0];
-  assign \i_w$65[0].q[0]  = \i_w$65 [3:0];
-  assign \i_w$65[0].q[1]  = \i_w$65 [7:4];
-  assign \i_w$65[0].q[2]  = \i_w$65 [11:8];
-  assign \i_w$65[0].q[3]  = \i_w$65 [15:12];
-  assign \i_w$65[0].zero  = \i_w$65 [19:16];
-  assign \i_w$65[0].scale  = \i_w$65 [35:20];
-  assign \i_w$65[1]  = \i_w$65 [71:36];
-  assign \i_w$65[1].q  = \i_w$65 [51:36];
-  assign \i_w$65[1].q[0]  = \i_w$65 [39:36];
-  assign \i_w$65[1].q[1]  = \i_w$65 [43:40];
-  assign \i_w$65[1].q[2]  = \i_w$65 [47:44];
-  assign \i_w$65[1].q[3]  = \i_w$65 [51:48];
-  assign \i_w$65[1].zero  = \i_w$65 [55:52];
-  assign \i_w$65[1].scale  = \i_w$65 [71:56];
-  assign \i_w$65[2]  = \i_w$65 [107:72];
-  assign \i_w$65[2].q  = \i_w$65 [87:72];
-  assign \i_w$65[2].q[0]  = \i_w$65 [75:72];
-  assign \i_w$65[2].q[1]  = \i_w$65 [79:76];
-  assign \i_w$65[2].q[2]  = \i_w$65 [83:80];
-  assign \i_w$65[2].q[3]  = \i_w$65 [87:84];
-  assign \i_w$65[2].zero  = \i_w$65 [91:88];
-  assign \i_w$65[2].scale  = \i_w$65 [107:92];
-  assign \i_w$65[3]  = \i_w$65 [143:108];
-  assign \i_w$65[3].q  = \i_w$65 [123:108];
-  assign \i_w$65[3].q[0]  = \i_w$65 [111:108];
-  assign \i_w$65[3].q[1]  = \i_w$65 [115:112];
-  assign \i_w$65[3].q[2]  = \i_w$65 [119:116];
-  assign \i_w$65[3].q[3]  = \i_w$65 [123:120];
-  assign \i_w$65[3].zero  = \i_w$65 [127:124];
-  assign \i_w$65[3].scale  = \i_w$65 [143:128];
-  assign \i_w$66[0]  = \i_w$66 ;
-  assign \i_w$66[0].q  = \i_w$66 [15:0];
-  assign \i_w$66[0].q[0]  = \i_w$66 [3:0];
-  assign \i_w$66[0].q[1]  = \i_w$66 [7:4];
-  assign \i_w$66[0].q[2]  = \i_w$66 [11:8];
-  assign \i_w$66[0].q[3]  = \i_w$66 [15:12];
-  assign \i_w$66[0].zero  = \i_w$66 [19:16];
-  assign \i_w$66[0].scale  = \i_w$66 [35:20];
-  assign \o_w[0]  = \i_w$66 ;
-  assign \o_w[0].q  = \i_w$66 [15:0];
-  assign \o_w[0].q[0]  = \i_w$66 [3:0];
-  assign \o_w[0].q[1]  = \i_w$66 [7:4];
-  assign \o_w[0].q[2]  = \i_w$66 [11:8];
-  assign \o_w[0].q[3]  = \i_w$66 [15:12];
-  assign \o_w[0].zero  = \i_w$66 [19:16];
-  assign \o_w[0].scale  = \i_w$66 [35:20];
+  assign \w0_eff.q  = w0_eff[15:0];
+  assign \w0_eff.q[0]  = w0_eff[3:0];
+  assign \w0_eff.q[1]  = w0_eff[7:4];
+  assign \w0_eff.q[2]  = w0_eff[11:8];
+  assign \w0_eff.q[3]  = w0_eff[15:12];
+  assign \w0_eff.zero  = w0_eff[19:16];
+  assign \w0_eff.scale  = w0_eff[35:20];
+  assign \w0_held.q  = w0_held[15:0];
+  assign \w0_held.q[0]  = w0_held[3:0];
+  assign \w0_held.q[1]  = w0_held[7:4];
+  assign \w0_held.q[2]  = w0_held[11:8];
+  assign \w0_held.q[3]  = w0_held[15:12];
+  assign \w0_held.zero  = w0_held[19:16];
+  assign \w0_held.scale  = w0_held[35:20];
+  assign \i_w[0]  = i_w[35:0];
+  assign \i_w[0].q  = i_w[15:0];
+  assign \i_w[0].q[0]  = i_w[3:0];
+  assign \i_w[0].q[1]  = i_w[7:4];
+  assign \i_w[0].q[2]  = i_w[11:8];
+  assign \i_w[0].q[3]  = i_w[15:12];
+  assign \i_w[0].zero  = i_w[19:16];
+  assign \i_w[0].scale  = i_w[35:20];
+  assign \i_w[1]  = i_w[71:36];
+  assign \i_w[1].q  = i_w[51:36];
+  assign \i_w[1].q[0]  = i_w[39:36];
+  assign \i_w[1].q[1]  = i_w[43:40];
+  assign \i_w[1].q[2]  = i_w[47:44];
+  assign \i_w[1].q[3]  = i_w[51:48];
+  assign \i_w[1].zero  = i_w[55:52];
+  assign \i_w[1].scale  = i_w[71:56];
+  assign \i_w[2]  = i_w[107:72];
+  assign \i_w[2].q  = i_w[87:72];
+  assign \i_w[2].q[0]  = i_w[75:72];
+  assign \i_w[2].q[1]  = i_w[79:76];
+  assign \i_w[2].q[2]  = i_w[83:80];
+  assign \i_w[2].q[3]  = i_w[87:84];
+  assign \i_w[2].zero  = i_w[91:88];
+  assign \i_w[2].scale  = i_w[107:92];
+  assign \i_w[3]  = i_w[143:108];
+  assign \i_w[3].q  = i_w[123:108];
+  assign \i_w[3].q[0]  = i_w[111:108];
+  assign \i_w[3].q[1]  = i_w[115:112];
+  assign \i_w[3].q[2]  = i_w[119:116];
+  assign \i_w[3].q[3]  = i_w[123:120];
+  assign \i_w[3].zero  = i_w[127:124];
+  assign \i_w[3].scale  = i_w[143:128];
+  assign \i_w$67[0]  = w0_eff;
+  assign \i_w$67[0].q  = w0_eff[15:0];
+  assign \i_w$67[0].q[0]  = w0_eff[3:0];
+  assign \i_w$67[0].q[1]  = w0_eff[7:4];
+  assign \i_w$67[0].q[2]  = w0_eff[11:8];
+  assign \i_w$67[0].q[3]  = w0_eff[15:12];
+  assign \i_w$67[0].zero  = w0_eff[19:16];
+  assign \i_w$67[0].scale  = w0_eff[35:20];
   assign \i_w$68[0]  = \i_w$68 ;
   assign \i_w$68[0].q  = \i_w$68 [15:0];
   assign \i_w$68[0].q[0]  = \i_w$68 [3:0];
@@ -4214,14 +4266,14 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   assign \i_w$68[0].q[3]  = \i_w$68 [15:12];
   assign \i_w$68[0].zero  = \i_w$68 [19:16];
   assign \i_w$68[0].scale  = \i_w$68 [35:20];
-  assign \o_w$69[0]  = \i_w$68 ;
-  assign \o_w$69[0].q  = \i_w$68 [15:0];
-  assign \o_w$69[0].q[0]  = \i_w$68 [3:0];
-  assign \o_w$69[0].q[1]  = \i_w$68 [7:4];
-  assign \o_w$69[0].q[2]  = \i_w$68 [11:8];
-  assign \o_w$69[0].q[3]  = \i_w$68 [15:12];
-  assign \o_w$69[0].zero  = \i_w$68 [19:16];
-  assign \o_w$69[0].scale  = \i_w$68 [35:20];
+  assign \o_w[0]  = \i_w$68 ;
+  assign \o_w[0].q  = \i_w$68 [15:0];
+  assign \o_w[0].q[0]  = \i_w$68 [3:0];
+  assign \o_w[0].q[1]  = \i_w$68 [7:4];
+  assign \o_w[0].q[2]  = \i_w$68 [11:8];
+  assign \o_w[0].q[3]  = \i_w$68 [15:12];
+  assign \o_w[0].zero  = \i_w$68 [19:16];
+  assign \o_w[0].scale  = \i_w$68 [35:20];
   assign \i_w$70[0]  = \i_w$70 ;
   assign \i_w$70[0].q  = \i_w$70 [15:0];
   assign \i_w$70[0].q[0]  = \i_w$70 [3:0];
@@ -4246,223 +4298,274 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   assign \i_w$72[0].q[3]  = \i_w$72 [15:12];
   assign \i_w$72[0].zero  = \i_w$72 [19:16];
   assign \i_w$72[0].scale  = \i_w$72 [35:20];
-  assign \w1_d1.q  = \i_w$72 [15:0];
-  assign \w1_d1.q[0]  = \i_w$72 [3:0];
-  assign \w1_d1.q[1]  = \i_w$72 [7:4];
-  assign \w1_d1.q[2]  = \i_w$72 [11:8];
-  assign \w1_d1.q[3]  = \i_w$72 [15:12];
-  assign \w1_d1.zero  = \i_w$72 [19:16];
-  assign \w1_d1.scale  = \i_w$72 [35:20];
-  assign \i_w$74[0]  = \i_w$74 ;
-  assign \i_w$74[0].q  = \i_w$74 [15:0];
-  assign \i_w$74[0].q[0]  = \i_w$74 [3:0];
-  assign \i_w$74[0].q[1]  = \i_w$74 [7:4];
-  assign \i_w$74[0].q[2]  = \i_w$74 [11:8];
-  assign \i_w$74[0].q[3]  = \i_w$74 [15:12];
-  assign \i_w$74[0].zero  = \i_w$74 [19:16];
-  assign \i_w$74[0].scale  = \i_w$74 [35:20];
-  assign \o_w$75[0]  = \i_w$74 ;
-  assign \o_w$75[0].q  = \i_w$74 [15:0];
-  assign \o_w$75[0].q[0]  = \i_w$74 [3:0];
-  assign \o_w$75[0].q[1]  = \i_w$74 [7:4];
-  assign \o_w$75[0].q[2]  = \i_w$74 [11:8];
-  assign \o_w$75[0].q[3]  = \i_w$74 [15:12];
-  assign \o_w$75[0].zero  = \i_w$74 [19:16];
-  assign \o_w$75[0].scale  = \i_w$74 [35:20];
-  assign \i_w$76[0]  = \i_w$76 ;
-  assign \i_w$76[0].q  = \i_w$76 [15:0];
-  assign \i_w$76[0].q[0]  = \i_w$76 [3:0];
-  assign \i_w$76[0].q[1]  = \i_w$76 [7:4];
-  assign \i_w$76[0].q[2]  = \i_w$76 [11:8];
-  assign \i_w$76[0].q[3]  = \i_w$76 [15:12];
-  assign \i_w$76[0].zero  = \i_w$76 [19:16];
-  assign \i_w$76[0].scale  = \i_w$76 [35:20];
-  assign \o_w$77[0]  = \i_w$76 ;
-  assign \o_w$77[0].q  = \i_w$76 [15:0];
-  assign \o_w$77[0].q[0]  = \i_w$76 [3:0];
-  assign \o_w$77[0].q[1]  = \i_w$76 [7:4];
-  assign \o_w$77[0].q[2]  = \i_w$76 [11:8];
-  assign \o_w$77[0].q[3]  = \i_w$76 [15:12];
-  assign \o_w$77[0].zero  = \i_w$76 [19:16];
-  assign \o_w$77[0].scale  = \i_w$76 [35:20];
-  assign \i_w$78[0]  = \i_w$78 ;
-  assign \i_w$78[0].q  = \i_w$78 [15:0];
-  assign \i_w$78[0].q[0]  = \i_w$78 [3:0];
-  assign \i_w$78[0].q[1]  = \i_w$78 [7:4];
-  assign \i_w$78[0].q[2]  = \i_w$78 [11:8];
-  assign \i_w$78[0].q[3]  = \i_w$78 [15:12];
-  assign \i_w$78[0].zero  = \i_w$78 [19:16];
-  assign \i_w$78[0].scale  = \i_w$78 [35:20];
-  assign \o_w$79[0]  = \i_w$78 ;
-  assign \o_w$79[0].q  = \i_w$78 [15:0];
-  assign \o_w$79[0].q[0]  = \i_w$78 [3:0];
-  assign \o_w$79[0].q[1]  = \i_w$78 [7:4];
-  assign \o_w$79[0].q[2]  = \i_w$78 [11:8];
-  assign \o_w$79[0].q[3]  = \i_w$78 [15:12];
-  assign \o_w$79[0].zero  = \i_w$78 [19:16];
-  assign \o_w$79[0].scale  = \i_w$78 [35:20];
-  assign \i_w$80[0]  = \i_w$80 ;
-  assign \i_w$80[0].q  = \i_w$80 [15:0];
-  assign \i_w$80[0].q[0]  = \i_w$80 [3:0];
-  assign \i_w$80[0].q[1]  = \i_w$80 [7:4];
-  assign \i_w$80[0].q[2]  = \i_w$80 [11:8];
-  assign \i_w$80[0].q[3]  = \i_w$80 [15:12];
-  assign \i_w$80[0].zero  = \i_w$80 [19:16];
-  assign \i_w$80[0].scale  = \i_w$80 [35:20];
-  assign \w2_d2.q  = \i_w$80 [15:0];
-  assign \w2_d2.q[0]  = \i_w$80 [3:0];
-  assign \w2_d2.q[1]  = \i_w$80 [7:4];
-  assign \w2_d2.q[2]  = \i_w$80 [11:8];
-  assign \w2_d2.q[3]  = \i_w$80 [15:12];
-  assign \w2_d2.zero  = \i_w$80 [19:16];
-  assign \w2_d2.scale  = \i_w$80 [35:20];
-  assign \i_w$82[0]  = \i_w$82 ;
-  assign \i_w$82[0].q  = \i_w$82 [15:0];
-  assign \i_w$82[0].q[0]  = \i_w$82 [3:0];
-  assign \i_w$82[0].q[1]  = \i_w$82 [7:4];
-  assign \i_w$82[0].q[2]  = \i_w$82 [11:8];
-  assign \i_w$82[0].q[3]  = \i_w$82 [15:12];
-  assign \i_w$82[0].zero  = \i_w$82 [19:16];
-  assign \i_w$82[0].scale  = \i_w$82 [35:20];
-  assign \o_w$83[0]  = \i_w$82 ;
-  assign \o_w$83[0].q  = \i_w$82 [15:0];
-  assign \o_w$83[0].q[0]  = \i_w$82 [3:0];
-  assign \o_w$83[0].q[1]  = \i_w$82 [7:4];
-  assign \o_w$83[0].q[2]  = \i_w$82 [11:8];
-  assign \o_w$83[0].q[3]  = \i_w$82 [15:12];
-  assign \o_w$83[0].zero  = \i_w$82 [19:16];
-  assign \o_w$83[0].scale  = \i_w$82 [35:20];
-  assign \i_w$84[0]  = \i_w$84 ;
-  assign \i_w$84[0].q  = \i_w$84 [15:0];
-  assign \i_w$84[0].q[0]  = \i_w$84 [3:0];
-  assign \i_w$84[0].q[1]  = \i_w$84 [7:4];
-  assign \i_w$84[0].q[2]  = \i_w$84 [11:8];
-  assign \i_w$84[0].q[3]  = \i_w$84 [15:12];
-  assign \i_w$84[0].zero  = \i_w$84 [19:16];
-  assign \i_w$84[0].scale  = \i_w$84 [35:20];
-  assign \o_w$85[0]  = \i_w$84 ;
-  assign \o_w$85[0].q  = \i_w$84 [15:0];
-  assign \o_w$85[0].q[0]  = \i_w$84 [3:0];
-  assign \o_w$85[0].q[1]  = \i_w$84 [7:4];
-  assign \o_w$85[0].q[2]  = \i_w$84 [11:8];
-  assign \o_w$85[0].q[3]  = \i_w$84 [15:12];
-  assign \o_w$85[0].zero  = \i_w$84 [19:16];
-  assign \o_w$85[0].scale  = \i_w$84 [35:20];
-  assign \i_w$86[0]  = \i_w$86 ;
-  assign \i_w$86[0].q  = \i_w$86 [15:0];
-  assign \i_w$86[0].q[0]  = \i_w$86 [3:0];
-  assign \i_w$86[0].q[1]  = \i_w$86 [7:4];
-  assign \i_w$86[0].q[2]  = \i_w$86 [11:8];
-  assign \i_w$86[0].q[3]  = \i_w$86 [15:12];
-  assign \i_w$86[0].zero  = \i_w$86 [19:16];
-  assign \i_w$86[0].scale  = \i_w$86 [35:20];
-  assign \o_w$87[0]  = \i_w$86 ;
-  assign \o_w$87[0].q  = \i_w$86 [15:0];
-  assign \o_w$87[0].q[0]  = \i_w$86 [3:0];
-  assign \o_w$87[0].q[1]  = \i_w$86 [7:4];
-  assign \o_w$87[0].q[2]  = \i_w$86 [11:8];
-  assign \o_w$87[0].q[3]  = \i_w$86 [15:12];
-  assign \o_w$87[0].zero  = \i_w$86 [19:16];
-  assign \o_w$87[0].scale  = \i_w$86 [35:20];
-  assign \i_w$88[0]  = \i_w$88 ;
-  assign \i_w$88[0].q  = \i_w$88 [15:0];
-  assign \i_w$88[0].q[0]  = \i_w$88 [3:0];
-  assign \i_w$88[0].q[1]  = \i_w$88 [7:4];
-  assign \i_w$88[0].q[2]  = \i_w$88 [11:8];
-  assign \i_w$88[0].q[3]  = \i_w$88 [15:12];
-  assign \i_w$88[0].zero  = \i_w$88 [19:16];
-  assign \i_w$88[0].scale  = \i_w$88 [35:20];
-  assign \w3_d3.q  = \i_w$88 [15:0];
-  assign \w3_d3.q[0]  = \i_w$88 [3:0];
-  assign \w3_d3.q[1]  = \i_w$88 [7:4];
-  assign \w3_d3.q[2]  = \i_w$88 [11:8];
-  assign \w3_d3.q[3]  = \i_w$88 [15:12];
-  assign \w3_d3.zero  = \i_w$88 [19:16];
-  assign \w3_d3.scale  = \i_w$88 [35:20];
-  assign \i_w$90[0]  = \i_w$90 ;
-  assign \i_w$90[0].q  = \i_w$90 [15:0];
-  assign \i_w$90[0].q[0]  = \i_w$90 [3:0];
-  assign \i_w$90[0].q[1]  = \i_w$90 [7:4];
-  assign \i_w$90[0].q[2]  = \i_w$90 [11:8];
-  assign \i_w$90[0].q[3]  = \i_w$90 [15:12];
-  assign \i_w$90[0].zero  = \i_w$90 [19:16];
-  assign \i_w$90[0].scale  = \i_w$90 [35:20];
-  assign \o_w$91[0]  = \i_w$90 ;
-  assign \o_w$91[0].q  = \i_w$90 [15:0];
-  assign \o_w$91[0].q[0]  = \i_w$90 [3:0];
-  assign \o_w$91[0].q[1]  = \i_w$90 [7:4];
-  assign \o_w$91[0].q[2]  = \i_w$90 [11:8];
-  assign \o_w$91[0].q[3]  = \i_w$90 [15:12];
-  assign \o_w$91[0].zero  = \i_w$90 [19:16];
-  assign \o_w$91[0].scale  = \i_w$90 [35:20];
-  assign \i_w$92[0]  = \i_w$92 ;
-  assign \i_w$92[0].q  = \i_w$92 [15:0];
-  assign \i_w$92[0].q[0]  = \i_w$92 [3:0];
-  assign \i_w$92[0].q[1]  = \i_w$92 [7:4];
-  assign \i_w$92[0].q[2]  = \i_w$92 [11:8];
-  assign \i_w$92[0].q[3]  = \i_w$92 [15:12];
-  assign \i_w$92[0].zero  = \i_w$92 [19:16];
-  assign \i_w$92[0].scale  = \i_w$92 [35:20];
-  assign \o_w$93[0]  = \i_w$92 ;
-  assign \o_w$93[0].q  = \i_w$92 [15:0];
-  assign \o_w$93[0].q[0]  = \i_w$92 [3:0];
-  assign \o_w$93[0].q[1]  = \i_w$92 [7:4];
-  assign \o_w$93[0].q[2]  = \i_w$92 [11:8];
-  assign \o_w$93[0].q[3]  = \i_w$92 [15:12];
-  assign \o_w$93[0].zero  = \i_w$92 [19:16];
-  assign \o_w$93[0].scale  = \i_w$92 [35:20];
-  assign \i_w$94[0]  = \i_w$94 ;
-  assign \i_w$94[0].q  = \i_w$94 [15:0];
-  assign \i_w$94[0].q[0]  = \i_w$94 [3:0];
-  assign \i_w$94[0].q[1]  = \i_w$94 [7:4];
-  assign \i_w$94[0].q[2]  = \i_w$94 [11:8];
-  assign \i_w$94[0].q[3]  = \i_w$94 [15:12];
-  assign \i_w$94[0].zero  = \i_w$94 [19:16];
-  assign \i_w$94[0].scale  = \i_w$94 [35:20];
-  assign \o_w$95[0]  = \i_w$94 ;
-  assign \o_w$95[0].q  = \i_w$94 [15:0];
-  assign \o_w$95[0].q[0]  = \i_w$94 [3:0];
-  assign \o_w$95[0].q[1]  = \i_w$94 [7:4];
-  assign \o_w$95[0].q[2]  = \i_w$94 [11:8];
-  assign \o_w$95[0].q[3]  = \i_w$94 [15:12];
-  assign \o_w$95[0].zero  = \i_w$94 [19:16];
-  assign \o_w$95[0].scale  = \i_w$94 [35:20];
+  assign \o_w$73[0]  = \i_w$72 ;
+  assign \o_w$73[0].q  = \i_w$72 [15:0];
+  assign \o_w$73[0].q[0]  = \i_w$72 [3:0];
+  assign \o_w$73[0].q[1]  = \i_w$72 [7:4];
+  assign \o_w$73[0].q[2]  = \i_w$72 [11:8];
+  assign \o_w$73[0].q[3]  = \i_w$72 [15:12];
+  assign \o_w$73[0].zero  = \i_w$72 [19:16];
+  assign \o_w$73[0].scale  = \i_w$72 [35:20];
+  assign \w1_eff.q  = w1_eff[15:0];
+  assign \w1_eff.q[0]  = w1_eff[3:0];
+  assign \w1_eff.q[1]  = w1_eff[7:4];
+  assign \w1_eff.q[2]  = w1_eff[11:8];
+  assign \w1_eff.q[3]  = w1_eff[15:12];
+  assign \w1_eff.zero  = w1_eff[19:16];
+  assign \w1_eff.scale  = w1_eff[35:20];
+  assign \w1_held.q  = w1_held[15:0];
+  assign \w1_held.q[0]  = w1_held[3:0];
+  assign \w1_held.q[1]  = w1_held[7:4];
+  assign \w1_held.q[2]  = w1_held[11:8];
+  assign \w1_held.q[3]  = w1_held[15:12];
+  assign \w1_held.zero  = w1_held[19:16];
+  assign \w1_held.scale  = w1_held[35:20];
+  assign \i_w$76[0]  = w1_held;
+  assign \i_w$76[0].q  = w1_held[15:0];
+  assign \i_w$76[0].q[0]  = w1_held[3:0];
+  assign \i_w$76[0].q[1]  = w1_held[7:4];
+  assign \i_w$76[0].q[2]  = w1_held[11:8];
+  assign \i_w$76[0].q[3]  = w1_held[15:12];
+  assign \i_w$76[0].zero  = w1_held[19:16];
+  assign \i_w$76[0].scale  = w1_held[35:20];
+  assign \i_w$77[0]  = \i_w$77 ;
+  assign \i_w$77[0].q  = \i_w$77 [15:0];
+  assign \i_w$77[0].q[0]  = \i_w$77 [3:0];
+  assign \i_w$77[0].q[1]  = \i_w$77 [7:4];
+  assign \i_w$77[0].q[2]  = \i_w$77 [11:8];
+  assign \i_w$77[0].q[3]  = \i_w$77 [15:12];
+  assign \i_w$77[0].zero  = \i_w$77 [19:16];
+  assign \i_w$77[0].scale  = \i_w$77 [35:20];
+  assign \o_w$78[0]  = \i_w$77 ;
+  assign \o_w$78[0].q  = \i_w$77 [15:0];
+  assign \o_w$78[0].q[0]  = \i_w$77 [3:0];
+  assign \o_w$78[0].q[1]  = \i_w$77 [7:4];
+  assign \o_w$78[0].q[2]  = \i_w$77 [11:8];
+  assign \o_w$78[0].q[3]  = \i_w$77 [15:12];
+  assign \o_w$78[0].zero  = \i_w$77 [19:16];
+  assign \o_w$78[0].scale  = \i_w$77 [35:20];
+  assign \i_w$79[0]  = \i_w$79 ;
+  assign \i_w$79[0].q  = \i_w$79 [15:0];
+  assign \i_w$79[0].q[0]  = \i_w$79 [3:0];
+  assign \i_w$79[0].q[1]  = \i_w$79 [7:4];
+  assign \i_w$79[0].q[2]  = \i_w$79 [11:8];
+  assign \i_w$79[0].q[3]  = \i_w$79 [15:12];
+  assign \i_w$79[0].zero  = \i_w$79 [19:16];
+  assign \i_w$79[0].scale  = \i_w$79 [35:20];
+  assign \o_w$80[0]  = \i_w$79 ;
+  assign \o_w$80[0].q  = \i_w$79 [15:0];
+  assign \o_w$80[0].q[0]  = \i_w$79 [3:0];
+  assign \o_w$80[0].q[1]  = \i_w$79 [7:4];
+  assign \o_w$80[0].q[2]  = \i_w$79 [11:8];
+  assign \o_w$80[0].q[3]  = \i_w$79 [15:12];
+  assign \o_w$80[0].zero  = \i_w$79 [19:16];
+  assign \o_w$80[0].scale  = \i_w$79 [35:20];
+  assign \i_w$81[0]  = \i_w$81 ;
+  assign \i_w$81[0].q  = \i_w$81 [15:0];
+  assign \i_w$81[0].q[0]  = \i_w$81 [3:0];
+  assign \i_w$81[0].q[1]  = \i_w$81 [7:4];
+  assign \i_w$81[0].q[2]  = \i_w$81 [11:8];
+  assign \i_w$81[0].q[3]  = \i_w$81 [15:12];
+  assign \i_w$81[0].zero  = \i_w$81 [19:16];
+  assign \i_w$81[0].scale  = \i_w$81 [35:20];
+  assign \o_w$82[0]  = \i_w$81 ;
+  assign \o_w$82[0].q  = \i_w$81 [15:0];
+  assign \o_w$82[0].q[0]  = \i_w$81 [3:0];
+  assign \o_w$82[0].q[1]  = \i_w$81 [7:4];
+  assign \o_w$82[0].q[2]  = \i_w$81 [11:8];
+  assign \o_w$82[0].q[3]  = \i_w$81 [15:12];
+  assign \o_w$82[0].zero  = \i_w$81 [19:16];
+  assign \o_w$82[0].scale  = \i_w$81 [35:20];
+  assign \w2_eff.q  = w2_eff[15:0];
+  assign \w2_eff.q[0]  = w2_eff[3:0];
+  assign \w2_eff.q[1]  = w2_eff[7:4];
+  assign \w2_eff.q[2]  = w2_eff[11:8];
+  assign \w2_eff.q[3]  = w2_eff[15:12];
+  assign \w2_eff.zero  = w2_eff[19:16];
+  assign \w2_eff.scale  = w2_eff[35:20];
+  assign \w2_held.q  = w2_held[15:0];
+  assign \w2_held.q[0]  = w2_held[3:0];
+  assign \w2_held.q[1]  = w2_held[7:4];
+  assign \w2_held.q[2]  = w2_held[11:8];
+  assign \w2_held.q[3]  = w2_held[15:12];
+  assign \w2_held.zero  = w2_held[19:16];
+  assign \w2_held.scale  = w2_held[35:20];
+  assign \i_w$85[0]  = \i_w$85 ;
+  assign \i_w$85[0].q  = \i_w$85 [15:0];
+  assign \i_w$85[0].q[0]  = \i_w$85 [3:0];
+  assign \i_w$85[0].q[1]  = \i_w$85 [7:4];
+  assign \i_w$85[0].q[2]  = \i_w$85 [11:8];
+  assign \i_w$85[0].q[3]  = \i_w$85 [15:12];
+  assign \i_w$85[0].zero  = \i_w$85 [19:16];
+  assign \i_w$85[0].scale  = \i_w$85 [35:20];
+  assign \w2_held_d1.q  = \i_w$85 [15:0];
+  assign \w2_held_d1.q[0]  = \i_w$85 [3:0];
+  assign \w2_held_d1.q[1]  = \i_w$85 [7:4];
+  assign \w2_held_d1.q[2]  = \i_w$85 [11:8];
+  assign \w2_held_d1.q[3]  = \i_w$85 [15:12];
+  assign \w2_held_d1.zero  = \i_w$85 [19:16];
+  assign \w2_held_d1.scale  = \i_w$85 [35:20];
+  assign \i_w$87[0]  = \i_w$87 ;
+  assign \i_w$87[0].q  = \i_w$87 [15:0];
+  assign \i_w$87[0].q[0]  = \i_w$87 [3:0];
+  assign \i_w$87[0].q[1]  = \i_w$87 [7:4];
+  assign \i_w$87[0].q[2]  = \i_w$87 [11:8];
+  assign \i_w$87[0].q[3]  = \i_w$87 [15:12];
+  assign \i_w$87[0].zero  = \i_w$87 [19:16];
+  assign \i_w$87[0].scale  = \i_w$87 [35:20];
+  assign \o_w$88[0]  = \i_w$87 ;
+  assign \o_w$88[0].q  = \i_w$87 [15:0];
+  assign \o_w$88[0].q[0]  = \i_w$87 [3:0];
+  assign \o_w$88[0].q[1]  = \i_w$87 [7:4];
+  assign \o_w$88[0].q[2]  = \i_w$87 [11:8];
+  assign \o_w$88[0].q[3]  = \i_w$87 [15:12];
+  assign \o_w$88[0].zero  = \i_w$87 [19:16];
+  assign \o_w$88[0].scale  = \i_w$87 [35:20];
+  assign \i_w$89[0]  = \i_w$89 ;
+  assign \i_w$89[0].q  = \i_w$89 [15:0];
+  assign \i_w$89[0].q[0]  = \i_w$89 [3:0];
+  assign \i_w$89[0].q[1]  = \i_w$89 [7:4];
+  assign \i_w$89[0].q[2]  = \i_w$89 [11:8];
+  assign \i_w$89[0].q[3]  = \i_w$89 [15:12];
+  assign \i_w$89[0].zero  = \i_w$89 [19:16];
+  assign \i_w$89[0].scale  = \i_w$89 [35:20];
+  assign \o_w$90[0]  = \i_w$89 ;
+  assign \o_w$90[0].q  = \i_w$89 [15:0];
+  assign \o_w$90[0].q[0]  = \i_w$89 [3:0];
+  assign \o_w$90[0].q[1]  = \i_w$89 [7:4];
+  assign \o_w$90[0].q[2]  = \i_w$89 [11:8];
+  assign \o_w$90[0].q[3]  = \i_w$89 [15:12];
+  assign \o_w$90[0].zero  = \i_w$89 [19:16];
+  assign \o_w$90[0].scale  = \i_w$89 [35:20];
+  assign \i_w$91[0]  = \i_w$91 ;
+  assign \i_w$91[0].q  = \i_w$91 [15:0];
+  assign \i_w$91[0].q[0]  = \i_w$91 [3:0];
+  assign \i_w$91[0].q[1]  = \i_w$91 [7:4];
+  assign \i_w$91[0].q[2]  = \i_w$91 [11:8];
+  assign \i_w$91[0].q[3]  = \i_w$91 [15:12];
+  assign \i_w$91[0].zero  = \i_w$91 [19:16];
+  assign \i_w$91[0].scale  = \i_w$91 [35:20];
+  assign \o_w$92[0]  = \i_w$91 ;
+  assign \o_w$92[0].q  = \i_w$91 [15:0];
+  assign \o_w$92[0].q[0]  = \i_w$91 [3:0];
+  assign \o_w$92[0].q[1]  = \i_w$91 [7:4];
+  assign \o_w$92[0].q[2]  = \i_w$91 [11:8];
+  assign \o_w$92[0].q[3]  = \i_w$91 [15:12];
+  assign \o_w$92[0].zero  = \i_w$91 [19:16];
+  assign \o_w$92[0].scale  = \i_w$91 [35:20];
+  assign \w3_eff.q  = w3_eff[15:0];
+  assign \w3_eff.q[0]  = w3_eff[3:0];
+  assign \w3_eff.q[1]  = w3_eff[7:4];
+  assign \w3_eff.q[2]  = w3_eff[11:8];
+  assign \w3_eff.q[3]  = w3_eff[15:12];
+  assign \w3_eff.zero  = w3_eff[19:16];
+  assign \w3_eff.scale  = w3_eff[35:20];
+  assign \w3_held.q  = w3_held[15:0];
+  assign \w3_held.q[0]  = w3_held[3:0];
+  assign \w3_held.q[1]  = w3_held[7:4];
+  assign \w3_held.q[2]  = w3_held[11:8];
+  assign \w3_held.q[3]  = w3_held[15:12];
+  assign \w3_held.zero  = w3_held[19:16];
+  assign \w3_held.scale  = w3_held[35:20];
+  assign \i_w$95[0]  = \i_w$95 ;
+  assign \i_w$95[0].q  = \i_w$95 [15:0];
+  assign \i_w$95[0].q[0]  = \i_w$95 [3:0];
+  assign \i_w$95[0].q[1]  = \i_w$95 [7:4];
+  assign \i_w$95[0].q[2]  = \i_w$95 [11:8];
+  assign \i_w$95[0].q[3]  = \i_w$95 [15:12];
+  assign \i_w$95[0].zero  = \i_w$95 [19:16];
+  assign \i_w$95[0].scale  = \i_w$95 [35:20];
+  assign \w3_held_d2.q  = \i_w$95 [15:0];
+  assign \w3_held_d2.q[0]  = \i_w$95 [3:0];
+  assign \w3_held_d2.q[1]  = \i_w$95 [7:4];
+  assign \w3_held_d2.q[2]  = \i_w$95 [11:8];
+  assign \w3_held_d2.q[3]  = \i_w$95 [15:12];
+  assign \w3_held_d2.zero  = \i_w$95 [19:16];
+  assign \w3_held_d2.scale  = \i_w$95 [35:20];
+  assign \i_w$97[0]  = \i_w$97 ;
+  assign \i_w$97[0].q  = \i_w$97 [15:0];
+  assign \i_w$97[0].q[0]  = \i_w$97 [3:0];
+  assign \i_w$97[0].q[1]  = \i_w$97 [7:4];
+  assign \i_w$97[0].q[2]  = \i_w$97 [11:8];
+  assign \i_w$97[0].q[3]  = \i_w$97 [15:12];
+  assign \i_w$97[0].zero  = \i_w$97 [19:16];
+  assign \i_w$97[0].scale  = \i_w$97 [35:20];
+  assign \o_w$98[0]  = \i_w$97 ;
+  assign \o_w$98[0].q  = \i_w$97 [15:0];
+  assign \o_w$98[0].q[0]  = \i_w$97 [3:0];
+  assign \o_w$98[0].q[1]  = \i_w$97 [7:4];
+  assign \o_w$98[0].q[2]  = \i_w$97 [11:8];
+  assign \o_w$98[0].q[3]  = \i_w$97 [15:12];
+  assign \o_w$98[0].zero  = \i_w$97 [19:16];
+  assign \o_w$98[0].scale  = \i_w$97 [35:20];
+  assign \i_w$99[0]  = \i_w$99 ;
+  assign \i_w$99[0].q  = \i_w$99 [15:0];
+  assign \i_w$99[0].q[0]  = \i_w$99 [3:0];
+  assign \i_w$99[0].q[1]  = \i_w$99 [7:4];
+  assign \i_w$99[0].q[2]  = \i_w$99 [11:8];
+  assign \i_w$99[0].q[3]  = \i_w$99 [15:12];
+  assign \i_w$99[0].zero  = \i_w$99 [19:16];
+  assign \i_w$99[0].scale  = \i_w$99 [35:20];
+  assign \o_w$100[0]  = \i_w$99 ;
+  assign \o_w$100[0].q  = \i_w$99 [15:0];
+  assign \o_w$100[0].q[0]  = \i_w$99 [3:0];
+  assign \o_w$100[0].q[1]  = \i_w$99 [7:4];
+  assign \o_w$100[0].q[2]  = \i_w$99 [11:8];
+  assign \o_w$100[0].q[3]  = \i_w$99 [15:12];
+  assign \o_w$100[0].zero  = \i_w$99 [19:16];
+  assign \o_w$100[0].scale  = \i_w$99 [35:20];
+  assign \i_w$101[0]  = \i_w$101 ;
+  assign \i_w$101[0].q  = \i_w$101 [15:0];
+  assign \i_w$101[0].q[0]  = \i_w$101 [3:0];
+  assign \i_w$101[0].q[1]  = \i_w$101 [7:4];
+  assign \i_w$101[0].q[2]  = \i_w$101 [11:8];
+  assign \i_w$101[0].q[3]  = \i_w$101 [15:12];
+  assign \i_w$101[0].zero  = \i_w$101 [19:16];
+  assign \i_w$101[0].scale  = \i_w$101 [35:20];
+  assign \o_w$102[0]  = \i_w$101 ;
+  assign \o_w$102[0].q  = \i_w$101 [15:0];
+  assign \o_w$102[0].q[0]  = \i_w$101 [3:0];
+  assign \o_w$102[0].q[1]  = \i_w$101 [7:4];
+  assign \o_w$102[0].q[2]  = \i_w$101 [11:8];
+  assign \o_w$102[0].q[3]  = \i_w$101 [15:12];
+  assign \o_w$102[0].zero  = \i_w$101 [19:16];
+  assign \o_w$102[0].scale  = \i_w$101 [35:20];
   assign \o_row[0]  = o_row[31:0];
   assign \o_row[1]  = o_row[63:32];
   assign \o_row[2]  = o_row[95:64];
   assign \o_row[3]  = o_row[127:96];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$101[0]  = \o_psum$101 ;
-  assign \o_psum$101[0][0]  = \o_psum$101 ;
-  assign \o_psum$102[0]  = \o_psum$102 ;
-  assign \o_psum$102[0][0]  = \o_psum$102 ;
-  assign \o_psum$103[0]  = \o_psum$103 ;
-  assign \o_psum$103[0][0]  = \o_psum$103 ;
-  assign \o_psum$105[0]  = \o_psum$105 ;
-  assign \o_psum$105[0][0]  = \o_psum$105 ;
-  assign \o_psum$106[0]  = \o_psum$106 ;
-  assign \o_psum$106[0][0]  = \o_psum$106 ;
-  assign \o_psum$107[0]  = \o_psum$107 ;
-  assign \o_psum$107[0][0]  = \o_psum$107 ;
   assign \o_psum$108[0]  = \o_psum$108 ;
   assign \o_psum$108[0][0]  = \o_psum$108 ;
+  assign \o_psum$109[0]  = \o_psum$109 ;
+  assign \o_psum$109[0][0]  = \o_psum$109 ;
   assign \o_psum$110[0]  = \o_psum$110 ;
   assign \o_psum$110[0][0]  = \o_psum$110 ;
-  assign \o_psum$111[0]  = \o_psum$111 ;
-  assign \o_psum$111[0][0]  = \o_psum$111 ;
   assign \o_psum$112[0]  = \o_psum$112 ;
   assign \o_psum$112[0][0]  = \o_psum$112 ;
   assign \o_psum$113[0]  = \o_psum$113 ;
   assign \o_psum$113[0][0]  = \o_psum$113 ;
+  assign \o_psum$114[0]  = \o_psum$114 ;
+  assign \o_psum$114[0][0]  = \o_psum$114 ;
   assign \o_psum$115[0]  = \o_psum$115 ;
   assign \o_psum$115[0][0]  = \o_psum$115 ;
-  assign \o_psum$116[0]  = \o_psum$116 ;
-  assign \o_psum$116[0][0]  = \o_psum$116 ;
   assign \o_psum$117[0]  = \o_psum$117 ;
   assign \o_psum$117[0][0]  = \o_psum$117 ;
   assign \o_psum$118[0]  = \o_psum$118 ;
   assign \o_psum$118[0][0]  = \o_psum$118 ;
+  assign \o_psum$119[0]  = \o_psum$119 ;
+  assign \o_psum$119[0][0]  = \o_psum$119 ;
+  assign \o_psum$120[0]  = \o_psum$120 ;
+  assign \o_psum$120[0][0]  = \o_psum$120 ;
+  assign \o_psum$122[0]  = \o_psum$122 ;
+  assign \o_psum$122[0][0]  = \o_psum$122 ;
+  assign \o_psum$123[0]  = \o_psum$123 ;
+  assign \o_psum$123[0][0]  = \o_psum$123 ;
+  assign \o_psum$124[0]  = \o_psum$124 ;
+  assign \o_psum$124[0][0]  = \o_psum$124 ;
+  assign \o_psum$125[0]  = \o_psum$125 ;
+  assign \o_psum$125[0][0]  = \o_psum$125 ;
   assign \a2_d1[0]  = a2_d1[15:0];
   assign \a2_d1[1]  = a2_d1[31:16];
   assign \a2_d1[2]  = a2_d1[47:32];
@@ -4490,54 +4593,40 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_vali
   assign \ctl3_d2.first  = ctl3_d2[2];
   assign \ctl3_d2.last  = ctl3_d2[3];
   assign \ctl3_d2.group_end  = ctl3_d2[4];
-  assign \w2_d1.q  = w2_d1[15:0];
-  assign \w2_d1.q[0]  = w2_d1[3:0];
-  assign \w2_d1.q[1]  = w2_d1[7:4];
-  assign \w2_d1.q[2]  = w2_d1[11:8];
-  assign \w2_d1.q[3]  = w2_d1[15:12];
-  assign \w2_d1.zero  = w2_d1[19:16];
-  assign \w2_d1.scale  = w2_d1[35:20];
-  assign \w3_d1.q  = w3_d1[15:0];
-  assign \w3_d1.q[0]  = w3_d1[3:0];
-  assign \w3_d1.q[1]  = w3_d1[7:4];
-  assign \w3_d1.q[2]  = w3_d1[11:8];
-  assign \w3_d1.q[3]  = w3_d1[15:12];
-  assign \w3_d1.zero  = w3_d1[19:16];
-  assign \w3_d1.scale  = w3_d1[35:20];
-  assign \w3_d2.q  = w3_d2[15:0];
-  assign \w3_d2.q[0]  = w3_d2[3:0];
-  assign \w3_d2.q[1]  = w3_d2[7:4];
-  assign \w3_d2.q[2]  = w3_d2[11:8];
-  assign \w3_d2.q[3]  = w3_d2[15:12];
-  assign \w3_d2.zero  = w3_d2[19:16];
-  assign \w3_d2.scale  = w3_d2[35:20];
-  assign \o_ctl$131[0]  = \o_ctl$131 ;
-  assign \o_ctl$131[0].valid  = \o_ctl$131 [0];
-  assign \o_ctl$131[0].load_w  = \o_ctl$131 [1];
-  assign \o_ctl$131[0].first  = \o_ctl$131 [2];
-  assign \o_ctl$131[0].last  = \o_ctl$131 [3];
-  assign \o_ctl$131[0].group_end  = \o_ctl$131 [4];
-  assign \o_ctl$133[0]  = \o_ctl$133 ;
-  assign \o_ctl$133[0].valid  = \o_ctl$133 [0];
-  assign \o_ctl$133[0].load_w  = \o_ctl$133 [1];
-  assign \o_ctl$133[0].first  = \o_ctl$133 [2];
-  assign \o_ctl$133[0].last  = \o_ctl$133 [3];
-  assign \o_ctl$133[0].group_end  = \o_ctl$133 [4];
-  assign \o_ctl$135[0]  = \o_ctl$135 ;
-  assign \o_ctl$135[0].valid  = \o_ctl$135 [0];
-  assign \o_ctl$135[0].load_w  = \o_ctl$135 [1];
-  assign \o_ctl$135[0].first  = \o_ctl$135 [2];
-  assign \o_ctl$135[0].last  = \o_ctl$135 [3];
-  assign \o_ctl$135[0].group_end  = \o_ctl$135 [4];
-  assign \o_ctl$137[0]  = \o_ctl$137 ;
-  assign \o_ctl$137[0].valid  = \o_ctl$137 [0];
-  assign \o_ctl$137[0].load_w  = \o_ctl$137 [1];
-  assign \o_ctl$137[0].first  = \o_ctl$137 [2];
-  assign \o_ctl$137[0].last  = \o_ctl$137 [3];
-  assign \o_ctl$137[0].group_end  = \o_ctl$137 [4];
+  assign \w3_held_d1.q  = w3_held_d1[15:0];
+  assign \w3_held_d1.q[0]  = w3_held_d1[3:0];
+  assign \w3_held_d1.q[1]  = w3_held_d1[7:4];
+  assign \w3_held_d1.q[2]  = w3_held_d1[11:8];
+  assign \w3_held_d1.q[3]  = w3_held_d1[15:12];
+  assign \w3_held_d1.zero  = w3_held_d1[19:16];
+  assign \w3_held_d1.scale  = w3_held_d1[35:20];
+  assign \o_ctl$136[0]  = \o_ctl$136 ;
+  assign \o_ctl$136[0].valid  = \o_ctl$136 [0];
+  assign \o_ctl$136[0].load_w  = \o_ctl$136 [1];
+  assign \o_ctl$136[0].first  = \o_ctl$136 [2];
+  assign \o_ctl$136[0].last  = \o_ctl$136 [3];
+  assign \o_ctl$136[0].group_end  = \o_ctl$136 [4];
+  assign \o_ctl$138[0]  = \o_ctl$138 ;
+  assign \o_ctl$138[0].valid  = \o_ctl$138 [0];
+  assign \o_ctl$138[0].load_w  = \o_ctl$138 [1];
+  assign \o_ctl$138[0].first  = \o_ctl$138 [2];
+  assign \o_ctl$138[0].last  = \o_ctl$138 [3];
+  assign \o_ctl$138[0].group_end  = \o_ctl$138 [4];
+  assign \o_ctl$140[0]  = \o_ctl$140 ;
+  assign \o_ctl$140[0].valid  = \o_ctl$140 [0];
+  assign \o_ctl$140[0].load_w  = \o_ctl$140 [1];
+  assign \o_ctl$140[0].first  = \o_ctl$140 [2];
+  assign \o_ctl$140[0].last  = \o_ctl$140 [3];
+  assign \o_ctl$140[0].group_end  = \o_ctl$140 [4];
+  assign \o_ctl$142[0]  = \o_ctl$142 ;
+  assign \o_ctl$142[0].valid  = \o_ctl$142 [0];
+  assign \o_ctl$142[0].load_w  = \o_ctl$142 [1];
+  assign \o_ctl$142[0].first  = \o_ctl$142 [2];
+  assign \o_ctl$142[0].last  = \o_ctl$142 [3];
+  assign \o_ctl$142[0].group_end  = \o_ctl$142 [4];
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4547,6 +4636,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4600,7 +4690,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4654,7 +4743,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4675,12 +4763,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -4734,9 +4822,11 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4746,6 +4836,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4799,7 +4890,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4853,7 +4943,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4874,12 +4963,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -4933,9 +5022,11 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4945,6 +5036,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4998,7 +5090,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5052,7 +5143,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5073,12 +5163,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -5132,9 +5222,11 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5144,6 +5236,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5196,7 +5289,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5250,7 +5342,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5271,12 +5362,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -5330,9 +5421,11 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl,
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5342,6 +5435,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5395,7 +5489,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5449,7 +5542,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5470,12 +5562,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -5529,9 +5621,11 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5541,6 +5635,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5594,7 +5689,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5648,7 +5742,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5669,12 +5762,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -5728,9 +5821,11 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5740,6 +5835,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5793,7 +5889,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5847,7 +5942,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5868,12 +5962,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -5927,9 +6021,11 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5939,6 +6035,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5991,7 +6088,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6045,7 +6141,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6066,12 +6161,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -6125,9 +6220,11 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6137,205 +6234,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [35:0] i_w;
-  wire [35:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [15:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  output [63:0] o_a;
-  wire [63:0] o_a;
-  wire [63:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [15:0] \o_a[0][1] ;
-  wire [15:0] \o_a[0][2] ;
-  wire [15:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [35:0] o_w;
-  wire [35:0] o_w;
-  wire [35:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [63:0] pe_0_0__i_a;
-  wire [63:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [15:0] \pe_0_0__i_a[1] ;
-  wire [15:0] \pe_0_0__i_a[2] ;
-  wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [35:0] pe_0_0__i_w;
-  wire [35:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [15:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [63:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [15:0] \pe_0_0__o_a[1] ;
-  wire [15:0] \pe_0_0__o_a[2] ;
-  wire [15:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [35:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [15:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a16_os_4x4__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
-  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
-  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[35:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[35:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[15:0];
-  assign \o_a[0][1]  = o_a[31:16];
-  assign \o_a[0][2]  = o_a[47:32];
-  assign \o_a[0][3]  = o_a[63:48];
-  assign \pe_0_0__o_a[0]  = o_a[15:0];
-  assign \pe_0_0__o_a[1]  = o_a[31:16];
-  assign \pe_0_0__o_a[2]  = o_a[47:32];
-  assign \pe_0_0__o_a[3]  = o_a[63:48];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[35:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[35:20];
-endmodule
-
-module \array_mixpe_w4a16_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [63:0] i_a;
-  wire [63:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  wire [15:0] \i_a[0][1] ;
-  wire [15:0] \i_a[0][2] ;
-  wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6389,7 +6288,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6443,7 +6341,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6464,12 +6361,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -6523,9 +6420,11 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6535,6 +6434,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6588,7 +6488,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6642,7 +6541,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6663,12 +6561,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -6722,9 +6620,11 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6734,6 +6634,207 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [35:0] i_w;
+  wire [35:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [63:0] o_a;
+  wire [63:0] o_a;
+  wire [63:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [15:0] \o_a[0][1] ;
+  wire [15:0] \o_a[0][2] ;
+  wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [35:0] o_w;
+  wire [35:0] o_w;
+  wire [35:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [63:0] pe_0_0__i_a;
+  wire [63:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [15:0] \pe_0_0__i_a[1] ;
+  wire [15:0] \pe_0_0__i_a[2] ;
+  wire [15:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [35:0] pe_0_0__i_w;
+  wire [35:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [63:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [15:0] \pe_0_0__o_a[1] ;
+  wire [15:0] \pe_0_0__o_a[2] ;
+  wire [15:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [35:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a16_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
+  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
+  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[35:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[35:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[15:0];
+  assign \o_a[0][1]  = o_a[31:16];
+  assign \o_a[0][2]  = o_a[47:32];
+  assign \o_a[0][3]  = o_a[63:48];
+  assign \pe_0_0__o_a[0]  = o_a[15:0];
+  assign \pe_0_0__o_a[1]  = o_a[31:16];
+  assign \pe_0_0__o_a[2]  = o_a[47:32];
+  assign \pe_0_0__o_a[3]  = o_a[63:48];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[35:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a16_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [63:0] i_a;
+  wire [63:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [15:0] \i_a[0][1] ;
+  wire [15:0] \i_a[0][2] ;
+  wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6786,7 +6887,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6840,7 +6940,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6861,12 +6960,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -6920,9 +7019,11 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6932,6 +7033,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6984,7 +7086,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7038,7 +7139,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7059,12 +7159,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7118,9 +7218,11 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7130,6 +7232,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7182,7 +7285,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7236,7 +7338,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7257,12 +7358,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7316,9 +7417,11 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7328,6 +7431,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7380,7 +7484,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7434,7 +7537,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7455,12 +7557,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7514,9 +7616,11 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7526,6 +7630,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7577,7 +7682,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7631,7 +7735,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7652,12 +7755,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7711,6 +7814,8 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, p
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

@@ -1729,7 +1729,7 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
     .clk(clk),
     .\i_a$1 (i_a),
     .i_ctl(i_ctl),
-    .\i_w$257 (i_w),
+    .i_w(i_w),
     .o_row(o_row),
     .o_row_index(o_row_index),
     .o_row_valid(o_row_valid),
@@ -2816,7 +2816,7 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \$9  = 2'h0;
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid, o_row_index, o_row, clk);
+module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_index, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   reg [4:0] \$10 ;
@@ -2829,6 +2829,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   reg \$106 ;
   reg \$107 ;
   reg \$108 ;
+  reg \$109 ;
   reg [31:0] \$11 ;
   reg [31:0] \$12 ;
   reg [4:0] \$13 ;
@@ -2919,7 +2920,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   reg [27:0] \$90 ;
   reg [27:0] \$91 ;
   reg [27:0] \$92 ;
-  reg \$93 ;
+  reg [27:0] \$93 ;
   reg \$94 ;
   reg \$95 ;
   reg \$96 ;
@@ -4131,82 +4132,17 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  input [223:0] \i_w$257 ;
-  wire [223:0] \i_w$257 ;
-  wire [27:0] \i_w$257[0] ;
-  wire [15:0] \i_w$257[0].q ;
-  wire [3:0] \i_w$257[0].q[0] ;
-  wire [3:0] \i_w$257[0].q[1] ;
-  wire [3:0] \i_w$257[0].q[2] ;
-  wire [3:0] \i_w$257[0].q[3] ;
-  wire [7:0] \i_w$257[0].scale ;
-  wire [3:0] \i_w$257[0].zero ;
-  wire [27:0] \i_w$257[1] ;
-  wire [15:0] \i_w$257[1].q ;
-  wire [3:0] \i_w$257[1].q[0] ;
-  wire [3:0] \i_w$257[1].q[1] ;
-  wire [3:0] \i_w$257[1].q[2] ;
-  wire [3:0] \i_w$257[1].q[3] ;
-  wire [7:0] \i_w$257[1].scale ;
-  wire [3:0] \i_w$257[1].zero ;
-  wire [27:0] \i_w$257[2] ;
-  wire [15:0] \i_w$257[2].q ;
-  wire [3:0] \i_w$257[2].q[0] ;
-  wire [3:0] \i_w$257[2].q[1] ;
-  wire [3:0] \i_w$257[2].q[2] ;
-  wire [3:0] \i_w$257[2].q[3] ;
-  wire [7:0] \i_w$257[2].scale ;
-  wire [3:0] \i_w$257[2].zero ;
-  wire [27:0] \i_w$257[3] ;
-  wire [15:0] \i_w$257[3].q ;
-  wire [3:0] \i_w$257[3].q[0] ;
-  wire [3:0] \i_w$257[3].q[1] ;
-  wire [3:0] \i_w$257[3].q[2] ;
-  wire [3:0] \i_w$257[3].q[3] ;
-  wire [7:0] \i_w$257[3].scale ;
-  wire [3:0] \i_w$257[3].zero ;
-  wire [27:0] \i_w$257[4] ;
-  wire [15:0] \i_w$257[4].q ;
-  wire [3:0] \i_w$257[4].q[0] ;
-  wire [3:0] \i_w$257[4].q[1] ;
-  wire [3:0] \i_w$257[4].q[2] ;
-  wire [3:0] \i_w$257[4].q[3] ;
-  wire [7:0] \i_w$257[4].scale ;
-  wire [3:0] \i_w$257[4].zero ;
-  wire [27:0] \i_w$257[5] ;
-  wire [15:0] \i_w$257[5].q ;
-  wire [3:0] \i_w$257[5].q[0] ;
-  wire [3:0] \i_w$257[5].q[1] ;
-  wire [3:0] \i_w$257[5].q[2] ;
-  wire [3:0] \i_w$257[5].q[3] ;
-  wire [7:0] \i_w$257[5].scale ;
-  wire [3:0] \i_w$257[5].zero ;
-  wire [27:0] \i_w$257[6] ;
-  wire [15:0] \i_w$257[6].q ;
-  wire [3:0] \i_w$257[6].q[0] ;
-  wire [3:0] \i_w$257[6].q[1] ;
-  wire [3:0] \i_w$257[6].q[2] ;
-  wire [3:0] \i_w$257[6].q[3] ;
-  wire [7:0] \i_w$257[6].scale ;
-  wire [3:0] \i_w$257[6].zero ;
-  wire [27:0] \i_w$257[7] ;
-  wire [15:0] \i_w$257[7].q ;
-  wire [3:0] \i_w$257[7].q[0] ;
-  wire [3:0] \i_w$257[7].q[1] ;
-  wire [3:0] \i_w$257[7].q[2] ;
-  wire [3:0] \i_w$257[7].q[3] ;
-  wire [7:0] \i_w$257[7].scale ;
-  wire [3:0] \i_w$257[7].zero ;
-  wire [27:0] \i_w$258 ;
-  wire [27:0] \i_w$258[0] ;
-  wire [15:0] \i_w$258[0].q ;
-  wire [3:0] \i_w$258[0].q[0] ;
-  wire [3:0] \i_w$258[0].q[1] ;
-  wire [3:0] \i_w$258[0].q[2] ;
-  wire [3:0] \i_w$258[0].q[3] ;
-  wire [7:0] \i_w$258[0].scale ;
-  wire [3:0] \i_w$258[0].zero ;
+  input [223:0] i_w;
+  wire [223:0] i_w;
+  wire [27:0] \i_w$259 ;
+  wire [27:0] \i_w$259[0] ;
+  wire [15:0] \i_w$259[0].q ;
+  wire [3:0] \i_w$259[0].q[0] ;
+  wire [3:0] \i_w$259[0].q[1] ;
+  wire [3:0] \i_w$259[0].q[2] ;
+  wire [3:0] \i_w$259[0].q[3] ;
+  wire [7:0] \i_w$259[0].scale ;
+  wire [3:0] \i_w$259[0].zero ;
   wire [27:0] \i_w$260 ;
   wire [27:0] \i_w$260[0] ;
   wire [15:0] \i_w$260[0].q ;
@@ -4261,7 +4197,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [3:0] \i_w$270[0].q[3] ;
   wire [7:0] \i_w$270[0].scale ;
   wire [3:0] \i_w$270[0].zero ;
-  reg [27:0] \i_w$272  = 28'h0000000;
+  wire [27:0] \i_w$272 ;
   wire [27:0] \i_w$272[0] ;
   wire [15:0] \i_w$272[0].q ;
   wire [3:0] \i_w$272[0].q[0] ;
@@ -4270,15 +4206,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [3:0] \i_w$272[0].q[3] ;
   wire [7:0] \i_w$272[0].scale ;
   wire [3:0] \i_w$272[0].zero ;
-  wire [27:0] \i_w$274 ;
-  wire [27:0] \i_w$274[0] ;
-  wire [15:0] \i_w$274[0].q ;
-  wire [3:0] \i_w$274[0].q[0] ;
-  wire [3:0] \i_w$274[0].q[1] ;
-  wire [3:0] \i_w$274[0].q[2] ;
-  wire [3:0] \i_w$274[0].q[3] ;
-  wire [7:0] \i_w$274[0].scale ;
-  wire [3:0] \i_w$274[0].zero ;
+  (* init = 28'h0000000 *)
   wire [27:0] \i_w$276 ;
   wire [27:0] \i_w$276[0] ;
   wire [15:0] \i_w$276[0].q ;
@@ -4288,483 +4216,501 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [3:0] \i_w$276[0].q[3] ;
   wire [7:0] \i_w$276[0].scale ;
   wire [3:0] \i_w$276[0].zero ;
-  wire [27:0] \i_w$278 ;
-  wire [27:0] \i_w$278[0] ;
-  wire [15:0] \i_w$278[0].q ;
-  wire [3:0] \i_w$278[0].q[0] ;
-  wire [3:0] \i_w$278[0].q[1] ;
-  wire [3:0] \i_w$278[0].q[2] ;
-  wire [3:0] \i_w$278[0].q[3] ;
-  wire [7:0] \i_w$278[0].scale ;
-  wire [3:0] \i_w$278[0].zero ;
-  wire [27:0] \i_w$280 ;
-  wire [27:0] \i_w$280[0] ;
-  wire [15:0] \i_w$280[0].q ;
-  wire [3:0] \i_w$280[0].q[0] ;
-  wire [3:0] \i_w$280[0].q[1] ;
-  wire [3:0] \i_w$280[0].q[2] ;
-  wire [3:0] \i_w$280[0].q[3] ;
-  wire [7:0] \i_w$280[0].scale ;
-  wire [3:0] \i_w$280[0].zero ;
-  wire [27:0] \i_w$282 ;
-  wire [27:0] \i_w$282[0] ;
-  wire [15:0] \i_w$282[0].q ;
-  wire [3:0] \i_w$282[0].q[0] ;
-  wire [3:0] \i_w$282[0].q[1] ;
-  wire [3:0] \i_w$282[0].q[2] ;
-  wire [3:0] \i_w$282[0].q[3] ;
-  wire [7:0] \i_w$282[0].scale ;
-  wire [3:0] \i_w$282[0].zero ;
-  wire [27:0] \i_w$284 ;
-  wire [27:0] \i_w$284[0] ;
-  wire [15:0] \i_w$284[0].q ;
-  wire [3:0] \i_w$284[0].q[0] ;
-  wire [3:0] \i_w$284[0].q[1] ;
-  wire [3:0] \i_w$284[0].q[2] ;
-  wire [3:0] \i_w$284[0].q[3] ;
-  wire [7:0] \i_w$284[0].scale ;
-  wire [3:0] \i_w$284[0].zero ;
-  wire [27:0] \i_w$286 ;
-  wire [27:0] \i_w$286[0] ;
-  wire [15:0] \i_w$286[0].q ;
-  wire [3:0] \i_w$286[0].q[0] ;
-  wire [3:0] \i_w$286[0].q[1] ;
-  wire [3:0] \i_w$286[0].q[2] ;
-  wire [3:0] \i_w$286[0].q[3] ;
-  wire [7:0] \i_w$286[0].scale ;
-  wire [3:0] \i_w$286[0].zero ;
-  reg [27:0] \i_w$288  = 28'h0000000;
-  wire [27:0] \i_w$288[0] ;
-  wire [15:0] \i_w$288[0].q ;
-  wire [3:0] \i_w$288[0].q[0] ;
-  wire [3:0] \i_w$288[0].q[1] ;
-  wire [3:0] \i_w$288[0].q[2] ;
-  wire [3:0] \i_w$288[0].q[3] ;
-  wire [7:0] \i_w$288[0].scale ;
-  wire [3:0] \i_w$288[0].zero ;
-  wire [27:0] \i_w$290 ;
-  wire [27:0] \i_w$290[0] ;
-  wire [15:0] \i_w$290[0].q ;
-  wire [3:0] \i_w$290[0].q[0] ;
-  wire [3:0] \i_w$290[0].q[1] ;
-  wire [3:0] \i_w$290[0].q[2] ;
-  wire [3:0] \i_w$290[0].q[3] ;
-  wire [7:0] \i_w$290[0].scale ;
-  wire [3:0] \i_w$290[0].zero ;
-  wire [27:0] \i_w$292 ;
-  wire [27:0] \i_w$292[0] ;
-  wire [15:0] \i_w$292[0].q ;
-  wire [3:0] \i_w$292[0].q[0] ;
-  wire [3:0] \i_w$292[0].q[1] ;
-  wire [3:0] \i_w$292[0].q[2] ;
-  wire [3:0] \i_w$292[0].q[3] ;
-  wire [7:0] \i_w$292[0].scale ;
-  wire [3:0] \i_w$292[0].zero ;
-  wire [27:0] \i_w$294 ;
-  wire [27:0] \i_w$294[0] ;
-  wire [15:0] \i_w$294[0].q ;
-  wire [3:0] \i_w$294[0].q[0] ;
-  wire [3:0] \i_w$294[0].q[1] ;
-  wire [3:0] \i_w$294[0].q[2] ;
-  wire [3:0] \i_w$294[0].q[3] ;
-  wire [7:0] \i_w$294[0].scale ;
-  wire [3:0] \i_w$294[0].zero ;
-  wire [27:0] \i_w$296 ;
-  wire [27:0] \i_w$296[0] ;
-  wire [15:0] \i_w$296[0].q ;
-  wire [3:0] \i_w$296[0].q[0] ;
-  wire [3:0] \i_w$296[0].q[1] ;
-  wire [3:0] \i_w$296[0].q[2] ;
-  wire [3:0] \i_w$296[0].q[3] ;
-  wire [7:0] \i_w$296[0].scale ;
-  wire [3:0] \i_w$296[0].zero ;
-  wire [27:0] \i_w$298 ;
-  wire [27:0] \i_w$298[0] ;
-  wire [15:0] \i_w$298[0].q ;
-  wire [3:0] \i_w$298[0].q[0] ;
-  wire [3:0] \i_w$298[0].q[1] ;
-  wire [3:0] \i_w$298[0].q[2] ;
-  wire [3:0] \i_w$298[0].q[3] ;
-  wire [7:0] \i_w$298[0].scale ;
-  wire [3:0] \i_w$298[0].zero ;
-  wire [27:0] \i_w$300 ;
-  wire [27:0] \i_w$300[0] ;
-  wire [15:0] \i_w$300[0].q ;
-  wire [3:0] \i_w$300[0].q[0] ;
-  wire [3:0] \i_w$300[0].q[1] ;
-  wire [3:0] \i_w$300[0].q[2] ;
-  wire [3:0] \i_w$300[0].q[3] ;
-  wire [7:0] \i_w$300[0].scale ;
-  wire [3:0] \i_w$300[0].zero ;
-  wire [27:0] \i_w$302 ;
-  wire [27:0] \i_w$302[0] ;
-  wire [15:0] \i_w$302[0].q ;
-  wire [3:0] \i_w$302[0].q[0] ;
-  wire [3:0] \i_w$302[0].q[1] ;
-  wire [3:0] \i_w$302[0].q[2] ;
-  wire [3:0] \i_w$302[0].q[3] ;
-  wire [7:0] \i_w$302[0].scale ;
-  wire [3:0] \i_w$302[0].zero ;
-  reg [27:0] \i_w$304  = 28'h0000000;
-  wire [27:0] \i_w$304[0] ;
-  wire [15:0] \i_w$304[0].q ;
-  wire [3:0] \i_w$304[0].q[0] ;
-  wire [3:0] \i_w$304[0].q[1] ;
-  wire [3:0] \i_w$304[0].q[2] ;
-  wire [3:0] \i_w$304[0].q[3] ;
-  wire [7:0] \i_w$304[0].scale ;
-  wire [3:0] \i_w$304[0].zero ;
-  wire [27:0] \i_w$306 ;
-  wire [27:0] \i_w$306[0] ;
-  wire [15:0] \i_w$306[0].q ;
-  wire [3:0] \i_w$306[0].q[0] ;
-  wire [3:0] \i_w$306[0].q[1] ;
-  wire [3:0] \i_w$306[0].q[2] ;
-  wire [3:0] \i_w$306[0].q[3] ;
-  wire [7:0] \i_w$306[0].scale ;
-  wire [3:0] \i_w$306[0].zero ;
-  wire [27:0] \i_w$308 ;
-  wire [27:0] \i_w$308[0] ;
-  wire [15:0] \i_w$308[0].q ;
-  wire [3:0] \i_w$308[0].q[0] ;
-  wire [3:0] \i_w$308[0].q[1] ;
-  wire [3:0] \i_w$308[0].q[2] ;
-  wire [3:0] \i_w$308[0].q[3] ;
-  wire [7:0] \i_w$308[0].scale ;
-  wire [3:0] \i_w$308[0].zero ;
-  wire [27:0] \i_w$310 ;
-  wire [27:0] \i_w$310[0] ;
-  wire [15:0] \i_w$310[0].q ;
-  wire [3:0] \i_w$310[0].q[0] ;
-  wire [3:0] \i_w$310[0].q[1] ;
-  wire [3:0] \i_w$310[0].q[2] ;
-  wire [3:0] \i_w$310[0].q[3] ;
-  wire [7:0] \i_w$310[0].scale ;
-  wire [3:0] \i_w$310[0].zero ;
-  wire [27:0] \i_w$312 ;
-  wire [27:0] \i_w$312[0] ;
-  wire [15:0] \i_w$312[0].q ;
-  wire [3:0] \i_w$312[0].q[0] ;
-  wire [3:0] \i_w$312[0].q[1] ;
-  wire [3:0] \i_w$312[0].q[2] ;
-  wire [3:0] \i_w$312[0].q[3] ;
-  wire [7:0] \i_w$312[0].scale ;
-  wire [3:0] \i_w$312[0].zero ;
-  wire [27:0] \i_w$314 ;
-  wire [27:0] \i_w$314[0] ;
-  wire [15:0] \i_w$314[0].q ;
-  wire [3:0] \i_w$314[0].q[0] ;
-  wire [3:0] \i_w$314[0].q[1] ;
-  wire [3:0] \i_w$314[0].q[2] ;
-  wire [3:0] \i_w$314[0].q[3] ;
-  wire [7:0] \i_w$314[0].scale ;
-  wire [3:0] \i_w$314[0].zero ;
-  wire [27:0] \i_w$316 ;
-  wire [27:0] \i_w$316[0] ;
-  wire [15:0] \i_w$316[0].q ;
-  wire [3:0] \i_w$316[0].q[0] ;
-  wire [3:0] \i_w$316[0].q[1] ;
-  wire [3:0] \i_w$316[0].q[2] ;
-  wire [3:0] \i_w$316[0].q[3] ;
-  wire [7:0] \i_w$316[0].scale ;
-  wire [3:0] \i_w$316[0].zero ;
-  wire [27:0] \i_w$318 ;
-  wire [27:0] \i_w$318[0] ;
-  wire [15:0] \i_w$318[0].q ;
-  wire [3:0] \i_w$318[0].q[0] ;
-  wire [3:0] \i_w$318[0].q[1] ;
-  wire [3:0] \i_w$318[0].q[2] ;
-  wire [3:0] \i_w$318[0].q[3] ;
-  wire [7:0] \i_w$318[0].scale ;
-  wire [3:0] \i_w$318[0].zero ;
-  reg [27:0] \i_w$320  = 28'h0000000;
-  wire [27:0] \i_w$320[0] ;
-  wire [15:0] \i_w$320[0].q ;
-  wire [3:0] \i_w$320[0].q[0] ;
-  wire [3:0] \i_w$320[0].q[1] ;
-  wire [3:0] \i_w$320[0].q[2] ;
-  wire [3:0] \i_w$320[0].q[3] ;
-  wire [7:0] \i_w$320[0].scale ;
-  wire [3:0] \i_w$320[0].zero ;
-  wire [27:0] \i_w$322 ;
-  wire [27:0] \i_w$322[0] ;
-  wire [15:0] \i_w$322[0].q ;
-  wire [3:0] \i_w$322[0].q[0] ;
-  wire [3:0] \i_w$322[0].q[1] ;
-  wire [3:0] \i_w$322[0].q[2] ;
-  wire [3:0] \i_w$322[0].q[3] ;
-  wire [7:0] \i_w$322[0].scale ;
-  wire [3:0] \i_w$322[0].zero ;
-  wire [27:0] \i_w$324 ;
-  wire [27:0] \i_w$324[0] ;
-  wire [15:0] \i_w$324[0].q ;
-  wire [3:0] \i_w$324[0].q[0] ;
-  wire [3:0] \i_w$324[0].q[1] ;
-  wire [3:0] \i_w$324[0].q[2] ;
-  wire [3:0] \i_w$324[0].q[3] ;
-  wire [7:0] \i_w$324[0].scale ;
-  wire [3:0] \i_w$324[0].zero ;
-  wire [27:0] \i_w$326 ;
-  wire [27:0] \i_w$326[0] ;
-  wire [15:0] \i_w$326[0].q ;
-  wire [3:0] \i_w$326[0].q[0] ;
-  wire [3:0] \i_w$326[0].q[1] ;
-  wire [3:0] \i_w$326[0].q[2] ;
-  wire [3:0] \i_w$326[0].q[3] ;
-  wire [7:0] \i_w$326[0].scale ;
-  wire [3:0] \i_w$326[0].zero ;
-  wire [27:0] \i_w$328 ;
-  wire [27:0] \i_w$328[0] ;
-  wire [15:0] \i_w$328[0].q ;
-  wire [3:0] \i_w$328[0].q[0] ;
-  wire [3:0] \i_w$328[0].q[1] ;
-  wire [3:0] \i_w$328[0].q[2] ;
-  wire [3:0] \i_w$328[0].q[3] ;
-  wire [7:0] \i_w$328[0].scale ;
-  wire [3:0] \i_w$328[0].zero ;
-  wire [27:0] \i_w$330 ;
-  wire [27:0] \i_w$330[0] ;
-  wire [15:0] \i_w$330[0].q ;
-  wire [3:0] \i_w$330[0].q[0] ;
-  wire [3:0] \i_w$330[0].q[1] ;
-  wire [3:0] \i_w$330[0].q[2] ;
-  wire [3:0] \i_w$330[0].q[3] ;
-  wire [7:0] \i_w$330[0].scale ;
-  wire [3:0] \i_w$330[0].zero ;
-  wire [27:0] \i_w$332 ;
-  wire [27:0] \i_w$332[0] ;
-  wire [15:0] \i_w$332[0].q ;
-  wire [3:0] \i_w$332[0].q[0] ;
-  wire [3:0] \i_w$332[0].q[1] ;
-  wire [3:0] \i_w$332[0].q[2] ;
-  wire [3:0] \i_w$332[0].q[3] ;
-  wire [7:0] \i_w$332[0].scale ;
-  wire [3:0] \i_w$332[0].zero ;
-  wire [27:0] \i_w$334 ;
-  wire [27:0] \i_w$334[0] ;
-  wire [15:0] \i_w$334[0].q ;
-  wire [3:0] \i_w$334[0].q[0] ;
-  wire [3:0] \i_w$334[0].q[1] ;
-  wire [3:0] \i_w$334[0].q[2] ;
-  wire [3:0] \i_w$334[0].q[3] ;
-  wire [7:0] \i_w$334[0].scale ;
-  wire [3:0] \i_w$334[0].zero ;
-  reg [27:0] \i_w$336  = 28'h0000000;
-  wire [27:0] \i_w$336[0] ;
-  wire [15:0] \i_w$336[0].q ;
-  wire [3:0] \i_w$336[0].q[0] ;
-  wire [3:0] \i_w$336[0].q[1] ;
-  wire [3:0] \i_w$336[0].q[2] ;
-  wire [3:0] \i_w$336[0].q[3] ;
-  wire [7:0] \i_w$336[0].scale ;
-  wire [3:0] \i_w$336[0].zero ;
-  wire [27:0] \i_w$338 ;
-  wire [27:0] \i_w$338[0] ;
-  wire [15:0] \i_w$338[0].q ;
-  wire [3:0] \i_w$338[0].q[0] ;
-  wire [3:0] \i_w$338[0].q[1] ;
-  wire [3:0] \i_w$338[0].q[2] ;
-  wire [3:0] \i_w$338[0].q[3] ;
-  wire [7:0] \i_w$338[0].scale ;
-  wire [3:0] \i_w$338[0].zero ;
-  wire [27:0] \i_w$340 ;
-  wire [27:0] \i_w$340[0] ;
-  wire [15:0] \i_w$340[0].q ;
-  wire [3:0] \i_w$340[0].q[0] ;
-  wire [3:0] \i_w$340[0].q[1] ;
-  wire [3:0] \i_w$340[0].q[2] ;
-  wire [3:0] \i_w$340[0].q[3] ;
-  wire [7:0] \i_w$340[0].scale ;
-  wire [3:0] \i_w$340[0].zero ;
-  wire [27:0] \i_w$342 ;
-  wire [27:0] \i_w$342[0] ;
-  wire [15:0] \i_w$342[0].q ;
-  wire [3:0] \i_w$342[0].q[0] ;
-  wire [3:0] \i_w$342[0].q[1] ;
-  wire [3:0] \i_w$342[0].q[2] ;
-  wire [3:0] \i_w$342[0].q[3] ;
-  wire [7:0] \i_w$342[0].scale ;
-  wire [3:0] \i_w$342[0].zero ;
-  wire [27:0] \i_w$344 ;
-  wire [27:0] \i_w$344[0] ;
-  wire [15:0] \i_w$344[0].q ;
-  wire [3:0] \i_w$344[0].q[0] ;
-  wire [3:0] \i_w$344[0].q[1] ;
-  wire [3:0] \i_w$344[0].q[2] ;
-  wire [3:0] \i_w$344[0].q[3] ;
-  wire [7:0] \i_w$344[0].scale ;
-  wire [3:0] \i_w$344[0].zero ;
-  wire [27:0] \i_w$346 ;
-  wire [27:0] \i_w$346[0] ;
-  wire [15:0] \i_w$346[0].q ;
-  wire [3:0] \i_w$346[0].q[0] ;
-  wire [3:0] \i_w$346[0].q[1] ;
-  wire [3:0] \i_w$346[0].q[2] ;
-  wire [3:0] \i_w$346[0].q[3] ;
-  wire [7:0] \i_w$346[0].scale ;
-  wire [3:0] \i_w$346[0].zero ;
-  wire [27:0] \i_w$348 ;
-  wire [27:0] \i_w$348[0] ;
-  wire [15:0] \i_w$348[0].q ;
-  wire [3:0] \i_w$348[0].q[0] ;
-  wire [3:0] \i_w$348[0].q[1] ;
-  wire [3:0] \i_w$348[0].q[2] ;
-  wire [3:0] \i_w$348[0].q[3] ;
-  wire [7:0] \i_w$348[0].scale ;
-  wire [3:0] \i_w$348[0].zero ;
-  wire [27:0] \i_w$350 ;
-  wire [27:0] \i_w$350[0] ;
-  wire [15:0] \i_w$350[0].q ;
-  wire [3:0] \i_w$350[0].q[0] ;
-  wire [3:0] \i_w$350[0].q[1] ;
-  wire [3:0] \i_w$350[0].q[2] ;
-  wire [3:0] \i_w$350[0].q[3] ;
-  wire [7:0] \i_w$350[0].scale ;
-  wire [3:0] \i_w$350[0].zero ;
-  reg [27:0] \i_w$352  = 28'h0000000;
-  wire [27:0] \i_w$352[0] ;
-  wire [15:0] \i_w$352[0].q ;
-  wire [3:0] \i_w$352[0].q[0] ;
-  wire [3:0] \i_w$352[0].q[1] ;
-  wire [3:0] \i_w$352[0].q[2] ;
-  wire [3:0] \i_w$352[0].q[3] ;
-  wire [7:0] \i_w$352[0].scale ;
-  wire [3:0] \i_w$352[0].zero ;
-  wire [27:0] \i_w$354 ;
-  wire [27:0] \i_w$354[0] ;
-  wire [15:0] \i_w$354[0].q ;
-  wire [3:0] \i_w$354[0].q[0] ;
-  wire [3:0] \i_w$354[0].q[1] ;
-  wire [3:0] \i_w$354[0].q[2] ;
-  wire [3:0] \i_w$354[0].q[3] ;
-  wire [7:0] \i_w$354[0].scale ;
-  wire [3:0] \i_w$354[0].zero ;
-  wire [27:0] \i_w$356 ;
-  wire [27:0] \i_w$356[0] ;
-  wire [15:0] \i_w$356[0].q ;
-  wire [3:0] \i_w$356[0].q[0] ;
-  wire [3:0] \i_w$356[0].q[1] ;
-  wire [3:0] \i_w$356[0].q[2] ;
-  wire [3:0] \i_w$356[0].q[3] ;
-  wire [7:0] \i_w$356[0].scale ;
-  wire [3:0] \i_w$356[0].zero ;
-  wire [27:0] \i_w$358 ;
-  wire [27:0] \i_w$358[0] ;
-  wire [15:0] \i_w$358[0].q ;
-  wire [3:0] \i_w$358[0].q[0] ;
-  wire [3:0] \i_w$358[0].q[1] ;
-  wire [3:0] \i_w$358[0].q[2] ;
-  wire [3:0] \i_w$358[0].q[3] ;
-  wire [7:0] \i_w$358[0].scale ;
-  wire [3:0] \i_w$358[0].zero ;
-  wire [27:0] \i_w$360 ;
-  wire [27:0] \i_w$360[0] ;
-  wire [15:0] \i_w$360[0].q ;
-  wire [3:0] \i_w$360[0].q[0] ;
-  wire [3:0] \i_w$360[0].q[1] ;
-  wire [3:0] \i_w$360[0].q[2] ;
-  wire [3:0] \i_w$360[0].q[3] ;
-  wire [7:0] \i_w$360[0].scale ;
-  wire [3:0] \i_w$360[0].zero ;
-  wire [27:0] \i_w$362 ;
-  wire [27:0] \i_w$362[0] ;
-  wire [15:0] \i_w$362[0].q ;
-  wire [3:0] \i_w$362[0].q[0] ;
-  wire [3:0] \i_w$362[0].q[1] ;
-  wire [3:0] \i_w$362[0].q[2] ;
-  wire [3:0] \i_w$362[0].q[3] ;
-  wire [7:0] \i_w$362[0].scale ;
-  wire [3:0] \i_w$362[0].zero ;
-  wire [27:0] \i_w$364 ;
-  wire [27:0] \i_w$364[0] ;
-  wire [15:0] \i_w$364[0].q ;
-  wire [3:0] \i_w$364[0].q[0] ;
-  wire [3:0] \i_w$364[0].q[1] ;
-  wire [3:0] \i_w$364[0].q[2] ;
-  wire [3:0] \i_w$364[0].q[3] ;
-  wire [7:0] \i_w$364[0].scale ;
-  wire [3:0] \i_w$364[0].zero ;
-  wire [27:0] \i_w$366 ;
-  wire [27:0] \i_w$366[0] ;
-  wire [15:0] \i_w$366[0].q ;
-  wire [3:0] \i_w$366[0].q[0] ;
-  wire [3:0] \i_w$366[0].q[1] ;
-  wire [3:0] \i_w$366[0].q[2] ;
-  wire [3:0] \i_w$366[0].q[3] ;
-  wire [7:0] \i_w$366[0].scale ;
-  wire [3:0] \i_w$366[0].zero ;
-  reg [27:0] \i_w$368  = 28'h0000000;
-  wire [27:0] \i_w$368[0] ;
-  wire [15:0] \i_w$368[0].q ;
-  wire [3:0] \i_w$368[0].q[0] ;
-  wire [3:0] \i_w$368[0].q[1] ;
-  wire [3:0] \i_w$368[0].q[2] ;
-  wire [3:0] \i_w$368[0].q[3] ;
-  wire [7:0] \i_w$368[0].scale ;
-  wire [3:0] \i_w$368[0].zero ;
-  wire [27:0] \i_w$370 ;
-  wire [27:0] \i_w$370[0] ;
-  wire [15:0] \i_w$370[0].q ;
-  wire [3:0] \i_w$370[0].q[0] ;
-  wire [3:0] \i_w$370[0].q[1] ;
-  wire [3:0] \i_w$370[0].q[2] ;
-  wire [3:0] \i_w$370[0].q[3] ;
-  wire [7:0] \i_w$370[0].scale ;
-  wire [3:0] \i_w$370[0].zero ;
-  wire [27:0] \i_w$372 ;
-  wire [27:0] \i_w$372[0] ;
-  wire [15:0] \i_w$372[0].q ;
-  wire [3:0] \i_w$372[0].q[0] ;
-  wire [3:0] \i_w$372[0].q[1] ;
-  wire [3:0] \i_w$372[0].q[2] ;
-  wire [3:0] \i_w$372[0].q[3] ;
-  wire [7:0] \i_w$372[0].scale ;
-  wire [3:0] \i_w$372[0].zero ;
-  wire [27:0] \i_w$374 ;
-  wire [27:0] \i_w$374[0] ;
-  wire [15:0] \i_w$374[0].q ;
-  wire [3:0] \i_w$374[0].q[0] ;
-  wire [3:0] \i_w$374[0].q[1] ;
-  wire [3:0] \i_w$374[0].q[2] ;
-  wire [3:0] \i_w$374[0].q[3] ;
-  wire [7:0] \i_w$374[0].scale ;
-  wire [3:0] \i_w$374[0].zero ;
-  wire [27:0] \i_w$376 ;
-  wire [27:0] \i_w$376[0] ;
-  wire [15:0] \i_w$376[0].q ;
-  wire [3:0] \i_w$376[0].q[0] ;
-  wire [3:0] \i_w$376[0].q[1] ;
-  wire [3:0] \i_w$376[0].q[2] ;
-  wire [3:0] \i_w$376[0].q[3] ;
-  wire [7:0] \i_w$376[0].scale ;
-  wire [3:0] \i_w$376[0].zero ;
-  wire [27:0] \i_w$378 ;
-  wire [27:0] \i_w$378[0] ;
-  wire [15:0] \i_w$378[0].q ;
-  wire [3:0] \i_w$378[0].q[0] ;
-  wire [3:0] \i_w$378[0].q[1] ;
-  wire [3:0] \i_w$378[0].q[2] ;
-  wire [3:0] \i_w$378[0].q[3] ;
-  wire [7:0] \i_w$378[0].scale ;
-  wire [3:0] \i_w$378[0].zero ;
-  wire [27:0] \i_w$380 ;
-  wire [27:0] \i_w$380[0] ;
-  wire [15:0] \i_w$380[0].q ;
-  wire [3:0] \i_w$380[0].q[0] ;
-  wire [3:0] \i_w$380[0].q[1] ;
-  wire [3:0] \i_w$380[0].q[2] ;
-  wire [3:0] \i_w$380[0].q[3] ;
-  wire [7:0] \i_w$380[0].scale ;
-  wire [3:0] \i_w$380[0].zero ;
-  wire [27:0] \i_w$382 ;
-  wire [27:0] \i_w$382[0] ;
-  wire [15:0] \i_w$382[0].q ;
-  wire [3:0] \i_w$382[0].q[0] ;
-  wire [3:0] \i_w$382[0].q[1] ;
-  wire [3:0] \i_w$382[0].q[2] ;
-  wire [3:0] \i_w$382[0].q[3] ;
-  wire [7:0] \i_w$382[0].scale ;
-  wire [3:0] \i_w$382[0].zero ;
+  wire [27:0] \i_w$277 ;
+  wire [27:0] \i_w$277[0] ;
+  wire [15:0] \i_w$277[0].q ;
+  wire [3:0] \i_w$277[0].q[0] ;
+  wire [3:0] \i_w$277[0].q[1] ;
+  wire [3:0] \i_w$277[0].q[2] ;
+  wire [3:0] \i_w$277[0].q[3] ;
+  wire [7:0] \i_w$277[0].scale ;
+  wire [3:0] \i_w$277[0].zero ;
+  wire [27:0] \i_w$279 ;
+  wire [27:0] \i_w$279[0] ;
+  wire [15:0] \i_w$279[0].q ;
+  wire [3:0] \i_w$279[0].q[0] ;
+  wire [3:0] \i_w$279[0].q[1] ;
+  wire [3:0] \i_w$279[0].q[2] ;
+  wire [3:0] \i_w$279[0].q[3] ;
+  wire [7:0] \i_w$279[0].scale ;
+  wire [3:0] \i_w$279[0].zero ;
+  wire [27:0] \i_w$281 ;
+  wire [27:0] \i_w$281[0] ;
+  wire [15:0] \i_w$281[0].q ;
+  wire [3:0] \i_w$281[0].q[0] ;
+  wire [3:0] \i_w$281[0].q[1] ;
+  wire [3:0] \i_w$281[0].q[2] ;
+  wire [3:0] \i_w$281[0].q[3] ;
+  wire [7:0] \i_w$281[0].scale ;
+  wire [3:0] \i_w$281[0].zero ;
+  wire [27:0] \i_w$283 ;
+  wire [27:0] \i_w$283[0] ;
+  wire [15:0] \i_w$283[0].q ;
+  wire [3:0] \i_w$283[0].q[0] ;
+  wire [3:0] \i_w$283[0].q[1] ;
+  wire [3:0] \i_w$283[0].q[2] ;
+  wire [3:0] \i_w$283[0].q[3] ;
+  wire [7:0] \i_w$283[0].scale ;
+  wire [3:0] \i_w$283[0].zero ;
+  wire [27:0] \i_w$285 ;
+  wire [27:0] \i_w$285[0] ;
+  wire [15:0] \i_w$285[0].q ;
+  wire [3:0] \i_w$285[0].q[0] ;
+  wire [3:0] \i_w$285[0].q[1] ;
+  wire [3:0] \i_w$285[0].q[2] ;
+  wire [3:0] \i_w$285[0].q[3] ;
+  wire [7:0] \i_w$285[0].scale ;
+  wire [3:0] \i_w$285[0].zero ;
+  wire [27:0] \i_w$287 ;
+  wire [27:0] \i_w$287[0] ;
+  wire [15:0] \i_w$287[0].q ;
+  wire [3:0] \i_w$287[0].q[0] ;
+  wire [3:0] \i_w$287[0].q[1] ;
+  wire [3:0] \i_w$287[0].q[2] ;
+  wire [3:0] \i_w$287[0].q[3] ;
+  wire [7:0] \i_w$287[0].scale ;
+  wire [3:0] \i_w$287[0].zero ;
+  wire [27:0] \i_w$289 ;
+  wire [27:0] \i_w$289[0] ;
+  wire [15:0] \i_w$289[0].q ;
+  wire [3:0] \i_w$289[0].q[0] ;
+  wire [3:0] \i_w$289[0].q[1] ;
+  wire [3:0] \i_w$289[0].q[2] ;
+  wire [3:0] \i_w$289[0].q[3] ;
+  wire [7:0] \i_w$289[0].scale ;
+  wire [3:0] \i_w$289[0].zero ;
+  reg [27:0] \i_w$293  = 28'h0000000;
+  wire [27:0] \i_w$293[0] ;
+  wire [15:0] \i_w$293[0].q ;
+  wire [3:0] \i_w$293[0].q[0] ;
+  wire [3:0] \i_w$293[0].q[1] ;
+  wire [3:0] \i_w$293[0].q[2] ;
+  wire [3:0] \i_w$293[0].q[3] ;
+  wire [7:0] \i_w$293[0].scale ;
+  wire [3:0] \i_w$293[0].zero ;
+  wire [27:0] \i_w$295 ;
+  wire [27:0] \i_w$295[0] ;
+  wire [15:0] \i_w$295[0].q ;
+  wire [3:0] \i_w$295[0].q[0] ;
+  wire [3:0] \i_w$295[0].q[1] ;
+  wire [3:0] \i_w$295[0].q[2] ;
+  wire [3:0] \i_w$295[0].q[3] ;
+  wire [7:0] \i_w$295[0].scale ;
+  wire [3:0] \i_w$295[0].zero ;
+  wire [27:0] \i_w$297 ;
+  wire [27:0] \i_w$297[0] ;
+  wire [15:0] \i_w$297[0].q ;
+  wire [3:0] \i_w$297[0].q[0] ;
+  wire [3:0] \i_w$297[0].q[1] ;
+  wire [3:0] \i_w$297[0].q[2] ;
+  wire [3:0] \i_w$297[0].q[3] ;
+  wire [7:0] \i_w$297[0].scale ;
+  wire [3:0] \i_w$297[0].zero ;
+  wire [27:0] \i_w$299 ;
+  wire [27:0] \i_w$299[0] ;
+  wire [15:0] \i_w$299[0].q ;
+  wire [3:0] \i_w$299[0].q[0] ;
+  wire [3:0] \i_w$299[0].q[1] ;
+  wire [3:0] \i_w$299[0].q[2] ;
+  wire [3:0] \i_w$299[0].q[3] ;
+  wire [7:0] \i_w$299[0].scale ;
+  wire [3:0] \i_w$299[0].zero ;
+  wire [27:0] \i_w$301 ;
+  wire [27:0] \i_w$301[0] ;
+  wire [15:0] \i_w$301[0].q ;
+  wire [3:0] \i_w$301[0].q[0] ;
+  wire [3:0] \i_w$301[0].q[1] ;
+  wire [3:0] \i_w$301[0].q[2] ;
+  wire [3:0] \i_w$301[0].q[3] ;
+  wire [7:0] \i_w$301[0].scale ;
+  wire [3:0] \i_w$301[0].zero ;
+  wire [27:0] \i_w$303 ;
+  wire [27:0] \i_w$303[0] ;
+  wire [15:0] \i_w$303[0].q ;
+  wire [3:0] \i_w$303[0].q[0] ;
+  wire [3:0] \i_w$303[0].q[1] ;
+  wire [3:0] \i_w$303[0].q[2] ;
+  wire [3:0] \i_w$303[0].q[3] ;
+  wire [7:0] \i_w$303[0].scale ;
+  wire [3:0] \i_w$303[0].zero ;
+  wire [27:0] \i_w$305 ;
+  wire [27:0] \i_w$305[0] ;
+  wire [15:0] \i_w$305[0].q ;
+  wire [3:0] \i_w$305[0].q[0] ;
+  wire [3:0] \i_w$305[0].q[1] ;
+  wire [3:0] \i_w$305[0].q[2] ;
+  wire [3:0] \i_w$305[0].q[3] ;
+  wire [7:0] \i_w$305[0].scale ;
+  wire [3:0] \i_w$305[0].zero ;
+  wire [27:0] \i_w$307 ;
+  wire [27:0] \i_w$307[0] ;
+  wire [15:0] \i_w$307[0].q ;
+  wire [3:0] \i_w$307[0].q[0] ;
+  wire [3:0] \i_w$307[0].q[1] ;
+  wire [3:0] \i_w$307[0].q[2] ;
+  wire [3:0] \i_w$307[0].q[3] ;
+  wire [7:0] \i_w$307[0].scale ;
+  wire [3:0] \i_w$307[0].zero ;
+  reg [27:0] \i_w$311  = 28'h0000000;
+  wire [27:0] \i_w$311[0] ;
+  wire [15:0] \i_w$311[0].q ;
+  wire [3:0] \i_w$311[0].q[0] ;
+  wire [3:0] \i_w$311[0].q[1] ;
+  wire [3:0] \i_w$311[0].q[2] ;
+  wire [3:0] \i_w$311[0].q[3] ;
+  wire [7:0] \i_w$311[0].scale ;
+  wire [3:0] \i_w$311[0].zero ;
+  wire [27:0] \i_w$313 ;
+  wire [27:0] \i_w$313[0] ;
+  wire [15:0] \i_w$313[0].q ;
+  wire [3:0] \i_w$313[0].q[0] ;
+  wire [3:0] \i_w$313[0].q[1] ;
+  wire [3:0] \i_w$313[0].q[2] ;
+  wire [3:0] \i_w$313[0].q[3] ;
+  wire [7:0] \i_w$313[0].scale ;
+  wire [3:0] \i_w$313[0].zero ;
+  wire [27:0] \i_w$315 ;
+  wire [27:0] \i_w$315[0] ;
+  wire [15:0] \i_w$315[0].q ;
+  wire [3:0] \i_w$315[0].q[0] ;
+  wire [3:0] \i_w$315[0].q[1] ;
+  wire [3:0] \i_w$315[0].q[2] ;
+  wire [3:0] \i_w$315[0].q[3] ;
+  wire [7:0] \i_w$315[0].scale ;
+  wire [3:0] \i_w$315[0].zero ;
+  wire [27:0] \i_w$317 ;
+  wire [27:0] \i_w$317[0] ;
+  wire [15:0] \i_w$317[0].q ;
+  wire [3:0] \i_w$317[0].q[0] ;
+  wire [3:0] \i_w$317[0].q[1] ;
+  wire [3:0] \i_w$317[0].q[2] ;
+  wire [3:0] \i_w$317[0].q[3] ;
+  wire [7:0] \i_w$317[0].scale ;
+  wire [3:0] \i_w$317[0].zero ;
+  wire [27:0] \i_w$319 ;
+  wire [27:0] \i_w$319[0] ;
+  wire [15:0] \i_w$319[0].q ;
+  wire [3:0] \i_w$319[0].q[0] ;
+  wire [3:0] \i_w$319[0].q[1] ;
+  wire [3:0] \i_w$319[0].q[2] ;
+  wire [3:0] \i_w$319[0].q[3] ;
+  wire [7:0] \i_w$319[0].scale ;
+  wire [3:0] \i_w$319[0].zero ;
+  wire [27:0] \i_w$321 ;
+  wire [27:0] \i_w$321[0] ;
+  wire [15:0] \i_w$321[0].q ;
+  wire [3:0] \i_w$321[0].q[0] ;
+  wire [3:0] \i_w$321[0].q[1] ;
+  wire [3:0] \i_w$321[0].q[2] ;
+  wire [3:0] \i_w$321[0].q[3] ;
+  wire [7:0] \i_w$321[0].scale ;
+  wire [3:0] \i_w$321[0].zero ;
+  wire [27:0] \i_w$323 ;
+  wire [27:0] \i_w$323[0] ;
+  wire [15:0] \i_w$323[0].q ;
+  wire [3:0] \i_w$323[0].q[0] ;
+  wire [3:0] \i_w$323[0].q[1] ;
+  wire [3:0] \i_w$323[0].q[2] ;
+  wire [3:0] \i_w$323[0].q[3] ;
+  wire [7:0] \i_w$323[0].scale ;
+  wire [3:0] \i_w$323[0].zero ;
+  wire [27:0] \i_w$325 ;
+  wire [27:0] \i_w$325[0] ;
+  wire [15:0] \i_w$325[0].q ;
+  wire [3:0] \i_w$325[0].q[0] ;
+  wire [3:0] \i_w$325[0].q[1] ;
+  wire [3:0] \i_w$325[0].q[2] ;
+  wire [3:0] \i_w$325[0].q[3] ;
+  wire [7:0] \i_w$325[0].scale ;
+  wire [3:0] \i_w$325[0].zero ;
+  reg [27:0] \i_w$329  = 28'h0000000;
+  wire [27:0] \i_w$329[0] ;
+  wire [15:0] \i_w$329[0].q ;
+  wire [3:0] \i_w$329[0].q[0] ;
+  wire [3:0] \i_w$329[0].q[1] ;
+  wire [3:0] \i_w$329[0].q[2] ;
+  wire [3:0] \i_w$329[0].q[3] ;
+  wire [7:0] \i_w$329[0].scale ;
+  wire [3:0] \i_w$329[0].zero ;
+  wire [27:0] \i_w$331 ;
+  wire [27:0] \i_w$331[0] ;
+  wire [15:0] \i_w$331[0].q ;
+  wire [3:0] \i_w$331[0].q[0] ;
+  wire [3:0] \i_w$331[0].q[1] ;
+  wire [3:0] \i_w$331[0].q[2] ;
+  wire [3:0] \i_w$331[0].q[3] ;
+  wire [7:0] \i_w$331[0].scale ;
+  wire [3:0] \i_w$331[0].zero ;
+  wire [27:0] \i_w$333 ;
+  wire [27:0] \i_w$333[0] ;
+  wire [15:0] \i_w$333[0].q ;
+  wire [3:0] \i_w$333[0].q[0] ;
+  wire [3:0] \i_w$333[0].q[1] ;
+  wire [3:0] \i_w$333[0].q[2] ;
+  wire [3:0] \i_w$333[0].q[3] ;
+  wire [7:0] \i_w$333[0].scale ;
+  wire [3:0] \i_w$333[0].zero ;
+  wire [27:0] \i_w$335 ;
+  wire [27:0] \i_w$335[0] ;
+  wire [15:0] \i_w$335[0].q ;
+  wire [3:0] \i_w$335[0].q[0] ;
+  wire [3:0] \i_w$335[0].q[1] ;
+  wire [3:0] \i_w$335[0].q[2] ;
+  wire [3:0] \i_w$335[0].q[3] ;
+  wire [7:0] \i_w$335[0].scale ;
+  wire [3:0] \i_w$335[0].zero ;
+  wire [27:0] \i_w$337 ;
+  wire [27:0] \i_w$337[0] ;
+  wire [15:0] \i_w$337[0].q ;
+  wire [3:0] \i_w$337[0].q[0] ;
+  wire [3:0] \i_w$337[0].q[1] ;
+  wire [3:0] \i_w$337[0].q[2] ;
+  wire [3:0] \i_w$337[0].q[3] ;
+  wire [7:0] \i_w$337[0].scale ;
+  wire [3:0] \i_w$337[0].zero ;
+  wire [27:0] \i_w$339 ;
+  wire [27:0] \i_w$339[0] ;
+  wire [15:0] \i_w$339[0].q ;
+  wire [3:0] \i_w$339[0].q[0] ;
+  wire [3:0] \i_w$339[0].q[1] ;
+  wire [3:0] \i_w$339[0].q[2] ;
+  wire [3:0] \i_w$339[0].q[3] ;
+  wire [7:0] \i_w$339[0].scale ;
+  wire [3:0] \i_w$339[0].zero ;
+  wire [27:0] \i_w$341 ;
+  wire [27:0] \i_w$341[0] ;
+  wire [15:0] \i_w$341[0].q ;
+  wire [3:0] \i_w$341[0].q[0] ;
+  wire [3:0] \i_w$341[0].q[1] ;
+  wire [3:0] \i_w$341[0].q[2] ;
+  wire [3:0] \i_w$341[0].q[3] ;
+  wire [7:0] \i_w$341[0].scale ;
+  wire [3:0] \i_w$341[0].zero ;
+  wire [27:0] \i_w$343 ;
+  wire [27:0] \i_w$343[0] ;
+  wire [15:0] \i_w$343[0].q ;
+  wire [3:0] \i_w$343[0].q[0] ;
+  wire [3:0] \i_w$343[0].q[1] ;
+  wire [3:0] \i_w$343[0].q[2] ;
+  wire [3:0] \i_w$343[0].q[3] ;
+  wire [7:0] \i_w$343[0].scale ;
+  wire [3:0] \i_w$343[0].zero ;
+  reg [27:0] \i_w$347  = 28'h0000000;
+  wire [27:0] \i_w$347[0] ;
+  wire [15:0] \i_w$347[0].q ;
+  wire [3:0] \i_w$347[0].q[0] ;
+  wire [3:0] \i_w$347[0].q[1] ;
+  wire [3:0] \i_w$347[0].q[2] ;
+  wire [3:0] \i_w$347[0].q[3] ;
+  wire [7:0] \i_w$347[0].scale ;
+  wire [3:0] \i_w$347[0].zero ;
+  wire [27:0] \i_w$349 ;
+  wire [27:0] \i_w$349[0] ;
+  wire [15:0] \i_w$349[0].q ;
+  wire [3:0] \i_w$349[0].q[0] ;
+  wire [3:0] \i_w$349[0].q[1] ;
+  wire [3:0] \i_w$349[0].q[2] ;
+  wire [3:0] \i_w$349[0].q[3] ;
+  wire [7:0] \i_w$349[0].scale ;
+  wire [3:0] \i_w$349[0].zero ;
+  wire [27:0] \i_w$351 ;
+  wire [27:0] \i_w$351[0] ;
+  wire [15:0] \i_w$351[0].q ;
+  wire [3:0] \i_w$351[0].q[0] ;
+  wire [3:0] \i_w$351[0].q[1] ;
+  wire [3:0] \i_w$351[0].q[2] ;
+  wire [3:0] \i_w$351[0].q[3] ;
+  wire [7:0] \i_w$351[0].scale ;
+  wire [3:0] \i_w$351[0].zero ;
+  wire [27:0] \i_w$353 ;
+  wire [27:0] \i_w$353[0] ;
+  wire [15:0] \i_w$353[0].q ;
+  wire [3:0] \i_w$353[0].q[0] ;
+  wire [3:0] \i_w$353[0].q[1] ;
+  wire [3:0] \i_w$353[0].q[2] ;
+  wire [3:0] \i_w$353[0].q[3] ;
+  wire [7:0] \i_w$353[0].scale ;
+  wire [3:0] \i_w$353[0].zero ;
+  wire [27:0] \i_w$355 ;
+  wire [27:0] \i_w$355[0] ;
+  wire [15:0] \i_w$355[0].q ;
+  wire [3:0] \i_w$355[0].q[0] ;
+  wire [3:0] \i_w$355[0].q[1] ;
+  wire [3:0] \i_w$355[0].q[2] ;
+  wire [3:0] \i_w$355[0].q[3] ;
+  wire [7:0] \i_w$355[0].scale ;
+  wire [3:0] \i_w$355[0].zero ;
+  wire [27:0] \i_w$357 ;
+  wire [27:0] \i_w$357[0] ;
+  wire [15:0] \i_w$357[0].q ;
+  wire [3:0] \i_w$357[0].q[0] ;
+  wire [3:0] \i_w$357[0].q[1] ;
+  wire [3:0] \i_w$357[0].q[2] ;
+  wire [3:0] \i_w$357[0].q[3] ;
+  wire [7:0] \i_w$357[0].scale ;
+  wire [3:0] \i_w$357[0].zero ;
+  wire [27:0] \i_w$359 ;
+  wire [27:0] \i_w$359[0] ;
+  wire [15:0] \i_w$359[0].q ;
+  wire [3:0] \i_w$359[0].q[0] ;
+  wire [3:0] \i_w$359[0].q[1] ;
+  wire [3:0] \i_w$359[0].q[2] ;
+  wire [3:0] \i_w$359[0].q[3] ;
+  wire [7:0] \i_w$359[0].scale ;
+  wire [3:0] \i_w$359[0].zero ;
+  wire [27:0] \i_w$361 ;
+  wire [27:0] \i_w$361[0] ;
+  wire [15:0] \i_w$361[0].q ;
+  wire [3:0] \i_w$361[0].q[0] ;
+  wire [3:0] \i_w$361[0].q[1] ;
+  wire [3:0] \i_w$361[0].q[2] ;
+  wire [3:0] \i_w$361[0].q[3] ;
+  wire [7:0] \i_w$361[0].scale ;
+  wire [3:0] \i_w$361[0].zero ;
+  reg [27:0] \i_w$365  = 28'h0000000;
+  wire [27:0] \i_w$365[0] ;
+  wire [15:0] \i_w$365[0].q ;
+  wire [3:0] \i_w$365[0].q[0] ;
+  wire [3:0] \i_w$365[0].q[1] ;
+  wire [3:0] \i_w$365[0].q[2] ;
+  wire [3:0] \i_w$365[0].q[3] ;
+  wire [7:0] \i_w$365[0].scale ;
+  wire [3:0] \i_w$365[0].zero ;
+  wire [27:0] \i_w$367 ;
+  wire [27:0] \i_w$367[0] ;
+  wire [15:0] \i_w$367[0].q ;
+  wire [3:0] \i_w$367[0].q[0] ;
+  wire [3:0] \i_w$367[0].q[1] ;
+  wire [3:0] \i_w$367[0].q[2] ;
+  wire [3:0] \i_w$367[0].q[3] ;
+  wire [7:0] \i_w$367[0].scale ;
+  wire [3:0] \i_w$367[0].zero ;
+  wire [27:0] \i_w$369 ;
+  wire [27:0] \i_w$369[0] ;
+  wire [15:0] \i_w$369[0].q ;
+  wire [3:0] \i_w$369[0].q[0] ;
+  wire [3:0] \i_w$369[0].q[1] ;
+  wire [3:0] \i_w$369[0].q[2] ;
+  wire [3:0] \i_w$369[0].q[3] ;
+  wire [7:0] \i_w$369[0].scale ;
+  wire [3:0] \i_w$369[0].zero ;
+  wire [27:0] \i_w$371 ;
+  wire [27:0] \i_w$371[0] ;
+  wire [15:0] \i_w$371[0].q ;
+  wire [3:0] \i_w$371[0].q[0] ;
+  wire [3:0] \i_w$371[0].q[1] ;
+  wire [3:0] \i_w$371[0].q[2] ;
+  wire [3:0] \i_w$371[0].q[3] ;
+  wire [7:0] \i_w$371[0].scale ;
+  wire [3:0] \i_w$371[0].zero ;
+  wire [27:0] \i_w$373 ;
+  wire [27:0] \i_w$373[0] ;
+  wire [15:0] \i_w$373[0].q ;
+  wire [3:0] \i_w$373[0].q[0] ;
+  wire [3:0] \i_w$373[0].q[1] ;
+  wire [3:0] \i_w$373[0].q[2] ;
+  wire [3:0] \i_w$373[0].q[3] ;
+  wire [7:0] \i_w$373[0].scale ;
+  wire [3:0] \i_w$373[0].zero ;
+  wire [27:0] \i_w$375 ;
+  wire [27:0] \i_w$375[0] ;
+  wire [15:0] \i_w$375[0].q ;
+  wire [3:0] \i_w$375[0].q[0] ;
+  wire [3:0] \i_w$375[0].q[1] ;
+  wire [3:0] \i_w$375[0].q[2] ;
+  wire [3:0] \i_w$375[0].q[3] ;
+  wire [7:0] \i_w$375[0].scale ;
+  wire [3:0] \i_w$375[0].zero ;
+  wire [27:0] \i_w$377 ;
+  wire [27:0] \i_w$377[0] ;
+  wire [15:0] \i_w$377[0].q ;
+  wire [3:0] \i_w$377[0].q[0] ;
+  wire [3:0] \i_w$377[0].q[1] ;
+  wire [3:0] \i_w$377[0].q[2] ;
+  wire [3:0] \i_w$377[0].q[3] ;
+  wire [7:0] \i_w$377[0].scale ;
+  wire [3:0] \i_w$377[0].zero ;
+  wire [27:0] \i_w$379 ;
+  wire [27:0] \i_w$379[0] ;
+  wire [15:0] \i_w$379[0].q ;
+  wire [3:0] \i_w$379[0].q[0] ;
+  wire [3:0] \i_w$379[0].q[1] ;
+  wire [3:0] \i_w$379[0].q[2] ;
+  wire [3:0] \i_w$379[0].q[3] ;
+  wire [7:0] \i_w$379[0].scale ;
+  wire [3:0] \i_w$379[0].zero ;
+  reg [27:0] \i_w$383  = 28'h0000000;
+  wire [27:0] \i_w$383[0] ;
+  wire [15:0] \i_w$383[0].q ;
+  wire [3:0] \i_w$383[0].q[0] ;
+  wire [3:0] \i_w$383[0].q[1] ;
+  wire [3:0] \i_w$383[0].q[2] ;
+  wire [3:0] \i_w$383[0].q[3] ;
+  wire [7:0] \i_w$383[0].scale ;
+  wire [3:0] \i_w$383[0].zero ;
+  wire [27:0] \i_w$385 ;
+  wire [27:0] \i_w$385[0] ;
+  wire [15:0] \i_w$385[0].q ;
+  wire [3:0] \i_w$385[0].q[0] ;
+  wire [3:0] \i_w$385[0].q[1] ;
+  wire [3:0] \i_w$385[0].q[2] ;
+  wire [3:0] \i_w$385[0].q[3] ;
+  wire [7:0] \i_w$385[0].scale ;
+  wire [3:0] \i_w$385[0].zero ;
+  wire [27:0] \i_w$387 ;
+  wire [27:0] \i_w$387[0] ;
+  wire [15:0] \i_w$387[0].q ;
+  wire [3:0] \i_w$387[0].q[0] ;
+  wire [3:0] \i_w$387[0].q[1] ;
+  wire [3:0] \i_w$387[0].q[2] ;
+  wire [3:0] \i_w$387[0].q[3] ;
+  wire [7:0] \i_w$387[0].scale ;
+  wire [3:0] \i_w$387[0].zero ;
+  wire [27:0] \i_w$389 ;
+  wire [27:0] \i_w$389[0] ;
+  wire [15:0] \i_w$389[0].q ;
+  wire [3:0] \i_w$389[0].q[0] ;
+  wire [3:0] \i_w$389[0].q[1] ;
+  wire [3:0] \i_w$389[0].q[2] ;
+  wire [3:0] \i_w$389[0].q[3] ;
+  wire [7:0] \i_w$389[0].scale ;
+  wire [3:0] \i_w$389[0].zero ;
+  wire [27:0] \i_w$391 ;
+  wire [27:0] \i_w$391[0] ;
+  wire [15:0] \i_w$391[0].q ;
+  wire [3:0] \i_w$391[0].q[0] ;
+  wire [3:0] \i_w$391[0].q[1] ;
+  wire [3:0] \i_w$391[0].q[2] ;
+  wire [3:0] \i_w$391[0].q[3] ;
+  wire [7:0] \i_w$391[0].scale ;
+  wire [3:0] \i_w$391[0].zero ;
+  wire [27:0] \i_w$393 ;
+  wire [27:0] \i_w$393[0] ;
+  wire [15:0] \i_w$393[0].q ;
+  wire [3:0] \i_w$393[0].q[0] ;
+  wire [3:0] \i_w$393[0].q[1] ;
+  wire [3:0] \i_w$393[0].q[2] ;
+  wire [3:0] \i_w$393[0].q[3] ;
+  wire [7:0] \i_w$393[0].scale ;
+  wire [3:0] \i_w$393[0].zero ;
+  wire [27:0] \i_w$395 ;
+  wire [27:0] \i_w$395[0] ;
+  wire [15:0] \i_w$395[0].q ;
+  wire [3:0] \i_w$395[0].q[0] ;
+  wire [3:0] \i_w$395[0].q[1] ;
+  wire [3:0] \i_w$395[0].q[2] ;
+  wire [3:0] \i_w$395[0].q[3] ;
+  wire [7:0] \i_w$395[0].scale ;
+  wire [3:0] \i_w$395[0].zero ;
+  wire [27:0] \i_w$397 ;
+  wire [27:0] \i_w$397[0] ;
+  wire [15:0] \i_w$397[0].q ;
+  wire [3:0] \i_w$397[0].q[0] ;
+  wire [3:0] \i_w$397[0].q[1] ;
+  wire [3:0] \i_w$397[0].q[2] ;
+  wire [3:0] \i_w$397[0].q[3] ;
+  wire [7:0] \i_w$397[0].scale ;
+  wire [3:0] \i_w$397[0].zero ;
   wire [27:0] \i_w[0] ;
   wire [15:0] \i_w[0].q ;
   wire [3:0] \i_w[0].q[0] ;
@@ -4773,6 +4719,62 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [3:0] \i_w[0].q[3] ;
   wire [7:0] \i_w[0].scale ;
   wire [3:0] \i_w[0].zero ;
+  wire [27:0] \i_w[1] ;
+  wire [15:0] \i_w[1].q ;
+  wire [3:0] \i_w[1].q[0] ;
+  wire [3:0] \i_w[1].q[1] ;
+  wire [3:0] \i_w[1].q[2] ;
+  wire [3:0] \i_w[1].q[3] ;
+  wire [7:0] \i_w[1].scale ;
+  wire [3:0] \i_w[1].zero ;
+  wire [27:0] \i_w[2] ;
+  wire [15:0] \i_w[2].q ;
+  wire [3:0] \i_w[2].q[0] ;
+  wire [3:0] \i_w[2].q[1] ;
+  wire [3:0] \i_w[2].q[2] ;
+  wire [3:0] \i_w[2].q[3] ;
+  wire [7:0] \i_w[2].scale ;
+  wire [3:0] \i_w[2].zero ;
+  wire [27:0] \i_w[3] ;
+  wire [15:0] \i_w[3].q ;
+  wire [3:0] \i_w[3].q[0] ;
+  wire [3:0] \i_w[3].q[1] ;
+  wire [3:0] \i_w[3].q[2] ;
+  wire [3:0] \i_w[3].q[3] ;
+  wire [7:0] \i_w[3].scale ;
+  wire [3:0] \i_w[3].zero ;
+  wire [27:0] \i_w[4] ;
+  wire [15:0] \i_w[4].q ;
+  wire [3:0] \i_w[4].q[0] ;
+  wire [3:0] \i_w[4].q[1] ;
+  wire [3:0] \i_w[4].q[2] ;
+  wire [3:0] \i_w[4].q[3] ;
+  wire [7:0] \i_w[4].scale ;
+  wire [3:0] \i_w[4].zero ;
+  wire [27:0] \i_w[5] ;
+  wire [15:0] \i_w[5].q ;
+  wire [3:0] \i_w[5].q[0] ;
+  wire [3:0] \i_w[5].q[1] ;
+  wire [3:0] \i_w[5].q[2] ;
+  wire [3:0] \i_w[5].q[3] ;
+  wire [7:0] \i_w[5].scale ;
+  wire [3:0] \i_w[5].zero ;
+  wire [27:0] \i_w[6] ;
+  wire [15:0] \i_w[6].q ;
+  wire [3:0] \i_w[6].q[0] ;
+  wire [3:0] \i_w[6].q[1] ;
+  wire [3:0] \i_w[6].q[2] ;
+  wire [3:0] \i_w[6].q[3] ;
+  wire [7:0] \i_w[6].scale ;
+  wire [3:0] \i_w[6].zero ;
+  wire [27:0] \i_w[7] ;
+  wire [15:0] \i_w[7].q ;
+  wire [3:0] \i_w[7].q[0] ;
+  wire [3:0] \i_w[7].q[1] ;
+  wire [3:0] \i_w[7].q[2] ;
+  wire [3:0] \i_w[7].q[3] ;
+  wire [7:0] \i_w[7].scale ;
+  wire [3:0] \i_w[7].zero ;
   wire [31:0] o_a;
   wire [31:0] \o_a$101 ;
   wire [31:0] \o_a$101[0] ;
@@ -5425,62 +5427,62 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire \o_ctl$51[0].last ;
   wire \o_ctl$51[0].load_w ;
   wire \o_ctl$51[0].valid ;
-  wire [4:0] \o_ctl$525 ;
-  wire [4:0] \o_ctl$525[0] ;
-  wire \o_ctl$525[0].first ;
-  wire \o_ctl$525[0].group_end ;
-  wire \o_ctl$525[0].last ;
-  wire \o_ctl$525[0].load_w ;
-  wire \o_ctl$525[0].valid ;
-  wire [4:0] \o_ctl$527 ;
-  wire [4:0] \o_ctl$527[0] ;
-  wire \o_ctl$527[0].first ;
-  wire \o_ctl$527[0].group_end ;
-  wire \o_ctl$527[0].last ;
-  wire \o_ctl$527[0].load_w ;
-  wire \o_ctl$527[0].valid ;
-  wire [4:0] \o_ctl$529 ;
-  wire [4:0] \o_ctl$529[0] ;
-  wire \o_ctl$529[0].first ;
-  wire \o_ctl$529[0].group_end ;
-  wire \o_ctl$529[0].last ;
-  wire \o_ctl$529[0].load_w ;
-  wire \o_ctl$529[0].valid ;
-  wire [4:0] \o_ctl$531 ;
-  wire [4:0] \o_ctl$531[0] ;
-  wire \o_ctl$531[0].first ;
-  wire \o_ctl$531[0].group_end ;
-  wire \o_ctl$531[0].last ;
-  wire \o_ctl$531[0].load_w ;
-  wire \o_ctl$531[0].valid ;
-  wire [4:0] \o_ctl$533 ;
-  wire [4:0] \o_ctl$533[0] ;
-  wire \o_ctl$533[0].first ;
-  wire \o_ctl$533[0].group_end ;
-  wire \o_ctl$533[0].last ;
-  wire \o_ctl$533[0].load_w ;
-  wire \o_ctl$533[0].valid ;
-  wire [4:0] \o_ctl$535 ;
-  wire [4:0] \o_ctl$535[0] ;
-  wire \o_ctl$535[0].first ;
-  wire \o_ctl$535[0].group_end ;
-  wire \o_ctl$535[0].last ;
-  wire \o_ctl$535[0].load_w ;
-  wire \o_ctl$535[0].valid ;
-  wire [4:0] \o_ctl$537 ;
-  wire [4:0] \o_ctl$537[0] ;
-  wire \o_ctl$537[0].first ;
-  wire \o_ctl$537[0].group_end ;
-  wire \o_ctl$537[0].last ;
-  wire \o_ctl$537[0].load_w ;
-  wire \o_ctl$537[0].valid ;
-  wire [4:0] \o_ctl$539 ;
-  wire [4:0] \o_ctl$539[0] ;
-  wire \o_ctl$539[0].first ;
-  wire \o_ctl$539[0].group_end ;
-  wire \o_ctl$539[0].last ;
-  wire \o_ctl$539[0].load_w ;
-  wire \o_ctl$539[0].valid ;
+  wire [4:0] \o_ctl$534 ;
+  wire [4:0] \o_ctl$534[0] ;
+  wire \o_ctl$534[0].first ;
+  wire \o_ctl$534[0].group_end ;
+  wire \o_ctl$534[0].last ;
+  wire \o_ctl$534[0].load_w ;
+  wire \o_ctl$534[0].valid ;
+  wire [4:0] \o_ctl$536 ;
+  wire [4:0] \o_ctl$536[0] ;
+  wire \o_ctl$536[0].first ;
+  wire \o_ctl$536[0].group_end ;
+  wire \o_ctl$536[0].last ;
+  wire \o_ctl$536[0].load_w ;
+  wire \o_ctl$536[0].valid ;
+  wire [4:0] \o_ctl$538 ;
+  wire [4:0] \o_ctl$538[0] ;
+  wire \o_ctl$538[0].first ;
+  wire \o_ctl$538[0].group_end ;
+  wire \o_ctl$538[0].last ;
+  wire \o_ctl$538[0].load_w ;
+  wire \o_ctl$538[0].valid ;
+  wire [4:0] \o_ctl$540 ;
+  wire [4:0] \o_ctl$540[0] ;
+  wire \o_ctl$540[0].first ;
+  wire \o_ctl$540[0].group_end ;
+  wire \o_ctl$540[0].last ;
+  wire \o_ctl$540[0].load_w ;
+  wire \o_ctl$540[0].valid ;
+  wire [4:0] \o_ctl$542 ;
+  wire [4:0] \o_ctl$542[0] ;
+  wire \o_ctl$542[0].first ;
+  wire \o_ctl$542[0].group_end ;
+  wire \o_ctl$542[0].last ;
+  wire \o_ctl$542[0].load_w ;
+  wire \o_ctl$542[0].valid ;
+  wire [4:0] \o_ctl$544 ;
+  wire [4:0] \o_ctl$544[0] ;
+  wire \o_ctl$544[0].first ;
+  wire \o_ctl$544[0].group_end ;
+  wire \o_ctl$544[0].last ;
+  wire \o_ctl$544[0].load_w ;
+  wire \o_ctl$544[0].valid ;
+  wire [4:0] \o_ctl$546 ;
+  wire [4:0] \o_ctl$546[0] ;
+  wire \o_ctl$546[0].first ;
+  wire \o_ctl$546[0].group_end ;
+  wire \o_ctl$546[0].last ;
+  wire \o_ctl$546[0].load_w ;
+  wire \o_ctl$546[0].valid ;
+  wire [4:0] \o_ctl$548 ;
+  wire [4:0] \o_ctl$548[0] ;
+  wire \o_ctl$548[0].first ;
+  wire \o_ctl$548[0].group_end ;
+  wire \o_ctl$548[0].last ;
+  wire \o_ctl$548[0].load_w ;
+  wire \o_ctl$548[0].valid ;
   wire [4:0] \o_ctl$55 ;
   wire [4:0] \o_ctl$55[0] ;
   wire \o_ctl$55[0].first ;
@@ -5558,51 +5560,12 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [47:0] o_psum;
-  wire [47:0] \o_psum$389 ;
-  wire [47:0] \o_psum$389[0] ;
-  wire [47:0] \o_psum$389[0][0] ;
-  wire [47:0] \o_psum$390 ;
-  wire [47:0] \o_psum$390[0] ;
-  wire [47:0] \o_psum$390[0][0] ;
-  wire [47:0] \o_psum$391 ;
-  wire [47:0] \o_psum$391[0] ;
-  wire [47:0] \o_psum$391[0][0] ;
-  wire [47:0] \o_psum$392 ;
-  wire [47:0] \o_psum$392[0] ;
-  wire [47:0] \o_psum$392[0][0] ;
-  wire [47:0] \o_psum$393 ;
-  wire [47:0] \o_psum$393[0] ;
-  wire [47:0] \o_psum$393[0][0] ;
-  wire [47:0] \o_psum$394 ;
-  wire [47:0] \o_psum$394[0] ;
-  wire [47:0] \o_psum$394[0][0] ;
-  wire [47:0] \o_psum$395 ;
-  wire [47:0] \o_psum$395[0] ;
-  wire [47:0] \o_psum$395[0][0] ;
-  wire [47:0] \o_psum$397 ;
-  wire [47:0] \o_psum$397[0] ;
-  wire [47:0] \o_psum$397[0][0] ;
-  wire [47:0] \o_psum$398 ;
-  wire [47:0] \o_psum$398[0] ;
-  wire [47:0] \o_psum$398[0][0] ;
-  wire [47:0] \o_psum$399 ;
-  wire [47:0] \o_psum$399[0] ;
-  wire [47:0] \o_psum$399[0][0] ;
-  wire [47:0] \o_psum$400 ;
-  wire [47:0] \o_psum$400[0] ;
-  wire [47:0] \o_psum$400[0][0] ;
-  wire [47:0] \o_psum$401 ;
-  wire [47:0] \o_psum$401[0] ;
-  wire [47:0] \o_psum$401[0][0] ;
-  wire [47:0] \o_psum$402 ;
-  wire [47:0] \o_psum$402[0] ;
-  wire [47:0] \o_psum$402[0][0] ;
-  wire [47:0] \o_psum$403 ;
-  wire [47:0] \o_psum$403[0] ;
-  wire [47:0] \o_psum$403[0][0] ;
   wire [47:0] \o_psum$404 ;
   wire [47:0] \o_psum$404[0] ;
   wire [47:0] \o_psum$404[0][0] ;
+  wire [47:0] \o_psum$405 ;
+  wire [47:0] \o_psum$405[0] ;
+  wire [47:0] \o_psum$405[0][0] ;
   wire [47:0] \o_psum$406 ;
   wire [47:0] \o_psum$406[0] ;
   wire [47:0] \o_psum$406[0][0] ;
@@ -5618,15 +5581,15 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [47:0] \o_psum$410 ;
   wire [47:0] \o_psum$410[0] ;
   wire [47:0] \o_psum$410[0][0] ;
-  wire [47:0] \o_psum$411 ;
-  wire [47:0] \o_psum$411[0] ;
-  wire [47:0] \o_psum$411[0][0] ;
   wire [47:0] \o_psum$412 ;
   wire [47:0] \o_psum$412[0] ;
   wire [47:0] \o_psum$412[0][0] ;
   wire [47:0] \o_psum$413 ;
   wire [47:0] \o_psum$413[0] ;
   wire [47:0] \o_psum$413[0][0] ;
+  wire [47:0] \o_psum$414 ;
+  wire [47:0] \o_psum$414[0] ;
+  wire [47:0] \o_psum$414[0][0] ;
   wire [47:0] \o_psum$415 ;
   wire [47:0] \o_psum$415[0] ;
   wire [47:0] \o_psum$415[0][0] ;
@@ -5642,15 +5605,15 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [47:0] \o_psum$419 ;
   wire [47:0] \o_psum$419[0] ;
   wire [47:0] \o_psum$419[0][0] ;
-  wire [47:0] \o_psum$420 ;
-  wire [47:0] \o_psum$420[0] ;
-  wire [47:0] \o_psum$420[0][0] ;
   wire [47:0] \o_psum$421 ;
   wire [47:0] \o_psum$421[0] ;
   wire [47:0] \o_psum$421[0][0] ;
   wire [47:0] \o_psum$422 ;
   wire [47:0] \o_psum$422[0] ;
   wire [47:0] \o_psum$422[0][0] ;
+  wire [47:0] \o_psum$423 ;
+  wire [47:0] \o_psum$423[0] ;
+  wire [47:0] \o_psum$423[0][0] ;
   wire [47:0] \o_psum$424 ;
   wire [47:0] \o_psum$424[0] ;
   wire [47:0] \o_psum$424[0][0] ;
@@ -5666,15 +5629,15 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [47:0] \o_psum$428 ;
   wire [47:0] \o_psum$428[0] ;
   wire [47:0] \o_psum$428[0][0] ;
-  wire [47:0] \o_psum$429 ;
-  wire [47:0] \o_psum$429[0] ;
-  wire [47:0] \o_psum$429[0][0] ;
   wire [47:0] \o_psum$430 ;
   wire [47:0] \o_psum$430[0] ;
   wire [47:0] \o_psum$430[0][0] ;
   wire [47:0] \o_psum$431 ;
   wire [47:0] \o_psum$431[0] ;
   wire [47:0] \o_psum$431[0][0] ;
+  wire [47:0] \o_psum$432 ;
+  wire [47:0] \o_psum$432[0] ;
+  wire [47:0] \o_psum$432[0][0] ;
   wire [47:0] \o_psum$433 ;
   wire [47:0] \o_psum$433[0] ;
   wire [47:0] \o_psum$433[0][0] ;
@@ -5690,15 +5653,15 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [47:0] \o_psum$437 ;
   wire [47:0] \o_psum$437[0] ;
   wire [47:0] \o_psum$437[0][0] ;
-  wire [47:0] \o_psum$438 ;
-  wire [47:0] \o_psum$438[0] ;
-  wire [47:0] \o_psum$438[0][0] ;
   wire [47:0] \o_psum$439 ;
   wire [47:0] \o_psum$439[0] ;
   wire [47:0] \o_psum$439[0][0] ;
   wire [47:0] \o_psum$440 ;
   wire [47:0] \o_psum$440[0] ;
   wire [47:0] \o_psum$440[0][0] ;
+  wire [47:0] \o_psum$441 ;
+  wire [47:0] \o_psum$441[0] ;
+  wire [47:0] \o_psum$441[0][0] ;
   wire [47:0] \o_psum$442 ;
   wire [47:0] \o_psum$442[0] ;
   wire [47:0] \o_psum$442[0][0] ;
@@ -5714,15 +5677,15 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [47:0] \o_psum$446 ;
   wire [47:0] \o_psum$446[0] ;
   wire [47:0] \o_psum$446[0][0] ;
-  wire [47:0] \o_psum$447 ;
-  wire [47:0] \o_psum$447[0] ;
-  wire [47:0] \o_psum$447[0][0] ;
   wire [47:0] \o_psum$448 ;
   wire [47:0] \o_psum$448[0] ;
   wire [47:0] \o_psum$448[0][0] ;
   wire [47:0] \o_psum$449 ;
   wire [47:0] \o_psum$449[0] ;
   wire [47:0] \o_psum$449[0][0] ;
+  wire [47:0] \o_psum$450 ;
+  wire [47:0] \o_psum$450[0] ;
+  wire [47:0] \o_psum$450[0][0] ;
   wire [47:0] \o_psum$451 ;
   wire [47:0] \o_psum$451[0] ;
   wire [47:0] \o_psum$451[0][0] ;
@@ -5738,15 +5701,54 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [47:0] \o_psum$455 ;
   wire [47:0] \o_psum$455[0] ;
   wire [47:0] \o_psum$455[0][0] ;
-  wire [47:0] \o_psum$456 ;
-  wire [47:0] \o_psum$456[0] ;
-  wire [47:0] \o_psum$456[0][0] ;
   wire [47:0] \o_psum$457 ;
   wire [47:0] \o_psum$457[0] ;
   wire [47:0] \o_psum$457[0][0] ;
   wire [47:0] \o_psum$458 ;
   wire [47:0] \o_psum$458[0] ;
   wire [47:0] \o_psum$458[0][0] ;
+  wire [47:0] \o_psum$459 ;
+  wire [47:0] \o_psum$459[0] ;
+  wire [47:0] \o_psum$459[0][0] ;
+  wire [47:0] \o_psum$460 ;
+  wire [47:0] \o_psum$460[0] ;
+  wire [47:0] \o_psum$460[0][0] ;
+  wire [47:0] \o_psum$461 ;
+  wire [47:0] \o_psum$461[0] ;
+  wire [47:0] \o_psum$461[0][0] ;
+  wire [47:0] \o_psum$462 ;
+  wire [47:0] \o_psum$462[0] ;
+  wire [47:0] \o_psum$462[0][0] ;
+  wire [47:0] \o_psum$463 ;
+  wire [47:0] \o_psum$463[0] ;
+  wire [47:0] \o_psum$463[0][0] ;
+  wire [47:0] \o_psum$464 ;
+  wire [47:0] \o_psum$464[0] ;
+  wire [47:0] \o_psum$464[0][0] ;
+  wire [47:0] \o_psum$466 ;
+  wire [47:0] \o_psum$466[0] ;
+  wire [47:0] \o_psum$466[0][0] ;
+  wire [47:0] \o_psum$467 ;
+  wire [47:0] \o_psum$467[0] ;
+  wire [47:0] \o_psum$467[0][0] ;
+  wire [47:0] \o_psum$468 ;
+  wire [47:0] \o_psum$468[0] ;
+  wire [47:0] \o_psum$468[0][0] ;
+  wire [47:0] \o_psum$469 ;
+  wire [47:0] \o_psum$469[0] ;
+  wire [47:0] \o_psum$469[0][0] ;
+  wire [47:0] \o_psum$470 ;
+  wire [47:0] \o_psum$470[0] ;
+  wire [47:0] \o_psum$470[0][0] ;
+  wire [47:0] \o_psum$471 ;
+  wire [47:0] \o_psum$471[0] ;
+  wire [47:0] \o_psum$471[0][0] ;
+  wire [47:0] \o_psum$472 ;
+  wire [47:0] \o_psum$472[0] ;
+  wire [47:0] \o_psum$472[0][0] ;
+  wire [47:0] \o_psum$473 ;
+  wire [47:0] \o_psum$473[0] ;
+  wire [47:0] \o_psum$473[0][0] ;
   wire [47:0] \o_psum[0] ;
   wire [47:0] \o_psum[0][0] ;
   output [383:0] o_row;
@@ -5764,15 +5766,6 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   output o_row_valid;
   reg o_row_valid;
   wire [27:0] o_w;
-  wire [27:0] \o_w$261 ;
-  wire [27:0] \o_w$261[0] ;
-  wire [15:0] \o_w$261[0].q ;
-  wire [3:0] \o_w$261[0].q[0] ;
-  wire [3:0] \o_w$261[0].q[1] ;
-  wire [3:0] \o_w$261[0].q[2] ;
-  wire [3:0] \o_w$261[0].q[3] ;
-  wire [7:0] \o_w$261[0].scale ;
-  wire [3:0] \o_w$261[0].zero ;
   wire [27:0] \o_w$263 ;
   wire [27:0] \o_w$263[0] ;
   wire [15:0] \o_w$263[0].q ;
@@ -5818,447 +5811,456 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [3:0] \o_w$271[0].q[3] ;
   wire [7:0] \o_w$271[0].scale ;
   wire [3:0] \o_w$271[0].zero ;
-  wire [27:0] \o_w$275 ;
-  wire [27:0] \o_w$275[0] ;
-  wire [15:0] \o_w$275[0].q ;
-  wire [3:0] \o_w$275[0].q[0] ;
-  wire [3:0] \o_w$275[0].q[1] ;
-  wire [3:0] \o_w$275[0].q[2] ;
-  wire [3:0] \o_w$275[0].q[3] ;
-  wire [7:0] \o_w$275[0].scale ;
-  wire [3:0] \o_w$275[0].zero ;
-  wire [27:0] \o_w$277 ;
-  wire [27:0] \o_w$277[0] ;
-  wire [15:0] \o_w$277[0].q ;
-  wire [3:0] \o_w$277[0].q[0] ;
-  wire [3:0] \o_w$277[0].q[1] ;
-  wire [3:0] \o_w$277[0].q[2] ;
-  wire [3:0] \o_w$277[0].q[3] ;
-  wire [7:0] \o_w$277[0].scale ;
-  wire [3:0] \o_w$277[0].zero ;
-  wire [27:0] \o_w$279 ;
-  wire [27:0] \o_w$279[0] ;
-  wire [15:0] \o_w$279[0].q ;
-  wire [3:0] \o_w$279[0].q[0] ;
-  wire [3:0] \o_w$279[0].q[1] ;
-  wire [3:0] \o_w$279[0].q[2] ;
-  wire [3:0] \o_w$279[0].q[3] ;
-  wire [7:0] \o_w$279[0].scale ;
-  wire [3:0] \o_w$279[0].zero ;
-  wire [27:0] \o_w$281 ;
-  wire [27:0] \o_w$281[0] ;
-  wire [15:0] \o_w$281[0].q ;
-  wire [3:0] \o_w$281[0].q[0] ;
-  wire [3:0] \o_w$281[0].q[1] ;
-  wire [3:0] \o_w$281[0].q[2] ;
-  wire [3:0] \o_w$281[0].q[3] ;
-  wire [7:0] \o_w$281[0].scale ;
-  wire [3:0] \o_w$281[0].zero ;
-  wire [27:0] \o_w$283 ;
-  wire [27:0] \o_w$283[0] ;
-  wire [15:0] \o_w$283[0].q ;
-  wire [3:0] \o_w$283[0].q[0] ;
-  wire [3:0] \o_w$283[0].q[1] ;
-  wire [3:0] \o_w$283[0].q[2] ;
-  wire [3:0] \o_w$283[0].q[3] ;
-  wire [7:0] \o_w$283[0].scale ;
-  wire [3:0] \o_w$283[0].zero ;
-  wire [27:0] \o_w$285 ;
-  wire [27:0] \o_w$285[0] ;
-  wire [15:0] \o_w$285[0].q ;
-  wire [3:0] \o_w$285[0].q[0] ;
-  wire [3:0] \o_w$285[0].q[1] ;
-  wire [3:0] \o_w$285[0].q[2] ;
-  wire [3:0] \o_w$285[0].q[3] ;
-  wire [7:0] \o_w$285[0].scale ;
-  wire [3:0] \o_w$285[0].zero ;
-  wire [27:0] \o_w$287 ;
-  wire [27:0] \o_w$287[0] ;
-  wire [15:0] \o_w$287[0].q ;
-  wire [3:0] \o_w$287[0].q[0] ;
-  wire [3:0] \o_w$287[0].q[1] ;
-  wire [3:0] \o_w$287[0].q[2] ;
-  wire [3:0] \o_w$287[0].q[3] ;
-  wire [7:0] \o_w$287[0].scale ;
-  wire [3:0] \o_w$287[0].zero ;
-  wire [27:0] \o_w$291 ;
-  wire [27:0] \o_w$291[0] ;
-  wire [15:0] \o_w$291[0].q ;
-  wire [3:0] \o_w$291[0].q[0] ;
-  wire [3:0] \o_w$291[0].q[1] ;
-  wire [3:0] \o_w$291[0].q[2] ;
-  wire [3:0] \o_w$291[0].q[3] ;
-  wire [7:0] \o_w$291[0].scale ;
-  wire [3:0] \o_w$291[0].zero ;
-  wire [27:0] \o_w$293 ;
-  wire [27:0] \o_w$293[0] ;
-  wire [15:0] \o_w$293[0].q ;
-  wire [3:0] \o_w$293[0].q[0] ;
-  wire [3:0] \o_w$293[0].q[1] ;
-  wire [3:0] \o_w$293[0].q[2] ;
-  wire [3:0] \o_w$293[0].q[3] ;
-  wire [7:0] \o_w$293[0].scale ;
-  wire [3:0] \o_w$293[0].zero ;
-  wire [27:0] \o_w$295 ;
-  wire [27:0] \o_w$295[0] ;
-  wire [15:0] \o_w$295[0].q ;
-  wire [3:0] \o_w$295[0].q[0] ;
-  wire [3:0] \o_w$295[0].q[1] ;
-  wire [3:0] \o_w$295[0].q[2] ;
-  wire [3:0] \o_w$295[0].q[3] ;
-  wire [7:0] \o_w$295[0].scale ;
-  wire [3:0] \o_w$295[0].zero ;
-  wire [27:0] \o_w$297 ;
-  wire [27:0] \o_w$297[0] ;
-  wire [15:0] \o_w$297[0].q ;
-  wire [3:0] \o_w$297[0].q[0] ;
-  wire [3:0] \o_w$297[0].q[1] ;
-  wire [3:0] \o_w$297[0].q[2] ;
-  wire [3:0] \o_w$297[0].q[3] ;
-  wire [7:0] \o_w$297[0].scale ;
-  wire [3:0] \o_w$297[0].zero ;
-  wire [27:0] \o_w$299 ;
-  wire [27:0] \o_w$299[0] ;
-  wire [15:0] \o_w$299[0].q ;
-  wire [3:0] \o_w$299[0].q[0] ;
-  wire [3:0] \o_w$299[0].q[1] ;
-  wire [3:0] \o_w$299[0].q[2] ;
-  wire [3:0] \o_w$299[0].q[3] ;
-  wire [7:0] \o_w$299[0].scale ;
-  wire [3:0] \o_w$299[0].zero ;
-  wire [27:0] \o_w$301 ;
-  wire [27:0] \o_w$301[0] ;
-  wire [15:0] \o_w$301[0].q ;
-  wire [3:0] \o_w$301[0].q[0] ;
-  wire [3:0] \o_w$301[0].q[1] ;
-  wire [3:0] \o_w$301[0].q[2] ;
-  wire [3:0] \o_w$301[0].q[3] ;
-  wire [7:0] \o_w$301[0].scale ;
-  wire [3:0] \o_w$301[0].zero ;
-  wire [27:0] \o_w$303 ;
-  wire [27:0] \o_w$303[0] ;
-  wire [15:0] \o_w$303[0].q ;
-  wire [3:0] \o_w$303[0].q[0] ;
-  wire [3:0] \o_w$303[0].q[1] ;
-  wire [3:0] \o_w$303[0].q[2] ;
-  wire [3:0] \o_w$303[0].q[3] ;
-  wire [7:0] \o_w$303[0].scale ;
-  wire [3:0] \o_w$303[0].zero ;
-  wire [27:0] \o_w$307 ;
-  wire [27:0] \o_w$307[0] ;
-  wire [15:0] \o_w$307[0].q ;
-  wire [3:0] \o_w$307[0].q[0] ;
-  wire [3:0] \o_w$307[0].q[1] ;
-  wire [3:0] \o_w$307[0].q[2] ;
-  wire [3:0] \o_w$307[0].q[3] ;
-  wire [7:0] \o_w$307[0].scale ;
-  wire [3:0] \o_w$307[0].zero ;
-  wire [27:0] \o_w$309 ;
-  wire [27:0] \o_w$309[0] ;
-  wire [15:0] \o_w$309[0].q ;
-  wire [3:0] \o_w$309[0].q[0] ;
-  wire [3:0] \o_w$309[0].q[1] ;
-  wire [3:0] \o_w$309[0].q[2] ;
-  wire [3:0] \o_w$309[0].q[3] ;
-  wire [7:0] \o_w$309[0].scale ;
-  wire [3:0] \o_w$309[0].zero ;
-  wire [27:0] \o_w$311 ;
-  wire [27:0] \o_w$311[0] ;
-  wire [15:0] \o_w$311[0].q ;
-  wire [3:0] \o_w$311[0].q[0] ;
-  wire [3:0] \o_w$311[0].q[1] ;
-  wire [3:0] \o_w$311[0].q[2] ;
-  wire [3:0] \o_w$311[0].q[3] ;
-  wire [7:0] \o_w$311[0].scale ;
-  wire [3:0] \o_w$311[0].zero ;
-  wire [27:0] \o_w$313 ;
-  wire [27:0] \o_w$313[0] ;
-  wire [15:0] \o_w$313[0].q ;
-  wire [3:0] \o_w$313[0].q[0] ;
-  wire [3:0] \o_w$313[0].q[1] ;
-  wire [3:0] \o_w$313[0].q[2] ;
-  wire [3:0] \o_w$313[0].q[3] ;
-  wire [7:0] \o_w$313[0].scale ;
-  wire [3:0] \o_w$313[0].zero ;
-  wire [27:0] \o_w$315 ;
-  wire [27:0] \o_w$315[0] ;
-  wire [15:0] \o_w$315[0].q ;
-  wire [3:0] \o_w$315[0].q[0] ;
-  wire [3:0] \o_w$315[0].q[1] ;
-  wire [3:0] \o_w$315[0].q[2] ;
-  wire [3:0] \o_w$315[0].q[3] ;
-  wire [7:0] \o_w$315[0].scale ;
-  wire [3:0] \o_w$315[0].zero ;
-  wire [27:0] \o_w$317 ;
-  wire [27:0] \o_w$317[0] ;
-  wire [15:0] \o_w$317[0].q ;
-  wire [3:0] \o_w$317[0].q[0] ;
-  wire [3:0] \o_w$317[0].q[1] ;
-  wire [3:0] \o_w$317[0].q[2] ;
-  wire [3:0] \o_w$317[0].q[3] ;
-  wire [7:0] \o_w$317[0].scale ;
-  wire [3:0] \o_w$317[0].zero ;
-  wire [27:0] \o_w$319 ;
-  wire [27:0] \o_w$319[0] ;
-  wire [15:0] \o_w$319[0].q ;
-  wire [3:0] \o_w$319[0].q[0] ;
-  wire [3:0] \o_w$319[0].q[1] ;
-  wire [3:0] \o_w$319[0].q[2] ;
-  wire [3:0] \o_w$319[0].q[3] ;
-  wire [7:0] \o_w$319[0].scale ;
-  wire [3:0] \o_w$319[0].zero ;
-  wire [27:0] \o_w$323 ;
-  wire [27:0] \o_w$323[0] ;
-  wire [15:0] \o_w$323[0].q ;
-  wire [3:0] \o_w$323[0].q[0] ;
-  wire [3:0] \o_w$323[0].q[1] ;
-  wire [3:0] \o_w$323[0].q[2] ;
-  wire [3:0] \o_w$323[0].q[3] ;
-  wire [7:0] \o_w$323[0].scale ;
-  wire [3:0] \o_w$323[0].zero ;
-  wire [27:0] \o_w$325 ;
-  wire [27:0] \o_w$325[0] ;
-  wire [15:0] \o_w$325[0].q ;
-  wire [3:0] \o_w$325[0].q[0] ;
-  wire [3:0] \o_w$325[0].q[1] ;
-  wire [3:0] \o_w$325[0].q[2] ;
-  wire [3:0] \o_w$325[0].q[3] ;
-  wire [7:0] \o_w$325[0].scale ;
-  wire [3:0] \o_w$325[0].zero ;
-  wire [27:0] \o_w$327 ;
-  wire [27:0] \o_w$327[0] ;
-  wire [15:0] \o_w$327[0].q ;
-  wire [3:0] \o_w$327[0].q[0] ;
-  wire [3:0] \o_w$327[0].q[1] ;
-  wire [3:0] \o_w$327[0].q[2] ;
-  wire [3:0] \o_w$327[0].q[3] ;
-  wire [7:0] \o_w$327[0].scale ;
-  wire [3:0] \o_w$327[0].zero ;
-  wire [27:0] \o_w$329 ;
-  wire [27:0] \o_w$329[0] ;
-  wire [15:0] \o_w$329[0].q ;
-  wire [3:0] \o_w$329[0].q[0] ;
-  wire [3:0] \o_w$329[0].q[1] ;
-  wire [3:0] \o_w$329[0].q[2] ;
-  wire [3:0] \o_w$329[0].q[3] ;
-  wire [7:0] \o_w$329[0].scale ;
-  wire [3:0] \o_w$329[0].zero ;
-  wire [27:0] \o_w$331 ;
-  wire [27:0] \o_w$331[0] ;
-  wire [15:0] \o_w$331[0].q ;
-  wire [3:0] \o_w$331[0].q[0] ;
-  wire [3:0] \o_w$331[0].q[1] ;
-  wire [3:0] \o_w$331[0].q[2] ;
-  wire [3:0] \o_w$331[0].q[3] ;
-  wire [7:0] \o_w$331[0].scale ;
-  wire [3:0] \o_w$331[0].zero ;
-  wire [27:0] \o_w$333 ;
-  wire [27:0] \o_w$333[0] ;
-  wire [15:0] \o_w$333[0].q ;
-  wire [3:0] \o_w$333[0].q[0] ;
-  wire [3:0] \o_w$333[0].q[1] ;
-  wire [3:0] \o_w$333[0].q[2] ;
-  wire [3:0] \o_w$333[0].q[3] ;
-  wire [7:0] \o_w$333[0].scale ;
-  wire [3:0] \o_w$333[0].zero ;
-  wire [27:0] \o_w$335 ;
-  wire [27:0] \o_w$335[0] ;
-  wire [15:0] \o_w$335[0].q ;
-  wire [3:0] \o_w$335[0].q[0] ;
-  wire [3:0] \o_w$335[0].q[1] ;
-  wire [3:0] \o_w$335[0].q[2] ;
-  wire [3:0] \o_w$335[0].q[3] ;
-  wire [7:0] \o_w$335[0].scale ;
-  wire [3:0] \o_w$335[0].zero ;
-  wire [27:0] \o_w$339 ;
-  wire [27:0] \o_w$339[0] ;
-  wire [15:0] \o_w$339[0].q ;
-  wire [3:0] \o_w$339[0].q[0] ;
-  wire [3:0] \o_w$339[0].q[1] ;
-  wire [3:0] \o_w$339[0].q[2] ;
-  wire [3:0] \o_w$339[0].q[3] ;
-  wire [7:0] \o_w$339[0].scale ;
-  wire [3:0] \o_w$339[0].zero ;
-  wire [27:0] \o_w$341 ;
-  wire [27:0] \o_w$341[0] ;
-  wire [15:0] \o_w$341[0].q ;
-  wire [3:0] \o_w$341[0].q[0] ;
-  wire [3:0] \o_w$341[0].q[1] ;
-  wire [3:0] \o_w$341[0].q[2] ;
-  wire [3:0] \o_w$341[0].q[3] ;
-  wire [7:0] \o_w$341[0].scale ;
-  wire [3:0] \o_w$341[0].zero ;
-  wire [27:0] \o_w$343 ;
-  wire [27:0] \o_w$343[0] ;
-  wire [15:0] \o_w$343[0].q ;
-  wire [3:0] \o_w$343[0].q[0] ;
-  wire [3:0] \o_w$343[0].q[1] ;
-  wire [3:0] \o_w$343[0].q[2] ;
-  wire [3:0] \o_w$343[0].q[3] ;
-  wire [7:0] \o_w$343[0].scale ;
-  wire [3:0] \o_w$343[0].zero ;
-  wire [27:0] \o_w$345 ;
-  wire [27:0] \o_w$345[0] ;
-  wire [15:0] \o_w$345[0].q ;
-  wire [3:0] \o_w$345[0].q[0] ;
-  wire [3:0] \o_w$345[0].q[1] ;
-  wire [3:0] \o_w$345[0].q[2] ;
-  wire [3:0] \o_w$345[0].q[3] ;
-  wire [7:0] \o_w$345[0].scale ;
-  wire [3:0] \o_w$345[0].zero ;
-  wire [27:0] \o_w$347 ;
-  wire [27:0] \o_w$347[0] ;
-  wire [15:0] \o_w$347[0].q ;
-  wire [3:0] \o_w$347[0].q[0] ;
-  wire [3:0] \o_w$347[0].q[1] ;
-  wire [3:0] \o_w$347[0].q[2] ;
-  wire [3:0] \o_w$347[0].q[3] ;
-  wire [7:0] \o_w$347[0].scale ;
-  wire [3:0] \o_w$347[0].zero ;
-  wire [27:0] \o_w$349 ;
-  wire [27:0] \o_w$349[0] ;
-  wire [15:0] \o_w$349[0].q ;
-  wire [3:0] \o_w$349[0].q[0] ;
-  wire [3:0] \o_w$349[0].q[1] ;
-  wire [3:0] \o_w$349[0].q[2] ;
-  wire [3:0] \o_w$349[0].q[3] ;
-  wire [7:0] \o_w$349[0].scale ;
-  wire [3:0] \o_w$349[0].zero ;
-  wire [27:0] \o_w$351 ;
-  wire [27:0] \o_w$351[0] ;
-  wire [15:0] \o_w$351[0].q ;
-  wire [3:0] \o_w$351[0].q[0] ;
-  wire [3:0] \o_w$351[0].q[1] ;
-  wire [3:0] \o_w$351[0].q[2] ;
-  wire [3:0] \o_w$351[0].q[3] ;
-  wire [7:0] \o_w$351[0].scale ;
-  wire [3:0] \o_w$351[0].zero ;
-  wire [27:0] \o_w$355 ;
-  wire [27:0] \o_w$355[0] ;
-  wire [15:0] \o_w$355[0].q ;
-  wire [3:0] \o_w$355[0].q[0] ;
-  wire [3:0] \o_w$355[0].q[1] ;
-  wire [3:0] \o_w$355[0].q[2] ;
-  wire [3:0] \o_w$355[0].q[3] ;
-  wire [7:0] \o_w$355[0].scale ;
-  wire [3:0] \o_w$355[0].zero ;
-  wire [27:0] \o_w$357 ;
-  wire [27:0] \o_w$357[0] ;
-  wire [15:0] \o_w$357[0].q ;
-  wire [3:0] \o_w$357[0].q[0] ;
-  wire [3:0] \o_w$357[0].q[1] ;
-  wire [3:0] \o_w$357[0].q[2] ;
-  wire [3:0] \o_w$357[0].q[3] ;
-  wire [7:0] \o_w$357[0].scale ;
-  wire [3:0] \o_w$357[0].zero ;
-  wire [27:0] \o_w$359 ;
-  wire [27:0] \o_w$359[0] ;
-  wire [15:0] \o_w$359[0].q ;
-  wire [3:0] \o_w$359[0].q[0] ;
-  wire [3:0] \o_w$359[0].q[1] ;
-  wire [3:0] \o_w$359[0].q[2] ;
-  wire [3:0] \o_w$359[0].q[3] ;
-  wire [7:0] \o_w$359[0].scale ;
-  wire [3:0] \o_w$359[0].zero ;
-  wire [27:0] \o_w$361 ;
-  wire [27:0] \o_w$361[0] ;
-  wire [15:0] \o_w$361[0].q ;
-  wire [3:0] \o_w$361[0].q[0] ;
-  wire [3:0] \o_w$361[0].q[1] ;
-  wire [3:0] \o_w$361[0].q[2] ;
-  wire [3:0] \o_w$361[0].q[3] ;
-  wire [7:0] \o_w$361[0].scale ;
-  wire [3:0] \o_w$361[0].zero ;
-  wire [27:0] \o_w$363 ;
-  wire [27:0] \o_w$363[0] ;
-  wire [15:0] \o_w$363[0].q ;
-  wire [3:0] \o_w$363[0].q[0] ;
-  wire [3:0] \o_w$363[0].q[1] ;
-  wire [3:0] \o_w$363[0].q[2] ;
-  wire [3:0] \o_w$363[0].q[3] ;
-  wire [7:0] \o_w$363[0].scale ;
-  wire [3:0] \o_w$363[0].zero ;
-  wire [27:0] \o_w$365 ;
-  wire [27:0] \o_w$365[0] ;
-  wire [15:0] \o_w$365[0].q ;
-  wire [3:0] \o_w$365[0].q[0] ;
-  wire [3:0] \o_w$365[0].q[1] ;
-  wire [3:0] \o_w$365[0].q[2] ;
-  wire [3:0] \o_w$365[0].q[3] ;
-  wire [7:0] \o_w$365[0].scale ;
-  wire [3:0] \o_w$365[0].zero ;
-  wire [27:0] \o_w$367 ;
-  wire [27:0] \o_w$367[0] ;
-  wire [15:0] \o_w$367[0].q ;
-  wire [3:0] \o_w$367[0].q[0] ;
-  wire [3:0] \o_w$367[0].q[1] ;
-  wire [3:0] \o_w$367[0].q[2] ;
-  wire [3:0] \o_w$367[0].q[3] ;
-  wire [7:0] \o_w$367[0].scale ;
-  wire [3:0] \o_w$367[0].zero ;
-  wire [27:0] \o_w$371 ;
-  wire [27:0] \o_w$371[0] ;
-  wire [15:0] \o_w$371[0].q ;
-  wire [3:0] \o_w$371[0].q[0] ;
-  wire [3:0] \o_w$371[0].q[1] ;
-  wire [3:0] \o_w$371[0].q[2] ;
-  wire [3:0] \o_w$371[0].q[3] ;
-  wire [7:0] \o_w$371[0].scale ;
-  wire [3:0] \o_w$371[0].zero ;
-  wire [27:0] \o_w$373 ;
-  wire [27:0] \o_w$373[0] ;
-  wire [15:0] \o_w$373[0].q ;
-  wire [3:0] \o_w$373[0].q[0] ;
-  wire [3:0] \o_w$373[0].q[1] ;
-  wire [3:0] \o_w$373[0].q[2] ;
-  wire [3:0] \o_w$373[0].q[3] ;
-  wire [7:0] \o_w$373[0].scale ;
-  wire [3:0] \o_w$373[0].zero ;
-  wire [27:0] \o_w$375 ;
-  wire [27:0] \o_w$375[0] ;
-  wire [15:0] \o_w$375[0].q ;
-  wire [3:0] \o_w$375[0].q[0] ;
-  wire [3:0] \o_w$375[0].q[1] ;
-  wire [3:0] \o_w$375[0].q[2] ;
-  wire [3:0] \o_w$375[0].q[3] ;
-  wire [7:0] \o_w$375[0].scale ;
-  wire [3:0] \o_w$375[0].zero ;
-  wire [27:0] \o_w$377 ;
-  wire [27:0] \o_w$377[0] ;
-  wire [15:0] \o_w$377[0].q ;
-  wire [3:0] \o_w$377[0].q[0] ;
-  wire [3:0] \o_w$377[0].q[1] ;
-  wire [3:0] \o_w$377[0].q[2] ;
-  wire [3:0] \o_w$377[0].q[3] ;
-  wire [7:0] \o_w$377[0].scale ;
-  wire [3:0] \o_w$377[0].zero ;
-  wire [27:0] \o_w$379 ;
-  wire [27:0] \o_w$379[0] ;
-  wire [15:0] \o_w$379[0].q ;
-  wire [3:0] \o_w$379[0].q[0] ;
-  wire [3:0] \o_w$379[0].q[1] ;
-  wire [3:0] \o_w$379[0].q[2] ;
-  wire [3:0] \o_w$379[0].q[3] ;
-  wire [7:0] \o_w$379[0].scale ;
-  wire [3:0] \o_w$379[0].zero ;
-  wire [27:0] \o_w$381 ;
-  wire [27:0] \o_w$381[0] ;
-  wire [15:0] \o_w$381[0].q ;
-  wire [3:0] \o_w$381[0].q[0] ;
-  wire [3:0] \o_w$381[0].q[1] ;
-  wire [3:0] \o_w$381[0].q[2] ;
-  wire [3:0] \o_w$381[0].q[3] ;
-  wire [7:0] \o_w$381[0].scale ;
-  wire [3:0] \o_w$381[0].zero ;
-  wire [27:0] \o_w$383 ;
-  wire [27:0] \o_w$383[0] ;
-  wire [15:0] \o_w$383[0].q ;
-  wire [3:0] \o_w$383[0].q[0] ;
-  wire [3:0] \o_w$383[0].q[1] ;
-  wire [3:0] \o_w$383[0].q[2] ;
-  wire [3:0] \o_w$383[0].q[3] ;
-  wire [7:0] \o_w$383[0].scale ;
-  wire [3:0] \o_w$383[0].zero ;
+  wire [27:0] \o_w$273 ;
+  wire [27:0] \o_w$273[0] ;
+  wire [15:0] \o_w$273[0].q ;
+  wire [3:0] \o_w$273[0].q[0] ;
+  wire [3:0] \o_w$273[0].q[1] ;
+  wire [3:0] \o_w$273[0].q[2] ;
+  wire [3:0] \o_w$273[0].q[3] ;
+  wire [7:0] \o_w$273[0].scale ;
+  wire [3:0] \o_w$273[0].zero ;
+  wire [27:0] \o_w$278 ;
+  wire [27:0] \o_w$278[0] ;
+  wire [15:0] \o_w$278[0].q ;
+  wire [3:0] \o_w$278[0].q[0] ;
+  wire [3:0] \o_w$278[0].q[1] ;
+  wire [3:0] \o_w$278[0].q[2] ;
+  wire [3:0] \o_w$278[0].q[3] ;
+  wire [7:0] \o_w$278[0].scale ;
+  wire [3:0] \o_w$278[0].zero ;
+  wire [27:0] \o_w$280 ;
+  wire [27:0] \o_w$280[0] ;
+  wire [15:0] \o_w$280[0].q ;
+  wire [3:0] \o_w$280[0].q[0] ;
+  wire [3:0] \o_w$280[0].q[1] ;
+  wire [3:0] \o_w$280[0].q[2] ;
+  wire [3:0] \o_w$280[0].q[3] ;
+  wire [7:0] \o_w$280[0].scale ;
+  wire [3:0] \o_w$280[0].zero ;
+  wire [27:0] \o_w$282 ;
+  wire [27:0] \o_w$282[0] ;
+  wire [15:0] \o_w$282[0].q ;
+  wire [3:0] \o_w$282[0].q[0] ;
+  wire [3:0] \o_w$282[0].q[1] ;
+  wire [3:0] \o_w$282[0].q[2] ;
+  wire [3:0] \o_w$282[0].q[3] ;
+  wire [7:0] \o_w$282[0].scale ;
+  wire [3:0] \o_w$282[0].zero ;
+  wire [27:0] \o_w$284 ;
+  wire [27:0] \o_w$284[0] ;
+  wire [15:0] \o_w$284[0].q ;
+  wire [3:0] \o_w$284[0].q[0] ;
+  wire [3:0] \o_w$284[0].q[1] ;
+  wire [3:0] \o_w$284[0].q[2] ;
+  wire [3:0] \o_w$284[0].q[3] ;
+  wire [7:0] \o_w$284[0].scale ;
+  wire [3:0] \o_w$284[0].zero ;
+  wire [27:0] \o_w$286 ;
+  wire [27:0] \o_w$286[0] ;
+  wire [15:0] \o_w$286[0].q ;
+  wire [3:0] \o_w$286[0].q[0] ;
+  wire [3:0] \o_w$286[0].q[1] ;
+  wire [3:0] \o_w$286[0].q[2] ;
+  wire [3:0] \o_w$286[0].q[3] ;
+  wire [7:0] \o_w$286[0].scale ;
+  wire [3:0] \o_w$286[0].zero ;
+  wire [27:0] \o_w$288 ;
+  wire [27:0] \o_w$288[0] ;
+  wire [15:0] \o_w$288[0].q ;
+  wire [3:0] \o_w$288[0].q[0] ;
+  wire [3:0] \o_w$288[0].q[1] ;
+  wire [3:0] \o_w$288[0].q[2] ;
+  wire [3:0] \o_w$288[0].q[3] ;
+  wire [7:0] \o_w$288[0].scale ;
+  wire [3:0] \o_w$288[0].zero ;
+  wire [27:0] \o_w$290 ;
+  wire [27:0] \o_w$290[0] ;
+  wire [15:0] \o_w$290[0].q ;
+  wire [3:0] \o_w$290[0].q[0] ;
+  wire [3:0] \o_w$290[0].q[1] ;
+  wire [3:0] \o_w$290[0].q[2] ;
+  wire [3:0] \o_w$290[0].q[3] ;
+  wire [7:0] \o_w$290[0].scale ;
+  wire [3:0] \o_w$290[0].zero ;
+  wire [27:0] \o_w$296 ;
+  wire [27:0] \o_w$296[0] ;
+  wire [15:0] \o_w$296[0].q ;
+  wire [3:0] \o_w$296[0].q[0] ;
+  wire [3:0] \o_w$296[0].q[1] ;
+  wire [3:0] \o_w$296[0].q[2] ;
+  wire [3:0] \o_w$296[0].q[3] ;
+  wire [7:0] \o_w$296[0].scale ;
+  wire [3:0] \o_w$296[0].zero ;
+  wire [27:0] \o_w$298 ;
+  wire [27:0] \o_w$298[0] ;
+  wire [15:0] \o_w$298[0].q ;
+  wire [3:0] \o_w$298[0].q[0] ;
+  wire [3:0] \o_w$298[0].q[1] ;
+  wire [3:0] \o_w$298[0].q[2] ;
+  wire [3:0] \o_w$298[0].q[3] ;
+  wire [7:0] \o_w$298[0].scale ;
+  wire [3:0] \o_w$298[0].zero ;
+  wire [27:0] \o_w$300 ;
+  wire [27:0] \o_w$300[0] ;
+  wire [15:0] \o_w$300[0].q ;
+  wire [3:0] \o_w$300[0].q[0] ;
+  wire [3:0] \o_w$300[0].q[1] ;
+  wire [3:0] \o_w$300[0].q[2] ;
+  wire [3:0] \o_w$300[0].q[3] ;
+  wire [7:0] \o_w$300[0].scale ;
+  wire [3:0] \o_w$300[0].zero ;
+  wire [27:0] \o_w$302 ;
+  wire [27:0] \o_w$302[0] ;
+  wire [15:0] \o_w$302[0].q ;
+  wire [3:0] \o_w$302[0].q[0] ;
+  wire [3:0] \o_w$302[0].q[1] ;
+  wire [3:0] \o_w$302[0].q[2] ;
+  wire [3:0] \o_w$302[0].q[3] ;
+  wire [7:0] \o_w$302[0].scale ;
+  wire [3:0] \o_w$302[0].zero ;
+  wire [27:0] \o_w$304 ;
+  wire [27:0] \o_w$304[0] ;
+  wire [15:0] \o_w$304[0].q ;
+  wire [3:0] \o_w$304[0].q[0] ;
+  wire [3:0] \o_w$304[0].q[1] ;
+  wire [3:0] \o_w$304[0].q[2] ;
+  wire [3:0] \o_w$304[0].q[3] ;
+  wire [7:0] \o_w$304[0].scale ;
+  wire [3:0] \o_w$304[0].zero ;
+  wire [27:0] \o_w$306 ;
+  wire [27:0] \o_w$306[0] ;
+  wire [15:0] \o_w$306[0].q ;
+  wire [3:0] \o_w$306[0].q[0] ;
+  wire [3:0] \o_w$306[0].q[1] ;
+  wire [3:0] \o_w$306[0].q[2] ;
+  wire [3:0] \o_w$306[0].q[3] ;
+  wire [7:0] \o_w$306[0].scale ;
+  wire [3:0] \o_w$306[0].zero ;
+  wire [27:0] \o_w$308 ;
+  wire [27:0] \o_w$308[0] ;
+  wire [15:0] \o_w$308[0].q ;
+  wire [3:0] \o_w$308[0].q[0] ;
+  wire [3:0] \o_w$308[0].q[1] ;
+  wire [3:0] \o_w$308[0].q[2] ;
+  wire [3:0] \o_w$308[0].q[3] ;
+  wire [7:0] \o_w$308[0].scale ;
+  wire [3:0] \o_w$308[0].zero ;
+  wire [27:0] \o_w$314 ;
+  wire [27:0] \o_w$314[0] ;
+  wire [15:0] \o_w$314[0].q ;
+  wire [3:0] \o_w$314[0].q[0] ;
+  wire [3:0] \o_w$314[0].q[1] ;
+  wire [3:0] \o_w$314[0].q[2] ;
+  wire [3:0] \o_w$314[0].q[3] ;
+  wire [7:0] \o_w$314[0].scale ;
+  wire [3:0] \o_w$314[0].zero ;
+  wire [27:0] \o_w$316 ;
+  wire [27:0] \o_w$316[0] ;
+  wire [15:0] \o_w$316[0].q ;
+  wire [3:0] \o_w$316[0].q[0] ;
+  wire [3:0] \o_w$316[0].q[1] ;
+  wire [3:0] \o_w$316[0].q[2] ;
+  wire [3:0] \o_w$316[0].q[3] ;
+  wire [7:0] \o_w$316[0].scale ;
+  wire [3:0] \o_w$316[0].zero ;
+  wire [27:0] \o_w$318 ;
+  wire [27:0] \o_w$318[0] ;
+  wire [15:0] \o_w$318[0].q ;
+  wire [3:0] \o_w$318[0].q[0] ;
+  wire [3:0] \o_w$318[0].q[1] ;
+  wire [3:0] \o_w$318[0].q[2] ;
+  wire [3:0] \o_w$318[0].q[3] ;
+  wire [7:0] \o_w$318[0].scale ;
+  wire [3:0] \o_w$318[0].zero ;
+  wire [27:0] \o_w$320 ;
+  wire [27:0] \o_w$320[0] ;
+  wire [15:0] \o_w$320[0].q ;
+  wire [3:0] \o_w$320[0].q[0] ;
+  wire [3:0] \o_w$320[0].q[1] ;
+  wire [3:0] \o_w$320[0].q[2] ;
+  wire [3:0] \o_w$320[0].q[3] ;
+  wire [7:0] \o_w$320[0].scale ;
+  wire [3:0] \o_w$320[0].zero ;
+  wire [27:0] \o_w$322 ;
+  wire [27:0] \o_w$322[0] ;
+  wire [15:0] \o_w$322[0].q ;
+  wire [3:0] \o_w$322[0].q[0] ;
+  wire [3:0] \o_w$322[0].q[1] ;
+  wire [3:0] \o_w$322[0].q[2] ;
+  wire [3:0] \o_w$322[0].q[3] ;
+  wire [7:0] \o_w$322[0].scale ;
+  wire [3:0] \o_w$322[0].zero ;
+  wire [27:0] \o_w$324 ;
+  wire [27:0] \o_w$324[0] ;
+  wire [15:0] \o_w$324[0].q ;
+  wire [3:0] \o_w$324[0].q[0] ;
+  wire [3:0] \o_w$324[0].q[1] ;
+  wire [3:0] \o_w$324[0].q[2] ;
+  wire [3:0] \o_w$324[0].q[3] ;
+  wire [7:0] \o_w$324[0].scale ;
+  wire [3:0] \o_w$324[0].zero ;
+  wire [27:0] \o_w$326 ;
+  wire [27:0] \o_w$326[0] ;
+  wire [15:0] \o_w$326[0].q ;
+  wire [3:0] \o_w$326[0].q[0] ;
+  wire [3:0] \o_w$326[0].q[1] ;
+  wire [3:0] \o_w$326[0].q[2] ;
+  wire [3:0] \o_w$326[0].q[3] ;
+  wire [7:0] \o_w$326[0].scale ;
+  wire [3:0] \o_w$326[0].zero ;
+  wire [27:0] \o_w$332 ;
+  wire [27:0] \o_w$332[0] ;
+  wire [15:0] \o_w$332[0].q ;
+  wire [3:0] \o_w$332[0].q[0] ;
+  wire [3:0] \o_w$332[0].q[1] ;
+  wire [3:0] \o_w$332[0].q[2] ;
+  wire [3:0] \o_w$332[0].q[3] ;
+  wire [7:0] \o_w$332[0].scale ;
+  wire [3:0] \o_w$332[0].zero ;
+  wire [27:0] \o_w$334 ;
+  wire [27:0] \o_w$334[0] ;
+  wire [15:0] \o_w$334[0].q ;
+  wire [3:0] \o_w$334[0].q[0] ;
+  wire [3:0] \o_w$334[0].q[1] ;
+  wire [3:0] \o_w$334[0].q[2] ;
+  wire [3:0] \o_w$334[0].q[3] ;
+  wire [7:0] \o_w$334[0].scale ;
+  wire [3:0] \o_w$334[0].zero ;
+  wire [27:0] \o_w$336 ;
+  wire [27:0] \o_w$336[0] ;
+  wire [15:0] \o_w$336[0].q ;
+  wire [3:0] \o_w$336[0].q[0] ;
+  wire [3:0] \o_w$336[0].q[1] ;
+  wire [3:0] \o_w$336[0].q[2] ;
+  wire [3:0] \o_w$336[0].q[3] ;
+  wire [7:0] \o_w$336[0].scale ;
+  wire [3:0] \o_w$336[0].zero ;
+  wire [27:0] \o_w$338 ;
+  wire [27:0] \o_w$338[0] ;
+  wire [15:0] \o_w$338[0].q ;
+  wire [3:0] \o_w$338[0].q[0] ;
+  wire [3:0] \o_w$338[0].q[1] ;
+  wire [3:0] \o_w$338[0].q[2] ;
+  wire [3:0] \o_w$338[0].q[3] ;
+  wire [7:0] \o_w$338[0].scale ;
+  wire [3:0] \o_w$338[0].zero ;
+  wire [27:0] \o_w$340 ;
+  wire [27:0] \o_w$340[0] ;
+  wire [15:0] \o_w$340[0].q ;
+  wire [3:0] \o_w$340[0].q[0] ;
+  wire [3:0] \o_w$340[0].q[1] ;
+  wire [3:0] \o_w$340[0].q[2] ;
+  wire [3:0] \o_w$340[0].q[3] ;
+  wire [7:0] \o_w$340[0].scale ;
+  wire [3:0] \o_w$340[0].zero ;
+  wire [27:0] \o_w$342 ;
+  wire [27:0] \o_w$342[0] ;
+  wire [15:0] \o_w$342[0].q ;
+  wire [3:0] \o_w$342[0].q[0] ;
+  wire [3:0] \o_w$342[0].q[1] ;
+  wire [3:0] \o_w$342[0].q[2] ;
+  wire [3:0] \o_w$342[0].q[3] ;
+  wire [7:0] \o_w$342[0].scale ;
+  wire [3:0] \o_w$342[0].zero ;
+  wire [27:0] \o_w$344 ;
+  wire [27:0] \o_w$344[0] ;
+  wire [15:0] \o_w$344[0].q ;
+  wire [3:0] \o_w$344[0].q[0] ;
+  wire [3:0] \o_w$344[0].q[1] ;
+  wire [3:0] \o_w$344[0].q[2] ;
+  wire [3:0] \o_w$344[0].q[3] ;
+  wire [7:0] \o_w$344[0].scale ;
+  wire [3:0] \o_w$344[0].zero ;
+  wire [27:0] \o_w$350 ;
+  wire [27:0] \o_w$350[0] ;
+  wire [15:0] \o_w$350[0].q ;
+  wire [3:0] \o_w$350[0].q[0] ;
+  wire [3:0] \o_w$350[0].q[1] ;
+  wire [3:0] \o_w$350[0].q[2] ;
+  wire [3:0] \o_w$350[0].q[3] ;
+  wire [7:0] \o_w$350[0].scale ;
+  wire [3:0] \o_w$350[0].zero ;
+  wire [27:0] \o_w$352 ;
+  wire [27:0] \o_w$352[0] ;
+  wire [15:0] \o_w$352[0].q ;
+  wire [3:0] \o_w$352[0].q[0] ;
+  wire [3:0] \o_w$352[0].q[1] ;
+  wire [3:0] \o_w$352[0].q[2] ;
+  wire [3:0] \o_w$352[0].q[3] ;
+  wire [7:0] \o_w$352[0].scale ;
+  wire [3:0] \o_w$352[0].zero ;
+  wire [27:0] \o_w$354 ;
+  wire [27:0] \o_w$354[0] ;
+  wire [15:0] \o_w$354[0].q ;
+  wire [3:0] \o_w$354[0].q[0] ;
+  wire [3:0] \o_w$354[0].q[1] ;
+  wire [3:0] \o_w$354[0].q[2] ;
+  wire [3:0] \o_w$354[0].q[3] ;
+  wire [7:0] \o_w$354[0].scale ;
+  wire [3:0] \o_w$354[0].zero ;
+  wire [27:0] \o_w$356 ;
+  wire [27:0] \o_w$356[0] ;
+  wire [15:0] \o_w$356[0].q ;
+  wire [3:0] \o_w$356[0].q[0] ;
+  wire [3:0] \o_w$356[0].q[1] ;
+  wire [3:0] \o_w$356[0].q[2] ;
+  wire [3:0] \o_w$356[0].q[3] ;
+  wire [7:0] \o_w$356[0].scale ;
+  wire [3:0] \o_w$356[0].zero ;
+  wire [27:0] \o_w$358 ;
+  wire [27:0] \o_w$358[0] ;
+  wire [15:0] \o_w$358[0].q ;
+  wire [3:0] \o_w$358[0].q[0] ;
+  wire [3:0] \o_w$358[0].q[1] ;
+  wire [3:0] \o_w$358[0].q[2] ;
+  wire [3:0] \o_w$358[0].q[3] ;
+  wire [7:0] \o_w$358[0].scale ;
+  wire [3:0] \o_w$358[0].zero ;
+  wire [27:0] \o_w$360 ;
+  wire [27:0] \o_w$360[0] ;
+  wire [15:0] \o_w$360[0].q ;
+  wire [3:0] \o_w$360[0].q[0] ;
+  wire [3:0] \o_w$360[0].q[1] ;
+  wire [3:0] \o_w$360[0].q[2] ;
+  wire [3:0] \o_w$360[0].q[3] ;
+  wire [7:0] \o_w$360[0].scale ;
+  wire [3:0] \o_w$360[0].zero ;
+  wire [27:0] \o_w$362 ;
+  wire [27:0] \o_w$362[0] ;
+  wire [15:0] \o_w$362[0].q ;
+  wire [3:0] \o_w$362[0].q[0] ;
+  wire [3:0] \o_w$362[0].q[1] ;
+  wire [3:0] \o_w$362[0].q[2] ;
+  wire [3:0] \o_w$362[0].q[3] ;
+  wire [7:0] \o_w$362[0].scale ;
+  wire [3:0] \o_w$362[0].zero ;
+  wire [27:0] \o_w$368 ;
+  wire [27:0] \o_w$368[0] ;
+  wire [15:0] \o_w$368[0].q ;
+  wire [3:0] \o_w$368[0].q[0] ;
+  wire [3:0] \o_w$368[0].q[1] ;
+  wire [3:0] \o_w$368[0].q[2] ;
+  wire [3:0] \o_w$368[0].q[3] ;
+  wire [7:0] \o_w$368[0].scale ;
+  wire [3:0] \o_w$368[0].zero ;
+  wire [27:0] \o_w$370 ;
+  wire [27:0] \o_w$370[0] ;
+  wire [15:0] \o_w$370[0].q ;
+  wire [3:0] \o_w$370[0].q[0] ;
+  wire [3:0] \o_w$370[0].q[1] ;
+  wire [3:0] \o_w$370[0].q[2] ;
+  wire [3:0] \o_w$370[0].q[3] ;
+  wire [7:0] \o_w$370[0].scale ;
+  wire [3:0] \o_w$370[0].zero ;
+  wire [27:0] \o_w$372 ;
+  wire [27:0] \o_w$372[0] ;
+  wire [15:0] \o_w$372[0].q ;
+  wire [3:0] \o_w$372[0].q[0] ;
+  wire [3:0] \o_w$372[0].q[1] ;
+  wire [3:0] \o_w$372[0].q[2] ;
+  wire [3:0] \o_w$372[0].q[3] ;
+  wire [7:0] \o_w$372[0].scale ;
+  wire [3:0] \o_w$372[0].zero ;
+  wire [27:0] \o_w$374 ;
+  wire [27:0] \o_w$374[0] ;
+  wire [15:0] \o_w$374[0].q ;
+  wire [3:0] \o_w$374[0].q[0] ;
+  wire [3:0] \o_w$374[0].q[1] ;
+  wire [3:0] \o_w$374[0].q[2] ;
+  wire [3:0] \o_w$374[0].q[3] ;
+  wire [7:0] \o_w$374[0].scale ;
+  wire [3:0] \o_w$374[0].zero ;
+  wire [27:0] \o_w$376 ;
+  wire [27:0] \o_w$376[0] ;
+  wire [15:0] \o_w$376[0].q ;
+  wire [3:0] \o_w$376[0].q[0] ;
+  wire [3:0] \o_w$376[0].q[1] ;
+  wire [3:0] \o_w$376[0].q[2] ;
+  wire [3:0] \o_w$376[0].q[3] ;
+  wire [7:0] \o_w$376[0].scale ;
+  wire [3:0] \o_w$376[0].zero ;
+  wire [27:0] \o_w$378 ;
+  wire [27:0] \o_w$378[0] ;
+  wire [15:0] \o_w$378[0].q ;
+  wire [3:0] \o_w$378[0].q[0] ;
+  wire [3:0] \o_w$378[0].q[1] ;
+  wire [3:0] \o_w$378[0].q[2] ;
+  wire [3:0] \o_w$378[0].q[3] ;
+  wire [7:0] \o_w$378[0].scale ;
+  wire [3:0] \o_w$378[0].zero ;
+  wire [27:0] \o_w$380 ;
+  wire [27:0] \o_w$380[0] ;
+  wire [15:0] \o_w$380[0].q ;
+  wire [3:0] \o_w$380[0].q[0] ;
+  wire [3:0] \o_w$380[0].q[1] ;
+  wire [3:0] \o_w$380[0].q[2] ;
+  wire [3:0] \o_w$380[0].q[3] ;
+  wire [7:0] \o_w$380[0].scale ;
+  wire [3:0] \o_w$380[0].zero ;
+  wire [27:0] \o_w$386 ;
+  wire [27:0] \o_w$386[0] ;
+  wire [15:0] \o_w$386[0].q ;
+  wire [3:0] \o_w$386[0].q[0] ;
+  wire [3:0] \o_w$386[0].q[1] ;
+  wire [3:0] \o_w$386[0].q[2] ;
+  wire [3:0] \o_w$386[0].q[3] ;
+  wire [7:0] \o_w$386[0].scale ;
+  wire [3:0] \o_w$386[0].zero ;
+  wire [27:0] \o_w$388 ;
+  wire [27:0] \o_w$388[0] ;
+  wire [15:0] \o_w$388[0].q ;
+  wire [3:0] \o_w$388[0].q[0] ;
+  wire [3:0] \o_w$388[0].q[1] ;
+  wire [3:0] \o_w$388[0].q[2] ;
+  wire [3:0] \o_w$388[0].q[3] ;
+  wire [7:0] \o_w$388[0].scale ;
+  wire [3:0] \o_w$388[0].zero ;
+  wire [27:0] \o_w$390 ;
+  wire [27:0] \o_w$390[0] ;
+  wire [15:0] \o_w$390[0].q ;
+  wire [3:0] \o_w$390[0].q[0] ;
+  wire [3:0] \o_w$390[0].q[1] ;
+  wire [3:0] \o_w$390[0].q[2] ;
+  wire [3:0] \o_w$390[0].q[3] ;
+  wire [7:0] \o_w$390[0].scale ;
+  wire [3:0] \o_w$390[0].zero ;
+  wire [27:0] \o_w$392 ;
+  wire [27:0] \o_w$392[0] ;
+  wire [15:0] \o_w$392[0].q ;
+  wire [3:0] \o_w$392[0].q[0] ;
+  wire [3:0] \o_w$392[0].q[1] ;
+  wire [3:0] \o_w$392[0].q[2] ;
+  wire [3:0] \o_w$392[0].q[3] ;
+  wire [7:0] \o_w$392[0].scale ;
+  wire [3:0] \o_w$392[0].zero ;
+  wire [27:0] \o_w$394 ;
+  wire [27:0] \o_w$394[0] ;
+  wire [15:0] \o_w$394[0].q ;
+  wire [3:0] \o_w$394[0].q[0] ;
+  wire [3:0] \o_w$394[0].q[1] ;
+  wire [3:0] \o_w$394[0].q[2] ;
+  wire [3:0] \o_w$394[0].q[3] ;
+  wire [7:0] \o_w$394[0].scale ;
+  wire [3:0] \o_w$394[0].zero ;
+  wire [27:0] \o_w$396 ;
+  wire [27:0] \o_w$396[0] ;
+  wire [15:0] \o_w$396[0].q ;
+  wire [3:0] \o_w$396[0].q[0] ;
+  wire [3:0] \o_w$396[0].q[1] ;
+  wire [3:0] \o_w$396[0].q[2] ;
+  wire [3:0] \o_w$396[0].q[3] ;
+  wire [7:0] \o_w$396[0].scale ;
+  wire [3:0] \o_w$396[0].zero ;
+  wire [27:0] \o_w$398 ;
+  wire [27:0] \o_w$398[0] ;
+  wire [15:0] \o_w$398[0].q ;
+  wire [3:0] \o_w$398[0].q[0] ;
+  wire [3:0] \o_w$398[0].q[1] ;
+  wire [3:0] \o_w$398[0].q[2] ;
+  wire [3:0] \o_w$398[0].q[3] ;
+  wire [7:0] \o_w$398[0].scale ;
+  wire [3:0] \o_w$398[0].zero ;
   wire [27:0] \o_w[0] ;
   wire [15:0] \o_w[0].q ;
   wire [3:0] \o_w[0].q[0] ;
@@ -6285,245 +6287,324 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   reg row7_done_d2 = 1'h0;
   input rst;
   wire rst;
+  wire [27:0] w0_eff;
+  wire [15:0] \w0_eff.q ;
+  wire [3:0] \w0_eff.q[0] ;
+  wire [3:0] \w0_eff.q[1] ;
+  wire [3:0] \w0_eff.q[2] ;
+  wire [3:0] \w0_eff.q[3] ;
+  wire [7:0] \w0_eff.scale ;
+  wire [3:0] \w0_eff.zero ;
+  reg [27:0] w0_held = 28'h0000000;
+  wire [15:0] \w0_held.q ;
+  wire [3:0] \w0_held.q[0] ;
+  wire [3:0] \w0_held.q[1] ;
+  wire [3:0] \w0_held.q[2] ;
+  wire [3:0] \w0_held.q[3] ;
+  wire [7:0] \w0_held.scale ;
+  wire [3:0] \w0_held.zero ;
+  wire [27:0] w1_eff;
+  wire [15:0] \w1_eff.q ;
+  wire [3:0] \w1_eff.q[0] ;
+  wire [3:0] \w1_eff.q[1] ;
+  wire [3:0] \w1_eff.q[2] ;
+  wire [3:0] \w1_eff.q[3] ;
+  wire [7:0] \w1_eff.scale ;
+  wire [3:0] \w1_eff.zero ;
+  reg [27:0] w1_held = 28'h0000000;
+  wire [15:0] \w1_held.q ;
+  wire [3:0] \w1_held.q[0] ;
+  wire [3:0] \w1_held.q[1] ;
+  wire [3:0] \w1_held.q[2] ;
+  wire [3:0] \w1_held.q[3] ;
+  wire [7:0] \w1_held.scale ;
+  wire [3:0] \w1_held.zero ;
+  wire [27:0] w2_eff;
+  wire [15:0] \w2_eff.q ;
+  wire [3:0] \w2_eff.q[0] ;
+  wire [3:0] \w2_eff.q[1] ;
+  wire [3:0] \w2_eff.q[2] ;
+  wire [3:0] \w2_eff.q[3] ;
+  wire [7:0] \w2_eff.scale ;
+  wire [3:0] \w2_eff.zero ;
+  reg [27:0] w2_held = 28'h0000000;
+  wire [15:0] \w2_held.q ;
+  wire [3:0] \w2_held.q[0] ;
+  wire [3:0] \w2_held.q[1] ;
+  wire [3:0] \w2_held.q[2] ;
+  wire [3:0] \w2_held.q[3] ;
+  wire [7:0] \w2_held.scale ;
+  wire [3:0] \w2_held.zero ;
   (* init = 28'h0000000 *)
-  wire [27:0] w1_d1;
-  wire [15:0] \w1_d1.q ;
-  wire [3:0] \w1_d1.q[0] ;
-  wire [3:0] \w1_d1.q[1] ;
-  wire [3:0] \w1_d1.q[2] ;
-  wire [3:0] \w1_d1.q[3] ;
-  wire [7:0] \w1_d1.scale ;
-  wire [3:0] \w1_d1.zero ;
-  reg [27:0] w2_d1 = 28'h0000000;
-  wire [15:0] \w2_d1.q ;
-  wire [3:0] \w2_d1.q[0] ;
-  wire [3:0] \w2_d1.q[1] ;
-  wire [3:0] \w2_d1.q[2] ;
-  wire [3:0] \w2_d1.q[3] ;
-  wire [7:0] \w2_d1.scale ;
-  wire [3:0] \w2_d1.zero ;
+  wire [27:0] w2_held_d1;
+  wire [15:0] \w2_held_d1.q ;
+  wire [3:0] \w2_held_d1.q[0] ;
+  wire [3:0] \w2_held_d1.q[1] ;
+  wire [3:0] \w2_held_d1.q[2] ;
+  wire [3:0] \w2_held_d1.q[3] ;
+  wire [7:0] \w2_held_d1.scale ;
+  wire [3:0] \w2_held_d1.zero ;
+  wire [27:0] w3_eff;
+  wire [15:0] \w3_eff.q ;
+  wire [3:0] \w3_eff.q[0] ;
+  wire [3:0] \w3_eff.q[1] ;
+  wire [3:0] \w3_eff.q[2] ;
+  wire [3:0] \w3_eff.q[3] ;
+  wire [7:0] \w3_eff.scale ;
+  wire [3:0] \w3_eff.zero ;
+  reg [27:0] w3_held = 28'h0000000;
+  wire [15:0] \w3_held.q ;
+  wire [3:0] \w3_held.q[0] ;
+  wire [3:0] \w3_held.q[1] ;
+  wire [3:0] \w3_held.q[2] ;
+  wire [3:0] \w3_held.q[3] ;
+  wire [7:0] \w3_held.scale ;
+  wire [3:0] \w3_held.zero ;
+  reg [27:0] w3_held_d1 = 28'h0000000;
+  wire [15:0] \w3_held_d1.q ;
+  wire [3:0] \w3_held_d1.q[0] ;
+  wire [3:0] \w3_held_d1.q[1] ;
+  wire [3:0] \w3_held_d1.q[2] ;
+  wire [3:0] \w3_held_d1.q[3] ;
+  wire [7:0] \w3_held_d1.scale ;
+  wire [3:0] \w3_held_d1.zero ;
   (* init = 28'h0000000 *)
-  wire [27:0] w2_d2;
-  wire [15:0] \w2_d2.q ;
-  wire [3:0] \w2_d2.q[0] ;
-  wire [3:0] \w2_d2.q[1] ;
-  wire [3:0] \w2_d2.q[2] ;
-  wire [3:0] \w2_d2.q[3] ;
-  wire [7:0] \w2_d2.scale ;
-  wire [3:0] \w2_d2.zero ;
-  reg [27:0] w3_d1 = 28'h0000000;
-  wire [15:0] \w3_d1.q ;
-  wire [3:0] \w3_d1.q[0] ;
-  wire [3:0] \w3_d1.q[1] ;
-  wire [3:0] \w3_d1.q[2] ;
-  wire [3:0] \w3_d1.q[3] ;
-  wire [7:0] \w3_d1.scale ;
-  wire [3:0] \w3_d1.zero ;
-  reg [27:0] w3_d2 = 28'h0000000;
-  wire [15:0] \w3_d2.q ;
-  wire [3:0] \w3_d2.q[0] ;
-  wire [3:0] \w3_d2.q[1] ;
-  wire [3:0] \w3_d2.q[2] ;
-  wire [3:0] \w3_d2.q[3] ;
-  wire [7:0] \w3_d2.scale ;
-  wire [3:0] \w3_d2.zero ;
+  wire [27:0] w3_held_d2;
+  wire [15:0] \w3_held_d2.q ;
+  wire [3:0] \w3_held_d2.q[0] ;
+  wire [3:0] \w3_held_d2.q[1] ;
+  wire [3:0] \w3_held_d2.q[2] ;
+  wire [3:0] \w3_held_d2.q[3] ;
+  wire [7:0] \w3_held_d2.scale ;
+  wire [3:0] \w3_held_d2.zero ;
+  wire [27:0] w4_eff;
+  wire [15:0] \w4_eff.q ;
+  wire [3:0] \w4_eff.q[0] ;
+  wire [3:0] \w4_eff.q[1] ;
+  wire [3:0] \w4_eff.q[2] ;
+  wire [3:0] \w4_eff.q[3] ;
+  wire [7:0] \w4_eff.scale ;
+  wire [3:0] \w4_eff.zero ;
+  reg [27:0] w4_held = 28'h0000000;
+  wire [15:0] \w4_held.q ;
+  wire [3:0] \w4_held.q[0] ;
+  wire [3:0] \w4_held.q[1] ;
+  wire [3:0] \w4_held.q[2] ;
+  wire [3:0] \w4_held.q[3] ;
+  wire [7:0] \w4_held.scale ;
+  wire [3:0] \w4_held.zero ;
+  reg [27:0] w4_held_d1 = 28'h0000000;
+  wire [15:0] \w4_held_d1.q ;
+  wire [3:0] \w4_held_d1.q[0] ;
+  wire [3:0] \w4_held_d1.q[1] ;
+  wire [3:0] \w4_held_d1.q[2] ;
+  wire [3:0] \w4_held_d1.q[3] ;
+  wire [7:0] \w4_held_d1.scale ;
+  wire [3:0] \w4_held_d1.zero ;
+  reg [27:0] w4_held_d2 = 28'h0000000;
+  wire [15:0] \w4_held_d2.q ;
+  wire [3:0] \w4_held_d2.q[0] ;
+  wire [3:0] \w4_held_d2.q[1] ;
+  wire [3:0] \w4_held_d2.q[2] ;
+  wire [3:0] \w4_held_d2.q[3] ;
+  wire [7:0] \w4_held_d2.scale ;
+  wire [3:0] \w4_held_d2.zero ;
   (* init = 28'h0000000 *)
-  wire [27:0] w3_d3;
-  wire [15:0] \w3_d3.q ;
-  wire [3:0] \w3_d3.q[0] ;
-  wire [3:0] \w3_d3.q[1] ;
-  wire [3:0] \w3_d3.q[2] ;
-  wire [3:0] \w3_d3.q[3] ;
-  wire [7:0] \w3_d3.scale ;
-  wire [3:0] \w3_d3.zero ;
-  reg [27:0] w4_d1 = 28'h0000000;
-  wire [15:0] \w4_d1.q ;
-  wire [3:0] \w4_d1.q[0] ;
-  wire [3:0] \w4_d1.q[1] ;
-  wire [3:0] \w4_d1.q[2] ;
-  wire [3:0] \w4_d1.q[3] ;
-  wire [7:0] \w4_d1.scale ;
-  wire [3:0] \w4_d1.zero ;
-  reg [27:0] w4_d2 = 28'h0000000;
-  wire [15:0] \w4_d2.q ;
-  wire [3:0] \w4_d2.q[0] ;
-  wire [3:0] \w4_d2.q[1] ;
-  wire [3:0] \w4_d2.q[2] ;
-  wire [3:0] \w4_d2.q[3] ;
-  wire [7:0] \w4_d2.scale ;
-  wire [3:0] \w4_d2.zero ;
-  reg [27:0] w4_d3 = 28'h0000000;
-  wire [15:0] \w4_d3.q ;
-  wire [3:0] \w4_d3.q[0] ;
-  wire [3:0] \w4_d3.q[1] ;
-  wire [3:0] \w4_d3.q[2] ;
-  wire [3:0] \w4_d3.q[3] ;
-  wire [7:0] \w4_d3.scale ;
-  wire [3:0] \w4_d3.zero ;
+  wire [27:0] w4_held_d3;
+  wire [15:0] \w4_held_d3.q ;
+  wire [3:0] \w4_held_d3.q[0] ;
+  wire [3:0] \w4_held_d3.q[1] ;
+  wire [3:0] \w4_held_d3.q[2] ;
+  wire [3:0] \w4_held_d3.q[3] ;
+  wire [7:0] \w4_held_d3.scale ;
+  wire [3:0] \w4_held_d3.zero ;
+  wire [27:0] w5_eff;
+  wire [15:0] \w5_eff.q ;
+  wire [3:0] \w5_eff.q[0] ;
+  wire [3:0] \w5_eff.q[1] ;
+  wire [3:0] \w5_eff.q[2] ;
+  wire [3:0] \w5_eff.q[3] ;
+  wire [7:0] \w5_eff.scale ;
+  wire [3:0] \w5_eff.zero ;
+  reg [27:0] w5_held = 28'h0000000;
+  wire [15:0] \w5_held.q ;
+  wire [3:0] \w5_held.q[0] ;
+  wire [3:0] \w5_held.q[1] ;
+  wire [3:0] \w5_held.q[2] ;
+  wire [3:0] \w5_held.q[3] ;
+  wire [7:0] \w5_held.scale ;
+  wire [3:0] \w5_held.zero ;
+  reg [27:0] w5_held_d1 = 28'h0000000;
+  wire [15:0] \w5_held_d1.q ;
+  wire [3:0] \w5_held_d1.q[0] ;
+  wire [3:0] \w5_held_d1.q[1] ;
+  wire [3:0] \w5_held_d1.q[2] ;
+  wire [3:0] \w5_held_d1.q[3] ;
+  wire [7:0] \w5_held_d1.scale ;
+  wire [3:0] \w5_held_d1.zero ;
+  reg [27:0] w5_held_d2 = 28'h0000000;
+  wire [15:0] \w5_held_d2.q ;
+  wire [3:0] \w5_held_d2.q[0] ;
+  wire [3:0] \w5_held_d2.q[1] ;
+  wire [3:0] \w5_held_d2.q[2] ;
+  wire [3:0] \w5_held_d2.q[3] ;
+  wire [7:0] \w5_held_d2.scale ;
+  wire [3:0] \w5_held_d2.zero ;
+  reg [27:0] w5_held_d3 = 28'h0000000;
+  wire [15:0] \w5_held_d3.q ;
+  wire [3:0] \w5_held_d3.q[0] ;
+  wire [3:0] \w5_held_d3.q[1] ;
+  wire [3:0] \w5_held_d3.q[2] ;
+  wire [3:0] \w5_held_d3.q[3] ;
+  wire [7:0] \w5_held_d3.scale ;
+  wire [3:0] \w5_held_d3.zero ;
   (* init = 28'h0000000 *)
-  wire [27:0] w4_d4;
-  wire [15:0] \w4_d4.q ;
-  wire [3:0] \w4_d4.q[0] ;
-  wire [3:0] \w4_d4.q[1] ;
-  wire [3:0] \w4_d4.q[2] ;
-  wire [3:0] \w4_d4.q[3] ;
-  wire [7:0] \w4_d4.scale ;
-  wire [3:0] \w4_d4.zero ;
-  reg [27:0] w5_d1 = 28'h0000000;
-  wire [15:0] \w5_d1.q ;
-  wire [3:0] \w5_d1.q[0] ;
-  wire [3:0] \w5_d1.q[1] ;
-  wire [3:0] \w5_d1.q[2] ;
-  wire [3:0] \w5_d1.q[3] ;
-  wire [7:0] \w5_d1.scale ;
-  wire [3:0] \w5_d1.zero ;
-  reg [27:0] w5_d2 = 28'h0000000;
-  wire [15:0] \w5_d2.q ;
-  wire [3:0] \w5_d2.q[0] ;
-  wire [3:0] \w5_d2.q[1] ;
-  wire [3:0] \w5_d2.q[2] ;
-  wire [3:0] \w5_d2.q[3] ;
-  wire [7:0] \w5_d2.scale ;
-  wire [3:0] \w5_d2.zero ;
-  reg [27:0] w5_d3 = 28'h0000000;
-  wire [15:0] \w5_d3.q ;
-  wire [3:0] \w5_d3.q[0] ;
-  wire [3:0] \w5_d3.q[1] ;
-  wire [3:0] \w5_d3.q[2] ;
-  wire [3:0] \w5_d3.q[3] ;
-  wire [7:0] \w5_d3.scale ;
-  wire [3:0] \w5_d3.zero ;
-  reg [27:0] w5_d4 = 28'h0000000;
-  wire [15:0] \w5_d4.q ;
-  wire [3:0] \w5_d4.q[0] ;
-  wire [3:0] \w5_d4.q[1] ;
-  wire [3:0] \w5_d4.q[2] ;
-  wire [3:0] \w5_d4.q[3] ;
-  wire [7:0] \w5_d4.scale ;
-  wire [3:0] \w5_d4.zero ;
+  wire [27:0] w5_held_d4;
+  wire [15:0] \w5_held_d4.q ;
+  wire [3:0] \w5_held_d4.q[0] ;
+  wire [3:0] \w5_held_d4.q[1] ;
+  wire [3:0] \w5_held_d4.q[2] ;
+  wire [3:0] \w5_held_d4.q[3] ;
+  wire [7:0] \w5_held_d4.scale ;
+  wire [3:0] \w5_held_d4.zero ;
+  wire [27:0] w6_eff;
+  wire [15:0] \w6_eff.q ;
+  wire [3:0] \w6_eff.q[0] ;
+  wire [3:0] \w6_eff.q[1] ;
+  wire [3:0] \w6_eff.q[2] ;
+  wire [3:0] \w6_eff.q[3] ;
+  wire [7:0] \w6_eff.scale ;
+  wire [3:0] \w6_eff.zero ;
+  reg [27:0] w6_held = 28'h0000000;
+  wire [15:0] \w6_held.q ;
+  wire [3:0] \w6_held.q[0] ;
+  wire [3:0] \w6_held.q[1] ;
+  wire [3:0] \w6_held.q[2] ;
+  wire [3:0] \w6_held.q[3] ;
+  wire [7:0] \w6_held.scale ;
+  wire [3:0] \w6_held.zero ;
+  reg [27:0] w6_held_d1 = 28'h0000000;
+  wire [15:0] \w6_held_d1.q ;
+  wire [3:0] \w6_held_d1.q[0] ;
+  wire [3:0] \w6_held_d1.q[1] ;
+  wire [3:0] \w6_held_d1.q[2] ;
+  wire [3:0] \w6_held_d1.q[3] ;
+  wire [7:0] \w6_held_d1.scale ;
+  wire [3:0] \w6_held_d1.zero ;
+  reg [27:0] w6_held_d2 = 28'h0000000;
+  wire [15:0] \w6_held_d2.q ;
+  wire [3:0] \w6_held_d2.q[0] ;
+  wire [3:0] \w6_held_d2.q[1] ;
+  wire [3:0] \w6_held_d2.q[2] ;
+  wire [3:0] \w6_held_d2.q[3] ;
+  wire [7:0] \w6_held_d2.scale ;
+  wire [3:0] \w6_held_d2.zero ;
+  reg [27:0] w6_held_d3 = 28'h0000000;
+  wire [15:0] \w6_held_d3.q ;
+  wire [3:0] \w6_held_d3.q[0] ;
+  wire [3:0] \w6_held_d3.q[1] ;
+  wire [3:0] \w6_held_d3.q[2] ;
+  wire [3:0] \w6_held_d3.q[3] ;
+  wire [7:0] \w6_held_d3.scale ;
+  wire [3:0] \w6_held_d3.zero ;
+  reg [27:0] w6_held_d4 = 28'h0000000;
+  wire [15:0] \w6_held_d4.q ;
+  wire [3:0] \w6_held_d4.q[0] ;
+  wire [3:0] \w6_held_d4.q[1] ;
+  wire [3:0] \w6_held_d4.q[2] ;
+  wire [3:0] \w6_held_d4.q[3] ;
+  wire [7:0] \w6_held_d4.scale ;
+  wire [3:0] \w6_held_d4.zero ;
   (* init = 28'h0000000 *)
-  wire [27:0] w5_d5;
-  wire [15:0] \w5_d5.q ;
-  wire [3:0] \w5_d5.q[0] ;
-  wire [3:0] \w5_d5.q[1] ;
-  wire [3:0] \w5_d5.q[2] ;
-  wire [3:0] \w5_d5.q[3] ;
-  wire [7:0] \w5_d5.scale ;
-  wire [3:0] \w5_d5.zero ;
-  reg [27:0] w6_d1 = 28'h0000000;
-  wire [15:0] \w6_d1.q ;
-  wire [3:0] \w6_d1.q[0] ;
-  wire [3:0] \w6_d1.q[1] ;
-  wire [3:0] \w6_d1.q[2] ;
-  wire [3:0] \w6_d1.q[3] ;
-  wire [7:0] \w6_d1.scale ;
-  wire [3:0] \w6_d1.zero ;
-  reg [27:0] w6_d2 = 28'h0000000;
-  wire [15:0] \w6_d2.q ;
-  wire [3:0] \w6_d2.q[0] ;
-  wire [3:0] \w6_d2.q[1] ;
-  wire [3:0] \w6_d2.q[2] ;
-  wire [3:0] \w6_d2.q[3] ;
-  wire [7:0] \w6_d2.scale ;
-  wire [3:0] \w6_d2.zero ;
-  reg [27:0] w6_d3 = 28'h0000000;
-  wire [15:0] \w6_d3.q ;
-  wire [3:0] \w6_d3.q[0] ;
-  wire [3:0] \w6_d3.q[1] ;
-  wire [3:0] \w6_d3.q[2] ;
-  wire [3:0] \w6_d3.q[3] ;
-  wire [7:0] \w6_d3.scale ;
-  wire [3:0] \w6_d3.zero ;
-  reg [27:0] w6_d4 = 28'h0000000;
-  wire [15:0] \w6_d4.q ;
-  wire [3:0] \w6_d4.q[0] ;
-  wire [3:0] \w6_d4.q[1] ;
-  wire [3:0] \w6_d4.q[2] ;
-  wire [3:0] \w6_d4.q[3] ;
-  wire [7:0] \w6_d4.scale ;
-  wire [3:0] \w6_d4.zero ;
-  reg [27:0] w6_d5 = 28'h0000000;
-  wire [15:0] \w6_d5.q ;
-  wire [3:0] \w6_d5.q[0] ;
-  wire [3:0] \w6_d5.q[1] ;
-  wire [3:0] \w6_d5.q[2] ;
-  wire [3:0] \w6_d5.q[3] ;
-  wire [7:0] \w6_d5.scale ;
-  wire [3:0] \w6_d5.zero ;
+  wire [27:0] w6_held_d5;
+  wire [15:0] \w6_held_d5.q ;
+  wire [3:0] \w6_held_d5.q[0] ;
+  wire [3:0] \w6_held_d5.q[1] ;
+  wire [3:0] \w6_held_d5.q[2] ;
+  wire [3:0] \w6_held_d5.q[3] ;
+  wire [7:0] \w6_held_d5.scale ;
+  wire [3:0] \w6_held_d5.zero ;
+  wire [27:0] w7_eff;
+  wire [15:0] \w7_eff.q ;
+  wire [3:0] \w7_eff.q[0] ;
+  wire [3:0] \w7_eff.q[1] ;
+  wire [3:0] \w7_eff.q[2] ;
+  wire [3:0] \w7_eff.q[3] ;
+  wire [7:0] \w7_eff.scale ;
+  wire [3:0] \w7_eff.zero ;
+  reg [27:0] w7_held = 28'h0000000;
+  wire [15:0] \w7_held.q ;
+  wire [3:0] \w7_held.q[0] ;
+  wire [3:0] \w7_held.q[1] ;
+  wire [3:0] \w7_held.q[2] ;
+  wire [3:0] \w7_held.q[3] ;
+  wire [7:0] \w7_held.scale ;
+  wire [3:0] \w7_held.zero ;
+  reg [27:0] w7_held_d1 = 28'h0000000;
+  wire [15:0] \w7_held_d1.q ;
+  wire [3:0] \w7_held_d1.q[0] ;
+  wire [3:0] \w7_held_d1.q[1] ;
+  wire [3:0] \w7_held_d1.q[2] ;
+  wire [3:0] \w7_held_d1.q[3] ;
+  wire [7:0] \w7_held_d1.scale ;
+  wire [3:0] \w7_held_d1.zero ;
+  reg [27:0] w7_held_d2 = 28'h0000000;
+  wire [15:0] \w7_held_d2.q ;
+  wire [3:0] \w7_held_d2.q[0] ;
+  wire [3:0] \w7_held_d2.q[1] ;
+  wire [3:0] \w7_held_d2.q[2] ;
+  wire [3:0] \w7_held_d2.q[3] ;
+  wire [7:0] \w7_held_d2.scale ;
+  wire [3:0] \w7_held_d2.zero ;
+  reg [27:0] w7_held_d3 = 28'h0000000;
+  wire [15:0] \w7_held_d3.q ;
+  wire [3:0] \w7_held_d3.q[0] ;
+  wire [3:0] \w7_held_d3.q[1] ;
+  wire [3:0] \w7_held_d3.q[2] ;
+  wire [3:0] \w7_held_d3.q[3] ;
+  wire [7:0] \w7_held_d3.scale ;
+  wire [3:0] \w7_held_d3.zero ;
+  reg [27:0] w7_held_d4 = 28'h0000000;
+  wire [15:0] \w7_held_d4.q ;
+  wire [3:0] \w7_held_d4.q[0] ;
+  wire [3:0] \w7_held_d4.q[1] ;
+  wire [3:0] \w7_held_d4.q[2] ;
+  wire [3:0] \w7_held_d4.q[3] ;
+  wire [7:0] \w7_held_d4.scale ;
+  wire [3:0] \w7_held_d4.zero ;
+  reg [27:0] w7_held_d5 = 28'h0000000;
+  wire [15:0] \w7_held_d5.q ;
+  wire [3:0] \w7_held_d5.q[0] ;
+  wire [3:0] \w7_held_d5.q[1] ;
+  wire [3:0] \w7_held_d5.q[2] ;
+  wire [3:0] \w7_held_d5.q[3] ;
+  wire [7:0] \w7_held_d5.scale ;
+  wire [3:0] \w7_held_d5.zero ;
   (* init = 28'h0000000 *)
-  wire [27:0] w6_d6;
-  wire [15:0] \w6_d6.q ;
-  wire [3:0] \w6_d6.q[0] ;
-  wire [3:0] \w6_d6.q[1] ;
-  wire [3:0] \w6_d6.q[2] ;
-  wire [3:0] \w6_d6.q[3] ;
-  wire [7:0] \w6_d6.scale ;
-  wire [3:0] \w6_d6.zero ;
-  reg [27:0] w7_d1 = 28'h0000000;
-  wire [15:0] \w7_d1.q ;
-  wire [3:0] \w7_d1.q[0] ;
-  wire [3:0] \w7_d1.q[1] ;
-  wire [3:0] \w7_d1.q[2] ;
-  wire [3:0] \w7_d1.q[3] ;
-  wire [7:0] \w7_d1.scale ;
-  wire [3:0] \w7_d1.zero ;
-  reg [27:0] w7_d2 = 28'h0000000;
-  wire [15:0] \w7_d2.q ;
-  wire [3:0] \w7_d2.q[0] ;
-  wire [3:0] \w7_d2.q[1] ;
-  wire [3:0] \w7_d2.q[2] ;
-  wire [3:0] \w7_d2.q[3] ;
-  wire [7:0] \w7_d2.scale ;
-  wire [3:0] \w7_d2.zero ;
-  reg [27:0] w7_d3 = 28'h0000000;
-  wire [15:0] \w7_d3.q ;
-  wire [3:0] \w7_d3.q[0] ;
-  wire [3:0] \w7_d3.q[1] ;
-  wire [3:0] \w7_d3.q[2] ;
-  wire [3:0] \w7_d3.q[3] ;
-  wire [7:0] \w7_d3.scale ;
-  wire [3:0] \w7_d3.zero ;
-  reg [27:0] w7_d4 = 28'h0000000;
-  wire [15:0] \w7_d4.q ;
-  wire [3:0] \w7_d4.q[0] ;
-  wire [3:0] \w7_d4.q[1] ;
-  wire [3:0] \w7_d4.q[2] ;
-  wire [3:0] \w7_d4.q[3] ;
-  wire [7:0] \w7_d4.scale ;
-  wire [3:0] \w7_d4.zero ;
-  reg [27:0] w7_d5 = 28'h0000000;
-  wire [15:0] \w7_d5.q ;
-  wire [3:0] \w7_d5.q[0] ;
-  wire [3:0] \w7_d5.q[1] ;
-  wire [3:0] \w7_d5.q[2] ;
-  wire [3:0] \w7_d5.q[3] ;
-  wire [7:0] \w7_d5.scale ;
-  wire [3:0] \w7_d5.zero ;
-  reg [27:0] w7_d6 = 28'h0000000;
-  wire [15:0] \w7_d6.q ;
-  wire [3:0] \w7_d6.q[0] ;
-  wire [3:0] \w7_d6.q[1] ;
-  wire [3:0] \w7_d6.q[2] ;
-  wire [3:0] \w7_d6.q[3] ;
-  wire [7:0] \w7_d6.scale ;
-  wire [3:0] \w7_d6.zero ;
-  (* init = 28'h0000000 *)
-  wire [27:0] w7_d7;
-  wire [15:0] \w7_d7.q ;
-  wire [3:0] \w7_d7.q[0] ;
-  wire [3:0] \w7_d7.q[1] ;
-  wire [3:0] \w7_d7.q[2] ;
-  wire [3:0] \w7_d7.q[3] ;
-  wire [7:0] \w7_d7.scale ;
-  wire [3:0] \w7_d7.zero ;
-  assign \$1  = \o_ctl$525 [0] & \o_ctl$525 [3];
-  assign \$2  = \o_ctl$527 [0] & \o_ctl$527 [3];
-  assign \$3  = \o_ctl$529 [0] & \o_ctl$529 [3];
-  assign \$4  = \o_ctl$531 [0] & \o_ctl$531 [3];
-  assign \$5  = \o_ctl$533 [0] & \o_ctl$533 [3];
-  assign \$6  = \o_ctl$535 [0] & \o_ctl$535 [3];
-  assign \$7  = \o_ctl$537 [0] & \o_ctl$537 [3];
-  assign \$8  = \o_ctl$539 [0] & \o_ctl$539 [3];
+  wire [27:0] w7_held_d6;
+  wire [15:0] \w7_held_d6.q ;
+  wire [3:0] \w7_held_d6.q[0] ;
+  wire [3:0] \w7_held_d6.q[1] ;
+  wire [3:0] \w7_held_d6.q[2] ;
+  wire [3:0] \w7_held_d6.q[3] ;
+  wire [7:0] \w7_held_d6.scale ;
+  wire [3:0] \w7_held_d6.zero ;
+  assign w0_eff = i_ctl[1] ? i_w[27:0] : w0_held;
+  assign w1_eff = i_ctl[1] ? i_w[55:28] : w1_held;
+  assign w2_eff = i_ctl[1] ? i_w[83:56] : w2_held;
+  assign w3_eff = i_ctl[1] ? i_w[111:84] : w3_held;
+  assign w4_eff = i_ctl[1] ? i_w[139:112] : w4_held;
+  assign w5_eff = i_ctl[1] ? i_w[167:140] : w5_held;
+  assign w6_eff = i_ctl[1] ? i_w[195:168] : w6_held;
+  assign w7_eff = i_ctl[1] ? i_w[223:196] : w7_held;
+  assign \$1  = \o_ctl$534 [0] & \o_ctl$534 [3];
+  assign \$2  = \o_ctl$536 [0] & \o_ctl$536 [3];
+  assign \$3  = \o_ctl$538 [0] & \o_ctl$538 [3];
+  assign \$4  = \o_ctl$540 [0] & \o_ctl$540 [3];
+  assign \$5  = \o_ctl$542 [0] & \o_ctl$542 [3];
+  assign \$6  = \o_ctl$544 [0] & \o_ctl$544 [3];
+  assign \$7  = \o_ctl$546 [0] & \o_ctl$546 [3];
+  assign \$8  = \o_ctl$548 [0] & \o_ctl$548 [3];
   always @(posedge clk)
     \i_a$32  <= \$9 ;
   always @(posedge clk)
@@ -6637,779 +6718,781 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   always @(posedge clk)
     \i_ctl$226  <= \$64 ;
   always @(posedge clk)
-    \i_w$272  <= \$65 ;
+    w0_held <= \$65 ;
   always @(posedge clk)
-    w2_d1 <= \$66 ;
+    w1_held <= \$66 ;
   always @(posedge clk)
-    \i_w$288  <= \$67 ;
+    w2_held <= \$67 ;
   always @(posedge clk)
-    w3_d1 <= \$68 ;
+    \i_w$293  <= \$68 ;
   always @(posedge clk)
-    w3_d2 <= \$69 ;
+    w3_held <= \$69 ;
   always @(posedge clk)
-    \i_w$304  <= \$70 ;
+    w3_held_d1 <= \$70 ;
   always @(posedge clk)
-    w4_d1 <= \$71 ;
+    \i_w$311  <= \$71 ;
   always @(posedge clk)
-    w4_d2 <= \$72 ;
+    w4_held <= \$72 ;
   always @(posedge clk)
-    w4_d3 <= \$73 ;
+    w4_held_d1 <= \$73 ;
   always @(posedge clk)
-    \i_w$320  <= \$74 ;
+    w4_held_d2 <= \$74 ;
   always @(posedge clk)
-    w5_d1 <= \$75 ;
+    \i_w$329  <= \$75 ;
   always @(posedge clk)
-    w5_d2 <= \$76 ;
+    w5_held <= \$76 ;
   always @(posedge clk)
-    w5_d3 <= \$77 ;
+    w5_held_d1 <= \$77 ;
   always @(posedge clk)
-    w5_d4 <= \$78 ;
+    w5_held_d2 <= \$78 ;
   always @(posedge clk)
-    \i_w$336  <= \$79 ;
+    w5_held_d3 <= \$79 ;
   always @(posedge clk)
-    w6_d1 <= \$80 ;
+    \i_w$347  <= \$80 ;
   always @(posedge clk)
-    w6_d2 <= \$81 ;
+    w6_held <= \$81 ;
   always @(posedge clk)
-    w6_d3 <= \$82 ;
+    w6_held_d1 <= \$82 ;
   always @(posedge clk)
-    w6_d4 <= \$83 ;
+    w6_held_d2 <= \$83 ;
   always @(posedge clk)
-    w6_d5 <= \$84 ;
+    w6_held_d3 <= \$84 ;
   always @(posedge clk)
-    \i_w$352  <= \$85 ;
+    w6_held_d4 <= \$85 ;
   always @(posedge clk)
-    w7_d1 <= \$86 ;
+    \i_w$365  <= \$86 ;
   always @(posedge clk)
-    w7_d2 <= \$87 ;
+    w7_held <= \$87 ;
   always @(posedge clk)
-    w7_d3 <= \$88 ;
+    w7_held_d1 <= \$88 ;
   always @(posedge clk)
-    w7_d4 <= \$89 ;
+    w7_held_d2 <= \$89 ;
   always @(posedge clk)
-    w7_d5 <= \$90 ;
+    w7_held_d3 <= \$90 ;
   always @(posedge clk)
-    w7_d6 <= \$91 ;
+    w7_held_d4 <= \$91 ;
   always @(posedge clk)
-    \i_w$368  <= \$92 ;
+    w7_held_d5 <= \$92 ;
   always @(posedge clk)
-    row0_done_d1 <= \$93 ;
+    \i_w$383  <= \$93 ;
   always @(posedge clk)
-    row0_done_d2 <= \$94 ;
+    row0_done_d1 <= \$94 ;
   always @(posedge clk)
-    row1_done_d1 <= \$95 ;
+    row0_done_d2 <= \$95 ;
   always @(posedge clk)
-    row1_done_d2 <= \$96 ;
+    row1_done_d1 <= \$96 ;
   always @(posedge clk)
-    row2_done_d1 <= \$97 ;
+    row1_done_d2 <= \$97 ;
   always @(posedge clk)
-    row2_done_d2 <= \$98 ;
+    row2_done_d1 <= \$98 ;
   always @(posedge clk)
-    row3_done_d1 <= \$99 ;
+    row2_done_d2 <= \$99 ;
   always @(posedge clk)
-    row3_done_d2 <= \$100 ;
+    row3_done_d1 <= \$100 ;
   always @(posedge clk)
-    row4_done_d1 <= \$101 ;
+    row3_done_d2 <= \$101 ;
   always @(posedge clk)
-    row4_done_d2 <= \$102 ;
+    row4_done_d1 <= \$102 ;
   always @(posedge clk)
-    row5_done_d1 <= \$103 ;
+    row4_done_d2 <= \$103 ;
   always @(posedge clk)
-    row5_done_d2 <= \$104 ;
+    row5_done_d1 <= \$104 ;
   always @(posedge clk)
-    row6_done_d1 <= \$105 ;
+    row5_done_d2 <= \$105 ;
   always @(posedge clk)
-    row6_done_d2 <= \$106 ;
+    row6_done_d1 <= \$106 ;
   always @(posedge clk)
-    row7_done_d1 <= \$107 ;
+    row6_done_d2 <= \$107 ;
   always @(posedge clk)
-    row7_done_d2 <= \$108 ;
+    row7_done_d1 <= \$108 ;
+  always @(posedge clk)
+    row7_done_d2 <= \$109 ;
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
-    .o_w(\i_w$258 ),
+    .o_w(\i_w$260 ),
     .pe_0_0__i_a(\i_a$1 [31:0]),
-    .pe_0_0__i_ctl(i_ctl),
-    .pe_0_0__i_w(\i_w$257 [27:0]),
+    .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$389 ),
-    .o_w(\i_w$274 ),
+    .o_psum(\o_psum$404 ),
+    .o_w(\i_w$277 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(\i_ctl$6 ),
-    .pe_0_0__i_w(\i_w$272 ),
+    .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$390 ),
-    .o_w(\i_w$290 ),
+    .o_psum(\o_psum$405 ),
+    .o_w(\i_w$295 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_ctl(\i_ctl$10 ),
-    .pe_0_0__i_w(\i_w$288 ),
+    .pe_0_0__i_w(\i_w$293 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
-    .o_psum(\o_psum$391 ),
-    .o_w(\i_w$306 ),
+    .o_psum(\o_psum$406 ),
+    .o_w(\i_w$313 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_ctl(\i_ctl$14 ),
-    .pe_0_0__i_w(\i_w$304 ),
+    .pe_0_0__i_w(\i_w$311 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$392 ),
-    .o_w(\i_w$322 ),
+    .o_psum(\o_psum$407 ),
+    .o_w(\i_w$331 ),
     .pe_0_0__i_a(\i_a$16 ),
-    .pe_0_0__i_ctl(\i_ctl$18 ),
-    .pe_0_0__i_w(\i_w$320 ),
+    .pe_0_0__i_w(\i_w$329 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$393 ),
-    .o_w(\i_w$338 ),
+    .o_psum(\o_psum$408 ),
+    .o_w(\i_w$349 ),
     .pe_0_0__i_a(\i_a$20 ),
-    .pe_0_0__i_ctl(\i_ctl$22 ),
-    .pe_0_0__i_w(\i_w$336 ),
+    .pe_0_0__i_w(\i_w$347 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$394 ),
-    .o_w(\i_w$354 ),
+    .o_psum(\o_psum$409 ),
+    .o_w(\i_w$367 ),
     .pe_0_0__i_a(\i_a$24 ),
-    .pe_0_0__i_ctl(\i_ctl$26 ),
-    .pe_0_0__i_w(\i_w$352 ),
+    .pe_0_0__i_w(\i_w$365 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$525 ),
-    .o_psum(\o_psum$395 ),
-    .o_w(\i_w$370 ),
+    .i_ctl(\i_ctl$30 ),
+    .o_ctl(\o_ctl$534 ),
+    .o_psum(\o_psum$410 ),
+    .o_w(\i_w$385 ),
     .pe_0_0__i_a(\i_a$28 ),
-    .pe_0_0__i_ctl(\i_ctl$30 ),
-    .pe_0_0__i_w(\i_w$368 ),
+    .pe_0_0__i_w(\i_w$383 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$397 ),
-    .o_w(\i_w$260 ),
+    .o_psum(\o_psum$412 ),
+    .o_w(\i_w$262 ),
     .pe_0_0__i_a(\i_a$32 ),
-    .pe_0_0__i_ctl(\i_ctl$34 ),
-    .pe_0_0__i_w(\i_w$258 ),
+    .pe_0_0__i_w(\i_w$260 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$398 ),
-    .o_w(\i_w$276 ),
+    .o_psum(\o_psum$413 ),
+    .o_w(\i_w$279 ),
     .pe_0_0__i_a(\i_a$36 ),
-    .pe_0_0__i_ctl(\i_ctl$38 ),
-    .pe_0_0__i_w(\i_w$274 ),
+    .pe_0_0__i_w(\i_w$277 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$399 ),
-    .o_w(\i_w$292 ),
+    .o_psum(\o_psum$414 ),
+    .o_w(\i_w$297 ),
     .pe_0_0__i_a(\i_a$40 ),
-    .pe_0_0__i_ctl(\i_ctl$42 ),
-    .pe_0_0__i_w(\i_w$290 ),
+    .pe_0_0__i_w(\i_w$295 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
-    .o_psum(\o_psum$400 ),
-    .o_w(\i_w$308 ),
+    .o_psum(\o_psum$415 ),
+    .o_w(\i_w$315 ),
     .pe_0_0__i_a(\i_a$44 ),
-    .pe_0_0__i_ctl(\i_ctl$46 ),
-    .pe_0_0__i_w(\i_w$306 ),
+    .pe_0_0__i_w(\i_w$313 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$401 ),
-    .o_w(\i_w$324 ),
+    .o_psum(\o_psum$416 ),
+    .o_w(\i_w$333 ),
     .pe_0_0__i_a(\i_a$48 ),
-    .pe_0_0__i_ctl(\i_ctl$50 ),
-    .pe_0_0__i_w(\i_w$322 ),
+    .pe_0_0__i_w(\i_w$331 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$402 ),
-    .o_w(\i_w$340 ),
+    .o_psum(\o_psum$417 ),
+    .o_w(\i_w$351 ),
     .pe_0_0__i_a(\i_a$52 ),
-    .pe_0_0__i_ctl(\i_ctl$54 ),
-    .pe_0_0__i_w(\i_w$338 ),
+    .pe_0_0__i_w(\i_w$349 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$403 ),
-    .o_w(\i_w$356 ),
+    .o_psum(\o_psum$418 ),
+    .o_w(\i_w$369 ),
     .pe_0_0__i_a(\i_a$56 ),
-    .pe_0_0__i_ctl(\i_ctl$58 ),
-    .pe_0_0__i_w(\i_w$354 ),
+    .pe_0_0__i_w(\i_w$367 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$527 ),
-    .o_psum(\o_psum$404 ),
-    .o_w(\i_w$372 ),
+    .i_ctl(\i_ctl$62 ),
+    .o_ctl(\o_ctl$536 ),
+    .o_psum(\o_psum$419 ),
+    .o_w(\i_w$387 ),
     .pe_0_0__i_a(\i_a$60 ),
-    .pe_0_0__i_ctl(\i_ctl$62 ),
-    .pe_0_0__i_w(\i_w$370 ),
+    .pe_0_0__i_w(\i_w$385 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
-    .o_psum(\o_psum$406 ),
-    .o_w(\i_w$262 ),
+    .o_psum(\o_psum$421 ),
+    .o_w(\i_w$264 ),
     .pe_0_0__i_a(\i_a$64 ),
-    .pe_0_0__i_ctl(\i_ctl$66 ),
-    .pe_0_0__i_w(\i_w$260 ),
+    .pe_0_0__i_w(\i_w$262 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
-    .o_psum(\o_psum$407 ),
-    .o_w(\i_w$278 ),
+    .o_psum(\o_psum$422 ),
+    .o_w(\i_w$281 ),
     .pe_0_0__i_a(\i_a$68 ),
-    .pe_0_0__i_ctl(\i_ctl$70 ),
-    .pe_0_0__i_w(\i_w$276 ),
+    .pe_0_0__i_w(\i_w$279 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
-    .o_psum(\o_psum$408 ),
-    .o_w(\i_w$294 ),
+    .o_psum(\o_psum$423 ),
+    .o_w(\i_w$299 ),
     .pe_0_0__i_a(\i_a$72 ),
-    .pe_0_0__i_ctl(\i_ctl$74 ),
-    .pe_0_0__i_w(\i_w$292 ),
+    .pe_0_0__i_w(\i_w$297 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
-    .o_psum(\o_psum$409 ),
-    .o_w(\i_w$310 ),
+    .o_psum(\o_psum$424 ),
+    .o_w(\i_w$317 ),
     .pe_0_0__i_a(\i_a$76 ),
-    .pe_0_0__i_ctl(\i_ctl$78 ),
-    .pe_0_0__i_w(\i_w$308 ),
+    .pe_0_0__i_w(\i_w$315 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
-    .o_psum(\o_psum$410 ),
-    .o_w(\i_w$326 ),
+    .o_psum(\o_psum$425 ),
+    .o_w(\i_w$335 ),
     .pe_0_0__i_a(\i_a$80 ),
-    .pe_0_0__i_ctl(\i_ctl$82 ),
-    .pe_0_0__i_w(\i_w$324 ),
+    .pe_0_0__i_w(\i_w$333 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
-    .o_psum(\o_psum$411 ),
-    .o_w(\i_w$342 ),
+    .o_psum(\o_psum$426 ),
+    .o_w(\i_w$353 ),
     .pe_0_0__i_a(\i_a$84 ),
-    .pe_0_0__i_ctl(\i_ctl$86 ),
-    .pe_0_0__i_w(\i_w$340 ),
+    .pe_0_0__i_w(\i_w$351 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
-    .o_psum(\o_psum$412 ),
-    .o_w(\i_w$358 ),
+    .o_psum(\o_psum$427 ),
+    .o_w(\i_w$371 ),
     .pe_0_0__i_a(\i_a$88 ),
-    .pe_0_0__i_ctl(\i_ctl$90 ),
-    .pe_0_0__i_w(\i_w$356 ),
+    .pe_0_0__i_w(\i_w$369 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$529 ),
-    .o_psum(\o_psum$413 ),
-    .o_w(\i_w$374 ),
+    .i_ctl(\i_ctl$94 ),
+    .o_ctl(\o_ctl$538 ),
+    .o_psum(\o_psum$428 ),
+    .o_w(\i_w$389 ),
     .pe_0_0__i_a(\i_a$92 ),
-    .pe_0_0__i_ctl(\i_ctl$94 ),
-    .pe_0_0__i_w(\i_w$372 ),
+    .pe_0_0__i_w(\i_w$387 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$98 ),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
-    .o_psum(\o_psum$415 ),
-    .o_w(\i_w$264 ),
+    .o_psum(\o_psum$430 ),
+    .o_w(\i_w$266 ),
     .pe_0_0__i_a(\i_a$96 ),
-    .pe_0_0__i_ctl(\i_ctl$98 ),
-    .pe_0_0__i_w(\i_w$262 ),
+    .pe_0_0__i_w(\i_w$264 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
-    .o_psum(\o_psum$416 ),
-    .o_w(\i_w$280 ),
+    .o_psum(\o_psum$431 ),
+    .o_w(\i_w$283 ),
     .pe_0_0__i_a(\i_a$100 ),
-    .pe_0_0__i_ctl(\i_ctl$102 ),
-    .pe_0_0__i_w(\i_w$278 ),
+    .pe_0_0__i_w(\i_w$281 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
-    .o_psum(\o_psum$417 ),
-    .o_w(\i_w$296 ),
+    .o_psum(\o_psum$432 ),
+    .o_w(\i_w$301 ),
     .pe_0_0__i_a(\i_a$104 ),
-    .pe_0_0__i_ctl(\i_ctl$106 ),
-    .pe_0_0__i_w(\i_w$294 ),
+    .pe_0_0__i_w(\i_w$299 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
-    .o_psum(\o_psum$418 ),
-    .o_w(\i_w$312 ),
+    .o_psum(\o_psum$433 ),
+    .o_w(\i_w$319 ),
     .pe_0_0__i_a(\i_a$108 ),
-    .pe_0_0__i_ctl(\i_ctl$110 ),
-    .pe_0_0__i_w(\i_w$310 ),
+    .pe_0_0__i_w(\i_w$317 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
-    .o_psum(\o_psum$419 ),
-    .o_w(\i_w$328 ),
+    .o_psum(\o_psum$434 ),
+    .o_w(\i_w$337 ),
     .pe_0_0__i_a(\i_a$112 ),
-    .pe_0_0__i_ctl(\i_ctl$114 ),
-    .pe_0_0__i_w(\i_w$326 ),
+    .pe_0_0__i_w(\i_w$335 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
-    .o_psum(\o_psum$420 ),
-    .o_w(\i_w$344 ),
+    .o_psum(\o_psum$435 ),
+    .o_w(\i_w$355 ),
     .pe_0_0__i_a(\i_a$116 ),
-    .pe_0_0__i_ctl(\i_ctl$118 ),
-    .pe_0_0__i_w(\i_w$342 ),
+    .pe_0_0__i_w(\i_w$353 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
-    .o_psum(\o_psum$421 ),
-    .o_w(\i_w$360 ),
+    .o_psum(\o_psum$436 ),
+    .o_w(\i_w$373 ),
     .pe_0_0__i_a(\i_a$120 ),
-    .pe_0_0__i_ctl(\i_ctl$122 ),
-    .pe_0_0__i_w(\i_w$358 ),
+    .pe_0_0__i_w(\i_w$371 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$531 ),
-    .o_psum(\o_psum$422 ),
-    .o_w(\i_w$376 ),
+    .i_ctl(\i_ctl$126 ),
+    .o_ctl(\o_ctl$540 ),
+    .o_psum(\o_psum$437 ),
+    .o_w(\i_w$391 ),
     .pe_0_0__i_a(\i_a$124 ),
-    .pe_0_0__i_ctl(\i_ctl$126 ),
-    .pe_0_0__i_w(\i_w$374 ),
+    .pe_0_0__i_w(\i_w$389 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
-    .o_psum(\o_psum$424 ),
-    .o_w(\i_w$266 ),
+    .o_psum(\o_psum$439 ),
+    .o_w(\i_w$268 ),
     .pe_0_0__i_a(\i_a$128 ),
-    .pe_0_0__i_ctl(\i_ctl$130 ),
-    .pe_0_0__i_w(\i_w$264 ),
+    .pe_0_0__i_w(\i_w$266 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
-    .o_psum(\o_psum$425 ),
-    .o_w(\i_w$282 ),
+    .o_psum(\o_psum$440 ),
+    .o_w(\i_w$285 ),
     .pe_0_0__i_a(\i_a$132 ),
-    .pe_0_0__i_ctl(\i_ctl$134 ),
-    .pe_0_0__i_w(\i_w$280 ),
+    .pe_0_0__i_w(\i_w$283 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
-    .o_psum(\o_psum$426 ),
-    .o_w(\i_w$298 ),
+    .o_psum(\o_psum$441 ),
+    .o_w(\i_w$303 ),
     .pe_0_0__i_a(\i_a$136 ),
-    .pe_0_0__i_ctl(\i_ctl$138 ),
-    .pe_0_0__i_w(\i_w$296 ),
+    .pe_0_0__i_w(\i_w$301 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
-    .o_psum(\o_psum$427 ),
-    .o_w(\i_w$314 ),
+    .o_psum(\o_psum$442 ),
+    .o_w(\i_w$321 ),
     .pe_0_0__i_a(\i_a$140 ),
-    .pe_0_0__i_ctl(\i_ctl$142 ),
-    .pe_0_0__i_w(\i_w$312 ),
+    .pe_0_0__i_w(\i_w$319 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
-    .o_psum(\o_psum$428 ),
-    .o_w(\i_w$330 ),
+    .o_psum(\o_psum$443 ),
+    .o_w(\i_w$339 ),
     .pe_0_0__i_a(\i_a$144 ),
-    .pe_0_0__i_ctl(\i_ctl$146 ),
-    .pe_0_0__i_w(\i_w$328 ),
+    .pe_0_0__i_w(\i_w$337 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
-    .o_psum(\o_psum$429 ),
-    .o_w(\i_w$346 ),
+    .o_psum(\o_psum$444 ),
+    .o_w(\i_w$357 ),
     .pe_0_0__i_a(\i_a$148 ),
-    .pe_0_0__i_ctl(\i_ctl$150 ),
-    .pe_0_0__i_w(\i_w$344 ),
+    .pe_0_0__i_w(\i_w$355 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
-    .o_psum(\o_psum$430 ),
-    .o_w(\i_w$362 ),
+    .o_psum(\o_psum$445 ),
+    .o_w(\i_w$375 ),
     .pe_0_0__i_a(\i_a$152 ),
-    .pe_0_0__i_ctl(\i_ctl$154 ),
-    .pe_0_0__i_w(\i_w$360 ),
+    .pe_0_0__i_w(\i_w$373 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$533 ),
-    .o_psum(\o_psum$431 ),
-    .o_w(\i_w$378 ),
+    .i_ctl(\i_ctl$158 ),
+    .o_ctl(\o_ctl$542 ),
+    .o_psum(\o_psum$446 ),
+    .o_w(\i_w$393 ),
     .pe_0_0__i_a(\i_a$156 ),
-    .pe_0_0__i_ctl(\i_ctl$158 ),
-    .pe_0_0__i_w(\i_w$376 ),
+    .pe_0_0__i_w(\i_w$391 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$162 ),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
-    .o_psum(\o_psum$433 ),
-    .o_w(\i_w$268 ),
+    .o_psum(\o_psum$448 ),
+    .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$160 ),
-    .pe_0_0__i_ctl(\i_ctl$162 ),
-    .pe_0_0__i_w(\i_w$266 ),
+    .pe_0_0__i_w(\i_w$268 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
-    .o_psum(\o_psum$434 ),
-    .o_w(\i_w$284 ),
+    .o_psum(\o_psum$449 ),
+    .o_w(\i_w$287 ),
     .pe_0_0__i_a(\i_a$164 ),
-    .pe_0_0__i_ctl(\i_ctl$166 ),
-    .pe_0_0__i_w(\i_w$282 ),
+    .pe_0_0__i_w(\i_w$285 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
-    .o_psum(\o_psum$435 ),
-    .o_w(\i_w$300 ),
+    .o_psum(\o_psum$450 ),
+    .o_w(\i_w$305 ),
     .pe_0_0__i_a(\i_a$168 ),
-    .pe_0_0__i_ctl(\i_ctl$170 ),
-    .pe_0_0__i_w(\i_w$298 ),
+    .pe_0_0__i_w(\i_w$303 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
-    .o_psum(\o_psum$436 ),
-    .o_w(\i_w$316 ),
+    .o_psum(\o_psum$451 ),
+    .o_w(\i_w$323 ),
     .pe_0_0__i_a(\i_a$172 ),
-    .pe_0_0__i_ctl(\i_ctl$174 ),
-    .pe_0_0__i_w(\i_w$314 ),
+    .pe_0_0__i_w(\i_w$321 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
-    .o_psum(\o_psum$437 ),
-    .o_w(\i_w$332 ),
+    .o_psum(\o_psum$452 ),
+    .o_w(\i_w$341 ),
     .pe_0_0__i_a(\i_a$176 ),
-    .pe_0_0__i_ctl(\i_ctl$178 ),
-    .pe_0_0__i_w(\i_w$330 ),
+    .pe_0_0__i_w(\i_w$339 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
-    .o_psum(\o_psum$438 ),
-    .o_w(\i_w$348 ),
+    .o_psum(\o_psum$453 ),
+    .o_w(\i_w$359 ),
     .pe_0_0__i_a(\i_a$180 ),
-    .pe_0_0__i_ctl(\i_ctl$182 ),
-    .pe_0_0__i_w(\i_w$346 ),
+    .pe_0_0__i_w(\i_w$357 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
-    .o_psum(\o_psum$439 ),
-    .o_w(\i_w$364 ),
+    .o_psum(\o_psum$454 ),
+    .o_w(\i_w$377 ),
     .pe_0_0__i_a(\i_a$184 ),
-    .pe_0_0__i_ctl(\i_ctl$186 ),
-    .pe_0_0__i_w(\i_w$362 ),
+    .pe_0_0__i_w(\i_w$375 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$535 ),
-    .o_psum(\o_psum$440 ),
-    .o_w(\i_w$380 ),
+    .i_ctl(\i_ctl$190 ),
+    .o_ctl(\o_ctl$544 ),
+    .o_psum(\o_psum$455 ),
+    .o_w(\i_w$395 ),
     .pe_0_0__i_a(\i_a$188 ),
-    .pe_0_0__i_ctl(\i_ctl$190 ),
-    .pe_0_0__i_w(\i_w$378 ),
+    .pe_0_0__i_w(\i_w$393 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$194 ),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
-    .o_psum(\o_psum$442 ),
-    .o_w(\i_w$270 ),
+    .o_psum(\o_psum$457 ),
+    .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$192 ),
-    .pe_0_0__i_ctl(\i_ctl$194 ),
-    .pe_0_0__i_w(\i_w$268 ),
+    .pe_0_0__i_w(\i_w$270 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
-    .o_psum(\o_psum$443 ),
-    .o_w(\i_w$286 ),
+    .o_psum(\o_psum$458 ),
+    .o_w(\i_w$289 ),
     .pe_0_0__i_a(\i_a$196 ),
-    .pe_0_0__i_ctl(\i_ctl$198 ),
-    .pe_0_0__i_w(\i_w$284 ),
+    .pe_0_0__i_w(\i_w$287 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
-    .o_psum(\o_psum$444 ),
-    .o_w(\i_w$302 ),
+    .o_psum(\o_psum$459 ),
+    .o_w(\i_w$307 ),
     .pe_0_0__i_a(\i_a$200 ),
-    .pe_0_0__i_ctl(\i_ctl$202 ),
-    .pe_0_0__i_w(\i_w$300 ),
+    .pe_0_0__i_w(\i_w$305 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
-    .o_psum(\o_psum$445 ),
-    .o_w(\i_w$318 ),
+    .o_psum(\o_psum$460 ),
+    .o_w(\i_w$325 ),
     .pe_0_0__i_a(\i_a$204 ),
-    .pe_0_0__i_ctl(\i_ctl$206 ),
-    .pe_0_0__i_w(\i_w$316 ),
+    .pe_0_0__i_w(\i_w$323 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
-    .o_psum(\o_psum$446 ),
-    .o_w(\i_w$334 ),
+    .o_psum(\o_psum$461 ),
+    .o_w(\i_w$343 ),
     .pe_0_0__i_a(\i_a$208 ),
-    .pe_0_0__i_ctl(\i_ctl$210 ),
-    .pe_0_0__i_w(\i_w$332 ),
+    .pe_0_0__i_w(\i_w$341 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
-    .o_psum(\o_psum$447 ),
-    .o_w(\i_w$350 ),
+    .o_psum(\o_psum$462 ),
+    .o_w(\i_w$361 ),
     .pe_0_0__i_a(\i_a$212 ),
-    .pe_0_0__i_ctl(\i_ctl$214 ),
-    .pe_0_0__i_w(\i_w$348 ),
+    .pe_0_0__i_w(\i_w$359 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
-    .o_psum(\o_psum$448 ),
-    .o_w(\i_w$366 ),
+    .o_psum(\o_psum$463 ),
+    .o_w(\i_w$379 ),
     .pe_0_0__i_a(\i_a$216 ),
-    .pe_0_0__i_ctl(\i_ctl$218 ),
-    .pe_0_0__i_w(\i_w$364 ),
+    .pe_0_0__i_w(\i_w$377 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$537 ),
-    .o_psum(\o_psum$449 ),
-    .o_w(\i_w$382 ),
+    .i_ctl(\i_ctl$222 ),
+    .o_ctl(\o_ctl$546 ),
+    .o_psum(\o_psum$464 ),
+    .o_w(\i_w$397 ),
     .pe_0_0__i_a(\i_a$220 ),
-    .pe_0_0__i_ctl(\i_ctl$222 ),
-    .pe_0_0__i_w(\i_w$380 ),
+    .pe_0_0__i_w(\i_w$395 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$226 ),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
-    .o_psum(\o_psum$451 ),
+    .o_psum(\o_psum$466 ),
     .pe_0_0__i_a(\i_a$224 ),
-    .pe_0_0__i_ctl(\i_ctl$226 ),
-    .pe_0_0__i_w(\i_w$270 ),
+    .pe_0_0__i_w(\i_w$272 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
-    .o_psum(\o_psum$452 ),
+    .o_psum(\o_psum$467 ),
     .pe_0_0__i_a(\i_a$228 ),
-    .pe_0_0__i_ctl(\i_ctl$230 ),
-    .pe_0_0__i_w(\i_w$286 ),
+    .pe_0_0__i_w(\i_w$289 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
-    .o_psum(\o_psum$453 ),
+    .o_psum(\o_psum$468 ),
     .pe_0_0__i_a(\i_a$232 ),
-    .pe_0_0__i_ctl(\i_ctl$234 ),
-    .pe_0_0__i_w(\i_w$302 ),
+    .pe_0_0__i_w(\i_w$307 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
-    .o_psum(\o_psum$454 ),
+    .o_psum(\o_psum$469 ),
     .pe_0_0__i_a(\i_a$236 ),
-    .pe_0_0__i_ctl(\i_ctl$238 ),
-    .pe_0_0__i_w(\i_w$318 ),
+    .pe_0_0__i_w(\i_w$325 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
-    .o_psum(\o_psum$455 ),
+    .o_psum(\o_psum$470 ),
     .pe_0_0__i_a(\i_a$240 ),
-    .pe_0_0__i_ctl(\i_ctl$242 ),
-    .pe_0_0__i_w(\i_w$334 ),
+    .pe_0_0__i_w(\i_w$343 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
-    .o_psum(\o_psum$456 ),
+    .o_psum(\o_psum$471 ),
     .pe_0_0__i_a(\i_a$244 ),
-    .pe_0_0__i_ctl(\i_ctl$246 ),
-    .pe_0_0__i_w(\i_w$350 ),
+    .pe_0_0__i_w(\i_w$361 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
-    .o_psum(\o_psum$457 ),
+    .o_psum(\o_psum$472 ),
     .pe_0_0__i_a(\i_a$248 ),
-    .pe_0_0__i_ctl(\i_ctl$250 ),
-    .pe_0_0__i_w(\i_w$366 ),
+    .pe_0_0__i_w(\i_w$379 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$539 ),
-    .o_psum(\o_psum$458 ),
+    .i_ctl(\i_ctl$254 ),
+    .o_ctl(\o_ctl$548 ),
+    .o_psum(\o_psum$473 ),
     .pe_0_0__i_a(\i_a$252 ),
-    .pe_0_0__i_ctl(\i_ctl$254 ),
-    .pe_0_0__i_w(\i_w$382 ),
+    .pe_0_0__i_w(\i_w$397 ),
     .rst(rst)
   );
   always @* begin
@@ -7473,83 +7556,83 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
     o_row = 384'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     if (row0_done_d2) begin
       o_row[47:0] = o_psum;
-      o_row[95:48] = \o_psum$389 ;
-      o_row[143:96] = \o_psum$390 ;
-      o_row[191:144] = \o_psum$391 ;
-      o_row[239:192] = \o_psum$392 ;
-      o_row[287:240] = \o_psum$393 ;
-      o_row[335:288] = \o_psum$394 ;
-      o_row[383:336] = \o_psum$395 ;
+      o_row[95:48] = \o_psum$404 ;
+      o_row[143:96] = \o_psum$405 ;
+      o_row[191:144] = \o_psum$406 ;
+      o_row[239:192] = \o_psum$407 ;
+      o_row[287:240] = \o_psum$408 ;
+      o_row[335:288] = \o_psum$409 ;
+      o_row[383:336] = \o_psum$410 ;
     end
     if (row1_done_d2) begin
-      o_row[47:0] = \o_psum$397 ;
-      o_row[95:48] = \o_psum$398 ;
-      o_row[143:96] = \o_psum$399 ;
-      o_row[191:144] = \o_psum$400 ;
-      o_row[239:192] = \o_psum$401 ;
-      o_row[287:240] = \o_psum$402 ;
-      o_row[335:288] = \o_psum$403 ;
-      o_row[383:336] = \o_psum$404 ;
+      o_row[47:0] = \o_psum$412 ;
+      o_row[95:48] = \o_psum$413 ;
+      o_row[143:96] = \o_psum$414 ;
+      o_row[191:144] = \o_psum$415 ;
+      o_row[239:192] = \o_psum$416 ;
+      o_row[287:240] = \o_psum$417 ;
+      o_row[335:288] = \o_psum$418 ;
+      o_row[383:336] = \o_psum$419 ;
     end
     if (row2_done_d2) begin
-      o_row[47:0] = \o_psum$406 ;
-      o_row[95:48] = \o_psum$407 ;
-      o_row[143:96] = \o_psum$408 ;
-      o_row[191:144] = \o_psum$409 ;
-      o_row[239:192] = \o_psum$410 ;
-      o_row[287:240] = \o_psum$411 ;
-      o_row[335:288] = \o_psum$412 ;
-      o_row[383:336] = \o_psum$413 ;
+      o_row[47:0] = \o_psum$421 ;
+      o_row[95:48] = \o_psum$422 ;
+      o_row[143:96] = \o_psum$423 ;
+      o_row[191:144] = \o_psum$424 ;
+      o_row[239:192] = \o_psum$425 ;
+      o_row[287:240] = \o_psum$426 ;
+      o_row[335:288] = \o_psum$427 ;
+      o_row[383:336] = \o_psum$428 ;
     end
     if (row3_done_d2) begin
-      o_row[47:0] = \o_psum$415 ;
-      o_row[95:48] = \o_psum$416 ;
-      o_row[143:96] = \o_psum$417 ;
-      o_row[191:144] = \o_psum$418 ;
-      o_row[239:192] = \o_psum$419 ;
-      o_row[287:240] = \o_psum$420 ;
-      o_row[335:288] = \o_psum$421 ;
-      o_row[383:336] = \o_psum$422 ;
+      o_row[47:0] = \o_psum$430 ;
+      o_row[95:48] = \o_psum$431 ;
+      o_row[143:96] = \o_psum$432 ;
+      o_row[191:144] = \o_psum$433 ;
+      o_row[239:192] = \o_psum$434 ;
+      o_row[287:240] = \o_psum$435 ;
+      o_row[335:288] = \o_psum$436 ;
+      o_row[383:336] = \o_psum$437 ;
     end
     if (row4_done_d2) begin
-      o_row[47:0] = \o_psum$424 ;
-      o_row[95:48] = \o_psum$425 ;
-      o_row[143:96] = \o_psum$426 ;
-      o_row[191:144] = \o_psum$427 ;
-      o_row[239:192] = \o_psum$428 ;
-      o_row[287:240] = \o_psum$429 ;
-      o_row[335:288] = \o_psum$430 ;
-      o_row[383:336] = \o_psum$431 ;
+      o_row[47:0] = \o_psum$439 ;
+      o_row[95:48] = \o_psum$440 ;
+      o_row[143:96] = \o_psum$441 ;
+      o_row[191:144] = \o_psum$442 ;
+      o_row[239:192] = \o_psum$443 ;
+      o_row[287:240] = \o_psum$444 ;
+      o_row[335:288] = \o_psum$445 ;
+      o_row[383:336] = \o_psum$446 ;
     end
     if (row5_done_d2) begin
-      o_row[47:0] = \o_psum$433 ;
-      o_row[95:48] = \o_psum$434 ;
-      o_row[143:96] = \o_psum$435 ;
-      o_row[191:144] = \o_psum$436 ;
-      o_row[239:192] = \o_psum$437 ;
-      o_row[287:240] = \o_psum$438 ;
-      o_row[335:288] = \o_psum$439 ;
-      o_row[383:336] = \o_psum$440 ;
+      o_row[47:0] = \o_psum$448 ;
+      o_row[95:48] = \o_psum$449 ;
+      o_row[143:96] = \o_psum$450 ;
+      o_row[191:144] = \o_psum$451 ;
+      o_row[239:192] = \o_psum$452 ;
+      o_row[287:240] = \o_psum$453 ;
+      o_row[335:288] = \o_psum$454 ;
+      o_row[383:336] = \o_psum$455 ;
     end
     if (row6_done_d2) begin
-      o_row[47:0] = \o_psum$442 ;
-      o_row[95:48] = \o_psum$443 ;
-      o_row[143:96] = \o_psum$444 ;
-      o_row[191:144] = \o_psum$445 ;
-      o_row[239:192] = \o_psum$446 ;
-      o_row[287:240] = \o_psum$447 ;
-      o_row[335:288] = \o_psum$448 ;
-      o_row[383:336] = \o_psum$449 ;
+      o_row[47:0] = \o_psum$457 ;
+      o_row[95:48] = \o_psum$458 ;
+      o_row[143:96] = \o_psum$459 ;
+      o_row[191:144] = \o_psum$460 ;
+      o_row[239:192] = \o_psum$461 ;
+      o_row[287:240] = \o_psum$462 ;
+      o_row[335:288] = \o_psum$463 ;
+      o_row[383:336] = \o_psum$464 ;
     end
     if (row7_done_d2) begin
-      o_row[47:0] = \o_psum$451 ;
-      o_row[95:48] = \o_psum$452 ;
-      o_row[143:96] = \o_psum$453 ;
-      o_row[191:144] = \o_psum$454 ;
-      o_row[239:192] = \o_psum$455 ;
-      o_row[287:240] = \o_psum$456 ;
-      o_row[335:288] = \o_psum$457 ;
-      o_row[383:336] = \o_psum$458 ;
+      o_row[47:0] = \o_psum$466 ;
+      o_row[95:48] = \o_psum$467 ;
+      o_row[143:96] = \o_psum$468 ;
+      o_row[191:144] = \o_psum$469 ;
+      o_row[239:192] = \o_psum$470 ;
+      o_row[287:240] = \o_psum$471 ;
+      o_row[335:288] = \o_psum$472 ;
+      o_row[383:336] = \o_psum$473 ;
     end
   end
   always @* begin
@@ -7946,310 +8029,317 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = \i_w$257 [55:28];
+    \$65  = w0_eff;
     if (rst) begin
       \$65  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = \i_w$257 [83:56];
+    \$66  = w1_eff;
     if (rst) begin
       \$66  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = w2_d1;
+    \$67  = w2_eff;
     if (rst) begin
       \$67  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = \i_w$257 [111:84];
+    \$68  = w2_held;
     if (rst) begin
       \$68  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = w3_d1;
+    \$69  = w3_eff;
     if (rst) begin
       \$69  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = w3_d2;
+    \$70  = w3_held;
     if (rst) begin
       \$70  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = \i_w$257 [139:112];
+    \$71  = w3_held_d1;
     if (rst) begin
       \$71  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = w4_d1;
+    \$72  = w4_eff;
     if (rst) begin
       \$72  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = w4_d2;
+    \$73  = w4_held;
     if (rst) begin
       \$73  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = w4_d3;
+    \$74  = w4_held_d1;
     if (rst) begin
       \$74  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = \i_w$257 [167:140];
+    \$75  = w4_held_d2;
     if (rst) begin
       \$75  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = w5_d1;
+    \$76  = w5_eff;
     if (rst) begin
       \$76  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = w5_d2;
+    \$77  = w5_held;
     if (rst) begin
       \$77  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = w5_d3;
+    \$78  = w5_held_d1;
     if (rst) begin
       \$78  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = w5_d4;
+    \$79  = w5_held_d2;
     if (rst) begin
       \$79  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = \i_w$257 [195:168];
+    \$80  = w5_held_d3;
     if (rst) begin
       \$80  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = w6_d1;
+    \$81  = w6_eff;
     if (rst) begin
       \$81  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = w6_d2;
+    \$82  = w6_held;
     if (rst) begin
       \$82  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = w6_d3;
+    \$83  = w6_held_d1;
     if (rst) begin
       \$83  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = w6_d4;
+    \$84  = w6_held_d2;
     if (rst) begin
       \$84  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = w6_d5;
+    \$85  = w6_held_d3;
     if (rst) begin
       \$85  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = \i_w$257 [223:196];
+    \$86  = w6_held_d4;
     if (rst) begin
       \$86  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = w7_d1;
+    \$87  = w7_eff;
     if (rst) begin
       \$87  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = w7_d2;
+    \$88  = w7_held;
     if (rst) begin
       \$88  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = w7_d3;
+    \$89  = w7_held_d1;
     if (rst) begin
       \$89  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = w7_d4;
+    \$90  = w7_held_d2;
     if (rst) begin
       \$90  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = w7_d5;
+    \$91  = w7_held_d3;
     if (rst) begin
       \$91  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = w7_d6;
+    \$92  = w7_held_d4;
     if (rst) begin
       \$92  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = \$1 ;
+    \$93  = w7_held_d5;
     if (rst) begin
-      \$93  = 1'h0;
+      \$93  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = row0_done_d1;
+    \$94  = \$1 ;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = \$2 ;
+    \$95  = row0_done_d1;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = row1_done_d1;
+    \$96  = \$2 ;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = \$3 ;
+    \$97  = row1_done_d1;
     if (rst) begin
       \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = row2_done_d1;
+    \$98  = \$3 ;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = \$4 ;
+    \$99  = row2_done_d1;
     if (rst) begin
       \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = row3_done_d1;
+    \$100  = \$4 ;
     if (rst) begin
       \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$101  = \$5 ;
+    \$101  = row3_done_d1;
     if (rst) begin
       \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$102  = row4_done_d1;
+    \$102  = \$5 ;
     if (rst) begin
       \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = \$6 ;
+    \$103  = row4_done_d1;
     if (rst) begin
       \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = row5_done_d1;
+    \$104  = \$6 ;
     if (rst) begin
       \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = \$7 ;
+    \$105  = row5_done_d1;
     if (rst) begin
       \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = row6_done_d1;
+    \$106  = \$7 ;
     if (rst) begin
       \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = \$8 ;
+    \$107  = row6_done_d1;
     if (rst) begin
       \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = row7_done_d1;
+    \$108  = \$8 ;
     if (rst) begin
       \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$109  = row7_done_d1;
+    if (rst) begin
+      \$109  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -8380,70 +8470,70 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_ctl$251  = \i_ctl$250 ;
   assign \o_a$253  = \i_a$252 ;
   assign \o_ctl$255  = \i_ctl$254 ;
-  assign i_w = \i_w$257 [27:0];
-  assign o_w = \i_w$258 ;
-  assign \o_w$261  = \i_w$260 ;
+  assign \i_w$259  = w0_eff;
+  assign o_w = \i_w$260 ;
   assign \o_w$263  = \i_w$262 ;
   assign \o_w$265  = \i_w$264 ;
   assign \o_w$267  = \i_w$266 ;
   assign \o_w$269  = \i_w$268 ;
   assign \o_w$271  = \i_w$270 ;
-  assign w1_d1 = \i_w$272 ;
-  assign \o_w$275  = \i_w$274 ;
-  assign \o_w$277  = \i_w$276 ;
-  assign \o_w$279  = \i_w$278 ;
-  assign \o_w$281  = \i_w$280 ;
-  assign \o_w$283  = \i_w$282 ;
-  assign \o_w$285  = \i_w$284 ;
-  assign \o_w$287  = \i_w$286 ;
-  assign w2_d2 = \i_w$288 ;
-  assign \o_w$291  = \i_w$290 ;
-  assign \o_w$293  = \i_w$292 ;
-  assign \o_w$295  = \i_w$294 ;
-  assign \o_w$297  = \i_w$296 ;
-  assign \o_w$299  = \i_w$298 ;
-  assign \o_w$301  = \i_w$300 ;
-  assign \o_w$303  = \i_w$302 ;
-  assign w3_d3 = \i_w$304 ;
-  assign \o_w$307  = \i_w$306 ;
-  assign \o_w$309  = \i_w$308 ;
-  assign \o_w$311  = \i_w$310 ;
-  assign \o_w$313  = \i_w$312 ;
-  assign \o_w$315  = \i_w$314 ;
-  assign \o_w$317  = \i_w$316 ;
-  assign \o_w$319  = \i_w$318 ;
-  assign w4_d4 = \i_w$320 ;
-  assign \o_w$323  = \i_w$322 ;
-  assign \o_w$325  = \i_w$324 ;
-  assign \o_w$327  = \i_w$326 ;
-  assign \o_w$329  = \i_w$328 ;
-  assign \o_w$331  = \i_w$330 ;
-  assign \o_w$333  = \i_w$332 ;
-  assign \o_w$335  = \i_w$334 ;
-  assign w5_d5 = \i_w$336 ;
-  assign \o_w$339  = \i_w$338 ;
-  assign \o_w$341  = \i_w$340 ;
-  assign \o_w$343  = \i_w$342 ;
-  assign \o_w$345  = \i_w$344 ;
-  assign \o_w$347  = \i_w$346 ;
-  assign \o_w$349  = \i_w$348 ;
-  assign \o_w$351  = \i_w$350 ;
-  assign w6_d6 = \i_w$352 ;
-  assign \o_w$355  = \i_w$354 ;
-  assign \o_w$357  = \i_w$356 ;
-  assign \o_w$359  = \i_w$358 ;
-  assign \o_w$361  = \i_w$360 ;
-  assign \o_w$363  = \i_w$362 ;
-  assign \o_w$365  = \i_w$364 ;
-  assign \o_w$367  = \i_w$366 ;
-  assign w7_d7 = \i_w$368 ;
-  assign \o_w$371  = \i_w$370 ;
-  assign \o_w$373  = \i_w$372 ;
-  assign \o_w$375  = \i_w$374 ;
-  assign \o_w$377  = \i_w$376 ;
-  assign \o_w$379  = \i_w$378 ;
-  assign \o_w$381  = \i_w$380 ;
-  assign \o_w$383  = \i_w$382 ;
+  assign \o_w$273  = \i_w$272 ;
+  assign \i_w$276  = w1_held;
+  assign \o_w$278  = \i_w$277 ;
+  assign \o_w$280  = \i_w$279 ;
+  assign \o_w$282  = \i_w$281 ;
+  assign \o_w$284  = \i_w$283 ;
+  assign \o_w$286  = \i_w$285 ;
+  assign \o_w$288  = \i_w$287 ;
+  assign \o_w$290  = \i_w$289 ;
+  assign w2_held_d1 = \i_w$293 ;
+  assign \o_w$296  = \i_w$295 ;
+  assign \o_w$298  = \i_w$297 ;
+  assign \o_w$300  = \i_w$299 ;
+  assign \o_w$302  = \i_w$301 ;
+  assign \o_w$304  = \i_w$303 ;
+  assign \o_w$306  = \i_w$305 ;
+  assign \o_w$308  = \i_w$307 ;
+  assign w3_held_d2 = \i_w$311 ;
+  assign \o_w$314  = \i_w$313 ;
+  assign \o_w$316  = \i_w$315 ;
+  assign \o_w$318  = \i_w$317 ;
+  assign \o_w$320  = \i_w$319 ;
+  assign \o_w$322  = \i_w$321 ;
+  assign \o_w$324  = \i_w$323 ;
+  assign \o_w$326  = \i_w$325 ;
+  assign w4_held_d3 = \i_w$329 ;
+  assign \o_w$332  = \i_w$331 ;
+  assign \o_w$334  = \i_w$333 ;
+  assign \o_w$336  = \i_w$335 ;
+  assign \o_w$338  = \i_w$337 ;
+  assign \o_w$340  = \i_w$339 ;
+  assign \o_w$342  = \i_w$341 ;
+  assign \o_w$344  = \i_w$343 ;
+  assign w5_held_d4 = \i_w$347 ;
+  assign \o_w$350  = \i_w$349 ;
+  assign \o_w$352  = \i_w$351 ;
+  assign \o_w$354  = \i_w$353 ;
+  assign \o_w$356  = \i_w$355 ;
+  assign \o_w$358  = \i_w$357 ;
+  assign \o_w$360  = \i_w$359 ;
+  assign \o_w$362  = \i_w$361 ;
+  assign w6_held_d5 = \i_w$365 ;
+  assign \o_w$368  = \i_w$367 ;
+  assign \o_w$370  = \i_w$369 ;
+  assign \o_w$372  = \i_w$371 ;
+  assign \o_w$374  = \i_w$373 ;
+  assign \o_w$376  = \i_w$375 ;
+  assign \o_w$378  = \i_w$377 ;
+  assign \o_w$380  = \i_w$379 ;
+  assign w7_held_d6 = \i_w$383 ;
+  assign \o_w$386  = \i_w$385 ;
+  assign \o_w$388  = \i_w$387 ;
+  assign \o_w$390  = \i_w$389 ;
+  assign \o_w$392  = \i_w$391 ;
+  assign \o_w$394  = \i_w$393 ;
+  assign \o_w$396  = \i_w$395 ;
+  assign \o_w$398  = \i_w$397 ;
   assign \i_a[0]  = \i_a$1 [31:0];
   assign \i_a[0][0]  = \i_a$1 [7:0];
   assign \i_a[0][1]  = \i_a$1 [15:8];
@@ -9872,94 +9962,92 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_ctl$255[0].first  = \i_ctl$254 [2];
   assign \o_ctl$255[0].last  = \i_ctl$254 [3];
   assign \o_ctl$255[0].group_end  = \i_ctl$254 [4];
-  assign \i_w[0]  = \i_w$257 [27:0];
-  assign \i_w[0].q  = \i_w$257 [15:0];
-  assign \i_w[0].q[0]  = \i_w$257 [3:0];
-  assign \i_w[0].q[1]  = \i_w$257 [7:4];
-  assign \i_w[0].q[2]  = \i_w$257 [11:8];
-  assign \i_w[0].q[3]  = \i_w$257 [15:12];
-  assign \i_w[0].zero  = \i_w$257 [19:16];
-  assign \i_w[0].scale  = \i_w$257 [27:20];
-  assign \i_w$257[0]  = \i_w$257 [27:0];
-  assign \i_w$257[0].q  = \i_w$257 [15:0];
-  assign \i_w$257[0].q[0]  = \i_w$257 [3:0];
-  assign \i_w$257[0].q[1]  = \i_w$257 [7:4];
-  assign \i_w$257[0].q[2]  = \i_w$257 [11:8];
-  assign \i_w$257[0].q[3]  = \i_w$257 [15:12];
-  assign \i_w$257[0].zero  = \i_w$257 [19:16];
-  assign \i_w$257[0].scale  = \i_w$257 [27:20];
-  assign \i_w$257[1]  = \i_w$257 [55:28];
-  assign \i_w$257[1].q  = \i_w$257 [43:28];
-  assign \i_w$257[1].q[0]  = \i_w$257 [31:28];
-  assign \i_w$257[1].q[1]  = \i_w$257 [35:32];
-  assign \i_w$257[1].q[2]  = \i_w$257 [39:36];
-  assign \i_w$257[1].q[3]  = \i_w$257 [43:40];
-  assign \i_w$257[1].zero  = \i_w$257 [47:44];
-  assign \i_w$257[1].scale  = \i_w$257 [55:48];
-  assign \i_w$257[2]  = \i_w$257 [83:56];
-  assign \i_w$257[2].q  = \i_w$257 [71:56];
-  assign \i_w$257[2].q[0]  = \i_w$257 [59:56];
-  assign \i_w$257[2].q[1]  = \i_w$257 [63:60];
-  assign \i_w$257[2].q[2]  = \i_w$257 [67:64];
-  assign \i_w$257[2].q[3]  = \i_w$257 [71:68];
-  assign \i_w$257[2].zero  = \i_w$257 [75:72];
-  assign \i_w$257[2].scale  = \i_w$257 [83:76];
-  assign \i_w$257[3]  = \i_w$257 [111:84];
-  assign \i_w$257[3].q  = \i_w$257 [99:84];
-  assign \i_w$257[3].q[0]  = \i_w$257 [87:84];
-  assign \i_w$257[3].q[1]  = \i_w$257 [91:88];
-  assign \i_w$257[3].q[2]  = \i_w$257 [95:92];
-  assign \i_w$257[3].q[3]  = \i_w$257 [99:96];
-  assign \i_w$257[3].zero  = \i_w$257 [103:100];
-  assign \i_w$257[3].scale  = \i_w$257 [111:104];
-  assign \i_w$257[4]  = \i_w$257 [139:112];
-  assign \i_w$257[4].q  = \i_w$257 [127:112];
-  assign \i_w$257[4].q[0]  = \i_w$257 [115:112];
-  assign \i_w$257[4].q[1]  = \i_w$257 [119:116];
-  assign \i_w$257[4].q[2]  = \i_w$257 [123:120];
-  assign \i_w$257[4].q[3]  = \i_w$257 [127:124];
-  assign \i_w$257[4].zero  = \i_w$257 [131:128];
-  assign \i_w$257[4].scale  = \i_w$257 [139:132];
-  assign \i_w$257[5]  = \i_w$257 [167:140];
-  assign \i_w$257[5].q  = \i_w$257 [155:140];
-  assign \i_w$257[5].q[0]  = \i_w$257 [143:140];
-  assign \i_w$257[5].q[1]  = \i_w$257 [147:144];
-  assign \i_w$257[5].q[2]  = \i_w$257 [151:148];
-  assign \i_w$257[5].q[3]  = \i_w$257 [155:152];
-  assign \i_w$257[5].zero  = \i_w$257 [159:156];
-  assign \i_w$257[5].scale  = \i_w$257 [167:160];
-  assign \i_w$257[6]  = \i_w$257 [195:168];
-  assign \i_w$257[6].q  = \i_w$257 [183:168];
-  assign \i_w$257[6].q[0]  = \i_w$257 [171:168];
-  assign \i_w$257[6].q[1]  = \i_w$257 [175:172];
-  assign \i_w$257[6].q[2]  = \i_w$257 [179:176];
-  assign \i_w$257[6].q[3]  = \i_w$257 [183:180];
-  assign \i_w$257[6].zero  = \i_w$257 [187:184];
-  assign \i_w$257[6].scale  = \i_w$257 [195:188];
-  assign \i_w$257[7]  = \i_w$257 [223:196];
-  assign \i_w$257[7].q  = \i_w$257 [211:196];
-  assign \i_w$257[7].q[0]  = \i_w$257 [199:196];
-  assign \i_w$257[7].q[1]  = \i_w$257 [203:200];
-  assign \i_w$257[7].q[2]  = \i_w$257 [207:204];
-  assign \i_w$257[7].q[3]  = \i_w$257 [211:208];
-  assign \i_w$257[7].zero  = \i_w$257 [215:212];
-  assign \i_w$257[7].scale  = \i_w$257 [223:216];
-  assign \i_w$258[0]  = \i_w$258 ;
-  assign \i_w$258[0].q  = \i_w$258 [15:0];
-  assign \i_w$258[0].q[0]  = \i_w$258 [3:0];
-  assign \i_w$258[0].q[1]  = \i_w$258 [7:4];
-  assign \i_w$258[0].q[2]  = \i_w$258 [11:8];
-  assign \i_w$258[0].q[3]  = \i_w$258 [15:12];
-  assign \i_w$258[0].zero  = \i_w$258 [19:16];
-  assign \i_w$258[0].scale  = \i_w$258 [27:20];
-  assign \o_w[0]  = \i_w$258 ;
-  assign \o_w[0].q  = \i_w$258 [15:0];
-  assign \o_w[0].q[0]  = \i_w$258 [3:0];
-  assign \o_w[0].q[1]  = \i_w$258 [7:4];
-  assign \o_w[0].q[2]  = \i_w$258 [11:8];
-  assign \o_w[0].q[3]  = \i_w$258 [15:12];
-  assign \o_w[0].zero  = \i_w$258 [19:16];
-  assign \o_w[0].scale  = \i_w$258 [27:20];
+  assign \w0_eff.q  = w0_eff[15:0];
+  assign \w0_eff.q[0]  = w0_eff[3:0];
+  assign \w0_eff.q[1]  = w0_eff[7:4];
+  assign \w0_eff.q[2]  = w0_eff[11:8];
+  assign \w0_eff.q[3]  = w0_eff[15:12];
+  assign \w0_eff.zero  = w0_eff[19:16];
+  assign \w0_eff.scale  = w0_eff[27:20];
+  assign \w0_held.q  = w0_held[15:0];
+  assign \w0_held.q[0]  = w0_held[3:0];
+  assign \w0_held.q[1]  = w0_held[7:4];
+  assign \w0_held.q[2]  = w0_held[11:8];
+  assign \w0_held.q[3]  = w0_held[15:12];
+  assign \w0_held.zero  = w0_held[19:16];
+  assign \w0_held.scale  = w0_held[27:20];
+  assign \i_w[0]  = i_w[27:0];
+  assign \i_w[0].q  = i_w[15:0];
+  assign \i_w[0].q[0]  = i_w[3:0];
+  assign \i_w[0].q[1]  = i_w[7:4];
+  assign \i_w[0].q[2]  = i_w[11:8];
+  assign \i_w[0].q[3]  = i_w[15:12];
+  assign \i_w[0].zero  = i_w[19:16];
+  assign \i_w[0].scale  = i_w[27:20];
+  assign \i_w[1]  = i_w[55:28];
+  assign \i_w[1].q  = i_w[43:28];
+  assign \i_w[1].q[0]  = i_w[31:28];
+  assign \i_w[1].q[1]  = i_w[35:32];
+  assign \i_w[1].q[2]  = i_w[39:36];
+  assign \i_w[1].q[3]  = i_w[43:40];
+  assign \i_w[1].zero  = i_w[47:44];
+  assign \i_w[1].scale  = i_w[55:48];
+  assign \i_w[2]  = i_w[83:56];
+  assign \i_w[2].q  = i_w[71:56];
+  assign \i_w[2].q[0]  = i_w[59:56];
+  assign \i_w[2].q[1]  = i_w[63:60];
+  assign \i_w[2].q[2]  = i_w[67:64];
+  assign \i_w[2].q[3]  = i_w[71:68];
+  assign \i_w[2].zero  = i_w[75:72];
+  assign \i_w[2].scale  = i_w[83:76];
+  assign \i_w[3]  = i_w[111:84];
+  assign \i_w[3].q  = i_w[99:84];
+  assign \i_w[3].q[0]  = i_w[87:84];
+  assign \i_w[3].q[1]  = i_w[91:88];
+  assign \i_w[3].q[2]  = i_w[95:92];
+  assign \i_w[3].q[3]  = i_w[99:96];
+  assign \i_w[3].zero  = i_w[103:100];
+  assign \i_w[3].scale  = i_w[111:104];
+  assign \i_w[4]  = i_w[139:112];
+  assign \i_w[4].q  = i_w[127:112];
+  assign \i_w[4].q[0]  = i_w[115:112];
+  assign \i_w[4].q[1]  = i_w[119:116];
+  assign \i_w[4].q[2]  = i_w[123:120];
+  assign \i_w[4].q[3]  = i_w[127:124];
+  assign \i_w[4].zero  = i_w[131:128];
+  assign \i_w[4].scale  = i_w[139:132];
+  assign \i_w[5]  = i_w[167:140];
+  assign \i_w[5].q  = i_w[155:140];
+  assign \i_w[5].q[0]  = i_w[143:140];
+  assign \i_w[5].q[1]  = i_w[147:144];
+  assign \i_w[5].q[2]  = i_w[151:148];
+  assign \i_w[5].q[3]  = i_w[155:152];
+  assign \i_w[5].zero  = i_w[159:156];
+  assign \i_w[5].scale  = i_w[167:160];
+  assign \i_w[6]  = i_w[195:168];
+  assign \i_w[6].q  = i_w[183:168];
+  assign \i_w[6].q[0]  = i_w[171:168];
+  assign \i_w[6].q[1]  = i_w[175:172];
+  assign \i_w[6].q[2]  = i_w[179:176];
+  assign \i_w[6].q[3]  = i_w[183:180];
+  assign \i_w[6].zero  = i_w[187:184];
+  assign \i_w[6].scale  = i_w[195:188];
+  assign \i_w[7]  = i_w[223:196];
+  assign \i_w[7].q  = i_w[211:196];
+  assign \i_w[7].q[0]  = i_w[199:196];
+  assign \i_w[7].q[1]  = i_w[203:200];
+  assign \i_w[7].q[2]  = i_w[207:204];
+  assign \i_w[7].q[3]  = i_w[211:208];
+  assign \i_w[7].zero  = i_w[215:212];
+  assign \i_w[7].scale  = i_w[223:216];
+  assign \i_w$259[0]  = w0_eff;
+  assign \i_w$259[0].q  = w0_eff[15:0];
+  assign \i_w$259[0].q[0]  = w0_eff[3:0];
+  assign \i_w$259[0].q[1]  = w0_eff[7:4];
+  assign \i_w$259[0].q[2]  = w0_eff[11:8];
+  assign \i_w$259[0].q[3]  = w0_eff[15:12];
+  assign \i_w$259[0].zero  = w0_eff[19:16];
+  assign \i_w$259[0].scale  = w0_eff[27:20];
   assign \i_w$260[0]  = \i_w$260 ;
   assign \i_w$260[0].q  = \i_w$260 [15:0];
   assign \i_w$260[0].q[0]  = \i_w$260 [3:0];
@@ -9968,14 +10056,14 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \i_w$260[0].q[3]  = \i_w$260 [15:12];
   assign \i_w$260[0].zero  = \i_w$260 [19:16];
   assign \i_w$260[0].scale  = \i_w$260 [27:20];
-  assign \o_w$261[0]  = \i_w$260 ;
-  assign \o_w$261[0].q  = \i_w$260 [15:0];
-  assign \o_w$261[0].q[0]  = \i_w$260 [3:0];
-  assign \o_w$261[0].q[1]  = \i_w$260 [7:4];
-  assign \o_w$261[0].q[2]  = \i_w$260 [11:8];
-  assign \o_w$261[0].q[3]  = \i_w$260 [15:12];
-  assign \o_w$261[0].zero  = \i_w$260 [19:16];
-  assign \o_w$261[0].scale  = \i_w$260 [27:20];
+  assign \o_w[0]  = \i_w$260 ;
+  assign \o_w[0].q  = \i_w$260 [15:0];
+  assign \o_w[0].q[0]  = \i_w$260 [3:0];
+  assign \o_w[0].q[1]  = \i_w$260 [7:4];
+  assign \o_w[0].q[2]  = \i_w$260 [11:8];
+  assign \o_w[0].q[3]  = \i_w$260 [15:12];
+  assign \o_w[0].zero  = \i_w$260 [19:16];
+  assign \o_w[0].scale  = \i_w$260 [27:20];
   assign \i_w$262[0]  = \i_w$262 ;
   assign \i_w$262[0].q  = \i_w$262 [15:0];
   assign \i_w$262[0].q[0]  = \i_w$262 [3:0];
@@ -10064,887 +10152,994 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \i_w$272[0].q[3]  = \i_w$272 [15:12];
   assign \i_w$272[0].zero  = \i_w$272 [19:16];
   assign \i_w$272[0].scale  = \i_w$272 [27:20];
-  assign \w1_d1.q  = \i_w$272 [15:0];
-  assign \w1_d1.q[0]  = \i_w$272 [3:0];
-  assign \w1_d1.q[1]  = \i_w$272 [7:4];
-  assign \w1_d1.q[2]  = \i_w$272 [11:8];
-  assign \w1_d1.q[3]  = \i_w$272 [15:12];
-  assign \w1_d1.zero  = \i_w$272 [19:16];
-  assign \w1_d1.scale  = \i_w$272 [27:20];
-  assign \i_w$274[0]  = \i_w$274 ;
-  assign \i_w$274[0].q  = \i_w$274 [15:0];
-  assign \i_w$274[0].q[0]  = \i_w$274 [3:0];
-  assign \i_w$274[0].q[1]  = \i_w$274 [7:4];
-  assign \i_w$274[0].q[2]  = \i_w$274 [11:8];
-  assign \i_w$274[0].q[3]  = \i_w$274 [15:12];
-  assign \i_w$274[0].zero  = \i_w$274 [19:16];
-  assign \i_w$274[0].scale  = \i_w$274 [27:20];
-  assign \o_w$275[0]  = \i_w$274 ;
-  assign \o_w$275[0].q  = \i_w$274 [15:0];
-  assign \o_w$275[0].q[0]  = \i_w$274 [3:0];
-  assign \o_w$275[0].q[1]  = \i_w$274 [7:4];
-  assign \o_w$275[0].q[2]  = \i_w$274 [11:8];
-  assign \o_w$275[0].q[3]  = \i_w$274 [15:12];
-  assign \o_w$275[0].zero  = \i_w$274 [19:16];
-  assign \o_w$275[0].scale  = \i_w$274 [27:20];
-  assign \i_w$276[0]  = \i_w$276 ;
-  assign \i_w$276[0].q  = \i_w$276 [15:0];
-  assign \i_w$276[0].q[0]  = \i_w$276 [3:0];
-  assign \i_w$276[0].q[1]  = \i_w$276 [7:4];
-  assign \i_w$276[0].q[2]  = \i_w$276 [11:8];
-  assign \i_w$276[0].q[3]  = \i_w$276 [15:12];
-  assign \i_w$276[0].zero  = \i_w$276 [19:16];
-  assign \i_w$276[0].scale  = \i_w$276 [27:20];
-  assign \o_w$277[0]  = \i_w$276 ;
-  assign \o_w$277[0].q  = \i_w$276 [15:0];
-  assign \o_w$277[0].q[0]  = \i_w$276 [3:0];
-  assign \o_w$277[0].q[1]  = \i_w$276 [7:4];
-  assign \o_w$277[0].q[2]  = \i_w$276 [11:8];
-  assign \o_w$277[0].q[3]  = \i_w$276 [15:12];
-  assign \o_w$277[0].zero  = \i_w$276 [19:16];
-  assign \o_w$277[0].scale  = \i_w$276 [27:20];
-  assign \i_w$278[0]  = \i_w$278 ;
-  assign \i_w$278[0].q  = \i_w$278 [15:0];
-  assign \i_w$278[0].q[0]  = \i_w$278 [3:0];
-  assign \i_w$278[0].q[1]  = \i_w$278 [7:4];
-  assign \i_w$278[0].q[2]  = \i_w$278 [11:8];
-  assign \i_w$278[0].q[3]  = \i_w$278 [15:12];
-  assign \i_w$278[0].zero  = \i_w$278 [19:16];
-  assign \i_w$278[0].scale  = \i_w$278 [27:20];
-  assign \o_w$279[0]  = \i_w$278 ;
-  assign \o_w$279[0].q  = \i_w$278 [15:0];
-  assign \o_w$279[0].q[0]  = \i_w$278 [3:0];
-  assign \o_w$279[0].q[1]  = \i_w$278 [7:4];
-  assign \o_w$279[0].q[2]  = \i_w$278 [11:8];
-  assign \o_w$279[0].q[3]  = \i_w$278 [15:12];
-  assign \o_w$279[0].zero  = \i_w$278 [19:16];
-  assign \o_w$279[0].scale  = \i_w$278 [27:20];
-  assign \i_w$280[0]  = \i_w$280 ;
-  assign \i_w$280[0].q  = \i_w$280 [15:0];
-  assign \i_w$280[0].q[0]  = \i_w$280 [3:0];
-  assign \i_w$280[0].q[1]  = \i_w$280 [7:4];
-  assign \i_w$280[0].q[2]  = \i_w$280 [11:8];
-  assign \i_w$280[0].q[3]  = \i_w$280 [15:12];
-  assign \i_w$280[0].zero  = \i_w$280 [19:16];
-  assign \i_w$280[0].scale  = \i_w$280 [27:20];
-  assign \o_w$281[0]  = \i_w$280 ;
-  assign \o_w$281[0].q  = \i_w$280 [15:0];
-  assign \o_w$281[0].q[0]  = \i_w$280 [3:0];
-  assign \o_w$281[0].q[1]  = \i_w$280 [7:4];
-  assign \o_w$281[0].q[2]  = \i_w$280 [11:8];
-  assign \o_w$281[0].q[3]  = \i_w$280 [15:12];
-  assign \o_w$281[0].zero  = \i_w$280 [19:16];
-  assign \o_w$281[0].scale  = \i_w$280 [27:20];
-  assign \i_w$282[0]  = \i_w$282 ;
-  assign \i_w$282[0].q  = \i_w$282 [15:0];
-  assign \i_w$282[0].q[0]  = \i_w$282 [3:0];
-  assign \i_w$282[0].q[1]  = \i_w$282 [7:4];
-  assign \i_w$282[0].q[2]  = \i_w$282 [11:8];
-  assign \i_w$282[0].q[3]  = \i_w$282 [15:12];
-  assign \i_w$282[0].zero  = \i_w$282 [19:16];
-  assign \i_w$282[0].scale  = \i_w$282 [27:20];
-  assign \o_w$283[0]  = \i_w$282 ;
-  assign \o_w$283[0].q  = \i_w$282 [15:0];
-  assign \o_w$283[0].q[0]  = \i_w$282 [3:0];
-  assign \o_w$283[0].q[1]  = \i_w$282 [7:4];
-  assign \o_w$283[0].q[2]  = \i_w$282 [11:8];
-  assign \o_w$283[0].q[3]  = \i_w$282 [15:12];
-  assign \o_w$283[0].zero  = \i_w$282 [19:16];
-  assign \o_w$283[0].scale  = \i_w$282 [27:20];
-  assign \i_w$284[0]  = \i_w$284 ;
-  assign \i_w$284[0].q  = \i_w$284 [15:0];
-  assign \i_w$284[0].q[0]  = \i_w$284 [3:0];
-  assign \i_w$284[0].q[1]  = \i_w$284 [7:4];
-  assign \i_w$284[0].q[2]  = \i_w$284 [11:8];
-  assign \i_w$284[0].q[3]  = \i_w$284 [15:12];
-  assign \i_w$284[0].zero  = \i_w$284 [19:16];
-  assign \i_w$284[0].scale  = \i_w$284 [27:20];
-  assign \o_w$285[0]  = \i_w$284 ;
-  assign \o_w$285[0].q  = \i_w$284 [15:0];
-  assign \o_w$285[0].q[0]  = \i_w$284 [3:0];
-  assign \o_w$285[0].q[1]  = \i_w$284 [7:4];
-  assign \o_w$285[0].q[2]  = \i_w$284 [11:8];
-  assign \o_w$285[0].q[3]  = \i_w$284 [15:12];
-  assign \o_w$285[0].zero  = \i_w$284 [19:16];
-  assign \o_w$285[0].scale  = \i_w$284 [27:20];
-  assign \i_w$286[0]  = \i_w$286 ;
-  assign \i_w$286[0].q  = \i_w$286 [15:0];
-  assign \i_w$286[0].q[0]  = \i_w$286 [3:0];
-  assign \i_w$286[0].q[1]  = \i_w$286 [7:4];
-  assign \i_w$286[0].q[2]  = \i_w$286 [11:8];
-  assign \i_w$286[0].q[3]  = \i_w$286 [15:12];
-  assign \i_w$286[0].zero  = \i_w$286 [19:16];
-  assign \i_w$286[0].scale  = \i_w$286 [27:20];
-  assign \o_w$287[0]  = \i_w$286 ;
-  assign \o_w$287[0].q  = \i_w$286 [15:0];
-  assign \o_w$287[0].q[0]  = \i_w$286 [3:0];
-  assign \o_w$287[0].q[1]  = \i_w$286 [7:4];
-  assign \o_w$287[0].q[2]  = \i_w$286 [11:8];
-  assign \o_w$287[0].q[3]  = \i_w$286 [15:12];
-  assign \o_w$287[0].zero  = \i_w$286 [19:16];
-  assign \o_w$287[0].scale  = \i_w$286 [27:20];
-  assign \i_w$288[0]  = \i_w$288 ;
-  assign \i_w$288[0].q  = \i_w$288 [15:0];
-  assign \i_w$288[0].q[0]  = \i_w$288 [3:0];
-  assign \i_w$288[0].q[1]  = \i_w$288 [7:4];
-  assign \i_w$288[0].q[2]  = \i_w$288 [11:8];
-  assign \i_w$288[0].q[3]  = \i_w$288 [15:12];
-  assign \i_w$288[0].zero  = \i_w$288 [19:16];
-  assign \i_w$288[0].scale  = \i_w$288 [27:20];
-  assign \w2_d2.q  = \i_w$288 [15:0];
-  assign \w2_d2.q[0]  = \i_w$288 [3:0];
-  assign \w2_d2.q[1]  = \i_w$288 [7:4];
-  assign \w2_d2.q[2]  = \i_w$288 [11:8];
-  assign \w2_d2.q[3]  = \i_w$288 [15:12];
-  assign \w2_d2.zero  = \i_w$288 [19:16];
-  assign \w2_d2.scale  = \i_w$288 [27:20];
-  assign \i_w$290[0]  = \i_w$290 ;
-  assign \i_w$290[0].q  = \i_w$290 [15:0];
-  assign \i_w$290[0].q[0]  = \i_w$290 [3:0];
-  assign \i_w$290[0].q[1]  = \i_w$290 [7:4];
-  assign \i_w$290[0].q[2]  = \i_w$290 [11:8];
-  assign \i_w$290[0].q[3]  = \i_w$290 [15:12];
-  assign \i_w$290[0].zero  = \i_w$290 [19:16];
-  assign \i_w$290[0].scale  = \i_w$290 [27:20];
-  assign \o_w$291[0]  = \i_w$290 ;
-  assign \o_w$291[0].q  = \i_w$290 [15:0];
-  assign \o_w$291[0].q[0]  = \i_w$290 [3:0];
-  assign \o_w$291[0].q[1]  = \i_w$290 [7:4];
-  assign \o_w$291[0].q[2]  = \i_w$290 [11:8];
-  assign \o_w$291[0].q[3]  = \i_w$290 [15:12];
-  assign \o_w$291[0].zero  = \i_w$290 [19:16];
-  assign \o_w$291[0].scale  = \i_w$290 [27:20];
-  assign \i_w$292[0]  = \i_w$292 ;
-  assign \i_w$292[0].q  = \i_w$292 [15:0];
-  assign \i_w$292[0].q[0]  = \i_w$292 [3:0];
-  assign \i_w$292[0].q[1]  = \i_w$292 [7:4];
-  assign \i_w$292[0].q[2]  = \i_w$292 [11:8];
-  assign \i_w$292[0].q[3]  = \i_w$292 [15:12];
-  assign \i_w$292[0].zero  = \i_w$292 [19:16];
-  assign \i_w$292[0].scale  = \i_w$292 [27:20];
-  assign \o_w$293[0]  = \i_w$292 ;
-  assign \o_w$293[0].q  = \i_w$292 [15:0];
-  assign \o_w$293[0].q[0]  = \i_w$292 [3:0];
-  assign \o_w$293[0].q[1]  = \i_w$292 [7:4];
-  assign \o_w$293[0].q[2]  = \i_w$292 [11:8];
-  assign \o_w$293[0].q[3]  = \i_w$292 [15:12];
-  assign \o_w$293[0].zero  = \i_w$292 [19:16];
-  assign \o_w$293[0].scale  = \i_w$292 [27:20];
-  assign \i_w$294[0]  = \i_w$294 ;
-  assign \i_w$294[0].q  = \i_w$294 [15:0];
-  assign \i_w$294[0].q[0]  = \i_w$294 [3:0];
-  assign \i_w$294[0].q[1]  = \i_w$294 [7:4];
-  assign \i_w$294[0].q[2]  = \i_w$294 [11:8];
-  assign \i_w$294[0].q[3]  = \i_w$294 [15:12];
-  assign \i_w$294[0].zero  = \i_w$294 [19:16];
-  assign \i_w$294[0].scale  = \i_w$294 [27:20];
-  assign \o_w$295[0]  = \i_w$294 ;
-  assign \o_w$295[0].q  = \i_w$294 [15:0];
-  assign \o_w$295[0].q[0]  = \i_w$294 [3:0];
-  assign \o_w$295[0].q[1]  = \i_w$294 [7:4];
-  assign \o_w$295[0].q[2]  = \i_w$294 [11:8];
-  assign \o_w$295[0].q[3]  = \i_w$294 [15:12];
-  assign \o_w$295[0].zero  = \i_w$294 [19:16];
-  assign \o_w$295[0].scale  = \i_w$294 [27:20];
-  assign \i_w$296[0]  = \i_w$296 ;
-  assign \i_w$296[0].q  = \i_w$296 [15:0];
-  assign \i_w$296[0].q[0]  = \i_w$296 [3:0];
-  assign \i_w$296[0].q[1]  = \i_w$296 [7:4];
-  assign \i_w$296[0].q[2]  = \i_w$296 [11:8];
-  assign \i_w$296[0].q[3]  = \i_w$296 [15:12];
-  assign \i_w$296[0].zero  = \i_w$296 [19:16];
-  assign \i_w$296[0].scale  = \i_w$296 [27:20];
-  assign \o_w$297[0]  = \i_w$296 ;
-  assign \o_w$297[0].q  = \i_w$296 [15:0];
-  assign \o_w$297[0].q[0]  = \i_w$296 [3:0];
-  assign \o_w$297[0].q[1]  = \i_w$296 [7:4];
-  assign \o_w$297[0].q[2]  = \i_w$296 [11:8];
-  assign \o_w$297[0].q[3]  = \i_w$296 [15:12];
-  assign \o_w$297[0].zero  = \i_w$296 [19:16];
-  assign \o_w$297[0].scale  = \i_w$296 [27:20];
-  assign \i_w$298[0]  = \i_w$298 ;
-  assign \i_w$298[0].q  = \i_w$298 [15:0];
-  assign \i_w$298[0].q[0]  = \i_w$298 [3:0];
-  assign \i_w$298[0].q[1]  = \i_w$298 [7:4];
-  assign \i_w$298[0].q[2]  = \i_w$298 [11:8];
-  assign \i_w$298[0].q[3]  = \i_w$298 [15:12];
-  assign \i_w$298[0].zero  = \i_w$298 [19:16];
-  assign \i_w$298[0].scale  = \i_w$298 [27:20];
-  assign \o_w$299[0]  = \i_w$298 ;
-  assign \o_w$299[0].q  = \i_w$298 [15:0];
-  assign \o_w$299[0].q[0]  = \i_w$298 [3:0];
-  assign \o_w$299[0].q[1]  = \i_w$298 [7:4];
-  assign \o_w$299[0].q[2]  = \i_w$298 [11:8];
-  assign \o_w$299[0].q[3]  = \i_w$298 [15:12];
-  assign \o_w$299[0].zero  = \i_w$298 [19:16];
-  assign \o_w$299[0].scale  = \i_w$298 [27:20];
-  assign \i_w$300[0]  = \i_w$300 ;
-  assign \i_w$300[0].q  = \i_w$300 [15:0];
-  assign \i_w$300[0].q[0]  = \i_w$300 [3:0];
-  assign \i_w$300[0].q[1]  = \i_w$300 [7:4];
-  assign \i_w$300[0].q[2]  = \i_w$300 [11:8];
-  assign \i_w$300[0].q[3]  = \i_w$300 [15:12];
-  assign \i_w$300[0].zero  = \i_w$300 [19:16];
-  assign \i_w$300[0].scale  = \i_w$300 [27:20];
-  assign \o_w$301[0]  = \i_w$300 ;
-  assign \o_w$301[0].q  = \i_w$300 [15:0];
-  assign \o_w$301[0].q[0]  = \i_w$300 [3:0];
-  assign \o_w$301[0].q[1]  = \i_w$300 [7:4];
-  assign \o_w$301[0].q[2]  = \i_w$300 [11:8];
-  assign \o_w$301[0].q[3]  = \i_w$300 [15:12];
-  assign \o_w$301[0].zero  = \i_w$300 [19:16];
-  assign \o_w$301[0].scale  = \i_w$300 [27:20];
-  assign \i_w$302[0]  = \i_w$302 ;
-  assign \i_w$302[0].q  = \i_w$302 [15:0];
-  assign \i_w$302[0].q[0]  = \i_w$302 [3:0];
-  assign \i_w$302[0].q[1]  = \i_w$302 [7:4];
-  assign \i_w$302[0].q[2]  = \i_w$302 [11:8];
-  assign \i_w$302[0].q[3]  = \i_w$302 [15:12];
-  assign \i_w$302[0].zero  = \i_w$302 [19:16];
-  assign \i_w$302[0].scale  = \i_w$302 [27:20];
-  assign \o_w$303[0]  = \i_w$302 ;
-  assign \o_w$303[0].q  = \i_w$302 [15:0];
-  assign \o_w$303[0].q[0]  = \i_w$302 [3:0];
-  assign \o_w$303[0].q[1]  = \i_w$302 [7:4];
-  assign \o_w$303[0].q[2]  = \i_w$302 [11:8];
-  assign \o_w$303[0].q[3]  = \i_w$302 [15:12];
-  assign \o_w$303[0].zero  = \i_w$302 [19:16];
-  assign \o_w$303[0].scale  = \i_w$302 [27:20];
-  assign \i_w$304[0]  = \i_w$304 ;
-  assign \i_w$304[0].q  = \i_w$304 [15:0];
-  assign \i_w$304[0].q[0]  = \i_w$304 [3:0];
-  assign \i_w$304[0].q[1]  = \i_w$304 [7:4];
-  assign \i_w$304[0].q[2]  = \i_w$304 [11:8];
-  assign \i_w$304[0].q[3]  = \i_w$304 [15:12];
-  assign \i_w$304[0].zero  = \i_w$304 [19:16];
-  assign \i_w$304[0].scale  = \i_w$304 [27:20];
-  assign \w3_d3.q  = \i_w$304 [15:0];
-  assign \w3_d3.q[0]  = \i_w$304 [3:0];
-  assign \w3_d3.q[1]  = \i_w$304 [7:4];
-  assign \w3_d3.q[2]  = \i_w$304 [11:8];
-  assign \w3_d3.q[3]  = \i_w$304 [15:12];
-  assign \w3_d3.zero  = \i_w$304 [19:16];
-  assign \w3_d3.scale  = \i_w$304 [27:20];
-  assign \i_w$306[0]  = \i_w$306 ;
-  assign \i_w$306[0].q  = \i_w$306 [15:0];
-  assign \i_w$306[0].q[0]  = \i_w$306 [3:0];
-  assign \i_w$306[0].q[1]  = \i_w$306 [7:4];
-  assign \i_w$306[0].q[2]  = \i_w$306 [11:8];
-  assign \i_w$306[0].q[3]  = \i_w$306 [15:12];
-  assign \i_w$306[0].zero  = \i_w$306 [19:16];
-  assign \i_w$306[0].scale  = \i_w$306 [27:20];
-  assign \o_w$307[0]  = \i_w$306 ;
-  assign \o_w$307[0].q  = \i_w$306 [15:0];
-  assign \o_w$307[0].q[0]  = \i_w$306 [3:0];
-  assign \o_w$307[0].q[1]  = \i_w$306 [7:4];
-  assign \o_w$307[0].q[2]  = \i_w$306 [11:8];
-  assign \o_w$307[0].q[3]  = \i_w$306 [15:12];
-  assign \o_w$307[0].zero  = \i_w$306 [19:16];
-  assign \o_w$307[0].scale  = \i_w$306 [27:20];
-  assign \i_w$308[0]  = \i_w$308 ;
-  assign \i_w$308[0].q  = \i_w$308 [15:0];
-  assign \i_w$308[0].q[0]  = \i_w$308 [3:0];
-  assign \i_w$308[0].q[1]  = \i_w$308 [7:4];
-  assign \i_w$308[0].q[2]  = \i_w$308 [11:8];
-  assign \i_w$308[0].q[3]  = \i_w$308 [15:12];
-  assign \i_w$308[0].zero  = \i_w$308 [19:16];
-  assign \i_w$308[0].scale  = \i_w$308 [27:20];
-  assign \o_w$309[0]  = \i_w$308 ;
-  assign \o_w$309[0].q  = \i_w$308 [15:0];
-  assign \o_w$309[0].q[0]  = \i_w$308 [3:0];
-  assign \o_w$309[0].q[1]  = \i_w$308 [7:4];
-  assign \o_w$309[0].q[2]  = \i_w$308 [11:8];
-  assign \o_w$309[0].q[3]  = \i_w$308 [15:12];
-  assign \o_w$309[0].zero  = \i_w$308 [19:16];
-  assign \o_w$309[0].scale  = \i_w$308 [27:20];
-  assign \i_w$310[0]  = \i_w$310 ;
-  assign \i_w$310[0].q  = \i_w$310 [15:0];
-  assign \i_w$310[0].q[0]  = \i_w$310 [3:0];
-  assign \i_w$310[0].q[1]  = \i_w$310 [7:4];
-  assign \i_w$310[0].q[2]  = \i_w$310 [11:8];
-  assign \i_w$310[0].q[3]  = \i_w$310 [15:12];
-  assign \i_w$310[0].zero  = \i_w$310 [19:16];
-  assign \i_w$310[0].scale  = \i_w$310 [27:20];
-  assign \o_w$311[0]  = \i_w$310 ;
-  assign \o_w$311[0].q  = \i_w$310 [15:0];
-  assign \o_w$311[0].q[0]  = \i_w$310 [3:0];
-  assign \o_w$311[0].q[1]  = \i_w$310 [7:4];
-  assign \o_w$311[0].q[2]  = \i_w$310 [11:8];
-  assign \o_w$311[0].q[3]  = \i_w$310 [15:12];
-  assign \o_w$311[0].zero  = \i_w$310 [19:16];
-  assign \o_w$311[0].scale  = \i_w$310 [27:20];
-  assign \i_w$312[0]  = \i_w$312 ;
-  assign \i_w$312[0].q  = \i_w$312 [15:0];
-  assign \i_w$312[0].q[0]  = \i_w$312 [3:0];
-  assign \i_w$312[0].q[1]  = \i_w$312 [7:4];
-  assign \i_w$312[0].q[2]  = \i_w$312 [11:8];
-  assign \i_w$312[0].q[3]  = \i_w$312 [15:12];
-  assign \i_w$312[0].zero  = \i_w$312 [19:16];
-  assign \i_w$312[0].scale  = \i_w$312 [27:20];
-  assign \o_w$313[0]  = \i_w$312 ;
-  assign \o_w$313[0].q  = \i_w$312 [15:0];
-  assign \o_w$313[0].q[0]  = \i_w$312 [3:0];
-  assign \o_w$313[0].q[1]  = \i_w$312 [7:4];
-  assign \o_w$313[0].q[2]  = \i_w$312 [11:8];
-  assign \o_w$313[0].q[3]  = \i_w$312 [15:12];
-  assign \o_w$313[0].zero  = \i_w$312 [19:16];
-  assign \o_w$313[0].scale  = \i_w$312 [27:20];
-  assign \i_w$314[0]  = \i_w$314 ;
-  assign \i_w$314[0].q  = \i_w$314 [15:0];
-  assign \i_w$314[0].q[0]  = \i_w$314 [3:0];
-  assign \i_w$314[0].q[1]  = \i_w$314 [7:4];
-  assign \i_w$314[0].q[2]  = \i_w$314 [11:8];
-  assign \i_w$314[0].q[3]  = \i_w$314 [15:12];
-  assign \i_w$314[0].zero  = \i_w$314 [19:16];
-  assign \i_w$314[0].scale  = \i_w$314 [27:20];
-  assign \o_w$315[0]  = \i_w$314 ;
-  assign \o_w$315[0].q  = \i_w$314 [15:0];
-  assign \o_w$315[0].q[0]  = \i_w$314 [3:0];
-  assign \o_w$315[0].q[1]  = \i_w$314 [7:4];
-  assign \o_w$315[0].q[2]  = \i_w$314 [11:8];
-  assign \o_w$315[0].q[3]  = \i_w$314 [15:12];
-  assign \o_w$315[0].zero  = \i_w$314 [19:16];
-  assign \o_w$315[0].scale  = \i_w$314 [27:20];
-  assign \i_w$316[0]  = \i_w$316 ;
-  assign \i_w$316[0].q  = \i_w$316 [15:0];
-  assign \i_w$316[0].q[0]  = \i_w$316 [3:0];
-  assign \i_w$316[0].q[1]  = \i_w$316 [7:4];
-  assign \i_w$316[0].q[2]  = \i_w$316 [11:8];
-  assign \i_w$316[0].q[3]  = \i_w$316 [15:12];
-  assign \i_w$316[0].zero  = \i_w$316 [19:16];
-  assign \i_w$316[0].scale  = \i_w$316 [27:20];
-  assign \o_w$317[0]  = \i_w$316 ;
-  assign \o_w$317[0].q  = \i_w$316 [15:0];
-  assign \o_w$317[0].q[0]  = \i_w$316 [3:0];
-  assign \o_w$317[0].q[1]  = \i_w$316 [7:4];
-  assign \o_w$317[0].q[2]  = \i_w$316 [11:8];
-  assign \o_w$317[0].q[3]  = \i_w$316 [15:12];
-  assign \o_w$317[0].zero  = \i_w$316 [19:16];
-  assign \o_w$317[0].scale  = \i_w$316 [27:20];
-  assign \i_w$318[0]  = \i_w$318 ;
-  assign \i_w$318[0].q  = \i_w$318 [15:0];
-  assign \i_w$318[0].q[0]  = \i_w$318 [3:0];
-  assign \i_w$318[0].q[1]  = \i_w$318 [7:4];
-  assign \i_w$318[0].q[2]  = \i_w$318 [11:8];
-  assign \i_w$318[0].q[3]  = \i_w$318 [15:12];
-  assign \i_w$318[0].zero  = \i_w$318 [19:16];
-  assign \i_w$318[0].scale  = \i_w$318 [27:20];
-  assign \o_w$319[0]  = \i_w$318 ;
-  assign \o_w$319[0].q  = \i_w$318 [15:0];
-  assign \o_w$319[0].q[0]  = \i_w$318 [3:0];
-  assign \o_w$319[0].q[1]  = \i_w$318 [7:4];
-  assign \o_w$319[0].q[2]  = \i_w$318 [11:8];
-  assign \o_w$319[0].q[3]  = \i_w$318 [15:12];
-  assign \o_w$319[0].zero  = \i_w$318 [19:16];
-  assign \o_w$319[0].scale  = \i_w$318 [27:20];
-  assign \i_w$320[0]  = \i_w$320 ;
-  assign \i_w$320[0].q  = \i_w$320 [15:0];
-  assign \i_w$320[0].q[0]  = \i_w$320 [3:0];
-  assign \i_w$320[0].q[1]  = \i_w$320 [7:4];
-  assign \i_w$320[0].q[2]  = \i_w$320 [11:8];
-  assign \i_w$320[0].q[3]  = \i_w$320 [15:12];
-  assign \i_w$320[0].zero  = \i_w$320 [19:16];
-  assign \i_w$320[0].scale  = \i_w$320 [27:20];
-  assign \w4_d4.q  = \i_w$320 [15:0];
-  assign \w4_d4.q[0]  = \i_w$320 [3:0];
-  assign \w4_d4.q[1]  = \i_w$320 [7:4];
-  assign \w4_d4.q[2]  = \i_w$320 [11:8];
-  assign \w4_d4.q[3]  = \i_w$320 [15:12];
-  assign \w4_d4.zero  = \i_w$320 [19:16];
-  assign \w4_d4.scale  = \i_w$320 [27:20];
-  assign \i_w$322[0]  = \i_w$322 ;
-  assign \i_w$322[0].q  = \i_w$322 [15:0];
-  assign \i_w$322[0].q[0]  = \i_w$322 [3:0];
-  assign \i_w$322[0].q[1]  = \i_w$322 [7:4];
-  assign \i_w$322[0].q[2]  = \i_w$322 [11:8];
-  assign \i_w$322[0].q[3]  = \i_w$322 [15:12];
-  assign \i_w$322[0].zero  = \i_w$322 [19:16];
-  assign \i_w$322[0].scale  = \i_w$322 [27:20];
-  assign \o_w$323[0]  = \i_w$322 ;
-  assign \o_w$323[0].q  = \i_w$322 [15:0];
-  assign \o_w$323[0].q[0]  = \i_w$322 [3:0];
-  assign \o_w$323[0].q[1]  = \i_w$322 [7:4];
-  assign \o_w$323[0].q[2]  = \i_w$322 [11:8];
-  assign \o_w$323[0].q[3]  = \i_w$322 [15:12];
-  assign \o_w$323[0].zero  = \i_w$322 [19:16];
-  assign \o_w$323[0].scale  = \i_w$322 [27:20];
-  assign \i_w$324[0]  = \i_w$324 ;
-  assign \i_w$324[0].q  = \i_w$324 [15:0];
-  assign \i_w$324[0].q[0]  = \i_w$324 [3:0];
-  assign \i_w$324[0].q[1]  = \i_w$324 [7:4];
-  assign \i_w$324[0].q[2]  = \i_w$324 [11:8];
-  assign \i_w$324[0].q[3]  = \i_w$324 [15:12];
-  assign \i_w$324[0].zero  = \i_w$324 [19:16];
-  assign \i_w$324[0].scale  = \i_w$324 [27:20];
-  assign \o_w$325[0]  = \i_w$324 ;
-  assign \o_w$325[0].q  = \i_w$324 [15:0];
-  assign \o_w$325[0].q[0]  = \i_w$324 [3:0];
-  assign \o_w$325[0].q[1]  = \i_w$324 [7:4];
-  assign \o_w$325[0].q[2]  = \i_w$324 [11:8];
-  assign \o_w$325[0].q[3]  = \i_w$324 [15:12];
-  assign \o_w$325[0].zero  = \i_w$324 [19:16];
-  assign \o_w$325[0].scale  = \i_w$324 [27:20];
-  assign \i_w$326[0]  = \i_w$326 ;
-  assign \i_w$326[0].q  = \i_w$326 [15:0];
-  assign \i_w$326[0].q[0]  = \i_w$326 [3:0];
-  assign \i_w$326[0].q[1]  = \i_w$326 [7:4];
-  assign \i_w$326[0].q[2]  = \i_w$326 [11:8];
-  assign \i_w$326[0].q[3]  = \i_w$326 [15:12];
-  assign \i_w$326[0].zero  = \i_w$326 [19:16];
-  assign \i_w$326[0].scale  = \i_w$326 [27:20];
-  assign \o_w$327[0]  = \i_w$326 ;
-  assign \o_w$327[0].q  = \i_w$326 [15:0];
-  assign \o_w$327[0].q[0]  = \i_w$326 [3:0];
-  assign \o_w$327[0].q[1]  = \i_w$326 [7:4];
-  assign \o_w$327[0].q[2]  = \i_w$326 [11:8];
-  assign \o_w$327[0].q[3]  = \i_w$326 [15:12];
-  assign \o_w$327[0].zero  = \i_w$326 [19:16];
-  assign \o_w$327[0].scale  = \i_w$326 [27:20];
-  assign \i_w$328[0]  = \i_w$328 ;
-  assign \i_w$328[0].q  = \i_w$328 [15:0];
-  assign \i_w$328[0].q[0]  = \i_w$328 [3:0];
-  assign \i_w$328[0].q[1]  = \i_w$328 [7:4];
-  assign \i_w$328[0].q[2]  = \i_w$328 [11:8];
-  assign \i_w$328[0].q[3]  = \i_w$328 [15:12];
-  assign \i_w$328[0].zero  = \i_w$328 [19:16];
-  assign \i_w$328[0].scale  = \i_w$328 [27:20];
-  assign \o_w$329[0]  = \i_w$328 ;
-  assign \o_w$329[0].q  = \i_w$328 [15:0];
-  assign \o_w$329[0].q[0]  = \i_w$328 [3:0];
-  assign \o_w$329[0].q[1]  = \i_w$328 [7:4];
-  assign \o_w$329[0].q[2]  = \i_w$328 [11:8];
-  assign \o_w$329[0].q[3]  = \i_w$328 [15:12];
-  assign \o_w$329[0].zero  = \i_w$328 [19:16];
-  assign \o_w$329[0].scale  = \i_w$328 [27:20];
-  assign \i_w$330[0]  = \i_w$330 ;
-  assign \i_w$330[0].q  = \i_w$330 [15:0];
-  assign \i_w$330[0].q[0]  = \i_w$330 [3:0];
-  assign \i_w$330[0].q[1]  = \i_w$330 [7:4];
-  assign \i_w$330[0].q[2]  = \i_w$330 [11:8];
-  assign \i_w$330[0].q[3]  = \i_w$330 [15:12];
-  assign \i_w$330[0].zero  = \i_w$330 [19:16];
-  assign \i_w$330[0].scale  = \i_w$330 [27:20];
-  assign \o_w$331[0]  = \i_w$330 ;
-  assign \o_w$331[0].q  = \i_w$330 [15:0];
-  assign \o_w$331[0].q[0]  = \i_w$330 [3:0];
-  assign \o_w$331[0].q[1]  = \i_w$330 [7:4];
-  assign \o_w$331[0].q[2]  = \i_w$330 [11:8];
-  assign \o_w$331[0].q[3]  = \i_w$330 [15:12];
-  assign \o_w$331[0].zero  = \i_w$330 [19:16];
-  assign \o_w$331[0].scale  = \i_w$330 [27:20];
-  assign \i_w$332[0]  = \i_w$332 ;
-  assign \i_w$332[0].q  = \i_w$332 [15:0];
-  assign \i_w$332[0].q[0]  = \i_w$332 [3:0];
-  assign \i_w$332[0].q[1]  = \i_w$332 [7:4];
-  assign \i_w$332[0].q[2]  = \i_w$332 [11:8];
-  assign \i_w$332[0].q[3]  = \i_w$332 [15:12];
-  assign \i_w$332[0].zero  = \i_w$332 [19:16];
-  assign \i_w$332[0].scale  = \i_w$332 [27:20];
-  assign \o_w$333[0]  = \i_w$332 ;
-  assign \o_w$333[0].q  = \i_w$332 [15:0];
-  assign \o_w$333[0].q[0]  = \i_w$332 [3:0];
-  assign \o_w$333[0].q[1]  = \i_w$332 [7:4];
-  assign \o_w$333[0].q[2]  = \i_w$332 [11:8];
-  assign \o_w$333[0].q[3]  = \i_w$332 [15:12];
-  assign \o_w$333[0].zero  = \i_w$332 [19:16];
-  assign \o_w$333[0].scale  = \i_w$332 [27:20];
-  assign \i_w$334[0]  = \i_w$334 ;
-  assign \i_w$334[0].q  = \i_w$334 [15:0];
-  assign \i_w$334[0].q[0]  = \i_w$334 [3:0];
-  assign \i_w$334[0].q[1]  = \i_w$334 [7:4];
-  assign \i_w$334[0].q[2]  = \i_w$334 [11:8];
-  assign \i_w$334[0].q[3]  = \i_w$334 [15:12];
-  assign \i_w$334[0].zero  = \i_w$334 [19:16];
-  assign \i_w$334[0].scale  = \i_w$334 [27:20];
-  assign \o_w$335[0]  = \i_w$334 ;
-  assign \o_w$335[0].q  = \i_w$334 [15:0];
-  assign \o_w$335[0].q[0]  = \i_w$334 [3:0];
-  assign \o_w$335[0].q[1]  = \i_w$334 [7:4];
-  assign \o_w$335[0].q[2]  = \i_w$334 [11:8];
-  assign \o_w$335[0].q[3]  = \i_w$334 [15:12];
-  assign \o_w$335[0].zero  = \i_w$334 [19:16];
-  assign \o_w$335[0].scale  = \i_w$334 [27:20];
-  assign \i_w$336[0]  = \i_w$336 ;
-  assign \i_w$336[0].q  = \i_w$336 [15:0];
-  assign \i_w$336[0].q[0]  = \i_w$336 [3:0];
-  assign \i_w$336[0].q[1]  = \i_w$336 [7:4];
-  assign \i_w$336[0].q[2]  = \i_w$336 [11:8];
-  assign \i_w$336[0].q[3]  = \i_w$336 [15:12];
-  assign \i_w$336[0].zero  = \i_w$336 [19:16];
-  assign \i_w$336[0].scale  = \i_w$336 [27:20];
-  assign \w5_d5.q  = \i_w$336 [15:0];
-  assign \w5_d5.q[0]  = \i_w$336 [3:0];
-  assign \w5_d5.q[1]  = \i_w$336 [7:4];
-  assign \w5_d5.q[2]  = \i_w$336 [11:8];
-  assign \w5_d5.q[3]  = \i_w$336 [15:12];
-  assign \w5_d5.zero  = \i_w$336 [19:16];
-  assign \w5_d5.scale  = \i_w$336 [27:20];
-  assign \i_w$338[0]  = \i_w$338 ;
-  assign \i_w$338[0].q  = \i_w$338 [15:0];
-  assign \i_w$338[0].q[0]  = \i_w$338 [3:0];
-  assign \i_w$338[0].q[1]  = \i_w$338 [7:4];
-  assign \i_w$338[0].q[2]  = \i_w$338 [11:8];
-  assign \i_w$338[0].q[3]  = \i_w$338 [15:12];
-  assign \i_w$338[0].zero  = \i_w$338 [19:16];
-  assign \i_w$338[0].scale  = \i_w$338 [27:20];
-  assign \o_w$339[0]  = \i_w$338 ;
-  assign \o_w$339[0].q  = \i_w$338 [15:0];
-  assign \o_w$339[0].q[0]  = \i_w$338 [3:0];
-  assign \o_w$339[0].q[1]  = \i_w$338 [7:4];
-  assign \o_w$339[0].q[2]  = \i_w$338 [11:8];
-  assign \o_w$339[0].q[3]  = \i_w$338 [15:12];
-  assign \o_w$339[0].zero  = \i_w$338 [19:16];
-  assign \o_w$339[0].scale  = \i_w$338 [27:20];
-  assign \i_w$340[0]  = \i_w$340 ;
-  assign \i_w$340[0].q  = \i_w$340 [15:0];
-  assign \i_w$340[0].q[0]  = \i_w$340 [3:0];
-  assign \i_w$340[0].q[1]  = \i_w$340 [7:4];
-  assign \i_w$340[0].q[2]  = \i_w$340 [11:8];
-  assign \i_w$340[0].q[3]  = \i_w$340 [15:12];
-  assign \i_w$340[0].zero  = \i_w$340 [19:16];
-  assign \i_w$340[0].scale  = \i_w$340 [27:20];
-  assign \o_w$341[0]  = \i_w$340 ;
-  assign \o_w$341[0].q  = \i_w$340 [15:0];
-  assign \o_w$341[0].q[0]  = \i_w$340 [3:0];
-  assign \o_w$341[0].q[1]  = \i_w$340 [7:4];
-  assign \o_w$341[0].q[2]  = \i_w$340 [11:8];
-  assign \o_w$341[0].q[3]  = \i_w$340 [15:12];
-  assign \o_w$341[0].zero  = \i_w$340 [19:16];
-  assign \o_w$341[0].scale  = \i_w$340 [27:20];
-  assign \i_w$342[0]  = \i_w$342 ;
-  assign \i_w$342[0].q  = \i_w$342 [15:0];
-  assign \i_w$342[0].q[0]  = \i_w$342 [3:0];
-  assign \i_w$342[0].q[1]  = \i_w$342 [7:4];
-  assign \i_w$342[0].q[2]  = \i_w$342 [11:8];
-  assign \i_w$342[0].q[3]  = \i_w$342 [15:12];
-  assign \i_w$342[0].zero  = \i_w$342 [19:16];
-  assign \i_w$342[0].scale  = \i_w$342 [27:20];
-  assign \o_w$343[0]  = \i_w$342 ;
-  assign \o_w$343[0].q  = \i_w$342 [15:0];
-  assign \o_w$343[0].q[0]  = \i_w$342 [3:0];
-  assign \o_w$343[0].q[1]  = \i_w$342 [7:4];
-  assign \o_w$343[0].q[2]  = \i_w$342 [11:8];
-  assign \o_w$343[0].q[3]  = \i_w$342 [15:12];
-  assign \o_w$343[0].zero  = \i_w$342 [19:16];
-  assign \o_w$343[0].scale  = \i_w$342 [27:20];
-  assign \i_w$344[0]  = \i_w$344 ;
-  assign \i_w$344[0].q  = \i_w$344 [15:0];
-  assign \i_w$344[0].q[0]  = \i_w$344 [3:0];
-  assign \i_w$344[0].q[1]  = \i_w$344 [7:4];
-  assign \i_w$344[0].q[2]  = \i_w$344 [11:8];
-  assign \i_w$344[0].q[3]  = \i_w$344 [15:12];
-  assign \i_w$344[0].zero  = \i_w$344 [19:16];
-  assign \i_w$344[0].scale  = \i_w$344 [27:20];
-  assign \o_w$345[0]  = \i_w$344 ;
-  assign \o_w$345[0].q  = \i_w$344 [15:0];
-  assign \o_w$345[0].q[0]  = \i_w$344 [3:0];
-  assign \o_w$345[0].q[1]  = \i_w$344 [7:4];
-  assign \o_w$345[0].q[2]  = \i_w$344 [11:8];
-  assign \o_w$345[0].q[3]  = \i_w$344 [15:12];
-  assign \o_w$345[0].zero  = \i_w$344 [19:16];
-  assign \o_w$345[0].scale  = \i_w$344 [27:20];
-  assign \i_w$346[0]  = \i_w$346 ;
-  assign \i_w$346[0].q  = \i_w$346 [15:0];
-  assign \i_w$346[0].q[0]  = \i_w$346 [3:0];
-  assign \i_w$346[0].q[1]  = \i_w$346 [7:4];
-  assign \i_w$346[0].q[2]  = \i_w$346 [11:8];
-  assign \i_w$346[0].q[3]  = \i_w$346 [15:12];
-  assign \i_w$346[0].zero  = \i_w$346 [19:16];
-  assign \i_w$346[0].scale  = \i_w$346 [27:20];
-  assign \o_w$347[0]  = \i_w$346 ;
-  assign \o_w$347[0].q  = \i_w$346 [15:0];
-  assign \o_w$347[0].q[0]  = \i_w$346 [3:0];
-  assign \o_w$347[0].q[1]  = \i_w$346 [7:4];
-  assign \o_w$347[0].q[2]  = \i_w$346 [11:8];
-  assign \o_w$347[0].q[3]  = \i_w$346 [15:12];
-  assign \o_w$347[0].zero  = \i_w$346 [19:16];
-  assign \o_w$347[0].scale  = \i_w$346 [27:20];
-  assign \i_w$348[0]  = \i_w$348 ;
-  assign \i_w$348[0].q  = \i_w$348 [15:0];
-  assign \i_w$348[0].q[0]  = \i_w$348 [3:0];
-  assign \i_w$348[0].q[1]  = \i_w$348 [7:4];
-  assign \i_w$348[0].q[2]  = \i_w$348 [11:8];
-  assign \i_w$348[0].q[3]  = \i_w$348 [15:12];
-  assign \i_w$348[0].zero  = \i_w$348 [19:16];
-  assign \i_w$348[0].scale  = \i_w$348 [27:20];
-  assign \o_w$349[0]  = \i_w$348 ;
-  assign \o_w$349[0].q  = \i_w$348 [15:0];
-  assign \o_w$349[0].q[0]  = \i_w$348 [3:0];
-  assign \o_w$349[0].q[1]  = \i_w$348 [7:4];
-  assign \o_w$349[0].q[2]  = \i_w$348 [11:8];
-  assign \o_w$349[0].q[3]  = \i_w$348 [15:12];
-  assign \o_w$349[0].zero  = \i_w$348 [19:16];
-  assign \o_w$349[0].scale  = \i_w$348 [27:20];
-  assign \i_w$350[0]  = \i_w$350 ;
-  assign \i_w$350[0].q  = \i_w$350 [15:0];
-  assign \i_w$350[0].q[0]  = \i_w$350 [3:0];
-  assign \i_w$350[0].q[1]  = \i_w$350 [7:4];
-  assign \i_w$350[0].q[2]  = \i_w$350 [11:8];
-  assign \i_w$350[0].q[3]  = \i_w$350 [15:12];
-  assign \i_w$350[0].zero  = \i_w$350 [19:16];
-  assign \i_w$350[0].scale  = \i_w$350 [27:20];
-  assign \o_w$351[0]  = \i_w$350 ;
-  assign \o_w$351[0].q  = \i_w$350 [15:0];
-  assign \o_w$351[0].q[0]  = \i_w$350 [3:0];
-  assign \o_w$351[0].q[1]  = \i_w$350 [7:4];
-  assign \o_w$351[0].q[2]  = \i_w$350 [11:8];
-  assign \o_w$351[0].q[3]  = \i_w$350 [15:12];
-  assign \o_w$351[0].zero  = \i_w$350 [19:16];
-  assign \o_w$351[0].scale  = \i_w$350 [27:20];
-  assign \i_w$352[0]  = \i_w$352 ;
-  assign \i_w$352[0].q  = \i_w$352 [15:0];
-  assign \i_w$352[0].q[0]  = \i_w$352 [3:0];
-  assign \i_w$352[0].q[1]  = \i_w$352 [7:4];
-  assign \i_w$352[0].q[2]  = \i_w$352 [11:8];
-  assign \i_w$352[0].q[3]  = \i_w$352 [15:12];
-  assign \i_w$352[0].zero  = \i_w$352 [19:16];
-  assign \i_w$352[0].scale  = \i_w$352 [27:20];
-  assign \w6_d6.q  = \i_w$352 [15:0];
-  assign \w6_d6.q[0]  = \i_w$352 [3:0];
-  assign \w6_d6.q[1]  = \i_w$352 [7:4];
-  assign \w6_d6.q[2]  = \i_w$352 [11:8];
-  assign \w6_d6.q[3]  = \i_w$352 [15:12];
-  assign \w6_d6.zero  = \i_w$352 [19:16];
-  assign \w6_d6.scale  = \i_w$352 [27:20];
-  assign \i_w$354[0]  = \i_w$354 ;
-  assign \i_w$354[0].q  = \i_w$354 [15:0];
-  assign \i_w$354[0].q[0]  = \i_w$354 [3:0];
-  assign \i_w$354[0].q[1]  = \i_w$354 [7:4];
-  assign \i_w$354[0].q[2]  = \i_w$354 [11:8];
-  assign \i_w$354[0].q[3]  = \i_w$354 [15:12];
-  assign \i_w$354[0].zero  = \i_w$354 [19:16];
-  assign \i_w$354[0].scale  = \i_w$354 [27:20];
-  assign \o_w$355[0]  = \i_w$354 ;
-  assign \o_w$355[0].q  = \i_w$354 [15:0];
-  assign \o_w$355[0].q[0]  = \i_w$354 [3:0];
-  assign \o_w$355[0].q[1]  = \i_w$354 [7:4];
-  assign \o_w$355[0].q[2]  = \i_w$354 [11:8];
-  assign \o_w$355[0].q[3]  = \i_w$354 [15:12];
-  assign \o_w$355[0].zero  = \i_w$354 [19:16];
-  assign \o_w$355[0].scale  = \i_w$354 [27:20];
-  assign \i_w$356[0]  = \i_w$356 ;
-  assign \i_w$356[0].q  = \i_w$356 [15:0];
-  assign \i_w$356[0].q[0]  = \i_w$356 [3:0];
-  assign \i_w$356[0].q[1]  = \i_w$356 [7:4];
-  assign \i_w$356[0].q[2]  = \i_w$356 [11:8];
-  assign \i_w$356[0].q[3]  = \i_w$356 [15:12];
-  assign \i_w$356[0].zero  = \i_w$356 [19:16];
-  assign \i_w$356[0].scale  = \i_w$356 [27:20];
-  assign \o_w$357[0]  = \i_w$356 ;
-  assign \o_w$357[0].q  = \i_w$356 [15:0];
-  assign \o_w$357[0].q[0]  = \i_w$356 [3:0];
-  assign \o_w$357[0].q[1]  = \i_w$356 [7:4];
-  assign \o_w$357[0].q[2]  = \i_w$356 [11:8];
-  assign \o_w$357[0].q[3]  = \i_w$356 [15:12];
-  assign \o_w$357[0].zero  = \i_w$356 [19:16];
-  assign \o_w$357[0].scale  = \i_w$356 [27:20];
-  assign \i_w$358[0]  = \i_w$358 ;
-  assign \i_w$358[0].q  = \i_w$358 [15:0];
-  assign \i_w$358[0].q[0]  = \i_w$358 [3:0];
-  assign \i_w$358[0].q[1]  = \i_w$358 [7:4];
-  assign \i_w$358[0].q[2]  = \i_w$358 [11:8];
-  assign \i_w$358[0].q[3]  = \i_w$358 [15:12];
-  assign \i_w$358[0].zero  = \i_w$358 [19:16];
-  assign \i_w$358[0].scale  = \i_w$358 [27:20];
-  assign \o_w$359[0]  = \i_w$358 ;
-  assign \o_w$359[0].q  = \i_w$358 [15:0];
-  assign \o_w$359[0].q[0]  = \i_w$358 [3:0];
-  assign \o_w$359[0].q[1]  = \i_w$358 [7:4];
-  assign \o_w$359[0].q[2]  = \i_w$358 [11:8];
-  assign \o_w$359[0].q[3]  = \i_w$358 [15:12];
-  assign \o_w$359[0].zero  = \i_w$358 [19:16];
-  assign \o_w$359[0].scale  = \i_w$358 [27:20];
-  assign \i_w$360[0]  = \i_w$360 ;
-  assign \i_w$360[0].q  = \i_w$360 [15:0];
-  assign \i_w$360[0].q[0]  = \i_w$360 [3:0];
-  assign \i_w$360[0].q[1]  = \i_w$360 [7:4];
-  assign \i_w$360[0].q[2]  = \i_w$360 [11:8];
-  assign \i_w$360[0].q[3]  = \i_w$360 [15:12];
-  assign \i_w$360[0].zero  = \i_w$360 [19:16];
-  assign \i_w$360[0].scale  = \i_w$360 [27:20];
-  assign \o_w$361[0]  = \i_w$360 ;
-  assign \o_w$361[0].q  = \i_w$360 [15:0];
-  assign \o_w$361[0].q[0]  = \i_w$360 [3:0];
-  assign \o_w$361[0].q[1]  = \i_w$360 [7:4];
-  assign \o_w$361[0].q[2]  = \i_w$360 [11:8];
-  assign \o_w$361[0].q[3]  = \i_w$360 [15:12];
-  assign \o_w$361[0].zero  = \i_w$360 [19:16];
-  assign \o_w$361[0].scale  = \i_w$360 [27:20];
-  assign \i_w$362[0]  = \i_w$362 ;
-  assign \i_w$362[0].q  = \i_w$362 [15:0];
-  assign \i_w$362[0].q[0]  = \i_w$362 [3:0];
-  assign \i_w$362[0].q[1]  = \i_w$362 [7:4];
-  assign \i_w$362[0].q[2]  = \i_w$362 [11:8];
-  assign \i_w$362[0].q[3]  = \i_w$362 [15:12];
-  assign \i_w$362[0].zero  = \i_w$362 [19:16];
-  assign \i_w$362[0].scale  = \i_w$362 [27:20];
-  assign \o_w$363[0]  = \i_w$362 ;
-  assign \o_w$363[0].q  = \i_w$362 [15:0];
-  assign \o_w$363[0].q[0]  = \i_w$362 [3:0];
-  assign \o_w$363[0].q[1]  = \i_w$362 [7:4];
-  assign \o_w$363[0].q[2]  = \i_w$362 [11:8];
-  assign \o_w$363[0].q[3]  = \i_w$362 [15:12];
-  assign \o_w$363[0].zero  = \i_w$362 [19:16];
-  assign \o_w$363[0].scale  = \i_w$362 [27:20];
-  assign \i_w$364[0]  = \i_w$364 ;
-  assign \i_w$364[0].q  = \i_w$364 [15:0];
-  assign \i_w$364[0].q[0]  = \i_w$364 [3:0];
-  assign \i_w$364[0].q[1]  = \i_w$364 [7:4];
-  assign \i_w$364[0].q[2]  = \i_w$364 [11:8];
-  assign \i_w$364[0].q[3]  = \i_w$364 [15:12];
-  assign \i_w$364[0].zero  = \i_w$364 [19:16];
-  assign \i_w$364[0].scale  = \i_w$364 [27:20];
-  assign \o_w$365[0]  = \i_w$364 ;
-  assign \o_w$365[0].q  = \i_w$364 [15:0];
-  assign \o_w$365[0].q[0]  = \i_w$364 [3:0];
-  assign \o_w$365[0].q[1]  = \i_w$364 [7:4];
-  assign \o_w$365[0].q[2]  = \i_w$364 [11:8];
-  assign \o_w$365[0].q[3]  = \i_w$364 [15:12];
-  assign \o_w$365[0].zero  = \i_w$364 [19:16];
-  assign \o_w$365[0].scale  = \i_w$364 [27:20];
-  assign \i_w$366[0]  = \i_w$366 ;
-  assign \i_w$366[0].q  = \i_w$366 [15:0];
-  assign \i_w$366[0].q[0]  = \i_w$366 [3:0];
-  assign \i_w$366[0].q[1]  = \i_w$366 [7:4];
-  assign \i_w$366[0].q[2]  = \i_w$366 [11:8];
-  assign \i_w$366[0].q[3]  = \i_w$366 [15:12];
-  assign \i_w$366[0].zero  = \i_w$366 [19:16];
-  assign \i_w$366[0].scale  = \i_w$366 [27:20];
-  assign \o_w$367[0]  = \i_w$366 ;
-  assign \o_w$367[0].q  = \i_w$366 [15:0];
-  assign \o_w$367[0].q[0]  = \i_w$366 [3:0];
-  assign \o_w$367[0].q[1]  = \i_w$366 [7:4];
-  assign \o_w$367[0].q[2]  = \i_w$366 [11:8];
-  assign \o_w$367[0].q[3]  = \i_w$366 [15:12];
-  assign \o_w$367[0].zero  = \i_w$366 [19:16];
-  assign \o_w$367[0].scale  = \i_w$366 [27:20];
-  assign \i_w$368[0]  = \i_w$368 ;
-  assign \i_w$368[0].q  = \i_w$368 [15:0];
-  assign \i_w$368[0].q[0]  = \i_w$368 [3:0];
-  assign \i_w$368[0].q[1]  = \i_w$368 [7:4];
-  assign \i_w$368[0].q[2]  = \i_w$368 [11:8];
-  assign \i_w$368[0].q[3]  = \i_w$368 [15:12];
-  assign \i_w$368[0].zero  = \i_w$368 [19:16];
-  assign \i_w$368[0].scale  = \i_w$368 [27:20];
-  assign \w7_d7.q  = \i_w$368 [15:0];
-  assign \w7_d7.q[0]  = \i_w$368 [3:0];
-  assign \w7_d7.q[1]  = \i_w$368 [7:4];
-  assign \w7_d7.q[2]  = \i_w$368 [11:8];
-  assign \w7_d7.q[3]  = \i_w$368 [15:12];
-  assign \w7_d7.zero  = \i_w$368 [19:16];
-  assign \w7_d7.scale  = \i_w$368 [27:20];
-  assign \i_w$370[0]  = \i_w$370 ;
-  assign \i_w$370[0].q  = \i_w$370 [15:0];
-  assign \i_w$370[0].q[0]  = \i_w$370 [3:0];
-  assign \i_w$370[0].q[1]  = \i_w$370 [7:4];
-  assign \i_w$370[0].q[2]  = \i_w$370 [11:8];
-  assign \i_w$370[0].q[3]  = \i_w$370 [15:12];
-  assign \i_w$370[0].zero  = \i_w$370 [19:16];
-  assign \i_w$370[0].scale  = \i_w$370 [27:20];
-  assign \o_w$371[0]  = \i_w$370 ;
-  assign \o_w$371[0].q  = \i_w$370 [15:0];
-  assign \o_w$371[0].q[0]  = \i_w$370 [3:0];
-  assign \o_w$371[0].q[1]  = \i_w$370 [7:4];
-  assign \o_w$371[0].q[2]  = \i_w$370 [11:8];
-  assign \o_w$371[0].q[3]  = \i_w$370 [15:12];
-  assign \o_w$371[0].zero  = \i_w$370 [19:16];
-  assign \o_w$371[0].scale  = \i_w$370 [27:20];
-  assign \i_w$372[0]  = \i_w$372 ;
-  assign \i_w$372[0].q  = \i_w$372 [15:0];
-  assign \i_w$372[0].q[0]  = \i_w$372 [3:0];
-  assign \i_w$372[0].q[1]  = \i_w$372 [7:4];
-  assign \i_w$372[0].q[2]  = \i_w$372 [11:8];
-  assign \i_w$372[0].q[3]  = \i_w$372 [15:12];
-  assign \i_w$372[0].zero  = \i_w$372 [19:16];
-  assign \i_w$372[0].scale  = \i_w$372 [27:20];
-  assign \o_w$373[0]  = \i_w$372 ;
-  assign \o_w$373[0].q  = \i_w$372 [15:0];
-  assign \o_w$373[0].q[0]  = \i_w$372 [3:0];
-  assign \o_w$373[0].q[1]  = \i_w$372 [7:4];
-  assign \o_w$373[0].q[2]  = \i_w$372 [11:8];
-  assign \o_w$373[0].q[3]  = \i_w$372 [15:12];
-  assign \o_w$373[0].zero  = \i_w$372 [19:16];
-  assign \o_w$373[0].scale  = \i_w$372 [27:20];
-  assign \i_w$374[0]  = \i_w$374 ;
-  assign \i_w$374[0].q  = \i_w$374 [15:0];
-  assign \i_w$374[0].q[0]  = \i_w$374 [3:0];
-  assign \i_w$374[0].q[1]  = \i_w$374 [7:4];
-  assign \i_w$374[0].q[2]  = \i_w$374 [11:8];
-  assign \i_w$374[0].q[3]  = \i_w$374 [15:12];
-  assign \i_w$374[0].zero  = \i_w$374 [19:16];
-  assign \i_w$374[0].scale  = \i_w$374 [27:20];
-  assign \o_w$375[0]  = \i_w$374 ;
-  assign \o_w$375[0].q  = \i_w$374 [15:0];
-  assign \o_w$375[0].q[0]  = \i_w$374 [3:0];
-  assign \o_w$375[0].q[1]  = \i_w$374 [7:4];
-  assign \o_w$375[0].q[2]  = \i_w$374 [11:8];
-  assign \o_w$375[0].q[3]  = \i_w$374 [15:12];
-  assign \o_w$375[0].zero  = \i_w$374 [19:16];
-  assign \o_w$375[0].scale  = \i_w$374 [27:20];
-  assign \i_w$376[0]  = \i_w$376 ;
-  assign \i_w$376[0].q  = \i_w$376 [15:0];
-  assign \i_w$376[0].q[0]  = \i_w$376 [3:0];
-  assign \i_w$376[0].q[1]  = \i_w$376 [7:4];
-  assign \i_w$376[0].q[2]  = \i_w$376 [11:8];
-  assign \i_w$376[0].q[3]  = \i_w$376 [15:12];
-  assign \i_w$376[0].zero  = \i_w$376 [19:16];
-  assign \i_w$376[0].scale  = \i_w$376 [27:20];
-  assign \o_w$377[0]  = \i_w$376 ;
-  assign \o_w$377[0].q  = \i_w$376 [15:0];
-  assign \o_w$377[0].q[0]  = \i_w$376 [3:0];
-  assign \o_w$377[0].q[1]  = \i_w$376 [7:4];
-  assign \o_w$377[0].q[2]  = \i_w$376 [11:8];
-  assign \o_w$377[0].q[3]  = \i_w$376 [15:12];
-  assign \o_w$377[0].zero  = \i_w$376 [19:16];
-  assign \o_w$377[0].scale  = \i_w$376 [27:20];
-  assign \i_w$378[0]  = \i_w$378 ;
-  assign \i_w$378[0].q  = \i_w$378 [15:0];
-  assign \i_w$378[0].q[0]  = \i_w$378 [3:0];
-  assign \i_w$378[0].q[1]  = \i_w$378 [7:4];
-  assign \i_w$378[0].q[2]  = \i_w$378 [11:8];
-  assign \i_w$378[0].q[3]  = \i_w$378 [15:12];
-  assign \i_w$378[0].zero  = \i_w$378 [19:16];
-  assign \i_w$378[0].scale  = \i_w$378 [27:20];
-  assign \o_w$379[0]  = \i_w$378 ;
-  assign \o_w$379[0].q  = \i_w$378 [15:0];
-  assign \o_w$379[0].q[0]  = \i_w$378 [3:0];
-  assign \o_w$379[0].q[1]  = \i_w$378 [7:4];
-  assign \o_w$379[0].q[2]  = \i_w$378 [11:8];
-  assign \o_w$379[0].q[3]  = \i_w$378 [15:12];
-  assign \o_w$379[0].zero  = \i_w$378 [19:16];
-  assign \o_w$379[0].scale  = \i_w$378 [27:20];
-  assign \i_w$380[0]  = \i_w$380 ;
-  assign \i_w$380[0].q  = \i_w$380 [15:0];
-  assign \i_w$380[0].q[0]  = \i_w$380 [3:0];
-  assign \i_w$380[0].q[1]  = \i_w$380 [7:4];
-  assign \i_w$380[0].q[2]  = \i_w$380 [11:8];
-  assign \i_w$380[0].q[3]  = \i_w$380 [15:12];
-  assign \i_w$380[0].zero  = \i_w$380 [19:16];
-  assign \i_w$380[0].scale  = \i_w$380 [27:20];
-  assign \o_w$381[0]  = \i_w$380 ;
-  assign \o_w$381[0].q  = \i_w$380 [15:0];
-  assign \o_w$381[0].q[0]  = \i_w$380 [3:0];
-  assign \o_w$381[0].q[1]  = \i_w$380 [7:4];
-  assign \o_w$381[0].q[2]  = \i_w$380 [11:8];
-  assign \o_w$381[0].q[3]  = \i_w$380 [15:12];
-  assign \o_w$381[0].zero  = \i_w$380 [19:16];
-  assign \o_w$381[0].scale  = \i_w$380 [27:20];
-  assign \i_w$382[0]  = \i_w$382 ;
-  assign \i_w$382[0].q  = \i_w$382 [15:0];
-  assign \i_w$382[0].q[0]  = \i_w$382 [3:0];
-  assign \i_w$382[0].q[1]  = \i_w$382 [7:4];
-  assign \i_w$382[0].q[2]  = \i_w$382 [11:8];
-  assign \i_w$382[0].q[3]  = \i_w$382 [15:12];
-  assign \i_w$382[0].zero  = \i_w$382 [19:16];
-  assign \i_w$382[0].scale  = \i_w$382 [27:20];
-  assign \o_w$383[0]  = \i_w$382 ;
-  assign \o_w$383[0].q  = \i_w$382 [15:0];
-  assign \o_w$383[0].q[0]  = \i_w$382 [3:0];
-  assign \o_w$383[0].q[1]  = \i_w$382 [7:4];
-  assign \o_w$383[0].q[2]  = \i_w$382 [11:8];
-  assign \o_w$383[0].q[3]  = \i_w$382 [15:12];
-  assign \o_w$383[0].zero  = \i_w$382 [19:16];
-  assign \o_w$383[0].scale  = \i_w$382 [27:20];
+  assign \o_w$273[0]  = \i_w$272 ;
+  assign \o_w$273[0].q  = \i_w$272 [15:0];
+  assign \o_w$273[0].q[0]  = \i_w$272 [3:0];
+  assign \o_w$273[0].q[1]  = \i_w$272 [7:4];
+  assign \o_w$273[0].q[2]  = \i_w$272 [11:8];
+  assign \o_w$273[0].q[3]  = \i_w$272 [15:12];
+  assign \o_w$273[0].zero  = \i_w$272 [19:16];
+  assign \o_w$273[0].scale  = \i_w$272 [27:20];
+  assign \w1_eff.q  = w1_eff[15:0];
+  assign \w1_eff.q[0]  = w1_eff[3:0];
+  assign \w1_eff.q[1]  = w1_eff[7:4];
+  assign \w1_eff.q[2]  = w1_eff[11:8];
+  assign \w1_eff.q[3]  = w1_eff[15:12];
+  assign \w1_eff.zero  = w1_eff[19:16];
+  assign \w1_eff.scale  = w1_eff[27:20];
+  assign \w1_held.q  = w1_held[15:0];
+  assign \w1_held.q[0]  = w1_held[3:0];
+  assign \w1_held.q[1]  = w1_held[7:4];
+  assign \w1_held.q[2]  = w1_held[11:8];
+  assign \w1_held.q[3]  = w1_held[15:12];
+  assign \w1_held.zero  = w1_held[19:16];
+  assign \w1_held.scale  = w1_held[27:20];
+  assign \i_w$276[0]  = w1_held;
+  assign \i_w$276[0].q  = w1_held[15:0];
+  assign \i_w$276[0].q[0]  = w1_held[3:0];
+  assign \i_w$276[0].q[1]  = w1_held[7:4];
+  assign \i_w$276[0].q[2]  = w1_held[11:8];
+  assign \i_w$276[0].q[3]  = w1_held[15:12];
+  assign \i_w$276[0].zero  = w1_held[19:16];
+  assign \i_w$276[0].scale  = w1_held[27:20];
+  assign \i_w$277[0]  = \i_w$277 ;
+  assign \i_w$277[0].q  = \i_w$277 [15:0];
+  assign \i_w$277[0].q[0]  = \i_w$277 [3:0];
+  assign \i_w$277[0].q[1]  = \i_w$277 [7:4];
+  assign \i_w$277[0].q[2]  = \i_w$277 [11:8];
+  assign \i_w$277[0].q[3]  = \i_w$277 [15:12];
+  assign \i_w$277[0].zero  = \i_w$277 [19:16];
+  assign \i_w$277[0].scale  = \i_w$277 [27:20];
+  assign \o_w$278[0]  = \i_w$277 ;
+  assign \o_w$278[0].q  = \i_w$277 [15:0];
+  assign \o_w$278[0].q[0]  = \i_w$277 [3:0];
+  assign \o_w$278[0].q[1]  = \i_w$277 [7:4];
+  assign \o_w$278[0].q[2]  = \i_w$277 [11:8];
+  assign \o_w$278[0].q[3]  = \i_w$277 [15:12];
+  assign \o_w$278[0].zero  = \i_w$277 [19:16];
+  assign \o_w$278[0].scale  = \i_w$277 [27:20];
+  assign \i_w$279[0]  = \i_w$279 ;
+  assign \i_w$279[0].q  = \i_w$279 [15:0];
+  assign \i_w$279[0].q[0]  = \i_w$279 [3:0];
+  assign \i_w$279[0].q[1]  = \i_w$279 [7:4];
+  assign \i_w$279[0].q[2]  = \i_w$279 [11:8];
+  assign \i_w$279[0].q[3]  = \i_w$279 [15:12];
+  assign \i_w$279[0].zero  = \i_w$279 [19:16];
+  assign \i_w$279[0].scale  = \i_w$279 [27:20];
+  assign \o_w$280[0]  = \i_w$279 ;
+  assign \o_w$280[0].q  = \i_w$279 [15:0];
+  assign \o_w$280[0].q[0]  = \i_w$279 [3:0];
+  assign \o_w$280[0].q[1]  = \i_w$279 [7:4];
+  assign \o_w$280[0].q[2]  = \i_w$279 [11:8];
+  assign \o_w$280[0].q[3]  = \i_w$279 [15:12];
+  assign \o_w$280[0].zero  = \i_w$279 [19:16];
+  assign \o_w$280[0].scale  = \i_w$279 [27:20];
+  assign \i_w$281[0]  = \i_w$281 ;
+  assign \i_w$281[0].q  = \i_w$281 [15:0];
+  assign \i_w$281[0].q[0]  = \i_w$281 [3:0];
+  assign \i_w$281[0].q[1]  = \i_w$281 [7:4];
+  assign \i_w$281[0].q[2]  = \i_w$281 [11:8];
+  assign \i_w$281[0].q[3]  = \i_w$281 [15:12];
+  assign \i_w$281[0].zero  = \i_w$281 [19:16];
+  assign \i_w$281[0].scale  = \i_w$281 [27:20];
+  assign \o_w$282[0]  = \i_w$281 ;
+  assign \o_w$282[0].q  = \i_w$281 [15:0];
+  assign \o_w$282[0].q[0]  = \i_w$281 [3:0];
+  assign \o_w$282[0].q[1]  = \i_w$281 [7:4];
+  assign \o_w$282[0].q[2]  = \i_w$281 [11:8];
+  assign \o_w$282[0].q[3]  = \i_w$281 [15:12];
+  assign \o_w$282[0].zero  = \i_w$281 [19:16];
+  assign \o_w$282[0].scale  = \i_w$281 [27:20];
+  assign \i_w$283[0]  = \i_w$283 ;
+  assign \i_w$283[0].q  = \i_w$283 [15:0];
+  assign \i_w$283[0].q[0]  = \i_w$283 [3:0];
+  assign \i_w$283[0].q[1]  = \i_w$283 [7:4];
+  assign \i_w$283[0].q[2]  = \i_w$283 [11:8];
+  assign \i_w$283[0].q[3]  = \i_w$283 [15:12];
+  assign \i_w$283[0].zero  = \i_w$283 [19:16];
+  assign \i_w$283[0].scale  = \i_w$283 [27:20];
+  assign \o_w$284[0]  = \i_w$283 ;
+  assign \o_w$284[0].q  = \i_w$283 [15:0];
+  assign \o_w$284[0].q[0]  = \i_w$283 [3:0];
+  assign \o_w$284[0].q[1]  = \i_w$283 [7:4];
+  assign \o_w$284[0].q[2]  = \i_w$283 [11:8];
+  assign \o_w$284[0].q[3]  = \i_w$283 [15:12];
+  assign \o_w$284[0].zero  = \i_w$283 [19:16];
+  assign \o_w$284[0].scale  = \i_w$283 [27:20];
+  assign \i_w$285[0]  = \i_w$285 ;
+  assign \i_w$285[0].q  = \i_w$285 [15:0];
+  assign \i_w$285[0].q[0]  = \i_w$285 [3:0];
+  assign \i_w$285[0].q[1]  = \i_w$285 [7:4];
+  assign \i_w$285[0].q[2]  = \i_w$285 [11:8];
+  assign \i_w$285[0].q[3]  = \i_w$285 [15:12];
+  assign \i_w$285[0].zero  = \i_w$285 [19:16];
+  assign \i_w$285[0].scale  = \i_w$285 [27:20];
+  assign \o_w$286[0]  = \i_w$285 ;
+  assign \o_w$286[0].q  = \i_w$285 [15:0];
+  assign \o_w$286[0].q[0]  = \i_w$285 [3:0];
+  assign \o_w$286[0].q[1]  = \i_w$285 [7:4];
+  assign \o_w$286[0].q[2]  = \i_w$285 [11:8];
+  assign \o_w$286[0].q[3]  = \i_w$285 [15:12];
+  assign \o_w$286[0].zero  = \i_w$285 [19:16];
+  assign \o_w$286[0].scale  = \i_w$285 [27:20];
+  assign \i_w$287[0]  = \i_w$287 ;
+  assign \i_w$287[0].q  = \i_w$287 [15:0];
+  assign \i_w$287[0].q[0]  = \i_w$287 [3:0];
+  assign \i_w$287[0].q[1]  = \i_w$287 [7:4];
+  assign \i_w$287[0].q[2]  = \i_w$287 [11:8];
+  assign \i_w$287[0].q[3]  = \i_w$287 [15:12];
+  assign \i_w$287[0].zero  = \i_w$287 [19:16];
+  assign \i_w$287[0].scale  = \i_w$287 [27:20];
+  assign \o_w$288[0]  = \i_w$287 ;
+  assign \o_w$288[0].q  = \i_w$287 [15:0];
+  assign \o_w$288[0].q[0]  = \i_w$287 [3:0];
+  assign \o_w$288[0].q[1]  = \i_w$287 [7:4];
+  assign \o_w$288[0].q[2]  = \i_w$287 [11:8];
+  assign \o_w$288[0].q[3]  = \i_w$287 [15:12];
+  assign \o_w$288[0].zero  = \i_w$287 [19:16];
+  assign \o_w$288[0].scale  = \i_w$287 [27:20];
+  assign \i_w$289[0]  = \i_w$289 ;
+  assign \i_w$289[0].q  = \i_w$289 [15:0];
+  assign \i_w$289[0].q[0]  = \i_w$289 [3:0];
+  assign \i_w$289[0].q[1]  = \i_w$289 [7:4];
+  assign \i_w$289[0].q[2]  = \i_w$289 [11:8];
+  assign \i_w$289[0].q[3]  = \i_w$289 [15:12];
+  assign \i_w$289[0].zero  = \i_w$289 [19:16];
+  assign \i_w$289[0].scale  = \i_w$289 [27:20];
+  assign \o_w$290[0]  = \i_w$289 ;
+  assign \o_w$290[0].q  = \i_w$289 [15:0];
+  assign \o_w$290[0].q[0]  = \i_w$289 [3:0];
+  assign \o_w$290[0].q[1]  = \i_w$289 [7:4];
+  assign \o_w$290[0].q[2]  = \i_w$289 [11:8];
+  assign \o_w$290[0].q[3]  = \i_w$289 [15:12];
+  assign \o_w$290[0].zero  = \i_w$289 [19:16];
+  assign \o_w$290[0].scale  = \i_w$289 [27:20];
+  assign \w2_eff.q  = w2_eff[15:0];
+  assign \w2_eff.q[0]  = w2_eff[3:0];
+  assign \w2_eff.q[1]  = w2_eff[7:4];
+  assign \w2_eff.q[2]  = w2_eff[11:8];
+  assign \w2_eff.q[3]  = w2_eff[15:12];
+  assign \w2_eff.zero  = w2_eff[19:16];
+  assign \w2_eff.scale  = w2_eff[27:20];
+  assign \w2_held.q  = w2_held[15:0];
+  assign \w2_held.q[0]  = w2_held[3:0];
+  assign \w2_held.q[1]  = w2_held[7:4];
+  assign \w2_held.q[2]  = w2_held[11:8];
+  assign \w2_held.q[3]  = w2_held[15:12];
+  assign \w2_held.zero  = w2_held[19:16];
+  assign \w2_held.scale  = w2_held[27:20];
+  assign \i_w$293[0]  = \i_w$293 ;
+  assign \i_w$293[0].q  = \i_w$293 [15:0];
+  assign \i_w$293[0].q[0]  = \i_w$293 [3:0];
+  assign \i_w$293[0].q[1]  = \i_w$293 [7:4];
+  assign \i_w$293[0].q[2]  = \i_w$293 [11:8];
+  assign \i_w$293[0].q[3]  = \i_w$293 [15:12];
+  assign \i_w$293[0].zero  = \i_w$293 [19:16];
+  assign \i_w$293[0].scale  = \i_w$293 [27:20];
+  assign \w2_held_d1.q  = \i_w$293 [15:0];
+  assign \w2_held_d1.q[0]  = \i_w$293 [3:0];
+  assign \w2_held_d1.q[1]  = \i_w$293 [7:4];
+  assign \w2_held_d1.q[2]  = \i_w$293 [11:8];
+  assign \w2_held_d1.q[3]  = \i_w$293 [15:12];
+  assign \w2_held_d1.zero  = \i_w$293 [19:16];
+  assign \w2_held_d1.scale  = \i_w$293 [27:20];
+  assign \i_w$295[0]  = \i_w$295 ;
+  assign \i_w$295[0].q  = \i_w$295 [15:0];
+  assign \i_w$295[0].q[0]  = \i_w$295 [3:0];
+  assign \i_w$295[0].q[1]  = \i_w$295 [7:4];
+  assign \i_w$295[0].q[2]  = \i_w$295 [11:8];
+  assign \i_w$295[0].q[3]  = \i_w$295 [15:12];
+  assign \i_w$295[0].zero  = \i_w$295 [19:16];
+  assign \i_w$295[0].scale  = \i_w$295 [27:20];
+  assign \o_w$296[0]  = \i_w$295 ;
+  assign \o_w$296[0].q  = \i_w$295 [15:0];
+  assign \o_w$296[0].q[0]  = \i_w$295 [3:0];
+  assign \o_w$296[0].q[1]  = \i_w$295 [7:4];
+  assign \o_w$296[0].q[2]  = \i_w$295 [11:8];
+  assign \o_w$296[0].q[3]  = \i_w$295 [15:12];
+  assign \o_w$296[0].zero  = \i_w$295 [19:16];
+  assign \o_w$296[0].scale  = \i_w$295 [27:20];
+  assign \i_w$297[0]  = \i_w$297 ;
+  assign \i_w$297[0].q  = \i_w$297 [15:0];
+  assign \i_w$297[0].q[0]  = \i_w$297 [3:0];
+  assign \i_w$297[0].q[1]  = \i_w$297 [7:4];
+  assign \i_w$297[0].q[2]  = \i_w$297 [11:8];
+  assign \i_w$297[0].q[3]  = \i_w$297 [15:12];
+  assign \i_w$297[0].zero  = \i_w$297 [19:16];
+  assign \i_w$297[0].scale  = \i_w$297 [27:20];
+  assign \o_w$298[0]  = \i_w$297 ;
+  assign \o_w$298[0].q  = \i_w$297 [15:0];
+  assign \o_w$298[0].q[0]  = \i_w$297 [3:0];
+  assign \o_w$298[0].q[1]  = \i_w$297 [7:4];
+  assign \o_w$298[0].q[2]  = \i_w$297 [11:8];
+  assign \o_w$298[0].q[3]  = \i_w$297 [15:12];
+  assign \o_w$298[0].zero  = \i_w$297 [19:16];
+  assign \o_w$298[0].scale  = \i_w$297 [27:20];
+  assign \i_w$299[0]  = \i_w$299 ;
+  assign \i_w$299[0].q  = \i_w$299 [15:0];
+  assign \i_w$299[0].q[0]  = \i_w$299 [3:0];
+  assign \i_w$299[0].q[1]  = \i_w$299 [7:4];
+  assign \i_w$299[0].q[2]  = \i_w$299 [11:8];
+  assign \i_w$299[0].q[3]  = \i_w$299 [15:12];
+  assign \i_w$299[0].zero  = \i_w$299 [19:16];
+  assign \i_w$299[0].scale  = \i_w$299 [27:20];
+  assign \o_w$300[0]  = \i_w$299 ;
+  assign \o_w$300[0].q  = \i_w$299 [15:0];
+  assign \o_w$300[0].q[0]  = \i_w$299 [3:0];
+  assign \o_w$300[0].q[1]  = \i_w$299 [7:4];
+  assign \o_w$300[0].q[2]  = \i_w$299 [11:8];
+  assign \o_w$300[0].q[3]  = \i_w$299 [15:12];
+  assign \o_w$300[0].zero  = \i_w$299 [19:16];
+  assign \o_w$300[0].scale  = \i_w$299 [27:20];
+  assign \i_w$301[0]  = \i_w$301 ;
+  assign \i_w$301[0].q  = \i_w$301 [15:0];
+  assign \i_w$301[0].q[0]  = \i_w$301 [3:0];
+  assign \i_w$301[0].q[1]  = \i_w$301 [7:4];
+  assign \i_w$301[0].q[2]  = \i_w$301 [11:8];
+  assign \i_w$301[0].q[3]  = \i_w$301 [15:12];
+  assign \i_w$301[0].zero  = \i_w$301 [19:16];
+  assign \i_w$301[0].scale  = \i_w$301 [27:20];
+  assign \o_w$302[0]  = \i_w$301 ;
+  assign \o_w$302[0].q  = \i_w$301 [15:0];
+  assign \o_w$302[0].q[0]  = \i_w$301 [3:0];
+  assign \o_w$302[0].q[1]  = \i_w$301 [7:4];
+  assign \o_w$302[0].q[2]  = \i_w$301 [11:8];
+  assign \o_w$302[0].q[3]  = \i_w$301 [15:12];
+  assign \o_w$302[0].zero  = \i_w$301 [19:16];
+  assign \o_w$302[0].scale  = \i_w$301 [27:20];
+  assign \i_w$303[0]  = \i_w$303 ;
+  assign \i_w$303[0].q  = \i_w$303 [15:0];
+  assign \i_w$303[0].q[0]  = \i_w$303 [3:0];
+  assign \i_w$303[0].q[1]  = \i_w$303 [7:4];
+  assign \i_w$303[0].q[2]  = \i_w$303 [11:8];
+  assign \i_w$303[0].q[3]  = \i_w$303 [15:12];
+  assign \i_w$303[0].zero  = \i_w$303 [19:16];
+  assign \i_w$303[0].scale  = \i_w$303 [27:20];
+  assign \o_w$304[0]  = \i_w$303 ;
+  assign \o_w$304[0].q  = \i_w$303 [15:0];
+  assign \o_w$304[0].q[0]  = \i_w$303 [3:0];
+  assign \o_w$304[0].q[1]  = \i_w$303 [7:4];
+  assign \o_w$304[0].q[2]  = \i_w$303 [11:8];
+  assign \o_w$304[0].q[3]  = \i_w$303 [15:12];
+  assign \o_w$304[0].zero  = \i_w$303 [19:16];
+  assign \o_w$304[0].scale  = \i_w$303 [27:20];
+  assign \i_w$305[0]  = \i_w$305 ;
+  assign \i_w$305[0].q  = \i_w$305 [15:0];
+  assign \i_w$305[0].q[0]  = \i_w$305 [3:0];
+  assign \i_w$305[0].q[1]  = \i_w$305 [7:4];
+  assign \i_w$305[0].q[2]  = \i_w$305 [11:8];
+  assign \i_w$305[0].q[3]  = \i_w$305 [15:12];
+  assign \i_w$305[0].zero  = \i_w$305 [19:16];
+  assign \i_w$305[0].scale  = \i_w$305 [27:20];
+  assign \o_w$306[0]  = \i_w$305 ;
+  assign \o_w$306[0].q  = \i_w$305 [15:0];
+  assign \o_w$306[0].q[0]  = \i_w$305 [3:0];
+  assign \o_w$306[0].q[1]  = \i_w$305 [7:4];
+  assign \o_w$306[0].q[2]  = \i_w$305 [11:8];
+  assign \o_w$306[0].q[3]  = \i_w$305 [15:12];
+  assign \o_w$306[0].zero  = \i_w$305 [19:16];
+  assign \o_w$306[0].scale  = \i_w$305 [27:20];
+  assign \i_w$307[0]  = \i_w$307 ;
+  assign \i_w$307[0].q  = \i_w$307 [15:0];
+  assign \i_w$307[0].q[0]  = \i_w$307 [3:0];
+  assign \i_w$307[0].q[1]  = \i_w$307 [7:4];
+  assign \i_w$307[0].q[2]  = \i_w$307 [11:8];
+  assign \i_w$307[0].q[3]  = \i_w$307 [15:12];
+  assign \i_w$307[0].zero  = \i_w$307 [19:16];
+  assign \i_w$307[0].scale  = \i_w$307 [27:20];
+  assign \o_w$308[0]  = \i_w$307 ;
+  assign \o_w$308[0].q  = \i_w$307 [15:0];
+  assign \o_w$308[0].q[0]  = \i_w$307 [3:0];
+  assign \o_w$308[0].q[1]  = \i_w$307 [7:4];
+  assign \o_w$308[0].q[2]  = \i_w$307 [11:8];
+  assign \o_w$308[0].q[3]  = \i_w$307 [15:12];
+  assign \o_w$308[0].zero  = \i_w$307 [19:16];
+  assign \o_w$308[0].scale  = \i_w$307 [27:20];
+  assign \w3_eff.q  = w3_eff[15:0];
+  assign \w3_eff.q[0]  = w3_eff[3:0];
+  assign \w3_eff.q[1]  = w3_eff[7:4];
+  assign \w3_eff.q[2]  = w3_eff[11:8];
+  assign \w3_eff.q[3]  = w3_eff[15:12];
+  assign \w3_eff.zero  = w3_eff[19:16];
+  assign \w3_eff.scale  = w3_eff[27:20];
+  assign \w3_held.q  = w3_held[15:0];
+  assign \w3_held.q[0]  = w3_held[3:0];
+  assign \w3_held.q[1]  = w3_held[7:4];
+  assign \w3_held.q[2]  = w3_held[11:8];
+  assign \w3_held.q[3]  = w3_held[15:12];
+  assign \w3_held.zero  = w3_held[19:16];
+  assign \w3_held.scale  = w3_held[27:20];
+  assign \i_w$311[0]  = \i_w$311 ;
+  assign \i_w$311[0].q  = \i_w$311 [15:0];
+  assign \i_w$311[0].q[0]  = \i_w$311 [3:0];
+  assign \i_w$311[0].q[1]  = \i_w$311 [7:4];
+  assign \i_w$311[0].q[2]  = \i_w$311 [11:8];
+  assign \i_w$311[0].q[3]  = \i_w$311 [15:12];
+  assign \i_w$311[0].zero  = \i_w$311 [19:16];
+  assign \i_w$311[0].scale  = \i_w$311 [27:20];
+  assign \w3_held_d2.q  = \i_w$311 [15:0];
+  assign \w3_held_d2.q[0]  = \i_w$311 [3:0];
+  assign \w3_held_d2.q[1]  = \i_w$311 [7:4];
+  assign \w3_held_d2.q[2]  = \i_w$311 [11:8];
+  assign \w3_held_d2.q[3]  = \i_w$311 [15:12];
+  assign \w3_held_d2.zero  = \i_w$311 [19:16];
+  assign \w3_held_d2.scale  = \i_w$311 [27:20];
+  assign \i_w$313[0]  = \i_w$313 ;
+  assign \i_w$313[0].q  = \i_w$313 [15:0];
+  assign \i_w$313[0].q[0]  = \i_w$313 [3:0];
+  assign \i_w$313[0].q[1]  = \i_w$313 [7:4];
+  assign \i_w$313[0].q[2]  = \i_w$313 [11:8];
+  assign \i_w$313[0].q[3]  = \i_w$313 [15:12];
+  assign \i_w$313[0].zero  = \i_w$313 [19:16];
+  assign \i_w$313[0].scale  = \i_w$313 [27:20];
+  assign \o_w$314[0]  = \i_w$313 ;
+  assign \o_w$314[0].q  = \i_w$313 [15:0];
+  assign \o_w$314[0].q[0]  = \i_w$313 [3:0];
+  assign \o_w$314[0].q[1]  = \i_w$313 [7:4];
+  assign \o_w$314[0].q[2]  = \i_w$313 [11:8];
+  assign \o_w$314[0].q[3]  = \i_w$313 [15:12];
+  assign \o_w$314[0].zero  = \i_w$313 [19:16];
+  assign \o_w$314[0].scale  = \i_w$313 [27:20];
+  assign \i_w$315[0]  = \i_w$315 ;
+  assign \i_w$315[0].q  = \i_w$315 [15:0];
+  assign \i_w$315[0].q[0]  = \i_w$315 [3:0];
+  assign \i_w$315[0].q[1]  = \i_w$315 [7:4];
+  assign \i_w$315[0].q[2]  = \i_w$315 [11:8];
+  assign \i_w$315[0].q[3]  = \i_w$315 [15:12];
+  assign \i_w$315[0].zero  = \i_w$315 [19:16];
+  assign \i_w$315[0].scale  = \i_w$315 [27:20];
+  assign \o_w$316[0]  = \i_w$315 ;
+  assign \o_w$316[0].q  = \i_w$315 [15:0];
+  assign \o_w$316[0].q[0]  = \i_w$315 [3:0];
+  assign \o_w$316[0].q[1]  = \i_w$315 [7:4];
+  assign \o_w$316[0].q[2]  = \i_w$315 [11:8];
+  assign \o_w$316[0].q[3]  = \i_w$315 [15:12];
+  assign \o_w$316[0].zero  = \i_w$315 [19:16];
+  assign \o_w$316[0].scale  = \i_w$315 [27:20];
+  assign \i_w$317[0]  = \i_w$317 ;
+  assign \i_w$317[0].q  = \i_w$317 [15:0];
+  assign \i_w$317[0].q[0]  = \i_w$317 [3:0];
+  assign \i_w$317[0].q[1]  = \i_w$317 [7:4];
+  assign \i_w$317[0].q[2]  = \i_w$317 [11:8];
+  assign \i_w$317[0].q[3]  = \i_w$317 [15:12];
+  assign \i_w$317[0].zero  = \i_w$317 [19:16];
+  assign \i_w$317[0].scale  = \i_w$317 [27:20];
+  assign \o_w$318[0]  = \i_w$317 ;
+  assign \o_w$318[0].q  = \i_w$317 [15:0];
+  assign \o_w$318[0].q[0]  = \i_w$317 [3:0];
+  assign \o_w$318[0].q[1]  = \i_w$317 [7:4];
+  assign \o_w$318[0].q[2]  = \i_w$317 [11:8];
+  assign \o_w$318[0].q[3]  = \i_w$317 [15:12];
+  assign \o_w$318[0].zero  = \i_w$317 [19:16];
+  assign \o_w$318[0].scale  = \i_w$317 [27:20];
+  assign \i_w$319[0]  = \i_w$319 ;
+  assign \i_w$319[0].q  = \i_w$319 [15:0];
+  assign \i_w$319[0].q[0]  = \i_w$319 [3:0];
+  assign \i_w$319[0].q[1]  = \i_w$319 [7:4];
+  assign \i_w$319[0].q[2]  = \i_w$319 [11:8];
+  assign \i_w$319[0].q[3]  = \i_w$319 [15:12];
+  assign \i_w$319[0].zero  = \i_w$319 [19:16];
+  assign \i_w$319[0].scale  = \i_w$319 [27:20];
+  assign \o_w$320[0]  = \i_w$319 ;
+  assign \o_w$320[0].q  = \i_w$319 [15:0];
+  assign \o_w$320[0].q[0]  = \i_w$319 [3:0];
+  assign \o_w$320[0].q[1]  = \i_w$319 [7:4];
+  assign \o_w$320[0].q[2]  = \i_w$319 [11:8];
+  assign \o_w$320[0].q[3]  = \i_w$319 [15:12];
+  assign \o_w$320[0].zero  = \i_w$319 [19:16];
+  assign \o_w$320[0].scale  = \i_w$319 [27:20];
+  assign \i_w$321[0]  = \i_w$321 ;
+  assign \i_w$321[0].q  = \i_w$321 [15:0];
+  assign \i_w$321[0].q[0]  = \i_w$321 [3:0];
+  assign \i_w$321[0].q[1]  = \i_w$321 [7:4];
+  assign \i_w$321[0].q[2]  = \i_w$321 [11:8];
+  assign \i_w$321[0].q[3]  = \i_w$321 [15:12];
+  assign \i_w$321[0].zero  = \i_w$321 [19:16];
+  assign \i_w$321[0].scale  = \i_w$321 [27:20];
+  assign \o_w$322[0]  = \i_w$321 ;
+  assign \o_w$322[0].q  = \i_w$321 [15:0];
+  assign \o_w$322[0].q[0]  = \i_w$321 [3:0];
+  assign \o_w$322[0].q[1]  = \i_w$321 [7:4];
+  assign \o_w$322[0].q[2]  = \i_w$321 [11:8];
+  assign \o_w$322[0].q[3]  = \i_w$321 [15:12];
+  assign \o_w$322[0].zero  = \i_w$321 [19:16];
+  assign \o_w$322[0].scale  = \i_w$321 [27:20];
+  assign \i_w$323[0]  = \i_w$323 ;
+  assign \i_w$323[0].q  = \i_w$323 [15:0];
+  assign \i_w$323[0].q[0]  = \i_w$323 [3:0];
+  assign \i_w$323[0].q[1]  = \i_w$323 [7:4];
+  assign \i_w$323[0].q[2]  = \i_w$323 [11:8];
+  assign \i_w$323[0].q[3]  = \i_w$323 [15:12];
+  assign \i_w$323[0].zero  = \i_w$323 [19:16];
+  assign \i_w$323[0].scale  = \i_w$323 [27:20];
+  assign \o_w$324[0]  = \i_w$323 ;
+  assign \o_w$324[0].q  = \i_w$323 [15:0];
+  assign \o_w$324[0].q[0]  = \i_w$323 [3:0];
+  assign \o_w$324[0].q[1]  = \i_w$323 [7:4];
+  assign \o_w$324[0].q[2]  = \i_w$323 [11:8];
+  assign \o_w$324[0].q[3]  = \i_w$323 [15:12];
+  assign \o_w$324[0].zero  = \i_w$323 [19:16];
+  assign \o_w$324[0].scale  = \i_w$323 [27:20];
+  assign \i_w$325[0]  = \i_w$325 ;
+  assign \i_w$325[0].q  = \i_w$325 [15:0];
+  assign \i_w$325[0].q[0]  = \i_w$325 [3:0];
+  assign \i_w$325[0].q[1]  = \i_w$325 [7:4];
+  assign \i_w$325[0].q[2]  = \i_w$325 [11:8];
+  assign \i_w$325[0].q[3]  = \i_w$325 [15:12];
+  assign \i_w$325[0].zero  = \i_w$325 [19:16];
+  assign \i_w$325[0].scale  = \i_w$325 [27:20];
+  assign \o_w$326[0]  = \i_w$325 ;
+  assign \o_w$326[0].q  = \i_w$325 [15:0];
+  assign \o_w$326[0].q[0]  = \i_w$325 [3:0];
+  assign \o_w$326[0].q[1]  = \i_w$325 [7:4];
+  assign \o_w$326[0].q[2]  = \i_w$325 [11:8];
+  assign \o_w$326[0].q[3]  = \i_w$325 [15:12];
+  assign \o_w$326[0].zero  = \i_w$325 [19:16];
+  assign \o_w$326[0].scale  = \i_w$325 [27:20];
+  assign \w4_eff.q  = w4_eff[15:0];
+  assign \w4_eff.q[0]  = w4_eff[3:0];
+  assign \w4_eff.q[1]  = w4_eff[7:4];
+  assign \w4_eff.q[2]  = w4_eff[11:8];
+  assign \w4_eff.q[3]  = w4_eff[15:12];
+  assign \w4_eff.zero  = w4_eff[19:16];
+  assign \w4_eff.scale  = w4_eff[27:20];
+  assign \w4_held.q  = w4_held[15:0];
+  assign \w4_held.q[0]  = w4_held[3:0];
+  assign \w4_held.q[1]  = w4_held[7:4];
+  assign \w4_held.q[2]  = w4_held[11:8];
+  assign \w4_held.q[3]  = w4_held[15:12];
+  assign \w4_held.zero  = w4_held[19:16];
+  assign \w4_held.scale  = w4_held[27:20];
+  assign \i_w$329[0]  = \i_w$329 ;
+  assign \i_w$329[0].q  = \i_w$329 [15:0];
+  assign \i_w$329[0].q[0]  = \i_w$329 [3:0];
+  assign \i_w$329[0].q[1]  = \i_w$329 [7:4];
+  assign \i_w$329[0].q[2]  = \i_w$329 [11:8];
+  assign \i_w$329[0].q[3]  = \i_w$329 [15:12];
+  assign \i_w$329[0].zero  = \i_w$329 [19:16];
+  assign \i_w$329[0].scale  = \i_w$329 [27:20];
+  assign \w4_held_d3.q  = \i_w$329 [15:0];
+  assign \w4_held_d3.q[0]  = \i_w$329 [3:0];
+  assign \w4_held_d3.q[1]  = \i_w$329 [7:4];
+  assign \w4_held_d3.q[2]  = \i_w$329 [11:8];
+  assign \w4_held_d3.q[3]  = \i_w$329 [15:12];
+  assign \w4_held_d3.zero  = \i_w$329 [19:16];
+  assign \w4_held_d3.scale  = \i_w$329 [27:20];
+  assign \i_w$331[0]  = \i_w$331 ;
+  assign \i_w$331[0].q  = \i_w$331 [15:0];
+  assign \i_w$331[0].q[0]  = \i_w$331 [3:0];
+  assign \i_w$331[0].q[1]  = \i_w$331 [7:4];
+  assign \i_w$331[0].q[2]  = \i_w$331 [11:8];
+  assign \i_w$331[0].q[3]  = \i_w$331 [15:12];
+  assign \i_w$331[0].zero  = \i_w$331 [19:16];
+  assign \i_w$331[0].scale  = \i_w$331 [27:20];
+  assign \o_w$332[0]  = \i_w$331 ;
+  assign \o_w$332[0].q  = \i_w$331 [15:0];
+  assign \o_w$332[0].q[0]  = \i_w$331 [3:0];
+  assign \o_w$332[0].q[1]  = \i_w$331 [7:4];
+  assign \o_w$332[0].q[2]  = \i_w$331 [11:8];
+  assign \o_w$332[0].q[3]  = \i_w$331 [15:12];
+  assign \o_w$332[0].zero  = \i_w$331 [19:16];
+  assign \o_w$332[0].scale  = \i_w$331 [27:20];
+  assign \i_w$333[0]  = \i_w$333 ;
+  assign \i_w$333[0].q  = \i_w$333 [15:0];
+  assign \i_w$333[0].q[0]  = \i_w$333 [3:0];
+  assign \i_w$333[0].q[1]  = \i_w$333 [7:4];
+  assign \i_w$333[0].q[2]  = \i_w$333 [11:8];
+  assign \i_w$333[0].q[3]  = \i_w$333 [15:12];
+  assign \i_w$333[0].zero  = \i_w$333 [19:16];
+  assign \i_w$333[0].scale  = \i_w$333 [27:20];
+  assign \o_w$334[0]  = \i_w$333 ;
+  assign \o_w$334[0].q  = \i_w$333 [15:0];
+  assign \o_w$334[0].q[0]  = \i_w$333 [3:0];
+  assign \o_w$334[0].q[1]  = \i_w$333 [7:4];
+  assign \o_w$334[0].q[2]  = \i_w$333 [11:8];
+  assign \o_w$334[0].q[3]  = \i_w$333 [15:12];
+  assign \o_w$334[0].zero  = \i_w$333 [19:16];
+  assign \o_w$334[0].scale  = \i_w$333 [27:20];
+  assign \i_w$335[0]  = \i_w$335 ;
+  assign \i_w$335[0].q  = \i_w$335 [15:0];
+  assign \i_w$335[0].q[0]  = \i_w$335 [3:0];
+  assign \i_w$335[0].q[1]  = \i_w$335 [7:4];
+  assign \i_w$335[0].q[2]  = \i_w$335 [11:8];
+  assign \i_w$335[0].q[3]  = \i_w$335 [15:12];
+  assign \i_w$335[0].zero  = \i_w$335 [19:16];
+  assign \i_w$335[0].scale  = \i_w$335 [27:20];
+  assign \o_w$336[0]  = \i_w$335 ;
+  assign \o_w$336[0].q  = \i_w$335 [15:0];
+  assign \o_w$336[0].q[0]  = \i_w$335 [3:0];
+  assign \o_w$336[0].q[1]  = \i_w$335 [7:4];
+  assign \o_w$336[0].q[2]  = \i_w$335 [11:8];
+  assign \o_w$336[0].q[3]  = \i_w$335 [15:12];
+  assign \o_w$336[0].zero  = \i_w$335 [19:16];
+  assign \o_w$336[0].scale  = \i_w$335 [27:20];
+  assign \i_w$337[0]  = \i_w$337 ;
+  assign \i_w$337[0].q  = \i_w$337 [15:0];
+  assign \i_w$337[0].q[0]  = \i_w$337 [3:0];
+  assign \i_w$337[0].q[1]  = \i_w$337 [7:4];
+  assign \i_w$337[0].q[2]  = \i_w$337 [11:8];
+  assign \i_w$337[0].q[3]  = \i_w$337 [15:12];
+  assign \i_w$337[0].zero  = \i_w$337 [19:16];
+  assign \i_w$337[0].scale  = \i_w$337 [27:20];
+  assign \o_w$338[0]  = \i_w$337 ;
+  assign \o_w$338[0].q  = \i_w$337 [15:0];
+  assign \o_w$338[0].q[0]  = \i_w$337 [3:0];
+  assign \o_w$338[0].q[1]  = \i_w$337 [7:4];
+  assign \o_w$338[0].q[2]  = \i_w$337 [11:8];
+  assign \o_w$338[0].q[3]  = \i_w$337 [15:12];
+  assign \o_w$338[0].zero  = \i_w$337 [19:16];
+  assign \o_w$338[0].scale  = \i_w$337 [27:20];
+  assign \i_w$339[0]  = \i_w$339 ;
+  assign \i_w$339[0].q  = \i_w$339 [15:0];
+  assign \i_w$339[0].q[0]  = \i_w$339 [3:0];
+  assign \i_w$339[0].q[1]  = \i_w$339 [7:4];
+  assign \i_w$339[0].q[2]  = \i_w$339 [11:8];
+  assign \i_w$339[0].q[3]  = \i_w$339 [15:12];
+  assign \i_w$339[0].zero  = \i_w$339 [19:16];
+  assign \i_w$339[0].scale  = \i_w$339 [27:20];
+  assign \o_w$340[0]  = \i_w$339 ;
+  assign \o_w$340[0].q  = \i_w$339 [15:0];
+  assign \o_w$340[0].q[0]  = \i_w$339 [3:0];
+  assign \o_w$340[0].q[1]  = \i_w$339 [7:4];
+  assign \o_w$340[0].q[2]  = \i_w$339 [11:8];
+  assign \o_w$340[0].q[3]  = \i_w$339 [15:12];
+  assign \o_w$340[0].zero  = \i_w$339 [19:16];
+  assign \o_w$340[0].scale  = \i_w$339 [27:20];
+  assign \i_w$341[0]  = \i_w$341 ;
+  assign \i_w$341[0].q  = \i_w$341 [15:0];
+  assign \i_w$341[0].q[0]  = \i_w$341 [3:0];
+  assign \i_w$341[0].q[1]  = \i_w$341 [7:4];
+  assign \i_w$341[0].q[2]  = \i_w$341 [11:8];
+  assign \i_w$341[0].q[3]  = \i_w$341 [15:12];
+  assign \i_w$341[0].zero  = \i_w$341 [19:16];
+  assign \i_w$341[0].scale  = \i_w$341 [27:20];
+  assign \o_w$342[0]  = \i_w$341 ;
+  assign \o_w$342[0].q  = \i_w$341 [15:0];
+  assign \o_w$342[0].q[0]  = \i_w$341 [3:0];
+  assign \o_w$342[0].q[1]  = \i_w$341 [7:4];
+  assign \o_w$342[0].q[2]  = \i_w$341 [11:8];
+  assign \o_w$342[0].q[3]  = \i_w$341 [15:12];
+  assign \o_w$342[0].zero  = \i_w$341 [19:16];
+  assign \o_w$342[0].scale  = \i_w$341 [27:20];
+  assign \i_w$343[0]  = \i_w$343 ;
+  assign \i_w$343[0].q  = \i_w$343 [15:0];
+  assign \i_w$343[0].q[0]  = \i_w$343 [3:0];
+  assign \i_w$343[0].q[1]  = \i_w$343 [7:4];
+  assign \i_w$343[0].q[2]  = \i_w$343 [11:8];
+  assign \i_w$343[0].q[3]  = \i_w$343 [15:12];
+  assign \i_w$343[0].zero  = \i_w$343 [19:16];
+  assign \i_w$343[0].scale  = \i_w$343 [27:20];
+  assign \o_w$344[0]  = \i_w$343 ;
+  assign \o_w$344[0].q  = \i_w$343 [15:0];
+  assign \o_w$344[0].q[0]  = \i_w$343 [3:0];
+  assign \o_w$344[0].q[1]  = \i_w$343 [7:4];
+  assign \o_w$344[0].q[2]  = \i_w$343 [11:8];
+  assign \o_w$344[0].q[3]  = \i_w$343 [15:12];
+  assign \o_w$344[0].zero  = \i_w$343 [19:16];
+  assign \o_w$344[0].scale  = \i_w$343 [27:20];
+  assign \w5_eff.q  = w5_eff[15:0];
+  assign \w5_eff.q[0]  = w5_eff[3:0];
+  assign \w5_eff.q[1]  = w5_eff[7:4];
+  assign \w5_eff.q[2]  = w5_eff[11:8];
+  assign \w5_eff.q[3]  = w5_eff[15:12];
+  assign \w5_eff.zero  = w5_eff[19:16];
+  assign \w5_eff.scale  = w5_eff[27:20];
+  assign \w5_held.q  = w5_held[15:0];
+  assign \w5_held.q[0]  = w5_held[3:0];
+  assign \w5_held.q[1]  = w5_held[7:4];
+  assign \w5_held.q[2]  = w5_held[11:8];
+  assign \w5_held.q[3]  = w5_held[15:12];
+  assign \w5_held.zero  = w5_held[19:16];
+  assign \w5_held.scale  = w5_held[27:20];
+  assign \i_w$347[0]  = \i_w$347 ;
+  assign \i_w$347[0].q  = \i_w$347 [15:0];
+  assign \i_w$347[0].q[0]  = \i_w$347 [3:0];
+  assign \i_w$347[0].q[1]  = \i_w$347 [7:4];
+  assign \i_w$347[0].q[2]  = \i_w$347 [11:8];
+  assign \i_w$347[0].q[3]  = \i_w$347 [15:12];
+  assign \i_w$347[0].zero  = \i_w$347 [19:16];
+  assign \i_w$347[0].scale  = \i_w$347 [27:20];
+  assign \w5_held_d4.q  = \i_w$347 [15:0];
+  assign \w5_held_d4.q[0]  = \i_w$347 [3:0];
+  assign \w5_held_d4.q[1]  = \i_w$347 [7:4];
+  assign \w5_held_d4.q[2]  = \i_w$347 [11:8];
+  assign \w5_held_d4.q[3]  = \i_w$347 [15:12];
+  assign \w5_held_d4.zero  = \i_w$347 [19:16];
+  assign \w5_held_d4.scale  = \i_w$347 [27:20];
+  assign \i_w$349[0]  = \i_w$349 ;
+  assign \i_w$349[0].q  = \i_w$349 [15:0];
+  assign \i_w$349[0].q[0]  = \i_w$349 [3:0];
+  assign \i_w$349[0].q[1]  = \i_w$349 [7:4];
+  assign \i_w$349[0].q[2]  = \i_w$349 [11:8];
+  assign \i_w$349[0].q[3]  = \i_w$349 [15:12];
+  assign \i_w$349[0].zero  = \i_w$349 [19:16];
+  assign \i_w$349[0].scale  = \i_w$349 [27:20];
+  assign \o_w$350[0]  = \i_w$349 ;
+  assign \o_w$350[0].q  = \i_w$349 [15:0];
+  assign \o_w$350[0].q[0]  = \i_w$349 [3:0];
+  assign \o_w$350[0].q[1]  = \i_w$349 [7:4];
+  assign \o_w$350[0].q[2]  = \i_w$349 [11:8];
+  assign \o_w$350[0].q[3]  = \i_w$349 [15:12];
+  assign \o_w$350[0].zero  = \i_w$349 [19:16];
+  assign \o_w$350[0].scale  = \i_w$349 [27:20];
+  assign \i_w$351[0]  = \i_w$351 ;
+  assign \i_w$351[0].q  = \i_w$351 [15:0];
+  assign \i_w$351[0].q[0]  = \i_w$351 [3:0];
+  assign \i_w$351[0].q[1]  = \i_w$351 [7:4];
+  assign \i_w$351[0].q[2]  = \i_w$351 [11:8];
+  assign \i_w$351[0].q[3]  = \i_w$351 [15:12];
+  assign \i_w$351[0].zero  = \i_w$351 [19:16];
+  assign \i_w$351[0].scale  = \i_w$351 [27:20];
+  assign \o_w$352[0]  = \i_w$351 ;
+  assign \o_w$352[0].q  = \i_w$351 [15:0];
+  assign \o_w$352[0].q[0]  = \i_w$351 [3:0];
+  assign \o_w$352[0].q[1]  = \i_w$351 [7:4];
+  assign \o_w$352[0].q[2]  = \i_w$351 [11:8];
+  assign \o_w$352[0].q[3]  = \i_w$351 [15:12];
+  assign \o_w$352[0].zero  = \i_w$351 [19:16];
+  assign \o_w$352[0].scale  = \i_w$351 [27:20];
+  assign \i_w$353[0]  = \i_w$353 ;
+  assign \i_w$353[0].q  = \i_w$353 [15:0];
+  assign \i_w$353[0].q[0]  = \i_w$353 [3:0];
+  assign \i_w$353[0].q[1]  = \i_w$353 [7:4];
+  assign \i_w$353[0].q[2]  = \i_w$353 [11:8];
+  assign \i_w$353[0].q[3]  = \i_w$353 [15:12];
+  assign \i_w$353[0].zero  = \i_w$353 [19:16];
+  assign \i_w$353[0].scale  = \i_w$353 [27:20];
+  assign \o_w$354[0]  = \i_w$353 ;
+  assign \o_w$354[0].q  = \i_w$353 [15:0];
+  assign \o_w$354[0].q[0]  = \i_w$353 [3:0];
+  assign \o_w$354[0].q[1]  = \i_w$353 [7:4];
+  assign \o_w$354[0].q[2]  = \i_w$353 [11:8];
+  assign \o_w$354[0].q[3]  = \i_w$353 [15:12];
+  assign \o_w$354[0].zero  = \i_w$353 [19:16];
+  assign \o_w$354[0].scale  = \i_w$353 [27:20];
+  assign \i_w$355[0]  = \i_w$355 ;
+  assign \i_w$355[0].q  = \i_w$355 [15:0];
+  assign \i_w$355[0].q[0]  = \i_w$355 [3:0];
+  assign \i_w$355[0].q[1]  = \i_w$355 [7:4];
+  assign \i_w$355[0].q[2]  = \i_w$355 [11:8];
+  assign \i_w$355[0].q[3]  = \i_w$355 [15:12];
+  assign \i_w$355[0].zero  = \i_w$355 [19:16];
+  assign \i_w$355[0].scale  = \i_w$355 [27:20];
+  assign \o_w$356[0]  = \i_w$355 ;
+  assign \o_w$356[0].q  = \i_w$355 [15:0];
+  assign \o_w$356[0].q[0]  = \i_w$355 [3:0];
+  assign \o_w$356[0].q[1]  = \i_w$355 [7:4];
+  assign \o_w$356[0].q[2]  = \i_w$355 [11:8];
+  assign \o_w$356[0].q[3]  = \i_w$355 [15:12];
+  assign \o_w$356[0].zero  = \i_w$355 [19:16];
+  assign \o_w$356[0].scale  = \i_w$355 [27:20];
+  assign \i_w$357[0]  = \i_w$357 ;
+  assign \i_w$357[0].q  = \i_w$357 [15:0];
+  assign \i_w$357[0].q[0]  = \i_w$357 [3:0];
+  assign \i_w$357[0].q[1]  = \i_w$357 [7:4];
+  assign \i_w$357[0].q[2]  = \i_w$357 [11:8];
+  assign \i_w$357[0].q[3]  = \i_w$357 [15:12];
+  assign \i_w$357[0].zero  = \i_w$357 [19:16];
+  assign \i_w$357[0].scale  = \i_w$357 [27:20];
+  assign \o_w$358[0]  = \i_w$357 ;
+  assign \o_w$358[0].q  = \i_w$357 [15:0];
+  assign \o_w$358[0].q[0]  = \i_w$357 [3:0];
+  assign \o_w$358[0].q[1]  = \i_w$357 [7:4];
+  assign \o_w$358[0].q[2]  = \i_w$357 [11:8];
+  assign \o_w$358[0].q[3]  = \i_w$357 [15:12];
+  assign \o_w$358[0].zero  = \i_w$357 [19:16];
+  assign \o_w$358[0].scale  = \i_w$357 [27:20];
+  assign \i_w$359[0]  = \i_w$359 ;
+  assign \i_w$359[0].q  = \i_w$359 [15:0];
+  assign \i_w$359[0].q[0]  = \i_w$359 [3:0];
+  assign \i_w$359[0].q[1]  = \i_w$359 [7:4];
+  assign \i_w$359[0].q[2]  = \i_w$359 [11:8];
+  assign \i_w$359[0].q[3]  = \i_w$359 [15:12];
+  assign \i_w$359[0].zero  = \i_w$359 [19:16];
+  assign \i_w$359[0].scale  = \i_w$359 [27:20];
+  assign \o_w$360[0]  = \i_w$359 ;
+  assign \o_w$360[0].q  = \i_w$359 [15:0];
+  assign \o_w$360[0].q[0]  = \i_w$359 [3:0];
+  assign \o_w$360[0].q[1]  = \i_w$359 [7:4];
+  assign \o_w$360[0].q[2]  = \i_w$359 [11:8];
+  assign \o_w$360[0].q[3]  = \i_w$359 [15:12];
+  assign \o_w$360[0].zero  = \i_w$359 [19:16];
+  assign \o_w$360[0].scale  = \i_w$359 [27:20];
+  assign \i_w$361[0]  = \i_w$361 ;
+  assign \i_w$361[0].q  = \i_w$361 [15:0];
+  assign \i_w$361[0].q[0]  = \i_w$361 [3:0];
+  assign \i_w$361[0].q[1]  = \i_w$361 [7:4];
+  assign \i_w$361[0].q[2]  = \i_w$361 [11:8];
+  assign \i_w$361[0].q[3]  = \i_w$361 [15:12];
+  assign \i_w$361[0].zero  = \i_w$361 [19:16];
+  assign \i_w$361[0].scale  = \i_w$361 [27:20];
+  assign \o_w$362[0]  = \i_w$361 ;
+  assign \o_w$362[0].q  = \i_w$361 [15:0];
+  assign \o_w$362[0].q[0]  = \i_w$361 [3:0];
+  assign \o_w$362[0].q[1]  = \i_w$361 [7:4];
+  assign \o_w$362[0].q[2]  = \i_w$361 [11:8];
+  assign \o_w$362[0].q[3]  = \i_w$361 [15:12];
+  assign \o_w$362[0].zero  = \i_w$361 [19:16];
+  assign \o_w$362[0].scale  = \i_w$361 [27:20];
+  assign \w6_eff.q  = w6_eff[15:0];
+  assign \w6_eff.q[0]  = w6_eff[3:0];
+  assign \w6_eff.q[1]  = w6_eff[7:4];
+  assign \w6_eff.q[2]  = w6_eff[11:8];
+  assign \w6_eff.q[3]  = w6_eff[15:12];
+  assign \w6_eff.zero  = w6_eff[19:16];
+  assign \w6_eff.scale  = w6_eff[27:20];
+  assign \w6_held.q  = w6_held[15:0];
+  assign \w6_held.q[0]  = w6_held[3:0];
+  assign \w6_held.q[1]  = w6_held[7:4];
+  assign \w6_held.q[2]  = w6_held[11:8];
+  assign \w6_held.q[3]  = w6_held[15:12];
+  assign \w6_held.zero  = w6_held[19:16];
+  assign \w6_held.scale  = w6_held[27:20];
+  assign \i_w$365[0]  = \i_w$365 ;
+  assign \i_w$365[0].q  = \i_w$365 [15:0];
+  assign \i_w$365[0].q[0]  = \i_w$365 [3:0];
+  assign \i_w$365[0].q[1]  = \i_w$365 [7:4];
+  assign \i_w$365[0].q[2]  = \i_w$365 [11:8];
+  assign \i_w$365[0].q[3]  = \i_w$365 [15:12];
+  assign \i_w$365[0].zero  = \i_w$365 [19:16];
+  assign \i_w$365[0].scale  = \i_w$365 [27:20];
+  assign \w6_held_d5.q  = \i_w$365 [15:0];
+  assign \w6_held_d5.q[0]  = \i_w$365 [3:0];
+  assign \w6_held_d5.q[1]  = \i_w$365 [7:4];
+  assign \w6_held_d5.q[2]  = \i_w$365 [11:8];
+  assign \w6_held_d5.q[3]  = \i_w$365 [15:12];
+  assign \w6_held_d5.zero  = \i_w$365 [19:16];
+  assign \w6_held_d5.scale  = \i_w$365 [27:20];
+  assign \i_w$367[0]  = \i_w$367 ;
+  assign \i_w$367[0].q  = \i_w$367 [15:0];
+  assign \i_w$367[0].q[0]  = \i_w$367 [3:0];
+  assign \i_w$367[0].q[1]  = \i_w$367 [7:4];
+  assign \i_w$367[0].q[2]  = \i_w$367 [11:8];
+  assign \i_w$367[0].q[3]  = \i_w$367 [15:12];
+  assign \i_w$367[0].zero  = \i_w$367 [19:16];
+  assign \i_w$367[0].scale  = \i_w$367 [27:20];
+  assign \o_w$368[0]  = \i_w$367 ;
+  assign \o_w$368[0].q  = \i_w$367 [15:0];
+  assign \o_w$368[0].q[0]  = \i_w$367 [3:0];
+  assign \o_w$368[0].q[1]  = \i_w$367 [7:4];
+  assign \o_w$368[0].q[2]  = \i_w$367 [11:8];
+  assign \o_w$368[0].q[3]  = \i_w$367 [15:12];
+  assign \o_w$368[0].zero  = \i_w$367 [19:16];
+  assign \o_w$368[0].scale  = \i_w$367 [27:20];
+  assign \i_w$369[0]  = \i_w$369 ;
+  assign \i_w$369[0].q  = \i_w$369 [15:0];
+  assign \i_w$369[0].q[0]  = \i_w$369 [3:0];
+  assign \i_w$369[0].q[1]  = \i_w$369 [7:4];
+  assign \i_w$369[0].q[2]  = \i_w$369 [11:8];
+  assign \i_w$369[0].q[3]  = \i_w$369 [15:12];
+  assign \i_w$369[0].zero  = \i_w$369 [19:16];
+  assign \i_w$369[0].scale  = \i_w$369 [27:20];
+  assign \o_w$370[0]  = \i_w$369 ;
+  assign \o_w$370[0].q  = \i_w$369 [15:0];
+  assign \o_w$370[0].q[0]  = \i_w$369 [3:0];
+  assign \o_w$370[0].q[1]  = \i_w$369 [7:4];
+  assign \o_w$370[0].q[2]  = \i_w$369 [11:8];
+  assign \o_w$370[0].q[3]  = \i_w$369 [15:12];
+  assign \o_w$370[0].zero  = \i_w$369 [19:16];
+  assign \o_w$370[0].scale  = \i_w$369 [27:20];
+  assign \i_w$371[0]  = \i_w$371 ;
+  assign \i_w$371[0].q  = \i_w$371 [15:0];
+  assign \i_w$371[0].q[0]  = \i_w$371 [3:0];
+  assign \i_w$371[0].q[1]  = \i_w$371 [7:4];
+  assign \i_w$371[0].q[2]  = \i_w$371 [11:8];
+  assign \i_w$371[0].q[3]  = \i_w$371 [15:12];
+  assign \i_w$371[0].zero  = \i_w$371 [19:16];
+  assign \i_w$371[0].scale  = \i_w$371 [27:20];
+  assign \o_w$372[0]  = \i_w$371 ;
+  assign \o_w$372[0].q  = \i_w$371 [15:0];
+  assign \o_w$372[0].q[0]  = \i_w$371 [3:0];
+  assign \o_w$372[0].q[1]  = \i_w$371 [7:4];
+  assign \o_w$372[0].q[2]  = \i_w$371 [11:8];
+  assign \o_w$372[0].q[3]  = \i_w$371 [15:12];
+  assign \o_w$372[0].zero  = \i_w$371 [19:16];
+  assign \o_w$372[0].scale  = \i_w$371 [27:20];
+  assign \i_w$373[0]  = \i_w$373 ;
+  assign \i_w$373[0].q  = \i_w$373 [15:0];
+  assign \i_w$373[0].q[0]  = \i_w$373 [3:0];
+  assign \i_w$373[0].q[1]  = \i_w$373 [7:4];
+  assign \i_w$373[0].q[2]  = \i_w$373 [11:8];
+  assign \i_w$373[0].q[3]  = \i_w$373 [15:12];
+  assign \i_w$373[0].zero  = \i_w$373 [19:16];
+  assign \i_w$373[0].scale  = \i_w$373 [27:20];
+  assign \o_w$374[0]  = \i_w$373 ;
+  assign \o_w$374[0].q  = \i_w$373 [15:0];
+  assign \o_w$374[0].q[0]  = \i_w$373 [3:0];
+  assign \o_w$374[0].q[1]  = \i_w$373 [7:4];
+  assign \o_w$374[0].q[2]  = \i_w$373 [11:8];
+  assign \o_w$374[0].q[3]  = \i_w$373 [15:12];
+  assign \o_w$374[0].zero  = \i_w$373 [19:16];
+  assign \o_w$374[0].scale  = \i_w$373 [27:20];
+  assign \i_w$375[0]  = \i_w$375 ;
+  assign \i_w$375[0].q  = \i_w$375 [15:0];
+  assign \i_w$375[0].q[0]  = \i_w$375 [3:0];
+  assign \i_w$375[0].q[1]  = \i_w$375 [7:4];
+  assign \i_w$375[0].q[2]  = \i_w$375 [11:8];
+  assign \i_w$375[0].q[3]  = \i_w$375 [15:12];
+  assign \i_w$375[0].zero  = \i_w$375 [19:16];
+  assign \i_w$375[0].scale  = \i_w$375 [27:20];
+  assign \o_w$376[0]  = \i_w$375 ;
+  assign \o_w$376[0].q  = \i_w$375 [15:0];
+  assign \o_w$376[0].q[0]  = \i_w$375 [3:0];
+  assign \o_w$376[0].q[1]  = \i_w$375 [7:4];
+  assign \o_w$376[0].q[2]  = \i_w$375 [11:8];
+  assign \o_w$376[0].q[3]  = \i_w$375 [15:12];
+  assign \o_w$376[0].zero  = \i_w$375 [19:16];
+  assign \o_w$376[0].scale  = \i_w$375 [27:20];
+  assign \i_w$377[0]  = \i_w$377 ;
+  assign \i_w$377[0].q  = \i_w$377 [15:0];
+  assign \i_w$377[0].q[0]  = \i_w$377 [3:0];
+  assign \i_w$377[0].q[1]  = \i_w$377 [7:4];
+  assign \i_w$377[0].q[2]  = \i_w$377 [11:8];
+  assign \i_w$377[0].q[3]  = \i_w$377 [15:12];
+  assign \i_w$377[0].zero  = \i_w$377 [19:16];
+  assign \i_w$377[0].scale  = \i_w$377 [27:20];
+  assign \o_w$378[0]  = \i_w$377 ;
+  assign \o_w$378[0].q  = \i_w$377 [15:0];
+  assign \o_w$378[0].q[0]  = \i_w$377 [3:0];
+  assign \o_w$378[0].q[1]  = \i_w$377 [7:4];
+  assign \o_w$378[0].q[2]  = \i_w$377 [11:8];
+  assign \o_w$378[0].q[3]  = \i_w$377 [15:12];
+  assign \o_w$378[0].zero  = \i_w$377 [19:16];
+  assign \o_w$378[0].scale  = \i_w$377 [27:20];
+  assign \i_w$379[0]  = \i_w$379 ;
+  assign \i_w$379[0].q  = \i_w$379 [15:0];
+  assign \i_w$379[0].q[0]  = \i_w$379 [3:0];
+  assign \i_w$379[0].q[1]  = \i_w$379 [7:4];
+  assign \i_w$379[0].q[2]  = \i_w$379 [11:8];
+  assign \i_w$379[0].q[3]  = \i_w$379 [15:12];
+  assign \i_w$379[0].zero  = \i_w$379 [19:16];
+  assign \i_w$379[0].scale  = \i_w$379 [27:20];
+  assign \o_w$380[0]  = \i_w$379 ;
+  assign \o_w$380[0].q  = \i_w$379 [15:0];
+  assign \o_w$380[0].q[0]  = \i_w$379 [3:0];
+  assign \o_w$380[0].q[1]  = \i_w$379 [7:4];
+  assign \o_w$380[0].q[2]  = \i_w$379 [11:8];
+  assign \o_w$380[0].q[3]  = \i_w$379 [15:12];
+  assign \o_w$380[0].zero  = \i_w$379 [19:16];
+  assign \o_w$380[0].scale  = \i_w$379 [27:20];
+  assign \w7_eff.q  = w7_eff[15:0];
+  assign \w7_eff.q[0]  = w7_eff[3:0];
+  assign \w7_eff.q[1]  = w7_eff[7:4];
+  assign \w7_eff.q[2]  = w7_eff[11:8];
+  assign \w7_eff.q[3]  = w7_eff[15:12];
+  assign \w7_eff.zero  = w7_eff[19:16];
+  assign \w7_eff.scale  = w7_eff[27:20];
+  assign \w7_held.q  = w7_held[15:0];
+  assign \w7_held.q[0]  = w7_held[3:0];
+  assign \w7_held.q[1]  = w7_held[7:4];
+  assign \w7_held.q[2]  = w7_held[11:8];
+  assign \w7_held.q[3]  = w7_held[15:12];
+  assign \w7_held.zero  = w7_held[19:16];
+  assign \w7_held.scale  = w7_held[27:20];
+  assign \i_w$383[0]  = \i_w$383 ;
+  assign \i_w$383[0].q  = \i_w$383 [15:0];
+  assign \i_w$383[0].q[0]  = \i_w$383 [3:0];
+  assign \i_w$383[0].q[1]  = \i_w$383 [7:4];
+  assign \i_w$383[0].q[2]  = \i_w$383 [11:8];
+  assign \i_w$383[0].q[3]  = \i_w$383 [15:12];
+  assign \i_w$383[0].zero  = \i_w$383 [19:16];
+  assign \i_w$383[0].scale  = \i_w$383 [27:20];
+  assign \w7_held_d6.q  = \i_w$383 [15:0];
+  assign \w7_held_d6.q[0]  = \i_w$383 [3:0];
+  assign \w7_held_d6.q[1]  = \i_w$383 [7:4];
+  assign \w7_held_d6.q[2]  = \i_w$383 [11:8];
+  assign \w7_held_d6.q[3]  = \i_w$383 [15:12];
+  assign \w7_held_d6.zero  = \i_w$383 [19:16];
+  assign \w7_held_d6.scale  = \i_w$383 [27:20];
+  assign \i_w$385[0]  = \i_w$385 ;
+  assign \i_w$385[0].q  = \i_w$385 [15:0];
+  assign \i_w$385[0].q[0]  = \i_w$385 [3:0];
+  assign \i_w$385[0].q[1]  = \i_w$385 [7:4];
+  assign \i_w$385[0].q[2]  = \i_w$385 [11:8];
+  assign \i_w$385[0].q[3]  = \i_w$385 [15:12];
+  assign \i_w$385[0].zero  = \i_w$385 [19:16];
+  assign \i_w$385[0].scale  = \i_w$385 [27:20];
+  assign \o_w$386[0]  = \i_w$385 ;
+  assign \o_w$386[0].q  = \i_w$385 [15:0];
+  assign \o_w$386[0].q[0]  = \i_w$385 [3:0];
+  assign \o_w$386[0].q[1]  = \i_w$385 [7:4];
+  assign \o_w$386[0].q[2]  = \i_w$385 [11:8];
+  assign \o_w$386[0].q[3]  = \i_w$385 [15:12];
+  assign \o_w$386[0].zero  = \i_w$385 [19:16];
+  assign \o_w$386[0].scale  = \i_w$385 [27:20];
+  assign \i_w$387[0]  = \i_w$387 ;
+  assign \i_w$387[0].q  = \i_w$387 [15:0];
+  assign \i_w$387[0].q[0]  = \i_w$387 [3:0];
+  assign \i_w$387[0].q[1]  = \i_w$387 [7:4];
+  assign \i_w$387[0].q[2]  = \i_w$387 [11:8];
+  assign \i_w$387[0].q[3]  = \i_w$387 [15:12];
+  assign \i_w$387[0].zero  = \i_w$387 [19:16];
+  assign \i_w$387[0].scale  = \i_w$387 [27:20];
+  assign \o_w$388[0]  = \i_w$387 ;
+  assign \o_w$388[0].q  = \i_w$387 [15:0];
+  assign \o_w$388[0].q[0]  = \i_w$387 [3:0];
+  assign \o_w$388[0].q[1]  = \i_w$387 [7:4];
+  assign \o_w$388[0].q[2]  = \i_w$387 [11:8];
+  assign \o_w$388[0].q[3]  = \i_w$387 [15:12];
+  assign \o_w$388[0].zero  = \i_w$387 [19:16];
+  assign \o_w$388[0].scale  = \i_w$387 [27:20];
+  assign \i_w$389[0]  = \i_w$389 ;
+  assign \i_w$389[0].q  = \i_w$389 [15:0];
+  assign \i_w$389[0].q[0]  = \i_w$389 [3:0];
+  assign \i_w$389[0].q[1]  = \i_w$389 [7:4];
+  assign \i_w$389[0].q[2]  = \i_w$389 [11:8];
+  assign \i_w$389[0].q[3]  = \i_w$389 [15:12];
+  assign \i_w$389[0].zero  = \i_w$389 [19:16];
+  assign \i_w$389[0].scale  = \i_w$389 [27:20];
+  assign \o_w$390[0]  = \i_w$389 ;
+  assign \o_w$390[0].q  = \i_w$389 [15:0];
+  assign \o_w$390[0].q[0]  = \i_w$389 [3:0];
+  assign \o_w$390[0].q[1]  = \i_w$389 [7:4];
+  assign \o_w$390[0].q[2]  = \i_w$389 [11:8];
+  assign \o_w$390[0].q[3]  = \i_w$389 [15:12];
+  assign \o_w$390[0].zero  = \i_w$389 [19:16];
+  assign \o_w$390[0].scale  = \i_w$389 [27:20];
+  assign \i_w$391[0]  = \i_w$391 ;
+  assign \i_w$391[0].q  = \i_w$391 [15:0];
+  assign \i_w$391[0].q[0]  = \i_w$391 [3:0];
+  assign \i_w$391[0].q[1]  = \i_w$391 [7:4];
+  assign \i_w$391[0].q[2]  = \i_w$391 [11:8];
+  assign \i_w$391[0].q[3]  = \i_w$391 [15:12];
+  assign \i_w$391[0].zero  = \i_w$391 [19:16];
+  assign \i_w$391[0].scale  = \i_w$391 [27:20];
+  assign \o_w$392[0]  = \i_w$391 ;
+  assign \o_w$392[0].q  = \i_w$391 [15:0];
+  assign \o_w$392[0].q[0]  = \i_w$391 [3:0];
+  assign \o_w$392[0].q[1]  = \i_w$391 [7:4];
+  assign \o_w$392[0].q[2]  = \i_w$391 [11:8];
+  assign \o_w$392[0].q[3]  = \i_w$391 [15:12];
+  assign \o_w$392[0].zero  = \i_w$391 [19:16];
+  assign \o_w$392[0].scale  = \i_w$391 [27:20];
+  assign \i_w$393[0]  = \i_w$393 ;
+  assign \i_w$393[0].q  = \i_w$393 [15:0];
+  assign \i_w$393[0].q[0]  = \i_w$393 [3:0];
+  assign \i_w$393[0].q[1]  = \i_w$393 [7:4];
+  assign \i_w$393[0].q[2]  = \i_w$393 [11:8];
+  assign \i_w$393[0].q[3]  = \i_w$393 [15:12];
+  assign \i_w$393[0].zero  = \i_w$393 [19:16];
+  assign \i_w$393[0].scale  = \i_w$393 [27:20];
+  assign \o_w$394[0]  = \i_w$393 ;
+  assign \o_w$394[0].q  = \i_w$393 [15:0];
+  assign \o_w$394[0].q[0]  = \i_w$393 [3:0];
+  assign \o_w$394[0].q[1]  = \i_w$393 [7:4];
+  assign \o_w$394[0].q[2]  = \i_w$393 [11:8];
+  assign \o_w$394[0].q[3]  = \i_w$393 [15:12];
+  assign \o_w$394[0].zero  = \i_w$393 [19:16];
+  assign \o_w$394[0].scale  = \i_w$393 [27:20];
+  assign \i_w$395[0]  = \i_w$395 ;
+  assign \i_w$395[0].q  = \i_w$395 [15:0];
+  assign \i_w$395[0].q[0]  = \i_w$395 [3:0];
+  assign \i_w$395[0].q[1]  = \i_w$395 [7:4];
+  assign \i_w$395[0].q[2]  = \i_w$395 [11:8];
+  assign \i_w$395[0].q[3]  = \i_w$395 [15:12];
+  assign \i_w$395[0].zero  = \i_w$395 [19:16];
+  assign \i_w$395[0].scale  = \i_w$395 [27:20];
+  assign \o_w$396[0]  = \i_w$395 ;
+  assign \o_w$396[0].q  = \i_w$395 [15:0];
+  assign \o_w$396[0].q[0]  = \i_w$395 [3:0];
+  assign \o_w$396[0].q[1]  = \i_w$395 [7:4];
+  assign \o_w$396[0].q[2]  = \i_w$395 [11:8];
+  assign \o_w$396[0].q[3]  = \i_w$395 [15:12];
+  assign \o_w$396[0].zero  = \i_w$395 [19:16];
+  assign \o_w$396[0].scale  = \i_w$395 [27:20];
+  assign \i_w$397[0]  = \i_w$397 ;
+  assign \i_w$397[0].q  = \i_w$397 [15:0];
+  assign \i_w$397[0].q[0]  = \i_w$397 [3:0];
+  assign \i_w$397[0].q[1]  = \i_w$397 [7:4];
+  assign \i_w$397[0].q[2]  = \i_w$397 [11:8];
+  assign \i_w$397[0].q[3]  = \i_w$397 [15:12];
+  assign \i_w$397[0].zero  = \i_w$397 [19:16];
+  assign \i_w$397[0].scale  = \i_w$397 [27:20];
+  assign \o_w$398[0]  = \i_w$397 ;
+  assign \o_w$398[0].q  = \i_w$397 [15:0];
+  assign \o_w$398[0].q[0]  = \i_w$397 [3:0];
+  assign \o_w$398[0].q[1]  = \i_w$397 [7:4];
+  assign \o_w$398[0].q[2]  = \i_w$397 [11:8];
+  assign \o_w$398[0].q[3]  = \i_w$397 [15:12];
+  assign \o_w$398[0].zero  = \i_w$397 [19:16];
+  assign \o_w$398[0].scale  = \i_w$397 [27:20];
   assign \o_row[0]  = o_row[47:0];
   assign \o_row[1]  = o_row[95:48];
   assign \o_row[2]  = o_row[143:96];
@@ -10955,36 +11150,10 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_row[7]  = o_row[383:336];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$389[0]  = \o_psum$389 ;
-  assign \o_psum$389[0][0]  = \o_psum$389 ;
-  assign \o_psum$390[0]  = \o_psum$390 ;
-  assign \o_psum$390[0][0]  = \o_psum$390 ;
-  assign \o_psum$391[0]  = \o_psum$391 ;
-  assign \o_psum$391[0][0]  = \o_psum$391 ;
-  assign \o_psum$392[0]  = \o_psum$392 ;
-  assign \o_psum$392[0][0]  = \o_psum$392 ;
-  assign \o_psum$393[0]  = \o_psum$393 ;
-  assign \o_psum$393[0][0]  = \o_psum$393 ;
-  assign \o_psum$394[0]  = \o_psum$394 ;
-  assign \o_psum$394[0][0]  = \o_psum$394 ;
-  assign \o_psum$395[0]  = \o_psum$395 ;
-  assign \o_psum$395[0][0]  = \o_psum$395 ;
-  assign \o_psum$397[0]  = \o_psum$397 ;
-  assign \o_psum$397[0][0]  = \o_psum$397 ;
-  assign \o_psum$398[0]  = \o_psum$398 ;
-  assign \o_psum$398[0][0]  = \o_psum$398 ;
-  assign \o_psum$399[0]  = \o_psum$399 ;
-  assign \o_psum$399[0][0]  = \o_psum$399 ;
-  assign \o_psum$400[0]  = \o_psum$400 ;
-  assign \o_psum$400[0][0]  = \o_psum$400 ;
-  assign \o_psum$401[0]  = \o_psum$401 ;
-  assign \o_psum$401[0][0]  = \o_psum$401 ;
-  assign \o_psum$402[0]  = \o_psum$402 ;
-  assign \o_psum$402[0][0]  = \o_psum$402 ;
-  assign \o_psum$403[0]  = \o_psum$403 ;
-  assign \o_psum$403[0][0]  = \o_psum$403 ;
   assign \o_psum$404[0]  = \o_psum$404 ;
   assign \o_psum$404[0][0]  = \o_psum$404 ;
+  assign \o_psum$405[0]  = \o_psum$405 ;
+  assign \o_psum$405[0][0]  = \o_psum$405 ;
   assign \o_psum$406[0]  = \o_psum$406 ;
   assign \o_psum$406[0][0]  = \o_psum$406 ;
   assign \o_psum$407[0]  = \o_psum$407 ;
@@ -10995,12 +11164,12 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_psum$409[0][0]  = \o_psum$409 ;
   assign \o_psum$410[0]  = \o_psum$410 ;
   assign \o_psum$410[0][0]  = \o_psum$410 ;
-  assign \o_psum$411[0]  = \o_psum$411 ;
-  assign \o_psum$411[0][0]  = \o_psum$411 ;
   assign \o_psum$412[0]  = \o_psum$412 ;
   assign \o_psum$412[0][0]  = \o_psum$412 ;
   assign \o_psum$413[0]  = \o_psum$413 ;
   assign \o_psum$413[0][0]  = \o_psum$413 ;
+  assign \o_psum$414[0]  = \o_psum$414 ;
+  assign \o_psum$414[0][0]  = \o_psum$414 ;
   assign \o_psum$415[0]  = \o_psum$415 ;
   assign \o_psum$415[0][0]  = \o_psum$415 ;
   assign \o_psum$416[0]  = \o_psum$416 ;
@@ -11011,12 +11180,12 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_psum$418[0][0]  = \o_psum$418 ;
   assign \o_psum$419[0]  = \o_psum$419 ;
   assign \o_psum$419[0][0]  = \o_psum$419 ;
-  assign \o_psum$420[0]  = \o_psum$420 ;
-  assign \o_psum$420[0][0]  = \o_psum$420 ;
   assign \o_psum$421[0]  = \o_psum$421 ;
   assign \o_psum$421[0][0]  = \o_psum$421 ;
   assign \o_psum$422[0]  = \o_psum$422 ;
   assign \o_psum$422[0][0]  = \o_psum$422 ;
+  assign \o_psum$423[0]  = \o_psum$423 ;
+  assign \o_psum$423[0][0]  = \o_psum$423 ;
   assign \o_psum$424[0]  = \o_psum$424 ;
   assign \o_psum$424[0][0]  = \o_psum$424 ;
   assign \o_psum$425[0]  = \o_psum$425 ;
@@ -11027,12 +11196,12 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_psum$427[0][0]  = \o_psum$427 ;
   assign \o_psum$428[0]  = \o_psum$428 ;
   assign \o_psum$428[0][0]  = \o_psum$428 ;
-  assign \o_psum$429[0]  = \o_psum$429 ;
-  assign \o_psum$429[0][0]  = \o_psum$429 ;
   assign \o_psum$430[0]  = \o_psum$430 ;
   assign \o_psum$430[0][0]  = \o_psum$430 ;
   assign \o_psum$431[0]  = \o_psum$431 ;
   assign \o_psum$431[0][0]  = \o_psum$431 ;
+  assign \o_psum$432[0]  = \o_psum$432 ;
+  assign \o_psum$432[0][0]  = \o_psum$432 ;
   assign \o_psum$433[0]  = \o_psum$433 ;
   assign \o_psum$433[0][0]  = \o_psum$433 ;
   assign \o_psum$434[0]  = \o_psum$434 ;
@@ -11043,12 +11212,12 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_psum$436[0][0]  = \o_psum$436 ;
   assign \o_psum$437[0]  = \o_psum$437 ;
   assign \o_psum$437[0][0]  = \o_psum$437 ;
-  assign \o_psum$438[0]  = \o_psum$438 ;
-  assign \o_psum$438[0][0]  = \o_psum$438 ;
   assign \o_psum$439[0]  = \o_psum$439 ;
   assign \o_psum$439[0][0]  = \o_psum$439 ;
   assign \o_psum$440[0]  = \o_psum$440 ;
   assign \o_psum$440[0][0]  = \o_psum$440 ;
+  assign \o_psum$441[0]  = \o_psum$441 ;
+  assign \o_psum$441[0][0]  = \o_psum$441 ;
   assign \o_psum$442[0]  = \o_psum$442 ;
   assign \o_psum$442[0][0]  = \o_psum$442 ;
   assign \o_psum$443[0]  = \o_psum$443 ;
@@ -11059,12 +11228,12 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_psum$445[0][0]  = \o_psum$445 ;
   assign \o_psum$446[0]  = \o_psum$446 ;
   assign \o_psum$446[0][0]  = \o_psum$446 ;
-  assign \o_psum$447[0]  = \o_psum$447 ;
-  assign \o_psum$447[0][0]  = \o_psum$447 ;
   assign \o_psum$448[0]  = \o_psum$448 ;
   assign \o_psum$448[0][0]  = \o_psum$448 ;
   assign \o_psum$449[0]  = \o_psum$449 ;
   assign \o_psum$449[0][0]  = \o_psum$449 ;
+  assign \o_psum$450[0]  = \o_psum$450 ;
+  assign \o_psum$450[0][0]  = \o_psum$450 ;
   assign \o_psum$451[0]  = \o_psum$451 ;
   assign \o_psum$451[0][0]  = \o_psum$451 ;
   assign \o_psum$452[0]  = \o_psum$452 ;
@@ -11075,12 +11244,38 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_psum$454[0][0]  = \o_psum$454 ;
   assign \o_psum$455[0]  = \o_psum$455 ;
   assign \o_psum$455[0][0]  = \o_psum$455 ;
-  assign \o_psum$456[0]  = \o_psum$456 ;
-  assign \o_psum$456[0][0]  = \o_psum$456 ;
   assign \o_psum$457[0]  = \o_psum$457 ;
   assign \o_psum$457[0][0]  = \o_psum$457 ;
   assign \o_psum$458[0]  = \o_psum$458 ;
   assign \o_psum$458[0][0]  = \o_psum$458 ;
+  assign \o_psum$459[0]  = \o_psum$459 ;
+  assign \o_psum$459[0][0]  = \o_psum$459 ;
+  assign \o_psum$460[0]  = \o_psum$460 ;
+  assign \o_psum$460[0][0]  = \o_psum$460 ;
+  assign \o_psum$461[0]  = \o_psum$461 ;
+  assign \o_psum$461[0][0]  = \o_psum$461 ;
+  assign \o_psum$462[0]  = \o_psum$462 ;
+  assign \o_psum$462[0][0]  = \o_psum$462 ;
+  assign \o_psum$463[0]  = \o_psum$463 ;
+  assign \o_psum$463[0][0]  = \o_psum$463 ;
+  assign \o_psum$464[0]  = \o_psum$464 ;
+  assign \o_psum$464[0][0]  = \o_psum$464 ;
+  assign \o_psum$466[0]  = \o_psum$466 ;
+  assign \o_psum$466[0][0]  = \o_psum$466 ;
+  assign \o_psum$467[0]  = \o_psum$467 ;
+  assign \o_psum$467[0][0]  = \o_psum$467 ;
+  assign \o_psum$468[0]  = \o_psum$468 ;
+  assign \o_psum$468[0][0]  = \o_psum$468 ;
+  assign \o_psum$469[0]  = \o_psum$469 ;
+  assign \o_psum$469[0][0]  = \o_psum$469 ;
+  assign \o_psum$470[0]  = \o_psum$470 ;
+  assign \o_psum$470[0][0]  = \o_psum$470 ;
+  assign \o_psum$471[0]  = \o_psum$471 ;
+  assign \o_psum$471[0][0]  = \o_psum$471 ;
+  assign \o_psum$472[0]  = \o_psum$472 ;
+  assign \o_psum$472[0][0]  = \o_psum$472 ;
+  assign \o_psum$473[0]  = \o_psum$473 ;
+  assign \o_psum$473[0][0]  = \o_psum$473 ;
   assign \a2_d1[0]  = a2_d1[7:0];
   assign \a2_d1[1]  = a2_d1[15:8];
   assign \a2_d1[2]  = a2_d1[23:16];
@@ -11270,204 +11465,162 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \ctl7_d6.first  = ctl7_d6[2];
   assign \ctl7_d6.last  = ctl7_d6[3];
   assign \ctl7_d6.group_end  = ctl7_d6[4];
-  assign \w2_d1.q  = w2_d1[15:0];
-  assign \w2_d1.q[0]  = w2_d1[3:0];
-  assign \w2_d1.q[1]  = w2_d1[7:4];
-  assign \w2_d1.q[2]  = w2_d1[11:8];
-  assign \w2_d1.q[3]  = w2_d1[15:12];
-  assign \w2_d1.zero  = w2_d1[19:16];
-  assign \w2_d1.scale  = w2_d1[27:20];
-  assign \w3_d1.q  = w3_d1[15:0];
-  assign \w3_d1.q[0]  = w3_d1[3:0];
-  assign \w3_d1.q[1]  = w3_d1[7:4];
-  assign \w3_d1.q[2]  = w3_d1[11:8];
-  assign \w3_d1.q[3]  = w3_d1[15:12];
-  assign \w3_d1.zero  = w3_d1[19:16];
-  assign \w3_d1.scale  = w3_d1[27:20];
-  assign \w3_d2.q  = w3_d2[15:0];
-  assign \w3_d2.q[0]  = w3_d2[3:0];
-  assign \w3_d2.q[1]  = w3_d2[7:4];
-  assign \w3_d2.q[2]  = w3_d2[11:8];
-  assign \w3_d2.q[3]  = w3_d2[15:12];
-  assign \w3_d2.zero  = w3_d2[19:16];
-  assign \w3_d2.scale  = w3_d2[27:20];
-  assign \w4_d1.q  = w4_d1[15:0];
-  assign \w4_d1.q[0]  = w4_d1[3:0];
-  assign \w4_d1.q[1]  = w4_d1[7:4];
-  assign \w4_d1.q[2]  = w4_d1[11:8];
-  assign \w4_d1.q[3]  = w4_d1[15:12];
-  assign \w4_d1.zero  = w4_d1[19:16];
-  assign \w4_d1.scale  = w4_d1[27:20];
-  assign \w4_d2.q  = w4_d2[15:0];
-  assign \w4_d2.q[0]  = w4_d2[3:0];
-  assign \w4_d2.q[1]  = w4_d2[7:4];
-  assign \w4_d2.q[2]  = w4_d2[11:8];
-  assign \w4_d2.q[3]  = w4_d2[15:12];
-  assign \w4_d2.zero  = w4_d2[19:16];
-  assign \w4_d2.scale  = w4_d2[27:20];
-  assign \w4_d3.q  = w4_d3[15:0];
-  assign \w4_d3.q[0]  = w4_d3[3:0];
-  assign \w4_d3.q[1]  = w4_d3[7:4];
-  assign \w4_d3.q[2]  = w4_d3[11:8];
-  assign \w4_d3.q[3]  = w4_d3[15:12];
-  assign \w4_d3.zero  = w4_d3[19:16];
-  assign \w4_d3.scale  = w4_d3[27:20];
-  assign \w5_d1.q  = w5_d1[15:0];
-  assign \w5_d1.q[0]  = w5_d1[3:0];
-  assign \w5_d1.q[1]  = w5_d1[7:4];
-  assign \w5_d1.q[2]  = w5_d1[11:8];
-  assign \w5_d1.q[3]  = w5_d1[15:12];
-  assign \w5_d1.zero  = w5_d1[19:16];
-  assign \w5_d1.scale  = w5_d1[27:20];
-  assign \w5_d2.q  = w5_d2[15:0];
-  assign \w5_d2.q[0]  = w5_d2[3:0];
-  assign \w5_d2.q[1]  = w5_d2[7:4];
-  assign \w5_d2.q[2]  = w5_d2[11:8];
-  assign \w5_d2.q[3]  = w5_d2[15:12];
-  assign \w5_d2.zero  = w5_d2[19:16];
-  assign \w5_d2.scale  = w5_d2[27:20];
-  assign \w5_d3.q  = w5_d3[15:0];
-  assign \w5_d3.q[0]  = w5_d3[3:0];
-  assign \w5_d3.q[1]  = w5_d3[7:4];
-  assign \w5_d3.q[2]  = w5_d3[11:8];
-  assign \w5_d3.q[3]  = w5_d3[15:12];
-  assign \w5_d3.zero  = w5_d3[19:16];
-  assign \w5_d3.scale  = w5_d3[27:20];
-  assign \w5_d4.q  = w5_d4[15:0];
-  assign \w5_d4.q[0]  = w5_d4[3:0];
-  assign \w5_d4.q[1]  = w5_d4[7:4];
-  assign \w5_d4.q[2]  = w5_d4[11:8];
-  assign \w5_d4.q[3]  = w5_d4[15:12];
-  assign \w5_d4.zero  = w5_d4[19:16];
-  assign \w5_d4.scale  = w5_d4[27:20];
-  assign \w6_d1.q  = w6_d1[15:0];
-  assign \w6_d1.q[0]  = w6_d1[3:0];
-  assign \w6_d1.q[1]  = w6_d1[7:4];
-  assign \w6_d1.q[2]  = w6_d1[11:8];
-  assign \w6_d1.q[3]  = w6_d1[15:12];
-  assign \w6_d1.zero  = w6_d1[19:16];
-  assign \w6_d1.scale  = w6_d1[27:20];
-  assign \w6_d2.q  = w6_d2[15:0];
-  assign \w6_d2.q[0]  = w6_d2[3:0];
-  assign \w6_d2.q[1]  = w6_d2[7:4];
-  assign \w6_d2.q[2]  = w6_d2[11:8];
-  assign \w6_d2.q[3]  = w6_d2[15:12];
-  assign \w6_d2.zero  = w6_d2[19:16];
-  assign \w6_d2.scale  = w6_d2[27:20];
-  assign \w6_d3.q  = w6_d3[15:0];
-  assign \w6_d3.q[0]  = w6_d3[3:0];
-  assign \w6_d3.q[1]  = w6_d3[7:4];
-  assign \w6_d3.q[2]  = w6_d3[11:8];
-  assign \w6_d3.q[3]  = w6_d3[15:12];
-  assign \w6_d3.zero  = w6_d3[19:16];
-  assign \w6_d3.scale  = w6_d3[27:20];
-  assign \w6_d4.q  = w6_d4[15:0];
-  assign \w6_d4.q[0]  = w6_d4[3:0];
-  assign \w6_d4.q[1]  = w6_d4[7:4];
-  assign \w6_d4.q[2]  = w6_d4[11:8];
-  assign \w6_d4.q[3]  = w6_d4[15:12];
-  assign \w6_d4.zero  = w6_d4[19:16];
-  assign \w6_d4.scale  = w6_d4[27:20];
-  assign \w6_d5.q  = w6_d5[15:0];
-  assign \w6_d5.q[0]  = w6_d5[3:0];
-  assign \w6_d5.q[1]  = w6_d5[7:4];
-  assign \w6_d5.q[2]  = w6_d5[11:8];
-  assign \w6_d5.q[3]  = w6_d5[15:12];
-  assign \w6_d5.zero  = w6_d5[19:16];
-  assign \w6_d5.scale  = w6_d5[27:20];
-  assign \w7_d1.q  = w7_d1[15:0];
-  assign \w7_d1.q[0]  = w7_d1[3:0];
-  assign \w7_d1.q[1]  = w7_d1[7:4];
-  assign \w7_d1.q[2]  = w7_d1[11:8];
-  assign \w7_d1.q[3]  = w7_d1[15:12];
-  assign \w7_d1.zero  = w7_d1[19:16];
-  assign \w7_d1.scale  = w7_d1[27:20];
-  assign \w7_d2.q  = w7_d2[15:0];
-  assign \w7_d2.q[0]  = w7_d2[3:0];
-  assign \w7_d2.q[1]  = w7_d2[7:4];
-  assign \w7_d2.q[2]  = w7_d2[11:8];
-  assign \w7_d2.q[3]  = w7_d2[15:12];
-  assign \w7_d2.zero  = w7_d2[19:16];
-  assign \w7_d2.scale  = w7_d2[27:20];
-  assign \w7_d3.q  = w7_d3[15:0];
-  assign \w7_d3.q[0]  = w7_d3[3:0];
-  assign \w7_d3.q[1]  = w7_d3[7:4];
-  assign \w7_d3.q[2]  = w7_d3[11:8];
-  assign \w7_d3.q[3]  = w7_d3[15:12];
-  assign \w7_d3.zero  = w7_d3[19:16];
-  assign \w7_d3.scale  = w7_d3[27:20];
-  assign \w7_d4.q  = w7_d4[15:0];
-  assign \w7_d4.q[0]  = w7_d4[3:0];
-  assign \w7_d4.q[1]  = w7_d4[7:4];
-  assign \w7_d4.q[2]  = w7_d4[11:8];
-  assign \w7_d4.q[3]  = w7_d4[15:12];
-  assign \w7_d4.zero  = w7_d4[19:16];
-  assign \w7_d4.scale  = w7_d4[27:20];
-  assign \w7_d5.q  = w7_d5[15:0];
-  assign \w7_d5.q[0]  = w7_d5[3:0];
-  assign \w7_d5.q[1]  = w7_d5[7:4];
-  assign \w7_d5.q[2]  = w7_d5[11:8];
-  assign \w7_d5.q[3]  = w7_d5[15:12];
-  assign \w7_d5.zero  = w7_d5[19:16];
-  assign \w7_d5.scale  = w7_d5[27:20];
-  assign \w7_d6.q  = w7_d6[15:0];
-  assign \w7_d6.q[0]  = w7_d6[3:0];
-  assign \w7_d6.q[1]  = w7_d6[7:4];
-  assign \w7_d6.q[2]  = w7_d6[11:8];
-  assign \w7_d6.q[3]  = w7_d6[15:12];
-  assign \w7_d6.zero  = w7_d6[19:16];
-  assign \w7_d6.scale  = w7_d6[27:20];
-  assign \o_ctl$525[0]  = \o_ctl$525 ;
-  assign \o_ctl$525[0].valid  = \o_ctl$525 [0];
-  assign \o_ctl$525[0].load_w  = \o_ctl$525 [1];
-  assign \o_ctl$525[0].first  = \o_ctl$525 [2];
-  assign \o_ctl$525[0].last  = \o_ctl$525 [3];
-  assign \o_ctl$525[0].group_end  = \o_ctl$525 [4];
-  assign \o_ctl$527[0]  = \o_ctl$527 ;
-  assign \o_ctl$527[0].valid  = \o_ctl$527 [0];
-  assign \o_ctl$527[0].load_w  = \o_ctl$527 [1];
-  assign \o_ctl$527[0].first  = \o_ctl$527 [2];
-  assign \o_ctl$527[0].last  = \o_ctl$527 [3];
-  assign \o_ctl$527[0].group_end  = \o_ctl$527 [4];
-  assign \o_ctl$529[0]  = \o_ctl$529 ;
-  assign \o_ctl$529[0].valid  = \o_ctl$529 [0];
-  assign \o_ctl$529[0].load_w  = \o_ctl$529 [1];
-  assign \o_ctl$529[0].first  = \o_ctl$529 [2];
-  assign \o_ctl$529[0].last  = \o_ctl$529 [3];
-  assign \o_ctl$529[0].group_end  = \o_ctl$529 [4];
-  assign \o_ctl$531[0]  = \o_ctl$531 ;
-  assign \o_ctl$531[0].valid  = \o_ctl$531 [0];
-  assign \o_ctl$531[0].load_w  = \o_ctl$531 [1];
-  assign \o_ctl$531[0].first  = \o_ctl$531 [2];
-  assign \o_ctl$531[0].last  = \o_ctl$531 [3];
-  assign \o_ctl$531[0].group_end  = \o_ctl$531 [4];
-  assign \o_ctl$533[0]  = \o_ctl$533 ;
-  assign \o_ctl$533[0].valid  = \o_ctl$533 [0];
-  assign \o_ctl$533[0].load_w  = \o_ctl$533 [1];
-  assign \o_ctl$533[0].first  = \o_ctl$533 [2];
-  assign \o_ctl$533[0].last  = \o_ctl$533 [3];
-  assign \o_ctl$533[0].group_end  = \o_ctl$533 [4];
-  assign \o_ctl$535[0]  = \o_ctl$535 ;
-  assign \o_ctl$535[0].valid  = \o_ctl$535 [0];
-  assign \o_ctl$535[0].load_w  = \o_ctl$535 [1];
-  assign \o_ctl$535[0].first  = \o_ctl$535 [2];
-  assign \o_ctl$535[0].last  = \o_ctl$535 [3];
-  assign \o_ctl$535[0].group_end  = \o_ctl$535 [4];
-  assign \o_ctl$537[0]  = \o_ctl$537 ;
-  assign \o_ctl$537[0].valid  = \o_ctl$537 [0];
-  assign \o_ctl$537[0].load_w  = \o_ctl$537 [1];
-  assign \o_ctl$537[0].first  = \o_ctl$537 [2];
-  assign \o_ctl$537[0].last  = \o_ctl$537 [3];
-  assign \o_ctl$537[0].group_end  = \o_ctl$537 [4];
-  assign \o_ctl$539[0]  = \o_ctl$539 ;
-  assign \o_ctl$539[0].valid  = \o_ctl$539 [0];
-  assign \o_ctl$539[0].load_w  = \o_ctl$539 [1];
-  assign \o_ctl$539[0].first  = \o_ctl$539 [2];
-  assign \o_ctl$539[0].last  = \o_ctl$539 [3];
-  assign \o_ctl$539[0].group_end  = \o_ctl$539 [4];
+  assign \w3_held_d1.q  = w3_held_d1[15:0];
+  assign \w3_held_d1.q[0]  = w3_held_d1[3:0];
+  assign \w3_held_d1.q[1]  = w3_held_d1[7:4];
+  assign \w3_held_d1.q[2]  = w3_held_d1[11:8];
+  assign \w3_held_d1.q[3]  = w3_held_d1[15:12];
+  assign \w3_held_d1.zero  = w3_held_d1[19:16];
+  assign \w3_held_d1.scale  = w3_held_d1[27:20];
+  assign \w4_held_d1.q  = w4_held_d1[15:0];
+  assign \w4_held_d1.q[0]  = w4_held_d1[3:0];
+  assign \w4_held_d1.q[1]  = w4_held_d1[7:4];
+  assign \w4_held_d1.q[2]  = w4_held_d1[11:8];
+  assign \w4_held_d1.q[3]  = w4_held_d1[15:12];
+  assign \w4_held_d1.zero  = w4_held_d1[19:16];
+  assign \w4_held_d1.scale  = w4_held_d1[27:20];
+  assign \w4_held_d2.q  = w4_held_d2[15:0];
+  assign \w4_held_d2.q[0]  = w4_held_d2[3:0];
+  assign \w4_held_d2.q[1]  = w4_held_d2[7:4];
+  assign \w4_held_d2.q[2]  = w4_held_d2[11:8];
+  assign \w4_held_d2.q[3]  = w4_held_d2[15:12];
+  assign \w4_held_d2.zero  = w4_held_d2[19:16];
+  assign \w4_held_d2.scale  = w4_held_d2[27:20];
+  assign \w5_held_d1.q  = w5_held_d1[15:0];
+  assign \w5_held_d1.q[0]  = w5_held_d1[3:0];
+  assign \w5_held_d1.q[1]  = w5_held_d1[7:4];
+  assign \w5_held_d1.q[2]  = w5_held_d1[11:8];
+  assign \w5_held_d1.q[3]  = w5_held_d1[15:12];
+  assign \w5_held_d1.zero  = w5_held_d1[19:16];
+  assign \w5_held_d1.scale  = w5_held_d1[27:20];
+  assign \w5_held_d2.q  = w5_held_d2[15:0];
+  assign \w5_held_d2.q[0]  = w5_held_d2[3:0];
+  assign \w5_held_d2.q[1]  = w5_held_d2[7:4];
+  assign \w5_held_d2.q[2]  = w5_held_d2[11:8];
+  assign \w5_held_d2.q[3]  = w5_held_d2[15:12];
+  assign \w5_held_d2.zero  = w5_held_d2[19:16];
+  assign \w5_held_d2.scale  = w5_held_d2[27:20];
+  assign \w5_held_d3.q  = w5_held_d3[15:0];
+  assign \w5_held_d3.q[0]  = w5_held_d3[3:0];
+  assign \w5_held_d3.q[1]  = w5_held_d3[7:4];
+  assign \w5_held_d3.q[2]  = w5_held_d3[11:8];
+  assign \w5_held_d3.q[3]  = w5_held_d3[15:12];
+  assign \w5_held_d3.zero  = w5_held_d3[19:16];
+  assign \w5_held_d3.scale  = w5_held_d3[27:20];
+  assign \w6_held_d1.q  = w6_held_d1[15:0];
+  assign \w6_held_d1.q[0]  = w6_held_d1[3:0];
+  assign \w6_held_d1.q[1]  = w6_held_d1[7:4];
+  assign \w6_held_d1.q[2]  = w6_held_d1[11:8];
+  assign \w6_held_d1.q[3]  = w6_held_d1[15:12];
+  assign \w6_held_d1.zero  = w6_held_d1[19:16];
+  assign \w6_held_d1.scale  = w6_held_d1[27:20];
+  assign \w6_held_d2.q  = w6_held_d2[15:0];
+  assign \w6_held_d2.q[0]  = w6_held_d2[3:0];
+  assign \w6_held_d2.q[1]  = w6_held_d2[7:4];
+  assign \w6_held_d2.q[2]  = w6_held_d2[11:8];
+  assign \w6_held_d2.q[3]  = w6_held_d2[15:12];
+  assign \w6_held_d2.zero  = w6_held_d2[19:16];
+  assign \w6_held_d2.scale  = w6_held_d2[27:20];
+  assign \w6_held_d3.q  = w6_held_d3[15:0];
+  assign \w6_held_d3.q[0]  = w6_held_d3[3:0];
+  assign \w6_held_d3.q[1]  = w6_held_d3[7:4];
+  assign \w6_held_d3.q[2]  = w6_held_d3[11:8];
+  assign \w6_held_d3.q[3]  = w6_held_d3[15:12];
+  assign \w6_held_d3.zero  = w6_held_d3[19:16];
+  assign \w6_held_d3.scale  = w6_held_d3[27:20];
+  assign \w6_held_d4.q  = w6_held_d4[15:0];
+  assign \w6_held_d4.q[0]  = w6_held_d4[3:0];
+  assign \w6_held_d4.q[1]  = w6_held_d4[7:4];
+  assign \w6_held_d4.q[2]  = w6_held_d4[11:8];
+  assign \w6_held_d4.q[3]  = w6_held_d4[15:12];
+  assign \w6_held_d4.zero  = w6_held_d4[19:16];
+  assign \w6_held_d4.scale  = w6_held_d4[27:20];
+  assign \w7_held_d1.q  = w7_held_d1[15:0];
+  assign \w7_held_d1.q[0]  = w7_held_d1[3:0];
+  assign \w7_held_d1.q[1]  = w7_held_d1[7:4];
+  assign \w7_held_d1.q[2]  = w7_held_d1[11:8];
+  assign \w7_held_d1.q[3]  = w7_held_d1[15:12];
+  assign \w7_held_d1.zero  = w7_held_d1[19:16];
+  assign \w7_held_d1.scale  = w7_held_d1[27:20];
+  assign \w7_held_d2.q  = w7_held_d2[15:0];
+  assign \w7_held_d2.q[0]  = w7_held_d2[3:0];
+  assign \w7_held_d2.q[1]  = w7_held_d2[7:4];
+  assign \w7_held_d2.q[2]  = w7_held_d2[11:8];
+  assign \w7_held_d2.q[3]  = w7_held_d2[15:12];
+  assign \w7_held_d2.zero  = w7_held_d2[19:16];
+  assign \w7_held_d2.scale  = w7_held_d2[27:20];
+  assign \w7_held_d3.q  = w7_held_d3[15:0];
+  assign \w7_held_d3.q[0]  = w7_held_d3[3:0];
+  assign \w7_held_d3.q[1]  = w7_held_d3[7:4];
+  assign \w7_held_d3.q[2]  = w7_held_d3[11:8];
+  assign \w7_held_d3.q[3]  = w7_held_d3[15:12];
+  assign \w7_held_d3.zero  = w7_held_d3[19:16];
+  assign \w7_held_d3.scale  = w7_held_d3[27:20];
+  assign \w7_held_d4.q  = w7_held_d4[15:0];
+  assign \w7_held_d4.q[0]  = w7_held_d4[3:0];
+  assign \w7_held_d4.q[1]  = w7_held_d4[7:4];
+  assign \w7_held_d4.q[2]  = w7_held_d4[11:8];
+  assign \w7_held_d4.q[3]  = w7_held_d4[15:12];
+  assign \w7_held_d4.zero  = w7_held_d4[19:16];
+  assign \w7_held_d4.scale  = w7_held_d4[27:20];
+  assign \w7_held_d5.q  = w7_held_d5[15:0];
+  assign \w7_held_d5.q[0]  = w7_held_d5[3:0];
+  assign \w7_held_d5.q[1]  = w7_held_d5[7:4];
+  assign \w7_held_d5.q[2]  = w7_held_d5[11:8];
+  assign \w7_held_d5.q[3]  = w7_held_d5[15:12];
+  assign \w7_held_d5.zero  = w7_held_d5[19:16];
+  assign \w7_held_d5.scale  = w7_held_d5[27:20];
+  assign \o_ctl$534[0]  = \o_ctl$534 ;
+  assign \o_ctl$534[0].valid  = \o_ctl$534 [0];
+  assign \o_ctl$534[0].load_w  = \o_ctl$534 [1];
+  assign \o_ctl$534[0].first  = \o_ctl$534 [2];
+  assign \o_ctl$534[0].last  = \o_ctl$534 [3];
+  assign \o_ctl$534[0].group_end  = \o_ctl$534 [4];
+  assign \o_ctl$536[0]  = \o_ctl$536 ;
+  assign \o_ctl$536[0].valid  = \o_ctl$536 [0];
+  assign \o_ctl$536[0].load_w  = \o_ctl$536 [1];
+  assign \o_ctl$536[0].first  = \o_ctl$536 [2];
+  assign \o_ctl$536[0].last  = \o_ctl$536 [3];
+  assign \o_ctl$536[0].group_end  = \o_ctl$536 [4];
+  assign \o_ctl$538[0]  = \o_ctl$538 ;
+  assign \o_ctl$538[0].valid  = \o_ctl$538 [0];
+  assign \o_ctl$538[0].load_w  = \o_ctl$538 [1];
+  assign \o_ctl$538[0].first  = \o_ctl$538 [2];
+  assign \o_ctl$538[0].last  = \o_ctl$538 [3];
+  assign \o_ctl$538[0].group_end  = \o_ctl$538 [4];
+  assign \o_ctl$540[0]  = \o_ctl$540 ;
+  assign \o_ctl$540[0].valid  = \o_ctl$540 [0];
+  assign \o_ctl$540[0].load_w  = \o_ctl$540 [1];
+  assign \o_ctl$540[0].first  = \o_ctl$540 [2];
+  assign \o_ctl$540[0].last  = \o_ctl$540 [3];
+  assign \o_ctl$540[0].group_end  = \o_ctl$540 [4];
+  assign \o_ctl$542[0]  = \o_ctl$542 ;
+  assign \o_ctl$542[0].valid  = \o_ctl$542 [0];
+  assign \o_ctl$542[0].load_w  = \o_ctl$542 [1];
+  assign \o_ctl$542[0].first  = \o_ctl$542 [2];
+  assign \o_ctl$542[0].last  = \o_ctl$542 [3];
+  assign \o_ctl$542[0].group_end  = \o_ctl$542 [4];
+  assign \o_ctl$544[0]  = \o_ctl$544 ;
+  assign \o_ctl$544[0].valid  = \o_ctl$544 [0];
+  assign \o_ctl$544[0].load_w  = \o_ctl$544 [1];
+  assign \o_ctl$544[0].first  = \o_ctl$544 [2];
+  assign \o_ctl$544[0].last  = \o_ctl$544 [3];
+  assign \o_ctl$544[0].group_end  = \o_ctl$544 [4];
+  assign \o_ctl$546[0]  = \o_ctl$546 ;
+  assign \o_ctl$546[0].valid  = \o_ctl$546 [0];
+  assign \o_ctl$546[0].load_w  = \o_ctl$546 [1];
+  assign \o_ctl$546[0].first  = \o_ctl$546 [2];
+  assign \o_ctl$546[0].last  = \o_ctl$546 [3];
+  assign \o_ctl$546[0].group_end  = \o_ctl$546 [4];
+  assign \o_ctl$548[0]  = \o_ctl$548 ;
+  assign \o_ctl$548[0].valid  = \o_ctl$548 [0];
+  assign \o_ctl$548[0].load_w  = \o_ctl$548 [1];
+  assign \o_ctl$548[0].first  = \o_ctl$548 [2];
+  assign \o_ctl$548[0].last  = \o_ctl$548 [3];
+  assign \o_ctl$548[0].group_end  = \o_ctl$548 [4];
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11477,6 +11630,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11530,7 +11684,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11584,7 +11737,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11605,12 +11757,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -11664,9 +11816,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11676,6 +11830,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11729,7 +11884,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11783,7 +11937,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11804,12 +11957,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -11863,9 +12016,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11875,6 +12030,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11928,7 +12084,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11982,7 +12137,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12003,12 +12157,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12062,9 +12216,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12074,6 +12230,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12127,7 +12284,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12181,7 +12337,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12202,12 +12357,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12261,9 +12416,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12273,6 +12430,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12326,7 +12484,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12380,7 +12537,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12401,12 +12557,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12460,9 +12616,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12472,6 +12630,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12525,7 +12684,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12579,7 +12737,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12600,12 +12757,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12659,9 +12816,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12671,6 +12830,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12724,7 +12884,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12778,7 +12937,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12799,12 +12957,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12858,9 +13016,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12870,6 +13030,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12922,7 +13083,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12976,7 +13136,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12997,12 +13156,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13056,9 +13215,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13068,6 +13229,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13121,7 +13283,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13175,7 +13336,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13196,12 +13356,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13255,9 +13415,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13267,6 +13429,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13320,7 +13483,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13374,7 +13536,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13395,12 +13556,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13454,9 +13615,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13466,6 +13629,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13519,7 +13683,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13573,7 +13736,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13594,12 +13756,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13653,9 +13815,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13665,6 +13829,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13718,7 +13883,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13772,7 +13936,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13793,12 +13956,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13852,9 +14015,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13864,6 +14029,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13917,7 +14083,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13971,7 +14136,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13992,12 +14156,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -14051,9 +14215,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -14063,6 +14229,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14116,7 +14283,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14170,7 +14336,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14191,12 +14356,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -14250,9 +14415,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -14262,6 +14429,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14315,7 +14483,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14369,7 +14536,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14390,12 +14556,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -14449,9 +14615,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -14461,6 +14629,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14513,7 +14682,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14567,7 +14735,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14588,12 +14755,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -14647,9 +14814,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -14659,205 +14828,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14911,7 +14882,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14965,7 +14935,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14986,12 +14955,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -15045,9 +15014,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15057,6 +15028,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15110,7 +15082,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15164,7 +15135,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15185,12 +15155,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -15244,9 +15214,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15256,6 +15228,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15309,7 +15282,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15363,7 +15335,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15384,12 +15355,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -15443,9 +15414,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15455,6 +15428,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15508,7 +15482,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15562,7 +15535,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15583,12 +15555,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -15642,9 +15614,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15654,6 +15628,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15707,7 +15682,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15761,7 +15735,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15782,12 +15755,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -15841,9 +15814,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15853,6 +15828,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15906,7 +15882,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15960,7 +15935,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15981,12 +15955,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -16040,9 +16014,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -16052,204 +16028,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16303,7 +16082,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16357,7 +16135,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16378,12 +16155,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -16437,9 +16214,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -16449,6 +16228,206 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16502,7 +16481,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16556,7 +16534,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16577,12 +16554,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -16636,9 +16613,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -16648,6 +16627,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16701,7 +16681,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16755,7 +16734,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16776,12 +16754,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -16835,9 +16813,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -16847,6 +16827,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16900,7 +16881,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16954,7 +16934,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16975,12 +16954,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17034,9 +17013,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17046,6 +17027,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17099,7 +17081,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17153,7 +17134,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17174,12 +17154,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17233,9 +17213,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17245,6 +17227,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17298,7 +17281,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17352,7 +17334,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17373,12 +17354,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17432,9 +17413,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17444,6 +17427,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17497,7 +17481,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17551,7 +17534,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17572,12 +17554,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17631,9 +17613,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17643,204 +17627,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17894,7 +17681,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17948,7 +17734,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17969,12 +17754,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18028,9 +17813,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18040,6 +17827,206 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18093,7 +18080,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18147,7 +18133,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18168,12 +18153,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18227,9 +18212,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18239,6 +18226,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18292,7 +18280,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18346,7 +18333,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18367,12 +18353,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18426,9 +18412,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18438,6 +18426,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18491,7 +18480,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18545,7 +18533,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18566,12 +18553,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18625,9 +18612,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18637,6 +18626,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18690,7 +18680,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18744,7 +18733,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18765,12 +18753,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18824,9 +18812,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18836,6 +18826,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18889,7 +18880,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18943,7 +18933,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18964,12 +18953,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19023,9 +19012,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19035,6 +19026,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19088,7 +19080,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19142,7 +19133,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19163,12 +19153,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19222,9 +19212,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19234,204 +19226,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19485,7 +19280,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19539,7 +19333,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19560,12 +19353,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19619,9 +19412,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19631,6 +19426,206 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19684,7 +19679,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19738,7 +19732,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19759,12 +19752,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19818,9 +19811,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19830,6 +19825,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19883,7 +19879,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19937,7 +19932,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19958,12 +19952,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20017,9 +20011,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20029,6 +20025,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20082,7 +20079,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20136,7 +20132,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20157,12 +20152,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20216,9 +20211,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20228,6 +20225,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20281,7 +20279,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20335,7 +20332,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20356,12 +20352,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20415,9 +20411,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20427,6 +20425,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20480,7 +20479,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20534,7 +20532,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20555,12 +20552,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20614,9 +20611,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20626,6 +20625,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20679,7 +20679,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20733,7 +20732,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20754,12 +20752,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20813,9 +20811,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20825,204 +20825,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21076,7 +20879,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21130,7 +20932,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21151,12 +20952,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21210,9 +21011,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21222,6 +21025,206 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21275,7 +21278,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21329,7 +21331,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21350,12 +21351,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21409,9 +21410,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21421,6 +21424,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21474,7 +21478,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21528,7 +21531,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21549,12 +21551,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21608,9 +21610,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21620,6 +21624,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21673,7 +21678,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21727,7 +21731,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21748,12 +21751,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21807,9 +21810,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21819,6 +21824,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21872,7 +21878,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21926,7 +21931,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21947,12 +21951,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22006,9 +22010,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22018,6 +22024,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22071,7 +22078,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22125,7 +22131,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22146,12 +22151,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22205,9 +22210,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22217,6 +22224,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22270,7 +22278,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22324,7 +22331,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22345,12 +22351,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22404,9 +22410,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22416,6 +22424,207 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22468,7 +22677,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22522,7 +22730,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22543,12 +22750,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22602,9 +22809,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22614,6 +22823,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22666,7 +22876,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22720,7 +22929,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22741,12 +22949,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22800,9 +23008,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22812,6 +23022,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22864,7 +23075,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22918,7 +23128,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22939,12 +23148,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22998,9 +23207,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23010,6 +23221,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23062,7 +23274,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23116,7 +23327,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23137,12 +23347,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23196,9 +23406,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23208,6 +23420,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23260,7 +23473,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23314,7 +23526,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23335,12 +23546,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23394,9 +23605,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23406,6 +23619,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23458,7 +23672,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23512,7 +23725,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23533,12 +23745,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23592,9 +23804,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23604,6 +23818,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23656,7 +23871,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23710,7 +23924,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23731,12 +23944,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23790,9 +24003,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23802,6 +24017,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23854,7 +24070,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23908,7 +24123,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23929,12 +24143,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23988,9 +24202,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24000,6 +24216,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24051,7 +24268,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24105,7 +24321,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24126,12 +24341,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -24185,6 +24400,8 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

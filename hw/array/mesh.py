@@ -6,15 +6,17 @@ its operands in the same cycle, ``r + c`` (output-stationary) or ``r * L + c``
 cycles after they enter; its results leave aligned again.
 
 Output-stationary: ``i_a`` (one activation beat per row), ``i_w`` (one weight beat per column)
-and ``i_ctl`` (one control word for the whole beat) enter together; a finished output row
-``r`` leaves on ``o_row`` with ``o_row_valid`` and ``o_row_index = r`` the PE's worst-case
-result latency after its last column took the output's last beat, rows one cycle apart.
+and ``i_ctl`` (one control word for the whole beat) enter together; each column's weight
+register, which ``load_w`` loads as in the PE contract, sits at the top edge, and the PEs
+receive the weight each beat uses. A finished output row ``r`` leaves on ``o_row`` with
+``o_row_valid`` and ``o_row_index = r`` the PE's worst-case result latency after its last
+column took the output's last beat, rows one cycle apart.
 Weight-stationary: ``i_wrow`` loads the shadow registers of array row ``i_wrow_sel``
 (``i_wrow_en``); the next beat with ``load_w`` moves each PE's shadow weight into the PE as it
 passes (the double buffer); every beat's column sums leave together on ``o_row``.
 """
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -96,9 +98,21 @@ class Mesh(wiring.Component):
         c = self.config
         tr, tc = c.tile_rows, c.tile_cols
         nr, nc = c.tiles
+        weight = layout_of(c.pe.ports.weight)
         for k in range(c.cols):
             j, kk = divmod(k, tc)
-            m.d.comb += tiles[0][j].i_w[kk].eq(delayed(m, self.i_w[k], k, f"w{k}"))
+            # Every PE of column k sees the column's weight stream and the beats' load_w with
+            # the same delay, so each one's weight register would hold the same value, later.
+            # The choice between i_w and the held weight is made once here, at the top edge,
+            # and the effective weight streams down (the tile ties its PEs' load_w high): one
+            # held weight per column instead of a weight register and a multiplexer per PE.
+            held = Signal(weight, name=f"w{k}_held")
+            w_eff = Signal(weight, name=f"w{k}_eff")
+            m.d.comb += w_eff.eq(Mux(self.i_ctl.load_w, self.i_w[k], held))
+            m.d.sync += held.eq(w_eff)
+            # `held` (w_eff one cycle ago) doubles as the first register of the column's skew.
+            skewed = w_eff if k == 0 else delayed(m, held, k - 1, f"w{k}_held")
+            m.d.comb += tiles[0][j].i_w[kk].eq(skewed)
             for i in range(1, nr):
                 m.d.comb += tiles[i][j].i_w[kk].eq(tiles[i - 1][j].o_w[kk])
         # Row r is complete when its last column's result has appeared: the worst-case result
