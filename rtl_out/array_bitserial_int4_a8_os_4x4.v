@@ -2312,71 +2312,122 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
   assign \$9  = 3'h1;
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_index, o_row, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [4:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [4:0] \$14 ;
-  reg [4:0] \$15 ;
-  reg [4:0] \$16 ;
-  reg [23:0] \$17 ;
-  reg [23:0] \$18 ;
-  reg [23:0] \$19 ;
+  wire \$10 ;
+  reg \$100 ;
+  reg \$101 ;
+  reg \$102 ;
+  reg \$103 ;
+  reg \$104 ;
+  reg \$105 ;
+  reg \$106 ;
+  reg \$107 ;
+  reg \$108 ;
+  reg \$109 ;
+  wire \$11 ;
+  reg \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg \$113 ;
+  reg \$114 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  reg [23:0] \$20 ;
-  reg [23:0] \$21 ;
-  reg [23:0] \$22 ;
-  reg [23:0] \$23 ;
-  reg \$24 ;
-  reg \$25 ;
-  reg \$26 ;
-  reg \$27 ;
-  reg \$28 ;
-  reg \$29 ;
+  wire \$20 ;
+  wire [1:0] \$21 ;
+  wire [1:0] \$22 ;
+  wire [1:0] \$23 ;
+  wire [47:0] \$24 ;
+  wire [47:0] \$25 ;
+  wire [47:0] \$26 ;
+  wire [47:0] \$27 ;
+  wire [47:0] \$28 ;
+  wire [47:0] \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg \$31 ;
-  reg \$32 ;
-  reg \$33 ;
-  reg \$34 ;
-  reg \$35 ;
-  reg \$36 ;
-  reg \$37 ;
-  reg \$38 ;
-  reg \$39 ;
+  wire [47:0] \$30 ;
+  wire [47:0] \$31 ;
+  wire [47:0] \$32 ;
+  wire [47:0] \$33 ;
+  wire [47:0] \$34 ;
+  wire [47:0] \$35 ;
+  wire [47:0] \$36 ;
+  wire [47:0] \$37 ;
+  wire [47:0] \$38 ;
+  wire [47:0] \$39 ;
   wire \$4 ;
-  reg \$40 ;
-  reg \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg \$48 ;
-  reg \$49 ;
-  reg [31:0] \$5 ;
-  reg \$50 ;
-  reg \$51 ;
-  reg \$52 ;
-  reg \$53 ;
-  reg \$54 ;
-  reg \$55 ;
-  reg \$56 ;
-  reg \$57 ;
-  reg \$58 ;
-  reg \$59 ;
-  reg [4:0] \$6 ;
-  reg \$60 ;
-  reg \$61 ;
-  reg \$62 ;
-  reg \$63 ;
-  reg [31:0] \$7 ;
-  reg [31:0] \$8 ;
-  reg [4:0] \$9 ;
+  wire [47:0] \$40 ;
+  wire [47:0] \$41 ;
+  wire [47:0] \$42 ;
+  wire [47:0] \$43 ;
+  wire [47:0] \$44 ;
+  wire [47:0] \$45 ;
+  wire [47:0] \$46 ;
+  wire [47:0] \$47 ;
+  wire [47:0] \$48 ;
+  wire [47:0] \$49 ;
+  wire \$5 ;
+  wire [47:0] \$50 ;
+  wire [47:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  reg [31:0] \$56 ;
+  reg [4:0] \$57 ;
+  reg [31:0] \$58 ;
+  reg [31:0] \$59 ;
+  wire \$6 ;
+  reg [4:0] \$60 ;
+  reg [4:0] \$61 ;
+  reg [31:0] \$62 ;
+  reg [31:0] \$63 ;
+  reg [31:0] \$64 ;
+  reg [4:0] \$65 ;
+  reg [4:0] \$66 ;
+  reg [4:0] \$67 ;
+  reg [23:0] \$68 ;
+  reg [23:0] \$69 ;
+  wire \$7 ;
+  reg [23:0] \$70 ;
+  reg [23:0] \$71 ;
+  reg [23:0] \$72 ;
+  reg [23:0] \$73 ;
+  reg [23:0] \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg \$78 ;
+  reg \$79 ;
+  wire \$8 ;
+  reg \$80 ;
+  reg \$81 ;
+  reg \$82 ;
+  reg \$83 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg \$86 ;
+  reg \$87 ;
+  reg \$88 ;
+  reg \$89 ;
+  wire \$9 ;
+  reg \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg \$95 ;
+  reg \$96 ;
+  reg \$97 ;
+  reg \$98 ;
+  reg \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [7:0] \a1_d1[0] ;
@@ -2927,41 +2978,41 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   wire \o_ctl$11[0].last ;
   wire \o_ctl$11[0].load_w ;
   wire \o_ctl$11[0].valid ;
-  wire [4:0] \o_ctl$136 ;
-  wire [4:0] \o_ctl$136[0] ;
-  wire \o_ctl$136[0].first ;
-  wire \o_ctl$136[0].group_end ;
-  wire \o_ctl$136[0].last ;
-  wire \o_ctl$136[0].load_w ;
-  wire \o_ctl$136[0].valid ;
-  wire [4:0] \o_ctl$146 ;
-  wire [4:0] \o_ctl$146[0] ;
-  wire \o_ctl$146[0].first ;
-  wire \o_ctl$146[0].group_end ;
-  wire \o_ctl$146[0].last ;
-  wire \o_ctl$146[0].load_w ;
-  wire \o_ctl$146[0].valid ;
+  wire [4:0] \o_ctl$137 ;
+  wire [4:0] \o_ctl$137[0] ;
+  wire \o_ctl$137[0].first ;
+  wire \o_ctl$137[0].group_end ;
+  wire \o_ctl$137[0].last ;
+  wire \o_ctl$137[0].load_w ;
+  wire \o_ctl$137[0].valid ;
+  wire [4:0] \o_ctl$147 ;
+  wire [4:0] \o_ctl$147[0] ;
+  wire \o_ctl$147[0].first ;
+  wire \o_ctl$147[0].group_end ;
+  wire \o_ctl$147[0].last ;
+  wire \o_ctl$147[0].load_w ;
+  wire \o_ctl$147[0].valid ;
   wire [4:0] \o_ctl$15 ;
-  wire [4:0] \o_ctl$156 ;
-  wire [4:0] \o_ctl$156[0] ;
-  wire \o_ctl$156[0].first ;
-  wire \o_ctl$156[0].group_end ;
-  wire \o_ctl$156[0].last ;
-  wire \o_ctl$156[0].load_w ;
-  wire \o_ctl$156[0].valid ;
+  wire [4:0] \o_ctl$157 ;
+  wire [4:0] \o_ctl$157[0] ;
+  wire \o_ctl$157[0].first ;
+  wire \o_ctl$157[0].group_end ;
+  wire \o_ctl$157[0].last ;
+  wire \o_ctl$157[0].load_w ;
+  wire \o_ctl$157[0].valid ;
   wire [4:0] \o_ctl$15[0] ;
   wire \o_ctl$15[0].first ;
   wire \o_ctl$15[0].group_end ;
   wire \o_ctl$15[0].last ;
   wire \o_ctl$15[0].load_w ;
   wire \o_ctl$15[0].valid ;
-  wire [4:0] \o_ctl$166 ;
-  wire [4:0] \o_ctl$166[0] ;
-  wire \o_ctl$166[0].first ;
-  wire \o_ctl$166[0].group_end ;
-  wire \o_ctl$166[0].last ;
-  wire \o_ctl$166[0].load_w ;
-  wire \o_ctl$166[0].valid ;
+  wire [4:0] \o_ctl$167 ;
+  wire [4:0] \o_ctl$167[0] ;
+  wire \o_ctl$167[0].first ;
+  wire \o_ctl$167[0].group_end ;
+  wire \o_ctl$167[0].last ;
+  wire \o_ctl$167[0].load_w ;
+  wire \o_ctl$167[0].valid ;
   wire [4:0] \o_ctl$23 ;
   wire [4:0] \o_ctl$23[0] ;
   wire \o_ctl$23[0].first ;
@@ -3032,15 +3083,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [47:0] o_psum;
-  wire [47:0] \o_psum$108 ;
-  wire [47:0] \o_psum$108[0] ;
-  wire [47:0] \o_psum$108[0][0] ;
-  wire [47:0] \o_psum$109 ;
-  wire [47:0] \o_psum$109[0] ;
-  wire [47:0] \o_psum$109[0][0] ;
-  wire [47:0] \o_psum$110 ;
-  wire [47:0] \o_psum$110[0] ;
-  wire [47:0] \o_psum$110[0][0] ;
   wire [47:0] \o_psum$112 ;
   wire [47:0] \o_psum$112[0] ;
   wire [47:0] \o_psum$112[0][0] ;
@@ -3053,6 +3095,9 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   wire [47:0] \o_psum$115 ;
   wire [47:0] \o_psum$115[0] ;
   wire [47:0] \o_psum$115[0][0] ;
+  wire [47:0] \o_psum$116 ;
+  wire [47:0] \o_psum$116[0] ;
+  wire [47:0] \o_psum$116[0][0] ;
   wire [47:0] \o_psum$117 ;
   wire [47:0] \o_psum$117[0] ;
   wire [47:0] \o_psum$117[0][0] ;
@@ -3065,6 +3110,9 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   wire [47:0] \o_psum$120 ;
   wire [47:0] \o_psum$120[0] ;
   wire [47:0] \o_psum$120[0][0] ;
+  wire [47:0] \o_psum$121 ;
+  wire [47:0] \o_psum$121[0] ;
+  wire [47:0] \o_psum$121[0][0] ;
   wire [47:0] \o_psum$122 ;
   wire [47:0] \o_psum$122[0] ;
   wire [47:0] \o_psum$122[0][0] ;
@@ -3077,18 +3125,21 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   wire [47:0] \o_psum$125 ;
   wire [47:0] \o_psum$125[0] ;
   wire [47:0] \o_psum$125[0][0] ;
+  wire [47:0] \o_psum$126 ;
+  wire [47:0] \o_psum$126[0] ;
+  wire [47:0] \o_psum$126[0][0] ;
   wire [47:0] \o_psum[0] ;
   wire [47:0] \o_psum[0][0] ;
   output [191:0] o_row;
-  reg [191:0] o_row;
+  wire [191:0] o_row;
   wire [47:0] \o_row[0] ;
   wire [47:0] \o_row[1] ;
   wire [47:0] \o_row[2] ;
   wire [47:0] \o_row[3] ;
   output [1:0] o_row_index;
-  reg [1:0] o_row_index;
+  wire [1:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [23:0] o_w;
   wire [23:0] \o_w$100 ;
   wire [23:0] \o_w$100[0] ;
@@ -3225,6 +3276,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   reg row3_done_d7 = 1'h0;
   reg row3_done_d8 = 1'h0;
   reg row3_done_d9 = 1'h0;
+  wire [3:0] row_sel;
   input rst;
   wire rst;
   wire [23:0] w0_eff;
@@ -3306,132 +3358,177 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   wire [3:0] \w3_held_d2.code[2] ;
   wire [3:0] \w3_held_d2.code[3] ;
   wire [7:0] \w3_held_d2.scale ;
-  always @(posedge clk)
-    w0_held <= \$17 ;
-  always @(posedge clk)
-    w1_held <= \$18 ;
-  always @(posedge clk)
-    w2_held <= \$19 ;
-  always @(posedge clk)
-    \i_w$85  <= \$20 ;
-  always @(posedge clk)
-    w3_held <= \$21 ;
-  always @(posedge clk)
-    w3_held_d1 <= \$22 ;
-  always @(posedge clk)
-    \i_w$95  <= \$23 ;
-  always @(posedge clk)
-    row0_done_d1 <= \$24 ;
-  always @(posedge clk)
-    row0_done_d2 <= \$25 ;
-  always @(posedge clk)
-    row0_done_d3 <= \$26 ;
-  always @(posedge clk)
-    row0_done_d4 <= \$27 ;
-  always @(posedge clk)
-    row0_done_d5 <= \$28 ;
-  always @(posedge clk)
-    row0_done_d6 <= \$29 ;
-  always @(posedge clk)
-    row0_done_d7 <= \$30 ;
-  always @(posedge clk)
-    row0_done_d8 <= \$31 ;
-  always @(posedge clk)
-    row0_done_d9 <= \$32 ;
-  always @(posedge clk)
-    row0_done_d10 <= \$33 ;
-  always @(posedge clk)
-    row1_done_d1 <= \$34 ;
-  always @(posedge clk)
-    row1_done_d2 <= \$35 ;
-  always @(posedge clk)
-    row1_done_d3 <= \$36 ;
-  always @(posedge clk)
-    row1_done_d4 <= \$37 ;
-  always @(posedge clk)
-    row1_done_d5 <= \$38 ;
-  always @(posedge clk)
-    row1_done_d6 <= \$39 ;
-  always @(posedge clk)
-    row1_done_d7 <= \$40 ;
-  always @(posedge clk)
-    row1_done_d8 <= \$41 ;
-  always @(posedge clk)
-    row1_done_d9 <= \$42 ;
-  always @(posedge clk)
-    row1_done_d10 <= \$43 ;
-  always @(posedge clk)
-    row2_done_d1 <= \$44 ;
-  always @(posedge clk)
-    row2_done_d2 <= \$45 ;
-  always @(posedge clk)
-    row2_done_d3 <= \$46 ;
-  always @(posedge clk)
-    row2_done_d4 <= \$47 ;
-  always @(posedge clk)
-    row2_done_d5 <= \$48 ;
-  always @(posedge clk)
-    row2_done_d6 <= \$49 ;
-  always @(posedge clk)
-    row2_done_d7 <= \$50 ;
-  always @(posedge clk)
-    row2_done_d8 <= \$51 ;
-  always @(posedge clk)
-    row2_done_d9 <= \$52 ;
-  always @(posedge clk)
-    row2_done_d10 <= \$53 ;
-  always @(posedge clk)
-    row3_done_d1 <= \$54 ;
-  always @(posedge clk)
-    row3_done_d2 <= \$55 ;
-  always @(posedge clk)
-    row3_done_d3 <= \$56 ;
-  always @(posedge clk)
-    row3_done_d4 <= \$57 ;
-  always @(posedge clk)
-    row3_done_d5 <= \$58 ;
-  always @(posedge clk)
-    row3_done_d6 <= \$59 ;
-  always @(posedge clk)
-    row3_done_d7 <= \$60 ;
-  always @(posedge clk)
-    row3_done_d8 <= \$61 ;
-  always @(posedge clk)
-    row3_done_d9 <= \$62 ;
-  always @(posedge clk)
-    row3_done_d10 <= \$63 ;
   assign w0_eff = i_ctl[1] ? i_w[23:0] : w0_held;
   assign w1_eff = i_ctl[1] ? i_w[47:24] : w1_held;
   assign w2_eff = i_ctl[1] ? i_w[71:48] : w2_held;
   assign w3_eff = i_ctl[1] ? i_w[95:72] : w3_held;
-  assign \$1  = \o_ctl$136 [0] & \o_ctl$136 [3];
-  assign \$2  = \o_ctl$146 [0] & \o_ctl$146 [3];
-  assign \$3  = \o_ctl$156 [0] & \o_ctl$156 [3];
-  assign \$4  = \o_ctl$166 [0] & \o_ctl$166 [3];
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row2_done_d10 & \$4 ;
+  assign \$7  = \$6  | row2_done_d10;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row1_done_d10 & \$8 ;
+  assign \$11  = \$10  | row2_done_d10;
+  assign \$12  = \$11  | row1_done_d10;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = row0_done_d10 & \$13 ;
+  assign \$16  = \$15  | row2_done_d10;
+  assign \$17  = \$16  | row1_done_d10;
+  assign o_row_valid = \$17  | row0_done_d10;
+  assign \$19  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$21  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$22  = { 1'h0, \$20  } | \$21 ;
+  assign \$23  = row_sel[3] ? 2'h3 : 2'h0;
+  assign o_row_index = \$22  | \$23 ;
+  assign \$24  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$25  = \o_psum$112  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$26  = \$24  | \$25 ;
+  assign \$27  = \o_psum$113  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$28  = \$26  | \$27 ;
+  assign \$29  = \o_psum$114  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$30  = \$28  | \$29 ;
+  assign \$31  = \o_psum$115  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$32  = \o_psum$116  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$33  = \$31  | \$32 ;
+  assign \$34  = \o_psum$117  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$35  = \$33  | \$34 ;
+  assign \$36  = \o_psum$118  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$37  = \$35  | \$36 ;
+  assign \$38  = \o_psum$119  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$39  = \o_psum$120  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$40  = \$38  | \$39 ;
+  assign \$41  = \o_psum$121  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = \o_psum$122  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = \o_psum$123  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$46  = \o_psum$124  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = \o_psum$125  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \o_psum$126  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$51  = \$49  | \$50 ;
+  assign \$52  = \o_ctl$137 [0] & \o_ctl$137 [3];
+  assign \$53  = \o_ctl$147 [0] & \o_ctl$147 [3];
+  assign \$54  = \o_ctl$157 [0] & \o_ctl$157 [3];
+  assign \$55  = \o_ctl$167 [0] & \o_ctl$167 [3];
   always @(posedge clk)
-    \i_a$16  <= \$5 ;
+    \i_a$16  <= \$56 ;
   always @(posedge clk)
-    \i_ctl$18  <= \$6 ;
+    \i_ctl$18  <= \$57 ;
   always @(posedge clk)
-    a2_d1 <= \$7 ;
+    a2_d1 <= \$58 ;
   always @(posedge clk)
-    \i_a$32  <= \$8 ;
+    \i_a$32  <= \$59 ;
   always @(posedge clk)
-    ctl2_d1 <= \$9 ;
+    ctl2_d1 <= \$60 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$10 ;
+    \i_ctl$34  <= \$61 ;
   always @(posedge clk)
-    a3_d1 <= \$11 ;
+    a3_d1 <= \$62 ;
   always @(posedge clk)
-    a3_d2 <= \$12 ;
+    a3_d2 <= \$63 ;
   always @(posedge clk)
-    \i_a$48  <= \$13 ;
+    \i_a$48  <= \$64 ;
   always @(posedge clk)
-    ctl3_d1 <= \$14 ;
+    ctl3_d1 <= \$65 ;
   always @(posedge clk)
-    ctl3_d2 <= \$15 ;
+    ctl3_d2 <= \$66 ;
   always @(posedge clk)
-    \i_ctl$50  <= \$16 ;
+    \i_ctl$50  <= \$67 ;
+  always @(posedge clk)
+    w0_held <= \$68 ;
+  always @(posedge clk)
+    w1_held <= \$69 ;
+  always @(posedge clk)
+    w2_held <= \$70 ;
+  always @(posedge clk)
+    \i_w$85  <= \$71 ;
+  always @(posedge clk)
+    w3_held <= \$72 ;
+  always @(posedge clk)
+    w3_held_d1 <= \$73 ;
+  always @(posedge clk)
+    \i_w$95  <= \$74 ;
+  always @(posedge clk)
+    row0_done_d1 <= \$75 ;
+  always @(posedge clk)
+    row0_done_d2 <= \$76 ;
+  always @(posedge clk)
+    row0_done_d3 <= \$77 ;
+  always @(posedge clk)
+    row0_done_d4 <= \$78 ;
+  always @(posedge clk)
+    row0_done_d5 <= \$79 ;
+  always @(posedge clk)
+    row0_done_d6 <= \$80 ;
+  always @(posedge clk)
+    row0_done_d7 <= \$81 ;
+  always @(posedge clk)
+    row0_done_d8 <= \$82 ;
+  always @(posedge clk)
+    row0_done_d9 <= \$83 ;
+  always @(posedge clk)
+    row0_done_d10 <= \$84 ;
+  always @(posedge clk)
+    row1_done_d1 <= \$85 ;
+  always @(posedge clk)
+    row1_done_d2 <= \$86 ;
+  always @(posedge clk)
+    row1_done_d3 <= \$87 ;
+  always @(posedge clk)
+    row1_done_d4 <= \$88 ;
+  always @(posedge clk)
+    row1_done_d5 <= \$89 ;
+  always @(posedge clk)
+    row1_done_d6 <= \$90 ;
+  always @(posedge clk)
+    row1_done_d7 <= \$91 ;
+  always @(posedge clk)
+    row1_done_d8 <= \$92 ;
+  always @(posedge clk)
+    row1_done_d9 <= \$93 ;
+  always @(posedge clk)
+    row1_done_d10 <= \$94 ;
+  always @(posedge clk)
+    row2_done_d1 <= \$95 ;
+  always @(posedge clk)
+    row2_done_d2 <= \$96 ;
+  always @(posedge clk)
+    row2_done_d3 <= \$97 ;
+  always @(posedge clk)
+    row2_done_d4 <= \$98 ;
+  always @(posedge clk)
+    row2_done_d5 <= \$99 ;
+  always @(posedge clk)
+    row2_done_d6 <= \$100 ;
+  always @(posedge clk)
+    row2_done_d7 <= \$101 ;
+  always @(posedge clk)
+    row2_done_d8 <= \$102 ;
+  always @(posedge clk)
+    row2_done_d9 <= \$103 ;
+  always @(posedge clk)
+    row2_done_d10 <= \$104 ;
+  always @(posedge clk)
+    row3_done_d1 <= \$105 ;
+  always @(posedge clk)
+    row3_done_d2 <= \$106 ;
+  always @(posedge clk)
+    row3_done_d3 <= \$107 ;
+  always @(posedge clk)
+    row3_done_d4 <= \$108 ;
+  always @(posedge clk)
+    row3_done_d5 <= \$109 ;
+  always @(posedge clk)
+    row3_done_d6 <= \$110 ;
+  always @(posedge clk)
+    row3_done_d7 <= \$111 ;
+  always @(posedge clk)
+    row3_done_d8 <= \$112 ;
+  always @(posedge clk)
+    row3_done_d9 <= \$113 ;
+  always @(posedge clk)
+    row3_done_d10 <= \$114 ;
   \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
     .i_ctl(i_ctl),
@@ -3448,7 +3545,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
     .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$108 ),
+    .o_psum(\o_psum$115 ),
     .o_w(\i_w$77 ),
     .pe_0_0__i_a(\i_a$4 ),
     .pe_0_0__i_w(w1_held),
@@ -3459,7 +3556,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
     .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$109 ),
+    .o_psum(\o_psum$119 ),
     .o_w(\i_w$87 ),
     .pe_0_0__i_a(\i_a$8 ),
     .pe_0_0__i_w(\i_w$85 ),
@@ -3468,8 +3565,8 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
     .i_ctl(\i_ctl$14 ),
-    .o_ctl(\o_ctl$136 ),
-    .o_psum(\o_psum$110 ),
+    .o_ctl(\o_ctl$137 ),
+    .o_psum(\o_psum$123 ),
     .o_w(\i_w$97 ),
     .pe_0_0__i_a(\i_a$12 ),
     .pe_0_0__i_w(\i_w$95 ),
@@ -3491,7 +3588,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
     .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$113 ),
+    .o_psum(\o_psum$116 ),
     .o_w(\i_w$79 ),
     .pe_0_0__i_a(\i_a$20 ),
     .pe_0_0__i_w(\i_w$77 ),
@@ -3502,7 +3599,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
     .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$114 ),
+    .o_psum(\o_psum$120 ),
     .o_w(\i_w$89 ),
     .pe_0_0__i_a(\i_a$24 ),
     .pe_0_0__i_w(\i_w$87 ),
@@ -3511,8 +3608,8 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
     .i_ctl(\i_ctl$30 ),
-    .o_ctl(\o_ctl$146 ),
-    .o_psum(\o_psum$115 ),
+    .o_ctl(\o_ctl$147 ),
+    .o_psum(\o_psum$124 ),
     .o_w(\i_w$99 ),
     .pe_0_0__i_a(\i_a$28 ),
     .pe_0_0__i_w(\i_w$97 ),
@@ -3523,7 +3620,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
     .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$117 ),
+    .o_psum(\o_psum$113 ),
     .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$32 ),
     .pe_0_0__i_w(\i_w$70 ),
@@ -3534,7 +3631,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
     .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$118 ),
+    .o_psum(\o_psum$117 ),
     .o_w(\i_w$81 ),
     .pe_0_0__i_a(\i_a$36 ),
     .pe_0_0__i_w(\i_w$79 ),
@@ -3545,7 +3642,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
     .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$119 ),
+    .o_psum(\o_psum$121 ),
     .o_w(\i_w$91 ),
     .pe_0_0__i_a(\i_a$40 ),
     .pe_0_0__i_w(\i_w$89 ),
@@ -3554,8 +3651,8 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
     .i_ctl(\i_ctl$46 ),
-    .o_ctl(\o_ctl$156 ),
-    .o_psum(\o_psum$120 ),
+    .o_ctl(\o_ctl$157 ),
+    .o_psum(\o_psum$125 ),
     .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$44 ),
     .pe_0_0__i_w(\i_w$99 ),
@@ -3566,7 +3663,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
     .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$122 ),
+    .o_psum(\o_psum$114 ),
     .pe_0_0__i_a(\i_a$48 ),
     .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
@@ -3576,7 +3673,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
     .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$123 ),
+    .o_psum(\o_psum$118 ),
     .pe_0_0__i_a(\i_a$52 ),
     .pe_0_0__i_w(\i_w$81 ),
     .rst(rst)
@@ -3586,7 +3683,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
     .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$124 ),
+    .o_psum(\o_psum$122 ),
     .pe_0_0__i_a(\i_a$56 ),
     .pe_0_0__i_w(\i_w$91 ),
     .rst(rst)
@@ -3594,483 +3691,423 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
     .i_ctl(\i_ctl$62 ),
-    .o_ctl(\o_ctl$166 ),
-    .o_psum(\o_psum$125 ),
+    .o_ctl(\o_ctl$167 ),
+    .o_psum(\o_psum$126 ),
     .pe_0_0__i_a(\i_a$60 ),
     .pe_0_0__i_w(\i_w$101 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = w1_eff;
+    \$56  = \i_a$1 [63:32];
     if (rst) begin
-      \$18  = 24'h000000;
+      \$56  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = w2_eff;
+    \$57  = i_ctl;
     if (rst) begin
-      \$19  = 24'h000000;
+      \$57  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = w2_held;
+    \$58  = \i_a$1 [95:64];
     if (rst) begin
-      \$20  = 24'h000000;
+      \$58  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = w3_eff;
+    \$59  = a2_d1;
     if (rst) begin
-      \$21  = 24'h000000;
+      \$59  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = w3_held;
+    \$60  = i_ctl;
     if (rst) begin
-      \$22  = 24'h000000;
+      \$60  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = w3_held_d1;
+    \$61  = ctl2_d1;
     if (rst) begin
-      \$23  = 24'h000000;
+      \$61  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = \$1 ;
+    \$62  = \i_a$1 [127:96];
     if (rst) begin
-      \$24  = 1'h0;
+      \$62  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = row0_done_d1;
+    \$63  = a3_d1;
     if (rst) begin
-      \$25  = 1'h0;
+      \$63  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = row0_done_d2;
+    \$64  = a3_d2;
     if (rst) begin
-      \$26  = 1'h0;
+      \$64  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = row0_done_d3;
+    \$65  = i_ctl;
     if (rst) begin
-      \$27  = 1'h0;
+      \$65  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = row0_done_d4;
+    \$66  = ctl3_d1;
     if (rst) begin
-      \$28  = 1'h0;
+      \$66  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = row0_done_d5;
+    \$67  = ctl3_d2;
     if (rst) begin
-      \$29  = 1'h0;
+      \$67  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = row0_done_d6;
+    \$68  = w0_eff;
     if (rst) begin
-      \$30  = 1'h0;
+      \$68  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = row0_done_d7;
+    \$69  = w1_eff;
     if (rst) begin
-      \$31  = 1'h0;
+      \$69  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = row0_done_d8;
+    \$70  = w2_eff;
     if (rst) begin
-      \$32  = 1'h0;
+      \$70  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = row0_done_d9;
+    \$71  = w2_held;
     if (rst) begin
-      \$33  = 1'h0;
+      \$71  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = \$2 ;
+    \$72  = w3_eff;
     if (rst) begin
-      \$34  = 1'h0;
+      \$72  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$35  = row1_done_d1;
+    \$73  = w3_held;
     if (rst) begin
-      \$35  = 1'h0;
+      \$73  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$36  = row1_done_d2;
+    \$74  = w3_held_d1;
     if (rst) begin
-      \$36  = 1'h0;
+      \$74  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$37  = row1_done_d3;
+    \$75  = \$52 ;
     if (rst) begin
-      \$37  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$38  = row1_done_d4;
+    \$76  = row0_done_d1;
     if (rst) begin
-      \$38  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$39  = row1_done_d5;
+    \$77  = row0_done_d2;
     if (rst) begin
-      \$39  = 1'h0;
+      \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$40  = row1_done_d6;
+    \$78  = row0_done_d3;
     if (rst) begin
-      \$40  = 1'h0;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$41  = row1_done_d7;
+    \$79  = row0_done_d4;
     if (rst) begin
-      \$41  = 1'h0;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$42  = row1_done_d8;
+    \$80  = row0_done_d5;
     if (rst) begin
-      \$42  = 1'h0;
+      \$80  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = row1_done_d9;
+    \$81  = row0_done_d6;
     if (rst) begin
-      \$43  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = \$3 ;
+    \$82  = row0_done_d7;
     if (rst) begin
-      \$44  = 1'h0;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = row2_done_d1;
+    \$83  = row0_done_d8;
     if (rst) begin
-      \$45  = 1'h0;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = row2_done_d2;
+    \$84  = row0_done_d9;
     if (rst) begin
-      \$46  = 1'h0;
+      \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = row2_done_d3;
+    \$85  = \$53 ;
     if (rst) begin
-      \$47  = 1'h0;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = row2_done_d4;
+    \$86  = row1_done_d1;
     if (rst) begin
-      \$48  = 1'h0;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = row2_done_d5;
+    \$87  = row1_done_d2;
     if (rst) begin
-      \$49  = 1'h0;
+      \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = row2_done_d6;
+    \$88  = row1_done_d3;
     if (rst) begin
-      \$50  = 1'h0;
+      \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = row2_done_d7;
+    \$89  = row1_done_d4;
     if (rst) begin
-      \$51  = 1'h0;
+      \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = row2_done_d8;
+    \$90  = row1_done_d5;
     if (rst) begin
-      \$52  = 1'h0;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = row2_done_d9;
+    \$91  = row1_done_d6;
     if (rst) begin
-      \$53  = 1'h0;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$54  = \$4 ;
+    \$92  = row1_done_d7;
     if (rst) begin
-      \$54  = 1'h0;
+      \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = row3_done_d1;
+    \$93  = row1_done_d8;
     if (rst) begin
-      \$55  = 1'h0;
+      \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = row3_done_d2;
+    \$94  = row1_done_d9;
     if (rst) begin
-      \$56  = 1'h0;
+      \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = row3_done_d3;
+    \$95  = \$54 ;
     if (rst) begin
-      \$57  = 1'h0;
+      \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = row3_done_d4;
+    \$96  = row2_done_d1;
     if (rst) begin
-      \$58  = 1'h0;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = row3_done_d5;
+    \$97  = row2_done_d2;
     if (rst) begin
-      \$59  = 1'h0;
+      \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = row3_done_d6;
+    \$98  = row2_done_d3;
     if (rst) begin
-      \$60  = 1'h0;
+      \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = row3_done_d7;
+    \$99  = row2_done_d4;
     if (rst) begin
-      \$61  = 1'h0;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = row3_done_d8;
+    \$100  = row2_done_d5;
     if (rst) begin
-      \$62  = 1'h0;
+      \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = row3_done_d9;
+    \$101  = row2_done_d6;
     if (rst) begin
-      \$63  = 1'h0;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (row0_done_d10) begin
-      o_row_valid = 1'h1;
-    end
-    if (row1_done_d10) begin
-      o_row_valid = 1'h1;
-    end
-    if (row2_done_d10) begin
-      o_row_valid = 1'h1;
-    end
-    if (row3_done_d10) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 2'h0;
-    if (row0_done_d10) begin
-      o_row_index = 2'h0;
-    end
-    if (row1_done_d10) begin
-      o_row_index = 2'h1;
-    end
-    if (row2_done_d10) begin
-      o_row_index = 2'h2;
-    end
-    if (row3_done_d10) begin
-      o_row_index = 2'h3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row = 192'h000000000000000000000000000000000000000000000000;
-    if (row0_done_d10) begin
-      o_row[47:0] = o_psum;
-      o_row[95:48] = \o_psum$108 ;
-      o_row[143:96] = \o_psum$109 ;
-      o_row[191:144] = \o_psum$110 ;
-    end
-    if (row1_done_d10) begin
-      o_row[47:0] = \o_psum$112 ;
-      o_row[95:48] = \o_psum$113 ;
-      o_row[143:96] = \o_psum$114 ;
-      o_row[191:144] = \o_psum$115 ;
-    end
-    if (row2_done_d10) begin
-      o_row[47:0] = \o_psum$117 ;
-      o_row[95:48] = \o_psum$118 ;
-      o_row[143:96] = \o_psum$119 ;
-      o_row[191:144] = \o_psum$120 ;
-    end
-    if (row3_done_d10) begin
-      o_row[47:0] = \o_psum$122 ;
-      o_row[95:48] = \o_psum$123 ;
-      o_row[143:96] = \o_psum$124 ;
-      o_row[191:144] = \o_psum$125 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$5  = \i_a$1 [63:32];
+    \$102  = row2_done_d7;
     if (rst) begin
-      \$5  = 32'd0;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$6  = i_ctl;
+    \$103  = row2_done_d8;
     if (rst) begin
-      \$6  = 5'h00;
+      \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$7  = \i_a$1 [95:64];
+    \$104  = row2_done_d9;
     if (rst) begin
-      \$7  = 32'd0;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$8  = a2_d1;
+    \$105  = \$55 ;
     if (rst) begin
-      \$8  = 32'd0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = i_ctl;
+    \$106  = row3_done_d1;
     if (rst) begin
-      \$9  = 5'h00;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = ctl2_d1;
+    \$107  = row3_done_d2;
     if (rst) begin
-      \$10  = 5'h00;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = \i_a$1 [127:96];
+    \$108  = row3_done_d3;
     if (rst) begin
-      \$11  = 32'd0;
+      \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = a3_d1;
+    \$109  = row3_done_d4;
     if (rst) begin
-      \$12  = 32'd0;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = a3_d2;
+    \$110  = row3_done_d5;
     if (rst) begin
-      \$13  = 32'd0;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = i_ctl;
+    \$111  = row3_done_d6;
     if (rst) begin
-      \$14  = 5'h00;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = ctl3_d1;
+    \$112  = row3_done_d7;
     if (rst) begin
-      \$15  = 5'h00;
+      \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = ctl3_d2;
+    \$113  = row3_done_d8;
     if (rst) begin
-      \$16  = 5'h00;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = w0_eff;
+    \$114  = row3_done_d9;
     if (rst) begin
-      \$17  = 24'h000000;
+      \$114  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -4771,12 +4808,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   assign \o_row[3]  = o_row[191:144];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$108[0]  = \o_psum$108 ;
-  assign \o_psum$108[0][0]  = \o_psum$108 ;
-  assign \o_psum$109[0]  = \o_psum$109 ;
-  assign \o_psum$109[0][0]  = \o_psum$109 ;
-  assign \o_psum$110[0]  = \o_psum$110 ;
-  assign \o_psum$110[0][0]  = \o_psum$110 ;
   assign \o_psum$112[0]  = \o_psum$112 ;
   assign \o_psum$112[0][0]  = \o_psum$112 ;
   assign \o_psum$113[0]  = \o_psum$113 ;
@@ -4785,6 +4816,8 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   assign \o_psum$114[0][0]  = \o_psum$114 ;
   assign \o_psum$115[0]  = \o_psum$115 ;
   assign \o_psum$115[0][0]  = \o_psum$115 ;
+  assign \o_psum$116[0]  = \o_psum$116 ;
+  assign \o_psum$116[0][0]  = \o_psum$116 ;
   assign \o_psum$117[0]  = \o_psum$117 ;
   assign \o_psum$117[0][0]  = \o_psum$117 ;
   assign \o_psum$118[0]  = \o_psum$118 ;
@@ -4793,6 +4826,8 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   assign \o_psum$119[0][0]  = \o_psum$119 ;
   assign \o_psum$120[0]  = \o_psum$120 ;
   assign \o_psum$120[0][0]  = \o_psum$120 ;
+  assign \o_psum$121[0]  = \o_psum$121 ;
+  assign \o_psum$121[0][0]  = \o_psum$121 ;
   assign \o_psum$122[0]  = \o_psum$122 ;
   assign \o_psum$122[0][0]  = \o_psum$122 ;
   assign \o_psum$123[0]  = \o_psum$123 ;
@@ -4801,6 +4836,8 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   assign \o_psum$124[0][0]  = \o_psum$124 ;
   assign \o_psum$125[0]  = \o_psum$125 ;
   assign \o_psum$125[0][0]  = \o_psum$125 ;
+  assign \o_psum$126[0]  = \o_psum$126 ;
+  assign \o_psum$126[0][0]  = \o_psum$126 ;
   assign \a2_d1[0]  = a2_d1[7:0];
   assign \a2_d1[1]  = a2_d1[15:8];
   assign \a2_d1[2]  = a2_d1[23:16];
@@ -4834,30 +4871,46 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_val
   assign \w3_held_d1.code[2]  = w3_held_d1[11:8];
   assign \w3_held_d1.code[3]  = w3_held_d1[15:12];
   assign \w3_held_d1.scale  = w3_held_d1[23:16];
-  assign \o_ctl$136[0]  = \o_ctl$136 ;
-  assign \o_ctl$136[0].valid  = \o_ctl$136 [0];
-  assign \o_ctl$136[0].load_w  = \o_ctl$136 [1];
-  assign \o_ctl$136[0].first  = \o_ctl$136 [2];
-  assign \o_ctl$136[0].last  = \o_ctl$136 [3];
-  assign \o_ctl$136[0].group_end  = \o_ctl$136 [4];
-  assign \o_ctl$146[0]  = \o_ctl$146 ;
-  assign \o_ctl$146[0].valid  = \o_ctl$146 [0];
-  assign \o_ctl$146[0].load_w  = \o_ctl$146 [1];
-  assign \o_ctl$146[0].first  = \o_ctl$146 [2];
-  assign \o_ctl$146[0].last  = \o_ctl$146 [3];
-  assign \o_ctl$146[0].group_end  = \o_ctl$146 [4];
-  assign \o_ctl$156[0]  = \o_ctl$156 ;
-  assign \o_ctl$156[0].valid  = \o_ctl$156 [0];
-  assign \o_ctl$156[0].load_w  = \o_ctl$156 [1];
-  assign \o_ctl$156[0].first  = \o_ctl$156 [2];
-  assign \o_ctl$156[0].last  = \o_ctl$156 [3];
-  assign \o_ctl$156[0].group_end  = \o_ctl$156 [4];
-  assign \o_ctl$166[0]  = \o_ctl$166 ;
-  assign \o_ctl$166[0].valid  = \o_ctl$166 [0];
-  assign \o_ctl$166[0].load_w  = \o_ctl$166 [1];
-  assign \o_ctl$166[0].first  = \o_ctl$166 [2];
-  assign \o_ctl$166[0].last  = \o_ctl$166 [3];
-  assign \o_ctl$166[0].group_end  = \o_ctl$166 [4];
+  assign \o_ctl$137[0]  = \o_ctl$137 ;
+  assign \o_ctl$137[0].valid  = \o_ctl$137 [0];
+  assign \o_ctl$137[0].load_w  = \o_ctl$137 [1];
+  assign \o_ctl$137[0].first  = \o_ctl$137 [2];
+  assign \o_ctl$137[0].last  = \o_ctl$137 [3];
+  assign \o_ctl$137[0].group_end  = \o_ctl$137 [4];
+  assign \o_ctl$147[0]  = \o_ctl$147 ;
+  assign \o_ctl$147[0].valid  = \o_ctl$147 [0];
+  assign \o_ctl$147[0].load_w  = \o_ctl$147 [1];
+  assign \o_ctl$147[0].first  = \o_ctl$147 [2];
+  assign \o_ctl$147[0].last  = \o_ctl$147 [3];
+  assign \o_ctl$147[0].group_end  = \o_ctl$147 [4];
+  assign \o_ctl$157[0]  = \o_ctl$157 ;
+  assign \o_ctl$157[0].valid  = \o_ctl$157 [0];
+  assign \o_ctl$157[0].load_w  = \o_ctl$157 [1];
+  assign \o_ctl$157[0].first  = \o_ctl$157 [2];
+  assign \o_ctl$157[0].last  = \o_ctl$157 [3];
+  assign \o_ctl$157[0].group_end  = \o_ctl$157 [4];
+  assign \o_ctl$167[0]  = \o_ctl$167 ;
+  assign \o_ctl$167[0].valid  = \o_ctl$167 [0];
+  assign \o_ctl$167[0].load_w  = \o_ctl$167 [1];
+  assign \o_ctl$167[0].first  = \o_ctl$167 [2];
+  assign \o_ctl$167[0].last  = \o_ctl$167 [3];
+  assign \o_ctl$167[0].group_end  = \o_ctl$167 [4];
+  assign o_row[191:144] = \$51 ;
+  assign o_row[143:96] = \$44 ;
+  assign o_row[95:48] = \$37 ;
+  assign o_row[47:0] = \$30 ;
+  assign row_sel[0] = \$14 ;
+  assign row_sel[1] = \$9 ;
+  assign row_sel[2] = \$5 ;
+  assign row_sel[3] = \$2 ;
+  assign \$1  = 1'h1;
+  assign \$2  = row3_done_d10;
+  assign \$3  = row3_done_d10;
+  assign \$6  = row3_done_d10;
+  assign \$10  = row3_done_d10;
+  assign \$15  = row3_done_d10;
+  assign \$18  = 1'h0;
+  assign \$20  = \$19 ;
 endmodule
 
 module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);

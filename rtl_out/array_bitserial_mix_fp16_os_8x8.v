@@ -9116,197 +9116,382 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign edge_new[31:0] = s1_row[31:0];
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_index, o_row, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [4:0] \$10 ;
-  reg \$100 ;
-  reg \$101 ;
-  reg \$102 ;
-  reg \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg \$109 ;
-  reg [63:0] \$11 ;
-  reg \$110 ;
-  reg \$111 ;
-  reg \$112 ;
-  reg \$113 ;
-  reg \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg \$117 ;
-  reg \$118 ;
-  reg \$119 ;
-  reg [63:0] \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg \$123 ;
-  reg \$124 ;
-  reg \$125 ;
-  reg \$126 ;
-  reg \$127 ;
-  reg \$128 ;
-  reg \$129 ;
-  reg [4:0] \$13 ;
-  reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg \$135 ;
-  reg \$136 ;
-  reg \$137 ;
-  reg \$138 ;
-  reg \$139 ;
-  reg [4:0] \$14 ;
-  reg \$140 ;
-  reg \$141 ;
-  reg \$142 ;
-  reg \$143 ;
-  reg \$144 ;
-  reg \$145 ;
-  reg \$146 ;
-  reg \$147 ;
-  reg \$148 ;
-  reg \$149 ;
-  reg [63:0] \$15 ;
-  reg \$150 ;
-  reg \$151 ;
-  reg \$152 ;
-  reg \$153 ;
-  reg \$154 ;
-  reg \$155 ;
-  reg \$156 ;
-  reg \$157 ;
-  reg \$158 ;
-  reg \$159 ;
-  reg [63:0] \$16 ;
-  reg \$160 ;
-  reg \$161 ;
-  reg \$162 ;
-  reg \$163 ;
-  reg \$164 ;
-  reg \$165 ;
-  reg \$166 ;
-  reg \$167 ;
-  reg \$168 ;
-  reg \$169 ;
-  reg [63:0] \$17 ;
-  reg \$170 ;
-  reg \$171 ;
-  reg \$172 ;
-  reg \$173 ;
-  reg \$174 ;
-  reg \$175 ;
-  reg \$176 ;
-  reg \$177 ;
-  reg \$178 ;
-  reg \$179 ;
-  reg [4:0] \$18 ;
-  reg \$180 ;
-  reg \$181 ;
-  reg \$182 ;
-  reg \$183 ;
-  reg \$184 ;
-  reg \$185 ;
-  reg \$186 ;
-  reg \$187 ;
-  reg \$188 ;
-  reg \$189 ;
-  reg [4:0] \$19 ;
+  wire \$10 ;
+  wire [31:0] \$100 ;
+  wire [31:0] \$101 ;
+  wire [31:0] \$102 ;
+  wire [31:0] \$103 ;
+  wire [31:0] \$104 ;
+  wire [31:0] \$105 ;
+  wire [31:0] \$106 ;
+  wire [31:0] \$107 ;
+  wire [31:0] \$108 ;
+  wire [31:0] \$109 ;
+  wire \$11 ;
+  wire [31:0] \$110 ;
+  wire [31:0] \$111 ;
+  wire [31:0] \$112 ;
+  wire [31:0] \$113 ;
+  wire [31:0] \$114 ;
+  wire [31:0] \$115 ;
+  wire [31:0] \$116 ;
+  wire [31:0] \$117 ;
+  wire [31:0] \$118 ;
+  wire [31:0] \$119 ;
+  wire \$12 ;
+  wire [31:0] \$120 ;
+  wire [31:0] \$121 ;
+  wire [31:0] \$122 ;
+  wire [31:0] \$123 ;
+  wire [31:0] \$124 ;
+  wire [31:0] \$125 ;
+  wire [31:0] \$126 ;
+  wire [31:0] \$127 ;
+  wire [31:0] \$128 ;
+  wire [31:0] \$129 ;
+  wire \$13 ;
+  wire [31:0] \$130 ;
+  wire [31:0] \$131 ;
+  wire [31:0] \$132 ;
+  wire [31:0] \$133 ;
+  wire [31:0] \$134 ;
+  wire [31:0] \$135 ;
+  wire [31:0] \$136 ;
+  wire [31:0] \$137 ;
+  wire [31:0] \$138 ;
+  wire [31:0] \$139 ;
+  wire \$14 ;
+  wire [31:0] \$140 ;
+  wire [31:0] \$141 ;
+  wire [31:0] \$142 ;
+  wire [31:0] \$143 ;
+  wire [31:0] \$144 ;
+  wire [31:0] \$145 ;
+  wire [31:0] \$146 ;
+  wire [31:0] \$147 ;
+  wire [31:0] \$148 ;
+  wire [31:0] \$149 ;
+  wire \$15 ;
+  wire [31:0] \$150 ;
+  wire [31:0] \$151 ;
+  wire [31:0] \$152 ;
+  wire [31:0] \$153 ;
+  wire [31:0] \$154 ;
+  wire [31:0] \$155 ;
+  wire [31:0] \$156 ;
+  wire [31:0] \$157 ;
+  wire [31:0] \$158 ;
+  wire [31:0] \$159 ;
+  wire \$16 ;
+  wire [31:0] \$160 ;
+  wire [31:0] \$161 ;
+  wire [31:0] \$162 ;
+  wire [31:0] \$163 ;
+  wire [31:0] \$164 ;
+  wire [31:0] \$165 ;
+  wire [31:0] \$166 ;
+  wire [31:0] \$167 ;
+  wire [31:0] \$168 ;
+  wire [31:0] \$169 ;
+  wire \$17 ;
+  wire [31:0] \$170 ;
+  wire [31:0] \$171 ;
+  wire [31:0] \$172 ;
+  wire [31:0] \$173 ;
+  wire [31:0] \$174 ;
+  wire [31:0] \$175 ;
+  wire [31:0] \$176 ;
+  wire [31:0] \$177 ;
+  wire [31:0] \$178 ;
+  wire [31:0] \$179 ;
+  wire \$18 ;
+  wire [31:0] \$180 ;
+  wire [31:0] \$181 ;
+  wire [31:0] \$182 ;
+  wire [31:0] \$183 ;
+  wire [31:0] \$184 ;
+  wire [31:0] \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
+  wire \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  reg [63:0] \$194 ;
+  reg [4:0] \$195 ;
+  reg [63:0] \$196 ;
+  reg [63:0] \$197 ;
+  reg [4:0] \$198 ;
+  reg [4:0] \$199 ;
   wire \$2 ;
-  reg [4:0] \$20 ;
-  reg [63:0] \$21 ;
-  reg [63:0] \$22 ;
-  reg [63:0] \$23 ;
-  reg [63:0] \$24 ;
-  reg [4:0] \$25 ;
-  reg [4:0] \$26 ;
-  reg [4:0] \$27 ;
-  reg [4:0] \$28 ;
-  reg [63:0] \$29 ;
+  wire \$20 ;
+  reg [63:0] \$200 ;
+  reg [63:0] \$201 ;
+  reg [63:0] \$202 ;
+  reg [4:0] \$203 ;
+  reg [4:0] \$204 ;
+  reg [4:0] \$205 ;
+  reg [63:0] \$206 ;
+  reg [63:0] \$207 ;
+  reg [63:0] \$208 ;
+  reg [63:0] \$209 ;
+  wire \$21 ;
+  reg [4:0] \$210 ;
+  reg [4:0] \$211 ;
+  reg [4:0] \$212 ;
+  reg [4:0] \$213 ;
+  reg [63:0] \$214 ;
+  reg [63:0] \$215 ;
+  reg [63:0] \$216 ;
+  reg [63:0] \$217 ;
+  reg [63:0] \$218 ;
+  reg [4:0] \$219 ;
+  wire \$22 ;
+  reg [4:0] \$220 ;
+  reg [4:0] \$221 ;
+  reg [4:0] \$222 ;
+  reg [4:0] \$223 ;
+  reg [63:0] \$224 ;
+  reg [63:0] \$225 ;
+  reg [63:0] \$226 ;
+  reg [63:0] \$227 ;
+  reg [63:0] \$228 ;
+  reg [63:0] \$229 ;
+  wire \$23 ;
+  reg [4:0] \$230 ;
+  reg [4:0] \$231 ;
+  reg [4:0] \$232 ;
+  reg [4:0] \$233 ;
+  reg [4:0] \$234 ;
+  reg [4:0] \$235 ;
+  reg [63:0] \$236 ;
+  reg [63:0] \$237 ;
+  reg [63:0] \$238 ;
+  reg [63:0] \$239 ;
+  wire \$24 ;
+  reg [63:0] \$240 ;
+  reg [63:0] \$241 ;
+  reg [63:0] \$242 ;
+  reg [4:0] \$243 ;
+  reg [4:0] \$244 ;
+  reg [4:0] \$245 ;
+  reg [4:0] \$246 ;
+  reg [4:0] \$247 ;
+  reg [4:0] \$248 ;
+  reg [4:0] \$249 ;
+  wire \$25 ;
+  reg [43:0] \$250 ;
+  reg [43:0] \$251 ;
+  reg [43:0] \$252 ;
+  reg [43:0] \$253 ;
+  reg [43:0] \$254 ;
+  reg [43:0] \$255 ;
+  reg [43:0] \$256 ;
+  reg [43:0] \$257 ;
+  reg [43:0] \$258 ;
+  reg [43:0] \$259 ;
+  wire \$26 ;
+  reg [43:0] \$260 ;
+  reg [43:0] \$261 ;
+  reg [43:0] \$262 ;
+  reg [43:0] \$263 ;
+  reg [43:0] \$264 ;
+  reg [43:0] \$265 ;
+  reg [43:0] \$266 ;
+  reg [43:0] \$267 ;
+  reg [43:0] \$268 ;
+  reg [43:0] \$269 ;
+  wire \$27 ;
+  reg [43:0] \$270 ;
+  reg [43:0] \$271 ;
+  reg [43:0] \$272 ;
+  reg [43:0] \$273 ;
+  reg [43:0] \$274 ;
+  reg [43:0] \$275 ;
+  reg [43:0] \$276 ;
+  reg [43:0] \$277 ;
+  reg [43:0] \$278 ;
+  reg \$279 ;
+  wire \$28 ;
+  reg \$280 ;
+  reg \$281 ;
+  reg \$282 ;
+  reg \$283 ;
+  reg \$284 ;
+  reg \$285 ;
+  reg \$286 ;
+  reg \$287 ;
+  reg \$288 ;
+  reg \$289 ;
+  wire \$29 ;
+  reg \$290 ;
+  reg \$291 ;
+  reg \$292 ;
+  reg \$293 ;
+  reg \$294 ;
+  reg \$295 ;
+  reg \$296 ;
+  reg \$297 ;
+  reg \$298 ;
+  reg \$299 ;
   wire \$3 ;
-  reg [63:0] \$30 ;
-  reg [63:0] \$31 ;
-  reg [63:0] \$32 ;
-  reg [63:0] \$33 ;
-  reg [4:0] \$34 ;
-  reg [4:0] \$35 ;
-  reg [4:0] \$36 ;
-  reg [4:0] \$37 ;
-  reg [4:0] \$38 ;
-  reg [63:0] \$39 ;
+  wire \$30 ;
+  reg \$300 ;
+  reg \$301 ;
+  reg \$302 ;
+  reg \$303 ;
+  reg \$304 ;
+  reg \$305 ;
+  reg \$306 ;
+  reg \$307 ;
+  reg \$308 ;
+  reg \$309 ;
+  wire \$31 ;
+  reg \$310 ;
+  reg \$311 ;
+  reg \$312 ;
+  reg \$313 ;
+  reg \$314 ;
+  reg \$315 ;
+  reg \$316 ;
+  reg \$317 ;
+  reg \$318 ;
+  reg \$319 ;
+  wire \$32 ;
+  reg \$320 ;
+  reg \$321 ;
+  reg \$322 ;
+  reg \$323 ;
+  reg \$324 ;
+  reg \$325 ;
+  reg \$326 ;
+  reg \$327 ;
+  reg \$328 ;
+  reg \$329 ;
+  wire \$33 ;
+  reg \$330 ;
+  reg \$331 ;
+  reg \$332 ;
+  reg \$333 ;
+  reg \$334 ;
+  reg \$335 ;
+  reg \$336 ;
+  reg \$337 ;
+  reg \$338 ;
+  reg \$339 ;
+  wire \$34 ;
+  reg \$340 ;
+  reg \$341 ;
+  reg \$342 ;
+  reg \$343 ;
+  reg \$344 ;
+  reg \$345 ;
+  reg \$346 ;
+  reg \$347 ;
+  reg \$348 ;
+  reg \$349 ;
+  wire \$35 ;
+  reg \$350 ;
+  reg \$351 ;
+  reg \$352 ;
+  reg \$353 ;
+  reg \$354 ;
+  reg \$355 ;
+  reg \$356 ;
+  reg \$357 ;
+  reg \$358 ;
+  reg \$359 ;
+  wire \$36 ;
+  reg \$360 ;
+  reg \$361 ;
+  reg \$362 ;
+  reg \$363 ;
+  reg \$364 ;
+  reg \$365 ;
+  reg \$366 ;
+  reg \$367 ;
+  reg \$368 ;
+  reg \$369 ;
+  wire \$37 ;
+  reg \$370 ;
+  reg \$371 ;
+  reg \$372 ;
+  reg \$373 ;
+  reg \$374 ;
+  wire \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  reg [63:0] \$40 ;
-  reg [63:0] \$41 ;
-  reg [63:0] \$42 ;
-  reg [63:0] \$43 ;
-  reg [63:0] \$44 ;
-  reg [4:0] \$45 ;
-  reg [4:0] \$46 ;
-  reg [4:0] \$47 ;
-  reg [4:0] \$48 ;
-  reg [4:0] \$49 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [4:0] \$50 ;
-  reg [63:0] \$51 ;
-  reg [63:0] \$52 ;
-  reg [63:0] \$53 ;
-  reg [63:0] \$54 ;
-  reg [63:0] \$55 ;
-  reg [63:0] \$56 ;
-  reg [63:0] \$57 ;
-  reg [4:0] \$58 ;
-  reg [4:0] \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire [1:0] \$55 ;
+  wire [1:0] \$56 ;
+  wire [1:0] \$57 ;
+  wire [1:0] \$58 ;
+  wire [2:0] \$59 ;
   wire \$6 ;
-  reg [4:0] \$60 ;
-  reg [4:0] \$61 ;
-  reg [4:0] \$62 ;
-  reg [4:0] \$63 ;
-  reg [4:0] \$64 ;
-  reg [43:0] \$65 ;
-  reg [43:0] \$66 ;
-  reg [43:0] \$67 ;
-  reg [43:0] \$68 ;
-  reg [43:0] \$69 ;
+  wire [2:0] \$60 ;
+  wire [2:0] \$61 ;
+  wire [2:0] \$62 ;
+  wire [2:0] \$63 ;
+  wire [2:0] \$64 ;
+  wire [2:0] \$65 ;
+  wire [31:0] \$66 ;
+  wire [31:0] \$67 ;
+  wire [31:0] \$68 ;
+  wire [31:0] \$69 ;
   wire \$7 ;
-  reg [43:0] \$70 ;
-  reg [43:0] \$71 ;
-  reg [43:0] \$72 ;
-  reg [43:0] \$73 ;
-  reg [43:0] \$74 ;
-  reg [43:0] \$75 ;
-  reg [43:0] \$76 ;
-  reg [43:0] \$77 ;
-  reg [43:0] \$78 ;
-  reg [43:0] \$79 ;
+  wire [31:0] \$70 ;
+  wire [31:0] \$71 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire [31:0] \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
+  wire [31:0] \$77 ;
+  wire [31:0] \$78 ;
+  wire [31:0] \$79 ;
   wire \$8 ;
-  reg [43:0] \$80 ;
-  reg [43:0] \$81 ;
-  reg [43:0] \$82 ;
-  reg [43:0] \$83 ;
-  reg [43:0] \$84 ;
-  reg [43:0] \$85 ;
-  reg [43:0] \$86 ;
-  reg [43:0] \$87 ;
-  reg [43:0] \$88 ;
-  reg [43:0] \$89 ;
-  reg [63:0] \$9 ;
-  reg [43:0] \$90 ;
-  reg [43:0] \$91 ;
-  reg [43:0] \$92 ;
-  reg [43:0] \$93 ;
-  reg \$94 ;
-  reg \$95 ;
-  reg \$96 ;
-  reg \$97 ;
-  reg \$98 ;
-  reg \$99 ;
+  wire [31:0] \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
+  wire [31:0] \$83 ;
+  wire [31:0] \$84 ;
+  wire [31:0] \$85 ;
+  wire [31:0] \$86 ;
+  wire [31:0] \$87 ;
+  wire [31:0] \$88 ;
+  wire [31:0] \$89 ;
+  wire \$9 ;
+  wire [31:0] \$90 ;
+  wire [31:0] \$91 ;
+  wire [31:0] \$92 ;
+  wire [31:0] \$93 ;
+  wire [31:0] \$94 ;
+  wire [31:0] \$95 ;
+  wire [31:0] \$96 ;
+  wire [31:0] \$97 ;
+  wire [31:0] \$98 ;
+  wire [31:0] \$99 ;
   (* init = 64'h0000000000000000 *)
   wire [63:0] a1_d1;
   wire [15:0] \a1_d1[0] ;
@@ -11879,76 +12064,76 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   wire \o_ctl$51[0].last ;
   wire \o_ctl$51[0].load_w ;
   wire \o_ctl$51[0].valid ;
-  wire [4:0] \o_ctl$534 ;
-  wire [4:0] \o_ctl$534[0] ;
-  wire \o_ctl$534[0].first ;
-  wire \o_ctl$534[0].group_end ;
-  wire \o_ctl$534[0].last ;
-  wire \o_ctl$534[0].load_w ;
-  wire \o_ctl$534[0].valid ;
-  wire [4:0] \o_ctl$546 ;
-  wire [4:0] \o_ctl$546[0] ;
-  wire \o_ctl$546[0].first ;
-  wire \o_ctl$546[0].group_end ;
-  wire \o_ctl$546[0].last ;
-  wire \o_ctl$546[0].load_w ;
-  wire \o_ctl$546[0].valid ;
+  wire [4:0] \o_ctl$535 ;
+  wire [4:0] \o_ctl$535[0] ;
+  wire \o_ctl$535[0].first ;
+  wire \o_ctl$535[0].group_end ;
+  wire \o_ctl$535[0].last ;
+  wire \o_ctl$535[0].load_w ;
+  wire \o_ctl$535[0].valid ;
+  wire [4:0] \o_ctl$547 ;
+  wire [4:0] \o_ctl$547[0] ;
+  wire \o_ctl$547[0].first ;
+  wire \o_ctl$547[0].group_end ;
+  wire \o_ctl$547[0].last ;
+  wire \o_ctl$547[0].load_w ;
+  wire \o_ctl$547[0].valid ;
   wire [4:0] \o_ctl$55 ;
-  wire [4:0] \o_ctl$558 ;
-  wire [4:0] \o_ctl$558[0] ;
-  wire \o_ctl$558[0].first ;
-  wire \o_ctl$558[0].group_end ;
-  wire \o_ctl$558[0].last ;
-  wire \o_ctl$558[0].load_w ;
-  wire \o_ctl$558[0].valid ;
+  wire [4:0] \o_ctl$559 ;
+  wire [4:0] \o_ctl$559[0] ;
+  wire \o_ctl$559[0].first ;
+  wire \o_ctl$559[0].group_end ;
+  wire \o_ctl$559[0].last ;
+  wire \o_ctl$559[0].load_w ;
+  wire \o_ctl$559[0].valid ;
   wire [4:0] \o_ctl$55[0] ;
   wire \o_ctl$55[0].first ;
   wire \o_ctl$55[0].group_end ;
   wire \o_ctl$55[0].last ;
   wire \o_ctl$55[0].load_w ;
   wire \o_ctl$55[0].valid ;
-  wire [4:0] \o_ctl$570 ;
-  wire [4:0] \o_ctl$570[0] ;
-  wire \o_ctl$570[0].first ;
-  wire \o_ctl$570[0].group_end ;
-  wire \o_ctl$570[0].last ;
-  wire \o_ctl$570[0].load_w ;
-  wire \o_ctl$570[0].valid ;
-  wire [4:0] \o_ctl$582 ;
-  wire [4:0] \o_ctl$582[0] ;
-  wire \o_ctl$582[0].first ;
-  wire \o_ctl$582[0].group_end ;
-  wire \o_ctl$582[0].last ;
-  wire \o_ctl$582[0].load_w ;
-  wire \o_ctl$582[0].valid ;
+  wire [4:0] \o_ctl$571 ;
+  wire [4:0] \o_ctl$571[0] ;
+  wire \o_ctl$571[0].first ;
+  wire \o_ctl$571[0].group_end ;
+  wire \o_ctl$571[0].last ;
+  wire \o_ctl$571[0].load_w ;
+  wire \o_ctl$571[0].valid ;
+  wire [4:0] \o_ctl$583 ;
+  wire [4:0] \o_ctl$583[0] ;
+  wire \o_ctl$583[0].first ;
+  wire \o_ctl$583[0].group_end ;
+  wire \o_ctl$583[0].last ;
+  wire \o_ctl$583[0].load_w ;
+  wire \o_ctl$583[0].valid ;
   wire [4:0] \o_ctl$59 ;
-  wire [4:0] \o_ctl$594 ;
-  wire [4:0] \o_ctl$594[0] ;
-  wire \o_ctl$594[0].first ;
-  wire \o_ctl$594[0].group_end ;
-  wire \o_ctl$594[0].last ;
-  wire \o_ctl$594[0].load_w ;
-  wire \o_ctl$594[0].valid ;
+  wire [4:0] \o_ctl$595 ;
+  wire [4:0] \o_ctl$595[0] ;
+  wire \o_ctl$595[0].first ;
+  wire \o_ctl$595[0].group_end ;
+  wire \o_ctl$595[0].last ;
+  wire \o_ctl$595[0].load_w ;
+  wire \o_ctl$595[0].valid ;
   wire [4:0] \o_ctl$59[0] ;
   wire \o_ctl$59[0].first ;
   wire \o_ctl$59[0].group_end ;
   wire \o_ctl$59[0].last ;
   wire \o_ctl$59[0].load_w ;
   wire \o_ctl$59[0].valid ;
-  wire [4:0] \o_ctl$606 ;
-  wire [4:0] \o_ctl$606[0] ;
-  wire \o_ctl$606[0].first ;
-  wire \o_ctl$606[0].group_end ;
-  wire \o_ctl$606[0].last ;
-  wire \o_ctl$606[0].load_w ;
-  wire \o_ctl$606[0].valid ;
-  wire [4:0] \o_ctl$618 ;
-  wire [4:0] \o_ctl$618[0] ;
-  wire \o_ctl$618[0].first ;
-  wire \o_ctl$618[0].group_end ;
-  wire \o_ctl$618[0].last ;
-  wire \o_ctl$618[0].load_w ;
-  wire \o_ctl$618[0].valid ;
+  wire [4:0] \o_ctl$607 ;
+  wire [4:0] \o_ctl$607[0] ;
+  wire \o_ctl$607[0].first ;
+  wire \o_ctl$607[0].group_end ;
+  wire \o_ctl$607[0].last ;
+  wire \o_ctl$607[0].load_w ;
+  wire \o_ctl$607[0].valid ;
+  wire [4:0] \o_ctl$619 ;
+  wire [4:0] \o_ctl$619[0] ;
+  wire \o_ctl$619[0].first ;
+  wire \o_ctl$619[0].group_end ;
+  wire \o_ctl$619[0].last ;
+  wire \o_ctl$619[0].load_w ;
+  wire \o_ctl$619[0].valid ;
   wire [4:0] \o_ctl$63 ;
   wire [4:0] \o_ctl$63[0] ;
   wire \o_ctl$63[0].first ;
@@ -12012,27 +12197,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$404 ;
-  wire [31:0] \o_psum$404[0] ;
-  wire [31:0] \o_psum$404[0][0] ;
-  wire [31:0] \o_psum$405 ;
-  wire [31:0] \o_psum$405[0] ;
-  wire [31:0] \o_psum$405[0][0] ;
-  wire [31:0] \o_psum$406 ;
-  wire [31:0] \o_psum$406[0] ;
-  wire [31:0] \o_psum$406[0][0] ;
-  wire [31:0] \o_psum$407 ;
-  wire [31:0] \o_psum$407[0] ;
-  wire [31:0] \o_psum$407[0][0] ;
-  wire [31:0] \o_psum$408 ;
-  wire [31:0] \o_psum$408[0] ;
-  wire [31:0] \o_psum$408[0][0] ;
-  wire [31:0] \o_psum$409 ;
-  wire [31:0] \o_psum$409[0] ;
-  wire [31:0] \o_psum$409[0][0] ;
-  wire [31:0] \o_psum$410 ;
-  wire [31:0] \o_psum$410[0] ;
-  wire [31:0] \o_psum$410[0][0] ;
   wire [31:0] \o_psum$412 ;
   wire [31:0] \o_psum$412[0] ;
   wire [31:0] \o_psum$412[0][0] ;
@@ -12057,6 +12221,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   wire [31:0] \o_psum$419 ;
   wire [31:0] \o_psum$419[0] ;
   wire [31:0] \o_psum$419[0][0] ;
+  wire [31:0] \o_psum$420 ;
+  wire [31:0] \o_psum$420[0] ;
+  wire [31:0] \o_psum$420[0][0] ;
   wire [31:0] \o_psum$421 ;
   wire [31:0] \o_psum$421[0] ;
   wire [31:0] \o_psum$421[0][0] ;
@@ -12081,6 +12248,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   wire [31:0] \o_psum$428 ;
   wire [31:0] \o_psum$428[0] ;
   wire [31:0] \o_psum$428[0][0] ;
+  wire [31:0] \o_psum$429 ;
+  wire [31:0] \o_psum$429[0] ;
+  wire [31:0] \o_psum$429[0][0] ;
   wire [31:0] \o_psum$430 ;
   wire [31:0] \o_psum$430[0] ;
   wire [31:0] \o_psum$430[0][0] ;
@@ -12105,6 +12275,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   wire [31:0] \o_psum$437 ;
   wire [31:0] \o_psum$437[0] ;
   wire [31:0] \o_psum$437[0][0] ;
+  wire [31:0] \o_psum$438 ;
+  wire [31:0] \o_psum$438[0] ;
+  wire [31:0] \o_psum$438[0][0] ;
   wire [31:0] \o_psum$439 ;
   wire [31:0] \o_psum$439[0] ;
   wire [31:0] \o_psum$439[0][0] ;
@@ -12129,6 +12302,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   wire [31:0] \o_psum$446 ;
   wire [31:0] \o_psum$446[0] ;
   wire [31:0] \o_psum$446[0][0] ;
+  wire [31:0] \o_psum$447 ;
+  wire [31:0] \o_psum$447[0] ;
+  wire [31:0] \o_psum$447[0][0] ;
   wire [31:0] \o_psum$448 ;
   wire [31:0] \o_psum$448[0] ;
   wire [31:0] \o_psum$448[0][0] ;
@@ -12153,6 +12329,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   wire [31:0] \o_psum$455 ;
   wire [31:0] \o_psum$455[0] ;
   wire [31:0] \o_psum$455[0][0] ;
+  wire [31:0] \o_psum$456 ;
+  wire [31:0] \o_psum$456[0] ;
+  wire [31:0] \o_psum$456[0][0] ;
   wire [31:0] \o_psum$457 ;
   wire [31:0] \o_psum$457[0] ;
   wire [31:0] \o_psum$457[0][0] ;
@@ -12177,6 +12356,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   wire [31:0] \o_psum$464 ;
   wire [31:0] \o_psum$464[0] ;
   wire [31:0] \o_psum$464[0][0] ;
+  wire [31:0] \o_psum$465 ;
+  wire [31:0] \o_psum$465[0] ;
+  wire [31:0] \o_psum$465[0][0] ;
   wire [31:0] \o_psum$466 ;
   wire [31:0] \o_psum$466[0] ;
   wire [31:0] \o_psum$466[0][0] ;
@@ -12201,10 +12383,13 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   wire [31:0] \o_psum$473 ;
   wire [31:0] \o_psum$473[0] ;
   wire [31:0] \o_psum$473[0][0] ;
+  wire [31:0] \o_psum$474 ;
+  wire [31:0] \o_psum$474[0] ;
+  wire [31:0] \o_psum$474[0][0] ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   output [255:0] o_row;
-  reg [255:0] o_row;
+  wire [255:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[1] ;
   wire [31:0] \o_row[2] ;
@@ -12214,9 +12399,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   wire [31:0] \o_row[6] ;
   wire [31:0] \o_row[7] ;
   output [2:0] o_row_index;
-  reg [2:0] o_row_index;
+  wire [2:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [43:0] o_w;
   wire [43:0] \o_w$263 ;
   wire [43:0] \o_w$263[0] ;
@@ -12873,6 +13058,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   reg row7_done_d7 = 1'h0;
   reg row7_done_d8 = 1'h0;
   reg row7_done_d9 = 1'h0;
+  wire [7:0] row_sel;
   input rst;
   wire rst;
   wire [43:0] w0_eff;
@@ -13222,376 +13408,551 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   assign w5_eff = i_ctl[1] ? i_w[263:220] : w5_held;
   assign w6_eff = i_ctl[1] ? i_w[307:264] : w6_held;
   assign w7_eff = i_ctl[1] ? i_w[351:308] : w7_held;
-  assign \$1  = \o_ctl$534 [0] & \o_ctl$534 [3];
-  assign \$2  = \o_ctl$546 [0] & \o_ctl$546 [3];
-  assign \$3  = \o_ctl$558 [0] & \o_ctl$558 [3];
-  assign \$4  = \o_ctl$570 [0] & \o_ctl$570 [3];
-  assign \$5  = \o_ctl$582 [0] & \o_ctl$582 [3];
-  assign \$6  = \o_ctl$594 [0] & \o_ctl$594 [3];
-  assign \$7  = \o_ctl$606 [0] & \o_ctl$606 [3];
-  assign \$8  = \o_ctl$618 [0] & \o_ctl$618 [3];
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row6_done_d12 & \$4 ;
+  assign \$7  = \$6  | row6_done_d12;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row5_done_d12 & \$8 ;
+  assign \$11  = \$10  | row6_done_d12;
+  assign \$12  = \$11  | row5_done_d12;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = row4_done_d12 & \$13 ;
+  assign \$16  = \$15  | row6_done_d12;
+  assign \$17  = \$16  | row5_done_d12;
+  assign \$18  = \$17  | row4_done_d12;
+  assign \$19  = ~ \$18 ;
+  assign \$20  = row3_done_d12 & \$19 ;
+  assign \$22  = \$21  | row6_done_d12;
+  assign \$23  = \$22  | row5_done_d12;
+  assign \$24  = \$23  | row4_done_d12;
+  assign \$25  = \$24  | row3_done_d12;
+  assign \$26  = ~ \$25 ;
+  assign \$27  = row2_done_d12 & \$26 ;
+  assign \$29  = \$28  | row6_done_d12;
+  assign \$30  = \$29  | row5_done_d12;
+  assign \$31  = \$30  | row4_done_d12;
+  assign \$32  = \$31  | row3_done_d12;
+  assign \$33  = \$32  | row2_done_d12;
+  assign \$34  = ~ \$33 ;
+  assign \$35  = row1_done_d12 & \$34 ;
+  assign \$37  = \$36  | row6_done_d12;
+  assign \$38  = \$37  | row5_done_d12;
+  assign \$39  = \$38  | row4_done_d12;
+  assign \$40  = \$39  | row3_done_d12;
+  assign \$41  = \$40  | row2_done_d12;
+  assign \$42  = \$41  | row1_done_d12;
+  assign \$43  = ~ \$42 ;
+  assign \$44  = row0_done_d12 & \$43 ;
+  assign \$46  = \$45  | row6_done_d12;
+  assign \$47  = \$46  | row5_done_d12;
+  assign \$48  = \$47  | row4_done_d12;
+  assign \$49  = \$48  | row3_done_d12;
+  assign \$50  = \$49  | row2_done_d12;
+  assign \$51  = \$50  | row1_done_d12;
+  assign o_row_valid = \$51  | row0_done_d12;
+  assign \$53  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$55  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$56  = { 1'h0, \$54  } | \$55 ;
+  assign \$57  = row_sel[3] ? 2'h3 : 2'h0;
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = row_sel[4] ? 3'h4 : 3'h0;
+  assign \$60  = { 1'h0, \$58  } | \$59 ;
+  assign \$61  = row_sel[5] ? 3'h5 : 3'h0;
+  assign \$62  = \$60  | \$61 ;
+  assign \$63  = row_sel[6] ? 3'h6 : 3'h0;
+  assign \$64  = \$62  | \$63 ;
+  assign \$65  = row_sel[7] ? 3'h7 : 3'h0;
+  assign o_row_index = \$64  | \$65 ;
+  assign \$66  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$67  = \o_psum$412  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$68  = \$66  | \$67 ;
+  assign \$69  = \o_psum$413  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$70  = \$68  | \$69 ;
+  assign \$71  = \o_psum$414  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$72  = \$70  | \$71 ;
+  assign \$73  = \o_psum$415  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$74  = \$72  | \$73 ;
+  assign \$75  = \o_psum$416  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$76  = \$74  | \$75 ;
+  assign \$77  = \o_psum$417  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$78  = \$76  | \$77 ;
+  assign \$79  = \o_psum$418  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$80  = \$78  | \$79 ;
+  assign \$81  = \o_psum$419  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$82  = \o_psum$420  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$83  = \$81  | \$82 ;
+  assign \$84  = \o_psum$421  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$85  = \$83  | \$84 ;
+  assign \$86  = \o_psum$422  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$87  = \$85  | \$86 ;
+  assign \$88  = \o_psum$423  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$89  = \$87  | \$88 ;
+  assign \$90  = \o_psum$424  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$91  = \$89  | \$90 ;
+  assign \$92  = \o_psum$425  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$93  = \$91  | \$92 ;
+  assign \$94  = \o_psum$426  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$95  = \$93  | \$94 ;
+  assign \$96  = \o_psum$427  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$97  = \o_psum$428  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$98  = \$96  | \$97 ;
+  assign \$99  = \o_psum$429  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$100  = \$98  | \$99 ;
+  assign \$101  = \o_psum$430  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$102  = \$100  | \$101 ;
+  assign \$103  = \o_psum$431  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$104  = \$102  | \$103 ;
+  assign \$105  = \o_psum$432  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$106  = \$104  | \$105 ;
+  assign \$107  = \o_psum$433  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$108  = \$106  | \$107 ;
+  assign \$109  = \o_psum$434  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$110  = \$108  | \$109 ;
+  assign \$111  = \o_psum$435  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$112  = \o_psum$436  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$113  = \$111  | \$112 ;
+  assign \$114  = \o_psum$437  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$115  = \$113  | \$114 ;
+  assign \$116  = \o_psum$438  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$117  = \$115  | \$116 ;
+  assign \$118  = \o_psum$439  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$119  = \$117  | \$118 ;
+  assign \$120  = \o_psum$440  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$121  = \$119  | \$120 ;
+  assign \$122  = \o_psum$441  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$123  = \$121  | \$122 ;
+  assign \$124  = \o_psum$442  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$125  = \$123  | \$124 ;
+  assign \$126  = \o_psum$443  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$127  = \o_psum$444  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$128  = \$126  | \$127 ;
+  assign \$129  = \o_psum$445  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$130  = \$128  | \$129 ;
+  assign \$131  = \o_psum$446  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$132  = \$130  | \$131 ;
+  assign \$133  = \o_psum$447  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$134  = \$132  | \$133 ;
+  assign \$135  = \o_psum$448  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$136  = \$134  | \$135 ;
+  assign \$137  = \o_psum$449  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$138  = \$136  | \$137 ;
+  assign \$139  = \o_psum$450  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$140  = \$138  | \$139 ;
+  assign \$141  = \o_psum$451  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$142  = \o_psum$452  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$143  = \$141  | \$142 ;
+  assign \$144  = \o_psum$453  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$145  = \$143  | \$144 ;
+  assign \$146  = \o_psum$454  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$147  = \$145  | \$146 ;
+  assign \$148  = \o_psum$455  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$149  = \$147  | \$148 ;
+  assign \$150  = \o_psum$456  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$151  = \$149  | \$150 ;
+  assign \$152  = \o_psum$457  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$153  = \$151  | \$152 ;
+  assign \$154  = \o_psum$458  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$155  = \$153  | \$154 ;
+  assign \$156  = \o_psum$459  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$157  = \o_psum$460  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$158  = \$156  | \$157 ;
+  assign \$159  = \o_psum$461  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$160  = \$158  | \$159 ;
+  assign \$161  = \o_psum$462  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$162  = \$160  | \$161 ;
+  assign \$163  = \o_psum$463  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$164  = \$162  | \$163 ;
+  assign \$165  = \o_psum$464  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$166  = \$164  | \$165 ;
+  assign \$167  = \o_psum$465  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$168  = \$166  | \$167 ;
+  assign \$169  = \o_psum$466  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$170  = \$168  | \$169 ;
+  assign \$171  = \o_psum$467  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$172  = \o_psum$468  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$173  = \$171  | \$172 ;
+  assign \$174  = \o_psum$469  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$175  = \$173  | \$174 ;
+  assign \$176  = \o_psum$470  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$177  = \$175  | \$176 ;
+  assign \$178  = \o_psum$471  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$179  = \$177  | \$178 ;
+  assign \$180  = \o_psum$472  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$181  = \$179  | \$180 ;
+  assign \$182  = \o_psum$473  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$183  = \$181  | \$182 ;
+  assign \$184  = \o_psum$474  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$185  = \$183  | \$184 ;
+  assign \$186  = \o_ctl$535 [0] & \o_ctl$535 [3];
+  assign \$187  = \o_ctl$547 [0] & \o_ctl$547 [3];
+  assign \$188  = \o_ctl$559 [0] & \o_ctl$559 [3];
+  assign \$189  = \o_ctl$571 [0] & \o_ctl$571 [3];
+  assign \$190  = \o_ctl$583 [0] & \o_ctl$583 [3];
+  assign \$191  = \o_ctl$595 [0] & \o_ctl$595 [3];
+  assign \$192  = \o_ctl$607 [0] & \o_ctl$607 [3];
+  assign \$193  = \o_ctl$619 [0] & \o_ctl$619 [3];
   always @(posedge clk)
-    \i_a$32  <= \$9 ;
+    \i_a$32  <= \$194 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$10 ;
+    \i_ctl$34  <= \$195 ;
   always @(posedge clk)
-    a2_d1 <= \$11 ;
+    a2_d1 <= \$196 ;
   always @(posedge clk)
-    \i_a$64  <= \$12 ;
+    \i_a$64  <= \$197 ;
   always @(posedge clk)
-    ctl2_d1 <= \$13 ;
+    ctl2_d1 <= \$198 ;
   always @(posedge clk)
-    \i_ctl$66  <= \$14 ;
+    \i_ctl$66  <= \$199 ;
   always @(posedge clk)
-    a3_d1 <= \$15 ;
+    a3_d1 <= \$200 ;
   always @(posedge clk)
-    a3_d2 <= \$16 ;
+    a3_d2 <= \$201 ;
   always @(posedge clk)
-    \i_a$96  <= \$17 ;
+    \i_a$96  <= \$202 ;
   always @(posedge clk)
-    ctl3_d1 <= \$18 ;
+    ctl3_d1 <= \$203 ;
   always @(posedge clk)
-    ctl3_d2 <= \$19 ;
+    ctl3_d2 <= \$204 ;
   always @(posedge clk)
-    \i_ctl$98  <= \$20 ;
+    \i_ctl$98  <= \$205 ;
   always @(posedge clk)
-    a4_d1 <= \$21 ;
+    a4_d1 <= \$206 ;
   always @(posedge clk)
-    a4_d2 <= \$22 ;
+    a4_d2 <= \$207 ;
   always @(posedge clk)
-    a4_d3 <= \$23 ;
+    a4_d3 <= \$208 ;
   always @(posedge clk)
-    \i_a$128  <= \$24 ;
+    \i_a$128  <= \$209 ;
   always @(posedge clk)
-    ctl4_d1 <= \$25 ;
+    ctl4_d1 <= \$210 ;
   always @(posedge clk)
-    ctl4_d2 <= \$26 ;
+    ctl4_d2 <= \$211 ;
   always @(posedge clk)
-    ctl4_d3 <= \$27 ;
+    ctl4_d3 <= \$212 ;
   always @(posedge clk)
-    \i_ctl$130  <= \$28 ;
+    \i_ctl$130  <= \$213 ;
   always @(posedge clk)
-    a5_d1 <= \$29 ;
+    a5_d1 <= \$214 ;
   always @(posedge clk)
-    a5_d2 <= \$30 ;
+    a5_d2 <= \$215 ;
   always @(posedge clk)
-    a5_d3 <= \$31 ;
+    a5_d3 <= \$216 ;
   always @(posedge clk)
-    a5_d4 <= \$32 ;
+    a5_d4 <= \$217 ;
   always @(posedge clk)
-    \i_a$160  <= \$33 ;
+    \i_a$160  <= \$218 ;
   always @(posedge clk)
-    ctl5_d1 <= \$34 ;
+    ctl5_d1 <= \$219 ;
   always @(posedge clk)
-    ctl5_d2 <= \$35 ;
+    ctl5_d2 <= \$220 ;
   always @(posedge clk)
-    ctl5_d3 <= \$36 ;
+    ctl5_d3 <= \$221 ;
   always @(posedge clk)
-    ctl5_d4 <= \$37 ;
+    ctl5_d4 <= \$222 ;
   always @(posedge clk)
-    \i_ctl$162  <= \$38 ;
+    \i_ctl$162  <= \$223 ;
   always @(posedge clk)
-    a6_d1 <= \$39 ;
+    a6_d1 <= \$224 ;
   always @(posedge clk)
-    a6_d2 <= \$40 ;
+    a6_d2 <= \$225 ;
   always @(posedge clk)
-    a6_d3 <= \$41 ;
+    a6_d3 <= \$226 ;
   always @(posedge clk)
-    a6_d4 <= \$42 ;
+    a6_d4 <= \$227 ;
   always @(posedge clk)
-    a6_d5 <= \$43 ;
+    a6_d5 <= \$228 ;
   always @(posedge clk)
-    \i_a$192  <= \$44 ;
+    \i_a$192  <= \$229 ;
   always @(posedge clk)
-    ctl6_d1 <= \$45 ;
+    ctl6_d1 <= \$230 ;
   always @(posedge clk)
-    ctl6_d2 <= \$46 ;
+    ctl6_d2 <= \$231 ;
   always @(posedge clk)
-    ctl6_d3 <= \$47 ;
+    ctl6_d3 <= \$232 ;
   always @(posedge clk)
-    ctl6_d4 <= \$48 ;
+    ctl6_d4 <= \$233 ;
   always @(posedge clk)
-    ctl6_d5 <= \$49 ;
+    ctl6_d5 <= \$234 ;
   always @(posedge clk)
-    \i_ctl$194  <= \$50 ;
+    \i_ctl$194  <= \$235 ;
   always @(posedge clk)
-    a7_d1 <= \$51 ;
+    a7_d1 <= \$236 ;
   always @(posedge clk)
-    a7_d2 <= \$52 ;
+    a7_d2 <= \$237 ;
   always @(posedge clk)
-    a7_d3 <= \$53 ;
+    a7_d3 <= \$238 ;
   always @(posedge clk)
-    a7_d4 <= \$54 ;
+    a7_d4 <= \$239 ;
   always @(posedge clk)
-    a7_d5 <= \$55 ;
+    a7_d5 <= \$240 ;
   always @(posedge clk)
-    a7_d6 <= \$56 ;
+    a7_d6 <= \$241 ;
   always @(posedge clk)
-    \i_a$224  <= \$57 ;
+    \i_a$224  <= \$242 ;
   always @(posedge clk)
-    ctl7_d1 <= \$58 ;
+    ctl7_d1 <= \$243 ;
   always @(posedge clk)
-    ctl7_d2 <= \$59 ;
+    ctl7_d2 <= \$244 ;
   always @(posedge clk)
-    ctl7_d3 <= \$60 ;
+    ctl7_d3 <= \$245 ;
   always @(posedge clk)
-    ctl7_d4 <= \$61 ;
+    ctl7_d4 <= \$246 ;
   always @(posedge clk)
-    ctl7_d5 <= \$62 ;
+    ctl7_d5 <= \$247 ;
   always @(posedge clk)
-    ctl7_d6 <= \$63 ;
+    ctl7_d6 <= \$248 ;
   always @(posedge clk)
-    \i_ctl$226  <= \$64 ;
+    \i_ctl$226  <= \$249 ;
   always @(posedge clk)
-    w0_held <= \$65 ;
+    w0_held <= \$250 ;
   always @(posedge clk)
-    w1_held <= \$66 ;
+    w1_held <= \$251 ;
   always @(posedge clk)
-    w2_held <= \$67 ;
+    w2_held <= \$252 ;
   always @(posedge clk)
-    \i_w$293  <= \$68 ;
+    \i_w$293  <= \$253 ;
   always @(posedge clk)
-    w3_held <= \$69 ;
+    w3_held <= \$254 ;
   always @(posedge clk)
-    w3_held_d1 <= \$70 ;
+    w3_held_d1 <= \$255 ;
   always @(posedge clk)
-    \i_w$311  <= \$71 ;
+    \i_w$311  <= \$256 ;
   always @(posedge clk)
-    w4_held <= \$72 ;
+    w4_held <= \$257 ;
   always @(posedge clk)
-    w4_held_d1 <= \$73 ;
+    w4_held_d1 <= \$258 ;
   always @(posedge clk)
-    w4_held_d2 <= \$74 ;
+    w4_held_d2 <= \$259 ;
   always @(posedge clk)
-    \i_w$329  <= \$75 ;
+    \i_w$329  <= \$260 ;
   always @(posedge clk)
-    w5_held <= \$76 ;
+    w5_held <= \$261 ;
   always @(posedge clk)
-    w5_held_d1 <= \$77 ;
+    w5_held_d1 <= \$262 ;
   always @(posedge clk)
-    w5_held_d2 <= \$78 ;
+    w5_held_d2 <= \$263 ;
   always @(posedge clk)
-    w5_held_d3 <= \$79 ;
+    w5_held_d3 <= \$264 ;
   always @(posedge clk)
-    \i_w$347  <= \$80 ;
+    \i_w$347  <= \$265 ;
   always @(posedge clk)
-    w6_held <= \$81 ;
+    w6_held <= \$266 ;
   always @(posedge clk)
-    w6_held_d1 <= \$82 ;
+    w6_held_d1 <= \$267 ;
   always @(posedge clk)
-    w6_held_d2 <= \$83 ;
+    w6_held_d2 <= \$268 ;
   always @(posedge clk)
-    w6_held_d3 <= \$84 ;
+    w6_held_d3 <= \$269 ;
   always @(posedge clk)
-    w6_held_d4 <= \$85 ;
+    w6_held_d4 <= \$270 ;
   always @(posedge clk)
-    \i_w$365  <= \$86 ;
+    \i_w$365  <= \$271 ;
   always @(posedge clk)
-    w7_held <= \$87 ;
+    w7_held <= \$272 ;
   always @(posedge clk)
-    w7_held_d1 <= \$88 ;
+    w7_held_d1 <= \$273 ;
   always @(posedge clk)
-    w7_held_d2 <= \$89 ;
+    w7_held_d2 <= \$274 ;
   always @(posedge clk)
-    w7_held_d3 <= \$90 ;
+    w7_held_d3 <= \$275 ;
   always @(posedge clk)
-    w7_held_d4 <= \$91 ;
+    w7_held_d4 <= \$276 ;
   always @(posedge clk)
-    w7_held_d5 <= \$92 ;
+    w7_held_d5 <= \$277 ;
   always @(posedge clk)
-    \i_w$383  <= \$93 ;
+    \i_w$383  <= \$278 ;
   always @(posedge clk)
-    row0_done_d1 <= \$94 ;
+    row0_done_d1 <= \$279 ;
   always @(posedge clk)
-    row0_done_d2 <= \$95 ;
+    row0_done_d2 <= \$280 ;
   always @(posedge clk)
-    row0_done_d3 <= \$96 ;
+    row0_done_d3 <= \$281 ;
   always @(posedge clk)
-    row0_done_d4 <= \$97 ;
+    row0_done_d4 <= \$282 ;
   always @(posedge clk)
-    row0_done_d5 <= \$98 ;
+    row0_done_d5 <= \$283 ;
   always @(posedge clk)
-    row0_done_d6 <= \$99 ;
+    row0_done_d6 <= \$284 ;
   always @(posedge clk)
-    row0_done_d7 <= \$100 ;
+    row0_done_d7 <= \$285 ;
   always @(posedge clk)
-    row0_done_d8 <= \$101 ;
+    row0_done_d8 <= \$286 ;
   always @(posedge clk)
-    row0_done_d9 <= \$102 ;
+    row0_done_d9 <= \$287 ;
   always @(posedge clk)
-    row0_done_d10 <= \$103 ;
+    row0_done_d10 <= \$288 ;
   always @(posedge clk)
-    row0_done_d11 <= \$104 ;
+    row0_done_d11 <= \$289 ;
   always @(posedge clk)
-    row0_done_d12 <= \$105 ;
+    row0_done_d12 <= \$290 ;
   always @(posedge clk)
-    row1_done_d1 <= \$106 ;
+    row1_done_d1 <= \$291 ;
   always @(posedge clk)
-    row1_done_d2 <= \$107 ;
+    row1_done_d2 <= \$292 ;
   always @(posedge clk)
-    row1_done_d3 <= \$108 ;
+    row1_done_d3 <= \$293 ;
   always @(posedge clk)
-    row1_done_d4 <= \$109 ;
+    row1_done_d4 <= \$294 ;
   always @(posedge clk)
-    row1_done_d5 <= \$110 ;
+    row1_done_d5 <= \$295 ;
   always @(posedge clk)
-    row1_done_d6 <= \$111 ;
+    row1_done_d6 <= \$296 ;
   always @(posedge clk)
-    row1_done_d7 <= \$112 ;
+    row1_done_d7 <= \$297 ;
   always @(posedge clk)
-    row1_done_d8 <= \$113 ;
+    row1_done_d8 <= \$298 ;
   always @(posedge clk)
-    row1_done_d9 <= \$114 ;
+    row1_done_d9 <= \$299 ;
   always @(posedge clk)
-    row1_done_d10 <= \$115 ;
+    row1_done_d10 <= \$300 ;
   always @(posedge clk)
-    row1_done_d11 <= \$116 ;
+    row1_done_d11 <= \$301 ;
   always @(posedge clk)
-    row1_done_d12 <= \$117 ;
+    row1_done_d12 <= \$302 ;
   always @(posedge clk)
-    row2_done_d1 <= \$118 ;
+    row2_done_d1 <= \$303 ;
   always @(posedge clk)
-    row2_done_d2 <= \$119 ;
+    row2_done_d2 <= \$304 ;
   always @(posedge clk)
-    row2_done_d3 <= \$120 ;
+    row2_done_d3 <= \$305 ;
   always @(posedge clk)
-    row2_done_d4 <= \$121 ;
+    row2_done_d4 <= \$306 ;
   always @(posedge clk)
-    row2_done_d5 <= \$122 ;
+    row2_done_d5 <= \$307 ;
   always @(posedge clk)
-    row2_done_d6 <= \$123 ;
+    row2_done_d6 <= \$308 ;
   always @(posedge clk)
-    row2_done_d7 <= \$124 ;
+    row2_done_d7 <= \$309 ;
   always @(posedge clk)
-    row2_done_d8 <= \$125 ;
+    row2_done_d8 <= \$310 ;
   always @(posedge clk)
-    row2_done_d9 <= \$126 ;
+    row2_done_d9 <= \$311 ;
   always @(posedge clk)
-    row2_done_d10 <= \$127 ;
+    row2_done_d10 <= \$312 ;
   always @(posedge clk)
-    row2_done_d11 <= \$128 ;
+    row2_done_d11 <= \$313 ;
   always @(posedge clk)
-    row2_done_d12 <= \$129 ;
+    row2_done_d12 <= \$314 ;
   always @(posedge clk)
-    row3_done_d1 <= \$130 ;
+    row3_done_d1 <= \$315 ;
   always @(posedge clk)
-    row3_done_d2 <= \$131 ;
+    row3_done_d2 <= \$316 ;
   always @(posedge clk)
-    row3_done_d3 <= \$132 ;
+    row3_done_d3 <= \$317 ;
   always @(posedge clk)
-    row3_done_d4 <= \$133 ;
+    row3_done_d4 <= \$318 ;
   always @(posedge clk)
-    row3_done_d5 <= \$134 ;
+    row3_done_d5 <= \$319 ;
   always @(posedge clk)
-    row3_done_d6 <= \$135 ;
+    row3_done_d6 <= \$320 ;
   always @(posedge clk)
-    row3_done_d7 <= \$136 ;
+    row3_done_d7 <= \$321 ;
   always @(posedge clk)
-    row3_done_d8 <= \$137 ;
+    row3_done_d8 <= \$322 ;
   always @(posedge clk)
-    row3_done_d9 <= \$138 ;
+    row3_done_d9 <= \$323 ;
   always @(posedge clk)
-    row3_done_d10 <= \$139 ;
+    row3_done_d10 <= \$324 ;
   always @(posedge clk)
-    row3_done_d11 <= \$140 ;
+    row3_done_d11 <= \$325 ;
   always @(posedge clk)
-    row3_done_d12 <= \$141 ;
+    row3_done_d12 <= \$326 ;
   always @(posedge clk)
-    row4_done_d1 <= \$142 ;
+    row4_done_d1 <= \$327 ;
   always @(posedge clk)
-    row4_done_d2 <= \$143 ;
+    row4_done_d2 <= \$328 ;
   always @(posedge clk)
-    row4_done_d3 <= \$144 ;
+    row4_done_d3 <= \$329 ;
   always @(posedge clk)
-    row4_done_d4 <= \$145 ;
+    row4_done_d4 <= \$330 ;
   always @(posedge clk)
-    row4_done_d5 <= \$146 ;
+    row4_done_d5 <= \$331 ;
   always @(posedge clk)
-    row4_done_d6 <= \$147 ;
+    row4_done_d6 <= \$332 ;
   always @(posedge clk)
-    row4_done_d7 <= \$148 ;
+    row4_done_d7 <= \$333 ;
   always @(posedge clk)
-    row4_done_d8 <= \$149 ;
+    row4_done_d8 <= \$334 ;
   always @(posedge clk)
-    row4_done_d9 <= \$150 ;
+    row4_done_d9 <= \$335 ;
   always @(posedge clk)
-    row4_done_d10 <= \$151 ;
+    row4_done_d10 <= \$336 ;
   always @(posedge clk)
-    row4_done_d11 <= \$152 ;
+    row4_done_d11 <= \$337 ;
   always @(posedge clk)
-    row4_done_d12 <= \$153 ;
+    row4_done_d12 <= \$338 ;
   always @(posedge clk)
-    row5_done_d1 <= \$154 ;
+    row5_done_d1 <= \$339 ;
   always @(posedge clk)
-    row5_done_d2 <= \$155 ;
+    row5_done_d2 <= \$340 ;
   always @(posedge clk)
-    row5_done_d3 <= \$156 ;
+    row5_done_d3 <= \$341 ;
   always @(posedge clk)
-    row5_done_d4 <= \$157 ;
+    row5_done_d4 <= \$342 ;
   always @(posedge clk)
-    row5_done_d5 <= \$158 ;
+    row5_done_d5 <= \$343 ;
   always @(posedge clk)
-    row5_done_d6 <= \$159 ;
+    row5_done_d6 <= \$344 ;
   always @(posedge clk)
-    row5_done_d7 <= \$160 ;
+    row5_done_d7 <= \$345 ;
   always @(posedge clk)
-    row5_done_d8 <= \$161 ;
+    row5_done_d8 <= \$346 ;
   always @(posedge clk)
-    row5_done_d9 <= \$162 ;
+    row5_done_d9 <= \$347 ;
   always @(posedge clk)
-    row5_done_d10 <= \$163 ;
+    row5_done_d10 <= \$348 ;
   always @(posedge clk)
-    row5_done_d11 <= \$164 ;
+    row5_done_d11 <= \$349 ;
   always @(posedge clk)
-    row5_done_d12 <= \$165 ;
+    row5_done_d12 <= \$350 ;
   always @(posedge clk)
-    row6_done_d1 <= \$166 ;
+    row6_done_d1 <= \$351 ;
   always @(posedge clk)
-    row6_done_d2 <= \$167 ;
+    row6_done_d2 <= \$352 ;
   always @(posedge clk)
-    row6_done_d3 <= \$168 ;
+    row6_done_d3 <= \$353 ;
   always @(posedge clk)
-    row6_done_d4 <= \$169 ;
+    row6_done_d4 <= \$354 ;
   always @(posedge clk)
-    row6_done_d5 <= \$170 ;
+    row6_done_d5 <= \$355 ;
   always @(posedge clk)
-    row6_done_d6 <= \$171 ;
+    row6_done_d6 <= \$356 ;
   always @(posedge clk)
-    row6_done_d7 <= \$172 ;
+    row6_done_d7 <= \$357 ;
   always @(posedge clk)
-    row6_done_d8 <= \$173 ;
+    row6_done_d8 <= \$358 ;
   always @(posedge clk)
-    row6_done_d9 <= \$174 ;
+    row6_done_d9 <= \$359 ;
   always @(posedge clk)
-    row6_done_d10 <= \$175 ;
+    row6_done_d10 <= \$360 ;
   always @(posedge clk)
-    row6_done_d11 <= \$176 ;
+    row6_done_d11 <= \$361 ;
   always @(posedge clk)
-    row6_done_d12 <= \$177 ;
+    row6_done_d12 <= \$362 ;
   always @(posedge clk)
-    row7_done_d1 <= \$178 ;
+    row7_done_d1 <= \$363 ;
   always @(posedge clk)
-    row7_done_d2 <= \$179 ;
+    row7_done_d2 <= \$364 ;
   always @(posedge clk)
-    row7_done_d3 <= \$180 ;
+    row7_done_d3 <= \$365 ;
   always @(posedge clk)
-    row7_done_d4 <= \$181 ;
+    row7_done_d4 <= \$366 ;
   always @(posedge clk)
-    row7_done_d5 <= \$182 ;
+    row7_done_d5 <= \$367 ;
   always @(posedge clk)
-    row7_done_d6 <= \$183 ;
+    row7_done_d6 <= \$368 ;
   always @(posedge clk)
-    row7_done_d7 <= \$184 ;
+    row7_done_d7 <= \$369 ;
   always @(posedge clk)
-    row7_done_d8 <= \$185 ;
+    row7_done_d8 <= \$370 ;
   always @(posedge clk)
-    row7_done_d9 <= \$186 ;
+    row7_done_d9 <= \$371 ;
   always @(posedge clk)
-    row7_done_d10 <= \$187 ;
+    row7_done_d10 <= \$372 ;
   always @(posedge clk)
-    row7_done_d11 <= \$188 ;
+    row7_done_d11 <= \$373 ;
   always @(posedge clk)
-    row7_done_d12 <= \$189 ;
+    row7_done_d12 <= \$374 ;
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
     .i_ctl(i_ctl),
@@ -13608,7 +13969,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$404 ),
+    .o_psum(\o_psum$419 ),
     .o_w(\i_w$277 ),
     .pe_0_0__i_a(\i_a$4 ),
     .pe_0_0__i_w(w1_held),
@@ -13619,7 +13980,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$405 ),
+    .o_psum(\o_psum$427 ),
     .o_w(\i_w$295 ),
     .pe_0_0__i_a(\i_a$8 ),
     .pe_0_0__i_w(\i_w$293 ),
@@ -13630,7 +13991,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
-    .o_psum(\o_psum$406 ),
+    .o_psum(\o_psum$435 ),
     .o_w(\i_w$313 ),
     .pe_0_0__i_a(\i_a$12 ),
     .pe_0_0__i_w(\i_w$311 ),
@@ -13641,7 +14002,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$407 ),
+    .o_psum(\o_psum$443 ),
     .o_w(\i_w$331 ),
     .pe_0_0__i_a(\i_a$16 ),
     .pe_0_0__i_w(\i_w$329 ),
@@ -13652,7 +14013,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$408 ),
+    .o_psum(\o_psum$451 ),
     .o_w(\i_w$349 ),
     .pe_0_0__i_a(\i_a$20 ),
     .pe_0_0__i_w(\i_w$347 ),
@@ -13663,7 +14024,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$409 ),
+    .o_psum(\o_psum$459 ),
     .o_w(\i_w$367 ),
     .pe_0_0__i_a(\i_a$24 ),
     .pe_0_0__i_w(\i_w$365 ),
@@ -13672,8 +14033,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
     .i_ctl(\i_ctl$30 ),
-    .o_ctl(\o_ctl$534 ),
-    .o_psum(\o_psum$410 ),
+    .o_ctl(\o_ctl$535 ),
+    .o_psum(\o_psum$467 ),
     .o_w(\i_w$385 ),
     .pe_0_0__i_a(\i_a$28 ),
     .pe_0_0__i_w(\i_w$383 ),
@@ -13695,7 +14056,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$413 ),
+    .o_psum(\o_psum$420 ),
     .o_w(\i_w$279 ),
     .pe_0_0__i_a(\i_a$36 ),
     .pe_0_0__i_w(\i_w$277 ),
@@ -13706,7 +14067,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$414 ),
+    .o_psum(\o_psum$428 ),
     .o_w(\i_w$297 ),
     .pe_0_0__i_a(\i_a$40 ),
     .pe_0_0__i_w(\i_w$295 ),
@@ -13717,7 +14078,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
-    .o_psum(\o_psum$415 ),
+    .o_psum(\o_psum$436 ),
     .o_w(\i_w$315 ),
     .pe_0_0__i_a(\i_a$44 ),
     .pe_0_0__i_w(\i_w$313 ),
@@ -13728,7 +14089,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$416 ),
+    .o_psum(\o_psum$444 ),
     .o_w(\i_w$333 ),
     .pe_0_0__i_a(\i_a$48 ),
     .pe_0_0__i_w(\i_w$331 ),
@@ -13739,7 +14100,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$417 ),
+    .o_psum(\o_psum$452 ),
     .o_w(\i_w$351 ),
     .pe_0_0__i_a(\i_a$52 ),
     .pe_0_0__i_w(\i_w$349 ),
@@ -13750,7 +14111,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$418 ),
+    .o_psum(\o_psum$460 ),
     .o_w(\i_w$369 ),
     .pe_0_0__i_a(\i_a$56 ),
     .pe_0_0__i_w(\i_w$367 ),
@@ -13759,8 +14120,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
     .i_ctl(\i_ctl$62 ),
-    .o_ctl(\o_ctl$546 ),
-    .o_psum(\o_psum$419 ),
+    .o_ctl(\o_ctl$547 ),
+    .o_psum(\o_psum$468 ),
     .o_w(\i_w$387 ),
     .pe_0_0__i_a(\i_a$60 ),
     .pe_0_0__i_w(\i_w$385 ),
@@ -13771,7 +14132,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
-    .o_psum(\o_psum$421 ),
+    .o_psum(\o_psum$413 ),
     .o_w(\i_w$264 ),
     .pe_0_0__i_a(\i_a$64 ),
     .pe_0_0__i_w(\i_w$262 ),
@@ -13782,7 +14143,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
-    .o_psum(\o_psum$422 ),
+    .o_psum(\o_psum$421 ),
     .o_w(\i_w$281 ),
     .pe_0_0__i_a(\i_a$68 ),
     .pe_0_0__i_w(\i_w$279 ),
@@ -13793,7 +14154,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
-    .o_psum(\o_psum$423 ),
+    .o_psum(\o_psum$429 ),
     .o_w(\i_w$299 ),
     .pe_0_0__i_a(\i_a$72 ),
     .pe_0_0__i_w(\i_w$297 ),
@@ -13804,7 +14165,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
-    .o_psum(\o_psum$424 ),
+    .o_psum(\o_psum$437 ),
     .o_w(\i_w$317 ),
     .pe_0_0__i_a(\i_a$76 ),
     .pe_0_0__i_w(\i_w$315 ),
@@ -13815,7 +14176,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
-    .o_psum(\o_psum$425 ),
+    .o_psum(\o_psum$445 ),
     .o_w(\i_w$335 ),
     .pe_0_0__i_a(\i_a$80 ),
     .pe_0_0__i_w(\i_w$333 ),
@@ -13826,7 +14187,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
-    .o_psum(\o_psum$426 ),
+    .o_psum(\o_psum$453 ),
     .o_w(\i_w$353 ),
     .pe_0_0__i_a(\i_a$84 ),
     .pe_0_0__i_w(\i_w$351 ),
@@ -13837,7 +14198,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
-    .o_psum(\o_psum$427 ),
+    .o_psum(\o_psum$461 ),
     .o_w(\i_w$371 ),
     .pe_0_0__i_a(\i_a$88 ),
     .pe_0_0__i_w(\i_w$369 ),
@@ -13846,8 +14207,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
     .i_ctl(\i_ctl$94 ),
-    .o_ctl(\o_ctl$558 ),
-    .o_psum(\o_psum$428 ),
+    .o_ctl(\o_ctl$559 ),
+    .o_psum(\o_psum$469 ),
     .o_w(\i_w$389 ),
     .pe_0_0__i_a(\i_a$92 ),
     .pe_0_0__i_w(\i_w$387 ),
@@ -13858,7 +14219,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$98 ),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
-    .o_psum(\o_psum$430 ),
+    .o_psum(\o_psum$414 ),
     .o_w(\i_w$266 ),
     .pe_0_0__i_a(\i_a$96 ),
     .pe_0_0__i_w(\i_w$264 ),
@@ -13869,7 +14230,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
-    .o_psum(\o_psum$431 ),
+    .o_psum(\o_psum$422 ),
     .o_w(\i_w$283 ),
     .pe_0_0__i_a(\i_a$100 ),
     .pe_0_0__i_w(\i_w$281 ),
@@ -13880,7 +14241,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
-    .o_psum(\o_psum$432 ),
+    .o_psum(\o_psum$430 ),
     .o_w(\i_w$301 ),
     .pe_0_0__i_a(\i_a$104 ),
     .pe_0_0__i_w(\i_w$299 ),
@@ -13891,7 +14252,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
-    .o_psum(\o_psum$433 ),
+    .o_psum(\o_psum$438 ),
     .o_w(\i_w$319 ),
     .pe_0_0__i_a(\i_a$108 ),
     .pe_0_0__i_w(\i_w$317 ),
@@ -13902,7 +14263,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
-    .o_psum(\o_psum$434 ),
+    .o_psum(\o_psum$446 ),
     .o_w(\i_w$337 ),
     .pe_0_0__i_a(\i_a$112 ),
     .pe_0_0__i_w(\i_w$335 ),
@@ -13913,7 +14274,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
-    .o_psum(\o_psum$435 ),
+    .o_psum(\o_psum$454 ),
     .o_w(\i_w$355 ),
     .pe_0_0__i_a(\i_a$116 ),
     .pe_0_0__i_w(\i_w$353 ),
@@ -13924,7 +14285,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
-    .o_psum(\o_psum$436 ),
+    .o_psum(\o_psum$462 ),
     .o_w(\i_w$373 ),
     .pe_0_0__i_a(\i_a$120 ),
     .pe_0_0__i_w(\i_w$371 ),
@@ -13933,8 +14294,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
     .i_ctl(\i_ctl$126 ),
-    .o_ctl(\o_ctl$570 ),
-    .o_psum(\o_psum$437 ),
+    .o_ctl(\o_ctl$571 ),
+    .o_psum(\o_psum$470 ),
     .o_w(\i_w$391 ),
     .pe_0_0__i_a(\i_a$124 ),
     .pe_0_0__i_w(\i_w$389 ),
@@ -13945,7 +14306,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
-    .o_psum(\o_psum$439 ),
+    .o_psum(\o_psum$415 ),
     .o_w(\i_w$268 ),
     .pe_0_0__i_a(\i_a$128 ),
     .pe_0_0__i_w(\i_w$266 ),
@@ -13956,7 +14317,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
-    .o_psum(\o_psum$440 ),
+    .o_psum(\o_psum$423 ),
     .o_w(\i_w$285 ),
     .pe_0_0__i_a(\i_a$132 ),
     .pe_0_0__i_w(\i_w$283 ),
@@ -13967,7 +14328,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
-    .o_psum(\o_psum$441 ),
+    .o_psum(\o_psum$431 ),
     .o_w(\i_w$303 ),
     .pe_0_0__i_a(\i_a$136 ),
     .pe_0_0__i_w(\i_w$301 ),
@@ -13978,7 +14339,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
-    .o_psum(\o_psum$442 ),
+    .o_psum(\o_psum$439 ),
     .o_w(\i_w$321 ),
     .pe_0_0__i_a(\i_a$140 ),
     .pe_0_0__i_w(\i_w$319 ),
@@ -13989,7 +14350,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
-    .o_psum(\o_psum$443 ),
+    .o_psum(\o_psum$447 ),
     .o_w(\i_w$339 ),
     .pe_0_0__i_a(\i_a$144 ),
     .pe_0_0__i_w(\i_w$337 ),
@@ -14000,7 +14361,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
-    .o_psum(\o_psum$444 ),
+    .o_psum(\o_psum$455 ),
     .o_w(\i_w$357 ),
     .pe_0_0__i_a(\i_a$148 ),
     .pe_0_0__i_w(\i_w$355 ),
@@ -14011,7 +14372,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
-    .o_psum(\o_psum$445 ),
+    .o_psum(\o_psum$463 ),
     .o_w(\i_w$375 ),
     .pe_0_0__i_a(\i_a$152 ),
     .pe_0_0__i_w(\i_w$373 ),
@@ -14020,8 +14381,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
     .i_ctl(\i_ctl$158 ),
-    .o_ctl(\o_ctl$582 ),
-    .o_psum(\o_psum$446 ),
+    .o_ctl(\o_ctl$583 ),
+    .o_psum(\o_psum$471 ),
     .o_w(\i_w$393 ),
     .pe_0_0__i_a(\i_a$156 ),
     .pe_0_0__i_w(\i_w$391 ),
@@ -14032,7 +14393,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$162 ),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
-    .o_psum(\o_psum$448 ),
+    .o_psum(\o_psum$416 ),
     .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$160 ),
     .pe_0_0__i_w(\i_w$268 ),
@@ -14043,7 +14404,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
-    .o_psum(\o_psum$449 ),
+    .o_psum(\o_psum$424 ),
     .o_w(\i_w$287 ),
     .pe_0_0__i_a(\i_a$164 ),
     .pe_0_0__i_w(\i_w$285 ),
@@ -14054,7 +14415,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
-    .o_psum(\o_psum$450 ),
+    .o_psum(\o_psum$432 ),
     .o_w(\i_w$305 ),
     .pe_0_0__i_a(\i_a$168 ),
     .pe_0_0__i_w(\i_w$303 ),
@@ -14065,7 +14426,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
-    .o_psum(\o_psum$451 ),
+    .o_psum(\o_psum$440 ),
     .o_w(\i_w$323 ),
     .pe_0_0__i_a(\i_a$172 ),
     .pe_0_0__i_w(\i_w$321 ),
@@ -14076,7 +14437,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
-    .o_psum(\o_psum$452 ),
+    .o_psum(\o_psum$448 ),
     .o_w(\i_w$341 ),
     .pe_0_0__i_a(\i_a$176 ),
     .pe_0_0__i_w(\i_w$339 ),
@@ -14087,7 +14448,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
-    .o_psum(\o_psum$453 ),
+    .o_psum(\o_psum$456 ),
     .o_w(\i_w$359 ),
     .pe_0_0__i_a(\i_a$180 ),
     .pe_0_0__i_w(\i_w$357 ),
@@ -14098,7 +14459,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
-    .o_psum(\o_psum$454 ),
+    .o_psum(\o_psum$464 ),
     .o_w(\i_w$377 ),
     .pe_0_0__i_a(\i_a$184 ),
     .pe_0_0__i_w(\i_w$375 ),
@@ -14107,8 +14468,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
     .i_ctl(\i_ctl$190 ),
-    .o_ctl(\o_ctl$594 ),
-    .o_psum(\o_psum$455 ),
+    .o_ctl(\o_ctl$595 ),
+    .o_psum(\o_psum$472 ),
     .o_w(\i_w$395 ),
     .pe_0_0__i_a(\i_a$188 ),
     .pe_0_0__i_w(\i_w$393 ),
@@ -14119,7 +14480,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$194 ),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
-    .o_psum(\o_psum$457 ),
+    .o_psum(\o_psum$417 ),
     .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$192 ),
     .pe_0_0__i_w(\i_w$270 ),
@@ -14130,7 +14491,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
-    .o_psum(\o_psum$458 ),
+    .o_psum(\o_psum$425 ),
     .o_w(\i_w$289 ),
     .pe_0_0__i_a(\i_a$196 ),
     .pe_0_0__i_w(\i_w$287 ),
@@ -14141,7 +14502,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
-    .o_psum(\o_psum$459 ),
+    .o_psum(\o_psum$433 ),
     .o_w(\i_w$307 ),
     .pe_0_0__i_a(\i_a$200 ),
     .pe_0_0__i_w(\i_w$305 ),
@@ -14152,7 +14513,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
-    .o_psum(\o_psum$460 ),
+    .o_psum(\o_psum$441 ),
     .o_w(\i_w$325 ),
     .pe_0_0__i_a(\i_a$204 ),
     .pe_0_0__i_w(\i_w$323 ),
@@ -14163,7 +14524,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
-    .o_psum(\o_psum$461 ),
+    .o_psum(\o_psum$449 ),
     .o_w(\i_w$343 ),
     .pe_0_0__i_a(\i_a$208 ),
     .pe_0_0__i_w(\i_w$341 ),
@@ -14174,7 +14535,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
-    .o_psum(\o_psum$462 ),
+    .o_psum(\o_psum$457 ),
     .o_w(\i_w$361 ),
     .pe_0_0__i_a(\i_a$212 ),
     .pe_0_0__i_w(\i_w$359 ),
@@ -14185,7 +14546,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
-    .o_psum(\o_psum$463 ),
+    .o_psum(\o_psum$465 ),
     .o_w(\i_w$379 ),
     .pe_0_0__i_a(\i_a$216 ),
     .pe_0_0__i_w(\i_w$377 ),
@@ -14194,8 +14555,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
     .i_ctl(\i_ctl$222 ),
-    .o_ctl(\o_ctl$606 ),
-    .o_psum(\o_psum$464 ),
+    .o_ctl(\o_ctl$607 ),
+    .o_psum(\o_psum$473 ),
     .o_w(\i_w$397 ),
     .pe_0_0__i_a(\i_a$220 ),
     .pe_0_0__i_w(\i_w$395 ),
@@ -14206,7 +14567,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$226 ),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
-    .o_psum(\o_psum$466 ),
+    .o_psum(\o_psum$418 ),
     .pe_0_0__i_a(\i_a$224 ),
     .pe_0_0__i_w(\i_w$272 ),
     .rst(rst)
@@ -14216,7 +14577,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
-    .o_psum(\o_psum$467 ),
+    .o_psum(\o_psum$426 ),
     .pe_0_0__i_a(\i_a$228 ),
     .pe_0_0__i_w(\i_w$289 ),
     .rst(rst)
@@ -14226,7 +14587,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
-    .o_psum(\o_psum$468 ),
+    .o_psum(\o_psum$434 ),
     .pe_0_0__i_a(\i_a$232 ),
     .pe_0_0__i_w(\i_w$307 ),
     .rst(rst)
@@ -14236,7 +14597,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
-    .o_psum(\o_psum$469 ),
+    .o_psum(\o_psum$442 ),
     .pe_0_0__i_a(\i_a$236 ),
     .pe_0_0__i_w(\i_w$325 ),
     .rst(rst)
@@ -14246,7 +14607,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
-    .o_psum(\o_psum$470 ),
+    .o_psum(\o_psum$450 ),
     .pe_0_0__i_a(\i_a$240 ),
     .pe_0_0__i_w(\i_w$343 ),
     .rst(rst)
@@ -14256,7 +14617,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
-    .o_psum(\o_psum$471 ),
+    .o_psum(\o_psum$458 ),
     .pe_0_0__i_a(\i_a$244 ),
     .pe_0_0__i_w(\i_w$361 ),
     .rst(rst)
@@ -14266,7 +14627,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
     .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
-    .o_psum(\o_psum$472 ),
+    .o_psum(\o_psum$466 ),
     .pe_0_0__i_a(\i_a$248 ),
     .pe_0_0__i_w(\i_w$379 ),
     .rst(rst)
@@ -14274,1417 +14635,1277 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
     .i_ctl(\i_ctl$254 ),
-    .o_ctl(\o_ctl$618 ),
-    .o_psum(\o_psum$473 ),
+    .o_ctl(\o_ctl$619 ),
+    .o_psum(\o_psum$474 ),
     .pe_0_0__i_a(\i_a$252 ),
     .pe_0_0__i_w(\i_w$397 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (row0_done_d12) begin
-      o_row_valid = 1'h1;
-    end
-    if (row1_done_d12) begin
-      o_row_valid = 1'h1;
-    end
-    if (row2_done_d12) begin
-      o_row_valid = 1'h1;
-    end
-    if (row3_done_d12) begin
-      o_row_valid = 1'h1;
-    end
-    if (row4_done_d12) begin
-      o_row_valid = 1'h1;
-    end
-    if (row5_done_d12) begin
-      o_row_valid = 1'h1;
-    end
-    if (row6_done_d12) begin
-      o_row_valid = 1'h1;
-    end
-    if (row7_done_d12) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 3'h0;
-    if (row0_done_d12) begin
-      o_row_index = 3'h0;
-    end
-    if (row1_done_d12) begin
-      o_row_index = 3'h1;
-    end
-    if (row2_done_d12) begin
-      o_row_index = 3'h2;
-    end
-    if (row3_done_d12) begin
-      o_row_index = 3'h3;
-    end
-    if (row4_done_d12) begin
-      o_row_index = 3'h4;
-    end
-    if (row5_done_d12) begin
-      o_row_index = 3'h5;
-    end
-    if (row6_done_d12) begin
-      o_row_index = 3'h6;
-    end
-    if (row7_done_d12) begin
-      o_row_index = 3'h7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    if (row0_done_d12) begin
-      o_row[31:0] = o_psum;
-      o_row[63:32] = \o_psum$404 ;
-      o_row[95:64] = \o_psum$405 ;
-      o_row[127:96] = \o_psum$406 ;
-      o_row[159:128] = \o_psum$407 ;
-      o_row[191:160] = \o_psum$408 ;
-      o_row[223:192] = \o_psum$409 ;
-      o_row[255:224] = \o_psum$410 ;
-    end
-    if (row1_done_d12) begin
-      o_row[31:0] = \o_psum$412 ;
-      o_row[63:32] = \o_psum$413 ;
-      o_row[95:64] = \o_psum$414 ;
-      o_row[127:96] = \o_psum$415 ;
-      o_row[159:128] = \o_psum$416 ;
-      o_row[191:160] = \o_psum$417 ;
-      o_row[223:192] = \o_psum$418 ;
-      o_row[255:224] = \o_psum$419 ;
-    end
-    if (row2_done_d12) begin
-      o_row[31:0] = \o_psum$421 ;
-      o_row[63:32] = \o_psum$422 ;
-      o_row[95:64] = \o_psum$423 ;
-      o_row[127:96] = \o_psum$424 ;
-      o_row[159:128] = \o_psum$425 ;
-      o_row[191:160] = \o_psum$426 ;
-      o_row[223:192] = \o_psum$427 ;
-      o_row[255:224] = \o_psum$428 ;
-    end
-    if (row3_done_d12) begin
-      o_row[31:0] = \o_psum$430 ;
-      o_row[63:32] = \o_psum$431 ;
-      o_row[95:64] = \o_psum$432 ;
-      o_row[127:96] = \o_psum$433 ;
-      o_row[159:128] = \o_psum$434 ;
-      o_row[191:160] = \o_psum$435 ;
-      o_row[223:192] = \o_psum$436 ;
-      o_row[255:224] = \o_psum$437 ;
-    end
-    if (row4_done_d12) begin
-      o_row[31:0] = \o_psum$439 ;
-      o_row[63:32] = \o_psum$440 ;
-      o_row[95:64] = \o_psum$441 ;
-      o_row[127:96] = \o_psum$442 ;
-      o_row[159:128] = \o_psum$443 ;
-      o_row[191:160] = \o_psum$444 ;
-      o_row[223:192] = \o_psum$445 ;
-      o_row[255:224] = \o_psum$446 ;
-    end
-    if (row5_done_d12) begin
-      o_row[31:0] = \o_psum$448 ;
-      o_row[63:32] = \o_psum$449 ;
-      o_row[95:64] = \o_psum$450 ;
-      o_row[127:96] = \o_psum$451 ;
-      o_row[159:128] = \o_psum$452 ;
-      o_row[191:160] = \o_psum$453 ;
-      o_row[223:192] = \o_psum$454 ;
-      o_row[255:224] = \o_psum$455 ;
-    end
-    if (row6_done_d12) begin
-      o_row[31:0] = \o_psum$457 ;
-      o_row[63:32] = \o_psum$458 ;
-      o_row[95:64] = \o_psum$459 ;
-      o_row[127:96] = \o_psum$460 ;
-      o_row[159:128] = \o_psum$461 ;
-      o_row[191:160] = \o_psum$462 ;
-      o_row[223:192] = \o_psum$463 ;
-      o_row[255:224] = \o_psum$464 ;
-    end
-    if (row7_done_d12) begin
-      o_row[31:0] = \o_psum$466 ;
-      o_row[63:32] = \o_psum$467 ;
-      o_row[95:64] = \o_psum$468 ;
-      o_row[127:96] = \o_psum$469 ;
-      o_row[159:128] = \o_psum$470 ;
-      o_row[191:160] = \o_psum$471 ;
-      o_row[223:192] = \o_psum$472 ;
-      o_row[255:224] = \o_psum$473 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = \i_a$1 [127:64];
+    \$194  = \i_a$1 [127:64];
     if (rst) begin
-      \$9  = 64'h0000000000000000;
+      \$194  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = i_ctl;
+    \$195  = i_ctl;
     if (rst) begin
-      \$10  = 5'h00;
+      \$195  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = \i_a$1 [191:128];
+    \$196  = \i_a$1 [191:128];
     if (rst) begin
-      \$11  = 64'h0000000000000000;
+      \$196  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = a2_d1;
+    \$197  = a2_d1;
     if (rst) begin
-      \$12  = 64'h0000000000000000;
+      \$197  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = i_ctl;
+    \$198  = i_ctl;
     if (rst) begin
-      \$13  = 5'h00;
+      \$198  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = ctl2_d1;
+    \$199  = ctl2_d1;
     if (rst) begin
-      \$14  = 5'h00;
+      \$199  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = \i_a$1 [255:192];
+    \$200  = \i_a$1 [255:192];
     if (rst) begin
-      \$15  = 64'h0000000000000000;
+      \$200  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = a3_d1;
+    \$201  = a3_d1;
     if (rst) begin
-      \$16  = 64'h0000000000000000;
+      \$201  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = a3_d2;
+    \$202  = a3_d2;
     if (rst) begin
-      \$17  = 64'h0000000000000000;
+      \$202  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = i_ctl;
+    \$203  = i_ctl;
     if (rst) begin
-      \$18  = 5'h00;
+      \$203  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = ctl3_d1;
+    \$204  = ctl3_d1;
     if (rst) begin
-      \$19  = 5'h00;
+      \$204  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = ctl3_d2;
+    \$205  = ctl3_d2;
     if (rst) begin
-      \$20  = 5'h00;
+      \$205  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = \i_a$1 [319:256];
+    \$206  = \i_a$1 [319:256];
     if (rst) begin
-      \$21  = 64'h0000000000000000;
+      \$206  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = a4_d1;
+    \$207  = a4_d1;
     if (rst) begin
-      \$22  = 64'h0000000000000000;
+      \$207  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = a4_d2;
+    \$208  = a4_d2;
     if (rst) begin
-      \$23  = 64'h0000000000000000;
+      \$208  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = a4_d3;
+    \$209  = a4_d3;
     if (rst) begin
-      \$24  = 64'h0000000000000000;
+      \$209  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = i_ctl;
+    \$210  = i_ctl;
     if (rst) begin
-      \$25  = 5'h00;
+      \$210  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = ctl4_d1;
+    \$211  = ctl4_d1;
     if (rst) begin
-      \$26  = 5'h00;
+      \$211  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = ctl4_d2;
+    \$212  = ctl4_d2;
     if (rst) begin
-      \$27  = 5'h00;
+      \$212  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = ctl4_d3;
+    \$213  = ctl4_d3;
     if (rst) begin
-      \$28  = 5'h00;
+      \$213  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = \i_a$1 [383:320];
+    \$214  = \i_a$1 [383:320];
     if (rst) begin
-      \$29  = 64'h0000000000000000;
+      \$214  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = a5_d1;
+    \$215  = a5_d1;
     if (rst) begin
-      \$30  = 64'h0000000000000000;
+      \$215  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = a5_d2;
+    \$216  = a5_d2;
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$216  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = a5_d3;
+    \$217  = a5_d3;
     if (rst) begin
-      \$32  = 64'h0000000000000000;
+      \$217  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = a5_d4;
+    \$218  = a5_d4;
     if (rst) begin
-      \$33  = 64'h0000000000000000;
+      \$218  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = i_ctl;
+    \$219  = i_ctl;
     if (rst) begin
-      \$34  = 5'h00;
+      \$219  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$35  = ctl5_d1;
+    \$220  = ctl5_d1;
     if (rst) begin
-      \$35  = 5'h00;
+      \$220  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$36  = ctl5_d2;
+    \$221  = ctl5_d2;
     if (rst) begin
-      \$36  = 5'h00;
+      \$221  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$37  = ctl5_d3;
+    \$222  = ctl5_d3;
     if (rst) begin
-      \$37  = 5'h00;
+      \$222  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$38  = ctl5_d4;
+    \$223  = ctl5_d4;
     if (rst) begin
-      \$38  = 5'h00;
+      \$223  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$39  = \i_a$1 [447:384];
+    \$224  = \i_a$1 [447:384];
     if (rst) begin
-      \$39  = 64'h0000000000000000;
+      \$224  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$40  = a6_d1;
+    \$225  = a6_d1;
     if (rst) begin
-      \$40  = 64'h0000000000000000;
+      \$225  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$41  = a6_d2;
+    \$226  = a6_d2;
     if (rst) begin
-      \$41  = 64'h0000000000000000;
+      \$226  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$42  = a6_d3;
+    \$227  = a6_d3;
     if (rst) begin
-      \$42  = 64'h0000000000000000;
+      \$227  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = a6_d4;
+    \$228  = a6_d4;
     if (rst) begin
-      \$43  = 64'h0000000000000000;
+      \$228  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = a6_d5;
+    \$229  = a6_d5;
     if (rst) begin
-      \$44  = 64'h0000000000000000;
+      \$229  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = i_ctl;
+    \$230  = i_ctl;
     if (rst) begin
-      \$45  = 5'h00;
+      \$230  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = ctl6_d1;
+    \$231  = ctl6_d1;
     if (rst) begin
-      \$46  = 5'h00;
+      \$231  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = ctl6_d2;
+    \$232  = ctl6_d2;
     if (rst) begin
-      \$47  = 5'h00;
+      \$232  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = ctl6_d3;
+    \$233  = ctl6_d3;
     if (rst) begin
-      \$48  = 5'h00;
+      \$233  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = ctl6_d4;
+    \$234  = ctl6_d4;
     if (rst) begin
-      \$49  = 5'h00;
+      \$234  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = ctl6_d5;
+    \$235  = ctl6_d5;
     if (rst) begin
-      \$50  = 5'h00;
+      \$235  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = \i_a$1 [511:448];
+    \$236  = \i_a$1 [511:448];
     if (rst) begin
-      \$51  = 64'h0000000000000000;
+      \$236  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = a7_d1;
+    \$237  = a7_d1;
     if (rst) begin
-      \$52  = 64'h0000000000000000;
+      \$237  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = a7_d2;
+    \$238  = a7_d2;
     if (rst) begin
-      \$53  = 64'h0000000000000000;
+      \$238  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$54  = a7_d3;
+    \$239  = a7_d3;
     if (rst) begin
-      \$54  = 64'h0000000000000000;
+      \$239  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = a7_d4;
+    \$240  = a7_d4;
     if (rst) begin
-      \$55  = 64'h0000000000000000;
+      \$240  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = a7_d5;
+    \$241  = a7_d5;
     if (rst) begin
-      \$56  = 64'h0000000000000000;
+      \$241  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = a7_d6;
+    \$242  = a7_d6;
     if (rst) begin
-      \$57  = 64'h0000000000000000;
+      \$242  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = i_ctl;
+    \$243  = i_ctl;
     if (rst) begin
-      \$58  = 5'h00;
+      \$243  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = ctl7_d1;
+    \$244  = ctl7_d1;
     if (rst) begin
-      \$59  = 5'h00;
+      \$244  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = ctl7_d2;
+    \$245  = ctl7_d2;
     if (rst) begin
-      \$60  = 5'h00;
+      \$245  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = ctl7_d3;
+    \$246  = ctl7_d3;
     if (rst) begin
-      \$61  = 5'h00;
+      \$246  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = ctl7_d4;
+    \$247  = ctl7_d4;
     if (rst) begin
-      \$62  = 5'h00;
+      \$247  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = ctl7_d5;
+    \$248  = ctl7_d5;
     if (rst) begin
-      \$63  = 5'h00;
+      \$248  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = ctl7_d6;
+    \$249  = ctl7_d6;
     if (rst) begin
-      \$64  = 5'h00;
+      \$249  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = w0_eff;
+    \$250  = w0_eff;
     if (rst) begin
-      \$65  = 44'h00000000000;
+      \$250  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = w1_eff;
+    \$251  = w1_eff;
     if (rst) begin
-      \$66  = 44'h00000000000;
+      \$251  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = w2_eff;
+    \$252  = w2_eff;
     if (rst) begin
-      \$67  = 44'h00000000000;
+      \$252  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = w2_held;
+    \$253  = w2_held;
     if (rst) begin
-      \$68  = 44'h00000000000;
+      \$253  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = w3_eff;
+    \$254  = w3_eff;
     if (rst) begin
-      \$69  = 44'h00000000000;
+      \$254  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = w3_held;
+    \$255  = w3_held;
     if (rst) begin
-      \$70  = 44'h00000000000;
+      \$255  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = w3_held_d1;
+    \$256  = w3_held_d1;
     if (rst) begin
-      \$71  = 44'h00000000000;
+      \$256  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = w4_eff;
+    \$257  = w4_eff;
     if (rst) begin
-      \$72  = 44'h00000000000;
+      \$257  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = w4_held;
+    \$258  = w4_held;
     if (rst) begin
-      \$73  = 44'h00000000000;
+      \$258  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = w4_held_d1;
+    \$259  = w4_held_d1;
     if (rst) begin
-      \$74  = 44'h00000000000;
+      \$259  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = w4_held_d2;
+    \$260  = w4_held_d2;
     if (rst) begin
-      \$75  = 44'h00000000000;
+      \$260  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = w5_eff;
+    \$261  = w5_eff;
     if (rst) begin
-      \$76  = 44'h00000000000;
+      \$261  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = w5_held;
+    \$262  = w5_held;
     if (rst) begin
-      \$77  = 44'h00000000000;
+      \$262  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = w5_held_d1;
+    \$263  = w5_held_d1;
     if (rst) begin
-      \$78  = 44'h00000000000;
+      \$263  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = w5_held_d2;
+    \$264  = w5_held_d2;
     if (rst) begin
-      \$79  = 44'h00000000000;
+      \$264  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = w5_held_d3;
+    \$265  = w5_held_d3;
     if (rst) begin
-      \$80  = 44'h00000000000;
+      \$265  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = w6_eff;
+    \$266  = w6_eff;
     if (rst) begin
-      \$81  = 44'h00000000000;
+      \$266  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = w6_held;
+    \$267  = w6_held;
     if (rst) begin
-      \$82  = 44'h00000000000;
+      \$267  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = w6_held_d1;
+    \$268  = w6_held_d1;
     if (rst) begin
-      \$83  = 44'h00000000000;
+      \$268  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = w6_held_d2;
+    \$269  = w6_held_d2;
     if (rst) begin
-      \$84  = 44'h00000000000;
+      \$269  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = w6_held_d3;
+    \$270  = w6_held_d3;
     if (rst) begin
-      \$85  = 44'h00000000000;
+      \$270  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = w6_held_d4;
+    \$271  = w6_held_d4;
     if (rst) begin
-      \$86  = 44'h00000000000;
+      \$271  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = w7_eff;
+    \$272  = w7_eff;
     if (rst) begin
-      \$87  = 44'h00000000000;
+      \$272  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = w7_held;
+    \$273  = w7_held;
     if (rst) begin
-      \$88  = 44'h00000000000;
+      \$273  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = w7_held_d1;
+    \$274  = w7_held_d1;
     if (rst) begin
-      \$89  = 44'h00000000000;
+      \$274  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = w7_held_d2;
+    \$275  = w7_held_d2;
     if (rst) begin
-      \$90  = 44'h00000000000;
+      \$275  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = w7_held_d3;
+    \$276  = w7_held_d3;
     if (rst) begin
-      \$91  = 44'h00000000000;
+      \$276  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = w7_held_d4;
+    \$277  = w7_held_d4;
     if (rst) begin
-      \$92  = 44'h00000000000;
+      \$277  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = w7_held_d5;
+    \$278  = w7_held_d5;
     if (rst) begin
-      \$93  = 44'h00000000000;
+      \$278  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = \$1 ;
+    \$279  = \$186 ;
     if (rst) begin
-      \$94  = 1'h0;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = row0_done_d1;
+    \$280  = row0_done_d1;
     if (rst) begin
-      \$95  = 1'h0;
+      \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = row0_done_d2;
+    \$281  = row0_done_d2;
     if (rst) begin
-      \$96  = 1'h0;
+      \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = row0_done_d3;
+    \$282  = row0_done_d3;
     if (rst) begin
-      \$97  = 1'h0;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = row0_done_d4;
+    \$283  = row0_done_d4;
     if (rst) begin
-      \$98  = 1'h0;
+      \$283  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = row0_done_d5;
+    \$284  = row0_done_d5;
     if (rst) begin
-      \$99  = 1'h0;
+      \$284  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = row0_done_d6;
+    \$285  = row0_done_d6;
     if (rst) begin
-      \$100  = 1'h0;
+      \$285  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$101  = row0_done_d7;
+    \$286  = row0_done_d7;
     if (rst) begin
-      \$101  = 1'h0;
+      \$286  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$102  = row0_done_d8;
+    \$287  = row0_done_d8;
     if (rst) begin
-      \$102  = 1'h0;
+      \$287  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = row0_done_d9;
+    \$288  = row0_done_d9;
     if (rst) begin
-      \$103  = 1'h0;
+      \$288  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = row0_done_d10;
+    \$289  = row0_done_d10;
     if (rst) begin
-      \$104  = 1'h0;
+      \$289  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = row0_done_d11;
+    \$290  = row0_done_d11;
     if (rst) begin
-      \$105  = 1'h0;
+      \$290  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = \$2 ;
+    \$291  = \$187 ;
     if (rst) begin
-      \$106  = 1'h0;
+      \$291  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = row1_done_d1;
+    \$292  = row1_done_d1;
     if (rst) begin
-      \$107  = 1'h0;
+      \$292  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = row1_done_d2;
+    \$293  = row1_done_d2;
     if (rst) begin
-      \$108  = 1'h0;
+      \$293  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$109  = row1_done_d3;
+    \$294  = row1_done_d3;
     if (rst) begin
-      \$109  = 1'h0;
+      \$294  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$110  = row1_done_d4;
+    \$295  = row1_done_d4;
     if (rst) begin
-      \$110  = 1'h0;
+      \$295  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$111  = row1_done_d5;
+    \$296  = row1_done_d5;
     if (rst) begin
-      \$111  = 1'h0;
+      \$296  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$112  = row1_done_d6;
+    \$297  = row1_done_d6;
     if (rst) begin
-      \$112  = 1'h0;
+      \$297  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$113  = row1_done_d7;
+    \$298  = row1_done_d7;
     if (rst) begin
-      \$113  = 1'h0;
+      \$298  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$114  = row1_done_d8;
+    \$299  = row1_done_d8;
     if (rst) begin
-      \$114  = 1'h0;
+      \$299  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$115  = row1_done_d9;
+    \$300  = row1_done_d9;
     if (rst) begin
-      \$115  = 1'h0;
+      \$300  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$116  = row1_done_d10;
+    \$301  = row1_done_d10;
     if (rst) begin
-      \$116  = 1'h0;
+      \$301  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$117  = row1_done_d11;
+    \$302  = row1_done_d11;
     if (rst) begin
-      \$117  = 1'h0;
+      \$302  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$118  = \$3 ;
+    \$303  = \$188 ;
     if (rst) begin
-      \$118  = 1'h0;
+      \$303  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$119  = row2_done_d1;
+    \$304  = row2_done_d1;
     if (rst) begin
-      \$119  = 1'h0;
+      \$304  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$120  = row2_done_d2;
+    \$305  = row2_done_d2;
     if (rst) begin
-      \$120  = 1'h0;
+      \$305  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$121  = row2_done_d3;
+    \$306  = row2_done_d3;
     if (rst) begin
-      \$121  = 1'h0;
+      \$306  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$122  = row2_done_d4;
+    \$307  = row2_done_d4;
     if (rst) begin
-      \$122  = 1'h0;
+      \$307  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$123  = row2_done_d5;
+    \$308  = row2_done_d5;
     if (rst) begin
-      \$123  = 1'h0;
+      \$308  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$124  = row2_done_d6;
+    \$309  = row2_done_d6;
     if (rst) begin
-      \$124  = 1'h0;
+      \$309  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$125  = row2_done_d7;
+    \$310  = row2_done_d7;
     if (rst) begin
-      \$125  = 1'h0;
+      \$310  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$126  = row2_done_d8;
+    \$311  = row2_done_d8;
     if (rst) begin
-      \$126  = 1'h0;
+      \$311  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$127  = row2_done_d9;
+    \$312  = row2_done_d9;
     if (rst) begin
-      \$127  = 1'h0;
+      \$312  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$128  = row2_done_d10;
+    \$313  = row2_done_d10;
     if (rst) begin
-      \$128  = 1'h0;
+      \$313  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$129  = row2_done_d11;
+    \$314  = row2_done_d11;
     if (rst) begin
-      \$129  = 1'h0;
+      \$314  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$130  = \$4 ;
+    \$315  = \$189 ;
     if (rst) begin
-      \$130  = 1'h0;
+      \$315  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$131  = row3_done_d1;
+    \$316  = row3_done_d1;
     if (rst) begin
-      \$131  = 1'h0;
+      \$316  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$132  = row3_done_d2;
+    \$317  = row3_done_d2;
     if (rst) begin
-      \$132  = 1'h0;
+      \$317  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$133  = row3_done_d3;
+    \$318  = row3_done_d3;
     if (rst) begin
-      \$133  = 1'h0;
+      \$318  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$134  = row3_done_d4;
+    \$319  = row3_done_d4;
     if (rst) begin
-      \$134  = 1'h0;
+      \$319  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$135  = row3_done_d5;
+    \$320  = row3_done_d5;
     if (rst) begin
-      \$135  = 1'h0;
+      \$320  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$136  = row3_done_d6;
+    \$321  = row3_done_d6;
     if (rst) begin
-      \$136  = 1'h0;
+      \$321  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$137  = row3_done_d7;
+    \$322  = row3_done_d7;
     if (rst) begin
-      \$137  = 1'h0;
+      \$322  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$138  = row3_done_d8;
+    \$323  = row3_done_d8;
     if (rst) begin
-      \$138  = 1'h0;
+      \$323  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$139  = row3_done_d9;
+    \$324  = row3_done_d9;
     if (rst) begin
-      \$139  = 1'h0;
+      \$324  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$140  = row3_done_d10;
+    \$325  = row3_done_d10;
     if (rst) begin
-      \$140  = 1'h0;
+      \$325  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$141  = row3_done_d11;
+    \$326  = row3_done_d11;
     if (rst) begin
-      \$141  = 1'h0;
+      \$326  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$142  = \$5 ;
+    \$327  = \$190 ;
     if (rst) begin
-      \$142  = 1'h0;
+      \$327  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$143  = row4_done_d1;
+    \$328  = row4_done_d1;
     if (rst) begin
-      \$143  = 1'h0;
+      \$328  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$144  = row4_done_d2;
+    \$329  = row4_done_d2;
     if (rst) begin
-      \$144  = 1'h0;
+      \$329  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$145  = row4_done_d3;
+    \$330  = row4_done_d3;
     if (rst) begin
-      \$145  = 1'h0;
+      \$330  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$146  = row4_done_d4;
+    \$331  = row4_done_d4;
     if (rst) begin
-      \$146  = 1'h0;
+      \$331  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$147  = row4_done_d5;
+    \$332  = row4_done_d5;
     if (rst) begin
-      \$147  = 1'h0;
+      \$332  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$148  = row4_done_d6;
+    \$333  = row4_done_d6;
     if (rst) begin
-      \$148  = 1'h0;
+      \$333  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$149  = row4_done_d7;
+    \$334  = row4_done_d7;
     if (rst) begin
-      \$149  = 1'h0;
+      \$334  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$150  = row4_done_d8;
+    \$335  = row4_done_d8;
     if (rst) begin
-      \$150  = 1'h0;
+      \$335  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$151  = row4_done_d9;
+    \$336  = row4_done_d9;
     if (rst) begin
-      \$151  = 1'h0;
+      \$336  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$152  = row4_done_d10;
+    \$337  = row4_done_d10;
     if (rst) begin
-      \$152  = 1'h0;
+      \$337  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$153  = row4_done_d11;
+    \$338  = row4_done_d11;
     if (rst) begin
-      \$153  = 1'h0;
+      \$338  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$154  = \$6 ;
+    \$339  = \$191 ;
     if (rst) begin
-      \$154  = 1'h0;
+      \$339  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$155  = row5_done_d1;
+    \$340  = row5_done_d1;
     if (rst) begin
-      \$155  = 1'h0;
+      \$340  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$156  = row5_done_d2;
+    \$341  = row5_done_d2;
     if (rst) begin
-      \$156  = 1'h0;
+      \$341  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$157  = row5_done_d3;
+    \$342  = row5_done_d3;
     if (rst) begin
-      \$157  = 1'h0;
+      \$342  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$158  = row5_done_d4;
+    \$343  = row5_done_d4;
     if (rst) begin
-      \$158  = 1'h0;
+      \$343  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$159  = row5_done_d5;
+    \$344  = row5_done_d5;
     if (rst) begin
-      \$159  = 1'h0;
+      \$344  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$160  = row5_done_d6;
+    \$345  = row5_done_d6;
     if (rst) begin
-      \$160  = 1'h0;
+      \$345  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$161  = row5_done_d7;
+    \$346  = row5_done_d7;
     if (rst) begin
-      \$161  = 1'h0;
+      \$346  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$162  = row5_done_d8;
+    \$347  = row5_done_d8;
     if (rst) begin
-      \$162  = 1'h0;
+      \$347  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$163  = row5_done_d9;
+    \$348  = row5_done_d9;
     if (rst) begin
-      \$163  = 1'h0;
+      \$348  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$164  = row5_done_d10;
+    \$349  = row5_done_d10;
     if (rst) begin
-      \$164  = 1'h0;
+      \$349  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$165  = row5_done_d11;
+    \$350  = row5_done_d11;
     if (rst) begin
-      \$165  = 1'h0;
+      \$350  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$166  = \$7 ;
+    \$351  = \$192 ;
     if (rst) begin
-      \$166  = 1'h0;
+      \$351  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$167  = row6_done_d1;
+    \$352  = row6_done_d1;
     if (rst) begin
-      \$167  = 1'h0;
+      \$352  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$168  = row6_done_d2;
+    \$353  = row6_done_d2;
     if (rst) begin
-      \$168  = 1'h0;
+      \$353  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$169  = row6_done_d3;
+    \$354  = row6_done_d3;
     if (rst) begin
-      \$169  = 1'h0;
+      \$354  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$170  = row6_done_d4;
+    \$355  = row6_done_d4;
     if (rst) begin
-      \$170  = 1'h0;
+      \$355  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$171  = row6_done_d5;
+    \$356  = row6_done_d5;
     if (rst) begin
-      \$171  = 1'h0;
+      \$356  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$172  = row6_done_d6;
+    \$357  = row6_done_d6;
     if (rst) begin
-      \$172  = 1'h0;
+      \$357  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$173  = row6_done_d7;
+    \$358  = row6_done_d7;
     if (rst) begin
-      \$173  = 1'h0;
+      \$358  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$174  = row6_done_d8;
+    \$359  = row6_done_d8;
     if (rst) begin
-      \$174  = 1'h0;
+      \$359  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$175  = row6_done_d9;
+    \$360  = row6_done_d9;
     if (rst) begin
-      \$175  = 1'h0;
+      \$360  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$176  = row6_done_d10;
+    \$361  = row6_done_d10;
     if (rst) begin
-      \$176  = 1'h0;
+      \$361  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$177  = row6_done_d11;
+    \$362  = row6_done_d11;
     if (rst) begin
-      \$177  = 1'h0;
+      \$362  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$178  = \$8 ;
+    \$363  = \$193 ;
     if (rst) begin
-      \$178  = 1'h0;
+      \$363  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$179  = row7_done_d1;
+    \$364  = row7_done_d1;
     if (rst) begin
-      \$179  = 1'h0;
+      \$364  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$180  = row7_done_d2;
+    \$365  = row7_done_d2;
     if (rst) begin
-      \$180  = 1'h0;
+      \$365  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$181  = row7_done_d3;
+    \$366  = row7_done_d3;
     if (rst) begin
-      \$181  = 1'h0;
+      \$366  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$182  = row7_done_d4;
+    \$367  = row7_done_d4;
     if (rst) begin
-      \$182  = 1'h0;
+      \$367  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$183  = row7_done_d5;
+    \$368  = row7_done_d5;
     if (rst) begin
-      \$183  = 1'h0;
+      \$368  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$184  = row7_done_d6;
+    \$369  = row7_done_d6;
     if (rst) begin
-      \$184  = 1'h0;
+      \$369  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$185  = row7_done_d7;
+    \$370  = row7_done_d7;
     if (rst) begin
-      \$185  = 1'h0;
+      \$370  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$186  = row7_done_d8;
+    \$371  = row7_done_d8;
     if (rst) begin
-      \$186  = 1'h0;
+      \$371  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$187  = row7_done_d9;
+    \$372  = row7_done_d9;
     if (rst) begin
-      \$187  = 1'h0;
+      \$372  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$188  = row7_done_d10;
+    \$373  = row7_done_d10;
     if (rst) begin
-      \$188  = 1'h0;
+      \$373  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$189  = row7_done_d11;
+    \$374  = row7_done_d11;
     if (rst) begin
-      \$189  = 1'h0;
+      \$374  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [63:0];
@@ -18645,20 +18866,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   assign \o_row[7]  = o_row[255:224];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$404[0]  = \o_psum$404 ;
-  assign \o_psum$404[0][0]  = \o_psum$404 ;
-  assign \o_psum$405[0]  = \o_psum$405 ;
-  assign \o_psum$405[0][0]  = \o_psum$405 ;
-  assign \o_psum$406[0]  = \o_psum$406 ;
-  assign \o_psum$406[0][0]  = \o_psum$406 ;
-  assign \o_psum$407[0]  = \o_psum$407 ;
-  assign \o_psum$407[0][0]  = \o_psum$407 ;
-  assign \o_psum$408[0]  = \o_psum$408 ;
-  assign \o_psum$408[0][0]  = \o_psum$408 ;
-  assign \o_psum$409[0]  = \o_psum$409 ;
-  assign \o_psum$409[0][0]  = \o_psum$409 ;
-  assign \o_psum$410[0]  = \o_psum$410 ;
-  assign \o_psum$410[0][0]  = \o_psum$410 ;
   assign \o_psum$412[0]  = \o_psum$412 ;
   assign \o_psum$412[0][0]  = \o_psum$412 ;
   assign \o_psum$413[0]  = \o_psum$413 ;
@@ -18675,6 +18882,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   assign \o_psum$418[0][0]  = \o_psum$418 ;
   assign \o_psum$419[0]  = \o_psum$419 ;
   assign \o_psum$419[0][0]  = \o_psum$419 ;
+  assign \o_psum$420[0]  = \o_psum$420 ;
+  assign \o_psum$420[0][0]  = \o_psum$420 ;
   assign \o_psum$421[0]  = \o_psum$421 ;
   assign \o_psum$421[0][0]  = \o_psum$421 ;
   assign \o_psum$422[0]  = \o_psum$422 ;
@@ -18691,6 +18900,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   assign \o_psum$427[0][0]  = \o_psum$427 ;
   assign \o_psum$428[0]  = \o_psum$428 ;
   assign \o_psum$428[0][0]  = \o_psum$428 ;
+  assign \o_psum$429[0]  = \o_psum$429 ;
+  assign \o_psum$429[0][0]  = \o_psum$429 ;
   assign \o_psum$430[0]  = \o_psum$430 ;
   assign \o_psum$430[0][0]  = \o_psum$430 ;
   assign \o_psum$431[0]  = \o_psum$431 ;
@@ -18707,6 +18918,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   assign \o_psum$436[0][0]  = \o_psum$436 ;
   assign \o_psum$437[0]  = \o_psum$437 ;
   assign \o_psum$437[0][0]  = \o_psum$437 ;
+  assign \o_psum$438[0]  = \o_psum$438 ;
+  assign \o_psum$438[0][0]  = \o_psum$438 ;
   assign \o_psum$439[0]  = \o_psum$439 ;
   assign \o_psum$439[0][0]  = \o_psum$439 ;
   assign \o_psum$440[0]  = \o_psum$440 ;
@@ -18723,6 +18936,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   assign \o_psum$445[0][0]  = \o_psum$445 ;
   assign \o_psum$446[0]  = \o_psum$446 ;
   assign \o_psum$446[0][0]  = \o_psum$446 ;
+  assign \o_psum$447[0]  = \o_psum$447 ;
+  assign \o_psum$447[0][0]  = \o_psum$447 ;
   assign \o_psum$448[0]  = \o_psum$448 ;
   assign \o_psum$448[0][0]  = \o_psum$448 ;
   assign \o_psum$449[0]  = \o_psum$449 ;
@@ -18739,6 +18954,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   assign \o_psum$454[0][0]  = \o_psum$454 ;
   assign \o_psum$455[0]  = \o_psum$455 ;
   assign \o_psum$455[0][0]  = \o_psum$455 ;
+  assign \o_psum$456[0]  = \o_psum$456 ;
+  assign \o_psum$456[0][0]  = \o_psum$456 ;
   assign \o_psum$457[0]  = \o_psum$457 ;
   assign \o_psum$457[0][0]  = \o_psum$457 ;
   assign \o_psum$458[0]  = \o_psum$458 ;
@@ -18755,6 +18972,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   assign \o_psum$463[0][0]  = \o_psum$463 ;
   assign \o_psum$464[0]  = \o_psum$464 ;
   assign \o_psum$464[0][0]  = \o_psum$464 ;
+  assign \o_psum$465[0]  = \o_psum$465 ;
+  assign \o_psum$465[0][0]  = \o_psum$465 ;
   assign \o_psum$466[0]  = \o_psum$466 ;
   assign \o_psum$466[0][0]  = \o_psum$466 ;
   assign \o_psum$467[0]  = \o_psum$467 ;
@@ -18771,6 +18990,8 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   assign \o_psum$472[0][0]  = \o_psum$472 ;
   assign \o_psum$473[0]  = \o_psum$473 ;
   assign \o_psum$473[0][0]  = \o_psum$473 ;
+  assign \o_psum$474[0]  = \o_psum$474 ;
+  assign \o_psum$474[0][0]  = \o_psum$474 ;
   assign \a2_d1[0]  = a2_d1[15:0];
   assign \a2_d1[1]  = a2_d1[31:16];
   assign \a2_d1[2]  = a2_d1[47:32];
@@ -19080,54 +19301,82 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_va
   assign \w7_held_d5.scale  = w7_held_d5[39:32];
   assign \w7_held_d5.dtype  = w7_held_d5[41:40];
   assign \w7_held_d5.special  = w7_held_d5[43:42];
-  assign \o_ctl$534[0]  = \o_ctl$534 ;
-  assign \o_ctl$534[0].valid  = \o_ctl$534 [0];
-  assign \o_ctl$534[0].load_w  = \o_ctl$534 [1];
-  assign \o_ctl$534[0].first  = \o_ctl$534 [2];
-  assign \o_ctl$534[0].last  = \o_ctl$534 [3];
-  assign \o_ctl$534[0].group_end  = \o_ctl$534 [4];
-  assign \o_ctl$546[0]  = \o_ctl$546 ;
-  assign \o_ctl$546[0].valid  = \o_ctl$546 [0];
-  assign \o_ctl$546[0].load_w  = \o_ctl$546 [1];
-  assign \o_ctl$546[0].first  = \o_ctl$546 [2];
-  assign \o_ctl$546[0].last  = \o_ctl$546 [3];
-  assign \o_ctl$546[0].group_end  = \o_ctl$546 [4];
-  assign \o_ctl$558[0]  = \o_ctl$558 ;
-  assign \o_ctl$558[0].valid  = \o_ctl$558 [0];
-  assign \o_ctl$558[0].load_w  = \o_ctl$558 [1];
-  assign \o_ctl$558[0].first  = \o_ctl$558 [2];
-  assign \o_ctl$558[0].last  = \o_ctl$558 [3];
-  assign \o_ctl$558[0].group_end  = \o_ctl$558 [4];
-  assign \o_ctl$570[0]  = \o_ctl$570 ;
-  assign \o_ctl$570[0].valid  = \o_ctl$570 [0];
-  assign \o_ctl$570[0].load_w  = \o_ctl$570 [1];
-  assign \o_ctl$570[0].first  = \o_ctl$570 [2];
-  assign \o_ctl$570[0].last  = \o_ctl$570 [3];
-  assign \o_ctl$570[0].group_end  = \o_ctl$570 [4];
-  assign \o_ctl$582[0]  = \o_ctl$582 ;
-  assign \o_ctl$582[0].valid  = \o_ctl$582 [0];
-  assign \o_ctl$582[0].load_w  = \o_ctl$582 [1];
-  assign \o_ctl$582[0].first  = \o_ctl$582 [2];
-  assign \o_ctl$582[0].last  = \o_ctl$582 [3];
-  assign \o_ctl$582[0].group_end  = \o_ctl$582 [4];
-  assign \o_ctl$594[0]  = \o_ctl$594 ;
-  assign \o_ctl$594[0].valid  = \o_ctl$594 [0];
-  assign \o_ctl$594[0].load_w  = \o_ctl$594 [1];
-  assign \o_ctl$594[0].first  = \o_ctl$594 [2];
-  assign \o_ctl$594[0].last  = \o_ctl$594 [3];
-  assign \o_ctl$594[0].group_end  = \o_ctl$594 [4];
-  assign \o_ctl$606[0]  = \o_ctl$606 ;
-  assign \o_ctl$606[0].valid  = \o_ctl$606 [0];
-  assign \o_ctl$606[0].load_w  = \o_ctl$606 [1];
-  assign \o_ctl$606[0].first  = \o_ctl$606 [2];
-  assign \o_ctl$606[0].last  = \o_ctl$606 [3];
-  assign \o_ctl$606[0].group_end  = \o_ctl$606 [4];
-  assign \o_ctl$618[0]  = \o_ctl$618 ;
-  assign \o_ctl$618[0].valid  = \o_ctl$618 [0];
-  assign \o_ctl$618[0].load_w  = \o_ctl$618 [1];
-  assign \o_ctl$618[0].first  = \o_ctl$618 [2];
-  assign \o_ctl$618[0].last  = \o_ctl$618 [3];
-  assign \o_ctl$618[0].group_end  = \o_ctl$618 [4];
+  assign \o_ctl$535[0]  = \o_ctl$535 ;
+  assign \o_ctl$535[0].valid  = \o_ctl$535 [0];
+  assign \o_ctl$535[0].load_w  = \o_ctl$535 [1];
+  assign \o_ctl$535[0].first  = \o_ctl$535 [2];
+  assign \o_ctl$535[0].last  = \o_ctl$535 [3];
+  assign \o_ctl$535[0].group_end  = \o_ctl$535 [4];
+  assign \o_ctl$547[0]  = \o_ctl$547 ;
+  assign \o_ctl$547[0].valid  = \o_ctl$547 [0];
+  assign \o_ctl$547[0].load_w  = \o_ctl$547 [1];
+  assign \o_ctl$547[0].first  = \o_ctl$547 [2];
+  assign \o_ctl$547[0].last  = \o_ctl$547 [3];
+  assign \o_ctl$547[0].group_end  = \o_ctl$547 [4];
+  assign \o_ctl$559[0]  = \o_ctl$559 ;
+  assign \o_ctl$559[0].valid  = \o_ctl$559 [0];
+  assign \o_ctl$559[0].load_w  = \o_ctl$559 [1];
+  assign \o_ctl$559[0].first  = \o_ctl$559 [2];
+  assign \o_ctl$559[0].last  = \o_ctl$559 [3];
+  assign \o_ctl$559[0].group_end  = \o_ctl$559 [4];
+  assign \o_ctl$571[0]  = \o_ctl$571 ;
+  assign \o_ctl$571[0].valid  = \o_ctl$571 [0];
+  assign \o_ctl$571[0].load_w  = \o_ctl$571 [1];
+  assign \o_ctl$571[0].first  = \o_ctl$571 [2];
+  assign \o_ctl$571[0].last  = \o_ctl$571 [3];
+  assign \o_ctl$571[0].group_end  = \o_ctl$571 [4];
+  assign \o_ctl$583[0]  = \o_ctl$583 ;
+  assign \o_ctl$583[0].valid  = \o_ctl$583 [0];
+  assign \o_ctl$583[0].load_w  = \o_ctl$583 [1];
+  assign \o_ctl$583[0].first  = \o_ctl$583 [2];
+  assign \o_ctl$583[0].last  = \o_ctl$583 [3];
+  assign \o_ctl$583[0].group_end  = \o_ctl$583 [4];
+  assign \o_ctl$595[0]  = \o_ctl$595 ;
+  assign \o_ctl$595[0].valid  = \o_ctl$595 [0];
+  assign \o_ctl$595[0].load_w  = \o_ctl$595 [1];
+  assign \o_ctl$595[0].first  = \o_ctl$595 [2];
+  assign \o_ctl$595[0].last  = \o_ctl$595 [3];
+  assign \o_ctl$595[0].group_end  = \o_ctl$595 [4];
+  assign \o_ctl$607[0]  = \o_ctl$607 ;
+  assign \o_ctl$607[0].valid  = \o_ctl$607 [0];
+  assign \o_ctl$607[0].load_w  = \o_ctl$607 [1];
+  assign \o_ctl$607[0].first  = \o_ctl$607 [2];
+  assign \o_ctl$607[0].last  = \o_ctl$607 [3];
+  assign \o_ctl$607[0].group_end  = \o_ctl$607 [4];
+  assign \o_ctl$619[0]  = \o_ctl$619 ;
+  assign \o_ctl$619[0].valid  = \o_ctl$619 [0];
+  assign \o_ctl$619[0].load_w  = \o_ctl$619 [1];
+  assign \o_ctl$619[0].first  = \o_ctl$619 [2];
+  assign \o_ctl$619[0].last  = \o_ctl$619 [3];
+  assign \o_ctl$619[0].group_end  = \o_ctl$619 [4];
+  assign o_row[255:224] = \$185 ;
+  assign o_row[223:192] = \$170 ;
+  assign o_row[191:160] = \$155 ;
+  assign o_row[159:128] = \$140 ;
+  assign o_row[127:96] = \$125 ;
+  assign o_row[95:64] = \$110 ;
+  assign o_row[63:32] = \$95 ;
+  assign o_row[31:0] = \$80 ;
+  assign row_sel[0] = \$44 ;
+  assign row_sel[1] = \$35 ;
+  assign row_sel[2] = \$27 ;
+  assign row_sel[3] = \$20 ;
+  assign row_sel[4] = \$14 ;
+  assign row_sel[5] = \$9 ;
+  assign row_sel[6] = \$5 ;
+  assign row_sel[7] = \$2 ;
+  assign \$1  = 1'h1;
+  assign \$2  = row7_done_d12;
+  assign \$3  = row7_done_d12;
+  assign \$6  = row7_done_d12;
+  assign \$10  = row7_done_d12;
+  assign \$15  = row7_done_d12;
+  assign \$21  = row7_done_d12;
+  assign \$28  = row7_done_d12;
+  assign \$36  = row7_done_d12;
+  assign \$45  = row7_done_d12;
+  assign \$52  = 1'h0;
+  assign \$54  = \$53 ;
 endmodule
 
 module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);

@@ -2240,109 +2240,294 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign \$9  = 2'h0;
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_index, o_row, clk);
+module \array_fp16_mac_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [4:0] \$10 ;
-  reg \$100 ;
-  reg \$101 ;
-  reg [15:0] \$11 ;
-  reg [15:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [4:0] \$14 ;
-  reg [15:0] \$15 ;
-  reg [15:0] \$16 ;
-  reg [15:0] \$17 ;
-  reg [4:0] \$18 ;
-  reg [4:0] \$19 ;
+  wire \$10 ;
+  wire [31:0] \$100 ;
+  wire [31:0] \$101 ;
+  wire [31:0] \$102 ;
+  wire [31:0] \$103 ;
+  wire [31:0] \$104 ;
+  wire [31:0] \$105 ;
+  wire [31:0] \$106 ;
+  wire [31:0] \$107 ;
+  wire [31:0] \$108 ;
+  wire [31:0] \$109 ;
+  wire \$11 ;
+  wire [31:0] \$110 ;
+  wire [31:0] \$111 ;
+  wire [31:0] \$112 ;
+  wire [31:0] \$113 ;
+  wire [31:0] \$114 ;
+  wire [31:0] \$115 ;
+  wire [31:0] \$116 ;
+  wire [31:0] \$117 ;
+  wire [31:0] \$118 ;
+  wire [31:0] \$119 ;
+  wire \$12 ;
+  wire [31:0] \$120 ;
+  wire [31:0] \$121 ;
+  wire [31:0] \$122 ;
+  wire [31:0] \$123 ;
+  wire [31:0] \$124 ;
+  wire [31:0] \$125 ;
+  wire [31:0] \$126 ;
+  wire [31:0] \$127 ;
+  wire [31:0] \$128 ;
+  wire [31:0] \$129 ;
+  wire \$13 ;
+  wire [31:0] \$130 ;
+  wire [31:0] \$131 ;
+  wire [31:0] \$132 ;
+  wire [31:0] \$133 ;
+  wire [31:0] \$134 ;
+  wire [31:0] \$135 ;
+  wire [31:0] \$136 ;
+  wire [31:0] \$137 ;
+  wire [31:0] \$138 ;
+  wire [31:0] \$139 ;
+  wire \$14 ;
+  wire [31:0] \$140 ;
+  wire [31:0] \$141 ;
+  wire [31:0] \$142 ;
+  wire [31:0] \$143 ;
+  wire [31:0] \$144 ;
+  wire [31:0] \$145 ;
+  wire [31:0] \$146 ;
+  wire [31:0] \$147 ;
+  wire [31:0] \$148 ;
+  wire [31:0] \$149 ;
+  wire \$15 ;
+  wire [31:0] \$150 ;
+  wire [31:0] \$151 ;
+  wire [31:0] \$152 ;
+  wire [31:0] \$153 ;
+  wire [31:0] \$154 ;
+  wire [31:0] \$155 ;
+  wire [31:0] \$156 ;
+  wire [31:0] \$157 ;
+  wire [31:0] \$158 ;
+  wire [31:0] \$159 ;
+  wire \$16 ;
+  wire [31:0] \$160 ;
+  wire [31:0] \$161 ;
+  wire [31:0] \$162 ;
+  wire [31:0] \$163 ;
+  wire [31:0] \$164 ;
+  wire [31:0] \$165 ;
+  wire [31:0] \$166 ;
+  wire [31:0] \$167 ;
+  wire [31:0] \$168 ;
+  wire [31:0] \$169 ;
+  wire \$17 ;
+  wire [31:0] \$170 ;
+  wire [31:0] \$171 ;
+  wire [31:0] \$172 ;
+  wire [31:0] \$173 ;
+  wire [31:0] \$174 ;
+  wire [31:0] \$175 ;
+  wire [31:0] \$176 ;
+  wire [31:0] \$177 ;
+  wire [31:0] \$178 ;
+  wire [31:0] \$179 ;
+  wire \$18 ;
+  wire [31:0] \$180 ;
+  wire [31:0] \$181 ;
+  wire [31:0] \$182 ;
+  wire [31:0] \$183 ;
+  wire [31:0] \$184 ;
+  wire [31:0] \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
+  wire \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  reg [15:0] \$194 ;
+  reg [4:0] \$195 ;
+  reg [15:0] \$196 ;
+  reg [15:0] \$197 ;
+  reg [4:0] \$198 ;
+  reg [4:0] \$199 ;
   wire \$2 ;
-  reg [4:0] \$20 ;
-  reg [15:0] \$21 ;
-  reg [15:0] \$22 ;
-  reg [15:0] \$23 ;
-  reg [15:0] \$24 ;
-  reg [4:0] \$25 ;
-  reg [4:0] \$26 ;
-  reg [4:0] \$27 ;
-  reg [4:0] \$28 ;
-  reg [15:0] \$29 ;
+  wire \$20 ;
+  reg [15:0] \$200 ;
+  reg [15:0] \$201 ;
+  reg [15:0] \$202 ;
+  reg [4:0] \$203 ;
+  reg [4:0] \$204 ;
+  reg [4:0] \$205 ;
+  reg [15:0] \$206 ;
+  reg [15:0] \$207 ;
+  reg [15:0] \$208 ;
+  reg [15:0] \$209 ;
+  wire \$21 ;
+  reg [4:0] \$210 ;
+  reg [4:0] \$211 ;
+  reg [4:0] \$212 ;
+  reg [4:0] \$213 ;
+  reg [15:0] \$214 ;
+  reg [15:0] \$215 ;
+  reg [15:0] \$216 ;
+  reg [15:0] \$217 ;
+  reg [15:0] \$218 ;
+  reg [4:0] \$219 ;
+  wire \$22 ;
+  reg [4:0] \$220 ;
+  reg [4:0] \$221 ;
+  reg [4:0] \$222 ;
+  reg [4:0] \$223 ;
+  reg [15:0] \$224 ;
+  reg [15:0] \$225 ;
+  reg [15:0] \$226 ;
+  reg [15:0] \$227 ;
+  reg [15:0] \$228 ;
+  reg [15:0] \$229 ;
+  wire \$23 ;
+  reg [4:0] \$230 ;
+  reg [4:0] \$231 ;
+  reg [4:0] \$232 ;
+  reg [4:0] \$233 ;
+  reg [4:0] \$234 ;
+  reg [4:0] \$235 ;
+  reg [15:0] \$236 ;
+  reg [15:0] \$237 ;
+  reg [15:0] \$238 ;
+  reg [15:0] \$239 ;
+  wire \$24 ;
+  reg [15:0] \$240 ;
+  reg [15:0] \$241 ;
+  reg [15:0] \$242 ;
+  reg [4:0] \$243 ;
+  reg [4:0] \$244 ;
+  reg [4:0] \$245 ;
+  reg [4:0] \$246 ;
+  reg [4:0] \$247 ;
+  reg [4:0] \$248 ;
+  reg [4:0] \$249 ;
+  wire \$25 ;
+  reg [15:0] \$250 ;
+  reg [15:0] \$251 ;
+  reg [15:0] \$252 ;
+  reg [15:0] \$253 ;
+  reg [15:0] \$254 ;
+  reg [15:0] \$255 ;
+  reg [15:0] \$256 ;
+  reg [15:0] \$257 ;
+  reg [15:0] \$258 ;
+  reg [15:0] \$259 ;
+  wire \$26 ;
+  reg [15:0] \$260 ;
+  reg [15:0] \$261 ;
+  reg [15:0] \$262 ;
+  reg [15:0] \$263 ;
+  reg [15:0] \$264 ;
+  reg [15:0] \$265 ;
+  reg [15:0] \$266 ;
+  reg [15:0] \$267 ;
+  reg [15:0] \$268 ;
+  reg [15:0] \$269 ;
+  wire \$27 ;
+  reg [15:0] \$270 ;
+  reg [15:0] \$271 ;
+  reg [15:0] \$272 ;
+  reg [15:0] \$273 ;
+  reg [15:0] \$274 ;
+  reg [15:0] \$275 ;
+  reg [15:0] \$276 ;
+  reg [15:0] \$277 ;
+  reg [15:0] \$278 ;
+  reg \$279 ;
+  wire \$28 ;
+  reg \$280 ;
+  reg \$281 ;
+  reg \$282 ;
+  reg \$283 ;
+  reg \$284 ;
+  reg \$285 ;
+  reg \$286 ;
+  wire \$29 ;
   wire \$3 ;
-  reg [15:0] \$30 ;
-  reg [15:0] \$31 ;
-  reg [15:0] \$32 ;
-  reg [15:0] \$33 ;
-  reg [4:0] \$34 ;
-  reg [4:0] \$35 ;
-  reg [4:0] \$36 ;
-  reg [4:0] \$37 ;
-  reg [4:0] \$38 ;
-  reg [15:0] \$39 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  reg [15:0] \$40 ;
-  reg [15:0] \$41 ;
-  reg [15:0] \$42 ;
-  reg [15:0] \$43 ;
-  reg [15:0] \$44 ;
-  reg [4:0] \$45 ;
-  reg [4:0] \$46 ;
-  reg [4:0] \$47 ;
-  reg [4:0] \$48 ;
-  reg [4:0] \$49 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [4:0] \$50 ;
-  reg [15:0] \$51 ;
-  reg [15:0] \$52 ;
-  reg [15:0] \$53 ;
-  reg [15:0] \$54 ;
-  reg [15:0] \$55 ;
-  reg [15:0] \$56 ;
-  reg [15:0] \$57 ;
-  reg [4:0] \$58 ;
-  reg [4:0] \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire [1:0] \$55 ;
+  wire [1:0] \$56 ;
+  wire [1:0] \$57 ;
+  wire [1:0] \$58 ;
+  wire [2:0] \$59 ;
   wire \$6 ;
-  reg [4:0] \$60 ;
-  reg [4:0] \$61 ;
-  reg [4:0] \$62 ;
-  reg [4:0] \$63 ;
-  reg [4:0] \$64 ;
-  reg [15:0] \$65 ;
-  reg [15:0] \$66 ;
-  reg [15:0] \$67 ;
-  reg [15:0] \$68 ;
-  reg [15:0] \$69 ;
+  wire [2:0] \$60 ;
+  wire [2:0] \$61 ;
+  wire [2:0] \$62 ;
+  wire [2:0] \$63 ;
+  wire [2:0] \$64 ;
+  wire [2:0] \$65 ;
+  wire [31:0] \$66 ;
+  wire [31:0] \$67 ;
+  wire [31:0] \$68 ;
+  wire [31:0] \$69 ;
   wire \$7 ;
-  reg [15:0] \$70 ;
-  reg [15:0] \$71 ;
-  reg [15:0] \$72 ;
-  reg [15:0] \$73 ;
-  reg [15:0] \$74 ;
-  reg [15:0] \$75 ;
-  reg [15:0] \$76 ;
-  reg [15:0] \$77 ;
-  reg [15:0] \$78 ;
-  reg [15:0] \$79 ;
+  wire [31:0] \$70 ;
+  wire [31:0] \$71 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire [31:0] \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
+  wire [31:0] \$77 ;
+  wire [31:0] \$78 ;
+  wire [31:0] \$79 ;
   wire \$8 ;
-  reg [15:0] \$80 ;
-  reg [15:0] \$81 ;
-  reg [15:0] \$82 ;
-  reg [15:0] \$83 ;
-  reg [15:0] \$84 ;
-  reg [15:0] \$85 ;
-  reg [15:0] \$86 ;
-  reg [15:0] \$87 ;
-  reg [15:0] \$88 ;
-  reg [15:0] \$89 ;
-  reg [15:0] \$9 ;
-  reg [15:0] \$90 ;
-  reg [15:0] \$91 ;
-  reg [15:0] \$92 ;
-  reg [15:0] \$93 ;
-  reg \$94 ;
-  reg \$95 ;
-  reg \$96 ;
-  reg \$97 ;
-  reg \$98 ;
-  reg \$99 ;
+  wire [31:0] \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
+  wire [31:0] \$83 ;
+  wire [31:0] \$84 ;
+  wire [31:0] \$85 ;
+  wire [31:0] \$86 ;
+  wire [31:0] \$87 ;
+  wire [31:0] \$88 ;
+  wire [31:0] \$89 ;
+  wire \$9 ;
+  wire [31:0] \$90 ;
+  wire [31:0] \$91 ;
+  wire [31:0] \$92 ;
+  wire [31:0] \$93 ;
+  wire [31:0] \$94 ;
+  wire [31:0] \$95 ;
+  wire [31:0] \$96 ;
+  wire [31:0] \$97 ;
+  wire [31:0] \$98 ;
+  wire [31:0] \$99 ;
   (* init = 16'h0000 *)
   wire [15:0] a1_d1;
   wire [15:0] \a1_d1[0] ;
@@ -3943,13 +4128,6 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   wire \o_ctl$51[0].last ;
   wire \o_ctl$51[0].load_w ;
   wire \o_ctl$51[0].valid ;
-  wire [4:0] \o_ctl$533 ;
-  wire [4:0] \o_ctl$533[0] ;
-  wire \o_ctl$533[0].first ;
-  wire \o_ctl$533[0].group_end ;
-  wire \o_ctl$533[0].last ;
-  wire \o_ctl$533[0].load_w ;
-  wire \o_ctl$533[0].valid ;
   wire [4:0] \o_ctl$534 ;
   wire [4:0] \o_ctl$534[0] ;
   wire \o_ctl$534[0].first ;
@@ -3999,6 +4177,13 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   wire \o_ctl$540[0].last ;
   wire \o_ctl$540[0].load_w ;
   wire \o_ctl$540[0].valid ;
+  wire [4:0] \o_ctl$541 ;
+  wire [4:0] \o_ctl$541[0] ;
+  wire \o_ctl$541[0].first ;
+  wire \o_ctl$541[0].group_end ;
+  wire \o_ctl$541[0].last ;
+  wire \o_ctl$541[0].load_w ;
+  wire \o_ctl$541[0].valid ;
   wire [4:0] \o_ctl$55 ;
   wire [4:0] \o_ctl$55[0] ;
   wire \o_ctl$55[0].first ;
@@ -4076,27 +4261,6 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$404 ;
-  wire [31:0] \o_psum$404[0] ;
-  wire [31:0] \o_psum$404[0][0] ;
-  wire [31:0] \o_psum$405 ;
-  wire [31:0] \o_psum$405[0] ;
-  wire [31:0] \o_psum$405[0][0] ;
-  wire [31:0] \o_psum$406 ;
-  wire [31:0] \o_psum$406[0] ;
-  wire [31:0] \o_psum$406[0][0] ;
-  wire [31:0] \o_psum$407 ;
-  wire [31:0] \o_psum$407[0] ;
-  wire [31:0] \o_psum$407[0][0] ;
-  wire [31:0] \o_psum$408 ;
-  wire [31:0] \o_psum$408[0] ;
-  wire [31:0] \o_psum$408[0][0] ;
-  wire [31:0] \o_psum$409 ;
-  wire [31:0] \o_psum$409[0] ;
-  wire [31:0] \o_psum$409[0][0] ;
-  wire [31:0] \o_psum$410 ;
-  wire [31:0] \o_psum$410[0] ;
-  wire [31:0] \o_psum$410[0][0] ;
   wire [31:0] \o_psum$412 ;
   wire [31:0] \o_psum$412[0] ;
   wire [31:0] \o_psum$412[0][0] ;
@@ -4121,6 +4285,9 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   wire [31:0] \o_psum$419 ;
   wire [31:0] \o_psum$419[0] ;
   wire [31:0] \o_psum$419[0][0] ;
+  wire [31:0] \o_psum$420 ;
+  wire [31:0] \o_psum$420[0] ;
+  wire [31:0] \o_psum$420[0][0] ;
   wire [31:0] \o_psum$421 ;
   wire [31:0] \o_psum$421[0] ;
   wire [31:0] \o_psum$421[0][0] ;
@@ -4145,6 +4312,9 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   wire [31:0] \o_psum$428 ;
   wire [31:0] \o_psum$428[0] ;
   wire [31:0] \o_psum$428[0][0] ;
+  wire [31:0] \o_psum$429 ;
+  wire [31:0] \o_psum$429[0] ;
+  wire [31:0] \o_psum$429[0][0] ;
   wire [31:0] \o_psum$430 ;
   wire [31:0] \o_psum$430[0] ;
   wire [31:0] \o_psum$430[0][0] ;
@@ -4169,6 +4339,9 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   wire [31:0] \o_psum$437 ;
   wire [31:0] \o_psum$437[0] ;
   wire [31:0] \o_psum$437[0][0] ;
+  wire [31:0] \o_psum$438 ;
+  wire [31:0] \o_psum$438[0] ;
+  wire [31:0] \o_psum$438[0][0] ;
   wire [31:0] \o_psum$439 ;
   wire [31:0] \o_psum$439[0] ;
   wire [31:0] \o_psum$439[0][0] ;
@@ -4193,6 +4366,9 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   wire [31:0] \o_psum$446 ;
   wire [31:0] \o_psum$446[0] ;
   wire [31:0] \o_psum$446[0][0] ;
+  wire [31:0] \o_psum$447 ;
+  wire [31:0] \o_psum$447[0] ;
+  wire [31:0] \o_psum$447[0][0] ;
   wire [31:0] \o_psum$448 ;
   wire [31:0] \o_psum$448[0] ;
   wire [31:0] \o_psum$448[0][0] ;
@@ -4217,6 +4393,9 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   wire [31:0] \o_psum$455 ;
   wire [31:0] \o_psum$455[0] ;
   wire [31:0] \o_psum$455[0][0] ;
+  wire [31:0] \o_psum$456 ;
+  wire [31:0] \o_psum$456[0] ;
+  wire [31:0] \o_psum$456[0][0] ;
   wire [31:0] \o_psum$457 ;
   wire [31:0] \o_psum$457[0] ;
   wire [31:0] \o_psum$457[0][0] ;
@@ -4241,6 +4420,9 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   wire [31:0] \o_psum$464 ;
   wire [31:0] \o_psum$464[0] ;
   wire [31:0] \o_psum$464[0][0] ;
+  wire [31:0] \o_psum$465 ;
+  wire [31:0] \o_psum$465[0] ;
+  wire [31:0] \o_psum$465[0][0] ;
   wire [31:0] \o_psum$466 ;
   wire [31:0] \o_psum$466[0] ;
   wire [31:0] \o_psum$466[0][0] ;
@@ -4265,10 +4447,13 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   wire [31:0] \o_psum$473 ;
   wire [31:0] \o_psum$473[0] ;
   wire [31:0] \o_psum$473[0][0] ;
+  wire [31:0] \o_psum$474 ;
+  wire [31:0] \o_psum$474[0] ;
+  wire [31:0] \o_psum$474[0][0] ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   output [255:0] o_row;
-  reg [255:0] o_row;
+  wire [255:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[1] ;
   wire [31:0] \o_row[2] ;
@@ -4278,9 +4463,9 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   wire [31:0] \o_row[6] ;
   wire [31:0] \o_row[7] ;
   output [2:0] o_row_index;
-  reg [2:0] o_row_index;
+  wire [2:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [15:0] o_w;
   wire [15:0] \o_w$263 ;
   wire [15:0] \o_w$263[0] ;
@@ -4457,6 +4642,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   reg row5_done_d1 = 1'h0;
   reg row6_done_d1 = 1'h0;
   reg row7_done_d1 = 1'h0;
+  wire [7:0] row_sel;
   input rst;
   wire rst;
   wire [15:0] w0_eff;
@@ -4547,200 +4733,375 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   assign w5_eff = i_ctl[1] ? i_w[95:80] : w5_held;
   assign w6_eff = i_ctl[1] ? i_w[111:96] : w6_held;
   assign w7_eff = i_ctl[1] ? i_w[127:112] : w7_held;
-  assign \$1  = \o_ctl$533 [0] & \o_ctl$533 [3];
-  assign \$2  = \o_ctl$534 [0] & \o_ctl$534 [3];
-  assign \$3  = \o_ctl$535 [0] & \o_ctl$535 [3];
-  assign \$4  = \o_ctl$536 [0] & \o_ctl$536 [3];
-  assign \$5  = \o_ctl$537 [0] & \o_ctl$537 [3];
-  assign \$6  = \o_ctl$538 [0] & \o_ctl$538 [3];
-  assign \$7  = \o_ctl$539 [0] & \o_ctl$539 [3];
-  assign \$8  = \o_ctl$540 [0] & \o_ctl$540 [3];
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row6_done_d1 & \$4 ;
+  assign \$7  = \$6  | row6_done_d1;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row5_done_d1 & \$8 ;
+  assign \$11  = \$10  | row6_done_d1;
+  assign \$12  = \$11  | row5_done_d1;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = row4_done_d1 & \$13 ;
+  assign \$16  = \$15  | row6_done_d1;
+  assign \$17  = \$16  | row5_done_d1;
+  assign \$18  = \$17  | row4_done_d1;
+  assign \$19  = ~ \$18 ;
+  assign \$20  = row3_done_d1 & \$19 ;
+  assign \$22  = \$21  | row6_done_d1;
+  assign \$23  = \$22  | row5_done_d1;
+  assign \$24  = \$23  | row4_done_d1;
+  assign \$25  = \$24  | row3_done_d1;
+  assign \$26  = ~ \$25 ;
+  assign \$27  = row2_done_d1 & \$26 ;
+  assign \$29  = \$28  | row6_done_d1;
+  assign \$30  = \$29  | row5_done_d1;
+  assign \$31  = \$30  | row4_done_d1;
+  assign \$32  = \$31  | row3_done_d1;
+  assign \$33  = \$32  | row2_done_d1;
+  assign \$34  = ~ \$33 ;
+  assign \$35  = row1_done_d1 & \$34 ;
+  assign \$37  = \$36  | row6_done_d1;
+  assign \$38  = \$37  | row5_done_d1;
+  assign \$39  = \$38  | row4_done_d1;
+  assign \$40  = \$39  | row3_done_d1;
+  assign \$41  = \$40  | row2_done_d1;
+  assign \$42  = \$41  | row1_done_d1;
+  assign \$43  = ~ \$42 ;
+  assign \$44  = row0_done_d1 & \$43 ;
+  assign \$46  = \$45  | row6_done_d1;
+  assign \$47  = \$46  | row5_done_d1;
+  assign \$48  = \$47  | row4_done_d1;
+  assign \$49  = \$48  | row3_done_d1;
+  assign \$50  = \$49  | row2_done_d1;
+  assign \$51  = \$50  | row1_done_d1;
+  assign o_row_valid = \$51  | row0_done_d1;
+  assign \$53  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$55  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$56  = { 1'h0, \$54  } | \$55 ;
+  assign \$57  = row_sel[3] ? 2'h3 : 2'h0;
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = row_sel[4] ? 3'h4 : 3'h0;
+  assign \$60  = { 1'h0, \$58  } | \$59 ;
+  assign \$61  = row_sel[5] ? 3'h5 : 3'h0;
+  assign \$62  = \$60  | \$61 ;
+  assign \$63  = row_sel[6] ? 3'h6 : 3'h0;
+  assign \$64  = \$62  | \$63 ;
+  assign \$65  = row_sel[7] ? 3'h7 : 3'h0;
+  assign o_row_index = \$64  | \$65 ;
+  assign \$66  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$67  = \o_psum$412  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$68  = \$66  | \$67 ;
+  assign \$69  = \o_psum$413  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$70  = \$68  | \$69 ;
+  assign \$71  = \o_psum$414  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$72  = \$70  | \$71 ;
+  assign \$73  = \o_psum$415  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$74  = \$72  | \$73 ;
+  assign \$75  = \o_psum$416  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$76  = \$74  | \$75 ;
+  assign \$77  = \o_psum$417  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$78  = \$76  | \$77 ;
+  assign \$79  = \o_psum$418  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$80  = \$78  | \$79 ;
+  assign \$81  = \o_psum$419  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$82  = \o_psum$420  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$83  = \$81  | \$82 ;
+  assign \$84  = \o_psum$421  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$85  = \$83  | \$84 ;
+  assign \$86  = \o_psum$422  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$87  = \$85  | \$86 ;
+  assign \$88  = \o_psum$423  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$89  = \$87  | \$88 ;
+  assign \$90  = \o_psum$424  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$91  = \$89  | \$90 ;
+  assign \$92  = \o_psum$425  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$93  = \$91  | \$92 ;
+  assign \$94  = \o_psum$426  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$95  = \$93  | \$94 ;
+  assign \$96  = \o_psum$427  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$97  = \o_psum$428  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$98  = \$96  | \$97 ;
+  assign \$99  = \o_psum$429  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$100  = \$98  | \$99 ;
+  assign \$101  = \o_psum$430  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$102  = \$100  | \$101 ;
+  assign \$103  = \o_psum$431  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$104  = \$102  | \$103 ;
+  assign \$105  = \o_psum$432  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$106  = \$104  | \$105 ;
+  assign \$107  = \o_psum$433  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$108  = \$106  | \$107 ;
+  assign \$109  = \o_psum$434  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$110  = \$108  | \$109 ;
+  assign \$111  = \o_psum$435  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$112  = \o_psum$436  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$113  = \$111  | \$112 ;
+  assign \$114  = \o_psum$437  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$115  = \$113  | \$114 ;
+  assign \$116  = \o_psum$438  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$117  = \$115  | \$116 ;
+  assign \$118  = \o_psum$439  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$119  = \$117  | \$118 ;
+  assign \$120  = \o_psum$440  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$121  = \$119  | \$120 ;
+  assign \$122  = \o_psum$441  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$123  = \$121  | \$122 ;
+  assign \$124  = \o_psum$442  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$125  = \$123  | \$124 ;
+  assign \$126  = \o_psum$443  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$127  = \o_psum$444  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$128  = \$126  | \$127 ;
+  assign \$129  = \o_psum$445  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$130  = \$128  | \$129 ;
+  assign \$131  = \o_psum$446  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$132  = \$130  | \$131 ;
+  assign \$133  = \o_psum$447  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$134  = \$132  | \$133 ;
+  assign \$135  = \o_psum$448  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$136  = \$134  | \$135 ;
+  assign \$137  = \o_psum$449  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$138  = \$136  | \$137 ;
+  assign \$139  = \o_psum$450  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$140  = \$138  | \$139 ;
+  assign \$141  = \o_psum$451  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$142  = \o_psum$452  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$143  = \$141  | \$142 ;
+  assign \$144  = \o_psum$453  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$145  = \$143  | \$144 ;
+  assign \$146  = \o_psum$454  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$147  = \$145  | \$146 ;
+  assign \$148  = \o_psum$455  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$149  = \$147  | \$148 ;
+  assign \$150  = \o_psum$456  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$151  = \$149  | \$150 ;
+  assign \$152  = \o_psum$457  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$153  = \$151  | \$152 ;
+  assign \$154  = \o_psum$458  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$155  = \$153  | \$154 ;
+  assign \$156  = \o_psum$459  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$157  = \o_psum$460  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$158  = \$156  | \$157 ;
+  assign \$159  = \o_psum$461  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$160  = \$158  | \$159 ;
+  assign \$161  = \o_psum$462  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$162  = \$160  | \$161 ;
+  assign \$163  = \o_psum$463  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$164  = \$162  | \$163 ;
+  assign \$165  = \o_psum$464  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$166  = \$164  | \$165 ;
+  assign \$167  = \o_psum$465  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$168  = \$166  | \$167 ;
+  assign \$169  = \o_psum$466  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$170  = \$168  | \$169 ;
+  assign \$171  = \o_psum$467  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$172  = \o_psum$468  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$173  = \$171  | \$172 ;
+  assign \$174  = \o_psum$469  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$175  = \$173  | \$174 ;
+  assign \$176  = \o_psum$470  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$177  = \$175  | \$176 ;
+  assign \$178  = \o_psum$471  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$179  = \$177  | \$178 ;
+  assign \$180  = \o_psum$472  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$181  = \$179  | \$180 ;
+  assign \$182  = \o_psum$473  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$183  = \$181  | \$182 ;
+  assign \$184  = \o_psum$474  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$185  = \$183  | \$184 ;
+  assign \$186  = \o_ctl$534 [0] & \o_ctl$534 [3];
+  assign \$187  = \o_ctl$535 [0] & \o_ctl$535 [3];
+  assign \$188  = \o_ctl$536 [0] & \o_ctl$536 [3];
+  assign \$189  = \o_ctl$537 [0] & \o_ctl$537 [3];
+  assign \$190  = \o_ctl$538 [0] & \o_ctl$538 [3];
+  assign \$191  = \o_ctl$539 [0] & \o_ctl$539 [3];
+  assign \$192  = \o_ctl$540 [0] & \o_ctl$540 [3];
+  assign \$193  = \o_ctl$541 [0] & \o_ctl$541 [3];
   always @(posedge clk)
-    \i_a$32  <= \$9 ;
+    \i_a$32  <= \$194 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$10 ;
+    \i_ctl$34  <= \$195 ;
   always @(posedge clk)
-    a2_d1 <= \$11 ;
+    a2_d1 <= \$196 ;
   always @(posedge clk)
-    \i_a$64  <= \$12 ;
+    \i_a$64  <= \$197 ;
   always @(posedge clk)
-    ctl2_d1 <= \$13 ;
+    ctl2_d1 <= \$198 ;
   always @(posedge clk)
-    \i_ctl$66  <= \$14 ;
+    \i_ctl$66  <= \$199 ;
   always @(posedge clk)
-    a3_d1 <= \$15 ;
+    a3_d1 <= \$200 ;
   always @(posedge clk)
-    a3_d2 <= \$16 ;
+    a3_d2 <= \$201 ;
   always @(posedge clk)
-    \i_a$96  <= \$17 ;
+    \i_a$96  <= \$202 ;
   always @(posedge clk)
-    ctl3_d1 <= \$18 ;
+    ctl3_d1 <= \$203 ;
   always @(posedge clk)
-    ctl3_d2 <= \$19 ;
+    ctl3_d2 <= \$204 ;
   always @(posedge clk)
-    \i_ctl$98  <= \$20 ;
+    \i_ctl$98  <= \$205 ;
   always @(posedge clk)
-    a4_d1 <= \$21 ;
+    a4_d1 <= \$206 ;
   always @(posedge clk)
-    a4_d2 <= \$22 ;
+    a4_d2 <= \$207 ;
   always @(posedge clk)
-    a4_d3 <= \$23 ;
+    a4_d3 <= \$208 ;
   always @(posedge clk)
-    \i_a$128  <= \$24 ;
+    \i_a$128  <= \$209 ;
   always @(posedge clk)
-    ctl4_d1 <= \$25 ;
+    ctl4_d1 <= \$210 ;
   always @(posedge clk)
-    ctl4_d2 <= \$26 ;
+    ctl4_d2 <= \$211 ;
   always @(posedge clk)
-    ctl4_d3 <= \$27 ;
+    ctl4_d3 <= \$212 ;
   always @(posedge clk)
-    \i_ctl$130  <= \$28 ;
+    \i_ctl$130  <= \$213 ;
   always @(posedge clk)
-    a5_d1 <= \$29 ;
+    a5_d1 <= \$214 ;
   always @(posedge clk)
-    a5_d2 <= \$30 ;
+    a5_d2 <= \$215 ;
   always @(posedge clk)
-    a5_d3 <= \$31 ;
+    a5_d3 <= \$216 ;
   always @(posedge clk)
-    a5_d4 <= \$32 ;
+    a5_d4 <= \$217 ;
   always @(posedge clk)
-    \i_a$160  <= \$33 ;
+    \i_a$160  <= \$218 ;
   always @(posedge clk)
-    ctl5_d1 <= \$34 ;
+    ctl5_d1 <= \$219 ;
   always @(posedge clk)
-    ctl5_d2 <= \$35 ;
+    ctl5_d2 <= \$220 ;
   always @(posedge clk)
-    ctl5_d3 <= \$36 ;
+    ctl5_d3 <= \$221 ;
   always @(posedge clk)
-    ctl5_d4 <= \$37 ;
+    ctl5_d4 <= \$222 ;
   always @(posedge clk)
-    \i_ctl$162  <= \$38 ;
+    \i_ctl$162  <= \$223 ;
   always @(posedge clk)
-    a6_d1 <= \$39 ;
+    a6_d1 <= \$224 ;
   always @(posedge clk)
-    a6_d2 <= \$40 ;
+    a6_d2 <= \$225 ;
   always @(posedge clk)
-    a6_d3 <= \$41 ;
+    a6_d3 <= \$226 ;
   always @(posedge clk)
-    a6_d4 <= \$42 ;
+    a6_d4 <= \$227 ;
   always @(posedge clk)
-    a6_d5 <= \$43 ;
+    a6_d5 <= \$228 ;
   always @(posedge clk)
-    \i_a$192  <= \$44 ;
+    \i_a$192  <= \$229 ;
   always @(posedge clk)
-    ctl6_d1 <= \$45 ;
+    ctl6_d1 <= \$230 ;
   always @(posedge clk)
-    ctl6_d2 <= \$46 ;
+    ctl6_d2 <= \$231 ;
   always @(posedge clk)
-    ctl6_d3 <= \$47 ;
+    ctl6_d3 <= \$232 ;
   always @(posedge clk)
-    ctl6_d4 <= \$48 ;
+    ctl6_d4 <= \$233 ;
   always @(posedge clk)
-    ctl6_d5 <= \$49 ;
+    ctl6_d5 <= \$234 ;
   always @(posedge clk)
-    \i_ctl$194  <= \$50 ;
+    \i_ctl$194  <= \$235 ;
   always @(posedge clk)
-    a7_d1 <= \$51 ;
+    a7_d1 <= \$236 ;
   always @(posedge clk)
-    a7_d2 <= \$52 ;
+    a7_d2 <= \$237 ;
   always @(posedge clk)
-    a7_d3 <= \$53 ;
+    a7_d3 <= \$238 ;
   always @(posedge clk)
-    a7_d4 <= \$54 ;
+    a7_d4 <= \$239 ;
   always @(posedge clk)
-    a7_d5 <= \$55 ;
+    a7_d5 <= \$240 ;
   always @(posedge clk)
-    a7_d6 <= \$56 ;
+    a7_d6 <= \$241 ;
   always @(posedge clk)
-    \i_a$224  <= \$57 ;
+    \i_a$224  <= \$242 ;
   always @(posedge clk)
-    ctl7_d1 <= \$58 ;
+    ctl7_d1 <= \$243 ;
   always @(posedge clk)
-    ctl7_d2 <= \$59 ;
+    ctl7_d2 <= \$244 ;
   always @(posedge clk)
-    ctl7_d3 <= \$60 ;
+    ctl7_d3 <= \$245 ;
   always @(posedge clk)
-    ctl7_d4 <= \$61 ;
+    ctl7_d4 <= \$246 ;
   always @(posedge clk)
-    ctl7_d5 <= \$62 ;
+    ctl7_d5 <= \$247 ;
   always @(posedge clk)
-    ctl7_d6 <= \$63 ;
+    ctl7_d6 <= \$248 ;
   always @(posedge clk)
-    \i_ctl$226  <= \$64 ;
+    \i_ctl$226  <= \$249 ;
   always @(posedge clk)
-    w0_held <= \$65 ;
+    w0_held <= \$250 ;
   always @(posedge clk)
-    w1_held <= \$66 ;
+    w1_held <= \$251 ;
   always @(posedge clk)
-    w2_held <= \$67 ;
+    w2_held <= \$252 ;
   always @(posedge clk)
-    \i_w$293  <= \$68 ;
+    \i_w$293  <= \$253 ;
   always @(posedge clk)
-    w3_held <= \$69 ;
+    w3_held <= \$254 ;
   always @(posedge clk)
-    w3_held_d1 <= \$70 ;
+    w3_held_d1 <= \$255 ;
   always @(posedge clk)
-    \i_w$311  <= \$71 ;
+    \i_w$311  <= \$256 ;
   always @(posedge clk)
-    w4_held <= \$72 ;
+    w4_held <= \$257 ;
   always @(posedge clk)
-    w4_held_d1 <= \$73 ;
+    w4_held_d1 <= \$258 ;
   always @(posedge clk)
-    w4_held_d2 <= \$74 ;
+    w4_held_d2 <= \$259 ;
   always @(posedge clk)
-    \i_w$329  <= \$75 ;
+    \i_w$329  <= \$260 ;
   always @(posedge clk)
-    w5_held <= \$76 ;
+    w5_held <= \$261 ;
   always @(posedge clk)
-    w5_held_d1 <= \$77 ;
+    w5_held_d1 <= \$262 ;
   always @(posedge clk)
-    w5_held_d2 <= \$78 ;
+    w5_held_d2 <= \$263 ;
   always @(posedge clk)
-    w5_held_d3 <= \$79 ;
+    w5_held_d3 <= \$264 ;
   always @(posedge clk)
-    \i_w$347  <= \$80 ;
+    \i_w$347  <= \$265 ;
   always @(posedge clk)
-    w6_held <= \$81 ;
+    w6_held <= \$266 ;
   always @(posedge clk)
-    w6_held_d1 <= \$82 ;
+    w6_held_d1 <= \$267 ;
   always @(posedge clk)
-    w6_held_d2 <= \$83 ;
+    w6_held_d2 <= \$268 ;
   always @(posedge clk)
-    w6_held_d3 <= \$84 ;
+    w6_held_d3 <= \$269 ;
   always @(posedge clk)
-    w6_held_d4 <= \$85 ;
+    w6_held_d4 <= \$270 ;
   always @(posedge clk)
-    \i_w$365  <= \$86 ;
+    \i_w$365  <= \$271 ;
   always @(posedge clk)
-    w7_held <= \$87 ;
+    w7_held <= \$272 ;
   always @(posedge clk)
-    w7_held_d1 <= \$88 ;
+    w7_held_d1 <= \$273 ;
   always @(posedge clk)
-    w7_held_d2 <= \$89 ;
+    w7_held_d2 <= \$274 ;
   always @(posedge clk)
-    w7_held_d3 <= \$90 ;
+    w7_held_d3 <= \$275 ;
   always @(posedge clk)
-    w7_held_d4 <= \$91 ;
+    w7_held_d4 <= \$276 ;
   always @(posedge clk)
-    w7_held_d5 <= \$92 ;
+    w7_held_d5 <= \$277 ;
   always @(posedge clk)
-    \i_w$383  <= \$93 ;
+    \i_w$383  <= \$278 ;
   always @(posedge clk)
-    row0_done_d1 <= \$94 ;
+    row0_done_d1 <= \$279 ;
   always @(posedge clk)
-    row1_done_d1 <= \$95 ;
+    row1_done_d1 <= \$280 ;
   always @(posedge clk)
-    row2_done_d1 <= \$96 ;
+    row2_done_d1 <= \$281 ;
   always @(posedge clk)
-    row3_done_d1 <= \$97 ;
+    row3_done_d1 <= \$282 ;
   always @(posedge clk)
-    row4_done_d1 <= \$98 ;
+    row4_done_d1 <= \$283 ;
   always @(posedge clk)
-    row5_done_d1 <= \$99 ;
+    row5_done_d1 <= \$284 ;
   always @(posedge clk)
-    row6_done_d1 <= \$100 ;
+    row6_done_d1 <= \$285 ;
   always @(posedge clk)
-    row7_done_d1 <= \$101 ;
+    row7_done_d1 <= \$286 ;
   \array_fp16_mac_os_8x8.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
     .i_ctl(i_ctl),
@@ -4757,7 +5118,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$404 ),
+    .o_psum(\o_psum$419 ),
     .o_w(\i_w$277 ),
     .pe_0_0__i_a(\i_a$4 ),
     .pe_0_0__i_w(w1_held),
@@ -4768,7 +5129,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$405 ),
+    .o_psum(\o_psum$427 ),
     .o_w(\i_w$295 ),
     .pe_0_0__i_a(\i_a$8 ),
     .pe_0_0__i_w(\i_w$293 ),
@@ -4779,7 +5140,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
-    .o_psum(\o_psum$406 ),
+    .o_psum(\o_psum$435 ),
     .o_w(\i_w$313 ),
     .pe_0_0__i_a(\i_a$12 ),
     .pe_0_0__i_w(\i_w$311 ),
@@ -4790,7 +5151,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$407 ),
+    .o_psum(\o_psum$443 ),
     .o_w(\i_w$331 ),
     .pe_0_0__i_a(\i_a$16 ),
     .pe_0_0__i_w(\i_w$329 ),
@@ -4801,7 +5162,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$408 ),
+    .o_psum(\o_psum$451 ),
     .o_w(\i_w$349 ),
     .pe_0_0__i_a(\i_a$20 ),
     .pe_0_0__i_w(\i_w$347 ),
@@ -4812,7 +5173,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$409 ),
+    .o_psum(\o_psum$459 ),
     .o_w(\i_w$367 ),
     .pe_0_0__i_a(\i_a$24 ),
     .pe_0_0__i_w(\i_w$365 ),
@@ -4821,8 +5182,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   \array_fp16_mac_os_8x8.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
     .i_ctl(\i_ctl$30 ),
-    .o_ctl(\o_ctl$533 ),
-    .o_psum(\o_psum$410 ),
+    .o_ctl(\o_ctl$534 ),
+    .o_psum(\o_psum$467 ),
     .o_w(\i_w$385 ),
     .pe_0_0__i_a(\i_a$28 ),
     .pe_0_0__i_w(\i_w$383 ),
@@ -4844,7 +5205,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$413 ),
+    .o_psum(\o_psum$420 ),
     .o_w(\i_w$279 ),
     .pe_0_0__i_a(\i_a$36 ),
     .pe_0_0__i_w(\i_w$277 ),
@@ -4855,7 +5216,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$414 ),
+    .o_psum(\o_psum$428 ),
     .o_w(\i_w$297 ),
     .pe_0_0__i_a(\i_a$40 ),
     .pe_0_0__i_w(\i_w$295 ),
@@ -4866,7 +5227,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
-    .o_psum(\o_psum$415 ),
+    .o_psum(\o_psum$436 ),
     .o_w(\i_w$315 ),
     .pe_0_0__i_a(\i_a$44 ),
     .pe_0_0__i_w(\i_w$313 ),
@@ -4877,7 +5238,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$416 ),
+    .o_psum(\o_psum$444 ),
     .o_w(\i_w$333 ),
     .pe_0_0__i_a(\i_a$48 ),
     .pe_0_0__i_w(\i_w$331 ),
@@ -4888,7 +5249,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$417 ),
+    .o_psum(\o_psum$452 ),
     .o_w(\i_w$351 ),
     .pe_0_0__i_a(\i_a$52 ),
     .pe_0_0__i_w(\i_w$349 ),
@@ -4899,7 +5260,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$418 ),
+    .o_psum(\o_psum$460 ),
     .o_w(\i_w$369 ),
     .pe_0_0__i_a(\i_a$56 ),
     .pe_0_0__i_w(\i_w$367 ),
@@ -4908,8 +5269,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   \array_fp16_mac_os_8x8.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
     .i_ctl(\i_ctl$62 ),
-    .o_ctl(\o_ctl$534 ),
-    .o_psum(\o_psum$419 ),
+    .o_ctl(\o_ctl$535 ),
+    .o_psum(\o_psum$468 ),
     .o_w(\i_w$387 ),
     .pe_0_0__i_a(\i_a$60 ),
     .pe_0_0__i_w(\i_w$385 ),
@@ -4920,7 +5281,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
-    .o_psum(\o_psum$421 ),
+    .o_psum(\o_psum$413 ),
     .o_w(\i_w$264 ),
     .pe_0_0__i_a(\i_a$64 ),
     .pe_0_0__i_w(\i_w$262 ),
@@ -4931,7 +5292,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
-    .o_psum(\o_psum$422 ),
+    .o_psum(\o_psum$421 ),
     .o_w(\i_w$281 ),
     .pe_0_0__i_a(\i_a$68 ),
     .pe_0_0__i_w(\i_w$279 ),
@@ -4942,7 +5303,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
-    .o_psum(\o_psum$423 ),
+    .o_psum(\o_psum$429 ),
     .o_w(\i_w$299 ),
     .pe_0_0__i_a(\i_a$72 ),
     .pe_0_0__i_w(\i_w$297 ),
@@ -4953,7 +5314,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
-    .o_psum(\o_psum$424 ),
+    .o_psum(\o_psum$437 ),
     .o_w(\i_w$317 ),
     .pe_0_0__i_a(\i_a$76 ),
     .pe_0_0__i_w(\i_w$315 ),
@@ -4964,7 +5325,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
-    .o_psum(\o_psum$425 ),
+    .o_psum(\o_psum$445 ),
     .o_w(\i_w$335 ),
     .pe_0_0__i_a(\i_a$80 ),
     .pe_0_0__i_w(\i_w$333 ),
@@ -4975,7 +5336,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
-    .o_psum(\o_psum$426 ),
+    .o_psum(\o_psum$453 ),
     .o_w(\i_w$353 ),
     .pe_0_0__i_a(\i_a$84 ),
     .pe_0_0__i_w(\i_w$351 ),
@@ -4986,7 +5347,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
-    .o_psum(\o_psum$427 ),
+    .o_psum(\o_psum$461 ),
     .o_w(\i_w$371 ),
     .pe_0_0__i_a(\i_a$88 ),
     .pe_0_0__i_w(\i_w$369 ),
@@ -4995,8 +5356,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   \array_fp16_mac_os_8x8.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
     .i_ctl(\i_ctl$94 ),
-    .o_ctl(\o_ctl$535 ),
-    .o_psum(\o_psum$428 ),
+    .o_ctl(\o_ctl$536 ),
+    .o_psum(\o_psum$469 ),
     .o_w(\i_w$389 ),
     .pe_0_0__i_a(\i_a$92 ),
     .pe_0_0__i_w(\i_w$387 ),
@@ -5007,7 +5368,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$98 ),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
-    .o_psum(\o_psum$430 ),
+    .o_psum(\o_psum$414 ),
     .o_w(\i_w$266 ),
     .pe_0_0__i_a(\i_a$96 ),
     .pe_0_0__i_w(\i_w$264 ),
@@ -5018,7 +5379,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
-    .o_psum(\o_psum$431 ),
+    .o_psum(\o_psum$422 ),
     .o_w(\i_w$283 ),
     .pe_0_0__i_a(\i_a$100 ),
     .pe_0_0__i_w(\i_w$281 ),
@@ -5029,7 +5390,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
-    .o_psum(\o_psum$432 ),
+    .o_psum(\o_psum$430 ),
     .o_w(\i_w$301 ),
     .pe_0_0__i_a(\i_a$104 ),
     .pe_0_0__i_w(\i_w$299 ),
@@ -5040,7 +5401,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
-    .o_psum(\o_psum$433 ),
+    .o_psum(\o_psum$438 ),
     .o_w(\i_w$319 ),
     .pe_0_0__i_a(\i_a$108 ),
     .pe_0_0__i_w(\i_w$317 ),
@@ -5051,7 +5412,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
-    .o_psum(\o_psum$434 ),
+    .o_psum(\o_psum$446 ),
     .o_w(\i_w$337 ),
     .pe_0_0__i_a(\i_a$112 ),
     .pe_0_0__i_w(\i_w$335 ),
@@ -5062,7 +5423,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
-    .o_psum(\o_psum$435 ),
+    .o_psum(\o_psum$454 ),
     .o_w(\i_w$355 ),
     .pe_0_0__i_a(\i_a$116 ),
     .pe_0_0__i_w(\i_w$353 ),
@@ -5073,7 +5434,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
-    .o_psum(\o_psum$436 ),
+    .o_psum(\o_psum$462 ),
     .o_w(\i_w$373 ),
     .pe_0_0__i_a(\i_a$120 ),
     .pe_0_0__i_w(\i_w$371 ),
@@ -5082,8 +5443,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   \array_fp16_mac_os_8x8.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
     .i_ctl(\i_ctl$126 ),
-    .o_ctl(\o_ctl$536 ),
-    .o_psum(\o_psum$437 ),
+    .o_ctl(\o_ctl$537 ),
+    .o_psum(\o_psum$470 ),
     .o_w(\i_w$391 ),
     .pe_0_0__i_a(\i_a$124 ),
     .pe_0_0__i_w(\i_w$389 ),
@@ -5094,7 +5455,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
-    .o_psum(\o_psum$439 ),
+    .o_psum(\o_psum$415 ),
     .o_w(\i_w$268 ),
     .pe_0_0__i_a(\i_a$128 ),
     .pe_0_0__i_w(\i_w$266 ),
@@ -5105,7 +5466,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
-    .o_psum(\o_psum$440 ),
+    .o_psum(\o_psum$423 ),
     .o_w(\i_w$285 ),
     .pe_0_0__i_a(\i_a$132 ),
     .pe_0_0__i_w(\i_w$283 ),
@@ -5116,7 +5477,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
-    .o_psum(\o_psum$441 ),
+    .o_psum(\o_psum$431 ),
     .o_w(\i_w$303 ),
     .pe_0_0__i_a(\i_a$136 ),
     .pe_0_0__i_w(\i_w$301 ),
@@ -5127,7 +5488,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
-    .o_psum(\o_psum$442 ),
+    .o_psum(\o_psum$439 ),
     .o_w(\i_w$321 ),
     .pe_0_0__i_a(\i_a$140 ),
     .pe_0_0__i_w(\i_w$319 ),
@@ -5138,7 +5499,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
-    .o_psum(\o_psum$443 ),
+    .o_psum(\o_psum$447 ),
     .o_w(\i_w$339 ),
     .pe_0_0__i_a(\i_a$144 ),
     .pe_0_0__i_w(\i_w$337 ),
@@ -5149,7 +5510,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
-    .o_psum(\o_psum$444 ),
+    .o_psum(\o_psum$455 ),
     .o_w(\i_w$357 ),
     .pe_0_0__i_a(\i_a$148 ),
     .pe_0_0__i_w(\i_w$355 ),
@@ -5160,7 +5521,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
-    .o_psum(\o_psum$445 ),
+    .o_psum(\o_psum$463 ),
     .o_w(\i_w$375 ),
     .pe_0_0__i_a(\i_a$152 ),
     .pe_0_0__i_w(\i_w$373 ),
@@ -5169,8 +5530,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   \array_fp16_mac_os_8x8.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
     .i_ctl(\i_ctl$158 ),
-    .o_ctl(\o_ctl$537 ),
-    .o_psum(\o_psum$446 ),
+    .o_ctl(\o_ctl$538 ),
+    .o_psum(\o_psum$471 ),
     .o_w(\i_w$393 ),
     .pe_0_0__i_a(\i_a$156 ),
     .pe_0_0__i_w(\i_w$391 ),
@@ -5181,7 +5542,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$162 ),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
-    .o_psum(\o_psum$448 ),
+    .o_psum(\o_psum$416 ),
     .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$160 ),
     .pe_0_0__i_w(\i_w$268 ),
@@ -5192,7 +5553,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
-    .o_psum(\o_psum$449 ),
+    .o_psum(\o_psum$424 ),
     .o_w(\i_w$287 ),
     .pe_0_0__i_a(\i_a$164 ),
     .pe_0_0__i_w(\i_w$285 ),
@@ -5203,7 +5564,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
-    .o_psum(\o_psum$450 ),
+    .o_psum(\o_psum$432 ),
     .o_w(\i_w$305 ),
     .pe_0_0__i_a(\i_a$168 ),
     .pe_0_0__i_w(\i_w$303 ),
@@ -5214,7 +5575,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
-    .o_psum(\o_psum$451 ),
+    .o_psum(\o_psum$440 ),
     .o_w(\i_w$323 ),
     .pe_0_0__i_a(\i_a$172 ),
     .pe_0_0__i_w(\i_w$321 ),
@@ -5225,7 +5586,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
-    .o_psum(\o_psum$452 ),
+    .o_psum(\o_psum$448 ),
     .o_w(\i_w$341 ),
     .pe_0_0__i_a(\i_a$176 ),
     .pe_0_0__i_w(\i_w$339 ),
@@ -5236,7 +5597,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
-    .o_psum(\o_psum$453 ),
+    .o_psum(\o_psum$456 ),
     .o_w(\i_w$359 ),
     .pe_0_0__i_a(\i_a$180 ),
     .pe_0_0__i_w(\i_w$357 ),
@@ -5247,7 +5608,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
-    .o_psum(\o_psum$454 ),
+    .o_psum(\o_psum$464 ),
     .o_w(\i_w$377 ),
     .pe_0_0__i_a(\i_a$184 ),
     .pe_0_0__i_w(\i_w$375 ),
@@ -5256,8 +5617,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   \array_fp16_mac_os_8x8.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
     .i_ctl(\i_ctl$190 ),
-    .o_ctl(\o_ctl$538 ),
-    .o_psum(\o_psum$455 ),
+    .o_ctl(\o_ctl$539 ),
+    .o_psum(\o_psum$472 ),
     .o_w(\i_w$395 ),
     .pe_0_0__i_a(\i_a$188 ),
     .pe_0_0__i_w(\i_w$393 ),
@@ -5268,7 +5629,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$194 ),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
-    .o_psum(\o_psum$457 ),
+    .o_psum(\o_psum$417 ),
     .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$192 ),
     .pe_0_0__i_w(\i_w$270 ),
@@ -5279,7 +5640,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
-    .o_psum(\o_psum$458 ),
+    .o_psum(\o_psum$425 ),
     .o_w(\i_w$289 ),
     .pe_0_0__i_a(\i_a$196 ),
     .pe_0_0__i_w(\i_w$287 ),
@@ -5290,7 +5651,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
-    .o_psum(\o_psum$459 ),
+    .o_psum(\o_psum$433 ),
     .o_w(\i_w$307 ),
     .pe_0_0__i_a(\i_a$200 ),
     .pe_0_0__i_w(\i_w$305 ),
@@ -5301,7 +5662,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
-    .o_psum(\o_psum$460 ),
+    .o_psum(\o_psum$441 ),
     .o_w(\i_w$325 ),
     .pe_0_0__i_a(\i_a$204 ),
     .pe_0_0__i_w(\i_w$323 ),
@@ -5312,7 +5673,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
-    .o_psum(\o_psum$461 ),
+    .o_psum(\o_psum$449 ),
     .o_w(\i_w$343 ),
     .pe_0_0__i_a(\i_a$208 ),
     .pe_0_0__i_w(\i_w$341 ),
@@ -5323,7 +5684,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
-    .o_psum(\o_psum$462 ),
+    .o_psum(\o_psum$457 ),
     .o_w(\i_w$361 ),
     .pe_0_0__i_a(\i_a$212 ),
     .pe_0_0__i_w(\i_w$359 ),
@@ -5334,7 +5695,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
-    .o_psum(\o_psum$463 ),
+    .o_psum(\o_psum$465 ),
     .o_w(\i_w$379 ),
     .pe_0_0__i_a(\i_a$216 ),
     .pe_0_0__i_w(\i_w$377 ),
@@ -5343,8 +5704,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   \array_fp16_mac_os_8x8.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
     .i_ctl(\i_ctl$222 ),
-    .o_ctl(\o_ctl$539 ),
-    .o_psum(\o_psum$464 ),
+    .o_ctl(\o_ctl$540 ),
+    .o_psum(\o_psum$473 ),
     .o_w(\i_w$397 ),
     .pe_0_0__i_a(\i_a$220 ),
     .pe_0_0__i_w(\i_w$395 ),
@@ -5355,7 +5716,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$226 ),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
-    .o_psum(\o_psum$466 ),
+    .o_psum(\o_psum$418 ),
     .pe_0_0__i_a(\i_a$224 ),
     .pe_0_0__i_w(\i_w$272 ),
     .rst(rst)
@@ -5365,7 +5726,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
-    .o_psum(\o_psum$467 ),
+    .o_psum(\o_psum$426 ),
     .pe_0_0__i_a(\i_a$228 ),
     .pe_0_0__i_w(\i_w$289 ),
     .rst(rst)
@@ -5375,7 +5736,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
-    .o_psum(\o_psum$468 ),
+    .o_psum(\o_psum$434 ),
     .pe_0_0__i_a(\i_a$232 ),
     .pe_0_0__i_w(\i_w$307 ),
     .rst(rst)
@@ -5385,7 +5746,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
-    .o_psum(\o_psum$469 ),
+    .o_psum(\o_psum$442 ),
     .pe_0_0__i_a(\i_a$236 ),
     .pe_0_0__i_w(\i_w$325 ),
     .rst(rst)
@@ -5395,7 +5756,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
-    .o_psum(\o_psum$470 ),
+    .o_psum(\o_psum$450 ),
     .pe_0_0__i_a(\i_a$240 ),
     .pe_0_0__i_w(\i_w$343 ),
     .rst(rst)
@@ -5405,7 +5766,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
-    .o_psum(\o_psum$471 ),
+    .o_psum(\o_psum$458 ),
     .pe_0_0__i_a(\i_a$244 ),
     .pe_0_0__i_w(\i_w$361 ),
     .rst(rst)
@@ -5415,7 +5776,7 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
     .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
-    .o_psum(\o_psum$472 ),
+    .o_psum(\o_psum$466 ),
     .pe_0_0__i_a(\i_a$248 ),
     .pe_0_0__i_w(\i_w$379 ),
     .rst(rst)
@@ -5423,801 +5784,661 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   \array_fp16_mac_os_8x8.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
     .i_ctl(\i_ctl$254 ),
-    .o_ctl(\o_ctl$540 ),
-    .o_psum(\o_psum$473 ),
+    .o_ctl(\o_ctl$541 ),
+    .o_psum(\o_psum$474 ),
     .pe_0_0__i_a(\i_a$252 ),
     .pe_0_0__i_w(\i_w$397 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (row0_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row1_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row2_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row3_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row4_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row5_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row6_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row7_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 3'h0;
-    if (row0_done_d1) begin
-      o_row_index = 3'h0;
-    end
-    if (row1_done_d1) begin
-      o_row_index = 3'h1;
-    end
-    if (row2_done_d1) begin
-      o_row_index = 3'h2;
-    end
-    if (row3_done_d1) begin
-      o_row_index = 3'h3;
-    end
-    if (row4_done_d1) begin
-      o_row_index = 3'h4;
-    end
-    if (row5_done_d1) begin
-      o_row_index = 3'h5;
-    end
-    if (row6_done_d1) begin
-      o_row_index = 3'h6;
-    end
-    if (row7_done_d1) begin
-      o_row_index = 3'h7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    if (row0_done_d1) begin
-      o_row[31:0] = o_psum;
-      o_row[63:32] = \o_psum$404 ;
-      o_row[95:64] = \o_psum$405 ;
-      o_row[127:96] = \o_psum$406 ;
-      o_row[159:128] = \o_psum$407 ;
-      o_row[191:160] = \o_psum$408 ;
-      o_row[223:192] = \o_psum$409 ;
-      o_row[255:224] = \o_psum$410 ;
-    end
-    if (row1_done_d1) begin
-      o_row[31:0] = \o_psum$412 ;
-      o_row[63:32] = \o_psum$413 ;
-      o_row[95:64] = \o_psum$414 ;
-      o_row[127:96] = \o_psum$415 ;
-      o_row[159:128] = \o_psum$416 ;
-      o_row[191:160] = \o_psum$417 ;
-      o_row[223:192] = \o_psum$418 ;
-      o_row[255:224] = \o_psum$419 ;
-    end
-    if (row2_done_d1) begin
-      o_row[31:0] = \o_psum$421 ;
-      o_row[63:32] = \o_psum$422 ;
-      o_row[95:64] = \o_psum$423 ;
-      o_row[127:96] = \o_psum$424 ;
-      o_row[159:128] = \o_psum$425 ;
-      o_row[191:160] = \o_psum$426 ;
-      o_row[223:192] = \o_psum$427 ;
-      o_row[255:224] = \o_psum$428 ;
-    end
-    if (row3_done_d1) begin
-      o_row[31:0] = \o_psum$430 ;
-      o_row[63:32] = \o_psum$431 ;
-      o_row[95:64] = \o_psum$432 ;
-      o_row[127:96] = \o_psum$433 ;
-      o_row[159:128] = \o_psum$434 ;
-      o_row[191:160] = \o_psum$435 ;
-      o_row[223:192] = \o_psum$436 ;
-      o_row[255:224] = \o_psum$437 ;
-    end
-    if (row4_done_d1) begin
-      o_row[31:0] = \o_psum$439 ;
-      o_row[63:32] = \o_psum$440 ;
-      o_row[95:64] = \o_psum$441 ;
-      o_row[127:96] = \o_psum$442 ;
-      o_row[159:128] = \o_psum$443 ;
-      o_row[191:160] = \o_psum$444 ;
-      o_row[223:192] = \o_psum$445 ;
-      o_row[255:224] = \o_psum$446 ;
-    end
-    if (row5_done_d1) begin
-      o_row[31:0] = \o_psum$448 ;
-      o_row[63:32] = \o_psum$449 ;
-      o_row[95:64] = \o_psum$450 ;
-      o_row[127:96] = \o_psum$451 ;
-      o_row[159:128] = \o_psum$452 ;
-      o_row[191:160] = \o_psum$453 ;
-      o_row[223:192] = \o_psum$454 ;
-      o_row[255:224] = \o_psum$455 ;
-    end
-    if (row6_done_d1) begin
-      o_row[31:0] = \o_psum$457 ;
-      o_row[63:32] = \o_psum$458 ;
-      o_row[95:64] = \o_psum$459 ;
-      o_row[127:96] = \o_psum$460 ;
-      o_row[159:128] = \o_psum$461 ;
-      o_row[191:160] = \o_psum$462 ;
-      o_row[223:192] = \o_psum$463 ;
-      o_row[255:224] = \o_psum$464 ;
-    end
-    if (row7_done_d1) begin
-      o_row[31:0] = \o_psum$466 ;
-      o_row[63:32] = \o_psum$467 ;
-      o_row[95:64] = \o_psum$468 ;
-      o_row[127:96] = \o_psum$469 ;
-      o_row[159:128] = \o_psum$470 ;
-      o_row[191:160] = \o_psum$471 ;
-      o_row[223:192] = \o_psum$472 ;
-      o_row[255:224] = \o_psum$473 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = \i_a$1 [31:16];
+    \$194  = \i_a$1 [31:16];
     if (rst) begin
-      \$9  = 16'h0000;
+      \$194  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = i_ctl;
+    \$195  = i_ctl;
     if (rst) begin
-      \$10  = 5'h00;
+      \$195  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = \i_a$1 [47:32];
+    \$196  = \i_a$1 [47:32];
     if (rst) begin
-      \$11  = 16'h0000;
+      \$196  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = a2_d1;
+    \$197  = a2_d1;
     if (rst) begin
-      \$12  = 16'h0000;
+      \$197  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = i_ctl;
+    \$198  = i_ctl;
     if (rst) begin
-      \$13  = 5'h00;
+      \$198  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = ctl2_d1;
+    \$199  = ctl2_d1;
     if (rst) begin
-      \$14  = 5'h00;
+      \$199  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = \i_a$1 [63:48];
+    \$200  = \i_a$1 [63:48];
     if (rst) begin
-      \$15  = 16'h0000;
+      \$200  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = a3_d1;
+    \$201  = a3_d1;
     if (rst) begin
-      \$16  = 16'h0000;
+      \$201  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = a3_d2;
+    \$202  = a3_d2;
     if (rst) begin
-      \$17  = 16'h0000;
+      \$202  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = i_ctl;
+    \$203  = i_ctl;
     if (rst) begin
-      \$18  = 5'h00;
+      \$203  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = ctl3_d1;
+    \$204  = ctl3_d1;
     if (rst) begin
-      \$19  = 5'h00;
+      \$204  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = ctl3_d2;
+    \$205  = ctl3_d2;
     if (rst) begin
-      \$20  = 5'h00;
+      \$205  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = \i_a$1 [79:64];
+    \$206  = \i_a$1 [79:64];
     if (rst) begin
-      \$21  = 16'h0000;
+      \$206  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = a4_d1;
+    \$207  = a4_d1;
     if (rst) begin
-      \$22  = 16'h0000;
+      \$207  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = a4_d2;
+    \$208  = a4_d2;
     if (rst) begin
-      \$23  = 16'h0000;
+      \$208  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = a4_d3;
+    \$209  = a4_d3;
     if (rst) begin
-      \$24  = 16'h0000;
+      \$209  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = i_ctl;
+    \$210  = i_ctl;
     if (rst) begin
-      \$25  = 5'h00;
+      \$210  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = ctl4_d1;
+    \$211  = ctl4_d1;
     if (rst) begin
-      \$26  = 5'h00;
+      \$211  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = ctl4_d2;
+    \$212  = ctl4_d2;
     if (rst) begin
-      \$27  = 5'h00;
+      \$212  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = ctl4_d3;
+    \$213  = ctl4_d3;
     if (rst) begin
-      \$28  = 5'h00;
+      \$213  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = \i_a$1 [95:80];
+    \$214  = \i_a$1 [95:80];
     if (rst) begin
-      \$29  = 16'h0000;
+      \$214  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = a5_d1;
+    \$215  = a5_d1;
     if (rst) begin
-      \$30  = 16'h0000;
+      \$215  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = a5_d2;
+    \$216  = a5_d2;
     if (rst) begin
-      \$31  = 16'h0000;
+      \$216  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = a5_d3;
+    \$217  = a5_d3;
     if (rst) begin
-      \$32  = 16'h0000;
+      \$217  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = a5_d4;
+    \$218  = a5_d4;
     if (rst) begin
-      \$33  = 16'h0000;
+      \$218  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = i_ctl;
+    \$219  = i_ctl;
     if (rst) begin
-      \$34  = 5'h00;
+      \$219  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$35  = ctl5_d1;
+    \$220  = ctl5_d1;
     if (rst) begin
-      \$35  = 5'h00;
+      \$220  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$36  = ctl5_d2;
+    \$221  = ctl5_d2;
     if (rst) begin
-      \$36  = 5'h00;
+      \$221  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$37  = ctl5_d3;
+    \$222  = ctl5_d3;
     if (rst) begin
-      \$37  = 5'h00;
+      \$222  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$38  = ctl5_d4;
+    \$223  = ctl5_d4;
     if (rst) begin
-      \$38  = 5'h00;
+      \$223  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$39  = \i_a$1 [111:96];
+    \$224  = \i_a$1 [111:96];
     if (rst) begin
-      \$39  = 16'h0000;
+      \$224  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$40  = a6_d1;
+    \$225  = a6_d1;
     if (rst) begin
-      \$40  = 16'h0000;
+      \$225  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$41  = a6_d2;
+    \$226  = a6_d2;
     if (rst) begin
-      \$41  = 16'h0000;
+      \$226  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$42  = a6_d3;
+    \$227  = a6_d3;
     if (rst) begin
-      \$42  = 16'h0000;
+      \$227  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = a6_d4;
+    \$228  = a6_d4;
     if (rst) begin
-      \$43  = 16'h0000;
+      \$228  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = a6_d5;
+    \$229  = a6_d5;
     if (rst) begin
-      \$44  = 16'h0000;
+      \$229  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = i_ctl;
+    \$230  = i_ctl;
     if (rst) begin
-      \$45  = 5'h00;
+      \$230  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = ctl6_d1;
+    \$231  = ctl6_d1;
     if (rst) begin
-      \$46  = 5'h00;
+      \$231  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = ctl6_d2;
+    \$232  = ctl6_d2;
     if (rst) begin
-      \$47  = 5'h00;
+      \$232  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = ctl6_d3;
+    \$233  = ctl6_d3;
     if (rst) begin
-      \$48  = 5'h00;
+      \$233  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = ctl6_d4;
+    \$234  = ctl6_d4;
     if (rst) begin
-      \$49  = 5'h00;
+      \$234  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = ctl6_d5;
+    \$235  = ctl6_d5;
     if (rst) begin
-      \$50  = 5'h00;
+      \$235  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = \i_a$1 [127:112];
+    \$236  = \i_a$1 [127:112];
     if (rst) begin
-      \$51  = 16'h0000;
+      \$236  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = a7_d1;
+    \$237  = a7_d1;
     if (rst) begin
-      \$52  = 16'h0000;
+      \$237  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = a7_d2;
+    \$238  = a7_d2;
     if (rst) begin
-      \$53  = 16'h0000;
+      \$238  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$54  = a7_d3;
+    \$239  = a7_d3;
     if (rst) begin
-      \$54  = 16'h0000;
+      \$239  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = a7_d4;
+    \$240  = a7_d4;
     if (rst) begin
-      \$55  = 16'h0000;
+      \$240  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = a7_d5;
+    \$241  = a7_d5;
     if (rst) begin
-      \$56  = 16'h0000;
+      \$241  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = a7_d6;
+    \$242  = a7_d6;
     if (rst) begin
-      \$57  = 16'h0000;
+      \$242  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = i_ctl;
+    \$243  = i_ctl;
     if (rst) begin
-      \$58  = 5'h00;
+      \$243  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = ctl7_d1;
+    \$244  = ctl7_d1;
     if (rst) begin
-      \$59  = 5'h00;
+      \$244  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = ctl7_d2;
+    \$245  = ctl7_d2;
     if (rst) begin
-      \$60  = 5'h00;
+      \$245  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = ctl7_d3;
+    \$246  = ctl7_d3;
     if (rst) begin
-      \$61  = 5'h00;
+      \$246  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = ctl7_d4;
+    \$247  = ctl7_d4;
     if (rst) begin
-      \$62  = 5'h00;
+      \$247  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = ctl7_d5;
+    \$248  = ctl7_d5;
     if (rst) begin
-      \$63  = 5'h00;
+      \$248  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = ctl7_d6;
+    \$249  = ctl7_d6;
     if (rst) begin
-      \$64  = 5'h00;
+      \$249  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = w0_eff;
+    \$250  = w0_eff;
     if (rst) begin
-      \$65  = 16'h0000;
+      \$250  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = w1_eff;
+    \$251  = w1_eff;
     if (rst) begin
-      \$66  = 16'h0000;
+      \$251  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = w2_eff;
+    \$252  = w2_eff;
     if (rst) begin
-      \$67  = 16'h0000;
+      \$252  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = w2_held;
+    \$253  = w2_held;
     if (rst) begin
-      \$68  = 16'h0000;
+      \$253  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = w3_eff;
+    \$254  = w3_eff;
     if (rst) begin
-      \$69  = 16'h0000;
+      \$254  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = w3_held;
+    \$255  = w3_held;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$255  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = w3_held_d1;
+    \$256  = w3_held_d1;
     if (rst) begin
-      \$71  = 16'h0000;
+      \$256  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = w4_eff;
+    \$257  = w4_eff;
     if (rst) begin
-      \$72  = 16'h0000;
+      \$257  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = w4_held;
+    \$258  = w4_held;
     if (rst) begin
-      \$73  = 16'h0000;
+      \$258  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = w4_held_d1;
+    \$259  = w4_held_d1;
     if (rst) begin
-      \$74  = 16'h0000;
+      \$259  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = w4_held_d2;
+    \$260  = w4_held_d2;
     if (rst) begin
-      \$75  = 16'h0000;
+      \$260  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = w5_eff;
+    \$261  = w5_eff;
     if (rst) begin
-      \$76  = 16'h0000;
+      \$261  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = w5_held;
+    \$262  = w5_held;
     if (rst) begin
-      \$77  = 16'h0000;
+      \$262  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = w5_held_d1;
+    \$263  = w5_held_d1;
     if (rst) begin
-      \$78  = 16'h0000;
+      \$263  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = w5_held_d2;
+    \$264  = w5_held_d2;
     if (rst) begin
-      \$79  = 16'h0000;
+      \$264  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = w5_held_d3;
+    \$265  = w5_held_d3;
     if (rst) begin
-      \$80  = 16'h0000;
+      \$265  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = w6_eff;
+    \$266  = w6_eff;
     if (rst) begin
-      \$81  = 16'h0000;
+      \$266  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = w6_held;
+    \$267  = w6_held;
     if (rst) begin
-      \$82  = 16'h0000;
+      \$267  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = w6_held_d1;
+    \$268  = w6_held_d1;
     if (rst) begin
-      \$83  = 16'h0000;
+      \$268  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = w6_held_d2;
+    \$269  = w6_held_d2;
     if (rst) begin
-      \$84  = 16'h0000;
+      \$269  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = w6_held_d3;
+    \$270  = w6_held_d3;
     if (rst) begin
-      \$85  = 16'h0000;
+      \$270  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = w6_held_d4;
+    \$271  = w6_held_d4;
     if (rst) begin
-      \$86  = 16'h0000;
+      \$271  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = w7_eff;
+    \$272  = w7_eff;
     if (rst) begin
-      \$87  = 16'h0000;
+      \$272  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = w7_held;
+    \$273  = w7_held;
     if (rst) begin
-      \$88  = 16'h0000;
+      \$273  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = w7_held_d1;
+    \$274  = w7_held_d1;
     if (rst) begin
-      \$89  = 16'h0000;
+      \$274  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = w7_held_d2;
+    \$275  = w7_held_d2;
     if (rst) begin
-      \$90  = 16'h0000;
+      \$275  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = w7_held_d3;
+    \$276  = w7_held_d3;
     if (rst) begin
-      \$91  = 16'h0000;
+      \$276  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = w7_held_d4;
+    \$277  = w7_held_d4;
     if (rst) begin
-      \$92  = 16'h0000;
+      \$277  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = w7_held_d5;
+    \$278  = w7_held_d5;
     if (rst) begin
-      \$93  = 16'h0000;
+      \$278  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = \$1 ;
+    \$279  = \$186 ;
     if (rst) begin
-      \$94  = 1'h0;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = \$2 ;
+    \$280  = \$187 ;
     if (rst) begin
-      \$95  = 1'h0;
+      \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = \$3 ;
+    \$281  = \$188 ;
     if (rst) begin
-      \$96  = 1'h0;
+      \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = \$4 ;
+    \$282  = \$189 ;
     if (rst) begin
-      \$97  = 1'h0;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = \$5 ;
+    \$283  = \$190 ;
     if (rst) begin
-      \$98  = 1'h0;
+      \$283  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = \$6 ;
+    \$284  = \$191 ;
     if (rst) begin
-      \$99  = 1'h0;
+      \$284  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = \$7 ;
+    \$285  = \$192 ;
     if (rst) begin
-      \$100  = 1'h0;
+      \$285  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$101  = \$8 ;
+    \$286  = \$193 ;
     if (rst) begin
-      \$101  = 1'h0;
+      \$286  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [15:0];
@@ -7723,20 +7944,6 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   assign \o_row[7]  = o_row[255:224];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$404[0]  = \o_psum$404 ;
-  assign \o_psum$404[0][0]  = \o_psum$404 ;
-  assign \o_psum$405[0]  = \o_psum$405 ;
-  assign \o_psum$405[0][0]  = \o_psum$405 ;
-  assign \o_psum$406[0]  = \o_psum$406 ;
-  assign \o_psum$406[0][0]  = \o_psum$406 ;
-  assign \o_psum$407[0]  = \o_psum$407 ;
-  assign \o_psum$407[0][0]  = \o_psum$407 ;
-  assign \o_psum$408[0]  = \o_psum$408 ;
-  assign \o_psum$408[0][0]  = \o_psum$408 ;
-  assign \o_psum$409[0]  = \o_psum$409 ;
-  assign \o_psum$409[0][0]  = \o_psum$409 ;
-  assign \o_psum$410[0]  = \o_psum$410 ;
-  assign \o_psum$410[0][0]  = \o_psum$410 ;
   assign \o_psum$412[0]  = \o_psum$412 ;
   assign \o_psum$412[0][0]  = \o_psum$412 ;
   assign \o_psum$413[0]  = \o_psum$413 ;
@@ -7753,6 +7960,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   assign \o_psum$418[0][0]  = \o_psum$418 ;
   assign \o_psum$419[0]  = \o_psum$419 ;
   assign \o_psum$419[0][0]  = \o_psum$419 ;
+  assign \o_psum$420[0]  = \o_psum$420 ;
+  assign \o_psum$420[0][0]  = \o_psum$420 ;
   assign \o_psum$421[0]  = \o_psum$421 ;
   assign \o_psum$421[0][0]  = \o_psum$421 ;
   assign \o_psum$422[0]  = \o_psum$422 ;
@@ -7769,6 +7978,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   assign \o_psum$427[0][0]  = \o_psum$427 ;
   assign \o_psum$428[0]  = \o_psum$428 ;
   assign \o_psum$428[0][0]  = \o_psum$428 ;
+  assign \o_psum$429[0]  = \o_psum$429 ;
+  assign \o_psum$429[0][0]  = \o_psum$429 ;
   assign \o_psum$430[0]  = \o_psum$430 ;
   assign \o_psum$430[0][0]  = \o_psum$430 ;
   assign \o_psum$431[0]  = \o_psum$431 ;
@@ -7785,6 +7996,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   assign \o_psum$436[0][0]  = \o_psum$436 ;
   assign \o_psum$437[0]  = \o_psum$437 ;
   assign \o_psum$437[0][0]  = \o_psum$437 ;
+  assign \o_psum$438[0]  = \o_psum$438 ;
+  assign \o_psum$438[0][0]  = \o_psum$438 ;
   assign \o_psum$439[0]  = \o_psum$439 ;
   assign \o_psum$439[0][0]  = \o_psum$439 ;
   assign \o_psum$440[0]  = \o_psum$440 ;
@@ -7801,6 +8014,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   assign \o_psum$445[0][0]  = \o_psum$445 ;
   assign \o_psum$446[0]  = \o_psum$446 ;
   assign \o_psum$446[0][0]  = \o_psum$446 ;
+  assign \o_psum$447[0]  = \o_psum$447 ;
+  assign \o_psum$447[0][0]  = \o_psum$447 ;
   assign \o_psum$448[0]  = \o_psum$448 ;
   assign \o_psum$448[0][0]  = \o_psum$448 ;
   assign \o_psum$449[0]  = \o_psum$449 ;
@@ -7817,6 +8032,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   assign \o_psum$454[0][0]  = \o_psum$454 ;
   assign \o_psum$455[0]  = \o_psum$455 ;
   assign \o_psum$455[0][0]  = \o_psum$455 ;
+  assign \o_psum$456[0]  = \o_psum$456 ;
+  assign \o_psum$456[0][0]  = \o_psum$456 ;
   assign \o_psum$457[0]  = \o_psum$457 ;
   assign \o_psum$457[0][0]  = \o_psum$457 ;
   assign \o_psum$458[0]  = \o_psum$458 ;
@@ -7833,6 +8050,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   assign \o_psum$463[0][0]  = \o_psum$463 ;
   assign \o_psum$464[0]  = \o_psum$464 ;
   assign \o_psum$464[0][0]  = \o_psum$464 ;
+  assign \o_psum$465[0]  = \o_psum$465 ;
+  assign \o_psum$465[0][0]  = \o_psum$465 ;
   assign \o_psum$466[0]  = \o_psum$466 ;
   assign \o_psum$466[0][0]  = \o_psum$466 ;
   assign \o_psum$467[0]  = \o_psum$467 ;
@@ -7849,6 +8068,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   assign \o_psum$472[0][0]  = \o_psum$472 ;
   assign \o_psum$473[0]  = \o_psum$473 ;
   assign \o_psum$473[0][0]  = \o_psum$473 ;
+  assign \o_psum$474[0]  = \o_psum$474 ;
+  assign \o_psum$474[0][0]  = \o_psum$474 ;
   assign \a2_d1[0]  = a2_d1;
   assign \ctl2_d1.valid  = ctl2_d1[0];
   assign \ctl2_d1.load_w  = ctl2_d1[1];
@@ -7990,12 +8211,6 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   assign \w7_held_d3[0]  = w7_held_d3;
   assign \w7_held_d4[0]  = w7_held_d4;
   assign \w7_held_d5[0]  = w7_held_d5;
-  assign \o_ctl$533[0]  = \o_ctl$533 ;
-  assign \o_ctl$533[0].valid  = \o_ctl$533 [0];
-  assign \o_ctl$533[0].load_w  = \o_ctl$533 [1];
-  assign \o_ctl$533[0].first  = \o_ctl$533 [2];
-  assign \o_ctl$533[0].last  = \o_ctl$533 [3];
-  assign \o_ctl$533[0].group_end  = \o_ctl$533 [4];
   assign \o_ctl$534[0]  = \o_ctl$534 ;
   assign \o_ctl$534[0].valid  = \o_ctl$534 [0];
   assign \o_ctl$534[0].load_w  = \o_ctl$534 [1];
@@ -8038,6 +8253,40 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row
   assign \o_ctl$540[0].first  = \o_ctl$540 [2];
   assign \o_ctl$540[0].last  = \o_ctl$540 [3];
   assign \o_ctl$540[0].group_end  = \o_ctl$540 [4];
+  assign \o_ctl$541[0]  = \o_ctl$541 ;
+  assign \o_ctl$541[0].valid  = \o_ctl$541 [0];
+  assign \o_ctl$541[0].load_w  = \o_ctl$541 [1];
+  assign \o_ctl$541[0].first  = \o_ctl$541 [2];
+  assign \o_ctl$541[0].last  = \o_ctl$541 [3];
+  assign \o_ctl$541[0].group_end  = \o_ctl$541 [4];
+  assign o_row[255:224] = \$185 ;
+  assign o_row[223:192] = \$170 ;
+  assign o_row[191:160] = \$155 ;
+  assign o_row[159:128] = \$140 ;
+  assign o_row[127:96] = \$125 ;
+  assign o_row[95:64] = \$110 ;
+  assign o_row[63:32] = \$95 ;
+  assign o_row[31:0] = \$80 ;
+  assign row_sel[0] = \$44 ;
+  assign row_sel[1] = \$35 ;
+  assign row_sel[2] = \$27 ;
+  assign row_sel[3] = \$20 ;
+  assign row_sel[4] = \$14 ;
+  assign row_sel[5] = \$9 ;
+  assign row_sel[6] = \$5 ;
+  assign row_sel[7] = \$2 ;
+  assign \$1  = 1'h1;
+  assign \$2  = row7_done_d1;
+  assign \$3  = row7_done_d1;
+  assign \$6  = row7_done_d1;
+  assign \$10  = row7_done_d1;
+  assign \$15  = row7_done_d1;
+  assign \$21  = row7_done_d1;
+  assign \$28  = row7_done_d1;
+  assign \$36  = row7_done_d1;
+  assign \$45  = row7_done_d1;
+  assign \$52  = 1'h0;
+  assign \$54  = \$53 ;
 endmodule
 
 module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);

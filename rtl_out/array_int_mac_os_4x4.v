@@ -2248,31 +2248,92 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign \$9  = 2'h0;
 endmodule
 
-module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_index, o_row, clk);
+module \array_int_mac_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [4:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [4:0] \$14 ;
-  reg [4:0] \$15 ;
-  reg [4:0] \$16 ;
-  reg [31:0] \$17 ;
-  reg [31:0] \$18 ;
-  reg [31:0] \$19 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  reg [31:0] \$20 ;
-  reg [31:0] \$21 ;
-  reg [31:0] \$22 ;
-  reg [31:0] \$23 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire [1:0] \$35 ;
+  wire [1:0] \$36 ;
+  wire [1:0] \$37 ;
+  wire [31:0] \$38 ;
+  wire [31:0] \$39 ;
   wire \$4 ;
-  reg [31:0] \$5 ;
-  reg [4:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [31:0] \$8 ;
-  reg [4:0] \$9 ;
+  wire [31:0] \$40 ;
+  wire [31:0] \$41 ;
+  wire [31:0] \$42 ;
+  wire [31:0] \$43 ;
+  wire [31:0] \$44 ;
+  wire [31:0] \$45 ;
+  wire [31:0] \$46 ;
+  wire [31:0] \$47 ;
+  wire [31:0] \$48 ;
+  wire [31:0] \$49 ;
+  wire \$5 ;
+  wire [31:0] \$50 ;
+  wire [31:0] \$51 ;
+  wire [31:0] \$52 ;
+  wire [31:0] \$53 ;
+  wire [31:0] \$54 ;
+  wire [31:0] \$55 ;
+  wire [31:0] \$56 ;
+  wire [31:0] \$57 ;
+  wire [31:0] \$58 ;
+  wire [31:0] \$59 ;
+  wire \$6 ;
+  wire [31:0] \$60 ;
+  wire [31:0] \$61 ;
+  wire [31:0] \$62 ;
+  wire [31:0] \$63 ;
+  wire [31:0] \$64 ;
+  wire [31:0] \$65 ;
+  reg [31:0] \$66 ;
+  reg [4:0] \$67 ;
+  reg [31:0] \$68 ;
+  reg [31:0] \$69 ;
+  wire \$7 ;
+  reg [4:0] \$70 ;
+  reg [4:0] \$71 ;
+  reg [31:0] \$72 ;
+  reg [31:0] \$73 ;
+  reg [31:0] \$74 ;
+  reg [4:0] \$75 ;
+  reg [4:0] \$76 ;
+  reg [4:0] \$77 ;
+  reg [31:0] \$78 ;
+  reg [31:0] \$79 ;
+  wire \$8 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg [31:0] \$83 ;
+  reg [31:0] \$84 ;
+  wire \$9 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [7:0] \a1_d1[0] ;
@@ -2776,41 +2837,41 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
   wire [4:0] o_ctl;
-  wire [4:0] \o_ctl$103 ;
-  wire [4:0] \o_ctl$103[0] ;
-  wire \o_ctl$103[0].first ;
-  wire \o_ctl$103[0].group_end ;
-  wire \o_ctl$103[0].last ;
-  wire \o_ctl$103[0].load_w ;
-  wire \o_ctl$103[0].valid ;
+  wire [4:0] \o_ctl$104 ;
+  wire [4:0] \o_ctl$104[0] ;
+  wire \o_ctl$104[0].first ;
+  wire \o_ctl$104[0].group_end ;
+  wire \o_ctl$104[0].last ;
+  wire \o_ctl$104[0].load_w ;
+  wire \o_ctl$104[0].valid ;
+  wire [4:0] \o_ctl$105 ;
+  wire [4:0] \o_ctl$105[0] ;
+  wire \o_ctl$105[0].first ;
+  wire \o_ctl$105[0].group_end ;
+  wire \o_ctl$105[0].last ;
+  wire \o_ctl$105[0].load_w ;
+  wire \o_ctl$105[0].valid ;
+  wire [4:0] \o_ctl$106 ;
+  wire [4:0] \o_ctl$106[0] ;
+  wire \o_ctl$106[0].first ;
+  wire \o_ctl$106[0].group_end ;
+  wire \o_ctl$106[0].last ;
+  wire \o_ctl$106[0].load_w ;
+  wire \o_ctl$106[0].valid ;
+  wire [4:0] \o_ctl$107 ;
+  wire [4:0] \o_ctl$107[0] ;
+  wire \o_ctl$107[0].first ;
+  wire \o_ctl$107[0].group_end ;
+  wire \o_ctl$107[0].last ;
+  wire \o_ctl$107[0].load_w ;
+  wire \o_ctl$107[0].valid ;
   wire [4:0] \o_ctl$11 ;
-  wire [4:0] \o_ctl$111 ;
-  wire [4:0] \o_ctl$111[0] ;
-  wire \o_ctl$111[0].first ;
-  wire \o_ctl$111[0].group_end ;
-  wire \o_ctl$111[0].last ;
-  wire \o_ctl$111[0].load_w ;
-  wire \o_ctl$111[0].valid ;
-  wire [4:0] \o_ctl$116 ;
-  wire [4:0] \o_ctl$116[0] ;
-  wire \o_ctl$116[0].first ;
-  wire \o_ctl$116[0].group_end ;
-  wire \o_ctl$116[0].last ;
-  wire \o_ctl$116[0].load_w ;
-  wire \o_ctl$116[0].valid ;
   wire [4:0] \o_ctl$11[0] ;
   wire \o_ctl$11[0].first ;
   wire \o_ctl$11[0].group_end ;
   wire \o_ctl$11[0].last ;
   wire \o_ctl$11[0].load_w ;
   wire \o_ctl$11[0].valid ;
-  wire [4:0] \o_ctl$121 ;
-  wire [4:0] \o_ctl$121[0] ;
-  wire \o_ctl$121[0].first ;
-  wire \o_ctl$121[0].group_end ;
-  wire \o_ctl$121[0].last ;
-  wire \o_ctl$121[0].load_w ;
-  wire \o_ctl$121[0].valid ;
   wire [4:0] \o_ctl$15 ;
   wire [4:0] \o_ctl$15[0] ;
   wire \o_ctl$15[0].first ;
@@ -2888,15 +2949,6 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$108 ;
-  wire [31:0] \o_psum$108[0] ;
-  wire [31:0] \o_psum$108[0][0] ;
-  wire [31:0] \o_psum$109 ;
-  wire [31:0] \o_psum$109[0] ;
-  wire [31:0] \o_psum$109[0][0] ;
-  wire [31:0] \o_psum$110 ;
-  wire [31:0] \o_psum$110[0] ;
-  wire [31:0] \o_psum$110[0][0] ;
   wire [31:0] \o_psum$112 ;
   wire [31:0] \o_psum$112[0] ;
   wire [31:0] \o_psum$112[0][0] ;
@@ -2909,6 +2961,9 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   wire [31:0] \o_psum$115 ;
   wire [31:0] \o_psum$115[0] ;
   wire [31:0] \o_psum$115[0][0] ;
+  wire [31:0] \o_psum$116 ;
+  wire [31:0] \o_psum$116[0] ;
+  wire [31:0] \o_psum$116[0][0] ;
   wire [31:0] \o_psum$117 ;
   wire [31:0] \o_psum$117[0] ;
   wire [31:0] \o_psum$117[0][0] ;
@@ -2921,6 +2976,9 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   wire [31:0] \o_psum$120 ;
   wire [31:0] \o_psum$120[0] ;
   wire [31:0] \o_psum$120[0][0] ;
+  wire [31:0] \o_psum$121 ;
+  wire [31:0] \o_psum$121[0] ;
+  wire [31:0] \o_psum$121[0][0] ;
   wire [31:0] \o_psum$122 ;
   wire [31:0] \o_psum$122[0] ;
   wire [31:0] \o_psum$122[0][0] ;
@@ -2933,18 +2991,21 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   wire [31:0] \o_psum$125 ;
   wire [31:0] \o_psum$125[0] ;
   wire [31:0] \o_psum$125[0][0] ;
+  wire [31:0] \o_psum$126 ;
+  wire [31:0] \o_psum$126[0] ;
+  wire [31:0] \o_psum$126[0][0] ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   output [127:0] o_row;
-  reg [127:0] o_row;
+  wire [127:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[1] ;
   wire [31:0] \o_row[2] ;
   wire [31:0] \o_row[3] ;
   output [1:0] o_row_index;
-  reg [1:0] o_row_index;
+  wire [1:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [31:0] o_w;
   wire [31:0] \o_w$100 ;
   wire [31:0] \o_w$100[0] ;
@@ -3017,6 +3078,7 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   wire [7:0] \o_w[0][1] ;
   wire [7:0] \o_w[0][2] ;
   wire [7:0] \o_w[0][3] ;
+  wire [3:0] row_sel;
   input rst;
   wire rst;
   wire [31:0] w0_eff;
@@ -3076,52 +3138,107 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   wire [7:0] \w3_held_d2[1] ;
   wire [7:0] \w3_held_d2[2] ;
   wire [7:0] \w3_held_d2[3] ;
+  assign \$12  = \o_ctl$105 [0] & \o_ctl$105 [3];
+  assign \$13  = \$11  | \$12 ;
+  assign \$14  = ~ \$13 ;
+  assign \$15  = \$9  & \$14 ;
+  assign \$16  = \o_ctl$107 [0] & \o_ctl$107 [3];
+  assign \$17  = \o_ctl$104 [0] & \o_ctl$104 [3];
+  assign \$19  = \o_ctl$105 [0] & \o_ctl$105 [3];
+  assign \$20  = \$18  | \$19 ;
+  assign \$21  = \o_ctl$106 [0] & \o_ctl$106 [3];
+  assign \$22  = \$20  | \$21 ;
+  assign \$23  = ~ \$22 ;
+  assign \$24  = \$16  & \$23 ;
+  assign \$25  = \o_ctl$104 [0] & \o_ctl$104 [3];
+  assign \$27  = \o_ctl$105 [0] & \o_ctl$105 [3];
+  assign \$28  = \$26  | \$27 ;
+  assign \$29  = \o_ctl$106 [0] & \o_ctl$106 [3];
+  assign \$30  = \$28  | \$29 ;
+  assign \$31  = \o_ctl$107 [0] & \o_ctl$107 [3];
+  assign o_row_valid = \$30  | \$31 ;
+  assign \$33  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$35  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$36  = { 1'h0, \$34  } | \$35 ;
+  assign \$37  = row_sel[3] ? 2'h3 : 2'h0;
+  assign o_row_index = \$36  | \$37 ;
+  assign \$38  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$39  = \o_psum$112  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$40  = \$38  | \$39 ;
+  assign \$41  = \o_psum$113  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = \o_psum$114  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = \o_psum$115  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$46  = \o_psum$116  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = \o_psum$117  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \o_psum$118  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$51  = \$49  | \$50 ;
+  assign \$52  = \o_psum$119  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$53  = \o_psum$120  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$54  = \$52  | \$53 ;
+  assign \$55  = \o_psum$121  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$56  = \$54  | \$55 ;
+  assign \$57  = \o_psum$122  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = \o_psum$123  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$60  = \o_psum$124  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$61  = \$59  | \$60 ;
+  assign \$62  = \o_psum$125  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$63  = \$61  | \$62 ;
+  assign \$64  = \o_psum$126  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$65  = \$63  | \$64 ;
+  always @(posedge clk)
+    \i_a$16  <= \$66 ;
+  always @(posedge clk)
+    \i_ctl$18  <= \$67 ;
+  always @(posedge clk)
+    a2_d1 <= \$68 ;
+  always @(posedge clk)
+    \i_a$32  <= \$69 ;
+  always @(posedge clk)
+    ctl2_d1 <= \$70 ;
+  always @(posedge clk)
+    \i_ctl$34  <= \$71 ;
+  always @(posedge clk)
+    a3_d1 <= \$72 ;
+  always @(posedge clk)
+    a3_d2 <= \$73 ;
+  always @(posedge clk)
+    \i_a$48  <= \$74 ;
+  always @(posedge clk)
+    ctl3_d1 <= \$75 ;
+  always @(posedge clk)
+    ctl3_d2 <= \$76 ;
+  always @(posedge clk)
+    \i_ctl$50  <= \$77 ;
+  always @(posedge clk)
+    w0_held <= \$78 ;
+  always @(posedge clk)
+    w1_held <= \$79 ;
+  always @(posedge clk)
+    w2_held <= \$80 ;
+  always @(posedge clk)
+    \i_w$85  <= \$81 ;
+  always @(posedge clk)
+    w3_held <= \$82 ;
+  always @(posedge clk)
+    w3_held_d1 <= \$83 ;
+  always @(posedge clk)
+    \i_w$95  <= \$84 ;
   assign w0_eff = i_ctl[1] ? i_w[31:0] : w0_held;
   assign w1_eff = i_ctl[1] ? i_w[63:32] : w1_held;
   assign w2_eff = i_ctl[1] ? i_w[95:64] : w2_held;
   assign w3_eff = i_ctl[1] ? i_w[127:96] : w3_held;
-  assign \$1  = \o_ctl$103 [0] & \o_ctl$103 [3];
-  assign \$2  = \o_ctl$111 [0] & \o_ctl$111 [3];
-  assign \$3  = \o_ctl$116 [0] & \o_ctl$116 [3];
-  assign \$4  = \o_ctl$121 [0] & \o_ctl$121 [3];
-  always @(posedge clk)
-    \i_a$16  <= \$5 ;
-  always @(posedge clk)
-    \i_ctl$18  <= \$6 ;
-  always @(posedge clk)
-    a2_d1 <= \$7 ;
-  always @(posedge clk)
-    \i_a$32  <= \$8 ;
-  always @(posedge clk)
-    ctl2_d1 <= \$9 ;
-  always @(posedge clk)
-    \i_ctl$34  <= \$10 ;
-  always @(posedge clk)
-    a3_d1 <= \$11 ;
-  always @(posedge clk)
-    a3_d2 <= \$12 ;
-  always @(posedge clk)
-    \i_a$48  <= \$13 ;
-  always @(posedge clk)
-    ctl3_d1 <= \$14 ;
-  always @(posedge clk)
-    ctl3_d2 <= \$15 ;
-  always @(posedge clk)
-    \i_ctl$50  <= \$16 ;
-  always @(posedge clk)
-    w0_held <= \$17 ;
-  always @(posedge clk)
-    w1_held <= \$18 ;
-  always @(posedge clk)
-    w2_held <= \$19 ;
-  always @(posedge clk)
-    \i_w$85  <= \$20 ;
-  always @(posedge clk)
-    w3_held <= \$21 ;
-  always @(posedge clk)
-    w3_held_d1 <= \$22 ;
-  always @(posedge clk)
-    \i_w$95  <= \$23 ;
+  assign \$1  = \o_ctl$104 [0] & \o_ctl$104 [3];
+  assign \$4  = \o_ctl$105 [0] & \o_ctl$105 [3];
+  assign \$5  = \o_ctl$104 [0] & \o_ctl$104 [3];
+  assign \$7  = ~ \$6 ;
+  assign \$8  = \$4  & \$7 ;
+  assign \$9  = \o_ctl$106 [0] & \o_ctl$106 [3];
+  assign \$10  = \o_ctl$104 [0] & \o_ctl$104 [3];
   \array_int_mac_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
     .i_ctl(i_ctl),
@@ -3138,7 +3255,7 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
     .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$108 ),
+    .o_psum(\o_psum$115 ),
     .o_w(\i_w$77 ),
     .pe_0_0__i_a(\i_a$4 ),
     .pe_0_0__i_w(w1_held),
@@ -3149,7 +3266,7 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
     .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$109 ),
+    .o_psum(\o_psum$119 ),
     .o_w(\i_w$87 ),
     .pe_0_0__i_a(\i_a$8 ),
     .pe_0_0__i_w(\i_w$85 ),
@@ -3158,8 +3275,8 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   \array_int_mac_os_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
     .i_ctl(\i_ctl$14 ),
-    .o_ctl(\o_ctl$103 ),
-    .o_psum(\o_psum$110 ),
+    .o_ctl(\o_ctl$107 ),
+    .o_psum(\o_psum$123 ),
     .o_w(\i_w$97 ),
     .pe_0_0__i_a(\i_a$12 ),
     .pe_0_0__i_w(\i_w$95 ),
@@ -3181,7 +3298,7 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
     .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$113 ),
+    .o_psum(\o_psum$116 ),
     .o_w(\i_w$79 ),
     .pe_0_0__i_a(\i_a$20 ),
     .pe_0_0__i_w(\i_w$77 ),
@@ -3192,7 +3309,7 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
     .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$114 ),
+    .o_psum(\o_psum$120 ),
     .o_w(\i_w$89 ),
     .pe_0_0__i_a(\i_a$24 ),
     .pe_0_0__i_w(\i_w$87 ),
@@ -3201,8 +3318,8 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   \array_int_mac_os_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
     .i_ctl(\i_ctl$30 ),
-    .o_ctl(\o_ctl$111 ),
-    .o_psum(\o_psum$115 ),
+    .o_ctl(\o_ctl$106 ),
+    .o_psum(\o_psum$124 ),
     .o_w(\i_w$99 ),
     .pe_0_0__i_a(\i_a$28 ),
     .pe_0_0__i_w(\i_w$97 ),
@@ -3213,7 +3330,7 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
     .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$117 ),
+    .o_psum(\o_psum$113 ),
     .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$32 ),
     .pe_0_0__i_w(\i_w$70 ),
@@ -3224,7 +3341,7 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
     .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$118 ),
+    .o_psum(\o_psum$117 ),
     .o_w(\i_w$81 ),
     .pe_0_0__i_a(\i_a$36 ),
     .pe_0_0__i_w(\i_w$79 ),
@@ -3235,7 +3352,7 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
     .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$119 ),
+    .o_psum(\o_psum$121 ),
     .o_w(\i_w$91 ),
     .pe_0_0__i_a(\i_a$40 ),
     .pe_0_0__i_w(\i_w$89 ),
@@ -3244,8 +3361,8 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   \array_int_mac_os_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
     .i_ctl(\i_ctl$46 ),
-    .o_ctl(\o_ctl$116 ),
-    .o_psum(\o_psum$120 ),
+    .o_ctl(\o_ctl$105 ),
+    .o_psum(\o_psum$125 ),
     .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$44 ),
     .pe_0_0__i_w(\i_w$99 ),
@@ -3256,7 +3373,7 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
     .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$122 ),
+    .o_psum(\o_psum$114 ),
     .pe_0_0__i_a(\i_a$48 ),
     .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
@@ -3266,7 +3383,7 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
     .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$123 ),
+    .o_psum(\o_psum$118 ),
     .pe_0_0__i_a(\i_a$52 ),
     .pe_0_0__i_w(\i_w$81 ),
     .rst(rst)
@@ -3276,7 +3393,7 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
     .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$124 ),
+    .o_psum(\o_psum$122 ),
     .pe_0_0__i_a(\i_a$56 ),
     .pe_0_0__i_w(\i_w$91 ),
     .rst(rst)
@@ -3284,203 +3401,143 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   \array_int_mac_os_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
     .i_ctl(\i_ctl$62 ),
-    .o_ctl(\o_ctl$121 ),
-    .o_psum(\o_psum$125 ),
+    .o_ctl(\o_ctl$104 ),
+    .o_psum(\o_psum$126 ),
     .pe_0_0__i_a(\i_a$60 ),
     .pe_0_0__i_w(\i_w$101 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (\$1 ) begin
-      o_row_valid = 1'h1;
-    end
-    if (\$2 ) begin
-      o_row_valid = 1'h1;
-    end
-    if (\$3 ) begin
-      o_row_valid = 1'h1;
-    end
-    if (\$4 ) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 2'h0;
-    if (\$1 ) begin
-      o_row_index = 2'h0;
-    end
-    if (\$2 ) begin
-      o_row_index = 2'h1;
-    end
-    if (\$3 ) begin
-      o_row_index = 2'h2;
-    end
-    if (\$4 ) begin
-      o_row_index = 2'h3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row = 128'h00000000000000000000000000000000;
-    if (\$1 ) begin
-      o_row[31:0] = o_psum;
-      o_row[63:32] = \o_psum$108 ;
-      o_row[95:64] = \o_psum$109 ;
-      o_row[127:96] = \o_psum$110 ;
-    end
-    if (\$2 ) begin
-      o_row[31:0] = \o_psum$112 ;
-      o_row[63:32] = \o_psum$113 ;
-      o_row[95:64] = \o_psum$114 ;
-      o_row[127:96] = \o_psum$115 ;
-    end
-    if (\$3 ) begin
-      o_row[31:0] = \o_psum$117 ;
-      o_row[63:32] = \o_psum$118 ;
-      o_row[95:64] = \o_psum$119 ;
-      o_row[127:96] = \o_psum$120 ;
-    end
-    if (\$4 ) begin
-      o_row[31:0] = \o_psum$122 ;
-      o_row[63:32] = \o_psum$123 ;
-      o_row[95:64] = \o_psum$124 ;
-      o_row[127:96] = \o_psum$125 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$5  = \i_a$1 [63:32];
+    \$66  = \i_a$1 [63:32];
     if (rst) begin
-      \$5  = 32'd0;
+      \$66  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$6  = i_ctl;
+    \$67  = i_ctl;
     if (rst) begin
-      \$6  = 5'h00;
+      \$67  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$7  = \i_a$1 [95:64];
+    \$68  = \i_a$1 [95:64];
     if (rst) begin
-      \$7  = 32'd0;
+      \$68  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$8  = a2_d1;
+    \$69  = a2_d1;
     if (rst) begin
-      \$8  = 32'd0;
+      \$69  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = i_ctl;
+    \$70  = i_ctl;
     if (rst) begin
-      \$9  = 5'h00;
+      \$70  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = ctl2_d1;
+    \$71  = ctl2_d1;
     if (rst) begin
-      \$10  = 5'h00;
+      \$71  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = \i_a$1 [127:96];
+    \$72  = \i_a$1 [127:96];
     if (rst) begin
-      \$11  = 32'd0;
+      \$72  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = a3_d1;
+    \$73  = a3_d1;
     if (rst) begin
-      \$12  = 32'd0;
+      \$73  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = a3_d2;
+    \$74  = a3_d2;
     if (rst) begin
-      \$13  = 32'd0;
+      \$74  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = i_ctl;
+    \$75  = i_ctl;
     if (rst) begin
-      \$14  = 5'h00;
+      \$75  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = ctl3_d1;
+    \$76  = ctl3_d1;
     if (rst) begin
-      \$15  = 5'h00;
+      \$76  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = ctl3_d2;
+    \$77  = ctl3_d2;
     if (rst) begin
-      \$16  = 5'h00;
+      \$77  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = w0_eff;
+    \$78  = w0_eff;
     if (rst) begin
-      \$17  = 32'd0;
+      \$78  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = w1_eff;
+    \$79  = w1_eff;
     if (rst) begin
-      \$18  = 32'd0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = w2_eff;
+    \$80  = w2_eff;
     if (rst) begin
-      \$19  = 32'd0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = w2_held;
+    \$81  = w2_held;
     if (rst) begin
-      \$20  = 32'd0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = w3_eff;
+    \$82  = w3_eff;
     if (rst) begin
-      \$21  = 32'd0;
+      \$82  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = w3_held;
+    \$83  = w3_held;
     if (rst) begin
-      \$22  = 32'd0;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = w3_held_d1;
+    \$84  = w3_held_d1;
     if (rst) begin
-      \$23  = 32'd0;
+      \$84  = 32'd0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -4091,30 +4148,36 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   assign \o_w$102[0][1]  = \i_w$101 [15:8];
   assign \o_w$102[0][2]  = \i_w$101 [23:16];
   assign \o_w$102[0][3]  = \i_w$101 [31:24];
-  assign \o_ctl$103[0]  = \o_ctl$103 ;
-  assign \o_ctl$103[0].valid  = \o_ctl$103 [0];
-  assign \o_ctl$103[0].load_w  = \o_ctl$103 [1];
-  assign \o_ctl$103[0].first  = \o_ctl$103 [2];
-  assign \o_ctl$103[0].last  = \o_ctl$103 [3];
-  assign \o_ctl$103[0].group_end  = \o_ctl$103 [4];
+  assign \o_ctl$104[0]  = \o_ctl$104 ;
+  assign \o_ctl$104[0].valid  = \o_ctl$104 [0];
+  assign \o_ctl$104[0].load_w  = \o_ctl$104 [1];
+  assign \o_ctl$104[0].first  = \o_ctl$104 [2];
+  assign \o_ctl$104[0].last  = \o_ctl$104 [3];
+  assign \o_ctl$104[0].group_end  = \o_ctl$104 [4];
+  assign \o_ctl$105[0]  = \o_ctl$105 ;
+  assign \o_ctl$105[0].valid  = \o_ctl$105 [0];
+  assign \o_ctl$105[0].load_w  = \o_ctl$105 [1];
+  assign \o_ctl$105[0].first  = \o_ctl$105 [2];
+  assign \o_ctl$105[0].last  = \o_ctl$105 [3];
+  assign \o_ctl$105[0].group_end  = \o_ctl$105 [4];
+  assign \o_ctl$106[0]  = \o_ctl$106 ;
+  assign \o_ctl$106[0].valid  = \o_ctl$106 [0];
+  assign \o_ctl$106[0].load_w  = \o_ctl$106 [1];
+  assign \o_ctl$106[0].first  = \o_ctl$106 [2];
+  assign \o_ctl$106[0].last  = \o_ctl$106 [3];
+  assign \o_ctl$106[0].group_end  = \o_ctl$106 [4];
+  assign \o_ctl$107[0]  = \o_ctl$107 ;
+  assign \o_ctl$107[0].valid  = \o_ctl$107 [0];
+  assign \o_ctl$107[0].load_w  = \o_ctl$107 [1];
+  assign \o_ctl$107[0].first  = \o_ctl$107 [2];
+  assign \o_ctl$107[0].last  = \o_ctl$107 [3];
+  assign \o_ctl$107[0].group_end  = \o_ctl$107 [4];
   assign \o_row[0]  = o_row[31:0];
   assign \o_row[1]  = o_row[63:32];
   assign \o_row[2]  = o_row[95:64];
   assign \o_row[3]  = o_row[127:96];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$108[0]  = \o_psum$108 ;
-  assign \o_psum$108[0][0]  = \o_psum$108 ;
-  assign \o_psum$109[0]  = \o_psum$109 ;
-  assign \o_psum$109[0][0]  = \o_psum$109 ;
-  assign \o_psum$110[0]  = \o_psum$110 ;
-  assign \o_psum$110[0][0]  = \o_psum$110 ;
-  assign \o_ctl$111[0]  = \o_ctl$111 ;
-  assign \o_ctl$111[0].valid  = \o_ctl$111 [0];
-  assign \o_ctl$111[0].load_w  = \o_ctl$111 [1];
-  assign \o_ctl$111[0].first  = \o_ctl$111 [2];
-  assign \o_ctl$111[0].last  = \o_ctl$111 [3];
-  assign \o_ctl$111[0].group_end  = \o_ctl$111 [4];
   assign \o_psum$112[0]  = \o_psum$112 ;
   assign \o_psum$112[0][0]  = \o_psum$112 ;
   assign \o_psum$113[0]  = \o_psum$113 ;
@@ -4123,12 +4186,8 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   assign \o_psum$114[0][0]  = \o_psum$114 ;
   assign \o_psum$115[0]  = \o_psum$115 ;
   assign \o_psum$115[0][0]  = \o_psum$115 ;
-  assign \o_ctl$116[0]  = \o_ctl$116 ;
-  assign \o_ctl$116[0].valid  = \o_ctl$116 [0];
-  assign \o_ctl$116[0].load_w  = \o_ctl$116 [1];
-  assign \o_ctl$116[0].first  = \o_ctl$116 [2];
-  assign \o_ctl$116[0].last  = \o_ctl$116 [3];
-  assign \o_ctl$116[0].group_end  = \o_ctl$116 [4];
+  assign \o_psum$116[0]  = \o_psum$116 ;
+  assign \o_psum$116[0][0]  = \o_psum$116 ;
   assign \o_psum$117[0]  = \o_psum$117 ;
   assign \o_psum$117[0][0]  = \o_psum$117 ;
   assign \o_psum$118[0]  = \o_psum$118 ;
@@ -4137,12 +4196,8 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   assign \o_psum$119[0][0]  = \o_psum$119 ;
   assign \o_psum$120[0]  = \o_psum$120 ;
   assign \o_psum$120[0][0]  = \o_psum$120 ;
-  assign \o_ctl$121[0]  = \o_ctl$121 ;
-  assign \o_ctl$121[0].valid  = \o_ctl$121 [0];
-  assign \o_ctl$121[0].load_w  = \o_ctl$121 [1];
-  assign \o_ctl$121[0].first  = \o_ctl$121 [2];
-  assign \o_ctl$121[0].last  = \o_ctl$121 [3];
-  assign \o_ctl$121[0].group_end  = \o_ctl$121 [4];
+  assign \o_psum$121[0]  = \o_psum$121 ;
+  assign \o_psum$121[0][0]  = \o_psum$121 ;
   assign \o_psum$122[0]  = \o_psum$122 ;
   assign \o_psum$122[0][0]  = \o_psum$122 ;
   assign \o_psum$123[0]  = \o_psum$123 ;
@@ -4151,6 +4206,8 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   assign \o_psum$124[0][0]  = \o_psum$124 ;
   assign \o_psum$125[0]  = \o_psum$125 ;
   assign \o_psum$125[0][0]  = \o_psum$125 ;
+  assign \o_psum$126[0]  = \o_psum$126 ;
+  assign \o_psum$126[0][0]  = \o_psum$126 ;
   assign \a2_d1[0]  = a2_d1[7:0];
   assign \a2_d1[1]  = a2_d1[15:8];
   assign \a2_d1[2]  = a2_d1[23:16];
@@ -4182,6 +4239,22 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_
   assign \w3_held_d1[1]  = w3_held_d1[15:8];
   assign \w3_held_d1[2]  = w3_held_d1[23:16];
   assign \w3_held_d1[3]  = w3_held_d1[31:24];
+  assign o_row[127:96] = \$65 ;
+  assign o_row[95:64] = \$58 ;
+  assign o_row[63:32] = \$51 ;
+  assign o_row[31:0] = \$44 ;
+  assign row_sel[0] = \$24 ;
+  assign row_sel[1] = \$15 ;
+  assign row_sel[2] = \$8 ;
+  assign row_sel[3] = \$3 ;
+  assign \$2  = 1'h1;
+  assign \$3  = \$1 ;
+  assign \$6  = \$5 ;
+  assign \$11  = \$10 ;
+  assign \$18  = \$17 ;
+  assign \$26  = \$25 ;
+  assign \$32  = 1'h0;
+  assign \$34  = \$33 ;
 endmodule
 
 module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);

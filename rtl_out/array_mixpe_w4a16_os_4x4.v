@@ -2344,39 +2344,90 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \$9  = 2'h0;
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_index, o_row, clk);
+module \array_mixpe_w4a16_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [4:0] \$10 ;
-  reg [63:0] \$11 ;
-  reg [63:0] \$12 ;
-  reg [63:0] \$13 ;
-  reg [4:0] \$14 ;
-  reg [4:0] \$15 ;
-  reg [4:0] \$16 ;
-  reg [35:0] \$17 ;
-  reg [35:0] \$18 ;
-  reg [35:0] \$19 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  reg [35:0] \$20 ;
-  reg [35:0] \$21 ;
-  reg [35:0] \$22 ;
-  reg [35:0] \$23 ;
-  reg \$24 ;
-  reg \$25 ;
-  reg \$26 ;
-  reg \$27 ;
-  reg \$28 ;
-  reg \$29 ;
+  wire \$20 ;
+  wire [1:0] \$21 ;
+  wire [1:0] \$22 ;
+  wire [1:0] \$23 ;
+  wire [31:0] \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire [31:0] \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg \$31 ;
+  wire [31:0] \$30 ;
+  wire [31:0] \$31 ;
+  wire [31:0] \$32 ;
+  wire [31:0] \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [31:0] \$36 ;
+  wire [31:0] \$37 ;
+  wire [31:0] \$38 ;
+  wire [31:0] \$39 ;
   wire \$4 ;
-  reg [63:0] \$5 ;
-  reg [4:0] \$6 ;
-  reg [63:0] \$7 ;
-  reg [63:0] \$8 ;
-  reg [4:0] \$9 ;
+  wire [31:0] \$40 ;
+  wire [31:0] \$41 ;
+  wire [31:0] \$42 ;
+  wire [31:0] \$43 ;
+  wire [31:0] \$44 ;
+  wire [31:0] \$45 ;
+  wire [31:0] \$46 ;
+  wire [31:0] \$47 ;
+  wire [31:0] \$48 ;
+  wire [31:0] \$49 ;
+  wire \$5 ;
+  wire [31:0] \$50 ;
+  wire [31:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  reg [63:0] \$56 ;
+  reg [4:0] \$57 ;
+  reg [63:0] \$58 ;
+  reg [63:0] \$59 ;
+  wire \$6 ;
+  reg [4:0] \$60 ;
+  reg [4:0] \$61 ;
+  reg [63:0] \$62 ;
+  reg [63:0] \$63 ;
+  reg [63:0] \$64 ;
+  reg [4:0] \$65 ;
+  reg [4:0] \$66 ;
+  reg [4:0] \$67 ;
+  reg [35:0] \$68 ;
+  reg [35:0] \$69 ;
+  wire \$7 ;
+  reg [35:0] \$70 ;
+  reg [35:0] \$71 ;
+  reg [35:0] \$72 ;
+  reg [35:0] \$73 ;
+  reg [35:0] \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg \$78 ;
+  reg \$79 ;
+  wire \$8 ;
+  reg \$80 ;
+  reg \$81 ;
+  reg \$82 ;
+  wire \$9 ;
   (* init = 64'h0000000000000000 *)
   wire [63:0] a1_d1;
   wire [15:0] \a1_d1[0] ;
@@ -2947,34 +2998,34 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   wire \o_ctl$11[0].last ;
   wire \o_ctl$11[0].load_w ;
   wire \o_ctl$11[0].valid ;
-  wire [4:0] \o_ctl$136 ;
-  wire [4:0] \o_ctl$136[0] ;
-  wire \o_ctl$136[0].first ;
-  wire \o_ctl$136[0].group_end ;
-  wire \o_ctl$136[0].last ;
-  wire \o_ctl$136[0].load_w ;
-  wire \o_ctl$136[0].valid ;
-  wire [4:0] \o_ctl$138 ;
-  wire [4:0] \o_ctl$138[0] ;
-  wire \o_ctl$138[0].first ;
-  wire \o_ctl$138[0].group_end ;
-  wire \o_ctl$138[0].last ;
-  wire \o_ctl$138[0].load_w ;
-  wire \o_ctl$138[0].valid ;
-  wire [4:0] \o_ctl$140 ;
-  wire [4:0] \o_ctl$140[0] ;
-  wire \o_ctl$140[0].first ;
-  wire \o_ctl$140[0].group_end ;
-  wire \o_ctl$140[0].last ;
-  wire \o_ctl$140[0].load_w ;
-  wire \o_ctl$140[0].valid ;
-  wire [4:0] \o_ctl$142 ;
-  wire [4:0] \o_ctl$142[0] ;
-  wire \o_ctl$142[0].first ;
-  wire \o_ctl$142[0].group_end ;
-  wire \o_ctl$142[0].last ;
-  wire \o_ctl$142[0].load_w ;
-  wire \o_ctl$142[0].valid ;
+  wire [4:0] \o_ctl$137 ;
+  wire [4:0] \o_ctl$137[0] ;
+  wire \o_ctl$137[0].first ;
+  wire \o_ctl$137[0].group_end ;
+  wire \o_ctl$137[0].last ;
+  wire \o_ctl$137[0].load_w ;
+  wire \o_ctl$137[0].valid ;
+  wire [4:0] \o_ctl$139 ;
+  wire [4:0] \o_ctl$139[0] ;
+  wire \o_ctl$139[0].first ;
+  wire \o_ctl$139[0].group_end ;
+  wire \o_ctl$139[0].last ;
+  wire \o_ctl$139[0].load_w ;
+  wire \o_ctl$139[0].valid ;
+  wire [4:0] \o_ctl$141 ;
+  wire [4:0] \o_ctl$141[0] ;
+  wire \o_ctl$141[0].first ;
+  wire \o_ctl$141[0].group_end ;
+  wire \o_ctl$141[0].last ;
+  wire \o_ctl$141[0].load_w ;
+  wire \o_ctl$141[0].valid ;
+  wire [4:0] \o_ctl$143 ;
+  wire [4:0] \o_ctl$143[0] ;
+  wire \o_ctl$143[0].first ;
+  wire \o_ctl$143[0].group_end ;
+  wire \o_ctl$143[0].last ;
+  wire \o_ctl$143[0].load_w ;
+  wire \o_ctl$143[0].valid ;
   wire [4:0] \o_ctl$15 ;
   wire [4:0] \o_ctl$15[0] ;
   wire \o_ctl$15[0].first ;
@@ -3052,15 +3103,6 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$108 ;
-  wire [31:0] \o_psum$108[0] ;
-  wire [31:0] \o_psum$108[0][0] ;
-  wire [31:0] \o_psum$109 ;
-  wire [31:0] \o_psum$109[0] ;
-  wire [31:0] \o_psum$109[0][0] ;
-  wire [31:0] \o_psum$110 ;
-  wire [31:0] \o_psum$110[0] ;
-  wire [31:0] \o_psum$110[0][0] ;
   wire [31:0] \o_psum$112 ;
   wire [31:0] \o_psum$112[0] ;
   wire [31:0] \o_psum$112[0][0] ;
@@ -3073,6 +3115,9 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   wire [31:0] \o_psum$115 ;
   wire [31:0] \o_psum$115[0] ;
   wire [31:0] \o_psum$115[0][0] ;
+  wire [31:0] \o_psum$116 ;
+  wire [31:0] \o_psum$116[0] ;
+  wire [31:0] \o_psum$116[0][0] ;
   wire [31:0] \o_psum$117 ;
   wire [31:0] \o_psum$117[0] ;
   wire [31:0] \o_psum$117[0][0] ;
@@ -3085,6 +3130,9 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   wire [31:0] \o_psum$120 ;
   wire [31:0] \o_psum$120[0] ;
   wire [31:0] \o_psum$120[0][0] ;
+  wire [31:0] \o_psum$121 ;
+  wire [31:0] \o_psum$121[0] ;
+  wire [31:0] \o_psum$121[0][0] ;
   wire [31:0] \o_psum$122 ;
   wire [31:0] \o_psum$122[0] ;
   wire [31:0] \o_psum$122[0][0] ;
@@ -3097,18 +3145,21 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   wire [31:0] \o_psum$125 ;
   wire [31:0] \o_psum$125[0] ;
   wire [31:0] \o_psum$125[0][0] ;
+  wire [31:0] \o_psum$126 ;
+  wire [31:0] \o_psum$126[0] ;
+  wire [31:0] \o_psum$126[0][0] ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   output [127:0] o_row;
-  reg [127:0] o_row;
+  wire [127:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[1] ;
   wire [31:0] \o_row[2] ;
   wire [31:0] \o_row[3] ;
   output [1:0] o_row_index;
-  reg [1:0] o_row_index;
+  wire [1:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [35:0] o_w;
   wire [35:0] \o_w$100 ;
   wire [35:0] \o_w$100[0] ;
@@ -3225,6 +3276,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   reg row2_done_d2 = 1'h0;
   reg row3_done_d1 = 1'h0;
   reg row3_done_d2 = 1'h0;
+  wire [3:0] row_sel;
   input rst;
   wire rst;
   wire [35:0] w0_eff;
@@ -3317,68 +3369,113 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   wire [3:0] \w3_held_d2.q[3] ;
   wire [15:0] \w3_held_d2.scale ;
   wire [3:0] \w3_held_d2.zero ;
+  assign \$14  = row0_done_d2 & \$13 ;
+  assign \$16  = \$15  | row2_done_d2;
+  assign \$17  = \$16  | row1_done_d2;
+  assign o_row_valid = \$17  | row0_done_d2;
+  assign \$19  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$21  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$22  = { 1'h0, \$20  } | \$21 ;
+  assign \$23  = row_sel[3] ? 2'h3 : 2'h0;
+  assign o_row_index = \$22  | \$23 ;
+  assign \$24  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$25  = \o_psum$112  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$26  = \$24  | \$25 ;
+  assign \$27  = \o_psum$113  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$28  = \$26  | \$27 ;
+  assign \$29  = \o_psum$114  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$30  = \$28  | \$29 ;
+  assign \$31  = \o_psum$115  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$32  = \o_psum$116  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$33  = \$31  | \$32 ;
+  assign \$34  = \o_psum$117  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$35  = \$33  | \$34 ;
+  assign \$36  = \o_psum$118  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$37  = \$35  | \$36 ;
+  assign \$38  = \o_psum$119  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$39  = \o_psum$120  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$40  = \$38  | \$39 ;
+  assign \$41  = \o_psum$121  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = \o_psum$122  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = \o_psum$123  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$46  = \o_psum$124  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = \o_psum$125  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \o_psum$126  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$51  = \$49  | \$50 ;
+  assign \$52  = \o_ctl$137 [0] & \o_ctl$137 [3];
+  assign \$53  = \o_ctl$139 [0] & \o_ctl$139 [3];
+  assign \$54  = \o_ctl$141 [0] & \o_ctl$141 [3];
+  assign \$55  = \o_ctl$143 [0] & \o_ctl$143 [3];
+  always @(posedge clk)
+    \i_a$16  <= \$56 ;
+  always @(posedge clk)
+    \i_ctl$18  <= \$57 ;
+  always @(posedge clk)
+    a2_d1 <= \$58 ;
+  always @(posedge clk)
+    \i_a$32  <= \$59 ;
+  always @(posedge clk)
+    ctl2_d1 <= \$60 ;
+  always @(posedge clk)
+    \i_ctl$34  <= \$61 ;
+  always @(posedge clk)
+    a3_d1 <= \$62 ;
+  always @(posedge clk)
+    a3_d2 <= \$63 ;
+  always @(posedge clk)
+    \i_a$48  <= \$64 ;
+  always @(posedge clk)
+    ctl3_d1 <= \$65 ;
+  always @(posedge clk)
+    ctl3_d2 <= \$66 ;
+  always @(posedge clk)
+    \i_ctl$50  <= \$67 ;
+  always @(posedge clk)
+    w0_held <= \$68 ;
+  always @(posedge clk)
+    w1_held <= \$69 ;
+  always @(posedge clk)
+    w2_held <= \$70 ;
+  always @(posedge clk)
+    \i_w$85  <= \$71 ;
+  always @(posedge clk)
+    w3_held <= \$72 ;
+  always @(posedge clk)
+    w3_held_d1 <= \$73 ;
+  always @(posedge clk)
+    \i_w$95  <= \$74 ;
+  always @(posedge clk)
+    row0_done_d1 <= \$75 ;
+  always @(posedge clk)
+    row0_done_d2 <= \$76 ;
+  always @(posedge clk)
+    row1_done_d1 <= \$77 ;
+  always @(posedge clk)
+    row1_done_d2 <= \$78 ;
+  always @(posedge clk)
+    row2_done_d1 <= \$79 ;
+  always @(posedge clk)
+    row2_done_d2 <= \$80 ;
+  always @(posedge clk)
+    row3_done_d1 <= \$81 ;
+  always @(posedge clk)
+    row3_done_d2 <= \$82 ;
   assign w0_eff = i_ctl[1] ? i_w[35:0] : w0_held;
   assign w1_eff = i_ctl[1] ? i_w[71:36] : w1_held;
   assign w2_eff = i_ctl[1] ? i_w[107:72] : w2_held;
   assign w3_eff = i_ctl[1] ? i_w[143:108] : w3_held;
-  assign \$1  = \o_ctl$136 [0] & \o_ctl$136 [3];
-  assign \$2  = \o_ctl$138 [0] & \o_ctl$138 [3];
-  assign \$3  = \o_ctl$140 [0] & \o_ctl$140 [3];
-  assign \$4  = \o_ctl$142 [0] & \o_ctl$142 [3];
-  always @(posedge clk)
-    \i_a$16  <= \$5 ;
-  always @(posedge clk)
-    \i_ctl$18  <= \$6 ;
-  always @(posedge clk)
-    a2_d1 <= \$7 ;
-  always @(posedge clk)
-    \i_a$32  <= \$8 ;
-  always @(posedge clk)
-    ctl2_d1 <= \$9 ;
-  always @(posedge clk)
-    \i_ctl$34  <= \$10 ;
-  always @(posedge clk)
-    a3_d1 <= \$11 ;
-  always @(posedge clk)
-    a3_d2 <= \$12 ;
-  always @(posedge clk)
-    \i_a$48  <= \$13 ;
-  always @(posedge clk)
-    ctl3_d1 <= \$14 ;
-  always @(posedge clk)
-    ctl3_d2 <= \$15 ;
-  always @(posedge clk)
-    \i_ctl$50  <= \$16 ;
-  always @(posedge clk)
-    w0_held <= \$17 ;
-  always @(posedge clk)
-    w1_held <= \$18 ;
-  always @(posedge clk)
-    w2_held <= \$19 ;
-  always @(posedge clk)
-    \i_w$85  <= \$20 ;
-  always @(posedge clk)
-    w3_held <= \$21 ;
-  always @(posedge clk)
-    w3_held_d1 <= \$22 ;
-  always @(posedge clk)
-    \i_w$95  <= \$23 ;
-  always @(posedge clk)
-    row0_done_d1 <= \$24 ;
-  always @(posedge clk)
-    row0_done_d2 <= \$25 ;
-  always @(posedge clk)
-    row1_done_d1 <= \$26 ;
-  always @(posedge clk)
-    row1_done_d2 <= \$27 ;
-  always @(posedge clk)
-    row2_done_d1 <= \$28 ;
-  always @(posedge clk)
-    row2_done_d2 <= \$29 ;
-  always @(posedge clk)
-    row3_done_d1 <= \$30 ;
-  always @(posedge clk)
-    row3_done_d2 <= \$31 ;
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row2_done_d2 & \$4 ;
+  assign \$7  = \$6  | row2_done_d2;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row1_done_d2 & \$8 ;
+  assign \$11  = \$10  | row2_done_d2;
+  assign \$12  = \$11  | row1_done_d2;
+  assign \$13  = ~ \$12 ;
   \array_mixpe_w4a16_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
     .i_ctl(i_ctl),
@@ -3395,7 +3492,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
     .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$108 ),
+    .o_psum(\o_psum$115 ),
     .o_w(\i_w$77 ),
     .pe_0_0__i_a(\i_a$4 ),
     .pe_0_0__i_w(w1_held),
@@ -3406,7 +3503,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
     .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$109 ),
+    .o_psum(\o_psum$119 ),
     .o_w(\i_w$87 ),
     .pe_0_0__i_a(\i_a$8 ),
     .pe_0_0__i_w(\i_w$85 ),
@@ -3415,8 +3512,8 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   \array_mixpe_w4a16_os_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
     .i_ctl(\i_ctl$14 ),
-    .o_ctl(\o_ctl$136 ),
-    .o_psum(\o_psum$110 ),
+    .o_ctl(\o_ctl$137 ),
+    .o_psum(\o_psum$123 ),
     .o_w(\i_w$97 ),
     .pe_0_0__i_a(\i_a$12 ),
     .pe_0_0__i_w(\i_w$95 ),
@@ -3438,7 +3535,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
     .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$113 ),
+    .o_psum(\o_psum$116 ),
     .o_w(\i_w$79 ),
     .pe_0_0__i_a(\i_a$20 ),
     .pe_0_0__i_w(\i_w$77 ),
@@ -3449,7 +3546,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
     .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$114 ),
+    .o_psum(\o_psum$120 ),
     .o_w(\i_w$89 ),
     .pe_0_0__i_a(\i_a$24 ),
     .pe_0_0__i_w(\i_w$87 ),
@@ -3458,8 +3555,8 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   \array_mixpe_w4a16_os_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
     .i_ctl(\i_ctl$30 ),
-    .o_ctl(\o_ctl$138 ),
-    .o_psum(\o_psum$115 ),
+    .o_ctl(\o_ctl$139 ),
+    .o_psum(\o_psum$124 ),
     .o_w(\i_w$99 ),
     .pe_0_0__i_a(\i_a$28 ),
     .pe_0_0__i_w(\i_w$97 ),
@@ -3470,7 +3567,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
     .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$117 ),
+    .o_psum(\o_psum$113 ),
     .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$32 ),
     .pe_0_0__i_w(\i_w$70 ),
@@ -3481,7 +3578,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
     .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$118 ),
+    .o_psum(\o_psum$117 ),
     .o_w(\i_w$81 ),
     .pe_0_0__i_a(\i_a$36 ),
     .pe_0_0__i_w(\i_w$79 ),
@@ -3492,7 +3589,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
     .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$119 ),
+    .o_psum(\o_psum$121 ),
     .o_w(\i_w$91 ),
     .pe_0_0__i_a(\i_a$40 ),
     .pe_0_0__i_w(\i_w$89 ),
@@ -3501,8 +3598,8 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   \array_mixpe_w4a16_os_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
     .i_ctl(\i_ctl$46 ),
-    .o_ctl(\o_ctl$140 ),
-    .o_psum(\o_psum$120 ),
+    .o_ctl(\o_ctl$141 ),
+    .o_psum(\o_psum$125 ),
     .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$44 ),
     .pe_0_0__i_w(\i_w$99 ),
@@ -3513,7 +3610,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
     .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$122 ),
+    .o_psum(\o_psum$114 ),
     .pe_0_0__i_a(\i_a$48 ),
     .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
@@ -3523,7 +3620,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
     .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$123 ),
+    .o_psum(\o_psum$118 ),
     .pe_0_0__i_a(\i_a$52 ),
     .pe_0_0__i_w(\i_w$81 ),
     .rst(rst)
@@ -3533,7 +3630,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
     .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$124 ),
+    .o_psum(\o_psum$122 ),
     .pe_0_0__i_a(\i_a$56 ),
     .pe_0_0__i_w(\i_w$91 ),
     .rst(rst)
@@ -3541,259 +3638,199 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   \array_mixpe_w4a16_os_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
     .i_ctl(\i_ctl$62 ),
-    .o_ctl(\o_ctl$142 ),
-    .o_psum(\o_psum$125 ),
+    .o_ctl(\o_ctl$143 ),
+    .o_psum(\o_psum$126 ),
     .pe_0_0__i_a(\i_a$60 ),
     .pe_0_0__i_w(\i_w$101 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (row0_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row1_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row2_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row3_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 2'h0;
-    if (row0_done_d2) begin
-      o_row_index = 2'h0;
-    end
-    if (row1_done_d2) begin
-      o_row_index = 2'h1;
-    end
-    if (row2_done_d2) begin
-      o_row_index = 2'h2;
-    end
-    if (row3_done_d2) begin
-      o_row_index = 2'h3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row = 128'h00000000000000000000000000000000;
-    if (row0_done_d2) begin
-      o_row[31:0] = o_psum;
-      o_row[63:32] = \o_psum$108 ;
-      o_row[95:64] = \o_psum$109 ;
-      o_row[127:96] = \o_psum$110 ;
-    end
-    if (row1_done_d2) begin
-      o_row[31:0] = \o_psum$112 ;
-      o_row[63:32] = \o_psum$113 ;
-      o_row[95:64] = \o_psum$114 ;
-      o_row[127:96] = \o_psum$115 ;
-    end
-    if (row2_done_d2) begin
-      o_row[31:0] = \o_psum$117 ;
-      o_row[63:32] = \o_psum$118 ;
-      o_row[95:64] = \o_psum$119 ;
-      o_row[127:96] = \o_psum$120 ;
-    end
-    if (row3_done_d2) begin
-      o_row[31:0] = \o_psum$122 ;
-      o_row[63:32] = \o_psum$123 ;
-      o_row[95:64] = \o_psum$124 ;
-      o_row[127:96] = \o_psum$125 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$5  = \i_a$1 [127:64];
+    \$56  = \i_a$1 [127:64];
     if (rst) begin
-      \$5  = 64'h0000000000000000;
+      \$56  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$6  = i_ctl;
+    \$57  = i_ctl;
     if (rst) begin
-      \$6  = 5'h00;
+      \$57  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$7  = \i_a$1 [191:128];
+    \$58  = \i_a$1 [191:128];
     if (rst) begin
-      \$7  = 64'h0000000000000000;
+      \$58  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$8  = a2_d1;
+    \$59  = a2_d1;
     if (rst) begin
-      \$8  = 64'h0000000000000000;
+      \$59  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = i_ctl;
+    \$60  = i_ctl;
     if (rst) begin
-      \$9  = 5'h00;
+      \$60  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = ctl2_d1;
+    \$61  = ctl2_d1;
     if (rst) begin
-      \$10  = 5'h00;
+      \$61  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = \i_a$1 [255:192];
+    \$62  = \i_a$1 [255:192];
     if (rst) begin
-      \$11  = 64'h0000000000000000;
+      \$62  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = a3_d1;
+    \$63  = a3_d1;
     if (rst) begin
-      \$12  = 64'h0000000000000000;
+      \$63  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = a3_d2;
+    \$64  = a3_d2;
     if (rst) begin
-      \$13  = 64'h0000000000000000;
+      \$64  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = i_ctl;
+    \$65  = i_ctl;
     if (rst) begin
-      \$14  = 5'h00;
+      \$65  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = ctl3_d1;
+    \$66  = ctl3_d1;
     if (rst) begin
-      \$15  = 5'h00;
+      \$66  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = ctl3_d2;
+    \$67  = ctl3_d2;
     if (rst) begin
-      \$16  = 5'h00;
+      \$67  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = w0_eff;
+    \$68  = w0_eff;
     if (rst) begin
-      \$17  = 36'h000000000;
+      \$68  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = w1_eff;
+    \$69  = w1_eff;
     if (rst) begin
-      \$18  = 36'h000000000;
+      \$69  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = w2_eff;
+    \$70  = w2_eff;
     if (rst) begin
-      \$19  = 36'h000000000;
+      \$70  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = w2_held;
+    \$71  = w2_held;
     if (rst) begin
-      \$20  = 36'h000000000;
+      \$71  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = w3_eff;
+    \$72  = w3_eff;
     if (rst) begin
-      \$21  = 36'h000000000;
+      \$72  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = w3_held;
+    \$73  = w3_held;
     if (rst) begin
-      \$22  = 36'h000000000;
+      \$73  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = w3_held_d1;
+    \$74  = w3_held_d1;
     if (rst) begin
-      \$23  = 36'h000000000;
+      \$74  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = \$1 ;
+    \$75  = \$52 ;
     if (rst) begin
-      \$24  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = row0_done_d1;
+    \$76  = row0_done_d1;
     if (rst) begin
-      \$25  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = \$2 ;
+    \$77  = \$53 ;
     if (rst) begin
-      \$26  = 1'h0;
+      \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = row1_done_d1;
+    \$78  = row1_done_d1;
     if (rst) begin
-      \$27  = 1'h0;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = \$3 ;
+    \$79  = \$54 ;
     if (rst) begin
-      \$28  = 1'h0;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = row2_done_d1;
+    \$80  = row2_done_d1;
     if (rst) begin
-      \$29  = 1'h0;
+      \$80  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = \$4 ;
+    \$81  = \$55 ;
     if (rst) begin
-      \$30  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = row3_done_d1;
+    \$82  = row3_done_d1;
     if (rst) begin
-      \$31  = 1'h0;
+      \$82  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [63:0];
@@ -4536,12 +4573,6 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   assign \o_row[3]  = o_row[127:96];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$108[0]  = \o_psum$108 ;
-  assign \o_psum$108[0][0]  = \o_psum$108 ;
-  assign \o_psum$109[0]  = \o_psum$109 ;
-  assign \o_psum$109[0][0]  = \o_psum$109 ;
-  assign \o_psum$110[0]  = \o_psum$110 ;
-  assign \o_psum$110[0][0]  = \o_psum$110 ;
   assign \o_psum$112[0]  = \o_psum$112 ;
   assign \o_psum$112[0][0]  = \o_psum$112 ;
   assign \o_psum$113[0]  = \o_psum$113 ;
@@ -4550,6 +4581,8 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   assign \o_psum$114[0][0]  = \o_psum$114 ;
   assign \o_psum$115[0]  = \o_psum$115 ;
   assign \o_psum$115[0][0]  = \o_psum$115 ;
+  assign \o_psum$116[0]  = \o_psum$116 ;
+  assign \o_psum$116[0][0]  = \o_psum$116 ;
   assign \o_psum$117[0]  = \o_psum$117 ;
   assign \o_psum$117[0][0]  = \o_psum$117 ;
   assign \o_psum$118[0]  = \o_psum$118 ;
@@ -4558,6 +4591,8 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   assign \o_psum$119[0][0]  = \o_psum$119 ;
   assign \o_psum$120[0]  = \o_psum$120 ;
   assign \o_psum$120[0][0]  = \o_psum$120 ;
+  assign \o_psum$121[0]  = \o_psum$121 ;
+  assign \o_psum$121[0][0]  = \o_psum$121 ;
   assign \o_psum$122[0]  = \o_psum$122 ;
   assign \o_psum$122[0][0]  = \o_psum$122 ;
   assign \o_psum$123[0]  = \o_psum$123 ;
@@ -4566,6 +4601,8 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   assign \o_psum$124[0][0]  = \o_psum$124 ;
   assign \o_psum$125[0]  = \o_psum$125 ;
   assign \o_psum$125[0][0]  = \o_psum$125 ;
+  assign \o_psum$126[0]  = \o_psum$126 ;
+  assign \o_psum$126[0][0]  = \o_psum$126 ;
   assign \a2_d1[0]  = a2_d1[15:0];
   assign \a2_d1[1]  = a2_d1[31:16];
   assign \a2_d1[2]  = a2_d1[47:32];
@@ -4600,30 +4637,46 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_
   assign \w3_held_d1.q[3]  = w3_held_d1[15:12];
   assign \w3_held_d1.zero  = w3_held_d1[19:16];
   assign \w3_held_d1.scale  = w3_held_d1[35:20];
-  assign \o_ctl$136[0]  = \o_ctl$136 ;
-  assign \o_ctl$136[0].valid  = \o_ctl$136 [0];
-  assign \o_ctl$136[0].load_w  = \o_ctl$136 [1];
-  assign \o_ctl$136[0].first  = \o_ctl$136 [2];
-  assign \o_ctl$136[0].last  = \o_ctl$136 [3];
-  assign \o_ctl$136[0].group_end  = \o_ctl$136 [4];
-  assign \o_ctl$138[0]  = \o_ctl$138 ;
-  assign \o_ctl$138[0].valid  = \o_ctl$138 [0];
-  assign \o_ctl$138[0].load_w  = \o_ctl$138 [1];
-  assign \o_ctl$138[0].first  = \o_ctl$138 [2];
-  assign \o_ctl$138[0].last  = \o_ctl$138 [3];
-  assign \o_ctl$138[0].group_end  = \o_ctl$138 [4];
-  assign \o_ctl$140[0]  = \o_ctl$140 ;
-  assign \o_ctl$140[0].valid  = \o_ctl$140 [0];
-  assign \o_ctl$140[0].load_w  = \o_ctl$140 [1];
-  assign \o_ctl$140[0].first  = \o_ctl$140 [2];
-  assign \o_ctl$140[0].last  = \o_ctl$140 [3];
-  assign \o_ctl$140[0].group_end  = \o_ctl$140 [4];
-  assign \o_ctl$142[0]  = \o_ctl$142 ;
-  assign \o_ctl$142[0].valid  = \o_ctl$142 [0];
-  assign \o_ctl$142[0].load_w  = \o_ctl$142 [1];
-  assign \o_ctl$142[0].first  = \o_ctl$142 [2];
-  assign \o_ctl$142[0].last  = \o_ctl$142 [3];
-  assign \o_ctl$142[0].group_end  = \o_ctl$142 [4];
+  assign \o_ctl$137[0]  = \o_ctl$137 ;
+  assign \o_ctl$137[0].valid  = \o_ctl$137 [0];
+  assign \o_ctl$137[0].load_w  = \o_ctl$137 [1];
+  assign \o_ctl$137[0].first  = \o_ctl$137 [2];
+  assign \o_ctl$137[0].last  = \o_ctl$137 [3];
+  assign \o_ctl$137[0].group_end  = \o_ctl$137 [4];
+  assign \o_ctl$139[0]  = \o_ctl$139 ;
+  assign \o_ctl$139[0].valid  = \o_ctl$139 [0];
+  assign \o_ctl$139[0].load_w  = \o_ctl$139 [1];
+  assign \o_ctl$139[0].first  = \o_ctl$139 [2];
+  assign \o_ctl$139[0].last  = \o_ctl$139 [3];
+  assign \o_ctl$139[0].group_end  = \o_ctl$139 [4];
+  assign \o_ctl$141[0]  = \o_ctl$141 ;
+  assign \o_ctl$141[0].valid  = \o_ctl$141 [0];
+  assign \o_ctl$141[0].load_w  = \o_ctl$141 [1];
+  assign \o_ctl$141[0].first  = \o_ctl$141 [2];
+  assign \o_ctl$141[0].last  = \o_ctl$141 [3];
+  assign \o_ctl$141[0].group_end  = \o_ctl$141 [4];
+  assign \o_ctl$143[0]  = \o_ctl$143 ;
+  assign \o_ctl$143[0].valid  = \o_ctl$143 [0];
+  assign \o_ctl$143[0].load_w  = \o_ctl$143 [1];
+  assign \o_ctl$143[0].first  = \o_ctl$143 [2];
+  assign \o_ctl$143[0].last  = \o_ctl$143 [3];
+  assign \o_ctl$143[0].group_end  = \o_ctl$143 [4];
+  assign o_row[127:96] = \$51 ;
+  assign o_row[95:64] = \$44 ;
+  assign o_row[63:32] = \$37 ;
+  assign o_row[31:0] = \$30 ;
+  assign row_sel[0] = \$14 ;
+  assign row_sel[1] = \$9 ;
+  assign row_sel[2] = \$5 ;
+  assign row_sel[3] = \$2 ;
+  assign \$1  = 1'h1;
+  assign \$2  = row3_done_d2;
+  assign \$3  = row3_done_d2;
+  assign \$6  = row3_done_d2;
+  assign \$10  = row3_done_d2;
+  assign \$15  = row3_done_d2;
+  assign \$18  = 1'h0;
+  assign \$20  = \$19 ;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);

@@ -2816,117 +2816,302 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \$9  = 2'h0;
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_row_index, o_row, clk);
+module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [4:0] \$10 ;
-  reg \$100 ;
-  reg \$101 ;
-  reg \$102 ;
-  reg \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg \$109 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [4:0] \$14 ;
-  reg [31:0] \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  reg [4:0] \$18 ;
-  reg [4:0] \$19 ;
+  wire \$10 ;
+  wire [47:0] \$100 ;
+  wire [47:0] \$101 ;
+  wire [47:0] \$102 ;
+  wire [47:0] \$103 ;
+  wire [47:0] \$104 ;
+  wire [47:0] \$105 ;
+  wire [47:0] \$106 ;
+  wire [47:0] \$107 ;
+  wire [47:0] \$108 ;
+  wire [47:0] \$109 ;
+  wire \$11 ;
+  wire [47:0] \$110 ;
+  wire [47:0] \$111 ;
+  wire [47:0] \$112 ;
+  wire [47:0] \$113 ;
+  wire [47:0] \$114 ;
+  wire [47:0] \$115 ;
+  wire [47:0] \$116 ;
+  wire [47:0] \$117 ;
+  wire [47:0] \$118 ;
+  wire [47:0] \$119 ;
+  wire \$12 ;
+  wire [47:0] \$120 ;
+  wire [47:0] \$121 ;
+  wire [47:0] \$122 ;
+  wire [47:0] \$123 ;
+  wire [47:0] \$124 ;
+  wire [47:0] \$125 ;
+  wire [47:0] \$126 ;
+  wire [47:0] \$127 ;
+  wire [47:0] \$128 ;
+  wire [47:0] \$129 ;
+  wire \$13 ;
+  wire [47:0] \$130 ;
+  wire [47:0] \$131 ;
+  wire [47:0] \$132 ;
+  wire [47:0] \$133 ;
+  wire [47:0] \$134 ;
+  wire [47:0] \$135 ;
+  wire [47:0] \$136 ;
+  wire [47:0] \$137 ;
+  wire [47:0] \$138 ;
+  wire [47:0] \$139 ;
+  wire \$14 ;
+  wire [47:0] \$140 ;
+  wire [47:0] \$141 ;
+  wire [47:0] \$142 ;
+  wire [47:0] \$143 ;
+  wire [47:0] \$144 ;
+  wire [47:0] \$145 ;
+  wire [47:0] \$146 ;
+  wire [47:0] \$147 ;
+  wire [47:0] \$148 ;
+  wire [47:0] \$149 ;
+  wire \$15 ;
+  wire [47:0] \$150 ;
+  wire [47:0] \$151 ;
+  wire [47:0] \$152 ;
+  wire [47:0] \$153 ;
+  wire [47:0] \$154 ;
+  wire [47:0] \$155 ;
+  wire [47:0] \$156 ;
+  wire [47:0] \$157 ;
+  wire [47:0] \$158 ;
+  wire [47:0] \$159 ;
+  wire \$16 ;
+  wire [47:0] \$160 ;
+  wire [47:0] \$161 ;
+  wire [47:0] \$162 ;
+  wire [47:0] \$163 ;
+  wire [47:0] \$164 ;
+  wire [47:0] \$165 ;
+  wire [47:0] \$166 ;
+  wire [47:0] \$167 ;
+  wire [47:0] \$168 ;
+  wire [47:0] \$169 ;
+  wire \$17 ;
+  wire [47:0] \$170 ;
+  wire [47:0] \$171 ;
+  wire [47:0] \$172 ;
+  wire [47:0] \$173 ;
+  wire [47:0] \$174 ;
+  wire [47:0] \$175 ;
+  wire [47:0] \$176 ;
+  wire [47:0] \$177 ;
+  wire [47:0] \$178 ;
+  wire [47:0] \$179 ;
+  wire \$18 ;
+  wire [47:0] \$180 ;
+  wire [47:0] \$181 ;
+  wire [47:0] \$182 ;
+  wire [47:0] \$183 ;
+  wire [47:0] \$184 ;
+  wire [47:0] \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
+  wire \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  reg [31:0] \$194 ;
+  reg [4:0] \$195 ;
+  reg [31:0] \$196 ;
+  reg [31:0] \$197 ;
+  reg [4:0] \$198 ;
+  reg [4:0] \$199 ;
   wire \$2 ;
-  reg [4:0] \$20 ;
-  reg [31:0] \$21 ;
-  reg [31:0] \$22 ;
-  reg [31:0] \$23 ;
-  reg [31:0] \$24 ;
-  reg [4:0] \$25 ;
-  reg [4:0] \$26 ;
-  reg [4:0] \$27 ;
-  reg [4:0] \$28 ;
-  reg [31:0] \$29 ;
+  wire \$20 ;
+  reg [31:0] \$200 ;
+  reg [31:0] \$201 ;
+  reg [31:0] \$202 ;
+  reg [4:0] \$203 ;
+  reg [4:0] \$204 ;
+  reg [4:0] \$205 ;
+  reg [31:0] \$206 ;
+  reg [31:0] \$207 ;
+  reg [31:0] \$208 ;
+  reg [31:0] \$209 ;
+  wire \$21 ;
+  reg [4:0] \$210 ;
+  reg [4:0] \$211 ;
+  reg [4:0] \$212 ;
+  reg [4:0] \$213 ;
+  reg [31:0] \$214 ;
+  reg [31:0] \$215 ;
+  reg [31:0] \$216 ;
+  reg [31:0] \$217 ;
+  reg [31:0] \$218 ;
+  reg [4:0] \$219 ;
+  wire \$22 ;
+  reg [4:0] \$220 ;
+  reg [4:0] \$221 ;
+  reg [4:0] \$222 ;
+  reg [4:0] \$223 ;
+  reg [31:0] \$224 ;
+  reg [31:0] \$225 ;
+  reg [31:0] \$226 ;
+  reg [31:0] \$227 ;
+  reg [31:0] \$228 ;
+  reg [31:0] \$229 ;
+  wire \$23 ;
+  reg [4:0] \$230 ;
+  reg [4:0] \$231 ;
+  reg [4:0] \$232 ;
+  reg [4:0] \$233 ;
+  reg [4:0] \$234 ;
+  reg [4:0] \$235 ;
+  reg [31:0] \$236 ;
+  reg [31:0] \$237 ;
+  reg [31:0] \$238 ;
+  reg [31:0] \$239 ;
+  wire \$24 ;
+  reg [31:0] \$240 ;
+  reg [31:0] \$241 ;
+  reg [31:0] \$242 ;
+  reg [4:0] \$243 ;
+  reg [4:0] \$244 ;
+  reg [4:0] \$245 ;
+  reg [4:0] \$246 ;
+  reg [4:0] \$247 ;
+  reg [4:0] \$248 ;
+  reg [4:0] \$249 ;
+  wire \$25 ;
+  reg [27:0] \$250 ;
+  reg [27:0] \$251 ;
+  reg [27:0] \$252 ;
+  reg [27:0] \$253 ;
+  reg [27:0] \$254 ;
+  reg [27:0] \$255 ;
+  reg [27:0] \$256 ;
+  reg [27:0] \$257 ;
+  reg [27:0] \$258 ;
+  reg [27:0] \$259 ;
+  wire \$26 ;
+  reg [27:0] \$260 ;
+  reg [27:0] \$261 ;
+  reg [27:0] \$262 ;
+  reg [27:0] \$263 ;
+  reg [27:0] \$264 ;
+  reg [27:0] \$265 ;
+  reg [27:0] \$266 ;
+  reg [27:0] \$267 ;
+  reg [27:0] \$268 ;
+  reg [27:0] \$269 ;
+  wire \$27 ;
+  reg [27:0] \$270 ;
+  reg [27:0] \$271 ;
+  reg [27:0] \$272 ;
+  reg [27:0] \$273 ;
+  reg [27:0] \$274 ;
+  reg [27:0] \$275 ;
+  reg [27:0] \$276 ;
+  reg [27:0] \$277 ;
+  reg [27:0] \$278 ;
+  reg \$279 ;
+  wire \$28 ;
+  reg \$280 ;
+  reg \$281 ;
+  reg \$282 ;
+  reg \$283 ;
+  reg \$284 ;
+  reg \$285 ;
+  reg \$286 ;
+  reg \$287 ;
+  reg \$288 ;
+  reg \$289 ;
+  wire \$29 ;
+  reg \$290 ;
+  reg \$291 ;
+  reg \$292 ;
+  reg \$293 ;
+  reg \$294 ;
   wire \$3 ;
-  reg [31:0] \$30 ;
-  reg [31:0] \$31 ;
-  reg [31:0] \$32 ;
-  reg [31:0] \$33 ;
-  reg [4:0] \$34 ;
-  reg [4:0] \$35 ;
-  reg [4:0] \$36 ;
-  reg [4:0] \$37 ;
-  reg [4:0] \$38 ;
-  reg [31:0] \$39 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  reg [31:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [31:0] \$43 ;
-  reg [31:0] \$44 ;
-  reg [4:0] \$45 ;
-  reg [4:0] \$46 ;
-  reg [4:0] \$47 ;
-  reg [4:0] \$48 ;
-  reg [4:0] \$49 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [4:0] \$50 ;
-  reg [31:0] \$51 ;
-  reg [31:0] \$52 ;
-  reg [31:0] \$53 ;
-  reg [31:0] \$54 ;
-  reg [31:0] \$55 ;
-  reg [31:0] \$56 ;
-  reg [31:0] \$57 ;
-  reg [4:0] \$58 ;
-  reg [4:0] \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire [1:0] \$55 ;
+  wire [1:0] \$56 ;
+  wire [1:0] \$57 ;
+  wire [1:0] \$58 ;
+  wire [2:0] \$59 ;
   wire \$6 ;
-  reg [4:0] \$60 ;
-  reg [4:0] \$61 ;
-  reg [4:0] \$62 ;
-  reg [4:0] \$63 ;
-  reg [4:0] \$64 ;
-  reg [27:0] \$65 ;
-  reg [27:0] \$66 ;
-  reg [27:0] \$67 ;
-  reg [27:0] \$68 ;
-  reg [27:0] \$69 ;
+  wire [2:0] \$60 ;
+  wire [2:0] \$61 ;
+  wire [2:0] \$62 ;
+  wire [2:0] \$63 ;
+  wire [2:0] \$64 ;
+  wire [2:0] \$65 ;
+  wire [47:0] \$66 ;
+  wire [47:0] \$67 ;
+  wire [47:0] \$68 ;
+  wire [47:0] \$69 ;
   wire \$7 ;
-  reg [27:0] \$70 ;
-  reg [27:0] \$71 ;
-  reg [27:0] \$72 ;
-  reg [27:0] \$73 ;
-  reg [27:0] \$74 ;
-  reg [27:0] \$75 ;
-  reg [27:0] \$76 ;
-  reg [27:0] \$77 ;
-  reg [27:0] \$78 ;
-  reg [27:0] \$79 ;
+  wire [47:0] \$70 ;
+  wire [47:0] \$71 ;
+  wire [47:0] \$72 ;
+  wire [47:0] \$73 ;
+  wire [47:0] \$74 ;
+  wire [47:0] \$75 ;
+  wire [47:0] \$76 ;
+  wire [47:0] \$77 ;
+  wire [47:0] \$78 ;
+  wire [47:0] \$79 ;
   wire \$8 ;
-  reg [27:0] \$80 ;
-  reg [27:0] \$81 ;
-  reg [27:0] \$82 ;
-  reg [27:0] \$83 ;
-  reg [27:0] \$84 ;
-  reg [27:0] \$85 ;
-  reg [27:0] \$86 ;
-  reg [27:0] \$87 ;
-  reg [27:0] \$88 ;
-  reg [27:0] \$89 ;
-  reg [31:0] \$9 ;
-  reg [27:0] \$90 ;
-  reg [27:0] \$91 ;
-  reg [27:0] \$92 ;
-  reg [27:0] \$93 ;
-  reg \$94 ;
-  reg \$95 ;
-  reg \$96 ;
-  reg \$97 ;
-  reg \$98 ;
-  reg \$99 ;
+  wire [47:0] \$80 ;
+  wire [47:0] \$81 ;
+  wire [47:0] \$82 ;
+  wire [47:0] \$83 ;
+  wire [47:0] \$84 ;
+  wire [47:0] \$85 ;
+  wire [47:0] \$86 ;
+  wire [47:0] \$87 ;
+  wire [47:0] \$88 ;
+  wire [47:0] \$89 ;
+  wire \$9 ;
+  wire [47:0] \$90 ;
+  wire [47:0] \$91 ;
+  wire [47:0] \$92 ;
+  wire [47:0] \$93 ;
+  wire [47:0] \$94 ;
+  wire [47:0] \$95 ;
+  wire [47:0] \$96 ;
+  wire [47:0] \$97 ;
+  wire [47:0] \$98 ;
+  wire [47:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [7:0] \a1_d1[0] ;
@@ -5427,62 +5612,62 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   wire \o_ctl$51[0].last ;
   wire \o_ctl$51[0].load_w ;
   wire \o_ctl$51[0].valid ;
-  wire [4:0] \o_ctl$534 ;
-  wire [4:0] \o_ctl$534[0] ;
-  wire \o_ctl$534[0].first ;
-  wire \o_ctl$534[0].group_end ;
-  wire \o_ctl$534[0].last ;
-  wire \o_ctl$534[0].load_w ;
-  wire \o_ctl$534[0].valid ;
-  wire [4:0] \o_ctl$536 ;
-  wire [4:0] \o_ctl$536[0] ;
-  wire \o_ctl$536[0].first ;
-  wire \o_ctl$536[0].group_end ;
-  wire \o_ctl$536[0].last ;
-  wire \o_ctl$536[0].load_w ;
-  wire \o_ctl$536[0].valid ;
-  wire [4:0] \o_ctl$538 ;
-  wire [4:0] \o_ctl$538[0] ;
-  wire \o_ctl$538[0].first ;
-  wire \o_ctl$538[0].group_end ;
-  wire \o_ctl$538[0].last ;
-  wire \o_ctl$538[0].load_w ;
-  wire \o_ctl$538[0].valid ;
-  wire [4:0] \o_ctl$540 ;
-  wire [4:0] \o_ctl$540[0] ;
-  wire \o_ctl$540[0].first ;
-  wire \o_ctl$540[0].group_end ;
-  wire \o_ctl$540[0].last ;
-  wire \o_ctl$540[0].load_w ;
-  wire \o_ctl$540[0].valid ;
-  wire [4:0] \o_ctl$542 ;
-  wire [4:0] \o_ctl$542[0] ;
-  wire \o_ctl$542[0].first ;
-  wire \o_ctl$542[0].group_end ;
-  wire \o_ctl$542[0].last ;
-  wire \o_ctl$542[0].load_w ;
-  wire \o_ctl$542[0].valid ;
-  wire [4:0] \o_ctl$544 ;
-  wire [4:0] \o_ctl$544[0] ;
-  wire \o_ctl$544[0].first ;
-  wire \o_ctl$544[0].group_end ;
-  wire \o_ctl$544[0].last ;
-  wire \o_ctl$544[0].load_w ;
-  wire \o_ctl$544[0].valid ;
-  wire [4:0] \o_ctl$546 ;
-  wire [4:0] \o_ctl$546[0] ;
-  wire \o_ctl$546[0].first ;
-  wire \o_ctl$546[0].group_end ;
-  wire \o_ctl$546[0].last ;
-  wire \o_ctl$546[0].load_w ;
-  wire \o_ctl$546[0].valid ;
-  wire [4:0] \o_ctl$548 ;
-  wire [4:0] \o_ctl$548[0] ;
-  wire \o_ctl$548[0].first ;
-  wire \o_ctl$548[0].group_end ;
-  wire \o_ctl$548[0].last ;
-  wire \o_ctl$548[0].load_w ;
-  wire \o_ctl$548[0].valid ;
+  wire [4:0] \o_ctl$535 ;
+  wire [4:0] \o_ctl$535[0] ;
+  wire \o_ctl$535[0].first ;
+  wire \o_ctl$535[0].group_end ;
+  wire \o_ctl$535[0].last ;
+  wire \o_ctl$535[0].load_w ;
+  wire \o_ctl$535[0].valid ;
+  wire [4:0] \o_ctl$537 ;
+  wire [4:0] \o_ctl$537[0] ;
+  wire \o_ctl$537[0].first ;
+  wire \o_ctl$537[0].group_end ;
+  wire \o_ctl$537[0].last ;
+  wire \o_ctl$537[0].load_w ;
+  wire \o_ctl$537[0].valid ;
+  wire [4:0] \o_ctl$539 ;
+  wire [4:0] \o_ctl$539[0] ;
+  wire \o_ctl$539[0].first ;
+  wire \o_ctl$539[0].group_end ;
+  wire \o_ctl$539[0].last ;
+  wire \o_ctl$539[0].load_w ;
+  wire \o_ctl$539[0].valid ;
+  wire [4:0] \o_ctl$541 ;
+  wire [4:0] \o_ctl$541[0] ;
+  wire \o_ctl$541[0].first ;
+  wire \o_ctl$541[0].group_end ;
+  wire \o_ctl$541[0].last ;
+  wire \o_ctl$541[0].load_w ;
+  wire \o_ctl$541[0].valid ;
+  wire [4:0] \o_ctl$543 ;
+  wire [4:0] \o_ctl$543[0] ;
+  wire \o_ctl$543[0].first ;
+  wire \o_ctl$543[0].group_end ;
+  wire \o_ctl$543[0].last ;
+  wire \o_ctl$543[0].load_w ;
+  wire \o_ctl$543[0].valid ;
+  wire [4:0] \o_ctl$545 ;
+  wire [4:0] \o_ctl$545[0] ;
+  wire \o_ctl$545[0].first ;
+  wire \o_ctl$545[0].group_end ;
+  wire \o_ctl$545[0].last ;
+  wire \o_ctl$545[0].load_w ;
+  wire \o_ctl$545[0].valid ;
+  wire [4:0] \o_ctl$547 ;
+  wire [4:0] \o_ctl$547[0] ;
+  wire \o_ctl$547[0].first ;
+  wire \o_ctl$547[0].group_end ;
+  wire \o_ctl$547[0].last ;
+  wire \o_ctl$547[0].load_w ;
+  wire \o_ctl$547[0].valid ;
+  wire [4:0] \o_ctl$549 ;
+  wire [4:0] \o_ctl$549[0] ;
+  wire \o_ctl$549[0].first ;
+  wire \o_ctl$549[0].group_end ;
+  wire \o_ctl$549[0].last ;
+  wire \o_ctl$549[0].load_w ;
+  wire \o_ctl$549[0].valid ;
   wire [4:0] \o_ctl$55 ;
   wire [4:0] \o_ctl$55[0] ;
   wire \o_ctl$55[0].first ;
@@ -5560,27 +5745,6 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [47:0] o_psum;
-  wire [47:0] \o_psum$404 ;
-  wire [47:0] \o_psum$404[0] ;
-  wire [47:0] \o_psum$404[0][0] ;
-  wire [47:0] \o_psum$405 ;
-  wire [47:0] \o_psum$405[0] ;
-  wire [47:0] \o_psum$405[0][0] ;
-  wire [47:0] \o_psum$406 ;
-  wire [47:0] \o_psum$406[0] ;
-  wire [47:0] \o_psum$406[0][0] ;
-  wire [47:0] \o_psum$407 ;
-  wire [47:0] \o_psum$407[0] ;
-  wire [47:0] \o_psum$407[0][0] ;
-  wire [47:0] \o_psum$408 ;
-  wire [47:0] \o_psum$408[0] ;
-  wire [47:0] \o_psum$408[0][0] ;
-  wire [47:0] \o_psum$409 ;
-  wire [47:0] \o_psum$409[0] ;
-  wire [47:0] \o_psum$409[0][0] ;
-  wire [47:0] \o_psum$410 ;
-  wire [47:0] \o_psum$410[0] ;
-  wire [47:0] \o_psum$410[0][0] ;
   wire [47:0] \o_psum$412 ;
   wire [47:0] \o_psum$412[0] ;
   wire [47:0] \o_psum$412[0][0] ;
@@ -5605,6 +5769,9 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   wire [47:0] \o_psum$419 ;
   wire [47:0] \o_psum$419[0] ;
   wire [47:0] \o_psum$419[0][0] ;
+  wire [47:0] \o_psum$420 ;
+  wire [47:0] \o_psum$420[0] ;
+  wire [47:0] \o_psum$420[0][0] ;
   wire [47:0] \o_psum$421 ;
   wire [47:0] \o_psum$421[0] ;
   wire [47:0] \o_psum$421[0][0] ;
@@ -5629,6 +5796,9 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   wire [47:0] \o_psum$428 ;
   wire [47:0] \o_psum$428[0] ;
   wire [47:0] \o_psum$428[0][0] ;
+  wire [47:0] \o_psum$429 ;
+  wire [47:0] \o_psum$429[0] ;
+  wire [47:0] \o_psum$429[0][0] ;
   wire [47:0] \o_psum$430 ;
   wire [47:0] \o_psum$430[0] ;
   wire [47:0] \o_psum$430[0][0] ;
@@ -5653,6 +5823,9 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   wire [47:0] \o_psum$437 ;
   wire [47:0] \o_psum$437[0] ;
   wire [47:0] \o_psum$437[0][0] ;
+  wire [47:0] \o_psum$438 ;
+  wire [47:0] \o_psum$438[0] ;
+  wire [47:0] \o_psum$438[0][0] ;
   wire [47:0] \o_psum$439 ;
   wire [47:0] \o_psum$439[0] ;
   wire [47:0] \o_psum$439[0][0] ;
@@ -5677,6 +5850,9 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   wire [47:0] \o_psum$446 ;
   wire [47:0] \o_psum$446[0] ;
   wire [47:0] \o_psum$446[0][0] ;
+  wire [47:0] \o_psum$447 ;
+  wire [47:0] \o_psum$447[0] ;
+  wire [47:0] \o_psum$447[0][0] ;
   wire [47:0] \o_psum$448 ;
   wire [47:0] \o_psum$448[0] ;
   wire [47:0] \o_psum$448[0][0] ;
@@ -5701,6 +5877,9 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   wire [47:0] \o_psum$455 ;
   wire [47:0] \o_psum$455[0] ;
   wire [47:0] \o_psum$455[0][0] ;
+  wire [47:0] \o_psum$456 ;
+  wire [47:0] \o_psum$456[0] ;
+  wire [47:0] \o_psum$456[0][0] ;
   wire [47:0] \o_psum$457 ;
   wire [47:0] \o_psum$457[0] ;
   wire [47:0] \o_psum$457[0][0] ;
@@ -5725,6 +5904,9 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   wire [47:0] \o_psum$464 ;
   wire [47:0] \o_psum$464[0] ;
   wire [47:0] \o_psum$464[0][0] ;
+  wire [47:0] \o_psum$465 ;
+  wire [47:0] \o_psum$465[0] ;
+  wire [47:0] \o_psum$465[0][0] ;
   wire [47:0] \o_psum$466 ;
   wire [47:0] \o_psum$466[0] ;
   wire [47:0] \o_psum$466[0][0] ;
@@ -5749,10 +5931,13 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   wire [47:0] \o_psum$473 ;
   wire [47:0] \o_psum$473[0] ;
   wire [47:0] \o_psum$473[0][0] ;
+  wire [47:0] \o_psum$474 ;
+  wire [47:0] \o_psum$474[0] ;
+  wire [47:0] \o_psum$474[0][0] ;
   wire [47:0] \o_psum[0] ;
   wire [47:0] \o_psum[0][0] ;
   output [383:0] o_row;
-  reg [383:0] o_row;
+  wire [383:0] o_row;
   wire [47:0] \o_row[0] ;
   wire [47:0] \o_row[1] ;
   wire [47:0] \o_row[2] ;
@@ -5762,9 +5947,9 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   wire [47:0] \o_row[6] ;
   wire [47:0] \o_row[7] ;
   output [2:0] o_row_index;
-  reg [2:0] o_row_index;
+  wire [2:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [27:0] o_w;
   wire [27:0] \o_w$263 ;
   wire [27:0] \o_w$263[0] ;
@@ -6285,6 +6470,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   reg row6_done_d2 = 1'h0;
   reg row7_done_d1 = 1'h0;
   reg row7_done_d2 = 1'h0;
+  wire [7:0] row_sel;
   input rst;
   wire rst;
   wire [27:0] w0_eff;
@@ -6597,216 +6783,391 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   assign w5_eff = i_ctl[1] ? i_w[167:140] : w5_held;
   assign w6_eff = i_ctl[1] ? i_w[195:168] : w6_held;
   assign w7_eff = i_ctl[1] ? i_w[223:196] : w7_held;
-  assign \$1  = \o_ctl$534 [0] & \o_ctl$534 [3];
-  assign \$2  = \o_ctl$536 [0] & \o_ctl$536 [3];
-  assign \$3  = \o_ctl$538 [0] & \o_ctl$538 [3];
-  assign \$4  = \o_ctl$540 [0] & \o_ctl$540 [3];
-  assign \$5  = \o_ctl$542 [0] & \o_ctl$542 [3];
-  assign \$6  = \o_ctl$544 [0] & \o_ctl$544 [3];
-  assign \$7  = \o_ctl$546 [0] & \o_ctl$546 [3];
-  assign \$8  = \o_ctl$548 [0] & \o_ctl$548 [3];
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row6_done_d2 & \$4 ;
+  assign \$7  = \$6  | row6_done_d2;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row5_done_d2 & \$8 ;
+  assign \$11  = \$10  | row6_done_d2;
+  assign \$12  = \$11  | row5_done_d2;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = row4_done_d2 & \$13 ;
+  assign \$16  = \$15  | row6_done_d2;
+  assign \$17  = \$16  | row5_done_d2;
+  assign \$18  = \$17  | row4_done_d2;
+  assign \$19  = ~ \$18 ;
+  assign \$20  = row3_done_d2 & \$19 ;
+  assign \$22  = \$21  | row6_done_d2;
+  assign \$23  = \$22  | row5_done_d2;
+  assign \$24  = \$23  | row4_done_d2;
+  assign \$25  = \$24  | row3_done_d2;
+  assign \$26  = ~ \$25 ;
+  assign \$27  = row2_done_d2 & \$26 ;
+  assign \$29  = \$28  | row6_done_d2;
+  assign \$30  = \$29  | row5_done_d2;
+  assign \$31  = \$30  | row4_done_d2;
+  assign \$32  = \$31  | row3_done_d2;
+  assign \$33  = \$32  | row2_done_d2;
+  assign \$34  = ~ \$33 ;
+  assign \$35  = row1_done_d2 & \$34 ;
+  assign \$37  = \$36  | row6_done_d2;
+  assign \$38  = \$37  | row5_done_d2;
+  assign \$39  = \$38  | row4_done_d2;
+  assign \$40  = \$39  | row3_done_d2;
+  assign \$41  = \$40  | row2_done_d2;
+  assign \$42  = \$41  | row1_done_d2;
+  assign \$43  = ~ \$42 ;
+  assign \$44  = row0_done_d2 & \$43 ;
+  assign \$46  = \$45  | row6_done_d2;
+  assign \$47  = \$46  | row5_done_d2;
+  assign \$48  = \$47  | row4_done_d2;
+  assign \$49  = \$48  | row3_done_d2;
+  assign \$50  = \$49  | row2_done_d2;
+  assign \$51  = \$50  | row1_done_d2;
+  assign o_row_valid = \$51  | row0_done_d2;
+  assign \$53  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$55  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$56  = { 1'h0, \$54  } | \$55 ;
+  assign \$57  = row_sel[3] ? 2'h3 : 2'h0;
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = row_sel[4] ? 3'h4 : 3'h0;
+  assign \$60  = { 1'h0, \$58  } | \$59 ;
+  assign \$61  = row_sel[5] ? 3'h5 : 3'h0;
+  assign \$62  = \$60  | \$61 ;
+  assign \$63  = row_sel[6] ? 3'h6 : 3'h0;
+  assign \$64  = \$62  | \$63 ;
+  assign \$65  = row_sel[7] ? 3'h7 : 3'h0;
+  assign o_row_index = \$64  | \$65 ;
+  assign \$66  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$67  = \o_psum$412  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$68  = \$66  | \$67 ;
+  assign \$69  = \o_psum$413  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$70  = \$68  | \$69 ;
+  assign \$71  = \o_psum$414  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$72  = \$70  | \$71 ;
+  assign \$73  = \o_psum$415  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$74  = \$72  | \$73 ;
+  assign \$75  = \o_psum$416  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$76  = \$74  | \$75 ;
+  assign \$77  = \o_psum$417  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$78  = \$76  | \$77 ;
+  assign \$79  = \o_psum$418  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$80  = \$78  | \$79 ;
+  assign \$81  = \o_psum$419  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$82  = \o_psum$420  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$83  = \$81  | \$82 ;
+  assign \$84  = \o_psum$421  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$85  = \$83  | \$84 ;
+  assign \$86  = \o_psum$422  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$87  = \$85  | \$86 ;
+  assign \$88  = \o_psum$423  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$89  = \$87  | \$88 ;
+  assign \$90  = \o_psum$424  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$91  = \$89  | \$90 ;
+  assign \$92  = \o_psum$425  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$93  = \$91  | \$92 ;
+  assign \$94  = \o_psum$426  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$95  = \$93  | \$94 ;
+  assign \$96  = \o_psum$427  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$97  = \o_psum$428  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$98  = \$96  | \$97 ;
+  assign \$99  = \o_psum$429  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$100  = \$98  | \$99 ;
+  assign \$101  = \o_psum$430  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$102  = \$100  | \$101 ;
+  assign \$103  = \o_psum$431  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$104  = \$102  | \$103 ;
+  assign \$105  = \o_psum$432  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$106  = \$104  | \$105 ;
+  assign \$107  = \o_psum$433  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$108  = \$106  | \$107 ;
+  assign \$109  = \o_psum$434  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$110  = \$108  | \$109 ;
+  assign \$111  = \o_psum$435  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$112  = \o_psum$436  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$113  = \$111  | \$112 ;
+  assign \$114  = \o_psum$437  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$115  = \$113  | \$114 ;
+  assign \$116  = \o_psum$438  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$117  = \$115  | \$116 ;
+  assign \$118  = \o_psum$439  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$119  = \$117  | \$118 ;
+  assign \$120  = \o_psum$440  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$121  = \$119  | \$120 ;
+  assign \$122  = \o_psum$441  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$123  = \$121  | \$122 ;
+  assign \$124  = \o_psum$442  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$125  = \$123  | \$124 ;
+  assign \$126  = \o_psum$443  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$127  = \o_psum$444  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$128  = \$126  | \$127 ;
+  assign \$129  = \o_psum$445  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$130  = \$128  | \$129 ;
+  assign \$131  = \o_psum$446  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$132  = \$130  | \$131 ;
+  assign \$133  = \o_psum$447  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$134  = \$132  | \$133 ;
+  assign \$135  = \o_psum$448  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$136  = \$134  | \$135 ;
+  assign \$137  = \o_psum$449  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$138  = \$136  | \$137 ;
+  assign \$139  = \o_psum$450  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$140  = \$138  | \$139 ;
+  assign \$141  = \o_psum$451  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$142  = \o_psum$452  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$143  = \$141  | \$142 ;
+  assign \$144  = \o_psum$453  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$145  = \$143  | \$144 ;
+  assign \$146  = \o_psum$454  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$147  = \$145  | \$146 ;
+  assign \$148  = \o_psum$455  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$149  = \$147  | \$148 ;
+  assign \$150  = \o_psum$456  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$151  = \$149  | \$150 ;
+  assign \$152  = \o_psum$457  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$153  = \$151  | \$152 ;
+  assign \$154  = \o_psum$458  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$155  = \$153  | \$154 ;
+  assign \$156  = \o_psum$459  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$157  = \o_psum$460  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$158  = \$156  | \$157 ;
+  assign \$159  = \o_psum$461  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$160  = \$158  | \$159 ;
+  assign \$161  = \o_psum$462  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$162  = \$160  | \$161 ;
+  assign \$163  = \o_psum$463  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$164  = \$162  | \$163 ;
+  assign \$165  = \o_psum$464  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$166  = \$164  | \$165 ;
+  assign \$167  = \o_psum$465  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$168  = \$166  | \$167 ;
+  assign \$169  = \o_psum$466  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$170  = \$168  | \$169 ;
+  assign \$171  = \o_psum$467  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$172  = \o_psum$468  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$173  = \$171  | \$172 ;
+  assign \$174  = \o_psum$469  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$175  = \$173  | \$174 ;
+  assign \$176  = \o_psum$470  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$177  = \$175  | \$176 ;
+  assign \$178  = \o_psum$471  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$179  = \$177  | \$178 ;
+  assign \$180  = \o_psum$472  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$181  = \$179  | \$180 ;
+  assign \$182  = \o_psum$473  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$183  = \$181  | \$182 ;
+  assign \$184  = \o_psum$474  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$185  = \$183  | \$184 ;
+  assign \$186  = \o_ctl$535 [0] & \o_ctl$535 [3];
+  assign \$187  = \o_ctl$537 [0] & \o_ctl$537 [3];
+  assign \$188  = \o_ctl$539 [0] & \o_ctl$539 [3];
+  assign \$189  = \o_ctl$541 [0] & \o_ctl$541 [3];
+  assign \$190  = \o_ctl$543 [0] & \o_ctl$543 [3];
+  assign \$191  = \o_ctl$545 [0] & \o_ctl$545 [3];
+  assign \$192  = \o_ctl$547 [0] & \o_ctl$547 [3];
+  assign \$193  = \o_ctl$549 [0] & \o_ctl$549 [3];
   always @(posedge clk)
-    \i_a$32  <= \$9 ;
+    \i_a$32  <= \$194 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$10 ;
+    \i_ctl$34  <= \$195 ;
   always @(posedge clk)
-    a2_d1 <= \$11 ;
+    a2_d1 <= \$196 ;
   always @(posedge clk)
-    \i_a$64  <= \$12 ;
+    \i_a$64  <= \$197 ;
   always @(posedge clk)
-    ctl2_d1 <= \$13 ;
+    ctl2_d1 <= \$198 ;
   always @(posedge clk)
-    \i_ctl$66  <= \$14 ;
+    \i_ctl$66  <= \$199 ;
   always @(posedge clk)
-    a3_d1 <= \$15 ;
+    a3_d1 <= \$200 ;
   always @(posedge clk)
-    a3_d2 <= \$16 ;
+    a3_d2 <= \$201 ;
   always @(posedge clk)
-    \i_a$96  <= \$17 ;
+    \i_a$96  <= \$202 ;
   always @(posedge clk)
-    ctl3_d1 <= \$18 ;
+    ctl3_d1 <= \$203 ;
   always @(posedge clk)
-    ctl3_d2 <= \$19 ;
+    ctl3_d2 <= \$204 ;
   always @(posedge clk)
-    \i_ctl$98  <= \$20 ;
+    \i_ctl$98  <= \$205 ;
   always @(posedge clk)
-    a4_d1 <= \$21 ;
+    a4_d1 <= \$206 ;
   always @(posedge clk)
-    a4_d2 <= \$22 ;
+    a4_d2 <= \$207 ;
   always @(posedge clk)
-    a4_d3 <= \$23 ;
+    a4_d3 <= \$208 ;
   always @(posedge clk)
-    \i_a$128  <= \$24 ;
+    \i_a$128  <= \$209 ;
   always @(posedge clk)
-    ctl4_d1 <= \$25 ;
+    ctl4_d1 <= \$210 ;
   always @(posedge clk)
-    ctl4_d2 <= \$26 ;
+    ctl4_d2 <= \$211 ;
   always @(posedge clk)
-    ctl4_d3 <= \$27 ;
+    ctl4_d3 <= \$212 ;
   always @(posedge clk)
-    \i_ctl$130  <= \$28 ;
+    \i_ctl$130  <= \$213 ;
   always @(posedge clk)
-    a5_d1 <= \$29 ;
+    a5_d1 <= \$214 ;
   always @(posedge clk)
-    a5_d2 <= \$30 ;
+    a5_d2 <= \$215 ;
   always @(posedge clk)
-    a5_d3 <= \$31 ;
+    a5_d3 <= \$216 ;
   always @(posedge clk)
-    a5_d4 <= \$32 ;
+    a5_d4 <= \$217 ;
   always @(posedge clk)
-    \i_a$160  <= \$33 ;
+    \i_a$160  <= \$218 ;
   always @(posedge clk)
-    ctl5_d1 <= \$34 ;
+    ctl5_d1 <= \$219 ;
   always @(posedge clk)
-    ctl5_d2 <= \$35 ;
+    ctl5_d2 <= \$220 ;
   always @(posedge clk)
-    ctl5_d3 <= \$36 ;
+    ctl5_d3 <= \$221 ;
   always @(posedge clk)
-    ctl5_d4 <= \$37 ;
+    ctl5_d4 <= \$222 ;
   always @(posedge clk)
-    \i_ctl$162  <= \$38 ;
+    \i_ctl$162  <= \$223 ;
   always @(posedge clk)
-    a6_d1 <= \$39 ;
+    a6_d1 <= \$224 ;
   always @(posedge clk)
-    a6_d2 <= \$40 ;
+    a6_d2 <= \$225 ;
   always @(posedge clk)
-    a6_d3 <= \$41 ;
+    a6_d3 <= \$226 ;
   always @(posedge clk)
-    a6_d4 <= \$42 ;
+    a6_d4 <= \$227 ;
   always @(posedge clk)
-    a6_d5 <= \$43 ;
+    a6_d5 <= \$228 ;
   always @(posedge clk)
-    \i_a$192  <= \$44 ;
+    \i_a$192  <= \$229 ;
   always @(posedge clk)
-    ctl6_d1 <= \$45 ;
+    ctl6_d1 <= \$230 ;
   always @(posedge clk)
-    ctl6_d2 <= \$46 ;
+    ctl6_d2 <= \$231 ;
   always @(posedge clk)
-    ctl6_d3 <= \$47 ;
+    ctl6_d3 <= \$232 ;
   always @(posedge clk)
-    ctl6_d4 <= \$48 ;
+    ctl6_d4 <= \$233 ;
   always @(posedge clk)
-    ctl6_d5 <= \$49 ;
+    ctl6_d5 <= \$234 ;
   always @(posedge clk)
-    \i_ctl$194  <= \$50 ;
+    \i_ctl$194  <= \$235 ;
   always @(posedge clk)
-    a7_d1 <= \$51 ;
+    a7_d1 <= \$236 ;
   always @(posedge clk)
-    a7_d2 <= \$52 ;
+    a7_d2 <= \$237 ;
   always @(posedge clk)
-    a7_d3 <= \$53 ;
+    a7_d3 <= \$238 ;
   always @(posedge clk)
-    a7_d4 <= \$54 ;
+    a7_d4 <= \$239 ;
   always @(posedge clk)
-    a7_d5 <= \$55 ;
+    a7_d5 <= \$240 ;
   always @(posedge clk)
-    a7_d6 <= \$56 ;
+    a7_d6 <= \$241 ;
   always @(posedge clk)
-    \i_a$224  <= \$57 ;
+    \i_a$224  <= \$242 ;
   always @(posedge clk)
-    ctl7_d1 <= \$58 ;
+    ctl7_d1 <= \$243 ;
   always @(posedge clk)
-    ctl7_d2 <= \$59 ;
+    ctl7_d2 <= \$244 ;
   always @(posedge clk)
-    ctl7_d3 <= \$60 ;
+    ctl7_d3 <= \$245 ;
   always @(posedge clk)
-    ctl7_d4 <= \$61 ;
+    ctl7_d4 <= \$246 ;
   always @(posedge clk)
-    ctl7_d5 <= \$62 ;
+    ctl7_d5 <= \$247 ;
   always @(posedge clk)
-    ctl7_d6 <= \$63 ;
+    ctl7_d6 <= \$248 ;
   always @(posedge clk)
-    \i_ctl$226  <= \$64 ;
+    \i_ctl$226  <= \$249 ;
   always @(posedge clk)
-    w0_held <= \$65 ;
+    w0_held <= \$250 ;
   always @(posedge clk)
-    w1_held <= \$66 ;
+    w1_held <= \$251 ;
   always @(posedge clk)
-    w2_held <= \$67 ;
+    w2_held <= \$252 ;
   always @(posedge clk)
-    \i_w$293  <= \$68 ;
+    \i_w$293  <= \$253 ;
   always @(posedge clk)
-    w3_held <= \$69 ;
+    w3_held <= \$254 ;
   always @(posedge clk)
-    w3_held_d1 <= \$70 ;
+    w3_held_d1 <= \$255 ;
   always @(posedge clk)
-    \i_w$311  <= \$71 ;
+    \i_w$311  <= \$256 ;
   always @(posedge clk)
-    w4_held <= \$72 ;
+    w4_held <= \$257 ;
   always @(posedge clk)
-    w4_held_d1 <= \$73 ;
+    w4_held_d1 <= \$258 ;
   always @(posedge clk)
-    w4_held_d2 <= \$74 ;
+    w4_held_d2 <= \$259 ;
   always @(posedge clk)
-    \i_w$329  <= \$75 ;
+    \i_w$329  <= \$260 ;
   always @(posedge clk)
-    w5_held <= \$76 ;
+    w5_held <= \$261 ;
   always @(posedge clk)
-    w5_held_d1 <= \$77 ;
+    w5_held_d1 <= \$262 ;
   always @(posedge clk)
-    w5_held_d2 <= \$78 ;
+    w5_held_d2 <= \$263 ;
   always @(posedge clk)
-    w5_held_d3 <= \$79 ;
+    w5_held_d3 <= \$264 ;
   always @(posedge clk)
-    \i_w$347  <= \$80 ;
+    \i_w$347  <= \$265 ;
   always @(posedge clk)
-    w6_held <= \$81 ;
+    w6_held <= \$266 ;
   always @(posedge clk)
-    w6_held_d1 <= \$82 ;
+    w6_held_d1 <= \$267 ;
   always @(posedge clk)
-    w6_held_d2 <= \$83 ;
+    w6_held_d2 <= \$268 ;
   always @(posedge clk)
-    w6_held_d3 <= \$84 ;
+    w6_held_d3 <= \$269 ;
   always @(posedge clk)
-    w6_held_d4 <= \$85 ;
+    w6_held_d4 <= \$270 ;
   always @(posedge clk)
-    \i_w$365  <= \$86 ;
+    \i_w$365  <= \$271 ;
   always @(posedge clk)
-    w7_held <= \$87 ;
+    w7_held <= \$272 ;
   always @(posedge clk)
-    w7_held_d1 <= \$88 ;
+    w7_held_d1 <= \$273 ;
   always @(posedge clk)
-    w7_held_d2 <= \$89 ;
+    w7_held_d2 <= \$274 ;
   always @(posedge clk)
-    w7_held_d3 <= \$90 ;
+    w7_held_d3 <= \$275 ;
   always @(posedge clk)
-    w7_held_d4 <= \$91 ;
+    w7_held_d4 <= \$276 ;
   always @(posedge clk)
-    w7_held_d5 <= \$92 ;
+    w7_held_d5 <= \$277 ;
   always @(posedge clk)
-    \i_w$383  <= \$93 ;
+    \i_w$383  <= \$278 ;
   always @(posedge clk)
-    row0_done_d1 <= \$94 ;
+    row0_done_d1 <= \$279 ;
   always @(posedge clk)
-    row0_done_d2 <= \$95 ;
+    row0_done_d2 <= \$280 ;
   always @(posedge clk)
-    row1_done_d1 <= \$96 ;
+    row1_done_d1 <= \$281 ;
   always @(posedge clk)
-    row1_done_d2 <= \$97 ;
+    row1_done_d2 <= \$282 ;
   always @(posedge clk)
-    row2_done_d1 <= \$98 ;
+    row2_done_d1 <= \$283 ;
   always @(posedge clk)
-    row2_done_d2 <= \$99 ;
+    row2_done_d2 <= \$284 ;
   always @(posedge clk)
-    row3_done_d1 <= \$100 ;
+    row3_done_d1 <= \$285 ;
   always @(posedge clk)
-    row3_done_d2 <= \$101 ;
+    row3_done_d2 <= \$286 ;
   always @(posedge clk)
-    row4_done_d1 <= \$102 ;
+    row4_done_d1 <= \$287 ;
   always @(posedge clk)
-    row4_done_d2 <= \$103 ;
+    row4_done_d2 <= \$288 ;
   always @(posedge clk)
-    row5_done_d1 <= \$104 ;
+    row5_done_d1 <= \$289 ;
   always @(posedge clk)
-    row5_done_d2 <= \$105 ;
+    row5_done_d2 <= \$290 ;
   always @(posedge clk)
-    row6_done_d1 <= \$106 ;
+    row6_done_d1 <= \$291 ;
   always @(posedge clk)
-    row6_done_d2 <= \$107 ;
+    row6_done_d2 <= \$292 ;
   always @(posedge clk)
-    row7_done_d1 <= \$108 ;
+    row7_done_d1 <= \$293 ;
   always @(posedge clk)
-    row7_done_d2 <= \$109 ;
+    row7_done_d2 <= \$294 ;
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
     .i_ctl(i_ctl),
@@ -6823,7 +7184,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$404 ),
+    .o_psum(\o_psum$419 ),
     .o_w(\i_w$277 ),
     .pe_0_0__i_a(\i_a$4 ),
     .pe_0_0__i_w(w1_held),
@@ -6834,7 +7195,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$405 ),
+    .o_psum(\o_psum$427 ),
     .o_w(\i_w$295 ),
     .pe_0_0__i_a(\i_a$8 ),
     .pe_0_0__i_w(\i_w$293 ),
@@ -6845,7 +7206,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
-    .o_psum(\o_psum$406 ),
+    .o_psum(\o_psum$435 ),
     .o_w(\i_w$313 ),
     .pe_0_0__i_a(\i_a$12 ),
     .pe_0_0__i_w(\i_w$311 ),
@@ -6856,7 +7217,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$407 ),
+    .o_psum(\o_psum$443 ),
     .o_w(\i_w$331 ),
     .pe_0_0__i_a(\i_a$16 ),
     .pe_0_0__i_w(\i_w$329 ),
@@ -6867,7 +7228,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$408 ),
+    .o_psum(\o_psum$451 ),
     .o_w(\i_w$349 ),
     .pe_0_0__i_a(\i_a$20 ),
     .pe_0_0__i_w(\i_w$347 ),
@@ -6878,7 +7239,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$409 ),
+    .o_psum(\o_psum$459 ),
     .o_w(\i_w$367 ),
     .pe_0_0__i_a(\i_a$24 ),
     .pe_0_0__i_w(\i_w$365 ),
@@ -6887,8 +7248,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
     .i_ctl(\i_ctl$30 ),
-    .o_ctl(\o_ctl$534 ),
-    .o_psum(\o_psum$410 ),
+    .o_ctl(\o_ctl$535 ),
+    .o_psum(\o_psum$467 ),
     .o_w(\i_w$385 ),
     .pe_0_0__i_a(\i_a$28 ),
     .pe_0_0__i_w(\i_w$383 ),
@@ -6910,7 +7271,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$413 ),
+    .o_psum(\o_psum$420 ),
     .o_w(\i_w$279 ),
     .pe_0_0__i_a(\i_a$36 ),
     .pe_0_0__i_w(\i_w$277 ),
@@ -6921,7 +7282,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$414 ),
+    .o_psum(\o_psum$428 ),
     .o_w(\i_w$297 ),
     .pe_0_0__i_a(\i_a$40 ),
     .pe_0_0__i_w(\i_w$295 ),
@@ -6932,7 +7293,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
-    .o_psum(\o_psum$415 ),
+    .o_psum(\o_psum$436 ),
     .o_w(\i_w$315 ),
     .pe_0_0__i_a(\i_a$44 ),
     .pe_0_0__i_w(\i_w$313 ),
@@ -6943,7 +7304,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$416 ),
+    .o_psum(\o_psum$444 ),
     .o_w(\i_w$333 ),
     .pe_0_0__i_a(\i_a$48 ),
     .pe_0_0__i_w(\i_w$331 ),
@@ -6954,7 +7315,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$417 ),
+    .o_psum(\o_psum$452 ),
     .o_w(\i_w$351 ),
     .pe_0_0__i_a(\i_a$52 ),
     .pe_0_0__i_w(\i_w$349 ),
@@ -6965,7 +7326,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$418 ),
+    .o_psum(\o_psum$460 ),
     .o_w(\i_w$369 ),
     .pe_0_0__i_a(\i_a$56 ),
     .pe_0_0__i_w(\i_w$367 ),
@@ -6974,8 +7335,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
     .i_ctl(\i_ctl$62 ),
-    .o_ctl(\o_ctl$536 ),
-    .o_psum(\o_psum$419 ),
+    .o_ctl(\o_ctl$537 ),
+    .o_psum(\o_psum$468 ),
     .o_w(\i_w$387 ),
     .pe_0_0__i_a(\i_a$60 ),
     .pe_0_0__i_w(\i_w$385 ),
@@ -6986,7 +7347,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
-    .o_psum(\o_psum$421 ),
+    .o_psum(\o_psum$413 ),
     .o_w(\i_w$264 ),
     .pe_0_0__i_a(\i_a$64 ),
     .pe_0_0__i_w(\i_w$262 ),
@@ -6997,7 +7358,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
-    .o_psum(\o_psum$422 ),
+    .o_psum(\o_psum$421 ),
     .o_w(\i_w$281 ),
     .pe_0_0__i_a(\i_a$68 ),
     .pe_0_0__i_w(\i_w$279 ),
@@ -7008,7 +7369,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
-    .o_psum(\o_psum$423 ),
+    .o_psum(\o_psum$429 ),
     .o_w(\i_w$299 ),
     .pe_0_0__i_a(\i_a$72 ),
     .pe_0_0__i_w(\i_w$297 ),
@@ -7019,7 +7380,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
-    .o_psum(\o_psum$424 ),
+    .o_psum(\o_psum$437 ),
     .o_w(\i_w$317 ),
     .pe_0_0__i_a(\i_a$76 ),
     .pe_0_0__i_w(\i_w$315 ),
@@ -7030,7 +7391,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
-    .o_psum(\o_psum$425 ),
+    .o_psum(\o_psum$445 ),
     .o_w(\i_w$335 ),
     .pe_0_0__i_a(\i_a$80 ),
     .pe_0_0__i_w(\i_w$333 ),
@@ -7041,7 +7402,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
-    .o_psum(\o_psum$426 ),
+    .o_psum(\o_psum$453 ),
     .o_w(\i_w$353 ),
     .pe_0_0__i_a(\i_a$84 ),
     .pe_0_0__i_w(\i_w$351 ),
@@ -7052,7 +7413,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
-    .o_psum(\o_psum$427 ),
+    .o_psum(\o_psum$461 ),
     .o_w(\i_w$371 ),
     .pe_0_0__i_a(\i_a$88 ),
     .pe_0_0__i_w(\i_w$369 ),
@@ -7061,8 +7422,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
     .i_ctl(\i_ctl$94 ),
-    .o_ctl(\o_ctl$538 ),
-    .o_psum(\o_psum$428 ),
+    .o_ctl(\o_ctl$539 ),
+    .o_psum(\o_psum$469 ),
     .o_w(\i_w$389 ),
     .pe_0_0__i_a(\i_a$92 ),
     .pe_0_0__i_w(\i_w$387 ),
@@ -7073,7 +7434,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$98 ),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
-    .o_psum(\o_psum$430 ),
+    .o_psum(\o_psum$414 ),
     .o_w(\i_w$266 ),
     .pe_0_0__i_a(\i_a$96 ),
     .pe_0_0__i_w(\i_w$264 ),
@@ -7084,7 +7445,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
-    .o_psum(\o_psum$431 ),
+    .o_psum(\o_psum$422 ),
     .o_w(\i_w$283 ),
     .pe_0_0__i_a(\i_a$100 ),
     .pe_0_0__i_w(\i_w$281 ),
@@ -7095,7 +7456,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
-    .o_psum(\o_psum$432 ),
+    .o_psum(\o_psum$430 ),
     .o_w(\i_w$301 ),
     .pe_0_0__i_a(\i_a$104 ),
     .pe_0_0__i_w(\i_w$299 ),
@@ -7106,7 +7467,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
-    .o_psum(\o_psum$433 ),
+    .o_psum(\o_psum$438 ),
     .o_w(\i_w$319 ),
     .pe_0_0__i_a(\i_a$108 ),
     .pe_0_0__i_w(\i_w$317 ),
@@ -7117,7 +7478,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
-    .o_psum(\o_psum$434 ),
+    .o_psum(\o_psum$446 ),
     .o_w(\i_w$337 ),
     .pe_0_0__i_a(\i_a$112 ),
     .pe_0_0__i_w(\i_w$335 ),
@@ -7128,7 +7489,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
-    .o_psum(\o_psum$435 ),
+    .o_psum(\o_psum$454 ),
     .o_w(\i_w$355 ),
     .pe_0_0__i_a(\i_a$116 ),
     .pe_0_0__i_w(\i_w$353 ),
@@ -7139,7 +7500,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
-    .o_psum(\o_psum$436 ),
+    .o_psum(\o_psum$462 ),
     .o_w(\i_w$373 ),
     .pe_0_0__i_a(\i_a$120 ),
     .pe_0_0__i_w(\i_w$371 ),
@@ -7148,8 +7509,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
     .i_ctl(\i_ctl$126 ),
-    .o_ctl(\o_ctl$540 ),
-    .o_psum(\o_psum$437 ),
+    .o_ctl(\o_ctl$541 ),
+    .o_psum(\o_psum$470 ),
     .o_w(\i_w$391 ),
     .pe_0_0__i_a(\i_a$124 ),
     .pe_0_0__i_w(\i_w$389 ),
@@ -7160,7 +7521,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
-    .o_psum(\o_psum$439 ),
+    .o_psum(\o_psum$415 ),
     .o_w(\i_w$268 ),
     .pe_0_0__i_a(\i_a$128 ),
     .pe_0_0__i_w(\i_w$266 ),
@@ -7171,7 +7532,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
-    .o_psum(\o_psum$440 ),
+    .o_psum(\o_psum$423 ),
     .o_w(\i_w$285 ),
     .pe_0_0__i_a(\i_a$132 ),
     .pe_0_0__i_w(\i_w$283 ),
@@ -7182,7 +7543,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
-    .o_psum(\o_psum$441 ),
+    .o_psum(\o_psum$431 ),
     .o_w(\i_w$303 ),
     .pe_0_0__i_a(\i_a$136 ),
     .pe_0_0__i_w(\i_w$301 ),
@@ -7193,7 +7554,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
-    .o_psum(\o_psum$442 ),
+    .o_psum(\o_psum$439 ),
     .o_w(\i_w$321 ),
     .pe_0_0__i_a(\i_a$140 ),
     .pe_0_0__i_w(\i_w$319 ),
@@ -7204,7 +7565,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
-    .o_psum(\o_psum$443 ),
+    .o_psum(\o_psum$447 ),
     .o_w(\i_w$339 ),
     .pe_0_0__i_a(\i_a$144 ),
     .pe_0_0__i_w(\i_w$337 ),
@@ -7215,7 +7576,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
-    .o_psum(\o_psum$444 ),
+    .o_psum(\o_psum$455 ),
     .o_w(\i_w$357 ),
     .pe_0_0__i_a(\i_a$148 ),
     .pe_0_0__i_w(\i_w$355 ),
@@ -7226,7 +7587,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
-    .o_psum(\o_psum$445 ),
+    .o_psum(\o_psum$463 ),
     .o_w(\i_w$375 ),
     .pe_0_0__i_a(\i_a$152 ),
     .pe_0_0__i_w(\i_w$373 ),
@@ -7235,8 +7596,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
     .i_ctl(\i_ctl$158 ),
-    .o_ctl(\o_ctl$542 ),
-    .o_psum(\o_psum$446 ),
+    .o_ctl(\o_ctl$543 ),
+    .o_psum(\o_psum$471 ),
     .o_w(\i_w$393 ),
     .pe_0_0__i_a(\i_a$156 ),
     .pe_0_0__i_w(\i_w$391 ),
@@ -7247,7 +7608,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$162 ),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
-    .o_psum(\o_psum$448 ),
+    .o_psum(\o_psum$416 ),
     .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$160 ),
     .pe_0_0__i_w(\i_w$268 ),
@@ -7258,7 +7619,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
-    .o_psum(\o_psum$449 ),
+    .o_psum(\o_psum$424 ),
     .o_w(\i_w$287 ),
     .pe_0_0__i_a(\i_a$164 ),
     .pe_0_0__i_w(\i_w$285 ),
@@ -7269,7 +7630,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
-    .o_psum(\o_psum$450 ),
+    .o_psum(\o_psum$432 ),
     .o_w(\i_w$305 ),
     .pe_0_0__i_a(\i_a$168 ),
     .pe_0_0__i_w(\i_w$303 ),
@@ -7280,7 +7641,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
-    .o_psum(\o_psum$451 ),
+    .o_psum(\o_psum$440 ),
     .o_w(\i_w$323 ),
     .pe_0_0__i_a(\i_a$172 ),
     .pe_0_0__i_w(\i_w$321 ),
@@ -7291,7 +7652,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
-    .o_psum(\o_psum$452 ),
+    .o_psum(\o_psum$448 ),
     .o_w(\i_w$341 ),
     .pe_0_0__i_a(\i_a$176 ),
     .pe_0_0__i_w(\i_w$339 ),
@@ -7302,7 +7663,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
-    .o_psum(\o_psum$453 ),
+    .o_psum(\o_psum$456 ),
     .o_w(\i_w$359 ),
     .pe_0_0__i_a(\i_a$180 ),
     .pe_0_0__i_w(\i_w$357 ),
@@ -7313,7 +7674,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
-    .o_psum(\o_psum$454 ),
+    .o_psum(\o_psum$464 ),
     .o_w(\i_w$377 ),
     .pe_0_0__i_a(\i_a$184 ),
     .pe_0_0__i_w(\i_w$375 ),
@@ -7322,8 +7683,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
     .i_ctl(\i_ctl$190 ),
-    .o_ctl(\o_ctl$544 ),
-    .o_psum(\o_psum$455 ),
+    .o_ctl(\o_ctl$545 ),
+    .o_psum(\o_psum$472 ),
     .o_w(\i_w$395 ),
     .pe_0_0__i_a(\i_a$188 ),
     .pe_0_0__i_w(\i_w$393 ),
@@ -7334,7 +7695,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$194 ),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
-    .o_psum(\o_psum$457 ),
+    .o_psum(\o_psum$417 ),
     .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$192 ),
     .pe_0_0__i_w(\i_w$270 ),
@@ -7345,7 +7706,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
-    .o_psum(\o_psum$458 ),
+    .o_psum(\o_psum$425 ),
     .o_w(\i_w$289 ),
     .pe_0_0__i_a(\i_a$196 ),
     .pe_0_0__i_w(\i_w$287 ),
@@ -7356,7 +7717,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
-    .o_psum(\o_psum$459 ),
+    .o_psum(\o_psum$433 ),
     .o_w(\i_w$307 ),
     .pe_0_0__i_a(\i_a$200 ),
     .pe_0_0__i_w(\i_w$305 ),
@@ -7367,7 +7728,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
-    .o_psum(\o_psum$460 ),
+    .o_psum(\o_psum$441 ),
     .o_w(\i_w$325 ),
     .pe_0_0__i_a(\i_a$204 ),
     .pe_0_0__i_w(\i_w$323 ),
@@ -7378,7 +7739,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
-    .o_psum(\o_psum$461 ),
+    .o_psum(\o_psum$449 ),
     .o_w(\i_w$343 ),
     .pe_0_0__i_a(\i_a$208 ),
     .pe_0_0__i_w(\i_w$341 ),
@@ -7389,7 +7750,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
-    .o_psum(\o_psum$462 ),
+    .o_psum(\o_psum$457 ),
     .o_w(\i_w$361 ),
     .pe_0_0__i_a(\i_a$212 ),
     .pe_0_0__i_w(\i_w$359 ),
@@ -7400,7 +7761,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
-    .o_psum(\o_psum$463 ),
+    .o_psum(\o_psum$465 ),
     .o_w(\i_w$379 ),
     .pe_0_0__i_a(\i_a$216 ),
     .pe_0_0__i_w(\i_w$377 ),
@@ -7409,8 +7770,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
     .i_ctl(\i_ctl$222 ),
-    .o_ctl(\o_ctl$546 ),
-    .o_psum(\o_psum$464 ),
+    .o_ctl(\o_ctl$547 ),
+    .o_psum(\o_psum$473 ),
     .o_w(\i_w$397 ),
     .pe_0_0__i_a(\i_a$220 ),
     .pe_0_0__i_w(\i_w$395 ),
@@ -7421,7 +7782,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$226 ),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
-    .o_psum(\o_psum$466 ),
+    .o_psum(\o_psum$418 ),
     .pe_0_0__i_a(\i_a$224 ),
     .pe_0_0__i_w(\i_w$272 ),
     .rst(rst)
@@ -7431,7 +7792,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
-    .o_psum(\o_psum$467 ),
+    .o_psum(\o_psum$426 ),
     .pe_0_0__i_a(\i_a$228 ),
     .pe_0_0__i_w(\i_w$289 ),
     .rst(rst)
@@ -7441,7 +7802,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
-    .o_psum(\o_psum$468 ),
+    .o_psum(\o_psum$434 ),
     .pe_0_0__i_a(\i_a$232 ),
     .pe_0_0__i_w(\i_w$307 ),
     .rst(rst)
@@ -7451,7 +7812,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
-    .o_psum(\o_psum$469 ),
+    .o_psum(\o_psum$442 ),
     .pe_0_0__i_a(\i_a$236 ),
     .pe_0_0__i_w(\i_w$325 ),
     .rst(rst)
@@ -7461,7 +7822,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
-    .o_psum(\o_psum$470 ),
+    .o_psum(\o_psum$450 ),
     .pe_0_0__i_a(\i_a$240 ),
     .pe_0_0__i_w(\i_w$343 ),
     .rst(rst)
@@ -7471,7 +7832,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
-    .o_psum(\o_psum$471 ),
+    .o_psum(\o_psum$458 ),
     .pe_0_0__i_a(\i_a$244 ),
     .pe_0_0__i_w(\i_w$361 ),
     .rst(rst)
@@ -7481,7 +7842,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
     .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
-    .o_psum(\o_psum$472 ),
+    .o_psum(\o_psum$466 ),
     .pe_0_0__i_a(\i_a$248 ),
     .pe_0_0__i_w(\i_w$379 ),
     .rst(rst)
@@ -7489,857 +7850,717 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
     .i_ctl(\i_ctl$254 ),
-    .o_ctl(\o_ctl$548 ),
-    .o_psum(\o_psum$473 ),
+    .o_ctl(\o_ctl$549 ),
+    .o_psum(\o_psum$474 ),
     .pe_0_0__i_a(\i_a$252 ),
     .pe_0_0__i_w(\i_w$397 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (row0_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row1_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row2_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row3_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row4_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row5_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row6_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row7_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 3'h0;
-    if (row0_done_d2) begin
-      o_row_index = 3'h0;
-    end
-    if (row1_done_d2) begin
-      o_row_index = 3'h1;
-    end
-    if (row2_done_d2) begin
-      o_row_index = 3'h2;
-    end
-    if (row3_done_d2) begin
-      o_row_index = 3'h3;
-    end
-    if (row4_done_d2) begin
-      o_row_index = 3'h4;
-    end
-    if (row5_done_d2) begin
-      o_row_index = 3'h5;
-    end
-    if (row6_done_d2) begin
-      o_row_index = 3'h6;
-    end
-    if (row7_done_d2) begin
-      o_row_index = 3'h7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row = 384'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    if (row0_done_d2) begin
-      o_row[47:0] = o_psum;
-      o_row[95:48] = \o_psum$404 ;
-      o_row[143:96] = \o_psum$405 ;
-      o_row[191:144] = \o_psum$406 ;
-      o_row[239:192] = \o_psum$407 ;
-      o_row[287:240] = \o_psum$408 ;
-      o_row[335:288] = \o_psum$409 ;
-      o_row[383:336] = \o_psum$410 ;
-    end
-    if (row1_done_d2) begin
-      o_row[47:0] = \o_psum$412 ;
-      o_row[95:48] = \o_psum$413 ;
-      o_row[143:96] = \o_psum$414 ;
-      o_row[191:144] = \o_psum$415 ;
-      o_row[239:192] = \o_psum$416 ;
-      o_row[287:240] = \o_psum$417 ;
-      o_row[335:288] = \o_psum$418 ;
-      o_row[383:336] = \o_psum$419 ;
-    end
-    if (row2_done_d2) begin
-      o_row[47:0] = \o_psum$421 ;
-      o_row[95:48] = \o_psum$422 ;
-      o_row[143:96] = \o_psum$423 ;
-      o_row[191:144] = \o_psum$424 ;
-      o_row[239:192] = \o_psum$425 ;
-      o_row[287:240] = \o_psum$426 ;
-      o_row[335:288] = \o_psum$427 ;
-      o_row[383:336] = \o_psum$428 ;
-    end
-    if (row3_done_d2) begin
-      o_row[47:0] = \o_psum$430 ;
-      o_row[95:48] = \o_psum$431 ;
-      o_row[143:96] = \o_psum$432 ;
-      o_row[191:144] = \o_psum$433 ;
-      o_row[239:192] = \o_psum$434 ;
-      o_row[287:240] = \o_psum$435 ;
-      o_row[335:288] = \o_psum$436 ;
-      o_row[383:336] = \o_psum$437 ;
-    end
-    if (row4_done_d2) begin
-      o_row[47:0] = \o_psum$439 ;
-      o_row[95:48] = \o_psum$440 ;
-      o_row[143:96] = \o_psum$441 ;
-      o_row[191:144] = \o_psum$442 ;
-      o_row[239:192] = \o_psum$443 ;
-      o_row[287:240] = \o_psum$444 ;
-      o_row[335:288] = \o_psum$445 ;
-      o_row[383:336] = \o_psum$446 ;
-    end
-    if (row5_done_d2) begin
-      o_row[47:0] = \o_psum$448 ;
-      o_row[95:48] = \o_psum$449 ;
-      o_row[143:96] = \o_psum$450 ;
-      o_row[191:144] = \o_psum$451 ;
-      o_row[239:192] = \o_psum$452 ;
-      o_row[287:240] = \o_psum$453 ;
-      o_row[335:288] = \o_psum$454 ;
-      o_row[383:336] = \o_psum$455 ;
-    end
-    if (row6_done_d2) begin
-      o_row[47:0] = \o_psum$457 ;
-      o_row[95:48] = \o_psum$458 ;
-      o_row[143:96] = \o_psum$459 ;
-      o_row[191:144] = \o_psum$460 ;
-      o_row[239:192] = \o_psum$461 ;
-      o_row[287:240] = \o_psum$462 ;
-      o_row[335:288] = \o_psum$463 ;
-      o_row[383:336] = \o_psum$464 ;
-    end
-    if (row7_done_d2) begin
-      o_row[47:0] = \o_psum$466 ;
-      o_row[95:48] = \o_psum$467 ;
-      o_row[143:96] = \o_psum$468 ;
-      o_row[191:144] = \o_psum$469 ;
-      o_row[239:192] = \o_psum$470 ;
-      o_row[287:240] = \o_psum$471 ;
-      o_row[335:288] = \o_psum$472 ;
-      o_row[383:336] = \o_psum$473 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = \i_a$1 [63:32];
+    \$194  = \i_a$1 [63:32];
     if (rst) begin
-      \$9  = 32'd0;
+      \$194  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = i_ctl;
+    \$195  = i_ctl;
     if (rst) begin
-      \$10  = 5'h00;
+      \$195  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = \i_a$1 [95:64];
+    \$196  = \i_a$1 [95:64];
     if (rst) begin
-      \$11  = 32'd0;
+      \$196  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = a2_d1;
+    \$197  = a2_d1;
     if (rst) begin
-      \$12  = 32'd0;
+      \$197  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = i_ctl;
+    \$198  = i_ctl;
     if (rst) begin
-      \$13  = 5'h00;
+      \$198  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = ctl2_d1;
+    \$199  = ctl2_d1;
     if (rst) begin
-      \$14  = 5'h00;
+      \$199  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = \i_a$1 [127:96];
+    \$200  = \i_a$1 [127:96];
     if (rst) begin
-      \$15  = 32'd0;
+      \$200  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = a3_d1;
+    \$201  = a3_d1;
     if (rst) begin
-      \$16  = 32'd0;
+      \$201  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = a3_d2;
+    \$202  = a3_d2;
     if (rst) begin
-      \$17  = 32'd0;
+      \$202  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = i_ctl;
+    \$203  = i_ctl;
     if (rst) begin
-      \$18  = 5'h00;
+      \$203  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = ctl3_d1;
+    \$204  = ctl3_d1;
     if (rst) begin
-      \$19  = 5'h00;
+      \$204  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = ctl3_d2;
+    \$205  = ctl3_d2;
     if (rst) begin
-      \$20  = 5'h00;
+      \$205  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = \i_a$1 [159:128];
+    \$206  = \i_a$1 [159:128];
     if (rst) begin
-      \$21  = 32'd0;
+      \$206  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = a4_d1;
+    \$207  = a4_d1;
     if (rst) begin
-      \$22  = 32'd0;
+      \$207  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = a4_d2;
+    \$208  = a4_d2;
     if (rst) begin
-      \$23  = 32'd0;
+      \$208  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = a4_d3;
+    \$209  = a4_d3;
     if (rst) begin
-      \$24  = 32'd0;
+      \$209  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = i_ctl;
+    \$210  = i_ctl;
     if (rst) begin
-      \$25  = 5'h00;
+      \$210  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = ctl4_d1;
+    \$211  = ctl4_d1;
     if (rst) begin
-      \$26  = 5'h00;
+      \$211  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = ctl4_d2;
+    \$212  = ctl4_d2;
     if (rst) begin
-      \$27  = 5'h00;
+      \$212  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = ctl4_d3;
+    \$213  = ctl4_d3;
     if (rst) begin
-      \$28  = 5'h00;
+      \$213  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = \i_a$1 [191:160];
+    \$214  = \i_a$1 [191:160];
     if (rst) begin
-      \$29  = 32'd0;
+      \$214  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = a5_d1;
+    \$215  = a5_d1;
     if (rst) begin
-      \$30  = 32'd0;
+      \$215  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = a5_d2;
+    \$216  = a5_d2;
     if (rst) begin
-      \$31  = 32'd0;
+      \$216  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = a5_d3;
+    \$217  = a5_d3;
     if (rst) begin
-      \$32  = 32'd0;
+      \$217  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = a5_d4;
+    \$218  = a5_d4;
     if (rst) begin
-      \$33  = 32'd0;
+      \$218  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = i_ctl;
+    \$219  = i_ctl;
     if (rst) begin
-      \$34  = 5'h00;
+      \$219  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$35  = ctl5_d1;
+    \$220  = ctl5_d1;
     if (rst) begin
-      \$35  = 5'h00;
+      \$220  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$36  = ctl5_d2;
+    \$221  = ctl5_d2;
     if (rst) begin
-      \$36  = 5'h00;
+      \$221  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$37  = ctl5_d3;
+    \$222  = ctl5_d3;
     if (rst) begin
-      \$37  = 5'h00;
+      \$222  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$38  = ctl5_d4;
+    \$223  = ctl5_d4;
     if (rst) begin
-      \$38  = 5'h00;
+      \$223  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$39  = \i_a$1 [223:192];
+    \$224  = \i_a$1 [223:192];
     if (rst) begin
-      \$39  = 32'd0;
+      \$224  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$40  = a6_d1;
+    \$225  = a6_d1;
     if (rst) begin
-      \$40  = 32'd0;
+      \$225  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$41  = a6_d2;
+    \$226  = a6_d2;
     if (rst) begin
-      \$41  = 32'd0;
+      \$226  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$42  = a6_d3;
+    \$227  = a6_d3;
     if (rst) begin
-      \$42  = 32'd0;
+      \$227  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = a6_d4;
+    \$228  = a6_d4;
     if (rst) begin
-      \$43  = 32'd0;
+      \$228  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = a6_d5;
+    \$229  = a6_d5;
     if (rst) begin
-      \$44  = 32'd0;
+      \$229  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = i_ctl;
+    \$230  = i_ctl;
     if (rst) begin
-      \$45  = 5'h00;
+      \$230  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = ctl6_d1;
+    \$231  = ctl6_d1;
     if (rst) begin
-      \$46  = 5'h00;
+      \$231  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = ctl6_d2;
+    \$232  = ctl6_d2;
     if (rst) begin
-      \$47  = 5'h00;
+      \$232  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = ctl6_d3;
+    \$233  = ctl6_d3;
     if (rst) begin
-      \$48  = 5'h00;
+      \$233  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = ctl6_d4;
+    \$234  = ctl6_d4;
     if (rst) begin
-      \$49  = 5'h00;
+      \$234  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = ctl6_d5;
+    \$235  = ctl6_d5;
     if (rst) begin
-      \$50  = 5'h00;
+      \$235  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = \i_a$1 [255:224];
+    \$236  = \i_a$1 [255:224];
     if (rst) begin
-      \$51  = 32'd0;
+      \$236  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = a7_d1;
+    \$237  = a7_d1;
     if (rst) begin
-      \$52  = 32'd0;
+      \$237  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = a7_d2;
+    \$238  = a7_d2;
     if (rst) begin
-      \$53  = 32'd0;
+      \$238  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$54  = a7_d3;
+    \$239  = a7_d3;
     if (rst) begin
-      \$54  = 32'd0;
+      \$239  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = a7_d4;
+    \$240  = a7_d4;
     if (rst) begin
-      \$55  = 32'd0;
+      \$240  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = a7_d5;
+    \$241  = a7_d5;
     if (rst) begin
-      \$56  = 32'd0;
+      \$241  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = a7_d6;
+    \$242  = a7_d6;
     if (rst) begin
-      \$57  = 32'd0;
+      \$242  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = i_ctl;
+    \$243  = i_ctl;
     if (rst) begin
-      \$58  = 5'h00;
+      \$243  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = ctl7_d1;
+    \$244  = ctl7_d1;
     if (rst) begin
-      \$59  = 5'h00;
+      \$244  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = ctl7_d2;
+    \$245  = ctl7_d2;
     if (rst) begin
-      \$60  = 5'h00;
+      \$245  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = ctl7_d3;
+    \$246  = ctl7_d3;
     if (rst) begin
-      \$61  = 5'h00;
+      \$246  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = ctl7_d4;
+    \$247  = ctl7_d4;
     if (rst) begin
-      \$62  = 5'h00;
+      \$247  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = ctl7_d5;
+    \$248  = ctl7_d5;
     if (rst) begin
-      \$63  = 5'h00;
+      \$248  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = ctl7_d6;
+    \$249  = ctl7_d6;
     if (rst) begin
-      \$64  = 5'h00;
+      \$249  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = w0_eff;
+    \$250  = w0_eff;
     if (rst) begin
-      \$65  = 28'h0000000;
+      \$250  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = w1_eff;
+    \$251  = w1_eff;
     if (rst) begin
-      \$66  = 28'h0000000;
+      \$251  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = w2_eff;
+    \$252  = w2_eff;
     if (rst) begin
-      \$67  = 28'h0000000;
+      \$252  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = w2_held;
+    \$253  = w2_held;
     if (rst) begin
-      \$68  = 28'h0000000;
+      \$253  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = w3_eff;
+    \$254  = w3_eff;
     if (rst) begin
-      \$69  = 28'h0000000;
+      \$254  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = w3_held;
+    \$255  = w3_held;
     if (rst) begin
-      \$70  = 28'h0000000;
+      \$255  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = w3_held_d1;
+    \$256  = w3_held_d1;
     if (rst) begin
-      \$71  = 28'h0000000;
+      \$256  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = w4_eff;
+    \$257  = w4_eff;
     if (rst) begin
-      \$72  = 28'h0000000;
+      \$257  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = w4_held;
+    \$258  = w4_held;
     if (rst) begin
-      \$73  = 28'h0000000;
+      \$258  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = w4_held_d1;
+    \$259  = w4_held_d1;
     if (rst) begin
-      \$74  = 28'h0000000;
+      \$259  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = w4_held_d2;
+    \$260  = w4_held_d2;
     if (rst) begin
-      \$75  = 28'h0000000;
+      \$260  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = w5_eff;
+    \$261  = w5_eff;
     if (rst) begin
-      \$76  = 28'h0000000;
+      \$261  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = w5_held;
+    \$262  = w5_held;
     if (rst) begin
-      \$77  = 28'h0000000;
+      \$262  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = w5_held_d1;
+    \$263  = w5_held_d1;
     if (rst) begin
-      \$78  = 28'h0000000;
+      \$263  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = w5_held_d2;
+    \$264  = w5_held_d2;
     if (rst) begin
-      \$79  = 28'h0000000;
+      \$264  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = w5_held_d3;
+    \$265  = w5_held_d3;
     if (rst) begin
-      \$80  = 28'h0000000;
+      \$265  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = w6_eff;
+    \$266  = w6_eff;
     if (rst) begin
-      \$81  = 28'h0000000;
+      \$266  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = w6_held;
+    \$267  = w6_held;
     if (rst) begin
-      \$82  = 28'h0000000;
+      \$267  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = w6_held_d1;
+    \$268  = w6_held_d1;
     if (rst) begin
-      \$83  = 28'h0000000;
+      \$268  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = w6_held_d2;
+    \$269  = w6_held_d2;
     if (rst) begin
-      \$84  = 28'h0000000;
+      \$269  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = w6_held_d3;
+    \$270  = w6_held_d3;
     if (rst) begin
-      \$85  = 28'h0000000;
+      \$270  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = w6_held_d4;
+    \$271  = w6_held_d4;
     if (rst) begin
-      \$86  = 28'h0000000;
+      \$271  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = w7_eff;
+    \$272  = w7_eff;
     if (rst) begin
-      \$87  = 28'h0000000;
+      \$272  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = w7_held;
+    \$273  = w7_held;
     if (rst) begin
-      \$88  = 28'h0000000;
+      \$273  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = w7_held_d1;
+    \$274  = w7_held_d1;
     if (rst) begin
-      \$89  = 28'h0000000;
+      \$274  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = w7_held_d2;
+    \$275  = w7_held_d2;
     if (rst) begin
-      \$90  = 28'h0000000;
+      \$275  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = w7_held_d3;
+    \$276  = w7_held_d3;
     if (rst) begin
-      \$91  = 28'h0000000;
+      \$276  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = w7_held_d4;
+    \$277  = w7_held_d4;
     if (rst) begin
-      \$92  = 28'h0000000;
+      \$277  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = w7_held_d5;
+    \$278  = w7_held_d5;
     if (rst) begin
-      \$93  = 28'h0000000;
+      \$278  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = \$1 ;
+    \$279  = \$186 ;
     if (rst) begin
-      \$94  = 1'h0;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = row0_done_d1;
+    \$280  = row0_done_d1;
     if (rst) begin
-      \$95  = 1'h0;
+      \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = \$2 ;
+    \$281  = \$187 ;
     if (rst) begin
-      \$96  = 1'h0;
+      \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = row1_done_d1;
+    \$282  = row1_done_d1;
     if (rst) begin
-      \$97  = 1'h0;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = \$3 ;
+    \$283  = \$188 ;
     if (rst) begin
-      \$98  = 1'h0;
+      \$283  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = row2_done_d1;
+    \$284  = row2_done_d1;
     if (rst) begin
-      \$99  = 1'h0;
+      \$284  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = \$4 ;
+    \$285  = \$189 ;
     if (rst) begin
-      \$100  = 1'h0;
+      \$285  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$101  = row3_done_d1;
+    \$286  = row3_done_d1;
     if (rst) begin
-      \$101  = 1'h0;
+      \$286  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$102  = \$5 ;
+    \$287  = \$190 ;
     if (rst) begin
-      \$102  = 1'h0;
+      \$287  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = row4_done_d1;
+    \$288  = row4_done_d1;
     if (rst) begin
-      \$103  = 1'h0;
+      \$288  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = \$6 ;
+    \$289  = \$191 ;
     if (rst) begin
-      \$104  = 1'h0;
+      \$289  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = row5_done_d1;
+    \$290  = row5_done_d1;
     if (rst) begin
-      \$105  = 1'h0;
+      \$290  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = \$7 ;
+    \$291  = \$192 ;
     if (rst) begin
-      \$106  = 1'h0;
+      \$291  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = row6_done_d1;
+    \$292  = row6_done_d1;
     if (rst) begin
-      \$107  = 1'h0;
+      \$292  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = \$8 ;
+    \$293  = \$193 ;
     if (rst) begin
-      \$108  = 1'h0;
+      \$293  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$109  = row7_done_d1;
+    \$294  = row7_done_d1;
     if (rst) begin
-      \$109  = 1'h0;
+      \$294  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -11150,20 +11371,6 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   assign \o_row[7]  = o_row[383:336];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$404[0]  = \o_psum$404 ;
-  assign \o_psum$404[0][0]  = \o_psum$404 ;
-  assign \o_psum$405[0]  = \o_psum$405 ;
-  assign \o_psum$405[0][0]  = \o_psum$405 ;
-  assign \o_psum$406[0]  = \o_psum$406 ;
-  assign \o_psum$406[0][0]  = \o_psum$406 ;
-  assign \o_psum$407[0]  = \o_psum$407 ;
-  assign \o_psum$407[0][0]  = \o_psum$407 ;
-  assign \o_psum$408[0]  = \o_psum$408 ;
-  assign \o_psum$408[0][0]  = \o_psum$408 ;
-  assign \o_psum$409[0]  = \o_psum$409 ;
-  assign \o_psum$409[0][0]  = \o_psum$409 ;
-  assign \o_psum$410[0]  = \o_psum$410 ;
-  assign \o_psum$410[0][0]  = \o_psum$410 ;
   assign \o_psum$412[0]  = \o_psum$412 ;
   assign \o_psum$412[0][0]  = \o_psum$412 ;
   assign \o_psum$413[0]  = \o_psum$413 ;
@@ -11180,6 +11387,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   assign \o_psum$418[0][0]  = \o_psum$418 ;
   assign \o_psum$419[0]  = \o_psum$419 ;
   assign \o_psum$419[0][0]  = \o_psum$419 ;
+  assign \o_psum$420[0]  = \o_psum$420 ;
+  assign \o_psum$420[0][0]  = \o_psum$420 ;
   assign \o_psum$421[0]  = \o_psum$421 ;
   assign \o_psum$421[0][0]  = \o_psum$421 ;
   assign \o_psum$422[0]  = \o_psum$422 ;
@@ -11196,6 +11405,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   assign \o_psum$427[0][0]  = \o_psum$427 ;
   assign \o_psum$428[0]  = \o_psum$428 ;
   assign \o_psum$428[0][0]  = \o_psum$428 ;
+  assign \o_psum$429[0]  = \o_psum$429 ;
+  assign \o_psum$429[0][0]  = \o_psum$429 ;
   assign \o_psum$430[0]  = \o_psum$430 ;
   assign \o_psum$430[0][0]  = \o_psum$430 ;
   assign \o_psum$431[0]  = \o_psum$431 ;
@@ -11212,6 +11423,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   assign \o_psum$436[0][0]  = \o_psum$436 ;
   assign \o_psum$437[0]  = \o_psum$437 ;
   assign \o_psum$437[0][0]  = \o_psum$437 ;
+  assign \o_psum$438[0]  = \o_psum$438 ;
+  assign \o_psum$438[0][0]  = \o_psum$438 ;
   assign \o_psum$439[0]  = \o_psum$439 ;
   assign \o_psum$439[0][0]  = \o_psum$439 ;
   assign \o_psum$440[0]  = \o_psum$440 ;
@@ -11228,6 +11441,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   assign \o_psum$445[0][0]  = \o_psum$445 ;
   assign \o_psum$446[0]  = \o_psum$446 ;
   assign \o_psum$446[0][0]  = \o_psum$446 ;
+  assign \o_psum$447[0]  = \o_psum$447 ;
+  assign \o_psum$447[0][0]  = \o_psum$447 ;
   assign \o_psum$448[0]  = \o_psum$448 ;
   assign \o_psum$448[0][0]  = \o_psum$448 ;
   assign \o_psum$449[0]  = \o_psum$449 ;
@@ -11244,6 +11459,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   assign \o_psum$454[0][0]  = \o_psum$454 ;
   assign \o_psum$455[0]  = \o_psum$455 ;
   assign \o_psum$455[0][0]  = \o_psum$455 ;
+  assign \o_psum$456[0]  = \o_psum$456 ;
+  assign \o_psum$456[0][0]  = \o_psum$456 ;
   assign \o_psum$457[0]  = \o_psum$457 ;
   assign \o_psum$457[0][0]  = \o_psum$457 ;
   assign \o_psum$458[0]  = \o_psum$458 ;
@@ -11260,6 +11477,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   assign \o_psum$463[0][0]  = \o_psum$463 ;
   assign \o_psum$464[0]  = \o_psum$464 ;
   assign \o_psum$464[0][0]  = \o_psum$464 ;
+  assign \o_psum$465[0]  = \o_psum$465 ;
+  assign \o_psum$465[0][0]  = \o_psum$465 ;
   assign \o_psum$466[0]  = \o_psum$466 ;
   assign \o_psum$466[0][0]  = \o_psum$466 ;
   assign \o_psum$467[0]  = \o_psum$467 ;
@@ -11276,6 +11495,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   assign \o_psum$472[0][0]  = \o_psum$472 ;
   assign \o_psum$473[0]  = \o_psum$473 ;
   assign \o_psum$473[0][0]  = \o_psum$473 ;
+  assign \o_psum$474[0]  = \o_psum$474 ;
+  assign \o_psum$474[0][0]  = \o_psum$474 ;
   assign \a2_d1[0]  = a2_d1[7:0];
   assign \a2_d1[1]  = a2_d1[15:8];
   assign \a2_d1[2]  = a2_d1[23:16];
@@ -11570,54 +11791,82 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, i_w, o_row_valid, o_r
   assign \w7_held_d5.q[3]  = w7_held_d5[15:12];
   assign \w7_held_d5.zero  = w7_held_d5[19:16];
   assign \w7_held_d5.scale  = w7_held_d5[27:20];
-  assign \o_ctl$534[0]  = \o_ctl$534 ;
-  assign \o_ctl$534[0].valid  = \o_ctl$534 [0];
-  assign \o_ctl$534[0].load_w  = \o_ctl$534 [1];
-  assign \o_ctl$534[0].first  = \o_ctl$534 [2];
-  assign \o_ctl$534[0].last  = \o_ctl$534 [3];
-  assign \o_ctl$534[0].group_end  = \o_ctl$534 [4];
-  assign \o_ctl$536[0]  = \o_ctl$536 ;
-  assign \o_ctl$536[0].valid  = \o_ctl$536 [0];
-  assign \o_ctl$536[0].load_w  = \o_ctl$536 [1];
-  assign \o_ctl$536[0].first  = \o_ctl$536 [2];
-  assign \o_ctl$536[0].last  = \o_ctl$536 [3];
-  assign \o_ctl$536[0].group_end  = \o_ctl$536 [4];
-  assign \o_ctl$538[0]  = \o_ctl$538 ;
-  assign \o_ctl$538[0].valid  = \o_ctl$538 [0];
-  assign \o_ctl$538[0].load_w  = \o_ctl$538 [1];
-  assign \o_ctl$538[0].first  = \o_ctl$538 [2];
-  assign \o_ctl$538[0].last  = \o_ctl$538 [3];
-  assign \o_ctl$538[0].group_end  = \o_ctl$538 [4];
-  assign \o_ctl$540[0]  = \o_ctl$540 ;
-  assign \o_ctl$540[0].valid  = \o_ctl$540 [0];
-  assign \o_ctl$540[0].load_w  = \o_ctl$540 [1];
-  assign \o_ctl$540[0].first  = \o_ctl$540 [2];
-  assign \o_ctl$540[0].last  = \o_ctl$540 [3];
-  assign \o_ctl$540[0].group_end  = \o_ctl$540 [4];
-  assign \o_ctl$542[0]  = \o_ctl$542 ;
-  assign \o_ctl$542[0].valid  = \o_ctl$542 [0];
-  assign \o_ctl$542[0].load_w  = \o_ctl$542 [1];
-  assign \o_ctl$542[0].first  = \o_ctl$542 [2];
-  assign \o_ctl$542[0].last  = \o_ctl$542 [3];
-  assign \o_ctl$542[0].group_end  = \o_ctl$542 [4];
-  assign \o_ctl$544[0]  = \o_ctl$544 ;
-  assign \o_ctl$544[0].valid  = \o_ctl$544 [0];
-  assign \o_ctl$544[0].load_w  = \o_ctl$544 [1];
-  assign \o_ctl$544[0].first  = \o_ctl$544 [2];
-  assign \o_ctl$544[0].last  = \o_ctl$544 [3];
-  assign \o_ctl$544[0].group_end  = \o_ctl$544 [4];
-  assign \o_ctl$546[0]  = \o_ctl$546 ;
-  assign \o_ctl$546[0].valid  = \o_ctl$546 [0];
-  assign \o_ctl$546[0].load_w  = \o_ctl$546 [1];
-  assign \o_ctl$546[0].first  = \o_ctl$546 [2];
-  assign \o_ctl$546[0].last  = \o_ctl$546 [3];
-  assign \o_ctl$546[0].group_end  = \o_ctl$546 [4];
-  assign \o_ctl$548[0]  = \o_ctl$548 ;
-  assign \o_ctl$548[0].valid  = \o_ctl$548 [0];
-  assign \o_ctl$548[0].load_w  = \o_ctl$548 [1];
-  assign \o_ctl$548[0].first  = \o_ctl$548 [2];
-  assign \o_ctl$548[0].last  = \o_ctl$548 [3];
-  assign \o_ctl$548[0].group_end  = \o_ctl$548 [4];
+  assign \o_ctl$535[0]  = \o_ctl$535 ;
+  assign \o_ctl$535[0].valid  = \o_ctl$535 [0];
+  assign \o_ctl$535[0].load_w  = \o_ctl$535 [1];
+  assign \o_ctl$535[0].first  = \o_ctl$535 [2];
+  assign \o_ctl$535[0].last  = \o_ctl$535 [3];
+  assign \o_ctl$535[0].group_end  = \o_ctl$535 [4];
+  assign \o_ctl$537[0]  = \o_ctl$537 ;
+  assign \o_ctl$537[0].valid  = \o_ctl$537 [0];
+  assign \o_ctl$537[0].load_w  = \o_ctl$537 [1];
+  assign \o_ctl$537[0].first  = \o_ctl$537 [2];
+  assign \o_ctl$537[0].last  = \o_ctl$537 [3];
+  assign \o_ctl$537[0].group_end  = \o_ctl$537 [4];
+  assign \o_ctl$539[0]  = \o_ctl$539 ;
+  assign \o_ctl$539[0].valid  = \o_ctl$539 [0];
+  assign \o_ctl$539[0].load_w  = \o_ctl$539 [1];
+  assign \o_ctl$539[0].first  = \o_ctl$539 [2];
+  assign \o_ctl$539[0].last  = \o_ctl$539 [3];
+  assign \o_ctl$539[0].group_end  = \o_ctl$539 [4];
+  assign \o_ctl$541[0]  = \o_ctl$541 ;
+  assign \o_ctl$541[0].valid  = \o_ctl$541 [0];
+  assign \o_ctl$541[0].load_w  = \o_ctl$541 [1];
+  assign \o_ctl$541[0].first  = \o_ctl$541 [2];
+  assign \o_ctl$541[0].last  = \o_ctl$541 [3];
+  assign \o_ctl$541[0].group_end  = \o_ctl$541 [4];
+  assign \o_ctl$543[0]  = \o_ctl$543 ;
+  assign \o_ctl$543[0].valid  = \o_ctl$543 [0];
+  assign \o_ctl$543[0].load_w  = \o_ctl$543 [1];
+  assign \o_ctl$543[0].first  = \o_ctl$543 [2];
+  assign \o_ctl$543[0].last  = \o_ctl$543 [3];
+  assign \o_ctl$543[0].group_end  = \o_ctl$543 [4];
+  assign \o_ctl$545[0]  = \o_ctl$545 ;
+  assign \o_ctl$545[0].valid  = \o_ctl$545 [0];
+  assign \o_ctl$545[0].load_w  = \o_ctl$545 [1];
+  assign \o_ctl$545[0].first  = \o_ctl$545 [2];
+  assign \o_ctl$545[0].last  = \o_ctl$545 [3];
+  assign \o_ctl$545[0].group_end  = \o_ctl$545 [4];
+  assign \o_ctl$547[0]  = \o_ctl$547 ;
+  assign \o_ctl$547[0].valid  = \o_ctl$547 [0];
+  assign \o_ctl$547[0].load_w  = \o_ctl$547 [1];
+  assign \o_ctl$547[0].first  = \o_ctl$547 [2];
+  assign \o_ctl$547[0].last  = \o_ctl$547 [3];
+  assign \o_ctl$547[0].group_end  = \o_ctl$547 [4];
+  assign \o_ctl$549[0]  = \o_ctl$549 ;
+  assign \o_ctl$549[0].valid  = \o_ctl$549 [0];
+  assign \o_ctl$549[0].load_w  = \o_ctl$549 [1];
+  assign \o_ctl$549[0].first  = \o_ctl$549 [2];
+  assign \o_ctl$549[0].last  = \o_ctl$549 [3];
+  assign \o_ctl$549[0].group_end  = \o_ctl$549 [4];
+  assign o_row[383:336] = \$185 ;
+  assign o_row[335:288] = \$170 ;
+  assign o_row[287:240] = \$155 ;
+  assign o_row[239:192] = \$140 ;
+  assign o_row[191:144] = \$125 ;
+  assign o_row[143:96] = \$110 ;
+  assign o_row[95:48] = \$95 ;
+  assign o_row[47:0] = \$80 ;
+  assign row_sel[0] = \$44 ;
+  assign row_sel[1] = \$35 ;
+  assign row_sel[2] = \$27 ;
+  assign row_sel[3] = \$20 ;
+  assign row_sel[4] = \$14 ;
+  assign row_sel[5] = \$9 ;
+  assign row_sel[6] = \$5 ;
+  assign row_sel[7] = \$2 ;
+  assign \$1  = 1'h1;
+  assign \$2  = row7_done_d2;
+  assign \$3  = row7_done_d2;
+  assign \$6  = row7_done_d2;
+  assign \$10  = row7_done_d2;
+  assign \$15  = row7_done_d2;
+  assign \$21  = row7_done_d2;
+  assign \$28  = row7_done_d2;
+  assign \$36  = row7_done_d2;
+  assign \$45  = row7_done_d2;
+  assign \$52  = 1'h0;
+  assign \$54  = \$53 ;
 endmodule
 
 module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);

@@ -16,7 +16,10 @@ Weight-stationary: ``i_wrow`` loads the shadow registers of array row ``i_wrow_s
 passes (the double buffer); every beat's column sums leave together on ``o_row``.
 """
 
-from amaranth import Module, Mux, Signal
+import operator
+from functools import reduce
+
+from amaranth import Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -35,6 +38,11 @@ def delayed(m: Module, value, cycles: int, name: str):
         m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+def _or(values):
+    """The bitwise OR of ``values``."""
+    return reduce(operator.or_, values)
 
 
 def mesh_signature(config: ArrayConfig) -> wiring.Signature:
@@ -121,15 +129,31 @@ class Mesh(wiring.Component):
         # The rows of one output block finish one cycle apart: one row leaves per cycle.
         last_j = (c.cols - 1) // tc
         latency = c.pe.timing().latency
+        done = []
         for r in range(c.rows):
             i, rr = divmod(r, tr)
             ctl = tiles[i][last_j].o_ctl[rr]  # the last column's beat, one cycle later
-            done = delayed(m, ctl.valid & ctl.last, latency - 1, f"row{r}_done")
-            with m.If(done):
-                m.d.comb += [self.o_row_valid.eq(1), self.o_row_index.eq(r)]
-                for k in range(c.cols):
-                    j, kk = divmod(k, tc)
-                    m.d.comb += self.o_row[k].eq(tiles[i][j].o_psum[rr][kk])
+            done.append(delayed(m, ctl.valid & ctl.last, latency - 1, f"row{r}_done"))
+        # The row select is one-hot and the rows are AND-ORed: on LUT4s cheaper and shallower
+        # than a chain of 2:1 multiplexers per output bit. Should rows finish in the same
+        # cycle (the accelerator never issues beats so), the highest one wins.
+        sel = Signal(c.rows, name="row_sel")
+        higher = Const(0, 1)  # some row above r is done
+        for r in reversed(range(c.rows)):
+            m.d.comb += sel[r].eq(done[r] & ~higher)
+            higher = higher | done[r]
+        m.d.comb += [
+            self.o_row_valid.eq(higher),
+            self.o_row_index.eq(_or(Mux(sel[r], r, 0) for r in range(c.rows))),
+        ]
+        for k in range(c.cols):
+            j, kk = divmod(k, tc)
+            rows = []
+            for r in range(c.rows):
+                i, rr = divmod(r, tr)
+                psum = Value.cast(tiles[i][j].o_psum[rr][kk]).as_unsigned()
+                rows.append(psum & sel[r].replicate(len(psum)))
+            m.d.comb += self.o_row[k].eq(_or(rows))
 
     def _ws(self, m: Module, tiles) -> None:
         c = self.config
