@@ -4,14 +4,16 @@ Equivalence on Icarus: both designs get the same seeded random stimulus and ever
 compared in every cycle (:mod:`mpgemm.sim.cocotb.tb_mesh_equiv`), at 4 x 4, where a few thousand
 cycles take seconds, and at 16 x 16, the size whose iCE40 resources
 :mod:`mpgemm.hw.flow.reference` compares; a reference broken on purpose, one line at a time,
-must fail. Resources: the measurement flow on a 2 x 2 instance, whose flip-flops must be
-exactly the registers the reference's function needs.
+must fail, and so must a generated mesh without its row skew. Resources: the measurement flow
+on a 2 x 2 instance, whose flip-flops must be exactly the registers the reference's function
+needs.
 """
 
 import json
 
 import pytest
 
+from mpgemm.hw.array.mesh import Mesh
 from mpgemm.hw.flow.reference import (
     REFERENCE_VERILOG,
     equivalence_top,
@@ -72,6 +74,16 @@ def test_broken_reference_fails(mutation, seed, tmp_path):
     assert not summary["passed"]
     assert summary["mismatches"] > 0
     assert summary["first_mismatches"]
+
+
+@pytest.mark.sim
+def test_broken_generated_mesh_fails(seed, tmp_path, monkeypatch):
+    """The other side: the generated mesh without its row skew (every row's activations and
+    control enter together) disagrees with the reference."""
+    monkeypatch.setattr(Mesh, "row_skew", property(lambda self: 0))
+    summary = run_equivalence(4, 4, cycles=1000, seed=seed, build_dir=tmp_path)
+    assert not summary["passed"]
+    assert summary["mismatches"] > 0
 
 
 def reference_flip_flops(rows: int, cols: int) -> int:

@@ -18,7 +18,7 @@ generated mesh uses more LUT4 + FF than the reference)::
 
     python -m mpgemm.hw.flow.reference [--out reports/reference] [--rows 16] [--cols 16] [-j 2]
 
-At 16 x 16 the two Yosys runs take about 10 and 9 minutes (Debian Yosys 0.23, one core each).
+At 16 x 16 the two Yosys runs take about 7 and 6 minutes (Debian Yosys 0.23, one core each).
 """
 
 from __future__ import annotations
